@@ -1,0 +1,100 @@
+"""Build: spec files -> generated/NAME.py, .dot and .svg, written atomically.
+
+Every spec is checked and rendered in memory first; files are written only when
+every requested spec succeeded, each through a temporary file and os.replace, so a
+failing spec never leaves a half-written or clobbered file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Collector, Loc, SpecError, error
+
+
+@dataclass
+class Artifact:
+    path: Path
+    data: bytes
+
+
+def collect_specs(paths: list[str]) -> list[Path]:
+    """Files as given; folders contribute their *.yaml files (not recursive), sorted."""
+    found, issues = [], Collector()
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found += sorted(path.glob("*.yaml"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            issues.add(error(Loc(p), "E500", "no such file or folder"))
+    issues.raise_if_any()
+    if not found:
+        raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
+    return found
+
+
+def compile_spec(path: Path, loader, checked_cache: dict):
+    from .shapes import check
+    from .spec import load
+
+    spec = load(path, loader)
+    return check(spec, checked_cache)
+
+
+def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True) -> list[Artifact]:
+    """Render everything in memory; raises SpecError with all problems of all specs."""
+    from .diagram import dot_source
+    from .emit import render
+    from .spec import Loader
+
+    loader, cache, issues, out = Loader(), {}, Collector(), []
+    renderer = _renderer() if svg else None
+    for path in paths:
+        try:
+            checked = compile_spec(path, loader, cache)
+        except SpecError as exc:
+            issues.add(exc)
+            continue
+        stem = path.stem
+        dot = dot_source(checked)
+        out.append(Artifact(out_dir / f"{stem}.py", render(checked).encode()))
+        out.append(Artifact(out_dir / f"{stem}.dot", dot.encode()))
+        if renderer is not None:
+            out.append(Artifact(out_dir / f"{stem}.svg", renderer(dot, "svg")))
+    issues.raise_if_any()
+    return out
+
+
+def _renderer():
+    from . import render
+
+    return render.render if render.available_backends() else None
+
+
+def write_atomic(artifacts: list[Artifact]) -> list[Path]:
+    """Write files whose content changed; each via a temp file + os.replace."""
+    written = []
+    for art in artifacts:
+        if art.path.exists() and art.path.read_bytes() == art.data:
+            continue
+        art.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=art.path.parent, prefix=f".{art.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(art.data)
+            os.replace(tmp, art.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(art.path)
+    return written
+
+
+def stale(artifacts: list[Artifact]) -> list[Path]:
+    """Files that regenerating would create or change."""
+    return [a.path for a in artifacts if not a.path.exists() or a.path.read_bytes() != a.data]

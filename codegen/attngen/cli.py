@@ -1,0 +1,164 @@
+"""The `attngen` command line.
+
+Errors print compiler style and exit 1; usage errors exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import SpecError
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 on usage errors; keep it, shorter text
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"attngen: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="attngen", description="Attention modules as checked YAML dataflow graphs "
+                "-> PyTorch source and diagrams.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    b = sub.add_parser("build", help="check specs and write generated/NAME.py, .dot, .svg")
+    b.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    b.add_argument("-o", "--out", default="generated", metavar="DIR",
+                   help="output folder (default: generated/)")
+    b.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 and list the files that would change")
+    b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
+
+    c = sub.add_parser("check", help="validate specs and print each node's shape")
+    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    s = sub.add_parser("show", help="terminal flow diagram with shapes")
+    s.add_argument("spec", metavar="SPEC")
+
+    sub.add_parser("ops", help="list the op library")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"build": cmd_build, "check": cmd_check, "show": cmd_show,
+                "ops": cmd_ops}[args.command](args)
+    except SpecError as exc:
+        for d in exc.diagnostics:
+            print(d.format(), file=sys.stderr)
+        n = len(exc.diagnostics)
+        print(f"attngen: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def cmd_build(args) -> int:
+    from .build import artifacts, collect_specs, stale, write_atomic
+
+    paths = collect_specs(args.paths)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"attngen: error: -o {args.out} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    from . import render
+
+    want_svg = not args.no_svg
+    if want_svg and not render.available_backends():
+        print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
+              + render.INSTALL_HINT, file=sys.stderr)
+    arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()))
+    if args.check:
+        if want_svg and not render.available_backends():  # cannot judge SVGs: compare the rest
+            pass
+        changed = stale(arts)
+        for path in changed:
+            print(f"stale: {path}")
+        if changed:
+            print(f"attngen: {len(changed)} generated file(s) out of date; run "
+                  f"`attngen build {' '.join(args.paths)}`", file=sys.stderr)
+            return EXIT_ERRORS
+        print(f"up to date: {len(arts)} files")
+        return EXIT_OK
+    written = write_atomic(arts)
+    print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
+          f"{len(arts) - len(written)} unchanged, in {out_dir}/")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from .build import collect_specs, compile_spec
+    from .errors import Collector
+    from .spec import Loader
+
+    loader, cache, issues = Loader(), {}, Collector()
+    for path in collect_specs(args.paths):
+        try:
+            checked = compile_spec(path, loader, cache)
+        except SpecError as exc:
+            issues.add(exc)
+            continue
+        if not args.quiet:
+            print(shape_table(checked))
+    issues.raise_if_any()
+    return EXIT_OK
+
+
+def shape_table(checked) -> str:
+    spec = checked.spec
+    rows = [(name, "input", checked.shape_text(name)) for name in spec.sources()]
+    for name in checked.order:
+        if name in checked.nodes:
+            node = spec.nodes[name]
+            rows.append((name, op_label(node), checked.shape_text(name)
+                         if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    lines = [f"{spec.file}: {spec.name} ok ({len(spec.nodes)} nodes, "
+             f"{len(checked.configs)} configuration{'s' if len(checked.configs) != 1 else ''})"]
+    lines += [f"  {a:<{w1}}  {b:<{w2}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def op_label(node) -> str:
+    if node.cases is not None:
+        return "cases(" + ", ".join(op_label(c) for c in node.cases) + ")"
+    if node.apply is not None:
+        return f"apply {node.apply.name}"
+    if node.seq is not None:
+        return "seq(" + ", ".join(i.op or i.use for i in node.seq) + ")"
+    label = node.op or f"use {node.spec.name}"
+    return f"each {label}" if node.each is not None else label
+
+
+def cmd_show(args) -> int:
+    from .build import compile_spec
+    from .diagram import terminal
+    from .spec import Loader
+
+    checked = compile_spec(Path(args.spec), Loader(), {})
+    print(terminal(checked))
+    return EXIT_OK
+
+
+def cmd_ops(args) -> int:
+    from . import ops
+
+    for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
+        sig = ", ".join(a.name if a.required else f"{a.name}={a.default!r}" for a in op.args)
+        kind = "layer" if op.module else "function"
+        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

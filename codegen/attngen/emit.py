@@ -1,0 +1,497 @@
+"""Checked spec -> Python source, rendered from templates/*.j2.
+
+The emitter decides what each line says; the templates decide the file's layout.
+Spec names become attribute and variable names; every forward line carries a
+shape comment and the spec line it comes from. Output is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from . import ops
+from .expr import Expr, uses_log2
+from .resources import templates_dir
+from .shapes import Checked, fmt_shape
+from .spec import REQUIRED, Item, Node, Spec
+
+WIDTH = 99  # generated lines stay within ruff's default line length
+
+
+@lru_cache(maxsize=1)
+def _env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=False,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
+
+
+@lru_cache(maxsize=None)
+def _call_template(op_name: str):
+    return _env().from_string(ops.REGISTRY[op_name].call)
+
+
+# -- text safety ----------------------------------------------------------------------
+def comment_text(text: str) -> str:
+    """User text made safe for a one-line comment: no line breaks or control characters."""
+    out = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return " ".join(out.split())
+
+
+def doc_text(text: str, width: int = 88) -> str:
+    """User text made safe inside a triple-quoted docstring, wrapped to `width`."""
+    import textwrap
+
+    safe = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in str(text))
+    safe = safe.replace("\\", "\\\\").replace('"', '\\"').strip()
+    paragraphs = [" ".join(p.split()) for p in safe.split("\n\n")]
+    return "\n\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs)
+
+
+# -- names -----------------------------------------------------------------------------
+class Namer:
+    """Spec names -> Python source, for __init__ or forward; records what forward reads."""
+
+    def __init__(self, spec: Spec, where: str, dims: set[str] | None = None):
+        self.spec, self.where = spec, where
+        self.dims = dims or set()
+        self.loop: set[str] = set()
+        self.used_params: set[str] = set()
+        self.used_dims: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        if name in self.loop:
+            return name
+        if name in self.spec.lets:
+            return f"self.{name}"
+        if name in self.spec.params:
+            if self.where == "init":
+                return name
+            self.used_params.add(name)
+            return f"self.{name}"
+        self.used_dims.add(name)
+        return name
+
+
+def src(expr: Expr, namer: Namer) -> str:
+    return expr.python(namer)
+
+
+def wrap_call(func: str, args: list[str], indent: int) -> str:
+    """`func(a, b)` on one line, or one argument per line when too long."""
+    one = f"{func}({', '.join(args)})"
+    if indent + len(one) <= WIDTH or not args:
+        return one
+    inner = "".join(f"\n{' ' * (indent + 4)}{a}," for a in args)
+    return f"{func}({inner}\n{' ' * indent})"
+
+
+def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
+    """Positional for required args, keyword for the rest (only those the spec gives)."""
+    out = []
+    for name, required in callee_args:
+        if name not in given:
+            continue
+        text = src(given[name], namer)
+        out.append(text if required and keyword_from is None else f"{name}={text}")
+    return out
+
+
+# -- classes ---------------------------------------------------------------------------
+@dataclass
+class ClassCode:
+    name: str
+    doc: str
+    init_signature: str
+    forward_signature: str
+    init_lines: list[str] = field(default_factory=list)
+    forward_lines: list[str] = field(default_factory=list)
+    init_rules: list[dict] = field(default_factory=list)
+
+
+class ClassEmitter:
+    def __init__(self, checked: Checked, helpers: dict):
+        self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.uses_functional = False
+
+    # layers ------------------------------------------------------------------
+    def layer(self, item: Item, namer: Namer, indent: int) -> str:
+        """Constructor source of one layer (op, use, or nothing for tensor functions)."""
+        if item.use:
+            sub = item.spec
+            spec_args = [(p.name, p.required) for p in sub.params.values()]
+            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent)
+        op = ops.REGISTRY[item.op]
+        self._note_exprs(item.args.values())
+        return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
+                                               item.args, namer), indent)
+
+    def node_layer(self, node: Node, namer: Namer, indent: int) -> str | None:
+        """The attribute a node owns, or None (tensor functions, apply)."""
+        if node.kind == "apply" or (node.kind == "op" and not ops.REGISTRY[node.op].module):
+            return None
+        if node.seq is not None:
+            inner = indent + 4
+            if node.seq_named:
+                self.helpers["sequential"] = True
+                parts = [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
+                text = wrap_call("_sequential", parts, indent)
+            else:
+                text = wrap_call("nn.Sequential", [self.layer(i, namer, inner) for i in node.seq],
+                                 indent)
+            if len(node.seq) > 1 and "\n" not in text:
+                head = "_sequential" if node.seq_named else "nn.Sequential"
+                text = wrap_call(head, [], indent)[:-2] + "(" + "".join(
+                    f"\n{' ' * inner}{p}," for p in (
+                        [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
+                        if node.seq_named else [self.layer(i, namer, inner) for i in node.seq])
+                ) + f"\n{' ' * indent})"
+            return text
+        return self.layer(node.as_item(), namer, indent)
+
+    def _note_exprs(self, exprs) -> None:
+        if any(uses_log2(e) for e in exprs):
+            self.helpers["log2"] = True
+
+    # __init__ ----------------------------------------------------------------
+    def init_lines(self, forward_params: set[str]) -> list[str]:
+        spec, lines = self.spec, []
+        namer = Namer(spec, "init")
+        for req in spec.requires:
+            message = json.dumps(f"{spec.name}: requires {req.text}")
+            lines += [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+        for name in spec.params:
+            if name in forward_params:
+                lines.append(f"self.{name} = {name}")
+        for let in spec.lets.values():
+            self._note_exprs([let.expr])
+            lines.append(f"self.{let.name} = {src(let.expr, namer)}")
+        for cond, group in self._grouped(list(spec.nodes.values())):
+            body = []
+            for node in group:
+                body += self.init_node(node, namer, 8 + (4 if cond else 0))
+            if not body:
+                continue
+            if cond:
+                lines.append(f"if {src(cond, namer)}:")
+                lines += ["    " + b if b else b for b in body]
+            else:
+                lines += body
+        if spec.init:
+            lines.append("self.init_weights()")
+        return lines
+
+    def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
+        if node.cases is not None:
+            lines = []
+            for i, case in enumerate(node.cases):
+                layer = self.node_layer(case, namer, indent + 4)
+                if layer is None:
+                    continue
+                lines += [f"{'if' if not lines else 'elif'} {src(case.when, namer)}:",
+                          f"    self.{node.name} = {_indent(layer, 4)}"]
+            return lines
+        if node.each is not None:
+            var = node.each_var or "_"
+            namer.loop.add(var)
+            layer = self.node_layer(node, namer, indent + 4)
+            namer.loop.discard(var)
+            if layer is None:
+                return []
+            comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
+                   f"{src(node.each, namer)}\n{' ' * indent}]"
+            one = f"[{layer} for {var} in {src(node.each, namer)}]"
+            text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
+            return [f"self.{node.name} = nn.ModuleList({text})"]
+        layer = self.node_layer(node, namer, indent)
+        return [] if layer is None else [f"self.{node.name} = {layer}"]
+
+    def _grouped(self, nodes: list[Node]):
+        """Consecutive nodes with the same `when`, as (condition, nodes) pairs."""
+        groups: list[tuple[Expr | None, list[Node]]] = []
+        for node in nodes:
+            if groups and groups[-1][0] == node.when:
+                groups[-1][1].append(node)
+            else:
+                groups.append((node.when, [node]))
+        return groups
+
+    def init_rule_lines(self) -> list[dict]:
+        rules = []
+        for rule in self.spec.init:
+            lines, o = [], rule.options
+            weight = {
+                "normal": f"nn.init.normal_(m.weight, mean={o.get('mean', 0.0)!r}, "
+                          f"std={o.get('std', 1.0)!r})",
+                "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={o.get('mode', 'fan_in')!r})",
+                "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={o.get('mode', 'fan_in')!r})",
+                "xavier_uniform": "nn.init.xavier_uniform_(m.weight)",
+                "xavier_normal": "nn.init.xavier_normal_(m.weight)",
+                "constant": f"nn.init.constant_(m.weight, {o.get('value', 0.0)!r})",
+                "zeros": "nn.init.zeros_(m.weight)",
+                "ones": "nn.init.ones_(m.weight)",
+            }
+            if rule.weight:
+                text = weight[rule.weight]
+                if rule.weight == "normal" and "mean" not in o:
+                    text = text.replace("mean=0.0, ", "")
+                lines.append(text.replace("'", '"'))
+            if rule.bias:
+                value = "nn.init.zeros_(m.bias)" if rule.bias == "zeros" \
+                    else f"nn.init.constant_(m.bias, {o.get('value', 0.0)!r})"
+                lines += ["if m.bias is not None:", f"    {value}"]
+            rules.append({"op": rule.op, "lines": lines or ["pass"]})
+        return rules
+
+    # forward -----------------------------------------------------------------
+    def forward_lines(self, namer: Namer) -> list[str]:
+        spec, checked, lines = self.spec, self.checked, []
+        for inp in spec.inputs.values():
+            if inp.items is not None:
+                lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
+        by_name = spec.nodes
+        order = checked.order
+        groups = self._grouped([by_name[n] for n in order])
+        for cond, group in groups:
+            body = []
+            for node in group:
+                body += self.forward_node(node, namer)
+            if cond:
+                lines.append(f"if {src(cond, namer)}:")
+                lines += ["    " + b for b in body]
+            else:
+                lines += body
+        lines += self.return_lines(namer)
+        return lines
+
+    def comment(self, node: Node, body: Node) -> str:
+        info = self.checked.nodes.get(node.name)
+        if info is None:
+            return f"# {node.name}  [{self.spec.file}:{body.loc.line}]"
+        ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
+        out = info.output
+        if isinstance(out, dict):
+            shown = ", ".join(fmt_shape(v) for v in out.values())
+        elif isinstance(out, list) and node.shape is not None and body.each_var:
+            dims = ", ".join(d.text for d in node.shape)
+            shown = f"[({dims}) for {body.each_var} in {body.each.text}]"
+        else:
+            shown = fmt_shape(out)
+        text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
+        if body.doc or node.doc:
+            text += f"  -- {comment_text(body.doc or node.doc)}"
+        return comment_text(text + f"  [{self.spec.file}:{body.loc.line}]")
+
+    def forward_node(self, node: Node, namer: Namer) -> list[str]:
+        if node.cases is not None:
+            lines = []
+            for i, case in enumerate(node.cases):
+                lines.append(f"{'if' if i == 0 else 'elif'} {src(case.when, namer)}:")
+                lines += ["    " + line for line in self.forward_body(node, case, namer)]
+            return lines
+        return self.forward_body(node, node, namer)
+
+    def forward_body(self, node: Node, body: Node, namer: Namer) -> list[str]:
+        ins = [r.name for r in body.inputs]
+        target = f"{', '.join(body.out)}" if body.out else node.name
+        value = self.forward_value(node, body, ins, namer)
+        if body.if_given is not None:
+            value = f"{value} if {body.if_given.name} is not None else {ins[0]}"
+        comment = self.comment(node, body)
+        return [comment, f"{target} = {value}"]
+
+    def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
+        if body.apply is not None:
+            return f"self.{body.apply.name}({', '.join(ins)})"
+        attr = "self." + node.name
+        if body.each is not None:
+            return f"[layer({', '.join(ins)}) for layer in {attr}]"
+        if body.kind in ("seq", "use") or ops.REGISTRY[body.op].module:
+            return f"{attr}({', '.join(ins)})"
+        if body.map:
+            return f"[{self.function_call(body, ['item'], namer, listed=False)} for item in {ins[0]}]"
+        return self.function_call(body, ins, namer, listed=self._is_list(body, ins))
+
+    def _is_list(self, body: Node, ins: list[str]) -> bool:
+        if len(ins) != 1:
+            return False
+        info = self.checked.nodes.get(ins[0])
+        return info is not None and isinstance(info.output, list)
+
+    def function_call(self, body: Node, ins: list[str], namer: Namer, *, listed: bool) -> str:
+        op = ops.REGISTRY[body.op]
+        if op.call.startswith("F."):
+            self.uses_functional = True
+        args = {}
+        for a in op.args:
+            if a.name in body.args:
+                expr = body.args[a.name]
+                text = src(expr, namer)
+                if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
+                    text = text[1:-1].rstrip(",")
+                if a.name == "other" and _needs_parens(expr):
+                    text = f"({text})"
+                args[a.name] = text
+        if body.op == "slice":
+            args["index"] = _slice_index(body, namer)
+        seq = ins[0] if listed else f"[{', '.join(ins)}]"
+        context = dict(args, x=ins[0], ins=ins, seq=seq, listed=listed, given=list(args),
+                       args=args)
+        return _call_template(op.name).render(**context)
+
+    def return_lines(self, namer: Namer) -> list[str]:
+        spec = self.spec
+        if all(o.when is None for o in spec.outputs):
+            return [f"return {self._return_value([o.name for o in spec.outputs])}"]
+        lines, always = [], [o.name for o in spec.outputs if o.when is None]
+        conds = []
+        for o in spec.outputs:
+            if o.when is not None and o.when not in conds:
+                conds.append(o.when)
+        for cond in conds:
+            names = [o.name for o in spec.outputs if o.when is None or o.when == cond]
+            lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
+        lines.append(f"return {self._return_value(always)}")
+        return lines
+
+    def _return_value(self, names: list[str]) -> str:
+        if self.spec.output_form == "list":
+            return f"[{', '.join(names)}]"
+        return ", ".join(names)
+
+    # whole class -----------------------------------------------------------------
+    def build(self) -> ClassCode:
+        spec = self.spec
+        dims = set()
+        fnamer = Namer(spec, "forward", dims)
+        forward = self.forward_lines(fnamer)
+        forward = self.dim_lines(fnamer) + forward
+        init = self.init_lines(fnamer.used_params)
+        params = []
+        for p in spec.params.values():
+            params.append(p.name if p.required else f"{p.name}={_literal(p.default)}")
+        inputs = []
+        for inp in spec.inputs.values():
+            inputs.append(f"{inp.name}=None" if inp.optional else inp.name)
+        return ClassCode(
+            name=spec.name, doc=self.docstring(),
+            init_signature=", ".join(["self", *params]),
+            forward_signature=", ".join(["self", *inputs]),
+            init_lines=init, forward_lines=forward, init_rules=self.init_rule_lines(),
+        )
+
+    def dim_lines(self, namer: Namer) -> list[str]:
+        """`B, C, H, W = x.shape` for the dims forward expressions read."""
+        wanted = {d for d in namer.used_dims}
+        lines = []
+        for inp in self.spec.sources().values():
+            names = [d.text if d.text in wanted else "_" for d in inp.shape]
+            if any(n != "_" for n in names):
+                lines.append(f"{', '.join(names)} = {inp.name}.shape")
+                wanted -= set(names)
+        if wanted:
+            from .errors import error
+
+            raise error(self.spec.loc, "E402", f"forward needs dim(s) {', '.join(sorted(wanted))}, "
+                        "which no input shape names as a plain dim")
+        return lines
+
+    def docstring(self) -> str:
+        spec, checked = self.spec, self.checked
+        parts = [doc_text(spec.title or spec.name) + "."]
+        if spec.paper:
+            parts.append("Paper: " + doc_text(spec.paper))
+        if spec.doc:
+            parts.append(doc_text(spec.doc))
+        if spec.params:
+            lines = ["Args:"]
+            for p in spec.params.values():
+                what = "required" if p.required else f"default {_literal(p.default)}"
+                extra = f"; one of {list(p.choices)}" if p.choices else ""
+                doc = f": {doc_text(p.doc)}" if p.doc else ""
+                lines.append(f"    {p.name} ({p.type}, {what}{extra}){doc}")
+            parts.append("\n".join(lines))
+        shapes = ["Shapes:"]
+        for name, inp in spec.inputs.items():
+            if inp.items:
+                for item in inp.items:
+                    shapes.append(f"    {name}[{item.name}]: {checked.shape_text(item.name)}")
+            else:
+                opt = " (optional)" if inp.optional else ""
+                shapes.append(f"    {name}{opt}: {checked.shape_text(name)}")
+        for o in spec.outputs:
+            when = f" (if {o.when.text})" if o.when is not None else ""
+            if o.name in checked.outputs:
+                shapes.append(f"    returns {o.name}{when}: {fmt_shape(checked.outputs[o.name])}")
+        parts.append("\n".join(shapes))
+        return "\n\n".join(parts)
+
+
+def _needs_parens(expr: Expr) -> bool:
+    import ast
+
+    tree = expr.tree
+    return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
+        isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
+
+
+def _slice_index(body: Node, namer: Namer) -> str:
+    dim = body.args["dim"].value({})
+    start = src(body.args["start"], namer) if "start" in body.args else ""
+    stop = src(body.args["stop"], namer) if "stop" in body.args else ""
+    part = f"{start}:{stop}"
+    if dim >= 0:
+        return ", ".join([":"] * dim + [part])
+    return ", ".join(["..."] + [part] + [":"] * (-dim - 1))
+
+
+def _literal(value) -> str:
+    if value is REQUIRED:
+        return ""
+    return repr(value)
+
+
+def _indent(text: str, n: int) -> str:
+    return text.replace("\n", "\n" + " " * n)
+
+
+# -- files ------------------------------------------------------------------------------
+def render(checked: Checked) -> str:
+    """The generated source file for one checked spec (with its sub-spec classes)."""
+    helpers = {"sequential": False, "log2": False}
+    classes, uses_functional = [], False
+    chain = [*_all_subs(checked), checked]
+    for item in chain:
+        emitter = ClassEmitter(item, helpers)
+        classes.append(emitter.build())
+        uses_functional |= emitter.uses_functional
+    aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
+    env = _env()
+    class_template = env.get_template("class.py.j2")
+    spec = checked.spec
+    file_doc = doc_text(spec.title or spec.name) + "." + (
+        f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
+    bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
+    uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
+    return env.get_template("module.py.j2").render(
+        source=spec.file, file_doc=file_doc, classes=bodies, aliases=aliases,
+        helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
+        render_class=lambda body: body,
+    )
+
+
+def _all_subs(checked: Checked) -> list[Checked]:
+    """Sub-spec results, dependencies first, each class once."""
+    out: dict[str, Checked] = {}
+
+    def visit(c: Checked) -> None:
+        for sub in c.subs.values():
+            visit(sub)
+            out.setdefault(sub.spec.name, sub)
+
+    visit(checked)
+    return list(out.values())

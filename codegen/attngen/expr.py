@@ -1,0 +1,437 @@
+"""The spec's expression language: a whitelisted subset of Python expressions.
+
+`channel // reduction`, `(kernel_size - 1) // 2`, `max(8, inp // reduction)`,
+`3 if kernel_size == 7 else 1`, `kernel_set[-1]`, `d_k ** 0.5`.
+
+Text is parsed with `ast` and every node is checked against a whitelist; nothing
+is ever evaluated by Python. One parsed `Expr` serves three readers:
+`python()` (source for generated code), `sympy()` (shape reasoning) and
+`value()` (a small interpreter for concrete values such as conditions).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping
+
+from .errors import Loc, error
+
+MAX_TEXT = 400  # characters in one expression
+MAX_DEPTH = 32  # nesting of the expression tree
+MAX_POW = 8  # |exponent| of `**`, which must be a literal
+MAX_INT = 10**15  # concrete integers beyond this are refused (no runaway arithmetic)
+
+FUNCTIONS = ("max", "min", "int", "abs", "len", "log2")
+CONSTANTS = {"inf": math.inf, "None": None, "True": True, "False": False}
+
+_BINOPS = {
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv),
+    ast.FloorDiv: ("//", operator.floordiv),
+    ast.Mod: ("%", operator.mod),
+    ast.Pow: ("**", operator.pow),
+}
+_CMPOPS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_, ast.IsNot: operator.is_not,
+}
+_ALLOWED = (
+    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
+    ast.Compare, ast.IfExp, ast.Call, ast.Tuple, ast.List, ast.Subscript,
+    ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or, *_BINOPS, *_CMPOPS,
+)
+
+
+class Expr:
+    """A parsed, validated expression. Immutable; hashable by its text."""
+
+    __slots__ = ("text", "tree", "loc", "names")
+
+    def __init__(self, text: str, tree: ast.expr, loc: Loc):
+        self.text, self.tree, self.loc = text, tree, loc
+        self.names = frozenset(
+            n.id for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
+        )
+
+    def __repr__(self) -> str:
+        return f"Expr({self.text!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Expr) and self.text == other.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @property
+    def constant(self):
+        """The literal value if the expression is a plain literal, else raise ValueError."""
+        node = self.tree
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+                and isinstance(node.operand, ast.Constant):
+            return -node.operand.value
+        if isinstance(node, ast.Constant):
+            return node.value
+        raise ValueError(self.text)
+
+    def is_constant(self) -> bool:
+        try:
+            self.constant
+        except ValueError:
+            return False
+        return True
+
+    # -- readers -----------------------------------------------------------------
+    def python(self, rename: Callable[[str], str] = str) -> str:
+        """Python source with each free name passed through `rename`."""
+        return _to_source(self.tree, rename)
+
+    def value(self, env: Mapping[str, object]):
+        """Evaluate with concrete values for the free names."""
+        return _Interp(env, self).run(self.tree)
+
+    def sympy(self, env: Mapping[str, object]):
+        """Build a sympy expression; `env` maps names to sympy values or Python lists."""
+        return _Sym(env, self).run(self.tree)
+
+
+def parse(raw, loc: Loc) -> Expr:
+    """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError."""
+    if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
+        text = repr(None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None)
+    elif isinstance(raw, (int, float)):
+        text = repr(int(raw)) if isinstance(raw, int) else repr(float(raw))
+    elif isinstance(raw, str):
+        text = str(raw).strip()
+    else:
+        raise error(loc, "E102", f"expected an expression, got {type(raw).__name__}")
+    if not text:
+        raise error(loc, "E200", "empty expression")
+    if len(text) > MAX_TEXT:
+        raise error(loc, "E200", f"expression longer than {MAX_TEXT} characters")
+    if "\n" in text or "\r" in text:
+        raise error(loc, "E200", "expressions must fit on one line")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        raise error(loc.shifted(col), "E200", f"invalid expression '{text}': {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise error(loc, "E200", f"invalid expression '{text}'") from None
+    _check(tree, text, loc, 0)
+    return Expr(text, tree.body, loc)
+
+
+def _check(node, text: str, loc: Loc, depth: int) -> None:
+    where = loc.shifted(getattr(node, "col_offset", 0))
+    if depth > MAX_DEPTH:
+        raise error(where, "E201", f"expression nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(node, _ALLOWED):
+        what = type(node).__name__
+        raise error(where, "E201", f"'{what}' is not allowed in expressions: '{text}'",
+                    "expressions may use numbers, names, + - * / // % **, comparisons, "
+                    "and/or/not, 'a if c else b', [..] literals, x[i] and "
+                    + ", ".join(f"{f}()" for f in FUNCTIONS))
+    if isinstance(node, ast.Constant):
+        if not (node.value is None or isinstance(node.value, (bool, int, float, str))):
+            raise error(where, "E201", f"literal {node.value!r} is not allowed")
+        if isinstance(node.value, int) and not isinstance(node.value, bool) \
+                and abs(node.value) > MAX_INT:
+            raise error(where, "E201", f"integer literal larger than {MAX_INT}")
+        if isinstance(node.value, str) and len(node.value) > 64:
+            raise error(where, "E201", "string literal longer than 64 characters")
+    if isinstance(node, ast.Name) and (node.id.startswith("_") or node.id == "self"):
+        raise error(where, "E201", f"name '{node.id}' is not allowed in expressions")
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            raise error(where, "E201", f"call of '{name}' is not allowed; functions: "
+                        + ", ".join(FUNCTIONS))
+        if node.keywords:
+            raise error(where, "E201", "keyword arguments are not allowed in expressions")
+        arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
+                 "len": (1, 1), "log2": (1, 1)}[node.func.id]
+        if not arity[0] <= len(node.args) <= arity[1]:
+            raise error(where, "E201", f"{node.func.id}() takes {arity[0]}"
+                        + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise error(where, "E201", "'*' arguments are not allowed")
+            _check(a, text, loc, depth + 1)
+        return
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exp = node.right
+        if isinstance(exp, ast.UnaryOp) and isinstance(exp.op, ast.USub):
+            exp = exp.operand
+        if not (isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float))
+                and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW):
+            raise error(where, "E201", f"the exponent of '**' must be a number literal "
+                        f"of at most {MAX_POW}")
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        raise error(where, "E201", "slices are not allowed in expressions; index with x[i]")
+    for child in ast.iter_child_nodes(node):
+        _check(child, text, loc, depth + 1)
+
+
+# -- Python source ---------------------------------------------------------------
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, rename):
+        self.rename = rename
+
+    def visit_Name(self, node):
+        if node.id == "inf":
+            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("inf")], [])
+        if node.id in CONSTANTS or node.id in FUNCTIONS:
+            return node
+        return ast.Name(self.rename(node.id), ast.Load())
+
+    def visit_Call(self, node):
+        node.args = [self.visit(a) for a in node.args]
+        if isinstance(node.func, ast.Name) and node.func.id == "log2":
+            # math is not imported by generated code; log2 via float methods would
+            # be obscure, so spell it with the builtin int/float-free identity.
+            return ast.Call(ast.Name("_log2", ast.Load()), node.args, [])
+        return node
+
+
+def _to_source(tree, rename) -> str:
+    import copy
+
+    text = ast.unparse(_Renamer(rename).visit(copy.deepcopy(tree)))
+    return text.replace("float('inf')", 'float("inf")')
+
+
+def uses_log2(expr: Expr) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "log2"
+               for n in ast.walk(expr.tree))
+
+
+# -- concrete interpreter -------------------------------------------------------------
+class _Interp:
+    def __init__(self, env, expr: Expr):
+        self.env, self.expr = env, expr
+
+    def fail(self, node, msg: str):
+        raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), "E102",
+                    f"cannot evaluate '{self.expr.text}': {msg}")
+
+    def run(self, node):
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node)
+
+    def _Constant(self, node):
+        return node.value
+
+    def _Name(self, node):
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        if node.id not in self.env:
+            self.fail(node, f"unknown name '{node.id}'")
+        return self.env[node.id]
+
+    def _Tuple(self, node):
+        return tuple(self.run(e) for e in node.elts)
+
+    _List = _Tuple
+
+    def _UnaryOp(self, node):
+        v = self.run(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not v
+        if not isinstance(v, (int, float)):
+            self.fail(node, f"unary operator on {type(v).__name__}")
+        return -v if isinstance(node.op, ast.USub) else +v
+
+    def _BinOp(self, node):
+        a, b = self.run(node.left), self.run(node.right)
+        sym, fn = _BINOPS[type(node.op)]
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            self.fail(node, f"'{sym}' needs numbers, got {type(a).__name__} and {type(b).__name__}")
+        if sym in ("/", "//", "%") and b == 0:
+            self.fail(node, "division by zero")
+        try:
+            out = fn(a, b)
+        except (OverflowError, ValueError, ZeroDivisionError) as exc:
+            self.fail(node, str(exc))
+        if isinstance(out, complex):
+            self.fail(node, "complex result")
+        if isinstance(out, int) and abs(out) > MAX_INT**2:
+            self.fail(node, "integer result too large")
+        return out
+
+    def _BoolOp(self, node):
+        if isinstance(node.op, ast.And):
+            v = True
+            for e in node.values:
+                v = self.run(e)
+                if not v:
+                    return v
+            return v
+        v = False
+        for e in node.values:
+            v = self.run(e)
+            if v:
+                return v
+        return v
+
+    def _Compare(self, node):
+        left = self.run(node.left)
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.run(comp)
+            try:
+                ok = _CMPOPS[type(op)](left, right)
+            except TypeError as exc:
+                self.fail(node, str(exc))
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def _IfExp(self, node):
+        return self.run(node.body) if self.run(node.test) else self.run(node.orelse)
+
+    def _Subscript(self, node):
+        seq, idx = self.run(node.value), self.run(node.slice)
+        if not isinstance(seq, (list, tuple)):
+            self.fail(node, f"cannot index a {type(seq).__name__}")
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            self.fail(node, "index must be an integer")
+        if not -len(seq) <= idx < len(seq):
+            self.fail(node, f"index {idx} out of range for a list of {len(seq)}")
+        return seq[idx]
+
+    def _Call(self, node):
+        name = node.func.id
+        args = [self.run(a) for a in node.args]
+        if name == "len":
+            if not isinstance(args[0], (list, tuple)):
+                self.fail(node, "len() needs a list")
+            return len(args[0])
+        if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            self.fail(node, f"{name}() needs numbers")
+        if name == "max":
+            return max(args)
+        if name == "min":
+            return min(args)
+        if name == "abs":
+            return abs(args[0])
+        if name == "int":
+            if not math.isfinite(args[0]):
+                self.fail(node, "int() of a non-finite number")
+            return int(args[0])
+        if args[0] <= 0:
+            self.fail(node, "log2() of a non-positive number")
+        return math.log2(args[0])
+
+
+# -- sympy ------------------------------------------------------------------------
+class _Sym(_Interp):
+    """Same walk as the interpreter, building sympy values where names are symbolic."""
+
+    def __init__(self, env, expr: Expr):
+        super().__init__(env, expr)
+        import sympy
+
+        self.sp = sympy
+
+    @staticmethod
+    def _concrete(v) -> bool:
+        return isinstance(v, (int, float, bool, str, type(None), list, tuple))
+
+    def _Name(self, node):
+        if node.id == "inf":
+            return self.sp.oo
+        return super()._Name(node)
+
+    def _UnaryOp(self, node):
+        v = self.run(node.operand)
+        if self._concrete(v):
+            return super()._UnaryOp(node)
+        if isinstance(node.op, ast.Not):
+            return self.sp.Not(v)
+        return -v if isinstance(node.op, ast.USub) else v
+
+    def _BinOp(self, node):
+        a, b = self.run(node.left), self.run(node.right)
+        if self._concrete(a) and self._concrete(b):
+            return super()._BinOp(node)
+        sp = self.sp
+        if isinstance(a, (list, tuple, str)) or isinstance(b, (list, tuple, str)):
+            self.fail(node, "arithmetic on a list or string")
+        a, b = sp.sympify(a), sp.sympify(b)
+        op = type(node.op)
+        if op in (ast.Div, ast.FloorDiv, ast.Mod) and b.is_zero:
+            self.fail(node, "division by zero")
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        if op is ast.Div:
+            return a / b
+        if op is ast.FloorDiv:
+            return sp.floor(a / b)
+        if op is ast.Mod:
+            return sp.Mod(a, b)
+        return a**b
+
+    def _BoolOp(self, node):
+        vals = [self.run(e) for e in node.values]
+        if all(self._concrete(v) for v in vals):
+            return super()._BoolOp(node)
+        return (self.sp.And if isinstance(node.op, ast.And) else self.sp.Or)(*vals)
+
+    def _Compare(self, node):
+        sp = self.sp
+        left = self.run(node.left)
+        terms = []
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.run(comp)
+            if self._concrete(left) and self._concrete(right):
+                try:
+                    terms.append(bool(_CMPOPS[type(op)](left, right)))
+                except TypeError as exc:
+                    self.fail(node, str(exc))
+            elif isinstance(op, (ast.In, ast.NotIn)):
+                if not isinstance(right, (list, tuple)):
+                    self.fail(node, "'in' needs a list or tuple")
+                cond = sp.Or(*[sp.Eq(left, r) for r in right])
+                terms.append(cond if isinstance(op, ast.In) else sp.Not(cond))
+            elif isinstance(op, (ast.Is, ast.IsNot)):
+                terms.append(isinstance(op, ast.IsNot))  # a symbol is never None
+            else:
+                rel = {ast.Eq: sp.Eq, ast.NotEq: sp.Ne, ast.Lt: sp.Lt, ast.LtE: sp.Le,
+                       ast.Gt: sp.Gt, ast.GtE: sp.Ge}[type(op)]
+                terms.append(rel(left, right))
+            left = right
+        return sp.And(*terms) if len(terms) > 1 else terms[0]
+
+    def _IfExp(self, node):
+        test = self.run(node.test)
+        if isinstance(test, bool) or test in (self.sp.true, self.sp.false):
+            return self.run(node.body) if bool(test) else self.run(node.orelse)
+        return self.sp.Piecewise((self.run(node.body), test), (self.run(node.orelse), True))
+
+    def _Call(self, node):
+        args = [self.run(a) for a in node.args]
+        if all(self._concrete(a) for a in args):
+            return super()._Call(node)
+        sp, name = self.sp, node.func.id
+        if name == "max":
+            return sp.Max(*args)
+        if name == "min":
+            return sp.Min(*args)
+        if name == "abs":
+            return sp.Abs(args[0])
+        if name == "int":  # truncation; our symbols are positive, so floor
+            return sp.floor(args[0])
+        if name == "log2":
+            return sp.log(args[0], 2)
+        self.fail(node, "len() needs a list")

@@ -1,0 +1,15 @@
+"""The op library: the extension point of attngen.
+
+An op is one `Op` value registered here. It declares its arguments (in PyTorch's
+order), how it is written in generated code (a layer constructor, or a Jinja
+template for a tensor function), its shape rule (sympy), its parameter count and
+its diagram group. Adding an op is one `register(Op(...))` call in a family module.
+Nothing is looked up with eval, globals or imports: the registry is a dict.
+"""
+
+from __future__ import annotations
+
+from .base import REQUIRED, Arg, Op, REGISTRY, register  # noqa: F401
+from . import layers, tensor  # noqa: F401,E402  (registers the ops)
+
+__all__ = ["REGISTRY", "Op", "Arg", "register", "REQUIRED"]

@@ -1,0 +1,59 @@
+"""Op and Arg declarations and the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+REQUIRED = object()
+
+# Diagram groups: every op belongs to one, and each group has one colour.
+GROUPS = ("conv", "linear", "norm", "pool", "activation", "reshape", "arith", "attention",
+          "resample", "regularize", "module")
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    default: object = REQUIRED  # Python value; REQUIRED for a positional argument
+    kind: str = "expr"  # expr | str | shape
+    choices: tuple = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    group: str
+    args: tuple[Arg, ...]
+    shape: Callable  # shape(ctx, inputs, args) -> Shape or list[Shape] (several outputs)
+    rule: str  # the shape rule in words, shown in errors and docs
+    summary: str
+    module: bool = False  # a layer: owned by the module as an attribute
+    torch: str = ""  # layer constructor, e.g. "nn.Conv2d"
+    call: str = ""  # tensor function: Jinja template of the call expression
+    arity: tuple[int, int] = (1, 1)  # min, max tensor inputs (max -1: any)
+    list_input: bool = False  # accepts one list-valued input (cat, stack, add)
+    multi_output: bool = False  # needs `out: [a, b, ...]`
+    params: Callable | None = None  # concrete args -> number of parameters
+    key_args: tuple[str, ...] = field(default=())  # shown in diagram boxes
+
+    def arg(self, name: str) -> Arg:
+        for a in self.args:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    assert op.name not in REGISTRY, f"op {op.name} registered twice"
+    assert op.group in GROUPS, op.group
+    assert op.module == bool(op.torch) and op.module != bool(op.call), op.name
+    REGISTRY[op.name] = op
+    return op

@@ -1,0 +1,192 @@
+"""Layers: ops that own an nn.Module (and usually parameters)."""
+
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, register
+
+CONV_ARGS = (
+    Arg("in_channels"), Arg("out_channels"), Arg("kernel_size"), Arg("stride", 1),
+    Arg("padding", 0), Arg("dilation", 1), Arg("groups", 1), Arg("bias", True),
+)
+
+
+def _tuple(value, n: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _conv_shape(n: int):
+    def rule(ctx, ins, a):
+        x = ctx.rank(ins[0], n + 2, f"Conv{n}d input")
+        ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
+        ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
+        ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
+        k, s, p, d = (_tuple(a[key], n) for key in ("kernel_size", "stride", "padding", "dilation"))
+        if isinstance(a["padding"], str):
+            ctx.fail("string padding is not supported; give numbers")
+        spatial = tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
+                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d))
+        for dim in spatial:
+            ctx.positive(dim, "output size")
+        return (x[0], a["out_channels"], *spatial)
+    return rule
+
+
+def _conv_params(n: int):
+    def count(a):
+        k = _tuple(a["kernel_size"], n)
+        weight = a["out_channels"] * (a["in_channels"] // a["groups"]) * prod(k)
+        return weight + (a["out_channels"] if a["bias"] else 0)
+    return count
+
+
+for _n in (1, 2):
+    register(Op(
+        f"Conv{_n}d", "conv", CONV_ARGS, _conv_shape(_n), module=True, torch=f"nn.Conv{_n}d",
+        rule=f"[N, in_channels, *L] -> [N, out_channels, *((L + 2*padding - dilation*(kernel_size-1)"
+             f" - 1) // stride + 1)] over {_n} spatial dim(s)",
+        summary=f"{_n}-D convolution", params=_conv_params(_n),
+        key_args=("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                  "groups"),
+    ))
+
+
+def _linear(ctx, ins, a):
+    x = ins[0]
+    if len(x) < 1:
+        ctx.fail("Linear needs at least one dim")
+    ctx.eq(x[-1], a["in_features"], "last dim", "in_features")
+    return (*x[:-1], a["out_features"])
+
+
+register(Op(
+    "Linear", "linear", (Arg("in_features"), Arg("out_features"), Arg("bias", True)), _linear,
+    module=True, torch="nn.Linear", rule="[*, in_features] -> [*, out_features]",
+    summary="fully connected layer on the last dim",
+    params=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0),
+    key_args=("in_features", "out_features"),
+))
+
+
+def _batchnorm(n: int):
+    def rule(ctx, ins, a):
+        x = ins[0]
+        if len(x) not in ((2, 3) if n == 1 else (n + 2,)):
+            ctx.fail(f"BatchNorm{n}d expects a {n + 2}-D input, got {len(x)}-D")
+        ctx.eq(x[1], a["num_features"], "channels (dim 1)", "num_features")
+        return x
+    return rule
+
+
+for _n in (1, 2):
+    register(Op(
+        f"BatchNorm{_n}d", "norm",
+        (Arg("num_features"), Arg("eps", 1e-05), Arg("momentum", 0.1), Arg("affine", True),
+         Arg("track_running_stats", True)),
+        _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d",
+        rule="[N, num_features, ...] -> same", summary="batch normalisation",
+        params=lambda a: 2 * a["num_features"] if a["affine"] else 0, key_args=("num_features",),
+    ))
+
+
+def _same(ctx, ins, a):
+    return ins[0]
+
+
+_ACTIVATIONS = {
+    "ReLU": ((Arg("inplace", False),), "max(x, 0)"),
+    "ReLU6": ((Arg("inplace", False),), "min(max(x, 0), 6)"),
+    "SiLU": ((Arg("inplace", False),), "x * sigmoid(x)"),
+    "Sigmoid": ((), "1 / (1 + exp(-x))"),
+    "Tanh": ((), "tanh(x)"),
+    "Hardswish": ((Arg("inplace", False),), "x * relu6(x + 3) / 6"),
+    "Hardsigmoid": ((Arg("inplace", False),), "relu6(x + 3) / 6"),
+    "GELU": ((), "Gaussian error linear unit"),
+    "Identity": ((), "x"),
+}
+for _name, (_args, _what) in _ACTIVATIONS.items():
+    register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
+                rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
+
+register(Op("Dropout", "regularize", (Arg("p", 0.5), Arg("inplace", False)), _same, module=True,
+            torch="nn.Dropout", rule="shape unchanged", summary="dropout (identity in eval mode)",
+            key_args=("p",)))
+
+
+def _softmax_layer(ctx, ins, a):
+    ctx.axis(a["dim"], len(ins[0]))
+    return ins[0]
+
+
+register(Op("Softmax", "activation", (Arg("dim"),), _softmax_layer, module=True,
+            torch="nn.Softmax", rule="shape unchanged; normalises along dim",
+            summary="softmax layer", key_args=("dim",)))
+
+
+def _adaptive_pool(ctx, ins, a):
+    x = ctx.rank(ins[0], 4, "adaptive pooling input")
+    size = _tuple(a["output_size"], 2)
+    return (x[0], x[1], *(old if new is None else new for old, new in zip(x[2:], size)))
+
+
+for _kind in ("Avg", "Max"):
+    register(Op(
+        f"Adaptive{_kind}Pool2d", "pool", (Arg("output_size"),), _adaptive_pool, module=True,
+        torch=f"nn.Adaptive{_kind}Pool2d",
+        rule="[N, C, H, W] -> [N, C, *output_size] (None keeps that dim)",
+        summary=f"adaptive {_kind.lower()} pooling to a fixed size", key_args=("output_size",),
+    ))
+
+
+def pool_shape(ctx, ins, a):
+    x = ctx.rank(ins[0], 4, "pooling input")
+    k = _tuple(a["kernel_size"], 2)
+    s = _tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], 2)
+    p = _tuple(a["padding"], 2)
+    spatial = tuple(ctx.floor((size + 2 * p_ - k_) / s_) + 1 for size, k_, s_, p_ in zip(x[2:], k, s, p))
+    return (x[0], x[1], *spatial)
+
+
+POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
+for _kind in ("Max", "Avg"):
+    register(Op(
+        f"{_kind}Pool2d", "pool", (Arg("kernel_size"), Arg("stride", None), Arg("padding", 0)),
+        pool_shape, module=True, torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
+        summary=f"{_kind.lower()} pooling", key_args=("kernel_size", "stride", "padding"),
+    ))
+
+
+def upsample_shape(ctx, ins, a):
+    x = ins[0]
+    if len(x) < 3:
+        ctx.fail("resampling needs [N, C, *spatial]")
+    if a.get("size") is not None:
+        return (x[0], x[1], *_tuple(a["size"], len(x) - 2))
+    if a.get("scale_factor") is None:
+        ctx.fail("give 'size' or 'scale_factor'")
+    f = _tuple(a["scale_factor"], len(x) - 2)
+    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f)))
+
+
+MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+register(Op(
+    "Upsample", "resample",
+    (Arg("size", None), Arg("scale_factor", None), Arg("mode", "nearest", "str", MODES)),
+    upsample_shape, module=True, torch="nn.Upsample",
+    rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
+    summary="upsampling layer", key_args=("scale_factor", "size", "mode"),
+))
+
+
+def _flatten(ctx, ins, a):
+    x = ins[0]
+    start, end = ctx.axis(a["start_dim"], len(x)), ctx.axis(a["end_dim"], len(x))
+    if start > end:
+        ctx.fail("start_dim comes after end_dim")
+    return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
+
+
+register(Op("Flatten", "reshape", (Arg("start_dim", 1), Arg("end_dim", -1)), _flatten,
+            module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
+            summary="flatten layer"))

@@ -1,0 +1,252 @@
+"""Tensor functions: ops written as expressions in forward (no parameters).
+
+`call` is a Jinja template. Its context: `x` (the first input), `ins` (all inputs),
+`seq` (the inputs as one list expression), `given` (args written in the spec),
+and every argument's Python source by name (shape arguments unparenthesised).
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from .base import Arg, Op, register
+from .layers import MODES, pool_shape, upsample_shape
+
+
+def _reshape(ctx, ins, a):
+    x, target = ins[0], list(a["to"])
+    holes = [i for i, d in enumerate(target) if ctx.is_minus_one(d)]
+    if len(holes) > 1:
+        ctx.fail("at most one -1 in a view")
+    if holes:
+        rest = prod(d for i, d in enumerate(target) if i != holes[0])
+        target[holes[0]] = ctx.exact_div(prod(x), rest, "the -1 dim")
+    ctx.eq(prod(target), prod(x), "number of elements", "prod(input shape)")
+    return tuple(target)
+
+
+for _name in ("view", "reshape"):
+    register(Op(_name, "reshape", (Arg("to", kind="shape"),), _reshape,
+                call=f"{{{{ x }}}}.{_name}({{{{ to }}}})",
+                rule="same number of elements; one dim may be -1",
+                summary=f"{_name} to a new shape", key_args=("to",)))
+
+
+def _permute(ctx, ins, a):
+    x, dims = ins[0], [ctx.axis(d, len(ins[0])) for d in a["dims"]]
+    if sorted(dims) != list(range(len(x))):
+        ctx.fail(f"dims {list(a['dims'])} are not a permutation of 0..{len(x) - 1}")
+    return tuple(x[d] for d in dims)
+
+
+register(Op("permute", "reshape", (Arg("dims", kind="shape"),), _permute,
+            call="{{ x }}.permute({{ dims }})", rule="reorders dims", summary="permute dims",
+            key_args=("dims",)))
+
+
+def _transpose(ctx, ins, a):
+    x = list(ins[0])
+    i, j = ctx.axis(a["dim0"], len(x)), ctx.axis(a["dim1"], len(x))
+    x[i], x[j] = x[j], x[i]
+    return tuple(x)
+
+
+register(Op("transpose", "reshape", (Arg("dim0"), Arg("dim1")), _transpose,
+            call="{{ x }}.transpose({{ dim0 }}, {{ dim1 }})", rule="swaps two dims",
+            summary="swap two dims"))
+
+
+def _squeeze(ctx, ins, a):
+    x = ins[0]
+    d = ctx.axis(a["dim"], len(x))
+    ctx.eq(x[d], 1, f"dim {d}", "1 (squeeze removes a size-1 dim)")
+    return x[:d] + x[d + 1:]
+
+
+register(Op("squeeze", "reshape", (Arg("dim"),), _squeeze, call="{{ x }}.squeeze({{ dim }})",
+            rule="removes size-1 dim `dim`", summary="drop a size-1 dim"))
+
+
+def _unsqueeze(ctx, ins, a):
+    x = ins[0]
+    d = ctx.axis(a["dim"], len(x) + 1)
+    return x[:d] + (1,) + x[d:]
+
+
+register(Op("unsqueeze", "reshape", (Arg("dim"),), _unsqueeze,
+            call="{{ x }}.unsqueeze({{ dim }})", rule="inserts a size-1 dim at `dim`",
+            summary="insert a size-1 dim"))
+
+register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0],
+            call="{{ x }}.contiguous()", rule="shape unchanged", summary="contiguous copy"))
+register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], call="{{ x }}",
+            rule="shape unchanged", summary="names a value (alias)"))
+
+
+def _reduce(ctx, ins, a):
+    x = ins[0]
+    dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
+    axes = sorted({ctx.axis(d, len(x)) for d in dims})
+    if a["keepdim"]:
+        return tuple(1 if i in axes else s for i, s in enumerate(x))
+    return tuple(s for i, s in enumerate(x) if i not in axes)
+
+
+_KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
+for _name, _call, _what in (
+    ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean"),
+    ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum"),
+    ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum"),
+    ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum"),
+):
+    register(Op(_name, "pool", (Arg("dim"), Arg("keepdim", False)), _reduce, call=_call,
+                rule="removes `dim` (or keeps it as 1 with keepdim)",
+                summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
+
+
+def _cat(ctx, ins, a):
+    first = ins[0]
+    d = ctx.axis(a["dim"], len(first))
+    for i, s in enumerate(ins[1:], 1):
+        if len(s) != len(first):
+            ctx.fail(f"input {i} has {len(s)} dims, input 0 has {len(first)}")
+        for j in range(len(first)):
+            if j != d:
+                ctx.eq(s[j], first[j], f"dim {j} of input {i}", f"dim {j} of input 0")
+    return tuple(sum(s[d] for s in ins) if j == d else first[j] for j in range(len(first)))
+
+
+register(Op("cat", "reshape", (Arg("dim", 0),), _cat, arity=(1, -1), list_input=True,
+            call="torch.cat({{ seq }}, dim={{ dim }})",
+            rule="all dims equal except `dim`, which adds up", summary="concatenate tensors",
+            key_args=("dim",)))
+
+
+def _stack(ctx, ins, a):
+    first = ins[0]
+    for i, s in enumerate(ins[1:], 1):
+        if len(s) != len(first):
+            ctx.fail(f"input {i} has {len(s)} dims, input 0 has {len(first)}")
+        for j in range(len(first)):
+            ctx.eq(s[j], first[j], f"dim {j} of input {i}", f"dim {j} of input 0")
+    d = ctx.axis(a["dim"], len(first) + 1)
+    return first[:d] + (len(ins),) + first[d:]
+
+
+register(Op("stack", "reshape", (Arg("dim", 0),), _stack, arity=(1, -1), list_input=True,
+            call="torch.stack({{ seq }}, dim={{ dim }})",
+            rule="equal shapes; inserts a dim of size len(inputs)", summary="stack tensors",
+            key_args=("dim",)))
+
+
+def _split(ctx, ins, a):
+    x = ins[0]
+    d = ctx.axis(a["dim"], len(x))
+    sizes = a["split_size_or_sections"]
+    if not isinstance(sizes, tuple):
+        ctx.fail("give the section sizes as a list")
+    ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
+    return [x[:d] + (s,) + x[d + 1:] for s in sizes]
+
+
+register(Op("split", "reshape", (Arg("split_size_or_sections", kind="shape"), Arg("dim", 0)),
+            _split, multi_output=True,
+            call="torch.split({{ x }}, [{{ split_size_or_sections }}], dim={{ dim }})",
+            rule="sizes add up to dim `dim`; one output per size", summary="split a tensor",
+            key_args=("split_size_or_sections", "dim")))
+
+
+def _elementwise(symbol: str):
+    def rule(ctx, ins, a):
+        if a.get("other") is not None and len(ins) != 1:
+            ctx.fail(f"'{symbol}' with 'other' takes one tensor input")
+        return ctx.broadcast(ins)
+    return rule
+
+
+_OTHER = "{{ x }} {op} {{ other }}"
+for _name, _symbol, _what, _nary in (
+    ("add", "+", "sum", True), ("sub", "-", "difference", False),
+    ("mul", "*", "product", True), ("div", "/", "quotient", False),
+):
+    register(Op(
+        _name, "arith", (Arg("other", None),), _elementwise(_symbol), arity=(1, -1 if _nary else 2),
+        list_input=_name == "add",
+        call=("{% if 'other' in given %}{{ x }} " + _symbol + " {{ other }}"
+              + ("{% elif listed %}sum({{ seq }})" if _name == "add" else "")
+              + "{% else %}{{ ins | join(' " + _symbol + " ') }}{% endif %}"),
+        rule="broadcasting: dims equal or 1, aligned from the right",
+        summary=f"elementwise {_what} of tensors (or with a number: 'other')",
+        key_args=("other",),
+    ))
+
+
+def _matmul(ctx, ins, a):
+    x, y = ins
+    if len(x) < 2 or len(y) < 2:
+        ctx.fail("matmul here needs two inputs of at least 2 dims")
+    ctx.eq(x[-1], y[-2], "inner dim of the left input (its last)",
+           "inner dim of the right input (its second to last)")
+    batch = ctx.broadcast([x[:-2], y[:-2]])
+    return (*batch, x[-2], y[-1])
+
+
+register(Op("matmul", "attention", (), _matmul, arity=(2, 2),
+            call="torch.matmul({{ ins[0] }}, {{ ins[1] }})",
+            rule="[*, n, k] @ [*, k, m] -> [*, n, m] (batch dims broadcast)",
+            summary="matrix product"))
+
+
+def _masked_fill(ctx, ins, a):
+    ctx.broadcast([ins[0], ins[1]])
+    return ins[0]
+
+
+register(Op("masked_fill", "attention", (Arg("value"),), _masked_fill, arity=(2, 2),
+            call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
+            rule="mask broadcasts to the input; shape unchanged",
+            summary="fill where the mask is true", key_args=("value",)))
+
+
+def _softmax(ctx, ins, a):
+    ctx.axis(a["dim"], len(ins[0]))
+    return ins[0]
+
+
+register(Op("softmax", "activation", (Arg("dim"),), _softmax,
+            call="torch.softmax({{ x }}, dim={{ dim }})", rule="shape unchanged",
+            summary="softmax along dim", key_args=("dim",)))
+for _name in ("sigmoid", "tanh", "relu"):
+    register(Op(_name, "activation", (), lambda ctx, ins, a: ins[0],
+                call=f"torch.{_name}({{{{ x }}}})", rule="elementwise: shape unchanged",
+                summary=f"elementwise {_name}"))
+
+register(Op(
+    "interpolate", "resample",
+    (Arg("size", None), Arg("scale_factor", None), Arg("mode", "nearest", "str", MODES)),
+    upsample_shape,
+    call="F.interpolate({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
+    summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
+))
+register(Op(
+    "max_pool2d", "pool", (Arg("kernel_size"), Arg("stride", None), Arg("padding", 0)), pool_shape,
+    call="F.max_pool2d({{ x }}, {{ kernel_size }}"
+         "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
+    rule="[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]",
+    summary="max pooling (functional)", key_args=("kernel_size", "stride", "padding"),
+))
+
+
+def _slice(ctx, ins, a):
+    x = ins[0]
+    d = ctx.axis(a["dim"], len(x))
+    return x[:d] + (ctx.slice_length(x[d], a["start"], a["stop"]),) + x[d + 1:]
+
+
+register(Op(
+    "slice", "reshape", (Arg("dim"), Arg("start", None), Arg("stop", None)), _slice,
+    call="{{ x }}[{{ index }}]",
+    rule="keeps start:stop of dim `dim` (Python slice rules)", summary="slice along a dim",
+    key_args=("dim", "start", "stop"),
+))

@@ -1,0 +1,812 @@
+"""Symbolic shape inference and unification (sympy).
+
+Params of type int and free dims are positive integer symbols; everything else
+takes its default (bool and `choices` params are enumerated: every configuration
+is checked). Each node's shape comes from its op's rule and is unified with its
+`shape:` annotation. Equality is proven symbolically where sympy can (using the
+`requires` divisibility facts as substitutions), otherwise tested on sample
+assignments; a failing sample is reported as a counterexample.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from . import ops
+from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .expr import Expr
+from .graph import build, check_reachable, producers
+from .spec import Item, Node, Spec
+
+N_SAMPLES = 24
+MAX_CONFIGS = 64
+
+
+class ShapeFail(Exception):
+    """Raised by op rules through ShapeCtx; turned into a located diagnostic."""
+
+    def __init__(self, message: str, code: str = "E403", notes: tuple = ()):
+        super().__init__(message)
+        self.code, self.notes = code, notes
+
+
+# -- printing --------------------------------------------------------------------------
+class _DimPrinter(StrPrinter):
+    def _print_floor(self, expr):
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        if den == 1:
+            return f"floor({self._print(num)})"
+        return f"({self.parenthesize(num, 40)} // {self.parenthesize(den, 50)})"
+
+    def _print_Mod(self, expr):
+        a, b = expr.args
+        return f"{self.parenthesize(a, 50)} % {self.parenthesize(b, 50)}"
+
+    def _print_Max(self, expr):
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Min(self, expr):
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+
+_PRINTER = _DimPrinter({"order": "none"})
+
+
+def fmt_dim(d) -> str:
+    if isinstance(d, Expr):
+        return d.text
+    if isinstance(d, (int, float)):
+        return repr(d)
+    text = _PRINTER.doprint(d)
+    if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1]
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def fmt_shape(shape) -> str:
+    if isinstance(shape, list):
+        if shape and all(s == shape[0] for s in shape):
+            return f"[{fmt_shape(shape[0])}] * {len(shape)}"
+        return "[" + ", ".join(fmt_shape(s) for s in shape) + "]"
+    return "(" + ", ".join(fmt_dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# -- samples and proofs --------------------------------------------------------------------
+def _num(v):
+    """A sympy value as a Python number, or None if it is not concrete."""
+    v = sympy.sympify(v)
+    if v.is_Integer:
+        return int(v)
+    if v.is_Number:
+        return float(v)
+    return None
+
+
+class Prover:
+    """Decides dim equalities for one configuration of one spec."""
+
+    def __init__(self, rewrites: dict, samples: list[dict]):
+        self.rewrites = rewrites  # symbol -> expression that bakes in a `requires` fact
+        self.samples = samples  # assignments symbol -> Integer, satisfying `requires`
+        self.cache: dict = {}
+
+    def equal(self, a, b):
+        """(True, None) if a == b is proven or holds on every valid sample, else (False, sample)."""
+        a, b = sympy.sympify(a), sympy.sympify(b)
+        if a == b:
+            return True, None
+        key = (a, b)
+        if key not in self.cache:
+            self.cache[key] = self._equal(a, b)
+        return self.cache[key]
+
+    def _equal(self, a, b):
+        diff = a - b
+        if diff.is_number:
+            return diff == 0, {}
+        if sympy.expand(diff) == 0:
+            return True, None
+        if self.rewrites:
+            rewritten = sympy.expand(diff.xreplace(self.rewrites))
+            if rewritten == 0:
+                return True, None
+        for sample in self.samples:
+            va, vb = _num(a.xreplace(sample)), _num(b.xreplace(sample))
+            if va is None or vb is None:
+                continue
+            if va != vb:
+                return False, sample
+        return True, None
+
+    def value(self, d, sample=None):
+        return _num(sympy.sympify(d).xreplace(sample or self.samples[0]))
+
+
+def _floor_divisions(*exprs):
+    """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
+    found = []
+    for e in exprs:
+        for term in sympy.sympify(e).atoms(sympy.floor, sympy.Mod):
+            if isinstance(term, sympy.Mod):
+                found.append(term.args)
+            else:
+                num, den = sympy.fraction(sympy.together(term.args[0]))
+                if den != 1:
+                    found.append((num, den))
+    return found
+
+
+# -- the context op rules see -------------------------------------------------------------
+class ShapeCtx:
+    def __init__(self, prover: Prover):
+        self.prover = prover
+
+    def fail(self, message: str, code: str = "E403", *notes: str):
+        raise ShapeFail(message, code, notes)
+
+    def floor(self, x):
+        return sympy.floor(x)
+
+    def rank(self, shape, n: int, what: str):
+        if len(shape) != n:
+            self.fail(f"{what} must have {n} dims, got {len(shape)}: {fmt_shape(shape)}")
+        return shape
+
+    def axis(self, d, rank: int) -> int:
+        v = _num(d) if not isinstance(d, int) else d
+        if not isinstance(v, int):
+            self.fail(f"dim {fmt_dim(d)} must be a whole number")
+        if not -rank <= v < rank:
+            self.fail(f"dim {v} is out of range for a {rank}-D tensor")
+        return v % rank
+
+    def is_minus_one(self, d) -> bool:
+        return sympy.sympify(d) == -1
+
+    def eq(self, a, b, what_a: str, what_b: str):
+        ok, sample = self.prover.equal(a, b)
+        if ok:
+            return
+        notes = [self._counterexample(sample, a, b)]
+        hint = self._divisibility_hint(a, b)
+        code = "E404" if hint else "E403"
+        if hint:
+            notes.append(hint)
+        self.fail(f"{what_a} is {fmt_dim(a)} but {what_b} is {fmt_dim(b)}", code, *notes)
+
+    def divides(self, g, n, what: str):
+        if _num(g) == 1:
+            return
+        ok, sample = self.prover.equal(sympy.Mod(n, g), 0)
+        if not ok:
+            stmt = f"{fmt_dim(n)} % {fmt_dim(g)} == 0"
+            self.fail(f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}", "E404",
+                      self._counterexample(sample, n, g),
+                      f"if the module relies on it, state it: requires: [{stmt}]")
+
+    def exact_div(self, a, b, what: str):
+        self.divides(b, a, f"{what} must divide evenly")
+        return sympy.simplify(a / b)
+
+    def positive(self, d, what: str):
+        v = self.prover.value(d)
+        if v is not None and v < 1:
+            self.fail(f"{what} {fmt_dim(d)} is {v} at the default sizes (must be at least 1)")
+
+    def broadcast(self, shapes):
+        rank = max(len(s) for s in shapes)
+        padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+        out = []
+        for i in range(rank):
+            dims = [p[i] for p in padded if sympy.sympify(p[i]) != 1]
+            if not dims:
+                out.append(padded[0][i])
+                continue
+            for other in dims[1:]:
+                ok, sample = self.prover.equal(dims[0], other)
+                if not ok:
+                    self.fail(f"cannot broadcast {' and '.join(fmt_shape(s) for s in shapes)}: "
+                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", "E403",
+                              self._counterexample(sample, dims[0], other))
+            out.append(dims[0])
+        return tuple(out)
+
+    def slice_length(self, size, start, stop):
+        def norm(v, default):
+            if v is None:
+                return default
+            sign = self._sign(v)
+            return size + v if sign < 0 else v
+
+        lo, hi = norm(start, 0), norm(stop, size)
+        length = sympy.Min(hi, size) - lo
+        value = self.prover.value(length)
+        if value is not None and value < 1:
+            self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
+        return sympy.simplify(length) if not isinstance(length, int) else length
+
+    def _sign(self, v) -> int:
+        v = sympy.sympify(v)
+        if v.is_negative:
+            return -1
+        if v.is_nonnegative:
+            return 1
+        signs = {self.prover.value(v, s) < 0 for s in self.prover.samples
+                 if self.prover.value(v, s) is not None}
+        if len(signs) != 1:
+            self.fail(f"cannot tell whether slice bound {fmt_dim(v)} is negative")
+        return -1 if signs.pop() else 1
+
+    def _counterexample(self, sample, a, b) -> str:
+        if not sample:
+            return ""
+        names = sorted(str(s) for s in sympy.sympify(a - b if not isinstance(a, tuple) else 0)
+                       .free_symbols) or sorted(str(s) for s in sample)
+        values = {str(k): int(v) for k, v in sample.items()}
+        shown = ", ".join(f"{n}={values[n]}" for n in names if n in values)
+        return (f"counterexample: {shown}: {fmt_dim(a)} = {self.prover.value(a, sample)}, "
+                f"{fmt_dim(b)} = {self.prover.value(b, sample)}")
+
+    def _divisibility_hint(self, a, b) -> str:
+        for num, den in _floor_divisions(a, b):
+            if not isinstance(num, sympy.Symbol):
+                continue
+            k = sympy.Symbol(f"{num}_per_{den}".replace(" ", ""), integer=True, positive=True)
+            rewrite = {num: den * k}
+            fixed = Prover(rewrite, [s for s in self.prover.samples])
+            if fixed._equal(sympy.sympify(a).xreplace(rewrite), sympy.sympify(b).xreplace(rewrite))[0]:
+                return (f"this holds only when {fmt_dim(den)} divides {num}: state it with "
+                        f"requires: [{num} % {fmt_dim(den)} == 0]")
+        return ""
+
+
+# -- results ---------------------------------------------------------------------------
+@dataclass
+class NodeShapes:
+    """What the checker learned about one node (in the first configuration that has it)."""
+
+    inputs: list  # shapes of its inputs
+    output: object  # shape, list of shapes (list value) or dict out-name -> shape
+    config: dict  # the configuration it was seen in
+
+
+@dataclass
+class Checked:
+    spec: Spec
+    order: list[str]
+    configs: list[dict]
+    nodes: dict[str, NodeShapes] = field(default_factory=dict)
+    inputs: dict[str, tuple] = field(default_factory=dict)
+    outputs: dict[str, object] = field(default_factory=dict)
+    symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
+    subs: dict[str, Checked] = field(default_factory=dict)
+
+    def shape_text(self, name: str) -> str:
+        if name in self.inputs:
+            return fmt_shape(self.inputs[name])
+        for info in self.nodes.values():
+            if isinstance(info.output, dict) and name in info.output:
+                return fmt_shape(info.output[name])
+        return fmt_shape(self.nodes[name].output)
+
+
+# -- the checker -----------------------------------------------------------------------------
+def structural_params(spec: Spec) -> list[str]:
+    return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
+
+
+def configurations(spec: Spec) -> list[dict]:
+    names = structural_params(spec)
+    domains = []
+    for n in names:
+        p = spec.params[n]
+        domains.append(list(p.choices) if p.choices else [False, True])
+    configs = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    default = {n: spec.params[n].sample for n in names}
+    configs.sort(key=lambda c: c != default)  # the default configuration first
+    if len(configs) > MAX_CONFIGS:
+        raise error(spec.loc, "E102", f"{len(configs)} configurations of bool/choices params "
+                    f"(at most {MAX_CONFIGS} are checked)")
+    return configs
+
+
+def config_text(config: dict) -> str:
+    return f" (when {', '.join(f'{k}={v!r}' for k, v in config.items())})" if config else ""
+
+
+class Env:
+    """Names visible to expressions: symbolic (`sym`) and concrete sample values (`val`)."""
+
+    def __init__(self):
+        self.sym: dict = {}
+        self.val: dict = {}
+
+    def child(self) -> Env:
+        env = Env()
+        env.sym, env.val = dict(self.sym), dict(self.val)
+        return env
+
+
+def _symbol(name: str, positive: bool = True):
+    return sympy.Symbol(name, integer=True, positive=positive) if positive \
+        else sympy.Symbol(name, integer=True)
+
+
+def param_env(spec: Spec, config: dict, *, symbolic: bool = True) -> Env:
+    env = Env()
+    for p in spec.params.values():
+        value = config.get(p.name, p.sample)
+        env.val[p.name] = value
+        if symbolic and p.type == "int" and p.name not in config and isinstance(value, int):
+            env.sym[p.name] = _symbol(p.name, positive=value > 0)
+        else:
+            env.sym[p.name] = value
+    add_lets(spec, env)
+    return env
+
+
+def add_lets(spec: Spec, env: Env) -> None:
+    for let in spec.lets.values():
+        env.val[let.name] = let.expr.value(env.val)
+        env.sym[let.name] = let.expr.sympy(env.sym)
+
+
+class Inference:
+    """Infers the shapes of one spec for one configuration and one environment."""
+
+    def __init__(self, spec: Spec, env: Env, prover: Prover, config: dict, order: list[str],
+                 record: Checked | None = None):
+        self.spec, self.env, self.prover, self.config = spec, env, prover, config
+        self.order, self.record = order, record
+        self.ctx = ShapeCtx(prover)
+        self.values: dict[str, object] = {}
+        self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
+
+    # expressions
+    def sym(self, expr: Expr, extra: dict | None = None):
+        env = self.env.sym if not extra else {**self.env.sym, **extra}
+        unknown = [n for n in expr.names if n not in env]
+        if unknown:
+            raise error(expr.loc, "E202", f"unknown name '{unknown[0]}' in '{expr.text}'"
+                        + did_you_mean(unknown[0], env))
+        return expr.sympy(env)
+
+    def concrete(self, expr: Expr, extra: dict | None = None):
+        env = self.env.val if not extra else {**self.env.val, **extra}
+        unknown = [n for n in expr.names if n not in env]
+        if unknown:
+            raise error(expr.loc, "E202", f"unknown name '{unknown[0]}' in '{expr.text}'"
+                        + did_you_mean(unknown[0], env))
+        return expr.value(env)
+
+    def active(self, when: Expr | None) -> bool:
+        return when is None or bool(self.concrete(when))
+
+    # annotations
+    def annotation(self, dims: list[Expr], extra: dict | None = None) -> list:
+        out = []
+        for d in dims:
+            free = [n for n in d.names if n not in self.env.sym and n not in (extra or {})]
+            if free and d.text == free[0]:
+                out.append(("bind", d.text))
+            else:
+                out.append(("dim", self.sym(d, extra)))
+        return out
+
+    def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
+              extra: dict | None = None):
+        """Check an inferred shape against an annotation; binds new dim names.
+
+        Returns the shape in the annotation's own terms (proven equal), so later
+        shapes and comments read like the spec rather than like sympy's canonical form.
+        """
+        annot = self.annotation(dims, extra)
+        shown = "[" + ", ".join(d.text for d in dims) + "]"
+        if len(annot) != len(inferred):
+            raise error(loc, "E400", f"node '{node_name}': shape {fmt_shape(inferred)} has "
+                        f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                        f"rule: {rule}" if rule else "")
+        result = []
+        for i, ((kind, value), actual) in enumerate(zip(annot, inferred)):
+            if kind == "bind":
+                self.env.sym[value] = actual
+                self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
+                result.append(actual)
+                continue
+            result.append(value)
+            ok, sample = self.prover.equal(value, actual)
+            if not ok:
+                notes = [f"rule: {rule}" if rule else "",
+                         self.ctx._counterexample(sample, actual, value)]
+                hint = self.ctx._divisibility_hint(actual, value)
+                bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
+                notes += [hint, f"dims bound so far: {bound}" if bound else ""]
+                raise error(dims[i].loc, "E404" if hint else "E400",
+                            f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
+                            f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
+                            f"{dims[i].text})" + config_text(self.config), *notes)
+        return tuple(result)
+
+    # inputs
+    def bind_inputs(self, given: dict | None = None):
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                self.values[name] = None  # optional input not passed
+                continue
+            dims = []
+            for d in inp.shape:
+                if d.text.isidentifier() and d.text not in self.env.sym:
+                    if given is None:
+                        sym = _symbol(d.text)
+                        self.env.sym[d.text] = sym
+                        self.bound[d.text] = f"input '{name}'"
+                    else:
+                        actual = given[name][len(dims)] if len(dims) < len(given[name]) else None
+                        self.env.sym[d.text] = actual
+                    dims.append(self.env.sym[d.text])
+                else:
+                    dims.append(self.sym(d))
+            if given is not None:
+                if len(given[name]) != len(dims):
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
+                                    f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
+                                    f"{fmt_shape(given[name])}", "E403")
+                for i, (want, got) in enumerate(zip(dims, given[name])):
+                    self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
+                                f"{self.spec.name}'s input shape")
+                self.values[name] = tuple(given[name])
+            else:
+                self.values[name] = tuple(dims)
+
+    # nodes
+    def run(self):
+        prod = producers(self.spec)
+        for name in self.order:
+            node = self.spec.nodes[name]
+            if not self.active(node.when):
+                continue
+            if node.cases is not None:
+                chosen = [c for c in node.cases if self.active(c.when)]
+                if len(chosen) != 1:
+                    raise error(node.loc, "E402", f"node '{name}': {len(chosen)} cases apply"
+                                + config_text(self.config) + " (exactly one must)")
+                self.node(node, chosen[0], prod)
+            else:
+                self.node(node, node, prod)
+
+    def fetch(self, ref, node: Node):
+        prod = producers(self.spec)
+        owner = prod[ref.name]
+        if owner not in self.values:
+            raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
+                        "exist" + config_text(self.config))
+        value = self.values[owner]
+        if isinstance(value, dict):
+            return value[ref.name]
+        return value
+
+    def node(self, node: Node, body: Node, prod):
+        ins = [self.fetch(r, node) for r in body.inputs]
+        if body.if_given is not None:
+            given = self.fetch(body.if_given, node)
+            if given is None:  # optional input absent: the node passes its first input on
+                self.values[node.name] = ins[0]
+                return
+        try:
+            out = self.compute(node, body, ins)
+        except ShapeFail as exc:
+            rule = self.rule_of(body)
+            shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
+            raise error(body.loc, exc.code, f"node '{node.name}': {exc}" + config_text(self.config),
+                        *exc.notes, f"inputs: {shown}" if ins else "",
+                        f"rule: {rule}" if rule else "") from None
+        if body.if_given is not None:
+            try:
+                self.ctx.eq(0, 0, "", "")
+                for i, (a, b) in enumerate(zip(out, ins[0])):
+                    self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
+            except ShapeFail as exc:
+                raise error(body.loc, "E403", f"node '{node.name}': the shape must not depend on "
+                            f"whether '{body.if_given.name}' is given: {exc}") from None
+        annotation = node.shape if node.shape is not None else body.shape
+        if annotation is not None:
+            out = self.check_annotation(node, body, out, annotation)
+        if body.out:
+            if not isinstance(out, list) or len(out) != len(body.out):
+                raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
+                            f"but produces {len(out) if isinstance(out, list) else 1}")
+            out = dict(zip(body.out, out))
+        elif isinstance(out, list) and not self.is_list_node(body, ins):
+            raise error(body.loc, "E402", f"node '{node.name}' produces {len(out)} outputs: "
+                        "name them with out: [a, b, ...]")
+        self.values[node.name] = out
+        if self.record is not None and node.name not in self.record.nodes:
+            self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
+
+    def is_list_node(self, body: Node, ins) -> bool:
+        return body.each is not None or body.map
+
+    def check_annotation(self, node: Node, body: Node, out, annotation):
+        rule = self.rule_of(body)
+        loc = node.shape_loc or body.loc
+        if body.out:
+            return [self.unify(name, loc, shape, dims, rule)
+                    for name, dims, shape in zip(body.out, annotation, out)]
+        if isinstance(out, list):
+            items = self.each_items(body) if body.each is not None else [None] * len(out)
+            result = []
+            for item, shape in zip(items, out):
+                extra = {body.each_var: item} if body.each_var else None
+                result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
+            return result
+        return self.unify(node.name, loc, out, annotation, rule)
+
+    def rule_of(self, body: Node) -> str:
+        if body.op:
+            return f"{body.op}: {ops.REGISTRY[body.op].rule}"
+        if body.use and body.spec:
+            return f"{body.spec.name} (from {body.spec.file})"
+        return ""
+
+    def each_items(self, body: Node) -> list:
+        items = self.concrete(body.each)
+        if not isinstance(items, (list, tuple)):
+            raise error(body.each.loc, "E402", f"'each' needs a list, got {items!r}")
+        if len(items) > 64:
+            raise error(body.each.loc, "E402", "'each' over more than 64 items")
+        return list(items)
+
+    def compute(self, node: Node, body: Node, ins):
+        if body.each is not None:
+            out = []
+            for item in self.each_items(body):
+                extra_sym = {body.each_var: item} if body.each_var else {}
+                out.append(self.apply(body, ins, extra_sym))
+            return out
+        if body.map:
+            if len(ins) != 1 or not isinstance(ins[0], list):
+                raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
+            return [self.apply(body, [x], {}) for x in ins[0]]
+        return self.apply(body, ins, {})
+
+    def apply(self, body: Node, ins, extra: dict):
+        if body.apply is not None:
+            target = self.spec.nodes.get(body.apply.name)
+            if target is None or target.kind not in ("op", "seq", "use") or target.each \
+                    or (target.op and not ops.REGISTRY[target.op].module):
+                raise ShapeFail(f"'apply: {body.apply.name}' must name a layer node "
+                                "(op layer, seq or use) of this spec", "E402")
+            return self.apply(target, ins, extra)
+        if body.seq is not None:
+            self.check_arity("a layer sequence", ins, 1, 1)
+            shape = ins[0]
+            for item in body.seq:
+                shape = self.item(item, [shape], extra)
+                if item.shape is not None:
+                    shape = self.unify(f"{body.name}.{item.name}", item.loc, shape, item.shape,
+                                       self.rule_of_item(item), extra)
+            return shape
+        return self.item(body.as_item(), ins, extra, body)
+
+    def rule_of_item(self, item: Item) -> str:
+        return f"{item.op}: {ops.REGISTRY[item.op].rule}" if item.op else ""
+
+    def check_arity(self, what: str, ins, lo: int, hi: int):
+        n = len(ins)
+        if n < lo or (hi != -1 and n > hi):
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
+            raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
+        for i, s in enumerate(ins):
+            if isinstance(s, list):
+                raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
+                                "(cat, stack, add) or 'map: true'", "E402")
+
+    def item(self, item: Item, ins, extra: dict, node: Node | None = None):
+        if item.use:
+            return self.call_spec(item, ins, extra)
+        op = ops.REGISTRY[item.op]
+        if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
+            ins = ins[0]
+            if not ins:
+                raise ShapeFail("empty list", "E402")
+        self.check_arity(f"{op.name}", ins, *op.arity)
+        args = self.op_args(op, item.args, extra)
+        return op.shape(self.ctx, list(ins), args)
+
+    def op_args(self, op, given: dict, extra: dict) -> dict:
+        args = {}
+        for a in op.args:
+            if a.name in given:
+                expr = given[a.name]
+                args[a.name] = expr.constant if a.kind == "str" else self.sym(expr, extra)
+            elif a.required:
+                raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
+                                + ", ".join(x.name for x in op.args) + ")", "E402")
+            else:
+                args[a.name] = a.default
+        return args
+
+    def call_spec(self, item: Item, ins, extra: dict):
+        sub = item.spec
+        config, env = {}, Env()
+        for p in sub.params.values():
+            if p.name in item.args:
+                env.sym[p.name] = self.sym(item.args[p.name], extra)
+                env.val[p.name] = self.concrete(item.args[p.name], extra)
+            elif p.required:
+                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
+            else:
+                env.sym[p.name] = env.val[p.name] = p.default
+            if p.name in structural_params(sub):
+                config[p.name] = env.val[p.name]
+        add_lets(sub, env)
+        names = list(sub.sources())
+        required = [n for n in names if not sub.sources()[n].optional]
+        if not len(required) <= len(ins) <= len(names):
+            raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
+                            f"({', '.join(names)}), got {len(ins)}", "E402")
+        _, order = build(sub)
+        inner = Inference(sub, env, self.prover, config, order)
+        inner.bind_inputs(dict(zip(names, ins)))
+        inner.run()
+        outs = [inner.values[producers(sub)[o.name]] for o in sub.outputs
+                if inner.active(o.when)]
+        outs = [v[o] if isinstance(v, dict) else v for v, o in zip(outs, [o.name for o in sub.outputs])]
+        return outs[0] if len(outs) == 1 else outs
+
+
+def actual_shape(shape):
+    return shape
+
+
+# -- driver -----------------------------------------------------------------------------------
+def _requirement_rewrites(spec: Spec, env: Env) -> dict:
+    """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer)."""
+    import ast
+
+    rewrites = {}
+    for req in spec.requires:
+        t = req.tree
+        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                and isinstance(t.left.left, ast.Name)):
+            name = t.left.left.id
+            sym = env.sym.get(name)
+            if not isinstance(sym, sympy.Symbol):
+                continue
+            divisor = Expr(ast.unparse(t.left.right), t.left.right, req.loc).sympy(env.sym)
+            rest = Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc).sympy(env.sym)
+            k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
+            rewrites[sym] = divisor * k + rest
+    return rewrites
+
+
+def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]:
+    """Assignments of the free symbols that satisfy `requires`; the first is the default."""
+    params = [(n, s) for n, s in env.sym.items() if isinstance(s, sympy.Symbol) and n in spec.params]
+    pool = [7, 5, 11, 3, 13, 17, 6, 10]
+    samples, attempts = [], 0
+    while len(samples) < N_SAMPLES and attempts < N_SAMPLES * 20:
+        attempts += 1
+        values = {}
+        for i, (name, sym) in enumerate(params):
+            default = spec.params[name].sample
+            if attempts == 1:
+                values[name] = default
+            else:
+                choice = rng.choice([default, default * 2, default + 1, max(1, default - 1),
+                                     rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7])])
+                values[name] = choice if sym.is_positive is False or choice > 0 else 1
+        for i, d in enumerate(dims):
+            values[str(d)] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
+                else rng.randint(1, 48)
+        for req in spec.requires:  # make divisibility facts hold by construction
+            rewrite = _requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
+                                                 requires=[req]), env)
+            for sym, expr in rewrite.items():
+                k = next(iter(s for s in expr.free_symbols if str(s).endswith("_k")))
+                env_k = {sympy.Symbol(n, **{}) : v for n, v in values.items()}
+                sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
+                       if str(s) in values}
+                sub[k] = sympy.Integer(values[str(sym)] if attempts == 1 else rng.randint(1, 8))
+                del env_k
+                target = _num(expr.xreplace(sub))
+                if attempts == 1:
+                    continue  # keep the defaults as they are
+                values[str(sym)] = int(target)
+        val_env = {**env.val, **values}
+        try:
+            if not all(req.value(val_env) for req in spec.requires):
+                continue
+        except SpecError:
+            continue
+        symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
+        samples.append({symbols[n]: sympy.Integer(v) for n, v in values.items()})
+    return samples
+
+
+def input_dims(spec: Spec, env: Env) -> list:
+    dims, seen = [], set()
+    for inp in spec.sources().values():
+        for d in inp.shape:
+            if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:
+                seen.add(d.text)
+                dims.append(_symbol(d.text))
+    return dims
+
+
+def check(spec: Spec, _cache: dict | None = None) -> Checked:
+    """Check a spec (and its sub-specs) in every configuration; collect all errors."""
+    cache = _cache if _cache is not None else {}
+    issues = Collector()
+    subs = {}
+    for sub in spec.subspecs():
+        if sub.name not in subs:
+            try:
+                subs[sub.name] = cache[sub.path] if sub.path in cache else check(sub, cache)
+                cache[sub.path] = subs[sub.name]
+            except SpecError as exc:
+                issues.add(exc)
+    issues.raise_if_any()
+    graph, order = build(spec)
+    configs = configurations(spec)
+    result = Checked(spec, order, configs, subs=subs)
+    for config in configs:
+        try:
+            _check_config(spec, config, graph, order, result)
+        except SpecError as exc:
+            issues.add(exc)
+            if len(issues.diagnostics) >= 20:
+                break
+    issues.raise_if_any()
+    return result
+
+
+def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Checked):
+    env = param_env(spec, config)
+    for req in spec.requires:
+        try:
+            ok = req.value(env.val)
+        except SpecError as exc:
+            raise exc
+        if not ok:
+            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for the "
+                        "defaults" + config_text(config),
+                        "values: " + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names)
+                                               if n in env.val))
+    dims = input_dims(spec, env)
+    rng = random.Random(spec.name)
+    prover = Prover(_requirement_rewrites(spec, env), _samples(spec, env, dims, rng))
+    inference = Inference(spec, env, prover, config, order, result)
+    inference.bind_inputs()
+    for name, value in inference.values.items():
+        result.inputs.setdefault(name, value)
+    inference.run()
+    active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
+    if not active_outputs:
+        raise error(spec.outputs[0].loc, "E303", "no output is returned" + config_text(config))
+    for name in active_outputs:
+        owner = producers(spec)[name]
+        if owner not in inference.values:
+            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+                        f"output '{name}' does not exist" + config_text(config))
+        value = inference.values[owner]
+        result.outputs.setdefault(name, value[name] if isinstance(value, dict) else value)
+    active = {n for n in inference.values if n in spec.nodes}
+    check_reachable(spec, graph, active, active_outputs, config_text(config))
+    for dim, where in inference.bound.items():
+        result.symbols.setdefault(dim, where)

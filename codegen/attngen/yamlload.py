@@ -1,0 +1,194 @@
+"""Safe YAML loading into located values.
+
+PyYAML's composer gives nodes with marks; we convert them into plain Python
+values wrapped so that each one remembers its file:line:col. Only the safe
+schema is used. Limits guard against alias bombs, deep nesting and huge files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .errors import Loc, error
+
+MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
+MAX_NODES = 100_000  # values after alias expansion (alias bombs)
+MAX_DEPTH = 64  # nesting depth
+
+try:  # the C loader is ~10x faster where libyaml is available
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+class LMap(dict):
+    """A mapping with the location of itself and of each key."""
+
+    loc: Loc
+    key_locs: dict
+
+
+class LList(list):
+    loc: Loc
+
+
+class LStr(str):
+    loc: Loc
+
+
+class LInt(int):
+    loc: Loc
+
+
+class LFloat(float):
+    loc: Loc
+
+
+class LBool(int):
+    """bool cannot be subclassed; LBool compares and prints like a bool."""
+
+    loc: Loc
+
+    def __repr__(self) -> str:
+        return "True" if self else "False"
+
+    __str__ = __repr__
+
+
+class LNone:
+    loc: Loc
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other) -> bool:
+        return other is None or isinstance(other, LNone)
+
+    def __hash__(self) -> int:
+        return hash(None)
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+def loc_of(value, default: Loc) -> Loc:
+    return getattr(value, "loc", default)
+
+
+def plain(value):
+    """Strip location wrappers (for values handed to code that needs real types)."""
+    if isinstance(value, LNone):
+        return None
+    if isinstance(value, LBool):
+        return bool(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, LStr):
+        return str(value)
+    if isinstance(value, LInt):
+        return int(value)
+    if isinstance(value, LFloat):
+        return float(value)
+    return value
+
+
+def _mark(file: str, node) -> Loc:
+    return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.scalars = _Loader("")  # used only to construct scalar values
+
+    def convert(self, node, depth: int = 0):
+        self.count += 1
+        loc = _mark(self.file, node)
+        if self.count > MAX_NODES:
+            raise error(loc, "E105", f"document expands to more than {MAX_NODES} values "
+                        "(alias/anchor expansion?)")
+        if depth > MAX_DEPTH:
+            raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.MappingNode):
+            out = LMap()
+            out.loc, out.key_locs = loc, {}
+            for knode, vnode in node.value:
+                if knode.tag == "tag:yaml.org,2002:merge":
+                    raise error(_mark(self.file, knode), "E102", "YAML merge keys ('<<') are not supported")
+                key = self.convert(knode, depth + 1)
+                if not isinstance(key, (LStr, LInt, LFloat, LBool)):
+                    raise error(key.loc, "E102", "mapping keys must be plain scalars")
+                key = LStr(str(key)) if not isinstance(key, LStr) else key
+                key.loc = _mark(self.file, knode)
+                if key in out:
+                    raise error(key.loc, "E106", f"duplicate key '{key}' "
+                                f"(first at line {out.key_locs[key].line})")
+                out[key] = self.convert(vnode, depth + 1)
+                out.key_locs[key] = key.loc
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            out = LList(self.convert(v, depth + 1) for v in node.value)
+            out.loc = loc
+            return out
+        value = self.scalars.construct_object(node)
+        if value is None:
+            wrapped = LNone()
+        elif isinstance(value, bool):
+            wrapped = LBool(value)
+        elif isinstance(value, int):
+            wrapped = LInt(value)
+        elif isinstance(value, float):
+            wrapped = LFloat(value)
+        elif isinstance(value, str):
+            wrapped = LStr(value)
+        else:  # timestamps, binary: not part of the spec language
+            raise error(loc, "E102", f"unsupported YAML value {node.value!r} "
+                        f"(type {type(value).__name__}); quote it to make it a string")
+        wrapped.loc = loc
+        return wrapped
+
+
+def load_text(text: str, file: str):
+    """Parse YAML text into located values. Raises SpecError."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise error(loc, "E100", f"YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise error(Loc(file, 1, 1), "E100", f"YAML error: {exc}") from None
+    except RecursionError:
+        raise error(Loc(file, 1, 1), "E105", "nesting too deep") from None
+    if node is None:
+        empty = LMap()
+        empty.loc, empty.key_locs = Loc(file, 1, 1), {}
+        return empty
+    return _Converter(file).convert(node)
+
+
+def load_file(path: Path, display: str | None = None):
+    """Read and parse a spec file; `display` is the name used in diagnostics."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise error(Loc(name, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes ({size})")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(Loc(name), "E500", "no such file") from None
+    except IsADirectoryError:
+        raise error(Loc(name), "E500", "is a directory, not a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise error(Loc(name, 1, 1), "E100", f"file is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise error(Loc(name), "E500", f"cannot read file: {exc.strerror}") from None
+    return load_text(text, name)
