@@ -124,13 +124,15 @@ class Prover:
             rewritten = sympy.expand(diff.xreplace(self.rewrites))
             if rewritten == 0:
                 return True, None
+        tested = 0
         for sample in self.samples:
             va, vb = _num(a.xreplace(sample)), _num(b.xreplace(sample))
             if va is None or vb is None:
                 continue
+            tested += 1
             if va != vb:
                 return False, sample
-        return True, None
+        return tested > 0, None
 
     def value(self, d, sample=None):
         return _num(sympy.sympify(d).xreplace(sample or self.samples[0]))
@@ -262,16 +264,40 @@ class ShapeCtx:
                 f"{fmt_dim(b)} = {self.prover.value(b, sample)}")
 
     def _divisibility_hint(self, a, b) -> str:
+        """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
+        a, b = sympy.sympify(a), sympy.sympify(b)
         for num, den in _floor_divisions(a, b):
-            if not isinstance(num, sympy.Symbol):
+            fact = _divisibility_fact(num, den)
+            if fact is None:
                 continue
-            k = sympy.Symbol(f"{num}_per_{den}".replace(" ", ""), integer=True, positive=True)
-            rewrite = {num: den * k}
-            fixed = Prover(rewrite, [s for s in self.prover.samples])
-            if fixed._equal(sympy.sympify(a).xreplace(rewrite), sympy.sympify(b).xreplace(rewrite))[0]:
-                return (f"this holds only when {fmt_dim(den)} divides {num}: state it with "
-                        f"requires: [{num} % {fmt_dim(den)} == 0]")
+            sym, rest = fact
+            k = sympy.Symbol(f"_{sym}_k", integer=True, positive=True)
+            rewrite = {sym: den * k + rest}
+            samples = []
+            for s in self.prover.samples:
+                den_v = _num(den.xreplace(s))
+                if isinstance(den_v, int) and den_v > 0 and sym in s:
+                    samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
+            fixed = Prover({}, samples)
+            if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
+                stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
+                return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
+
+
+def _divisibility_fact(num, den):
+    """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff s % d == r."""
+    num = sympy.sympify(num)
+    if isinstance(num, sympy.Symbol):
+        return num, sympy.Integer(0)
+    syms = [t for t in num.free_symbols]
+    if len(syms) != 1:
+        return None
+    sym = syms[0]
+    c = num - sym
+    if c.free_symbols or not den.is_Integer:
+        return None
+    return sym, sympy.Integer((-int(c)) % int(den))
 
 
 # -- results ---------------------------------------------------------------------------
@@ -365,6 +391,16 @@ def add_lets(spec: Spec, env: Env) -> None:
         env.sym[let.name] = let.expr.sympy(env.sym)
 
 
+def check_names(expr: Expr, env) -> None:
+    """E202 at the first unknown name of an expression, with a suggestion."""
+    import ast
+
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
+            raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
+
+
 class Inference:
     """Infers the shapes of one spec for one configuration and one environment."""
 
@@ -379,18 +415,12 @@ class Inference:
     # expressions
     def sym(self, expr: Expr, extra: dict | None = None):
         env = self.env.sym if not extra else {**self.env.sym, **extra}
-        unknown = [n for n in expr.names if n not in env]
-        if unknown:
-            raise error(expr.loc, "E202", f"unknown name '{unknown[0]}' in '{expr.text}'"
-                        + did_you_mean(unknown[0], env))
+        check_names(expr, env)
         return expr.sympy(env)
 
     def concrete(self, expr: Expr, extra: dict | None = None):
         env = self.env.val if not extra else {**self.env.val, **extra}
-        unknown = [n for n in expr.names if n not in env]
-        if unknown:
-            raise error(expr.loc, "E202", f"unknown name '{unknown[0]}' in '{expr.text}'"
-                        + did_you_mean(unknown[0], env))
+        check_names(expr, env)
         return expr.value(env)
 
     def active(self, when: Expr | None) -> bool:

@@ -1,0 +1,184 @@
+"""The checker: each kind of spec error, its code, message and file:line:col."""
+
+import re
+import textwrap
+
+import pytest
+from attngen.cli import main
+
+GOOD = """\
+name: Tiny
+params:
+  channel: 8
+  reduction: 2
+inputs:
+  x: [B, channel, H, W]
+graph:
+  pool: {op: AdaptiveAvgPool2d, args: [1], in: x, shape: [B, channel, 1, 1]}
+  flat: {op: view, in: pool, to: [B, channel], shape: [B, channel]}
+  fc:   {op: Linear, args: [channel, channel // reduction], in: flat,
+         shape: [B, channel // reduction]}
+  out:  {op: Sigmoid, in: fc}
+outputs: out
+"""
+
+
+def check(tmp_path, capsys, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    code = main(["check", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
+
+
+def first_error(err: str):
+    """(line, col, code, message) of the first diagnostic."""
+    m = re.search(r":(\d+):(\d+): error\[(E\d{3})\]: (.*)", err)
+    assert m, f"no located diagnostic in: {err!r}"
+    return int(m[1]), int(m[2]), m[3], m[4]
+
+
+def test_good_spec_prints_shapes(tmp_path, capsys):
+    code, err, out = check(tmp_path, capsys, GOOD)
+    assert code == 0, err
+    assert "fc" in out and "(B, channel // reduction)" in out
+
+
+@pytest.mark.parametrize("text, line, col, code, fragment", [
+    # E100 YAML syntax
+    ("name: X\ninputs: [\n", 3, 1, "E100", "YAML syntax error"),
+    # E101 unknown key with a suggestion
+    (GOOD.replace("shape: [B, channel // reduction]}", "shpe: [B, channel // reduction]}"),
+     11, 10, "E101", "unknown key 'shpe' in node 'fc' (op Linear); did you mean 'shape'?"),
+    (GOOD.replace("outputs: out", "output: out"), 13, 1, "E101", "did you mean 'outputs'?"),
+    # E102 wrong type
+    (GOOD.replace("graph:\n", "graph: 3\n").split("  pool")[0] + "outputs: out\n", 7, 8, "E102",
+     "'graph' must be a mapping of node name: node, got an integer"),
+    # E103 missing key
+    (GOOD.replace("outputs: out\n", ""), 1, 1, "E103", "missing required key 'outputs'"),
+    # E104 identifiers
+    (GOOD.replace("  out:  {op: Sigmoid", "  class: {op: Sigmoid").replace(
+        "outputs: out", "outputs: class"), 12, 3, "E104", "'class' is a Python keyword"),
+    (GOOD.replace("  out:  {op: Sigmoid", "  forward: {op: Sigmoid").replace(
+        "outputs: out", "outputs: forward"), 12, 3, "E104", "shadow nn.Module.forward"),
+    # E106 duplicate key
+    (GOOD.replace("  out:  {op: Sigmoid, in: fc}", "  out:  {op: Sigmoid, in: fc}\n"
+                  "  out:  {op: ReLU, in: fc}"), 13, 3, "E106", "duplicate key 'out'"),
+    # E200 expression syntax, E201 disallowed construct, E202 unknown name
+    (GOOD.replace("channel // reduction]}", "channel // ]}"), 11, 21, "E200", "invalid expression"),
+    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, __import__('os')]"),
+     10, 38, "E201", "not allowed"),
+    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, channel // reductoin]"),
+     10, 49, "E202", "unknown name 'reductoin'"),
+    # E300 unknown reference with a suggestion, E301 cycle, E302 unused, E303 unknown output
+    (GOOD.replace("in: flat,", "in: flt,"), 10, 65, "E300", "did you mean 'flat'?"),
+    (GOOD.replace("in: x, shape: [B, channel, 1, 1]", "in: out"), 8, 3, "E301",
+     "cycle in the graph: pool -> flat -> fc -> out -> pool"),
+    (GOOD.replace("  out:  {op: Sigmoid, in: fc}", "  out:  {op: Sigmoid, in: fc}\n"
+                  "  extra: {op: ReLU, in: fc}"), 13, 3, "E302", "node 'extra' does not reach any output"),
+    (GOOD.replace("outputs: out", "outputs: result"), 13, 10, "E303", "output 'result' is not a node"),
+    # E400 shape mismatch: both shapes and the rule
+    (GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}"), 11, 21, "E400",
+     "node 'fc': shape (B, channel // reduction) does not match annotation [B, channel]"),
+    # E401 unknown op with a suggestion
+    (GOOD.replace("op: Sigmoid", "op: Sigmod"), 12, 14, "E401", "unknown op 'Sigmod'; did you mean 'Sigmoid'?"),
+    # E402 bad arguments
+    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, 4, true, 5]"),
+     10, 28, "E402", "takes at most 3 positional arguments"),
+    # E403 an op's shape rule is violated
+    (GOOD.replace("args: [channel, channel // reduction]", "args: [2 * channel, channel]").replace(
+        "shape: [B, channel // reduction]}", "shape: [B, channel]}"), 10, 3, "E403",
+     "last dim is channel but in_features is 2*channel"),
+    # E405 a requirement fails at the defaults
+    (GOOD.replace("inputs:", "requires: [channel % 3 == 0]\ninputs:"), 5, 12, "E405",
+     "requirement 'channel % 3 == 0' does not hold for the defaults"),
+])
+def test_error_kinds(tmp_path, capsys, text, line, col, code, fragment):
+    exit_code, err, _ = check(tmp_path, capsys, text)
+    assert exit_code == 1
+    assert "Traceback" not in err
+    got = first_error(err)
+    assert got[:3] == (line, col, code), err
+    assert fragment in got[3] or fragment in err, err
+    assert err.startswith(str(tmp_path / "spec.yaml")), err
+
+
+def test_shape_mismatch_shows_rule_and_bound_dims(tmp_path, capsys):
+    text = GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}")
+    _, err, _ = check(tmp_path, capsys, text)
+    assert "note: rule: Linear: [*, in_features] -> [*, out_features]" in err
+    assert "counterexample:" in err
+    assert "dims bound so far:" in err and "B=input 'x'" in err
+
+
+def test_all_errors_reported_at_once(tmp_path, capsys):
+    text = GOOD.replace("op: Sigmoid", "op: Sigmod").replace("op: view", "op: veiw")
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1
+    assert err.count("error[E401]") == 2
+    assert "attngen: 2 errors" in err
+
+
+def test_divisibility_relied_on_but_not_stated(tmp_path, capsys):
+    # (C // r) * r channels equal C only when r divides C
+    text = """\
+    name: Split
+    params:
+      channel: 8
+      groups: 4
+    inputs:
+      x: [B, channel, L]
+    graph:
+      grouped: {op: view, in: x, to: [B, groups, channel // groups, L]}
+      back:    {op: reshape, in: grouped, to: [B, channel, L], shape: [B, channel, L]}
+    outputs: back
+    """
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1
+    line, col, ecode, msg = first_error(err)
+    assert (line, ecode) == (8, "E404"), err
+    assert "channel % groups == 0" in err
+    fixed = text.replace("inputs:", "requires: [channel % groups == 0]\n    inputs:")
+    code, err, _ = check(tmp_path, capsys, fixed)
+    assert code == 0, err
+
+
+def test_eca_kernel_must_be_odd(tmp_path, capsys):
+    from conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "specs" / "eca.yaml").read_text()
+    without = text.replace("requires:\n  - kernel_size % 2 == 1", "")
+    code, err, _ = check(tmp_path, capsys, without, "eca.yaml")
+    assert code == 1
+    assert "error[E404]" in err and "kernel_size % 2 == 1" in err, err
+
+
+def test_conv_groups_must_divide_channels(tmp_path, capsys):
+    text = GOOD.replace(
+        "  flat:", "  grp: {op: Conv2d, args: [channel, channel, 1], groups: 3, in: pool}\n  flat:"
+    ).replace("in: pool, to:", "in: grp, to:")
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1
+    assert "error[E404]" in err and "divisible by groups" in err, err
+
+
+def test_missing_file_and_usage_errors(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "nope.yaml: error[E500]: no such file or folder" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["build"])
+    assert exc.value.code == 2
+
+
+def test_use_cycle_names_the_chain(tmp_path, capsys):
+    (tmp_path / "a.yaml").write_text(GOOD.replace("  out:  {op: Sigmoid, in: fc}",
+                                                  "  out:  {use: b, in: fc}"))
+    (tmp_path / "b.yaml").write_text(GOOD.replace("name: Tiny", "name: TinyB").replace(
+        "  out:  {op: Sigmoid, in: fc}", "  out:  {use: a, in: fc}"))
+    assert main(["check", str(tmp_path / "a.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E501]" in err and "a.yaml -> " in err and "b.yaml -> " in err, err
