@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import SpecError
+from .render import RenderError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             print(d.format(), file=sys.stderr)
         n = len(exc.diagnostics)
         print(f"attngen: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return EXIT_ERRORS
+    except RenderError as exc:
+        print(f"attngen: error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
         return 130
