@@ -2,15 +2,23 @@
 
 Same constructor, reference state_dict loaded with strict=True, same outputs and
 gradients (eval mode, non-trivial BatchNorm statistics, non-square inputs,
-batch > 1), for at least two constructor settings each. Add a module by adding
-rows to CASES.
+batch > 1), for at least two constructor settings each. Add a module by adding a
+file with CASES to tests/equiv_cases/.
 """
 
 import importlib
+import pkgutil
 
+import equiv_cases
 import pytest
 import torch
+from conftest import REPO_ROOT
 from equivalence import assert_equivalent, load_generated
+
+_FILES = [importlib.import_module(f"equiv_cases.{m.name}")
+          for m in pkgutil.iter_modules(equiv_cases.__path__)]
+CASES = [case for f in _FILES for case in f.CASES]
+COVERED = {c[0] for c in CASES}.union(*(getattr(f, "COVERS", set()) for f in _FILES))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -19,24 +27,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-def rand(*shape):
-    return lambda: (torch.randn(*shape),)
-
-
-# (generated file, class, reference "module:Class", args, kwargs, inputs)
-CASES = [
-    ("se", "SEAttention", "se:SEAttention", (), {"channel": 32, "reduction": 4}, rand(2, 32, 5, 7)),
-    ("se", "SEAttention", "se:SEAttention", (48, 16), {}, rand(3, 48, 4, 3)),
-    ("eca", "ECAAttention", "eca:ECAAttention", (), {}, rand(2, 16, 5, 7)),
-    ("eca", "ECAAttention", "eca:ECAAttention", (), {"kernel_size": 5}, rand(2, 24, 3, 6)),
-    ("cbam", "CBAM", "cbam:CBAM", (32,), {}, rand(2, 32, 6, 9)),
-    ("cbam", "CBAM", "cbam:CBAM", (24,), {"ratio": 4, "kernel_size": 3}, rand(3, 24, 7, 4)),
-    ("cbam", "ChannelAttention", "cbam:ChannelAttention", (16, 4), {}, rand(2, 16, 3, 5)),
-    ("cbam", "SpatialAttention", "cbam:SpatialAttention", (), {"kernel_size": 3},
-     rand(2, 5, 6, 4)),
-]
 
 
 def _case_id(case):
@@ -54,11 +44,18 @@ def test_generated_matches_reference(case):
     assert_equivalent(generated, reference, args, kwargs, inputs)
 
 
-def test_every_generated_module_has_an_equivalence_case():
-    """A new spec in specs/ must come with a reference comparison here (or in a variant test)."""
-    from conftest import REPO_ROOT
+def test_every_built_in_spec_has_an_equivalence_case():
+    """A new spec in specs/ must come with reference rows in tests/equiv_cases/."""
+    missing = {p.stem for p in (REPO_ROOT / "specs").glob("*.yaml")} - COVERED
+    assert not missing, f"no equivalence case for: {sorted(missing)}"
 
-    covered = {c[0] for c in CASES} | {c[0] for c in globals().get("EXTRA_COVERED", [])}
-    sub_specs = {"channel_attention", "spatial_attention"}  # covered through their parents
-    missing = {p.stem for p in (REPO_ROOT / "specs").glob("*.yaml")} - covered - sub_specs
-    assert not missing, f"no equivalence test for: {sorted(missing)}"
+
+def test_every_class_has_two_settings():
+    per_class = {}
+    for file, cls, *_ in CASES:
+        per_class[(file, cls)] = per_class.get((file, cls), 0) + 1
+    few = [k for k, n in per_class.items() if n < 2 and k[1] not in _SINGLE_OK]
+    assert not few, f"fewer than two constructor settings: {few}"
+
+
+_SINGLE_OK = {"ChannelAttention", "SpatialAttention"}  # also run with two settings via CBAM
