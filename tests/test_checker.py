@@ -135,7 +135,7 @@ def test_divisibility_relied_on_but_not_stated(tmp_path, capsys):
     """
     code, err, _ = check(tmp_path, capsys, text)
     assert code == 1
-    line, col, ecode, msg = first_error(err)
+    line, _, ecode, _ = first_error(err)
     assert (line, ecode) == (8, "E404"), err
     assert "channel % groups == 0" in err
     fixed = text.replace("inputs:", "requires: [channel % groups == 0]\n    inputs:")

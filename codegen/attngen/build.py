@@ -12,7 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Collector, Loc, SpecError, error
+from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .resources import specs_dir
 
 
 @dataclass
@@ -22,7 +23,11 @@ class Artifact:
 
 
 def collect_specs(paths: list[str]) -> list[Path]:
-    """Files as given; folders contribute their *.yaml files (not recursive), sorted."""
+    """Files as given; folders contribute their *.yaml files (not recursive), sorted.
+
+    A bare name that is no file (`eca`, `eca.yaml`) names a built-in spec, so an installed
+    attngen can build its library from anywhere.
+    """
     found, issues = [], Collector()
     for p in paths:
         path = Path(p)
@@ -30,12 +35,32 @@ def collect_specs(paths: list[str]) -> list[Path]:
             found += sorted(path.glob("*.yaml"))
         elif path.is_file():
             found.append(path)
+        elif (builtin := _builtin(p)) is not None:
+            found.append(builtin)
         else:
-            issues.add(error(Loc(p), "E500", "no such file or folder"))
+            issues.add(error(Loc(p), "E500", _not_found(p)))
     issues.raise_if_any()
     if not found:
         raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
     return found
+
+
+def _is_bare(name: str) -> bool:
+    return "/" not in name and "\\" not in name
+
+
+def _not_found(name: str) -> str:
+    if not _is_bare(name):
+        return "no such file or folder"
+    known = sorted(q.stem for q in specs_dir().glob("*.yaml"))
+    return "no such file, folder or built-in spec" + did_you_mean(Path(name).stem, known)
+
+
+def _builtin(name: str) -> Path | None:
+    if not _is_bare(name):
+        return None
+    path = specs_dir() / (name if name.endswith(".yaml") else f"{name}.yaml")
+    return path if path.is_file() else None
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):

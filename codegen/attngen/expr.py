@@ -51,7 +51,7 @@ _ALLOWED = (
 class Expr:
     """A parsed, validated expression. Immutable; hashable by its text."""
 
-    __slots__ = ("text", "tree", "loc", "names")
+    __slots__ = ("loc", "names", "text", "tree")
 
     def __init__(self, text: str, tree: ast.expr, loc: Loc):
         self.text, self.tree, self.loc = text, tree, loc
@@ -82,7 +82,7 @@ class Expr:
 
     def is_constant(self) -> bool:
         try:
-            self.constant
+            _ = self.constant
         except ValueError:
             return False
         return True
@@ -184,6 +184,12 @@ class _Renamer(ast.NodeTransformer):
     def __init__(self, rename):
         self.rename = rename
 
+    def visit_UnaryOp(self, node):
+        if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name) \
+                and node.operand.id == "inf":  # -inf reads float("-inf")
+            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("-inf")], [])
+        return self.generic_visit(node)
+
     def visit_Name(self, node):
         if node.id == "inf":
             return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("inf")], [])
@@ -204,7 +210,7 @@ def _to_source(tree, rename) -> str:
     import copy
 
     text = ast.unparse(_Renamer(rename).visit(copy.deepcopy(tree)))
-    return text.replace("float('inf')", 'float("inf")')
+    return text.replace("float('inf')", 'float("inf")').replace("float('-inf')", 'float("-inf")')
 
 
 def uses_log2(expr: Expr) -> bool:

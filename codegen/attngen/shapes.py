@@ -749,11 +749,9 @@ def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]
                                                  requires=[req]), env)
             for sym, expr in rewrite.items():
                 k = next(iter(s for s in expr.free_symbols if str(s).endswith("_k")))
-                env_k = {sympy.Symbol(n, **{}) : v for n, v in values.items()}
                 sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
                        if str(s) in values}
                 sub[k] = sympy.Integer(values[str(sym)] if attempts == 1 else rng.randint(1, 8))
-                del env_k
                 target = _num(expr.xreplace(sub))
                 if attempts == 1:
                     continue  # keep the defaults as they are
@@ -809,11 +807,7 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
 def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Checked):
     env = param_env(spec, config)
     for req in spec.requires:
-        try:
-            ok = req.value(env.val)
-        except SpecError as exc:
-            raise exc
-        if not ok:
+        if not req.value(env.val):
             raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for the "
                         "defaults" + config_text(config),
                         "values: " + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names)

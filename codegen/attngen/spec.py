@@ -206,7 +206,7 @@ def _check_keys(m: LMap, allowed, what: str) -> None:
 def _expect(value, types, what: str, loc: Loc, expected: str):
     if isinstance(value, LNone) or not isinstance(value, types) \
             or (isinstance(value, (int, float)) and type(value).__name__ == "LBool"
-                and "bool" not in expected):
+                and "bool" not in expected and "true or false" not in expected):
         got = _type_name(value)
         raise error(loc_of(value, loc), "E102", f"{what} must be {expected}, got {got}")
     return value
@@ -266,10 +266,14 @@ class Loader:
         self.cache: dict[Path, Spec] = {}
 
     def display(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.display_root.resolve()))
-        except ValueError:
-            return str(path)
+        """The path as shown in errors and generated headers: relative to the working
+        folder, else `specs/NAME.yaml` for a built-in spec, else as given."""
+        for root, prefix in ((self.display_root, ""), (self.builtin_dir, "specs/")):
+            try:
+                return prefix + path.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
     def resolve(self, ref: str, base: Path, loc: Loc) -> Path:
         """`use:`/`extends:` targets: relative to the spec's folder, then the built-in library."""
@@ -762,11 +766,10 @@ def _check_unique_names(spec: Spec) -> None:
             for o in n.out or ():
                 if o not in (node.out or ()):
                     claim(o, n.loc, "output")
-        if node.each_var:
-            if node.each_var in seen and seen[node.each_var] != node.loc:
-                issues.add(error(node.loc, "E106", f"loop variable '{node.each_var}' of node "
-                                 f"'{node.name}' shadows a name defined at line "
-                                 f"{seen[node.each_var].line}"))
+        if node.each_var in seen and seen[node.each_var] != node.loc:
+            issues.add(error(node.loc, "E106", f"loop variable '{node.each_var}' of node "
+                             f"'{node.name}' shadows a name defined at line "
+                             f"{seen[node.each_var].line}"))
     issues.raise_if_any()
 
 
@@ -779,5 +782,18 @@ def load(path, loader: Loader | None = None) -> Spec:
     return loader.load(path)
 
 
-__all__ = ["Spec", "Node", "Item", "Param", "Let", "Input", "Output", "Ref", "InitRule",
-           "Loader", "load", "REQUIRED", "LStr"]
+__all__ = [
+    "REQUIRED",
+    "InitRule",
+    "Input",
+    "Item",
+    "LStr",
+    "Let",
+    "Loader",
+    "Node",
+    "Output",
+    "Param",
+    "Ref",
+    "Spec",
+    "load",
+]

@@ -9,7 +9,7 @@ Nothing is looked up with eval, globals or imports: the registry is a dict.
 
 from __future__ import annotations
 
-from .base import REQUIRED, Arg, Op, REGISTRY, register  # noqa: F401
-from . import layers, tensor  # noqa: F401,E402  (registers the ops)
+from . import layers, tensor  # noqa: F401  (registers the ops)
+from .base import REGISTRY, REQUIRED, Arg, Op, register
 
-__all__ = ["REGISTRY", "Op", "Arg", "register", "REQUIRED"]
+__all__ = ["REGISTRY", "REQUIRED", "Arg", "Op", "register"]
