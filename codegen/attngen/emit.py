@@ -299,9 +299,10 @@ class ClassEmitter:
         ins = [r.name for r in body.inputs]
         target = f"{', '.join(body.out)}" if body.out else node.name
         value = self.forward_value(node, body, ins, namer)
-        if body.if_given is not None:
-            value = f"{value} if {body.if_given.name} is not None else {ins[0]}"
         comment = self.comment(node, body)
+        if body.if_given is not None:  # absent optional input: pass the first input on
+            return [comment, f"{target} = {ins[0]}",
+                    f"if {body.if_given.name} is not None:", f"    {target} = {value}"]
         return [comment, f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
