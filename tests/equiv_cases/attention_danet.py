@@ -5,8 +5,6 @@ out, never a whole row) and attention_weights.
 """
 import torch
 
-from equiv_cases import rand
-
 
 def _qkv(b, nq, nk, d_model, h=None, mask=False, weights=False):
     """queries (b, nq, d), keys and values (b, nk, d), then mask / weights over (b, h, nq, nk)."""
@@ -32,5 +30,9 @@ CASES = [
     (*_SDPA, (24, 6, 6, 3), {"dropout": 0.2}, _qkv(3, 4, 9, 24, h=3, mask=True)),
     (*_SDPA, (16, 16, 16, 1), {}, _qkv(2, 6, 3, 16, h=1, mask=True, weights=True)),
     (*_SDPA, (20, 5, 7, 2), {}, _qkv(2, 3, 8, 20, h=2, weights=True)),
+    (*_SIMPLE, (24, 4), {}, _qkv(2, 5, 7, 24)),
+    (*_SIMPLE, (18,), {"h": 3, "dropout": 0.3}, _qkv(3, 6, 4, 18, h=3, mask=True)),
+    (*_SIMPLE, (49, 1), {}, _qkv(2, 8, 5, 49, h=1, mask=True, weights=True)),
+    (*_SIMPLE, (12, 2), {}, _qkv(2, 7, 3, 12, h=2, weights=True)),
 ]
 COVERS = set()
