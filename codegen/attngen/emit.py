@@ -453,6 +453,8 @@ def _slice_index(body: Node, namer: Namer) -> str:
 def _literal(value) -> str:
     if value is REQUIRED:
         return ""
+    if isinstance(value, list):  # an immutable default: a list default is shared between calls
+        return repr(tuple(value))
     return repr(value)
 
 
