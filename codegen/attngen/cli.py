@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("spec", metavar="SPEC")
 
     sub.add_parser("ops", help="list the op library")
+
+    v = sub.add_parser("verify", help="run the generated modules (needs torch) and check every "
+                       "node's runtime and torch.export shapes against the spec")
+    v.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    v.add_argument("-n", "--samples", type=int, default=6, metavar="N",
+                   help="random param/dim assignments per spec (default: 6)")
+    v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
     return p
 
 
@@ -50,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"build": cmd_build, "check": cmd_check, "show": cmd_show,
-                "ops": cmd_ops}[args.command](args)
+                "ops": cmd_ops,
+                "verify": cmd_verify}[args.command](args)
     except SpecError as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)
@@ -163,6 +172,26 @@ def cmd_ops(args) -> int:
         print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}")
     return EXIT_OK
 
+
+def cmd_verify(args) -> int:
+    if args.samples < 1:
+        print("attngen: error: --samples must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        import torch  # noqa: F401  (only verify needs torch)
+    except ImportError:
+        print("attngen: error: `attngen verify` needs PyTorch (pip install torch)",
+              file=sys.stderr)
+        return EXIT_ERRORS
+    from .verify import main_verify
+
+    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed)
+    for d in problems:
+        print(d.format(), file=sys.stderr)
+    if problems:
+        print(f"attngen: {len(problems)} shape mismatch(es)", file=sys.stderr)
+        return EXIT_ERRORS
+    return EXIT_OK
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

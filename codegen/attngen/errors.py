@@ -34,6 +34,8 @@ CODES = {
     "E500": "file not found or unreadable",
     "E501": "cycle through `use:` or `extends:`",
     "E502": "bad variant edit (`extends:`)",
+    "E600": "`verify`: runtime shape differs from the spec (or the module failed to run)",
+    "E601": "`verify`: torch.export shape differs from the spec (or export failed)",
 }
 
 

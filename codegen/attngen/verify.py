@@ -1,0 +1,514 @@
+"""`attngen verify`: the spec's shape claims checked against PyTorch itself.
+
+1. Runtime. Our generated source (emit.render, in memory) is instrumented by one AST
+   pass: after every assignment in a `forward`, a call records the shape of each tensor
+   the statement bound. The file is executed in a fresh namespace and the top-level
+   module runs on several random assignments of the params and free dims (every
+   configuration of bool/choices params, odd and non-square sizes, `requires` made to
+   hold by construction). At each assignment the checker's own inference runs with
+   those concrete values: every node's runtime shape must equal the spec's shape there
+   (the `shape:` annotation where the node has one, else its op rule's result).
+2. Export. The module (default params) is exported with `torch.export`, each free
+   input dim a `torch.export.Dim`; the symbolic shape of every output must equal the
+   spec's. Dims the constructor fixes (params) and dims export specializes are named.
+
+torch is imported only here, lazily; `attngen build` never imports this module.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import sys
+import types
+from dataclasses import dataclass, field
+
+import sympy
+
+from .errors import Diagnostic, Loc, SpecError
+from .shapes import (
+    Checked,
+    Env,
+    Inference,
+    Prover,
+    _requirement_rewrites,
+    _samples,
+    _symbol,
+    add_lets,
+    configurations,
+    fmt_shape,
+    structural_params,
+)
+
+RECORD = "_attngen_record"
+DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
+
+
+@dataclass
+class Sample:
+    params: dict
+    dims: dict  # free input dim name -> int
+    present: set  # optional inputs passed
+
+    def text(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in {**self.params, **self.dims}.items())
+
+
+@dataclass
+class Report:
+    spec_file: str
+    name: str
+    lines: list[str] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+
+
+# -- instrumentation -------------------------------------------------------------------------
+class _Instrument(ast.NodeTransformer):
+    """After each assignment in a forward: _attngen_record(self, "name", name) per name."""
+
+    def visit_FunctionDef(self, fn):
+        if fn.name == "forward":
+            fn.body = self._block(fn.body)
+        return fn
+
+    def _block(self, body):
+        out = []
+        for stmt in body:
+            for attr in ("body", "orelse"):
+                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(stmt, attr):
+                    setattr(stmt, attr, self._block(getattr(stmt, attr)))
+            out.append(stmt)
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    names = target.elts if isinstance(target, ast.Tuple) else [target]
+                    for n in names:
+                        if isinstance(n, ast.Name):
+                            out.append(ast.Expr(ast.Call(
+                                ast.Name(RECORD, ast.Load()),
+                                [ast.Name("self", ast.Load()), ast.Constant(n.id),
+                                 ast.Name(n.id, ast.Load())], [])))
+        return out
+
+
+def instrumented_namespace(source: str, filename: str) -> tuple[dict, dict]:
+    """Execute the instrumented source; returns (namespace, recorder state)."""
+    tree = ast.fix_missing_locations(_Instrument().visit(ast.parse(source, filename)))
+    state = {"root": None, "shapes": {}}
+
+    def record(module, name, value):
+        if module is state["root"]:
+            state["shapes"][name] = runtime_shape(value)
+
+    namespace = {"__name__": f"_attngen_verify_{abs(hash(filename))}", RECORD: record}
+    module = types.ModuleType(namespace["__name__"])
+    module.__dict__.update(namespace)
+    exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102  (our generated source)
+    return module.__dict__, state
+
+
+def runtime_shape(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, torch.Tensor) for v in value):
+        return [tuple(v.shape) for v in value]
+    return None
+
+
+# -- sampling --------------------------------------------------------------------------------
+def free_dims(spec) -> list[str]:
+    """Plain dim names of the input shapes that no param or let defines, in order."""
+    known = set(spec.params) | set(spec.lets)
+    out = []
+    for inp in spec.sources().values():
+        for d in inp.shape:
+            if d.text.isidentifier() and d.text not in known and d.text not in out:
+                out.append(d.text)
+    return out
+
+
+def _divisibility(spec):
+    """`NAME % E == R` requirements as (name, E expr, R expr)."""
+    from .expr import Expr
+
+    out = []
+    for req in spec.requires:
+        t = req.tree
+        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                and isinstance(t.left.left, ast.Name)):
+            out.append((t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
+                        Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
+    return out
+
+
+def draw_samples(spec, n: int, rng: random.Random) -> list[Sample]:
+    """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
+    configs = configurations(spec)
+    dims = free_dims(spec)
+    optional = [name for name, inp in spec.sources().items() if inp.optional]
+    facts = _divisibility(spec)
+    samples = []
+    for i in range(n):
+        for attempt in range(200):
+            params = {}
+            for p in spec.params.values():
+                v = configs[i % len(configs)].get(p.name, p.sample)
+                if (i and p.type == "int" and p.name not in structural_params(spec)
+                        and isinstance(v, int) and v > 0):
+                    v = rng.choice([v, v, 2 * v, v + 1])
+                params[p.name] = v
+            values = {d: DIM_VALUES[j % len(DIM_VALUES)] if i == 0 and attempt == 0
+                      else rng.randint(2, 12) for j, d in enumerate(dims)}
+            env = {**params, **values}
+            try:
+                _lets(spec, env)
+                for name, div, rest in facts:  # make divisibility facts hold by construction
+                    if name in values or (i and name in params):
+                        e, r = div.value(env), rest.value(env)
+                        if isinstance(e, int) and e > 0 and env[name] % e != r % e:
+                            k = max(1, env[name] // e) + (i > 0 and rng.random() < 0.5)
+                            env[name] = e * k + r % e
+                            (values if name in values else params)[name] = env[name]
+                _lets(spec, env)
+                if all(req.value(env) for req in spec.requires):
+                    present = set(optional) if i % 2 == 0 else set()
+                    samples.append(Sample(params, values, present))
+                    break
+            except (SpecError, ZeroDivisionError, ValueError, TypeError):
+                continue
+    return samples
+
+
+def _lets(spec, env: dict) -> None:
+    for let in spec.lets.values():
+        env[let.name] = let.expr.value(env)
+
+
+# -- the spec's shapes at a point ------------------------------------------------------------
+def spec_shapes(spec, order, sample: Sample, symbolic_dims: bool = False):
+    """Inference with concrete params (and concrete or symbolic free dims).
+
+    Returns (inference, input shapes). Raises SpecError where the spec's rules fail there.
+    """
+    env = Env()
+    for p in spec.params.values():
+        env.val[p.name] = env.sym[p.name] = sample.params[p.name]
+    add_lets(spec, env)
+    for d, v in sample.dims.items():
+        env.val[d] = v
+        env.sym[d] = _symbol(d) if symbolic_dims else sympy.Integer(v)
+    config = {n: sample.params[n] for n in structural_params(spec)}
+    prover = Prover(_requirement_rewrites(spec, env), [{}])
+    if symbolic_dims:
+        dims = [env.sym[d] for d in sample.dims]
+        prover.samples = _samples(spec, env, dims, random.Random(spec.name)) or [{}]
+    given = {}
+    for name, inp in spec.sources().items():
+        if not inp.optional or name in sample.present:
+            given[name] = tuple(d.sympy(env.sym) for d in inp.shape)
+    inference = Inference(spec, env, prover, config, order)
+    inference.bind_inputs(given)
+    inference.run()
+    return inference, given
+
+
+def expected_tensors(spec, inference) -> dict:
+    """Tensor name -> shape (tuple, or list of tuples) the spec gives it."""
+    out = {}
+    for name, value in inference.values.items():
+        if isinstance(value, dict):
+            out.update(value)
+        elif value is not None:
+            out[name] = value
+    return out
+
+
+def _ints(shape):
+    if isinstance(shape, list):
+        return [_ints(s) for s in shape]
+    if isinstance(shape, tuple):
+        return tuple(int(d) if sympy.sympify(d).is_Integer else d for d in shape)
+    return shape
+
+
+# -- building and running ----------------------------------------------------------------------
+def make_inputs(spec, sample: Sample):
+    import torch
+
+    env = {**sample.params, **sample.dims}
+    _lets(spec, env)
+
+    def tensor(inp):
+        shape = [int(d.value(env)) for d in inp.shape]
+        if inp.dtype == "long":
+            return torch.randint(0, 2, shape)
+        if inp.dtype == "bool":
+            return torch.rand(shape) > 0.5
+        return torch.randn(shape)
+
+    args = {}
+    for inp in spec.inputs.values():
+        if inp.items is not None:
+            args[inp.name] = [tensor(i) for i in inp.items]
+        elif inp.optional and inp.name not in sample.present:
+            args[inp.name] = None
+        else:
+            args[inp.name] = tensor(inp)
+    return args
+
+
+def construct(namespace, spec, sample: Sample):
+    import torch
+
+    torch.manual_seed(0)
+    module = namespace[spec.name](**sample.params)
+    return module.eval()
+
+
+# -- checks ---------------------------------------------------------------------------------------
+def check_runtime(checked: Checked, source: str, samples: list[Sample], report: Report) -> None:
+    import torch
+
+    spec = checked.spec
+    namespace, state = instrumented_namespace(source, f"<attngen verify {spec.file}>")
+    tensors_checked = 0
+    for k, sample in enumerate(samples, 1):
+        where = f"sample {k} ({sample.text()})"
+        try:
+            inference, _ = spec_shapes(spec, checked.order, sample)
+        except SpecError as exc:
+            if any(d.code in ("E400", "E404") for d in exc.diagnostics):
+                for d in exc.diagnostics:
+                    report.errors.append(Diagnostic(d.loc, "E600", f"{d.message}, at {where}",
+                                                    d.notes))
+            else:
+                report.lines.append(f"  {where}: skipped, outside the spec's domain: "
+                                    f"{exc.diagnostics[0].message}")
+            continue
+        sources = spec.sources()
+        expected = {k: v for k, v in expected_tensors(spec, inference).items()
+                    if k not in sources}
+        try:
+            module = construct(namespace, spec, sample)
+            state["root"], state["shapes"] = module, {}
+            with torch.no_grad():
+                module(**make_inputs(spec, sample))
+        except Exception as exc:  # noqa: BLE001  (the module failed: report it, no traceback)
+            report.errors.append(Diagnostic(Loc(spec.file), "E600", f"{spec.name} raised "
+                                            f"{type(exc).__name__} at {where}: "
+                                            f"{str(exc).splitlines()[0] if str(exc) else ''}"))
+            continue
+        seen = state["shapes"]
+        for name, want in expected.items():
+            want = _ints(want)
+            node = spec.nodes.get(name) or _owner(spec, name)
+            if name not in seen:
+                if node is not None:
+                    report.errors.append(Diagnostic(node.loc, "E600", f"node '{name}' was not "
+                                                    f"computed at runtime at {where}"))
+                continue
+            tensors_checked += 1
+            got = seen[name]
+            if got != want:
+                annotated = node is not None and (node.shape is not None or any(
+                    c.shape is not None for c in node.cases or ()))
+                claim = "annotation" if annotated else "op rule"
+                loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
+                report.errors.append(Diagnostic(
+                    loc, "E600", f"node '{name}': runtime shape {_show(got)} but the spec's "
+                    f"{claim} gives {_show(want)} at {where}"))
+        report.lines.append(f"  sample {k}: {sample.text()}: {len(expected)} tensors")
+    report.lines.insert(0, f"  runtime: {len(samples)} samples, {tensors_checked} tensor shapes "
+                        "compared")
+
+
+def _owner(spec, name):
+    for node in spec.nodes.values():
+        if name in (node.out or ()):
+            return node
+    return None
+
+
+def _show(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(_show(s) for s in shape) + "]"
+    if shape is None:
+        return "no tensor"
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_export(checked: Checked, source: str, sample: Sample, report: Report) -> None:
+    """torch.export with the free dims dynamic; compare symbolic output shapes."""
+    import torch
+    from torch.export import Dim
+
+    spec = checked.spec
+    namespace = {"__name__": f"_attngen_export_{spec.name}"}
+    module = types.ModuleType(namespace["__name__"])
+    exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
+    model = construct(module.__dict__, spec, sample)
+    inputs = make_inputs(spec, sample)
+    dims = list(sample.dims)
+    fixed = [p for p in spec.params if any(
+        d.text == p for inp in spec.sources().values() for d in inp.shape)]
+
+    def dynamic(make):
+        dyn = {}
+        for inp in spec.inputs.values():
+            def one(i):
+                return {a: make(d.text) for a, d in enumerate(i.shape) if d.text in dims} or None
+            if inp.items is not None:
+                dyn[inp.name] = [one(i) for i in inp.items]
+            else:
+                dyn[inp.name] = None if inputs[inp.name] is None else one(inp)
+        return dyn
+
+    named = {d: Dim(d) for d in dims}
+    note = ""
+    try:
+        ep = torch.export.export(model, (), inputs, dynamic_shapes=dynamic(named.__getitem__),
+                                 strict=False)
+    except Exception as exc:  # noqa: BLE001  (export errors have many types; retry, report)
+        note = _first_line(exc)
+        try:
+            ep = torch.export.export(model, (), inputs,
+                                     dynamic_shapes=dynamic(lambda _: Dim.AUTO), strict=False)
+        except Exception as exc2:  # noqa: BLE001
+            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"torch.export failed: "
+                                            f"{_first_line(exc2)}"))
+            return
+
+    # export symbol -> spec dim, from the input placeholders
+    placeholders = [n for n in ep.graph.nodes if n.op == "placeholder"]
+    user = ep.graph_signature.user_inputs
+    by_name = {n.name: n for n in placeholders}
+    flat = []
+    for inp in spec.inputs.values():
+        if inp.items is not None:
+            flat += list(inp.items)
+        elif inputs[inp.name] is not None:
+            flat.append(inp)
+    mapping, static = {}, []
+    for inp, pname in zip(flat, user):
+        val = by_name[pname].meta.get("val")
+        for d, size in zip(inp.shape, val.shape):
+            if d.text not in dims:
+                continue
+            expr = size.node.expr if isinstance(size, torch.SymInt) else None
+            if isinstance(expr, sympy.Symbol):
+                mapping.setdefault(expr, _symbol(d.text))
+            elif d.text not in static:
+                static.append(d.text)
+    dynamic_dims = [d for d in dims if d not in static]
+    report.lines.append(f"  export: dynamic {', '.join(dynamic_dims) or '(none)'}"
+                        + (f"; fixed by the constructor: {', '.join(fixed)}" if fixed else ""))
+    for d in static:
+        report.lines.append(f"    {d} cannot be dynamic: export specialized it to "
+                            f"{sample.dims[d]}" + (f" ({note})" if note else ""))
+
+    try:
+        inference, _ = spec_shapes(spec, checked.order, sample, symbolic_dims=True)
+    except SpecError as exc:
+        report.errors.append(Diagnostic(Loc(spec.file), "E601", "symbolic shapes at the default "
+                                        f"params: {exc.diagnostics[0].message}"))
+        return
+    out_node = next(n for n in ep.graph.nodes if n.op == "output")
+    got = [a.meta.get("val") for a in _flatten(out_node.args[0])]
+    got = [g for g in got if isinstance(g, torch.Tensor)]
+    want = []
+    for o in spec.outputs:
+        if inference.active(o.when):
+            value = expected_tensors(spec, inference)[o.name]
+            want += value if isinstance(value, list) else [value]
+    if len(got) != len(want):
+        report.errors.append(Diagnostic(Loc(spec.file), "E601", f"exported module returns "
+                                        f"{len(got)} tensors, the spec {len(want)}"))
+        return
+    fix = {_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
+    points = [{_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
+              for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
+    for i, (g, w) in enumerate(zip(got, want)):
+        g_shape = tuple(_torch_expr(s).xreplace(mapping) for s in g.shape)
+        w_shape = tuple(sympy.sympify(d).xreplace(fix) for d in w)
+        verdict = _same_shape(g_shape, w_shape, points)
+        label = f"output {i}"
+        report.lines.append(f"    {label}: torch {_show(g_shape)}, spec {fmt_shape(w_shape)}: "
+                            f"{verdict or 'MISMATCH'}")
+        if not verdict:
+            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"{label}: torch.export "
+                                            f"gives {_show(g_shape)} but the spec says "
+                                            f"{fmt_shape(w_shape)} at {sample.text()}"))
+
+
+def _flatten(x):
+    if isinstance(x, (list, tuple)):
+        return [y for v in x for y in _flatten(v)]
+    return [x]
+
+
+def _torch_expr(size):
+    import torch
+
+    return size.node.expr if isinstance(size, torch.SymInt) else sympy.Integer(int(size))
+
+
+def _same_shape(got, want, points) -> str:
+    """'identical' / 'equal on N points' / '' (different)."""
+    if len(got) != len(want):
+        return ""
+    if all(sympy.expand(g - w) == 0 for g, w in zip(got, want)):
+        return "identical"
+    tested = 0
+    for p in points:
+        for g, w in zip(got, want):
+            gv, wv = sympy.sympify(g.xreplace(p)), sympy.sympify(w.xreplace(p))
+            if not (gv.is_Integer and wv.is_Integer):
+                return ""
+            if gv != wv:
+                return ""
+        tested += 1
+    return f"equal on {tested} points" if tested else ""
+
+
+def _first_line(exc) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+# -- driver ---------------------------------------------------------------------------------------
+def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0) -> Report:
+    from .emit import render
+
+    spec = checked.spec
+    report = Report(spec.file, spec.name)
+    source = render(checked)
+    samples = draw_samples(spec, n_samples, random.Random(f"{spec.name}:{seed}"))
+    if not samples:
+        report.errors.append(Diagnostic(spec.loc, "E600", "found no params and dims that "
+                                        "satisfy `requires`"))
+        return report
+    check_runtime(checked, source, samples, report)
+    if export:
+        check_export(checked, source, samples[0], report)
+    return report
+
+
+def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> list:
+    """Verify each spec; prints a report per spec, returns all diagnostics."""
+    out = out or sys.stdout
+    from .build import collect_specs, compile_spec
+    from .spec import Loader
+
+    loader, cache, problems = Loader(), {}, []
+    for path in collect_specs(paths):
+        checked = compile_spec(path, loader, cache)
+        report = verify(checked, n_samples, export, seed)
+        status = "ok" if not report.errors else f"{len(report.errors)} mismatch(es)"
+        print(f"{report.spec_file}: {report.name}: {status}", file=out)
+        for line in report.lines:
+            print(line, file=out)
+        problems += report.errors
+    return problems

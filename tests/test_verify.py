@@ -1,0 +1,106 @@
+"""`attngen verify`: runtime and torch.export shapes of every spec agree with the spec.
+
+Every spec in specs/ and specs/variants/ is verified (few samples, small budgets);
+the negative tests change the generated code or an op template and expect the
+mismatch to be reported per node, with exit status 1 and no traceback.
+"""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import torch
+from attngen import emit, ops, verify
+from attngen.build import compile_spec
+from attngen.cli import main
+from attngen.spec import Loader
+from conftest import REPO_ROOT
+
+SPECS = sorted([*(REPO_ROOT / "specs").glob("*.yaml"),
+                *(REPO_ROOT / "specs" / "variants").glob("*.yaml")])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _checked(path):
+    return compile_spec(path, Loader(), {})
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[str(p.relative_to(REPO_ROOT)) for p in SPECS])
+def test_spec_shapes_hold_at_runtime_and_in_export(path):
+    report = verify.verify(_checked(path), n_samples=2)
+    assert not report.errors, "\n".join(d.format() for d in report.errors)
+    assert any("tensor shapes compared" in line for line in report.lines)
+    assert any(line.strip().startswith("export:") for line in report.lines)
+
+
+def test_samples_satisfy_requires_and_cover_configurations():
+    checked = _checked(REPO_ROOT / "specs" / "eca.yaml")
+    samples = verify.draw_samples(checked.spec, 6, verify.random.Random(0))
+    assert len(samples) == 6
+    assert all(s.params["kernel_size"] % 2 == 1 for s in samples)
+    first = samples[0].dims
+    assert first["H"] != first["W"] and first["H"] % 2 == 1  # non-square, odd
+    cbam = _checked(REPO_ROOT / "specs" / "cbam.yaml")
+    samples = verify.draw_samples(cbam.spec, 2, verify.random.Random(0))
+    assert {s.params["kernel_size"] for s in samples} == {3, 7}
+
+
+def _patched_render(monkeypatch, old, new):
+    original = emit.render
+
+    def render(checked):
+        source = original(checked)
+        assert old in source
+        return source.replace(old, new)
+
+    monkeypatch.setattr(emit, "render", render)
+
+
+def test_runtime_mismatch_is_reported_at_the_node(monkeypatch):
+    """The generated SE drops one column of its output: verify names node 'out'."""
+    _patched_render(monkeypatch, "out = x * weight", "out = (x * weight)[..., 1:]")
+    report = verify.verify(_checked(REPO_ROOT / "specs" / "se.yaml"), n_samples=2)
+    runtime = [d for d in report.errors if d.code == "E600"]
+    assert len(runtime) == 2  # once per sample
+    assert all("node 'out'" in d.message for d in runtime)
+    assert runtime[0].loc.file == "specs/se.yaml" and runtime[0].loc.line > 0
+    exported = [d for d in report.errors if d.code == "E601"]
+    assert exported and "W - 1" in exported[0].message
+
+
+def test_broken_op_template_is_caught(monkeypatch):
+    """`mean` forgets keepdim: the spatial attention module no longer runs."""
+    broken = dataclasses.replace(ops.REGISTRY["mean"], call="{{ x }}.mean({{ dim }})")
+    monkeypatch.setitem(ops.REGISTRY, "mean", broken)
+    emit._call_template.cache_clear()
+    try:
+        report = verify.verify(_checked(REPO_ROOT / "specs" / "spatial_attention.yaml"),
+                               n_samples=1, export=False)
+    finally:
+        monkeypatch.undo()
+        emit._call_template.cache_clear()
+    assert report.errors and all(d.code == "E600" for d in report.errors)
+
+
+def test_cli_exit_status(monkeypatch, capsys):
+    assert main(["verify", "specs/eca.yaml", "-n", "1", "--no-export"]) == 0
+    assert "ECAAttention: ok" in capsys.readouterr().out
+    _patched_render(monkeypatch, "out = x * weight", "out = (x * weight)[..., 1:]")
+    assert main(["verify", "specs/eca.yaml", "-n", "1", "--no-export"]) == 1
+    err = capsys.readouterr().err
+    assert "specs/eca.yaml:" in err and "error[E600]" in err and "Traceback" not in err
+
+
+def test_build_never_imports_torch(tmp_path):
+    code = ("import sys; from attngen.cli import main; "
+            f"rc = main(['build', 'specs', '-o', {str(tmp_path)!r}, '--no-svg']); "
+            "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
