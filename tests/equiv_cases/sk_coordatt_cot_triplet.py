@@ -5,5 +5,11 @@ CASES = [
      rand(2, 32, 5, 7)),
     ("sk", "SKAttention", "sk:SKAttention", (24, [3, 5]), {"group": 4, "L": 16},
      rand(3, 24, 6, 4)),
+    ("coordatt", "CoordAtt", "coordatt:CoordAtt", (64, 64), {}, rand(2, 64, 5, 7)),
+    ("coordatt", "CoordAtt", "coordatt:CoordAtt", (48, 48), {"reduction": 4}, rand(3, 48, 6, 3)),
+    ("coordatt", "h_swish", "coordatt:h_swish", (), {}, rand(2, 3, 5, 4)),
+    ("coordatt", "h_swish", "coordatt:h_swish", (), {"inplace": False}, rand(3, 2, 4, 6)),
+    ("coordatt", "h_sigmoid", "coordatt:h_sigmoid", (), {}, rand(2, 3, 5, 4)),
+    ("coordatt", "h_sigmoid", "coordatt:h_sigmoid", (False,), {}, rand(3, 2, 4, 6)),
 ]
-COVERS = set()
+COVERS = {"h_sigmoid", "h_swish"}
