@@ -81,10 +81,13 @@ def src(expr: Expr, namer: Namer) -> str:
     return expr.python(namer)
 
 
-def wrap_call(func: str, args: list[str], indent: int) -> str:
-    """`func(a, b)` on one line, or one argument per line when too long."""
+def wrap_call(func: str, args: list[str], indent: int, lead: int = 0) -> str:
+    """`func(a, b)` on one line, or one argument per line when too long.
+
+    `lead` counts the characters before the call on its first line (`self.x = `).
+    """
     one = f"{func}({', '.join(args)})"
-    if indent + len(one) <= WIDTH or not args:
+    if indent + lead + len(one) <= WIDTH or not args:
         return one
     inner = "".join(f"\n{' ' * (indent + 4)}{a}," for a in args)
     return f"{func}({inner}\n{' ' * indent})"
@@ -119,18 +122,18 @@ class ClassEmitter:
         self.uses_functional = False
 
     # layers ------------------------------------------------------------------
-    def layer(self, item: Item, namer: Namer, indent: int) -> str:
+    def layer(self, item: Item, namer: Namer, indent: int, lead: int = 0) -> str:
         """Constructor source of one layer (op, use, or nothing for tensor functions)."""
         if item.use:
             sub = item.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent)
+            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent, lead)
         op = ops.REGISTRY[item.op]
         self._note_exprs(item.args.values())
         return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                               item.args, namer), indent)
+                                               item.args, namer), indent, lead)
 
-    def node_layer(self, node: Node, namer: Namer, indent: int) -> str | None:
+    def node_layer(self, node: Node, namer: Namer, indent: int, lead: int = 0) -> str | None:
         """The attribute a node owns, or None (tensor functions, apply)."""
         if node.kind == "apply" or (node.kind == "op" and not ops.REGISTRY[node.op].module):
             return None
@@ -151,7 +154,7 @@ class ClassEmitter:
                         if node.seq_named else [self.layer(i, namer, inner) for i in node.seq])
                 ) + f"\n{' ' * indent})"
             return text
-        return self.layer(node.as_item(), namer, indent)
+        return self.layer(node.as_item(), namer, indent, lead)
 
     def _note_exprs(self, exprs) -> None:
         if any(uses_log2(e) for e in exprs):
@@ -207,7 +210,7 @@ class ClassEmitter:
             one = f"[{layer} for {var} in {src(node.each, namer)}]"
             text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
             return [f"self.{node.name} = nn.ModuleList({text})"]
-        layer = self.node_layer(node, namer, indent)
+        layer = self.node_layer(node, namer, indent, len(f"self.{node.name} = "))
         return [] if layer is None else [f"self.{node.name} = {layer}"]
 
     def _grouped(self, nodes: list[Node]):

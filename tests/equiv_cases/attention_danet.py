@@ -5,6 +5,8 @@ out, never a whole row) and attention_weights.
 """
 import torch
 
+from equiv_cases import rand
+
 
 def _qkv(b, nq, nk, d_model, h=None, mask=False, weights=False):
     """queries (b, nq, d), keys and values (b, nk, d), then mask / weights over (b, h, nq, nk)."""
@@ -35,4 +37,17 @@ CASES = [
     (*_SIMPLE, (49, 1), {}, _qkv(2, 8, 5, 49, h=1, mask=True, weights=True)),
     (*_SIMPLE, (12, 2), {}, _qkv(2, 7, 3, 12, h=2, weights=True)),
 ]
-COVERS = set()
+_DA = ("danet", "DAModule", "danet:DAModule")
+_PAM = ("danet", "PositionAttentionModule", "danet:PositionAttentionModule")
+_CAM = ("danet", "ChannelAttentionModule", "danet:ChannelAttentionModule")
+
+CASES += [
+    (*_DA, (), {}, rand(2, 512, 7, 7)),  # the notes' defaults
+    (*_DA, (16, 3, 5, 3), {}, rand(2, 16, 5, 3)),
+    (*_DA, (), {"d_model": 8, "kernel_size": 5, "H": 4, "W": 6}, rand(3, 8, 4, 6)),
+    (*_PAM, (16, 3, 5, 3), {}, rand(2, 16, 5, 3)),
+    (*_PAM, (), {"d_model": 12, "kernel_size": 1, "H": 3, "W": 4}, rand(3, 12, 3, 4)),
+    (*_CAM, (16, 3, 5, 3), {}, rand(2, 16, 5, 3)),
+    (*_CAM, (), {"d_model": 12, "kernel_size": 5, "H": 3, "W": 4}, rand(3, 12, 3, 4)),
+]
+COVERS = {"position_attention", "channel_attention_module"}
