@@ -51,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+
+    g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
+    g.add_argument("spec", metavar="SPEC")
+    g.add_argument("-o", "--out", metavar="FILE",
+                   help="output file (default: standard output); its suffix sets the format")
+    g.add_argument("--format", choices=("svg", "png", "pdf", "dot"),
+                   help="output format (default: from -o's suffix, else svg)")
+    g.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
+                   help="flow top to bottom (default) or left to right")
+    g.add_argument("--collapse", action="store_true", help="draw each sub-module as one box")
+    g.add_argument("--legend", action="store_true", help="add the colour key")
+
+    d = sub.add_parser("docs", help="write Markdown pages with diagrams: one per spec, an index")
+    d.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    d.add_argument("-o", "--out", default="docs", metavar="DIR",
+                   help="output folder (default: docs/)")
+    d.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 and list the files that would change")
     return p
 
 
@@ -58,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"build": cmd_build, "check": cmd_check, "show": cmd_show,
-                "ops": cmd_ops,
-                "verify": cmd_verify}[args.command](args)
+                "ops": cmd_ops, "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs}[args.command](args)
     except SpecError as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)
@@ -136,8 +153,9 @@ def shape_table(checked) -> str:
                          if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
     w1 = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
+    n_configs = len(checked.configs)
     lines = [f"{spec.file}: {spec.name} ok ({len(spec.nodes)} nodes, "
-             f"{len(checked.configs)} configuration{'s' if len(checked.configs) != 1 else ''})"]
+             + f"{n_configs} configuration{'s' if n_configs != 1 else ''})"]
     lines += [f"  {a:<{w1}}  {b:<{w2}}  {c}" for a, b, c in rows]
     return "\n".join(lines)
 
@@ -173,6 +191,62 @@ def cmd_ops(args) -> int:
     return EXIT_OK
 
 
+def cmd_diagram(args) -> int:
+    from .build import Artifact, collect_specs, compile_spec, write_atomic
+    from .diagram import dot_source
+    from .render import render
+    from .spec import Loader
+
+    suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
+    fmt = args.format or (suffix if suffix in ("svg", "png", "pdf", "dot") else "svg")
+    if args.out and suffix in ("svg", "png", "pdf", "dot") and suffix != fmt:
+        return _usage(f"--format {fmt} does not match -o {args.out}")
+    if args.out and Path(args.out).is_dir():
+        return _usage(f"-o {args.out} is a folder; name the output file")
+    if not args.out and fmt in ("png", "pdf") and sys.stdout.isatty():
+        return _usage(f"{fmt} is binary: name an output file with -o")
+    [path] = collect_specs([args.spec])
+    dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
+                     collapse=args.collapse, legend=args.legend)
+    data = dot.encode() if fmt == "dot" else render(dot, fmt)
+    if not args.out:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return EXIT_OK
+    write_atomic([Artifact(Path(args.out), data)])
+    print(f"wrote {args.out} ({fmt})")
+    return EXIT_OK
+
+
+def cmd_docs(args) -> int:
+    from . import docs
+    from .build import collect_specs, stale, write_atomic
+
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        return _usage(f"-o {args.out} is not a folder")
+    arts = docs.artifacts(collect_specs(args.paths), out_dir)
+    if args.check:
+        changed = stale(arts)
+        for path in changed:
+            print(f"stale: {path}")
+        if changed:
+            print(f"attngen: {len(changed)} documentation file(s) out of date; run "
+                  f"`attngen docs {' '.join(args.paths)} -o {args.out}`", file=sys.stderr)
+            return EXIT_ERRORS
+        print(f"up to date: {len(arts)} files")
+        return EXIT_OK
+    written = write_atomic(arts)
+    print(f"documented {len(arts) // 2 - 1} spec(s): {len(written)} file(s) written, "
+          f"{len(arts) - len(written)} unchanged, in {out_dir}/")
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"attngen: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def cmd_verify(args) -> int:
     if args.samples < 1:
         print("attngen: error: --samples must be at least 1", file=sys.stderr)
@@ -192,6 +266,7 @@ def cmd_verify(args) -> int:
         print(f"attngen: {len(problems)} shape mismatch(es)", file=sys.stderr)
         return EXIT_ERRORS
     return EXIT_OK
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

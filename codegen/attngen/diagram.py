@@ -1,8 +1,17 @@
-"""Diagrams: Graphviz DOT (rendered to SVG by render.py) and a terminal flow chart.
+"""Diagrams: Graphviz DOT (rendered by render.py) and a terminal flow chart.
 
-One box per node with its op and key arguments, the tensor shape on every edge,
-the parameter count of each parametrised node, sub-modules as labelled clusters.
-Colours are by op group, so every diagram uses the same visual language.
+One box per node with its op and key arguments, the tensor shape on every edge (in a
+smaller font), the parameter count of each parametrised node, sub-modules as labelled
+clusters (or one box each with `collapse`). Colours are by op kind, so every diagram
+uses the same visual language (PALETTE; `legend=True` draws it as a key):
+
+  conv / linear           blue     pooling / resampling  green
+  activation / gate       orange   tensor reshaping      grey
+  arithmetic / attention  red      normalisation / dropout  purple
+  sub-module (collapsed)  yellow   inputs and outputs    white ovals
+
+A `seq` node is one box with a coloured row per step; a node that reuses another's
+layer (`apply`) has that layer's colour and a dashed border.
 """
 
 from __future__ import annotations
@@ -14,19 +23,25 @@ from .params import node_params, param_values
 from .shapes import Checked, fmt_shape
 from .spec import Node
 
-# fill, border per op group (colour-blind-safe pastel pairs)
-COLOURS = {
-    "conv": ("#dbe9f6", "#4a7fb5"), "linear": ("#dbe9f6", "#4a7fb5"),
-    "norm": ("#e8e1f3", "#7b62a8"), "pool": ("#dff0e0", "#4f9a57"),
-    "activation": ("#fde8cf", "#c7771e"), "reshape": ("#eeeeee", "#7d7d7d"),
-    "arith": ("#fbe0e0", "#b84c4c"), "attention": ("#fbe0e0", "#b84c4c"),
-    "resample": ("#dff0e0", "#4f9a57"), "regularize": ("#eeeeee", "#7d7d7d"),
-    "module": ("#ffffff", "#333333"), "input": ("#ffffff", "#333333"),
+# kind: (fill, border, legend text); pastel fills keep black text at high contrast
+PALETTE = {
+    "conv": ("#dbe9f6", "#3b6ea5", "conv / linear"),
+    "pool": ("#dff0e0", "#3f8a48", "pooling / resampling"),
+    "activation": ("#fde8cf", "#b8691a", "activation / gate"),
+    "reshape": ("#ececec", "#6e6e6e", "tensor reshaping"),
+    "arith": ("#fbe0e0", "#b04545", "arithmetic / attention"),
+    "norm": ("#e8e1f3", "#6f56a0", "normalisation / dropout"),
+    "module": ("#fff4c2", "#8f7408", "sub-module"),
+    "io": ("#ffffff", "#333333", "input / output"),
 }
-LEGEND = (("conv", "conv / linear"), ("pool", "pooling / resampling"),
-          ("activation", "activation / gate"), ("reshape", "tensor reshaping"),
-          ("arith", "arithmetic / attention"), ("norm", "normalisation"))
+# op group (ops.base.GROUPS) -> palette kind
+KIND = {"conv": "conv", "linear": "conv", "pool": "pool", "resample": "pool",
+        "activation": "activation", "reshape": "reshape", "arith": "arith",
+        "attention": "arith", "norm": "norm", "regularize": "norm", "module": "module"}
 FONT = "Helvetica"
+WRAP = 40  # characters per line of a box's argument text
+MAX_LINES = 4  # longer argument lists end in "..."
+RANKDIRS = ("TB", "LR", "BT", "RL")
 
 
 def _h(text) -> str:
@@ -40,8 +55,9 @@ def key_args(node: Node) -> str:
     if node.cases is not None:
         return "one of: " + ", ".join(key_args(c) for c in node.cases)
     if node.seq is not None:
-        return " → ".join(_item_label(i.op or i.spec.name, i.args, i.op) for i in node.seq)
-    label = _item_label(node.op or node.spec.name, node.args, node.op)
+        label = " → ".join(_item_label(i.op or i.spec.name, i.args, i.op) for i in node.seq)
+    else:
+        label = _item_label(node.op or node.spec.name, node.args, node.op)
     if node.each is not None:
         var = f"{node.each_var} in " if node.each_var else ""
         label = f"[{label} for {var}{node.each.text}]"
@@ -56,79 +72,175 @@ def _item_label(name: str, args: dict, op_name: str | None) -> str:
         shown = [args[a].text for a in op.key_args if a in args]
         if not op.key_args:
             shown = [e.text for e in args.values()]
+        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in args:
+            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
     else:
         shown = [f"{k}={e.text}" for k, e in args.items()]
-    text = f"{name}({', '.join(shown)})"
-    return text if len(text) <= 60 else text[:57] + "...)"
+    return f"{name}({', '.join(shown)})"
 
 
-def _group(node: Node) -> str:
+def _unwrap(text: str) -> str:
+    """`(B, C)` or `[B, C]` -> `B, C` when the brackets enclose the whole text."""
+    if len(text) < 2 or text[0] + text[-1] not in ("()", "[]"):
+        return text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and i < len(text) - 1:
+            return text  # `(a) + (b)`: the first bracket closes early
+    return text[1:-1]
+
+
+def _wrap(text: str, width: int = WRAP) -> list[str]:
+    """Break after ", " so that lines stay near `width`; at most MAX_LINES lines."""
+    lines, line = [], ""
+    for piece in text.split(", "):
+        if line and len(line) + 2 + len(piece) > width:
+            lines.append(line + ",")
+            line = "    " + piece  # continuation lines are indented
+        else:
+            line = f"{line}, {piece}" if line else piece
+    lines.append(line)
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES - 1] + ["    ..."]
+    return lines
+
+
+def _kind(node: Node, spec) -> str:
+    """Palette kind of a node: its op's, a seq's first op's, an `apply` target's."""
+    if node.apply is not None:
+        target = spec.nodes.get(node.apply.name)
+        return _kind(target, spec) if target is not None and target.apply is None else "module"
     if node.op:
-        return ops.REGISTRY[node.op].group
+        return KIND[ops.REGISTRY[node.op].group]
     if node.seq is not None:
         first = next((i.op for i in node.seq if i.op), None)
-        return ops.REGISTRY[first].group if first else "module"
-    if node.cases is not None:
-        return "module"
-    if node.apply is not None:
-        return "module"
+        return KIND[ops.REGISTRY[first].group] if first else "module"
     return "module"
 
 
+def _item_kind(item) -> str:
+    return KIND[ops.REGISTRY[item.op].group] if item.op else "module"
+
+
 class _Dot:
-    def __init__(self, rankdir: str, collapse: bool):
+    """DOT lines: nodes (inside their clusters) first, then every edge at the top level.
+
+    Edges stay outside clusters: an edge written inside a cluster would pull a node
+    from outside (an input, an earlier node) into that cluster.
+    """
+
+    def __init__(self):
         self.lines: list[str] = []
-        self.rankdir, self.collapse = rankdir, collapse
+        self.edges: list[str] = []
+        self.kinds: set[str] = set()
 
-    def box(self, ident: str, title: str, detail: str, group: str, params: int, indent: str):
-        fill, border = COLOURS[group]
-        rows = [f"<b>{_h(title)}</b>", f'<font point-size="10">{_h(detail)}</font>']
+    def _params(self, params: int) -> str:
+        return f'<font point-size="9" color="#555555">{params:,} params</font>' if params else ""
+
+    def box(self, ident: str, title: str, detail: str, kind: str, params: int, indent: str,
+            dashed: bool = False, note: str = ""):
+        fill, border, _ = PALETTE[kind]
+        self.kinds.add(kind)
+        rows = [f"<b>{_h(title)}</b>"]
+        if note:  # a condition: when / if given / for each
+            rows.append(f'<font point-size="9"><i>{_h(note)}</i></font>')
+        rows += [f'<font point-size="10">{_h(line)}</font>' for line in _wrap(detail)]
         if params:
-            rows.append(f'<font point-size="9" color="#555555">{params:,} params</font>')
-        label = "<br/>".join(rows)
-        self.lines.append(f'{indent}"{ident}" [label=<{label}>, fillcolor="{fill}", '
-                          f'color="{border}"];')
+            rows.append(self._params(params))
+        style = ', style="rounded,filled,dashed"' if dashed else ""
+        self.lines.append(f'{indent}"{ident}" [label=<{"<br/>".join(rows)}>, '
+                          f'fillcolor="{fill}", color="{border}"{style}];')
 
-    def edge(self, a: str, b: str, shape: str, indent: str):
-        self.lines.append(f'{indent}"{a}" -> "{b}" [label=" {_h(shape)} "];')
+    def seq_box(self, ident: str, title: str, steps: list[tuple[str, str]], params: int,
+                indent: str, note: str = ""):
+        """One box, one coloured row per step of an nn.Sequential."""
+        border = PALETTE[steps[0][1]][1] if steps else PALETTE["module"][1]
+        rows = [f"<tr><td><b>{_h(title)}</b></td></tr>"]
+        if note:
+            rows.append(f'<tr><td><font point-size="9"><i>{_h(note)}</i></font></td></tr>')
+        for text, kind in steps:
+            self.kinds.add(kind)
+            cell = "<br/>".join(_h(line) for line in _wrap(text))
+            rows.append(f'<tr><td bgcolor="{PALETTE[kind][0]}"><font point-size="10">{cell}'
+                        "</font></td></tr>")
+        if params:
+            rows.append(f"<tr><td>{self._params(params)}</td></tr>")
+        table = ('<table border="1" cellborder="0" cellspacing="2" cellpadding="3" '
+                 f'style="rounded" color="{border}" bgcolor="#ffffff">{"".join(rows)}</table>')
+        self.lines.append(f'{indent}"{ident}" [shape=plain, style=solid, label=<{table}>];')
+
+    def oval(self, ident: str, title: str, detail: str, indent: str):
+        fill, border, _ = PALETTE["io"]
+        label = f"<b>{_h(title)}</b>"
+        if detail:
+            label += f'<br/><font point-size="10">{_h(detail)}</font>'
+        self.lines.append(f'{indent}"{ident}" [label=<{label}>, shape=oval, '
+                          f'fillcolor="{fill}", color="{border}"];')
+
+    def edge(self, a: str, b: str, shape: str, extra: str = ""):
+        self.edges.append(f'  "{a}" -> "{b}" [label=" {_h(shape)} "{extra}];')
+
+    def legend(self, indent: str):
+        """The colour key: one row per kind drawn in this diagram."""
+        rows = "".join(
+            f'<tr><td bgcolor="{fill}" width="14" height="10" border="1" color="{border}">'
+            f'</td><td align="left">{_h(text)}</td></tr>'
+            for kind, (fill, border, text) in PALETTE.items() if kind in self.kinds)
+        self.lines.append(
+            f'{indent}"legend" [shape=plain, style=solid, label=<<table border="0" '
+            f'cellspacing="3" cellpadding="1" bgcolor="#ffffff"><tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
+            '</table>>, fontsize=9];')
 
 
-def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False) -> str:
+def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
+               legend: bool = False) -> str:
+    """The diagram as DOT; `collapse` draws each sub-module as one box."""
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}")
     spec = checked.spec
-    d = _Dot(rankdir, collapse)
-    d.lines += [
-        f'digraph "{spec.name}" {{',
-        f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.35, ranksep=0.4,'
-        f' label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}>, labelloc=t];',
-        f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11,'
-        ' margin="0.12,0.05"];',
-        f'  edge [fontname="{FONT}", fontsize=9, fontcolor="#444444", color="#666666",'
-        ' arrowsize=0.7];',
-    ]
+    d = _Dot()
+    graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
+             f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}>, labelloc=t];')
+    node = (f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, '
+            'margin="0.12,0.05", penwidth=1.2];')
+    edge = (f'  edge [fontname="{FONT}", fontsize=9, fontcolor="#444444", color="#666666", '
+            'arrowsize=0.7];')
+    head = [f'digraph "{spec.name}" {{', graph, node, edge]
     sources = {}
     for name in spec.sources():
-        ident = f"in:{name}"
-        fill, border = COLOURS["input"]
-        d.lines.append(f'  "{ident}" [label=<<b>{_h(name)}</b><br/><font point-size="10">'
-                       f'{_h(checked.shape_text(name))}</font>>, shape=oval, '
-                       f'fillcolor="{fill}", color="{border}"];')
-        sources[name] = ident
-    outs = _draw(checked, d, "", sources, "  ")
+        d.oval(f"in:{name}", name, checked.shape_text(name), "  ")
+        sources[name] = f"in:{name}"
+    d.kinds.add("io")
+    outs = _draw(checked, d, "", sources, {}, "  ", collapse)
     for o in spec.outputs:
         ident = f"out:{o.name}"
-        when = f" (if {o.when.text})" if o.when is not None else ""
-        d.lines.append(f'  "{ident}" [label=<<b>return {_h(o.name)}</b>{_h(when)}>, '
-                       'shape=oval, fillcolor="#ffffff", color="#333333"];')
+        when = f"if {o.when.text}" if o.when is not None else ""
+        d.oval(ident, f"return {o.name}", when, "  ")
         if o.name in outs:
-            d.edge(outs[o.name], ident, checked.shape_text(o.name), "  ")
-    d.lines.append("}")
-    return "\n".join(d.lines) + "\n"
+            d.edge(outs[o.name], ident, checked.shape_text(o.name))
+    if legend:
+        d.legend("  ")
+    return "\n".join(head + d.lines + d.edges + ["}"]) + "\n"
 
 
-def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str], indent: str):
+def palette_dot() -> str:
+    """The colour key alone, for documentation pages."""
+    d = _Dot()
+    d.kinds.update(PALETTE)
+    d.legend("  ")
+    return "\n".join(["digraph palette {", f'  node [fontname="{FONT}", fontsize=10];',
+                      *d.lines, "}"]) + "\n"
+
+
+def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
+          entry_shapes: dict[str, str], indent: str, collapse: bool) -> dict[str, str]:
     """Draw a spec's nodes; `sources` maps its input names to drawn node ids.
 
-    Returns tensor name -> drawn id of the node producing it.
+    `entry_shapes` gives, for a sub-module, its inputs' shapes as the caller names them,
+    so edges entering a cluster carry the outer spec's shape. Returns tensor name ->
+    drawn id of the node producing it.
     """
     spec = checked.spec
     values = param_values(spec)
@@ -144,34 +256,49 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str], inden
                         node.cases[0])
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
-        in_shapes = [fmt_shape(s) if s is not None else "None" for s in info.inputs]
-        if body.use and not d.collapse and checked.subs.get(body.spec.name):
-            sub = checked.subs[body.spec.name]
+        in_shapes = [entry_shapes.get(src) or (fmt_shape(s) if s is not None else "None")
+                     for src, s in zip(inputs, info.inputs)]
+        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
+        if sub is not None and not collapse and body.each is None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
-                           'style="rounded,dashed"; color="#888888"; fontsize=11;')
-            inner_sources = {}
-            for (inp_name, src_name), shape in zip(zip(sub.spec.sources(), inputs), in_shapes):
-                inner_sources[inp_name] = produced[src_name]
-            inner = _draw(sub, d, f"{ident}.", inner_sources, indent + "  ")
+                           'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
+                           'fontsize=11; margin=10;')
+            inner_sources = {i: produced[s] for i, s in zip(sub.spec.sources(), inputs)
+                             if s in produced}
+            inner_shapes = dict(zip(sub.spec.sources(), in_shapes))
+            inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
+                          collapse)
             d.lines.append(f"{indent}}}")
-            last = sub.spec.outputs[0].name
-            produced[name] = inner.get(last, ident)
-            for o in node.out or ():
-                produced[o] = produced[name]
+            sub_outs = [o.name for o in sub.spec.outputs]
+            produced[name] = inner.get(sub_outs[0], ident)
+            for o, inner_name in zip(node.out or (), sub_outs):
+                produced[o] = inner.get(inner_name, ident)
             continue
-        group = _group(body)
         params = node_params(node, {**values, **info.config})
         title = name if not node.out else f"{name} → {', '.join(node.out)}"
+        notes = []
         if node.when is not None:
-            title += f"  [if {node.when.text}]"
-        d.box(ident, title, key_args(body), group, params, indent)
+            notes.append(f"if {node.when.text}")
+        given = body.if_given.name if body.if_given is not None else None
+        if given is not None:
+            notes.append(f"if {given} is given")
+        if body.seq is not None and len(body.seq) > 1:
+            steps = [(_item_label(i.op or i.spec.name, i.args, i.op), _item_kind(i))
+                     for i in body.seq]
+            if body.each is not None:
+                var = f"{body.each_var} in " if body.each_var else ""
+                notes.append(f"for {var}{body.each.text}")
+            d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
+        else:
+            d.box(ident, title, key_args(body), _kind(body, spec), params, indent,
+                  dashed=body.apply is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
-            if src_name in produced:
-                d.edge(produced[src_name], ident, shape, indent)
-        if body.if_given is not None and body.if_given.name in produced:
-            d.lines.append(f'{indent}"{produced[body.if_given.name]}" -> "{ident}" '
-                           '[style=dashed, label=" if given "];')
+            if src_name in produced:  # an optional input's edge is dashed
+                d.edge(produced[src_name], ident, shape,
+                       ", style=dashed" if src_name == given else "")
+        if given is not None and given not in inputs and given in produced:
+            d.edge(produced[given], ident, "if given", ", style=dashed")
         produced[name] = ident
         for o in node.out or ():
             produced[o] = ident

@@ -1,0 +1,261 @@
+"""Documentation: one Markdown page per spec plus an index, with the diagram as SVG.
+
+Layout under the output folder (e.g. docs/):
+  README.md             index: one row per module
+  NAME.md, img/NAME.svg  a spec in specs/
+  variants/NAME.md, variants/img/NAME.svg  a spec in specs/variants/ (sub-folders mirror)
+  img/palette.svg       the diagrams' colour key
+
+Pages link to the generated source by the same mirroring (specs/variants/x.yaml ->
+generated/variants/x.py). Every string that comes from a spec is escaped: free text
+(title, paper, docs) as Markdown text with HTML entities, identifiers, shapes and
+expressions as code spans, and `|` everywhere in tables, so no spec can break a table
+or inject markup. Files are built in memory and written by build.write_atomic.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+from .build import Artifact, compile_spec
+from .errors import Collector, Loc, SpecError, error
+
+INDEX = "README.md"
+PALETTE_SVG = "img/palette.svg"
+_TEXT_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
+
+
+# -- escaping ------------------------------------------------------------------------------
+def text(s) -> str:
+    """Spec prose as one line of inert Markdown: entities for <>&, backslashes for the rest."""
+    s = " ".join(str(s).split())
+    s = html.escape(s, quote=False)
+    s = _TEXT_SPECIAL.sub(r"\\\1", s)
+    return _LINE_START.sub(r"\1\\\2", s)  # no heading, list or quote at the start
+
+
+def code(s) -> str:
+    """A code span (content shown verbatim, never parsed as markup), safe inside a table."""
+    s = " ".join(str(s).split()).replace("|", "\\|")
+    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if run or s.startswith(" ") or s.endswith(" ") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
+    return out
+
+
+def _value(v) -> str:
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+# -- paths ---------------------------------------------------------------------------------
+def _sub_dir(spec_path: Path) -> PurePosixPath:
+    """Folders between the last `specs` folder and the file (variants/ for specs/variants/)."""
+    parts = spec_path.resolve().parent.parts
+    if "specs" in parts:
+        last = len(parts) - 1 - parts[::-1].index("specs")
+        return PurePosixPath(*parts[last + 1:])
+    return PurePosixPath()
+
+
+def generated_path(spec_path: Path) -> Path:
+    """Where `attngen build` writes a spec's source: specs/... mirrored to generated/..."""
+    parts = spec_path.resolve().parts
+    if "specs" in parts:
+        last = len(parts) - 1 - parts[::-1].index("specs")
+        return Path(*parts[:last], "generated", *parts[last + 1:-1], spec_path.stem + ".py")
+    return Path("generated", spec_path.stem + ".py").resolve()
+
+
+def _link(target: Path, page_dir: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
+
+
+# -- pages ---------------------------------------------------------------------------------
+class _Page:
+    """One spec's documentation: where it goes and what it says."""
+
+    def __init__(self, path: Path, checked, out_dir: Path):
+        self.spec_path, self.checked, self.spec = path, checked, checked.spec
+        self.out_dir = out_dir
+        sub = _sub_dir(path)
+        self.rel = sub / f"{path.stem}.md"  # relative to out_dir
+        self.file = out_dir / self.rel
+        self.svg = out_dir / sub / "img" / f"{path.stem}.svg"
+
+    def total(self) -> int:
+        from .params import total
+
+        return total(self.spec)
+
+
+def _signature(spec) -> str:
+    args = [p.name if p.required else f"{p.name}={_value(p.default)}"
+            for p in spec.params.values()]
+    return f"{spec.name}({', '.join(args)})"
+
+
+def _param_rows(spec) -> list[list[str]]:
+    rows = []
+    for p in spec.params.values():
+        if p.required:
+            default = f"required (checked with {code(_value(p.example))})"
+        else:
+            default = code(_value(p.default))
+        if p.choices:
+            default += " — one of " + ", ".join(code(_value(c)) for c in p.choices)
+        rows.append([code(p.name), default, text(p.doc)])
+    return rows
+
+
+def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
+    from .diagram import key_args
+    from .params import node_params, param_values
+
+    checked, spec = page.checked, page.spec
+    values = param_values(spec)
+    rows = []
+    for name, inp in spec.sources().items():
+        rows.append([code(name), "input", code(checked.shape_text(name)), "", text(inp.doc)])
+    for name in checked.order:
+        if name not in checked.nodes:
+            continue
+        node, info = spec.nodes[name], checked.nodes[name]
+        label = name if not node.out else f"{name} → {', '.join(node.out)}"
+        what = code(key_args(node))
+        target = node.spec if node.use and node.cases is None else None
+        if target is not None and target.name in pages_by_spec:
+            sub_page = pages_by_spec[target.name]
+            what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {code(key_args(node))}"
+        if node.when is not None:
+            what += f" if {code(node.when.text)}"
+        shape = (checked.shape_text(name) if not node.out
+                 else ", ".join(checked.shape_text(o) for o in node.out))
+        params = node_params(node, {**values, **info.config})
+        rows.append([code(label), what, code(shape), f"{params:,}" if params else "",
+                     text(node.doc)])
+    for o in spec.outputs:
+        when = f" if {code(o.when.text)}" if o.when is not None else ""
+        rows.append([code(f"return {o.name}"), "output" + when,
+                     code(checked.shape_text(o.name)), "", ""])
+    return rows
+
+
+def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
+    spec, page_dir = page.spec, page.file.parent
+    title = f"# {text(spec.name)}" + (f" — {text(spec.title)}" if spec.title else "")
+    lines = [title, ""]
+    if spec.paper:
+        lines += [f"**Paper:** {text(spec.paper)}", ""]
+    if spec.doc:
+        lines += [text(spec.doc), ""]
+    gen = generated_path(page.spec_path)
+    lines += [
+        f"**Constructor:** {code(_signature(spec))}  ",
+        f"**Parameters at the defaults:** {page.total():,}  ",
+        (f"**Generated source:** [{code(gen.name)}]({_link(gen, page_dir)}) · "
+        f"**Spec:** [{code(page.spec_path.name)}]({_link(page.spec_path, page_dir)})"),
+        "",
+    ]
+    if spec.extends:
+        base = next((p for p in pages_by_spec.values()
+                     if p.spec_path.stem == Path(spec.extends).stem and p is not page), None)
+        what = f"[{text(base.spec.name)}]({_link(base.file, page_dir)})" if base else \
+            code(spec.extends)
+        lines += [f"A variant of {what}, made by editing it (`extends:`).", ""]
+    lines += ["## Constructor parameters", ""]
+    if spec.params:
+        lines += _table(["name", "default", "doc"], _param_rows(spec))
+    else:
+        lines.append("None.")
+    lines += ["", "## Diagram", "",
+              f"![{text(spec.name)} dataflow diagram]({_link(page.svg, page_dir)})", "",
+              ("Edges carry the tensor shape; colours follow the "
+              f"[palette]({_link(page.out_dir / PALETTE_SVG, page_dir)})."),
+              "", "## Nodes and shapes", ""]
+    rows = _node_rows(page, pages_by_spec, page_dir)
+    header = ["node", "op", "shape", "params", "doc"]
+    if not any(row[-1] for row in rows):  # no node is documented: no empty column
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    lines += _table(header, rows)
+    n = len(page.checked.configs)
+    if n > 1:
+        lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
+                  " of the bool and choice params; the table shows the defaults.")]
+    lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
+              "column above, computed from the spec alone."), ""]
+    return "\n".join(lines)
+
+
+def index_markdown(pages: list[_Page], out_dir: Path) -> str:
+    lines = ["# Module library", "",
+             ("Generated by `attngen docs` from the YAML specs; do not edit by hand "
+             "(`attngen docs --check` fails in CI when a page is stale)."), "",
+             f"![colour key of the diagrams]({PALETTE_SVG})", ""]
+    groups: dict[PurePosixPath, list[_Page]] = {}
+    for page in pages:
+        groups.setdefault(page.rel.parent, []).append(page)
+    for folder, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        if str(folder) != ".":
+            lines += [f"## {text(str(folder).capitalize())}", ""]
+        rows = []
+        for p in members:
+            name = f"**{text(p.spec.name)}**" + (f" — {text(p.spec.title)}" if p.spec.title else "")
+            rows.append([name, text(_summary(p.spec.doc)), code(_signature(p.spec)),
+                         f"{p.total():,}", f"[{text(p.rel.stem)}]({p.rel.as_posix()})"])
+        lines += _table(["module", "what it does", "constructor", "params at defaults", "page"],
+                        rows)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _summary(doc: str, limit: int = 160) -> str:
+    """Whole sentences of the doc while they fit in `limit` characters (at least one)."""
+    sentences = re.split(r"(?<=\.)\s+", " ".join(doc.split()))
+    out = sentences[0]
+    for s in sentences[1:]:
+        if len(out) + 1 + len(s) > limit:
+            break
+        out += " " + s
+    return out
+
+
+def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
+    """Every page, SVG and the index, in memory; raises SpecError with all problems."""
+    from .diagram import dot_source, palette_dot
+    from .render import render
+    from .spec import Loader
+
+    loader, cache, issues, pages = Loader(), {}, Collector(), []
+    seen: dict[PurePosixPath, Path] = {}
+    for path in paths:
+        try:
+            checked = compile_spec(path, loader, cache)
+        except SpecError as exc:
+            issues.add(exc)
+            continue
+        page = _Page(path, checked, out_dir)
+        if page.rel in seen:
+            issues.add(error(Loc(str(path)), "E106", f"docs page {page.rel} is also written "
+                             f"for {seen[page.rel]}"))
+            continue
+        seen[page.rel] = path
+        pages.append(page)
+    issues.raise_if_any()
+    by_spec = {p.spec.name: p for p in pages}
+    out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
+           Artifact(out_dir / PALETTE_SVG, render(palette_dot(), "svg"))]
+    for page in pages:
+        out.append(Artifact(page.file, page_markdown(page, by_spec).encode()))
+        out.append(Artifact(page.svg, render(dot_source(page.checked), "svg")))
+    return out
+

@@ -1,0 +1,266 @@
+"""`attngen diagram` (every option) and `attngen docs` (pages, index, --check, escaping)."""
+
+import re
+
+import pytest
+from attngen import docs, render
+from attngen.cli import main
+from attngen.params import total
+from attngen.spec import Loader, load
+from conftest import REPO_ROOT
+
+CBAM = str(REPO_ROOT / "specs/cbam.yaml")
+SE = str(REPO_ROOT / "specs/se.yaml")
+
+
+def _docs_paths():
+    return ["specs"] + (["specs/variants"] if (REPO_ROOT / "specs/variants").is_dir() else [])
+
+
+def _dot(tmp_path, *options, spec=CBAM):
+    out = tmp_path / "d.dot"
+    assert main(["diagram", spec, "-o", str(out), *options]) == 0
+    return out.read_text()
+
+
+def _needs(fmt):
+    return pytest.mark.skipif(render.backend_for(fmt) is None, reason=f"no renderer for {fmt}")
+
+
+# -- diagram: DOT content per option -----------------------------------------------------------
+def test_default_diagram_has_clusters_shapes_and_colours(tmp_path):
+    dot = _dot(tmp_path)
+    assert "rankdir=TB" in dot
+    assert 'subgraph "cluster_ca"' in dot and 'subgraph "cluster_sa"' in dot
+    assert "<b>ca</b>: ChannelAttention" in dot  # clusters are labelled
+    assert 'label=" (B, in_planes, 1, 1) "' in dot  # shapes on edges
+    assert "edge [fontname=\"Helvetica\", fontsize=9" in dot  # smaller than the boxes' 11
+    assert 'fillcolor="#dbe9f6"' in dot and 'fillcolor="#dff0e0"' in dot  # conv, pool
+    assert '"legend"' not in dot
+
+
+def test_edges_are_drawn_outside_clusters(tmp_path):
+    """An edge inside a cluster would pull its outer endpoint (the input x) into it."""
+    depth = 0
+    for line in _dot(tmp_path).splitlines():
+        if line.lstrip().startswith("subgraph"):
+            depth += 1
+        elif line.strip() == "}" and depth:
+            depth -= 1
+        elif "->" in line:
+            assert depth == 0, line
+        elif line.lstrip().startswith('"in:x"'):
+            assert depth == 0
+
+
+def test_edges_into_a_cluster_carry_the_callers_shape(tmp_path):
+    # SpatialAttention names its input [B, C, H, W]; inside CBAM that tensor is in_planes wide
+    edge = next(line for line in _dot(tmp_path).splitlines()
+                if line.strip().startswith('"out" -> "sa.avg_out"'))
+    assert "(B, in_planes, H, W)" in edge
+
+
+def test_rankdir_lr(tmp_path):
+    dot = _dot(tmp_path, "--rankdir", "LR")
+    assert "rankdir=LR" in dot and "rankdir=TB" not in dot
+
+
+def test_collapse_draws_sub_modules_as_boxes(tmp_path):
+    dot = _dot(tmp_path, "--collapse")
+    assert "cluster_" not in dot
+    assert re.search(r'^  "ca" \[label=<<b>ca</b>.*ChannelAttention\(in_planes=in_planes,', dot,
+                     re.M)
+    assert "512 params" in dot and 'fillcolor="#fff4c2"' in dot  # the sub-module colour
+    assert '"ca.fc1"' not in dot
+
+
+def test_legend_lists_the_kinds_drawn(tmp_path):
+    dot = _dot(tmp_path, "--legend", spec=SE)
+    assert '"legend"' in dot and "conv / linear" in dot and "activation / gate" in dot
+    assert "normalisation" not in dot  # SE has no norm layer: not in its key
+
+
+def test_seq_node_is_one_box_with_a_row_per_step(tmp_path):
+    dot = _dot(tmp_path, spec=SE)
+    line = next(s for s in dot.splitlines() if s.strip().startswith('"fc" ['))
+    assert line.count("<tr>") == 1 + 4 + 1  # title, four steps, params
+    assert "Linear(channel, channel // reduction)" in line and "32,768 params" in line
+
+
+def test_dot_to_stdout_and_format_from_suffix(tmp_path, capsys):
+    assert main(["diagram", SE, "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith('digraph "SEAttention" {')
+    assert _dot(tmp_path, spec=SE).startswith("digraph")  # -o d.dot: DOT without --format
+
+
+def test_long_argument_lists_wrap():
+    from attngen.diagram import _wrap
+
+    lines = _wrap("Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, "
+                  "groups, bias, padding_mode, device, dtype, a, b, c, d, e, f, g, h)")
+    assert len(lines) <= 4 and lines[-1].strip() == "..."
+    assert all(len(line) <= 48 for line in lines)
+
+
+# -- diagram: argument errors and renderers ------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["--rankdir", "XY"],
+    ["--format", "jpg"],
+    ["--format", "svg", "-o", "x.png"],  # format and suffix disagree
+])
+def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:  # argparse's own usage errors
+        code = main(["diagram", SE, *argv])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    assert not (tmp_path / "x.png").exists()
+    assert "error" in capsys.readouterr().err
+
+
+def test_output_into_a_folder_exits_2(tmp_path, capsys):
+    assert main(["diagram", SE, "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_unknown_spec_exits_1(tmp_path, capsys):
+    assert main(["diagram", str(tmp_path / "nope.yaml")]) == 1
+    assert "error[E500]" in capsys.readouterr().err
+
+
+def test_missing_renderer_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(render, "available_backends", lambda: [])
+    assert main(["diagram", SE, "-o", str(tmp_path / "se.svg")]) == 1
+    assert "no renderer for svg" in capsys.readouterr().err
+    assert not (tmp_path / "se.svg").exists()
+
+
+def test_pdf_without_system_dot_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(render, "available_backends", lambda: ["graphviz-pure"])
+    assert main(["diagram", SE, "-o", str(tmp_path / "se.pdf")]) == 1
+    assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+@_needs("svg")
+def test_svg_is_deterministic(tmp_path):
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    assert main(["diagram", CBAM, "-o", str(a)]) == 0
+    assert main(["diagram", CBAM, "-o", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes() and a.read_text().lstrip().startswith("<?xml")
+
+
+@_needs("png")
+def test_png(tmp_path):
+    out = tmp_path / "cbam.png"
+    assert main(["diagram", CBAM, "-o", str(out), "--rankdir", "LR", "--collapse"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@_needs("pdf")
+def test_pdf(tmp_path):
+    out = tmp_path / "cbam.pdf"
+    assert main(["diagram", CBAM, "--format", "pdf", "-o", str(out)]) == 0
+    assert out.read_bytes()[:5] == b"%PDF-"
+
+
+# -- docs ------------------------------------------------------------------------------------
+needs_svg = _needs("svg")
+
+
+@needs_svg
+def test_checked_in_docs_are_fresh(monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(["docs", "--check", *_docs_paths(), "-o", "docs"]) == 0, capsys.readouterr()
+
+
+@needs_svg
+def test_page_content(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "docs"
+    assert main(["docs", "specs", "-o", str(out)]) == 0
+    page = (out / "cbam.md").read_text()
+    spec = load(REPO_ROOT / "specs/cbam.yaml", Loader())
+    assert page.startswith("# CBAM — Convolutional Block Attention Module\n")
+    assert "**Paper:** CBAM: Convolutional Block Attention Module (ECCV 2018)" in page
+    assert "| `ratio` | `16` |" in page and "| `in_planes` | required (checked with `64`)" in page
+    assert "![CBAM dataflow diagram](img/cbam.svg)" in page
+    assert (out / "img/cbam.svg").read_text().lstrip().startswith("<?xml")
+    for node in spec.nodes:
+        assert f"| `{node}` |" in page
+    assert "| `sa` | [SpatialAttention](spatial_attention.md)" in page
+    assert "| `(B, 1, H, W)` | 98 |" in page
+    assert f"**{total(spec):,}**" in page
+    links = dict(re.findall(r"\[`([^`]+)`\]\(([^)]+)\)", page))
+    assert (out / links["cbam.py"]).resolve() == REPO_ROOT / "generated/cbam.py"
+    assert (out / links["cbam.yaml"]).resolve() == REPO_ROOT / "specs/cbam.yaml"
+    index = (out / "README.md").read_text()
+    for yaml in (REPO_ROOT / "specs").glob("*.yaml"):
+        assert f"]({yaml.stem}.md)" in index and (out / f"{yaml.stem}.md").is_file()
+    assert (out / "img/palette.svg").is_file()
+
+
+@needs_svg
+def test_docs_check_lists_stale_files_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "docs"
+    assert main(["docs", SE, "-o", str(out)]) == 0
+    (out / "se.md").write_text("edited\n")
+    (out / "img/se.svg").unlink()
+    before = sorted((p, p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    capsys.readouterr()
+    assert main(["docs", "--check", SE, "-o", str(out)]) == 1
+    stdout, err = capsys.readouterr()
+    assert f"stale: {out / 'se.md'}" in stdout and f"stale: {out / 'img/se.svg'}" in stdout
+    assert "out of date" in err
+    assert sorted((p, p.read_bytes()) for p in out.rglob("*") if p.is_file()) == before
+    assert main(["docs", SE, "-o", str(out)]) == 0
+    assert main(["docs", "--check", SE, "-o", str(out)]) == 0
+
+
+EVIL = """\
+name: Evil
+title: "pipe | and <script>alert(1)</script>"
+paper: "[click](javascript:alert(1)) <img src=x onerror=alert(1)>"
+doc: |
+  # not a heading
+  *stars* and `ticks` | pipes & <b>tags</b>
+params:
+  width: {default: 4, doc: "a | b <i>x</i>"}
+inputs:
+  x: {shape: [B, width], doc: "<script>no</script>"}
+graph:
+  y: {op: Sigmoid, in: x, doc: "| col | injection |"}
+outputs: y
+"""
+
+
+@needs_svg
+def test_spec_strings_cannot_break_or_inject_into_pages(tmp_path):
+    spec = tmp_path / "specs" / "evil.yaml"
+    spec.parent.mkdir()
+    spec.write_text(EVIL)
+    out = tmp_path / "docs"
+    assert main(["docs", str(spec), "-o", str(out)]) == 0
+    for page in (out / "evil.md", out / "README.md"):
+        md = page.read_text()
+        assert "<script" not in md and "<b>" not in md and "<i>" not in md and "<img" not in md
+        assert not re.search(r"(?<!\\)\]\(javascript", md)
+        assert "\n# not a heading" not in md
+        for table in re.findall(r"(?:^\|.*\n)+", md, re.M):  # every row: the header's cells
+            assert len({len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}) == 1
+    md = (out / "evil.md").read_text()
+    assert "pipe \\| and &lt;script&gt;" in md
+    assert "| `width` | `4` | a \\| b &lt;i&gt;x&lt;/i&gt; |" in md
+
+
+def test_escaping_helpers():
+    assert docs.code("a | b") == "`a \\| b`"
+    assert docs.code("x`y") == "`` x`y ``"
+    assert docs.text("<script>") == "&lt;script&gt;"
+    assert docs.text("# h") == "\\# h" and docs.text("1. item") == "1\\. item"
+    assert docs.text("a\n\nb_c*d") == "a b\\_c\\*d"
+
+
+def test_generated_path_mirrors_specs_folders():
+    assert docs.generated_path(REPO_ROOT / "specs/se.yaml") == REPO_ROOT / "generated/se.py"
+    assert docs.generated_path(REPO_ROOT / "specs/variants/x.yaml") == \
+        REPO_ROOT / "generated/variants/x.py"
