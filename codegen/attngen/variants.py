@@ -1,0 +1,490 @@
+"""Variants: a spec that `extends:` another and edits it.
+
+A variant is written like any spec, with `extends:` naming its base (a path relative
+to the variant's file, or the name of a built-in spec) and only what differs::
+
+    extends: se                       # or ../se.yaml
+    name: SEMaxAttention              # the new class name
+    title: SE attention with a max-pool squeeze
+    params:
+      reduction: 8                    # a plain value changes an existing param's default
+    edits:
+      - replace: avg_pool             # same name and place, new definition
+        with: {op: AdaptiveMaxPool2d, args: [1], in: x, shape: [B, channel, 1, 1]}
+      - rename: avg_pool              # renames the node and every reference to it
+        to: max_pool
+
+The variant's own keys are merged into its base:
+
+- `name`, `title`, `paper`, `doc`, `outputs`, `init`, `aliases` replace the base's.
+- `params`, `let`, `inputs` merge by name: an existing entry keeps its place and is
+  replaced, a new one is appended. For a param, a plain value changes only the default
+  (type, doc and choices stay); a mapping merges into the base's param mapping.
+- `requires` adds conditions to the base's.
+- `graph` is not allowed: the graph changes through `edits`, a list applied in order,
+  each edit a mapping with one verb:
+
+  ==========================================  =======================================
+  `remove: NAME` or `remove: [A, B]`          drop nodes, params, lets or inputs
+  `replace: NODE` + `with: {node}`            new definition, same name and place
+  `insert_before: NODE` + `nodes: {n: node}`  new nodes, in order, before NODE
+  `insert_after: NODE` + `nodes: {n: node}`   ... or after it
+  `patch: NODE` + `set: {key: value}`         override keys of a node (`null` drops one)
+  `rename: NODE` + `to: NEW`                  rename a node and rewire its readers
+  ==========================================  =======================================
+
+Edits apply to the base first, then the variant's keys are merged, so `remove:` of a
+param followed by a `let:` of the same name turns a param into a derived value. The
+result is a plain spec mapping that goes through the whole schema, graph and shape
+check again. Errors keep their own file and line: what comes from the base points
+into the base, what the variant wrote points into the variant, and a reference left
+dangling by `remove:` is reported at the `remove:` line (with the reader in a note).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from . import ops
+from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .expr import parse
+from .names import check_identifier
+from .yamlload import LList, LMap, LNone, LStr, loc_of
+
+VERBS = {  # verb -> the companion key it needs (None: the verb alone)
+    "remove": None,
+    "replace": "with",
+    "insert_before": "nodes",
+    "insert_after": "nodes",
+    "patch": "set",
+    "rename": "to",
+}
+EDIT_KEYS = tuple(VERBS) + tuple(sorted({c for c in VERBS.values() if c}))
+REPLACED = ("name", "title", "paper", "doc", "outputs", "init", "aliases")
+MERGED = ("params", "let", "inputs")
+MAX_DEPTH = 16  # extends chains longer than this are refused
+# Node keys whose strings are references or text, never expressions.
+_NOT_EXPR = {"op", "use", "doc", "in", "apply", "if_given", "out", "map", "name", "title",
+             "paper", "type", "dtype", "optional", "choices", "example", "default"}
+
+
+def apply_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
+    """The spec mapping of a variant: its base's mapping with the edits and keys applied."""
+    ext = raw["extends"]
+    ext_loc = raw.key_locs["extends"]
+    if not isinstance(ext, str) or not str(ext).strip():
+        raise error(loc_of(ext, ext_loc), "E102", "'extends' must be a spec name or path")
+    chain = [p for p, _ in stack] + [path]
+    if len(chain) > MAX_DEPTH:
+        raise error(ext.loc, "E501", f"'extends' chain deeper than {MAX_DEPTH} specs")
+    base_path = loader.resolve(ext, path, ext.loc)
+    if base_path in chain:
+        names = [loader.display(p) for p in chain[chain.index(base_path):]]
+        raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
+                    + " -> ".join([*names, loader.display(base_path)]))
+    from .yamlload import load_file
+
+    base = load_file(base_path, loader.display(base_path))
+    if not isinstance(base, LMap):
+        raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
+    if "extends" in base:
+        base = apply_extends(loader, base, base_path, stack + ((path, raw.loc),))
+    _mark_origin(base, base_path)
+    return _Variant(base, raw, loader.display(path)).apply()
+
+
+def _mark_origin(value, origin: Path) -> None:
+    """`use:` targets of the base resolve next to the base file, not next to the variant."""
+    if isinstance(value, LMap):
+        for key, item in value.items():
+            if key == "use" and isinstance(item, LStr) and not hasattr(item, "origin"):
+                item.origin = origin
+            else:
+                _mark_origin(item, origin)
+    elif isinstance(value, LList):
+        for item in value:
+            _mark_origin(item, origin)
+
+
+def _lmap(pairs, loc: Loc) -> LMap:
+    """An LMap from (located key, value) pairs, in order."""
+    out = LMap()
+    out.loc, out.key_locs = loc, {}
+    for key, value in pairs:
+        out[key] = value
+        out.key_locs[key] = key.loc
+    return out
+
+
+def _lstr(text: str, loc: Loc) -> LStr:
+    s = LStr(text)
+    s.loc = loc
+    return s
+
+
+def _names(value, what: str, loc: Loc) -> list[LStr]:
+    items = value if isinstance(value, LList) else [value]
+    if not items:
+        raise error(loc_of(value, loc), "E102", f"{what} names nothing")
+    for item in items:
+        if not isinstance(item, LStr):
+            raise error(loc_of(item, loc), "E102", f"{what} must be a name or a list of names")
+    return items
+
+
+class _Variant:
+    def __init__(self, base: LMap, raw: LMap, file: str):
+        self.base, self.raw, self.file = base, raw, file
+        self.graph = base.get("graph")
+        self.removed: dict[str, Loc] = {}  # name -> the remove edit that dropped it
+        self.sections = {k: base[k] for k in MERGED if isinstance(base.get(k), LMap)}
+
+    # -- driver ---------------------------------------------------------------------
+    def apply(self) -> LMap:
+        if "graph" in self.raw:
+            raise error(self.raw.key_locs["graph"], "E502", "a variant changes its base's "
+                        "graph through 'edits' (replace, insert_before, insert_after, patch, "
+                        "rename, remove), not 'graph'")
+        if not isinstance(self.graph, LMap):
+            raise error(self.raw.key_locs["extends"], "E502",
+                        f"the base spec '{self.raw['extends']}' has no graph to edit")
+        if "edits" in self.raw:
+            edits = self.raw["edits"]
+            if not isinstance(edits, LList) and not isinstance(edits, LNone):
+                raise error(loc_of(edits, self.raw.key_locs["edits"]), "E102",
+                            "'edits' must be a list of edits like {remove: NAME}")
+            issues = Collector()
+            for edit in edits or ():
+                try:
+                    self._edit(edit)
+                except SpecError as exc:
+                    issues.add(exc)
+                    break  # later edits may depend on this one
+            issues.raise_if_any()
+        merged = self._merge()
+        self._check_dangling(merged)
+        return merged
+
+    def _merge(self) -> LMap:
+        pairs = []
+        for key, value in self.base.items():
+            if key in ("extends", "edits"):
+                continue
+            if key == "graph":
+                value = self.graph
+            elif key in self.sections:
+                value = self.sections[key]
+            pairs.append((key, value))
+        merged = _lmap(pairs, self.raw.loc)
+        for key, value in self.raw.items():
+            if key == "edits":
+                continue
+            if key in MERGED and isinstance(value, LMap) and key in merged \
+                    and isinstance(merged[key], LMap):
+                value = self._merge_section(key, merged[key], value)
+            elif key == "requires" and key in merged:
+                value = self._concat(merged[key], value)
+            merged[key] = value
+            merged.key_locs[key] = key.loc
+        return merged
+
+    def _merge_section(self, section: str, base: LMap, own: LMap) -> LMap:
+        pairs = list(base.items())
+        index = {str(k): i for i, (k, _) in enumerate(pairs)}
+        for key, value in own.items():
+            if str(key) in index:
+                i = index[str(key)]
+                old = pairs[i][1]
+                if section == "params":
+                    value = self._merge_param(old, value, key)
+                pairs[i] = (key, value)
+            else:
+                index[str(key)] = len(pairs)
+                pairs.append((key, value))
+        return _lmap(pairs, own.loc)
+
+    @staticmethod
+    def _merge_param(old, new, key):
+        if not isinstance(old, LMap):
+            return new
+        if isinstance(new, LMap):  # merge the param's own keys
+            return _lmap([*((k, v) for k, v in old.items() if k not in new), *new.items()],
+                         new.loc)
+        default = _lstr("default", key.loc)
+        return _lmap([*((k, v) for k, v in old.items() if k != "default"), (default, new)],
+                     old.loc)
+
+    @staticmethod
+    def _concat(base, own) -> LList:
+        out = LList([*(base if isinstance(base, LList) else [base]),
+                     *(own if isinstance(own, LList) else [own])])
+        out.loc = loc_of(own, loc_of(base, Loc("")))
+        return out
+
+    # -- edits ----------------------------------------------------------------------
+    def _edit(self, edit) -> None:
+        if not isinstance(edit, LMap):
+            raise error(loc_of(edit, self.raw.key_locs["edits"]), "E102",
+                        "an edit must be a mapping like {remove: NAME}")
+        for key in edit:
+            if key not in EDIT_KEYS:
+                raise error(edit.key_locs[key], "E101", f"unknown key '{key}' in an edit"
+                            + did_you_mean(key, EDIT_KEYS),
+                            "edits: " + ", ".join(f"{v} (+ {c})" if c else v
+                                                  for v, c in VERBS.items()))
+        verbs = [k for k in edit if k in VERBS]
+        if len(verbs) != 1:
+            what = "no verb" if not verbs else "several verbs (" + ", ".join(verbs) + ")"
+            raise error(edit.loc, "E502", f"an edit needs exactly one of "
+                        f"{', '.join(VERBS)}; this one has {what}")
+        verb = verbs[0]
+        companion = VERBS[verb]
+        for key in edit:
+            if key != verb and key != companion:
+                owner = next(v for v, c in VERBS.items() if c == key)
+                raise error(edit.key_locs[key], "E502", f"'{key}' does not belong to a "
+                            f"'{verb}' edit (it goes with '{owner}')")
+        if companion and companion not in edit:
+            raise error(edit.key_locs[verb], "E103", f"a '{verb}' edit needs '{companion}'")
+        getattr(self, "_" + verb)(edit, edit[verb], edit.key_locs[verb])
+
+    def _node(self, target, loc: Loc) -> LStr:
+        """The graph key named by an edit's target (or a located E502)."""
+        if not isinstance(target, LStr):
+            raise error(loc_of(target, loc), "E102", "an edit's target must be a node name")
+        for key in self.graph:
+            if key == target:
+                return key
+        raise error(target.loc, "E502", f"no node '{target}' in the graph being edited"
+                    + did_you_mean(target, list(self.graph)))
+
+    def _set_graph(self, pairs) -> None:
+        self.graph = _lmap(pairs, self.graph.loc)
+
+    def _new_nodes(self, value, loc: Loc, verb: str) -> list:
+        if not isinstance(value, LMap) or not value:
+            raise error(loc_of(value, loc), "E102", f"'nodes' of '{verb}' must be a mapping of "
+                        "name: node")
+        taken = self._all_names()
+        for key in value:
+            check_identifier(key, key.loc, "node", attribute=True)
+            if str(key) in taken:
+                raise error(key.loc, "E106", f"'{key}' already exists in the spec being "
+                            "edited (use 'replace' to redefine a node)")
+        return list(value.items())
+
+    def _all_names(self) -> set[str]:
+        names = {str(k) for k in self.graph}
+        for section in self.sections.values():
+            names |= {str(k) for k in section}
+        return names
+
+    def _remove(self, edit, value, loc: Loc) -> None:
+        for name in _names(value, "'remove'", loc):
+            if name in self.graph:
+                self._set_graph([(k, v) for k, v in self.graph.items() if k != name])
+            else:
+                owner = next((s for s, m in self.sections.items() if name in m), None)
+                if owner is None:
+                    raise error(name.loc, "E502", f"nothing named '{name}' to remove (no node, "
+                                "param, let or input)" + did_you_mean(name, self._all_names()))
+                sec = self.sections[owner]
+                self.sections[owner] = _lmap([(k, v) for k, v in sec.items() if k != name],
+                                             sec.loc)
+            self.removed[str(name)] = name.loc
+
+    def _replace(self, edit, value, loc: Loc) -> None:
+        key = self._node(value, loc)
+        body = edit["with"]
+        if not isinstance(body, LMap):
+            raise error(loc_of(body, edit.key_locs["with"]), "E102", "'with' must be a node "
+                        "mapping like {op: ReLU, in: x}")
+        new_key = _lstr(str(key), value.loc)
+        self._set_graph([(new_key, body) if k == key else (k, v) for k, v in self.graph.items()])
+
+    def _insert(self, edit, value, loc: Loc, verb: str, after: bool) -> None:
+        key = self._node(value, loc)
+        new = self._new_nodes(edit["nodes"], edit.key_locs["nodes"], verb)
+        pairs = []
+        for k, v in self.graph.items():
+            if k == key and not after:
+                pairs += new
+            pairs.append((k, v))
+            if k == key and after:
+                pairs += new
+        self._set_graph(pairs)
+
+    def _insert_before(self, edit, value, loc: Loc) -> None:
+        self._insert(edit, value, loc, "insert_before", after=False)
+
+    def _insert_after(self, edit, value, loc: Loc) -> None:
+        self._insert(edit, value, loc, "insert_after", after=True)
+
+    def _patch(self, edit, value, loc: Loc) -> None:
+        key = self._node(value, loc)
+        changes = edit["set"]
+        if not isinstance(changes, LMap) or not changes:
+            raise error(loc_of(changes, edit.key_locs["set"]), "E102", "'set' must be a "
+                        "mapping of node keys to new values, like {in: max_pool}")
+        node = self.graph[key]
+        if not isinstance(node, LMap):
+            raise error(value.loc, "E102", f"node '{key}' of the base is not a mapping")
+        pairs = [(k, changes.get(k, v)) for k, v in node.items()]
+        pairs += [(k, v) for k, v in changes.items() if k not in node]
+        pairs = [(k, v) for k, v in pairs if not isinstance(v, LNone)]
+        # keys the patch wrote point at the patch; the rest still point at the base
+        body = _lmap([(next((c for c in changes if c == k), k), v) for k, v in pairs], node.loc)
+        self._set_graph([(k, body if k == key else v) for k, v in self.graph.items()])
+
+    def _rename(self, edit, value, loc: Loc) -> None:
+        key = self._node(value, loc)
+        new = edit["to"]
+        if not isinstance(new, LStr):
+            raise error(loc_of(new, edit.key_locs["to"]), "E102", "'to' must be a node name")
+        check_identifier(new, new.loc, "node", attribute=True)
+        if str(new) in self._all_names():
+            raise error(new.loc, "E106", f"'{new}' already exists in the spec being edited")
+        self._set_graph([(new if k == key else k, v) for k, v in self.graph.items()])
+        old = str(key)
+        for node in self.graph.values():
+            _rewire(node, old, str(new))
+        self._rename_outputs(old, str(new))
+
+    def _rename_outputs(self, old: str, new: str) -> None:
+        if "outputs" in self.base:
+            self.base = _lmap([(k, _rename_refs(v, old, new) if k == "outputs" else v)
+                               for k, v in self.base.items()], self.base.loc)
+
+    # -- dangling references --------------------------------------------------------
+    def _check_dangling(self, merged: LMap) -> None:
+        if not self.removed:
+            return
+        defined = set()
+        for key in MERGED:
+            if isinstance(merged.get(key), LMap):
+                defined |= {str(k) for k in merged[key]}
+                if key == "inputs":
+                    for v in merged[key].values():
+                        if isinstance(v, LMap) and isinstance(v.get("items"), LMap):
+                            defined |= {str(k) for k in v["items"]}
+        graph = merged.get("graph") if isinstance(merged.get("graph"), LMap) else {}
+        for name, node in graph.items():
+            defined.add(str(name))
+            if isinstance(node, LMap) and isinstance(node.get("out"), LList):
+                defined |= {str(o) for o in node["out"]}
+        gone = {n: loc for n, loc in self.removed.items() if n not in defined}
+        if not gone:
+            return
+        users: dict[str, list[tuple[str, Loc, bool]]] = {n: [] for n in gone}
+        for where, ref_loc, name, is_ref in _uses(merged):
+            if name in users:
+                users[name].append((where, ref_loc, is_ref))
+        issues = Collector()
+        for name, found in users.items():
+            if not found:
+                continue
+            is_ref = any(r for _, _, r in found)
+            notes = [f"{where} still uses it ({loc})" for where, loc, _ in found[:4]]
+            if len(found) > 4:
+                notes.append(f"... and {len(found) - 4} more")
+            issues.add(error(gone[name], "E300" if is_ref else "E202",
+                             f"removing '{name}' leaves a dangling reference", *notes))
+        issues.raise_if_any()
+
+
+def _rewire(node, old: str, new: str) -> None:
+    """Point a node's tensor references (`in`, `apply`, `if_given`, cases) from old to new."""
+    if not isinstance(node, LMap):
+        return
+    for key in ("in", "apply", "if_given"):
+        if key in node:
+            node[key] = _rename_refs(node[key], old, new)
+    if isinstance(node.get("cases"), LList):
+        for case in node["cases"]:
+            _rewire(case, old, new)
+
+
+def _rename_refs(value, old: str, new: str):
+    if isinstance(value, LStr):
+        return _lstr(new, value.loc) if value == old else value
+    if isinstance(value, LList):
+        out = LList(_rename_refs(v, old, new) for v in value)
+        out.loc = value.loc
+        return out
+    if isinstance(value, LMap):  # outputs: {list: [...]} or {name: x, when: ...}
+        return _lmap([(k, _rename_refs(v, old, new) if k in ("list", "tuple", "name") else v)
+                      for k, v in value.items()], value.loc)
+    return value
+
+
+def _uses(merged: LMap):
+    """(where, loc, name, is_tensor_ref) for every name the spec mapping reads."""
+    graph = merged.get("graph")
+    if isinstance(graph, LMap):
+        for name, node in graph.items():
+            yield from _node_uses(f"node '{name}'", node)
+    if "outputs" in merged:
+        for ref in _strings(merged["outputs"], skip=("when",)):
+            yield "'outputs'", ref.loc, str(ref), True
+    for key in ("let", "requires", "inputs"):
+        if key in merged:
+            for where, loc, name in _expr_names(merged[key], f"'{key}'"):
+                yield where, loc, name, False
+
+
+def _node_uses(where: str, node):
+    if not isinstance(node, LMap):
+        return
+    for key in ("in", "apply", "if_given"):
+        for ref in _strings(node.get(key)):
+            yield where, ref.loc, str(ref), True
+    for case in node.get("cases") or ():
+        yield from _node_uses(where, case)
+    str_args = set()
+    if isinstance(node.get("op"), str) and str(node["op"]) in ops.REGISTRY:
+        str_args = {a.name for a in ops.REGISTRY[str(node["op"])].args if a.kind == "str"}
+    for key, value in node.items():
+        if key in _NOT_EXPR or key in str_args or key == "cases":
+            continue
+        if key == "seq":
+            layers = value.values() if isinstance(value, LMap) else value or ()
+            for layer in layers:
+                yield from _node_uses(where, layer)
+            continue
+        for w, loc, name in _expr_names(value, f"{where} ('{key}')"):
+            yield w, loc, name, False
+
+
+def _strings(value, skip=()):
+    if isinstance(value, LStr):
+        yield value
+    elif isinstance(value, LList):
+        for v in value:
+            yield from _strings(v, skip)
+    elif isinstance(value, LMap):
+        for k, v in value.items():
+            if k not in skip:
+                yield from _strings(v, skip)
+
+
+def _expr_names(value, where: str):
+    """Names read by the expressions in a value (strings that do not parse are skipped)."""
+    if isinstance(value, LMap):
+        for key, v in value.items():
+            if key not in _NOT_EXPR:
+                yield from _expr_names(v, where)
+        return
+    if isinstance(value, LList):
+        for v in value:
+            yield from _expr_names(v, where)
+        return
+    if not isinstance(value, LStr):
+        return
+    try:
+        expr = parse(value, value.loc)
+    except SpecError:
+        return
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Name) and n.id in expr.names:
+            yield where, value.loc, n.id
