@@ -77,6 +77,8 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size=7):
         super().__init__()
+        if kernel_size not in (3, 7):
+            raise ValueError(f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}")
         self.padding = 3 if kernel_size == 7 else 1
         self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
         self.sigmoid = nn.Sigmoid()
@@ -115,6 +117,8 @@ class CBAM(nn.Module):
 
     def __init__(self, in_planes, ratio=16, kernel_size=7):
         super().__init__()
+        if kernel_size not in (3, 7):
+            raise ValueError(f"CBAM: kernel_size must be one of 3, 7, got {kernel_size!r}")
         self.ca = ChannelAttention(in_planes, ratio=ratio)
         self.sa = SpatialAttention(kernel_size=kernel_size)
 

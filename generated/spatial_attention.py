@@ -27,6 +27,8 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size=7):
         super().__init__()
+        if kernel_size not in (3, 7):
+            raise ValueError(f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}")
         self.padding = 3 if kernel_size == 7 else 1
         self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
         self.sigmoid = nn.Sigmoid()

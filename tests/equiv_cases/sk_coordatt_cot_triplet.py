@@ -12,4 +12,8 @@ CASES = [
     ("coordatt", "h_sigmoid", "coordatt:h_sigmoid", (), {}, rand(2, 3, 5, 4)),
     ("coordatt", "h_sigmoid", "coordatt:h_sigmoid", (False,), {}, rand(3, 2, 4, 6)),
 ]
+CASES += [
+    ("cot", "CoTAttention", "cot:CoTAttention", (), {"dim": 16}, rand(2, 16, 5, 7)),
+    ("cot", "CoTAttention", "cot:CoTAttention", (8, 5), {}, rand(3, 8, 6, 4)),
+]
 COVERS = {"h_sigmoid", "h_swish"}
