@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from . import ops
 from .expr import Expr, uses_log2
 from .resources import templates_dir
-from .shapes import Checked, fmt_shape
+from .shapes import Checked, fmt_shape, is_declaration, structural_params
 from .spec import REQUIRED, Item, Node, Spec
 
 WIDTH = 99  # generated lines stay within ruff's default line length
@@ -30,7 +30,7 @@ def _env():
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _call_template(op_name: str):
     return _env().from_string(ops.REGISTRY[op_name].call)
 
@@ -164,15 +164,26 @@ class ClassEmitter:
     def init_lines(self, forward_params: set[str]) -> list[str]:
         spec, lines = self.spec, []
         namer = Namer(spec, "init")
+        for p in spec.params.values():
+            if p.choices:  # a value outside `choices:` was never checked: refuse it
+                shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
+                message = json.dumps(f"{spec.name}: {p.name} must be one of {shown}, got ")
+                values = ", ".join(repr(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
+                lines += [f"if {p.name} not in ({values}):",
+                          f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
+        # requirements on params first; those that read a let right after the lets
+        late = [r for r in spec.requires if set(r.names) & set(spec.lets)]
         for req in spec.requires:
-            message = json.dumps(f"{spec.name}: requires {req.text}")
-            lines += [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+            if req not in late:
+                lines += self.require_lines(req, namer)
         for name in spec.params:
             if name in forward_params:
                 lines.append(f"self.{name} = {name}")
         for let in spec.lets.values():
             self._note_exprs([let.expr])
             lines.append(f"self.{let.name} = {src(let.expr, namer)}")
+        for req in late:
+            lines += self.require_lines(req, namer)
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
@@ -188,15 +199,20 @@ class ClassEmitter:
             lines.append("self.init_weights()")
         return lines
 
+    def require_lines(self, req: Expr, namer: Namer) -> list[str]:
+        message = json.dumps(f"{self.spec.name}: requires {req.text}")
+        return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+
     def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
         if node.cases is not None:
+            layers = [self.node_layer(case, namer, indent + 4) for case in node.cases]
+            if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
+                return [f"self.{node.name} = {self.node_layer(node.cases[0], namer, indent)}"]
+            owned = [(c, layer) for c, layer in zip(node.cases, layers) if layer is not None]
+            heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
             lines = []
-            for i, case in enumerate(node.cases):
-                layer = self.node_layer(case, namer, indent + 4)
-                if layer is None:
-                    continue
-                lines += [f"{'if' if not lines else 'elif'} {src(case.when, namer)}:",
-                          f"    self.{node.name} = {_indent(layer, 4)}"]
+            for head, (case, layer) in zip(heads, owned):
+                lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
             return lines
         if node.each is not None:
             var = node.each_var or "_"
@@ -240,6 +256,8 @@ class ClassEmitter:
             }
             if rule.weight:
                 text = weight[rule.weight]
+                if "nonlinearity" in o:
+                    text = text[:-1] + f", nonlinearity={o['nonlinearity']!r})"
                 if rule.weight == "normal" and "mean" not in o:
                     text = text.replace("mean=0.0, ", "")
                 lines.append(text.replace("'", '"'))
@@ -258,7 +276,7 @@ class ClassEmitter:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
         by_name = spec.nodes
         order = checked.order
-        groups = self._grouped([by_name[n] for n in order])
+        groups = self._grouped([by_name[n] for n in order if not is_declaration(by_name[n])])
         for cond, group in groups:
             body = []
             for node in group:
@@ -274,10 +292,15 @@ class ClassEmitter:
     def comment(self, node: Node, body: Node) -> str:
         info = self.checked.nodes.get(node.name)
         if info is None:
-            return f"# {node.name}  [{self.spec.file}:{body.loc.line}]"
+            return f"# {node.name}  [{body.loc.file}:{body.loc.line}]"
         ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
         out = info.output
-        if isinstance(out, dict):
+        several = len(self.checked.configs) > 1  # recorded shapes hold in one configuration
+        if several and all(self.spec_shape(r.name) for r in body.inputs):
+            ins = ", ".join(self.spec_shape(r.name) for r in body.inputs)
+        if several and self.spec_shape(node.name):
+            shown = self.spec_shape(node.name)
+        elif isinstance(out, dict):
             shown = ", ".join(fmt_shape(v) for v in out.values())
         elif isinstance(out, list) and node.shape is not None and body.each_var:
             dims = ", ".join(d.text for d in node.shape)
@@ -287,16 +310,44 @@ class ClassEmitter:
         text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
         if body.doc or node.doc:
             text += f"  -- {comment_text(body.doc or node.doc)}"
-        return comment_text(text + f"  [{self.spec.file}:{body.loc.line}]")
+        return comment_text(text + f"  [{body.loc.file}:{body.loc.line}]")
+
+    def spec_shape(self, name: str) -> str | None:
+        """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
+        holds in every configuration; None for list values and unannotated nodes."""
+        source = self.spec.sources().get(name)
+        node = self.spec.nodes.get(name)
+        if source is not None:
+            dims = source.shape
+        elif node is not None and not (node.out or node.each is not None or node.map):
+            dims = node.shape
+        else:
+            dims = None
+        if not dims:
+            return None
+        return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
         if node.cases is not None:
+            bodies = [self.forward_body(node, case, namer) for case in node.cases]
+            if all(b[1:] == bodies[0][1:] for b in bodies):  # e.g. the same layer call
+                return bodies[0]
             lines = []
-            for i, case in enumerate(node.cases):
-                lines.append(f"{'if' if i == 0 else 'elif'} {src(case.when, namer)}:")
-                lines += ["    " + line for line in self.forward_body(node, case, namer)]
+            for head, body in zip(self._case_heads(node.cases, namer, True), bodies):
+                lines += [head] + ["    " + line for line in body]
             return lines
         return self.forward_body(node, node, namer)
+
+    def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
+        """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
+        cover every value: their conditions read only bool/choices params (the checker
+        found exactly one case for each combination) and none was left out."""
+        structural = set(structural_params(self.spec))
+        exhaustive = complete and all(c.when.names <= structural for c in cases)
+        heads = [f"{'if' if i == 0 else 'elif'} {src(c.when, namer)}:" for i, c in enumerate(cases)]
+        if exhaustive and len(heads) > 1:
+            heads[-1] = "else:"
+        return heads
 
     def forward_body(self, node: Node, body: Node, namer: Namer) -> list[str]:
         ins = [r.name for r in body.inputs]
@@ -423,14 +474,23 @@ class ClassEmitter:
         for name, inp in spec.inputs.items():
             if inp.items:
                 for item in inp.items:
-                    shapes.append(f"    {name}[{item.name}]: {checked.shape_text(item.name)}")
+                    shown = checked.shape_text(item.name)
+                    if len(checked.configs) > 1:
+                        shown = self.spec_shape(item.name) or shown
+                    shapes.append(f"    {name}[{item.name}]: {shown}")
             else:
                 opt = " (optional)" if inp.optional else ""
-                shapes.append(f"    {name}{opt}: {checked.shape_text(name)}")
+                shown = checked.shape_text(name)
+                if len(checked.configs) > 1:
+                    shown = self.spec_shape(name) or shown
+                shapes.append(f"    {name}{opt}: {shown}")
         for o in spec.outputs:
             when = f" (if {o.when.text})" if o.when is not None else ""
             if o.name in checked.outputs:
-                shapes.append(f"    returns {o.name}{when}: {fmt_shape(checked.outputs[o.name])}")
+                shown = fmt_shape(checked.outputs[o.name])
+                if len(checked.configs) > 1:
+                    shown = self.spec_shape(o.name) or shown
+                shapes.append(f"    returns {o.name}{when}: {shown}")
         parts.append("\n".join(shapes))
         return "\n\n".join(parts)
 

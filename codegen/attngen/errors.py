@@ -65,8 +65,14 @@ class Diagnostic:
     notes: tuple[str, ...] = field(default=())
 
     def format(self) -> str:
-        head = f"{self.loc}: error[{self.code}]: {self.message}"
-        return "\n".join([head, *(f"  note: {n}" for n in self.notes)])
+        head = one_line(f"{self.loc}: error[{self.code}]: {self.message}")
+        return "\n".join([head, *(f"  note: {one_line(n)}" for n in self.notes)])
+
+
+def one_line(text: str) -> str:
+    """Spec text echoed in a message, kept on one line: control characters escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
 
 
 class SpecError(Exception):

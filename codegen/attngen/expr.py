@@ -421,6 +421,8 @@ class _Sym(_Interp):
 
     def _IfExp(self, node):
         test = self.run(node.test)
+        if not isinstance(test, (bool, self.sp.logic.boolalg.Boolean)):
+            test = self.sp.Ne(test, 0)  # Python truthiness of a number: `t if t % 2 else ...`
         if isinstance(test, bool) or test in (self.sp.true, self.sp.false):
             return self.run(node.body) if bool(test) else self.run(node.orelse)
         return self.sp.Piecewise((self.run(node.body), test), (self.run(node.orelse), True))

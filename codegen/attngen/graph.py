@@ -17,6 +17,8 @@ def node_refs(node: Node) -> list[Ref]:
         refs.append(node.if_given)
     for case in node.cases or ():
         refs.extend(case.inputs)
+        if case.apply:
+            refs.append(case.apply)
         if case.if_given:
             refs.append(case.if_given)
     return refs
@@ -57,15 +59,13 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
             issues.add(error(out.loc, "E303", f"output '{out.name}' is not a node or input"
                              + did_you_mean(out.name, prod)))
     issues.raise_if_any()
-    try:
+    try:  # a topological sort fails exactly when there is a cycle; only then look for it
+        order = list(nx.lexicographical_topological_sort(graph, key=lambda n: index[n]))
+    except nx.NetworkXUnfeasible:
         cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
         names = [a for a, _ in cycle] + [cycle[0][0]]
         first = spec.nodes[names[0]]
-        raise error(first.loc, "E301", "cycle in the graph: " + " -> ".join(names))
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda n: index[n]))
+        raise error(first.loc, "E301", "cycle in the graph: " + " -> ".join(names)) from None
     return graph, [n for n in order if n in spec.nodes]
 
 

@@ -270,18 +270,23 @@ class ShapeCtx:
             fact = _divisibility_fact(num, den)
             if fact is None:
                 continue
-            sym, rest = fact
-            k = sympy.Symbol(f"_{sym}_k", integer=True, positive=True)
-            rewrite = {sym: den * k + rest}
-            samples = []
-            for s in self.prover.samples:
-                den_v = _num(den.xreplace(s))
-                if isinstance(den_v, int) and den_v > 0 and sym in s:
-                    samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
-            fixed = Prover({}, samples)
-            if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
-                stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
-                return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
+            sym, first = fact
+            # the residue that makes the division exact first, then the others
+            # (padding k // 2 keeps the size only when k % 2 == 1)
+            residues = [first] + ([sympy.Integer(r) for r in range(int(den)) if r != first]
+                                  if den.is_Integer and 1 < den <= 16 else [])
+            for rest in residues:
+                k = sympy.Symbol(f"_{sym}_k", integer=True, positive=True)
+                rewrite = {sym: den * k + rest}
+                samples = []
+                for s in self.prover.samples:
+                    den_v = _num(den.xreplace(s))
+                    if isinstance(den_v, int) and den_v > 0 and sym in s:
+                        samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
+                fixed = Prover({}, samples)
+                if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
+                    stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
+                    return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
 
 
@@ -298,6 +303,22 @@ def _divisibility_fact(num, den):
     if c.free_symbols or not den.is_Integer:
         return None
     return sym, sympy.Integer((-int(c)) % int(den))
+
+
+# -- declared layers -----------------------------------------------------------------------
+LAYER = object()  # the value of a layer node declared without `in:`
+
+
+def is_declaration(node: Node) -> bool:
+    """A layer node without `in:` only declares the layer (an attribute in __init__);
+    `apply:` nodes call it, possibly several times and from different cases."""
+    if node.cases is not None:
+        return all(is_declaration(c) for c in node.cases)
+    if node.inputs or node.apply is not None or node.if_given is not None or node.map:
+        return False
+    if node.kind in ("seq", "use"):
+        return True
+    return node.kind == "op" and ops.REGISTRY[node.op].module
 
 
 # -- results ---------------------------------------------------------------------------
@@ -409,6 +430,7 @@ class Inference:
         self.spec, self.env, self.prover, self.config = spec, env, prover, config
         self.order, self.record = order, record
         self.ctx = ShapeCtx(prover)
+        self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
         self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
 
@@ -434,8 +456,17 @@ class Inference:
             if free and d.text == free[0]:
                 out.append(("bind", d.text))
             else:
-                out.append(("dim", self.sym(d, extra)))
+                out.append(("dim", self._dim_value(d, self.sym(d, extra))))
         return out
+
+    @staticmethod
+    def _dim_value(d: Expr, value):
+        """A dim must be an integer (or symbolic integer), not None, a bool, a float or a list."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return sympy.Integer(value)
+        if isinstance(value, sympy.Expr) and not value.is_Boolean and value.is_integer is not False:
+            return value
+        raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
 
     def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
               extra: dict | None = None):
@@ -473,6 +504,19 @@ class Inference:
 
     # inputs
     def bind_inputs(self, given: dict | None = None):
+        # every plain dim name first, so a shape may read a dim that a later input names
+        # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W])
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                continue
+            for i, d in enumerate(inp.shape):
+                if not d.text.isidentifier() or d.text in self.env.sym:
+                    continue
+                if given is None:
+                    self.env.sym[d.text] = _symbol(d.text)
+                    self.bound[d.text] = f"input '{name}'"
+                elif i < len(given[name]):
+                    self.env.sym[d.text] = given[name][i]
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 self.values[name] = None  # optional input not passed
@@ -504,10 +548,13 @@ class Inference:
 
     # nodes
     def run(self):
-        prod = producers(self.spec)
+        prod = self.prod
         for name in self.order:
             node = self.spec.nodes[name]
             if not self.active(node.when):
+                continue
+            if is_declaration(node):
+                self.values[name] = LAYER  # owned here, called by `apply:` nodes
                 continue
             if node.cases is not None:
                 chosen = [c for c in node.cases if self.active(c.when)]
@@ -519,12 +566,15 @@ class Inference:
                 self.node(node, node, prod)
 
     def fetch(self, ref, node: Node):
-        prod = producers(self.spec)
-        owner = prod[ref.name]
+        owner = self.prod[ref.name]
         if owner not in self.values:
             raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
                         "exist" + config_text(self.config))
         value = self.values[owner]
+        if value is LAYER:
+            raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a layer "
+                        "declared without 'in:' (not a tensor)",
+                        f"call the layer with: {{apply: {ref.name}, in: ...}}")
         if isinstance(value, dict):
             return value[ref.name]
         return value
@@ -538,6 +588,11 @@ class Inference:
                 return
         try:
             out = self.compute(node, body, ins)
+        except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
+                OverflowError) as exc:  # an op rule fed values of the wrong kind
+            raise error(body.loc, "E402", f"node '{node.name}': arguments of the wrong kind for "
+                        f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
+                        f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
         except ShapeFail as exc:
             rule = self.rule_of(body)
             shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
@@ -546,7 +601,9 @@ class Inference:
                         f"rule: {rule}" if rule else "") from None
         if body.if_given is not None:
             try:
-                self.ctx.eq(0, 0, "", "")
+                if isinstance(out, list) or len(out) != len(ins[0]):
+                    self.ctx.fail(f"{fmt_shape(out) if not isinstance(out, list) else 'a list'} "
+                                  f"with it, {fmt_shape(ins[0])} without it")
                 for i, (a, b) in enumerate(zip(out, ins[0])):
                     self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
             except ShapeFail as exc:
@@ -620,6 +677,9 @@ class Inference:
                     or (target.op and not ops.REGISTRY[target.op].module):
                 raise ShapeFail(f"'apply: {body.apply.name}' must name a layer node "
                                 "(op layer, seq or use) of this spec", "E402")
+            if target.name not in self.values:
+                raise ShapeFail(f"'apply: {body.apply.name}' names a layer that does not "
+                                "exist in this configuration", "E300")
             return self.apply(target, ins, extra)
         if body.seq is not None:
             self.check_arity("a layer sequence", ins, 1, 1)
@@ -663,6 +723,10 @@ class Inference:
             if a.name in given:
                 expr = given[a.name]
                 args[a.name] = expr.constant if a.kind == "str" else self.sym(expr, extra)
+                if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
+                                             for d in args[a.name]):
+                    raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
+                                    "or expression (not a list)", "E402")
             elif a.required:
                 raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
                                 + ", ".join(x.name for x in op.args) + ")", "E402")
@@ -829,6 +893,9 @@ def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Che
             raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
                         f"output '{name}' does not exist" + config_text(config))
         value = inference.values[owner]
+        if value is LAYER:
+            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+                        f"output '{name}' is a layer declared without 'in:', not a tensor")
         result.outputs.setdefault(name, value[name] if isinstance(value, dict) else value)
     active = {n for n in inference.values if n in spec.nodes}
     check_reachable(spec, graph, active, active_outputs, config_text(config))

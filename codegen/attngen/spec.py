@@ -14,7 +14,7 @@ from . import ops
 from .errors import Collector, Loc, SpecError, did_you_mean, error
 from .expr import Expr, parse
 from .names import check_class_name, check_identifier
-from .yamlload import LList, LMap, LNone, LStr, load_file, loc_of, plain
+from .yamlload import LBool, LFloat, LList, LMap, LNone, LStr, load_file, loc_of, plain
 
 TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
             "inputs", "graph", "outputs", "init", "aliases", "edits")
@@ -29,6 +29,10 @@ INIT_KEYS = ("op", "weight", "bias", "std", "mean", "mode", "nonlinearity", "val
 INIT_WEIGHT = ("normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal",
                "constant", "zeros", "ones")
 INIT_BIAS = ("zeros", "constant")
+INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
+INIT_OPTION_USERS = {"std": ("normal",), "mean": ("normal",), "value": ("constant",),
+                     "mode": ("kaiming_normal", "kaiming_uniform"),
+                     "nonlinearity": ("kaiming_normal", "kaiming_uniform")}
 REQUIRED = object()  # marker: a constructor parameter without default
 
 
@@ -248,8 +252,9 @@ def shape_of(value, loc: Loc, what: str) -> list[Expr]:
         raise error(value.loc, "E102", f"{what} has more than 16 dims")
     dims = []
     for d in value:
-        if isinstance(d, (LList, LMap)):
-            raise error(d.loc, "E102", f"{what}: each dim must be a name, number or expression")
+        if isinstance(d, (LList, LMap, LNone, LBool, LFloat)):
+            raise error(loc_of(d, value.loc), "E102",
+                        f"{what}: each dim must be a name, an integer or an expression")
         dims.append(parse(d, loc_of(d, value.loc)))
     return dims
 
@@ -276,7 +281,10 @@ class Loader:
         return str(path)
 
     def resolve(self, ref: str, base: Path, loc: Loc) -> Path:
-        """`use:`/`extends:` targets: relative to the spec's folder, then the built-in library."""
+        """`use:`/`extends:` targets: relative to the spec's folder, then the built-in library.
+
+        A `use:` inherited through `extends:` carries `origin`, the file that wrote it."""
+        base = getattr(ref, "origin", None) or base
         ref = str(ref)
         names = [ref] if ref.endswith((".yaml", ".yml")) else [ref + ".yaml", ref]
         for folder in (base.parent, self.builtin_dir):
@@ -327,6 +335,7 @@ def build_spec(raw, path: Path, display: str, loader: Loader, stack: tuple) -> S
         name=check_class_name(name_value, name_value.loc), path=path, file=display,
         loc=raw.loc, title=_text(raw, "title", "the spec"), paper=_text(raw, "paper", "the spec"),
         doc=_text(raw, "doc", "the spec"),
+        extends=str(raw["extends"]) if "extends" in raw else None,
     )
     sections = [
         ("params", _load_params), ("let", _load_lets), ("requires", _load_requires),
@@ -348,6 +357,7 @@ def build_spec(raw, path: Path, display: str, loader: Loader, stack: tuple) -> S
         spec.aliases = [check_class_name(a, loc_of(a, items.loc)) for a in items]
     issues.raise_if_any()
     _check_unique_names(spec)
+    _check_optional_reads(spec)
     _check_param_order(spec)
     return spec
 
@@ -443,8 +453,14 @@ def _load_inputs(spec: Spec, raw, loc: Loc) -> None:
     _expect(raw, LMap, "'inputs'", loc, "a mapping of name: shape")
     if not raw:
         raise error(loc, "E103", "a spec needs at least one input")
+    optional = None
     for key, value in raw.items():
-        spec.inputs[str(key)] = _load_input(key, value)
+        inp = spec.inputs[str(key)] = _load_input(key, value)
+        if inp.optional:
+            optional = optional or inp.name
+        elif optional:  # forward(self, x, mask=None): optional inputs come last
+            raise error(inp.loc, "E102", f"input '{inp.name}' is required but follows the "
+                        f"optional input '{optional}' (optional inputs come last)")
 
 
 def _load_input(key, value, *, item: bool = False) -> Input:
@@ -536,6 +552,21 @@ def _load_init(spec: Spec, raw, loc: Loc) -> None:
                                                 "a string"))
         if init.options.get("mode", "fan_in") not in ("fan_in", "fan_out"):
             raise error(rule["mode"].loc, "E102", "init mode must be fan_in or fan_out")
+        if init.options.get("nonlinearity", "relu") not in INIT_NONLINEARITY:
+            raise error(rule["nonlinearity"].loc, "E102", "init nonlinearity must be one of "
+                        + ", ".join(INIT_NONLINEARITY)
+                        + did_you_mean(init.options["nonlinearity"], INIT_NONLINEARITY))
+        if init.weight is None and init.bias is None:
+            raise error(rule.loc, "E103", f"init rule for {op} sets neither 'weight' nor 'bias'")
+        for key in init.options:  # an option the chosen initialisers would ignore
+            users = INIT_OPTION_USERS[key]
+            if init.weight not in users and not (key == "value" and init.bias == "constant"):
+                raise error(rule.key_locs[key], "E102", f"init '{key}' applies only to weight: "
+                            + " or ".join(users) + (" or bias: constant" if key == "value" else "")
+                            + f", not to this rule (weight: {init.weight})")
+        if any(r.op == op for r in spec.init):
+            raise error(rule["op"].loc, "E106", f"a second init rule for {op}; one rule per "
+                        "layer type")
         spec.init.append(init)
 
 
@@ -563,6 +594,12 @@ def _refs(value, loc: Loc, what: str) -> list[Ref]:
     return refs
 
 
+def _ref(value, loc: Loc, what: str) -> Ref:
+    """Exactly one name (`apply:`, `if_given:`)."""
+    _expect(value, str, what, loc, "one node or input name")
+    return Ref(str(value), value.loc)
+
+
 def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: Loader, stack: tuple,
                *, in_case: bool = False) -> Node:
     _expect(raw, LMap, f"node '{name}'", loc, "a mapping with 'op' (or 'use', 'seq', 'cases')")
@@ -577,7 +614,7 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: Loader, stack: tupl
     if "when" in raw:
         node.when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"]))
     if "if_given" in raw:
-        node.if_given = _refs(raw["if_given"], raw.key_locs["if_given"], "'if_given'")[0]
+        node.if_given = _ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'")
     if "map" in raw:
         node.map = bool(_expect(raw["map"], int, f"'map' of node '{name}'", loc, "true or false"))
     if "out" in raw:
@@ -619,13 +656,13 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: Loader, stack: tupl
 
     extra_keys = ()
     if kind == "apply":
-        node.apply = _refs(raw["apply"], raw.key_locs["apply"], "'apply'")[0]
+        node.apply = _ref(raw["apply"], raw.key_locs["apply"], "'apply'")
     elif kind == "op":
         node.op = _op_name(raw["op"], loc)
         extra_keys = tuple(a.name for a in ops.REGISTRY[node.op].args)
     elif kind == "use":
         node.use = str(_expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name"))
-        node.spec = loader.load_child(node.use, spec.path, raw["use"].loc, stack)
+        node.spec = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
         extra_keys = tuple(node.spec.params)
     else:
         node.seq, node.seq_named = _load_seq(spec, name, raw["seq"], loader, stack)
@@ -728,7 +765,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: Loader, stack: tuple):
             names = tuple(a.name for a in op.args)
         else:
             item.use = str(value["use"])
-            item.spec = loader.load_child(item.use, spec.path, value["use"].loc, stack)
+            item.spec = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
             names = tuple(item.spec.params)
         _check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
         item.args = _load_args(value, item, names)
@@ -736,6 +773,46 @@ def _load_seq(spec: Spec, name: str, raw, loader: Loader, stack: tuple):
             item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
         items.append(item)
     return items, named
+
+
+def _check_optional_reads(spec: Spec) -> None:
+    """An optional input is None when not passed: only `if_given` nodes may read it.
+
+    `if_given: name` names an optional input; the node reads it and, when it is
+    absent, passes its first input on instead (so that input cannot be `name`).
+    """
+    sources = spec.sources()
+    optional = sorted(n for n, i in sources.items() if i.optional)
+    issues = Collector()
+    for node in spec.nodes.values():
+        for body in [node, *(node.cases or [])]:
+            guard = body.if_given
+            bad = len(issues.diagnostics)
+            if guard is not None and guard.name not in sources and guard.name not in spec.nodes:
+                issues.add(error(guard.loc, "E300", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' names no input" + did_you_mean(guard.name,
+                                                                                optional)))
+            elif guard is not None and guard.name in sources and guard.name not in optional:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' must name an optional input; '{guard.name}' "
+                                 "is always given",
+                                 "optional inputs: " + (", ".join(optional) or "none")))
+            elif guard is not None and guard.name in spec.nodes:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' must name an optional input, not a node"))
+            elif guard is not None and body.inputs and body.inputs[0].name == guard.name:
+                issues.add(error(body.inputs[0].loc, "E402", f"node '{node.name}': its first "
+                                 f"input is passed on when '{guard.name}' is absent, so it "
+                                 f"cannot be '{guard.name}' itself"))
+            elif guard is not None and not body.inputs:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}' has 'if_given' but "
+                                 "no input to pass on"))
+            for ref in body.inputs if len(issues.diagnostics) == bad else ():
+                if ref.name in optional and (guard is None or guard.name != ref.name):
+                    issues.add(error(ref.loc, "E402", f"node '{node.name}' reads optional "
+                                     f"input '{ref.name}', which is None when not passed",
+                                     f"add 'if_given: {ref.name}' to the node"))
+    issues.raise_if_any()
 
 
 def _check_unique_names(spec: Spec) -> None:

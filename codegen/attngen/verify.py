@@ -37,6 +37,7 @@ from .shapes import (
     add_lets,
     configurations,
     fmt_shape,
+    is_declaration,
     structural_params,
 )
 
@@ -219,6 +220,9 @@ def expected_tensors(spec, inference) -> dict:
     """Tensor name -> shape (tuple, or list of tuples) the spec gives it."""
     out = {}
     for name, value in inference.values.items():
+        node = spec.nodes.get(name)
+        if node is not None and is_declaration(node):  # a layer, called by `apply:` nodes
+            continue
         if isinstance(value, dict):
             out.update(value)
         elif value is not None:

@@ -7,6 +7,7 @@ schema is used. Limits guard against alias bombs, deep nesting and huge files.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import yaml
@@ -135,7 +136,11 @@ class _Converter:
             out = LList(self.convert(v, depth + 1) for v in node.value)
             out.loc = loc
             return out
-        value = self.scalars.construct_object(node)
+        try:
+            value = self.scalars.construct_object(node)
+        except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
+            problem = getattr(exc, "problem", None) or "cannot read this value"
+            raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
         if value is None:
             wrapped = LNone()
         elif isinstance(value, bool):
@@ -155,6 +160,16 @@ class _Converter:
 
 def load_text(text: str, file: str):
     """Parse YAML text into located values. Raises SpecError."""
+    collecting = gc.isenabled()
+    gc.disable()  # the trees built here hold no cycles; the collector's passes only cost time
+    try:
+        return _load_text(text, file)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_text(text: str, file: str):
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
     try:
@@ -164,6 +179,11 @@ def load_text(text: str, file: str):
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         raise error(loc, "E100", f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character or bad encoding
+        before = text[:exc.position]
+        loc = Loc(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise error(loc, "E100", f"character U+{char:04X} not allowed: {exc.reason}") from None
     except yaml.YAMLError as exc:
         raise error(Loc(file, 1, 1), "E100", f"YAML error: {exc}") from None
     except RecursionError:
@@ -172,7 +192,25 @@ def load_text(text: str, file: str):
         empty = LMap()
         empty.loc, empty.key_locs = Loc(file, 1, 1), {}
         return empty
+    _expanded_size(node, file, {}, 0)
     return _Converter(file).convert(node)
+
+
+def _expanded_size(node, file: str, sizes: dict, depth: int) -> int:
+    """Values `node` stands for once aliases are expanded, computed without expanding them
+    (each shared node once), so an alias bomb is refused before any work."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if depth > MAX_DEPTH:  # also ends self-referencing anchors
+        raise error(_mark(file, node), "E105", f"nesting deeper than {MAX_DEPTH} levels")
+    children = node.value if isinstance(node, yaml.SequenceNode) else \
+        [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+    size = 1 + sum(_expanded_size(c, file, sizes, depth + 1) for c in children)
+    if size > MAX_NODES:
+        raise error(_mark(file, node), "E105", f"this value expands to more than {MAX_NODES} "
+                    "values (alias/anchor expansion)")
+    sizes[id(node)] = size
+    return size
 
 
 def load_file(path: Path, display: str | None = None):
