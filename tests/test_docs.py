@@ -69,7 +69,7 @@ def test_collapse_draws_sub_modules_as_boxes(tmp_path):
     dot = _dot(tmp_path, "--collapse")
     assert "cluster_" not in dot
     assert re.search(r'^  "ca" \[label=<<b>ca</b>.*ChannelAttention\(in_planes=in_planes,', dot,
-                     re.M)
+                     re.MULTILINE)
     assert "512 params" in dot and 'fillcolor="#fff4c2"' in dot  # the sub-module colour
     assert '"ca.fc1"' not in dot
 
@@ -129,7 +129,7 @@ def test_unknown_spec_exits_1(tmp_path, capsys):
 
 
 def test_missing_renderer_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(render, "available_backends", lambda: [])
+    monkeypatch.setattr(render, "available_backends", list)
     assert main(["diagram", SE, "-o", str(tmp_path / "se.svg")]) == 1
     assert "no renderer for svg" in capsys.readouterr().err
     assert not (tmp_path / "se.svg").exists()
@@ -245,7 +245,7 @@ def test_spec_strings_cannot_break_or_inject_into_pages(tmp_path):
         assert "<script" not in md and "<b>" not in md and "<i>" not in md and "<img" not in md
         assert not re.search(r"(?<!\\)\]\(javascript", md)
         assert "\n# not a heading" not in md
-        for table in re.findall(r"(?:^\|.*\n)+", md, re.M):  # every row: the header's cells
+        for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
             assert len({len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}) == 1
     md = (out / "evil.md").read_text()
     assert "pipe \\| and &lt;script&gt;" in md
