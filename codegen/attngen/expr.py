@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from collections.abc import Callable, Mapping
 
 from .errors import Loc, error
@@ -118,7 +119,9 @@ def parse(raw, loc: Loc) -> Expr:
     if "\n" in text or "\r" in text:
         raise error(loc, "E200", "expressions must fit on one line")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for `1C`: ours is the error
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         col = (exc.offset or 1) - 1
         raise error(loc.shifted(col), "E200", f"invalid expression '{text}': {exc.msg}") from None
