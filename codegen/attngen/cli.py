@@ -172,12 +172,13 @@ def op_label(node) -> str:
 
 
 def cmd_show(args) -> int:
-    from .build import compile_spec
+    from .build import collect_specs, compile_spec
     from .diagram import terminal
     from .spec import Loader
 
-    checked = compile_spec(Path(args.spec), Loader(), {})
-    print(terminal(checked))
+    loader, cache = Loader(), {}
+    for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
+        print(terminal(compile_spec(path, loader, cache)))
     return EXIT_OK
 
 
