@@ -123,14 +123,22 @@ def _same_default(a, b):
     return a is b or bool(a == b)
 
 
+def _init_signature(cls):
+    """The constructor's signature; a module without its own __init__ (nn.Module's
+    ``*args, **kwargs``) takes no arguments."""
+    if isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__init__ is nn.Module.__init__:
+        return inspect.Signature()
+    return inspect.signature(cls)
+
+
 def assert_same_signature(gen_cls, ref_cls):
     """Constructor parameter names (in order) and defaults must match.
 
     list and tuple defaults with equal items count as equal; bool defaults must
     stay bool (act=True is not act=1).
     """
-    gen_sig = inspect.signature(gen_cls)
-    ref_sig = inspect.signature(ref_cls)
+    gen_sig = _init_signature(gen_cls)
+    ref_sig = _init_signature(ref_cls)
     gen_params = list(gen_sig.parameters.values())
     ref_params = list(ref_sig.parameters.values())
     header = (f"constructor signature mismatch for {getattr(ref_cls, '__name__', ref_cls)}:\n"

@@ -17,3 +17,15 @@ CASES += [
     ("cot", "CoTAttention", "cot:CoTAttention", (8, 5), {}, rand(3, 8, 6, 4)),
 ]
 COVERS = {"h_sigmoid", "h_swish"}
+CASES += [
+    ("triplet", "TripletAttention", "triplet:TripletAttention", (), {}, rand(2, 16, 5, 7)),
+    ("triplet", "TripletAttention", "triplet:TripletAttention", (True,), {}, rand(3, 8, 6, 4)),
+    ("triplet", "TripletAttention", "triplet:TripletAttention", (), {"no_spatial": False},
+     rand(2, 3, 9, 10)),
+    # AttentionGate and ZPool take no arguments: two rows each with different input shapes
+    ("triplet", "AttentionGate", "triplet:AttentionGate", (), {}, rand(2, 6, 5, 7)),
+    ("triplet", "AttentionGate", "triplet:AttentionGate", (), {}, rand(3, 1, 8, 3)),
+    ("triplet", "ZPool", "triplet:ZPool", (), {}, rand(2, 5, 4, 7)),
+    ("triplet", "ZPool", "triplet:ZPool", (), {}, rand(3, 2, 6, 3)),
+]
+COVERS |= {"triplet_gate", "zpool"}
