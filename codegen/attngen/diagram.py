@@ -20,6 +20,7 @@ import html
 
 from . import ops
 from .params import node_params, param_values
+from .params import total as params_total
 from .shapes import Checked, fmt_shape
 from .spec import Node
 
@@ -48,12 +49,24 @@ def _h(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def key_args(node: Node) -> str:
+def _applications(spec, layer: str) -> int:
+    """How many nodes (or cases) call the layer `layer` (its own node included if it has inputs)."""
+    count = int(bool(spec.nodes[layer].inputs))
+    for node in spec.nodes.values():
+        bodies = [node, *(node.cases or ())]  # cases exclude each other: one call at most
+        count += any(b.apply is not None and b.apply.name == layer for b in bodies)
+    return count
+
+
+def key_args(node: Node, spec=None) -> str:
     """`Conv1d(1, 1, k=3)`-style summary of what a node does."""
     if node.apply is not None:
+        layer = spec.nodes.get(node.apply.name) if spec is not None else None
+        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
+            return f"{node.apply.name}: {key_args(layer)}"  # declared once, called once
         return f"{node.apply.name} (shared weights)"
     if node.cases is not None:
-        return "one of: " + ", ".join(key_args(c) for c in node.cases)
+        return "one of: " + ", ".join(key_args(c, spec) for c in node.cases)
     if node.seq is not None:
         label = " → ".join(_item_label(i.op or i.spec.name, i.args, i.op) for i in node.seq)
     else:
@@ -194,6 +207,56 @@ class _Dot:
             '</table>>, fontsize=9];')
 
 
+def _holds(expr, values: dict) -> bool:
+    if expr is None:
+        return True
+    try:
+        return bool(expr.value(values))
+    except Exception:  # noqa: BLE001  (reads a dim or a let of another configuration: draw it)
+        return True
+
+
+def drawn_nodes(checked: Checked):
+    """(name, node, body, values) for every node a diagram shows.
+
+    Diagrams show the default configuration: a node switched off there by a `choices`
+    param (ASFF's `level`) is left out and a `cases` node shows its active case; a node
+    switched on by a bool param (`vis`, `no_spatial`) is drawn with its condition, so
+    optional outputs stay visible.
+    """
+    spec = checked.spec
+    values = param_values(spec)
+    choices = {p.name for p in spec.params.values() if p.choices}
+    for name in checked.order:
+        if name not in checked.nodes:
+            continue
+        node = spec.nodes[name]
+        env = values
+        if node.when is not None and not _holds(node.when, values):
+            if set(node.when.names) & choices:
+                continue
+            env = {**values, **checked.nodes[name].config}
+        body = node if node.cases is None else next(
+            (c for c in node.cases if _holds(c.when, env)), node.cases[0])
+        yield name, node, body, env
+
+
+def _shown_params(spec, node: Node, body: Node, values: dict) -> int:
+    """A node's parameter count; a layer declared once and applied once counts where applied."""
+    if body.apply is not None:
+        layer = spec.nodes.get(body.apply.name)
+        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
+            return node_params(layer, values)
+        return 0
+    return node_params(node, values)
+
+
+def drawn_at(spec) -> str:
+    """`level=0`: the values of `choices` params a diagram is drawn at ('' if none)."""
+    values = param_values(spec)
+    return ", ".join(f"{p.name}={values[p.name]!r}" for p in spec.params.values() if p.choices)
+
+
 def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
                legend: bool = False) -> str:
     """The diagram as DOT; `collapse` draws each sub-module as one box."""
@@ -201,8 +264,9 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}")
     spec = checked.spec
     d = _Dot()
+    at = f"  <i>(drawn at {_h(drawn_at(spec))})</i>" if drawn_at(spec) else ""
     graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
-             f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}>, labelloc=t];')
+             f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}{at}>, labelloc=t];')
     node = (f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, '
             'margin="0.12,0.05", penwidth=1.2];')
     edge = (f'  edge [fontname="{FONT}", fontsize=9, fontcolor="#444444", color="#666666", '
@@ -243,17 +307,9 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
     drawn id of the node producing it.
     """
     spec = checked.spec
-    values = param_values(spec)
     produced = dict(sources)
-    for name in checked.order:
-        node = spec.nodes[name]
-        if name not in checked.nodes:
-            continue  # not active in any checked configuration shown
+    for name, node, body, values in drawn_nodes(checked):
         info = checked.nodes[name]
-        body = node
-        if node.cases is not None:
-            body = next((c for c in node.cases if c.when.value({**values, **info.config})),
-                        node.cases[0])
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
         in_shapes = [entry_shapes.get(src) or (fmt_shape(s) if s is not None else "None")
@@ -275,7 +331,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             for o, inner_name in zip(node.out or (), sub_outs):
                 produced[o] = inner.get(inner_name, ident)
             continue
-        params = node_params(node, {**values, **info.config})
+        params = _shown_params(spec, node, body, values)
         title = name if not node.out else f"{name} → {', '.join(node.out)}"
         notes = []
         if node.when is not None:
@@ -291,7 +347,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
                 notes.append(f"for {var}{body.each.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, key_args(body), _kind(body, spec), params, indent,
+            d.box(ident, title, key_args(body, spec), _kind(body, spec), params, indent,
                   dashed=body.apply is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
             if src_name in produced:  # an optional input's edge is dashed
@@ -308,31 +364,26 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
 def terminal(checked: Checked) -> str:
     """A top-to-bottom flow chart for the terminal, like the notes' ASCII drawings."""
     spec = checked.spec
-    values = param_values(spec)
     rows = []
     for name in spec.sources():
         rows.append((name, "input", "", checked.shape_text(name), 0))
     previous = rows[-1][0] if rows else None
-    for name in checked.order:
-        if name not in checked.nodes:
-            continue
-        node = spec.nodes[name]
-        info = checked.nodes[name]
-        body = node if node.cases is None else next(
-            (c for c in node.cases if c.when.value({**values, **info.config})), node.cases[0])
+    for name, node, body, env in drawn_nodes(checked):
         inputs = [r.name for r in body.inputs]
         src = "" if inputs == [previous] else "◀ " + ", ".join(inputs)
         shape = checked.shape_text(name) if not node.out else \
             ", ".join(checked.shape_text(o) for o in node.out)
-        label = key_args(body)
+        label = key_args(body, spec)
         if node.when is not None:
             label += f"  [if {node.when.text}]"
         rows.append((name if not node.out else f"{name} → {', '.join(node.out)}", label, src,
-                     shape, node_params(node, {**values, **info.config})))
+                     shape, _shown_params(spec, node, body, env)))
         previous = name
     w_name = max(len(r[0]) for r in rows)
     w_label = min(max(len(r[1]) for r in rows), 48)
     title = f"{spec.name}" + (f" — {spec.title}" if spec.title else "") + f"  [{spec.file}]"
+    if drawn_at(spec):
+        title += f"  (drawn at {drawn_at(spec)})"
     lines = [title, ""]
     for i, (name, label, src, shape, params) in enumerate(rows):
         if i:
@@ -343,6 +394,6 @@ def terminal(checked: Checked) -> str:
         lines.append(f"  {name:<{w_name}}  {label:<{w_label}}  {shape}{extra}{count}")
     outs = ", ".join(o.name + (f" (if {o.when.text})" if o.when is not None else "")
                      for o in spec.outputs)
-    total = sum(r[4] for r in rows)
+    total = params_total(spec)
     lines += ["  │", "  ▼", f"  return {outs}", "", f"parameters at the defaults: {total:,}"]
     return "\n".join(lines)
