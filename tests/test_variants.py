@@ -291,7 +291,8 @@ VARIANTS = sorted((REPO_ROOT / "specs" / "variants").glob("*.yaml"))
 
 def test_the_required_variants_exist():
     names = {p.stem for p in VARIANTS}
-    assert {"se_max", "se_avgmax", "eca_adaptive", "cbam_channel_only"} <= names
+    assert {"se_max", "se_avgmax", "eca_adaptive", "cbam_channel_only", "coordatt_relu",
+            "sk_two_branch"} <= names
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
@@ -339,3 +340,43 @@ def test_cbam_channel_only_has_no_spatial_stage():
     names = {n for n, _ in mod.named_children()}
     assert names == {"ca"}
     assert "kernel_size" not in load(REPO_ROOT / "specs/variants/cbam_channel_only.yaml").params
+
+
+def test_coordatt_relu_cuts_negative_responses():
+    """The variant's post-BN activation is a ReLU: negative pre-activations give 0,
+    where the base's h_swish gives a negative value."""
+    relu = load_generated("variants/coordatt_relu").CoordAttReLU(16, 16).eval()
+    base = load_generated("coordatt").CoordAtt(16, 16).eval()
+    assert isinstance(relu.relu, torch.nn.ReLU) and not hasattr(relu, "act")
+    assert not isinstance(base.act, torch.nn.ReLU)
+    seen = {}
+    relu.relu.register_forward_hook(lambda m, i, o: seen.update(relu=(i[0], o)))
+    base.act.register_forward_hook(lambda m, i, o: seen.update(base=(i[0], o)))
+    base.load_state_dict(relu.state_dict(), strict=True)  # same weights, only the act differs
+    x = torch.randn(2, 16, 5, 7)
+    with torch.no_grad():
+        out_relu, out_base = relu(x), base(x)
+    pre, post = seen["relu"]
+    assert (pre < 0).any()
+    assert torch.equal(post[pre < 0], torch.zeros_like(post[pre < 0]))
+    assert torch.equal(post[pre > 0], pre[pre > 0])
+    base_pre, base_post = seen["base"]
+    assert torch.equal(base_pre, pre)
+    assert (base_post[(pre < 0) & (pre > -3)] < 0).all()
+    assert not torch.allclose(out_relu, out_base)
+
+
+def test_sk_two_branch_is_the_reference_sk_with_kernels_3_5():
+    from equivalence import randomize_batchnorm
+    from references.sk import SKAttention
+
+    torch.manual_seed(0)
+    gen = load_generated("variants/sk_two_branch").SKTwoBranchAttention(16, reduction=2)
+    assert len(gen.convs) == 2 and len(gen.fcs) == 2
+    assert [b.conv.kernel_size for b in gen.convs] == [(3, 3), (5, 5)]
+    ref = randomize_batchnorm(SKAttention(16, kernels=[3, 5], reduction=2), 1).eval()
+    gen.load_state_dict(ref.state_dict(), strict=True)
+    gen.eval()
+    x = torch.randn(3, 16, 6, 9)
+    with torch.no_grad():
+        assert torch.allclose(gen(x), ref(x), atol=1e-6, rtol=1e-5)

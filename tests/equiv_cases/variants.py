@@ -23,3 +23,13 @@ CASES = [
     ("variants/cbam_channel_only", "CBAMChannelOnly", "variants:CBAMChannelOnly", (24,),
      {"ratio": 4}, rand(3, 24, 7, 4)),
 ]
+CASES += [
+    ("variants/coordatt_relu", "CoordAttReLU", "variants:CoordAttReLU", (64, 64), {},
+     rand(2, 64, 5, 7)),
+    ("variants/coordatt_relu", "CoordAttReLU", "variants:CoordAttReLU", (48, 48),
+     {"reduction": 4}, rand(3, 48, 6, 3)),
+    ("variants/sk_two_branch", "SKTwoBranchAttention", "variants:SKTwoBranchAttention", (),
+     {"channel": 32, "reduction": 4, "L": 4}, rand(2, 32, 5, 7)),
+    ("variants/sk_two_branch", "SKTwoBranchAttention", "variants:SKTwoBranchAttention", (24,),
+     {"group": 4, "L": 16}, rand(3, 24, 6, 4)),
+]

@@ -1,13 +1,20 @@
 """Small variant modules built from the base references (reference).
 
-Two-branch SK needs no class of its own: use ``SKAttention(kernels=[3, 5])``.
+Two-branch SK is ``SKAttention(kernels=[3, 5])``; ``SKTwoBranchAttention`` only makes
+that the default. CoordAtt with a ReLU is ``coordatt.CoordAttReLU`` (the notes' first
+listing), re-exported here.
 """
 import math
 
 from torch import nn
 
 from .cbam import ChannelAttention
+from .coordatt import CoordAttReLU
 from .eca import ECAAttention
+from .sk import SKAttention
+
+__all__ = ["CBAMChannelOnly", "CoordAttReLU", "ECAAdaptiveAttention", "SEAvgMaxAttention",
+           "SEMaxAttention", "SKTwoBranchAttention", "eca_kernel_size"]
 
 
 def _se_mlp(channel, reduction):
@@ -72,3 +79,10 @@ class CBAMChannelOnly(nn.Module):
 
     def forward(self, x):
         return x * self.ca(x)
+
+
+class SKTwoBranchAttention(SKAttention):
+    """SK with a 3x3 and a 5x5 branch by default."""
+
+    def __init__(self, channel=512, kernels=(3, 5), reduction=8, group=1, L=32):
+        super().__init__(channel, list(kernels), reduction, group, L)
