@@ -18,7 +18,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import Collector, Diagnostic, Loc, SpecError, did_you_mean, error
 from .expr import Expr
 from .graph import build, check_reachable, producers
 from .spec import Item, Node, Spec
@@ -857,13 +857,22 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     graph, order = build(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
+    failed: dict[tuple, list] = {}  # the same problem in several configurations: report it once
     for config in configs:
         try:
             _check_config(spec, config, graph, order, result)
         except SpecError as exc:
-            issues.add(exc)
-            if len(issues.diagnostics) >= 20:
+            suffix = config_text(config)
+            for d in exc.diagnostics:
+                base = d.message.removesuffix(suffix) if suffix else d.message
+                failed.setdefault((d.loc, d.code, base), []).append(d)
+            if len(failed) >= 20:
                 break
+    for (_loc, _code, base), found in failed.items():
+        first = found[0]
+        if len(found) == len(configs) > 1:  # in every configuration: no need to name one
+            first = Diagnostic(first.loc, first.code, base, first.notes)
+        issues.add(SpecError([first]))
     issues.raise_if_any()
     return result
 
