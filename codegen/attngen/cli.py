@@ -69,6 +69,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: docs/)")
     d.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the files that would change")
+
+    pc = sub.add_parser("params", help="parameter count per node and in total, from the spec "
+                        "alone (no torch)")
+    pc.add_argument("spec", metavar="SPEC", help="a spec file or built-in name")
+    pc.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
+                    help="a param value (an expression, e.g. --set channel=256 --set "
+                    "reduction=channel//32); repeatable. Params without a default use the "
+                    "spec's example value unless set")
+    pc.add_argument("--all", action="store_true", help="list nodes without parameters too")
+    pc.add_argument("--total", action="store_true", help="print only the total, a plain integer")
+
+    df = sub.add_parser("diff", help="compare two specs: nodes, shapes, params, parameter count")
+    df.add_argument("old", metavar="A", help="a spec file or built-in name")
+    df.add_argument("new", metavar="B", help="a spec file or built-in name")
+
+    nw = sub.add_parser("new", help="write NAME.yaml, a variant skeleton that extends a spec",
+                        description="Write NAME.yaml: `extends:` SPEC, a new class name, and "
+                        "commented edits. It builds unchanged; never overwrites a file.")
+    nw.add_argument("name", metavar="NAME", help="the new spec's file stem, e.g. se_wide "
+                    "(class SeWide)")
+    nw.add_argument("--from", required=True, dest="base", metavar="SPEC",
+                    help="the base: a built-in name (se) or a spec file")
+    nw.add_argument("-o", "--out", default=".", metavar="DIR",
+                    help="folder for NAME.yaml (default: the current folder; in a checkout "
+                    "use -o specs/variants for a built-in variant)")
     return p
 
 
@@ -76,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"build": cmd_build, "check": cmd_check, "show": cmd_show,
-                "ops": cmd_ops, "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs}[args.command](args)
+                "ops": cmd_ops, "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs,
+                "params": cmd_params, "diff": cmd_diff, "new": cmd_new}[args.command](args)
     except SpecError as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)
@@ -246,6 +272,94 @@ def cmd_docs(args) -> int:
 def _usage(message: str) -> int:
     print(f"attngen: error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _one_spec(arg: str, command: str):
+    """The checked spec of one file or built-in name (None: a usage error was printed)."""
+    from .build import collect_specs, compile_spec
+    from .spec import Loader
+
+    paths = collect_specs([arg])
+    if len(paths) != 1:
+        _usage(f"{arg} holds {len(paths)} specs; {command} takes one spec")
+        return None
+    return compile_spec(paths[0], Loader(), {})
+
+
+def cmd_params(args) -> int:
+    from . import params
+
+    checked = _one_spec(args.spec, "params")
+    if checked is None:
+        return EXIT_USAGE
+    spec = checked.spec
+    overrides = params.parse_sets(spec, args.sets)
+    params.check_requires(spec, params.param_values(spec, overrides))
+    if args.total:
+        print(params.total(spec, overrides))
+    else:
+        print(params.table(spec, overrides, show_all=args.all))
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from .build import collect_specs, compile_spec
+    from .diff import diff_lines
+    from .spec import Loader
+
+    paths = collect_specs([args.old, args.new])
+    if len(paths) != 2:
+        return _usage("diff compares two spec files (not folders)")
+    loader, cache = Loader(), {}
+    old, new = (compile_spec(p, loader, cache) for p in paths)
+    print("\n".join(diff_lines(old, new)))
+    return EXIT_OK
+
+
+def cmd_new(args) -> int:
+    from .build import _builtin, collect_specs, compile_spec
+    from .errors import Loc
+    from .names import check_class_name
+    from .scaffold import class_name, extends_ref, skeleton
+    from .spec import Loader
+
+    stem = args.name.removesuffix(".yaml")
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        return _usage(f"NAME '{args.name}' must be a plain file stem; choose the folder with -o")
+    cls = class_name(stem)
+    try:
+        check_class_name(cls, Loc(args.name))
+    except SpecError as exc:
+        return _usage(f"NAME '{args.name}' gives no valid class name ('{cls}'): "
+                      + exc.diagnostics[0].message)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        return _usage(f"-o {args.out} is not a folder")
+    base_paths = collect_specs([args.base])
+    if len(base_paths) != 1:
+        return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")
+    base_path = base_paths[0]
+    loader = Loader()
+    base = compile_spec(base_path, loader, {}).spec
+    target = out_dir / f"{stem}.yaml"
+    builtin = Path(args.base).stem if not Path(args.base).is_file() and _builtin(args.base) \
+        else None
+    ref = extends_ref(base_path, builtin, target, loader)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(target, "x", encoding="utf-8") as fh:  # "x": never clobber
+            fh.write(skeleton(stem, cls, ref, base))
+    except FileExistsError:
+        print(f"attngen: error: {target} already exists; not overwriting it (choose another "
+              "NAME or -o DIR, or remove the file)", file=sys.stderr)
+        return EXIT_ERRORS
+    try:
+        compile_spec(target, Loader(), {})
+    except SpecError:
+        target.unlink()
+        raise
+    print(f"wrote {target}: {cls} extends {ref}; build it with `attngen build {target}`")
+    return EXIT_OK
 
 
 def cmd_verify(args) -> int:
