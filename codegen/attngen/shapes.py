@@ -559,8 +559,9 @@ class Inference:
             if node.cases is not None:
                 chosen = [c for c in node.cases if self.active(c.when)]
                 if len(chosen) != 1:
-                    raise error(node.loc, "E402", f"node '{name}': {len(chosen)} cases apply"
-                                + config_text(self.config) + " (exactly one must)")
+                    count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
+                    raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
+                                + config_text(self.config))
                 self.node(node, chosen[0], prod)
             else:
                 self.node(node, node, prod)
@@ -872,6 +873,9 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
         first = found[0]
         if len(found) == len(configs) > 1:  # in every configuration: no need to name one
             first = Diagnostic(first.loc, first.code, base, first.notes)
+        elif len(found) > 1:
+            more = f"the same in {len(found) - 1} more configuration(s)"
+            first = Diagnostic(first.loc, first.code, first.message, (*first.notes, more))
         issues.add(SpecError([first]))
     issues.raise_if_any()
     return result
