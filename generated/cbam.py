@@ -18,8 +18,8 @@ class ChannelAttention(nn.Module):
     convolutions); their sum through a sigmoid is a weight per channel.
 
     Args:
-        in_planes (int, required)
-        ratio (int, default 16)
+        in_planes (int, required): input channels
+        ratio (int, default 16): channel reduction of the shared MLP
 
     Shapes:
         x: (B, in_planes, H, W)
@@ -68,7 +68,7 @@ class SpatialAttention(nn.Module):
     sigmoid turn it into one weight per position.
 
     Args:
-        kernel_size (int, default 7; one of [3, 7])
+        kernel_size (int, default 7; one of [3, 7]): conv kernel (padding 3 or 1)
 
     Shapes:
         x: (B, C, H, W)
@@ -106,9 +106,9 @@ class CBAM(nn.Module):
     which channels matter, then where.
 
     Args:
-        in_planes (int, required)
-        ratio (int, default 16)
-        kernel_size (int, default 7; one of [3, 7])
+        in_planes (int, required): input channels
+        ratio (int, default 16): channel reduction of the shared MLP
+        kernel_size (int, default 7; one of [3, 7]): spatial attention kernel
 
     Shapes:
         x: (B, in_planes, H, W)

@@ -17,8 +17,8 @@ class ChannelAttention(nn.Module):
     convolutions); their sum through a sigmoid is a weight per channel.
 
     Args:
-        in_planes (int, required)
-        ratio (int, default 16)
+        in_planes (int, required): input channels
+        ratio (int, default 16): channel reduction of the shared MLP
 
     Shapes:
         x: (B, in_planes, H, W)

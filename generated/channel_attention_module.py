@@ -22,7 +22,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
     Args:
         d_model (int, required): features of the inputs and the output
         h (int, required): number of heads
-        dropout (float, default 0.1)
+        dropout (float, default 0.1): dropout on the attention weights
 
     Shapes:
         queries: (B, nq, d_model)

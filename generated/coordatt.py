@@ -17,7 +17,7 @@ class h_sigmoid(nn.Module):
     A piecewise-linear sigmoid: ReLU6(x + 3) / 6, cheap to compute on mobile hardware.
 
     Args:
-        inplace (bool, default True)
+        inplace (bool, default True): ReLU6 in place
 
     Shapes:
         x: (B, C, H, W)
@@ -46,7 +46,7 @@ class h_swish(nn.Module):
     Swish with the hard sigmoid: x * ReLU6(x + 3) / 6.
 
     Args:
-        inplace (bool, default True)
+        inplace (bool, default True): ReLU6 in place
 
     Shapes:
         x: (B, C, H, W)
@@ -77,7 +77,7 @@ class CoordAtt(nn.Module):
     Args:
         inp (int, required): input channels
         oup (int, required): output channels (equal to inp; the weights rescale the input)
-        reduction (int, default 32)
+        reduction (int, default 32): hidden channels: max(8, inp // reduction)
 
     Shapes:
         x: (B, inp, H, W)

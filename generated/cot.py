@@ -19,8 +19,8 @@ class CoTAttention(nn.Module):
     (softmax over all positions) that pools the values. Output: static + dynamic context.
 
     Args:
-        dim (int, default 512)
-        kernel_size (int, default 3)
+        dim (int, default 512): channels (a multiple of 4)
+        kernel_size (int, default 3): odd kernel of the key embedding
 
     Shapes:
         x: (B, dim, H, W)

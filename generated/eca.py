@@ -17,7 +17,7 @@ class ECAAttention(nn.Module):
     dimensionality reduction) and a sigmoid give a weight per channel.
 
     Args:
-        kernel_size (int, default 3)
+        kernel_size (int, default 3): odd kernel of the 1-D conv across channels
 
     Shapes:
         x: (B, C, H, W)

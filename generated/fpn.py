@@ -23,7 +23,7 @@ class PyramidFeatures(nn.Module):
         C3_size (int, required): channels of C3 (the largest map)
         C4_size (int, required): channels of C4
         C5_size (int, required): channels of C5 (the smallest map)
-        feature_size (int, default 256)
+        feature_size (int, default 256): channels of every output level
 
     Shapes:
         inputs[C3]: (B, C3_size, 4*H, 4*W)

@@ -16,7 +16,7 @@ class h_sigmoid(nn.Module):
     A piecewise-linear sigmoid: ReLU6(x + 3) / 6, cheap to compute on mobile hardware.
 
     Args:
-        inplace (bool, default True)
+        inplace (bool, default True): ReLU6 in place
 
     Shapes:
         x: (B, C, H, W)
@@ -45,7 +45,7 @@ class h_swish(nn.Module):
     Swish with the hard sigmoid: x * ReLU6(x + 3) / 6.
 
     Args:
-        inplace (bool, default True)
+        inplace (bool, default True): ReLU6 in place
 
     Shapes:
         x: (B, C, H, W)

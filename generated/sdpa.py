@@ -25,7 +25,7 @@ class ScaledDotProductAttention(nn.Module):
         d_k (int, required): features per head of queries and keys
         d_v (int, required): features per head of values
         h (int, required): number of heads
-        dropout (float, default 0.1)
+        dropout (float, default 0.1): dropout on the attention weights
 
     Shapes:
         queries: (B, nq, d_model)

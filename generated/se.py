@@ -17,8 +17,8 @@ class SEAttention(nn.Module):
     bottleneck MLP with a sigmoid gives a weight per channel that rescales the input.
 
     Args:
-        channel (int, default 512)
-        reduction (int, default 16)
+        channel (int, default 512): input channels
+        reduction (int, default 16): bottleneck reduction of the MLP
 
     Shapes:
         x: (B, channel, H, W)

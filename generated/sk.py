@@ -27,11 +27,11 @@ class SKAttention(nn.Module):
     logits; a softmax across the branches weights their sum.
 
     Args:
-        channel (int, default 512)
+        channel (int, default 512): input channels
         kernels (list, default (1, 3, 5, 7)): kernel size of each branch (odd keeps H and W)
-        reduction (int, default 8)
-        group (int, default 1)
-        L (int, default 32)
+        reduction (int, default 8): squeeze width: d = max(L, channel // reduction)
+        group (int, default 1): groups of the branch convs
+        L (int, default 32): smallest squeeze width d
 
     Shapes:
         x: (B, channel, H, W)

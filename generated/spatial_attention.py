@@ -18,7 +18,7 @@ class SpatialAttention(nn.Module):
     sigmoid turn it into one weight per position.
 
     Args:
-        kernel_size (int, default 7; one of [3, 7])
+        kernel_size (int, default 7; one of [3, 7]): conv kernel (padding 3 or 1)
 
     Shapes:
         x: (B, C, H, W)

@@ -21,7 +21,7 @@ class CoordAttReLU(nn.Module):
     Args:
         inp (int, required): input channels
         oup (int, required): output channels (equal to inp; the weights rescale the input)
-        reduction (int, default 32)
+        reduction (int, default 32): hidden channels: max(8, inp // reduction)
 
     Shapes:
         x: (B, inp, H, W)

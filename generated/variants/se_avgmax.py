@@ -17,8 +17,8 @@ class SEAvgMaxAttention(nn.Module):
     pooling, fed to the one bottleneck MLP.
 
     Args:
-        channel (int, default 512)
-        reduction (int, default 16)
+        channel (int, default 512): input channels
+        reduction (int, default 16): bottleneck reduction of the MLP
 
     Shapes:
         x: (B, channel, H, W)

@@ -17,8 +17,8 @@ class SEMaxAttention(nn.Module):
     strongest response of each channel drives its weight.
 
     Args:
-        channel (int, default 512)
-        reduction (int, default 16)
+        channel (int, default 512): input channels
+        reduction (int, default 16): bottleneck reduction of the MLP
 
     Shapes:
         x: (B, channel, H, W)

@@ -26,11 +26,11 @@ class SKTwoBranchAttention(nn.Module):
     choosing between them per channel.
 
     Args:
-        channel (int, default 512)
+        channel (int, default 512): input channels
         kernels (list, default (3, 5)): kernel size of each branch (odd keeps H and W)
-        reduction (int, default 8)
-        group (int, default 1)
-        L (int, default 32)
+        reduction (int, default 8): squeeze width: d = max(L, channel // reduction)
+        group (int, default 1): groups of the branch convs
+        L (int, default 32): smallest squeeze width d
 
     Shapes:
         x: (B, channel, H, W)
