@@ -1,0 +1,180 @@
+"""attngen: attention modules as checked YAML dataflow graphs.
+
+The Python API::
+
+    import attngen
+
+    se = attngen.load("specs/se.yaml")      # or a built-in name: attngen.load("se")
+    se.shape("fc")                          # '(B, channel)'
+    se.dims("fc")                           # (B, channel) as sympy expressions
+    se.params                               # {'channel': 512, 'reduction': 16}
+    se.param_count(channel=256)             # 8192, from the spec alone (no torch)
+
+    SE = attngen.compile("specs/se.yaml")   # the nn.Module class, built in memory
+    model = SE(channel=64, reduction=4)
+
+Importing attngen is cheap: sympy, Jinja and torch are imported only when used.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import types
+from pathlib import Path
+
+from .errors import Loc, SpecError, did_you_mean, error
+
+__all__ = ["LoadedSpec", "SpecError", "compile", "load"]
+
+
+class LoadedSpec:
+    """A spec that passed the checker: its nodes' symbolic shapes, params and source."""
+
+    def __init__(self, checked):
+        self.checked = checked
+
+    @property
+    def spec(self):
+        """The parsed `attngen.spec.Spec`."""
+        return self.checked.spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def params(self) -> dict:
+        """Constructor params and the values checked: defaults, or examples if required."""
+        return {p.name: p.sample for p in self.spec.params.values()}
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node names in execution order."""
+        return [n for n in self.checked.order if n in self.spec.nodes]
+
+    def _known(self, name: str):
+        from .shapes import LAYER
+
+        if name in self.checked.nodes and self.checked.nodes[name].output is LAYER:
+            raise ValueError(f"'{name}' declares a layer (no 'in:'); it has no tensor shape")
+        if name in self.checked.inputs or name in self.checked.nodes:
+            return
+        for info in self.checked.nodes.values():
+            if isinstance(info.output, dict) and name in info.output:
+                return
+        known = [*self.checked.inputs, *self.checked.nodes]
+        raise KeyError(f"{self.name} has no node or input '{name}'" + did_you_mean(name, known))
+
+    def shape(self, name: str) -> str:
+        """The checked symbolic shape of a node or input as text, e.g. '(B, channel)'."""
+        self._known(name)
+        return self.checked.shape_text(name)
+
+    def dims(self, name: str):
+        """The checked shape as a tuple of sympy expressions (a list of tuples for a node
+        whose value is a list of tensors)."""
+        self._known(name)
+        if name in self.checked.inputs:
+            value = self.checked.inputs[name]
+        elif name in self.checked.nodes and not isinstance(self.checked.nodes[name].output, dict):
+            value = self.checked.nodes[name].output
+        else:
+            value = next(i.output[name] for i in self.checked.nodes.values()
+                         if isinstance(i.output, dict) and name in i.output)
+        return [tuple(v) for v in value] if isinstance(value, list) else tuple(value)
+
+    def param_count(self, **values) -> int:
+        """Total parameters at the given param values (defaults otherwise); no torch."""
+        from . import params
+
+        return params.total(self.spec, self._values(values))
+
+    def param_counts(self, **values) -> dict[str, int]:
+        """Parameters per node (nodes switched off by `when:` left out)."""
+        from . import params
+
+        return params.per_node(self.spec, self._values(values))
+
+    def _values(self, values: dict) -> dict:
+        from . import params
+
+        for name in values:
+            if name not in self.spec.params:
+                raise TypeError(f"{self.name} has no param '{name}'"
+                                + did_you_mean(name, self.spec.params))
+        params.check_requires(self.spec, params.param_values(self.spec, values))
+        return values
+
+    def source(self) -> str:
+        """The generated Python source (what `attngen build` writes)."""
+        from .emit import render
+
+        return render(self.checked)
+
+    def compile(self, *, name: str | None = None):
+        """The nn.Module class; see `attngen.compile`."""
+        return compile(self, name=name)
+
+    def __repr__(self) -> str:
+        return f"<LoadedSpec {self.name} from {self.spec.file}>"
+
+
+def _path(ref) -> Path:
+    """A spec file, or the path of a built-in spec named `ref` (`eca`, `eca.yaml`)."""
+    from .build import _builtin, _not_found
+
+    path = Path(ref)
+    if path.is_file():
+        return path
+    builtin = _builtin(str(ref))
+    if builtin is None:
+        raise error(Loc(str(ref)), "E500", _not_found(str(ref)))
+    return builtin
+
+
+def load(path) -> LoadedSpec:
+    """Load and check a spec file or built-in name; raises SpecError with located errors."""
+    from .build import compile_spec
+    from .spec import Loader
+
+    return LoadedSpec(compile_spec(_path(path), Loader(), {}))
+
+
+def _checked(obj):
+    from .shapes import Checked, check
+    from .spec import Spec
+
+    if isinstance(obj, LoadedSpec):
+        return obj.checked
+    if isinstance(obj, Checked):
+        return obj
+    if isinstance(obj, Spec):
+        return check(obj, {})
+    return load(obj).checked
+
+
+def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: the API verb
+    """The generated nn.Module class of a spec, built in memory (no files written).
+
+    `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
+    `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
+    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    """
+    checked = _checked(path_or_spec)
+    spec = checked.spec
+    source = LoadedSpec(checked).source()
+    filename = f"<attngen {spec.file}>"
+    module = types.ModuleType(f"attngen_compiled_{spec.name}", spec.title or None)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = builtins.compile(source, filename, "exec")
+    exec(code, module.__dict__)  # noqa: S102  (our own generated source, never spec text)
+    wanted = name or spec.name
+    cls = module.__dict__.get(wanted)
+    if not isinstance(cls, type):
+        classes = [k for k, v in module.__dict__.items()
+                   if isinstance(v, type) and v.__module__ == module.__name__]
+        raise KeyError(f"{spec.file} defines no class '{wanted}'" + did_you_mean(wanted, classes)
+                       + f" (classes: {', '.join(classes)})")
+    return cls
