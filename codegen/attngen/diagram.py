@@ -298,8 +298,31 @@ def palette_dot() -> str:
                       *d.lines, "}"]) + "\n"
 
 
+def _bound(shape, binding: dict):
+    """A shape with a sub-module's own dim names replaced by the caller's dims."""
+    if isinstance(shape, list):
+        return [_bound(s, binding) for s in shape]
+    if isinstance(shape, tuple) and binding:
+        return tuple(d.xreplace(binding) if hasattr(d, "xreplace") else d for d in shape)
+    return shape
+
+
+def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
+    """Each free dim of a sub-module's inputs (ZPool's P, Q) -> the caller's dim there."""
+    out = {}
+    for name, outer in zip(sub.spec.sources(), caller_shapes):
+        inner = sub.inputs.get(name)
+        if not (isinstance(inner, tuple) and isinstance(outer, tuple)) or len(inner) != len(outer):
+            continue
+        for a, b in zip(inner, _bound(outer, binding)):
+            if getattr(a, "is_Symbol", False) and a.name not in sub.spec.params:
+                out.setdefault(a, b)
+    return out
+
+
 def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
-          entry_shapes: dict[str, str], indent: str, collapse: bool) -> dict[str, str]:
+          entry_shapes: dict[str, str], indent: str, collapse: bool,
+          binding: dict | None = None) -> dict[str, str]:
     """Draw a spec's nodes; `sources` maps its input names to drawn node ids.
 
     `entry_shapes` gives, for a sub-module, its inputs' shapes as the caller names them,
@@ -312,7 +335,8 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         info = checked.nodes[name]
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
-        in_shapes = [entry_shapes.get(src) or (fmt_shape(s) if s is not None else "None")
+        in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
+                                               if s is not None else "None")
                      for src, s in zip(inputs, info.inputs)]
         sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
         if sub is not None and not collapse and body.each is None:
@@ -324,7 +348,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
                              if s in produced}
             inner_shapes = dict(zip(sub.spec.sources(), in_shapes))
             inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
-                          collapse)
+                          collapse, _sub_binding(sub, info.inputs, binding or {}))
             d.lines.append(f"{indent}}}")
             sub_outs = [o.name for o in sub.spec.outputs]
             produced[name] = inner.get(sub_outs[0], ident)
