@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # an output path under a file, no permission, disk full
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"attngen: error: cannot write {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERRORS
 
 
 def cmd_build(args) -> int:
@@ -232,7 +236,10 @@ def cmd_diagram(args) -> int:
         return _usage(f"-o {args.out} is a folder; name the output file")
     if not args.out and fmt in ("png", "pdf") and sys.stdout.isatty():
         return _usage(f"{fmt} is binary: name an output file with -o")
-    [path] = collect_specs([args.spec])
+    paths = collect_specs([args.spec])
+    if len(paths) != 1:
+        return _usage(f"{args.spec} holds {len(paths)} specs; diagram draws one")
+    [path] = paths
     dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
     data = dot.encode() if fmt == "dot" else render(dot, fmt)

@@ -52,6 +52,12 @@ def doc_text(text: str, width: int = 88) -> str:
     return "\n\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs)
 
 
+def doc_line(text: str) -> str:
+    """One docstring line built from spec values (reprs, expressions): escaped, not wrapped."""
+    safe = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return safe.replace("\\", "\\\\").replace('"', '\\"')
+
+
 # -- names -----------------------------------------------------------------------------
 class Namer:
     """Spec names -> Python source, for __init__ or forward; records what forward reads."""
@@ -292,7 +298,7 @@ class ClassEmitter:
     def comment(self, node: Node, body: Node) -> str:
         info = self.checked.nodes.get(node.name)
         if info is None:
-            return f"# {node.name}  [{body.loc.file}:{body.loc.line}]"
+            return "# " + comment_text(f"{node.name}  [{body.loc.file}:{body.loc.line}]")
         ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
         out = info.output
         several = len(self.checked.configs) > 1  # recorded shapes hold in one configuration
@@ -468,7 +474,7 @@ class ClassEmitter:
                 what = "required" if p.required else f"default {_literal(p.default)}"
                 extra = f"; one of {list(p.choices)}" if p.choices else ""
                 doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(f"    {p.name} ({p.type}, {what}{extra}){doc}")
+                lines.append(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}")
             parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
@@ -491,7 +497,7 @@ class ClassEmitter:
                 if len(checked.configs) > 1:
                     shown = self.spec_shape(o.name) or shown
                 shapes.append(f"    returns {o.name}{when}: {shown}")
-        parts.append("\n".join(shapes))
+        parts.append("\n".join(doc_line(line) for line in shapes))
         return "\n\n".join(parts)
 
 
@@ -544,7 +550,7 @@ def render(checked: Checked) -> str:
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
     return env.get_template("module.py.j2").render(
-        source=spec.file, file_doc=file_doc, classes=bodies, aliases=aliases,
+        source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
         helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
         render_class=lambda body: body,
     )

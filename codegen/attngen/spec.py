@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import ops
 from .errors import Collector, Loc, SpecError, did_you_mean, error
-from .expr import Expr, parse
+from .expr import CONSTANTS, FUNCTIONS, Expr, parse
 from .names import check_class_name, check_identifier
 from .yamlload import LBool, LFloat, LList, LMap, LNone, LStr, load_file, loc_of, plain
 
@@ -314,7 +314,11 @@ class Loader:
         path = self.resolve(ref, parent, loc)
         chain = [p for p, _ in stack]
         if path in chain:
-            names = [self.display(p) for p in chain[chain.index(path):]] + [self.display(path)]
+            names = [self.display(p) for p in chain[chain.index(path):]]
+            origin = getattr(ref, "origin", None)  # a `use:` inherited through `extends:`
+            if origin is not None and Path(origin).resolve() != chain[-1]:
+                names.append(self.display(Path(origin)))
+            names.append(self.display(path))
             raise error(loc, "E501", "cycle through `use:`/`extends:`: " + " -> ".join(names))
         return self.load(path, stack)
 
@@ -466,7 +470,7 @@ def _load_inputs(spec: Spec, raw, loc: Loc) -> None:
 def _load_input(key, value, *, item: bool = False) -> Input:
     name = check_identifier(key, key.loc, "input")
     if isinstance(value, LList):
-        return Input(name, key.loc, shape_of(value, key.loc, f"shape of input '{name}'"))
+        return Input(name, key.loc, _dims(shape_of(value, key.loc, f"shape of input '{name}'")))
     _expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     _check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=_text(value, "doc", f"input '{name}'"))
@@ -490,10 +494,30 @@ def _load_input(key, value, *, item: bool = False) -> Input:
             raise error(items.loc, "E102", f"input '{name}' has no items")
         inp.items = [_load_input(k, v, item=True) for k, v in items.items()]
     elif "shape" in value:
-        inp.shape = shape_of(value["shape"], value.loc, f"shape of input '{name}'")
+        inp.shape = _dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
     else:
         raise error(value.loc, "E103", f"input '{name}' needs 'shape' (or 'items' for a list)")
     return inp
+
+
+def _dim_names(shape: list[Expr]):
+    """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
+    import ast
+
+    for dim in shape:
+        calls = {id(n.func) for n in ast.walk(dim.tree) if isinstance(n, ast.Call)}
+        for n in ast.walk(dim.tree):
+            if isinstance(n, ast.Name) and id(n) not in calls:
+                yield n.id, dim.loc.shifted(n.col_offset)
+
+
+def _dims(shape: list[Expr]) -> list[Expr]:
+    """Dim names become local variables of forward: valid, unreserved identifiers."""
+    for name, loc in _dim_names(shape):
+        if name in FUNCTIONS or name in CONSTANTS:
+            raise error(loc, "E104", f"dim name '{name}' is reserved: expressions use it")
+        check_identifier(name, loc, "dim")
+    return shape
 
 
 def _load_outputs(spec: Spec, raw, loc: Loc) -> None:
@@ -847,6 +871,14 @@ def _check_unique_names(spec: Spec) -> None:
             issues.add(error(node.loc, "E106", f"loop variable '{node.each_var}' of node "
                              f"'{node.name}' shadows a name defined at line "
                              f"{seen[node.each_var].line}"))
+    values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
+    values |= {n.each_var for n in spec.nodes.values() if n.each_var}
+    for inp in spec.inputs.values():
+        for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
+            for name, loc in _dim_names(shape):
+                if name in values:  # forward's `name, ... = x.shape` would overwrite it
+                    issues.add(error(loc, "E106", f"dim '{name}' of input '{inp.name}' reuses "
+                                     "the name of an input, node, output or loop variable"))
     issues.raise_if_any()
 
 
