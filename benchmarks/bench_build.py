@@ -1,0 +1,143 @@
+"""Wall time of `attngen build specs/ -o TMP` for the whole library, and where it goes.
+
+1. End to end: `attngen build SPECS -o TMP` in a fresh subprocess (Python start-up and
+   imports included), median of N runs into an empty folder each time.
+2. Torch is never imported: the same build in a subprocess under `-X importtime`, whose
+   import log must not name `torch`; the in-process breakdown also checks sys.modules.
+3. Breakdown, in this process, one spec after another as the build does it:
+   import (attngen modules, sympy, networkx, jinja2), load (YAML -> Spec), check (graph +
+   symbolic shapes), emit (Python source + DOT) and render (DOT -> SVG by Graphviz).
+
+    .venv/bin/python benchmarks/bench_build.py [--quick] [--runs N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+BUILD = [sys.executable, "-m", "attngen.cli", "build"]
+
+
+def wall_times(runs: int, specs: Path) -> list[float]:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            subprocess.run([*BUILD, str(specs), "-o", tmp], check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def python_startup(runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def imported_modules(specs: Path) -> set[str]:
+    """Top-level packages imported by one build, from `-X importtime`'s log."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-X", "importtime", *BUILD[1:], str(specs),
+                               "-o", tmp], check=True, capture_output=True, text=True)
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def breakdown(specs: Path) -> dict[str, float]:
+    """Seconds per phase, in this (fresh) process; imports first."""
+    t0 = time.perf_counter()
+    from attngen.build import collect_specs
+    from attngen.diagram import dot_source
+    from attngen.emit import render as emit_py
+    from attngen.render import available_backends, render
+    from attngen.shapes import check
+    from attngen.spec import Loader, load
+
+    phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)
+    phases["import"] = time.perf_counter() - t0
+    loader, cache = Loader(), {}
+    svg = bool(available_backends())
+    for path in collect_specs([str(specs)]):
+        t0 = time.perf_counter()
+        spec = load(path, loader)
+        t1 = time.perf_counter()
+        checked = check(spec, cache)
+        t2 = time.perf_counter()
+        emit_py(checked)
+        dot = dot_source(checked)
+        t3 = time.perf_counter()
+        if svg:
+            render(dot, "svg")
+        t4 = time.perf_counter()
+        phases["load"] += t1 - t0
+        phases["check"] += t2 - t1
+        phases["emit"] += t3 - t2
+        phases["render"] += t4 - t3
+    assert "torch" not in sys.modules, "the build imported torch"
+    return phases
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one run of each (for tests)")
+    ap.add_argument("--runs", type=int, default=7, help="subprocess builds to time (default 7)")
+    ap.add_argument("--specs", type=Path, default=SPECS, help="spec folder (default specs/)")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile one in-process build instead (top 30 by cumulative time)")
+    args = ap.parse_args(argv)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from attngen.cli import main as cli_main
+
+        with tempfile.TemporaryDirectory() as tmp:
+            prof = Path(tmp) / "prof"
+            cProfile.runctx("cli_main(['build', str(s), '-o', str(o)])", globals(),
+                            {"cli_main": cli_main, "s": args.specs, "o": Path(tmp) / "out"},
+                            str(prof))
+            pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(30)
+        return 0
+    runs = 1 if args.quick else args.runs
+    n_specs = len(list(args.specs.glob("*.yaml")))
+    modules = imported_modules(args.specs)
+    if "torch" in modules:
+        print("error: `attngen build` imported torch", file=sys.stderr)
+        return 1
+    phases = breakdown(args.specs)  # also asserts torch stays out of sys.modules
+    walls = wall_times(runs, args.specs)
+    start = python_startup(runs)
+    wall = statistics.median(walls)
+    print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files; "
+          f"torch imported: no; third-party packages imported: "
+          f"{', '.join(sorted(m for m in modules if m in THIRD_PARTY)) or 'none'}\n")
+    print("| measure | seconds |")
+    print("|---|---:|")
+    print(f"| wall, subprocess (median of {runs}; min {min(walls):.3f}, max {max(walls):.3f}) "
+          f"| {wall:.3f} |")
+    print(f"| of which bare Python start-up | {start:.3f} |")
+    for name, secs in phases.items():
+        print(f"| in-process: {name} | {secs:.3f} |")
+    print(f"| in-process: total | {sum(phases.values()):.3f} |")
+    return 0
+
+
+THIRD_PARTY = {"sympy", "networkx", "jinja2", "yaml", "ruamel", "mpmath", "markupsafe", "torch",
+               "numpy"}
+
+if __name__ == "__main__":
+    sys.exit(main())

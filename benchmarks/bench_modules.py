@@ -1,0 +1,251 @@
+"""Generated modules vs the hand-written references: forward and forward+backward time.
+
+Every (generated file, class) of tests/equiv_cases/*.py is timed against its reference
+(tests/references/), both built under the same seed with the reference's state_dict
+loaded into the generated module, at a realistic but CPU-friendly size (SIZES below; a
+class without an entry runs at its first equivalence row's size, marked "test size").
+
+Timing: a fixed thread count (default 1), warm-up calls, then pairs of equal-length blocks
+run back to back, interleaved (generated, reference, reference, generated, ...: who goes
+first alternates); each pair gives a ratio generated/reference and the table shows the
+median ratio with the median times. Times are the CPU time of the calling thread
+(time.thread_time; process time with --threads > 1), so time slices lost to other
+processes on a busy machine do not count. --control times the reference against a second
+copy of itself instead: its ratios show the noise floor of the method on this machine.
+"forward" is eval mode under torch.no_grad(); "fwd+bwd" is train mode with inputs that require
+grad, backward of the sum of every floating output (gradients set to None between calls).
+
+    .venv/bin/python benchmarks/bench_modules.py [--quick] [--threads N] [--only SUBSTR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import pkgutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import equiv_cases
+from equivalence import _tensor_leaves, load_generated
+
+
+def rand(*shape):
+    return lambda: (torch.randn(*shape),)
+
+
+def pyramid(batch, channels, h, w):
+    """A list of maps, small-to-large channels, each half the size of the next."""
+    n = len(channels)
+    return lambda: ([torch.randn(batch, c, h * 2 ** (n - 1 - i), w * 2 ** (n - 1 - i))
+                     for i, c in enumerate(channels)],)
+
+
+def qkv(b, n, d):
+    return lambda: (torch.randn(b, n, d), torch.randn(b, n, d), torch.randn(b, n, d))
+
+
+IMG = rand(8, 64, 28, 28)  # batch 8, 64 channels, 28 x 28
+# (generated stem, class) -> (args, kwargs, inputs factory)
+SIZES = {
+    ("se", "SEAttention"): ((64,), {"reduction": 16}, IMG),
+    ("eca", "ECAAttention"): ((), {"kernel_size": 3}, IMG),
+    ("cbam", "CBAM"): ((64,), {"ratio": 16, "kernel_size": 7}, IMG),
+    ("cbam", "ChannelAttention"): ((64, 16), {}, IMG),
+    ("cbam", "SpatialAttention"): ((), {"kernel_size": 7}, IMG),
+    ("sk", "SKAttention"): ((), {"channel": 64, "reduction": 8, "L": 32}, IMG),
+    ("coordatt", "CoordAtt"): ((64, 64), {"reduction": 32}, IMG),
+    ("coordatt", "h_swish"): ((), {}, IMG),
+    ("coordatt", "h_sigmoid"): ((), {}, IMG),
+    ("cot", "CoTAttention"): ((), {"dim": 64, "kernel_size": 3}, IMG),
+    ("triplet", "TripletAttention"): ((), {}, IMG),
+    ("triplet", "AttentionGate"): ((), {}, IMG),
+    ("triplet", "ZPool"): ((), {}, IMG),
+    ("danet", "DAModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
+    ("danet", "PositionAttentionModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
+    ("danet", "ChannelAttentionModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
+    ("sdpa", "ScaledDotProductAttention"): ((256, 32, 32, 8), {}, qkv(8, 49, 256)),
+    ("simplified_sdpa", "SimplifiedScaledDotProductAttention"): ((256, 8), {},
+                                                                  qkv(8, 49, 256)),
+    ("asff", "ASFF"): ((1,), {"multiplier": 0.25}, pyramid(4, [64, 128, 256], 7, 7)),
+    ("asff", "Conv"): ((64, 64, 3), {}, IMG),
+    ("fpn", "PyramidFeatures"): ((64, 128, 256), {"feature_size": 64},
+                                 pyramid(4, [64, 128, 256], 7, 7)),
+    ("mtgnn", "TemporalConv"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
+    ("mtgnn", "temporal_conv"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
+    ("mtgnn", "DilatedInception"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
+    ("mtgnn", "dilated_inception"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
+    ("variants/se_max", "SEMaxAttention"): ((64,), {"reduction": 16}, IMG),
+    ("variants/se_avgmax", "SEAvgMaxAttention"): ((64,), {"reduction": 16}, IMG),
+    ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((64,), {}, IMG),
+    ("variants/cbam_channel_only", "CBAMChannelOnly"): ((64,), {"ratio": 16}, IMG),
+    ("variants/coordatt_relu", "CoordAttReLU"): ((64, 64), {"reduction": 32}, IMG),
+    ("variants/sk_two_branch", "SKTwoBranchAttention"): ((), {"channel": 64, "L": 32}, IMG),
+}
+
+
+def modules() -> list[tuple]:
+    """One row per (generated stem, class) of the equivalence cases, in their order."""
+    seen = {}
+    for m in pkgutil.iter_modules(equiv_cases.__path__):
+        for stem, cls, ref, args, kwargs, inputs in importlib.import_module(
+                f"equiv_cases.{m.name}").CASES:
+            if (stem, cls) in seen:
+                continue
+            size = SIZES.get((stem, cls))
+            seen[(stem, cls)] = (stem, cls, ref, *(size or (args, kwargs, inputs)), size is None)
+    return list(seen.values())
+
+
+def build(stem, cls, ref, args, kwargs):
+    module_name, ref_cls = ref.split(":")
+    ref_type = getattr(importlib.import_module(f"references.{module_name}"), ref_cls)
+    gen_type = getattr(load_generated(stem), cls)
+    torch.manual_seed(0)
+    reference = ref_type(*args, **kwargs)
+    torch.manual_seed(0)
+    generated = gen_type(*args, **kwargs)
+    generated.load_state_dict(reference.state_dict(), strict=True)
+    return generated, reference
+
+
+def forward_step(module, inputs):
+    def step():
+        with torch.no_grad():
+            module(*inputs)
+    return step
+
+
+def backward_step(module, inputs):
+    """Inputs require grad too: an attention block sits inside a network."""
+    inputs = tuple(_with_grad(v) for v in inputs)
+    params = list(module.parameters()) + [t for _, t in _tensor_leaves(inputs)
+                                          if t.requires_grad]
+
+    def step():
+        for p in params:
+            p.grad = None
+        outs = [t for _, t in _tensor_leaves(module(*inputs)) if t.is_floating_point()]
+        loss = sum(t.sum() for t in outs if t.requires_grad)
+        if isinstance(loss, torch.Tensor):
+            loss.backward()
+    return step
+
+
+def _with_grad(v):
+    if isinstance(v, torch.Tensor):
+        return v.detach().clone().requires_grad_(v.is_floating_point())
+    if isinstance(v, (list, tuple)):
+        return type(v)(_with_grad(t) for t in v)
+    return v
+
+
+CLOCK = time.thread_time  # CPU time of this thread: time slices lost to other processes don't count
+
+
+def block(step, n: int) -> float:
+    t0 = CLOCK()
+    for _ in range(n):
+        step()
+    return CLOCK() - t0
+
+
+def compare(gen_step, ref_step, *, pairs: int, block_s: float, warmup: int):
+    """Median ratio generated/reference over interleaved pairs of blocks, median times."""
+    for _ in range(warmup):
+        gen_step()
+        ref_step()
+    one = min(block(gen_step, 1), block(ref_step, 1), block(gen_step, 1), block(ref_step, 1))
+    n = max(1, math.ceil(block_s / max(one, 1e-6)))
+    ratios, gen_t, ref_t = [], [], []
+    for i in range(pairs):  # who goes first alternates, so an order effect cancels out
+        if i % 2 == 0:
+            g = block(gen_step, n)
+            r = block(ref_step, n)
+        else:
+            r = block(ref_step, n)
+            g = block(gen_step, n)
+        ratios.append(g / r)
+        gen_t.append(g / n)
+        ref_t.append(r / n)
+    return statistics.median(ratios), statistics.median(gen_t), statistics.median(ref_t), n
+
+
+def keep_freed_memory() -> bool:
+    """glibc: serve tensors from the heap and keep freed memory instead of returning it to
+    the kernel, so repeated calls reuse warm pages instead of paying page faults whose cost
+    swings with the machine's load (M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, 32 << 20)) and bool(libc.mallopt(-1, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 3 pairs of short blocks")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--control", action="store_true",
+                    help="reference vs a copy of itself (the noise floor), not generated")
+    ap.add_argument("--page-faults", action="store_true",
+                    help="leave glibc malloc's defaults (freed tensors go back to the kernel)")
+    ap.add_argument("--pairs", type=int, default=21, help="interleaved pairs per measure")
+    ap.add_argument("--block", type=float, default=0.02, help="seconds per block (default 0.02)")
+    ap.add_argument("--only", default="", help="only classes/stems containing this text")
+    ap.add_argument("--target", type=float, default=1.03, help="ratio to flag (default 1.03)")
+    args = ap.parse_args(argv)
+    heap = keep_freed_memory() if not args.page_faults else False
+    torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = time.thread_time if args.threads == 1 else time.process_time
+    pairs, block_s, warmup = (3, 0.002, 1) if args.quick else (args.pairs, args.block, 3)
+    rows = [m for m in modules() if args.only in f"{m[0]}.{m[1]}"]
+    what = "reference vs reference (control)" if args.control else "generated vs reference"
+    print(f"{what}: torch {torch.__version__}, {args.threads} thread(s) of "
+          f"{os.cpu_count()} CPUs, {pairs} pairs per measure, freed memory "
+          f"{'kept by malloc' if heap else 'returned to the kernel'}, "
+          f"blocks of ~{1000 * block_s:.0f} ms\n")
+    print("| module | input | forward gen/ref (ms) | forward ratio | fwd+bwd gen/ref (ms) "
+          "| fwd+bwd ratio |")
+    print("|---|---|---:|---:|---:|---:|")
+    worst = 0.0
+    t_start = time.perf_counter()
+    for stem, cls, ref, c_args, c_kwargs, inputs, test_size in rows:
+        gen, refm = build(stem, cls, ref, c_args, c_kwargs)
+        if args.control:
+            gen = build(stem, cls, ref, c_args, c_kwargs)[1]
+        torch.manual_seed(1)
+        x = inputs()
+        x = x if isinstance(x, tuple) else (x,)
+        cells = []
+        for mode in ("forward", "fwd+bwd"):
+            for m in (gen, refm):
+                m.eval() if mode == "forward" else m.train()
+            make = forward_step if mode == "forward" else backward_step
+            ratio, g, r, _ = compare(make(gen, x), make(refm, x), pairs=pairs,
+                                     block_s=block_s, warmup=warmup)
+            worst = max(worst, ratio)
+            flag = " **!**" if ratio > args.target else ""
+            cells += [f"{1e3 * g:.3f} / {1e3 * r:.3f}", f"{ratio:.3f}{flag}"]
+        shapes = "; ".join("x".join(map(str, t.shape)) for _, t in _tensor_leaves(x, ""))
+        size = " (test size)" if test_size else ""
+        print(f"| {stem}.{cls} | {shapes}{size} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nworst median ratio {worst:.3f} (target <= {args.target}); "
+          f"{len(rows)} modules in {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
