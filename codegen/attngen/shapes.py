@@ -375,6 +375,14 @@ def config_text(config: dict) -> str:
     return f" (when {', '.join(f'{k}={v!r}' for k, v in config.items())})" if config else ""
 
 
+def _is_dim(d) -> bool:
+    if isinstance(d, bool):
+        return False
+    if isinstance(d, int):
+        return True
+    return isinstance(d, sympy.Expr) and not d.is_Boolean and d.is_integer is not False
+
+
 class Env:
     """Names visible to expressions: symbolic (`sym`) and concrete sample values (`val`)."""
 
@@ -716,7 +724,15 @@ class Inference:
                 raise ShapeFail("empty list", "E402")
         self.check_arity(f"{op.name}", ins, *op.arity)
         args = self.op_args(op, item.args, extra)
-        return op.shape(self.ctx, list(ins), args)
+        out = op.shape(self.ctx, list(ins), args)
+        for shape in out if isinstance(out, list) else [out]:
+            bad = next((d for d in shape if not _is_dim(d)), None) if isinstance(shape, tuple) \
+                else None
+            if bad is not None:  # e.g. Linear(cin, [1, 2]): an argument is no integer
+                raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
+                                "its arguments (" + ", ".join(
+                                    f"{k}={v}" for k, v in args.items()) + ")", "E402")
+        return out
 
     def op_args(self, op, given: dict, extra: dict) -> dict:
         args = {}

@@ -271,9 +271,11 @@ class Loader:
         self.cache: dict[Path, Spec] = {}
 
     def display(self, path: Path) -> str:
-        """The path as shown in errors and generated headers: relative to the working
-        folder, else `specs/NAME.yaml` for a built-in spec, else as given."""
-        for root, prefix in ((self.display_root, ""), (self.builtin_dir, "specs/")):
+        """The path as shown in errors and generated headers: `specs/NAME.yaml` for a
+        built-in spec, else relative to the working folder, else as given."""
+        # the built-in folder first: an installed attngen's specs may lie under the working
+        # folder (a venv in a checkout) and must still read `specs/se.yaml`
+        for root, prefix in ((self.builtin_dir, "specs/"), (self.display_root, "")):
             try:
                 return prefix + path.resolve().relative_to(root.resolve()).as_posix()
             except ValueError:
