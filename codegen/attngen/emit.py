@@ -35,6 +35,17 @@ def _call_template(op_name: str):
     return _env().from_string(ops.REGISTRY[op_name].call)
 
 
+def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool) -> str:
+    """A tensor function's call expression from its template; `args` maps the arguments
+    the spec gives to their source text, `ins` are the input variables."""
+    seq = ins[0] if listed else f"[{', '.join(ins)}]"
+    # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
+    defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
+    context = dict(defaults, **args, x=ins[0], ins=ins, seq=seq, listed=listed,
+                   given=list(args), args=args)
+    return _call_template(op.name).render(**context)
+
+
 # -- text safety ----------------------------------------------------------------------
 def comment_text(text: str) -> str:
     """User text made safe for a one-line comment: no line breaks or control characters."""
@@ -399,10 +410,7 @@ class ClassEmitter:
                 args[a.name] = text
         if body.op == "slice":
             args["index"] = _slice_index(body, namer)
-        seq = ins[0] if listed else f"[{', '.join(ins)}]"
-        context = dict(args, x=ins[0], ins=ins, seq=seq, listed=listed, given=list(args),
-                       args=args)
-        return _call_template(op.name).render(**context)
+        return render_call(op, args, ins, listed=listed)
 
     def return_lines(self, namer: Namer) -> list[str]:
         spec = self.spec
