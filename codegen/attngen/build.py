@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,19 +80,29 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True) -> list[Art
 
     loader, cache, issues, out = Loader(), {}, Collector(), []
     renderer = _renderer() if svg else None
-    for path in paths:
-        try:
-            checked = compile_spec(path, loader, cache)
-        except SpecError as exc:
-            issues.add(exc)
-            continue
-        stem = path.stem
-        dot = dot_source(checked)
-        out.append(Artifact(out_dir / f"{stem}.py", render(checked).encode()))
-        out.append(Artifact(out_dir / f"{stem}.dot", dot.encode()))
-        if renderer is not None:
-            out.append(Artifact(out_dir / f"{stem}.svg", renderer(dot, "svg")))
-    issues.raise_if_any()
+    # Graphviz runs in subprocesses: start each SVG as soon as its DOT exists, while the
+    # next specs are checked (threads only wait on the subprocesses).
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer else None
+    try:
+        for path in paths:
+            try:
+                checked = compile_spec(path, loader, cache)
+            except SpecError as exc:
+                issues.add(exc)
+                continue
+            stem = path.stem
+            dot = dot_source(checked)
+            out.append(Artifact(out_dir / f"{stem}.py", render(checked).encode()))
+            out.append(Artifact(out_dir / f"{stem}.dot", dot.encode()))
+            if pool is not None:
+                out.append(Artifact(out_dir / f"{stem}.svg", pool.submit(renderer, dot, "svg")))
+        issues.raise_if_any()
+        for art in out:
+            if isinstance(art.data, Future):
+                art.data = art.data.result()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return out
 
 

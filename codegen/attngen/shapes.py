@@ -57,14 +57,22 @@ class _DimPrinter(StrPrinter):
 _PRINTER = _DimPrinter({"order": "none"})
 
 
+_FORMATTED: dict = {}
+
+
 def fmt_dim(d) -> str:
     if isinstance(d, Expr):
         return d.text
     if isinstance(d, (int, float)):
         return repr(d)
+    cached = isinstance(d, sympy.Basic)  # printing is a large part of emitting; dims recur
+    if cached and d in _FORMATTED:
+        return _FORMATTED[d]
     text = _PRINTER.doprint(d)
     if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1]
+    if cached:
+        _FORMATTED[d] = text
     return text
 
 
@@ -152,6 +160,36 @@ def _floor_divisions(*exprs):
     return found
 
 
+_SIMPLIFIED: dict = {}
+
+
+def _simplify(e):
+    """sympy.simplify, memoized: the same few dims (H*W, ...) recur across specs and configs.
+
+    Dims it would return unchanged skip it: its first call alone imports sympy.physics.
+    """
+    e = sympy.sympify(e)
+    if _plain(e):
+        return e
+    if e not in _SIMPLIFIED:
+        _SIMPLIFIED[e] = sympy.simplify(e)
+    return _SIMPLIFIED[e]
+
+
+def _plain(e) -> bool:
+    """A number, symbol, monomial (3*H*W) or linear sum with coprime integer coefficients
+    (seq_len - 6*d): nothing to cancel, combine or factor out."""
+    if e.is_Atom:
+        return True
+    if e.is_Mul:
+        return all(a.is_Atom for a in e.args)
+    if e.is_Add:
+        terms = [t.as_coeff_Mul() for t in e.args]
+        return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
+                and sympy.igcd(*[int(c) for c, _ in terms]) == 1)
+    return False
+
+
 # -- the context op rules see -------------------------------------------------------------
 class ShapeCtx:
     def __init__(self, prover: Prover):
@@ -202,7 +240,7 @@ class ShapeCtx:
 
     def exact_div(self, a, b, what: str):
         self.divides(b, a, f"{what} must divide evenly")
-        return sympy.simplify(a / b)
+        return _simplify(a / b)
 
     def positive(self, d, what: str):
         v = self.prover.value(d)
@@ -239,7 +277,7 @@ class ShapeCtx:
         value = self.prover.value(length)
         if value is not None and value < 1:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
-        return sympy.simplify(length) if not isinstance(length, int) else length
+        return _simplify(length) if not isinstance(length, int) else length
 
     def _sign(self, v) -> int:
         v = sympy.sympify(v)
@@ -424,6 +462,8 @@ def check_names(expr: Expr, env) -> None:
     """E202 at the first unknown name of an expression, with a suggestion."""
     import ast
 
+    if all(n in env for n in expr.names):  # the common case: nothing to locate
+        return
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
             raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
@@ -811,6 +851,9 @@ def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]
     params = [(n, s) for n, s in env.sym.items() if isinstance(s, sympy.Symbol) and n in spec.params]
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
     samples, attempts = [], 0
+    dim_names = [str(d) for d in dims]
+    rewrites = [_requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
+                                           requires=[req]), env) for req in spec.requires]
     while len(samples) < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -822,12 +865,10 @@ def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]
                 choice = rng.choice([default, default * 2, default + 1, max(1, default - 1),
                                      rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7])])
                 values[name] = choice if sym.is_positive is False or choice > 0 else 1
-        for i, d in enumerate(dims):
-            values[str(d)] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
+        for i, d in enumerate(dim_names):
+            values[d] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
                 else rng.randint(1, 48)
-        for req in spec.requires:  # make divisibility facts hold by construction
-            rewrite = _requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
-                                                 requires=[req]), env)
+        for rewrite in rewrites:  # make divisibility facts hold by construction
             for sym, expr in rewrite.items():
                 k = next(iter(s for s in expr.free_symbols if str(s).endswith("_k")))
                 sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
