@@ -4,6 +4,7 @@
    imports included), median of N runs into an empty folder each time.
 2. Torch is never imported: the same build in a subprocess under `-X importtime`, whose
    import log must not name `torch`; the in-process breakdown also checks sys.modules.
+   Also its CPU time (user + sys, Graphviz children included), steadier on a busy machine.
 3. Breakdown, in this process, one spec after another as the build does it:
    import (attngen modules, sympy, networkx, jinja2), load (YAML -> Spec), check (graph +
    symbolic shapes), emit (Python source + DOT) and render (DOT -> SVG by Graphviz).
@@ -14,6 +15,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,14 +29,18 @@ SPECS = ROOT / "specs"
 BUILD = [sys.executable, "-m", "attngen.cli", "build"]
 
 
-def wall_times(runs: int, specs: Path) -> list[float]:
-    times = []
+def wall_times(runs: int, specs: Path) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + sys of the build and its Graphviz children)."""
+    times, cpu = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run([*BUILD, str(specs), "-o", tmp], check=True, capture_output=True)
             times.append(time.perf_counter() - t0)
-    return times
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return times, cpu
 
 
 def python_startup(runs: int) -> float:
@@ -59,6 +66,7 @@ def imported_modules(specs: Path) -> set[str]:
 
 def breakdown(specs: Path) -> dict[str, float]:
     """Seconds per phase, in this (fresh) process; imports first."""
+    torch_before = "torch" in sys.modules  # (a test process may have it already)
     t0 = time.perf_counter()
     from attngen.build import collect_specs
     from attngen.diagram import dot_source
@@ -87,7 +95,7 @@ def breakdown(specs: Path) -> dict[str, float]:
         phases["check"] += t2 - t1
         phases["emit"] += t3 - t2
         phases["render"] += t4 - t3
-    assert "torch" not in sys.modules, "the build imported torch"
+    assert torch_before or "torch" not in sys.modules, "the build imported torch"
     return phases
 
 
@@ -119,19 +127,24 @@ def main(argv=None) -> int:
         print("error: `attngen build` imported torch", file=sys.stderr)
         return 1
     phases = breakdown(args.specs)  # also asserts torch stays out of sys.modules
-    walls = wall_times(runs, args.specs)
+    walls, cpus = wall_times(runs, args.specs)
     start = python_startup(runs)
     wall = statistics.median(walls)
-    print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files; "
+    print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"torch imported: no; third-party packages imported: "
           f"{', '.join(sorted(m for m in modules if m in THIRD_PARTY)) or 'none'}\n")
     print("| measure | seconds |")
     print("|---|---:|")
     print(f"| wall, subprocess (median of {runs}; min {min(walls):.3f}, max {max(walls):.3f}) "
           f"| {wall:.3f} |")
-    print(f"| of which bare Python start-up | {start:.3f} |")
+    print(f"| CPU user+sys, subprocess and its Graphviz children (median) "
+          f"| {statistics.median(cpus):.3f} |")
+    print(f"| bare Python start-up | {start:.3f} |")
     for name, secs in phases.items():
-        print(f"| in-process: {name} | {secs:.3f} |")
+        label = "render (one after another; the build overlaps them)" if name == "render" \
+            else name
+        print(f"| in-process: {label} | {secs:.3f} |")
     print(f"| in-process: total | {sum(phases.values()):.3f} |")
     return 0
 
