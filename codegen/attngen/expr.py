@@ -99,7 +99,13 @@ class Expr:
 
     def sympy(self, env: Mapping[str, object]):
         """Build a sympy expression; `env` maps names to sympy values or Python lists."""
-        return _Sym(env, self).run(self.tree)
+        import sympy
+
+        try:
+            return _Sym(env, self).run(self.tree)
+        except (sympy.SympifyError, TypeError) as exc:  # e.g. a str param in arithmetic
+            raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
+                        f"{type(exc).__name__}") from None
 
 
 def parse(raw, loc: Loc) -> Expr:
@@ -424,7 +430,9 @@ class _Sym(_Interp):
 
     def _IfExp(self, node):
         test = self.run(node.test)
-        if not isinstance(test, (bool, self.sp.logic.boolalg.Boolean)):
+        if self._concrete(test):  # a known value (a str or list param's): Python truthiness
+            test = bool(test)
+        elif not isinstance(test, self.sp.logic.boolalg.Boolean):
             test = self.sp.Ne(test, 0)  # Python truthiness of a number: `t if t % 2 else ...`
         if isinstance(test, bool) or test in (self.sp.true, self.sp.false):
             return self.run(node.body) if bool(test) else self.run(node.orelse)
