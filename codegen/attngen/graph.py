@@ -1,12 +1,8 @@
-"""Graph structure: references, cycles, reachability and forward order.
-
-The forward order and reachability are a few lines over plain dicts; networkx, whose
-import alone is about 0.15 s of every `attngen build`, is loaded only to name a cycle.
-"""
+"""Graph structure: references, cycles, reachability and forward order (networkx)."""
 
 from __future__ import annotations
 
-import heapq
+import networkx as nx
 
 from .errors import Collector, did_you_mean, error
 from .spec import Node, Ref, Spec
@@ -38,53 +34,15 @@ def producers(spec: Spec) -> dict[str, str]:
     return names
 
 
-class DiGraph:
-    """Successors and predecessors of each node, edges in insertion order (like networkx)."""
-
-    def __init__(self, nodes):
-        self.succ = {n: {} for n in nodes}
-        self.pred = {n: {} for n in nodes}
-        self.edges: dict[tuple[str, str], None] = {}
-
-    def add_edge(self, a: str, b: str) -> None:
-        self.succ[a][b] = self.pred[b][a] = None
-        self.edges[(a, b)] = None
-
-    def ancestors(self, target: str, within: set[str]) -> set[str]:
-        """Nodes of `within` with a path to target through nodes of `within`."""
-        seen, todo = set(), [target]
-        while todo:
-            for p in self.pred[todo.pop()]:
-                if p in within and p not in seen:
-                    seen.add(p)
-                    todo.append(p)
-        return seen
-
-
-def _forward_order(graph: DiGraph, index: dict[str, int]) -> list[str] | None:
-    """Topological order breaking ties by `index`; None when there is a cycle."""
-    indegree = {n: len(p) for n, p in graph.pred.items()}
-    ready = [(index[n], n) for n, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, n = heapq.heappop(ready)
-        order.append(n)
-        for m in graph.succ[n]:
-            indegree[m] -= 1
-            if indegree[m] == 0:
-                heapq.heappush(ready, (index[m], m))
-    return order if len(order) == len(indegree) else None
-
-
-def build(spec: Spec) -> tuple[DiGraph, list[str]]:
+def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     """The dataflow graph over all nodes (every condition at once) and its forward order.
 
     Reports unknown references and cycles. The order is topological, breaking ties
     by the order of the spec, so a spec written in forward order keeps its order.
     """
+    graph = nx.DiGraph()
     index = {name: i for i, name in enumerate([*spec.sources(), *spec.nodes])}
-    graph = DiGraph(index)
+    graph.add_nodes_from(index)
     prod = producers(spec)
     issues = Collector()
     for node in spec.nodes.values():
@@ -101,30 +59,25 @@ def build(spec: Spec) -> tuple[DiGraph, list[str]]:
             issues.add(error(out.loc, "E303", f"output '{out.name}' is not a node or input"
                              + did_you_mean(out.name, prod)))
     issues.raise_if_any()
-    order = _forward_order(graph, index)
-    if order is None:  # a topological sort fails exactly when there is a cycle; name it
-        import networkx as nx
-
-        full = nx.DiGraph()
-        full.add_nodes_from(index)
-        full.add_edges_from(graph.edges)
-        cycle = nx.find_cycle(full)
+    try:  # a topological sort fails exactly when there is a cycle; only then look for it
+        order = list(nx.lexicographical_topological_sort(graph, key=lambda n: index[n]))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph)
         names = [a for a, _ in cycle] + [cycle[0][0]]
         first = spec.nodes[names[0]]
-        raise error(first.loc, "E301", "cycle in the graph: " + " -> ".join(names))
+        raise error(first.loc, "E301", "cycle in the graph: " + " -> ".join(names)) from None
     return graph, [n for n in order if n in spec.nodes]
 
 
-def check_reachable(spec: Spec, graph: DiGraph, active: set[str], outputs: list[str],
+def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: list[str],
                     config_text: str) -> None:
     """Every active node must feed some active output."""
     prod = producers(spec)
     targets = {prod[o] for o in outputs}
-    within = set(spec.sources()) | active
+    sub = graph.subgraph(set(spec.sources()) | active)
     needed = set(targets)
     for t in targets:
-        if t in within:
-            needed |= graph.ancestors(t, within)
+        needed |= nx.ancestors(sub, t)
     issues = Collector()
     for name in active:
         if name not in needed:
