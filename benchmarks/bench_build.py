@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,18 +30,53 @@ SPECS = ROOT / "specs"
 BUILD = [sys.executable, "-m", "attngen.cli", "build"]
 
 
-def wall_times(runs: int, specs: Path) -> tuple[list[float], list[float]]:
-    """Wall seconds and CPU seconds (user + sys of the build and its Graphviz children)."""
+def wall_times(runs: int, specs: Path, *extra: str, env: dict | None = None,
+               before=None) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + sys of the build and its Graphviz children).
+
+    `before(i)` runs ahead of build i (to edit a spec)."""
     times, cpu = [], []
-    for _ in range(runs):
+    for i in range(runs):
+        if before is not None:
+            before(i)
         with tempfile.TemporaryDirectory() as tmp:
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            subprocess.run([*BUILD, str(specs), "-o", tmp], check=True, capture_output=True)
+            subprocess.run([*BUILD, str(specs), "-o", tmp, *extra], check=True,
+                           capture_output=True, env=env)
             times.append(time.perf_counter() - t0)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return times, cpu
+
+
+def cached_times(runs: int, specs: Path) -> dict[str, tuple[list[float], list[float]]]:
+    """With the build cache: nothing changed since the last build, and one spec edited
+    (se.yaml, which nothing else uses) before each build. A private cache folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "specs"
+        shutil.copytree(specs, copy)
+        env = {**os.environ, "ATTNGEN_CACHE_DIR": str(Path(tmp) / "cache")}
+        env.pop("ATTNGEN_NO_CACHE", None)
+        wall_times(1, copy, env=env)  # fill the cache
+        unchanged = wall_times(runs, copy, env=env)
+        edited = copy / "se.yaml"
+        text = edited.read_text(encoding="utf-8")
+
+        def edit(i):
+            edited.write_text(text + f"# edit {i}\n", encoding="utf-8")
+
+        one_edited = wall_times(runs, copy, env=env, before=edit)
+        with tempfile.TemporaryDirectory() as out:
+            proc = subprocess.run([sys.executable, "-X", "importtime", *BUILD[1:], str(copy),
+                                   "-o", out], check=True, capture_output=True, text=True,
+                                  env=env)
+            proc = subprocess.run([sys.executable, "-X", "importtime", *BUILD[1:], str(copy),
+                                   "-o", out], check=True, capture_output=True, text=True,
+                                  env=env)
+        sympy_on_hit = any(line.rsplit("|", 1)[-1].strip() == "sympy"
+                           for line in proc.stderr.splitlines())
+    return {"unchanged": unchanged, "one spec edited": one_edited, "sympy": sympy_on_hit}
 
 
 def python_startup(runs: int) -> float:
@@ -127,7 +163,8 @@ def main(argv=None) -> int:
         print("error: `attngen build` imported torch", file=sys.stderr)
         return 1
     phases = breakdown(args.specs)  # also asserts torch stays out of sys.modules
-    walls, cpus = wall_times(runs, args.specs)
+    walls, cpus = wall_times(runs, args.specs, "--no-cache")
+    cached = cached_times(runs, args.specs)
     start = python_startup(runs)
     wall = statistics.median(walls)
     print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files, "
@@ -136,8 +173,12 @@ def main(argv=None) -> int:
           f"{', '.join(sorted(m for m in modules if m in THIRD_PARTY)) or 'none'}\n")
     print("| measure | seconds |")
     print("|---|---:|")
-    print(f"| wall, subprocess (median of {runs}; min {min(walls):.3f}, max {max(walls):.3f}) "
-          f"| {wall:.3f} |")
+    print(f"| wall, subprocess, no cache (median of {runs}; min {min(walls):.3f}, "
+          f"max {max(walls):.3f}) | {wall:.3f} |")
+    for label in ("unchanged", "one spec edited"):
+        w = cached[label][0]
+        print(f"| wall, subprocess, build cache, {label} (median of {runs}; "
+              f"min {min(w):.3f}, max {max(w):.3f}) | {statistics.median(w):.3f} |")
     print(f"| CPU user+sys, subprocess and its Graphviz children (median) "
           f"| {statistics.median(cpus):.3f} |")
     print(f"| bare Python start-up | {start:.3f} |")
@@ -146,6 +187,7 @@ def main(argv=None) -> int:
             else name
         print(f"| in-process: {label} | {secs:.3f} |")
     print(f"| in-process: total | {sum(phases.values()):.3f} |")
+    print(f"\nA build served from the cache imports sympy: {'yes' if cached['sympy'] else 'no'}")
     return 0
 
 

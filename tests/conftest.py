@@ -4,6 +4,7 @@ tests/ is not a package; this puts it on sys.path so test modules can do
 ``import references.se`` and ``import equivalence``. Add shared fixtures and
 hooks below.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -12,3 +13,7 @@ REPO_ROOT = TESTS_DIR.parent
 
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
+
+# Tests build with the build cache off (each test sees a full build), except the cache's
+# own tests, which point ATTNGEN_CACHE_DIR at a temporary folder.
+os.environ.setdefault("ATTNGEN_NO_CACHE", "1")

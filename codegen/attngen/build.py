@@ -72,30 +72,40 @@ def compile_spec(path: Path, loader, checked_cache: dict):
     return check(spec, checked_cache)
 
 
-def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True) -> list[Artifact]:
-    """Render everything in memory; raises SpecError with all problems of all specs."""
-    from .diagram import dot_source
-    from .emit import render
+def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
+              use_cache: bool = True) -> list[Artifact]:
+    """Render everything in memory; raises SpecError with all problems of all specs.
+
+    A spec whose files, attngen and renderer are unchanged since an earlier build comes
+    from the build cache (cache.py) without being loaded or checked again.
+    """
+    from .cache import BuildCache, file_hash
     from .spec import Loader
 
     loader, cache, issues, out = Loader(), {}, Collector(), []
     renderer = _renderer() if svg else None
+    store = BuildCache.open(svg=renderer is not None) if use_cache else None
+    fresh = []  # (cache key, spec path, its artifacts) to store once complete
     # Graphviz runs in subprocesses: start each SVG as soon as its DOT exists, while the
     # next specs are checked (threads only wait on the subprocesses).
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer else None
     try:
         for path in paths:
+            key = store.key(path, loader.display(path)) if store else None
+            hit = store.get(key) if store else None
+            if hit is not None and set(hit) == ({".py", ".dot", ".svg"} if renderer
+                                                else {".py", ".dot"}):
+                out += [Artifact(out_dir / f"{path.stem}{suffix}", data)
+                        for suffix, data in sorted(hit.items(), key=lambda kv: _ORDER[kv[0]])]
+                continue
             try:
-                checked = compile_spec(path, loader, cache)
+                arts = _build_one(path, out_dir, loader, cache, pool, renderer)
             except SpecError as exc:
                 issues.add(exc)
                 continue
-            stem = path.stem
-            dot = dot_source(checked)
-            out.append(Artifact(out_dir / f"{stem}.py", render(checked).encode()))
-            out.append(Artifact(out_dir / f"{stem}.dot", dot.encode()))
-            if pool is not None:
-                out.append(Artifact(out_dir / f"{stem}.svg", pool.submit(renderer, dot, "svg")))
+            out += arts
+            if store:
+                fresh.append((key, path, arts))
         issues.raise_if_any()
         for art in out:
             if isinstance(art.data, Future):
@@ -103,7 +113,26 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True) -> list[Art
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    for key, path, arts in fresh:
+        deps = {str(p): file_hash(p) for p in loader.files_of(path)}
+        store.put(key, deps, {a.path.suffix: a.data for a in arts})
     return out
+
+
+_ORDER = {".py": 0, ".dot": 1, ".svg": 2}
+
+
+def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
+    from .diagram import dot_source
+    from .emit import render
+
+    checked = compile_spec(path, loader, cache)
+    dot = dot_source(checked)
+    arts = [Artifact(out_dir / f"{path.stem}.py", render(checked).encode()),
+            Artifact(out_dir / f"{path.stem}.dot", dot.encode())]
+    if pool is not None:
+        arts.append(Artifact(out_dir / f"{path.stem}.svg", pool.submit(renderer, dot, "svg")))
+    return arts
 
 
 def _renderer():

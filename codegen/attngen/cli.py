@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the files that would change")
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
+    b.add_argument("--no-cache", action="store_true",
+                   help="check and render every spec, ignoring the build cache")
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
@@ -136,7 +138,8 @@ def cmd_build(args) -> int:
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
-    arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()))
+    arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
+                     use_cache=not args.no_cache)
     if args.check:
         if want_svg and not render.available_backends():  # cannot judge SVGs: compare the rest
             pass

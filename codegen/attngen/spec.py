@@ -269,6 +269,21 @@ class Loader:
         self.builtin_dir = builtin_dir or specs_dir()
         self.display_root = display_root or Path.cwd()
         self.cache: dict[Path, Spec] = {}
+        self.deps: dict[Path, set[Path]] = {}  # spec file -> files it reads directly
+
+    def depends(self, path: Path, on: Path) -> None:
+        self.deps.setdefault(Path(path), set()).add(Path(on))
+
+    def files_of(self, path: Path) -> list[Path]:
+        """The spec file and every file it reads, through `use:` and `extends:`, sorted."""
+        path = path.resolve() if path.exists() else path
+        seen, todo = {path}, [path]
+        while todo:
+            for dep in self.deps.get(todo.pop(), ()):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return sorted(seen)
 
     def display(self, path: Path) -> str:
         """The path as shown in errors and generated headers: `specs/NAME.yaml` for a
@@ -292,6 +307,8 @@ class Loader:
         for folder in (base.parent, self.builtin_dir):
             for name in names:
                 candidate = (folder / name)
+                # a dependency either way: a file created here later changes the answer
+                self.depends(Path(base).resolve(), candidate.resolve())
                 if candidate.is_file():
                     return candidate.resolve()
         known = sorted(p.stem for p in self.builtin_dir.glob("*.yaml"))
@@ -314,6 +331,7 @@ class Loader:
 
     def load_child(self, ref: str, parent: Path, loc: Loc, stack: tuple) -> Spec:
         path = self.resolve(ref, parent, loc)
+        self.depends(parent, path)
         chain = [p for p, _ in stack]
         if path in chain:
             names = [self.display(p) for p in chain[chain.index(path):]]
