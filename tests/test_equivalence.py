@@ -11,7 +11,6 @@ import pkgutil
 
 import equiv_cases
 import pytest
-import torch
 from conftest import REPO_ROOT
 from equivalence import assert_equivalent, load_generated
 
@@ -21,12 +20,7 @@ CASES = [case for f in _FILES for case in f.CASES]
 COVERED = {c[0] for c in CASES}.union(*(getattr(f, "COVERS", set()) for f in _FILES))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _case_id(case):

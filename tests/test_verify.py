@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from attngen import emit, ops, verify
 from attngen.build import compile_spec
 from attngen.cli import main
@@ -21,12 +20,7 @@ SPECS = sorted([*(REPO_ROOT / "specs").glob("*.yaml"),
                 *(REPO_ROOT / "specs" / "variants").glob("*.yaml")])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _checked(path):

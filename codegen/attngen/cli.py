@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import artifacts, collect_specs, stale, write_atomic
+    from .build import artifacts, collect_specs, write_atomic
 
     paths = collect_specs(args.paths)
     out_dir = Path(args.out)
@@ -141,20 +141,25 @@ def cmd_build(args) -> int:
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
                      use_cache=not args.no_cache)
     if args.check:
-        if want_svg and not render.available_backends():  # cannot judge SVGs: compare the rest
-            pass
-        changed = stale(arts)
-        for path in changed:
-            print(f"stale: {path}")
-        if changed:
-            print(f"attngen: {len(changed)} generated file(s) out of date; run "
-                  f"`attngen build {' '.join(args.paths)}`", file=sys.stderr)
-            return EXIT_ERRORS
-        print(f"up to date: {len(arts)} files")
-        return EXIT_OK
+        return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts)
     print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
+    return EXIT_OK
+
+
+def _report_stale(arts, what: str, rerun: str) -> int:
+    """`--check`: list the files that would change; exit 1 if any."""
+    from .build import stale
+
+    changed = stale(arts)
+    for path in changed:
+        print(f"stale: {path}")
+    if changed:
+        print(f"attngen: {len(changed)} {what} file(s) out of date; run `{rerun}`",
+              file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"up to date: {len(arts)} files")
     return EXIT_OK
 
 
@@ -257,22 +262,15 @@ def cmd_diagram(args) -> int:
 
 def cmd_docs(args) -> int:
     from . import docs
-    from .build import collect_specs, stale, write_atomic
+    from .build import collect_specs, write_atomic
 
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
     arts = docs.artifacts(collect_specs(args.paths), out_dir)
     if args.check:
-        changed = stale(arts)
-        for path in changed:
-            print(f"stale: {path}")
-        if changed:
-            print(f"attngen: {len(changed)} documentation file(s) out of date; run "
-                  f"`attngen docs {' '.join(args.paths)} -o {args.out}`", file=sys.stderr)
-            return EXIT_ERRORS
-        print(f"up to date: {len(arts)} files")
-        return EXIT_OK
+        return _report_stale(arts, "documentation",
+                             f"attngen docs {' '.join(args.paths)} -o {args.out}")
     written = write_atomic(arts)
     print(f"documented {len(arts) // 2 - 1} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
