@@ -264,3 +264,19 @@ def test_generated_path_mirrors_specs_folders():
     assert docs.generated_path(REPO_ROOT / "specs/se.yaml") == REPO_ROOT / "generated/se.py"
     assert docs.generated_path(REPO_ROOT / "specs/variants/x.yaml") == \
         REPO_ROOT / "generated/variants/x.py"
+
+
+@pytest.mark.parametrize("page", sorted((REPO_ROOT / "docs").rglob("*.md")),
+                         ids=lambda p: p.relative_to(REPO_ROOT / "docs").as_posix())
+def test_params_column_adds_up_to_the_total(page):
+    """A layer declared once and called from an `apply:` node is counted where it is called."""
+    text = page.read_text(encoding="utf-8")
+    if "## Nodes and shapes" not in text:
+        return  # the index
+    table = text.split("## Nodes and shapes")[1].split("\n\n")[1]
+    cells = [line.strip()[1:-1].split(" | ")[3].strip().replace(",", "")
+             for line in table.splitlines()[2:]]
+    column = sum(int(c) for c in cells if c.isdigit())
+    total = int(re.search(r"Parameter count at the defaults: \*\*([\d,]+)\*\*", text)[1]
+                .replace(",", ""))
+    assert column == total, page.name

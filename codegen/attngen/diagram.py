@@ -241,7 +241,7 @@ def drawn_nodes(checked: Checked):
         yield name, node, body, env
 
 
-def _shown_params(spec, node: Node, body: Node, values: dict) -> int:
+def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
     if body.apply is not None:
         layer = spec.nodes.get(body.apply.name)
@@ -355,7 +355,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             for o, inner_name in zip(node.out or (), sub_outs):
                 produced[o] = inner.get(inner_name, ident)
             continue
-        params = _shown_params(spec, node, body, values)
+        params = shown_params(spec, node, body, values)
         title = name if not node.out else f"{name} → {', '.join(node.out)}"
         notes = []
         if node.when is not None:
@@ -401,7 +401,7 @@ def terminal(checked: Checked) -> str:
         if node.when is not None:
             label += f"  [if {node.when.text}]"
         rows.append((name if not node.out else f"{name} → {', '.join(node.out)}", label, src,
-                     shape, _shown_params(spec, node, body, env)))
+                     shape, shown_params(spec, node, body, env)))
         previous = name
     w_name = max(len(r[0]) for r in rows)
     w_label = min(max(len(r[1]) for r in rows), 48)

@@ -118,29 +118,25 @@ def _param_rows(spec) -> list[list[str]]:
 
 
 def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
-    from .diagram import key_args
-    from .params import node_params, param_values
+    """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
+    from .diagram import drawn_nodes, key_args, shown_params
 
     checked, spec = page.checked, page.spec
-    values = param_values(spec)
     rows = []
     for name, inp in spec.sources().items():
         rows.append([code(name), "input", code(checked.shape_text(name)), "", text(inp.doc)])
-    for name in checked.order:
-        if name not in checked.nodes:
-            continue
-        node, info = spec.nodes[name], checked.nodes[name]
+    for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
-        what = code(key_args(node))
-        target = node.spec if node.use and node.cases is None else None
+        what = code(key_args(body, spec))
+        target = body.spec if body.use else None
         if target is not None and target.name in pages_by_spec:
             sub_page = pages_by_spec[target.name]
-            what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {code(key_args(node))}"
+            what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
         shape = (checked.shape_text(name) if not node.out
                  else ", ".join(checked.shape_text(o) for o in node.out))
-        params = node_params(node, {**values, **info.config})
+        params = shown_params(spec, node, body, values)
         rows.append([code(label), what, code(shape), f"{params:,}" if params else "",
                      text(node.doc)])
     for o in spec.outputs:
@@ -151,6 +147,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
 
 
 def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
+    from .diagram import drawn_at
+
     spec, page_dir = page.spec, page.file.parent
     title = f"# {text(spec.name)}" + (f" — {text(spec.title)}" if spec.title else "")
     lines = [title, ""]
@@ -189,8 +187,9 @@ def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
     lines += _table(header, rows)
     n = len(page.checked.configs)
     if n > 1:
+        at = f" ({drawn_at(spec)})" if drawn_at(spec) else ""
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
-                  " of the bool and choice params; the table shows the defaults.")]
+                  f" of the bool and choice params; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
               "column above, computed from the spec alone."), ""]
     return "\n".join(lines)
