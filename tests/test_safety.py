@@ -475,7 +475,7 @@ def test_output_under_a_file_is_a_clear_error_not_a_traceback(tmp_path):
                  ["diagram", spec, "-o", blocker / "x.dot"]):
         res = run_cli(argv)
         assert res.code == 1, (argv, res.err)
-        assert res.err.startswith("attngen: error: cannot write"), res.err
+        assert res.err.startswith("attngen: error: cannot access"), res.err
         assert len(res.err.splitlines()) == 1 and "Traceback" not in res.err
     assert blocker.read_text() == "keep me"
 

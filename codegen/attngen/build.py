@@ -32,9 +32,13 @@ def collect_specs(paths: list[str]) -> list[Path]:
     found, issues = [], Collector()
     for p in paths:
         path = Path(p)
-        if path.is_dir():
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except (OSError, ValueError):  # a name the file system refuses (too long, NUL)
+            is_dir = is_file = False
+        if is_dir:
             found += sorted(path.glob("*.yaml"))
-        elif path.is_file():
+        elif is_file:
             found.append(path)
         elif (builtin := _builtin(p)) is not None:
             found.append(builtin)
@@ -61,7 +65,10 @@ def _builtin(name: str) -> Path | None:
     if not _is_bare(name):
         return None
     path = specs_dir() / (name if name.endswith(".yaml") else f"{name}.yaml")
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):

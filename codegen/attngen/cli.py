@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except OSError as exc:  # an output path under a file, no permission, disk full
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"attngen: error: cannot write {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"attngen: error: cannot access {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERRORS
 
 

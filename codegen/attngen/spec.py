@@ -308,9 +308,12 @@ class Loader:
             for name in names:
                 candidate = (folder / name)
                 # a dependency either way: a file created here later changes the answer
-                self.depends(Path(base).resolve(), candidate.resolve())
-                if candidate.is_file():
-                    return candidate.resolve()
+                try:  # a name no file system accepts (too long, NUL) is simply not found
+                    self.depends(Path(base).resolve(), candidate.resolve())
+                    if candidate.is_file():
+                        return candidate.resolve()
+                except (OSError, ValueError):
+                    continue
         known = sorted(p.stem for p in self.builtin_dir.glob("*.yaml"))
         raise error(loc, "E500", f"cannot find spec '{ref}' (looked next to {self.display(base)} "
                     "and in the built-in library)" + did_you_mean(Path(ref).stem, known))
