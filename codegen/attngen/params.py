@@ -32,7 +32,15 @@ def _item(item: Item, values: dict) -> int:
             for a in op.args}
     if any(v is ops.REQUIRED for v in args.values()):
         return 0  # reported by the shape checker
-    return int(op.params(args))
+    count = op.params(args)
+    try:
+        if count == int(count) >= 0:
+            return int(count)
+    except (OverflowError, ValueError, TypeError):  # inf, nan, a list ...
+        pass
+    shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    raise error(item.loc, "E402", f"{op.name}({shown}) has no whole, finite parameter count "
+                f"({count!r}): check its arguments")
 
 
 def node_params(node: Node, values: dict) -> int:
