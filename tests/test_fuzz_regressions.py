@@ -1,0 +1,52 @@
+"""Inputs the fuzzer (tests/test_fuzz.py) once crashed on, kept as plain regression tests:
+each ends in a clean build or in located errors with exit 1."""
+
+from __future__ import annotations
+
+import pytest
+from fuzzing import assert_located_errors, run_cli
+
+BASE = """\
+name: Case
+params:
+  c: 8
+  mode: {default: fast, doc: a str param}
+inputs:
+  x: [B, c, H, W]
+graph:
+{graph}
+outputs: y
+"""
+
+CASES = {
+    # a null dim in a shape annotation
+    "null_dim": ("  y: {op: ReLU, in: x, shape: [B, null, H, W]}", 1, "E102"),
+    # a list where Linear expects a number: no integer dim
+    "list_argument": ("  f: {op: view, in: x, to: [B, -1]}\n"
+                      "  y: {op: Linear, args: [c * H * W, []], in: f, shape: [B, c]}", 1,
+                      "E402"),
+    # a defaulted argument left out of a tensor function (stack's dim)
+    "default_argument": ("  s: {op: stack, in: [x, x]}\n"
+                         "  y: {op: sum, in: s, dim: 0, shape: [B, c, H, W]}", 0, None),
+    # a conditional on a str param
+    "str_condition": ("  y: {op: mul, in: x, other: 2 if mode else 3}", 0, None),
+    # a `use:` name no file system accepts
+    "long_use_name": ("  y: {use: " + "a" * 300 + ", in: x}", 1, "E500"),
+    "nul_use_name": ('  y: {use: "a\\0b", in: x}', 1, "E500"),
+    # a kernel size whose parameter count overflows
+    "huge_kernel": ("  y: {op: Conv2d, args: [c, c, 1.0e+308], padding: 5.0e+307, in: x}", 1,
+                    "E402"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_once_crashed(name, tmp_path):
+    graph, status, code = CASES[name]
+    spec = tmp_path / "case.yaml"
+    spec.write_text(BASE.replace("{graph}", graph), encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    if status == 0:
+        assert res.code == 0, res.err
+    else:
+        assert_located_errors(res)
+        assert f"error[{code}]" in res.err, res.err
