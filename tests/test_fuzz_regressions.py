@@ -22,12 +22,12 @@ CASES = {
     # a null dim in a shape annotation
     "null_dim": ("  y: {op: ReLU, in: x, shape: [B, null, H, W]}", 1, "E102"),
     # a list where Linear expects a number: no integer dim
-    "list_argument": ("  f: {op: view, in: x, to: [B, -1]}\n"
-                      "  y: {op: Linear, args: [c * H * W, []], in: f, shape: [B, c]}", 1,
+    "list_argument": (("  f: {op: view, in: x, to: [B, -1]}\n"
+                      "  y: {op: Linear, args: [c * H * W, []], in: f, shape: [B, c]}"), 1,
                       "E402"),
     # a defaulted argument left out of a tensor function (stack's dim)
-    "default_argument": ("  s: {op: stack, in: [x, x]}\n"
-                         "  y: {op: sum, in: s, dim: 0, shape: [B, c, H, W]}", 0, None),
+    "default_argument": (("  s: {op: stack, in: [x, x]}\n"
+                         "  y: {op: sum, in: s, dim: 0, shape: [B, c, H, W]}"), 0, None),
     # a conditional on a str param
     "str_condition": ("  y: {op: mul, in: x, other: 2 if mode else 3}", 0, None),
     # a `use:` name no file system accepts
