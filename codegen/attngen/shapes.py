@@ -827,22 +827,12 @@ def actual_shape(shape):
 # -- driver -----------------------------------------------------------------------------------
 def _requirement_rewrites(spec: Spec, env: Env) -> dict:
     """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer)."""
-    import ast
-
     rewrites = {}
-    for req in spec.requires:
-        t = req.tree
-        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                and isinstance(t.left.left, ast.Name)):
-            name = t.left.left.id
-            sym = env.sym.get(name)
-            if not isinstance(sym, sympy.Symbol):
-                continue
-            divisor = Expr(ast.unparse(t.left.right), t.left.right, req.loc).sympy(env.sym)
-            rest = Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc).sympy(env.sym)
+    for name, divisor, rest in spec.divisibility():
+        sym = env.sym.get(name)
+        if isinstance(sym, sympy.Symbol):
             k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
-            rewrites[sym] = divisor * k + rest
+            rewrites[sym] = divisor.sympy(env.sym) * k + rest.sympy(env.sym)
     return rewrites
 
 

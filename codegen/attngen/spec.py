@@ -167,6 +167,21 @@ class Spec:
     aliases: list[str] = field(default_factory=list)  # extra names the class is exported as
     extends: str | None = None
 
+    def divisibility(self) -> list[tuple[str, Expr, Expr]]:
+        """The `NAME % E == R` requirements, as (NAME, E, R)."""
+        import ast
+
+        out = []
+        for req in self.requires:
+            t = req.tree
+            if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                    and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                    and isinstance(t.left.left, ast.Name)):
+                out.append((t.left.left.id,
+                            Expr(ast.unparse(t.left.right), t.left.right, req.loc),
+                            Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
+        return out
+
     def sources(self) -> dict[str, Input]:
         """Every tensor the graph can read: inputs and the items of list inputs."""
         out: dict[str, Input] = {}

@@ -130,27 +130,12 @@ def free_dims(spec) -> list[str]:
     return out
 
 
-def _divisibility(spec):
-    """`NAME % E == R` requirements as (name, E expr, R expr)."""
-    from .expr import Expr
-
-    out = []
-    for req in spec.requires:
-        t = req.tree
-        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                and isinstance(t.left.left, ast.Name)):
-            out.append((t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
-                        Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
-    return out
-
-
 def draw_samples(spec, n: int, rng: random.Random) -> list[Sample]:
     """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
     configs = configurations(spec)
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
-    facts = _divisibility(spec)
+    facts = spec.divisibility()
     samples = []
     for i in range(n):
         for attempt in range(200):
