@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy
 from sympy.printing.str import StrPrinter
@@ -146,6 +147,17 @@ class Prover:
         return _num(sympy.sympify(d).xreplace(sample or self.samples[0]))
 
 
+def _floor(x):
+    """sympy.floor, but x itself when x is already an integer (a conv with stride 1):
+    sympy's floor evaluation costs milliseconds a call, a good part of a build's check."""
+    return x if x.is_integer else _floor_of(x)
+
+
+@lru_cache(maxsize=4096)
+def _floor_of(x):
+    return sympy.floor(x)
+
+
 def _floor_divisions(*exprs):
     """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
     found = []
@@ -199,7 +211,7 @@ class ShapeCtx:
         raise ShapeFail(message, code, notes)
 
     def floor(self, x):
-        return sympy.floor(x)
+        return _floor(sympy.sympify(x))
 
     def rank(self, shape, n: int, what: str):
         if len(shape) != n:
