@@ -264,7 +264,8 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}")
     spec = checked.spec
     d = _Dot()
-    at = f"  <i>(drawn at {_h(drawn_at(spec))})</i>" if drawn_at(spec) else ""
+    at = drawn_at(spec)
+    at = f"  <i>(drawn at {_h(at)})</i>" if at else ""
     graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
              f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}{at}>, labelloc=t];')
     node = (f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, '
@@ -406,8 +407,8 @@ def terminal(checked: Checked) -> str:
     w_name = max(len(r[0]) for r in rows)
     w_label = min(max(len(r[1]) for r in rows), 48)
     title = f"{spec.name}" + (f" — {spec.title}" if spec.title else "") + f"  [{spec.file}]"
-    if drawn_at(spec):
-        title += f"  (drawn at {drawn_at(spec)})"
+    if at := drawn_at(spec):
+        title += f"  (drawn at {at})"
     lines = [title, ""]
     for i, (name, label, src, shape, params) in enumerate(rows):
         if i:

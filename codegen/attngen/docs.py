@@ -187,7 +187,7 @@ def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
     lines += _table(header, rows)
     n = len(page.checked.configs)
     if n > 1:
-        at = f" ({drawn_at(spec)})" if drawn_at(spec) else ""
+        at = f" ({at})" if (at := drawn_at(spec)) else ""
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
                   f" of the bool and choice params; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "

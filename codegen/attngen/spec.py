@@ -319,12 +319,13 @@ class Loader:
         base = getattr(ref, "origin", None) or base
         ref = str(ref)
         names = [ref] if ref.endswith((".yaml", ".yml")) else [ref + ".yaml", ref]
+        reader = Path(base).resolve()
         for folder in (base.parent, self.builtin_dir):
             for name in names:
                 candidate = (folder / name)
                 # a dependency either way: a file created here later changes the answer
                 try:  # a name no file system accepts (too long, NUL) is simply not found
-                    self.depends(Path(base).resolve(), candidate.resolve())
+                    self.depends(reader, candidate.resolve())
                     if candidate.is_file():
                         return candidate.resolve()
                 except (OSError, ValueError):
