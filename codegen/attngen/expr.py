@@ -50,16 +50,14 @@ _ALLOWED = (
 
 
 class Expr:
-    """A parsed, validated expression. Immutable; hashable by its text."""
+    """A parsed, validated expression. Immutable (its tree is shared between Exprs of the
+    same text and never modified); hashable by its text."""
 
     __slots__ = ("loc", "names", "text", "tree")
 
-    def __init__(self, text: str, tree: ast.expr, loc: Loc):
+    def __init__(self, text: str, tree: ast.expr, loc: Loc, names: frozenset | None = None):
         self.text, self.tree, self.loc = text, tree, loc
-        self.names = frozenset(
-            n.id for n in ast.walk(tree)
-            if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
-        )
+        self.names = names if names is not None else _free_names(tree)
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
@@ -90,22 +88,66 @@ class Expr:
 
     # -- readers -----------------------------------------------------------------
     def python(self, rename: Callable[[str], str] = str) -> str:
-        """Python source with each free name passed through `rename`."""
-        return _to_source(self.tree, rename)
+        """Python source with each free name passed through `rename` (called once per name)."""
+        mapping = tuple(sorted((n, rename(n)) for n in self.names))
+        key = (self.text, mapping)
+        if key not in _SOURCE:
+            fresh = ast.parse(self.text, mode="eval").body  # a copy to rewrite: the tree is shared
+            _SOURCE[key] = _to_source(fresh, dict(mapping).__getitem__)
+        return _SOURCE[key]
 
     def value(self, env: Mapping[str, object]):
         """Evaluate with concrete values for the free names."""
         return _Interp(env, self).run(self.tree)
 
     def sympy(self, env: Mapping[str, object]):
-        """Build a sympy expression; `env` maps names to sympy values or Python lists."""
+        """Build a sympy expression; `env` maps names to sympy values or Python lists.
+
+        Memoized on the text and the values of its free names: the checker evaluates the
+        same expressions in every configuration of every spec that uses them.
+        """
+        key = _sympy_key(self, env)
+        if key is not None and key in _SYMPY:
+            return _SYMPY[key]
         import sympy
 
         try:
-            return _Sym(env, self).run(self.tree)
+            out = _Sym(env, self).run(self.tree)
         except (sympy.SympifyError, TypeError) as exc:  # e.g. a str param in arithmetic
             raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
                         f"{type(exc).__name__}") from None
+        if key is not None and not isinstance(out, (list, dict)):
+            if len(_SYMPY) >= MEMO_SIZE:
+                _SYMPY.clear()
+            _SYMPY[key] = out
+        return out
+
+
+MEMO_SIZE = 50_000  # entries in each memo below; cleared when full
+_PARSED: dict[str, tuple[ast.expr, frozenset]] = {}  # text -> (tree, free names), valid only
+_SOURCE: dict[tuple, str] = {}  # (text, renames) -> Python source
+_SYMPY: dict[tuple, object] = {}  # (text, typed values of the free names) -> sympy value
+_MISSING = object()
+
+
+def _free_names(tree) -> frozenset:
+    return frozenset(n.id for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS)
+
+
+def _frozen(value):
+    """A hashable stand-in for an env value that tells 1, 1.0, True and Integer(1) apart."""
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_frozen(v) for v in value))
+    hash(value)  # TypeError for anything else unhashable
+    return (type(value), value)
+
+
+def _sympy_key(expr: Expr, env: Mapping[str, object]):
+    try:
+        return (expr.text, tuple((n, _frozen(env.get(n, _MISSING))) for n in sorted(expr.names)))
+    except TypeError:
+        return None
 
 
 def parse(raw, loc: Loc) -> Expr:
@@ -124,6 +166,9 @@ def parse(raw, loc: Loc) -> Expr:
         raise error(loc, "E200", f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
         raise error(loc, "E200", "expressions must fit on one line")
+    if text in _PARSED:  # the same text always parses and validates the same way
+        tree, names = _PARSED[text]
+        return Expr(text, tree, loc, names)
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for `1C`: ours is the error
             warnings.simplefilter("ignore")
@@ -134,7 +179,10 @@ def parse(raw, loc: Loc) -> Expr:
     except (ValueError, RecursionError, MemoryError):
         raise error(loc, "E200", f"invalid expression '{text}'") from None
     _check(tree, text, loc, 0)
-    return Expr(text, tree.body, loc)
+    if len(_PARSED) >= MEMO_SIZE:
+        _PARSED.clear()
+    body, names = _PARSED[text] = (tree.body, _free_names(tree.body))
+    return Expr(text, body, loc, names)
 
 
 def _check(node, text: str, loc: Loc, depth: int) -> None:
@@ -216,9 +264,8 @@ class _Renamer(ast.NodeTransformer):
 
 
 def _to_source(tree, rename) -> str:
-    import copy
-
-    text = ast.unparse(_Renamer(rename).visit(copy.deepcopy(tree)))
+    """Source of `tree` with names renamed; rewrites `tree` in place."""
+    text = ast.unparse(_Renamer(rename).visit(tree))
     return text.replace("float('inf')", 'float("inf")').replace("float('-inf')", 'float("-inf")')
 
 
@@ -353,7 +400,9 @@ class _Sym(_Interp):
         super().__init__(env, expr)
         import sympy
 
-        self.sp = sympy
+        from .algebra import floor
+
+        self.sp, self.floor = sympy, floor
 
     @staticmethod
     def _concrete(v) -> bool:
@@ -392,7 +441,7 @@ class _Sym(_Interp):
         if op is ast.Div:
             return a / b
         if op is ast.FloorDiv:
-            return sp.floor(a / b)
+            return self.floor(a / b)
         if op is ast.Mod:
             return sp.Mod(a, b)
         return a**b
@@ -450,7 +499,7 @@ class _Sym(_Interp):
         if name == "abs":
             return sp.Abs(args[0])
         if name == "int":  # truncation; our symbols are positive, so floor
-            return sp.floor(args[0])
+            return self.floor(args[0])
         if name == "log2":
             return sp.log(args[0], 2)
         self.fail(node, "len() needs a list")
