@@ -13,12 +13,11 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import sympy
 from sympy.printing.str import StrPrinter
 
-from . import ops
+from . import algebra, ops
 from .errors import Collector, Diagnostic, Loc, SpecError, did_you_mean, error
 from .expr import Expr
 from .graph import build, check_reachable, producers
@@ -108,10 +107,26 @@ def _num(v):
 class Prover:
     """Decides dim equalities for one configuration of one spec."""
 
-    def __init__(self, rewrites: dict, samples: list[dict]):
+    def __init__(self, rewrites: dict, samples):
         self.rewrites = rewrites  # symbol -> expression that bakes in a `requires` fact
-        self.samples = samples  # assignments symbol -> Integer, satisfying `requires`
+        # assignments symbol -> Integer that satisfy `requires`, drawn only when a proof
+        # needs them: most dims are settled symbolically and never sampled
+        self._pending = iter(samples)
+        self._drawn: list[dict] = []
         self.cache: dict = {}
+
+    @property
+    def samples(self) -> list[dict]:
+        if self._pending is not None:
+            self._drawn.extend(self._pending)
+            self._pending = None
+        return self._drawn
+
+    def default(self) -> dict:
+        """The first sample (the defaults where they satisfy `requires`), drawn alone."""
+        if not self._drawn and self._pending is not None:
+            self._drawn.extend(itertools.islice(self._pending, 1))
+        return self._drawn[0] if self._drawn else {}
 
     def equal(self, a, b):
         """(True, None) if a == b is proven or holds on every valid sample, else (False, sample)."""
@@ -143,19 +158,40 @@ class Prover:
                 return False, sample
         return tested > 0, None
 
+    def divisible(self, n, g):
+        """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
+        for bounds on its arguments, milliseconds a call)."""
+        n, g = sympy.sympify(n), sympy.sympify(g)
+        key = ("divisible", n, g)
+        if key not in self.cache:
+            self.cache[key] = self._divisible(n, g)
+        return self.cache[key]
+
+    def _divisible(self, n, g):
+        if g.is_zero:
+            return False, {}
+        if algebra.is_integer_form(n / g):
+            return True, None
+        if self.rewrites and algebra.is_integer_form(
+                n.xreplace(self.rewrites) / g.xreplace(self.rewrites)):
+            return True, None
+        tested = 0
+        for sample in self.samples:
+            vn, vg = _num(n.xreplace(sample)), _num(g.xreplace(sample))
+            if vn is None or vg is None or vg == 0:
+                continue
+            tested += 1
+            if vn % vg != 0:
+                return False, sample
+        return tested > 0, None
+
     def value(self, d, sample=None):
-        return _num(sympy.sympify(d).xreplace(sample or self.samples[0]))
-
-
-def _floor(x):
-    """sympy.floor, but x itself when x is already an integer (a conv with stride 1):
-    sympy's floor evaluation costs milliseconds a call, a good part of a build's check."""
-    return x if x.is_integer else _floor_of(x)
-
-
-@lru_cache(maxsize=4096)
-def _floor_of(x):
-    return sympy.floor(x)
+        if sample:
+            return _num(sympy.sympify(d).xreplace(sample))
+        key = ("value", d)  # at the default sample: every output size is checked there
+        if key not in self.cache:
+            self.cache[key] = _num(sympy.sympify(d).xreplace(self.default()))
+        return self.cache[key]
 
 
 def _floor_divisions(*exprs):
@@ -211,7 +247,7 @@ class ShapeCtx:
         raise ShapeFail(message, code, notes)
 
     def floor(self, x):
-        return _floor(sympy.sympify(x))
+        return algebra.floor(x)
 
     def rank(self, shape, n: int, what: str):
         if len(shape) != n:
@@ -243,7 +279,7 @@ class ShapeCtx:
     def divides(self, g, n, what: str):
         if _num(g) == 1:
             return
-        ok, sample = self.prover.equal(sympy.Mod(n, g), 0)
+        ok, sample = self.prover.divisible(n, g)
         if not ok:
             stmt = f"{fmt_dim(n)} % {fmt_dim(g)} == 0"
             self.fail(f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}", "E404",
@@ -430,7 +466,8 @@ def _is_dim(d) -> bool:
         return False
     if isinstance(d, int):
         return True
-    return isinstance(d, sympy.Expr) and not d.is_Boolean and d.is_integer is not False
+    return isinstance(d, sympy.Expr) and not d.is_Boolean and (
+        algebra.is_integer_form(d) or d.is_integer is not False)
 
 
 class Env:
@@ -524,7 +561,7 @@ class Inference:
         """A dim must be an integer (or symbolic integer), not None, a bool, a float or a list."""
         if isinstance(value, int) and not isinstance(value, bool):
             return sympy.Integer(value)
-        if isinstance(value, sympy.Expr) and not value.is_Boolean and value.is_integer is not False:
+        if _is_dim(value):
             return value
         raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
 
@@ -822,18 +859,34 @@ class Inference:
         if not len(required) <= len(ins) <= len(names):
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
                             f"({', '.join(names)}), got {len(ins)}", "E402")
-        _, order = build(sub)
-        inner = Inference(sub, env, self.prover, config, order)
+        inner = Inference(sub, env, self.prover, config, forward_order(sub))
         inner.bind_inputs(dict(zip(names, ins)))
         inner.run()
-        outs = [inner.values[producers(sub)[o.name]] for o in sub.outputs
-                if inner.active(o.when)]
-        outs = [v[o] if isinstance(v, dict) else v for v, o in zip(outs, [o.name for o in sub.outputs])]
+        outs = []
+        for o in sub.outputs:
+            if inner.active(o.when):
+                value = inner.values[inner.prod[o.name]]
+                outs.append(value[o.name] if isinstance(value, dict) else value)
         return outs[0] if len(outs) == 1 else outs
 
 
 def actual_shape(shape):
     return shape
+
+
+_ORDERS: dict[int, tuple[Spec, list[str]]] = {}
+
+
+def forward_order(spec: Spec) -> list[str]:
+    """The forward order of a spec that has been checked (build() would raise otherwise),
+    computed once per spec object: a sub-spec is called at every use in every configuration.
+    The entry holds the spec itself, so its id cannot be reused while cached."""
+    hit = _ORDERS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_ORDERS) >= 256:
+            _ORDERS.clear()
+        hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
+    return hit[1]
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -848,15 +901,16 @@ def _requirement_rewrites(spec: Spec, env: Env) -> dict:
     return rewrites
 
 
-def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]:
-    """Assignments of the free symbols that satisfy `requires`; the first is the default."""
+def _samples(spec: Spec, env: Env, dims: list, rng: random.Random):
+    """Assignments of the free symbols that satisfy `requires`, drawn one at a time (at most
+    N_SAMPLES); the first is the default."""
     params = [(n, s) for n, s in env.sym.items() if isinstance(s, sympy.Symbol) and n in spec.params]
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
-    samples, attempts = [], 0
+    drawn, attempts = 0, 0
     dim_names = [str(d) for d in dims]
     rewrites = [_requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
                                            requires=[req]), env) for req in spec.requires]
-    while len(samples) < N_SAMPLES and attempts < N_SAMPLES * 20:
+    while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
         for i, (name, sym) in enumerate(params):
@@ -887,8 +941,8 @@ def _samples(spec: Spec, env: Env, dims: list, rng: random.Random) -> list[dict]
         except SpecError:
             continue
         symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
-        samples.append({symbols[n]: sympy.Integer(v) for n, v in values.items()})
-    return samples
+        drawn += 1
+        yield {symbols[n]: sympy.Integer(v) for n, v in values.items()}
 
 
 def input_dims(spec: Spec, env: Env) -> list:

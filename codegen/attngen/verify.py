@@ -187,10 +187,11 @@ def spec_shapes(spec, order, sample: Sample, symbolic_dims: bool = False):
         env.val[d] = v
         env.sym[d] = _symbol(d) if symbolic_dims else sympy.Integer(v)
     config = {n: sample.params[n] for n in structural_params(spec)}
-    prover = Prover(_requirement_rewrites(spec, env), [{}])
+    samples = [{}]
     if symbolic_dims:
         dims = [env.sym[d] for d in sample.dims]
-        prover.samples = _samples(spec, env, dims, random.Random(spec.name)) or [{}]
+        samples = list(_samples(spec, env, dims, random.Random(spec.name))) or [{}]
+    prover = Prover(_requirement_rewrites(spec, env), samples)
     given = {}
     for name, inp in spec.sources().items():
         if not inp.optional or name in sample.present:

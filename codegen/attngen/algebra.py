@@ -1,0 +1,86 @@
+"""Integer shape algebra on sympy values, shared by the expression reader and the checker.
+
+sympy answers "is this an integer?" and "what is floor(x)?" through its assumptions
+system, which for a symbolic quotient searches for bounds (is C - 1 zero? is 0 <= x < 1
+provable?) at a cost of milliseconds a call; that search was a third of a cold library
+build and for positive dims almost never succeeds. The helpers here decide from the
+form of the expression instead, and agree with sympy wherever sympy's answer does not
+come from such a search. Where it would have (floor(1/(k + 1)) is 0), the floor stays
+and the checker still proves the annotation equal by sampling. Values outside the forms
+below go to sympy unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy
+
+_INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
+_ROUNDED = (sympy.floor, sympy.ceiling)
+
+
+def is_integer_form(x) -> bool:
+    """True when x is an integer by its form: integer symbols and numbers under +, *,
+    powers with a non-negative integer exponent, floor, Mod, max and min."""
+    if x.is_Integer:
+        return True
+    if x.is_Symbol:
+        return x.is_integer is True
+    if isinstance(x, (sympy.Add, sympy.Mul, sympy.Max, sympy.Min, sympy.Mod)):
+        return all(is_integer_form(a) for a in x.args)
+    if x.is_Pow:
+        return x.exp.is_Integer and x.exp >= 0 and is_integer_form(x.base)
+    if isinstance(x, _ROUNDED):
+        return _integer_terms(x.args[0])  # the floor of a real value
+    return False
+
+
+def floor(x):
+    """floor(x) as sympy.floor(x) evaluates it, for the forms above (see the module doc)."""
+    x = sympy.sympify(x)
+    if x.is_Rational:
+        return x.floor()
+    if isinstance(x, _ROUNDED) or isinstance(-x, _ROUNDED) or is_integer_form(x):
+        return x  # e.g. a conv with stride 1, or floor(floor(x))
+    return _floor(x)
+
+
+@lru_cache(maxsize=4096)
+def _floor(x):
+    if not _integer_terms(x):
+        return sympy.floor(x)
+    # sympy's own split (RoundFunction.eval): integer terms leave the floor, a lone
+    # rational part is floored, a symbolic remainder stays inside the floor
+    ipart = npart = spart = sympy.S.Zero
+    for term in sympy.Add.make_args(x):
+        if is_integer_form(term):
+            ipart += term
+        elif term.is_Number:
+            npart += term
+        else:
+            spart += term
+    if not spart:
+        return ipart + npart.floor()
+    spart += npart
+    if isinstance(spart, _ROUNDED):
+        return ipart + spart
+    return ipart + sympy.floor(spart, evaluate=False)
+
+
+def _integer_terms(x) -> bool:
+    """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
+    value, so none of sympy's complex-number cases apply."""
+    for node in sympy.preorder_traversal(x):
+        if node.is_Symbol:
+            if node.is_integer is not True:
+                return False
+        elif node.is_Number:
+            if not node.is_Rational:
+                return False
+        elif node.is_Pow:
+            if not node.exp.is_Integer:
+                return False
+        elif not isinstance(node, _INSIDE):
+            return False
+    return True

@@ -1,0 +1,117 @@
+"""algebra.floor and is_integer_form against sympy: the shortcut must never change a value."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy
+from attngen import algebra
+from attngen.shapes import check
+from attngen.spec import Loader, load
+from conftest import REPO_ROOT
+
+POSITIVE = [sympy.Symbol(n, integer=True, positive=True) for n in ("H", "W", "C", "k", "r")]
+SIGNED = sympy.Symbol("z", integer=True)
+SYMBOLS = [*POSITIVE, SIGNED]
+
+
+def _random_expr(rng: random.Random, depth: int = 0):
+    if depth > 2 or rng.random() < 0.35:
+        return rng.choice([*SYMBOLS, sympy.Integer(rng.randint(-5, 9)),
+                           sympy.Rational(rng.randint(-7, 7), rng.randint(1, 5))])
+    a, b = _random_expr(rng, depth + 1), _random_expr(rng, depth + 1)
+    op = rng.choice("+-*/f%m")
+    if op in "/f%" and b == 0:
+        return a
+    return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+            "f": lambda: sympy.floor(a / b), "%": lambda: sympy.Mod(a, b),
+            "m": lambda: sympy.Max(a, b)}[op]()
+
+
+def _value(expr, sample):
+    try:
+        v = expr.xreplace(sample)
+    except (ZeroDivisionError, TypeError, ValueError):  # x / 0, max(zoo, ...)
+        return None
+    return v if v.is_Number and v.is_finite else None
+
+
+def _samples(rng: random.Random, n: int = 12) -> list[dict]:
+    return [{s: sympy.Integer(rng.randint(1, 40) if s.is_positive else rng.randint(-20, 20))
+             for s in SYMBOLS} for _ in range(n)]
+
+
+def test_floor_of_every_library_dim_is_sympys():
+    """The floors the built-in library takes come out exactly as sympy.floor's."""
+    seen = []
+    original = algebra._floor
+
+    def recording(x):
+        seen.append(x)
+        return original(x)
+
+    algebra._floor = recording
+    try:
+        loader, cache = Loader(), {}
+        for folder in ("specs", "specs/variants"):
+            for path in sorted((REPO_ROOT / folder).glob("*.yaml")):
+                check(load(path, loader), cache)
+    finally:
+        algebra._floor = original
+    assert len(seen) > 10
+    for x in seen:
+        assert algebra.floor(x) == sympy.floor(x), x
+
+
+def test_floor_agrees_with_sympy_on_random_expressions():
+    rng = random.Random(0)
+    exact = compared = 0
+    for _ in range(400):
+        try:
+            x = _random_expr(rng)
+        except (ZeroDivisionError, ValueError):
+            continue
+        ours, theirs = algebra.floor(x), sympy.floor(x)
+        compared += 1
+        if ours == theirs:
+            exact += 1
+            continue
+        # the documented difference: a floor sympy settles by a search for bounds stays
+        # a floor here; its value is the same wherever both are defined
+        for sample in _samples(rng):
+            a, b = _value(ours, sample), _value(theirs, sample)
+            if a is not None and b is not None:
+                assert a == b, (x, ours, theirs, sample)
+    assert compared > 300 and exact > 0.8 * compared
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_integer_form_is_sound(seed):
+    """Whatever is_integer_form calls an integer evaluates to an integer."""
+    rng = random.Random(seed)
+    claimed = 0
+    for _ in range(300):
+        try:
+            x = _random_expr(rng)
+        except (ZeroDivisionError, ValueError):
+            continue
+        if not algebra.is_integer_form(x):
+            continue
+        claimed += 1
+        for sample in _samples(rng, 6):
+            v = _value(x, sample)
+            assert v is None or v.is_Integer, (x, sample, v)
+    assert claimed > 20
+
+
+def test_floor_shortcuts():
+    H, k = POSITIVE[0], POSITIVE[3]
+    assert algebra.floor(sympy.Rational(7, 2)) == 3
+    assert algebra.floor(H - sympy.Rational(1, 2)) == H - 1  # the integer part leaves
+    assert algebra.floor(2 * H + 1) == 2 * H + 1  # a stride-1 conv: nothing to do
+    inner = sympy.floor(k / 2)
+    assert algebra.floor(inner) is inner
+    assert str(algebra.floor((H - 1) / 2)) == "floor(H/2 - 1/2)"
+    # outside the integer forms (a float), sympy decides
+    assert algebra.floor(H * sympy.Float(0.5)) == sympy.floor(H * sympy.Float(0.5))
