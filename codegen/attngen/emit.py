@@ -49,7 +49,9 @@ def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: boo
 # -- text safety ----------------------------------------------------------------------
 def comment_text(text: str) -> str:
     """User text made safe for a one-line comment: no line breaks or control characters."""
-    out = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    out = str(text)
+    if not out.isprintable():
+        out = "".join(ch if ch.isprintable() else " " for ch in out)
     return " ".join(out.split())
 
 
@@ -65,7 +67,9 @@ def doc_text(text: str, width: int = 88) -> str:
 
 def doc_line(text: str) -> str:
     """One docstring line built from spec values (reprs, expressions): escaped, not wrapped."""
-    safe = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    safe = str(text)
+    if not safe.isprintable():
+        safe = "".join(ch if ch.isprintable() else " " for ch in safe)
     return safe.replace("\\", "\\\\").replace('"', '\\"')
 
 

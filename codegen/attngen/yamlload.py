@@ -17,6 +17,7 @@ from .errors import Loc, error
 MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
 MAX_NODES = 100_000  # values after alias expansion (alias bombs)
 MAX_DEPTH = 64  # nesting depth
+_STR = "tag:yaml.org,2002:str"
 
 try:  # the C loader is ~10x faster where libyaml is available
     _Loader = yaml.CSafeLoader
@@ -136,8 +137,8 @@ class _Converter:
             out = LList(self.convert(v, depth + 1) for v in node.value)
             out.loc = loc
             return out
-        try:
-            value = self.scalars.construct_object(node)
+        try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
+            value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
             raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
