@@ -87,6 +87,58 @@ def test_failing_spec_leaves_existing_files_untouched(tmp_path, capsys):
     assert _tree(out) == before  # no new, changed, half-written or temp files
 
 
+def test_parallel_build_equals_a_serial_one(tmp_path, monkeypatch):
+    from attngen import build
+
+    paths = build.collect_specs([str(REPO_ROOT / "specs"), str(REPO_ROOT / "specs/variants")])
+    serial = build.artifacts(paths, tmp_path, use_cache=False, jobs=1)
+
+    def no_fallback(*args):
+        raise AssertionError("the parallel build fell back to building in-process")
+
+    monkeypatch.setattr(build, "_build_here", no_fallback)
+    parallel = build.artifacts(paths, tmp_path, use_cache=False, jobs=2)
+    assert len(serial) >= 3 * 29
+    assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
+
+
+def test_parallel_build_reports_the_same_errors_in_the_same_order(tmp_path, capsys):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("se", "eca", "sk", "cot"):
+        shutil.copy(REPO_ROOT / f"specs/{name}.yaml", specs / f"{name}.yaml")
+    (specs / "a_broken.yaml").write_text(BROKEN)
+    (specs / "m_broken.yaml").write_text(BROKEN.replace("in: z", "in: x, shape: [B, C, 1]"))
+    results = []
+    for jobs in ("1", "2"):
+        code = main(["build", "-j", jobs, "--no-svg", str(specs), "-o", str(tmp_path / "out")])
+        results.append((code, capsys.readouterr().err))
+    assert results[0] == results[1] and results[0][0] == 1
+    err = results[0][1]
+    assert err.index("a_broken.yaml:5:") < err.index("m_broken.yaml:5:") and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_parallel_build_falls_back_when_processes_cannot_start(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from attngen import build
+
+    def refuse(method):
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(multiprocessing, "get_context", refuse)
+    paths = build.collect_specs([str(REPO_ROOT / "specs")])
+    arts = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=2)
+    assert len(arts) == 2 * len(paths)
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3"])
+def test_jobs_must_be_positive(jobs, capsys):
+    assert main(["build", "-j", jobs, "--check", "se"]) == 2
+    assert "-j/--jobs must be at least 1" in capsys.readouterr().err
+
+
 def test_output_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("keep me")

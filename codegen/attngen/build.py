@@ -8,6 +8,7 @@ failing spec never leaves a half-written or clobbered file behind.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,56 +81,130 @@ def compile_spec(path: Path, loader, checked_cache: dict):
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True) -> list[Artifact]:
+              use_cache: bool = True, jobs: int = 1) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
 
     A spec whose files, attngen and renderer are unchanged since an earlier build comes
-    from the build cache (cache.py) without being loaded or checked again.
+    from the build cache (cache.py) without being loaded or checked again. The others
+    are built in up to `jobs` processes (see _build_in_processes).
     """
     from .cache import BuildCache, file_hash
     from .spec import Loader
 
-    loader, cache, issues, out = Loader(), {}, Collector(), []
+    loader, issues = Loader(), Collector()
     renderer = _renderer() if svg else None
     store = BuildCache.open(svg=renderer is not None) if use_cache else None
-    fresh = []  # (cache key, spec path, its artifacts) to store once complete
-    # Graphviz runs in subprocesses: start each SVG as soon as its DOT exists, while the
-    # next specs are checked (threads only wait on the subprocesses).
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer else None
-    try:
-        for path in paths:
-            key = store.key(path, loader.display(path)) if store else None
-            hit = store.get(key) if store else None
-            if hit is not None and set(hit) == ({".py", ".dot", ".svg"} if renderer
-                                                else {".py", ".dot"}):
-                out += [Artifact(out_dir / f"{path.stem}{suffix}", data)
-                        for suffix, data in sorted(hit.items(), key=lambda kv: _ORDER[kv[0]])]
-                continue
-            try:
-                arts = _build_one(path, out_dir, loader, cache, pool, renderer)
-            except SpecError as exc:
-                issues.add(exc)
-                continue
-            out += arts
-            if store:
-                fresh.append((key, path, arts))
-        issues.raise_if_any()
-        for art in out:
-            if isinstance(art.data, Future):
-                art.data = art.data.result()
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    for key, path, arts in fresh:
-        deps = {str(p): file_hash(p) for p in loader.files_of(path)}
-        store.put(key, deps, {a.path.suffix: a.data for a in arts})
-    return out
+    suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
+    done: dict[Path, list[Artifact]] = {}
+    misses: dict[Path, str | None] = {}  # spec path -> its cache key
+    for path in paths:
+        key = store.key(path, loader.display(path)) if store else None
+        hit = store.get(key) if store else None
+        if hit is not None and set(hit) == suffixes:
+            done[path] = [Artifact(out_dir / f"{path.stem}{suffix}", data)
+                          for suffix, data in sorted(hit.items(), key=lambda kv: _ORDER[kv[0]])]
+        elif path not in done:
+            misses[path] = key
+    jobs = min(jobs, len(misses) // _SPECS_PER_JOB)
+    built = None
+    if jobs > 1 and sys.platform.startswith("linux"):
+        built = _build_in_processes(list(misses), out_dir, renderer is not None, jobs)
+    if built is None:
+        built = _build_here(list(misses), out_dir, loader, renderer)
+    for path, key in misses.items():  # in the order given: errors and files stay in order
+        arts, problem, deps = built[path]
+        if problem is not None:
+            issues.add(problem)
+            continue
+        done[path] = arts
+        if store:
+            store.put(key, {str(p): file_hash(p) for p in deps},
+                      {a.path.suffix: a.data for a in arts})
+    issues.raise_if_any()
+    return [art for path in dict.fromkeys(paths) for art in done[path]]
 
 
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
+_SPECS_PER_JOB = 2  # fewer specs than this per process: forking costs more than it saves
+
+# a built spec: its artifacts, or the SpecError that stopped it, and the files it read
+Built = tuple[list[Artifact], SpecError | None, list[Path]]
+
+
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path, Built]:
+    """Build in this process, one spec after another, sharing loaded and checked sub-specs.
+    Graphviz runs in subprocesses: each SVG starts as soon as its DOT exists, while the
+    next specs are checked (the threads only wait on the subprocesses)."""
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
+    checked_cache: dict = {}
+    built: dict[Path, Built] = {}
+    try:
+        for path in paths:
+            try:
+                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer)
+                built[path] = (arts, None, loader.files_of(path))
+            except SpecError as exc:
+                built[path] = ([], exc, [])
+        for arts, _, _ in built.values():
+            for art in arts:
+                if isinstance(art.data, Future):
+                    art.data = art.data.result()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return built
+
+
+def _build_in_processes(paths: list[Path], out_dir: Path, svg: bool,
+                        jobs: int) -> dict[Path, Built] | None:
+    """Build in `jobs` forked processes, each spec on its own (the checker is pure Python
+    and holds the GIL, so threads would not help). The checker's libraries are imported
+    here first, so the children share them instead of importing them again. Each child
+    returns plain data: files, diagnostics and the paths it read. None if the processes
+    could not be started or one died (then the caller builds here)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
+    from . import diagram, emit, shapes  # noqa: F401  (imported once, before the fork)
+
+    emit.warm_up()
+    # the largest specs first, so no long one is left for the end
+    order = sorted(paths, key=_size, reverse=True)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+            results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order),
+                                               [svg] * len(order))))
+    except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
+        return None
+    built = {}
+    for path, (arts, diagnostics, deps) in results.items():
+        built[path] = (arts, SpecError(diagnostics) if diagnostics else None, deps)
+    return built
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _build_alone(path: Path, out_dir: Path, svg: bool):
+    """One spec with a loader of its own (runs in a child process)."""
+    from .spec import Loader
+
+    loader = Loader()
+    renderer = _renderer() if svg else None
+    try:
+        arts = _build_one(path, out_dir, loader, {}, None, renderer)
+    except SpecError as exc:
+        return [], exc.diagnostics, []
+    return arts, None, loader.files_of(path)
 
 
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
+    """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render
 
@@ -137,8 +212,9 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -
     dot = dot_source(checked)
     arts = [Artifact(out_dir / f"{path.stem}.py", render(checked).encode()),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode())]
-    if pool is not None:
-        arts.append(Artifact(out_dir / f"{path.stem}.svg", pool.submit(renderer, dot, "svg")))
+    if renderer is not None:
+        svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
+        arts.append(Artifact(out_dir / f"{path.stem}.svg", svg))
     return arts
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
+    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="build specs in up to N processes (default: the number of CPUs; "
+                   "1 builds in this process; Linux only, elsewhere always 1)")
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
@@ -133,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_build(args) -> int:
     from .build import artifacts, collect_specs, write_atomic
 
+    if args.jobs < 1:
+        print(f"attngen: error: -j/--jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return EXIT_USAGE
     paths = collect_specs(args.paths)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -145,7 +152,7 @@ def cmd_build(args) -> int:
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache)
+                     use_cache=not args.no_cache, jobs=args.jobs)
     if args.check:
         return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts)
