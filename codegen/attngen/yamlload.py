@@ -193,7 +193,8 @@ def _load_text(text: str, file: str):
         empty = LMap()
         empty.loc, empty.key_locs = Loc(file, 1, 1), {}
         return empty
-    _expanded_size(node, file, {}, 0)
+    if "&" in text:  # an alias needs an anchor: without one, conversion counts every value
+        _expanded_size(node, file, {}, 0)
     return _Converter(file).convert(node)
 
 
