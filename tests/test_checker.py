@@ -162,6 +162,24 @@ def test_conv_groups_must_divide_channels(tmp_path, capsys):
     assert "error[E404]" in err and "divisible by groups" in err, err
 
 
+@pytest.mark.parametrize("channels, groups, ok", [(6, 4, False), (8, 4, True), (6, 3, True)])
+def test_conv_groups_with_literal_channels(tmp_path, capsys, channels, groups, ok):
+    text = f"""\
+        name: Grouped
+        inputs:
+          x: [B, {channels}, H, W]
+        graph:
+          grp: {{op: Conv2d, args: [{channels}, {channels}, 1], groups: {groups}, in: x}}
+        outputs: grp
+        """
+    code, err, _ = check(tmp_path, capsys, text)
+    if ok:
+        assert code == 0, err
+        return
+    assert code == 1 and "error[E404]" in err and "6 is not always divisible by 4" in err, err
+    assert "counterexample" not in err  # numbers: nothing to sample, no made-up assignment
+
+
 def test_missing_file_and_usage_errors(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.yaml")]) == 1
     err = capsys.readouterr().err
