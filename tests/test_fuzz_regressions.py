@@ -50,3 +50,15 @@ def test_once_crashed(name, tmp_path):
     else:
         assert_located_errors(res)
         assert f"error[{code}]" in res.err, res.err
+
+
+def test_nan_param_in_max(tmp_path):
+    """A NaN default (`.nan`) reaching max() beside a symbolic param: sympy refuses to
+    compare them (found by the long fuzz run, 6,000 mutated specs)."""
+    spec = tmp_path / "case.yaml"
+    spec.write_text("name: Case\nparams:\n  c: .nan\n  L: 32\nlet:\n  d: max(L, c // 8)\n"
+                    "inputs:\n  x: [B, 8]\ngraph:\n  y: {op: ReLU, in: x}\noutputs: y\n",
+                    encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert_located_errors(res)
+    assert "error[E102]" in res.err and "max(L, c // 8)" in res.err, res.err

@@ -113,7 +113,8 @@ class Expr:
 
         try:
             out = _Sym(env, self).run(self.tree)
-        except (sympy.SympifyError, TypeError) as exc:  # e.g. a str param in arithmetic
+        # a str param in arithmetic (TypeError), max() of a NaN default (ValueError)
+        except (sympy.SympifyError, TypeError, ValueError) as exc:
             raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
                         f"{type(exc).__name__}") from None
         if key is not None and not isinstance(out, (list, dict)):
