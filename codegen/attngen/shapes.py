@@ -148,15 +148,7 @@ class Prover:
             rewritten = sympy.expand(diff.xreplace(self.rewrites))
             if rewritten == 0:
                 return True, None
-        tested = 0
-        for sample in self.samples:
-            va, vb = _num(a.xreplace(sample)), _num(b.xreplace(sample))
-            if va is None or vb is None:
-                continue
-            tested += 1
-            if va != vb:
-                return False, sample
-        return tested > 0, None
+        return self._sampled((a, b), lambda va, vb: va == vb)
 
     def divisible(self, n, g):
         """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
@@ -177,13 +169,22 @@ class Prover:
         if self.rewrites and algebra.is_integer_form(
                 n.xreplace(self.rewrites) / g.xreplace(self.rewrites)):
             return True, None
+        return self._sampled((n, g), lambda vn, vg: None if vg == 0 else vn % vg == 0)
+
+    def _sampled(self, exprs, holds):
+        """(True, None) if holds(*values) on every sample where all exprs are numbers and
+        holds does not answer None (untestable there), with at least one such sample;
+        else (False, the first sample where it fails)."""
         tested = 0
         for sample in self.samples:
-            vn, vg = _num(n.xreplace(sample)), _num(g.xreplace(sample))
-            if vn is None or vg is None or vg == 0:
+            values = [_num(e.xreplace(sample)) for e in exprs]
+            if any(v is None for v in values):
+                continue
+            verdict = holds(*values)
+            if verdict is None:
                 continue
             tested += 1
-            if vn % vg != 0:
+            if not verdict:
                 return False, sample
         return tested > 0, None
 
