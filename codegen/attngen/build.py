@@ -108,7 +108,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     jobs = min(jobs, len(misses) // _SPECS_PER_JOB)
     built = None
     if jobs > 1 and sys.platform.startswith("linux"):
-        built = _build_in_processes(list(misses), out_dir, renderer is not None, jobs)
+        built = _build_in_processes(list(misses), out_dir, renderer, jobs)
     if built is None:
         built = _build_here(list(misses), out_dir, loader, renderer)
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -155,7 +155,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path
     return built
 
 
-def _build_in_processes(paths: list[Path], out_dir: Path, svg: bool,
+def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
                         jobs: int) -> dict[Path, Built] | None:
     """Build in `jobs` forked processes, each spec on its own (the checker is pure Python
     and holds the GIL, so threads would not help). The checker's libraries are imported
@@ -174,7 +174,7 @@ def _build_in_processes(paths: list[Path], out_dir: Path, svg: bool,
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
             results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order),
-                                               [svg] * len(order))))
+                                               [renderer] * len(order))))
     except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
         return None
     built = {}
@@ -190,12 +190,11 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _build_alone(path: Path, out_dir: Path, svg: bool):
+def _build_alone(path: Path, out_dir: Path, renderer):
     """One spec with a loader of its own (runs in a child process)."""
     from .spec import Loader
 
     loader = Loader()
-    renderer = _renderer() if svg else None
     try:
         arts = _build_one(path, out_dir, loader, {}, None, renderer)
     except SpecError as exc:
