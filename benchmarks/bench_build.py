@@ -54,7 +54,7 @@ def installed_env() -> dict:
     return env
 
 
-def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
+def _timed(cmd: list[str], env: dict | None) -> tuple[float, float]:
     """Wall and CPU seconds (user + sys of the command and everything it started)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -86,13 +86,9 @@ def wall_times(runs: int, specs: Path, *extra: str, env: dict | None = None,
         if before is not None:
             before(i)
         with tempfile.TemporaryDirectory() as tmp:
-            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            subprocess.run([*BUILD, str(specs), "-o", tmp, *extra], check=True,
-                           capture_output=True, env=env)
-            times.append(time.perf_counter() - t0)
-            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+            wall, used = _timed([*BUILD, str(specs), "-o", tmp, *extra], env)
+        times.append(wall)
+        cpu.append(used)
     return times, cpu
 
 
