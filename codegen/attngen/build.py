@@ -77,7 +77,11 @@ def compile_spec(path: Path, loader, checked_cache: dict):
     from .spec import load
 
     spec = load(path, loader)
-    return check(spec, checked_cache)
+    # a spec already checked as another's sub-spec (danet's position_attention) is not
+    # checked again, and one checked here is not checked again as a sub-spec
+    if spec.path not in checked_cache:
+        checked_cache[spec.path] = check(spec, checked_cache)
+    return checked_cache[spec.path]
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
@@ -172,9 +176,9 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     # the largest specs first, so no long one is left for the end
     order = sorted(paths, key=_size, reverse=True)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-            results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order),
-                                               [renderer] * len(order))))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"),
+                                 initializer=_start_worker, initargs=(renderer,)) as pool:
+            results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order))))
     except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
         return None
     built = {}
@@ -190,13 +194,23 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _build_alone(path: Path, out_dir: Path, renderer):
-    """One spec with a loader of its own (runs in a child process)."""
+# A build process's state, kept across the specs it builds: one Loader and one cache of
+# checked specs, as _build_here shares them, so a sub-spec is loaded and checked once per
+# process, not once per spec that uses it.
+_WORKER: dict = {}
+
+
+def _start_worker(renderer) -> None:
     from .spec import Loader
 
-    loader = Loader()
+    _WORKER.update(loader=Loader(), checked={}, renderer=renderer)
+
+
+def _build_alone(path: Path, out_dir: Path):
+    """One spec, in a build process: plain data for the parent."""
+    loader = _WORKER["loader"]
     try:
-        arts = _build_one(path, out_dir, loader, {}, None, renderer)
+        arts = _build_one(path, out_dir, loader, _WORKER["checked"], None, _WORKER["renderer"])
     except SpecError as exc:
         return [], exc.diagnostics, []
     return arts, None, loader.files_of(path)

@@ -1,0 +1,63 @@
+"""The command-line entry point (`attngen`, `python -m attngen.cli`) leaves without tearing
+the interpreter down (cli.run): everything printed still arrives, exit codes hold, a reader
+that leaves early is no error."""
+
+import os
+import subprocess
+import sys
+
+from attngen.cli import main
+from conftest import REPO_ROOT
+
+CLI = [sys.executable, "-m", "attngen.cli"]
+# buffered streams, as users have them (a test runner may set PYTHONUNBUFFERED)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+def _cli(*args, **kw):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, check=False,
+                          cwd=REPO_ROOT, env=ENV, **kw)
+
+
+def test_output_to_a_pipe_arrives_whole(capsys):
+    # a pipe is block-buffered: without the flush before os._exit nothing would arrive
+    assert main(["ops"]) == 0
+    expected = capsys.readouterr().out
+    proc = _cli("ops")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected
+
+
+def test_errors_exit_1_with_their_diagnostics(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad\ninputs:\n  x: [B, C]\ngraph:\n  y: {op: Sigmoid, in: z}\n"
+                   "outputs: y\n")
+    proc = _cli("check", str(bad))
+    assert proc.returncode == 1
+    assert "bad.yaml:5:" in proc.stderr and proc.stderr.rstrip().endswith("attngen: 1 error")
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_errors_exit_2():
+    proc = _cli("build")
+    assert proc.returncode == 2
+    assert "attngen: error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert _cli("--help").returncode == 0
+
+
+def test_a_reader_that_leaves_early_is_no_error():
+    proc = subprocess.Popen([*CLI, "ops"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO_ROOT, env=ENV)
+    proc.stdout.close()  # like `attngen ops | head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert err == ""
+
+
+def test_build_writes_every_file_before_it_exits(tmp_path):
+    proc = _cli("build", "specs/eca.yaml", "specs/se.yaml", "-o", str(tmp_path), "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    for stem in ("eca", "se"):
+        for suffix in (".py", ".dot"):
+            built = (tmp_path / f"{stem}{suffix}").read_bytes()
+            assert built == (REPO_ROOT / "generated" / f"{stem}{suffix}").read_bytes()
