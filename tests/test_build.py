@@ -102,6 +102,24 @@ def test_parallel_build_equals_a_serial_one(tmp_path, monkeypatch):
     assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
 
 
+def test_each_spec_file_is_checked_once_per_build(tmp_path, monkeypatch):
+    # danet uses position_attention and channel_attention_module, which are also built on
+    # their own: each is checked once, whichever comes first, and the output is the same
+    from attngen import build, shapes
+
+    checked = []
+    check_config = shapes._check_config
+    monkeypatch.setattr(shapes, "_check_config", lambda spec, config, *rest: (
+        checked.append((spec.path, tuple(config.items()))), check_config(spec, config, *rest)))
+    names = ["channel_attention_module", "danet", "position_attention"]
+    paths = build.collect_specs([str(REPO_ROOT / f"specs/{n}.yaml") for n in names])
+    arts = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=1)
+    assert len(checked) == len(set(checked))
+    assert {path.stem for path, _ in checked} >= set(names)
+    for art in arts:
+        assert art.data == (REPO_ROOT / "generated" / art.path.name).read_bytes()
+
+
 def test_parallel_build_reports_the_same_errors_in_the_same_order(tmp_path, capsys):
     specs = tmp_path / "specs"
     specs.mkdir()
