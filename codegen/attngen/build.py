@@ -73,12 +73,17 @@ def _builtin(name: str) -> Path | None:
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):
-    from .shapes import check
     from .spec import load
 
-    spec = load(path, loader)
-    # a spec already checked as another's sub-spec (danet's position_attention) is not
-    # checked again, and one checked here is not checked again as a sub-spec
+    return check_once(load(path, loader), checked_cache)
+
+
+def check_once(spec, checked_cache: dict):
+    """shapes.check, sharing `checked_cache` (spec path -> Checked) with the sub-spec checks:
+    a spec already checked as another's sub-spec (danet's position_attention) is not checked
+    again, and one checked here is not checked again as a sub-spec."""
+    from .shapes import check
+
     if spec.path not in checked_cache:
         checked_cache[spec.path] = check(spec, checked_cache)
     return checked_cache[spec.path]
@@ -173,6 +178,7 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     from . import diagram, emit, shapes  # noqa: F401  (imported once, before the fork)
 
     emit.warm_up()
+    shapes.warm_up()
     # the largest specs first, so no long one is left for the end
     order = sorted(paths, key=_size, reverse=True)
     try:
