@@ -3,9 +3,9 @@
 1. End to end: `attngen build SPECS -o TMP --no-cache` in a fresh subprocess (Python
    start-up and imports included) into an empty folder, with the default process count
    and with `-j 1`, interleaved round by round with a reference command that only imports
-   the libraries the checker is built on (`python -c "import sympy, networkx"`): this
-   machine's speed drifts by half within minutes, so the per-round ratio to the
-   reference is the steady number, the seconds are what a user waits. attngen's modules
+   the libraries the checker is built on (`import sympy, networkx`, then exit at once, as
+   `attngen` does): this machine's speed drifts by half within minutes, so the per-round
+   ratio to the reference is the steady number, the seconds are what a user waits. attngen's modules
    are byte-compiled first and the subprocesses may write bytecode, as after
    `pip install` (a shell that sets PYTHONDONTWRITEBYTECODE would otherwise make every run
    compile attngen's source again).
@@ -16,14 +16,19 @@
 4. Breakdown, in this process, one spec after another: import (attngen modules, sympy,
    networkx, jinja2), load (YAML -> Spec), check (graph + symbolic shapes), emit (Python
    source + DOT) and render (DOT -> SVG by Graphviz).
+5. With --instructions (needs valgrind): instructions counted by callgrind, which do not
+   drift with the machine's speed, for a one-process build without SVG (`--no-svg -j 1`:
+   Graphviz and worker processes are not followed), for attngen's imports alone, and for
+   the reference.
 
-    .venv/bin/python benchmarks/bench_build.py [--quick] [--runs N] [--profile]
+    .venv/bin/python benchmarks/bench_build.py [--quick] [--runs N] [--profile] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -38,7 +43,11 @@ SPECS = ROOT / "specs"
 BUILD = [sys.executable, "-m", "attngen.cli", "build"]
 
 
-REFERENCE = [sys.executable, "-c", "import sympy, networkx"]
+REFERENCE = [sys.executable, "-c", "import os, sympy, networkx; os._exit(0)"]
+# attngen's imports, Jinja's templates and sympy's lazy import on its first sum
+IMPORTS = [sys.executable, "-c", ("import os, attngen.build, attngen.cli, attngen.diagram, "
+                                  "attngen.emit, attngen.shapes; attngen.emit.warm_up(); "
+                                  "attngen.shapes.warm_up(); os._exit(0)")]
 TARGET_S = 1.0  # issue 5: the whole library, cold, under a second
 
 
@@ -144,11 +153,10 @@ def breakdown(specs: Path) -> dict[str, float]:
     """Seconds per phase, in this (fresh) process; imports first."""
     torch_before = "torch" in sys.modules  # (a test process may have it already)
     t0 = time.perf_counter()
-    from attngen.build import collect_specs
+    from attngen.build import check_once, collect_specs
     from attngen.diagram import dot_source
     from attngen.emit import render as emit_py
     from attngen.render import available_backends, render
-    from attngen.shapes import check
     from attngen.spec import Loader, load
 
     phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)
@@ -159,7 +167,7 @@ def breakdown(specs: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         spec = load(path, loader)
         t1 = time.perf_counter()
-        checked = check(spec, cache)
+        checked = check_once(spec, cache)  # as the build does
         t2 = time.perf_counter()
         emit_py(checked)
         dot = dot_source(checked)
@@ -175,6 +183,28 @@ def breakdown(specs: Path) -> dict[str, float]:
     return phases
 
 
+def instructions(cmd: list[str], env: dict) -> int:
+    """Instructions one command executes (valgrind's callgrind; child processes not followed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(["valgrind", "--tool=callgrind",
+                               f"--callgrind-out-file={tmp}/callgrind.out", *cmd],
+                              capture_output=True, text=True, env=env, check=True)
+    return int(re.search(r"Collected : (\d+)", proc.stderr).group(1))
+
+
+def print_instructions(specs: Path, env: dict) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        build = instructions([*BUILD, str(specs), "-o", tmp, "--no-cache", "--no-svg", "-j", "1"],
+                             env)
+    imports, ref = instructions(IMPORTS, env), instructions(REFERENCE, env)
+    print("\n| instructions (callgrind) | billions | / reference |\n|---|---:|---:|")
+    for label, n in (("cold build, `--no-svg -j 1`", build),
+                     ("  of which attngen's imports (sympy, networkx, jinja2, yaml, ...)", imports),
+                     ("  of which the work (load, check, emit)", build - imports),
+                     ("reference: `import sympy, networkx`", ref)):
+        print(f"| {label} | {n / 1e9:.2f} | {n / ref:.2f} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one run of each (for tests)")
@@ -182,6 +212,8 @@ def main(argv=None) -> int:
     ap.add_argument("--specs", type=Path, default=SPECS, help="spec folder (default specs/)")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile one in-process build instead (top 30 by cumulative time)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions with valgrind (about a minute)")
     args = ap.parse_args(argv)
     if args.profile:
         import cProfile
@@ -217,7 +249,7 @@ def main(argv=None) -> int:
     ref = [w for w, _ in cold["reference"]]
     labels = {"build": f"cold build, `--no-cache`, default `-j` ({os.cpu_count()})",
               "build -j 1": "cold build, `--no-cache -j 1` (one process)",
-              "reference": "reference: `python -c \"import sympy, networkx\"`"}
+              "reference": "reference: `import sympy, networkx` (then exit)"}
     for key, label in labels.items():
         walls = [w for w, _ in cold[key]]
         ratio = statistics.median(w / r for w, r in zip(walls, ref))
@@ -241,6 +273,11 @@ def main(argv=None) -> int:
     print(f"\nCold build median {median:.3f} s: "
           f"{'under' if median < TARGET_S else 'over'} the {TARGET_S:g} s target.")
     print(f"A build served from the cache imports sympy: {'yes' if cached['sympy'] else 'no'}")
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("error: --instructions needs valgrind", file=sys.stderr)
+            return 1
+        print_instructions(args.specs, env)
     return 0
 
 

@@ -3,6 +3,9 @@
 No timing is checked here (that would be flaky); the numbers live in the scripts' output.
 """
 import importlib.util
+import os
+import shutil
+import sys
 
 import pytest
 from conftest import REPO_ROOT
@@ -62,3 +65,12 @@ def test_bench_build_quick(capsys):
     out = capsys.readouterr().out
     assert "torch imported: no" in out
     assert "| in-process: check |" in out
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_bench_build_counts_instructions():
+    bench = _script("bench_build")
+    env = dict(os.environ)
+    bare = bench.instructions([sys.executable, "-c", "pass"], env)
+    more = bench.instructions([sys.executable, "-c", "import json, decimal"], env)
+    assert 1e6 < bare < more
