@@ -38,9 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
-    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="build specs in up to N processes (default: the number of CPUs; "
-                   "1 builds in this process; Linux only, elsewhere always 1)")
+    # One CPU is left to Graphviz: a one-process build renders SVGs in subprocesses beside
+    # the checker, so on 2 CPUs a second build process only adds the cost of forking.
+    b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
+                   metavar="N", help="build specs in up to N processes (default: one fewer "
+                   "than the CPUs; 1 builds in this process; Linux only, elsewhere always 1)")
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
