@@ -19,7 +19,7 @@ from sympy.printing.str import StrPrinter
 
 from . import algebra, ops
 from .errors import Collector, Diagnostic, Loc, SpecError, did_you_mean, error
-from .expr import Expr
+from .expr import Expr, _frozen
 from .graph import build, check_reachable, producers
 from .spec import Item, Node, Spec
 
@@ -863,6 +863,13 @@ class Inference:
                 env.sym[p.name] = env.val[p.name] = p.default
             if p.name in structural_params(sub):
                 config[p.name] = env.val[p.name]
+        # The outputs are a function of the sub-spec, its arguments and its input shapes, and
+        # a spec often calls one sub-spec alike several times (ASFF's three weight_level
+        # convs): infer each distinct call once per configuration.
+        key = _call_key(sub, env, ins)
+        if key is not None and key in self.prover.cache:
+            outs = self.prover.cache[key]
+            return list(outs) if isinstance(outs, list) else outs
         add_lets(sub, env)
         names = list(sub.sources())
         required = [n for n in names if not sub.sources()[n].optional]
@@ -877,7 +884,19 @@ class Inference:
             if inner.active(o.when):
                 value = inner.values[inner.prod[o.name]]
                 outs.append(value[o.name] if isinstance(value, dict) else value)
-        return outs[0] if len(outs) == 1 else outs
+        outs = outs[0] if len(outs) == 1 else outs
+        if key is not None:
+            self.prover.cache[key] = list(outs) if isinstance(outs, list) else outs
+        return outs
+
+
+def _call_key(sub: Spec, env: Env, ins):
+    """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    try:
+        return ("call", sub.path, tuple((n, _frozen(env.sym[n]), _frozen(env.val[n]))
+                                        for n in sub.params), _frozen(ins))
+    except TypeError:
+        return None
 
 
 def actual_shape(shape):
