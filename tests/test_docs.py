@@ -87,6 +87,14 @@ def test_seq_node_is_one_box_with_a_row_per_step(tmp_path):
     assert "Linear(channel, channel // reduction)" in line and "32,768 params" in line
 
 
+def test_diagrams_write_our_arrow_in_ascii(tmp_path, capsys):
+    # graphviz-pure sizes a box from ASCII glyph widths only: "→" would count as a space
+    dot = _dot(tmp_path, spec=str(REPO_ROOT / "specs/coordatt.yaml"))
+    assert "split -&gt; y_h, y_w" in dot and "→" not in dot
+    assert main(["show", str(REPO_ROOT / "specs/coordatt.yaml")]) == 0
+    assert "split → y_h, y_w" in capsys.readouterr().out  # the terminal keeps the arrow
+
+
 def test_dot_to_stdout_and_format_from_suffix(tmp_path, capsys):
     assert main(["diagram", SE, "--format", "dot"]) == 0
     assert capsys.readouterr().out.startswith('digraph "SEAttention" {')

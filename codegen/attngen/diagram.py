@@ -46,7 +46,9 @@ RANKDIRS = ("TB", "LR", "BT", "RL")
 
 
 def _h(text) -> str:
-    return html.escape(str(text), quote=True)
+    # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
+    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
+    return html.escape(str(text).replace("→", "->"), quote=True)
 
 
 def _applications(spec, layer: str) -> int:
