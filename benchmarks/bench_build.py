@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true",
                     help="cProfile one in-process build instead (top 30 by cumulative time)")
     ap.add_argument("--instructions", action="store_true",
-                    help="also count instructions with valgrind (about a minute)")
+                    help="also count instructions with valgrind (about 1.5 minutes)")
     args = ap.parse_args(argv)
     if args.profile:
         import cProfile
