@@ -62,3 +62,20 @@ def test_nan_param_in_max(tmp_path):
     res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
     assert_located_errors(res)
     assert "error[E102]" in res.err and "max(L, c // 8)" in res.err, res.err
+
+
+@pytest.mark.parametrize("std, message", [
+    ("1" + "0" * 400, "must be a finite number"),  # found by the long fuzz run: OverflowError
+    (".inf", "must be a finite number"),  # would be generated as `std=inf`, a NameError
+    (".nan", "must be a finite number"),
+    ("-0.5", "must be at least 0"),  # torch refuses it when the module is built
+])
+def test_init_numbers_are_finite(std, message, tmp_path):
+    spec = tmp_path / "case.yaml"
+    spec.write_text("name: Case\nparams:\n  c: 8\ninputs:\n  x: [B, c]\ngraph:\n"
+                    "  y: {op: Linear, args: [c, c], in: x}\noutputs: y\n"
+                    f"init:\n- {{op: Linear, weight: normal, std: {std}}}\n", encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert_located_errors(res)
+    assert "case.yaml:10:" in res.err and "error[E102]" in res.err and message in res.err, res.err
+    assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ after this stage reads YAML. Sub-specs named by `use:` are loaded recursively.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,6 +230,20 @@ def _expect(value, types, what: str, loc: Loc, expected: str):
         got = _type_name(value)
         raise error(loc_of(value, loc), "E102", f"{what} must be {expected}, got {got}")
     return value
+
+
+def _init_number(value, key: str, loc: Loc) -> float:
+    """An init option as a float; the generated code writes it as a literal, and `inf` or
+    `nan` there would be names, not numbers."""
+    number = _expect(value, (int, float), f"init '{key}'", loc, "a number")
+    try:
+        number = float(number)
+    except OverflowError:  # an integer beyond the range of a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise error(loc_of(value, loc), "E102", f"init '{key}' must be a finite number "
+                    "(not infinite, NaN or beyond the range of a float)")
+    return number
 
 
 def _type_name(value) -> str:
@@ -607,8 +622,10 @@ def _load_init(spec: Spec, raw, loc: Loc) -> None:
                 setattr(init, key, value)
         for key in ("std", "mean", "value"):
             if key in rule:
-                init.options[key] = float(_expect(rule[key], (int, float), f"init '{key}'",
-                                                  rule.loc, "a number"))
+                init.options[key] = _init_number(rule[key], key, rule.loc)
+        if init.options.get("std", 0.0) < 0:
+            raise error(rule["std"].loc, "E102", f"init 'std' must be at least 0, got "
+                        f"{init.options['std']!r}")
         for key in ("mode", "nonlinearity"):
             if key in rule:
                 init.options[key] = str(_expect(rule[key], str, f"init '{key}'", rule.loc,
