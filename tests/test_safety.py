@@ -151,6 +151,24 @@ def test_string_param_default_and_choices_are_literals(tmp_path, payload):
     assert "'other'" in str(exc.value)
 
 
+def test_infinite_and_nan_defaults_are_written_as_floats(tmp_path):
+    # repr() would write the bare names inf and nan, which no generated module defines
+    text = ("name: Tiny\nparams:\n  c: 8\n  p: .inf\n  q: -.inf\n  r: [1.0, .nan]\n"
+            "  s: {type: float, default: 1.0, choices: [1.0, .inf]}\n"
+            "inputs:\n  x: [B, c]\ngraph:\n  y: {op: ReLU, in: x}\noutputs: y\n")
+    res, path, _ = build(tmp_path, text)
+    assert res.code == 0, res.err
+    tree = check_generated(path)
+    source = path.read_text(encoding="utf-8")
+    assert 'p=float("inf"), q=float("-inf"), r=(1.0, float("nan")), s=1.0' in source, source
+    assert 'if s not in (1.0, float("inf")):' in source, source
+    loaded = importlib.util.spec_from_file_location(f"_safety_{tmp_path.name}", path)
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    assert module.Tiny().training and module.Tiny(s=float("inf")).training
+    assert not any(isinstance(n, ast.Name) and n.id in ("inf", "nan") for n in ast.walk(tree))
+
+
 def test_file_name_cannot_inject_into_the_header(tmp_path):
     """A spec file name is shown in comments; a newline in it must not end the comment."""
     name = f"ev\nimport os\nos.system('{MARK}')\n#.yaml"

@@ -8,6 +8,7 @@ shape comment and the spec line it comes from. Output is deterministic.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -196,7 +197,7 @@ class ClassEmitter:
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
                 message = json.dumps(f"{spec.name}: {p.name} must be one of {shown}, got ")
-                values = ", ".join(repr(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
+                values = ", ".join(_py(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
         # requirements on params first; those that read a let right after the lets
@@ -542,7 +543,20 @@ def _literal(value) -> str:
     if value is REQUIRED:
         return ""
     if isinstance(value, list):  # an immutable default: a list default is shared between calls
-        return repr(tuple(value))
+        return _py(tuple(value))
+    return _py(value)
+
+
+def _py(value) -> str:
+    """Python source for a spec value: repr, but an infinite or NaN float, whose repr is the
+    bare name `inf` or `nan`, is written `float("inf")` (also inside lists and tuples)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{float(value)!r}")'
+    if isinstance(value, (list, tuple)):
+        items = [_py(v) for v in value]
+        if isinstance(value, list):
+            return f"[{', '.join(items)}]"
+        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
     return repr(value)
 
 
