@@ -151,6 +151,55 @@ def test_string_param_default_and_choices_are_literals(tmp_path, payload):
     assert "'other'" in str(exc.value)
 
 
+# A str param's value where the checker wants a number: sympy would parse the text with
+# eval() (sympify does, also inside tuples and with strict=True). Found by the long fuzz run
+# as a str param reaching a Conv's in_channels, which sympy read as a symbol.
+TEXT_USES = {
+    "op_argument": "  y: {op: Conv2d, args: [p, 8, 1], in: x}",
+    "max_in_a_let": "  y: {op: Linear, args: [8, m], in: x}",
+    "shape_dim": "  y: {op: ReLU, in: x, shape: [B, p, H, W]}",
+    "if_expression": "  y: {op: Conv2d, args: [8, 8, 't' if H > 2 else p], in: x}",
+    "comparison": "  y: {op: Conv2d, args: [8, 8, 1 if H in [p, 2] else 3], in: x}",
+    "division": "  y: {op: Conv2d, args: [8, 8, 1], groups: p // 2, in: x}",
+}
+
+
+@pytest.mark.parametrize("use", TEXT_USES)
+def test_a_string_value_is_never_parsed_as_code(tmp_path, use):
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').write('x') and 8"
+    text = ("name: Tiny\nparams:\n  p: " + json.dumps(code) + "\n"
+            "let:\n  m: max(p, H)\n"
+            "inputs:\n  x: [B, 8, H, W]\ngraph:\n" + TEXT_USES[use] + "\noutputs: y\n")
+    if use != "max_in_a_let":
+        text = text.replace("let:\n  m: max(p, H)\n", "")
+    try:
+        res, _, out = build(tmp_path, text)
+    finally:
+        assert not marker.exists(), "spec text ran as code"
+    assert_located_errors(res)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text", ["max(p, H)", "min(H, p)", "abs(p) + H", "int(p) * H",
+                                  "log2(p) + H", "p if H > 2 else 1", "1 if H in [p, 2] else 3",
+                                  "H + 1 if p else H", "p or H > 1"])
+def test_symbolic_evaluation_never_parses_a_string(tmp_path, text):
+    import sympy
+    from attngen.errors import Loc, SpecError
+    from attngen.expr import parse
+
+    marker = tmp_path / "ran"
+    env = {"p": f"open({str(marker)!r}, 'w').write('x') and 8", "H": sympy.Symbol("H")}
+    try:
+        value = parse(text, Loc("t.yaml", 1, 1)).sympy(env)
+    except SpecError as exc:
+        assert exc.diagnostics[0].code == "E102"
+    else:  # a str param's truthiness is a plain Python value: fine, as long as it is not code
+        assert not isinstance(value, sympy.Basic) or "open" not in str(value)
+    assert not marker.exists(), "spec text ran as code"
+
+
 def test_infinite_and_nan_defaults_are_written_as_floats(tmp_path):
     # repr() would write the bare names inf and nan, which no generated module defines
     text = ("name: Tiny\nparams:\n  c: 8\n  p: .inf\n  q: -.inf\n  r: [1.0, .nan]\n"

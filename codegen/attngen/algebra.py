@@ -16,6 +16,30 @@ from functools import lru_cache
 
 import sympy
 
+
+def sympify(value):
+    """sympy.sympify that never reads text. sympy parses a str with parse_expr, which runs
+    it through eval(), also inside a tuple and also with strict=True; a spec's strings (a
+    str param's value) must never run, so a str anywhere in `value` is a TypeError here,
+    which the checker reports as a located error."""
+    refuse_text(value)
+    return sympy.sympify(value)
+
+
+def refuse_text(value) -> None:
+    """TypeError if `value` is a str or holds one (in lists, tuples, sets or dicts): call it
+    before handing values to sympy's functions (Max, Min, Abs, floor, Mod, log, Tuple
+    sympify their arguments as sympify does, strings included)."""
+    if isinstance(value, str):
+        raise TypeError(f"the string {value!r} where a number or dim is expected")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            refuse_text(item)
+    elif isinstance(value, dict):
+        for item in value.items():
+            refuse_text(item)
+
+
 _INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
 _ROUNDED = (sympy.floor, sympy.ceiling)
 
@@ -38,7 +62,7 @@ def is_integer_form(x) -> bool:
 
 def floor(x):
     """floor(x) as sympy.floor(x) evaluates it, for the forms above (see the module doc)."""
-    x = sympy.sympify(x)
+    x = sympify(x)
     if x.is_Rational:
         return x.floor()
     if isinstance(x, _ROUNDED) or isinstance(-x, _ROUNDED) or is_integer_form(x):

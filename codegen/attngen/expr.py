@@ -401,9 +401,10 @@ class _Sym(_Interp):
         super().__init__(env, expr)
         import sympy
 
-        from .algebra import floor
+        from .algebra import floor, refuse_text, sympify
 
         self.sp, self.floor = sympy, floor
+        self.sympify, self.refuse_text = sympify, refuse_text  # never sympy's text parser
 
     @staticmethod
     def _concrete(v) -> bool:
@@ -429,7 +430,7 @@ class _Sym(_Interp):
         sp = self.sp
         if isinstance(a, (list, tuple, str)) or isinstance(b, (list, tuple, str)):
             self.fail(node, "arithmetic on a list or string")
-        a, b = sp.sympify(a), sp.sympify(b)
+        a, b = self.sympify(a), self.sympify(b)
         op = type(node.op)
         if op in (ast.Div, ast.FloorDiv, ast.Mod) and b.is_zero:
             self.fail(node, "division by zero")
@@ -451,6 +452,7 @@ class _Sym(_Interp):
         vals = [self.run(e) for e in node.values]
         if all(self._concrete(v) for v in vals):
             return super()._BoolOp(node)
+        self.refuse_text(vals)
         return (self.sp.And if isinstance(node.op, ast.And) else self.sp.Or)(*vals)
 
     def _Compare(self, node):
@@ -467,6 +469,7 @@ class _Sym(_Interp):
             elif isinstance(op, (ast.In, ast.NotIn)):
                 if not isinstance(right, (list, tuple)):
                     self.fail(node, "'in' needs a list or tuple")
+                self.refuse_text([left, right])
                 cond = sp.Or(*[sp.Eq(left, r) for r in right])
                 terms.append(cond if isinstance(op, ast.In) else sp.Not(cond))
             elif isinstance(op, (ast.Is, ast.IsNot)):
@@ -474,6 +477,7 @@ class _Sym(_Interp):
             else:
                 rel = {ast.Eq: sp.Eq, ast.NotEq: sp.Ne, ast.Lt: sp.Lt, ast.LtE: sp.Le,
                        ast.Gt: sp.Gt, ast.GtE: sp.Ge}[type(op)]
+                self.refuse_text([left, right])
                 terms.append(rel(left, right))
             left = right
         return sp.And(*terms) if len(terms) > 1 else terms[0]
@@ -486,13 +490,16 @@ class _Sym(_Interp):
             test = self.sp.Ne(test, 0)  # Python truthiness of a number: `t if t % 2 else ...`
         if isinstance(test, bool) or test in (self.sp.true, self.sp.false):
             return self.run(node.body) if bool(test) else self.run(node.orelse)
-        return self.sp.Piecewise((self.run(node.body), test), (self.run(node.orelse), True))
+        body, orelse = self.run(node.body), self.run(node.orelse)
+        self.refuse_text([body, orelse])
+        return self.sp.Piecewise((body, test), (orelse, True))
 
     def _Call(self, node):
         args = [self.run(a) for a in node.args]
         if all(self._concrete(a) for a in args):
             return super()._Call(node)
         sp, name = self.sp, node.func.id
+        self.refuse_text(args)
         if name == "max":
             return sp.Max(*args)
         if name == "min":

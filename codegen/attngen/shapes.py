@@ -103,7 +103,7 @@ def fmt_shape(shape) -> str:
 # -- samples and proofs --------------------------------------------------------------------
 def _num(v):
     """A sympy value as a Python number, or None if it is not concrete."""
-    v = sympy.sympify(v)
+    v = algebra.sympify(v)
     if v.is_Integer:
         return int(v)
     if v.is_Number:
@@ -137,7 +137,7 @@ class Prover:
 
     def equal(self, a, b):
         """(True, None) if a == b is proven or holds on every valid sample, else (False, sample)."""
-        a, b = sympy.sympify(a), sympy.sympify(b)
+        a, b = algebra.sympify(a), algebra.sympify(b)
         if a == b:
             return True, None
         key = (a, b)
@@ -160,7 +160,7 @@ class Prover:
     def divisible(self, n, g):
         """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
         for bounds on its arguments, milliseconds a call)."""
-        n, g = sympy.sympify(n), sympy.sympify(g)
+        n, g = algebra.sympify(n), algebra.sympify(g)
         key = ("divisible", n, g)
         if key not in self.cache:
             self.cache[key] = self._divisible(n, g)
@@ -197,10 +197,10 @@ class Prover:
 
     def value(self, d, sample=None):
         if sample:
-            return _num(sympy.sympify(d).xreplace(sample))
+            return _num(algebra.sympify(d).xreplace(sample))
         key = ("value", d)  # at the default sample: every output size is checked there
         if key not in self.cache:
-            self.cache[key] = _num(sympy.sympify(d).xreplace(self.default()))
+            self.cache[key] = _num(algebra.sympify(d).xreplace(self.default()))
         return self.cache[key]
 
 
@@ -208,7 +208,7 @@ def _floor_divisions(*exprs):
     """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
     found = []
     for e in exprs:
-        for term in sympy.sympify(e).atoms(sympy.floor, sympy.Mod):
+        for term in algebra.sympify(e).atoms(sympy.floor, sympy.Mod):
             if isinstance(term, sympy.Mod):
                 found.append(term.args)
             else:
@@ -226,7 +226,7 @@ def _simplify(e):
 
     Dims it would return unchanged skip it: its first call alone imports sympy.physics.
     """
-    e = sympy.sympify(e)
+    e = algebra.sympify(e)
     if _plain(e):
         return e
     if e not in _SIMPLIFIED:
@@ -273,7 +273,7 @@ class ShapeCtx:
         return v % rank
 
     def is_minus_one(self, d) -> bool:
-        return sympy.sympify(d) == -1
+        return algebra.sympify(d) == -1
 
     def eq(self, a, b, what_a: str, what_b: str):
         ok, sample = self.prover.equal(a, b)
@@ -310,7 +310,7 @@ class ShapeCtx:
         padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
         out = []
         for i in range(rank):
-            dims = [p[i] for p in padded if sympy.sympify(p[i]) != 1]
+            dims = [p[i] for p in padded if algebra.sympify(p[i]) != 1]
             if not dims:
                 out.append(padded[0][i])
                 continue
@@ -338,7 +338,7 @@ class ShapeCtx:
         return _simplify(length) if not isinstance(length, int) else length
 
     def _sign(self, v) -> int:
-        v = sympy.sympify(v)
+        v = algebra.sympify(v)
         if v.is_negative:
             return -1
         if v.is_nonnegative:
@@ -352,7 +352,7 @@ class ShapeCtx:
     def _counterexample(self, sample, a, b) -> str:
         if not sample:
             return ""
-        names = sorted(str(s) for s in sympy.sympify(a - b if not isinstance(a, tuple) else 0)
+        names = sorted(str(s) for s in algebra.sympify(a - b if not isinstance(a, tuple) else 0)
                        .free_symbols) or sorted(str(s) for s in sample)
         values = {str(k): int(v) for k, v in sample.items()}
         shown = ", ".join(f"{n}={values[n]}" for n in names if n in values)
@@ -361,7 +361,7 @@ class ShapeCtx:
 
     def _divisibility_hint(self, a, b) -> str:
         """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
-        a, b = sympy.sympify(a), sympy.sympify(b)
+        a, b = algebra.sympify(a), algebra.sympify(b)
         for num, den in _floor_divisions(a, b):
             fact = _divisibility_fact(num, den)
             if fact is None:
@@ -388,7 +388,7 @@ class ShapeCtx:
 
 def _divisibility_fact(num, den):
     """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff s % d == r."""
-    num = sympy.sympify(num)
+    num = algebra.sympify(num)
     if isinstance(num, sympy.Symbol):
         return num, sympy.Integer(0)
     syms = [t for t in num.free_symbols]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
+from . import algebra
 from .errors import Diagnostic, Loc, SpecError
 from .shapes import (
     Checked,
@@ -220,7 +221,7 @@ def _ints(shape):
     if isinstance(shape, list):
         return [_ints(s) for s in shape]
     if isinstance(shape, tuple):
-        return tuple(int(d) if sympy.sympify(d).is_Integer else d for d in shape)
+        return tuple(int(d) if algebra.sympify(d).is_Integer else d for d in shape)
     return shape
 
 
@@ -422,7 +423,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
     for i, (g, w) in enumerate(zip(got, want)):
         g_shape = tuple(_torch_expr(s).xreplace(mapping) for s in g.shape)
-        w_shape = tuple(sympy.sympify(d).xreplace(fix) for d in w)
+        w_shape = tuple(algebra.sympify(d).xreplace(fix) for d in w)
         verdict = _same_shape(g_shape, w_shape, points)
         label = f"output {i}"
         report.lines.append(f"    {label}: torch {_show(g_shape)}, spec {fmt_shape(w_shape)}: "
@@ -454,7 +455,7 @@ def _same_shape(got, want, points) -> str:
     tested = 0
     for p in points:
         for g, w in zip(got, want):
-            gv, wv = sympy.sympify(g.xreplace(p)), sympy.sympify(w.xreplace(p))
+            gv, wv = algebra.sympify(g.xreplace(p)), algebra.sympify(w.xreplace(p))
             if not (gv.is_Integer and wv.is_Integer):
                 return ""
             if gv != wv:
