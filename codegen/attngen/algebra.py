@@ -22,6 +22,8 @@ def sympify(value):
     it through eval(), also inside a tuple and also with strict=True; a spec's strings (a
     str param's value) must never run, so a str anywhere in `value` is a TypeError here,
     which the checker reports as a located error."""
+    if isinstance(value, sympy.Basic):  # most values: already sympy, nothing to convert
+        return value
     refuse_text(value)
     return sympy.sympify(value)
 
