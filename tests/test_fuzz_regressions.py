@@ -33,6 +33,10 @@ CASES = {
     # a `use:` name no file system accepts
     "long_use_name": ("  y: {use: " + "a" * 300 + ", in: x}", 1, "E500"),
     "nul_use_name": ('  y: {use: "a\\0b", in: x}', 1, "E500"),
+    # a node with several outputs read by its own name (KeyError)
+    "multi_output_read_by_node_name": (("  t: {op: cat, in: [x, x], dim: 1}\n"
+                                        "  s: {op: split, in: t, args: [[c, c]], dim: 1, "
+                                        "out: [a, b]}\n  y: {op: ReLU, in: s}"), 1, "E402"),
     # a kernel size whose parameter count overflows
     "huge_kernel": ("  y: {op: Conv2d, args: [c, c, 1.0e+308], padding: 5.0e+307, in: x}", 1,
                     "E402"),

@@ -684,6 +684,9 @@ class Inference:
                         "declared without 'in:' (not a tensor)",
                         f"call the layer with: {{apply: {ref.name}, in: ...}}")
         if isinstance(value, dict):
+            if ref.name not in value:  # the node's own name, not one of its outputs
+                raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a node with "
+                            f"several outputs: read one of {', '.join(value)}")
             return value[ref.name]
         return value
 
