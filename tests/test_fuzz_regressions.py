@@ -83,3 +83,15 @@ def test_init_numbers_are_finite(std, message, tmp_path):
     assert_located_errors(res)
     assert "case.yaml:10:" in res.err and "error[E102]" in res.err and message in res.err, res.err
     assert not (tmp_path / "out").exists()
+
+
+def test_divisibility_requirement_on_a_bool(tmp_path):
+    """`requires: c % g == 0` with g a bool param: the requirement's rewrite multiplied a
+    bool by a symbol, a TypeError (found by a long fuzz run)."""
+    spec = tmp_path / "case.yaml"
+    spec.write_text("name: Case\nparams:\n  c: 8\n  g: false\nrequires:\n- c % g == 0\n"
+                    "inputs:\n  x: [B, c]\ngraph:\n  y: {op: Linear, args: [c, c], in: x}\n"
+                    "outputs: y\n", encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert_located_errors(res)
+    assert "case.yaml:6:" in res.err, res.err

@@ -928,8 +928,10 @@ def _requirement_rewrites(spec: Spec, env: Env) -> dict:
     for name, divisor, rest in spec.divisibility():
         sym = env.sym.get(name)
         if isinstance(sym, sympy.Symbol):
-            k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
-            rewrites[sym] = divisor.sympy(env.sym) * k + rest.sympy(env.sym)
+            d, r = divisor.sympy(env.sym), rest.sympy(env.sym)
+            if _is_dim(d) and _is_dim(r):  # not a bool or a float (`c % flag == 0`)
+                k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
+                rewrites[sym] = d * k + r
     return rewrites
 
 
