@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
     # One CPU is left to Graphviz: a one-process build renders SVGs in subprocesses beside
-    # the checker, so on 2 CPUs a second build process only adds the cost of forking.
+    # the checker, so on 2 CPUs a second build process gains nothing measurable.
     b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
                    metavar="N", help="build specs in up to N processes (default: one fewer "
                    "than the CPUs; 1 builds in this process; Linux only, elsewhere always 1)")
