@@ -157,10 +157,11 @@ def breakdown(specs: Path) -> dict[str, float]:
     """Seconds per phase, in this (fresh) process; imports first."""
     torch_before = "torch" in sys.modules  # (a test process may have it already)
     t0 = time.perf_counter()
-    from attngen.build import check_once, collect_specs
+    from attngen.build import collect_specs
     from attngen.diagram import dot_source
     from attngen.emit import render as emit_py
     from attngen.render import available_backends, render
+    from attngen.shapes import check_once
     from attngen.spec import Loader, load
 
     phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)

@@ -73,20 +73,10 @@ def _builtin(name: str) -> Path | None:
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):
+    from .shapes import check_once
     from .spec import load
 
     return check_once(load(path, loader), checked_cache)
-
-
-def check_once(spec, checked_cache: dict):
-    """shapes.check, sharing `checked_cache` (spec path -> Checked) with the sub-spec checks:
-    a spec already checked as another's sub-spec (danet's position_attention) is not checked
-    again, and one checked here is not checked again as a sub-spec."""
-    from .shapes import check
-
-    if spec.path not in checked_cache:
-        checked_cache[spec.path] = check(spec, checked_cache)
-    return checked_cache[spec.path]
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,

@@ -136,17 +136,17 @@ def _free_names(tree) -> frozenset:
                      if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS)
 
 
-def _frozen(value):
+def frozen_value(value):
     """A hashable stand-in for an env value that tells 1, 1.0, True and Integer(1) apart."""
     if isinstance(value, (list, tuple)):
-        return (type(value), tuple(_frozen(v) for v in value))
+        return (type(value), tuple(frozen_value(v) for v in value))
     hash(value)  # TypeError for anything else unhashable
     return (type(value), value)
 
 
 def _sympy_key(expr: Expr, env: Mapping[str, object]):
     try:
-        return (expr.text, tuple((n, _frozen(env.get(n, _MISSING))) for n in sorted(expr.names)))
+        return (expr.text, tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)))
     except TypeError:
         return None
 

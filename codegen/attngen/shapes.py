@@ -19,7 +19,7 @@ from sympy.printing.str import StrPrinter
 
 from . import algebra, ops
 from .errors import Collector, Diagnostic, Loc, SpecError, did_you_mean, error
-from .expr import Expr, _frozen
+from .expr import Expr, frozen_value
 from .graph import build, check_reachable, producers
 from .spec import Item, Node, Spec
 
@@ -896,8 +896,8 @@ class Inference:
 def _call_key(sub: Spec, env: Env, ins):
     """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
     try:
-        return ("call", sub.path, tuple((n, _frozen(env.sym[n]), _frozen(env.val[n]))
-                                        for n in sub.params), _frozen(ins))
+        return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
+                                        for n in sub.params), frozen_value(ins))
     except TypeError:
         return None
 
@@ -989,6 +989,15 @@ def input_dims(spec: Spec, env: Env) -> list:
     return dims
 
 
+def check_once(spec: Spec, cache: dict) -> Checked:
+    """check(spec), once per spec file: `cache` maps spec paths to their results and is
+    shared with the sub-spec checks, so a spec checked as another's sub-spec (danet's
+    position_attention) is not checked again on its own, nor the other way round."""
+    if spec.path not in cache:
+        cache[spec.path] = check(spec, cache)
+    return cache[spec.path]
+
+
 def check(spec: Spec, _cache: dict | None = None) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors."""
     cache = _cache if _cache is not None else {}
@@ -997,8 +1006,7 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     for sub in spec.subspecs():
         if sub.name not in subs:
             try:
-                subs[sub.name] = cache[sub.path] if sub.path in cache else check(sub, cache)
-                cache[sub.path] = subs[sub.name]
+                subs[sub.name] = check_once(sub, cache)
             except SpecError as exc:
                 issues.add(exc)
     issues.raise_if_any()
