@@ -411,9 +411,10 @@ def run() -> NoReturn:
     """The console entry point: main(), then exit without tearing the interpreter down.
 
     Freeing the objects sympy and networkx create took about 0.15 s of a cold build (a
-    seventh) and serves no one: every file is written and closed, every worker joined, by the time main()
-    returns. So flush the standard streams and leave at once (as mypy does). Only the
-    command-line entry points do this; main() itself returns normally for callers in Python.
+    seventh) and serves no one: by the time main() returns, every file is written and
+    closed and every worker joined. So flush the standard streams and leave at once (as
+    mypy does). Only the command-line entry points do this; main() itself returns normally
+    for callers in Python.
     """
     try:
         code = main()

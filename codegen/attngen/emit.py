@@ -55,12 +55,17 @@ def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: boo
 
 
 # -- text safety ----------------------------------------------------------------------
-def comment_text(text: str) -> str:
-    """User text made safe for a one-line comment: no line breaks or control characters."""
+def _printable(text) -> str:
+    """str(text) with every non-printable character (line breaks, controls) made a space."""
     out = str(text)
     if not out.isprintable():
         out = "".join(ch if ch.isprintable() else " " for ch in out)
-    return " ".join(out.split())
+    return out
+
+
+def comment_text(text: str) -> str:
+    """User text made safe for a one-line comment: no line breaks or control characters."""
+    return " ".join(_printable(text).split())
 
 
 def doc_text(text: str, width: int = 88) -> str:
@@ -75,10 +80,7 @@ def doc_text(text: str, width: int = 88) -> str:
 
 def doc_line(text: str) -> str:
     """One docstring line built from spec values (reprs, expressions): escaped, not wrapped."""
-    safe = str(text)
-    if not safe.isprintable():
-        safe = "".join(ch if ch.isprintable() else " " for ch in safe)
-    return safe.replace("\\", "\\\\").replace('"', '\\"')
+    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 # -- names -----------------------------------------------------------------------------
