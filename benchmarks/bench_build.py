@@ -8,7 +8,9 @@
    per-round ratio to the reference is the steady number, the seconds are what a user
    waits. attngen's modules are byte-compiled first and the subprocesses may write
    bytecode, as after `pip install` (a shell that sets PYTHONDONTWRITEBYTECODE would
-   otherwise make every run compile attngen's source again).
+   otherwise make every run compile attngen's source again). Each round also times
+   attngen's imports alone (what every cold build pays before reading a spec), and the
+   machine's parallel speed-up is measured with a CPU-bound loop (what `-j` can win).
 2. Torch is never imported: the same build in a subprocess under `-X importtime`, whose
    import log must not name `torch`; the in-process breakdown also checks sys.modules.
    Also its CPU time (user + sys, worker processes and Graphviz children included).
@@ -48,6 +50,8 @@ REFERENCE = [sys.executable, "-c", "import os, sympy, networkx; os._exit(0)"]
 IMPORTS = [sys.executable, "-c", ("import os, attngen.build, attngen.cli, attngen.diagram, "
                                   "attngen.emit, attngen.shapes; attngen.emit.warm_up(); "
                                   "attngen.shapes.warm_up(); os._exit(0)")]
+# A fixed CPU-bound loop, for how much work this machine really runs in parallel.
+SPIN = [sys.executable, "-c", "s = 0\nfor i in range(3_000_000): s += i"]
 CPUS = os.cpu_count() or 1
 DEFAULT_JOBS = max(1, CPUS - 1)  # as `attngen build` picks it
 TARGET_S = 1.0  # issue 5: the whole library, cold, under a second
@@ -77,16 +81,32 @@ def _timed(cmd: list[str], env: dict | None) -> tuple[float, float]:
 
 def cold_rounds(runs: int, specs: Path, env: dict) -> dict[str, list[tuple[float, float]]]:
     """Interleaved rounds: cold build (default -j), cold build in one process per CPU,
-    reference import."""
+    attngen's imports alone (the floor of any cold build), reference import."""
     out: dict[str, list[tuple[float, float]]] = {"build": [], "build -j CPUs": [],
-                                                 "reference": []}
+                                                 "imports": [], "reference": []}
     for _ in range(runs):
         for label, extra in (("build", []), ("build -j CPUs", ["-j", str(CPUS)])):
             with tempfile.TemporaryDirectory() as tmp:
                 out[label].append(_timed([*BUILD, str(specs), "-o", tmp, "--no-cache", *extra],
                                          env))
+        out["imports"].append(_timed(IMPORTS, env))
         out["reference"].append(_timed(REFERENCE, env))
     return out
+
+
+def parallel_speedup(runs: int, env: dict) -> float:
+    """CPUS copies of SPIN at once against one alone, interleaved: CPUS * alone / together,
+    the median over rounds. CPUS on free, independent CPUs; 1.0 if they share one core's
+    worth of time. Bounds what `-j` can win here."""
+    ratios = []
+    for _ in range(runs):
+        alone = _timed(SPIN, env)[0]
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(SPIN, env=env) for _ in range(CPUS)]
+        for proc in procs:
+            proc.wait()
+        ratios.append(CPUS * alone / (time.perf_counter() - t0))
+    return statistics.median(ratios)
 
 
 def wall_times(runs: int, specs: Path, *extra: str, env: dict | None = None,
@@ -244,6 +264,7 @@ def main(argv=None) -> int:
     cold = cold_rounds(runs, args.specs, env)
     cached = cached_times(runs, args.specs, env)
     start = python_startup(runs)
+    speedup = parallel_speedup(max(runs, 3), env)
     print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"torch imported: no; third-party packages imported: "
@@ -254,6 +275,8 @@ def main(argv=None) -> int:
     ref = [w for w, _ in cold["reference"]]
     labels = {"build": f"cold build, `--no-cache`, default `-j` ({DEFAULT_JOBS})",
               "build -j CPUs": f"cold build, `--no-cache -j {CPUS}` (a process per CPU)",
+              "imports": "attngen's imports alone (no spec read; sympy, networkx, jinja2, "
+                         "yaml, templates, sympy's lazy import)",
               "reference": "reference: `import sympy, networkx` (then exit)"}
     for key, label in labels.items():
         walls = [w for w, _ in cold[key]]
@@ -269,6 +292,8 @@ def main(argv=None) -> int:
     print(f"| CPU user+sys of a cold build, default `-j` / `-j {CPUS}` (median) | {cpu:.3f} / "
           f"{cpu1:.3f} | | | |")
     print(f"| bare Python start-up | {start:.3f} | | | |")
+    print(f"| parallel speed-up of this machine ({CPUS} CPU-bound processes at once "
+          f"against one; {CPUS} at best) | {speedup:.2f} | | | |")
     for name, secs in phases.items():
         label = "render (one after another; the build overlaps them)" if name == "render" \
             else name
