@@ -61,3 +61,21 @@ def test_build_writes_every_file_before_it_exits(tmp_path):
         for suffix in (".py", ".dot"):
             built = (tmp_path / f"{stem}{suffix}").read_bytes()
             assert built == (REPO_ROOT / "generated" / f"{stem}{suffix}").read_bytes()
+
+
+def test_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    proc = _cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"attngen {version('attngen')}"
+
+
+def test_a_mistyped_command_gets_a_suggestion():
+    proc = _cli("biuld", "specs/")
+    assert proc.returncode == 2
+    assert "unknown command 'biuld'; did you mean 'build'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = _cli("frobnicate")
+    assert proc.returncode == 2 and "did you mean" not in proc.stderr
+    assert "commands: build, check," in proc.stderr

@@ -26,6 +26,7 @@ from pathlib import Path
 from .errors import Loc, SpecError, did_you_mean, error
 
 __all__ = ["LoadedSpec", "SpecError", "compile", "load"]
+__version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
 
 
 class LoadedSpec:

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import SpecError
+from . import __version__
+from .errors import SpecError, did_you_mean
 from .render import RenderError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -27,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="attngen", description="Attention modules as checked YAML dataflow graphs "
                 "-> PyTorch source and diagrams.")
+    p.add_argument("--version", action="version", version=f"attngen {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -113,11 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     # them over and over, about a tenth of a cold build. Collect far less often (as mypy
     # does); the process is short-lived.
     gc.set_threshold(200_000, 30, 30)
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in _COMMANDS:  # a typo: suggest
+        parser.error(f"unknown command '{argv[0]}'{did_you_mean(argv[0], _COMMANDS)} "
+                     f"(commands: {', '.join(_COMMANDS)})")
+    args = parser.parse_args(argv)
     try:
-        return {"build": cmd_build, "check": cmd_check, "show": cmd_show,
-                "ops": cmd_ops, "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs,
-                "params": cmd_params, "diff": cmd_diff, "new": cmd_new}[args.command](args)
+        return _COMMANDS[args.command](args)
     except SpecError as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)
@@ -405,6 +410,11 @@ def cmd_verify(args) -> int:
         print(f"attngen: {len(problems)} shape mismatch(es)", file=sys.stderr)
         return EXIT_ERRORS
     return EXIT_OK
+
+
+_COMMANDS = {"build": cmd_build, "check": cmd_check, "show": cmd_show, "ops": cmd_ops,
+             "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs,
+             "params": cmd_params, "diff": cmd_diff, "new": cmd_new}
 
 
 def run() -> NoReturn:
