@@ -79,3 +79,12 @@ def test_a_mistyped_command_gets_a_suggestion():
     proc = _cli("frobnicate")
     assert proc.returncode == 2 and "did you mean" not in proc.stderr
     assert "commands: build, check," in proc.stderr
+
+
+def test_every_subcommand_dispatches():
+    import argparse
+
+    from attngen import cli
+
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(cli._COMMANDS)
