@@ -115,6 +115,7 @@ def test_long_argument_lists_wrap():
     ["--rankdir", "XY"],
     ["--format", "jpg"],
     ["--format", "svg", "-o", "x.png"],  # format and suffix disagree
+    ["-o", "x.png.jpg"],  # a suffix that names no output format
 ])
 def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -122,8 +123,14 @@ def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
         code = main(["diagram", SE, *argv])
         raise SystemExit(code)
     assert exc.value.code == 2
-    assert not (tmp_path / "x.png").exists()
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.png.jpg").exists()
     assert "error" in capsys.readouterr().err
+
+
+def test_an_unknown_suffix_with_format_given_is_written_in_that_format(tmp_path):
+    out = tmp_path / "se.diagram"
+    assert main(["diagram", SE, "--format", "dot", "-o", str(out)]) == 0
+    assert out.read_text().startswith("digraph")
 
 
 def test_output_into_a_folder_exits_2(tmp_path, capsys):

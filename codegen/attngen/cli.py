@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
     g.add_argument("spec", metavar="SPEC")
     g.add_argument("-o", "--out", metavar="FILE",
-                   help="output file (default: standard output); its suffix sets the format")
+                   help="output file (default: standard output); its suffix (.svg, .png, .pdf, "
+                   ".dot) sets the format")
     g.add_argument("--format", choices=("svg", "png", "pdf", "dot"),
                    help="output format (default: from -o's suffix, else svg)")
     g.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
@@ -257,9 +258,13 @@ def cmd_diagram(args) -> int:
     from .render import render
     from .spec import Loader
 
+    formats = ("svg", "png", "pdf", "dot")
     suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
-    fmt = args.format or (suffix if suffix in ("svg", "png", "pdf", "dot") else "svg")
-    if args.out and suffix in ("svg", "png", "pdf", "dot") and suffix != fmt:
+    if suffix and suffix not in formats and not args.format:  # not SVG bytes in a .jpg
+        return _usage(f"-o {args.out}: no '{suffix}' output; name a .svg, .png, .pdf or "
+                      ".dot file, or choose one with --format")
+    fmt = args.format or (suffix if suffix in formats else "svg")
+    if args.out and suffix in formats and suffix != fmt:
         return _usage(f"--format {fmt} does not match -o {args.out}")
     if args.out and Path(args.out).is_dir():
         return _usage(f"-o {args.out} is a folder; name the output file")
