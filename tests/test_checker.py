@@ -200,3 +200,40 @@ def test_use_cycle_names_the_chain(tmp_path, capsys):
     assert main(["check", str(tmp_path / "a.yaml")]) == 1
     err = capsys.readouterr().err
     assert "error[E501]" in err and "a.yaml -> " in err and "b.yaml -> " in err, err
+
+
+# -- sizes at the defaults: a zero or negative dim is an empty or unbuildable layer ------------
+def test_a_bottleneck_of_width_zero_at_the_defaults_is_an_error(tmp_path, capsys):
+    # channel // reduction is 0 for channel 8, reduction 16: Linear(8, 0), a dead gate
+    code, err, _ = check(tmp_path, capsys, GOOD.replace("reduction: 2", "reduction: 16"))
+    assert code == 1
+    line, col, ecode, message = first_error(err)
+    assert (line, col, ecode) == (10, 3, "E403")
+    assert message == ("node 'fc': dim 1 of Linear's output, channel // reduction, is 0 at the "
+                       "default sizes (must be at least 1)")
+    assert "note: defaults: channel=8, reduction=16" in err
+
+
+def test_a_negative_input_size_at_the_defaults_is_an_error_at_the_input(tmp_path, capsys):
+    code, err, _ = check(tmp_path, capsys, GOOD.replace("channel: 8", "channel: -8"))
+    assert code == 1
+    line, col, ecode, message = first_error(err)
+    assert (line, col, ecode) == (6, 3, "E403")
+    assert message == ("dim 1 of input 'x', channel, is -8 at the default sizes "
+                       "(must be at least 1)")
+
+
+def test_a_size_that_is_zero_in_one_configuration_names_it(tmp_path, capsys):
+    text = GOOD.replace("  reduction: 2\n", "  reduction: {default: 2, choices: [2, 16]}\n")
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1
+    assert "is 0 at the default sizes (must be at least 1) (when reduction=16)" in err
+
+
+def test_sizes_of_at_least_one_at_the_defaults_pass(tmp_path, capsys):
+    # 2 * channel // reduction is 16 at the defaults (channel 8, reduction 1)
+    text = GOOD.replace("reduction: 2", "reduction: 1").replace(
+        "args: [channel, channel // reduction]", "args: [channel, 2 * channel // reduction]"
+    ).replace("shape: [B, channel // reduction]}", "shape: [B, 2 * channel // reduction]}")
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 0, err

@@ -142,3 +142,26 @@ def test_unknown_spec_and_folder(capsys):
     assert main(["params", "ecaa"]) == 1
     assert "did you mean 'eca'?" in capsys.readouterr().err
     assert main(["params", str(REPO_ROOT / "specs")]) == 2
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("channel=8", "channel // reduction, is 0 at the default sizes"),  # Linear(8, 0)
+    ("channel=-4", "dim 1 of input 'x', channel, is -4"),
+    ("reduction=1024", "channel // reduction, is 0"),
+])
+def test_no_count_for_values_that_make_no_valid_module(capsys, setting, fragment):
+    assert main(["params", "se", "--set", setting, "--total"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert fragment in captured.err and "error[E403]" in captured.err
+    assert f"note: with {setting} (--set) as the defaults" in captured.err
+
+
+def test_the_api_refuses_such_values_too():
+    import attngen
+    from attngen.errors import SpecError
+
+    se = attngen.load("se")
+    assert se.param_count(channel=256) == 2 * 256 * 16
+    with pytest.raises(SpecError, match="is 0 at the default sizes"):
+        se.param_count(channel=8)

@@ -105,6 +105,7 @@ class LoadedSpec:
                 raise TypeError(f"{self.name} has no param '{name}'"
                                 + did_you_mean(name, self.spec.params))
         params.check_requires(self.spec, params.param_values(self.spec, values))
+        params.check_shapes(self.spec, values)
         return values
 
     def source(self) -> str:

@@ -329,6 +329,7 @@ def cmd_params(args) -> int:
     spec = checked.spec
     overrides = params.parse_sets(spec, args.sets)
     params.check_requires(spec, params.param_values(spec, overrides))
+    params.check_shapes(spec, overrides)
     if args.total:
         print(params.total(spec, overrides))
     else:

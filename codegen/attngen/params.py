@@ -126,6 +126,27 @@ def check_requires(spec: Spec, values: dict) -> None:
                         "values", f"values: {shown}")
 
 
+def check_shapes(spec: Spec, overrides: dict) -> None:
+    """The shape checker with the set values in place of the defaults, so that a count is
+    never shown for values that make no valid module (a bottleneck of width 0, an
+    indivisible group count). Its diagnostics say which values were used."""
+    if not overrides:
+        return  # the spec itself already passed the checker
+    from dataclasses import replace
+
+    from .errors import SpecError
+    from .shapes import check
+
+    params = {name: replace(p, default=overrides[name], example=None) if name in overrides
+              else p for name, p in spec.params.items()}
+    try:
+        check(replace(spec, params=params))
+    except SpecError as exc:
+        used = "with " + ", ".join(f"{n}={v!r}" for n, v in overrides.items()) + \
+            " (--set) as the defaults"
+        raise SpecError([replace(d, notes=(*d.notes, used)) for d in exc.diagnostics]) from None
+
+
 def table(spec: Spec, overrides: dict | None = None, *, show_all: bool = False) -> str:
     """The `attngen params` report: values used, one row per node with parameters, total."""
     from .cli import op_label

@@ -305,6 +305,27 @@ class ShapeCtx:
         if v is not None and v < 1:
             self.fail(f"{what} {fmt_dim(d)} is {v} at the default sizes (must be at least 1)")
 
+    def sizes(self, shape, what: str):
+        """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
+        there (channel // reduction with channel < reduction) is an empty or unbuildable
+        layer in the default module. Positive symbols (free dims, size params) need no
+        evaluation; values that are no dim (a list or text param) are reported where used."""
+        for i, d in enumerate(shape):
+            if isinstance(d, int) and not isinstance(d, bool):
+                v = d
+            elif isinstance(d, sympy.Symbol) and d.is_positive:  # a free dim or size param
+                continue
+            elif _is_dim(d):
+                v = self.prover.value(d)
+            else:
+                continue
+            if v is not None and v < 1:
+                default = {str(k): x for k, x in self.prover.default().items()}
+                names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
+                shown = ", ".join(f"{n}={default[n]}" for n in names if n in default)
+                self.fail(f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
+                          "(must be at least 1)", "E403", f"defaults: {shown}" if shown else "")
+
     def broadcast(self, shapes):
         rank = max(len(s) for s in shapes)
         padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
@@ -652,6 +673,11 @@ class Inference:
                 self.values[name] = tuple(given[name])
             else:
                 self.values[name] = tuple(dims)
+                try:
+                    self.ctx.sizes(self.values[name], f"input '{name}'")
+                except ShapeFail as exc:
+                    raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
+                                *exc.notes) from None
 
     # nodes
     def run(self):
@@ -834,6 +860,8 @@ class Inference:
                 raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
                                 "its arguments (" + ", ".join(
                                     f"{k}={v}" for k, v in args.items()) + ")", "E402")
+            if isinstance(shape, tuple):
+                self.ctx.sizes(shape, f"{op.name}'s output")
         return out
 
     def op_args(self, op, given: dict, extra: dict) -> dict:
