@@ -237,3 +237,59 @@ def test_sizes_of_at_least_one_at_the_defaults_pass(tmp_path, capsys):
     ).replace("shape: [B, channel // reduction]}", "shape: [B, 2 * channel // reduction]}")
     code, err, _ = check(tmp_path, capsys, text)
     assert code == 0, err
+
+
+CONV = """\
+name: C
+params:
+  c: 8
+inputs:
+  x: [B, c, H, W]
+graph:
+  conv: {op: Conv2d, in: x, in_channels: c, out_channels: c, kernel_size: 3, ARG}
+outputs: conv
+"""
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("stride: 0", "Conv2d's 'stride' is 0 at the default sizes (must be at least 1)"),
+    ("padding: -1", "Conv2d's 'padding' is -1 at the default sizes (must be at least 0)"),
+    # was E404 "c is not always divisible by 0", with a `requires: [c % 0 == 0]` hint
+    ("groups: 0", "Conv2d's 'groups' is 0 at the default sizes (must be at least 1)"),
+    ("dilation: c - 8", "Conv2d's 'dilation' is 0 at the default sizes (must be at least 1)"),
+])
+def test_op_arguments_out_of_range_at_the_defaults(tmp_path, capsys, arg, message):
+    code, err, _ = check(tmp_path, capsys, CONV.replace("ARG", arg))
+    assert code == 1
+    line, col, ecode, got = first_error(err)
+    value_col = CONV.splitlines()[6].index("ARG") + len(arg.split(":")[0]) + 3
+    assert (line, col, ecode, got) == (7, value_col, "E402", f"node 'conv': {message}")
+
+
+@pytest.mark.parametrize("node, message", [
+    ("{op: Conv2d, in: x, in_channels: c, out_channels: c, kernel_size: [3, 0]}",
+     "Conv2d's 'kernel_size' is 0"),
+    ("{op: Dropout, p: 1.5, in: x}",
+     "Dropout's 'p' is 1.5 at the default sizes (must be from 0 to 1)"),
+    ("{op: MaxPool2d, kernel_size: 0, in: x}", "MaxPool2d's 'kernel_size' is 0"),
+    ("{op: max_pool2d, kernel_size: 2, stride: 0, in: x}", "max_pool2d's 'stride' is 0"),
+    ("{op: BatchNorm2d, num_features: c, momentum: 2, in: x}", "BatchNorm2d's 'momentum' is 2"),
+])
+def test_range_checks_across_the_op_library(tmp_path, capsys, node, message):
+    text = CONV.replace("{op: Conv2d, in: x, in_channels: c, out_channels: c, kernel_size: 3, "
+                        "ARG}", node)
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1 and "error[E402]" in err and message in err, err
+
+
+def test_an_argument_out_of_range_in_one_configuration_names_it(tmp_path, capsys):
+    text = CONV.replace("  c: 8\n", "  c: 8\n  s: {default: 1, choices: [1, 0]}\n")
+    code, err, _ = check(tmp_path, capsys, text.replace("ARG", "stride: s"))
+    assert code == 1
+    assert "Conv2d's 'stride' is 0 at the default sizes (must be at least 1) (when s=0)" in err
+
+
+def test_arguments_in_range_pass(tmp_path, capsys):
+    code, err, _ = check(tmp_path, capsys, CONV.replace("ARG", "stride: 2, padding: 0, "
+                                                        "dilation: 1, groups: c"))
+    assert code == 0, err

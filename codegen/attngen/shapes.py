@@ -300,10 +300,18 @@ class ShapeCtx:
         self.divides(b, a, f"{what} must divide evenly")
         return _simplify(a / b)
 
-    def positive(self, d, what: str):
-        v = self.prover.value(d)
-        if v is not None and v < 1:
-            self.fail(f"{what} {fmt_dim(d)} is {v} at the default sizes (must be at least 1)")
+    def in_bounds(self, value, low, high, what: str):
+        """`value` (or each element of a tuple) within [low, high] at the default sizes; a
+        value that is not a number there (a free dim) is not judged."""
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if v is None or isinstance(v, (bool, str)):
+                continue
+            n = v if isinstance(v, (int, float)) else self.prover.value(v)
+            if n is None or (low is None or n >= low) and (high is None or n <= high):
+                continue
+            want = (f"at least {low:g}" if high is None else f"at most {high:g}"
+                    if low is None else f"from {low:g} to {high:g}")
+            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", "E402")
 
     def sizes(self, shape, what: str):
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
@@ -822,7 +830,7 @@ class Inference:
             self.check_arity("a layer sequence", ins, 1, 1)
             shape = ins[0]
             for item in body.seq:
-                shape = self.item(item, [shape], extra)
+                shape = self.item(item, [shape], extra, body)
                 if item.shape is not None:
                     shape = self.unify(f"{body.name}.{item.name}", item.loc, shape, item.shape,
                                        self.rule_of_item(item), extra)
@@ -842,7 +850,8 @@ class Inference:
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
                                 "(cat, stack, add) or 'map: true'", "E402")
 
-    def item(self, item: Item, ins, extra: dict, node: Node | None = None):
+    def item(self, item: Item, ins, extra: dict, owner: Node):
+        """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
         if item.use:
             return self.call_spec(item, ins, extra)
         op = ops.REGISTRY[item.op]
@@ -852,6 +861,14 @@ class Inference:
                 raise ShapeFail("empty list", "E402")
         self.check_arity(f"{op.name}", ins, *op.arity)
         args = self.op_args(op, item.args, extra)
+        for a in op.args:
+            if a.low is None and a.high is None:
+                continue
+            try:
+                self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+            except ShapeFail as exc:  # located at the argument (a default is always valid)
+                raise error(item.args[a.name].loc, exc.code,
+                            f"node '{owner.name}': {exc}" + config_text(self.config)) from None
         out = op.shape(self.ctx, list(ins), args)
         for shape in out if isinstance(out, list) else [out]:
             bad = next((d for d in shape if not _is_dim(d)), None) if isinstance(shape, tuple) \

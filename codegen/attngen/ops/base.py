@@ -18,6 +18,8 @@ class Arg:
     default: object = REQUIRED  # Python value; REQUIRED for a positional argument
     kind: str = "expr"  # expr | str | shape
     choices: tuple = ()
+    low: float | None = None  # inclusive bounds on the value (each element of a tuple),
+    high: float | None = None  # checked at the default sizes; None: unbounded
 
     @property
     def required(self) -> bool:

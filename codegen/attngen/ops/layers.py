@@ -7,8 +7,9 @@ from math import prod
 from .base import Arg, Op, register
 
 CONV_ARGS = (
-    Arg("in_channels"), Arg("out_channels"), Arg("kernel_size"), Arg("stride", 1),
-    Arg("padding", 0), Arg("dilation", 1), Arg("groups", 1), Arg("bias", True),
+    Arg("in_channels"), Arg("out_channels"), Arg("kernel_size", low=1), Arg("stride", 1, low=1),
+    Arg("padding", 0, low=0), Arg("dilation", 1, low=1), Arg("groups", 1, low=1),
+    Arg("bias", True),
 )
 
 
@@ -27,8 +28,6 @@ def _conv_shape(n: int):
             ctx.fail("string padding is not supported; give numbers")
         spatial = tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
                         for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d))
-        for dim in spatial:
-            ctx.positive(dim, "output size")
         return (x[0], a["out_channels"], *spatial)
     return rule
 
@@ -82,7 +81,8 @@ def _batchnorm(n: int):
 for _n in (1, 2):
     register(Op(
         f"BatchNorm{_n}d", "norm",
-        (Arg("num_features"), Arg("eps", 1e-05), Arg("momentum", 0.1), Arg("affine", True),
+        (Arg("num_features"), Arg("eps", 1e-05, low=0), Arg("momentum", 0.1, low=0, high=1),
+         Arg("affine", True),
          Arg("track_running_stats", True)),
         _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d",
         rule="[N, num_features, ...] -> same", summary="batch normalisation",
@@ -109,7 +109,8 @@ for _name, (_args, _what) in _ACTIVATIONS.items():
     register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
                 rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
 
-register(Op("Dropout", "regularize", (Arg("p", 0.5), Arg("inplace", False)), _same, module=True,
+register(Op("Dropout", "regularize", (Arg("p", 0.5, low=0, high=1), Arg("inplace", False)), _same,
+            module=True,
             torch="nn.Dropout", rule="shape unchanged", summary="dropout (identity in eval mode)",
             key_args=("p",)))
 
@@ -148,11 +149,11 @@ def pool_shape(ctx, ins, a):
     return (x[0], x[1], *spatial)
 
 
+POOL_ARGS = (Arg("kernel_size", low=1), Arg("stride", None, low=1), Arg("padding", 0, low=0))
 POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
 for _kind in ("Max", "Avg"):
     register(Op(
-        f"{_kind}Pool2d", "pool", (Arg("kernel_size"), Arg("stride", None), Arg("padding", 0)),
-        pool_shape, module=True, torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
+        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True, torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
         summary=f"{_kind.lower()} pooling", key_args=("kernel_size", "stride", "padding"),
     ))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, register
-from .layers import MODES, pool_shape, upsample_shape
+from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 
 
 def _reshape(ctx, ins, a):
@@ -230,7 +230,7 @@ register(Op(
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
 register(Op(
-    "max_pool2d", "pool", (Arg("kernel_size"), Arg("stride", None), Arg("padding", 0)), pool_shape,
+    "max_pool2d", "pool", POOL_ARGS, pool_shape,
     call="F.max_pool2d({{ x }}, {{ kernel_size }}"
          "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]",
