@@ -82,8 +82,7 @@ for _n in (1, 2):
     register(Op(
         f"BatchNorm{_n}d", "norm",
         (Arg("num_features"), Arg("eps", 1e-05, low=0), Arg("momentum", 0.1, low=0, high=1),
-         Arg("affine", True),
-         Arg("track_running_stats", True)),
+         Arg("affine", True), Arg("track_running_stats", True)),
         _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d",
         rule="[N, num_features, ...] -> same", summary="batch normalisation",
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0, key_args=("num_features",),
@@ -109,10 +108,9 @@ for _name, (_args, _what) in _ACTIVATIONS.items():
     register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
                 rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
 
-register(Op("Dropout", "regularize", (Arg("p", 0.5, low=0, high=1), Arg("inplace", False)), _same,
-            module=True,
-            torch="nn.Dropout", rule="shape unchanged", summary="dropout (identity in eval mode)",
-            key_args=("p",)))
+register(Op("Dropout", "regularize", (Arg("p", 0.5, low=0, high=1), Arg("inplace", False)),
+            _same, module=True, torch="nn.Dropout", rule="shape unchanged",
+            summary="dropout (identity in eval mode)", key_args=("p",)))
 
 
 def _softmax_layer(ctx, ins, a):
@@ -153,7 +151,8 @@ POOL_ARGS = (Arg("kernel_size", low=1), Arg("stride", None, low=1), Arg("padding
 POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
 for _kind in ("Max", "Avg"):
     register(Op(
-        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True, torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
+        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True,
+        torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
         summary=f"{_kind.lower()} pooling", key_args=("kernel_size", "stride", "padding"),
     ))
 
