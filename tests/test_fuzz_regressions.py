@@ -95,3 +95,20 @@ def test_divisibility_requirement_on_a_bool(tmp_path):
     res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
     assert_located_errors(res)
     assert "case.yaml:6:" in res.err, res.err
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("[]", "[]"),  # found by a long fuzz run: passed the checker, then a TypeError in the
+    ("[1, 2]", "[1, 2]"),  # parameter count of the conv that takes it as in_channels
+    ("2.5", "2.5"),
+    ("abc", "'abc'"),
+])
+def test_an_input_dim_that_is_no_whole_number(value, shown, tmp_path):
+    spec = tmp_path / "case.yaml"
+    spec.write_text(f"name: Case\nparams:\n  c: {value}\ninputs:\n  x: [B, c, H, W]\ngraph:\n"
+                    "  y: {op: Conv2d, args: [c, 8, 1], in: x}\noutputs: y\n", encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert_located_errors(res)
+    assert f"case.yaml:5:3: error[E402]: dim 1 of input 'x' is {shown}, not a whole number" \
+        in res.err, res.err
+    assert not (tmp_path / "out").exists()

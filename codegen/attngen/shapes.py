@@ -317,7 +317,7 @@ class ShapeCtx:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
         there (channel // reduction with channel < reduction) is an empty or unbuildable
         layer in the default module. Positive symbols (free dims, size params) need no
-        evaluation; values that are no dim (a list or text param) are reported where used."""
+        evaluation. A value that is no whole number (a list, text or float param) fails."""
         for i, d in enumerate(shape):
             if isinstance(d, int) and not isinstance(d, bool):
                 v = d
@@ -326,7 +326,8 @@ class ShapeCtx:
             elif _is_dim(d):
                 v = self.prover.value(d)
             else:
-                continue
+                shown = list(d) if isinstance(d, (list, tuple)) else d
+                self.fail(f"dim {i} of {what} is {shown!r}, not a whole number", "E402")
             if v is not None and v < 1:
                 default = {str(k): x for k, x in self.prover.default().items()}
                 names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
