@@ -203,24 +203,22 @@ def test_use_cycle_names_the_chain(tmp_path, capsys):
 
 
 # -- sizes at the defaults: a zero or negative dim is an empty or unbuildable layer ------------
-def test_a_bottleneck_of_width_zero_at_the_defaults_is_an_error(tmp_path, capsys):
+@pytest.mark.parametrize("text, line, message, note", [
     # channel // reduction is 0 for channel 8, reduction 16: Linear(8, 0), a dead gate
-    code, err, _ = check(tmp_path, capsys, GOOD.replace("reduction: 2", "reduction: 16"))
+    (GOOD.replace("reduction: 2", "reduction: 16"), 10,
+     ("node 'fc': dim 1 of Linear's output, channel // reduction, is 0 at the default sizes "
+      "(must be at least 1)"), "note: defaults: channel=8, reduction=16"),
+    # a negative input size, reported at the input
+    (GOOD.replace("channel: 8", "channel: -8"), 6,
+     "dim 1 of input 'x', channel, is -8 at the default sizes (must be at least 1)",
+     "note: defaults: channel=-8"),
+])
+def test_sizes_below_one_at_the_defaults_are_errors(tmp_path, capsys, text, line, message,
+                                                     note):
+    code, err, _ = check(tmp_path, capsys, text)
     assert code == 1
-    line, col, ecode, message = first_error(err)
-    assert (line, col, ecode) == (10, 3, "E403")
-    assert message == ("node 'fc': dim 1 of Linear's output, channel // reduction, is 0 at the "
-                       "default sizes (must be at least 1)")
-    assert "note: defaults: channel=8, reduction=16" in err
-
-
-def test_a_negative_input_size_at_the_defaults_is_an_error_at_the_input(tmp_path, capsys):
-    code, err, _ = check(tmp_path, capsys, GOOD.replace("channel: 8", "channel: -8"))
-    assert code == 1
-    line, col, ecode, message = first_error(err)
-    assert (line, col, ecode) == (6, 3, "E403")
-    assert message == ("dim 1 of input 'x', channel, is -8 at the default sizes "
-                       "(must be at least 1)")
+    assert first_error(err) == (line, 3, "E403", message)
+    assert note in err
 
 
 def test_a_size_that_is_zero_in_one_configuration_names_it(tmp_path, capsys):

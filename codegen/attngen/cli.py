@@ -17,6 +17,7 @@ from .errors import SpecError, did_you_mean
 from .render import RenderError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--out", metavar="FILE",
                    help="output file (default: standard output); its suffix (.svg, .png, .pdf, "
                    ".dot) sets the format")
-    g.add_argument("--format", choices=("svg", "png", "pdf", "dot"),
+    g.add_argument("--format", choices=DIAGRAM_FORMATS,
                    help="output format (default: from -o's suffix, else svg)")
     g.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                    help="flow top to bottom (default) or left to right")
@@ -258,7 +259,7 @@ def cmd_diagram(args) -> int:
     from .render import render
     from .spec import Loader
 
-    formats = ("svg", "png", "pdf", "dot")
+    formats = DIAGRAM_FORMATS
     suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
     if suffix and suffix not in formats and not args.format:  # not SVG bytes in a .jpg
         return _usage(f"-o {args.out}: no '{suffix}' output; name a .svg, .png, .pdf or "

@@ -316,22 +316,16 @@ class ShapeCtx:
     def sizes(self, shape, what: str):
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
         there (channel // reduction with channel < reduction) is an empty or unbuildable
-        layer in the default module. Positive symbols (free dims, size params) need no
-        evaluation. A value that is no whole number (a list, text or float param) fails."""
+        layer in the default module. The dims are whole numbers or integer expressions
+        (checked where they are made); positive symbols (free dims, size params) need no
+        evaluation."""
         for i, d in enumerate(shape):
-            if isinstance(d, int) and not isinstance(d, bool):
-                v = d
-            elif isinstance(d, sympy.Symbol) and d.is_positive:  # a free dim or size param
+            if isinstance(d, sympy.Symbol) and d.is_positive:  # a free dim or size param
                 continue
-            elif _is_dim(d):
-                v = self.prover.value(d)
-            else:
-                shown = list(d) if isinstance(d, (list, tuple)) else d
-                self.fail(f"dim {i} of {what} is {shown!r}, not a whole number", "E402")
+            v = d if isinstance(d, int) else self.prover.value(d)
             if v is not None and v < 1:
-                default = {str(k): x for k, x in self.prover.default().items()}
                 names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
-                shown = ", ".join(f"{n}={default[n]}" for n in names if n in default)
+                shown = _sample_text(names, self.prover.default())
                 self.fail(f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
                           "(must be at least 1)", "E403", f"defaults: {shown}" if shown else "")
 
@@ -384,9 +378,7 @@ class ShapeCtx:
             return ""
         names = sorted(str(s) for s in algebra.sympify(a - b if not isinstance(a, tuple) else 0)
                        .free_symbols) or sorted(str(s) for s in sample)
-        values = {str(k): int(v) for k, v in sample.items()}
-        shown = ", ".join(f"{n}={values[n]}" for n in names if n in values)
-        return (f"counterexample: {shown}: {fmt_dim(a)} = {self.prover.value(a, sample)}, "
+        return (f"counterexample: {_sample_text(names, sample)}: {fmt_dim(a)} = {self.prover.value(a, sample)}, "
                 f"{fmt_dim(b)} = {self.prover.value(b, sample)}")
 
     def _divisibility_hint(self, a, b) -> str:
@@ -414,6 +406,12 @@ class ShapeCtx:
                     stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
+
+
+def _sample_text(names: list[str], sample: dict) -> str:
+    """'a=1, b=2': the values a sample gives the named symbols (those it has)."""
+    values = {str(k): int(v) for k, v in sample.items()}
+    return ", ".join(f"{n}={values[n]}" for n in names if n in values)
 
 
 def _divisibility_fact(num, den):
@@ -670,7 +668,7 @@ class Inference:
                         self.env.sym[d.text] = actual
                     dims.append(self.env.sym[d.text])
                 else:
-                    dims.append(self.sym(d))
+                    dims.append(self._dim_value(d, self.sym(d)))
             if given is not None:
                 if len(given[name]) != len(dims):
                     raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
