@@ -2,7 +2,7 @@
 
 tests/ is not a package; this puts it on sys.path so test modules can do
 ``import references.se`` and ``import equivalence``. It also registers the hypothesis
-profiles (see below).
+profiles (see below) and, under CI, turns every skip into a failure.
 """
 import os
 import sys
@@ -30,6 +30,29 @@ settings.register_profile("default", max_examples=100, derandomize=True, databas
                           deadline=None, print_blob=True, suppress_health_check=list(HealthCheck))
 settings.register_profile("slow", settings.get_profile("default"), max_examples=1500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Set by .ci/run: there a skipped test is a check that did not run, so it fails instead.
+SKIPS_FAIL = os.environ.get("ATTNGEN_CI") == "1"
+
+
+def _fail_a_skip(report) -> None:
+    if SKIPS_FAIL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and ATTNGEN_CI=1 allows no skips: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
+
 
 @pytest.fixture(scope="module")
 def one_torch_thread():
