@@ -1,6 +1,8 @@
 """`attngen diagram` (every option) and `attngen docs` (pages, index, --check, escaping)."""
 
+import os
 import re
+import sys
 
 import pytest
 from attngen import docs, render
@@ -171,11 +173,29 @@ def test_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@_needs("pdf")
-def test_pdf(tmp_path):
+FAKE_DOT = """\
+import sys
+assert sys.argv[1:] == ["-Tpdf"], sys.argv
+sys.stdout.buffer.write(b"%PDF-1.7 written by a stand-in for dot\\n" + sys.stdin.buffer.read())
+"""
+
+
+def test_pdf_goes_through_system_dot(tmp_path, monkeypatch):
+    """PDF is the one format only system Graphviz writes: the diagram's DOT goes to
+    `dot -Tpdf` on stdin and its output lands in the file. A stand-in `dot` on PATH checks
+    that hand-off (Graphviz's own PDF writer is Graphviz's to test)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dot = bin_dir / "dot"
+    dot.write_text(f"#!{sys.executable}\n{FAKE_DOT}")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert render.backend_for("pdf") == "dot"
     out = tmp_path / "cbam.pdf"
     assert main(["diagram", CBAM, "--format", "pdf", "-o", str(out)]) == 0
-    assert out.read_bytes()[:5] == b"%PDF-"
+    written = out.read_bytes()
+    assert written.startswith(b"%PDF-1.7 written by a stand-in for dot\n"), written[:80]
+    assert written.endswith(_dot(tmp_path).encode()), written[-200:]
 
 
 # -- docs ------------------------------------------------------------------------------------
