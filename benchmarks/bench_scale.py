@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from attngen.shapes import check
+from attngen.checker import check
 from attngen.spec import Loader, load
 
 BLOCK = [  # one block of 10 nodes; {p}: previous node, {q}: last ReLU, {r}: the block's input

@@ -7,7 +7,7 @@ import random
 import pytest
 import sympy
 from attngen import algebra
-from attngen.shapes import check
+from attngen.checker import check
 from attngen.spec import Loader, load
 from conftest import REPO_ROOT
 

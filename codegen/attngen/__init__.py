@@ -55,7 +55,7 @@ class LoadedSpec:
         return [n for n in self.checked.order if n in self.spec.nodes]
 
     def _known(self, name: str):
-        from .shapes import LAYER
+        from .results import LAYER
 
         if name in self.checked.nodes and self.checked.nodes[name].output is LAYER:
             raise ValueError(f"'{name}' declares a layer (no 'in:'); it has no tensor shape")
@@ -144,7 +144,8 @@ def load(path) -> LoadedSpec:
 
 
 def _checked(obj):
-    from .shapes import Checked, check
+    from .checker import check
+    from .results import Checked
     from .spec import Spec
 
     if isinstance(obj, LoadedSpec):

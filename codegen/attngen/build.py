@@ -73,7 +73,7 @@ def _builtin(name: str) -> Path | None:
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):
-    from .shapes import check_once
+    from .checker import check_once
     from .spec import load
 
     return check_once(load(path, loader), checked_cache)
@@ -165,10 +165,10 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
-    from . import diagram, emit, shapes  # noqa: F401  (imported once, before the fork)
+    from . import checker, diagram, dims, emit  # noqa: F401  (imported once, before the fork)
 
     emit.warm_up()
-    shapes.warm_up()
+    dims.warm_up()
     # the largest specs first, so no long one is left for the end
     order = sorted(paths, key=_size, reverse=True)
     try:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import html
 
 from . import ops
+from .dims import fmt_shape
 from .params import node_params, param_values
 from .params import total as params_total
-from .shapes import Checked, fmt_shape
+from .results import Checked
 from .spec import Node
 
 # kind: (fill, border, legend text); pastel fills keep black text at high contrast

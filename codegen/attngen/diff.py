@@ -7,7 +7,7 @@ outputs, and the parameter count at the default (or example) values. No torch.
 
 from __future__ import annotations
 
-from .shapes import LAYER, Checked
+from .results import LAYER, Checked
 from .spec import Item, Node, Spec
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from . import ops
+from .configs import structural_params
+from .dims import fmt_shape
 from .expr import Expr, uses_log2
 from .resources import templates_dir
-from .shapes import Checked, fmt_shape, is_declaration, structural_params
-from .spec import REQUIRED, Item, Node, Spec
+from .results import Checked
+from .spec import REQUIRED, Item, Node, Spec, is_declaration
 
 WIDTH = 99  # generated lines stay within ruff's default line length
 
@@ -571,7 +573,7 @@ def render(checked: Checked) -> str:
     """The generated source file for one checked spec (with its sub-spec classes)."""
     helpers = {"sequential": False, "log2": False}
     classes, uses_functional = [], False
-    chain = [*_all_subs(checked), checked]
+    chain = [*checked.all_subs(), checked]
     for item in chain:
         emitter = ClassEmitter(item, helpers)
         classes.append(emitter.build())
@@ -589,16 +591,3 @@ def render(checked: Checked) -> str:
         helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
         render_class=lambda body: body,
     )
-
-
-def _all_subs(checked: Checked) -> list[Checked]:
-    """Sub-spec results, dependencies first, each class once."""
-    out: dict[str, Checked] = {}
-
-    def visit(c: Checked) -> None:
-        for sub in c.subs.values():
-            visit(sub)
-            out.setdefault(sub.spec.name, sub)
-
-    visit(checked)
-    return list(out.values())

@@ -134,8 +134,8 @@ def check_shapes(spec: Spec, overrides: dict) -> None:
         return  # the spec itself already passed the checker
     from dataclasses import replace
 
+    from .checker import check
     from .errors import SpecError
-    from .shapes import check
 
     params = {name: replace(p, default=overrides[name], example=None) if name in overrides
               else p for name, p in spec.params.items()}

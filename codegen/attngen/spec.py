@@ -215,6 +215,19 @@ class Spec:
         return found
 
 
+
+def is_declaration(node: Node) -> bool:
+    """A layer node without `in:` only declares the layer (an attribute in __init__);
+    `apply:` nodes call it, possibly several times and from different cases."""
+    if node.cases is not None:
+        return all(is_declaration(c) for c in node.cases)
+    if node.inputs or node.apply is not None or node.if_given is not None or node.map:
+        return False
+    if node.kind in ("seq", "use"):
+        return True
+    return node.kind == "op" and ops.REGISTRY[node.op].module
+
+
 # -- helpers ---------------------------------------------------------------------------
 def _check_keys(m: LMap, allowed, what: str) -> None:
     for key in m:
