@@ -181,8 +181,8 @@ def breakdown(specs: Path) -> dict[str, float]:
     from attngen.checker import check_once
     from attngen.diagram import dot_source
     from attngen.emit import render as emit_py
+    from attngen.loader import Loader, load
     from attngen.render import available_backends, render
-    from attngen.spec import Loader, load
 
     phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)
     phases["import"] = time.perf_counter() - t0

@@ -37,7 +37,7 @@ class LoadedSpec:
 
     @property
     def spec(self):
-        """The parsed `attngen.spec.Spec`."""
+        """The parsed `attngen.model.Spec`."""
         return self.checked.spec
 
     @property
@@ -138,15 +138,15 @@ def _path(ref) -> Path:
 def load(path) -> LoadedSpec:
     """Load and check a spec file or built-in name; raises SpecError with located errors."""
     from .build import compile_spec
-    from .spec import Loader
+    from .loader import Loader
 
     return LoadedSpec(compile_spec(_path(path), Loader(), {}))
 
 
 def _checked(obj):
     from .checker import check
+    from .model import Spec
     from .results import Checked
-    from .spec import Spec
 
     if isinstance(obj, LoadedSpec):
         return obj.checked

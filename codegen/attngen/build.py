@@ -74,7 +74,7 @@ def _builtin(name: str) -> Path | None:
 
 def compile_spec(path: Path, loader, checked_cache: dict):
     from .checker import check_once
-    from .spec import load
+    from .loader import load
 
     return check_once(load(path, loader), checked_cache)
 
@@ -88,7 +88,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     are built in up to `jobs` processes (see _build_in_processes).
     """
     from .cache import BuildCache, file_hash
-    from .spec import Loader
+    from .loader import Loader
 
     loader, issues = Loader(), Collector()
     renderer = _renderer() if svg else None
@@ -197,7 +197,7 @@ _WORKER: dict = {}
 
 
 def _start_worker(renderer) -> None:
-    from .spec import Loader
+    from .loader import Loader
 
     _WORKER.update(loader=Loader(), checked={}, renderer=renderer)
 

@@ -14,9 +14,9 @@ from .dims import dim_symbol
 from .errors import Collector, Diagnostic, SpecError, error
 from .graph import build, check_reachable, producers
 from .infer import Inference
+from .model import Spec
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked
-from .spec import Spec
 
 
 def input_dims(spec: Spec, env: Env) -> list:

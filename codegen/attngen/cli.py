@@ -189,7 +189,7 @@ def _report_stale(arts, what: str, rerun: str) -> int:
 def cmd_check(args) -> int:
     from .build import collect_specs, compile_spec
     from .errors import Collector
-    from .spec import Loader
+    from .loader import Loader
 
     loader, cache, issues = Loader(), {}, Collector()
     for path in collect_specs(args.paths):
@@ -235,7 +235,7 @@ def op_label(node) -> str:
 def cmd_show(args) -> int:
     from .build import collect_specs, compile_spec
     from .diagram import terminal
-    from .spec import Loader
+    from .loader import Loader
 
     loader, cache = Loader(), {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
@@ -256,8 +256,8 @@ def cmd_ops(args) -> int:
 def cmd_diagram(args) -> int:
     from .build import Artifact, collect_specs, compile_spec, write_atomic
     from .diagram import dot_source
+    from .loader import Loader
     from .render import render
-    from .spec import Loader
 
     formats = DIAGRAM_FORMATS
     suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
@@ -312,7 +312,7 @@ def _usage(message: str) -> int:
 def _one_spec(arg: str, command: str):
     """The checked spec of one file or built-in name (None: a usage error was printed)."""
     from .build import collect_specs, compile_spec
-    from .spec import Loader
+    from .loader import Loader
 
     paths = collect_specs([arg])
     if len(paths) != 1:
@@ -341,7 +341,7 @@ def cmd_params(args) -> int:
 def cmd_diff(args) -> int:
     from .build import collect_specs, compile_spec
     from .diff import diff_lines
-    from .spec import Loader
+    from .loader import Loader
 
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
@@ -355,9 +355,9 @@ def cmd_diff(args) -> int:
 def cmd_new(args) -> int:
     from .build import _builtin, collect_specs, compile_spec
     from .errors import Loc
+    from .loader import Loader
     from .names import check_class_name
     from .scaffold import class_name, extends_ref, skeleton
-    from .spec import Loader
 
     stem = args.name.removesuffix(".yaml")
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):

@@ -11,7 +11,7 @@ import itertools
 
 from .dims import dim_symbol
 from .errors import error
-from .spec import Spec
+from .model import Spec
 
 MAX_CONFIGS = 64
 

@@ -20,10 +20,10 @@ import html
 
 from . import ops
 from .dims import fmt_shape
+from .model import Node
 from .params import node_params, param_values
 from .params import total as params_total
 from .results import Checked
-from .spec import Node
 
 # kind: (fill, border, legend text); pastel fills keep black text at high contrast
 PALETTE = {

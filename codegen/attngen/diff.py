@@ -7,8 +7,8 @@ outputs, and the parameter count at the default (or example) values. No torch.
 
 from __future__ import annotations
 
+from .model import Item, Node, Spec
 from .results import LAYER, Checked
-from .spec import Item, Node, Spec
 
 
 def _args(args: dict) -> str:

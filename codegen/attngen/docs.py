@@ -231,8 +231,8 @@ def _summary(doc: str, limit: int = 160) -> str:
 def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
+    from .loader import Loader
     from .render import render
-    from .spec import Loader
 
     loader, cache, issues, pages = Loader(), {}, Collector(), []
     seen: dict[PurePosixPath, Path] = {}

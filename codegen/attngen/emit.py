@@ -16,9 +16,9 @@ from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
 from .expr import Expr, uses_log2
+from .model import REQUIRED, Item, Node, Spec, is_declaration
 from .resources import templates_dir
 from .results import Checked
-from .spec import REQUIRED, Item, Node, Spec, is_declaration
 
 WIDTH = 99  # generated lines stay within ruff's default line length
 

@@ -16,11 +16,11 @@ from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import Loc, did_you_mean, error
 from .expr import Expr, frozen_value
 from .graph import build, producers
+from .model import Item, Node, Spec, is_declaration
 from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes
 from .shape_ctx import ProverCtx
-from .spec import Item, Node, Spec, is_declaration
 
 
 def check_names(expr: Expr, env) -> None:

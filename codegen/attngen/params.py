@@ -6,7 +6,7 @@ import ast
 
 from . import ops
 from .errors import Loc, did_you_mean, error
-from .spec import Item, Node, Spec
+from .model import Item, Node, Spec
 
 
 def param_values(spec: Spec, overrides: dict | None = None) -> dict:
@@ -88,7 +88,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
     from dataclasses import replace
 
     from .expr import parse
-    from .spec import _check_param_value
+    from .parse import check_param_value
 
     overrides: dict = {}
     for text in sets:
@@ -112,7 +112,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
             value = list(value)
         if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        _check_param_value(replace(param, default=value, example=None), SET_LOC)
+        check_param_value(replace(param, default=value, example=None), SET_LOC)
         overrides[name] = value
     return overrides
 

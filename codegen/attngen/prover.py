@@ -17,7 +17,7 @@ from . import algebra
 from .configs import Env
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
-from .spec import Spec
+from .model import Spec
 
 N_SAMPLES = 24
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .dims import fmt_shape
-from .spec import Spec
+from .model import Spec
 
 LAYER = object()  # the value of a layer node declared without `in:`
 

@@ -30,9 +30,9 @@ from .configs import Env, add_lets, configurations, structural_params
 from .dims import dim_symbol, fmt_shape
 from .errors import Diagnostic, Loc, SpecError
 from .infer import Inference
+from .model import is_declaration
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import Checked
-from .spec import is_declaration
 
 RECORD = "_attngen_record"
 DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
@@ -483,7 +483,7 @@ def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> lis
     """Verify each spec; prints a report per spec, returns all diagnostics."""
     out = out or sys.stdout
     from .build import collect_specs, compile_spec
-    from .spec import Loader
+    from .loader import Loader
 
     loader, cache, problems = Loader(), {}, []
     for path in collect_specs(paths):
