@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 import sympy
 
 from . import algebra
+from .build import collect_specs, compile_spec
 from .configs import Env, add_lets, configurations, structural_params
 from .dims import dim_symbol, fmt_shape
 from .errors import Diagnostic, Loc, SpecError
 from .infer import Inference
+from .loader import Loader
 from .model import is_declaration
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import Checked
@@ -482,9 +484,6 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
 def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> list:
     """Verify each spec; prints a report per spec, returns all diagnostics."""
     out = out or sys.stdout
-    from .build import collect_specs, compile_spec
-    from .loader import Loader
-
     loader, cache, problems = Loader(), {}, []
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
