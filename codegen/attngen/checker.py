@@ -20,6 +20,7 @@ from .results import LAYER, Checked
 
 
 def input_dims(spec: Spec, env: Env) -> list:
+    """The free dims the inputs' shapes name (not params or lets), as symbols, in order."""
     dims, seen = [], set()
     for inp in spec.sources().values():
         for d in inp.shape:
@@ -27,7 +28,6 @@ def input_dims(spec: Spec, env: Env) -> list:
                 seen.add(d.text)
                 dims.append(dim_symbol(d.text))
     return dims
-
 
 
 def check_once(spec: Spec, cache: dict) -> Checked:

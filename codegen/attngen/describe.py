@@ -40,7 +40,8 @@ def label(node: Node) -> str:
 
 # -- diagrams and docs ---------------------------------------------------------------------
 def applications(spec: Spec, layer: str) -> int:
-    """How many nodes (or cases) call the layer `layer` (its own node included if it has inputs)."""
+    """How many nodes (or cases) call the layer `layer` (its own node included if it has
+    inputs)."""
     count = int(bool(spec.nodes[layer].inputs))
     for node in spec.nodes.values():
         bodies = [node, *(node.cases or ())]  # cases exclude each other: one call at most

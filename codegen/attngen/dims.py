@@ -81,7 +81,6 @@ def fmt_shape(shape) -> str:
     return "(" + ", ".join(fmt_dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-
 def dim_symbol(name: str, positive: bool = True):
     """The sympy symbol of a free dim or an int param: an integer, positive unless told."""
     return sympy.Symbol(name, integer=True, positive=positive) if positive \

@@ -216,7 +216,8 @@ class Inference:
         except ShapeFail as exc:
             rule = self.rule_of(body)
             shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
-            raise error(body.loc, exc.code, f"node '{node.name}': {exc}" + config_text(self.config),
+            raise error(body.loc, exc.code,
+                        f"node '{node.name}': {exc}" + config_text(self.config),
                         *exc.notes, f"inputs: {shown}" if ins else "",
                         f"rule: {rule}" if rule else "") from None
         if body.if_given is not None:

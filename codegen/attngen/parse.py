@@ -156,14 +156,16 @@ def check_param_value(param: Param, loc: Loc) -> None:
         "any": lambda v: True,
     }[param.type]
     if not ok(value) and not (value is None and param.type != "list"):
-        raise error(loc, "E102", f"param '{param.name}': value {value!r} is not of type {param.type}")
+        raise error(loc, "E102",
+                    f"param '{param.name}': value {value!r} is not of type {param.type}")
     if param.type == "list" and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                         for v in value):
         raise error(loc, "E102", f"param '{param.name}': a list param holds numbers")
     if param.type == "int" and isinstance(value, int) and abs(value) > 10**12:
         raise error(loc, "E102", f"param '{param.name}': {value} is larger than 10**12")
     if param.choices is not None and value not in param.choices:
-        raise error(loc, "E102", f"param '{param.name}': {value!r} is not one of {list(param.choices)}")
+        raise error(loc, "E102",
+                    f"param '{param.name}': {value!r} is not one of {list(param.choices)}")
     if param.type == "str" and isinstance(value, str) and len(value) > 200:
         raise error(loc, "E102", f"param '{param.name}': string longer than 200 characters")
 
@@ -266,7 +268,8 @@ def _load_outputs(spec: Spec, raw, loc: Loc) -> None:
 
 
 def _load_init(spec: Spec, raw, loc: Loc) -> None:
-    expect(raw, LList, "'init'", loc, "a list of rules like {op: Linear, weight: normal, std: 0.001}")
+    expect(raw, LList, "'init'", loc,
+           "a list of rules like {op: Linear, weight: normal, std: 0.001}")
     for rule in raw:
         expect(rule, LMap, "an init rule", loc, "a mapping")
         check_keys(rule, INIT_KEYS, "an init rule")

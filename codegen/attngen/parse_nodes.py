@@ -207,7 +207,8 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
         expect(value, LMap, f"layer {key} of '{name}'", loc, "a mapping with 'op' or 'use'")
         kinds = [k for k in ("op", "use") if k in value]
         if len(kinds) != 1:
-            raise error(value.loc, "E103", f"layer {key} of '{name}' needs exactly one of 'op', 'use'")
+            raise error(value.loc, "E103",
+                        f"layer {key} of '{name}' needs exactly one of 'op', 'use'")
         item = Item(key, loc, doc=text_of(value, "doc", f"layer {key}"))
         if "op" in value:
             item.op = _op_name(value["op"], loc)

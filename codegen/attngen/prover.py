@@ -47,7 +47,8 @@ class Prover:
         return self._drawn[0] if self._drawn else {}
 
     def equal(self, a, b):
-        """(True, None) if a == b is proven or holds on every valid sample, else (False, sample)."""
+        """(True, None) if a == b is proven or holds on every valid sample, else
+        (False, sample)."""
         a, b = algebra.sympify(a), algebra.sympify(b)
         if a == b:
             return True, None
@@ -120,8 +121,8 @@ class Prover:
             return ""
         names = sorted(str(s) for s in algebra.sympify(a - b if not isinstance(a, tuple) else 0)
                        .free_symbols) or sorted(str(s) for s in sample)
-        return (f"counterexample: {sample_text(names, sample)}: {fmt_dim(a)} = {self.value(a, sample)}, "
-                f"{fmt_dim(b)} = {self.value(b, sample)}")
+        return (f"counterexample: {sample_text(names, sample)}: "
+                f"{fmt_dim(a)} = {self.value(a, sample)}, {fmt_dim(b)} = {self.value(b, sample)}")
 
     def divisibility_hint(self, a, b) -> str:
         """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
@@ -201,7 +202,8 @@ def sample_text(names: list[str], sample: dict) -> str:
 
 
 def _divisibility_fact(num, den):
-    """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff s % d == r."""
+    """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff
+    s % d == r."""
     num = algebra.sympify(num)
     if isinstance(num, sympy.Symbol):
         return num, sympy.Integer(0)
@@ -231,7 +233,8 @@ def requirement_rewrites(spec: Spec, env: Env) -> dict:
 def valid_samples(spec: Spec, env: Env, dims: list, rng: random.Random):
     """Assignments of the free symbols that satisfy `requires`, drawn one at a time (at most
     N_SAMPLES); the first is the default."""
-    params = [(n, s) for n, s in env.sym.items() if isinstance(s, sympy.Symbol) and n in spec.params]
+    params = [(n, s) for n, s in env.sym.items()
+              if isinstance(s, sympy.Symbol) and n in spec.params]
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
     drawn, attempts = 0, 0
     dim_names = [str(d) for d in dims]

@@ -141,6 +141,7 @@ class _Variant:
 
     # -- driver ---------------------------------------------------------------------
     def merged(self) -> LMap:
+        """The base with the edits made and the variant's own keys merged in."""
         if "graph" in self.raw:
             raise error(self.raw.key_locs["graph"], "E502", "a variant changes its base's "
                         "graph through 'edits' (replace, insert_before, insert_after, patch, "
