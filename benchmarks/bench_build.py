@@ -48,8 +48,8 @@ BUILD = [sys.executable, "-m", "attngen.cli", "build"]
 REFERENCE = [sys.executable, "-c", "import os, sympy, networkx; os._exit(0)"]
 # attngen's imports, Jinja's templates and sympy's lazy import on its first sum
 IMPORTS = [sys.executable, "-c", ("import os, attngen.build, attngen.cli, attngen.diagram, "
-                                  "attngen.emit, attngen.shapes; attngen.emit.warm_up(); "
-                                  "attngen.shapes.warm_up(); os._exit(0)")]
+                                  "attngen.emit, attngen.checker; attngen.emit.warm_up(); "
+                                  "attngen.dims.warm_up(); os._exit(0)")]
 # A fixed CPU-bound loop, for how much work this machine really runs in parallel.
 SPIN = [sys.executable, "-c", "s = 0\nfor i in range(3_000_000): s += i"]
 CPUS = os.cpu_count() or 1
@@ -178,11 +178,11 @@ def breakdown(specs: Path) -> dict[str, float]:
     torch_before = "torch" in sys.modules  # (a test process may have it already)
     t0 = time.perf_counter()
     from attngen.build import collect_specs
+    from attngen.checker import check_once
     from attngen.diagram import dot_source
     from attngen.emit import render as emit_py
+    from attngen.loader import Loader, load
     from attngen.render import available_backends, render
-    from attngen.shapes import check_once
-    from attngen.spec import Loader, load
 
     phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)
     phases["import"] = time.perf_counter() - t0

@@ -35,8 +35,8 @@ def test_bench_scale_quick(capsys):
 
 
 def test_bench_scale_spec_has_the_asked_node_count(tmp_path):
-    from attngen.shapes import check
-    from attngen.spec import Loader, load
+    from attngen.checker import check
+    from attngen.loader import Loader, load
 
     bench = _script("bench_scale")
     path = tmp_path / "s.yaml"

@@ -105,11 +105,11 @@ def test_parallel_build_equals_a_serial_one(tmp_path, monkeypatch):
 def test_each_spec_file_is_checked_once_per_build(tmp_path, monkeypatch):
     # danet uses position_attention and channel_attention_module, which are also built on
     # their own: each is checked once, whichever comes first, and the output is the same
-    from attngen import build, shapes
+    from attngen import build, checker
 
     checked = []
-    check_config = shapes._check_config
-    monkeypatch.setattr(shapes, "_check_config", lambda spec, config, *rest: (
+    check_config = checker._check_config
+    monkeypatch.setattr(checker, "_check_config", lambda spec, config, *rest: (
         checked.append((spec.path, tuple(config.items()))), check_config(spec, config, *rest)))
     names = ["channel_attention_module", "danet", "position_attention"]
     paths = build.collect_specs([str(REPO_ROOT / f"specs/{n}.yaml") for n in names])

@@ -7,8 +7,8 @@ import sys
 import pytest
 from attngen import docs, render
 from attngen.cli import main
+from attngen.loader import Loader, load
 from attngen.params import total
-from attngen.spec import Loader, load
 from conftest import REPO_ROOT
 
 CBAM = str(REPO_ROOT / "specs/cbam.yaml")

@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 import torch
+from attngen.checker import check as check_spec
 from attngen.cli import main
-from attngen.shapes import check as check_spec
-from attngen.spec import Loader, load
+from attngen.loader import Loader, load
 from conftest import REPO_ROOT
 from equivalence import load_generated
 from references.variants import eca_kernel_size

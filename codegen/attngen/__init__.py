@@ -23,7 +23,11 @@ import linecache
 import types
 from pathlib import Path
 
+from . import params
+from .build import builtin_spec, compile_spec, not_found_message
 from .errors import Loc, SpecError, did_you_mean, error
+from .loader import Loader
+from .model import Spec
 
 __all__ = ["LoadedSpec", "SpecError", "compile", "load"]
 __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
@@ -37,7 +41,7 @@ class LoadedSpec:
 
     @property
     def spec(self):
-        """The parsed `attngen.spec.Spec`."""
+        """The parsed `attngen.model.Spec`."""
         return self.checked.spec
 
     @property
@@ -55,7 +59,7 @@ class LoadedSpec:
         return [n for n in self.checked.order if n in self.spec.nodes]
 
     def _known(self, name: str):
-        from .shapes import LAYER
+        from .results import LAYER
 
         if name in self.checked.nodes and self.checked.nodes[name].output is LAYER:
             raise ValueError(f"'{name}' declares a layer (no 'in:'); it has no tensor shape")
@@ -87,19 +91,13 @@ class LoadedSpec:
 
     def param_count(self, **values) -> int:
         """Total parameters at the given param values (defaults otherwise); no torch."""
-        from . import params
-
         return params.total(self.spec, self._values(values))
 
     def param_counts(self, **values) -> dict[str, int]:
         """Parameters per node (nodes switched off by `when:` left out)."""
-        from . import params
-
         return params.per_node(self.spec, self._values(values))
 
     def _values(self, values: dict) -> dict:
-        from . import params
-
         for name in values:
             if name not in self.spec.params:
                 raise TypeError(f"{self.name} has no param '{name}'"
@@ -124,28 +122,23 @@ class LoadedSpec:
 
 def _path(ref) -> Path:
     """A spec file, or the path of a built-in spec named `ref` (`eca`, `eca.yaml`)."""
-    from .build import _builtin, _not_found
-
     path = Path(ref)
     if path.is_file():
         return path
-    builtin = _builtin(str(ref))
+    builtin = builtin_spec(str(ref))
     if builtin is None:
-        raise error(Loc(str(ref)), "E500", _not_found(str(ref)))
+        raise error(Loc(str(ref)), "E500", not_found_message(str(ref)))
     return builtin
 
 
 def load(path) -> LoadedSpec:
     """Load and check a spec file or built-in name; raises SpecError with located errors."""
-    from .build import compile_spec
-    from .spec import Loader
-
     return LoadedSpec(compile_spec(_path(path), Loader(), {}))
 
 
 def _checked(obj):
-    from .shapes import Checked, check
-    from .spec import Spec
+    from .checker import check
+    from .results import Checked
 
     if isinstance(obj, LoadedSpec):
         return obj.checked

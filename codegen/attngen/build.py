@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
+from . import render
+from .cache import BuildCache, file_hash
 from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .loader import Loader, load
 from .resources import specs_dir
 
 
@@ -41,10 +46,10 @@ def collect_specs(paths: list[str]) -> list[Path]:
             found += sorted(path.glob("*.yaml"))
         elif is_file:
             found.append(path)
-        elif (builtin := _builtin(p)) is not None:
+        elif (builtin := builtin_spec(p)) is not None:
             found.append(builtin)
         else:
-            issues.add(error(Loc(p), "E500", _not_found(p)))
+            issues.add(error(Loc(p), "E500", not_found_message(p)))
     issues.raise_if_any()
     if not found:
         raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
@@ -55,14 +60,17 @@ def _is_bare(name: str) -> bool:
     return "/" not in name and "\\" not in name
 
 
-def _not_found(name: str) -> str:
+def not_found_message(name: str) -> str:
+    """Why `name` names no spec: no such file, or no built-in spec of that name (with a
+    did-you-mean)."""
     if not _is_bare(name):
         return "no such file or folder"
     known = sorted(q.stem for q in specs_dir().glob("*.yaml"))
     return "no such file, folder or built-in spec" + did_you_mean(Path(name).stem, known)
 
 
-def _builtin(name: str) -> Path | None:
+def builtin_spec(name: str) -> Path | None:
+    """The built-in spec a bare name (`eca`, `eca.yaml`) names, if there is one."""
     if not _is_bare(name):
         return None
     path = specs_dir() / (name if name.endswith(".yaml") else f"{name}.yaml")
@@ -73,8 +81,7 @@ def _builtin(name: str) -> Path | None:
 
 
 def compile_spec(path: Path, loader, checked_cache: dict):
-    from .shapes import check_once
-    from .spec import load
+    from .checker import check_once
 
     return check_once(load(path, loader), checked_cache)
 
@@ -87,9 +94,6 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     from the build cache (cache.py) without being loaded or checked again. The others
     are built in up to `jobs` processes (see _build_in_processes).
     """
-    from .cache import BuildCache, file_hash
-    from .spec import Loader
-
     loader, issues = Loader(), Collector()
     renderer = _renderer() if svg else None
     store = BuildCache.open(svg=renderer is not None) if use_cache else None
@@ -161,14 +165,10 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     here first, so the children share them instead of importing them again. Each child
     returns plain data: files, diagnostics and the paths it read. None if the processes
     could not be started or one died (then the caller builds here)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_context
-
-    from . import diagram, emit, shapes  # noqa: F401  (imported once, before the fork)
+    from . import checker, diagram, dims, emit  # noqa: F401  (imported once, before the fork)
 
     emit.warm_up()
-    shapes.warm_up()
+    dims.warm_up()
     # the largest specs first, so no long one is left for the end
     order = sorted(paths, key=_size, reverse=True)
     try:
@@ -197,8 +197,6 @@ _WORKER: dict = {}
 
 
 def _start_worker(renderer) -> None:
-    from .spec import Loader
-
     _WORKER.update(loader=Loader(), checked={}, renderer=renderer)
 
 
@@ -215,11 +213,11 @@ def _build_alone(path: Path, out_dir: Path):
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
-    from .emit import render
+    from .emit import render as emit_py
 
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
-    arts = [Artifact(out_dir / f"{path.stem}.py", render(checked).encode()),
+    arts = [Artifact(out_dir / f"{path.stem}.py", emit_py(checked).encode()),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode())]
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
@@ -228,8 +226,6 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -
 
 
 def _renderer():
-    from . import render
-
     return render.render if render.available_backends() else None
 
 

@@ -18,8 +18,10 @@ import json
 import os
 import tempfile
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
+from . import render
 from .resources import templates_dir
 
 FORMAT = 1  # bump when the entry layout changes
@@ -55,10 +57,6 @@ def tool_fingerprint() -> str:
 
 def renderer_fingerprint() -> str:
     """The SVG renderer and its version (different renderers draw different bytes)."""
-    from importlib import metadata
-
-    from . import render
-
     backend = render.backend_for("svg")
     if backend == "graphviz-pure":
         try:
@@ -67,7 +65,7 @@ def renderer_fingerprint() -> str:
             return "graphviz-pure ?"
     if backend is None:
         return "none"
-    exe = render._find(backend)  # a system `dot`: its path and file identity
+    exe = render.find_program(backend)  # a system `dot`: its path and file identity
     stat = os.stat(exe) if exe else None
     return f"{backend} {exe} {stat.st_size if stat else 0} {stat.st_mtime_ns if stat else 0}"
 

@@ -12,9 +12,22 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
-from .errors import SpecError, did_you_mean
+from . import __version__, docs, ops, params, render
+from .build import (
+    Artifact,
+    artifacts,
+    builtin_spec,
+    collect_specs,
+    compile_spec,
+    stale,
+    write_atomic,
+)
+from .describe import label
+from .errors import Collector, Loc, SpecError, did_you_mean
+from .loader import Loader
+from .names import check_class_name
 from .render import RenderError
+from .scaffold import class_name, extends_ref, skeleton
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -145,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import artifacts, collect_specs, write_atomic
-
     if args.jobs < 1:
         print(f"attngen: error: -j/--jobs must be at least 1, got {args.jobs}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,8 +166,6 @@ def cmd_build(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         print(f"attngen: error: -o {args.out} is not a folder", file=sys.stderr)
         return EXIT_USAGE
-    from . import render
-
     want_svg = not args.no_svg
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
@@ -173,8 +182,6 @@ def cmd_build(args) -> int:
 
 def _report_stale(arts, what: str, rerun: str) -> int:
     """`--check`: list the files that would change; exit 1 if any."""
-    from .build import stale
-
     changed = stale(arts)
     for path in changed:
         print(f"stale: {path}")
@@ -187,10 +194,6 @@ def _report_stale(arts, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
-    from .build import collect_specs, compile_spec
-    from .errors import Collector
-    from .spec import Loader
-
     loader, cache, issues = Loader(), {}, Collector()
     for path in collect_specs(args.paths):
         try:
@@ -210,7 +213,7 @@ def shape_table(checked) -> str:
     for name in checked.order:
         if name in checked.nodes:
             node = spec.nodes[name]
-            rows.append((name, op_label(node), checked.shape_text(name)
+            rows.append((name, label(node), checked.shape_text(name)
                          if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
     w1 = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
@@ -221,21 +224,8 @@ def shape_table(checked) -> str:
     return "\n".join(lines)
 
 
-def op_label(node) -> str:
-    if node.cases is not None:
-        return "cases(" + ", ".join(op_label(c) for c in node.cases) + ")"
-    if node.apply is not None:
-        return f"apply {node.apply.name}"
-    if node.seq is not None:
-        return "seq(" + ", ".join(i.op or i.use for i in node.seq) + ")"
-    label = node.op or f"use {node.spec.name}"
-    return f"each {label}" if node.each is not None else label
-
-
 def cmd_show(args) -> int:
-    from .build import collect_specs, compile_spec
     from .diagram import terminal
-    from .spec import Loader
 
     loader, cache = Loader(), {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
@@ -244,8 +234,6 @@ def cmd_show(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    from . import ops
-
     for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
         sig = ", ".join(a.name if a.required else f"{a.name}={a.default!r}" for a in op.args)
         kind = "layer" if op.module else "function"
@@ -254,10 +242,7 @@ def cmd_ops(args) -> int:
 
 
 def cmd_diagram(args) -> int:
-    from .build import Artifact, collect_specs, compile_spec, write_atomic
     from .diagram import dot_source
-    from .render import render
-    from .spec import Loader
 
     formats = DIAGRAM_FORMATS
     suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
@@ -277,7 +262,7 @@ def cmd_diagram(args) -> int:
     [path] = paths
     dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
-    data = dot.encode() if fmt == "dot" else render(dot, fmt)
+    data = dot.encode() if fmt == "dot" else render.render(dot, fmt)
     if not args.out:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -288,9 +273,6 @@ def cmd_diagram(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from . import docs
-    from .build import collect_specs, write_atomic
-
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
@@ -311,9 +293,6 @@ def _usage(message: str) -> int:
 
 def _one_spec(arg: str, command: str):
     """The checked spec of one file or built-in name (None: a usage error was printed)."""
-    from .build import collect_specs, compile_spec
-    from .spec import Loader
-
     paths = collect_specs([arg])
     if len(paths) != 1:
         _usage(f"{arg} holds {len(paths)} specs; {command} takes one spec")
@@ -322,8 +301,6 @@ def _one_spec(arg: str, command: str):
 
 
 def cmd_params(args) -> int:
-    from . import params
-
     checked = _one_spec(args.spec, "params")
     if checked is None:
         return EXIT_USAGE
@@ -339,9 +316,7 @@ def cmd_params(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .build import collect_specs, compile_spec
     from .diff import diff_lines
-    from .spec import Loader
 
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
@@ -353,12 +328,6 @@ def cmd_diff(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from .build import _builtin, collect_specs, compile_spec
-    from .errors import Loc
-    from .names import check_class_name
-    from .scaffold import class_name, extends_ref, skeleton
-    from .spec import Loader
-
     stem = args.name.removesuffix(".yaml")
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         return _usage(f"NAME '{args.name}' must be a plain file stem; choose the folder with -o")
@@ -378,7 +347,7 @@ def cmd_new(args) -> int:
     loader = Loader()
     base = compile_spec(base_path, loader, {}).spec
     target = out_dir / f"{stem}.yaml"
-    builtin = Path(args.base).stem if not Path(args.base).is_file() and _builtin(args.base) \
+    builtin = Path(args.base).stem if not Path(args.base).is_file() and builtin_spec(args.base) \
         else None
     ref = extends_ref(base_path, builtin, target, loader)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import html
 
 from . import ops
+from .describe import applications, call_label, layer_call
+from .dims import fmt_shape
+from .model import Node
 from .params import node_params, param_values
 from .params import total as params_total
-from .shapes import Checked, fmt_shape
-from .spec import Node
+from .results import Checked
 
 # kind: (fill, border, legend text); pastel fills keep black text at high contrast
 PALETTE = {
@@ -49,62 +51,6 @@ def _h(text) -> str:
     # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
     # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
     return html.escape(str(text).replace("→", "->"), quote=True)
-
-
-def _applications(spec, layer: str) -> int:
-    """How many nodes (or cases) call the layer `layer` (its own node included if it has inputs)."""
-    count = int(bool(spec.nodes[layer].inputs))
-    for node in spec.nodes.values():
-        bodies = [node, *(node.cases or ())]  # cases exclude each other: one call at most
-        count += any(b.apply is not None and b.apply.name == layer for b in bodies)
-    return count
-
-
-def key_args(node: Node, spec=None) -> str:
-    """`Conv1d(1, 1, k=3)`-style summary of what a node does."""
-    if node.apply is not None:
-        layer = spec.nodes.get(node.apply.name) if spec is not None else None
-        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
-            return f"{node.apply.name}: {key_args(layer)}"  # declared once, called once
-        return f"{node.apply.name} (shared weights)"
-    if node.cases is not None:
-        return "one of: " + ", ".join(key_args(c, spec) for c in node.cases)
-    if node.seq is not None:
-        label = " → ".join(_item_label(i.op or i.spec.name, i.args, i.op) for i in node.seq)
-    else:
-        label = _item_label(node.op or node.spec.name, node.args, node.op)
-    if node.each is not None:
-        var = f"{node.each_var} in " if node.each_var else ""
-        label = f"[{label} for {var}{node.each.text}]"
-    if node.map:
-        label = f"map {label}"
-    return label
-
-
-def _item_label(name: str, args: dict, op_name: str | None) -> str:
-    if op_name:
-        op = ops.REGISTRY[op_name]
-        shown = [args[a].text for a in op.key_args if a in args]
-        if not op.key_args:
-            shown = [e.text for e in args.values()]
-        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in args:
-            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
-    else:
-        shown = [f"{k}={e.text}" for k, e in args.items()]
-    return f"{name}({', '.join(shown)})"
-
-
-def _unwrap(text: str) -> str:
-    """`(B, C)` or `[B, C]` -> `B, C` when the brackets enclose the whole text."""
-    if len(text) < 2 or text[0] + text[-1] not in ("()", "[]"):
-        return text
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and i < len(text) - 1:
-            return text  # `(a) + (b)`: the first bracket closes early
-    return text[1:-1]
 
 
 def _wrap(text: str, width: int = WRAP) -> list[str]:
@@ -247,7 +193,7 @@ def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
     if body.apply is not None:
         layer = spec.nodes.get(body.apply.name)
-        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
+        if layer is not None and layer.apply is None and applications(spec, layer.name) == 1:
             return node_params(layer, values)
         return 0
     return node_params(node, values)
@@ -367,14 +313,14 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         if given is not None:
             notes.append(f"if {given} is given")
         if body.seq is not None and len(body.seq) > 1:
-            steps = [(_item_label(i.op or i.spec.name, i.args, i.op), _item_kind(i))
+            steps = [(layer_call(i), _item_kind(i))
                      for i in body.seq]
             if body.each is not None:
                 var = f"{body.each_var} in " if body.each_var else ""
                 notes.append(f"for {var}{body.each.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, key_args(body, spec), _kind(body, spec), params, indent,
+            d.box(ident, title, call_label(body, spec), _kind(body, spec), params, indent,
                   dashed=body.apply is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
             if src_name in produced:  # an optional input's edge is dashed
@@ -400,7 +346,7 @@ def terminal(checked: Checked) -> str:
         src = "" if inputs == [previous] else "◀ " + ", ".join(inputs)
         shape = checked.shape_text(name) if not node.out else \
             ", ".join(checked.shape_text(o) for o in node.out)
-        label = key_args(body, spec)
+        label = call_label(body, spec)
         if node.when is not None:
             label += f"  [if {node.when.text}]"
         rows.append((name if not node.out else f"{name} → {', '.join(node.out)}", label, src,

@@ -21,7 +21,11 @@ import re
 from pathlib import Path, PurePosixPath
 
 from .build import Artifact, compile_spec
+from .describe import call_label
 from .errors import Collector, Loc, SpecError, error
+from .loader import Loader
+from .params import total as params_total
+from .render import render
 
 INDEX = "README.md"
 PALETTE_SVG = "img/palette.svg"
@@ -93,9 +97,7 @@ class _Page:
         self.svg = out_dir / sub / "img" / f"{path.stem}.svg"
 
     def total(self) -> int:
-        from .params import total
-
-        return total(self.spec)
+        return params_total(self.spec)
 
 
 def _signature(spec) -> str:
@@ -119,7 +121,7 @@ def _param_rows(spec) -> list[list[str]]:
 
 def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
-    from .diagram import drawn_nodes, key_args, shown_params
+    from .diagram import drawn_nodes, shown_params
 
     checked, spec = page.checked, page.spec
     rows = []
@@ -127,7 +129,7 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
         rows.append([code(name), "input", code(checked.shape_text(name)), "", text(inp.doc)])
     for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
-        what = code(key_args(body, spec))
+        what = code(call_label(body, spec))
         target = body.spec if body.use else None
         if target is not None and target.name in pages_by_spec:
             sub_page = pages_by_spec[target.name]
@@ -231,8 +233,6 @@ def _summary(doc: str, limit: int = 160) -> str:
 def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
-    from .render import render
-    from .spec import Loader
 
     loader, cache, issues, pages = Loader(), {}, Collector(), []
     seen: dict[PurePosixPath, Path] = {}

@@ -7,18 +7,23 @@ shape comment and the spec line it comes from. Output is deterministic.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from . import ops
+from .configs import structural_params
+from .dims import fmt_shape
+from .errors import error
 from .expr import Expr, uses_log2
+from .model import REQUIRED, Item, Node, Spec, is_declaration
 from .resources import templates_dir
-from .shapes import Checked, fmt_shape, is_declaration, structural_params
-from .spec import REQUIRED, Item, Node, Spec
+from .results import Checked
 
-WIDTH = 99  # generated lines stay within ruff's default line length
+WIDTH = 99  # calls and layer lists longer than this are wrapped; other lines may be longer
 
 
 @lru_cache(maxsize=1)
@@ -70,8 +75,6 @@ def comment_text(text: str) -> str:
 
 def doc_text(text: str, width: int = 88) -> str:
     """User text made safe inside a triple-quoted docstring, wrapped to `width`."""
-    import textwrap
-
     safe = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in str(text))
     safe = safe.replace("\\", "\\\\").replace('"', '\\"').strip()
     paragraphs = [" ".join(p.split()) for p in safe.split("\n\n")]
@@ -477,8 +480,6 @@ class ClassEmitter:
                 lines.append(f"{', '.join(names)} = {inp.name}.shape")
                 wanted -= set(names)
         if wanted:
-            from .errors import error
-
             raise error(self.spec.loc, "E402", f"forward needs dim(s) {', '.join(sorted(wanted))}, "
                         "which no input shape names as a plain dim")
         return lines
@@ -524,8 +525,6 @@ class ClassEmitter:
 
 
 def _needs_parens(expr: Expr) -> bool:
-    import ast
-
     tree = expr.tree
     return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
         isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
@@ -571,7 +570,7 @@ def render(checked: Checked) -> str:
     """The generated source file for one checked spec (with its sub-spec classes)."""
     helpers = {"sequential": False, "log2": False}
     classes, uses_functional = [], False
-    chain = [*_all_subs(checked), checked]
+    chain = [*checked.all_subs(), checked]
     for item in chain:
         emitter = ClassEmitter(item, helpers)
         classes.append(emitter.build())
@@ -589,16 +588,3 @@ def render(checked: Checked) -> str:
         helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
         render_class=lambda body: body,
     )
-
-
-def _all_subs(checked: Checked) -> list[Checked]:
-    """Sub-spec results, dependencies first, each class once."""
-    out: dict[str, Checked] = {}
-
-    def visit(c: Checked) -> None:
-        for sub in c.subs.values():
-            visit(sub)
-            out.setdefault(sub.spec.name, sub)
-
-    visit(checked)
-    return list(out.values())

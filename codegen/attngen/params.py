@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
 from . import ops
-from .errors import Loc, did_you_mean, error
-from .spec import Item, Node, Spec
+from .describe import label
+from .errors import Loc, SpecError, did_you_mean, error
+from .expr import parse
+from .model import Item, Node, Spec
+from .parse import check_param_value
 
 
 def param_values(spec: Spec, overrides: dict | None = None) -> dict:
@@ -85,11 +89,6 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
     """`NAME=VALUE` strings -> {param: value}. Values go through the whitelist expression
     parser and its interpreter (never eval); they may name params set before them or
     defaults (`d_k=d_model // h`). A bare word is taken as text for a `str` param."""
-    from dataclasses import replace
-
-    from .expr import parse
-    from .spec import _check_param_value
-
     overrides: dict = {}
     for text in sets:
         name, eq, raw = str(text).partition("=")
@@ -112,7 +111,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
             value = list(value)
         if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        _check_param_value(replace(param, default=value, example=None), SET_LOC)
+        check_param_value(replace(param, default=value, example=None), SET_LOC)
         overrides[name] = value
     return overrides
 
@@ -132,10 +131,7 @@ def check_shapes(spec: Spec, overrides: dict) -> None:
     indivisible group count). Its diagnostics say which values were used."""
     if not overrides:
         return  # the spec itself already passed the checker
-    from dataclasses import replace
-
-    from .errors import SpecError
-    from .shapes import check
+    from .checker import check
 
     params = {name: replace(p, default=overrides[name], example=None) if name in overrides
               else p for name, p in spec.params.items()}
@@ -149,8 +145,6 @@ def check_shapes(spec: Spec, overrides: dict) -> None:
 
 def table(spec: Spec, overrides: dict | None = None, *, show_all: bool = False) -> str:
     """The `attngen params` report: values used, one row per node with parameters, total."""
-    from .cli import op_label
-
     values = param_values(spec, overrides)
     counts = per_node(spec, overrides)
     shown = []
@@ -158,7 +152,7 @@ def table(spec: Spec, overrides: dict | None = None, *, show_all: bool = False) 
         note = " (set)" if p.name in (overrides or {}) else " (example)" if p.required else ""
         shown.append(f"{p.name}={values[p.name]!r}{note}")
     head = f"{spec.file}: {spec.name}" + (f" with {', '.join(shown)}" if shown else "")
-    rows = [(name, op_label(spec.nodes[name]), f"{n:,}") for name, n in counts.items()
+    rows = [(name, label(spec.nodes[name]), f"{n:,}") for name, n in counts.items()
             if n or show_all]
     n_total = sum(counts.values())
     rows.append(("total", "", f"{n_total:,}"))

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .errors import Loc, SpecError
-from .spec import Spec
+from .model import Spec
 
 
 def class_name(stem: str) -> str:

@@ -50,7 +50,7 @@ from . import ops
 from .errors import Collector, Loc, SpecError, did_you_mean, error
 from .expr import parse
 from .names import check_identifier
-from .yamlload import LList, LMap, LNone, LStr, loc_of
+from .yamlload import LList, LMap, LNone, LStr, load_file, loc_of
 
 VERBS = {  # verb -> the companion key it needs (None: the verb alone)
     "remove": None,
@@ -69,7 +69,7 @@ _NOT_EXPR = {"op", "use", "doc", "in", "apply", "if_given", "out", "map", "name"
              "paper", "type", "dtype", "optional", "choices", "example", "default"}
 
 
-def apply_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
+def expand_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
     """The spec mapping of a variant: its base's mapping with the edits and keys applied."""
     ext = raw["extends"]
     ext_loc = raw.key_locs["extends"]
@@ -83,16 +83,14 @@ def apply_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
         names = [loader.display(p) for p in chain[chain.index(base_path):]]
         raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
                     + " -> ".join([*names, loader.display(base_path)]))
-    from .yamlload import load_file
-
     loader.depends(path, base_path)
     base = load_file(base_path, loader.display(base_path))
     if not isinstance(base, LMap):
         raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
-        base = apply_extends(loader, base, base_path, stack + ((path, raw.loc),))
+        base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),))
     _mark_origin(base, base_path)
-    return _Variant(base, raw, loader.display(path)).apply()
+    return _Variant(base, raw, loader.display(path)).merged()
 
 
 def _mark_origin(value, origin: Path) -> None:
@@ -142,7 +140,8 @@ class _Variant:
         self.sections = {k: base[k] for k in MERGED if isinstance(base.get(k), LMap)}
 
     # -- driver ---------------------------------------------------------------------
-    def apply(self) -> LMap:
+    def merged(self) -> LMap:
+        """The base with the edits made and the variant's own keys merged in."""
         if "graph" in self.raw:
             raise error(self.raw.key_locs["graph"], "E502", "a variant changes its base's "
                         "graph through 'edits' (replace, insert_before, insert_after, patch, "

@@ -26,21 +26,15 @@ from dataclasses import dataclass, field
 import sympy
 
 from . import algebra
+from .build import collect_specs, compile_spec
+from .configs import Env, add_lets, configurations, structural_params
+from .dims import dim_symbol, fmt_shape
 from .errors import Diagnostic, Loc, SpecError
-from .shapes import (
-    Checked,
-    Env,
-    Inference,
-    Prover,
-    _requirement_rewrites,
-    _samples,
-    _symbol,
-    add_lets,
-    configurations,
-    fmt_shape,
-    is_declaration,
-    structural_params,
-)
+from .infer import Inference
+from .loader import Loader
+from .model import is_declaration
+from .prover import Prover, requirement_rewrites, valid_samples
+from .results import Checked
 
 RECORD = "_attngen_record"
 DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
@@ -186,13 +180,13 @@ def spec_shapes(spec, order, sample: Sample, symbolic_dims: bool = False):
     add_lets(spec, env)
     for d, v in sample.dims.items():
         env.val[d] = v
-        env.sym[d] = _symbol(d) if symbolic_dims else sympy.Integer(v)
+        env.sym[d] = dim_symbol(d) if symbolic_dims else sympy.Integer(v)
     config = {n: sample.params[n] for n in structural_params(spec)}
     samples = [{}]
     if symbolic_dims:
         dims = [env.sym[d] for d in sample.dims]
-        samples = list(_samples(spec, env, dims, random.Random(spec.name))) or [{}]
-    prover = Prover(_requirement_rewrites(spec, env), samples)
+        samples = list(valid_samples(spec, env, dims, random.Random(spec.name))) or [{}]
+    prover = Prover(requirement_rewrites(spec, env), samples)
     given = {}
     for name, inp in spec.sources().items():
         if not inp.optional or name in sample.present:
@@ -390,7 +384,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
                 continue
             expr = size.node.expr if isinstance(size, torch.SymInt) else None
             if isinstance(expr, sympy.Symbol):
-                mapping.setdefault(expr, _symbol(d.text))
+                mapping.setdefault(expr, dim_symbol(d.text))
             elif d.text not in static:
                 static.append(d.text)
     dynamic_dims = [d for d in dims if d not in static]
@@ -418,8 +412,8 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
         report.errors.append(Diagnostic(Loc(spec.file), "E601", f"exported module returns "
                                         f"{len(got)} tensors, the spec {len(want)}"))
         return
-    fix = {_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
-    points = [{_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
+    fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
+    points = [{dim_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
     for i, (g, w) in enumerate(zip(got, want)):
         g_shape = tuple(_torch_expr(s).xreplace(mapping) for s in g.shape)
@@ -490,9 +484,6 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
 def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> list:
     """Verify each spec; prints a report per spec, returns all diagnostics."""
     out = out or sys.stdout
-    from .build import collect_specs, compile_spec
-    from .spec import Loader
-
     loader, cache, problems = Loader(), {}, []
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from .ctx import Shape, ShapeCtx
 
 REQUIRED = object()
 
@@ -31,7 +34,9 @@ class Op:
     name: str
     group: str
     args: tuple[Arg, ...]
-    shape: Callable  # shape(ctx, inputs, args) -> Shape or list[Shape] (several outputs)
+    # the shape rule (ctx.py): rule(ctx, input shapes, args) -> the output shape, or a list of
+    # shapes for several outputs
+    shape: Callable[[ShapeCtx, list[Shape], dict[str, Any]], Shape | list[Shape]]
     rule: str  # the shape rule in words, shown in errors and docs
     summary: str
     module: bool = False  # a layer: owned by the module as an attribute

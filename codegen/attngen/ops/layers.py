@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, register
+from .ctx import ShapeCtx
 
 CONV_ARGS = (
     Arg("in_channels"), Arg("out_channels"), Arg("kernel_size", low=1), Arg("stride", 1, low=1),
@@ -18,7 +19,7 @@ def _tuple(value, n: int) -> tuple:
 
 
 def _conv_shape(n: int):
-    def rule(ctx, ins, a):
+    def rule(ctx: ShapeCtx, ins, a):
         x = ctx.rank(ins[0], n + 2, f"Conv{n}d input")
         ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
         ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
@@ -51,7 +52,7 @@ for _n in (1, 2):
     ))
 
 
-def _linear(ctx, ins, a):
+def _linear(ctx: ShapeCtx, ins, a):
     x = ins[0]
     if len(x) < 1:
         ctx.fail("Linear needs at least one dim")
@@ -69,7 +70,7 @@ register(Op(
 
 
 def _batchnorm(n: int):
-    def rule(ctx, ins, a):
+    def rule(ctx: ShapeCtx, ins, a):
         x = ins[0]
         if len(x) not in ((2, 3) if n == 1 else (n + 2,)):
             ctx.fail(f"BatchNorm{n}d expects a {n + 2}-D input, got {len(x)}-D")
@@ -89,7 +90,7 @@ for _n in (1, 2):
     ))
 
 
-def _same(ctx, ins, a):
+def _same(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
@@ -113,7 +114,7 @@ register(Op("Dropout", "regularize", (Arg("p", 0.5, low=0, high=1), Arg("inplace
             summary="dropout (identity in eval mode)", key_args=("p",)))
 
 
-def _softmax_layer(ctx, ins, a):
+def _softmax_layer(ctx: ShapeCtx, ins, a):
     ctx.axis(a["dim"], len(ins[0]))
     return ins[0]
 
@@ -123,7 +124,7 @@ register(Op("Softmax", "activation", (Arg("dim"),), _softmax_layer, module=True,
             summary="softmax layer", key_args=("dim",)))
 
 
-def _adaptive_pool(ctx, ins, a):
+def _adaptive_pool(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "adaptive pooling input")
     size = _tuple(a["output_size"], 2)
     return (x[0], x[1], *(old if new is None else new for old, new in zip(x[2:], size)))
@@ -138,7 +139,7 @@ for _kind in ("Avg", "Max"):
     ))
 
 
-def pool_shape(ctx, ins, a):
+def pool_shape(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "pooling input")
     k = _tuple(a["kernel_size"], 2)
     s = _tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], 2)
@@ -157,7 +158,7 @@ for _kind in ("Max", "Avg"):
     ))
 
 
-def upsample_shape(ctx, ins, a):
+def upsample_shape(ctx: ShapeCtx, ins, a):
     x = ins[0]
     if len(x) < 3:
         ctx.fail("resampling needs [N, C, *spatial]")
@@ -179,7 +180,7 @@ register(Op(
 ))
 
 
-def _flatten(ctx, ins, a):
+def _flatten(ctx: ShapeCtx, ins, a):
     x = ins[0]
     start, end = ctx.axis(a["start_dim"], len(x)), ctx.axis(a["end_dim"], len(x))
     if start > end:

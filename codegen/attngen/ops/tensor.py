@@ -10,10 +10,11 @@ from __future__ import annotations
 from math import prod
 
 from .base import Arg, Op, register
+from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 
 
-def _reshape(ctx, ins, a):
+def _reshape(ctx: ShapeCtx, ins, a):
     x, target = ins[0], list(a["to"])
     holes = [i for i, d in enumerate(target) if ctx.is_minus_one(d)]
     if len(holes) > 1:
@@ -32,7 +33,7 @@ for _name in ("view", "reshape"):
                 summary=f"{_name} to a new shape", key_args=("to",)))
 
 
-def _permute(ctx, ins, a):
+def _permute(ctx: ShapeCtx, ins, a):
     x, dims = ins[0], [ctx.axis(d, len(ins[0])) for d in a["dims"]]
     if sorted(dims) != list(range(len(x))):
         ctx.fail(f"dims {list(a['dims'])} are not a permutation of 0..{len(x) - 1}")
@@ -44,7 +45,7 @@ register(Op("permute", "reshape", (Arg("dims", kind="shape"),), _permute,
             key_args=("dims",)))
 
 
-def _transpose(ctx, ins, a):
+def _transpose(ctx: ShapeCtx, ins, a):
     x = list(ins[0])
     i, j = ctx.axis(a["dim0"], len(x)), ctx.axis(a["dim1"], len(x))
     x[i], x[j] = x[j], x[i]
@@ -56,7 +57,7 @@ register(Op("transpose", "reshape", (Arg("dim0"), Arg("dim1")), _transpose,
             summary="swap two dims"))
 
 
-def _squeeze(ctx, ins, a):
+def _squeeze(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     ctx.eq(x[d], 1, f"dim {d}", "1 (squeeze removes a size-1 dim)")
@@ -67,7 +68,7 @@ register(Op("squeeze", "reshape", (Arg("dim"),), _squeeze, call="{{ x }}.squeeze
             rule="removes size-1 dim `dim`", summary="drop a size-1 dim"))
 
 
-def _unsqueeze(ctx, ins, a):
+def _unsqueeze(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x) + 1)
     return x[:d] + (1,) + x[d:]
@@ -83,7 +84,7 @@ register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], call="{{ x }}
             rule="shape unchanged", summary="names a value (alias)"))
 
 
-def _reduce(ctx, ins, a):
+def _reduce(ctx: ShapeCtx, ins, a):
     x = ins[0]
     dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
     axes = sorted({ctx.axis(d, len(x)) for d in dims})
@@ -104,7 +105,7 @@ for _name, _call, _what in (
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
 
 
-def _cat(ctx, ins, a):
+def _cat(ctx: ShapeCtx, ins, a):
     first = ins[0]
     d = ctx.axis(a["dim"], len(first))
     for i, s in enumerate(ins[1:], 1):
@@ -122,7 +123,7 @@ register(Op("cat", "reshape", (Arg("dim", 0),), _cat, arity=(1, -1), list_input=
             key_args=("dim",)))
 
 
-def _stack(ctx, ins, a):
+def _stack(ctx: ShapeCtx, ins, a):
     first = ins[0]
     for i, s in enumerate(ins[1:], 1):
         if len(s) != len(first):
@@ -139,7 +140,7 @@ register(Op("stack", "reshape", (Arg("dim", 0),), _stack, arity=(1, -1), list_in
             key_args=("dim",)))
 
 
-def _split(ctx, ins, a):
+def _split(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     sizes = a["split_size_or_sections"]
@@ -157,7 +158,7 @@ register(Op("split", "reshape", (Arg("split_size_or_sections", kind="shape"), Ar
 
 
 def _elementwise(symbol: str):
-    def rule(ctx, ins, a):
+    def rule(ctx: ShapeCtx, ins, a):
         if a.get("other") is not None and len(ins) != 1:
             ctx.fail(f"'{symbol}' with 'other' takes one tensor input")
         return ctx.broadcast(ins)
@@ -181,7 +182,7 @@ for _name, _symbol, _what, _nary in (
     ))
 
 
-def _matmul(ctx, ins, a):
+def _matmul(ctx: ShapeCtx, ins, a):
     x, y = ins
     if len(x) < 2 or len(y) < 2:
         ctx.fail("matmul here needs two inputs of at least 2 dims")
@@ -197,7 +198,7 @@ register(Op("matmul", "attention", (), _matmul, arity=(2, 2),
             summary="matrix product"))
 
 
-def _masked_fill(ctx, ins, a):
+def _masked_fill(ctx: ShapeCtx, ins, a):
     ctx.broadcast([ins[0], ins[1]])
     return ins[0]
 
@@ -208,7 +209,7 @@ register(Op("masked_fill", "attention", (Arg("value"),), _masked_fill, arity=(2,
             summary="fill where the mask is true", key_args=("value",)))
 
 
-def _softmax(ctx, ins, a):
+def _softmax(ctx: ShapeCtx, ins, a):
     ctx.axis(a["dim"], len(ins[0]))
     return ins[0]
 
@@ -238,7 +239,7 @@ register(Op(
 ))
 
 
-def _slice(ctx, ins, a):
+def _slice(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     return x[:d] + (ctx.slice_length(x[d], a["start"], a["stop"]),) + x[d + 1:]

@@ -1,0 +1,443 @@
+"""Shape inference: one spec, one configuration, node by node in forward order.
+
+Each node's shape comes from its op's rule (ops/ctx.py) or its sub-spec's own inference
+and is unified with its `shape:` annotation, which may bind new dim names.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import sympy
+
+from . import ops
+from .configs import Env, add_lets, config_text, structural_params
+from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
+from .errors import Loc, did_you_mean, error
+from .expr import Expr, frozen_value
+from .graph import build, producers
+from .model import Item, Node, Spec, is_declaration
+from .ops.ctx import ShapeFail
+from .prover import Prover
+from .results import LAYER, Checked, NodeShapes
+from .shape_ctx import ProverCtx
+
+
+def check_names(expr: Expr, env) -> None:
+    """E202 at the first unknown name of an expression, with a suggestion."""
+    if all(n in env for n in expr.names):  # the common case: nothing to locate
+        return
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
+            raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
+
+
+class Inference:
+    """Infers the shapes of one spec for one configuration and one environment."""
+
+    def __init__(self, spec: Spec, env: Env, prover: Prover, config: dict, order: list[str],
+                 record: Checked | None = None):
+        self.spec, self.env, self.prover, self.config = spec, env, prover, config
+        self.order, self.record = order, record
+        self.ctx = ProverCtx(prover)
+        self.prod = producers(spec)  # tensor name -> its input or node, computed once
+        self.values: dict[str, object] = {}
+        self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
+
+    # expressions
+    def sym(self, expr: Expr, extra: dict | None = None):
+        env = self.env.sym if not extra else {**self.env.sym, **extra}
+        check_names(expr, env)
+        return expr.sympy(env)
+
+    def concrete(self, expr: Expr, extra: dict | None = None):
+        env = self.env.val if not extra else {**self.env.val, **extra}
+        check_names(expr, env)
+        return expr.value(env)
+
+    def active(self, when: Expr | None) -> bool:
+        return when is None or bool(self.concrete(when))
+
+    # annotations
+    def annotation(self, dims: list[Expr], extra: dict | None = None) -> list:
+        out = []
+        for d in dims:
+            free = [n for n in d.names if n not in self.env.sym and n not in (extra or {})]
+            if free and d.text == free[0]:
+                out.append(("bind", d.text))
+            else:
+                out.append(("dim", self._dim_value(d, self.sym(d, extra))))
+        return out
+
+    @staticmethod
+    def _dim_value(d: Expr, value):
+        """A dim must be an integer (or symbolic integer), not None, a bool, a float or a list."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return sympy.Integer(value)
+        if is_dim(value):
+            return value
+        raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
+
+    def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
+              extra: dict | None = None):
+        """Check an inferred shape against an annotation; binds new dim names.
+
+        Returns the shape in the annotation's own terms (proven equal), so later
+        shapes and comments read like the spec rather than like sympy's canonical form.
+        """
+        annot = self.annotation(dims, extra)
+        shown = "[" + ", ".join(d.text for d in dims) + "]"
+        if len(annot) != len(inferred):
+            raise error(loc, "E400", f"node '{node_name}': shape {fmt_shape(inferred)} has "
+                        f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                        f"rule: {rule}" if rule else "")
+        result = []
+        for i, ((kind, value), actual) in enumerate(zip(annot, inferred)):
+            if kind == "bind":
+                self.env.sym[value] = actual
+                self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
+                result.append(actual)
+                continue
+            result.append(value)
+            ok, sample = self.prover.equal(value, actual)
+            if not ok:
+                notes = [f"rule: {rule}" if rule else "",
+                         self.prover.counterexample(sample, actual, value)]
+                hint = self.prover.divisibility_hint(actual, value)
+                bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
+                notes += [hint, f"dims bound so far: {bound}" if bound else ""]
+                raise error(dims[i].loc, "E404" if hint else "E400",
+                            f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
+                            f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
+                            f"{dims[i].text})" + config_text(self.config), *notes)
+        return tuple(result)
+
+    # inputs
+    def bind_inputs(self, given: dict | None = None):
+        # every plain dim name first, so a shape may read a dim that a later input names
+        # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W])
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                continue
+            for i, d in enumerate(inp.shape):
+                if not d.text.isidentifier() or d.text in self.env.sym:
+                    continue
+                if given is None:
+                    self.env.sym[d.text] = dim_symbol(d.text)
+                    self.bound[d.text] = f"input '{name}'"
+                elif i < len(given[name]):
+                    self.env.sym[d.text] = given[name][i]
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                self.values[name] = None  # optional input not passed
+                continue
+            dims = []
+            for d in inp.shape:
+                if d.text.isidentifier() and d.text not in self.env.sym:
+                    if given is None:
+                        sym = dim_symbol(d.text)
+                        self.env.sym[d.text] = sym
+                        self.bound[d.text] = f"input '{name}'"
+                    else:
+                        actual = given[name][len(dims)] if len(dims) < len(given[name]) else None
+                        self.env.sym[d.text] = actual
+                    dims.append(self.env.sym[d.text])
+                else:
+                    dims.append(self._dim_value(d, self.sym(d)))
+            if given is not None:
+                if len(given[name]) != len(dims):
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
+                                    f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
+                                    f"{fmt_shape(given[name])}", "E403")
+                for i, (want, got) in enumerate(zip(dims, given[name])):
+                    self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
+                                f"{self.spec.name}'s input shape")
+                self.values[name] = tuple(given[name])
+            else:
+                self.values[name] = tuple(dims)
+                try:
+                    self.ctx.sizes(self.values[name], f"input '{name}'")
+                except ShapeFail as exc:
+                    raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
+                                *exc.notes) from None
+
+    # nodes
+    def run(self):
+        prod = self.prod
+        for name in self.order:
+            node = self.spec.nodes[name]
+            if not self.active(node.when):
+                continue
+            if is_declaration(node):
+                self.values[name] = LAYER  # owned here, called by `apply:` nodes
+                continue
+            if node.cases is not None:
+                chosen = [c for c in node.cases if self.active(c.when)]
+                if len(chosen) != 1:
+                    count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
+                    raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
+                                + config_text(self.config))
+                self.node(node, chosen[0], prod)
+            else:
+                self.node(node, node, prod)
+
+    def fetch(self, ref, node: Node):
+        owner = self.prod[ref.name]
+        if owner not in self.values:
+            raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
+                        "exist" + config_text(self.config))
+        value = self.values[owner]
+        if value is LAYER:
+            raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a layer "
+                        "declared without 'in:' (not a tensor)",
+                        f"call the layer with: {{apply: {ref.name}, in: ...}}")
+        if isinstance(value, dict):
+            if ref.name not in value:  # the node's own name, not one of its outputs
+                raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a node with "
+                            f"several outputs: read one of {', '.join(value)}")
+            return value[ref.name]
+        return value
+
+    def node(self, node: Node, body: Node, prod):
+        ins = [self.fetch(r, node) for r in body.inputs]
+        if body.if_given is not None:
+            given = self.fetch(body.if_given, node)
+            if given is None:  # optional input absent: the node passes its first input on
+                self.values[node.name] = ins[0]
+                return
+        try:
+            out = self.compute(node, body, ins)
+        except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
+                OverflowError) as exc:  # an op rule fed values of the wrong kind
+            raise error(body.loc, "E402", f"node '{node.name}': arguments of the wrong kind for "
+                        f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
+                        f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
+        except ShapeFail as exc:
+            rule = self.rule_of(body)
+            shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
+            raise error(body.loc, exc.code,
+                        f"node '{node.name}': {exc}" + config_text(self.config),
+                        *exc.notes, f"inputs: {shown}" if ins else "",
+                        f"rule: {rule}" if rule else "") from None
+        if body.if_given is not None:
+            try:
+                if isinstance(out, list) or len(out) != len(ins[0]):
+                    self.ctx.fail(f"{fmt_shape(out) if not isinstance(out, list) else 'a list'} "
+                                  f"with it, {fmt_shape(ins[0])} without it")
+                for i, (a, b) in enumerate(zip(out, ins[0])):
+                    self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
+            except ShapeFail as exc:
+                raise error(body.loc, "E403", f"node '{node.name}': the shape must not depend on "
+                            f"whether '{body.if_given.name}' is given: {exc}") from None
+        annotation = node.shape if node.shape is not None else body.shape
+        if annotation is not None:
+            out = self.check_annotation(node, body, out, annotation)
+        if body.out:
+            if not isinstance(out, list) or len(out) != len(body.out):
+                raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
+                            f"but produces {len(out) if isinstance(out, list) else 1}")
+            out = dict(zip(body.out, out))
+        elif isinstance(out, list) and not self.is_list_node(body, ins):
+            raise error(body.loc, "E402", f"node '{node.name}' produces {len(out)} outputs: "
+                        "name them with out: [a, b, ...]")
+        self.values[node.name] = out
+        if self.record is not None and node.name not in self.record.nodes:
+            self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
+
+    def is_list_node(self, body: Node, ins) -> bool:
+        return body.each is not None or body.map
+
+    def check_annotation(self, node: Node, body: Node, out, annotation):
+        rule = self.rule_of(body)
+        loc = node.shape_loc or body.loc
+        if body.out:
+            return [self.unify(name, loc, shape, dims, rule)
+                    for name, dims, shape in zip(body.out, annotation, out)]
+        if isinstance(out, list):
+            items = self.each_items(body) if body.each is not None else [None] * len(out)
+            result = []
+            for item, shape in zip(items, out):
+                extra = {body.each_var: item} if body.each_var else None
+                result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
+            return result
+        return self.unify(node.name, loc, out, annotation, rule)
+
+    def rule_of(self, body: Node) -> str:
+        if body.op:
+            return f"{body.op}: {ops.REGISTRY[body.op].rule}"
+        if body.use and body.spec:
+            return f"{body.spec.name} (from {body.spec.file})"
+        return ""
+
+    def each_items(self, body: Node) -> list:
+        items = self.concrete(body.each)
+        if not isinstance(items, (list, tuple)):
+            raise error(body.each.loc, "E402", f"'each' needs a list, got {items!r}")
+        if len(items) > 64:
+            raise error(body.each.loc, "E402", "'each' over more than 64 items")
+        return list(items)
+
+    def compute(self, node: Node, body: Node, ins):
+        if body.each is not None:
+            out = []
+            for item in self.each_items(body):
+                extra_sym = {body.each_var: item} if body.each_var else {}
+                out.append(self.call_layer(body, ins, extra_sym))
+            return out
+        if body.map:
+            if len(ins) != 1 or not isinstance(ins[0], list):
+                raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
+            return [self.call_layer(body, [x], {}) for x in ins[0]]
+        return self.call_layer(body, ins, {})
+
+    def call_layer(self, body: Node, ins, extra: dict):
+        if body.apply is not None:
+            target = self.spec.nodes.get(body.apply.name)
+            if target is None or target.kind not in ("op", "seq", "use") or target.each \
+                    or (target.op and not ops.REGISTRY[target.op].module):
+                raise ShapeFail(f"'apply: {body.apply.name}' must name a layer node "
+                                "(op layer, seq or use) of this spec", "E402")
+            if target.name not in self.values:
+                raise ShapeFail(f"'apply: {body.apply.name}' names a layer that does not "
+                                "exist in this configuration", "E300")
+            return self.call_layer(target, ins, extra)
+        if body.seq is not None:
+            self.check_arity("a layer sequence", ins, 1, 1)
+            shape = ins[0]
+            for item in body.seq:
+                shape = self.item(item, [shape], extra, body)
+                if item.shape is not None:
+                    shape = self.unify(f"{body.name}.{item.name}", item.loc, shape, item.shape,
+                                       self.rule_of_item(item), extra)
+            return shape
+        return self.item(body.as_item(), ins, extra, body)
+
+    def rule_of_item(self, item: Item) -> str:
+        return f"{item.op}: {ops.REGISTRY[item.op].rule}" if item.op else ""
+
+    def check_arity(self, what: str, ins, lo: int, hi: int):
+        n = len(ins)
+        if n < lo or (hi != -1 and n > hi):
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
+            raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
+        for i, s in enumerate(ins):
+            if isinstance(s, list):
+                raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
+                                "(cat, stack, add) or 'map: true'", "E402")
+
+    def item(self, item: Item, ins, extra: dict, owner: Node):
+        """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
+        if item.use:
+            return self.call_spec(item, ins, extra)
+        op = ops.REGISTRY[item.op]
+        if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
+            ins = ins[0]
+            if not ins:
+                raise ShapeFail("empty list", "E402")
+        self.check_arity(f"{op.name}", ins, *op.arity)
+        args = self.op_args(op, item.args, extra)
+        for a in op.args:
+            if a.low is None and a.high is None:
+                continue
+            try:
+                self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+            except ShapeFail as exc:  # located at the argument (a default is always valid)
+                raise error(item.args[a.name].loc, exc.code,
+                            f"node '{owner.name}': {exc}" + config_text(self.config)) from None
+        out = op.shape(self.ctx, list(ins), args)
+        for shape in out if isinstance(out, list) else [out]:
+            bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
+                else None
+            if bad is not None:  # e.g. Linear(cin, [1, 2]): an argument is no integer
+                raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
+                                "its arguments (" + ", ".join(
+                                    f"{k}={v}" for k, v in args.items()) + ")", "E402")
+            if isinstance(shape, tuple):
+                self.ctx.sizes(shape, f"{op.name}'s output")
+        return out
+
+    def op_args(self, op, given: dict, extra: dict) -> dict:
+        args = {}
+        for a in op.args:
+            if a.name in given:
+                expr = given[a.name]
+                args[a.name] = expr.constant if a.kind == "str" else self.sym(expr, extra)
+                if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
+                                             for d in args[a.name]):
+                    raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
+                                    "or expression (not a list)", "E402")
+            elif a.required:
+                raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
+                                + ", ".join(x.name for x in op.args) + ")", "E402")
+            else:
+                args[a.name] = a.default
+        return args
+
+    def call_spec(self, item: Item, ins, extra: dict):
+        sub = item.spec
+        config, env = {}, Env()
+        for p in sub.params.values():
+            if p.name in item.args:
+                env.sym[p.name] = self.sym(item.args[p.name], extra)
+                env.val[p.name] = self.concrete(item.args[p.name], extra)
+            elif p.required:
+                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
+            else:
+                env.sym[p.name] = env.val[p.name] = p.default
+            if p.name in structural_params(sub):
+                config[p.name] = env.val[p.name]
+        # The outputs are a function of the sub-spec, its arguments and its input shapes, and
+        # a spec often calls one sub-spec alike several times (ASFF's three weight_level
+        # convs): infer each distinct call once per configuration.
+        key = _call_key(sub, env, ins)
+        if key is not None and key in self.prover.cache:
+            outs = self.prover.cache[key]
+            return list(outs) if isinstance(outs, list) else outs
+        add_lets(sub, env)
+        names = list(sub.sources())
+        required = [n for n in names if not sub.sources()[n].optional]
+        if not len(required) <= len(ins) <= len(names):
+            raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
+                            f"({', '.join(names)}), got {len(ins)}", "E402")
+        inner = Inference(sub, env, self.prover, config, forward_order(sub))
+        inner.bind_inputs(dict(zip(names, ins)))
+        inner.run()
+        outs = []
+        for o in sub.outputs:
+            if inner.active(o.when):
+                value = inner.values[inner.prod[o.name]]
+                outs.append(value[o.name] if isinstance(value, dict) else value)
+        outs = outs[0] if len(outs) == 1 else outs
+        if key is not None:
+            self.prover.cache[key] = list(outs) if isinstance(outs, list) else outs
+        return outs
+
+
+def _call_key(sub: Spec, env: Env, ins):
+    """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    try:
+        return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
+                                        for n in sub.params), frozen_value(ins))
+    except TypeError:
+        return None
+
+
+def actual_shape(shape):
+    return shape
+
+
+_ORDERS: dict[int, tuple[Spec, list[str]]] = {}
+
+
+def forward_order(spec: Spec) -> list[str]:
+    """The forward order of a spec that has been checked (build() would raise otherwise),
+    computed once per spec object: a sub-spec is called at every use in every configuration.
+    The entry holds the spec itself, so its id cannot be reused while cached."""
+    hit = _ORDERS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_ORDERS) >= 256:
+            _ORDERS.clear()
+        hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
+    return hit[1]
+
