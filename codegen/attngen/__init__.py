@@ -131,12 +131,15 @@ def _path(ref) -> Path:
     return builtin
 
 
-def load(path) -> LoadedSpec:
-    """Load and check a spec file or built-in name; raises SpecError with located errors."""
-    return LoadedSpec(compile_spec(_path(path), Loader(), {}))
+def load(path, *, include=()) -> LoadedSpec:
+    """Load and check a spec file or built-in name; raises SpecError with located errors.
+
+    `use:` and `extends:` read specs in the spec's own folder and below and in the built-in
+    library; `include` names more folders they may read (the command line's `-I DIR`)."""
+    return LoadedSpec(compile_spec(_path(path), Loader(include=include), {}))
 
 
-def _checked(obj):
+def _checked(obj, include=()):
     from .checker import check
     from .results import Checked
 
@@ -146,17 +149,18 @@ def _checked(obj):
         return obj
     if isinstance(obj, Spec):
         return check(obj, {})
-    return load(obj).checked
+    return load(obj, include=include).checked
 
 
-def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: the API verb
+def compile(path_or_spec, *, name: str | None = None, include=()):  # shadows the builtin
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
     `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
-    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    'ChannelAttention' of CBAM); by default the spec's own class. `include`: as for
+    `load`, for a spec file. Needs torch.
     """
-    checked = _checked(path_or_spec)
+    checked = _checked(path_or_spec, include)
     spec = checked.spec
     source = LoadedSpec(checked).source()
     filename = f"<attngen {spec.file}>"

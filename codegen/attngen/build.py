@@ -87,16 +87,18 @@ def compile_spec(path: Path, loader, checked_cache: dict):
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True, jobs: int = 1) -> list[Artifact]:
+              use_cache: bool = True, jobs: int = 1, include=()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
 
     A spec whose files, attngen and renderer are unchanged since an earlier build comes
     from the build cache (cache.py) without being loaded or checked again. The others
-    are built in up to `jobs` processes (see _build_in_processes).
+    are built in up to `jobs` processes (see _build_in_processes). `include`: the folders
+    `use:` and `extends:` may read besides the spec's own (`-I DIR`, loader.py).
     """
-    loader, issues = Loader(), Collector()
+    loader, issues = Loader(include=include), Collector()
     renderer = _renderer() if svg else None
-    store = BuildCache.open(svg=renderer is not None) if use_cache else None
+    store = BuildCache.open(svg=renderer is not None, include=loader.include) \
+        if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
@@ -111,7 +113,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     jobs = min(jobs, len(misses) // _SPECS_PER_JOB)
     built = None
     if jobs > 1 and sys.platform.startswith("linux"):
-        built = _build_in_processes(list(misses), out_dir, renderer, jobs)
+        built = _build_in_processes(list(misses), out_dir, renderer, jobs, include)
     if built is None:
         built = _build_here(list(misses), out_dir, loader, renderer)
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -159,7 +161,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path
 
 
 def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
-                        jobs: int) -> dict[Path, Built] | None:
+                        jobs: int, include=()) -> dict[Path, Built] | None:
     """Build in `jobs` forked processes, each spec on its own (the checker is pure Python
     and holds the GIL, so threads would not help). The checker's libraries are imported
     here first, so the children share them instead of importing them again. Each child
@@ -173,7 +175,7 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     order = sorted(paths, key=_size, reverse=True)
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"),
-                                 initializer=_start_worker, initargs=(renderer,)) as pool:
+                                 initializer=_start_worker, initargs=(renderer, include)) as pool:
             results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order))))
     except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
         return None
@@ -196,8 +198,8 @@ def _size(path: Path) -> int:
 _WORKER: dict = {}
 
 
-def _start_worker(renderer) -> None:
-    _WORKER.update(loader=Loader(), checked={}, renderer=renderer)
+def _start_worker(renderer, include=()) -> None:
+    _WORKER.update(loader=Loader(include=include), checked={}, renderer=renderer)
 
 
 def _build_alone(path: Path, out_dir: Path):

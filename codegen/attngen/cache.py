@@ -83,11 +83,13 @@ class BuildCache:
         self.options = options  # renderer, svg on/off, ...: part of every key
 
     @classmethod
-    def open(cls, *, svg: bool) -> BuildCache | None:
+    def open(cls, *, svg: bool, include=()) -> BuildCache | None:
+        """`include`: the `-I` folders, which decide what `use:` and `extends:` may read."""
         folder = cache_dir()
         if folder is None:
             return None
-        return cls(folder, f"{tool_fingerprint()} svg={svg} {renderer_fingerprint() if svg else ''}")
+        return cls(folder, f"{tool_fingerprint()} svg={svg} {renderer_fingerprint() if svg else ''}"
+                   + "".join(f" -I {d}" for d in include))
 
     def key(self, path: Path, display: str) -> str:
         return _digest(f"{self.options}\n{Path(path).resolve()}\n{display}".encode())

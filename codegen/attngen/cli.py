@@ -23,7 +23,7 @@ from .build import (
     write_atomic,
 )
 from .describe import label
-from .errors import Collector, Loc, SpecError, did_you_mean
+from .errors import Collector, InternalError, Loc, SpecError, did_you_mean
 from .loader import Loader
 from .names import check_class_name
 from .render import RenderError
@@ -37,6 +37,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse exits 2 on usage errors; keep it, shorter text
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"attngen: error: {message}\n")
+
+
+def _include(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                        help="a folder whose specs `use:` and `extends:` may read, besides "
+                        "the spec's own folder and the built-in library; repeatable")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,13 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
                    metavar="N", help="build specs in up to N processes (default: one fewer "
                    "than the CPUs; 1 builds in this process; Linux only, elsewhere always 1)")
+    _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _include(c)
 
     s = sub.add_parser("show", help="terminal flow diagram with shapes")
     s.add_argument("spec", metavar="SPEC")
+    _include(s)
 
     sub.add_parser("ops", help="list the op library")
 
@@ -77,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+    _include(v)
 
     g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
     g.add_argument("spec", metavar="SPEC")
@@ -89,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="flow top to bottom (default) or left to right")
     g.add_argument("--collapse", action="store_true", help="draw each sub-module as one box")
     g.add_argument("--legend", action="store_true", help="add the colour key")
+    _include(g)
 
     d = sub.add_parser("docs", help="write Markdown pages with diagrams: one per spec, an index")
     d.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
@@ -96,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: docs/)")
     d.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the files that would change")
+    _include(d)
 
     pc = sub.add_parser("params", help="parameter count per node and in total, from the spec "
                         "alone (no torch)")
@@ -106,10 +118,12 @@ def _parser() -> argparse.ArgumentParser:
                     "spec's example value unless set")
     pc.add_argument("--all", action="store_true", help="list nodes without parameters too")
     pc.add_argument("--total", action="store_true", help="print only the total, a plain integer")
+    _include(pc)
 
     df = sub.add_parser("diff", help="compare two specs: nodes, shapes, params, parameter count")
     df.add_argument("old", metavar="A", help="a spec file or built-in name")
     df.add_argument("new", metavar="B", help="a spec file or built-in name")
+    _include(df)
 
     nw = sub.add_parser("new", help="write NAME.yaml, a variant skeleton that extends a spec",
                         description="Write NAME.yaml: `extends:` SPEC, a new class name, and "
@@ -121,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     nw.add_argument("-o", "--out", default=".", metavar="DIR",
                     help="folder for NAME.yaml (default: the current folder; in a checkout "
                     "use -o specs/variants for a built-in variant)")
+    _include(nw)
     return p
 
 
@@ -136,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown command '{argv[0]}'{did_you_mean(argv[0], _COMMANDS)} "
                      f"(commands: {', '.join(_COMMANDS)})")
     args = parser.parse_args(argv)
+    for folder in getattr(args, "include", ()):
+        if not Path(folder).is_dir():
+            parser.error(f"-I {folder}: no such folder")
     try:
         return _COMMANDS[args.command](args)
     except SpecError as exc:
@@ -146,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERRORS
     except RenderError as exc:
         print(f"attngen: error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    except InternalError as exc:
+        print(f"attngen: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
         return 130
@@ -171,7 +192,7 @@ def cmd_build(args) -> int:
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, jobs=args.jobs)
+                     use_cache=not args.no_cache, jobs=args.jobs, include=args.include)
     if args.check:
         return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts)
@@ -194,7 +215,7 @@ def _report_stale(arts, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
-    loader, cache, issues = Loader(), {}, Collector()
+    loader, cache, issues = Loader(include=args.include), {}, Collector()
     for path in collect_specs(args.paths):
         try:
             checked = compile_spec(path, loader, cache)
@@ -227,7 +248,7 @@ def shape_table(checked) -> str:
 def cmd_show(args) -> int:
     from .diagram import terminal
 
-    loader, cache = Loader(), {}
+    loader, cache = Loader(include=args.include), {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
         print(terminal(compile_spec(path, loader, cache)))
     return EXIT_OK
@@ -260,7 +281,7 @@ def cmd_diagram(args) -> int:
     if len(paths) != 1:
         return _usage(f"{args.spec} holds {len(paths)} specs; diagram draws one")
     [path] = paths
-    dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
+    dot = dot_source(compile_spec(path, Loader(include=args.include), {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
     data = dot.encode() if fmt == "dot" else render.render(dot, fmt)
     if not args.out:
@@ -276,7 +297,7 @@ def cmd_docs(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
-    arts = docs.artifacts(collect_specs(args.paths), out_dir)
+    arts = docs.artifacts(collect_specs(args.paths), out_dir, args.include)
     if args.check:
         return _report_stale(arts, "documentation",
                              f"attngen docs {' '.join(args.paths)} -o {args.out}")
@@ -291,17 +312,17 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _one_spec(arg: str, command: str):
+def _one_spec(arg: str, command: str, include=()):
     """The checked spec of one file or built-in name (None: a usage error was printed)."""
     paths = collect_specs([arg])
     if len(paths) != 1:
         _usage(f"{arg} holds {len(paths)} specs; {command} takes one spec")
         return None
-    return compile_spec(paths[0], Loader(), {})
+    return compile_spec(paths[0], Loader(include=include), {})
 
 
 def cmd_params(args) -> int:
-    checked = _one_spec(args.spec, "params")
+    checked = _one_spec(args.spec, "params", args.include)
     if checked is None:
         return EXIT_USAGE
     spec = checked.spec
@@ -321,7 +342,7 @@ def cmd_diff(args) -> int:
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
         return _usage("diff compares two spec files (not folders)")
-    loader, cache = Loader(), {}
+    loader, cache = Loader(include=args.include), {}
     old, new = (compile_spec(p, loader, cache) for p in paths)
     print("\n".join(diff_lines(old, new)))
     return EXIT_OK
@@ -344,7 +365,7 @@ def cmd_new(args) -> int:
     if len(base_paths) != 1:
         return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")
     base_path = base_paths[0]
-    loader = Loader()
+    loader = Loader(include=args.include)
     base = compile_spec(base_path, loader, {}).spec
     target = out_dir / f"{stem}.yaml"
     builtin = Path(args.base).stem if not Path(args.base).is_file() and builtin_spec(args.base) \
@@ -359,7 +380,7 @@ def cmd_new(args) -> int:
               "NAME or -o DIR, or remove the file)", file=sys.stderr)
         return EXIT_ERRORS
     try:
-        compile_spec(target, Loader(), {})
+        compile_spec(target, Loader(include=args.include), {})
     except SpecError:
         target.unlink()
         raise
@@ -379,7 +400,8 @@ def cmd_verify(args) -> int:
         return EXIT_ERRORS
     from .verify import main_verify
 
-    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed)
+    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,
+                           include=args.include)
     for d in problems:
         print(d.format(), file=sys.stderr)
     if problems:

@@ -230,11 +230,11 @@ def _summary(doc: str, limit: int = 160) -> str:
     return out
 
 
-def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
+def artifacts(paths: list[Path], out_dir: Path, include=()) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
 
-    loader, cache, issues, pages = Loader(), {}, Collector(), []
+    loader, cache, issues, pages = Loader(include=include), {}, Collector(), []
     seen: dict[PurePosixPath, Path] = {}
     for path in paths:
         try:

@@ -17,9 +17,10 @@ from functools import cache, lru_cache
 from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
-from .errors import error
+from .errors import InternalError, error
 from .expr import Expr, uses_log2
 from .model import REQUIRED, Item, Node, Spec, is_declaration
+from .names import ITEM_VAR, LAYER_VAR
 from .resources import templates_dir
 from .results import Checked
 
@@ -398,11 +399,12 @@ class ClassEmitter:
             return f"self.{body.apply.name}({', '.join(ins)})"
         attr = "self." + node.name
         if body.each is not None:
-            return f"[layer({', '.join(ins)}) for layer in {attr}]"
+            return f"[{LAYER_VAR}({', '.join(ins)}) for {LAYER_VAR} in {attr}]"
         if body.kind in ("seq", "use") or ops.REGISTRY[body.op].module:
             return f"{attr}({', '.join(ins)})"
         if body.map:
-            return f"[{self.function_call(body, ['item'], namer, listed=False)} for item in {ins[0]}]"
+            call = self.function_call(body, [ITEM_VAR], namer, listed=False)
+            return f"[{call} for {ITEM_VAR} in {ins[0]}]"
         return self.function_call(body, ins, namer, listed=self._is_list(body, ins))
 
     def _is_list(self, body: Node, ins: list[str]) -> bool:
@@ -583,8 +585,14 @@ def render(checked: Checked) -> str:
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
-    return env.get_template("module.py.j2").render(
+    source = env.get_template("module.py.j2").render(
         source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
         helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
         render_class=lambda body: body,
     )
+    try:  # an oracle: source that does not compile is attngen's bug, and never written
+        compile(source, spec.file, "exec")
+    except (SyntaxError, ValueError) as exc:
+        where = f"{getattr(exc, 'msg', exc)} at its line {getattr(exc, 'lineno', '?')}"
+        raise InternalError(spec.loc, f"the generated source does not compile: {where}") from None
+    return source

@@ -116,7 +116,8 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         node.op = _op_name(raw["op"], loc)
         extra_keys = tuple(a.name for a in ops.REGISTRY[node.op].args)
     elif kind == "use":
-        node.use = str(expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name"))
+        # the located text: namespace errors point at the `use:` (names.check_file_names)
+        node.use = expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name")
         node.spec = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
         extra_keys = tuple(node.spec.params)
     else:
@@ -218,7 +219,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
                             "tensor function, not a layer; nn.Sequential holds layers only")
             names = tuple(a.name for a in op.args)
         else:
-            item.use = str(value["use"])
+            item.use = expect(value["use"], str, f"'use' of layer {key}", loc, "a spec name")
             item.spec = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
             names = tuple(item.spec.params)
         check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")

@@ -481,10 +481,11 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
     return report
 
 
-def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> list:
+def main_verify(paths, n_samples: int, export: bool, seed: int, out=None,
+                include=()) -> list:
     """Verify each spec; prints a report per spec, returns all diagnostics."""
     out = out or sys.stdout
-    loader, cache, problems = Loader(), {}, []
+    loader, cache, problems = Loader(include=include), {}, []
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
         report = verify(checked, n_samples, export, seed)
