@@ -188,3 +188,18 @@ def test_class_name_m_is_reserved(tmp_path):
     res = run_cli(["check", spec])
     assert_located_errors(res)
     assert "error[E104]: module name 'm' is reserved" in res.err
+
+
+def test_docs_link_each_use_to_the_page_of_its_own_file(tmp_path):
+    """Class names may repeat across the specs of one docs run (each file builds alone):
+    a page links the sub-spec file it uses, not the last page of that class name."""
+    gate(tmp_path / "a" / "ablk.yaml", "Block", "ReLU")
+    gate(tmp_path / "b" / "bblk.yaml", "Block", "Sigmoid")
+    for folder in "ab":
+        write(tmp_path / folder / f"{folder}top.yaml", f"name: Top{folder}\ninputs:\n  x: [B, C]\n"
+              f"graph:\n  q: {{use: {folder}blk, in: x}}\noutputs: q\n")
+    paths = [tmp_path / f / f"{f}{s}.yaml" for f in "ab" for s in ("blk", "top")]
+    assert run_cli(["docs", *paths, "-o", tmp_path / "pages"]).code == 0
+    for folder in "ab":
+        page = (tmp_path / "pages" / f"{folder}top.md").read_text(encoding="utf-8")
+        assert f"[Block]({folder}blk.md)" in page

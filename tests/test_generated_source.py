@@ -24,7 +24,7 @@ import pytest
 from attngen import emit, names
 from attngen.build import collect_specs
 from attngen.errors import InternalError, Loc
-from attngen.expr import parse
+from attngen.expr import parse, py_string
 from conftest import REPO_ROOT
 from fuzzing import assert_located_errors, check_generated, run_cli, scope_problems
 from hypothesis import given, settings
@@ -254,3 +254,33 @@ def test_source_that_does_not_compile_is_an_internal_error_and_not_written(tmp_p
     assert not (tmp_path / "out").exists()
     with pytest.raises(InternalError):  # the API renders through the same oracle
         attngen.compile(spec)
+
+
+def test_messages_hold_the_spec_text_exactly(tmp_path):
+    """The constructor's error messages are string literals made character by character:
+    JSON's escapes made an emoji two lone surrogates, which cannot even be printed."""
+    pytest.importorskip("torch")
+    spec = write(tmp_path / "c.yaml", """\
+        name: Choice
+        params:
+          mode: {type: str, default: a, choices: [a, "e\U0001F600", "b{x}", "c'\\"\\\\"]}
+          tag: a
+          n: 4
+        requires:
+          - "tag != 'e\U0001F600' or n > 8"
+        inputs:
+          x: [B, C]
+        graph:
+          y: {op: ReLU, in: x}
+        outputs: y
+        """)
+    Choice = attngen.compile(spec)
+    with pytest.raises(ValueError) as exc:
+        Choice(mode="zz")
+    assert str(exc.value) == ("Choice: mode must be one of 'a', 'e\U0001F600', 'b{x}', "
+                              "'c\\'\"\\\\', got 'zz'")
+    with pytest.raises(ValueError) as exc:
+        Choice(tag="e\U0001F600")
+    assert str(exc.value) == "Choice: requires tag != 'e\U0001F600' or n > 8"
+    assert py_string("e\U0001F600\t\"\\\u202e\ud800") == \
+        '"e\U0001F600\\t\\"\\\\\\u202e\\ud800"'

@@ -119,7 +119,7 @@ def _param_rows(spec) -> list[list[str]]:
     return rows
 
 
-def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
+def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
     from .diagram import drawn_nodes, shown_params
 
@@ -131,8 +131,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
         what = code(call_label(body, spec))
         target = body.spec if body.use else None
-        if target is not None and target.name in pages_by_spec:
-            sub_page = pages_by_spec[target.name]
+        if target is not None and target.path in pages_by_spec:  # by file: names may repeat
+            sub_page = pages_by_spec[target.path]
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
@@ -148,7 +148,7 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
     return rows
 
 
-def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
+def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     from .diagram import drawn_at
 
     spec, page_dir = page.spec, page.file.parent
@@ -250,7 +250,7 @@ def artifacts(paths: list[Path], out_dir: Path, include=()) -> list[Artifact]:
         seen[page.rel] = path
         pages.append(page)
     issues.raise_if_any()
-    by_spec = {p.spec.name: p for p in pages}
+    by_spec = {p.spec.path: p for p in pages}  # spec file -> its page
     out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
            Artifact(out_dir / PALETTE_SVG, render(palette_dot(), "svg"))]
     for page in pages:

@@ -8,7 +8,6 @@ shape comment and the spec line it comes from. Output is deterministic.
 from __future__ import annotations
 
 import ast
-import json
 import math
 import textwrap
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
 from .errors import InternalError, error
-from .expr import Expr, uses_log2
+from .expr import Expr, py_string, uses_log2
 from .model import REQUIRED, Item, Node, Spec, is_declaration
 from .names import ITEM_VAR, LAYER_VAR
 from .resources import templates_dir
@@ -202,7 +201,7 @@ class ClassEmitter:
         for p in spec.params.values():
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
-                message = json.dumps(f"{spec.name}: {p.name} must be one of {shown}, got ")
+                message = py_string(f"{spec.name}: {p.name} must be one of {shown}, got ")
                 values = ", ".join(_py(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
@@ -235,7 +234,7 @@ class ClassEmitter:
         return lines
 
     def require_lines(self, req: Expr, namer: Namer) -> list[str]:
-        message = json.dumps(f"{self.spec.name}: requires {req.text}")
+        message = py_string(f"{self.spec.name}: requires {req.text}")
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
     def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
@@ -592,7 +591,6 @@ def render(checked: Checked) -> str:
     )
     try:  # an oracle: source that does not compile is attngen's bug, and never written
         compile(source, spec.file, "exec")
-    except (SyntaxError, ValueError) as exc:
-        where = f"{getattr(exc, 'msg', exc)} at its line {getattr(exc, 'lineno', '?')}"
-        raise InternalError(spec.loc, f"the generated source does not compile: {where}") from None
+    except (SyntaxError, ValueError) as exc:  # `exc` names the generated line
+        raise InternalError(spec.loc, f"the generated source does not compile: {exc}") from None
     return source
