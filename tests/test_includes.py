@@ -9,6 +9,8 @@ first key (`/etc/passwd`), and a symlink loop gave a traceback.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -152,3 +154,21 @@ def test_the_include_folders_are_part_of_the_cache_key(tree, monkeypatch):
     assert run_cli(["build", "--no-svg", "-I", "lib", spec, "-o", "out"]).code == 0
     res = run_cli(["build", "--no-svg", spec, "-o", "out"])
     assert res.code == 1 and "error[E503]" in res.err
+
+
+def test_a_special_file_where_a_spec_could_be_is_never_read(tree):
+    """`use: se` looks next to the spec first: a FIFO there is skipped, also by the build
+    cache, which hashes the files a build depended on (it used to block reading it)."""
+    os.mkfifo(tree / "proj" / "se.yaml")
+    spec = write(tree / "proj" / "top.yaml", """\
+        name: Top
+        inputs: {x: [B, 512, H, W]}
+        graph: {p: {use: se, in: x}}
+        outputs: p
+        """)
+    env = {**os.environ, "ATTNGEN_NO_CACHE": "0", "ATTNGEN_CACHE_DIR": str(tree / "cache")}
+    for _ in range(2):  # a cache miss, then a hit
+        proc = subprocess.run([sys.executable, "-m", "attngen.cli", "build", "--no-svg",
+                               str(spec), "-o", str(tree / "out")], capture_output=True,
+                              text=True, timeout=120, env=env, check=False)
+        assert proc.returncode == 0, proc.stderr

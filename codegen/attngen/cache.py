@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from functools import cache
 from importlib import metadata
@@ -71,9 +72,14 @@ def renderer_fingerprint() -> str:
 
 
 def file_hash(path: Path) -> str | None:
+    """The hash of a regular file's bytes; None for anything else. A FIFO or device where
+    a spec could be (`use: se` looks next to the spec first) is never read: it may block
+    or never end."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         return _digest(Path(path).read_bytes())
-    except OSError:
+    except (OSError, ValueError):
         return None
 
 
