@@ -76,7 +76,7 @@ class Loader:
             return self.cache[path]
         display = self.display(path)
         raw = load_file(path, display)
-        if "extends" in raw if isinstance(raw, LMap) else False:
+        if isinstance(raw, LMap) and "extends" in raw:
             raw = expand_extends(self, raw, path, stack)
         spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))
         self.cache[path] = spec

@@ -124,7 +124,7 @@ class InitRule:
     loc: Loc
     weight: str | None = None
     bias: str | None = None
-    options: dict[str, object] = field(default_factory=dict)
+    options: dict[str, float | str] = field(default_factory=dict)  # std, mean, value; mode, ...
 
 
 @dataclass
@@ -201,7 +201,7 @@ def is_declaration(node: Node) -> bool:
         return False
     if node.kind in ("seq", "use"):
         return True
-    return node.kind == "op" and ops.REGISTRY[node.op].module
+    return node.op is not None and ops.REGISTRY[node.op].module  # the one kind left: "op"
 
 
 def dim_names(shape: list[Expr]):

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import yaml
 
 from .errors import Loc, error
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items  # the type dict.items() returns
+    from collections.abc import Iterator
 
 MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
 MAX_NODES = 100_000  # values after alias expansion (alias bombs)
@@ -25,19 +30,25 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 
-class LMap(dict):
+class LMap(dict[str, "LValue"]):
     """A mapping with the location of itself and of each key."""
 
     loc: Loc
-    key_locs: dict
+    key_locs: dict[str, Loc]
+
+    if TYPE_CHECKING:  # its keys are located strings: the converter and variants.py make no
+        # other; declared for the type checker only, the methods are dict's own
+        def __iter__(self) -> Iterator[LStr]: ...
+        def items(self) -> dict_items[LStr, LValue]: ...
 
 
-class LList(list):
+class LList(list["LValue"]):
     loc: Loc
 
 
 class LStr(str):
     loc: Loc
+    origin: Path  # a `use:` target inherited through `extends:`: the file that wrote it
 
 
 class LInt(int):
@@ -62,10 +73,10 @@ class LBool(int):
 class LNone:
     loc: Loc
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, LNone)
 
     def __hash__(self) -> int:
@@ -75,11 +86,21 @@ class LNone:
         return "None"
 
 
-def loc_of(value, default: Loc) -> Loc:
+# A value read from YAML: each kind remembers where it was written.
+LValue: TypeAlias = "LMap | LList | LStr | LInt | LFloat | LBool | LNone"
+# What plain() makes of one: the plain Python value.
+Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
+
+
+def loc_of(value: object, default: Loc) -> Loc:
     return getattr(value, "loc", default)
 
 
-def plain(value):
+@overload
+def plain(value: LList) -> list[Plain]: ...
+@overload
+def plain(value: LValue) -> Plain: ...
+def plain(value: LValue) -> Plain:
     """Strip location wrappers (for values handed to code that needs real types)."""
     if isinstance(value, LNone):
         return None
@@ -98,17 +119,17 @@ def plain(value):
     return value
 
 
-def _mark(file: str, node) -> Loc:
+def _mark(file: str, node: Any) -> Loc:  # a yaml.Node (PyYAML has no type information)
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Converter:
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
         self.scalars = _Loader("")  # used only to construct scalar values
 
-    def convert(self, node, depth: int = 0):
+    def convert(self, node: Any, depth: int = 0) -> LValue:
         self.count += 1
         loc = _mark(self.file, node)
         if self.count > MAX_NODES:
@@ -117,8 +138,8 @@ class _Converter:
         if depth > MAX_DEPTH:
             raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
-            out = LMap()
-            out.loc, out.key_locs = loc, {}
+            mapping = LMap()
+            mapping.loc, mapping.key_locs = loc, {}
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
                     raise error(_mark(self.file, knode), "E102", "YAML merge keys ('<<') are not supported")
@@ -127,21 +148,22 @@ class _Converter:
                     raise error(key.loc, "E102", "mapping keys must be plain scalars")
                 key = LStr(str(key)) if not isinstance(key, LStr) else key
                 key.loc = _mark(self.file, knode)
-                if key in out:
+                if key in mapping:
                     raise error(key.loc, "E106", f"duplicate key '{key}' "
-                                f"(first at line {out.key_locs[key].line})")
-                out[key] = self.convert(vnode, depth + 1)
-                out.key_locs[key] = key.loc
-            return out
+                                f"(first at line {mapping.key_locs[key].line})")
+                mapping[key] = self.convert(vnode, depth + 1)
+                mapping.key_locs[key] = key.loc
+            return mapping
         if isinstance(node, yaml.SequenceNode):
-            out = LList(self.convert(v, depth + 1) for v in node.value)
-            out.loc = loc
-            return out
+            sequence = LList(self.convert(v, depth + 1) for v in node.value)
+            sequence.loc = loc
+            return sequence
         try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
             value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
             raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
+        wrapped: LStr | LInt | LFloat | LBool | LNone
         if value is None:
             wrapped = LNone()
         elif isinstance(value, bool):
@@ -159,7 +181,7 @@ class _Converter:
         return wrapped
 
 
-def load_text(text: str, file: str):
+def load_text(text: str, file: str) -> LValue:
     """Parse YAML text into located values. Raises SpecError."""
     collecting = gc.isenabled()
     gc.disable()  # the trees built here hold no cycles; the collector's passes only cost time
@@ -170,7 +192,7 @@ def load_text(text: str, file: str):
             gc.enable()
 
 
-def _load_text(text: str, file: str):
+def _load_text(text: str, file: str) -> LValue:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
     try:
@@ -198,7 +220,7 @@ def _load_text(text: str, file: str):
     return _Converter(file).convert(node)
 
 
-def _expanded_size(node, file: str, sizes: dict, depth: int) -> int:
+def _expanded_size(node: Any, file: str, sizes: dict[int, int], depth: int) -> int:
     """Values `node` stands for once aliases are expanded, computed without expanding them
     (each shared node once), so an alias bomb is refused before any work."""
     if id(node) in sizes:
@@ -215,7 +237,7 @@ def _expanded_size(node, file: str, sizes: dict, depth: int) -> int:
     return size
 
 
-def load_file(path: Path, display: str | None = None):
+def load_file(path: Path, display: str | None = None) -> LValue:
     """Read and parse a spec file; `display` is the name used in diagnostics."""
     name = display or str(path)
     try:
