@@ -7,6 +7,7 @@ Every user-facing problem becomes a `Diagnostic`; stages collect them and raise
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Stable error codes, documented in README.md ("Error codes").
@@ -78,7 +79,7 @@ def one_line(text: str) -> str:
 class SpecError(Exception):
     """One or more diagnostics; raised by any stage, caught by the CLI."""
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
@@ -90,7 +91,7 @@ def error(loc: Loc, code: str, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

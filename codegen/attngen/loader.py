@@ -3,6 +3,7 @@ the files each spec reads (for the build cache)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import Loc, did_you_mean, error
@@ -16,7 +17,8 @@ from .yamlload import LMap, load_file
 class Loader:
     """Loads specs and the sub-specs they use, each file once, detecting `use:` cycles."""
 
-    def __init__(self, builtin_dir: Path | None = None, display_root: Path | None = None):
+    def __init__(self, builtin_dir: Path | None = None,
+                 display_root: Path | None = None) -> None:
         self.builtin_dir = builtin_dir or specs_dir()
         self.display_root = display_root or Path.cwd()
         self.cache: dict[Path, Spec] = {}
@@ -70,7 +72,7 @@ class Loader:
         raise error(loc, "E500", f"cannot find spec '{ref}' (looked next to {self.display(base)} "
                     "and in the built-in library)" + did_you_mean(Path(ref).stem, known))
 
-    def load(self, path: Path, stack: tuple = ()) -> Spec:
+    def load(self, path: Path, stack: tuple[tuple[Path, Loc], ...] = ()) -> Spec:
         path = path.resolve() if path.exists() else path
         if path in self.cache:
             return self.cache[path]
@@ -82,7 +84,8 @@ class Loader:
         self.cache[path] = spec
         return spec
 
-    def load_child(self, ref: str, parent: Path, loc: Loc, stack: tuple) -> Spec:
+    def load_child(self, ref: str, parent: Path, loc: Loc,
+                   stack: tuple[tuple[Path, Loc], ...]) -> Spec:
         path = self.resolve(ref, parent, loc)
         self.depends(parent, path)
         chain = [p for p, _ in stack]
@@ -96,7 +99,7 @@ class Loader:
         return self.load(path, stack)
 
 
-def load(path, loader: Loader | None = None) -> Spec:
+def load(path: str | os.PathLike[str], loader: Loader | None = None) -> Spec:
     """Load one spec file (and its sub-specs)."""
     loader = loader or Loader()
     path = Path(path)

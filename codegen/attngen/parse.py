@@ -163,8 +163,8 @@ def check_param_value(param: Param, loc: Loc) -> None:
     if not ok(value) and not (value is None and param.type != "list"):
         raise error(loc, "E102",
                     f"param '{param.name}': value {value!r} is not of type {param.type}")
-    if param.type == "list" and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                        for v in value):
+    if param.type == "list" and isinstance(value, list) and not all(  # a list: checked above
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise error(loc, "E102", f"param '{param.name}': a list param holds numbers")
     if param.type == "int" and isinstance(value, int) and abs(value) > 10**12:
         raise error(loc, "E102", f"param '{param.name}': {value} is larger than 10**12")

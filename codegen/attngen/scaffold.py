@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from .errors import Loc, SpecError
+from .loader import Loader
 from .model import Spec
 
 
@@ -21,7 +22,7 @@ def class_name(stem: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", stem) if p)
 
 
-def extends_ref(base: Path, builtin_name: str | None, target: Path, loader) -> str:
+def extends_ref(base: Path, builtin_name: str | None, target: Path, loader: Loader) -> str:
     """What `extends:` says so that, from `target`, it resolves to `base`: the built-in
     name when that resolves there, else the path relative to the new file's folder."""
     want = base.resolve()
