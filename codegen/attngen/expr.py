@@ -132,8 +132,8 @@ class Expr:
 MEMO_SIZE = 50_000  # entries in each memo below; cleared when full
 _PARSED: dict[str, tuple[ast.expr, frozenset[str]]] = {}  # text -> (tree, free names), valid only
 _SOURCE: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}  # (text, renames) -> source
-_SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}  # (text, typed values of
-# the free names) -> sympy value
+# (text, typed values of the free names) -> sympy value
+_SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 

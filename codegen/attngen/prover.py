@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import sympy
 
@@ -24,10 +24,10 @@ from .ops.ctx import Dim
 
 N_SAMPLES = 24
 # An assignment of the free symbols: sympy Symbol -> sympy Integer (sympy has no types).
-Assignment = dict[Any, Any]
+Assignment: TypeAlias = "dict[Any, Any]"
 # equal() and divisible(): whether it holds, else the assignment where it fails ({} when the
 # values are numbers, nothing to assign; None when it holds or no sample could test it)
-Verdict = tuple[bool, Assignment | None]
+Verdict: TypeAlias = "tuple[bool, Assignment | None]"
 
 
 class Prover:

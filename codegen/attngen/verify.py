@@ -24,7 +24,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias, cast
 
 import sympy
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # imported where used: `attngen verify` alone needs torch
 RECORD = "_attngen_record"
 DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
 # The shape of a value at run time: a tensor's, a list of tensors', or None (not a tensor).
-RuntimeShape = tuple[int, ...] | list[tuple[int, ...]] | None
+RuntimeShape: TypeAlias = "tuple[int, ...] | list[tuple[int, ...]] | None"
 
 
 @dataclass

@@ -36,8 +36,9 @@ class LMap(dict[str, "LValue"]):
     loc: Loc
     key_locs: dict[str, Loc]
 
-    if TYPE_CHECKING:  # its keys are located strings: the converter and variants.py make no
-        # other; declared for the type checker only, the methods are dict's own
+    # Its keys are located strings (the converter and variants.py make no other): declared
+    # for the type checker only, the methods are dict's own.
+    if TYPE_CHECKING:
         def __iter__(self) -> Iterator[LStr]: ...
         def items(self) -> dict_items[LStr, LValue]: ...
 
@@ -138,8 +139,8 @@ class _Converter:
         if depth > MAX_DEPTH:
             raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
-            mapping = LMap()
-            mapping.loc, mapping.key_locs = loc, {}
+            out = LMap()
+            out.loc, out.key_locs = loc, {}
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
                     raise error(_mark(self.file, knode), "E102", "YAML merge keys ('<<') are not supported")
@@ -148,16 +149,16 @@ class _Converter:
                     raise error(key.loc, "E102", "mapping keys must be plain scalars")
                 key = LStr(str(key)) if not isinstance(key, LStr) else key
                 key.loc = _mark(self.file, knode)
-                if key in mapping:
+                if key in out:
                     raise error(key.loc, "E106", f"duplicate key '{key}' "
-                                f"(first at line {mapping.key_locs[key].line})")
-                mapping[key] = self.convert(vnode, depth + 1)
-                mapping.key_locs[key] = key.loc
-            return mapping
+                                f"(first at line {out.key_locs[key].line})")
+                out[key] = self.convert(vnode, depth + 1)
+                out.key_locs[key] = key.loc
+            return out
         if isinstance(node, yaml.SequenceNode):
-            sequence = LList(self.convert(v, depth + 1) for v in node.value)
-            sequence.loc = loc
-            return sequence
+            items = LList(self.convert(v, depth + 1) for v in node.value)
+            items.loc = loc
+            return items
         try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
             value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
