@@ -60,13 +60,6 @@ _PRINTER = _DimPrinter({"order": "none"})
 _FORMATTED: dict = {}
 
 
-def warm_up() -> None:
-    """Do once what sympy does on its first sum (a lazy import of sympy.tensor, about 0.17
-    billion instructions), before a parallel build forks, not once in every process."""
-    a, b = _symbol("a"), _symbol("b")
-    a + b
-
-
 def fmt_dim(d) -> str:
     if isinstance(d, Expr):
         return d.text

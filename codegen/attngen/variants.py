@@ -86,7 +86,7 @@ def apply_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
     from .yamlload import load_file
 
     loader.depends(path, base_path)
-    base = load_file(base_path, loader.display(base_path))
+    base = load_file(base_path, loader.display(base_path), loader.digests)
     if not isinstance(base, LMap):
         raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
