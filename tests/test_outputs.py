@@ -318,12 +318,13 @@ def test_an_unwritable_folder_is_reported_at_the_target_not_the_temp_file(tmp_pa
     assert ".tmp" not in res.err
 
 
-@pytest.mark.parametrize("command", ["build", "docs", "diagram"])
+@pytest.mark.parametrize("command", ["build", "docs", "diagram", "new"])
 def test_a_path_under_a_file_says_which_part_is_a_file(tmp_path, command):
     blocker = tmp_path / "x"
     blocker.write_text("keep me")
     out = blocker / "sub" / ("se.dot" if command == "diagram" else "")
-    res = run_cli([command, SE, "-o", out])
+    argv = ["new", "se_copy", "--from", SE] if command == "new" else [command, SE]
+    res = run_cli([*argv, "-o", out])
     assert res.code == 1 and "Traceback" not in res.err
     assert res.err == f"attngen: error: cannot access {out.parent if command == 'diagram' else out}" \
         f": '{blocker}' is a file, not a folder\n"

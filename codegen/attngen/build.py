@@ -313,8 +313,13 @@ def _changed(arts: list[Artifact], root: Path) -> list[Artifact]:
         except FileNotFoundError:
             changed.append(art)
             continue
-        except OSError as exc:  # changed under us since refusals() looked
-            issues.add(error(Loc(str(art.path)), "E500", f"cannot read it: {exc.strerror}"))
+        except files.NotRegular as exc:  # changed under us since refusals() looked
+            issues.add(error(Loc(str(art.path)), "E500",
+                             f"is {exc.strerror}, not a regular file: attngen does not read it"))
+            continue
+        except OSError as exc:
+            issues.add(error(Loc(str(art.path)), "E500",
+                             f"cannot read it: {exc.strerror or exc}"))
             continue
         if old != art.data:
             changed.append(art)

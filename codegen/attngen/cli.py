@@ -381,6 +381,8 @@ def cmd_new(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     base_paths = collect_specs([args.base])
     if len(base_paths) != 1:
         return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")
