@@ -5,6 +5,8 @@ Layout under the output folder (e.g. docs/):
   NAME.md, img/NAME.svg  a spec in specs/
   variants/NAME.md, variants/img/NAME.svg  a spec in specs/variants/ (sub-folders mirror)
   img/palette.svg       the diagrams' colour key
+  spec.md, errors.md, ...  hand-written pages (HAND_WRITTEN): no spec's page may take
+                         their names, nor the index's or the colour key's (RESERVED)
 
 Pages link to the generated source by the same mirroring (specs/variants/x.yaml ->
 generated/variants/x.py). Every string that comes from a spec is escaped: free text
@@ -20,15 +22,20 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from .build import Artifact, compile_spec
+from . import render
+from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
 from .errors import Collector, Loc, SpecError, error
 from .loader import Loader
 from .params import total as params_total
-from .render import render
+from .render import RenderError
 
 INDEX = "README.md"
 PALETTE_SVG = "img/palette.svg"
+HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "ops.md", "integrations.md")
+# Paths under the output folder that no spec's page or diagram may take (compared
+# ignoring case, as macOS and Windows compare names).
+RESERVED = frozenset(name.casefold() for name in (INDEX, PALETTE_SVG, *HAND_WRITTEN))
 _TEXT_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 
@@ -236,7 +243,7 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
 
     loader, cache, issues, pages = Loader(), {}, Collector(), []
     seen: dict[PurePosixPath, Path] = {}
-    for path in paths:
+    for path in unique_files(paths):
         try:
             checked = compile_spec(path, loader, cache)
         except SpecError as exc:
@@ -247,14 +254,34 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
             issues.add(error(Loc(str(path)), "E106", f"docs page {page.rel} is also written "
                              f"for {seen[page.rel]}"))
             continue
+        taken = [str(rel) for rel in (page.rel, page.svg.relative_to(out_dir))
+                 if str(rel).casefold() in RESERVED]
+        if taken:
+            issues.add(error(Loc(str(path)), "E106", f"its docs would overwrite {taken[0]}, "
+                             "which the docs folder keeps for its index, colour key or "
+                             "hand-written pages; rename the spec"))
+            continue
         seen[page.rel] = path
         pages.append(page)
-    issues.raise_if_any()
     by_spec = {p.spec.name: p for p in pages}
-    out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
-           Artifact(out_dir / PALETTE_SVG, render(palette_dot(), "svg"))]
+    out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode())]
+    try:
+        out.append(Artifact(out_dir / PALETTE_SVG, render.render(palette_dot(), "svg")))
+    except RenderError as exc:
+        issues.add(error(Loc(str(out_dir / PALETTE_SVG)), "E500", f"cannot draw it: {exc}"))
     for page in pages:
-        out.append(Artifact(page.file, page_markdown(page, by_spec).encode()))
-        out.append(Artifact(page.svg, render(dot_source(page.checked), "svg")))
+        reads = tuple(loader.files_of(page.spec_path))
+        try:
+            svg = render.render(dot_source(page.checked), "svg")
+        except RenderError as exc:
+            issues.add(error(Loc(loader.display(page.spec_path)), "E500",
+                             f"cannot draw {page.svg.name}: {exc}"))
+            continue
+        out.append(Artifact(page.file, page_markdown(page, by_spec).encode(),
+                            page.spec_path, reads))
+        out.append(Artifact(page.svg, svg, page.spec_path, reads))
+    for problem in refusals(out, out_dir):
+        issues.add(problem)
+    issues.raise_if_any()
     return out
 
