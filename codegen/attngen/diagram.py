@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 
 from . import ops
+from .errors import visible
 from .params import node_params, param_values
 from .params import total as params_total
 from .shapes import Checked, fmt_shape
@@ -47,8 +48,9 @@ RANKDIRS = ("TB", "LR", "BT", "RL")
 
 def _h(text) -> str:
     # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
-    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
-    return html.escape(str(text).replace("→", "->"), quote=True)
+    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→".
+    # Controls are written as escapes (`visible`): Graphviz refuses them in a label.
+    return html.escape(visible(str(text).replace("→", "->")), quote=True)
 
 
 def _applications(spec, layer: str) -> int:
