@@ -7,7 +7,6 @@ comments, with the base's own node names in the examples.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -48,8 +47,12 @@ def _q(text: str) -> str:
 
 
 def _value(value) -> str:
-    """A param value for a comment, written as the spec would write it."""
-    return _q(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A param value for a comment, written as the spec would write it (`.inf`, not JSON's
+    `Infinity`, which YAML reads as a string)."""
+    if isinstance(value, str):
+        return _q(value)
+    flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 30)
+    return flow.removesuffix("\n...\n").rstrip("\n")
 
 
 def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
