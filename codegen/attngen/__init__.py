@@ -109,9 +109,18 @@ class LoadedSpec:
         return values
 
     def source(self) -> str:
-        """The generated Python source (what `attngen build` writes)."""
+        """The generated Python source (what `attngen build` writes). The spec and its
+        sub-specs are checked again first, as the loader checks a file (`recheck`): a Spec
+        object may have been built or edited in Python."""
         from .emit import render
+        from .recheck import recheck
 
+        specs, todo = [], [self.checked]
+        while todo:
+            checked = todo.pop()
+            specs.append(checked.spec)
+            todo += checked.subs.values()
+        recheck(*specs)
         return render(self.checked)
 
     def compile(self, *, name: str | None = None):
@@ -151,7 +160,10 @@ def _checked(obj):
         return obj.checked
     if isinstance(obj, Checked):
         return obj
-    if isinstance(obj, Spec):
+    if isinstance(obj, Spec):  # built or edited in Python: checked as a file would be
+        from .recheck import recheck
+
+        recheck(obj)
         return check(obj, {})
     return load(obj).checked
 
@@ -160,8 +172,10 @@ def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: t
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
-    `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
-    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
+    values: SpecError otherwise) before any source is made. `name` picks another class of
+    the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
+    own class. Needs torch.
     """
     checked = _checked(path_or_spec)
     spec = checked.spec
