@@ -146,6 +146,16 @@ def test_error_messages_show_spec_escapes(tmp_path, bad):
         assert "\\x1b" in res.err or "\\u001b" in res.err, res.err
 
 
+def test_a_loaded_spec_shows_its_file_name_escaped(tmp_path, hostile_files):
+    import attngen
+
+    spec, _ = hostile_files
+    shown = str(spec)
+    for char, escape in (("\x1b", "\\x1b"), ("\x07", "\\x07"), ("\r", "\\r")):
+        shown = shown.replace(char, escape)
+    assert repr(attngen.load(spec)) == f"<LoadedSpec Hostile from {shown}>"
+
+
 # -- item 14: every .dot is accepted by the renderer ------------------------------------------
 def test_every_dot_attngen_writes_renders(tmp_path):
     from attngen.build import compile_spec

@@ -23,7 +23,7 @@ import linecache
 import types
 from pathlib import Path
 
-from .errors import Loc, SpecError, did_you_mean, error
+from .errors import Loc, SpecError, did_you_mean, error, visible
 
 __all__ = ["LoadedSpec", "SpecError", "compile", "load"]
 __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
@@ -127,8 +127,8 @@ class LoadedSpec:
         """The nn.Module class; see `attngen.compile`."""
         return compile(self, name=name)
 
-    def __repr__(self) -> str:
-        return f"<LoadedSpec {self.name} from {self.spec.file}>"
+    def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
+        return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"
 
 
 def _path(ref) -> Path:
