@@ -110,6 +110,7 @@ def test_no_command_sends_spec_escapes_to_the_terminal(tmp_path, hostile_files, 
         "build --check": ["build", "--no-svg", "--check", spec, other, "-o", out],
         "diagram -o": ["diagram", spec, "-o", out / "d\x1b[2J.dot"],
         "new": ["new", "v\x1b[2J\r", "--from", spec, "-o", out],
+        "verify": ["verify", "-n", "2", "--no-export", spec],
     }
     if render.backend_for("svg") is not None:
         runs["docs"] = ["docs", spec, other, "-o", tmp_path / "docs\x1b[2J"]
