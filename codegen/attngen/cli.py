@@ -25,7 +25,7 @@ from .build import (
     write_atomic,
 )
 from .describe import label
-from .errors import Collector, Loc, SpecError, did_you_mean
+from .errors import Collector, Loc, SpecError, did_you_mean, visible
 from .loader import Loader
 from .names import check_class_name
 from .render import RenderError
@@ -121,7 +121,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Visible:
+    """A text stream that writes what it is given as `errors.visible` shows it: no title,
+    doc, name or file name a command prints can reach the terminal as a control sequence
+    (clear the screen, write the clipboard, overprint a line). Binary output (`.buffer`,
+    diagrams to stdout) and everything else pass through to the stream."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; everything it prints to stdout and stderr passes `_Visible`."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Visible(sys.stdout), _Visible(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     # A command creates a few hundred thousand long-lived objects (sympy, networkx, the
     # specs) and little cyclic garbage; with the default thresholds the collector rescans
     # them over and over, about a tenth of a cold build. Collect far less often (as mypy

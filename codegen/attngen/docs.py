@@ -12,7 +12,10 @@ Pages link to the generated source by the same mirroring (specs/variants/x.yaml 
 generated/variants/x.py). Every string that comes from a spec is escaped: free text
 (title, paper, docs) as Markdown text with HTML entities, identifiers, shapes and
 expressions as code spans, and `|` everywhere in tables, so no spec can break a table
-or inject markup. Files are built in memory and written by build.write_atomic.
+or inject markup; control characters are shown as escapes (errors.visible). Link targets
+are relative paths, percent-encoded (`url`), so no file name can add a scheme
+(`javascript:`), end a link or split a table. Files are built in memory and written by
+build.write_atomic.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import html
 import os
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from . import render
 from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
-from .errors import Collector, Loc, SpecError, error
+from .errors import Collector, Loc, SpecError, error, visible
 from .loader import Loader
 from .params import total as params_total
 from .render import RenderError
@@ -43,7 +47,7 @@ _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 # -- escaping ------------------------------------------------------------------------------
 def text(s) -> str:
     """Spec prose as one line of inert Markdown: entities for <>&, backslashes for the rest."""
-    s = " ".join(str(s).split())
+    s = visible(" ".join(str(s).split()))
     s = html.escape(s, quote=False)
     s = _TEXT_SPECIAL.sub(r"\\\1", s)
     return _LINE_START.sub(r"\1\\\2", s)  # no heading, list or quote at the start
@@ -51,7 +55,7 @@ def text(s) -> str:
 
 def code(s) -> str:
     """A code span (content shown verbatim, never parsed as markup), safe inside a table."""
-    s = " ".join(str(s).split()).replace("|", "\\|")
+    s = visible(" ".join(str(s).split())).replace("|", "\\|")
     run = max((len(m) for m in re.findall(r"`+", s)), default=0)
     fence = "`" * (run + 1)
     pad = " " if run or s.startswith(" ") or s.endswith(" ") else ""
@@ -87,8 +91,14 @@ def generated_path(spec_path: Path) -> Path:
     return Path("generated", spec_path.stem + ".py").resolve()
 
 
+def url(relative: str | PurePosixPath) -> str:
+    """A link target: a relative path with every byte but letters, digits, `/` and `-._~`
+    percent-encoded (no scheme, space, parenthesis or `|` left to read as markup)."""
+    return quote(PurePosixPath(relative).as_posix(), safe="/")
+
+
 def _link(target: Path, page_dir: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
+    return url(Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix())
 
 
 # -- pages ---------------------------------------------------------------------------------
@@ -196,7 +206,7 @@ def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
     lines += _table(header, rows)
     n = len(page.checked.configs)
     if n > 1:
-        at = f" ({at})" if (at := drawn_at(spec)) else ""
+        at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
                   f" of the bool and choice params; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
@@ -219,7 +229,7 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
         for p in members:
             name = f"**{text(p.spec.name)}**" + (f" — {text(p.spec.title)}" if p.spec.title else "")
             rows.append([name, text(_summary(p.spec.doc)), code(_signature(p.spec)),
-                         f"{p.total():,}", f"[{text(p.rel.stem)}]({p.rel.as_posix()})"])
+                         f"{p.total():,}", f"[{text(p.rel.stem)}]({url(p.rel)})"])
         lines += _table(["module", "what it does", "constructor", "params at defaults", "page"],
                         rows)
         lines.append("")
