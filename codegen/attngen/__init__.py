@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import params
 from .build import builtin_spec, compile_spec, not_found_message
-from .errors import Loc, SpecError, did_you_mean, error
+from .errors import Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
+from .recheck import recheck
 
 if TYPE_CHECKING:  # results imports sympy: only where used
     from .results import Checked, ValueShape
@@ -118,17 +119,25 @@ class LoadedSpec:
         return values
 
     def source(self) -> str:
-        """The generated Python source (what `attngen build` writes)."""
+        """The generated Python source (what `attngen build` writes). The spec and its
+        sub-specs are checked again first, as the loader checks a file (`recheck`): a Spec
+        object may have been built or edited in Python."""
         from .emit import render
 
+        specs, todo = [], [self.checked]
+        while todo:
+            checked = todo.pop()
+            specs.append(checked.spec)
+            todo += checked.subs.values()
+        recheck(*specs)
         return render(self.checked)
 
     def compile(self, *, name: str | None = None) -> type:
         """The nn.Module class; see `attngen.compile`."""
         return compile(self, name=name)
 
-    def __repr__(self) -> str:
-        return f"<LoadedSpec {self.name} from {self.spec.file}>"
+    def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
+        return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"
 
 
 def _path(ref: str | os.PathLike[str]) -> Path:
@@ -155,7 +164,9 @@ def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str]) -> Check
         return obj.checked
     if isinstance(obj, Checked):
         return obj
-    if isinstance(obj, Spec):
+    if isinstance(obj, Spec):  # built or edited in Python: checked as a file would be
+
+        recheck(obj)
         return check(obj, {})
     return load(obj).checked
 
@@ -165,8 +176,10 @@ def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], 
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
-    `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
-    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
+    values: SpecError otherwise) before any source is made. `name` picks another class of
+    the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
+    own class. Needs torch.
     """
     checked = _checked(path_or_spec)
     spec = checked.spec

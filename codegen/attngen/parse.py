@@ -79,7 +79,7 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
     issues.raise_if_any()
     check_unique_names(spec)
     check_optional_reads(spec)
-    _check_param_order(spec)
+    check_param_order(spec)
     return spec
 
 
@@ -97,7 +97,7 @@ def _init_number(value: LValue, key: str, loc: Loc) -> float:
     return number
 
 
-def _check_param_order(spec: Spec) -> None:
+def check_param_order(spec: Spec) -> None:
     seen_default: str | None = None
     for p in spec.params.values():
         if p.required and seen_default:
@@ -207,7 +207,7 @@ def _load_inputs(spec: Spec, raw: LValue, loc: Loc) -> None:
 def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
     name = check_identifier(key, key.loc, "input")
     if isinstance(value, LList):
-        return Input(name, key.loc, _dims(shape_of(value, key.loc, f"shape of input '{name}'")))
+        return Input(name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'")))
     value = expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))
@@ -231,13 +231,13 @@ def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
             raise error(items.loc, "E102", f"input '{name}' has no items")
         inp.items = [_load_input(k, v, item=True) for k, v in items.items()]
     elif "shape" in value:
-        inp.shape = _dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
+        inp.shape = checked_dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
     else:
         raise error(value.loc, "E103", f"input '{name}' needs 'shape' (or 'items' for a list)")
     return inp
 
 
-def _dims(shape: list[Expr]) -> list[Expr]:
+def checked_dims(shape: list[Expr]) -> list[Expr]:
     """Dim names become local variables of forward: valid, unreserved identifiers."""
     for name, loc in dim_names(shape):
         if name in FUNCTIONS or name in CONSTANTS:

@@ -75,6 +75,8 @@ class Bases(Protocol):
     """What a variant asks of the loader (loader.Loader): where its base is, and how to
     name and record it."""
 
+    digests: dict[Path, str | None]  # what load_file records of each file it reads
+
     def resolve(self, ref: str, base: Path, loc: Loc) -> Path: ...
     def display(self, path: Path) -> str: ...
     def depends(self, path: Path, on: Path) -> None: ...
@@ -96,7 +98,7 @@ def expand_extends(loader: Bases, raw: LMap, path: Path,
         raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
                     + " -> ".join([*names, loader.display(base_path)]))
     loader.depends(path, base_path)
-    base = load_file(base_path, loader.display(base_path))
+    base = load_file(base_path, loader.display(base_path), loader.digests)
     if not isinstance(base, LMap):
         raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
