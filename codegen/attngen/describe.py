@@ -76,8 +76,8 @@ def applications(spec: Spec, layer: str) -> int:
     count = int(bool(spec.nodes[layer].inputs))
     for node in spec.nodes.values():
         bodies = [node, *cases_of(node)]  # cases exclude each other: one call at most
-        count += any((t := layer_target(b.form)) is not None and t.name == layer
-                     for b in bodies)
+        targets = [layer_target(b.form) for b in bodies]
+        count += any(t is not None and t.name == layer for t in targets)
     return count
 
 

@@ -24,7 +24,6 @@ from .dims import fmt_shape
 from .model import (
     Cases,
     FunctionOp,
-    Item,
     LayerCall,
     LayerOp,
     Map,
@@ -102,11 +101,6 @@ def _kind(form: NodeForm, spec) -> str:
             return _kind(body, spec)
         case _:
             assert_never(form)
-
-
-def _item_kind(item: Item) -> str:
-    return KIND[ops.REGISTRY[item.form.op].group] if isinstance(item.form, LayerOp) \
-        else "module"
 
 
 class _Dot:
@@ -340,7 +334,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         if given is not None:
             notes.append(f"if {given} is given")
         if isinstance(called, Seq) and len(called.items) > 1:
-            steps = [(layer_call(i.form), _item_kind(i)) for i in called.items]
+            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
             if isinstance(body.form, Repeat):
                 var = f"{body.form.var} in " if body.form.var else ""
                 notes.append(f"for {var}{body.form.iterable.text}")

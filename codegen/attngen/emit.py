@@ -267,8 +267,8 @@ class ClassEmitter:
                 for head, (case, layer) in zip(heads, owned):
                     lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
                 return lines
-            case Repeat(var, iterable, _):
-                var = var or "_"
+            case Repeat(name, iterable, _):
+                var = name or "_"
                 namer.loop.add(var)
                 layer = self.node_layer(node.form, namer, indent + 4)
                 namer.loop.discard(var)

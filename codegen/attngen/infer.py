@@ -304,9 +304,9 @@ class Inference:
 
     def compute(self, node: Node, body: Node, ins):
         match body.form:
-            case Repeat(var, _, called):
-                return [self.call(called, ins, {var: item} if var else {}, body)
-                        for item in self.each_items(body.form)]
+            case Repeat() as each:
+                return [self.call(each.body, ins, {each.var: item} if each.var else {}, body)
+                        for item in self.each_items(each)]
             case Map(called):
                 if len(ins) != 1 or not isinstance(ins[0], list):
                     raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")

@@ -11,11 +11,12 @@ def init_rules(spec: Spec) -> list[dict]:
     rules = []
     for rule in spec.init:
         lines, o = [], rule.options
+        mode = o.get("mode", "fan_in")
         weight = {
             "normal": f"nn.init.normal_(m.weight, mean={o.get('mean', 0.0)!r}, "
                       f"std={o.get('std', 1.0)!r})",
-            "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={o.get('mode', 'fan_in')!r})",
-            "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={o.get('mode', 'fan_in')!r})",
+            "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={mode!r})",
+            "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={mode!r})",
             "xavier_uniform": "nn.init.xavier_uniform_(m.weight)",
             "xavier_normal": "nn.init.xavier_normal_(m.weight)",
             "constant": f"nn.init.constant_(m.weight, {o.get('value', 0.0)!r})",

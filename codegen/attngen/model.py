@@ -155,6 +155,9 @@ class Item:
 
 @dataclass
 class Node:
+    """One entry of `graph:`: what it does (`form`) and what every form shares. A case of a
+    `cases` node is a Node too, named after the node it belongs to."""
+
     name: str
     loc: Loc
     form: NodeForm

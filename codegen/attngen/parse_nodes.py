@@ -1,5 +1,6 @@
-"""The `graph:` section of a spec: nodes, their forms (op, use, seq, apply, cases), the
-layers of a `seq:`, callee arguments and `each:` loops."""
+"""The `graph:` section of a spec: nodes, each with its form (model.NodeForm: op, use,
+seq, apply or cases, wrapped by `each:` or `map:`), the layers of a `seq:` and callee
+arguments."""
 
 from __future__ import annotations
 
@@ -113,11 +114,14 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
             shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
 
     form: NodeForm
-    if kinds[0] == "cases":
+    if kinds[0] == "cases":  # a `cases` node refuses `each` and `map` (_load_cases)
         form = _load_cases(spec, name, loc, raw, loader, stack, in_case)
     else:
-        callee = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
-        form = Repeat(each[0], each[1], callee) if each is not None else Map(callee) if mapped else callee
+        form = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
+        if each is not None:
+            form = Repeat(each[0], each[1], form)
+        elif mapped:
+            form = Map(form)
     return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=shape_loc, when=when,
                 out=out, if_given=if_given, doc=doc)
 
