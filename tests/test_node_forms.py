@@ -2,7 +2,8 @@
 `attngen.model.NodeForm`, and a `match` that leaves a form out is a type error (mypy).
 
 (a) one node of each form, parsed from YAML, has the form's class (and the spec checks);
-(b) mypy reports a `match` over NodeForm that misses a form, at its `assert_never`.
+(b) mypy reports a `match` over NodeForm that misses a form, at its `assert_never`;
+(c) a Spec object edited in Python holds only forms the loader could build (recheck).
 """
 
 from __future__ import annotations
@@ -108,6 +109,25 @@ def test_each_and_map_on_one_node_is_a_located_error(tmp_path):
     (diag,) = info.value.diagnostics
     assert diag.code == "E102" and "both 'each' and 'map'" in diag.message
     assert (diag.loc.line, diag.loc.col) == (21, 14)  # at `map`
+
+
+@pytest.mark.parametrize("edit, code, fragment", [
+    (lambda form: Repeat(None, form.iterable, form), "E102", "must be an attngen LayerOp"),
+    (lambda form: Map(Map(form.body)), "E102", "must be an attngen LayerOp"),
+    (lambda form: FunctionOp("Conv2d", form.body.args), "E401", "unknown tensor function"),
+    (lambda form: LayerOp("relu", {}), "E401", "unknown layer"),
+])
+def test_compile_refuses_a_form_the_loader_never_builds(spec_file, edit, code, fragment):
+    """A Spec edited in Python is rechecked (attngen.recheck): `each` and `map` wrap one
+    call, and an op is a LayerOp exactly when it owns an nn.Module."""
+    import attngen
+
+    spec = load(spec_file)
+    spec.nodes["branches"].form = edit(spec.nodes["branches"].form)
+    with pytest.raises(SpecError) as info:
+        attngen.compile(spec)
+    (diag,) = info.value.diagnostics
+    assert diag.code == code and fragment in diag.message
 
 
 # -- (b) a match that misses a form is a type error ----------------------------------------
