@@ -35,7 +35,7 @@ from .dims import dim_symbol, fmt_shape
 from .errors import Diagnostic, Loc, SpecError
 from .infer import Inference
 from .loader import Loader
-from .model import Input, Node, Spec, is_declaration
+from .model import Input, Node, Spec, cases_of, is_declaration
 from .ops.ctx import Shape
 from .prover import Assignment, Prover, requirement_rewrites, valid_samples
 from .results import Checked, ValueShape
@@ -320,7 +320,7 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
             got = seen[name]
             if got != want:
                 annotated = node is not None and (node.shape is not None or any(
-                    c.shape is not None for c in node.cases or ()))
+                    c.shape is not None for c in cases_of(node)))
                 claim = "annotation" if annotated else "op rule"
                 loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
                 report.errors.append(Diagnostic(
