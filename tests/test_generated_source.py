@@ -249,7 +249,8 @@ def test_source_that_does_not_compile_is_an_internal_error_and_not_written(tmp_p
     res = run_cli(["build", "--no-svg", spec, "-o", tmp_path / "out"])
     assert res.code == 1
     assert res.err.startswith("attngen: g.yaml:1:1: internal error: the generated source does "
-                              "not compile: '(' was never closed at its line ")
+                              "not compile: '(' was never closed (<generated from g.yaml>, "
+                              "line ")
     assert "a bug in attngen" in res.err and "Traceback" not in res.err
     assert not (tmp_path / "out").exists()
     with pytest.raises(InternalError):  # the API renders through the same oracle

@@ -106,7 +106,7 @@ def test_an_include_folder_is_allowed(tree):
     refused(run_cli(["check", spec]), "proj/top.yaml:5:12", "../lib/blk")
     assert run_cli(["check", "-I", "lib", spec]).code == 0
     assert run_cli(["build", "--no-svg", "-I", "lib", spec, "-o", "out"]).code == 0
-    assert attngen.load(spec, include=["lib"]).spec.nodes["p"].spec.name == "Blk"
+    assert attngen.load(spec, include=["lib"]).spec.nodes["p"].form.spec.name == "Blk"
     with pytest.raises(SpecError) as exc:
         attngen.load(spec)
     assert exc.value.diagnostics[0].code == "E503"

@@ -21,8 +21,23 @@ import html
 from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
-from .errors import error
-from .model import Node
+from .errors import error, visible
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
 from .params import node_params, param_values
 from .params import total as params_total
 from .results import Checked
@@ -54,8 +69,9 @@ MAX_BOXES = 2_000
 
 def _h(text) -> str:
     # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
-    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
-    return html.escape(str(text).replace("→", "->"), quote=True)
+    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→".
+    # Controls are written as escapes (`visible`): Graphviz refuses them in a label.
+    return html.escape(visible(str(text).replace("→", "->")), quote=True)
 
 
 def _wrap(text: str, width: int = WRAP) -> list[str]:
@@ -73,21 +89,24 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
     return lines
 
 
-def _kind(node: Node, spec) -> str:
+def _kind(form: NodeForm, spec) -> str:
     """Palette kind of a node: its op's, a seq's first op's, an `apply` target's."""
-    if node.apply is not None:
-        target = spec.nodes.get(node.apply.name)
-        return _kind(target, spec) if target is not None and target.apply is None else "module"
-    if node.op:
-        return KIND[ops.REGISTRY[node.op].group]
-    if node.seq is not None:
-        first = next((i.op for i in node.seq if i.op), None)
-        return KIND[ops.REGISTRY[first].group] if first else "module"
-    return "module"
-
-
-def _item_kind(item) -> str:
-    return KIND[ops.REGISTRY[item.op].group] if item.op else "module"
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name)
+            return _kind(layer.form, spec) if layer is not None \
+                and layer_target(layer.form) is None else "module"
+        case LayerOp(op) | FunctionOp(op):
+            return KIND[ops.REGISTRY[op].group]
+        case Seq(items):
+            first = next((i.form.op for i in items if isinstance(i.form, LayerOp)), None)
+            return KIND[ops.REGISTRY[first].group] if first else "module"
+        case SubSpec() | Cases():
+            return "module"
+        case Repeat(body=body) | Map(body=body):
+            return _kind(body, spec)
+        case _:
+            assert_never(form)
 
 
 class _Dot:
@@ -189,16 +208,18 @@ def drawn_nodes(checked: Checked):
             if set(node.when.names) & choices:
                 continue
             env = {**values, **checked.nodes[name].config}
-        body = node if node.cases is None else next(
-            (c for c in node.cases if _holds(c.when, env)), node.cases[0])
+        cases = cases_of(node)
+        body = next((c for c in cases if _holds(c.when, env)), cases[0]) if cases else node
         yield name, node, body, env
 
 
 def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
-    if body.apply is not None:
-        layer = spec.nodes.get(body.apply.name)
-        if layer is not None and layer.apply is None and applications(spec, layer.name) == 1:
+    target = layer_target(body.form)
+    if target is not None:
+        layer = spec.nodes.get(target.name)
+        if layer is not None and layer_target(layer.form) is None \
+                and applications(spec, layer.name) == 1:
             return node_params(layer, values)
         return 0
     return node_params(node, values)
@@ -261,8 +282,8 @@ def _boxes(checked: Checked, collapse: bool) -> int:
 def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
     n = 0
     for _, _, body, _ in drawn_nodes(checked):
-        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
-        if sub is not None and not collapse and body.each is None:  # a cluster (see _draw)
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
             if sub.spec.name not in memo:  # each sub-module counted once
                 memo[sub.spec.name] = _node_boxes(sub, collapse, memo)
             n += memo[sub.spec.name]
@@ -304,6 +325,14 @@ def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     return out
 
 
+def _cluster(checked: Checked, body: Node, collapse: bool) -> Checked | None:
+    """The sub-module a node is drawn out as (a cluster of its nodes), or None (one box)."""
+    called = unwrapped(body.form)
+    if collapse or isinstance(body.form, Repeat) or not isinstance(called, SubSpec):
+        return None
+    return checked.subs.get(called.spec.name)
+
+
 def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
           entry_shapes: dict[str, str], indent: str, collapse: bool,
           binding: dict | None = None) -> dict[str, str]:
@@ -322,8 +351,9 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs)]
-        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
-        if sub is not None and not collapse and body.each is None:
+        called = unwrapped(body.form)
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
@@ -347,16 +377,15 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         given = body.if_given.name if body.if_given is not None else None
         if given is not None:
             notes.append(f"if {given} is given")
-        if body.seq is not None and len(body.seq) > 1:
-            steps = [(layer_call(i), _item_kind(i))
-                     for i in body.seq]
-            if body.each is not None:
-                var = f"{body.each_var} in " if body.each_var else ""
-                notes.append(f"for {var}{body.each.text}")
+        if isinstance(called, Seq) and len(called.items) > 1:
+            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
+            if isinstance(body.form, Repeat):
+                var = f"{body.form.var} in " if body.form.var else ""
+                notes.append(f"for {var}{body.form.iterable.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, call_label(body, spec), _kind(body, spec), params, indent,
-                  dashed=body.apply is not None, note="; ".join(notes))
+            d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
+                  dashed=layer_target(body.form) is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,

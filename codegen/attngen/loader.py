@@ -12,6 +12,7 @@ anywhere else is refused (E503) without being opened.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Loc, did_you_mean, error
@@ -36,7 +37,7 @@ class Loader:
     """Loads specs and the sub-specs they use, each file once, detecting `use:` cycles."""
 
     def __init__(self, builtin_dir: Path | None = None, display_root: Path | None = None,
-                 include=()):
+                 include: Iterable[str | os.PathLike[str]] = ()) -> None:
         self.builtin_dir = builtin_dir or specs_dir()
         self.display_root = display_root or Path.cwd()
         self.include = tuple(real_path(Path(d)) for d in include)  # `-I DIR`, in order
@@ -44,6 +45,8 @@ class Loader:
         # depends on the spec being built, so one file may load under several roots
         self.cache: dict[tuple[Path, Path], Spec] = {}
         self.deps: dict[Path, set[Path]] = {}  # spec file -> files it reads directly
+        # file -> SHA-256 of the bytes parsed, None for a file looked for and not found
+        self.digests: dict[Path, str | None] = {}
 
     def depends(self, path: Path, on: Path) -> None:
         self.deps.setdefault(Path(path), set()).add(Path(on))
@@ -79,7 +82,8 @@ class Loader:
         """The folders whose files a spec built from `top` may read (see the module doc)."""
         return (real_path(top).parent, real_path(self.builtin_dir), *self.include)
 
-    def resolve(self, ref: str, base: Path, loc: Loc, stack: tuple = ()) -> Path:
+    def resolve(self, ref: str, base: Path, loc: Loc,
+                stack: tuple[tuple[Path, Loc], ...] = ()) -> Path:
         """`use:`/`extends:` targets: relative to the spec's folder, then the built-in library.
 
         A `use:` inherited through `extends:` carries `origin`, the file that wrote it.
@@ -103,6 +107,7 @@ class Loader:
                     self.depends(reader, candidate)
                     if candidate.is_file():
                         return candidate
+                    self.digests.setdefault(candidate, None)  # looked for, not found
                     if broken is None and (folder / name).is_symlink():
                         broken = folder / name
                 except (OSError, ValueError):
@@ -120,21 +125,22 @@ class Loader:
                     f"{self.display(broken)} is a symlink to no file (a loop or a missing "
                     "target)" if broken else "")
 
-    def load(self, path: Path, stack: tuple = ()) -> Spec:
+    def load(self, path: Path, stack: tuple[tuple[Path, Loc], ...] = ()) -> Spec:
         path = path.resolve() if path.exists() else path
         top = stack[0][0] if stack else path
         key = (path, real_path(top).parent)
         if key in self.cache:
             return self.cache[key]
         display = self.display(path)
-        raw = load_file(path, display)
-        if "extends" in raw if isinstance(raw, LMap) else False:
+        raw = load_file(path, display, self.digests)
+        if isinstance(raw, LMap) and "extends" in raw:
             raw = expand_extends(self, raw, path, stack)
         spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))
         self.cache[key] = spec
         return spec
 
-    def load_child(self, ref: str, parent: Path, loc: Loc, stack: tuple) -> Spec:
+    def load_child(self, ref: str, parent: Path, loc: Loc,
+                   stack: tuple[tuple[Path, Loc], ...]) -> Spec:
         path = self.resolve(ref, parent, loc, stack)
         self.depends(parent, path)
         chain = [p for p, _ in stack]
@@ -152,7 +158,7 @@ class Loader:
         return self.load(path, stack)
 
 
-def load(path, loader: Loader | None = None) -> Spec:
+def load(path: str | os.PathLike[str], loader: Loader | None = None) -> Spec:
     """Load one spec file (and its sub-specs)."""
     loader = loader or Loader()
     path = Path(path)

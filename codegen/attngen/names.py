@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import builtins
 import keyword
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import Collector, Loc, error
-from .model import Spec, dim_names
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    cases_of,
+    dim_names,
+)
 
 # Public attributes of torch.nn.Module (torch 2.x): a node or param with one of these
 # names would shadow the module's own API when stored as `self.<name>`.
@@ -45,7 +60,7 @@ BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 MAX_NAME = 64
 
 
-def check_identifier(name, loc: Loc, what: str, *, attribute: bool = False) -> str:
+def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False) -> str:
     """Validate a spec name used as a Python identifier; returns it as a plain str."""
     text = str(name)
     if not text.isidentifier() or not text.isascii():
@@ -65,7 +80,7 @@ def check_identifier(name, loc: Loc, what: str, *, attribute: bool = False) -> s
     return text
 
 
-def check_class_name(name, loc: Loc) -> str:
+def check_class_name(name: object, loc: Loc) -> str:
     text = check_identifier(name, loc, "module")
     if text in ("Module", "Sequential", "ModuleList", "Tensor"):
         raise error(loc, "E104", f"module name '{text}' would shadow a torch class")
@@ -128,17 +143,31 @@ def _spec_files(spec: Spec) -> list[tuple[Spec, Loc]]:
         if sub.path in found:
             continue
         found[sub.path] = (sub, loc)
-        uses = []
-        for node in sub.nodes.values():
-            for body in [node, *(node.cases or [])]:
-                for user in [body, *(body.seq or [])]:
-                    if user.spec is not None:
-                        uses.append((user.spec, getattr(user.use, "loc", user.loc)))
+        uses = [(use.spec, getattr(use.ref, "loc", node.loc))  # the `use:` text's place
+                for node in sub.nodes.values() for use in _uses(node.form)]
         todo.extend(reversed(uses))
     return list(found.values())
 
 
-def _local_names(spec: Spec):
+def _uses(form: NodeForm) -> Iterator[SubSpec]:
+    """The `use:` calls of a node form, in the order the spec writes them."""
+    match form:
+        case SubSpec():
+            yield form
+        case Seq(items):
+            yield from (i.form for i in items if isinstance(i.form, SubSpec))
+        case Repeat(body=body) | Map(body=body):
+            yield from _uses(body)
+        case Cases(cases):
+            for case in cases:
+                yield from _uses(case.form)
+        case LayerOp() | FunctionOp() | LayerCall():
+            pass
+        case _:
+            assert_never(form)
+
+
+def _local_names(spec: Spec) -> Iterator[tuple[str, Loc, str]]:
     """(name, loc, what) of every name a spec gives to a local of the generated methods."""
     for p in spec.params.values():
         yield p.name, p.loc, "param"
@@ -153,11 +182,11 @@ def _local_names(spec: Spec):
                 yield name, loc, "dim"
     for node in spec.nodes.values():
         yield node.name, node.loc, "node"
-        for body in [node, *(node.cases or [])]:
+        for body in [node, *cases_of(node)]:
             for out in body.out or ():
                 yield out, body.loc, "output"
-            if body.each_var:
-                yield body.each_var, body.loc, "loop variable"
+            if isinstance(body.form, Repeat) and body.form.var:
+                yield body.form.var, body.loc, "loop variable"
 
 
 def _show(text: str) -> str:
