@@ -80,7 +80,7 @@ class ProverCtx:
             what_it_is = "a list"
         else:
             what_it_is = {"int": "a whole number", "float": "not a whole number",
-                          "bool": "true or false", "str": "a string", "none": "null"}.get(
+                          "bool": "a bool", "str": "a string", "none": "null"}.get(
                               str(found), "not a number")
         notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
             and "//" not in text else []
