@@ -3,6 +3,7 @@
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from attngen import docs, ops, render
@@ -311,7 +312,7 @@ def test_ops_page_shows_every_op_and_how_to_add_one(tmp_path):
 @pytest.mark.parametrize("stem, what", [("ops", "the op library"), ("README", "the index")])
 def test_a_spec_cannot_take_the_name_of_a_page_docs_writes(tmp_path, capsys, stem, what):
     spec = tmp_path / f"{stem}.yaml"
-    spec.write_text(open(SE).read())
+    spec.write_text(Path(SE).read_text())
     out = tmp_path / "docs"
     assert main(["docs", str(spec), "-o", str(out)]) == 1
     err = capsys.readouterr().err

@@ -52,8 +52,8 @@ def errors(err):
      "must be true or false, got None (null)"),
     # whole numbers: a float, a fraction of params, a list where one is expected
     ("{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}", "1.5",
-     "Conv2d's 'kernel_size' must be a whole number, or a list of them (one per spatial dim), "
-     "got 1.5 (not a whole number)"),
+     ("Conv2d's 'kernel_size' must be a whole number, or a list of them (one per spatial dim), "
+      "got 1.5 (not a whole number)")),
     ("{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}", "3.0", "got 3.0 (not a whole"),
     ("{op: Conv2d, args: [c, VALUE, 1], in: x}", "c / 2",
      "Conv2d's 'out_channels' must be a whole number, got c / 2 (not a whole number)"),
@@ -64,11 +64,11 @@ def errors(err):
     ("{op: max, dim: VALUE, in: x}", "[2, 3]", "max's 'dim' must be a dim index"),
     ("{op: Dropout, p: VALUE, in: x}", "true", "Dropout's 'p' must be a number, got True (a bool)"),
     ("{op: Upsample, scale_factor: VALUE, in: x}", "\"'2'\"",
-     "Upsample's 'scale_factor' must be a number, or a list of numbers (one per spatial dim) "
-     "(or null), got '2' (a string)"),
+     ("Upsample's 'scale_factor' must be a number, or a list of numbers (one per spatial dim) "
+      "(or null), got '2' (a string)")),
     ("{op: mul, other: VALUE, in: x}", "[2]", "mul's 'other' must be a number (or null)"),
-    ("{op: masked_fill, value: VALUE, in: [x, x]}", "mode", "masked_fill's 'value' must be a "
-     "number, got mode (a string)"),
+    ("{op: masked_fill, value: VALUE, in: [x, x]}", "mode",
+     "masked_fill's 'value' must be a number, got mode (a string)"),
 ])
 def test_a_value_of_the_wrong_type_is_located_at_the_value(tmp_path, capsys, node, value,
                                                              message):
@@ -169,16 +169,16 @@ def test_a_bool_mask_flows_through_views_into_masked_fill(tmp_path, capsys):
 def test_a_mask_that_is_not_bool_is_an_error(tmp_path, capsys, mdtype, got):
     code, err = check(tmp_path, capsys, _mask(mdtype=mdtype))
     assert code == 1
-    assert errors(err)[0] == (11, 3, "E402", f"node 'y': masked_fill takes bool tensors as "
-                              f"input 1, got a {got} tensor"), err
+    message = f"node 'y': masked_fill takes bool tensors as input 1, got a {got} tensor"
+    assert errors(err)[0] == (11, 3, "E402", message), err
     assert "note: dtype rule: any, bool -> same" in err
 
 
 def test_a_bool_tensor_into_conv2d_is_an_error(tmp_path, capsys):
     code, err = check(tmp_path, capsys, _mask(xdtype="bool"))
     assert code == 1
-    assert errors(err)[0] == (10, 3, "E402", "node 'conv': Conv2d takes float tensors as "
-                              "input 0, got a bool tensor"), err
+    message = "node 'conv': Conv2d takes float tensors as input 0, got a bool tensor"
+    assert errors(err)[0] == (10, 3, "E402", message), err
     assert "note: inputs: (B, c, H, W) bool" in err
 
 

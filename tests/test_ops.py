@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import sys
 
 import attngen
 import pytest
@@ -38,10 +40,13 @@ def test_declaration_is_complete(name):
 
 # -- adding an op is one file -------------------------------------------------------------------
 @pytest.fixture
-def pixel_shuffle():
-    """The ops page's example (docs.OP_EXAMPLE), registered as its own module would register
-    it, and removed afterwards."""
-    exec(compile(docs.OP_EXAMPLE, "my_ops.py", "exec"), {"__name__": "my_ops"})
+def pixel_shuffle(tmp_path, monkeypatch):
+    """The ops page's example (docs.OP_EXAMPLE) as a module of one's own, imported (which
+    registers the op); the op and its group are removed afterwards."""
+    (tmp_path / "my_ops.py").write_text(docs.OP_EXAMPLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_ops", raising=False)
+    importlib.import_module("my_ops")
     try:
         yield ops.REGISTRY["pixel_shuffle"]
     finally:

@@ -3,10 +3,9 @@
 One box per node with its op and key arguments, the tensor shape on every edge (in a
 smaller font), the parameter count of each parametrised node, sub-modules as labelled
 clusters (or one box each with `collapse`). A box has the colours of its op's group
-(ops.GROUPS, declared with the ops), so every diagram uses the same visual language
-(`legend=True` draws it as a key): conv / linear blue, pooling / resampling green,
-activation / gate orange, tensor reshaping grey, arithmetic / attention red,
-normalisation / dropout purple, sub-module yellow; inputs and outputs are white ovals.
+(ops.GROUPS, declared with the ops; a sub-module's is the group `module`), so every
+diagram uses the same visual language; inputs and outputs are white ovals. `legend=True`
+draws the colour key.
 
 A `seq` node is one box with a coloured row per step; a node that reuses another's
 layer (`apply`) has that layer's colour and a dashed border.
@@ -61,6 +60,7 @@ def palette() -> list[ops.Group]:
 
 
 def _group(op_name: str | None) -> ops.Group:
+    """An op's group; a sub-module's (no op) is `module`."""
     return ops.GROUPS[ops.REGISTRY[op_name].group if op_name else "module"]
 
 
@@ -70,9 +70,11 @@ def _kind(node: Node, spec) -> ops.Group:
         target = spec.nodes.get(node.apply.name)
         return _kind(target, spec) if target is not None and target.apply is None \
             else _group(None)
+    if node.op:
+        return _group(node.op)
     if node.seq is not None:
         return _group(next((i.op for i in node.seq if i.op), None))
-    return _group(node.op)
+    return _group(None)
 
 
 def _item_kind(item) -> ops.Group:

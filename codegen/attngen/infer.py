@@ -21,7 +21,7 @@ from .graph import build, producers
 from .model import Item, Node, Spec, is_declaration
 from .ops.ctx import ShapeFail
 from .prover import Prover
-from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of
+from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
 from .shape_ctx import ProverCtx
 
 # an input's `dtype:` -> its dtype family (ops.DTYPES)
@@ -225,7 +225,7 @@ class Inference:
                         f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
         except ShapeFail as exc:
             rule = self.rule_of(body)
-            shown = ", ".join(_typed_shape(s) for s in ins)
+            shown = ", ".join(typed_text(s) for s in ins)
             raise error(body.loc, exc.code,
                         f"node '{node.name}': {exc}" + config_text(self.config),
                         *exc.notes, f"inputs: {shown}" if ins else "",
@@ -456,14 +456,6 @@ def _with_dtypes(shapes, typed):
         return [_with_dtypes(s, t) for s, t in zip(shapes, typed)]
     dtype = dtype_of(typed)
     return TensorType(shapes, dtype) if dtype is not None else shapes
-
-
-def _typed_shape(value) -> str:
-    """A value's shape for a message, with its dtype unless float: `(B, h, nq, nk) bool`."""
-    if value is None:
-        return "None"
-    dtype = dtype_of(value)
-    return fmt_shape(value) + (f" {dtype}" if dtype not in (None, "float") else "")
 
 
 def actual_shape(shape):

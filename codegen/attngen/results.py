@@ -31,6 +31,14 @@ def dtype_of(value) -> str | None:
     return value.dtype if isinstance(value, TensorType) else None
 
 
+def typed_text(value) -> str:
+    """A value's shape with its dtype family unless that is float: `(B, h, nq, nk) bool`."""
+    if value is None:
+        return "None"
+    family = dtype_of(value)
+    return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
+
+
 @dataclass
 class NodeShapes:
     """What the checker learned about one node (in the first configuration that has it)."""
@@ -55,8 +63,7 @@ class Checked:
         """A tensor's shape as printers show it; with `dtype`, followed by its dtype family
         unless that is float (`(B, h, nq, nk) bool`)."""
         value = self.value(name)
-        family = dtype_of(value) if dtype else None
-        return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
+        return typed_text(value) if dtype else fmt_shape(value)
 
     def value(self, name: str):
         """What the checker found for a tensor name: an input's, a node's, one output's."""

@@ -63,8 +63,9 @@ for _group in (
 
 # -- argument types -------------------------------------------------------------------------
 # The form of an argument value: "int", "float", "bool", "str", "none", or a tuple of forms
-# for a list. The checker finds the form of a spec value (for an expression, from its
-# form: `c // 2` is whole, `c / 2` is not); `form` finds it for a plain Python value.
+# for a list. An ArgType accepts some forms. The checker finds the form of a spec value
+# (shape_ctx.value_form: `c // 2` is whole, `c / 2` is not); `form` finds it for a plain
+# Python value such as a declared default.
 def form(value: object) -> object:
     """The form of a plain Python value (a declared default)."""
     if value is None:
@@ -75,10 +76,6 @@ def form(value: object) -> object:
         if isinstance(value, kind):
             return kind.__name__
     return type(value).__name__
-
-
-def _number(f: object) -> bool:
-    return f in ("int", "float")
 
 
 def _each(test: Callable[[object], bool], empty: bool = False) -> Callable[[object], bool]:
@@ -92,6 +89,9 @@ def _either(*tests: Callable[[object], bool]) -> Callable[[object], bool]:
 
 def _is(*forms: str) -> Callable[[object], bool]:
     return lambda f: f in forms
+
+
+_number = _is("int", "float")
 
 
 @dataclass(frozen=True)
