@@ -72,8 +72,6 @@ def test_bench_build_quick(capsys):
     assert "torch imported: no" in out
     assert "| in-process: check |" in out
     assert "| attngen's imports alone" in out
-    speedup = next(r for r in _table_rows(out) if r.startswith("| parallel speed-up"))
-    assert 0 < float(speedup.split("|")[2]) <= 2 * os.cpu_count()
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from attngen import docs, ops, render
@@ -307,17 +306,6 @@ def test_ops_page_shows_every_op_and_how_to_add_one(tmp_path):
     assert main(["docs", SE, "-o", str(out)]) == 0  # written with any spec, linked from the index
     assert (out / "ops.md").read_text() == page
     assert "[the op library](ops.md)" in (out / "README.md").read_text()
-
-
-@pytest.mark.parametrize("stem, what", [("ops", "the op library"), ("README", "the index")])
-def test_a_spec_cannot_take_the_name_of_a_page_docs_writes(tmp_path, capsys, stem, what):
-    spec = tmp_path / f"{stem}.yaml"
-    spec.write_text(Path(SE).read_text())
-    out = tmp_path / "docs"
-    assert main(["docs", str(spec), "-o", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert f"{spec}: error[E106]: docs page {stem}.md is reserved for {what}" in err, err
-    assert not out.exists()  # nothing written
 
 
 def test_escaping_helpers():

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from . import params
 from .build import builtin_spec, compile_spec, not_found_message
-from .errors import Loc, SpecError, did_you_mean, error
+from .errors import Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
+from .recheck import recheck
 
 __all__ = ["LoadedSpec", "SpecError", "compile", "load"]
 __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
@@ -107,17 +108,25 @@ class LoadedSpec:
         return values
 
     def source(self) -> str:
-        """The generated Python source (what `attngen build` writes)."""
+        """The generated Python source (what `attngen build` writes). The spec and its
+        sub-specs are checked again first, as the loader checks a file (`recheck`): a Spec
+        object may have been built or edited in Python."""
         from .emit import render
 
+        specs, todo = [], [self.checked]
+        while todo:
+            checked = todo.pop()
+            specs.append(checked.spec)
+            todo += checked.subs.values()
+        recheck(*specs)
         return render(self.checked)
 
     def compile(self, *, name: str | None = None):
         """The nn.Module class; see `attngen.compile`."""
         return compile(self, name=name)
 
-    def __repr__(self) -> str:
-        return f"<LoadedSpec {self.name} from {self.spec.file}>"
+    def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
+        return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"
 
 
 def _path(ref) -> Path:
@@ -144,7 +153,9 @@ def _checked(obj):
         return obj.checked
     if isinstance(obj, Checked):
         return obj
-    if isinstance(obj, Spec):
+    if isinstance(obj, Spec):  # built or edited in Python: checked as a file would be
+
+        recheck(obj)
         return check(obj, {})
     return load(obj).checked
 
@@ -153,8 +164,10 @@ def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: t
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
-    `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
-    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
+    values: SpecError otherwise) before any source is made. `name` picks another class of
+    the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
+    own class. Needs torch.
     """
     checked = _checked(path_or_spec)
     spec = checked.spec

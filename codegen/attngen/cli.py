@@ -19,11 +19,13 @@ from .build import (
     builtin_spec,
     collect_specs,
     compile_spec,
+    folder_problem,
     stale,
+    unique_files,
     write_atomic,
 )
 from .describe import label
-from .errors import Collector, Loc, SpecError, did_you_mean
+from .errors import Collector, Loc, SpecError, did_you_mean, visible
 from .loader import Loader
 from .names import check_class_name
 from .render import RenderError
@@ -55,11 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
-    # One CPU is left to Graphviz: a one-process build renders SVGs in subprocesses beside
-    # the checker, so on 2 CPUs a second build process gains nothing measurable.
-    b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
-                   metavar="N", help="build specs in up to N processes (default: one fewer "
-                   "than the CPUs; 1 builds in this process; Linux only, elsewhere always 1)")
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
@@ -124,7 +121,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Visible:
+    """A text stream that writes what it is given as `errors.visible` shows it: no title,
+    doc, name or file name a command prints can reach the terminal as a control sequence
+    (clear the screen, write the clipboard, overprint a line). Binary output (`.buffer`,
+    diagrams to stdout) and everything else pass through to the stream."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; everything it prints to stdout and stderr passes `_Visible`."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Visible(sys.stdout), _Visible(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     # A command creates a few hundred thousand long-lived objects (sympy, networkx, the
     # specs) and little cyclic garbage; with the default thresholds the collector rescans
     # them over and over, about a tenth of a cold build. Collect far less often (as mypy
@@ -151,38 +175,45 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except OSError as exc:  # an output path under a file, no permission, disk full
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"attngen: error: cannot access {where}{exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # no permission, a file system error
+        where = f"cannot access {exc.filename}: " if exc.filename else ""
+        print(f"attngen: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERRORS
 
 
 def cmd_build(args) -> int:
-    if args.jobs < 1:
-        print(f"attngen: error: -j/--jobs must be at least 1, got {args.jobs}", file=sys.stderr)
-        return EXIT_USAGE
-    paths = collect_specs(args.paths)
+    paths = unique_files(collect_specs(args.paths))
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         print(f"attngen: error: -o {args.out} is not a folder", file=sys.stderr)
         return EXIT_USAGE
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     want_svg = not args.no_svg
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, jobs=args.jobs)
+                     use_cache=not args.no_cache)
     if args.check:
-        return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
-    written = write_atomic(arts)
+        return _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
+    written = write_atomic(arts, out_dir)
     print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
     return EXIT_OK
 
 
-def _report_stale(arts, what: str, rerun: str) -> int:
+def _cannot_write_in(folder: Path) -> bool:
+    """Print why files cannot be written in `folder` (a file in its path), if so."""
+    problem = folder_problem(folder)
+    if problem is not None:
+        print(f"attngen: error: cannot access {folder}: {problem[1]}", file=sys.stderr)
+    return problem is not None
+
+
+def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
     """`--check`: list the files that would change; exit 1 if any."""
-    changed = stale(arts)
+    changed = stale(arts, out_dir)
     for path in changed:
         print(f"stale: {path}")
     if changed:
@@ -262,14 +293,18 @@ def cmd_diagram(args) -> int:
     if len(paths) != 1:
         return _usage(f"{args.spec} holds {len(paths)} specs; diagram draws one")
     [path] = paths
-    dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
+    out = Path(args.out) if args.out else None
+    if out is not None and _cannot_write_in(out.parent):
+        return EXIT_ERRORS
+    loader = Loader()
+    dot = dot_source(compile_spec(path, loader, {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
     data = dot.encode() if fmt == "dot" else render.render(dot, fmt)
-    if not args.out:
+    if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return EXIT_OK
-    write_atomic([Artifact(Path(args.out), data)])
+    write_atomic([Artifact(out, data, path, tuple(loader.files_of(path)))], out.parent)
     print(f"wrote {args.out} ({fmt})")
     return EXIT_OK
 
@@ -278,11 +313,13 @@ def cmd_docs(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     arts = docs.artifacts(collect_specs(args.paths), out_dir)
     if args.check:
-        return _report_stale(arts, "documentation",
+        return _report_stale(arts, out_dir, "documentation",
                              f"attngen docs {' '.join(args.paths)} -o {args.out}")
-    written = write_atomic(arts)
+    written = write_atomic(arts, out_dir)
     print(f"documented {len(arts) // 2 - 1} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
     return EXIT_OK
@@ -342,6 +379,8 @@ def cmd_new(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     base_paths = collect_specs([args.base])
     if len(base_paths) != 1:
         return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")

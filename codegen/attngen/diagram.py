@@ -18,6 +18,7 @@ import html
 from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
+from .errors import visible
 from .model import Node
 from .params import node_params, param_values
 from .params import total as params_total
@@ -32,8 +33,9 @@ RANKDIRS = ("TB", "LR", "BT", "RL")
 
 def _h(text) -> str:
     # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
-    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
-    return html.escape(str(text).replace("→", "->"), quote=True)
+    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→".
+    # Controls are written as escapes (`visible`): Graphviz refuses them in a label.
+    return html.escape(visible(str(text).replace("→", "->")), quote=True)
 
 
 def _wrap(text: str, width: int = WRAP) -> list[str]:

@@ -39,13 +39,6 @@ _PRINTER = _DimPrinter({"order": "none"})
 _FORMATTED: dict = {}  # dim -> its text
 
 
-def warm_up() -> None:
-    """Do once what sympy does on its first sum (a lazy import of sympy.tensor, about 0.17
-    billion instructions), before a parallel build forks, not once in every process."""
-    a, b = dim_symbol("a"), dim_symbol("b")
-    a + b
-
-
 def fmt_dim(d) -> str:
     """A dim as the spec would write it: `C // 2`, `H*W`, an expression's own text."""
     if isinstance(d, Expr):

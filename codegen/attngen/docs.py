@@ -7,12 +7,18 @@ Layout under the output folder (e.g. docs/):
   NAME.md, img/NAME.svg  a spec in specs/
   variants/NAME.md, variants/img/NAME.svg  a spec in specs/variants/ (sub-folders mirror)
   img/palette.svg       the diagrams' colour key
+  spec.md, errors.md, ...  hand-written pages (HAND_WRITTEN): no spec's page may take
+                         their names, nor the index's, the op library's or the colour
+                         key's (RESERVED)
 
 Pages link to the generated source by the same mirroring (specs/variants/x.yaml ->
 generated/variants/x.py). Every string that comes from a spec is escaped: free text
 (title, paper, docs) as Markdown text with HTML entities, identifiers, shapes and
 expressions as code spans, and `|` everywhere in tables, so no spec can break a table
-or inject markup. Files are built in memory and written by build.write_atomic.
+or inject markup; control characters are shown as escapes (errors.visible). Link targets
+are relative paths, percent-encoded (`url`), so no file name can add a scheme
+(`javascript:`), end a link or split a table. Files are built in memory and written by
+build.write_atomic.
 """
 
 from __future__ import annotations
@@ -21,20 +27,24 @@ import html
 import os
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
-from . import ops
-from .build import Artifact, compile_spec
+from . import ops, render
+from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
-from .errors import Collector, Loc, SpecError, error
+from .errors import Collector, Loc, SpecError, error, visible
 from .loader import Loader
 from .params import total as params_total
-from .render import render
+from .render import RenderError
 
 INDEX = "README.md"
 OPS_PAGE = "ops.md"
-# pages written besides the spec pages, which no spec page may replace
-PAGES = {INDEX: "the index", OPS_PAGE: "the op library"}
 PALETTE_SVG = "img/palette.svg"
+HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md")
+# Paths under the output folder that no spec's page or diagram may take (compared
+# ignoring case, as macOS and Windows compare names).
+RESERVED = frozenset(name.casefold()
+                     for name in (INDEX, OPS_PAGE, PALETTE_SVG, *HAND_WRITTEN))
 _TEXT_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 
@@ -42,7 +52,7 @@ _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 # -- escaping ------------------------------------------------------------------------------
 def text(s) -> str:
     """Spec prose as one line of inert Markdown: entities for <>&, backslashes for the rest."""
-    s = " ".join(str(s).split())
+    s = visible(" ".join(str(s).split()))
     s = html.escape(s, quote=False)
     s = _TEXT_SPECIAL.sub(r"\\\1", s)
     return _LINE_START.sub(r"\1\\\2", s)  # no heading, list or quote at the start
@@ -50,7 +60,7 @@ def text(s) -> str:
 
 def code(s) -> str:
     """A code span (content shown verbatim, never parsed as markup), safe inside a table."""
-    s = " ".join(str(s).split()).replace("|", "\\|")
+    s = visible(" ".join(str(s).split())).replace("|", "\\|")
     run = max((len(m) for m in re.findall(r"`+", s)), default=0)
     fence = "`" * (run + 1)
     pad = " " if run or s.startswith(" ") or s.endswith(" ") else ""
@@ -86,8 +96,14 @@ def generated_path(spec_path: Path) -> Path:
     return Path("generated", spec_path.stem + ".py").resolve()
 
 
+def url(relative: str | PurePosixPath) -> str:
+    """A link target: a relative path with every byte but letters, digits, `/` and `-._~`
+    percent-encoded (no scheme, space, parenthesis or `|` left to read as markup)."""
+    return quote(PurePosixPath(relative).as_posix(), safe="/")
+
+
 def _link(target: Path, page_dir: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
+    return url(Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix())
 
 
 # -- pages ---------------------------------------------------------------------------------
@@ -195,7 +211,7 @@ def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
     lines += _table(header, rows)
     n = len(page.checked.configs)
     if n > 1:
-        at = f" ({at})" if (at := drawn_at(spec)) else ""
+        at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
                   f" of the bool and choice params; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
@@ -220,7 +236,7 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
         for p in members:
             name = f"**{text(p.spec.name)}**" + (f" — {text(p.spec.title)}" if p.spec.title else "")
             rows.append([name, text(_summary(p.spec.doc)), code(_signature(p.spec)),
-                         f"{p.total():,}", f"[{text(p.rel.stem)}]({p.rel.as_posix()})"])
+                         f"{p.total():,}", f"[{text(p.rel.stem)}]({url(p.rel)})"])
         lines += _table(["module", "what it does", "constructor", "params at defaults", "page"],
                         rows)
         lines.append("")
@@ -244,33 +260,48 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
 
     loader, cache, issues, pages = Loader(), {}, Collector(), []
     seen: dict[PurePosixPath, Path] = {}
-    for path in paths:
+    for path in unique_files(paths):
         try:
             checked = compile_spec(path, loader, cache)
         except SpecError as exc:
             issues.add(exc)
             continue
         page = _Page(path, checked, out_dir)
-        if str(page.rel) in PAGES:
-            issues.add(error(Loc(str(path)), "E106", f"docs page {page.rel} is reserved for "
-                             f"{PAGES[str(page.rel)]}: rename the spec file"))
-            continue
         if page.rel in seen:
             issues.add(error(Loc(str(path)), "E106", f"docs page {page.rel} is also written "
                              f"for {seen[page.rel]}"))
             continue
+        taken = [str(rel) for rel in (page.rel, page.svg.relative_to(out_dir))
+                 if str(rel).casefold() in RESERVED]
+        if taken:
+            issues.add(error(Loc(str(path)), "E106", f"its docs would overwrite {taken[0]}, "
+                             "which the docs folder keeps for its index, op library, "
+                             "colour key or hand-written pages; rename the spec"))
+            continue
         seen[page.rel] = path
         pages.append(page)
-    issues.raise_if_any()
     by_spec = {p.spec.name: p for p in pages}
     out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
-           Artifact(out_dir / OPS_PAGE, ops_markdown().encode()),
-           Artifact(out_dir / PALETTE_SVG, render(palette_dot(), "svg"))]
+           Artifact(out_dir / OPS_PAGE, ops_markdown().encode())]
+    try:
+        out.append(Artifact(out_dir / PALETTE_SVG, render.render(palette_dot(), "svg")))
+    except RenderError as exc:
+        issues.add(error(Loc(str(out_dir / PALETTE_SVG)), "E500", f"cannot draw it: {exc}"))
     for page in pages:
-        out.append(Artifact(page.file, page_markdown(page, by_spec).encode()))
-        out.append(Artifact(page.svg, render(dot_source(page.checked), "svg")))
+        reads = tuple(loader.files_of(page.spec_path))
+        try:
+            svg = render.render(dot_source(page.checked), "svg")
+        except RenderError as exc:
+            issues.add(error(Loc(loader.display(page.spec_path)), "E500",
+                             f"cannot draw {page.svg.name}: {exc}"))
+            continue
+        out.append(Artifact(page.file, page_markdown(page, by_spec).encode(),
+                            page.spec_path, reads))
+        out.append(Artifact(page.svg, svg, page.spec_path, reads))
+    for problem in refusals(out, out_dir):
+        issues.add(problem)
+    issues.raise_if_any()
     return out
-
 
 
 # -- the op library --------------------------------------------------------------------------

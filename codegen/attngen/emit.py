@@ -36,13 +36,6 @@ def _env():
     )
 
 
-def warm_up() -> None:
-    """Import Jinja and compile the file templates now (before a parallel build forks)."""
-    env = _env()
-    for name in ("module.py.j2", "class.py.j2"):
-        env.get_template(name)
-
-
 @cache
 def _call_template(call: str):
     return _env().from_string(call)

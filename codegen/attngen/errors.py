@@ -7,6 +7,7 @@ Every user-facing problem becomes a `Diagnostic`; stages collect them and raise
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 # Stable error codes, documented in README.md ("Error codes").
@@ -71,8 +72,25 @@ class Diagnostic:
 
 def one_line(text: str) -> str:
     """Spec text echoed in a message, kept on one line: control characters escaped."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in str(text))
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in str(text))
+
+
+# What a terminal, a Graphviz label or a Markdown page would act on, refuse or reorder
+# rather than show: C0 and C1 controls and DEL (a newline excepted), lone surrogates,
+# U+FFFE/U+FFFF, and the bidirectional embeddings, overrides and isolates.
+_NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+                        "\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text) -> str:
+    """Text for a person to read (the terminal, diagrams, pages): each character in
+    _NOT_SHOWN written as its Python escape (`\\x1b`), so that spec text and file names are
+    only ever shown, never acted on; line breaks and every other character kept."""
+    return _NOT_SHOWN.sub(lambda m: _escape(m.group()), str(text))
+
+
+def _escape(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 class SpecError(Exception):

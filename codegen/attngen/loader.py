@@ -21,6 +21,8 @@ class Loader:
         self.display_root = display_root or Path.cwd()
         self.cache: dict[Path, Spec] = {}
         self.deps: dict[Path, set[Path]] = {}  # spec file -> files it reads directly
+        # file -> SHA-256 of the bytes parsed, None for a file looked for and not found
+        self.digests: dict[Path, str | None] = {}
 
     def depends(self, path: Path, on: Path) -> None:
         self.deps.setdefault(Path(path), set()).add(Path(on))
@@ -64,6 +66,7 @@ class Loader:
                     self.depends(reader, candidate.resolve())
                     if candidate.is_file():
                         return candidate.resolve()
+                    self.digests.setdefault(candidate.resolve(), None)
                 except (OSError, ValueError):
                     continue
         known = sorted(p.stem for p in self.builtin_dir.glob("*.yaml"))
@@ -75,7 +78,7 @@ class Loader:
         if path in self.cache:
             return self.cache[path]
         display = self.display(path)
-        raw = load_file(path, display)
+        raw = load_file(path, display, self.digests)
         if "extends" in raw if isinstance(raw, LMap) else False:
             raw = expand_extends(self, raw, path, stack)
         spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))

@@ -77,7 +77,7 @@ def parse_spec(raw, path: Path, display: str, loader: SubSpecs, stack: tuple) ->
     issues.raise_if_any()
     check_unique_names(spec)
     check_optional_reads(spec)
-    _check_param_order(spec)
+    check_param_order(spec)
     return spec
 
 
@@ -95,7 +95,7 @@ def _init_number(value, key: str, loc: Loc) -> float:
     return number
 
 
-def _check_param_order(spec: Spec) -> None:
+def check_param_order(spec: Spec) -> None:
     seen_default = None
     for p in spec.params.values():
         if p.required and seen_default:
@@ -201,7 +201,7 @@ def _load_inputs(spec: Spec, raw, loc: Loc) -> None:
 def _load_input(key, value, *, item: bool = False) -> Input:
     name = check_identifier(key, key.loc, "input")
     if isinstance(value, LList):
-        return Input(name, key.loc, _dims(shape_of(value, key.loc, f"shape of input '{name}'")))
+        return Input(name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'")))
     expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))
@@ -225,13 +225,13 @@ def _load_input(key, value, *, item: bool = False) -> Input:
             raise error(items.loc, "E102", f"input '{name}' has no items")
         inp.items = [_load_input(k, v, item=True) for k, v in items.items()]
     elif "shape" in value:
-        inp.shape = _dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
+        inp.shape = checked_dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
     else:
         raise error(value.loc, "E103", f"input '{name}' needs 'shape' (or 'items' for a list)")
     return inp
 
 
-def _dims(shape: list[Expr]) -> list[Expr]:
+def checked_dims(shape: list[Expr]) -> list[Expr]:
     """Dim names become local variables of forward: valid, unreserved identifiers."""
     for name, loc in dim_names(shape):
         if name in FUNCTIONS or name in CONSTANTS:

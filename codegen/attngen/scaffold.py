@@ -7,12 +7,13 @@ comments, with the base's own node names in the examples.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
-from .errors import Loc, SpecError
+import yaml
+
+from .errors import Loc, SpecError, one_line
 from .model import Spec
 
 
@@ -37,8 +38,21 @@ def extends_ref(base: Path, builtin_name: str | None, target: Path, loader) -> s
 
 
 def _q(text: str) -> str:
-    """A YAML scalar: plain when safe, else JSON-quoted (valid YAML)."""
-    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) else json.dumps(text)
+    """A YAML scalar on one line that reads back as `text`: plain when safe, else
+    double-quoted by PyYAML, which escapes what YAML cannot hold raw (line breaks, controls,
+    characters beyond the BMP; JSON's surrogate pairs for those are no YAML)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) and yaml.safe_load(text) == text:
+        return text
+    return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 30).rstrip("\n")
+
+
+def _value(value) -> str:
+    """A param value for a comment, written as the spec would write it (`.inf`, not JSON's
+    `Infinity`, which YAML reads as a string)."""
+    if isinstance(value, str):
+        return _q(value)
+    flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 30)
+    return flow.removesuffix("\n...\n").rstrip("\n")
 
 
 def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
@@ -49,14 +63,14 @@ def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
         f"# It builds as it is (`attngen build {name}.yaml`); uncomment and edit what differs.",
         f"extends: {_q(ref)}",
         f"name: {cls}",
-        f"title: {json.dumps((base.title or base.name) + ' (variant)')}",
+        f"title: {_q((base.title or base.name) + ' (variant)')}",
         "# doc: what this variant changes, and why",
     ]
     if base.params:
         lines.append("# params:   # a plain value changes a default; a new name adds a param")
         for p in base.params.values():
-            shown = f"{{type: {p.type}, example: {p.example!r}}}" if p.required \
-                else json.dumps(p.default)
+            shown = f"{{type: {p.type}, example: {_value(p.example)}}}" if p.required \
+                else _value(p.default)
             lines.append(f"#   {p.name}: {shown}")
     lines += [
         "# requires: [...]   # conditions added to the base's",
@@ -75,7 +89,8 @@ def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
         "#   - remove: [...]   # drop nodes, params, lets or inputs",
         "",
     ]
-    return "\n".join(lines)
+    # names and file names in comments stay on their line (a line break would end the comment)
+    return "\n".join(one_line(line) if line.startswith("#") else line for line in lines)
 
 
 __all__ = ["class_name", "extends_ref", "skeleton"]

@@ -84,7 +84,7 @@ def expand_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
         raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
                     + " -> ".join([*names, loader.display(base_path)]))
     loader.depends(path, base_path)
-    base = load_file(base_path, loader.display(base_path))
+    base = load_file(base_path, loader.display(base_path), loader.digests)
     if not isinstance(base, LMap):
         raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
