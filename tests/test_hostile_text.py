@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -331,7 +332,7 @@ def _crafted(marker: Path) -> dict:
     """What -> an edit of se's Spec that plants code creating `marker` if it ever ran."""
     from attngen.errors import Loc
     from attngen.expr import Expr, parse
-    from attngen.model import InitRule, Let, Output, Param, Ref
+    from attngen.model import InitRule, LayerOp, Let, Output, Param, Ref, Repeat
 
     run = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     bad = f"q=({run}), r"  # a name that would be code in a signature
@@ -356,8 +357,8 @@ def _crafted(marker: Path) -> dict:
         s.lets[let.name] = let
 
     def named_seq(s):
-        s.nodes["fc"].seq_named = True
-        s.nodes["fc"].seq[0].name = f"a=({run}), b"
+        s.nodes["fc"].form = replace(s.nodes["fc"].form, named=True)
+        s.nodes["fc"].form.items[0].name = f"a=({run}), b"
 
     return {
         "class name": lambda s: setattr(s, "name", f"X:\n    {run}\nclass Y"),
@@ -371,8 +372,10 @@ def _crafted(marker: Path) -> dict:
         "let expression text": lambda s: add_let(s, Let("k", loc, expr(run))),
         "let expression tree": lambda s: add_let(s, Let("k", loc, Expr(
             "1", ast.parse(run, mode="eval").body, loc))),
-        "op argument": lambda s: s.nodes["avg_pool"].args.update({"output_size": expr(run)}),
-        "op name": lambda s: setattr(s.nodes["avg_pool"], "op", f"Identity({run}) or nn.Identity"),
+        "op argument": lambda s: s.nodes["avg_pool"].form.args.update(
+            {"output_size": expr(run)}),
+        "op name": lambda s: setattr(s.nodes["avg_pool"], "form", LayerOp(
+            f"Identity({run}) or nn.Identity", s.nodes["avg_pool"].form.args)),
         "input name": lambda s: (setattr(s.inputs["x"], "name", bad),
                                  setattr(s, "inputs", {bad: s.inputs["x"]})),
         "reference": lambda s: setattr(s.nodes["out"], "inputs",
@@ -381,8 +384,8 @@ def _crafted(marker: Path) -> dict:
         "requirement": lambda s: s.requires.append(expr(f"({run}) or True", "True")),
         "dtype": lambda s: setattr(s.inputs["x"], "dtype", f"float = ({run})"),
         "output form": lambda s: setattr(s, "output_form", f"value; {run}"),
-        "loop variable": lambda s: (setattr(s.nodes["fc"], "each", parse("[1, 2]", loc)),
-                                    setattr(s.nodes["fc"], "each_var", f"i in ({run}), j")),
+        "loop variable": lambda s: setattr(s.nodes["fc"], "form", Repeat(
+            f"i in ({run}), j", parse("[1, 2]", loc), s.nodes["fc"].form)),
         "split output": lambda s: setattr(s.nodes["squeeze"], "out", [f"a = ({run})", "b"]),
         "seq layer name": named_seq,
         "init option": lambda s: s.init.append(

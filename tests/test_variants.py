@@ -94,7 +94,7 @@ def test_replace_keeps_place_and_rename_rewires_readers(tmp_path):
         """)
     spec = load(path, Loader(display_root=tmp_path))
     assert list(spec.nodes) == ["max_pool", "flat", "fc", "gate"]
-    assert spec.nodes["max_pool"].op == "AdaptiveMaxPool2d"
+    assert spec.nodes["max_pool"].form.op == "AdaptiveMaxPool2d"
     assert [r.name for r in spec.nodes["flat"].inputs] == ["max_pool"]
     assert [o.name for o in spec.outputs] == ["gate"]  # outputs follow a rename too
     check_spec(spec)
@@ -108,7 +108,7 @@ def test_patch_null_drops_a_key(tmp_path):
         """)
     spec = load(path, Loader(display_root=tmp_path))
     assert spec.nodes["pool"].shape is None
-    assert spec.nodes["pool"].args["output_size"].text == "2"
+    assert spec.nodes["pool"].form.args["output_size"].text == "2"
 
 
 def test_param_override_changes_only_the_default(tmp_path):
@@ -167,7 +167,7 @@ def test_inherited_use_resolves_next_to_the_base(tmp_path):
         """)
     path = write(tmp_path / "mine", "v.yaml", "extends: ../lib/outer.yaml\nname: Mine\n")
     spec = load(path, Loader(display_root=tmp_path))
-    assert spec.nodes["g"].spec.name == "Inner"
+    assert spec.nodes["g"].form.spec.name == "Inner"
 
 
 def test_extends_a_builtin_by_name(tmp_path):

@@ -19,7 +19,22 @@ from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
 from .errors import visible
-from .model import Node
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
 from .params import node_params, param_values
 from .params import total as params_total
 from .results import Checked
@@ -66,21 +81,23 @@ def _group(op_name: str | None) -> ops.Group:
     return ops.GROUPS[ops.REGISTRY[op_name].group if op_name else "module"]
 
 
-def _kind(node: Node, spec) -> ops.Group:
+def _kind(form: NodeForm, spec) -> ops.Group:
     """A node's group: its op's, a seq's first op's, an `apply` target's."""
-    if node.apply is not None:
-        target = spec.nodes.get(node.apply.name)
-        return _kind(target, spec) if target is not None and target.apply is None \
-            else _group(None)
-    if node.op:
-        return _group(node.op)
-    if node.seq is not None:
-        return _group(next((i.op for i in node.seq if i.op), None))
-    return _group(None)
-
-
-def _item_kind(item) -> ops.Group:
-    return _group(item.op)
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name)
+            return _kind(layer.form, spec) if layer is not None \
+                and layer_target(layer.form) is None else _group(None)
+        case LayerOp(op) | FunctionOp(op):
+            return _group(op)
+        case Seq(items):
+            return _group(next((i.form.op for i in items if isinstance(i.form, LayerOp)), None))
+        case SubSpec() | Cases():
+            return _group(None)
+        case Repeat(body=body) | Map(body=body):
+            return _kind(body, spec)
+        case _:
+            assert_never(form)
 
 
 class _Dot:
@@ -182,16 +199,18 @@ def drawn_nodes(checked: Checked):
             if set(node.when.names) & choices:
                 continue
             env = {**values, **checked.nodes[name].config}
-        body = node if node.cases is None else next(
-            (c for c in node.cases if _holds(c.when, env)), node.cases[0])
+        cases = cases_of(node)
+        body = next((c for c in cases if _holds(c.when, env)), cases[0]) if cases else node
         yield name, node, body, env
 
 
 def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
-    if body.apply is not None:
-        layer = spec.nodes.get(body.apply.name)
-        if layer is not None and layer.apply is None and applications(spec, layer.name) == 1:
+    target = layer_target(body.form)
+    if target is not None:
+        layer = spec.nodes.get(target.name)
+        if layer is not None and layer_target(layer.form) is None \
+                and applications(spec, layer.name) == 1:
             return node_params(layer, values)
         return 0
     return node_params(node, values)
@@ -285,8 +304,9 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs)]
-        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
-        if sub is not None and not collapse and body.each is None:
+        called = unwrapped(body.form)
+        sub = checked.subs.get(called.spec.name) if isinstance(called, SubSpec) else None
+        if sub is not None and not collapse and not isinstance(body.form, Repeat):
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
@@ -310,16 +330,15 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         given = body.if_given.name if body.if_given is not None else None
         if given is not None:
             notes.append(f"if {given} is given")
-        if body.seq is not None and len(body.seq) > 1:
-            steps = [(layer_call(i), _item_kind(i))
-                     for i in body.seq]
-            if body.each is not None:
-                var = f"{body.each_var} in " if body.each_var else ""
-                notes.append(f"for {var}{body.each.text}")
+        if isinstance(called, Seq) and len(called.items) > 1:
+            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
+            if isinstance(body.form, Repeat):
+                var = f"{body.form.var} in " if body.form.var else ""
+                notes.append(f"for {var}{body.form.iterable.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, call_label(body, spec), _kind(body, spec), params, indent,
-                  dashed=body.apply is not None, note="; ".join(notes))
+            d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
+                  dashed=layer_target(body.form) is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,

@@ -34,6 +34,7 @@ from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
 from .errors import Collector, Loc, SpecError, error, visible
 from .loader import Loader
+from .model import SubSpec, unwrapped
 from .params import total as params_total
 from .render import RenderError
 
@@ -152,7 +153,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
     for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
         what = code(call_label(body, spec))
-        target = body.spec if body.use else None
+        called = unwrapped(body.form)
+        target = called.spec if isinstance(called, SubSpec) else None
         if target is not None and target.name in pages_by_spec:
             sub_page = pages_by_spec[target.name]
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"

@@ -19,7 +19,24 @@ from .configs import structural_params
 from .dims import fmt_shape
 from .errors import error
 from .expr import Expr, uses_log2
-from .model import REQUIRED, Item, Node, Spec, is_declaration
+from .init_rules import init_rules
+from .model import (
+    REQUIRED,
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    is_declaration,
+    owned_layer,
+)
 from .resources import templates_dir
 from .results import Checked
 
@@ -153,39 +170,39 @@ class ClassEmitter:
         self.uses_functional = False
 
     # layers ------------------------------------------------------------------
-    def layer(self, item: Item, namer: Namer, indent: int, lead: int = 0) -> str:
-        """Constructor source of one layer (op, use, or nothing for tensor functions)."""
-        if item.use:
-            sub = item.spec
+    def layer(self, call: LayerOp | SubSpec, namer: Namer, indent: int, lead: int = 0) -> str:
+        """Constructor source of one layer: an op's module or a sub-spec's class."""
+        if isinstance(call, SubSpec):
+            sub = call.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent, lead)
-        op = ops.REGISTRY[item.op]
-        self._note_exprs(item.args.values())
+            return wrap_call(sub.name, render_args(spec_args, call.args, namer), indent, lead)
+        op = ops.REGISTRY[call.op]
+        self._note_exprs(call.args.values())
         return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                               item.args, namer), indent, lead)
+                                               call.args, namer), indent, lead)
 
-    def node_layer(self, node: Node, namer: Namer, indent: int, lead: int = 0) -> str | None:
-        """The attribute a node owns, or None (tensor functions, apply)."""
-        if node.kind == "apply" or (node.kind == "op" and not ops.REGISTRY[node.op].module):
-            return None
-        if node.seq is not None:
-            inner = indent + 4
-            if node.seq_named:
-                self.helpers["sequential"] = True
-                parts = [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                text = wrap_call("_sequential", parts, indent)
-            else:
-                text = wrap_call("nn.Sequential", [self.layer(i, namer, inner) for i in node.seq],
-                                 indent)
-            if len(node.seq) > 1 and "\n" not in text:
-                head = "_sequential" if node.seq_named else "nn.Sequential"
-                text = wrap_call(head, [], indent)[:-2] + "(" + "".join(
-                    f"\n{' ' * inner}{p}," for p in (
-                        [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                        if node.seq_named else [self.layer(i, namer, inner) for i in node.seq])
-                ) + f"\n{' ' * indent})"
-            return text
-        return self.layer(node.as_item(), namer, indent, lead)
+    def node_layer(self, form: NodeForm, namer: Namer, indent: int,
+                   lead: int = 0) -> str | None:
+        """The attribute a node owns (one copy of it for `each`), or None (tensor functions,
+        apply)."""
+        layer = owned_layer(form)
+        match layer:
+            case None:
+                return None
+            case LayerOp() | SubSpec():
+                return self.layer(layer, namer, indent, lead)
+            case Seq(items, named):
+                inner, head = indent + 4, "_sequential" if named else "nn.Sequential"
+                self.helpers["sequential"] |= named
+                parts = [(f"{i.name}=" if named else "") + self.layer(i.form, namer, inner)
+                         for i in items]
+                text = wrap_call(head, parts, indent)
+                if len(items) > 1 and "\n" not in text:  # a sequence of layers: one per line
+                    text = f"{head}(" + "".join(f"\n{' ' * inner}{p}," for p in parts) \
+                        + f"\n{' ' * indent})"
+                return text
+            case _:
+                assert_never(layer)
 
     def _note_exprs(self, exprs) -> None:
         if any(uses_log2(e) for e in exprs):
@@ -235,30 +252,35 @@ class ClassEmitter:
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
     def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
-        if node.cases is not None:
-            layers = [self.node_layer(case, namer, indent + 4) for case in node.cases]
-            if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
-                return [f"self.{node.name} = {self.node_layer(node.cases[0], namer, indent)}"]
-            owned = [(c, layer) for c, layer in zip(node.cases, layers) if layer is not None]
-            heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
-            lines = []
-            for head, (case, layer) in zip(heads, owned):
-                lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
-            return lines
-        if node.each is not None:
-            var = node.each_var or "_"
-            namer.loop.add(var)
-            layer = self.node_layer(node, namer, indent + 4)
-            namer.loop.discard(var)
-            if layer is None:
-                return []
-            comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
-                   f"{src(node.each, namer)}\n{' ' * indent}]"
-            one = f"[{layer} for {var} in {src(node.each, namer)}]"
-            text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
-            return [f"self.{node.name} = nn.ModuleList({text})"]
-        layer = self.node_layer(node, namer, indent, len(f"self.{node.name} = "))
-        return [] if layer is None else [f"self.{node.name} = {layer}"]
+        match node.form:
+            case Cases(cases):
+                layers = [self.node_layer(case.form, namer, indent + 4) for case in cases]
+                if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
+                    layer = self.node_layer(cases[0].form, namer, indent)
+                    return [f"self.{node.name} = {layer}"]
+                owned = [(c, layer) for c, layer in zip(cases, layers) if layer is not None]
+                heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
+                lines = []
+                for head, (case, layer) in zip(heads, owned):
+                    lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
+                return lines
+            case Repeat(name, iterable, _):
+                var = name or "_"
+                namer.loop.add(var)
+                layer = self.node_layer(node.form, namer, indent + 4)
+                namer.loop.discard(var)
+                if layer is None:
+                    return []
+                comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
+                       f"{src(iterable, namer)}\n{' ' * indent}]"
+                one = f"[{layer} for {var} in {src(iterable, namer)}]"
+                text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
+                return [f"self.{node.name} = nn.ModuleList({text})"]
+            case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall() | Map():
+                layer = self.node_layer(node.form, namer, indent, len(f"self.{node.name} = "))
+                return [] if layer is None else [f"self.{node.name} = {layer}"]
+            case _:
+                assert_never(node.form)
 
     def _grouped(self, nodes: list[Node]):
         """Consecutive nodes with the same `when`, as (condition, nodes) pairs."""
@@ -269,35 +291,6 @@ class ClassEmitter:
             else:
                 groups.append((node.when, [node]))
         return groups
-
-    def init_rule_lines(self) -> list[dict]:
-        rules = []
-        for rule in self.spec.init:
-            lines, o = [], rule.options
-            weight = {
-                "normal": f"nn.init.normal_(m.weight, mean={o.get('mean', 0.0)!r}, "
-                          f"std={o.get('std', 1.0)!r})",
-                "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={o.get('mode', 'fan_in')!r})",
-                "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={o.get('mode', 'fan_in')!r})",
-                "xavier_uniform": "nn.init.xavier_uniform_(m.weight)",
-                "xavier_normal": "nn.init.xavier_normal_(m.weight)",
-                "constant": f"nn.init.constant_(m.weight, {o.get('value', 0.0)!r})",
-                "zeros": "nn.init.zeros_(m.weight)",
-                "ones": "nn.init.ones_(m.weight)",
-            }
-            if rule.weight:
-                text = weight[rule.weight]
-                if "nonlinearity" in o:
-                    text = text[:-1] + f", nonlinearity={o['nonlinearity']!r})"
-                if rule.weight == "normal" and "mean" not in o:
-                    text = text.replace("mean=0.0, ", "")
-                lines.append(text.replace("'", '"'))
-            if rule.bias:
-                value = "nn.init.zeros_(m.bias)" if rule.bias == "zeros" \
-                    else f"nn.init.constant_(m.bias, {o.get('value', 0.0)!r})"
-                lines += ["if m.bias is not None:", f"    {value}"]
-            rules.append({"op": rule.op, "lines": lines or ["pass"]})
-        return rules
 
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
@@ -333,9 +326,10 @@ class ClassEmitter:
             shown = self.spec_shape(node.name)
         elif isinstance(out, dict):
             shown = ", ".join(fmt_shape(v) for v in out.values())
-        elif isinstance(out, list) and node.shape is not None and body.each_var:
+        elif isinstance(out, list) and node.shape is not None and isinstance(body.form, Repeat) \
+                and body.form.var:
             dims = ", ".join(d.text for d in node.shape)
-            shown = f"[({dims}) for {body.each_var} in {body.each.text}]"
+            shown = f"[({dims}) for {body.form.var} in {body.form.iterable.text}]"
         else:
             shown = fmt_shape(out)
         text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
@@ -350,7 +344,7 @@ class ClassEmitter:
         node = self.spec.nodes.get(name)
         if source is not None:
             dims = source.shape
-        elif node is not None and not (node.out or node.each is not None or node.map):
+        elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)):
             dims = node.shape
         else:
             dims = None
@@ -359,12 +353,12 @@ class ClassEmitter:
         return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
-        if node.cases is not None:
-            bodies = [self.forward_body(node, case, namer) for case in node.cases]
+        if isinstance(node.form, Cases):
+            bodies = [self.forward_body(node, case, namer) for case in node.form.cases]
             if all(b[1:] == bodies[0][1:] for b in bodies):  # e.g. the same layer call
                 return bodies[0]
             lines = []
-            for head, body in zip(self._case_heads(node.cases, namer, True), bodies):
+            for head, body in zip(self._case_heads(node.form.cases, namer, True), bodies):
                 lines += [head] + ["    " + line for line in body]
             return lines
         return self.forward_body(node, node, namer)
@@ -391,16 +385,24 @@ class ClassEmitter:
         return [comment, f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
-        if body.apply is not None:
-            return f"self.{body.apply.name}({', '.join(ins)})"
-        attr = "self." + node.name
-        if body.each is not None:
-            return f"[layer({', '.join(ins)}) for layer in {attr}]"
-        if body.kind in ("seq", "use") or ops.REGISTRY[body.op].module:
-            return f"{attr}({', '.join(ins)})"
-        if body.map:
-            return f"[{self.function_call(body, ['item'], namer, listed=False)} for item in {ins[0]}]"
-        return self.function_call(body, ins, namer, listed=self._is_list(body, ins))
+        args = ", ".join(ins)
+        match body.form:
+            case LayerCall(target) | Repeat(body=LayerCall(target)) | Map(body=LayerCall(target)):
+                return f"self.{target.name}({args})"
+            case Repeat():
+                return f"[layer({args}) for layer in self.{node.name}]"
+            case Map(body=FunctionOp() as function):
+                call = self.function_call(function, ["item"], namer, listed=False)
+                return f"[{call} for item in {ins[0]}]"
+            case FunctionOp():
+                return self.function_call(body.form, ins, namer,
+                                          listed=self._is_list(body, ins))
+            case LayerOp() | Seq() | SubSpec() | Map():  # the layer the node owns
+                return f"self.{node.name}({args})"
+            case Cases():
+                raise AssertionError("forward_node writes a `cases` node case by case")
+            case _:
+                assert_never(body.form)
 
     def _is_list(self, body: Node, ins: list[str]) -> bool:
         if len(ins) != 1:
@@ -408,12 +410,13 @@ class ClassEmitter:
         info = self.checked.nodes.get(ins[0])
         return info is not None and isinstance(info.output, list)
 
-    def function_call(self, body: Node, ins: list[str], namer: Namer, *, listed: bool) -> str:
-        op = ops.REGISTRY[body.op]
+    def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, *,
+                      listed: bool) -> str:
+        op = ops.REGISTRY[call.op]
         args, values = {}, {}
         for a in op.args:
-            if a.name in body.args:
-                expr = body.args[a.name]
+            if a.name in call.args:
+                expr = call.args[a.name]
                 text = src(expr, namer)
                 if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
                     text = text[1:-1].rstrip(",")
@@ -422,10 +425,10 @@ class ClassEmitter:
                 args[a.name] = text
                 if expr.is_constant():
                     values[a.name] = expr.constant
-        call = render_call(op, args, ins, listed=listed, values=values)
-        if call.startswith("F."):
+        written = render_call(op, args, ins, listed=listed, values=values)
+        if written.startswith("F."):
             self.uses_functional = True
-        return call
+        return written
 
     def return_lines(self, namer: Namer) -> list[str]:
         spec = self.spec
@@ -465,7 +468,7 @@ class ClassEmitter:
             name=spec.name, doc=self.docstring(),
             init_signature=", ".join(["self", *params]),
             forward_signature=", ".join(["self", *inputs]),
-            init_lines=init, forward_lines=forward, init_rules=self.init_rule_lines(),
+            init_lines=init, forward_lines=forward, init_rules=init_rules(spec),
         )
 
     def dim_lines(self, namer: Namer) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import Collector, Loc, did_you_mean, error
-from .model import Node, Ref, Spec, dim_names
+from .model import Cases, Node, Ref, Repeat, Spec, cases_of, dim_names, layer_target
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -17,17 +17,14 @@ if TYPE_CHECKING:
 
 def node_refs(node: Node) -> list[Ref]:
     """Every tensor a node reads (its own inputs and those of its cases)."""
+    if isinstance(node.form, Cases):  # a `cases` node itself has no `in:` or `if_given:`
+        return [ref for case in node.form.cases for ref in node_refs(case)]
     refs = list(node.inputs)
-    if node.apply:
-        refs.append(node.apply)  # the layer must be defined (and computed) first
+    target = layer_target(node.form)
+    if target is not None:
+        refs.append(target)  # the layer must be defined (and computed) first
     if node.if_given:
         refs.append(node.if_given)
-    for case in node.cases or ():
-        refs.extend(case.inputs)
-        if case.apply:
-            refs.append(case.apply)
-        if case.if_given:
-            refs.append(case.if_given)
     return refs
 
 
@@ -108,7 +105,7 @@ def check_optional_reads(spec: Spec) -> None:
     optional = sorted(n for n, i in sources.items() if i.optional)
     issues = Collector()
     for node in spec.nodes.values():
-        for body in [node, *(node.cases or [])]:
+        for body in [node, *cases_of(node)]:
             guard = body.if_given
             bad = len(issues.diagnostics)
             if guard is not None and guard.name not in sources and guard.name not in spec.nodes:
@@ -138,6 +135,11 @@ def check_optional_reads(spec: Spec) -> None:
     issues.raise_if_any()
 
 
+def loop_var(node: Node) -> str | None:
+    """The name `each: NAME in ...` gives the items (None without `each` or a name)."""
+    return node.form.var if isinstance(node.form, Repeat) else None
+
+
 def check_unique_names(spec: Spec) -> None:
     """Params, lets, inputs, nodes and split outputs share one namespace."""
     seen: dict[str, Loc] = {}
@@ -162,16 +164,16 @@ def check_unique_names(spec: Spec) -> None:
         claim(node.name, node.loc, "node")
         for o in node.out or ():
             claim(o, node.loc, "output")
-        for n in node.cases or ():
+        for n in cases_of(node):
             for o in n.out or ():
                 if o not in (node.out or ()):
                     claim(o, n.loc, "output")
-        if node.each_var in seen and seen[node.each_var] != node.loc:
-            issues.add(error(node.loc, "E106", f"loop variable '{node.each_var}' of node "
-                             f"'{node.name}' shadows a name defined at line "
-                             f"{seen[node.each_var].line}"))
+        var = loop_var(node)
+        if var is not None and var in seen and seen[var] != node.loc:
+            issues.add(error(node.loc, "E106", f"loop variable '{var}' of node "
+                             f"'{node.name}' shadows a name defined at line {seen[var].line}"))
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
-    values |= {n.each_var for n in spec.nodes.values() if n.each_var}
+    values |= {var for n in spec.nodes.values() if (var := loop_var(n))}
     for inp in spec.inputs.values():
         for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
             for name, loc in dim_names(shape):

@@ -18,7 +18,24 @@ from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import Loc, did_you_mean, error
 from .expr import Expr, frozen_value
 from .graph import build, producers
-from .model import Item, Node, Spec, is_declaration
+from .model import (
+    Callee,
+    Cases,
+    FunctionOp,
+    Item,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    is_declaration,
+    owned_layer,
+    unwrapped,
+)
 from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
@@ -182,8 +199,8 @@ class Inference:
             if is_declaration(node):
                 self.values[name] = LAYER  # owned here, called by `apply:` nodes
                 continue
-            if node.cases is not None:
-                chosen = [c for c in node.cases if self.active(c.when)]
+            if isinstance(node.form, Cases):
+                chosen = [c for c in node.form.cases if self.active(c.when)]
                 if len(chosen) != 1:
                     count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
                     raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
@@ -256,7 +273,7 @@ class Inference:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
 
     def is_list_node(self, body: Node, ins) -> bool:
-        return body.each is not None or body.map
+        return isinstance(body.form, Repeat | Map)
 
     def check_annotation(self, node: Node, body: Node, out, annotation):
         rule = self.rule_of(body)
@@ -265,67 +282,85 @@ class Inference:
             return [self.unify(name, loc, shape, dims, rule)
                     for name, dims, shape in zip(body.out, annotation, out)]
         if isinstance(out, list):
-            items = self.each_items(body) if body.each is not None else [None] * len(out)
+            each = body.form if isinstance(body.form, Repeat) else None
+            items = self.each_items(each) if each is not None else [None] * len(out)
             result = []
             for item, shape in zip(items, out):
-                extra = {body.each_var: item} if body.each_var else None
+                extra = {each.var: item} if each is not None and each.var else None
                 result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
             return result
         return self.unify(node.name, loc, out, annotation, rule)
 
     def rule_of(self, body: Node) -> str:
-        if body.op:
-            return f"{body.op}: {ops.REGISTRY[body.op].rule}"
-        if body.use and body.spec:
-            return f"{body.spec.name} (from {body.spec.file})"
-        return ""
+        """The op's shape rule (or the sub-spec called), for error notes."""
+        called = unwrapped(body.form)
+        match called:
+            case LayerOp(op) | FunctionOp(op):
+                return f"{op}: {ops.REGISTRY[op].rule}"
+            case SubSpec(spec=sub):
+                return f"{sub.name} (from {sub.file})"
+            case Seq() | LayerCall() | Cases():
+                return ""
+            case _:
+                assert_never(called)
 
-    def each_items(self, body: Node) -> list:
-        items = self.concrete(body.each)
+    def each_items(self, each: Repeat) -> list:
+        items = self.concrete(each.iterable)
         if not isinstance(items, (list, tuple)):
-            raise error(body.each.loc, "E402", f"'each' needs a list, got {items!r}")
+            raise error(each.iterable.loc, "E402", f"'each' needs a list, got {items!r}")
         if len(items) > 64:
-            raise error(body.each.loc, "E402", "'each' over more than 64 items")
+            raise error(each.iterable.loc, "E402", "'each' over more than 64 items")
         return list(items)
 
     def compute(self, node: Node, body: Node, ins):
-        if body.each is not None:
-            out = []
-            for item in self.each_items(body):
-                extra_sym = {body.each_var: item} if body.each_var else {}
-                out.append(self.call_layer(body, ins, extra_sym))
-            return out
-        if body.map:
-            if len(ins) != 1 or not isinstance(ins[0], list):
-                raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
-            return [self.call_layer(body, [x], {}) for x in ins[0]]
-        return self.call_layer(body, ins, {})
+        match body.form:
+            case Repeat() as each:
+                return [self.call(each.body, ins, {each.var: item} if each.var else {}, body)
+                        for item in self.each_items(each)]
+            case Map(called):
+                if len(ins) != 1 or not isinstance(ins[0], list):
+                    raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
+                return [self.call(called, [x], {}, body) for x in ins[0]]
+            case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
+                return self.call(body.form, ins, {}, body)
+            case Cases():
+                raise AssertionError("a case is chosen before a node is computed (run)")
+            case _:
+                assert_never(body.form)
 
-    def call_layer(self, body: Node, ins, extra: dict):
-        if body.apply is not None:
-            target = self.spec.nodes.get(body.apply.name)
-            if target is None or target.kind not in ("op", "seq", "use") or target.each \
-                    or (target.op and not ops.REGISTRY[target.op].module):
-                raise ShapeFail(f"'apply: {body.apply.name}' must name a layer node "
-                                "(op layer, seq or use) of this spec", "E402")
-            if target.name not in self.values:
-                raise ShapeFail(f"'apply: {body.apply.name}' names a layer that does not "
-                                "exist in this configuration", "E300")
-            return self.call_layer(target, ins, extra)
-        if body.seq is not None:
-            self.check_arity("a layer sequence", ins, 1, 1)
-            shape = ins[0]
-            for item in body.seq:
-                shape = self.item(item, [shape], extra, body)
-                if item.shape is not None:
-                    shape = _with_dtypes(self.unify(f"{body.name}.{item.name}", item.loc, shape,
-                                                    item.shape, self.rule_of_item(item), extra),
-                                         shape)
-            return shape
-        return self.item(body.as_item(), ins, extra, body)
+    def call(self, form: Callee, ins, extra: dict, owner: Node):
+        """The output shape of one call of a node's callee; `owner` is the node it belongs
+        to (for `apply:`, the node that declares the layer)."""
+        match form:
+            case LayerCall(target):
+                layer = self.spec.nodes.get(target.name)
+                owned = None if layer is None or isinstance(layer.form, Repeat) \
+                    else owned_layer(layer.form)
+                if layer is None or owned is None:
+                    raise ShapeFail(f"'apply: {target.name}' must name a layer node "
+                                    "(op layer, seq or use) of this spec", "E402")
+                if layer.name not in self.values:
+                    raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
+                                    "exist in this configuration", "E300")
+                return self.call(owned, ins, extra, layer)
+            case Seq(items):
+                self.check_arity("a layer sequence", ins, 1, 1)
+                shape = ins[0]
+                for item in items:
+                    shape = self.call_one(item.form, [shape], extra, owner)
+                    if item.shape is not None:
+                        rule = self.rule_of_item(item)
+                        shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
+                                                        shape, item.shape, rule, extra), shape)
+                return shape
+            case LayerOp() | FunctionOp() | SubSpec():
+                return self.call_one(form, ins, extra, owner)
+            case _:
+                assert_never(form)
 
     def rule_of_item(self, item: Item) -> str:
-        return f"{item.op}: {ops.REGISTRY[item.op].rule}" if item.op else ""
+        op = item.form.op if isinstance(item.form, LayerOp) else None
+        return f"{op}: {ops.REGISTRY[op].rule}" if op else ""
 
     def check_arity(self, what: str, ins, lo: int, hi: int):
         n = len(ins)
@@ -338,26 +373,26 @@ class Inference:
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
                                 f"({takers}) or 'map: true'", "E402")
 
-    def item(self, item: Item, ins, extra: dict, owner: Node):
+    def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
         """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
-        if item.use:
-            return self.call_spec(item, ins, extra)
-        op = ops.REGISTRY[item.op]
+        if isinstance(call, SubSpec):
+            return self.call_spec(call, ins, extra)
+        op = ops.REGISTRY[call.op]
         if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
             ins = ins[0]
             if not ins:
                 raise ShapeFail("empty list", "E402")
         self.check_arity(f"{op.name}", ins, *op.arity)
-        args = self.op_args(op, item.args, extra)
+        args = self.op_args(op, call.args, extra)
         for a in op.args:
             try:  # a default is always valid: what fails is given, located at its value
-                if a.name in item.args:
+                if a.name in call.args:
                     self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
-                                     item.args[a.name].text)
+                                     call.args[a.name].text)
                 if a.low is not None or a.high is not None:
                     self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
             except ShapeFail as exc:
-                raise error(item.args[a.name].loc, exc.code,
+                raise error(call.args[a.name].loc, exc.code,
                             f"node '{owner.name}': {exc}" + config_text(self.config),
                             *exc.notes) from None
         families = [dtype_of(s) for s in ins]
@@ -399,13 +434,13 @@ class Inference:
                 args[a.name] = a.default
         return args
 
-    def call_spec(self, item: Item, ins, extra: dict):
-        sub = item.spec
+    def call_spec(self, call: SubSpec, ins, extra: dict):
+        sub = call.spec
         config, env = {}, Env()
         for p in sub.params.values():
-            if p.name in item.args:
-                env.sym[p.name] = self.sym(item.args[p.name], extra)
-                env.val[p.name] = self.concrete(item.args[p.name], extra)
+            if p.name in call.args:
+                env.sym[p.name] = self.sym(call.args[p.name], extra)
+                env.val[p.name] = self.concrete(call.args[p.name], extra)
             elif p.required:
                 raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
             else:

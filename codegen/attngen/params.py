@@ -9,7 +9,20 @@ from . import ops
 from .describe import label
 from .errors import Loc, SpecError, did_you_mean, error
 from .expr import parse
-from .model import Item, Node, Spec
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+)
 from .parse import check_param_value
 
 
@@ -22,17 +35,18 @@ def param_values(spec: Spec, overrides: dict | None = None) -> dict:
     return values
 
 
-def _item(item: Item, values: dict) -> int:
-    if item.use:
+def _call(call: LayerOp | FunctionOp | SubSpec, values: dict, loc: Loc) -> int:
+    """Parameters of one op or sub-spec call; `loc` locates an impossible count."""
+    if isinstance(call, SubSpec):
         sub_values = {}
-        for p in item.spec.params.values():
-            if p.name in item.args:
-                sub_values[p.name] = item.args[p.name].value(values)
-        return total(item.spec, sub_values)
-    op = ops.REGISTRY[item.op]
+        for p in call.spec.params.values():
+            if p.name in call.args:
+                sub_values[p.name] = call.args[p.name].value(values)
+        return total(call.spec, sub_values)
+    op = ops.REGISTRY[call.op]
     if op.params is None:
         return 0
-    args = {a.name: (item.args[a.name].value(values) if a.name in item.args else a.default)
+    args = {a.name: (call.args[a.name].value(values) if a.name in call.args else a.default)
             for a in op.args}
     if any(v is ops.REQUIRED for v in args.values()):
         return 0  # reported by the shape checker
@@ -43,32 +57,38 @@ def _item(item: Item, values: dict) -> int:
     except (OverflowError, ValueError, TypeError):  # inf, nan, a list ...
         pass
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-    raise error(item.loc, "E402", f"{op.name}({shown}) has no whole, finite parameter count "
+    raise error(loc, "E402", f"{op.name}({shown}) has no whole, finite parameter count "
                 f"({count!r}): check its arguments")
 
 
 def node_params(node: Node, values: dict) -> int:
     """Parameters a node owns (0 for tensor functions and `apply`)."""
-    if node.cases is not None:
-        for case in node.cases:
-            if case.when.value(values):
-                return node_params(case, values)
-        return 0
-    if node.apply is not None:
-        return 0
-    if node.each is not None:
-        items = node.each.value(values)
-        if not isinstance(items, (list, tuple)):
-            raise error(node.each.loc, "E402", f"'each' needs a list, got {items!r}")
-        return sum(_body(node, {**values, **({node.each_var: i} if node.each_var else {})})
-                   for i in items)
-    return _body(node, values)
+    return _form_params(node.form, values, node.loc)
 
 
-def _body(node: Node, values: dict) -> int:
-    if node.seq is not None:
-        return sum(_item(i, values) for i in node.seq)
-    return _item(node.as_item(), values)
+def _form_params(form: NodeForm, values: dict, loc: Loc) -> int:
+    match form:
+        case Cases(cases):
+            for case in cases:
+                if case.when is None or case.when.value(values):
+                    return node_params(case, values)
+            return 0
+        case LayerCall() | Repeat(body=LayerCall()):
+            return 0  # counted where the layer is declared
+        case Repeat(var, iterable, body):
+            items = iterable.value(values)
+            if not isinstance(items, (list, tuple)):
+                raise error(iterable.loc, "E402", f"'each' needs a list, got {items!r}")
+            return sum(_form_params(body, {**values, **({var: i} if var else {})}, loc)
+                       for i in items)
+        case Map(body):
+            return _form_params(body, values, loc)
+        case Seq(items):
+            return sum(_call(i.form, values, i.loc) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            return _call(form, values, loc)
+        case _:
+            assert_never(form)
 
 
 def per_node(spec: Spec, overrides: dict | None = None) -> dict[str, int]:

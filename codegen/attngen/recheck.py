@@ -22,15 +22,25 @@ from .expr import Expr, parse
 from .graph import check_optional_reads, check_unique_names
 from .model import (
     REQUIRED,
+    Callee,
+    Cases,
+    FunctionOp,
     InitRule,
     Input,
     Item,
+    LayerCall,
+    LayerOp,
     Let,
+    Map,
     Node,
     Output,
     Param,
     Ref,
+    Repeat,
+    Seq,
     Spec,
+    SubSpec,
+    assert_never,
 )
 from .names import check_class_name, check_identifier
 from .parse import (
@@ -49,6 +59,8 @@ from .yamlload import LStr
 MAX_TEXT = 2000  # characters in a title, paper or doc (as the loader reads them)
 MAX_DEPTH = 64  # nesting of a param value (as the YAML reader allows)
 OUTPUT_FORMS = ("value", "tuple", "list")
+CALLEES = (LayerOp, FunctionOp, SubSpec, Seq, LayerCall)
+FORMS = (*CALLEES, Repeat, Map, Cases)  # NodeForm's classes (exactly: no subclass)
 _NOWHERE = Loc("<Spec object>")
 
 
@@ -230,31 +242,33 @@ def _callee_args(args, names, what: str, loc: Loc) -> None:
         _expr(value, f"argument '{key}' of {what}", loc)
 
 
-def _op(name, what: str, loc: Loc, *, layer: bool = False) -> ops.Op:
+def _op(name, what: str, loc: Loc, *, layer: bool) -> ops.Op:
+    """A registered op: a layer (an op that owns an nn.Module) or a tensor function, as
+    `layer` says (the loader makes an op node a LayerOp or a FunctionOp by the same rule)."""
     op = ops.REGISTRY.get(_str(name, f"the op of {what}", loc))
-    if op is None or (layer and not op.module):
-        raise error(loc, "E401", f"{what}: unknown {'layer' if layer else 'op'} "
+    if op is None or op.module != layer:
+        raise error(loc, "E401", f"{what}: unknown {'layer' if layer else 'tensor function'} "
                     "(run `attngen ops` for the list)")
     return op
 
 
-def _args_of(owner, what: str, loc: Loc) -> list[Spec]:
-    """Check an op or use callee (a node or a seq layer) and its arguments."""
-    if owner.op is not None:
-        op = _op(owner.op, what, loc, layer=type(owner) is Item)
-        _callee_args(owner.args, [a.name for a in op.args], what, loc)
-        for arg in op.args:  # a str argument is a literal from its choices, as loaded
-            if arg.kind == "str" and arg.name in owner.args:
-                value = owner.args[arg.name]
-                if not (value.is_constant() and type(value.constant) in (str, LStr)) \
-                        or (arg.choices and value.constant not in arg.choices):
-                    raise error(loc, "E402", f"{what}: argument '{arg.name}' must be one of "
-                                + ", ".join(repr(c) for c in arg.choices))
-        return []
-    _exact(owner.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
-    _str(owner.use, f"'use' of {what}", loc)
-    _callee_args(owner.args, list(owner.spec.params), what, loc)
-    return [owner.spec]
+def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spec]:
+    """Check an op or use callee (of a node or a seq layer) and its arguments."""
+    if isinstance(call, SubSpec):
+        _exact(call.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
+        _str(call.ref, f"'use' of {what}", loc)
+        _callee_args(call.args, list(call.spec.params), what, loc)
+        return [call.spec]
+    op = _op(call.op, what, loc, layer=isinstance(call, LayerOp))
+    _callee_args(call.args, [a.name for a in op.args], what, loc)
+    for arg in op.args:  # a str argument is a literal from its choices, as loaded
+        if arg.kind == "str" and arg.name in call.args:
+            value = call.args[arg.name]
+            if not (value.is_constant() and type(value.constant) in (str, LStr)) \
+                    or (arg.choices and value.constant not in arg.choices):
+                raise error(loc, "E402", f"{what}: argument '{arg.name}' must be one of "
+                            + ", ".join(repr(c) for c in arg.choices))
+    return []
 
 
 def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
@@ -263,26 +277,13 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
     what = f"node '{name}'"
     if case_of is not None and name != case_of:
         raise error(loc, "E102", f"a case of node '{case_of}' is named '{name}'")
-    kinds = [k for k in ("op", "use", "seq", "apply", "cases") if getattr(node, k) is not None]
-    if len(kinds) != 1 or (node.use is None) != (node.spec is None):
-        raise error(loc, "E102", f"{what} needs exactly one of op, use (with its spec), seq, "
-                    f"apply, cases; has {', '.join(kinds) or 'none'}")
     for ref in _list(node.inputs, f"'in' of {what}", loc, Ref):
         _ref(ref, f"an input of {what}", loc)
-    for key in ("if_given", "apply"):
-        if getattr(node, key) is not None:
-            _ref(getattr(node, key), f"'{key}' of {what}", loc)
-    for key in ("map", "seq_named"):
-        _exact(getattr(node, key), (bool,), f"'{key}' of {what}", loc, "True or False")
+    if node.if_given is not None:
+        _ref(node.if_given, f"'if_given' of {what}", loc)
     _text(node.doc, f"the doc of {what}", loc)
     if node.when is not None:
         _expr(node.when, f"'when' of {what}", loc)
-    if node.each is not None:
-        _expr(node.each, f"'each' of {what}", loc)
-    if node.each_var is not None:
-        if node.each is None:
-            raise error(loc, "E102", f"{what} has a loop variable but no 'each'")
-        check_identifier(_str(node.each_var, "a loop variable", loc), loc, "loop variable")
     if node.out is not None:
         for o in _exact(node.out, (list,), f"'out' of {what}", loc, "a list"):
             check_identifier(_str(o, f"an output of {what}", loc), loc, "output")
@@ -294,25 +295,45 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
         shapes = node.shape if node.out is not None else [node.shape]
         for shape in _exact(shapes, (list,), f"'shape' of {what}", loc, "a list"):
             _exprs(shape, f"'shape' of {what}", loc)
-    subs: list[Spec] = []
-    if node.cases is not None:
-        if case_of is not None or node.args or not _list(node.cases, f"'cases' of {what}",
-                                                          loc, Node):
-            raise error(loc, "E102", f"{what}: cases hold nodes, are not nested and take "
-                        "no arguments")
-        for case in node.cases:
-            subs += _node(case, loc, case_of=name)
-    elif node.seq is not None:
-        if node.args or not _list(node.seq, f"'seq' of {what}", loc, Item):
-            raise error(loc, "E102", f"{what}: a seq holds layers and takes no arguments")
-        for i, item in enumerate(node.seq):
-            subs += _item(item, i, node.seq_named, what, loc)
-    elif node.apply is not None:
-        if node.args:
-            raise error(loc, "E102", f"{what}: an apply node takes no arguments")
-    else:
-        subs += _args_of(node, what, loc)
-    return subs
+    _exact(node.form, FORMS, f"the form of {what}", loc, "an attngen node form ("
+           + ", ".join(f.__name__ for f in FORMS) + ")")
+    form = node.form
+    match form:
+        case Cases(cases):
+            if case_of is not None or not _list(cases, f"'cases' of {what}", loc, Node):
+                raise error(loc, "E102", f"{what}: cases hold nodes and are not nested")
+            return [sub for case in cases for sub in _node(case, loc, case_of=name)]
+        case Repeat(var, iterable, body):
+            _expr(iterable, f"'each' of {what}", loc)
+            if var is not None:
+                check_identifier(_str(var, "a loop variable", loc), loc, "loop variable")
+            return _callee(body, what, loc)
+        case Map(body):
+            return _callee(body, what, loc)
+        case LayerOp() | FunctionOp() | SubSpec() | Seq() | LayerCall():
+            return _callee(form, what, loc)
+        case _:
+            assert_never(form)
+
+
+def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:
+    """What a node calls (once, or under `each` or `map`, which wrap no other form)."""
+    _exact(callee, CALLEES, f"the call of {what}", loc, "an attngen LayerOp, FunctionOp, "
+           "SubSpec, Seq or LayerCall")
+    match callee:
+        case LayerOp() | FunctionOp() | SubSpec():
+            return _call(callee, what, loc)
+        case Seq(items, named):
+            _exact(named, (bool,), f"'named' of the seq of {what}", loc, "True or False")
+            if not _list(items, f"'seq' of {what}", loc, Item):
+                raise error(loc, "E102", f"{what}: a seq holds layers")
+            return [sub for i, item in enumerate(items)
+                    for sub in _item(item, i, named, what, loc)]
+        case LayerCall(target):
+            _ref(target, f"'apply' of {what}", loc)
+            return []
+        case _:
+            assert_never(callee)
 
 
 def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spec]:
@@ -323,12 +344,12 @@ def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spe
     elif name != str(index):
         raise error(loc, "E102", f"layer {index} of {owner} is named '{name}'")
     what = f"layer {name} of {owner}"
-    if (item.op is None) == (item.use is None) or (item.use is None) != (item.spec is None):
-        raise error(loc, "E102", f"{what} needs exactly one of op, use (with its spec)")
+    _exact(item.form, (LayerOp, SubSpec), f"the call of {what}", loc,
+           "an attngen LayerOp or SubSpec")
     _text(item.doc, f"the doc of {what}", loc)
     if item.shape is not None:
         _exprs(item.shape, f"'shape' of {what}", loc)
-    return _args_of(item, what, loc)
+    return _call(item.form, what, loc)
 
 
 def _init(rule: InitRule, loc: Loc) -> None:

@@ -32,7 +32,7 @@ from .dims import dim_symbol, fmt_shape
 from .errors import Diagnostic, Loc, SpecError
 from .infer import Inference
 from .loader import Loader
-from .model import is_declaration
+from .model import cases_of, is_declaration
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import Checked
 
@@ -299,7 +299,7 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
             got = seen[name]
             if got != want:
                 annotated = node is not None and (node.shape is not None or any(
-                    c.shape is not None for c in node.cases or ()))
+                    c.shape is not None for c in cases_of(node)))
                 claim = "annotation" if annotated else "op rule"
                 loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
                 report.errors.append(Diagnostic(
