@@ -255,6 +255,18 @@ def test_errors_in_the_base_point_into_the_base(tmp_path, capsys):
     assert found[0][0] == "base.yaml" and found[0][3] == "E400"
 
 
+@pytest.mark.parametrize("key", ["cases", "seq"])
+def test_a_scalar_where_the_base_needs_a_list_is_an_error_not_a_traceback(tmp_path, capsys,
+                                                                         key):
+    # the dangling-reference scan after `remove:` reads every node of the base, also one
+    # whose `cases:` or `seq:` is a number (found by the type checker: it iterated the number)
+    bad = BASE.replace("  act:  {op: Sigmoid, in: fc}", f"  act:  {{{key}: 5, in: fc}}")
+    path = variant(tmp_path, "edits:\n  - remove: flat\n", base=bad)
+    code, found, err = errors(capsys, path)
+    assert code == 1 and "Traceback" not in err
+    assert found[0][:4] == ("v.yaml", 3, 13, "E300")
+
+
 def test_extends_cycle_reports_the_chain(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "a.yaml", "extends: b.yaml\nname: A\n")

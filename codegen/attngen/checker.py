@@ -8,29 +8,32 @@ active output.
 from __future__ import annotations
 
 import random
+from pathlib import Path
+from typing import Any, cast
 
 from .configs import Env, config_text, configurations, param_env
 from .dims import dim_symbol
-from .errors import Collector, Diagnostic, SpecError, error
+from .errors import Collector, Diagnostic, Loc, SpecError, error
 from .graph import build, check_reachable, producers
 from .infer import Inference
 from .model import Spec
+from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
-from .results import LAYER, Checked
+from .results import LAYER, Checked, ValueShape
 
 
-def input_dims(spec: Spec, env: Env) -> list:
+def input_dims(spec: Spec, env: Env) -> list[Any]:
     """The free dims the inputs' shapes name (not params or lets), as symbols, in order."""
     dims, seen = [], set()
     for inp in spec.sources().values():
-        for d in inp.shape:
+        for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:
                 seen.add(d.text)
                 dims.append(dim_symbol(d.text))
     return dims
 
 
-def check_once(spec: Spec, cache: dict) -> Checked:
+def check_once(spec: Spec, cache: dict[Path, Checked]) -> Checked:
     """check(spec), once per spec file: `cache` maps spec paths to their results and is
     shared with the sub-spec checks, so a spec checked as another's sub-spec (danet's
     position_attention) is not checked again on its own, nor the other way round."""
@@ -39,7 +42,7 @@ def check_once(spec: Spec, cache: dict) -> Checked:
     return cache[spec.path]
 
 
-def check(spec: Spec, _cache: dict | None = None) -> Checked:
+def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors."""
     cache = _cache if _cache is not None else {}
     issues = Collector()
@@ -54,7 +57,8 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     graph, order = build(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
-    failed: dict[tuple, list] = {}  # the same problem in several configurations: report it once
+    # the same problem in several configurations: report it once
+    failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
     for config in configs:
         try:
             _check_config(spec, config, graph, order, result)
@@ -77,7 +81,8 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     return result
 
 
-def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Checked):
+def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
+                  result: Checked) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
         if not req.value(env.val):
@@ -91,7 +96,8 @@ def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Che
     inference = Inference(spec, env, prover, config, order, result)
     inference.bind_inputs()
     for name, value in inference.values.items():
-        result.inputs.setdefault(name, value)
+        # bind_inputs() with no values given binds every input to its tuple of dims
+        result.inputs.setdefault(name, cast(Shape, value))
     inference.run()
     active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
     if not active_outputs:
@@ -105,7 +111,9 @@ def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Che
         if value is LAYER:
             raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
                         f"output '{name}' is a layer declared without 'in:', not a tensor")
-        result.outputs.setdefault(name, value[name] if isinstance(value, dict) else value)
+        # a shape: not LAYER (refused above), nor None (every input is bound)
+        shape = cast("ValueShape | dict[str, ValueShape]", value)
+        result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
     active = {n for n in inference.values if n in spec.nodes}
     check_reachable(spec, graph, active, active_outputs, config_text(config))
     for dim, where in inference.bound.items():

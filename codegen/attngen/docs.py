@@ -27,6 +27,7 @@ import html
 import os
 import re
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import ops, render
@@ -34,9 +35,12 @@ from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
 from .errors import Collector, Loc, SpecError, error, visible
 from .loader import Loader
-from .model import SubSpec, unwrapped
+from .model import Spec, SubSpec, unwrapped
 from .params import total as params_total
 from .render import RenderError
+
+if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it checks a spec
+    from .results import Checked
 
 INDEX = "README.md"
 OPS_PAGE = "ops.md"
@@ -51,7 +55,7 @@ _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 
 
 # -- escaping ------------------------------------------------------------------------------
-def text(s) -> str:
+def text(s: object) -> str:
     """Spec prose as one line of inert Markdown: entities for <>&, backslashes for the rest."""
     s = visible(" ".join(str(s).split()))
     s = html.escape(s, quote=False)
@@ -59,7 +63,7 @@ def text(s) -> str:
     return _LINE_START.sub(r"\1\\\2", s)  # no heading, list or quote at the start
 
 
-def code(s) -> str:
+def code(s: object) -> str:
     """A code span (content shown verbatim, never parsed as markup), safe inside a table."""
     s = visible(" ".join(str(s).split())).replace("|", "\\|")
     run = max((len(m) for m in re.findall(r"`+", s)), default=0)
@@ -74,7 +78,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _value(v) -> str:
+def _value(v: object) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
@@ -111,7 +115,7 @@ def _link(target: Path, page_dir: Path) -> str:
 class _Page:
     """One spec's documentation: where it goes and what it says."""
 
-    def __init__(self, path: Path, checked, out_dir: Path):
+    def __init__(self, path: Path, checked: Checked, out_dir: Path) -> None:
         self.spec_path, self.checked, self.spec = path, checked, checked.spec
         self.out_dir = out_dir
         sub = _sub_dir(path)
@@ -123,13 +127,13 @@ class _Page:
         return params_total(self.spec)
 
 
-def _signature(spec) -> str:
+def _signature(spec: Spec) -> str:
     args = [p.name if p.required else f"{p.name}={_value(p.default)}"
             for p in spec.params.values()]
     return f"{spec.name}({', '.join(args)})"
 
 
-def _param_rows(spec) -> list[list[str]]:
+def _param_rows(spec: Spec) -> list[list[str]]:
     rows = []
     for p in spec.params.values():
         if p.required:
@@ -260,7 +264,8 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
 
-    loader, cache, issues, pages = Loader(), {}, Collector(), []
+    loader, issues, pages = Loader(), Collector(), []
+    cache: dict[Path, Checked] = {}
     seen: dict[PurePosixPath, Path] = {}
     for path in unique_files(paths):
         try:

@@ -182,9 +182,9 @@ class Inference:
                                 f"{self.spec.name}'s input shape")
                 self.values[name] = TensorType(given[name], dtype)
             else:
-                self.values[name] = TensorType(dims, dtype)
+                value = self.values[name] = TensorType(dims, dtype)
                 try:
-                    self.ctx.sizes(self.values[name], f"input '{name}'")
+                    self.ctx.sizes(value, f"input '{name}'")
                 except ShapeFail as exc:
                     raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
                                 *exc.notes) from None

@@ -3,6 +3,7 @@ the files each spec reads (for the build cache)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import Loc, did_you_mean, error
@@ -16,7 +17,8 @@ from .yamlload import LMap, load_file
 class Loader:
     """Loads specs and the sub-specs they use, each file once, detecting `use:` cycles."""
 
-    def __init__(self, builtin_dir: Path | None = None, display_root: Path | None = None):
+    def __init__(self, builtin_dir: Path | None = None,
+                 display_root: Path | None = None) -> None:
         self.builtin_dir = builtin_dir or specs_dir()
         self.display_root = display_root or Path.cwd()
         self.cache: dict[Path, Spec] = {}
@@ -73,19 +75,20 @@ class Loader:
         raise error(loc, "E500", f"cannot find spec '{ref}' (looked next to {self.display(base)} "
                     "and in the built-in library)" + did_you_mean(Path(ref).stem, known))
 
-    def load(self, path: Path, stack: tuple = ()) -> Spec:
+    def load(self, path: Path, stack: tuple[tuple[Path, Loc], ...] = ()) -> Spec:
         path = path.resolve() if path.exists() else path
         if path in self.cache:
             return self.cache[path]
         display = self.display(path)
         raw = load_file(path, display, self.digests)
-        if "extends" in raw if isinstance(raw, LMap) else False:
+        if isinstance(raw, LMap) and "extends" in raw:
             raw = expand_extends(self, raw, path, stack)
         spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))
         self.cache[path] = spec
         return spec
 
-    def load_child(self, ref: str, parent: Path, loc: Loc, stack: tuple) -> Spec:
+    def load_child(self, ref: str, parent: Path, loc: Loc,
+                   stack: tuple[tuple[Path, Loc], ...]) -> Spec:
         path = self.resolve(ref, parent, loc)
         self.depends(parent, path)
         chain = [p for p, _ in stack]
@@ -99,7 +102,7 @@ class Loader:
         return self.load(path, stack)
 
 
-def load(path, loader: Loader | None = None) -> Spec:
+def load(path: str | os.PathLike[str], loader: Loader | None = None) -> Spec:
     """Load one spec file (and its sub-specs)."""
     loader = loader or Loader()
     path = Path(path)

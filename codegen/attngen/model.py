@@ -24,7 +24,7 @@ class Param:
     type: str
     default: object = REQUIRED  # plain Python value, or REQUIRED
     example: object = None  # value used for checking a required param
-    choices: tuple | None = None
+    choices: tuple[object, ...] | None = None
     doc: str = ""
 
     @property
@@ -32,7 +32,7 @@ class Param:
         return self.default is REQUIRED
 
     @property
-    def sample(self):
+    def sample(self) -> object:
         """The value used for checking: default, else example."""
         return self.example if self.required else self.default
 
@@ -53,6 +53,13 @@ class Input:
     dtype: str = "float"
     items: list[Input] | None = None  # a list input: named tensors, unpacked in forward
     doc: str = ""
+
+    @property
+    def tensor_shape(self) -> list[Expr]:
+        """The shape of a tensor input: every input but a list input (see Spec.sources)."""
+        if self.shape is None:
+            raise ValueError(f"input '{self.name}' is a list of tensors: its items have shapes")
+        return self.shape
 
 
 @dataclass
@@ -183,7 +190,7 @@ class InitRule:
     loc: Loc
     weight: str | None = None
     bias: str | None = None
-    options: dict[str, object] = field(default_factory=dict)
+    options: dict[str, float | str] = field(default_factory=dict)  # std, mean, value; mode, ...
 
 
 @dataclass
@@ -208,7 +215,7 @@ class Spec:
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
-        out = []
+        out: list[tuple[str, Expr, Expr]] = []
         for req in self.requires:
             t = req.tree
             if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
@@ -220,7 +227,8 @@ class Spec:
         return out
 
     def sources(self) -> dict[str, Input]:
-        """Every tensor the graph can read: inputs and the items of list inputs."""
+        """Every tensor the graph can read: inputs and the items of list inputs (each with a
+        tensor_shape)."""
         out: dict[str, Input] = {}
         for inp in self.inputs.values():
             if inp.items is None:
@@ -315,7 +323,7 @@ def is_declaration(node: Node) -> bool:
             assert_never(node.form)
 
 
-def dim_names(shape: list[Expr]):
+def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
         calls = {id(n.func) for n in ast.walk(dim.tree) if isinstance(n, ast.Call)}

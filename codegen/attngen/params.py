@@ -26,7 +26,7 @@ from .model import (
 from .parse import check_param_value
 
 
-def param_values(spec: Spec, overrides: dict | None = None) -> dict:
+def param_values(spec: Spec, overrides: dict[str, object] | None = None) -> dict[str, object]:
     """Concrete values of params and lets (defaults or examples, then overrides)."""
     values = {p.name: p.sample for p in spec.params.values()}
     values.update(overrides or {})
@@ -35,7 +35,7 @@ def param_values(spec: Spec, overrides: dict | None = None) -> dict:
     return values
 
 
-def _call(call: LayerOp | FunctionOp | SubSpec, values: dict, loc: Loc) -> int:
+def _call(call: LayerOp | FunctionOp | SubSpec, values: dict[str, object], loc: Loc) -> int:
     """Parameters of one op or sub-spec call; `loc` locates an impossible count."""
     if isinstance(call, SubSpec):
         sub_values = {}
@@ -61,12 +61,12 @@ def _call(call: LayerOp | FunctionOp | SubSpec, values: dict, loc: Loc) -> int:
                 f"({count!r}): check its arguments")
 
 
-def node_params(node: Node, values: dict) -> int:
+def node_params(node: Node, values: dict[str, object]) -> int:
     """Parameters a node owns (0 for tensor functions and `apply`)."""
     return _form_params(node.form, values, node.loc)
 
 
-def _form_params(form: NodeForm, values: dict, loc: Loc) -> int:
+def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
     match form:
         case Cases(cases):
             for case in cases:
@@ -91,13 +91,13 @@ def _form_params(form: NodeForm, values: dict, loc: Loc) -> int:
             assert_never(form)
 
 
-def per_node(spec: Spec, overrides: dict | None = None) -> dict[str, int]:
+def per_node(spec: Spec, overrides: dict[str, object] | None = None) -> dict[str, int]:
     values = param_values(spec, overrides)
     return {name: node_params(node, values) for name, node in spec.nodes.items()
             if node.when is None or node.when.value(values)}
 
 
-def total(spec: Spec, overrides: dict | None = None) -> int:
+def total(spec: Spec, overrides: dict[str, object] | None = None) -> int:
     return sum(per_node(spec, overrides).values())
 
 
@@ -105,11 +105,11 @@ def total(spec: Spec, overrides: dict | None = None) -> int:
 SET_LOC = Loc("--set")
 
 
-def parse_sets(spec: Spec, sets: list[str]) -> dict:
+def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
     """`NAME=VALUE` strings -> {param: value}. Values go through the whitelist expression
     parser and its interpreter (never eval); they may name params set before them or
     defaults (`d_k=d_model // h`). A bare word is taken as text for a `str` param."""
-    overrides: dict = {}
+    overrides: dict[str, object] = {}
     for text in sets:
         name, eq, raw = str(text).partition("=")
         name = name.strip()
@@ -123,6 +123,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
         param = spec.params[name]
         expr = parse(raw, SET_LOC)
         env = {**{p.name: p.sample for p in spec.params.values()}, **overrides}
+        value: object
         if param.type == "str" and isinstance(expr.tree, ast.Name) and expr.tree.id not in env:
             value = expr.tree.id
         else:
@@ -136,7 +137,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
     return overrides
 
 
-def check_requires(spec: Spec, values: dict) -> None:
+def check_requires(spec: Spec, values: dict[str, object]) -> None:
     """The spec's `requires` at concrete values (E405 at the requirement, values in a note)."""
     for req in spec.requires:
         if not req.value(values):
@@ -145,7 +146,7 @@ def check_requires(spec: Spec, values: dict) -> None:
                         "values", f"values: {shown}")
 
 
-def check_shapes(spec: Spec, overrides: dict) -> None:
+def check_shapes(spec: Spec, overrides: dict[str, object]) -> None:
     """The shape checker with the set values in place of the defaults, so that a count is
     never shown for values that make no valid module (a bottleneck of width 0, an
     indivisible group count). Its diagnostics say which values were used."""
@@ -163,7 +164,8 @@ def check_shapes(spec: Spec, overrides: dict) -> None:
         raise SpecError([replace(d, notes=(*d.notes, used)) for d in exc.diagnostics]) from None
 
 
-def table(spec: Spec, overrides: dict | None = None, *, show_all: bool = False) -> str:
+def table(spec: Spec, overrides: dict[str, object] | None = None, *,
+          show_all: bool = False) -> str:
     """The `attngen params` report: values used, one row per node with parameters, total."""
     values = param_values(spec, overrides)
     counts = per_node(spec, overrides)

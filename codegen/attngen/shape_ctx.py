@@ -14,28 +14,28 @@ import sympy
 from . import algebra
 from .dims import fmt_dim, fmt_shape, to_number
 from .ops.base import Arg, form
-from .ops.ctx import ShapeFail
+from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, sample_text, simplify
 
 
 class ProverCtx:
     """ShapeCtx for one configuration of one spec: equalities go to its Prover."""
 
-    def __init__(self, prover: Prover):
+    def __init__(self, prover: Prover) -> None:
         self.prover = prover
 
     def fail(self, message: str, code: str = "E403", *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
 
-    def floor(self, x):
+    def floor(self, x: Dim) -> Dim:
         return algebra.floor(x)
 
-    def rank(self, shape, n: int, what: str):
+    def rank(self, shape: Shape, n: int, what: str) -> Shape:
         if len(shape) != n:
             self.fail(f"{what} must have {n} dims, got {len(shape)}: {fmt_shape(shape)}")
         return shape
 
-    def axis(self, d, rank: int) -> int:
+    def axis(self, d: Dim, rank: int) -> int:
         v = to_number(d) if not isinstance(d, int) else d
         if not isinstance(v, int):
             self.fail(f"dim {fmt_dim(d)} must be a whole number")
@@ -43,10 +43,10 @@ class ProverCtx:
             self.fail(f"dim {v} is out of range for a {rank}-D tensor")
         return v % rank
 
-    def is_minus_one(self, d) -> bool:
+    def is_minus_one(self, d: Dim) -> bool:
         return algebra.sympify(d) == -1
 
-    def eq(self, a, b, what_a: str, what_b: str):
+    def eq(self, a: Dim, b: Dim, what_a: str, what_b: str) -> None:
         ok, sample = self.prover.equal(a, b)
         if ok:
             return
@@ -57,7 +57,7 @@ class ProverCtx:
             notes.append(hint)
         self.fail(f"{what_a} is {fmt_dim(a)} but {what_b} is {fmt_dim(b)}", code, *notes)
 
-    def divides(self, g, n, what: str):
+    def divides(self, g: Dim, n: Dim, what: str) -> None:
         if to_number(g) == 1:
             return
         ok, sample = self.prover.divisible(n, g)
@@ -67,11 +67,11 @@ class ProverCtx:
                       self.prover.counterexample(sample, n, g),
                       f"if the module relies on it, state it: requires: [{stmt}]")
 
-    def exact_div(self, a, b, what: str):
+    def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
         return simplify(a / b)
 
-    def of_type(self, value, arg: Arg, what: str, text: str):
+    def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
         found = value_form(value)
         if arg.accepts(found):
@@ -86,7 +86,8 @@ class ProverCtx:
             and "//" not in text else []
         self.fail(f"{what} must be {arg.describe()}, got {text} ({what_it_is})", "E402", *notes)
 
-    def in_bounds(self, value, low, high, what: str):
+    def in_bounds(self, value: object, low: float | None, high: float | None,
+                  what: str) -> None:
         """`value` (or each element of a tuple) within [low, high] at the default sizes; a
         value that is not a number there (a free dim) is not judged."""
         for v in value if isinstance(value, (tuple, list)) else (value,):
@@ -99,7 +100,7 @@ class ProverCtx:
                     if low is None else f"from {low:g} to {high:g}")
             self.fail(f"{what} is {n!r} at the default sizes (must be {want})", "E402")
 
-    def sizes(self, shape, what: str):
+    def sizes(self, shape: Shape, what: str) -> None:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
         there (channel // reduction with channel < reduction) is an empty or unbuildable
         layer in the default module. The dims are whole numbers or integer expressions
@@ -115,7 +116,7 @@ class ProverCtx:
                 self.fail(f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
                           "(must be at least 1)", "E403", f"defaults: {shown}" if shown else "")
 
-    def broadcast(self, shapes):
+    def broadcast(self, shapes: list[Shape]) -> Shape:
         rank = max(len(s) for s in shapes)
         padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
         out = []
@@ -133,8 +134,8 @@ class ProverCtx:
             out.append(dims[0])
         return tuple(out)
 
-    def slice_length(self, size, start, stop):
-        def norm(v, default):
+    def slice_length(self, size: Dim, start: Dim | None, stop: Dim | None) -> Dim:
+        def norm(v: Dim | None, default: Dim) -> Dim:
             if v is None:
                 return default
             sign = self._sign(v)
@@ -147,20 +148,20 @@ class ProverCtx:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
         return simplify(length) if not isinstance(length, int) else length
 
-    def _sign(self, v) -> int:
+    def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)
         if v.is_negative:
             return -1
         if v.is_nonnegative:
             return 1
-        signs = {self.prover.value(v, s) < 0 for s in self.prover.samples
-                 if self.prover.value(v, s) is not None}
+        values = [self.prover.value(v, s) for s in self.prover.samples]
+        signs = {value < 0 for value in values if value is not None}
         if len(signs) != 1:
             self.fail(f"cannot tell whether slice bound {fmt_dim(v)} is negative")
         return -1 if signs.pop() else 1
 
 
-def value_form(value) -> object:
+def value_form(value: object) -> object:
     """The form of an argument value (ops.base.form), sympy values included: an expression
     is whole by its form (`c // 2`, `c * k`), not by its value at some sizes (`c / 2`)."""
     if isinstance(value, (tuple, list, sympy.Tuple)):

@@ -10,11 +10,16 @@ from __future__ import annotations
 import gc
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import yaml
 
-from .errors import Loc, error, one_line
+from .errors import Loc, SpecError, error, one_line
 from .files import NotRegular, read_regular
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items  # the type dict.items() returns
+    from collections.abc import Iterator
 
 MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
 MAX_NODES = 100_000  # values after alias expansion (alias bombs)
@@ -34,19 +39,26 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 
-class LMap(dict):
+class LMap(dict[str, "LValue"]):
     """A mapping with the location of itself and of each key."""
 
     loc: Loc
-    key_locs: dict
+    key_locs: dict[str, Loc]
+
+    # Its keys are located strings (the converter and variants.py make no other): declared
+    # for the type checker only, the methods are dict's own.
+    if TYPE_CHECKING:
+        def __iter__(self) -> Iterator[LStr]: ...
+        def items(self) -> dict_items[LStr, LValue]: ...
 
 
-class LList(list):
+class LList(list["LValue"]):
     loc: Loc
 
 
 class LStr(str):
     loc: Loc
+    origin: Path  # a `use:` target inherited through `extends:`: the file that wrote it
 
 
 class LInt(int):
@@ -71,10 +83,10 @@ class LBool(int):
 class LNone:
     loc: Loc
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, LNone)
 
     def __hash__(self) -> int:
@@ -84,11 +96,21 @@ class LNone:
         return "None"
 
 
-def loc_of(value, default: Loc) -> Loc:
+# A value read from YAML: each kind remembers where it was written.
+LValue: TypeAlias = "LMap | LList | LStr | LInt | LFloat | LBool | LNone"
+# What plain() makes of one: the plain Python value.
+Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
+
+
+def loc_of(value: object, default: Loc) -> Loc:
     return getattr(value, "loc", default)
 
 
-def plain(value):
+@overload
+def plain(value: LList) -> list[Plain]: ...
+@overload
+def plain(value: LValue) -> Plain: ...
+def plain(value: LValue) -> Plain:
     """Strip location wrappers (for values handed to code that needs real types)."""
     if isinstance(value, LNone):
         return None
@@ -107,17 +129,17 @@ def plain(value):
     return value
 
 
-def _mark(file: str, node) -> Loc:
+def _mark(file: str, node: Any) -> Loc:  # a yaml.Node (PyYAML has no type information)
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Converter:
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
         self.scalars = _Loader("")  # used only to construct scalar values
 
-    def convert(self, node, depth: int = 0):
+    def convert(self, node: Any, depth: int = 0) -> LValue:
         self.count += 1
         loc = _mark(self.file, node)
         if self.count > MAX_NODES:  # (a document with aliases was measured before)
@@ -143,9 +165,9 @@ class _Converter:
                 out.key_locs[key] = key.loc
             return out
         if isinstance(node, yaml.SequenceNode):
-            out = LList(self.convert(v, depth + 1) for v in node.value)
-            out.loc = loc
-            return out
+            items = LList(self.convert(v, depth + 1) for v in node.value)
+            items.loc = loc
+            return items
         if node.tag == _INT and len(node.value) > _MAX_INT_CHARS:
             raise _int_too_large(loc, node.value)
         try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
@@ -163,6 +185,7 @@ class _Converter:
                         f"{what}{why}; quote it, without a tag, to make it a string") from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
             raise _int_too_large(loc, node.value)
+        wrapped: LStr | LInt | LFloat | LBool | LNone
         if value is None:
             wrapped = LNone()
         elif isinstance(value, bool):
@@ -184,12 +207,12 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:16]}...{text[-8:]} ({len(text)} characters)"
 
 
-def _int_too_large(loc: Loc, text: str):
+def _int_too_large(loc: Loc, text: str) -> SpecError:
     return error(loc, "E105", f"integer {_short(text)} is too large: integers in a spec have "
                  f"at most {MAX_DIGITS} digits")
 
 
-def load_text(text: str, file: str):
+def load_text(text: str, file: str) -> LValue:
     """Parse YAML text into located values. Raises SpecError."""
     collecting = gc.isenabled()
     gc.disable()  # the trees built here hold no cycles; the collector's passes only cost time
@@ -200,7 +223,7 @@ def load_text(text: str, file: str):
             gc.enable()
 
 
-def _load_text(text: str, file: str):
+def _load_text(text: str, file: str) -> LValue:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
     try:
@@ -228,7 +251,8 @@ def _load_text(text: str, file: str):
     return _Converter(file).convert(node)
 
 
-def _expanded_size(node, file: str, sizes: dict, depth: int, aliased: list[bool]) -> int:
+def _expanded_size(node: Any, file: str, sizes: dict[int, int], depth: int,
+                   aliased: list[bool]) -> int:
     """Values `node` stands for once aliases are expanded, computed without expanding them
     (each shared node once), so an alias bomb is refused before any work. `aliased[0]`
     turns True once an alias (a node met again) is seen."""
@@ -248,7 +272,8 @@ def _expanded_size(node, file: str, sizes: dict, depth: int, aliased: list[bool]
     return size
 
 
-def load_file(path: Path, display: str | None = None, digests: dict | None = None):
+def load_file(path: Path, display: str | None = None,
+              digests: dict[Path, str | None] | None = None) -> LValue:
     """Read and parse a spec file; `display` is the name used in diagnostics. `digests`,
     when given, receives path -> SHA-256 of the exact bytes parsed (the build cache records
     these, so an edit made after the read is never taken for what was built)."""
