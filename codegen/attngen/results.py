@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
 from .model import Spec
 from .ops.ctx import Dim, Shape
+
+if TYPE_CHECKING:  # Python 3.11 has typing.Self
+    from typing_extensions import Self
 
 LAYER = object()  # the value of a layer node declared without `in:`
 # The shape of a value: a tuple of dims, or a list of them for a list of tensors.
@@ -21,7 +24,7 @@ class TensorType(tuple):
 
     dtype: str
 
-    def __new__(cls, dims: Iterable[Dim] = (), dtype: str = "float") -> TensorType:
+    def __new__(cls, dims: Iterable[Dim] = (), dtype: str = "float") -> Self:
         self = super().__new__(cls, dims)
         self.dtype = dtype
         return self
