@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from attngen import expr, names
+from attngen import docs, expr, names
 from attngen.cli import main
 from attngen.errors import CODES
 from conftest import REPO_ROOT
@@ -278,10 +278,11 @@ def test_relative_links_resolve(page):
 
 
 def test_hand_written_docs_are_not_generated_pages():
-    """`attngen docs` writes docs/README.md and docs/NAME.md per spec and overwrites them
-    without asking: a hand-written page must not share a name with a spec, and every other
-    page in docs/ must be one it writes."""
-    generated = {"README.md", *(f"{p.stem}.md" for p in (REPO_ROOT / "specs").glob("*.yaml"))}
+    """`attngen docs` writes docs/README.md, docs/ops.md and docs/NAME.md per spec and
+    overwrites them without asking: a hand-written page must not share a name with a spec,
+    and every other page in docs/ must be one it writes."""
+    generated = {docs.INDEX, docs.OPS_PAGE,
+                 *(f"{p.stem}.md" for p in (REPO_ROOT / "specs").glob("*.yaml"))}
     for name in HAND_WRITTEN_DOCS:
         assert name not in generated
     for page in DOCS.glob("*.md"):

@@ -261,12 +261,12 @@ def cmd_check(args) -> int:
 
 def shape_table(checked) -> str:
     spec = checked.spec
-    rows = [(name, "input", checked.shape_text(name)) for name in spec.sources()]
+    rows = [(name, "input", checked.shape_text(name, dtype=True)) for name in spec.sources()]
     for name in checked.order:
         if name in checked.nodes:
             node = spec.nodes[name]
-            rows.append((name, label(node), checked.shape_text(name)
-                         if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
+            rows.append((name, label(node), ", ".join(checked.shape_text(o, dtype=True)
+                                                      for o in node.out or [name])))
     w1 = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
     n_configs = len(checked.configs)
@@ -287,9 +287,11 @@ def cmd_show(args) -> int:
 
 def cmd_ops(args) -> int:
     for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
-        sig = ", ".join(a.name if a.required else f"{a.name}={a.default!r}" for a in op.args)
+        sig = ", ".join(f"{a.name}: {a.type}" + ("" if a.required else f" = {a.default!r}")
+                        for a in op.args)
         kind = "layer" if op.module else "function"
-        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}")
+        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
+              f"dtype {op.dtype.text}")
     return EXIT_OK
 
 

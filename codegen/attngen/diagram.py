@@ -2,13 +2,10 @@
 
 One box per node with its op and key arguments, the tensor shape on every edge (in a
 smaller font), the parameter count of each parametrised node, sub-modules as labelled
-clusters (or one box each with `collapse`). Colours are by op kind, so every diagram
-uses the same visual language (PALETTE; `legend=True` draws it as a key):
-
-  conv / linear           blue     pooling / resampling  green
-  activation / gate       orange   tensor reshaping      grey
-  arithmetic / attention  red      normalisation / dropout  purple
-  sub-module (collapsed)  yellow   inputs and outputs    white ovals
+clusters (or one box each with `collapse`). A box has the colours of its op's group
+(ops.GROUPS, declared with the ops; a sub-module's is the group `module`), so every
+diagram uses the same visual language; inputs and outputs are white ovals. `legend=True`
+draws the colour key.
 
 A `seq` node is one box with a coloured row per step; a node that reuses another's
 layer (`apply`) has that layer's colour and a dashed border.
@@ -42,21 +39,7 @@ from .params import node_params, param_values
 from .params import total as params_total
 from .results import Checked
 
-# kind: (fill, border, legend text); pastel fills keep black text at high contrast
-PALETTE = {
-    "conv": ("#dbe9f6", "#3b6ea5", "conv / linear"),
-    "pool": ("#dff0e0", "#3f8a48", "pooling / resampling"),
-    "activation": ("#fde8cf", "#b8691a", "activation / gate"),
-    "reshape": ("#ececec", "#6e6e6e", "tensor reshaping"),
-    "arith": ("#fbe0e0", "#b04545", "arithmetic / attention"),
-    "norm": ("#e8e1f3", "#6f56a0", "normalisation / dropout"),
-    "module": ("#fff4c2", "#8f7408", "sub-module"),
-    "io": ("#ffffff", "#333333", "input / output"),
-}
-# op group (ops.base.GROUPS) -> palette kind
-KIND = {"conv": "conv", "linear": "conv", "pool": "pool", "resample": "pool",
-        "activation": "activation", "reshape": "reshape", "arith": "arith",
-        "attention": "arith", "norm": "norm", "regularize": "norm", "module": "module"}
+IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
 FONT = "Helvetica"
 WRAP = 40  # characters per line of a box's argument text
 MAX_LINES = 4  # longer argument lists end in "..."
@@ -89,20 +72,32 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
     return lines
 
 
-def _kind(form: NodeForm, spec) -> str:
-    """Palette kind of a node: its op's, a seq's first op's, an `apply` target's."""
+def palette() -> list[ops.Group]:
+    """The colour key's rows: one per legend text, in the order the groups are declared."""
+    rows: dict[str, ops.Group] = {}
+    for group in [*ops.GROUPS.values(), IO]:
+        rows.setdefault(group.legend, group)
+    return list(rows.values())
+
+
+def _group(op_name: str | None) -> ops.Group:
+    """An op's group; a sub-module's (no op) is `module`."""
+    return ops.GROUPS[ops.REGISTRY[op_name].group if op_name else "module"]
+
+
+def _kind(form: NodeForm, spec) -> ops.Group:
+    """A node's group: its op's, a seq's first op's, an `apply` target's."""
     match form:
         case LayerCall(target):
             layer = spec.nodes.get(target.name)
             return _kind(layer.form, spec) if layer is not None \
-                and layer_target(layer.form) is None else "module"
+                and layer_target(layer.form) is None else _group(None)
         case LayerOp(op) | FunctionOp(op):
-            return KIND[ops.REGISTRY[op].group]
+            return _group(op)
         case Seq(items):
-            first = next((i.form.op for i in items if isinstance(i.form, LayerOp)), None)
-            return KIND[ops.REGISTRY[first].group] if first else "module"
+            return _group(next((i.form.op for i in items if isinstance(i.form, LayerOp)), None))
         case SubSpec() | Cases():
-            return "module"
+            return _group(None)
         case Repeat(body=body) | Map(body=body):
             return _kind(body, spec)
         case _:
@@ -119,15 +114,15 @@ class _Dot:
     def __init__(self):
         self.lines: list[str] = []
         self.edges: list[str] = []
-        self.kinds: set[str] = set()
+        self.kinds: set[str] = set()  # the legend rows drawn
 
     def _params(self, params: int) -> str:
         return f'<font point-size="9" color="#555555">{params:,} params</font>' if params else ""
 
-    def box(self, ident: str, title: str, detail: str, kind: str, params: int, indent: str,
+    def box(self, ident: str, title: str, detail: str, kind: ops.Group, params: int, indent: str,
             dashed: bool = False, note: str = ""):
-        fill, border, _ = PALETTE[kind]
-        self.kinds.add(kind)
+        fill, border = kind.fill, kind.border
+        self.kinds.add(kind.legend)
         rows = [f"<b>{_h(title)}</b>"]
         if note:  # a condition: when / if given / for each
             rows.append(f'<font point-size="9"><i>{_h(note)}</i></font>')
@@ -138,17 +133,17 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [label=<{"<br/>".join(rows)}>, '
                           f'fillcolor="{fill}", color="{border}"{style}];')
 
-    def seq_box(self, ident: str, title: str, steps: list[tuple[str, str]], params: int,
+    def seq_box(self, ident: str, title: str, steps: list[tuple[str, ops.Group]], params: int,
                 indent: str, note: str = ""):
         """One box, one coloured row per step of an nn.Sequential."""
-        border = PALETTE[steps[0][1]][1] if steps else PALETTE["module"][1]
+        border = steps[0][1].border if steps else ops.GROUPS["module"].border
         rows = [f"<tr><td><b>{_h(title)}</b></td></tr>"]
         if note:
             rows.append(f'<tr><td><font point-size="9"><i>{_h(note)}</i></font></td></tr>')
         for text, kind in steps:
-            self.kinds.add(kind)
+            self.kinds.add(kind.legend)
             cell = "<br/>".join(_h(line) for line in _wrap(text))
-            rows.append(f'<tr><td bgcolor="{PALETTE[kind][0]}"><font point-size="10">{cell}'
+            rows.append(f'<tr><td bgcolor="{kind.fill}"><font point-size="10">{cell}'
                         "</font></td></tr>")
         if params:
             rows.append(f"<tr><td>{self._params(params)}</td></tr>")
@@ -157,7 +152,7 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [shape=plain, style=solid, label=<{table}>];')
 
     def oval(self, ident: str, title: str, detail: str, indent: str):
-        fill, border, _ = PALETTE["io"]
+        fill, border = IO.fill, IO.border
         label = f"<b>{_h(title)}</b>"
         if detail:
             label += f'<br/><font point-size="10">{_h(detail)}</font>'
@@ -168,11 +163,11 @@ class _Dot:
         self.edges.append(f'  "{a}" -> "{b}" [label=" {_h(shape)} "{extra}];')
 
     def legend(self, indent: str):
-        """The colour key: one row per kind drawn in this diagram."""
+        """The colour key: one row per group drawn in this diagram."""
         rows = "".join(
-            f'<tr><td bgcolor="{fill}" width="14" height="10" border="1" color="{border}">'
-            f'</td><td align="left">{_h(text)}</td></tr>'
-            for kind, (fill, border, text) in PALETTE.items() if kind in self.kinds)
+            f'<tr><td bgcolor="{g.fill}" width="14" height="10" border="1" color="{g.border}">'
+            f'</td><td align="left">{_h(g.legend)}</td></tr>'
+            for g in palette() if g.legend in self.kinds)
         self.lines.append(
             f'{indent}"legend" [shape=plain, style=solid, label=<<table border="0" '
             f'cellspacing="3" cellpadding="1" bgcolor="#ffffff"><tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
@@ -258,7 +253,7 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     for name in spec.sources():
         d.oval(f"in:{name}", name, checked.shape_text(name), "  ")
         sources[name] = f"in:{name}"
-    d.kinds.add("io")
+    d.kinds.add(IO.legend)
     outs = _draw(checked, d, "", sources, {}, "  ", collapse)
     for o in spec.outputs:
         ident = f"out:{o.name}"
@@ -297,7 +292,7 @@ def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
 def palette_dot() -> str:
     """The colour key alone, for documentation pages."""
     d = _Dot()
-    d.kinds.update(PALETTE)
+    d.kinds.update(g.legend for g in palette())
     d.legend("  ")
     return "\n".join(["digraph palette {", f'  node [fontname="{FONT}", fontsize=10];',
                       *d.lines, "}"]) + "\n"

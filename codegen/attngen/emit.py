@@ -54,19 +54,23 @@ def _env():
 
 
 @cache
-def _call_template(op_name: str):
-    return _env().from_string(ops.REGISTRY[op_name].call)
+def _call_template(call: str):
+    return _env().from_string(call)
 
 
-def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool) -> str:
-    """A tensor function's call expression from its template; `args` maps the arguments
-    the spec gives to their source text, `ins` are the input variables."""
+def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,
+                values: dict[str, object] | None = None) -> str:
+    """A tensor function's call expression, from its emit hook or its template; `args` maps
+    the arguments the spec gives to their source text, `values` those given as literals to
+    their values, `ins` are the input variables."""
+    if op.emit is not None:
+        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed))
     seq = ins[0] if listed else f"[{', '.join(ins)}]"
     # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
     defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
     context = dict(defaults, **args, x=ins[0], ins=ins, seq=seq, listed=listed,
                    given=list(args), args=args)
-    return _call_template(op.name).render(**context)
+    return _call_template(op.call).render(**context)
 
 
 # -- text safety ----------------------------------------------------------------------
@@ -409,21 +413,22 @@ class ClassEmitter:
     def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, *,
                       listed: bool) -> str:
         op = ops.REGISTRY[call.op]
-        if op.call.startswith("F."):
-            self.uses_functional = True
-        args = {}
+        args, values = {}, {}
         for a in op.args:
             if a.name in call.args:
                 expr = call.args[a.name]
                 text = src(expr, namer)
                 if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
                     text = text[1:-1].rstrip(",")
-                if a.name == "other" and _needs_parens(expr):
+                if a.name in op.operands and _needs_parens(expr):
                     text = f"({text})"
                 args[a.name] = text
-        if call.op == "slice":
-            args["index"] = _slice_index(call, namer)
-        return render_call(op, args, ins, listed=listed)
+                if expr.is_constant():
+                    values[a.name] = expr.constant
+        written = render_call(op, args, ins, listed=listed, values=values)
+        if written.startswith("F."):
+            self.uses_functional = True
+        return written
 
     def return_lines(self, namer: Namer) -> list[str]:
         spec = self.spec
@@ -524,16 +529,6 @@ def _needs_parens(expr: Expr) -> bool:
     tree = expr.tree
     return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
         isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
-
-
-def _slice_index(call: FunctionOp, namer: Namer) -> str:
-    dim = call.args["dim"].value({})
-    start = src(call.args["start"], namer) if "start" in call.args else ""
-    stop = src(call.args["stop"], namer) if "stop" in call.args else ""
-    part = f"{start}:{stop}"
-    if dim >= 0:
-        return ", ".join([":"] * dim + [part])
-    return ", ".join(["..."] + [part] + [":"] * (-dim - 1))
 
 
 def _literal(value) -> str:

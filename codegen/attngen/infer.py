@@ -1,7 +1,9 @@
 """Shape inference: one spec, one configuration, node by node in forward order.
 
 Each node's shape comes from its op's rule (ops/ctx.py) or its sub-spec's own inference
-and is unified with its `shape:` annotation, which may bind new dim names.
+and is unified with its `shape:` annotation, which may bind new dim names. Its dtype
+family comes along (TensorType) from the op's dtype rule, which also says which input
+dtypes the op takes; the op's arguments are checked against their declared types.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ from .model import (
 )
 from .ops.ctx import ShapeFail
 from .prover import Prover
-from .results import LAYER, Checked, NodeShapes
+from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
 from .shape_ctx import ProverCtx
+
+# an input's `dtype:` -> its dtype family (ops.DTYPES)
+INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
 
 # The node budget: the nodes one check infers, in all its configurations, a sub-spec's
 # nodes counted at every `use:` and every `each` item (`each` x `use:` x depth), whether
@@ -185,7 +190,12 @@ class Inference:
                     dims.append(self.env.sym[d.text])
                 else:
                     dims.append(self._dim_value(d, self.sym(d)))
+            dtype = INPUT_DTYPES[inp.dtype]
             if given is not None:
+                got = dtype_of(given[name])
+                if got is not None and got != dtype:
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} is a {dtype} tensor, "
+                                    f"got a {got} one", "E402")
                 if len(given[name]) != len(dims):
                     raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
                                     f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
@@ -193,11 +203,11 @@ class Inference:
                 for i, (want, got) in enumerate(zip(dims, given[name])):
                     self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
                                 f"{self.spec.name}'s input shape")
-                self.values[name] = tuple(given[name])
+                self.values[name] = TensorType(given[name], dtype)
             else:
-                self.values[name] = tuple(dims)
+                value = self.values[name] = TensorType(dims, dtype)
                 try:
-                    self.ctx.sizes(self.values[name], f"input '{name}'")
+                    self.ctx.sizes(value, f"input '{name}'")
                 except ShapeFail as exc:
                     raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
                                 *exc.notes) from None
@@ -257,7 +267,7 @@ class Inference:
                         f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
         except ShapeFail as exc:
             rule = self.rule_of(body)
-            shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
+            shown = ", ".join(typed_text(s) for s in ins)
             raise error(body.loc, exc.code,
                         f"node '{node.name}': {exc}" + config_text(self.config),
                         *exc.notes, f"inputs: {shown}" if ins else "",
@@ -274,7 +284,7 @@ class Inference:
                             f"whether '{body.if_given.name}' is given: {exc}") from None
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
-            out = self.check_annotation(node, body, out, annotation)
+            out = _with_dtypes(self.check_annotation(node, body, out, annotation), out)
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
                 raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
@@ -365,8 +375,8 @@ class Inference:
                     shape = self.call_one(item.form, [shape], extra, owner)
                     if item.shape is not None:
                         rule = self.rule_of_item(item)
-                        shape = self.unify(f"{owner.name}.{item.name}", item.loc, shape,
-                                           item.shape, rule, extra)
+                        shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
+                                                        shape, item.shape, rule, extra), shape)
                 return shape
             case LayerOp() | FunctionOp() | SubSpec():
                 return self.call_one(form, ins, extra, owner)
@@ -384,8 +394,9 @@ class Inference:
             raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
         for i, s in enumerate(ins):
             if isinstance(s, list):
+                takers = ", ".join(n for n, o in ops.REGISTRY.items() if o.list_input)
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
-                                "(cat, stack, add) or 'map: true'", "E402")
+                                f"({takers}) or 'map: true'", "E402")
 
     def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
         """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
@@ -399,13 +410,23 @@ class Inference:
         self.check_arity(f"{op.name}", ins, *op.arity)
         args = self.op_args(op, call.args, extra)
         for a in op.args:
-            if a.low is None and a.high is None:
-                continue
-            try:
-                self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
-            except ShapeFail as exc:  # located at the argument (a default is always valid)
+            try:  # a default is always valid: what fails is given, located at its value
+                if a.name in call.args:
+                    self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
+                                     call.args[a.name].text)
+                if a.low is not None or a.high is not None:
+                    self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+            except ShapeFail as exc:
                 raise error(call.args[a.name].loc, exc.code,
-                            f"node '{owner.name}': {exc}" + config_text(self.config)) from None
+                            f"node '{owner.name}': {exc}" + config_text(self.config),
+                            *exc.notes) from None
+        families = [dtype_of(s) for s in ins]
+        for i, family in enumerate(families):
+            allowed = op.dtype.allowed(i)
+            if family is not None and family not in allowed:
+                raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
+                                f"got a {family} tensor", "E402",
+                                (f"dtype rule: {op.dtype.text}",))
         out = op.shape(self.ctx, list(ins), args)
         for shape in out if isinstance(out, list) else [out]:
             bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
@@ -416,7 +437,10 @@ class Inference:
                                     f"{k}={v}" for k, v in args.items()) + ")", "E402")
             if isinstance(shape, tuple):
                 self.ctx.sizes(shape, f"{op.name}'s output")
-        return out
+        dtype = op.dtype.result([f for f in families if f is not None])
+        if isinstance(out, list):
+            return [TensorType(shape, dtype) for shape in out]
+        return TensorType(out, dtype)
 
     def op_args(self, op, given: dict, extra: dict) -> dict:
         args = {}
@@ -480,11 +504,21 @@ class Inference:
 
 def _call_key(sub: Spec, env: Env, ins):
     """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
     try:
         return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
-                                        for n in sub.params), frozen_value(ins))
+                                        for n in sub.params), frozen_value(ins), dtypes)
     except TypeError:
         return None
+
+
+def _with_dtypes(shapes, typed):
+    """Shapes in an annotation's terms (unify's result) with the dtypes of `typed`, the
+    inferred values they replace (a shape, a list of shapes)."""
+    if isinstance(shapes, list):
+        return [_with_dtypes(s, t) for s, t in zip(shapes, typed)]
+    dtype = dtype_of(typed)
+    return TensorType(shapes, dtype) if dtype is not None else shapes
 
 
 def actual_shape(shape):

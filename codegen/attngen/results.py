@@ -1,24 +1,58 @@
-"""What the shape checker found: each node's shapes, the inputs', the outputs'."""
+"""What the shape checker found: each node's shapes and dtypes, the inputs', the outputs'."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
 from .model import Spec
-from .ops.ctx import Shape
+from .ops.ctx import Dim, Shape
+
+if TYPE_CHECKING:  # Python 3.11 has typing.Self
+    from typing_extensions import Self
 
 LAYER = object()  # the value of a layer node declared without `in:`
 # The shape of a value: a tuple of dims, or a list of them for a list of tensors.
 ValueShape: TypeAlias = "Shape | list[Shape]"
 
 
+class TensorType(tuple):
+    """A tensor value as the checker knows it: its shape (this tuple of dims) and its dtype
+    family (ops.DTYPES: bool, int, float, complex). Compares and prints as its shape."""
+
+    dtype: str
+
+    def __new__(cls, dims: Iterable[Dim] = (), dtype: str = "float") -> Self:
+        self = super().__new__(cls, dims)
+        self.dtype = dtype
+        return self
+
+    def __reduce__(self) -> tuple[type[TensorType], tuple[tuple[Dim, ...], str]]:
+        return (TensorType, (tuple(self), self.dtype))
+
+
+def dtype_of(value: object) -> str | None:
+    """The dtype family of a checked tensor value; None for anything else (a list of
+    tensors, an absent optional input, a layer)."""
+    return value.dtype if isinstance(value, TensorType) else None
+
+
+def typed_text(value: ValueShape | None) -> str:
+    """A value's shape with its dtype family unless that is float: `(B, h, nq, nk) bool`."""
+    if value is None:
+        return "None"
+    family = dtype_of(value)
+    return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
+
+
 @dataclass
 class NodeShapes:
     """What the checker learned about one node (in the first configuration that has it)."""
 
-    inputs: list[ValueShape | None]  # shapes of its inputs (None: an optional one not given)
+    # shapes of its inputs (TensorType: with their dtypes; None: an optional one not given)
+    inputs: list[ValueShape | None]
     output: ValueShape | dict[str, ValueShape]  # a dict out-name -> shape for several outputs
     config: dict[str, object]  # the configuration it was seen in
 
@@ -34,15 +68,22 @@ class Checked:
     symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
     subs: dict[str, Checked] = field(default_factory=dict)
 
-    def shape_text(self, name: str) -> str:
+    def shape_text(self, name: str, *, dtype: bool = False) -> str:
+        """A tensor's shape as printers show it; with `dtype`, followed by its dtype family
+        unless that is float (`(B, h, nq, nk) bool`)."""
+        value = self.value(name)
+        return typed_text(value) if dtype else fmt_shape(value)
+
+    def value(self, name: str) -> ValueShape:
+        """What the checker found for a tensor name: an input's, a node's, one output's."""
         if name in self.inputs:
-            return fmt_shape(self.inputs[name])
+            return self.inputs[name]
         for info in self.nodes.values():
             if isinstance(info.output, dict) and name in info.output:
-                return fmt_shape(info.output[name])
+                return info.output[name]
         output = self.nodes[name].output
         if not isinstance(output, dict):
-            return fmt_shape(output)
+            return output
         raise ValueError(several_outputs(name, output))  # each output has a shape, not the node
 
     def all_subs(self) -> list[Checked]:

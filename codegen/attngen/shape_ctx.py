@@ -1,7 +1,8 @@
 """The checker's ShapeCtx (ops/ctx.py): op shape rules' questions, answered by a Prover.
 
-Besides what rules ask, it checks what the checker asks of every op: argument ranges
-(in_bounds) and sizes of at least 1 (sizes), both at the default sizes.
+Besides what rules ask, it checks what the checker asks of every op: argument types
+(of_type), argument ranges (in_bounds) and sizes of at least 1 (sizes), at the default
+sizes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sympy
 
 from . import algebra
 from .dims import fmt_dim, fmt_shape, to_number
+from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, sample_text, simplify
 
@@ -68,6 +70,21 @@ class ProverCtx:
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
         return simplify(a / b)
+
+    def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
+        """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
+        found = value_form(value)
+        if arg.accepts(found):
+            return
+        if isinstance(found, tuple):
+            what_it_is = "a list"
+        else:
+            what_it_is = {"int": "a whole number", "float": "not a whole number",
+                          "bool": "a bool", "str": "a string", "none": "null"}.get(
+                              str(found), "not a number")
+        notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
+            and "//" not in text else []
+        self.fail(f"{what} must be {arg.describe()}, got {text} ({what_it_is})", "E402", *notes)
 
     def in_bounds(self, value: object, low: float | None, high: float | None,
                   what: str) -> None:
@@ -142,3 +159,15 @@ class ProverCtx:
         if len(signs) != 1:
             self.fail(f"cannot tell whether slice bound {fmt_dim(v)} is negative")
         return -1 if signs.pop() else 1
+
+
+def value_form(value: object) -> object:
+    """The form of an argument value (ops.base.form), sympy values included: an expression
+    is whole by its form (`c // 2`, `c * k`), not by its value at some sizes (`c / 2`)."""
+    if isinstance(value, (tuple, list, sympy.Tuple)):
+        return tuple(value_form(v) for v in value)
+    if isinstance(value, sympy.Expr):
+        return "int" if value.is_integer or algebra.is_integer_form(value) else "float"
+    if isinstance(value, sympy.logic.boolalg.Boolean):  # a condition: `channel > 8`
+        return "bool"
+    return form(value)
