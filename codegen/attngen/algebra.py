@@ -127,26 +127,27 @@ class TooLarge(Exception):
     """A value over a budget of the whole build; the caller reports it where it arose."""
 
 
-def size(x, limit: int = MAX_TERMS) -> tuple[int, float]:
+def size(x: Any, limit: int = MAX_TERMS) -> tuple[int, float]:
     """(terms, degree): an upper bound on the number of terms sympy.expand(x) gives (at
     most `limit` + 1: counting stops there) and x's degree in its symbols, from the form
     of x without expanding it, each shared sub-expression measured once."""
-    memo: dict = {}
+    memo: dict[object, tuple[int, float]] = {}
 
-    def measure(e) -> tuple[int, float]:
+    def measure(e: Any) -> tuple[int, float]:
         if e in memo:
             return memo[e]
+        found: tuple[int, float]
         if e.is_Atom:
-            found = (1, 1 if e.is_Symbol else 0)
+            found = (1, 1.0 if e.is_Symbol else 0.0)
         elif e.is_Add or e.is_Mul:
             parts = [measure(a) for a in e.args]
             if e.is_Add:
-                found = (sum(t for t, _ in parts), max(d for _, d in parts))
+                found = (sum(t for t, _ in parts), max(d for _, d in parts))  # degree: max
             else:
                 terms = 1
                 for t, _ in parts:
                     terms = min(terms * t, limit + 1)
-                found = (terms, sum(d for _, d in parts))
+                found = (terms, float(sum(d for _, d in parts)))
         elif e.is_Pow and e.exp.is_Number:
             t, d = measure(e.base)
             k = abs(e.exp)
@@ -157,7 +158,7 @@ def size(x, limit: int = MAX_TERMS) -> tuple[int, float]:
             found = (terms, d * float(k))
         else:  # floor, Mod, Max, Piecewise, log, a symbolic power: expanded inside
             parts = [measure(a) for a in e.args]
-            found = (max(1, sum(t for t, _ in parts)), max((d for _, d in parts), default=0))
+            found = (max(1, sum(t for t, _ in parts)), max((d for _, d in parts), default=0.0))
         memo[e] = found = (min(found[0], limit + 1), found[1])
         return found
 
@@ -175,7 +176,7 @@ def _choose(n: int, k: int, cap: int) -> int:
     return out
 
 
-def check_size(x, what: str) -> None:
+def check_size(x: Any, what: str) -> None:
     """TooLarge if x is over the expression budget (MAX_TERMS, MAX_DEGREE)."""
     terms, degree = size(x)
     if terms > MAX_TERMS:
