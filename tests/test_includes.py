@@ -9,6 +9,7 @@ first key (`/etc/passwd`), and a symlink loop gave a traceback.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -172,3 +173,13 @@ def test_a_special_file_where_a_spec_could_be_is_never_read(tree):
                                str(spec), "-o", str(tree / "out")], capture_output=True,
                               text=True, timeout=120, env=env, check=False)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_new_from_a_base_elsewhere_prints_a_build_command_that_works(tree):
+    res = run_cli(["new", "mine", "--from", tree / "lib" / "blk.yaml", "-o", "proj"])
+    assert res.code == 0, res.err
+    command = res.out.split("build it with `", 1)[1].split("`", 1)[0]
+    argv = shlex.split(command)
+    assert argv[:4] == ["attngen", "build", "-I", str(tree / "lib")]
+    assert run_cli([*argv[1:], "--no-svg", "-o", "out"]).code == 0
+    refused(run_cli(["check", "proj/mine.yaml"]), "proj/mine.yaml:3:10", "../lib/blk.yaml")

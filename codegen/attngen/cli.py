@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -26,7 +27,7 @@ from .build import (
 )
 from .describe import label
 from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, visible
-from .loader import Loader
+from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
 from .scaffold import class_name, extends_ref, skeleton
@@ -420,12 +421,19 @@ def cmd_new(args) -> int:
         print(f"attngen: error: {target} already exists; not overwriting it (choose another "
               "NAME or -o DIR, or remove the file)", file=sys.stderr)
         return EXIT_ERRORS
+    # a base outside the new file's folder tree is read only from a folder named with -I
+    include = list(args.include)
+    base_dir = real_path(base_path).parent
+    if not any(real_path(base_path).is_relative_to(root) for root in loader.roots(target)):
+        include.append(str(base_dir))
     try:
-        compile_spec(target, Loader(include=args.include), {})
+        compile_spec(target, Loader(include=include), {})
     except SpecError:
         target.unlink()
         raise
-    print(f"wrote {target}: {cls} extends {ref}; build it with `attngen build {target}`")
+    flags = "".join(f" -I {shlex.quote(str(d))}" for d in include)
+    print(f"wrote {target}: {cls} extends {ref}; build it with "
+          f"`attngen build{flags} {shlex.quote(str(target))}`")
     return EXIT_OK
 
 
