@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -269,19 +270,21 @@ def test_link_targets_are_relative_and_percent_encoded(tmp_path):
 ])
 @pytest.mark.parametrize("file_name", ["base.yaml", "b😀 é\u2028.yaml"])
 def test_new_from_a_base_with_any_title(tmp_path, title, file_name):
-    from attngen.loader import load
+    from attngen.loader import Loader, load
 
     base = tmp_path / file_name  # the new file's `extends:` names it
     base.write_text(f"name: Base\ntitle: {q(title)}\ninputs:\n  x: [B, C]\n"
                     "graph:\n  y: {op: Sigmoid, in: x}\noutputs: y\n", encoding="utf-8")
     res = run_cli(["new", "v", "--from", base, "-o", tmp_path / "out"])
     assert res.code == 0, res.err
-    made = load(tmp_path / "out" / "v.yaml")
+    # the base lies outside out/: read from it as an include folder, as the hint says
+    assert f" -I {shlex.quote(str(tmp_path))} " in res.out
+    made = load(tmp_path / "out" / "v.yaml", Loader(include=[tmp_path]))
     assert made.title == title + " (variant)" and made.name == "V"
 
 
 def test_new_writes_one_line_comments_whatever_the_names(tmp_path):
-    from attngen.loader import load
+    from attngen.loader import Loader, load
 
     base = tmp_path / "b\nname: Evil\n# \u2028extends: x.yaml"
     try:
@@ -292,7 +295,7 @@ def test_new_writes_one_line_comments_whatever_the_names(tmp_path):
     res = run_cli(["new", "v\nname: Evil\x1b", "--from", base, "-o", tmp_path / "out"])
     assert res.code == 0, res.err
     (made,) = (tmp_path / "out").iterdir()
-    assert load(made).name == "VNameEvil"
+    assert load(made, Loader(include=[tmp_path])).name == "VNameEvil"
     text = made.read_text(encoding="utf-8")
     assert all(line.startswith(("#", "extends:", "name:", "title:", "edits:")) or not line
                for line in text.split("\n")), text

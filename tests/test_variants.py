@@ -166,7 +166,8 @@ def test_inherited_use_resolves_next_to_the_base(tmp_path):
         outputs: g
         """)
     path = write(tmp_path / "mine", "v.yaml", "extends: ../lib/outer.yaml\nname: Mine\n")
-    spec = load(path, Loader(display_root=tmp_path))
+    # lib/ is outside mine/, the folder of the spec being built: named as an include folder
+    spec = load(path, Loader(display_root=tmp_path, include=[tmp_path / "lib"]))
     assert spec.nodes["g"].form.spec.name == "Inner"
 
 

@@ -22,6 +22,7 @@ import builtins
 import linecache
 import os
 import types
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,12 +152,17 @@ def _path(ref: str | os.PathLike[str]) -> Path:
     return builtin
 
 
-def load(path: str | os.PathLike[str]) -> LoadedSpec:
-    """Load and check a spec file or built-in name; raises SpecError with located errors."""
-    return LoadedSpec(compile_spec(_path(path), Loader(), {}))
+def load(path: str | os.PathLike[str], *,
+         include: Iterable[str | os.PathLike[str]] = ()) -> LoadedSpec:
+    """Load and check a spec file or built-in name; raises SpecError with located errors.
+
+    `use:` and `extends:` read specs in the spec's own folder and below and in the built-in
+    library; `include` names more folders they may read (the command line's `-I DIR`)."""
+    return LoadedSpec(compile_spec(_path(path), Loader(include=include), {}))
 
 
-def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str]) -> Checked:
+def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str],
+             include: Iterable[str | os.PathLike[str]] = ()) -> Checked:
     from .checker import check
     from .results import Checked
 
@@ -165,23 +171,23 @@ def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str]) -> Check
     if isinstance(obj, Checked):
         return obj
     if isinstance(obj, Spec):  # built or edited in Python: checked as a file would be
-
         recheck(obj)
         return check(obj, {})
-    return load(obj).checked
+    return load(obj, include=include).checked
 
 
 def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], *,
-            name: str | None = None) -> type:  # shadows the builtin: the API verb
+            name: str | None = None,
+            include: Iterable[str | os.PathLike[str]] = ()) -> type:  # shadows the builtin
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
     `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
     values: SpecError otherwise) before any source is made. `name` picks another class of
     the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
-    own class. Needs torch.
+    own class. `include`: as for `load`, for a spec file. Needs torch.
     """
-    checked = _checked(path_or_spec)
+    checked = _checked(path_or_spec, include)
     spec = checked.spec
     source = LoadedSpec(checked).source()
     filename = f"<attngen {spec.file}>"

@@ -111,3 +111,77 @@ def _integer_terms(x: Any) -> bool:
         elif not isinstance(node, _INSIDE):
             return False
     return True
+
+
+
+# The expression budget. Proving two dims equal expands them (sympy.expand multiplies out
+# every product and power), and sampling evaluates them: a few characters can ask for
+# billions of terms, ((B + C + H + W)**8 + 1)**8, or for numbers of billions of digits,
+# ((B**8)**8)**8 ... = B**(8**10). Every expression, whatever built it (lets, bound dims,
+# op rules), is measured from its form before that work and refused beyond these.
+MAX_TERMS = 1_000  # terms once expanded
+MAX_DEGREE = 64  # polynomial degree (a free dim's exponent, summed over a product)
+
+
+class TooLarge(Exception):
+    """A value over a budget of the whole build; the caller reports it where it arose."""
+
+
+def size(x: Any, limit: int = MAX_TERMS) -> tuple[int, float]:
+    """(terms, degree): an upper bound on the number of terms sympy.expand(x) gives (at
+    most `limit` + 1: counting stops there) and x's degree in its symbols, from the form
+    of x without expanding it, each shared sub-expression measured once."""
+    memo: dict[object, tuple[int, float]] = {}
+
+    def measure(e: Any) -> tuple[int, float]:
+        if e in memo:
+            return memo[e]
+        found: tuple[int, float]
+        if e.is_Atom:
+            found = (1, 1.0 if e.is_Symbol else 0.0)
+        elif e.is_Add or e.is_Mul:
+            parts = [measure(a) for a in e.args]
+            if e.is_Add:
+                found = (sum(t for t, _ in parts), max(d for _, d in parts))  # degree: max
+            else:
+                terms = 1
+                for t, _ in parts:
+                    terms = min(terms * t, limit + 1)
+                found = (terms, float(sum(d for _, d in parts)))
+        elif e.is_Pow and e.exp.is_Number:
+            t, d = measure(e.base)
+            k = abs(e.exp)
+            # expanded, (t terms)**k has as many terms as there are monomials of degree k
+            # in t variables: (t + k - 1) choose k (k whole and positive; else the base alone)
+            terms = _choose(t + int(k) - 1, int(k), limit + 1) if e.exp.is_Integer \
+                and e.exp > 0 else t
+            found = (terms, d * float(k))
+        else:  # floor, Mod, Max, Piecewise, log, a symbolic power: expanded inside
+            parts = [measure(a) for a in e.args]
+            found = (max(1, sum(t for t, _ in parts)), max((d for _, d in parts), default=0.0))
+        memo[e] = found = (min(found[0], limit + 1), found[1])
+        return found
+
+    return measure(sympify(x))
+
+
+def _choose(n: int, k: int, cap: int) -> int:
+    """n choose k, or `cap` if it is at least that (k may be large: x**64 has one term)."""
+    k = min(k, n - k)
+    out = 1
+    for i in range(k):
+        out = out * (n - i) // (i + 1)
+        if out >= cap:
+            return cap
+    return out
+
+
+def check_size(x: Any, what: str) -> None:
+    """TooLarge if x is over the expression budget (MAX_TERMS, MAX_DEGREE)."""
+    terms, degree = size(x)
+    if terms > MAX_TERMS:
+        raise TooLarge(f"{what} is too large: expanded, it would have more than "
+                       f"{MAX_TERMS:,} terms (the build budget for expression size)")
+    if degree > MAX_DEGREE:
+        raise TooLarge(f"{what} is too large: its degree is {degree:g}, more than "
+                       f"{MAX_DEGREE} (the build budget for expression size)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,15 +112,17 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True) -> list[Artifact]:
+              use_cache: bool = True,
+              include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
-    again; the others are built here, one after another (see _build_here).
+    again; the others are built here, one after another (see _build_here). `include`: the
+    folders `use:` and `extends:` may read besides the spec's own (`-I DIR`, loader.py).
     """
     paths = unique_files(paths)
-    loader, issues = Loader(), Collector()
+    loader, issues = Loader(include=include), Collector()
     for path in paths:
         if path.stem in SHADOWED:
             what = "Python's own" if path.stem in sys.stdlib_module_names else "the"
@@ -127,7 +130,9 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
                              f"shadow {what} module '{path.stem}' for code run in "
                              f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
     renderer = _renderer() if svg else None
-    store = BuildCache.open(svg=renderer is not None) if use_cache else None
+    # the -I folders decide what `use:` and `extends:` find: part of every key
+    store = BuildCache.open(svg=renderer is not None,
+                            include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key

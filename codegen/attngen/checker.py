@@ -11,12 +11,14 @@ import random
 from pathlib import Path
 from typing import Any, cast
 
+from .algebra import TooLarge
 from .configs import Env, config_text, configurations, param_env
 from .dims import dim_symbol
 from .errors import Collector, Diagnostic, Loc, SpecError, error
 from .graph import build, check_reachable, producers
-from .infer import Inference
+from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
+from .names import check_file_names
 from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
@@ -45,6 +47,7 @@ def check_once(spec: Spec, cache: dict[Path, Checked]) -> Checked:
 def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors."""
     cache = _cache if _cache is not None else {}
+    check_file_names(spec)  # before anything keys sub-specs by class name
     issues = Collector()
     subs = {}
     for sub in spec.subspecs():
@@ -57,17 +60,18 @@ def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
     graph, order = build(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
+    count = NodeCount()  # the node budget holds for all configurations together
     # the same problem in several configurations: report it once
     failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
     for config in configs:
         try:
-            _check_config(spec, config, graph, order, result)
+            _check_config(spec, config, graph, order, result, count)
         except SpecError as exc:
             suffix = config_text(config)
             for d in exc.diagnostics:
                 base = d.message.removesuffix(suffix) if suffix else d.message
                 failed.setdefault((d.loc, d.code, base), []).append(d)
-            if len(failed) >= 20:
+            if len(failed) >= 20 or count.used > MAX_NODES:  # the budget is spent
                 break
     for (_loc, _code, base), found in failed.items():
         first = found[0]
@@ -82,7 +86,7 @@ def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
 
 
 def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
-                  result: Checked) -> None:
+                  result: Checked, count: NodeCount) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
         if not req.value(env.val):
@@ -93,12 +97,18 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
     prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
-    inference = Inference(spec, env, prover, config, order, result)
-    inference.bind_inputs()
-    for name, value in inference.values.items():
-        # bind_inputs() with no values given binds every input to its tuple of dims
-        result.inputs.setdefault(name, cast(Shape, value))
-    inference.run()
+    inference = Inference(spec, env, prover, config, order, result, count)
+    try:
+        inference.bind_inputs()
+        for name, value in inference.values.items():
+            # bind_inputs() with no values given binds every input to its tuple of dims
+            result.inputs.setdefault(name, cast(Shape, value))
+        inference.run()
+    except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
+        node = inference.current
+        where = f"node '{node.name}': " if node is not None else ""
+        raise error(node.loc if node is not None else spec.loc, "E107",
+                    where + str(exc) + config_text(config)) from None
     active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
     if not active_outputs:
         raise error(spec.outputs[0].loc, "E303", "no output is returned" + config_text(config))

@@ -18,7 +18,7 @@ import html
 from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
-from .errors import visible
+from .errors import error, visible
 from .model import (
     Cases,
     FunctionOp,
@@ -44,6 +44,10 @@ FONT = "Helvetica"
 WRAP = 40  # characters per line of a box's argument text
 MAX_LINES = 4  # longer argument lists end in "..."
 RANKDIRS = ("TB", "LR", "BT", "RL")
+# The diagram budget: boxes drawn, a sub-module's boxes once per cluster it is drawn in
+# (nested sub-modules that use others twice double at every level). Past it, sub-modules
+# are drawn as one box each (the label says so); a spec over it even then is refused.
+MAX_BOXES = 2_000
 
 
 def _h(text) -> str:
@@ -231,6 +235,13 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     d = _Dot()
     at = drawn_at(spec)
     at = f"  <i>(drawn at {_h(at)})</i>" if at else ""
+    if not collapse and _boxes(checked, False) > MAX_BOXES:
+        collapse = True
+        at += f"  <i>(sub-modules collapsed: drawn out, over {MAX_BOXES:,} boxes)</i>"
+    if _boxes(checked, True) > MAX_BOXES:
+        raise error(spec.loc, "E107", f"the diagram would have more than {MAX_BOXES:,} boxes "
+                    "(the build budget for diagram size)", "split the spec into sub-specs: "
+                    "a sub-module too large to draw out is drawn as one box")
     graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
              f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}{at}>, labelloc=t];')
     node = (f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, '
@@ -253,6 +264,29 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     if legend:
         d.legend("  ")
     return "\n".join(head + d.lines + d.edges + ["}"]) + "\n"
+
+
+def _boxes(checked: Checked, collapse: bool) -> int:
+    """The boxes dot_source would draw, counted without drawing them (at most
+    MAX_BOXES + 1): inputs, outputs, and each node's box or sub-module's boxes."""
+    spec = checked.spec
+    return min(len(spec.sources()) + len(spec.outputs) + _node_boxes(checked, collapse, {}),
+               MAX_BOXES + 1)
+
+
+def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
+    n = 0
+    for _, _, body, _ in drawn_nodes(checked):
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
+            if sub.spec.name not in memo:  # each sub-module counted once
+                memo[sub.spec.name] = _node_boxes(sub, collapse, memo)
+            n += memo[sub.spec.name]
+        else:
+            n += 1
+        if n > MAX_BOXES:
+            break
+    return n
 
 
 def palette_dot() -> str:
@@ -286,6 +320,14 @@ def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     return out
 
 
+def _cluster(checked: Checked, body: Node, collapse: bool) -> Checked | None:
+    """The sub-module a node is drawn out as (a cluster of its nodes), or None (one box)."""
+    called = unwrapped(body.form)
+    if collapse or isinstance(body.form, Repeat) or not isinstance(called, SubSpec):
+        return None
+    return checked.subs.get(called.spec.name)
+
+
 def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
           entry_shapes: dict[str, str], indent: str, collapse: bool,
           binding: dict | None = None) -> dict[str, str]:
@@ -305,8 +347,8 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs)]
         called = unwrapped(body.form)
-        sub = checked.subs.get(called.spec.name) if isinstance(called, SubSpec) else None
-        if sub is not None and not collapse and not isinstance(body.form, Repeat):
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '

@@ -26,6 +26,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -146,7 +147,7 @@ def _param_rows(spec: Spec) -> list[list[str]]:
     return rows
 
 
-def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
+def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
     from .diagram import drawn_nodes, shown_params
 
@@ -159,8 +160,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
         what = code(call_label(body, spec))
         called = unwrapped(body.form)
         target = called.spec if isinstance(called, SubSpec) else None
-        if target is not None and target.name in pages_by_spec:
-            sub_page = pages_by_spec[target.name]
+        if target is not None and target.path in pages_by_spec:  # by file: names may repeat
+            sub_page = pages_by_spec[target.path]
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
@@ -176,7 +177,7 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
     return rows
 
 
-def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
+def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     from .diagram import drawn_at
 
     spec, page_dir = page.spec, page.file.parent
@@ -260,11 +261,12 @@ def _summary(doc: str, limit: int = 160) -> str:
     return out
 
 
-def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
+def artifacts(paths: list[Path], out_dir: Path,
+              include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
 
-    loader, issues, pages = Loader(), Collector(), []
+    loader, issues, pages = Loader(include=include), Collector(), []
     cache: dict[Path, Checked] = {}
     seen: dict[PurePosixPath, Path] = {}
     for path in unique_files(paths):
@@ -287,7 +289,7 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
             continue
         seen[page.rel] = path
         pages.append(page)
-    by_spec = {p.spec.name: p for p in pages}
+    by_spec = {p.spec.path: p for p in pages}  # spec file -> its page
     out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
            Artifact(out_dir / OPS_PAGE, ops_markdown().encode())]
     try:
@@ -301,6 +303,9 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
         except RenderError as exc:
             issues.add(error(Loc(loader.display(page.spec_path)), "E500",
                              f"cannot draw {page.svg.name}: {exc}"))
+            continue
+        except SpecError as exc:  # a diagram over its budget
+            issues.add(exc)
             continue
         out.append(Artifact(page.file, page_markdown(page, by_spec).encode(),
                             page.spec_path, reads))

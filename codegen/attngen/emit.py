@@ -8,7 +8,6 @@ shape comment and the spec line it comes from. Output is deterministic.
 from __future__ import annotations
 
 import ast
-import json
 import math
 import textwrap
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from functools import cache, lru_cache
 from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
-from .errors import error
-from .expr import Expr, uses_log2
+from .errors import InternalError, error
+from .expr import Expr, py_string, uses_log2
 from .init_rules import init_rules
 from .model import (
     REQUIRED,
@@ -37,6 +36,7 @@ from .model import (
     is_declaration,
     owned_layer,
 )
+from .names import ITEM_VAR, LAYER_VAR
 from .resources import templates_dir
 from .results import Checked
 
@@ -215,7 +215,7 @@ class ClassEmitter:
         for p in spec.params.values():
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
-                message = json.dumps(f"{spec.name}: {p.name} must be one of {shown}, got ")
+                message = py_string(f"{spec.name}: {p.name} must be one of {shown}, got ")
                 values = ", ".join(_py(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
@@ -248,7 +248,7 @@ class ClassEmitter:
         return lines
 
     def require_lines(self, req: Expr, namer: Namer) -> list[str]:
-        message = json.dumps(f"{self.spec.name}: requires {req.text}")
+        message = py_string(f"{self.spec.name}: requires {req.text}")
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
     def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
@@ -390,10 +390,10 @@ class ClassEmitter:
             case LayerCall(target) | Repeat(body=LayerCall(target)) | Map(body=LayerCall(target)):
                 return f"self.{target.name}({args})"
             case Repeat():
-                return f"[layer({args}) for layer in self.{node.name}]"
+                return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in self.{node.name}]"
             case Map(body=FunctionOp() as function):
-                call = self.function_call(function, ["item"], namer, listed=False)
-                return f"[{call} for item in {ins[0]}]"
+                call = self.function_call(function, [ITEM_VAR], namer, listed=False)
+                return f"[{call} for {ITEM_VAR} in {ins[0]}]"
             case FunctionOp():
                 return self.function_call(body.form, ins, namer,
                                           listed=self._is_list(body, ins))
@@ -574,8 +574,13 @@ def render(checked: Checked) -> str:
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
-    return env.get_template("module.py.j2").render(
+    source = env.get_template("module.py.j2").render(
         source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
         helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
         render_class=lambda body: body,
     )
+    try:  # an oracle: source that does not compile is attngen's bug, and never written
+        compile(source, f"<generated from {spec.file}>", "exec")
+    except (SyntaxError, ValueError) as exc:  # `exc` names the generated line
+        raise InternalError(spec.loc, f"the generated source does not compile: {exc}") from None
+    return source

@@ -20,6 +20,7 @@ CODES = {
     "E104": "invalid or reserved identifier",
     "E105": "input too large or too deeply nested (YAML limits)",
     "E106": "duplicate key or name",
+    "E107": "over a budget of the whole build (nodes, expression size, `use:` depth, diagram)",
     "E200": "expression syntax error",
     "E201": "construct not allowed in expressions",
     "E202": "unknown name in expression",
@@ -36,6 +37,7 @@ CODES = {
     "E500": "file not found or unreadable",
     "E501": "cycle through `use:` or `extends:`",
     "E502": "bad variant edit (`extends:`)",
+    "E503": "`use:` or `extends:` target outside the folders specs are read from",
     "E600": "`verify`: runtime shape differs from the spec (or the module failed to run)",
     "E601": "`verify`: torch.export shape differs from the spec (or export failed)",
 }
@@ -102,6 +104,15 @@ class SpecError(Exception):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class InternalError(Exception):
+    """A bug in attngen found by one of its own oracles (generated source that does not
+    compile): reported at the spec that provoked it, and nothing is written."""
+
+    def __init__(self, loc: Loc, message: str):
+        super().__init__(one_line(f"{loc}: internal error: {message} (a bug in attngen; "
+                                  "please report it with the spec)"))
 
 
 def error(loc: Loc, code: str, message: str, *notes: str) -> SpecError:

@@ -116,12 +116,20 @@ class Expr:
             return _SYMPY[key]
         import sympy
 
+        from .algebra import TooLarge, check_size
+
         try:
             out = _Sym(env, self).run(self.tree)
+            if isinstance(out, sympy.Basic):  # lets and bound dims make it larger than its text
+                substituted = any(not getattr(env.get(n), "is_Symbol", False) for n in self.names)
+                check_size(out, f"'{self.text}'" + (" with the values of its names"
+                                                    if substituted else ""))
         # a str param in arithmetic (TypeError), max() of a NaN default (ValueError)
         except (sympy.SympifyError, TypeError, ValueError) as exc:
             raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
                         f"{type(exc).__name__}") from None
+        except TooLarge as exc:
+            raise error(self.loc, "E107", str(exc)) from None
         if key is not None and not isinstance(out, (list, dict)):
             if len(_SYMPY) >= MEMO_SIZE:
                 _SYMPY.clear()
@@ -245,6 +253,13 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
 
 
 # -- Python source ---------------------------------------------------------------
+def _source_atom(text: str) -> ast.Name:
+    """A node that ast.unparse writes as `text` exactly: for a call, which binds as tightly
+    as a name, so the precedence of the code around it is unaffected. `float("inf")`
+    is written so here, where it is made; ast.unparse would quote the string its own way."""
+    return ast.Name(text, ast.Load())
+
+
 class _Renamer(ast.NodeTransformer):
     def __init__(self, rename: Callable[[str], str]) -> None:
         self.rename = rename
@@ -252,12 +267,12 @@ class _Renamer(ast.NodeTransformer):
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
         if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name) \
                 and node.operand.id == "inf":  # -inf reads float("-inf")
-            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("-inf")], [])
+            return _source_atom('float("-inf")')
         return self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id == "inf":
-            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("inf")], [])
+            return _source_atom('float("inf")')
         if node.id in CONSTANTS or node.id in FUNCTIONS:
             return node
         return ast.Name(self.rename(node.id), ast.Load())
@@ -271,10 +286,24 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
+def py_string(text: str) -> str:
+    """A double-quoted Python string literal whose value is `text`, escaped character by
+    character as Python reads it (JSON's escapes would write an emoji as a surrogate pair,
+    which Python reads as two other characters)."""
+    out = []
+    for ch in str(text):
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # line breaks, controls, lone surrogates, format characters
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
+
+
 def _to_source(tree: ast.expr, rename: Callable[[str], str]) -> str:
     """Source of `tree` with names renamed; rewrites `tree` in place."""
-    text = ast.unparse(_Renamer(rename).visit(tree))
-    return text.replace("float('inf')", 'float("inf")').replace("float('-inf')", 'float("-inf")')
+    return ast.unparse(_Renamer(rename).visit(tree))
 
 
 def uses_log2(expr: Expr) -> bool:

@@ -13,6 +13,7 @@ import ast
 import sympy
 
 from . import ops
+from .algebra import TooLarge
 from .configs import Env, add_lets, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import Loc, did_you_mean, error
@@ -44,6 +45,26 @@ from .shape_ctx import ProverCtx
 # an input's `dtype:` -> its dtype family (ops.DTYPES)
 INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
 
+# The node budget: the nodes one check infers, in all its configurations, a sub-spec's
+# nodes counted at every `use:` and every `each` item (`each` x `use:` x depth), whether
+# inferred or taken from the cache of identical calls (what the module would contain).
+MAX_NODES = 50_000
+
+
+class NodeCount:
+    """The nodes inferred so far by one check, shared by its inferences; TooLarge past
+    MAX_NODES (the checker reports it at the node being inferred)."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def add(self, n: int) -> None:
+        self.used += n
+        if self.used > MAX_NODES:
+            raise TooLarge(f"the spec expands to more than {MAX_NODES:,} nodes: its own and "
+                           "its sub-specs' at every `use:` and `each` item, in every "
+                           "configuration (the build budget for nodes)")
+
 
 def check_names(expr: Expr, env) -> None:
     """E202 at the first unknown name of an expression, with a suggestion."""
@@ -59,9 +80,11 @@ class Inference:
     """Infers the shapes of one spec for one configuration and one environment."""
 
     def __init__(self, spec: Spec, env: Env, prover: Prover, config: dict, order: list[str],
-                 record: Checked | None = None):
+                 record: Checked | None = None, count: NodeCount | None = None):
         self.spec, self.env, self.prover, self.config = spec, env, prover, config
         self.order, self.record = order, record
+        self.count = count if count is not None else NodeCount()
+        self.current: Node | None = None  # the node being inferred (where budgets report)
         self.ctx = ProverCtx(prover)
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
@@ -227,6 +250,8 @@ class Inference:
         return value
 
     def node(self, node: Node, body: Node, prod):
+        self.current = node
+        self.count.add(1)
         ins = [self.fetch(r, node) for r in body.inputs]
         if body.if_given is not None:
             given = self.fetch(body.if_given, node)
@@ -452,15 +477,17 @@ class Inference:
         # convs): infer each distinct call once per configuration.
         key = _call_key(sub, env, ins)
         if key is not None and key in self.prover.cache:
-            outs = self.prover.cache[key]
+            outs, nodes = self.prover.cache[key]
+            self.count.add(nodes)
             return list(outs) if isinstance(outs, list) else outs
+        before = self.count.used
         add_lets(sub, env)
         names = list(sub.sources())
         required = [n for n in names if not sub.sources()[n].optional]
         if not len(required) <= len(ins) <= len(names):
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
                             f"({', '.join(names)}), got {len(ins)}", "E402")
-        inner = Inference(sub, env, self.prover, config, forward_order(sub))
+        inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
         inner.bind_inputs(dict(zip(names, ins)))
         inner.run()
         outs = []
@@ -469,8 +496,9 @@ class Inference:
                 value = inner.values[inner.prod[o.name]]
                 outs.append(value[o.name] if isinstance(value, dict) else value)
         outs = outs[0] if len(outs) == 1 else outs
-        if key is not None:
-            self.prover.cache[key] = list(outs) if isinstance(outs, list) else outs
+        if key is not None:  # with the nodes it expands to, counted again at every call
+            self.prover.cache[key] = (list(outs) if isinstance(outs, list) else outs,
+                                      self.count.used - before)
         return outs
 
 

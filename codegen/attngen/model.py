@@ -238,13 +238,16 @@ class Spec:
         return out
 
     def subspecs(self) -> list[Spec]:
-        """Sub-specs used by this spec (depth first, each once, dependencies first)."""
-        seen: dict[str, Spec] = {}
+        """Sub-specs used by this spec at any depth (depth first, each file once,
+        dependencies first): a file reached again is not walked again, so sub-specs shared
+        along a chain cost once, not once per path to them."""
+        seen: dict[Path, Spec] = {}
 
         def visit(spec: Spec) -> None:
             for child in spec._direct_uses():
-                visit(child)
-                seen.setdefault(child.name, child)
+                if child.path not in seen:
+                    visit(child)
+                    seen[child.path] = child
 
         visit(self)
         return list(seen.values())

@@ -75,7 +75,9 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
             issues.add(exc)
     if "aliases" in raw:
         items = expect(raw["aliases"], LList, "'aliases'", raw.loc, "a list of names")
-        spec.aliases = [check_class_name(a, loc_of(a, items.loc)) for a in items]
+        for alias in items:  # kept located (an LStr): namespace errors point at it
+            name = check_class_name(alias, loc_of(alias, items.loc))
+            spec.aliases.append(alias if isinstance(alias, LStr) else name)
     issues.raise_if_any()
     check_unique_names(spec)
     check_optional_reads(spec)

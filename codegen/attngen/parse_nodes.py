@@ -163,7 +163,8 @@ def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: 
         what = f"node '{name}' (op {op.name})"
         check_keys(raw, NODE_KEYS + names, what)
         return _op_form(op, _load_args(raw, what, op, names))
-    ref = str(expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name"))
+    # the located text: namespace errors point at the `use:` (names.check_file_names)
+    ref = expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name")
     sub = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
     what = f"node '{name}' (use {ref})"
     check_keys(raw, NODE_KEYS + tuple(sub.params), what)
@@ -260,7 +261,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
         else:
-            ref = str(value["use"])
+            ref = expect(value["use"], str, f"'use' of layer {key}", loc, "a spec name")
             sub = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
             names = tuple(sub.params)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")

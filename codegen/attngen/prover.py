@@ -71,6 +71,7 @@ class Prover:
         diff = a - b
         if diff.is_number:
             return diff == 0, {}
+        algebra.check_size(diff, "a dim it computes")  # before expanding or sampling it
         if sympy.expand(diff) == 0:
             return True, None
         if self.rewrites:
@@ -93,6 +94,7 @@ class Prover:
             return False, {}
         if n.is_Number and g.is_Number:  # nothing to sample
             return (n / g).is_Integer, {}
+        algebra.check_size(n / g, "a dim it divides")
         if algebra.is_integer_form(n / g):
             return True, None
         if self.rewrites and algebra.is_integer_form(
@@ -188,6 +190,7 @@ def simplify(e: Dim) -> Dim:
     if _plain(e):
         return e
     if e not in _SIMPLIFIED:
+        algebra.check_size(e, "a dim it computes")
         _SIMPLIFIED[e] = sympy.simplify(e)
     return _SIMPLIFIED[e]
 

@@ -92,8 +92,9 @@ class Checked:
 
         def visit(c: Checked) -> None:
             for sub in c.subs.values():
-                visit(sub)
-                out.setdefault(sub.spec.name, sub)
+                if sub.spec.name not in out:  # each once: a chain of specs shares them
+                    visit(sub)
+                    out[sub.spec.name] = sub
 
         visit(self)
         return list(out.values())

@@ -77,22 +77,26 @@ class Bases(Protocol):
 
     digests: dict[Path, str | None]  # what load_file records of each file it reads
 
-    def resolve(self, ref: str, base: Path, loc: Loc) -> Path: ...
+    def resolve(self, ref: str, base: Path, loc: Loc,
+                stack: tuple[tuple[Path, Loc], ...] = ()) -> Path: ...
     def display(self, path: Path) -> str: ...
     def depends(self, path: Path, on: Path) -> None: ...
 
 
 def expand_extends(loader: Bases, raw: LMap, path: Path,
-                   stack: tuple[tuple[Path, Loc], ...]) -> LMap:
-    """The spec mapping of a variant: its base's mapping with the edits and keys applied."""
+                   stack: tuple[tuple[Path, Loc], ...], depth: int = 1) -> LMap:
+    """The spec mapping of a variant: its base's mapping with the edits and keys applied.
+
+    `stack` holds the specs being loaded above (those that `use:` this one, then the
+    variants being expanded); `depth` counts the `extends` links alone."""
     ext = raw["extends"]
     ext_loc = raw.key_locs["extends"]
     if not isinstance(ext, str) or not str(ext).strip():
         raise error(loc_of(ext, ext_loc), "E102", "'extends' must be a spec name or path")
     chain = [p for p, _ in stack] + [path]
-    if len(chain) > MAX_DEPTH:
+    if depth > MAX_DEPTH:
         raise error(ext.loc, "E501", f"'extends' chain deeper than {MAX_DEPTH} specs")
-    base_path = loader.resolve(ext, path, ext.loc)
+    base_path = loader.resolve(ext, path, ext.loc, stack)
     if base_path in chain:
         names = [loader.display(p) for p in chain[chain.index(base_path):]]
         raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
@@ -102,7 +106,7 @@ def expand_extends(loader: Bases, raw: LMap, path: Path,
     if not isinstance(base, LMap):
         raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
-        base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),))
+        base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),), depth + 1)
     _mark_origin(base, base_path)
     return _Variant(base, raw, loader.display(path)).merged()
 

@@ -18,10 +18,11 @@ torch is imported only here, lazily; `attngen build` never imports this module.
 from __future__ import annotations
 
 import ast
+import os
 import random
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias, cast
@@ -504,10 +505,12 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
 
 
 def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
-                out: TextIO | None = None) -> list[Diagnostic]:
-    """Verify each spec; prints a report per spec, returns all diagnostics."""
+                out: TextIO | None = None,
+                include: Iterable[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
+    """Verify each spec; prints a report per spec, returns all diagnostics. `include`: the
+    folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
     out = out or sys.stdout
-    loader, problems = Loader(), []
+    loader, problems = Loader(include=include), []
     cache: dict[Path, Checked] = {}
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
