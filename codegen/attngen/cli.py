@@ -11,7 +11,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__, docs, ops, params, render
 from .build import (
@@ -31,6 +31,9 @@ from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
 from .scaffold import class_name, extends_ref, skeleton
+
+if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
+    from .results import Checked
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -247,7 +250,8 @@ def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
-    loader, cache, issues = Loader(include=args.include), {}, Collector()
+    loader, issues = Loader(include=args.include), Collector()
+    cache: dict[Path, Checked] = {}
     for path in collect_specs(args.paths):
         try:
             checked = compile_spec(path, loader, cache)
@@ -280,7 +284,8 @@ def shape_table(checked) -> str:
 def cmd_show(args) -> int:
     from .diagram import terminal
 
-    loader, cache = Loader(include=args.include), {}
+    loader = Loader(include=args.include)
+    cache: dict[Path, Checked] = {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
         print(terminal(compile_spec(path, loader, cache)))
     return EXIT_OK
@@ -382,7 +387,8 @@ def cmd_diff(args) -> int:
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
         return _usage("diff compares two spec files (not folders)")
-    loader, cache = Loader(include=args.include), {}
+    loader = Loader(include=args.include)
+    cache: dict[Path, Checked] = {}
     old, new = (compile_spec(p, loader, cache) for p in paths)
     print("\n".join(diff_lines(old, new)))
     return EXIT_OK

@@ -309,7 +309,7 @@ def _bound(shape, binding: dict):
 
 def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     """Each free dim of a sub-module's inputs (ZPool's P, Q) -> the caller's dim there."""
-    out = {}
+    out: dict[object, object] = {}
     for name, outer in zip(sub.spec.sources(), caller_shapes):
         inner = sub.inputs.get(name)
         if not (isinstance(inner, tuple) and isinstance(outer, tuple)) or len(inner) != len(outer):

@@ -165,7 +165,7 @@ class Inference:
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 continue
-            for i, d in enumerate(inp.shape):
+            for i, d in enumerate(inp.tensor_shape):
                 if not d.text.isidentifier() or d.text in self.env.sym:
                     continue
                 if given is None:
@@ -177,8 +177,8 @@ class Inference:
             if given is not None and name not in given:
                 self.values[name] = None  # optional input not passed
                 continue
-            dims = []
-            for d in inp.shape:
+            dims: list = []
+            for d in inp.tensor_shape:
                 if d.text.isidentifier() and d.text not in self.env.sym:
                     if given is None:
                         sym = dim_symbol(d.text)

@@ -29,7 +29,7 @@ from .model import (
     SubSpec,
 )
 from .names import check_identifier
-from .yamlload import LList, LMap, loc_of
+from .yamlload import LList, LMap, LStr, loc_of
 
 NODE_KEYS = ("op", "use", "seq", "apply", "each", "in", "shape", "when", "cases", "out", "map",
              "if_given", "doc", "args")
@@ -135,7 +135,7 @@ def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
     cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
     nodes = []
     for case in cases:
-        expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
+        case = expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
         if "when" not in case:
             raise error(case.loc, "E103", f"each case of node '{name}' needs 'when'")
         nodes.append(_load_node(spec, name, case.loc, case, loader, stack, in_case=True))
@@ -164,8 +164,8 @@ def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: 
         check_keys(raw, NODE_KEYS + names, what)
         return _op_form(op, _load_args(raw, what, op, names))
     # the located text: namespace errors point at the `use:` (names.check_file_names)
-    ref = expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name")
-    sub = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
+    ref = expect(raw["use"], LStr, f"'use' of node '{name}'", loc, "a spec name")
+    sub = loader.load_child(ref, spec.path, ref.loc, stack)
     what = f"node '{name}' (use {ref})"
     check_keys(raw, NODE_KEYS + tuple(sub.params), what)
     return SubSpec(ref, sub, _load_args(raw, what, None, tuple(sub.params)))
@@ -189,7 +189,8 @@ def _load_args(raw: LMap, what: str, op: ops.Op | None, names: tuple) -> dict[st
     args: dict[str, Expr] = {}
     if "args" in raw:
         positional = raw["args"]
-        expect(positional, LList, "'args'", raw.loc, "a list of positional arguments")
+        positional = expect(positional, LList, "'args'", raw.loc,
+                            "a list of positional arguments")
         if len(positional) > len(names):
             raise error(positional.loc, "E402", f"{what} takes at most "
                         f"{len(names)} positional arguments ({', '.join(names) or 'none'}), "
@@ -236,7 +237,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
         entries = [(str(i), v, loc_of(v, raw.loc)) for i, v in enumerate(raw)]
         named = False
     else:
-        expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
+        raw = expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
                 "a list of layers or a mapping of name: layer")
         entries = [(check_identifier(k, k.loc, "layer", attribute=True), v, k.loc)
                    for k, v in raw.items()]
@@ -245,7 +246,8 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
         raise error(raw.loc, "E102", f"'seq' of node '{name}' is empty")
     items = []
     for key, value, loc in entries:
-        expect(value, LMap, f"layer {key} of '{name}'", loc, "a mapping with 'op' or 'use'")
+        value = expect(value, LMap, f"layer {key} of '{name}'", loc,
+                       "a mapping with 'op' or 'use'")
         kinds = [k for k in ("op", "use") if k in value]
         if len(kinds) != 1:
             raise error(value.loc, "E103",
@@ -261,8 +263,8 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
         else:
-            ref = expect(value["use"], str, f"'use' of layer {key}", loc, "a spec name")
-            sub = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
+            ref = expect(value["use"], LStr, f"'use' of layer {key}", loc, "a spec name")
+            sub = loader.load_child(ref, spec.path, ref.loc, stack)
             names = tuple(sub.params)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
