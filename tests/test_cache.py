@@ -62,7 +62,8 @@ def test_editing_a_sub_spec_rebuilds_its_users(cached, tmp_path):
     path = cached / "channel_attention.yaml"
     path.write_text(path.read_text().replace("ratio: {default: 16", "ratio: {default: 8"))
     after = build(cached, tmp_path / "a")
-    assert "ratio=8" in after["cbam.py"].decode() and "ratio=8" not in before["cbam.py"].decode()
+    assert "ratio: int = 8" in after["cbam.py"].decode()
+    assert "ratio: int = 8" not in before["cbam.py"].decode()
     assert after["se.py"] == before["se.py"]
 
 
@@ -75,7 +76,7 @@ def test_editing_an_extends_base_rebuilds_the_variant(cached, tmp_path):
     base = cached / "se.yaml"
     base.write_text(base.read_text().replace("reduction: {default: 16", "reduction: {default: 4"))
     after = build(cached, tmp_path / "a")
-    assert "reduction=4" in after["se_max.py"].decode()
+    assert "reduction: int = 4" in after["se_max.py"].decode()
 
 
 def test_a_new_file_that_shadows_a_builtin_is_seen(cached, tmp_path):

@@ -50,8 +50,8 @@ def test_samples_satisfy_requires_and_cover_configurations():
 def _patched_render(monkeypatch, old, new):
     original = emit.render
 
-    def render(checked):
-        source = original(checked)
+    def render(checked, **options):
+        source = original(checked, **options)
         assert old in source
         return source.replace(old, new)
 

@@ -1,24 +1,28 @@
 """Checked spec -> Python source, rendered from templates/*.j2.
 
-The emitter decides what each line says; the templates decide the file's layout.
-Spec names become attribute and variable names; every forward line carries a
-shape comment and the spec line it comes from. Output is deterministic.
+The emitter decides what each line says, one logical line per statement; layout.py
+wraps the lines that do not fit in WIDTH columns; the templates decide the file's layout.
+Spec names become attribute and variable names; constructor parameters, forward inputs and
+results carry type hints that need no import beyond torch. A forward line that changes
+a shape is preceded by a comment with the shapes (`# (B, C, H, W) -> (B, C, 1, 1)`); with
+`spec_refs` every forward line also names the spec line it comes from. Output is
+deterministic.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from . import ops
 from .expr import Expr, uses_log2
+from .layout import WIDTH, statement
 from .resources import templates_dir
 from .shapes import Checked, fmt_shape, is_declaration, structural_params
-from .spec import REQUIRED, Item, Node, Spec
-
-WIDTH = 99  # generated lines stay within ruff's default line length
+from .spec import REQUIRED, Item, Node, Param, Spec
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +87,20 @@ def doc_line(text: str) -> str:
     return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def doc_entry(line: str) -> str:
+    """An escaped `Args:` or `Shapes:` entry of a class docstring (four spaces in), wrapped
+    to fit the docstring's indentation; lines after the first hang four spaces deeper. It
+    breaks only where one space stands, so joining its lines with a space gives it back."""
+    words = re.split(r"(?<! ) (?! )", line.replace("\n", " "))
+    lines = [words[0]]
+    for word in words[1:]:
+        if 4 + len(lines[-1]) + 1 + len(word) <= WIDTH:
+            lines[-1] += " " + word
+        else:
+            lines.append(" " * 8 + word)
+    return "\n".join(lines)
+
+
 # -- names -----------------------------------------------------------------------------
 class Namer:
     """Spec names -> Python source, for __init__ or forward; records what forward reads."""
@@ -112,16 +130,10 @@ def src(expr: Expr, namer: Namer) -> str:
     return expr.python(namer)
 
 
-def wrap_call(func: str, args: list[str], indent: int, lead: int = 0) -> str:
-    """`func(a, b)` on one line, or one argument per line when too long.
-
-    `lead` counts the characters before the call on its first line (`self.x = `).
-    """
-    one = f"{func}({', '.join(args)})"
-    if indent + lead + len(one) <= WIDTH or not args:
-        return one
-    inner = "".join(f"\n{' ' * (indent + 4)}{a}," for a in args)
-    return f"{func}({inner}\n{' ' * indent})"
+def call(func: str, args: list[str], *, explode: bool = False) -> str:
+    """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
+    call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
+    return f"{func}({', '.join(args)}{',' if explode and args else ''})"
 
 
 def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
@@ -140,52 +152,44 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
 class ClassCode:
     name: str
     doc: str
-    init_signature: str
-    forward_signature: str
+    init_def: str  # `def __init__(...):`, laid out (lines relative to the class body)
+    forward_def: str
     init_lines: list[str] = field(default_factory=list)
     forward_lines: list[str] = field(default_factory=list)
     init_rules: list[dict] = field(default_factory=list)
 
 
 class ClassEmitter:
-    def __init__(self, checked: Checked, helpers: dict):
+    def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
 
     # layers ------------------------------------------------------------------
-    def layer(self, item: Item, namer: Namer, indent: int, lead: int = 0) -> str:
+    def layer(self, item: Item, namer: Namer) -> str:
         """Constructor source of one layer (op, use, or nothing for tensor functions)."""
         if item.use:
             sub = item.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent, lead)
+            return call(sub.name, render_args(spec_args, item.args, namer))
         op = ops.REGISTRY[item.op]
         self._note_exprs(item.args.values())
-        return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                               item.args, namer), indent, lead)
+        return call(op.torch, render_args([(a.name, a.required) for a in op.args],
+                                          item.args, namer))
 
-    def node_layer(self, node: Node, namer: Namer, indent: int, lead: int = 0) -> str | None:
+    def node_layer(self, node: Node, namer: Namer) -> str | None:
         """The attribute a node owns, or None (tensor functions, apply)."""
         if node.kind == "apply" or (node.kind == "op" and not ops.REGISTRY[node.op].module):
             return None
-        if node.seq is not None:
-            inner = indent + 4
+        if node.seq is not None:  # more than one layer: one per line, as one writes them
+            explode = len(node.seq) > 1
             if node.seq_named:
                 self.helpers["sequential"] = True
-                parts = [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                text = wrap_call("_sequential", parts, indent)
-            else:
-                text = wrap_call("nn.Sequential", [self.layer(i, namer, inner) for i in node.seq],
-                                 indent)
-            if len(node.seq) > 1 and "\n" not in text:
-                head = "_sequential" if node.seq_named else "nn.Sequential"
-                text = wrap_call(head, [], indent)[:-2] + "(" + "".join(
-                    f"\n{' ' * inner}{p}," for p in (
-                        [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                        if node.seq_named else [self.layer(i, namer, inner) for i in node.seq])
-                ) + f"\n{' ' * indent})"
-            return text
-        return self.layer(node.as_item(), namer, indent, lead)
+                parts = [f"{i.name}={self.layer(i, namer)}" for i in node.seq]
+                return call("_sequential", parts, explode=explode)
+            return call("nn.Sequential", [self.layer(i, namer) for i in node.seq],
+                        explode=explode)
+        return self.layer(node.as_item(), namer)
 
     def _note_exprs(self, exprs) -> None:
         if any(uses_log2(e) for e in exprs):
@@ -218,12 +222,12 @@ class ClassEmitter:
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
-                body += self.init_node(node, namer, 8 + (4 if cond else 0))
+                body += self.init_node(node, namer)
             if not body:
                 continue
             if cond:
                 lines.append(f"if {src(cond, namer)}:")
-                lines += ["    " + b if b else b for b in body]
+                lines += ["    " + b for b in body]
             else:
                 lines += body
         if spec.init:
@@ -234,30 +238,27 @@ class ClassEmitter:
         message = json.dumps(f"{self.spec.name}: requires {req.text}")
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
-    def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
+    def init_node(self, node: Node, namer: Namer) -> list[str]:
         if node.cases is not None:
-            layers = [self.node_layer(case, namer, indent + 4) for case in node.cases]
+            layers = [self.node_layer(case, namer) for case in node.cases]
             if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
-                return [f"self.{node.name} = {self.node_layer(node.cases[0], namer, indent)}"]
-            owned = [(c, layer) for c, layer in zip(node.cases, layers) if layer is not None]
+                return [f"self.{node.name} = {layers[0]}"]
+            owned = [(c, text) for c, text in zip(node.cases, layers, strict=True) if text]
             heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
             lines = []
-            for head, (case, layer) in zip(heads, owned):
-                lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
+            for head, (_, text) in zip(heads, owned, strict=True):
+                lines += [head, f"    self.{node.name} = {text}"]
             return lines
         if node.each is not None:
             var = node.each_var or "_"
             namer.loop.add(var)
-            layer = self.node_layer(node, namer, indent + 4)
+            layer = self.node_layer(node, namer)
             namer.loop.discard(var)
             if layer is None:
                 return []
-            comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
-                   f"{src(node.each, namer)}\n{' ' * indent}]"
-            one = f"[{layer} for {var} in {src(node.each, namer)}]"
-            text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
-            return [f"self.{node.name} = nn.ModuleList({text})"]
-        layer = self.node_layer(node, namer, indent, len(f"self.{node.name} = "))
+            comprehension = f"[{layer} for {var} in {src(node.each, namer)}]"
+            return [f"self.{node.name} = nn.ModuleList({comprehension})"]
+        layer = self.node_layer(node, namer)
         return [] if layer is None else [f"self.{node.name} = {layer}"]
 
     def _grouped(self, nodes: list[Node]):
@@ -320,28 +321,53 @@ class ClassEmitter:
         lines += self.return_lines(namer)
         return lines
 
-    def comment(self, node: Node, body: Node) -> str:
-        info = self.checked.nodes.get(node.name)
-        if info is None:
-            return "# " + comment_text(f"{node.name}  [{body.loc.file}:{body.loc.line}]")
-        ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
+    def comment(self, node: Node, body: Node) -> list[str]:
+        """The comment over a forward line: its shapes where they change, the node's doc,
+        and with spec_refs the spec line it comes from; no comment when that is nothing."""
+        parts = []
+        if node.name in self.checked.nodes and (shapes := self.shape_change(node, body)):
+            parts.append(shapes)
+        if body.doc or node.doc:
+            parts.append(("-- " if parts else "") + (body.doc or node.doc))
+        if self.spec_refs:
+            parts.append(f"[{body.loc.file}:{body.loc.line}]")
+        return ["# " + comment_text(" ".join(parts))] if parts else []
+
+    def shape_change(self, node: Node, body: Node) -> str:
+        """`(B, C, H, W) -> (B, C, 1, 1)`, or "" when the output has the shape of every input."""
+        info = self.checked.nodes[node.name]
+        ins = [self._value_shape(r.name, s)
+               for r, s in zip(body.inputs, info.inputs, strict=False)]
+        if len(ins) < len(info.inputs):
+            ins += [fmt_shape(s) if s is not None else "None" for s in info.inputs[len(ins):]]
         out = info.output
         several = len(self.checked.configs) > 1  # recorded shapes hold in one configuration
         if several and all(self.spec_shape(r.name) for r in body.inputs):
-            ins = ", ".join(self.spec_shape(r.name) for r in body.inputs)
+            ins = [self.spec_shape(r.name) or "" for r in body.inputs]
         if several and self.spec_shape(node.name):
             shown = self.spec_shape(node.name)
         elif isinstance(out, dict):
             shown = ", ".join(fmt_shape(v) for v in out.values())
         elif isinstance(out, list) and node.shape is not None and body.each_var:
-            dims = ", ".join(d.text for d in node.shape)
-            shown = f"[({dims}) for {body.each_var} in {body.each.text}]"
+            shown = _each_shape(node.shape, body)
         else:
             shown = fmt_shape(out)
-        text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
-        if body.doc or node.doc:
-            text += f"  -- {comment_text(body.doc or node.doc)}"
-        return comment_text(text + f"  [{body.loc.file}:{body.loc.line}]")
+        if ins and all(i == shown for i in ins):
+            return ""
+        if len(ins) > 1 and all(i == ins[0] for i in ins):
+            ins = [f"{len(ins)} x {ins[0]}"]
+        return f"{', '.join(ins)} -> {shown}" if ins else f"-> {shown}"
+
+    def _value_shape(self, name: str, shape) -> str:
+        """An input's shape as shown: a list of unequal shapes made by `each` is shown as the
+        comprehension its node declares."""
+        if shape is None:
+            return "None"
+        producer = self.spec.nodes.get(name)
+        if (isinstance(shape, list) and len({tuple(s) for s in shape}) > 1 and producer
+                and producer.shape is not None and producer.each_var):
+            return _each_shape(producer.shape, producer)
+        return fmt_shape(shape)
 
     def spec_shape(self, name: str) -> str | None:
         """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
@@ -361,13 +387,22 @@ class ClassEmitter:
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
         if node.cases is not None:
             bodies = [self.forward_body(node, case, namer) for case in node.cases]
-            if all(b[1:] == bodies[0][1:] for b in bodies):  # e.g. the same layer call
-                return bodies[0]
+            if all(code == bodies[0][1] for _, code in bodies):  # e.g. the same layer call
+                return bodies[0][0] + bodies[0][1]
+            heads = self._case_heads(node.cases, namer, True)
+            if heads == [heads[0], "else:"] and all(len(code) == 1 for _, code in bodies):
+                # one assignment in an if and an else: a conditional expression (ruff SIM108)
+                (first, [then]), (second, [other]) = bodies
+                target, value = then.split(" = ", 1)
+                cond = _operand(heads[0].removeprefix("if ").removesuffix(":"))
+                choice = f"{_operand(value)} if {cond} else {_operand(other.split(' = ', 1)[1])}"
+                return [*dict.fromkeys(first + second), f"{target} = {choice}"]
             lines = []
-            for head, body in zip(self._case_heads(node.cases, namer, True), bodies):
-                lines += [head] + ["    " + line for line in body]
+            for head, (comment, code) in zip(heads, bodies, strict=True):
+                lines += [head] + ["    " + line for line in comment + code]
             return lines
-        return self.forward_body(node, node, namer)
+        comment, code = self.forward_body(node, node, namer)
+        return comment + code
 
     def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
         """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
@@ -380,15 +415,16 @@ class ClassEmitter:
             heads[-1] = "else:"
         return heads
 
-    def forward_body(self, node: Node, body: Node, namer: Namer) -> list[str]:
+    def forward_body(self, node: Node, body: Node, namer: Namer) -> tuple[list[str], list[str]]:
+        """(the comment lines, the code lines) of one forward statement."""
         ins = [r.name for r in body.inputs]
         target = f"{', '.join(body.out)}" if body.out else node.name
         value = self.forward_value(node, body, ins, namer)
         comment = self.comment(node, body)
         if body.if_given is not None:  # absent optional input: pass the first input on
-            return [comment, f"{target} = {ins[0]}",
-                    f"if {body.if_given.name} is not None:", f"    {target} = {value}"]
-        return [comment, f"{target} = {value}"]
+            return comment, [f"{target} = {ins[0]}", f"if {body.if_given.name} is not None:",
+                             f"    {target} = {value}"]
+        return comment, [f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
         if body.apply is not None:
@@ -426,25 +462,46 @@ class ClassEmitter:
             args["index"] = _slice_index(body, namer)
         return render_call(op, args, ins, listed=listed)
 
-    def return_lines(self, namer: Namer) -> list[str]:
+    def returns(self) -> list[tuple[Expr | None, list[str]]]:
+        """(condition, output names) of each return statement, the unconditional one last."""
         spec = self.spec
-        if all(o.when is None for o in spec.outputs):
-            return [f"return {self._return_value([o.name for o in spec.outputs])}"]
-        lines, always = [], [o.name for o in spec.outputs if o.when is None]
         conds = []
         for o in spec.outputs:
             if o.when is not None and o.when not in conds:
                 conds.append(o.when)
-        for cond in conds:
-            names = [o.name for o in spec.outputs if o.when is None or o.when == cond]
-            lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
-        lines.append(f"return {self._return_value(always)}")
+        out = [(c, [o.name for o in spec.outputs if o.when is None or o.when == c])
+               for c in conds]
+        return [*out, (None, [o.name for o in spec.outputs if o.when is None])]
+
+    def return_lines(self, namer: Namer) -> list[str]:
+        lines = []
+        for cond, names in self.returns():
+            if cond is None:
+                lines.append(f"return {self._return_value(names)}")
+            else:
+                lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
         return lines
 
     def _return_value(self, names: list[str]) -> str:
         if self.spec.output_form == "list":
             return f"[{', '.join(names)}]"
         return ", ".join(names)
+
+    def return_hint(self) -> str | None:
+        """forward's return annotation: a tensor, a list or tuple of them, or a union of
+        those where outputs depend on `when:`; None where an output's kind is unknown."""
+        hints: list[str] = []
+        for _, names in self.returns():
+            items = [h for n in names if (h := _value_hint(self.checked.outputs.get(n)))]
+            if not names or len(items) < len(names):
+                return None
+            if self.spec.output_form == "list":
+                hint = f"list[{' | '.join(dict.fromkeys(items))}]"
+            else:
+                hint = items[0] if len(items) == 1 else f"tuple[{', '.join(items)}]"
+            if hint not in hints:
+                hints.append(hint)
+        return " | ".join(hints)
 
     # whole class -----------------------------------------------------------------
     def build(self) -> ClassCode:
@@ -456,15 +513,19 @@ class ClassEmitter:
         init = self.init_lines(fnamer.used_params)
         params = []
         for p in spec.params.values():
-            params.append(p.name if p.required else f"{p.name}={_literal(p.default)}")
+            default = "" if p.required else f" = {_literal(p.default)}"
+            params.append(f"{p.name}: {_param_hint(p)}{default}")
         inputs = []
         for inp in spec.inputs.values():
-            inputs.append(f"{inp.name}=None" if inp.optional else inp.name)
+            hint = "list[torch.Tensor]" if inp.items is not None else "torch.Tensor"
+            inputs.append(f"{inp.name}: {hint} | None = None" if inp.optional
+                          else f"{inp.name}: {hint}")
+        rules = [dict(rule, lines=laid_out(rule["lines"], 16)) for rule in self.init_rule_lines()]
         return ClassCode(
             name=spec.name, doc=self.docstring(),
-            init_signature=", ".join(["self", *params]),
-            forward_signature=", ".join(["self", *inputs]),
-            init_lines=init, forward_lines=forward, init_rules=self.init_rule_lines(),
+            init_def=laid_out([_def("__init__", params, None)], 4)[0],
+            forward_def=laid_out([_def("forward", inputs, self.return_hint())], 4)[0],
+            init_lines=laid_out(init, 8), forward_lines=laid_out(forward, 8), init_rules=rules,
         )
 
     def dim_lines(self, namer: Namer) -> list[str]:
@@ -496,7 +557,7 @@ class ClassEmitter:
                 what = "required" if p.required else f"default {_literal(p.default)}"
                 extra = f"; one of {list(p.choices)}" if p.choices else ""
                 doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}")
+                lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
             parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
@@ -519,8 +580,76 @@ class ClassEmitter:
                 if len(checked.configs) > 1:
                     shown = self.spec_shape(o.name) or shown
                 shapes.append(f"    returns {o.name}{when}: {shown}")
-        parts.append("\n".join(doc_line(line) for line in shapes))
+        parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
         return "\n\n".join(parts)
+
+
+def laid_out(lines: list[str], indent: int) -> list[str]:
+    """Logical lines of a block at `indent` columns (nested ones start with four spaces per
+    level), each wrapped to fit by layout.statement; continuation lines are indented
+    relative to the block, as the templates indent every line after the first."""
+    out = []
+    for line in lines:
+        depth = len(line) - len(line.lstrip(" "))
+        wrapped = statement(line, indent + depth)
+        out.append("\n".join(w[indent:] for w in wrapped))
+    return out
+
+
+def _def(name: str, params: list[str], returns: str | None) -> str:
+    """A method's `def` line; a trailing comma puts one parameter per line when the
+    signature does not fit on one (as ruff format keeps a "magic" trailing comma)."""
+    arrow = f" -> {returns}" if returns else ""
+    line = f"def {name}({', '.join(['self', *params])}){arrow}:"
+    if 4 + len(line) > WIDTH and params:
+        line = f"def {name}({', '.join(['self', *params])},){arrow}:"
+    return line
+
+
+def _param_hint(p: Param) -> str:
+    """A constructor parameter's annotation, from its spec type.
+
+    Generated code imports nothing but torch, so no hint needs an import: `any` is
+    `object` (typing.Any would need one). A list param holds numbers: its items are `int`
+    when every value of its default (or example) is an int, else `float` (which accepts
+    ints). Its default is written as a tuple, since a list default would be one object
+    shared between calls, while callers pass lists as often as tuples; so the hint
+    accepts both, `list[int] | tuple[int, ...]` (collections.abc.Sequence would need an
+    import). A None default adds `| None` to a known type.
+    """
+    if p.type == "any":
+        return "object"
+    if p.type == "list":
+        values = p.sample or []
+        item = "int" if values and all(type(v) is int for v in values) else "float"
+        hint = f"list[{item}] | tuple[{item}, ...]"
+    else:
+        hint = p.type
+    return f"{hint} | None" if p.default is None else hint
+
+
+def _value_hint(value) -> str | None:
+    """The annotation of a checked value: a shape is a tensor, a list of shapes a list."""
+    if isinstance(value, tuple):
+        return "torch.Tensor"
+    if isinstance(value, list):
+        return "list[torch.Tensor]"
+    return None
+
+
+def _each_shape(dims: list[Expr], node: Node) -> str:
+    """A list made by `each`, shown as its declared comprehension: `[(B, k) for k in ks]`."""
+    each = node.each.text if node.each is not None else ""
+    return f"[({', '.join(d.text for d in dims)}) for {node.each_var} in {each}]"
+
+
+def _operand(text: str) -> str:
+    """Source text as an operand of a conditional expression: parenthesized if it is one
+    itself, or a lambda."""
+    import ast
+
+    tree = ast.parse(text, mode="eval").body
+    return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
 
 
 def _needs_parens(expr: Expr) -> bool:
@@ -562,18 +691,19 @@ def _py(value) -> str:
     return repr(value)
 
 
-def _indent(text: str, n: int) -> str:
-    return text.replace("\n", "\n" + " " * n)
-
-
 # -- files ------------------------------------------------------------------------------
-def render(checked: Checked) -> str:
-    """The generated source file for one checked spec (with its sub-spec classes)."""
+def render(checked: Checked, *, spec_refs: bool = False) -> str:
+    """The generated source file for one checked spec (with its sub-spec classes).
+
+    `spec_refs`: a comment over every forward line names the spec line it comes from
+    (`[specs/eca.yaml:14]`). Off by default: the file is written for a reader who copies
+    it into a project, where the spec may not follow.
+    """
     helpers = {"sequential": False, "log2": False}
     classes, uses_functional = [], False
     chain = [*_all_subs(checked), checked]
     for item in chain:
-        emitter = ClassEmitter(item, helpers)
+        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs)
         classes.append(emitter.build())
         uses_functional |= emitter.uses_functional
     aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
@@ -584,11 +714,27 @@ def render(checked: Checked) -> str:
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
+    alias_lines = laid_out([f"{alias} = {target}" for alias, target in aliases], 0)
     return env.get_template("module.py.j2").render(
-        source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
-        helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
-        render_class=lambda body: body,
+        header=_header(comment_text(spec.file)), file_doc=file_doc, classes=bodies,
+        aliases=alias_lines, helpers=helpers, uses_functional=uses_functional,
+        uses_torch=uses_torch, render_class=lambda body: body,
     )
+
+
+def _header(source: str) -> list[str]:
+    """The do-not-edit comment at the top of a file, in the first layout whose lines fit
+    (a source path too long for any stays whole on its line)."""
+    rebuild = f"`attngen build {source}` instead."
+    generated = f"Generated by attngen from {source}"
+    layouts = [
+        [f"{generated} -- do not edit; edit the spec and run", rebuild],
+        [f"{generated} -- do not edit;", f"edit the spec and run {rebuild}"],
+    ]
+    for lines in layouts:
+        if all(2 + len(line) <= WIDTH for line in lines):
+            return lines
+    return [generated, "-- do not edit; edit the spec and run", rebuild]
 
 
 def _all_subs(checked: Checked) -> list[Checked]:
