@@ -102,6 +102,18 @@ def test_parallel_build_equals_a_serial_one(tmp_path, monkeypatch):
     assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
 
 
+def test_parallel_build_passes_the_spec_refs_option_on(tmp_path):
+    from attngen import build
+
+    paths = build.collect_specs([str(REPO_ROOT / f"specs/{n}.yaml")
+                                 for n in ("se", "eca", "cbam", "sk")])
+    serial = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=1, spec_refs=True)
+    parallel = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=2,
+                               spec_refs=True)
+    assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
+    assert b"se.yaml:13]" in serial[0].data
+
+
 def test_each_spec_file_is_checked_once_per_build(tmp_path, monkeypatch):
     # danet uses position_attention and channel_attention_module, which are also built on
     # their own: each is checked once, whichever comes first, and the output is the same
@@ -219,6 +231,22 @@ def test_generated_source_passes_ruff():
     assert not _long_lines(REPO_ROOT / "generated")
 
 
+@pytest.mark.parametrize("spec_refs", [False, True], ids=["default", "spec-refs"])
+def test_every_spec_builds_ruff_clean_code_in_both_forms(spec_refs, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    refs = ["--spec-refs"] if spec_refs else []
+    for spec_dir, out_dir in _existing(SPEC_DIRS):
+        assert main(["build", "--no-svg", *refs, spec_dir, "-o", str(tmp_path / out_dir)]) == 0
+    code, report = _ruff(tmp_path)
+    assert code == 0, report
+    assert not _long_lines(tmp_path)
+    se = (tmp_path / "generated/se.py").read_text()
+    shapes = "# (B, channel, H, W) -> (B, channel, 1, 1)"
+    assert (f"{shapes} [specs/se.yaml:13]\n        avg_pool = " in se) == spec_refs
+    assert (f"{shapes}\n        avg_pool = " in se) == (not spec_refs)
+    assert ("# [" in se) == spec_refs  # a line that keeps its shape gets the reference alone
+
+
 # Long names and expressions in every kind of line emit builds: constructor and forward
 # signatures, choices and requires checks with their messages, lets, layers in a named
 # sequence and a comprehension, forward calls and operators, an optional input, a two-case
@@ -226,8 +254,8 @@ def test_generated_source_passes_ruff():
 LONG_NAMES = REPO_ROOT / "tests/layout_cases/long_names.yaml"
 
 
-def test_long_names_and_expressions_wrap_within_99_columns(tmp_path, monkeypatch):
-    spec_refs = False
+@pytest.mark.parametrize("spec_refs", [False, True], ids=["default", "spec-refs"])
+def test_long_names_and_expressions_wrap_within_99_columns(spec_refs, tmp_path, monkeypatch):
     shutil.copy(LONG_NAMES, tmp_path / "long_names.yaml")
     monkeypatch.chdir(tmp_path)  # a short path in the header
     refs = ["--spec-refs"] if spec_refs else []

@@ -99,6 +99,17 @@ def test_options_are_part_of_the_key(cached, tmp_path):
         "cbam.svg", "channel_attention.svg", "se.svg", "spatial_attention.svg"]
 
 
+def test_spec_refs_is_part_of_the_key(cached, tmp_path):
+    """A build with --spec-refs and one without never serve each other's bytes."""
+    plain = build(cached, tmp_path / "a")
+    refs = build(cached, tmp_path / "b", "--spec-refs")
+    assert "[work/se.yaml:13]" in refs["se.py"].decode()
+    assert "[work/" not in plain["se.py"].decode()
+    assert build(cached, tmp_path / "c") == plain  # hits, each from its own entries
+    assert build(cached, tmp_path / "d", "--spec-refs") == refs
+    assert len(entries(tmp_path)) == 8  # four specs, each in two forms
+
+
 def test_a_broken_entry_is_ignored(cached, tmp_path):
     build(cached, tmp_path / "a")
     for entry in entries(tmp_path):

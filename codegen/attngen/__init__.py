@@ -108,15 +108,16 @@ class LoadedSpec:
         params.check_shapes(self.spec, values)
         return values
 
-    def source(self) -> str:
-        """The generated Python source (what `attngen build` writes)."""
+    def source(self, *, spec_refs: bool = False) -> str:
+        """The generated Python source (what `attngen build` writes; with `spec_refs`, what
+        `attngen build --spec-refs` writes)."""
         from .emit import render
 
-        return render(self.checked)
+        return render(self.checked, spec_refs=spec_refs)
 
-    def compile(self, *, name: str | None = None):
+    def compile(self, *, name: str | None = None, spec_refs: bool = False):
         """The nn.Module class; see `attngen.compile`."""
-        return compile(self, name=name)
+        return compile(self, name=name, spec_refs=spec_refs)
 
     def __repr__(self) -> str:
         return f"<LoadedSpec {self.name} from {self.spec.file}>"
@@ -156,16 +157,18 @@ def _checked(obj):
     return load(obj).checked
 
 
-def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: the API verb
+def compile(path_or_spec, *, name: str | None = None,  # shadows the builtin: the API verb
+            spec_refs: bool = False):
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
     `Spec`. `name` picks another class of the same source (a sub-spec's, e.g.
-    'ChannelAttention' of CBAM); by default the spec's own class. Needs torch.
+    'ChannelAttention' of CBAM); by default the spec's own class. `spec_refs`: compile the
+    source `attngen build --spec-refs` writes. Needs torch.
     """
     checked = _checked(path_or_spec)
     spec = checked.spec
-    source = LoadedSpec(checked).source()
+    source = LoadedSpec(checked).source(spec_refs=spec_refs)
     filename = f"<attngen {spec.file}>"
     module = types.ModuleType(f"attngen_compiled_{spec.name}", spec.title or None)
     module.__file__ = filename

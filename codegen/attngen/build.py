@@ -79,9 +79,10 @@ def compile_spec(path: Path, loader, checked_cache: dict):
     return check_once(load(path, loader), checked_cache)
 
 
-def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True, jobs: int = 1) -> list[Artifact]:
+def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True, use_cache: bool = True,
+              jobs: int = 1, spec_refs: bool = False) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
+    `spec_refs`: the generated source names the spec line of every forward line.
 
     A spec whose files, attngen and renderer are unchanged since an earlier build comes
     from the build cache (cache.py) without being loaded or checked again. The others
@@ -92,7 +93,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 
     loader, issues = Loader(), Collector()
     renderer = _renderer() if svg else None
-    store = BuildCache.open(svg=renderer is not None) if use_cache else None
+    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
@@ -107,9 +108,9 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     jobs = min(jobs, len(misses) // _SPECS_PER_JOB)
     built = None
     if jobs > 1 and sys.platform.startswith("linux"):
-        built = _build_in_processes(list(misses), out_dir, renderer, jobs)
+        built = _build_in_processes(list(misses), out_dir, renderer, jobs, spec_refs)
     if built is None:
-        built = _build_here(list(misses), out_dir, loader, renderer)
+        built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
     for path, key in misses.items():  # in the order given: errors and files stay in order
         arts, problem, deps = built[path]
         if problem is not None:
@@ -130,7 +131,8 @@ _SPECS_PER_JOB = 2  # fewer specs than this per process: forking costs more than
 Built = tuple[list[Artifact], SpecError | None, list[Path]]
 
 
-def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path, Built]:
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
+                spec_refs: bool = False) -> dict[Path, Built]:
     """Build in this process, one spec after another, sharing loaded and checked sub-specs.
     Graphviz runs in subprocesses: each SVG starts as soon as its DOT exists, while the
     next specs are checked (the threads only wait on the subprocesses)."""
@@ -140,7 +142,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path
     try:
         for path in paths:
             try:
-                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer)
+                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
+                                  spec_refs)
                 built[path] = (arts, None, loader.files_of(path))
             except SpecError as exc:
                 built[path] = ([], exc, [])
@@ -154,8 +157,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer) -> dict[Path
     return built
 
 
-def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
-                        jobs: int) -> dict[Path, Built] | None:
+def _build_in_processes(paths: list[Path], out_dir: Path, renderer, jobs: int,
+                        spec_refs: bool = False) -> dict[Path, Built] | None:
     """Build in `jobs` forked processes, each spec on its own (the checker is pure Python
     and holds the GIL, so threads would not help). The checker's libraries are imported
     here first, so the children share them instead of importing them again. Each child
@@ -173,7 +176,8 @@ def _build_in_processes(paths: list[Path], out_dir: Path, renderer,
     order = sorted(paths, key=_size, reverse=True)
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"),
-                                 initializer=_start_worker, initargs=(renderer,)) as pool:
+                                 initializer=_start_worker,
+                                 initargs=(renderer, spec_refs)) as pool:
             results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order))))
     except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
         return None
@@ -196,30 +200,32 @@ def _size(path: Path) -> int:
 _WORKER: dict = {}
 
 
-def _start_worker(renderer) -> None:
+def _start_worker(renderer, spec_refs: bool = False) -> None:
     from .spec import Loader
 
-    _WORKER.update(loader=Loader(), checked={}, renderer=renderer)
+    _WORKER.update(loader=Loader(), checked={}, renderer=renderer, spec_refs=spec_refs)
 
 
 def _build_alone(path: Path, out_dir: Path):
     """One spec, in a build process: plain data for the parent."""
     loader = _WORKER["loader"]
     try:
-        arts = _build_one(path, out_dir, loader, _WORKER["checked"], None, _WORKER["renderer"])
+        arts = _build_one(path, out_dir, loader, _WORKER["checked"], None, _WORKER["renderer"],
+                          _WORKER["spec_refs"])
     except SpecError as exc:
         return [], exc.diagnostics, []
     return arts, None, loader.files_of(path)
 
 
-def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
+def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
+               spec_refs: bool = False) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render
 
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
-    arts = [Artifact(out_dir / f"{path.stem}.py", render(checked).encode()),
+    arts = [Artifact(out_dir / f"{path.stem}.py", render(checked, spec_refs=spec_refs).encode()),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode())]
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")

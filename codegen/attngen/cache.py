@@ -82,14 +82,15 @@ def file_hash(path: Path) -> str | None:
 class BuildCache:
     def __init__(self, folder: Path, options: str):
         self.folder = folder
-        self.options = options  # renderer, svg on/off, ...: part of every key
+        self.options = options  # renderer, svg on/off, spec refs on/off: part of every key
 
     @classmethod
-    def open(cls, *, svg: bool) -> BuildCache | None:
+    def open(cls, *, svg: bool, spec_refs: bool = False) -> BuildCache | None:
         folder = cache_dir()
         if folder is None:
             return None
-        return cls(folder, f"{tool_fingerprint()} svg={svg} {renderer_fingerprint() if svg else ''}")
+        return cls(folder, f"{tool_fingerprint()} svg={svg} spec_refs={spec_refs} "
+                   f"{renderer_fingerprint() if svg else ''}")
 
     def key(self, path: Path, display: str) -> str:
         return _digest(f"{self.options}\n{Path(path).resolve()}\n{display}".encode())

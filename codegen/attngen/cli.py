@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
+    b.add_argument("--spec-refs", action="store_true",
+                   help="name the spec line of every forward line in a comment "
+                   "(`# [specs/eca.yaml:14]`)")
     # One CPU is left to Graphviz: a one-process build renders SVGs in subprocesses beside
     # the checker, so on 2 CPUs a second build process gains nothing measurable.
     b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
@@ -64,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+    v.add_argument("--spec-refs", action="store_true",
+                   help="verify the source `attngen build --spec-refs` writes")
 
     g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
     g.add_argument("spec", metavar="SPEC")
@@ -162,7 +167,7 @@ def cmd_build(args) -> int:
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, jobs=args.jobs)
+                     use_cache=not args.no_cache, jobs=args.jobs, spec_refs=args.spec_refs)
     if args.check:
         return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts)
@@ -410,7 +415,8 @@ def cmd_verify(args) -> int:
         return EXIT_ERRORS
     from .verify import main_verify
 
-    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed)
+    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,
+                           spec_refs=args.spec_refs)
     for d in problems:
         print(d.format(), file=sys.stderr)
     if problems:
