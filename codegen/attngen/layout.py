@@ -37,8 +37,9 @@ _KEYWORDS = frozenset(("and", "or", "not", "in", "is", "if", "else", "for", "lam
 _OPERAND_KEYWORDS = frozenset(("None", "True", "False"))
 
 # Separators, loosest first: a sequence splits at the loosest one present at its top level.
-COMMA, CLAUSE, TERNARY, OR, AND, COMPARE, BITOR, BITXOR, BITAND, SHIFT, ARITH, TERM, POWER = \
-    range(13)
+# A unary `not` (NOT) binds more loosely than the comparisons after it.
+COMMA, CLAUSE, TERNARY, OR, AND, NOT, COMPARE, BITOR, BITXOR, BITAND, SHIFT, ARITH, TERM, \
+    POWER = range(14)
 _BINARY = {"|": BITOR, "^": BITXOR, "&": BITAND, "<<": SHIFT, ">>": SHIFT, "+": ARITH,
            "-": ARITH, "*": TERM, "/": TERM, "//": TERM, "%": TERM, "@": TERM, "**": POWER,
            "<": COMPARE, ">": COMPARE, "==": COMPARE, "!=": COMPARE, "<=": COMPARE,
@@ -55,7 +56,8 @@ class Tok:
 
 @dataclass
 class Group:
-    """A bracket pair and what lies between; `kind` is call, subscript or display."""
+    """A bracket pair and what lies between; `kind` is call, subscript, display, or params
+    (a `def`'s)."""
 
     open: Tok
     items: list
@@ -152,6 +154,7 @@ def statement(line: str, indent: int = 0) -> list[str]:
         if at is None or not elems[at].items:
             return [pad + src]
         group = elems[at]
+        group.kind = "params"
         return ([pad + src[:group.open.end]] + _body(src, group, indent + 4)
                 + [pad + src[group.close.start:]])
     targets, lead, expr, tail = _statement_parts(src, elems)
@@ -205,12 +208,15 @@ def _all_strings(elems: list) -> bool:
 
 
 def _is_primary(elems: list) -> bool:
-    """Names, dots, literals and trailers (and a leading unary operator): no separator."""
-    for i, e in enumerate(elems):
+    """Names, dots, literals and trailers (after leading unary operators): no separator."""
+    prefix = True
+    for e in elems:
         if isinstance(e, Group):
+            prefix = False
             continue
-        if i == 0 and e.text in ("not", "-", "+", "~"):
+        if prefix and e.text in ("not", "-", "+", "~"):
             continue
+        prefix = False
         if e.kind == "op" and e.text != ".":
             return False
         if e.kind == "name" and e.text in _KEYWORDS:
@@ -231,19 +237,19 @@ def _split_items(src: str, elems: list, indent: int, group: Group | None) -> lis
     level, cuts = _separators(elems)
     if level is None:
         return _item(src, "", elems, "", indent)
+    if level == NOT:  # `not` leads; what it negates may go in parentheses
+        return _item(src, src[elems[0].start:elems[1].start], elems[1:], "", indent)
     if level == COMMA:
         parts = _cut(elems, cuts, drop=True)
-        had_comma = not parts[-1]
+        # every item ends with a comma: with two or more that keeps the meaning, and a
+        # single item had one (`(a,)`); no comma is added to one item, as in `x[a]`
         parts = [p for p in parts if p]
-        # a trailing comma everywhere it keeps the meaning: not `x[a,]`, not `(a,)` for `(a)`
-        comma = len(parts) > 1 or had_comma or (group is not None and group.kind == "call")
-        out = []
-        for i, part in enumerate(parts):
-            out += _item(src, "", part, "," if i < len(parts) - 1 or comma else "", indent)
-        return out
+        params = group is not None and group.kind == "params"
+        return [line for part in parts
+                for line in _item(src, "", part, ",", indent, params=params)]
     out = []
-    for part in _cut(elems, cuts, drop=False):
-        lead, rest = _lead(src, part, level)
+    for i, part in enumerate(_cut(elems, cuts, drop=False)):
+        lead, rest = _lead(src, part) if i else ("", part)  # the first part has no separator
         out += _item(src, lead, rest, "", indent)
     return out
 
@@ -266,6 +272,9 @@ def _separators(elems: list) -> tuple[int | None, list[int]]:
             level = TERNARY
         elif e.text in ("or", "and") and e.kind == "name":
             level = OR if e.text == "or" else AND
+        elif e.text == "not" and e.kind == "name" and not (i > 0 and _is(elems[i - 1], "is")) \
+                and not (i + 1 < len(elems) and _is(elems[i + 1], "in")):
+            level = NOT  # unary, so only ever first: `a and not b` splits at `and` first
         elif e.text in ("in", "is") and e.kind == "name" and not in_comprehension:
             level = COMPARE
             if e.text == "in" and i > 0 and _is(elems[i - 1], "not"):
@@ -274,6 +283,10 @@ def _separators(elems: list) -> tuple[int | None, list[int]]:
             level = _BINARY[e.text]
         if level is not None:
             found.setdefault(level, []).append(i)
+    if any(_is(e, ":") or _is(e, "=") for e in elems):
+        # a slice, a keyword argument or a parameter: split only between items (an item's
+        # value is split by _item)
+        found = {COMMA: found[COMMA]} if COMMA in found else {}
     if not found:
         return None, []
     level = min(found)
@@ -291,11 +304,9 @@ def _cut(elems: list, cuts: list[int], *, drop: bool) -> list[list]:
     return parts if drop else [p for p in parts if p]
 
 
-def _lead(src: str, part: list, level: int) -> tuple[str, list]:
+def _lead(src: str, part: list) -> tuple[str, list]:
     """A part's leading separator (`+ `, `and `, `for x in `) and the expression after it."""
     first = part[0]
-    if not isinstance(first, Tok) or not (first.text in _BINARY or first.text in _KEYWORDS):
-        return "", part
     n = 1
     if first.text == "for":  # `for target in` leads; the iterable is the expression
         n = next((i + 1 for i, e in enumerate(part) if _is(e, "in")), len(part))
@@ -307,14 +318,16 @@ def _lead(src: str, part: list, level: int) -> tuple[str, list]:
     return src[first.start:part[n].start], part[n:]
 
 
-def _item(src: str, lead: str, elems: list, suffix: str, indent: int) -> list[str]:
-    """One part of a split: `lead + elems + suffix`, split further if it does not fit."""
+def _item(src: str, lead: str, elems: list, suffix: str, indent: int, *,
+          params: bool = False) -> list[str]:
+    """One part of a split: `lead + elems + suffix`, split further if it does not fit;
+    `params`: the part is a parameter of a `def`."""
     pad = " " * indent
     text = lead + _text(src, elems) + suffix
     if _fits(text, indent) and not _has_magic(elems):
         return [pad + text]
     at = next((i for i, e in enumerate(elems) if _is(e, "=")), None)
-    if len(elems) > 2 and _is(elems[1], ":"):  # a parameter and its annotation
+    if params and len(elems) > 2 and _is(elems[1], ":"):  # an annotated parameter
         hint = elems[2:at]
         head = lead + src[elems[0].start:hint[0].start]
         rest = src[hint[-1].end:elems[at + 1].start] if at else ""  # ` = ` before a default
