@@ -31,6 +31,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>[^\W\d]\w*)
   | (?P<op>\*\*=?|//=?|->|:=|[=!<>]=|<<=?|>>=?|[-+*/%@&|^~]=?|[<>=.,:;()\[\]{}])
 """, re.VERBOSE)
+_MAYBE_MAGIC = re.compile(r",\s*[)\]}]")  # a comma before a closing bracket
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _KEYWORDS = frozenset(("and", "or", "not", "in", "is", "if", "else", "for", "lambda", "async",
                        "await", "return", "raise", "del", "assert", "elif", "while", "yield"))
@@ -143,6 +144,8 @@ def statement(line: str, indent: int = 0) -> list[str]:
     pad = " " * indent
     if src.startswith("#"):
         return [pad + c for c in comment(src[1:].strip(), indent)]
+    if _fits(src, indent) and not _MAYBE_MAGIC.search(src):  # most lines: nothing to do
+        return [pad + src]
     try:
         elems = _parse(src)
     except ValueError:  # not a line emit writes; left as it is rather than guessed at
