@@ -1,27 +1,25 @@
 """Wall time of `attngen build specs/ -o TMP` for the whole library, and where it goes.
 
 1. End to end: `attngen build SPECS -o TMP --no-cache` in a fresh subprocess (Python
-   start-up and imports included) into an empty folder, with the default process count
-   and with one process per CPU, interleaved round by round with a reference command that
+   start-up and imports included) into an empty folder, interleaved round by round with a
+   reference command that
    only imports the libraries the checker is built on (`import sympy, networkx`, then exit
    at once, as `attngen` does): this machine's speed drifts by half within minutes, so the
    per-round ratio to the reference is the steady number, the seconds are what a user
    waits. attngen's modules are byte-compiled first and the subprocesses may write
    bytecode, as after `pip install` (a shell that sets PYTHONDONTWRITEBYTECODE would
    otherwise make every run compile attngen's source again). Each round also times
-   attngen's imports alone (what every cold build pays before reading a spec), and the
-   machine's parallel speed-up is measured with a CPU-bound loop (what `-j` can win).
+   attngen's imports alone (what every cold build pays before reading a spec).
 2. Torch is never imported: the same build in a subprocess under `-X importtime`, whose
    import log must not name `torch`; the in-process breakdown also checks sys.modules.
-   Also its CPU time (user + sys, worker processes and Graphviz children included).
+   Also its CPU time (user + sys, Graphviz children included).
 3. The build cache: nothing changed, and one spec edited before each build.
 4. Breakdown, in this process, one spec after another: import (attngen modules, sympy,
    networkx, jinja2), load (YAML -> Spec), check (graph + symbolic shapes), emit (Python
    source + DOT) and render (DOT -> SVG by Graphviz).
 5. With --instructions (needs valgrind): instructions counted by callgrind, which do not
-   drift with the machine's speed, for a one-process build without SVG (`--no-svg -j 1`:
-   Graphviz and worker processes are not followed), for attngen's imports alone, and for
-   the reference.
+   drift with the machine's speed, for a build without SVG (`--no-svg`: Graphviz is not
+   followed), for attngen's imports alone, and for the reference.
 
     .venv/bin/python benchmarks/bench_build.py [--quick] [--runs N] [--profile] [--instructions]
 """
@@ -47,13 +45,12 @@ BUILD = [sys.executable, "-m", "attngen.cli", "build"]
 
 REFERENCE = [sys.executable, "-c", "import os, sympy, networkx; os._exit(0)"]
 # attngen's imports, Jinja's templates and sympy's lazy import on its first sum
-IMPORTS = [sys.executable, "-c", ("import os, attngen.build, attngen.cli, attngen.diagram, "
-                                  "attngen.emit, attngen.shapes; attngen.emit.warm_up(); "
-                                  "attngen.shapes.warm_up(); os._exit(0)")]
-# A fixed CPU-bound loop, for how much work this machine really runs in parallel.
-SPIN = [sys.executable, "-c", "s = 0\nfor i in range(3_000_000): s += i"]
-CPUS = os.cpu_count() or 1
-DEFAULT_JOBS = max(1, CPUS - 1)  # as `attngen build` picks it
+IMPORTS = [sys.executable, "-c", (
+    "import os, jinja2, sympy, attngen.build, attngen.cli, attngen.diagram, attngen.emit, "
+    "attngen.checker; from attngen.resources import templates_dir; "
+    "env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir()))); "
+    "[env.get_template(n) for n in ('module.py.j2', 'class.py.j2')]; "
+    "sympy.Symbol('a') + sympy.Symbol('b'); os._exit(0)")]
 TARGET_S = 1.0  # issue 5: the whole library, cold, under a second
 
 
@@ -80,33 +77,15 @@ def _timed(cmd: list[str], env: dict | None) -> tuple[float, float]:
 
 
 def cold_rounds(runs: int, specs: Path, env: dict) -> dict[str, list[tuple[float, float]]]:
-    """Interleaved rounds: cold build (default -j), cold build in one process per CPU,
-    attngen's imports alone (the floor of any cold build), reference import."""
-    out: dict[str, list[tuple[float, float]]] = {"build": [], "build -j CPUs": [],
-                                                 "imports": [], "reference": []}
+    """Interleaved rounds: cold build, attngen's imports alone (the floor of any cold
+    build), reference import."""
+    out: dict[str, list[tuple[float, float]]] = {"build": [], "imports": [], "reference": []}
     for _ in range(runs):
-        for label, extra in (("build", []), ("build -j CPUs", ["-j", str(CPUS)])):
-            with tempfile.TemporaryDirectory() as tmp:
-                out[label].append(_timed([*BUILD, str(specs), "-o", tmp, "--no-cache", *extra],
-                                         env))
+        with tempfile.TemporaryDirectory() as tmp:
+            out["build"].append(_timed([*BUILD, str(specs), "-o", tmp, "--no-cache"], env))
         out["imports"].append(_timed(IMPORTS, env))
         out["reference"].append(_timed(REFERENCE, env))
     return out
-
-
-def parallel_speedup(runs: int, env: dict) -> float:
-    """CPUS copies of SPIN at once against one alone, interleaved: CPUS * alone / together,
-    the median over rounds. CPUS on free, independent CPUs; 1.0 if they share one core's
-    worth of time. Bounds what `-j` can win here."""
-    ratios = []
-    for _ in range(runs):
-        alone = _timed(SPIN, env)[0]
-        t0 = time.perf_counter()
-        procs = [subprocess.Popen(SPIN, env=env) for _ in range(CPUS)]
-        for proc in procs:
-            proc.wait()
-        ratios.append(CPUS * alone / (time.perf_counter() - t0))
-    return statistics.median(ratios)
 
 
 def wall_times(runs: int, specs: Path, *extra: str, env: dict | None = None,
@@ -178,11 +157,11 @@ def breakdown(specs: Path) -> dict[str, float]:
     torch_before = "torch" in sys.modules  # (a test process may have it already)
     t0 = time.perf_counter()
     from attngen.build import collect_specs
+    from attngen.checker import check_once
     from attngen.diagram import dot_source
     from attngen.emit import render as emit_py
+    from attngen.loader import Loader, load
     from attngen.render import available_backends, render
-    from attngen.shapes import check_once
-    from attngen.spec import Loader, load
 
     phases = dict.fromkeys(("import", "load", "check", "emit", "render"), 0.0)
     phases["import"] = time.perf_counter() - t0
@@ -219,11 +198,10 @@ def instructions(cmd: list[str], env: dict) -> int:
 
 def print_instructions(specs: Path, env: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        build = instructions([*BUILD, str(specs), "-o", tmp, "--no-cache", "--no-svg", "-j", "1"],
-                             env)
+        build = instructions([*BUILD, str(specs), "-o", tmp, "--no-cache", "--no-svg"], env)
     imports, ref = instructions(IMPORTS, env), instructions(REFERENCE, env)
     print("\n| instructions (callgrind) | billions | / reference |\n|---|---:|---:|")
-    for label, n in (("cold build, `--no-svg -j 1`", build),
+    for label, n in (("cold build, `--no-svg`", build),
                      ("  of which attngen's imports (sympy, networkx, jinja2, yaml, ...)", imports),
                      ("  of which the work (load, check, emit)", build - imports),
                      ("reference: `import sympy, networkx`", ref)):
@@ -264,7 +242,6 @@ def main(argv=None) -> int:
     cold = cold_rounds(runs, args.specs, env)
     cached = cached_times(runs, args.specs, env)
     start = python_startup(runs)
-    speedup = parallel_speedup(max(runs, 3), env)
     print(f"`attngen build {args.specs.name}/ -o TMP`: {n_specs} specs, {3 * n_specs} files, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"torch imported: no; third-party packages imported: "
@@ -273,8 +250,7 @@ def main(argv=None) -> int:
           "| / reference |")
     print("|---|---:|---:|---:|---:|")
     ref = [w for w, _ in cold["reference"]]
-    labels = {"build": f"cold build, `--no-cache`, default `-j` ({DEFAULT_JOBS})",
-              "build -j CPUs": f"cold build, `--no-cache -j {CPUS}` (a process per CPU)",
+    labels = {"build": "cold build, `--no-cache`",
               "imports": "attngen's imports alone (no spec read; sympy, networkx, jinja2, "
                          "yaml, templates, sympy's lazy import)",
               "reference": "reference: `import sympy, networkx` (then exit)"}
@@ -288,12 +264,8 @@ def main(argv=None) -> int:
         print(f"| build cache, {label} | {statistics.median(w):.3f} | {min(w):.3f} "
               f"| {max(w):.3f} | |")
     cpu = statistics.median(c for _, c in cold["build"])
-    cpu1 = statistics.median(c for _, c in cold["build -j CPUs"])
-    print(f"| CPU user+sys of a cold build, default `-j` / `-j {CPUS}` (median) | {cpu:.3f} / "
-          f"{cpu1:.3f} | | | |")
+    print(f"| CPU user+sys of a cold build (median) | {cpu:.3f} | | | |")
     print(f"| bare Python start-up | {start:.3f} | | | |")
-    print(f"| parallel speed-up of this machine ({CPUS} CPU-bound processes at once "
-          f"against one; {CPUS} at best) | {speedup:.2f} | | | |")
     for name, secs in phases.items():
         label = "render (one after another; the build overlaps them)" if name == "render" \
             else name

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from attngen.shapes import check
-from attngen.spec import Loader, load
+from attngen.checker import check
+from attngen.loader import Loader, load
 
 BLOCK = [  # one block of 10 nodes; {p}: previous node, {q}: last ReLU, {r}: the block's input
     "{{op: Conv2d, args: [C, C, 3], padding: 1, in: {p}}}",

@@ -1,14 +1,15 @@
 """Shared pytest configuration for the attngen test-suite.
 
 tests/ is not a package; this puts it on sys.path so test modules can do
-``import references.se`` and ``import equivalence``. Add shared fixtures and
-hooks below.
+``import references.se`` and ``import equivalence``. It also registers the hypothesis
+profiles (see below) and, under CI, turns every skip into a failure.
 """
 import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -19,6 +20,38 @@ if str(TESTS_DIR) not in sys.path:
 # Tests build with the build cache off (each test sees a full build), except the cache's
 # own tests, which point ATTNGEN_CACHE_DIR at a temporary folder.
 os.environ.setdefault("ATTNGEN_NO_CACHE", "1")
+
+# Hypothesis profiles. `max_examples` is the unit each property test scales by its share
+# (tests/test_fuzz.py): `default` replays a few hundred derandomized cases on every run;
+# `slow` replays thousands and is what tests marked `slow` (`pytest -m slow`) use. The
+# same cases on every run, so a failure is reproducible and CI is deterministic.
+# HYPOTHESIS_PROFILE=slow runs the unmarked property tests at the slow size too.
+settings.register_profile("default", max_examples=100, derandomize=True, database=None,
+                          deadline=None, print_blob=True, suppress_health_check=list(HealthCheck))
+settings.register_profile("slow", settings.get_profile("default"), max_examples=1500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Set by .ci/run: there a skipped test is a check that did not run, so it fails instead.
+SKIPS_FAIL = os.environ.get("ATTNGEN_CI") == "1"
+
+
+def _fail_a_skip(report) -> None:
+    if SKIPS_FAIL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and ATTNGEN_CI=1 allows no skips: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
 
 
 @pytest.fixture(scope="module")

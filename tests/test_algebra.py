@@ -7,8 +7,8 @@ import random
 import pytest
 import sympy
 from attngen import algebra
-from attngen.shapes import check
-from attngen.spec import Loader, load
+from attngen.checker import check
+from attngen.loader import Loader, load
 from conftest import REPO_ROOT
 
 POSITIVE = [sympy.Symbol(n, integer=True, positive=True) for n in ("H", "W", "C", "k", "r")]

@@ -92,6 +92,18 @@ def test_load_shapes_of_list_and_derived_nodes():
     assert eca.params == {"channel": 64, "gamma": 2, "b": 1}
 
 
+def test_a_node_with_several_outputs_has_no_shape_of_its_own():
+    # coordatt's `split` has out: [y_h, y_w]: each has a shape, the node none (shape() gave
+    # its output names as if they were dims, and dims() a StopIteration; found by mypy)
+    coordatt = attngen.load("coordatt")
+    for ask in (coordatt.shape, coordatt.dims):
+        with pytest.raises(ValueError, match=r"'split' has several outputs \(y_h, y_w\)"):
+            ask("split")
+    assert coordatt.shape("y_w") == "(B, max(8, (inp // reduction)), W, 1)"
+    assert [str(d) for d in coordatt.dims("y_h")] == ["B", "Max(8, floor(inp/reduction))", "H",
+                                                      "1"]
+
+
 def test_param_counts_need_no_torch_and_check_values():
     se = attngen.load("se")
     assert se.param_count() == 2 * 512 * 32

@@ -1,6 +1,9 @@
 """Smoke tests for benchmarks/: each script's smallest mode runs and prints its table.
 
 No timing is checked here (that would be flaky); the numbers live in the scripts' output.
+The smoke runs are marked `slow` (`pytest -m slow`, which .ci/run runs): they take seconds
+(subprocess builds, valgrind) and test the scripts, not attngen. The checks of what the
+scripts measure (a synthetic spec's size, the list of modules) stay in the default run.
 """
 import importlib.util
 import os
@@ -23,6 +26,7 @@ def _table_rows(text):
     return [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
 
 
+@pytest.mark.slow
 def test_bench_scale_quick(capsys):
     bench = _script("bench_scale")
     assert bench.main(["--quick"]) == 0
@@ -31,8 +35,8 @@ def test_bench_scale_quick(capsys):
 
 
 def test_bench_scale_spec_has_the_asked_node_count(tmp_path):
-    from attngen.shapes import check
-    from attngen.spec import Loader, load
+    from attngen.checker import check
+    from attngen.loader import Loader, load
 
     bench = _script("bench_scale")
     path = tmp_path / "s.yaml"
@@ -51,6 +55,7 @@ def test_bench_modules_covers_every_equivalence_class():
     assert [(r[0], r[1]) for r in rows] == list(dict.fromkeys((c[0], c[1]) for c in CASES))
 
 
+@pytest.mark.slow
 def test_bench_modules_quick_one_module(capsys):
     bench = _script("bench_modules")
     assert bench.main(["--quick", "--only", "se.SEAttention"]) == 0
@@ -58,6 +63,7 @@ def test_bench_modules_quick_one_module(capsys):
     assert len(rows) == 2 and rows[1].startswith("| se.SEAttention | 8x64x28x28 |")
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_bench_build_quick(capsys):
     bench = _script("bench_build")
@@ -66,10 +72,9 @@ def test_bench_build_quick(capsys):
     assert "torch imported: no" in out
     assert "| in-process: check |" in out
     assert "| attngen's imports alone" in out
-    speedup = next(r for r in _table_rows(out) if r.startswith("| parallel speed-up"))
-    assert 0 < float(speedup.split("|")[2]) <= 2 * os.cpu_count()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
 def test_bench_build_counts_instructions():
     bench = _script("bench_build")

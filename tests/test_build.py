@@ -87,86 +87,36 @@ def test_failing_spec_leaves_existing_files_untouched(tmp_path, capsys):
     assert _tree(out) == before  # no new, changed, half-written or temp files
 
 
-def test_parallel_build_equals_a_serial_one(tmp_path, monkeypatch):
-    from attngen import build
-
-    paths = build.collect_specs([str(REPO_ROOT / "specs"), str(REPO_ROOT / "specs/variants")])
-    serial = build.artifacts(paths, tmp_path, use_cache=False, jobs=1)
-
-    def no_fallback(*args):
-        raise AssertionError("the parallel build fell back to building in-process")
-
-    monkeypatch.setattr(build, "_build_here", no_fallback)
-    parallel = build.artifacts(paths, tmp_path, use_cache=False, jobs=2)
-    assert len(serial) >= 3 * 29
-    assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
-
-
-def test_parallel_build_passes_the_spec_refs_option_on(tmp_path):
-    from attngen import build
-
-    paths = build.collect_specs([str(REPO_ROOT / f"specs/{n}.yaml")
-                                 for n in ("se", "eca", "cbam", "sk")])
-    serial = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=1, spec_refs=True)
-    parallel = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=2,
-                               spec_refs=True)
-    assert [(a.path, a.data) for a in parallel] == [(a.path, a.data) for a in serial]
-    assert b"se.yaml:13]" in serial[0].data
-
-
 def test_each_spec_file_is_checked_once_per_build(tmp_path, monkeypatch):
     # danet uses position_attention and channel_attention_module, which are also built on
     # their own: each is checked once, whichever comes first, and the output is the same
-    from attngen import build, shapes
+    from attngen import build, checker
 
     checked = []
-    check_config = shapes._check_config
-    monkeypatch.setattr(shapes, "_check_config", lambda spec, config, *rest: (
+    check_config = checker._check_config
+    monkeypatch.setattr(checker, "_check_config", lambda spec, config, *rest: (
         checked.append((spec.path, tuple(config.items()))), check_config(spec, config, *rest)))
     names = ["channel_attention_module", "danet", "position_attention"]
     paths = build.collect_specs([str(REPO_ROOT / f"specs/{n}.yaml") for n in names])
-    arts = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=1)
+    arts = build.artifacts(paths, tmp_path, svg=False, use_cache=False)
     assert len(checked) == len(set(checked))
     assert {path.stem for path, _ in checked} >= set(names)
     for art in arts:
         assert art.data == (REPO_ROOT / "generated" / art.path.name).read_bytes()
 
 
-def test_parallel_build_reports_the_same_errors_in_the_same_order(tmp_path, capsys):
+def test_errors_of_several_specs_come_in_order_and_nothing_is_written(tmp_path, capsys):
     specs = tmp_path / "specs"
     specs.mkdir()
     for name in ("se", "eca", "sk", "cot"):
         shutil.copy(REPO_ROOT / f"specs/{name}.yaml", specs / f"{name}.yaml")
     (specs / "a_broken.yaml").write_text(BROKEN)
     (specs / "m_broken.yaml").write_text(BROKEN.replace("in: z", "in: x, shape: [B, C, 1]"))
-    results = []
-    for jobs in ("1", "2"):
-        code = main(["build", "-j", jobs, "--no-svg", str(specs), "-o", str(tmp_path / "out")])
-        results.append((code, capsys.readouterr().err))
-    assert results[0] == results[1] and results[0][0] == 1
-    err = results[0][1]
+    code = main(["build", "--no-svg", str(specs), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
     assert err.index("a_broken.yaml:5:") < err.index("m_broken.yaml:5:") and "Traceback" not in err
     assert not (tmp_path / "out").exists()
-
-
-def test_parallel_build_falls_back_when_processes_cannot_start(tmp_path, monkeypatch):
-    import multiprocessing
-
-    from attngen import build
-
-    def refuse(method):
-        raise OSError("fork refused")
-
-    monkeypatch.setattr(multiprocessing, "get_context", refuse)
-    paths = build.collect_specs([str(REPO_ROOT / "specs")])
-    arts = build.artifacts(paths, tmp_path, svg=False, use_cache=False, jobs=2)
-    assert len(arts) == 2 * len(paths)
-
-
-@pytest.mark.parametrize("jobs", ["0", "-3"])
-def test_jobs_must_be_positive(jobs, capsys):
-    assert main(["build", "-j", jobs, "--check", "se"]) == 2
-    assert "-j/--jobs must be at least 1" in capsys.readouterr().err
 
 
 def test_output_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):

@@ -116,7 +116,7 @@ def test_a_broken_entry_is_ignored(cached, tmp_path):
         entry.write_text("{not json")
     assert build(cached, tmp_path / "b") == build(cached, tmp_path / "c", "--no-cache")
     data = json.loads(entries(tmp_path)[0].read_text())  # rewritten by the rebuild
-    assert set(data) == {"deps", "files"}
+    assert set(data) == {"format", "key", "deps", "files", "digest"}
 
 
 def test_failing_specs_are_not_cached_and_still_fail(cached, tmp_path, capsys):
@@ -133,3 +133,192 @@ def test_off_switches(cached, tmp_path, monkeypatch):
     monkeypatch.setenv("ATTNGEN_NO_CACHE", "1")
     build(cached, tmp_path / "b")
     assert entries(tmp_path) == []
+
+
+# -- issue 18, item 4: what a hit rests on --------------------------------------------------
+def _reduction(source: bytes) -> str:
+    """The default of `reduction` in a generated constructor (`reduction: int = 16`)."""
+    return source.decode().split("reduction: int = ", 1)[1].split(")", 1)[0]
+
+
+def test_an_edit_during_a_build_is_never_served_as_built(cached, tmp_path, monkeypatch, capsys):
+    """The spec changes after it was parsed and before its entry is stored (an editor
+    saving while the build runs): the entry must not claim the new bytes."""
+    from attngen import build as build_module
+
+    spec = cached / "se.yaml"
+    real = build_module._build_one
+
+    def edit_after_parsing(path, *args):
+        arts = real(path, *args)
+        if path.name == "se.yaml":
+            spec.write_text(spec.read_text().replace("reduction: {default: 16",
+                                                     "reduction: {default: 4"))
+        return arts
+
+    monkeypatch.setattr(build_module, "_build_one", edit_after_parsing)
+    first = build(cached, tmp_path / "a")
+    assert _reduction(first["se.py"]) == "16"  # what was parsed
+    monkeypatch.setattr(build_module, "_build_one", real)
+    capsys.readouterr()
+    assert main(["build", "--check", "--no-svg", str(cached), "-o", str(tmp_path / "a")]) == 1
+    assert f"stale: {tmp_path / 'a' / 'se.py'}" in capsys.readouterr().out
+    assert _reduction(build(cached, tmp_path / "a")["se.py"]) == "4"
+
+
+@pytest.mark.parametrize("library", ["sympy", "Jinja2", "networkx", "PyYAML", "python"])
+def test_a_library_or_python_upgrade_misses(cached, tmp_path, monkeypatch, library):
+    from importlib import metadata
+
+    from attngen import cache
+
+    build(cached, tmp_path / "a")
+    assert len(entries(tmp_path)) == 4
+    real = metadata.version
+    if library == "python":
+        monkeypatch.setattr(sys, "version", sys.version + " (another build)")
+    else:
+        monkeypatch.setattr(metadata, "version",
+                            lambda name: "999.0" if name == library else real(name))
+    if hasattr(cache, "library_versions"):
+        monkeypatch.setattr(cache, "library_versions", cache.library_versions.__wrapped__)
+    build(cached, tmp_path / "b")
+    assert len(entries(tmp_path)) == 8  # every spec missed and was stored under a new key
+
+
+def _entry_of(tmp_path, stem: str):
+    for path in entries(tmp_path):
+        data = json.loads(path.read_text())
+        if [p.rsplit("/", 1)[-1] for p in data["deps"]] == [f"{stem}.yaml"]:
+            return path, data
+    raise AssertionError(f"no entry for {stem}")
+
+
+def _rebuilt_correctly(cached, tmp_path, entry):
+    """The next build equals a full build, and the entry is valid again afterwards."""
+    assert build(cached, tmp_path / "b") == build(cached, tmp_path / "c", "--no-cache")
+    data = json.loads(entry.read_text())
+    assert "hand-edited" not in data["files"][".py"]
+    assert build(cached, tmp_path / "d") == build(cached, tmp_path / "c", "--no-cache")
+
+
+def test_a_hand_edited_entry_is_never_served(cached, tmp_path):
+    build(cached, tmp_path / "a")
+    entry, data = _entry_of(tmp_path, "se")
+    data["files"][".py"] = "# hand-edited\n" + data["files"][".py"]
+    entry.write_text(json.dumps(data))  # still valid JSON, right keys and types
+    _rebuilt_correctly(cached, tmp_path, entry)
+
+
+def test_a_truncated_entry_is_a_miss(cached, tmp_path):
+    build(cached, tmp_path / "a")
+    entry, _ = _entry_of(tmp_path, "se")
+    raw = entry.read_bytes()
+    entry.write_bytes(raw[: len(raw) // 2])
+    _rebuilt_correctly(cached, tmp_path, entry)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda d: {**d, "deps": list(d["deps"])},
+    lambda d: {**d, "deps": {p: 5 for p in d["deps"]}},
+    lambda d: {**d, "files": {".py": 5, ".dot": 6}},
+    lambda d: {**d, "files": {".py": ["x"], ".dot": None}},
+    lambda d: {**d, "files": "text"},
+    lambda d: [d],
+    lambda d: "entry",
+    lambda d: {**d, "deps": {"a\u0000b": None, **d["deps"]}},
+    lambda d: {**d, "files": {k: v + "\ud800" for k, v in d["files"].items()}},
+    lambda d: {**d, "digest": 12345678901234567890},
+    lambda d: {k: v for k, v in d.items() if k != "digest"},
+], ids=["deps-list", "dep-hash-int", "file-int", "file-list", "files-str", "list", "str",
+        "nul-dep", "surrogate", "digest-int", "no-digest"])
+def test_an_entry_with_wrong_types_is_a_miss(cached, tmp_path, mangle):
+    build(cached, tmp_path / "a")
+    entry, data = _entry_of(tmp_path, "se")
+    entry.write_text(json.dumps(mangle(data)))
+    _rebuilt_correctly(cached, tmp_path, entry)
+
+
+def test_a_well_formed_entry_with_a_valid_digest_but_wrong_types_is_a_miss(cached, tmp_path):
+    from attngen import cache
+
+    build(cached, tmp_path / "a")
+    entry, data = _entry_of(tmp_path, "se")
+    key = entry.stem
+    files = {".py": 5, ".dot": 6}
+    data.update(files=files, digest=cache._content_digest(key, data["deps"], files))
+    entry.write_text(json.dumps(data))
+    _rebuilt_correctly(cached, tmp_path, entry)
+
+
+def test_a_deeply_nested_entry_is_a_miss_not_a_traceback(cached, tmp_path):
+    build(cached, tmp_path / "a")
+    entry, _ = _entry_of(tmp_path, "se")
+    entry.write_text("[" * 100_000 + "]" * 100_000)
+    _rebuilt_correctly(cached, tmp_path, entry)
+
+
+def _run(argv, cwd, env_extra):
+    """The CLI in a child process with a time limit and 2 GiB of address space at most."""
+    import os
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO_ROOT / "codegen")}
+    env.pop("ATTNGEN_NO_CACHE", None)
+    return subprocess.run([sys.executable, "-m", "attngen.cli", *map(str, argv)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=60,
+                          preexec_fn=limit, check=False)
+
+
+def test_special_files_in_the_cache_or_as_a_dependency_are_never_read(cached, tmp_path):
+    import os
+
+    from attngen import cache
+
+    build(cached, tmp_path / "a")
+    link, _ = _entry_of(tmp_path, "se")
+    entry, data = _entry_of(tmp_path, "spatial_attention")
+    link.unlink()
+    link.symlink_to("/dev/zero")  # an entry that is a link to an endless file
+    # an entry with an endless dependency
+    deps = {"/dev/zero": "0" * 64, **data["deps"]}
+    digest = cache._content_digest(entry.stem, deps, data["files"]) \
+        if hasattr(cache, "_content_digest") else None
+    entry.write_text(json.dumps({**data, "deps": deps, "digest": digest}))
+    sub = cached / "channel_attention.yaml"  # a dependency replaced by a FIFO
+    sub.unlink()
+    os.mkfifo(sub)
+    res = _run(["build", "--no-svg", cached, "-o", tmp_path / "b"], tmp_path,
+               {"ATTNGEN_CACHE_DIR": str(tmp_path / "cache")})
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "channel_attention.yaml: error[E500]: is a FIFO (named pipe), not a spec file" \
+        in res.stderr
+
+
+def test_a_failed_entry_write_leaves_no_temporary_file_and_old_ones_are_pruned(
+        cached, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    old = [".entry.abcd1234.tmp", f".{'0' * 64}.json.zz_12345.tmp"]
+    for name in old:
+        (folder / name).write_text("left by a killed build")
+    real_replace = os.replace
+
+    def full(src, dst, *args, **kwargs):
+        if str(dst).startswith(str(folder)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full)
+    first = build(cached, tmp_path / "a")  # the cache fails; the build does not
+    assert sorted(p.name for p in folder.iterdir()) == sorted(old)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert build(cached, tmp_path / "b") == first
+    assert len(entries(tmp_path)) == 4
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

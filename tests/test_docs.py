@@ -1,12 +1,14 @@
 """`attngen diagram` (every option) and `attngen docs` (pages, index, --check, escaping)."""
 
+import os
 import re
+import sys
 
 import pytest
-from attngen import docs, render
+from attngen import docs, ops, render
 from attngen.cli import main
+from attngen.loader import Loader, load
 from attngen.params import total
-from attngen.spec import Loader, load
 from conftest import REPO_ROOT
 
 CBAM = str(REPO_ROOT / "specs/cbam.yaml")
@@ -171,11 +173,29 @@ def test_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@_needs("pdf")
-def test_pdf(tmp_path):
+FAKE_DOT = """\
+import sys
+assert sys.argv[1:] == ["-Tpdf"], sys.argv
+sys.stdout.buffer.write(b"%PDF-1.7 written by a stand-in for dot\\n" + sys.stdin.buffer.read())
+"""
+
+
+def test_pdf_goes_through_system_dot(tmp_path, monkeypatch):
+    """PDF is the one format only system Graphviz writes: the diagram's DOT goes to
+    `dot -Tpdf` on stdin and its output lands in the file. A stand-in `dot` on PATH checks
+    that hand-off (Graphviz's own PDF writer is Graphviz's to test)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dot = bin_dir / "dot"
+    dot.write_text(f"#!{sys.executable}\n{FAKE_DOT}")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert render.backend_for("pdf") == "dot"
     out = tmp_path / "cbam.pdf"
     assert main(["diagram", CBAM, "--format", "pdf", "-o", str(out)]) == 0
-    assert out.read_bytes()[:5] == b"%PDF-"
+    written = out.read_bytes()
+    assert written.startswith(b"%PDF-1.7 written by a stand-in for dot\n"), written[:80]
+    assert written.endswith(_dot(tmp_path).encode()), written[-200:]
 
 
 # -- docs ------------------------------------------------------------------------------------
@@ -265,6 +285,27 @@ def test_spec_strings_cannot_break_or_inject_into_pages(tmp_path):
     md = (out / "evil.md").read_text()
     assert "pipe \\| and &lt;script&gt;" in md
     assert "| `width` | `4` | a \\| b &lt;i&gt;x&lt;/i&gt; |" in md
+
+
+def test_ops_page_shows_every_op_and_how_to_add_one(tmp_path):
+    page = docs.ops_markdown()
+    groups = re.split(r"^## Group ", page, flags=re.MULTILINE)[1:]
+    for name, op in ops.REGISTRY.items():
+        group = next(g for g in groups if g.startswith(f"{op.group}\n"))
+        section = group.split(f"### {docs.text(name)}\n")[1].split("\n### ")[0]
+        assert f"dtype {docs.code(op.dtype.text)}" in section and docs.code(op.rule) in section
+        assert docs.text(op.summary[1:]) in section, name
+        for a in op.args:
+            default = "required" if a.required else docs.code(repr(a.default))
+            assert f"| `{a.name}` | `{a.type}`" in section and f" | {default} | " in section
+    assert "## Adding an op" in page and docs.OP_EXAMPLE in page
+    assert "register(Op(" in docs.OP_EXAMPLE and "add_group(Group(" in docs.OP_EXAMPLE
+    for t in ops.ARG_TYPES.values():
+        assert f"| `{t.name}` | {docs.text(t.text)} |" in page
+    out = tmp_path / "docs"
+    assert main(["docs", SE, "-o", str(out)]) == 0  # written with any spec, linked from the index
+    assert (out / "ops.md").read_text() == page
+    assert "[the op library](ops.md)" in (out / "README.md").read_text()
 
 
 def test_escaping_helpers():

@@ -5,8 +5,9 @@ ways: exit 0 with a generated file that compiles and looks sane, or exit 1 with 
 located diagnostics (`file:line:col: error[Ennn]: ...`, notes, the count line). Any
 other exception is a crash.
 
-The normal run is derandomized (same cases every time, about 5,600 in total). The big
-run is opt-in:
+Every run is derandomized (the same cases each time) and sized by the hypothesis profile
+(tests/conftest.py): the default run replays 390 cases; `pytest -m slow` runs the
+`test_long_*` tests, 5,850 cases. A search for new cases is opt-in:
 
     ATTNGEN_FUZZ_EXAMPLES=100000 pytest -m slow tests/test_fuzz.py
 
@@ -24,7 +25,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 from fuzzing import assert_outcome
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 SPEC_DIR = REPO_ROOT / "specs"
@@ -246,44 +247,71 @@ def random_yaml(draw):
 
 
 # -- the tests ----------------------------------------------------------------------------
-STRATEGIES = {"mutated_spec": (mutated_spec(), 3000), "mutated_text": (mutated_text(), 1400),
-              "random_spec": (random_spec(), 700), "random_yaml": (random_yaml(), 500)}
-QUICK = {"deadline": None, "derandomize": True, "database": None, "print_blob": True,
-             "suppress_health_check": list(HealthCheck)}
-BIG = int(os.environ.get("ATTNGEN_FUZZ_EXAMPLES", "100000"))
-COUNTS: dict[str, int] = {}
+# Each strategy's share of a run: cases = share x the hypothesis profile's max_examples
+# (tests/conftest.py). The default profile gives 390 cases, the slow one 5,850.
+STRATEGIES = {"mutated_spec": (mutated_spec(), 2.0), "mutated_text": (mutated_text(), 1.0),
+              "random_spec": (random_spec(), 0.5), "random_yaml": (random_yaml(), 0.4)}
+# ATTNGEN_FUZZ_EXAMPLES=N: the slow tests draw N new random cases per strategy instead.
+RANDOM_EXAMPLES = int(os.environ.get("ATTNGEN_FUZZ_EXAMPLES", "0"))
+# Hypothesis stops early when it runs out of distinct cases or discards too many; the
+# strategies above should do neither, so nearly all of the asked cases must run.
+MIN_RUN = 0.9
 
 
-def _case(name: str, workdir: Path, data: bytes) -> None:
-    COUNTS[name] = COUNTS.get(name, 0) + 1
-    _run(workdir, data)
+def _fuzz(workdir: Path, name: str, *, slow: bool) -> None:
+    """Run a strategy's cases through the CLI, then check that the cases really ran."""
+    strategy, share = STRATEGIES[name]
+    base = settings.get_profile("slow") if slow else settings.default
+    if slow and RANDOM_EXAMPLES:
+        base = settings(base, max_examples=RANDOM_EXAMPLES, derandomize=False)
+        share = 1.0
+    asked = max(1, round(share * base.max_examples))
+    ran = 0
 
-
-def _make(name: str, strategy, examples: int, **extra):
-    @settings(max_examples=examples, **{**QUICK, **extra})
+    @settings(base, max_examples=asked)
     @given(data=strategy)
-    def test(workdir, data):
-        _case(name, workdir, data)
+    def case(data):
+        nonlocal ran
+        ran += 1
+        _run(workdir, data)
 
-    return test
-
-
-test_mutated_spec = _make("mutated_spec", *STRATEGIES["mutated_spec"])
-test_mutated_text = _make("mutated_text", *STRATEGIES["mutated_text"])
-test_random_spec = _make("random_spec", *STRATEGIES["random_spec"])
-test_random_yaml = _make("random_yaml", *STRATEGIES["random_yaml"])
-
-_big = {name: _make(f"big_{name}", strategy, BIG, derandomize=False)
-        for name, (strategy, _) in STRATEGIES.items()}
-test_big_mutated_spec = pytest.mark.slow(_big["mutated_spec"])
-test_big_mutated_text = pytest.mark.slow(_big["mutated_text"])
-test_big_random_spec = pytest.mark.slow(_big["random_spec"])
-test_big_random_yaml = pytest.mark.slow(_big["random_yaml"])
+    case()
+    assert ran >= MIN_RUN * asked, f"{name}: hypothesis ran {ran} of {asked} cases"
 
 
-def test_zz_case_count():
-    """The derandomized run really ran its cases (runs last in this file)."""
-    quick = {k: v for k, v in COUNTS.items() if not k.startswith("big_")}
-    if len(quick) < len(STRATEGIES):
-        pytest.skip("run with the whole file to count cases")
-    assert sum(quick.values()) >= 5000, quick
+# The current profile's cases (default: a few hundred)...
+def test_mutated_spec(workdir):
+    _fuzz(workdir, "mutated_spec", slow=False)
+
+
+def test_mutated_text(workdir):
+    _fuzz(workdir, "mutated_text", slow=False)
+
+
+def test_random_spec(workdir):
+    _fuzz(workdir, "random_spec", slow=False)
+
+
+def test_random_yaml(workdir):
+    _fuzz(workdir, "random_yaml", slow=False)
+
+
+# ... and the slow profile's thousands (or ATTNGEN_FUZZ_EXAMPLES random ones), opt-in.
+@pytest.mark.slow
+def test_long_mutated_spec(workdir):
+    _fuzz(workdir, "mutated_spec", slow=True)
+
+
+@pytest.mark.slow
+def test_long_mutated_text(workdir):
+    _fuzz(workdir, "mutated_text", slow=True)
+
+
+@pytest.mark.slow
+def test_long_random_spec(workdir):
+    _fuzz(workdir, "random_spec", slow=True)
+
+
+@pytest.mark.slow
+def test_long_random_yaml(workdir):
+    _fuzz(workdir, "random_yaml", slow=True)

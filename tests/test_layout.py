@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from attngen import emit, layout
 from attngen.build import collect_specs, compile_spec
-from attngen.spec import Loader
+from attngen.loader import Loader
 from conftest import REPO_ROOT
 
 SPEC_FILES = [str(p.relative_to(REPO_ROOT)) for p in collect_specs(

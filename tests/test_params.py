@@ -8,8 +8,8 @@ import pytest
 import torch
 from attngen.cli import main
 from attngen.errors import SpecError
+from attngen.loader import load
 from attngen.params import check_requires, param_values, parse_sets, total
-from attngen.spec import load
 from conftest import REPO_ROOT
 
 SPECS = sorted((REPO_ROOT / "specs").glob("*.yaml")) + \

@@ -13,6 +13,7 @@ import ast
 import importlib.util
 import io
 import json
+import keyword
 import os
 import re
 import shutil
@@ -21,6 +22,9 @@ import time
 import tokenize
 
 import pytest
+from attngen.errors import Loc, SpecError
+from attngen.expr import parse
+from attngen.names import check_class_name, check_identifier
 from conftest import REPO_ROOT
 from fuzzing import assert_located_errors, check_generated, run_cli
 
@@ -187,8 +191,6 @@ def test_a_string_value_is_never_parsed_as_code(tmp_path, use):
                                   "H + 1 if p else H", "p or H > 1"])
 def test_symbolic_evaluation_never_parses_a_string(tmp_path, text):
     import sympy
-    from attngen.errors import Loc, SpecError
-    from attngen.expr import parse
 
     marker = tmp_path / "ran"
     env = {"p": f"open({str(marker)!r}, 'w').write('x') and 8", "H": sympy.Symbol("H")}
@@ -236,17 +238,69 @@ def test_file_name_cannot_inject_into_the_header(tmp_path):
 
 
 # -- 1. injection through names: refused with E104, located ----------------------------------
-RESERVED = [
+# check_identifier (names.py) on its own: each name with the words of its refusal.
+KEYWORD, GENERATED = "is a Python keyword", "is reserved: the generated code uses it"
+UNDERSCORE = "may not start with '_' (reserved for generated code)"
+NOT_AN_IDENTIFIER = ("is not a valid identifier (ASCII letters, digits and '_', "
+                     "not starting with a digit)")
+RESERVED = {
     # keywords and soft keywords
-    "class", "def", "lambda", "import", "None", "True", "async", "await", "match", "case", "type",
+    "class": KEYWORD, "def": KEYWORD, "lambda": KEYWORD, "import": KEYWORD, "None": KEYWORD,
+    "True": KEYWORD, "async": KEYWORD, "await": KEYWORD, "match": KEYWORD, "case": KEYWORD,
+    "type": KEYWORD if keyword.issoftkeyword("type") else GENERATED,  # soft keyword from 3.12
     # names the generated code itself uses
-    "self", "torch", "nn", "F", "super", "layer", "math", "forward", "__init__", "_private",
+    "self": GENERATED, "torch": GENERATED, "nn": GENERATED, "F": GENERATED, "super": GENERATED,
+    "layer": GENERATED, "math": GENERATED, "__init__": UNDERSCORE, "_private": UNDERSCORE,
     # builtins the generated code relies on
-    "float", "int", "print", "len", "max", "eval", "exec", "__import__", "open",
+    "float": GENERATED, "int": GENERATED, "print": GENERATED, "len": GENERATED,
+    "max": GENERATED, "eval": GENERATED, "exec": GENERATED, "__import__": UNDERSCORE,
+    "open": GENERATED,
     # not identifiers at all
-    "os.system", "a b", "x;import os", "1abc", "a-b", "é", "x\u200b", "a" * 65,
-    f"__import__('os').system('{MARK}')",
-]
+    "os.system": NOT_AN_IDENTIFIER, "a b": NOT_AN_IDENTIFIER, "x;import os": NOT_AN_IDENTIFIER,
+    "1abc": NOT_AN_IDENTIFIER, "a-b": NOT_AN_IDENTIFIER, "é": NOT_AN_IDENTIFIER,
+    "x\u200b": NOT_AN_IDENTIFIER, "a" * 65: "is longer than 64 characters",
+    f"__import__('os').system('{MARK}')": NOT_AN_IDENTIFIER,
+}
+
+
+def _shown(name: str) -> str:
+    """How a refused name appears in its message."""
+    if len(name) > 64 and name.isidentifier():
+        return name[:20] + "..."
+    return name.encode("unicode_escape").decode("ascii")
+
+
+@pytest.mark.parametrize("bad", RESERVED, ids=_shown)
+def test_identifier_check_refuses_reserved_and_invalid_names(bad):
+    loc = Loc("t.yaml", 3, 5)
+    checks = {"node": lambda: check_identifier(bad, loc, "node", attribute=True),
+              "input": lambda: check_identifier(bad, loc, "input"),
+              "module": lambda: check_class_name(bad, loc)}
+    for what, check in checks.items():
+        with pytest.raises(SpecError) as exc:
+            check()
+        (diag,) = exc.value.diagnostics
+        assert (diag.code, diag.loc) == ("E104", loc), diag
+        assert diag.message == f"{what} name '{_shown(bad)}' {RESERVED[bad]}", diag.message
+
+
+def test_identifier_check_keeps_good_names_and_refuses_module_attributes_only_as_attributes():
+    loc = Loc("t.yaml", 3, 5)
+    for good in ("x", "channel", "Tiny", "conv_1", "a" * 64):
+        assert check_identifier(good, loc, "node", attribute=True) == good
+    assert check_class_name("TinyAlias", loc) == "TinyAlias"
+    for attr in ("forward", "training", "state_dict", "to", "apply", "modules"):
+        assert check_identifier(attr, loc, "input") == attr  # a local variable: harmless
+        with pytest.raises(SpecError) as exc:
+            check_identifier(attr, loc, "param", attribute=True)
+        (diag,) = exc.value.diagnostics
+        assert (diag.code, diag.loc) == ("E104", loc)
+        assert diag.message == f"param name '{attr}' would shadow nn.Module.{attr}"
+    for torch_class in ("Module", "Sequential", "ModuleList", "Tensor"):
+        with pytest.raises(SpecError) as exc:
+            check_class_name(torch_class, loc)
+        assert exc.value.diagnostics[0].message == \
+            f"module name '{torch_class}' would shadow a torch class"
 
 
 def _graph_spec(node="fc", param="channel", inp="x", outs=None, alias=None, name="Tiny"):
@@ -268,27 +322,45 @@ def test_name_template_builds_when_names_are_fine(tmp_path):
         assert_inert(path)
 
 
-@pytest.mark.parametrize("bad", RESERVED)
-@pytest.mark.parametrize("role, line, col", [
-    ("node", 7, 3), ("param", 3, 3), ("input", 5, 3), ("outs", 8, 63), ("alias", 2, 10),
-    ("name", 1, 7),
-])
-def test_reserved_or_invalid_names_are_refused(tmp_path, bad, role, line, col):
-    if role == "outs" and bad in ("None", "True"):
-        pytest.skip("YAML reads these as null/true, not as a name")  # covered by E102 tests
-    kwargs = {"outs" if role == "outs" else "inp" if role == "input" else role: bad}
-    text = _graph_spec(**kwargs)
-    res, path, out = build(tmp_path, text)
-    if bad == "forward" and role not in ("node", "param"):  # not an attribute: harmless
-        assert res.code == 0, res.err
-        assert_inert(path)
-        return
+# Every role a spec name plays, end to end through the CLI: a name refused there (each of
+# check_identifier's refusals once), the template's keyword for it, and where the error is
+# (inside a flow list the line is enough).
+ROLES = {
+    "node": ("node", f"__import__('os').system('{MARK}')", 7, 3),
+    "param": ("param", "a" * 65, 3, 3),
+    "input": ("inp", "class", 5, 3),
+    "output": ("outs", "_private", 8, None),
+    "alias": ("alias", "torch", 2, None),
+    "name": ("name", "open", 1, 7),
+}
+
+
+def _refused_at(res, out, role):
+    _, _, line, col = ROLES[role]
     assert_refused(res, out, "E104")
     got = re.match(r".*spec\.yaml:(\d+):(\d+): error", res.err.splitlines()[0])
-    if role in ("outs", "alias"):
-        assert int(got[1]) == line, res.err  # inside a flow list: the line is enough
-    else:
-        assert (int(got[1]), int(got[2])) == (line, col), res.err
+    assert (int(got[1]), int(got[2]) if col else None) == (line, col), res.err
+    return res.err.splitlines()[0]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_reserved_or_invalid_names_are_refused_in_every_role(tmp_path, role):
+    kwarg, bad, _, _ = ROLES[role]
+    res, _, out = build(tmp_path, _graph_spec(**{kwarg: bad}))
+    first = _refused_at(res, out, role)
+    what = "module" if role in ("alias", "name") else role
+    assert first.endswith(f": error[E104]: {what} name '{_shown(bad)}' {RESERVED[bad]}"), first
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_forward_is_refused_only_where_it_would_be_an_attribute(tmp_path, role):
+    res, path, out = build(tmp_path, _graph_spec(**{ROLES[role][0]: "forward"}))
+    if role in ("node", "param"):  # self.forward: it would replace the method
+        first = _refused_at(res, out, role)
+        assert first.endswith(f"{role} name 'forward' would shadow nn.Module.forward"), first
+    else:  # a local variable or a class name: harmless
+        assert res.code == 0, res.err
+        assert_inert(path)
 
 
 @pytest.mark.parametrize("dim, code", [
@@ -317,25 +389,81 @@ def test_a_dim_may_share_a_params_name(tmp_path):
 
 
 # -- 1. injection through expressions: only the whitelist parses -----------------------------
+# The expression check (expr.py) on its own: every construct outside the whitelist, with its
+# code, the words of its message, and where in the text the error points.
 EXPRESSIONS = [
-    ("__import__('os').system('x')", "E201"), ("os.system", "E201"), ("channel.__class__", "E201"),
-    ("channel.real", "E201"), ("eval('1')", "E201"), ("exec('1')", "E201"), ("open('f')", "E201"),
-    ("getattr(channel, 'x')", "E201"), ("globals()", "E201"), ("(lambda: 8)()", "E201"),
-    ("lambda: 8", "E201"), ("[i for i in range(3)][0]", "E201"), ("{i for i in [8]}", "E201"),
-    ("{'a': 8}['a']", "E201"), ("f'{channel}'", "E201"), ("__builtins__", "E201"),
-    ("_x", "E201"), ("self", "E201"), ("(x := 8)", "E201"), ("*channel", "E200"),
-    ("max(*[8])", "E201"), ("max(channel, key=abs)", "E201"), ("[8][0:1]", "E201"),
-    ("channel ** channel", "E201"), ("2 ** 99", "E201"), ("9" * 20, "E201"),
-    ("8; import os", "E200"), ("8\nimport os", "E200"), ("import os", "E200"),
-    ("channel if", "E200"), ("(yield)", "E201"), ("await channel", "E201"),
-    ("b'x'", "E201"), ("...", "E201"), ("1j", "E201"),
-    ("'x' * 10 ** 8", "E102"),  # parses, but is never computed: numbers only
+    ("__import__('os').system('x')", "E201",
+     "call of '__import__('os').system' is not allowed; functions: max, min, int, abs, len, log2",
+     0),
+    ("os.system", "E201", "'Attribute' is not allowed in expressions: 'os.system'", 0),
+    ("channel.__class__", "E201", "'Attribute' is not allowed", 0),
+    ("channel.real", "E201", "'Attribute' is not allowed", 0),
+    ("eval('1')", "E201", "call of 'eval' is not allowed", 0),
+    ("exec('1')", "E201", "call of 'exec' is not allowed", 0),
+    ("open('f')", "E201", "call of 'open' is not allowed", 0),
+    ("getattr(channel, 'x')", "E201", "call of 'getattr' is not allowed", 0),
+    ("globals()", "E201", "call of 'globals' is not allowed", 0),
+    ("(lambda: 8)()", "E201", "call of 'lambda: 8' is not allowed", 0),
+    ("lambda: 8", "E201", "'Lambda' is not allowed in expressions: 'lambda: 8'", 0),
+    ("[i for i in range(3)][0]", "E201", "'ListComp' is not allowed", 0),
+    ("{i for i in [8]}", "E201", "'SetComp' is not allowed", 0),
+    ("{'a': 8}['a']", "E201", "'Dict' is not allowed", 0),
+    ("f'{channel}'", "E201", "'JoinedStr' is not allowed", 0),
+    ("__builtins__", "E201", "name '__builtins__' is not allowed in expressions", 0),
+    ("_x", "E201", "name '_x' is not allowed in expressions", 0),
+    ("self", "E201", "name 'self' is not allowed in expressions", 0),
+    ("(x := 8)", "E201", "'NamedExpr' is not allowed", 1),
+    ("*channel", "E200", "invalid expression '*channel': invalid syntax", 0),
+    ("max(*[8])", "E201", "'*' arguments are not allowed", 0),
+    ("max(channel, key=abs)", "E201", "keyword arguments are not allowed in expressions", 0),
+    ("[8][0:1]", "E201", "slices are not allowed in expressions; index with x[i]", 0),
+    ("channel ** channel", "E201", "the exponent of '**' must be a number literal of at most 8",
+     0),
+    ("2 ** 99", "E201", "the exponent of '**' must be a number literal of at most 8", 0),
+    ("9" * 20, "E201", "integer literal larger than 1000000000000000", 0),
+    ("8; import os", "E200", "invalid expression '8; import os': invalid syntax", 1),
+    ("8\nimport os", "E200", "expressions must fit on one line", 0),
+    ("import os", "E200", "invalid expression 'import os': invalid syntax", 0),
+    ("channel if", "E200", "invalid expression 'channel if': invalid syntax", 0),
+    ("(yield)", "E201", "'Yield' is not allowed", 1),
+    ("await channel", "E201", "'Await' is not allowed", 0),
+    ("b'x'", "E201", "literal b'x' is not allowed", 0),
+    ("...", "E201", "literal Ellipsis is not allowed", 0),
+    ("1j", "E201", "literal 1j is not allowed", 0),
+    # parses, but is never computed: numbers only
+    ("'x' * 10 ** 8", "E102", "cannot evaluate ''x' * 10 ** 8': '*' needs numbers, got str and int",
+     0),
 ]
 
 
-@pytest.mark.parametrize("expr, code", EXPRESSIONS, ids=[e for e, _ in EXPRESSIONS])
+@pytest.mark.parametrize("expr, code, message, offset", EXPRESSIONS,
+                         ids=[e for e, *_ in EXPRESSIONS])
+def test_expression_check_refuses_what_is_outside_the_whitelist(expr, code, message, offset):
+    import sympy
+
+    loc = Loc("t.yaml", 4, 12)
+    env = {"channel": 8}
+    readers = [lambda e: e.value(env), lambda e: e.sympy({"channel": sympy.Symbol("channel")})]
+    for read in readers:  # what parses is then read both ways: concretely, symbolically
+        with pytest.raises(SpecError) as exc:
+            read(parse(expr, loc))
+        (diag,) = exc.value.diagnostics
+        assert (diag.code, diag.loc) == (code, loc.shifted(offset)), diag
+        assert message in diag.message, diag.message
+
+
+# The expression fields of a spec, end to end through the CLI: a construct refused when
+# parsed (E201), a syntax error (E200) and a text that parses but may not be computed (E102),
+# each in every field, located at the start of the field's text (where inside the text an
+# error points is the unit test's above).
+CONTEXT_SAMPLE = [("__import__('os').system('x')", "E201"), ("import os", "E200"),
+                  ("'x' * 10 ** 8", "E102")]
+
+
+@pytest.mark.parametrize("expr, code", CONTEXT_SAMPLE, ids=["E201", "E200", "E102"])
 @pytest.mark.parametrize("where", ["args", "let", "requires", "shape"])
-def test_expressions_outside_the_whitelist_are_refused(tmp_path, expr, code, where):
+def test_expressions_outside_the_whitelist_are_refused_in_every_field(tmp_path, expr, code,
+                                                                      where):
     value = json.dumps(expr)
     let = f"let:\n  d: {value}\n" if where == "let" else ""
     req = f"requires: [{value}]\n" if where == "requires" else ""
@@ -346,8 +474,9 @@ def test_expressions_outside_the_whitelist_are_refused(tmp_path, expr, code, whe
             "outputs: out\n")
     res, _, out = build(tmp_path, text)
     assert_refused(res, out, code)
-    line = text.splitlines().index(next(ln for ln in text.splitlines() if value in ln)) + 1
-    assert f"spec.yaml:{line}:" in res.err.splitlines()[0], res.err
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if value in ln)
+    col = text.splitlines()[line - 1].index(value) + 1
+    assert f"spec.yaml:{line}:{col}: error[{code}]" in res.err.splitlines()[0], res.err
 
 
 # -- 2. YAML limits and unsafe YAML ----------------------------------------------------------

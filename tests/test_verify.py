@@ -13,7 +13,7 @@ import pytest
 from attngen import emit, ops, verify
 from attngen.build import compile_spec
 from attngen.cli import main
-from attngen.spec import Loader
+from attngen.loader import Loader
 from conftest import REPO_ROOT
 
 SPECS = sorted([*(REPO_ROOT / "specs").glob("*.yaml"),

@@ -13,11 +13,12 @@ below go to sympy unchanged.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import sympy
 
 
-def sympify(value):
+def sympify(value: object) -> Any:
     """sympy.sympify that never reads text. sympy parses a str with parse_expr, which runs
     it through eval(), also inside a tuple and also with strict=True; a spec's strings (a
     str param's value) must never run, so a str anywhere in `value` is a TypeError here,
@@ -28,7 +29,7 @@ def sympify(value):
     return sympy.sympify(value)
 
 
-def refuse_text(value) -> None:
+def refuse_text(value: object) -> None:
     """TypeError if `value` is a str or holds one (in lists, tuples, sets or dicts): call it
     before handing values to sympy's functions (Max, Min, Abs, floor, Mod, log, Tuple
     sympify their arguments as sympify does, strings included)."""
@@ -46,7 +47,7 @@ _INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
 _ROUNDED = (sympy.floor, sympy.ceiling)
 
 
-def is_integer_form(x) -> bool:
+def is_integer_form(x: Any) -> bool:
     """True when x is an integer by its form: integer symbols and numbers under +, *,
     powers with a non-negative integer exponent, floor, Mod, max and min."""
     if x.is_Integer:
@@ -62,7 +63,7 @@ def is_integer_form(x) -> bool:
     return False
 
 
-def floor(x):
+def floor(x: Any) -> Any:
     """floor(x) as sympy.floor(x) evaluates it, for the forms above (see the module doc)."""
     x = sympify(x)
     if x.is_Rational:
@@ -73,7 +74,7 @@ def floor(x):
 
 
 @lru_cache(maxsize=4096)
-def _floor(x):
+def _floor(x: Any) -> Any:
     if not _integer_terms(x):
         return sympy.floor(x)
     # sympy's own split (RoundFunction.eval): integer terms leave the floor, a lone
@@ -94,7 +95,7 @@ def _floor(x):
     return ipart + sympy.floor(spart, evaluate=False)
 
 
-def _integer_terms(x) -> bool:
+def _integer_terms(x: Any) -> bool:
     """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
     value, so none of sympy's complex-number cases apply."""
     for node in sympy.preorder_traversal(x):

@@ -1,27 +1,37 @@
 """Build: spec files -> generated/NAME.py, .dot and .svg, written atomically.
 
-Every spec is checked and rendered in memory first; files are written only when
-every requested spec succeeded, each through a temporary file and os.replace, so a
-failing spec never leaves a half-written or clobbered file behind.
+Every spec is checked and rendered in memory first; files are written only when every
+requested spec succeeded and every output may be written (see `refusals`), each through a
+temporary file and os.replace (files.write_file), so a failing spec never leaves a
+half-written or clobbered file behind. Every problem of every spec is reported at once.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import files, render
+from .cache import BuildCache
 from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .loader import Loader, load
+from .render import RenderError
 from .resources import specs_dir
 
 
 @dataclass
 class Artifact:
+    """An output file in memory: its path, its bytes, the spec it is made from and every
+    file read to make it (the spec included)."""
+
     path: Path
     data: bytes
+    source: Path | None = None
+    reads: tuple[Path, ...] = ()
 
 
 def collect_specs(paths: list[str]) -> list[Path]:
@@ -41,10 +51,10 @@ def collect_specs(paths: list[str]) -> list[Path]:
             found += sorted(path.glob("*.yaml"))
         elif is_file:
             found.append(path)
-        elif (builtin := _builtin(p)) is not None:
+        elif (builtin := builtin_spec(p)) is not None:
             found.append(builtin)
         else:
-            issues.add(error(Loc(p), "E500", _not_found(p)))
+            issues.add(error(Loc(p), "E500", not_found_message(p)))
     issues.raise_if_any()
     if not found:
         raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
@@ -55,14 +65,17 @@ def _is_bare(name: str) -> bool:
     return "/" not in name and "\\" not in name
 
 
-def _not_found(name: str) -> str:
+def not_found_message(name: str) -> str:
+    """Why `name` names no spec: no such file, or no built-in spec of that name (with a
+    did-you-mean)."""
     if not _is_bare(name):
         return "no such file or folder"
     known = sorted(q.stem for q in specs_dir().glob("*.yaml"))
     return "no such file, folder or built-in spec" + did_you_mean(Path(name).stem, known)
 
 
-def _builtin(name: str) -> Path | None:
+def builtin_spec(name: str) -> Path | None:
+    """The built-in spec a bare name (`eca`, `eca.yaml`) names, if there is one."""
     if not _is_bare(name):
         return None
     path = specs_dir() / (name if name.endswith(".yaml") else f"{name}.yaml")
@@ -72,26 +85,48 @@ def _builtin(name: str) -> Path | None:
         return None
 
 
+def unique_files(paths: list[Path]) -> list[Path]:
+    """`paths` without repeats of a file under another spelling (specs/ and ./specs/se.yaml,
+    a relative and an absolute path), in order, each as first given."""
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        try:
+            same = path.resolve()
+        except (OSError, RuntimeError):  # a link loop: leave it to the loader to report
+            same = path
+        unique.setdefault(same, path)
+    return list(unique.values())
+
+
 def compile_spec(path: Path, loader, checked_cache: dict):
-    from .shapes import check_once
-    from .spec import load
+    from .checker import check_once
 
     return check_once(load(path, loader), checked_cache)
 
 
-def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True, use_cache: bool = True,
-              jobs: int = 1, spec_refs: bool = False) -> list[Artifact]:
+# Generated modules are imported by name from the folder they lie in, so a stem that is a
+# module's name shadows that module for code run there (`torch.py`, `typing.py`): the
+# modules generated code imports (torch), Python's own, and attngen.
+SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
+
+
+def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
+              use_cache: bool = True, spec_refs: bool = False) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
     `spec_refs`: the generated source names the spec line of every forward line.
 
-    A spec whose files, attngen and renderer are unchanged since an earlier build comes
-    from the build cache (cache.py) without being loaded or checked again. The others
-    are built in up to `jobs` processes (see _build_in_processes).
+    A spec whose files, attngen, its libraries and the renderer are unchanged since an
+    earlier build comes from the build cache (cache.py) without being loaded or checked
+    again; the others are built here, one after another (see _build_here).
     """
-    from .cache import BuildCache, file_hash
-    from .spec import Loader
-
+    paths = unique_files(paths)
     loader, issues = Loader(), Collector()
+    for path in paths:
+        if path.stem in SHADOWED:
+            what = "Python's own" if path.stem in sys.stdlib_module_names else "the"
+            issues.add(error(Loc(str(path)), "E104", f"the generated {path.stem}.py would "
+                             f"shadow {what} module '{path.stem}' for code run in "
+                             f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
     renderer = _renderer() if svg else None
     store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
@@ -99,165 +134,223 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True, use_cache: 
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
     for path in paths:
         key = store.key(path, loader.display(path)) if store else None
-        hit = store.get(key) if store else None
-        if hit is not None and set(hit) == suffixes:
-            done[path] = [Artifact(out_dir / f"{path.stem}{suffix}", data)
-                          for suffix, data in sorted(hit.items(), key=lambda kv: _ORDER[kv[0]])]
-        elif path not in done:
+        hit = store.get(key) if store and key else None
+        if hit is not None and set(hit.files) == suffixes:
+            reads = tuple(Path(p) for p in hit.deps)
+            done[path] = [Artifact(out_dir / f"{path.stem}{suffix}", data, path, reads)
+                          for suffix, data in sorted(hit.files.items(),
+                                                     key=lambda kv: _ORDER[kv[0]])]
+        else:
             misses[path] = key
-    jobs = min(jobs, len(misses) // _SPECS_PER_JOB)
-    built = None
-    if jobs > 1 and sys.platform.startswith("linux"):
-        built = _build_in_processes(list(misses), out_dir, renderer, jobs, spec_refs)
-    if built is None:
-        built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
+    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
+    if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
+        store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
-        arts, problem, deps = built[path]
+        arts, problem = built[path]
         if problem is not None:
             issues.add(problem)
             continue
         done[path] = arts
-        if store:
-            store.put(key, {str(p): file_hash(p) for p in deps},
-                      {a.path.suffix: a.data for a in arts})
+        if store and key:
+            deps = loader.files_of(path)
+            if all(p in loader.digests for p in deps):  # only what was read is recorded
+                store.put(key, {str(p): loader.digests[p] for p in deps},
+                          {a.path.suffix: a.data for a in arts})
+    out = [art for path in paths if path in done for art in done[path]]
+    for problem in refusals(out, out_dir):
+        issues.add(problem)
     issues.raise_if_any()
-    return [art for path in dict.fromkeys(paths) for art in done[path]]
+    return out
 
 
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
-_SPECS_PER_JOB = 2  # fewer specs than this per process: forking costs more than it saves
-
-# a built spec: its artifacts, or the SpecError that stopped it, and the files it read
-Built = tuple[list[Artifact], SpecError | None, list[Path]]
 
 
 def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
-                spec_refs: bool = False) -> dict[Path, Built]:
-    """Build in this process, one spec after another, sharing loaded and checked sub-specs.
-    Graphviz runs in subprocesses: each SVG starts as soon as its DOT exists, while the
-    next specs are checked (the threads only wait on the subprocesses)."""
+                spec_refs: bool = False) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
+    """Each spec's artifacts, or the SpecError that stopped it; one spec after another,
+    sharing loaded and checked sub-specs. Graphviz runs in subprocesses: each SVG starts as
+    soon as its DOT exists, while the next specs are checked (the threads only wait on the
+    subprocesses). A renderer failure is that spec's error; the other specs go on."""
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
     checked_cache: dict = {}
-    built: dict[Path, Built] = {}
+    built: dict[Path, tuple[list[Artifact], SpecError | None]] = {}
     try:
         for path in paths:
             try:
                 arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
                                   spec_refs)
-                built[path] = (arts, None, loader.files_of(path))
+                built[path] = (arts, None)
             except SpecError as exc:
-                built[path] = ([], exc, [])
-        for arts, _, _ in built.values():
-            for art in arts:
-                if isinstance(art.data, Future):
-                    art.data = art.data.result()
+                built[path] = ([], exc)
+        for path, (arts, _) in built.items():
+            try:
+                for art in arts:
+                    if isinstance(art.data, Future):
+                        art.data = art.data.result()
+            except RenderError as exc:
+                built[path] = ([], error(Loc(loader.display(path)), "E500",
+                                         f"cannot draw {path.stem}.svg: {exc}"))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return built
 
 
-def _build_in_processes(paths: list[Path], out_dir: Path, renderer, jobs: int,
-                        spec_refs: bool = False) -> dict[Path, Built] | None:
-    """Build in `jobs` forked processes, each spec on its own (the checker is pure Python
-    and holds the GIL, so threads would not help). The checker's libraries are imported
-    here first, so the children share them instead of importing them again. Each child
-    returns plain data: files, diagnostics and the paths it read. None if the processes
-    could not be started or one died (then the caller builds here)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_context
-
-    from . import diagram, emit, shapes  # noqa: F401  (imported once, before the fork)
-
-    emit.warm_up()
-    shapes.warm_up()
-    # the largest specs first, so no long one is left for the end
-    order = sorted(paths, key=_size, reverse=True)
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"),
-                                 initializer=_start_worker,
-                                 initargs=(renderer, spec_refs)) as pool:
-            results = dict(zip(order, pool.map(_build_alone, order, [out_dir] * len(order))))
-    except (BrokenProcessPool, OSError):  # no fork here (limits), or a child was killed
-        return None
-    built = {}
-    for path, (arts, diagnostics, deps) in results.items():
-        built[path] = (arts, SpecError(diagnostics) if diagnostics else None, deps)
-    return built
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-# A build process's state, kept across the specs it builds: one Loader and one cache of
-# checked specs, as _build_here shares them, so a sub-spec is loaded and checked once per
-# process, not once per spec that uses it.
-_WORKER: dict = {}
-
-
-def _start_worker(renderer, spec_refs: bool = False) -> None:
-    from .spec import Loader
-
-    _WORKER.update(loader=Loader(), checked={}, renderer=renderer, spec_refs=spec_refs)
-
-
-def _build_alone(path: Path, out_dir: Path):
-    """One spec, in a build process: plain data for the parent."""
-    loader = _WORKER["loader"]
-    try:
-        arts = _build_one(path, out_dir, loader, _WORKER["checked"], None, _WORKER["renderer"],
-                          _WORKER["spec_refs"])
-    except SpecError as exc:
-        return [], exc.diagnostics, []
-    return arts, None, loader.files_of(path)
-
-
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
                spec_refs: bool = False) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
-    from .emit import render
+    from .emit import render as emit_py
 
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
-    arts = [Artifact(out_dir / f"{path.stem}.py", render(checked, spec_refs=spec_refs).encode()),
-            Artifact(out_dir / f"{path.stem}.dot", dot.encode())]
+    reads = tuple(loader.files_of(path))
+    source = emit_py(checked, spec_refs=spec_refs)
+    arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
+            Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
-        arts.append(Artifact(out_dir / f"{path.stem}.svg", svg))
+        arts.append(Artifact(out_dir / f"{path.stem}.svg", svg, path, reads))
     return arts
 
 
 def _renderer():
-    from . import render
-
     return render.render if render.available_backends() else None
 
 
-def write_atomic(artifacts: list[Artifact]) -> list[Path]:
-    """Write files whose content changed; each via a temp file + os.replace."""
-    written = []
-    for art in artifacts:
-        if art.path.exists() and art.path.read_bytes() == art.data:
+# -- writing -------------------------------------------------------------------------------
+def refusals(arts: list[Artifact], root: Path) -> list[SpecError]:
+    """Every reason not to write these outputs into the folder `root`, each located:
+    - two outputs at one path (compared ignoring case, as macOS and Windows do);
+    - an output that would overwrite a file read to make the outputs (a spec `model.dot`
+      built into its own folder);
+    - at an output path, a symbolic link or anything but a regular file (a FIFO, a device,
+      a folder): it is neither read nor replaced;
+    - below `root`, a folder that is a symbolic link (files would land outside `root`) or a
+      file. (`root` itself and the folders above it are the caller's to check: see
+      folder_problem.)"""
+    issues: list[SpecError] = []
+    inputs = {}
+    for art in arts:
+        for read in art.reads:
+            try:
+                st = os.stat(read)
+            except (OSError, ValueError):
+                continue
+            inputs[(st.st_dev, st.st_ino)] = read
+    seen: dict[str, Artifact] = {}
+    folders: dict[Path, tuple[str, str] | None] = {}
+    for art in arts:
+        key = os.path.normcase(os.path.abspath(art.path)).casefold()
+        if key in seen:
+            first = seen[key]
+            where = Loc(str(art.source or art.path))
+            issues.append(error(where, "E106", f"{art.path} would be written twice: for "
+                                f"{first.source or first.path} and for "
+                                f"{art.source or art.path}; rename one of them"))
             continue
-        art.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=art.path.parent, prefix=f".{art.path.name}.", suffix=".tmp")
+        seen[key] = art
+        folder = art.path.parent
+        if folder not in folders:
+            folders[folder] = folder_problem(folder, root)
+        problem = folders[folder] or _target_problem(art.path, inputs)
+        if problem:
+            code, message = problem
+            issues.append(error(Loc(str(art.path)), code, message))
+    return issues
+
+
+def folder_problem(folder: Path, root: Path | None = None) -> tuple[str, str] | None:
+    """Why files cannot be put in `folder` (created where missing): a file where a folder
+    should be; below `root`, a symbolic link. An (error code, message) pair, or None."""
+    folder = Path(folder)
+    for part in [*reversed(folder.parents), folder]:
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(art.data)
-            os.replace(tmp, art.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            mode = os.lstat(part).st_mode
+        except FileNotFoundError:
+            return None  # it and the folders below it will be created
+        except (OSError, ValueError) as exc:
+            return "E500", f"cannot access '{part}': {getattr(exc, 'strerror', None) or exc}"
+        if stat.S_ISLNK(mode):
+            if root is not None and part != root and Path(root) in part.parents:
+                return "E500", (f"'{part}' is a symbolic link: attngen writes only inside "
+                                f"{root}; replace the link by a folder")
+            try:
+                mode = os.stat(part).st_mode
+            except OSError as exc:
+                return "E500", f"cannot access '{part}': {exc.strerror}"
+        if not stat.S_ISDIR(mode):
+            return "E500", f"'{part}' is a file, not a folder"
+    return None
+
+
+def _target_problem(path: Path, inputs: dict) -> tuple[str, str] | None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return "E500", f"cannot access it: {getattr(exc, 'strerror', None) or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return "E500", (f"is {files.kind(st.st_mode)}, not a regular file: attngen neither "
+                        "reads nor replaces it; remove it to write the output here")
+    if (st.st_dev, st.st_ino) in inputs:
+        return "E106", (f"the output would overwrite {inputs[(st.st_dev, st.st_ino)]}, a file "
+                        "this build reads; rename the spec or choose another -o folder")
+    return None
+
+
+def _changed(arts: list[Artifact], root: Path) -> list[Artifact]:
+    """The artifacts whose file is missing or differs; raises SpecError with every refusal
+    (see refusals) and every file that cannot be compared. Reads only regular files."""
+    issues = Collector()
+    for problem in refusals(arts, root):
+        issues.add(problem)
+    issues.raise_if_any()
+    changed = []
+    for art in arts:
+        try:
+            old = files.read_regular(art.path, len(art.data), follow=False)
+        except FileNotFoundError:
+            changed.append(art)
+            continue
+        except files.NotRegular as exc:  # changed under us since refusals() looked
+            issues.add(error(Loc(str(art.path)), "E500",
+                             f"is {exc.strerror}, not a regular file: attngen does not read it"))
+            continue
+        except OSError as exc:
+            issues.add(error(Loc(str(art.path)), "E500",
+                             f"cannot read it: {exc.strerror or exc}"))
+            continue
+        if old != art.data:
+            changed.append(art)
+    issues.raise_if_any()
+    return changed
+
+
+def stale(arts: list[Artifact], root: Path) -> list[Path]:
+    """Files that regenerating would create or change (nothing is written)."""
+    return [art.path for art in _changed(arts, root)]
+
+
+def write_atomic(arts: list[Artifact], root: Path) -> list[Path]:
+    """Write the files whose content changed, each atomically (files.write_file), into the
+    folder `root`; first remove what killed writes of these files left there. Raises
+    SpecError, before writing anything, when an output may not be written (refusals)."""
+    changed = _changed(arts, root)
+    by_folder: dict[Path, set[str]] = {}
+    for art in arts:
+        by_folder.setdefault(art.path.parent, set()).add(art.path.name)
+    for folder, names in by_folder.items():
+        files.remove_leftovers(folder, names)
+    written = []
+    for art in changed:
+        try:
+            art.path.parent.mkdir(parents=True, exist_ok=True)
+            files.write_file(art.path, art.data)
+        except OSError as exc:  # disk full, read-only or immutable folder: name the target
+            raise error(Loc(str(art.path)), "E500",
+                        f"cannot write it: {exc.strerror or exc}") from None
         written.append(art.path)
     return written
-
-
-def stale(artifacts: list[Artifact]) -> list[Path]:
-    """Files that regenerating would create or change."""
-    return [a.path for a in artifacts if not a.path.exists() or a.path.read_bytes() != a.data]

@@ -12,9 +12,24 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
-from .errors import SpecError, did_you_mean
+from . import __version__, docs, ops, params, render
+from .build import (
+    Artifact,
+    artifacts,
+    builtin_spec,
+    collect_specs,
+    compile_spec,
+    folder_problem,
+    stale,
+    unique_files,
+    write_atomic,
+)
+from .describe import label
+from .errors import Collector, Loc, SpecError, did_you_mean, visible
+from .loader import Loader
+from .names import check_class_name
 from .render import RenderError
+from .scaffold import class_name, extends_ref, skeleton
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -45,11 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--spec-refs", action="store_true",
                    help="name the spec line of every forward line in a comment "
                    "(`# [specs/eca.yaml:14]`)")
-    # One CPU is left to Graphviz: a one-process build renders SVGs in subprocesses beside
-    # the checker, so on 2 CPUs a second build process gains nothing measurable.
-    b.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 1) - 1),
-                   metavar="N", help="build specs in up to N processes (default: one fewer "
-                   "than the CPUs; 1 builds in this process; Linux only, elsewhere always 1)")
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
@@ -116,7 +126,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Visible:
+    """A text stream that writes what it is given as `errors.visible` shows it: no title,
+    doc, name or file name a command prints can reach the terminal as a control sequence
+    (clear the screen, write the clipboard, overprint a line). Binary output (`.buffer`,
+    diagrams to stdout) and everything else pass through to the stream."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; everything it prints to stdout and stderr passes `_Visible`."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Visible(sys.stdout), _Visible(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     # A command creates a few hundred thousand long-lived objects (sympy, networkx, the
     # specs) and little cyclic garbage; with the default thresholds the collector rescans
     # them over and over, about a tenth of a cold build. Collect far less often (as mypy
@@ -143,44 +180,45 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except OSError as exc:  # an output path under a file, no permission, disk full
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"attngen: error: cannot access {where}{exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # no permission, a file system error
+        where = f"cannot access {exc.filename}: " if exc.filename else ""
+        print(f"attngen: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERRORS
 
 
 def cmd_build(args) -> int:
-    from .build import artifacts, collect_specs, write_atomic
-
-    if args.jobs < 1:
-        print(f"attngen: error: -j/--jobs must be at least 1, got {args.jobs}", file=sys.stderr)
-        return EXIT_USAGE
-    paths = collect_specs(args.paths)
+    paths = unique_files(collect_specs(args.paths))
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         print(f"attngen: error: -o {args.out} is not a folder", file=sys.stderr)
         return EXIT_USAGE
-    from . import render
-
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     want_svg = not args.no_svg
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, jobs=args.jobs, spec_refs=args.spec_refs)
+                     use_cache=not args.no_cache, spec_refs=args.spec_refs)
     if args.check:
-        return _report_stale(arts, "generated", f"attngen build {' '.join(args.paths)}")
-    written = write_atomic(arts)
+        return _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
+    written = write_atomic(arts, out_dir)
     print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
     return EXIT_OK
 
 
-def _report_stale(arts, what: str, rerun: str) -> int:
-    """`--check`: list the files that would change; exit 1 if any."""
-    from .build import stale
+def _cannot_write_in(folder: Path) -> bool:
+    """Print why files cannot be written in `folder` (a file in its path), if so."""
+    problem = folder_problem(folder)
+    if problem is not None:
+        print(f"attngen: error: cannot access {folder}: {problem[1]}", file=sys.stderr)
+    return problem is not None
 
-    changed = stale(arts)
+
+def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
+    """`--check`: list the files that would change; exit 1 if any."""
+    changed = stale(arts, out_dir)
     for path in changed:
         print(f"stale: {path}")
     if changed:
@@ -192,10 +230,6 @@ def _report_stale(arts, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
-    from .build import collect_specs, compile_spec
-    from .errors import Collector
-    from .spec import Loader
-
     loader, cache, issues = Loader(), {}, Collector()
     for path in collect_specs(args.paths):
         try:
@@ -211,12 +245,12 @@ def cmd_check(args) -> int:
 
 def shape_table(checked) -> str:
     spec = checked.spec
-    rows = [(name, "input", checked.shape_text(name)) for name in spec.sources()]
+    rows = [(name, "input", checked.shape_text(name, dtype=True)) for name in spec.sources()]
     for name in checked.order:
         if name in checked.nodes:
             node = spec.nodes[name]
-            rows.append((name, op_label(node), checked.shape_text(name)
-                         if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
+            rows.append((name, label(node), ", ".join(checked.shape_text(o, dtype=True)
+                                                      for o in node.out or [name])))
     w1 = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
     n_configs = len(checked.configs)
@@ -226,21 +260,8 @@ def shape_table(checked) -> str:
     return "\n".join(lines)
 
 
-def op_label(node) -> str:
-    if node.cases is not None:
-        return "cases(" + ", ".join(op_label(c) for c in node.cases) + ")"
-    if node.apply is not None:
-        return f"apply {node.apply.name}"
-    if node.seq is not None:
-        return "seq(" + ", ".join(i.op or i.use for i in node.seq) + ")"
-    label = node.op or f"use {node.spec.name}"
-    return f"each {label}" if node.each is not None else label
-
-
 def cmd_show(args) -> int:
-    from .build import collect_specs, compile_spec
     from .diagram import terminal
-    from .spec import Loader
 
     loader, cache = Loader(), {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
@@ -249,20 +270,17 @@ def cmd_show(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    from . import ops
-
     for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
-        sig = ", ".join(a.name if a.required else f"{a.name}={a.default!r}" for a in op.args)
+        sig = ", ".join(f"{a.name}: {a.type}" + ("" if a.required else f" = {a.default!r}")
+                        for a in op.args)
         kind = "layer" if op.module else "function"
-        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}")
+        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
+              f"dtype {op.dtype.text}")
     return EXIT_OK
 
 
 def cmd_diagram(args) -> int:
-    from .build import Artifact, collect_specs, compile_spec, write_atomic
     from .diagram import dot_source
-    from .render import render
-    from .spec import Loader
 
     formats = DIAGRAM_FORMATS
     suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
@@ -280,30 +298,33 @@ def cmd_diagram(args) -> int:
     if len(paths) != 1:
         return _usage(f"{args.spec} holds {len(paths)} specs; diagram draws one")
     [path] = paths
-    dot = dot_source(compile_spec(path, Loader(), {}), rankdir=args.rankdir,
+    out = Path(args.out) if args.out else None
+    if out is not None and _cannot_write_in(out.parent):
+        return EXIT_ERRORS
+    loader = Loader()
+    dot = dot_source(compile_spec(path, loader, {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
-    data = dot.encode() if fmt == "dot" else render(dot, fmt)
-    if not args.out:
+    data = dot.encode() if fmt == "dot" else render.render(dot, fmt)
+    if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return EXIT_OK
-    write_atomic([Artifact(Path(args.out), data)])
+    write_atomic([Artifact(out, data, path, tuple(loader.files_of(path)))], out.parent)
     print(f"wrote {args.out} ({fmt})")
     return EXIT_OK
 
 
 def cmd_docs(args) -> int:
-    from . import docs
-    from .build import collect_specs, write_atomic
-
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     arts = docs.artifacts(collect_specs(args.paths), out_dir)
     if args.check:
-        return _report_stale(arts, "documentation",
+        return _report_stale(arts, out_dir, "documentation",
                              f"attngen docs {' '.join(args.paths)} -o {args.out}")
-    written = write_atomic(arts)
+    written = write_atomic(arts, out_dir)
     print(f"documented {len(arts) // 2 - 1} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
     return EXIT_OK
@@ -316,9 +337,6 @@ def _usage(message: str) -> int:
 
 def _one_spec(arg: str, command: str):
     """The checked spec of one file or built-in name (None: a usage error was printed)."""
-    from .build import collect_specs, compile_spec
-    from .spec import Loader
-
     paths = collect_specs([arg])
     if len(paths) != 1:
         _usage(f"{arg} holds {len(paths)} specs; {command} takes one spec")
@@ -327,8 +345,6 @@ def _one_spec(arg: str, command: str):
 
 
 def cmd_params(args) -> int:
-    from . import params
-
     checked = _one_spec(args.spec, "params")
     if checked is None:
         return EXIT_USAGE
@@ -344,9 +360,7 @@ def cmd_params(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .build import collect_specs, compile_spec
     from .diff import diff_lines
-    from .spec import Loader
 
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
@@ -358,12 +372,6 @@ def cmd_diff(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from .build import _builtin, collect_specs, compile_spec
-    from .errors import Loc
-    from .names import check_class_name
-    from .scaffold import class_name, extends_ref, skeleton
-    from .spec import Loader
-
     stem = args.name.removesuffix(".yaml")
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         return _usage(f"NAME '{args.name}' must be a plain file stem; choose the folder with -o")
@@ -376,6 +384,8 @@ def cmd_new(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
+    if _cannot_write_in(out_dir):
+        return EXIT_ERRORS
     base_paths = collect_specs([args.base])
     if len(base_paths) != 1:
         return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")
@@ -383,7 +393,7 @@ def cmd_new(args) -> int:
     loader = Loader()
     base = compile_spec(base_path, loader, {}).spec
     target = out_dir / f"{stem}.yaml"
-    builtin = Path(args.base).stem if not Path(args.base).is_file() and _builtin(args.base) \
+    builtin = Path(args.base).stem if not Path(args.base).is_file() and builtin_spec(args.base) \
         else None
     ref = extends_ref(base_path, builtin, target, loader)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,10 @@
 
 One box per node with its op and key arguments, the tensor shape on every edge (in a
 smaller font), the parameter count of each parametrised node, sub-modules as labelled
-clusters (or one box each with `collapse`). Colours are by op kind, so every diagram
-uses the same visual language (PALETTE; `legend=True` draws it as a key):
-
-  conv / linear           blue     pooling / resampling  green
-  activation / gate       orange   tensor reshaping      grey
-  arithmetic / attention  red      normalisation / dropout  purple
-  sub-module (collapsed)  yellow   inputs and outputs    white ovals
+clusters (or one box each with `collapse`). A box has the colours of its op's group
+(ops.GROUPS, declared with the ops; a sub-module's is the group `module`), so every
+diagram uses the same visual language; inputs and outputs are white ovals. `legend=True`
+draws the colour key.
 
 A `seq` node is one box with a coloured row per step; a node that reuses another's
 layer (`apply`) has that layer's colour and a dashed border.
@@ -19,26 +16,30 @@ from __future__ import annotations
 import html
 
 from . import ops
+from .describe import applications, call_label, layer_call
+from .dims import fmt_shape
+from .errors import visible
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
 from .params import node_params, param_values
 from .params import total as params_total
-from .shapes import Checked, fmt_shape
-from .spec import Node
+from .results import Checked
 
-# kind: (fill, border, legend text); pastel fills keep black text at high contrast
-PALETTE = {
-    "conv": ("#dbe9f6", "#3b6ea5", "conv / linear"),
-    "pool": ("#dff0e0", "#3f8a48", "pooling / resampling"),
-    "activation": ("#fde8cf", "#b8691a", "activation / gate"),
-    "reshape": ("#ececec", "#6e6e6e", "tensor reshaping"),
-    "arith": ("#fbe0e0", "#b04545", "arithmetic / attention"),
-    "norm": ("#e8e1f3", "#6f56a0", "normalisation / dropout"),
-    "module": ("#fff4c2", "#8f7408", "sub-module"),
-    "io": ("#ffffff", "#333333", "input / output"),
-}
-# op group (ops.base.GROUPS) -> palette kind
-KIND = {"conv": "conv", "linear": "conv", "pool": "pool", "resample": "pool",
-        "activation": "activation", "reshape": "reshape", "arith": "arith",
-        "attention": "arith", "norm": "norm", "regularize": "norm", "module": "module"}
+IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
 FONT = "Helvetica"
 WRAP = 40  # characters per line of a box's argument text
 MAX_LINES = 4  # longer argument lists end in "..."
@@ -47,64 +48,9 @@ RANKDIRS = ("TB", "LR", "BT", "RL")
 
 def _h(text) -> str:
     # graphviz-pure sizes boxes from ASCII glyph widths only (any other character counts as
-    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→"
-    return html.escape(str(text).replace("→", "->"), quote=True)
-
-
-def _applications(spec, layer: str) -> int:
-    """How many nodes (or cases) call the layer `layer` (its own node included if it has inputs)."""
-    count = int(bool(spec.nodes[layer].inputs))
-    for node in spec.nodes.values():
-        bodies = [node, *(node.cases or ())]  # cases exclude each other: one call at most
-        count += any(b.apply is not None and b.apply.name == layer for b in bodies)
-    return count
-
-
-def key_args(node: Node, spec=None) -> str:
-    """`Conv1d(1, 1, k=3)`-style summary of what a node does."""
-    if node.apply is not None:
-        layer = spec.nodes.get(node.apply.name) if spec is not None else None
-        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
-            return f"{node.apply.name}: {key_args(layer)}"  # declared once, called once
-        return f"{node.apply.name} (shared weights)"
-    if node.cases is not None:
-        return "one of: " + ", ".join(key_args(c, spec) for c in node.cases)
-    if node.seq is not None:
-        label = " → ".join(_item_label(i.op or i.spec.name, i.args, i.op) for i in node.seq)
-    else:
-        label = _item_label(node.op or node.spec.name, node.args, node.op)
-    if node.each is not None:
-        var = f"{node.each_var} in " if node.each_var else ""
-        label = f"[{label} for {var}{node.each.text}]"
-    if node.map:
-        label = f"map {label}"
-    return label
-
-
-def _item_label(name: str, args: dict, op_name: str | None) -> str:
-    if op_name:
-        op = ops.REGISTRY[op_name]
-        shown = [args[a].text for a in op.key_args if a in args]
-        if not op.key_args:
-            shown = [e.text for e in args.values()]
-        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in args:
-            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
-    else:
-        shown = [f"{k}={e.text}" for k, e in args.items()]
-    return f"{name}({', '.join(shown)})"
-
-
-def _unwrap(text: str) -> str:
-    """`(B, C)` or `[B, C]` -> `B, C` when the brackets enclose the whole text."""
-    if len(text) < 2 or text[0] + text[-1] not in ("()", "[]"):
-        return text
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and i < len(text) - 1:
-            return text  # `(a) + (b)`: the first bracket closes early
-    return text[1:-1]
+    # a space), so our own arrow is written "->" in diagrams; the terminal keeps "→".
+    # Controls are written as escapes (`visible`): Graphviz refuses them in a label.
+    return html.escape(visible(str(text).replace("→", "->")), quote=True)
 
 
 def _wrap(text: str, width: int = WRAP) -> list[str]:
@@ -122,21 +68,36 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
     return lines
 
 
-def _kind(node: Node, spec) -> str:
-    """Palette kind of a node: its op's, a seq's first op's, an `apply` target's."""
-    if node.apply is not None:
-        target = spec.nodes.get(node.apply.name)
-        return _kind(target, spec) if target is not None and target.apply is None else "module"
-    if node.op:
-        return KIND[ops.REGISTRY[node.op].group]
-    if node.seq is not None:
-        first = next((i.op for i in node.seq if i.op), None)
-        return KIND[ops.REGISTRY[first].group] if first else "module"
-    return "module"
+def palette() -> list[ops.Group]:
+    """The colour key's rows: one per legend text, in the order the groups are declared."""
+    rows: dict[str, ops.Group] = {}
+    for group in [*ops.GROUPS.values(), IO]:
+        rows.setdefault(group.legend, group)
+    return list(rows.values())
 
 
-def _item_kind(item) -> str:
-    return KIND[ops.REGISTRY[item.op].group] if item.op else "module"
+def _group(op_name: str | None) -> ops.Group:
+    """An op's group; a sub-module's (no op) is `module`."""
+    return ops.GROUPS[ops.REGISTRY[op_name].group if op_name else "module"]
+
+
+def _kind(form: NodeForm, spec) -> ops.Group:
+    """A node's group: its op's, a seq's first op's, an `apply` target's."""
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name)
+            return _kind(layer.form, spec) if layer is not None \
+                and layer_target(layer.form) is None else _group(None)
+        case LayerOp(op) | FunctionOp(op):
+            return _group(op)
+        case Seq(items):
+            return _group(next((i.form.op for i in items if isinstance(i.form, LayerOp)), None))
+        case SubSpec() | Cases():
+            return _group(None)
+        case Repeat(body=body) | Map(body=body):
+            return _kind(body, spec)
+        case _:
+            assert_never(form)
 
 
 class _Dot:
@@ -149,15 +110,15 @@ class _Dot:
     def __init__(self):
         self.lines: list[str] = []
         self.edges: list[str] = []
-        self.kinds: set[str] = set()
+        self.kinds: set[str] = set()  # the legend rows drawn
 
     def _params(self, params: int) -> str:
         return f'<font point-size="9" color="#555555">{params:,} params</font>' if params else ""
 
-    def box(self, ident: str, title: str, detail: str, kind: str, params: int, indent: str,
+    def box(self, ident: str, title: str, detail: str, kind: ops.Group, params: int, indent: str,
             dashed: bool = False, note: str = ""):
-        fill, border, _ = PALETTE[kind]
-        self.kinds.add(kind)
+        fill, border = kind.fill, kind.border
+        self.kinds.add(kind.legend)
         rows = [f"<b>{_h(title)}</b>"]
         if note:  # a condition: when / if given / for each
             rows.append(f'<font point-size="9"><i>{_h(note)}</i></font>')
@@ -168,17 +129,17 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [label=<{"<br/>".join(rows)}>, '
                           f'fillcolor="{fill}", color="{border}"{style}];')
 
-    def seq_box(self, ident: str, title: str, steps: list[tuple[str, str]], params: int,
+    def seq_box(self, ident: str, title: str, steps: list[tuple[str, ops.Group]], params: int,
                 indent: str, note: str = ""):
         """One box, one coloured row per step of an nn.Sequential."""
-        border = PALETTE[steps[0][1]][1] if steps else PALETTE["module"][1]
+        border = steps[0][1].border if steps else ops.GROUPS["module"].border
         rows = [f"<tr><td><b>{_h(title)}</b></td></tr>"]
         if note:
             rows.append(f'<tr><td><font point-size="9"><i>{_h(note)}</i></font></td></tr>')
         for text, kind in steps:
-            self.kinds.add(kind)
+            self.kinds.add(kind.legend)
             cell = "<br/>".join(_h(line) for line in _wrap(text))
-            rows.append(f'<tr><td bgcolor="{PALETTE[kind][0]}"><font point-size="10">{cell}'
+            rows.append(f'<tr><td bgcolor="{kind.fill}"><font point-size="10">{cell}'
                         "</font></td></tr>")
         if params:
             rows.append(f"<tr><td>{self._params(params)}</td></tr>")
@@ -187,7 +148,7 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [shape=plain, style=solid, label=<{table}>];')
 
     def oval(self, ident: str, title: str, detail: str, indent: str):
-        fill, border, _ = PALETTE["io"]
+        fill, border = IO.fill, IO.border
         label = f"<b>{_h(title)}</b>"
         if detail:
             label += f'<br/><font point-size="10">{_h(detail)}</font>'
@@ -198,11 +159,11 @@ class _Dot:
         self.edges.append(f'  "{a}" -> "{b}" [label=" {_h(shape)} "{extra}];')
 
     def legend(self, indent: str):
-        """The colour key: one row per kind drawn in this diagram."""
+        """The colour key: one row per group drawn in this diagram."""
         rows = "".join(
-            f'<tr><td bgcolor="{fill}" width="14" height="10" border="1" color="{border}">'
-            f'</td><td align="left">{_h(text)}</td></tr>'
-            for kind, (fill, border, text) in PALETTE.items() if kind in self.kinds)
+            f'<tr><td bgcolor="{g.fill}" width="14" height="10" border="1" color="{g.border}">'
+            f'</td><td align="left">{_h(g.legend)}</td></tr>'
+            for g in palette() if g.legend in self.kinds)
         self.lines.append(
             f'{indent}"legend" [shape=plain, style=solid, label=<<table border="0" '
             f'cellspacing="3" cellpadding="1" bgcolor="#ffffff"><tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
@@ -238,16 +199,18 @@ def drawn_nodes(checked: Checked):
             if set(node.when.names) & choices:
                 continue
             env = {**values, **checked.nodes[name].config}
-        body = node if node.cases is None else next(
-            (c for c in node.cases if _holds(c.when, env)), node.cases[0])
+        cases = cases_of(node)
+        body = next((c for c in cases if _holds(c.when, env)), cases[0]) if cases else node
         yield name, node, body, env
 
 
 def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
-    if body.apply is not None:
-        layer = spec.nodes.get(body.apply.name)
-        if layer is not None and layer.apply is None and _applications(spec, layer.name) == 1:
+    target = layer_target(body.form)
+    if target is not None:
+        layer = spec.nodes.get(target.name)
+        if layer is not None and layer_target(layer.form) is None \
+                and applications(spec, layer.name) == 1:
             return node_params(layer, values)
         return 0
     return node_params(node, values)
@@ -279,7 +242,7 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     for name in spec.sources():
         d.oval(f"in:{name}", name, checked.shape_text(name), "  ")
         sources[name] = f"in:{name}"
-    d.kinds.add("io")
+    d.kinds.add(IO.legend)
     outs = _draw(checked, d, "", sources, {}, "  ", collapse)
     for o in spec.outputs:
         ident = f"out:{o.name}"
@@ -295,7 +258,7 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
 def palette_dot() -> str:
     """The colour key alone, for documentation pages."""
     d = _Dot()
-    d.kinds.update(PALETTE)
+    d.kinds.update(g.legend for g in palette())
     d.legend("  ")
     return "\n".join(["digraph palette {", f'  node [fontname="{FONT}", fontsize=10];',
                       *d.lines, "}"]) + "\n"
@@ -341,8 +304,9 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs)]
-        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
-        if sub is not None and not collapse and body.each is None:
+        called = unwrapped(body.form)
+        sub = checked.subs.get(called.spec.name) if isinstance(called, SubSpec) else None
+        if sub is not None and not collapse and not isinstance(body.form, Repeat):
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
@@ -366,16 +330,15 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         given = body.if_given.name if body.if_given is not None else None
         if given is not None:
             notes.append(f"if {given} is given")
-        if body.seq is not None and len(body.seq) > 1:
-            steps = [(_item_label(i.op or i.spec.name, i.args, i.op), _item_kind(i))
-                     for i in body.seq]
-            if body.each is not None:
-                var = f"{body.each_var} in " if body.each_var else ""
-                notes.append(f"for {var}{body.each.text}")
+        if isinstance(called, Seq) and len(called.items) > 1:
+            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
+            if isinstance(body.form, Repeat):
+                var = f"{body.form.var} in " if body.form.var else ""
+                notes.append(f"for {var}{body.form.iterable.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, key_args(body, spec), _kind(body, spec), params, indent,
-                  dashed=body.apply is not None, note="; ".join(notes))
+            d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
+                  dashed=layer_target(body.form) is not None, note="; ".join(notes))
         for src_name, shape in zip(inputs, in_shapes):
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,
@@ -400,7 +363,7 @@ def terminal(checked: Checked) -> str:
         src = "" if inputs == [previous] else "◀ " + ", ".join(inputs)
         shape = checked.shape_text(name) if not node.out else \
             ", ".join(checked.shape_text(o) for o in node.out)
-        label = key_args(body, spec)
+        label = call_label(body, spec)
         if node.when is not None:
             label += f"  [if {node.when.text}]"
         rows.append((name if not node.out else f"{name} → {', '.join(node.out)}", label, src,

@@ -7,52 +7,15 @@ outputs, and the parameter count at the default (or example) values. No torch.
 
 from __future__ import annotations
 
-from .shapes import LAYER, Checked
-from .spec import Item, Node, Spec
-
-
-def _args(args: dict) -> str:
-    return ", ".join(f"{k}={v.text}" for k, v in args.items())
-
-
-def _item(item: Item) -> str:
-    callee = item.op or f"use {item.use}"
-    return f"{callee}({_args(item.args)})"
-
-
-def signature(node: Node) -> dict[str, str]:
-    """A node's definition as comparable text fields (empty fields left out)."""
-    if node.cases is not None:
-        kind = "cases"
-        body = " | ".join(f"when {c.when.text}: " + _body(c) for c in node.cases)
-    elif node.apply is not None:
-        kind, body = f"apply {node.apply.name}", ""
-    elif node.seq is not None:
-        kind, body = "seq", "; ".join(_item(i) for i in node.seq)
-    else:
-        kind, body = node.op or f"use {node.use}", _args(node.args)
-    fields = {
-        "op": kind,
-        "args": body,
-        "in": ", ".join(r.name for r in node.inputs),
-        "if_given": node.if_given.name if node.if_given else "",
-        "when": node.when.text if node.when else "",
-        "each": (f"{node.each_var} in " if node.each_var else "") + node.each.text
-        if node.each is not None else "",
-        "out": ", ".join(node.out or ()),
-        "map": "true" if node.map else "",
-    }
-    return {k: v for k, v in fields.items() if v}
-
-
-def _body(node: Node) -> str:
-    sig = signature(node)
-    return sig["op"] + (f"({sig['args']})" if sig.get("args") else "")
+from .describe import definition, definition_text
+from .model import Node, Spec
+from .params import total
+from .results import LAYER, Checked
 
 
 def _one_line(node: Node) -> str:
-    sig = signature(node)
-    text = _body(node)
+    sig = definition(node)
+    text = definition_text(node)
     if sig.get("in"):
         text += f" <- {sig['in']}"
     if sig.get("when"):
@@ -102,8 +65,6 @@ def _section(title: str, old: dict, new: dict, show) -> list[str]:
 
 
 def diff_lines(a: Checked, b: Checked) -> list[str]:
-    from .params import total
-
     sa, sb = a.spec, b.spec
     lines = [f"--- {sa.file} ({sa.name})", f"+++ {sb.file} ({sb.name})"]
     for key in ("name", "title", "paper"):
@@ -138,7 +99,7 @@ def _nodes(sa: Spec, sb: Spec) -> list[str]:
         if name not in sa.nodes:
             lines.append(f"  + {name}: {_one_line(node)}")
             continue
-        old, new = signature(sa.nodes[name]), signature(node)
+        old, new = definition(sa.nodes[name]), definition(node)
         for key in dict.fromkeys([*old, *new]):
             if old.get(key, "") != new.get(key, ""):
                 lines.append(f"  ~ {name}: {key}: {old.get(key) or '(none)'} -> "
@@ -153,4 +114,4 @@ def _shape_changes(a: Checked, b: Checked) -> list[str]:
     return ["shapes:", *lines] if lines else []
 
 
-__all__ = ["diff_lines", "signature"]
+__all__ = ["diff_lines"]

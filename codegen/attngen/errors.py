@@ -7,6 +7,8 @@ Every user-facing problem becomes a `Diagnostic`; stages collect them and raise
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Stable error codes, documented in README.md ("Error codes").
@@ -71,14 +73,31 @@ class Diagnostic:
 
 def one_line(text: str) -> str:
     """Spec text echoed in a message, kept on one line: control characters escaped."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in str(text))
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in str(text))
+
+
+# What a terminal, a Graphviz label or a Markdown page would act on, refuse or reorder
+# rather than show: C0 and C1 controls and DEL (a newline excepted), lone surrogates,
+# U+FFFE/U+FFFF, and the bidirectional embeddings, overrides and isolates.
+_NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+                        "\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: object) -> str:
+    """Text for a person to read (the terminal, diagrams, pages): each character in
+    _NOT_SHOWN written as its Python escape (`\\x1b`), so that spec text and file names are
+    only ever shown, never acted on; line breaks and every other character kept."""
+    return _NOT_SHOWN.sub(lambda m: _escape(m.group()), str(text))
+
+
+def _escape(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 class SpecError(Exception):
     """One or more diagnostics; raised by any stage, caught by the CLI."""
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
@@ -90,7 +109,7 @@ def error(loc: Loc, code: str, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,26 +1,30 @@
-"""Graph structure: references, cycles, reachability and forward order (networkx)."""
+"""Graph structure: names, references, cycles, reachability and forward order.
+
+The name checks run as a spec is parsed; networkx is imported only where a graph is built,
+so loading a spec (a cached build loads none) does not import it.
+"""
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
-from .errors import Collector, did_you_mean, error
-from .spec import Node, Ref, Spec
+from .errors import Collector, Loc, did_you_mean, error
+from .model import Cases, Node, Ref, Repeat, Spec, cases_of, dim_names, layer_target
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def node_refs(node: Node) -> list[Ref]:
     """Every tensor a node reads (its own inputs and those of its cases)."""
+    if isinstance(node.form, Cases):  # a `cases` node itself has no `in:` or `if_given:`
+        return [ref for case in node.form.cases for ref in node_refs(case)]
     refs = list(node.inputs)
-    if node.apply:
-        refs.append(node.apply)  # the layer must be defined (and computed) first
+    target = layer_target(node.form)
+    if target is not None:
+        refs.append(target)  # the layer must be defined (and computed) first
     if node.if_given:
         refs.append(node.if_given)
-    for case in node.cases or ():
-        refs.extend(case.inputs)
-        if case.apply:
-            refs.append(case.apply)
-        if case.if_given:
-            refs.append(case.if_given)
     return refs
 
 
@@ -40,6 +44,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     Reports unknown references and cycles. The order is topological, breaking ties
     by the order of the spec, so a spec written in forward order keeps its order.
     """
+    import networkx as nx
+
     graph = nx.DiGraph()
     index = {name: i for i, name in enumerate([*spec.sources(), *spec.nodes])}
     graph.add_nodes_from(index)
@@ -72,6 +78,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
 def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: list[str],
                     config_text: str) -> None:
     """Every active node must feed some active output."""
+    import networkx as nx
+
     prod = producers(spec)
     targets = {prod[o] for o in outputs}
     sub = graph.subgraph(set(spec.sources()) | active)
@@ -84,4 +92,92 @@ def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: li
             node = spec.nodes[name]
             issues.add(error(node.loc, "E302", f"node '{name}' does not reach any output"
                              + config_text, "remove it, or use its result"))
+    issues.raise_if_any()
+
+
+def check_optional_reads(spec: Spec) -> None:
+    """An optional input is None when not passed: only `if_given` nodes may read it.
+
+    `if_given: name` names an optional input; the node reads it and, when it is
+    absent, passes its first input on instead (so that input cannot be `name`).
+    """
+    sources = spec.sources()
+    optional = sorted(n for n, i in sources.items() if i.optional)
+    issues = Collector()
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            guard = body.if_given
+            bad = len(issues.diagnostics)
+            if guard is not None and guard.name not in sources and guard.name not in spec.nodes:
+                issues.add(error(guard.loc, "E300", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' names no input" + did_you_mean(guard.name,
+                                                                                optional)))
+            elif guard is not None and guard.name in sources and guard.name not in optional:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' must name an optional input; '{guard.name}' "
+                                 "is always given",
+                                 "optional inputs: " + (", ".join(optional) or "none")))
+            elif guard is not None and guard.name in spec.nodes:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                                 f"{guard.name}' must name an optional input, not a node"))
+            elif guard is not None and body.inputs and body.inputs[0].name == guard.name:
+                issues.add(error(body.inputs[0].loc, "E402", f"node '{node.name}': its first "
+                                 f"input is passed on when '{guard.name}' is absent, so it "
+                                 f"cannot be '{guard.name}' itself"))
+            elif guard is not None and not body.inputs:
+                issues.add(error(guard.loc, "E402", f"node '{node.name}' has 'if_given' but "
+                                 "no input to pass on"))
+            for ref in body.inputs if len(issues.diagnostics) == bad else ():
+                if ref.name in optional and (guard is None or guard.name != ref.name):
+                    issues.add(error(ref.loc, "E402", f"node '{node.name}' reads optional "
+                                     f"input '{ref.name}', which is None when not passed",
+                                     f"add 'if_given: {ref.name}' to the node"))
+    issues.raise_if_any()
+
+
+def loop_var(node: Node) -> str | None:
+    """The name `each: NAME in ...` gives the items (None without `each` or a name)."""
+    return node.form.var if isinstance(node.form, Repeat) else None
+
+
+def check_unique_names(spec: Spec) -> None:
+    """Params, lets, inputs, nodes and split outputs share one namespace."""
+    seen: dict[str, Loc] = {}
+    issues = Collector()
+
+    def claim(name: str, loc: Loc, what: str) -> None:
+        if name in seen:
+            issues.add(error(loc, "E106", f"{what} '{name}' reuses a name already defined at "
+                             f"line {seen[name].line}"))
+        else:
+            seen[name] = loc
+
+    for p in spec.params.values():
+        claim(p.name, p.loc, "param")
+    for let in spec.lets.values():
+        claim(let.name, let.loc, "let")
+    for inp in spec.inputs.values():
+        claim(inp.name, inp.loc, "input")
+        for item in inp.items or ():
+            claim(item.name, item.loc, "list item")
+    for node in spec.nodes.values():
+        claim(node.name, node.loc, "node")
+        for o in node.out or ():
+            claim(o, node.loc, "output")
+        for n in cases_of(node):
+            for o in n.out or ():
+                if o not in (node.out or ()):
+                    claim(o, n.loc, "output")
+        var = loop_var(node)
+        if var is not None and var in seen and seen[var] != node.loc:
+            issues.add(error(node.loc, "E106", f"loop variable '{var}' of node "
+                             f"'{node.name}' shadows a name defined at line {seen[var].line}"))
+    values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
+    values |= {var for n in spec.nodes.values() if (var := loop_var(n))}
+    for inp in spec.inputs.values():
+        for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
+            for name, loc in dim_names(shape):
+                if name in values:  # forward's `name, ... = x.shape` would overwrite it
+                    issues.add(error(loc, "E106", f"dim '{name}' of input '{inp.name}' reuses "
+                                     "the name of an input, node, output or loop variable"))
     issues.raise_if_any()

@@ -30,7 +30,7 @@ BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 MAX_NAME = 64
 
 
-def check_identifier(name, loc: Loc, what: str, *, attribute: bool = False) -> str:
+def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False) -> str:
     """Validate a spec name used as a Python identifier; returns it as a plain str."""
     text = str(name)
     if not text.isidentifier() or not text.isascii():
@@ -50,7 +50,7 @@ def check_identifier(name, loc: Loc, what: str, *, attribute: bool = False) -> s
     return text
 
 
-def check_class_name(name, loc: Loc) -> str:
+def check_class_name(name: object, loc: Loc) -> str:
     text = check_identifier(name, loc, "module")
     if text in ("Module", "Sequential", "ModuleList", "Tensor"):
         raise error(loc, "E104", f"module name '{text}' would shadow a torch class")

@@ -27,7 +27,7 @@ class RenderError(Exception):
     """The renderer is missing or refused the input."""
 
 
-def _find(program: str) -> str | None:
+def find_program(program: str) -> str | None:
     # The venv's bin folder first: `attngen` may run without the venv activated.
     local = Path(sys.executable).parent / program
     if local.is_file():
@@ -36,7 +36,7 @@ def _find(program: str) -> str | None:
 
 
 def available_backends() -> list[str]:
-    return [name for name in BACKEND_FORMATS if _find(name)]
+    return [name for name in BACKEND_FORMATS if find_program(name)]
 
 
 def backend_for(fmt: str) -> str | None:
@@ -48,11 +48,12 @@ def render(dot: str, fmt: str = "svg") -> bytes:
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     backend = backend_for(fmt)
-    if backend is None:
+    program = find_program(backend) if backend is not None else None
+    if backend is None or program is None:
         need = "system Graphviz (apt-get install graphviz)" if fmt == "pdf" else INSTALL_HINT
         raise RenderError(f"no renderer for {fmt}: {need}")
     try:
-        proc = subprocess.run([_find(backend), f"-T{fmt}"], input=dot.encode(),
+        proc = subprocess.run([program, f"-T{fmt}"], input=dot.encode(),
                               capture_output=True, timeout=TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"{backend} failed: {exc}") from None

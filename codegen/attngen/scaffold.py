@@ -7,13 +7,15 @@ comments, with the base's own node names in the examples.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
-from .errors import Loc, SpecError
-from .spec import Spec
+import yaml
+
+from .errors import Loc, SpecError, one_line
+from .loader import Loader
+from .model import Spec
 
 
 def class_name(stem: str) -> str:
@@ -21,7 +23,7 @@ def class_name(stem: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", stem) if p)
 
 
-def extends_ref(base: Path, builtin_name: str | None, target: Path, loader) -> str:
+def extends_ref(base: Path, builtin_name: str | None, target: Path, loader: Loader) -> str:
     """What `extends:` says so that, from `target`, it resolves to `base`: the built-in
     name when that resolves there, else the path relative to the new file's folder."""
     want = base.resolve()
@@ -37,8 +39,21 @@ def extends_ref(base: Path, builtin_name: str | None, target: Path, loader) -> s
 
 
 def _q(text: str) -> str:
-    """A YAML scalar: plain when safe, else JSON-quoted (valid YAML)."""
-    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) else json.dumps(text)
+    """A YAML scalar on one line that reads back as `text`: plain when safe, else
+    double-quoted by PyYAML, which escapes what YAML cannot hold raw (line breaks, controls,
+    characters beyond the BMP; JSON's surrogate pairs for those are no YAML)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) and yaml.safe_load(text) == text:
+        return text
+    return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 30).rstrip("\n")
+
+
+def _value(value: object) -> str:
+    """A param value for a comment, written as the spec would write it (`.inf`, not JSON's
+    `Infinity`, which YAML reads as a string)."""
+    if isinstance(value, str):
+        return _q(value)
+    flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 30)
+    return flow.removesuffix("\n...\n").rstrip("\n")
 
 
 def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
@@ -49,14 +64,14 @@ def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
         f"# It builds as it is (`attngen build {name}.yaml`); uncomment and edit what differs.",
         f"extends: {_q(ref)}",
         f"name: {cls}",
-        f"title: {json.dumps((base.title or base.name) + ' (variant)')}",
+        f"title: {_q((base.title or base.name) + ' (variant)')}",
         "# doc: what this variant changes, and why",
     ]
     if base.params:
         lines.append("# params:   # a plain value changes a default; a new name adds a param")
         for p in base.params.values():
-            shown = f"{{type: {p.type}, example: {p.example!r}}}" if p.required \
-                else json.dumps(p.default)
+            shown = f"{{type: {p.type}, example: {_value(p.example)}}}" if p.required \
+                else _value(p.default)
             lines.append(f"#   {p.name}: {shown}")
     lines += [
         "# requires: [...]   # conditions added to the base's",
@@ -75,7 +90,8 @@ def skeleton(name: str, cls: str, ref: str, base: Spec) -> str:
         "#   - remove: [...]   # drop nodes, params, lets or inputs",
         "",
     ]
-    return "\n".join(lines)
+    # names and file names in comments stay on their line (a line break would end the comment)
+    return "\n".join(one_line(line) if line.startswith("#") else line for line in lines)
 
 
 __all__ = ["class_name", "extends_ref", "skeleton"]

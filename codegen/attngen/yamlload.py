@@ -8,16 +8,30 @@ schema is used. Limits guard against alias bombs, deep nesting and huge files.
 from __future__ import annotations
 
 import gc
+import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import yaml
 
-from .errors import Loc, error
+from .errors import Loc, SpecError, error, one_line
+from .files import NotRegular, read_regular
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items  # the type dict.items() returns
+    from collections.abc import Iterator
 
 MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
 MAX_NODES = 100_000  # values after alias expansion (alias bombs)
 MAX_DEPTH = 64  # nesting depth
+# Integers of up to MAX_DIGITS decimal digits: what Python converts to and from text (so
+# every message and generated file can print them). Longer integer text (hex, binary and
+# YAML's base 60 spell the same values longer) is refused before it is parsed.
+MAX_DIGITS = 4300
+_INT_LIMIT = 10**MAX_DIGITS
+_MAX_INT_CHARS = 4 * MAX_DIGITS
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 
 try:  # the C loader is ~10x faster where libyaml is available
     _Loader = yaml.CSafeLoader
@@ -25,19 +39,26 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 
-class LMap(dict):
+class LMap(dict[str, "LValue"]):
     """A mapping with the location of itself and of each key."""
 
     loc: Loc
-    key_locs: dict
+    key_locs: dict[str, Loc]
+
+    # Its keys are located strings (the converter and variants.py make no other): declared
+    # for the type checker only, the methods are dict's own.
+    if TYPE_CHECKING:
+        def __iter__(self) -> Iterator[LStr]: ...
+        def items(self) -> dict_items[LStr, LValue]: ...
 
 
-class LList(list):
+class LList(list["LValue"]):
     loc: Loc
 
 
 class LStr(str):
     loc: Loc
+    origin: Path  # a `use:` target inherited through `extends:`: the file that wrote it
 
 
 class LInt(int):
@@ -62,10 +83,10 @@ class LBool(int):
 class LNone:
     loc: Loc
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, LNone)
 
     def __hash__(self) -> int:
@@ -75,11 +96,21 @@ class LNone:
         return "None"
 
 
-def loc_of(value, default: Loc) -> Loc:
+# A value read from YAML: each kind remembers where it was written.
+LValue: TypeAlias = "LMap | LList | LStr | LInt | LFloat | LBool | LNone"
+# What plain() makes of one: the plain Python value.
+Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
+
+
+def loc_of(value: object, default: Loc) -> Loc:
     return getattr(value, "loc", default)
 
 
-def plain(value):
+@overload
+def plain(value: LList) -> list[Plain]: ...
+@overload
+def plain(value: LValue) -> Plain: ...
+def plain(value: LValue) -> Plain:
     """Strip location wrappers (for values handed to code that needs real types)."""
     if isinstance(value, LNone):
         return None
@@ -98,22 +129,22 @@ def plain(value):
     return value
 
 
-def _mark(file: str, node) -> Loc:
+def _mark(file: str, node: Any) -> Loc:  # a yaml.Node (PyYAML has no type information)
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Converter:
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
         self.scalars = _Loader("")  # used only to construct scalar values
 
-    def convert(self, node, depth: int = 0):
+    def convert(self, node: Any, depth: int = 0) -> LValue:
         self.count += 1
         loc = _mark(self.file, node)
-        if self.count > MAX_NODES:
-            raise error(loc, "E105", f"document expands to more than {MAX_NODES} values "
-                        "(alias/anchor expansion?)")
+        if self.count > MAX_NODES:  # (a document with aliases was measured before)
+            raise error(loc, "E105", f"the document has more than {MAX_NODES} values; "
+                        "split it into specs that `use:` each other")
         if depth > MAX_DEPTH:
             raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
@@ -134,14 +165,27 @@ class _Converter:
                 out.key_locs[key] = key.loc
             return out
         if isinstance(node, yaml.SequenceNode):
-            out = LList(self.convert(v, depth + 1) for v in node.value)
-            out.loc = loc
-            return out
+            items = LList(self.convert(v, depth + 1) for v in node.value)
+            items.loc = loc
+            return items
+        if node.tag == _INT and len(node.value) > _MAX_INT_CHARS:
+            raise _int_too_large(loc, node.value)
         try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
             value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
             raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            # text its tag's constructor refuses: 2001-13-45, !!int 'abc', !!bool 'maybe'
+            if node.tag == _INT and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
+                raise _int_too_large(loc, node.value) from None
+            what = node.tag.rsplit(":", 1)[-1]
+            why = "" if isinstance(exc, KeyError) else f" ({exc})"
+            raise error(loc, "E102", f"cannot read {one_line(_short(node.value))!r} as a "
+                        f"{what}{why}; quote it, without a tag, to make it a string") from None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
+            raise _int_too_large(loc, node.value)
+        wrapped: LStr | LInt | LFloat | LBool | LNone
         if value is None:
             wrapped = LNone()
         elif isinstance(value, bool):
@@ -159,7 +203,16 @@ class _Converter:
         return wrapped
 
 
-def load_text(text: str, file: str):
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:16]}...{text[-8:]} ({len(text)} characters)"
+
+
+def _int_too_large(loc: Loc, text: str) -> SpecError:
+    return error(loc, "E105", f"integer {_short(text)} is too large: integers in a spec have "
+                 f"at most {MAX_DIGITS} digits")
+
+
+def load_text(text: str, file: str) -> LValue:
     """Parse YAML text into located values. Raises SpecError."""
     collecting = gc.isenabled()
     gc.disable()  # the trees built here hold no cycles; the collector's passes only cost time
@@ -170,7 +223,7 @@ def load_text(text: str, file: str):
             gc.enable()
 
 
-def _load_text(text: str, file: str):
+def _load_text(text: str, file: str) -> LValue:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
     try:
@@ -194,41 +247,53 @@ def _load_text(text: str, file: str):
         empty.loc, empty.key_locs = Loc(file, 1, 1), {}
         return empty
     if "&" in text:  # an alias needs an anchor: without one, conversion counts every value
-        _expanded_size(node, file, {}, 0)
+        _expanded_size(node, file, {}, 0, [False])
     return _Converter(file).convert(node)
 
 
-def _expanded_size(node, file: str, sizes: dict, depth: int) -> int:
+def _expanded_size(node: Any, file: str, sizes: dict[int, int], depth: int,
+                   aliased: list[bool]) -> int:
     """Values `node` stands for once aliases are expanded, computed without expanding them
-    (each shared node once), so an alias bomb is refused before any work."""
+    (each shared node once), so an alias bomb is refused before any work. `aliased[0]`
+    turns True once an alias (a node met again) is seen."""
     if id(node) in sizes:
+        aliased[0] = True
         return sizes[id(node)]
     if depth > MAX_DEPTH:  # also ends self-referencing anchors
         raise error(_mark(file, node), "E105", f"nesting deeper than {MAX_DEPTH} levels")
     children = node.value if isinstance(node, yaml.SequenceNode) else \
         [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
-    size = 1 + sum(_expanded_size(c, file, sizes, depth + 1) for c in children)
+    size = 1 + sum(_expanded_size(c, file, sizes, depth + 1, aliased) for c in children)
     if size > MAX_NODES:
-        raise error(_mark(file, node), "E105", f"this value expands to more than {MAX_NODES} "
-                    "values (alias/anchor expansion)")
+        how = ("expands to more than {} values through its aliases (*name)" if aliased[0] else
+               "has more than {} values; split it into specs that `use:` each other")
+        raise error(_mark(file, node), "E105", "this value " + how.format(MAX_NODES))
     sizes[id(node)] = size
     return size
 
 
-def load_file(path: Path, display: str | None = None):
-    """Read and parse a spec file; `display` is the name used in diagnostics."""
+def load_file(path: Path, display: str | None = None,
+              digests: dict[Path, str | None] | None = None) -> LValue:
+    """Read and parse a spec file; `display` is the name used in diagnostics. `digests`,
+    when given, receives path -> SHA-256 of the exact bytes parsed (the build cache records
+    these, so an edit made after the read is never taken for what was built)."""
     name = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise error(Loc(name, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes ({size})")
-        text = path.read_text(encoding="utf-8")
+        data = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         raise error(Loc(name), "E500", "no such file") from None
-    except IsADirectoryError:
-        raise error(Loc(name), "E500", "is a directory, not a spec file") from None
+    except NotRegular as exc:
+        what = "a directory" if exc.strerror == "a folder" else exc.strerror
+        raise error(Loc(name), "E500", f"is {what}, not a spec file") from None
+    except OSError as exc:
+        raise error(Loc(name), "E500", f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise error(Loc(name, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+    if digests is not None:
+        digests[path] = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(Loc(name, 1, 1), "E100", f"file is not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise error(Loc(name), "E500", f"cannot read file: {exc.strerror}") from None
-    return load_text(text, name)
+    # as a text-mode read gives it: every line break is "\n"
+    return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)

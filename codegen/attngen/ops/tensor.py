@@ -1,19 +1,23 @@
 """Tensor functions: ops written as expressions in forward (no parameters).
 
 `call` is a Jinja template. Its context: `x` (the first input), `ins` (all inputs),
-`seq` (the inputs as one list expression), `given` (args written in the spec),
-and every argument's Python source by name (shape arguments unparenthesised).
+`seq` (the inputs as one list expression), `listed` (whether `seq` is one list-valued
+input), `given` (args written in the spec), `args` (their sources by name), and every
+argument's Python source by name (a left-out one reads its default; list arguments
+unbracketed). An op whose call a template cannot write has an `emit` hook instead (`slice`).
 """
 
 from __future__ import annotations
 
+import re
 from math import prod
 
-from .base import Arg, Op, register
+from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
+from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 
 
-def _reshape(ctx, ins, a):
+def _reshape(ctx: ShapeCtx, ins, a):
     x, target = ins[0], list(a["to"])
     holes = [i for i, d in enumerate(target) if ctx.is_minus_one(d)]
     if len(holes) > 1:
@@ -26,64 +30,67 @@ def _reshape(ctx, ins, a):
 
 
 for _name in ("view", "reshape"):
-    register(Op(_name, "reshape", (Arg("to", kind="shape"),), _reshape,
+    register(Op(_name, "reshape", (Arg("to", "shape"),), _reshape, dtype=ANY_DTYPE,
                 call=f"{{{{ x }}}}.{_name}({{{{ to }}}})",
                 rule="same number of elements; one dim may be -1",
                 summary=f"{_name} to a new shape", key_args=("to",)))
 
 
-def _permute(ctx, ins, a):
+def _permute(ctx: ShapeCtx, ins, a):
     x, dims = ins[0], [ctx.axis(d, len(ins[0])) for d in a["dims"]]
     if sorted(dims) != list(range(len(x))):
         ctx.fail(f"dims {list(a['dims'])} are not a permutation of 0..{len(x) - 1}")
     return tuple(x[d] for d in dims)
 
 
-register(Op("permute", "reshape", (Arg("dims", kind="shape"),), _permute,
+register(Op("permute", "reshape", (Arg("dims", "dim_list"),), _permute, dtype=ANY_DTYPE,
             call="{{ x }}.permute({{ dims }})", rule="reorders dims", summary="permute dims",
             key_args=("dims",)))
 
 
-def _transpose(ctx, ins, a):
+def _transpose(ctx: ShapeCtx, ins, a):
     x = list(ins[0])
     i, j = ctx.axis(a["dim0"], len(x)), ctx.axis(a["dim1"], len(x))
     x[i], x[j] = x[j], x[i]
     return tuple(x)
 
 
-register(Op("transpose", "reshape", (Arg("dim0"), Arg("dim1")), _transpose,
+register(Op("transpose", "reshape", (Arg("dim0", "dim"), Arg("dim1", "dim")), _transpose,
+            dtype=ANY_DTYPE,
             call="{{ x }}.transpose({{ dim0 }}, {{ dim1 }})", rule="swaps two dims",
             summary="swap two dims"))
 
 
-def _squeeze(ctx, ins, a):
+def _squeeze(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     ctx.eq(x[d], 1, f"dim {d}", "1 (squeeze removes a size-1 dim)")
     return x[:d] + x[d + 1:]
 
 
-register(Op("squeeze", "reshape", (Arg("dim"),), _squeeze, call="{{ x }}.squeeze({{ dim }})",
-            rule="removes size-1 dim `dim`", summary="drop a size-1 dim"))
+register(Op("squeeze", "reshape", (Arg("dim", "dim"),), _squeeze, dtype=ANY_DTYPE,
+            call="{{ x }}.squeeze({{ dim }})", rule="removes size-1 dim `dim`",
+            summary="drop a size-1 dim"))
 
 
-def _unsqueeze(ctx, ins, a):
+def _unsqueeze(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x) + 1)
     return x[:d] + (1,) + x[d:]
 
 
-register(Op("unsqueeze", "reshape", (Arg("dim"),), _unsqueeze,
+register(Op("unsqueeze", "reshape", (Arg("dim", "dim"),), _unsqueeze, dtype=ANY_DTYPE,
             call="{{ x }}.unsqueeze({{ dim }})", rule="inserts a size-1 dim at `dim`",
             summary="insert a size-1 dim"))
 
-register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0],
+register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
             call="{{ x }}.contiguous()", rule="shape unchanged", summary="contiguous copy"))
-register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], call="{{ x }}",
+register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
+            call="{{ x }}",
             rule="shape unchanged", summary="names a value (alias)"))
 
 
-def _reduce(ctx, ins, a):
+def _reduce(ctx: ShapeCtx, ins, a):
     x = ins[0]
     dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
     axes = sorted({ctx.axis(d, len(x)) for d in dims})
@@ -93,18 +100,20 @@ def _reduce(ctx, ins, a):
 
 
 _KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
-for _name, _call, _what in (
-    ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean"),
-    ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum"),
-    ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum"),
-    ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum"),
+# mean and sum reduce over one dim or several; max and min (with .values) over one
+for _name, _call, _what, _dim, _takes in (
+    ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean", "dims", "float|complex"),
+    ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum", "dims", "int|float|complex"),
+    ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum", "dim", "int|float"),
+    ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum", "dim", "int|float"),
 ):
-    register(Op(_name, "pool", (Arg("dim"), Arg("keepdim", False)), _reduce, call=_call,
+    register(Op(_name, "pool", (Arg("dim", _dim), Arg("keepdim", "bool", False)), _reduce,
+                call=_call, dtype=Dtypes((_takes,)),
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
 
 
-def _cat(ctx, ins, a):
+def _cat(ctx: ShapeCtx, ins, a):
     first = ins[0]
     d = ctx.axis(a["dim"], len(first))
     for i, s in enumerate(ins[1:], 1):
@@ -116,13 +125,14 @@ def _cat(ctx, ins, a):
     return tuple(sum(s[d] for s in ins) if j == d else first[j] for j in range(len(first)))
 
 
-register(Op("cat", "reshape", (Arg("dim", 0),), _cat, arity=(1, -1), list_input=True,
+register(Op("cat", "reshape", (Arg("dim", "dim", 0),), _cat, arity=(1, -1), list_input=True,
+            dtype=ANY_DTYPE,
             call="torch.cat({{ seq }}, dim={{ dim }})",
             rule="all dims equal except `dim`, which adds up", summary="concatenate tensors",
             key_args=("dim",)))
 
 
-def _stack(ctx, ins, a):
+def _stack(ctx: ShapeCtx, ins, a):
     first = ins[0]
     for i, s in enumerate(ins[1:], 1):
         if len(s) != len(first):
@@ -133,13 +143,14 @@ def _stack(ctx, ins, a):
     return first[:d] + (len(ins),) + first[d:]
 
 
-register(Op("stack", "reshape", (Arg("dim", 0),), _stack, arity=(1, -1), list_input=True,
+register(Op("stack", "reshape", (Arg("dim", "dim", 0),), _stack, arity=(1, -1),
+            list_input=True, dtype=ANY_DTYPE,
             call="torch.stack({{ seq }}, dim={{ dim }})",
             rule="equal shapes; inserts a dim of size len(inputs)", summary="stack tensors",
             key_args=("dim",)))
 
 
-def _split(ctx, ins, a):
+def _split(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     sizes = a["split_size_or_sections"]
@@ -149,29 +160,31 @@ def _split(ctx, ins, a):
     return [x[:d] + (s,) + x[d + 1:] for s in sizes]
 
 
-register(Op("split", "reshape", (Arg("split_size_or_sections", kind="shape"), Arg("dim", 0)),
-            _split, multi_output=True,
+register(Op("split", "reshape", (Arg("split_size_or_sections", "shape"), Arg("dim", "dim", 0)),
+            _split, multi_output=True, dtype=ANY_DTYPE,
             call="torch.split({{ x }}, [{{ split_size_or_sections }}], dim={{ dim }})",
             rule="sizes add up to dim `dim`; one output per size", summary="split a tensor",
             key_args=("split_size_or_sections", "dim")))
 
 
 def _elementwise(symbol: str):
-    def rule(ctx, ins, a):
+    def rule(ctx: ShapeCtx, ins, a):
         if a.get("other") is not None and len(ins) != 1:
             ctx.fail(f"'{symbol}' with 'other' takes one tensor input")
         return ctx.broadcast(ins)
     return rule
 
 
-_OTHER = "{{ x }} {op} {{ other }}"
-for _name, _symbol, _what, _nary in (
-    ("add", "+", "sum", True), ("sub", "-", "difference", False),
-    ("mul", "*", "product", True), ("div", "/", "quotient", False),
+# `other` is a number operand (x * other); bool tensors add and multiply (or, and), and
+# only float and complex tensors divide here (torch's integer division gives floats)
+for _name, _symbol, _what, _nary, _takes in (
+    ("add", "+", "sum", True, "any"), ("sub", "-", "difference", False, "int|float|complex"),
+    ("mul", "*", "product", True, "any"), ("div", "/", "quotient", False, "float|complex"),
 ):
     register(Op(
-        _name, "arith", (Arg("other", None),), _elementwise(_symbol), arity=(1, -1 if _nary else 2),
-        list_input=_name == "add",
+        _name, "arith", (Arg("other", "float", None),), _elementwise(_symbol),
+        arity=(1, -1 if _nary else 2), list_input=_name == "add", operands=("other",),
+        dtype=Dtypes((_takes,)),
         call=("{% if 'other' in given %}{{ x }} " + _symbol + " {{ other }}"
               + ("{% elif listed %}sum({{ seq }})" if _name == "add" else "")
               + "{% else %}{{ ins | join(' " + _symbol + " ') }}{% endif %}"),
@@ -181,7 +194,7 @@ for _name, _symbol, _what, _nary in (
     ))
 
 
-def _matmul(ctx, ins, a):
+def _matmul(ctx: ShapeCtx, ins, a):
     x, y = ins
     if len(x) < 2 or len(y) < 2:
         ctx.fail("matmul here needs two inputs of at least 2 dims")
@@ -191,29 +204,30 @@ def _matmul(ctx, ins, a):
     return (*batch, x[-2], y[-1])
 
 
-register(Op("matmul", "attention", (), _matmul, arity=(2, 2),
+register(Op("matmul", "attention", (), _matmul, arity=(2, 2), dtype=Dtypes(("float|complex",)),
             call="torch.matmul({{ ins[0] }}, {{ ins[1] }})",
             rule="[*, n, k] @ [*, k, m] -> [*, n, m] (batch dims broadcast)",
             summary="matrix product"))
 
 
-def _masked_fill(ctx, ins, a):
+def _masked_fill(ctx: ShapeCtx, ins, a):
     ctx.broadcast([ins[0], ins[1]])
     return ins[0]
 
 
-register(Op("masked_fill", "attention", (Arg("value"),), _masked_fill, arity=(2, 2),
+register(Op("masked_fill", "attention", (Arg("value", "float"),), _masked_fill, arity=(2, 2),
+            dtype=Dtypes(("any", "bool")),
             call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
             rule="mask broadcasts to the input; shape unchanged",
             summary="fill where the mask is true", key_args=("value",)))
 
 
-def _softmax(ctx, ins, a):
+def _softmax(ctx: ShapeCtx, ins, a):
     ctx.axis(a["dim"], len(ins[0]))
     return ins[0]
 
 
-register(Op("softmax", "activation", (Arg("dim"),), _softmax,
+register(Op("softmax", "activation", (Arg("dim", "dim"),), _softmax,
             call="torch.softmax({{ x }}, dim={{ dim }})", rule="shape unchanged",
             summary="softmax along dim", key_args=("dim",)))
 for _name in ("sigmoid", "tanh", "relu"):
@@ -223,7 +237,8 @@ for _name in ("sigmoid", "tanh", "relu"):
 
 register(Op(
     "interpolate", "resample",
-    (Arg("size", None), Arg("scale_factor", None), Arg("mode", "nearest", "str", MODES)),
+    (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
+     Arg("mode", "str", "nearest", MODES)),
     upsample_shape,
     call="F.interpolate({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
@@ -238,15 +253,32 @@ register(Op(
 ))
 
 
-def _slice(ctx, ins, a):
+def _slice(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     return x[:d] + (ctx.slice_length(x[d], a["start"], a["stop"]),) + x[d + 1:]
 
 
+def _slice_call(site: CallSite) -> str:
+    """`x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim; for a dim
+    given by a param the index is built at run time."""
+    x, dim = site.ins[0], site.values.get("dim")
+    start, stop = site.args.get("start", ""), site.args.get("stop", "")
+    if isinstance(dim, int):
+        part = f"{start}:{stop}"
+        if dim >= 0:
+            return f"{x}[{', '.join([':'] * dim + [part])}]"
+        return f"{x}[{', '.join(['...', part] + [':'] * (-dim - 1))}]"
+    bounds = f"slice({start or 'None'}, {stop or 'None'})"
+    dim_src = site.args["dim"]
+    if not re.fullmatch(r"[\w.]+", dim_src):
+        dim_src = f"({dim_src})"
+    return f"{x}[(slice(None),) * ({dim_src} % {x}.dim()) + ({bounds},)]"
+
+
 register(Op(
-    "slice", "reshape", (Arg("dim"), Arg("start", None), Arg("stop", None)), _slice,
-    call="{{ x }}[{{ index }}]",
+    "slice", "reshape", (Arg("dim", "dim"), Arg("start", "int", None), Arg("stop", "int", None)),
+    _slice, emit=_slice_call, dtype=ANY_DTYPE,
     rule="keeps start:stop of dim `dim` (Python slice rules)", summary="slice along a dim",
     key_args=("dim", "start", "stop"),
 ))

@@ -1,0 +1,120 @@
+"""The shape checker: a spec and its sub-specs, in every configuration, all errors at once.
+
+The graph is checked first (graph.py: references, cycles); then each configuration is
+inferred (infer.py) with its own Prover (prover.py), and every active node must reach an
+active output.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, cast
+
+from .configs import Env, config_text, configurations, param_env
+from .dims import dim_symbol
+from .errors import Collector, Diagnostic, Loc, SpecError, error
+from .graph import build, check_reachable, producers
+from .infer import Inference
+from .model import Spec
+from .ops.ctx import Shape
+from .prover import Prover, requirement_rewrites, valid_samples
+from .results import LAYER, Checked, ValueShape
+
+
+def input_dims(spec: Spec, env: Env) -> list[Any]:
+    """The free dims the inputs' shapes name (not params or lets), as symbols, in order."""
+    dims, seen = [], set()
+    for inp in spec.sources().values():
+        for d in inp.tensor_shape:
+            if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:
+                seen.add(d.text)
+                dims.append(dim_symbol(d.text))
+    return dims
+
+
+def check_once(spec: Spec, cache: dict[Path, Checked]) -> Checked:
+    """check(spec), once per spec file: `cache` maps spec paths to their results and is
+    shared with the sub-spec checks, so a spec checked as another's sub-spec (danet's
+    position_attention) is not checked again on its own, nor the other way round."""
+    if spec.path not in cache:
+        cache[spec.path] = check(spec, cache)
+    return cache[spec.path]
+
+
+def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
+    """Check a spec (and its sub-specs) in every configuration; collect all errors."""
+    cache = _cache if _cache is not None else {}
+    issues = Collector()
+    subs = {}
+    for sub in spec.subspecs():
+        if sub.name not in subs:
+            try:
+                subs[sub.name] = check_once(sub, cache)
+            except SpecError as exc:
+                issues.add(exc)
+    issues.raise_if_any()
+    graph, order = build(spec)
+    configs = configurations(spec)
+    result = Checked(spec, order, configs, subs=subs)
+    # the same problem in several configurations: report it once
+    failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
+    for config in configs:
+        try:
+            _check_config(spec, config, graph, order, result)
+        except SpecError as exc:
+            suffix = config_text(config)
+            for d in exc.diagnostics:
+                base = d.message.removesuffix(suffix) if suffix else d.message
+                failed.setdefault((d.loc, d.code, base), []).append(d)
+            if len(failed) >= 20:
+                break
+    for (_loc, _code, base), found in failed.items():
+        first = found[0]
+        if len(found) == len(configs) > 1:  # in every configuration: no need to name one
+            first = Diagnostic(first.loc, first.code, base, first.notes)
+        elif len(found) > 1:
+            more = f"the same in {len(found) - 1} more configuration(s)"
+            first = Diagnostic(first.loc, first.code, first.message, (*first.notes, more))
+        issues.add(SpecError([first]))
+    issues.raise_if_any()
+    return result
+
+
+def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
+                  result: Checked) -> None:
+    env = param_env(spec, config)
+    for req in spec.requires:
+        if not req.value(env.val):
+            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for the "
+                        "defaults" + config_text(config),
+                        "values: " + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names)
+                                               if n in env.val))
+    dims = input_dims(spec, env)
+    rng = random.Random(spec.name)
+    prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
+    inference = Inference(spec, env, prover, config, order, result)
+    inference.bind_inputs()
+    for name, value in inference.values.items():
+        # bind_inputs() with no values given binds every input to its tuple of dims
+        result.inputs.setdefault(name, cast(Shape, value))
+    inference.run()
+    active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
+    if not active_outputs:
+        raise error(spec.outputs[0].loc, "E303", "no output is returned" + config_text(config))
+    for name in active_outputs:
+        owner = producers(spec)[name]
+        if owner not in inference.values:
+            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+                        f"output '{name}' does not exist" + config_text(config))
+        value = inference.values[owner]
+        if value is LAYER:
+            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+                        f"output '{name}' is a layer declared without 'in:', not a tensor")
+        # a shape: not LAYER (refused above), nor None (every input is bound)
+        shape = cast("ValueShape | dict[str, ValueShape]", value)
+        result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
+    active = {n for n in inference.values if n in spec.nodes}
+    check_reachable(spec, graph, active, active_outputs, config_text(config))
+    for dim, where in inference.bound.items():
+        result.symbols.setdefault(dim, where)

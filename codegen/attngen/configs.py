@@ -1,0 +1,78 @@
+"""Configurations and the environment expressions are evaluated in.
+
+Params of type int and free dims are positive integer symbols; every other param takes
+its default (or example). Bool and `choices` params are structural: each combination of
+their values is a configuration, and every configuration is checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .dims import dim_symbol
+from .errors import error
+from .model import Spec
+
+MAX_CONFIGS = 64
+
+
+def structural_params(spec: Spec) -> list[str]:
+    """The bool and `choices` params: each value gives other code (`if`/`else`)."""
+    return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
+
+
+def configurations(spec: Spec) -> list[dict[str, object]]:
+    """Every combination of structural param values, the default one first."""
+    names = structural_params(spec)
+    domains: list[list[object]] = []
+    for n in names:
+        p = spec.params[n]
+        domains.append(list(p.choices) if p.choices else [False, True])
+    configs = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    default = {n: spec.params[n].sample for n in names}
+    configs.sort(key=lambda c: c != default)  # the default configuration first
+    if len(configs) > MAX_CONFIGS:
+        raise error(spec.loc, "E102", f"{len(configs)} configurations of bool/choices params "
+                    f"(at most {MAX_CONFIGS} are checked)")
+    return configs
+
+
+def config_text(config: dict[str, object]) -> str:
+    """` (when level=1, rfb=True)`: the suffix of a message about one configuration."""
+    return f" (when {', '.join(f'{k}={v!r}' for k, v in config.items())})" if config else ""
+
+
+class Env:
+    """Names visible to expressions: symbolic (`sym`) and concrete sample values (`val`)."""
+
+    def __init__(self) -> None:
+        self.sym: dict[str, Any] = {}  # sympy values (sympy is untyped), or the value itself
+        self.val: dict[str, object] = {}
+
+    def child(self) -> Env:
+        env = Env()
+        env.sym, env.val = dict(self.sym), dict(self.val)
+        return env
+
+
+def param_env(spec: Spec, config: dict[str, object], *, symbolic: bool = True) -> Env:
+    """A spec's params and lets in one configuration (int params as symbols unless not
+    `symbolic`)."""
+    env = Env()
+    for p in spec.params.values():
+        value = config.get(p.name, p.sample)
+        env.val[p.name] = value
+        if symbolic and p.type == "int" and p.name not in config and isinstance(value, int):
+            env.sym[p.name] = dim_symbol(p.name, positive=value > 0)
+        else:
+            env.sym[p.name] = value
+    add_lets(spec, env)
+    return env
+
+
+def add_lets(spec: Spec, env: Env) -> None:
+    for let in spec.lets.values():
+        env.val[let.name] = let.expr.value(env.val)
+        env.sym[let.name] = let.expr.sympy(env.sym)
+

@@ -1,0 +1,189 @@
+"""What a node does, as text: the one place every printer takes a node's label from.
+
+A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's class
+(`ChannelAttention`). Each printer shows that at the detail it has room for:
+
+- `label`: the callee alone, one line of a table (`attngen check`, `attngen params`):
+  `Conv2d`, `each Conv2d`, `use ChannelAttention`, `seq(Linear, ReLU)`, `apply fc1`,
+  `cases(identity, interpolate)`.
+- `call_label`: the callee with its key arguments, as the module calls it (diagram boxes,
+  `attngen show`, the docs' node tables): `Conv1d(1, 1, kernel_size)`,
+  `fc1: Conv2d(in_planes, in_planes // ratio, 1)` for a layer declared and applied once.
+- `definition`: the node as the spec writes it, field by field, for `attngen diff`, which
+  compares spec text: every argument as given, and a `use:` by the reference written
+  (`use spatial_attention`: two files may hold classes of one name).
+"""
+
+from __future__ import annotations
+
+from . import ops
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
+
+Call = LayerOp | FunctionOp | SubSpec  # one call of an op or a sub-spec
+
+
+def callee(call: Call) -> str:
+    """What a node or a layer of a `seq:` calls: the op, or the sub-spec's class."""
+    return call.spec.name if isinstance(call, SubSpec) else call.op
+
+
+# -- tables ------------------------------------------------------------------------------
+def label(node: Node) -> str:
+    """The callee of a node, for one line of a table."""
+    return _label(node.form)
+
+
+def _label(form: NodeForm) -> str:
+    match form:
+        case Cases(cases):
+            return "cases(" + ", ".join(label(c) for c in cases) + ")"
+        case LayerCall(target):
+            return f"apply {target.name}"
+        case Seq(items):
+            return "seq(" + ", ".join(_label(i.form) for i in items) + ")"
+        case LayerOp() | FunctionOp():
+            return form.op
+        case SubSpec():
+            return f"use {callee(form)}"
+        case Repeat(body=LayerOp() | FunctionOp() | SubSpec() as body):
+            return f"each {_label(body)}"
+        case Repeat(body=body) | Map(body=body):  # `each` shows on a single call only
+            return _label(body)
+        case _:
+            assert_never(form)
+
+
+# -- diagrams and docs ---------------------------------------------------------------------
+def applications(spec: Spec, layer: str) -> int:
+    """How many nodes (or cases) call the layer `layer` (its own node included if it has
+    inputs)."""
+    count = int(bool(spec.nodes[layer].inputs))
+    for node in spec.nodes.values():
+        bodies = [node, *cases_of(node)]  # cases exclude each other: one call at most
+        targets = [layer_target(b.form) for b in bodies]
+        count += any(t is not None and t.name == layer for t in targets)
+    return count
+
+
+def call_label(node: Node, spec: Spec | None = None) -> str:
+    """`Conv1d(1, 1, k=3)`-style summary of what a node does."""
+    return _call_label(node.form, spec)
+
+
+def _call_label(form: NodeForm, spec: Spec | None) -> str:
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name) if spec is not None else None
+            if spec is not None and layer is not None and layer_target(layer.form) is None \
+                    and applications(spec, layer.name) == 1:
+                return f"{target.name}: {call_label(layer)}"  # declared once, called once
+            return f"{target.name} (shared weights)"
+        case Cases(cases):
+            return "one of: " + ", ".join(call_label(c, spec) for c in cases)
+        case Seq(items):
+            return " → ".join(layer_call(i.form) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            return layer_call(form)
+        case Repeat(body=LayerCall() as body) | Map(body=LayerCall() as body):
+            return _call_label(body, spec)
+        case Repeat(var, iterable, body):
+            each = f"{var} in " if var else ""
+            return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
+        case Map(body):
+            return f"map {_call_label(body, spec)}"
+        case _:
+            assert_never(form)
+
+
+def layer_call(call: Call) -> str:
+    """One call with its key arguments: the op's `key_args` (all given, if it names none),
+    positionally; a sub-spec's arguments by name."""
+    if isinstance(call, SubSpec):
+        shown = [f"{k}={e.text}" for k, e in call.args.items()]
+    else:
+        op = ops.REGISTRY[call.op]
+        shown = [call.args[a].text for a in op.key_args if a in call.args]
+        if not op.key_args:
+            shown = [e.text for e in call.args.values()]
+        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in call.args:
+            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
+    return f"{callee(call)}({', '.join(shown)})"
+
+
+def _unwrap(text: str) -> str:
+    """`(B, C)` or `[B, C]` -> `B, C` when the brackets enclose the whole text."""
+    if len(text) < 2 or text[0] + text[-1] not in ("()", "[]"):
+        return text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and i < len(text) - 1:
+            return text  # `(a) + (b)`: the first bracket closes early
+    return text[1:-1]
+
+
+# -- diff --------------------------------------------------------------------------------
+def definition(node: Node) -> dict[str, str]:
+    """A node's definition as comparable text fields (empty fields left out)."""
+    form = unwrapped(node.form)
+    match form:
+        case Cases(cases):
+            kind = "cases"
+            body = " | ".join(f"when {c.when.text if c.when else ''}: " + definition_text(c)
+                              for c in cases)
+        case LayerCall(target):
+            kind, body = f"apply {target.name}", ""
+        case Seq(items):
+            kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            kind, body = _written_callee(form), _args(form.args)
+        case _:
+            assert_never(form)
+    each = node.form if isinstance(node.form, Repeat) else None
+    fields = {
+        "op": kind,
+        "args": body,
+        "in": ", ".join(r.name for r in node.inputs),
+        "if_given": node.if_given.name if node.if_given else "",
+        "when": node.when.text if node.when else "",
+        "each": (f"{each.var} in " if each.var else "") + each.iterable.text if each else "",
+        "out": ", ".join(node.out or ()),
+        "map": "true" if isinstance(node.form, Map) else "",
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
+def definition_text(node: Node) -> str:
+    """What a node calls and with what, as written: `AdaptiveAvgPool2d(output_size=1)`."""
+    fields = definition(node)
+    return fields["op"] + (f"({fields['args']})" if fields.get("args") else "")
+
+
+def _written_callee(call: Call) -> str:
+    """An op by name, a sub-spec by the reference written (`use spatial_attention`)."""
+    return f"use {call.ref}" if isinstance(call, SubSpec) else call.op
+
+
+def _written_call(call: Call) -> str:
+    return f"{_written_callee(call)}({_args(call.args)})"
+
+
+def _args(args: dict) -> str:
+    return ", ".join(f"{k}={v.text}" for k, v in args.items())

@@ -1,0 +1,103 @@
+"""Dims and shapes: printing them, making dim symbols, reading numbers out of sympy.
+
+A dim is an int or a sympy integer expression (`C // 2`, `H*W`); a shape is a tuple of
+dims, or a list of shapes for a value that is a list of tensors. Every printer (generated
+code comments, diagrams, docs, `attngen check`, diff, verify) writes shapes with
+fmt_shape, so they all read alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from . import algebra
+from .expr import Expr
+from .ops.ctx import Dim, Shape
+
+
+class _DimPrinter(StrPrinter):
+    def _print_floor(self, expr: Any) -> str:
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        if den == 1:
+            return f"floor({self._print(num)})"
+        return f"({self.parenthesize(num, 40)} // {self.parenthesize(den, 50)})"
+
+    def _print_Mod(self, expr: Any) -> str:
+        a, b = expr.args
+        return f"{self.parenthesize(a, 50)} % {self.parenthesize(b, 50)}"
+
+    def _print_Max(self, expr: Any) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Min(self, expr: Any) -> str:
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+
+_PRINTER = _DimPrinter({"order": "none"})
+
+
+_FORMATTED: dict[Any, str] = {}  # dim -> its text
+
+
+def fmt_dim(d: Dim | Expr) -> str:
+    """A dim as the spec would write it: `C // 2`, `H*W`, an expression's own text."""
+    if isinstance(d, Expr):
+        return d.text
+    if isinstance(d, (int, float)):
+        return repr(d)
+    cached = isinstance(d, sympy.Basic)  # printing is a large part of emitting; dims recur
+    if cached and d in _FORMATTED:
+        return _FORMATTED[d]
+    text = _PRINTER.doprint(d)
+    if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1]
+    if cached:
+        _FORMATTED[d] = text
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def fmt_shape(shape: Shape | list[Shape]) -> str:
+    """`(B, C, H, W)`; a list of shapes as `[(B, C)] * 3` when all alike."""
+    if isinstance(shape, list):
+        if shape and all(s == shape[0] for s in shape):
+            return f"[{fmt_shape(shape[0])}] * {len(shape)}"
+        return "[" + ", ".join(fmt_shape(s) for s in shape) + "]"
+    return "(" + ", ".join(fmt_dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def dim_symbol(name: str, positive: bool = True) -> Any:
+    """The sympy symbol of a free dim or an int param: an integer, positive unless told."""
+    return sympy.Symbol(name, integer=True, positive=positive) if positive \
+        else sympy.Symbol(name, integer=True)
+
+
+def to_number(v: Dim) -> int | float | None:
+    """A sympy value as a Python number, or None if it is not concrete."""
+    v = algebra.sympify(v)
+    if v.is_Integer:
+        return int(v)
+    if v.is_Number:
+        return float(v)
+    return None
+
+
+def is_dim(d: object) -> bool:
+    """An int (not a bool) or a sympy expression that may be an integer."""
+    if isinstance(d, bool):
+        return False
+    if isinstance(d, int):
+        return True
+    return isinstance(d, sympy.Expr) and not d.is_Boolean and (
+        algebra.is_integer_form(d) or d.is_integer is not False)

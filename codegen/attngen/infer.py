@@ -1,0 +1,513 @@
+"""Shape inference: one spec, one configuration, node by node in forward order.
+
+Each node's shape comes from its op's rule (ops/ctx.py) or its sub-spec's own inference
+and is unified with its `shape:` annotation, which may bind new dim names. Its dtype
+family comes along (TensorType) from the op's dtype rule, which also says which input
+dtypes the op takes; the op's arguments are checked against their declared types.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import sympy
+
+from . import ops
+from .configs import Env, add_lets, config_text, structural_params
+from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
+from .errors import Loc, did_you_mean, error
+from .expr import Expr, frozen_value
+from .graph import build, producers
+from .model import (
+    Callee,
+    Cases,
+    FunctionOp,
+    Item,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    is_declaration,
+    owned_layer,
+    unwrapped,
+)
+from .ops.ctx import ShapeFail
+from .prover import Prover
+from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
+from .shape_ctx import ProverCtx
+
+# an input's `dtype:` -> its dtype family (ops.DTYPES)
+INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
+
+
+def check_names(expr: Expr, env) -> None:
+    """E202 at the first unknown name of an expression, with a suggestion."""
+    if all(n in env for n in expr.names):  # the common case: nothing to locate
+        return
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
+            raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
+
+
+class Inference:
+    """Infers the shapes of one spec for one configuration and one environment."""
+
+    def __init__(self, spec: Spec, env: Env, prover: Prover, config: dict, order: list[str],
+                 record: Checked | None = None):
+        self.spec, self.env, self.prover, self.config = spec, env, prover, config
+        self.order, self.record = order, record
+        self.ctx = ProverCtx(prover)
+        self.prod = producers(spec)  # tensor name -> its input or node, computed once
+        self.values: dict[str, object] = {}
+        self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
+
+    # expressions
+    def sym(self, expr: Expr, extra: dict | None = None):
+        env = self.env.sym if not extra else {**self.env.sym, **extra}
+        check_names(expr, env)
+        return expr.sympy(env)
+
+    def concrete(self, expr: Expr, extra: dict | None = None):
+        env = self.env.val if not extra else {**self.env.val, **extra}
+        check_names(expr, env)
+        return expr.value(env)
+
+    def active(self, when: Expr | None) -> bool:
+        return when is None or bool(self.concrete(when))
+
+    # annotations
+    def annotation(self, dims: list[Expr], extra: dict | None = None) -> list:
+        out = []
+        for d in dims:
+            free = [n for n in d.names if n not in self.env.sym and n not in (extra or {})]
+            if free and d.text == free[0]:
+                out.append(("bind", d.text))
+            else:
+                out.append(("dim", self._dim_value(d, self.sym(d, extra))))
+        return out
+
+    @staticmethod
+    def _dim_value(d: Expr, value):
+        """A dim must be an integer (or symbolic integer), not None, a bool, a float or a list."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return sympy.Integer(value)
+        if is_dim(value):
+            return value
+        raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
+
+    def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
+              extra: dict | None = None):
+        """Check an inferred shape against an annotation; binds new dim names.
+
+        Returns the shape in the annotation's own terms (proven equal), so later
+        shapes and comments read like the spec rather than like sympy's canonical form.
+        """
+        annot = self.annotation(dims, extra)
+        shown = "[" + ", ".join(d.text for d in dims) + "]"
+        if len(annot) != len(inferred):
+            raise error(loc, "E400", f"node '{node_name}': shape {fmt_shape(inferred)} has "
+                        f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                        f"rule: {rule}" if rule else "")
+        result = []
+        for i, ((kind, value), actual) in enumerate(zip(annot, inferred)):
+            if kind == "bind":
+                self.env.sym[value] = actual
+                self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
+                result.append(actual)
+                continue
+            result.append(value)
+            ok, sample = self.prover.equal(value, actual)
+            if not ok:
+                notes = [f"rule: {rule}" if rule else "",
+                         self.prover.counterexample(sample, actual, value)]
+                hint = self.prover.divisibility_hint(actual, value)
+                bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
+                notes += [hint, f"dims bound so far: {bound}" if bound else ""]
+                raise error(dims[i].loc, "E404" if hint else "E400",
+                            f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
+                            f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
+                            f"{dims[i].text})" + config_text(self.config), *notes)
+        return tuple(result)
+
+    # inputs
+    def bind_inputs(self, given: dict | None = None):
+        # every plain dim name first, so a shape may read a dim that a later input names
+        # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W])
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                continue
+            for i, d in enumerate(inp.shape):
+                if not d.text.isidentifier() or d.text in self.env.sym:
+                    continue
+                if given is None:
+                    self.env.sym[d.text] = dim_symbol(d.text)
+                    self.bound[d.text] = f"input '{name}'"
+                elif i < len(given[name]):
+                    self.env.sym[d.text] = given[name][i]
+        for name, inp in self.spec.sources().items():
+            if given is not None and name not in given:
+                self.values[name] = None  # optional input not passed
+                continue
+            dims = []
+            for d in inp.shape:
+                if d.text.isidentifier() and d.text not in self.env.sym:
+                    if given is None:
+                        sym = dim_symbol(d.text)
+                        self.env.sym[d.text] = sym
+                        self.bound[d.text] = f"input '{name}'"
+                    else:
+                        actual = given[name][len(dims)] if len(dims) < len(given[name]) else None
+                        self.env.sym[d.text] = actual
+                    dims.append(self.env.sym[d.text])
+                else:
+                    dims.append(self._dim_value(d, self.sym(d)))
+            dtype = INPUT_DTYPES[inp.dtype]
+            if given is not None:
+                got = dtype_of(given[name])
+                if got is not None and got != dtype:
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} is a {dtype} tensor, "
+                                    f"got a {got} one", "E402")
+                if len(given[name]) != len(dims):
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
+                                    f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
+                                    f"{fmt_shape(given[name])}", "E403")
+                for i, (want, got) in enumerate(zip(dims, given[name])):
+                    self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
+                                f"{self.spec.name}'s input shape")
+                self.values[name] = TensorType(given[name], dtype)
+            else:
+                value = self.values[name] = TensorType(dims, dtype)
+                try:
+                    self.ctx.sizes(value, f"input '{name}'")
+                except ShapeFail as exc:
+                    raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
+                                *exc.notes) from None
+
+    # nodes
+    def run(self):
+        prod = self.prod
+        for name in self.order:
+            node = self.spec.nodes[name]
+            if not self.active(node.when):
+                continue
+            if is_declaration(node):
+                self.values[name] = LAYER  # owned here, called by `apply:` nodes
+                continue
+            if isinstance(node.form, Cases):
+                chosen = [c for c in node.form.cases if self.active(c.when)]
+                if len(chosen) != 1:
+                    count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
+                    raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
+                                + config_text(self.config))
+                self.node(node, chosen[0], prod)
+            else:
+                self.node(node, node, prod)
+
+    def fetch(self, ref, node: Node):
+        owner = self.prod[ref.name]
+        if owner not in self.values:
+            raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
+                        "exist" + config_text(self.config))
+        value = self.values[owner]
+        if value is LAYER:
+            raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a layer "
+                        "declared without 'in:' (not a tensor)",
+                        f"call the layer with: {{apply: {ref.name}, in: ...}}")
+        if isinstance(value, dict):
+            if ref.name not in value:  # the node's own name, not one of its outputs
+                raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a node with "
+                            f"several outputs: read one of {', '.join(value)}")
+            return value[ref.name]
+        return value
+
+    def node(self, node: Node, body: Node, prod):
+        ins = [self.fetch(r, node) for r in body.inputs]
+        if body.if_given is not None:
+            given = self.fetch(body.if_given, node)
+            if given is None:  # optional input absent: the node passes its first input on
+                self.values[node.name] = ins[0]
+                return
+        try:
+            out = self.compute(node, body, ins)
+        except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
+                OverflowError) as exc:  # an op rule fed values of the wrong kind
+            raise error(body.loc, "E402", f"node '{node.name}': arguments of the wrong kind for "
+                        f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
+                        f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
+        except ShapeFail as exc:
+            rule = self.rule_of(body)
+            shown = ", ".join(typed_text(s) for s in ins)
+            raise error(body.loc, exc.code,
+                        f"node '{node.name}': {exc}" + config_text(self.config),
+                        *exc.notes, f"inputs: {shown}" if ins else "",
+                        f"rule: {rule}" if rule else "") from None
+        if body.if_given is not None:
+            try:
+                if isinstance(out, list) or len(out) != len(ins[0]):
+                    self.ctx.fail(f"{fmt_shape(out) if not isinstance(out, list) else 'a list'} "
+                                  f"with it, {fmt_shape(ins[0])} without it")
+                for i, (a, b) in enumerate(zip(out, ins[0])):
+                    self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
+            except ShapeFail as exc:
+                raise error(body.loc, "E403", f"node '{node.name}': the shape must not depend on "
+                            f"whether '{body.if_given.name}' is given: {exc}") from None
+        annotation = node.shape if node.shape is not None else body.shape
+        if annotation is not None:
+            out = _with_dtypes(self.check_annotation(node, body, out, annotation), out)
+        if body.out:
+            if not isinstance(out, list) or len(out) != len(body.out):
+                raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
+                            f"but produces {len(out) if isinstance(out, list) else 1}")
+            out = dict(zip(body.out, out))
+        elif isinstance(out, list) and not self.is_list_node(body, ins):
+            raise error(body.loc, "E402", f"node '{node.name}' produces {len(out)} outputs: "
+                        "name them with out: [a, b, ...]")
+        self.values[node.name] = out
+        if self.record is not None and node.name not in self.record.nodes:
+            self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
+
+    def is_list_node(self, body: Node, ins) -> bool:
+        return isinstance(body.form, Repeat | Map)
+
+    def check_annotation(self, node: Node, body: Node, out, annotation):
+        rule = self.rule_of(body)
+        loc = node.shape_loc or body.loc
+        if body.out:
+            return [self.unify(name, loc, shape, dims, rule)
+                    for name, dims, shape in zip(body.out, annotation, out)]
+        if isinstance(out, list):
+            each = body.form if isinstance(body.form, Repeat) else None
+            items = self.each_items(each) if each is not None else [None] * len(out)
+            result = []
+            for item, shape in zip(items, out):
+                extra = {each.var: item} if each is not None and each.var else None
+                result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
+            return result
+        return self.unify(node.name, loc, out, annotation, rule)
+
+    def rule_of(self, body: Node) -> str:
+        """The op's shape rule (or the sub-spec called), for error notes."""
+        called = unwrapped(body.form)
+        match called:
+            case LayerOp(op) | FunctionOp(op):
+                return f"{op}: {ops.REGISTRY[op].rule}"
+            case SubSpec(spec=sub):
+                return f"{sub.name} (from {sub.file})"
+            case Seq() | LayerCall() | Cases():
+                return ""
+            case _:
+                assert_never(called)
+
+    def each_items(self, each: Repeat) -> list:
+        items = self.concrete(each.iterable)
+        if not isinstance(items, (list, tuple)):
+            raise error(each.iterable.loc, "E402", f"'each' needs a list, got {items!r}")
+        if len(items) > 64:
+            raise error(each.iterable.loc, "E402", "'each' over more than 64 items")
+        return list(items)
+
+    def compute(self, node: Node, body: Node, ins):
+        match body.form:
+            case Repeat() as each:
+                return [self.call(each.body, ins, {each.var: item} if each.var else {}, body)
+                        for item in self.each_items(each)]
+            case Map(called):
+                if len(ins) != 1 or not isinstance(ins[0], list):
+                    raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
+                return [self.call(called, [x], {}, body) for x in ins[0]]
+            case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
+                return self.call(body.form, ins, {}, body)
+            case Cases():
+                raise AssertionError("a case is chosen before a node is computed (run)")
+            case _:
+                assert_never(body.form)
+
+    def call(self, form: Callee, ins, extra: dict, owner: Node):
+        """The output shape of one call of a node's callee; `owner` is the node it belongs
+        to (for `apply:`, the node that declares the layer)."""
+        match form:
+            case LayerCall(target):
+                layer = self.spec.nodes.get(target.name)
+                owned = None if layer is None or isinstance(layer.form, Repeat) \
+                    else owned_layer(layer.form)
+                if layer is None or owned is None:
+                    raise ShapeFail(f"'apply: {target.name}' must name a layer node "
+                                    "(op layer, seq or use) of this spec", "E402")
+                if layer.name not in self.values:
+                    raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
+                                    "exist in this configuration", "E300")
+                return self.call(owned, ins, extra, layer)
+            case Seq(items):
+                self.check_arity("a layer sequence", ins, 1, 1)
+                shape = ins[0]
+                for item in items:
+                    shape = self.call_one(item.form, [shape], extra, owner)
+                    if item.shape is not None:
+                        rule = self.rule_of_item(item)
+                        shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
+                                                        shape, item.shape, rule, extra), shape)
+                return shape
+            case LayerOp() | FunctionOp() | SubSpec():
+                return self.call_one(form, ins, extra, owner)
+            case _:
+                assert_never(form)
+
+    def rule_of_item(self, item: Item) -> str:
+        op = item.form.op if isinstance(item.form, LayerOp) else None
+        return f"{op}: {ops.REGISTRY[op].rule}" if op else ""
+
+    def check_arity(self, what: str, ins, lo: int, hi: int):
+        n = len(ins)
+        if n < lo or (hi != -1 and n > hi):
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
+            raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
+        for i, s in enumerate(ins):
+            if isinstance(s, list):
+                takers = ", ".join(n for n, o in ops.REGISTRY.items() if o.list_input)
+                raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
+                                f"({takers}) or 'map: true'", "E402")
+
+    def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
+        """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
+        if isinstance(call, SubSpec):
+            return self.call_spec(call, ins, extra)
+        op = ops.REGISTRY[call.op]
+        if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
+            ins = ins[0]
+            if not ins:
+                raise ShapeFail("empty list", "E402")
+        self.check_arity(f"{op.name}", ins, *op.arity)
+        args = self.op_args(op, call.args, extra)
+        for a in op.args:
+            try:  # a default is always valid: what fails is given, located at its value
+                if a.name in call.args:
+                    self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
+                                     call.args[a.name].text)
+                if a.low is not None or a.high is not None:
+                    self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+            except ShapeFail as exc:
+                raise error(call.args[a.name].loc, exc.code,
+                            f"node '{owner.name}': {exc}" + config_text(self.config),
+                            *exc.notes) from None
+        families = [dtype_of(s) for s in ins]
+        for i, family in enumerate(families):
+            allowed = op.dtype.allowed(i)
+            if family is not None and family not in allowed:
+                raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
+                                f"got a {family} tensor", "E402",
+                                (f"dtype rule: {op.dtype.text}",))
+        out = op.shape(self.ctx, list(ins), args)
+        for shape in out if isinstance(out, list) else [out]:
+            bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
+                else None
+            if bad is not None:  # e.g. Linear(cin, [1, 2]): an argument is no integer
+                raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
+                                "its arguments (" + ", ".join(
+                                    f"{k}={v}" for k, v in args.items()) + ")", "E402")
+            if isinstance(shape, tuple):
+                self.ctx.sizes(shape, f"{op.name}'s output")
+        dtype = op.dtype.result([f for f in families if f is not None])
+        if isinstance(out, list):
+            return [TensorType(shape, dtype) for shape in out]
+        return TensorType(out, dtype)
+
+    def op_args(self, op, given: dict, extra: dict) -> dict:
+        args = {}
+        for a in op.args:
+            if a.name in given:
+                expr = given[a.name]
+                args[a.name] = expr.constant if a.kind == "str" else self.sym(expr, extra)
+                if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
+                                             for d in args[a.name]):
+                    raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
+                                    "or expression (not a list)", "E402")
+            elif a.required:
+                raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
+                                + ", ".join(x.name for x in op.args) + ")", "E402")
+            else:
+                args[a.name] = a.default
+        return args
+
+    def call_spec(self, call: SubSpec, ins, extra: dict):
+        sub = call.spec
+        config, env = {}, Env()
+        for p in sub.params.values():
+            if p.name in call.args:
+                env.sym[p.name] = self.sym(call.args[p.name], extra)
+                env.val[p.name] = self.concrete(call.args[p.name], extra)
+            elif p.required:
+                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
+            else:
+                env.sym[p.name] = env.val[p.name] = p.default
+            if p.name in structural_params(sub):
+                config[p.name] = env.val[p.name]
+        # The outputs are a function of the sub-spec, its arguments and its input shapes, and
+        # a spec often calls one sub-spec alike several times (ASFF's three weight_level
+        # convs): infer each distinct call once per configuration.
+        key = _call_key(sub, env, ins)
+        if key is not None and key in self.prover.cache:
+            outs = self.prover.cache[key]
+            return list(outs) if isinstance(outs, list) else outs
+        add_lets(sub, env)
+        names = list(sub.sources())
+        required = [n for n in names if not sub.sources()[n].optional]
+        if not len(required) <= len(ins) <= len(names):
+            raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
+                            f"({', '.join(names)}), got {len(ins)}", "E402")
+        inner = Inference(sub, env, self.prover, config, forward_order(sub))
+        inner.bind_inputs(dict(zip(names, ins)))
+        inner.run()
+        outs = []
+        for o in sub.outputs:
+            if inner.active(o.when):
+                value = inner.values[inner.prod[o.name]]
+                outs.append(value[o.name] if isinstance(value, dict) else value)
+        outs = outs[0] if len(outs) == 1 else outs
+        if key is not None:
+            self.prover.cache[key] = list(outs) if isinstance(outs, list) else outs
+        return outs
+
+
+def _call_key(sub: Spec, env: Env, ins):
+    """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
+    try:
+        return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
+                                        for n in sub.params), frozen_value(ins), dtypes)
+    except TypeError:
+        return None
+
+
+def _with_dtypes(shapes, typed):
+    """Shapes in an annotation's terms (unify's result) with the dtypes of `typed`, the
+    inferred values they replace (a shape, a list of shapes)."""
+    if isinstance(shapes, list):
+        return [_with_dtypes(s, t) for s, t in zip(shapes, typed)]
+    dtype = dtype_of(typed)
+    return TensorType(shapes, dtype) if dtype is not None else shapes
+
+
+def actual_shape(shape):
+    return shape
+
+
+_ORDERS: dict[int, tuple[Spec, list[str]]] = {}
+
+
+def forward_order(spec: Spec) -> list[str]:
+    """The forward order of a spec that has been checked (build() would raise otherwise),
+    computed once per spec object: a sub-spec is called at every use in every configuration.
+    The entry holds the spec itself, so its id cannot be reused while cached."""
+    hit = _ORDERS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_ORDERS) >= 256:
+            _ORDERS.clear()
+        hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
+    return hit[1]
+

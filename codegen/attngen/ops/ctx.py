@@ -1,0 +1,76 @@
+"""ShapeCtx: what an op's shape rule may ask of the shape checker.
+
+A shape rule is `rule(ctx, ins, args) -> shape` (or a list of shapes for an op with
+several outputs): `ins` are the input shapes, tuples of dims; `args` maps each argument
+name to its value (a dim, a number, a tuple of them, a string, or the declared default).
+A dim is an int or a sympy integer expression in the spec's params and free dims
+(`C`, `H * W`, `C // 2`): a rule computes with dims as with numbers and never decides an
+equality itself, it asks the context, which proves it for every size the spec allows or
+reports a counterexample. A rule that finds its inputs wrong calls `ctx.fail` (or lets
+`eq`, `divides`, `rank`, ... fail): the checker turns the ShapeFail into a located error.
+
+The checker's implementation is attngen.shape_ctx.ProverCtx.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn, Protocol
+
+Dim = Any  # an int or a sympy integer expression
+Shape = tuple  # of Dims
+
+
+class ShapeFail(Exception):
+    """Raised by a shape rule (through ShapeCtx); the checker turns it into a located
+    diagnostic with `code` and `notes`."""
+
+    def __init__(self, message: str, code: str = "E403", notes: tuple = ()):
+        super().__init__(message)
+        self.code, self.notes = code, notes
+
+
+class ShapeCtx(Protocol):
+    """The questions a shape rule asks; each either answers or raises ShapeFail."""
+
+    def fail(self, message: str, code: str = "E403", *notes: str) -> NoReturn:
+        """Stop: the inputs or arguments are wrong (`message` says how; `code` an error code
+        such as E402 for a wrong argument, E403 for a wrong shape)."""
+        ...
+
+    def floor(self, x: Dim) -> Dim:
+        """floor(x) of a dim expression (Python's `//` on sizes is `floor(a / b)`)."""
+        ...
+
+    def rank(self, shape: Shape, n: int, what: str) -> Shape:
+        """`shape`, if it has exactly `n` dims; `what` names it in the error."""
+        ...
+
+    def axis(self, d: Dim, rank: int) -> int:
+        """A dim index argument (negative counts from the end) as 0 <= index < rank."""
+        ...
+
+    def is_minus_one(self, d: Dim) -> bool:
+        """Whether `d` is -1 (`view(B, -1)`: the size left over)."""
+        ...
+
+    def eq(self, a: Dim, b: Dim, what_a: str, what_b: str) -> None:
+        """Require a == b for every allowed size; `what_a`, `what_b` name them in the error."""
+        ...
+
+    def divides(self, g: Dim, n: Dim, what: str) -> None:
+        """Require n % g == 0 for every allowed size (the error suggests a `requires`)."""
+        ...
+
+    def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
+        """a / b, required to divide evenly."""
+        ...
+
+    def broadcast(self, shapes: list[Shape]) -> Shape:
+        """The broadcast shape of `shapes` (PyTorch's rules: aligned from the right, each
+        dim equal or 1)."""
+        ...
+
+    def slice_length(self, size: Dim, start: Dim | None, stop: Dim | None) -> Dim:
+        """The length of `start:stop` (Python slice rules, None an open end) of a dim of
+        `size`; at least 1 at the default sizes."""
+        ...

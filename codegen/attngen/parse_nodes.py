@@ -1,0 +1,272 @@
+"""The `graph:` section of a spec: nodes, each with its form (model.NodeForm: op, use,
+seq, apply or cases, wrapped by `each:` or `map:`), the layers of a `seq:` and callee
+arguments."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Protocol
+
+from . import ops
+from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .expr import Expr, parse
+from .fields import check_keys, expect, expr_of, shape_of, text_of
+from .model import (
+    Callee,
+    Cases,
+    FunctionOp,
+    Item,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Ref,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+)
+from .names import check_identifier
+from .yamlload import LList, LMap, loc_of
+
+NODE_KEYS = ("op", "use", "seq", "apply", "each", "in", "shape", "when", "cases", "out", "map",
+             "if_given", "doc", "args")
+ITEM_KEYS = ("op", "use", "args", "shape", "doc")
+
+
+class SubSpecs(Protocol):
+    """What parsing asks of the loader (loader.Loader): the sub-spec a `use:` names."""
+
+    def load_child(self, ref: str, parent: Path, loc: Loc, stack: tuple) -> Spec: ...
+
+
+def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> None:
+    expect(raw, LMap, "'graph'", loc, "a mapping of node name: node")
+    if not raw:
+        raise error(loc, "E103", "'graph' has no nodes")
+    issues = Collector()
+    for key, value in raw.items():
+        try:
+            name = check_identifier(key, key.loc, "node", attribute=True)
+            spec.nodes[name] = _load_node(spec, name, key.loc, value, loader, stack)
+        except SpecError as exc:
+            issues.add(exc)
+    issues.raise_if_any()
+
+
+def _refs(value, loc: Loc, what: str) -> list[Ref]:
+    items = value if isinstance(value, LList) else [value]
+    refs = []
+    for item in items:
+        expect(item, str, what, loc, "a node or input name")
+        refs.append(Ref(str(item), item.loc))
+    return refs
+
+
+def _ref(value, loc: Loc, what: str) -> Ref:
+    """Exactly one name (`apply:`, `if_given:`)."""
+    expect(value, str, what, loc, "one node or input name")
+    return Ref(str(value), value.loc)
+
+
+def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tuple,
+               *, in_case: bool = False) -> Node:
+    expect(raw, LMap, f"node '{name}'", loc, "a mapping with 'op' (or 'use', 'seq', 'cases')")
+    doc = text_of(raw, "doc", f"node '{name}'")
+    kinds = [k for k in ("op", "use", "seq", "apply", "cases") if k in raw]
+    if len(kinds) != 1:
+        what = "none of" if not kinds else "more than one of"
+        raise error(loc, "E103" if not kinds else "E102", f"node '{name}' has {what} "
+                    "'op', 'use', 'seq', 'apply', 'cases' (exactly one needed)")
+    inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
+        else []
+    when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
+        else None
+    if_given = _ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'") \
+        if "if_given" in raw else None
+    mapped = "map" in raw and bool(expect(raw["map"], int, f"'map' of node '{name}'", loc,
+                                          "true or false"))
+    out = None
+    if "out" in raw:
+        outs = expect(raw["out"], LList, f"'out' of node '{name}'", loc, "a list of names")
+        out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
+        if len(out) < 2:
+            raise error(outs.loc, "E102", f"'out' of node '{name}' names at least two outputs")
+    each = _each(raw["each"], raw.key_locs["each"], name) if "each" in raw else None
+    if each is not None and mapped:
+        raise error(raw.key_locs["map"], "E102", f"node '{name}' has both 'each' and 'map' "
+                    "(one layer per item of a list, or one call per tensor of its input: "
+                    "choose one)")
+    shape: list | None = None  # list[Expr], or list[list[Expr]] with `out`
+    shape_loc = None
+    if "shape" in raw:
+        shape_loc = raw.key_locs["shape"]
+        if out:
+            shapes = expect(raw["shape"], LList, f"'shape' of node '{name}'", loc,
+                             "a list of shapes, one per output")
+            shape = [shape_of(s, shapes.loc, f"shape of '{o}'") for s, o in zip(shapes, out)]
+            if len(shapes) != len(out):
+                raise error(shapes.loc, "E102", f"node '{name}' has {len(out)} outputs "
+                            f"but {len(shapes)} shapes")
+        else:
+            shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
+
+    form: NodeForm
+    if kinds[0] == "cases":  # a `cases` node refuses `each` and `map` (_load_cases)
+        form = _load_cases(spec, name, loc, raw, loader, stack, in_case)
+    else:
+        form = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
+        if each is not None:
+            form = Repeat(each[0], each[1], form)
+        elif mapped:
+            form = Map(form)
+    return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=shape_loc, when=when,
+                out=out, if_given=if_given, doc=doc)
+
+
+def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,
+                in_case: bool) -> Cases:
+    if in_case:
+        raise error(raw.key_locs["cases"], "E102", "cases cannot be nested")
+    allowed = ("cases", "shape", "doc", "out", "when")
+    check_keys(raw, allowed, f"node '{name}' (a 'cases' node)")
+    cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
+    nodes = []
+    for case in cases:
+        expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
+        if "when" not in case:
+            raise error(case.loc, "E103", f"each case of node '{name}' needs 'when'")
+        nodes.append(_load_node(spec, name, case.loc, case, loader, stack, in_case=True))
+    if not nodes:
+        raise error(cases.loc, "E102", f"node '{name}' has no cases")
+    return Cases(nodes)
+
+
+def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: SubSpecs,
+                 stack: tuple) -> Callee:
+    """What a node's `op`, `use`, `seq` or `apply` calls, with its arguments."""
+    if kind == "apply":
+        target = _ref(raw["apply"], raw.key_locs["apply"], "'apply'")
+        check_keys(raw, NODE_KEYS, f"node '{name}'")
+        _load_args(raw, f"node '{name}'", None, ())
+        return LayerCall(target)
+    if kind == "seq":
+        items, named = _load_seq(spec, name, raw["seq"], loader, stack)
+        check_keys(raw, NODE_KEYS, f"node '{name}'")
+        _load_args(raw, f"node '{name}'", None, ())
+        return Seq(items, named)
+    if kind == "op":
+        op = ops.REGISTRY[_op_name(raw["op"], loc)]
+        names = tuple(a.name for a in op.args)
+        what = f"node '{name}' (op {op.name})"
+        check_keys(raw, NODE_KEYS + names, what)
+        return _op_form(op, _load_args(raw, what, op, names))
+    ref = str(expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name"))
+    sub = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
+    what = f"node '{name}' (use {ref})"
+    check_keys(raw, NODE_KEYS + tuple(sub.params), what)
+    return SubSpec(ref, sub, _load_args(raw, what, None, tuple(sub.params)))
+
+
+def _op_form(op: ops.Op, args: dict[str, Expr]) -> LayerOp | FunctionOp:
+    """An op that owns an nn.Module is a layer; any other is a tensor function."""
+    return LayerOp(op.name, args) if op.module else FunctionOp(op.name, args)
+
+
+def _op_name(value, loc: Loc) -> str:
+    expect(value, str, "'op'", loc, "an op name")
+    if str(value) not in ops.REGISTRY:
+        raise error(value.loc, "E401", f"unknown op '{value}'"
+                    + did_you_mean(value, ops.REGISTRY), "run `attngen ops` to list the ops")
+    return str(value)
+
+
+def _load_args(raw: LMap, what: str, op: ops.Op | None, names: tuple) -> dict[str, Expr]:
+    """Callee arguments: `args: [...]` positionally, plus keys named after the callee's params."""
+    args: dict[str, Expr] = {}
+    if "args" in raw:
+        positional = raw["args"]
+        expect(positional, LList, "'args'", raw.loc, "a list of positional arguments")
+        if len(positional) > len(names):
+            raise error(positional.loc, "E402", f"{what} takes at most "
+                        f"{len(names)} positional arguments ({', '.join(names) or 'none'}), "
+                        f"got {len(positional)}")
+        for pname, value in zip(names, positional):
+            args[pname] = _arg_expr(op, pname, value, positional.loc)
+    for key in raw:
+        if key in names:
+            if key in args:
+                raise error(raw.key_locs[key], "E402", f"argument '{key}' given twice "
+                            "(positionally in 'args' and by name)")
+            args[str(key)] = _arg_expr(op, key, raw[key], raw.key_locs[key])
+    return args
+
+
+def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
+    kind = op.arg(name).kind if op else "expr"
+    if kind == "str":
+        expect(value, str, f"argument '{name}'", loc, "a string")
+        choices = op.arg(name).choices
+        if choices and str(value) not in choices:
+            raise error(value.loc, "E402", f"argument '{name}' must be one of "
+                        + ", ".join(repr(c) for c in choices) + did_you_mean(value, choices))
+        return parse(repr(str(value)), value.loc)
+    if kind == "shape":
+        return expr_of(expect(value, LList, f"argument '{name}'", loc, "a list of dims"),
+                       loc, as_tuple=True)
+    return expr_of(value, loc, as_tuple=op is not None)
+
+
+def _each(raw, loc: Loc, name: str) -> tuple[str | None, Expr]:
+    expr = parse(raw, loc_of(raw, loc))
+    tree = expr.tree
+    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], ast.In) \
+            and isinstance(tree.left, ast.Name):
+        var = check_identifier(tree.left.id, expr.loc, "loop variable")
+        text = ast.unparse(tree.comparators[0])
+        return var, parse(text, expr.loc.shifted(expr.text.index(" in ") + 4))
+    return None, expr
+
+
+def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
+    if isinstance(raw, LList):
+        entries = [(str(i), v, loc_of(v, raw.loc)) for i, v in enumerate(raw)]
+        named = False
+    else:
+        expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
+                "a list of layers or a mapping of name: layer")
+        entries = [(check_identifier(k, k.loc, "layer", attribute=True), v, k.loc)
+                   for k, v in raw.items()]
+        named = True
+    if not entries:
+        raise error(raw.loc, "E102", f"'seq' of node '{name}' is empty")
+    items = []
+    for key, value, loc in entries:
+        expect(value, LMap, f"layer {key} of '{name}'", loc, "a mapping with 'op' or 'use'")
+        kinds = [k for k in ("op", "use") if k in value]
+        if len(kinds) != 1:
+            raise error(value.loc, "E103",
+                        f"layer {key} of '{name}' needs exactly one of 'op', 'use'")
+        doc = text_of(value, "doc", f"layer {key}")
+        form: LayerOp | SubSpec
+        if "op" in value:
+            op = ops.REGISTRY[_op_name(value["op"], loc)]
+            if not op.module:
+                raise error(value["op"].loc, "E402", f"layer {key} of '{name}': '{op.name}' is a "
+                            "tensor function, not a layer; nn.Sequential holds layers only")
+            names = tuple(a.name for a in op.args)
+            check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
+            form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
+        else:
+            ref = str(value["use"])
+            sub = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
+            names = tuple(sub.params)
+            check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
+            form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
+        item = Item(key, loc, form, doc=doc)
+        if "shape" in value:
+            item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
+        items.append(item)
+    return items, named

@@ -1,0 +1,290 @@
+"""Deciding dim equalities for one configuration: proofs, samples, counterexamples.
+
+Equality is proven symbolically where sympy can (using the `requires` divisibility facts
+as substitutions), otherwise tested on sample assignments of the free symbols that satisfy
+`requires`; a failing sample is reported as a counterexample, with the `requires` fact
+that would fix it where one would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeAlias, cast
+
+import sympy
+
+from . import algebra
+from .configs import Env
+from .dims import fmt_dim, is_dim, to_number
+from .errors import SpecError
+from .model import Spec
+from .ops.ctx import Dim
+
+N_SAMPLES = 24
+# An assignment of the free symbols: sympy Symbol -> sympy Integer (sympy has no types).
+Assignment: TypeAlias = "dict[Any, Any]"
+# equal() and divisible(): whether it holds, else the assignment where it fails ({} when the
+# values are numbers, nothing to assign; None when it holds or no sample could test it)
+Verdict: TypeAlias = "tuple[bool, Assignment | None]"
+
+
+class Prover:
+    """Decides dim equalities for one configuration of one spec."""
+
+    def __init__(self, rewrites: dict[Any, Any], samples: Iterable[Assignment]) -> None:
+        self.rewrites = rewrites  # symbol -> expression that bakes in a `requires` fact
+        # assignments symbol -> Integer that satisfy `requires`, drawn only when a proof
+        # needs them: most dims are settled symbolically and never sampled
+        self._pending: Iterator[Assignment] | None = iter(samples)
+        self._drawn: list[Assignment] = []
+        # answers by question: ("value", d), ("divisible", n, g), (a, b) for equal, and the
+        # inference's own keys (infer.py)
+        self.cache: dict[tuple[object, ...], Any] = {}
+
+    @property
+    def samples(self) -> list[Assignment]:
+        if self._pending is not None:
+            self._drawn.extend(self._pending)
+            self._pending = None
+        return self._drawn
+
+    def default(self) -> Assignment:
+        """The first sample (the defaults where they satisfy `requires`), drawn alone."""
+        if not self._drawn and self._pending is not None:
+            self._drawn.extend(itertools.islice(self._pending, 1))
+        return self._drawn[0] if self._drawn else {}
+
+    def equal(self, a: Dim, b: Dim) -> Verdict:
+        """(True, None) if a == b is proven or holds on every valid sample, else
+        (False, sample)."""
+        a, b = algebra.sympify(a), algebra.sympify(b)
+        if a == b:
+            return True, None
+        key = (a, b)
+        if key not in self.cache:
+            self.cache[key] = self._equal(a, b)
+        return self.cache[key]
+
+    def _equal(self, a: Dim, b: Dim) -> Verdict:
+        diff = a - b
+        if diff.is_number:
+            return diff == 0, {}
+        if sympy.expand(diff) == 0:
+            return True, None
+        if self.rewrites:
+            rewritten = sympy.expand(diff.xreplace(self.rewrites))
+            if rewritten == 0:
+                return True, None
+        return self._sampled((a, b), lambda va, vb: va == vb)
+
+    def divisible(self, n: Dim, g: Dim) -> Verdict:
+        """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
+        for bounds on its arguments, milliseconds a call)."""
+        n, g = algebra.sympify(n), algebra.sympify(g)
+        key = ("divisible", n, g)
+        if key not in self.cache:
+            self.cache[key] = self._divisible(n, g)
+        return self.cache[key]
+
+    def _divisible(self, n: Dim, g: Dim) -> Verdict:
+        if g.is_zero:
+            return False, {}
+        if n.is_Number and g.is_Number:  # nothing to sample
+            return (n / g).is_Integer, {}
+        if algebra.is_integer_form(n / g):
+            return True, None
+        if self.rewrites and algebra.is_integer_form(
+                n.xreplace(self.rewrites) / g.xreplace(self.rewrites)):
+            return True, None
+        return self._sampled((n, g), lambda vn, vg: None if vg == 0 else vn % vg == 0)
+
+    def _sampled(self, exprs: tuple[Dim, ...],
+                 holds: Callable[..., bool | None]) -> Verdict:
+        """(True, None) if holds(*values) on every sample where all exprs are numbers and
+        holds does not answer None (untestable there), with at least one such sample;
+        else (False, the first sample where it fails)."""
+        tested = 0
+        for sample in self.samples:
+            values = [to_number(e.xreplace(sample)) for e in exprs]
+            if any(v is None for v in values):
+                continue
+            verdict = holds(*values)
+            if verdict is None:
+                continue
+            tested += 1
+            if not verdict:
+                return False, sample
+        return tested > 0, None
+
+    def value(self, d: Dim, sample: Assignment | None = None) -> int | float | None:
+        if sample:
+            return to_number(algebra.sympify(d).xreplace(sample))
+        key = ("value", d)  # at the default sample: every output size is checked there
+        if key not in self.cache:
+            self.cache[key] = to_number(algebra.sympify(d).xreplace(self.default()))
+        return self.cache[key]
+
+    def counterexample(self, sample: Assignment | None, a: Dim, b: Dim) -> str:
+        """`counterexample: a=1, b=2: <a> = 3, <b> = 4`: the sample where a == b fails."""
+        if not sample:
+            return ""
+        names = sorted(str(s) for s in algebra.sympify(a - b if not isinstance(a, tuple) else 0)
+                       .free_symbols) or sorted(str(s) for s in sample)
+        return (f"counterexample: {sample_text(names, sample)}: "
+                f"{fmt_dim(a)} = {self.value(a, sample)}, {fmt_dim(b)} = {self.value(b, sample)}")
+
+    def divisibility_hint(self, a: Dim, b: Dim) -> str:
+        """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
+        a, b = algebra.sympify(a), algebra.sympify(b)
+        for num, den in _floor_divisions(a, b):
+            fact = _divisibility_fact(num, den)
+            if fact is None:
+                continue
+            sym, first = fact
+            # the residue that makes the division exact first, then the others
+            # (padding k // 2 keeps the size only when k % 2 == 1)
+            residues = [first] + ([sympy.Integer(r) for r in range(int(den)) if r != first]
+                                  if den.is_Integer and 1 < den <= 16 else [])
+            for rest in residues:
+                k = sympy.Symbol(f"_{sym}_k", integer=True, positive=True)
+                rewrite = {sym: den * k + rest}
+                samples = []
+                for s in self.samples:
+                    den_v = to_number(den.xreplace(s))
+                    if isinstance(den_v, int) and den_v > 0 and sym in s:
+                        samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
+                fixed = Prover({}, samples)
+                if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
+                    stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
+                    return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
+        return ""
+
+
+def _floor_divisions(*exprs: Dim) -> list[tuple[Dim, Dim]]:
+    """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
+    found = []
+    for e in exprs:
+        for term in algebra.sympify(e).atoms(sympy.floor, sympy.Mod):
+            if isinstance(term, sympy.Mod):
+                found.append(term.args)
+            else:
+                num, den = sympy.fraction(sympy.together(term.args[0]))
+                if den != 1:
+                    found.append((num, den))
+    return found
+
+
+_SIMPLIFIED: dict[Any, Any] = {}
+
+
+def simplify(e: Dim) -> Dim:
+    """sympy.simplify, memoized: the same few dims (H*W, ...) recur across specs and configs.
+
+    Dims it would return unchanged skip it: its first call alone imports sympy.physics.
+    """
+    e = algebra.sympify(e)
+    if _plain(e):
+        return e
+    if e not in _SIMPLIFIED:
+        _SIMPLIFIED[e] = sympy.simplify(e)
+    return _SIMPLIFIED[e]
+
+
+def _plain(e: Dim) -> bool:
+    """A number, symbol, monomial (3*H*W) or linear sum with coprime integer coefficients
+    (seq_len - 6*d): nothing to cancel, combine or factor out."""
+    if e.is_Atom:
+        return True
+    if e.is_Mul:
+        return all(a.is_Atom for a in e.args)
+    if e.is_Add:
+        terms = [t.as_coeff_Mul() for t in e.args]
+        return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
+                and sympy.igcd(*[int(c) for c, _ in terms]) == 1)
+    return False
+
+
+def sample_text(names: list[str], sample: Assignment) -> str:
+    """'a=1, b=2': the values a sample gives the named symbols (those it has)."""
+    values = {str(k): int(v) for k, v in sample.items()}
+    return ", ".join(f"{n}={values[n]}" for n in names if n in values)
+
+
+def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
+    """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff
+    s % d == r."""
+    num = algebra.sympify(num)
+    if isinstance(num, sympy.Symbol):
+        return num, sympy.Integer(0)
+    syms = [t for t in num.free_symbols]
+    if len(syms) != 1:
+        return None
+    sym = syms[0]
+    c = num - sym
+    if c.free_symbols or not den.is_Integer:
+        return None
+    return sym, sympy.Integer((-int(c)) % int(den))
+
+
+def requirement_rewrites(spec: Spec, env: Env) -> dict[Any, Any]:
+    """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer)."""
+    rewrites = {}
+    for name, divisor, rest in spec.divisibility():
+        sym = env.sym.get(name)
+        if isinstance(sym, sympy.Symbol):
+            d, r = divisor.sympy(env.sym), rest.sympy(env.sym)
+            if is_dim(d) and is_dim(r):  # not a bool or a float (`c % flag == 0`)
+                k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
+                rewrites[sym] = d * k + r
+    return rewrites
+
+
+def valid_samples(spec: Spec, env: Env, dims: list[Any],
+                  rng: random.Random) -> Iterator[Assignment]:
+    """Assignments of the free symbols that satisfy `requires`, drawn one at a time (at most
+    N_SAMPLES); the first is the default."""
+    params = [(n, s) for n, s in env.sym.items()
+              if isinstance(s, sympy.Symbol) and n in spec.params]
+    pool = [7, 5, 11, 3, 13, 17, 6, 10]
+    drawn, attempts = 0, 0
+    dim_names = [str(d) for d in dims]
+    rewrites = [requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
+                                           requires=[req]), env) for req in spec.requires]
+    while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
+        attempts += 1
+        values = {}
+        for i, (name, sym) in enumerate(params):
+            # a symbol stands for an int param with an int value (configs.param_env)
+            default = cast(int, spec.params[name].sample)
+            if attempts == 1:
+                values[name] = default
+            else:
+                choice = rng.choice([default, default * 2, default + 1, max(1, default - 1),
+                                     rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7])])
+                values[name] = choice if sym.is_positive is False or choice > 0 else 1
+        for i, d in enumerate(dim_names):
+            values[d] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
+                else rng.randint(1, 48)
+        for rewrite in rewrites:  # make divisibility facts hold by construction
+            for sym, expr in rewrite.items():
+                k = next(iter(s for s in expr.free_symbols if str(s).endswith("_k")))
+                sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
+                       if str(s) in values}
+                sub[k] = sympy.Integer(values[str(sym)] if attempts == 1 else rng.randint(1, 8))
+                target = to_number(expr.xreplace(sub))
+                if attempts == 1:
+                    continue  # keep the defaults as they are
+                assert target is not None  # every symbol of the rewrite has a value: a number
+                values[str(sym)] = int(target)
+        val_env = {**env.val, **values}
+        try:
+            if not all(req.value(val_env) for req in spec.requires):
+                continue
+        except SpecError:
+            continue
+        symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
+        drawn += 1
+        yield {symbols[n]: sympy.Integer(v) for n, v in values.items()}
+

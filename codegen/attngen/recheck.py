@@ -1,0 +1,375 @@
+"""A `Spec` object checked again as the loader checks a file, before it becomes source.
+
+The loader checks everything it reads, but a `Spec` built or edited in Python (and handed
+to `attngen.compile`) has not been through it, and the emitter writes its names,
+expression texts and values (by repr) into Python source as they are. So before such an
+object becomes source, every field is checked here with the loader's own rules: it holds
+the exact type the loader gives it (no subclass whose repr or str could be code), each
+name passes the identifier checks, each expression re-parses through the whitelist parser
+to the text and tree it carries, each op, type, dtype and init option is one the loader
+accepts, and the loader's whole-spec checks run again. Sub-specs are checked the same way.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import PurePath
+
+from . import ops
+from .errors import Loc, error
+from .expr import Expr, parse
+from .graph import check_optional_reads, check_unique_names
+from .model import (
+    REQUIRED,
+    Callee,
+    Cases,
+    FunctionOp,
+    InitRule,
+    Input,
+    Item,
+    LayerCall,
+    LayerOp,
+    Let,
+    Map,
+    Node,
+    Output,
+    Param,
+    Ref,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+)
+from .names import check_class_name, check_identifier
+from .parse import (
+    DTYPES,
+    INIT_BIAS,
+    INIT_NONLINEARITY,
+    INIT_OPTION_USERS,
+    INIT_WEIGHT,
+    PARAM_TYPES,
+    check_param_order,
+    check_param_value,
+    checked_dims,
+)
+from .yamlload import LStr
+
+MAX_TEXT = 2000  # characters in a title, paper or doc (as the loader reads them)
+MAX_DEPTH = 64  # nesting of a param value (as the YAML reader allows)
+OUTPUT_FORMS = ("value", "tuple", "list")
+CALLEES = (LayerOp, FunctionOp, SubSpec, Seq, LayerCall)
+FORMS = (*CALLEES, Repeat, Map, Cases)  # NodeForm's classes (exactly: no subclass)
+_NOWHERE = Loc("<Spec object>")
+
+
+def recheck(*specs) -> None:
+    """Raise SpecError unless each spec given, and each sub-spec it uses, holds only what
+    the loader could have built from a file."""
+    todo, done = list(specs), set()
+    while todo:
+        spec = todo.pop()
+        if id(spec) not in done:
+            done.add(id(spec))
+            todo += _spec(spec)
+
+
+# -- types ---------------------------------------------------------------------------------
+def _exact(value, types: tuple, what: str, loc: Loc, expected: str):
+    if type(value) not in types:  # exact: a subclass may write anything as its repr
+        raise error(loc, "E102", f"{what} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def _str(value, what: str, loc: Loc) -> str:
+    return _exact(value, (str, LStr), what, loc, "a str")  # LStr: a str with its YAML loc
+
+
+def _text(value, what: str, loc: Loc) -> None:
+    if len(_str(value, what, loc)) > MAX_TEXT:
+        raise error(loc, "E102", f"{what} is longer than {MAX_TEXT} characters")
+
+
+def _loc(value, what: str, fallback: Loc) -> Loc:
+    _exact(value, (Loc,), what, fallback, "an attngen.errors.Loc")
+    if (type(value.file), type(value.line), type(value.col)) != (str, int, int):
+        raise error(fallback, "E102", f"{what} must hold a file name and two integers")
+    return value
+
+
+def _list(value, what: str, loc: Loc, kind: type) -> list:
+    for item in _exact(value, (list,), what, loc, "a list"):
+        _exact(item, (kind,), f"an item of {what}", loc, f"an attngen {kind.__name__}")
+    return value
+
+
+def _named(mapping, what: str, loc: Loc, kind: type) -> list:
+    """The values of a name -> object mapping whose keys are the objects' names."""
+    _exact(mapping, (dict,), what, loc, "a dict")
+    for key, value in mapping.items():
+        _exact(value, (kind,), f"{what}['{key}']", loc, f"an attngen {kind.__name__}")
+        if type(key) not in (str, LStr) or key != value.name:
+            raise error(loc, "E102", f"{what}: key '{key}' differs from its value's name")
+    return list(mapping.values())
+
+
+def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
+    """A value as the YAML reader gives it: None, bool, int, float, str, list, dict."""
+    if depth > MAX_DEPTH:
+        raise error(loc, "E105", f"{what} is nested deeper than {MAX_DEPTH} levels")
+    if value is None or type(value) in (bool, int, float, str, LStr):
+        return
+    if type(value) in (list, tuple):
+        for item in value:
+            _plain(item, what, loc, depth + 1)
+    elif type(value) is dict:
+        for key, item in value.items():
+            _str(key, f"a key of {what}", loc)
+            _plain(item, what, loc, depth + 1)
+    else:
+        raise error(loc, "E102", f"{what} must be a plain value (None, a bool, number, str, "
+                    f"list or dict), got {type(value).__name__}")
+
+
+def _expr(value, what: str, loc: Loc) -> None:
+    """An expression the parser made from its text: the emitter writes the text, the
+    checker reads the tree, so both must be what parsing the text gives."""
+    _exact(value, (Expr,), what, loc, "an attngen.expr.Expr (from attngen.expr.parse)")
+    where = _loc(value.loc, f"the loc of {what}", loc)
+    fresh = parse(_str(value.text, what, where), where)  # the whitelist: E200/E201
+    tree = value.tree
+    if fresh.text != value.text or not isinstance(tree, ast.AST) \
+            or ast.dump(tree) != ast.dump(fresh.tree) or value.names != fresh.names:
+        raise error(where, "E201", f"{what}: the expression's tree is not its text "
+                    f"'{fresh.text}' (make expressions with attngen.expr.parse)")
+
+
+def _exprs(value, what: str, loc: Loc) -> list:
+    for e in _exact(value, (list,), what, loc, "a list of expressions"):
+        _expr(e, what, loc)
+    return value
+
+
+# -- the spec ------------------------------------------------------------------------------
+def _spec(spec) -> list[Spec]:
+    """Check one spec's own fields; return the sub-specs it uses."""
+    _exact(spec, (Spec,), "a spec", _NOWHERE, "an attngen.model.Spec")
+    loc = _loc(spec.loc, "the spec's loc", _NOWHERE)
+    check_class_name(_str(spec.name, "'name'", loc), loc)
+    if not isinstance(spec.path, PurePath):
+        raise error(loc, "E102", f"'path' must be a path, got {type(spec.path).__name__}")
+    _str(spec.file, "'file'", loc)
+    for key in ("title", "paper", "doc"):
+        _text(getattr(spec, key), f"'{key}'", loc)
+    if spec.extends is not None:
+        _str(spec.extends, "'extends'", loc)
+    for alias in _exact(spec.aliases, (list,), "'aliases'", loc, "a list"):
+        check_class_name(_str(alias, "an alias", loc), loc)
+    if _str(spec.output_form, "'output_form'", loc) not in OUTPUT_FORMS:
+        raise error(loc, "E102", f"'output_form' must be one of {', '.join(OUTPUT_FORMS)}")
+    for p in _named(spec.params, "'params'", loc, Param):
+        _param(p, loc)
+    for let in _named(spec.lets, "'lets'", loc, Let):
+        where = _loc(let.loc, "a let's loc", loc)
+        check_identifier(_str(let.name, "a let name", where), where, "let", attribute=True)
+        _expr(let.expr, f"let '{let.name}'", where)
+    _exprs(spec.requires, "'requires'", loc)
+    for inp in _named(spec.inputs, "'inputs'", loc, Input):
+        _input(inp, loc)
+    subs: list[Spec] = []
+    for node in _named(spec.nodes, "'nodes'", loc, Node):
+        subs += _node(node, loc)
+    for out in _list(spec.outputs, "'outputs'", loc, Output):
+        where = _loc(out.loc, "an output's loc", loc)
+        check_identifier(_str(out.name, "an output", where), where, "output")
+        if out.when is not None:
+            _expr(out.when, f"'when' of output '{out.name}'", where)
+    for rule in _list(spec.init, "'init'", loc, InitRule):
+        _init(rule, loc)
+    check_unique_names(spec)
+    check_optional_reads(spec)
+    check_param_order(spec)
+    return subs
+
+
+def _param(p: Param, loc: Loc) -> None:
+    loc = _loc(p.loc, "a param's loc", loc)
+    name = check_identifier(_str(p.name, "a param name", loc), loc, "param", attribute=True)
+    if _str(p.type, f"the type of param '{name}'", loc) not in PARAM_TYPES:
+        raise error(loc, "E102", f"param '{name}': unknown type; one of {', '.join(PARAM_TYPES)}")
+    if p.default is not REQUIRED:
+        _plain(p.default, f"the default of param '{name}'", loc)
+    _plain(p.example, f"the example of param '{name}'", loc)
+    if p.choices is not None:
+        _exact(p.choices, (tuple,), f"the choices of param '{name}'", loc, "a tuple")
+        _plain(p.choices, f"the choices of param '{name}'", loc)
+    _text(p.doc, f"the doc of param '{name}'", loc)
+    check_param_value(p, loc)
+
+
+def _input(inp: Input, loc: Loc, *, item: bool = False) -> None:
+    loc = _loc(inp.loc, "an input's loc", loc)
+    name = check_identifier(_str(inp.name, "an input name", loc), loc, "input")
+    _exact(inp.optional, (bool,), f"'optional' of input '{name}'", loc, "True or False")
+    if _str(inp.dtype, f"the dtype of input '{name}'", loc) not in DTYPES:
+        raise error(loc, "E102", f"input '{name}': dtype must be one of {', '.join(DTYPES)}")
+    _text(inp.doc, f"the doc of input '{name}'", loc)
+    if inp.items is not None:
+        if item or inp.shape is not None or not _list(inp.items, f"the items of '{name}'",
+                                                      loc, Input):
+            raise error(loc, "E102", f"input '{name}': a list input has items, no shape, "
+                        "and is not itself an item")
+        for sub in inp.items:
+            _input(sub, loc, item=True)
+    else:
+        checked_dims(_exprs(inp.shape, f"the shape of input '{name}'", loc))
+
+
+def _ref(ref, what: str, loc: Loc) -> None:
+    _exact(ref, (Ref,), what, loc, "an attngen Ref")
+    where = _loc(ref.loc, f"the loc of {what}", loc)
+    check_identifier(_str(ref.name, what, where), where, "reference")
+
+
+def _callee_args(args, names, what: str, loc: Loc) -> None:
+    """A node's or layer's arguments: expressions, each named after a callee argument."""
+    _exact(args, (dict,), f"the arguments of {what}", loc, "a dict")
+    for key, value in args.items():
+        if type(key) not in (str, LStr) or key not in names:
+            raise error(loc, "E402", f"{what}: no argument '{key}'"
+                        + (f" (arguments: {', '.join(names)})" if names else ""))
+        _expr(value, f"argument '{key}' of {what}", loc)
+
+
+def _op(name, what: str, loc: Loc, *, layer: bool) -> ops.Op:
+    """A registered op: a layer (an op that owns an nn.Module) or a tensor function, as
+    `layer` says (the loader makes an op node a LayerOp or a FunctionOp by the same rule)."""
+    op = ops.REGISTRY.get(_str(name, f"the op of {what}", loc))
+    if op is None or op.module != layer:
+        raise error(loc, "E401", f"{what}: unknown {'layer' if layer else 'tensor function'} "
+                    "(run `attngen ops` for the list)")
+    return op
+
+
+def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spec]:
+    """Check an op or use callee (of a node or a seq layer) and its arguments."""
+    if isinstance(call, SubSpec):
+        _exact(call.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
+        _str(call.ref, f"'use' of {what}", loc)
+        _callee_args(call.args, list(call.spec.params), what, loc)
+        return [call.spec]
+    op = _op(call.op, what, loc, layer=isinstance(call, LayerOp))
+    _callee_args(call.args, [a.name for a in op.args], what, loc)
+    for arg in op.args:  # a str argument is a literal from its choices, as loaded
+        if arg.kind == "str" and arg.name in call.args:
+            value = call.args[arg.name]
+            if not (value.is_constant() and type(value.constant) in (str, LStr)) \
+                    or (arg.choices and value.constant not in arg.choices):
+                raise error(loc, "E402", f"{what}: argument '{arg.name}' must be one of "
+                            + ", ".join(repr(c) for c in arg.choices))
+    return []
+
+
+def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
+    loc = _loc(node.loc, "a node's loc", loc)
+    name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True)
+    what = f"node '{name}'"
+    if case_of is not None and name != case_of:
+        raise error(loc, "E102", f"a case of node '{case_of}' is named '{name}'")
+    for ref in _list(node.inputs, f"'in' of {what}", loc, Ref):
+        _ref(ref, f"an input of {what}", loc)
+    if node.if_given is not None:
+        _ref(node.if_given, f"'if_given' of {what}", loc)
+    _text(node.doc, f"the doc of {what}", loc)
+    if node.when is not None:
+        _expr(node.when, f"'when' of {what}", loc)
+    if node.out is not None:
+        for o in _exact(node.out, (list,), f"'out' of {what}", loc, "a list"):
+            check_identifier(_str(o, f"an output of {what}", loc), loc, "output")
+        if len(node.out) < 2:
+            raise error(loc, "E102", f"'out' of {what} names at least two outputs")
+    if node.shape_loc is not None:
+        _loc(node.shape_loc, f"the shape's loc of {what}", loc)
+    if node.shape is not None:
+        shapes = node.shape if node.out is not None else [node.shape]
+        for shape in _exact(shapes, (list,), f"'shape' of {what}", loc, "a list"):
+            _exprs(shape, f"'shape' of {what}", loc)
+    _exact(node.form, FORMS, f"the form of {what}", loc, "an attngen node form ("
+           + ", ".join(f.__name__ for f in FORMS) + ")")
+    form = node.form
+    match form:
+        case Cases(cases):
+            if case_of is not None or not _list(cases, f"'cases' of {what}", loc, Node):
+                raise error(loc, "E102", f"{what}: cases hold nodes and are not nested")
+            return [sub for case in cases for sub in _node(case, loc, case_of=name)]
+        case Repeat(var, iterable, body):
+            _expr(iterable, f"'each' of {what}", loc)
+            if var is not None:
+                check_identifier(_str(var, "a loop variable", loc), loc, "loop variable")
+            return _callee(body, what, loc)
+        case Map(body):
+            return _callee(body, what, loc)
+        case LayerOp() | FunctionOp() | SubSpec() | Seq() | LayerCall():
+            return _callee(form, what, loc)
+        case _:
+            assert_never(form)
+
+
+def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:
+    """What a node calls (once, or under `each` or `map`, which wrap no other form)."""
+    _exact(callee, CALLEES, f"the call of {what}", loc, "an attngen LayerOp, FunctionOp, "
+           "SubSpec, Seq or LayerCall")
+    match callee:
+        case LayerOp() | FunctionOp() | SubSpec():
+            return _call(callee, what, loc)
+        case Seq(items, named):
+            _exact(named, (bool,), f"'named' of the seq of {what}", loc, "True or False")
+            if not _list(items, f"'seq' of {what}", loc, Item):
+                raise error(loc, "E102", f"{what}: a seq holds layers")
+            return [sub for i, item in enumerate(items)
+                    for sub in _item(item, i, named, what, loc)]
+        case LayerCall(target):
+            _ref(target, f"'apply' of {what}", loc)
+            return []
+        case _:
+            assert_never(callee)
+
+
+def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spec]:
+    loc = _loc(item.loc, f"a layer's loc in {owner}", loc)
+    name = _str(item.name, f"a layer name of {owner}", loc)
+    if named:
+        check_identifier(name, loc, "layer", attribute=True)
+    elif name != str(index):
+        raise error(loc, "E102", f"layer {index} of {owner} is named '{name}'")
+    what = f"layer {name} of {owner}"
+    _exact(item.form, (LayerOp, SubSpec), f"the call of {what}", loc,
+           "an attngen LayerOp or SubSpec")
+    _text(item.doc, f"the doc of {what}", loc)
+    if item.shape is not None:
+        _exprs(item.shape, f"'shape' of {what}", loc)
+    return _call(item.form, what, loc)
+
+
+def _init(rule: InitRule, loc: Loc) -> None:
+    loc = _loc(rule.loc, "an init rule's loc", loc)
+    _op(rule.op, "an init rule", loc, layer=True)
+    for key, allowed in (("weight", INIT_WEIGHT), ("bias", INIT_BIAS)):
+        value = getattr(rule, key)
+        if value is not None and _str(value, f"init {key}", loc) not in allowed:
+            raise error(loc, "E102", f"init {key} must be one of {', '.join(allowed)}")
+    if rule.weight is None and rule.bias is None:
+        raise error(loc, "E103", f"init rule for {rule.op} sets neither 'weight' nor 'bias'")
+    choices = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
+    for key, value in _exact(rule.options, (dict,), "init options", loc, "a dict").items():
+        if key not in INIT_OPTION_USERS:
+            raise error(loc, "E101", f"unknown init option '{key}'")
+        if key in choices:
+            if _str(value, f"init '{key}'", loc) not in choices[key]:
+                raise error(loc, "E102", f"init {key} must be one of {', '.join(choices[key])}")
+        elif not math.isfinite(_exact(value, (float,), f"init '{key}'", loc, "a float")):
+            raise error(loc, "E102", f"init '{key}' must be a finite number")
+
+
+__all__ = ["recheck"]
