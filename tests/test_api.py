@@ -32,6 +32,20 @@ def test_compile_matches_the_generated_file():
     torch.testing.assert_close(mine(x), ref(x), rtol=0, atol=0)
 
 
+def test_source_and_compile_take_the_spec_refs_option():
+    se = attngen.load(REPO_ROOT / "specs/se.yaml")
+    plain, refs = se.source(), se.source(spec_refs=True)
+    generated = (REPO_ROOT / "generated/se.py").read_text()
+    assert plain.split('"""', 1)[1] == generated.split('"""', 1)[1]  # after the header
+    assert "se.yaml:13]\n        avg_pool = self.avg_pool(x)" in refs and "yaml:" not in plain
+    torch.manual_seed(0)
+    model = se.compile()(channel=16, reduction=4).eval()
+    with_refs = attngen.compile(se, spec_refs=True)(channel=16, reduction=4).eval()
+    with_refs.load_state_dict(model.state_dict())
+    x = torch.randn(2, 16, 3, 5)
+    torch.testing.assert_close(with_refs(x), model(x), rtol=0, atol=0)
+
+
 def test_compile_a_loaded_spec_and_a_builtin_name():
     se = attngen.load(REPO_ROOT / "specs/se.yaml")
     assert se.compile().__name__ == attngen.compile(se).__name__ == "SEAttention"

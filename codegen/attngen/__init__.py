@@ -119,10 +119,11 @@ class LoadedSpec:
         params.check_shapes(self.spec, values)
         return values
 
-    def source(self) -> str:
-        """The generated Python source (what `attngen build` writes). The spec and its
-        sub-specs are checked again first, as the loader checks a file (`recheck`): a Spec
-        object may have been built or edited in Python."""
+    def source(self, *, spec_refs: bool = False) -> str:
+        """The generated Python source (what `attngen build` writes; with `spec_refs`, what
+        `attngen build --spec-refs` writes). The spec and its sub-specs are checked again
+        first, as the loader checks a file (`recheck`): a Spec object may have been built or
+        edited in Python."""
         from .emit import render
 
         specs, todo = [], [self.checked]
@@ -131,11 +132,11 @@ class LoadedSpec:
             specs.append(checked.spec)
             todo += checked.subs.values()
         recheck(*specs)
-        return render(self.checked)
+        return render(self.checked, spec_refs=spec_refs)
 
-    def compile(self, *, name: str | None = None) -> type:
+    def compile(self, *, name: str | None = None, spec_refs: bool = False) -> type:
         """The nn.Module class; see `attngen.compile`."""
-        return compile(self, name=name)
+        return compile(self, name=name, spec_refs=spec_refs)
 
     def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
         return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"
@@ -177,19 +178,21 @@ def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str],
 
 
 def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], *,
-            name: str | None = None,
-            include: Iterable[str | os.PathLike[str]] = ()) -> type:  # shadows the builtin
+            name: str | None = None,  # shadows the builtin: the API verb
+            include: Iterable[str | os.PathLike[str]] = (),
+            spec_refs: bool = False) -> type:
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
     `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
     values: SpecError otherwise) before any source is made. `name` picks another class of
     the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
-    own class. `include`: as for `load`, for a spec file. Needs torch.
+    own class. `include`: as for `load`, for a spec file. `spec_refs`: compile the source
+    `attngen build --spec-refs` writes. Needs torch.
     """
     checked = _checked(path_or_spec, include)
     spec = checked.spec
-    source = LoadedSpec(checked).source()
+    source = LoadedSpec(checked).source(spec_refs=spec_refs)
     filename = f"<attngen {spec.file}>"
     module = types.ModuleType(f"attngen_compiled_{spec.name}", spec.title or None)
     module.__file__ = filename

@@ -112,9 +112,10 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True,
+              use_cache: bool = True, spec_refs: bool = False,
               include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
+    `spec_refs`: the generated source names the spec line of every forward line.
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
@@ -131,7 +132,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
                              f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
     renderer = _renderer() if svg else None
     # the -I folders decide what `use:` and `extends:` find: part of every key
-    store = BuildCache.open(svg=renderer is not None,
+    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs,
                             include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
@@ -146,7 +147,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
                                                      key=lambda kv: _ORDER[kv[0]])]
         else:
             misses[path] = key
-    built = _build_here(list(misses), out_dir, loader, renderer)
+    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -170,8 +171,8 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
-def _build_here(paths: list[Path], out_dir: Path, loader,
-                renderer) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
+                spec_refs: bool = False) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
     """Each spec's artifacts, or the SpecError that stopped it; one spec after another,
     sharing loaded and checked sub-specs. Graphviz runs in subprocesses: each SVG starts as
     soon as its DOT exists, while the next specs are checked (the threads only wait on the
@@ -182,7 +183,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader,
     try:
         for path in paths:
             try:
-                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer)
+                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
+                                  spec_refs)
                 built[path] = (arts, None)
             except SpecError as exc:
                 built[path] = ([], exc)
@@ -200,7 +202,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader,
     return built
 
 
-def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
+def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
+               spec_refs: bool = False) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render as emit_py
@@ -208,7 +211,8 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
     reads = tuple(loader.files_of(path))
-    arts = [Artifact(out_dir / f"{path.stem}.py", emit_py(checked).encode(), path, reads),
+    source = emit_py(checked, spec_refs=spec_refs)
+    arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
+    b.add_argument("--spec-refs", action="store_true",
+                   help="name the spec line of every forward line in a comment "
+                   "(`# [specs/eca.yaml:14]`)")
     _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
@@ -87,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+    v.add_argument("--spec-refs", action="store_true",
+                   help="verify the source `attngen build --spec-refs` writes")
     _include(v)
 
     g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
@@ -219,7 +224,8 @@ def cmd_build(args) -> int:
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, include=args.include)
+                     use_cache=not args.no_cache, spec_refs=args.spec_refs,
+                     include=args.include)
     if args.check:
         return _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts, out_dir)
@@ -456,7 +462,7 @@ def cmd_verify(args) -> int:
     from .verify import main_verify
 
     problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,
-                           include=args.include)
+                           spec_refs=args.spec_refs, include=args.include)
     for d in problems:
         print(d.format(), file=sys.stderr)
     if problems:

@@ -1,15 +1,16 @@
 """Checked spec -> Python source, rendered from templates/*.j2.
 
-The emitter decides what each line says; the templates decide the file's layout.
-Spec names become attribute and variable names; every forward line carries a
-shape comment and the spec line it comes from. Output is deterministic.
+The emitter decides what each line says, one logical line per statement; layout.py
+wraps the lines that do not fit in WIDTH columns; the templates decide the file's layout.
+Spec names become attribute and variable names; constructor parameters, forward inputs and
+results carry type hints (hints.py). A forward line that changes a shape is preceded by a
+comment with the shapes (shape_comments.py); with `spec_refs` every forward line also
+names the spec line it comes from. Output is deterministic.
 """
 
 from __future__ import annotations
 
 import ast
-import math
-import textwrap
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -18,9 +19,10 @@ from .configs import structural_params
 from .dims import fmt_shape
 from .errors import InternalError, error
 from .expr import Expr, py_string, uses_log2
+from .hints import def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
+from .layout import statement
 from .model import (
-    REQUIRED,
     Cases,
     FunctionOp,
     LayerCall,
@@ -37,10 +39,10 @@ from .model import (
     owned_layer,
 )
 from .names import ITEM_VAR, LAYER_VAR
+from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
 from .resources import templates_dir
 from .results import Checked
-
-WIDTH = 99  # calls and layer lists longer than this are wrapped; other lines may be longer
+from .shape_comments import forward_comment, spec_shape
 
 
 @lru_cache(maxsize=1)
@@ -73,33 +75,6 @@ def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: boo
     return _call_template(op.call).render(**context)
 
 
-# -- text safety ----------------------------------------------------------------------
-def _printable(text) -> str:
-    """str(text) with every non-printable character (line breaks, controls) made a space."""
-    out = str(text)
-    if not out.isprintable():
-        out = "".join(ch if ch.isprintable() else " " for ch in out)
-    return out
-
-
-def comment_text(text: str) -> str:
-    """User text made safe for a one-line comment: no line breaks or control characters."""
-    return " ".join(_printable(text).split())
-
-
-def doc_text(text: str, width: int = 88) -> str:
-    """User text made safe inside a triple-quoted docstring, wrapped to `width`."""
-    safe = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in str(text))
-    safe = safe.replace("\\", "\\\\").replace('"', '\\"').strip()
-    paragraphs = [" ".join(p.split()) for p in safe.split("\n\n")]
-    return "\n\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs)
-
-
-def doc_line(text: str) -> str:
-    """One docstring line built from spec values (reprs, expressions): escaped, not wrapped."""
-    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
-
-
 # -- names -----------------------------------------------------------------------------
 class Namer:
     """Spec names -> Python source, for __init__ or forward; records what forward reads."""
@@ -129,16 +104,10 @@ def src(expr: Expr, namer: Namer) -> str:
     return expr.python(namer)
 
 
-def wrap_call(func: str, args: list[str], indent: int, lead: int = 0) -> str:
-    """`func(a, b)` on one line, or one argument per line when too long.
-
-    `lead` counts the characters before the call on its first line (`self.x = `).
-    """
-    one = f"{func}({', '.join(args)})"
-    if indent + lead + len(one) <= WIDTH or not args:
-        return one
-    inner = "".join(f"\n{' ' * (indent + 4)}{a}," for a in args)
-    return f"{func}({inner}\n{' ' * indent})"
+def call(func: str, args: list[str], *, explode: bool = False) -> str:
+    """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
+    call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
+    return f"{func}({', '.join(args)}{',' if explode and args else ''})"
 
 
 def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
@@ -157,32 +126,32 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
 class ClassCode:
     name: str
     doc: str
-    init_signature: str
-    forward_signature: str
+    init_def: str  # `def __init__(...):`, laid out (lines relative to the class body)
+    forward_def: str
     init_lines: list[str] = field(default_factory=list)
     forward_lines: list[str] = field(default_factory=list)
     init_rules: list[dict] = field(default_factory=list)
 
 
 class ClassEmitter:
-    def __init__(self, checked: Checked, helpers: dict):
+    def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
 
     # layers ------------------------------------------------------------------
-    def layer(self, call: LayerOp | SubSpec, namer: Namer, indent: int, lead: int = 0) -> str:
+    def layer(self, layer: LayerOp | SubSpec, namer: Namer) -> str:
         """Constructor source of one layer: an op's module or a sub-spec's class."""
-        if isinstance(call, SubSpec):
-            sub = call.spec
+        if isinstance(layer, SubSpec):
+            sub = layer.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return wrap_call(sub.name, render_args(spec_args, call.args, namer), indent, lead)
-        op = ops.REGISTRY[call.op]
-        self._note_exprs(call.args.values())
-        return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                               call.args, namer), indent, lead)
+            return call(sub.name, render_args(spec_args, layer.args, namer))
+        op = ops.REGISTRY[layer.op]
+        self._note_exprs(layer.args.values())
+        return call(op.torch, render_args([(a.name, a.required) for a in op.args],
+                                          layer.args, namer))
 
-    def node_layer(self, form: NodeForm, namer: Namer, indent: int,
-                   lead: int = 0) -> str | None:
+    def node_layer(self, form: NodeForm, namer: Namer) -> str | None:
         """The attribute a node owns (one copy of it for `each`), or None (tensor functions,
         apply)."""
         layer = owned_layer(form)
@@ -190,17 +159,14 @@ class ClassEmitter:
             case None:
                 return None
             case LayerOp() | SubSpec():
-                return self.layer(layer, namer, indent, lead)
+                return self.layer(layer, namer)
             case Seq(items, named):
-                inner, head = indent + 4, "_sequential" if named else "nn.Sequential"
+                head = "_sequential" if named else "nn.Sequential"
                 self.helpers["sequential"] |= named
-                parts = [(f"{i.name}=" if named else "") + self.layer(i.form, namer, inner)
+                parts = [(f"{i.name}=" if named else "") + self.layer(i.form, namer)
                          for i in items]
-                text = wrap_call(head, parts, indent)
-                if len(items) > 1 and "\n" not in text:  # a sequence of layers: one per line
-                    text = f"{head}(" + "".join(f"\n{' ' * inner}{p}," for p in parts) \
-                        + f"\n{' ' * indent})"
-                return text
+                # more than one layer: one per line, as one writes them
+                return call(head, parts, explode=len(items) > 1)
             case _:
                 assert_never(layer)
 
@@ -216,7 +182,7 @@ class ClassEmitter:
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
                 message = py_string(f"{spec.name}: {p.name} must be one of {shown}, got ")
-                values = ", ".join(_py(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
+                values = ", ".join(py_value(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
         # requirements on params first; those that read a let right after the lets
@@ -235,12 +201,12 @@ class ClassEmitter:
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
-                body += self.init_node(node, namer, 8 + (4 if cond else 0))
+                body += self.init_node(node, namer)
             if not body:
                 continue
             if cond:
                 lines.append(f"if {src(cond, namer)}:")
-                lines += ["    " + b if b else b for b in body]
+                lines += ["    " + b for b in body]
             else:
                 lines += body
         if spec.init:
@@ -251,33 +217,30 @@ class ClassEmitter:
         message = py_string(f"{self.spec.name}: requires {req.text}")
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
-    def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
+    def init_node(self, node: Node, namer: Namer) -> list[str]:
         match node.form:
             case Cases(cases):
-                layers = [self.node_layer(case.form, namer, indent + 4) for case in cases]
+                layers = [self.node_layer(case.form, namer) for case in cases]
                 if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
-                    layer = self.node_layer(cases[0].form, namer, indent)
-                    return [f"self.{node.name} = {layer}"]
-                owned = [(c, layer) for c, layer in zip(cases, layers) if layer is not None]
+                    return [f"self.{node.name} = {layers[0]}"]
+                owned = [(c, text) for c, text in zip(cases, layers, strict=True)
+                         if text is not None]
                 heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
                 lines = []
-                for head, (case, layer) in zip(heads, owned):
-                    lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
+                for head, (_, text) in zip(heads, owned, strict=True):
+                    lines += [head, f"    self.{node.name} = {text}"]
                 return lines
             case Repeat(name, iterable, _):
                 var = name or "_"
                 namer.loop.add(var)
-                layer = self.node_layer(node.form, namer, indent + 4)
+                layer = self.node_layer(node.form, namer)
                 namer.loop.discard(var)
                 if layer is None:
                     return []
-                comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
-                       f"{src(iterable, namer)}\n{' ' * indent}]"
-                one = f"[{layer} for {var} in {src(iterable, namer)}]"
-                text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
-                return [f"self.{node.name} = nn.ModuleList({text})"]
+                comprehension = f"[{layer} for {var} in {src(iterable, namer)}]"
+                return [f"self.{node.name} = nn.ModuleList({comprehension})"]
             case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall() | Map():
-                layer = self.node_layer(node.form, namer, indent, len(f"self.{node.name} = "))
+                layer = self.node_layer(node.form, namer)
                 return [] if layer is None else [f"self.{node.name} = {layer}"]
             case _:
                 assert_never(node.form)
@@ -313,55 +276,25 @@ class ClassEmitter:
         lines += self.return_lines(namer)
         return lines
 
-    def comment(self, node: Node, body: Node) -> str:
-        info = self.checked.nodes.get(node.name)
-        if info is None:
-            return "# " + comment_text(f"{node.name}  [{body.loc.file}:{body.loc.line}]")
-        ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
-        out = info.output
-        several = len(self.checked.configs) > 1  # recorded shapes hold in one configuration
-        if several and all(self.spec_shape(r.name) for r in body.inputs):
-            ins = ", ".join(self.spec_shape(r.name) for r in body.inputs)
-        if several and self.spec_shape(node.name):
-            shown = self.spec_shape(node.name)
-        elif isinstance(out, dict):
-            shown = ", ".join(fmt_shape(v) for v in out.values())
-        elif isinstance(out, list) and node.shape is not None and isinstance(body.form, Repeat) \
-                and body.form.var:
-            dims = ", ".join(d.text for d in node.shape)
-            shown = f"[({dims}) for {body.form.var} in {body.form.iterable.text}]"
-        else:
-            shown = fmt_shape(out)
-        text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
-        if body.doc or node.doc:
-            text += f"  -- {comment_text(body.doc or node.doc)}"
-        return comment_text(text + f"  [{body.loc.file}:{body.loc.line}]")
-
-    def spec_shape(self, name: str) -> str | None:
-        """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
-        holds in every configuration; None for list values and unannotated nodes."""
-        source = self.spec.sources().get(name)
-        node = self.spec.nodes.get(name)
-        if source is not None:
-            dims = source.shape
-        elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)):
-            dims = node.shape
-        else:
-            dims = None
-        if not dims:
-            return None
-        return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
-
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
         if isinstance(node.form, Cases):
             bodies = [self.forward_body(node, case, namer) for case in node.form.cases]
-            if all(b[1:] == bodies[0][1:] for b in bodies):  # e.g. the same layer call
-                return bodies[0]
+            if all(code == bodies[0][1] for _, code in bodies):  # e.g. the same layer call
+                return bodies[0][0] + bodies[0][1]
+            heads = self._case_heads(node.form.cases, namer, True)
+            if heads == [heads[0], "else:"] and all(len(code) == 1 for _, code in bodies):
+                # one assignment in an if and an else: a conditional expression (ruff SIM108)
+                (first, [then]), (second, [other]) = bodies
+                target, value = then.split(" = ", 1)
+                cond = _operand(heads[0].removeprefix("if ").removesuffix(":"))
+                choice = f"{_operand(value)} if {cond} else {_operand(other.split(' = ', 1)[1])}"
+                return [*dict.fromkeys(first + second), f"{target} = {choice}"]
             lines = []
-            for head, body in zip(self._case_heads(node.form.cases, namer, True), bodies):
-                lines += [head] + ["    " + line for line in body]
+            for head, (comment, code) in zip(heads, bodies, strict=True):
+                lines += [head] + ["    " + line for line in comment + code]
             return lines
-        return self.forward_body(node, node, namer)
+        comment, code = self.forward_body(node, node, namer)
+        return comment + code
 
     def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
         """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
@@ -374,15 +307,16 @@ class ClassEmitter:
             heads[-1] = "else:"
         return heads
 
-    def forward_body(self, node: Node, body: Node, namer: Namer) -> list[str]:
+    def forward_body(self, node: Node, body: Node, namer: Namer) -> tuple[list[str], list[str]]:
+        """(the comment lines, the code lines) of one forward statement."""
         ins = [r.name for r in body.inputs]
         target = f"{', '.join(body.out)}" if body.out else node.name
         value = self.forward_value(node, body, ins, namer)
-        comment = self.comment(node, body)
+        comment = forward_comment(self.checked, node, body, spec_refs=self.spec_refs)
         if body.if_given is not None:  # absent optional input: pass the first input on
-            return [comment, f"{target} = {ins[0]}",
-                    f"if {body.if_given.name} is not None:", f"    {target} = {value}"]
-        return [comment, f"{target} = {value}"]
+            return comment, [f"{target} = {ins[0]}", f"if {body.if_given.name} is not None:",
+                             f"    {target} = {value}"]
+        return comment, [f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
         args = ", ".join(ins)
@@ -430,19 +364,24 @@ class ClassEmitter:
             self.uses_functional = True
         return written
 
-    def return_lines(self, namer: Namer) -> list[str]:
+    def returns(self) -> list[tuple[Expr | None, list[str]]]:
+        """(condition, output names) of each return statement, the unconditional one last."""
         spec = self.spec
-        if all(o.when is None for o in spec.outputs):
-            return [f"return {self._return_value([o.name for o in spec.outputs])}"]
-        lines, always = [], [o.name for o in spec.outputs if o.when is None]
-        conds = []
+        conds: list[Expr] = []
         for o in spec.outputs:
             if o.when is not None and o.when not in conds:
                 conds.append(o.when)
-        for cond in conds:
-            names = [o.name for o in spec.outputs if o.when is None or o.when == cond]
-            lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
-        lines.append(f"return {self._return_value(always)}")
+        out: list[tuple[Expr | None, list[str]]] = [
+            (c, [o.name for o in spec.outputs if o.when is None or o.when == c]) for c in conds]
+        return [*out, (None, [o.name for o in spec.outputs if o.when is None])]
+
+    def return_lines(self, namer: Namer) -> list[str]:
+        lines = []
+        for cond, names in self.returns():
+            if cond is None:
+                lines.append(f"return {self._return_value(names)}")
+            else:
+                lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
         return lines
 
     def _return_value(self, names: list[str]) -> str:
@@ -458,17 +397,17 @@ class ClassEmitter:
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
         init = self.init_lines(fnamer.used_params)
-        params = []
-        for p in spec.params.values():
-            params.append(p.name if p.required else f"{p.name}={_literal(p.default)}")
-        inputs = []
-        for inp in spec.inputs.values():
-            inputs.append(f"{inp.name}=None" if inp.optional else inp.name)
+        params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")
+                  for p in spec.params.values()]
+        inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
+                  for inp in spec.inputs.values()]
+        returns = return_hint(self.checked, [names for _, names in self.returns()])
+        rules = [dict(rule, lines=laid_out(rule["lines"], 16)) for rule in init_rules(spec)]
         return ClassCode(
             name=spec.name, doc=self.docstring(),
-            init_signature=", ".join(["self", *params]),
-            forward_signature=", ".join(["self", *inputs]),
-            init_lines=init, forward_lines=forward, init_rules=init_rules(spec),
+            init_def=laid_out([def_line("__init__", params, None)], 4)[0],
+            forward_def=laid_out([def_line("forward", inputs, returns)], 4)[0],
+            init_lines=laid_out(init, 8), forward_lines=laid_out(forward, 8), init_rules=rules,
         )
 
     def dim_lines(self, namer: Namer) -> list[str]:
@@ -495,10 +434,10 @@ class ClassEmitter:
         if spec.params:
             lines = ["Args:"]
             for p in spec.params.values():
-                what = "required" if p.required else f"default {_literal(p.default)}"
+                what = "required" if p.required else f"default {literal(p.default)}"
                 extra = f"; one of {list(p.choices)}" if p.choices else ""
                 doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}")
+                lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
             parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
@@ -506,22 +445,22 @@ class ClassEmitter:
                 for item in inp.items:
                     shown = checked.shape_text(item.name)
                     if len(checked.configs) > 1:
-                        shown = self.spec_shape(item.name) or shown
+                        shown = spec_shape(spec, item.name) or shown
                     shapes.append(f"    {name}[{item.name}]: {shown}")
             else:
                 opt = " (optional)" if inp.optional else ""
                 shown = checked.shape_text(name)
                 if len(checked.configs) > 1:
-                    shown = self.spec_shape(name) or shown
+                    shown = spec_shape(spec, name) or shown
                 shapes.append(f"    {name}{opt}: {shown}")
         for o in spec.outputs:
             when = f" (if {o.when.text})" if o.when is not None else ""
             if o.name in checked.outputs:
                 shown = fmt_shape(checked.outputs[o.name])
                 if len(checked.configs) > 1:
-                    shown = self.spec_shape(o.name) or shown
+                    shown = spec_shape(spec, o.name) or shown
                 shapes.append(f"    returns {o.name}{when}: {shown}")
-        parts.append("\n".join(doc_line(line) for line in shapes))
+        parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
         return "\n\n".join(parts)
 
 
@@ -531,39 +470,38 @@ def _needs_parens(expr: Expr) -> bool:
         isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
 
 
-def _literal(value) -> str:
-    if value is REQUIRED:
-        return ""
-    if isinstance(value, list):  # an immutable default: a list default is shared between calls
-        return _py(tuple(value))
-    return _py(value)
+def laid_out(lines: list[str], indent: int) -> list[str]:
+    """Logical lines of a block at `indent` columns (nested ones start with four spaces per
+    level), each wrapped to fit by layout.statement; continuation lines are indented
+    relative to the block, as the templates indent every line after the first."""
+    out = []
+    for line in lines:
+        depth = len(line) - len(line.lstrip(" "))
+        wrapped = statement(line, indent + depth)
+        out.append("\n".join(w[indent:] for w in wrapped))
+    return out
 
 
-def _py(value) -> str:
-    """Python source for a spec value: repr, but an infinite or NaN float, whose repr is the
-    bare name `inf` or `nan`, is written `float("inf")` (also inside lists and tuples)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'float("{float(value)!r}")'
-    if isinstance(value, (list, tuple)):
-        items = [_py(v) for v in value]
-        if isinstance(value, list):
-            return f"[{', '.join(items)}]"
-        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
-    return repr(value)
-
-
-def _indent(text: str, n: int) -> str:
-    return text.replace("\n", "\n" + " " * n)
+def _operand(text: str) -> str:
+    """Source text as an operand of a conditional expression: parenthesized if it is one
+    itself, or a lambda."""
+    tree = ast.parse(text, mode="eval").body
+    return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
 
 
 # -- files ------------------------------------------------------------------------------
-def render(checked: Checked) -> str:
-    """The generated source file for one checked spec (with its sub-spec classes)."""
+def render(checked: Checked, *, spec_refs: bool = False) -> str:
+    """The generated source file for one checked spec (with its sub-spec classes).
+
+    `spec_refs`: a comment over every forward line names the spec line it comes from
+    (`[specs/eca.yaml:14]`). Off by default: the file is written for a reader who copies
+    it into a project, where the spec may not follow.
+    """
     helpers = {"sequential": False, "log2": False}
     classes, uses_functional = [], False
     chain = [*checked.all_subs(), checked]
     for item in chain:
-        emitter = ClassEmitter(item, helpers)
+        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs)
         classes.append(emitter.build())
         uses_functional |= emitter.uses_functional
     aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
@@ -574,10 +512,11 @@ def render(checked: Checked) -> str:
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
+    alias_lines = laid_out([f"{alias} = {target}" for alias, target in aliases], 0)
     source = env.get_template("module.py.j2").render(
-        source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
-        helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
-        render_class=lambda body: body,
+        header=header(comment_text(spec.file)), file_doc=file_doc, classes=bodies,
+        aliases=alias_lines, helpers=helpers, uses_functional=uses_functional,
+        uses_torch=uses_torch, render_class=lambda body: body,
     )
     try:  # an oracle: source that does not compile is attngen's bug, and never written
         compile(source, f"<generated from {spec.file}>", "exec")

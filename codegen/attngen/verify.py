@@ -487,12 +487,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- driver ---------------------------------------------------------------------------------------
-def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0) -> Report:
+def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0, *,
+           spec_refs: bool = False) -> Report:
+    """Run the source `attngen build` writes (with `spec_refs`, as --spec-refs writes it)."""
     from .emit import render
 
     spec = checked.spec
     report = Report(spec.file, spec.name)
-    source = render(checked)
+    source = render(checked, spec_refs=spec_refs)
     samples = draw_samples(spec, n_samples, random.Random(f"{spec.name}:{seed}"))
     if not samples:
         report.errors.append(Diagnostic(spec.loc, "E600", "found no params and dims that "
@@ -505,7 +507,7 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
 
 
 def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
-                out: TextIO | None = None,
+                out: TextIO | None = None, *, spec_refs: bool = False,
                 include: Iterable[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
     """Verify each spec; prints a report per spec, returns all diagnostics. `include`: the
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
@@ -514,7 +516,7 @@ def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
     cache: dict[Path, Checked] = {}
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
-        report = verify(checked, n_samples, export, seed)
+        report = verify(checked, n_samples, export, seed, spec_refs=spec_refs)
         status = "ok" if not report.errors else f"{len(report.errors)} mismatch(es)"
         print(f"{report.spec_file}: {report.name}: {status}", file=out)
         for line in report.lines:
