@@ -136,7 +136,9 @@ def test_build_never_imports_torch(tmp_path):
     code = ("import sys; from attngen.cli import main; "
             f"rc = main(['build', {str(REPO_ROOT / 'specs')!r}, '-o', {str(tmp_path)!r}]); "
             "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch imported'")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert any(tmp_path.glob("*.py"))
 
@@ -243,9 +245,23 @@ def test_wheel_ships_templates_and_builds_built_in_specs_outside_the_checkout(tm
     """A non-editable install (the wheel, unpacked) finds its specs and templates inside itself."""
     pytest.importorskip("hatchling")
     wheel_dir = tmp_path / "wheel"
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO_ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     (wheel,) = wheel_dir.glob("attngen-*.whl")
     site = tmp_path / "site"

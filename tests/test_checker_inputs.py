@@ -153,7 +153,9 @@ def test_view_relying_on_unstated_divisibility(tmp_path, capsys):
 
 
 def test_if_given_must_not_change_the_shape(tmp_path, capsys):
-    text = edit("dtype: bool}\n", "dtype: bool}\n  w: {shape: [2, B, h, nq, nk], optional: true}\n")
+    text = edit(
+        "dtype: bool}\n", "dtype: bool}\n  w: {shape: [2, B, h, nq, nk], optional: true}\n"
+    )
     text = edit("  probs:  {op: softmax, in: masked",
                 "  weighted: {op: mul, in: [masked, w], if_given: w}\n"
                 "  probs:  {op: softmax, in: weighted", text)

@@ -280,7 +280,9 @@ def test_spec_strings_cannot_break_or_inject_into_pages(tmp_path):
         assert "<script" not in md and "<b>" not in md and "<i>" not in md and "<img" not in md
         assert not re.search(r"(?<!\\)\]\(javascript", md)
         assert "\n# not a heading" not in md
-        for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
+        for table in re.findall(
+            r"(?:^\|.*\n)+", md, re.MULTILINE
+        ):  # every row: the header's cells
             assert len({len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}) == 1
     md = (out / "evil.md").read_text()
     assert "pipe \\| and &lt;script&gt;" in md

@@ -235,7 +235,9 @@ def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
         where = page.relative_to(out)
         prose = _outside_code(md)
         assert "<" not in prose, (where, [line for line in prose.splitlines() if "<" in line])
-        for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
+        for table in re.findall(
+            r"(?:^\|.*\n)+", md, re.MULTILINE
+        ):  # every row: the header's cells
             cells = {len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}
             assert len(cells) == 1, (where, table)
         targets = _targets(md)
@@ -408,8 +410,10 @@ def test_compile_rechecks_a_crafted_spec_object(tmp_path, what):
     assert set(crafted) == set(CRAFTED)
     spec = load(REPO_ROOT / "specs" / "se.yaml")
     crafted[what](spec)
-    attempts = {"compile": lambda: attngen.compile(spec),
-                "source": lambda: attngen.LoadedSpec(Checked(spec, list(spec.nodes), [{}])).source()}
+    attempts = {
+        "compile": lambda: attngen.compile(spec),
+        "source": lambda: attngen.LoadedSpec(Checked(spec, list(spec.nodes), [{}])).source(),
+    }
     for how, attempt in attempts.items():
         with pytest.raises(SpecError):
             attempt()

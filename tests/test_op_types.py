@@ -37,39 +37,82 @@ def errors(err):
 
 
 # -- argument types ---------------------------------------------------------------------------
-@pytest.mark.parametrize("node, value, message", [
-    # issue 18 item 21: a bool argument took strings, lists and numbers (`bias: 'no'` was True)
-    ("{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}", "\"'no'\"",
-     "Conv2d's 'bias' must be true or false, got 'no' (a string)"),
-    ("{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}", "[true]",
-     "Conv2d's 'bias' must be true or false, got (True,) (a list)"),
-    ("{op: Linear, args: [c, c], bias: VALUE, in: x}", "0",
-     "Linear's 'bias' must be true or false, got 0 (a whole number)"),
-    ("{op: ReLU, inplace: VALUE, in: x}", "1", "ReLU's 'inplace' must be true or false"),
-    ("{op: BatchNorm2d, args: [c], affine: VALUE, in: x}", "mode",
-     "BatchNorm2d's 'affine' must be true or false, got mode (a string)"),
-    ("{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}", "null",
-     "must be true or false, got None (null)"),
-    # whole numbers: a float, a fraction of params, a list where one is expected
-    ("{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}", "1.5",
-     ("Conv2d's 'kernel_size' must be a whole number, or a list of them (one per spatial dim), "
-      "got 1.5 (not a whole number)")),
-    ("{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}", "3.0", "got 3.0 (not a whole"),
-    ("{op: Conv2d, args: [c, VALUE, 1], in: x}", "c / 2",
-     "Conv2d's 'out_channels' must be a whole number, got c / 2 (not a whole number)"),
-    ("{op: Conv2d, args: [c, c, 1], groups: VALUE, in: x}", "[1, 2]",
-     "Conv2d's 'groups' must be a whole number, got (1, 2) (a list)"),
-    ("{op: softmax, dim: VALUE, in: x}", "[1, 2]", "softmax's 'dim' must be a dim index"),
-    # torch's max(dim) takes one dim: a list of them failed at run time (issue 13)
-    ("{op: max, dim: VALUE, in: x}", "[2, 3]", "max's 'dim' must be a dim index"),
-    ("{op: Dropout, p: VALUE, in: x}", "true", "Dropout's 'p' must be a number, got True (a bool)"),
-    ("{op: Upsample, scale_factor: VALUE, in: x}", "\"'2'\"",
-     ("Upsample's 'scale_factor' must be a number, or a list of numbers (one per spatial dim) "
-      "(or null), got '2' (a string)")),
-    ("{op: mul, other: VALUE, in: x}", "[2]", "mul's 'other' must be a number (or null)"),
-    ("{op: masked_fill, value: VALUE, in: [x, x]}", "mode",
-     "masked_fill's 'value' must be a number, got mode (a string)"),
-])
+@pytest.mark.parametrize(
+    "node, value, message",
+    [
+        # issue 18 item 21: a bool argument took strings, lists and numbers (`bias: 'no'` was True)
+        (
+            "{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}",
+            "\"'no'\"",
+            "Conv2d's 'bias' must be true or false, got 'no' (a string)",
+        ),
+        (
+            "{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}",
+            "[true]",
+            "Conv2d's 'bias' must be true or false, got (True,) (a list)",
+        ),
+        (
+            "{op: Linear, args: [c, c], bias: VALUE, in: x}",
+            "0",
+            "Linear's 'bias' must be true or false, got 0 (a whole number)",
+        ),
+        ("{op: ReLU, inplace: VALUE, in: x}", "1", "ReLU's 'inplace' must be true or false"),
+        (
+            "{op: BatchNorm2d, args: [c], affine: VALUE, in: x}",
+            "mode",
+            "BatchNorm2d's 'affine' must be true or false, got mode (a string)",
+        ),
+        (
+            "{op: Conv2d, args: [c, c, 1], bias: VALUE, in: x}",
+            "null",
+            "must be true or false, got None (null)",
+        ),
+        # whole numbers: a float, a fraction of params, a list where one is expected
+        (
+            "{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}",
+            "1.5",
+            (
+                "Conv2d's 'kernel_size' must be a whole number, "
+                "or a list of them (one per spatial dim), "
+                "got 1.5 (not a whole number)"
+            ),
+        ),
+        ("{op: Conv2d, args: [c, c], kernel_size: VALUE, in: x}", "3.0", "got 3.0 (not a whole"),
+        (
+            "{op: Conv2d, args: [c, VALUE, 1], in: x}",
+            "c / 2",
+            "Conv2d's 'out_channels' must be a whole number, got c / 2 (not a whole number)",
+        ),
+        (
+            "{op: Conv2d, args: [c, c, 1], groups: VALUE, in: x}",
+            "[1, 2]",
+            "Conv2d's 'groups' must be a whole number, got (1, 2) (a list)",
+        ),
+        ("{op: softmax, dim: VALUE, in: x}", "[1, 2]", "softmax's 'dim' must be a dim index"),
+        # torch's max(dim) takes one dim: a list of them failed at run time (issue 13)
+        ("{op: max, dim: VALUE, in: x}", "[2, 3]", "max's 'dim' must be a dim index"),
+        (
+            "{op: Dropout, p: VALUE, in: x}",
+            "true",
+            "Dropout's 'p' must be a number, got True (a bool)",
+        ),
+        (
+            "{op: Upsample, scale_factor: VALUE, in: x}",
+            "\"'2'\"",
+            (
+                "Upsample's 'scale_factor' must be a number, "
+                "or a list of numbers (one per spatial dim) "
+                "(or null), got '2' (a string)"
+            ),
+        ),
+        ("{op: mul, other: VALUE, in: x}", "[2]", "mul's 'other' must be a number (or null)"),
+        (
+            "{op: masked_fill, value: VALUE, in: [x, x]}",
+            "mode",
+            "masked_fill's 'value' must be a number, got mode (a string)",
+        ),
+    ],
+)
 def test_a_value_of_the_wrong_type_is_located_at_the_value(tmp_path, capsys, node, value,
                                                              message):
     text = SPEC.replace("NODE", node.replace("VALUE", value))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import params
 from .build import builtin_spec, compile_spec, not_found_message
-from .errors import Loc, SpecError, did_you_mean, error, visible
+from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
 from .recheck import recheck
@@ -149,7 +149,7 @@ def _path(ref: str | os.PathLike[str]) -> Path:
         return path
     builtin = builtin_spec(str(ref))
     if builtin is None:
-        raise error(Loc(str(ref)), "E500", not_found_message(str(ref)))
+        raise error(Loc(str(ref)), FILE_ERROR, not_found_message(str(ref)))
     return builtin
 
 

@@ -18,7 +18,17 @@ from pathlib import Path
 
 from . import files, render
 from .cache import BuildCache
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_NAME,
+    DUPLICATE_NAME,
+    FILE_ERROR,
+    Collector,
+    ErrorCode,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .loader import Loader, load
 from .render import RenderError
 from .resources import specs_dir
@@ -55,10 +65,10 @@ def collect_specs(paths: list[str]) -> list[Path]:
         elif (builtin := builtin_spec(p)) is not None:
             found.append(builtin)
         else:
-            issues.add(error(Loc(p), "E500", not_found_message(p)))
+            issues.add(error(Loc(p), FILE_ERROR, not_found_message(p)))
     issues.raise_if_any()
     if not found:
-        raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
+        raise error(Loc(paths[0] if paths else "."), FILE_ERROR, "no spec files (*.yaml) found")
     return found
 
 
@@ -127,7 +137,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     for path in paths:
         if path.stem in SHADOWED:
             what = "Python's own" if path.stem in sys.stdlib_module_names else "the"
-            issues.add(error(Loc(str(path)), "E104", f"the generated {path.stem}.py would "
+            issues.add(error(Loc(str(path)), BAD_NAME, f"the generated {path.stem}.py would "
                              f"shadow {what} module '{path.stem}' for code run in "
                              f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
     renderer = _renderer() if svg else None
@@ -194,7 +204,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
                     if isinstance(art.data, Future):
                         art.data = art.data.result()
             except RenderError as exc:
-                built[path] = ([], error(Loc(loader.display(path)), "E500",
+                built[path] = ([], error(Loc(loader.display(path)), FILE_ERROR,
                                          f"cannot draw {path.stem}.svg: {exc}"))
     finally:
         if pool is not None:
@@ -245,13 +255,13 @@ def refusals(arts: list[Artifact], root: Path) -> list[SpecError]:
                 continue
             inputs[(st.st_dev, st.st_ino)] = read
     seen: dict[str, Artifact] = {}
-    folders: dict[Path, tuple[str, str] | None] = {}
+    folders: dict[Path, tuple[ErrorCode, str] | None] = {}
     for art in arts:
         key = os.path.normcase(os.path.abspath(art.path)).casefold()
         if key in seen:
             first = seen[key]
             where = Loc(str(art.source or art.path))
-            issues.append(error(where, "E106", f"{art.path} would be written twice: for "
+            issues.append(error(where, DUPLICATE_NAME, f"{art.path} would be written twice: for "
                                 f"{first.source or first.path} and for "
                                 f"{art.source or art.path}; rename one of them"))
             continue
@@ -266,7 +276,7 @@ def refusals(arts: list[Artifact], root: Path) -> list[SpecError]:
     return issues
 
 
-def folder_problem(folder: Path, root: Path | None = None) -> tuple[str, str] | None:
+def folder_problem(folder: Path, root: Path | None = None) -> tuple[ErrorCode, str] | None:
     """Why files cannot be put in `folder` (created where missing): a file where a folder
     should be; below `root`, a symbolic link. An (error code, message) pair, or None."""
     folder = Path(folder)
@@ -276,33 +286,35 @@ def folder_problem(folder: Path, root: Path | None = None) -> tuple[str, str] | 
         except FileNotFoundError:
             return None  # it and the folders below it will be created
         except (OSError, ValueError) as exc:
-            return "E500", f"cannot access '{part}': {getattr(exc, 'strerror', None) or exc}"
+            return FILE_ERROR, f"cannot access '{part}': {getattr(exc, 'strerror', None) or exc}"
         if stat.S_ISLNK(mode):
             if root is not None and part != root and Path(root) in part.parents:
-                return "E500", (f"'{part}' is a symbolic link: attngen writes only inside "
+                return FILE_ERROR, (f"'{part}' is a symbolic link: attngen writes only inside "
                                 f"{root}; replace the link by a folder")
             try:
                 mode = os.stat(part).st_mode
             except OSError as exc:
-                return "E500", f"cannot access '{part}': {exc.strerror}"
+                return FILE_ERROR, f"cannot access '{part}': {exc.strerror}"
         if not stat.S_ISDIR(mode):
-            return "E500", f"'{part}' is a file, not a folder"
+            return FILE_ERROR, f"'{part}' is a file, not a folder"
     return None
 
 
-def _target_problem(path: Path, inputs: dict) -> tuple[str, str] | None:
+def _target_problem(path: Path, inputs: dict) -> tuple[ErrorCode, str] | None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        return "E500", f"cannot access it: {getattr(exc, 'strerror', None) or exc}"
+        return FILE_ERROR, f"cannot access it: {getattr(exc, 'strerror', None) or exc}"
     if not stat.S_ISREG(st.st_mode):
-        return "E500", (f"is {files.kind(st.st_mode)}, not a regular file: attngen neither "
+        return FILE_ERROR, (f"is {files.kind(st.st_mode)}, not a regular file: attngen neither "
                         "reads nor replaces it; remove it to write the output here")
     if (st.st_dev, st.st_ino) in inputs:
-        return "E106", (f"the output would overwrite {inputs[(st.st_dev, st.st_ino)]}, a file "
-                        "this build reads; rename the spec or choose another -o folder")
+        return DUPLICATE_NAME, (
+            f"the output would overwrite {inputs[(st.st_dev, st.st_ino)]}, a file "
+            "this build reads; rename the spec or choose another -o folder"
+        )
     return None
 
 
@@ -321,11 +333,11 @@ def _changed(arts: list[Artifact], root: Path) -> list[Artifact]:
             changed.append(art)
             continue
         except files.NotRegular as exc:  # changed under us since refusals() looked
-            issues.add(error(Loc(str(art.path)), "E500",
+            issues.add(error(Loc(str(art.path)), FILE_ERROR,
                              f"is {exc.strerror}, not a regular file: attngen does not read it"))
             continue
         except OSError as exc:
-            issues.add(error(Loc(str(art.path)), "E500",
+            issues.add(error(Loc(str(art.path)), FILE_ERROR,
                              f"cannot read it: {exc.strerror or exc}"))
             continue
         if old != art.data:
@@ -355,7 +367,7 @@ def write_atomic(arts: list[Artifact], root: Path) -> list[Path]:
             art.path.parent.mkdir(parents=True, exist_ok=True)
             files.write_file(art.path, art.data)
         except OSError as exc:  # disk full, read-only or immutable folder: name the target
-            raise error(Loc(str(art.path)), "E500",
+            raise error(Loc(str(art.path)), FILE_ERROR,
                         f"cannot write it: {exc.strerror or exc}") from None
         written.append(art.path)
     return written

@@ -14,7 +14,16 @@ from typing import Any, cast
 from .algebra import TooLarge
 from .configs import Env, config_text, configurations, param_env
 from .dims import dim_symbol
-from .errors import Collector, Diagnostic, Loc, SpecError, error
+from .errors import (
+    OVER_BUDGET,
+    REQUIREMENT_FAILS,
+    UNKNOWN_OUTPUT,
+    Collector,
+    Diagnostic,
+    Loc,
+    SpecError,
+    error,
+)
 from .graph import build, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
@@ -90,10 +99,13 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     env = param_env(spec, config)
     for req in spec.requires:
         if not req.value(env.val):
-            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for the "
-                        "defaults" + config_text(config),
-                        "values: " + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names)
-                                               if n in env.val))
+            raise error(
+                req.loc,
+                REQUIREMENT_FAILS,
+                f"requirement '{req.text}' does not hold for the defaults" + config_text(config),
+                "values: "
+                + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names) if n in env.val),
+            )
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
     prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
@@ -107,19 +119,21 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
         node = inference.current
         where = f"node '{node.name}': " if node is not None else ""
-        raise error(node.loc if node is not None else spec.loc, "E107",
+        raise error(node.loc if node is not None else spec.loc, OVER_BUDGET,
                     where + str(exc) + config_text(config)) from None
     active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
     if not active_outputs:
-        raise error(spec.outputs[0].loc, "E303", "no output is returned" + config_text(config))
+        raise error(
+            spec.outputs[0].loc, UNKNOWN_OUTPUT, "no output is returned" + config_text(config)
+        )
     for name in active_outputs:
         owner = producers(spec)[name]
         if owner not in inference.values:
-            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+            raise error(next(o.loc for o in spec.outputs if o.name == name), UNKNOWN_OUTPUT,
                         f"output '{name}' does not exist" + config_text(config))
         value = inference.values[owner]
         if value is LAYER:
-            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+            raise error(next(o.loc for o in spec.outputs if o.name == name), UNKNOWN_OUTPUT,
                         f"output '{name}' is a layer declared without 'in:', not a tensor")
         # a shape: not LAYER (refused above), nor None (every input is bound)
         shape = cast("ValueShape | dict[str, ValueShape]", value)

@@ -6,6 +6,7 @@ Errors print compiler style and exit 1; usage errors exit 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shlex
@@ -492,10 +493,9 @@ def run() -> NoReturn:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # a reader that left (broken pipe), a closed stream
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # a reader that left (broken pipe), a closed stream
-            pass
     os._exit(code)
 
 

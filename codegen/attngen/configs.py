@@ -11,7 +11,7 @@ import itertools
 from typing import Any
 
 from .dims import dim_symbol
-from .errors import error
+from .errors import BAD_VALUE, error
 from .model import Spec
 
 MAX_CONFIGS = 64
@@ -29,11 +29,11 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
     for n in names:
         p = spec.params[n]
         domains.append(list(p.choices) if p.choices else [False, True])
-    configs = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    configs = [dict(zip(names, combo, strict=False)) for combo in itertools.product(*domains)]
     default = {n: spec.params[n].sample for n in names}
     configs.sort(key=lambda c: c != default)  # the default configuration first
     if len(configs) > MAX_CONFIGS:
-        raise error(spec.loc, "E102", f"{len(configs)} configurations of bool/choices params "
+        raise error(spec.loc, BAD_VALUE, f"{len(configs)} configurations of bool/choices params "
                     f"(at most {MAX_CONFIGS} are checked)")
     return configs
 

@@ -18,7 +18,7 @@ import html
 from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
-from .errors import error, visible
+from .errors import OVER_BUDGET, error, visible
 from .model import (
     Cases,
     FunctionOp,
@@ -170,8 +170,10 @@ class _Dot:
             for g in palette() if g.legend in self.kinds)
         self.lines.append(
             f'{indent}"legend" [shape=plain, style=solid, label=<<table border="0" '
-            f'cellspacing="3" cellpadding="1" bgcolor="#ffffff"><tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
-            '</table>>, fontsize=9];')
+            'cellspacing="3" cellpadding="1" bgcolor="#ffffff">'
+            f'<tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
+            "</table>>, fontsize=9];"
+        )
 
 
 def _holds(expr, values: dict) -> bool:
@@ -239,7 +241,7 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
         collapse = True
         at += f"  <i>(sub-modules collapsed: drawn out, over {MAX_BOXES:,} boxes)</i>"
     if _boxes(checked, True) > MAX_BOXES:
-        raise error(spec.loc, "E107", f"the diagram would have more than {MAX_BOXES:,} boxes "
+        raise error(spec.loc, OVER_BUDGET, f"the diagram would have more than {MAX_BOXES:,} boxes "
                     "(the build budget for diagram size)", "split the spec into sub-specs: "
                     "a sub-module too large to draw out is drawn as one box")
     graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
@@ -310,11 +312,11 @@ def _bound(shape, binding: dict):
 def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     """Each free dim of a sub-module's inputs (ZPool's P, Q) -> the caller's dim there."""
     out: dict[object, object] = {}
-    for name, outer in zip(sub.spec.sources(), caller_shapes):
+    for name, outer in zip(sub.spec.sources(), caller_shapes, strict=False):
         inner = sub.inputs.get(name)
         if not (isinstance(inner, tuple) and isinstance(outer, tuple)) or len(inner) != len(outer):
             continue
-        for a, b in zip(inner, _bound(outer, binding)):
+        for a, b in zip(inner, _bound(outer, binding), strict=False):
             if getattr(a, "is_Symbol", False) and a.name not in sub.spec.params:
                 out.setdefault(a, b)
     return out
@@ -345,7 +347,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         inputs = [r.name for r in body.inputs]
         in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
                                                if s is not None else "None")
-                     for src, s in zip(inputs, info.inputs)]
+                     for src, s in zip(inputs, info.inputs, strict=False)]
         called = unwrapped(body.form)
         sub = _cluster(checked, body, collapse)
         if sub is not None:
@@ -353,15 +355,18 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
                            'fontsize=11; margin=10;')
-            inner_sources = {i: produced[s] for i, s in zip(sub.spec.sources(), inputs)
-                             if s in produced}
-            inner_shapes = dict(zip(sub.spec.sources(), in_shapes))
+            inner_sources = {
+                i: produced[s]
+                for i, s in zip(sub.spec.sources(), inputs, strict=False)
+                if s in produced
+            }
+            inner_shapes = dict(zip(sub.spec.sources(), in_shapes, strict=False))
             inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
                           collapse, _sub_binding(sub, info.inputs, binding or {}))
             d.lines.append(f"{indent}}}")
             sub_outs = [o.name for o in sub.spec.outputs]
             produced[name] = inner.get(sub_outs[0], ident)
-            for o, inner_name in zip(node.out or (), sub_outs):
+            for o, inner_name in zip(node.out or (), sub_outs, strict=False):
                 produced[o] = inner.get(inner_name, ident)
             continue
         params = shown_params(spec, node, body, values)
@@ -381,7 +386,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         else:
             d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
                   dashed=layer_target(body.form) is not None, note="; ".join(notes))
-        for src_name, shape in zip(inputs, in_shapes):
+        for src_name, shape in zip(inputs, in_shapes, strict=False):
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,
                        ", style=dashed" if src_name == given else "")

@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
-from .errors import InternalError, error
+from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, py_string, uses_log2
 from .hints import def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
@@ -182,7 +182,9 @@ class ClassEmitter:
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
                 message = py_string(f"{spec.name}: {p.name} must be one of {shown}, got ")
-                values = ", ".join(py_value(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
+                values = ", ".join(py_value(c) for c in p.choices) + (
+                    "," if len(p.choices) == 1 else ""
+                )
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
         # requirements on params first; those that read a let right after the lets
@@ -301,8 +303,9 @@ class ClassEmitter:
         cover every value: their conditions read only bool/choices params (the checker
         found exactly one case for each combination) and none was left out."""
         structural = set(structural_params(self.spec))
-        exhaustive = complete and all(c.when.names <= structural for c in cases)
-        heads = [f"{'if' if i == 0 else 'elif'} {src(c.when, namer)}:" for i, c in enumerate(cases)]
+        whens = [_case_when(c) for c in cases]
+        exhaustive = complete and all(w.names <= structural for w in whens)
+        heads = [f"{'if' if i == 0 else 'elif'} {src(w, namer)}:" for i, w in enumerate(whens)]
         if exhaustive and len(heads) > 1:
             heads[-1] = "else:"
         return heads
@@ -392,7 +395,7 @@ class ClassEmitter:
     # whole class -----------------------------------------------------------------
     def build(self) -> ClassCode:
         spec = self.spec
-        dims = set()
+        dims: set[str] = set()
         fnamer = Namer(spec, "forward", dims)
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
@@ -415,13 +418,17 @@ class ClassEmitter:
         wanted = {d for d in namer.used_dims}
         lines = []
         for inp in self.spec.sources().values():
-            names = [d.text if d.text in wanted else "_" for d in inp.shape]
+            names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
                 lines.append(f"{', '.join(names)} = {inp.name}.shape")
                 wanted -= set(names)
         if wanted:
-            raise error(self.spec.loc, "E402", f"forward needs dim(s) {', '.join(sorted(wanted))}, "
-                        "which no input shape names as a plain dim")
+            raise error(
+                self.spec.loc,
+                BAD_ARGUMENTS,
+                f"forward needs dim(s) {', '.join(sorted(wanted))}, "
+                "which no input shape names as a plain dim",
+            )
         return lines
 
     def docstring(self) -> str:
@@ -462,6 +469,13 @@ class ClassEmitter:
                 shapes.append(f"    returns {o.name}{when}: {shown}")
         parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
         return "\n\n".join(parts)
+
+
+def _case_when(case: Node) -> Expr:
+    """A case's condition: the parser requires `when` on every case of a `cases:` node."""
+    if case.when is None:
+        raise ValueError(f"case of node '{case.name}' has no 'when'")
+    return case.when
 
 
 def _needs_parens(expr: Expr) -> bool:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from .errors import Loc, error
+from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, error
 
 MAX_TEXT = 400  # characters in one expression
 MAX_DEPTH = 32  # nesting of the expression tree
@@ -126,10 +126,10 @@ class Expr:
                                                     if substituted else ""))
         # a str param in arithmetic (TypeError), max() of a NaN default (ValueError)
         except (sympy.SympifyError, TypeError, ValueError) as exc:
-            raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
+            raise error(self.loc, BAD_VALUE, f"cannot evaluate '{self.text}' symbolically: "
                         f"{type(exc).__name__}") from None
         except TooLarge as exc:
-            raise error(self.loc, "E107", str(exc)) from None
+            raise error(self.loc, OVER_BUDGET, str(exc)) from None
         if key is not None and not isinstance(out, (list, dict)):
             if len(_SYMPY) >= MEMO_SIZE:
                 _SYMPY.clear()
@@ -146,8 +146,11 @@ _MISSING = object()
 
 
 def _free_names(tree: ast.AST) -> frozenset[str]:
-    return frozenset(n.id for n in ast.walk(tree)
-                     if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS)
+    return frozenset(
+        n.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
+    )
 
 
 def frozen_value(value: object) -> object:
@@ -161,7 +164,10 @@ def frozen_value(value: object) -> object:
 def _sympy_key(expr: Expr,
                env: Mapping[str, object]) -> tuple[str, tuple[tuple[str, object], ...]] | None:
     try:
-        return (expr.text, tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)))
+        return (
+            expr.text,
+            tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)),
+        )
     except TypeError:
         return None
 
@@ -169,31 +175,37 @@ def _sympy_key(expr: Expr,
 def parse(raw: object, loc: Loc) -> Expr:
     """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError."""
     if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
-        text = repr(None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None)
+        text = repr(
+            None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None
+        )
     elif isinstance(raw, (int, float)):
         text = repr(int(raw)) if isinstance(raw, int) else repr(float(raw))
     elif isinstance(raw, str):
         text = str(raw).strip()
     else:
-        raise error(loc, "E102", f"expected an expression, got {type(raw).__name__}")
+        raise error(loc, BAD_VALUE, f"expected an expression, got {type(raw).__name__}")
     if not text:
-        raise error(loc, "E200", "empty expression")
+        raise error(loc, EXPR_SYNTAX, "empty expression")
     if len(text) > MAX_TEXT:
-        raise error(loc, "E200", f"expression longer than {MAX_TEXT} characters")
+        raise error(loc, EXPR_SYNTAX, f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
-        raise error(loc, "E200", "expressions must fit on one line")
+        raise error(loc, EXPR_SYNTAX, "expressions must fit on one line")
     if text in _PARSED:  # the same text always parses and validates the same way
         tree, names = _PARSED[text]
         return Expr(text, tree, loc, names)
     try:
-        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for `1C`: ours is the error
+        with (
+            warnings.catch_warnings()
+        ):  # e.g. "invalid decimal literal" for `1C`: ours is the error
             warnings.simplefilter("ignore")
             parsed = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         col = (exc.offset or 1) - 1
-        raise error(loc.shifted(col), "E200", f"invalid expression '{text}': {exc.msg}") from None
+        raise error(
+            loc.shifted(col), EXPR_SYNTAX, f"invalid expression '{text}': {exc.msg}"
+        ) from None
     except (ValueError, RecursionError, MemoryError):
-        raise error(loc, "E200", f"invalid expression '{text}'") from None
+        raise error(loc, EXPR_SYNTAX, f"invalid expression '{text}'") from None
     _check(parsed, text, loc, 0)
     if len(_PARSED) >= MEMO_SIZE:
         _PARSED.clear()
@@ -204,38 +216,40 @@ def parse(raw: object, loc: Loc) -> Expr:
 def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
     where = loc.shifted(getattr(node, "col_offset", 0))
     if depth > MAX_DEPTH:
-        raise error(where, "E201", f"expression nested deeper than {MAX_DEPTH} levels")
+        raise error(where, EXPR_NOT_ALLOWED, f"expression nested deeper than {MAX_DEPTH} levels")
     if not isinstance(node, _ALLOWED):
         what = type(node).__name__
-        raise error(where, "E201", f"'{what}' is not allowed in expressions: '{text}'",
+        raise error(where, EXPR_NOT_ALLOWED, f"'{what}' is not allowed in expressions: '{text}'",
                     "expressions may use numbers, names, + - * / // % **, comparisons, "
                     "and/or/not, 'a if c else b', [..] literals, x[i] and "
                     + ", ".join(f"{f}()" for f in FUNCTIONS))
     if isinstance(node, ast.Constant):
         if not (node.value is None or isinstance(node.value, (bool, int, float, str))):
-            raise error(where, "E201", f"literal {node.value!r} is not allowed")
+            raise error(where, EXPR_NOT_ALLOWED, f"literal {node.value!r} is not allowed")
         if isinstance(node.value, int) and not isinstance(node.value, bool) \
                 and abs(node.value) > MAX_INT:
-            raise error(where, "E201", f"integer literal larger than {MAX_INT}")
+            raise error(where, EXPR_NOT_ALLOWED, f"integer literal larger than {MAX_INT}")
         if isinstance(node.value, str) and len(node.value) > 64:
-            raise error(where, "E201", "string literal longer than 64 characters")
+            raise error(where, EXPR_NOT_ALLOWED, "string literal longer than 64 characters")
     if isinstance(node, ast.Name) and (node.id.startswith("_") or node.id == "self"):
-        raise error(where, "E201", f"name '{node.id}' is not allowed in expressions")
+        raise error(where, EXPR_NOT_ALLOWED, f"name '{node.id}' is not allowed in expressions")
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise error(where, "E201", f"call of '{name}' is not allowed; functions: "
+            raise error(where, EXPR_NOT_ALLOWED, f"call of '{name}' is not allowed; functions: "
                         + ", ".join(FUNCTIONS))
         if node.keywords:
-            raise error(where, "E201", "keyword arguments are not allowed in expressions")
+            raise error(
+                where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
+            )
         arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
                  "len": (1, 1), "log2": (1, 1)}[node.func.id]
         if not arity[0] <= len(node.args) <= arity[1]:
-            raise error(where, "E201", f"{node.func.id}() takes {arity[0]}"
+            raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
                         + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise error(where, "E201", "'*' arguments are not allowed")
+                raise error(where, EXPR_NOT_ALLOWED, "'*' arguments are not allowed")
             _check(a, text, loc, depth + 1)
         return
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
@@ -244,10 +258,12 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
             exp = exp.operand
         if not (isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float))
                 and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW):
-            raise error(where, "E201", f"the exponent of '**' must be a number literal "
+            raise error(where, EXPR_NOT_ALLOWED, f"the exponent of '**' must be a number literal "
                         f"of at most {MAX_POW}")
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-        raise error(where, "E201", "slices are not allowed in expressions; index with x[i]")
+        raise error(
+            where, EXPR_NOT_ALLOWED, "slices are not allowed in expressions; index with x[i]"
+        )
     for child in ast.iter_child_nodes(node):
         _check(child, text, loc, depth + 1)
 
@@ -317,7 +333,7 @@ class _Interp:
         self.env, self.expr = env, expr
 
     def fail(self, node: ast.AST, msg: str) -> NoReturn:
-        raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), "E102",
+        raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), BAD_VALUE,
                     f"cannot evaluate '{self.expr.text}': {msg}")
 
     def run(self, node: ast.AST) -> Any:
@@ -351,7 +367,9 @@ class _Interp:
         a, b = self.run(node.left), self.run(node.right)
         sym, fn = _BINOPS[type(node.op)]
         if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
-            self.fail(node, f"'{sym}' needs numbers, got {type(a).__name__} and {type(b).__name__}")
+            self.fail(
+                node, f"'{sym}' needs numbers, got {type(a).__name__} and {type(b).__name__}"
+            )
         if sym in ("/", "//", "%") and b == 0:
             self.fail(node, "division by zero")
         try:
@@ -381,7 +399,7 @@ class _Interp:
 
     def _Compare(self, node: ast.Compare) -> Any:
         left = self.run(node.left)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = self.run(comp)
             try:
                 ok = _CMPOPS[type(op)](left, right)
@@ -496,7 +514,7 @@ class _Sym(_Interp):
         sp = self.sp
         left = self.run(node.left)
         terms = []
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = self.run(comp)
             if self._concrete(left) and self._concrete(right):
                 try:

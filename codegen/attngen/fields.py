@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TypeVar
 
-from .errors import Loc, did_you_mean, error
+from .errors import BAD_VALUE, EXPR_SYNTAX, UNKNOWN_KEY, Loc, did_you_mean, error
 from .expr import Expr, parse
 from .yamlload import LBool, LFloat, LList, LMap, LNone, LStr, LValue, loc_of
 
@@ -17,7 +17,7 @@ def check_keys(m: LMap, allowed: Collection[str], what: str) -> None:
     """E101 at the first key of `m` not in `allowed`, with a did-you-mean."""
     for key in m:
         if key not in allowed:
-            raise error(m.key_locs[key], "E101", f"unknown key '{key}' in {what}"
+            raise error(m.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in {what}"
                         + did_you_mean(key, allowed))
 
 
@@ -29,7 +29,7 @@ def expect(value: object, types: type[T] | tuple[type[T], ...], what: str, loc: 
             or (isinstance(value, (int, float)) and type(value).__name__ == "LBool"
                 and "bool" not in expected and "true or false" not in expected):
         got = _type_name(value)
-        raise error(loc_of(value, loc), "E102", f"{what} must be {expected}, got {got}")
+        raise error(loc_of(value, loc), BAD_VALUE, f"{what} must be {expected}, got {got}")
     return value
 
 
@@ -45,7 +45,7 @@ def text_of(m: LMap, key: str, what: str) -> str:
         return ""
     value = expect(m[key], LStr, f"'{key}' of {what}", m.loc, "a string")
     if len(value) > 2000:
-        raise error(value.loc, "E102", f"'{key}' of {what} is longer than 2000 characters")
+        raise error(value.loc, BAD_VALUE, f"'{key}' of {what} is longer than 2000 characters")
     return str(value)
 
 
@@ -56,10 +56,10 @@ def expr_of(value: LValue, loc: Loc, *, as_tuple: bool = False) -> Expr:
         inner = ", ".join(p.text for p in parts)
         text = f"({inner}{',' if len(parts) == 1 else ''})" if as_tuple else f"[{inner}]"
         if len(text) > 400:
-            raise error(value.loc, "E200", "list value longer than 400 characters")
+            raise error(value.loc, EXPR_SYNTAX, "list value longer than 400 characters")
         return parse(text, value.loc)
     if isinstance(value, LMap):
-        raise error(value.loc, "E102", "expected an expression or a list, got a mapping")
+        raise error(value.loc, BAD_VALUE, "expected an expression or a list, got a mapping")
     return parse(value, loc_of(value, loc))
 
 
@@ -67,11 +67,11 @@ def shape_of(value: LValue, loc: Loc, what: str) -> list[Expr]:
     """A shape list `[B, C, H, W]`: each dim a name, an integer or an expression."""
     value = expect(value, LList, what, loc, "a list of dims like [B, C, H, W]")
     if len(value) > 16:
-        raise error(value.loc, "E102", f"{what} has more than 16 dims")
+        raise error(value.loc, BAD_VALUE, f"{what} has more than 16 dims")
     dims = []
     for d in value:
         if isinstance(d, (LList, LMap, LNone, LBool, LFloat)):
-            raise error(loc_of(d, value.loc), "E102",
+            raise error(loc_of(d, value.loc), BAD_VALUE,
                         f"{what}: each dim must be a name, an integer or an expression")
         dims.append(parse(d, loc_of(d, value.loc)))
     return dims

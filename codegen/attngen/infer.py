@@ -16,7 +16,17 @@ from . import ops
 from .algebra import TooLarge
 from .configs import Env, add_lets, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
-from .errors import Loc, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    SHAPE_MISMATCH,
+    SHAPE_RULE,
+    UNKNOWN_NAME,
+    UNKNOWN_REF,
+    UNSTATED_DIVISIBILITY,
+    Loc,
+    did_you_mean,
+    error,
+)
 from .expr import Expr, frozen_value
 from .graph import build, producers
 from .model import (
@@ -72,7 +82,7 @@ def check_names(expr: Expr, env) -> None:
         return
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
-            raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
+            raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
                         f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
 
 
@@ -122,7 +132,7 @@ class Inference:
             return sympy.Integer(value)
         if is_dim(value):
             return value
-        raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
+        raise error(d.loc, BAD_ARGUMENTS, f"dim '{d.text}' is not an integer ({value!r})")
 
     def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
               extra: dict | None = None):
@@ -134,11 +144,15 @@ class Inference:
         annot = self.annotation(dims, extra)
         shown = "[" + ", ".join(d.text for d in dims) + "]"
         if len(annot) != len(inferred):
-            raise error(loc, "E400", f"node '{node_name}': shape {fmt_shape(inferred)} has "
-                        f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
-                        f"rule: {rule}" if rule else "")
+            raise error(
+                loc,
+                SHAPE_MISMATCH,
+                f"node '{node_name}': shape {fmt_shape(inferred)} has "
+                f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                f"rule: {rule}" if rule else "",
+            )
         result = []
-        for i, ((kind, value), actual) in enumerate(zip(annot, inferred)):
+        for i, ((kind, value), actual) in enumerate(zip(annot, inferred, strict=False)):
             if kind == "bind":
                 self.env.sym[value] = actual
                 self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
@@ -152,7 +166,7 @@ class Inference:
                 hint = self.prover.divisibility_hint(actual, value)
                 bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
                 notes += [hint, f"dims bound so far: {bound}" if bound else ""]
-                raise error(dims[i].loc, "E404" if hint else "E400",
+                raise error(dims[i].loc, UNSTATED_DIVISIBILITY if hint else SHAPE_MISMATCH,
                             f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
                             f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
                             f"{dims[i].text})" + config_text(self.config), *notes)
@@ -195,12 +209,12 @@ class Inference:
                 got = dtype_of(given[name])
                 if got is not None and got != dtype:
                     raise ShapeFail(f"input '{name}' of {self.spec.name} is a {dtype} tensor, "
-                                    f"got a {got} one", "E402")
+                                    f"got a {got} one", BAD_ARGUMENTS)
                 if len(given[name]) != len(dims):
                     raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
                                     f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
-                                    f"{fmt_shape(given[name])}", "E403")
-                for i, (want, got) in enumerate(zip(dims, given[name])):
+                                    f"{fmt_shape(given[name])}", SHAPE_RULE)
+                for i, (want, got) in enumerate(zip(dims, given[name], strict=False)):
                     self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
                                 f"{self.spec.name}'s input shape")
                 self.values[name] = TensorType(given[name], dtype)
@@ -226,8 +240,11 @@ class Inference:
                 chosen = [c for c in node.form.cases if self.active(c.when)]
                 if len(chosen) != 1:
                     count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
-                    raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
-                                + config_text(self.config))
+                    raise error(
+                        node.loc,
+                        BAD_ARGUMENTS,
+                        f"node '{name}': {count}, exactly one must" + config_text(self.config),
+                    )
                 self.node(node, chosen[0], prod)
             else:
                 self.node(node, node, prod)
@@ -235,17 +252,25 @@ class Inference:
     def fetch(self, ref, node: Node):
         owner = self.prod[ref.name]
         if owner not in self.values:
-            raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
-                        "exist" + config_text(self.config))
+            raise error(
+                ref.loc,
+                UNKNOWN_REF,
+                f"node '{node.name}' uses '{ref.name}', which does not "
+                "exist" + config_text(self.config),
+            )
         value = self.values[owner]
         if value is LAYER:
-            raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a layer "
+            raise error(ref.loc, BAD_ARGUMENTS, f"node '{node.name}' reads '{ref.name}', a layer "
                         "declared without 'in:' (not a tensor)",
                         f"call the layer with: {{apply: {ref.name}, in: ...}}")
         if isinstance(value, dict):
             if ref.name not in value:  # the node's own name, not one of its outputs
-                raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a node with "
-                            f"several outputs: read one of {', '.join(value)}")
+                raise error(
+                    ref.loc,
+                    BAD_ARGUMENTS,
+                    f"node '{node.name}' reads '{ref.name}', a node with "
+                    f"several outputs: read one of {', '.join(value)}",
+                )
             return value[ref.name]
         return value
 
@@ -262,9 +287,13 @@ class Inference:
             out = self.compute(node, body, ins)
         except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
                 OverflowError) as exc:  # an op rule fed values of the wrong kind
-            raise error(body.loc, "E402", f"node '{node.name}': arguments of the wrong kind for "
-                        f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
-                        f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
+            raise error(
+                body.loc,
+                BAD_ARGUMENTS,
+                f"node '{node.name}': arguments of the wrong kind for "
+                f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
+                f"rule: {self.rule_of(body)}" if self.rule_of(body) else "",
+            ) from None
         except ShapeFail as exc:
             rule = self.rule_of(body)
             shown = ", ".join(typed_text(s) for s in ins)
@@ -277,22 +306,33 @@ class Inference:
                 if isinstance(out, list) or len(out) != len(ins[0]):
                     self.ctx.fail(f"{fmt_shape(out) if not isinstance(out, list) else 'a list'} "
                                   f"with it, {fmt_shape(ins[0])} without it")
-                for i, (a, b) in enumerate(zip(out, ins[0])):
+                for i, (a, b) in enumerate(zip(out, ins[0], strict=False)):
                     self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
             except ShapeFail as exc:
-                raise error(body.loc, "E403", f"node '{node.name}': the shape must not depend on "
-                            f"whether '{body.if_given.name}' is given: {exc}") from None
+                raise error(
+                    body.loc,
+                    SHAPE_RULE,
+                    f"node '{node.name}': the shape must not depend on "
+                    f"whether '{body.if_given.name}' is given: {exc}",
+                ) from None
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
             out = _with_dtypes(self.check_annotation(node, body, out, annotation), out)
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
-                raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
-                            f"but produces {len(out) if isinstance(out, list) else 1}")
-            out = dict(zip(body.out, out))
+                raise error(
+                    body.loc,
+                    BAD_ARGUMENTS,
+                    f"node '{node.name}' names {len(body.out)} outputs "
+                    f"but produces {len(out) if isinstance(out, list) else 1}",
+                )
+            out = dict(zip(body.out, out, strict=False))
         elif isinstance(out, list) and not self.is_list_node(body, ins):
-            raise error(body.loc, "E402", f"node '{node.name}' produces {len(out)} outputs: "
-                        "name them with out: [a, b, ...]")
+            raise error(
+                body.loc,
+                BAD_ARGUMENTS,
+                f"node '{node.name}' produces {len(out)} outputs: name them with out: [a, b, ...]",
+            )
         self.values[node.name] = out
         if self.record is not None and node.name not in self.record.nodes:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
@@ -305,12 +345,12 @@ class Inference:
         loc = node.shape_loc or body.loc
         if body.out:
             return [self.unify(name, loc, shape, dims, rule)
-                    for name, dims, shape in zip(body.out, annotation, out)]
+                    for name, dims, shape in zip(body.out, annotation, out, strict=False)]
         if isinstance(out, list):
             each = body.form if isinstance(body.form, Repeat) else None
             items = self.each_items(each) if each is not None else [None] * len(out)
             result = []
-            for item, shape in zip(items, out):
+            for item, shape in zip(items, out, strict=False):
                 extra = {each.var: item} if each is not None and each.var else None
                 result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
             return result
@@ -332,9 +372,9 @@ class Inference:
     def each_items(self, each: Repeat) -> list:
         items = self.concrete(each.iterable)
         if not isinstance(items, (list, tuple)):
-            raise error(each.iterable.loc, "E402", f"'each' needs a list, got {items!r}")
+            raise error(each.iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
         if len(items) > 64:
-            raise error(each.iterable.loc, "E402", "'each' over more than 64 items")
+            raise error(each.iterable.loc, BAD_ARGUMENTS, "'each' over more than 64 items")
         return list(items)
 
     def compute(self, node: Node, body: Node, ins):
@@ -344,7 +384,9 @@ class Inference:
                         for item in self.each_items(each)]
             case Map(called):
                 if len(ins) != 1 or not isinstance(ins[0], list):
-                    raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
+                    raise ShapeFail(
+                        "'map: true' needs exactly one list-valued input", BAD_ARGUMENTS
+                    )
                 return [self.call(called, [x], {}, body) for x in ins[0]]
             case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
                 return self.call(body.form, ins, {}, body)
@@ -363,10 +405,10 @@ class Inference:
                     else owned_layer(layer.form)
                 if layer is None or owned is None:
                     raise ShapeFail(f"'apply: {target.name}' must name a layer node "
-                                    "(op layer, seq or use) of this spec", "E402")
+                                    "(op layer, seq or use) of this spec", BAD_ARGUMENTS)
                 if layer.name not in self.values:
                     raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
-                                    "exist in this configuration", "E300")
+                                    "exist in this configuration", UNKNOWN_REF)
                 return self.call(owned, ins, extra, layer)
             case Seq(items):
                 self.check_arity("a layer sequence", ins, 1, 1)
@@ -391,12 +433,12 @@ class Inference:
         n = len(ins)
         if n < lo or (hi != -1 and n > hi):
             want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
-            raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
+            raise ShapeFail(f"{what} takes {want} input(s), got {n}", BAD_ARGUMENTS)
         for i, s in enumerate(ins):
             if isinstance(s, list):
                 takers = ", ".join(n for n, o in ops.REGISTRY.items() if o.list_input)
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
-                                f"({takers}) or 'map: true'", "E402")
+                                f"({takers}) or 'map: true'", BAD_ARGUMENTS)
 
     def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
         """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
@@ -406,7 +448,7 @@ class Inference:
         if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
             ins = ins[0]
             if not ins:
-                raise ShapeFail("empty list", "E402")
+                raise ShapeFail("empty list", BAD_ARGUMENTS)
         self.check_arity(f"{op.name}", ins, *op.arity)
         args = self.op_args(op, call.args, extra)
         for a in op.args:
@@ -425,7 +467,7 @@ class Inference:
             allowed = op.dtype.allowed(i)
             if family is not None and family not in allowed:
                 raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
-                                f"got a {family} tensor", "E402",
+                                f"got a {family} tensor", BAD_ARGUMENTS,
                                 (f"dtype rule: {op.dtype.text}",))
         out = op.shape(self.ctx, list(ins), args)
         for shape in out if isinstance(out, list) else [out]:
@@ -434,7 +476,7 @@ class Inference:
             if bad is not None:  # e.g. Linear(cin, [1, 2]): an argument is no integer
                 raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
                                 "its arguments (" + ", ".join(
-                                    f"{k}={v}" for k, v in args.items()) + ")", "E402")
+                                    f"{k}={v}" for k, v in args.items()) + ")", BAD_ARGUMENTS)
             if isinstance(shape, tuple):
                 self.ctx.sizes(shape, f"{op.name}'s output")
         dtype = op.dtype.result([f for f in families if f is not None])
@@ -451,10 +493,10 @@ class Inference:
                 if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
                                              for d in args[a.name]):
                     raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
-                                    "or expression (not a list)", "E402")
+                                    "or expression (not a list)", BAD_ARGUMENTS)
             elif a.required:
                 raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
-                                + ", ".join(x.name for x in op.args) + ")", "E402")
+                                + ", ".join(x.name for x in op.args) + ")", BAD_ARGUMENTS)
             else:
                 args[a.name] = a.default
         return args
@@ -467,7 +509,7 @@ class Inference:
                 env.sym[p.name] = self.sym(call.args[p.name], extra)
                 env.val[p.name] = self.concrete(call.args[p.name], extra)
             elif p.required:
-                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
+                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
             else:
                 env.sym[p.name] = env.val[p.name] = p.default
             if p.name in structural_params(sub):
@@ -486,9 +528,9 @@ class Inference:
         required = [n for n in names if not sub.sources()[n].optional]
         if not len(required) <= len(ins) <= len(names):
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
-                            f"({', '.join(names)}), got {len(ins)}", "E402")
+                            f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
         inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
-        inner.bind_inputs(dict(zip(names, ins)))
+        inner.bind_inputs(dict(zip(names, ins, strict=False)))
         inner.run()
         outs = []
         for o in sub.outputs:
@@ -516,7 +558,7 @@ def _with_dtypes(shapes, typed):
     """Shapes in an annotation's terms (unify's result) with the dtypes of `typed`, the
     inferred values they replace (a shape, a list of shapes)."""
     if isinstance(shapes, list):
-        return [_with_dtypes(s, t) for s, t in zip(shapes, typed)]
+        return [_with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
     dtype = dtype_of(typed)
     return TensorType(shapes, dtype) if dtype is not None else shapes
 

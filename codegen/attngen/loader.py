@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import Loc, did_you_mean, error
+from .errors import FILE_ERROR, INCLUDE_CYCLE, OUTSIDE_ROOTS, OVER_BUDGET, Loc, did_you_mean, error
 from .model import Spec
 from .parse import parse_spec
 from .resources import specs_dir
@@ -115,15 +115,24 @@ class Loader:
         if outside is not None:
             written, real = outside
             link = real != Path(os.path.abspath(written))
-            raise error(loc, "E503", f"'{ref}' lies outside the folders specs are read from",
-                        f"it is a symlink to {real}" if link else "",
-                        "specs are read from the folder of the spec being built and below, "
-                        "the built-in library, and folders named with -I DIR")
+            raise error(
+                loc,
+                OUTSIDE_ROOTS,
+                f"'{ref}' lies outside the folders specs are read from",
+                f"it is a symlink to {real}" if link else "",
+                "specs are read from the folder of the spec being built and below, "
+                "the built-in library, and folders named with -I DIR",
+            )
         known = sorted(p.stem for p in self.builtin_dir.glob("*.yaml"))
-        raise error(loc, "E500", f"cannot find spec '{ref}' (looked next to {self.display(base)} "
-                    "and in the built-in library)" + did_you_mean(Path(ref).stem, known),
-                    f"{self.display(broken)} is a symlink to no file (a loop or a missing "
-                    "target)" if broken else "")
+        raise error(
+            loc,
+            FILE_ERROR,
+            f"cannot find spec '{ref}' (looked next to {self.display(base)} "
+            "and in the built-in library)" + did_you_mean(Path(ref).stem, known),
+            f"{self.display(broken)} is a symlink to no file (a loop or a missing target)"
+            if broken
+            else "",
+        )
 
     def load(self, path: Path, stack: tuple[tuple[Path, Loc], ...] = ()) -> Spec:
         path = path.resolve() if path.exists() else path
@@ -150,11 +159,17 @@ class Loader:
             if origin is not None and Path(origin).resolve() != chain[-1]:
                 names.append(self.display(Path(origin)))
             names.append(self.display(path))
-            raise error(loc, "E501", "cycle through `use:`/`extends:`: " + " -> ".join(names))
+            raise error(
+                loc, INCLUDE_CYCLE, "cycle through `use:`/`extends:`: " + " -> ".join(names)
+            )
         if len(stack) > MAX_USE_DEPTH:
-            raise error(loc, "E107", f"`use:` nested deeper than {MAX_USE_DEPTH} levels below "
-                        f"{self.display(chain[0])} (the build budget for sub-spec depth)",
-                        "a deeper chain of sub-specs is refused; flatten some levels")
+            raise error(
+                loc,
+                OVER_BUDGET,
+                f"`use:` nested deeper than {MAX_USE_DEPTH} levels below "
+                f"{self.display(chain[0])} (the build budget for sub-spec depth)",
+                "a deeper chain of sub-specs is refused; flatten some levels",
+            )
         return self.load(path, stack)
 
 
@@ -163,5 +178,5 @@ def load(path: str | os.PathLike[str], loader: Loader | None = None) -> Spec:
     loader = loader or Loader()
     path = Path(path)
     if not path.exists():
-        raise error(Loc(str(path)), "E500", "no such file")
+        raise error(Loc(str(path)), FILE_ERROR, "no such file")
     return loader.load(path)

@@ -8,7 +8,7 @@ import keyword
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import Collector, Loc, error
+from .errors import BAD_NAME, DUPLICATE_NAME, Collector, Loc, error
 from .model import (
     Cases,
     FunctionOp,
@@ -64,28 +64,30 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
     """Validate a spec name used as a Python identifier; returns it as a plain str."""
     text = str(name)
     if not text.isidentifier() or not text.isascii():
-        raise error(loc, "E104", f"{what} name '{_show(text)}' is not a valid identifier "
+        raise error(loc, BAD_NAME, f"{what} name '{_show(text)}' is not a valid identifier "
                     "(ASCII letters, digits and '_', not starting with a digit)")
     if len(text) > MAX_NAME:
-        raise error(loc, "E104", f"{what} name '{text[:20]}...' is longer than {MAX_NAME} characters")
+        raise error(
+            loc, BAD_NAME, f"{what} name '{text[:20]}...' is longer than {MAX_NAME} characters"
+        )
     if keyword.iskeyword(text) or keyword.issoftkeyword(text):
-        raise error(loc, "E104", f"{what} name '{text}' is a Python keyword")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is a Python keyword")
     if text.startswith("_"):
-        raise error(loc, "E104", f"{what} name '{text}' may not start with '_' "
+        raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
                     "(reserved for generated code)")
     if text in GENERATED_NAMES or text in BUILTIN_NAMES:
-        raise error(loc, "E104", f"{what} name '{text}' is reserved: the generated code uses it")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it")
     if attribute and text in MODULE_ATTRS:
-        raise error(loc, "E104", f"{what} name '{text}' would shadow nn.Module.{text}")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}")
     return text
 
 
 def check_class_name(name: object, loc: Loc) -> str:
     text = check_identifier(name, loc, "module")
     if text in ("Module", "Sequential", "ModuleList", "Tensor"):
-        raise error(loc, "E104", f"module name '{text}' would shadow a torch class")
+        raise error(loc, BAD_NAME, f"module name '{text}' would shadow a torch class")
     if text == MODULE_VAR:
-        raise error(loc, "E104", f"module name '{text}' is reserved: the generated "
+        raise error(loc, BAD_NAME, f"module name '{text}' is reserved: the generated "
                     "init_weights uses it as a local variable")
     return text
 
@@ -108,11 +110,18 @@ def check_file_names(spec: Spec) -> None:
         if sub.name in classes or sub.name in owners:
             first = classes.get(sub.name)
             what = f"class '{sub.name}' of {first.file}" if first else owners[sub.name]
-            issues.add(error(loc, "E106", f"{sub.file} defines class '{sub.name}', but the "
-                             f"generated file already has {what}: one would replace the other",
-                             f"give one of them another `name:` (or use a variant of it: a "
-                             f"file with `extends: {sub.file}` and a new `name:`)"
-                             if first else ""))
+            issues.add(
+                error(
+                    loc,
+                    DUPLICATE_NAME,
+                    f"{sub.file} defines class '{sub.name}', but the "
+                    f"generated file already has {what}: one would replace the other",
+                    f"give one of them another `name:` (or use a variant of it: a "
+                    f"file with `extends: {sub.file}` and a new `name:`)"
+                    if first
+                    else "",
+                )
+            )
             continue
         classes[sub.name] = sub
         owners[sub.name] = f"class '{sub.name}' of {sub.file}"
@@ -120,16 +129,22 @@ def check_file_names(spec: Spec) -> None:
         for alias in sub.aliases:
             loc = getattr(alias, "loc", sub.loc)
             if alias in owners:
-                issues.add(error(loc, "E106", f"alias '{alias}' of {sub.name} is already "
+                issues.add(error(loc, DUPLICATE_NAME, f"alias '{alias}' of {sub.name} is already "
                                  f"{owners[alias]} in the generated file"))
             else:
                 owners[alias] = f"alias '{alias}' of {sub.name} ({sub.file})"
     for sub, _ in specs:
         for name, loc, what in _local_names(sub):
             if name in owners:
-                issues.add(error(loc, "E106", f"{what} '{name}' of {sub.name} has the name of "
-                                 f"{owners[name]}, which the generated code would hide",
-                                 "rename one of them"))
+                issues.add(
+                    error(
+                        loc,
+                        DUPLICATE_NAME,
+                        f"{what} '{name}' of {sub.name} has the name of "
+                        f"{owners[name]}, which the generated code would hide",
+                        "rename one of them",
+                    )
+                )
     issues.raise_if_any()
 
 

@@ -7,7 +7,15 @@ from dataclasses import replace
 
 from . import ops
 from .describe import label
-from .errors import Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    BAD_VALUE,
+    REQUIREMENT_FAILS,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import parse
 from .model import (
     Cases,
@@ -57,7 +65,7 @@ def _call(call: LayerOp | FunctionOp | SubSpec, values: dict[str, object], loc: 
     except (OverflowError, ValueError, TypeError):  # inf, nan, a list ...
         pass
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-    raise error(loc, "E402", f"{op.name}({shown}) has no whole, finite parameter count "
+    raise error(loc, BAD_ARGUMENTS, f"{op.name}({shown}) has no whole, finite parameter count "
                 f"({count!r}): check its arguments")
 
 
@@ -78,7 +86,7 @@ def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
         case Repeat(var, iterable, body):
             items = iterable.value(values)
             if not isinstance(items, (list, tuple)):
-                raise error(iterable.loc, "E402", f"'each' needs a list, got {items!r}")
+                raise error(iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
             return sum(_form_params(body, {**values, **({var: i} if var else {})}, loc)
                        for i in items)
         case Map(body):
@@ -114,11 +122,11 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
         name, eq, raw = str(text).partition("=")
         name = name.strip()
         if not eq or not name or not raw.strip():
-            raise error(SET_LOC, "E102", f"'{text}' is not NAME=VALUE (e.g. --set channel=256)")
+            raise error(SET_LOC, BAD_VALUE, f"'{text}' is not NAME=VALUE (e.g. --set channel=256)")
         if name not in spec.params:
             what = "a derived value (let), not a param" if name in spec.lets else "no param"
             known = ", ".join(spec.params) or "none"
-            raise error(SET_LOC, "E102", f"{spec.name} has {what} '{name}'"
+            raise error(SET_LOC, BAD_VALUE, f"{spec.name} has {what} '{name}'"
                         + did_you_mean(name, spec.params), f"its params: {known}")
         param = spec.params[name]
         expr = parse(raw, SET_LOC)
@@ -142,8 +150,12 @@ def check_requires(spec: Spec, values: dict[str, object]) -> None:
     for req in spec.requires:
         if not req.value(values):
             shown = ", ".join(f"{n}={values[n]!r}" for n in sorted(req.names) if n in values)
-            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for these "
-                        "values", f"values: {shown}")
+            raise error(
+                req.loc,
+                REQUIREMENT_FAILS,
+                f"requirement '{req.text}' does not hold for these values",
+                f"values: {shown}",
+            )
 
 
 def check_shapes(spec: Spec, overrides: dict[str, object]) -> None:

@@ -14,7 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_EDIT,
+    BAD_NAME,
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    MISSING_KEY,
+    UNKNOWN_OP,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import CONSTANTS, FUNCTIONS, Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of, text_of
 from .graph import check_optional_reads, check_unique_names
@@ -45,11 +57,11 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
     raw = expect(raw, LMap, "a spec", top, "a mapping with keys like name, params, inputs, graph")
     check_keys(raw, TOP_KEYS, "the spec")
     if "edits" in raw:
-        raise error(raw.key_locs["edits"], "E502", "'edits' needs 'extends' (a spec to edit)")
+        raise error(raw.key_locs["edits"], BAD_EDIT, "'edits' needs 'extends' (a spec to edit)")
     issues = Collector()
     for key in ("name", "inputs", "graph", "outputs"):
         if key not in raw:
-            issues.add(error(raw.loc, "E103", f"missing required key '{key}' in the spec"))
+            issues.add(error(raw.loc, MISSING_KEY, f"missing required key '{key}' in the spec"))
     issues.raise_if_any()
     name_value = expect(raw["name"], LStr, "'name'", raw.loc, "a string (the class name)")
     spec = Spec(
@@ -94,7 +106,7 @@ def _init_number(value: LValue, key: str, loc: Loc) -> float:
     except OverflowError:  # an integer beyond the range of a float
         number = math.inf
     if not math.isfinite(number):
-        raise error(loc_of(value, loc), "E102", f"init '{key}' must be a finite number "
+        raise error(loc_of(value, loc), BAD_VALUE, f"init '{key}' must be a finite number "
                     "(not infinite, NaN or beyond the range of a float)")
     return number
 
@@ -103,7 +115,7 @@ def check_param_order(spec: Spec) -> None:
     seen_default: str | None = None
     for p in spec.params.values():
         if p.required and seen_default:
-            raise error(p.loc, "E102", f"param '{p.name}' has no default but follows "
+            raise error(p.loc, BAD_VALUE, f"param '{p.name}' has no default but follows "
                         f"'{seen_default}', which has one (Python needs required params first)")
         if not p.required:
             seen_default = p.name
@@ -118,7 +130,7 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
             default: object = plain(value["default"]) if "default" in value else REQUIRED
             ptype = str(value.get("type", "")) or _infer_type(default, key.loc, name)
             if ptype not in PARAM_TYPES:
-                raise error(value["type"].loc, "E102", f"param '{name}': unknown type '{ptype}'"
+                raise error(value["type"].loc, BAD_VALUE, f"param '{name}': unknown type '{ptype}'"
                             + did_you_mean(ptype, PARAM_TYPES))
             listed = value.get("choices")
             choices: tuple[Plain, ...] | None = None
@@ -139,7 +151,7 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
 
 def _infer_type(default: object, loc: Loc, name: str) -> str:
     if default is REQUIRED:
-        raise error(loc, "E102", f"param '{name}' needs a 'type' or a 'default'")
+        raise error(loc, BAD_VALUE, f"param '{name}' needs a 'type' or a 'default'")
     for t, py in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", list)):
         if isinstance(default, py):
             return t
@@ -163,18 +175,18 @@ def check_param_value(param: Param, loc: Loc) -> None:
         "any": lambda v: True,
     }[param.type]
     if not ok(value) and not (value is None and param.type != "list"):
-        raise error(loc, "E102",
+        raise error(loc, BAD_VALUE,
                     f"param '{param.name}': value {value!r} is not of type {param.type}")
     if param.type == "list" and isinstance(value, list) and not all(  # a list: checked above
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise error(loc, "E102", f"param '{param.name}': a list param holds numbers")
+        raise error(loc, BAD_VALUE, f"param '{param.name}': a list param holds numbers")
     if param.type == "int" and isinstance(value, int) and abs(value) > 10**12:
-        raise error(loc, "E102", f"param '{param.name}': {value} is larger than 10**12")
+        raise error(loc, BAD_VALUE, f"param '{param.name}': {value} is larger than 10**12")
     if param.choices is not None and value not in param.choices:
-        raise error(loc, "E102",
+        raise error(loc, BAD_VALUE,
                     f"param '{param.name}': {value!r} is not one of {list(param.choices)}")
     if param.type == "str" and isinstance(value, str) and len(value) > 200:
-        raise error(loc, "E102", f"param '{param.name}': string longer than 200 characters")
+        raise error(loc, BAD_VALUE, f"param '{param.name}': string longer than 200 characters")
 
 
 def _load_lets(spec: Spec, raw: LValue, loc: Loc) -> None:
@@ -195,21 +207,23 @@ def _load_requires(spec: Spec, raw: LValue, loc: Loc) -> None:
 def _load_inputs(spec: Spec, raw: LValue, loc: Loc) -> None:
     raw = expect(raw, LMap, "'inputs'", loc, "a mapping of name: shape")
     if not raw:
-        raise error(loc, "E103", "a spec needs at least one input")
+        raise error(loc, MISSING_KEY, "a spec needs at least one input")
     optional: str | None = None
     for key, value in raw.items():
         inp = spec.inputs[str(key)] = _load_input(key, value)
         if inp.optional:
             optional = optional or inp.name
         elif optional:  # forward(self, x, mask=None): optional inputs come last
-            raise error(inp.loc, "E102", f"input '{inp.name}' is required but follows the "
+            raise error(inp.loc, BAD_VALUE, f"input '{inp.name}' is required but follows the "
                         f"optional input '{optional}' (optional inputs come last)")
 
 
 def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
     name = check_identifier(key, key.loc, "input")
     if isinstance(value, LList):
-        return Input(name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'")))
+        return Input(
+            name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'"))
+        )
     value = expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))
@@ -219,23 +233,25 @@ def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
     if "dtype" in value:
         inp.dtype = str(value["dtype"])
         if inp.dtype not in DTYPES:
-            raise error(value["dtype"].loc, "E102", f"input '{name}': dtype must be one of "
+            raise error(value["dtype"].loc, BAD_VALUE, f"input '{name}': dtype must be one of "
                         f"{', '.join(DTYPES)}" + did_you_mean(inp.dtype, DTYPES))
     if "items" in value:
         if item:
-            raise error(value.key_locs["items"], "E102", "list inputs cannot be nested")
+            raise error(value.key_locs["items"], BAD_VALUE, "list inputs cannot be nested")
         if "shape" in value:
-            raise error(value.key_locs["items"], "E102",
+            raise error(value.key_locs["items"], BAD_VALUE,
                         f"input '{name}' has both 'shape' and 'items'")
         items = expect(value["items"], LMap, f"'items' of input '{name}'", value.loc,
                         "a mapping of item name: shape")
         if not items:
-            raise error(items.loc, "E102", f"input '{name}' has no items")
+            raise error(items.loc, BAD_VALUE, f"input '{name}' has no items")
         inp.items = [_load_input(k, v, item=True) for k, v in items.items()]
     elif "shape" in value:
         inp.shape = checked_dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
     else:
-        raise error(value.loc, "E103", f"input '{name}' needs 'shape' (or 'items' for a list)")
+        raise error(
+            value.loc, MISSING_KEY, f"input '{name}' needs 'shape' (or 'items' for a list)"
+        )
     return inp
 
 
@@ -243,7 +259,7 @@ def checked_dims(shape: list[Expr]) -> list[Expr]:
     """Dim names become local variables of forward: valid, unreserved identifiers."""
     for name, loc in dim_names(shape):
         if name in FUNCTIONS or name in CONSTANTS:
-            raise error(loc, "E104", f"dim name '{name}' is reserved: expressions use it")
+            raise error(loc, BAD_NAME, f"dim name '{name}' is reserved: expressions use it")
         check_identifier(name, loc, "dim")
     return shape
 
@@ -253,20 +269,20 @@ def _load_outputs(spec: Spec, raw: LValue, loc: Loc) -> None:
     if isinstance(raw, LMap):
         check_keys(raw, ("list", "tuple"), "'outputs'")
         if len(raw) != 1:
-            raise error(raw.loc, "E102", "'outputs' mapping takes one key: 'list' or 'tuple'")
+            raise error(raw.loc, BAD_VALUE, "'outputs' mapping takes one key: 'list' or 'tuple'")
         form = next(iter(raw))
         raw = expect(raw[form], LList, f"'outputs.{form}'", loc, "a list of node names")
     elif isinstance(raw, LList):
         form = "tuple"
     items = raw if isinstance(raw, LList) else [raw]
     if not items:
-        raise error(loc_of(raw, loc), "E102", "'outputs' is empty")
+        raise error(loc_of(raw, loc), BAD_VALUE, "'outputs' is empty")
     for item in items:
         when = None
         if isinstance(item, LMap):
             check_keys(item, ("name", "when"), "an output")
             if "name" not in item:
-                raise error(item.loc, "E103", "an output needs 'name'")
+                raise error(item.loc, MISSING_KEY, "an output needs 'name'")
             when = parse(item["when"], loc_of(item["when"], item.loc)) if "when" in item else None
             item = item["name"]
         ref = expect(item, LStr, "an output", loc, "a node name")
@@ -281,17 +297,17 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
         rule = expect(item, LMap, "an init rule", loc, "a mapping")
         check_keys(rule, INIT_KEYS, "an init rule")
         if "op" not in rule:
-            raise error(rule.loc, "E103", "an init rule needs 'op' (the layer type)")
+            raise error(rule.loc, MISSING_KEY, "an init rule needs 'op' (the layer type)")
         op = str(rule["op"])
         if op not in ops.REGISTRY or not ops.REGISTRY[op].module:
-            raise error(rule["op"].loc, "E401", f"init: unknown layer type '{op}'"
+            raise error(rule["op"].loc, UNKNOWN_OP, f"init: unknown layer type '{op}'"
                         + did_you_mean(op, [n for n, o in ops.REGISTRY.items() if o.module]))
         init = InitRule(op, rule.loc)
         for key, choices in (("weight", INIT_WEIGHT), ("bias", INIT_BIAS)):
             if key in rule:
                 value = str(rule[key])
                 if value not in choices:
-                    raise error(rule[key].loc, "E102", f"init {key}: '{value}' is not one of "
+                    raise error(rule[key].loc, BAD_VALUE, f"init {key}: '{value}' is not one of "
                                 + ", ".join(choices) + did_you_mean(value, choices))
                 setattr(init, key, value)
         numbers: dict[str, float] = {}
@@ -299,7 +315,7 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
             if key in rule:
                 init.options[key] = numbers[key] = _init_number(rule[key], key, rule.loc)
         if numbers.get("std", 0.0) < 0:
-            raise error(rule["std"].loc, "E102", f"init 'std' must be at least 0, got "
+            raise error(rule["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
                         f"{numbers['std']!r}")
         words: dict[str, str] = {}
         for key in ("mode", "nonlinearity"):
@@ -307,20 +323,25 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
                 init.options[key] = words[key] = str(expect(rule[key], str, f"init '{key}'",
                                                             rule.loc, "a string"))
         if init.options.get("mode", "fan_in") not in ("fan_in", "fan_out"):
-            raise error(rule["mode"].loc, "E102", "init mode must be fan_in or fan_out")
+            raise error(rule["mode"].loc, BAD_VALUE, "init mode must be fan_in or fan_out")
         if init.options.get("nonlinearity", "relu") not in INIT_NONLINEARITY:
-            raise error(rule["nonlinearity"].loc, "E102", "init nonlinearity must be one of "
+            raise error(rule["nonlinearity"].loc, BAD_VALUE, "init nonlinearity must be one of "
                         + ", ".join(INIT_NONLINEARITY)
                         + did_you_mean(words["nonlinearity"], INIT_NONLINEARITY))
         if init.weight is None and init.bias is None:
-            raise error(rule.loc, "E103", f"init rule for {op} sets neither 'weight' nor 'bias'")
+            raise error(
+                rule.loc, MISSING_KEY, f"init rule for {op} sets neither 'weight' nor 'bias'"
+            )
         for key in init.options:  # an option the chosen initialisers would ignore
             users = INIT_OPTION_USERS[key]
             if init.weight not in users and not (key == "value" and init.bias == "constant"):
-                raise error(rule.key_locs[key], "E102", f"init '{key}' applies only to weight: "
+                raise error(rule.key_locs[key], BAD_VALUE, f"init '{key}' applies only to weight: "
                             + " or ".join(users) + (" or bias: constant" if key == "value" else "")
                             + f", not to this rule (weight: {init.weight})")
         if any(r.op == op for r in spec.init):
-            raise error(rule["op"].loc, "E106", f"a second init rule for {op}; one rule per "
-                        "layer type")
+            raise error(
+                rule["op"].loc,
+                DUPLICATE_NAME,
+                f"a second init rule for {op}; one rule per layer type",
+            )
         spec.init.append(init)

@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Protocol
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    BAD_VALUE,
+    MISSING_KEY,
+    UNKNOWN_OP,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of, text_of
 from .model import (
@@ -45,7 +55,7 @@ class SubSpecs(Protocol):
 def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> None:
     expect(raw, LMap, "'graph'", loc, "a mapping of node name: node")
     if not raw:
-        raise error(loc, "E103", "'graph' has no nodes")
+        raise error(loc, MISSING_KEY, "'graph' has no nodes")
     issues = Collector()
     for key, value in raw.items():
         try:
@@ -78,7 +88,7 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
     kinds = [k for k in ("op", "use", "seq", "apply", "cases") if k in raw]
     if len(kinds) != 1:
         what = "none of" if not kinds else "more than one of"
-        raise error(loc, "E103" if not kinds else "E102", f"node '{name}' has {what} "
+        raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
                     "'op', 'use', 'seq', 'apply', 'cases' (exactly one needed)")
     inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
         else []
@@ -93,10 +103,10 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         outs = expect(raw["out"], LList, f"'out' of node '{name}'", loc, "a list of names")
         out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
         if len(out) < 2:
-            raise error(outs.loc, "E102", f"'out' of node '{name}' names at least two outputs")
+            raise error(outs.loc, BAD_VALUE, f"'out' of node '{name}' names at least two outputs")
     each = _each(raw["each"], raw.key_locs["each"], name) if "each" in raw else None
     if each is not None and mapped:
-        raise error(raw.key_locs["map"], "E102", f"node '{name}' has both 'each' and 'map' "
+        raise error(raw.key_locs["map"], BAD_VALUE, f"node '{name}' has both 'each' and 'map' "
                     "(one layer per item of a list, or one call per tensor of its input: "
                     "choose one)")
     shape: list | None = None  # list[Expr], or list[list[Expr]] with `out`
@@ -106,9 +116,12 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         if out:
             shapes = expect(raw["shape"], LList, f"'shape' of node '{name}'", loc,
                              "a list of shapes, one per output")
-            shape = [shape_of(s, shapes.loc, f"shape of '{o}'") for s, o in zip(shapes, out)]
+            shape = [
+                shape_of(s, shapes.loc, f"shape of '{o}'")
+                for s, o in zip(shapes, out, strict=False)
+            ]
             if len(shapes) != len(out):
-                raise error(shapes.loc, "E102", f"node '{name}' has {len(out)} outputs "
+                raise error(shapes.loc, BAD_VALUE, f"node '{name}' has {len(out)} outputs "
                             f"but {len(shapes)} shapes")
         else:
             shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
@@ -129,7 +142,7 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
 def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,
                 in_case: bool) -> Cases:
     if in_case:
-        raise error(raw.key_locs["cases"], "E102", "cases cannot be nested")
+        raise error(raw.key_locs["cases"], BAD_VALUE, "cases cannot be nested")
     allowed = ("cases", "shape", "doc", "out", "when")
     check_keys(raw, allowed, f"node '{name}' (a 'cases' node)")
     cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
@@ -137,10 +150,10 @@ def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
     for case in cases:
         case = expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
         if "when" not in case:
-            raise error(case.loc, "E103", f"each case of node '{name}' needs 'when'")
+            raise error(case.loc, MISSING_KEY, f"each case of node '{name}' needs 'when'")
         nodes.append(_load_node(spec, name, case.loc, case, loader, stack, in_case=True))
     if not nodes:
-        raise error(cases.loc, "E102", f"node '{name}' has no cases")
+        raise error(cases.loc, BAD_VALUE, f"node '{name}' has no cases")
     return Cases(nodes)
 
 
@@ -179,7 +192,7 @@ def _op_form(op: ops.Op, args: dict[str, Expr]) -> LayerOp | FunctionOp:
 def _op_name(value, loc: Loc) -> str:
     expect(value, str, "'op'", loc, "an op name")
     if str(value) not in ops.REGISTRY:
-        raise error(value.loc, "E401", f"unknown op '{value}'"
+        raise error(value.loc, UNKNOWN_OP, f"unknown op '{value}'"
                     + did_you_mean(value, ops.REGISTRY), "run `attngen ops` to list the ops")
     return str(value)
 
@@ -192,15 +205,15 @@ def _load_args(raw: LMap, what: str, op: ops.Op | None, names: tuple) -> dict[st
         positional = expect(positional, LList, "'args'", raw.loc,
                             "a list of positional arguments")
         if len(positional) > len(names):
-            raise error(positional.loc, "E402", f"{what} takes at most "
+            raise error(positional.loc, BAD_ARGUMENTS, f"{what} takes at most "
                         f"{len(names)} positional arguments ({', '.join(names) or 'none'}), "
                         f"got {len(positional)}")
-        for pname, value in zip(names, positional):
+        for pname, value in zip(names, positional, strict=False):
             args[pname] = _arg_expr(op, pname, value, positional.loc)
     for key in raw:
         if key in names:
             if key in args:
-                raise error(raw.key_locs[key], "E402", f"argument '{key}' given twice "
+                raise error(raw.key_locs[key], BAD_ARGUMENTS, f"argument '{key}' given twice "
                             "(positionally in 'args' and by name)")
             args[str(key)] = _arg_expr(op, key, raw[key], raw.key_locs[key])
     return args
@@ -212,7 +225,7 @@ def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
         expect(value, str, f"argument '{name}'", loc, "a string")
         choices = op.arg(name).choices
         if choices and str(value) not in choices:
-            raise error(value.loc, "E402", f"argument '{name}' must be one of "
+            raise error(value.loc, BAD_ARGUMENTS, f"argument '{name}' must be one of "
                         + ", ".join(repr(c) for c in choices) + did_you_mean(value, choices))
         return parse(repr(str(value)), value.loc)
     if kind == "shape":
@@ -243,22 +256,26 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
                    for k, v in raw.items()]
         named = True
     if not entries:
-        raise error(raw.loc, "E102", f"'seq' of node '{name}' is empty")
+        raise error(raw.loc, BAD_VALUE, f"'seq' of node '{name}' is empty")
     items = []
     for key, value, loc in entries:
         value = expect(value, LMap, f"layer {key} of '{name}'", loc,
                        "a mapping with 'op' or 'use'")
         kinds = [k for k in ("op", "use") if k in value]
         if len(kinds) != 1:
-            raise error(value.loc, "E103",
+            raise error(value.loc, MISSING_KEY,
                         f"layer {key} of '{name}' needs exactly one of 'op', 'use'")
         doc = text_of(value, "doc", f"layer {key}")
         form: LayerOp | SubSpec
         if "op" in value:
             op = ops.REGISTRY[_op_name(value["op"], loc)]
             if not op.module:
-                raise error(value["op"].loc, "E402", f"layer {key} of '{name}': '{op.name}' is a "
-                            "tensor function, not a layer; nn.Sequential holds layers only")
+                raise error(
+                    value["op"].loc,
+                    BAD_ARGUMENTS,
+                    f"layer {key} of '{name}': '{op.name}' is a "
+                    "tensor function, not a layer; nn.Sequential holds layers only",
+                )
             names = tuple(a.name for a in op.args)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))

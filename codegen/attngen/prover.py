@@ -258,7 +258,7 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
-        for i, (name, sym) in enumerate(params):
+        for name, sym in params:
             # a symbol stands for an int param with an int value (configs.param_env)
             default = cast(int, spec.params[name].sample)
             if attempts == 1:

@@ -13,6 +13,7 @@ import sympy
 
 from . import algebra
 from .dims import fmt_dim, fmt_shape, to_number
+from .errors import BAD_ARGUMENTS, SHAPE_RULE, UNSTATED_DIVISIBILITY, ErrorCode
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, sample_text, simplify
@@ -24,7 +25,7 @@ class ProverCtx:
     def __init__(self, prover: Prover) -> None:
         self.prover = prover
 
-    def fail(self, message: str, code: str = "E403", *notes: str) -> NoReturn:
+    def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
 
     def floor(self, x: Dim) -> Dim:
@@ -52,7 +53,7 @@ class ProverCtx:
             return
         notes = [self.prover.counterexample(sample, a, b)]
         hint = self.prover.divisibility_hint(a, b)
-        code = "E404" if hint else "E403"
+        code = UNSTATED_DIVISIBILITY if hint else SHAPE_RULE
         if hint:
             notes.append(hint)
         self.fail(f"{what_a} is {fmt_dim(a)} but {what_b} is {fmt_dim(b)}", code, *notes)
@@ -63,9 +64,12 @@ class ProverCtx:
         ok, sample = self.prover.divisible(n, g)
         if not ok:
             stmt = f"{fmt_dim(n)} % {fmt_dim(g)} == 0"
-            self.fail(f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}", "E404",
-                      self.prover.counterexample(sample, n, g),
-                      f"if the module relies on it, state it: requires: [{stmt}]")
+            self.fail(
+                f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}",
+                UNSTATED_DIVISIBILITY,
+                self.prover.counterexample(sample, n, g),
+                f"if the module relies on it, state it: requires: [{stmt}]",
+            )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
@@ -84,7 +88,9 @@ class ProverCtx:
                               str(found), "not a number")
         notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
             and "//" not in text else []
-        self.fail(f"{what} must be {arg.describe()}, got {text} ({what_it_is})", "E402", *notes)
+        self.fail(
+            f"{what} must be {arg.describe()}, got {text} ({what_it_is})", BAD_ARGUMENTS, *notes
+        )
 
     def in_bounds(self, value: object, low: float | None, high: float | None,
                   what: str) -> None:
@@ -98,7 +104,7 @@ class ProverCtx:
                 continue
             want = (f"at least {low:g}" if high is None else f"at most {high:g}"
                     if low is None else f"from {low:g} to {high:g}")
-            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", "E402")
+            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", BAD_ARGUMENTS)
 
     def sizes(self, shape: Shape, what: str) -> None:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
@@ -113,8 +119,12 @@ class ProverCtx:
             if v is not None and v < 1:
                 names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
                 shown = sample_text(names, self.prover.default())
-                self.fail(f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
-                          "(must be at least 1)", "E403", f"defaults: {shown}" if shown else "")
+                self.fail(
+                    f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
+                    "(must be at least 1)",
+                    SHAPE_RULE,
+                    f"defaults: {shown}" if shown else "",
+                )
 
     def broadcast(self, shapes: list[Shape]) -> Shape:
         rank = max(len(s) for s in shapes)
@@ -129,7 +139,7 @@ class ProverCtx:
                 ok, sample = self.prover.equal(dims[0], other)
                 if not ok:
                     self.fail(f"cannot broadcast {' and '.join(fmt_shape(s) for s in shapes)}: "
-                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", "E403",
+                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", SHAPE_RULE,
                               self.prover.counterexample(sample, dims[0], other))
             out.append(dims[0])
         return tuple(out)

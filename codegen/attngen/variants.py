@@ -49,7 +49,21 @@ from pathlib import Path
 from typing import Protocol
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_EDIT,
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    INCLUDE_CYCLE,
+    MISSING_KEY,
+    UNKNOWN_KEY,
+    UNKNOWN_NAME,
+    UNKNOWN_REF,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import parse
 from .names import check_identifier
 from .yamlload import LList, LMap, LNone, LStr, LValue, load_file, loc_of
@@ -92,19 +106,19 @@ def expand_extends(loader: Bases, raw: LMap, path: Path,
     ext = raw["extends"]
     ext_loc = raw.key_locs["extends"]
     if not isinstance(ext, str) or not str(ext).strip():
-        raise error(loc_of(ext, ext_loc), "E102", "'extends' must be a spec name or path")
+        raise error(loc_of(ext, ext_loc), BAD_VALUE, "'extends' must be a spec name or path")
     chain = [p for p, _ in stack] + [path]
     if depth > MAX_DEPTH:
-        raise error(ext.loc, "E501", f"'extends' chain deeper than {MAX_DEPTH} specs")
+        raise error(ext.loc, INCLUDE_CYCLE, f"'extends' chain deeper than {MAX_DEPTH} specs")
     base_path = loader.resolve(ext, path, ext.loc, stack)
     if base_path in chain:
         names = [loader.display(p) for p in chain[chain.index(base_path):]]
-        raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
+        raise error(ext.loc, INCLUDE_CYCLE, "cycle through `use:`/`extends:`: "
                     + " -> ".join([*names, loader.display(base_path)]))
     loader.depends(path, base_path)
     base = load_file(base_path, loader.display(base_path), loader.digests)
     if not isinstance(base, LMap):
-        raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
+        raise error(ext.loc, BAD_VALUE, f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
         base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),), depth + 1)
     _mark_origin(base, base_path)
@@ -143,11 +157,11 @@ def _lstr(text: str, loc: Loc) -> LStr:
 def _names(value: LValue, what: str, loc: Loc) -> list[LStr]:
     items = value if isinstance(value, LList) else [value]
     if not items:
-        raise error(loc_of(value, loc), "E102", f"{what} names nothing")
+        raise error(loc_of(value, loc), BAD_VALUE, f"{what} names nothing")
     names = []
     for item in items:
         if not isinstance(item, LStr):
-            raise error(loc_of(item, loc), "E102", f"{what} must be a name or a list of names")
+            raise error(loc_of(item, loc), BAD_VALUE, f"{what} must be a name or a list of names")
         names.append(item)
     return names
 
@@ -156,12 +170,12 @@ class _Variant:
     def __init__(self, base: LMap, raw: LMap, file: str):
         self.base, self.raw, self.file = base, raw, file
         if "graph" in raw:
-            raise error(raw.key_locs["graph"], "E502", "a variant changes its base's "
+            raise error(raw.key_locs["graph"], BAD_EDIT, "a variant changes its base's "
                         "graph through 'edits' (replace, insert_before, insert_after, patch, "
                         "rename, remove), not 'graph'")
         graph = base.get("graph")
         if not isinstance(graph, LMap):
-            raise error(raw.key_locs["extends"], "E502",
+            raise error(raw.key_locs["extends"], BAD_EDIT,
                         f"the base spec '{raw['extends']}' has no graph to edit")
         self.graph = graph
         self.removed: dict[str, Loc] = {}  # name -> the remove edit that dropped it
@@ -174,7 +188,7 @@ class _Variant:
         if "edits" in self.raw:
             edits = self.raw["edits"]
             if not isinstance(edits, LList) and not isinstance(edits, LNone):
-                raise error(loc_of(edits, self.raw.key_locs["edits"]), "E102",
+                raise error(loc_of(edits, self.raw.key_locs["edits"]), BAD_VALUE,
                             "'edits' must be a list of edits like {remove: NAME}")
             issues = Collector()
             for edit in edits or ():
@@ -247,38 +261,38 @@ class _Variant:
     # -- edits ----------------------------------------------------------------------
     def _edit(self, edit: LValue) -> None:
         if not isinstance(edit, LMap):
-            raise error(loc_of(edit, self.raw.key_locs["edits"]), "E102",
+            raise error(loc_of(edit, self.raw.key_locs["edits"]), BAD_VALUE,
                         "an edit must be a mapping like {remove: NAME}")
         for key in edit:
             if key not in EDIT_KEYS:
-                raise error(edit.key_locs[key], "E101", f"unknown key '{key}' in an edit"
+                raise error(edit.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in an edit"
                             + did_you_mean(key, EDIT_KEYS),
                             "edits: " + ", ".join(f"{v} (+ {c})" if c else v
                                                   for v, c in VERBS.items()))
         verbs = [k for k in edit if k in VERBS]
         if len(verbs) != 1:
             what = "no verb" if not verbs else "several verbs (" + ", ".join(verbs) + ")"
-            raise error(edit.loc, "E502", f"an edit needs exactly one of "
+            raise error(edit.loc, BAD_EDIT, f"an edit needs exactly one of "
                         f"{', '.join(VERBS)}; this one has {what}")
         verb = verbs[0]
         companion = VERBS[verb]
         for key in edit:
             if key != verb and key != companion:
                 owner = next(v for v, c in VERBS.items() if c == key)
-                raise error(edit.key_locs[key], "E502", f"'{key}' does not belong to a "
+                raise error(edit.key_locs[key], BAD_EDIT, f"'{key}' does not belong to a "
                             f"'{verb}' edit (it goes with '{owner}')")
         if companion and companion not in edit:
-            raise error(edit.key_locs[verb], "E103", f"a '{verb}' edit needs '{companion}'")
+            raise error(edit.key_locs[verb], MISSING_KEY, f"a '{verb}' edit needs '{companion}'")
         getattr(self, "_" + verb)(edit, edit[verb], edit.key_locs[verb])
 
     def _node(self, target: LValue, loc: Loc) -> LStr:
         """The graph key named by an edit's target (or a located E502)."""
         if not isinstance(target, LStr):
-            raise error(loc_of(target, loc), "E102", "an edit's target must be a node name")
+            raise error(loc_of(target, loc), BAD_VALUE, "an edit's target must be a node name")
         for key in self.graph:
             if key == target:
                 return key
-        raise error(target.loc, "E502", f"no node '{target}' in the graph being edited"
+        raise error(target.loc, BAD_EDIT, f"no node '{target}' in the graph being edited"
                     + did_you_mean(target, list(self.graph)))
 
     def _set_graph(self, pairs: Iterable[tuple[LStr, LValue]]) -> None:
@@ -286,13 +300,13 @@ class _Variant:
 
     def _new_nodes(self, value: LValue, loc: Loc, verb: str) -> list[tuple[LStr, LValue]]:
         if not isinstance(value, LMap) or not value:
-            raise error(loc_of(value, loc), "E102", f"'nodes' of '{verb}' must be a mapping of "
+            raise error(loc_of(value, loc), BAD_VALUE, f"'nodes' of '{verb}' must be a mapping of "
                         "name: node")
         taken = self._all_names()
         for key in value:
             check_identifier(key, key.loc, "node", attribute=True)
             if str(key) in taken:
-                raise error(key.loc, "E106", f"'{key}' already exists in the spec being "
+                raise error(key.loc, DUPLICATE_NAME, f"'{key}' already exists in the spec being "
                             "edited (use 'replace' to redefine a node)")
         return list(value.items())
 
@@ -309,7 +323,7 @@ class _Variant:
             else:
                 owner = next((s for s, m in self.sections.items() if name in m), None)
                 if owner is None:
-                    raise error(name.loc, "E502", f"nothing named '{name}' to remove (no node, "
+                    raise error(name.loc, BAD_EDIT, f"nothing named '{name}' to remove (no node, "
                                 "param, let or input)" + did_you_mean(name, self._all_names()))
                 sec = self.sections[owner]
                 self.sections[owner] = _lmap([(k, v) for k, v in sec.items() if k != name],
@@ -320,7 +334,7 @@ class _Variant:
         key = self._node(value, loc)
         body = edit["with"]
         if not isinstance(body, LMap):
-            raise error(loc_of(body, edit.key_locs["with"]), "E102", "'with' must be a node "
+            raise error(loc_of(body, edit.key_locs["with"]), BAD_VALUE, "'with' must be a node "
                         "mapping like {op: ReLU, in: x}")
         new_key = _lstr(str(key), value.loc)
         self._set_graph([(new_key, body) if k == key else (k, v) for k, v in self.graph.items()])
@@ -347,11 +361,11 @@ class _Variant:
         key = self._node(value, loc)
         changes = edit["set"]
         if not isinstance(changes, LMap) or not changes:
-            raise error(loc_of(changes, edit.key_locs["set"]), "E102", "'set' must be a "
+            raise error(loc_of(changes, edit.key_locs["set"]), BAD_VALUE, "'set' must be a "
                         "mapping of node keys to new values, like {in: max_pool}")
         node = self.graph[key]
         if not isinstance(node, LMap):
-            raise error(value.loc, "E102", f"node '{key}' of the base is not a mapping")
+            raise error(value.loc, BAD_VALUE, f"node '{key}' of the base is not a mapping")
         pairs = [(k, changes.get(k, v)) for k, v in node.items()]
         pairs += [(k, v) for k, v in changes.items() if k not in node]
         pairs = [(k, v) for k, v in pairs if not isinstance(v, LNone)]
@@ -363,10 +377,12 @@ class _Variant:
         key = self._node(value, loc)
         new = edit["to"]
         if not isinstance(new, LStr):
-            raise error(loc_of(new, edit.key_locs["to"]), "E102", "'to' must be a node name")
+            raise error(loc_of(new, edit.key_locs["to"]), BAD_VALUE, "'to' must be a node name")
         check_identifier(new, new.loc, "node", attribute=True)
         if str(new) in self._all_names():
-            raise error(new.loc, "E106", f"'{new}' already exists in the spec being edited")
+            raise error(
+                new.loc, DUPLICATE_NAME, f"'{new}' already exists in the spec being edited"
+            )
         self._set_graph([(new if k == key else k, v) for k, v in self.graph.items()])
         old = str(key)
         for node in self.graph.values():
@@ -413,7 +429,7 @@ class _Variant:
             notes = [f"{where} still uses it ({loc})" for where, loc, _ in found[:4]]
             if len(found) > 4:
                 notes.append(f"... and {len(found) - 4} more")
-            issues.add(error(gone[name], "E300" if is_ref else "E202",
+            issues.add(error(gone[name], UNKNOWN_REF if is_ref else UNKNOWN_NAME,
                              f"removing '{name}' leaves a dangling reference", *notes))
         issues.raise_if_any()
 

@@ -33,7 +33,15 @@ from . import algebra
 from .build import collect_specs, compile_spec
 from .configs import Env, add_lets, configurations, structural_params
 from .dims import dim_symbol, fmt_shape
-from .errors import Diagnostic, Loc, SpecError
+from .errors import (
+    SHAPE_MISMATCH,
+    UNSTATED_DIVISIBILITY,
+    VERIFY_EXPORT,
+    VERIFY_RUNTIME,
+    Diagnostic,
+    Loc,
+    SpecError,
+)
 from .infer import Inference
 from .loader import Loader
 from .model import Input, Node, Spec, cases_of, is_declaration
@@ -81,7 +89,9 @@ class _Instrument(ast.NodeTransformer):
         out: list[ast.stmt] = []
         for stmt in body:
             for attr in ("body", "orelse"):
-                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(stmt, attr):
+                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(
+                    stmt, attr
+                ):
                     setattr(stmt, attr, self._block(getattr(stmt, attr)))
             out.append(stmt)
             if isinstance(stmt, ast.Assign):
@@ -287,10 +297,11 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
         try:
             inference, _ = spec_shapes(spec, checked.order, sample)
         except SpecError as exc:
-            if any(d.code in ("E400", "E404") for d in exc.diagnostics):
+            if any(d.code in (SHAPE_MISMATCH, UNSTATED_DIVISIBILITY) for d in exc.diagnostics):
                 for d in exc.diagnostics:
-                    report.errors.append(Diagnostic(d.loc, "E600", f"{d.message}, at {where}",
-                                                    d.notes))
+                    report.errors.append(
+                        Diagnostic(d.loc, VERIFY_RUNTIME, f"{d.message}, at {where}", d.notes)
+                    )
             else:
                 report.lines.append(f"  {where}: skipped, outside the spec's domain: "
                                     f"{exc.diagnostics[0].message}")
@@ -304,7 +315,7 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
             with torch.no_grad():
                 module(**make_inputs(spec, sample))
         except Exception as exc:  # noqa: BLE001  (the module failed: report it, no traceback)
-            report.errors.append(Diagnostic(Loc(spec.file), "E600", f"{spec.name} raised "
+            report.errors.append(Diagnostic(Loc(spec.file), VERIFY_RUNTIME, f"{spec.name} raised "
                                             f"{type(exc).__name__} at {where}: "
                                             f"{str(exc).splitlines()[0] if str(exc) else ''}"))
             continue
@@ -314,8 +325,13 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
             node = spec.nodes.get(name) or _owner(spec, name)
             if name not in seen:
                 if node is not None:
-                    report.errors.append(Diagnostic(node.loc, "E600", f"node '{name}' was not "
-                                                    f"computed at runtime at {where}"))
+                    report.errors.append(
+                        Diagnostic(
+                            node.loc,
+                            VERIFY_RUNTIME,
+                            f"node '{name}' was not computed at runtime at {where}",
+                        )
+                    )
                 continue
             tensors_checked += 1
             got = seen[name]
@@ -324,9 +340,14 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                     c.shape is not None for c in cases_of(node)))
                 claim = "annotation" if annotated else "op rule"
                 loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
-                report.errors.append(Diagnostic(
-                    loc, "E600", f"node '{name}': runtime shape {_show(got)} but the spec's "
-                    f"{claim} gives {_show(want)} at {where}"))
+                report.errors.append(
+                    Diagnostic(
+                        loc,
+                        VERIFY_RUNTIME,
+                        f"node '{name}': runtime shape {_show(got)} but the spec's "
+                        f"{claim} gives {_show(want)} at {where}",
+                    )
+                )
         report.lines.append(f"  sample {k}: {sample.text()}: {len(expected)} tensors")
     report.lines.insert(0, f"  runtime: {len(samples)} samples, {tensors_checked} tensor shapes "
                         "compared")
@@ -384,7 +405,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
             ep = torch.export.export(model, (), inputs,
                                      dynamic_shapes=dynamic(lambda _: Dim.AUTO), strict=False)
         except Exception as exc2:  # noqa: BLE001
-            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"torch.export failed: "
+            report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"torch.export failed: "
                                             f"{_first_line(exc2)}"))
             return
 
@@ -400,9 +421,9 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
             flat.append(inp)
     mapping: dict[Any, Any] = {}  # export's sympy symbol -> the spec's dim symbol
     static: list[str] = []
-    for inp, pname in zip(flat, user):
+    for inp, pname in zip(flat, user, strict=False):
         val = by_name[pname].meta.get("val")
-        for d, size in zip(inp.tensor_shape, val.shape):
+        for d, size in zip(inp.tensor_shape, val.shape, strict=False):
             if d.text not in dims:
                 continue
             expr = size.node.expr if isinstance(size, torch.SymInt) else None
@@ -420,8 +441,13 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     try:
         inference, _ = spec_shapes(spec, checked.order, sample, symbolic_dims=True)
     except SpecError as exc:
-        report.errors.append(Diagnostic(Loc(spec.file), "E601", "symbolic shapes at the default "
-                                        f"params: {exc.diagnostics[0].message}"))
+        report.errors.append(
+            Diagnostic(
+                Loc(spec.file),
+                VERIFY_EXPORT,
+                f"symbolic shapes at the default params: {exc.diagnostics[0].message}",
+            )
+        )
         return
     out_node = next(n for n in ep.graph.nodes if n.op == "output")
     got = [a.meta.get("val") for a in _flatten(out_node.args[0])]
@@ -432,13 +458,13 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
             value = expected_tensors(spec, inference)[o.name]
             want += value if isinstance(value, list) else [value]
     if len(got) != len(want):
-        report.errors.append(Diagnostic(Loc(spec.file), "E601", f"exported module returns "
+        report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"exported module returns "
                                         f"{len(got)} tensors, the spec {len(want)}"))
         return
     fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
     points = [{dim_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):
         g_shape = tuple(_torch_expr(s).xreplace(mapping) for s in g.shape)
         w_shape = tuple(algebra.sympify(d).xreplace(fix) for d in w)
         verdict = _same_shape(g_shape, w_shape, points)
@@ -446,9 +472,15 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
         report.lines.append(f"    {label}: torch {_show(g_shape)}, spec {fmt_shape(w_shape)}: "
                             f"{verdict or 'MISMATCH'}")
         if not verdict:
-            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"{label}: torch.export "
-                                            f"gives {_show(g_shape)} but the spec says "
-                                            f"{fmt_shape(w_shape)} at {sample.text()}"))
+            report.errors.append(
+                Diagnostic(
+                    Loc(spec.file),
+                    VERIFY_EXPORT,
+                    f"{label}: torch.export "
+                    f"gives {_show(g_shape)} but the spec says "
+                    f"{fmt_shape(w_shape)} at {sample.text()}",
+                )
+            )
 
 
 def _flatten(x: Any) -> list[Any]:  # the leaves of nested lists and tuples (of fx nodes)
@@ -467,11 +499,11 @@ def _same_shape(got: Shape, want: Shape, points: list[Assignment]) -> str:
     """'identical' / 'equal on N points' / '' (different)."""
     if len(got) != len(want):
         return ""
-    if all(sympy.expand(g - w) == 0 for g, w in zip(got, want)):
+    if all(sympy.expand(g - w) == 0 for g, w in zip(got, want, strict=False)):
         return "identical"
     tested = 0
     for p in points:
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=False):
             gv, wv = algebra.sympify(g.xreplace(p)), algebra.sympify(w.xreplace(p))
             if not (gv.is_Integer and wv.is_Integer):
                 return ""
@@ -497,7 +529,7 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
     source = render(checked, spec_refs=spec_refs)
     samples = draw_samples(spec, n_samples, random.Random(f"{spec.name}:{seed}"))
     if not samples:
-        report.errors.append(Diagnostic(spec.loc, "E600", "found no params and dims that "
+        report.errors.append(Diagnostic(spec.loc, VERIFY_RUNTIME, "found no params and dims that "
                                         "satisfy `requires`"))
         return report
     check_runtime(checked, source, samples, report)

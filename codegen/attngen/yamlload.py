@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import yaml
 
-from .errors import Loc, SpecError, error, one_line
+from .errors import (
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    FILE_ERROR,
+    TOO_LARGE,
+    YAML_SYNTAX,
+    Loc,
+    SpecError,
+    error,
+    one_line,
+)
 from .files import NotRegular, read_regular
 
 if TYPE_CHECKING:
@@ -143,23 +153,27 @@ class _Converter:
         self.count += 1
         loc = _mark(self.file, node)
         if self.count > MAX_NODES:  # (a document with aliases was measured before)
-            raise error(loc, "E105", f"the document has more than {MAX_NODES} values; "
+            raise error(loc, TOO_LARGE, f"the document has more than {MAX_NODES} values; "
                         "split it into specs that `use:` each other")
         if depth > MAX_DEPTH:
-            raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
+            raise error(loc, TOO_LARGE, f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
             out = LMap()
             out.loc, out.key_locs = loc, {}
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
-                    raise error(_mark(self.file, knode), "E102", "YAML merge keys ('<<') are not supported")
+                    raise error(
+                        _mark(self.file, knode),
+                        BAD_VALUE,
+                        "YAML merge keys ('<<') are not supported",
+                    )
                 key = self.convert(knode, depth + 1)
                 if not isinstance(key, (LStr, LInt, LFloat, LBool)):
-                    raise error(key.loc, "E102", "mapping keys must be plain scalars")
+                    raise error(key.loc, BAD_VALUE, "mapping keys must be plain scalars")
                 key = LStr(str(key)) if not isinstance(key, LStr) else key
                 key.loc = _mark(self.file, knode)
                 if key in out:
-                    raise error(key.loc, "E106", f"duplicate key '{key}' "
+                    raise error(key.loc, DUPLICATE_NAME, f"duplicate key '{key}' "
                                 f"(first at line {out.key_locs[key].line})")
                 out[key] = self.convert(vnode, depth + 1)
                 out.key_locs[key] = key.loc
@@ -174,14 +188,14 @@ class _Converter:
             value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
-            raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
+            raise error(loc, BAD_VALUE, f"unsupported YAML value: {problem}") from None
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             # text its tag's constructor refuses: 2001-13-45, !!int 'abc', !!bool 'maybe'
             if node.tag == _INT and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
                 raise _int_too_large(loc, node.value) from None
             what = node.tag.rsplit(":", 1)[-1]
             why = "" if isinstance(exc, KeyError) else f" ({exc})"
-            raise error(loc, "E102", f"cannot read {one_line(_short(node.value))!r} as a "
+            raise error(loc, BAD_VALUE, f"cannot read {one_line(_short(node.value))!r} as a "
                         f"{what}{why}; quote it, without a tag, to make it a string") from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
             raise _int_too_large(loc, node.value)
@@ -197,7 +211,7 @@ class _Converter:
         elif isinstance(value, str):
             wrapped = LStr(value)
         else:  # timestamps, binary: not part of the spec language
-            raise error(loc, "E102", f"unsupported YAML value {node.value!r} "
+            raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "
                         f"(type {type(value).__name__}); quote it to make it a string")
         wrapped.loc = loc
         return wrapped
@@ -208,7 +222,7 @@ def _short(text: str) -> str:
 
 
 def _int_too_large(loc: Loc, text: str) -> SpecError:
-    return error(loc, "E105", f"integer {_short(text)} is too large: integers in a spec have "
+    return error(loc, TOO_LARGE, f"integer {_short(text)} is too large: integers in a spec have "
                  f"at most {MAX_DIGITS} digits")
 
 
@@ -225,23 +239,25 @@ def load_text(text: str, file: str) -> LValue:
 
 def _load_text(text: str, file: str) -> LValue:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+        raise error(Loc(file, 1, 1), TOO_LARGE, f"file is larger than {MAX_BYTES} bytes")
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise error(loc, "E100", f"YAML syntax error: {problem}") from None
+        raise error(loc, YAML_SYNTAX, f"YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:  # a control character or bad encoding
-        before = text[:exc.position]
+        before = text[: exc.position]
         loc = Loc(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise error(loc, "E100", f"character U+{char:04X} not allowed: {exc.reason}") from None
+        raise error(
+            loc, YAML_SYNTAX, f"character U+{char:04X} not allowed: {exc.reason}"
+        ) from None
     except yaml.YAMLError as exc:
-        raise error(Loc(file, 1, 1), "E100", f"YAML error: {exc}") from None
+        raise error(Loc(file, 1, 1), YAML_SYNTAX, f"YAML error: {exc}") from None
     except RecursionError:
-        raise error(Loc(file, 1, 1), "E105", "nesting too deep") from None
+        raise error(Loc(file, 1, 1), TOO_LARGE, "nesting too deep") from None
     if node is None:
         empty = LMap()
         empty.loc, empty.key_locs = Loc(file, 1, 1), {}
@@ -260,14 +276,14 @@ def _expanded_size(node: Any, file: str, sizes: dict[int, int], depth: int,
         aliased[0] = True
         return sizes[id(node)]
     if depth > MAX_DEPTH:  # also ends self-referencing anchors
-        raise error(_mark(file, node), "E105", f"nesting deeper than {MAX_DEPTH} levels")
+        raise error(_mark(file, node), TOO_LARGE, f"nesting deeper than {MAX_DEPTH} levels")
     children = node.value if isinstance(node, yaml.SequenceNode) else \
         [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
     size = 1 + sum(_expanded_size(c, file, sizes, depth + 1, aliased) for c in children)
     if size > MAX_NODES:
         how = ("expands to more than {} values through its aliases (*name)" if aliased[0] else
                "has more than {} values; split it into specs that `use:` each other")
-        raise error(_mark(file, node), "E105", "this value " + how.format(MAX_NODES))
+        raise error(_mark(file, node), TOO_LARGE, "this value " + how.format(MAX_NODES))
     sizes[id(node)] = size
     return size
 
@@ -281,19 +297,21 @@ def load_file(path: Path, display: str | None = None,
     try:
         data = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
-        raise error(Loc(name), "E500", "no such file") from None
+        raise error(Loc(name), FILE_ERROR, "no such file") from None
     except NotRegular as exc:
         what = "a directory" if exc.strerror == "a folder" else exc.strerror
-        raise error(Loc(name), "E500", f"is {what}, not a spec file") from None
+        raise error(Loc(name), FILE_ERROR, f"is {what}, not a spec file") from None
     except OSError as exc:
-        raise error(Loc(name), "E500", f"cannot read file: {exc.strerror or exc}") from None
+        raise error(Loc(name), FILE_ERROR, f"cannot read file: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
-        raise error(Loc(name, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+        raise error(Loc(name, 1, 1), TOO_LARGE, f"file is larger than {MAX_BYTES} bytes")
     if digests is not None:
         digests[path] = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(Loc(name, 1, 1), "E100", f"file is not UTF-8 text ({exc.reason})") from None
+        raise error(
+            Loc(name, 1, 1), YAML_SYNTAX, f"file is not UTF-8 text ({exc.reason})"
+        ) from None
     # as a text-mode read gives it: every line break is "\n"
     return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)

@@ -104,22 +104,39 @@ class ArgType:
     kind: str = "expr"
 
 
-ARG_TYPES = {t.name: t for t in (
-    ArgType("int", "a whole number", _is("int")),
-    ArgType("float", "a number", _number),
-    ArgType("bool", "true or false", _is("bool")),
-    ArgType("str", "a string", _is("str"), kind="str"),
-    ArgType("dim", "a dim index (a whole number; negative counts from the end)", _is("int")),
-    ArgType("dims", "a dim index or a list of dim indices", _either(_is("int"), _each(_is("int")))),
-    ArgType("shape", "a list of sizes (whole numbers)", _each(_is("int"), empty=True), "shape"),
-    ArgType("dim_list", "a list of dim indices", _each(_is("int"), empty=True), "shape"),
-    ArgType("ints", "a whole number, or a list of them (one per spatial dim)",
-            _either(_is("int"), _each(_is("int")))),
-    ArgType("floats", "a number, or a list of numbers (one per spatial dim)",
-            _either(_number, _each(_number))),
-    ArgType("sizes", "a whole number, or a list of whole numbers and nulls (one per spatial "
-            "dim; null keeps that dim)", _either(_is("int"), _each(_is("int", "none")))),
-)}
+ARG_TYPES = {
+    t.name: t
+    for t in (
+        ArgType("int", "a whole number", _is("int")),
+        ArgType("float", "a number", _number),
+        ArgType("bool", "true or false", _is("bool")),
+        ArgType("str", "a string", _is("str"), kind="str"),
+        ArgType("dim", "a dim index (a whole number; negative counts from the end)", _is("int")),
+        ArgType(
+            "dims", "a dim index or a list of dim indices", _either(_is("int"), _each(_is("int")))
+        ),
+        ArgType(
+            "shape", "a list of sizes (whole numbers)", _each(_is("int"), empty=True), "shape"
+        ),
+        ArgType("dim_list", "a list of dim indices", _each(_is("int"), empty=True), "shape"),
+        ArgType(
+            "ints",
+            "a whole number, or a list of them (one per spatial dim)",
+            _either(_is("int"), _each(_is("int"))),
+        ),
+        ArgType(
+            "floats",
+            "a number, or a list of numbers (one per spatial dim)",
+            _either(_number, _each(_number)),
+        ),
+        ArgType(
+            "sizes",
+            "a whole number, or a list of whole numbers and nulls (one per spatial "
+            "dim; null keeps that dim)",
+            _either(_is("int"), _each(_is("int", "none"))),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)

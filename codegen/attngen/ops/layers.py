@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
+from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, Arg, Op, register
 from .ctx import ShapeCtx
 
@@ -22,7 +23,7 @@ def _spatial(ctx: ShapeCtx, a, key: str, n: int) -> tuple:
     """Argument `key`, one value or one per spatial dim, as n values."""
     value = a[key]
     if isinstance(value, (tuple, list)) and len(value) != n:
-        ctx.fail(f"'{key}' has {len(value)} values for {n} spatial dim(s)", "E402")
+        ctx.fail(f"'{key}' has {len(value)} values for {n} spatial dim(s)", BAD_ARGUMENTS)
     return _tuple(value, n)
 
 
@@ -35,7 +36,7 @@ def _conv_shape(n: int):
         k, s, p, d = (_spatial(ctx, a, key, n)
                       for key in ("kernel_size", "stride", "padding", "dilation"))
         spatial = tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
-                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d))
+                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d, strict=False))
         return (x[0], a["out_channels"], *spatial)
     return rule
 
@@ -49,14 +50,30 @@ def _conv_params(n: int):
 
 
 for _n in (1, 2):
-    register(Op(
-        f"Conv{_n}d", "conv", CONV_ARGS, _conv_shape(_n), module=True, torch=f"nn.Conv{_n}d",
-        rule=f"[N, in_channels, *L] -> [N, out_channels, *((L + 2*padding - dilation*(kernel_size-1)"
-             f" - 1) // stride + 1)] over {_n} spatial dim(s)",
-        summary=f"{_n}-D convolution", params=_conv_params(_n),
-        key_args=("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                  "groups"),
-    ))
+    register(
+        Op(
+            f"Conv{_n}d",
+            "conv",
+            CONV_ARGS,
+            _conv_shape(_n),
+            module=True,
+            torch=f"nn.Conv{_n}d",
+            rule="[N, in_channels, *L] -> [N, out_channels, "
+            f"*((L + 2*padding - dilation*(kernel_size-1)"
+            f" - 1) // stride + 1)] over {_n} spatial dim(s)",
+            summary=f"{_n}-D convolution",
+            params=_conv_params(_n),
+            key_args=(
+                "in_channels",
+                "out_channels",
+                "kernel_size",
+                "stride",
+                "padding",
+                "dilation",
+                "groups",
+            ),
+        )
+    )
 
 
 def _linear(ctx: ShapeCtx, ins, a):
@@ -67,14 +84,22 @@ def _linear(ctx: ShapeCtx, ins, a):
     return (*x[:-1], a["out_features"])
 
 
-register(Op(
-    "Linear", "linear",
-    (Arg("in_features", "int"), Arg("out_features", "int"), Arg("bias", "bool", True)), _linear,
-    module=True, torch="nn.Linear", rule="[*, in_features] -> [*, out_features]",
-    summary="fully connected layer on the last dim",
-    params=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0),
-    key_args=("in_features", "out_features"),
-))
+register(
+    Op(
+        "Linear",
+        "linear",
+        (Arg("in_features", "int"), Arg("out_features", "int"), Arg("bias", "bool", True)),
+        _linear,
+        module=True,
+        torch="nn.Linear",
+        rule="[*, in_features] -> [*, out_features]",
+        summary="fully connected layer on the last dim",
+        params=lambda a: (
+            a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0)
+        ),
+        key_args=("in_features", "out_features"),
+    )
+)
 
 
 def _batchnorm(n: int):
@@ -138,7 +163,11 @@ register(Op("Softmax", "activation", (Arg("dim", "dim"),), _softmax_layer, modul
 def _adaptive_pool(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "adaptive pooling input")
     size = _spatial(ctx, a, "output_size", 2)
-    return (x[0], x[1], *(old if new is None else new for old, new in zip(x[2:], size)))
+    return (
+        x[0],
+        x[1],
+        *(old if new is None else new for old, new in zip(x[2:], size, strict=False)),
+    )
 
 
 for _kind in ("Avg", "Max"):
@@ -156,7 +185,10 @@ def pool_shape(ctx: ShapeCtx, ins, a):
     k = _spatial(ctx, a, "kernel_size", 2)
     s = _spatial(ctx, a, "stride", 2) if a["stride"] is not None else k
     p = _spatial(ctx, a, "padding", 2)
-    spatial = tuple(ctx.floor((size + 2 * p_ - k_) / s_) + 1 for size, k_, s_, p_ in zip(x[2:], k, s, p))
+    spatial = tuple(
+        ctx.floor((size + 2 * p_ - k_) / s_) + 1
+        for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
+    )
     return (x[0], x[1], *spatial)
 
 
@@ -180,7 +212,7 @@ def upsample_shape(ctx: ShapeCtx, ins, a):
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")
     f = _spatial(ctx, a, "scale_factor", len(x) - 2)
-    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f)))
+    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f, strict=False)))
 
 
 MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
