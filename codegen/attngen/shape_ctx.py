@@ -88,6 +88,8 @@ class ProverCtx:
                               str(found), "not a number")
         notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
             and "//" not in text else []
+        if arg.hint:
+            notes.append(arg.hint)
         self.fail(
             f"{what} must be {arg.describe()}, got {text} ({what_it_is})", BAD_ARGUMENTS, *notes
         )

@@ -100,14 +100,17 @@ def _reduce(ctx: ShapeCtx, ins, a):
 
 
 _KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
-# mean and sum reduce over one dim or several; max and min (with .values) over one
+# mean and sum reduce over one dim or several; max and min (with .values) over one, amax
+# and amin (reductions.py) over several
 for _name, _call, _what, _dim, _takes in (
     ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean", "dims", "float|complex"),
     ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum", "dims", "int|float|complex"),
     ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum", "dim", "int|float"),
     ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum", "dim", "int|float"),
 ):
-    register(Op(_name, "pool", (Arg("dim", _dim), Arg("keepdim", "bool", False)), _reduce,
+    several = f"over several dims write op: a{_name} (torch's {_name} takes one dim)"
+    register(Op(_name, "pool", (Arg("dim", _dim, hint=several if _dim == "dim" else ""),
+                                Arg("keepdim", "bool", False)), _reduce,
                 call=_call, dtype=Dtypes((_takes,)),
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
