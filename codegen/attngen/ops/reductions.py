@@ -1,6 +1,7 @@
 """Reductions beside mean, sum, max and min (tensor.py): std, var, norm, logsumexp, amax,
 amin. Each reduces one dim or a list of them (`dim: [2, 3]`); those whose dim may be left
-out reduce every dim then, as torch does."""
+out reduce every dim then, as torch does. Their shape rule, `reduce_shape`, is tensor.py's
+reductions' too."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
 ALL_RULE = DIM_RULE + "; no dim: every dim"
 
 
-def _reduce(ctx: ShapeCtx, ins, a):
+def reduce_shape(ctx: ShapeCtx, ins, a):
+    """The shape rule of every reduction, here and in tensor.py (mean, sum, max, min)."""
     x, dims = ins[0], a["dim"]
     if dims is None:  # every dim
         return (1,) * len(x) if a["keepdim"] else ()
     dims = dims if isinstance(dims, tuple) else (dims,)
     axes = [ctx.axis(d, len(x)) for d in dims]
-    if len(set(axes)) != len(axes):  # torch refuses `dim: [1, -3]` on 4 dims
+    if len(set(axes)) != len(axes):  # torch refuses `dim: [1, -3]` on 4 dims at run time
         ctx.fail(f"dim {list(dims)} names a dim twice", BAD_ARGUMENTS)
     if a["keepdim"]:
         return tuple(1 if i in axes else s for i, s in enumerate(x))
@@ -34,7 +36,7 @@ def _spread(ctx: ShapeCtx, ins, a):
     if a["correction"] is not None and a["unbiased"] is not None:
         ctx.fail("give 'correction' or 'unbiased', not both (unbiased: false is correction: "
                  "0)", BAD_ARGUMENTS)
-    return _reduce(ctx, ins, a)
+    return reduce_shape(ctx, ins, a)
 
 
 # torch.std(x, unbiased=..., keepdim=...) matches no overload of torch's: with both, dim is
@@ -60,7 +62,7 @@ for _name, _what in (("std", "standard deviation"), ("var", "variance")):
 # written as torch.linalg.vector_norm (Tensor.norm is deprecated); `p`, as Tensor.norm and
 # F.normalize name it, is vector_norm's `ord`
 register(Op(
-    "norm", "pool", (Arg("p", "float", 2), Arg("dim", "dims", None), _KEEPDIM), _reduce,
+    "norm", "pool", (Arg("p", "float", 2), Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
     call=("torch.linalg.vector_norm({{ x }}{% for k in given %}, "
           "{{ 'ord' if k == 'p' else k }}={{ args[k] }}{% endfor %})"),
     dtype=Dtypes(("float|complex",), gives="float"),
@@ -70,7 +72,7 @@ register(Op(
 ))
 
 register(Op(
-    "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), _reduce,
+    "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), reduce_shape,
     call=f"torch.logsumexp({{{{ x }}}}{_KEYWORDS})",
     dtype=Dtypes(("any",), gives="floating"),  # of an int tensor: float
     rule=DIM_RULE, summary="log of the sum of exponentials over dims (numerically stable)",
@@ -79,7 +81,7 @@ register(Op(
 
 for _name, _what in (("amax", "maximum"), ("amin", "minimum")):
     register(Op(
-        _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), _reduce,
+        _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
         call=f"torch.{_name}({{{{ x }}}}{_KEYWORDS})",
         dtype=Dtypes(("bool|int|float",)),  # complex tensors have no order
         rule=ALL_RULE, summary=f"{_what} over dims (values only; max and min take one dim)",

@@ -15,6 +15,7 @@ from math import prod
 from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .reductions import reduce_shape
 
 
 def _reshape(ctx: ShapeCtx, ins, a):
@@ -90,15 +91,6 @@ register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTY
             rule="shape unchanged", summary="names a value (alias)"))
 
 
-def _reduce(ctx: ShapeCtx, ins, a):
-    x = ins[0]
-    dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
-    axes = sorted({ctx.axis(d, len(x)) for d in dims})
-    if a["keepdim"]:
-        return tuple(1 if i in axes else s for i, s in enumerate(x))
-    return tuple(s for i, s in enumerate(x) if i not in axes)
-
-
 _KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
 # mean and sum reduce over one dim or several; max and min (with .values) over one, amax
 # and amin (reductions.py) over several
@@ -110,7 +102,7 @@ for _name, _call, _what, _dim, _takes in (
 ):
     several = f"over several dims write op: a{_name} (torch's {_name} takes one dim)"
     register(Op(_name, "pool", (Arg("dim", _dim, hint=several if _dim == "dim" else ""),
-                                Arg("keepdim", "bool", False)), _reduce,
+                                Arg("keepdim", "bool", False)), reduce_shape,
                 call=_call, dtype=Dtypes((_takes,)),
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
