@@ -12,7 +12,6 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from attngen import cache, ops
 from attngen.cli import main
 from attngen.ops import base, plugins
@@ -135,8 +134,8 @@ def test_a_plugin_loads_once_on_first_read_and_records_its_source(tmp_path, monk
     assert fresh["made"].source == "attngen-made 1.0"  # a callable's ops
     assert fresh["Conv2d"].source == ops.BUILTIN
     assert len(fresh) == len(ops.REGISTRY) + 2
-    assert plugins.installed() == ["plugin attngen-copy 1.0: ops = copy_op",
-                                   "plugin attngen-made 1.0: ops = made_ops:ops"]
+    assert [line.split(" (files ")[0] for line in plugins.installed()] == [
+        "plugin attngen-copy 1.0: ops = copy_op", "plugin attngen-made 1.0: ops = made_ops:ops"]
 
 
 @pytest.mark.parametrize("clash", ["view", "copy"])
@@ -208,11 +207,18 @@ def test_the_cache_key_covers_the_installed_plugins(tmp_path, monkeypatch):
     built = cache.BuildCache(tmp_path, svg=False).key(tmp_path / "a.yaml", "a.yaml")
     site = _plugin(tmp_path / "site", "attngen-copy", "copy_op", OP.format(name="copy"))
     monkeypatch.syspath_prepend(str(site))
-    cache.library_versions.cache_clear()
-    try:
-        with_plugin = cache.BuildCache(tmp_path, svg=False).key(tmp_path / "a.yaml", "a.yaml")
-        assert "plugin attngen-copy 1.0: ops = copy_op" in cache.library_versions()
-    finally:
+
+    def key() -> str:
         cache.library_versions.cache_clear()
-    assert with_plugin != built
+        try:
+            return cache.BuildCache(tmp_path, svg=False).key(tmp_path / "a.yaml", "a.yaml")
+        finally:
+            cache.library_versions.cache_clear()
+
+    with_plugin = key()
+    assert "plugin attngen-copy 1.0: ops = copy_op" in cache.library_versions()
+    # the same version reinstalled with other code: its RECORD hashes differ
+    (site / "attngen_copy-1.0.dist-info/RECORD").write_text("copy_op.py,sha256=abc,10\n")
+    reinstalled = key()
+    assert len({built, with_plugin, reinstalled}) == 3
     assert "copy_op" not in sys.modules  # read from metadata, not imported

@@ -15,6 +15,7 @@ names the distribution. Only installed code is ever imported: a spec names ops b
 
 from __future__ import annotations
 
+import hashlib
 from importlib import metadata
 from types import ModuleType
 
@@ -36,9 +37,16 @@ def _dist(ep: metadata.EntryPoint) -> str:
 
 
 def installed() -> list[str]:
-    """One line per plugin entry point (distribution, version, what it names), for the build
-    cache's key: a plugin installed, removed, upgraded or repointed changes generated code."""
-    return [f"plugin {_dist(ep)}: {ep.name} = {ep.value}" for ep in entry_points()]
+    """One line per plugin entry point, for the build cache's key: its distribution and
+    version, what it names, and the digest of the distribution's RECORD (the hash of every
+    file it installed), so a plugin installed, removed, upgraded, reinstalled changed or
+    repointed changes the key. An editable install records no code: its edits are not seen."""
+    lines = []
+    for ep in entry_points():
+        record = (ep.dist.read_text("RECORD") if ep.dist is not None else None) or ""
+        digest = hashlib.sha256(record.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        lines.append(f"plugin {_dist(ep)}: {ep.name} = {ep.value} (files {digest})")
+    return lines
 
 
 def load() -> None:
