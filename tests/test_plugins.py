@@ -4,6 +4,7 @@ plugin of docs/plugins.md installed into a fresh venv and built with; lazy loadi
 to load; the build cache's key."""
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -18,6 +19,7 @@ from attngen.ops import base, plugins
 from conftest import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "tests/plugins/attngen_fft"
+PAGE = (REPO_ROOT / "docs/plugins.md").read_text(encoding="utf-8")
 SPECTRUM = """\
 name: Spectrum
 inputs:
@@ -33,9 +35,19 @@ def _run(*cmd, env=None, cwd=None):
                           env=env, cwd=cwd)
 
 
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```$", PAGE, re.MULTILINE | re.DOTALL)
+
+
+def test_the_page_shows_the_example_package_as_it_is():
+    assert _blocks("toml") == [(EXAMPLE / "pyproject.toml").read_text()]
+    assert _blocks("python")[0] == (EXAMPLE / "attngen_fft/__init__.py").read_text()
+
+
 def test_the_example_plugin_installed_in_a_venv_is_listed_and_builds(tmp_path):
     """docs/plugins.md's package, pip-installed beside attngen in a fresh venv: `attngen ops`
-    lists rfft2 under its distribution, and a spec using it builds to torch.fft.rfft2."""
+    lists rfft2 under its distribution, the page's spec builds to torch.fft.rfft2 (the
+    excerpt it shows) and runs, and its complex output fed to a convolution is E402."""
     pytest.importorskip("hatchling")
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=False)
@@ -53,26 +65,30 @@ def test_the_example_plugin_installed_in_a_venv_is_listed_and_builds(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     attngen = env_dir / "bin/attngen"
 
-    proc = _run(attngen, "ops", env=env)
+    proc = _run(attngen, "ops", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    section = proc.stdout.split("# attngen-fft 0.1.0 (plugin, 1 op)\n")[1]
-    assert section.startswith("arith      rfft2(norm: str = 'backward')  [function]")
-    assert "dtype float -> complex" in section
     assert proc.stdout.startswith("# attngen (built-in, ")
+    listing = _blocks("text")[0]
+    assert proc.stdout.endswith("\n\n" + listing), proc.stdout[-600:]
 
-    spec = tmp_path / "spectrum.yaml"
-    spec.write_text(SPECTRUM)
-    proc = _run(attngen, "build", "--no-svg", spec, "-o", tmp_path / "out", env=env)
+    spectrum, spectral_conv = _blocks("yaml")
+    (tmp_path / "spectrum.yaml").write_text(spectrum)
+    proc = _run(attngen, "build", "--no-svg", "spectrum.yaml", "-o", "out", env=env,
+                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     source = (tmp_path / "out/spectrum.py").read_text()
-    assert "spec = torch.fft.rfft2(x, norm='ortho')" in source
-    assert "# (B, C, H, W) -> (B, C, H, 1 + (W // 2))" in source
-    # the generated module runs, and its output is what the spec says
-    code = ("import sys, torch; sys.path.insert(0, sys.argv[1]); from spectrum import Spectrum; "
-            "y = Spectrum()(torch.randn(2, 3, 8, 10)); "
-            "assert y.shape == (2, 3, 8, 6) and y.is_complex(), (y.shape, y.dtype)")
-    proc = _run(python, "-c", code, tmp_path / "out", env=env)
+    assert _blocks("python")[1] in source
+    # the generated module runs, and gives what the spec says
+    code = ("import sys, torch; sys.path.insert(0, 'out'); from spectrum import Spectrum; "
+            "y = Spectrum()(torch.randn(2, 16, 8, 10)); "
+            "assert y.shape == (2, 16, 8, 6) and y.is_complex(), (y.shape, y.dtype)")
+    proc = _run(python, "-c", code, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+    (tmp_path / "spectral_conv.yaml").write_text(spectral_conv)
+    proc = _run(attngen, "check", "spectral_conv.yaml", env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(_blocks("text")[1]), proc.stderr
 
 
 def test_an_op_of_a_plugin_that_is_not_installed_is_a_located_unknown_op(tmp_path, capsys):
