@@ -191,12 +191,17 @@ def _attngen(site: Path, *args: str, code: str = "", **env: str) -> subprocess.C
     return _run(sys.executable, "-c", code, env=env)
 
 
-def test_a_broken_plugin_is_one_line_of_the_command(tmp_path):
+def test_a_broken_plugin_is_one_line_of_the_command_and_an_api_error(tmp_path):
     site = _plugin(tmp_path / "site", "attngen-bad", "bad", "raise RuntimeError('no GPU')\n")
     proc = _attngen(site, "check", str(REPO_ROOT / "specs/se.yaml"))
     assert proc.returncode == 1
     assert proc.stderr == ("attngen: error: plugin attngen-bad 1.0 (entry point 'ops = bad' of "
                            "attngen.ops) failed to load: RuntimeError: no GPU\n")
+    # the Python API raises it, with the same text
+    proc = _attngen(site, code="import attngen\ntry:\n    attngen.load('se')\n"
+                               "except attngen.PluginError as exc:\n    print(exc)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("failed to load: RuntimeError: no GPU\n")
 
 
 def test_import_and_a_cached_build_never_import_plugins(tmp_path):
