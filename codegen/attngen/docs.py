@@ -433,7 +433,7 @@ def ops_markdown() -> str:
                "read the declaration. The same declaration in a module of your own adds the op "
                "while that module is imported (`import my_ops`, then `attngen.compile(...)`), "
                "and in an installed package it adds the op for every spec and command "
-               "([plugins.md](plugins.md) builds one). For example:"), "",
+               "(`docs/plugins.md` in attngen's repository builds one). For example:"), "",
               "```python", OP_EXAMPLE.rstrip("\n"), "```", "",
               "What each part declares:", "",
               ("- `args`: the arguments in PyTorch's order, each with a type from the table "
