@@ -13,7 +13,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from attngen import cache, ops
+from attngen import cache, docs, ops
 from attngen.cli import main
 from attngen.ops import base, plugins
 from conftest import REPO_ROOT
@@ -128,7 +128,8 @@ def fresh(monkeypatch, tmp_path):
     for op in ops.REGISTRY.values():
         registry.add(op)
     registry.load_on_first_read(plugins.load)
-    monkeypatch.setattr(base, "REGISTRY", registry)
+    monkeypatch.setattr(base, "REGISTRY", registry)  # what `register` adds to
+    monkeypatch.setattr(ops, "REGISTRY", registry)  # what every stage reads
     yield registry
     for name, module in list(sys.modules.items()):
         if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
@@ -149,9 +150,21 @@ def test_a_plugin_loads_once_on_first_read_and_records_its_source(tmp_path, monk
     assert fresh["copy"].source == "attngen-copy 1.0"
     assert fresh["made"].source == "attngen-made 1.0"  # a callable's ops
     assert fresh["Conv2d"].source == ops.BUILTIN
-    assert len(fresh) == len(ops.REGISTRY) + 2
+    assert sum(op.source == ops.BUILTIN for op in fresh.values()) == len(fresh) - 2
     assert [line.split(" (files ")[0] for line in plugins.installed()] == [
         "plugin attngen-copy 1.0: ops = copy_op", "plugin attngen-made 1.0: ops = made_ops:ops"]
+
+
+def test_the_ops_command_and_page_show_a_plugin_op_under_its_source(tmp_path, monkeypatch,
+                                                                    fresh, capsys):
+    site = _plugin(tmp_path / "site", "attngen-copy", "copy_op", OP.format(name="copy"))
+    monkeypatch.syspath_prepend(str(site))
+    assert main(["ops"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n\n# attngen-copy 1.0 (plugin, 1 op)\nreshape    copy()  [function]  "
+                        "a copy; shape unchanged; dtype any -> same\n")
+    assert "From attngen-copy 1.0 (not built in)." in docs.ops_markdown()
+    assert "From attngen " not in docs.ops_markdown()
 
 
 @pytest.mark.parametrize("clash", ["view", "copy"])
