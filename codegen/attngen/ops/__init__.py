@@ -12,7 +12,7 @@ Nothing is looked up with eval, globals or imports: the registry is a dict.
 
 from __future__ import annotations
 
-from . import layers, tensor  # noqa: F401  (registers the ops)
+from . import constants, einsum, layers, shaping, tensor  # noqa: F401  (registers the ops)
 from .base import (
     ANY_DTYPE,
     ARG_TYPES,
