@@ -146,6 +146,8 @@ def test_split_by_a_size_param(tmp_path):
     ("{op: arange, in: x, end: W}", lambda x: torch.arange(x.shape[3])),
     ("{op: arange, in: x, end: W, start: 1, step: 2}",
      lambda x: torch.arange(1, x.shape[3], 2)),
+    ("{op: arange, in: x, end: W, step: 3}", lambda x: torch.arange(0, x.shape[3], 3)),
+    ("{op: arange, in: x, args: [W, 2]}", lambda x: torch.arange(2, x.shape[3])),
     ("{op: einsum, equation: 'bchw->bhwc', in: x}", lambda x: x.permute(0, 2, 3, 1)),
     ("{op: einsum, equation: 'bchw', in: x}", lambda x: x.permute(0, 1, 2, 3)),
     ("{op: einsum, equation: '...hw->...', in: x}", lambda x: x.sum((2, 3))),
@@ -203,6 +205,8 @@ def test_einsum_matches_torch(tmp_path, equation, shapes, call):
     ("bhqd->bhqd", "1 input term(s) for 2 input(s)"),
     ("bhqd,bhkd->bhqz", "output letter 'z' names no input dim"),
     ("bhqd,bhkd->bhqq", "output letter 'q' occurs twice"),
+    ("bhqd,bhkd->bhqk->b", "more than one '->'"),
+    ("bhqd,bhkd->bhq...", "'...' in the output but in no input"),
     ("bhq,bhkd->bhqk", "einsum term 'bhq' names 3 dims; input 0 has 4"),
 ])
 def test_einsum_errors_are_located(tmp_path, capsys, equation, message):
@@ -258,3 +262,14 @@ def test_dtype_rules_are_enforced(tmp_path, capsys, graph, message):
         spec_text("  m: {shape: [n, n, n, n], dtype: bool}\n", graph))
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("node", ["{op: zeros, in: x, size: [C, 2]}",
+                                  "{op: full, in: x, size: [C], fill_value: 1.5}",
+                                  "{op: ones_like, in: x}", "{op: eye, in: x, n: C}",
+                                  "{op: arange, in: x, end: C}"])
+def test_constants_are_made_on_the_inputs_device(tmp_path, node):
+    """Run on torch's `meta` device (no GPU needed): a constant made on the CPU would show."""
+    (tmp_path / "t.yaml").write_text(spec_text(X4, f"  y: {node}\n"))
+    model = attngen.compile(str(tmp_path / "t.yaml"))()
+    assert model(torch.empty(2, 3, 4, 5, device="meta")).device.type == "meta"

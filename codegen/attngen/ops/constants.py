@@ -40,7 +40,7 @@ for _name, _what in (("zeros", "zeros"), ("ones", "ones")):
                 call=f"{{{{ x }}}}.new_{_name}({{{{ size }}}})", rule="[*size]",
                 summary=f"{_what} of shape `size` with {_NEW}", key_args=("size",)))
 register(Op("full", "constant", (Arg("size", "shape"), Arg("fill_value", "float")), _sized,
-            dtype=ANY_DTYPE, call="{{ x }}.new_full(({{ size }},), {{ fill_value }})",
+            dtype=ANY_DTYPE, call="{{ x }}.new_full([{{ size }}], {{ fill_value }})",
             rule="[*size]", summary=f"a constant of shape `size` with {_NEW}",
             key_args=("size", "fill_value")))
 
@@ -53,7 +53,8 @@ def _arange(ctx: ShapeCtx, ins, a):
 register(Op("arange", "constant",
             (Arg("end", "int"), Arg("start", "int", 0), Arg("step", "int", 1, low=1)),
             _arange, dtype=Dtypes(("any",), "int"),
-            call="torch.arange({% if 'start' in given %}{{ start }}, {% endif %}{{ end }}"
+            call="torch.arange({% if 'start' in given or 'step' in given %}{{ start }}, "
+                 "{% endif %}{{ end }}"
                  "{% if 'step' in given %}, {{ step }}{% endif %}, device={{ x }}.device)",
             rule="[ceil((end - start) / step)]; at least 1",
             summary="the integers start, start + step, ... below end (int64, on the "

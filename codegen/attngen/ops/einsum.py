@@ -20,6 +20,8 @@ _TERM = re.compile(r"[a-zA-Z]*(?:\.\.\.)?[a-zA-Z]*")
 def parse_equation(ctx: ShapeCtx, equation: str, n_inputs: int) -> tuple[list[str], str]:
     """The input terms and the output term of `equation` (spaces removed)."""
     text = equation.replace(" ", "")
+    if text.count("->") > 1:
+        ctx.fail(f"einsum equation '{equation}' has more than one '->'", BAD_ARGUMENTS)
     lhs, arrow, rhs = text.partition("->")
     terms = lhs.split(",")
     for i, term in enumerate([*terms, *([rhs] if arrow else [])]):
