@@ -273,3 +273,38 @@ def test_constants_are_made_on_the_inputs_device(tmp_path, node):
     (tmp_path / "t.yaml").write_text(spec_text(X4, f"  y: {node}\n"))
     model = attngen.compile(str(tmp_path / "t.yaml"))()
     assert model(torch.empty(2, 3, 4, 5, device="meta")).device.type == "meta"
+
+
+MIX = """\
+name: Mix
+params: {k: 3, heads: 2}
+inputs:
+  x: [B, 4, H, W]
+  q: [B, heads, 2, D]
+  kk: [B, heads, M, D]
+graph:
+  padded: {op: pad, in: x, pad: [1, 1, 1, 1], mode: reflect}
+  cols:   {op: unfold, in: padded, kernel_size: k}
+  image:  {op: fold, in: cols, args: [[H + 2, W + 2], k]}
+  parts:  {op: chunk, in: image, args: [2], dim: 1, out: [p0, p1]}
+  att:    {op: einsum, equation: 'bhqd, bhkd -> bhqk', in: [q, kk]}
+  rolled: {op: roll, in: att, shifts: [1, 2], dims: [-2, -1]}
+  sel:    {op: select, in: rolled, dim: 1, index: 0}
+  diag:   {op: eye, in: sel, n: 2, m: M}
+  big:    {op: expand, in: diag, sizes: [B, -1, -1]}
+  y:      {op: add, in: [sel, big]}
+  flat:   {op: flatten, in: y, start_dim: 1}
+  halves: {op: split, in: flat, args: [M], dim: 1, out: [z0, z1]}
+outputs: [flat, p1, z1]
+"""
+
+
+def test_verify_finds_every_runtime_shape_equal_to_the_checkers(tmp_path):
+    """On random params and dims (fold's channels, C * k**2 / k**2, are a whole number
+    there too: they were 4.0 once, and chunk refused them)."""
+    from attngen import verify
+
+    path = tmp_path / "mix.yaml"
+    path.write_text(MIX)
+    report = verify.verify(attngen.load(str(path)).checked, n_samples=4, export=False)
+    assert not report.errors, report.errors
