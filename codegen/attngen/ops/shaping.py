@@ -64,12 +64,6 @@ register(Op("flatten", "reshape", (Arg("start_dim", "dim", 0), Arg("end_dim", "d
             summary="flatten dims into one", key_args=("start_dim", "end_dim")))
 
 
-def _pieces(ctx: ShapeCtx, size, count: int, what: str) -> list:
-    """`count` equal pieces of `size`, which must divide evenly."""
-    piece = ctx.exact_div(size, count, what)
-    return [piece] * count
-
-
 def number(v) -> int | None:
     """`v` as an int if it is a number (not an expression in params or dims)."""
     if isinstance(v, int) or getattr(v, "is_Integer", False):
@@ -88,7 +82,7 @@ def _chunk(ctx: ShapeCtx, ins, a):
         step = -(-size // n)
         sizes = [min(step, size - s) for s in range(0, size, step)]
     else:
-        sizes = _pieces(ctx, x[d], n, f"dim {d} / chunks")
+        sizes = [ctx.exact_div(x[d], n, f"dim {d} / chunks")] * n
     return [x[:d] + (s,) + x[d + 1:] for s in sizes]
 
 

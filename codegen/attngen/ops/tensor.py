@@ -16,6 +16,7 @@ from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .shaping import number
 
 
 def _reshape(ctx: ShapeCtx, ins, a):
@@ -158,16 +159,15 @@ def _split(ctx: ShapeCtx, ins, a):
     if isinstance(sizes, tuple):
         ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
         return [x[:d] + (s,) + x[d + 1:] for s in sizes]
-    total, step = (int(v) if isinstance(v, int) or getattr(v, "is_Integer", False) else None
-                   for v in (x[d], sizes))
+    total, step = number(x[d]), number(sizes)
     if total is not None and step is not None:  # torch's rule: the last piece may be smaller
         pieces = [min(step, total - s) for s in range(0, total, step)]
     else:
         count = ctx.exact_div(x[d], sizes, f"dim {d} / the size {sizes}")
-        if not (isinstance(count, int) or getattr(count, "is_Integer", False)):
+        if number(count) is None:
             ctx.fail(f"dim {d} / size = {count} pieces is not a number: the outputs named in "
-                     f"'out:' need a count; give the sizes as a list", BAD_ARGUMENTS)
-        pieces = [sizes] * int(count)
+                     "'out:' need a count; give the sizes as a list", BAD_ARGUMENTS)
+        pieces = [sizes] * int(count)  # a number: checked above
     return [x[:d] + (s,) + x[d + 1:] for s in pieces]
 
 
