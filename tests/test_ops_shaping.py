@@ -253,6 +253,7 @@ def test_constants_sit_on_the_inputs_dtype(tmp_path):
     ("  y: {op: einsum, equation: 'ij->ji', in: m}\n",
      "einsum takes float or complex tensors as input 0, got a bool tensor"),
     ("  y: {op: unfold, in: m, kernel_size: 2}\n", "got a bool tensor"),
+    ("  y: {op: pad, in: m, pad: [1, 1], mode: replicate}\n", "pads float tensors, not bool"),
     ("  i: {op: arange, in: m, end: n}\n  y: {op: softmax, in: i, dim: 0}\n",
      "softmax takes float tensors as input 0, got a int tensor"),
 ])

@@ -145,6 +145,10 @@ def _pad(ctx: ShapeCtx, ins, a):
     if a["value"] is not None and mode != "constant":
         ctx.fail(f"'value' fills only mode 'constant' (mode is '{mode}')", BAD_ARGUMENTS)
     n = len(pad) // 2
+    family = getattr(ins[0], "dtype", "float")  # the checker's inputs carry their dtype family
+    if mode != "constant" and family != "float":  # torch pads only floats but with constants
+        ctx.fail(f"mode '{mode}' pads float tensors, not {family}", BAD_ARGUMENTS,
+                 "dtype rule: any with mode 'constant', float with the others")
     if mode != "constant" and not 1 <= n <= len(x) - 2:
         ctx.fail(f"mode '{mode}' pads 1 to {len(x) - 2} trailing dims of [N, C, *spatial] "
                  f"(here {n})", BAD_ARGUMENTS)
@@ -164,7 +168,7 @@ register(Op("pad", "reshape",
             call="F.pad({{ x }}, [{{ pad }}]{% for k in given if k != 'pad' %}, "
                  "{{ k }}={{ args[k] }}{% endfor %})",
             rule="pad = [left, right, top, bottom, ...] from the last dim: each padded dim "
-                 "grows by its two values (negative crops)",
+                 "grows by its two values (negative crops); modes but 'constant' take floats",
             summary="pad the last dims", key_args=("pad", "mode", "value")))
 
 
