@@ -73,7 +73,7 @@ class ProverCtx:
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
-        return simplify(a / b)
+        return simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
 
     def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""

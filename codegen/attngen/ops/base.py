@@ -131,6 +131,11 @@ ARG_TYPES = {
             _either(_number, _each(_number)),
         ),
         ArgType(
+            "int_list",
+            "a whole number, or a list of them",
+            _either(_is("int"), _each(_is("int"))),
+        ),
+        ArgType(
             "sizes",
             "a whole number, or a list of whole numbers and nulls (one per spatial "
             "dim; null keeps that dim)",
