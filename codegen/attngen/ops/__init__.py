@@ -6,8 +6,8 @@ constructor, a Jinja template or an emit hook for a tensor function), its shape 
 (sympy), its dtype rule, its parameter count and its diagram group. Adding an op is one
 `register(Op(...))` call in a family module (layers.py, tensor.py, shaping.py, ...), and,
 for a new colour in diagrams, one `add_group(Group(...))` beside it; its shape rule is
-written against
-ShapeCtx (ctx.py). `attngen docs` writes the library as docs/ops.md, with an example.
+written against ShapeCtx (ctx.py). `attngen docs` writes the library as docs/ops.md, with
+an example.
 Installed packages add ops through the `attngen.ops` entry-point group (plugins.py),
 loaded the first time the registry is read. Nothing is looked up with eval or globals,
 and only installed code is imported: a spec names ops by key.
