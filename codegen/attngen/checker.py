@@ -98,6 +98,8 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
                   result: Checked, count: NodeCount) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
+        if spec.on_input_dims(req):
+            continue  # input dims have no defaults: checked on samples below
         if not req.value(env.val):
             raise error(
                 req.loc,
@@ -108,7 +110,13 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
             )
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
-    prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
+    prover = Prover(requirement_rewrites(spec, env, dims),
+                    valid_samples(spec, env, dims, rng))
+    on_inputs = [r for r in spec.requires if spec.on_input_dims(r)]
+    if on_inputs and not prover.default():
+        raise error(on_inputs[0].loc, REQUIREMENT_FAILS,
+                    f"no input sizes were found that satisfy requires{config_text(config)}",
+                    "requirements: " + "; ".join(r.text for r in spec.requires))
     inference = Inference(spec, env, prover, config, order, result, count)
     try:
         inference.bind_inputs()

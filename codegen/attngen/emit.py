@@ -190,7 +190,7 @@ class ClassEmitter:
         # requirements on params first; those that read a let right after the lets
         late = [r for r in spec.requires if set(r.names) & set(spec.lets)]
         for req in spec.requires:
-            if req not in late:
+            if req not in late and not spec.on_input_dims(req):
                 lines += self.require_lines(req, namer)
         for name in spec.params:
             if name in forward_params:
@@ -199,7 +199,8 @@ class ClassEmitter:
             self._note_exprs([let.expr])
             lines.append(f"self.{let.name} = {src(let.expr, namer)}")
         for req in late:
-            lines += self.require_lines(req, namer)
+            if not spec.on_input_dims(req):  # those on input dims: checked in forward
+                lines += self.require_lines(req, namer)
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
@@ -260,6 +261,9 @@ class ClassEmitter:
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
         spec, checked, lines = self.spec, self.checked, []
+        for req in spec.requires:  # requirements on input sizes, before any work
+            if spec.on_input_dims(req):
+                lines += self.require_lines(req, namer)
         for inp in spec.inputs.values():
             if inp.items is not None:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")

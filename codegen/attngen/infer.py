@@ -50,7 +50,7 @@ from .model import (
 from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
-from .shape_ctx import ProverCtx
+from .shape_ctx import ProverCtx, check_requirements
 
 # an input's `dtype:` -> its dtype family (ops.DTYPES)
 INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
@@ -531,6 +531,7 @@ class Inference:
                             f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
         inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
         inner.bind_inputs(dict(zip(names, ins, strict=False)))
+        check_requirements(self.prover, sub, env.sym)  # E404 at the `use:` node
         inner.run()
         outs = []
         for o in sub.outputs:
