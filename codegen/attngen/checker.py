@@ -25,12 +25,14 @@ from .errors import (
     error,
 )
 from .graph import build, check_reachable, producers
-from .infer import MAX_NODES, Inference, NodeCount
+from .infer import MAX_NODES, Inference, NodeCount, check_names
 from .model import Spec
 from .names import check_file_names
 from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
+
+REQUIRES_SCOPE = "requires may name params, lets and the dims of input shapes"
 
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:
@@ -98,6 +100,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
                   result: Checked, count: NodeCount) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
+        check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE)
         if spec.on_input_dims(req):
             continue  # input dims have no defaults: checked on samples below
         if not req.value(env.val):

@@ -48,7 +48,11 @@ class ProverCtx:
     def axis(self, d: Dim, rank: int) -> int:
         v = to_number(d) if not isinstance(d, int) else d
         if not isinstance(v, int):
-            self.fail(f"dim {fmt_dim(d)} must be a whole number")
+            free = sorted(str(s) for s in algebra.sympify(d).free_symbols)
+            self.fail(f"dim {fmt_dim(d)} must be a whole number: a literal (1, -1) or an "
+                      "expression over `choices` params" + (
+                          f"; {', '.join(free)} stands for any size (an int param or a dim)"
+                          if free else ""))
         if not -rank <= v < rank:
             self.fail(f"dim {v} is out of range for a {rank}-D tensor")
         return v % rank
