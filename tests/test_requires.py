@@ -76,7 +76,12 @@ def test_unknown_name_in_requires_says_what_is_in_scope(tmp_path, capsys):
     code, err = run(capsys, "check", write(tmp_path, "unknown.yaml", text))
     assert code == 1, err
     assert re.search(r"unknown\.yaml:5:5: error\[E202\]: unknown name 'Z'", err), err
-    assert "requires may name params, lets and the dims of input shapes" in err
+    assert "requires may name params, lets and the dims of required inputs' shapes" in err
+    # the dims of an optional input are not in scope: it may be absent
+    text = GROUP_GATE.replace("C % groups", "D % groups").replace(
+        "  x: [B, C, H, W]\n", "  x: [B, C, H, W]\n  mask: {shape: [B, D], optional: true}\n")
+    code, err = run(capsys, "check", write(tmp_path, "optional.yaml", text))
+    assert code == 1 and "error[E202]: unknown name 'D'" in err, err
 
 
 def test_dim_index_rule_is_stated(tmp_path, capsys):

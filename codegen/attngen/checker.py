@@ -32,7 +32,7 @@ from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
 
-REQUIRES_SCOPE = "requires may name params, lets and the dims of input shapes"
+REQUIRES_SCOPE = "requires may name params, lets and the dims of required inputs' shapes"
 
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:

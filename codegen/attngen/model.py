@@ -227,8 +227,12 @@ class Spec:
         return out
 
     def input_dims(self) -> set[str]:
-        """The free dims the input shapes name as plain dims (not params or lets)."""
-        return {d.text for inp in self.sources().values() for d in inp.tensor_shape
+        """The free dims the shapes of required inputs name as plain dims (not params or
+        lets): what `requires` may name besides params and lets (an optional input may be
+        absent, and its dims with it)."""
+        required = [t for inp in self.inputs.values() if not inp.optional
+                    for t in (inp.items if inp.items is not None else [inp])]
+        return {d.text for inp in required for d in inp.tensor_shape
                 if d.text.isidentifier() and d.text not in self.params
                 and d.text not in self.lets}
 
