@@ -143,6 +143,9 @@ class Prover:
         for num, den in _floor_divisions(a, b):
             fact = _divisibility_fact(num, den)
             if fact is None:
+                hint = self._moved_fact(a, b, num, den)
+                if hint:
+                    return hint
                 continue
             sym, first = fact
             # the residue that makes the division exact first, then the others
@@ -162,6 +165,29 @@ class Prover:
                     stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
+
+
+    def _moved_fact(self, a: Dim, b: Dim, num: Dim, den: Dim) -> str:
+        """`num % den == 0` as the fact (2*c // (3*g): no single name to rewrite), if
+        a == b holds on the samples with one name of num that den lacks moved to the
+        nearest value where it holds (num mod den repeats every den values of it)."""
+        names = sorted(num.free_symbols - den.free_symbols, key=str)
+        if not names:
+            return ""
+        sym, moved = names[0], []
+        for s in self.samples:
+            den_v = to_number(den.xreplace(s))
+            if not isinstance(den_v, int) or not 0 < den_v <= 256 or sym not in s:
+                continue
+            for t in range(int(s[sym]), int(s[sym]) + den_v):
+                value = to_number(num.xreplace({**s, sym: sympy.Integer(t)}))
+                if isinstance(value, int) and value % den_v == 0:
+                    moved.append({**s, sym: sympy.Integer(t)})
+                    break
+        if len(moved) < 3 or not Prover({}, moved)._equal(a, b)[0]:
+            return ""
+        stmt = requirement_text(num, den)
+        return f"this holds only when {stmt}: state it with requires: [{stmt}]"
 
 
 def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
