@@ -166,7 +166,6 @@ class Prover:
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
 
-
     def _moved_fact(self, a: Dim, b: Dim, num: Dim, den: Dim) -> str:
         """`num % den == 0` as the fact (2*c // (3*g): no single name to rewrite), if
         a == b holds on the samples with one name of num that den lacks moved to the
