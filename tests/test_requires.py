@@ -176,6 +176,25 @@ def test_default_configuration_must_satisfy_requires(tmp_path, capsys):
     assert code == 1 and "error[E405]" in err and "does not hold for the defaults" in err, err
 
 
+def test_a_sub_specs_requirement_is_checked_at_the_call(tmp_path, capsys):
+    write(tmp_path, "kpad.yaml", KERNEL)
+    caller = """\
+    name: KCaller
+    params:
+      channel: {default: 8}
+    inputs:
+      x: [B, channel, L]
+    graph:
+      sub: {use: kpad.yaml, channel: channel, kernel_size: 5, padding: 1, in: x}
+    outputs: sub
+    """
+    code, err = run(capsys, "check", write(tmp_path, "caller.yaml", caller))
+    assert code == 1, err
+    assert re.search(r"caller\.yaml:7:3: error\[E405\]: node 'sub': KPad requires "
+                     r"padding == kernel_size // 2, which does not hold here", err), err
+    assert "note: passed: kernel_size=5, padding=1" in err
+
+
 # --- E404 hints, pasted back ---------------------------------------------------------------
 
 # specs that provoke E404, by file name; "caller.yaml" uses "gate.yaml"

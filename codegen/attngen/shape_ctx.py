@@ -220,9 +220,12 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
             value = held if held in (True, False) else held.xreplace(sample)
             if value in (True, False) and not value:
                 names = sorted(str(s) for s in getattr(held, "free_symbols", ()))
-                shown = f"counterexample: {sample_text(names, sample)}" if names else ""
+                given = ", ".join(f"{n}={fmt_dim(sym[n])}" for n in sorted(req.names)
+                                  if n in sym and is_dim(sym[n]) and fmt_dim(sym[n]) != n)
                 raise ShapeFail(f"{spec.name} requires {req.text}, which does not hold here",
-                                REQUIREMENT_FAILS, (shown,))
+                                REQUIREMENT_FAILS, (f"passed: {given}" if given else "",
+                                                    f"counterexample: {sample_text(names, sample)}"
+                                                    if names else ""))
 
 
 def _check_divisibility(prover: Prover, spec: Spec, text: str, n: Dim, d: Dim, r: Dim) -> None:
