@@ -279,6 +279,18 @@ HINTED = {
         outputs: g
         """,
 }
+
+def _documented_e404() -> str:
+    """The E404 example of docs/errors.md (its hint must work pasted back, too)."""
+    from conftest import REPO_ROOT
+
+    errors_md = (REPO_ROOT / "docs" / "errors.md").read_text()
+    found = re.search(r"```yaml\n# e404\.yaml\n(.*?)```", errors_md, re.S)
+    assert found, "docs/errors.md has no e404.yaml example"
+    return found[1]
+
+
+HINTED["e404.yaml"] = _documented_e404()
 # the hints, round by round (the check stops at a node's first error)
 EXPECTED = {
     "precedence.yaml": ["channel % (2*G) == 0"],
@@ -288,6 +300,7 @@ EXPECTED = {
     "caller.yaml": ["channel % (2*G) == 0"],
     "caller_dims.yaml": ["N % G == 0"],
     "moved.yaml": ["channel % groups == 0", "(2*channel) % (3*groups) == 0"],
+    "e404.yaml": ["d_model % h == 0"],
 }
 HINT = re.compile(r"^(\S+?):(\d+):\d+: error\[E404\].*?(?:\n  note: .*)*?\n  note: .*"
                   r"requires: \[(.*)\]$", re.M)
