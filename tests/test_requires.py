@@ -330,3 +330,34 @@ def test_each_e404_hint_pasted_back_builds(tmp_path, capsys, name):
     assert run(capsys, "check", path) == (0, ""), path.read_text()
     code, err = run(capsys, "build", path, "-o", tmp_path / "out")
     assert code == 0, err
+
+
+def test_requirement_on_a_list_items_dim(tmp_path, capsys):
+    text = """\
+    name: Pair
+    requires:
+      - H % 2 == 0
+    inputs:
+      xs:
+        items:
+          a: [B, C, H]
+          b: [B, C, H]
+    graph:
+      out: {op: add, in: [a, b]}
+    outputs: out
+    """
+    path = write(tmp_path, "pair.yaml", text)
+    code, err = run(capsys, "build", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    source = (tmp_path / "out" / "pair.py").read_text()
+    # the dim is read from the list, before the list is unpacked into its items
+    assert source.index("_, _, H = xs[0].shape") < source.index("a, b = xs")
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_pair", tmp_path / "out" / "pair.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.Pair()
+    assert module([torch.ones(1, 2, 4), torch.ones(1, 2, 4)]).shape == (1, 2, 4)
+    with pytest.raises(ValueError, match="requires H % 2 == 0"):
+        module([torch.ones(1, 2, 3), torch.ones(1, 2, 3)])

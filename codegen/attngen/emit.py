@@ -421,10 +421,13 @@ class ClassEmitter:
         """`B, C, H, W = x.shape` for the dims forward expressions read."""
         wanted = {d for d in namer.used_dims}
         lines = []
+        # an item of a list input is read from the list: these lines come before its unpacking
+        tensors = {item.name: f"{inp.name}[{i}]" for inp in self.spec.inputs.values()
+                   for i, item in enumerate(inp.items or ())}
         for inp in self.spec.sources().values():
             names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
-                lines.append(f"{', '.join(names)} = {inp.name}.shape")
+                lines.append(f"{', '.join(names)} = {tensors.get(inp.name, inp.name)}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(
