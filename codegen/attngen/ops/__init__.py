@@ -7,15 +7,18 @@ constructor, a Jinja template or an emit hook for a tensor function), its shape 
 `register(Op(...))` call in a family module (layers.py, tensor.py), and, for a new colour
 in diagrams, one `add_group(Group(...))` beside it; its shape rule is written against
 ShapeCtx (ctx.py). `attngen docs` writes the library as docs/ops.md, with an example.
-Nothing is looked up with eval, globals or imports: the registry is a dict.
+Installed packages add ops through the `attngen.ops` entry-point group (plugins.py),
+loaded the first time the registry is read. Nothing is looked up with eval or globals,
+and only installed code is imported: a spec names ops by key.
 """
 
 from __future__ import annotations
 
-from . import layers, tensor  # noqa: F401  (registers the ops)
+from . import layers, plugins, tensor  # noqa: F401  (registers the ops; plugins on first read)
 from .base import (
     ANY_DTYPE,
     ARG_TYPES,
+    BUILTIN,
     DTYPES,
     FLOAT_ONLY,
     GROUPS,
@@ -26,11 +29,13 @@ from .base import (
     Dtypes,
     Group,
     Op,
+    PluginError,
+    Registry,
     add_group,
     register,
 )
 from .ctx import ShapeCtx, ShapeFail
 
-__all__ = ["ANY_DTYPE", "ARG_TYPES", "DTYPES", "FLOAT_ONLY", "GROUPS", "REGISTRY", "REQUIRED",
-           "Arg", "CallSite", "Dtypes", "Group", "Op", "ShapeCtx", "ShapeFail", "add_group",
-           "register"]
+__all__ = ["ANY_DTYPE", "ARG_TYPES", "BUILTIN", "DTYPES", "FLOAT_ONLY", "GROUPS", "REGISTRY",
+           "REQUIRED", "Arg", "CallSite", "Dtypes", "Group", "Op", "PluginError", "Registry",
+           "ShapeCtx", "ShapeFail", "add_group", "register"]
