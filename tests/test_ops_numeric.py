@@ -214,8 +214,8 @@ def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requir
     ("{op: LayerNorm, args: [[c, h, w, w]], in: x}", "[c, h, w]", "float",
      "LayerNorm over 4 dim(s) needs an input of at least as many, got 3"),
     ("{op: LayerNorm, args: [0.5], in: x}", X, "float",
-     "error[E402]: node 'y': LayerNorm's 'normalized_shape' must be a size (a whole number) or "
-     "a list of sizes, got 0.5"),
+     "error[E402]: node 'y': LayerNorm's 'normalized_shape' must be a whole number, or a list "
+     "of them, got 0.5"),
     ("{op: LayerNorm, args: [[h, 0]], in: x}", X, "float", "is 0 at the default sizes"),
     ("{op: GroupNorm, args: [g, h], in: x}", X, "float",
      "error[E403]: node 'y': channels (dim 1) is c but num_channels is h"),

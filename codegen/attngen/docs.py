@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it
 INDEX = "README.md"
 OPS_PAGE = "ops.md"
 PALETTE_SVG = "img/palette.svg"
-HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md")
+HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md", "plugins.md")
 # Paths under the output folder that no spec's page or diagram may take (compared
 # ignoring case, as macOS and Windows compare names).
 RESERVED = frozenset(name.casefold()
@@ -390,6 +390,8 @@ def _op_section(op: ops.Op) -> list[str]:
     summary = op.summary[:1].upper() + op.summary[1:]
     lines = [f"### {text(op.name)}", "", f"{text(summary)}.", "",
              f"{how} · dtype {code(op.dtype.text)}  ", f"Shape: {code(op.rule)}", ""]
+    if op.source != ops.BUILTIN:  # a plugin's op, or one of a module imported by hand
+        lines += [f"From {text(op.source)} (not built in).", ""]
     if op.args:
         rows = [[code(a.name), code(a.type) + (" or null" if a.optional else ""),
                  "required" if a.required else code(repr(a.default)), _allowed(a)]
@@ -432,14 +434,16 @@ def ops_markdown() -> str:
                 lines += _op_section(op)
     lines += ["## Adding an op", "",
               ("An op is one declaration in one file. A built-in op goes in the module of its "
-               "family in `codegen/attngen/ops/` (`layers.py` and `norms.py` for layers; "
-               "`tensor.py`, `elementwise.py` and `reductions.py` for tensor functions), which "
-               "imports these names from `.base` (a new family module is one more name on the "
+               "family in `codegen/attngen/ops/` (`layers.py`, `norms.py`, `tensor.py`, "
+               "`elementwise.py`, `reductions.py`, `shaping.py`, `constants.py`, `einsum.py`), "
+               "which imports these names from `.base` (a new family module is one more name on "
+               "the "
                "import line of `ops/__init__.py`); nothing else in "
                "attngen changes, since the checker, the emitter, the diagrams and this page all "
                "read the declaration. The same declaration in a module of your own adds the op "
-               "while that module is imported (`import my_ops`, then `attngen.compile(...)`). "
-               "For example:"), "",
+               "while that module is imported (`import my_ops`, then `attngen.compile(...)`), "
+               "and in an installed package it adds the op for every spec and command "
+               "(`docs/plugins.md` in attngen's repository builds one). For example:"), "",
               "```python", OP_EXAMPLE.rstrip("\n"), "```", "",
               "What each part declares:", "",
               ("- `args`: the arguments in PyTorch's order, each with a type from the table "

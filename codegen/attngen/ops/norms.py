@@ -31,7 +31,7 @@ def _layer_norm_params(a) -> int:
 
 register(Op(
     "LayerNorm", "norm",
-    (Arg("normalized_shape", "size_or_shape", low=1), Arg("eps", "float", 1e-05, low=0),
+    (Arg("normalized_shape", "int_list", low=1), Arg("eps", "float", 1e-05, low=0),
      Arg("elementwise_affine", "bool", True), Arg("bias", "bool", True)),
     _layer_norm, module=True, torch="nn.LayerNorm",
     rule="[*, *normalized_shape] -> same (the last dims are normalized_shape)",
