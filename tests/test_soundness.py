@@ -237,3 +237,32 @@ def test_compile_refuses_what_check_refuses(tmp_path):
         """)
     with pytest.raises(SpecError, match="must be one of 1, 2, got 0"):
         compile_spec(path, Loader(), {})
+
+
+# -- found by the property test (tests/test_soundness_property.py) ----------------------
+@pytest.mark.parametrize("op", ["interpolate", "Upsample"])
+def test_resampling_with_both_size_and_scale_factor_is_refused(tmp_path, capsys, op):
+    path = _write(tmp_path, "both", f"""\
+        name: Both
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {{op: {op}, in: x, size: 1, scale_factor: 0.5}}
+        outputs: y
+        """)
+    err = _error(path, capsys)
+    assert "both.yaml:5:" in err and "give one of 'size' and 'scale_factor', not both" in err
+
+
+@pytest.mark.parametrize("op", ["MaxPool2d", "AvgPool2d", "max_pool2d"])
+def test_pooling_padding_over_half_the_kernel_is_refused(tmp_path, capsys, op):
+    path = _write(tmp_path, "pad", f"""\
+        name: Pad
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {{op: {op}, in: x, kernel_size: 1, padding: 1}}
+        outputs: y
+        """)
+    err = _error(path, capsys)
+    assert "pad.yaml:5:" in err and "padding 1 is more than half of kernel_size 1" in err

@@ -185,6 +185,9 @@ def pool_shape(ctx: ShapeCtx, ins, a):
     k = _spatial(ctx, a, "kernel_size", 2)
     s = _spatial(ctx, a, "stride", 2) if a["stride"] is not None else k
     p = _spatial(ctx, a, "padding", 2)
+    for k_, p_ in zip(k, p, strict=False):  # torch refuses more (a symbolic pair is not judged)
+        if isinstance(k_, int) and isinstance(p_, int) and 2 * p_ > k_:
+            ctx.fail(f"padding {p_} is more than half of kernel_size {k_} (torch refuses it)")
     spatial = tuple(
         ctx.floor((size + 2 * p_ - k_) / s_) + 1
         for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
@@ -208,6 +211,8 @@ def upsample_shape(ctx: ShapeCtx, ins, a):
     if len(x) < 3:
         ctx.fail("resampling needs [N, C, *spatial]")
     if a.get("size") is not None:
+        if a.get("scale_factor") is not None:  # torch raises ValueError for both
+            ctx.fail("give one of 'size' and 'scale_factor', not both")
         return (x[0], x[1], *_spatial(ctx, a, "size", len(x) - 2))
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")
