@@ -266,3 +266,17 @@ def test_pooling_padding_over_half_the_kernel_is_refused(tmp_path, capsys, op):
         """)
     err = _error(path, capsys)
     assert "pad.yaml:5:" in err and "padding 1 is more than half of kernel_size 1" in err
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_reducing_over_one_dim_named_twice_is_refused(tmp_path, capsys, op):
+    path = _write(tmp_path, "twice", f"""\
+        name: Twice
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {{op: {op}, in: x, dim: [-2, 2]}}
+        outputs: y
+        """)
+    err = _error(path, capsys)
+    assert "twice.yaml:5:" in err and "'dim' (-2, 2) names a dim more than once" in err
