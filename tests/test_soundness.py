@@ -206,6 +206,22 @@ def test_a_choices_param_as_a_dim_inside_a_sub_spec_builds_and_runs(tmp_path):
     assert "self.y = Inner(d0=d)" in source and "x.mean(self.d0, keepdim=True)" in source
 
 
+def test_map_with_a_sub_spec_calls_it_per_tensor(tmp_path):
+    _write(tmp_path, "inner", INNER)
+    path = _write(tmp_path, "mapped_use", """\
+        name: MappedUse
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          parts: {op: slice, in: x, each: "i in [0, 1]", dim: 3, start: i, stop: i + 1}
+          pooled: {use: inner, in: parts, map: true, d0: 2}
+          y: {op: cat, in: pooled, dim: 3}
+        outputs: y
+        """)
+    source = _verified(path)
+    assert "pooled = [self.pooled(item) for item in parts]" in source
+
+
 def test_a_sub_spec_argument_outside_its_choices_is_a_located_error(tmp_path, capsys):
     _write(tmp_path, "inner", INNER)
     path = _write(tmp_path, "outer", """\
