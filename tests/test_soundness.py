@@ -296,3 +296,33 @@ def test_reducing_over_one_dim_named_twice_is_refused(tmp_path, capsys, op):
         """)
     err = _error(path, capsys)
     assert "twice.yaml:5:" in err and "'dim' (-2, 2) names a dim more than once" in err
+
+
+def test_pooling_padding_over_half_a_param_kernel_is_refused(tmp_path, capsys):
+    path = _write(tmp_path, "pad_param", """\
+        name: PadParam
+        params:
+          k: {default: 3}
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {op: MaxPool2d, in: x, kernel_size: k // 2, padding: 1}
+        outputs: y
+        """)
+    err = _error(path, capsys)
+    assert "pad_param.yaml:7:" in err
+    assert "2 * padding - kernel_size is 1 at the default sizes (must be at most 0)" in err
+
+
+@pytest.mark.parametrize("op", ["interpolate", "Upsample"])
+def test_a_resampling_mode_on_the_wrong_rank_is_refused(tmp_path, capsys, op):
+    path = _write(tmp_path, "mode", f"""\
+        name: Mode
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {{op: {op}, in: x, size: 1, mode: linear}}
+        outputs: y
+        """)
+    err = _error(path, capsys)
+    assert "mode.yaml:5:" in err and "mode 'linear' resamples 3-d inputs, got 4 dims" in err
