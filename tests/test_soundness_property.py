@@ -103,6 +103,8 @@ def op_specs(draw, folder: Path) -> dict:
             # mostly the tensor just made, so that chains grow
             pick = st.one_of(st.just(tensors[-1]), st.sampled_from(tensors))
             node: dict = {"op": op.name, "in": [draw(pick) for _ in range(count)]}
+            if op.name == "view" and any(n["op"] in STRIDED for n in graph.values()):
+                continue  # a known gap (test_soundness.py: view of a permuted tensor)
             for arg in op.args:
                 if arg.required or draw(st.booleans()):
                     node[arg.name] = _value(draw, arg)
@@ -119,6 +121,9 @@ def op_specs(draw, folder: Path) -> dict:
 
 
 ATTEMPTS = 4
+# ops after which torch may not `view` a tensor (memory layout is not modelled; a known
+# gap, xfail in test_soundness.py)
+STRIDED = ("permute", "transpose")
 
 
 class Tally:
