@@ -57,6 +57,9 @@ def _value(draw, arg: ops.Arg):
             return draw(st.lists(st.sampled_from(SIZES), min_size=1, max_size=4))
         case "dim_list":
             return draw(st.permutations(list(range(draw(st.integers(2, 4))))))
+        case "int_list":
+            one = st.sampled_from(_bounded([-1, 1, 2, "c", "k", "c // 2"], arg))
+            return draw(st.one_of(one, st.lists(one, min_size=1, max_size=3)))
         case "ints":
             one = st.sampled_from(_bounded([1, 2, 3, "k"], arg))
             return draw(st.one_of(one, st.lists(one, min_size=2, max_size=2)))
