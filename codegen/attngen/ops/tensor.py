@@ -95,7 +95,10 @@ register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTY
 def _reduce(ctx: ShapeCtx, ins, a):
     x = ins[0]
     dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
-    axes = sorted({ctx.axis(d, len(x)) for d in dims})
+    found = [ctx.axis(d, len(x)) for d in dims]
+    axes = sorted(set(found))
+    if len(axes) < len(found):  # torch refuses `x.sum((-2, 2))` on a 4-d tensor
+        ctx.fail(f"'dim' {a['dim']} names a dim more than once (input of rank {len(x)})")
     if a["keepdim"]:
         return tuple(1 if i in axes else s for i, s in enumerate(x))
     return tuple(s for i, s in enumerate(x) if i not in axes)
