@@ -201,5 +201,11 @@ def assert_shown_not_sent(text: str, where: str) -> None:
 
 
 def outside_code(md: str) -> str:
-    """A Markdown page without its code spans (shown verbatim by every renderer)."""
-    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md)
+    """A Markdown page without its code spans (shown verbatim by every renderer). A
+    backtick escaped by a backslash opens none (CommonMark); one inside a span may be."""
+    return re.sub(r"(?<!\\)((?:\\\\)*)(`+)(?!`).*?(?<!`)\2(?!`)", r"\1", md)
+
+
+def link_targets(md: str) -> list[str]:
+    """A Markdown page's link and image targets: `](...)` after a `]` no backslash escapes."""
+    return re.findall(r"(?<!\\)(?:\\\\)*\]\(([^)]*)\)", outside_code(md))

@@ -37,6 +37,7 @@ from fuzzing import (
     Result,
     assert_located_errors,
     assert_shown_not_sent,
+    link_targets,
     load_generated,
     outside_code,
     q,
@@ -67,11 +68,6 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-
-
-def _fresh(tmp_path_factory, name: str) -> Path:
-    folder = tmp_path_factory.mktemp(name)
-    return folder
 
 
 # -- silent wrong modules: the oracle ------------------------------------------------------------
@@ -106,23 +102,24 @@ def _assert_right_module(spec: Path, out: Path, class_name: str, aliases: list[s
 
 
 # -- colliding class names ---------------------------------------------------------------------
-# Sub-spec bodies on [B, C] with their torch reference.
+# Sub-spec bodies on [B, C] (each %s: the node's input), and what each computes.
 BODIES = {
-    "sigmoid": ("{op: Sigmoid, in: %s}", "sigmoid"),
-    "tanh": ("{op: Tanh, in: %s}", "tanh"),
-    "relu": ("{op: ReLU, in: %s}", "relu"),
-    "triple": ("{op: mul, in: %s, other: 3}", "triple"),
-    "double": ("{op: cat, in: [%s, %s], dim: 1}", "double"),  # [B, C] -> [B, 2C]
+    "sigmoid": "{op: Sigmoid, in: %s}",
+    "tanh": "{op: Tanh, in: %s}",
+    "relu": "{op: ReLU, in: %s}",
+    "triple": "{op: mul, in: %s, other: 3}",
+    "double": "{op: cat, in: [%s, %s], dim: 1}",  # [B, C] -> [B, 2C]
 }
 SUB_PATHS = ["blk.yaml", "a/blk.yaml", "b/blk.yaml", "a/b/blk.yaml", "gate.yaml", "c/gate.yaml"]
 CLASS_NAMES = ["Block", "Gate", "Main"]
 
 
-def _apply(fn: str, x):
+def _apply(body: str, x):
+    """What BODIES[body] computes, written with torch."""
     import torch
 
     return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-            "triple": lambda t: t * 3, "double": lambda t: torch.cat([t, t], 1)}[fn](x)
+            "triple": lambda t: t * 3, "double": lambda t: torch.cat([t, t], 1)}[body](x)
 
 
 @dataclass
@@ -150,8 +147,7 @@ class Collision:
                                                   Path(sub.path).parent)).as_posix()
                     body = f"{{use: {target}, in: {last}}}"
                 else:
-                    text = BODIES[step][0]
-                    body = text % ((last,) * text.count("%s"))
+                    body = BODIES[step] % ((last,) * BODIES[step].count("%s"))
                 lines.append(f"  y{i}: {body}")
                 last = f"y{i}"
             files[sub.path] = (f"name: {sub.name}\ninputs:\n  x: [B, C]\ngraph:\n"
@@ -207,11 +203,13 @@ def collisions(draw) -> Collision:
 
 # Issue 18's reports: two files both `name: Block` (item 1); a main class, an alias and a
 # param named like a sub-spec's class (item 2).
-TWO_BLOCKS = Collision([Sub("a/blk.yaml", "Block", ["sigmoid"]), Sub("b/blk.yaml", "Block", ["tanh"])],
-                       "Main", [], None, [("p", 0), ("q", 1)])
-MAIN_IS_BLOCK = Collision([Sub("blk.yaml", "Block", ["relu"])], "Block", [], None, [("p", 0)])
-ALIAS_IS_BLOCK = Collision([Sub("blk.yaml", "Block", ["relu"])], "Main", ["Block"], None, [("p", 0)])
-PARAM_IS_BLOCK = Collision([Sub("blk.yaml", "Block", ["relu"])], "Main", [], "Block", [("p", 0)])
+TWO_BLOCKS = Collision([Sub("a/blk.yaml", "Block", ["sigmoid"]),
+                        Sub("b/blk.yaml", "Block", ["tanh"])], "Main", [], None,
+                       [("p", 0), ("q", 1)])
+BLOCK = [Sub("blk.yaml", "Block", ["relu"])]
+MAIN_IS_BLOCK = Collision(BLOCK, "Block", [], None, [("p", 0)])
+ALIAS_IS_BLOCK = Collision(BLOCK, "Main", ["Block"], None, [("p", 0)])
+PARAM_IS_BLOCK = Collision(BLOCK, "Main", [], "Block", [("p", 0)])
 
 
 def _collision_case(folder: Path, case: Collision) -> Result:
@@ -222,7 +220,7 @@ def _collision_case(folder: Path, case: Collision) -> Result:
 
 
 def _fuzz_collisions(tmp_path_factory, *, slow: bool) -> None:
-    folder = _fresh(tmp_path_factory, "collide") / "case"
+    folder = tmp_path_factory.mktemp("collide") / "case"
     built = []
 
     @_settings(0.06, slow=slow)
@@ -259,38 +257,58 @@ ROLES = {  # role -> its usual name
     "n5": "n5", "n6": "n6", "n7": "n7", "o1": "o1", "o2": "o2",
     "sp": "sp", "sx": "sx", "sd0": "sd0", "sd1": "sd1", "sn": "sn", "sn2": "sn2",
 }
-CLASS_ROLES = {"cls", "alias", "sub_cls"}
 # Names the generated code binds (comprehension and loop variables, helpers, modules, the
 # classes), nn.Module attributes and builtins it calls, and the usual names of other roles.
 LOCAL_NAMES = ["item", "layer", "m", "seq", "name", "x", "self", "torch", "nn", "F", "math",
                "super", "float", "range", "ModuleList", "Module", "init_weights", "forward",
                "training", "B", "C", "k", "y", "out", "Top", "TopAlias", "Sub", "p", "l", "v",
                "d1", "n3", "o1", "sp", "sx", "x_1", "Out", "sub", "main", "cls", "result"]
+# Written as text, so that two roles given one name are two YAML keys, as a user would write
+# them (a Python dict would merge them silently).
+LOCAL_SUB = """\
+name: {sub_cls}
+params:
+  {sp}: 1
+inputs:
+  {sx}: [{sd0}, {sd1}]
+graph:
+  {sn}: {{op: Sigmoid, in: {sx}}}
+  {sn2}: {{op: mul, in: {sn}, other: {sp}}}
+outputs: {sn2}
+"""
+LOCAL_MAIN = """\
+name: {cls}
+aliases: [{alias}]
+params:
+  {p}: 2
+  {ks}: [1, 3]
+let:
+  {l}: {p} + 1
+inputs:
+  {x}: [{d0}, {d1}]
+graph:
+  {n1}: {{each: {v} in {ks}, use: sub.yaml, {sp}: {v}, in: {x}}}
+  {n2}: {{op: mul, map: true, in: {n1}, other: {d1}}}
+  {n3}: {{op: cat, in: {n2}, dim: 1}}
+  {n4}: {{op: mul, in: {n3}, other: {l}}}
+  {n5}: {{op: split, in: {n4}, split_size_or_sections: [{d1}, {d1}], dim: 1, out: [{o1}, {o2}]}}
+  {n6}: {{op: sub, in: [{o1}, {o2}]}}
+  {n7}: {{op: reshape, in: {n6}, to: [{d0}, {d1}, 1]}}
+outputs: [{n7}, {n3}]
+"""
 
 
 def local_files(names: dict[str, str]) -> dict[str, str]:
-    n = names
-    sub = {"name": n["sub_cls"], "params": {n["sp"]: 1},
-           "inputs": {n["sx"]: [n["sd0"], n["sd1"]]},
-           "graph": {n["sn"]: {"op": "Sigmoid", "in": n["sx"]},
-                     n["sn2"]: {"op": "mul", "in": n["sn"], "other": n["sp"]}},
-           "outputs": n["sn2"]}
-    top = {"name": n["cls"], "aliases": [n["alias"]],
-           "params": {n["p"]: 2, n["ks"]: [1, 3]},
-           "let": {n["l"]: f"{n['p']} + 1"},
-           "inputs": {n["x"]: [n["d0"], n["d1"]]},
-           "graph": {
-               n["n1"]: {"each": f"{n['v']} in {n['ks']}", "use": "sub.yaml",
-                         n["sp"]: n["v"], "in": n["x"]},
-               n["n2"]: {"op": "mul", "map": True, "in": n["n1"], "other": n["d1"]},
-               n["n3"]: {"op": "cat", "in": n["n2"], "dim": 1},
-               n["n4"]: {"op": "mul", "in": n["n3"], "other": n["l"]},
-               n["n5"]: {"op": "split", "in": n["n4"], "dim": 1, "out": [n["o1"], n["o2"]],
-                         "split_size_or_sections": [n["d1"], n["d1"]]},
-               n["n6"]: {"op": "sub", "in": [n["o1"], n["o2"]]},
-               n["n7"]: {"op": "reshape", "in": n["n6"], "to": [n["d0"], n["d1"], 1]}},
-           "outputs": [n["n7"], n["n3"]]}
-    return {"sub.yaml": _dump(sub), "main.yaml": _dump(top)}
+    return {"sub.yaml": LOCAL_SUB.format(**names), "main.yaml": LOCAL_MAIN.format(**names)}
+
+
+def local_input_shape(names: dict[str, str]) -> tuple[int, int]:
+    """The input's shape: a dim named like a param or a let is that value (p=2, l=3); the
+    other dims get 2 and 3 (one name, one value)."""
+    fixed = {names["p"]: 2, names["l"]: 3}
+    free = {names["d0"]: 2} if names["d0"] not in fixed else {}
+    free.setdefault(names["d1"], 3)
+    return fixed.get(names["d0"], free.get(names["d0"])), fixed.get(names["d1"], free[names["d1"]])
 
 
 def local_reference(x):
@@ -320,7 +338,7 @@ CLASS_SHADOWS_SUB = {**ROLES, "cls": "Sub"}
 
 
 def _fuzz_locals(tmp_path_factory, *, slow: bool) -> None:
-    folder = _fresh(tmp_path_factory, "locals") / "case"
+    folder = tmp_path_factory.mktemp("locals") / "case"
     built = []
 
     @_settings(0.06, slow=slow)
@@ -332,7 +350,7 @@ def _fuzz_locals(tmp_path_factory, *, slow: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         _write(folder, local_files(names))
         res = _assert_right_module(folder / "main.yaml", folder / "out", names["cls"],
-                                   [names["alias"]], local_reference, (2, 3))
+                                   [names["alias"]], local_reference, local_input_shape(names))
         built.append(res.code == 0)
 
     check()
@@ -417,7 +435,7 @@ class FanOut:
                 target = f"l{i + 1}.yaml"
                 if width:
                     items = ", ".join(str(k) for k in range(1, width + 1))
-                    lines.append(f"  c{j}: {{each: k in [{items}], use: {target}, k0: k, "
+                    lines.append(f"  c{j}: {{each: 'k in [{items}]', use: {target}, k0: k, "
                                  f"in: {last}}}")
                     lines.append(f"  s{j}: {{op: add, in: c{j}}}")
                     last = f"s{j}"
@@ -481,8 +499,22 @@ def _assert_within_budget(folder: Path, case: FanOut) -> None:
             assert sign not in res.err, f"{argv[0]}: {sign} (peak {ran.peak_mib:.0f} MiB)"
 
 
+def test_small_fan_outs_build(tmp_path):
+    """The shapes the fan-out strategy draws are specs attngen builds, when small."""
+    cases = [FanOut([[0]] * 3, [0] * 4), FanOut([[0, 0]] * 2, [2, 0, 3]),
+             FanOut([[3, 0], [2]], [0, 2, 0]), FanOut([[2]], [0, 0], "(B + C) ** 2 + 1")]
+    for i, case in enumerate(cases):
+        _write(tmp_path / str(i), case.files())
+        res = run_cli(["build", "--no-svg", tmp_path / str(i) / "l0.yaml", "-o", tmp_path / "out"])
+        if case.bomb:  # an annotation that does not hold: refused at it
+            assert_located_errors(res)
+            assert "error[E400]" in res.err and "l1.yaml:" in res.err, res.err
+        else:
+            assert res.code == 0, (case, res.err)
+
+
 def _fuzz_fan_out(tmp_path_factory, *, slow: bool) -> None:
-    folder = _fresh(tmp_path_factory, "fan") / "case"
+    folder = tmp_path_factory.mktemp("fan") / "case"
 
     @_settings(0.02, slow=slow, shrink=False)  # each case runs in a child: no shrinking
     @given(case=fan_outs())
@@ -516,6 +548,8 @@ COMMANDS = {
     "docs --check": (["docs", "--check"], ["se.md", "README.md", "img", "img/se.svg"]),
     "diagram": (["diagram"], ["se.svg"]),
 }
+# What `--check` says when the outputs differ from what it would write (exit 1).
+STALE = re.compile(r"attngen: \d+ \w+ file\(s\) out of date; run `[^\n]*`\n")
 HAZARDS = ["stale", "link_file", "link_dir", "dev_zero", "fifo", "link_fifo", "dangling", "loop",
            "folder", "hardlink", "leftover_link", "leftover_hardlink"]
 
@@ -601,6 +635,11 @@ def output_trees(draw) -> OutputTree:
 # Issue 18 item 9: docs/img linked elsewhere; a FIFO and a /dev/zero link at output paths.
 IMG_ELSEWHERE = OutputTree("docs", {"img": "link_dir"})
 SPECIAL_FILES = OutputTree("build", {"se.py": "fifo", "se.svg": "dev_zero"})
+# Found by this fuzzer: a link to itself at an image path of the docs.
+IMG_LOOP = OutputTree("docs", {"img/se.svg": "loop"})
+DOCS_LOOP = ("bug on main: `attngen docs` resolves image paths (docs._link, Path.resolve) "
+             "before it refuses links at output paths, so a symlink loop at -o/img, "
+             "-o/img/se.svg or -o/img/palette.svg is a RuntimeError traceback")
 
 
 def _plant_tree(root: Path, case: OutputTree) -> tuple[list, dict]:
@@ -630,7 +669,8 @@ def _assert_stayed_inside(root: Path, case: OutputTree, res: Result, before: dic
     assert _snapshot(root / "specs") == before["specs"], f"{case}: the spec changed"
     assert sorted(p.name for p in root.iterdir()) == before["entries"], f"{case}: new files"
     if res.code != 0:
-        assert_located_errors(res, located=False)
+        if not ("--check" in case.command and STALE.fullmatch(res.err)):
+            assert_located_errors(res, located=False)
         after = {k: v for k, v in _snapshot(out).items() if not k.endswith(".tmp")}
         assert after == {k: v for k, v in before["out"].items() if not k.endswith(".tmp")}, \
             f"{case}: a failed command changed the output folder"
@@ -662,10 +702,10 @@ BATCH = 5  # cases per child process
 
 
 def _fuzz_output_trees(tmp_path_factory, *, slow: bool) -> None:
-    root = _fresh(tmp_path_factory, "tree") / "case"
+    root = tmp_path_factory.mktemp("tree") / "case"
 
     @_settings(0.01, slow=slow, shrink=False)
-    @example([IMG_ELSEWHERE, SPECIAL_FILES])
+    @example([IMG_ELSEWHERE, SPECIAL_FILES, IMG_LOOP])
     @given(cases=st.lists(output_trees(), min_size=BATCH, max_size=BATCH))
     def check(cases):
         _assert_trees_stay_inside(root, cases)
@@ -674,14 +714,31 @@ def _fuzz_output_trees(tmp_path_factory, *, slow: bool) -> None:
 
 
 @needs_svg
+@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
 def test_output_tree_hazards(tmp_path_factory):
     _fuzz_output_trees(tmp_path_factory, slow=False)
 
 
 @needs_svg
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
 def test_long_output_tree_hazards(tmp_path_factory):
     _fuzz_output_trees(tmp_path_factory, slow=True)
+
+
+@needs_svg
+@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
+@pytest.mark.parametrize("rel", ["img", "img/se.svg", "img/palette.svg"])
+@pytest.mark.parametrize("check", [False, True], ids=["docs", "docs --check"])
+def test_docs_refuse_a_symlink_loop_at_an_output_path(tmp_path, rel, check):
+    out = tmp_path / "docs"
+    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    (out / rel).symlink_to(Path(rel).name)
+    res = run_cli(["docs", *(["--check"] if check else []), REPO_ROOT / "specs" / "se.yaml",
+                   "-o", out])
+    assert_located_errors(res, located=False)  # a refusal that names the link
+    assert "error[E500]" in res.err and str(out / rel) in res.err, res.err
+    assert (out / rel).is_symlink() and sorted(p.name for p in out.iterdir()) == ["img"]
 
 
 # -- terminal escapes and Markdown/HTML in every text field ---------------------------------------
@@ -752,11 +809,6 @@ def hostile_texts(draw) -> HostileText:
     return HostileText(fields, folder, main + ".yaml", sub + ".yaml")
 
 
-def _link_targets(md: str) -> list[str]:
-    """Link and image targets: `](...)` after a `]` that no backslash escapes."""
-    return re.findall(r"(?<!\\)(?:\\\\)*\]\(([^)]*)\)", outside_code(md))
-
-
 def _assert_text_stays_text(root: Path, case: HostileText) -> bool:
     """Run every command on the case; whether the docs were written (the pages checked)."""
     shutil.rmtree(root, ignore_errors=True)
@@ -789,7 +841,7 @@ def _assert_text_stays_text(root: Path, case: HostileText) -> bool:
         for page in docs.rglob("*.md"):
             prose = outside_code(page.read_text(encoding="utf-8"))
             assert "<" not in prose, (page.name, [ln for ln in prose.splitlines() if "<" in ln])
-            for target in _link_targets(page.read_text(encoding="utf-8")):
+            for target in link_targets(page.read_text(encoding="utf-8")):
                 assert re.fullmatch(r"[A-Za-z0-9._~%/-]+", target), (page.name, target)
     return results["docs"].code == 0
 
@@ -803,7 +855,7 @@ EVERYTHING = HostileText(
 
 
 def _fuzz_hostile_text(tmp_path_factory, *, slow: bool) -> None:
-    root = _fresh(tmp_path_factory, "text") / "case"
+    root = tmp_path_factory.mktemp("text") / "case"
     built = []
 
     @_settings(0.01, slow=slow)

@@ -23,7 +23,14 @@ import pytest
 from attngen import render
 from attngen.errors import SpecError
 from conftest import REPO_ROOT
-from fuzzing import assert_located_errors, assert_shown_not_sent, outside_code, q, run_cli
+from fuzzing import (
+    assert_located_errors,
+    assert_shown_not_sent,
+    link_targets,
+    outside_code,
+    q,
+    run_cli,
+)
 
 needs_svg = pytest.mark.skipif(render.backend_for("svg") is None, reason="no SVG renderer")
 
@@ -185,11 +192,6 @@ outputs: y
 """
 
 
-def _targets(md: str) -> list[str]:
-    """Link and image targets: `](...)` after a `]` that no backslash escapes."""
-    return re.findall(r"(?<!\\)(?:\\\\)*\]\(([^)]*)\)", outside_code(md))
-
-
 @needs_svg
 def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
     from attngen.cli import main
@@ -219,7 +221,7 @@ def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
         for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
             cells = {len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}
             assert len(cells) == 1, (where, table)
-        targets = _targets(md)
+        targets = link_targets(md)
         assert targets, where
         for target in targets:
             assert re.fullmatch(r"[A-Za-z0-9._~%/-]+", target), (where, target)  # no scheme
