@@ -104,7 +104,9 @@ def wall_times(runs: int, specs: Path, *extra: str, env: dict | None = None,
     return times, cpu
 
 
-def cached_times(runs: int, specs: Path, base_env: dict) -> dict[str, tuple[list[float], list[float]]]:
+def cached_times(
+    runs: int, specs: Path, base_env: dict
+) -> dict[str, tuple[list[float], list[float]]]:
     """With the build cache: nothing changed since the last build, and one spec edited
     (se.yaml, which nothing else uses) before each build. A private cache folder."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,10 +203,12 @@ def print_instructions(specs: Path, env: dict) -> None:
         build = instructions([*BUILD, str(specs), "-o", tmp, "--no-cache", "--no-svg"], env)
     imports, ref = instructions(IMPORTS, env), instructions(REFERENCE, env)
     print("\n| instructions (callgrind) | billions | / reference |\n|---|---:|---:|")
-    for label, n in (("cold build, `--no-svg`", build),
-                     ("  of which attngen's imports (sympy, networkx, jinja2, yaml, ...)", imports),
-                     ("  of which the work (load, check, emit)", build - imports),
-                     ("reference: `import sympy, networkx`", ref)):
+    for label, n in (
+        ("cold build, `--no-svg`", build),
+        ("  of which attngen's imports (sympy, networkx, jinja2, yaml, ...)", imports),
+        ("  of which the work (load, check, emit)", build - imports),
+        ("reference: `import sympy, networkx`", ref),
+    ):
         print(f"| {label} | {n / 1e9:.2f} | {n / ref:.2f} |")
 
 
@@ -256,7 +260,7 @@ def main(argv=None) -> int:
               "reference": "reference: `import sympy, networkx` (then exit)"}
     for key, label in labels.items():
         walls = [w for w, _ in cold[key]]
-        ratio = statistics.median(w / r for w, r in zip(walls, ref))
+        ratio = statistics.median(w / r for w, r in zip(walls, ref, strict=False))
         print(f"| {label} | {statistics.median(walls):.3f} | {min(walls):.3f} "
               f"| {max(walls):.3f} | {ratio:.2f} |")
     for label in ("unchanged", "one spec edited"):

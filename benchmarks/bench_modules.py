@@ -35,8 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import equiv_cases
-from equivalence import _tensor_leaves, load_generated
+import equiv_cases  # noqa: E402  (found through the sys.path entry above)
+from equivalence import _tensor_leaves, load_generated  # noqa: E402
 
 
 def rand(*shape):
@@ -149,7 +149,9 @@ def _with_grad(v):
     return v
 
 
-CLOCK = time.thread_time  # CPU time of this thread: time slices lost to other processes don't count
+CLOCK = (
+    time.thread_time
+)  # CPU time of this thread: time slices lost to other processes don't count
 
 
 def block(step, n: int) -> float:

@@ -1,7 +1,8 @@
 """Validation time for synthetic specs of 100, 1,000 and 10,000 nodes.
 
 Each spec is a chain of blocks of 10 nodes: a conv, sigmoid gates multiplied back onto
-earlier nodes and residual adds (branches and merges), one `shape:` annotation per block. Times `load` (YAML -> Spec) and `check` (graph + symbolic shapes)
+earlier nodes and residual adds (branches and merges), one `shape:` annotation per block.
+Times `load` (YAML -> Spec) and `check` (graph + symbolic shapes)
 in-process; growth should be close to linear (x10 nodes -> about x10 time).
 
     .venv/bin/python benchmarks/bench_scale.py [--quick] [--profile N]

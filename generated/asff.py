@@ -32,7 +32,16 @@ class Conv(nn.Module):
         returns activation: (B, c2, Ho, Wo)
     """
 
-    def __init__(self, c1, c2, k=1, s=1, p=None, g=1, act=True):
+    def __init__(
+        self,
+        c1: int,
+        c2: int,
+        k: int = 1,
+        s: int = 1,
+        p: object = None,
+        g: int = 1,
+        act: bool = True,
+    ):
         super().__init__()
         if not (c1 % g == 0):
             raise ValueError("Conv: requires c1 % g == 0")
@@ -46,12 +55,11 @@ class Conv(nn.Module):
         else:
             self.activation = nn.Identity()
 
-    def forward(self, x):
-        # conv: (B, c1, H, W) -> (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) [specs/conv_bn_silu.yaml:23]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, c1, H, W) -> (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1)
         conv = self.conv(x)
-        # bn: (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo) [specs/conv_bn_silu.yaml:25]
+        # (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo)
         bn = self.bn(conv)
-        # activation: (B, c2, Ho, Wo) -> (B, c2, Ho, Wo) [specs/conv_bn_silu.yaml:28]
         activation = self.activation(bn)
         return activation
 
@@ -67,7 +75,8 @@ class ASFF(nn.Module):
     expands the result. Every conv is a Conv (conv, BatchNorm, SiLU).
 
     Args:
-        level (int, required; one of [0, 1, 2]): the level fused at: 0 the smallest map (most channels), 2 the largest
+        level (int, required; one of [0, 1, 2]): the level fused at: 0 the smallest map (most
+            channels), 2 the largest
         multiplier (float, default 1): channel width: 1 gives 1024, 512, 256
         rfb (bool, default False): 8 instead of 16 channels for the level weights
         vis (bool, default False): also return the level weights and the channel-summed fusion
@@ -81,7 +90,7 @@ class ASFF(nn.Module):
         returns fused_sum (if vis): (B, scale * H, scale * W)
     """
 
-    def __init__(self, level, multiplier=1, rfb=False, vis=False):
+    def __init__(self, level: int, multiplier: float = 1, rfb: bool = False, vis: bool = False):
         super().__init__()
         if level not in (0, 1, 2):
             raise ValueError(f"ASFF: level must be one of 0, 1, 2, got {level!r}")
@@ -107,74 +116,77 @@ class ASFF(nn.Module):
         self.weight_level_2 = Conv(self.inter_dim, self.compress_c, k=1, s=1)
         self.weight_levels = Conv(self.compress_c * 3, 3, k=1, s=1)
 
-    def forward(self, x):
+    def forward(
+        self,
+        x: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | torch.Tensor:
         x_level_2, x_level_1, x_level_0 = x
         if self.level != 0:
-            # level_0_compressed: (B, c0, H, W) -> (B, inter_dim, H, W) [specs/asff.yaml:42]
+            # (B, c0, H, W) -> (B, inter_dim, H, W)
             level_0_compressed = self.compress_level_0(x_level_0)
         if self.level == 0:
-            # level_0_resized: (B, c0, H, W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:46]
+            # (B, c0, H, W) -> (B, inter_dim, scale * H, scale * W)
             level_0_resized = x_level_0
         elif self.level == 1:
-            # level_0_resized: (B, inter_dim, H, W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:47]
+            # (B, inter_dim, H, W) -> (B, inter_dim, scale * H, scale * W)
             level_0_resized = F.interpolate(level_0_compressed, scale_factor=2, mode='nearest')
         else:
-            # level_0_resized: (B, inter_dim, H, W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:49]
+            # (B, inter_dim, H, W) -> (B, inter_dim, scale * H, scale * W)
             level_0_resized = F.interpolate(level_0_compressed, scale_factor=4, mode='nearest')
         if self.level == 2:
-            # level_1_compressed: (B, c1, 2 * H, 2 * W) -> (B, inter_dim, 2 * H, 2 * W) [specs/asff.yaml:52]
+            # (B, c1, 2 * H, 2 * W) -> (B, inter_dim, 2 * H, 2 * W)
             level_1_compressed = self.compress_level_1(x_level_1)
         if self.level == 0:
-            # level_1_resized: (B, c1, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:56]
+            # (B, c1, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W)
             level_1_resized = self.stride_level_1(x_level_1)
         elif self.level == 1:
-            # level_1_resized: (B, c1, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:57]
+            # (B, c1, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W)
             level_1_resized = x_level_1
         else:
-            # level_1_resized: (B, inter_dim, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:58]
+            # (B, inter_dim, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W)
             level_1_resized = F.interpolate(level_1_compressed, scale_factor=2, mode='nearest')
         if self.level == 0:
-            # level_2_downsampled_inter: (B, c2, 4 * H, 4 * W) -> (B, c2, 2 * H, 2 * W) [specs/asff.yaml:61]
+            # (B, c2, 4 * H, 4 * W) -> (B, c2, 2 * H, 2 * W)
             level_2_downsampled_inter = F.max_pool2d(x_level_2, 3, stride=2, padding=1)
         if self.level == 0:
-            # level_2_resized: (B, c2, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:65]
+            # (B, c2, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W)
             level_2_resized = self.stride_level_2(level_2_downsampled_inter)
         elif self.level == 1:
-            # level_2_resized: (B, c2, 4 * H, 4 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:66]
+            # (B, c2, 4 * H, 4 * W) -> (B, inter_dim, scale * H, scale * W)
             level_2_resized = self.stride_level_2(x_level_2)
         else:
-            # level_2_resized: (B, c2, 4 * H, 4 * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:67]
+            # (B, c2, 4 * H, 4 * W) -> (B, inter_dim, scale * H, scale * W)
             level_2_resized = x_level_2
-        # level_0_weight_v: (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W) [specs/asff.yaml:71]
+        # (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W)
         level_0_weight_v = self.weight_level_0(level_0_resized)
-        # level_1_weight_v: (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W) [specs/asff.yaml:73]
+        # (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W)
         level_1_weight_v = self.weight_level_1(level_1_resized)
-        # level_2_weight_v: (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W) [specs/asff.yaml:75]
+        # (B, inter_dim, scale * H, scale * W) -> (B, compress_c, scale * H, scale * W)
         level_2_weight_v = self.weight_level_2(level_2_resized)
-        # levels_weight_v: (B, compress_c, scale * H, scale * W), (B, compress_c, scale * H, scale * W), (B, compress_c, scale * H, scale * W) -> (B, 3 * compress_c, scale * H, scale * W) [specs/asff.yaml:77]
+        # 3 x (B, compress_c, scale * H, scale * W) -> (B, 3 * compress_c, scale * H, scale * W)
         levels_weight_v = torch.cat([level_0_weight_v, level_1_weight_v, level_2_weight_v], dim=1)
-        # levels_weight_logits: (B, 3 * compress_c, scale * H, scale * W) -> (B, 3, scale * H, scale * W) [specs/asff.yaml:79]
+        # (B, 3 * compress_c, scale * H, scale * W) -> (B, 3, scale * H, scale * W)
         levels_weight_logits = self.weight_levels(levels_weight_v)
-        # levels_weight: (B, 3, scale * H, scale * W) -> (B, 3, scale * H, scale * W) [specs/asff.yaml:81]
         levels_weight = torch.softmax(levels_weight_logits, dim=1)
-        # level_0_weight: (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W) [specs/asff.yaml:83]
+        # (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W)
         level_0_weight = levels_weight[:, 0:1]
-        # level_1_weight: (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W) [specs/asff.yaml:85]
+        # (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W)
         level_1_weight = levels_weight[:, 1:2]
-        # level_2_weight: (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W) [specs/asff.yaml:87]
+        # (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W)
         level_2_weight = levels_weight[:, 2:]
-        # level_0_weighted: (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:91]
+        # (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W)
+        # -> (B, inter_dim, scale * H, scale * W)
         level_0_weighted = level_0_resized * level_0_weight
-        # level_1_weighted: (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:93]
+        # (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W)
+        # -> (B, inter_dim, scale * H, scale * W)
         level_1_weighted = level_1_resized * level_1_weight
-        # level_2_weighted: (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:95]
+        # (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W)
+        # -> (B, inter_dim, scale * H, scale * W)
         level_2_weighted = level_2_resized * level_2_weight
-        # fused_out_reduced: (B, inter_dim, scale * H, scale * W), (B, inter_dim, scale * H, scale * W), (B, inter_dim, scale * H, scale * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:97]
         fused_out_reduced = level_0_weighted + level_1_weighted + level_2_weighted
-        # out: (B, inter_dim, scale * H, scale * W) -> (B, inter_dim, scale * H, scale * W) [specs/asff.yaml:99]
         out = self.expand(fused_out_reduced)
         if self.vis:
-            # fused_sum: (B, inter_dim, scale * H, scale * W) -> (B, scale * H, scale * W) [specs/asff.yaml:101]
+            # (B, inter_dim, scale * H, scale * W) -> (B, scale * H, scale * W)
             fused_sum = fused_out_reduced.sum(1)
         if self.vis:
             return out, levels_weight, fused_sum

@@ -26,7 +26,7 @@ class ChannelAttention(nn.Module):
         returns sigmoid: (B, in_planes, 1, 1)
     """
 
-    def __init__(self, in_planes, ratio=16):
+    def __init__(self, in_planes: int, ratio: int = 16):
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.max_pool = nn.AdaptiveMaxPool2d(1)
@@ -35,26 +35,22 @@ class ChannelAttention(nn.Module):
         self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # avg_pool: (B, in_planes, H, W) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:13]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, in_planes, H, W) -> (B, in_planes, 1, 1)
         avg_pool = self.avg_pool(x)
-        # max_pool: (B, in_planes, H, W) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:14]
+        # (B, in_planes, H, W) -> (B, in_planes, 1, 1)
         max_pool = self.max_pool(x)
-        # fc1: (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:15]
+        # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         fc1 = self.fc1(avg_pool)
-        # relu1: (B, in_planes // ratio, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:17]
         relu1 = self.relu1(fc1)
-        # fc2: (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:18]
+        # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         fc2 = self.fc2(relu1)
-        # max_fc1: (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:21]
+        # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         max_fc1 = self.fc1(max_pool)
-        # max_relu: (B, in_planes // ratio, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:22]
         max_relu = self.relu1(max_fc1)
-        # max_fc2: (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:23]
+        # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         max_fc2 = self.fc2(max_relu)
-        # out: (B, in_planes, 1, 1), (B, in_planes, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:24]
         out = fc2 + max_fc2
-        # sigmoid: (B, in_planes, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:25]
         sigmoid = self.sigmoid(out)
         return sigmoid
 
@@ -75,24 +71,25 @@ class SpatialAttention(nn.Module):
         returns sigmoid: (B, 1, H, W)
     """
 
-    def __init__(self, kernel_size=7):
+    def __init__(self, kernel_size: int = 7):
         super().__init__()
         if kernel_size not in (3, 7):
-            raise ValueError(f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}")
+            raise ValueError(
+                f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}"
+            )
         self.padding = 3 if kernel_size == 7 else 1
         self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # avg_out: (B, C, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, H, W) -> (B, 1, H, W)
         avg_out = x.mean(1, keepdim=True)
-        # max_out: (B, C, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:15]
+        # (B, C, H, W) -> (B, 1, H, W)
         max_out = x.max(1, keepdim=True).values
-        # pooled: (B, 1, H, W), (B, 1, H, W) -> (B, 2, H, W) [specs/spatial_attention.yaml:16]
+        # 2 x (B, 1, H, W) -> (B, 2, H, W)
         pooled = torch.cat([avg_out, max_out], dim=1)
-        # conv1: (B, 2, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:17]
+        # (B, 2, H, W) -> (B, 1, H, W)
         conv1 = self.conv1(pooled)
-        # sigmoid: (B, 1, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:19]
         sigmoid = self.sigmoid(conv1)
         return sigmoid
 
@@ -115,20 +112,20 @@ class CBAM(nn.Module):
         returns result: (B, in_planes, H, W)
     """
 
-    def __init__(self, in_planes, ratio=16, kernel_size=7):
+    def __init__(self, in_planes: int, ratio: int = 16, kernel_size: int = 7):
         super().__init__()
         if kernel_size not in (3, 7):
             raise ValueError(f"CBAM: kernel_size must be one of 3, 7, got {kernel_size!r}")
         self.ca = ChannelAttention(in_planes, ratio=ratio)
         self.sa = SpatialAttention(kernel_size=kernel_size)
 
-    def forward(self, x):
-        # ca: (B, in_planes, H, W) -> (B, in_planes, 1, 1) [specs/cbam.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, in_planes, H, W) -> (B, in_planes, 1, 1)
         ca = self.ca(x)
-        # out: (B, in_planes, H, W), (B, in_planes, 1, 1) -> (B, in_planes, H, W) [specs/cbam.yaml:16]
+        # (B, in_planes, H, W), (B, in_planes, 1, 1) -> (B, in_planes, H, W)
         out = x * ca
-        # sa: (B, in_planes, H, W) -> (B, 1, H, W) [specs/cbam.yaml:17]
+        # (B, in_planes, H, W) -> (B, 1, H, W)
         sa = self.sa(out)
-        # result: (B, in_planes, H, W), (B, 1, H, W) -> (B, in_planes, H, W) [specs/cbam.yaml:18]
+        # (B, in_planes, H, W), (B, 1, H, W) -> (B, in_planes, H, W)
         result = out * sa
         return result

@@ -5,6 +5,7 @@
 CBAM: Convolutional Block Attention Module (ECCV 2018)
 """
 
+import torch
 from torch import nn
 
 
@@ -25,7 +26,7 @@ class ChannelAttention(nn.Module):
         returns sigmoid: (B, in_planes, 1, 1)
     """
 
-    def __init__(self, in_planes, ratio=16):
+    def __init__(self, in_planes: int, ratio: int = 16):
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.max_pool = nn.AdaptiveMaxPool2d(1)
@@ -34,25 +35,21 @@ class ChannelAttention(nn.Module):
         self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # avg_pool: (B, in_planes, H, W) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:13]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, in_planes, H, W) -> (B, in_planes, 1, 1)
         avg_pool = self.avg_pool(x)
-        # max_pool: (B, in_planes, H, W) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:14]
+        # (B, in_planes, H, W) -> (B, in_planes, 1, 1)
         max_pool = self.max_pool(x)
-        # fc1: (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:15]
+        # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         fc1 = self.fc1(avg_pool)
-        # relu1: (B, in_planes // ratio, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:17]
         relu1 = self.relu1(fc1)
-        # fc2: (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:18]
+        # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         fc2 = self.fc2(relu1)
-        # max_fc1: (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:21]
+        # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         max_fc1 = self.fc1(max_pool)
-        # max_relu: (B, in_planes // ratio, 1, 1) -> (B, in_planes // ratio, 1, 1) [specs/channel_attention.yaml:22]
         max_relu = self.relu1(max_fc1)
-        # max_fc2: (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:23]
+        # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         max_fc2 = self.fc2(max_relu)
-        # out: (B, in_planes, 1, 1), (B, in_planes, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:24]
         out = fc2 + max_fc2
-        # sigmoid: (B, in_planes, 1, 1) -> (B, in_planes, 1, 1) [specs/channel_attention.yaml:25]
         sigmoid = self.sigmoid(out)
         return sigmoid

@@ -5,6 +5,7 @@
 YOLOv5's standard convolution block (used by ASFF)
 """
 
+import torch
 from torch import nn
 
 
@@ -30,7 +31,16 @@ class Conv(nn.Module):
         returns activation: (B, c2, Ho, Wo)
     """
 
-    def __init__(self, c1, c2, k=1, s=1, p=None, g=1, act=True):
+    def __init__(
+        self,
+        c1: int,
+        c2: int,
+        k: int = 1,
+        s: int = 1,
+        p: object = None,
+        g: int = 1,
+        act: bool = True,
+    ):
         super().__init__()
         if not (c1 % g == 0):
             raise ValueError("Conv: requires c1 % g == 0")
@@ -44,11 +54,10 @@ class Conv(nn.Module):
         else:
             self.activation = nn.Identity()
 
-    def forward(self, x):
-        # conv: (B, c1, H, W) -> (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) [specs/conv_bn_silu.yaml:23]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, c1, H, W) -> (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1)
         conv = self.conv(x)
-        # bn: (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo) [specs/conv_bn_silu.yaml:25]
+        # (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo)
         bn = self.bn(conv)
-        # activation: (B, c2, Ho, Wo) -> (B, c2, Ho, Wo) [specs/conv_bn_silu.yaml:28]
         activation = self.activation(bn)
         return activation

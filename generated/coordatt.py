@@ -24,16 +24,13 @@ class h_sigmoid(nn.Module):
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace=True):
+    def __init__(self, inplace: bool = True):
         super().__init__()
         self.relu = nn.ReLU6(inplace=inplace)
 
-    def forward(self, x):
-        # shifted: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:11]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifted = x + 3
-        # relu: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:12]
         relu = self.relu(shifted)
-        # out: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:13]
         out = relu / 6
         return out
 
@@ -53,14 +50,12 @@ class h_swish(nn.Module):
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace=True):
+    def __init__(self, inplace: bool = True):
         super().__init__()
         self.sigmoid = h_sigmoid(inplace=inplace)
 
-    def forward(self, x):
-        # sigmoid: (B, C, H, W) -> (B, C, H, W) [specs/h_swish.yaml:11]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         sigmoid = self.sigmoid(x)
-        # out: (B, C, H, W), (B, C, H, W) -> (B, C, H, W) [specs/h_swish.yaml:12]
         out = x * sigmoid
         return out
 
@@ -84,7 +79,7 @@ class CoordAtt(nn.Module):
         returns out: (B, oup, H, W)
     """
 
-    def __init__(self, inp, oup, reduction=32):
+    def __init__(self, inp: int, oup: int, reduction: int = 32):
         super().__init__()
         if not (oup == inp):
             raise ValueError("CoordAtt: requires oup == inp")
@@ -97,34 +92,31 @@ class CoordAtt(nn.Module):
         self.conv_h = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
         self.conv_w = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, _, H, W = x.shape
-        # pool_h: (B, inp, H, W) -> (B, inp, H, 1) [specs/coordatt.yaml:19]
+        # (B, inp, H, W) -> (B, inp, H, 1)
         pool_h = self.pool_h(x)
-        # pool_w: (B, inp, H, W) -> (B, inp, 1, W) [specs/coordatt.yaml:20]
+        # (B, inp, H, W) -> (B, inp, 1, W)
         pool_w = self.pool_w(x)
-        # x_w: (B, inp, 1, W) -> (B, inp, W, 1) [specs/coordatt.yaml:21]
+        # (B, inp, 1, W) -> (B, inp, W, 1)
         x_w = pool_w.permute(0, 1, 3, 2)
-        # y: (B, inp, H, 1), (B, inp, W, 1) -> (B, inp, H + W, 1) [specs/coordatt.yaml:22]
+        # (B, inp, H, 1), (B, inp, W, 1) -> (B, inp, H + W, 1)
         y = torch.cat([pool_h, x_w], dim=2)
-        # conv1: (B, inp, H + W, 1) -> (B, max(8, (inp // reduction)), H + W, 1) [specs/coordatt.yaml:23]
+        # (B, inp, H + W, 1) -> (B, max(8, (inp // reduction)), H + W, 1)
         conv1 = self.conv1(y)
-        # bn1: (B, max(8, (inp // reduction)), H + W, 1) -> (B, max(8, (inp // reduction)), H + W, 1) [specs/coordatt.yaml:25]
         bn1 = self.bn1(conv1)
-        # act: (B, max(8, (inp // reduction)), H + W, 1) -> (B, max(8, (inp // reduction)), H + W, 1) [specs/coordatt.yaml:26]
         act = self.act(bn1)
-        # split: (B, max(8, (inp // reduction)), H + W, 1) -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1) [specs/coordatt.yaml:27]
+        # (B, max(8, (inp // reduction)), H + W, 1)
+        # -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1)
         y_h, y_w = torch.split(act, [H, W], dim=2)
-        # y_w_t: (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W) [specs/coordatt.yaml:29]
+        # (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W)
         y_w_t = y_w.permute(0, 1, 3, 2)
-        # conv_h: (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1) [specs/coordatt.yaml:30]
+        # (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1)
         conv_h = self.conv_h(y_h)
-        # a_h: (B, oup, H, 1) -> (B, oup, H, 1) [specs/coordatt.yaml:32]
         a_h = torch.sigmoid(conv_h)
-        # conv_w: (B, max(8, (inp // reduction)), 1, W) -> (B, oup, 1, W) [specs/coordatt.yaml:33]
+        # (B, max(8, (inp // reduction)), 1, W) -> (B, oup, 1, W)
         conv_w = self.conv_w(y_w_t)
-        # a_w: (B, oup, 1, W) -> (B, oup, 1, W) [specs/coordatt.yaml:35]
         a_w = torch.sigmoid(conv_w)
-        # out: (B, inp, H, W), (B, oup, 1, W), (B, oup, H, 1) -> (B, oup, H, W) [specs/coordatt.yaml:36]
+        # (B, inp, H, W), (B, oup, 1, W), (B, oup, H, 1) -> (B, oup, H, W)
         out = x * a_w * a_h
         return out

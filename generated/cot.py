@@ -27,7 +27,7 @@ class CoTAttention(nn.Module):
         returns out: (B, dim, H, W)
     """
 
-    def __init__(self, dim=512, kernel_size=3):
+    def __init__(self, dim: int = 512, kernel_size: int = 3):
         super().__init__()
         if not (dim % 4 == 0):
             raise ValueError("CoTAttention: requires dim % 4 == 0")
@@ -52,30 +52,25 @@ class CoTAttention(nn.Module):
             nn.Conv2d(self.hidden, kernel_size * kernel_size * dim, 1),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, H, W = x.shape
-        # key_embed: (B, dim, H, W) -> (B, dim, H, W) [specs/cot.yaml:21]
         key_embed = self.key_embed(x)
-        # value_embed: (B, dim, H, W) -> (B, dim, H, W) [specs/cot.yaml:29]
         value_embed = self.value_embed(x)
-        # v: (B, dim, H, W) -> (B, dim, H*W) [specs/cot.yaml:35]
+        # (B, dim, H, W) -> (B, dim, H*W)
         v = value_embed.view(B, self.dim, -1)
-        # y: (B, dim, H, W), (B, dim, H, W) -> (B, 2*dim, H, W) [specs/cot.yaml:37]
+        # 2 x (B, dim, H, W) -> (B, 2*dim, H, W)
         y = torch.cat([key_embed, x], dim=1)
-        # attention_embed: (B, 2*dim, H, W) -> (B, dim*kernel_size**2, H, W) [specs/cot.yaml:38]
+        # (B, 2*dim, H, W) -> (B, dim*kernel_size**2, H, W)
         attention_embed = self.attention_embed(y)
-        # att: (B, dim*kernel_size**2, H, W) -> (B, dim, kernel_size**2, H, W) [specs/cot.yaml:46]
+        # (B, dim*kernel_size**2, H, W) -> (B, dim, kernel_size**2, H, W)
         att = attention_embed.reshape(B, self.dim, self.kernel_size * self.kernel_size, H, W)
-        # att_mean: (B, dim, kernel_size**2, H, W) -> (B, dim, H, W) [specs/cot.yaml:48]
+        # (B, dim, kernel_size**2, H, W) -> (B, dim, H, W)
         att_mean = att.mean(2)
-        # att_flat: (B, dim, H, W) -> (B, dim, H*W) [specs/cot.yaml:49]
+        # (B, dim, H, W) -> (B, dim, H*W)
         att_flat = att_mean.view(B, self.dim, -1)
-        # weights: (B, dim, H*W) -> (B, dim, H*W) [specs/cot.yaml:50]
         weights = torch.softmax(att_flat, dim=-1)
-        # k2_flat: (B, dim, H*W), (B, dim, H*W) -> (B, dim, H*W) [specs/cot.yaml:51]
         k2_flat = weights * v
-        # k2: (B, dim, H*W) -> (B, dim, H, W) [specs/cot.yaml:52]
+        # (B, dim, H*W) -> (B, dim, H, W)
         k2 = k2_flat.view(B, self.dim, H, W)
-        # out: (B, dim, H, W), (B, dim, H, W) -> (B, dim, H, W) [specs/cot.yaml:53]
         out = key_embed + k2
         return out

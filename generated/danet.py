@@ -36,7 +36,7 @@ class ScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model, d_k, d_v, h, dropout=0.1):
+    def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1):
         super().__init__()
         self.d_k = d_k
         self.d_v = d_v
@@ -48,7 +48,7 @@ class ScaledDotProductAttention(nn.Module):
         self.fc_o = nn.Linear(h * d_v, d_model)
         self.init_weights()
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         """Initialise layers as the reference implementation does."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -56,50 +56,52 @@ class ScaledDotProductAttention(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+    def forward(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        attention_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         B, nq, _ = queries.shape
         _, nk, _ = keys.shape
-        # fc_q: (B, nq, d_model) -> (B, nq, d_k*h) [specs/sdpa.yaml:26]
+        # (B, nq, d_model) -> (B, nq, d_k*h)
         fc_q = self.fc_q(queries)
-        # q_heads: (B, nq, d_k*h) -> (B, nq, h, d_k) [specs/sdpa.yaml:27]
+        # (B, nq, d_k*h) -> (B, nq, h, d_k)
         q_heads = fc_q.view(B, nq, self.h, self.d_k)
-        # q: (B, nq, h, d_k) -> (B, h, nq, d_k) [specs/sdpa.yaml:28]
+        # (B, nq, h, d_k) -> (B, h, nq, d_k)
         q = q_heads.permute(0, 2, 1, 3)
-        # fc_k: (B, nk, d_model) -> (B, nk, d_k*h) [specs/sdpa.yaml:29]
+        # (B, nk, d_model) -> (B, nk, d_k*h)
         fc_k = self.fc_k(keys)
-        # k_heads: (B, nk, d_k*h) -> (B, nk, h, d_k) [specs/sdpa.yaml:30]
+        # (B, nk, d_k*h) -> (B, nk, h, d_k)
         k_heads = fc_k.view(B, nk, self.h, self.d_k)
-        # k: (B, nk, h, d_k) -> (B, h, d_k, nk) [specs/sdpa.yaml:31]
+        # (B, nk, h, d_k) -> (B, h, d_k, nk)
         k = k_heads.permute(0, 2, 3, 1)
-        # fc_v: (B, nk, d_model) -> (B, nk, d_v*h) [specs/sdpa.yaml:32]
+        # (B, nk, d_model) -> (B, nk, d_v*h)
         fc_v = self.fc_v(values)
-        # v_heads: (B, nk, d_v*h) -> (B, nk, h, d_v) [specs/sdpa.yaml:33]
+        # (B, nk, d_v*h) -> (B, nk, h, d_v)
         v_heads = fc_v.view(B, nk, self.h, self.d_v)
-        # v: (B, nk, h, d_v) -> (B, h, nk, d_v) [specs/sdpa.yaml:34]
+        # (B, nk, h, d_v) -> (B, h, nk, d_v)
         v = v_heads.permute(0, 2, 1, 3)
-        # scores: (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:35]
+        # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
-        # att: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:36]
         att = scores / self.d_k ** 0.5
-        # weighted: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:37]
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
-        # masked: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:39]
         masked = weighted
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
-        # probs: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:41]
         probs = torch.softmax(masked, dim=-1)
-        # drop: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:42]
         drop = self.drop(probs)
-        # out: (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v) [specs/sdpa.yaml:43]
+        # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(drop, v)
-        # heads: (B, h, nq, d_v) -> (B, nq, h, d_v) [specs/sdpa.yaml:44]
+        # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
-        # joined: (B, nq, h, d_v) -> (B, nq, d_v*h) [specs/sdpa.yaml:45]
+        # (B, nq, h, d_v) -> (B, nq, d_v*h)
         joined = heads.reshape(B, nq, self.h * self.d_v)
-        # fc_o: (B, nq, d_v*h) -> (B, nq, d_model) [specs/sdpa.yaml:46]
+        # (B, nq, d_v*h) -> (B, nq, d_model)
         fc_o = self.fc_o(joined)
         return fc_o
 
@@ -124,7 +126,7 @@ class PositionAttentionModule(nn.Module):
         returns pa: (B, H*W, d_model)
     """
 
-    def __init__(self, d_model=512, kernel_size=3, H=7, W=7):
+    def __init__(self, d_model: int = 512, kernel_size: int = 3, H: int = 7, W: int = 7):
         super().__init__()
         if not (kernel_size % 2 == 1):
             raise ValueError("PositionAttentionModule: requires kernel_size % 2 == 1")
@@ -132,15 +134,13 @@ class PositionAttentionModule(nn.Module):
         self.cnn = nn.Conv2d(d_model, d_model, kernel_size, padding=(kernel_size - 1) // 2)
         self.pa = ScaledDotProductAttention(d_model, d_model, d_model, 1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, _, _ = x.shape
-        # cnn: (B, d_model, H, W) -> (B, d_model, H, W) [specs/position_attention.yaml:18]
         cnn = self.cnn(x)
-        # flat: (B, d_model, H, W) -> (B, d_model, H*W) [specs/position_attention.yaml:20]
+        # (B, d_model, H, W) -> (B, d_model, H*W)
         flat = cnn.view(B, self.d_model, -1)
-        # y: (B, d_model, H*W) -> (B, H*W, d_model) [specs/position_attention.yaml:21]
+        # (B, d_model, H*W) -> (B, H*W, d_model)
         y = flat.permute(0, 2, 1)
-        # pa: (B, H*W, d_model), (B, H*W, d_model), (B, H*W, d_model) -> (B, H*W, d_model) [specs/position_attention.yaml:22]
         pa = self.pa(y, y, y)
         return pa
 
@@ -169,7 +169,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model, h, dropout=0.1):
+    def __init__(self, d_model: int, h: int, dropout: float = 0.1):
         super().__init__()
         if not (d_model % h == 0):
             raise ValueError("SimplifiedScaledDotProductAttention: requires d_model % h == 0")
@@ -180,7 +180,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         self.fc_o = nn.Linear(h * self.d_v, d_model)
         self.init_weights()
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         """Initialise layers as the reference implementation does."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -188,44 +188,46 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+    def forward(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        attention_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         B, nq, _ = queries.shape
         _, nk, _ = keys.shape
-        # q_heads: (B, nq, d_model) -> (B, nq, h, d_model // h) [specs/simplified_sdpa.yaml:27]
+        # (B, nq, d_model) -> (B, nq, h, d_model // h)
         q_heads = queries.view(B, nq, self.h, self.d_k)
-        # q: (B, nq, h, d_model // h) -> (B, h, nq, d_model // h) [specs/simplified_sdpa.yaml:28]
+        # (B, nq, h, d_model // h) -> (B, h, nq, d_model // h)
         q = q_heads.permute(0, 2, 1, 3)
-        # k_heads: (B, nk, d_model) -> (B, nk, h, d_model // h) [specs/simplified_sdpa.yaml:29]
+        # (B, nk, d_model) -> (B, nk, h, d_model // h)
         k_heads = keys.view(B, nk, self.h, self.d_k)
-        # k: (B, nk, h, d_model // h) -> (B, h, d_model // h, nk) [specs/simplified_sdpa.yaml:30]
+        # (B, nk, h, d_model // h) -> (B, h, d_model // h, nk)
         k = k_heads.permute(0, 2, 3, 1)
-        # v_heads: (B, nk, d_model) -> (B, nk, h, d_model // h) [specs/simplified_sdpa.yaml:31]
+        # (B, nk, d_model) -> (B, nk, h, d_model // h)
         v_heads = values.view(B, nk, self.h, self.d_v)
-        # v: (B, nk, h, d_model // h) -> (B, h, nk, d_model // h) [specs/simplified_sdpa.yaml:32]
+        # (B, nk, h, d_model // h) -> (B, h, nk, d_model // h)
         v = v_heads.permute(0, 2, 1, 3)
-        # scores: (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:33]
+        # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
-        # att: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:34]
         att = scores / self.d_k ** 0.5
-        # weighted: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:35]
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
-        # masked: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:37]
         masked = weighted
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
-        # probs: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:39]
         probs = torch.softmax(masked, dim=-1)
-        # drop: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:40]
         drop = self.drop(probs)
-        # out: (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h) [specs/simplified_sdpa.yaml:41]
+        # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
         out = torch.matmul(drop, v)
-        # heads: (B, h, nq, d_model // h) -> (B, nq, h, d_model // h) [specs/simplified_sdpa.yaml:42]
+        # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
-        # joined: (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h)) [specs/simplified_sdpa.yaml:43]
+        # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))
         joined = heads.reshape(B, nq, self.h * self.d_v)
-        # fc_o: (B, nq, h*(d_model // h)) -> (B, nq, d_model) [specs/simplified_sdpa.yaml:44]
+        # (B, nq, h*(d_model // h)) -> (B, nq, d_model)
         fc_o = self.fc_o(joined)
         return fc_o
 
@@ -251,7 +253,7 @@ class ChannelAttentionModule(nn.Module):
         returns pa: (B, d_model, H*W)
     """
 
-    def __init__(self, d_model=512, kernel_size=3, H=7, W=7):
+    def __init__(self, d_model: int = 512, kernel_size: int = 3, H: int = 7, W: int = 7):
         super().__init__()
         if not (kernel_size % 2 == 1):
             raise ValueError("ChannelAttentionModule: requires kernel_size % 2 == 1")
@@ -259,13 +261,11 @@ class ChannelAttentionModule(nn.Module):
         self.cnn = nn.Conv2d(d_model, d_model, kernel_size, padding=(kernel_size - 1) // 2)
         self.pa = SimplifiedScaledDotProductAttention(H * W, 1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, _, _ = x.shape
-        # cnn: (B, d_model, H, W) -> (B, d_model, H, W) [specs/channel_attention_module.yaml:19]
         cnn = self.cnn(x)
-        # y: (B, d_model, H, W) -> (B, d_model, H*W) [specs/channel_attention_module.yaml:21]
+        # (B, d_model, H, W) -> (B, d_model, H*W)
         y = cnn.view(B, self.d_model, -1)
-        # pa: (B, d_model, H*W), (B, d_model, H*W), (B, d_model, H*W) -> (B, d_model, H*W) [specs/channel_attention_module.yaml:22]
         pa = self.pa(y, y, y)
         return pa
 
@@ -291,7 +291,7 @@ class DAModule(nn.Module):
         returns out: (B, d_model, H, W)
     """
 
-    def __init__(self, d_model=512, kernel_size=3, H=7, W=7):
+    def __init__(self, d_model: int = 512, kernel_size: int = 3, H: int = 7, W: int = 7):
         super().__init__()
         if not (kernel_size % 2 == 1):
             raise ValueError("DAModule: requires kernel_size % 2 == 1")
@@ -299,38 +299,27 @@ class DAModule(nn.Module):
         self.H = H
         self.W = W
         self.position_attention_module = PositionAttentionModule(
-            d_model=d_model,
-            kernel_size=kernel_size,
-            H=H,
-            W=W,
+            d_model=d_model, kernel_size=kernel_size, H=H, W=W
         )
         self.channel_attention_module = ChannelAttentionModule(
-            d_model=d_model,
-            kernel_size=kernel_size,
-            H=H,
-            W=W,
+            d_model=d_model, kernel_size=kernel_size, H=H, W=W
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, _, _ = x.shape
-        # position_attention_module: (B, d_model, H, W) -> (B, H*W, d_model) [specs/danet.yaml:19]
+        # (B, d_model, H, W) -> (B, H*W, d_model)
         position_attention_module = self.position_attention_module(x)
-        # channel_attention_module: (B, d_model, H, W) -> (B, d_model, H*W) [specs/danet.yaml:22]
+        # (B, d_model, H, W) -> (B, d_model, H*W)
         channel_attention_module = self.channel_attention_module(x)
-        # p_seq: (B, H*W, d_model) -> (B, d_model, H*W) [specs/danet.yaml:25]
+        # (B, H*W, d_model) -> (B, d_model, H*W)
         p_seq = position_attention_module.permute(0, 2, 1)
-        # p_map: (B, d_model, H*W) -> (B, d_model, H, W) [specs/danet.yaml:27]
+        # (B, d_model, H*W) -> (B, d_model, H, W)
         p_map = p_seq.reshape(B, self.d_model, self.H, self.W)
-        # c_map: (B, d_model, H*W) -> (B, d_model, H, W) [specs/danet.yaml:28]
+        # (B, d_model, H*W) -> (B, d_model, H, W)
         c_map = channel_attention_module.view(B, self.d_model, self.H, self.W)
-        # p_scaled: (B, d_model, H, W) -> (B, d_model, H, W) [specs/danet.yaml:30]
         p_scaled = p_map * 0.5
-        # p_out: (B, d_model, H, W), (B, d_model, H, W) -> (B, d_model, H, W) [specs/danet.yaml:31]
         p_out = x + p_scaled
-        # c_scaled: (B, d_model, H, W) -> (B, d_model, H, W) [specs/danet.yaml:32]
         c_scaled = c_map * 0.2
-        # c_out: (B, d_model, H, W), (B, d_model, H, W) -> (B, d_model, H, W) [specs/danet.yaml:33]
         c_out = x + c_scaled
-        # out: (B, d_model, H, W), (B, d_model, H, W) -> (B, d_model, H, W) [specs/danet.yaml:34]
         out = p_out + c_out
         return out

@@ -32,30 +32,41 @@ class DilatedInception(nn.Module):
         returns out: (B, 4*(cout // 4), N, seq_len)
     """
 
-    def __init__(self, cin, cout, dilation_factor, seq_len):
+    def __init__(self, cin: int, cout: int, dilation_factor: int, seq_len: int):
         super().__init__()
         self.kernel_set = [2, 3, 6, 7]
         self.shortest = seq_len - dilation_factor * (self.kernel_set[-1] - 1)
         if not (seq_len > dilation_factor * (self.kernel_set[-1] - 1)):
-            raise ValueError("DilatedInception: requires seq_len > dilation_factor * (kernel_set[-1] - 1)")
-        self.tconv = nn.ModuleList([
-            nn.Conv2d(cin, cout // len(self.kernel_set), (1, kern), dilation=(1, dilation_factor))
-            for kern in self.kernel_set
-        ])
+            raise ValueError(
+                "DilatedInception: requires seq_len > dilation_factor * (kernel_set[-1] - 1)"
+            )
+        self.tconv = nn.ModuleList(
+            [
+                nn.Conv2d(
+                    cin, cout // len(self.kernel_set), (1, kern), dilation=(1, dilation_factor)
+                )
+                for kern in self.kernel_set
+            ]
+        )
         self.out = nn.Sequential(
             nn.Linear(self.shortest, cin),
             nn.ReLU(),
             nn.Linear(cin, seq_len),
         )
 
-    def forward(self, x):
-        # tconv: (B, cin, N, seq_len) -> [(B, cout // len(kernel_set), N, seq_len - dilation_factor * (kern - 1)) for kern in kernel_set] [specs/dilated_inception.yaml:23]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, cin, N, seq_len)
+        # -> [(B, cout // len(kernel_set), N, seq_len - dilation_factor * (kern - 1))
+        #   for kern in kernel_set]
         tconv = [layer(x) for layer in self.tconv]
-        # cropped: [(B, cout // 4, N, seq_len - dilation_factor), (B, cout // 4, N, seq_len - 2*dilation_factor), (B, cout // 4, N, seq_len - 5*dilation_factor), (B, cout // 4, N, seq_len - 6*dilation_factor)] -> [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4 [specs/dilated_inception.yaml:26]
+        # [(B, cout // len(kernel_set), N, seq_len - dilation_factor * (kern - 1))
+        #   for kern in kernel_set]
+        # -> [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
         cropped = [item[..., -self.shortest:] for item in tconv]
-        # concat: [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4 -> (B, 4*(cout // 4), N, seq_len - 6*dilation_factor) [specs/dilated_inception.yaml:28]
+        # [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
+        # -> (B, 4*(cout // 4), N, seq_len - 6*dilation_factor)
         concat = torch.cat(cropped, dim=1)
-        # out: (B, 4*(cout // 4), N, seq_len - 6*dilation_factor) -> (B, 4*(cout // 4), N, seq_len) [specs/dilated_inception.yaml:30]
+        # (B, 4*(cout // 4), N, seq_len - 6*dilation_factor) -> (B, 4*(cout // 4), N, seq_len)
         out = self.out(concat)
         return out
 

@@ -5,6 +5,7 @@
 ECA-Net: Efficient Channel Attention for Deep Convolutional Neural Networks (CVPR 2020)
 """
 
+import torch
 from torch import nn
 
 
@@ -24,7 +25,7 @@ class ECAAttention(nn.Module):
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, kernel_size=3):
+    def __init__(self, kernel_size: int = 3):
         super().__init__()
         if not (kernel_size % 2 == 1):
             raise ValueError("ECAAttention: requires kernel_size % 2 == 1")
@@ -32,21 +33,19 @@ class ECAAttention(nn.Module):
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # gap: (B, C, H, W) -> (B, C, 1, 1) [specs/eca.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, H, W) -> (B, C, 1, 1)
         gap = self.gap(x)
-        # squeeze: (B, C, 1, 1) -> (B, C, 1) [specs/eca.yaml:15]
+        # (B, C, 1, 1) -> (B, C, 1)
         squeeze = gap.squeeze(-1)
-        # seq: (B, C, 1) -> (B, 1, C) [specs/eca.yaml:16]
+        # (B, C, 1) -> (B, 1, C)
         seq = squeeze.permute(0, 2, 1)
-        # conv: (B, 1, C) -> (B, 1, C) [specs/eca.yaml:17]
         conv = self.conv(seq)
-        # sigmoid: (B, 1, C) -> (B, 1, C) [specs/eca.yaml:19]
         sigmoid = self.sigmoid(conv)
-        # channels: (B, 1, C) -> (B, C, 1) [specs/eca.yaml:20]
+        # (B, 1, C) -> (B, C, 1)
         channels = sigmoid.permute(0, 2, 1)
-        # weight: (B, C, 1) -> (B, C, 1, 1) [specs/eca.yaml:21]
+        # (B, C, 1) -> (B, C, 1, 1)
         weight = channels.unsqueeze(-1)
-        # out: (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W) [specs/eca.yaml:22]
+        # (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W)
         out = x * weight
         return out

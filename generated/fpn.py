@@ -6,6 +6,7 @@ Feature Pyramid Networks for Object Detection (CVPR 2017); Focal Loss for Dense 
 Detection (ICCV 2017)
 """
 
+import torch
 from torch import nn
 
 
@@ -36,7 +37,7 @@ class PyramidFeatures(nn.Module):
         returns P7_2: (B, feature_size, 1 + ((-1 + H) // 4), 1 + ((-1 + W) // 4))
     """
 
-    def __init__(self, C3_size, C4_size, C5_size, feature_size=256):
+    def __init__(self, C3_size: int, C4_size: int, C5_size: int, feature_size: int = 256):
         super().__init__()
         self.P5_1 = nn.Conv2d(C5_size, feature_size, 1, stride=1, padding=0)
         self.P5_upsampled = nn.Upsample(scale_factor=2, mode='nearest')
@@ -50,32 +51,27 @@ class PyramidFeatures(nn.Module):
         self.P7_1 = nn.ReLU()
         self.P7_2 = nn.Conv2d(feature_size, feature_size, 3, stride=2, padding=1)
 
-    def forward(self, inputs):
+    def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         C3, C4, C5 = inputs
-        # P5_1: (B, C5_size, H, W) -> (B, feature_size, H, W) [specs/fpn.yaml:23]
+        # (B, C5_size, H, W) -> (B, feature_size, H, W)
         P5_1 = self.P5_1(C5)
-        # P5_upsampled: (B, feature_size, H, W) -> (B, feature_size, 2*H, 2*W) [specs/fpn.yaml:25]
+        # (B, feature_size, H, W) -> (B, feature_size, 2*H, 2*W)
         P5_upsampled = self.P5_upsampled(P5_1)
-        # P5_2: (B, feature_size, H, W) -> (B, feature_size, H, W) [specs/fpn.yaml:27]
         P5_2 = self.P5_2(P5_1)
-        # P4_1: (B, C4_size, 2*H, 2*W) -> (B, feature_size, 2*H, 2*W) [specs/fpn.yaml:30]
+        # (B, C4_size, 2*H, 2*W) -> (B, feature_size, 2*H, 2*W)
         P4_1 = self.P4_1(C4)
-        # P4_merged: (B, feature_size, 2*H, 2*W), (B, feature_size, 2*H, 2*W) -> (B, feature_size, 2*H, 2*W) [specs/fpn.yaml:32]
         P4_merged = P5_upsampled + P4_1
-        # P4_upsampled: (B, feature_size, 2*H, 2*W) -> (B, feature_size, 4*H, 4*W) [specs/fpn.yaml:33]
+        # (B, feature_size, 2*H, 2*W) -> (B, feature_size, 4*H, 4*W)
         P4_upsampled = self.P4_upsampled(P4_merged)
-        # P4_2: (B, feature_size, 2*H, 2*W) -> (B, feature_size, 2*H, 2*W) [specs/fpn.yaml:35]
         P4_2 = self.P4_2(P4_merged)
-        # P3_1: (B, C3_size, 4*H, 4*W) -> (B, feature_size, 4*H, 4*W) [specs/fpn.yaml:38]
+        # (B, C3_size, 4*H, 4*W) -> (B, feature_size, 4*H, 4*W)
         P3_1 = self.P3_1(C3)
-        # P3_merged: (B, feature_size, 4*H, 4*W), (B, feature_size, 4*H, 4*W) -> (B, feature_size, 4*H, 4*W) [specs/fpn.yaml:40]
         P3_merged = P3_1 + P4_upsampled
-        # P3_2: (B, feature_size, 4*H, 4*W) -> (B, feature_size, 4*H, 4*W) [specs/fpn.yaml:41]
         P3_2 = self.P3_2(P3_merged)
-        # P6: (B, C5_size, H, W) -> (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2)) [specs/fpn.yaml:44]
+        # (B, C5_size, H, W) -> (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2))
         P6 = self.P6(C5)
-        # P7_1: (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2)) -> (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2)) [specs/fpn.yaml:46]
         P7_1 = self.P7_1(P6)
-        # P7_2: (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2)) -> (B, feature_size, 1 + ((-1 + H) // 4), 1 + ((-1 + W) // 4)) [specs/fpn.yaml:47]
+        # (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2))
+        # -> (B, feature_size, 1 + ((-1 + H) // 4), 1 + ((-1 + W) // 4))
         P7_2 = self.P7_2(P7_1)
         return [P3_2, P4_2, P5_2, P6, P7_2]

@@ -5,6 +5,7 @@
 Searching for MobileNetV3 (ICCV 2019)
 """
 
+import torch
 from torch import nn
 
 
@@ -23,15 +24,12 @@ class h_sigmoid(nn.Module):
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace=True):
+    def __init__(self, inplace: bool = True):
         super().__init__()
         self.relu = nn.ReLU6(inplace=inplace)
 
-    def forward(self, x):
-        # shifted: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:11]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifted = x + 3
-        # relu: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:12]
         relu = self.relu(shifted)
-        # out: (B, C, H, W) -> (B, C, H, W) [specs/h_sigmoid.yaml:13]
         out = relu / 6
         return out

@@ -36,7 +36,7 @@ class ScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model, d_k, d_v, h, dropout=0.1):
+    def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1):
         super().__init__()
         self.d_k = d_k
         self.d_v = d_v
@@ -48,7 +48,7 @@ class ScaledDotProductAttention(nn.Module):
         self.fc_o = nn.Linear(h * d_v, d_model)
         self.init_weights()
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         """Initialise layers as the reference implementation does."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -56,49 +56,51 @@ class ScaledDotProductAttention(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+    def forward(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        attention_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         B, nq, _ = queries.shape
         _, nk, _ = keys.shape
-        # fc_q: (B, nq, d_model) -> (B, nq, d_k*h) [specs/sdpa.yaml:26]
+        # (B, nq, d_model) -> (B, nq, d_k*h)
         fc_q = self.fc_q(queries)
-        # q_heads: (B, nq, d_k*h) -> (B, nq, h, d_k) [specs/sdpa.yaml:27]
+        # (B, nq, d_k*h) -> (B, nq, h, d_k)
         q_heads = fc_q.view(B, nq, self.h, self.d_k)
-        # q: (B, nq, h, d_k) -> (B, h, nq, d_k) [specs/sdpa.yaml:28]
+        # (B, nq, h, d_k) -> (B, h, nq, d_k)
         q = q_heads.permute(0, 2, 1, 3)
-        # fc_k: (B, nk, d_model) -> (B, nk, d_k*h) [specs/sdpa.yaml:29]
+        # (B, nk, d_model) -> (B, nk, d_k*h)
         fc_k = self.fc_k(keys)
-        # k_heads: (B, nk, d_k*h) -> (B, nk, h, d_k) [specs/sdpa.yaml:30]
+        # (B, nk, d_k*h) -> (B, nk, h, d_k)
         k_heads = fc_k.view(B, nk, self.h, self.d_k)
-        # k: (B, nk, h, d_k) -> (B, h, d_k, nk) [specs/sdpa.yaml:31]
+        # (B, nk, h, d_k) -> (B, h, d_k, nk)
         k = k_heads.permute(0, 2, 3, 1)
-        # fc_v: (B, nk, d_model) -> (B, nk, d_v*h) [specs/sdpa.yaml:32]
+        # (B, nk, d_model) -> (B, nk, d_v*h)
         fc_v = self.fc_v(values)
-        # v_heads: (B, nk, d_v*h) -> (B, nk, h, d_v) [specs/sdpa.yaml:33]
+        # (B, nk, d_v*h) -> (B, nk, h, d_v)
         v_heads = fc_v.view(B, nk, self.h, self.d_v)
-        # v: (B, nk, h, d_v) -> (B, h, nk, d_v) [specs/sdpa.yaml:34]
+        # (B, nk, h, d_v) -> (B, h, nk, d_v)
         v = v_heads.permute(0, 2, 1, 3)
-        # scores: (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:35]
+        # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
-        # att: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:36]
         att = scores / self.d_k ** 0.5
-        # weighted: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:37]
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
-        # masked: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:39]
         masked = weighted
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
-        # probs: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:41]
         probs = torch.softmax(masked, dim=-1)
-        # drop: (B, h, nq, nk) -> (B, h, nq, nk) [specs/sdpa.yaml:42]
         drop = self.drop(probs)
-        # out: (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v) [specs/sdpa.yaml:43]
+        # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(drop, v)
-        # heads: (B, h, nq, d_v) -> (B, nq, h, d_v) [specs/sdpa.yaml:44]
+        # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
-        # joined: (B, nq, h, d_v) -> (B, nq, d_v*h) [specs/sdpa.yaml:45]
+        # (B, nq, h, d_v) -> (B, nq, d_v*h)
         joined = heads.reshape(B, nq, self.h * self.d_v)
-        # fc_o: (B, nq, d_v*h) -> (B, nq, d_model) [specs/sdpa.yaml:46]
+        # (B, nq, d_v*h) -> (B, nq, d_model)
         fc_o = self.fc_o(joined)
         return fc_o

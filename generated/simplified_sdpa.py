@@ -33,7 +33,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model, h, dropout=0.1):
+    def __init__(self, d_model: int, h: int, dropout: float = 0.1):
         super().__init__()
         if not (d_model % h == 0):
             raise ValueError("SimplifiedScaledDotProductAttention: requires d_model % h == 0")
@@ -44,7 +44,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         self.fc_o = nn.Linear(h * self.d_v, d_model)
         self.init_weights()
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         """Initialise layers as the reference implementation does."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -52,43 +52,45 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+    def forward(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        attention_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         B, nq, _ = queries.shape
         _, nk, _ = keys.shape
-        # q_heads: (B, nq, d_model) -> (B, nq, h, d_model // h) [specs/simplified_sdpa.yaml:27]
+        # (B, nq, d_model) -> (B, nq, h, d_model // h)
         q_heads = queries.view(B, nq, self.h, self.d_k)
-        # q: (B, nq, h, d_model // h) -> (B, h, nq, d_model // h) [specs/simplified_sdpa.yaml:28]
+        # (B, nq, h, d_model // h) -> (B, h, nq, d_model // h)
         q = q_heads.permute(0, 2, 1, 3)
-        # k_heads: (B, nk, d_model) -> (B, nk, h, d_model // h) [specs/simplified_sdpa.yaml:29]
+        # (B, nk, d_model) -> (B, nk, h, d_model // h)
         k_heads = keys.view(B, nk, self.h, self.d_k)
-        # k: (B, nk, h, d_model // h) -> (B, h, d_model // h, nk) [specs/simplified_sdpa.yaml:30]
+        # (B, nk, h, d_model // h) -> (B, h, d_model // h, nk)
         k = k_heads.permute(0, 2, 3, 1)
-        # v_heads: (B, nk, d_model) -> (B, nk, h, d_model // h) [specs/simplified_sdpa.yaml:31]
+        # (B, nk, d_model) -> (B, nk, h, d_model // h)
         v_heads = values.view(B, nk, self.h, self.d_v)
-        # v: (B, nk, h, d_model // h) -> (B, h, nk, d_model // h) [specs/simplified_sdpa.yaml:32]
+        # (B, nk, h, d_model // h) -> (B, h, nk, d_model // h)
         v = v_heads.permute(0, 2, 1, 3)
-        # scores: (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:33]
+        # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
-        # att: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:34]
         att = scores / self.d_k ** 0.5
-        # weighted: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:35]
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
-        # masked: (B, h, nq, nk), (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:37]
         masked = weighted
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
-        # probs: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:39]
         probs = torch.softmax(masked, dim=-1)
-        # drop: (B, h, nq, nk) -> (B, h, nq, nk) [specs/simplified_sdpa.yaml:40]
         drop = self.drop(probs)
-        # out: (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h) [specs/simplified_sdpa.yaml:41]
+        # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
         out = torch.matmul(drop, v)
-        # heads: (B, h, nq, d_model // h) -> (B, nq, h, d_model // h) [specs/simplified_sdpa.yaml:42]
+        # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
-        # joined: (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h)) [specs/simplified_sdpa.yaml:43]
+        # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))
         joined = heads.reshape(B, nq, self.h * self.d_v)
-        # fc_o: (B, nq, h*(d_model // h)) -> (B, nq, d_model) [specs/simplified_sdpa.yaml:44]
+        # (B, nq, h*(d_model // h)) -> (B, nq, d_model)
         fc_o = self.fc_o(joined)
         return fc_o

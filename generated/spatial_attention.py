@@ -25,23 +25,24 @@ class SpatialAttention(nn.Module):
         returns sigmoid: (B, 1, H, W)
     """
 
-    def __init__(self, kernel_size=7):
+    def __init__(self, kernel_size: int = 7):
         super().__init__()
         if kernel_size not in (3, 7):
-            raise ValueError(f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}")
+            raise ValueError(
+                f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}"
+            )
         self.padding = 3 if kernel_size == 7 else 1
         self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # avg_out: (B, C, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, H, W) -> (B, 1, H, W)
         avg_out = x.mean(1, keepdim=True)
-        # max_out: (B, C, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:15]
+        # (B, C, H, W) -> (B, 1, H, W)
         max_out = x.max(1, keepdim=True).values
-        # pooled: (B, 1, H, W), (B, 1, H, W) -> (B, 2, H, W) [specs/spatial_attention.yaml:16]
+        # 2 x (B, 1, H, W) -> (B, 2, H, W)
         pooled = torch.cat([avg_out, max_out], dim=1)
-        # conv1: (B, 2, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:17]
+        # (B, 2, H, W) -> (B, 1, H, W)
         conv1 = self.conv1(pooled)
-        # sigmoid: (B, 1, H, W) -> (B, 1, H, W) [specs/spatial_attention.yaml:19]
         sigmoid = self.sigmoid(conv1)
         return sigmoid

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _sequential(**layers):
+def _sequential(**layers: nn.Module) -> nn.Sequential:
     """nn.Sequential with named layers; their names become state_dict keys."""
     seq = nn.Sequential()
     for name, layer in layers.items():
@@ -33,12 +33,12 @@ class ZPool(nn.Module):
     def __init__(self):
         super().__init__()
 
-    def forward(self, x):
-        # peak: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:10]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, D, P, Q) -> (B, 1, P, Q)
         peak = x.max(1, keepdim=True).values
-        # avg: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:11]
+        # (B, D, P, Q) -> (B, 1, P, Q)
         avg = x.mean(1, keepdim=True)
-        # out: (B, 1, P, Q), (B, 1, P, Q) -> (B, 2, P, Q) [specs/zpool.yaml:12]
+        # 2 x (B, 1, P, Q) -> (B, 2, P, Q)
         out = torch.cat([peak, avg], dim=1)
         return out
 
@@ -67,14 +67,13 @@ class AttentionGate(nn.Module):
             bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True),
         )
 
-    def forward(self, x):
-        # compress: (B, D, P, Q) -> (B, 2, P, Q) [specs/triplet_gate.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, D, P, Q) -> (B, 2, P, Q)
         compress = self.compress(x)
-        # conv: (B, 2, P, Q) -> (B, 1, P, Q) [specs/triplet_gate.yaml:15]
+        # (B, 2, P, Q) -> (B, 1, P, Q)
         conv = self.conv(compress)
-        # scale: (B, 1, P, Q) -> (B, 1, P, Q) [specs/triplet_gate.yaml:21]
         scale = torch.sigmoid(conv)
-        # out: (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q) [specs/triplet_gate.yaml:22]
+        # (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q)
         out = x * scale
         return out
 
@@ -97,7 +96,7 @@ class TripletAttention(nn.Module):
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, no_spatial=False):
+    def __init__(self, no_spatial: bool = False):
         super().__init__()
         self.no_spatial = no_spatial
         self.branch_share = 1 / 2 if no_spatial else 1 / 3
@@ -106,28 +105,19 @@ class TripletAttention(nn.Module):
         if not no_spatial:
             self.hw = AttentionGate()
 
-    def forward(self, x):
-        # x_perm1: (B, C, H, W) -> (B, H, C, W) [specs/triplet.yaml:17]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, H, W) -> (B, H, C, W)
         x_perm1 = x.permute(0, 2, 1, 3)
-        # cw: (B, H, C, W) -> (B, H, C, W) [specs/triplet.yaml:18]
         cw = self.cw(x_perm1)
-        # x_out11: (B, H, C, W) -> (B, C, H, W) [specs/triplet.yaml:19]
+        # (B, H, C, W) -> (B, C, H, W)
         x_out11 = cw.permute(0, 2, 1, 3)
-        # x_perm2: (B, C, H, W) -> (B, W, H, C) [specs/triplet.yaml:21]
+        # (B, C, H, W) -> (B, W, H, C)
         x_perm2 = x.permute(0, 3, 2, 1)
-        # hc: (B, W, H, C) -> (B, W, H, C) [specs/triplet.yaml:22]
         hc = self.hc(x_perm2)
-        # x_out21: (B, W, H, C) -> (B, C, H, W) [specs/triplet.yaml:23]
+        # (B, W, H, C) -> (B, C, H, W)
         x_out21 = hc.permute(0, 3, 2, 1)
         if not self.no_spatial:
-            # hw: (B, C, H, W) -> (B, C, H, W) [specs/triplet.yaml:25]
             hw = self.hw(x)
-        if not self.no_spatial:
-            # total: (B, C, H, W), (B, C, H, W), (B, C, H, W) -> (B, C, H, W) [specs/triplet.yaml:28]
-            total = hw + x_out11 + x_out21
-        else:
-            # total: (B, C, H, W), (B, C, H, W) -> (B, C, H, W) [specs/triplet.yaml:29]
-            total = x_out11 + x_out21
-        # out: (B, C, H, W) -> (B, C, H, W) [specs/triplet.yaml:31]
+        total = hw + x_out11 + x_out21 if not self.no_spatial else x_out11 + x_out21
         out = total * self.branch_share
         return out

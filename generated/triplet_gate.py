@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _sequential(**layers):
+def _sequential(**layers: nn.Module) -> nn.Sequential:
     """nn.Sequential with named layers; their names become state_dict keys."""
     seq = nn.Sequential()
     for name, layer in layers.items():
@@ -33,12 +33,12 @@ class ZPool(nn.Module):
     def __init__(self):
         super().__init__()
 
-    def forward(self, x):
-        # peak: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:10]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, D, P, Q) -> (B, 1, P, Q)
         peak = x.max(1, keepdim=True).values
-        # avg: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:11]
+        # (B, D, P, Q) -> (B, 1, P, Q)
         avg = x.mean(1, keepdim=True)
-        # out: (B, 1, P, Q), (B, 1, P, Q) -> (B, 2, P, Q) [specs/zpool.yaml:12]
+        # 2 x (B, 1, P, Q) -> (B, 2, P, Q)
         out = torch.cat([peak, avg], dim=1)
         return out
 
@@ -67,13 +67,12 @@ class AttentionGate(nn.Module):
             bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True),
         )
 
-    def forward(self, x):
-        # compress: (B, D, P, Q) -> (B, 2, P, Q) [specs/triplet_gate.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, D, P, Q) -> (B, 2, P, Q)
         compress = self.compress(x)
-        # conv: (B, 2, P, Q) -> (B, 1, P, Q) [specs/triplet_gate.yaml:15]
+        # (B, 2, P, Q) -> (B, 1, P, Q)
         conv = self.conv(compress)
-        # scale: (B, 1, P, Q) -> (B, 1, P, Q) [specs/triplet_gate.yaml:21]
         scale = torch.sigmoid(conv)
-        # out: (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q) [specs/triplet_gate.yaml:22]
+        # (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q)
         out = x * scale
         return out

@@ -25,11 +25,11 @@ class ZPool(nn.Module):
     def __init__(self):
         super().__init__()
 
-    def forward(self, x):
-        # peak: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:10]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, D, P, Q) -> (B, 1, P, Q)
         peak = x.max(1, keepdim=True).values
-        # avg: (B, D, P, Q) -> (B, 1, P, Q) [specs/zpool.yaml:11]
+        # (B, D, P, Q) -> (B, 1, P, Q)
         avg = x.mean(1, keepdim=True)
-        # out: (B, 1, P, Q), (B, 1, P, Q) -> (B, 2, P, Q) [specs/zpool.yaml:12]
+        # 2 x (B, 1, P, Q) -> (B, 2, P, Q)
         out = torch.cat([peak, avg], dim=1)
         return out

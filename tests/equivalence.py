@@ -146,7 +146,7 @@ def assert_same_signature(gen_cls, ref_cls):
     gen_names = [p.name for p in gen_params]
     ref_names = [p.name for p in ref_params]
     assert gen_names == ref_names, f"{header}\n  parameter names differ"
-    bad = [r.name for g, r in zip(gen_params, ref_params)
+    bad = [r.name for g, r in zip(gen_params, ref_params, strict=False)
            if not _same_default(g.default, r.default)]
     assert not bad, f"{header}\n  defaults differ for: {', '.join(bad)}"
 
@@ -235,7 +235,7 @@ def assert_close_tree(actual, expected, path="output", *, atol=1e-5, rtol=1e-4):
             f"generated is {type(actual).__name__}")
         assert len(actual) == len(expected), (
             f"{path}: length {len(actual)} (generated) vs {len(expected)} (reference)")
-        for i, (a, e) in enumerate(zip(actual, expected)):
+        for i, (a, e) in enumerate(zip(actual, expected, strict=False)):
             assert_close_tree(a, e, f"{path}[{i}]", atol=atol, rtol=rtol)
     elif isinstance(expected, dict):
         assert isinstance(actual, dict) and list(actual) == list(expected), (
@@ -313,8 +313,12 @@ def assert_equivalent(gen_cls, ref_cls, args=(), kwargs=None, inputs=None, *, se
     gen_outs = [t for p, t in _tensor_leaves(gen_out) if t.is_floating_point()]
     wgen = torch.Generator().manual_seed(int(seed) + 3)
     weights = [torch.randn(t.shape, generator=wgen, dtype=t.dtype) for _, t in ref_outs]
-    ref_loss = sum(((t * w).sum() for (_, t), w in zip(ref_outs, weights)), torch.zeros(()))
-    gen_loss = sum(((t * w).sum() for t, w in zip(gen_outs, weights)), torch.zeros(()))
+    ref_loss = sum(
+        ((t * w).sum() for (_, t), w in zip(ref_outs, weights, strict=False)), torch.zeros(())
+    )
+    gen_loss = sum(
+        ((t * w).sum() for t, w in zip(gen_outs, weights, strict=False)), torch.zeros(())
+    )
 
     ref_params = dict(ref.named_parameters()) if check_param_grads else {}
     gen_params = dict(gen.named_parameters()) if check_param_grads else {}
@@ -333,7 +337,7 @@ def assert_equivalent(gen_cls, ref_cls, args=(), kwargs=None, inputs=None, *, se
 
     ref_grads = torch.autograd.grad(ref_loss, targets_ref, allow_unused=True)
     gen_grads = torch.autograd.grad(gen_loss, targets_gen, allow_unused=True)
-    for label, tr, g_gen, g_ref in zip(labels, targets_ref, gen_grads, ref_grads):
+    for label, tr, g_gen, g_ref in zip(labels, targets_ref, gen_grads, ref_grads, strict=False):
         if g_ref is None:
             g_ref = torch.zeros_like(tr)
         if g_gen is None:

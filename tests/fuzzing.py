@@ -88,7 +88,59 @@ def check_generated(path: Path) -> ast.Module:
     for cls in classes:
         methods = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
         assert "forward" in methods and "__init__" in methods, f"{cls.name}: {methods}"
+    shadowed = scope_problems(tree)
+    assert not shadowed, f"{path}: " + "; ".join(shadowed)
     return tree
+
+
+def _bound(node: ast.AST) -> list[str]:
+    """Names an assignment or loop target binds."""
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+
+
+def scope_problems(tree: ast.Module) -> list[str]:
+    """Where a name bound by the generated code hides another binding (an oracle that
+    knows nothing of the spec: a silently wrong module shows as a scope collision).
+
+    - every module-level name (class, alias, helper, import) is bound once;
+    - no method binds a module-level name (a param `Block` hides the class `Block`);
+    - no comprehension's variable is also bound otherwise in its method (`B, _, item =
+      x.shape`, then `[item.view(B, 4 * item) for item in xs]` reads the wrong `item`).
+    """
+    problems, module = [], {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
+            names = [stmt.name]
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        elif isinstance(stmt, ast.Assign):
+            names = [n for t in stmt.targets for n in _bound(t)]
+        else:
+            continue
+        for name in names:
+            if name in module and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                problems.append(f"module-level '{name}' bound at lines {module[name]} and "
+                                f"{stmt.lineno}")
+            module.setdefault(name, stmt.lineno)
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            plain, comprehended = set(), set()
+            plain.update(a.arg for a in method.args.args)
+            for node in ast.walk(method):
+                if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    plain.update(n for t in targets for n in _bound(t))
+                elif isinstance(node, ast.For):
+                    plain.update(_bound(node.target))
+                elif isinstance(node, ast.comprehension):
+                    comprehended.update(_bound(node.target))
+            where = f"{cls.name}.{method.name}"
+            for name in sorted((plain | comprehended) & set(module)):
+                problems.append(f"{where} binds '{name}', a module-level name")
+            for name in sorted(plain & comprehended):
+                problems.append(f"{where}: comprehension variable '{name}' is also bound "
+                                "outside the comprehension")
+    return problems
 
 
 def build_one(spec: Path, out_dir: Path) -> tuple[Result, Path]:

@@ -32,6 +32,20 @@ def test_compile_matches_the_generated_file():
     torch.testing.assert_close(mine(x), ref(x), rtol=0, atol=0)
 
 
+def test_source_and_compile_take_the_spec_refs_option():
+    se = attngen.load(REPO_ROOT / "specs/se.yaml")
+    plain, refs = se.source(), se.source(spec_refs=True)
+    generated = (REPO_ROOT / "generated/se.py").read_text()
+    assert plain.split('"""', 1)[1] == generated.split('"""', 1)[1]  # after the header
+    assert "se.yaml:13]\n        avg_pool = self.avg_pool(x)" in refs and "yaml:" not in plain
+    torch.manual_seed(0)
+    model = se.compile()(channel=16, reduction=4).eval()
+    with_refs = attngen.compile(se, spec_refs=True)(channel=16, reduction=4).eval()
+    with_refs.load_state_dict(model.state_dict())
+    x = torch.randn(2, 16, 3, 5)
+    torch.testing.assert_close(with_refs(x), model(x), rtol=0, atol=0)
+
+
 def test_compile_a_loaded_spec_and_a_builtin_name():
     se = attngen.load(REPO_ROOT / "specs/se.yaml")
     assert se.compile().__name__ == attngen.compile(se).__name__ == "SEAttention"
@@ -76,6 +90,18 @@ def test_load_shapes_of_list_and_derived_nodes():
     eca = attngen.load(REPO_ROOT / "specs/variants/eca_adaptive.yaml")
     assert eca.shape("conv") == "(B, 1, channel)"
     assert eca.params == {"channel": 64, "gamma": 2, "b": 1}
+
+
+def test_a_node_with_several_outputs_has_no_shape_of_its_own():
+    # coordatt's `split` has out: [y_h, y_w]: each has a shape, the node none (shape() gave
+    # its output names as if they were dims, and dims() a StopIteration; found by mypy)
+    coordatt = attngen.load("coordatt")
+    for ask in (coordatt.shape, coordatt.dims):
+        with pytest.raises(ValueError, match=r"'split' has several outputs \(y_h, y_w\)"):
+            ask("split")
+    assert coordatt.shape("y_w") == "(B, max(8, (inp // reduction)), W, 1)"
+    assert [str(d) for d in coordatt.dims("y_h")] == ["B", "Max(8, floor(inp/reduction))", "H",
+                                                      "1"]
 
 
 def test_param_counts_need_no_torch_and_check_values():

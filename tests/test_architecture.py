@@ -19,6 +19,7 @@ under `if TYPE_CHECKING:`, relative and absolute, all count):
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,3 +221,17 @@ def test_the_rules_catch_what_they_name(tmp_path):
     assert g.long_modules() == ["attngen.d: 601 lines"]
     assert g.cli_importers() == ["attngen.d:1"]
     assert g.heavy() == {"attngen.a", "attngen.b", "attngen.c", "attngen"}
+
+
+def test_error_codes_are_named_constants():
+    """Every diagnostic names its code by a constant of errors.py (UNKNOWN_KEY, ...), which
+    mypy holds to the ErrorCode type: no module writes a bare 'E101'."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and re.fullmatch(r"E\d{3}", node.value):
+                bare.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not bare, "use the constants of attngen.errors:\n" + "\n".join(bare)

@@ -136,7 +136,9 @@ def test_build_never_imports_torch(tmp_path):
     code = ("import sys; from attngen.cli import main; "
             f"rc = main(['build', {str(REPO_ROOT / 'specs')!r}, '-o', {str(tmp_path)!r}]); "
             "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch imported'")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert any(tmp_path.glob("*.py"))
 
@@ -157,22 +159,109 @@ def test_generated_source_imports_only_torch(path):
     assert any("do not edit" in line.lower() for line in header)
 
 
-def test_generated_source_passes_ruff():
+RUFF_RULES = ["--select", "E,W,F,B,UP,SIM,I", "--line-length", "99"]
+
+
+def _ruff(*paths):
+    """ruff check with the project's rules for generated code: (exit status, report)."""
     ruff = shutil.which("ruff") or os.path.join(os.path.dirname(sys.executable), "ruff")
     if not os.path.exists(ruff):
         pytest.skip("ruff is not installed")
-    proc = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--line-length", "100",
-                           str(REPO_ROOT / "generated")], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([ruff, "check", "--no-cache", "--isolated", *RUFF_RULES,
+                           *map(str, paths)], capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _long_lines(folder):
+    return [f"{p.name}:{i}: {len(line)}" for p in sorted(folder.rglob("*.py"))
+            for i, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 99]
+
+
+def test_generated_source_passes_ruff():
+    code, report = _ruff(REPO_ROOT / "generated")
+    assert code == 0, report
+    assert not _long_lines(REPO_ROOT / "generated")
+
+
+@pytest.mark.parametrize("spec_refs", [False, True], ids=["default", "spec-refs"])
+def test_every_spec_builds_ruff_clean_code_in_both_forms(spec_refs, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    refs = ["--spec-refs"] if spec_refs else []
+    for spec_dir, out_dir in _existing(SPEC_DIRS):
+        assert main(["build", "--no-svg", *refs, spec_dir, "-o", str(tmp_path / out_dir)]) == 0
+    code, report = _ruff(tmp_path)
+    assert code == 0, report
+    assert not _long_lines(tmp_path)
+    se = (tmp_path / "generated/se.py").read_text()
+    shapes = "# (B, channel, H, W) -> (B, channel, 1, 1)"
+    assert (f"{shapes} [specs/se.yaml:13]\n        avg_pool = " in se) == spec_refs
+    assert (f"{shapes}\n        avg_pool = " in se) == (not spec_refs)
+    assert ("# [" in se) == spec_refs  # a line that keeps its shape gets the reference alone
+
+
+# Long names and expressions in every kind of line emit builds: constructor and forward
+# signatures, choices and requires checks with their messages, lets, layers in a named
+# sequence and a comprehension, forward calls and operators, an optional input, a two-case
+# node, conditional outputs, init rules, an alias.
+LONG_NAMES = REPO_ROOT / "tests/layout_cases/long_names.yaml"
+
+
+@pytest.mark.parametrize("spec_refs", [False, True], ids=["default", "spec-refs"])
+def test_long_names_and_expressions_wrap_within_99_columns(spec_refs, tmp_path, monkeypatch):
+    shutil.copy(LONG_NAMES, tmp_path / "long_names.yaml")
+    monkeypatch.chdir(tmp_path)  # a short path in the header
+    refs = ["--spec-refs"] if spec_refs else []
+    assert main(["build", "--no-svg", *refs, "long_names.yaml", "-o", "out"]) == 0
+    code, report = _ruff(tmp_path / "out")
+    assert code == 0, report
+    assert not _long_lines(tmp_path / "out")
+    source = (tmp_path / "out/long_names.py").read_text()
+    wrapped = [  # one of each kind, split the way a formatter splits it
+        "    def __init__(\n        self,\n        input_channels_of_the_feature_map_entering",
+        ("        kernel_sizes_of_the_parallel_depthwise_convolution_branches: (\n"
+         "            list[int] | tuple[int, ...]\n        ) = (1, 3, 5),\n"),
+        ("        if (\n            gate_applied_to_the_channel_attention_logits_before_rescaling"
+         "\n            not in ("),
+        "            raise ValueError(\n                \"AttentionWithAVeryLongClassNameThat",
+        ("                f\"{gate_applied_to_the_channel_attention_logits_before_rescaling!r}\""
+         "\n            )\n"),
+        ("        self.depthwise_convolution_branches_one_for_each_kernel_size_listed = "
+         "nn.ModuleList(\n            [\n                _sequential(\n"),
+        "                for kernel_size_of_this_depthwise_branch in (\n",
+        ("        channel_descriptor_after_averaging_over_the_width_of_the_map = (\n"
+         "            sum_of_all_depthwise_convolution_branches_for_the_squeeze_step.mean(-1)\n"
+         "        )\n"),
+        ("            if self.gate_applied_to_the_channel_attention_logits_before_rescaling == "
+         "'sigmoid'\n            else torch.tanh("),
+        "            return (\n                feature_map_rescaled_by_the_channel_attention",
+        "AnotherVeryLongAliasNameForTheSameClassSoThatTheAliasLineWraps = (\n    Attention",
+    ]
+    for fragment in wrapped:
+        assert fragment in source, fragment
+    assert ("[long_names.yaml:" in source) == spec_refs
 
 
 def test_wheel_ships_templates_and_builds_built_in_specs_outside_the_checkout(tmp_path):
     """A non-editable install (the wheel, unpacked) finds its specs and templates inside itself."""
     pytest.importorskip("hatchling")
     wheel_dir = tmp_path / "wheel"
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO_ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     (wheel,) = wheel_dir.glob("attngen-*.whl")
     site = tmp_path / "site"

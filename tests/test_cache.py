@@ -62,7 +62,8 @@ def test_editing_a_sub_spec_rebuilds_its_users(cached, tmp_path):
     path = cached / "channel_attention.yaml"
     path.write_text(path.read_text().replace("ratio: {default: 16", "ratio: {default: 8"))
     after = build(cached, tmp_path / "a")
-    assert "ratio=8" in after["cbam.py"].decode() and "ratio=8" not in before["cbam.py"].decode()
+    assert "ratio: int = 8" in after["cbam.py"].decode()
+    assert "ratio: int = 8" not in before["cbam.py"].decode()
     assert after["se.py"] == before["se.py"]
 
 
@@ -75,7 +76,7 @@ def test_editing_an_extends_base_rebuilds_the_variant(cached, tmp_path):
     base = cached / "se.yaml"
     base.write_text(base.read_text().replace("reduction: {default: 16", "reduction: {default: 4"))
     after = build(cached, tmp_path / "a")
-    assert "reduction=4" in after["se_max.py"].decode()
+    assert "reduction: int = 4" in after["se_max.py"].decode()
 
 
 def test_a_new_file_that_shadows_a_builtin_is_seen(cached, tmp_path):
@@ -96,6 +97,17 @@ def test_options_are_part_of_the_key(cached, tmp_path):
     assert main(["build", str(cached), "-o", str(tmp_path / "svg")]) == 0
     assert sorted(p.name for p in (tmp_path / "svg").glob("*.svg")) == [
         "cbam.svg", "channel_attention.svg", "se.svg", "spatial_attention.svg"]
+
+
+def test_spec_refs_is_part_of_the_key(cached, tmp_path):
+    """A build with --spec-refs and one without never serve each other's bytes."""
+    plain = build(cached, tmp_path / "a")
+    refs = build(cached, tmp_path / "b", "--spec-refs")
+    assert "[work/se.yaml:13]" in refs["se.py"].decode()
+    assert "[work/" not in plain["se.py"].decode()
+    assert build(cached, tmp_path / "c") == plain  # hits, each from its own entries
+    assert build(cached, tmp_path / "d", "--spec-refs") == refs
+    assert len(entries(tmp_path)) == 8  # four specs, each in two forms
 
 
 def test_a_broken_entry_is_ignored(cached, tmp_path):
@@ -125,7 +137,8 @@ def test_off_switches(cached, tmp_path, monkeypatch):
 
 # -- issue 18, item 4: what a hit rests on --------------------------------------------------
 def _reduction(source: bytes) -> str:
-    return source.decode().split("reduction=", 1)[1].split(")", 1)[0]
+    """The default of `reduction` in a generated constructor (`reduction: int = 16`)."""
+    return source.decode().split("reduction: int = ", 1)[1].split(")", 1)[0]
 
 
 def test_an_edit_during_a_build_is_never_served_as_built(cached, tmp_path, monkeypatch, capsys):

@@ -44,55 +44,156 @@ def test_good_spec_prints_shapes(tmp_path, capsys):
     assert "fc" in out and "(B, channel // reduction)" in out
 
 
-@pytest.mark.parametrize("text, line, col, code, fragment", [
-    # E100 YAML syntax
-    ("name: X\ninputs: [\n", 3, 1, "E100", "YAML syntax error"),
-    # E101 unknown key with a suggestion
-    (GOOD.replace("shape: [B, channel // reduction]}", "shpe: [B, channel // reduction]}"),
-     11, 10, "E101", "unknown key 'shpe' in node 'fc' (op Linear); did you mean 'shape'?"),
-    (GOOD.replace("outputs: out", "output: out"), 13, 1, "E101", "did you mean 'outputs'?"),
-    # E102 wrong type
-    (GOOD.replace("graph:\n", "graph: 3\n").split("  pool")[0] + "outputs: out\n", 7, 8, "E102",
-     "'graph' must be a mapping of node name: node, got an integer"),
-    # E103 missing key
-    (GOOD.replace("outputs: out\n", ""), 1, 1, "E103", "missing required key 'outputs'"),
-    # E104 identifiers
-    (GOOD.replace("  out:  {op: Sigmoid", "  class: {op: Sigmoid").replace(
-        "outputs: out", "outputs: class"), 12, 3, "E104", "'class' is a Python keyword"),
-    (GOOD.replace("  out:  {op: Sigmoid", "  forward: {op: Sigmoid").replace(
-        "outputs: out", "outputs: forward"), 12, 3, "E104", "shadow nn.Module.forward"),
-    # E106 duplicate key
-    (GOOD.replace("  out:  {op: Sigmoid, in: fc}", "  out:  {op: Sigmoid, in: fc}\n"
-                  "  out:  {op: ReLU, in: fc}"), 13, 3, "E106", "duplicate key 'out'"),
-    # E200 expression syntax, E201 disallowed construct, E202 unknown name
-    (GOOD.replace("channel // reduction]}", "channel // ]}"), 11, 21, "E200", "invalid expression"),
-    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, __import__('os')]"),
-     10, 38, "E201", "not allowed"),
-    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, channel // reductoin]"),
-     10, 49, "E202", "unknown name 'reductoin'"),
-    # E300 unknown reference with a suggestion, E301 cycle, E302 unused, E303 unknown output
-    (GOOD.replace("in: flat,", "in: flt,"), 10, 65, "E300", "did you mean 'flat'?"),
-    (GOOD.replace("in: x, shape: [B, channel, 1, 1]", "in: out"), 8, 3, "E301",
-     "cycle in the graph: pool -> flat -> fc -> out -> pool"),
-    (GOOD.replace("  out:  {op: Sigmoid, in: fc}", "  out:  {op: Sigmoid, in: fc}\n"
-                  "  extra: {op: ReLU, in: fc}"), 13, 3, "E302", "node 'extra' does not reach any output"),
-    (GOOD.replace("outputs: out", "outputs: result"), 13, 10, "E303", "output 'result' is not a node"),
-    # E400 shape mismatch: both shapes and the rule
-    (GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}"), 11, 21, "E400",
-     "node 'fc': shape (B, channel // reduction) does not match annotation [B, channel]"),
-    # E401 unknown op with a suggestion
-    (GOOD.replace("op: Sigmoid", "op: Sigmod"), 12, 14, "E401", "unknown op 'Sigmod'; did you mean 'Sigmoid'?"),
-    # E402 bad arguments
-    (GOOD.replace("args: [channel, channel // reduction]", "args: [channel, 4, true, 5]"),
-     10, 28, "E402", "takes at most 3 positional arguments"),
-    # E403 an op's shape rule is violated
-    (GOOD.replace("args: [channel, channel // reduction]", "args: [2 * channel, channel]").replace(
-        "shape: [B, channel // reduction]}", "shape: [B, channel]}"), 10, 3, "E403",
-     "last dim is channel but in_features is 2*channel"),
-    # E405 a requirement fails at the defaults
-    (GOOD.replace("inputs:", "requires: [channel % 3 == 0]\ninputs:"), 5, 12, "E405",
-     "requirement 'channel % 3 == 0' does not hold for the defaults"),
-])
+@pytest.mark.parametrize(
+    "text, line, col, code, fragment",
+    [
+        # E100 YAML syntax
+        ("name: X\ninputs: [\n", 3, 1, "E100", "YAML syntax error"),
+        # E101 unknown key with a suggestion
+        (
+            GOOD.replace("shape: [B, channel // reduction]}", "shpe: [B, channel // reduction]}"),
+            11,
+            10,
+            "E101",
+            "unknown key 'shpe' in node 'fc' (op Linear); did you mean 'shape'?",
+        ),
+        (GOOD.replace("outputs: out", "output: out"), 13, 1, "E101", "did you mean 'outputs'?"),
+        # E102 wrong type
+        (
+            GOOD.replace("graph:\n", "graph: 3\n").split("  pool")[0] + "outputs: out\n",
+            7,
+            8,
+            "E102",
+            "'graph' must be a mapping of node name: node, got an integer",
+        ),
+        # E103 missing key
+        (GOOD.replace("outputs: out\n", ""), 1, 1, "E103", "missing required key 'outputs'"),
+        # E104 identifiers
+        (
+            GOOD.replace("  out:  {op: Sigmoid", "  class: {op: Sigmoid").replace(
+                "outputs: out", "outputs: class"
+            ),
+            12,
+            3,
+            "E104",
+            "'class' is a Python keyword",
+        ),
+        (
+            GOOD.replace("  out:  {op: Sigmoid", "  forward: {op: Sigmoid").replace(
+                "outputs: out", "outputs: forward"
+            ),
+            12,
+            3,
+            "E104",
+            "shadow nn.Module.forward",
+        ),
+        # E106 duplicate key
+        (
+            GOOD.replace(
+                "  out:  {op: Sigmoid, in: fc}",
+                "  out:  {op: Sigmoid, in: fc}\n  out:  {op: ReLU, in: fc}",
+            ),
+            13,
+            3,
+            "E106",
+            "duplicate key 'out'",
+        ),
+        # E200 expression syntax, E201 disallowed construct, E202 unknown name
+        (
+            GOOD.replace("channel // reduction]}", "channel // ]}"),
+            11,
+            21,
+            "E200",
+            "invalid expression",
+        ),
+        (
+            GOOD.replace(
+                "args: [channel, channel // reduction]", "args: [channel, __import__('os')]"
+            ),
+            10,
+            38,
+            "E201",
+            "not allowed",
+        ),
+        (
+            GOOD.replace(
+                "args: [channel, channel // reduction]", "args: [channel, channel // reductoin]"
+            ),
+            10,
+            49,
+            "E202",
+            "unknown name 'reductoin'",
+        ),
+        # E300 unknown reference with a suggestion, E301 cycle, E302 unused, E303 unknown output
+        (GOOD.replace("in: flat,", "in: flt,"), 10, 65, "E300", "did you mean 'flat'?"),
+        (
+            GOOD.replace("in: x, shape: [B, channel, 1, 1]", "in: out"),
+            8,
+            3,
+            "E301",
+            "cycle in the graph: pool -> flat -> fc -> out -> pool",
+        ),
+        (
+            GOOD.replace(
+                "  out:  {op: Sigmoid, in: fc}",
+                "  out:  {op: Sigmoid, in: fc}\n  extra: {op: ReLU, in: fc}",
+            ),
+            13,
+            3,
+            "E302",
+            "node 'extra' does not reach any output",
+        ),
+        (
+            GOOD.replace("outputs: out", "outputs: result"),
+            13,
+            10,
+            "E303",
+            "output 'result' is not a node",
+        ),
+        # E400 shape mismatch: both shapes and the rule
+        (
+            GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}"),
+            11,
+            21,
+            "E400",
+            "node 'fc': shape (B, channel // reduction) does not match annotation [B, channel]",
+        ),
+        # E401 unknown op with a suggestion
+        (
+            GOOD.replace("op: Sigmoid", "op: Sigmod"),
+            12,
+            14,
+            "E401",
+            "unknown op 'Sigmod'; did you mean 'Sigmoid'?",
+        ),
+        # E402 bad arguments
+        (
+            GOOD.replace("args: [channel, channel // reduction]", "args: [channel, 4, true, 5]"),
+            10,
+            28,
+            "E402",
+            "takes at most 3 positional arguments",
+        ),
+        # E403 an op's shape rule is violated
+        (
+            GOOD.replace(
+                "args: [channel, channel // reduction]", "args: [2 * channel, channel]"
+            ).replace("shape: [B, channel // reduction]}", "shape: [B, channel]}"),
+            10,
+            3,
+            "E403",
+            "last dim is channel but in_features is 2*channel",
+        ),
+        # E405 a requirement fails at the defaults
+        (
+            GOOD.replace("inputs:", "requires: [channel % 3 == 0]\ninputs:"),
+            5,
+            12,
+            "E405",
+            "requirement 'channel % 3 == 0' does not hold for the defaults",
+        ),
+    ],
+)
 def test_error_kinds(tmp_path, capsys, text, line, col, code, fragment):
     exit_code, err, _ = check(tmp_path, capsys, text)
     assert exit_code == 1

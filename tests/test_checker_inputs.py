@@ -68,7 +68,9 @@ def test_good_spec_builds_if_block_for_optional_input(tmp_path, capsys):
     code, err = run(tmp_path, capsys, ATT, "build")
     assert code == 0, err
     source = (tmp_path / "out" / "att.py").read_text()
-    assert "def forward(self, queries, keys, mask=None):" in source
+    assert ("    def forward(\n        self,\n        queries: torch.Tensor,\n"
+            "        keys: torch.Tensor,\n        mask: torch.Tensor | None = None,\n"
+            "    ) -> torch.Tensor:\n") in source
     assert "        masked = scores\n        if mask is not None:\n" \
            "            masked = scores.masked_fill(mask, float(\"-inf\"))\n" in source
     assert "nn.init.normal_(m.weight, std=0.001)" in source
@@ -151,7 +153,9 @@ def test_view_relying_on_unstated_divisibility(tmp_path, capsys):
 
 
 def test_if_given_must_not_change_the_shape(tmp_path, capsys):
-    text = edit("dtype: bool}\n", "dtype: bool}\n  w: {shape: [2, B, h, nq, nk], optional: true}\n")
+    text = edit(
+        "dtype: bool}\n", "dtype: bool}\n  w: {shape: [2, B, h, nq, nk], optional: true}\n"
+    )
     text = edit("  probs:  {op: softmax, in: masked",
                 "  weighted: {op: mul, in: [masked, w], if_given: w}\n"
                 "  probs:  {op: softmax, in: weighted", text)

@@ -73,60 +73,176 @@ CASES = [
     # (shape errors point at the first dim that differs; a count of shapes at the shape list)
     # repetition over a list param
     ("each: k in kernels", "each: k in channel", (12, 25), "E402", "'each' needs a list, got 16"),
-    ("padding: k // 2, in: x,", "padding: 0, in: x,", (13, 34), "E400",
-     "node 'branches': shape (B, channel, -2 + H, -2 + W) does not match annotation"),
+    (
+        "padding: k // 2, in: x,",
+        "padding: 0, in: x,",
+        (13, 34),
+        "E400",
+        "node 'branches': shape (B, channel, -2 + H, -2 + W) does not match annotation",
+    ),
     # list-valued tensors
-    ("summed:   {op: add, in: branches,", "summed:   {op: add, in: [branches, x],", (14, 3),
-     "E402", "node 'summed': input 0 is a list of tensors; use an op that takes a list"),
+    (
+        "summed:   {op: add, in: branches,",
+        "summed:   {op: add, in: [branches, x],",
+        (14, 3),
+        "E402",
+        "node 'summed': input 0 is a list of tensors; use an op that takes a list",
+    ),
     # split and cat
-    ("split_size_or_sections: [channel // 2, channel // 2]", "split_size_or_sections: [8, 8]",
-     (15, 3), "E403", "node 'halves': sum of the sizes is 16 but dim 1 is channel"),
-    ("out: [a, b],", "out: [a, b, c],", (16, 37), "E102", "node 'halves' has 3 outputs but 2 shapes"),
-    ("in: [a, b], dim: 1", "in: [a, hi], dim: 1", (17, 3), "E403",
-     "node 'joined': dim 2 of input 1 is 2*H but dim 2 of input 0 is H"),
-    ("in: [a, b], dim: 1", "in: [a, b], dim: 4", (17, 3), "E403",
-     "node 'joined': dim 4 is out of range for a 4-D tensor"),
+    (
+        "split_size_or_sections: [channel // 2, channel // 2]",
+        "split_size_or_sections: [8, 8]",
+        (15, 3),
+        "E403",
+        "node 'halves': sum of the sizes is 16 but dim 1 is channel",
+    ),
+    (
+        "out: [a, b],",
+        "out: [a, b, c],",
+        (16, 37),
+        "E102",
+        "node 'halves' has 3 outputs but 2 shapes",
+    ),
+    (
+        "in: [a, b], dim: 1",
+        "in: [a, hi], dim: 1",
+        (17, 3),
+        "E403",
+        "node 'joined': dim 2 of input 1 is 2*H but dim 2 of input 0 is H",
+    ),
+    (
+        "in: [a, b], dim: 1",
+        "in: [a, b], dim: 4",
+        (17, 3),
+        "E403",
+        "node 'joined': dim 4 is out of range for a 4-D tensor",
+    ),
     # interpolate and max_pool
-    ("mode: nearest,\n             shape: [B, channel, 2 * H, 2 * W]",
-     "mode: nearest,\n             shape: [B, channel, H, W]", (19, 34), "E400",
-     "node 'up': shape (B, channel, 2*H, 2*W) does not match annotation [B, channel, H, W]"),
-    ("in: up, args: [2]", "in: up, args: [3]", (20, 69), "E400",
-     "node 'down': shape (B, channel, 2*H // 3, 2*W // 3) does not match annotation"),
+    (
+        "mode: nearest,\n             shape: [B, channel, 2 * H, 2 * W]",
+        "mode: nearest,\n             shape: [B, channel, H, W]",
+        (19, 34),
+        "E400",
+        "node 'up': shape (B, channel, 2*H, 2*W) does not match annotation [B, channel, H, W]",
+    ),
+    (
+        "in: up, args: [2]",
+        "in: up, args: [3]",
+        (20, 69),
+        "E400",
+        "node 'down': shape (B, channel, 2*H // 3, 2*W // 3) does not match annotation",
+    ),
     # view and permute
-    ("to: [B, channel, H * W]", "to: [B, channel, H]", (21, 3), "E403",
-     "node 'flat': number of elements is B*H*channel but prod(input shape) is B*H*W*channel"),
-    ("to: [B, channel, H * W]", "to: [B, -1, -1]", (21, 3), "E403",
-     "node 'flat': at most one -1 in a view"),
-    ("dims: [0, 2, 1]", "dims: [0, 1, 1]", (22, 3), "E403",
-     "node 'perm': dims [0, 1, 1] are not a permutation of 0..2"),
+    (
+        "to: [B, channel, H * W]",
+        "to: [B, channel, H]",
+        (21, 3),
+        "E403",
+        "node 'flat': number of elements is B*H*channel but prod(input shape) is B*H*W*channel",
+    ),
+    (
+        "to: [B, channel, H * W]",
+        "to: [B, -1, -1]",
+        (21, 3),
+        "E403",
+        "node 'flat': at most one -1 in a view",
+    ),
+    (
+        "dims: [0, 2, 1]",
+        "dims: [0, 1, 1]",
+        (22, 3),
+        "E403",
+        "node 'perm': dims [0, 1, 1] are not a permutation of 0..2",
+    ),
     # matmul, softmax, slicing
-    ("in: [perm, flat]", "in: [perm, perm]", (23, 3), "E403",
-     ("node 'scores': inner dim of the left input (its last) is channel but inner dim of the "
-     "right input (its second to last) is H*W")),
-    ("in: scores, dim: -1", "in: scores, dim: 3", (24, 3), "E403",
-     "node 'probs': dim 3 is out of range for a 3-D tensor"),
-    ("dim: 1, start: 0, stop: 1", "dim: 5, start: 0, stop: 1", (25, 3), "E403",
-     "node 'first': dim 5 is out of range for a 3-D tensor"),
+    (
+        "in: [perm, flat]",
+        "in: [perm, perm]",
+        (23, 3),
+        "E403",
+        (
+            "node 'scores': inner dim of the left input (its last) is channel "
+            "but inner dim of the "
+            "right input (its second to last) is H*W"
+        ),
+    ),
+    (
+        "in: scores, dim: -1",
+        "in: scores, dim: 3",
+        (24, 3),
+        "E403",
+        "node 'probs': dim 3 is out of range for a 3-D tensor",
+    ),
+    (
+        "dim: 1, start: 0, stop: 1",
+        "dim: 5, start: 0, stop: 1",
+        (25, 3),
+        "E403",
+        "node 'first': dim 5 is out of range for a 3-D tensor",
+    ),
     # conditions
-    ("gated:    {when: flag,", "gated:    {when: flagg,", (26, 20), "E202",
-     "unknown name 'flagg' in 'flagg'; did you mean 'flag'?"),
-    ('- {when: mode == "b", op: Tanh', '- {when: mode == "c", op: Tanh', (27, 3), "E402",
-     "node 'pick': no case applies, exactly one must (when flag=False, mode='b')"),
-    ('- {when: mode == "b", op: Tanh', '- {when: mode == "a", op: Tanh', (27, 3), "E402",
-     "node 'pick': 2 cases apply, exactly one must (when flag=False, mode='a')"),
-    ("{name: gated, when: flag}", "gated", (35, 25), "E303",
-     "output 'gated' does not exist (when flag=False, mode='a')"),
+    (
+        "gated:    {when: flag,",
+        "gated:    {when: flagg,",
+        (26, 20),
+        "E202",
+        "unknown name 'flagg' in 'flagg'; did you mean 'flag'?",
+    ),
+    (
+        '- {when: mode == "b", op: Tanh',
+        '- {when: mode == "c", op: Tanh',
+        (27, 3),
+        "E402",
+        "node 'pick': no case applies, exactly one must (when flag=False, mode='b')",
+    ),
+    (
+        '- {when: mode == "b", op: Tanh',
+        '- {when: mode == "a", op: Tanh',
+        (27, 3),
+        "E402",
+        "node 'pick': 2 cases apply, exactly one must (when flag=False, mode='a')",
+    ),
+    (
+        "{name: gated, when: flag}",
+        "gated",
+        (35, 25),
+        "E303",
+        "output 'gated' does not exist (when flag=False, mode='a')",
+    ),
     # list inputs: their items are the names
-    ("hi_down:  {op: max_pool2d, in: hi,", "hi_down:  {op: max_pool2d, in: pair,", (32, 34),
-     "E300", "node 'hi_down' uses unknown 'pair'"),
-    ("hi: [B, channel, 2 * H, 2 * W]", "hi: [B, channel, 3 * H, 3 * W]", (32, 69), "E400",
-     "node 'hi_down': shape (B, channel, 3*H // 2, 3*W // 2) does not match annotation"),
+    (
+        "hi_down:  {op: max_pool2d, in: hi,",
+        "hi_down:  {op: max_pool2d, in: pair,",
+        (32, 34),
+        "E300",
+        "node 'hi_down' uses unknown 'pair'",
+    ),
+    (
+        "hi: [B, channel, 2 * H, 2 * W]",
+        "hi: [B, channel, 3 * H, 3 * W]",
+        (32, 69),
+        "E400",
+        "node 'hi_down': shape (B, channel, 3*H // 2, 3*W // 2) does not match annotation",
+    ),
     # sub-specs: their params are keys, their input shapes are checked against the caller's
-    ("channel: channel, reduction: 4", "chanel: channel, reduction: 4", (34, 23), "E101",
-     "unknown key 'chanel' in node 'inner' (use se); did you mean 'channel'?"),
-    ("channel: channel, reduction: 4", "reduction: 4", (34, 3), "E403",
-     ("node 'inner': dim 1 of the value passed as 'x' is channel but SEAttention's input shape "
-     "is 512")),
+    (
+        "channel: channel, reduction: 4",
+        "chanel: channel, reduction: 4",
+        (34, 23),
+        "E101",
+        "unknown key 'chanel' in node 'inner' (use se); did you mean 'channel'?",
+    ),
+    (
+        "channel: channel, reduction: 4",
+        "reduction: 4",
+        (34, 3),
+        "E403",
+        (
+            "node 'inner': dim 1 of the value passed as 'x' is channel "
+            "but SEAttention's input shape "
+            "is 512"
+        ),
+    ),
 ]
 
 

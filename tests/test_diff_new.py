@@ -52,7 +52,11 @@ def test_diff_default_change_and_arg_change(capsys, tmp_path):
     assert "  ~ reduction: 16, type int -> 8, type int" in lines
     assert "  ~ fc: op: seq -> Linear" in lines
     assert any(line.startswith("  ~ fc: args: ") for line in lines)
-    assert lines[-1] == f"parameters at the defaults: 32,768 -> {512 * 512 + 512:,} (+{512 * 512 + 512 - 32768:,})"
+    assert (
+        lines[-1]
+        == "parameters at the defaults: 32,768 -> "
+        f"{512 * 512 + 512:,} (+{512 * 512 + 512 - 32768:,})"
+    )
 
 
 def test_diff_identical_and_errors(capsys):

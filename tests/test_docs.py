@@ -5,7 +5,7 @@ import re
 import sys
 
 import pytest
-from attngen import docs, render
+from attngen import docs, ops, render
 from attngen.cli import main
 from attngen.loader import Loader, load
 from attngen.params import total
@@ -280,11 +280,34 @@ def test_spec_strings_cannot_break_or_inject_into_pages(tmp_path):
         assert "<script" not in md and "<b>" not in md and "<i>" not in md and "<img" not in md
         assert not re.search(r"(?<!\\)\]\(javascript", md)
         assert "\n# not a heading" not in md
-        for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
+        for table in re.findall(
+            r"(?:^\|.*\n)+", md, re.MULTILINE
+        ):  # every row: the header's cells
             assert len({len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}) == 1
     md = (out / "evil.md").read_text()
     assert "pipe \\| and &lt;script&gt;" in md
     assert "| `width` | `4` | a \\| b &lt;i&gt;x&lt;/i&gt; |" in md
+
+
+def test_ops_page_shows_every_op_and_how_to_add_one(tmp_path):
+    page = docs.ops_markdown()
+    groups = re.split(r"^## Group ", page, flags=re.MULTILINE)[1:]
+    for name, op in ops.REGISTRY.items():
+        group = next(g for g in groups if g.startswith(f"{op.group}\n"))
+        section = group.split(f"### {docs.text(name)}\n")[1].split("\n### ")[0]
+        assert f"dtype {docs.code(op.dtype.text)}" in section and docs.code(op.rule) in section
+        assert docs.text(op.summary[1:]) in section, name
+        for a in op.args:
+            default = "required" if a.required else docs.code(repr(a.default))
+            assert f"| `{a.name}` | `{a.type}`" in section and f" | {default} | " in section
+    assert "## Adding an op" in page and docs.OP_EXAMPLE in page
+    assert "register(Op(" in docs.OP_EXAMPLE and "add_group(Group(" in docs.OP_EXAMPLE
+    for t in ops.ARG_TYPES.values():
+        assert f"| `{t.name}` | {docs.text(t.text)} |" in page
+    out = tmp_path / "docs"
+    assert main(["docs", SE, "-o", str(out)]) == 0  # written with any spec, linked from the index
+    assert (out / "ops.md").read_text() == page
+    assert "[the op library](ops.md)" in (out / "README.md").read_text()
 
 
 def test_escaping_helpers():

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -212,13 +214,15 @@ def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
     out = tmp_path / "docs"
     assert main(["docs", str(odd), "-o", str(out)]) == 0
     pages = sorted(out.rglob("*.md"))
-    assert len(pages) == 4  # three specs and the index
+    assert len(pages) == 5  # three specs, the index and the op library
     for page in pages:
         md = page.read_text(encoding="utf-8")
         where = page.relative_to(out)
         prose = outside_code(md)
         assert "<" not in prose, (where, [line for line in prose.splitlines() if "<" in line])
-        for table in re.findall(r"(?:^\|.*\n)+", md, re.MULTILINE):  # every row: the header's cells
+        for table in re.findall(
+            r"(?:^\|.*\n)+", md, re.MULTILINE
+        ):  # every row: the header's cells
             cells = {len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}
             assert len(cells) == 1, (where, table)
         targets = link_targets(md)
@@ -253,19 +257,21 @@ def test_link_targets_are_relative_and_percent_encoded(tmp_path):
 ])
 @pytest.mark.parametrize("file_name", ["base.yaml", "b😀 é\u2028.yaml"])
 def test_new_from_a_base_with_any_title(tmp_path, title, file_name):
-    from attngen.loader import load
+    from attngen.loader import Loader, load
 
     base = tmp_path / file_name  # the new file's `extends:` names it
     base.write_text(f"name: Base\ntitle: {q(title)}\ninputs:\n  x: [B, C]\n"
                     "graph:\n  y: {op: Sigmoid, in: x}\noutputs: y\n", encoding="utf-8")
     res = run_cli(["new", "v", "--from", base, "-o", tmp_path / "out"])
     assert res.code == 0, res.err
-    made = load(tmp_path / "out" / "v.yaml")
+    # the base lies outside out/: read from it as an include folder, as the hint says
+    assert f" -I {shlex.quote(str(tmp_path))} " in res.out
+    made = load(tmp_path / "out" / "v.yaml", Loader(include=[tmp_path]))
     assert made.title == title + " (variant)" and made.name == "V"
 
 
 def test_new_writes_one_line_comments_whatever_the_names(tmp_path):
-    from attngen.loader import load
+    from attngen.loader import Loader, load
 
     base = tmp_path / "b\nname: Evil\n# \u2028extends: x.yaml"
     try:
@@ -276,7 +282,7 @@ def test_new_writes_one_line_comments_whatever_the_names(tmp_path):
     res = run_cli(["new", "v\nname: Evil\x1b", "--from", base, "-o", tmp_path / "out"])
     assert res.code == 0, res.err
     (made,) = (tmp_path / "out").iterdir()
-    assert load(made).name == "VNameEvil"
+    assert load(made, Loader(include=[tmp_path])).name == "VNameEvil"
     text = made.read_text(encoding="utf-8")
     assert all(line.startswith(("#", "extends:", "name:", "title:", "edits:")) or not line
                for line in text.split("\n")), text
@@ -316,7 +322,7 @@ def _crafted(marker: Path) -> dict:
     """What -> an edit of se's Spec that plants code creating `marker` if it ever ran."""
     from attngen.errors import Loc
     from attngen.expr import Expr, parse
-    from attngen.model import InitRule, Let, Output, Param, Ref
+    from attngen.model import InitRule, LayerOp, Let, Output, Param, Ref, Repeat
 
     run = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     bad = f"q=({run}), r"  # a name that would be code in a signature
@@ -341,8 +347,8 @@ def _crafted(marker: Path) -> dict:
         s.lets[let.name] = let
 
     def named_seq(s):
-        s.nodes["fc"].seq_named = True
-        s.nodes["fc"].seq[0].name = f"a=({run}), b"
+        s.nodes["fc"].form = replace(s.nodes["fc"].form, named=True)
+        s.nodes["fc"].form.items[0].name = f"a=({run}), b"
 
     return {
         "class name": lambda s: setattr(s, "name", f"X:\n    {run}\nclass Y"),
@@ -356,8 +362,10 @@ def _crafted(marker: Path) -> dict:
         "let expression text": lambda s: add_let(s, Let("k", loc, expr(run))),
         "let expression tree": lambda s: add_let(s, Let("k", loc, Expr(
             "1", ast.parse(run, mode="eval").body, loc))),
-        "op argument": lambda s: s.nodes["avg_pool"].args.update({"output_size": expr(run)}),
-        "op name": lambda s: setattr(s.nodes["avg_pool"], "op", f"Identity({run}) or nn.Identity"),
+        "op argument": lambda s: s.nodes["avg_pool"].form.args.update(
+            {"output_size": expr(run)}),
+        "op name": lambda s: setattr(s.nodes["avg_pool"], "form", LayerOp(
+            f"Identity({run}) or nn.Identity", s.nodes["avg_pool"].form.args)),
         "input name": lambda s: (setattr(s.inputs["x"], "name", bad),
                                  setattr(s, "inputs", {bad: s.inputs["x"]})),
         "reference": lambda s: setattr(s.nodes["out"], "inputs",
@@ -366,8 +374,8 @@ def _crafted(marker: Path) -> dict:
         "requirement": lambda s: s.requires.append(expr(f"({run}) or True", "True")),
         "dtype": lambda s: setattr(s.inputs["x"], "dtype", f"float = ({run})"),
         "output form": lambda s: setattr(s, "output_form", f"value; {run}"),
-        "loop variable": lambda s: (setattr(s.nodes["fc"], "each", parse("[1, 2]", loc)),
-                                    setattr(s.nodes["fc"], "each_var", f"i in ({run}), j")),
+        "loop variable": lambda s: setattr(s.nodes["fc"], "form", Repeat(
+            f"i in ({run}), j", parse("[1, 2]", loc), s.nodes["fc"].form)),
         "split output": lambda s: setattr(s.nodes["squeeze"], "out", [f"a = ({run})", "b"]),
         "seq layer name": named_seq,
         "init option": lambda s: s.init.append(
@@ -387,8 +395,10 @@ def test_compile_rechecks_a_crafted_spec_object(tmp_path, what):
     assert set(crafted) == set(CRAFTED)
     spec = load(REPO_ROOT / "specs" / "se.yaml")
     crafted[what](spec)
-    attempts = {"compile": lambda: attngen.compile(spec),
-                "source": lambda: attngen.LoadedSpec(Checked(spec, list(spec.nodes), [{}])).source()}
+    attempts = {
+        "compile": lambda: attngen.compile(spec),
+        "source": lambda: attngen.LoadedSpec(Checked(spec, list(spec.nodes), [{}])).source(),
+    }
     for how, attempt in attempts.items():
         with pytest.raises(SpecError):
             attempt()

@@ -326,8 +326,10 @@ def test_a_path_under_a_file_says_which_part_is_a_file(tmp_path, command):
     argv = ["new", "se_copy", "--from", SE] if command == "new" else [command, SE]
     res = run_cli([*argv, "-o", out])
     assert res.code == 1 and "Traceback" not in res.err
-    assert res.err == f"attngen: error: cannot access {out.parent if command == 'diagram' else out}" \
+    assert (
+        res.err == f"attngen: error: cannot access {out.parent if command == 'diagram' else out}"
         f": '{blocker}' is a file, not a folder\n"
+    )
     assert blocker.read_text() == "keep me"
 
 

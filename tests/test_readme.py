@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from attngen import expr, names
+from attngen import docs, expr, names
 from attngen.cli import main
 from attngen.errors import CODES
 from conftest import REPO_ROOT
@@ -25,7 +25,7 @@ DOCS = REPO_ROOT / "docs"
 ERRORS = (DOCS / "errors.md").read_text(encoding="utf-8")
 SPEC_REF = (DOCS / "spec.md").read_text(encoding="utf-8")
 # Written by hand; every other Markdown file in docs/ is written by `attngen docs`.
-HAND_WRITTEN_DOCS = ("spec.md", "errors.md")
+HAND_WRITTEN_DOCS = ("spec.md", "errors.md", "design.md")
 HAND_WRITTEN = ("README.md", "CHANGELOG.md", "benchmarks/README.md",
                 *(f"docs/{name}" for name in HAND_WRITTEN_DOCS))
 
@@ -74,7 +74,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert _commands()[1] in CI
 
 
-# -- README: the tour ------------------------------------------------------------------------------
+# -- README: the tour ------
 def test_tour_shows_the_eca_spec_as_it_is():
     listing = _blocks(_section(README, "## A tour"), "yaml")[0]
     assert listing == (REPO_ROOT / "specs/eca.yaml").read_text(encoding="utf-8")
@@ -104,7 +104,7 @@ def test_tour_error_example_is_what_check_prints(tmp_path, monkeypatch, capsys):
     assert _run(["check", "eca_bad.yaml"], capsys) == expected
 
 
-# -- README: the module library --------------------------------------------------------------------
+# -- README: the module library ------
 def _library_tables():
     library, variants = _tables(_section(README, "## The module library"))
     return library, variants
@@ -133,7 +133,7 @@ def test_library_lists_every_spec_and_variant():
             assert f"`{path.name}`" in README, f"{folder}/{path.name} missing from the README"
 
 
-# -- README: the commands --------------------------------------------------------------------------
+# -- README: the commands ------
 def _help(argv, capsys, monkeypatch) -> str:
     monkeypatch.setenv("COLUMNS", "200")  # argparse wraps at the terminal width
     with pytest.raises(SystemExit) as exc:
@@ -174,7 +174,7 @@ def test_command_table_matches_the_cli(capsys, monkeypatch):
             assert word in text, f"{command}: {word} not in its --help"
 
 
-# -- docs/errors.md ---------------------------------------------------------------------------------
+# -- docs/errors.md ------
 def test_error_code_table_matches_the_codes():
     rows = dict(re.findall(r"^\| (E\d{3}) \| (.+?) \|$", ERRORS, re.MULTILINE))
     assert rows == CODES
@@ -211,7 +211,7 @@ def test_error_example_prints_what_the_page_shows(name, spec, shown, tmp_path, m
     assert _run(argv, capsys) == expected
 
 
-# -- docs/spec.md -----------------------------------------------------------------------------------
+# -- docs/spec.md ------
 def test_full_specs_in_the_reference_check(tmp_path, monkeypatch, capsys):
     specs = [b for b in _blocks(SPEC_REF, "yaml") if b.startswith(("name:", "extends:"))]
     assert specs
@@ -247,7 +247,7 @@ def test_reserved_class_names_are_refused(reserved, tmp_path, capsys):
     assert "error[E104]" in capsys.readouterr().err
 
 
-# -- every hand-written page -------------------------------------------------------------------------
+# -- every hand-written page ------
 def _slug(heading: str) -> str:
     """GitHub's anchor for a heading."""
     text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
@@ -278,10 +278,11 @@ def test_relative_links_resolve(page):
 
 
 def test_hand_written_docs_are_not_generated_pages():
-    """`attngen docs` writes docs/README.md and docs/NAME.md per spec and overwrites them
-    without asking: a hand-written page must not share a name with a spec, and every other
-    page in docs/ must be one it writes."""
-    generated = {"README.md", *(f"{p.stem}.md" for p in (REPO_ROOT / "specs").glob("*.yaml"))}
+    """`attngen docs` writes docs/README.md, docs/ops.md and docs/NAME.md per spec and
+    overwrites them without asking: a hand-written page must not share a name with a spec,
+    and every other page in docs/ must be one it writes."""
+    generated = {docs.INDEX, docs.OPS_PAGE,
+                 *(f"{p.stem}.md" for p in (REPO_ROOT / "specs").glob("*.yaml"))}
     for name in HAND_WRITTEN_DOCS:
         assert name not in generated
     for page in DOCS.glob("*.md"):

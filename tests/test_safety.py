@@ -139,8 +139,11 @@ def test_string_param_default_and_choices_are_literals(tmp_path, payload):
     tree, _ = assert_inert(path)
     cls_node = next(n for n in tree.body if isinstance(n, ast.ClassDef))
     doc = ast.get_docstring(cls_node, clean=False)  # the Args line shows the value's repr
+    doc = doc.replace("\n" + " " * 12, " ")  # an entry too long for one line goes on there
     assert f"default {payload!r}; one of [{payload!r}, 'plain']" in doc, doc
-    init = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    init = next(
+        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "__init__"
+    )
     assert [a.arg for a in init.args.args] == ["self", "channel", "mode"]
     assert [ast.literal_eval(d) for d in init.args.defaults] == [8, payload]
     # the choices check holds the payload as a value, and its message is a plain f-string
@@ -211,7 +214,9 @@ def test_infinite_and_nan_defaults_are_written_as_floats(tmp_path):
     assert res.code == 0, res.err
     tree = check_generated(path)
     source = path.read_text(encoding="utf-8")
-    assert 'p=float("inf"), q=float("-inf"), r=(1.0, float("nan")), s=1.0' in source, source
+    for param in ('p: float = float("inf")', 'q: float = float("-inf")',
+                  'r: list[float] | tuple[float, ...] = (1.0, float("nan"))', "s: float = 1.0"):
+        assert f"\n        {param},\n" in source, source  # one parameter per line
     assert 'if s not in (1.0, float("inf")):' in source, source
     loaded = importlib.util.spec_from_file_location(f"_safety_{tmp_path.name}", path)
     module = importlib.util.module_from_spec(loaded)
@@ -389,9 +394,13 @@ def test_a_dim_may_share_a_params_name(tmp_path):
 # The expression check (expr.py) on its own: every construct outside the whitelist, with its
 # code, the words of its message, and where in the text the error points.
 EXPRESSIONS = [
-    ("__import__('os').system('x')", "E201",
-     "call of '__import__('os').system' is not allowed; functions: max, min, int, abs, len, log2",
-     0),
+    (
+        "__import__('os').system('x')",
+        "E201",
+        "call of '__import__('os').system' is not allowed; "
+        "functions: max, min, int, abs, len, log2",
+        0,
+    ),
     ("os.system", "E201", "'Attribute' is not allowed in expressions: 'os.system'", 0),
     ("channel.__class__", "E201", "'Attribute' is not allowed", 0),
     ("channel.real", "E201", "'Attribute' is not allowed", 0),
@@ -414,8 +423,12 @@ EXPRESSIONS = [
     ("max(*[8])", "E201", "'*' arguments are not allowed", 0),
     ("max(channel, key=abs)", "E201", "keyword arguments are not allowed in expressions", 0),
     ("[8][0:1]", "E201", "slices are not allowed in expressions; index with x[i]", 0),
-    ("channel ** channel", "E201", "the exponent of '**' must be a number literal of at most 8",
-     0),
+    (
+        "channel ** channel",
+        "E201",
+        "the exponent of '**' must be a number literal of at most 8",
+        0,
+    ),
     ("2 ** 99", "E201", "the exponent of '**' must be a number literal of at most 8", 0),
     ("9" * 20, "E201", "integer literal larger than 1000000000000000", 0),
     ("8; import os", "E200", "invalid expression '8; import os': invalid syntax", 1),
@@ -428,8 +441,12 @@ EXPRESSIONS = [
     ("...", "E201", "literal Ellipsis is not allowed", 0),
     ("1j", "E201", "literal 1j is not allowed", 0),
     # parses, but is never computed: numbers only
-    ("'x' * 10 ** 8", "E102", "cannot evaluate ''x' * 10 ** 8': '*' needs numbers, got str and int",
-     0),
+    (
+        "'x' * 10 ** 8",
+        "E102",
+        "cannot evaluate ''x' * 10 ** 8': '*' needs numbers, got str and int",
+        0,
+    ),
 ]
 
 
@@ -492,16 +509,30 @@ def _deep(kind: str, depth: int = 200) -> str:
     if kind == "flow_map":
         return "{a: " * depth + "1" + "}" * depth
     if kind == "block_map":
-        return "\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(depth)) + "  " * (depth + 1) + "1"
+        return (
+            "\n"
+            + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(depth))
+            + "  " * (depth + 1)
+            + "1"
+        )
     return "\n" + "".join("  " * i + "  -\n" for i in range(depth)) + "  " * (depth + 1) + "1"
 
 
 LIMIT_CASES = {
     "billion_laughs": (VALID + "bomb:\n  " + _bomb().replace("\n", "\n  "), "E105"),
     "billion_laughs_at_top": (_bomb() + VALID, "E105"),
-    "bomb_in_a_node": (VALID.replace("in: fc}", "in: fc, args: [" + ", ".join(
-        [f"&a0 [{', '.join(['lol'] * 10)}]"]
-        + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]) + "]}"), "E105"),
+    "bomb_in_a_node": (
+        VALID.replace(
+            "in: fc}",
+            "in: fc, args: ["
+            + ", ".join(
+                [f"&a0 [{', '.join(['lol'] * 10)}]"]
+                + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+            )
+            + "]}",
+        ),
+        "E105",
+    ),
     "deep_flow_list": (VALID.replace("doc: ", f"doc: {_deep('flow_list')}\nx_: ", 1), "E105"),
     "deep_flow_map": (VALID.replace("doc: ", f"doc: {_deep('flow_map')}\nx_: ", 1), "E105"),
     "deep_block_map": (VALID + "extra:" + _deep("block_map") + "\n", "E105"),
@@ -509,13 +540,16 @@ LIMIT_CASES = {
     "self_referencing_map": (VALID + "extra: &e {a: *e}\n", "E105"),
     "self_referencing_list": (VALID + "extra: &e [1, [*e]]\n", "E105"),
     "too_big": (VALID + "# " + "x" * 1_000_001 + "\n", "E105"),
-    "python_object_apply": (VALID.replace('doc: "Some doc"',
-                                          'doc: !!python/object/apply:os.system ["MARKER"]'), "E102"),
+    "python_object_apply": (
+        VALID.replace('doc: "Some doc"', 'doc: !!python/object/apply:os.system ["MARKER"]'),
+        "E102",
+    ),
     "python_name": (VALID.replace('doc: "Some doc"', "doc: !!python/name:os.system ''"), "E102"),
     "python_module": (VALID.replace('doc: "Some doc"', "doc: !!python/module:os ''"), "E102"),
-    "python_object_new": (VALID.replace('doc: "Some doc"',
-                                        "doc: !!python/object/new:subprocess.Popen [[MARKER]]"),
-                          "E102"),
+    "python_object_new": (
+        VALID.replace('doc: "Some doc"', "doc: !!python/object/new:subprocess.Popen [[MARKER]]"),
+        "E102",
+    ),
     "custom_tag": (VALID.replace('doc: "Some doc"', "doc: !evil 1"), "E102"),
     "binary": (VALID.replace('doc: "Some doc"', "doc: !!binary aGk="), "E102"),
     "merge_key": (VALID.replace("graph:\n", "graph:\n  <<: {x: 1}\n"), "E102"),
@@ -698,10 +732,20 @@ def test_no_spec_argument_is_a_usage_error(command):
     _usage_error(run_cli([command]))
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["Build"], ["--version-please"],
-                                  ["build", "--check=yes", "se"], ["verify", "-n", "x", "se"],
-                                  ["verify", "-n", "0", "se"], ["diagram", "se", "--rankdir", "up"],
-                                  ["diagram", "se", "extra_positional"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["Build"],
+        ["--version-please"],
+        ["build", "--check=yes", "se"],
+        ["verify", "-n", "x", "se"],
+        ["verify", "-n", "0", "se"],
+        ["diagram", "se", "--rankdir", "up"],
+        ["diagram", "se", "extra_positional"],
+    ],
+)
 def test_bad_command_lines_are_usage_errors(argv):
     _usage_error(run_cli(argv))
 

@@ -94,7 +94,7 @@ def test_replace_keeps_place_and_rename_rewires_readers(tmp_path):
         """)
     spec = load(path, Loader(display_root=tmp_path))
     assert list(spec.nodes) == ["max_pool", "flat", "fc", "gate"]
-    assert spec.nodes["max_pool"].op == "AdaptiveMaxPool2d"
+    assert spec.nodes["max_pool"].form.op == "AdaptiveMaxPool2d"
     assert [r.name for r in spec.nodes["flat"].inputs] == ["max_pool"]
     assert [o.name for o in spec.outputs] == ["gate"]  # outputs follow a rename too
     check_spec(spec)
@@ -108,7 +108,7 @@ def test_patch_null_drops_a_key(tmp_path):
         """)
     spec = load(path, Loader(display_root=tmp_path))
     assert spec.nodes["pool"].shape is None
-    assert spec.nodes["pool"].args["output_size"].text == "2"
+    assert spec.nodes["pool"].form.args["output_size"].text == "2"
 
 
 def test_param_override_changes_only_the_default(tmp_path):
@@ -166,8 +166,9 @@ def test_inherited_use_resolves_next_to_the_base(tmp_path):
         outputs: g
         """)
     path = write(tmp_path / "mine", "v.yaml", "extends: ../lib/outer.yaml\nname: Mine\n")
-    spec = load(path, Loader(display_root=tmp_path))
-    assert spec.nodes["g"].spec.name == "Inner"
+    # lib/ is outside mine/, the folder of the spec being built: named as an include folder
+    spec = load(path, Loader(display_root=tmp_path, include=[tmp_path / "lib"]))
+    assert spec.nodes["g"].form.spec.name == "Inner"
 
 
 def test_extends_a_builtin_by_name(tmp_path):
@@ -253,6 +254,18 @@ def test_errors_in_the_base_point_into_the_base(tmp_path, capsys):
     path = variant(tmp_path, "name: V\n", base=bad)
     _, found, _ = errors(capsys, path)
     assert found[0][0] == "base.yaml" and found[0][3] == "E400"
+
+
+@pytest.mark.parametrize("key", ["cases", "seq"])
+def test_a_scalar_where_the_base_needs_a_list_is_an_error_not_a_traceback(tmp_path, capsys,
+                                                                         key):
+    # the dangling-reference scan after `remove:` reads every node of the base, also one
+    # whose `cases:` or `seq:` is a number (found by the type checker: it iterated the number)
+    bad = BASE.replace("  act:  {op: Sigmoid, in: fc}", f"  act:  {{{key}: 5, in: fc}}")
+    path = variant(tmp_path, "edits:\n  - remove: flat\n", base=bad)
+    code, found, err = errors(capsys, path)
+    assert code == 1 and "Traceback" not in err
+    assert found[0][:4] == ("v.yaml", 3, 13, "E300")
 
 
 def test_extends_cycle_reports_the_chain(tmp_path, capsys, monkeypatch):

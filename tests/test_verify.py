@@ -50,8 +50,8 @@ def test_samples_satisfy_requires_and_cover_configurations():
 def _patched_render(monkeypatch, old, new):
     original = emit.render
 
-    def render(checked):
-        source = original(checked)
+    def render(checked, **options):
+        source = original(checked, **options)
         assert old in source
         return source.replace(old, new)
 
@@ -68,6 +68,23 @@ def test_runtime_mismatch_is_reported_at_the_node(monkeypatch):
     assert runtime[0].loc.file == "specs/se.yaml" and runtime[0].loc.line > 0
     exported = [d for d in report.errors if d.code == "E601"]
     assert exported and "W - 1" in exported[0].message
+
+
+def test_verify_runs_the_source_the_spec_refs_option_writes(monkeypatch):
+    rendered = []
+    original = emit.render
+
+    def render(checked, **options):
+        rendered.append(original(checked, **options))
+        return rendered[-1]
+
+    monkeypatch.setattr(emit, "render", render)
+    report = verify.verify(_checked(REPO_ROOT / "specs" / "se.yaml"), n_samples=1, export=False,
+                           spec_refs=True)
+    assert not report.errors
+    assert "se.yaml:13]\n        avg_pool = " in rendered[-1]
+    assert main(["verify", "specs/eca.yaml", "-n", "1", "--no-export", "--spec-refs"]) == 0
+    assert "eca.yaml:14]\n        gap = " in rendered[-1]
 
 
 def test_broken_op_template_is_caught(monkeypatch):

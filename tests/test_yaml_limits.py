@@ -89,7 +89,7 @@ def test_a_large_plain_document_is_not_blamed_on_aliases():
 
 def test_an_alias_bomb_still_names_aliases():
     text = "a: &a [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n"
-    for i, prev in zip("bcdefg", "abcdef"):
+    for i, prev in zip("bcdefg", "abcdef", strict=False):
         text += f"{i}: &{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, " \
                 f"*{prev}, *{prev}, *{prev}]\n"
     d = _error(text)

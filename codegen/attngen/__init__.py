@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import os
 import types
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import params
 from .build import builtin_spec, compile_spec, not_found_message
-from .errors import Loc, SpecError, did_you_mean, error, visible
+from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
 from .recheck import recheck
+
+if TYPE_CHECKING:  # results imports sympy: only where used
+    from .results import Checked, ValueShape
 
 __all__ = ["LoadedSpec", "SpecError", "compile", "load"]
 __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
@@ -37,11 +43,11 @@ __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from h
 class LoadedSpec:
     """A spec that passed the checker: its nodes' symbolic shapes, params and source."""
 
-    def __init__(self, checked):
+    def __init__(self, checked: Checked) -> None:
         self.checked = checked
 
     @property
-    def spec(self):
+    def spec(self) -> Spec:
         """The parsed `attngen.model.Spec`."""
         return self.checked.spec
 
@@ -50,7 +56,7 @@ class LoadedSpec:
         return self.spec.name
 
     @property
-    def params(self) -> dict:
+    def params(self) -> dict[str, object]:
         """Constructor params and the values checked: defaults, or examples if required."""
         return {p.name: p.sample for p in self.spec.params.values()}
 
@@ -59,11 +65,15 @@ class LoadedSpec:
         """Node names in execution order."""
         return [n for n in self.checked.order if n in self.spec.nodes]
 
-    def _known(self, name: str):
-        from .results import LAYER
+    def _known(self, name: str) -> None:
+        from .results import LAYER, several_outputs
 
         if name in self.checked.nodes and self.checked.nodes[name].output is LAYER:
             raise ValueError(f"'{name}' declares a layer (no 'in:'); it has no tensor shape")
+        if name in self.checked.nodes:
+            output = self.checked.nodes[name].output
+            if isinstance(output, dict):  # each of its outputs has a shape, the node none
+                raise ValueError(several_outputs(name, output))
         if name in self.checked.inputs or name in self.checked.nodes:
             return
         for info in self.checked.nodes.values():
@@ -77,28 +87,30 @@ class LoadedSpec:
         self._known(name)
         return self.checked.shape_text(name)
 
-    def dims(self, name: str):
+    def dims(self, name: str) -> tuple[Any, ...] | list[tuple[Any, ...]]:
         """The checked shape as a tuple of sympy expressions (a list of tuples for a node
         whose value is a list of tensors)."""
         self._known(name)
+        node = self.checked.nodes.get(name)
+        value: ValueShape
         if name in self.checked.inputs:
             value = self.checked.inputs[name]
-        elif name in self.checked.nodes and not isinstance(self.checked.nodes[name].output, dict):
-            value = self.checked.nodes[name].output
+        elif node is not None and not isinstance(node.output, dict):
+            value = node.output
         else:
             value = next(i.output[name] for i in self.checked.nodes.values()
                          if isinstance(i.output, dict) and name in i.output)
         return [tuple(v) for v in value] if isinstance(value, list) else tuple(value)
 
-    def param_count(self, **values) -> int:
+    def param_count(self, **values: object) -> int:
         """Total parameters at the given param values (defaults otherwise); no torch."""
         return params.total(self.spec, self._values(values))
 
-    def param_counts(self, **values) -> dict[str, int]:
+    def param_counts(self, **values: object) -> dict[str, int]:
         """Parameters per node (nodes switched off by `when:` left out)."""
         return params.per_node(self.spec, self._values(values))
 
-    def _values(self, values: dict) -> dict:
+    def _values(self, values: dict[str, object]) -> dict[str, object]:
         for name in values:
             if name not in self.spec.params:
                 raise TypeError(f"{self.name} has no param '{name}'"
@@ -107,10 +119,11 @@ class LoadedSpec:
         params.check_shapes(self.spec, values)
         return values
 
-    def source(self) -> str:
-        """The generated Python source (what `attngen build` writes). The spec and its
-        sub-specs are checked again first, as the loader checks a file (`recheck`): a Spec
-        object may have been built or edited in Python."""
+    def source(self, *, spec_refs: bool = False) -> str:
+        """The generated Python source (what `attngen build` writes; with `spec_refs`, what
+        `attngen build --spec-refs` writes). The spec and its sub-specs are checked again
+        first, as the loader checks a file (`recheck`): a Spec object may have been built or
+        edited in Python."""
         from .emit import render
 
         specs, todo = [], [self.checked]
@@ -119,33 +132,38 @@ class LoadedSpec:
             specs.append(checked.spec)
             todo += checked.subs.values()
         recheck(*specs)
-        return render(self.checked)
+        return render(self.checked, spec_refs=spec_refs)
 
-    def compile(self, *, name: str | None = None):
+    def compile(self, *, name: str | None = None, spec_refs: bool = False) -> type:
         """The nn.Module class; see `attngen.compile`."""
-        return compile(self, name=name)
+        return compile(self, name=name, spec_refs=spec_refs)
 
     def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
         return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"
 
 
-def _path(ref) -> Path:
+def _path(ref: str | os.PathLike[str]) -> Path:
     """A spec file, or the path of a built-in spec named `ref` (`eca`, `eca.yaml`)."""
     path = Path(ref)
     if path.is_file():
         return path
     builtin = builtin_spec(str(ref))
     if builtin is None:
-        raise error(Loc(str(ref)), "E500", not_found_message(str(ref)))
+        raise error(Loc(str(ref)), FILE_ERROR, not_found_message(str(ref)))
     return builtin
 
 
-def load(path) -> LoadedSpec:
-    """Load and check a spec file or built-in name; raises SpecError with located errors."""
-    return LoadedSpec(compile_spec(_path(path), Loader(), {}))
+def load(path: str | os.PathLike[str], *,
+         include: Iterable[str | os.PathLike[str]] = ()) -> LoadedSpec:
+    """Load and check a spec file or built-in name; raises SpecError with located errors.
+
+    `use:` and `extends:` read specs in the spec's own folder and below and in the built-in
+    library; `include` names more folders they may read (the command line's `-I DIR`)."""
+    return LoadedSpec(compile_spec(_path(path), Loader(include=include), {}))
 
 
-def _checked(obj):
+def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str],
+             include: Iterable[str | os.PathLike[str]] = ()) -> Checked:
     from .checker import check
     from .results import Checked
 
@@ -154,24 +172,27 @@ def _checked(obj):
     if isinstance(obj, Checked):
         return obj
     if isinstance(obj, Spec):  # built or edited in Python: checked as a file would be
-
         recheck(obj)
         return check(obj, {})
-    return load(obj).checked
+    return load(obj, include=include).checked
 
 
-def compile(path_or_spec, *, name: str | None = None):  # shadows the builtin: the API verb
+def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], *,
+            name: str | None = None,  # shadows the builtin: the API verb
+            include: Iterable[str | os.PathLike[str]] = (),
+            spec_refs: bool = False) -> type:
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
     `Spec`; a `Spec` object is checked as the loader checks a file (names, expressions,
     values: SpecError otherwise) before any source is made. `name` picks another class of
     the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
-    own class. Needs torch.
+    own class. `include`: as for `load`, for a spec file. `spec_refs`: compile the source
+    `attngen build --spec-refs` writes. Needs torch.
     """
-    checked = _checked(path_or_spec)
+    checked = _checked(path_or_spec, include)
     spec = checked.spec
-    source = LoadedSpec(checked).source()
+    source = LoadedSpec(checked).source(spec_refs=spec_refs)
     filename = f"<attngen {spec.file}>"
     module = types.ModuleType(f"attngen_compiled_{spec.name}", spec.title or None)
     module.__file__ = filename

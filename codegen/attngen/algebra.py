@@ -13,11 +13,12 @@ below go to sympy unchanged.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import sympy
 
 
-def sympify(value):
+def sympify(value: object) -> Any:
     """sympy.sympify that never reads text. sympy parses a str with parse_expr, which runs
     it through eval(), also inside a tuple and also with strict=True; a spec's strings (a
     str param's value) must never run, so a str anywhere in `value` is a TypeError here,
@@ -28,7 +29,7 @@ def sympify(value):
     return sympy.sympify(value)
 
 
-def refuse_text(value) -> None:
+def refuse_text(value: object) -> None:
     """TypeError if `value` is a str or holds one (in lists, tuples, sets or dicts): call it
     before handing values to sympy's functions (Max, Min, Abs, floor, Mod, log, Tuple
     sympify their arguments as sympify does, strings included)."""
@@ -46,7 +47,7 @@ _INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
 _ROUNDED = (sympy.floor, sympy.ceiling)
 
 
-def is_integer_form(x) -> bool:
+def is_integer_form(x: Any) -> bool:
     """True when x is an integer by its form: integer symbols and numbers under +, *,
     powers with a non-negative integer exponent, floor, Mod, max and min."""
     if x.is_Integer:
@@ -62,7 +63,7 @@ def is_integer_form(x) -> bool:
     return False
 
 
-def floor(x):
+def floor(x: Any) -> Any:
     """floor(x) as sympy.floor(x) evaluates it, for the forms above (see the module doc)."""
     x = sympify(x)
     if x.is_Rational:
@@ -73,7 +74,7 @@ def floor(x):
 
 
 @lru_cache(maxsize=4096)
-def _floor(x):
+def _floor(x: Any) -> Any:
     if not _integer_terms(x):
         return sympy.floor(x)
     # sympy's own split (RoundFunction.eval): integer terms leave the floor, a lone
@@ -94,7 +95,7 @@ def _floor(x):
     return ipart + sympy.floor(spart, evaluate=False)
 
 
-def _integer_terms(x) -> bool:
+def _integer_terms(x: Any) -> bool:
     """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
     value, so none of sympy's complex-number cases apply."""
     for node in sympy.preorder_traversal(x):
@@ -110,3 +111,77 @@ def _integer_terms(x) -> bool:
         elif not isinstance(node, _INSIDE):
             return False
     return True
+
+
+
+# The expression budget. Proving two dims equal expands them (sympy.expand multiplies out
+# every product and power), and sampling evaluates them: a few characters can ask for
+# billions of terms, ((B + C + H + W)**8 + 1)**8, or for numbers of billions of digits,
+# ((B**8)**8)**8 ... = B**(8**10). Every expression, whatever built it (lets, bound dims,
+# op rules), is measured from its form before that work and refused beyond these.
+MAX_TERMS = 1_000  # terms once expanded
+MAX_DEGREE = 64  # polynomial degree (a free dim's exponent, summed over a product)
+
+
+class TooLarge(Exception):
+    """A value over a budget of the whole build; the caller reports it where it arose."""
+
+
+def size(x: Any, limit: int = MAX_TERMS) -> tuple[int, float]:
+    """(terms, degree): an upper bound on the number of terms sympy.expand(x) gives (at
+    most `limit` + 1: counting stops there) and x's degree in its symbols, from the form
+    of x without expanding it, each shared sub-expression measured once."""
+    memo: dict[object, tuple[int, float]] = {}
+
+    def measure(e: Any) -> tuple[int, float]:
+        if e in memo:
+            return memo[e]
+        found: tuple[int, float]
+        if e.is_Atom:
+            found = (1, 1.0 if e.is_Symbol else 0.0)
+        elif e.is_Add or e.is_Mul:
+            parts = [measure(a) for a in e.args]
+            if e.is_Add:
+                found = (sum(t for t, _ in parts), max(d for _, d in parts))  # degree: max
+            else:
+                terms = 1
+                for t, _ in parts:
+                    terms = min(terms * t, limit + 1)
+                found = (terms, float(sum(d for _, d in parts)))
+        elif e.is_Pow and e.exp.is_Number:
+            t, d = measure(e.base)
+            k = abs(e.exp)
+            # expanded, (t terms)**k has as many terms as there are monomials of degree k
+            # in t variables: (t + k - 1) choose k (k whole and positive; else the base alone)
+            terms = _choose(t + int(k) - 1, int(k), limit + 1) if e.exp.is_Integer \
+                and e.exp > 0 else t
+            found = (terms, d * float(k))
+        else:  # floor, Mod, Max, Piecewise, log, a symbolic power: expanded inside
+            parts = [measure(a) for a in e.args]
+            found = (max(1, sum(t for t, _ in parts)), max((d for _, d in parts), default=0.0))
+        memo[e] = found = (min(found[0], limit + 1), found[1])
+        return found
+
+    return measure(sympify(x))
+
+
+def _choose(n: int, k: int, cap: int) -> int:
+    """n choose k, or `cap` if it is at least that (k may be large: x**64 has one term)."""
+    k = min(k, n - k)
+    out = 1
+    for i in range(k):
+        out = out * (n - i) // (i + 1)
+        if out >= cap:
+            return cap
+    return out
+
+
+def check_size(x: Any, what: str) -> None:
+    """TooLarge if x is over the expression budget (MAX_TERMS, MAX_DEGREE)."""
+    terms, degree = size(x)
+    if terms > MAX_TERMS:
+        raise TooLarge(f"{what} is too large: expanded, it would have more than "
+                       f"{MAX_TERMS:,} terms (the build budget for expression size)")
+    if degree > MAX_DEGREE:
+        raise TooLarge(f"{what} is too large: its degree is {degree:g}, more than "
+                       f"{MAX_DEGREE} (the build budget for expression size)")

@@ -11,13 +11,24 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import files, render
 from .cache import BuildCache
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_NAME,
+    DUPLICATE_NAME,
+    FILE_ERROR,
+    Collector,
+    ErrorCode,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .loader import Loader, load
 from .render import RenderError
 from .resources import specs_dir
@@ -54,10 +65,10 @@ def collect_specs(paths: list[str]) -> list[Path]:
         elif (builtin := builtin_spec(p)) is not None:
             found.append(builtin)
         else:
-            issues.add(error(Loc(p), "E500", not_found_message(p)))
+            issues.add(error(Loc(p), FILE_ERROR, not_found_message(p)))
     issues.raise_if_any()
     if not found:
-        raise error(Loc(paths[0] if paths else "."), "E500", "no spec files (*.yaml) found")
+        raise error(Loc(paths[0] if paths else "."), FILE_ERROR, "no spec files (*.yaml) found")
     return found
 
 
@@ -111,23 +122,28 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True) -> list[Artifact]:
+              use_cache: bool = True, spec_refs: bool = False,
+              include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs.
+    `spec_refs`: the generated source names the spec line of every forward line.
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
-    again; the others are built here, one after another (see _build_here).
+    again; the others are built here, one after another (see _build_here). `include`: the
+    folders `use:` and `extends:` may read besides the spec's own (`-I DIR`, loader.py).
     """
     paths = unique_files(paths)
-    loader, issues = Loader(), Collector()
+    loader, issues = Loader(include=include), Collector()
     for path in paths:
         if path.stem in SHADOWED:
             what = "Python's own" if path.stem in sys.stdlib_module_names else "the"
-            issues.add(error(Loc(str(path)), "E104", f"the generated {path.stem}.py would "
+            issues.add(error(Loc(str(path)), BAD_NAME, f"the generated {path.stem}.py would "
                              f"shadow {what} module '{path.stem}' for code run in "
                              f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
     renderer = _renderer() if svg else None
-    store = BuildCache.open(svg=renderer is not None) if use_cache else None
+    # the -I folders decide what `use:` and `extends:` find: part of every key
+    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs,
+                            include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
@@ -141,7 +157,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
                                                      key=lambda kv: _ORDER[kv[0]])]
         else:
             misses[path] = key
-    built = _build_here(list(misses), out_dir, loader, renderer)
+    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -165,8 +181,8 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
-def _build_here(paths: list[Path], out_dir: Path, loader,
-                renderer) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
+                spec_refs: bool = False) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
     """Each spec's artifacts, or the SpecError that stopped it; one spec after another,
     sharing loaded and checked sub-specs. Graphviz runs in subprocesses: each SVG starts as
     soon as its DOT exists, while the next specs are checked (the threads only wait on the
@@ -177,7 +193,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader,
     try:
         for path in paths:
             try:
-                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer)
+                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
+                                  spec_refs)
                 built[path] = (arts, None)
             except SpecError as exc:
                 built[path] = ([], exc)
@@ -187,7 +204,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader,
                     if isinstance(art.data, Future):
                         art.data = art.data.result()
             except RenderError as exc:
-                built[path] = ([], error(Loc(loader.display(path)), "E500",
+                built[path] = ([], error(Loc(loader.display(path)), FILE_ERROR,
                                          f"cannot draw {path.stem}.svg: {exc}"))
     finally:
         if pool is not None:
@@ -195,7 +212,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader,
     return built
 
 
-def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -> list[Artifact]:
+def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
+               spec_refs: bool = False) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render as emit_py
@@ -203,7 +221,8 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer) -
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
     reads = tuple(loader.files_of(path))
-    arts = [Artifact(out_dir / f"{path.stem}.py", emit_py(checked).encode(), path, reads),
+    source = emit_py(checked, spec_refs=spec_refs)
+    arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
@@ -236,13 +255,13 @@ def refusals(arts: list[Artifact], root: Path) -> list[SpecError]:
                 continue
             inputs[(st.st_dev, st.st_ino)] = read
     seen: dict[str, Artifact] = {}
-    folders: dict[Path, tuple[str, str] | None] = {}
+    folders: dict[Path, tuple[ErrorCode, str] | None] = {}
     for art in arts:
         key = os.path.normcase(os.path.abspath(art.path)).casefold()
         if key in seen:
             first = seen[key]
             where = Loc(str(art.source or art.path))
-            issues.append(error(where, "E106", f"{art.path} would be written twice: for "
+            issues.append(error(where, DUPLICATE_NAME, f"{art.path} would be written twice: for "
                                 f"{first.source or first.path} and for "
                                 f"{art.source or art.path}; rename one of them"))
             continue
@@ -257,7 +276,7 @@ def refusals(arts: list[Artifact], root: Path) -> list[SpecError]:
     return issues
 
 
-def folder_problem(folder: Path, root: Path | None = None) -> tuple[str, str] | None:
+def folder_problem(folder: Path, root: Path | None = None) -> tuple[ErrorCode, str] | None:
     """Why files cannot be put in `folder` (created where missing): a file where a folder
     should be; below `root`, a symbolic link. An (error code, message) pair, or None."""
     folder = Path(folder)
@@ -267,33 +286,35 @@ def folder_problem(folder: Path, root: Path | None = None) -> tuple[str, str] | 
         except FileNotFoundError:
             return None  # it and the folders below it will be created
         except (OSError, ValueError) as exc:
-            return "E500", f"cannot access '{part}': {getattr(exc, 'strerror', None) or exc}"
+            return FILE_ERROR, f"cannot access '{part}': {getattr(exc, 'strerror', None) or exc}"
         if stat.S_ISLNK(mode):
             if root is not None and part != root and Path(root) in part.parents:
-                return "E500", (f"'{part}' is a symbolic link: attngen writes only inside "
+                return FILE_ERROR, (f"'{part}' is a symbolic link: attngen writes only inside "
                                 f"{root}; replace the link by a folder")
             try:
                 mode = os.stat(part).st_mode
             except OSError as exc:
-                return "E500", f"cannot access '{part}': {exc.strerror}"
+                return FILE_ERROR, f"cannot access '{part}': {exc.strerror}"
         if not stat.S_ISDIR(mode):
-            return "E500", f"'{part}' is a file, not a folder"
+            return FILE_ERROR, f"'{part}' is a file, not a folder"
     return None
 
 
-def _target_problem(path: Path, inputs: dict) -> tuple[str, str] | None:
+def _target_problem(path: Path, inputs: dict) -> tuple[ErrorCode, str] | None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        return "E500", f"cannot access it: {getattr(exc, 'strerror', None) or exc}"
+        return FILE_ERROR, f"cannot access it: {getattr(exc, 'strerror', None) or exc}"
     if not stat.S_ISREG(st.st_mode):
-        return "E500", (f"is {files.kind(st.st_mode)}, not a regular file: attngen neither "
+        return FILE_ERROR, (f"is {files.kind(st.st_mode)}, not a regular file: attngen neither "
                         "reads nor replaces it; remove it to write the output here")
     if (st.st_dev, st.st_ino) in inputs:
-        return "E106", (f"the output would overwrite {inputs[(st.st_dev, st.st_ino)]}, a file "
-                        "this build reads; rename the spec or choose another -o folder")
+        return DUPLICATE_NAME, (
+            f"the output would overwrite {inputs[(st.st_dev, st.st_ino)]}, a file "
+            "this build reads; rename the spec or choose another -o folder"
+        )
     return None
 
 
@@ -312,11 +333,11 @@ def _changed(arts: list[Artifact], root: Path) -> list[Artifact]:
             changed.append(art)
             continue
         except files.NotRegular as exc:  # changed under us since refusals() looked
-            issues.add(error(Loc(str(art.path)), "E500",
+            issues.add(error(Loc(str(art.path)), FILE_ERROR,
                              f"is {exc.strerror}, not a regular file: attngen does not read it"))
             continue
         except OSError as exc:
-            issues.add(error(Loc(str(art.path)), "E500",
+            issues.add(error(Loc(str(art.path)), FILE_ERROR,
                              f"cannot read it: {exc.strerror or exc}"))
             continue
         if old != art.data:
@@ -346,7 +367,7 @@ def write_atomic(arts: list[Artifact], root: Path) -> list[Path]:
             art.path.parent.mkdir(parents=True, exist_ok=True)
             files.write_file(art.path, art.data)
         except OSError as exc:  # disk full, read-only or immutable folder: name the target
-            raise error(Loc(str(art.path)), "E500",
+            raise error(Loc(str(art.path)), FILE_ERROR,
                         f"cannot write it: {exc.strerror or exc}") from None
         written.append(art.path)
     return written

@@ -119,25 +119,25 @@ class Entry:
     files: dict[str, bytes]  # suffix -> file content
 
 
-def _content_digest(key: str, deps: dict, texts: dict) -> str:
+def _content_digest(key: str, deps: dict[str, str | None], texts: dict[str, str]) -> str:
     canonical = json.dumps([FORMAT, key, deps, texts], sort_keys=True, ensure_ascii=True)
     return _digest(canonical.encode("ascii"))
 
 
-def _is_str_map(value, *, optional: bool = False) -> bool:
+def _is_str_map(value: object, *, optional: bool = False) -> bool:
     return isinstance(value, dict) and all(
         isinstance(k, str) and (isinstance(v, str) or (optional and v is None))
         for k, v in value.items())
 
 
 class BuildCache:
-    def __init__(self, folder: Path, *, svg: bool, options: dict | None = None):
+    def __init__(self, folder: Path, *, svg: bool, options: dict[str, object] | None = None):
         self.folder = folder
         self.svg, self.build_options = svg, dict(options or {})
         self.options = _options(svg, self.build_options)  # part of every key
 
     @classmethod
-    def open(cls, *, svg: bool, **options) -> BuildCache | None:
+    def open(cls, *, svg: bool, **options: object) -> BuildCache | None:
         """The cache for a build with these options (each `name=value` enters the key)."""
         folder = cache_dir()
         return None if folder is None else cls(folder, svg=svg, options=options)
@@ -200,7 +200,7 @@ class BuildCache:
             old.unlink(missing_ok=True)
 
 
-def _options(svg: bool, options: dict) -> str:
+def _options(svg: bool, options: dict[str, object]) -> str:
     lines = [tool_fingerprint(), library_versions(), f"option svg={svg}"]
     lines += [f"option {name}={value}" for name, value in sorted(options.items())]
     if svg:

@@ -8,29 +8,43 @@ active output.
 from __future__ import annotations
 
 import random
+from pathlib import Path
+from typing import Any, cast
 
+from .algebra import TooLarge
 from .configs import Env, config_text, configurations, param_env
 from .dims import dim_symbol
-from .errors import Collector, Diagnostic, SpecError, error
+from .errors import (
+    OVER_BUDGET,
+    REQUIREMENT_FAILS,
+    UNKNOWN_OUTPUT,
+    Collector,
+    Diagnostic,
+    Loc,
+    SpecError,
+    error,
+)
 from .graph import build, check_reachable, producers
-from .infer import Inference
+from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
+from .names import check_file_names
+from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
-from .results import LAYER, Checked
+from .results import LAYER, Checked, ValueShape
 
 
-def input_dims(spec: Spec, env: Env) -> list:
+def input_dims(spec: Spec, env: Env) -> list[Any]:
     """The free dims the inputs' shapes name (not params or lets), as symbols, in order."""
     dims, seen = [], set()
     for inp in spec.sources().values():
-        for d in inp.shape:
+        for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:
                 seen.add(d.text)
                 dims.append(dim_symbol(d.text))
     return dims
 
 
-def check_once(spec: Spec, cache: dict) -> Checked:
+def check_once(spec: Spec, cache: dict[Path, Checked]) -> Checked:
     """check(spec), once per spec file: `cache` maps spec paths to their results and is
     shared with the sub-spec checks, so a spec checked as another's sub-spec (danet's
     position_attention) is not checked again on its own, nor the other way round."""
@@ -39,9 +53,10 @@ def check_once(spec: Spec, cache: dict) -> Checked:
     return cache[spec.path]
 
 
-def check(spec: Spec, _cache: dict | None = None) -> Checked:
+def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors."""
     cache = _cache if _cache is not None else {}
+    check_file_names(spec)  # before anything keys sub-specs by class name
     issues = Collector()
     subs = {}
     for sub in spec.subspecs():
@@ -54,16 +69,18 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     graph, order = build(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
-    failed: dict[tuple, list] = {}  # the same problem in several configurations: report it once
+    count = NodeCount()  # the node budget holds for all configurations together
+    # the same problem in several configurations: report it once
+    failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
     for config in configs:
         try:
-            _check_config(spec, config, graph, order, result)
+            _check_config(spec, config, graph, order, result, count)
         except SpecError as exc:
             suffix = config_text(config)
             for d in exc.diagnostics:
                 base = d.message.removesuffix(suffix) if suffix else d.message
                 failed.setdefault((d.loc, d.code, base), []).append(d)
-            if len(failed) >= 20:
+            if len(failed) >= 20 or count.used > MAX_NODES:  # the budget is spent
                 break
     for (_loc, _code, base), found in failed.items():
         first = found[0]
@@ -77,35 +94,50 @@ def check(spec: Spec, _cache: dict | None = None) -> Checked:
     return result
 
 
-def _check_config(spec: Spec, config: dict, graph, order: list[str], result: Checked):
+def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
+                  result: Checked, count: NodeCount) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
         if not req.value(env.val):
-            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for the "
-                        "defaults" + config_text(config),
-                        "values: " + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names)
-                                               if n in env.val))
+            raise error(
+                req.loc,
+                REQUIREMENT_FAILS,
+                f"requirement '{req.text}' does not hold for the defaults" + config_text(config),
+                "values: "
+                + ", ".join(f"{n}={env.val[n]!r}" for n in sorted(req.names) if n in env.val),
+            )
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
     prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
-    inference = Inference(spec, env, prover, config, order, result)
-    inference.bind_inputs()
-    for name, value in inference.values.items():
-        result.inputs.setdefault(name, value)
-    inference.run()
+    inference = Inference(spec, env, prover, config, order, result, count)
+    try:
+        inference.bind_inputs()
+        for name, value in inference.values.items():
+            # bind_inputs() with no values given binds every input to its tuple of dims
+            result.inputs.setdefault(name, cast(Shape, value))
+        inference.run()
+    except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
+        node = inference.current
+        where = f"node '{node.name}': " if node is not None else ""
+        raise error(node.loc if node is not None else spec.loc, OVER_BUDGET,
+                    where + str(exc) + config_text(config)) from None
     active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
     if not active_outputs:
-        raise error(spec.outputs[0].loc, "E303", "no output is returned" + config_text(config))
+        raise error(
+            spec.outputs[0].loc, UNKNOWN_OUTPUT, "no output is returned" + config_text(config)
+        )
     for name in active_outputs:
         owner = producers(spec)[name]
         if owner not in inference.values:
-            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+            raise error(next(o.loc for o in spec.outputs if o.name == name), UNKNOWN_OUTPUT,
                         f"output '{name}' does not exist" + config_text(config))
         value = inference.values[owner]
         if value is LAYER:
-            raise error(next(o.loc for o in spec.outputs if o.name == name), "E303",
+            raise error(next(o.loc for o in spec.outputs if o.name == name), UNKNOWN_OUTPUT,
                         f"output '{name}' is a layer declared without 'in:', not a tensor")
-        result.outputs.setdefault(name, value[name] if isinstance(value, dict) else value)
+        # a shape: not LAYER (refused above), nor None (every input is bound)
+        shape = cast("ValueShape | dict[str, ValueShape]", value)
+        result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
     active = {n for n in inference.values if n in spec.nodes}
     check_reachable(spec, graph, active, active_outputs, config_text(config))
     for dim, where in inference.bound.items():

@@ -6,11 +6,13 @@ Errors print compiler style and exit 1; usage errors exit 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
+import shlex
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__, docs, ops, params, render
 from .build import (
@@ -25,11 +27,14 @@ from .build import (
     write_atomic,
 )
 from .describe import label
-from .errors import Collector, Loc, SpecError, did_you_mean, visible
-from .loader import Loader
+from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, visible
+from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
 from .scaffold import class_name, extends_ref, skeleton
+
+if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
+    from .results import Checked
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -39,6 +44,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse exits 2 on usage errors; keep it, shorter text
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"attngen: error: {message}\n")
+
+
+def _include(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                        help="a folder whose specs `use:` and `extends:` may read, besides "
+                        "the spec's own folder and the built-in library; repeatable")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,13 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
+    b.add_argument("--spec-refs", action="store_true",
+                   help="name the spec line of every forward line in a comment "
+                   "(`# [specs/eca.yaml:14]`)")
+    _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _include(c)
 
     s = sub.add_parser("show", help="terminal flow diagram with shapes")
     s.add_argument("spec", metavar="SPEC")
+    _include(s)
 
     sub.add_parser("ops", help="list the op library")
 
@@ -74,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+    v.add_argument("--spec-refs", action="store_true",
+                   help="verify the source `attngen build --spec-refs` writes")
+    _include(v)
 
     g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
     g.add_argument("spec", metavar="SPEC")
@@ -86,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="flow top to bottom (default) or left to right")
     g.add_argument("--collapse", action="store_true", help="draw each sub-module as one box")
     g.add_argument("--legend", action="store_true", help="add the colour key")
+    _include(g)
 
     d = sub.add_parser("docs", help="write Markdown pages with diagrams: one per spec, an index")
     d.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
@@ -93,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: docs/)")
     d.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the files that would change")
+    _include(d)
 
     pc = sub.add_parser("params", help="parameter count per node and in total, from the spec "
                         "alone (no torch)")
@@ -103,10 +125,12 @@ def _parser() -> argparse.ArgumentParser:
                     "spec's example value unless set")
     pc.add_argument("--all", action="store_true", help="list nodes without parameters too")
     pc.add_argument("--total", action="store_true", help="print only the total, a plain integer")
+    _include(pc)
 
     df = sub.add_parser("diff", help="compare two specs: nodes, shapes, params, parameter count")
     df.add_argument("old", metavar="A", help="a spec file or built-in name")
     df.add_argument("new", metavar="B", help="a spec file or built-in name")
+    _include(df)
 
     nw = sub.add_parser("new", help="write NAME.yaml, a variant skeleton that extends a spec",
                         description="Write NAME.yaml: `extends:` SPEC, a new class name, and "
@@ -118,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     nw.add_argument("-o", "--out", default=".", metavar="DIR",
                     help="folder for NAME.yaml (default: the current folder; in a checkout "
                     "use -o specs/variants for a built-in variant)")
+    _include(nw)
     return p
 
 
@@ -160,6 +185,9 @@ def _main(argv: list[str] | None) -> int:
         parser.error(f"unknown command '{argv[0]}'{did_you_mean(argv[0], _COMMANDS)} "
                      f"(commands: {', '.join(_COMMANDS)})")
     args = parser.parse_args(argv)
+    for folder in getattr(args, "include", ()):
+        if not Path(folder).is_dir():
+            parser.error(f"-I {folder}: no such folder")
     try:
         return _COMMANDS[args.command](args)
     except SpecError as exc:
@@ -170,6 +198,9 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_ERRORS
     except RenderError as exc:
         print(f"attngen: error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    except InternalError as exc:  # its text is made one line, every control escaped
+        print(f"attngen: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
         return 130
@@ -194,7 +225,8 @@ def cmd_build(args) -> int:
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache)
+                     use_cache=not args.no_cache, spec_refs=args.spec_refs,
+                     include=args.include)
     if args.check:
         return _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
     written = write_atomic(arts, out_dir)
@@ -225,7 +257,8 @@ def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
-    loader, cache, issues = Loader(), {}, Collector()
+    loader, issues = Loader(include=args.include), Collector()
+    cache: dict[Path, Checked] = {}
     for path in collect_specs(args.paths):
         try:
             checked = compile_spec(path, loader, cache)
@@ -240,12 +273,12 @@ def cmd_check(args) -> int:
 
 def shape_table(checked) -> str:
     spec = checked.spec
-    rows = [(name, "input", checked.shape_text(name)) for name in spec.sources()]
+    rows = [(name, "input", checked.shape_text(name, dtype=True)) for name in spec.sources()]
     for name in checked.order:
         if name in checked.nodes:
             node = spec.nodes[name]
-            rows.append((name, label(node), checked.shape_text(name)
-                         if not node.out else ", ".join(checked.shape_text(o) for o in node.out)))
+            rows.append((name, label(node), ", ".join(checked.shape_text(o, dtype=True)
+                                                      for o in node.out or [name])))
     w1 = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
     n_configs = len(checked.configs)
@@ -258,7 +291,8 @@ def shape_table(checked) -> str:
 def cmd_show(args) -> int:
     from .diagram import terminal
 
-    loader, cache = Loader(), {}
+    loader = Loader(include=args.include)
+    cache: dict[Path, Checked] = {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
         print(terminal(compile_spec(path, loader, cache)))
     return EXIT_OK
@@ -266,9 +300,11 @@ def cmd_show(args) -> int:
 
 def cmd_ops(args) -> int:
     for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
-        sig = ", ".join(a.name if a.required else f"{a.name}={a.default!r}" for a in op.args)
+        sig = ", ".join(f"{a.name}: {a.type}" + ("" if a.required else f" = {a.default!r}")
+                        for a in op.args)
         kind = "layer" if op.module else "function"
-        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}")
+        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
+              f"dtype {op.dtype.text}")
     return EXIT_OK
 
 
@@ -294,7 +330,7 @@ def cmd_diagram(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and _cannot_write_in(out.parent):
         return EXIT_ERRORS
-    loader = Loader()
+    loader = Loader(include=args.include)
     dot = dot_source(compile_spec(path, loader, {}), rankdir=args.rankdir,
                      collapse=args.collapse, legend=args.legend)
     data = dot.encode() if fmt == "dot" else render.render(dot, fmt)
@@ -313,7 +349,7 @@ def cmd_docs(args) -> int:
         return _usage(f"-o {args.out} is not a folder")
     if _cannot_write_in(out_dir):
         return EXIT_ERRORS
-    arts = docs.artifacts(collect_specs(args.paths), out_dir)
+    arts = docs.artifacts(collect_specs(args.paths), out_dir, args.include)
     if args.check:
         return _report_stale(arts, out_dir, "documentation",
                              f"attngen docs {' '.join(args.paths)} -o {args.out}")
@@ -328,17 +364,17 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _one_spec(arg: str, command: str):
+def _one_spec(arg: str, command: str, include=()):
     """The checked spec of one file or built-in name (None: a usage error was printed)."""
     paths = collect_specs([arg])
     if len(paths) != 1:
         _usage(f"{arg} holds {len(paths)} specs; {command} takes one spec")
         return None
-    return compile_spec(paths[0], Loader(), {})
+    return compile_spec(paths[0], Loader(include=include), {})
 
 
 def cmd_params(args) -> int:
-    checked = _one_spec(args.spec, "params")
+    checked = _one_spec(args.spec, "params", args.include)
     if checked is None:
         return EXIT_USAGE
     spec = checked.spec
@@ -358,7 +394,8 @@ def cmd_diff(args) -> int:
     paths = collect_specs([args.old, args.new])
     if len(paths) != 2:
         return _usage("diff compares two spec files (not folders)")
-    loader, cache = Loader(), {}
+    loader = Loader(include=args.include)
+    cache: dict[Path, Checked] = {}
     old, new = (compile_spec(p, loader, cache) for p in paths)
     print("\n".join(diff_lines(old, new)))
     return EXIT_OK
@@ -383,7 +420,7 @@ def cmd_new(args) -> int:
     if len(base_paths) != 1:
         return _usage(f"--from {args.base} holds {len(base_paths)} specs; name one")
     base_path = base_paths[0]
-    loader = Loader()
+    loader = Loader(include=args.include)
     base = compile_spec(base_path, loader, {}).spec
     target = out_dir / f"{stem}.yaml"
     builtin = Path(args.base).stem if not Path(args.base).is_file() and builtin_spec(args.base) \
@@ -397,12 +434,19 @@ def cmd_new(args) -> int:
         print(f"attngen: error: {target} already exists; not overwriting it (choose another "
               "NAME or -o DIR, or remove the file)", file=sys.stderr)
         return EXIT_ERRORS
+    # a base outside the new file's folder tree is read only from a folder named with -I
+    include = list(args.include)
+    base_dir = real_path(base_path).parent
+    if not any(real_path(base_path).is_relative_to(root) for root in loader.roots(target)):
+        include.append(str(base_dir))
     try:
-        compile_spec(target, Loader(), {})
+        compile_spec(target, Loader(include=include), {})
     except SpecError:
         target.unlink()
         raise
-    print(f"wrote {target}: {cls} extends {ref}; build it with `attngen build {target}`")
+    flags = "".join(f" -I {shlex.quote(str(d))}" for d in include)
+    print(f"wrote {target}: {cls} extends {ref}; build it with "
+          f"`attngen build{flags} {shlex.quote(str(target))}`")
     return EXIT_OK
 
 
@@ -418,7 +462,8 @@ def cmd_verify(args) -> int:
         return EXIT_ERRORS
     from .verify import main_verify
 
-    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed)
+    problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,
+                           spec_refs=args.spec_refs, include=args.include)
     for d in problems:
         print(d.format(), file=sys.stderr)
     if problems:
@@ -448,10 +493,9 @@ def run() -> NoReturn:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # a reader that left (broken pipe), a closed stream
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # a reader that left (broken pipe), a closed stream
-            pass
     os._exit(code)
 
 

@@ -8,9 +8,10 @@ their values is a configuration, and every configuration is checked.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from .dims import dim_symbol
-from .errors import error
+from .errors import BAD_VALUE, error
 from .model import Spec
 
 MAX_CONFIGS = 64
@@ -21,23 +22,23 @@ def structural_params(spec: Spec) -> list[str]:
     return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
 
 
-def configurations(spec: Spec) -> list[dict]:
+def configurations(spec: Spec) -> list[dict[str, object]]:
     """Every combination of structural param values, the default one first."""
     names = structural_params(spec)
-    domains = []
+    domains: list[list[object]] = []
     for n in names:
         p = spec.params[n]
         domains.append(list(p.choices) if p.choices else [False, True])
-    configs = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    configs = [dict(zip(names, combo, strict=False)) for combo in itertools.product(*domains)]
     default = {n: spec.params[n].sample for n in names}
     configs.sort(key=lambda c: c != default)  # the default configuration first
     if len(configs) > MAX_CONFIGS:
-        raise error(spec.loc, "E102", f"{len(configs)} configurations of bool/choices params "
+        raise error(spec.loc, BAD_VALUE, f"{len(configs)} configurations of bool/choices params "
                     f"(at most {MAX_CONFIGS} are checked)")
     return configs
 
 
-def config_text(config: dict) -> str:
+def config_text(config: dict[str, object]) -> str:
     """` (when level=1, rfb=True)`: the suffix of a message about one configuration."""
     return f" (when {', '.join(f'{k}={v!r}' for k, v in config.items())})" if config else ""
 
@@ -45,9 +46,9 @@ def config_text(config: dict) -> str:
 class Env:
     """Names visible to expressions: symbolic (`sym`) and concrete sample values (`val`)."""
 
-    def __init__(self):
-        self.sym: dict = {}
-        self.val: dict = {}
+    def __init__(self) -> None:
+        self.sym: dict[str, Any] = {}  # sympy values (sympy is untyped), or the value itself
+        self.val: dict[str, object] = {}
 
     def child(self) -> Env:
         env = Env()
@@ -55,7 +56,7 @@ class Env:
         return env
 
 
-def param_env(spec: Spec, config: dict, *, symbolic: bool = True) -> Env:
+def param_env(spec: Spec, config: dict[str, object], *, symbolic: bool = True) -> Env:
     """A spec's params and lets in one configuration (int params as symbols unless not
     `symbolic`)."""
     env = Env()

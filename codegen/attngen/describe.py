@@ -17,25 +17,56 @@ A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's clas
 from __future__ import annotations
 
 from . import ops
-from .model import Item, Node, Spec
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
+
+Call = LayerOp | FunctionOp | SubSpec  # one call of an op or a sub-spec
 
 
-def callee(x: Node | Item) -> str:
+def callee(call: Call) -> str:
     """What a node or a layer of a `seq:` calls: the op, or the sub-spec's class."""
-    return x.op or x.spec.name
+    return call.spec.name if isinstance(call, SubSpec) else call.op
 
 
 # -- tables ------------------------------------------------------------------------------
 def label(node: Node) -> str:
     """The callee of a node, for one line of a table."""
-    if node.cases is not None:
-        return "cases(" + ", ".join(label(c) for c in node.cases) + ")"
-    if node.apply is not None:
-        return f"apply {node.apply.name}"
-    if node.seq is not None:
-        return "seq(" + ", ".join(i.op or f"use {callee(i)}" for i in node.seq) + ")"
-    text = node.op or f"use {callee(node)}"
-    return f"each {text}" if node.each is not None else text
+    return _label(node.form)
+
+
+def _label(form: NodeForm) -> str:
+    match form:
+        case Cases(cases):
+            return "cases(" + ", ".join(label(c) for c in cases) + ")"
+        case LayerCall(target):
+            return f"apply {target.name}"
+        case Seq(items):
+            return "seq(" + ", ".join(_label(i.form) for i in items) + ")"
+        case LayerOp() | FunctionOp():
+            return form.op
+        case SubSpec():
+            return f"use {callee(form)}"
+        case Repeat(body=LayerOp() | FunctionOp() | SubSpec() as body):
+            return f"each {_label(body)}"
+        case Repeat(body=body) | Map(body=body):  # `each` shows on a single call only
+            return _label(body)
+        case _:
+            assert_never(form)
 
 
 # -- diagrams and docs ---------------------------------------------------------------------
@@ -44,45 +75,55 @@ def applications(spec: Spec, layer: str) -> int:
     inputs)."""
     count = int(bool(spec.nodes[layer].inputs))
     for node in spec.nodes.values():
-        bodies = [node, *(node.cases or ())]  # cases exclude each other: one call at most
-        count += any(b.apply is not None and b.apply.name == layer for b in bodies)
+        bodies = [node, *cases_of(node)]  # cases exclude each other: one call at most
+        targets = [layer_target(b.form) for b in bodies]
+        count += any(t is not None and t.name == layer for t in targets)
     return count
 
 
 def call_label(node: Node, spec: Spec | None = None) -> str:
     """`Conv1d(1, 1, k=3)`-style summary of what a node does."""
-    if node.apply is not None:
-        layer = spec.nodes.get(node.apply.name) if spec is not None else None
-        if layer is not None and layer.apply is None and applications(spec, layer.name) == 1:
-            return f"{node.apply.name}: {call_label(layer)}"  # declared once, called once
-        return f"{node.apply.name} (shared weights)"
-    if node.cases is not None:
-        return "one of: " + ", ".join(call_label(c, spec) for c in node.cases)
-    if node.seq is not None:
-        text = " → ".join(layer_call(i) for i in node.seq)
-    else:
-        text = layer_call(node)
-    if node.each is not None:
-        var = f"{node.each_var} in " if node.each_var else ""
-        text = f"[{text} for {var}{node.each.text}]"
-    if node.map:
-        text = f"map {text}"
-    return text
+    return _call_label(node.form, spec)
 
 
-def layer_call(x: Node | Item) -> str:
+def _call_label(form: NodeForm, spec: Spec | None) -> str:
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name) if spec is not None else None
+            if spec is not None and layer is not None and layer_target(layer.form) is None \
+                    and applications(spec, layer.name) == 1:
+                return f"{target.name}: {call_label(layer)}"  # declared once, called once
+            return f"{target.name} (shared weights)"
+        case Cases(cases):
+            return "one of: " + ", ".join(call_label(c, spec) for c in cases)
+        case Seq(items):
+            return " → ".join(layer_call(i.form) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            return layer_call(form)
+        case Repeat(body=LayerCall() as body) | Map(body=LayerCall() as body):
+            return _call_label(body, spec)
+        case Repeat(var, iterable, body):
+            each = f"{var} in " if var else ""
+            return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
+        case Map(body):
+            return f"map {_call_label(body, spec)}"
+        case _:
+            assert_never(form)
+
+
+def layer_call(call: Call) -> str:
     """One call with its key arguments: the op's `key_args` (all given, if it names none),
     positionally; a sub-spec's arguments by name."""
-    if x.op:
-        op = ops.REGISTRY[x.op]
-        shown = [x.args[a].text for a in op.key_args if a in x.args]
-        if not op.key_args:
-            shown = [e.text for e in x.args.values()]
-        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in x.args:
-            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
+    if isinstance(call, SubSpec):
+        shown = [f"{k}={e.text}" for k, e in call.args.items()]
     else:
-        shown = [f"{k}={e.text}" for k, e in x.args.items()]
-    return f"{callee(x)}({', '.join(shown)})"
+        op = ops.REGISTRY[call.op]
+        shown = [call.args[a].text for a in op.key_args if a in call.args]
+        if not op.key_args:
+            shown = [e.text for e in call.args.values()]
+        if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in call.args:
+            shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
+    return f"{callee(call)}({', '.join(shown)})"
 
 
 def _unwrap(text: str) -> str:
@@ -101,25 +142,30 @@ def _unwrap(text: str) -> str:
 # -- diff --------------------------------------------------------------------------------
 def definition(node: Node) -> dict[str, str]:
     """A node's definition as comparable text fields (empty fields left out)."""
-    if node.cases is not None:
-        kind = "cases"
-        body = " | ".join(f"when {c.when.text}: " + definition_text(c) for c in node.cases)
-    elif node.apply is not None:
-        kind, body = f"apply {node.apply.name}", ""
-    elif node.seq is not None:
-        kind, body = "seq", "; ".join(_written_call(i) for i in node.seq)
-    else:
-        kind, body = node.op or f"use {node.use}", _args(node.args)
+    form = unwrapped(node.form)
+    match form:
+        case Cases(cases):
+            kind = "cases"
+            body = " | ".join(f"when {c.when.text if c.when else ''}: " + definition_text(c)
+                              for c in cases)
+        case LayerCall(target):
+            kind, body = f"apply {target.name}", ""
+        case Seq(items):
+            kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            kind, body = _written_callee(form), _args(form.args)
+        case _:
+            assert_never(form)
+    each = node.form if isinstance(node.form, Repeat) else None
     fields = {
         "op": kind,
         "args": body,
         "in": ", ".join(r.name for r in node.inputs),
         "if_given": node.if_given.name if node.if_given else "",
         "when": node.when.text if node.when else "",
-        "each": (f"{node.each_var} in " if node.each_var else "") + node.each.text
-        if node.each is not None else "",
+        "each": (f"{each.var} in " if each.var else "") + each.iterable.text if each else "",
         "out": ", ".join(node.out or ()),
-        "map": "true" if node.map else "",
+        "map": "true" if isinstance(node.form, Map) else "",
     }
     return {k: v for k, v in fields.items() if v}
 
@@ -130,8 +176,13 @@ def definition_text(node: Node) -> str:
     return fields["op"] + (f"({fields['args']})" if fields.get("args") else "")
 
 
-def _written_call(item: Item) -> str:
-    return f"{item.op or f'use {item.use}'}({_args(item.args)})"
+def _written_callee(call: Call) -> str:
+    """An op by name, a sub-spec by the reference written (`use spatial_attention`)."""
+    return f"use {call.ref}" if isinstance(call, SubSpec) else call.op
+
+
+def _written_call(call: Call) -> str:
+    return f"{_written_callee(call)}({_args(call.args)})"
 
 
 def _args(args: dict) -> str:

@@ -2,13 +2,10 @@
 
 One box per node with its op and key arguments, the tensor shape on every edge (in a
 smaller font), the parameter count of each parametrised node, sub-modules as labelled
-clusters (or one box each with `collapse`). Colours are by op kind, so every diagram
-uses the same visual language (PALETTE; `legend=True` draws it as a key):
-
-  conv / linear           blue     pooling / resampling  green
-  activation / gate       orange   tensor reshaping      grey
-  arithmetic / attention  red      normalisation / dropout  purple
-  sub-module (collapsed)  yellow   inputs and outputs    white ovals
+clusters (or one box each with `collapse`). A box has the colours of its op's group
+(ops.GROUPS, declared with the ops; a sub-module's is the group `module`), so every
+diagram uses the same visual language; inputs and outputs are white ovals. `legend=True`
+draws the colour key.
 
 A `seq` node is one box with a coloured row per step; a node that reuses another's
 layer (`apply`) has that layer's colour and a dashed border.
@@ -21,31 +18,36 @@ import html
 from . import ops
 from .describe import applications, call_label, layer_call
 from .dims import fmt_shape
-from .errors import visible
-from .model import Node
+from .errors import OVER_BUDGET, error, visible
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    SubSpec,
+    assert_never,
+    cases_of,
+    layer_target,
+    unwrapped,
+)
 from .params import node_params, param_values
 from .params import total as params_total
 from .results import Checked
 
-# kind: (fill, border, legend text); pastel fills keep black text at high contrast
-PALETTE = {
-    "conv": ("#dbe9f6", "#3b6ea5", "conv / linear"),
-    "pool": ("#dff0e0", "#3f8a48", "pooling / resampling"),
-    "activation": ("#fde8cf", "#b8691a", "activation / gate"),
-    "reshape": ("#ececec", "#6e6e6e", "tensor reshaping"),
-    "arith": ("#fbe0e0", "#b04545", "arithmetic / attention"),
-    "norm": ("#e8e1f3", "#6f56a0", "normalisation / dropout"),
-    "module": ("#fff4c2", "#8f7408", "sub-module"),
-    "io": ("#ffffff", "#333333", "input / output"),
-}
-# op group (ops.base.GROUPS) -> palette kind
-KIND = {"conv": "conv", "linear": "conv", "pool": "pool", "resample": "pool",
-        "activation": "activation", "reshape": "reshape", "arith": "arith",
-        "attention": "arith", "norm": "norm", "regularize": "norm", "module": "module"}
+IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
 FONT = "Helvetica"
 WRAP = 40  # characters per line of a box's argument text
 MAX_LINES = 4  # longer argument lists end in "..."
 RANKDIRS = ("TB", "LR", "BT", "RL")
+# The diagram budget: boxes drawn, a sub-module's boxes once per cluster it is drawn in
+# (nested sub-modules that use others twice double at every level). Past it, sub-modules
+# are drawn as one box each (the label says so); a spec over it even then is refused.
+MAX_BOXES = 2_000
 
 
 def _h(text) -> str:
@@ -70,21 +72,36 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
     return lines
 
 
-def _kind(node: Node, spec) -> str:
-    """Palette kind of a node: its op's, a seq's first op's, an `apply` target's."""
-    if node.apply is not None:
-        target = spec.nodes.get(node.apply.name)
-        return _kind(target, spec) if target is not None and target.apply is None else "module"
-    if node.op:
-        return KIND[ops.REGISTRY[node.op].group]
-    if node.seq is not None:
-        first = next((i.op for i in node.seq if i.op), None)
-        return KIND[ops.REGISTRY[first].group] if first else "module"
-    return "module"
+def palette() -> list[ops.Group]:
+    """The colour key's rows: one per legend text, in the order the groups are declared."""
+    rows: dict[str, ops.Group] = {}
+    for group in [*ops.GROUPS.values(), IO]:
+        rows.setdefault(group.legend, group)
+    return list(rows.values())
 
 
-def _item_kind(item) -> str:
-    return KIND[ops.REGISTRY[item.op].group] if item.op else "module"
+def _group(op_name: str | None) -> ops.Group:
+    """An op's group; a sub-module's (no op) is `module`."""
+    return ops.GROUPS[ops.REGISTRY[op_name].group if op_name else "module"]
+
+
+def _kind(form: NodeForm, spec) -> ops.Group:
+    """A node's group: its op's, a seq's first op's, an `apply` target's."""
+    match form:
+        case LayerCall(target):
+            layer = spec.nodes.get(target.name)
+            return _kind(layer.form, spec) if layer is not None \
+                and layer_target(layer.form) is None else _group(None)
+        case LayerOp(op) | FunctionOp(op):
+            return _group(op)
+        case Seq(items):
+            return _group(next((i.form.op for i in items if isinstance(i.form, LayerOp)), None))
+        case SubSpec() | Cases():
+            return _group(None)
+        case Repeat(body=body) | Map(body=body):
+            return _kind(body, spec)
+        case _:
+            assert_never(form)
 
 
 class _Dot:
@@ -97,15 +114,15 @@ class _Dot:
     def __init__(self):
         self.lines: list[str] = []
         self.edges: list[str] = []
-        self.kinds: set[str] = set()
+        self.kinds: set[str] = set()  # the legend rows drawn
 
     def _params(self, params: int) -> str:
         return f'<font point-size="9" color="#555555">{params:,} params</font>' if params else ""
 
-    def box(self, ident: str, title: str, detail: str, kind: str, params: int, indent: str,
+    def box(self, ident: str, title: str, detail: str, kind: ops.Group, params: int, indent: str,
             dashed: bool = False, note: str = ""):
-        fill, border, _ = PALETTE[kind]
-        self.kinds.add(kind)
+        fill, border = kind.fill, kind.border
+        self.kinds.add(kind.legend)
         rows = [f"<b>{_h(title)}</b>"]
         if note:  # a condition: when / if given / for each
             rows.append(f'<font point-size="9"><i>{_h(note)}</i></font>')
@@ -116,17 +133,17 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [label=<{"<br/>".join(rows)}>, '
                           f'fillcolor="{fill}", color="{border}"{style}];')
 
-    def seq_box(self, ident: str, title: str, steps: list[tuple[str, str]], params: int,
+    def seq_box(self, ident: str, title: str, steps: list[tuple[str, ops.Group]], params: int,
                 indent: str, note: str = ""):
         """One box, one coloured row per step of an nn.Sequential."""
-        border = PALETTE[steps[0][1]][1] if steps else PALETTE["module"][1]
+        border = steps[0][1].border if steps else ops.GROUPS["module"].border
         rows = [f"<tr><td><b>{_h(title)}</b></td></tr>"]
         if note:
             rows.append(f'<tr><td><font point-size="9"><i>{_h(note)}</i></font></td></tr>')
         for text, kind in steps:
-            self.kinds.add(kind)
+            self.kinds.add(kind.legend)
             cell = "<br/>".join(_h(line) for line in _wrap(text))
-            rows.append(f'<tr><td bgcolor="{PALETTE[kind][0]}"><font point-size="10">{cell}'
+            rows.append(f'<tr><td bgcolor="{kind.fill}"><font point-size="10">{cell}'
                         "</font></td></tr>")
         if params:
             rows.append(f"<tr><td>{self._params(params)}</td></tr>")
@@ -135,7 +152,7 @@ class _Dot:
         self.lines.append(f'{indent}"{ident}" [shape=plain, style=solid, label=<{table}>];')
 
     def oval(self, ident: str, title: str, detail: str, indent: str):
-        fill, border, _ = PALETTE["io"]
+        fill, border = IO.fill, IO.border
         label = f"<b>{_h(title)}</b>"
         if detail:
             label += f'<br/><font point-size="10">{_h(detail)}</font>'
@@ -146,15 +163,17 @@ class _Dot:
         self.edges.append(f'  "{a}" -> "{b}" [label=" {_h(shape)} "{extra}];')
 
     def legend(self, indent: str):
-        """The colour key: one row per kind drawn in this diagram."""
+        """The colour key: one row per group drawn in this diagram."""
         rows = "".join(
-            f'<tr><td bgcolor="{fill}" width="14" height="10" border="1" color="{border}">'
-            f'</td><td align="left">{_h(text)}</td></tr>'
-            for kind, (fill, border, text) in PALETTE.items() if kind in self.kinds)
+            f'<tr><td bgcolor="{g.fill}" width="14" height="10" border="1" color="{g.border}">'
+            f'</td><td align="left">{_h(g.legend)}</td></tr>'
+            for g in palette() if g.legend in self.kinds)
         self.lines.append(
             f'{indent}"legend" [shape=plain, style=solid, label=<<table border="0" '
-            f'cellspacing="3" cellpadding="1" bgcolor="#ffffff"><tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
-            '</table>>, fontsize=9];')
+            'cellspacing="3" cellpadding="1" bgcolor="#ffffff">'
+            f'<tr><td colspan="2" align="left"><b>key</b></td></tr>{rows}'
+            "</table>>, fontsize=9];"
+        )
 
 
 def _holds(expr, values: dict) -> bool:
@@ -186,16 +205,18 @@ def drawn_nodes(checked: Checked):
             if set(node.when.names) & choices:
                 continue
             env = {**values, **checked.nodes[name].config}
-        body = node if node.cases is None else next(
-            (c for c in node.cases if _holds(c.when, env)), node.cases[0])
+        cases = cases_of(node)
+        body = next((c for c in cases if _holds(c.when, env)), cases[0]) if cases else node
         yield name, node, body, env
 
 
 def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
-    if body.apply is not None:
-        layer = spec.nodes.get(body.apply.name)
-        if layer is not None and layer.apply is None and applications(spec, layer.name) == 1:
+    target = layer_target(body.form)
+    if target is not None:
+        layer = spec.nodes.get(target.name)
+        if layer is not None and layer_target(layer.form) is None \
+                and applications(spec, layer.name) == 1:
             return node_params(layer, values)
         return 0
     return node_params(node, values)
@@ -216,6 +237,13 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     d = _Dot()
     at = drawn_at(spec)
     at = f"  <i>(drawn at {_h(at)})</i>" if at else ""
+    if not collapse and _boxes(checked, False) > MAX_BOXES:
+        collapse = True
+        at += f"  <i>(sub-modules collapsed: drawn out, over {MAX_BOXES:,} boxes)</i>"
+    if _boxes(checked, True) > MAX_BOXES:
+        raise error(spec.loc, OVER_BUDGET, f"the diagram would have more than {MAX_BOXES:,} boxes "
+                    "(the build budget for diagram size)", "split the spec into sub-specs: "
+                    "a sub-module too large to draw out is drawn as one box")
     graph = (f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=12, nodesep=0.3, '
              f'ranksep=0.35, label=<<b>{_h(spec.name)}</b>  {_h(spec.title)}{at}>, labelloc=t];')
     node = (f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, '
@@ -227,7 +255,7 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     for name in spec.sources():
         d.oval(f"in:{name}", name, checked.shape_text(name), "  ")
         sources[name] = f"in:{name}"
-    d.kinds.add("io")
+    d.kinds.add(IO.legend)
     outs = _draw(checked, d, "", sources, {}, "  ", collapse)
     for o in spec.outputs:
         ident = f"out:{o.name}"
@@ -240,10 +268,33 @@ def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
     return "\n".join(head + d.lines + d.edges + ["}"]) + "\n"
 
 
+def _boxes(checked: Checked, collapse: bool) -> int:
+    """The boxes dot_source would draw, counted without drawing them (at most
+    MAX_BOXES + 1): inputs, outputs, and each node's box or sub-module's boxes."""
+    spec = checked.spec
+    return min(len(spec.sources()) + len(spec.outputs) + _node_boxes(checked, collapse, {}),
+               MAX_BOXES + 1)
+
+
+def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
+    n = 0
+    for _, _, body, _ in drawn_nodes(checked):
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
+            if sub.spec.name not in memo:  # each sub-module counted once
+                memo[sub.spec.name] = _node_boxes(sub, collapse, memo)
+            n += memo[sub.spec.name]
+        else:
+            n += 1
+        if n > MAX_BOXES:
+            break
+    return n
+
+
 def palette_dot() -> str:
     """The colour key alone, for documentation pages."""
     d = _Dot()
-    d.kinds.update(PALETTE)
+    d.kinds.update(g.legend for g in palette())
     d.legend("  ")
     return "\n".join(["digraph palette {", f'  node [fontname="{FONT}", fontsize=10];',
                       *d.lines, "}"]) + "\n"
@@ -260,15 +311,23 @@ def _bound(shape, binding: dict):
 
 def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     """Each free dim of a sub-module's inputs (ZPool's P, Q) -> the caller's dim there."""
-    out = {}
-    for name, outer in zip(sub.spec.sources(), caller_shapes):
+    out: dict[object, object] = {}
+    for name, outer in zip(sub.spec.sources(), caller_shapes, strict=False):
         inner = sub.inputs.get(name)
         if not (isinstance(inner, tuple) and isinstance(outer, tuple)) or len(inner) != len(outer):
             continue
-        for a, b in zip(inner, _bound(outer, binding)):
+        for a, b in zip(inner, _bound(outer, binding), strict=False):
             if getattr(a, "is_Symbol", False) and a.name not in sub.spec.params:
                 out.setdefault(a, b)
     return out
+
+
+def _cluster(checked: Checked, body: Node, collapse: bool) -> Checked | None:
+    """The sub-module a node is drawn out as (a cluster of its nodes), or None (one box)."""
+    called = unwrapped(body.form)
+    if collapse or isinstance(body.form, Repeat) or not isinstance(called, SubSpec):
+        return None
+    return checked.subs.get(called.spec.name)
 
 
 def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
@@ -288,22 +347,26 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         inputs = [r.name for r in body.inputs]
         in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
                                                if s is not None else "None")
-                     for src, s in zip(inputs, info.inputs)]
-        sub = checked.subs.get(body.spec.name) if body.use and body.spec else None
-        if sub is not None and not collapse and body.each is None:
+                     for src, s in zip(inputs, info.inputs, strict=False)]
+        called = unwrapped(body.form)
+        sub = _cluster(checked, body, collapse)
+        if sub is not None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
                            'fontsize=11; margin=10;')
-            inner_sources = {i: produced[s] for i, s in zip(sub.spec.sources(), inputs)
-                             if s in produced}
-            inner_shapes = dict(zip(sub.spec.sources(), in_shapes))
+            inner_sources = {
+                i: produced[s]
+                for i, s in zip(sub.spec.sources(), inputs, strict=False)
+                if s in produced
+            }
+            inner_shapes = dict(zip(sub.spec.sources(), in_shapes, strict=False))
             inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
                           collapse, _sub_binding(sub, info.inputs, binding or {}))
             d.lines.append(f"{indent}}}")
             sub_outs = [o.name for o in sub.spec.outputs]
             produced[name] = inner.get(sub_outs[0], ident)
-            for o, inner_name in zip(node.out or (), sub_outs):
+            for o, inner_name in zip(node.out or (), sub_outs, strict=False):
                 produced[o] = inner.get(inner_name, ident)
             continue
         params = shown_params(spec, node, body, values)
@@ -314,17 +377,16 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         given = body.if_given.name if body.if_given is not None else None
         if given is not None:
             notes.append(f"if {given} is given")
-        if body.seq is not None and len(body.seq) > 1:
-            steps = [(layer_call(i), _item_kind(i))
-                     for i in body.seq]
-            if body.each is not None:
-                var = f"{body.each_var} in " if body.each_var else ""
-                notes.append(f"for {var}{body.each.text}")
+        if isinstance(called, Seq) and len(called.items) > 1:
+            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
+            if isinstance(body.form, Repeat):
+                var = f"{body.form.var} in " if body.form.var else ""
+                notes.append(f"for {var}{body.form.iterable.text}")
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
-            d.box(ident, title, call_label(body, spec), _kind(body, spec), params, indent,
-                  dashed=body.apply is not None, note="; ".join(notes))
-        for src_name, shape in zip(inputs, in_shapes):
+            d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
+                  dashed=layer_target(body.form) is not None, note="; ".join(notes))
+        for src_name, shape in zip(inputs, in_shapes, strict=False):
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,
                        ", style=dashed" if src_name == given else "")

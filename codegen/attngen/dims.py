@@ -8,38 +8,41 @@ fmt_shape, so they all read alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy
 from sympy.printing.str import StrPrinter
 
 from . import algebra
 from .expr import Expr
+from .ops.ctx import Dim, Shape
 
 
 class _DimPrinter(StrPrinter):
-    def _print_floor(self, expr):
+    def _print_floor(self, expr: Any) -> str:
         num, den = sympy.fraction(sympy.together(expr.args[0]))
         if den == 1:
             return f"floor({self._print(num)})"
         return f"({self.parenthesize(num, 40)} // {self.parenthesize(den, 50)})"
 
-    def _print_Mod(self, expr):
+    def _print_Mod(self, expr: Any) -> str:
         a, b = expr.args
         return f"{self.parenthesize(a, 50)} % {self.parenthesize(b, 50)}"
 
-    def _print_Max(self, expr):
+    def _print_Max(self, expr: Any) -> str:
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    def _print_Min(self, expr):
+    def _print_Min(self, expr: Any) -> str:
         return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
 
 _PRINTER = _DimPrinter({"order": "none"})
 
 
-_FORMATTED: dict = {}  # dim -> its text
+_FORMATTED: dict[Any, str] = {}  # dim -> its text
 
 
-def fmt_dim(d) -> str:
+def fmt_dim(d: Dim | Expr) -> str:
     """A dim as the spec would write it: `C // 2`, `H*W`, an expression's own text."""
     if isinstance(d, Expr):
         return d.text
@@ -65,7 +68,7 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def fmt_shape(shape) -> str:
+def fmt_shape(shape: Shape | list[Shape]) -> str:
     """`(B, C, H, W)`; a list of shapes as `[(B, C)] * 3` when all alike."""
     if isinstance(shape, list):
         if shape and all(s == shape[0] for s in shape):
@@ -74,13 +77,13 @@ def fmt_shape(shape) -> str:
     return "(" + ", ".join(fmt_dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def dim_symbol(name: str, positive: bool = True):
+def dim_symbol(name: str, positive: bool = True) -> Any:
     """The sympy symbol of a free dim or an int param: an integer, positive unless told."""
     return sympy.Symbol(name, integer=True, positive=positive) if positive \
         else sympy.Symbol(name, integer=True)
 
 
-def to_number(v):
+def to_number(v: Dim) -> int | float | None:
     """A sympy value as a Python number, or None if it is not concrete."""
     v = algebra.sympify(v)
     if v.is_Integer:
@@ -90,7 +93,7 @@ def to_number(v):
     return None
 
 
-def is_dim(d) -> bool:
+def is_dim(d: object) -> bool:
     """An int (not a bool) or a sympy expression that may be an integer."""
     if isinstance(d, bool):
         return False

@@ -1,12 +1,15 @@
-"""Documentation: one Markdown page per spec plus an index, with the diagram as SVG.
+"""Documentation: one Markdown page per spec plus an index, with the diagram as SVG, and
+the op library.
 
 Layout under the output folder (e.g. docs/):
   README.md             index: one row per module
+  ops.md                the op library, from the op declarations (ops/), and how to add one
   NAME.md, img/NAME.svg  a spec in specs/
   variants/NAME.md, variants/img/NAME.svg  a spec in specs/variants/ (sub-folders mirror)
   img/palette.svg       the diagrams' colour key
   spec.md, errors.md, ...  hand-written pages (HAND_WRITTEN): no spec's page may take
-                         their names, nor the index's or the colour key's (RESERVED)
+                         their names, nor the index's, the op library's or the colour
+                         key's (RESERVED)
 
 Pages link to the generated source by the same mirroring (specs/variants/x.yaml ->
 generated/variants/x.py). Every string that comes from a spec is escaped: free text
@@ -23,29 +26,37 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from . import render
+from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label
-from .errors import Collector, Loc, SpecError, error, visible
+from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
+from .model import Spec, SubSpec, unwrapped
 from .params import total as params_total
 from .render import RenderError
 
+if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it checks a spec
+    from .results import Checked
+
 INDEX = "README.md"
+OPS_PAGE = "ops.md"
 PALETTE_SVG = "img/palette.svg"
-HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "ops.md", "integrations.md")
+HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md")
 # Paths under the output folder that no spec's page or diagram may take (compared
 # ignoring case, as macOS and Windows compare names).
-RESERVED = frozenset(name.casefold() for name in (INDEX, PALETTE_SVG, *HAND_WRITTEN))
+RESERVED = frozenset(name.casefold()
+                     for name in (INDEX, OPS_PAGE, PALETTE_SVG, *HAND_WRITTEN))
 _TEXT_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\d*)([#+\->=.)])")
 
 
 # -- escaping ------------------------------------------------------------------------------
-def text(s) -> str:
+def text(s: object) -> str:
     """Spec prose as one line of inert Markdown: entities for <>&, backslashes for the rest."""
     s = visible(" ".join(str(s).split()))
     s = html.escape(s, quote=False)
@@ -53,7 +64,7 @@ def text(s) -> str:
     return _LINE_START.sub(r"\1\\\2", s)  # no heading, list or quote at the start
 
 
-def code(s) -> str:
+def code(s: object) -> str:
     """A code span (content shown verbatim, never parsed as markup), safe inside a table."""
     s = visible(" ".join(str(s).split())).replace("|", "\\|")
     run = max((len(m) for m in re.findall(r"`+", s)), default=0)
@@ -68,7 +79,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _value(v) -> str:
+def _value(v: object) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
@@ -105,7 +116,7 @@ def _link(target: Path, page_dir: Path) -> str:
 class _Page:
     """One spec's documentation: where it goes and what it says."""
 
-    def __init__(self, path: Path, checked, out_dir: Path):
+    def __init__(self, path: Path, checked: Checked, out_dir: Path) -> None:
         self.spec_path, self.checked, self.spec = path, checked, checked.spec
         self.out_dir = out_dir
         sub = _sub_dir(path)
@@ -117,13 +128,13 @@ class _Page:
         return params_total(self.spec)
 
 
-def _signature(spec) -> str:
+def _signature(spec: Spec) -> str:
     args = [p.name if p.required else f"{p.name}={_value(p.default)}"
             for p in spec.params.values()]
     return f"{spec.name}({', '.join(args)})"
 
 
-def _param_rows(spec) -> list[list[str]]:
+def _param_rows(spec: Spec) -> list[list[str]]:
     rows = []
     for p in spec.params.values():
         if p.required:
@@ -136,7 +147,7 @@ def _param_rows(spec) -> list[list[str]]:
     return rows
 
 
-def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> list[list[str]]:
+def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
     from .diagram import drawn_nodes, shown_params
 
@@ -147,9 +158,10 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
     for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
         what = code(call_label(body, spec))
-        target = body.spec if body.use else None
-        if target is not None and target.name in pages_by_spec:
-            sub_page = pages_by_spec[target.name]
+        called = unwrapped(body.form)
+        target = called.spec if isinstance(called, SubSpec) else None
+        if target is not None and target.path in pages_by_spec:  # by file: names may repeat
+            sub_page = pages_by_spec[target.path]
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
@@ -165,7 +177,7 @@ def _node_rows(page: _Page, pages_by_spec: dict[str, _Page], page_dir: Path) -> 
     return rows
 
 
-def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
+def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     from .diagram import drawn_at
 
     spec, page_dir = page.spec, page.file.parent
@@ -215,10 +227,19 @@ def page_markdown(page: _Page, pages_by_spec: dict[str, _Page]) -> str:
 
 
 def index_markdown(pages: list[_Page], out_dir: Path) -> str:
-    lines = ["# Module library", "",
-             ("Generated by `attngen docs` from the YAML specs; do not edit by hand "
-             "(`attngen docs --check` fails in CI when a page is stale)."), "",
-             f"![colour key of the diagrams]({PALETTE_SVG})", ""]
+    lines = [
+        "# Module library",
+        "",
+        (
+            "Generated by `attngen docs` from the YAML specs; do not edit by hand "
+            "(`attngen docs --check` fails in CI when a page is stale)."
+        ),
+        "",
+        f"![colour key of the diagrams]({PALETTE_SVG})",
+        "",
+        f"The ops these modules are made of, and how to add one: [the op library]({OPS_PAGE}).",
+        "",
+    ]
     groups: dict[PurePosixPath, list[_Page]] = {}
     for page in pages:
         groups.setdefault(page.rel.parent, []).append(page)
@@ -227,7 +248,9 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
             lines += [f"## {text(str(folder).capitalize())}", ""]
         rows = []
         for p in members:
-            name = f"**{text(p.spec.name)}**" + (f" — {text(p.spec.title)}" if p.spec.title else "")
+            name = f"**{text(p.spec.name)}**" + (
+                f" — {text(p.spec.title)}" if p.spec.title else ""
+            )
             rows.append([name, text(_summary(p.spec.doc)), code(_signature(p.spec)),
                          f"{p.total():,}", f"[{text(p.rel.stem)}]({url(p.rel)})"])
         lines += _table(["module", "what it does", "constructor", "params at defaults", "page"],
@@ -247,11 +270,13 @@ def _summary(doc: str, limit: int = 160) -> str:
     return out
 
 
-def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
+def artifacts(paths: list[Path], out_dir: Path,
+              include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Every page, SVG and the index, in memory; raises SpecError with all problems."""
     from .diagram import dot_source, palette_dot
 
-    loader, cache, issues, pages = Loader(), {}, Collector(), []
+    loader, issues, pages = Loader(include=include), Collector(), []
+    cache: dict[Path, Checked] = {}
     seen: dict[PurePosixPath, Path] = {}
     for path in unique_files(paths):
         try:
@@ -261,31 +286,46 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
             continue
         page = _Page(path, checked, out_dir)
         if page.rel in seen:
-            issues.add(error(Loc(str(path)), "E106", f"docs page {page.rel} is also written "
-                             f"for {seen[page.rel]}"))
+            issues.add(
+                error(
+                    Loc(str(path)),
+                    DUPLICATE_NAME,
+                    f"docs page {page.rel} is also written for {seen[page.rel]}",
+                )
+            )
             continue
         taken = [str(rel) for rel in (page.rel, page.svg.relative_to(out_dir))
                  if str(rel).casefold() in RESERVED]
         if taken:
-            issues.add(error(Loc(str(path)), "E106", f"its docs would overwrite {taken[0]}, "
-                             "which the docs folder keeps for its index, colour key or "
-                             "hand-written pages; rename the spec"))
+            issues.add(
+                error(
+                    Loc(str(path)),
+                    DUPLICATE_NAME,
+                    f"its docs would overwrite {taken[0]}, "
+                    "which the docs folder keeps for its index, op library, "
+                    "colour key or hand-written pages; rename the spec",
+                )
+            )
             continue
         seen[page.rel] = path
         pages.append(page)
-    by_spec = {p.spec.name: p for p in pages}
-    out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode())]
+    by_spec = {p.spec.path: p for p in pages}  # spec file -> its page
+    out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
+           Artifact(out_dir / OPS_PAGE, ops_markdown().encode())]
     try:
         out.append(Artifact(out_dir / PALETTE_SVG, render.render(palette_dot(), "svg")))
     except RenderError as exc:
-        issues.add(error(Loc(str(out_dir / PALETTE_SVG)), "E500", f"cannot draw it: {exc}"))
+        issues.add(error(Loc(str(out_dir / PALETTE_SVG)), FILE_ERROR, f"cannot draw it: {exc}"))
     for page in pages:
         reads = tuple(loader.files_of(page.spec_path))
         try:
             svg = render.render(dot_source(page.checked), "svg")
         except RenderError as exc:
-            issues.add(error(Loc(loader.display(page.spec_path)), "E500",
+            issues.add(error(Loc(loader.display(page.spec_path)), FILE_ERROR,
                              f"cannot draw {page.svg.name}: {exc}"))
+            continue
+        except SpecError as exc:  # a diagram over its budget
+            issues.add(exc)
             continue
         out.append(Artifact(page.file, page_markdown(page, by_spec).encode(),
                             page.spec_path, reads))
@@ -295,3 +335,118 @@ def artifacts(paths: list[Path], out_dir: Path) -> list[Artifact]:
     issues.raise_if_any()
     return out
 
+
+# -- the op library --------------------------------------------------------------------------
+# A complete op in one file, shown on the ops page; tests/test_ops.py registers and builds it.
+OP_EXAMPLE = '''\
+"""Pixel shuffle: channels rearranged into space (a new diagram group, with its colours)."""
+
+from attngen.ops import Arg, Dtypes, Group, Op, add_group, register
+
+add_group(Group("shuffle", fill="#e0f2f1", border="#2e7d74", legend="pixel shuffle"))
+
+
+def pixel_shuffle_shape(ctx, ins, args):
+    """[N, C * r**2, H, W] -> [N, C, H * r, W * r]; ctx proves C * r**2 divisible."""
+    n, c, h, w = ctx.rank(ins[0], 4, "pixel_shuffle input")
+    r = args["upscale_factor"]
+    return (n, ctx.exact_div(c, r * r, "channels / upscale_factor**2"), h * r, w * r)
+
+
+register(Op(
+    "pixel_shuffle", group="shuffle",
+    args=(Arg("upscale_factor", "int", low=1),),
+    shape=pixel_shuffle_shape, rule="[N, C * r**2, H, W] -> [N, C, H * r, W * r]",
+    summary="move channels into space (r = upscale_factor)",
+    dtype=Dtypes(("any",)),  # any dtype in, the same out
+    call="F.pixel_shuffle({{ x }}, {{ upscale_factor }})",
+    key_args=("upscale_factor",),
+))
+'''
+
+
+def _allowed(a: ops.Arg) -> str:
+    """An argument's range or choices, in words."""
+    if a.choices:
+        return "one of " + ", ".join(code(repr(c)) for c in a.choices)
+    if a.low is not None and a.high is not None:
+        return f"{a.low:g} to {a.high:g}"
+    if a.low is not None:
+        return f"at least {a.low:g}"
+    return f"at most {a.high:g}" if a.high is not None else ""
+
+
+def _op_section(op: ops.Op) -> list[str]:
+    if op.module:
+        how = f"Layer {code(op.torch)}"
+    else:
+        how = "Function " + (code(op.call) if op.call else "written by an emit hook")
+    summary = op.summary[:1].upper() + op.summary[1:]
+    lines = [f"### {text(op.name)}", "", f"{text(summary)}.", "",
+             f"{how} · dtype {code(op.dtype.text)}  ", f"Shape: {code(op.rule)}", ""]
+    if op.args:
+        rows = [[code(a.name), code(a.type) + (" or null" if a.optional else ""),
+                 "required" if a.required else code(repr(a.default)), _allowed(a)]
+                for a in op.args]
+        lines += _table(["argument", "type", "default", "allowed"], rows) + [""]
+    return lines
+
+
+def ops_markdown() -> str:
+    """The op library page: every op, its arguments, shape and dtype rules; how to add one."""
+    lines = ["# Op library", "",
+             ("Generated by `attngen docs` from the op declarations in `codegen/attngen/ops/`; "
+              "do not edit by hand. `attngen ops` prints the same in the terminal; the "
+              f"modules made of these ops are in the [module library]({INDEX})."), "",
+             ("A spec names an op with `op:` and gives its arguments positionally (`args:`) or "
+              "by name. A **layer** is an `nn.Module` the class owns; a **function** is written "
+              "inline in `forward`. Every argument has a type, checked at the default sizes "
+              "like its range (E402, at the value)."), "",
+             "## Argument types", ""]
+    lines += _table(["type", "a spec writes"],
+                    [[code(t.name), text(t.text)] for t in ops.ARG_TYPES.values()])
+    lines += ["", ("An argument whose default is `None` (or declared optional) also takes "
+                   "`null`."), "", "## Dtypes", "",
+              ("The checker follows each tensor's dtype family: " + ", ".join(
+                  code(d) for d in ops.DTYPES) + " (an input's `dtype: long` is `int`). "
+               "An op's dtype rule `takes -> gives` lists the families each input may have "
+               "(one entry per input, the last serving the rest; `any` is every family) and "
+               "the family it gives: `same` is the widest of the inputs' families in the order "
+               "bool, int, float, complex, as PyTorch promotes them. An input of a family the "
+               "op does not take is E402."), ""]
+    by_group: dict[str, list[ops.Op]] = {}
+    for op in sorted(ops.REGISTRY.values(), key=lambda o: o.name.lower()):
+        by_group.setdefault(op.group, []).append(op)
+    for name, group in ops.GROUPS.items():
+        if name in by_group:
+            lines += [f"## Group {text(name)}", "",
+                      f"Drawn in the colours of {text(group.legend)} in diagrams.", ""]
+            for op in by_group[name]:
+                lines += _op_section(op)
+    lines += ["## Adding an op", "",
+              ("An op is one declaration in one file. A built-in op goes in the family module "
+               "it belongs to (`codegen/attngen/ops/layers.py` for layers, `ops/tensor.py` for "
+               "tensor functions, which import these names from `.base`); nothing else in "
+               "attngen changes, since the checker, the emitter, the diagrams and this page all "
+               "read the declaration. The same declaration in a module of your own adds the op "
+               "while that module is imported (`import my_ops`, then `attngen.compile(...)`). "
+               "For example:"), "",
+              "```python", OP_EXAMPLE.rstrip("\n"), "```", "",
+              "What each part declares:", "",
+              ("- `args`: the arguments in PyTorch's order, each with a type from the table "
+               "above, a default (none: required) and a range (`low`, `high`);"),
+              ("- `shape`: the shape rule, written against `ShapeCtx` "
+               "(`codegen/attngen/ops/ctx.py`): it proves equalities and divisibility for "
+               "every size the spec allows, or fails with a located error; `rule` says it in "
+               "words for messages and this page;"),
+              ("- `dtype`: the dtype rule (default: float in, the same out);"),
+              ("- `call`: a Jinja template of the call in `forward` (`x`, `ins`, each argument "
+               "by name; see `ops/tensor.py`); a layer gives `module=True, torch=\"nn.Name\"` "
+               "instead, with `params` counting its parameters; a call no template can write "
+               "gives `emit`, a function of the `CallSite` (input names, argument sources and "
+               "literal values) that returns the expression, as `slice` does;"),
+              ("- `group`: the diagram group, whose colours boxes take; a new one is declared "
+               "once with `add_group(Group(...))` beside the op, and the diagrams' colour key "
+               "shows its `legend`;"),
+              ("- `key_args`: the arguments diagram boxes show."), ""]
+    return "\n".join(lines)

@@ -1,29 +1,48 @@
 """Checked spec -> Python source, rendered from templates/*.j2.
 
-The emitter decides what each line says; the templates decide the file's layout.
-Spec names become attribute and variable names; every forward line carries a
-shape comment and the spec line it comes from. Output is deterministic.
+The emitter decides what each line says, one logical line per statement; layout.py
+wraps the lines that do not fit in WIDTH columns; the templates decide the file's layout.
+Spec names become attribute and variable names; constructor parameters, forward inputs and
+results carry type hints (hints.py). A forward line that changes a shape is preceded by a
+comment with the shapes (shape_comments.py); with `spec_refs` every forward line also
+names the spec line it comes from. Output is deterministic.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import math
-import textwrap
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
-from .errors import error
-from .expr import Expr, uses_log2
-from .model import REQUIRED, Item, Node, Spec, is_declaration
+from .errors import BAD_ARGUMENTS, InternalError, error
+from .expr import Expr, py_string, uses_log2
+from .hints import def_line, input_hint, param_hint, return_hint
+from .init_rules import init_rules
+from .layout import statement
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    is_declaration,
+    owned_layer,
+)
+from .names import ITEM_VAR, LAYER_VAR
+from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
 from .resources import templates_dir
 from .results import Checked
-
-WIDTH = 99  # calls and layer lists longer than this are wrapped; other lines may be longer
+from .shape_comments import forward_comment, spec_shape
 
 
 @lru_cache(maxsize=1)
@@ -37,46 +56,23 @@ def _env():
 
 
 @cache
-def _call_template(op_name: str):
-    return _env().from_string(ops.REGISTRY[op_name].call)
+def _call_template(call: str):
+    return _env().from_string(call)
 
 
-def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool) -> str:
-    """A tensor function's call expression from its template; `args` maps the arguments
-    the spec gives to their source text, `ins` are the input variables."""
+def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,
+                values: dict[str, object] | None = None) -> str:
+    """A tensor function's call expression, from its emit hook or its template; `args` maps
+    the arguments the spec gives to their source text, `values` those given as literals to
+    their values, `ins` are the input variables."""
+    if op.emit is not None:
+        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed))
     seq = ins[0] if listed else f"[{', '.join(ins)}]"
     # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
     defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
     context = dict(defaults, **args, x=ins[0], ins=ins, seq=seq, listed=listed,
                    given=list(args), args=args)
-    return _call_template(op.name).render(**context)
-
-
-# -- text safety ----------------------------------------------------------------------
-def _printable(text) -> str:
-    """str(text) with every non-printable character (line breaks, controls) made a space."""
-    out = str(text)
-    if not out.isprintable():
-        out = "".join(ch if ch.isprintable() else " " for ch in out)
-    return out
-
-
-def comment_text(text: str) -> str:
-    """User text made safe for a one-line comment: no line breaks or control characters."""
-    return " ".join(_printable(text).split())
-
-
-def doc_text(text: str, width: int = 88) -> str:
-    """User text made safe inside a triple-quoted docstring, wrapped to `width`."""
-    safe = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in str(text))
-    safe = safe.replace("\\", "\\\\").replace('"', '\\"').strip()
-    paragraphs = [" ".join(p.split()) for p in safe.split("\n\n")]
-    return "\n\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs)
-
-
-def doc_line(text: str) -> str:
-    """One docstring line built from spec values (reprs, expressions): escaped, not wrapped."""
-    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
+    return _call_template(op.call).render(**context)
 
 
 # -- names -----------------------------------------------------------------------------
@@ -108,16 +104,10 @@ def src(expr: Expr, namer: Namer) -> str:
     return expr.python(namer)
 
 
-def wrap_call(func: str, args: list[str], indent: int, lead: int = 0) -> str:
-    """`func(a, b)` on one line, or one argument per line when too long.
-
-    `lead` counts the characters before the call on its first line (`self.x = `).
-    """
-    one = f"{func}({', '.join(args)})"
-    if indent + lead + len(one) <= WIDTH or not args:
-        return one
-    inner = "".join(f"\n{' ' * (indent + 4)}{a}," for a in args)
-    return f"{func}({inner}\n{' ' * indent})"
+def call(func: str, args: list[str], *, explode: bool = False) -> str:
+    """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
+    call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
+    return f"{func}({', '.join(args)}{',' if explode and args else ''})"
 
 
 def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
@@ -136,52 +126,49 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
 class ClassCode:
     name: str
     doc: str
-    init_signature: str
-    forward_signature: str
+    init_def: str  # `def __init__(...):`, laid out (lines relative to the class body)
+    forward_def: str
     init_lines: list[str] = field(default_factory=list)
     forward_lines: list[str] = field(default_factory=list)
     init_rules: list[dict] = field(default_factory=list)
 
 
 class ClassEmitter:
-    def __init__(self, checked: Checked, helpers: dict):
+    def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
 
     # layers ------------------------------------------------------------------
-    def layer(self, item: Item, namer: Namer, indent: int, lead: int = 0) -> str:
-        """Constructor source of one layer (op, use, or nothing for tensor functions)."""
-        if item.use:
-            sub = item.spec
+    def layer(self, layer: LayerOp | SubSpec, namer: Namer) -> str:
+        """Constructor source of one layer: an op's module or a sub-spec's class."""
+        if isinstance(layer, SubSpec):
+            sub = layer.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return wrap_call(sub.name, render_args(spec_args, item.args, namer), indent, lead)
-        op = ops.REGISTRY[item.op]
-        self._note_exprs(item.args.values())
-        return wrap_call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                               item.args, namer), indent, lead)
+            return call(sub.name, render_args(spec_args, layer.args, namer))
+        op = ops.REGISTRY[layer.op]
+        self._note_exprs(layer.args.values())
+        return call(op.torch, render_args([(a.name, a.required) for a in op.args],
+                                          layer.args, namer))
 
-    def node_layer(self, node: Node, namer: Namer, indent: int, lead: int = 0) -> str | None:
-        """The attribute a node owns, or None (tensor functions, apply)."""
-        if node.kind == "apply" or (node.kind == "op" and not ops.REGISTRY[node.op].module):
-            return None
-        if node.seq is not None:
-            inner = indent + 4
-            if node.seq_named:
-                self.helpers["sequential"] = True
-                parts = [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                text = wrap_call("_sequential", parts, indent)
-            else:
-                text = wrap_call("nn.Sequential", [self.layer(i, namer, inner) for i in node.seq],
-                                 indent)
-            if len(node.seq) > 1 and "\n" not in text:
-                head = "_sequential" if node.seq_named else "nn.Sequential"
-                text = wrap_call(head, [], indent)[:-2] + "(" + "".join(
-                    f"\n{' ' * inner}{p}," for p in (
-                        [f"{i.name}={self.layer(i, namer, inner)}" for i in node.seq]
-                        if node.seq_named else [self.layer(i, namer, inner) for i in node.seq])
-                ) + f"\n{' ' * indent})"
-            return text
-        return self.layer(node.as_item(), namer, indent, lead)
+    def node_layer(self, form: NodeForm, namer: Namer) -> str | None:
+        """The attribute a node owns (one copy of it for `each`), or None (tensor functions,
+        apply)."""
+        layer = owned_layer(form)
+        match layer:
+            case None:
+                return None
+            case LayerOp() | SubSpec():
+                return self.layer(layer, namer)
+            case Seq(items, named):
+                head = "_sequential" if named else "nn.Sequential"
+                self.helpers["sequential"] |= named
+                parts = [(f"{i.name}=" if named else "") + self.layer(i.form, namer)
+                         for i in items]
+                # more than one layer: one per line, as one writes them
+                return call(head, parts, explode=len(items) > 1)
+            case _:
+                assert_never(layer)
 
     def _note_exprs(self, exprs) -> None:
         if any(uses_log2(e) for e in exprs):
@@ -194,8 +181,10 @@ class ClassEmitter:
         for p in spec.params.values():
             if p.choices:  # a value outside `choices:` was never checked: refuse it
                 shown = ", ".join(repr(c) for c in p.choices).replace("{", "{{").replace("}", "}}")
-                message = json.dumps(f"{spec.name}: {p.name} must be one of {shown}, got ")
-                values = ", ".join(_py(c) for c in p.choices) + ("," if len(p.choices) == 1 else "")
+                message = py_string(f"{spec.name}: {p.name} must be one of {shown}, got ")
+                values = ", ".join(py_value(c) for c in p.choices) + (
+                    "," if len(p.choices) == 1 else ""
+                )
                 lines += [f"if {p.name} not in ({values}):",
                           f"    raise ValueError(f{message[:-1]}{{{p.name}!r}}\")"]
         # requirements on params first; those that read a let right after the lets
@@ -214,12 +203,12 @@ class ClassEmitter:
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
-                body += self.init_node(node, namer, 8 + (4 if cond else 0))
+                body += self.init_node(node, namer)
             if not body:
                 continue
             if cond:
                 lines.append(f"if {src(cond, namer)}:")
-                lines += ["    " + b if b else b for b in body]
+                lines += ["    " + b for b in body]
             else:
                 lines += body
         if spec.init:
@@ -227,34 +216,36 @@ class ClassEmitter:
         return lines
 
     def require_lines(self, req: Expr, namer: Namer) -> list[str]:
-        message = json.dumps(f"{self.spec.name}: requires {req.text}")
+        message = py_string(f"{self.spec.name}: requires {req.text}")
         return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
 
-    def init_node(self, node: Node, namer: Namer, indent: int) -> list[str]:
-        if node.cases is not None:
-            layers = [self.node_layer(case, namer, indent + 4) for case in node.cases]
-            if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
-                return [f"self.{node.name} = {self.node_layer(node.cases[0], namer, indent)}"]
-            owned = [(c, layer) for c, layer in zip(node.cases, layers) if layer is not None]
-            heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
-            lines = []
-            for head, (case, layer) in zip(heads, owned):
-                lines += [head, f"    self.{node.name} = {_indent(layer, 4)}"]
-            return lines
-        if node.each is not None:
-            var = node.each_var or "_"
-            namer.loop.add(var)
-            layer = self.node_layer(node, namer, indent + 4)
-            namer.loop.discard(var)
-            if layer is None:
-                return []
-            comp = f"[\n{' ' * (indent + 4)}{layer}\n{' ' * (indent + 4)}for {var} in " \
-                   f"{src(node.each, namer)}\n{' ' * indent}]"
-            one = f"[{layer} for {var} in {src(node.each, namer)}]"
-            text = one if "\n" not in one and indent + 30 + len(one) <= WIDTH else comp
-            return [f"self.{node.name} = nn.ModuleList({text})"]
-        layer = self.node_layer(node, namer, indent, len(f"self.{node.name} = "))
-        return [] if layer is None else [f"self.{node.name} = {layer}"]
+    def init_node(self, node: Node, namer: Namer) -> list[str]:
+        match node.form:
+            case Cases(cases):
+                layers = [self.node_layer(case.form, namer) for case in cases]
+                if len(set(layers)) == 1 and layers[0] is not None:  # same layer in every case
+                    return [f"self.{node.name} = {layers[0]}"]
+                owned = [(c, text) for c, text in zip(cases, layers, strict=True)
+                         if text is not None]
+                heads = self._case_heads([c for c, _ in owned], namer, len(owned) == len(layers))
+                lines = []
+                for head, (_, text) in zip(heads, owned, strict=True):
+                    lines += [head, f"    self.{node.name} = {text}"]
+                return lines
+            case Repeat(name, iterable, _):
+                var = name or "_"
+                namer.loop.add(var)
+                layer = self.node_layer(node.form, namer)
+                namer.loop.discard(var)
+                if layer is None:
+                    return []
+                comprehension = f"[{layer} for {var} in {src(iterable, namer)}]"
+                return [f"self.{node.name} = nn.ModuleList({comprehension})"]
+            case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall() | Map():
+                layer = self.node_layer(node.form, namer)
+                return [] if layer is None else [f"self.{node.name} = {layer}"]
+            case _:
+                assert_never(node.form)
 
     def _grouped(self, nodes: list[Node]):
         """Consecutive nodes with the same `when`, as (condition, nodes) pairs."""
@@ -265,35 +256,6 @@ class ClassEmitter:
             else:
                 groups.append((node.when, [node]))
         return groups
-
-    def init_rule_lines(self) -> list[dict]:
-        rules = []
-        for rule in self.spec.init:
-            lines, o = [], rule.options
-            weight = {
-                "normal": f"nn.init.normal_(m.weight, mean={o.get('mean', 0.0)!r}, "
-                          f"std={o.get('std', 1.0)!r})",
-                "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={o.get('mode', 'fan_in')!r})",
-                "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={o.get('mode', 'fan_in')!r})",
-                "xavier_uniform": "nn.init.xavier_uniform_(m.weight)",
-                "xavier_normal": "nn.init.xavier_normal_(m.weight)",
-                "constant": f"nn.init.constant_(m.weight, {o.get('value', 0.0)!r})",
-                "zeros": "nn.init.zeros_(m.weight)",
-                "ones": "nn.init.ones_(m.weight)",
-            }
-            if rule.weight:
-                text = weight[rule.weight]
-                if "nonlinearity" in o:
-                    text = text[:-1] + f", nonlinearity={o['nonlinearity']!r})"
-                if rule.weight == "normal" and "mean" not in o:
-                    text = text.replace("mean=0.0, ", "")
-                lines.append(text.replace("'", '"'))
-            if rule.bias:
-                value = "nn.init.zeros_(m.bias)" if rule.bias == "zeros" \
-                    else f"nn.init.constant_(m.bias, {o.get('value', 0.0)!r})"
-                lines += ["if m.bias is not None:", f"    {value}"]
-            rules.append({"op": rule.op, "lines": lines or ["pass"]})
-        return rules
 
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
@@ -316,87 +278,68 @@ class ClassEmitter:
         lines += self.return_lines(namer)
         return lines
 
-    def comment(self, node: Node, body: Node) -> str:
-        info = self.checked.nodes.get(node.name)
-        if info is None:
-            return "# " + comment_text(f"{node.name}  [{body.loc.file}:{body.loc.line}]")
-        ins = ", ".join(fmt_shape(s) if s is not None else "None" for s in info.inputs)
-        out = info.output
-        several = len(self.checked.configs) > 1  # recorded shapes hold in one configuration
-        if several and all(self.spec_shape(r.name) for r in body.inputs):
-            ins = ", ".join(self.spec_shape(r.name) for r in body.inputs)
-        if several and self.spec_shape(node.name):
-            shown = self.spec_shape(node.name)
-        elif isinstance(out, dict):
-            shown = ", ".join(fmt_shape(v) for v in out.values())
-        elif isinstance(out, list) and node.shape is not None and body.each_var:
-            dims = ", ".join(d.text for d in node.shape)
-            shown = f"[({dims}) for {body.each_var} in {body.each.text}]"
-        else:
-            shown = fmt_shape(out)
-        text = f"# {node.name}: {ins} -> {shown}" if ins else f"# {node.name}: {shown}"
-        if body.doc or node.doc:
-            text += f"  -- {comment_text(body.doc or node.doc)}"
-        return comment_text(text + f"  [{body.loc.file}:{body.loc.line}]")
-
-    def spec_shape(self, name: str) -> str | None:
-        """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
-        holds in every configuration; None for list values and unannotated nodes."""
-        source = self.spec.sources().get(name)
-        node = self.spec.nodes.get(name)
-        if source is not None:
-            dims = source.shape
-        elif node is not None and not (node.out or node.each is not None or node.map):
-            dims = node.shape
-        else:
-            dims = None
-        if not dims:
-            return None
-        return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
-
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
-        if node.cases is not None:
-            bodies = [self.forward_body(node, case, namer) for case in node.cases]
-            if all(b[1:] == bodies[0][1:] for b in bodies):  # e.g. the same layer call
-                return bodies[0]
+        if isinstance(node.form, Cases):
+            bodies = [self.forward_body(node, case, namer) for case in node.form.cases]
+            if all(code == bodies[0][1] for _, code in bodies):  # e.g. the same layer call
+                return bodies[0][0] + bodies[0][1]
+            heads = self._case_heads(node.form.cases, namer, True)
+            if heads == [heads[0], "else:"] and all(len(code) == 1 for _, code in bodies):
+                # one assignment in an if and an else: a conditional expression (ruff SIM108)
+                (first, [then]), (second, [other]) = bodies
+                target, value = then.split(" = ", 1)
+                cond = _operand(heads[0].removeprefix("if ").removesuffix(":"))
+                choice = f"{_operand(value)} if {cond} else {_operand(other.split(' = ', 1)[1])}"
+                return [*dict.fromkeys(first + second), f"{target} = {choice}"]
             lines = []
-            for head, body in zip(self._case_heads(node.cases, namer, True), bodies):
-                lines += [head] + ["    " + line for line in body]
+            for head, (comment, code) in zip(heads, bodies, strict=True):
+                lines += [head] + ["    " + line for line in comment + code]
             return lines
-        return self.forward_body(node, node, namer)
+        comment, code = self.forward_body(node, node, namer)
+        return comment + code
 
     def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
         """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
         cover every value: their conditions read only bool/choices params (the checker
         found exactly one case for each combination) and none was left out."""
         structural = set(structural_params(self.spec))
-        exhaustive = complete and all(c.when.names <= structural for c in cases)
-        heads = [f"{'if' if i == 0 else 'elif'} {src(c.when, namer)}:" for i, c in enumerate(cases)]
+        whens = [_case_when(c) for c in cases]
+        exhaustive = complete and all(w.names <= structural for w in whens)
+        heads = [f"{'if' if i == 0 else 'elif'} {src(w, namer)}:" for i, w in enumerate(whens)]
         if exhaustive and len(heads) > 1:
             heads[-1] = "else:"
         return heads
 
-    def forward_body(self, node: Node, body: Node, namer: Namer) -> list[str]:
+    def forward_body(self, node: Node, body: Node, namer: Namer) -> tuple[list[str], list[str]]:
+        """(the comment lines, the code lines) of one forward statement."""
         ins = [r.name for r in body.inputs]
         target = f"{', '.join(body.out)}" if body.out else node.name
         value = self.forward_value(node, body, ins, namer)
-        comment = self.comment(node, body)
+        comment = forward_comment(self.checked, node, body, spec_refs=self.spec_refs)
         if body.if_given is not None:  # absent optional input: pass the first input on
-            return [comment, f"{target} = {ins[0]}",
-                    f"if {body.if_given.name} is not None:", f"    {target} = {value}"]
-        return [comment, f"{target} = {value}"]
+            return comment, [f"{target} = {ins[0]}", f"if {body.if_given.name} is not None:",
+                             f"    {target} = {value}"]
+        return comment, [f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
-        if body.apply is not None:
-            return f"self.{body.apply.name}({', '.join(ins)})"
-        attr = "self." + node.name
-        if body.each is not None:
-            return f"[layer({', '.join(ins)}) for layer in {attr}]"
-        if body.kind in ("seq", "use") or ops.REGISTRY[body.op].module:
-            return f"{attr}({', '.join(ins)})"
-        if body.map:
-            return f"[{self.function_call(body, ['item'], namer, listed=False)} for item in {ins[0]}]"
-        return self.function_call(body, ins, namer, listed=self._is_list(body, ins))
+        args = ", ".join(ins)
+        match body.form:
+            case LayerCall(target) | Repeat(body=LayerCall(target)) | Map(body=LayerCall(target)):
+                return f"self.{target.name}({args})"
+            case Repeat():
+                return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in self.{node.name}]"
+            case Map(body=FunctionOp() as function):
+                call = self.function_call(function, [ITEM_VAR], namer, listed=False)
+                return f"[{call} for {ITEM_VAR} in {ins[0]}]"
+            case FunctionOp():
+                return self.function_call(body.form, ins, namer,
+                                          listed=self._is_list(body, ins))
+            case LayerOp() | Seq() | SubSpec() | Map():  # the layer the node owns
+                return f"self.{node.name}({args})"
+            case Cases():
+                raise AssertionError("forward_node writes a `cases` node case by case")
+            case _:
+                assert_never(body.form)
 
     def _is_list(self, body: Node, ins: list[str]) -> bool:
         if len(ins) != 1:
@@ -404,37 +347,44 @@ class ClassEmitter:
         info = self.checked.nodes.get(ins[0])
         return info is not None and isinstance(info.output, list)
 
-    def function_call(self, body: Node, ins: list[str], namer: Namer, *, listed: bool) -> str:
-        op = ops.REGISTRY[body.op]
-        if op.call.startswith("F."):
-            self.uses_functional = True
-        args = {}
+    def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, *,
+                      listed: bool) -> str:
+        op = ops.REGISTRY[call.op]
+        args, values = {}, {}
         for a in op.args:
-            if a.name in body.args:
-                expr = body.args[a.name]
+            if a.name in call.args:
+                expr = call.args[a.name]
                 text = src(expr, namer)
                 if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
                     text = text[1:-1].rstrip(",")
-                if a.name == "other" and _needs_parens(expr):
+                if a.name in op.operands and _needs_parens(expr):
                     text = f"({text})"
                 args[a.name] = text
-        if body.op == "slice":
-            args["index"] = _slice_index(body, namer)
-        return render_call(op, args, ins, listed=listed)
+                if expr.is_constant():
+                    values[a.name] = expr.constant
+        written = render_call(op, args, ins, listed=listed, values=values)
+        if written.startswith("F."):
+            self.uses_functional = True
+        return written
 
-    def return_lines(self, namer: Namer) -> list[str]:
+    def returns(self) -> list[tuple[Expr | None, list[str]]]:
+        """(condition, output names) of each return statement, the unconditional one last."""
         spec = self.spec
-        if all(o.when is None for o in spec.outputs):
-            return [f"return {self._return_value([o.name for o in spec.outputs])}"]
-        lines, always = [], [o.name for o in spec.outputs if o.when is None]
-        conds = []
+        conds: list[Expr] = []
         for o in spec.outputs:
             if o.when is not None and o.when not in conds:
                 conds.append(o.when)
-        for cond in conds:
-            names = [o.name for o in spec.outputs if o.when is None or o.when == cond]
-            lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
-        lines.append(f"return {self._return_value(always)}")
+        out: list[tuple[Expr | None, list[str]]] = [
+            (c, [o.name for o in spec.outputs if o.when is None or o.when == c]) for c in conds]
+        return [*out, (None, [o.name for o in spec.outputs if o.when is None])]
+
+    def return_lines(self, namer: Namer) -> list[str]:
+        lines = []
+        for cond, names in self.returns():
+            if cond is None:
+                lines.append(f"return {self._return_value(names)}")
+            else:
+                lines += [f"if {src(cond, namer)}:", f"    return {self._return_value(names)}"]
         return lines
 
     def _return_value(self, names: list[str]) -> str:
@@ -445,22 +395,22 @@ class ClassEmitter:
     # whole class -----------------------------------------------------------------
     def build(self) -> ClassCode:
         spec = self.spec
-        dims = set()
+        dims: set[str] = set()
         fnamer = Namer(spec, "forward", dims)
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
         init = self.init_lines(fnamer.used_params)
-        params = []
-        for p in spec.params.values():
-            params.append(p.name if p.required else f"{p.name}={_literal(p.default)}")
-        inputs = []
-        for inp in spec.inputs.values():
-            inputs.append(f"{inp.name}=None" if inp.optional else inp.name)
+        params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")
+                  for p in spec.params.values()]
+        inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
+                  for inp in spec.inputs.values()]
+        returns = return_hint(self.checked, [names for _, names in self.returns()])
+        rules = [dict(rule, lines=laid_out(rule["lines"], 16)) for rule in init_rules(spec)]
         return ClassCode(
             name=spec.name, doc=self.docstring(),
-            init_signature=", ".join(["self", *params]),
-            forward_signature=", ".join(["self", *inputs]),
-            init_lines=init, forward_lines=forward, init_rules=self.init_rule_lines(),
+            init_def=laid_out([def_line("__init__", params, None)], 4)[0],
+            forward_def=laid_out([def_line("forward", inputs, returns)], 4)[0],
+            init_lines=laid_out(init, 8), forward_lines=laid_out(forward, 8), init_rules=rules,
         )
 
     def dim_lines(self, namer: Namer) -> list[str]:
@@ -468,13 +418,17 @@ class ClassEmitter:
         wanted = {d for d in namer.used_dims}
         lines = []
         for inp in self.spec.sources().values():
-            names = [d.text if d.text in wanted else "_" for d in inp.shape]
+            names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
                 lines.append(f"{', '.join(names)} = {inp.name}.shape")
                 wanted -= set(names)
         if wanted:
-            raise error(self.spec.loc, "E402", f"forward needs dim(s) {', '.join(sorted(wanted))}, "
-                        "which no input shape names as a plain dim")
+            raise error(
+                self.spec.loc,
+                BAD_ARGUMENTS,
+                f"forward needs dim(s) {', '.join(sorted(wanted))}, "
+                "which no input shape names as a plain dim",
+            )
         return lines
 
     def docstring(self) -> str:
@@ -487,10 +441,10 @@ class ClassEmitter:
         if spec.params:
             lines = ["Args:"]
             for p in spec.params.values():
-                what = "required" if p.required else f"default {_literal(p.default)}"
+                what = "required" if p.required else f"default {literal(p.default)}"
                 extra = f"; one of {list(p.choices)}" if p.choices else ""
                 doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}")
+                lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
             parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
@@ -498,23 +452,30 @@ class ClassEmitter:
                 for item in inp.items:
                     shown = checked.shape_text(item.name)
                     if len(checked.configs) > 1:
-                        shown = self.spec_shape(item.name) or shown
+                        shown = spec_shape(spec, item.name) or shown
                     shapes.append(f"    {name}[{item.name}]: {shown}")
             else:
                 opt = " (optional)" if inp.optional else ""
                 shown = checked.shape_text(name)
                 if len(checked.configs) > 1:
-                    shown = self.spec_shape(name) or shown
+                    shown = spec_shape(spec, name) or shown
                 shapes.append(f"    {name}{opt}: {shown}")
         for o in spec.outputs:
             when = f" (if {o.when.text})" if o.when is not None else ""
             if o.name in checked.outputs:
                 shown = fmt_shape(checked.outputs[o.name])
                 if len(checked.configs) > 1:
-                    shown = self.spec_shape(o.name) or shown
+                    shown = spec_shape(spec, o.name) or shown
                 shapes.append(f"    returns {o.name}{when}: {shown}")
-        parts.append("\n".join(doc_line(line) for line in shapes))
+        parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
         return "\n\n".join(parts)
+
+
+def _case_when(case: Node) -> Expr:
+    """A case's condition: the parser requires `when` on every case of a `cases:` node."""
+    if case.when is None:
+        raise ValueError(f"case of node '{case.name}' has no 'when'")
+    return case.when
 
 
 def _needs_parens(expr: Expr) -> bool:
@@ -523,49 +484,38 @@ def _needs_parens(expr: Expr) -> bool:
         isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
 
 
-def _slice_index(body: Node, namer: Namer) -> str:
-    dim = body.args["dim"].value({})
-    start = src(body.args["start"], namer) if "start" in body.args else ""
-    stop = src(body.args["stop"], namer) if "stop" in body.args else ""
-    part = f"{start}:{stop}"
-    if dim >= 0:
-        return ", ".join([":"] * dim + [part])
-    return ", ".join(["..."] + [part] + [":"] * (-dim - 1))
+def laid_out(lines: list[str], indent: int) -> list[str]:
+    """Logical lines of a block at `indent` columns (nested ones start with four spaces per
+    level), each wrapped to fit by layout.statement; continuation lines are indented
+    relative to the block, as the templates indent every line after the first."""
+    out = []
+    for line in lines:
+        depth = len(line) - len(line.lstrip(" "))
+        wrapped = statement(line, indent + depth)
+        out.append("\n".join(w[indent:] for w in wrapped))
+    return out
 
 
-def _literal(value) -> str:
-    if value is REQUIRED:
-        return ""
-    if isinstance(value, list):  # an immutable default: a list default is shared between calls
-        return _py(tuple(value))
-    return _py(value)
-
-
-def _py(value) -> str:
-    """Python source for a spec value: repr, but an infinite or NaN float, whose repr is the
-    bare name `inf` or `nan`, is written `float("inf")` (also inside lists and tuples)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'float("{float(value)!r}")'
-    if isinstance(value, (list, tuple)):
-        items = [_py(v) for v in value]
-        if isinstance(value, list):
-            return f"[{', '.join(items)}]"
-        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
-    return repr(value)
-
-
-def _indent(text: str, n: int) -> str:
-    return text.replace("\n", "\n" + " " * n)
+def _operand(text: str) -> str:
+    """Source text as an operand of a conditional expression: parenthesized if it is one
+    itself, or a lambda."""
+    tree = ast.parse(text, mode="eval").body
+    return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
 
 
 # -- files ------------------------------------------------------------------------------
-def render(checked: Checked) -> str:
-    """The generated source file for one checked spec (with its sub-spec classes)."""
+def render(checked: Checked, *, spec_refs: bool = False) -> str:
+    """The generated source file for one checked spec (with its sub-spec classes).
+
+    `spec_refs`: a comment over every forward line names the spec line it comes from
+    (`[specs/eca.yaml:14]`). Off by default: the file is written for a reader who copies
+    it into a project, where the spec may not follow.
+    """
     helpers = {"sequential": False, "log2": False}
     classes, uses_functional = [], False
     chain = [*checked.all_subs(), checked]
     for item in chain:
-        emitter = ClassEmitter(item, helpers)
+        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs)
         classes.append(emitter.build())
         uses_functional |= emitter.uses_functional
     aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
@@ -576,8 +526,14 @@ def render(checked: Checked) -> str:
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
     bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
-    return env.get_template("module.py.j2").render(
-        source=comment_text(spec.file), file_doc=file_doc, classes=bodies, aliases=aliases,
-        helpers=helpers, uses_functional=uses_functional, uses_torch=uses_torch,
-        render_class=lambda body: body,
+    alias_lines = laid_out([f"{alias} = {target}" for alias, target in aliases], 0)
+    source = env.get_template("module.py.j2").render(
+        header=header(comment_text(spec.file)), file_doc=file_doc, classes=bodies,
+        aliases=alias_lines, helpers=helpers, uses_functional=uses_functional,
+        uses_torch=uses_torch, render_class=lambda body: body,
     )
+    try:  # an oracle: source that does not compile is attngen's bug, and never written
+        compile(source, f"<generated from {spec.file}>", "exec")
+    except (SyntaxError, ValueError) as exc:  # `exc` names the generated line
+        raise InternalError(spec.loc, f"the generated source does not compile: {exc}") from None
+    return source

@@ -8,36 +8,67 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# Stable error codes, documented in README.md ("Error codes").
-CODES = {
-    "E100": "YAML syntax error",
-    "E101": "unknown key",
-    "E102": "wrong type or value",
-    "E103": "missing required key",
-    "E104": "invalid or reserved identifier",
-    "E105": "input too large or too deeply nested (YAML limits)",
-    "E106": "duplicate key or name",
-    "E200": "expression syntax error",
-    "E201": "construct not allowed in expressions",
-    "E202": "unknown name in expression",
-    "E300": "reference to an unknown node or input",
-    "E301": "cycle in the graph",
-    "E302": "node does not reach any output",
-    "E303": "unknown output",
-    "E400": "shape mismatch with annotation",
-    "E401": "unknown op",
-    "E402": "bad op arguments or inputs",
-    "E403": "op shape rule violated",
-    "E404": "divisibility relied on but not stated in `requires`",
-    "E405": "requirement violated by the defaults",
-    "E500": "file not found or unreadable",
-    "E501": "cycle through `use:` or `extends:`",
-    "E502": "bad variant edit (`extends:`)",
-    "E600": "`verify`: runtime shape differs from the spec (or the module failed to run)",
-    "E601": "`verify`: torch.export shape differs from the spec (or export failed)",
-}
+
+class ErrorCode(str):
+    """A stable error code, as mypy's error codes are: the text is the code (`E101`), printed
+    in every diagnostic and documented in docs/errors.md; `summary` says what it means.
+    `error()` takes only these, so a misspelt code is a type error, not a runtime check."""
+
+    summary: str
+
+    def __new__(cls, code: str, summary: str) -> ErrorCode:  # noqa: PYI034 (final)
+        self = super().__new__(cls, code)
+        self.summary = summary
+        return self
+
+
+YAML_SYNTAX = ErrorCode("E100", "YAML syntax error")
+UNKNOWN_KEY = ErrorCode("E101", "unknown key")
+BAD_VALUE = ErrorCode("E102", "wrong type or value")
+MISSING_KEY = ErrorCode("E103", "missing required key")
+BAD_NAME = ErrorCode("E104", "invalid or reserved identifier")
+TOO_LARGE = ErrorCode("E105", "input too large or too deeply nested (YAML limits)")
+DUPLICATE_NAME = ErrorCode("E106", "duplicate key or name")
+OVER_BUDGET = ErrorCode(
+    "E107", "over a budget of the whole build (nodes, expression size, `use:` depth, diagram)"
+)
+EXPR_SYNTAX = ErrorCode("E200", "expression syntax error")
+EXPR_NOT_ALLOWED = ErrorCode("E201", "construct not allowed in expressions")
+UNKNOWN_NAME = ErrorCode("E202", "unknown name in expression")
+UNKNOWN_REF = ErrorCode("E300", "reference to an unknown node or input")
+GRAPH_CYCLE = ErrorCode("E301", "cycle in the graph")
+UNREACHABLE_NODE = ErrorCode("E302", "node does not reach any output")
+UNKNOWN_OUTPUT = ErrorCode("E303", "unknown output")
+SHAPE_MISMATCH = ErrorCode("E400", "shape mismatch with annotation")
+UNKNOWN_OP = ErrorCode("E401", "unknown op")
+BAD_ARGUMENTS = ErrorCode("E402", "bad op arguments or inputs")
+SHAPE_RULE = ErrorCode("E403", "op shape rule violated")
+UNSTATED_DIVISIBILITY = ErrorCode("E404", "divisibility relied on but not stated in `requires`")
+REQUIREMENT_FAILS = ErrorCode("E405", "requirement violated by the defaults")
+FILE_ERROR = ErrorCode("E500", "file not found or unreadable")
+INCLUDE_CYCLE = ErrorCode("E501", "cycle through `use:` or `extends:`")
+BAD_EDIT = ErrorCode("E502", "bad variant edit (`extends:`)")
+OUTSIDE_ROOTS = ErrorCode(
+    "E503", "`use:` or `extends:` target outside the folders specs are read from"
+)
+VERIFY_RUNTIME = ErrorCode(
+    "E600", "`verify`: runtime shape differs from the spec (or the module failed to run)"
+)
+VERIFY_EXPORT = ErrorCode(
+    "E601", "`verify`: torch.export shape differs from the spec (or export failed)"
+)
+
+# code -> summary, for the docs and their tests
+CODES = {code: code.summary for code in (
+    YAML_SYNTAX, UNKNOWN_KEY, BAD_VALUE, MISSING_KEY, BAD_NAME, TOO_LARGE, DUPLICATE_NAME,
+    OVER_BUDGET, EXPR_SYNTAX, EXPR_NOT_ALLOWED, UNKNOWN_NAME, UNKNOWN_REF, GRAPH_CYCLE,
+    UNREACHABLE_NODE, UNKNOWN_OUTPUT, SHAPE_MISMATCH, UNKNOWN_OP, BAD_ARGUMENTS, SHAPE_RULE,
+    UNSTATED_DIVISIBILITY, REQUIREMENT_FAILS, FILE_ERROR, INCLUDE_CYCLE, BAD_EDIT,
+    OUTSIDE_ROOTS, VERIFY_RUNTIME, VERIFY_EXPORT,
+)}
 
 
 @dataclass(frozen=True, order=True)
@@ -82,7 +113,7 @@ _NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
                         "\u202a-\u202e\u2066-\u2069]")
 
 
-def visible(text) -> str:
+def visible(text: object) -> str:
     """Text for a person to read (the terminal, diagrams, pages): each character in
     _NOT_SHOWN written as its Python escape (`\\x1b`), so that spec text and file names are
     only ever shown, never acted on; line breaks and every other character kept."""
@@ -96,19 +127,27 @@ def _escape(ch: str) -> str:
 class SpecError(Exception):
     """One or more diagnostics; raised by any stage, caught by the CLI."""
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 
-def error(loc: Loc, code: str, message: str, *notes: str) -> SpecError:
-    assert code in CODES, code
+class InternalError(Exception):
+    """A bug in attngen found by one of its own oracles (generated source that does not
+    compile): reported at the spec that provoked it, and nothing is written."""
+
+    def __init__(self, loc: Loc, message: str):
+        super().__init__(one_line(f"{loc}: internal error: {message} (a bug in attngen; "
+                                  "please report it with the spec)"))
+
+
+def error(loc: Loc, code: ErrorCode, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

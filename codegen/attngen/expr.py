@@ -16,8 +16,9 @@ import math
 import operator
 import warnings
 from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
-from .errors import Loc, error
+from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, error
 
 MAX_TEXT = 400  # characters in one expression
 MAX_DEPTH = 32  # nesting of the expression tree
@@ -55,25 +56,27 @@ class Expr:
 
     __slots__ = ("loc", "names", "text", "tree")
 
-    def __init__(self, text: str, tree: ast.expr, loc: Loc, names: frozenset | None = None):
+    def __init__(self, text: str, tree: ast.expr, loc: Loc,
+                 names: frozenset[str] | None = None) -> None:
         self.text, self.tree, self.loc = text, tree, loc
         self.names = names if names is not None else _free_names(tree)
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Expr) and self.text == other.text
 
     def __hash__(self) -> int:
         return hash(self.text)
 
     @property
-    def constant(self):
+    def constant(self) -> object:
         """The literal value if the expression is a plain literal, else raise ValueError."""
         node = self.tree
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-                and isinstance(node.operand, ast.Constant):
+                and isinstance(node.operand, ast.Constant) \
+                and isinstance(node.operand.value, (int, float)):
             return -node.operand.value
         if isinstance(node, ast.Constant):
             return node.value
@@ -96,11 +99,13 @@ class Expr:
             _SOURCE[key] = _to_source(fresh, dict(mapping).__getitem__)
         return _SOURCE[key]
 
-    def value(self, env: Mapping[str, object]):
-        """Evaluate with concrete values for the free names."""
+    def value(self, env: Mapping[str, object]) -> Any:
+        """Evaluate with concrete values for the free names. The result is a number, bool,
+        str, None or tuple, as the expression and `env` make it (typed Any: the caller
+        checks for the kind it needs)."""
         return _Interp(env, self).run(self.tree)
 
-    def sympy(self, env: Mapping[str, object]):
+    def sympy(self, env: Mapping[str, object]) -> Any:
         """Build a sympy expression; `env` maps names to sympy values or Python lists.
 
         Memoized on the text and the values of its free names: the checker evaluates the
@@ -111,12 +116,20 @@ class Expr:
             return _SYMPY[key]
         import sympy
 
+        from .algebra import TooLarge, check_size
+
         try:
             out = _Sym(env, self).run(self.tree)
+            if isinstance(out, sympy.Basic):  # lets and bound dims make it larger than its text
+                substituted = any(not getattr(env.get(n), "is_Symbol", False) for n in self.names)
+                check_size(out, f"'{self.text}'" + (" with the values of its names"
+                                                    if substituted else ""))
         # a str param in arithmetic (TypeError), max() of a NaN default (ValueError)
         except (sympy.SympifyError, TypeError, ValueError) as exc:
-            raise error(self.loc, "E102", f"cannot evaluate '{self.text}' symbolically: "
+            raise error(self.loc, BAD_VALUE, f"cannot evaluate '{self.text}' symbolically: "
                         f"{type(exc).__name__}") from None
+        except TooLarge as exc:
+            raise error(self.loc, OVER_BUDGET, str(exc)) from None
         if key is not None and not isinstance(out, (list, dict)):
             if len(_SYMPY) >= MEMO_SIZE:
                 _SYMPY.clear()
@@ -125,18 +138,22 @@ class Expr:
 
 
 MEMO_SIZE = 50_000  # entries in each memo below; cleared when full
-_PARSED: dict[str, tuple[ast.expr, frozenset]] = {}  # text -> (tree, free names), valid only
-_SOURCE: dict[tuple, str] = {}  # (text, renames) -> Python source
-_SYMPY: dict[tuple, object] = {}  # (text, typed values of the free names) -> sympy value
+_PARSED: dict[str, tuple[ast.expr, frozenset[str]]] = {}  # text -> (tree, free names), valid only
+_SOURCE: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}  # (text, renames) -> source
+# (text, typed values of the free names) -> sympy value
+_SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 
-def _free_names(tree) -> frozenset:
-    return frozenset(n.id for n in ast.walk(tree)
-                     if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS)
+def _free_names(tree: ast.AST) -> frozenset[str]:
+    return frozenset(
+        n.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
+    )
 
 
-def frozen_value(value):
+def frozen_value(value: object) -> object:
     """A hashable stand-in for an env value that tells 1, 1.0, True and Integer(1) apart."""
     if isinstance(value, (list, tuple)):
         return (type(value), tuple(frozen_value(v) for v in value))
@@ -144,83 +161,95 @@ def frozen_value(value):
     return (type(value), value)
 
 
-def _sympy_key(expr: Expr, env: Mapping[str, object]):
+def _sympy_key(expr: Expr,
+               env: Mapping[str, object]) -> tuple[str, tuple[tuple[str, object], ...]] | None:
     try:
-        return (expr.text, tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)))
+        return (
+            expr.text,
+            tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)),
+        )
     except TypeError:
         return None
 
 
-def parse(raw, loc: Loc) -> Expr:
+def parse(raw: object, loc: Loc) -> Expr:
     """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError."""
     if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
-        text = repr(None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None)
+        text = repr(
+            None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None
+        )
     elif isinstance(raw, (int, float)):
         text = repr(int(raw)) if isinstance(raw, int) else repr(float(raw))
     elif isinstance(raw, str):
         text = str(raw).strip()
     else:
-        raise error(loc, "E102", f"expected an expression, got {type(raw).__name__}")
+        raise error(loc, BAD_VALUE, f"expected an expression, got {type(raw).__name__}")
     if not text:
-        raise error(loc, "E200", "empty expression")
+        raise error(loc, EXPR_SYNTAX, "empty expression")
     if len(text) > MAX_TEXT:
-        raise error(loc, "E200", f"expression longer than {MAX_TEXT} characters")
+        raise error(loc, EXPR_SYNTAX, f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
-        raise error(loc, "E200", "expressions must fit on one line")
+        raise error(loc, EXPR_SYNTAX, "expressions must fit on one line")
     if text in _PARSED:  # the same text always parses and validates the same way
         tree, names = _PARSED[text]
         return Expr(text, tree, loc, names)
     try:
-        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for `1C`: ours is the error
+        with (
+            warnings.catch_warnings()
+        ):  # e.g. "invalid decimal literal" for `1C`: ours is the error
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, mode="eval")
+            parsed = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         col = (exc.offset or 1) - 1
-        raise error(loc.shifted(col), "E200", f"invalid expression '{text}': {exc.msg}") from None
+        raise error(
+            loc.shifted(col), EXPR_SYNTAX, f"invalid expression '{text}': {exc.msg}"
+        ) from None
     except (ValueError, RecursionError, MemoryError):
-        raise error(loc, "E200", f"invalid expression '{text}'") from None
-    _check(tree, text, loc, 0)
+        raise error(loc, EXPR_SYNTAX, f"invalid expression '{text}'") from None
+    _check(parsed, text, loc, 0)
     if len(_PARSED) >= MEMO_SIZE:
         _PARSED.clear()
-    body, names = _PARSED[text] = (tree.body, _free_names(tree.body))
+    body, names = _PARSED[text] = (parsed.body, _free_names(parsed.body))
     return Expr(text, body, loc, names)
 
 
-def _check(node, text: str, loc: Loc, depth: int) -> None:
+def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
     where = loc.shifted(getattr(node, "col_offset", 0))
     if depth > MAX_DEPTH:
-        raise error(where, "E201", f"expression nested deeper than {MAX_DEPTH} levels")
+        raise error(where, EXPR_NOT_ALLOWED, f"expression nested deeper than {MAX_DEPTH} levels")
     if not isinstance(node, _ALLOWED):
         what = type(node).__name__
-        raise error(where, "E201", f"'{what}' is not allowed in expressions: '{text}'",
+        raise error(where, EXPR_NOT_ALLOWED, f"'{what}' is not allowed in expressions: '{text}'",
                     "expressions may use numbers, names, + - * / // % **, comparisons, "
                     "and/or/not, 'a if c else b', [..] literals, x[i] and "
                     + ", ".join(f"{f}()" for f in FUNCTIONS))
     if isinstance(node, ast.Constant):
         if not (node.value is None or isinstance(node.value, (bool, int, float, str))):
-            raise error(where, "E201", f"literal {node.value!r} is not allowed")
+            raise error(where, EXPR_NOT_ALLOWED, f"literal {node.value!r} is not allowed")
         if isinstance(node.value, int) and not isinstance(node.value, bool) \
                 and abs(node.value) > MAX_INT:
-            raise error(where, "E201", f"integer literal larger than {MAX_INT}")
+            raise error(where, EXPR_NOT_ALLOWED, f"integer literal larger than {MAX_INT}")
         if isinstance(node.value, str) and len(node.value) > 64:
-            raise error(where, "E201", "string literal longer than 64 characters")
+            raise error(where, EXPR_NOT_ALLOWED, "string literal longer than 64 characters")
     if isinstance(node, ast.Name) and (node.id.startswith("_") or node.id == "self"):
-        raise error(where, "E201", f"name '{node.id}' is not allowed in expressions")
+        raise error(where, EXPR_NOT_ALLOWED, f"name '{node.id}' is not allowed in expressions")
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise error(where, "E201", f"call of '{name}' is not allowed; functions: "
+            raise error(where, EXPR_NOT_ALLOWED, f"call of '{name}' is not allowed; functions: "
                         + ", ".join(FUNCTIONS))
         if node.keywords:
-            raise error(where, "E201", "keyword arguments are not allowed in expressions")
+            raise error(
+                where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
+            )
         arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
                  "len": (1, 1), "log2": (1, 1)}[node.func.id]
         if not arity[0] <= len(node.args) <= arity[1]:
-            raise error(where, "E201", f"{node.func.id}() takes {arity[0]}"
+            raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
                         + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise error(where, "E201", "'*' arguments are not allowed")
+                raise error(where, EXPR_NOT_ALLOWED, "'*' arguments are not allowed")
             _check(a, text, loc, depth + 1)
         return
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
@@ -229,33 +258,42 @@ def _check(node, text: str, loc: Loc, depth: int) -> None:
             exp = exp.operand
         if not (isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float))
                 and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW):
-            raise error(where, "E201", f"the exponent of '**' must be a number literal "
+            raise error(where, EXPR_NOT_ALLOWED, f"the exponent of '**' must be a number literal "
                         f"of at most {MAX_POW}")
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-        raise error(where, "E201", "slices are not allowed in expressions; index with x[i]")
+        raise error(
+            where, EXPR_NOT_ALLOWED, "slices are not allowed in expressions; index with x[i]"
+        )
     for child in ast.iter_child_nodes(node):
         _check(child, text, loc, depth + 1)
 
 
 # -- Python source ---------------------------------------------------------------
+def _source_atom(text: str) -> ast.Name:
+    """A node that ast.unparse writes as `text` exactly: for a call, which binds as tightly
+    as a name, so the precedence of the code around it is unaffected. `float("inf")`
+    is written so here, where it is made; ast.unparse would quote the string its own way."""
+    return ast.Name(text, ast.Load())
+
+
 class _Renamer(ast.NodeTransformer):
-    def __init__(self, rename):
+    def __init__(self, rename: Callable[[str], str]) -> None:
         self.rename = rename
 
-    def visit_UnaryOp(self, node):
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
         if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name) \
                 and node.operand.id == "inf":  # -inf reads float("-inf")
-            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("-inf")], [])
+            return _source_atom('float("-inf")')
         return self.generic_visit(node)
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id == "inf":
-            return ast.Call(ast.Name("float", ast.Load()), [ast.Constant("inf")], [])
+            return _source_atom('float("inf")')
         if node.id in CONSTANTS or node.id in FUNCTIONS:
             return node
         return ast.Name(self.rename(node.id), ast.Load())
 
-    def visit_Call(self, node):
+    def visit_Call(self, node: ast.Call) -> ast.expr:
         node.args = [self.visit(a) for a in node.args]
         if isinstance(node.func, ast.Name) and node.func.id == "log2":
             # math is not imported by generated code; log2 via float methods would
@@ -264,10 +302,24 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
-def _to_source(tree, rename) -> str:
+def py_string(text: str) -> str:
+    """A double-quoted Python string literal whose value is `text`, escaped character by
+    character as Python reads it (JSON's escapes would write an emoji as a surrogate pair,
+    which Python reads as two other characters)."""
+    out = []
+    for ch in str(text):
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # line breaks, controls, lone surrogates, format characters
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
+
+
+def _to_source(tree: ast.expr, rename: Callable[[str], str]) -> str:
     """Source of `tree` with names renamed; rewrites `tree` in place."""
-    text = ast.unparse(_Renamer(rename).visit(tree))
-    return text.replace("float('inf')", 'float("inf")').replace("float('-inf')", 'float("-inf")')
+    return ast.unparse(_Renamer(rename).visit(tree))
 
 
 def uses_log2(expr: Expr) -> bool:
@@ -277,33 +329,33 @@ def uses_log2(expr: Expr) -> bool:
 
 # -- concrete interpreter -------------------------------------------------------------
 class _Interp:
-    def __init__(self, env, expr: Expr):
+    def __init__(self, env: Mapping[str, object], expr: Expr) -> None:
         self.env, self.expr = env, expr
 
-    def fail(self, node, msg: str):
-        raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), "E102",
+    def fail(self, node: ast.AST, msg: str) -> NoReturn:
+        raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), BAD_VALUE,
                     f"cannot evaluate '{self.expr.text}': {msg}")
 
-    def run(self, node):
+    def run(self, node: ast.AST) -> Any:
         method = getattr(self, "_" + type(node).__name__)
         return method(node)
 
-    def _Constant(self, node):
+    def _Constant(self, node: ast.Constant) -> Any:
         return node.value
 
-    def _Name(self, node):
+    def _Name(self, node: ast.Name) -> Any:
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
         if node.id not in self.env:
             self.fail(node, f"unknown name '{node.id}'")
         return self.env[node.id]
 
-    def _Tuple(self, node):
+    def _Tuple(self, node: ast.Tuple | ast.List) -> tuple[Any, ...]:
         return tuple(self.run(e) for e in node.elts)
 
     _List = _Tuple
 
-    def _UnaryOp(self, node):
+    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         v = self.run(node.operand)
         if isinstance(node.op, ast.Not):
             return not v
@@ -311,11 +363,13 @@ class _Interp:
             self.fail(node, f"unary operator on {type(v).__name__}")
         return -v if isinstance(node.op, ast.USub) else +v
 
-    def _BinOp(self, node):
+    def _BinOp(self, node: ast.BinOp) -> Any:
         a, b = self.run(node.left), self.run(node.right)
         sym, fn = _BINOPS[type(node.op)]
         if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
-            self.fail(node, f"'{sym}' needs numbers, got {type(a).__name__} and {type(b).__name__}")
+            self.fail(
+                node, f"'{sym}' needs numbers, got {type(a).__name__} and {type(b).__name__}"
+            )
         if sym in ("/", "//", "%") and b == 0:
             self.fail(node, "division by zero")
         try:
@@ -328,7 +382,7 @@ class _Interp:
             self.fail(node, "integer result too large")
         return out
 
-    def _BoolOp(self, node):
+    def _BoolOp(self, node: ast.BoolOp) -> Any:
         if isinstance(node.op, ast.And):
             v = True
             for e in node.values:
@@ -343,9 +397,9 @@ class _Interp:
                 return v
         return v
 
-    def _Compare(self, node):
+    def _Compare(self, node: ast.Compare) -> Any:
         left = self.run(node.left)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = self.run(comp)
             try:
                 ok = _CMPOPS[type(op)](left, right)
@@ -356,10 +410,10 @@ class _Interp:
             left = right
         return True
 
-    def _IfExp(self, node):
+    def _IfExp(self, node: ast.IfExp) -> Any:
         return self.run(node.body) if self.run(node.test) else self.run(node.orelse)
 
-    def _Subscript(self, node):
+    def _Subscript(self, node: ast.Subscript) -> Any:
         seq, idx = self.run(node.value), self.run(node.slice)
         if not isinstance(seq, (list, tuple)):
             self.fail(node, f"cannot index a {type(seq).__name__}")
@@ -369,7 +423,8 @@ class _Interp:
             self.fail(node, f"index {idx} out of range for a list of {len(seq)}")
         return seq[idx]
 
-    def _Call(self, node):
+    def _Call(self, node: ast.Call) -> Any:
+        assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
         name = node.func.id
         args = [self.run(a) for a in node.args]
         if name == "len":
@@ -397,7 +452,7 @@ class _Interp:
 class _Sym(_Interp):
     """Same walk as the interpreter, building sympy values where names are symbolic."""
 
-    def __init__(self, env, expr: Expr):
+    def __init__(self, env: Mapping[str, object], expr: Expr) -> None:
         super().__init__(env, expr)
         import sympy
 
@@ -407,15 +462,15 @@ class _Sym(_Interp):
         self.sympify, self.refuse_text = sympify, refuse_text  # never sympy's text parser
 
     @staticmethod
-    def _concrete(v) -> bool:
+    def _concrete(v: object) -> bool:
         return isinstance(v, (int, float, bool, str, type(None), list, tuple))
 
-    def _Name(self, node):
+    def _Name(self, node: ast.Name) -> Any:
         if node.id == "inf":
             return self.sp.oo
         return super()._Name(node)
 
-    def _UnaryOp(self, node):
+    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         v = self.run(node.operand)
         if self._concrete(v):
             return super()._UnaryOp(node)
@@ -423,7 +478,7 @@ class _Sym(_Interp):
             return self.sp.Not(v)
         return -v if isinstance(node.op, ast.USub) else v
 
-    def _BinOp(self, node):
+    def _BinOp(self, node: ast.BinOp) -> Any:
         a, b = self.run(node.left), self.run(node.right)
         if self._concrete(a) and self._concrete(b):
             return super()._BinOp(node)
@@ -448,18 +503,18 @@ class _Sym(_Interp):
             return sp.Mod(a, b)
         return a**b
 
-    def _BoolOp(self, node):
+    def _BoolOp(self, node: ast.BoolOp) -> Any:
         vals = [self.run(e) for e in node.values]
         if all(self._concrete(v) for v in vals):
             return super()._BoolOp(node)
         self.refuse_text(vals)
         return (self.sp.And if isinstance(node.op, ast.And) else self.sp.Or)(*vals)
 
-    def _Compare(self, node):
+    def _Compare(self, node: ast.Compare) -> Any:
         sp = self.sp
         left = self.run(node.left)
         terms = []
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = self.run(comp)
             if self._concrete(left) and self._concrete(right):
                 try:
@@ -482,7 +537,7 @@ class _Sym(_Interp):
             left = right
         return sp.And(*terms) if len(terms) > 1 else terms[0]
 
-    def _IfExp(self, node):
+    def _IfExp(self, node: ast.IfExp) -> Any:
         test = self.run(node.test)
         if self._concrete(test):  # a known value (a str or list param's): Python truthiness
             test = bool(test)
@@ -494,10 +549,11 @@ class _Sym(_Interp):
         self.refuse_text([body, orelse])
         return self.sp.Piecewise((body, test), (orelse, True))
 
-    def _Call(self, node):
+    def _Call(self, node: ast.Call) -> Any:
         args = [self.run(a) for a in node.args]
         if all(self._concrete(a) for a in args):
             return super()._Call(node)
+        assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
         sp, name = self.sp, node.func.id
         self.refuse_text(args)
         if name == "max":

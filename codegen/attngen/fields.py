@@ -3,31 +3,37 @@ error that says what was expected (and, for a mistyped key, what was meant)."""
 
 from __future__ import annotations
 
-from .errors import Loc, did_you_mean, error
+from collections.abc import Collection
+from typing import TypeVar
+
+from .errors import BAD_VALUE, EXPR_SYNTAX, UNKNOWN_KEY, Loc, did_you_mean, error
 from .expr import Expr, parse
-from .yamlload import LBool, LFloat, LList, LMap, LNone, loc_of
+from .yamlload import LBool, LFloat, LList, LMap, LNone, LStr, LValue, loc_of
+
+T = TypeVar("T")
 
 
-def check_keys(m: LMap, allowed, what: str) -> None:
+def check_keys(m: LMap, allowed: Collection[str], what: str) -> None:
     """E101 at the first key of `m` not in `allowed`, with a did-you-mean."""
     for key in m:
         if key not in allowed:
-            raise error(m.key_locs[key], "E101", f"unknown key '{key}' in {what}"
+            raise error(m.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in {what}"
                         + did_you_mean(key, allowed))
 
 
-def expect(value, types, what: str, loc: Loc, expected: str):
+def expect(value: object, types: type[T] | tuple[type[T], ...], what: str, loc: Loc,
+           expected: str) -> T:
     """`value` if it is one of `types` (a YAML boolean only where `expected` says so),
     else E102: `{what} must be {expected}, got a list`."""
     if isinstance(value, LNone) or not isinstance(value, types) \
             or (isinstance(value, (int, float)) and type(value).__name__ == "LBool"
                 and "bool" not in expected and "true or false" not in expected):
         got = _type_name(value)
-        raise error(loc_of(value, loc), "E102", f"{what} must be {expected}, got {got}")
+        raise error(loc_of(value, loc), BAD_VALUE, f"{what} must be {expected}, got {got}")
     return value
 
 
-def _type_name(value) -> str:
+def _type_name(value: object) -> str:
     kind = type(value).__name__
     return {"LStr": "a string", "LInt": "an integer", "LFloat": "a number", "LBool": "a boolean",
             "LNone": "null", "LMap": "a mapping", "LList": "a list"}.get(kind, kind)
@@ -37,36 +43,35 @@ def text_of(m: LMap, key: str, what: str) -> str:
     """The text field `key` of `m` ('' when absent), at most 2000 characters."""
     if key not in m:
         return ""
-    value = m[key]
-    expect(value, str, f"'{key}' of {what}", m.loc, "a string")
+    value = expect(m[key], LStr, f"'{key}' of {what}", m.loc, "a string")
     if len(value) > 2000:
-        raise error(value.loc, "E102", f"'{key}' of {what} is longer than 2000 characters")
+        raise error(value.loc, BAD_VALUE, f"'{key}' of {what} is longer than 2000 characters")
     return str(value)
 
 
-def expr_of(value, loc: Loc, *, as_tuple: bool = False) -> Expr:
+def expr_of(value: LValue, loc: Loc, *, as_tuple: bool = False) -> Expr:
     """A YAML scalar or list as an Expr (lists become list or tuple literals)."""
     if isinstance(value, LList):
         parts = [expr_of(v, loc) for v in value]
         inner = ", ".join(p.text for p in parts)
         text = f"({inner}{',' if len(parts) == 1 else ''})" if as_tuple else f"[{inner}]"
         if len(text) > 400:
-            raise error(value.loc, "E200", "list value longer than 400 characters")
+            raise error(value.loc, EXPR_SYNTAX, "list value longer than 400 characters")
         return parse(text, value.loc)
     if isinstance(value, LMap):
-        raise error(value.loc, "E102", "expected an expression or a list, got a mapping")
+        raise error(value.loc, BAD_VALUE, "expected an expression or a list, got a mapping")
     return parse(value, loc_of(value, loc))
 
 
-def shape_of(value, loc: Loc, what: str) -> list[Expr]:
+def shape_of(value: LValue, loc: Loc, what: str) -> list[Expr]:
     """A shape list `[B, C, H, W]`: each dim a name, an integer or an expression."""
-    expect(value, LList, what, loc, "a list of dims like [B, C, H, W]")
+    value = expect(value, LList, what, loc, "a list of dims like [B, C, H, W]")
     if len(value) > 16:
-        raise error(value.loc, "E102", f"{what} has more than 16 dims")
+        raise error(value.loc, BAD_VALUE, f"{what} has more than 16 dims")
     dims = []
     for d in value:
         if isinstance(d, (LList, LMap, LNone, LBool, LFloat)):
-            raise error(loc_of(d, value.loc), "E102",
+            raise error(loc_of(d, value.loc), BAD_VALUE,
                         f"{what}: each dim must be a name, an integer or an expression")
         dims.append(parse(d, loc_of(d, value.loc)))
     return dims

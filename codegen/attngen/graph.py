@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import Collector, Loc, did_you_mean, error
-from .model import Node, Ref, Spec, dim_names
+from .errors import (
+    BAD_ARGUMENTS,
+    DUPLICATE_NAME,
+    GRAPH_CYCLE,
+    UNKNOWN_OUTPUT,
+    UNKNOWN_REF,
+    UNREACHABLE_NODE,
+    Collector,
+    Loc,
+    did_you_mean,
+    error,
+)
+from .model import Cases, Node, Ref, Repeat, Spec, cases_of, dim_names, layer_target
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -17,17 +28,14 @@ if TYPE_CHECKING:
 
 def node_refs(node: Node) -> list[Ref]:
     """Every tensor a node reads (its own inputs and those of its cases)."""
+    if isinstance(node.form, Cases):  # a `cases` node itself has no `in:` or `if_given:`
+        return [ref for case in node.form.cases for ref in node_refs(case)]
     refs = list(node.inputs)
-    if node.apply:
-        refs.append(node.apply)  # the layer must be defined (and computed) first
+    target = layer_target(node.form)
+    if target is not None:
+        refs.append(target)  # the layer must be defined (and computed) first
     if node.if_given:
         refs.append(node.if_given)
-    for case in node.cases or ():
-        refs.extend(case.inputs)
-        if case.apply:
-            refs.append(case.apply)
-        if case.if_given:
-            refs.append(case.if_given)
     return refs
 
 
@@ -57,15 +65,21 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     for node in spec.nodes.values():
         for ref in node_refs(node):
             if ref.name not in prod:
-                issues.add(error(ref.loc, "E300", f"node '{node.name}' uses unknown '{ref.name}'"
-                                 + did_you_mean(ref.name, prod)))
+                issues.add(
+                    error(
+                        ref.loc,
+                        UNKNOWN_REF,
+                        f"node '{node.name}' uses unknown '{ref.name}'"
+                        + did_you_mean(ref.name, prod),
+                    )
+                )
             elif prod[ref.name] == node.name:
-                issues.add(error(ref.loc, "E301", f"node '{node.name}' uses its own output"))
+                issues.add(error(ref.loc, GRAPH_CYCLE, f"node '{node.name}' uses its own output"))
             else:
                 graph.add_edge(prod[ref.name], node.name)
     for out in spec.outputs:
         if out.name not in prod:
-            issues.add(error(out.loc, "E303", f"output '{out.name}' is not a node or input"
+            issues.add(error(out.loc, UNKNOWN_OUTPUT, f"output '{out.name}' is not a node or input"
                              + did_you_mean(out.name, prod)))
     issues.raise_if_any()
     try:  # a topological sort fails exactly when there is a cycle; only then look for it
@@ -74,7 +88,7 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
         cycle = nx.find_cycle(graph)
         names = [a for a, _ in cycle] + [cycle[0][0]]
         first = spec.nodes[names[0]]
-        raise error(first.loc, "E301", "cycle in the graph: " + " -> ".join(names)) from None
+        raise error(first.loc, GRAPH_CYCLE, "cycle in the graph: " + " -> ".join(names)) from None
     return graph, [n for n in order if n in spec.nodes]
 
 
@@ -93,7 +107,7 @@ def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: li
     for name in active:
         if name not in needed:
             node = spec.nodes[name]
-            issues.add(error(node.loc, "E302", f"node '{name}' does not reach any output"
+            issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' does not reach any output"
                              + config_text, "remove it, or use its result"))
     issues.raise_if_any()
 
@@ -108,34 +122,50 @@ def check_optional_reads(spec: Spec) -> None:
     optional = sorted(n for n, i in sources.items() if i.optional)
     issues = Collector()
     for node in spec.nodes.values():
-        for body in [node, *(node.cases or [])]:
+        for body in [node, *cases_of(node)]:
             guard = body.if_given
             bad = len(issues.diagnostics)
             if guard is not None and guard.name not in sources and guard.name not in spec.nodes:
-                issues.add(error(guard.loc, "E300", f"node '{node.name}': 'if_given: "
+                issues.add(error(guard.loc, UNKNOWN_REF, f"node '{node.name}': 'if_given: "
                                  f"{guard.name}' names no input" + did_you_mean(guard.name,
                                                                                 optional)))
             elif guard is not None and guard.name in sources and guard.name not in optional:
-                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                issues.add(error(guard.loc, BAD_ARGUMENTS, f"node '{node.name}': 'if_given: "
                                  f"{guard.name}' must name an optional input; '{guard.name}' "
                                  "is always given",
                                  "optional inputs: " + (", ".join(optional) or "none")))
             elif guard is not None and guard.name in spec.nodes:
-                issues.add(error(guard.loc, "E402", f"node '{node.name}': 'if_given: "
+                issues.add(error(guard.loc, BAD_ARGUMENTS, f"node '{node.name}': 'if_given: "
                                  f"{guard.name}' must name an optional input, not a node"))
             elif guard is not None and body.inputs and body.inputs[0].name == guard.name:
-                issues.add(error(body.inputs[0].loc, "E402", f"node '{node.name}': its first "
-                                 f"input is passed on when '{guard.name}' is absent, so it "
-                                 f"cannot be '{guard.name}' itself"))
+                issues.add(
+                    error(
+                        body.inputs[0].loc,
+                        BAD_ARGUMENTS,
+                        f"node '{node.name}': its first "
+                        f"input is passed on when '{guard.name}' is absent, so it "
+                        f"cannot be '{guard.name}' itself",
+                    )
+                )
             elif guard is not None and not body.inputs:
-                issues.add(error(guard.loc, "E402", f"node '{node.name}' has 'if_given' but "
-                                 "no input to pass on"))
+                issues.add(
+                    error(
+                        guard.loc,
+                        BAD_ARGUMENTS,
+                        f"node '{node.name}' has 'if_given' but no input to pass on",
+                    )
+                )
             for ref in body.inputs if len(issues.diagnostics) == bad else ():
                 if ref.name in optional and (guard is None or guard.name != ref.name):
-                    issues.add(error(ref.loc, "E402", f"node '{node.name}' reads optional "
+                    issues.add(error(ref.loc, BAD_ARGUMENTS, f"node '{node.name}' reads optional "
                                      f"input '{ref.name}', which is None when not passed",
                                      f"add 'if_given: {ref.name}' to the node"))
     issues.raise_if_any()
+
+
+def loop_var(node: Node) -> str | None:
+    """The name `each: NAME in ...` gives the items (None without `each` or a name)."""
+    return node.form.var if isinstance(node.form, Repeat) else None
 
 
 def check_unique_names(spec: Spec) -> None:
@@ -145,8 +175,13 @@ def check_unique_names(spec: Spec) -> None:
 
     def claim(name: str, loc: Loc, what: str) -> None:
         if name in seen:
-            issues.add(error(loc, "E106", f"{what} '{name}' reuses a name already defined at "
-                             f"line {seen[name].line}"))
+            issues.add(
+                error(
+                    loc,
+                    DUPLICATE_NAME,
+                    f"{what} '{name}' reuses a name already defined at line {seen[name].line}",
+                )
+            )
         else:
             seen[name] = loc
 
@@ -162,20 +197,26 @@ def check_unique_names(spec: Spec) -> None:
         claim(node.name, node.loc, "node")
         for o in node.out or ():
             claim(o, node.loc, "output")
-        for n in node.cases or ():
+        for n in cases_of(node):
             for o in n.out or ():
                 if o not in (node.out or ()):
                     claim(o, n.loc, "output")
-        if node.each_var in seen and seen[node.each_var] != node.loc:
-            issues.add(error(node.loc, "E106", f"loop variable '{node.each_var}' of node "
-                             f"'{node.name}' shadows a name defined at line "
-                             f"{seen[node.each_var].line}"))
+        var = loop_var(node)
+        if var is not None and var in seen and seen[var] != node.loc:
+            issues.add(error(node.loc, DUPLICATE_NAME, f"loop variable '{var}' of node "
+                             f"'{node.name}' shadows a name defined at line {seen[var].line}"))
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
-    values |= {n.each_var for n in spec.nodes.values() if n.each_var}
+    values |= {var for n in spec.nodes.values() if (var := loop_var(n))}
     for inp in spec.inputs.values():
         for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
             for name, loc in dim_names(shape):
                 if name in values:  # forward's `name, ... = x.shape` would overwrite it
-                    issues.add(error(loc, "E106", f"dim '{name}' of input '{inp.name}' reuses "
-                                     "the name of an input, node, output or loop variable"))
+                    issues.add(
+                        error(
+                            loc,
+                            DUPLICATE_NAME,
+                            f"dim '{name}' of input '{inp.name}' reuses "
+                            "the name of an input, node, output or loop variable",
+                        )
+                    )
     issues.raise_if_any()

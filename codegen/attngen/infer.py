@@ -1,7 +1,9 @@
 """Shape inference: one spec, one configuration, node by node in forward order.
 
 Each node's shape comes from its op's rule (ops/ctx.py) or its sub-spec's own inference
-and is unified with its `shape:` annotation, which may bind new dim names.
+and is unified with its `shape:` annotation, which may bind new dim names. Its dtype
+family comes along (TensorType) from the op's dtype rule, which also says which input
+dtypes the op takes; the op's arguments are checked against their declared types.
 """
 
 from __future__ import annotations
@@ -11,16 +13,67 @@ import ast
 import sympy
 
 from . import ops
+from .algebra import TooLarge
 from .configs import Env, add_lets, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
-from .errors import Loc, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    SHAPE_MISMATCH,
+    SHAPE_RULE,
+    UNKNOWN_NAME,
+    UNKNOWN_REF,
+    UNSTATED_DIVISIBILITY,
+    Loc,
+    did_you_mean,
+    error,
+)
 from .expr import Expr, frozen_value
 from .graph import build, producers
-from .model import Item, Node, Spec, is_declaration
+from .model import (
+    Callee,
+    Cases,
+    FunctionOp,
+    Item,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    is_declaration,
+    owned_layer,
+    unwrapped,
+)
 from .ops.ctx import ShapeFail
 from .prover import Prover
-from .results import LAYER, Checked, NodeShapes
+from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
 from .shape_ctx import ProverCtx
+
+# an input's `dtype:` -> its dtype family (ops.DTYPES)
+INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
+
+# The node budget: the nodes one check infers, in all its configurations, a sub-spec's
+# nodes counted at every `use:` and every `each` item (`each` x `use:` x depth), whether
+# inferred or taken from the cache of identical calls (what the module would contain).
+MAX_NODES = 50_000
+
+
+class NodeCount:
+    """The nodes inferred so far by one check, shared by its inferences; TooLarge past
+    MAX_NODES (the checker reports it at the node being inferred)."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def add(self, n: int) -> None:
+        self.used += n
+        if self.used > MAX_NODES:
+            raise TooLarge(f"the spec expands to more than {MAX_NODES:,} nodes: its own and "
+                           "its sub-specs' at every `use:` and `each` item, in every "
+                           "configuration (the build budget for nodes)")
 
 
 def check_names(expr: Expr, env) -> None:
@@ -29,7 +82,7 @@ def check_names(expr: Expr, env) -> None:
         return
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
-            raise error(expr.loc.shifted(n.col_offset), "E202", f"unknown name '{n.id}' in "
+            raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
                         f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
 
 
@@ -37,9 +90,11 @@ class Inference:
     """Infers the shapes of one spec for one configuration and one environment."""
 
     def __init__(self, spec: Spec, env: Env, prover: Prover, config: dict, order: list[str],
-                 record: Checked | None = None):
+                 record: Checked | None = None, count: NodeCount | None = None):
         self.spec, self.env, self.prover, self.config = spec, env, prover, config
         self.order, self.record = order, record
+        self.count = count if count is not None else NodeCount()
+        self.current: Node | None = None  # the node being inferred (where budgets report)
         self.ctx = ProverCtx(prover)
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
@@ -77,7 +132,7 @@ class Inference:
             return sympy.Integer(value)
         if is_dim(value):
             return value
-        raise error(d.loc, "E402", f"dim '{d.text}' is not an integer ({value!r})")
+        raise error(d.loc, BAD_ARGUMENTS, f"dim '{d.text}' is not an integer ({value!r})")
 
     def unify(self, node_name: str, loc: Loc, inferred, dims: list[Expr], rule: str,
               extra: dict | None = None):
@@ -89,11 +144,15 @@ class Inference:
         annot = self.annotation(dims, extra)
         shown = "[" + ", ".join(d.text for d in dims) + "]"
         if len(annot) != len(inferred):
-            raise error(loc, "E400", f"node '{node_name}': shape {fmt_shape(inferred)} has "
-                        f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
-                        f"rule: {rule}" if rule else "")
+            raise error(
+                loc,
+                SHAPE_MISMATCH,
+                f"node '{node_name}': shape {fmt_shape(inferred)} has "
+                f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                f"rule: {rule}" if rule else "",
+            )
         result = []
-        for i, ((kind, value), actual) in enumerate(zip(annot, inferred)):
+        for i, ((kind, value), actual) in enumerate(zip(annot, inferred, strict=False)):
             if kind == "bind":
                 self.env.sym[value] = actual
                 self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
@@ -107,7 +166,7 @@ class Inference:
                 hint = self.prover.divisibility_hint(actual, value)
                 bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
                 notes += [hint, f"dims bound so far: {bound}" if bound else ""]
-                raise error(dims[i].loc, "E404" if hint else "E400",
+                raise error(dims[i].loc, UNSTATED_DIVISIBILITY if hint else SHAPE_MISMATCH,
                             f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
                             f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
                             f"{dims[i].text})" + config_text(self.config), *notes)
@@ -120,7 +179,7 @@ class Inference:
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 continue
-            for i, d in enumerate(inp.shape):
+            for i, d in enumerate(inp.tensor_shape):
                 if not d.text.isidentifier() or d.text in self.env.sym:
                     continue
                 if given is None:
@@ -132,8 +191,8 @@ class Inference:
             if given is not None and name not in given:
                 self.values[name] = None  # optional input not passed
                 continue
-            dims = []
-            for d in inp.shape:
+            dims: list = []
+            for d in inp.tensor_shape:
                 if d.text.isidentifier() and d.text not in self.env.sym:
                     if given is None:
                         sym = dim_symbol(d.text)
@@ -145,19 +204,24 @@ class Inference:
                     dims.append(self.env.sym[d.text])
                 else:
                     dims.append(self._dim_value(d, self.sym(d)))
+            dtype = INPUT_DTYPES[inp.dtype]
             if given is not None:
+                got = dtype_of(given[name])
+                if got is not None and got != dtype:
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} is a {dtype} tensor, "
+                                    f"got a {got} one", BAD_ARGUMENTS)
                 if len(given[name]) != len(dims):
                     raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
                                     f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "
-                                    f"{fmt_shape(given[name])}", "E403")
-                for i, (want, got) in enumerate(zip(dims, given[name])):
+                                    f"{fmt_shape(given[name])}", SHAPE_RULE)
+                for i, (want, got) in enumerate(zip(dims, given[name], strict=False)):
                     self.ctx.eq(got, want, f"dim {i} of the value passed as '{name}'",
                                 f"{self.spec.name}'s input shape")
-                self.values[name] = tuple(given[name])
+                self.values[name] = TensorType(given[name], dtype)
             else:
-                self.values[name] = tuple(dims)
+                value = self.values[name] = TensorType(dims, dtype)
                 try:
-                    self.ctx.sizes(self.values[name], f"input '{name}'")
+                    self.ctx.sizes(value, f"input '{name}'")
                 except ShapeFail as exc:
                     raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
                                 *exc.notes) from None
@@ -172,12 +236,15 @@ class Inference:
             if is_declaration(node):
                 self.values[name] = LAYER  # owned here, called by `apply:` nodes
                 continue
-            if node.cases is not None:
-                chosen = [c for c in node.cases if self.active(c.when)]
+            if isinstance(node.form, Cases):
+                chosen = [c for c in node.form.cases if self.active(c.when)]
                 if len(chosen) != 1:
                     count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
-                    raise error(node.loc, "E402", f"node '{name}': {count}, exactly one must"
-                                + config_text(self.config))
+                    raise error(
+                        node.loc,
+                        BAD_ARGUMENTS,
+                        f"node '{name}': {count}, exactly one must" + config_text(self.config),
+                    )
                 self.node(node, chosen[0], prod)
             else:
                 self.node(node, node, prod)
@@ -185,21 +252,31 @@ class Inference:
     def fetch(self, ref, node: Node):
         owner = self.prod[ref.name]
         if owner not in self.values:
-            raise error(ref.loc, "E300", f"node '{node.name}' uses '{ref.name}', which does not "
-                        "exist" + config_text(self.config))
+            raise error(
+                ref.loc,
+                UNKNOWN_REF,
+                f"node '{node.name}' uses '{ref.name}', which does not "
+                "exist" + config_text(self.config),
+            )
         value = self.values[owner]
         if value is LAYER:
-            raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a layer "
+            raise error(ref.loc, BAD_ARGUMENTS, f"node '{node.name}' reads '{ref.name}', a layer "
                         "declared without 'in:' (not a tensor)",
                         f"call the layer with: {{apply: {ref.name}, in: ...}}")
         if isinstance(value, dict):
             if ref.name not in value:  # the node's own name, not one of its outputs
-                raise error(ref.loc, "E402", f"node '{node.name}' reads '{ref.name}', a node with "
-                            f"several outputs: read one of {', '.join(value)}")
+                raise error(
+                    ref.loc,
+                    BAD_ARGUMENTS,
+                    f"node '{node.name}' reads '{ref.name}', a node with "
+                    f"several outputs: read one of {', '.join(value)}",
+                )
             return value[ref.name]
         return value
 
     def node(self, node: Node, body: Node, prod):
+        self.current = node
+        self.count.add(1)
         ins = [self.fetch(r, node) for r in body.inputs]
         if body.if_given is not None:
             given = self.fetch(body.if_given, node)
@@ -210,12 +287,16 @@ class Inference:
             out = self.compute(node, body, ins)
         except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
                 OverflowError) as exc:  # an op rule fed values of the wrong kind
-            raise error(body.loc, "E402", f"node '{node.name}': arguments of the wrong kind for "
-                        f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
-                        f"rule: {self.rule_of(body)}" if self.rule_of(body) else "") from None
+            raise error(
+                body.loc,
+                BAD_ARGUMENTS,
+                f"node '{node.name}': arguments of the wrong kind for "
+                f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
+                f"rule: {self.rule_of(body)}" if self.rule_of(body) else "",
+            ) from None
         except ShapeFail as exc:
             rule = self.rule_of(body)
-            shown = ", ".join(fmt_shape(s) if s is not None else "None" for s in ins)
+            shown = ", ".join(typed_text(s) for s in ins)
             raise error(body.loc, exc.code,
                         f"node '{node.name}': {exc}" + config_text(self.config),
                         *exc.notes, f"inputs: {shown}" if ins else "",
@@ -225,126 +306,169 @@ class Inference:
                 if isinstance(out, list) or len(out) != len(ins[0]):
                     self.ctx.fail(f"{fmt_shape(out) if not isinstance(out, list) else 'a list'} "
                                   f"with it, {fmt_shape(ins[0])} without it")
-                for i, (a, b) in enumerate(zip(out, ins[0])):
+                for i, (a, b) in enumerate(zip(out, ins[0], strict=False)):
                     self.ctx.eq(a, b, f"dim {i} with '{body.if_given.name}'", "without it")
             except ShapeFail as exc:
-                raise error(body.loc, "E403", f"node '{node.name}': the shape must not depend on "
-                            f"whether '{body.if_given.name}' is given: {exc}") from None
+                raise error(
+                    body.loc,
+                    SHAPE_RULE,
+                    f"node '{node.name}': the shape must not depend on "
+                    f"whether '{body.if_given.name}' is given: {exc}",
+                ) from None
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
-            out = self.check_annotation(node, body, out, annotation)
+            out = _with_dtypes(self.check_annotation(node, body, out, annotation), out)
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
-                raise error(body.loc, "E402", f"node '{node.name}' names {len(body.out)} outputs "
-                            f"but produces {len(out) if isinstance(out, list) else 1}")
-            out = dict(zip(body.out, out))
+                raise error(
+                    body.loc,
+                    BAD_ARGUMENTS,
+                    f"node '{node.name}' names {len(body.out)} outputs "
+                    f"but produces {len(out) if isinstance(out, list) else 1}",
+                )
+            out = dict(zip(body.out, out, strict=False))
         elif isinstance(out, list) and not self.is_list_node(body, ins):
-            raise error(body.loc, "E402", f"node '{node.name}' produces {len(out)} outputs: "
-                        "name them with out: [a, b, ...]")
+            raise error(
+                body.loc,
+                BAD_ARGUMENTS,
+                f"node '{node.name}' produces {len(out)} outputs: name them with out: [a, b, ...]",
+            )
         self.values[node.name] = out
         if self.record is not None and node.name not in self.record.nodes:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
 
     def is_list_node(self, body: Node, ins) -> bool:
-        return body.each is not None or body.map
+        return isinstance(body.form, Repeat | Map)
 
     def check_annotation(self, node: Node, body: Node, out, annotation):
         rule = self.rule_of(body)
         loc = node.shape_loc or body.loc
         if body.out:
             return [self.unify(name, loc, shape, dims, rule)
-                    for name, dims, shape in zip(body.out, annotation, out)]
+                    for name, dims, shape in zip(body.out, annotation, out, strict=False)]
         if isinstance(out, list):
-            items = self.each_items(body) if body.each is not None else [None] * len(out)
+            each = body.form if isinstance(body.form, Repeat) else None
+            items = self.each_items(each) if each is not None else [None] * len(out)
             result = []
-            for item, shape in zip(items, out):
-                extra = {body.each_var: item} if body.each_var else None
+            for item, shape in zip(items, out, strict=False):
+                extra = {each.var: item} if each is not None and each.var else None
                 result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
             return result
         return self.unify(node.name, loc, out, annotation, rule)
 
     def rule_of(self, body: Node) -> str:
-        if body.op:
-            return f"{body.op}: {ops.REGISTRY[body.op].rule}"
-        if body.use and body.spec:
-            return f"{body.spec.name} (from {body.spec.file})"
-        return ""
+        """The op's shape rule (or the sub-spec called), for error notes."""
+        called = unwrapped(body.form)
+        match called:
+            case LayerOp(op) | FunctionOp(op):
+                return f"{op}: {ops.REGISTRY[op].rule}"
+            case SubSpec(spec=sub):
+                return f"{sub.name} (from {sub.file})"
+            case Seq() | LayerCall() | Cases():
+                return ""
+            case _:
+                assert_never(called)
 
-    def each_items(self, body: Node) -> list:
-        items = self.concrete(body.each)
+    def each_items(self, each: Repeat) -> list:
+        items = self.concrete(each.iterable)
         if not isinstance(items, (list, tuple)):
-            raise error(body.each.loc, "E402", f"'each' needs a list, got {items!r}")
+            raise error(each.iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
         if len(items) > 64:
-            raise error(body.each.loc, "E402", "'each' over more than 64 items")
+            raise error(each.iterable.loc, BAD_ARGUMENTS, "'each' over more than 64 items")
         return list(items)
 
     def compute(self, node: Node, body: Node, ins):
-        if body.each is not None:
-            out = []
-            for item in self.each_items(body):
-                extra_sym = {body.each_var: item} if body.each_var else {}
-                out.append(self.call_layer(body, ins, extra_sym))
-            return out
-        if body.map:
-            if len(ins) != 1 or not isinstance(ins[0], list):
-                raise ShapeFail("'map: true' needs exactly one list-valued input", "E402")
-            return [self.call_layer(body, [x], {}) for x in ins[0]]
-        return self.call_layer(body, ins, {})
+        match body.form:
+            case Repeat() as each:
+                return [self.call(each.body, ins, {each.var: item} if each.var else {}, body)
+                        for item in self.each_items(each)]
+            case Map(called):
+                if len(ins) != 1 or not isinstance(ins[0], list):
+                    raise ShapeFail(
+                        "'map: true' needs exactly one list-valued input", BAD_ARGUMENTS
+                    )
+                return [self.call(called, [x], {}, body) for x in ins[0]]
+            case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
+                return self.call(body.form, ins, {}, body)
+            case Cases():
+                raise AssertionError("a case is chosen before a node is computed (run)")
+            case _:
+                assert_never(body.form)
 
-    def call_layer(self, body: Node, ins, extra: dict):
-        if body.apply is not None:
-            target = self.spec.nodes.get(body.apply.name)
-            if target is None or target.kind not in ("op", "seq", "use") or target.each \
-                    or (target.op and not ops.REGISTRY[target.op].module):
-                raise ShapeFail(f"'apply: {body.apply.name}' must name a layer node "
-                                "(op layer, seq or use) of this spec", "E402")
-            if target.name not in self.values:
-                raise ShapeFail(f"'apply: {body.apply.name}' names a layer that does not "
-                                "exist in this configuration", "E300")
-            return self.call_layer(target, ins, extra)
-        if body.seq is not None:
-            self.check_arity("a layer sequence", ins, 1, 1)
-            shape = ins[0]
-            for item in body.seq:
-                shape = self.item(item, [shape], extra, body)
-                if item.shape is not None:
-                    shape = self.unify(f"{body.name}.{item.name}", item.loc, shape, item.shape,
-                                       self.rule_of_item(item), extra)
-            return shape
-        return self.item(body.as_item(), ins, extra, body)
+    def call(self, form: Callee, ins, extra: dict, owner: Node):
+        """The output shape of one call of a node's callee; `owner` is the node it belongs
+        to (for `apply:`, the node that declares the layer)."""
+        match form:
+            case LayerCall(target):
+                layer = self.spec.nodes.get(target.name)
+                owned = None if layer is None or isinstance(layer.form, Repeat) \
+                    else owned_layer(layer.form)
+                if layer is None or owned is None:
+                    raise ShapeFail(f"'apply: {target.name}' must name a layer node "
+                                    "(op layer, seq or use) of this spec", BAD_ARGUMENTS)
+                if layer.name not in self.values:
+                    raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
+                                    "exist in this configuration", UNKNOWN_REF)
+                return self.call(owned, ins, extra, layer)
+            case Seq(items):
+                self.check_arity("a layer sequence", ins, 1, 1)
+                shape = ins[0]
+                for item in items:
+                    shape = self.call_one(item.form, [shape], extra, owner)
+                    if item.shape is not None:
+                        rule = self.rule_of_item(item)
+                        shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
+                                                        shape, item.shape, rule, extra), shape)
+                return shape
+            case LayerOp() | FunctionOp() | SubSpec():
+                return self.call_one(form, ins, extra, owner)
+            case _:
+                assert_never(form)
 
     def rule_of_item(self, item: Item) -> str:
-        return f"{item.op}: {ops.REGISTRY[item.op].rule}" if item.op else ""
+        op = item.form.op if isinstance(item.form, LayerOp) else None
+        return f"{op}: {ops.REGISTRY[op].rule}" if op else ""
 
     def check_arity(self, what: str, ins, lo: int, hi: int):
         n = len(ins)
         if n < lo or (hi != -1 and n > hi):
             want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
-            raise ShapeFail(f"{what} takes {want} input(s), got {n}", "E402")
+            raise ShapeFail(f"{what} takes {want} input(s), got {n}", BAD_ARGUMENTS)
         for i, s in enumerate(ins):
             if isinstance(s, list):
+                takers = ", ".join(n for n, o in ops.REGISTRY.items() if o.list_input)
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "
-                                "(cat, stack, add) or 'map: true'", "E402")
+                                f"({takers}) or 'map: true'", BAD_ARGUMENTS)
 
-    def item(self, item: Item, ins, extra: dict, owner: Node):
+    def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
         """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
-        if item.use:
-            return self.call_spec(item, ins, extra)
-        op = ops.REGISTRY[item.op]
+        if isinstance(call, SubSpec):
+            return self.call_spec(call, ins, extra)
+        op = ops.REGISTRY[call.op]
         if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
             ins = ins[0]
             if not ins:
-                raise ShapeFail("empty list", "E402")
+                raise ShapeFail("empty list", BAD_ARGUMENTS)
         self.check_arity(f"{op.name}", ins, *op.arity)
-        args = self.op_args(op, item.args, extra)
+        args = self.op_args(op, call.args, extra)
         for a in op.args:
-            if a.low is None and a.high is None:
-                continue
-            try:
-                self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
-            except ShapeFail as exc:  # located at the argument (a default is always valid)
-                raise error(item.args[a.name].loc, exc.code,
-                            f"node '{owner.name}': {exc}" + config_text(self.config)) from None
+            try:  # a default is always valid: what fails is given, located at its value
+                if a.name in call.args:
+                    self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
+                                     call.args[a.name].text)
+                if a.low is not None or a.high is not None:
+                    self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+            except ShapeFail as exc:
+                raise error(call.args[a.name].loc, exc.code,
+                            f"node '{owner.name}': {exc}" + config_text(self.config),
+                            *exc.notes) from None
+        families = [dtype_of(s) for s in ins]
+        for i, family in enumerate(families):
+            allowed = op.dtype.allowed(i)
+            if family is not None and family not in allowed:
+                raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
+                                f"got a {family} tensor", BAD_ARGUMENTS,
+                                (f"dtype rule: {op.dtype.text}",))
         out = op.shape(self.ctx, list(ins), args)
         for shape in out if isinstance(out, list) else [out]:
             bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
@@ -352,10 +476,13 @@ class Inference:
             if bad is not None:  # e.g. Linear(cin, [1, 2]): an argument is no integer
                 raise ShapeFail(f"{op.name} gives a dim {bad} that is not an integer: check "
                                 "its arguments (" + ", ".join(
-                                    f"{k}={v}" for k, v in args.items()) + ")", "E402")
+                                    f"{k}={v}" for k, v in args.items()) + ")", BAD_ARGUMENTS)
             if isinstance(shape, tuple):
                 self.ctx.sizes(shape, f"{op.name}'s output")
-        return out
+        dtype = op.dtype.result([f for f in families if f is not None])
+        if isinstance(out, list):
+            return [TensorType(shape, dtype) for shape in out]
+        return TensorType(out, dtype)
 
     def op_args(self, op, given: dict, extra: dict) -> dict:
         args = {}
@@ -366,23 +493,23 @@ class Inference:
                 if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
                                              for d in args[a.name]):
                     raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
-                                    "or expression (not a list)", "E402")
+                                    "or expression (not a list)", BAD_ARGUMENTS)
             elif a.required:
                 raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
-                                + ", ".join(x.name for x in op.args) + ")", "E402")
+                                + ", ".join(x.name for x in op.args) + ")", BAD_ARGUMENTS)
             else:
                 args[a.name] = a.default
         return args
 
-    def call_spec(self, item: Item, ins, extra: dict):
-        sub = item.spec
+    def call_spec(self, call: SubSpec, ins, extra: dict):
+        sub = call.spec
         config, env = {}, Env()
         for p in sub.params.values():
-            if p.name in item.args:
-                env.sym[p.name] = self.sym(item.args[p.name], extra)
-                env.val[p.name] = self.concrete(item.args[p.name], extra)
+            if p.name in call.args:
+                env.sym[p.name] = self.sym(call.args[p.name], extra)
+                env.val[p.name] = self.concrete(call.args[p.name], extra)
             elif p.required:
-                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", "E402")
+                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
             else:
                 env.sym[p.name] = env.val[p.name] = p.default
             if p.name in structural_params(sub):
@@ -392,16 +519,18 @@ class Inference:
         # convs): infer each distinct call once per configuration.
         key = _call_key(sub, env, ins)
         if key is not None and key in self.prover.cache:
-            outs = self.prover.cache[key]
+            outs, nodes = self.prover.cache[key]
+            self.count.add(nodes)
             return list(outs) if isinstance(outs, list) else outs
+        before = self.count.used
         add_lets(sub, env)
         names = list(sub.sources())
         required = [n for n in names if not sub.sources()[n].optional]
         if not len(required) <= len(ins) <= len(names):
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
-                            f"({', '.join(names)}), got {len(ins)}", "E402")
-        inner = Inference(sub, env, self.prover, config, forward_order(sub))
-        inner.bind_inputs(dict(zip(names, ins)))
+                            f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
+        inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
+        inner.bind_inputs(dict(zip(names, ins, strict=False)))
         inner.run()
         outs = []
         for o in sub.outputs:
@@ -409,18 +538,29 @@ class Inference:
                 value = inner.values[inner.prod[o.name]]
                 outs.append(value[o.name] if isinstance(value, dict) else value)
         outs = outs[0] if len(outs) == 1 else outs
-        if key is not None:
-            self.prover.cache[key] = list(outs) if isinstance(outs, list) else outs
+        if key is not None:  # with the nodes it expands to, counted again at every call
+            self.prover.cache[key] = (list(outs) if isinstance(outs, list) else outs,
+                                      self.count.used - before)
         return outs
 
 
 def _call_key(sub: Spec, env: Env, ins):
     """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
     try:
         return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
-                                        for n in sub.params), frozen_value(ins))
+                                        for n in sub.params), frozen_value(ins), dtypes)
     except TypeError:
         return None
+
+
+def _with_dtypes(shapes, typed):
+    """Shapes in an annotation's terms (unify's result) with the dtypes of `typed`, the
+    inferred values they replace (a shape, a list of shapes)."""
+    if isinstance(shapes, list):
+        return [_with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
+    dtype = dtype_of(typed)
+    return TensorType(shapes, dtype) if dtype is not None else shapes
 
 
 def actual_shape(shape):

@@ -7,10 +7,11 @@ keeps the Loc of the text it came from, so any later stage can report an error t
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from . import ops
 from .errors import Loc
 from .expr import Expr
 
@@ -23,7 +24,7 @@ class Param:
     type: str
     default: object = REQUIRED  # plain Python value, or REQUIRED
     example: object = None  # value used for checking a required param
-    choices: tuple | None = None
+    choices: tuple[object, ...] | None = None
     doc: str = ""
 
     @property
@@ -31,7 +32,7 @@ class Param:
         return self.default is REQUIRED
 
     @property
-    def sample(self):
+    def sample(self) -> object:
         """The value used for checking: default, else example."""
         return self.example if self.required else self.default
 
@@ -53,6 +54,13 @@ class Input:
     items: list[Input] | None = None  # a list input: named tensors, unpacked in forward
     doc: str = ""
 
+    @property
+    def tensor_shape(self) -> list[Expr]:
+        """The shape of a tensor input: every input but a list input (see Spec.sources)."""
+        if self.shape is None:
+            raise ValueError(f"input '{self.name}' is a list of tensors: its items have shapes")
+        return self.shape
+
 
 @dataclass
 class Ref:
@@ -60,55 +68,113 @@ class Ref:
     loc: Loc
 
 
+# -- node forms ------------------------------------------------------------------------------
+# What a node does is one value of the closed union NodeForm, one class per form. Consumers
+# dispatch with `match node.form:` ending in `case _: assert_never(node.form)`, so mypy
+# reports a form a match leaves out. What every form shares (inputs, when, shape, out,
+# if_given, doc) stays on Node.
+
+
+@dataclass(frozen=True)
+class LayerOp:
+    """`op:` naming a layer: an nn.Module the class owns (Conv2d, Linear, ReLU)."""
+
+    op: str
+    args: dict[str, Expr]
+
+
+@dataclass(frozen=True)
+class FunctionOp:
+    """`op:` naming a tensor function, called in forward (mul, view, softmax)."""
+
+    op: str
+    args: dict[str, Expr]
+
+
+@dataclass(frozen=True)
+class SubSpec:
+    """`use:` another spec, whose class becomes a layer of this one."""
+
+    ref: str  # the reference as written (`use: spatial_attention`)
+    spec: Spec
+    args: dict[str, Expr]
+
+
+@dataclass(frozen=True)
+class Seq:
+    """`seq:` layers called one after another (an nn.Sequential)."""
+
+    items: list[Item]
+    named: bool  # a mapping name: layer (attribute names), not a list
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """`apply:` calls the layer another node declares (shared weights)."""
+
+    target: Ref
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`each:` one copy of the body per item of a list (an nn.ModuleList), each called on
+    the node's inputs; `var` names the item inside the body's arguments."""
+
+    var: str | None
+    iterable: Expr
+    body: Callee
+
+
+@dataclass(frozen=True)
+class Map:
+    """`map: true`: the body called on each tensor of the node's list input."""
+
+    body: Callee
+
+
+@dataclass(frozen=True)
+class Cases:
+    """`cases:` exactly one of several nodes runs, chosen by their `when:`."""
+
+    cases: list[Node]
+
+
+Layer = LayerOp | Seq | SubSpec  # the forms that own a layer (an attribute in __init__)
+Callee = Layer | FunctionOp | LayerCall  # one call: what `each` and `map` repeat
+NodeForm = Callee | Repeat | Map | Cases
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """The last arm of a `match` over NodeForm: mypy reports a form no arm takes."""
+    raise AssertionError(f"unhandled node form: {type(value).__name__}")
+
+
 @dataclass
 class Item:
-    """One layer of a `seq:` group (or the callee of an op/use node)."""
+    """One layer of a `seq:` group."""
 
     name: str  # attribute name inside the Sequential ("0", "1" ... for the list form)
     loc: Loc
-    op: str | None = None
-    use: str | None = None
-    args: dict[str, Expr] = field(default_factory=dict)
+    form: LayerOp | SubSpec
     shape: list[Expr] | None = None
     doc: str = ""
-    spec: Spec | None = None  # the loaded sub-spec of a `use:` item
 
 
 @dataclass
 class Node:
+    """One entry of `graph:`: what it does (`form`) and what every form shares. A case of a
+    `cases` node is a Node too, named after the node it belongs to."""
+
     name: str
     loc: Loc
+    form: NodeForm
     inputs: list[Ref] = field(default_factory=list)
-    op: str | None = None
-    use: str | None = None
-    args: dict[str, Expr] = field(default_factory=dict)
-    seq: list[Item] | None = None
-    seq_named: bool = False
-    each: Expr | None = None  # iterable expression (a list param or let)
-    each_var: str | None = None
     shape: list | None = None  # annotation: list[Expr], or list[list[Expr]] with `out`
     shape_loc: Loc | None = None
     when: Expr | None = None
-    cases: list[Node] | None = None
     out: list[str] | None = None  # names of several outputs (split)
-    map: bool = False
     if_given: Ref | None = None
     doc: str = ""
-    spec: Spec | None = None  # loaded sub-spec of a `use:` node
-    apply: Ref | None = None  # reuse the layer of another node (shared weights)
-
-    @property
-    def kind(self) -> str:
-        if self.cases is not None:
-            return "cases"
-        if self.seq is not None:
-            return "seq"
-        if self.apply is not None:
-            return "apply"
-        return "use" if self.use else "op"
-
-    def as_item(self) -> Item:
-        return Item(self.name, self.loc, self.op, self.use, self.args, None, self.doc, self.spec)
 
 
 @dataclass
@@ -124,7 +190,7 @@ class InitRule:
     loc: Loc
     weight: str | None = None
     bias: str | None = None
-    options: dict[str, object] = field(default_factory=dict)
+    options: dict[str, float | str] = field(default_factory=dict)  # std, mean, value; mode, ...
 
 
 @dataclass
@@ -149,7 +215,7 @@ class Spec:
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
-        out = []
+        out: list[tuple[str, Expr, Expr]] = []
         for req in self.requires:
             t = req.tree
             if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
@@ -161,7 +227,8 @@ class Spec:
         return out
 
     def sources(self) -> dict[str, Input]:
-        """Every tensor the graph can read: inputs and the items of list inputs."""
+        """Every tensor the graph can read: inputs and the items of list inputs (each with a
+        tensor_shape)."""
         out: dict[str, Input] = {}
         for inp in self.inputs.values():
             if inp.items is None:
@@ -171,40 +238,95 @@ class Spec:
         return out
 
     def subspecs(self) -> list[Spec]:
-        """Sub-specs used by this spec (depth first, each once, dependencies first)."""
-        seen: dict[str, Spec] = {}
+        """Sub-specs used by this spec at any depth (depth first, each file once,
+        dependencies first): a file reached again is not walked again, so sub-specs shared
+        along a chain cost once, not once per path to them."""
+        seen: dict[Path, Spec] = {}
 
         def visit(spec: Spec) -> None:
             for child in spec._direct_uses():
-                visit(child)
-                seen.setdefault(child.name, child)
+                if child.path not in seen:
+                    visit(child)
+                    seen[child.path] = child
 
         visit(self)
         return list(seen.values())
 
     def _direct_uses(self) -> list[Spec]:
-        found = []
-        for node in self.nodes.values():
-            for n in [node, *(node.cases or [])]:
-                if n.spec is not None:
-                    found.append(n.spec)
-                found.extend(i.spec for i in n.seq or [] if i.spec is not None)
-        return found
+        return [sub for node in self.nodes.values() for sub in form_specs(node.form)]
+
+
+def form_specs(form: NodeForm) -> Iterator[Spec]:
+    """The sub-specs a node form calls, in the order the spec writes them."""
+    match form:
+        case SubSpec(spec=spec):
+            yield spec
+        case Seq(items):
+            yield from (i.form.spec for i in items if isinstance(i.form, SubSpec))
+        case Repeat(body=body) | Map(body=body):
+            yield from form_specs(body)
+        case Cases(cases):
+            for case in cases:
+                yield from form_specs(case.form)
+        case LayerOp() | FunctionOp() | LayerCall():
+            pass
+        case _:
+            assert_never(form)
+
+
+def owned_layer(form: NodeForm) -> Layer | None:
+    """The layer a node of this form owns (one copy of it for `each`), or None: a tensor
+    function and an `apply:` own none, and a `cases` node owns one per case."""
+    match form:
+        case LayerOp() | Seq() | SubSpec():
+            return form
+        case Repeat(body=body) | Map(body=body):
+            return owned_layer(body)
+        case FunctionOp() | LayerCall() | Cases():
+            return None
+        case _:
+            assert_never(form)
+
+
+def unwrapped(form: NodeForm) -> Callee | Cases:
+    """The call an `each` or `map` repeats; any other form itself."""
+    return form.body if isinstance(form, Repeat | Map) else form
+
+
+def layer_target(form: NodeForm) -> Ref | None:
+    """The node whose layer a form calls (`apply:`, also under `each` or `map`), or None."""
+    match form:
+        case LayerCall(target):
+            return target
+        case Repeat(body=body) | Map(body=body):
+            return layer_target(body)
+        case LayerOp() | FunctionOp() | Seq() | SubSpec() | Cases():
+            return None
+        case _:
+            assert_never(form)
+
+
+def cases_of(node: Node) -> list[Node]:
+    """A `cases` node's cases; none for any other form."""
+    return node.form.cases if isinstance(node.form, Cases) else []
 
 
 def is_declaration(node: Node) -> bool:
     """A layer node without `in:` only declares the layer (an attribute in __init__);
     `apply:` nodes call it, possibly several times and from different cases."""
-    if node.cases is not None:
-        return all(is_declaration(c) for c in node.cases)
-    if node.inputs or node.apply is not None or node.if_given is not None or node.map:
-        return False
-    if node.kind in ("seq", "use"):
-        return True
-    return node.kind == "op" and ops.REGISTRY[node.op].module
+    match node.form:
+        case Cases(cases):
+            return all(is_declaration(c) for c in cases)
+        case Map() | LayerCall() | FunctionOp():
+            return False
+        case LayerOp() | Seq() | SubSpec() | Repeat():
+            return owned_layer(node.form) is not None and not node.inputs \
+                and node.if_given is None
+        case _:
+            assert_never(node.form)
 
 
-def dim_names(shape: list[Expr]):
+def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
         calls = {id(n.func) for n in ast.walk(dim.tree) if isinstance(n, ast.Call)}

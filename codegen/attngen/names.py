@@ -1,11 +1,29 @@
-"""Identifier rules: spec names become Python variables and nn.Module attributes."""
+"""Identifier rules: spec names become Python variables and nn.Module attributes, and
+class names share one namespace with everything else in the generated file."""
 
 from __future__ import annotations
 
 import builtins
 import keyword
+from collections.abc import Iterator
+from pathlib import Path
 
-from .errors import Loc, error
+from .errors import BAD_NAME, DUPLICATE_NAME, Collector, Loc, error
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+    cases_of,
+    dim_names,
+)
 
 # Public attributes of torch.nn.Module (torch 2.x): a node or param with one of these
 # names would shadow the module's own API when stored as `self.<name>`.
@@ -23,38 +41,167 @@ MODULE_ATTRS = frozenset((
     "type", "xpu", "zero_grad", "training",
 ))
 
+# Local variables the generated methods bind themselves (emit.py takes them from here). A
+# spec name equal to one would be shadowed by it (`[item.view(B, 4 * item) for item in xs]`
+# with a dim named `item`), so both are reserved below.
+LAYER_VAR = "layer"  # forward of an `each:` node: [layer(x) for layer in self.convs]
+ITEM_VAR = "item"  # forward of a `map: true` node: [item.view(B, C) for item in xs]
+# init_weights' loop variable (templates/class.py.j2): init_weights reads no spec name, so
+# only a class may not be called so (a local of any method is never a module-level name)
+MODULE_VAR = "m"
+
 # Names the generated source itself relies on.
-GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "layer", "super", "math"})
+GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "super", "math", LAYER_VAR, ITEM_VAR})
+# Module-level names of every generated file besides its classes and aliases: the imports
+# (module.py.j2) and the helper functions it may define.
+MODULE_NAMES = ("torch", "F", "nn", "_sequential", "_log2")
 BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
 MAX_NAME = 64
 
 
-def check_identifier(name, loc: Loc, what: str, *, attribute: bool = False) -> str:
+def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False) -> str:
     """Validate a spec name used as a Python identifier; returns it as a plain str."""
     text = str(name)
     if not text.isidentifier() or not text.isascii():
-        raise error(loc, "E104", f"{what} name '{_show(text)}' is not a valid identifier "
+        raise error(loc, BAD_NAME, f"{what} name '{_show(text)}' is not a valid identifier "
                     "(ASCII letters, digits and '_', not starting with a digit)")
     if len(text) > MAX_NAME:
-        raise error(loc, "E104", f"{what} name '{text[:20]}...' is longer than {MAX_NAME} characters")
+        raise error(
+            loc, BAD_NAME, f"{what} name '{text[:20]}...' is longer than {MAX_NAME} characters"
+        )
     if keyword.iskeyword(text) or keyword.issoftkeyword(text):
-        raise error(loc, "E104", f"{what} name '{text}' is a Python keyword")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is a Python keyword")
     if text.startswith("_"):
-        raise error(loc, "E104", f"{what} name '{text}' may not start with '_' "
+        raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
                     "(reserved for generated code)")
     if text in GENERATED_NAMES or text in BUILTIN_NAMES:
-        raise error(loc, "E104", f"{what} name '{text}' is reserved: the generated code uses it")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it")
     if attribute and text in MODULE_ATTRS:
-        raise error(loc, "E104", f"{what} name '{text}' would shadow nn.Module.{text}")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}")
     return text
 
 
-def check_class_name(name, loc: Loc) -> str:
+def check_class_name(name: object, loc: Loc) -> str:
     text = check_identifier(name, loc, "module")
     if text in ("Module", "Sequential", "ModuleList", "Tensor"):
-        raise error(loc, "E104", f"module name '{text}' would shadow a torch class")
+        raise error(loc, BAD_NAME, f"module name '{text}' would shadow a torch class")
+    if text == MODULE_VAR:
+        raise error(loc, BAD_NAME, f"module name '{text}' is reserved: the generated "
+                    "init_weights uses it as a local variable")
     return text
+
+
+def check_file_names(spec: Spec) -> None:
+    """The generated file's one namespace, across `spec` and its sub-specs at any depth.
+
+    The file defines a class for each spec file (the spec's and every sub-spec's, each
+    file once) and its aliases, beside the imports and helpers (MODULE_NAMES): these
+    module-level names must all differ, or one class silently replaces another (two files
+    both `name: Block`). And no spec may give a module-level name to one of its own names
+    (params, lets, inputs, nodes, outputs, loop variables, dims): those are locals of the
+    generated methods, where a param `Block` would hide the class `Block` from __init__.
+    """
+    owners = {name: f"the generated code's own '{name}'" for name in MODULE_NAMES}
+    classes: dict[str, Spec] = {}  # class name -> the spec file that defines it
+    issues = Collector()
+    specs = _spec_files(spec)
+    for sub, loc in specs:
+        if sub.name in classes or sub.name in owners:
+            first = classes.get(sub.name)
+            what = f"class '{sub.name}' of {first.file}" if first else owners[sub.name]
+            issues.add(
+                error(
+                    loc,
+                    DUPLICATE_NAME,
+                    f"{sub.file} defines class '{sub.name}', but the "
+                    f"generated file already has {what}: one would replace the other",
+                    f"give one of them another `name:` (or use a variant of it: a "
+                    f"file with `extends: {sub.file}` and a new `name:`)"
+                    if first
+                    else "",
+                )
+            )
+            continue
+        classes[sub.name] = sub
+        owners[sub.name] = f"class '{sub.name}' of {sub.file}"
+    for sub, _ in specs:
+        for alias in sub.aliases:
+            loc = getattr(alias, "loc", sub.loc)
+            if alias in owners:
+                issues.add(error(loc, DUPLICATE_NAME, f"alias '{alias}' of {sub.name} is already "
+                                 f"{owners[alias]} in the generated file"))
+            else:
+                owners[alias] = f"alias '{alias}' of {sub.name} ({sub.file})"
+    for sub, _ in specs:
+        for name, loc, what in _local_names(sub):
+            if name in owners:
+                issues.add(
+                    error(
+                        loc,
+                        DUPLICATE_NAME,
+                        f"{what} '{name}' of {sub.name} has the name of "
+                        f"{owners[name]}, which the generated code would hide",
+                        "rename one of them",
+                    )
+                )
+    issues.raise_if_any()
+
+
+def _spec_files(spec: Spec) -> list[tuple[Spec, Loc]]:
+    """`spec` and its sub-specs at any depth, each file once, in the order they are
+    first used, each with where it is first used (the spec itself: where it is named)."""
+    found: dict[Path, tuple[Spec, Loc]] = {}
+    todo = [(spec, spec.loc)]
+    while todo:
+        sub, loc = todo.pop()
+        if sub.path in found:
+            continue
+        found[sub.path] = (sub, loc)
+        uses = [(use.spec, getattr(use.ref, "loc", node.loc))  # the `use:` text's place
+                for node in sub.nodes.values() for use in _uses(node.form)]
+        todo.extend(reversed(uses))
+    return list(found.values())
+
+
+def _uses(form: NodeForm) -> Iterator[SubSpec]:
+    """The `use:` calls of a node form, in the order the spec writes them."""
+    match form:
+        case SubSpec():
+            yield form
+        case Seq(items):
+            yield from (i.form for i in items if isinstance(i.form, SubSpec))
+        case Repeat(body=body) | Map(body=body):
+            yield from _uses(body)
+        case Cases(cases):
+            for case in cases:
+                yield from _uses(case.form)
+        case LayerOp() | FunctionOp() | LayerCall():
+            pass
+        case _:
+            assert_never(form)
+
+
+def _local_names(spec: Spec) -> Iterator[tuple[str, Loc, str]]:
+    """(name, loc, what) of every name a spec gives to a local of the generated methods."""
+    for p in spec.params.values():
+        yield p.name, p.loc, "param"
+    for let in spec.lets.values():
+        yield let.name, let.loc, "let"
+    for inp in spec.inputs.values():
+        yield inp.name, inp.loc, "input"
+        for item in inp.items or ():
+            yield item.name, item.loc, "list item"
+        for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
+            for name, loc in dim_names(shape):
+                yield name, loc, "dim"
+    for node in spec.nodes.values():
+        yield node.name, node.loc, "node"
+        for body in [node, *cases_of(node)]:
+            for out in body.out or ():
+                yield out, body.loc, "output"
+            if isinstance(body.form, Repeat) and body.form.var:
+                yield body.form.var, body.loc, "loop variable"
 
 
 def _show(text: str) -> str:

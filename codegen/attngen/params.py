@@ -7,13 +7,34 @@ from dataclasses import replace
 
 from . import ops
 from .describe import label
-from .errors import Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    BAD_VALUE,
+    REQUIREMENT_FAILS,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import parse
-from .model import Item, Node, Spec
+from .model import (
+    Cases,
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+    assert_never,
+)
 from .parse import check_param_value
 
 
-def param_values(spec: Spec, overrides: dict | None = None) -> dict:
+def param_values(spec: Spec, overrides: dict[str, object] | None = None) -> dict[str, object]:
     """Concrete values of params and lets (defaults or examples, then overrides)."""
     values = {p.name: p.sample for p in spec.params.values()}
     values.update(overrides or {})
@@ -22,17 +43,18 @@ def param_values(spec: Spec, overrides: dict | None = None) -> dict:
     return values
 
 
-def _item(item: Item, values: dict) -> int:
-    if item.use:
+def _call(call: LayerOp | FunctionOp | SubSpec, values: dict[str, object], loc: Loc) -> int:
+    """Parameters of one op or sub-spec call; `loc` locates an impossible count."""
+    if isinstance(call, SubSpec):
         sub_values = {}
-        for p in item.spec.params.values():
-            if p.name in item.args:
-                sub_values[p.name] = item.args[p.name].value(values)
-        return total(item.spec, sub_values)
-    op = ops.REGISTRY[item.op]
+        for p in call.spec.params.values():
+            if p.name in call.args:
+                sub_values[p.name] = call.args[p.name].value(values)
+        return total(call.spec, sub_values)
+    op = ops.REGISTRY[call.op]
     if op.params is None:
         return 0
-    args = {a.name: (item.args[a.name].value(values) if a.name in item.args else a.default)
+    args = {a.name: (call.args[a.name].value(values) if a.name in call.args else a.default)
             for a in op.args}
     if any(v is ops.REQUIRED for v in args.values()):
         return 0  # reported by the shape checker
@@ -43,41 +65,47 @@ def _item(item: Item, values: dict) -> int:
     except (OverflowError, ValueError, TypeError):  # inf, nan, a list ...
         pass
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
-    raise error(item.loc, "E402", f"{op.name}({shown}) has no whole, finite parameter count "
+    raise error(loc, BAD_ARGUMENTS, f"{op.name}({shown}) has no whole, finite parameter count "
                 f"({count!r}): check its arguments")
 
 
-def node_params(node: Node, values: dict) -> int:
+def node_params(node: Node, values: dict[str, object]) -> int:
     """Parameters a node owns (0 for tensor functions and `apply`)."""
-    if node.cases is not None:
-        for case in node.cases:
-            if case.when.value(values):
-                return node_params(case, values)
-        return 0
-    if node.apply is not None:
-        return 0
-    if node.each is not None:
-        items = node.each.value(values)
-        if not isinstance(items, (list, tuple)):
-            raise error(node.each.loc, "E402", f"'each' needs a list, got {items!r}")
-        return sum(_body(node, {**values, **({node.each_var: i} if node.each_var else {})})
-                   for i in items)
-    return _body(node, values)
+    return _form_params(node.form, values, node.loc)
 
 
-def _body(node: Node, values: dict) -> int:
-    if node.seq is not None:
-        return sum(_item(i, values) for i in node.seq)
-    return _item(node.as_item(), values)
+def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
+    match form:
+        case Cases(cases):
+            for case in cases:
+                if case.when is None or case.when.value(values):
+                    return node_params(case, values)
+            return 0
+        case LayerCall() | Repeat(body=LayerCall()):
+            return 0  # counted where the layer is declared
+        case Repeat(var, iterable, body):
+            items = iterable.value(values)
+            if not isinstance(items, (list, tuple)):
+                raise error(iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
+            return sum(_form_params(body, {**values, **({var: i} if var else {})}, loc)
+                       for i in items)
+        case Map(body):
+            return _form_params(body, values, loc)
+        case Seq(items):
+            return sum(_call(i.form, values, i.loc) for i in items)
+        case LayerOp() | FunctionOp() | SubSpec():
+            return _call(form, values, loc)
+        case _:
+            assert_never(form)
 
 
-def per_node(spec: Spec, overrides: dict | None = None) -> dict[str, int]:
+def per_node(spec: Spec, overrides: dict[str, object] | None = None) -> dict[str, int]:
     values = param_values(spec, overrides)
     return {name: node_params(node, values) for name, node in spec.nodes.items()
             if node.when is None or node.when.value(values)}
 
 
-def total(spec: Spec, overrides: dict | None = None) -> int:
+def total(spec: Spec, overrides: dict[str, object] | None = None) -> int:
     return sum(per_node(spec, overrides).values())
 
 
@@ -85,24 +113,25 @@ def total(spec: Spec, overrides: dict | None = None) -> int:
 SET_LOC = Loc("--set")
 
 
-def parse_sets(spec: Spec, sets: list[str]) -> dict:
+def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
     """`NAME=VALUE` strings -> {param: value}. Values go through the whitelist expression
     parser and its interpreter (never eval); they may name params set before them or
     defaults (`d_k=d_model // h`). A bare word is taken as text for a `str` param."""
-    overrides: dict = {}
+    overrides: dict[str, object] = {}
     for text in sets:
         name, eq, raw = str(text).partition("=")
         name = name.strip()
         if not eq or not name or not raw.strip():
-            raise error(SET_LOC, "E102", f"'{text}' is not NAME=VALUE (e.g. --set channel=256)")
+            raise error(SET_LOC, BAD_VALUE, f"'{text}' is not NAME=VALUE (e.g. --set channel=256)")
         if name not in spec.params:
             what = "a derived value (let), not a param" if name in spec.lets else "no param"
             known = ", ".join(spec.params) or "none"
-            raise error(SET_LOC, "E102", f"{spec.name} has {what} '{name}'"
+            raise error(SET_LOC, BAD_VALUE, f"{spec.name} has {what} '{name}'"
                         + did_you_mean(name, spec.params), f"its params: {known}")
         param = spec.params[name]
         expr = parse(raw, SET_LOC)
         env = {**{p.name: p.sample for p in spec.params.values()}, **overrides}
+        value: object
         if param.type == "str" and isinstance(expr.tree, ast.Name) and expr.tree.id not in env:
             value = expr.tree.id
         else:
@@ -116,16 +145,20 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict:
     return overrides
 
 
-def check_requires(spec: Spec, values: dict) -> None:
+def check_requires(spec: Spec, values: dict[str, object]) -> None:
     """The spec's `requires` at concrete values (E405 at the requirement, values in a note)."""
     for req in spec.requires:
         if not req.value(values):
             shown = ", ".join(f"{n}={values[n]!r}" for n in sorted(req.names) if n in values)
-            raise error(req.loc, "E405", f"requirement '{req.text}' does not hold for these "
-                        "values", f"values: {shown}")
+            raise error(
+                req.loc,
+                REQUIREMENT_FAILS,
+                f"requirement '{req.text}' does not hold for these values",
+                f"values: {shown}",
+            )
 
 
-def check_shapes(spec: Spec, overrides: dict) -> None:
+def check_shapes(spec: Spec, overrides: dict[str, object]) -> None:
     """The shape checker with the set values in place of the defaults, so that a count is
     never shown for values that make no valid module (a bottleneck of width 0, an
     indivisible group count). Its diagnostics say which values were used."""
@@ -143,7 +176,8 @@ def check_shapes(spec: Spec, overrides: dict) -> None:
         raise SpecError([replace(d, notes=(*d.notes, used)) for d in exc.diagnostics]) from None
 
 
-def table(spec: Spec, overrides: dict | None = None, *, show_all: bool = False) -> str:
+def table(spec: Spec, overrides: dict[str, object] | None = None, *,
+          show_all: bool = False) -> str:
     """The `attngen params` report: values used, one row per node with parameters, total."""
     values = param_values(spec, overrides)
     counts = per_node(spec, overrides)

@@ -10,17 +10,30 @@ graph.py run here, on the finished spec.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_EDIT,
+    BAD_NAME,
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    MISSING_KEY,
+    UNKNOWN_OP,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import CONSTANTS, FUNCTIONS, Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of, text_of
 from .graph import check_optional_reads, check_unique_names
 from .model import REQUIRED, InitRule, Input, Let, Output, Param, Spec, dim_names
 from .names import check_class_name, check_identifier
 from .parse_nodes import SubSpecs, parse_graph
-from .yamlload import LList, LMap, loc_of, plain
+from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain
 
 TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
             "inputs", "graph", "outputs", "init", "aliases", "edits")
@@ -38,25 +51,26 @@ INIT_OPTION_USERS = {"std": ("normal",), "mean": ("normal",), "value": ("constan
                      "nonlinearity": ("kaiming_normal", "kaiming_uniform")}
 
 
-def parse_spec(raw, path: Path, display: str, loader: SubSpecs, stack: tuple) -> Spec:
+def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
+               stack: tuple[tuple[Path, Loc], ...]) -> Spec:
     top = Loc(display, 1, 1)
-    expect(raw, LMap, "a spec", top, "a mapping with keys like name, params, inputs, graph")
+    raw = expect(raw, LMap, "a spec", top, "a mapping with keys like name, params, inputs, graph")
     check_keys(raw, TOP_KEYS, "the spec")
     if "edits" in raw:
-        raise error(raw.key_locs["edits"], "E502", "'edits' needs 'extends' (a spec to edit)")
+        raise error(raw.key_locs["edits"], BAD_EDIT, "'edits' needs 'extends' (a spec to edit)")
     issues = Collector()
     for key in ("name", "inputs", "graph", "outputs"):
         if key not in raw:
-            issues.add(error(raw.loc, "E103", f"missing required key '{key}' in the spec"))
+            issues.add(error(raw.loc, MISSING_KEY, f"missing required key '{key}' in the spec"))
     issues.raise_if_any()
-    name_value = expect(raw["name"], str, "'name'", raw.loc, "a string (the class name)")
+    name_value = expect(raw["name"], LStr, "'name'", raw.loc, "a string (the class name)")
     spec = Spec(
         name=check_class_name(name_value, name_value.loc), path=path, file=display,
         loc=raw.loc, title=text_of(raw, "title", "the spec"),
         paper=text_of(raw, "paper", "the spec"), doc=text_of(raw, "doc", "the spec"),
         extends=str(raw["extends"]) if "extends" in raw else None,
     )
-    sections = [
+    sections: list[tuple[str, Callable[[Spec, LValue, Loc], None] | None]] = [
         ("params", _load_params), ("let", _load_lets), ("requires", _load_requires),
         ("inputs", _load_inputs), ("graph", None), ("outputs", _load_outputs),
         ("init", _load_init),
@@ -65,7 +79,7 @@ def parse_spec(raw, path: Path, display: str, loader: SubSpecs, stack: tuple) ->
         if key not in raw:
             continue
         try:
-            if key == "graph":
+            if fn is None:  # the graph
                 parse_graph(spec, raw["graph"], raw.key_locs["graph"], loader, stack)
             else:
                 fn(spec, raw[key], raw.key_locs[key])
@@ -73,7 +87,9 @@ def parse_spec(raw, path: Path, display: str, loader: SubSpecs, stack: tuple) ->
             issues.add(exc)
     if "aliases" in raw:
         items = expect(raw["aliases"], LList, "'aliases'", raw.loc, "a list of names")
-        spec.aliases = [check_class_name(a, loc_of(a, items.loc)) for a in items]
+        for alias in items:  # kept located (an LStr): namespace errors point at it
+            name = check_class_name(alias, loc_of(alias, items.loc))
+            spec.aliases.append(alias if isinstance(alias, LStr) else name)
     issues.raise_if_any()
     check_unique_names(spec)
     check_optional_reads(spec)
@@ -81,45 +97,46 @@ def parse_spec(raw, path: Path, display: str, loader: SubSpecs, stack: tuple) ->
     return spec
 
 
-def _init_number(value, key: str, loc: Loc) -> float:
+def _init_number(value: LValue, key: str, loc: Loc) -> float:
     """An init option as a float; the generated code writes it as a literal, and `inf` or
     `nan` there would be names, not numbers."""
-    number = expect(value, (int, float), f"init '{key}'", loc, "a number")
+    given = expect(value, (int, float), f"init '{key}'", loc, "a number")
     try:
-        number = float(number)
+        number = float(given)
     except OverflowError:  # an integer beyond the range of a float
         number = math.inf
     if not math.isfinite(number):
-        raise error(loc_of(value, loc), "E102", f"init '{key}' must be a finite number "
+        raise error(loc_of(value, loc), BAD_VALUE, f"init '{key}' must be a finite number "
                     "(not infinite, NaN or beyond the range of a float)")
     return number
 
 
 def check_param_order(spec: Spec) -> None:
-    seen_default = None
+    seen_default: str | None = None
     for p in spec.params.values():
         if p.required and seen_default:
-            raise error(p.loc, "E102", f"param '{p.name}' has no default but follows "
+            raise error(p.loc, BAD_VALUE, f"param '{p.name}' has no default but follows "
                         f"'{seen_default}', which has one (Python needs required params first)")
         if not p.required:
             seen_default = p.name
 
 
-def _load_params(spec: Spec, raw, loc: Loc) -> None:
-    expect(raw, LMap, "'params'", loc, "a mapping of name: default")
+def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
+    raw = expect(raw, LMap, "'params'", loc, "a mapping of name: default")
     for key, value in raw.items():
         name = check_identifier(key, key.loc, "param", attribute=True)
         if isinstance(value, LMap):
             check_keys(value, PARAM_KEYS, f"param '{name}'")
-            default = plain(value["default"]) if "default" in value else REQUIRED
+            default: object = plain(value["default"]) if "default" in value else REQUIRED
             ptype = str(value.get("type", "")) or _infer_type(default, key.loc, name)
             if ptype not in PARAM_TYPES:
-                raise error(value["type"].loc, "E102", f"param '{name}': unknown type '{ptype}'"
+                raise error(value["type"].loc, BAD_VALUE, f"param '{name}': unknown type '{ptype}'"
                             + did_you_mean(ptype, PARAM_TYPES))
-            choices = value.get("choices")
-            if choices is not None:
-                expect(choices, LList, f"'choices' of param '{name}'", value.loc, "a list")
-                choices = tuple(plain(choices))
+            listed = value.get("choices")
+            choices: tuple[Plain, ...] | None = None
+            if listed is not None:
+                choices = tuple(plain(expect(listed, LList, f"'choices' of param '{name}'",
+                                             value.loc, "a list")))
             example = plain(value["example"]) if "example" in value else None
             if default is REQUIRED and example is None:
                 example = choices[0] if choices else _default_example(ptype)
@@ -132,17 +149,19 @@ def _load_params(spec: Spec, raw, loc: Loc) -> None:
         spec.params[name] = param
 
 
-def _infer_type(default, loc: Loc, name: str) -> str:
+def _infer_type(default: object, loc: Loc, name: str) -> str:
     if default is REQUIRED:
-        raise error(loc, "E102", f"param '{name}' needs a 'type' or a 'default'")
+        raise error(loc, BAD_VALUE, f"param '{name}' needs a 'type' or a 'default'")
     for t, py in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", list)):
         if isinstance(default, py):
             return t
     return "any"
 
 
-def _default_example(ptype: str):
-    return {"int": 64, "float": 1.0, "bool": False, "str": "", "list": [], "any": None}[ptype]
+def _default_example(ptype: str) -> Plain:
+    examples: dict[str, Plain] = {"int": 64, "float": 1.0, "bool": False, "str": "", "list": [],
+                                  "any": None}
+    return examples[ptype]
 
 
 def check_param_value(param: Param, loc: Loc) -> None:
@@ -156,53 +175,56 @@ def check_param_value(param: Param, loc: Loc) -> None:
         "any": lambda v: True,
     }[param.type]
     if not ok(value) and not (value is None and param.type != "list"):
-        raise error(loc, "E102",
+        raise error(loc, BAD_VALUE,
                     f"param '{param.name}': value {value!r} is not of type {param.type}")
-    if param.type == "list" and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                        for v in value):
-        raise error(loc, "E102", f"param '{param.name}': a list param holds numbers")
+    if param.type == "list" and isinstance(value, list) and not all(  # a list: checked above
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise error(loc, BAD_VALUE, f"param '{param.name}': a list param holds numbers")
     if param.type == "int" and isinstance(value, int) and abs(value) > 10**12:
-        raise error(loc, "E102", f"param '{param.name}': {value} is larger than 10**12")
+        raise error(loc, BAD_VALUE, f"param '{param.name}': {value} is larger than 10**12")
     if param.choices is not None and value not in param.choices:
-        raise error(loc, "E102",
+        raise error(loc, BAD_VALUE,
                     f"param '{param.name}': {value!r} is not one of {list(param.choices)}")
     if param.type == "str" and isinstance(value, str) and len(value) > 200:
-        raise error(loc, "E102", f"param '{param.name}': string longer than 200 characters")
+        raise error(loc, BAD_VALUE, f"param '{param.name}': string longer than 200 characters")
 
 
-def _load_lets(spec: Spec, raw, loc: Loc) -> None:
-    expect(raw, LMap, "'let'", loc, "a mapping of name: expression")
+def _load_lets(spec: Spec, raw: LValue, loc: Loc) -> None:
+    raw = expect(raw, LMap, "'let'", loc, "a mapping of name: expression")
     for key, value in raw.items():
         name = check_identifier(key, key.loc, "let", attribute=True)
         spec.lets[name] = Let(name, key.loc, expr_of(value, key.loc))
 
 
-def _load_requires(spec: Spec, raw, loc: Loc) -> None:
+def _load_requires(spec: Spec, raw: LValue, loc: Loc) -> None:
     items = raw if isinstance(raw, LList) else [raw]
     for item in items:
-        expect(item, str, "a requirement", loc, "an expression like 'channel % reduction == 0'")
-        spec.requires.append(parse(item, item.loc))
+        text = expect(item, LStr, "a requirement", loc,
+                      "an expression like 'channel % reduction == 0'")
+        spec.requires.append(parse(text, text.loc))
 
 
-def _load_inputs(spec: Spec, raw, loc: Loc) -> None:
-    expect(raw, LMap, "'inputs'", loc, "a mapping of name: shape")
+def _load_inputs(spec: Spec, raw: LValue, loc: Loc) -> None:
+    raw = expect(raw, LMap, "'inputs'", loc, "a mapping of name: shape")
     if not raw:
-        raise error(loc, "E103", "a spec needs at least one input")
-    optional = None
+        raise error(loc, MISSING_KEY, "a spec needs at least one input")
+    optional: str | None = None
     for key, value in raw.items():
         inp = spec.inputs[str(key)] = _load_input(key, value)
         if inp.optional:
             optional = optional or inp.name
         elif optional:  # forward(self, x, mask=None): optional inputs come last
-            raise error(inp.loc, "E102", f"input '{inp.name}' is required but follows the "
+            raise error(inp.loc, BAD_VALUE, f"input '{inp.name}' is required but follows the "
                         f"optional input '{optional}' (optional inputs come last)")
 
 
-def _load_input(key, value, *, item: bool = False) -> Input:
+def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
     name = check_identifier(key, key.loc, "input")
     if isinstance(value, LList):
-        return Input(name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'")))
-    expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
+        return Input(
+            name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'"))
+        )
+    value = expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))
     if "optional" in value:
@@ -211,23 +233,25 @@ def _load_input(key, value, *, item: bool = False) -> Input:
     if "dtype" in value:
         inp.dtype = str(value["dtype"])
         if inp.dtype not in DTYPES:
-            raise error(value["dtype"].loc, "E102", f"input '{name}': dtype must be one of "
+            raise error(value["dtype"].loc, BAD_VALUE, f"input '{name}': dtype must be one of "
                         f"{', '.join(DTYPES)}" + did_you_mean(inp.dtype, DTYPES))
     if "items" in value:
         if item:
-            raise error(value.key_locs["items"], "E102", "list inputs cannot be nested")
+            raise error(value.key_locs["items"], BAD_VALUE, "list inputs cannot be nested")
         if "shape" in value:
-            raise error(value.key_locs["items"], "E102",
+            raise error(value.key_locs["items"], BAD_VALUE,
                         f"input '{name}' has both 'shape' and 'items'")
         items = expect(value["items"], LMap, f"'items' of input '{name}'", value.loc,
                         "a mapping of item name: shape")
         if not items:
-            raise error(items.loc, "E102", f"input '{name}' has no items")
+            raise error(items.loc, BAD_VALUE, f"input '{name}' has no items")
         inp.items = [_load_input(k, v, item=True) for k, v in items.items()]
     elif "shape" in value:
         inp.shape = checked_dims(shape_of(value["shape"], value.loc, f"shape of input '{name}'"))
     else:
-        raise error(value.loc, "E103", f"input '{name}' needs 'shape' (or 'items' for a list)")
+        raise error(
+            value.loc, MISSING_KEY, f"input '{name}' needs 'shape' (or 'items' for a list)"
+        )
     return inp
 
 
@@ -235,83 +259,89 @@ def checked_dims(shape: list[Expr]) -> list[Expr]:
     """Dim names become local variables of forward: valid, unreserved identifiers."""
     for name, loc in dim_names(shape):
         if name in FUNCTIONS or name in CONSTANTS:
-            raise error(loc, "E104", f"dim name '{name}' is reserved: expressions use it")
+            raise error(loc, BAD_NAME, f"dim name '{name}' is reserved: expressions use it")
         check_identifier(name, loc, "dim")
     return shape
 
 
-def _load_outputs(spec: Spec, raw, loc: Loc) -> None:
-    form = "value"
+def _load_outputs(spec: Spec, raw: LValue, loc: Loc) -> None:
+    form: str = "value"
     if isinstance(raw, LMap):
         check_keys(raw, ("list", "tuple"), "'outputs'")
         if len(raw) != 1:
-            raise error(raw.loc, "E102", "'outputs' mapping takes one key: 'list' or 'tuple'")
+            raise error(raw.loc, BAD_VALUE, "'outputs' mapping takes one key: 'list' or 'tuple'")
         form = next(iter(raw))
-        raw = raw[form]
-        expect(raw, LList, f"'outputs.{form}'", loc, "a list of node names")
+        raw = expect(raw[form], LList, f"'outputs.{form}'", loc, "a list of node names")
     elif isinstance(raw, LList):
         form = "tuple"
     items = raw if isinstance(raw, LList) else [raw]
     if not items:
-        raise error(loc_of(raw, loc), "E102", "'outputs' is empty")
+        raise error(loc_of(raw, loc), BAD_VALUE, "'outputs' is empty")
     for item in items:
         when = None
         if isinstance(item, LMap):
             check_keys(item, ("name", "when"), "an output")
             if "name" not in item:
-                raise error(item.loc, "E103", "an output needs 'name'")
+                raise error(item.loc, MISSING_KEY, "an output needs 'name'")
             when = parse(item["when"], loc_of(item["when"], item.loc)) if "when" in item else None
             item = item["name"]
-        expect(item, str, "an output", loc, "a node name")
-        spec.outputs.append(Output(str(item), item.loc, when))
+        ref = expect(item, LStr, "an output", loc, "a node name")
+        spec.outputs.append(Output(str(ref), ref.loc, when))
     spec.output_form = form if len(spec.outputs) > 1 or form == "list" else "value"
 
 
-def _load_init(spec: Spec, raw, loc: Loc) -> None:
-    expect(raw, LList, "'init'", loc,
-           "a list of rules like {op: Linear, weight: normal, std: 0.001}")
-    for rule in raw:
-        expect(rule, LMap, "an init rule", loc, "a mapping")
+def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
+    rules = expect(raw, LList, "'init'", loc,
+                   "a list of rules like {op: Linear, weight: normal, std: 0.001}")
+    for item in rules:
+        rule = expect(item, LMap, "an init rule", loc, "a mapping")
         check_keys(rule, INIT_KEYS, "an init rule")
         if "op" not in rule:
-            raise error(rule.loc, "E103", "an init rule needs 'op' (the layer type)")
+            raise error(rule.loc, MISSING_KEY, "an init rule needs 'op' (the layer type)")
         op = str(rule["op"])
         if op not in ops.REGISTRY or not ops.REGISTRY[op].module:
-            raise error(rule["op"].loc, "E401", f"init: unknown layer type '{op}'"
+            raise error(rule["op"].loc, UNKNOWN_OP, f"init: unknown layer type '{op}'"
                         + did_you_mean(op, [n for n, o in ops.REGISTRY.items() if o.module]))
         init = InitRule(op, rule.loc)
         for key, choices in (("weight", INIT_WEIGHT), ("bias", INIT_BIAS)):
             if key in rule:
                 value = str(rule[key])
                 if value not in choices:
-                    raise error(rule[key].loc, "E102", f"init {key}: '{value}' is not one of "
+                    raise error(rule[key].loc, BAD_VALUE, f"init {key}: '{value}' is not one of "
                                 + ", ".join(choices) + did_you_mean(value, choices))
                 setattr(init, key, value)
+        numbers: dict[str, float] = {}
         for key in ("std", "mean", "value"):
             if key in rule:
-                init.options[key] = _init_number(rule[key], key, rule.loc)
-        if init.options.get("std", 0.0) < 0:
-            raise error(rule["std"].loc, "E102", f"init 'std' must be at least 0, got "
-                        f"{init.options['std']!r}")
+                init.options[key] = numbers[key] = _init_number(rule[key], key, rule.loc)
+        if numbers.get("std", 0.0) < 0:
+            raise error(rule["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
+                        f"{numbers['std']!r}")
+        words: dict[str, str] = {}
         for key in ("mode", "nonlinearity"):
             if key in rule:
-                init.options[key] = str(expect(rule[key], str, f"init '{key}'", rule.loc,
-                                                "a string"))
+                init.options[key] = words[key] = str(expect(rule[key], str, f"init '{key}'",
+                                                            rule.loc, "a string"))
         if init.options.get("mode", "fan_in") not in ("fan_in", "fan_out"):
-            raise error(rule["mode"].loc, "E102", "init mode must be fan_in or fan_out")
+            raise error(rule["mode"].loc, BAD_VALUE, "init mode must be fan_in or fan_out")
         if init.options.get("nonlinearity", "relu") not in INIT_NONLINEARITY:
-            raise error(rule["nonlinearity"].loc, "E102", "init nonlinearity must be one of "
+            raise error(rule["nonlinearity"].loc, BAD_VALUE, "init nonlinearity must be one of "
                         + ", ".join(INIT_NONLINEARITY)
-                        + did_you_mean(init.options["nonlinearity"], INIT_NONLINEARITY))
+                        + did_you_mean(words["nonlinearity"], INIT_NONLINEARITY))
         if init.weight is None and init.bias is None:
-            raise error(rule.loc, "E103", f"init rule for {op} sets neither 'weight' nor 'bias'")
+            raise error(
+                rule.loc, MISSING_KEY, f"init rule for {op} sets neither 'weight' nor 'bias'"
+            )
         for key in init.options:  # an option the chosen initialisers would ignore
             users = INIT_OPTION_USERS[key]
             if init.weight not in users and not (key == "value" and init.bias == "constant"):
-                raise error(rule.key_locs[key], "E102", f"init '{key}' applies only to weight: "
+                raise error(rule.key_locs[key], BAD_VALUE, f"init '{key}' applies only to weight: "
                             + " or ".join(users) + (" or bias: constant" if key == "value" else "")
                             + f", not to this rule (weight: {init.weight})")
         if any(r.op == op for r in spec.init):
-            raise error(rule["op"].loc, "E106", f"a second init rule for {op}; one rule per "
-                        "layer type")
+            raise error(
+                rule["op"].loc,
+                DUPLICATE_NAME,
+                f"a second init rule for {op}; one rule per layer type",
+            )
         spec.init.append(init)

@@ -1,5 +1,6 @@
-"""The `graph:` section of a spec: nodes, their forms (op, use, seq, apply, cases), the
-layers of a `seq:`, callee arguments and `each:` loops."""
+"""The `graph:` section of a spec: nodes, each with its form (model.NodeForm: op, use,
+seq, apply or cases, wrapped by `each:` or `map:`), the layers of a `seq:` and callee
+arguments."""
 
 from __future__ import annotations
 
@@ -8,12 +9,37 @@ from pathlib import Path
 from typing import Protocol
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_ARGUMENTS,
+    BAD_VALUE,
+    MISSING_KEY,
+    UNKNOWN_OP,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of, text_of
-from .model import Item, Node, Ref, Spec
+from .model import (
+    Callee,
+    Cases,
+    FunctionOp,
+    Item,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Ref,
+    Repeat,
+    Seq,
+    Spec,
+    SubSpec,
+)
 from .names import check_identifier
-from .yamlload import LList, LMap, loc_of
+from .yamlload import LList, LMap, LStr, loc_of
 
 NODE_KEYS = ("op", "use", "seq", "apply", "each", "in", "shape", "when", "cases", "out", "map",
              "if_given", "doc", "args")
@@ -29,7 +55,7 @@ class SubSpecs(Protocol):
 def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> None:
     expect(raw, LMap, "'graph'", loc, "a mapping of node name: node")
     if not raw:
-        raise error(loc, "E103", "'graph' has no nodes")
+        raise error(loc, MISSING_KEY, "'graph' has no nodes")
     issues = Collector()
     for key, value in raw.items():
         try:
@@ -58,107 +84,136 @@ def _ref(value, loc: Loc, what: str) -> Ref:
 def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tuple,
                *, in_case: bool = False) -> Node:
     expect(raw, LMap, f"node '{name}'", loc, "a mapping with 'op' (or 'use', 'seq', 'cases')")
-    node = Node(name, loc, doc=text_of(raw, "doc", f"node '{name}'"))
+    doc = text_of(raw, "doc", f"node '{name}'")
     kinds = [k for k in ("op", "use", "seq", "apply", "cases") if k in raw]
     if len(kinds) != 1:
         what = "none of" if not kinds else "more than one of"
-        raise error(loc, "E103" if not kinds else "E102", f"node '{name}' has {what} "
+        raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
                     "'op', 'use', 'seq', 'apply', 'cases' (exactly one needed)")
-    if "in" in raw:
-        node.inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'")
-    if "when" in raw:
-        node.when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"]))
-    if "if_given" in raw:
-        node.if_given = _ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'")
-    if "map" in raw:
-        node.map = bool(expect(raw["map"], int, f"'map' of node '{name}'", loc, "true or false"))
+    inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
+        else []
+    when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
+        else None
+    if_given = _ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'") \
+        if "if_given" in raw else None
+    mapped = "map" in raw and bool(expect(raw["map"], int, f"'map' of node '{name}'", loc,
+                                          "true or false"))
+    out = None
     if "out" in raw:
         outs = expect(raw["out"], LList, f"'out' of node '{name}'", loc, "a list of names")
-        node.out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
-        if len(node.out) < 2:
-            raise error(outs.loc, "E102", f"'out' of node '{name}' names at least two outputs")
-    if "each" in raw:
-        node.each_var, node.each = _each(raw["each"], raw.key_locs["each"], name)
+        out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
+        if len(out) < 2:
+            raise error(outs.loc, BAD_VALUE, f"'out' of node '{name}' names at least two outputs")
+    each = _each(raw["each"], raw.key_locs["each"], name) if "each" in raw else None
+    if each is not None and mapped:
+        raise error(raw.key_locs["map"], BAD_VALUE, f"node '{name}' has both 'each' and 'map' "
+                    "(one layer per item of a list, or one call per tensor of its input: "
+                    "choose one)")
+    shape: list | None = None  # list[Expr], or list[list[Expr]] with `out`
+    shape_loc = None
     if "shape" in raw:
-        node.shape_loc = raw.key_locs["shape"]
-        if node.out:
+        shape_loc = raw.key_locs["shape"]
+        if out:
             shapes = expect(raw["shape"], LList, f"'shape' of node '{name}'", loc,
                              "a list of shapes, one per output")
-            node.shape = [shape_of(s, shapes.loc, f"shape of '{o}'")
-                          for s, o in zip(shapes, node.out)]
-            if len(shapes) != len(node.out):
-                raise error(shapes.loc, "E102", f"node '{name}' has {len(node.out)} outputs "
+            shape = [
+                shape_of(s, shapes.loc, f"shape of '{o}'")
+                for s, o in zip(shapes, out, strict=False)
+            ]
+            if len(shapes) != len(out):
+                raise error(shapes.loc, BAD_VALUE, f"node '{name}' has {len(out)} outputs "
                             f"but {len(shapes)} shapes")
         else:
-            node.shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
+            shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
 
-    kind = kinds[0]
-    if kind == "cases":
-        if in_case:
-            raise error(raw.key_locs["cases"], "E102", "cases cannot be nested")
-        allowed = ("cases", "shape", "doc", "out", "when")
-        check_keys(raw, allowed, f"node '{name}' (a 'cases' node)")
-        cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
-        node.cases = []
-        for case in cases:
-            expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
-            if "when" not in case:
-                raise error(case.loc, "E103", f"each case of node '{name}' needs 'when'")
-            node.cases.append(_load_node(spec, name, case.loc, case, loader, stack, in_case=True))
-        if not node.cases:
-            raise error(cases.loc, "E102", f"node '{name}' has no cases")
-        return node
-
-    extra_keys = ()
-    if kind == "apply":
-        node.apply = _ref(raw["apply"], raw.key_locs["apply"], "'apply'")
-    elif kind == "op":
-        node.op = _op_name(raw["op"], loc)
-        extra_keys = tuple(a.name for a in ops.REGISTRY[node.op].args)
-    elif kind == "use":
-        node.use = str(expect(raw["use"], str, f"'use' of node '{name}'", loc, "a spec name"))
-        node.spec = loader.load_child(raw["use"], spec.path, raw["use"].loc, stack)
-        extra_keys = tuple(node.spec.params)
+    form: NodeForm
+    if kinds[0] == "cases":  # a `cases` node refuses `each` and `map` (_load_cases)
+        form = _load_cases(spec, name, loc, raw, loader, stack, in_case)
     else:
-        node.seq, node.seq_named = _load_seq(spec, name, raw["seq"], loader, stack)
-    check_keys(raw, NODE_KEYS + extra_keys, _node_what(node))
-    node.args = _load_args(raw, node, extra_keys)
-    return node
+        form = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
+        if each is not None:
+            form = Repeat(each[0], each[1], form)
+        elif mapped:
+            form = Map(form)
+    return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=shape_loc, when=when,
+                out=out, if_given=if_given, doc=doc)
 
 
-def _node_what(node) -> str:
-    if getattr(node, "op", None):
-        return f"node '{node.name}' (op {node.op})"
-    if getattr(node, "use", None):
-        return f"node '{node.name}' (use {node.use})"
-    return f"node '{node.name}'"
+def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,
+                in_case: bool) -> Cases:
+    if in_case:
+        raise error(raw.key_locs["cases"], BAD_VALUE, "cases cannot be nested")
+    allowed = ("cases", "shape", "doc", "out", "when")
+    check_keys(raw, allowed, f"node '{name}' (a 'cases' node)")
+    cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
+    nodes = []
+    for case in cases:
+        case = expect(case, LMap, "a case", cases.loc, "a node mapping with 'when'")
+        if "when" not in case:
+            raise error(case.loc, MISSING_KEY, f"each case of node '{name}' needs 'when'")
+        nodes.append(_load_node(spec, name, case.loc, case, loader, stack, in_case=True))
+    if not nodes:
+        raise error(cases.loc, BAD_VALUE, f"node '{name}' has no cases")
+    return Cases(nodes)
+
+
+def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: SubSpecs,
+                 stack: tuple) -> Callee:
+    """What a node's `op`, `use`, `seq` or `apply` calls, with its arguments."""
+    if kind == "apply":
+        target = _ref(raw["apply"], raw.key_locs["apply"], "'apply'")
+        check_keys(raw, NODE_KEYS, f"node '{name}'")
+        _load_args(raw, f"node '{name}'", None, ())
+        return LayerCall(target)
+    if kind == "seq":
+        items, named = _load_seq(spec, name, raw["seq"], loader, stack)
+        check_keys(raw, NODE_KEYS, f"node '{name}'")
+        _load_args(raw, f"node '{name}'", None, ())
+        return Seq(items, named)
+    if kind == "op":
+        op = ops.REGISTRY[_op_name(raw["op"], loc)]
+        names = tuple(a.name for a in op.args)
+        what = f"node '{name}' (op {op.name})"
+        check_keys(raw, NODE_KEYS + names, what)
+        return _op_form(op, _load_args(raw, what, op, names))
+    # the located text: namespace errors point at the `use:` (names.check_file_names)
+    ref = expect(raw["use"], LStr, f"'use' of node '{name}'", loc, "a spec name")
+    sub = loader.load_child(ref, spec.path, ref.loc, stack)
+    what = f"node '{name}' (use {ref})"
+    check_keys(raw, NODE_KEYS + tuple(sub.params), what)
+    return SubSpec(ref, sub, _load_args(raw, what, None, tuple(sub.params)))
+
+
+def _op_form(op: ops.Op, args: dict[str, Expr]) -> LayerOp | FunctionOp:
+    """An op that owns an nn.Module is a layer; any other is a tensor function."""
+    return LayerOp(op.name, args) if op.module else FunctionOp(op.name, args)
 
 
 def _op_name(value, loc: Loc) -> str:
     expect(value, str, "'op'", loc, "an op name")
     if str(value) not in ops.REGISTRY:
-        raise error(value.loc, "E401", f"unknown op '{value}'"
+        raise error(value.loc, UNKNOWN_OP, f"unknown op '{value}'"
                     + did_you_mean(value, ops.REGISTRY), "run `attngen ops` to list the ops")
     return str(value)
 
 
-def _load_args(raw: LMap, owner, names: tuple) -> dict[str, Expr]:
+def _load_args(raw: LMap, what: str, op: ops.Op | None, names: tuple) -> dict[str, Expr]:
     """Callee arguments: `args: [...]` positionally, plus keys named after the callee's params."""
     args: dict[str, Expr] = {}
-    op = ops.REGISTRY.get(owner.op) if owner.op else None
     if "args" in raw:
         positional = raw["args"]
-        expect(positional, LList, "'args'", raw.loc, "a list of positional arguments")
+        positional = expect(positional, LList, "'args'", raw.loc,
+                            "a list of positional arguments")
         if len(positional) > len(names):
-            raise error(positional.loc, "E402", f"{_node_what(owner)} takes at most "
+            raise error(positional.loc, BAD_ARGUMENTS, f"{what} takes at most "
                         f"{len(names)} positional arguments ({', '.join(names) or 'none'}), "
                         f"got {len(positional)}")
-        for pname, value in zip(names, positional):
+        for pname, value in zip(names, positional, strict=False):
             args[pname] = _arg_expr(op, pname, value, positional.loc)
     for key in raw:
         if key in names:
             if key in args:
-                raise error(raw.key_locs[key], "E402", f"argument '{key}' given twice "
+                raise error(raw.key_locs[key], BAD_ARGUMENTS, f"argument '{key}' given twice "
                             "(positionally in 'args' and by name)")
             args[str(key)] = _arg_expr(op, key, raw[key], raw.key_locs[key])
     return args
@@ -170,7 +225,7 @@ def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
         expect(value, str, f"argument '{name}'", loc, "a string")
         choices = op.arg(name).choices
         if choices and str(value) not in choices:
-            raise error(value.loc, "E402", f"argument '{name}' must be one of "
+            raise error(value.loc, BAD_ARGUMENTS, f"argument '{name}' must be one of "
                         + ", ".join(repr(c) for c in choices) + did_you_mean(value, choices))
         return parse(repr(str(value)), value.loc)
     if kind == "shape":
@@ -179,7 +234,7 @@ def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
     return expr_of(value, loc, as_tuple=op is not None)
 
 
-def _each(raw, loc: Loc, name: str):
+def _each(raw, loc: Loc, name: str) -> tuple[str | None, Expr]:
     expr = parse(raw, loc_of(raw, loc))
     tree = expr.tree
     if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], ast.In) \
@@ -195,34 +250,42 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
         entries = [(str(i), v, loc_of(v, raw.loc)) for i, v in enumerate(raw)]
         named = False
     else:
-        expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
+        raw = expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
                 "a list of layers or a mapping of name: layer")
         entries = [(check_identifier(k, k.loc, "layer", attribute=True), v, k.loc)
                    for k, v in raw.items()]
         named = True
     if not entries:
-        raise error(raw.loc, "E102", f"'seq' of node '{name}' is empty")
+        raise error(raw.loc, BAD_VALUE, f"'seq' of node '{name}' is empty")
     items = []
     for key, value, loc in entries:
-        expect(value, LMap, f"layer {key} of '{name}'", loc, "a mapping with 'op' or 'use'")
+        value = expect(value, LMap, f"layer {key} of '{name}'", loc,
+                       "a mapping with 'op' or 'use'")
         kinds = [k for k in ("op", "use") if k in value]
         if len(kinds) != 1:
-            raise error(value.loc, "E103",
+            raise error(value.loc, MISSING_KEY,
                         f"layer {key} of '{name}' needs exactly one of 'op', 'use'")
-        item = Item(key, loc, doc=text_of(value, "doc", f"layer {key}"))
+        doc = text_of(value, "doc", f"layer {key}")
+        form: LayerOp | SubSpec
         if "op" in value:
-            item.op = _op_name(value["op"], loc)
-            op = ops.REGISTRY[item.op]
+            op = ops.REGISTRY[_op_name(value["op"], loc)]
             if not op.module:
-                raise error(value["op"].loc, "E402", f"layer {key} of '{name}': '{item.op}' is a "
-                            "tensor function, not a layer; nn.Sequential holds layers only")
+                raise error(
+                    value["op"].loc,
+                    BAD_ARGUMENTS,
+                    f"layer {key} of '{name}': '{op.name}' is a "
+                    "tensor function, not a layer; nn.Sequential holds layers only",
+                )
             names = tuple(a.name for a in op.args)
+            check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
+            form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
         else:
-            item.use = str(value["use"])
-            item.spec = loader.load_child(value["use"], spec.path, value["use"].loc, stack)
-            names = tuple(item.spec.params)
-        check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
-        item.args = _load_args(value, item, names)
+            ref = expect(value["use"], LStr, f"'use' of layer {key}", loc, "a spec name")
+            sub = loader.load_child(ref, spec.path, ref.loc, stack)
+            names = tuple(sub.params)
+            check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
+            form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
+        item = Item(key, loc, form, doc=doc)
         if "shape" in value:
             item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
         items.append(item)

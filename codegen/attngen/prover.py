@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeAlias, cast
 
 import sympy
 
@@ -18,35 +20,43 @@ from .configs import Env
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
 from .model import Spec
+from .ops.ctx import Dim
 
 N_SAMPLES = 24
+# An assignment of the free symbols: sympy Symbol -> sympy Integer (sympy has no types).
+Assignment: TypeAlias = "dict[Any, Any]"
+# equal() and divisible(): whether it holds, else the assignment where it fails ({} when the
+# values are numbers, nothing to assign; None when it holds or no sample could test it)
+Verdict: TypeAlias = "tuple[bool, Assignment | None]"
 
 
 class Prover:
     """Decides dim equalities for one configuration of one spec."""
 
-    def __init__(self, rewrites: dict, samples):
+    def __init__(self, rewrites: dict[Any, Any], samples: Iterable[Assignment]) -> None:
         self.rewrites = rewrites  # symbol -> expression that bakes in a `requires` fact
         # assignments symbol -> Integer that satisfy `requires`, drawn only when a proof
         # needs them: most dims are settled symbolically and never sampled
-        self._pending = iter(samples)
-        self._drawn: list[dict] = []
-        self.cache: dict = {}
+        self._pending: Iterator[Assignment] | None = iter(samples)
+        self._drawn: list[Assignment] = []
+        # answers by question: ("value", d), ("divisible", n, g), (a, b) for equal, and the
+        # inference's own keys (infer.py)
+        self.cache: dict[tuple[object, ...], Any] = {}
 
     @property
-    def samples(self) -> list[dict]:
+    def samples(self) -> list[Assignment]:
         if self._pending is not None:
             self._drawn.extend(self._pending)
             self._pending = None
         return self._drawn
 
-    def default(self) -> dict:
+    def default(self) -> Assignment:
         """The first sample (the defaults where they satisfy `requires`), drawn alone."""
         if not self._drawn and self._pending is not None:
             self._drawn.extend(itertools.islice(self._pending, 1))
         return self._drawn[0] if self._drawn else {}
 
-    def equal(self, a, b):
+    def equal(self, a: Dim, b: Dim) -> Verdict:
         """(True, None) if a == b is proven or holds on every valid sample, else
         (False, sample)."""
         a, b = algebra.sympify(a), algebra.sympify(b)
@@ -57,10 +67,11 @@ class Prover:
             self.cache[key] = self._equal(a, b)
         return self.cache[key]
 
-    def _equal(self, a, b):
+    def _equal(self, a: Dim, b: Dim) -> Verdict:
         diff = a - b
         if diff.is_number:
             return diff == 0, {}
+        algebra.check_size(diff, "a dim it computes")  # before expanding or sampling it
         if sympy.expand(diff) == 0:
             return True, None
         if self.rewrites:
@@ -69,7 +80,7 @@ class Prover:
                 return True, None
         return self._sampled((a, b), lambda va, vb: va == vb)
 
-    def divisible(self, n, g):
+    def divisible(self, n: Dim, g: Dim) -> Verdict:
         """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
         for bounds on its arguments, milliseconds a call)."""
         n, g = algebra.sympify(n), algebra.sympify(g)
@@ -78,11 +89,12 @@ class Prover:
             self.cache[key] = self._divisible(n, g)
         return self.cache[key]
 
-    def _divisible(self, n, g):
+    def _divisible(self, n: Dim, g: Dim) -> Verdict:
         if g.is_zero:
             return False, {}
         if n.is_Number and g.is_Number:  # nothing to sample
             return (n / g).is_Integer, {}
+        algebra.check_size(n / g, "a dim it divides")
         if algebra.is_integer_form(n / g):
             return True, None
         if self.rewrites and algebra.is_integer_form(
@@ -90,7 +102,8 @@ class Prover:
             return True, None
         return self._sampled((n, g), lambda vn, vg: None if vg == 0 else vn % vg == 0)
 
-    def _sampled(self, exprs, holds):
+    def _sampled(self, exprs: tuple[Dim, ...],
+                 holds: Callable[..., bool | None]) -> Verdict:
         """(True, None) if holds(*values) on every sample where all exprs are numbers and
         holds does not answer None (untestable there), with at least one such sample;
         else (False, the first sample where it fails)."""
@@ -107,7 +120,7 @@ class Prover:
                 return False, sample
         return tested > 0, None
 
-    def value(self, d, sample=None):
+    def value(self, d: Dim, sample: Assignment | None = None) -> int | float | None:
         if sample:
             return to_number(algebra.sympify(d).xreplace(sample))
         key = ("value", d)  # at the default sample: every output size is checked there
@@ -115,7 +128,7 @@ class Prover:
             self.cache[key] = to_number(algebra.sympify(d).xreplace(self.default()))
         return self.cache[key]
 
-    def counterexample(self, sample, a, b) -> str:
+    def counterexample(self, sample: Assignment | None, a: Dim, b: Dim) -> str:
         """`counterexample: a=1, b=2: <a> = 3, <b> = 4`: the sample where a == b fails."""
         if not sample:
             return ""
@@ -124,7 +137,7 @@ class Prover:
         return (f"counterexample: {sample_text(names, sample)}: "
                 f"{fmt_dim(a)} = {self.value(a, sample)}, {fmt_dim(b)} = {self.value(b, sample)}")
 
-    def divisibility_hint(self, a, b) -> str:
+    def divisibility_hint(self, a: Dim, b: Dim) -> str:
         """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
         a, b = algebra.sympify(a), algebra.sympify(b)
         for num, den in _floor_divisions(a, b):
@@ -151,7 +164,7 @@ class Prover:
         return ""
 
 
-def _floor_divisions(*exprs):
+def _floor_divisions(*exprs: Dim) -> list[tuple[Dim, Dim]]:
     """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
     found = []
     for e in exprs:
@@ -165,10 +178,10 @@ def _floor_divisions(*exprs):
     return found
 
 
-_SIMPLIFIED: dict = {}
+_SIMPLIFIED: dict[Any, Any] = {}
 
 
-def simplify(e):
+def simplify(e: Dim) -> Dim:
     """sympy.simplify, memoized: the same few dims (H*W, ...) recur across specs and configs.
 
     Dims it would return unchanged skip it: its first call alone imports sympy.physics.
@@ -177,11 +190,12 @@ def simplify(e):
     if _plain(e):
         return e
     if e not in _SIMPLIFIED:
+        algebra.check_size(e, "a dim it computes")
         _SIMPLIFIED[e] = sympy.simplify(e)
     return _SIMPLIFIED[e]
 
 
-def _plain(e) -> bool:
+def _plain(e: Dim) -> bool:
     """A number, symbol, monomial (3*H*W) or linear sum with coprime integer coefficients
     (seq_len - 6*d): nothing to cancel, combine or factor out."""
     if e.is_Atom:
@@ -195,13 +209,13 @@ def _plain(e) -> bool:
     return False
 
 
-def sample_text(names: list[str], sample: dict) -> str:
+def sample_text(names: list[str], sample: Assignment) -> str:
     """'a=1, b=2': the values a sample gives the named symbols (those it has)."""
     values = {str(k): int(v) for k, v in sample.items()}
     return ", ".join(f"{n}={values[n]}" for n in names if n in values)
 
 
-def _divisibility_fact(num, den):
+def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
     """For floor((s + c) / d): the symbol s and the residue r with (s + c) % d == 0 iff
     s % d == r."""
     num = algebra.sympify(num)
@@ -217,7 +231,7 @@ def _divisibility_fact(num, den):
     return sym, sympy.Integer((-int(c)) % int(den))
 
 
-def requirement_rewrites(spec: Spec, env: Env) -> dict:
+def requirement_rewrites(spec: Spec, env: Env) -> dict[Any, Any]:
     """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer)."""
     rewrites = {}
     for name, divisor, rest in spec.divisibility():
@@ -230,7 +244,8 @@ def requirement_rewrites(spec: Spec, env: Env) -> dict:
     return rewrites
 
 
-def valid_samples(spec: Spec, env: Env, dims: list, rng: random.Random):
+def valid_samples(spec: Spec, env: Env, dims: list[Any],
+                  rng: random.Random) -> Iterator[Assignment]:
     """Assignments of the free symbols that satisfy `requires`, drawn one at a time (at most
     N_SAMPLES); the first is the default."""
     params = [(n, s) for n, s in env.sym.items()
@@ -243,8 +258,9 @@ def valid_samples(spec: Spec, env: Env, dims: list, rng: random.Random):
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
-        for i, (name, sym) in enumerate(params):
-            default = spec.params[name].sample
+        for name, sym in params:
+            # a symbol stands for an int param with an int value (configs.param_env)
+            default = cast(int, spec.params[name].sample)
             if attempts == 1:
                 values[name] = default
             else:
@@ -263,6 +279,7 @@ def valid_samples(spec: Spec, env: Env, dims: list, rng: random.Random):
                 target = to_number(expr.xreplace(sub))
                 if attempts == 1:
                     continue  # keep the defaults as they are
+                assert target is not None  # every symbol of the rewrite has a value: a number
                 values[str(sym)] = int(target)
         val_env = {**env.val, **values}
         try:

@@ -17,20 +17,40 @@ import math
 from pathlib import PurePath
 
 from . import ops
-from .errors import Loc, error
+from .errors import (
+    BAD_ARGUMENTS,
+    BAD_VALUE,
+    EXPR_NOT_ALLOWED,
+    MISSING_KEY,
+    TOO_LARGE,
+    UNKNOWN_KEY,
+    UNKNOWN_OP,
+    Loc,
+    error,
+)
 from .expr import Expr, parse
 from .graph import check_optional_reads, check_unique_names
 from .model import (
     REQUIRED,
+    Callee,
+    Cases,
+    FunctionOp,
     InitRule,
     Input,
     Item,
+    LayerCall,
+    LayerOp,
     Let,
+    Map,
     Node,
     Output,
     Param,
     Ref,
+    Repeat,
+    Seq,
     Spec,
+    SubSpec,
+    assert_never,
 )
 from .names import check_class_name, check_identifier
 from .parse import (
@@ -49,6 +69,8 @@ from .yamlload import LStr
 MAX_TEXT = 2000  # characters in a title, paper or doc (as the loader reads them)
 MAX_DEPTH = 64  # nesting of a param value (as the YAML reader allows)
 OUTPUT_FORMS = ("value", "tuple", "list")
+CALLEES = (LayerOp, FunctionOp, SubSpec, Seq, LayerCall)
+FORMS = (*CALLEES, Repeat, Map, Cases)  # NodeForm's classes (exactly: no subclass)
 _NOWHERE = Loc("<Spec object>")
 
 
@@ -66,7 +88,7 @@ def recheck(*specs) -> None:
 # -- types ---------------------------------------------------------------------------------
 def _exact(value, types: tuple, what: str, loc: Loc, expected: str):
     if type(value) not in types:  # exact: a subclass may write anything as its repr
-        raise error(loc, "E102", f"{what} must be {expected}, got {type(value).__name__}")
+        raise error(loc, BAD_VALUE, f"{what} must be {expected}, got {type(value).__name__}")
     return value
 
 
@@ -76,13 +98,13 @@ def _str(value, what: str, loc: Loc) -> str:
 
 def _text(value, what: str, loc: Loc) -> None:
     if len(_str(value, what, loc)) > MAX_TEXT:
-        raise error(loc, "E102", f"{what} is longer than {MAX_TEXT} characters")
+        raise error(loc, BAD_VALUE, f"{what} is longer than {MAX_TEXT} characters")
 
 
 def _loc(value, what: str, fallback: Loc) -> Loc:
     _exact(value, (Loc,), what, fallback, "an attngen.errors.Loc")
     if (type(value.file), type(value.line), type(value.col)) != (str, int, int):
-        raise error(fallback, "E102", f"{what} must hold a file name and two integers")
+        raise error(fallback, BAD_VALUE, f"{what} must hold a file name and two integers")
     return value
 
 
@@ -98,14 +120,14 @@ def _named(mapping, what: str, loc: Loc, kind: type) -> list:
     for key, value in mapping.items():
         _exact(value, (kind,), f"{what}['{key}']", loc, f"an attngen {kind.__name__}")
         if type(key) not in (str, LStr) or key != value.name:
-            raise error(loc, "E102", f"{what}: key '{key}' differs from its value's name")
+            raise error(loc, BAD_VALUE, f"{what}: key '{key}' differs from its value's name")
     return list(mapping.values())
 
 
 def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
     """A value as the YAML reader gives it: None, bool, int, float, str, list, dict."""
     if depth > MAX_DEPTH:
-        raise error(loc, "E105", f"{what} is nested deeper than {MAX_DEPTH} levels")
+        raise error(loc, TOO_LARGE, f"{what} is nested deeper than {MAX_DEPTH} levels")
     if value is None or type(value) in (bool, int, float, str, LStr):
         return
     if type(value) in (list, tuple):
@@ -116,7 +138,7 @@ def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
             _str(key, f"a key of {what}", loc)
             _plain(item, what, loc, depth + 1)
     else:
-        raise error(loc, "E102", f"{what} must be a plain value (None, a bool, number, str, "
+        raise error(loc, BAD_VALUE, f"{what} must be a plain value (None, a bool, number, str, "
                     f"list or dict), got {type(value).__name__}")
 
 
@@ -129,7 +151,7 @@ def _expr(value, what: str, loc: Loc) -> None:
     tree = value.tree
     if fresh.text != value.text or not isinstance(tree, ast.AST) \
             or ast.dump(tree) != ast.dump(fresh.tree) or value.names != fresh.names:
-        raise error(where, "E201", f"{what}: the expression's tree is not its text "
+        raise error(where, EXPR_NOT_ALLOWED, f"{what}: the expression's tree is not its text "
                     f"'{fresh.text}' (make expressions with attngen.expr.parse)")
 
 
@@ -146,7 +168,7 @@ def _spec(spec) -> list[Spec]:
     loc = _loc(spec.loc, "the spec's loc", _NOWHERE)
     check_class_name(_str(spec.name, "'name'", loc), loc)
     if not isinstance(spec.path, PurePath):
-        raise error(loc, "E102", f"'path' must be a path, got {type(spec.path).__name__}")
+        raise error(loc, BAD_VALUE, f"'path' must be a path, got {type(spec.path).__name__}")
     _str(spec.file, "'file'", loc)
     for key in ("title", "paper", "doc"):
         _text(getattr(spec, key), f"'{key}'", loc)
@@ -155,7 +177,7 @@ def _spec(spec) -> list[Spec]:
     for alias in _exact(spec.aliases, (list,), "'aliases'", loc, "a list"):
         check_class_name(_str(alias, "an alias", loc), loc)
     if _str(spec.output_form, "'output_form'", loc) not in OUTPUT_FORMS:
-        raise error(loc, "E102", f"'output_form' must be one of {', '.join(OUTPUT_FORMS)}")
+        raise error(loc, BAD_VALUE, f"'output_form' must be one of {', '.join(OUTPUT_FORMS)}")
     for p in _named(spec.params, "'params'", loc, Param):
         _param(p, loc)
     for let in _named(spec.lets, "'lets'", loc, Let):
@@ -185,7 +207,9 @@ def _param(p: Param, loc: Loc) -> None:
     loc = _loc(p.loc, "a param's loc", loc)
     name = check_identifier(_str(p.name, "a param name", loc), loc, "param", attribute=True)
     if _str(p.type, f"the type of param '{name}'", loc) not in PARAM_TYPES:
-        raise error(loc, "E102", f"param '{name}': unknown type; one of {', '.join(PARAM_TYPES)}")
+        raise error(
+            loc, BAD_VALUE, f"param '{name}': unknown type; one of {', '.join(PARAM_TYPES)}"
+        )
     if p.default is not REQUIRED:
         _plain(p.default, f"the default of param '{name}'", loc)
     _plain(p.example, f"the example of param '{name}'", loc)
@@ -201,12 +225,12 @@ def _input(inp: Input, loc: Loc, *, item: bool = False) -> None:
     name = check_identifier(_str(inp.name, "an input name", loc), loc, "input")
     _exact(inp.optional, (bool,), f"'optional' of input '{name}'", loc, "True or False")
     if _str(inp.dtype, f"the dtype of input '{name}'", loc) not in DTYPES:
-        raise error(loc, "E102", f"input '{name}': dtype must be one of {', '.join(DTYPES)}")
+        raise error(loc, BAD_VALUE, f"input '{name}': dtype must be one of {', '.join(DTYPES)}")
     _text(inp.doc, f"the doc of input '{name}'", loc)
     if inp.items is not None:
         if item or inp.shape is not None or not _list(inp.items, f"the items of '{name}'",
                                                       loc, Input):
-            raise error(loc, "E102", f"input '{name}': a list input has items, no shape, "
+            raise error(loc, BAD_VALUE, f"input '{name}': a list input has items, no shape, "
                         "and is not itself an item")
         for sub in inp.items:
             _input(sub, loc, item=True)
@@ -225,36 +249,38 @@ def _callee_args(args, names, what: str, loc: Loc) -> None:
     _exact(args, (dict,), f"the arguments of {what}", loc, "a dict")
     for key, value in args.items():
         if type(key) not in (str, LStr) or key not in names:
-            raise error(loc, "E402", f"{what}: no argument '{key}'"
+            raise error(loc, BAD_ARGUMENTS, f"{what}: no argument '{key}'"
                         + (f" (arguments: {', '.join(names)})" if names else ""))
         _expr(value, f"argument '{key}' of {what}", loc)
 
 
-def _op(name, what: str, loc: Loc, *, layer: bool = False) -> ops.Op:
+def _op(name, what: str, loc: Loc, *, layer: bool) -> ops.Op:
+    """A registered op: a layer (an op that owns an nn.Module) or a tensor function, as
+    `layer` says (the loader makes an op node a LayerOp or a FunctionOp by the same rule)."""
     op = ops.REGISTRY.get(_str(name, f"the op of {what}", loc))
-    if op is None or (layer and not op.module):
-        raise error(loc, "E401", f"{what}: unknown {'layer' if layer else 'op'} "
+    if op is None or op.module != layer:
+        raise error(loc, UNKNOWN_OP, f"{what}: unknown {'layer' if layer else 'tensor function'} "
                     "(run `attngen ops` for the list)")
     return op
 
 
-def _args_of(owner, what: str, loc: Loc) -> list[Spec]:
-    """Check an op or use callee (a node or a seq layer) and its arguments."""
-    if owner.op is not None:
-        op = _op(owner.op, what, loc, layer=type(owner) is Item)
-        _callee_args(owner.args, [a.name for a in op.args], what, loc)
-        for arg in op.args:  # a str argument is a literal from its choices, as loaded
-            if arg.kind == "str" and arg.name in owner.args:
-                value = owner.args[arg.name]
-                if not (value.is_constant() and type(value.constant) in (str, LStr)) \
-                        or (arg.choices and value.constant not in arg.choices):
-                    raise error(loc, "E402", f"{what}: argument '{arg.name}' must be one of "
-                                + ", ".join(repr(c) for c in arg.choices))
-        return []
-    _exact(owner.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
-    _str(owner.use, f"'use' of {what}", loc)
-    _callee_args(owner.args, list(owner.spec.params), what, loc)
-    return [owner.spec]
+def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spec]:
+    """Check an op or use callee (of a node or a seq layer) and its arguments."""
+    if isinstance(call, SubSpec):
+        _exact(call.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
+        _str(call.ref, f"'use' of {what}", loc)
+        _callee_args(call.args, list(call.spec.params), what, loc)
+        return [call.spec]
+    op = _op(call.op, what, loc, layer=isinstance(call, LayerOp))
+    _callee_args(call.args, [a.name for a in op.args], what, loc)
+    for arg in op.args:  # a str argument is a literal from its choices, as loaded
+        if arg.kind == "str" and arg.name in call.args:
+            value = call.args[arg.name]
+            if not (value.is_constant() and type(value.constant) in (str, LStr)) \
+                    or (arg.choices and value.constant not in arg.choices):
+                raise error(loc, BAD_ARGUMENTS, f"{what}: argument '{arg.name}' must be one of "
+                            + ", ".join(repr(c) for c in arg.choices))
+    return []
 
 
 def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
@@ -262,57 +288,64 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
     name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True)
     what = f"node '{name}'"
     if case_of is not None and name != case_of:
-        raise error(loc, "E102", f"a case of node '{case_of}' is named '{name}'")
-    kinds = [k for k in ("op", "use", "seq", "apply", "cases") if getattr(node, k) is not None]
-    if len(kinds) != 1 or (node.use is None) != (node.spec is None):
-        raise error(loc, "E102", f"{what} needs exactly one of op, use (with its spec), seq, "
-                    f"apply, cases; has {', '.join(kinds) or 'none'}")
+        raise error(loc, BAD_VALUE, f"a case of node '{case_of}' is named '{name}'")
     for ref in _list(node.inputs, f"'in' of {what}", loc, Ref):
         _ref(ref, f"an input of {what}", loc)
-    for key in ("if_given", "apply"):
-        if getattr(node, key) is not None:
-            _ref(getattr(node, key), f"'{key}' of {what}", loc)
-    for key in ("map", "seq_named"):
-        _exact(getattr(node, key), (bool,), f"'{key}' of {what}", loc, "True or False")
+    if node.if_given is not None:
+        _ref(node.if_given, f"'if_given' of {what}", loc)
     _text(node.doc, f"the doc of {what}", loc)
     if node.when is not None:
         _expr(node.when, f"'when' of {what}", loc)
-    if node.each is not None:
-        _expr(node.each, f"'each' of {what}", loc)
-    if node.each_var is not None:
-        if node.each is None:
-            raise error(loc, "E102", f"{what} has a loop variable but no 'each'")
-        check_identifier(_str(node.each_var, "a loop variable", loc), loc, "loop variable")
     if node.out is not None:
         for o in _exact(node.out, (list,), f"'out' of {what}", loc, "a list"):
             check_identifier(_str(o, f"an output of {what}", loc), loc, "output")
         if len(node.out) < 2:
-            raise error(loc, "E102", f"'out' of {what} names at least two outputs")
+            raise error(loc, BAD_VALUE, f"'out' of {what} names at least two outputs")
     if node.shape_loc is not None:
         _loc(node.shape_loc, f"the shape's loc of {what}", loc)
     if node.shape is not None:
         shapes = node.shape if node.out is not None else [node.shape]
         for shape in _exact(shapes, (list,), f"'shape' of {what}", loc, "a list"):
             _exprs(shape, f"'shape' of {what}", loc)
-    subs: list[Spec] = []
-    if node.cases is not None:
-        if case_of is not None or node.args or not _list(node.cases, f"'cases' of {what}",
-                                                          loc, Node):
-            raise error(loc, "E102", f"{what}: cases hold nodes, are not nested and take "
-                        "no arguments")
-        for case in node.cases:
-            subs += _node(case, loc, case_of=name)
-    elif node.seq is not None:
-        if node.args or not _list(node.seq, f"'seq' of {what}", loc, Item):
-            raise error(loc, "E102", f"{what}: a seq holds layers and takes no arguments")
-        for i, item in enumerate(node.seq):
-            subs += _item(item, i, node.seq_named, what, loc)
-    elif node.apply is not None:
-        if node.args:
-            raise error(loc, "E102", f"{what}: an apply node takes no arguments")
-    else:
-        subs += _args_of(node, what, loc)
-    return subs
+    _exact(node.form, FORMS, f"the form of {what}", loc, "an attngen node form ("
+           + ", ".join(f.__name__ for f in FORMS) + ")")
+    form = node.form
+    match form:
+        case Cases(cases):
+            if case_of is not None or not _list(cases, f"'cases' of {what}", loc, Node):
+                raise error(loc, BAD_VALUE, f"{what}: cases hold nodes and are not nested")
+            return [sub for case in cases for sub in _node(case, loc, case_of=name)]
+        case Repeat(var, iterable, body):
+            _expr(iterable, f"'each' of {what}", loc)
+            if var is not None:
+                check_identifier(_str(var, "a loop variable", loc), loc, "loop variable")
+            return _callee(body, what, loc)
+        case Map(body):
+            return _callee(body, what, loc)
+        case LayerOp() | FunctionOp() | SubSpec() | Seq() | LayerCall():
+            return _callee(form, what, loc)
+        case _:
+            assert_never(form)
+
+
+def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:
+    """What a node calls (once, or under `each` or `map`, which wrap no other form)."""
+    _exact(callee, CALLEES, f"the call of {what}", loc, "an attngen LayerOp, FunctionOp, "
+           "SubSpec, Seq or LayerCall")
+    match callee:
+        case LayerOp() | FunctionOp() | SubSpec():
+            return _call(callee, what, loc)
+        case Seq(items, named):
+            _exact(named, (bool,), f"'named' of the seq of {what}", loc, "True or False")
+            if not _list(items, f"'seq' of {what}", loc, Item):
+                raise error(loc, BAD_VALUE, f"{what}: a seq holds layers")
+            return [sub for i, item in enumerate(items)
+                    for sub in _item(item, i, named, what, loc)]
+        case LayerCall(target):
+            _ref(target, f"'apply' of {what}", loc)
+            return []
+        case _:
+            assert_never(callee)
 
 
 def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spec]:
@@ -321,14 +354,14 @@ def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spe
     if named:
         check_identifier(name, loc, "layer", attribute=True)
     elif name != str(index):
-        raise error(loc, "E102", f"layer {index} of {owner} is named '{name}'")
+        raise error(loc, BAD_VALUE, f"layer {index} of {owner} is named '{name}'")
     what = f"layer {name} of {owner}"
-    if (item.op is None) == (item.use is None) or (item.use is None) != (item.spec is None):
-        raise error(loc, "E102", f"{what} needs exactly one of op, use (with its spec)")
+    _exact(item.form, (LayerOp, SubSpec), f"the call of {what}", loc,
+           "an attngen LayerOp or SubSpec")
     _text(item.doc, f"the doc of {what}", loc)
     if item.shape is not None:
         _exprs(item.shape, f"'shape' of {what}", loc)
-    return _args_of(item, what, loc)
+    return _call(item.form, what, loc)
 
 
 def _init(rule: InitRule, loc: Loc) -> None:
@@ -337,18 +370,18 @@ def _init(rule: InitRule, loc: Loc) -> None:
     for key, allowed in (("weight", INIT_WEIGHT), ("bias", INIT_BIAS)):
         value = getattr(rule, key)
         if value is not None and _str(value, f"init {key}", loc) not in allowed:
-            raise error(loc, "E102", f"init {key} must be one of {', '.join(allowed)}")
+            raise error(loc, BAD_VALUE, f"init {key} must be one of {', '.join(allowed)}")
     if rule.weight is None and rule.bias is None:
-        raise error(loc, "E103", f"init rule for {rule.op} sets neither 'weight' nor 'bias'")
+        raise error(loc, MISSING_KEY, f"init rule for {rule.op} sets neither 'weight' nor 'bias'")
     choices = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
     for key, value in _exact(rule.options, (dict,), "init options", loc, "a dict").items():
         if key not in INIT_OPTION_USERS:
-            raise error(loc, "E101", f"unknown init option '{key}'")
+            raise error(loc, UNKNOWN_KEY, f"unknown init option '{key}'")
         if key in choices:
             if _str(value, f"init '{key}'", loc) not in choices[key]:
-                raise error(loc, "E102", f"init {key} must be one of {', '.join(choices[key])}")
+                raise error(loc, BAD_VALUE, f"init {key} must be one of {', '.join(choices[key])}")
         elif not math.isfinite(_exact(value, (float,), f"init '{key}'", loc, "a float")):
-            raise error(loc, "E102", f"init '{key}' must be a finite number")
+            raise error(loc, BAD_VALUE, f"init '{key}' must be a finite number")
 
 
 __all__ = ["recheck"]

@@ -48,11 +48,12 @@ def render(dot: str, fmt: str = "svg") -> bytes:
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     backend = backend_for(fmt)
-    if backend is None:
+    program = find_program(backend) if backend is not None else None
+    if backend is None or program is None:
         need = "system Graphviz (apt-get install graphviz)" if fmt == "pdf" else INSTALL_HINT
         raise RenderError(f"no renderer for {fmt}: {need}")
     try:
-        proc = subprocess.run([find_program(backend), f"-T{fmt}"], input=dot.encode(),
+        proc = subprocess.run([program, f"-T{fmt}"], input=dot.encode(),
                               capture_output=True, timeout=TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"{backend} failed: {exc}") from None

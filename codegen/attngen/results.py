@@ -1,42 +1,90 @@
-"""What the shape checker found: each node's shapes, the inputs', the outputs'."""
+"""What the shape checker found: each node's shapes and dtypes, the inputs', the outputs'."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
 from .model import Spec
+from .ops.ctx import Dim, Shape
+
+if TYPE_CHECKING:  # Python 3.11 has typing.Self
+    from typing_extensions import Self
 
 LAYER = object()  # the value of a layer node declared without `in:`
+# The shape of a value: a tuple of dims, or a list of them for a list of tensors.
+ValueShape: TypeAlias = "Shape | list[Shape]"
+
+
+class TensorType(tuple):
+    """A tensor value as the checker knows it: its shape (this tuple of dims) and its dtype
+    family (ops.DTYPES: bool, int, float, complex). Compares and prints as its shape."""
+
+    dtype: str
+
+    def __new__(cls, dims: Iterable[Dim] = (), dtype: str = "float") -> Self:
+        self = super().__new__(cls, dims)
+        self.dtype = dtype
+        return self
+
+    def __reduce__(self) -> tuple[type[TensorType], tuple[tuple[Dim, ...], str]]:
+        return (TensorType, (tuple(self), self.dtype))
+
+
+def dtype_of(value: object) -> str | None:
+    """The dtype family of a checked tensor value; None for anything else (a list of
+    tensors, an absent optional input, a layer)."""
+    return value.dtype if isinstance(value, TensorType) else None
+
+
+def typed_text(value: ValueShape | None) -> str:
+    """A value's shape with its dtype family unless that is float: `(B, h, nq, nk) bool`."""
+    if value is None:
+        return "None"
+    family = dtype_of(value)
+    return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
 
 
 @dataclass
 class NodeShapes:
     """What the checker learned about one node (in the first configuration that has it)."""
 
-    inputs: list  # shapes of its inputs
-    output: object  # shape, list of shapes (list value) or dict out-name -> shape
-    config: dict  # the configuration it was seen in
+    # shapes of its inputs (TensorType: with their dtypes; None: an optional one not given)
+    inputs: list[ValueShape | None]
+    output: ValueShape | dict[str, ValueShape]  # a dict out-name -> shape for several outputs
+    config: dict[str, object]  # the configuration it was seen in
 
 
 @dataclass
 class Checked:
     spec: Spec
     order: list[str]
-    configs: list[dict]
+    configs: list[dict[str, object]]
     nodes: dict[str, NodeShapes] = field(default_factory=dict)
-    inputs: dict[str, tuple] = field(default_factory=dict)
-    outputs: dict[str, object] = field(default_factory=dict)
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    outputs: dict[str, ValueShape] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
     subs: dict[str, Checked] = field(default_factory=dict)
 
-    def shape_text(self, name: str) -> str:
+    def shape_text(self, name: str, *, dtype: bool = False) -> str:
+        """A tensor's shape as printers show it; with `dtype`, followed by its dtype family
+        unless that is float (`(B, h, nq, nk) bool`)."""
+        value = self.value(name)
+        return typed_text(value) if dtype else fmt_shape(value)
+
+    def value(self, name: str) -> ValueShape:
+        """What the checker found for a tensor name: an input's, a node's, one output's."""
         if name in self.inputs:
-            return fmt_shape(self.inputs[name])
+            return self.inputs[name]
         for info in self.nodes.values():
             if isinstance(info.output, dict) and name in info.output:
-                return fmt_shape(info.output[name])
-        return fmt_shape(self.nodes[name].output)
+                return info.output[name]
+        output = self.nodes[name].output
+        if not isinstance(output, dict):
+            return output
+        raise ValueError(several_outputs(name, output))  # each output has a shape, not the node
 
     def all_subs(self) -> list[Checked]:
         """Sub-spec results, dependencies first, each class once."""
@@ -44,8 +92,14 @@ class Checked:
 
         def visit(c: Checked) -> None:
             for sub in c.subs.values():
-                visit(sub)
-                out.setdefault(sub.spec.name, sub)
+                if sub.spec.name not in out:  # each once: a chain of specs shares them
+                    visit(sub)
+                    out[sub.spec.name] = sub
 
         visit(self)
         return list(out.values())
+
+
+def several_outputs(name: str, outputs: dict[str, ValueShape]) -> str:
+    """The message for asking a node with several outputs for its one shape."""
+    return f"'{name}' has several outputs ({', '.join(outputs)}); ask for one of them"

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Loc, SpecError, one_line
+from .loader import Loader
 from .model import Spec
 
 
@@ -22,7 +23,7 @@ def class_name(stem: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", stem) if p)
 
 
-def extends_ref(base: Path, builtin_name: str | None, target: Path, loader) -> str:
+def extends_ref(base: Path, builtin_name: str | None, target: Path, loader: Loader) -> str:
     """What `extends:` says so that, from `target`, it resolves to `base`: the built-in
     name when that resolves there, else the path relative to the new file's folder."""
     want = base.resolve()
@@ -46,7 +47,7 @@ def _q(text: str) -> str:
     return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 30).rstrip("\n")
 
 
-def _value(value) -> str:
+def _value(value: object) -> str:
     """A param value for a comment, written as the spec would write it (`.inf`, not JSON's
     `Infinity`, which YAML reads as a string)."""
     if isinstance(value, str):

@@ -1,7 +1,8 @@
 """The checker's ShapeCtx (ops/ctx.py): op shape rules' questions, answered by a Prover.
 
-Besides what rules ask, it checks what the checker asks of every op: argument ranges
-(in_bounds) and sizes of at least 1 (sizes), both at the default sizes.
+Besides what rules ask, it checks what the checker asks of every op: argument types
+(of_type), argument ranges (in_bounds) and sizes of at least 1 (sizes), at the default
+sizes.
 """
 
 from __future__ import annotations
@@ -12,28 +13,30 @@ import sympy
 
 from . import algebra
 from .dims import fmt_dim, fmt_shape, to_number
-from .ops.ctx import ShapeFail
+from .errors import BAD_ARGUMENTS, SHAPE_RULE, UNSTATED_DIVISIBILITY, ErrorCode
+from .ops.base import Arg, form
+from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, sample_text, simplify
 
 
 class ProverCtx:
     """ShapeCtx for one configuration of one spec: equalities go to its Prover."""
 
-    def __init__(self, prover: Prover):
+    def __init__(self, prover: Prover) -> None:
         self.prover = prover
 
-    def fail(self, message: str, code: str = "E403", *notes: str) -> NoReturn:
+    def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
 
-    def floor(self, x):
+    def floor(self, x: Dim) -> Dim:
         return algebra.floor(x)
 
-    def rank(self, shape, n: int, what: str):
+    def rank(self, shape: Shape, n: int, what: str) -> Shape:
         if len(shape) != n:
             self.fail(f"{what} must have {n} dims, got {len(shape)}: {fmt_shape(shape)}")
         return shape
 
-    def axis(self, d, rank: int) -> int:
+    def axis(self, d: Dim, rank: int) -> int:
         v = to_number(d) if not isinstance(d, int) else d
         if not isinstance(v, int):
             self.fail(f"dim {fmt_dim(d)} must be a whole number")
@@ -41,35 +44,56 @@ class ProverCtx:
             self.fail(f"dim {v} is out of range for a {rank}-D tensor")
         return v % rank
 
-    def is_minus_one(self, d) -> bool:
+    def is_minus_one(self, d: Dim) -> bool:
         return algebra.sympify(d) == -1
 
-    def eq(self, a, b, what_a: str, what_b: str):
+    def eq(self, a: Dim, b: Dim, what_a: str, what_b: str) -> None:
         ok, sample = self.prover.equal(a, b)
         if ok:
             return
         notes = [self.prover.counterexample(sample, a, b)]
         hint = self.prover.divisibility_hint(a, b)
-        code = "E404" if hint else "E403"
+        code = UNSTATED_DIVISIBILITY if hint else SHAPE_RULE
         if hint:
             notes.append(hint)
         self.fail(f"{what_a} is {fmt_dim(a)} but {what_b} is {fmt_dim(b)}", code, *notes)
 
-    def divides(self, g, n, what: str):
+    def divides(self, g: Dim, n: Dim, what: str) -> None:
         if to_number(g) == 1:
             return
         ok, sample = self.prover.divisible(n, g)
         if not ok:
             stmt = f"{fmt_dim(n)} % {fmt_dim(g)} == 0"
-            self.fail(f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}", "E404",
-                      self.prover.counterexample(sample, n, g),
-                      f"if the module relies on it, state it: requires: [{stmt}]")
+            self.fail(
+                f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}",
+                UNSTATED_DIVISIBILITY,
+                self.prover.counterexample(sample, n, g),
+                f"if the module relies on it, state it: requires: [{stmt}]",
+            )
 
-    def exact_div(self, a, b, what: str):
+    def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
         return simplify(a / b)
 
-    def in_bounds(self, value, low, high, what: str):
+    def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
+        """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
+        found = value_form(value)
+        if arg.accepts(found):
+            return
+        if isinstance(found, tuple):
+            what_it_is = "a list"
+        else:
+            what_it_is = {"int": "a whole number", "float": "not a whole number",
+                          "bool": "a bool", "str": "a string", "none": "null"}.get(
+                              str(found), "not a number")
+        notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
+            and "//" not in text else []
+        self.fail(
+            f"{what} must be {arg.describe()}, got {text} ({what_it_is})", BAD_ARGUMENTS, *notes
+        )
+
+    def in_bounds(self, value: object, low: float | None, high: float | None,
+                  what: str) -> None:
         """`value` (or each element of a tuple) within [low, high] at the default sizes; a
         value that is not a number there (a free dim) is not judged."""
         for v in value if isinstance(value, (tuple, list)) else (value,):
@@ -80,9 +104,9 @@ class ProverCtx:
                 continue
             want = (f"at least {low:g}" if high is None else f"at most {high:g}"
                     if low is None else f"from {low:g} to {high:g}")
-            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", "E402")
+            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", BAD_ARGUMENTS)
 
-    def sizes(self, shape, what: str):
+    def sizes(self, shape: Shape, what: str) -> None:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
         there (channel // reduction with channel < reduction) is an empty or unbuildable
         layer in the default module. The dims are whole numbers or integer expressions
@@ -95,10 +119,14 @@ class ProverCtx:
             if v is not None and v < 1:
                 names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
                 shown = sample_text(names, self.prover.default())
-                self.fail(f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
-                          "(must be at least 1)", "E403", f"defaults: {shown}" if shown else "")
+                self.fail(
+                    f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
+                    "(must be at least 1)",
+                    SHAPE_RULE,
+                    f"defaults: {shown}" if shown else "",
+                )
 
-    def broadcast(self, shapes):
+    def broadcast(self, shapes: list[Shape]) -> Shape:
         rank = max(len(s) for s in shapes)
         padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
         out = []
@@ -111,13 +139,13 @@ class ProverCtx:
                 ok, sample = self.prover.equal(dims[0], other)
                 if not ok:
                     self.fail(f"cannot broadcast {' and '.join(fmt_shape(s) for s in shapes)}: "
-                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", "E403",
+                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", SHAPE_RULE,
                               self.prover.counterexample(sample, dims[0], other))
             out.append(dims[0])
         return tuple(out)
 
-    def slice_length(self, size, start, stop):
-        def norm(v, default):
+    def slice_length(self, size: Dim, start: Dim | None, stop: Dim | None) -> Dim:
+        def norm(v: Dim | None, default: Dim) -> Dim:
             if v is None:
                 return default
             sign = self._sign(v)
@@ -130,14 +158,26 @@ class ProverCtx:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
         return simplify(length) if not isinstance(length, int) else length
 
-    def _sign(self, v) -> int:
+    def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)
         if v.is_negative:
             return -1
         if v.is_nonnegative:
             return 1
-        signs = {self.prover.value(v, s) < 0 for s in self.prover.samples
-                 if self.prover.value(v, s) is not None}
+        values = [self.prover.value(v, s) for s in self.prover.samples]
+        signs = {value < 0 for value in values if value is not None}
         if len(signs) != 1:
             self.fail(f"cannot tell whether slice bound {fmt_dim(v)} is negative")
         return -1 if signs.pop() else 1
+
+
+def value_form(value: object) -> object:
+    """The form of an argument value (ops.base.form), sympy values included: an expression
+    is whole by its form (`c // 2`, `c * k`), not by its value at some sizes (`c / 2`)."""
+    if isinstance(value, (tuple, list, sympy.Tuple)):
+        return tuple(value_form(v) for v in value)
+    if isinstance(value, sympy.Expr):
+        return "int" if value.is_integer or algebra.is_integer_form(value) else "float"
+    if isinstance(value, sympy.logic.boolalg.Boolean):  # a condition: `channel > 8`
+        return "bool"
+    return form(value)

@@ -44,13 +44,29 @@ dangling by `remove:` is reported at the `remove:` line (with the reader in a no
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from . import ops
-from .errors import Collector, Loc, SpecError, did_you_mean, error
+from .errors import (
+    BAD_EDIT,
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    INCLUDE_CYCLE,
+    MISSING_KEY,
+    UNKNOWN_KEY,
+    UNKNOWN_NAME,
+    UNKNOWN_REF,
+    Collector,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .expr import parse
 from .names import check_identifier
-from .yamlload import LList, LMap, LNone, LStr, load_file, loc_of
+from .yamlload import LList, LMap, LNone, LStr, LValue, load_file, loc_of
 
 VERBS = {  # verb -> the companion key it needs (None: the verb alone)
     "remove": None,
@@ -69,31 +85,47 @@ _NOT_EXPR = {"op", "use", "doc", "in", "apply", "if_given", "out", "map", "name"
              "paper", "type", "dtype", "optional", "choices", "example", "default"}
 
 
-def expand_extends(loader, raw: LMap, path: Path, stack: tuple) -> LMap:
-    """The spec mapping of a variant: its base's mapping with the edits and keys applied."""
+class Bases(Protocol):
+    """What a variant asks of the loader (loader.Loader): where its base is, and how to
+    name and record it."""
+
+    digests: dict[Path, str | None]  # what load_file records of each file it reads
+
+    def resolve(self, ref: str, base: Path, loc: Loc,
+                stack: tuple[tuple[Path, Loc], ...] = ()) -> Path: ...
+    def display(self, path: Path) -> str: ...
+    def depends(self, path: Path, on: Path) -> None: ...
+
+
+def expand_extends(loader: Bases, raw: LMap, path: Path,
+                   stack: tuple[tuple[Path, Loc], ...], depth: int = 1) -> LMap:
+    """The spec mapping of a variant: its base's mapping with the edits and keys applied.
+
+    `stack` holds the specs being loaded above (those that `use:` this one, then the
+    variants being expanded); `depth` counts the `extends` links alone."""
     ext = raw["extends"]
     ext_loc = raw.key_locs["extends"]
     if not isinstance(ext, str) or not str(ext).strip():
-        raise error(loc_of(ext, ext_loc), "E102", "'extends' must be a spec name or path")
+        raise error(loc_of(ext, ext_loc), BAD_VALUE, "'extends' must be a spec name or path")
     chain = [p for p, _ in stack] + [path]
-    if len(chain) > MAX_DEPTH:
-        raise error(ext.loc, "E501", f"'extends' chain deeper than {MAX_DEPTH} specs")
-    base_path = loader.resolve(ext, path, ext.loc)
+    if depth > MAX_DEPTH:
+        raise error(ext.loc, INCLUDE_CYCLE, f"'extends' chain deeper than {MAX_DEPTH} specs")
+    base_path = loader.resolve(ext, path, ext.loc, stack)
     if base_path in chain:
         names = [loader.display(p) for p in chain[chain.index(base_path):]]
-        raise error(ext.loc, "E501", "cycle through `use:`/`extends:`: "
+        raise error(ext.loc, INCLUDE_CYCLE, "cycle through `use:`/`extends:`: "
                     + " -> ".join([*names, loader.display(base_path)]))
     loader.depends(path, base_path)
     base = load_file(base_path, loader.display(base_path), loader.digests)
     if not isinstance(base, LMap):
-        raise error(ext.loc, "E102", f"'{ext}' is not a spec (not a mapping)")
+        raise error(ext.loc, BAD_VALUE, f"'{ext}' is not a spec (not a mapping)")
     if "extends" in base:
-        base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),))
+        base = expand_extends(loader, base, base_path, stack + ((path, raw.loc),), depth + 1)
     _mark_origin(base, base_path)
     return _Variant(base, raw, loader.display(path)).merged()
 
 
-def _mark_origin(value, origin: Path) -> None:
+def _mark_origin(value: LValue, origin: Path) -> None:
     """`use:` targets of the base resolve next to the base file, not next to the variant."""
     if isinstance(value, LMap):
         for key, item in value.items():
@@ -106,7 +138,7 @@ def _mark_origin(value, origin: Path) -> None:
             _mark_origin(item, origin)
 
 
-def _lmap(pairs, loc: Loc) -> LMap:
+def _lmap(pairs: Iterable[tuple[LStr, LValue]], loc: Loc) -> LMap:
     """An LMap from (located key, value) pairs, in order."""
     out = LMap()
     out.loc, out.key_locs = loc, {}
@@ -122,37 +154,41 @@ def _lstr(text: str, loc: Loc) -> LStr:
     return s
 
 
-def _names(value, what: str, loc: Loc) -> list[LStr]:
+def _names(value: LValue, what: str, loc: Loc) -> list[LStr]:
     items = value if isinstance(value, LList) else [value]
     if not items:
-        raise error(loc_of(value, loc), "E102", f"{what} names nothing")
+        raise error(loc_of(value, loc), BAD_VALUE, f"{what} names nothing")
+    names = []
     for item in items:
         if not isinstance(item, LStr):
-            raise error(loc_of(item, loc), "E102", f"{what} must be a name or a list of names")
-    return items
+            raise error(loc_of(item, loc), BAD_VALUE, f"{what} must be a name or a list of names")
+        names.append(item)
+    return names
 
 
 class _Variant:
     def __init__(self, base: LMap, raw: LMap, file: str):
         self.base, self.raw, self.file = base, raw, file
-        self.graph = base.get("graph")
+        if "graph" in raw:
+            raise error(raw.key_locs["graph"], BAD_EDIT, "a variant changes its base's "
+                        "graph through 'edits' (replace, insert_before, insert_after, patch, "
+                        "rename, remove), not 'graph'")
+        graph = base.get("graph")
+        if not isinstance(graph, LMap):
+            raise error(raw.key_locs["extends"], BAD_EDIT,
+                        f"the base spec '{raw['extends']}' has no graph to edit")
+        self.graph = graph
         self.removed: dict[str, Loc] = {}  # name -> the remove edit that dropped it
-        self.sections = {k: base[k] for k in MERGED if isinstance(base.get(k), LMap)}
+        sections = {k: base.get(k) for k in MERGED}
+        self.sections = {k: v for k, v in sections.items() if isinstance(v, LMap)}
 
     # -- driver ---------------------------------------------------------------------
     def merged(self) -> LMap:
         """The base with the edits made and the variant's own keys merged in."""
-        if "graph" in self.raw:
-            raise error(self.raw.key_locs["graph"], "E502", "a variant changes its base's "
-                        "graph through 'edits' (replace, insert_before, insert_after, patch, "
-                        "rename, remove), not 'graph'")
-        if not isinstance(self.graph, LMap):
-            raise error(self.raw.key_locs["extends"], "E502",
-                        f"the base spec '{self.raw['extends']}' has no graph to edit")
         if "edits" in self.raw:
             edits = self.raw["edits"]
             if not isinstance(edits, LList) and not isinstance(edits, LNone):
-                raise error(loc_of(edits, self.raw.key_locs["edits"]), "E102",
+                raise error(loc_of(edits, self.raw.key_locs["edits"]), BAD_VALUE,
                             "'edits' must be a list of edits like {remove: NAME}")
             issues = Collector()
             for edit in edits or ():
@@ -167,7 +203,7 @@ class _Variant:
         return merged
 
     def _merge(self) -> LMap:
-        pairs = []
+        pairs: list[tuple[LStr, LValue]] = []
         for key, value in self.base.items():
             if key in ("extends", "edits"):
                 continue
@@ -180,9 +216,9 @@ class _Variant:
         for key, value in self.raw.items():
             if key == "edits":
                 continue
-            if key in MERGED and isinstance(value, LMap) and key in merged \
-                    and isinstance(merged[key], LMap):
-                value = self._merge_section(key, merged[key], value)
+            old = merged.get(key)
+            if key in MERGED and isinstance(value, LMap) and isinstance(old, LMap):
+                value = self._merge_section(key, old, value)
             elif key == "requires" and key in merged:
                 value = self._concat(merged[key], value)
             merged[key] = value
@@ -205,7 +241,7 @@ class _Variant:
         return _lmap(pairs, own.loc)
 
     @staticmethod
-    def _merge_param(old, new, key):
+    def _merge_param(old: LValue, new: LValue, key: LStr) -> LValue:
         if not isinstance(old, LMap):
             return new
         if isinstance(new, LMap):  # merge the param's own keys
@@ -216,61 +252,61 @@ class _Variant:
                      old.loc)
 
     @staticmethod
-    def _concat(base, own) -> LList:
+    def _concat(base: LValue, own: LValue) -> LList:
         out = LList([*(base if isinstance(base, LList) else [base]),
                      *(own if isinstance(own, LList) else [own])])
         out.loc = loc_of(own, loc_of(base, Loc("")))
         return out
 
     # -- edits ----------------------------------------------------------------------
-    def _edit(self, edit) -> None:
+    def _edit(self, edit: LValue) -> None:
         if not isinstance(edit, LMap):
-            raise error(loc_of(edit, self.raw.key_locs["edits"]), "E102",
+            raise error(loc_of(edit, self.raw.key_locs["edits"]), BAD_VALUE,
                         "an edit must be a mapping like {remove: NAME}")
         for key in edit:
             if key not in EDIT_KEYS:
-                raise error(edit.key_locs[key], "E101", f"unknown key '{key}' in an edit"
+                raise error(edit.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in an edit"
                             + did_you_mean(key, EDIT_KEYS),
                             "edits: " + ", ".join(f"{v} (+ {c})" if c else v
                                                   for v, c in VERBS.items()))
         verbs = [k for k in edit if k in VERBS]
         if len(verbs) != 1:
             what = "no verb" if not verbs else "several verbs (" + ", ".join(verbs) + ")"
-            raise error(edit.loc, "E502", f"an edit needs exactly one of "
+            raise error(edit.loc, BAD_EDIT, f"an edit needs exactly one of "
                         f"{', '.join(VERBS)}; this one has {what}")
         verb = verbs[0]
         companion = VERBS[verb]
         for key in edit:
             if key != verb and key != companion:
                 owner = next(v for v, c in VERBS.items() if c == key)
-                raise error(edit.key_locs[key], "E502", f"'{key}' does not belong to a "
+                raise error(edit.key_locs[key], BAD_EDIT, f"'{key}' does not belong to a "
                             f"'{verb}' edit (it goes with '{owner}')")
         if companion and companion not in edit:
-            raise error(edit.key_locs[verb], "E103", f"a '{verb}' edit needs '{companion}'")
+            raise error(edit.key_locs[verb], MISSING_KEY, f"a '{verb}' edit needs '{companion}'")
         getattr(self, "_" + verb)(edit, edit[verb], edit.key_locs[verb])
 
-    def _node(self, target, loc: Loc) -> LStr:
+    def _node(self, target: LValue, loc: Loc) -> LStr:
         """The graph key named by an edit's target (or a located E502)."""
         if not isinstance(target, LStr):
-            raise error(loc_of(target, loc), "E102", "an edit's target must be a node name")
+            raise error(loc_of(target, loc), BAD_VALUE, "an edit's target must be a node name")
         for key in self.graph:
             if key == target:
                 return key
-        raise error(target.loc, "E502", f"no node '{target}' in the graph being edited"
+        raise error(target.loc, BAD_EDIT, f"no node '{target}' in the graph being edited"
                     + did_you_mean(target, list(self.graph)))
 
-    def _set_graph(self, pairs) -> None:
+    def _set_graph(self, pairs: Iterable[tuple[LStr, LValue]]) -> None:
         self.graph = _lmap(pairs, self.graph.loc)
 
-    def _new_nodes(self, value, loc: Loc, verb: str) -> list:
+    def _new_nodes(self, value: LValue, loc: Loc, verb: str) -> list[tuple[LStr, LValue]]:
         if not isinstance(value, LMap) or not value:
-            raise error(loc_of(value, loc), "E102", f"'nodes' of '{verb}' must be a mapping of "
+            raise error(loc_of(value, loc), BAD_VALUE, f"'nodes' of '{verb}' must be a mapping of "
                         "name: node")
         taken = self._all_names()
         for key in value:
             check_identifier(key, key.loc, "node", attribute=True)
             if str(key) in taken:
-                raise error(key.loc, "E106", f"'{key}' already exists in the spec being "
+                raise error(key.loc, DUPLICATE_NAME, f"'{key}' already exists in the spec being "
                             "edited (use 'replace' to redefine a node)")
         return list(value.items())
 
@@ -280,33 +316,33 @@ class _Variant:
             names |= {str(k) for k in section}
         return names
 
-    def _remove(self, edit, value, loc: Loc) -> None:
+    def _remove(self, edit: LMap, value: LValue, loc: Loc) -> None:
         for name in _names(value, "'remove'", loc):
             if name in self.graph:
                 self._set_graph([(k, v) for k, v in self.graph.items() if k != name])
             else:
                 owner = next((s for s, m in self.sections.items() if name in m), None)
                 if owner is None:
-                    raise error(name.loc, "E502", f"nothing named '{name}' to remove (no node, "
+                    raise error(name.loc, BAD_EDIT, f"nothing named '{name}' to remove (no node, "
                                 "param, let or input)" + did_you_mean(name, self._all_names()))
                 sec = self.sections[owner]
                 self.sections[owner] = _lmap([(k, v) for k, v in sec.items() if k != name],
                                              sec.loc)
             self.removed[str(name)] = name.loc
 
-    def _replace(self, edit, value, loc: Loc) -> None:
+    def _replace(self, edit: LMap, value: LValue, loc: Loc) -> None:
         key = self._node(value, loc)
         body = edit["with"]
         if not isinstance(body, LMap):
-            raise error(loc_of(body, edit.key_locs["with"]), "E102", "'with' must be a node "
+            raise error(loc_of(body, edit.key_locs["with"]), BAD_VALUE, "'with' must be a node "
                         "mapping like {op: ReLU, in: x}")
         new_key = _lstr(str(key), value.loc)
         self._set_graph([(new_key, body) if k == key else (k, v) for k, v in self.graph.items()])
 
-    def _insert(self, edit, value, loc: Loc, verb: str, after: bool) -> None:
+    def _insert(self, edit: LMap, value: LValue, loc: Loc, verb: str, after: bool) -> None:
         key = self._node(value, loc)
         new = self._new_nodes(edit["nodes"], edit.key_locs["nodes"], verb)
-        pairs = []
+        pairs: list[tuple[LStr, LValue]] = []
         for k, v in self.graph.items():
             if k == key and not after:
                 pairs += new
@@ -315,21 +351,21 @@ class _Variant:
                 pairs += new
         self._set_graph(pairs)
 
-    def _insert_before(self, edit, value, loc: Loc) -> None:
+    def _insert_before(self, edit: LMap, value: LValue, loc: Loc) -> None:
         self._insert(edit, value, loc, "insert_before", after=False)
 
-    def _insert_after(self, edit, value, loc: Loc) -> None:
+    def _insert_after(self, edit: LMap, value: LValue, loc: Loc) -> None:
         self._insert(edit, value, loc, "insert_after", after=True)
 
-    def _patch(self, edit, value, loc: Loc) -> None:
+    def _patch(self, edit: LMap, value: LValue, loc: Loc) -> None:
         key = self._node(value, loc)
         changes = edit["set"]
         if not isinstance(changes, LMap) or not changes:
-            raise error(loc_of(changes, edit.key_locs["set"]), "E102", "'set' must be a "
+            raise error(loc_of(changes, edit.key_locs["set"]), BAD_VALUE, "'set' must be a "
                         "mapping of node keys to new values, like {in: max_pool}")
         node = self.graph[key]
         if not isinstance(node, LMap):
-            raise error(value.loc, "E102", f"node '{key}' of the base is not a mapping")
+            raise error(value.loc, BAD_VALUE, f"node '{key}' of the base is not a mapping")
         pairs = [(k, changes.get(k, v)) for k, v in node.items()]
         pairs += [(k, v) for k, v in changes.items() if k not in node]
         pairs = [(k, v) for k, v in pairs if not isinstance(v, LNone)]
@@ -337,14 +373,16 @@ class _Variant:
         body = _lmap([(next((c for c in changes if c == k), k), v) for k, v in pairs], node.loc)
         self._set_graph([(k, body if k == key else v) for k, v in self.graph.items()])
 
-    def _rename(self, edit, value, loc: Loc) -> None:
+    def _rename(self, edit: LMap, value: LValue, loc: Loc) -> None:
         key = self._node(value, loc)
         new = edit["to"]
         if not isinstance(new, LStr):
-            raise error(loc_of(new, edit.key_locs["to"]), "E102", "'to' must be a node name")
+            raise error(loc_of(new, edit.key_locs["to"]), BAD_VALUE, "'to' must be a node name")
         check_identifier(new, new.loc, "node", attribute=True)
         if str(new) in self._all_names():
-            raise error(new.loc, "E106", f"'{new}' already exists in the spec being edited")
+            raise error(
+                new.loc, DUPLICATE_NAME, f"'{new}' already exists in the spec being edited"
+            )
         self._set_graph([(new if k == key else k, v) for k, v in self.graph.items()])
         old = str(key)
         for node in self.graph.values():
@@ -360,19 +398,22 @@ class _Variant:
     def _check_dangling(self, merged: LMap) -> None:
         if not self.removed:
             return
-        defined = set()
+        defined: set[str] = set()
         for key in MERGED:
-            if isinstance(merged.get(key), LMap):
-                defined |= {str(k) for k in merged[key]}
+            section = merged.get(key)
+            if isinstance(section, LMap):
+                defined |= {str(k) for k in section}
                 if key == "inputs":
-                    for v in merged[key].values():
-                        if isinstance(v, LMap) and isinstance(v.get("items"), LMap):
-                            defined |= {str(k) for k in v["items"]}
-        graph = merged.get("graph") if isinstance(merged.get("graph"), LMap) else {}
-        for name, node in graph.items():
-            defined.add(str(name))
-            if isinstance(node, LMap) and isinstance(node.get("out"), LList):
-                defined |= {str(o) for o in node["out"]}
+                    for v in section.values():
+                        items = v.get("items") if isinstance(v, LMap) else None
+                        if isinstance(items, LMap):
+                            defined |= {str(k) for k in items}
+        graph = merged.get("graph")
+        for node_name, node in graph.items() if isinstance(graph, LMap) else ():
+            defined.add(str(node_name))
+            out = node.get("out") if isinstance(node, LMap) else None
+            if isinstance(out, LList):
+                defined |= {str(o) for o in out}
         gone = {n: loc for n, loc in self.removed.items() if n not in defined}
         if not gone:
             return
@@ -388,24 +429,25 @@ class _Variant:
             notes = [f"{where} still uses it ({loc})" for where, loc, _ in found[:4]]
             if len(found) > 4:
                 notes.append(f"... and {len(found) - 4} more")
-            issues.add(error(gone[name], "E300" if is_ref else "E202",
+            issues.add(error(gone[name], UNKNOWN_REF if is_ref else UNKNOWN_NAME,
                              f"removing '{name}' leaves a dangling reference", *notes))
         issues.raise_if_any()
 
 
-def _rewire(node, old: str, new: str) -> None:
+def _rewire(node: LValue, old: str, new: str) -> None:
     """Point a node's tensor references (`in`, `apply`, `if_given`, cases) from old to new."""
     if not isinstance(node, LMap):
         return
     for key in ("in", "apply", "if_given"):
         if key in node:
             node[key] = _rename_refs(node[key], old, new)
-    if isinstance(node.get("cases"), LList):
-        for case in node["cases"]:
+    cases = node.get("cases")
+    if isinstance(cases, LList):
+        for case in cases:
             _rewire(case, old, new)
 
 
-def _rename_refs(value, old: str, new: str):
+def _rename_refs(value: LValue, old: str, new: str) -> LValue:
     if isinstance(value, LStr):
         return _lstr(new, value.loc) if value == old else value
     if isinstance(value, LList):
@@ -418,12 +460,12 @@ def _rename_refs(value, old: str, new: str):
     return value
 
 
-def _uses(merged: LMap):
+def _uses(merged: LMap) -> Iterator[tuple[str, Loc, str, bool]]:
     """(where, loc, name, is_tensor_ref) for every name the spec mapping reads."""
     graph = merged.get("graph")
     if isinstance(graph, LMap):
-        for name, node in graph.items():
-            yield from _node_uses(f"node '{name}'", node)
+        for node_name, node in graph.items():
+            yield from _node_uses(f"node '{node_name}'", node)
     if "outputs" in merged:
         for ref in _strings(merged["outputs"], skip=("when",)):
             yield "'outputs'", ref.loc, str(ref), True
@@ -433,22 +475,24 @@ def _uses(merged: LMap):
                 yield where, loc, name, False
 
 
-def _node_uses(where: str, node):
+def _node_uses(where: str, node: LValue) -> Iterator[tuple[str, Loc, str, bool]]:
     if not isinstance(node, LMap):
         return
     for key in ("in", "apply", "if_given"):
         for ref in _strings(node.get(key)):
             yield where, ref.loc, str(ref), True
-    for case in node.get("cases") or ():
+    cases = node.get("cases")  # not a list: the parser reports it
+    for case in cases if isinstance(cases, LList) else ():
         yield from _node_uses(where, case)
-    str_args = set()
+    str_args: set[str] = set()
     if isinstance(node.get("op"), str) and str(node["op"]) in ops.REGISTRY:
         str_args = {a.name for a in ops.REGISTRY[str(node["op"])].args if a.kind == "str"}
     for key, value in node.items():
         if key in _NOT_EXPR or key in str_args or key == "cases":
             continue
-        if key == "seq":
-            layers = value.values() if isinstance(value, LMap) else value or ()
+        if key == "seq":  # a list or a mapping of layers (anything else: the parser reports it)
+            layers = value.values() if isinstance(value, LMap) else \
+                value if isinstance(value, LList) else ()
             for layer in layers:
                 yield from _node_uses(where, layer)
             continue
@@ -456,7 +500,7 @@ def _node_uses(where: str, node):
             yield w, loc, name, False
 
 
-def _strings(value, skip=()):
+def _strings(value: LValue | None, skip: Collection[str] = ()) -> Iterator[LStr]:
     if isinstance(value, LStr):
         yield value
     elif isinstance(value, LList):
@@ -468,7 +512,7 @@ def _strings(value, skip=()):
                 yield from _strings(v, skip)
 
 
-def _expr_names(value, where: str):
+def _expr_names(value: LValue, where: str) -> Iterator[tuple[str, Loc, str]]:
     """Names read by the expressions in a value (strings that do not parse are skipped)."""
     if isinstance(value, LMap):
         for key, v in value.items():

@@ -18,10 +18,14 @@ torch is imported only here, lazily; `attngen build` never imports this module.
 from __future__ import annotations
 
 import ast
+import os
 import random
 import sys
 import types
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias, cast
 
 import sympy
 
@@ -29,22 +33,36 @@ from . import algebra
 from .build import collect_specs, compile_spec
 from .configs import Env, add_lets, configurations, structural_params
 from .dims import dim_symbol, fmt_shape
-from .errors import Diagnostic, Loc, SpecError
+from .errors import (
+    SHAPE_MISMATCH,
+    UNSTATED_DIVISIBILITY,
+    VERIFY_EXPORT,
+    VERIFY_RUNTIME,
+    Diagnostic,
+    Loc,
+    SpecError,
+)
 from .infer import Inference
 from .loader import Loader
-from .model import is_declaration
-from .prover import Prover, requirement_rewrites, valid_samples
-from .results import Checked
+from .model import Input, Node, Spec, cases_of, is_declaration
+from .ops.ctx import Shape
+from .prover import Assignment, Prover, requirement_rewrites, valid_samples
+from .results import Checked, ValueShape
+
+if TYPE_CHECKING:  # imported where used: `attngen verify` alone needs torch
+    import torch
 
 RECORD = "_attngen_record"
 DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
+# The shape of a value at run time: a tensor's, a list of tensors', or None (not a tensor).
+RuntimeShape: TypeAlias = "tuple[int, ...] | list[tuple[int, ...]] | None"
 
 
 @dataclass
 class Sample:
-    params: dict
-    dims: dict  # free input dim name -> int
-    present: set  # optional inputs passed
+    params: dict[str, object]
+    dims: dict[str, int]  # free input dim name -> int
+    present: set[str]  # optional inputs passed
 
     def text(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in {**self.params, **self.dims}.items())
@@ -62,16 +80,18 @@ class Report:
 class _Instrument(ast.NodeTransformer):
     """After each assignment in a forward: _attngen_record(self, "name", name) per name."""
 
-    def visit_FunctionDef(self, fn):
+    def visit_FunctionDef(self, fn: ast.FunctionDef) -> ast.FunctionDef:
         if fn.name == "forward":
             fn.body = self._block(fn.body)
         return fn
 
-    def _block(self, body):
-        out = []
+    def _block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
         for stmt in body:
             for attr in ("body", "orelse"):
-                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(stmt, attr):
+                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(
+                    stmt, attr
+                ):
                     setattr(stmt, attr, self._block(getattr(stmt, attr)))
             out.append(stmt)
             if isinstance(stmt, ast.Assign):
@@ -86,23 +106,32 @@ class _Instrument(ast.NodeTransformer):
         return out
 
 
-def instrumented_namespace(source: str, filename: str) -> tuple[dict, dict]:
+@dataclass
+class Recorder:
+    """The shapes the instrumented forward of `root` (the module under test) recorded."""
+
+    root: object = None
+    shapes: dict[str, RuntimeShape] = field(default_factory=dict)
+
+
+def instrumented_namespace(source: str, filename: str) -> tuple[dict[str, Any], Recorder]:
     """Execute the instrumented source; returns (namespace, recorder state)."""
     tree = ast.fix_missing_locations(_Instrument().visit(ast.parse(source, filename)))
-    state = {"root": None, "shapes": {}}
+    state = Recorder()
 
-    def record(module, name, value):
-        if module is state["root"]:
-            state["shapes"][name] = runtime_shape(value)
+    def record(module: object, name: str, value: object) -> None:
+        if module is state.root:
+            state.shapes[name] = runtime_shape(value)
 
-    namespace = {"__name__": f"_attngen_verify_{abs(hash(filename))}", RECORD: record}
-    module = types.ModuleType(namespace["__name__"])
+    name = f"_attngen_verify_{abs(hash(filename))}"
+    namespace = {"__name__": name, RECORD: record}
+    module = types.ModuleType(name)
     module.__dict__.update(namespace)
     exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102  (our generated source)
     return module.__dict__, state
 
 
-def runtime_shape(value):
+def runtime_shape(value: object) -> RuntimeShape:
     import torch
 
     if isinstance(value, torch.Tensor):
@@ -114,18 +143,18 @@ def runtime_shape(value):
 
 
 # -- sampling --------------------------------------------------------------------------------
-def free_dims(spec) -> list[str]:
+def free_dims(spec: Spec) -> list[str]:
     """Plain dim names of the input shapes that no param or let defines, in order."""
     known = set(spec.params) | set(spec.lets)
-    out = []
+    out: list[str] = []
     for inp in spec.sources().values():
-        for d in inp.shape:
+        for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in known and d.text not in out:
                 out.append(d.text)
     return out
 
 
-def draw_samples(spec, n: int, rng: random.Random) -> list[Sample]:
+def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
     configs = configurations(spec)
     dims = free_dims(spec)
@@ -143,7 +172,7 @@ def draw_samples(spec, n: int, rng: random.Random) -> list[Sample]:
                 params[p.name] = v
             values = {d: DIM_VALUES[j % len(DIM_VALUES)] if i == 0 and attempt == 0
                       else rng.randint(2, 12) for j, d in enumerate(dims)}
-            env = {**params, **values}
+            env: dict[str, Any] = {**params, **values}  # what the spec's expressions read
             try:
                 _lets(spec, env)
                 for name, div, rest in facts:  # make divisibility facts hold by construction
@@ -163,13 +192,14 @@ def draw_samples(spec, n: int, rng: random.Random) -> list[Sample]:
     return samples
 
 
-def _lets(spec, env: dict) -> None:
+def _lets(spec: Spec, env: dict[str, object]) -> None:
     for let in spec.lets.values():
         env[let.name] = let.expr.value(env)
 
 
 # -- the spec's shapes at a point ------------------------------------------------------------
-def spec_shapes(spec, order, sample: Sample, symbolic_dims: bool = False):
+def spec_shapes(spec: Spec, order: list[str], sample: Sample,
+                symbolic_dims: bool = False) -> tuple[Inference, dict[str, Shape]]:
     """Inference with concrete params (and concrete or symbolic free dims).
 
     Returns (inference, input shapes). Raises SpecError where the spec's rules fail there.
@@ -182,59 +212,61 @@ def spec_shapes(spec, order, sample: Sample, symbolic_dims: bool = False):
         env.val[d] = v
         env.sym[d] = dim_symbol(d) if symbolic_dims else sympy.Integer(v)
     config = {n: sample.params[n] for n in structural_params(spec)}
-    samples = [{}]
+    samples: list[Assignment] = [{}]
     if symbolic_dims:
         dims = [env.sym[d] for d in sample.dims]
         samples = list(valid_samples(spec, env, dims, random.Random(spec.name))) or [{}]
     prover = Prover(requirement_rewrites(spec, env), samples)
-    given = {}
+    given: dict[str, Shape] = {}
     for name, inp in spec.sources().items():
         if not inp.optional or name in sample.present:
-            given[name] = tuple(d.sympy(env.sym) for d in inp.shape)
+            given[name] = tuple(d.sympy(env.sym) for d in inp.tensor_shape)
     inference = Inference(spec, env, prover, config, order)
     inference.bind_inputs(given)
     inference.run()
     return inference, given
 
 
-def expected_tensors(spec, inference) -> dict:
+def expected_tensors(spec: Spec, inference: Inference) -> dict[str, ValueShape]:
     """Tensor name -> shape (tuple, or list of tuples) the spec gives it."""
-    out = {}
+    out: dict[str, ValueShape] = {}
     for name, value in inference.values.items():
         node = spec.nodes.get(name)
         if node is not None and is_declaration(node):  # a layer, called by `apply:` nodes
             continue
         if isinstance(value, dict):
             out.update(value)
-        elif value is not None:
-            out[name] = value
+        elif value is not None:  # a shape (LAYER is a declaration's value, skipped above)
+            out[name] = cast(ValueShape, value)
     return out
 
 
-def _ints(shape):
+def _ints(shape: ValueShape) -> ValueShape:
     if isinstance(shape, list):
-        return [_ints(s) for s in shape]
-    if isinstance(shape, tuple):
-        return tuple(int(d) if algebra.sympify(d).is_Integer else d for d in shape)
-    return shape
+        return [_int_dims(s) for s in shape]
+    return _int_dims(shape)
+
+
+def _int_dims(shape: Shape) -> Shape:
+    return tuple(int(d) if algebra.sympify(d).is_Integer else d for d in shape)
 
 
 # -- building and running ----------------------------------------------------------------------
-def make_inputs(spec, sample: Sample):
+def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[torch.Tensor] | None]:
     import torch
 
     env = {**sample.params, **sample.dims}
     _lets(spec, env)
 
-    def tensor(inp):
-        shape = [int(d.value(env)) for d in inp.shape]
+    def tensor(inp: Input) -> torch.Tensor:
+        shape = [int(d.value(env)) for d in inp.tensor_shape]
         if inp.dtype == "long":
             return torch.randint(0, 2, shape)
         if inp.dtype == "bool":
             return torch.rand(shape) > 0.5
         return torch.randn(shape)
 
-    args = {}
+    args: dict[str, torch.Tensor | list[torch.Tensor] | None] = {}
     for inp in spec.inputs.values():
         if inp.items is not None:
             args[inp.name] = [tensor(i) for i in inp.items]
@@ -245,7 +277,7 @@ def make_inputs(spec, sample: Sample):
     return args
 
 
-def construct(namespace, spec, sample: Sample):
+def construct(namespace: dict[str, Any], spec: Spec, sample: Sample) -> torch.nn.Module:
     import torch
 
     torch.manual_seed(0)
@@ -265,10 +297,11 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
         try:
             inference, _ = spec_shapes(spec, checked.order, sample)
         except SpecError as exc:
-            if any(d.code in ("E400", "E404") for d in exc.diagnostics):
+            if any(d.code in (SHAPE_MISMATCH, UNSTATED_DIVISIBILITY) for d in exc.diagnostics):
                 for d in exc.diagnostics:
-                    report.errors.append(Diagnostic(d.loc, "E600", f"{d.message}, at {where}",
-                                                    d.notes))
+                    report.errors.append(
+                        Diagnostic(d.loc, VERIFY_RUNTIME, f"{d.message}, at {where}", d.notes)
+                    )
             else:
                 report.lines.append(f"  {where}: skipped, outside the spec's domain: "
                                     f"{exc.diagnostics[0].message}")
@@ -278,46 +311,56 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                     if k not in sources}
         try:
             module = construct(namespace, spec, sample)
-            state["root"], state["shapes"] = module, {}
+            state.root, state.shapes = module, {}
             with torch.no_grad():
                 module(**make_inputs(spec, sample))
         except Exception as exc:  # noqa: BLE001  (the module failed: report it, no traceback)
-            report.errors.append(Diagnostic(Loc(spec.file), "E600", f"{spec.name} raised "
+            report.errors.append(Diagnostic(Loc(spec.file), VERIFY_RUNTIME, f"{spec.name} raised "
                                             f"{type(exc).__name__} at {where}: "
                                             f"{str(exc).splitlines()[0] if str(exc) else ''}"))
             continue
-        seen = state["shapes"]
+        seen = state.shapes
         for name, want in expected.items():
             want = _ints(want)
             node = spec.nodes.get(name) or _owner(spec, name)
             if name not in seen:
                 if node is not None:
-                    report.errors.append(Diagnostic(node.loc, "E600", f"node '{name}' was not "
-                                                    f"computed at runtime at {where}"))
+                    report.errors.append(
+                        Diagnostic(
+                            node.loc,
+                            VERIFY_RUNTIME,
+                            f"node '{name}' was not computed at runtime at {where}",
+                        )
+                    )
                 continue
             tensors_checked += 1
             got = seen[name]
             if got != want:
                 annotated = node is not None and (node.shape is not None or any(
-                    c.shape is not None for c in node.cases or ()))
+                    c.shape is not None for c in cases_of(node)))
                 claim = "annotation" if annotated else "op rule"
                 loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
-                report.errors.append(Diagnostic(
-                    loc, "E600", f"node '{name}': runtime shape {_show(got)} but the spec's "
-                    f"{claim} gives {_show(want)} at {where}"))
+                report.errors.append(
+                    Diagnostic(
+                        loc,
+                        VERIFY_RUNTIME,
+                        f"node '{name}': runtime shape {_show(got)} but the spec's "
+                        f"{claim} gives {_show(want)} at {where}",
+                    )
+                )
         report.lines.append(f"  sample {k}: {sample.text()}: {len(expected)} tensors")
     report.lines.insert(0, f"  runtime: {len(samples)} samples, {tensors_checked} tensor shapes "
                         "compared")
 
 
-def _owner(spec, name):
+def _owner(spec: Spec, name: str) -> Node | None:
     for node in spec.nodes.values():
         if name in (node.out or ()):
             return node
     return None
 
 
-def _show(shape) -> str:
+def _show(shape: ValueShape | None) -> str:
     if isinstance(shape, list):
         return "[" + ", ".join(_show(s) for s in shape) + "]"
     if shape is None:
@@ -331,20 +374,20 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     from torch.export import Dim
 
     spec = checked.spec
-    namespace = {"__name__": f"_attngen_export_{spec.name}"}
-    module = types.ModuleType(namespace["__name__"])
+    module = types.ModuleType(f"_attngen_export_{spec.name}")
     exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
     model = construct(module.__dict__, spec, sample)
     inputs = make_inputs(spec, sample)
     dims = list(sample.dims)
     fixed = [p for p in spec.params if any(
-        d.text == p for inp in spec.sources().values() for d in inp.shape)]
+        d.text == p for inp in spec.sources().values() for d in inp.tensor_shape)]
 
-    def dynamic(make):
-        dyn = {}
+    def dynamic(make: Callable[[str], object]) -> dict[str, object]:
+        dyn: dict[str, object] = {}
         for inp in spec.inputs.values():
-            def one(i):
-                return {a: make(d.text) for a, d in enumerate(i.shape) if d.text in dims} or None
+            def one(i: Input) -> dict[int, object] | None:
+                return {a: make(d.text) for a, d in enumerate(i.tensor_shape)
+                        if d.text in dims} or None
             if inp.items is not None:
                 dyn[inp.name] = [one(i) for i in inp.items]
             else:
@@ -362,7 +405,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
             ep = torch.export.export(model, (), inputs,
                                      dynamic_shapes=dynamic(lambda _: Dim.AUTO), strict=False)
         except Exception as exc2:  # noqa: BLE001
-            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"torch.export failed: "
+            report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"torch.export failed: "
                                             f"{_first_line(exc2)}"))
             return
 
@@ -370,16 +413,17 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     placeholders = [n for n in ep.graph.nodes if n.op == "placeholder"]
     user = ep.graph_signature.user_inputs
     by_name = {n.name: n for n in placeholders}
-    flat = []
+    flat: list[Input] = []
     for inp in spec.inputs.values():
         if inp.items is not None:
             flat += list(inp.items)
         elif inputs[inp.name] is not None:
             flat.append(inp)
-    mapping, static = {}, []
-    for inp, pname in zip(flat, user):
+    mapping: dict[Any, Any] = {}  # export's sympy symbol -> the spec's dim symbol
+    static: list[str] = []
+    for inp, pname in zip(flat, user, strict=False):
         val = by_name[pname].meta.get("val")
-        for d, size in zip(inp.shape, val.shape):
+        for d, size in zip(inp.tensor_shape, val.shape, strict=False):
             if d.text not in dims:
                 continue
             expr = size.node.expr if isinstance(size, torch.SymInt) else None
@@ -390,32 +434,37 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     dynamic_dims = [d for d in dims if d not in static]
     report.lines.append(f"  export: dynamic {', '.join(dynamic_dims) or '(none)'}"
                         + (f"; fixed by the constructor: {', '.join(fixed)}" if fixed else ""))
-    for d in static:
-        report.lines.append(f"    {d} cannot be dynamic: export specialized it to "
-                            f"{sample.dims[d]}" + (f" ({note})" if note else ""))
+    for dim in static:
+        report.lines.append(f"    {dim} cannot be dynamic: export specialized it to "
+                            f"{sample.dims[dim]}" + (f" ({note})" if note else ""))
 
     try:
         inference, _ = spec_shapes(spec, checked.order, sample, symbolic_dims=True)
     except SpecError as exc:
-        report.errors.append(Diagnostic(Loc(spec.file), "E601", "symbolic shapes at the default "
-                                        f"params: {exc.diagnostics[0].message}"))
+        report.errors.append(
+            Diagnostic(
+                Loc(spec.file),
+                VERIFY_EXPORT,
+                f"symbolic shapes at the default params: {exc.diagnostics[0].message}",
+            )
+        )
         return
     out_node = next(n for n in ep.graph.nodes if n.op == "output")
     got = [a.meta.get("val") for a in _flatten(out_node.args[0])]
     got = [g for g in got if isinstance(g, torch.Tensor)]
-    want = []
+    want: list[Shape] = []
     for o in spec.outputs:
         if inference.active(o.when):
             value = expected_tensors(spec, inference)[o.name]
             want += value if isinstance(value, list) else [value]
     if len(got) != len(want):
-        report.errors.append(Diagnostic(Loc(spec.file), "E601", f"exported module returns "
+        report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"exported module returns "
                                         f"{len(got)} tensors, the spec {len(want)}"))
         return
     fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
     points = [{dim_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):
         g_shape = tuple(_torch_expr(s).xreplace(mapping) for s in g.shape)
         w_shape = tuple(algebra.sympify(d).xreplace(fix) for d in w)
         verdict = _same_shape(g_shape, w_shape, points)
@@ -423,32 +472,38 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
         report.lines.append(f"    {label}: torch {_show(g_shape)}, spec {fmt_shape(w_shape)}: "
                             f"{verdict or 'MISMATCH'}")
         if not verdict:
-            report.errors.append(Diagnostic(Loc(spec.file), "E601", f"{label}: torch.export "
-                                            f"gives {_show(g_shape)} but the spec says "
-                                            f"{fmt_shape(w_shape)} at {sample.text()}"))
+            report.errors.append(
+                Diagnostic(
+                    Loc(spec.file),
+                    VERIFY_EXPORT,
+                    f"{label}: torch.export "
+                    f"gives {_show(g_shape)} but the spec says "
+                    f"{fmt_shape(w_shape)} at {sample.text()}",
+                )
+            )
 
 
-def _flatten(x):
+def _flatten(x: Any) -> list[Any]:  # the leaves of nested lists and tuples (of fx nodes)
     if isinstance(x, (list, tuple)):
         return [y for v in x for y in _flatten(v)]
     return [x]
 
 
-def _torch_expr(size):
+def _torch_expr(size: int | torch.SymInt) -> Any:
     import torch
 
     return size.node.expr if isinstance(size, torch.SymInt) else sympy.Integer(int(size))
 
 
-def _same_shape(got, want, points) -> str:
+def _same_shape(got: Shape, want: Shape, points: list[Assignment]) -> str:
     """'identical' / 'equal on N points' / '' (different)."""
     if len(got) != len(want):
         return ""
-    if all(sympy.expand(g - w) == 0 for g, w in zip(got, want)):
+    if all(sympy.expand(g - w) == 0 for g, w in zip(got, want, strict=False)):
         return "identical"
     tested = 0
     for p in points:
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=False):
             gv, wv = algebra.sympify(g.xreplace(p)), algebra.sympify(w.xreplace(p))
             if not (gv.is_Integer and wv.is_Integer):
                 return ""
@@ -458,21 +513,23 @@ def _same_shape(got, want, points) -> str:
     return f"equal on {tested} points" if tested else ""
 
 
-def _first_line(exc) -> str:
+def _first_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 # -- driver ---------------------------------------------------------------------------------------
-def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0) -> Report:
+def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0, *,
+           spec_refs: bool = False) -> Report:
+    """Run the source `attngen build` writes (with `spec_refs`, as --spec-refs writes it)."""
     from .emit import render
 
     spec = checked.spec
     report = Report(spec.file, spec.name)
-    source = render(checked)
+    source = render(checked, spec_refs=spec_refs)
     samples = draw_samples(spec, n_samples, random.Random(f"{spec.name}:{seed}"))
     if not samples:
-        report.errors.append(Diagnostic(spec.loc, "E600", "found no params and dims that "
+        report.errors.append(Diagnostic(spec.loc, VERIFY_RUNTIME, "found no params and dims that "
                                         "satisfy `requires`"))
         return report
     check_runtime(checked, source, samples, report)
@@ -481,13 +538,17 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
     return report
 
 
-def main_verify(paths, n_samples: int, export: bool, seed: int, out=None) -> list:
-    """Verify each spec; prints a report per spec, returns all diagnostics."""
+def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
+                out: TextIO | None = None, *, spec_refs: bool = False,
+                include: Iterable[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
+    """Verify each spec; prints a report per spec, returns all diagnostics. `include`: the
+    folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
     out = out or sys.stdout
-    loader, cache, problems = Loader(), {}, []
+    loader, problems = Loader(include=include), []
+    cache: dict[Path, Checked] = {}
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
-        report = verify(checked, n_samples, export, seed)
+        report = verify(checked, n_samples, export, seed, spec_refs=spec_refs)
         status = "ok" if not report.errors else f"{len(report.errors)} mismatch(es)"
         print(f"{report.spec_file}: {report.name}: {status}", file=out)
         for line in report.lines:

@@ -10,11 +10,26 @@ from __future__ import annotations
 import gc
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import yaml
 
-from .errors import Loc, error, one_line
+from .errors import (
+    BAD_VALUE,
+    DUPLICATE_NAME,
+    FILE_ERROR,
+    TOO_LARGE,
+    YAML_SYNTAX,
+    Loc,
+    SpecError,
+    error,
+    one_line,
+)
 from .files import NotRegular, read_regular
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items  # the type dict.items() returns
+    from collections.abc import Iterator
 
 MAX_BYTES = 1_000_000  # a spec is a few KB; refuse anything this large
 MAX_NODES = 100_000  # values after alias expansion (alias bombs)
@@ -34,19 +49,26 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 
-class LMap(dict):
+class LMap(dict[str, "LValue"]):
     """A mapping with the location of itself and of each key."""
 
     loc: Loc
-    key_locs: dict
+    key_locs: dict[str, Loc]
+
+    # Its keys are located strings (the converter and variants.py make no other): declared
+    # for the type checker only, the methods are dict's own.
+    if TYPE_CHECKING:
+        def __iter__(self) -> Iterator[LStr]: ...
+        def items(self) -> dict_items[LStr, LValue]: ...
 
 
-class LList(list):
+class LList(list["LValue"]):
     loc: Loc
 
 
 class LStr(str):
     loc: Loc
+    origin: Path  # a `use:` target inherited through `extends:`: the file that wrote it
 
 
 class LInt(int):
@@ -71,10 +93,10 @@ class LBool(int):
 class LNone:
     loc: Loc
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, LNone)
 
     def __hash__(self) -> int:
@@ -84,11 +106,21 @@ class LNone:
         return "None"
 
 
-def loc_of(value, default: Loc) -> Loc:
+# A value read from YAML: each kind remembers where it was written.
+LValue: TypeAlias = "LMap | LList | LStr | LInt | LFloat | LBool | LNone"
+# What plain() makes of one: the plain Python value.
+Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
+
+
+def loc_of(value: object, default: Loc) -> Loc:
     return getattr(value, "loc", default)
 
 
-def plain(value):
+@overload
+def plain(value: LList) -> list[Plain]: ...
+@overload
+def plain(value: LValue) -> Plain: ...
+def plain(value: LValue) -> Plain:
     """Strip location wrappers (for values handed to code that needs real types)."""
     if isinstance(value, LNone):
         return None
@@ -107,62 +139,67 @@ def plain(value):
     return value
 
 
-def _mark(file: str, node) -> Loc:
+def _mark(file: str, node: Any) -> Loc:  # a yaml.Node (PyYAML has no type information)
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Converter:
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
         self.scalars = _Loader("")  # used only to construct scalar values
 
-    def convert(self, node, depth: int = 0):
+    def convert(self, node: Any, depth: int = 0) -> LValue:
         self.count += 1
         loc = _mark(self.file, node)
         if self.count > MAX_NODES:  # (a document with aliases was measured before)
-            raise error(loc, "E105", f"the document has more than {MAX_NODES} values; "
+            raise error(loc, TOO_LARGE, f"the document has more than {MAX_NODES} values; "
                         "split it into specs that `use:` each other")
         if depth > MAX_DEPTH:
-            raise error(loc, "E105", f"nesting deeper than {MAX_DEPTH} levels")
+            raise error(loc, TOO_LARGE, f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
             out = LMap()
             out.loc, out.key_locs = loc, {}
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
-                    raise error(_mark(self.file, knode), "E102", "YAML merge keys ('<<') are not supported")
+                    raise error(
+                        _mark(self.file, knode),
+                        BAD_VALUE,
+                        "YAML merge keys ('<<') are not supported",
+                    )
                 key = self.convert(knode, depth + 1)
                 if not isinstance(key, (LStr, LInt, LFloat, LBool)):
-                    raise error(key.loc, "E102", "mapping keys must be plain scalars")
+                    raise error(key.loc, BAD_VALUE, "mapping keys must be plain scalars")
                 key = LStr(str(key)) if not isinstance(key, LStr) else key
                 key.loc = _mark(self.file, knode)
                 if key in out:
-                    raise error(key.loc, "E106", f"duplicate key '{key}' "
+                    raise error(key.loc, DUPLICATE_NAME, f"duplicate key '{key}' "
                                 f"(first at line {out.key_locs[key].line})")
                 out[key] = self.convert(vnode, depth + 1)
                 out.key_locs[key] = key.loc
             return out
         if isinstance(node, yaml.SequenceNode):
-            out = LList(self.convert(v, depth + 1) for v in node.value)
-            out.loc = loc
-            return out
+            items = LList(self.convert(v, depth + 1) for v in node.value)
+            items.loc = loc
+            return items
         if node.tag == _INT and len(node.value) > _MAX_INT_CHARS:
             raise _int_too_large(loc, node.value)
         try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
             value = node.value if node.tag == _STR else self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
-            raise error(loc, "E102", f"unsupported YAML value: {problem}") from None
+            raise error(loc, BAD_VALUE, f"unsupported YAML value: {problem}") from None
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             # text its tag's constructor refuses: 2001-13-45, !!int 'abc', !!bool 'maybe'
             if node.tag == _INT and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
                 raise _int_too_large(loc, node.value) from None
             what = node.tag.rsplit(":", 1)[-1]
             why = "" if isinstance(exc, KeyError) else f" ({exc})"
-            raise error(loc, "E102", f"cannot read {one_line(_short(node.value))!r} as a "
+            raise error(loc, BAD_VALUE, f"cannot read {one_line(_short(node.value))!r} as a "
                         f"{what}{why}; quote it, without a tag, to make it a string") from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
             raise _int_too_large(loc, node.value)
+        wrapped: LStr | LInt | LFloat | LBool | LNone
         if value is None:
             wrapped = LNone()
         elif isinstance(value, bool):
@@ -174,7 +211,7 @@ class _Converter:
         elif isinstance(value, str):
             wrapped = LStr(value)
         else:  # timestamps, binary: not part of the spec language
-            raise error(loc, "E102", f"unsupported YAML value {node.value!r} "
+            raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "
                         f"(type {type(value).__name__}); quote it to make it a string")
         wrapped.loc = loc
         return wrapped
@@ -184,12 +221,12 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:16]}...{text[-8:]} ({len(text)} characters)"
 
 
-def _int_too_large(loc: Loc, text: str):
-    return error(loc, "E105", f"integer {_short(text)} is too large: integers in a spec have "
+def _int_too_large(loc: Loc, text: str) -> SpecError:
+    return error(loc, TOO_LARGE, f"integer {_short(text)} is too large: integers in a spec have "
                  f"at most {MAX_DIGITS} digits")
 
 
-def load_text(text: str, file: str):
+def load_text(text: str, file: str) -> LValue:
     """Parse YAML text into located values. Raises SpecError."""
     collecting = gc.isenabled()
     gc.disable()  # the trees built here hold no cycles; the collector's passes only cost time
@@ -200,25 +237,27 @@ def load_text(text: str, file: str):
             gc.enable()
 
 
-def _load_text(text: str, file: str):
+def _load_text(text: str, file: str) -> LValue:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise error(Loc(file, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+        raise error(Loc(file, 1, 1), TOO_LARGE, f"file is larger than {MAX_BYTES} bytes")
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise error(loc, "E100", f"YAML syntax error: {problem}") from None
+        raise error(loc, YAML_SYNTAX, f"YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:  # a control character or bad encoding
-        before = text[:exc.position]
+        before = text[: exc.position]
         loc = Loc(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise error(loc, "E100", f"character U+{char:04X} not allowed: {exc.reason}") from None
+        raise error(
+            loc, YAML_SYNTAX, f"character U+{char:04X} not allowed: {exc.reason}"
+        ) from None
     except yaml.YAMLError as exc:
-        raise error(Loc(file, 1, 1), "E100", f"YAML error: {exc}") from None
+        raise error(Loc(file, 1, 1), YAML_SYNTAX, f"YAML error: {exc}") from None
     except RecursionError:
-        raise error(Loc(file, 1, 1), "E105", "nesting too deep") from None
+        raise error(Loc(file, 1, 1), TOO_LARGE, "nesting too deep") from None
     if node is None:
         empty = LMap()
         empty.loc, empty.key_locs = Loc(file, 1, 1), {}
@@ -228,7 +267,8 @@ def _load_text(text: str, file: str):
     return _Converter(file).convert(node)
 
 
-def _expanded_size(node, file: str, sizes: dict, depth: int, aliased: list[bool]) -> int:
+def _expanded_size(node: Any, file: str, sizes: dict[int, int], depth: int,
+                   aliased: list[bool]) -> int:
     """Values `node` stands for once aliases are expanded, computed without expanding them
     (each shared node once), so an alias bomb is refused before any work. `aliased[0]`
     turns True once an alias (a node met again) is seen."""
@@ -236,19 +276,20 @@ def _expanded_size(node, file: str, sizes: dict, depth: int, aliased: list[bool]
         aliased[0] = True
         return sizes[id(node)]
     if depth > MAX_DEPTH:  # also ends self-referencing anchors
-        raise error(_mark(file, node), "E105", f"nesting deeper than {MAX_DEPTH} levels")
+        raise error(_mark(file, node), TOO_LARGE, f"nesting deeper than {MAX_DEPTH} levels")
     children = node.value if isinstance(node, yaml.SequenceNode) else \
         [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
     size = 1 + sum(_expanded_size(c, file, sizes, depth + 1, aliased) for c in children)
     if size > MAX_NODES:
         how = ("expands to more than {} values through its aliases (*name)" if aliased[0] else
                "has more than {} values; split it into specs that `use:` each other")
-        raise error(_mark(file, node), "E105", "this value " + how.format(MAX_NODES))
+        raise error(_mark(file, node), TOO_LARGE, "this value " + how.format(MAX_NODES))
     sizes[id(node)] = size
     return size
 
 
-def load_file(path: Path, display: str | None = None, digests: dict | None = None):
+def load_file(path: Path, display: str | None = None,
+              digests: dict[Path, str | None] | None = None) -> LValue:
     """Read and parse a spec file; `display` is the name used in diagnostics. `digests`,
     when given, receives path -> SHA-256 of the exact bytes parsed (the build cache records
     these, so an edit made after the read is never taken for what was built)."""
@@ -256,19 +297,21 @@ def load_file(path: Path, display: str | None = None, digests: dict | None = Non
     try:
         data = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
-        raise error(Loc(name), "E500", "no such file") from None
+        raise error(Loc(name), FILE_ERROR, "no such file") from None
     except NotRegular as exc:
         what = "a directory" if exc.strerror == "a folder" else exc.strerror
-        raise error(Loc(name), "E500", f"is {what}, not a spec file") from None
+        raise error(Loc(name), FILE_ERROR, f"is {what}, not a spec file") from None
     except OSError as exc:
-        raise error(Loc(name), "E500", f"cannot read file: {exc.strerror or exc}") from None
+        raise error(Loc(name), FILE_ERROR, f"cannot read file: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
-        raise error(Loc(name, 1, 1), "E105", f"file is larger than {MAX_BYTES} bytes")
+        raise error(Loc(name, 1, 1), TOO_LARGE, f"file is larger than {MAX_BYTES} bytes")
     if digests is not None:
         digests[path] = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(Loc(name, 1, 1), "E100", f"file is not UTF-8 text ({exc.reason})") from None
+        raise error(
+            Loc(name, 1, 1), YAML_SYNTAX, f"file is not UTF-8 text ({exc.reason})"
+        ) from None
     # as a text-mode read gives it: every line break is "\n"
     return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _log2(x):
+def _log2(x: float) -> float:
     """log2 of a number in float64 (generated code imports only torch)."""
     return torch.tensor(float(x), dtype=torch.float64).log2().item()
 
@@ -32,7 +32,7 @@ class ECAAdaptiveAttention(nn.Module):
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel, gamma=2, b=1):
+    def __init__(self, channel: int, gamma: int = 2, b: int = 1):
         super().__init__()
         self.t = int(abs((_log2(channel) + b) / gamma))
         self.kernel_size = self.t if self.t % 2 else self.t + 1
@@ -42,21 +42,19 @@ class ECAAdaptiveAttention(nn.Module):
         self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=(self.kernel_size - 1) // 2)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
-        # gap: (B, channel, H, W) -> (B, channel, 1, 1) [specs/eca.yaml:14]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, channel, H, W) -> (B, channel, 1, 1)
         gap = self.gap(x)
-        # squeeze: (B, channel, 1, 1) -> (B, channel, 1) [specs/eca.yaml:15]
+        # (B, channel, 1, 1) -> (B, channel, 1)
         squeeze = gap.squeeze(-1)
-        # seq: (B, channel, 1) -> (B, 1, channel) [specs/eca.yaml:16]
+        # (B, channel, 1) -> (B, 1, channel)
         seq = squeeze.permute(0, 2, 1)
-        # conv: (B, 1, channel) -> (B, 1, channel) [specs/eca.yaml:17]
         conv = self.conv(seq)
-        # sigmoid: (B, 1, channel) -> (B, 1, channel) [specs/eca.yaml:19]
         sigmoid = self.sigmoid(conv)
-        # channels: (B, 1, channel) -> (B, channel, 1) [specs/eca.yaml:20]
+        # (B, 1, channel) -> (B, channel, 1)
         channels = sigmoid.permute(0, 2, 1)
-        # weight: (B, channel, 1) -> (B, channel, 1, 1) [specs/eca.yaml:21]
+        # (B, channel, 1) -> (B, channel, 1, 1)
         weight = channels.unsqueeze(-1)
-        # out: (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W) [specs/eca.yaml:22]
+        # (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W)
         out = x * weight
         return out

@@ -5,6 +5,7 @@
 Squeeze-and-Excitation Networks (CVPR 2018)
 """
 
+import torch
 from torch import nn
 
 
@@ -25,7 +26,7 @@ class SEMaxAttention(nn.Module):
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel=512, reduction=16):
+    def __init__(self, channel: int = 512, reduction: int = 16):
         super().__init__()
         self.channel = channel
         self.max_pool = nn.AdaptiveMaxPool2d(1)
@@ -36,16 +37,15 @@ class SEMaxAttention(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, _, _ = x.shape
-        # max_pool: (B, channel, H, W) -> (B, channel, 1, 1) [specs/variants/se_max.yaml:11]
+        # (B, channel, H, W) -> (B, channel, 1, 1)
         max_pool = self.max_pool(x)
-        # squeeze: (B, channel, 1, 1) -> (B, channel) [specs/se.yaml:14]
+        # (B, channel, 1, 1) -> (B, channel)
         squeeze = max_pool.view(B, self.channel)
-        # fc: (B, channel) -> (B, channel) [specs/se.yaml:15]
         fc = self.fc(squeeze)
-        # weight: (B, channel) -> (B, channel, 1, 1) [specs/se.yaml:24]
+        # (B, channel) -> (B, channel, 1, 1)
         weight = fc.view(B, self.channel, 1, 1)
-        # out: (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W) [specs/se.yaml:25]
+        # (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W)
         out = x * weight
         return out

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _sequential(**layers):
+def _sequential(**layers: nn.Module) -> nn.Sequential:
     """nn.Sequential with named layers; their names become state_dict keys."""
     seq = nn.Sequential()
     for name, layer in layers.items():
@@ -37,48 +37,56 @@ class SKTwoBranchAttention(nn.Module):
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel=512, kernels=(3, 5), reduction=8, group=1, L=32):
+    def __init__(
+        self,
+        channel: int = 512,
+        kernels: list[int] | tuple[int, ...] = (3, 5),
+        reduction: int = 8,
+        group: int = 1,
+        L: int = 32,
+    ):
         super().__init__()
         if not (channel % group == 0):
             raise ValueError("SKTwoBranchAttention: requires channel % group == 0")
         self.channel = channel
         self.d = max(L, channel // reduction)
-        self.convs = nn.ModuleList([
-            _sequential(
-                conv=nn.Conv2d(channel, channel, k, padding=k // 2, groups=group),
-                bn=nn.BatchNorm2d(channel),
-                relu=nn.ReLU(),
-            )
-            for k in kernels
-        ])
+        self.convs = nn.ModuleList(
+            [
+                _sequential(
+                    conv=nn.Conv2d(channel, channel, k, padding=k // 2, groups=group),
+                    bn=nn.BatchNorm2d(channel),
+                    relu=nn.ReLU(),
+                )
+                for k in kernels
+            ]
+        )
         self.fc = nn.Linear(channel, self.d)
         self.fcs = nn.ModuleList([nn.Linear(self.d, channel) for _ in kernels])
         self.softmax = nn.Softmax(0)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, _, _ = x.shape
-        # convs: (B, channel, H, W) -> [(B, channel, H, W) for k in kernels] [specs/sk.yaml:22]
+        # (B, channel, H, W) -> [(B, channel, H, W) for k in kernels]
         convs = [layer(x) for layer in self.convs]
-        # feats: [(B, channel, H, W)] * 2 -> (2, B, channel, H, W) [specs/sk.yaml:31]
+        # [(B, channel, H, W)] * 2 -> (2, B, channel, H, W)
         feats = torch.stack(convs, dim=0)
-        # fused: [(B, channel, H, W)] * 2 -> (B, channel, H, W) [specs/sk.yaml:33]
+        # [(B, channel, H, W)] * 2 -> (B, channel, H, W)
         fused = sum(convs)
-        # mean_w: (B, channel, H, W) -> (B, channel, H) [specs/sk.yaml:34]
+        # (B, channel, H, W) -> (B, channel, H)
         mean_w = fused.mean(-1)
-        # pooled: (B, channel, H) -> (B, channel) [specs/sk.yaml:35]
+        # (B, channel, H) -> (B, channel)
         pooled = mean_w.mean(-1)
-        # fc: (B, channel) -> (B, max(L, (channel // reduction))) [specs/sk.yaml:36]
+        # (B, channel) -> (B, max(L, (channel // reduction)))
         fc = self.fc(pooled)
-        # fcs: (B, max(L, (channel // reduction))) -> [(B, channel)] * 2 [specs/sk.yaml:38]
+        # (B, max(L, (channel // reduction))) -> [(B, channel)] * 2
         fcs = [layer(fc) for layer in self.fcs]
-        # logits: [(B, channel)] * 2 -> [(B, channel, 1, 1)] * 2 [specs/sk.yaml:39]
+        # [(B, channel)] * 2 -> [(B, channel, 1, 1)] * 2
         logits = [item.view(B, self.channel, 1, 1) for item in fcs]
-        # stacked: [(B, channel, 1, 1)] * 2 -> (2, B, channel, 1, 1) [specs/sk.yaml:40]
+        # [(B, channel, 1, 1)] * 2 -> (2, B, channel, 1, 1)
         stacked = torch.stack(logits, dim=0)
-        # softmax: (2, B, channel, 1, 1) -> (2, B, channel, 1, 1) [specs/sk.yaml:41]
         softmax = self.softmax(stacked)
-        # weighted: (2, B, channel, 1, 1), (2, B, channel, H, W) -> (2, B, channel, H, W) [specs/sk.yaml:42]
+        # (2, B, channel, 1, 1), (2, B, channel, H, W) -> (2, B, channel, H, W)
         weighted = softmax * feats
-        # out: (2, B, channel, H, W) -> (B, channel, H, W) [specs/sk.yaml:43]
+        # (2, B, channel, H, W) -> (B, channel, H, W)
         out = weighted.sum(0)
         return out

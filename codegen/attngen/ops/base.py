@@ -1,4 +1,11 @@
-"""Op and Arg declarations and the registry."""
+"""What an op declares, and the registry.
+
+An `Op` holds everything attngen knows about one op: its arguments with their types and
+ranges (`Arg`), its shape rule (ctx.py), its dtype rule (`Dtypes`), how generated code
+calls it (a layer constructor, a Jinja template, or an emit hook), its parameter count and
+its diagram group (`Group`, which carries the group's colours). Nothing about an op is
+declared anywhere else: the checker, the emitter, the diagrams and the docs read these.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +17,234 @@ from .ctx import Shape, ShapeCtx
 
 REQUIRED = object()
 
-# Diagram groups: every op belongs to one, and each group has one colour.
-GROUPS = ("conv", "linear", "norm", "pool", "activation", "reshape", "arith", "attention",
-          "resample", "regularize", "module")
+
+# -- diagram groups -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Group:
+    """A diagram group: every op belongs to one; its boxes are drawn in its colours.
+
+    Groups that share a `legend` row (conv and linear) share their colours too."""
+
+    name: str
+    fill: str  # box colour; pastel, so black text keeps a high contrast
+    border: str
+    legend: str  # the row of the diagrams' colour key
+
+
+GROUPS: dict[str, Group] = {}
+
+
+def add_group(group: Group) -> Group:
+    """Declare a diagram group (once); ops name it by `group.name`."""
+    assert group.name not in GROUPS, f"group {group.name} declared twice"
+    for other in GROUPS.values():
+        assert other.legend != group.legend or (other.fill, other.border) == (
+            group.fill, group.border), f"groups {other.name}, {group.name}: one legend row, " \
+                                       "two colours"
+    GROUPS[group.name] = group
+    return group
+
+
+for _group in (
+    Group("conv", "#dbe9f6", "#3b6ea5", "conv / linear"),
+    Group("linear", "#dbe9f6", "#3b6ea5", "conv / linear"),
+    Group("pool", "#dff0e0", "#3f8a48", "pooling / resampling"),
+    Group("resample", "#dff0e0", "#3f8a48", "pooling / resampling"),
+    Group("activation", "#fde8cf", "#b8691a", "activation / gate"),
+    Group("reshape", "#ececec", "#6e6e6e", "tensor reshaping"),
+    Group("arith", "#fbe0e0", "#b04545", "arithmetic / attention"),
+    Group("attention", "#fbe0e0", "#b04545", "arithmetic / attention"),
+    Group("norm", "#e8e1f3", "#6f56a0", "normalisation / dropout"),
+    Group("regularize", "#e8e1f3", "#6f56a0", "normalisation / dropout"),
+    Group("module", "#fff4c2", "#8f7408", "sub-module"),  # a `use:` node (no op)
+):
+    add_group(_group)
+
+
+# -- argument types -------------------------------------------------------------------------
+# The form of an argument value: "int", "float", "bool", "str", "none", or a tuple of forms
+# for a list. An ArgType accepts some forms. The checker finds the form of a spec value
+# (shape_ctx.value_form: `c // 2` is whole, `c / 2` is not); `form` finds it for a plain
+# Python value such as a declared default.
+def form(value: object) -> object:
+    """The form of a plain Python value (a declared default)."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return tuple(form(v) for v in value)
+    for kind in (bool, int, float, str):  # bool first: True is an int to Python
+        if isinstance(value, kind):
+            return kind.__name__
+    return type(value).__name__
+
+
+def _each(test: Callable[[object], bool], empty: bool = False) -> Callable[[object], bool]:
+    """A list (non-empty unless `empty`) whose every item passes `test`."""
+    return lambda f: isinstance(f, tuple) and (empty or bool(f)) and all(test(x) for x in f)
+
+
+def _either(*tests: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda f: any(t(f) for t in tests)
+
+
+def _is(*forms: str) -> Callable[[object], bool]:
+    return lambda f: f in forms
+
+
+_number = _is("int", "float")
+
+
+@dataclass(frozen=True)
+class ArgType:
+    name: str
+    text: str  # what a spec may write, for messages and docs
+    accepts: Callable[[object], bool]  # a value's form -> whether it is of this type
+    # how the spec text is read: "expr" an expression, "str" a literal string, "shape" a YAML
+    # list of dims, written in calls unbracketed as PyTorch's varargs (`x.view(B, -1)`)
+    kind: str = "expr"
+
+
+ARG_TYPES = {
+    t.name: t
+    for t in (
+        ArgType("int", "a whole number", _is("int")),
+        ArgType("float", "a number", _number),
+        ArgType("bool", "true or false", _is("bool")),
+        ArgType("str", "a string", _is("str"), kind="str"),
+        ArgType("dim", "a dim index (a whole number; negative counts from the end)", _is("int")),
+        ArgType(
+            "dims", "a dim index or a list of dim indices", _either(_is("int"), _each(_is("int")))
+        ),
+        ArgType(
+            "shape", "a list of sizes (whole numbers)", _each(_is("int"), empty=True), "shape"
+        ),
+        ArgType("dim_list", "a list of dim indices", _each(_is("int"), empty=True), "shape"),
+        ArgType(
+            "ints",
+            "a whole number, or a list of them (one per spatial dim)",
+            _either(_is("int"), _each(_is("int"))),
+        ),
+        ArgType(
+            "floats",
+            "a number, or a list of numbers (one per spatial dim)",
+            _either(_number, _each(_number)),
+        ),
+        ArgType(
+            "sizes",
+            "a whole number, or a list of whole numbers and nulls (one per spatial "
+            "dim; null keeps that dim)",
+            _either(_is("int"), _each(_is("int", "none"))),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
 class Arg:
     name: str
+    type: str  # a key of ARG_TYPES, checked at the default sizes (E402 at the value)
     default: object = REQUIRED  # Python value; REQUIRED for a positional argument
-    kind: str = "expr"  # expr | str | shape
-    choices: tuple = ()
-    low: float | None = None  # inclusive bounds on the value (each element of a tuple),
+    choices: tuple = ()  # for a str argument: the strings it takes
+    low: float | None = None  # inclusive bounds on the value (each element of a list),
     high: float | None = None  # checked at the default sizes; None: unbounded
+    optional: bool = False  # null (None) is a value too; always so when the default is None
+
+    def __post_init__(self):
+        if self.default is None:
+            object.__setattr__(self, "optional", True)
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    @property
+    def kind(self) -> str:
+        """How the spec text is read (ArgType.kind): 'expr', 'str' or 'shape'."""
+        return ARG_TYPES[self.type].kind
+
+    def accepts(self, value_form: object) -> bool:
+        """Whether a value of this form is of the argument's type."""
+        return (self.optional and value_form == "none") or ARG_TYPES[self.type].accepts(value_form)
+
+    def describe(self) -> str:
+        """The type in words: `a whole number`, `true or false (or null)`."""
+        text = ARG_TYPES[self.type].text
+        if self.choices:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        return text + (" (or null)" if self.optional else "")
+
+
+# -- dtype rules ----------------------------------------------------------------------------
+DTYPES = ("bool", "int", "float", "complex")  # dtype families, in promotion order
+
+
+@dataclass(frozen=True)
+class Dtypes:
+    """An op's dtype rule: the dtype families it takes and the family it gives.
+
+    `takes` has one entry per input position, `|`-separated families ("float|complex") or
+    "any"; the last entry serves every further input. `gives` is a family, or "same": the
+    inputs' families promoted as PyTorch promotes them (bool < int < float < complex).
+    """
+
+    takes: tuple[str, ...] = ("float",)
+    gives: str = "same"
+
+    def allowed(self, index: int) -> tuple[str, ...]:
+        """The families input `index` may have."""
+        entry = self.takes[min(index, len(self.takes) - 1)]
+        return DTYPES if entry == "any" else tuple(entry.split("|"))
+
+    def result(self, families: list[str]) -> str:
+        if self.gives != "same":
+            return self.gives
+        return max(families, key=DTYPES.index) if families else "float"
+
+    @property
+    def text(self) -> str:
+        """`float -> same`, `any, bool -> same`: the rule as docs show it."""
+        return ", ".join(self.takes) + " -> " + self.gives
+
+
+FLOAT_ONLY = Dtypes()  # float in, the same out: layers, activations, pooling
+ANY_DTYPE = Dtypes(("any",))  # reshaping: any dtype, kept
+
+
+# -- ops ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallSite:
+    """What an emit hook reads: one call of a tensor function in generated forward code."""
+
+    ins: tuple[str, ...]  # the input expressions (variable names)
+    args: dict[str, str]  # each argument the spec gives -> its Python source
+    values: dict[str, object]  # each argument the spec gives as a literal -> its value
+    listed: bool  # the inputs are one list-valued expression, ins[0]
+
 
 @dataclass(frozen=True)
 class Op:
     name: str
-    group: str
-    args: tuple[Arg, ...]
+    group: str  # a key of GROUPS
+    args: tuple[Arg, ...]  # in PyTorch's order
     # the shape rule (ctx.py): rule(ctx, input shapes, args) -> the output shape, or a list of
     # shapes for several outputs
     shape: Callable[[ShapeCtx, list[Shape], dict[str, Any]], Shape | list[Shape]]
     rule: str  # the shape rule in words, shown in errors and docs
     summary: str
+    dtype: Dtypes = FLOAT_ONLY
     module: bool = False  # a layer: owned by the module as an attribute
     torch: str = ""  # layer constructor, e.g. "nn.Conv2d"
-    call: str = ""  # tensor function: Jinja template of the call expression
+    # a tensor function is written by one of: `call`, a Jinja template of the call expression
+    # (tensor.py says what it reads), or `emit`, a function CallSite -> the call expression
+    call: str = ""
+    emit: Callable[[CallSite], str] | None = None
     arity: tuple[int, int] = (1, 1)  # min, max tensor inputs (max -1: any)
     list_input: bool = False  # accepts one list-valued input (cat, stack, add)
     multi_output: bool = False  # needs `out: [a, b, ...]`
     params: Callable | None = None  # concrete args -> number of parameters
     key_args: tuple[str, ...] = field(default=())  # shown in diagram boxes
+    operands: tuple[str, ...] = ()  # args written as operands of an operator (`x * other`):
+    #                                 compound expressions get parentheses
 
     def arg(self, name: str) -> Arg:
         for a in self.args:
@@ -59,8 +257,20 @@ REGISTRY: dict[str, Op] = {}
 
 
 def register(op: Op) -> Op:
+    """Add an op to the library (its name must be new); checks the declaration is whole."""
     assert op.name not in REGISTRY, f"op {op.name} registered twice"
-    assert op.group in GROUPS, op.group
-    assert op.module == bool(op.torch) and op.module != bool(op.call), op.name
+    assert op.group in GROUPS, f"op {op.name}: unknown group {op.group} (add_group declares one)"
+    assert op.module == bool(op.torch), f"op {op.name}: a layer, and only a layer, has `torch`"
+    assert op.module or (bool(op.call) != (op.emit is not None)), \
+        f"op {op.name}: a tensor function has `call` or `emit` (one of them)"
+    for a in op.args:
+        assert a.type in ARG_TYPES, f"op {op.name}: '{a.name}' has unknown type {a.type}"
+        assert a.required or a.accepts(form(a.default)), \
+            f"op {op.name}: default of '{a.name}' is not {a.describe()}"
+    for key in (*op.key_args, *op.operands):
+        op.arg(key)
+    for entry in op.dtype.takes:
+        assert entry == "any" or set(entry.split("|")) <= set(DTYPES), (op.name, entry)
+    assert op.dtype.gives in (*DTYPES, "same"), (op.name, op.dtype.gives)
     REGISTRY[op.name] = op
     return op

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn, Protocol
 
+from ..errors import SHAPE_RULE, ErrorCode
+
 Dim = Any  # an int or a sympy integer expression
 Shape = tuple  # of Dims
 
@@ -24,7 +26,7 @@ class ShapeFail(Exception):
     """Raised by a shape rule (through ShapeCtx); the checker turns it into a located
     diagnostic with `code` and `notes`."""
 
-    def __init__(self, message: str, code: str = "E403", notes: tuple = ()):
+    def __init__(self, message: str, code: ErrorCode = SHAPE_RULE, notes: tuple = ()):
         super().__init__(message)
         self.code, self.notes = code, notes
 
@@ -32,7 +34,7 @@ class ShapeFail(Exception):
 class ShapeCtx(Protocol):
     """The questions a shape rule asks; each either answers or raises ShapeFail."""
 
-    def fail(self, message: str, code: str = "E403", *notes: str) -> NoReturn:
+    def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         """Stop: the inputs or arguments are wrong (`message` says how; `code` an error code
         such as E402 for a wrong argument, E403 for a wrong shape)."""
         ...

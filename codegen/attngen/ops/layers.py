@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, register
+from ..errors import BAD_ARGUMENTS
+from .base import ANY_DTYPE, Arg, Op, register
 from .ctx import ShapeCtx
 
 CONV_ARGS = (
-    Arg("in_channels"), Arg("out_channels"), Arg("kernel_size", low=1), Arg("stride", 1, low=1),
-    Arg("padding", 0, low=0), Arg("dilation", 1, low=1), Arg("groups", 1, low=1),
-    Arg("bias", True),
+    Arg("in_channels", "int"), Arg("out_channels", "int"), Arg("kernel_size", "ints", low=1),
+    Arg("stride", "ints", 1, low=1), Arg("padding", "ints", 0, low=0),
+    Arg("dilation", "ints", 1, low=1), Arg("groups", "int", 1, low=1), Arg("bias", "bool", True),
 )
 
 
 def _tuple(value, n: int) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _spatial(ctx: ShapeCtx, a, key: str, n: int) -> tuple:
+    """Argument `key`, one value or one per spatial dim, as n values."""
+    value = a[key]
+    if isinstance(value, (tuple, list)) and len(value) != n:
+        ctx.fail(f"'{key}' has {len(value)} values for {n} spatial dim(s)", BAD_ARGUMENTS)
+    return _tuple(value, n)
 
 
 def _conv_shape(n: int):
@@ -24,11 +33,10 @@ def _conv_shape(n: int):
         ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
         ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
         ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
-        k, s, p, d = (_tuple(a[key], n) for key in ("kernel_size", "stride", "padding", "dilation"))
-        if isinstance(a["padding"], str):
-            ctx.fail("string padding is not supported; give numbers")
+        k, s, p, d = (_spatial(ctx, a, key, n)
+                      for key in ("kernel_size", "stride", "padding", "dilation"))
         spatial = tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
-                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d))
+                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d, strict=False))
         return (x[0], a["out_channels"], *spatial)
     return rule
 
@@ -42,14 +50,30 @@ def _conv_params(n: int):
 
 
 for _n in (1, 2):
-    register(Op(
-        f"Conv{_n}d", "conv", CONV_ARGS, _conv_shape(_n), module=True, torch=f"nn.Conv{_n}d",
-        rule=f"[N, in_channels, *L] -> [N, out_channels, *((L + 2*padding - dilation*(kernel_size-1)"
-             f" - 1) // stride + 1)] over {_n} spatial dim(s)",
-        summary=f"{_n}-D convolution", params=_conv_params(_n),
-        key_args=("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                  "groups"),
-    ))
+    register(
+        Op(
+            f"Conv{_n}d",
+            "conv",
+            CONV_ARGS,
+            _conv_shape(_n),
+            module=True,
+            torch=f"nn.Conv{_n}d",
+            rule="[N, in_channels, *L] -> [N, out_channels, "
+            f"*((L + 2*padding - dilation*(kernel_size-1)"
+            f" - 1) // stride + 1)] over {_n} spatial dim(s)",
+            summary=f"{_n}-D convolution",
+            params=_conv_params(_n),
+            key_args=(
+                "in_channels",
+                "out_channels",
+                "kernel_size",
+                "stride",
+                "padding",
+                "dilation",
+                "groups",
+            ),
+        )
+    )
 
 
 def _linear(ctx: ShapeCtx, ins, a):
@@ -60,13 +84,22 @@ def _linear(ctx: ShapeCtx, ins, a):
     return (*x[:-1], a["out_features"])
 
 
-register(Op(
-    "Linear", "linear", (Arg("in_features"), Arg("out_features"), Arg("bias", True)), _linear,
-    module=True, torch="nn.Linear", rule="[*, in_features] -> [*, out_features]",
-    summary="fully connected layer on the last dim",
-    params=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0),
-    key_args=("in_features", "out_features"),
-))
+register(
+    Op(
+        "Linear",
+        "linear",
+        (Arg("in_features", "int"), Arg("out_features", "int"), Arg("bias", "bool", True)),
+        _linear,
+        module=True,
+        torch="nn.Linear",
+        rule="[*, in_features] -> [*, out_features]",
+        summary="fully connected layer on the last dim",
+        params=lambda a: (
+            a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0)
+        ),
+        key_args=("in_features", "out_features"),
+    )
+)
 
 
 def _batchnorm(n: int):
@@ -82,8 +115,9 @@ def _batchnorm(n: int):
 for _n in (1, 2):
     register(Op(
         f"BatchNorm{_n}d", "norm",
-        (Arg("num_features"), Arg("eps", 1e-05, low=0), Arg("momentum", 0.1, low=0, high=1),
-         Arg("affine", True), Arg("track_running_stats", True)),
+        (Arg("num_features", "int"), Arg("eps", "float", 1e-05, low=0),
+         Arg("momentum", "float", 0.1, low=0, high=1, optional=True),
+         Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
         _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d",
         rule="[N, num_features, ...] -> same", summary="batch normalisation",
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0, key_args=("num_features",),
@@ -95,21 +129,23 @@ def _same(ctx: ShapeCtx, ins, a):
 
 
 _ACTIVATIONS = {
-    "ReLU": ((Arg("inplace", False),), "max(x, 0)"),
-    "ReLU6": ((Arg("inplace", False),), "min(max(x, 0), 6)"),
-    "SiLU": ((Arg("inplace", False),), "x * sigmoid(x)"),
+    "ReLU": ((Arg("inplace", "bool", False),), "max(x, 0)"),
+    "ReLU6": ((Arg("inplace", "bool", False),), "min(max(x, 0), 6)"),
+    "SiLU": ((Arg("inplace", "bool", False),), "x * sigmoid(x)"),
     "Sigmoid": ((), "1 / (1 + exp(-x))"),
     "Tanh": ((), "tanh(x)"),
-    "Hardswish": ((Arg("inplace", False),), "x * relu6(x + 3) / 6"),
-    "Hardsigmoid": ((Arg("inplace", False),), "relu6(x + 3) / 6"),
+    "Hardswish": ((Arg("inplace", "bool", False),), "x * relu6(x + 3) / 6"),
+    "Hardsigmoid": ((Arg("inplace", "bool", False),), "relu6(x + 3) / 6"),
     "GELU": ((), "Gaussian error linear unit"),
-    "Identity": ((), "x"),
 }
 for _name, (_args, _what) in _ACTIVATIONS.items():
     register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
                 rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
+register(Op("Identity", "activation", (), _same, module=True, torch="nn.Identity",
+            rule="elementwise: shape unchanged", summary="activation: x", dtype=ANY_DTYPE))
 
-register(Op("Dropout", "regularize", (Arg("p", 0.5, low=0, high=1), Arg("inplace", False)),
+register(Op("Dropout", "regularize",
+            (Arg("p", "float", 0.5, low=0, high=1), Arg("inplace", "bool", False)),
             _same, module=True, torch="nn.Dropout", rule="shape unchanged",
             summary="dropout (identity in eval mode)", key_args=("p",)))
 
@@ -119,20 +155,25 @@ def _softmax_layer(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
-register(Op("Softmax", "activation", (Arg("dim"),), _softmax_layer, module=True,
+register(Op("Softmax", "activation", (Arg("dim", "dim"),), _softmax_layer, module=True,
             torch="nn.Softmax", rule="shape unchanged; normalises along dim",
             summary="softmax layer", key_args=("dim",)))
 
 
 def _adaptive_pool(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "adaptive pooling input")
-    size = _tuple(a["output_size"], 2)
-    return (x[0], x[1], *(old if new is None else new for old, new in zip(x[2:], size)))
+    size = _spatial(ctx, a, "output_size", 2)
+    return (
+        x[0],
+        x[1],
+        *(old if new is None else new for old, new in zip(x[2:], size, strict=False)),
+    )
 
 
 for _kind in ("Avg", "Max"):
     register(Op(
-        f"Adaptive{_kind}Pool2d", "pool", (Arg("output_size"),), _adaptive_pool, module=True,
+        f"Adaptive{_kind}Pool2d", "pool", (Arg("output_size", "sizes"),),
+        _adaptive_pool, module=True,
         torch=f"nn.Adaptive{_kind}Pool2d",
         rule="[N, C, H, W] -> [N, C, *output_size] (None keeps that dim)",
         summary=f"adaptive {_kind.lower()} pooling to a fixed size", key_args=("output_size",),
@@ -141,14 +182,18 @@ for _kind in ("Avg", "Max"):
 
 def pool_shape(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "pooling input")
-    k = _tuple(a["kernel_size"], 2)
-    s = _tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], 2)
-    p = _tuple(a["padding"], 2)
-    spatial = tuple(ctx.floor((size + 2 * p_ - k_) / s_) + 1 for size, k_, s_, p_ in zip(x[2:], k, s, p))
+    k = _spatial(ctx, a, "kernel_size", 2)
+    s = _spatial(ctx, a, "stride", 2) if a["stride"] is not None else k
+    p = _spatial(ctx, a, "padding", 2)
+    spatial = tuple(
+        ctx.floor((size + 2 * p_ - k_) / s_) + 1
+        for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
+    )
     return (x[0], x[1], *spatial)
 
 
-POOL_ARGS = (Arg("kernel_size", low=1), Arg("stride", None, low=1), Arg("padding", 0, low=0))
+POOL_ARGS = (Arg("kernel_size", "ints", low=1), Arg("stride", "ints", None, low=1),
+             Arg("padding", "ints", 0, low=0))
 POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
 for _kind in ("Max", "Avg"):
     register(Op(
@@ -163,17 +208,18 @@ def upsample_shape(ctx: ShapeCtx, ins, a):
     if len(x) < 3:
         ctx.fail("resampling needs [N, C, *spatial]")
     if a.get("size") is not None:
-        return (x[0], x[1], *_tuple(a["size"], len(x) - 2))
+        return (x[0], x[1], *_spatial(ctx, a, "size", len(x) - 2))
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")
-    f = _tuple(a["scale_factor"], len(x) - 2)
-    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f)))
+    f = _spatial(ctx, a, "scale_factor", len(x) - 2)
+    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f, strict=False)))
 
 
 MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 register(Op(
     "Upsample", "resample",
-    (Arg("size", None), Arg("scale_factor", None), Arg("mode", "nearest", "str", MODES)),
+    (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
+     Arg("mode", "str", "nearest", MODES)),
     upsample_shape, module=True, torch="nn.Upsample",
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
     summary="upsampling layer", key_args=("scale_factor", "size", "mode"),
@@ -188,6 +234,6 @@ def _flatten(ctx: ShapeCtx, ins, a):
     return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
 
 
-register(Op("Flatten", "reshape", (Arg("start_dim", 1), Arg("end_dim", -1)), _flatten,
-            module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
-            summary="flatten layer"))
+register(Op("Flatten", "reshape", (Arg("start_dim", "dim", 1), Arg("end_dim", "dim", -1)),
+            _flatten, module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
+            summary="flatten layer", dtype=ANY_DTYPE))

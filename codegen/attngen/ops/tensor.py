@@ -1,15 +1,18 @@
 """Tensor functions: ops written as expressions in forward (no parameters).
 
 `call` is a Jinja template. Its context: `x` (the first input), `ins` (all inputs),
-`seq` (the inputs as one list expression), `given` (args written in the spec),
-and every argument's Python source by name (shape arguments unparenthesised).
+`seq` (the inputs as one list expression), `listed` (whether `seq` is one list-valued
+input), `given` (args written in the spec), `args` (their sources by name), and every
+argument's Python source by name (a left-out one reads its default; list arguments
+unbracketed). An op whose call a template cannot write has an `emit` hook instead (`slice`).
 """
 
 from __future__ import annotations
 
+import re
 from math import prod
 
-from .base import Arg, Op, register
+from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 
@@ -27,7 +30,7 @@ def _reshape(ctx: ShapeCtx, ins, a):
 
 
 for _name in ("view", "reshape"):
-    register(Op(_name, "reshape", (Arg("to", kind="shape"),), _reshape,
+    register(Op(_name, "reshape", (Arg("to", "shape"),), _reshape, dtype=ANY_DTYPE,
                 call=f"{{{{ x }}}}.{_name}({{{{ to }}}})",
                 rule="same number of elements; one dim may be -1",
                 summary=f"{_name} to a new shape", key_args=("to",)))
@@ -40,7 +43,7 @@ def _permute(ctx: ShapeCtx, ins, a):
     return tuple(x[d] for d in dims)
 
 
-register(Op("permute", "reshape", (Arg("dims", kind="shape"),), _permute,
+register(Op("permute", "reshape", (Arg("dims", "dim_list"),), _permute, dtype=ANY_DTYPE,
             call="{{ x }}.permute({{ dims }})", rule="reorders dims", summary="permute dims",
             key_args=("dims",)))
 
@@ -52,7 +55,8 @@ def _transpose(ctx: ShapeCtx, ins, a):
     return tuple(x)
 
 
-register(Op("transpose", "reshape", (Arg("dim0"), Arg("dim1")), _transpose,
+register(Op("transpose", "reshape", (Arg("dim0", "dim"), Arg("dim1", "dim")), _transpose,
+            dtype=ANY_DTYPE,
             call="{{ x }}.transpose({{ dim0 }}, {{ dim1 }})", rule="swaps two dims",
             summary="swap two dims"))
 
@@ -64,8 +68,9 @@ def _squeeze(ctx: ShapeCtx, ins, a):
     return x[:d] + x[d + 1:]
 
 
-register(Op("squeeze", "reshape", (Arg("dim"),), _squeeze, call="{{ x }}.squeeze({{ dim }})",
-            rule="removes size-1 dim `dim`", summary="drop a size-1 dim"))
+register(Op("squeeze", "reshape", (Arg("dim", "dim"),), _squeeze, dtype=ANY_DTYPE,
+            call="{{ x }}.squeeze({{ dim }})", rule="removes size-1 dim `dim`",
+            summary="drop a size-1 dim"))
 
 
 def _unsqueeze(ctx: ShapeCtx, ins, a):
@@ -74,13 +79,14 @@ def _unsqueeze(ctx: ShapeCtx, ins, a):
     return x[:d] + (1,) + x[d:]
 
 
-register(Op("unsqueeze", "reshape", (Arg("dim"),), _unsqueeze,
+register(Op("unsqueeze", "reshape", (Arg("dim", "dim"),), _unsqueeze, dtype=ANY_DTYPE,
             call="{{ x }}.unsqueeze({{ dim }})", rule="inserts a size-1 dim at `dim`",
             summary="insert a size-1 dim"))
 
-register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0],
+register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
             call="{{ x }}.contiguous()", rule="shape unchanged", summary="contiguous copy"))
-register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], call="{{ x }}",
+register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
+            call="{{ x }}",
             rule="shape unchanged", summary="names a value (alias)"))
 
 
@@ -94,13 +100,15 @@ def _reduce(ctx: ShapeCtx, ins, a):
 
 
 _KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
-for _name, _call, _what in (
-    ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean"),
-    ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum"),
-    ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum"),
-    ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum"),
+# mean and sum reduce over one dim or several; max and min (with .values) over one
+for _name, _call, _what, _dim, _takes in (
+    ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean", "dims", "float|complex"),
+    ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum", "dims", "int|float|complex"),
+    ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum", "dim", "int|float"),
+    ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum", "dim", "int|float"),
 ):
-    register(Op(_name, "pool", (Arg("dim"), Arg("keepdim", False)), _reduce, call=_call,
+    register(Op(_name, "pool", (Arg("dim", _dim), Arg("keepdim", "bool", False)), _reduce,
+                call=_call, dtype=Dtypes((_takes,)),
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
 
@@ -117,7 +125,8 @@ def _cat(ctx: ShapeCtx, ins, a):
     return tuple(sum(s[d] for s in ins) if j == d else first[j] for j in range(len(first)))
 
 
-register(Op("cat", "reshape", (Arg("dim", 0),), _cat, arity=(1, -1), list_input=True,
+register(Op("cat", "reshape", (Arg("dim", "dim", 0),), _cat, arity=(1, -1), list_input=True,
+            dtype=ANY_DTYPE,
             call="torch.cat({{ seq }}, dim={{ dim }})",
             rule="all dims equal except `dim`, which adds up", summary="concatenate tensors",
             key_args=("dim",)))
@@ -134,7 +143,8 @@ def _stack(ctx: ShapeCtx, ins, a):
     return first[:d] + (len(ins),) + first[d:]
 
 
-register(Op("stack", "reshape", (Arg("dim", 0),), _stack, arity=(1, -1), list_input=True,
+register(Op("stack", "reshape", (Arg("dim", "dim", 0),), _stack, arity=(1, -1),
+            list_input=True, dtype=ANY_DTYPE,
             call="torch.stack({{ seq }}, dim={{ dim }})",
             rule="equal shapes; inserts a dim of size len(inputs)", summary="stack tensors",
             key_args=("dim",)))
@@ -150,8 +160,8 @@ def _split(ctx: ShapeCtx, ins, a):
     return [x[:d] + (s,) + x[d + 1:] for s in sizes]
 
 
-register(Op("split", "reshape", (Arg("split_size_or_sections", kind="shape"), Arg("dim", 0)),
-            _split, multi_output=True,
+register(Op("split", "reshape", (Arg("split_size_or_sections", "shape"), Arg("dim", "dim", 0)),
+            _split, multi_output=True, dtype=ANY_DTYPE,
             call="torch.split({{ x }}, [{{ split_size_or_sections }}], dim={{ dim }})",
             rule="sizes add up to dim `dim`; one output per size", summary="split a tensor",
             key_args=("split_size_or_sections", "dim")))
@@ -165,14 +175,16 @@ def _elementwise(symbol: str):
     return rule
 
 
-_OTHER = "{{ x }} {op} {{ other }}"
-for _name, _symbol, _what, _nary in (
-    ("add", "+", "sum", True), ("sub", "-", "difference", False),
-    ("mul", "*", "product", True), ("div", "/", "quotient", False),
+# `other` is a number operand (x * other); bool tensors add and multiply (or, and), and
+# only float and complex tensors divide here (torch's integer division gives floats)
+for _name, _symbol, _what, _nary, _takes in (
+    ("add", "+", "sum", True, "any"), ("sub", "-", "difference", False, "int|float|complex"),
+    ("mul", "*", "product", True, "any"), ("div", "/", "quotient", False, "float|complex"),
 ):
     register(Op(
-        _name, "arith", (Arg("other", None),), _elementwise(_symbol), arity=(1, -1 if _nary else 2),
-        list_input=_name == "add",
+        _name, "arith", (Arg("other", "float", None),), _elementwise(_symbol),
+        arity=(1, -1 if _nary else 2), list_input=_name == "add", operands=("other",),
+        dtype=Dtypes((_takes,)),
         call=("{% if 'other' in given %}{{ x }} " + _symbol + " {{ other }}"
               + ("{% elif listed %}sum({{ seq }})" if _name == "add" else "")
               + "{% else %}{{ ins | join(' " + _symbol + " ') }}{% endif %}"),
@@ -192,7 +204,7 @@ def _matmul(ctx: ShapeCtx, ins, a):
     return (*batch, x[-2], y[-1])
 
 
-register(Op("matmul", "attention", (), _matmul, arity=(2, 2),
+register(Op("matmul", "attention", (), _matmul, arity=(2, 2), dtype=Dtypes(("float|complex",)),
             call="torch.matmul({{ ins[0] }}, {{ ins[1] }})",
             rule="[*, n, k] @ [*, k, m] -> [*, n, m] (batch dims broadcast)",
             summary="matrix product"))
@@ -203,7 +215,8 @@ def _masked_fill(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
-register(Op("masked_fill", "attention", (Arg("value"),), _masked_fill, arity=(2, 2),
+register(Op("masked_fill", "attention", (Arg("value", "float"),), _masked_fill, arity=(2, 2),
+            dtype=Dtypes(("any", "bool")),
             call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
             rule="mask broadcasts to the input; shape unchanged",
             summary="fill where the mask is true", key_args=("value",)))
@@ -214,7 +227,7 @@ def _softmax(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
-register(Op("softmax", "activation", (Arg("dim"),), _softmax,
+register(Op("softmax", "activation", (Arg("dim", "dim"),), _softmax,
             call="torch.softmax({{ x }}, dim={{ dim }})", rule="shape unchanged",
             summary="softmax along dim", key_args=("dim",)))
 for _name in ("sigmoid", "tanh", "relu"):
@@ -224,7 +237,8 @@ for _name in ("sigmoid", "tanh", "relu"):
 
 register(Op(
     "interpolate", "resample",
-    (Arg("size", None), Arg("scale_factor", None), Arg("mode", "nearest", "str", MODES)),
+    (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
+     Arg("mode", "str", "nearest", MODES)),
     upsample_shape,
     call="F.interpolate({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
@@ -245,9 +259,26 @@ def _slice(ctx: ShapeCtx, ins, a):
     return x[:d] + (ctx.slice_length(x[d], a["start"], a["stop"]),) + x[d + 1:]
 
 
+def _slice_call(site: CallSite) -> str:
+    """`x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim; for a dim
+    given by a param the index is built at run time."""
+    x, dim = site.ins[0], site.values.get("dim")
+    start, stop = site.args.get("start", ""), site.args.get("stop", "")
+    if isinstance(dim, int):
+        part = f"{start}:{stop}"
+        if dim >= 0:
+            return f"{x}[{', '.join([':'] * dim + [part])}]"
+        return f"{x}[{', '.join(['...', part] + [':'] * (-dim - 1))}]"
+    bounds = f"slice({start or 'None'}, {stop or 'None'})"
+    dim_src = site.args["dim"]
+    if not re.fullmatch(r"[\w.]+", dim_src):
+        dim_src = f"({dim_src})"
+    return f"{x}[(slice(None),) * ({dim_src} % {x}.dim()) + ({bounds},)]"
+
+
 register(Op(
-    "slice", "reshape", (Arg("dim"), Arg("start", None), Arg("stop", None)), _slice,
-    call="{{ x }}[{{ index }}]",
+    "slice", "reshape", (Arg("dim", "dim"), Arg("start", "int", None), Arg("stop", "int", None)),
+    _slice, emit=_slice_call, dtype=ANY_DTYPE,
     rule="keeps start:stop of dim `dim` (Python slice rules)", summary="slice along a dim",
     key_args=("dim", "start", "stop"),
 ))

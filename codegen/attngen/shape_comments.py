@@ -1,0 +1,87 @@
+"""Shapes as generated code shows them: the comment over a forward line
+(`# (B, C, H, W) -> (B, C, 1, 1)`, only where the line changes a shape) and a tensor's shape
+as the spec writes it, which class docstrings show too."""
+
+from __future__ import annotations
+
+from .dims import fmt_shape
+from .model import Map, Node, Repeat, Spec
+from .pytext import comment_text
+from .results import Checked, ValueShape
+
+
+def forward_comment(checked: Checked, node: Node, body: Node, *, spec_refs: bool) -> list[str]:
+    """The comment over a forward line (`body` is `node` or one of its cases): its shapes
+    where they change, the node's doc, and with `spec_refs` the spec line it comes from; no
+    comment when that is nothing."""
+    parts = []
+    if node.name in checked.nodes and (shapes := shape_change(checked, node, body)):
+        parts.append(shapes)
+    if body.doc or node.doc:
+        parts.append(("-- " if parts else "") + (body.doc or node.doc))
+    if spec_refs:
+        parts.append(f"[{body.loc.file}:{body.loc.line}]")
+    return ["# " + comment_text(" ".join(parts))] if parts else []
+
+
+def shape_change(checked: Checked, node: Node, body: Node) -> str:
+    """`(B, C, H, W) -> (B, C, 1, 1)`, or "" when the output has the shape of every input."""
+    spec, info = checked.spec, checked.nodes[node.name]
+    ins = [_value_shape(spec, r.name, s)
+           for r, s in zip(body.inputs, info.inputs, strict=False)]
+    if len(ins) < len(info.inputs):
+        ins += [fmt_shape(s) if s is not None else "None" for s in info.inputs[len(ins):]]
+    several = len(checked.configs) > 1  # recorded shapes hold in one configuration
+    if several and all(spec_shape(spec, r.name) for r in body.inputs):
+        ins = [spec_shape(spec, r.name) or "" for r in body.inputs]
+    shown = (several and spec_shape(spec, node.name)) or _output_shape(node, body, info.output)
+    if ins and all(i == shown for i in ins):
+        return ""
+    if len(ins) > 1 and all(i == ins[0] for i in ins):
+        ins = [f"{len(ins)} x {ins[0]}"]
+    return f"{', '.join(ins)} -> {shown}" if ins else f"-> {shown}"
+
+
+def _output_shape(node: Node, body: Node, out: ValueShape | dict[str, ValueShape]) -> str:
+    """What a node makes, as shown: several outputs one after another, a list made by `each`
+    as its declared comprehension."""
+    if isinstance(out, dict):
+        return ", ".join(fmt_shape(v) for v in out.values())
+    if isinstance(out, list) and node.shape is not None and isinstance(body.form, Repeat) \
+            and body.form.var:
+        return _each_shape(node.shape, body.form)
+    return fmt_shape(out)
+
+
+def _value_shape(spec: Spec, name: str, shape: ValueShape | None) -> str:
+    """An input's shape as shown: a list of unequal shapes made by `each` is shown as the
+    comprehension its node declares."""
+    if shape is None:
+        return "None"
+    producer = spec.nodes.get(name)
+    if (isinstance(shape, list) and len({tuple(s) for s in shape}) > 1 and producer
+            and producer.shape is not None and isinstance(producer.form, Repeat)
+            and producer.form.var):
+        return _each_shape(producer.shape, producer.form)
+    return fmt_shape(shape)
+
+
+def _each_shape(dims: list, form: Repeat) -> str:
+    """A list made by `each`, shown as its declared comprehension: `[(B, k) for k in ks]`."""
+    return f"[({', '.join(d.text for d in dims)}) for {form.var} in {form.iterable.text}]"
+
+
+def spec_shape(spec: Spec, name: str) -> str | None:
+    """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
+    holds in every configuration; None for list values and unannotated nodes."""
+    source = spec.sources().get(name)
+    node = spec.nodes.get(name)
+    if source is not None:
+        dims = source.shape
+    elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)):
+        dims = node.shape
+    else:
+        dims = None
+    if not dims:
+        return None
+    return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
