@@ -172,16 +172,30 @@ def load_generated(path: Path) -> types.ModuleType:
     return module
 
 
-# -- a child process under limits -------------------------------------------------------------
+# -- a child process under limits ----------------------------------------------------------
 # The child runs each argv through the CLI in-process (one interpreter start for several
-# commands) and prints one JSON object: every command's exit status and output, and the
-# peak resident memory of the child and anything it started.
+# commands) and prints one JSON object: every command's exit status and output, how often
+# it opened each .yaml file, and the peak resident memory of the child and what it started.
 _CHILD = """
-import contextlib, io, json, resource, sys, traceback
+import builtins, collections, contextlib, io, json, os, resource, sys, traceback
 from attngen.cli import main
+
+opened = collections.Counter()
+
+
+def counted(open_):
+    def run(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file).endswith(".yaml"):
+            opened[os.fspath(file)] += 1
+        return open_(file, *args, **kwargs)
+    return run
+
+
+os.open, builtins.open, io.open = counted(os.open), counted(builtins.open), counted(io.open)
 results = []
 for argv in json.loads(sys.argv[1]):
     out, err = io.StringIO(), io.StringIO()
+    opened.clear()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
@@ -190,7 +204,8 @@ for argv in json.loads(sys.argv[1]):
         except BaseException:
             traceback.print_exc()
             code = -1
-    results.append({"argv": argv, "code": code, "out": out.getvalue(), "err": err.getvalue()})
+    results.append({"argv": argv, "code": code, "out": out.getvalue(), "err": err.getvalue(),
+                    "opened": dict(opened)})
 peak = max(resource.getrusage(who).ru_maxrss
            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 json.dump({"results": results, "peak_kib": peak}, sys.__stdout__)
@@ -200,6 +215,7 @@ json.dump({"results": results, "peak_kib": peak}, sys.__stdout__)
 @dataclass
 class Limited:
     results: list[Result]  # one per command, in order
+    opened: list[dict[str, int]]  # per command: .yaml file -> how often it was opened
     peak_mib: float  # the child's peak resident memory
     seconds: float  # the child's wall time
 
@@ -233,10 +249,11 @@ def run_limited(argvs: list[list], cwd: Path, *, timeout: float, memory_mib: int
                             f"{proc.stderr.decode(errors='replace')[-3000:]}")
     report = json.loads(proc.stdout)
     results = [Result(r["code"], r["out"], r["err"]) for r in report["results"]]
-    return Limited(results, report["peak_kib"] / 1024, seconds)
+    opened = [r["opened"] for r in report["results"]]
+    return Limited(results, opened, report["peak_kib"] / 1024, seconds)
 
 
-# -- what reaches a reader --------------------------------------------------------------------
+# -- what reaches a reader -----------------------------------------------------------------
 # Characters that must never reach a terminal raw: C0 (but newline), DEL, C1, surrogates,
 # noncharacters and the bidirectional overrides.
 NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e]")
