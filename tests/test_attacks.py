@@ -523,11 +523,13 @@ def test_small_fan_outs_build(tmp_path):
             assert res.code == 0, (case, res.err)
 
 
-# Found by this fuzzer (DEEP_DIAMOND): a sub-spec that fails to load is loaded again at
-# every `use:` of it, so an error at the bottom of a diamond costs 2 ** depth loads.
-REREAD = ("bug on main: Loader.load caches only the specs that loaded; a failing sub-spec "
-          "(an error in it, or the depth budget E107) is loaded and fails again at every "
-          "path to it: a `use:` diamond 17 levels deep takes minutes to refuse")
+# Found by this fuzzer (DEEP_DIAMOND, and a diamond with a bad annotation at the bottom): a
+# sub-spec that fails is loaded or checked again at every `use:` of it, so an error at the
+# bottom of a diamond costs 2 ** depth loads or checks.
+REREAD = ("bug on main: Loader.load and checker.check_once keep only the sub-specs that "
+          "succeed; one that fails (an error in it, the depth budget E107, a shape it gets "
+          "wrong) is loaded or checked again at every path to it: a `use:` diamond 16 or 17 "
+          "levels deep with an error at the bottom takes minutes to refuse")
 
 
 @pytest.mark.xfail(strict=True, reason=REREAD)
@@ -542,6 +544,27 @@ def test_a_failing_sub_spec_is_read_once(tmp_path):
         assert_located_errors(res)
         assert ("error[E401]" if name == "error" else "error[E107]") in res.err, res.err
         assert max(opened.values()) <= MAX_READS, (name, opened)
+
+
+@pytest.mark.xfail(strict=True, reason=REREAD)
+def test_a_failing_sub_spec_is_checked_once(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from attngen import checker
+
+    checks: Counter = Counter()
+    check = checker.check
+
+    def counted(spec, *args, **kwargs):
+        checks[Path(spec.path).name] += 1
+        return check(spec, *args, **kwargs)
+
+    monkeypatch.setattr(checker, "check", counted)
+    _write(tmp_path, FanOut([[0, 0]] * 6, [0] * 7, "C + 1").files())  # E400 at the bottom
+    res = run_cli(["check", tmp_path / "l0.yaml"])
+    assert_located_errors(res)
+    assert "l6.yaml:" in res.err and "error[E400]" in res.err, res.err
+    assert max(checks.values()) <= MAX_READS, checks
 
 
 def _fuzz_fan_out(tmp_path_factory, *, slow: bool) -> None:
