@@ -1,5 +1,8 @@
 """`attngen diff` and `attngen new`."""
 
+import re
+import shlex
+
 import pytest
 from attngen.cli import main
 from conftest import REPO_ROOT
@@ -100,7 +103,16 @@ def test_new_from_a_file_uses_a_relative_path(tmp_path, capsys):
     assert "name: MySeMax\n" in text
     ref = next(line for line in text.splitlines() if line.startswith("extends:"))
     assert "se_max.yaml" in ref and not ref.split(":", 1)[1].strip().strip('"').startswith("/")
-    assert main(["check", "-q", str(out / "my-se.max.yaml")]) == 0
+    # the folders the printed build command names with -I (the base's, where it lies outside
+    # the new file's tree and the built-in library, as in a non-editable install)
+    hint = re.search(r"build it with `attngen build (.*)`", capsys.readouterr().out)
+    assert hint, "the build command is printed"
+    words = shlex.split(hint.group(1))
+    include = []
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "-I":
+            include += ["-I", value]
+    assert main(["check", "-q", *include, str(out / "my-se.max.yaml")]) == 0
 
 
 def test_new_named_like_its_base_does_not_extend_itself(tmp_path, capsys):

@@ -338,3 +338,22 @@ def test_params_column_adds_up_to_the_total(page):
     total = int(re.search(r"Parameter count at the defaults: \*\*([\d,]+)\*\*", text)[1]
                 .replace(",", ""))
     assert column == total, page.name
+
+
+def test_a_sub_spec_read_from_a_copy_links_to_the_page_of_its_original(tmp_path):
+    """A non-editable install reads `extends: cbam` from the installed library's copy of the
+    checkout's cbam.yaml: its sub-specs are copies too, and still link to their pages."""
+    specs = tmp_path / "specs"
+    (specs / "copy").mkdir(parents=True)
+    sub = (REPO_ROOT / "specs" / "channel_attention.yaml").read_text()
+    (specs / "channel_attention.yaml").write_text(sub)
+    (specs / "copy" / "channel_attention.yaml").write_text(sub)
+    (specs / "top.yaml").write_text(
+        "name: Top\ninputs:\n  x: [B, 64, H, W]\ngraph:\n"
+        "  ca: {use: copy/channel_attention.yaml, args: [64, 16], in: x}\n"
+        "  out: {op: mul, in: [x, ca]}\noutputs: out\n")
+    out = tmp_path / "docs"
+    assert main(["docs", str(specs / "top.yaml"), str(specs / "channel_attention.yaml"),
+                 "-o", str(out)]) == 0
+    page = (out / "top.md").read_text()
+    assert "[ChannelAttention](channel_attention.md)" in page, page

@@ -309,7 +309,12 @@ def artifacts(paths: list[Path], out_dir: Path,
             continue
         seen[page.rel] = path
         pages.append(page)
-    by_spec = {p.spec.path: p for p in pages}  # spec file -> its page
+    # spec file -> its page; a copy of the same bytes elsewhere shares it (a checkout's spec
+    # and the installed library's copy that a variant's `extends:` reaches are one spec)
+    by_bytes = {loader.digests.get(p.spec.path): p for p in pages}
+    by_spec = {path: by_bytes[digest] for path, digest in loader.digests.items()
+               if digest is not None and digest in by_bytes}
+    by_spec.update((p.spec.path, p) for p in pages)
     out = [Artifact(out_dir / INDEX, index_markdown(pages, out_dir).encode()),
            Artifact(out_dir / OPS_PAGE, ops_markdown().encode())]
     try:
