@@ -679,8 +679,8 @@ def output_trees(draw) -> OutputTree:
     paths = draw(st.lists(st.sampled_from(COMMANDS[command][1]), min_size=1, max_size=3,
                           unique=True))
     hazards = {}
-    for rel in paths:  # a hazard at "img" and another below it: the folder's wins
-        if not any(rel.startswith(p + "/") for p in hazards):
+    for rel in paths:  # of "img" and a path below it, the first drawn gets a hazard
+        if not any(rel.startswith(p + "/") or p.startswith(rel + "/") for p in hazards):
             hazards[rel] = draw(st.sampled_from(HAZARDS))
     return OutputTree(command, hazards, draw(st.booleans()))
 
