@@ -31,12 +31,13 @@ from .build import builtin_spec, compile_spec, not_found_message
 from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
+from .ops import PluginError
 from .recheck import recheck
 
 if TYPE_CHECKING:  # results imports sympy: only where used
     from .results import Checked, ValueShape
 
-__all__ = ["LoadedSpec", "SpecError", "compile", "load"]
+__all__ = ["LoadedSpec", "PluginError", "SpecError", "compile", "load"]
 __version__ = "0.1.0"  # the one place it is set: pyproject.toml reads it from here
 
 
@@ -155,7 +156,8 @@ def _path(ref: str | os.PathLike[str]) -> Path:
 
 def load(path: str | os.PathLike[str], *,
          include: Iterable[str | os.PathLike[str]] = ()) -> LoadedSpec:
-    """Load and check a spec file or built-in name; raises SpecError with located errors.
+    """Load and check a spec file or built-in name; raises SpecError with located errors
+    (PluginError if an installed op plugin fails to load: docs/plugins.md).
 
     `use:` and `extends:` read specs in the spec's own folder and below and in the built-in
     library; `include` names more folders they may read (the command line's `-I DIR`)."""

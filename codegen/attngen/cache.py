@@ -4,6 +4,8 @@ The key of an entry (the file name, a SHA-256) covers:
 - attngen itself: the bytes of its code and templates, and the entry format;
 - the libraries whose behaviour shapes the output: the installed versions of sympy,
   Jinja2, networkx and PyYAML, and Python's version;
+- the installed op plugins (`attngen.ops` entry points: each distribution, its version
+  and what it names), read from their metadata without importing them;
 - the SVG renderer (graphviz-pure's version, or a system `dot`'s path, size and mtime);
 - the build options (SVG on or off, and any other option given to BuildCache.open);
 - where the spec lies (its resolved path) and how it is shown (the name in headers).
@@ -40,6 +42,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import files, render
+from .ops import plugins
 from .resources import templates_dir
 from .yamlload import MAX_BYTES
 
@@ -78,14 +81,14 @@ def tool_fingerprint() -> str:
 
 @cache
 def library_versions() -> str:
-    """Python's version and the installed versions of LIBRARIES."""
+    """Python's version, the installed versions of LIBRARIES and the installed plugins."""
     versions = [f"python {sys.version}"]
     for name in LIBRARIES:
         try:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} ?")
-    return "\n".join(versions)
+    return "\n".join(versions + plugins.installed())
 
 
 def renderer_fingerprint() -> str:

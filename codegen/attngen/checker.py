@@ -25,12 +25,14 @@ from .errors import (
     error,
 )
 from .graph import build, check_reachable, producers
-from .infer import MAX_NODES, Inference, NodeCount
+from .infer import MAX_NODES, Inference, NodeCount, check_names
 from .model import Spec
 from .names import check_file_names
 from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
+
+REQUIRES_SCOPE = "requires may name params, lets and the dims of required inputs' shapes"
 
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:
@@ -98,6 +100,9 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
                   result: Checked, count: NodeCount) -> None:
     env = param_env(spec, config)
     for req in spec.requires:
+        check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE)
+        if spec.on_input_dims(req):
+            continue  # input dims have no defaults: checked on samples below
         if not req.value(env.val):
             raise error(
                 req.loc,
@@ -108,7 +113,13 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
             )
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
-    prover = Prover(requirement_rewrites(spec, env), valid_samples(spec, env, dims, rng))
+    prover = Prover(requirement_rewrites(spec, env, dims),
+                    valid_samples(spec, env, dims, rng))
+    on_inputs = [r for r in spec.requires if spec.on_input_dims(r)]
+    if on_inputs and not prover.default():
+        raise error(on_inputs[0].loc, REQUIREMENT_FAILS,
+                    f"no input sizes were found that satisfy requires{config_text(config)}",
+                    "requirements: " + "; ".join(r.text for r in spec.requires))
     inference = Inference(spec, env, prover, config, order, result, count)
     try:
         inference.bind_inputs()

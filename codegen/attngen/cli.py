@@ -27,7 +27,7 @@ from .build import (
     write_atomic,
 )
 from .describe import label
-from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, visible
+from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, one_line, visible
 from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
@@ -202,6 +202,9 @@ def _main(argv: list[str] | None) -> int:
     except InternalError as exc:  # its text is made one line, every control escaped
         print(f"attngen: {exc}", file=sys.stderr)
         return EXIT_ERRORS
+    except ops.PluginError as exc:  # a plugin that fails to load, an op name taken twice
+        print(f"attngen: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_ERRORS
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -299,12 +302,22 @@ def cmd_show(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    for name, op in sorted(ops.REGISTRY.items(), key=lambda kv: (kv[1].group, kv[0].lower())):
-        sig = ", ".join(f"{a.name}: {a.type}" + ("" if a.required else f" = {a.default!r}")
-                        for a in op.args)
-        kind = "layer" if op.module else "function"
-        print(f"{op.group:<10} {name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
-              f"dtype {op.dtype.text}")
+    """The op library, one section per source: attngen's built-in ops, then each plugin's."""
+    by_source: dict[str, list[ops.Op]] = {}
+    for op in sorted(ops.REGISTRY.values(), key=lambda o: (o.group, o.name.lower())):
+        by_source.setdefault(op.source, []).append(op)
+    sources = sorted(by_source, key=lambda s: (s != ops.BUILTIN, s.lower()))
+    for i, source in enumerate(sources):
+        n = len(by_source[source])
+        what = ("built-in" if source == ops.BUILTIN else
+                "imported by hand" if source.startswith("module ") else "plugin")
+        print(("\n" if i else "") + f"# {source} ({what}, {n} op{'s' if n != 1 else ''})")
+        for op in by_source[source]:
+            sig = ", ".join(f"{a.name}: {a.type}" + ("" if a.required else f" = {a.default!r}")
+                            for a in op.args)
+            kind = "layer" if op.module else "function"
+            print(f"{op.group:<10} {op.name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
+                  f"dtype {op.dtype.text}")
     return EXIT_OK
 
 

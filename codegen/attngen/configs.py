@@ -2,7 +2,8 @@
 
 Params of type int and free dims are positive integer symbols; every other param takes
 its default (or example). Bool and `choices` params are structural: each combination of
-their values is a configuration, and every configuration is checked.
+their values that satisfies `requires` (at the other params' defaults) is a configuration,
+and every configuration is checked.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import itertools
 from typing import Any
 
 from .dims import dim_symbol
-from .errors import BAD_VALUE, error
+from .errors import BAD_VALUE, REQUIREMENT_FAILS, SpecError, error
+from .expr import Expr
 from .model import Spec
 
 MAX_CONFIGS = 64
@@ -35,7 +37,25 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
     if len(configs) > MAX_CONFIGS:
         raise error(spec.loc, BAD_VALUE, f"{len(configs)} configurations of bool/choices params "
                     f"(at most {MAX_CONFIGS} are checked)")
-    return configs
+    reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
+    if not reqs:
+        return configs
+    held = {i: [_holds(spec, r, c) for r in reqs] for i, c in enumerate(configs)}
+    for j, req in enumerate(reqs):
+        if len(configs) > 1 and not any(h[j] for h in held.values()):
+            raise error(req.loc, REQUIREMENT_FAILS, f"requirement '{req.text}' holds in no "
+                        "configuration of bool/choices params (at the other params' defaults)")
+    # the default configuration is always checked: if it breaks `requires`, that is E405
+    return [c for i, c in enumerate(configs) if i == 0 or all(held[i])]
+
+
+def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:
+    """Whether `req` holds in `config` at the other params' defaults (True where it cannot
+    be evaluated: the configuration is kept, and checking it reports why)."""
+    try:
+        return bool(req.value(param_env(spec, config, symbolic=False).val))
+    except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        return True
 
 
 def config_text(config: dict[str, object]) -> str:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it
 INDEX = "README.md"
 OPS_PAGE = "ops.md"
 PALETTE_SVG = "img/palette.svg"
-HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md")
+HAND_WRITTEN = ("spec.md", "errors.md", "design.md", "integrations.md", "plugins.md")
 # Paths under the output folder that no spec's page or diagram may take (compared
 # ignoring case, as macOS and Windows compare names).
 RESERVED = frozenset(name.casefold()
@@ -389,6 +389,8 @@ def _op_section(op: ops.Op) -> list[str]:
     summary = op.summary[:1].upper() + op.summary[1:]
     lines = [f"### {text(op.name)}", "", f"{text(summary)}.", "",
              f"{how} · dtype {code(op.dtype.text)}  ", f"Shape: {code(op.rule)}", ""]
+    if op.source != ops.BUILTIN:  # a plugin's op, or one of a module imported by hand
+        lines += [f"From {text(op.source)} (not built in).", ""]
     if op.args:
         rows = [[code(a.name), code(a.type) + (" or null" if a.optional else ""),
                  "required" if a.required else code(repr(a.default)), _allowed(a)]
@@ -434,8 +436,9 @@ def ops_markdown() -> str:
                "tensor functions, which import these names from `.base`); nothing else in "
                "attngen changes, since the checker, the emitter, the diagrams and this page all "
                "read the declaration. The same declaration in a module of your own adds the op "
-               "while that module is imported (`import my_ops`, then `attngen.compile(...)`). "
-               "For example:"), "",
+               "while that module is imported (`import my_ops`, then `attngen.compile(...)`), "
+               "and in an installed package it adds the op for every spec and command "
+               "(`docs/plugins.md` in attngen's repository builds one). For example:"), "",
               "```python", OP_EXAMPLE.rstrip("\n"), "```", "",
               "What each part declares:", "",
               ("- `args`: the arguments in PyTorch's order, each with a type from the table "

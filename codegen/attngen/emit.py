@@ -190,7 +190,7 @@ class ClassEmitter:
         # requirements on params first; those that read a let right after the lets
         late = [r for r in spec.requires if set(r.names) & set(spec.lets)]
         for req in spec.requires:
-            if req not in late:
+            if req not in late and not spec.on_input_dims(req):
                 lines += self.require_lines(req, namer)
         for name in spec.params:
             if name in forward_params:
@@ -199,7 +199,8 @@ class ClassEmitter:
             self._note_exprs([let.expr])
             lines.append(f"self.{let.name} = {src(let.expr, namer)}")
         for req in late:
-            lines += self.require_lines(req, namer)
+            if not spec.on_input_dims(req):  # those on input dims: checked in forward
+                lines += self.require_lines(req, namer)
         for cond, group in self._grouped(list(spec.nodes.values())):
             body = []
             for node in group:
@@ -260,6 +261,9 @@ class ClassEmitter:
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
         spec, checked, lines = self.spec, self.checked, []
+        for req in spec.requires:  # requirements on input sizes, before any work
+            if spec.on_input_dims(req):
+                lines += self.require_lines(req, namer)
         for inp in spec.inputs.values():
             if inp.items is not None:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
@@ -417,10 +421,13 @@ class ClassEmitter:
         """`B, C, H, W = x.shape` for the dims forward expressions read."""
         wanted = {d for d in namer.used_dims}
         lines = []
+        # an item of a list input is read from the list: these lines come before its unpacking
+        tensors = {item.name: f"{inp.name}[{i}]" for inp in self.spec.inputs.values()
+                   for i, item in enumerate(inp.items or ())}
         for inp in self.spec.sources().values():
             names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
-                lines.append(f"{', '.join(names)} = {inp.name}.shape")
+                lines.append(f"{', '.join(names)} = {tensors.get(inp.name, inp.name)}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(

@@ -50,7 +50,7 @@ from .model import (
 from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
-from .shape_ctx import ProverCtx
+from .shape_ctx import ProverCtx, check_requirements
 
 # an input's `dtype:` -> its dtype family (ops.DTYPES)
 INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
@@ -76,14 +76,15 @@ class NodeCount:
                            "configuration (the build budget for nodes)")
 
 
-def check_names(expr: Expr, env) -> None:
-    """E202 at the first unknown name of an expression, with a suggestion."""
+def check_names(expr: Expr, env, scope: str = "") -> None:
+    """E202 at the first unknown name of an expression, with a suggestion (and `scope`, a
+    note on what the expression may name)."""
     if all(n in env for n in expr.names):  # the common case: nothing to locate
         return
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
             raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
-                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]))
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]), scope)
 
 
 class Inference:
@@ -531,6 +532,7 @@ class Inference:
                             f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
         inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
         inner.bind_inputs(dict(zip(names, ins, strict=False)))
+        check_requirements(self.prover, sub, env.sym)  # E404 at the `use:` node
         inner.run()
         outs = []
         for o in sub.outputs:

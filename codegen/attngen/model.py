@@ -226,6 +226,21 @@ class Spec:
                             Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
         return out
 
+    def input_dims(self) -> set[str]:
+        """The free dims the shapes of required inputs name as plain dims (not params or
+        lets): what `requires` may name besides params and lets (an optional input may be
+        absent, and its dims with it)."""
+        required = [t for inp in self.inputs.values() if not inp.optional
+                    for t in (inp.items if inp.items is not None else [inp])]
+        return {d.text for inp in required for d in inp.tensor_shape
+                if d.text.isidentifier() and d.text not in self.params
+                and d.text not in self.lets}
+
+    def on_input_dims(self, req: Expr) -> bool:
+        """A requirement on input sizes: checked on samples and by the generated forward,
+        not at the defaults (input dims have none)."""
+        return bool(req.names & self.input_dims())
+
     def sources(self) -> dict[str, Input]:
         """Every tensor the graph can read: inputs and the items of list inputs (each with a
         tensor_shape)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeAlias, cast
 
 import sympy
@@ -143,6 +143,9 @@ class Prover:
         for num, den in _floor_divisions(a, b):
             fact = _divisibility_fact(num, den)
             if fact is None:
+                hint = self._moved_fact(a, b, num, den)
+                if hint:
+                    return hint
                 continue
             sym, first = fact
             # the residue that makes the division exact first, then the others
@@ -159,9 +162,47 @@ class Prover:
                         samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
                 fixed = Prover({}, samples)
                 if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
-                    stmt = f"{sym} % {fmt_dim(den)} == {fmt_dim(rest)}"
+                    stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
+
+    def _moved_fact(self, a: Dim, b: Dim, num: Dim, den: Dim) -> str:
+        """`num % den == 0` as the fact (2*c // (3*g): no single name to rewrite), if
+        a == b holds on the samples with one name of num that den lacks moved to the
+        nearest value where it holds (num mod den repeats every den values of it)."""
+        names = sorted(num.free_symbols - den.free_symbols, key=str)
+        if not names:
+            return ""
+        sym, moved = names[0], []
+        for s in self.samples:
+            den_v = to_number(den.xreplace(s))
+            if not isinstance(den_v, int) or not 0 < den_v <= 256 or sym not in s:
+                continue
+            for t in range(int(s[sym]), int(s[sym]) + den_v):
+                value = to_number(num.xreplace({**s, sym: sympy.Integer(t)}))
+                if isinstance(value, int) and value % den_v == 0:
+                    moved.append({**s, sym: sympy.Integer(t)})
+                    break
+        if len(moved) < 3 or not Prover({}, moved)._equal(a, b)[0]:
+            return ""
+        stmt = requirement_text(num, den)
+        return f"this holds only when {stmt}: state it with requires: [{stmt}]"
+
+
+def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
+    """`n % d == rest` as a `requires` line: common factors of n and d cancelled when rest
+    is 0 (B*H*W*c % B*g*H*W == 0 is c % g == 0), each side parenthesised unless a name or
+    number (precedence would read c % 2*g as (c % 2)*g)."""
+    n, d = algebra.sympify(n), algebra.sympify(d)
+    if rest == 0:
+        num, den = sympy.fraction(sympy.cancel(n / d))
+        if not (num.has(sympy.floor, sympy.Mod) or den.has(sympy.floor, sympy.Mod)):
+            n, d = num, den
+
+    def side(e: Dim) -> str:
+        return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
+
+    return f"{side(n)} % {side(d)} == {fmt_dim(rest)}"
 
 
 def _floor_divisions(*exprs: Dim) -> list[tuple[Dim, Dim]]:
@@ -231,13 +272,15 @@ def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
     return sym, sympy.Integer((-int(c)) % int(den))
 
 
-def requirement_rewrites(spec: Spec, env: Env) -> dict[Any, Any]:
-    """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer)."""
+def requirement_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict[Any, Any]:
+    """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer);
+    SYM an int param or an input dim (`dims`, the free dims' symbols)."""
     rewrites = {}
+    names = {**{str(d): d for d in dims}, **env.sym}
     for name, divisor, rest in spec.divisibility():
-        sym = env.sym.get(name)
+        sym = names.get(name)
         if isinstance(sym, sympy.Symbol):
-            d, r = divisor.sympy(env.sym), rest.sympy(env.sym)
+            d, r = divisor.sympy(names), rest.sympy(names)
             if is_dim(d) and is_dim(r):  # not a bool or a float (`c % flag == 0`)
                 k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
                 rewrites[sym] = d * k + r
@@ -254,7 +297,7 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
     drawn, attempts = 0, 0
     dim_names = [str(d) for d in dims]
     rewrites = [requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
-                                           requires=[req]), env) for req in spec.requires]
+                                           requires=[req]), env, dims) for req in spec.requires]
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -277,8 +320,8 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                        if str(s) in values}
                 sub[k] = sympy.Integer(values[str(sym)] if attempts == 1 else rng.randint(1, 8))
                 target = to_number(expr.xreplace(sub))
-                if attempts == 1:
-                    continue  # keep the defaults as they are
+                if attempts == 1 and str(sym) in spec.params:
+                    continue  # keep the defaults as they are (input dims have none)
                 assert target is not None  # every symbol of the rewrite has a value: a number
                 values[str(sym)] = int(target)
         val_env = {**env.val, **values}

@@ -7,16 +7,25 @@ sizes.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from dataclasses import replace
+from typing import Any, NoReturn
 
 import sympy
 
 from . import algebra
-from .dims import fmt_dim, fmt_shape, to_number
-from .errors import BAD_ARGUMENTS, SHAPE_RULE, UNSTATED_DIVISIBILITY, ErrorCode
+from .dims import fmt_dim, fmt_shape, is_dim, to_number
+from .errors import (
+    BAD_ARGUMENTS,
+    REQUIREMENT_FAILS,
+    SHAPE_RULE,
+    UNSTATED_DIVISIBILITY,
+    ErrorCode,
+    SpecError,
+)
+from .model import Spec
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
-from .prover import Prover, sample_text, simplify
+from .prover import Prover, requirement_text, sample_text, simplify
 
 
 class ProverCtx:
@@ -39,7 +48,11 @@ class ProverCtx:
     def axis(self, d: Dim, rank: int) -> int:
         v = to_number(d) if not isinstance(d, int) else d
         if not isinstance(v, int):
-            self.fail(f"dim {fmt_dim(d)} must be a whole number")
+            free = sorted(str(s) for s in algebra.sympify(d).free_symbols)
+            self.fail(f"dim {fmt_dim(d)} must be a whole number: a literal (1, -1) or an "
+                      "expression over `choices` params" + (
+                          f"; {', '.join(free)} stands for any size (an int param or a dim)"
+                          if free else ""))
         if not -rank <= v < rank:
             self.fail(f"dim {v} is out of range for a {rank}-D tensor")
         return v % rank
@@ -63,7 +76,7 @@ class ProverCtx:
             return
         ok, sample = self.prover.divisible(n, g)
         if not ok:
-            stmt = f"{fmt_dim(n)} % {fmt_dim(g)} == 0"
+            stmt = requirement_text(n, g)
             self.fail(
                 f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}",
                 UNSTATED_DIVISIBILITY,
@@ -73,7 +86,7 @@ class ProverCtx:
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
-        return simplify(a / b)
+        return simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
 
     def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
@@ -181,3 +194,49 @@ def value_form(value: object) -> object:
     if isinstance(value, sympy.logic.boolalg.Boolean):  # a condition: `channel > 8`
         return "bool"
     return form(value)
+
+
+def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
+    """A sub-spec's `requires` at its call, in the caller's terms (`sym` maps the sub-spec's
+    params and input dims to the caller's values): a divisibility the caller does not
+    guarantee is E404 with the line the caller must state; any other requirement that
+    fails on a sample is E405. Raised as a ShapeFail, so it is located at the `use:` node."""
+    for req in spec.requires:
+        facts = replace(spec, requires=[req]).divisibility()
+        try:
+            if facts and facts[0][0] in sym:
+                name, divisor, rest = facts[0]
+                fact = (algebra.sympify(sym[name]), algebra.sympify(divisor.sympy(sym)),
+                        algebra.sympify(rest.sympy(sym)))
+            else:
+                fact, held = None, req.sympy(sym)
+        except (SpecError, TypeError, ValueError):
+            continue  # not decidable here: the sub-spec's nodes are checked all the same
+        if fact is not None:
+            if all(is_dim(v) for v in fact):
+                _check_divisibility(prover, spec, req.text, *fact)
+            continue
+        for sample in [{}] if held in (True, False) else prover.samples:
+            value = held if held in (True, False) else held.xreplace(sample)
+            if value in (True, False) and not value:
+                names = sorted(str(s) for s in getattr(held, "free_symbols", ()))
+                given = ", ".join(f"{n}={fmt_dim(sym[n])}" for n in sorted(req.names)
+                                  if n in sym and is_dim(sym[n]) and fmt_dim(sym[n]) != n)
+                raise ShapeFail(f"{spec.name} requires {req.text}, which does not hold here",
+                                REQUIREMENT_FAILS, (f"passed: {given}" if given else "",
+                                                    f"counterexample: {sample_text(names, sample)}"
+                                                    if names else ""))
+
+
+def _check_divisibility(prover: Prover, spec: Spec, text: str, n: Dim, d: Dim, r: Dim) -> None:
+    ok, sample = prover.divisible(n, d) if r == 0 else prover.equal(sympy.Mod(n, d), r)
+    if ok:
+        return
+    stmt = requirement_text(n, d, r)
+    if not (n.free_symbols or d.free_symbols):
+        raise ShapeFail(f"{spec.name} requires {text}, which does not hold here ({stmt})",
+                        REQUIREMENT_FAILS)
+    raise ShapeFail(f"{spec.name} requires {text}: here {stmt} is not always true",
+                    UNSTATED_DIVISIBILITY, (prover.counterexample(sample, n, d),
+                                            f"state it where {spec.name} is used: "
+                                            f"requires: [{stmt}]"))

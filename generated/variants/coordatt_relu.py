@@ -57,7 +57,7 @@ class CoordAttReLU(nn.Module):
         relu = self.relu(bn1)
         # (B, max(8, (inp // reduction)), H + W, 1)
         # -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1)
-        y_h, y_w = torch.split(relu, [H, W], dim=2)
+        y_h, y_w = torch.split(relu, (H, W), dim=2)
         # (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W)
         y_w_t = y_w.permute(0, 1, 3, 2)
         # (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1)

@@ -4,18 +4,23 @@ An op is one `Op` value registered here. It declares its arguments (in PyTorch's
 order, each with a type and optional range), how generated code calls it (a layer
 constructor, a Jinja template or an emit hook for a tensor function), its shape rule
 (sympy), its dtype rule, its parameter count and its diagram group. Adding an op is one
-`register(Op(...))` call in a family module (layers.py, tensor.py), and, for a new colour
-in diagrams, one `add_group(Group(...))` beside it; its shape rule is written against
-ShapeCtx (ctx.py). `attngen docs` writes the library as docs/ops.md, with an example.
-Nothing is looked up with eval, globals or imports: the registry is a dict.
+`register(Op(...))` call in a family module (layers.py, tensor.py, shaping.py, ...), and,
+for a new colour in diagrams, one `add_group(Group(...))` beside it; its shape rule is
+written against ShapeCtx (ctx.py). `attngen docs` writes the library as docs/ops.md, with
+an example.
+Installed packages add ops through the `attngen.ops` entry-point group (plugins.py),
+loaded the first time the registry is read. Nothing is looked up with eval or globals,
+and only installed code is imported: a spec names ops by key.
 """
 
 from __future__ import annotations
 
-from . import layers, tensor  # noqa: F401  (registers the ops)
+# the built-in families register their ops on import; plugins load on the registry's first read
+from . import constants, einsum, layers, plugins, shaping, tensor  # noqa: F401
 from .base import (
     ANY_DTYPE,
     ARG_TYPES,
+    BUILTIN,
     DTYPES,
     FLOAT_ONLY,
     GROUPS,
@@ -26,11 +31,13 @@ from .base import (
     Dtypes,
     Group,
     Op,
+    PluginError,
+    Registry,
     add_group,
     register,
 )
 from .ctx import ShapeCtx, ShapeFail
 
-__all__ = ["ANY_DTYPE", "ARG_TYPES", "DTYPES", "FLOAT_ONLY", "GROUPS", "REGISTRY", "REQUIRED",
-           "Arg", "CallSite", "Dtypes", "Group", "Op", "ShapeCtx", "ShapeFail", "add_group",
-           "register"]
+__all__ = ["ANY_DTYPE", "ARG_TYPES", "BUILTIN", "DTYPES", "FLOAT_ONLY", "GROUPS", "REGISTRY",
+           "REQUIRED", "Arg", "CallSite", "Dtypes", "Group", "Op", "PluginError", "Registry",
+           "ShapeCtx", "ShapeFail", "add_group", "register"]

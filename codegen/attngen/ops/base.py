@@ -9,8 +9,9 @@ declared anywhere else: the checker, the emitter, the diagrams and the docs read
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .ctx import Shape, ShapeCtx
@@ -130,6 +131,11 @@ ARG_TYPES = {
             _either(_number, _each(_number)),
         ),
         ArgType(
+            "int_list",
+            "a whole number, or a list of them",
+            _either(_is("int"), _each(_is("int"))),
+        ),
+        ArgType(
             "sizes",
             "a whole number, or a list of whole numbers and nulls (one per spatial "
             "dim; null keeps that dim)",
@@ -245,6 +251,10 @@ class Op:
     key_args: tuple[str, ...] = field(default=())  # shown in diagram boxes
     operands: tuple[str, ...] = ()  # args written as operands of an operator (`x * other`):
     #                                 compound expressions get parentheses
+    # where the op comes from, set by `register` (a declaration leaves it out): BUILTIN, a
+    # plugin's distribution and version ("attngen-fft 0.1.0"), or "module NAME" for a module
+    # imported by hand
+    source: str = ""
 
     def arg(self, name: str) -> Arg:
         for a in self.args:
@@ -253,24 +263,106 @@ class Op:
         raise KeyError(name)
 
 
-REGISTRY: dict[str, Op] = {}
+BUILTIN = "attngen"  # the source of the built-in ops
+
+
+class PluginError(Exception):
+    """An op library that cannot be used: a plugin that fails to load, an op declared twice
+    or declared incompletely. The message is one line and names the sources involved."""
+
+
+class Registry(MutableMapping[str, Op]):
+    """The op library, name -> Op: the built-in ops, those of modules imported by hand, and
+    the plugins' (ops/plugins.py). The plugins are loaded once, the first time anything reads
+    the registry (`import attngen` and a cached build never do); if that fails, every read
+    raises the same PluginError."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, Op] = {}
+        self._pending: Callable[[], None] | None = None
+        self._failed: PluginError | None = None
+
+    def load_on_first_read(self, load: Callable[[], None]) -> None:
+        self._pending = load
+
+    def _ready(self) -> dict[str, Op]:
+        if self._pending is not None:
+            load, self._pending = self._pending, None
+            try:
+                load()
+            except PluginError as exc:
+                self._failed = exc
+        if self._failed is not None:
+            raise self._failed
+        return self._ops
+
+    def __getitem__(self, name: str) -> Op:
+        return self._ready()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ready())
+
+    def __len__(self) -> int:
+        return len(self._ready())
+
+    def __setitem__(self, name: str, op: Op) -> None:  # tests swap an op in and out
+        self._ready()[name] = op
+
+    def __delitem__(self, name: str) -> None:
+        del self._ready()[name]
+
+    def add(self, op: Op) -> None:
+        """Add `op` (its `source` set); a name already taken is a PluginError naming both."""
+        if op.name in self._ops:
+            raise PluginError(f"op '{op.name}' of {op.source} clashes with op '{op.name}' of "
+                              f"{self._ops[op.name].source}: an op name is declared once")
+        self._ops[op.name] = op
+
+
+REGISTRY = Registry()
+_loading: list[str] = []  # the plugin being loaded (ops/plugins.py), if any
+
+
+@contextmanager
+def registering_as(source: str) -> Iterator[None]:
+    """Ops registered inside this block come from `source` (a plugin being loaded)."""
+    _loading.append(source)
+    try:
+        yield
+    finally:
+        _loading.pop()
+
+
+def _source_of(op: Op) -> str:
+    if _loading:
+        return _loading[-1]
+    module = getattr(op.shape, "__module__", None) or "?"
+    return BUILTIN if module.split(".")[0] == "attngen" else f"module {module}"
+
+
+def _require(ok: object, message: str) -> None:
+    if not ok:
+        raise PluginError(message)
 
 
 def register(op: Op) -> Op:
     """Add an op to the library (its name must be new); checks the declaration is whole."""
-    assert op.name not in REGISTRY, f"op {op.name} registered twice"
-    assert op.group in GROUPS, f"op {op.name}: unknown group {op.group} (add_group declares one)"
-    assert op.module == bool(op.torch), f"op {op.name}: a layer, and only a layer, has `torch`"
-    assert op.module or (bool(op.call) != (op.emit is not None)), \
-        f"op {op.name}: a tensor function has `call` or `emit` (one of them)"
+    op = replace(op, source=_source_of(op))
+    where = f"op '{op.name}' of {op.source}"
+    _require(op.group in GROUPS, f"{where}: unknown group {op.group} (add_group declares one)")
+    _require(op.module == bool(op.torch), f"{where}: a layer, and only a layer, has `torch`")
+    _require(op.module or (bool(op.call) != (op.emit is not None)),
+             f"{where}: a tensor function has `call` or `emit` (one of them)")
     for a in op.args:
-        assert a.type in ARG_TYPES, f"op {op.name}: '{a.name}' has unknown type {a.type}"
-        assert a.required or a.accepts(form(a.default)), \
-            f"op {op.name}: default of '{a.name}' is not {a.describe()}"
+        _require(a.type in ARG_TYPES, f"{where}: '{a.name}' has unknown type {a.type}")
+        _require(a.required or a.accepts(form(a.default)),
+                 f"{where}: default of '{a.name}' is not {a.describe()}")
     for key in (*op.key_args, *op.operands):
-        op.arg(key)
+        _require(key in {a.name for a in op.args}, f"{where}: no argument '{key}'")
     for entry in op.dtype.takes:
-        assert entry == "any" or set(entry.split("|")) <= set(DTYPES), (op.name, entry)
-    assert op.dtype.gives in (*DTYPES, "same"), (op.name, op.dtype.gives)
-    REGISTRY[op.name] = op
+        _require(entry == "any" or set(entry.split("|")) <= set(DTYPES),
+                 f"{where}: unknown dtype family in '{entry}' (families: {', '.join(DTYPES)})")
+    _require(op.dtype.gives in (*DTYPES, "same"),
+             f"{where}: gives '{op.dtype.gives}', not a dtype family or 'same'")
+    REGISTRY.add(op)
     return op

@@ -67,6 +67,11 @@ class ShapeCtx(Protocol):
         """a / b, required to divide evenly."""
         ...
 
+    def sizes(self, shape: Shape, what: str) -> None:
+        """Require every dim of `shape` to be at least 1 at the default sizes; `what` names
+        the shape in the error."""
+        ...
+
     def broadcast(self, shapes: list[Shape]) -> Shape:
         """The broadcast shape of `shapes` (PyTorch's rules: aligned from the right, each
         dim equal or 1)."""

@@ -226,7 +226,7 @@ register(Op(
 ))
 
 
-def _flatten(ctx: ShapeCtx, ins, a):
+def flatten_shape(ctx: ShapeCtx, ins, a):
     x = ins[0]
     start, end = ctx.axis(a["start_dim"], len(x)), ctx.axis(a["end_dim"], len(x))
     if start > end:
@@ -235,5 +235,5 @@ def _flatten(ctx: ShapeCtx, ins, a):
 
 
 register(Op("Flatten", "reshape", (Arg("start_dim", "dim", 1), Arg("end_dim", "dim", -1)),
-            _flatten, module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
+            flatten_shape, module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
             summary="flatten layer", dtype=ANY_DTYPE))

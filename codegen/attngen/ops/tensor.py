@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from math import prod
 
+from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .shaping import number
 
 
 def _reshape(ctx: ShapeCtx, ins, a):
@@ -154,17 +156,28 @@ def _split(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
     sizes = a["split_size_or_sections"]
-    if not isinstance(sizes, tuple):
-        ctx.fail("give the section sizes as a list")
-    ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
-    return [x[:d] + (s,) + x[d + 1:] for s in sizes]
+    if isinstance(sizes, tuple):
+        ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
+        return [x[:d] + (s,) + x[d + 1:] for s in sizes]
+    total, step = number(x[d]), number(sizes)
+    if total is not None and step is not None:  # torch's rule: the last piece may be smaller
+        pieces = [min(step, total - s) for s in range(0, total, step)]
+    else:
+        count = ctx.exact_div(x[d], sizes, f"dim {d} / the size {sizes}")
+        if number(count) is None:
+            ctx.fail(f"dim {d} / size = {count} pieces is not a number: the outputs named in "
+                     "'out:' need a count; give the sizes as a list", BAD_ARGUMENTS)
+        pieces = [sizes] * int(count)  # a number: checked above
+    return [x[:d] + (s,) + x[d + 1:] for s in pieces]
 
 
-register(Op("split", "reshape", (Arg("split_size_or_sections", "shape"), Arg("dim", "dim", 0)),
+register(Op("split", "reshape",
+            (Arg("split_size_or_sections", "int_list", low=1), Arg("dim", "dim", 0)),
             _split, multi_output=True, dtype=ANY_DTYPE,
-            call="torch.split({{ x }}, [{{ split_size_or_sections }}], dim={{ dim }})",
-            rule="sizes add up to dim `dim`; one output per size", summary="split a tensor",
-            key_args=("split_size_or_sections", "dim")))
+            call="torch.split({{ x }}, {{ split_size_or_sections }}, dim={{ dim }})",
+            rule="a list: sizes that add up to dim `dim`, one output each; a size: dim `dim` "
+                 "a number (torch's pieces, the last smaller) or a provable multiple of it",
+            summary="split a tensor", key_args=("split_size_or_sections", "dim")))
 
 
 def _elementwise(symbol: str):

@@ -1,0 +1,74 @@
+"""Constants: tensors made in forward, on the device of an input (`like`).
+
+A tensor function takes at least one tensor input today (a node without `in:` declares a
+layer), and a tensor made without one would sit on the CPU whatever the module's device.
+So every constant here reads one input: its shape (`*_like`), or only its device, and its
+dtype where the constant has no dtype of its own.
+"""
+
+from __future__ import annotations
+
+from .base import ANY_DTYPE, Arg, Dtypes, Group, Op, add_group, register
+from .ctx import ShapeCtx
+
+add_group(Group("constant", "#f6e6f4", "#9a4a8c", "constants"))
+
+
+def _same(ctx: ShapeCtx, ins, a):
+    return ins[0]
+
+
+_LIKE = "the input's shape, dtype and device"
+register(Op("zeros_like", "constant", (), _same, dtype=ANY_DTYPE,
+            call="torch.zeros_like({{ x }})", rule="the input's shape",
+            summary=f"zeros of {_LIKE}"))
+register(Op("ones_like", "constant", (), _same, dtype=ANY_DTYPE,
+            call="torch.ones_like({{ x }})", rule="the input's shape",
+            summary=f"ones of {_LIKE}"))
+register(Op("full_like", "constant", (Arg("fill_value", "float"),), _same, dtype=ANY_DTYPE,
+            call="torch.full_like({{ x }}, {{ fill_value }})", rule="the input's shape",
+            summary=f"a constant of {_LIKE}", key_args=("fill_value",)))
+
+
+def _sized(ctx: ShapeCtx, ins, a):
+    return tuple(a["size"])
+
+
+_NEW = "the input's dtype and device (its shape unused)"
+for _name, _what in (("zeros", "zeros"), ("ones", "ones")):
+    register(Op(_name, "constant", (Arg("size", "shape"),), _sized, dtype=ANY_DTYPE,
+                call=f"{{{{ x }}}}.new_{_name}({{{{ size }}}})", rule="[*size]",
+                summary=f"{_what} of shape `size` with {_NEW}", key_args=("size",)))
+register(Op("full", "constant", (Arg("size", "shape"), Arg("fill_value", "float")), _sized,
+            dtype=ANY_DTYPE, call="{{ x }}.new_full([{{ size }}], {{ fill_value }})",
+            rule="[*size]", summary=f"a constant of shape `size` with {_NEW}",
+            key_args=("size", "fill_value")))
+
+
+def _arange(ctx: ShapeCtx, ins, a):
+    start, end, step = a["start"], a["end"], a["step"]
+    return (ctx.floor((end - start + step - 1) / step),)
+
+
+register(Op("arange", "constant",
+            (Arg("end", "int"), Arg("start", "int", 0), Arg("step", "int", 1, low=1)),
+            _arange, dtype=Dtypes(("any",), "int"),
+            call="torch.arange({% if 'start' in given or 'step' in given %}{{ start }}, "
+                 "{% endif %}{{ end }}"
+                 "{% if 'step' in given %}, {{ step }}{% endif %}, device={{ x }}.device)",
+            rule="[ceil((end - start) / step)]; at least 1",
+            summary="the integers start, start + step, ... below end (int64, on the "
+                    "input's device)", key_args=("end", "start", "step")))
+
+
+def _eye(ctx: ShapeCtx, ins, a):
+    return (a["n"], a["n"] if a["m"] is None else a["m"])
+
+
+register(Op("eye", "constant", (Arg("n", "int", low=1), Arg("m", "int", None, low=1)), _eye,
+            dtype=ANY_DTYPE,
+            call="torch.eye({{ n }}{% if 'm' in given %}, {{ m }}{% endif %}, "
+                 "dtype={{ x }}.dtype, device={{ x }}.device)",
+            rule="[n, m] (m defaults to n)",
+            summary=f"the identity matrix (ones on the diagonal) with {_NEW}",
+            key_args=("n", "m")))

@@ -1,0 +1,236 @@
+"""Shape ops beyond views: expand, chunk, flatten, roll, select, pad, unfold and fold.
+
+Tensor functions here write their call with a Jinja template (tensor.py says what it
+reads); `Unfold` and `Fold` are layers without parameters.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from ..errors import BAD_ARGUMENTS
+from .base import ANY_DTYPE, Arg, Dtypes, Op, register
+from .ctx import ShapeCtx
+from .layers import flatten_shape
+
+
+def _expand(ctx: ShapeCtx, ins, a):
+    x, sizes = ins[0], list(a["sizes"])
+    if len(sizes) < len(x):
+        ctx.fail(f"expand to {len(sizes)} dims of a {len(x)}-D input (give at least {len(x)})")
+    lead = len(sizes) - len(x)  # new leading dims: sizes of their own, never -1
+    out = []
+    for i, size in enumerate(sizes):
+        if ctx.is_minus_one(size):
+            if i < lead:
+                ctx.fail(f"size {i} is -1 for a new leading dim (-1 keeps an existing dim)")
+            out.append(x[i - lead])
+        else:  # an existing dim of size 1 repeats; any other keeps its size
+            if i >= lead and x[i - lead] != 1:
+                ctx.eq(size, x[i - lead], f"size {i}",
+                       f"dim {i - lead} of the input (expand repeats only size-1 dims)")
+            out.append(size)
+    return tuple(out)
+
+
+register(Op("expand", "reshape", (Arg("sizes", "shape"),), _expand, dtype=ANY_DTYPE,
+            call="{{ x }}.expand({{ sizes }})",
+            rule="size-1 dims repeated to `sizes` (a view); -1 keeps a dim; new dims lead",
+            summary="broadcast a tensor to a larger shape (no copy)", key_args=("sizes",)))
+
+
+def _expand_as(ctx: ShapeCtx, ins, a):
+    x, other = ins
+    if len(other) < len(x):
+        ctx.fail(f"expand_as a {len(other)}-D tensor from a {len(x)}-D input")
+    lead = len(other) - len(x)
+    for i, d in enumerate(x):
+        if d != 1:  # only size-1 dims repeat
+            ctx.eq(d, other[lead + i], f"dim {i} of input 0", f"dim {lead + i} of input 1")
+    return tuple(other)
+
+
+# dtype: the result is input 0's family; the rule gives the wider of the two, which is exact
+# when input 1 is not wider (Dtypes has no "input 0's family")
+register(Op("expand_as", "reshape", (), _expand_as, arity=(2, 2), dtype=ANY_DTYPE,
+            call="{{ ins[0] }}.expand_as({{ ins[1] }})",
+            rule="input 0 broadcast to the shape of input 1 (dims equal or 1)",
+            summary="broadcast a tensor to another's shape (no copy)"))
+register(Op("flatten", "reshape", (Arg("start_dim", "dim", 0), Arg("end_dim", "dim", -1)),
+            flatten_shape, dtype=ANY_DTYPE,
+            call="torch.flatten({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}"
+                 "{% endfor %})",
+            rule="merges dims start_dim..end_dim into one",
+            summary="flatten dims into one", key_args=("start_dim", "end_dim")))
+
+
+def number(v) -> int | None:
+    """`v` as an int if it is a number (not an expression in params or dims)."""
+    if isinstance(v, int) or getattr(v, "is_Integer", False):
+        return int(v)
+    return None
+
+
+def _chunk(ctx: ShapeCtx, ins, a):
+    x, n = ins[0], number(a["chunks"])
+    d = ctx.axis(a["dim"], len(x))
+    if n is None:
+        ctx.fail(f"'chunks' must be a number ({a['chunks']} is not): it is the number of outputs "
+                 "named in 'out:'", BAD_ARGUMENTS)
+    size = number(x[d])
+    if size is not None:  # torch's own rule: ceil-sized chunks, the last smaller
+        step = -(-size // n)
+        sizes = [min(step, size - s) for s in range(0, size, step)]
+    else:
+        sizes = [ctx.exact_div(x[d], n, f"dim {d} / chunks")] * n
+    return [x[:d] + (s,) + x[d + 1:] for s in sizes]
+
+
+register(Op("chunk", "reshape", (Arg("chunks", "int", low=1), Arg("dim", "dim", 0)), _chunk,
+            multi_output=True, dtype=ANY_DTYPE,
+            call="torch.chunk({{ x }}, {{ chunks }}, dim={{ dim }})",
+            rule="`chunks` (a number) equal parts of dim `dim`, which must divide evenly "
+                 "unless it is a number (then torch's ceil-sized chunks)",
+            summary="split a tensor into equal chunks", key_args=("chunks", "dim")))
+
+
+def _pairs(ctx: ShapeCtx, a) -> list[tuple]:
+    """roll's (shift, axis) pairs; `dims` null rolls the flattened tensor."""
+    shifts, dims = a["shifts"], a["dims"]
+    shifts = shifts if isinstance(shifts, tuple) else (shifts,)
+    dims = dims if isinstance(dims, tuple) or dims is None else (dims,)
+    if dims is not None and len(dims) != len(shifts):
+        ctx.fail(f"{len(shifts)} shifts for {len(dims)} dims", BAD_ARGUMENTS)
+    if dims is None and len(shifts) != 1:
+        ctx.fail("roll without 'dims' takes one shift", BAD_ARGUMENTS)
+    return list(zip(shifts, dims or (None,), strict=True))
+
+
+def _roll(ctx: ShapeCtx, ins, a):
+    for _, d in _pairs(ctx, a):
+        if d is not None:
+            ctx.axis(d, len(ins[0]))
+    return ins[0]
+
+
+register(Op("roll", "reshape", (Arg("shifts", "int_list"), Arg("dims", "dims", None)), _roll,
+            dtype=ANY_DTYPE,
+            call="torch.roll({{ x }}, {{ shifts }}"
+                 "{% if 'dims' in given %}, dims={{ dims }}{% endif %})",
+            rule="shape unchanged; one shift per dim in `dims`",
+            summary="roll elements along dims (circular shift)", key_args=("shifts", "dims")))
+
+
+def _select(ctx: ShapeCtx, ins, a):
+    x, index = ins[0], a["index"]
+    d = ctx.axis(a["dim"], len(x))
+    # the index lies in -size..size-1: the one-element slice at it is not empty
+    ctx.slice_length(x[d], index, None if ctx.is_minus_one(index) else index + 1)
+    return x[:d] + x[d + 1:]
+
+
+register(Op("select", "reshape", (Arg("dim", "dim"), Arg("index", "int")), _select,
+            dtype=ANY_DTYPE, call="{{ x }}.select({{ dim }}, {{ index }})",
+            rule="drops dim `dim`, keeping element `index` (-size <= index < size)",
+            summary="index a dim by an integer (removes it)", key_args=("dim", "index")))
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad(ctx: ShapeCtx, ins, a):
+    x, pad, mode = list(ins[0]), a["pad"], a["mode"]
+    if len(pad) % 2 or len(pad) // 2 > len(x):
+        ctx.fail(f"'pad' has {len(pad)} values: an even number, two per padded dim (last "
+                 f"dim first), at most {2 * len(x)}", BAD_ARGUMENTS)
+    if a["value"] is not None and mode != "constant":
+        ctx.fail(f"'value' fills only mode 'constant' (mode is '{mode}')", BAD_ARGUMENTS)
+    n = len(pad) // 2
+    family = getattr(ins[0], "dtype", "float")  # the checker's inputs carry their dtype family
+    if mode != "constant" and family != "float":  # torch pads only floats but with constants
+        ctx.fail(f"mode '{mode}' pads float tensors, not {family}", BAD_ARGUMENTS,
+                 "dtype rule: any with mode 'constant', float with the others")
+    if mode != "constant" and not 1 <= n <= len(x) - 2:
+        ctx.fail(f"mode '{mode}' pads 1 to {len(x) - 2} trailing dims of [N, C, *spatial] "
+                 f"(here {n})", BAD_ARGUMENTS)
+    for i in range(n):
+        d = len(x) - 1 - i
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        if mode == "reflect":  # each side pads less than the dim
+            ctx.sizes((x[d] - lo, x[d] - hi), f"dim {d} minus its reflect padding")
+        x[d] = x[d] + lo + hi
+    return tuple(x)
+
+
+register(Op("pad", "reshape",
+            (Arg("pad", "shape"), Arg("mode", "str", "constant", PAD_MODES),
+             Arg("value", "float", None)),
+            _pad, dtype=ANY_DTYPE,
+            call="F.pad({{ x }}, [{{ pad }}]{% for k in given if k != 'pad' %}, "
+                 "{{ k }}={{ args[k] }}{% endfor %})",
+            rule="pad = [left, right, top, bottom, ...] from the last dim: each padded dim "
+                 "grows by its two values (negative crops); modes but 'constant' take floats",
+            summary="pad the last dims", key_args=("pad", "mode", "value")))
+
+
+# -- unfold / fold: sliding blocks of [N, C, H, W] --------------------------------------------
+def _window(ctx: ShapeCtx, a, key: str) -> tuple:
+    value = a[key]
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            ctx.fail(f"'{key}' has {len(value)} values for 2 spatial dims", BAD_ARGUMENTS)
+        return value
+    return (value, value)
+
+
+def _blocks(ctx: ShapeCtx, spatial, a) -> tuple:
+    """The number of blocks along each spatial dim (the convolution formula)."""
+    k, d, p, s = (_window(ctx, a, key) for key in ("kernel_size", "dilation", "padding",
+                                                   "stride"))
+    return tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
+                 for size, k_, d_, p_, s_ in zip(spatial, k, d, p, s, strict=True))
+
+
+def _unfold(ctx: ShapeCtx, ins, a):
+    n, c, h, w = ctx.rank(ins[0], 4, "unfold input [N, C, H, W]")
+    blocks = _blocks(ctx, (h, w), a)
+    ctx.sizes(blocks, "the blocks per spatial dim")
+    return (n, c * prod(_window(ctx, a, "kernel_size")), prod(blocks))
+
+
+def _fold(ctx: ShapeCtx, ins, a):
+    n, ck, length = ctx.rank(ins[0], 3, "fold input [N, C * prod(kernel_size), L]")
+    c = ctx.exact_div(ck, prod(_window(ctx, a, "kernel_size")),
+                      "dim 1 / prod(kernel_size)")
+    out = _window(ctx, a, "output_size")
+    blocks = _blocks(ctx, out, a)
+    ctx.eq(length, prod(blocks), "dim 2 (L)", "the number of blocks of output_size")
+    return (n, c, *out)
+
+
+WINDOW = (Arg("kernel_size", "ints", low=1), Arg("dilation", "ints", 1, low=1),
+          Arg("padding", "ints", 0, low=0), Arg("stride", "ints", 1, low=1))
+UNFOLD_RULE = ("[N, C, H, W] -> [N, C * prod(kernel_size), L], L = product over H, W of "
+               "(size + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1")
+FOLD_RULE = ("[N, C * prod(kernel_size), L] -> [N, C, *output_size], L the number of blocks "
+             "of output_size (unfold's formula)")
+_BY_KEYWORD = "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %}"
+register(Op("unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
+            call="F.unfold({{ x }}, {{ kernel_size }}" + _BY_KEYWORD + ")",
+            rule=UNFOLD_RULE, summary="sliding blocks as columns (im2col)",
+            key_args=("kernel_size", "stride")))
+register(Op("Unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
+            module=True,
+            torch="nn.Unfold", rule=UNFOLD_RULE,
+            summary="sliding blocks as columns (im2col layer)", key_args=("kernel_size",
+                                                                          "stride")))
+FOLD_ARGS = (Arg("output_size", "ints", low=1), *WINDOW)
+register(Op("fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
+            call="F.fold({{ x }}, {{ output_size }}, {{ kernel_size }}"
+                 "{% for k in given if k not in ('output_size', 'kernel_size') %}, "
+                 "{{ k }}={{ args[k] }}{% endfor %})",
+            rule=FOLD_RULE, summary="columns summed back into an image (col2im)",
+            key_args=("output_size", "kernel_size", "stride")))
+register(Op("Fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
+            module=True, torch="nn.Fold", rule=FOLD_RULE,
+            summary="columns summed back into an image (col2im layer)",
+            key_args=("output_size", "kernel_size", "stride")))

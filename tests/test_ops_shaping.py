@@ -1,0 +1,311 @@
+"""Shape ops, constants and einsum against torch: each op in a small spec, the generated
+module run on concrete sizes, its output's shape compared with the checker's and its values
+with the torch call written by hand."""
+
+from __future__ import annotations
+
+import attngen
+import pytest
+import sympy
+from attngen.cli import main
+
+torch = pytest.importorskip("torch")
+F = pytest.importorskip("torch.nn.functional")
+
+
+def spec_text(inputs: str, graph: str, out: str = "y", params: str = "") -> str:
+    return (f"name: T\n{params}inputs:\n{inputs}graph:\n{graph}outputs: {out}\n")
+
+
+def run(tmp_path, text: str, *tensors, outs=("y",), **params):
+    """The generated module's outputs on `tensors`, each checked against the shape the
+    checker inferred (free dims bound by the inputs' sizes, params by `params` or their
+    defaults)."""
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    loaded = attngen.load(str(path))
+    model = attngen.compile(loaded)(**params)
+    result = model(*tensors)
+    results = result if isinstance(result, tuple) else (result,)
+    values = {**loaded.params, **params}  # by name: the checker's symbols carry assumptions
+    for name, t in zip(loaded.spec.inputs, tensors, strict=True):
+        for d, n in zip(loaded.dims(name), t.shape, strict=True):
+            if isinstance(d, sympy.Symbol):
+                values.setdefault(d.name, n)
+    for name, got in zip(outs, results, strict=True):
+        want = tuple(int(sympy.sympify(d).subs({s: values[s.name] for s in
+                                                 sympy.sympify(d).free_symbols}))
+                     for d in loaded.dims(name))
+        assert tuple(got.shape) == want, (name, tuple(got.shape), want)
+    return results if len(results) > 1 else results[0]
+
+
+X4 = "  x: [B, C, H, W]\n"
+
+
+def test_expand_repeats_size_one_dims_and_keeps_minus_one(tmp_path):
+    text = spec_text("  x: [B, C, 1]\n", "  y: {op: expand, in: x, sizes: [2, -1, C, 5]}\n")
+    x = torch.randn(3, 4, 1)
+    assert torch.equal(run(tmp_path, text, x), x.expand(2, -1, 4, 5))
+
+
+def test_expand_refuses_a_dim_that_is_not_one(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(
+        spec_text("  x: [B, C]\n", "  y: {op: expand, in: x, sizes: [B, 4]}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "expand repeats only size-1 dims" in capsys.readouterr().err
+
+
+def test_expand_as(tmp_path):
+    text = spec_text("  x: [B, C, 1, 1]\n  z: [B, C, H, W]\n",
+                     "  y: {op: expand_as, in: [x, z]}\n")
+    x, z = torch.randn(2, 3, 1, 1), torch.randn(2, 3, 4, 5)
+    assert torch.equal(run(tmp_path, text, x, z), x.expand_as(z))
+
+
+def test_chunk_gives_equal_parts(tmp_path):
+    text = spec_text("  x: [B, 3 * k, H, W]\n",
+                     "  parts: {op: chunk, in: x, args: [3], dim: 1, out: [a, b, c]}\n"
+                     "  y: {op: cat, in: [c, a], dim: 1}\n", params="params: {k: 2}\n")
+    x = torch.randn(2, 6, 4, 5)
+    a, _, c = torch.chunk(x, 3, dim=1)
+    assert torch.equal(run(tmp_path, text, x), torch.cat([c, a], dim=1))
+
+
+def test_chunk_of_a_symbolic_dim_must_divide(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(
+        spec_text(X4, "  parts: {op: chunk, in: x, args: [2], dim: 1, out: [a, b]}\n", "a"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "error[E404]" in capsys.readouterr().err  # requires: C % 2 == 0
+
+
+def test_chunk_of_a_number_follows_torch(tmp_path):
+    """chunk(5, 3) on a dim of 5 is 2, 2, 1; the checker gives the same three shapes."""
+    text = spec_text("  x: [B, 5]\n",
+                     "  parts: {op: chunk, in: x, args: [3], dim: 1, out: [a, b, c]}\n", "c")
+    x = torch.randn(2, 5)
+    assert torch.equal(run(tmp_path, text, x, outs=("c",)), torch.chunk(x, 3, dim=1)[2])
+
+
+def test_split_takes_an_int_size(tmp_path):
+    """A dim that is a number splits as torch does (the last piece smaller)."""
+    text = spec_text("  x: [B, 7]\n",
+                     "  parts: {op: split, in: x, args: [3], dim: 1, out: [a, b, y]}\n")
+    x = torch.randn(2, 7)
+    assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[2])  # size 1
+
+
+@pytest.mark.parametrize("shape, size, message", [
+    ("[B, C]", "2", "error[E404]"),  # C is not always even
+    ("[B, c * k]", "c", "dim 1 / size = k pieces is not a number"),  # no count for out:
+])
+def test_split_by_a_size_needs_a_count(tmp_path, capsys, shape, size, message):
+    (tmp_path / "t.yaml").write_text(spec_text(
+        f"  x: {shape}\n", f"  parts: {{op: split, in: x, args: [{size}], dim: 1, "
+        "out: [a, y]}\n", params="params: {c: 2, k: 2}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_split_by_a_size_param(tmp_path):
+    text = spec_text("  x: [B, C]\n",
+                     "  parts: {op: split, in: x, args: [s], dim: 1, out: [a, y]}\n",
+                     params="params: {s: 3}\n")
+    text = text.replace("inputs:\n  x: [B, C]", "inputs:\n  x: [B, 2 * s]")
+    x = torch.randn(2, 6)
+    assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[1])
+
+
+@pytest.mark.parametrize("node, call", [
+    ("{op: flatten, in: x, start_dim: 1}", lambda x: torch.flatten(x, 1)),
+    ("{op: flatten, in: x, start_dim: 1, end_dim: 2}", lambda x: torch.flatten(x, 1, 2)),
+    ("{op: flatten, in: x}", torch.flatten),
+    ("{op: roll, in: x, shifts: [1, -2], dims: [2, 3]}",
+     lambda x: torch.roll(x, (1, -2), (2, 3))),
+    ("{op: roll, in: x, shifts: 3}", lambda x: torch.roll(x, 3)),
+    ("{op: select, in: x, dim: 1, index: 2}", lambda x: x.select(1, 2)),
+    ("{op: select, in: x, dim: -1, index: -1}", lambda x: x[..., -1]),
+    ("{op: pad, in: x, pad: [1, 2]}", lambda x: F.pad(x, (1, 2))),
+    ("{op: pad, in: x, pad: [1, 1, 0, 2], value: 0.5}", lambda x: F.pad(x, (1, 1, 0, 2),
+                                                                         value=0.5)),
+    ("{op: pad, in: x, pad: [2, 2, 1, 1], mode: reflect}",
+     lambda x: F.pad(x, (2, 2, 1, 1), mode="reflect")),
+    ("{op: pad, in: x, pad: [-1, 0]}", lambda x: F.pad(x, (-1, 0))),
+    ("{op: unfold, in: x, kernel_size: 3, padding: 1}", lambda x: F.unfold(x, 3, padding=1)),
+    ("{op: unfold, in: x, args: [[2, 2]], stride: 2, dilation: [1, 2]}",
+     lambda x: F.unfold(x, (2, 2), stride=2, dilation=(1, 2))),
+    ("{op: Unfold, in: x, kernel_size: 2, stride: 2}", lambda x: F.unfold(x, 2, stride=2)),
+    ("{op: zeros_like, in: x}", torch.zeros_like),
+    ("{op: ones_like, in: x}", torch.ones_like),
+    ("{op: full_like, in: x, fill_value: -2.5}", lambda x: torch.full_like(x, -2.5)),
+    ("{op: zeros, in: x, size: [C, H]}", lambda x: torch.zeros(x.shape[1], x.shape[2])),
+    ("{op: ones, in: x, size: [2, W]}", lambda x: torch.ones(2, x.shape[3])),
+    ("{op: full, in: x, size: [W], fill_value: 7}", lambda x: torch.full((x.shape[3],), 7.)),
+    ("{op: eye, in: x, n: H}", lambda x: torch.eye(x.shape[2])),
+    ("{op: eye, in: x, n: H, m: W}", lambda x: torch.eye(x.shape[2], x.shape[3])),
+    ("{op: arange, in: x, end: W}", lambda x: torch.arange(x.shape[3])),
+    ("{op: arange, in: x, end: W, start: 1, step: 2}",
+     lambda x: torch.arange(1, x.shape[3], 2)),
+    ("{op: arange, in: x, end: W, step: 3}", lambda x: torch.arange(0, x.shape[3], 3)),
+    ("{op: arange, in: x, args: [W, 2]}", lambda x: torch.arange(2, x.shape[3])),
+    ("{op: einsum, equation: 'bchw->bhwc', in: x}", lambda x: x.permute(0, 2, 3, 1)),
+    ("{op: einsum, equation: 'bchw', in: x}", lambda x: x.permute(0, 1, 2, 3)),
+    ("{op: einsum, equation: '...hw->...', in: x}", lambda x: x.sum((2, 3))),
+    ("{op: einsum, equation: 'bchw->c', in: x}", lambda x: x.sum((0, 2, 3))),
+])
+@pytest.mark.parametrize("sizes", [(2, 3, 5, 7), (1, 4, 4, 6)])
+def test_one_input_ops_match_torch(tmp_path, node, call, sizes):
+    text = spec_text(X4, f"  y: {node}\n")
+    x = torch.randn(*sizes)
+    got = run(tmp_path, text, x)
+    assert got.dtype == call(x).dtype
+    assert torch.allclose(got, call(x), atol=1e-5)
+
+
+def test_fold_inverts_unfold_for_disjoint_blocks(tmp_path):
+    text = spec_text("  x: [B, C, 2 * h, 2 * w]\n",
+                     "  cols: {op: unfold, in: x, kernel_size: 2, stride: 2}\n"
+                     "  y: {op: fold, in: cols, output_size: [2 * h, 2 * w], kernel_size: 2, "
+                     "stride: 2}\n", params="params: {h: 2, w: 3}\n")
+    x = torch.randn(2, 3, 4, 6)
+    assert torch.equal(run(tmp_path, text, x), x)
+    text = text.replace("op: fold", "op: Fold")
+    assert torch.equal(run(tmp_path, text, x), x)
+
+
+def test_fold_sums_overlapping_blocks(tmp_path):
+    """The output size is not fixed by the input's dims: H and W are params here."""
+    text = spec_text("  x: [B, c * 9, H * W]\n",
+                     "  y: {op: fold, in: x, args: [[H, W], 3], padding: 1}\n",
+                     params="params: {c: 2, H: 4, W: 5}\n")
+    x = torch.randn(2, 18, 20)
+    assert torch.allclose(run(tmp_path, text, x), F.fold(x, (4, 5), 3, padding=1))
+
+
+@pytest.mark.parametrize("equation, shapes, call", [
+    ("bhqd,bhkd->bhqk", ["[B, h, n, d]", "[B, h, m, d]"],
+     lambda q, k: q @ k.transpose(-2, -1)),
+    ("bij,bjk", ["[B, n, d]", "[B, d, m]"], lambda a, b: torch.bmm(a, b).sum(0)),
+    ("...ij,...jk->...ik", ["[B, h, n, d]", "[h, d, m]"], torch.matmul),
+    ("i,j->ij", ["[n]", "[m]"], torch.outer),
+])
+def test_einsum_matches_torch(tmp_path, equation, shapes, call):
+    text = spec_text(f"  a: {shapes[0]}\n  b: {shapes[1]}\n",
+                     f"  y: {{op: einsum, equation: '{equation}', in: [a, b]}}\n")
+    dims = {"B": 2, "h": 3, "n": 4, "d": 5, "m": 6}
+    a, b = (torch.randn(*(dims[s.strip()] for s in shape.strip("[]").split(",")))
+            for shape in shapes)
+    assert torch.allclose(run(tmp_path, text, a, b), call(a, b), atol=1e-5)
+
+
+@pytest.mark.parametrize("equation, message", [
+    ("bhqd,bhkd->bhqk", "'d' (dim 3 of input 1)"),  # d of k is not d of q
+    ("bhqd,bhk1->bhqk", "has '1' at column 9"),
+    ("bh..qd,bhkd->bhqk", "dots that are not one '...'"),
+    ("bhqd->bhqd", "1 input term(s) for 2 input(s)"),
+    ("bhqd,bhkd->bhqz", "output letter 'z' names no input dim"),
+    ("bhqd,bhkd->bhqq", "output letter 'q' occurs twice"),
+    ("bhqd,bhkd->bhqk->b", "more than one '->'"),
+    ("bhqd,bhkd->bhq...", "'...' in the output but in no input"),
+    ("bhq,bhkd->bhqk", "einsum term 'bhq' names 3 dims; input 0 has 4"),
+])
+def test_einsum_errors_are_located(tmp_path, capsys, equation, message):
+    (tmp_path / "t.yaml").write_text(spec_text(
+        "  q: [B, h, n, d]\n  k: [B, h, m, e]\n",
+        f"  y: {{op: einsum, equation: '{equation}', in: [q, k]}}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "t.yaml:" in err, err
+
+
+@pytest.mark.parametrize("node, message", [
+    ("{op: pad, in: x, pad: [1, 2, 3]}", "an even number"),
+    ("{op: pad, in: x, pad: [1, 2], mode: reflect, value: 1.0}", "'value' fills only"),
+    ("{op: pad, in: x, pad: [7, 7], mode: reflect}", "reflect padding"),
+    ("{op: pad, in: x, pad: [1, 1], mode: wrap}", "one of 'constant'"),
+    ("{op: select, in: x, dim: 1, index: 9}", "slice keeps"),
+    ("{op: roll, in: x, shifts: [1, 2], dims: 1}", "2 shifts for 1 dims"),
+    ("{op: chunk, in: x, chunks: k}", "'chunks' must be a number"),
+    ("{op: unfold, in: x, kernel_size: [2, 2, 2]}", "3 values for 2 spatial dims"),
+    ("{op: fold, in: x, output_size: [H, W], kernel_size: 2}", "fold input"),
+    ("{op: expand, in: x, sizes: [-1, B, C, H, W]}", "-1 for a new leading dim"),
+    ("{op: arange, in: x, end: 2, start: 3}", "must be at least 1"),
+    ("{op: eye, in: x, n: 0}", "must be at least 1"),
+])
+def test_bad_arguments_are_located_errors(tmp_path, capsys, node, message):
+    (tmp_path / "t.yaml").write_text(spec_text(X4, f"  y: {node}\n", params="params: {k: 2}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "t.yaml:" in err, err
+
+
+def test_constants_sit_on_the_inputs_dtype(tmp_path):
+    """A bool `eye` (a diagonal mask) from a bool input fills a float tensor's diagonal."""
+    text = spec_text("  x: [B, n, n]\n  m: {shape: [n, n], dtype: bool}\n",
+                     "  diag: {op: eye, in: m, n: n}\n"
+                     "  y: {op: masked_fill, in: [x, diag], value: -1.0e9}\n")
+    x, m = torch.randn(2, 3, 3), torch.zeros(3, 3, dtype=torch.bool)
+    want = x.masked_fill(torch.eye(3, dtype=torch.bool), -1.0e9)
+    assert torch.equal(run(tmp_path, text, x, m), want)
+
+
+@pytest.mark.parametrize("graph, message", [
+    ("  y: {op: einsum, equation: 'ij->ji', in: m}\n",
+     "einsum takes float or complex tensors as input 0, got a bool tensor"),
+    ("  y: {op: unfold, in: m, kernel_size: 2}\n", "got a bool tensor"),
+    ("  y: {op: pad, in: m, pad: [1, 1], mode: replicate}\n", "pads float tensors, not bool"),
+    ("  i: {op: arange, in: m, end: n}\n  y: {op: softmax, in: i, dim: 0}\n",
+     "softmax takes float tensors as input 0, got a int tensor"),
+])
+def test_dtype_rules_are_enforced(tmp_path, capsys, graph, message):
+    """arange gives integers whatever its input; einsum and unfold take no bools."""
+    (tmp_path / "t.yaml").write_text(
+        spec_text("  m: {shape: [n, n, n, n], dtype: bool}\n", graph))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("node", ["{op: zeros, in: x, size: [C, 2]}",
+                                  "{op: full, in: x, size: [C], fill_value: 1.5}",
+                                  "{op: ones_like, in: x}", "{op: eye, in: x, n: C}",
+                                  "{op: arange, in: x, end: C}"])
+def test_constants_are_made_on_the_inputs_device(tmp_path, node):
+    """Run on torch's `meta` device (no GPU needed): a constant made on the CPU would show."""
+    (tmp_path / "t.yaml").write_text(spec_text(X4, f"  y: {node}\n"))
+    model = attngen.compile(str(tmp_path / "t.yaml"))()
+    assert model(torch.empty(2, 3, 4, 5, device="meta")).device.type == "meta"
+
+
+MIX = """\
+name: Mix
+params: {k: 3, heads: 2}
+inputs:
+  x: [B, 4, H, W]
+  q: [B, heads, 2, D]
+  kk: [B, heads, M, D]
+graph:
+  padded: {op: pad, in: x, pad: [1, 1, 1, 1], mode: reflect}
+  cols:   {op: unfold, in: padded, kernel_size: k}
+  image:  {op: fold, in: cols, args: [[H + 2, W + 2], k]}
+  parts:  {op: chunk, in: image, args: [2], dim: 1, out: [p0, p1]}
+  att:    {op: einsum, equation: 'bhqd, bhkd -> bhqk', in: [q, kk]}
+  rolled: {op: roll, in: att, shifts: [1, 2], dims: [-2, -1]}
+  sel:    {op: select, in: rolled, dim: 1, index: 0}
+  diag:   {op: eye, in: sel, n: 2, m: M}
+  big:    {op: expand, in: diag, sizes: [B, -1, -1]}
+  y:      {op: add, in: [sel, big]}
+  flat:   {op: flatten, in: y, start_dim: 1}
+  halves: {op: split, in: flat, args: [M], dim: 1, out: [z0, z1]}
+outputs: [flat, p1, z1]
+"""
+
+
+def test_verify_finds_every_runtime_shape_equal_to_the_checkers(tmp_path):
+    """On random params and dims (fold's channels, C * k**2 / k**2, are a whole number
+    there too: they were 4.0 once, and chunk refused them)."""
+    from attngen import verify
+
+    path = tmp_path / "mix.yaml"
+    path.write_text(MIX)
+    report = verify.verify(attngen.load(str(path)).checked, n_samples=4, export=False)
+    assert not report.errors, report.errors

@@ -1,0 +1,363 @@
+"""`requires`: conditions on input dims, configurations that satisfy it, and E404 hints
+that work when pasted back (docs/spec.md, "requires")."""
+
+import importlib.util
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from attngen.cli import main
+
+GROUP_GATE = """\
+name: GroupGate
+params:
+  groups: {default: 4}
+requires:
+  - C % groups == 0
+inputs:
+  x: [B, C, H, W]
+graph:
+  g:   {op: view, in: x, to: [B * groups, C // groups, H, W]}
+  out: {op: view, in: g, to: [B, C, H, W], shape: [B, C, H, W]}
+outputs: out
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([*map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def test_requires_names_an_input_dim(tmp_path, capsys):
+    path = write(tmp_path, "gate.yaml", GROUP_GATE)
+    assert run(capsys, "check", path) == (0, "")
+    without = write(tmp_path, "bare.yaml", GROUP_GATE.replace("  - C % groups == 0\n", "")
+                    .replace("requires:\n", ""))
+    code, err = run(capsys, "check", without)
+    assert code == 1 and "error[E404]" in err and "requires: [C % groups == 0]" in err, err
+
+
+def test_input_dim_requirement_is_checked_in_forward(tmp_path, capsys):
+    path = write(tmp_path, "gate.yaml", GROUP_GATE)
+    code, err = run(capsys, "build", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    source = (tmp_path / "out" / "gate.py").read_text()
+    init, forward = source.split("def forward")
+    assert "C % groups" not in init
+    assert forward.index("B, C, H, W = x.shape") < forward.index(
+        "if not (C % self.groups == 0):") < forward.index("x.view(")
+    assert 'raise ValueError("GroupGate: requires C % groups == 0")' in forward
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_gate", tmp_path / "out" / "gate.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.GroupGate(groups=4)
+    assert module(torch.zeros(2, 8, 3, 3)).shape == (2, 8, 3, 3)
+    with pytest.raises(ValueError, match="requires C % groups == 0"):
+        module(torch.zeros(2, 6, 3, 3))
+
+
+def test_input_dim_requirement_that_nothing_satisfies(tmp_path, capsys):
+    text = GROUP_GATE.replace("  - C % groups == 0\n", "  - C % 2 == 0\n  - C % 2 == 1\n")
+    code, err = run(capsys, "check", write(tmp_path, "never.yaml", text))
+    assert code == 1 and "error[E405]" in err and "no input sizes" in err, err
+
+
+def test_unknown_name_in_requires_says_what_is_in_scope(tmp_path, capsys):
+    text = GROUP_GATE.replace("C % groups == 0", "Z % groups == 0")
+    code, err = run(capsys, "check", write(tmp_path, "unknown.yaml", text))
+    assert code == 1, err
+    assert re.search(r"unknown\.yaml:5:5: error\[E202\]: unknown name 'Z'", err), err
+    assert "requires may name params, lets and the dims of required inputs' shapes" in err
+    # the dims of an optional input are not in scope: it may be absent
+    text = GROUP_GATE.replace("C % groups", "D % groups").replace(
+        "  x: [B, C, H, W]\n", "  x: [B, C, H, W]\n  mask: {shape: [B, D], optional: true}\n")
+    code, err = run(capsys, "check", write(tmp_path, "optional.yaml", text))
+    assert code == 1 and "error[E202]: unknown name 'D'" in err, err
+
+
+def test_dim_index_rule_is_stated(tmp_path, capsys):
+    text = """\
+    name: D0
+    params:
+      d0: {default: 1}
+    inputs:
+      x: [B, C, L]
+    graph:
+      s: {op: softmax, in: x, dim: d0}
+    outputs: s
+    """
+    code, err = run(capsys, "check", write(tmp_path, "d0.yaml", text))
+    assert code == 1
+    assert "a literal (1, -1) or an expression over `choices` params" in err, err
+    assert "d0 stands for any size" in err
+
+
+KERNEL = """\
+name: KPad
+params:
+  channel: {default: 8}
+  kernel_size: {default: 3, choices: [3, 5]}
+  padding: {default: 1, choices: [1, 2]}
+requires:
+  - padding == kernel_size // 2
+inputs:
+  x: [B, channel, L]
+graph:
+  conv: {op: Conv1d, args: [channel, channel], kernel_size: kernel_size, padding: padding,
+         in: x, shape: [B, channel, L]}
+outputs: conv
+"""
+
+
+def test_requires_ties_choices_params(tmp_path, capsys):
+    code = main(["check", str(write(tmp_path, "kpad.yaml", KERNEL))])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "2 configurations" in out.out
+    # without the tie, (3, 2) and (5, 1) are checked and change the length
+    code, err = run(capsys, "check", write(tmp_path, "loose.yaml",
+                                           KERNEL.replace("  - padding == kernel_size // 2\n",
+                                                          "").replace("requires:\n", "")))
+    assert code == 1 and err.count("error[E400]") == 2, err
+    assert "(when kernel_size=3, padding=2)" in err and "(when kernel_size=5, padding=1)" in err
+    # the generated constructor refuses a combination that was not checked
+    code, err = run(capsys, "build", tmp_path / "kpad.yaml", "-o", tmp_path / "out")
+    assert code == 0, err
+    init = (tmp_path / "out" / "kpad.py").read_text().split("def forward")[0]
+    assert "if not (padding == kernel_size // 2):" in init
+
+
+def test_requires_excludes_a_combination(tmp_path, capsys):
+    text = """\
+    name: Exclude
+    params:
+      h: {default: 4}
+      apply_transform: {default: false}
+    requires:
+      - not (apply_transform and h > 1)
+    inputs:
+      x: [B, N, h]
+    graph:
+      t: {op: view, in: x, to: [B, N], when: apply_transform}
+      u: {op: view, in: x, to: [B, N * h], when: not apply_transform}
+    outputs:
+      - {name: t, when: apply_transform}
+      - {name: u, when: not apply_transform}
+    """
+    code, err = run(capsys, "check", write(tmp_path, "exclude.yaml", text))
+    assert code == 0, err
+    assert "does not hold for the defaults" not in err
+    # without the exclusion, apply_transform=True is checked with h=4: the view fails
+    loose = text.replace("    requires:\n      - not (apply_transform and h > 1)\n", "")
+    code, err = run(capsys, "check", write(tmp_path, "loose.yaml", loose))
+    assert code == 1 and "apply_transform=True" in err, err
+
+
+def test_requirement_no_configuration_satisfies(tmp_path, capsys):
+    text = KERNEL.replace("padding == kernel_size // 2", "padding == kernel_size + 7")
+    code, err = run(capsys, "check", write(tmp_path, "none.yaml", text))
+    assert code == 1, err
+    assert re.search(r"none\.yaml:7:5: error\[E405\]: requirement 'padding == kernel_size \+ 7' "
+                     r"holds in no configuration", err), err
+
+
+def test_default_configuration_must_satisfy_requires(tmp_path, capsys):
+    text = KERNEL.replace("{default: 1, choices: [1, 2]}", "{default: 2, choices: [1, 2]}")
+    code, err = run(capsys, "check", write(tmp_path, "bad_default.yaml", text))
+    assert code == 1 and "error[E405]" in err and "does not hold for the defaults" in err, err
+
+
+def test_a_sub_specs_requirement_is_checked_at_the_call(tmp_path, capsys):
+    write(tmp_path, "kpad.yaml", KERNEL)
+    caller = """\
+    name: KCaller
+    params:
+      channel: {default: 8}
+    inputs:
+      x: [B, channel, L]
+    graph:
+      sub: {use: kpad.yaml, channel: channel, kernel_size: 5, padding: 1, in: x}
+    outputs: sub
+    """
+    code, err = run(capsys, "check", write(tmp_path, "caller.yaml", caller))
+    assert code == 1, err
+    assert re.search(r"caller\.yaml:7:3: error\[E405\]: node 'sub': KPad requires "
+                     r"padding == kernel_size // 2, which does not hold here", err), err
+    assert "note: passed: kernel_size=5, padding=1" in err
+
+
+# --- E404 hints, pasted back ---------------------------------------------------------------
+
+# specs that provoke E404, by file name; "caller.yaml" uses "gate.yaml"
+HINTED = {
+    "precedence.yaml": """\
+        name: Precedence
+        params:
+          channel: {default: 8}
+          G: {default: 2}
+        inputs:
+          x: [B, channel, H, W]
+        graph:
+          g: {op: view, in: x, to: [B * G, 2, channel // (2 * G), H, W]}
+        outputs: g
+        """,
+    "cancel.yaml": """\
+        name: Cancel
+        params:
+          channel: {default: 8}
+          G: {default: 2}
+        inputs:
+          x: [B, channel, H, W]
+        graph:
+          g: {op: view, in: x, to: [B * G, -1, H, W]}
+        outputs: g
+        """,
+    "input_dim.yaml": """\
+        name: InputDim
+        params:
+          groups: {default: 4}
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          g: {op: view, in: x, to: [B * groups, -1, H, W]}
+        outputs: g
+        """,
+    "odd.yaml": """\
+        name: Odd
+        params:
+          channel: {default: 8}
+          k: {default: 3}
+        inputs:
+          x: [B, channel, L]
+        graph:
+          conv: {op: Conv1d, args: [channel, channel, k], padding: k // 2, in: x,
+                 shape: [B, channel, L]}
+        outputs: conv
+        """,
+    "caller.yaml": """\
+        name: Caller
+        params:
+          channel: {default: 16}
+          G: {default: 2}
+        inputs:
+          x: [B, channel, H, W]
+        graph:
+          sub: {use: gate.yaml, groups: 2 * G, in: x, shape: [B, channel, H, W]}
+        outputs: sub
+        """,
+    "caller_dims.yaml": """\
+        name: CallerDims
+        params:
+          G: {default: 2}
+        inputs:
+          x: [B, N, H, W]
+        graph:
+          sub: {use: gate.yaml, groups: G, in: x, shape: [B, N, H, W]}
+        outputs: sub
+        """,
+    "moved.yaml": """\
+        name: Moved
+        params:
+          channel: {default: 12}
+          groups: {default: 2}
+        let:
+          inner: channel * 2
+        inputs:
+          x: [B, channel, H, W]
+        graph:
+          conv: {op: Conv2d, args: [channel, inner, 1], groups: groups, in: x}
+          g: {op: view, in: conv, to: [B, groups * 3, inner // (3 * groups), H, W]}
+        outputs: g
+        """,
+}
+
+def _documented_e404() -> str:
+    """The E404 example of docs/errors.md (its hint must work pasted back, too)."""
+    from conftest import REPO_ROOT
+
+    errors_md = (REPO_ROOT / "docs" / "errors.md").read_text()
+    found = re.search(r"```yaml\n# e404\.yaml\n(.*?)```", errors_md, re.S)
+    assert found, "docs/errors.md has no e404.yaml example"
+    return found[1]
+
+
+HINTED["e404.yaml"] = _documented_e404()
+# the hints, round by round (the check stops at a node's first error)
+EXPECTED = {
+    "precedence.yaml": ["channel % (2*G) == 0"],
+    "cancel.yaml": ["channel % G == 0"],
+    "input_dim.yaml": ["C % groups == 0"],
+    "odd.yaml": ["k % 2 == 1"],
+    "caller.yaml": ["channel % (2*G) == 0"],
+    "caller_dims.yaml": ["N % G == 0"],
+    "moved.yaml": ["channel % groups == 0", "(2*channel) % (3*groups) == 0"],
+    "e404.yaml": ["d_model % h == 0"],
+}
+HINT = re.compile(r"^(\S+?):(\d+):\d+: error\[E404\].*?(?:\n  note: .*)*?\n  note: .*"
+                  r"requires: \[(.*)\]$", re.M)
+
+
+@pytest.mark.parametrize("name", sorted(HINTED))
+def test_each_e404_hint_pasted_back_builds(tmp_path, capsys, name):
+    write(tmp_path, "gate.yaml", GROUP_GATE)
+    path = write(tmp_path, name, HINTED[name])
+    pasted = []
+    for _ in EXPECTED[name]:
+        code, err = run(capsys, "check", path)
+        assert code == 1 and "error[E404]" in err, err
+        hints = HINT.findall(err)
+        assert hints, err
+        # located in the spec that must state it (the caller for a `use:`), in its own names
+        assert {Path(where).name for where, _, _ in hints} == {name}, err
+        facts = [fact for _, _, fact in hints]
+        pasted += facts
+        text = path.read_text()
+        lines = "".join(f"  - {fact}\n" for fact in facts)
+        if "requires:\n" in text:
+            path.write_text(text.replace("requires:\n", f"requires:\n{lines}", 1))
+        else:
+            path.write_text(text.replace("inputs:", f"requires:\n{lines}inputs:", 1))
+    assert pasted == EXPECTED[name]
+    assert run(capsys, "check", path) == (0, ""), path.read_text()
+    code, err = run(capsys, "build", path, "-o", tmp_path / "out")
+    assert code == 0, err
+
+
+def test_requirement_on_a_list_items_dim(tmp_path, capsys):
+    text = """\
+    name: Pair
+    requires:
+      - H % 2 == 0
+    inputs:
+      xs:
+        items:
+          a: [B, C, H]
+          b: [B, C, H]
+    graph:
+      out: {op: add, in: [a, b]}
+    outputs: out
+    """
+    path = write(tmp_path, "pair.yaml", text)
+    code, err = run(capsys, "build", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    source = (tmp_path / "out" / "pair.py").read_text()
+    # the dim is read from the list, before the list is unpacked into its items
+    assert source.index("_, _, H = xs[0].shape") < source.index("a, b = xs")
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_pair", tmp_path / "out" / "pair.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.Pair()
+    assert module([torch.ones(1, 2, 4), torch.ones(1, 2, 4)]).shape == (1, 2, 4)
+    with pytest.raises(ValueError, match="requires H % 2 == 0"):
+        module([torch.ones(1, 2, 3), torch.ones(1, 2, 3)])
