@@ -524,15 +524,10 @@ def test_small_fan_outs_build(tmp_path):
 
 
 # Found by this fuzzer (DEEP_DIAMOND, and a diamond with a bad annotation at the bottom): a
-# sub-spec that fails is loaded or checked again at every `use:` of it, so an error at the
-# bottom of a diamond costs 2 ** depth loads or checks.
-REREAD = ("bug on main: Loader.load and checker.check_once keep only the sub-specs that "
-          "succeed; one that fails (an error in it, the depth budget E107, a shape it gets "
-          "wrong) is loaded or checked again at every path to it: a `use:` diamond 16 or 17 "
-          "levels deep with an error at the bottom takes minutes to refuse")
+# sub-spec that failed was loaded or checked again at every `use:` of it, so an error at the
+# bottom of a diamond cost 2 ** depth loads or checks; a failure is now kept like a success.
 
 
-@pytest.mark.xfail(strict=True, reason=REREAD)
 def test_a_failing_sub_spec_is_read_once(tmp_path):
     cases = {"error": FanOut([[0, 0]] * 6, [0] * 7, broken=True),  # E401 at the bottom
              "depth": FanOut([[0]] * 14 + [[0, 0]] * 3, [0] * 18)}  # E107 below 3 diamonds
@@ -546,7 +541,6 @@ def test_a_failing_sub_spec_is_read_once(tmp_path):
         assert max(opened.values()) <= MAX_READS, (name, opened)
 
 
-@pytest.mark.xfail(strict=True, reason=REREAD)
 def test_a_failing_sub_spec_is_checked_once(tmp_path, monkeypatch):
     from collections import Counter
 
@@ -586,7 +580,6 @@ def test_fan_out_within_budgets(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=REREAD)
 def test_long_fan_out_within_budgets(tmp_path_factory):
     _fuzz_fan_out(tmp_path_factory, slow=True)
 
@@ -688,11 +681,9 @@ def output_trees(draw) -> OutputTree:
 # Issue 18 item 9: docs/img linked elsewhere; a FIFO and a /dev/zero link at output paths.
 IMG_ELSEWHERE = OutputTree("docs", {"img": "link_dir"})
 SPECIAL_FILES = OutputTree("build", {"se.py": "fifo", "se.svg": "dev_zero"})
-# Found by this fuzzer: a link to itself at an image path of the docs.
+# Found by this fuzzer: a link to itself at an image path of the docs (`docs` resolved the
+# image paths for their links before the output refusals ran: a RuntimeError traceback).
 IMG_LOOP = OutputTree("docs", {"img/se.svg": "loop"})
-DOCS_LOOP = ("bug on main: `attngen docs` resolves image paths (docs._link, Path.resolve) "
-             "before it refuses links at output paths, so a symlink loop at -o/img, "
-             "-o/img/se.svg or -o/img/palette.svg is a RuntimeError traceback")
 
 
 def _plant_tree(root: Path, case: OutputTree) -> tuple[list, dict]:
@@ -768,20 +759,17 @@ def _fuzz_output_trees(tmp_path_factory, *, slow: bool) -> None:
 
 
 @needs_svg
-@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
 def test_output_tree_hazards(tmp_path_factory):
     _fuzz_output_trees(tmp_path_factory, slow=False)
 
 
 @needs_svg
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
 def test_long_output_tree_hazards(tmp_path_factory):
     _fuzz_output_trees(tmp_path_factory, slow=True)
 
 
 @needs_svg
-@pytest.mark.xfail(strict=True, reason=DOCS_LOOP)
 @pytest.mark.parametrize("rel", ["img", "img/se.svg", "img/palette.svg"])
 @pytest.mark.parametrize("check", [False, True], ids=["docs", "docs --check"])
 def test_docs_refuse_a_symlink_loop_at_an_output_path(tmp_path, rel, check):
