@@ -4,17 +4,32 @@
 other than SystemExit escaping it is a crash (a test failure). `assert_outcome`
 then demands one of two endings: exit 0 with a generated file that compiles and
 looks sane, or exit 1 with nothing but located diagnostics on stderr.
+
+`run_limited(argvs)` runs commands in a child process under a memory cap and a time
+limit, for inputs that could hang or eat the machine; `load_generated` executes a
+generated file for the tests that run the module; `assert_shown_not_sent` and
+`outside_code` judge what reaches a terminal and a Markdown page.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import io
+import json
+import os
 import re
+import resource
+import subprocess
+import sys
+import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import attngen
+import yaml
 from attngen.cli import main
 
 # `file:line:col: error[E123]: message` (a spec error always has a line), its notes,
@@ -147,3 +162,119 @@ def assert_outcome(spec: Path, out_dir: Path) -> Result:
         assert_located_errors(res)
         assert not target.exists(), "a failed build wrote a file"
     return res
+
+
+def load_generated(path: Path) -> types.ModuleType:
+    """Import a generated file as a fresh module (not entered in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- a child process under limits ----------------------------------------------------------
+# The child runs each argv through the CLI in-process (one interpreter start for several
+# commands) and prints one JSON object: every command's exit status and output, how often
+# it opened each .yaml file, and the peak resident memory of the child and what it started.
+_CHILD = """
+import builtins, collections, contextlib, io, json, os, resource, sys, traceback
+from attngen.cli import main
+
+opened = collections.Counter()
+
+
+def counted(open_):
+    def run(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file).endswith(".yaml"):
+            opened[os.fspath(file)] += 1
+        return open_(file, *args, **kwargs)
+    return run
+
+
+os.open, builtins.open, io.open = counted(os.open), counted(builtins.open), counted(io.open)
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    opened.clear()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = -1
+    results.append({"argv": argv, "code": code, "out": out.getvalue(), "err": err.getvalue(),
+                    "opened": dict(opened)})
+peak = max(resource.getrusage(who).ru_maxrss
+           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+json.dump({"results": results, "peak_kib": peak}, sys.__stdout__)
+"""
+
+
+@dataclass
+class Limited:
+    results: list[Result]  # one per command, in order
+    opened: list[dict[str, int]]  # per command: .yaml file -> how often it was opened
+    peak_mib: float  # the child's peak resident memory
+    seconds: float  # the child's wall time
+
+
+class LimitExceeded(AssertionError):
+    """The child ran past its time limit or died (killed, or a crash outside the CLI)."""
+
+
+def run_limited(argvs: list[list], cwd: Path, *, timeout: float, memory_mib: int,
+                env: dict | None = None) -> Limited:
+    """Run commands in a child process with at most `memory_mib` MiB of address space and
+    `timeout` seconds of wall time (then it is killed)."""
+    def limit():
+        cap = memory_mib << 20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    argvs = [[str(a) for a in argv] for argv in argvs]
+    code = Path(attngen.__file__).resolve().parent.parent  # the attngen this test runs
+    child_env = {**os.environ, "PYTHONPATH": str(code), **(env or {})}
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(argvs)], cwd=cwd,
+                              env=child_env, capture_output=True, timeout=timeout,
+                              preexec_fn=limit, check=False)
+    except subprocess.TimeoutExpired:
+        raise LimitExceeded(f"{argvs}: did not finish within {timeout} s") from None
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise LimitExceeded(f"{argvs}: the child ended with status {proc.returncode} "
+                            f"(memory cap {memory_mib} MiB):\n"
+                            f"{proc.stderr.decode(errors='replace')[-3000:]}")
+    report = json.loads(proc.stdout)
+    results = [Result(r["code"], r["out"], r["err"]) for r in report["results"]]
+    opened = [r["opened"] for r in report["results"]]
+    return Limited(results, opened, report["peak_kib"] / 1024, seconds)
+
+
+# -- what reaches a reader -----------------------------------------------------------------
+# Characters that must never reach a terminal raw: C0 (but newline), DEL, C1, surrogates,
+# noncharacters and the bidirectional overrides.
+NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e]")
+
+
+def q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's would write emoji as surrogate pairs)."""
+    return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 20).strip()
+
+
+def assert_shown_not_sent(text: str, where: str) -> None:
+    bad = sorted({f"U+{ord(c):04X}" for c in NOT_SHOWN.findall(text)})
+    assert not bad, f"{where}: {bad} reached the reader raw:\n{text!r}"
+
+
+def outside_code(md: str) -> str:
+    """A Markdown page without its code spans (shown verbatim by every renderer). A
+    backtick escaped by a backslash opens none (CommonMark); one inside a span may be."""
+    return re.sub(r"(?<!\\)((?:\\\\)*)(`+)(?!`).*?(?<!`)\2(?!`)", r"\1", md)
+
+
+def link_targets(md: str) -> list[str]:
+    """A Markdown page's link and image targets: `](...)` after a `]` no backslash escapes."""
+    return re.findall(r"(?<!\\)(?:\\\\)*\]\(([^)]*)\)", outside_code(md))

@@ -12,6 +12,10 @@ Every run is derandomized (the same cases each time) and sized by the hypothesis
     ATTNGEN_FUZZ_EXAMPLES=100000 pytest -m slow tests/test_fuzz.py
 
 runs every strategy with that many random (not derandomized) examples each.
+
+The attack shapes of issue 18 (several spec files, links and special files in the output
+tree, child processes under limits, a torch reference) are fuzzed in test_attacks.py, with
+the same profiles; killed builds are test_faults.py.
 """
 
 from __future__ import annotations

@@ -22,11 +22,17 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-import yaml
 from attngen import render
 from attngen.errors import SpecError
 from conftest import REPO_ROOT
-from fuzzing import assert_located_errors, run_cli
+from fuzzing import (
+    assert_located_errors,
+    assert_shown_not_sent,
+    link_targets,
+    outside_code,
+    q,
+    run_cli,
+)
 
 needs_svg = pytest.mark.skipif(render.backend_for("svg") is None, reason="no SVG renderer")
 
@@ -37,7 +43,6 @@ CONTROLS = ("\x1b[2J\x1b]52;c;cHduZWQ=\x07\rall checks passed\x1b[K\x08\x7f\x9b3
             "\ufffe\u202e")
 # What may appear inside an expression's string literal (one line, no NUL, no surrogate).
 LITERAL = "\x1b[2J\x07\x9b31m\u202e"
-NOT_SHOWN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e]")
 
 HOSTILE = """\
 name: Hostile
@@ -59,11 +64,6 @@ outputs: [out, {name: gate, when: WHEN}]
 """
 
 
-def q(text: str) -> str:
-    """A YAML double-quoted scalar (JSON's would write emoji as surrogate pairs)."""
-    return yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 20).strip()
-
-
 def hostile_spec(payload: str, literal: str, **extra) -> str:
     """HOSTILE with `payload` in every free-text field and the choices, `literal` inside
     the expressions' string literals."""
@@ -76,11 +76,6 @@ def hostile_spec(payload: str, literal: str, **extra) -> str:
     for key in sorted(fields, key=len, reverse=True):  # PDOC before DOC
         text = text.replace(key, q(fields[key]))
     return text
-
-
-def assert_shown_not_sent(text: str, where: str) -> None:
-    bad = sorted({f"U+{ord(c):04X}" for c in NOT_SHOWN.findall(text)})
-    assert not bad, f"{where}: {bad} reached the reader raw:\n{text!r}"
 
 
 # -- item 13: the terminal -------------------------------------------------------------------
@@ -199,16 +194,6 @@ outputs: y
 """
 
 
-def _outside_code(md: str) -> str:
-    """The page without its code spans (shown verbatim by every renderer)."""
-    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md)
-
-
-def _targets(md: str) -> list[str]:
-    """Link and image targets: `](...)` after a `]` that no backslash escapes."""
-    return re.findall(r"(?<!\\)(?:\\\\)*\]\(([^)]*)\)", _outside_code(md))
-
-
 @needs_svg
 def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
     from attngen.cli import main
@@ -233,14 +218,14 @@ def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
     for page in pages:
         md = page.read_text(encoding="utf-8")
         where = page.relative_to(out)
-        prose = _outside_code(md)
+        prose = outside_code(md)
         assert "<" not in prose, (where, [line for line in prose.splitlines() if "<" in line])
         for table in re.findall(
             r"(?:^\|.*\n)+", md, re.MULTILINE
         ):  # every row: the header's cells
             cells = {len(re.findall(r"(?<!\\)\|", row)) for row in table.splitlines()}
             assert len(cells) == 1, (where, table)
-        targets = _targets(md)
+        targets = link_targets(md)
         assert targets, where
         for target in targets:
             assert re.fullmatch(r"[A-Za-z0-9._~%/-]+", target), (where, target)  # no scheme
@@ -251,7 +236,7 @@ def test_docs_pages_escape_every_spec_string_and_file_name(tmp_path):
     # the `choices` default in the "drawn at" sentence (item 12's report) is text
     drawn = next(line for line in md.splitlines() if line.startswith("Shapes were checked"))
     assert "mode='c <img src=x onerror=alert(1)>" in drawn  # inside a code span: verbatim
-    assert _outside_code(drawn).endswith("the table shows the defaults ().")
+    assert outside_code(drawn).endswith("the table shows the defaults ().")
 
 
 def test_link_targets_are_relative_and_percent_encoded(tmp_path):

@@ -227,9 +227,9 @@ def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requir
     ("{op: clamp, in: x}", X, "float", "clamp needs 'min', 'max' or both"),
     ("{op: std, in: x, correction: 0, unbiased: true}", X, "float",
      "give 'correction' or 'unbiased', not both"),
-    ("{op: var, in: x, dim: [1, -3]}", X, "float", "dim [1, -3] names a dim twice"),
+    ("{op: var, in: x, dim: [1, -3]}", X, "float", "'dim' (1, -3) names a dim more than once"),
     # mean and sum share the rule: torch refuses a dim named twice at run time
-    ("{op: mean, in: x, dim: [1, -3]}", X, "float", "dim [1, -3] names a dim twice"),
+    ("{op: mean, in: x, dim: [1, -3]}", X, "float", "'dim' (1, -3) names a dim more than once"),
     ("{op: amax, in: x, dim: 4}", X, "float",
      "error[E403]: node 'y': dim 4 is out of range for a 4-D tensor"),
     ("{op: logsumexp, in: x}", X, "float",

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import files, render
 from .cache import BuildCache
@@ -32,6 +33,9 @@ from .errors import (
 from .loader import Loader, load
 from .render import RenderError
 from .resources import specs_dir
+
+if TYPE_CHECKING:  # the checker imports sympy; a cached build runs without it
+    from .checker import CheckCache
 
 
 @dataclass
@@ -109,7 +113,7 @@ def unique_files(paths: list[Path]) -> list[Path]:
     return list(unique.values())
 
 
-def compile_spec(path: Path, loader, checked_cache: dict):
+def compile_spec(path: Path, loader, checked_cache: CheckCache):
     from .checker import check_once
 
     return check_once(load(path, loader), checked_cache)
@@ -188,7 +192,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
     soon as its DOT exists, while the next specs are checked (the threads only wait on the
     subprocesses). A renderer failure is that spec's error; the other specs go on."""
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
-    checked_cache: dict = {}
+    checked_cache: CheckCache = {}
     built: dict[Path, tuple[list[Artifact], SpecError | None]] = {}
     try:
         for path in paths:

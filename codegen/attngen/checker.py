@@ -46,16 +46,28 @@ def input_dims(spec: Spec, env: Env) -> list[Any]:
     return dims
 
 
-def check_once(spec: Spec, cache: dict[Path, Checked]) -> Checked:
+# spec file -> its check's result, or the SpecError it raised
+CheckCache = dict[Path, "Checked | SpecError"]
+
+
+def check_once(spec: Spec, cache: CheckCache) -> Checked:
     """check(spec), once per spec file: `cache` maps spec paths to their results and is
     shared with the sub-spec checks, so a spec checked as another's sub-spec (danet's
-    position_attention) is not checked again on its own, nor the other way round."""
+    position_attention) is not checked again on its own, nor the other way round. A spec
+    that fails is not checked again either: a sub-spec reached by many paths (a diamond of
+    `use:`) would be checked once per path, exponentially many times."""
     if spec.path not in cache:
-        cache[spec.path] = check(spec, cache)
-    return cache[spec.path]
+        try:
+            cache[spec.path] = check(spec, cache)
+        except SpecError as exc:
+            cache[spec.path] = exc
+    result = cache[spec.path]
+    if isinstance(result, SpecError):
+        raise result
+    return result
 
 
-def check(spec: Spec, _cache: dict[Path, Checked] | None = None) -> Checked:
+def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors."""
     cache = _cache if _cache is not None else {}
     check_file_names(spec)  # before anything keys sub-specs by class name

@@ -34,7 +34,7 @@ from .render import RenderError
 from .scaffold import class_name, extends_ref, skeleton
 
 if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
-    from .results import Checked
+    from .checker import CheckCache
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -261,7 +261,7 @@ def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
 
 def cmd_check(args) -> int:
     loader, issues = Loader(include=args.include), Collector()
-    cache: dict[Path, Checked] = {}
+    cache: CheckCache = {}
     for path in collect_specs(args.paths):
         try:
             checked = compile_spec(path, loader, cache)
@@ -295,7 +295,7 @@ def cmd_show(args) -> int:
     from .diagram import terminal
 
     loader = Loader(include=args.include)
-    cache: dict[Path, Checked] = {}
+    cache: CheckCache = {}
     for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
         print(terminal(compile_spec(path, loader, cache)))
     return EXIT_OK
@@ -408,7 +408,7 @@ def cmd_diff(args) -> int:
     if len(paths) != 2:
         return _usage("diff compares two spec files (not folders)")
     loader = Loader(include=args.include)
-    cache: dict[Path, Checked] = {}
+    cache: CheckCache = {}
     old, new = (compile_spec(p, loader, cache) for p in paths)
     print("\n".join(diff_lines(old, new)))
     return EXIT_OK

@@ -42,6 +42,7 @@ from .params import total as params_total
 from .render import RenderError
 
 if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it checks a spec
+    from .checker import CheckCache
     from .results import Checked
 
 INDEX = "README.md"
@@ -110,7 +111,10 @@ def url(relative: str | PurePosixPath) -> str:
 
 
 def _link(target: Path, page_dir: Path) -> str:
-    return url(Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix())
+    # lexical (abspath, not resolve): the targets include output paths, which may be links
+    # (a loop even) that the output refusals report before anything is written
+    return url(Path(os.path.relpath(os.path.abspath(target),
+                                    os.path.abspath(page_dir))).as_posix())
 
 
 # -- pages ---------------------------------------------------------------------------------
@@ -277,7 +281,7 @@ def artifacts(paths: list[Path], out_dir: Path,
     from .diagram import dot_source, palette_dot
 
     loader, issues, pages = Loader(include=include), Collector(), []
-    cache: dict[Path, Checked] = {}
+    cache: CheckCache = {}
     seen: dict[PurePosixPath, Path] = {}
     for path in unique_files(paths):
         try:

@@ -328,17 +328,29 @@ class ClassEmitter:
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
         args = ", ".join(ins)
         match body.form:
-            case LayerCall(target) | Repeat(body=LayerCall(target)) | Map(body=LayerCall(target)):
+            case LayerCall(target):
                 return f"self.{target.name}({args})"
+            case Repeat(name, iterable, LayerCall(target)):  # the shared layer, once per item
+                return f"[self.{target.name}({args}) for {name or '_'} in {src(iterable, namer)}]"
+            case Repeat(name, iterable, FunctionOp() as function):  # no layers: one call per item
+                var = name or "_"
+                namer.loop.add(var)
+                call = self.function_call(function, ins, namer, listed=self._is_list(body, ins))
+                namer.loop.discard(var)
+                return f"[{call} for {var} in {src(iterable, namer)}]"
             case Repeat():
                 return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in self.{node.name}]"
             case Map(body=FunctionOp() as function):
                 call = self.function_call(function, [ITEM_VAR], namer, listed=False)
                 return f"[{call} for {ITEM_VAR} in {ins[0]}]"
+            case Map(body=LayerCall(target)):
+                return f"[self.{target.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
+            case Map():  # the layer the node owns, once per tensor of the list
+                return f"[self.{node.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case FunctionOp():
                 return self.function_call(body.form, ins, namer,
                                           listed=self._is_list(body, ins))
-            case LayerOp() | Seq() | SubSpec() | Map():  # the layer the node owns
+            case LayerOp() | Seq() | SubSpec():  # the layer the node owns
                 return f"self.{node.name}({args})"
             case Cases():
                 raise AssertionError("forward_node writes a `cases` node case by case")

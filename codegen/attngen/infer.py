@@ -444,7 +444,7 @@ class Inference:
     def call_one(self, call: LayerOp | FunctionOp | SubSpec, ins, extra: dict, owner: Node):
         """The output shape of one op or `use:` call; `owner` is the node it belongs to."""
         if isinstance(call, SubSpec):
-            return self.call_spec(call, ins, extra)
+            return self.call_spec(call, ins, extra, owner)
         op = ops.REGISTRY[call.op]
         if op.list_input and len(ins) == 1 and isinstance(ins[0], list):
             ins = ins[0]
@@ -502,13 +502,19 @@ class Inference:
                 args[a.name] = a.default
         return args
 
-    def call_spec(self, call: SubSpec, ins, extra: dict):
+    def call_spec(self, call: SubSpec, ins, extra: dict, owner: Node):
         sub = call.spec
         config, env = {}, Env()
         for p in sub.params.values():
             if p.name in call.args:
                 env.sym[p.name] = self.sym(call.args[p.name], extra)
-                env.val[p.name] = self.concrete(call.args[p.name], extra)
+                env.val[p.name] = value = self.concrete(call.args[p.name], extra)
+                if p.choices and isinstance(value, int | float | str) and value not in p.choices:
+                    # the sub-spec's constructor raises ValueError for it
+                    raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{owner.name}': "
+                                f"{sub.name}'s "
+                                f"'{p.name}' must be one of " + ", ".join(map(repr, p.choices))
+                                + f", got {value!r}" + config_text(self.config))
             elif p.required:
                 raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
             else:

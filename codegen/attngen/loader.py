@@ -15,7 +15,16 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import FILE_ERROR, INCLUDE_CYCLE, OUTSIDE_ROOTS, OVER_BUDGET, Loc, did_you_mean, error
+from .errors import (
+    FILE_ERROR,
+    INCLUDE_CYCLE,
+    OUTSIDE_ROOTS,
+    OVER_BUDGET,
+    Loc,
+    SpecError,
+    did_you_mean,
+    error,
+)
 from .model import Spec
 from .parse import parse_spec
 from .resources import specs_dir
@@ -44,6 +53,7 @@ class Loader:
         # (spec file, folder of the spec being built) -> Spec: what a file may `use:`
         # depends on the spec being built, so one file may load under several roots
         self.cache: dict[tuple[Path, Path], Spec] = {}
+        self.failed: dict[tuple[Path, Path], SpecError] = {}  # the same key, a load that failed
         self.deps: dict[Path, set[Path]] = {}  # spec file -> files it reads directly
         # file -> SHA-256 of the bytes parsed, None for a file looked for and not found
         self.digests: dict[Path, str | None] = {}
@@ -140,11 +150,17 @@ class Loader:
         key = (path, real_path(top).parent)
         if key in self.cache:
             return self.cache[key]
+        if key in self.failed:  # read once: a diamond of `use:` reaches a file many times
+            raise self.failed[key]
         display = self.display(path)
-        raw = load_file(path, display, self.digests)
-        if isinstance(raw, LMap) and "extends" in raw:
-            raw = expand_extends(self, raw, path, stack)
-        spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))
+        try:
+            raw = load_file(path, display, self.digests)
+            if isinstance(raw, LMap) and "extends" in raw:
+                raw = expand_extends(self, raw, path, stack)
+            spec = parse_spec(raw, path, display, self, stack + ((path, raw.loc),))
+        except SpecError as exc:
+            self.failed[key] = exc
+            raise
         self.cache[key] = spec
         return spec
 

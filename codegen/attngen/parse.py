@@ -33,7 +33,7 @@ from .graph import check_optional_reads, check_unique_names
 from .model import REQUIRED, InitRule, Input, Let, Output, Param, Spec, dim_names
 from .names import check_class_name, check_identifier
 from .parse_nodes import SubSpecs, parse_graph
-from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain
+from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
 TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
             "inputs", "graph", "outputs", "init", "aliases", "edits")
@@ -175,8 +175,10 @@ def check_param_value(param: Param, loc: Loc) -> None:
         "any": lambda v: True,
     }[param.type]
     if not ok(value) and not (value is None and param.type != "list"):
+        hint = unquote_hint(value) if param.type in ("int", "float") else None
         raise error(loc, BAD_VALUE,
-                    f"param '{param.name}': value {value!r} is not of type {param.type}")
+                    f"param '{param.name}': value {value!r} is not of type {param.type}",
+                    *([hint] if hint else []))
     if param.type == "list" and isinstance(value, list) and not all(  # a list: checked above
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise error(loc, BAD_VALUE, f"param '{param.name}': a list param holds numbers")

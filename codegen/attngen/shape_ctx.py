@@ -26,6 +26,7 @@ from .model import Spec
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, requirement_text, sample_text, simplify
+from .yamlload import unquote_hint
 
 
 class ProverCtx:
@@ -101,6 +102,9 @@ class ProverCtx:
                               str(found), "not a number")
         notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
             and "//" not in text else []
+        hint = unquote_hint(value) if found == "str" else None
+        if hint and (arg.accepts("float") or arg.accepts("int")):
+            notes.append(hint if text.strip() == value else f"{text} is {value!r}: {hint}")
         if arg.hint:
             notes.append(arg.hint)
         self.fail(

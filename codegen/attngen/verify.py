@@ -24,13 +24,13 @@ import sys
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias, cast
 
 import sympy
 
 from . import algebra
 from .build import collect_specs, compile_spec
+from .checker import CheckCache
 from .configs import Env, add_lets, configurations, structural_params
 from .dims import dim_symbol, fmt_shape
 from .errors import (
@@ -545,7 +545,7 @@ def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
     out = out or sys.stdout
     loader, problems = Loader(include=include), []
-    cache: dict[Path, Checked] = {}
+    cache: CheckCache = {}
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
         report = verify(checked, n_samples, export, seed, spec_refs=spec_refs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
@@ -44,9 +46,45 @@ _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 
 try:  # the C loader is ~10x faster where libyaml is available
-    _Loader = yaml.CSafeLoader
+    _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]  # (PyYAML's loaders are untyped)
+    """The safe loader with YAML 1.2's float forms added to YAML 1.1's: an exponent without
+    a dot or without a sign (`1e-4`, `1E4`, `+1.5e3`) and a signed leading dot (`-.5`),
+    which YAML 1.1 reads as strings. Every other resolution is YAML 1.1's, unchanged."""
+
+
+# Only forms YAML 1.1 leaves as strings: a whole number stays an int (the int resolver,
+# tried first, takes it).
+_FLOAT_12 = re.compile(r"^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+|\.[0-9]+)$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+.0123456789"))
+
+
+def number_text(value: object) -> str | None:
+    """The text of a string that reads as a number (`'1e-4'`, `"0.5"`), else None: a
+    quoted number is a string in YAML."""
+    if not isinstance(value, str) or not _NUMBER.match(value.strip()):
+        return None
+    return value.strip()
+
+
+_NUMBER = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+
+
+def unquote_hint(value: object) -> str | None:
+    """How to write a quoted number so that it is one, or None if `value` is no number."""
+    text = number_text(value)
+    if text is None:
+        return None
+    other = ""
+    if "e" in text.lower():  # the same number without an exponent, when it is short
+        decimal = format(Decimal(text), "f")
+        decimal += "" if "." in decimal else ".0"
+        other = f" (or {decimal})" if len(decimal) <= 12 else ""
+    return f"write {text}{other} without quotes (a quoted number is a string)"
 
 
 class LMap(dict[str, "LValue"]):

@@ -72,6 +72,12 @@ class ShapeCtx(Protocol):
         the shape in the error."""
         ...
 
+    def in_bounds(self, value: object, low: float | None, high: float | None,
+                  what: str) -> None:
+        """Require `value` (or each element of a tuple) within [low, high] at the default
+        sizes (None: unbounded); `what` names it in the error."""
+        ...
+
     def broadcast(self, shapes: list[Shape]) -> Shape:
         """The broadcast shape of `shapes` (PyTorch's rules: aligned from the right, each
         dim equal or 1)."""

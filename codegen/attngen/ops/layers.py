@@ -185,6 +185,12 @@ def pool_shape(ctx: ShapeCtx, ins, a):
     k = _spatial(ctx, a, "kernel_size", 2)
     s = _spatial(ctx, a, "stride", 2) if a["stride"] is not None else k
     p = _spatial(ctx, a, "padding", 2)
+    for k_, p_ in zip(k, p, strict=False):  # torch refuses a padding over half the kernel
+        if isinstance(k_, int) and isinstance(p_, int):
+            if 2 * p_ > k_:
+                ctx.fail(f"padding {p_} is more than half of kernel_size {k_} (torch refuses it)")
+        else:  # symbolic: judged at the default sizes, as argument bounds are
+            ctx.in_bounds(2 * p_ - k_, None, 0, "2 * padding - kernel_size")
     spatial = tuple(
         ctx.floor((size + 2 * p_ - k_) / s_) + 1
         for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
@@ -203,11 +209,20 @@ for _kind in ("Max", "Avg"):
     ))
 
 
+# the input rank each mode takes, as torch checks it (the others take 3 to 5 dims)
+_MODE_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
 def upsample_shape(ctx: ShapeCtx, ins, a):
     x = ins[0]
-    if len(x) < 3:
-        ctx.fail("resampling needs [N, C, *spatial]")
+    if not 3 <= len(x) <= 5:
+        ctx.fail("resampling needs [N, C, *spatial] with 1 to 3 spatial dims")
+    rank = _MODE_RANKS.get(a.get("mode") or "nearest")
+    if rank is not None and len(x) != rank:
+        ctx.fail(f"mode '{a['mode']}' resamples {rank}-d inputs, got {len(x)} dims")
     if a.get("size") is not None:
+        if a.get("scale_factor") is not None:  # torch raises ValueError for both
+            ctx.fail("give one of 'size' and 'scale_factor', not both")
         return (x[0], x[1], *_spatial(ctx, a, "size", len(x) - 2))
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")

@@ -20,8 +20,9 @@ def reduce_shape(ctx: ShapeCtx, ins, a):
         return (1,) * len(x) if a["keepdim"] else ()
     dims = dims if isinstance(dims, tuple) else (dims,)
     axes = [ctx.axis(d, len(x)) for d in dims]
-    if len(set(axes)) != len(axes):  # torch refuses `dim: [1, -3]` on 4 dims at run time
-        ctx.fail(f"dim {list(dims)} names a dim twice", BAD_ARGUMENTS)
+    if len(set(axes)) != len(axes):  # torch refuses `x.sum((-2, 2))` on 4 dims at run time
+        ctx.fail(f"'dim' {a['dim']} names a dim more than once (input of rank {len(x)})",
+                 BAD_ARGUMENTS)
     if a["keepdim"]:
         return tuple(1 if i in axes else s for i, s in enumerate(x))
     return tuple(s for i, s in enumerate(x) if i not in axes)

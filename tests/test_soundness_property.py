@@ -1,0 +1,182 @@
+"""Soundness as a property: a spec that `check` passes builds, and its generated module,
+run under torch on random concrete dims (`verify`), gives every tensor the shape the
+checker inferred.
+
+Specs are drawn from the op library itself (ops.REGISTRY): 2-6 nodes, each an op with
+inputs drawn from the tensors before it and arguments drawn by their declared types
+(Arg.type, bounds, choices), over inputs of rank 3 and 4 whose channel count is a param.
+Most drawn specs are refused by `check` (a wrong dim, a mismatched channel count); the
+test asks that enough of them pass that the property is tested, and holds for each.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from attngen import emit, ops, verify
+from attngen.build import compile_spec
+from attngen.errors import SpecError
+from attngen.loader import Loader
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+INPUTS = {"x": ["B", "c", "H", "W"], "s": ["B", "N", "c"]}
+PARAMS = {"c": {"default": 4}, "k": {"default": 3}}
+INTS = [1, 2, 3, 4, "c", "k", "2 * c", "c // 2", "k // 2"]
+FLOATS = [0.0, 0.1, 0.5, 1.0, 2.0, 1e-5]
+SIZES = [-1, 1, 2, "c", "B", "N", "H", "W", "H * W", "c * H", "2 * c"]
+
+
+def _bounded(values: list, arg: ops.Arg) -> list:
+    """The values a numeric argument may take within its declared bounds (names kept: the
+    checker judges them)."""
+    return [v for v in values if not isinstance(v, int | float)
+            or (arg.low is None or v >= arg.low) and (arg.high is None or v <= arg.high)]
+
+
+def _value(draw, arg: ops.Arg):
+    """A value of `arg`'s declared type (ops.ARG_TYPES), in YAML's terms."""
+    match arg.type:
+        case "int":
+            return draw(st.sampled_from(_bounded(INTS, arg)))
+        case "float":
+            return draw(st.sampled_from(_bounded(FLOATS, arg)))
+        case "bool":
+            return draw(st.booleans())
+        case "str":
+            return draw(st.sampled_from(arg.choices or ("nearest",)))
+        case "dim":
+            return draw(st.integers(-4, 3))
+        case "dims":
+            return draw(st.one_of(st.integers(-4, 3),
+                                  st.lists(st.integers(-4, 3), min_size=1, max_size=2,
+                                           unique=True)))
+        case "shape":
+            return draw(st.lists(st.sampled_from(SIZES), min_size=1, max_size=4))
+        case "dim_list":
+            return draw(st.permutations(list(range(draw(st.integers(2, 4))))))
+        case "int_list":
+            one = st.sampled_from(_bounded([-1, 1, 2, "c", "k", "c // 2"], arg))
+            return draw(st.one_of(one, st.lists(one, min_size=1, max_size=3)))
+        case "ints":
+            one = st.sampled_from(_bounded([1, 2, 3, "k"], arg))
+            return draw(st.one_of(one, st.lists(one, min_size=2, max_size=2)))
+        case "floats":
+            one = st.sampled_from([0.5, 1.0, 2.0])
+            return draw(st.one_of(one, st.lists(one, min_size=2, max_size=2)))
+        case "sizes":
+            one = st.sampled_from([1, 2, None])
+            return draw(st.one_of(st.sampled_from([1, 2]), st.lists(one, min_size=2,
+                                                                    max_size=2)))
+        case other:
+            raise AssertionError(f"no values drawn for argument type {other!r}")
+
+
+def _checks(folder: Path, doc: dict) -> bool:
+    path = folder / "prefix.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        compile_spec(path, Loader(), {})
+    except SpecError:
+        return False
+    return True
+
+
+def _spec(graph: dict, output: str) -> dict:
+    return {"name": "Drawn", "params": PARAMS, "inputs": INPUTS, "graph": graph,
+            "outputs": output}
+
+
+@st.composite
+def op_specs(draw, folder: Path) -> dict:
+    """A spec document of 2-6 nodes over the registered ops, the last one its output. Each
+    node is drawn until the spec up to it checks (at most ATTEMPTS times, else left out),
+    so that most drawn specs pass `check` and the property is tested on them."""
+    tensors = list(INPUTS)
+    graph: dict[str, dict] = {}
+    last = ""
+    for i in range(draw(st.integers(2, 6))):
+        for _ in range(ATTEMPTS):
+            op = ops.REGISTRY[draw(st.sampled_from(sorted(ops.REGISTRY)))]
+            name = f"n{i}"
+            lo, hi = op.arity
+            count = draw(st.integers(lo, max(lo, min(hi if hi != -1 else 3, 3))))
+            # mostly the tensor just made, so that chains grow
+            pick = st.one_of(st.just(tensors[-1]), st.sampled_from(tensors))
+            node: dict = {"op": op.name, "in": [draw(pick) for _ in range(count)]}
+            if op.name == "view" and any(n["op"] in STRIDED for n in graph.values()):
+                continue  # a known gap (test_soundness.py: view of a permuted tensor)
+            for arg in op.args:
+                if arg.required or draw(st.booleans()):
+                    node[arg.name] = _value(draw, arg)
+            produced = [name]
+            if op.multi_output:
+                produced = node["out"] = [f"{name}_{j}" for j in range(2)]
+            if _checks(folder, _spec({**graph, name: node}, produced[0])):
+                graph[name] = node
+                tensors += produced
+                last = produced[0]
+                break
+    return _spec(graph, last or "x") if graph else _spec({"n0": {"op": "relu", "in": "x"}},
+                                                         "n0")
+
+
+ATTEMPTS = 4
+# ops after which torch may not `view` a tensor (memory layout is not modelled; a known
+# gap, xfail in test_soundness.py)
+STRIDED = ("permute", "transpose")
+
+
+class Tally:
+    """Cases drawn, and those `check` passed (each then built and verified)."""
+
+    def __init__(self) -> None:
+        self.drawn = self.checked = 0
+
+
+def _holds(folder: Path, doc: dict, tally: Tally) -> None:
+    tally.drawn += 1
+    path = folder / "drawn.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        checked = compile_spec(path, Loader(), {})
+    except SpecError:
+        return  # refused with located errors: nothing to hold
+    tally.checked += 1
+    source = emit.render(checked)  # the build: compiled before anyone sees it
+    assert "class Drawn" in source
+    report = verify.verify(checked, n_samples=2, export=False)
+    assert not report.errors, yaml.safe_dump(doc, sort_keys=False) + "\n".join(
+        d.format() for d in report.errors)
+
+
+def _run(folder: Path, profile: settings, share: float) -> Tally:
+    tally = Tally()
+    asked = max(1, round(share * profile.max_examples))
+
+    @settings(profile, max_examples=asked)
+    @given(doc=op_specs(folder))
+    def case(doc):
+        _holds(folder, doc, tally)
+
+    case()
+    return tally
+
+
+# A share of the hypothesis profile's max_examples (tests/conftest.py): 20 drawn specs in
+# the default profile (a few seconds), 300 in the slow one.
+SHARE = 0.2
+
+
+def test_checked_specs_hold_at_runtime(tmp_path):
+    tally = _run(tmp_path, settings.default, SHARE)
+    assert tally.drawn >= 0.9 * round(SHARE * settings.default.max_examples)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+
+
+@pytest.mark.slow
+def test_checked_specs_hold_at_runtime_long(tmp_path):
+    tally = _run(tmp_path, settings.get_profile("slow"), SHARE)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
