@@ -37,6 +37,7 @@ from .describe import call_label
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
 from .model import Spec, SubSpec, unwrapped
+from .ops.base import GIVES
 from .params import total as params_total
 from .render import RenderError
 
@@ -422,9 +423,10 @@ def ops_markdown() -> str:
                   code(d) for d in ops.DTYPES) + " (an input's `dtype: long` is `int`). "
                "An op's dtype rule `takes -> gives` lists the families each input may have "
                "(one entry per input, the last serving the rest; `any` is every family) and "
-               "the family it gives: `same` is the widest of the inputs' families in the order "
-               "bool, int, float, complex, as PyTorch promotes them. An input of a family the "
-               "op does not take is E402."), ""]
+               "the family it gives, or how it promotes them, as PyTorch does in the order "
+               "bool, int, float, complex: " + "; ".join(
+                   f"{code(k)} is {v}" for k, v in GIVES.items()) + ". An input of a "
+               "family the op does not take is E402."), ""]
     by_group: dict[str, list[ops.Op]] = {}
     for op in sorted(ops.REGISTRY.values(), key=lambda o: o.name.lower()):
         by_group.setdefault(op.group, []).append(op)
@@ -435,9 +437,12 @@ def ops_markdown() -> str:
             for op in by_group[name]:
                 lines += _op_section(op)
     lines += ["## Adding an op", "",
-              ("An op is one declaration in one file. A built-in op goes in the family module "
-               "it belongs to (`codegen/attngen/ops/layers.py` for layers, `ops/tensor.py` for "
-               "tensor functions, which import these names from `.base`); nothing else in "
+              ("An op is one declaration in one file. A built-in op goes in the module of its "
+               "family in `codegen/attngen/ops/` (`layers.py`, `norms.py`, `tensor.py`, "
+               "`elementwise.py`, `reductions.py`, `shaping.py`, `constants.py`, `einsum.py`), "
+               "which imports these names from `.base` (a new family module is one more name on "
+               "the "
+               "import line of `ops/__init__.py`); nothing else in "
                "attngen changes, since the checker, the emitter, the diagrams and this page all "
                "read the declaration. The same declaration in a module of your own adds the op "
                "while that module is imported (`import my_ops`, then `attngen.compile(...)`), "

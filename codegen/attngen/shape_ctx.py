@@ -105,6 +105,8 @@ class ProverCtx:
         hint = unquote_hint(value) if found == "str" else None
         if hint and (arg.accepts("float") or arg.accepts("int")):
             notes.append(hint if text.strip() == value else f"{text} is {value!r}: {hint}")
+        if arg.hint:
+            notes.append(arg.hint)
         self.fail(
             f"{what} must be {arg.describe()}, got {text} ({what_it_is})", BAD_ARGUMENTS, *notes
         )

@@ -16,7 +16,17 @@ and only installed code is imported: a spec names ops by key.
 from __future__ import annotations
 
 # the built-in families register their ops on import; plugins load on the registry's first read
-from . import constants, einsum, layers, plugins, shaping, tensor  # noqa: F401
+from . import (  # noqa: F401
+    constants,
+    einsum,
+    elementwise,
+    layers,
+    norms,
+    plugins,
+    reductions,
+    shaping,
+    tensor,
+)
 from .base import (
     ANY_DTYPE,
     ARG_TYPES,

@@ -154,6 +154,7 @@ class Arg:
     low: float | None = None  # inclusive bounds on the value (each element of a list),
     high: float | None = None  # checked at the default sizes; None: unbounded
     optional: bool = False  # null (None) is a value too; always so when the default is None
+    hint: str = ""  # a note for a value of the wrong type: what to write instead
 
     def __post_init__(self):
         if self.default is None:
@@ -182,6 +183,12 @@ class Arg:
 
 # -- dtype rules ----------------------------------------------------------------------------
 DTYPES = ("bool", "int", "float", "complex")  # dtype families, in promotion order
+# the promotion rules a `gives` may name besides a family, in words for the docs
+GIVES = {
+    "same": "the widest of the inputs' families",
+    "floating": "the widest of the inputs' families, at least float (int and bool give float)",
+    "real": "the widest of the inputs' families, but float for complex",
+}
 
 
 @dataclass(frozen=True)
@@ -189,8 +196,10 @@ class Dtypes:
     """An op's dtype rule: the dtype families it takes and the family it gives.
 
     `takes` has one entry per input position, `|`-separated families ("float|complex") or
-    "any"; the last entry serves every further input. `gives` is a family, or "same": the
-    inputs' families promoted as PyTorch promotes them (bool < int < float < complex).
+    "any"; the last entry serves every further input. `gives` is a family, or one of GIVES:
+    "same", the inputs' families promoted as PyTorch promotes them (bool < int < float <
+    complex); "floating", the same but at least float (`torch.sqrt` of an int tensor is
+    float); "real", the same but complex gives float (`torch.abs` of a complex tensor).
     """
 
     takes: tuple[str, ...] = ("float",)
@@ -202,9 +211,14 @@ class Dtypes:
         return DTYPES if entry == "any" else tuple(entry.split("|"))
 
     def result(self, families: list[str]) -> str:
-        if self.gives != "same":
-            return self.gives
-        return max(families, key=DTYPES.index) if families else "float"
+        same = max(families, key=DTYPES.index) if families else "float"
+        if self.gives == "same":
+            return same
+        if self.gives == "floating":
+            return max(same, "float", key=DTYPES.index)
+        if self.gives == "real":
+            return "float" if same == "complex" else same
+        return self.gives
 
     @property
     def text(self) -> str:
@@ -362,7 +376,8 @@ def register(op: Op) -> Op:
     for entry in op.dtype.takes:
         _require(entry == "any" or set(entry.split("|")) <= set(DTYPES),
                  f"{where}: unknown dtype family in '{entry}' (families: {', '.join(DTYPES)})")
-    _require(op.dtype.gives in (*DTYPES, "same"),
-             f"{where}: gives '{op.dtype.gives}', not a dtype family or 'same'")
+    _require(op.dtype.gives in (*DTYPES, *GIVES),
+             f"{where}: gives '{op.dtype.gives}', not a dtype family or one of "
+             f"{', '.join(GIVES)}")
     REGISTRY.add(op)
     return op

@@ -16,6 +16,7 @@ from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .reductions import reduce_shape
 from .shaping import number
 
 
@@ -92,27 +93,18 @@ register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTY
             rule="shape unchanged", summary="names a value (alias)"))
 
 
-def _reduce(ctx: ShapeCtx, ins, a):
-    x = ins[0]
-    dims = a["dim"] if isinstance(a["dim"], tuple) else (a["dim"],)
-    found = [ctx.axis(d, len(x)) for d in dims]
-    axes = sorted(set(found))
-    if len(axes) < len(found):  # torch refuses `x.sum((-2, 2))` on a 4-d tensor
-        ctx.fail(f"'dim' {a['dim']} names a dim more than once (input of rank {len(x)})")
-    if a["keepdim"]:
-        return tuple(1 if i in axes else s for i, s in enumerate(x))
-    return tuple(s for i, s in enumerate(x) if i not in axes)
-
-
 _KEEP = "{% if 'keepdim' in given %}, keepdim={{ keepdim }}{% endif %}"
-# mean and sum reduce over one dim or several; max and min (with .values) over one
+# mean and sum reduce over one dim or several; max and min (with .values) over one, amax
+# and amin (reductions.py) over several
 for _name, _call, _what, _dim, _takes in (
     ("mean", "{{ x }}.mean({{ dim }}" + _KEEP + ")", "mean", "dims", "float|complex"),
     ("sum", "{{ x }}.sum({{ dim }}" + _KEEP + ")", "sum", "dims", "int|float|complex"),
     ("max", "{{ x }}.max({{ dim }}" + _KEEP + ").values", "maximum", "dim", "int|float"),
     ("min", "{{ x }}.min({{ dim }}" + _KEEP + ").values", "minimum", "dim", "int|float"),
 ):
-    register(Op(_name, "pool", (Arg("dim", _dim), Arg("keepdim", "bool", False)), _reduce,
+    several = f"over several dims write op: a{_name} (torch's {_name} takes one dim)"
+    register(Op(_name, "pool", (Arg("dim", _dim, hint=several if _dim == "dim" else ""),
+                                Arg("keepdim", "bool", False)), reduce_shape,
                 call=_call, dtype=Dtypes((_takes,)),
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))

@@ -1,0 +1,62 @@
+"""Elementwise tensor functions: sqrt, rsqrt, exp, log, abs, pow, clamp (shape unchanged,
+or broadcast for pow's tensor exponent). Their dtype rules are PyTorch's: the exponential
+and root family makes floats of int and bool tensors, abs keeps an int tensor int."""
+
+from __future__ import annotations
+
+from ..errors import BAD_ARGUMENTS
+from .base import FLOAT_ONLY, Arg, Dtypes, Op, register
+from .ctx import ShapeCtx
+
+
+def _same(ctx: ShapeCtx, ins, a):
+    return ins[0]
+
+
+# torch.sqrt(int tensor) is a float tensor, of a complex one a complex tensor
+_FLOATING = Dtypes(("any",), gives="floating")
+for _name, _what in (("sqrt", "square root"), ("rsqrt", "reciprocal square root (1 / sqrt)"),
+                     ("exp", "exponential"), ("log", "natural logarithm")):
+    register(Op(_name, "arith", (), _same, dtype=_FLOATING, call=f"torch.{_name}({{{{ x }}}})",
+                rule="elementwise: shape unchanged", summary=f"elementwise {_what}"))
+
+# torch.abs keeps an int tensor int, gives a float of a complex one, and refuses bool
+register(Op("abs", "arith", (), _same, dtype=Dtypes(("int|float|complex",), gives="real"),
+            call="torch.abs({{ x }})", rule="elementwise: shape unchanged",
+            summary="elementwise absolute value (the magnitude of a complex number)"))
+
+
+def _pow(ctx: ShapeCtx, ins, a):
+    given = a["exponent"] is not None
+    if given == (len(ins) == 2):
+        ctx.fail("pow takes its exponent as 'exponent' (a number) or as a second input (a "
+                 "tensor), one of them", BAD_ARGUMENTS)
+    return ctx.broadcast(ins)
+
+
+# The base is float or complex: an int tensor to a number power is int or float depending on
+# the number, which a dtype rule does not see. A tensor exponent may be of any number family.
+register(Op(
+    "pow", "arith", (Arg("exponent", "float", None),), _pow, arity=(1, 2),
+    dtype=Dtypes(("float|complex", "int|float|complex")),
+    call="{{ x }}.pow({{ ins[1] if ins | length > 1 else exponent }})",
+    rule="elementwise; a tensor exponent broadcasts with the input",
+    summary="elementwise power: to a number ('exponent') or to a second tensor",
+    key_args=("exponent",),
+))
+
+
+def _clamp(ctx: ShapeCtx, ins, a):
+    if a["min"] is None and a["max"] is None:
+        ctx.fail("clamp needs 'min', 'max' or both", BAD_ARGUMENTS)
+    return ins[0]
+
+
+# float only: an int tensor clamped to a number that is not whole becomes float in torch
+register(Op(
+    "clamp", "arith", (Arg("min", "float", None), Arg("max", "float", None)), _clamp,
+    dtype=FLOAT_ONLY,
+    call="torch.clamp({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    rule="elementwise: shape unchanged", summary="limit every element to [min, max]",
+    key_args=("min",),  # shown positionally: clamp(max=1) must not read clamp(1)
+))

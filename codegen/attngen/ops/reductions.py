@@ -1,0 +1,90 @@
+"""Reductions beside mean, sum, max and min (tensor.py): std, var, norm, logsumexp, amax,
+amin. Each reduces one dim or a list of them (`dim: [2, 3]`); those whose dim may be left
+out reduce every dim then, as torch does. Their shape rule, `reduce_shape`, is tensor.py's
+reductions' too."""
+
+from __future__ import annotations
+
+from ..errors import BAD_ARGUMENTS
+from .base import Arg, Dtypes, Op, register
+from .ctx import ShapeCtx
+
+DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
+ALL_RULE = DIM_RULE + "; no dim: every dim"
+
+
+def reduce_shape(ctx: ShapeCtx, ins, a):
+    """The shape rule of every reduction, here and in tensor.py (mean, sum, max, min)."""
+    x, dims = ins[0], a["dim"]
+    if dims is None:  # every dim
+        return (1,) * len(x) if a["keepdim"] else ()
+    dims = dims if isinstance(dims, tuple) else (dims,)
+    axes = [ctx.axis(d, len(x)) for d in dims]
+    if len(set(axes)) != len(axes):  # torch refuses `x.sum((-2, 2))` on 4 dims at run time
+        ctx.fail(f"'dim' {a['dim']} names a dim more than once (input of rank {len(x)})",
+                 BAD_ARGUMENTS)
+    if a["keepdim"]:
+        return tuple(1 if i in axes else s for i, s in enumerate(x))
+    return tuple(s for i, s in enumerate(x) if i not in axes)
+
+
+# `torch.std(x, dim=(2, 3), correction=0)`: each argument the spec gives, by keyword
+_KEYWORDS = "{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %}"
+_KEEPDIM = Arg("keepdim", "bool", False)
+
+
+def _spread(ctx: ShapeCtx, ins, a):
+    if a["correction"] is not None and a["unbiased"] is not None:
+        ctx.fail("give 'correction' or 'unbiased', not both (unbiased: false is correction: "
+                 "0)", BAD_ARGUMENTS)
+    return reduce_shape(ctx, ins, a)
+
+
+# torch.std(x, unbiased=..., keepdim=...) matches no overload of torch's: with both, dim is
+# written even when it is None
+_NO_DIM = ("{% if 'unbiased' in given and 'keepdim' in given and 'dim' not in given %}"
+           ", dim=None{% endif %}")
+
+
+# torch 2's signature: `correction` (default 1, Bessel's correction; 0 the population
+# statistic); the older `unbiased` (true: correction 1, false: 0) is taken too, as torch does
+for _name, _what in (("std", "standard deviation"), ("var", "variance")):
+    register(Op(
+        _name, "pool",
+        (Arg("dim", "dims", None), Arg("correction", "float", None, low=0),
+         Arg("unbiased", "bool", None), _KEEPDIM),
+        _spread, call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})",
+        dtype=Dtypes(("float|complex",), gives="float"),  # of a complex tensor: real
+        rule=ALL_RULE,
+        summary=f"{_what} over dims (correction: 1 unless given, as in torch)",
+        key_args=("dim",),  # diagrams show key args positionally: torch's 2nd is unbiased
+    ))
+
+# written as torch.linalg.vector_norm (Tensor.norm is deprecated); `p`, as Tensor.norm and
+# F.normalize name it, is vector_norm's `ord`
+register(Op(
+    "norm", "pool", (Arg("p", "float", 2), Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
+    call=("torch.linalg.vector_norm({{ x }}{% for k in given %}, "
+          "{{ 'ord' if k == 'p' else k }}={{ args[k] }}{% endfor %})"),
+    dtype=Dtypes(("float|complex",), gives="float"),
+    rule=ALL_RULE,
+    summary="vector p-norm over dims (torch.linalg.vector_norm; p: inf for the max norm)",
+    key_args=("p",),  # diagrams show key args positionally, as Tensor.norm(p) reads
+))
+
+register(Op(
+    "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), reduce_shape,
+    call=f"torch.logsumexp({{{{ x }}}}{_KEYWORDS})",
+    dtype=Dtypes(("any",), gives="floating"),  # of an int tensor: float
+    rule=DIM_RULE, summary="log of the sum of exponentials over dims (numerically stable)",
+    key_args=("dim", "keepdim"),
+))
+
+for _name, _what in (("amax", "maximum"), ("amin", "minimum")):
+    register(Op(
+        _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
+        call=f"torch.{_name}({{{{ x }}}}{_KEYWORDS})",
+        dtype=Dtypes(("bool|int|float",)),  # complex tensors have no order
+        rule=ALL_RULE, summary=f"{_what} over dims (values only; max and min take one dim)",
+        key_args=("dim", "keepdim"),
+    ))
