@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .algebra import TooLarge
-from .configs import Env, config_text, configurations, param_env
+from .configs import Env, check_names, config_text, configurations, param_env
 from .dims import dim_symbol
 from .errors import (
     OVER_BUDGET,
@@ -25,7 +25,7 @@ from .errors import (
     error,
 )
 from .graph import build, check_reachable, producers
-from .infer import MAX_NODES, Inference, NodeCount, check_names
+from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
 from .names import check_file_names
 from .ops.ctx import Shape

@@ -8,11 +8,12 @@ and every configuration is checked.
 
 from __future__ import annotations
 
+import ast
 import itertools
 from typing import Any
 
 from .dims import dim_symbol
-from .errors import BAD_VALUE, REQUIREMENT_FAILS, SpecError, error
+from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr
 from .model import Spec
 
@@ -96,3 +97,13 @@ def add_lets(spec: Spec, env: Env) -> None:
         env.val[let.name] = let.expr.value(env.val)
         env.sym[let.name] = let.expr.sympy(env.sym)
 
+
+def check_names(expr: Expr, env, scope: str = "") -> None:
+    """E202 at the first unknown name of an expression, with a suggestion (and `scope`, a
+    note on what the expression may name)."""
+    if all(n in env for n in expr.names):  # the common case: nothing to locate
+        return
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
+            raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]), scope)

@@ -220,3 +220,18 @@ def check_unique_names(spec: Spec) -> None:
                         )
                     )
     issues.raise_if_any()
+
+
+_ORDERS: dict[int, tuple[Spec, list[str]]] = {}
+
+
+def forward_order(spec: Spec) -> list[str]:
+    """The forward order of a spec that has been checked (build() would raise otherwise),
+    computed once per spec object: a sub-spec is called at every use in every configuration.
+    The entry holds the spec itself, so its id cannot be reused while cached."""
+    hit = _ORDERS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_ORDERS) >= 256:
+            _ORDERS.clear()
+        hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
+    return hit[1]

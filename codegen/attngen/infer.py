@@ -8,27 +8,23 @@ dtypes the op takes; the op's arguments are checked against their declared types
 
 from __future__ import annotations
 
-import ast
-
 import sympy
 
 from . import ops
 from .algebra import TooLarge
-from .configs import Env, add_lets, config_text, structural_params
+from .configs import Env, add_lets, check_names, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import (
     BAD_ARGUMENTS,
     SHAPE_MISMATCH,
     SHAPE_RULE,
-    UNKNOWN_NAME,
     UNKNOWN_REF,
     UNSTATED_DIVISIBILITY,
     Loc,
-    did_you_mean,
     error,
 )
 from .expr import Expr, frozen_value
-from .graph import build, producers
+from .graph import forward_order, producers
 from .model import (
     Callee,
     Cases,
@@ -74,17 +70,6 @@ class NodeCount:
             raise TooLarge(f"the spec expands to more than {MAX_NODES:,} nodes: its own and "
                            "its sub-specs' at every `use:` and `each` item, in every "
                            "configuration (the build budget for nodes)")
-
-
-def check_names(expr: Expr, env, scope: str = "") -> None:
-    """E202 at the first unknown name of an expression, with a suggestion (and `scope`, a
-    note on what the expression may name)."""
-    if all(n in env for n in expr.names):  # the common case: nothing to locate
-        return
-    for n in ast.walk(expr.tree):
-        if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
-            raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
-                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]), scope)
 
 
 class Inference:
@@ -573,19 +558,3 @@ def _with_dtypes(shapes, typed):
 
 def actual_shape(shape):
     return shape
-
-
-_ORDERS: dict[int, tuple[Spec, list[str]]] = {}
-
-
-def forward_order(spec: Spec) -> list[str]:
-    """The forward order of a spec that has been checked (build() would raise otherwise),
-    computed once per spec object: a sub-spec is called at every use in every configuration.
-    The entry holds the spec itself, so its id cannot be reused while cached."""
-    hit = _ORDERS.get(id(spec))
-    if hit is None or hit[0] is not spec:
-        if len(_ORDERS) >= 256:
-            _ORDERS.clear()
-        hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
-    return hit[1]
-
