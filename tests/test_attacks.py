@@ -712,8 +712,13 @@ def _assert_stayed_inside(root: Path, case: OutputTree, res: Result, before: dic
     assert _snapshot(root / "outside") == before["outside"], f"{case}: a byte outside -o changed"
     assert _snapshot(root / "specs") == before["specs"], f"{case}: the spec changed"
     assert sorted(p.name for p in root.iterdir()) == before["entries"], f"{case}: new files"
+    # `diagram -o PATH` where PATH is a folder: a bad argument, so a usage error (exit 2)
+    usage = case.command == "diagram" and case.hazards.get("se.svg") == "folder"
     if res.code != 0:
-        if not ("--check" in case.command and STALE.fullmatch(res.err)):
+        if usage:
+            assert res.code == 2 and res.err.startswith("attngen: error: -o ") \
+                and res.err.count("\n") == 1, f"{case}: {res.err}"
+        elif not ("--check" in case.command and STALE.fullmatch(res.err)):
             assert_located_errors(res, located=False)
         after = {k: v for k, v in _snapshot(out).items() if not k.endswith(".tmp")}
         assert after == {k: v for k, v in before["out"].items() if not k.endswith(".tmp")}, \
