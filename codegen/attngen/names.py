@@ -71,15 +71,28 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
             loc, BAD_NAME, f"{what} name '{text[:20]}...' is longer than {MAX_NAME} characters"
         )
     if keyword.iskeyword(text) or keyword.issoftkeyword(text):
-        raise error(loc, BAD_NAME, f"{what} name '{text}' is a Python keyword")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is a Python keyword",
+                    _rename_hint(text, attribute))
     if text.startswith("_"):
         raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
                     "(reserved for generated code)")
     if text in GENERATED_NAMES or text in BUILTIN_NAMES:
-        raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it",
+                    _rename_hint(text, attribute))
     if attribute and text in MODULE_ATTRS:
-        raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}")
+        raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}",
+                    _rename_hint(text, attribute))
     return text
+
+
+def _rename_hint(text: str, attribute: bool) -> str:
+    """A note naming a free spelling of a reserved name (a trailing underscore, Python's
+    convention for `class_`), or '' if that is not free either (too long)."""
+    new = text + "_"
+    free = (len(new) <= MAX_NAME and not keyword.iskeyword(new)
+            and new not in GENERATED_NAMES and new not in BUILTIN_NAMES
+            and not (attribute and new in MODULE_ATTRS))
+    return f"rename it, e.g. to '{new}' (and every place that reads it)" if free else ""
 
 
 def check_class_name(name: object, loc: Loc) -> str:
