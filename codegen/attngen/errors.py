@@ -19,7 +19,7 @@ class ErrorCode(str):
 
     summary: str
 
-    def __new__(cls, code: str, summary: str) -> ErrorCode:  # noqa: PYI034 (final)
+    def __new__(cls, code: str, summary: str) -> ErrorCode:
         self = super().__new__(cls, code)
         self.summary = summary
         return self
