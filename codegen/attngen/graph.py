@@ -6,12 +6,15 @@ so loading a spec (a cached build loads none) does not import it.
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .errors import (
     BAD_ARGUMENTS,
     DUPLICATE_NAME,
     GRAPH_CYCLE,
+    UNKNOWN_NAME,
     UNKNOWN_OUTPUT,
     UNKNOWN_REF,
     UNREACHABLE_NODE,
@@ -20,12 +23,14 @@ from .errors import (
     did_you_mean,
     error,
 )
+from .expr import Expr
 from .model import (
     Cases,
     FunctionOp,
     Node,
     Ref,
     Repeat,
+    Seq,
     Spec,
     cases_of,
     dim_names,
@@ -202,6 +207,54 @@ def forward_names(spec: Spec) -> set[str]:
             if isinstance(call, FunctionOp):
                 exprs += list(call.args.values())
     return {name for e in exprs for name in e.names}
+
+
+def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
+    """(node, expression, loop variable) of every expression __init__ evaluates to build a
+    layer: layer and sub-spec arguments (in `seq` items, `each` bodies and cases too) and
+    the lists a layer `each` runs over."""
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            form, var = body.form, loop_var(body)
+            layer = owned_layer(form)
+            if layer is None:
+                continue
+            if isinstance(form, Repeat):
+                yield body, form.iterable, None
+            parts = [i.form for i in layer.items] if isinstance(layer, Seq) else [layer]
+            for part in parts:
+                for expr in part.args.values():
+                    yield body, expr, var
+
+
+def check_constructor_names(spec: Spec) -> None:
+    """E202 where a layer's argument names a dim: a layer is built in __init__, whose names
+    are the params and lets (and an `each` variable), before any input exists."""
+    dims: dict[str, str] = {}
+    for name, inp in spec.sources().items():
+        for dim, _ in dim_names(inp.tensor_shape):
+            dims.setdefault(dim, f"input dim '{dim}' (of input '{name}')")
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            shapes = body.shape or []
+            for shape in (shapes if shapes and isinstance(shapes[0], list) else [shapes]):
+                for dim, _ in dim_names(shape):
+                    dims.setdefault(dim, f"dim '{dim}' (bound by the shape of node "
+                                    f"'{node.name}')")
+    for name in [*spec.params, *spec.lets]:
+        dims.pop(name, None)
+    issues = Collector()
+    for node, expr, var in constructor_exprs(spec):
+        for n in ast.walk(expr.tree):
+            if isinstance(n, ast.Name) and n.id in dims and n.id != var:
+                issues.add(error(
+                    expr.loc.shifted(n.col_offset), UNKNOWN_NAME,
+                    f"node '{node.name}': '{expr.text}' names {dims[n.id]}, but the layer is "
+                    "built in __init__, before any input: only params and lets exist there",
+                    f"make it a param: `params: {{{n.id}: {{type: int, example: 64}}}}` (the "
+                    f"input shape then reads it), or compute it from params"))
+                break
+    issues.raise_if_any()
 
 
 def check_unique_names(spec: Spec) -> None:
