@@ -228,8 +228,9 @@ def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
 
 
 def check_constructor_names(spec: Spec) -> None:
-    """E202 where a layer's argument names a dim: a layer is built in __init__, whose names
-    are the params and lets (and an `each` variable), before any input exists."""
+    """E202 where a layer's argument or a `when` condition names a dim: both are evaluated
+    in __init__, whose names are the params and lets (and an `each` variable), before any
+    input exists."""
     dims: dict[str, str] = {}
     for name, inp in spec.sources().items():
         for dim, _ in dim_names(inp.tensor_shape):
@@ -244,13 +245,19 @@ def check_constructor_names(spec: Spec) -> None:
     for name in [*spec.params, *spec.lets]:
         dims.pop(name, None)
     issues = Collector()
-    for node, expr, var in constructor_exprs(spec):
+    whens = [(f"output '{o.name}'", o.when, None) for o in spec.outputs if o.when is not None]
+    whens += [(f"node '{node.name}'", body.when, None) for node in spec.nodes.values()
+              for body in [node, *cases_of(node)] if body.when is not None]
+    layers = [(f"node '{node.name}'", expr, var) for node, expr, var in constructor_exprs(spec)]
+    for what, expr, var in [*layers, *whens]:
         for n in ast.walk(expr.tree):
             if isinstance(n, ast.Name) and n.id in dims and n.id != var:
+                why = ("the layer is built in __init__" if (what, expr, var) in layers else
+                       "a condition is decided once, at construction")
                 issues.add(error(
                     expr.loc.shifted(n.col_offset), UNKNOWN_NAME,
-                    f"node '{node.name}': '{expr.text}' names {dims[n.id]}, but the layer is "
-                    "built in __init__, before any input: only params and lets exist there",
+                    f"{what}: '{expr.text}' names {dims[n.id]}, but {why}, before any "
+                    "input: only params and lets exist there",
                     f"make it a param: `params: {{{n.id}: {{type: int, example: 64}}}}` (the "
                     f"input shape then reads it), or compute it from params"))
                 break
