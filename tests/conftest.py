@@ -63,3 +63,51 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# --- every E404 hint the suite provokes, pasted back (tests/test_e404_hints.py) ----------------
+# Each SpecError made in this process with an E404 diagnostic is recorded with the text of
+# the spec file it is located in and of the .yaml files beside it (a `use:` reads them),
+# taken when the error is made: tests rewrite and delete their files. The replay test runs
+# last (pytest_collection_modifyitems) and pastes each hint back into its spec.
+E404_SEEN: dict[tuple, dict] = {}  # (file text, hint) -> the case, each once
+E404_TEST = "test_e404_hints.py::test_every_e404_hint_the_suite_provokes_works_pasted_back"
+_MAX_FOLDER_FILES = 30
+
+
+def _record_e404(exc) -> None:
+    from attngen.errors import UNSTATED_DIVISIBILITY
+
+    for d in exc.diagnostics:
+        if d.code != UNSTATED_DIVISIBILITY or not d.loc.line:
+            continue
+        path = Path(d.loc.file)
+        try:
+            text = path.read_text(encoding="utf-8")
+            siblings = sorted(path.resolve().parent.glob("*.yaml"))[:_MAX_FOLDER_FILES]
+            folder = {p.name: p.read_text(encoding="utf-8") for p in siblings if p.is_file()}
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        E404_SEEN.setdefault((text, d.format()), {
+            "name": path.name, "text": text, "folder": folder, "diagnostic": d.format()})
+
+
+def _install_e404_recorder() -> None:
+    from attngen import errors
+
+    init = errors.SpecError.__init__
+
+    def recording_init(self, diagnostics) -> None:
+        init(self, diagnostics)
+        _record_e404(self)
+
+    errors.SpecError.__init__ = recording_init
+
+
+_install_e404_recorder()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The E404 replay test last: it reads what the tests before it provoked."""
+    last = [item for item in items if item.nodeid.endswith(E404_TEST)]
+    items[:] = [item for item in items if item not in last] + last

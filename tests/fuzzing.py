@@ -36,7 +36,8 @@ from attngen.cli import main
 # and the closing count line.
 DIAG = re.compile(r"^\S.*:\d+:\d+: error\[E\d{3}\]: \S.*$")
 NOTE = re.compile(r"^  note: .*$")
-SUMMARY = re.compile(r"^attngen: \d+ errors?$")
+# the count line, or a build's line naming the specs that failed
+SUMMARY = re.compile(r"^attngen: (\d+ errors?|(built|checked) \d+ of \d+ specs; \d+ failed: .+)$")
 # What generated modules may import.
 ALLOWED_IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "math", "__future__"}
 

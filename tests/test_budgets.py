@@ -74,17 +74,22 @@ def test_an_expression_bomb_is_refused_at_the_expression(tmp_path, dim):
 
 
 def test_a_bomb_built_by_substitution_is_refused_where_it_grows(tmp_path):
-    """Each line is small; the dims bound by the annotations compound."""
+    """Each line is small; the values substituted compound. (A layer's arguments read
+    params and lets: the dims an annotation binds do not exist in __init__.)"""
     write(tmp_path / "grow.yaml", """\
         name: Grow
+        params:
+          C: {type: int, example: 3}
+        let:
+          D: (C + 1) ** 8
         inputs:
           x: [B, C]
         graph:
-          a: {op: Linear, args: [C, "(C + 1) ** 8"], in: x, shape: [B, D]}
+          a: {op: Linear, args: [C, D], in: x, shape: [B, D]}
           b: {op: Linear, args: [D, "(D + C) ** 8"], in: a, shape: [B, E]}
         outputs: b
         """)
-    line = refused(attngen(tmp_path, "check", "grow.yaml"), "grow.yaml:6:29", "expression size")
+    line = refused(attngen(tmp_path, "check", "grow.yaml"), "grow.yaml:10:29", "expression size")
     assert "'(D + C) ** 8' with the values of its names is too large" in line
 
 

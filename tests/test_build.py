@@ -81,10 +81,35 @@ def test_failing_spec_leaves_existing_files_untouched(tmp_path, capsys):
     (specs / "se.yaml").write_text((specs / "se.yaml").read_text().replace("16", "8"))
     (specs / "zz_broken.yaml").write_text(BROKEN)
     capsys.readouterr()
-    assert main(["build", "--no-svg", str(specs), "-o", str(out)]) == 1
+    assert main(["build", "--no-svg", "--all-or-nothing", str(specs), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "zz_broken.yaml:5:" in err and "error[E300]" in err and "Traceback" not in err
     assert _tree(out) == before  # no new, changed, half-written or temp files
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_folder_build_builds_the_good_specs_and_names_the_failing_ones(tmp_path, capsys, check):
+    """Issue 13: one failing spec of a folder stops only itself; its diagnostics, then one
+    summary line naming it, exit 1. `--check` lists the good specs' stale files the same way."""
+    specs, out = tmp_path / "specs", tmp_path / "out"
+    specs.mkdir()
+    for name in ("se", "eca"):
+        shutil.copy(REPO_ROOT / f"specs/{name}.yaml", specs / f"{name}.yaml")
+    (specs / "m_broken.yaml").write_text(BROKEN)
+    flags = ["--check"] if check else []
+    code = main(["build", "--no-svg", *flags, str(specs), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    lines = captured.err.splitlines()
+    assert "m_broken.yaml:5:" in lines[-2] and "error[E300]" in lines[-2]
+    did = "checked" if check else "built"
+    assert lines[-1] == (f"attngen: {did} 2 of 3 specs; 1 failed: {specs / 'm_broken.yaml'}")
+    if check:
+        assert not out.exists()
+        assert f"stale: {out / 'se.py'}" in captured.out
+    else:
+        assert sorted(_tree(out)) == ["eca.dot", "eca.py", "se.dot", "se.py"]
+        assert "class SEAttention(nn.Module)" in (out / "se.py").read_text()
 
 
 def test_each_spec_file_is_checked_once_per_build(tmp_path, monkeypatch):
@@ -112,7 +137,8 @@ def test_errors_of_several_specs_come_in_order_and_nothing_is_written(tmp_path, 
         shutil.copy(REPO_ROOT / f"specs/{name}.yaml", specs / f"{name}.yaml")
     (specs / "a_broken.yaml").write_text(BROKEN)
     (specs / "m_broken.yaml").write_text(BROKEN.replace("in: z", "in: x, shape: [B, C, 1]"))
-    code = main(["build", "--no-svg", str(specs), "-o", str(tmp_path / "out")])
+    code = main(["build", "--no-svg", "--all-or-nothing", str(specs), "-o",
+                 str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 1
     assert err.index("a_broken.yaml:5:") < err.index("m_broken.yaml:5:") and "Traceback" not in err

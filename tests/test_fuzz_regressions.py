@@ -23,7 +23,7 @@ CASES = {
     "null_dim": ("  y: {op: ReLU, in: x, shape: [B, null, H, W]}", 1, "E102"),
     # a list where Linear expects a number: no integer dim
     "list_argument": (("  f: {op: view, in: x, to: [B, -1]}\n"
-                      "  y: {op: Linear, args: [c * H * W, []], in: f, shape: [B, c]}"), 1,
+                      "  y: {op: Linear, args: [c, []], in: f, shape: [B, c]}"), 1,
                       "E402"),
     # a defaulted argument left out of a tensor function (stack's dim)
     "default_argument": (("  s: {op: stack, in: [x, x]}\n"

@@ -74,11 +74,15 @@ def test_a_stem_that_shadows_a_module_is_refused_with_a_rename_hint(tmp_path, st
     good = _copy(tmp_path / "specs", "eca.yaml", (REPO_ROOT / "specs/eca.yaml").read_text())
     bad = _copy(tmp_path / "specs", f"{stem}.yaml")
     out = tmp_path / "out"
-    res = run_cli(["build", "--no-svg", good, bad, "-o", out])
+    res = run_cli(["build", "--no-svg", "--all-or-nothing", good, bad, "-o", out])
     assert_located_errors(res, located=False)
     assert res.err.startswith(f"{bad}: error[E104]: the generated {stem}.py would shadow")
     assert f"rename the spec (e.g. {stem}_block.yaml)" in res.err
     assert not out.exists()  # the good spec's files are not written either
+    res = run_cli(["build", "--no-svg", good, bad, "-o", out])  # only the bad one fails
+    assert_located_errors(res, located=False)
+    assert res.err.startswith(f"{bad}: error[E104]: the generated {stem}.py would shadow")
+    assert sorted(p.name for p in out.iterdir()) == ["eca.dot", "eca.py"]
 
 
 def test_a_spec_built_over_itself_is_refused(tmp_path):

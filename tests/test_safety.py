@@ -658,7 +658,7 @@ def test_cycle_in_a_folder_build_is_reported_once_per_entry_and_writes_nothing(t
     _user(specs, "a", "A", "b")
     _user(specs, "b", "B", "a")
     shutil.copy(REPO_ROOT / "specs/se.yaml", specs / "se.yaml")
-    res = run_cli(["build", "--no-svg", specs, "-o", tmp_path / "out"])
+    res = run_cli(["build", "--no-svg", "--all-or-nothing", specs, "-o", tmp_path / "out"])
     assert_located_errors(res)
     assert "E501" in res.err and "Traceback" not in res.err
     assert not (tmp_path / "out").exists()
@@ -678,7 +678,8 @@ def test_failing_spec_among_several_changes_no_byte_and_no_mtime(tmp_path, comma
     specs.mkdir()
     for name in ("eca", "se", "cbam"):
         shutil.copy(REPO_ROOT / f"specs/{name}.yaml", specs / f"{name}.yaml")
-    argv = [command, *(["--no-svg"] if command == "build" else []), specs, "-o", out]
+    argv = [command, *(["--no-svg", "--all-or-nothing"] if command == "build" else []), specs,
+            "-o", out]
     assert run_cli(argv).code == 0
     for p in out.rglob("*"):  # old mtimes, so a rewrite would show even on coarse clocks
         if p.is_file():

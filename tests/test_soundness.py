@@ -95,6 +95,7 @@ def test_a_quoted_number_reaching_a_number_argument_says_how_to_write_it(tmp_pat
     path = _write(tmp_path, "quoted_arg", """\
         name: QuotedArg
         params:
+          C: {type: int, example: 8}
           eps: {default: "1e-5"}
         inputs:
           x: [B, C, H, W]
@@ -103,7 +104,7 @@ def test_a_quoted_number_reaching_a_number_argument_says_how_to_write_it(tmp_pat
         outputs: y
         """)
     err = _error(path, capsys)
-    assert "quoted_arg.yaml:7:40: error[E402]" in err and "'eps' must be a number" in err
+    assert "quoted_arg.yaml:8:40: error[E402]" in err and "'eps' must be a number" in err
     assert "eps is '1e-5': write 1e-5 (or 0.00001) without quotes" in err
 
 

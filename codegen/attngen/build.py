@@ -1,9 +1,10 @@
 """Build: spec files -> generated/NAME.py, .dot and .svg, written atomically.
 
-Every spec is checked and rendered in memory first; files are written only when every
-requested spec succeeded and every output may be written (see `refusals`), each through a
-temporary file and os.replace (files.write_file), so a failing spec never leaves a
-half-written or clobbered file behind. Every problem of every spec is reported at once.
+Every spec is checked and rendered in memory first; then the outputs of the specs that
+built are written (all of them, or with `--all-or-nothing` only when every requested spec
+succeeded), when every output may be written (see `refusals`), each through a temporary
+file and os.replace (files.write_file), so a failing spec never leaves a half-written or
+clobbered file behind. Every problem of every spec is reported at once.
 """
 
 from __future__ import annotations
@@ -128,7 +129,23 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
               use_cache: bool = True, spec_refs: bool = False,
               include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
-    """Render everything in memory; raises SpecError with all problems of all specs.
+    """Render everything in memory; raises SpecError with all problems of all specs."""
+    out, failed = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
+                                 spec_refs=spec_refs, include=include)
+    issues = Collector()
+    for problem in failed.values():
+        issues.add(problem)
+    issues.raise_if_any()
+    return out
+
+
+def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
+                   use_cache: bool = True, spec_refs: bool = False,
+                   include: Iterable[str | os.PathLike[str]] = ()
+                   ) -> tuple[list[Artifact], dict[Path, SpecError]]:
+    """Render in memory every spec that builds: (their artifacts, {spec: its problems} for
+    the others, in the order given). Raises SpecError when an output may not be written
+    (see `refusals`: a problem of the output folder, not of one spec).
     `spec_refs`: the generated source names the spec line of every forward line.
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
@@ -137,13 +154,14 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`, loader.py).
     """
     paths = unique_files(paths)
-    loader, issues = Loader(include=include), Collector()
+    loader = Loader(include=include)
+    failed: dict[Path, SpecError] = {}
     for path in paths:
         if path.stem in SHADOWED:
             what = "Python's own" if path.stem in sys.stdlib_module_names else "the"
-            issues.add(error(Loc(str(path)), BAD_NAME, f"the generated {path.stem}.py would "
-                             f"shadow {what} module '{path.stem}' for code run in "
-                             f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)"))
+            failed[path] = error(Loc(str(path)), BAD_NAME, f"the generated {path.stem}.py "
+                                 f"would shadow {what} module '{path.stem}' for code run in "
+                                 f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)")
     renderer = _renderer() if svg else None
     # the -I folders decide what `use:` and `extends:` find: part of every key
     store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs,
@@ -151,7 +169,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
-    for path in paths:
+    for path in (p for p in paths if p not in failed):
         key = store.key(path, loader.display(path)) if store else None
         hit = store.get(key) if store and key else None
         if hit is not None and set(hit.files) == suffixes:
@@ -167,7 +185,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
     for path, key in misses.items():  # in the order given: errors and files stay in order
         arts, problem = built[path]
         if problem is not None:
-            issues.add(problem)
+            failed[path] = problem
             continue
         done[path] = arts
         if store and key:
@@ -176,10 +194,11 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
                 store.put(key, {str(p): loader.digests[p] for p in deps},
                           {a.path.suffix: a.data for a in arts})
     out = [art for path in paths if path in done for art in done[path]]
+    issues = Collector()
     for problem in refusals(out, out_dir):
         issues.add(problem)
     issues.raise_if_any()
-    return out
+    return out, {path: failed[path] for path in paths if path in failed}
 
 
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}

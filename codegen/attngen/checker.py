@@ -24,7 +24,7 @@ from .errors import (
     SpecError,
     error,
 )
-from .graph import build, check_reachable, producers
+from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
 from .names import check_file_names
@@ -81,6 +81,7 @@ def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
                 issues.add(exc)
     issues.raise_if_any()
     graph, order = build(spec)
+    check_constructor_names(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
     count = NodeCount()  # the node budget holds for all configurations together

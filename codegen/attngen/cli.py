@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 from . import __version__, docs, ops, params, render
 from .build import (
     Artifact,
-    artifacts,
+    artifacts_each,
     builtin_spec,
     collect_specs,
     compile_spec,
@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: generated/)")
     b.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list the files that would change")
+    b.add_argument("--all-or-nothing", action="store_true",
+                   help="write nothing if any spec fails (default: build the others)")
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
     b.add_argument("--no-cache", action="store_true",
                    help="check and render every spec, ignoring the build cache")
@@ -227,15 +229,32 @@ def cmd_build(args) -> int:
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
-    arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
-                     use_cache=not args.no_cache, spec_refs=args.spec_refs,
-                     include=args.include)
+    arts, failed = artifacts_each(paths, out_dir,
+                                  svg=want_svg and bool(render.available_backends()),
+                                  use_cache=not args.no_cache, spec_refs=args.spec_refs,
+                                  include=args.include)
+    if failed and (args.all_or_nothing or len(paths) == 1):
+        issues = Collector()
+        for problem in failed.values():
+            issues.add(problem)
+        issues.raise_if_any()
     if args.check:
-        return _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
-    written = write_atomic(arts, out_dir)
-    print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
-          f"{len(arts) - len(written)} unchanged, in {out_dir}/")
-    return EXIT_OK
+        code = _report_stale(arts, out_dir, "generated", f"attngen build {' '.join(args.paths)}")
+    else:
+        written = write_atomic(arts, out_dir)
+        print(f"built {len(paths) - len(failed)} spec(s): {len(written)} file(s) written, "
+              f"{len(arts) - len(written)} unchanged, in {out_dir}/")
+        code = EXIT_OK
+    if not failed:
+        return code
+    for problem in failed.values():  # each failing spec's diagnostics, then one summary line
+        for d in problem.diagnostics:
+            print(d.format(), file=sys.stderr)
+    names = ", ".join(str(p) for p in failed)
+    did = "checked" if args.check else "built"
+    print(f"attngen: {did} {len(paths) - len(failed)} of {len(paths)} specs; {len(failed)} "
+          f"failed: {names}", file=sys.stderr)
+    return EXIT_ERRORS
 
 
 def _cannot_write_in(folder: Path) -> bool:

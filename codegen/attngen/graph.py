@@ -6,12 +6,15 @@ so loading a spec (a cached build loads none) does not import it.
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .errors import (
     BAD_ARGUMENTS,
     DUPLICATE_NAME,
     GRAPH_CYCLE,
+    UNKNOWN_NAME,
     UNKNOWN_OUTPUT,
     UNKNOWN_REF,
     UNREACHABLE_NODE,
@@ -20,7 +23,21 @@ from .errors import (
     did_you_mean,
     error,
 )
-from .model import Cases, Node, Ref, Repeat, Spec, cases_of, dim_names, layer_target
+from .expr import Expr
+from .model import (
+    Cases,
+    FunctionOp,
+    Node,
+    Ref,
+    Repeat,
+    Seq,
+    Spec,
+    cases_of,
+    dim_names,
+    layer_target,
+    owned_layer,
+    unwrapped,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -168,8 +185,89 @@ def loop_var(node: Node) -> str | None:
     return node.form.var if isinstance(node.form, Repeat) else None
 
 
+def owns_attribute(node: Node) -> bool:
+    """A node __init__ stores as `self.NAME`: it owns a layer (in some case)."""
+    return any(owned_layer(body.form) is not None for body in [node, *cases_of(node)])
+
+
+def forward_names(spec: Spec) -> set[str]:
+    """The names the expressions forward evaluates read (an over-approximation: every
+    condition, every tensor function's arguments, the lists `each` runs over): a param
+    among them is stored as `self.NAME` for forward. Layer arguments are read in __init__,
+    where params are the constructor's arguments."""
+    exprs = [req for req in spec.requires if spec.on_input_dims(req)]
+    exprs += [o.when for o in spec.outputs if o.when is not None]
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            exprs += [body.when] if body.when is not None else []
+            form = body.form
+            if isinstance(form, Repeat):
+                exprs.append(form.iterable)
+            call = unwrapped(form)
+            if isinstance(call, FunctionOp):
+                exprs += list(call.args.values())
+    return {name for e in exprs for name in e.names}
+
+
+def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
+    """(node, expression, loop variable) of every expression __init__ evaluates to build a
+    layer: layer and sub-spec arguments (in `seq` items, `each` bodies and cases too) and
+    the lists a layer `each` runs over."""
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            form, var = body.form, loop_var(body)
+            layer = owned_layer(form)
+            if layer is None:
+                continue
+            if isinstance(form, Repeat):
+                yield body, form.iterable, None
+            parts = [i.form for i in layer.items] if isinstance(layer, Seq) else [layer]
+            for part in parts:
+                for expr in part.args.values():
+                    yield body, expr, var
+
+
+def check_constructor_names(spec: Spec) -> None:
+    """E202 where a layer's argument or a `when` condition names a dim: both are evaluated
+    in __init__, whose names are the params and lets (and an `each` variable), before any
+    input exists."""
+    dims: dict[str, str] = {}
+    for name, inp in spec.sources().items():
+        for dim, _ in dim_names(inp.tensor_shape):
+            dims.setdefault(dim, f"input dim '{dim}' (of input '{name}')")
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            shapes = body.shape or []
+            for shape in (shapes if shapes and isinstance(shapes[0], list) else [shapes]):
+                for dim, _ in dim_names(shape):
+                    dims.setdefault(dim, f"dim '{dim}' (bound by the shape of node "
+                                    f"'{node.name}')")
+    for name in [*spec.params, *spec.lets]:
+        dims.pop(name, None)
+    issues = Collector()
+    whens = [(f"output '{o.name}'", o.when, None) for o in spec.outputs if o.when is not None]
+    whens += [(f"node '{node.name}'", body.when, None) for node in spec.nodes.values()
+              for body in [node, *cases_of(node)] if body.when is not None]
+    layers = [(f"node '{node.name}'", expr, var) for node, expr, var in constructor_exprs(spec)]
+    for what, expr, var in [*layers, *whens]:
+        for n in ast.walk(expr.tree):
+            if isinstance(n, ast.Name) and n.id in dims and n.id != var:
+                why = ("the layer is built in __init__" if (what, expr, var) in layers else
+                       "a condition is decided once, at construction")
+                issues.add(error(
+                    expr.loc.shifted(n.col_offset), UNKNOWN_NAME,
+                    f"{what}: '{expr.text}' names {dims[n.id]}, but {why}, before any "
+                    "input: only params and lets exist there",
+                    f"make it a param: `params: {{{n.id}: {{type: int, example: 64}}}}` (the "
+                    f"input shape then reads it), or compute it from params"))
+                break
+    issues.raise_if_any()
+
+
 def check_unique_names(spec: Spec) -> None:
-    """Params, lets, inputs, nodes and split outputs share one namespace."""
+    """Params, lets, inputs, nodes and split outputs share one namespace, except that a
+    node may take a param's name where the generated code keeps them apart: the param is
+    the constructor's argument, the node `self.NAME` (a layer) or a local of forward."""
     seen: dict[str, Loc] = {}
     issues = Collector()
 
@@ -185,15 +283,20 @@ def check_unique_names(spec: Spec) -> None:
         else:
             seen[name] = loc
 
-    for p in spec.params.values():
-        claim(p.name, p.loc, "param")
     for let in spec.lets.values():
         claim(let.name, let.loc, "let")
     for inp in spec.inputs.values():
         claim(inp.name, inp.loc, "input")
         for item in inp.items or ():
             claim(item.name, item.loc, "list item")
+    read_in_forward = forward_names(spec)
     for node in spec.nodes.values():
+        param = spec.params.get(node.name)
+        if param is not None and param.name in read_in_forward and owns_attribute(node):
+            issues.add(error(node.loc, DUPLICATE_NAME, f"node '{node.name}' and param "
+                             f"'{param.name}' (line {param.loc.line}) would both be "
+                             f"self.{node.name}: forward reads the param and the node is a layer",
+                             "rename one of them (and every place that reads it)"))
         claim(node.name, node.loc, "node")
         for o in node.out or ():
             claim(o, node.loc, "output")
@@ -205,6 +308,9 @@ def check_unique_names(spec: Spec) -> None:
         if var is not None and var in seen and seen[var] != node.loc:
             issues.add(error(node.loc, DUPLICATE_NAME, f"loop variable '{var}' of node "
                              f"'{node.name}' shadows a name defined at line {seen[var].line}"))
+    for p in spec.params.values():  # a node may share a param's name (see above)
+        if p.name not in spec.nodes:
+            claim(p.name, p.loc, "param")
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
     values |= {var for n in spec.nodes.values() if (var := loop_var(n))}
     for inp in spec.inputs.values():
