@@ -29,6 +29,7 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
     cases_of,
     layer_target,
@@ -65,6 +66,8 @@ def _label(form: NodeForm) -> str:
             return f"each {_label(body)}"
         case Repeat(body=body) | Map(body=body):  # `each` shows on a single call only
             return _label(body)
+        case TensorDecl(kind):
+            return kind
         case _:
             assert_never(form)
 
@@ -107,8 +110,24 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
             return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
         case Map(body):
             return f"map {_call_label(body, spec)}"
+        case TensorDecl():
+            return tensor_label(form)
         case _:
             assert_never(form)
+
+
+def tensor_label(decl: TensorDecl) -> str:
+    """`param [1, C // 2, 1, 1], zeros`; a buffer's dtype and `not saved` when they apply."""
+    parts = [f"{decl.kind} [{', '.join(d.text for d in decl.shape)}]", _init_text(decl)]
+    parts += [decl.dtype] if decl.dtype != "float" else []
+    parts += [] if decl.persistent else ["not saved"]
+    return ", ".join(parts)
+
+
+def _init_text(decl: TensorDecl) -> str:
+    """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
+    options = ", ".join(f"{k}={v}" for k, v in decl.options.items())
+    return decl.init + (f"({options})" if options else "")
 
 
 def layer_call(call: Call) -> str:
@@ -154,6 +173,11 @@ def definition(node: Node) -> dict[str, str]:
             kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form.args)
+        case TensorDecl():
+            kind = form.kind
+            body = ", ".join([f"shape=[{', '.join(d.text for d in form.shape)}]",
+                              f"init={_init_text(form)}", f"dtype={form.dtype}",
+                              f"persistent={form.persistent}"])
         case _:
             assert_never(form)
     each = node.form if isinstance(node.form, Repeat) else None

@@ -1,0 +1,56 @@
+"""`param:` and `buffer:` nodes as __init__ source: an nn.Parameter or a registered buffer,
+made by a torch factory function (`torch.zeros(1)`), or made empty and filled by the
+nn.init function of its initialiser (`nn.init.normal_(self.pos, std=0.02)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .expr import Expr
+from .model import TensorDecl
+
+TORCH_DTYPES = {"bool": "torch.bool", "long": "torch.long"}  # float: the default dtype
+# initialisers written as one factory call when they are given no options
+PLAIN_FACTORIES = {"zeros": "torch.zeros", "ones": "torch.ones", "normal": "torch.randn",
+                   "uniform": "torch.rand"}
+
+
+def factory(func: str, args: list[str], dtype: str) -> str:
+    """One call of a torch factory function (`torch.zeros(n, d)`): the one place that writes
+    a made tensor's keyword arguments (its dtype, unless float)."""
+    keywords = [f"dtype={TORCH_DTYPES[dtype]}"] if dtype in TORCH_DTYPES else []
+    return f"{func}({', '.join([*args, *keywords])})"
+
+
+def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str]) -> list[str]:
+    """The __init__ lines that make the tensor of node `name`; `text` writes a dim."""
+    made, fill = _made(decl, [text(d) for d in decl.shape])
+    if decl.kind == "param":
+        lines = [f"self.{name} = nn.Parameter({made})"]
+    else:
+        saved = "" if decl.persistent else ", persistent=False"
+        lines = [f'self.register_buffer("{name}", {made}{saved})']
+    if fill is not None:
+        lines.append(fill.replace("TENSOR", f"self.{name}"))
+    return lines
+
+
+def _made(decl: TensorDecl, dims: list[str]) -> tuple[str, str | None]:
+    """(the expression that makes the tensor, the nn.init line that fills it or None)."""
+    init, options, dtype = decl.init, decl.options, decl.dtype
+    if init in PLAIN_FACTORIES and not options:
+        return factory(PLAIN_FACTORIES[init], dims, dtype), None
+    if init == "constant":
+        value = options.get("value", 0.0)
+        shown = repr(int(value)) if dtype == "long" else repr(float(value))
+        size = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+        return factory("torch.full", [size, shown], dtype), None
+    if init == "eye":
+        return factory("torch.eye", dims[:1] if dims[0] == dims[1] else dims, dtype), None
+    if init == "arange":  # long from an int end; a float end gives the default float dtype
+        end = dims[0] if dtype != "float" else f"float({dims[0]})"
+        return factory("torch.arange", [end], "float" if dtype == "long" else dtype), None
+    keywords = [f"{k}={v!r}" if not isinstance(v, str) else f'{k}="{v}"'
+                for k, v in options.items()]
+    fill = f"nn.init.{init}_({', '.join(['TENSOR', *keywords])})"
+    return factory("torch.empty", dims, dtype), fill
