@@ -118,13 +118,13 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
 
 def tensor_label(decl: TensorDecl) -> str:
     """`param [1, C // 2, 1, 1], zeros`; a buffer's dtype and `not saved` when they apply."""
-    parts = [f"{decl.kind} [{', '.join(d.text for d in decl.shape)}]", _init_text(decl)]
+    parts = [f"{decl.kind} [{', '.join(d.text for d in decl.shape)}]", init_text(decl)]
     parts += [decl.dtype] if decl.dtype != "float" else []
     parts += [] if decl.persistent else ["not saved"]
     return ", ".join(parts)
 
 
-def _init_text(decl: TensorDecl) -> str:
+def init_text(decl: TensorDecl) -> str:
     """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
     options = ", ".join(f"{k}={v}" for k, v in decl.options.items())
     return decl.init + (f"({options})" if options else "")
@@ -176,7 +176,7 @@ def definition(node: Node) -> dict[str, str]:
         case TensorDecl():
             kind = form.kind
             body = ", ".join([f"shape=[{', '.join(d.text for d in form.shape)}]",
-                              f"init={_init_text(form)}", f"dtype={form.dtype}",
+                              f"init={init_text(form)}", f"dtype={form.dtype}",
                               f"persistent={form.persistent}"])
         case _:
             assert_never(form)
