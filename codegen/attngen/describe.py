@@ -37,6 +37,7 @@ from .model import (
 )
 
 Call = LayerOp | FunctionOp | SubSpec  # one call of an op or a sub-spec
+TENSOR_FIELDS = ("shape", "init", "dtype", "persistent")  # a param's or buffer's, for diff
 
 
 def callee(call: Call) -> str:
@@ -162,6 +163,7 @@ def _unwrap(text: str) -> str:
 def definition(node: Node) -> dict[str, str]:
     """A node's definition as comparable text fields (empty fields left out)."""
     form = unwrapped(node.form)
+    owned: dict[str, str] = {}  # a param's or buffer's own fields
     match form:
         case Cases(cases):
             kind = "cases"
@@ -173,11 +175,11 @@ def definition(node: Node) -> dict[str, str]:
             kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form.args)
-        case TensorDecl():
-            kind = form.kind
-            body = ", ".join([f"shape=[{', '.join(d.text for d in form.shape)}]",
-                              f"init={init_text(form)}", f"dtype={form.dtype}",
-                              f"persistent={form.persistent}"])
+        case TensorDecl():  # compared field by field: `~ gamma: init: zeros -> ones`
+            kind, body = form.kind, ""
+            owned = {"shape": f"[{', '.join(d.text for d in form.shape)}]",
+                     "init": init_text(form), "dtype": "" if form.dtype == "float" else form.dtype,
+                     "persistent": "" if form.persistent else "false"}
         case _:
             assert_never(form)
     each = node.form if isinstance(node.form, Repeat) else None
@@ -190,14 +192,18 @@ def definition(node: Node) -> dict[str, str]:
         "each": (f"{each.var} in " if each.var else "") + each.iterable.text if each else "",
         "out": ", ".join(node.out or ()),
         "map": "true" if isinstance(node.form, Map) else "",
+        **owned,
     }
     return {k: v for k, v in fields.items() if v}
 
 
 def definition_text(node: Node) -> str:
-    """What a node calls and with what, as written: `AdaptiveAvgPool2d(output_size=1)`."""
+    """What a node calls and with what, as written: `AdaptiveAvgPool2d(output_size=1)`,
+    `param(shape=[1], init=zeros)`."""
     fields = definition(node)
-    return fields["op"] + (f"({fields['args']})" if fields.get("args") else "")
+    args = fields.get("args") or ", ".join(f"{k}={fields[k]}" for k in TENSOR_FIELDS
+                                           if k in fields)
+    return fields["op"] + (f"({args})" if args else "")
 
 
 def _written_callee(call: Call) -> str:

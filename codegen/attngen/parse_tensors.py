@@ -49,6 +49,11 @@ def init_number(value: LValue, key: str, loc: Loc) -> float:
 def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
     """A `param:` or `buffer:` node (without `when` and `doc`, which the node keeps)."""
     what = f"{kind} '{name}'"
+    for key in ("in", "shape", "each", "map", "out", "if_given", "args"):
+        if key in raw:  # what other nodes take: say why a tensor does not
+            raise error(raw.key_locs[key], BAD_VALUE, f"a {kind} has no '{key}': {what} is "
+                        f"made in __init__ with the shape its '{kind}:' gives, and other nodes "
+                        f"read it", f"read it from another node with: in: {name}")
     check_keys(raw, TENSOR_KEYS, what)
     if "param" in raw and "buffer" in raw:
         raise error(raw.key_locs["buffer"], BAD_VALUE, f"node '{name}' has both 'param' and "
