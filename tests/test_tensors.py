@@ -14,7 +14,7 @@ from attngen.errors import SpecError
 from attngen.model import TensorDecl
 from attngen.params import total
 from equivalence import assert_equivalent
-from references.tensors import GroupGate
+from references.tensors import GatedPositionAttention, GroupGate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -66,6 +66,22 @@ graph:
   scaled: {op: mul, in: [x, scale]}
   shifted: {op: add, in: [scaled, lo]}
 outputs: [shifted, proj, tn, xav, mask, idx, steps, fill, {name: pos, when: use_pos}]
+"""
+
+
+# DANet's position attention with the paper's residual gate, as a variant of the library's
+GATED_PA = """\
+extends: position_attention
+name: GatedPositionAttention
+edits:
+  - insert_after: pa
+    nodes:
+      back:  {op: permute, in: pa, dims: [0, 2, 1], shape: [B, d_model, H * W]}
+      grid:  {op: reshape, in: back, to: [B, d_model, H, W], shape: [B, d_model, H, W]}
+      gamma: {param: [1], init: zeros, doc: the residual gate (zero at init)}
+      gated: {op: mul, in: [gamma, grid], shape: [B, d_model, H, W]}
+      out:   {op: add, in: [gated, x], shape: [B, d_model, H, W]}
+outputs: out
 """
 
 
@@ -203,6 +219,19 @@ def test_matches_the_hand_written_reference(tmp_path, args, kwargs, shape):
     gen, ref = assert_equivalent(cls, GroupGate, args, kwargs,
                                  lambda: (torch.randn(*shape),))
     assert gen.shape == shape
+
+
+@pytest.mark.parametrize("args, kwargs, shape", [
+    ((), {"d_model": 32, "H": 5, "W": 7}, (2, 32, 5, 7)), ((16, 5, 4, 3), {}, (3, 16, 4, 3))])
+def test_gated_position_attention_matches_the_reference(tmp_path, args, kwargs, shape):
+    """The reference's parameters are perturbed before its state_dict is loaded, so the
+    zero-init gate is non-zero when the outputs are compared."""
+    import torch
+
+    cls = compile_spec(_write(tmp_path, GATED_PA))
+    assert list(cls(*args, **kwargs).state_dict())[0] == "gamma"  # own tensors first
+    assert_equivalent(cls, GatedPositionAttention, args, kwargs,
+                      lambda: (torch.randn(*shape),))
 
 
 @pytest.mark.parametrize("sets", [[], ["channel=96", "G=2"], ["channel=16", "G=8"]])

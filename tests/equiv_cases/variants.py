@@ -33,11 +33,3 @@ CASES += [
     ("variants/sk_two_branch", "SKTwoBranchAttention", "variants:SKTwoBranchAttention", (24,),
      {"group": 4, "L": 16}, rand(3, 24, 6, 4)),
 ]
-# a learnable gate (a `param:` node, zero at init: the reference's parameters are
-# perturbed before its state_dict is loaded, so the gate is non-zero when compared)
-CASES += [
-    ("variants/position_attention_gated", "GatedPositionAttention",
-     "variants:GatedPositionAttention", (), {"d_model": 32, "H": 5, "W": 7}, rand(2, 32, 5, 7)),
-    ("variants/position_attention_gated", "GatedPositionAttention",
-     "variants:GatedPositionAttention", (16, 5, 4, 3), {}, rand(3, 16, 4, 3)),
-]

@@ -2,22 +2,18 @@
 
 Two-branch SK is ``SKAttention(kernels=[3, 5])``; ``SKTwoBranchAttention`` only makes
 that the default. CoordAtt with a ReLU is ``coordatt.CoordAttReLU`` (the notes' first
-listing), re-exported here. ``GatedPositionAttention`` is DANet's position attention
-with the residual gate of the paper's own code (``gamma * out + x``, gamma zero at init).
+listing), re-exported here.
 """
 import math
 
-import torch
 from torch import nn
 
 from .cbam import ChannelAttention
 from .coordatt import CoordAttReLU
-from .danet import PositionAttentionModule
 from .eca import ECAAttention
 from .sk import SKAttention
 
-__all__ = ["CBAMChannelOnly", "CoordAttReLU", "ECAAdaptiveAttention", "GatedPositionAttention",
-           "SEAvgMaxAttention",
+__all__ = ["CBAMChannelOnly", "CoordAttReLU", "ECAAdaptiveAttention", "SEAvgMaxAttention",
            "SEMaxAttention", "SKTwoBranchAttention", "eca_kernel_size"]
 
 
@@ -90,17 +86,3 @@ class SKTwoBranchAttention(SKAttention):
 
     def __init__(self, channel=512, kernels=(3, 5), reduction=8, group=1, L=32):
         super().__init__(channel, list(kernels), reduction, group, L)
-
-
-class GatedPositionAttention(PositionAttentionModule):
-    """Position attention, its (B, H*W, C) result folded back to (B, C, H, W), scaled by a
-    learnable scalar and added to the input."""
-
-    def __init__(self, d_model=512, kernel_size=3, H=7, W=7):
-        super().__init__(d_model, kernel_size, H, W)
-        self.gamma = nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        b, c, h, w = x.shape
-        attended = super().forward(x).permute(0, 2, 1).reshape(b, c, h, w)
-        return self.gamma * attended + x
