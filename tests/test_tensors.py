@@ -299,3 +299,26 @@ def test_docs_page_lists_owned_tensors(tmp_path):
     page = (out / "gate.md").read_text()
     assert "## Learnable tensors and buffers" in page
     assert "| `gamma` | parameter | `[1]` | `zeros` | the residual gate |" in page
+
+
+def test_a_bool_buffer_masks_the_diagonal(tmp_path):
+    """A computed constant: the identity as a bool buffer, a -inf diagonal by masked_fill."""
+    import torch
+
+    spec = """\
+name: NoSelf
+params:
+  n: 6
+inputs:
+  scores: [B, n, n]
+graph:
+  diag:   {buffer: [n, n], init: eye, dtype: bool, persistent: false}
+  masked: {op: masked_fill, in: [scores, diag], value: -inf}
+  attn:   {op: softmax, in: masked, dim: -1}
+outputs: attn
+"""
+    module = compile_spec(_write(tmp_path, spec))(n=5)
+    assert list(module.state_dict()) == [] and module.diag.dtype == torch.bool
+    attn = module(torch.randn(3, 5, 5))
+    assert torch.equal(attn.diagonal(dim1=1, dim2=2), torch.zeros(3, 5))
+    assert torch.allclose(attn.sum(-1), torch.ones(3, 5))
