@@ -157,8 +157,9 @@ def test_a_tensor_node_cannot_be_a_case(tmp_path):
 # -- generated source ------------------------------------------------------------------------
 def test_generated_init_and_forward(tmp_path):
     source = _source(tmp_path, GATE)
-    for line in ("        self.gamma = nn.Parameter(torch.zeros(1))",
-                 "        self.weight = nn.Parameter(torch.ones(1, channel // (2 * G), 1, 1))",
+    for line in ("        self.gamma = nn.Parameter(torch.zeros(1, **factory_kwargs))",
+                 "        self.weight = nn.Parameter(torch.ones(1, channel // (2 * G), 1, 1, "
+                 "**factory_kwargs))",
                  "        scaled = self.gamma * back",
                  "        affine = groups * self.weight"):
         assert line + "\n" in source, source
@@ -170,24 +171,40 @@ def test_generated_source_of_every_initialiser(tmp_path):
     init = source.split("def forward")[0]
     expected = [
         "if use_pos:",
-        "    self.pos = nn.Parameter(torch.empty(n, self.d2))",
+        "    self.pos = nn.Parameter(torch.empty(n, self.d2, **factory_kwargs))",
         "    nn.init.normal_(self.pos, std=0.02)",
-        "self.proj = nn.Parameter(torch.empty(self.d2, d))",
+        "self.proj = nn.Parameter(torch.empty(self.d2, d, **factory_kwargs))",
         'nn.init.kaiming_normal_(self.proj, mode="fan_out", nonlinearity="relu")',
-        "self.scale = nn.Parameter(torch.full((d,), 0.5))",
+        "self.scale = nn.Parameter(torch.full((d,), 0.5, **factory_kwargs))",
         "nn.init.uniform_(self.lo, a=-0.1, b=0.1)",
         "nn.init.trunc_normal_(self.tn, std=0.02)",
         "nn.init.xavier_uniform_(self.xav)",
-        'self.register_buffer("mask", torch.eye(n, dtype=torch.bool), persistent=False)',
-        'self.register_buffer("idx", torch.arange(n))',
-        'self.register_buffer("steps", torch.arange(float(n)))',
-        'self.register_buffer("fill", torch.full((n, d), 3, dtype=torch.long))',
+        '    "mask", torch.eye(n, dtype=torch.bool, device=device), persistent=False',
+        'self.register_buffer("idx", torch.arange(n, dtype=torch.long, device=device))',
+        'self.register_buffer("steps", torch.arange(float(n), **factory_kwargs))',
+        'self.register_buffer("fill", torch.full((n, d), 3, dtype=torch.long, device=device))',
     ]
     for line in expected:
         assert re.search(r"^ {8}" + re.escape(line) + "$", init, re.M), (line, init)
     assert "                self.pos,\n" in source
     assert "        return shifted, self.proj, self.tn, self.xav, self.mask, self.idx, " \
         "self.steps, self.fill\n" in source
+
+
+@pytest.mark.parametrize("text", [OWNED, GATE], ids=["owned", "gate"])
+def test_tensors_take_the_device_and_dtype_given(tmp_path, text):
+    """The factory kwargs: float tensors in the dtype given, bool and long ones keep theirs,
+    all on the device given (meta: no memory, so a tensor made elsewhere shows)."""
+    import torch
+
+    cls = compile_spec(_write(tmp_path, text))
+    on_meta = cls(device="meta")
+    assert all(t.device.type == "meta" for t in [*on_meta.parameters(), *on_meta.buffers()])
+    double = cls(dtype=torch.float64)
+    dtypes = {n: t.dtype for n, t in [*double.named_parameters(), *double.named_buffers()]}
+    assert dtypes.pop("mask", torch.bool) == torch.bool
+    assert dtypes.pop("idx", torch.long) == torch.long == dtypes.pop("fill", torch.long)
+    assert set(dtypes.values()) == {torch.float64}
 
 
 def test_state_dict_keys_values_and_dtypes(tmp_path):

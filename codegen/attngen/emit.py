@@ -271,7 +271,8 @@ class ClassEmitter:
                 return [] if layer is None else [f"self.{node.name} = {layer}"]
             case TensorDecl() as decl:
                 self._note_exprs(decl.shape)
-                return tensor_lines(node.name, decl, lambda dim: src(dim, namer))
+                return tensor_lines(node.name, decl, lambda dim: src(dim, namer),
+                                    self.factory_kwargs)
             case _:
                 assert_never(node.form)
 
