@@ -135,7 +135,8 @@ MATCHES = '''\
 from __future__ import annotations
 
 from attngen.model import (
-    Cases, FunctionOp, LayerCall, LayerOp, Map, NodeForm, Repeat, Seq, SubSpec, assert_never,
+    Cases, FunctionOp, LayerCall, LayerOp, Map, NodeForm, Repeat, Seq, SubSpec, TensorDecl,
+    assert_never,
 )
 
 
@@ -143,7 +144,7 @@ def every_form(form: NodeForm) -> str:
     match form:
         case LayerOp() | FunctionOp():
             return form.op
-        case SubSpec() | Seq() | LayerCall() | Cases():
+        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl():
             return type(form).__name__
         case Repeat(body=body) | Map(body=body):
             return every_form(body)
@@ -155,12 +156,12 @@ def map_left_out(form: NodeForm) -> str:
     match form:
         case LayerOp() | FunctionOp():
             return form.op
-        case SubSpec() | Seq() | LayerCall() | Cases():
+        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl():
             return type(form).__name__
         case Repeat(body=body):
             return map_left_out(body)
         case _:
-            assert_never(form)  # line 29: Map reaches here
+            assert_never(form)  # line 30: Map reaches here
 '''
 
 
@@ -179,7 +180,7 @@ def test_mypy_reports_a_match_that_misses_a_form(tmp_path):
     ] + ["--config-file", _config(tmp_path)])
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     assert status == 1 and len(errors) == 1, stdout + stderr
-    assert errors[0].startswith(f"{module}:29: error:")
+    assert errors[0].startswith(f"{module}:30: error:")
     assert 'incompatible type "Map"' in errors[0] and "assert_never" in errors[0]
 
 

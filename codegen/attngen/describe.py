@@ -29,6 +29,7 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
     cases_of,
     layer_target,
@@ -36,6 +37,7 @@ from .model import (
 )
 
 Call = LayerOp | FunctionOp | SubSpec  # one call of an op or a sub-spec
+TENSOR_FIELDS = ("shape", "init", "dtype", "persistent")  # a param's or buffer's, for diff
 
 
 def callee(call: Call) -> str:
@@ -65,6 +67,8 @@ def _label(form: NodeForm) -> str:
             return f"each {_label(body)}"
         case Repeat(body=body) | Map(body=body):  # `each` shows on a single call only
             return _label(body)
+        case TensorDecl(kind):
+            return kind
         case _:
             assert_never(form)
 
@@ -107,8 +111,24 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
             return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
         case Map(body):
             return f"map {_call_label(body, spec)}"
+        case TensorDecl():
+            return tensor_label(form)
         case _:
             assert_never(form)
+
+
+def tensor_label(decl: TensorDecl) -> str:
+    """`param [1, C // 2, 1, 1], zeros`; a buffer's dtype and `not saved` when they apply."""
+    parts = [f"{decl.kind} [{', '.join(d.text for d in decl.shape)}]", init_text(decl)]
+    parts += [decl.dtype] if decl.dtype != "float" else []
+    parts += [] if decl.persistent else ["not saved"]
+    return ", ".join(parts)
+
+
+def init_text(decl: TensorDecl) -> str:
+    """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
+    options = ", ".join(f"{k}={v}" for k, v in decl.options.items())
+    return decl.init + (f"({options})" if options else "")
 
 
 def layer_call(call: Call) -> str:
@@ -143,6 +163,7 @@ def _unwrap(text: str) -> str:
 def definition(node: Node) -> dict[str, str]:
     """A node's definition as comparable text fields (empty fields left out)."""
     form = unwrapped(node.form)
+    owned: dict[str, str] = {}  # a param's or buffer's own fields
     match form:
         case Cases(cases):
             kind = "cases"
@@ -154,6 +175,11 @@ def definition(node: Node) -> dict[str, str]:
             kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form.args)
+        case TensorDecl():  # compared field by field: `~ gamma: init: zeros -> ones`
+            kind, body = form.kind, ""
+            owned = {"shape": f"[{', '.join(d.text for d in form.shape)}]",
+                     "init": init_text(form), "dtype": "" if form.dtype == "float" else form.dtype,
+                     "persistent": "" if form.persistent else "false"}
         case _:
             assert_never(form)
     each = node.form if isinstance(node.form, Repeat) else None
@@ -166,14 +192,18 @@ def definition(node: Node) -> dict[str, str]:
         "each": (f"{each.var} in " if each.var else "") + each.iterable.text if each else "",
         "out": ", ".join(node.out or ()),
         "map": "true" if isinstance(node.form, Map) else "",
+        **owned,
     }
     return {k: v for k, v in fields.items() if v}
 
 
 def definition_text(node: Node) -> str:
-    """What a node calls and with what, as written: `AdaptiveAvgPool2d(output_size=1)`."""
+    """What a node calls and with what, as written: `AdaptiveAvgPool2d(output_size=1)`,
+    `param(shape=[1], init=zeros)`."""
     fields = definition(node)
-    return fields["op"] + (f"({fields['args']})" if fields.get("args") else "")
+    args = fields.get("args") or ", ".join(f"{k}={fields[k]}" for k in TENSOR_FIELDS
+                                           if k in fields)
+    return fields["op"] + (f"({args})" if args else "")
 
 
 def _written_callee(call: Call) -> str:

@@ -30,6 +30,7 @@ from .model import (
     Repeat,
     Seq,
     SubSpec,
+    TensorDecl,
     assert_never,
     cases_of,
     layer_target,
@@ -40,6 +41,8 @@ from .params import total as params_total
 from .results import Checked
 
 IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
+# params and buffers: tensors the module owns, drawn as folded notes (not an op group)
+TENSOR = ops.Group("tensor", "#fff4d6", "#a07a1e", "parameter / buffer (owned tensor)")
 FONT = "Helvetica"
 WRAP = 40  # characters per line of a box's argument text
 MAX_LINES = 4  # longer argument lists end in "..."
@@ -75,7 +78,7 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
 def palette() -> list[ops.Group]:
     """The colour key's rows: one per legend text, in the order the groups are declared."""
     rows: dict[str, ops.Group] = {}
-    for group in [*ops.GROUPS.values(), IO]:
+    for group in [*ops.GROUPS.values(), TENSOR, IO]:
         rows.setdefault(group.legend, group)
     return list(rows.values())
 
@@ -100,6 +103,8 @@ def _kind(form: NodeForm, spec) -> ops.Group:
             return _group(None)
         case Repeat(body=body) | Map(body=body):
             return _kind(body, spec)
+        case TensorDecl():
+            return TENSOR
         case _:
             assert_never(form)
 
@@ -117,7 +122,8 @@ class _Dot:
         self.kinds: set[str] = set()  # the legend rows drawn
 
     def _params(self, params: int) -> str:
-        return f'<font point-size="9" color="#555555">{params:,} params</font>' if params else ""
+        unit = "param" if params == 1 else "params"
+        return f'<font point-size="9" color="#555555">{params:,} {unit}</font>' if params else ""
 
     def box(self, ident: str, title: str, detail: str, kind: ops.Group, params: int, indent: str,
             dashed: bool = False, note: str = ""):
@@ -130,6 +136,8 @@ class _Dot:
         if params:
             rows.append(self._params(params))
         style = ', style="rounded,filled,dashed"' if dashed else ""
+        if kind is TENSOR:  # a tensor the module owns, not a computation: a folded note
+            style = ', shape=note, style="filled"'
         self.lines.append(f'{indent}"{ident}" [label=<{"<br/>".join(rows)}>, '
                           f'fillcolor="{fill}", color="{border}"{style}];')
 

@@ -33,10 +33,10 @@ from urllib.parse import quote
 
 from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
-from .describe import call_label
+from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
-from .model import Spec, SubSpec, unwrapped
+from .model import Spec, SubSpec, tensor_decl, unwrapped
 from .ops.base import GIVES
 from .params import total as params_total
 from .render import RenderError
@@ -152,6 +152,22 @@ def _param_rows(spec: Spec) -> list[list[str]]:
     return rows
 
 
+def _tensor_rows(spec: Spec) -> list[list[str]]:
+    """One row per `param:` or `buffer:` node: what it is, its shape and its initialiser."""
+    rows = []
+    for name, node in spec.nodes.items():
+        decl = tensor_decl(node)
+        if decl is None:
+            continue
+        kind = "parameter" if decl.kind == "param" else "buffer"
+        kind += f" ({decl.dtype})" if decl.dtype != "float" else ""
+        kind += ", not saved" if not decl.persistent else ""
+        kind += f", if {code(node.when.text)}" if node.when is not None else ""
+        rows.append([code(name), kind, code("[" + ", ".join(d.text for d in decl.shape) + "]"),
+                     code(init_text(decl)), text(node.doc)])
+    return rows
+
+
 def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
     from .diagram import drawn_nodes, shown_params
@@ -211,6 +227,12 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
         lines += _table(["name", "default", "doc"], _param_rows(spec))
     else:
         lines.append("None.")
+    owned = _tensor_rows(spec)
+    if owned:
+        lines += ["", "## Learnable tensors and buffers", "",
+                  "Made in `__init__` and saved in the `state_dict` under their own names "
+                  "(a buffer marked not saved is left out).", ""]
+        lines += _table(["name", "kind", "shape", "init", "doc"], owned)
     lines += ["", "## Diagram", "",
               f"![{text(spec.name)} dataflow diagram]({_link(page.svg, page_dir)})", "",
               ("Edges carry the tensor shape; colours follow the "

@@ -17,6 +17,7 @@ from functools import cache, lru_cache
 from . import ops
 from .configs import structural_params
 from .dims import fmt_shape
+from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, py_string, uses_log2
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
@@ -34,9 +35,11 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
     is_declaration,
     owned_layer,
+    tensor_decl,
 )
 from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
 from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
@@ -266,6 +269,10 @@ class ClassEmitter:
             case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall() | Map():
                 layer = self.node_layer(node.form, namer)
                 return [] if layer is None else [f"self.{node.name} = {layer}"]
+            case TensorDecl() as decl:
+                self._note_exprs(decl.shape)
+                return tensor_lines(node.name, decl, lambda dim: src(dim, namer),
+                                    self.factory_kwargs)
             case _:
                 assert_never(node.form)
 
@@ -290,7 +297,8 @@ class ClassEmitter:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
         by_name = spec.nodes
         order = checked.order
-        groups = self._grouped([by_name[n] for n in order if not is_declaration(by_name[n])])
+        groups = self._grouped([by_name[n] for n in order if not is_declaration(by_name[n])
+                                and tensor_decl(by_name[n]) is None])  # made in __init__
         for cond, group in groups:
             body = []
             for node in group:
@@ -337,7 +345,7 @@ class ClassEmitter:
 
     def forward_body(self, node: Node, body: Node, namer: Namer) -> tuple[list[str], list[str]]:
         """(the comment lines, the code lines) of one forward statement."""
-        ins = [r.name for r in body.inputs]
+        ins = [self.read(r.name) for r in body.inputs]
         target = f"{', '.join(body.out)}" if body.out else node.name
         value = self.forward_value(node, body, ins, namer)
         comment = forward_comment(self.checked, node, body, spec_refs=self.spec_refs)
@@ -375,8 +383,15 @@ class ClassEmitter:
                 return f"self.{node.name}({args})"
             case Cases():
                 raise AssertionError("forward_node writes a `cases` node case by case")
+            case TensorDecl():
+                raise AssertionError("a param or buffer is made in __init__, read as self.NAME")
             case _:
                 assert_never(body.form)
+
+    def read(self, name: str) -> str:
+        """How forward reads a tensor: a param or buffer as `self.NAME`, others by name."""
+        node = self.spec.nodes.get(name)
+        return f"self.{name}" if node is not None and tensor_decl(node) is not None else name
 
     def _is_list(self, body: Node, ins: list[str]) -> bool:
         if len(ins) != 1:
@@ -425,6 +440,7 @@ class ClassEmitter:
         return lines
 
     def _return_value(self, names: list[str]) -> str:
+        names = [self.read(n) for n in names]
         if self.spec.output_form == "list":
             return f"[{', '.join(names)}]"
         return ", ".join(names)

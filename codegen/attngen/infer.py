@@ -38,6 +38,7 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
     is_declaration,
     owned_layer,
@@ -350,7 +351,7 @@ class Inference:
                 return f"{op}: {ops.REGISTRY[op].rule}"
             case SubSpec(spec=sub):
                 return f"{sub.name} (from {sub.file})"
-            case Seq() | LayerCall() | Cases():
+            case Seq() | LayerCall() | Cases() | TensorDecl():
                 return ""
             case _:
                 assert_never(called)
@@ -376,6 +377,11 @@ class Inference:
                 return [self.call(called, [x], {}, body) for x in ins[0]]
             case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
                 return self.call(body.form, ins, {}, body)
+            case TensorDecl(kind, shape, dtype=dtype):  # made in __init__ from params and lets
+                out = TensorType([self._dim_value(d, self.sym(d)) for d in shape],
+                                 INPUT_DTYPES[dtype])
+                self.ctx.sizes(out, f"{kind} '{node.name}'")
+                return out
             case Cases():
                 raise AssertionError("a case is chosen before a node is computed (run)")
             case _:

@@ -139,9 +139,23 @@ class Cases:
     cases: list[Node]
 
 
+@dataclass(frozen=True)
+class TensorDecl:
+    """`param:` or `buffer:` a tensor the class owns, made in __init__: an nn.Parameter
+    (learnable, counted by `params`) or a registered buffer (a constant: a mask, position
+    indices), stored as `self.NAME` and read by other nodes with `in: NAME`."""
+
+    kind: str  # "param" or "buffer"
+    shape: list[Expr]  # over params and lets only: the tensor exists before any input
+    init: str  # an initialiser of TENSOR_INITS (parse_tensors)
+    options: dict[str, float | str]  # std, mean, value, a, b, mode, nonlinearity
+    dtype: str = "float"  # float, bool or long (an input's `dtype:` words); params: float
+    persistent: bool = True  # a buffer in the state_dict (register_buffer's persistent)
+
+
 Layer = LayerOp | Seq | SubSpec  # the forms that own a layer (an attribute in __init__)
 Callee = Layer | FunctionOp | LayerCall  # one call: what `each` and `map` repeat
-NodeForm = Callee | Repeat | Map | Cases
+NodeForm = Callee | Repeat | Map | Cases | TensorDecl
 
 
 def assert_never(value: NoReturn) -> NoReturn:
@@ -283,7 +297,7 @@ def form_specs(form: NodeForm) -> Iterator[Spec]:
         case Cases(cases):
             for case in cases:
                 yield from form_specs(case.form)
-        case LayerOp() | FunctionOp() | LayerCall():
+        case LayerOp() | FunctionOp() | LayerCall() | TensorDecl():
             pass
         case _:
             assert_never(form)
@@ -297,13 +311,13 @@ def owned_layer(form: NodeForm) -> Layer | None:
             return form
         case Repeat(body=body) | Map(body=body):
             return owned_layer(body)
-        case FunctionOp() | LayerCall() | Cases():
+        case FunctionOp() | LayerCall() | Cases() | TensorDecl():
             return None
         case _:
             assert_never(form)
 
 
-def unwrapped(form: NodeForm) -> Callee | Cases:
+def unwrapped(form: NodeForm) -> Callee | Cases | TensorDecl:
     """The call an `each` or `map` repeats; any other form itself."""
     return form.body if isinstance(form, Repeat | Map) else form
 
@@ -315,7 +329,7 @@ def layer_target(form: NodeForm) -> Ref | None:
             return target
         case Repeat(body=body) | Map(body=body):
             return layer_target(body)
-        case LayerOp() | FunctionOp() | Seq() | SubSpec() | Cases():
+        case LayerOp() | FunctionOp() | Seq() | SubSpec() | Cases() | TensorDecl():
             return None
         case _:
             assert_never(form)
@@ -332,13 +346,19 @@ def is_declaration(node: Node) -> bool:
     match node.form:
         case Cases(cases):
             return all(is_declaration(c) for c in cases)
-        case Map() | LayerCall() | FunctionOp():
+        case Map() | LayerCall() | FunctionOp() | TensorDecl():
             return False
         case LayerOp() | Seq() | SubSpec() | Repeat():
             return owned_layer(node.form) is not None and not node.inputs \
                 and node.if_given is None
         case _:
             assert_never(node.form)
+
+
+def tensor_decl(node: Node) -> TensorDecl | None:
+    """The tensor a `param:` or `buffer:` node declares; None for any other node. Such a
+    node has no line in forward: readers use `self.NAME`."""
+    return node.form if isinstance(node.form, TensorDecl) else None
 
 
 def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:

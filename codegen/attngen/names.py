@@ -20,6 +20,7 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
     cases_of,
     dim_names,
@@ -196,7 +197,7 @@ def _uses(form: NodeForm) -> Iterator[SubSpec]:
         case Cases(cases):
             for case in cases:
                 yield from _uses(case.form)
-        case LayerOp() | FunctionOp() | LayerCall():
+        case LayerOp() | FunctionOp() | LayerCall() | TensorDecl():
             pass
         case _:
             assert_never(form)

@@ -29,6 +29,7 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
 )
 from .parse import check_param_value
@@ -95,6 +96,13 @@ def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
             return sum(_call(i.form, values, i.loc) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             return _call(form, values, loc)
+        case TensorDecl(kind="buffer"):
+            return 0  # a constant: in the state_dict (if persistent), not a parameter
+        case TensorDecl(shape=shape):
+            count = 1
+            for dim in shape:
+                count *= int(dim.value(values))
+            return count
         case _:
             assert_never(form)
 

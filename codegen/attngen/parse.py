@@ -9,7 +9,6 @@ graph.py run here, on the finished spec.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from .graph import check_optional_reads, check_unique_names
 from .model import REQUIRED, InitRule, Input, Let, Output, Param, Spec, dim_names
 from .names import check_class_name, check_identifier
 from .parse_nodes import SubSpecs, parse_graph
+from .parse_tensors import INIT_NONLINEARITY, init_number
 from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
 TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
@@ -45,7 +45,6 @@ INIT_KEYS = ("op", "weight", "bias", "std", "mean", "mode", "nonlinearity", "val
 INIT_WEIGHT = ("normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal",
                "constant", "zeros", "ones")
 INIT_BIAS = ("zeros", "constant")
-INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
 INIT_OPTION_USERS = {"std": ("normal",), "mean": ("normal",), "value": ("constant",),
                      "mode": ("kaiming_normal", "kaiming_uniform"),
                      "nonlinearity": ("kaiming_normal", "kaiming_uniform")}
@@ -95,20 +94,6 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
     check_optional_reads(spec)
     check_param_order(spec)
     return spec
-
-
-def _init_number(value: LValue, key: str, loc: Loc) -> float:
-    """An init option as a float; the generated code writes it as a literal, and `inf` or
-    `nan` there would be names, not numbers."""
-    given = expect(value, (int, float), f"init '{key}'", loc, "a number")
-    try:
-        number = float(given)
-    except OverflowError:  # an integer beyond the range of a float
-        number = math.inf
-    if not math.isfinite(number):
-        raise error(loc_of(value, loc), BAD_VALUE, f"init '{key}' must be a finite number "
-                    "(not infinite, NaN or beyond the range of a float)")
-    return number
 
 
 def check_param_order(spec: Spec) -> None:
@@ -315,7 +300,7 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
         numbers: dict[str, float] = {}
         for key in ("std", "mean", "value"):
             if key in rule:
-                init.options[key] = numbers[key] = _init_number(rule[key], key, rule.loc)
+                init.options[key] = numbers[key] = init_number(rule[key], key, rule.loc)
         if numbers.get("std", 0.0) < 0:
             raise error(rule["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
                         f"{numbers['std']!r}")

@@ -1,6 +1,6 @@
 """The `graph:` section of a spec: nodes, each with its form (model.NodeForm: op, use,
-seq, apply or cases, wrapped by `each:` or `map:`), the layers of a `seq:` and callee
-arguments."""
+seq, apply or cases, wrapped by `each:` or `map:`; `param:` and `buffer:` are
+parse_tensors'), the layers of a `seq:` and callee arguments."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ from .model import (
     SubSpec,
 )
 from .names import check_identifier
+from .parse_tensors import load_tensor
 from .yamlload import LList, LMap, LStr, loc_of
 
+KINDS = ("op", "use", "seq", "apply", "cases", "param", "buffer")
 NODE_KEYS = ("op", "use", "seq", "apply", "each", "in", "shape", "when", "cases", "out", "map",
              "if_given", "doc", "args")
 ITEM_KEYS = ("op", "use", "args", "shape", "doc")
@@ -85,11 +87,19 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
                *, in_case: bool = False) -> Node:
     expect(raw, LMap, f"node '{name}'", loc, "a mapping with 'op' (or 'use', 'seq', 'cases')")
     doc = text_of(raw, "doc", f"node '{name}'")
-    kinds = [k for k in ("op", "use", "seq", "apply", "cases") if k in raw]
-    if len(kinds) != 1:
+    kinds = [k for k in KINDS if k in raw]
+    if len(kinds) != 1 and set(kinds) != {"param", "buffer"}:  # both: load_tensor says so
         what = "none of" if not kinds else "more than one of"
         raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
-                    "'op', 'use', 'seq', 'apply', 'cases' (exactly one needed)")
+                    + ", ".join(f"'{k}'" for k in KINDS) + " (exactly one needed)")
+    if kinds[0] in ("param", "buffer"):
+        if in_case:
+            raise error(raw.key_locs[kinds[0]], BAD_VALUE, f"a case of node '{name}' is a "
+                        f"{kinds[0]}: cases choose a computation; a tensor the class owns is a "
+                        "node of its own (with 'when' if it exists only in some configurations)")
+        when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
+            else None
+        return Node(name, loc, load_tensor(spec, name, raw, kinds[0]), when=when, doc=doc)
     inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
         else []
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \

@@ -50,13 +50,14 @@ from .model import (
     Seq,
     Spec,
     SubSpec,
+    TensorDecl,
     assert_never,
+    tensor_decl,
 )
 from .names import check_class_name, check_identifier
 from .parse import (
     DTYPES,
     INIT_BIAS,
-    INIT_NONLINEARITY,
     INIT_OPTION_USERS,
     INIT_WEIGHT,
     PARAM_TYPES,
@@ -64,13 +65,21 @@ from .parse import (
     check_param_value,
     checked_dims,
 )
+from .parse_tensors import (
+    DTYPE_INITS,
+    INIT_NONLINEARITY,
+    NUMBER_OPTIONS,
+    TENSOR_INITS,
+    WORD_OPTIONS,
+    check_tensor_shape,
+)
 from .yamlload import LStr
 
 MAX_TEXT = 2000  # characters in a title, paper or doc (as the loader reads them)
 MAX_DEPTH = 64  # nesting of a param value (as the YAML reader allows)
 OUTPUT_FORMS = ("value", "tuple", "list")
 CALLEES = (LayerOp, FunctionOp, SubSpec, Seq, LayerCall)
-FORMS = (*CALLEES, Repeat, Map, Cases)  # NodeForm's classes (exactly: no subclass)
+FORMS = (*CALLEES, Repeat, Map, Cases, TensorDecl)  # NodeForm's classes (exactly: no subclass)
 _NOWHERE = Loc("<Spec object>")
 
 
@@ -197,6 +206,10 @@ def _spec(spec) -> list[Spec]:
             _expr(out.when, f"'when' of output '{out.name}'", where)
     for rule in _list(spec.init, "'init'", loc, InitRule):
         _init(rule, loc)
+    for node in spec.nodes.values():
+        decl = tensor_decl(node)
+        if decl is not None:
+            check_tensor_shape(spec, f"{decl.kind} '{node.name}'", decl.shape)
     check_unique_names(spec)
     check_optional_reads(spec)
     check_param_order(spec)
@@ -324,8 +337,41 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
             return _callee(body, what, loc)
         case LayerOp() | FunctionOp() | SubSpec() | Seq() | LayerCall():
             return _callee(form, what, loc)
+        case TensorDecl():
+            if case_of is not None or node.inputs or node.if_given or node.out or node.shape:
+                raise error(loc, BAD_VALUE, f"{what}: a param or buffer is no case and has no "
+                            "'in', 'if_given', 'out' or 'shape' (its own shape says it)")
+            _tensor(form, what, loc)
+            return []
         case _:
             assert_never(form)
+
+
+def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
+    """A `param:` or `buffer:` form holds what load_tensor could have made."""
+    if _str(decl.kind, f"the kind of {what}", loc) not in ("param", "buffer"):
+        raise error(loc, BAD_VALUE, f"{what}: kind must be 'param' or 'buffer'")
+    if not checked_dims(_exprs(decl.shape, f"the shape of {what}", loc)):
+        raise error(loc, BAD_VALUE, f"{what} has no dims")
+    dtype = _str(decl.dtype, f"the dtype of {what}", loc)
+    init = _str(decl.init, f"the init of {what}", loc)
+    if dtype not in DTYPE_INITS or (decl.kind == "param" and dtype != "float"):
+        raise error(loc, BAD_VALUE, f"{what}: dtype must be one of {', '.join(DTYPE_INITS)} "
+                    "(float for a param)")
+    if init not in DTYPE_INITS[dtype]:
+        raise error(loc, BAD_VALUE, f"{what}: init must be one of "
+                    + ", ".join(DTYPE_INITS[dtype]))
+    _exact(decl.persistent, (bool,), f"'persistent' of {what}", loc, "True or False")
+    for key, value in _exact(decl.options, (dict,), f"the init options of {what}", loc,
+                             "a dict").items():
+        if key not in TENSOR_INITS[init]:
+            raise error(loc, BAD_VALUE, f"{what}: init {init} takes no option {key!r}")
+        if key in WORD_OPTIONS:
+            if _str(value, f"init '{key}' of {what}", loc) not in WORD_OPTIONS[key]:
+                raise error(loc, BAD_VALUE, f"{what}: init {key} must be one of "
+                            + ", ".join(WORD_OPTIONS[key]))
+        elif key not in NUMBER_OPTIONS or type(value) is not float or not math.isfinite(value):
+            raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float")
 
 
 def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:

@@ -44,7 +44,7 @@ from .errors import (
 )
 from .infer import Inference
 from .loader import Loader
-from .model import Input, Node, Spec, cases_of, is_declaration
+from .model import Input, Node, Spec, cases_of, is_declaration, tensor_decl
 from .ops.ctx import Shape
 from .prover import Assignment, Prover, requirement_rewrites, valid_samples
 from .results import Checked, ValueShape
@@ -320,6 +320,9 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                                             f"{str(exc).splitlines()[0] if str(exc) else ''}"))
             continue
         seen = state.shapes
+        for name in expected:  # a param or buffer: the module's own tensor, made in __init__
+            if name in spec.nodes and tensor_decl(spec.nodes[name]) is not None:
+                seen[name] = runtime_shape(getattr(module, name, None))
         for name, want in expected.items():
             want = _ints(want)
             node = spec.nodes.get(name) or _owner(spec, name)

@@ -1,0 +1,65 @@
+"""`param:` and `buffer:` nodes as __init__ source: an nn.Parameter or a registered buffer,
+made by a torch factory function (`torch.zeros(1)`), or made empty and filled by the
+nn.init function of its initialiser (`nn.init.normal_(self.pos, std=0.02)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .expr import Expr
+from .model import TensorDecl
+from .names import FACTORY_PARAMS
+
+TORCH_DTYPES = {"bool": "torch.bool", "long": "torch.long"}  # float: the default dtype
+# initialisers written as one factory call when they are given no options
+PLAIN_FACTORIES = {"zeros": "torch.zeros", "ones": "torch.ones", "normal": "torch.randn",
+                   "uniform": "torch.rand"}
+
+
+def factory(func: str, args: list[str], dtype: str, factory_kwargs: Callable[[], str]) -> str:
+    """One call of a torch factory function (`torch.zeros(n, d, **factory_kwargs)`): the one
+    place that writes a made tensor's keyword arguments. A float tensor takes the module's
+    device and dtype (`factory_kwargs` gives the argument that passes them); a bool or long
+    one keeps its dtype and takes the device."""
+    if dtype in TORCH_DTYPES:
+        keywords = [f"dtype={TORCH_DTYPES[dtype]}", f"device={FACTORY_PARAMS[0]}"]
+    else:
+        keywords = [factory_kwargs()]
+    return f"{func}({', '.join([*args, *keywords])})"
+
+
+def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
+                 factory_kwargs: Callable[[], str]) -> list[str]:
+    """The __init__ lines that make the tensor of node `name`; `text` writes a dim,
+    `factory_kwargs` the argument that passes the module's device and dtype on."""
+    made, fill = _made(decl, [text(d) for d in decl.shape], factory_kwargs)
+    if decl.kind == "param":
+        lines = [f"self.{name} = nn.Parameter({made})"]
+    else:
+        saved = "" if decl.persistent else ", persistent=False"
+        lines = [f'self.register_buffer("{name}", {made}{saved})']
+    if fill is not None:
+        lines.append(fill.replace("TENSOR", f"self.{name}"))
+    return lines
+
+
+def _made(decl: TensorDecl, dims: list[str],
+          kwargs: Callable[[], str]) -> tuple[str, str | None]:
+    """(the expression that makes the tensor, the nn.init line that fills it or None)."""
+    init, options, dtype = decl.init, decl.options, decl.dtype
+    if init in PLAIN_FACTORIES and not options:
+        return factory(PLAIN_FACTORIES[init], dims, dtype, kwargs), None
+    if init == "constant":
+        value = options.get("value", 0.0)
+        shown = repr(int(value)) if dtype == "long" else repr(float(value))
+        size = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+        return factory("torch.full", [size, shown], dtype, kwargs), None
+    if init == "eye":
+        return factory("torch.eye", dims[:1] if dims[0] == dims[1] else dims, dtype, kwargs), None
+    if init == "arange":  # a float end makes floats (of the dtype given, else the default)
+        end = dims[0] if dtype != "float" else f"float({dims[0]})"
+        return factory("torch.arange", [end], dtype, kwargs), None
+    keywords = [f"{k}={v!r}" if not isinstance(v, str) else f'{k}="{v}"'
+                for k, v in options.items()]
+    fill = f"nn.init.{init}_({', '.join(['TENSOR', *keywords])})"
+    return factory("torch.empty", dims, dtype, kwargs), fill

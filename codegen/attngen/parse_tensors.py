@@ -1,0 +1,146 @@
+"""`param:` and `buffer:` nodes: tensors the generated class owns (model.TensorDecl), with
+their shape over params and lets, their initialiser and its options (named as the `init:`
+section names them: std, mean, value, mode, nonlinearity), a buffer's dtype and whether it
+is saved in the state_dict."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import BAD_VALUE, MISSING_KEY, Loc, did_you_mean, error
+from .fields import check_keys, expect, shape_of
+from .model import Spec, TensorDecl
+from .yamlload import LBool, LMap, LStr, LValue, loc_of
+
+INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
+# initialiser -> the options it reads (each a keyword of torch's function of that name)
+TENSOR_INITS: dict[str, tuple[str, ...]] = {
+    "zeros": (), "ones": (), "constant": ("value",), "normal": ("mean", "std"),
+    "uniform": ("a", "b"), "trunc_normal": ("mean", "std", "a", "b"),
+    "xavier_uniform": (), "xavier_normal": (),
+    "kaiming_normal": ("mode", "nonlinearity"), "kaiming_uniform": ("mode", "nonlinearity"),
+    "eye": (), "arange": (),
+}
+NUMBER_OPTIONS = ("value", "mean", "std", "a", "b")
+WORD_OPTIONS = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
+# the initialisers each dtype takes: random values only for float tensors
+DTYPE_INITS = {"float": tuple(TENSOR_INITS),
+               "long": ("zeros", "ones", "constant", "eye", "arange"),
+               "bool": ("zeros", "ones", "eye")}
+TENSOR_DTYPES = tuple(DTYPE_INITS)  # as an input's `dtype:` words them
+TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "dtype", "persistent",
+               "when", "doc")
+
+
+def init_number(value: LValue, key: str, loc: Loc) -> float:
+    """An init option as a float; the generated code writes it as a literal, and `inf` or
+    `nan` there would be names, not numbers."""
+    given = expect(value, (int, float), f"init '{key}'", loc, "a number")
+    try:
+        number = float(given)
+    except OverflowError:  # an integer beyond the range of a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise error(loc_of(value, loc), BAD_VALUE, f"init '{key}' must be a finite number "
+                    "(not infinite, NaN or beyond the range of a float)")
+    return number
+
+
+def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
+    """A `param:` or `buffer:` node (without `when` and `doc`, which the node keeps)."""
+    what = f"{kind} '{name}'"
+    for key in ("in", "shape", "each", "map", "out", "if_given", "args"):
+        if key in raw:  # what other nodes take: say why a tensor does not
+            raise error(raw.key_locs[key], BAD_VALUE, f"a {kind} has no '{key}': {what} is "
+                        f"made in __init__ with the shape its '{kind}:' gives, and other nodes "
+                        f"read it", f"read it from another node with: in: {name}")
+    check_keys(raw, TENSOR_KEYS, what)
+    if "param" in raw and "buffer" in raw:
+        raise error(raw.key_locs["buffer"], BAD_VALUE, f"node '{name}' has both 'param' and "
+                    "'buffer': a learnable tensor or a constant one, choose one")
+    for key in ("dtype", "persistent"):
+        if kind == "param" and key in raw:
+            raise error(raw.key_locs[key], BAD_VALUE, f"'{key}' applies to a buffer, not to "
+                        f"{what}: a parameter is a float tensor saved in the state_dict",
+                        f"write it as a buffer: {{buffer: [...], {key}: ...}}")
+    shape = shape_of(raw[kind], raw.key_locs[kind], f"the shape of {what}")
+    if not shape:
+        raise error(raw.key_locs[kind], BAD_VALUE, f"{what} has no dims",
+                    f"a single number is one dim: {kind}: [1]")
+    check_tensor_shape(spec, what, shape)
+    dtype = "float"
+    if "dtype" in raw:
+        dtype = str(expect(raw["dtype"], LStr, f"'dtype' of {what}", raw.loc, "a string"))
+        if dtype not in TENSOR_DTYPES:
+            raise error(raw["dtype"].loc, BAD_VALUE, f"'dtype' of {what} must be one of "
+                        + ", ".join(TENSOR_DTYPES) + did_you_mean(dtype, TENSOR_DTYPES))
+    persistent = True
+    if "persistent" in raw:
+        persistent = bool(expect(raw["persistent"], LBool, f"'persistent' of {what}", raw.loc,
+                                 "true or false"))
+    if "init" not in raw:
+        raise error(raw.loc, MISSING_KEY, f"{what} needs 'init' (how its values are made)",
+                    "one of: " + ", ".join(DTYPE_INITS[dtype]))
+    init = str(expect(raw["init"], LStr, f"'init' of {what}", raw.loc, "an initialiser name"))
+    if init not in TENSOR_INITS:
+        raise error(raw["init"].loc, BAD_VALUE, f"'init' of {what}: '{init}' is not one of "
+                    + ", ".join(TENSOR_INITS) + did_you_mean(init, TENSOR_INITS))
+    if init not in DTYPE_INITS[dtype]:
+        raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes float values; {what} "
+                    f"is a {dtype} tensor", "a buffer of dtype " + dtype + " takes: "
+                    + ", ".join(DTYPE_INITS[dtype]))
+    rank = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]")}.get(init)
+    if rank is not None and len(shape) != rank[0]:
+        raise error(raw.key_locs[kind], BAD_VALUE, f"'init: {init}' needs a shape of {rank[1]}; "
+                    f"{what} has {len(shape)}")
+    if init.startswith(("xavier", "kaiming")) and len(shape) < 2:
+        raise error(raw.key_locs[kind], BAD_VALUE, f"'init: {init}' reads the fan-in and "
+                    f"fan-out of at least two dims; {what} has one",
+                    f"use normal or uniform, or give it two dims: {kind}: [1, {shape[0].text}]")
+    return TensorDecl(kind, shape, init, _options(raw, what, init, dtype), dtype, persistent)
+
+
+def _options(raw: LMap, what: str, init: str, dtype: str) -> dict[str, float | str]:
+    options: dict[str, float | str] = {}
+    numbers: dict[str, float] = {}
+    for key in (*NUMBER_OPTIONS, *WORD_OPTIONS):
+        if key not in raw:
+            continue
+        if key not in TENSOR_INITS[init]:
+            users = [i for i, keys in TENSOR_INITS.items() if key in keys]
+            raise error(raw.key_locs[key], BAD_VALUE, f"'{key}' of {what} applies only to init: "
+                        + " or ".join(users) + f", not to init: {init}")
+        if key in WORD_OPTIONS:
+            word = str(expect(raw[key], LStr, f"init '{key}'", raw.loc, "a string"))
+            if word not in WORD_OPTIONS[key]:
+                raise error(raw[key].loc, BAD_VALUE, f"init {key} must be one of "
+                            + ", ".join(WORD_OPTIONS[key]) + did_you_mean(word, WORD_OPTIONS[key]))
+            options[key] = word
+        else:
+            options[key] = numbers[key] = init_number(raw[key], key, raw.loc)
+    if numbers.get("std", 0.0) < 0:
+        raise error(raw["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
+                    f"{numbers['std']!r}")
+    if "a" in numbers and "b" in numbers and not numbers["a"] < numbers["b"]:
+        raise error(raw["b"].loc, BAD_VALUE, f"init 'b' must be greater than 'a' "
+                    f"({numbers['a']!r}), got {numbers['b']!r}")
+    if dtype == "long" and "value" in numbers and numbers["value"] != int(numbers["value"]):
+        raise error(raw["value"].loc, BAD_VALUE, f"{what} is a long tensor: its 'value' must "
+                    f"be a whole number, got {numbers['value']!r}")
+    return options
+
+
+def check_tensor_shape(spec: Spec, what: str, shape: list) -> None:
+    """A tensor made in __init__ has its shape before any input exists: its dims may name
+    params and lets, not the dims of input shapes (E102 with the fix: make it a param)."""
+    known = set(spec.params) | set(spec.lets)
+    inputs = {d.text: name for name, inp in spec.sources().items()
+              for d in inp.tensor_shape if d.text.isidentifier()}
+    for dim in shape:
+        for used in sorted(dim.names - known):
+            if used in inputs:
+                raise error(dim.loc, BAD_VALUE, f"the shape of {what} names '{used}', a dim of "
+                            f"input '{inputs[used]}': {what} is made in __init__, before any "
+                            "input exists, so its shape may name only params and lets",
+                            f"make '{used}' a param (the input's shape then reads it): "
+                            f"params: {{{used}: 64}}")
