@@ -145,6 +145,18 @@ _SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 
+def entries(expr: Expr) -> list[tuple[str, Expr]]:
+    """The (name, value) entries of a mapping argument (fields.mapping_of writes it as a
+    tuple of pairs), each value an Expr of its own at the mapping's location."""
+    tree = expr.tree
+    assert isinstance(tree, ast.Tuple), expr.text
+    out = []
+    for pair in tree.elts:
+        assert isinstance(pair, ast.Tuple) and isinstance(pair.elts[0], ast.Constant)
+        out.append((str(pair.elts[0].value), parse(ast.unparse(pair.elts[1]), expr.loc)))
+    return out
+
+
 def _free_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(
         n.id

@@ -455,7 +455,15 @@ class Inference:
                 raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
                                 f"got a {family} tensor", BAD_ARGUMENTS,
                                 (f"dtype rule: {op.dtype.text}",))
-        out = op.shape(self.ctx, list(ins), args)
+        try:
+            out = op.shape(self.ctx, list(ins), args)
+        except ShapeFail as exc:  # about a column of an argument's text: located there
+            if exc.at is None or exc.at[0] not in call.args:
+                raise
+            shown = ", ".join(typed_text(s) for s in ins)
+            raise error(call.args[exc.at[0]].loc.shifted(exc.at[1]), exc.code,
+                        f"node '{owner.name}': {exc}" + config_text(self.config),
+                        *exc.notes, f"inputs: {shown}", f"rule: {op.rule}") from None
         for shape in out if isinstance(out, list) else [out]:
             bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
                 else None
