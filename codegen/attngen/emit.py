@@ -444,7 +444,9 @@ class ClassEmitter:
         for inp in self.spec.sources().values():
             names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
-                lines.append(f"{', '.join(names)} = {tensors.get(inp.name, inp.name)}.shape")
+                # a 1-D input unpacks too (`(N,) = x.shape`: `N = x.shape` binds the Size)
+                target = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
+                lines.append(f"{target} = {tensors.get(inp.name, inp.name)}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(

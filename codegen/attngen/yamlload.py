@@ -249,8 +249,8 @@ class _Converter:
             wrapped = LFloat(value)
         elif isinstance(value, str):
             wrapped = LStr(value)
-            one_line = node.start_mark.line == node.end_mark.line
-            wrapped.inset = 1 if one_line and node.style in ("'", '"') else 0
+            single = node.start_mark.line == node.end_mark.line
+            wrapped.inset = 1 if single and node.style in ("'", '"') else 0
         else:  # timestamps, binary: not part of the spec language
             raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "
                         f"(type {type(value).__name__}); quote it to make it a string")

@@ -21,7 +21,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS, did_you_mean
 from .base import ANY_DTYPE, Arg, CallSite, Op, register
 from .ctx import ShapeCtx, ShapeFail
-from .patterns import ELLIPSIS, Group, Pattern, PatternError, parse_pattern
+from .patterns import ELLIPSIS, Axis, Group, Pattern, PatternError, parse_pattern
 
 
 @contextmanager
@@ -91,7 +91,8 @@ def _rearrange(ctx: ShapeCtx, ins, a):
                         f"'{group.text}' splits dim {d} into axes of unknown size "
                         f"({', '.join(unknown)}): give the sizes of all but one in 'sizes'",
                         BAD_ARGUMENTS,
-                        (f"for example sizes: {{{', '.join(f'{u}: ...' for u in unknown[:-1])}}}",))
+                        ("for example sizes: {"
+                         + ", ".join(f"{u}: ..." for u in unknown[:-1]) + "}",))
                 known = prod(given[nm] for nm in names if nm in given)
                 if unknown:
                     size[unknown[0]] = ctx.exact_div(x[d], known, where)
@@ -156,7 +157,7 @@ def _chain(pattern: Pattern, sizes: dict[str, str]) -> list[str]:
         del items[i]
     for g in [g for g in items if isinstance(g, Group)]:  # splits
         i = items.index(g)
-        parts = [_atom(sizes[nm]) if nm in sizes else "-1" for nm in g.named]
+        parts = [sizes.get(nm, "-1") for nm in g.named]
         calls.append(f".unflatten({lay.start(i)}, ({', '.join(parts)}))")
         items[i:i + 1] = list(g.named)
     target = [nm for g in pattern.right for nm in g.named]
@@ -218,9 +219,31 @@ def _one_call(x: str, pattern: Pattern, sizes: dict[str, str], merges: bool) -> 
     return f"{x}.{'reshape' if merges else 'view'}({', '.join(dims)})"
 
 
+def _keep_whole(pattern: Pattern) -> Pattern:
+    """`pattern` with each left group that the right side keeps whole, in order inside one
+    group, read as one axis: `b (h d) n -> b n (h d)` needs no split, only a transpose."""
+    left, right = list(pattern.left), list(pattern.right)
+    for li, g in enumerate(left):
+        names = g.named
+        if len(names) < 2:
+            continue
+        for ri, r in enumerate(right):
+            run = r.named
+            at = next((k for k in range(len(run) - len(names) + 1)
+                       if run[k:k + len(names)] == names), None)
+            if at is not None:
+                unit = Axis(" ".join(names), g.col)
+                left[li] = Group((unit,), g.col, False)
+                axes = [Axis(n, r.col) for n in run[:at]] + [unit] + \
+                    [Axis(n, r.col) for n in run[at + len(names):]]
+                right[ri] = Group(tuple(axes), r.col, r.composite)
+                break
+    return Pattern(pattern.text, tuple(left), tuple(right))
+
+
 def _emit(site: CallSite) -> str:
     x, text = site.ins[0], str(site.values["pattern"])
-    pattern = parse_pattern(text)  # checked by the shape rule
+    pattern = _keep_whole(parse_pattern(text))  # checked by the shape rule
     sizes = site.entries.get("sizes", {})
     calls = _chain(pattern, sizes)
     chained = x + "".join(calls)
