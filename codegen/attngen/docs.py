@@ -460,8 +460,9 @@ def ops_markdown() -> str:
               ("- `call`: a Jinja template of the call in `forward` (`x`, `ins`, each argument "
                "by name; see `ops/tensor.py`); a layer gives `module=True, torch=\"nn.Name\"` "
                "instead, with `params` counting its parameters; a call no template can write "
-               "gives `emit`, a function of the `CallSite` (input names, argument sources and "
-               "literal values) that returns the expression, as `slice` does;"),
+               "gives `emit`, a function of the `CallSite` (input names, argument sources, "
+               "literal values and the entries of mapping arguments) that returns the "
+               "expression, as `slice` and `rearrange` do;"),
               ("- `group`: the diagram group, whose colours boxes take; a new one is declared "
                "once with `add_group(Group(...))` beside the op, and the diagrams' colour key "
                "shows its `legend`;"),
