@@ -15,7 +15,6 @@ import attngen
 import pytest
 import sympy
 from attngen.cli import main
-from equivalence import assert_equivalent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -291,6 +290,8 @@ class HandWritten(torch.nn.Module):
 
 @pytest.mark.parametrize("dim, heads", [(16, 4), (12, 3)])
 def test_multi_head_attention_with_rearrange_equals_hand_written(tmp_path, dim, heads):
+    from equivalence import assert_equivalent  # imports torch
+
     _, cls = generate(tmp_path, MHA)
     cls.__name__ = HandWritten.__name__
     assert_equivalent(cls, HandWritten, args=(dim,), kwargs={"heads": heads},
