@@ -229,7 +229,10 @@ def test_sizes_is_a_mapping_of_names(tmp_path, capsys):
                                    "as {g: groups}, got a list"),
                            ("{2g: 2}", "argument 'sizes': '2g' is not a name"),
                            ("{g: C / 2}", "node 'y': rearrange's 'sizes' must be a mapping of "
-                                          "axis name: size (a whole number)")):
+                                          "axis name: size (a whole number), such as {g: "
+                                          "groups}, got {g: C / 2} (a size that is not a "
+                                          "whole number)\n  note: write // for a whole-number "
+                                          "division")):
         path.write_text(spec_text("[B, C, H, W]", "b (g c) h w -> b g c h w", sizes))
         assert main(["check", str(path)]) == 1
         assert message in capsys.readouterr().err

@@ -17,7 +17,7 @@ A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's clas
 from __future__ import annotations
 
 from . import ops
-from .expr import entries
+from .expr import entries, entries_text
 from .model import (
     Cases,
     FunctionOp,
@@ -203,6 +203,6 @@ def _args(call: Call) -> str:
     parts = []
     for k, v in call.args.items():
         pairs = _mapping(call, k)
-        text = v.text if pairs is None else "{" + ", ".join(f"{a}: {b}" for a, b in pairs) + "}"
+        text = v.text if pairs is None else entries_text(v)
         parts.append(f"{k}={text}")
     return ", ".join(parts)

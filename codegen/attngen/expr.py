@@ -157,6 +157,11 @@ def entries(expr: Expr) -> list[tuple[str, Expr]]:
     return out
 
 
+def entries_text(expr: Expr) -> str:
+    """A mapping argument as the spec writes it: `{g: groups, p: 2}`."""
+    return "{" + ", ".join(f"{k}: {v.text}" for k, v in entries(expr)) + "}"
+
+
 def _free_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(
         n.id

@@ -23,7 +23,7 @@ from .errors import (
     Loc,
     error,
 )
-from .expr import Expr, frozen_value
+from .expr import Expr, entries_text, frozen_value
 from .graph import forward_order, producers
 from .model import (
     Callee,
@@ -440,8 +440,9 @@ class Inference:
         for a in op.args:
             try:  # a default is always valid: what fails is given, located at its value
                 if a.name in call.args:
+                    given = call.args[a.name]
                     self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
-                                     call.args[a.name].text)
+                                     entries_text(given) if a.kind == "mapping" else given.text)
                 if a.low is not None or a.high is not None:
                     self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
             except ShapeFail as exc:
