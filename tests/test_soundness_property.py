@@ -27,6 +27,9 @@ PARAMS = {"c": {"default": 4}, "k": {"default": 3}}
 INTS = [1, 2, 3, 4, "c", "k", "2 * c", "c // 2", "k // 2"]
 FLOATS = [0.0, 0.1, 0.5, 1.0, 2.0, 1e-5]
 SIZES = [-1, 1, 2, "c", "B", "N", "H", "W", "H * W", "c * H", "2 * c"]
+PATTERNS = ["b c h w -> b (h w) c", "b c h w -> b h w c", "b (g k) h w -> (b g) k h w",
+            "b n c -> b c n", "b ... -> ... b", "... c -> c ...", "b c ... -> b (c ...)",
+            "b n (g d) -> b g n d", "b c 1 1 -> b c", "b c -> b c 1 ()"]
 
 
 def _bounded(values: list, arg: ops.Arg) -> list:
@@ -45,6 +48,8 @@ def _value(draw, arg: ops.Arg):
             return draw(st.sampled_from(_bounded(FLOATS, arg)))
         case "bool":
             return draw(st.booleans())
+        case "str" if arg.name == "pattern":  # rearrange's einops pattern
+            return draw(st.sampled_from(PATTERNS))
         case "str":
             return draw(st.sampled_from(arg.choices or ("nearest",)))
         case "dim":
@@ -70,6 +75,8 @@ def _value(draw, arg: ops.Arg):
             one = st.sampled_from([1, 2, None])
             return draw(st.one_of(st.sampled_from([1, 2]), st.lists(one, min_size=2,
                                                                     max_size=2)))
+        case "axis_sizes":
+            return draw(st.sampled_from([{}, {"g": 2}, {"g": "c // 2"}, {"g": "k"}]))
         case other:
             raise AssertionError(f"no values drawn for argument type {other!r}")
 
@@ -126,7 +133,7 @@ def op_specs(draw, folder: Path) -> dict:
 ATTEMPTS = 4
 # ops after which torch may not `view` a tensor (memory layout is not modelled; a known
 # gap, xfail in test_soundness.py)
-STRIDED = ("permute", "transpose")
+STRIDED = ("permute", "transpose", "rearrange")
 
 
 class Tally:

@@ -17,6 +17,7 @@ A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's clas
 from __future__ import annotations
 
 from . import ops
+from .expr import entries, entries_text
 from .model import (
     Cases,
     FunctionOp,
@@ -138,9 +139,9 @@ def layer_call(call: Call) -> str:
         shown = [f"{k}={e.text}" for k, e in call.args.items()]
     else:
         op = ops.REGISTRY[call.op]
-        shown = [call.args[a].text for a in op.key_args if a in call.args]
+        shown = [_shown(call, a) for a in op.key_args if a in call.args]
         if not op.key_args:
-            shown = [e.text for e in call.args.values()]
+            shown = [_shown(call, a) for a in call.args]
         if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in call.args:
             shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
     return f"{callee(call)}({', '.join(shown)})"
@@ -174,7 +175,7 @@ def definition(node: Node) -> dict[str, str]:
         case Seq(items):
             kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
-            kind, body = _written_callee(form), _args(form.args)
+            kind, body = _written_callee(form), _args(form)
         case TensorDecl():  # compared field by field: `~ gamma: init: zeros -> ones`
             kind, body = form.kind, ""
             owned = {"shape": f"[{', '.join(d.text for d in form.shape)}]",
@@ -212,8 +213,26 @@ def _written_callee(call: Call) -> str:
 
 
 def _written_call(call: Call) -> str:
-    return f"{_written_callee(call)}({_args(call.args)})"
+    return f"{_written_callee(call)}({_args(call)})"
 
 
-def _args(args: dict) -> str:
-    return ", ".join(f"{k}={v.text}" for k, v in args.items())
+def _mapping(call: Call, name: str) -> list[tuple[str, str]] | None:
+    """The (name, text) entries of a mapping argument (`sizes: {g: groups}`), else None."""
+    if isinstance(call, SubSpec) or ops.REGISTRY[call.op].arg(name).kind != "mapping":
+        return None
+    return [(k, v.text) for k, v in entries(call.args[name])]
+
+
+def _shown(call: Call, name: str) -> str:
+    """An argument in a diagram label: a mapping as keywords (`g=groups`)."""
+    pairs = _mapping(call, name)
+    return call.args[name].text if pairs is None else ", ".join(f"{k}={v}" for k, v in pairs)
+
+
+def _args(call: Call) -> str:
+    parts = []
+    for k, v in call.args.items():
+        pairs = _mapping(call, k)
+        text = v.text if pairs is None else entries_text(v)
+        parts.append(f"{k}={text}")
+    return ", ".join(parts)

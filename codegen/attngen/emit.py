@@ -20,6 +20,7 @@ from .dims import fmt_shape
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, py_string, uses_log2
+from .expr import entries as expr_entries
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import statement
@@ -64,12 +65,14 @@ def _call_template(call: str):
 
 
 def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,
-                values: dict[str, object] | None = None) -> str:
+                values: dict[str, object] | None = None,
+                entries: dict[str, dict[str, str]] | None = None) -> str:
     """A tensor function's call expression, from its emit hook or its template; `args` maps
     the arguments the spec gives to their source text, `values` those given as literals to
-    their values, `ins` are the input variables."""
+    their values, `entries` each mapping argument to its names' sources, `ins` are the input
+    variables."""
     if op.emit is not None:
-        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed))
+        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed, entries or {}))
     seq = ins[0] if listed else f"[{', '.join(ins)}]"
     # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
     defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
@@ -402,11 +405,13 @@ class ClassEmitter:
     def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, *,
                       listed: bool) -> str:
         op = ops.REGISTRY[call.op]
-        args, values = {}, {}
+        args, values, entries = {}, {}, {}
         for a in op.args:
             if a.name in call.args:
                 expr = call.args[a.name]
                 text = src(expr, namer)
+                if a.kind == "mapping":
+                    entries[a.name] = {k: src(v, namer) for k, v in expr_entries(expr)}
                 if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
                     text = text[1:-1].rstrip(",")
                 if a.name in op.operands and _needs_parens(expr):
@@ -414,7 +419,7 @@ class ClassEmitter:
                 args[a.name] = text
                 if expr.is_constant():
                     values[a.name] = expr.constant
-        written = render_call(op, args, ins, listed=listed, values=values)
+        written = render_call(op, args, ins, listed=listed, values=values, entries=entries)
         if written.startswith("F."):
             self.uses_functional = True
         return written
@@ -478,7 +483,9 @@ class ClassEmitter:
         for inp in self.spec.sources().values():
             names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
-                lines.append(f"{', '.join(names)} = {tensors.get(inp.name, inp.name)}.shape")
+                # a 1-D input unpacks too (`(N,) = x.shape`: `N = x.shape` binds the Size)
+                target = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
+                lines.append(f"{target} = {tensors.get(inp.name, inp.name)}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(

@@ -145,6 +145,23 @@ _SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 
+def entries(expr: Expr) -> list[tuple[str, Expr]]:
+    """The (name, value) entries of a mapping argument (fields.mapping_of writes it as a
+    tuple of pairs), each value an Expr of its own at the mapping's location."""
+    tree = expr.tree
+    assert isinstance(tree, ast.Tuple), expr.text
+    out = []
+    for pair in tree.elts:
+        assert isinstance(pair, ast.Tuple) and isinstance(pair.elts[0], ast.Constant)
+        out.append((str(pair.elts[0].value), parse(ast.unparse(pair.elts[1]), expr.loc)))
+    return out
+
+
+def entries_text(expr: Expr) -> str:
+    """A mapping argument as the spec writes it: `{g: groups, p: 2}`."""
+    return "{" + ", ".join(f"{k}: {v.text}" for k, v in entries(expr)) + "}"
+
+
 def _free_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(
         n.id

@@ -63,6 +63,26 @@ def expr_of(value: LValue, loc: Loc, *, as_tuple: bool = False) -> Expr:
     return parse(value, loc_of(value, loc))
 
 
+def mapping_of(value: LValue, loc: Loc, what: str) -> Expr:
+    """A mapping of names to expressions (`{g: groups, k: 2}`) as an Expr: a tuple of
+    (name, value) pairs, read back by expr.entries."""
+    value = expect(value, LMap, what, loc, "a mapping of name: value, such as {g: groups}")
+    parts = []
+    for key, item in value.items():
+        if not key.isidentifier() or not key.isascii():
+            raise error(value.key_locs[key], BAD_VALUE, f"{what}: '{key}' is not a name "
+                        "(letters, digits and _, not starting with a digit)")
+        if isinstance(item, (LList, LMap)):
+            raise error(loc_of(item, value.key_locs[key]), BAD_VALUE,
+                        f"{what}: the value of '{key}' must be an expression, got a "
+                        + ("list" if isinstance(item, LList) else "mapping"))
+        parts.append(f"({str(key)!r}, {parse(item, loc_of(item, loc)).text})")
+    text = f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+    if len(text) > 400:
+        raise error(value.loc, EXPR_SYNTAX, f"{what} longer than 400 characters")
+    return parse(text, value.loc)
+
+
 def shape_of(value: LValue, loc: Loc, what: str) -> list[Expr]:
     """A shape list `[B, C, H, W]`: each dim a name, an integer or an expression."""
     value = expect(value, LList, what, loc, "a list of dims like [B, C, H, W]")

@@ -23,7 +23,7 @@ from .errors import (
     Loc,
     error,
 )
-from .expr import Expr, frozen_value
+from .expr import Expr, entries_text, frozen_value
 from .graph import forward_order, producers
 from .model import (
     Callee,
@@ -446,8 +446,9 @@ class Inference:
         for a in op.args:
             try:  # a default is always valid: what fails is given, located at its value
                 if a.name in call.args:
+                    given = call.args[a.name]
                     self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
-                                     call.args[a.name].text)
+                                     entries_text(given) if a.kind == "mapping" else given.text)
                 if a.low is not None or a.high is not None:
                     self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
             except ShapeFail as exc:
@@ -461,7 +462,15 @@ class Inference:
                 raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
                                 f"got a {family} tensor", BAD_ARGUMENTS,
                                 (f"dtype rule: {op.dtype.text}",))
-        out = op.shape(self.ctx, list(ins), args)
+        try:
+            out = op.shape(self.ctx, list(ins), args)
+        except ShapeFail as exc:  # about a column of an argument's text: located there
+            if exc.at is None or exc.at[0] not in call.args:
+                raise
+            shown = ", ".join(typed_text(s) for s in ins)
+            raise error(call.args[exc.at[0]].loc.shifted(exc.at[1]), exc.code,
+                        f"node '{owner.name}': {exc}" + config_text(self.config),
+                        *exc.notes, f"inputs: {shown}", f"rule: {op.rule}") from None
         for shape in out if isinstance(out, list) else [out]:
             bad = next((d for d in shape if not is_dim(d)), None) if isinstance(shape, tuple) \
                 else None

@@ -21,7 +21,7 @@ from .errors import (
     error,
 )
 from .expr import Expr, parse
-from .fields import check_keys, expect, expr_of, shape_of, text_of
+from .fields import check_keys, expect, expr_of, mapping_of, shape_of, text_of
 from .model import (
     Callee,
     Cases,
@@ -237,10 +237,14 @@ def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
         if choices and str(value) not in choices:
             raise error(value.loc, BAD_ARGUMENTS, f"argument '{name}' must be one of "
                         + ", ".join(repr(c) for c in choices) + did_you_mean(value, choices))
-        return parse(repr(str(value)), value.loc)
+        # located at the text's first character: an error inside it (a column of an einops
+        # pattern) is the text's location shifted by its column
+        return parse(repr(str(value)), value.loc.shifted(getattr(value, "inset", 0)))
     if kind == "shape":
         return expr_of(expect(value, LList, f"argument '{name}'", loc, "a list of dims"),
                        loc, as_tuple=True)
+    if kind == "mapping":
+        return mapping_of(value, loc, f"argument '{name}'")
     return expr_of(value, loc, as_tuple=op is not None)
 
 

@@ -94,14 +94,16 @@ class ProverCtx:
         found = value_form(value)
         if arg.accepts(found):
             return
-        if isinstance(found, tuple):
+        if isinstance(found, tuple) and arg.kind == "mapping":
+            what_it_is = "a size that is not a whole number"
+        elif isinstance(found, tuple):
             what_it_is = "a list"
         else:
             what_it_is = {"int": "a whole number", "float": "not a whole number",
                           "bool": "a bool", "str": "a string", "none": "null"}.get(
                               str(found), "not a number")
-        notes = ["write // for a whole-number division"] if found == "float" and "/" in text \
-            and "//" not in text else []
+        notes = ["write // for a whole-number division"] if "/" in text and "//" not in text \
+            and (found == "float" or arg.kind == "mapping") else []
         hint = unquote_hint(value) if found == "str" else None
         if hint and (arg.accepts("float") or arg.accepts("int")):
             notes.append(hint if text.strip() == value else f"{text} is {value!r}: {hint}")

@@ -106,6 +106,7 @@ class LList(list["LValue"]):
 
 class LStr(str):
     loc: Loc
+    inset: int  # columns from `loc` to the text's first character: 1 if quoted on one line
     origin: Path  # a `use:` target inherited through `extends:`: the file that wrote it
 
 
@@ -248,6 +249,8 @@ class _Converter:
             wrapped = LFloat(value)
         elif isinstance(value, str):
             wrapped = LStr(value)
+            single = node.start_mark.line == node.end_mark.line
+            wrapped.inset = 1 if single and node.style in ("'", '"') else 0
         else:  # timestamps, binary: not part of the spec language
             raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "
                         f"(type {type(value).__name__}); quote it to make it a string")

@@ -23,6 +23,7 @@ from . import (  # noqa: F401
     layers,
     norms,
     plugins,
+    rearrange,
     reductions,
     shaping,
     tensor,

@@ -101,7 +101,10 @@ class ArgType:
     text: str  # what a spec may write, for messages and docs
     accepts: Callable[[object], bool]  # a value's form -> whether it is of this type
     # how the spec text is read: "expr" an expression, "str" a literal string, "shape" a YAML
-    # list of dims, written in calls unbracketed as PyTorch's varargs (`x.view(B, -1)`)
+    # list of dims, written in calls unbracketed as PyTorch's varargs (`x.view(B, -1)`),
+    # "mapping" a YAML mapping of names to expressions (`sizes: {g: groups}`), held as a
+    # tuple of (name, value) pairs; an emit hook reads each value's source in
+    # `CallSite.entries`
     kind: str = "expr"
 
 
@@ -140,6 +143,12 @@ ARG_TYPES = {
             "a whole number, or a list of whole numbers and nulls (one per spatial "
             "dim; null keeps that dim)",
             _either(_is("int"), _each(_is("int", "none"))),
+        ),
+        ArgType(
+            "axis_sizes",
+            "a mapping of axis name: size (a whole number), such as {g: groups}",
+            _each(lambda f: f in (("str", "int"),), empty=True),
+            "mapping",
         ),
     )
 }
@@ -239,6 +248,8 @@ class CallSite:
     args: dict[str, str]  # each argument the spec gives -> its Python source
     values: dict[str, object]  # each argument the spec gives as a literal -> its value
     listed: bool  # the inputs are one list-valued expression, ins[0]
+    # each mapping argument the spec gives (ArgType kind "mapping") -> its names' sources
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ A dim is an int or a sympy integer expression in the spec's params and free dims
 (`C`, `H * W`, `C // 2`): a rule computes with dims as with numbers and never decides an
 equality itself, it asks the context, which proves it for every size the spec allows or
 reports a counterexample. A rule that finds its inputs wrong calls `ctx.fail` (or lets
-`eq`, `divides`, `rank`, ... fail): the checker turns the ShapeFail into a located error.
+`eq`, `divides`, `rank`, ... fail): the checker turns the ShapeFail into a located error,
+at the node, or inside an argument's text where the ShapeFail's `at` says.
 
 The checker's implementation is attngen.shape_ctx.ProverCtx.
 """
@@ -26,9 +27,13 @@ class ShapeFail(Exception):
     """Raised by a shape rule (through ShapeCtx); the checker turns it into a located
     diagnostic with `code` and `notes`."""
 
-    def __init__(self, message: str, code: ErrorCode = SHAPE_RULE, notes: tuple = ()):
+    def __init__(self, message: str, code: ErrorCode = SHAPE_RULE, notes: tuple = (),
+                 at: tuple[str, int] | None = None):
         super().__init__(message)
         self.code, self.notes = code, notes
+        # (argument name, column in its text): the error is located there, inside the value
+        # the spec gives (a column of an einops pattern), instead of at the node
+        self.at = at
 
 
 class ShapeCtx(Protocol):
