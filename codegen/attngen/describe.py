@@ -20,6 +20,7 @@ from . import ops
 from .model import (
     Cases,
     FunctionOp,
+    Item,
     LayerCall,
     LayerOp,
     Map,
@@ -56,7 +57,8 @@ def _label(form: NodeForm) -> str:
         case LayerCall(target):
             return f"apply {target.name}"
         case Seq(items):
-            return "seq(" + ", ".join(_label(i.form) for i in items) + ")"
+            return "seq(" + ", ".join(("each " if i.each else "") + _label(i.form)
+                                      + ("?" if i.when else "") for i in items) + ")"
         case LayerOp() | FunctionOp():
             return form.op
         case SubSpec():
@@ -97,18 +99,29 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
         case Cases(cases):
             return "one of: " + ", ".join(call_label(c, spec) for c in cases)
         case Seq(items):
-            return " → ".join(layer_call(i.form) for i in items)
+            return " → ".join(item_call(i) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             return layer_call(form)
         case Repeat(body=LayerCall() as body) | Map(body=LayerCall() as body):
             return _call_label(body, spec)
-        case Repeat(var, iterable, body):
+        case Repeat(var, iterable, body, zipped):
             each = f"{var} in " if var else ""
-            return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
+            one = ", one per tensor" if zipped else ""
+            return f"[{_call_label(body, spec)} for {each}{iterable.text}{one}]"
         case Map(body):
             return f"map {_call_label(body, spec)}"
         case _:
             assert_never(form)
+
+
+def item_call(item: Item) -> str:
+    """A layer of a `seq:` with its loop and condition: `[Conv2d(...) for i in range(n)]`,
+    `BatchNorm2d(C) if use_bn`."""
+    text = layer_call(item.form)
+    if item.each is not None:
+        var = f"{item.each.var} in " if item.each.var else ""
+        text = f"[{text} for {var}{item.each.iterable.text}]"
+    return f"{text} if {item.when.text}" if item.when is not None else text
 
 
 def layer_call(call: Call) -> str:
@@ -151,7 +164,10 @@ def definition(node: Node) -> dict[str, str]:
         case LayerCall(target):
             kind, body = f"apply {target.name}", ""
         case Seq(items):
-            kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
+            kind, body = "seq", "; ".join(
+                ((f"each {i.each.var + ' in ' if i.each.var else ''}{i.each.iterable.text}: "
+                  if i.each else "") + (f"when {i.when.text}: " if i.when else "")
+                 + _written_call(i.form)) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form.args)
         case _:
@@ -166,6 +182,7 @@ def definition(node: Node) -> dict[str, str]:
         "each": (f"{each.var} in " if each.var else "") + each.iterable.text if each else "",
         "out": ", ".join(node.out or ()),
         "map": "true" if isinstance(node.form, Map) else "",
+        "zip": node.inputs[0].name if each is not None and each.zipped else "",
     }
     return {k: v for k, v in fields.items() if v}
 
