@@ -20,7 +20,7 @@ from .dims import fmt_shape
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, is_range, py_string, uses_log2
 from .graph import node_refs
-from .hints import def_line, input_hint, param_hint, return_hint
+from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import statement
 from .model import (
@@ -39,11 +39,11 @@ from .model import (
     is_declaration,
     owned_layer,
 )
-from .names import ITEM_VAR, LAYER_VAR
+from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
 from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
 from .resources import templates_dir
 from .results import Checked
-from .seq_entries import seq_entry
+from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment, spec_shape
 
 
@@ -140,6 +140,26 @@ class ClassEmitter:
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
+        self.uses_factory = False  # __init__ reads FACTORY_VAR
+
+    # factory kwargs ------------------------------------------------------------
+    # Every generated constructor takes torch.nn's factory kwargs (`*, device=None,
+    # dtype=None`: FACTORY_HINTS) and gathers them once (`factory_lines`); whatever __init__
+    # creates with parameters or buffers takes them through `factory_kwargs()`, the one place
+    # that writes them: a layer whose op declares `factory`, a sub-spec's class (every
+    # generated class takes them), a tensor made in __init__.
+    def factory_kwargs(self) -> str:
+        """The argument that passes the module's device and dtype on, as a call writes it."""
+        self.uses_factory = True
+        return f"**{FACTORY_VAR}"
+
+    def factory_lines(self) -> list[str]:
+        """The first lines of __init__: the factory kwargs in one dict, where something
+        takes them."""
+        if not self.uses_factory:
+            return []
+        items = ", ".join(f"{py_string(name)}: {name}" for name in FACTORY_PARAMS)
+        return [f"{FACTORY_VAR} = {{{items}}}"]
 
     # layers ------------------------------------------------------------------
     def layer(self, layer: LayerOp | SubSpec, namer: Namer) -> str:
@@ -147,11 +167,12 @@ class ClassEmitter:
         if isinstance(layer, SubSpec):
             sub = layer.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return call(sub.name, render_args(spec_args, layer.args, namer))
+            return call(sub.name, [*render_args(spec_args, layer.args, namer),
+                                   self.factory_kwargs()])
         op = ops.REGISTRY[layer.op]
         self._note_exprs(layer.args.values())
-        return call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                          layer.args, namer))
+        args = render_args([(a.name, a.required) for a in op.args], layer.args, namer)
+        return call(op.torch, [*args, self.factory_kwargs()] if op.factory else args)
 
     def node_layer(self, form: NodeForm, namer: Namer) -> str | None:
         """The attribute a node owns (one copy of it for `each`), or None (tensor functions,
@@ -297,8 +318,8 @@ class ClassEmitter:
                 # one assignment in an if and an else: a conditional expression (ruff SIM108)
                 (first, [then]), (second, [other]) = bodies
                 target, value = then.split(" = ", 1)
-                cond = _operand(heads[0].removeprefix("if ").removesuffix(":"))
-                choice = f"{_operand(value)} if {cond} else {_operand(other.split(' = ', 1)[1])}"
+                cond = operand(heads[0].removeprefix("if ").removesuffix(":"))
+                choice = f"{operand(value)} if {cond} else {operand(other.split(' = ', 1)[1])}"
                 return [*dict.fromkeys(first + second), f"{target} = {choice}"]
             lines = []
             for head, (comment, code) in zip(heads, bodies, strict=True):
@@ -435,8 +456,10 @@ class ClassEmitter:
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
         init = self.init_lines(fnamer.used_params)
+        init = self.factory_lines() + init
         params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")
                   for p in spec.params.values()]
+        params += ["*", *FACTORY_HINTS]
         inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
                   for inp in spec.inputs.values()]
         returns = return_hint(self.checked, [names for _, names in self.returns()])
@@ -476,14 +499,15 @@ class ClassEmitter:
             parts.append("Paper: " + doc_text(spec.paper))
         if spec.doc:
             parts.append(doc_text(spec.doc))
-        if spec.params:
-            lines = ["Args:"]
-            for p in spec.params.values():
-                what = "required" if p.required else f"default {literal(p.default)}"
-                extra = f"; one of {list(p.choices)}" if p.choices else ""
-                doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
-            parts.append("\n".join(lines))
+        lines = ["Args:"]
+        for p in spec.params.values():
+            what = "required" if p.required else f"default {literal(p.default)}"
+            extra = f"; one of {list(p.choices)}" if p.choices else ""
+            doc = f": {doc_text(p.doc)}" if p.doc else ""
+            lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
+        lines.append(f"    {', '.join(FACTORY_PARAMS)} (keyword-only, default None): of every "
+                     "parameter and buffer")
+        parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
             if inp.items:
@@ -532,13 +556,6 @@ def laid_out(lines: list[str], indent: int) -> list[str]:
         wrapped = statement(line, indent + depth)
         out.append("\n".join(w[indent:] for w in wrapped))
     return out
-
-
-def _operand(text: str) -> str:
-    """Source text as an operand of a conditional expression: parenthesized if it is one
-    itself, or a lambda."""
-    tree = ast.parse(text, mode="eval").body
-    return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
 
 
 # -- files ------------------------------------------------------------------------------

@@ -33,12 +33,13 @@ def seq_entry(item: Item, named: bool, layer: Callable[[LayerOp | SubSpec], str]
     if item.when is not None:
         cond = source(item.when)
         if named:
-            return f"{_operand(text)} if {cond} else nn.Identity()"
+            return f"{operand(text)} if {cond} else nn.Identity()"
         return f"*({text if each is not None else f'[{text}]'} if {cond} else [])"
     return f"*{text}" if each is not None and not named else text
 
 
-def _operand(text: str) -> str:
-    """Source text as the first operand of a conditional expression."""
+def operand(text: str) -> str:
+    """Source text as an operand of a conditional expression: parenthesized if it is one
+    itself, or a lambda."""
     tree = ast.parse(text, mode="eval").body
     return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
