@@ -267,3 +267,10 @@ def test_a_loaded_loop_spec_rechecks_and_a_bad_zip_does_not(stem):
         node.inputs = node.inputs * 2
         with pytest.raises(SpecError, match="'zip' reads one list"):
             attngen.compile(spec)
+
+
+def test_verify_runs_the_loop_specs_at_other_sizes(capsys):
+    """The checker takes a range bound at its default; `verify` runs the generated module at
+    other values (S=5, 8, ...) and finds every runtime shape equal to the spec's."""
+    specs = sorted(str(p) for p in SPECS.glob("*.yaml"))
+    assert main(["verify", *specs]) == 0, capsys.readouterr().err
