@@ -36,8 +36,8 @@ def _rand(*shape):
 CASES = [
     ("dilated_pyramid", "DilatedPyramid", (), {}, _rand(2, 16, 9, 7)),
     ("dilated_pyramid", "DilatedPyramid", (24, 2, 3), {}, _rand(3, 24, 6, 11)),
-    ("psa_chunks", "PSAChunks", (), {}, _rand(2, 32, 7, 5)),
-    ("psa_chunks", "PSAChunks", (), {"channel": 48, "S": 3, "reduction": 4}, _rand(3, 48, 6, 9)),
+    ("psa_split", "PSASplit", (), {}, _rand(2, 32, 7, 5)),
+    ("psa_split", "PSASplit", (), {"channel": 48, "S": 3, "reduction": 4}, _rand(3, 48, 6, 9)),
     ("seq_loops", "SeqLoops", (), {}, _rand(2, 16, 9, 7)),
     ("seq_loops", "SeqLoops", (8, 3, False), {}, _rand(3, 8, 10, 12)),
 ]
@@ -68,10 +68,10 @@ SOURCE = [
     ("dilated_pyramid", "padding=2 ** i,\n"),
     ("dilated_pyramid", "dilation=2 ** i,\n"),
     ("dilated_pyramid", "scaled = [item / (i + 1) for i, item in enumerate(branches)]"),
-    ("psa_chunks", "parts = torch.chunk(x, self.S, dim=1)"),
-    ("psa_chunks", "convs = [layer(item) for layer, item in zip(self.convs, parts, "
+    ("psa_split", "parts = torch.split(x, self.channel // self.S, dim=1)"),
+    ("psa_split", "convs = [layer(item) for layer, item in zip(self.convs, parts, "
                    "strict=True)]"),
-    ("psa_chunks", "for _ in range(S)"),
+    ("psa_split", "for _ in range(S)"),
     ("seq_loops", "*[\n                nn.Conv2d(channel, channel, 3, padding=2 ** i, "
                   "dilation=2 ** i)\n                for i in range(num_layers)\n            ],"),
     ("seq_loops", "*([nn.BatchNorm2d(channel)] if use_bn else []),"),
@@ -120,7 +120,7 @@ def test_a_skipped_list_layer_renumbers_the_keys_after_it(built):
 @pytest.mark.parametrize("stem, text", [
     ("dilated_pyramid", "for i in range(num_layers)"),
     ("dilated_pyramid", "for i in range(num_layers), one per tensor"),
-    ("psa_chunks", "for i in range(S), one per tensor"),
+    ("psa_split", "for i in range(S), one per tensor"),
     ("seq_loops", "for i in range(num_layers)]"),
     ("seq_loops", "BatchNorm2d(channel) if use_bn"),
 ])
@@ -242,10 +242,10 @@ def test_a_split_without_out_is_a_list(tmp_path, capsys):
 
 
 def test_a_variant_rename_rewires_zip(tmp_path, capsys):
-    base = (SPECS / "psa_chunks.yaml").read_text()
-    (tmp_path / "psa_chunks.yaml").write_text(base)
+    base = (SPECS / "psa_split.yaml").read_text()
+    (tmp_path / "psa_split.yaml").write_text(base)
     variant = tmp_path / "renamed.yaml"
-    variant.write_text("extends: psa_chunks.yaml\nname: PSARenamed\n"
+    variant.write_text("extends: psa_split.yaml\nname: PSARenamed\n"
                        "edits:\n  - {rename: parts, to: pieces}\n")
     assert main(["build", str(variant), "-o", str(tmp_path / "out")]) == 0, \
         capsys.readouterr().err

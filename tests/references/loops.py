@@ -27,7 +27,7 @@ class DilatedPyramid(nn.Module):
         return self.fuse(torch.cat(outs, dim=1)) + x
 
 
-class PSAChunks(nn.Module):
+class PSASplit(nn.Module):
     """PSA's split-and-weight: part i of S gets a conv of kernel 2 * (i + 1) + 1 and an SE
     gate; a softmax across the parts weights them."""
 
