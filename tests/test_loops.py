@@ -72,6 +72,11 @@ SOURCE = [
     ("psa_split", "convs = [layer(item) for layer, item in zip(self.convs, parts, "
                    "strict=True)]"),
     ("psa_split", "for _ in range(S)"),
+    # comments in the spec's terms, not at the default S the checker expands the loops at
+    ("psa_split", "# [(B, channel // S, H, W), ...] -> [(B, channel // S, H, W) for i in "
+                  "range(S)]"),
+    ("psa_split", "# (B, S, channel // S, H, W), (B, S, channel // S, 1, 1) -> "
+                  "(B, S, channel // S, H, W)"),
     ("seq_loops", "*[\n                nn.Conv2d(channel, channel, 3, padding=2 ** i, "
                   "dilation=2 ** i)\n                for i in range(num_layers)\n            ],"),
     ("seq_loops", "*([nn.BatchNorm2d(channel)] if use_bn else []),"),
