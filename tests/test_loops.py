@@ -279,3 +279,32 @@ def test_verify_runs_the_loop_specs_at_other_sizes(capsys):
     other values (S=5, 8, ...) and finds every runtime shape equal to the spec's."""
     specs = sorted(str(p) for p in SPECS.glob("*.yaml"))
     assert main(["verify", *specs]) == 0, capsys.readouterr().err
+
+
+def test_range_bounds_pass_through_use_and_a_diamond_is_walked_once(tmp_path, capsys,
+                                                                      monkeypatch):
+    """A caller's int param passed to a sub-spec's `range` bound is checked at its default
+    too (its `cat` of n maps is exact), and the bounds of a sub-spec shared along a `use:`
+    diamond are found once per file, not once per path (2 ** depth)."""
+    from attngen import loops
+
+    depth = 12
+    for i in range(depth):
+        calls = f"  a: {{use: l{i + 1}.yaml, n: n, in: x}}\n" \
+                f"  b: {{use: l{i + 1}.yaml, n: n, in: a}}\n" if i < depth - 1 else \
+                "  r: {each: i in range(n), op: mul, in: x, other: i + 1}\n" \
+                "  b: {op: add, in: r}\n"
+        (tmp_path / f"l{i}.yaml").write_text(
+            f"name: L{i}\nparams:\n  n: 3\ninputs:\n  x: [B, C]\ngraph:\n{calls}outputs: b\n")
+    (tmp_path / "top.yaml").write_text(
+        "name: Top\nparams:\n  n: 3\ninputs:\n  x: [B, C]\ngraph:\n"
+        "  r: {each: i in range(n), use: l11.yaml, n: n, in: x}\n"
+        "  c: {op: cat, in: r, dim: 1, shape: [B, C * n]}\noutputs: c\n")
+    walked = []
+    walk = loops._bounds
+    monkeypatch.setattr(loops, "_bounds", lambda spec: walked.append(spec.name) or walk(spec))
+    loops._BOUNDS.clear()
+    spec = load(tmp_path / "l0.yaml", Loader())
+    assert loops.bounds(spec) == {"n"}
+    assert sorted(walked) == sorted(f"L{i}" for i in range(depth)), walked
+    assert main(["check", "-q", str(tmp_path / "top.yaml")]) == 0, capsys.readouterr().err

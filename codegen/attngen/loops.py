@@ -33,9 +33,23 @@ def body_loops(body: Node) -> Iterator[Loop]:
         yield from (i.each for i in called.items if i.each is not None)
 
 
+_BOUNDS: dict[int, tuple[Spec, frozenset[str]]] = {}  # id -> (the spec, its bounds)
+
+
 def bounds(spec: Spec) -> frozenset[str]:
     """The int params a `range` bound reads, through lets and sub-spec arguments: the
-    checker takes them at their defaults, like the length of a list param."""
+    checker takes them at their defaults, like the length of a list param. Computed once
+    per spec object (a sub-spec shared along a `use:` diamond is walked once); the entry
+    holds the spec, so its id cannot be reused while cached."""
+    hit = _BOUNDS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_BOUNDS) >= 256:
+            _BOUNDS.clear()
+        hit = _BOUNDS[id(spec)] = (spec, _bounds(spec))
+    return hit[1]
+
+
+def _bounds(spec: Spec) -> frozenset[str]:
     found: set[str] = set()
     names: list[str] = [n for node in spec.nodes.values() for loop in node_loops(node)
                         if is_range(loop.iterable.tree) for n in loop.iterable.names]
