@@ -210,12 +210,19 @@ CASES = [
         "output 'gated' does not exist (when flag=False, mode='a')",
     ),
     # list inputs: their items are the names
-    (
+    (  # a list input read whole is a list (zip:, cat, map: true read it)
         "hi_down:  {op: max_pool2d, in: hi,",
         "hi_down:  {op: max_pool2d, in: pair,",
+        (32, 3),
+        "E402",
+        "node 'hi_down': input 0 is a list of tensors; use an op that takes a list",
+    ),
+    (
+        "hi_down:  {op: max_pool2d, in: hi,",
+        "hi_down:  {op: max_pool2d, in: pairs,",
         (32, 34),
         "E300",
-        "node 'hi_down' uses unknown 'pair'",
+        "node 'hi_down' uses unknown 'pairs'; did you mean 'pair'?",
     ),
     (
         "hi: [B, channel, 2 * H, 2 * W]",

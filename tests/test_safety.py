@@ -423,8 +423,8 @@ EXPRESSIONS = [
     ("max(*[8])", "E201", "'*' arguments are not allowed", 0),
     ("max(channel, key=abs)", "E201", "keyword arguments are not allowed in expressions", 0),
     ("[8][0:1]", "E201", "slices are not allowed in expressions; index with x[i]", 0),
-    (
-        "channel ** channel",
+    (  # a name as the exponent must have a number value of at most 64 (2 ** i in a loop)
+        "channel ** (channel + 1)",
         "E201",
         "the exponent of '**' must be a number literal of at most 8",
         0,

@@ -1,7 +1,8 @@
 """Configurations and the environment expressions are evaluated in.
 
-Params of type int and free dims are positive integer symbols; every other param takes
-its default (or example). Bool and `choices` params are structural: each combination of
+Params of type int and free dims are positive integer symbols (but those bounding a
+`range`, loops.bounds); every other param takes its default (or example). Bool and
+`choices` params are structural: each combination of
 their values that satisfies `requires` (at the other params' defaults) is a configuration,
 and every configuration is checked.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr
+from .loops import bounds
 from .model import Spec
 
 MAX_CONFIGS = 64
@@ -81,10 +83,12 @@ def param_env(spec: Spec, config: dict[str, object], *, symbolic: bool = True) -
     """A spec's params and lets in one configuration (int params as symbols unless not
     `symbolic`)."""
     env = Env()
+    fixed = bounds(spec) if symbolic else frozenset()  # range bounds: at their defaults
     for p in spec.params.values():
         value = config.get(p.name, p.sample)
         env.val[p.name] = value
-        if symbolic and p.type == "int" and p.name not in config and isinstance(value, int):
+        if symbolic and p.type == "int" and p.name not in config and isinstance(value, int) \
+                and p.name not in fixed:
             env.sym[p.name] = dim_symbol(p.name, positive=value > 0)
         else:
             env.sym[p.name] = value

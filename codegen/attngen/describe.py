@@ -21,6 +21,7 @@ from .expr import entries, entries_text
 from .model import (
     Cases,
     FunctionOp,
+    Item,
     LayerCall,
     LayerOp,
     Map,
@@ -59,7 +60,8 @@ def _label(form: NodeForm) -> str:
         case LayerCall(target):
             return f"apply {target.name}"
         case Seq(items):
-            return "seq(" + ", ".join(_label(i.form) for i in items) + ")"
+            return "seq(" + ", ".join(("each " if i.each else "") + _label(i.form)
+                                      + ("?" if i.when else "") for i in items) + ")"
         case LayerOp() | FunctionOp():
             return form.op
         case SubSpec():
@@ -102,14 +104,15 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
         case Cases(cases):
             return "one of: " + ", ".join(call_label(c, spec) for c in cases)
         case Seq(items):
-            return " → ".join(layer_call(i.form) for i in items)
+            return " → ".join(item_call(i) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             return layer_call(form)
         case Repeat(body=LayerCall() as body) | Map(body=LayerCall() as body):
             return _call_label(body, spec)
-        case Repeat(var, iterable, body):
+        case Repeat(var, iterable, body, zipped):
             each = f"{var} in " if var else ""
-            return f"[{_call_label(body, spec)} for {each}{iterable.text}]"
+            one = ", one per tensor" if zipped else ""
+            return f"[{_call_label(body, spec)} for {each}{iterable.text}{one}]"
         case Map(body):
             return f"map {_call_label(body, spec)}"
         case TensorDecl():
@@ -130,6 +133,14 @@ def init_text(decl: TensorDecl) -> str:
     """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
     options = ", ".join(f"{k}={v}" for k, v in decl.options.items())
     return decl.init + (f"({options})" if options else "")
+def item_call(item: Item) -> str:
+    """A layer of a `seq:` with its loop and condition: `[Conv2d(...) for i in range(n)]`,
+    `BatchNorm2d(C) if use_bn`."""
+    text = layer_call(item.form)
+    if item.each is not None:
+        var = f"{item.each.var} in " if item.each.var else ""
+        text = f"[{text} for {var}{item.each.iterable.text}]"
+    return f"{text} if {item.when.text}" if item.when is not None else text
 
 
 def layer_call(call: Call) -> str:
@@ -173,7 +184,10 @@ def definition(node: Node) -> dict[str, str]:
         case LayerCall(target):
             kind, body = f"apply {target.name}", ""
         case Seq(items):
-            kind, body = "seq", "; ".join(_written_call(i.form) for i in items)
+            kind, body = "seq", "; ".join(
+                ((f"each {i.each.var + ' in ' if i.each.var else ''}{i.each.iterable.text}: "
+                  if i.each else "") + (f"when {i.when.text}: " if i.when else "")
+                 + _written_call(i.form)) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form)
         case TensorDecl():  # compared field by field: `~ gamma: init: zeros -> ones`
@@ -194,6 +208,7 @@ def definition(node: Node) -> dict[str, str]:
         "out": ", ".join(node.out or ()),
         "map": "true" if isinstance(node.form, Map) else "",
         **owned,
+        "zip": node.inputs[0].name if each is not None and each.zipped else "",
     }
     return {k: v for k, v in fields.items() if v}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 
 from . import ops
-from .describe import applications, call_label, layer_call
+from .describe import applications, call_label, item_call
 from .dims import fmt_shape
 from .errors import OVER_BUDGET, error, visible
 from .model import (
@@ -386,10 +386,11 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         if given is not None:
             notes.append(f"if {given} is given")
         if isinstance(called, Seq) and len(called.items) > 1:
-            steps = [(layer_call(i.form), _kind(i.form, spec)) for i in called.items]
+            steps = [(item_call(i), _kind(i.form, spec)) for i in called.items]
             if isinstance(body.form, Repeat):
                 var = f"{body.form.var} in " if body.form.var else ""
-                notes.append(f"for {var}{body.form.iterable.text}")
+                notes.append(f"for {var}{body.form.iterable.text}"
+                             + (", one per tensor" if body.form.zipped else ""))
             d.seq_box(ident, title, steps, params, indent, "; ".join(notes))
         else:
             d.box(ident, title, call_label(body, spec), _kind(body.form, spec), params, indent,
@@ -398,6 +399,11 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             if src_name in produced:  # an optional input's edge is dashed
                 d.edge(produced[src_name], ident, shape,
                        ", style=dashed" if src_name == given else "")
+            listed = spec.inputs.get(src_name)  # a list input read whole: from each item
+            for item in listed.items or () if listed is not None else ():
+                if item.name in produced:
+                    d.edge(produced[item.name], ident, entry_shapes.get(item.name)
+                           or checked.shape_text(item.name))
         if given is not None and given not in inputs and given in produced:
             d.edge(produced[given], ident, "if given", ", style=dashed")
         produced[name] = ident

@@ -19,8 +19,9 @@ from .configs import structural_params
 from .dims import fmt_shape
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
-from .expr import Expr, py_string, uses_log2
+from .expr import Expr, is_range, py_string, uses_log2
 from .expr import entries as expr_entries
+from .graph import node_refs
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import statement
@@ -46,6 +47,7 @@ from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
 from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
 from .resources import templates_dir
 from .results import Checked
+from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment, spec_shape
 
 
@@ -190,8 +192,9 @@ class ClassEmitter:
             case Seq(items, named):
                 head = "_sequential" if named else "nn.Sequential"
                 self.helpers["sequential"] |= named
-                parts = [(f"{i.name}=" if named else "") + self.layer(i.form, namer)
-                         for i in items]
+                parts = [(f"{i.name}=" if named else "")
+                         + seq_entry(i, named, lambda f: self.layer(f, namer),
+                                     lambda e: src(e, namer), namer.loop) for i in items]
                 # more than one layer: one per line, as one writes them
                 return call(head, parts, explode=len(items) > 1)
             case _:
@@ -295,8 +298,10 @@ class ClassEmitter:
         for req in spec.requires:  # requirements on input sizes, before any work
             if spec.on_input_dims(req):
                 lines += self.require_lines(req, namer)
-        for inp in spec.inputs.values():
-            if inp.items is not None:
+        read = {r.name for n in spec.nodes.values() for r in node_refs(n)} | {
+            o.name for o in spec.outputs}
+        for inp in spec.inputs.values():  # unpacked where an item is read by name
+            if inp.items is not None and read & {i.name for i in inp.items}:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
         by_name = spec.nodes
         order = checked.order
@@ -324,8 +329,8 @@ class ClassEmitter:
                 # one assignment in an if and an else: a conditional expression (ruff SIM108)
                 (first, [then]), (second, [other]) = bodies
                 target, value = then.split(" = ", 1)
-                cond = _operand(heads[0].removeprefix("if ").removesuffix(":"))
-                choice = f"{_operand(value)} if {cond} else {_operand(other.split(' = ', 1)[1])}"
+                cond = operand(heads[0].removeprefix("if ").removesuffix(":"))
+                choice = f"{operand(value)} if {cond} else {operand(other.split(' = ', 1)[1])}"
                 return [*dict.fromkeys(first + second), f"{target} = {choice}"]
             lines = []
             for head, (comment, code) in zip(heads, bodies, strict=True):
@@ -362,6 +367,20 @@ class ClassEmitter:
         match body.form:
             case LayerCall(target):
                 return f"self.{target.name}({args})"
+            case Repeat(name, iterable, FunctionOp() as function, zipped=True):
+                var = name or "_"
+                namer.loop.add(var)
+                call = self.function_call(function, [ITEM_VAR], namer, listed=False)
+                namer.loop.discard(var)
+                if name is None:
+                    return f"[{call} for {ITEM_VAR} in {ins[0]}]"
+                if is_range(iterable.tree) and len(getattr(iterable.tree, "args", ())) == 1:
+                    return f"[{call} for {var}, {ITEM_VAR} in enumerate({ins[0]})]"
+                return (f"[{call} for {var}, {ITEM_VAR} in "
+                        f"zip({src(iterable, namer)}, {ins[0]}, strict=True)]")
+            case Repeat(zipped=True):  # copy i of the layer on the i-th tensor
+                return (f"[{LAYER_VAR}({ITEM_VAR}) for {LAYER_VAR}, {ITEM_VAR} in "
+                        f"zip(self.{node.name}, {ins[0]}, strict=True)]")
             case Repeat(name, iterable, LayerCall(target)):  # the shared layer, once per item
                 return f"[self.{target.name}({args}) for {name or '_'} in {src(iterable, namer)}]"
             case Repeat(name, iterable, FunctionOp() as function):  # no layers: one call per item
@@ -560,13 +579,6 @@ def laid_out(lines: list[str], indent: int) -> list[str]:
         wrapped = statement(line, indent + depth)
         out.append("\n".join(w[indent:] for w in wrapped))
     return out
-
-
-def _operand(text: str) -> str:
-    """Source text as an operand of a conditional expression: parenthesized if it is one
-    itself, or a lambda."""
-    tree = ast.parse(text, mode="eval").body
-    return f"({text})" if isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) else text
 
 
 # -- files ------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, 
 
 MAX_TEXT = 400  # characters in one expression
 MAX_DEPTH = 32  # nesting of the expression tree
-MAX_POW = 8  # |exponent| of `**`, which must be a literal
+MAX_POW = 8  # |exponent| of `**` written as a literal
+MAX_NAMED_POW = 64  # |exponent| of `**` given by a name (a loop variable: `2 ** i`)
 MAX_INT = 10**15  # concrete integers beyond this are refused (no runaway arithmetic)
 
 FUNCTIONS = ("max", "min", "int", "abs", "len", "log2")
@@ -167,6 +168,7 @@ def _free_names(tree: ast.AST) -> frozenset[str]:
         n.id
         for n in ast.walk(tree)
         if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
+        and n.id != "range"  # an `each:` iterable's only (parse)
     )
 
 
@@ -189,8 +191,12 @@ def _sympy_key(expr: Expr,
         return None
 
 
-def parse(raw: object, loc: Loc) -> Expr:
-    """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError."""
+def parse(raw: object, loc: Loc, *, iterable: bool = False) -> Expr:
+    """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError.
+
+    `iterable`: what `each:` repeats over, which may also be `range(stop)`, `range(start,
+    stop)` or `range(start, stop, step)` over expressions (nowhere else: a range is never a
+    value of shapes or arguments)."""
     if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
         text = repr(
             None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None
@@ -207,7 +213,7 @@ def parse(raw: object, loc: Loc) -> Expr:
         raise error(loc, EXPR_SYNTAX, f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
         raise error(loc, EXPR_SYNTAX, "expressions must fit on one line")
-    if text in _PARSED:  # the same text always parses and validates the same way
+    if text in _PARSED and not iterable:  # the same text always parses and validates alike
         tree, names = _PARSED[text]
         return Expr(text, tree, loc, names)
     try:
@@ -223,14 +229,22 @@ def parse(raw: object, loc: Loc) -> Expr:
         ) from None
     except (ValueError, RecursionError, MemoryError):
         raise error(loc, EXPR_SYNTAX, f"invalid expression '{text}'") from None
-    _check(parsed, text, loc, 0)
+    _check(parsed, text, loc, 0, iterable)
+    if iterable:  # not memoized: the same text elsewhere may not use `range`
+        return Expr(text, parsed.body, loc, _free_names(parsed.body))
     if len(_PARSED) >= MEMO_SIZE:
         _PARSED.clear()
     body, names = _PARSED[text] = (parsed.body, _free_names(parsed.body))
     return Expr(text, body, loc, names)
 
 
-def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
+def is_range(tree: ast.AST) -> bool:
+    """`range(...)`: an `each:` iterable (parse with `iterable=True`; 1 to 3 arguments)."""
+    return isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) \
+        and tree.func.id == "range"
+
+
+def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = False) -> None:
     where = loc.shifted(getattr(node, "col_offset", 0))
     if depth > MAX_DEPTH:
         raise error(where, EXPR_NOT_ALLOWED, f"expression nested deeper than {MAX_DEPTH} levels")
@@ -251,7 +265,8 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
     if isinstance(node, ast.Name) and (node.id.startswith("_") or node.id == "self"):
         raise error(where, EXPR_NOT_ALLOWED, f"name '{node.id}' is not allowed in expressions")
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+        loop = iterable and depth == 1 and is_range(node)  # `each: i in range(n)`
+        if not isinstance(node.func, ast.Name) or (node.func.id not in FUNCTIONS and not loop):
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
             raise error(where, EXPR_NOT_ALLOWED, f"call of '{name}' is not allowed; functions: "
                         + ", ".join(FUNCTIONS))
@@ -260,7 +275,7 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
                 where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
             )
         arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
-                 "len": (1, 1), "log2": (1, 1)}[node.func.id]
+                 "len": (1, 1), "log2": (1, 1), "range": (1, 3)}[node.func.id]
         if not arity[0] <= len(node.args) <= arity[1]:
             raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
                         + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
@@ -273,16 +288,18 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int) -> None:
         exp = node.right
         if isinstance(exp, ast.UnaryOp) and isinstance(exp.op, ast.USub):
             exp = exp.operand
-        if not (isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float))
-                and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW):
+        literal = isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float)) \
+            and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW
+        if not (literal or isinstance(exp, ast.Name)):
             raise error(where, EXPR_NOT_ALLOWED, f"the exponent of '**' must be a number literal "
-                        f"of at most {MAX_POW}")
+                        f"of at most {MAX_POW} or a name whose value is a number (a loop "
+                        "variable: 2 ** i)")
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
         raise error(
             where, EXPR_NOT_ALLOWED, "slices are not allowed in expressions; index with x[i]"
         )
     for child in ast.iter_child_nodes(node):
-        _check(child, text, loc, depth + 1)
+        _check(child, text, loc, depth + 1, iterable)
 
 
 # -- Python source ---------------------------------------------------------------
@@ -389,6 +406,8 @@ class _Interp:
             )
         if sym in ("/", "//", "%") and b == 0:
             self.fail(node, "division by zero")
+        if sym == "**" and abs(b) > MAX_NAMED_POW:  # a named exponent (_check)
+            self.fail(node, f"the exponent {b} is larger than {MAX_NAMED_POW}")
         try:
             out = fn(a, b)
         except (OverflowError, ValueError, ZeroDivisionError) as exc:
@@ -444,6 +463,12 @@ class _Interp:
         assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
         name = node.func.id
         args = [self.run(a) for a in node.args]
+        if name == "range":  # an `each:` iterable (parse(..., iterable=True))
+            if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+                self.fail(node, "range() needs whole numbers")
+            if len(args) == 3 and args[2] == 0:
+                self.fail(node, "range() step must not be zero")
+            return tuple(range(*args))
         if name == "len":
             if not isinstance(args[0], (list, tuple)):
                 self.fail(node, "len() needs a list")
@@ -518,6 +543,11 @@ class _Sym(_Interp):
             return self.floor(a / b)
         if op is ast.Mod:
             return sp.Mod(a, b)
+        if not b.is_Number:  # a named exponent must have a value (a loop variable: 2 ** i)
+            self.fail(node, f"the exponent '{ast.unparse(node.right)}' of '**' has no number "
+                      "value here (an int param is any size): use a literal or a loop variable")
+        if abs(b) > MAX_NAMED_POW:
+            self.fail(node, f"the exponent {b} is larger than {MAX_NAMED_POW}")
         return a**b
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:

@@ -24,6 +24,7 @@ from .errors import (
     error,
 )
 from .expr import Expr
+from .loops import body_loops, node_loops
 from .model import (
     Cases,
     FunctionOp,
@@ -58,12 +59,17 @@ def node_refs(node: Node) -> list[Ref]:
 
 def producers(spec: Spec) -> dict[str, str]:
     """Tensor name -> the input or node that produces it (split outputs map to their node)."""
-    names = {name: name for name in spec.sources()}
+    names = {name: name for name in [*spec.sources(), *list_inputs(spec)]}
     for node in spec.nodes.values():
         names[node.name] = node.name
         for o in node.out or ():
             names[o] = node.name
     return names
+
+
+def list_inputs(spec: Spec) -> list[str]:
+    """The list inputs, which a node may read whole (`zip:`, `cat`) besides their items."""
+    return [inp.name for inp in spec.inputs.values() if inp.items is not None]
 
 
 def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
@@ -75,7 +81,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     import networkx as nx
 
     graph = nx.DiGraph()
-    index = {name: i for i, name in enumerate([*spec.sources(), *spec.nodes])}
+    index = {name: i for i, name in enumerate([*spec.sources(), *list_inputs(spec),
+                                                *spec.nodes])}
     graph.add_nodes_from(index)
     prod = producers(spec)
     issues = Collector()
@@ -116,7 +123,7 @@ def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: li
 
     prod = producers(spec)
     targets = {prod[o] for o in outputs}
-    sub = graph.subgraph(set(spec.sources()) | active)
+    sub = graph.subgraph(set(spec.sources()) | set(list_inputs(spec)) | active)
     needed = set(targets)
     for t in targets:
         needed |= nx.ancestors(sub, t)
@@ -304,15 +311,22 @@ def check_unique_names(spec: Spec) -> None:
             for o in n.out or ():
                 if o not in (node.out or ()):
                     claim(o, n.loc, "output")
-        var = loop_var(node)
-        if var is not None and var in seen and seen[var] != node.loc:
-            issues.add(error(node.loc, DUPLICATE_NAME, f"loop variable '{var}' of node "
-                             f"'{node.name}' shadows a name defined at line {seen[var].line}"))
+        for body in [node, *cases_of(node)]:
+            own: dict[str, Loc] = {}  # a body's loops (its each, its seq layers') nest
+            for loop in body_loops(body):
+                var, where = loop.var, loop.iterable.loc
+                if var is None:
+                    continue
+                if (var in seen and seen[var] != node.loc) or var in own:
+                    line = seen[var].line if var in seen else own[var].line
+                    issues.add(error(where, DUPLICATE_NAME, f"loop variable '{var}' of node "
+                                     f"'{node.name}' shadows a name defined at line {line}"))
+                own.setdefault(var, where)
     for p in spec.params.values():  # a node may share a param's name (see above)
         if p.name not in spec.nodes:
             claim(p.name, p.loc, "param")
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
-    values |= {var for n in spec.nodes.values() if (var := loop_var(n))}
+    values |= {loop.var for n in spec.nodes.values() for loop in node_loops(n) if loop.var}
     for inp in spec.inputs.values():
         for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
             for name, loc in dim_names(shape):

@@ -25,6 +25,7 @@ from .errors import (
 )
 from .expr import Expr, entries_text, frozen_value
 from .graph import forward_order, producers
+from .loops import binding, bounds, items_of, list_hint, zip_tensors
 from .model import (
     Callee,
     Cases,
@@ -213,6 +214,10 @@ class Inference:
                     raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
                                 *exc.notes) from None
 
+        for inp in self.spec.inputs.values():  # a list input read whole: its items' values
+            if inp.items is not None and all(i.name in self.values for i in inp.items):
+                self.values[inp.name] = [self.values[i.name] for i in inp.items]
+
     # nodes
     def run(self):
         prod = self.prod
@@ -325,7 +330,10 @@ class Inference:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
 
     def is_list_node(self, body: Node, ins) -> bool:
-        return isinstance(body.form, Repeat | Map)
+        """A node whose value is a list: `each`, `map`, or an op of several outputs (`split`,
+        `chunk`) without `out:`."""
+        return isinstance(body.form, Repeat | Map) or (
+            isinstance(body.form, FunctionOp) and ops.REGISTRY[body.form.op].multi_output)
 
     def check_annotation(self, node: Node, body: Node, out, annotation):
         rule = self.rule_of(body)
@@ -336,11 +344,9 @@ class Inference:
         if isinstance(out, list):
             each = body.form if isinstance(body.form, Repeat) else None
             items = self.each_items(each) if each is not None else [None] * len(out)
-            result = []
-            for item, shape in zip(items, out, strict=False):
-                extra = {each.var: item} if each is not None and each.var else None
-                result.append(self.unify(node.name, loc, shape, annotation, rule, extra))
-            return result
+            return [self.unify(node.name, loc, shape, annotation, rule,
+                               binding(each.var, item) if each is not None else None)
+                    for item, shape in zip(items, out, strict=False)]
         return self.unify(node.name, loc, out, annotation, rule)
 
     def rule_of(self, body: Node) -> str:
@@ -356,19 +362,27 @@ class Inference:
             case _:
                 assert_never(called)
 
-    def each_items(self, each: Repeat) -> list:
-        items = self.concrete(each.iterable)
-        if not isinstance(items, (list, tuple)):
-            raise error(each.iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
-        if len(items) > 64:
-            raise error(each.iterable.loc, BAD_ARGUMENTS, "'each' over more than 64 items")
-        return list(items)
+    def each_items(self, each: Repeat, extra: dict | None = None) -> list:
+        return items_of(self.concrete(each.iterable, extra), each.iterable)
 
     def compute(self, node: Node, body: Node, ins):
         match body.form:
             case Repeat() as each:
-                return [self.call(each.body, ins, {each.var: item} if each.var else {}, body)
-                        for item in self.each_items(each)]
+                items = self.each_items(each)
+                if each.zipped:  # copy i reads the i-th tensor of the list
+                    ins = zip_tensors(node, body, ins[0], len(items), config_text(self.config))
+                    return [self.call(each.body, [x], binding(each.var, item), body)
+                            for item, x in zip(items, ins, strict=True)]
+                called = each.body
+                takes_list = isinstance(called, LayerOp | FunctionOp) \
+                    and ops.REGISTRY[called.op].list_input and len(ins) == 1
+                hint = None if takes_list else \
+                    list_hint(node, ins, [r.name for r in body.inputs])
+                if hint is not None:
+                    raise ShapeFail("every copy of an 'each' node reads its whole input, and "
+                                    "this one is a list of tensors", BAD_ARGUMENTS, (hint,))
+                return [self.call(each.body, ins, binding(each.var, item), body)
+                        for item in items]
             case Map(called):
                 if len(ins) != 1 or not isinstance(ins[0], list):
                     raise ShapeFail(
@@ -405,17 +419,30 @@ class Inference:
             case Seq(items):
                 self.check_arity("a layer sequence", ins, 1, 1)
                 shape = ins[0]
-                for item in items:
-                    shape = self.call_one(item.form, [shape], extra, owner)
+                for item, names in self.seq_layers(items, extra):
+                    shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
                         rule = self.rule_of_item(item)
                         shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
-                                                        shape, item.shape, rule, extra), shape)
+                                                        shape, item.shape, rule, names), shape)
                 return shape
             case LayerOp() | FunctionOp() | SubSpec():
                 return self.call_one(form, ins, extra, owner)
             case _:
                 assert_never(form)
+
+    def seq_layers(self, items: list[Item], extra: dict):
+        """(layer, the names its arguments see) of a `seq:` in order: a layer with `when`
+        only where it holds, a layer with `each` once per item."""
+        for item in items:
+            if item.when is not None and not self.concrete(item.when, extra):
+                continue
+            if item.each is None:
+                yield item, extra
+                continue
+            loop = item.each
+            for value in items_of(self.concrete(loop.iterable, extra), loop.iterable):
+                yield item, binding(loop.var, value, extra)
 
     def rule_of_item(self, item: Item) -> str:
         op = item.form.op if isinstance(item.form, LayerOp) else None
@@ -507,8 +534,9 @@ class Inference:
         config, env = {}, Env()
         for p in sub.params.values():
             if p.name in call.args:
-                env.sym[p.name] = self.sym(call.args[p.name], extra)
                 env.val[p.name] = value = self.concrete(call.args[p.name], extra)
+                env.sym[p.name] = value if p.name in bounds(sub) \
+                    else self.sym(call.args[p.name], extra)
                 if p.choices and isinstance(value, int | float | str) and value not in p.choices:
                     # the sub-spec's constructor raises ValueError for it
                     raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{owner.name}': "

@@ -217,7 +217,7 @@ def _is_primary(elems: list) -> bool:
         if isinstance(e, Group):
             prefix = False
             continue
-        if prefix and e.text in ("not", "-", "+", "~"):
+        if prefix and e.text in ("not", "-", "+", "~", "*"):  # `*` unpacks an item
             continue
         prefix = False
         if e.kind == "op" and e.text != ".":

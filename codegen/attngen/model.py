@@ -117,12 +117,15 @@ class LayerCall:
 
 @dataclass(frozen=True)
 class Repeat:
-    """`each:` one copy of the body per item of a list (an nn.ModuleList), each called on
-    the node's inputs; `var` names the item inside the body's arguments."""
+    """`each:` one copy of the body per item of a list or `range(...)` (an nn.ModuleList),
+    each called on the node's inputs; `var` names the item inside the body's arguments.
+    `zipped` (`zip: parts`): the node's one input is a list, and copy i reads its i-th
+    tensor."""
 
     var: str | None
-    iterable: Expr
+    iterable: Expr  # a list expression or `range(...)` (expr.parse with iterable=True)
     body: Callee
+    zipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,15 +166,27 @@ def assert_never(value: NoReturn) -> NoReturn:
     raise AssertionError(f"unhandled node form: {type(value).__name__}")
 
 
+@dataclass(frozen=True)
+class Loop:
+    """`each:` of a `seq:` layer: one copy of the layer per item, in order."""
+
+    var: str | None
+    iterable: Expr  # a list expression or `range(...)`
+
+
 @dataclass
 class Item:
-    """One layer of a `seq:` group."""
+    """One layer of a `seq:` group; with `each`, one copy per item (flattened into the
+    Sequential in a list seq, an inner nn.Sequential under its name in a named one); with
+    `when`, present only when the condition on params holds."""
 
     name: str  # attribute name inside the Sequential ("0", "1" ... for the list form)
     loc: Loc
     form: LayerOp | SubSpec
     shape: list[Expr] | None = None
     doc: str = ""
+    each: Loop | None = None
+    when: Expr | None = None
 
 
 @dataclass

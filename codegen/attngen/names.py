@@ -223,6 +223,10 @@ def _local_names(spec: Spec) -> Iterator[tuple[str, Loc, str]]:
                 yield out, body.loc, "output"
             if isinstance(body.form, Repeat) and body.form.var:
                 yield body.form.var, body.loc, "loop variable"
+            called = body.form.body if isinstance(body.form, Repeat | Map) else body.form
+            for layer in called.items if isinstance(called, Seq) else ():
+                if layer.each is not None and layer.each.var:
+                    yield layer.each.var, layer.loc, "loop variable"
 
 
 def _show(text: str) -> str:

@@ -17,6 +17,7 @@ from .errors import (
     error,
 )
 from .expr import parse
+from .loops import binding, items_of
 from .model import (
     Cases,
     FunctionOp,
@@ -85,15 +86,16 @@ def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
         case LayerCall() | Repeat(body=LayerCall()):
             return 0  # counted where the layer is declared
         case Repeat(var, iterable, body):
-            items = iterable.value(values)
-            if not isinstance(items, (list, tuple)):
-                raise error(iterable.loc, BAD_ARGUMENTS, f"'each' needs a list, got {items!r}")
-            return sum(_form_params(body, {**values, **({var: i} if var else {})}, loc)
-                       for i in items)
+            return sum(_form_params(body, binding(var, i, values), loc)
+                       for i in items_of(iterable.value(values), iterable))
         case Map(body):
             return _form_params(body, values, loc)
-        case Seq(items):
-            return sum(_call(i.form, values, i.loc) for i in items)
+        case Seq(items):  # a layer with `when` where it holds, with `each` once per item
+            return sum(_call(i.form, names, i.loc) for i in items
+                       if i.when is None or i.when.value(values)
+                       for names in ([values] if i.each is None else
+                                     [binding(i.each.var, v, values) for v in
+                                      items_of(i.each.iterable.value(values), i.each.iterable)]))
         case LayerOp() | FunctionOp() | SubSpec():
             return _call(form, values, loc)
         case TensorDecl(kind="buffer"):

@@ -12,6 +12,7 @@ from . import ops
 from .errors import (
     BAD_ARGUMENTS,
     BAD_VALUE,
+    EXPR_NOT_ALLOWED,
     MISSING_KEY,
     UNKNOWN_OP,
     Collector,
@@ -29,6 +30,7 @@ from .model import (
     Item,
     LayerCall,
     LayerOp,
+    Loop,
     Map,
     Node,
     NodeForm,
@@ -43,9 +45,9 @@ from .parse_tensors import load_tensor
 from .yamlload import LList, LMap, LStr, loc_of
 
 KINDS = ("op", "use", "seq", "apply", "cases", "param", "buffer")
-NODE_KEYS = ("op", "use", "seq", "apply", "each", "in", "shape", "when", "cases", "out", "map",
-             "if_given", "doc", "args")
-ITEM_KEYS = ("op", "use", "args", "shape", "doc")
+NODE_KEYS = ("op", "use", "seq", "apply", "each", "zip", "in", "shape", "when", "cases", "out",
+             "map", "if_given", "doc", "args")
+ITEM_KEYS = ("op", "use", "args", "shape", "doc", "each", "when")
 
 
 class SubSpecs(Protocol):
@@ -114,11 +116,14 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
         if len(out) < 2:
             raise error(outs.loc, BAD_VALUE, f"'out' of node '{name}' names at least two outputs")
-    each = _each(raw["each"], raw.key_locs["each"], name) if "each" in raw else None
+    each = _each(raw["each"], raw.key_locs["each"], f"node '{name}'") if "each" in raw \
+        else None
     if each is not None and mapped:
         raise error(raw.key_locs["map"], BAD_VALUE, f"node '{name}' has both 'each' and 'map' "
                     "(one layer per item of a list, or one call per tensor of its input: "
                     "choose one)")
+    if "zip" in raw:
+        inputs = _zipped(raw, name, each is not None)
     shape: list | None = None  # list[Expr], or list[list[Expr]] with `out`
     shape_loc = None
     if "shape" in raw:
@@ -142,7 +147,7 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
     else:
         form = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
         if each is not None:
-            form = Repeat(each[0], each[1], form)
+            form = Repeat(each.var, each.iterable, form, zipped="zip" in raw)
         elif mapped:
             form = Map(form)
     return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=shape_loc, when=when,
@@ -248,15 +253,42 @@ def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
     return expr_of(value, loc, as_tuple=op is not None)
 
 
-def _each(raw, loc: Loc, name: str) -> tuple[str | None, Expr]:
-    expr = parse(raw, loc_of(raw, loc))
-    tree = expr.tree
-    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], ast.In) \
-            and isinstance(tree.left, ast.Name):
-        var = check_identifier(tree.left.id, expr.loc, "loop variable")
-        text = ast.unparse(tree.comparators[0])
-        return var, parse(text, expr.loc.shifted(expr.text.index(" in ") + 4))
-    return None, expr
+def _zipped(raw: LMap, name: str, each: bool) -> list[Ref]:
+    """`zip: parts`: the list whose i-th tensor copy i of an `each` node reads (its input)."""
+    loc = raw.key_locs["zip"]
+    if not each:
+        raise error(loc, MISSING_KEY, f"node '{name}' has 'zip' but no 'each': 'zip: NAME' gives "
+                    "copy i of an 'each' node the i-th tensor of the list NAME",
+                    "add 'each: i in range(N)' (one layer per tensor, N the list's length), or "
+                    "write 'map: true, in: NAME' for one call per tensor with shared weights")
+    for key, why in (("in", "the zipped list is its input"),
+                     ("apply", "a shared layer over every tensor is 'map: true'")):
+        if key in raw:
+            raise error(raw.key_locs[key], BAD_VALUE, f"node '{name}' has both 'zip' and "
+                        f"'{key}' ({why})", f"remove '{key}'" if key == "in" else
+                        f"write {{apply: {raw['apply']}, map: true, in: {raw['zip']}}}")
+    return [_ref(raw["zip"], loc, f"'zip' of node '{name}'")]
+
+
+def _each(raw, loc: Loc, what: str) -> Loop:
+    """`each: k in kernels`, `each: i in range(n)` or `each: kernels` (no variable)."""
+    where = loc_of(raw, loc)
+    if isinstance(raw, str) and " in " in str(raw):
+        head, _, rest = str(raw).partition(" in ")
+        at = where.shifted(len(head) + 4 + len(rest) - len(rest.lstrip()))
+        if rest.strip().startswith("zip("):
+            raise error(at, EXPR_NOT_ALLOWED, f"'each' of {what} cannot zip: a node "
+                        "reads the i-th tensor of a list with the 'zip' key",
+                        "e.g. {each: k in kernels, zip: parts, op: Conv2d, ...}: copy i gets "
+                        "kernels[i] as k and parts[i] as its input")
+        if head.strip().isidentifier():
+            var = check_identifier(head.strip(), where, "loop variable")
+            return Loop(var, parse(rest, at, iterable=True))
+    expr = parse(raw, where, iterable=True)
+    if isinstance(expr.tree, ast.Compare) and isinstance(expr.tree.ops[0], ast.In):
+        raise error(where, BAD_VALUE, f"'each' of {what}: the loop variable must be one "
+                    f"name, got '{ast.unparse(expr.tree.left)}'", "e.g. 'each: i in range(n)'")
+    return Loop(None, expr)
 
 
 def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
@@ -300,6 +332,10 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
         item = Item(key, loc, form, doc=doc)
+        if "each" in value:
+            item.each = _each(value["each"], value.key_locs["each"], f"layer {key} of '{name}'")
+        if "when" in value:
+            item.when = parse(value["when"], loc_of(value["when"], value.key_locs["when"]))
         if "shape" in value:
             item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
         items.append(item)

@@ -41,6 +41,7 @@ from .model import (
     LayerCall,
     LayerOp,
     Let,
+    Loop,
     Map,
     Node,
     Output,
@@ -151,12 +152,13 @@ def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
                     f"list or dict), got {type(value).__name__}")
 
 
-def _expr(value, what: str, loc: Loc) -> None:
+def _expr(value, what: str, loc: Loc, *, iterable: bool = False) -> None:
     """An expression the parser made from its text: the emitter writes the text, the
-    checker reads the tree, so both must be what parsing the text gives."""
+    checker reads the tree, so both must be what parsing the text gives (`iterable`: what
+    `each:` repeats over, which may be `range(...)`)."""
     _exact(value, (Expr,), what, loc, "an attngen.expr.Expr (from attngen.expr.parse)")
     where = _loc(value.loc, f"the loc of {what}", loc)
-    fresh = parse(_str(value.text, what, where), where)  # the whitelist: E200/E201
+    fresh = parse(_str(value.text, what, where), where, iterable=iterable)  # E200/E201
     tree = value.tree
     if fresh.text != value.text or not isinstance(tree, ast.AST) \
             or ast.dump(tree) != ast.dump(fresh.tree) or value.names != fresh.names:
@@ -328,10 +330,12 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
             if case_of is not None or not _list(cases, f"'cases' of {what}", loc, Node):
                 raise error(loc, BAD_VALUE, f"{what}: cases hold nodes and are not nested")
             return [sub for case in cases for sub in _node(case, loc, case_of=name)]
-        case Repeat(var, iterable, body):
-            _expr(iterable, f"'each' of {what}", loc)
-            if var is not None:
-                check_identifier(_str(var, "a loop variable", loc), loc, "loop variable")
+        case Repeat(var, iterable, body, zipped):
+            _loop(Loop(var, iterable), what, loc)
+            if _exact(zipped, (bool,), f"'zipped' of {what}", loc, "True or False") and (
+                    len(node.inputs) != 1 or isinstance(body, LayerCall)):
+                raise error(loc, BAD_VALUE, f"{what}: 'zip' reads one list, and 'apply' "
+                            "takes no 'zip' (map: true shares a layer)")
             return _callee(body, what, loc)
         case Map(body):
             return _callee(body, what, loc)
@@ -405,9 +409,19 @@ def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spe
     _exact(item.form, (LayerOp, SubSpec), f"the call of {what}", loc,
            "an attngen LayerOp or SubSpec")
     _text(item.doc, f"the doc of {what}", loc)
+    if item.each is not None:
+        _loop(_exact(item.each, (Loop,), f"'each' of {what}", loc, "an attngen Loop"), what, loc)
+    if item.when is not None:
+        _expr(item.when, f"'when' of {what}", loc)
     if item.shape is not None:
         _exprs(item.shape, f"'shape' of {what}", loc)
     return _call(item.form, what, loc)
+
+
+def _loop(loop: Loop, what: str, loc: Loc) -> None:
+    _expr(loop.iterable, f"'each' of {what}", loc, iterable=True)
+    if loop.var is not None:
+        check_identifier(_str(loop.var, "a loop variable", loc), loc, "loop variable")
 
 
 def _init(rule: InitRule, loc: Loc) -> None:

@@ -4,8 +4,10 @@ as the spec writes it, which class docstrings show too."""
 
 from __future__ import annotations
 
+from . import ops
 from .dims import fmt_shape
-from .model import Map, Node, Repeat, Spec
+from .loops import bounds
+from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec
 from .pytext import comment_text
 from .results import Checked, ValueShape
 
@@ -27,14 +29,18 @@ def forward_comment(checked: Checked, node: Node, body: Node, *, spec_refs: bool
 def shape_change(checked: Checked, node: Node, body: Node) -> str:
     """`(B, C, H, W) -> (B, C, 1, 1)`, or "" when the output has the shape of every input."""
     spec, info = checked.spec, checked.nodes[node.name]
-    ins = [_value_shape(spec, r.name, s)
+    counted = bool(bounds(spec))  # shapes recorded at the default of a `range` bound
+    ins = [_value_shape(spec, r.name, s, counted)
            for r, s in zip(body.inputs, info.inputs, strict=False)]
+    if counted:  # as the spec writes them, where it does
+        ins = [spec_shape(spec, r.name) or i for r, i in zip(body.inputs, ins, strict=False)]
     if len(ins) < len(info.inputs):
         ins += [fmt_shape(s) if s is not None else "None" for s in info.inputs[len(ins):]]
-    several = len(checked.configs) > 1  # recorded shapes hold in one configuration
+    several = len(checked.configs) > 1 or counted  # recorded shapes hold in one of them
     if several and all(spec_shape(spec, r.name) for r in body.inputs):
         ins = [spec_shape(spec, r.name) or "" for r in body.inputs]
-    shown = (several and spec_shape(spec, node.name)) or _output_shape(node, body, info.output)
+    shown = (several and spec_shape(spec, node.name)) or _output_shape(node, body, info.output,
+                                                                     counted)
     if ins and all(i == shown for i in ins):
         return ""
     if len(ins) > 1 and all(i == ins[0] for i in ins):
@@ -42,23 +48,29 @@ def shape_change(checked: Checked, node: Node, body: Node) -> str:
     return f"{', '.join(ins)} -> {shown}" if ins else f"-> {shown}"
 
 
-def _output_shape(node: Node, body: Node, out: ValueShape | dict[str, ValueShape]) -> str:
+def _output_shape(node: Node, body: Node, out: ValueShape | dict[str, ValueShape],
+                  counted: bool = False) -> str:
     """What a node makes, as shown: several outputs one after another, a list made by `each`
-    as its declared comprehension."""
+    as its declared comprehension; with `counted` (its length a `range` bound's default), any
+    other annotated list as `[(annotation), ...]`."""
     if isinstance(out, dict):
         return ", ".join(fmt_shape(v) for v in out.values())
     if isinstance(out, list) and node.shape is not None and isinstance(body.form, Repeat) \
             and body.form.var:
         return _each_shape(node.shape, body.form)
+    if isinstance(out, list) and counted and node.shape is not None and not node.out:
+        return f"[({', '.join(d.text for d in node.shape)}), ...]"
     return fmt_shape(out)
 
 
-def _value_shape(spec: Spec, name: str, shape: ValueShape | None) -> str:
+def _value_shape(spec: Spec, name: str, shape: ValueShape | None, counted: bool) -> str:
     """An input's shape as shown: a list of unequal shapes made by `each` is shown as the
-    comprehension its node declares."""
+    comprehension its node declares (with `counted`, any list its annotated node makes)."""
     if shape is None:
         return "None"
     producer = spec.nodes.get(name)
+    if counted and isinstance(shape, list) and producer is not None:
+        return _output_shape(producer, producer, shape, counted)
     if (isinstance(shape, list) and len({tuple(s) for s in shape}) > 1 and producer
             and producer.shape is not None and isinstance(producer.form, Repeat)
             and producer.form.var):
@@ -78,10 +90,16 @@ def spec_shape(spec: Spec, name: str) -> str | None:
     node = spec.nodes.get(name)
     if source is not None:
         dims = source.shape
-    elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)):
+    elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)
+                                   or is_list_op(node.form)):
         dims = node.shape
     else:
         dims = None
     if not dims:
         return None
     return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def is_list_op(form: NodeForm) -> bool:
+    """An op of several outputs without `out:` (`split`, `chunk`): its value is a list."""
+    return isinstance(form, FunctionOp) and ops.REGISTRY[form.op].multi_output

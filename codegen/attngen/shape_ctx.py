@@ -87,7 +87,11 @@ class ProverCtx:
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
         self.divides(b, a, f"{what} must divide evenly")
-        return simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
+        q = simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
+        if not q.is_Number and self.prover.rewrites:  # channel / (channel // 4) is 4 when
+            known = simplify(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
+            return known if known.is_Number else q
+        return q
 
     def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""

@@ -81,7 +81,7 @@ REPLACED = ("name", "title", "paper", "doc", "outputs", "init", "aliases")
 MERGED = ("params", "let", "inputs")
 MAX_DEPTH = 16  # extends chains longer than this are refused
 # Node keys whose strings are references or text, never expressions.
-_NOT_EXPR = {"op", "use", "doc", "in", "apply", "if_given", "out", "map", "name", "title",
+_NOT_EXPR = {"op", "use", "doc", "in", "zip", "apply", "if_given", "out", "map", "name", "title",
              "paper", "type", "dtype", "optional", "choices", "example", "default"}
 
 
@@ -435,10 +435,11 @@ class _Variant:
 
 
 def _rewire(node: LValue, old: str, new: str) -> None:
-    """Point a node's tensor references (`in`, `apply`, `if_given`, cases) from old to new."""
+    """Point a node's tensor references (`in`, `zip`, `apply`, `if_given`, cases) from old
+    to new."""
     if not isinstance(node, LMap):
         return
-    for key in ("in", "apply", "if_given"):
+    for key in ("in", "zip", "apply", "if_given"):
         if key in node:
             node[key] = _rename_refs(node[key], old, new)
     cases = node.get("cases")
@@ -478,7 +479,7 @@ def _uses(merged: LMap) -> Iterator[tuple[str, Loc, str, bool]]:
 def _node_uses(where: str, node: LValue) -> Iterator[tuple[str, Loc, str, bool]]:
     if not isinstance(node, LMap):
         return
-    for key in ("in", "apply", "if_given"):
+    for key in ("in", "zip", "apply", "if_given"):
         for ref in _strings(node.get(key)):
             yield where, ref.loc, str(ref), True
     cases = node.get("cases")  # not a list: the parser reports it
