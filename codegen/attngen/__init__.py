@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import params
+from .binding import Binding, binding
 from .build import builtin_spec, compile_spec, not_found_message
 from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
@@ -102,6 +103,12 @@ class LoadedSpec:
             value = next(i.output[name] for i in self.checked.nodes.values()
                          if isinstance(i.output, dict) and name in i.output)
         return [tuple(v) for v in value] if isinstance(value, list) else tuple(value)
+
+    @property
+    def binding(self) -> Binding:
+        """Which params are sizes of the first input's dims (SE's `channel` is the `C` of
+        `[B, C, H, W]`): what timm and ultralytics fill in (attngen.binding)."""
+        return binding(self.checked)
 
     def param_count(self, **values: object) -> int:
         """Total parameters at the given param values (defaults otherwise); no torch."""
