@@ -17,14 +17,15 @@ MODULES = ["SEAttention", "CBAM", "ECAAttention", "CoordAtt", "SKAttention",
 
 
 def insert_after_backbone(cfg: dict, name: str, args: list) -> dict:
-    """yolov8's config with `name` after its last backbone layer (SPPF) and the head's
-    absolute layer indices from there on renumbered."""
+    """yolov8's config with `name` after its last backbone layer (SPPF), the head's
+    absolute layer indices renumbered: those of SPPF now read the attention layer
+    (docs/integrations.md shows the YAML)."""
     cfg = copy.deepcopy(cfg)
     at = len(cfg["backbone"])
     cfg["backbone"].append([-1, 1, name, args])
 
     def shift(i):
-        return i + 1 if isinstance(i, int) and i >= at else i
+        return i + 1 if isinstance(i, int) and i >= at - 1 else i
 
     for row in cfg["head"]:
         row[0] = [shift(i) for i in row[0]] if isinstance(row[0], list) else shift(row[0])
