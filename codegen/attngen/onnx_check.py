@@ -10,13 +10,17 @@ onnxruntime (the `integrations` extra); imported only by `verify`.
 
 from __future__ import annotations
 
+import ast
 import random
 import types
+from dataclasses import replace
 from typing import Any
 
 import onnxruntime
 
+from . import ops
 from .errors import VERIFY_EXPORT, Diagnostic, Loc
+from .model import LayerOp, Seq
 from .results import Checked
 from .verify import Report, Sample, construct, draw_samples, make_inputs
 
@@ -40,6 +44,17 @@ def other_sizes(checked: Checked, first: Sample) -> list[Sample]:
 
 
 def check_onnx(checked: Checked, source: str, first: Sample, report: Report) -> None:
+    """Export, run and compare (module docstring); each problem found is an E601 with, as
+    notes, the spec's layers whose ONNX export is known to differ (`caveats`)."""
+    before = len(report.errors)
+    _export_and_run(checked, source, first, report)
+    if len(report.errors) > before:
+        notes = caveats(checked)
+        report.errors[before:] = [replace(d, notes=d.notes + notes)
+                                  for d in report.errors[before:]]
+
+
+def _export_and_run(checked: Checked, source: str, first: Sample, report: Report) -> None:
     import torch
     from torch.export import Dim
 
@@ -103,6 +118,41 @@ def check_onnx(checked: Checked, source: str, first: Sample, report: Report) -> 
             report.errors.append(Diagnostic(where, VERIFY_EXPORT, f"onnxruntime's outputs differ "
                                             f"from PyTorch's at {sample.text()} (max "
                                             f"difference {worst:.1e})"))
+
+
+def caveats(checked: Checked) -> tuple[str, ...]:
+    """Notes on the spec's layers whose ONNX export differs from PyTorch (an op's
+    `onnx_caveat`, read at the layer's literal arguments)."""
+    notes = []
+    for node in checked.spec.nodes.values():
+        layers = [(node.name, node.form)]
+        if isinstance(node.form, Seq):
+            layers = [(f"{node.name}.{item.name}", item.form) for item in node.form.items]
+        for name, form in layers:
+            if not isinstance(form, LayerOp):
+                continue
+            op = ops.REGISTRY[form.op]
+            if op.onnx_caveat is None:
+                continue
+            args = {}
+            for key, expr in form.args.items():
+                try:
+                    args[key] = _literal(expr.tree)
+                except ValueError:  # an expression of params: the caveat reads it as absent
+                    continue
+            caveat = op.onnx_caveat(args)
+            if caveat:
+                notes.append(f"node '{name}' ({form.op}): {caveat}")
+    return tuple(notes)
+
+
+def _literal(tree: ast.AST) -> Any:
+    """A literal argument's value: a constant or a tuple or list of them (`(None, 1)`)."""
+    if isinstance(tree, ast.Constant):
+        return tree.value
+    if isinstance(tree, (ast.Tuple, ast.List)):
+        return tuple(_literal(item) for item in tree.elts)
+    raise ValueError("not a literal")
 
 
 def _first_line(exc: BaseException) -> str:
