@@ -27,12 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import params
+from .binding import Binding, binding
 from .build import builtin_spec, compile_spec, not_found_message
 from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
 from .loader import Loader
 from .model import Spec
 from .ops import PluginError
 from .recheck import recheck
+from .render import RenderError
+from .render import render as render_dot
 
 if TYPE_CHECKING:  # results imports sympy: only where used
     from .results import Checked, ValueShape
@@ -103,6 +106,12 @@ class LoadedSpec:
                          if isinstance(i.output, dict) and name in i.output)
         return [tuple(v) for v in value] if isinstance(value, list) else tuple(value)
 
+    @property
+    def binding(self) -> Binding:
+        """Which params are sizes of the first input's dims (SE's `channel` is the `C` of
+        `[B, C, H, W]`): what timm and ultralytics fill in (attngen.binding)."""
+        return binding(self.checked)
+
     def param_count(self, **values: object) -> int:
         """Total parameters at the given param values (defaults otherwise); no torch."""
         return params.total(self.spec, self._values(values))
@@ -138,6 +147,27 @@ class LoadedSpec:
     def compile(self, *, name: str | None = None, spec_refs: bool = False) -> type:
         """The nn.Module class; see `attngen.compile`."""
         return compile(self, name=name, spec_refs=spec_refs)
+
+    def svg(self) -> str:
+        """The diagram as SVG text, as `attngen diagram SPEC` draws it."""
+        from .diagram import dot_source
+
+        return render_dot(dot_source(self.checked)).decode("utf-8")
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows the diagram inline; None (text only) where it cannot be drawn."""
+        try:
+            return self.svg()
+        except RenderError:
+            return None
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict:
+        """The diagram and the one-line repr, for Jupyter's display machinery."""
+        bundle = {"text/plain": repr(self)}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
 
     def __repr__(self) -> str:  # shown by a REPL: a file name's controls as escapes
         return f"<LoadedSpec {self.name} from {visible(self.spec.file)}>"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import os
 import shlex
 import sys
@@ -93,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
+    v.add_argument("--onnx", action="store_true",
+                   help="also export to ONNX (dynamo) and compare onnxruntime's outputs with "
+                   "PyTorch's on two input sizes (needs attngen[integrations])")
     v.add_argument("--spec-refs", action="store_true",
                    help="verify the source `attngen build --spec-refs` writes")
     _include(v)
@@ -492,10 +496,20 @@ def cmd_verify(args) -> int:
         print("attngen: error: `attngen verify` needs PyTorch (pip install torch)",
               file=sys.stderr)
         return EXIT_ERRORS
+    checks = []
+    if args.onnx:
+        # onnxscript: torch.onnx's dynamo exporter needs it
+        if any(importlib.util.find_spec(m) is None for m in ("onnxruntime", "onnxscript")):
+            print("attngen: error: `attngen verify --onnx` needs onnx, onnxscript and "
+                  "onnxruntime (pip install 'attngen[integrations]')", file=sys.stderr)
+            return EXIT_ERRORS
+        from .onnx_check import check_onnx
+
+        checks.append(check_onnx)
     from .verify import main_verify
 
     problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,
-                           spec_refs=args.spec_refs, include=args.include)
+                           spec_refs=args.spec_refs, include=args.include, checks=checks)
     for d in problems:
         print(d.format(), file=sys.stderr)
     if problems:

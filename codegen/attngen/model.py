@@ -240,6 +240,8 @@ class Spec:
     output_form: str = "value"  # value | tuple | list
     init: list[InitRule] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # extra names the class is exported as
+    # `binds:` param -> the dim of the first input it is the size of (binding.py)
+    binds: dict[str, str] = field(default_factory=dict)
     extends: str | None = None
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:

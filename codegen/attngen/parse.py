@@ -19,6 +19,7 @@ from .errors import (
     BAD_VALUE,
     DUPLICATE_NAME,
     MISSING_KEY,
+    UNKNOWN_NAME,
     UNKNOWN_OP,
     Collector,
     Loc,
@@ -36,7 +37,7 @@ from .parse_tensors import INIT_NONLINEARITY, init_number
 from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
 TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
-            "inputs", "graph", "outputs", "init", "aliases", "edits")
+            "inputs", "graph", "outputs", "init", "aliases", "edits", "binds")
 PARAM_KEYS = ("type", "default", "doc", "choices", "example")
 INPUT_KEYS = ("shape", "optional", "dtype", "items", "doc")
 PARAM_TYPES = ("int", "float", "bool", "str", "list", "any")
@@ -72,7 +73,7 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
     sections: list[tuple[str, Callable[[Spec, LValue, Loc], None] | None]] = [
         ("params", _load_params), ("let", _load_lets), ("requires", _load_requires),
         ("inputs", _load_inputs), ("graph", None), ("outputs", _load_outputs),
-        ("init", _load_init),
+        ("init", _load_init), ("binds", _load_binds),
     ]
     for key, fn in sections:
         if key not in raw:
@@ -275,6 +276,34 @@ def _load_outputs(spec: Spec, raw: LValue, loc: Loc) -> None:
         ref = expect(item, LStr, "an output", loc, "a node name")
         spec.outputs.append(Output(str(ref), ref.loc, when))
     spec.output_form = form if len(spec.outputs) > 1 or form == "list" else "value"
+
+
+def _load_binds(spec: Spec, raw: LValue, loc: Loc) -> None:
+    """`binds: {PARAM: DIM}`: an int param is the size of a dim of the first input, where
+    the shapes cannot say so (the input names the dim, not the param): binding.py reads it."""
+    raw = expect(raw, LMap, "'binds'", loc, "a mapping PARAM: DIM (a dim of the first input)")
+    first = next(iter(spec.inputs.values()), None)
+    dims = [d.text for d in first.tensor_shape] if first is not None and first.items is None \
+        else []
+    free = [d for d in dims if d.isidentifier() and d not in spec.params and d not in spec.lets]
+    issues = Collector()
+    for name, value in raw.items():
+        where = raw.key_locs[name]
+        param = spec.params.get(str(name))
+        if param is None or param.type != "int":
+            issues.add(error(where, UNKNOWN_NAME, f"binds: '{name}' is not an int param"
+                             + did_you_mean(str(name), [p.name for p in spec.params.values()
+                                                        if p.type == "int"])))
+            continue
+        dim = expect(value, LStr, f"binds '{name}'", where, "a dim name of the first input")
+        if str(dim) not in free:
+            shown = f"{first.name} [{', '.join(dims)}]" if first is not None else "none"
+            issues.add(error(loc_of(dim, where), UNKNOWN_NAME, f"binds: '{dim}' is not a dim "
+                             f"of the first input that no param or let names (first input: "
+                             f"{shown})" + did_you_mean(str(dim), free)))
+            continue
+        spec.binds[param.name] = str(dim)
+    issues.raise_if_any()
 
 
 def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:

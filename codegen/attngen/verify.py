@@ -522,9 +522,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- driver ---------------------------------------------------------------------------------------
+# a further check of the generated source at the first sample (onnx_check.check_onnx)
+Check: TypeAlias = Callable[[Checked, str, Sample, Report], None]
+
+
 def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int = 0, *,
-           spec_refs: bool = False) -> Report:
-    """Run the source `attngen build` writes (with `spec_refs`, as --spec-refs writes it)."""
+           spec_refs: bool = False, checks: Iterable[Check] = ()) -> Report:
+    """Run the source `attngen build` writes (with `spec_refs`, as --spec-refs writes it);
+    then each of `checks` at the first sample."""
     from .emit import render
 
     spec = checked.spec
@@ -538,12 +543,15 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
     check_runtime(checked, source, samples, report)
     if export:
         check_export(checked, source, samples[0], report)
+    for extra in checks:
+        extra(checked, source, samples[0], report)
     return report
 
 
 def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
                 out: TextIO | None = None, *, spec_refs: bool = False,
-                include: Iterable[str | os.PathLike[str]] = ()) -> list[Diagnostic]:
+                include: Iterable[str | os.PathLike[str]] = (),
+                checks: Iterable[Check] = ()) -> list[Diagnostic]:
     """Verify each spec; prints a report per spec, returns all diagnostics. `include`: the
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
     out = out or sys.stdout
@@ -551,7 +559,8 @@ def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
     cache: CheckCache = {}
     for path in collect_specs(paths):
         checked = compile_spec(path, loader, cache)
-        report = verify(checked, n_samples, export, seed, spec_refs=spec_refs)
+        report = verify(checked, n_samples, export, seed, spec_refs=spec_refs,
+                        checks=tuple(checks))
         status = "ok" if not report.errors else f"{len(report.errors)} mismatch(es)"
         print(f"{report.spec_file}: {report.name}: {status}", file=out)
         for line in report.lines:

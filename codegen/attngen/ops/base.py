@@ -269,6 +269,9 @@ class Op:
     # with parameters or buffers do (Conv2d, Linear, BatchNorm2d); generated code passes the
     # module's own to it. Layers without them (ReLU, pooling) leave this False
     factory: bool = False
+    # what ONNX export does differently from PyTorch, given the argument values (literals),
+    # or "": `verify --onnx` names the nodes with a caveat when a module fails there
+    onnx_caveat: Callable[[dict[str, Any]], str] | None = None
     # a tensor function is written by one of: `call`, a Jinja template of the call expression
     # (tensor.py says what it reads), or `emit`, a function CallSite -> the call expression
     call: str = ""

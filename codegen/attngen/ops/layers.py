@@ -172,10 +172,18 @@ def _adaptive_pool(ctx: ShapeCtx, ins, a):
     )
 
 
+def _adaptive_onnx(a) -> str:
+    sizes = _tuple(a.get("output_size"), 2)
+    if all(size == 1 for size in sizes):  # global pooling: exported as such
+        return ""
+    return ("ONNX export pools with the window the export's input size gives, so another "
+            f"input size gets another output size (only output_size 1 adapts; got {sizes})")
+
+
 for _kind in ("Avg", "Max"):
     register(Op(
         f"Adaptive{_kind}Pool2d", "pool", (Arg("output_size", "sizes"),),
-        _adaptive_pool, module=True,
+        _adaptive_pool, module=True, onnx_caveat=_adaptive_onnx,
         torch=f"nn.Adaptive{_kind}Pool2d",
         rule="[N, C, H, W] -> [N, C, *output_size] (None keeps that dim)",
         summary=f"adaptive {_kind.lower()} pooling to a fixed size", key_args=("output_size",),
