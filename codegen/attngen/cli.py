@@ -10,6 +10,7 @@ import contextlib
 import gc
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -80,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="terminal flow diagram with shapes")
     s.add_argument("spec", metavar="SPEC")
+    s.add_argument("--width", type=int, metavar="N",
+                   help="columns to fit in (default: the terminal's width)")
+    s.add_argument("--collapse", action="store_true", help="draw each sub-module as one step")
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
@@ -292,12 +296,16 @@ def shape_table(checked) -> str:
 
 
 def cmd_show(args) -> int:
-    from .diagram import terminal
+    from .lanes import draw
 
+    if args.width is not None and args.width < 1:
+        return _usage("--width must be at least 1")
+    width = args.width or shutil.get_terminal_size().columns
     loader = Loader(include=args.include)
     cache: CheckCache = {}
-    for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
-        print(terminal(compile_spec(path, loader, cache)))
+    for i, path in enumerate(collect_specs([args.spec])):  # a file, a folder, a built-in name
+        print(("\n" if i else "") + "\n".join(draw(compile_spec(path, loader, cache), width,
+                                                  args.collapse)))
     return EXIT_OK
 
 
