@@ -32,6 +32,7 @@ from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, one_
 from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
+from .resources import specs_dir
 from .scaffold import class_name, extends_ref, skeleton
 
 if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without 
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+SERVE_EXTRA = "pip install 'attngen[serve]'"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--spec-refs", action="store_true",
                    help="name the spec line of every forward line in a comment "
                    "(`# [specs/eca.yaml:14]`)")
+    b.add_argument("--watch", action="store_true",
+                   help="stay up and rebuild what each change of a spec file affects "
+                   "(needs the serve extra); Ctrl-C stops")
     _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
@@ -87,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
+
+    sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
+                        "errors, updated as the files change (needs the serve extra)")
+    sv.add_argument("paths", nargs="*", metavar="PATH",
+                    help="spec files or folders (default: specs/, else the built-in library)")
+    sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
+    sv.add_argument("--open", action="store_true", help="open the page in a browser")
+    sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                    help="interface to listen on (default: 127.0.0.1; any other is reachable "
+                    "from other machines: a warning says so)")
+    _include(sv)
 
     v = sub.add_parser("verify", help="run the generated modules (needs torch) and check every "
                        "node's runtime and torch.export shapes against the spec")
@@ -231,6 +247,8 @@ def cmd_build(args) -> int:
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
+    if args.watch:
+        return _watch(args, out_dir, want_svg and bool(render.available_backends()))
     arts = artifacts(paths, out_dir, svg=want_svg and bool(render.available_backends()),
                      use_cache=not args.no_cache, spec_refs=args.spec_refs,
                      include=args.include)
@@ -240,6 +258,18 @@ def cmd_build(args) -> int:
     print(f"built {len(paths)} spec(s): {len(written)} file(s) written, "
           f"{len(arts) - len(written)} unchanged, in {out_dir}/")
     return EXIT_OK
+
+
+def _watch(args, out_dir: Path, svg: bool) -> int:
+    if args.check:
+        return _usage("--watch writes files; it cannot be used with --check")
+    try:
+        from .watch import watch_build
+    except ImportError:
+        print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
+        return EXIT_ERRORS
+    return watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
+                       include=args.include, use_cache=not args.no_cache)
 
 
 def _cannot_write_in(folder: Path) -> bool:
@@ -307,6 +337,20 @@ def cmd_show(args) -> int:
         print(("\n" if i else "") + "\n".join(draw(compile_spec(path, loader, cache), width,
                                                   args.collapse)))
     return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    if not 0 <= args.port <= 65535:
+        return _usage("--port must be between 0 and 65535")
+    paths = args.paths or (["specs"] if Path("specs").is_dir() else [str(specs_dir())])
+    collect_specs(paths)  # a missing path is an error before the server starts
+    try:
+        from .serve import serve
+    except ImportError:
+        print(f"attngen: error: serve needs its extra: {SERVE_EXTRA}", file=sys.stderr)
+        return EXIT_ERRORS
+    return serve(paths, host=args.host, port=args.port, open_browser=args.open,
+                 include=args.include)
 
 
 def cmd_ops(args) -> int:
@@ -495,7 +539,7 @@ def cmd_verify(args) -> int:
 
 _COMMANDS = {"build": cmd_build, "check": cmd_check, "show": cmd_show, "ops": cmd_ops,
              "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs,
-             "params": cmd_params, "diff": cmd_diff, "new": cmd_new}
+             "params": cmd_params, "diff": cmd_diff, "new": cmd_new, "serve": cmd_serve}
 
 
 def run() -> NoReturn:
