@@ -3,6 +3,7 @@ loopback port over a folder of specs, stopped with Ctrl-C (SIGINT) at the end.""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -90,10 +91,8 @@ class Events:
         assert self.ready.wait(10), "no event stream"
 
     def _read(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed by `close`
             self._lines()
-        except (OSError, ValueError, AttributeError):  # closed by `close`
-            pass
 
     def _lines(self) -> None:
         for raw in self.response:

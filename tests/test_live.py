@@ -3,10 +3,9 @@
 import shutil
 
 import pytest
-from conftest import REPO_ROOT
-
 from attngen.errors import UNKNOWN_REF
 from attngen.live import Workspace
+from conftest import REPO_ROOT
 
 SPECS = REPO_ROOT / "specs"
 
@@ -15,7 +14,7 @@ SPECS = REPO_ROOT / "specs"
 def folder(tmp_path, monkeypatch):
     for name in ("se", "cbam", "channel_attention", "spatial_attention"):
         shutil.copy(SPECS / f"{name}.yaml", tmp_path / f"{name}.yaml")
-    monkeypatch.chdir(tmp_path)  # ids are paths as the CLI shows them: relative to the working folder
+    monkeypatch.chdir(tmp_path)  # ids: paths as the CLI shows them
     return tmp_path
 
 

@@ -168,7 +168,8 @@ def serve(paths: list[str], *, host: str = "127.0.0.1", port: int = 8000,
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
     config = uvicorn.Config(create_app(workspace, hosts=hosts), host=host, port=port,
-                            log_level="warning", lifespan="on")
+                            log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=1)  # event streams stay open: cut them
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
     return 0

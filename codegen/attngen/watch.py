@@ -12,6 +12,7 @@ Needs watchfiles (the `serve` extra: pip install 'attngen[serve]').
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -90,23 +91,25 @@ def watch_build(paths: list[str], out_dir: Path, *, svg: bool = True, spec_refs:
     """Build, then rebuild on every change until Ctrl-C or `stop`; exit status 0."""
     watcher = Watcher(paths, out_dir, svg=svg, spec_refs=spec_refs, include=include,
                       use_cache=use_cache)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, at any point: a clean stop
+        _loop(watcher, out_dir, stop)
+    print("stopped watching", flush=True)
+    return 0
+
+
+def _loop(watcher: Watcher, out_dir: Path, stop: threading.Event | None) -> None:
     start = time.perf_counter()
     n, written = watcher.build()
     print(f"built {n} spec(s): {written} file(s) written in {out_dir}/ "
           f"({time.perf_counter() - start:.2f} s); watching "
           f"{', '.join(map(str, watcher.folders()))} (Ctrl-C stops)", flush=True)
-    try:
-        for changes in watchfiles.watch(*watcher.folders(), watch_filter=spec_filter,
-                                        step=STEP_MS, stop_event=stop, rust_timeout=500,
-                                        yield_on_timeout=False):
-            changed = {real_path(Path(p)) for _, p in changes}
-            start = time.perf_counter()
-            n, written = watcher.build(changed)
-            if n:
-                names = ", ".join(sorted(Path(p).name for p in changed))
-                print(f"{names} changed: rebuilt {n} spec(s), {written} file(s) written "
-                      f"({(time.perf_counter() - start) * 1000:.0f} ms)", flush=True)
-    except KeyboardInterrupt:
-        pass
-    print("stopped watching", flush=True)
-    return 0
+    for changes in watchfiles.watch(*watcher.folders(), watch_filter=spec_filter,
+                                    step=STEP_MS, stop_event=stop, rust_timeout=500,
+                                    yield_on_timeout=False):
+        changed = {real_path(Path(p)) for _, p in changes}
+        start = time.perf_counter()
+        n, written = watcher.build(changed)
+        if n:
+            names = ", ".join(sorted(Path(p).name for p in changed))
+            print(f"{names} changed: rebuilt {n} spec(s), {written} file(s) written "
+                  f"({(time.perf_counter() - start) * 1000:.0f} ms)", flush=True)
