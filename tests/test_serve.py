@@ -135,3 +135,15 @@ def test_watch_ends_cleanly_on_ctrl_c(folder):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0 and "stopped watching" in out and "Traceback" not in err
+
+
+def test_bench_serve_quick(capsys):
+    import importlib.util
+
+    path = REPO_ROOT / "benchmarks" / "bench_serve.py"
+    spec = importlib.util.spec_from_file_location("_bench_serve", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| write")]
+    assert len(rows) == 2  # timed, not judged: the numbers are benchmarks/README.md's
