@@ -28,9 +28,9 @@ def free_port() -> int:
 class Server:
     """`attngen serve ARGS --port N` run in `cwd`; `get` and `events` talk to it."""
 
-    def __init__(self, cwd: Path, *args: str, startup_s: float = 60) -> None:
+    def __init__(self, cwd: Path, *args: str, startup_s: float = 60, code: Path = CODE) -> None:
         self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(CODE)}
+        env = {**os.environ, "PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "attngen.cli", "serve", *args, "--port", str(self.port)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

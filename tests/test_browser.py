@@ -1,8 +1,8 @@
 """`attngen serve` in a real browser: Debian's headless Chromium driven by Playwright (the
 system executable; no browser download). Marked `serve` (`pytest -m serve`).
 
-With ATTNGEN_SCREENSHOTS=DIR the test also saves the page's screenshots there (docs/
-holds the ones docs/serve.md shows)."""
+With ATTNGEN_SCREENSHOTS=DIR the test also saves the page's screenshots in DIR; docs/serve.md
+shows those made with ATTNGEN_SCREENSHOTS=docs/screenshots."""
 
 import os
 import re

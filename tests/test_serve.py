@@ -147,3 +147,24 @@ def test_bench_serve_quick(capsys):
     assert bench.main(["--quick"]) == 0
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| write")]
     assert len(rows) == 2  # timed, not judged: the numbers are benchmarks/README.md's
+
+
+def test_serves_the_built_in_library_from_a_wheel(tmp_path):
+    """A non-editable install: the page's files and the library come from the wheel."""
+    import zipfile
+
+    wheel_dir, site, work = tmp_path / "wheel", tmp_path / "site", tmp_path / "elsewhere"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheel_dir), str(REPO_ROOT)], check=True)
+    (wheel,) = wheel_dir.glob("attngen-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    work.mkdir()
+    server = Server(work, code=site)  # no PATH and no specs/ here: the built-in library
+    try:
+        assert server.get("/")[0] == 200 and b"EventSource" in server.get("/app.js")[2]
+        ids = [s["id"] for s in server.json("/api/specs")]
+        assert "specs/se.yaml" in ids and len(ids) >= 20
+        assert server.json("/api/spec?id=specs/se.yaml")["ok"]
+    finally:
+        assert server.stop() == 0

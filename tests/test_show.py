@@ -1,5 +1,6 @@
 """`attngen show`: the lanes drawing (lanes.py) against expected text, its edges, its width."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,10 @@ def test_every_step_drawn_once_within_every_width(path, capsys):
 def test_width_must_be_positive(capsys):
     assert main(["show", "se", "--width", "0"]) == 2
     assert "--width must be at least 1" in capsys.readouterr().err
+
+
+def test_the_drawing_in_docs_serve_md_is_the_cli_output(capsys):
+    text = (REPO_ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
+    command, printed = re.search(r"```text\n\$ attngen (.+?)\n(.*?)```", text, re.DOTALL).groups()
+    assert main(command.split()) == 0
+    assert capsys.readouterr().out == printed

@@ -48,7 +48,8 @@ function renderList() {
 
 async function select(id) {
   state.id = id;
-  state.zoom = 1; state.x = 0; state.y = 0; state.highlight = 0;
+  state.highlight = 0;
+  state.fitted = false;  // the first diagram of a spec is fitted to the pane
   history.replaceState(null, "", `#${encodeURIComponent(id)}`);
   renderList();
   await refresh();
@@ -74,6 +75,8 @@ function render() {
   status.textContent = v.ok ? "ok" : (v.stale ? `${v.errors.length} error(s): diagram stale`
                                                : `${v.errors.length} error(s)`);
   renderErrors(v.errors);
+  const own = v.errors.find((e) => e.file === v.id && e.line);
+  if (own) state.highlight = own.line;  // the spec tab shows the line an error points at
   renderDiagram(v);
   renderText();
 }
@@ -132,14 +135,15 @@ function renderDiagram(v) {
       g.setAttribute("data-line", String(v.lines[name]));
     }
   }
-  applyZoom();
+  if (state.fitted) applyZoom(); else { fit(); state.fitted = true; }
 }
 
 function showLine(line) {
   state.highlight = line;
   setTab("spec");
   const target = $("text").querySelector(`[data-ln="${line}"]`);
-  if (target) target.scrollIntoView({ block: "center" });
+  if (target) target.scrollIntoView({ block: "center", inline: "nearest" });
+  $("text").scrollLeft = 0;
 }
 
 function renderText() {
@@ -161,6 +165,7 @@ function renderText() {
 }
 
 function setTab(tab) {
+  if (tab !== state.tab) $("text").scrollTop = $("text").scrollLeft = 0;
   state.tab = tab;
   for (const b of document.querySelectorAll("#tabs button")) {
     b.classList.toggle("on", b.dataset.tab === tab);
