@@ -40,8 +40,8 @@ class Watcher:
     def __init__(self, paths: list[str], out_dir: Path, *, svg: bool, spec_refs: bool,
                  include: Iterable[str], use_cache: bool) -> None:
         self.paths, self.out_dir = paths, out_dir
-        self.options = {"svg": svg, "spec_refs": spec_refs, "include": list(include),
-                        "use_cache": use_cache}
+        self.svg, self.spec_refs, self.use_cache = svg, spec_refs, use_cache
+        self.include = list(include)
         self.reads: dict[Path, frozenset[Path] | None] = {}
 
     def specs(self) -> list[Path]:
@@ -54,7 +54,7 @@ class Watcher:
     def folders(self) -> list[Path]:
         found = {real_path(Path(p)) for p in self.paths}
         found = {p if p.is_dir() else p.parent for p in found}
-        return sorted(found | {real_path(Path(d)) for d in self.options["include"]})
+        return sorted(found | {real_path(Path(d)) for d in self.include})
 
     def affected(self, changed: set[Path] | None) -> list[Path]:
         specs = self.specs()
@@ -69,7 +69,8 @@ class Watcher:
         todo, written = self.affected(changed), 0
         for path in todo:
             try:
-                arts = artifacts([path], self.out_dir, **self.options)
+                arts = artifacts([path], self.out_dir, svg=self.svg, use_cache=self.use_cache,
+                                 spec_refs=self.spec_refs, include=self.include)
                 written += len(write_atomic(arts, self.out_dir))
                 self.reads[path] = frozenset(real_path(r) for a in arts for r in a.reads)
             except SpecError as exc:
