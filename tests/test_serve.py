@@ -168,3 +168,30 @@ def test_serves_the_built_in_library_from_a_wheel(tmp_path):
         assert server.json("/api/spec?id=specs/se.yaml")["ok"]
     finally:
         assert server.stop() == 0
+
+
+def test_show_watch_draws_again_and_marks_a_broken_spec_stale(folder, capsys):
+    from attngen.watch import watch_show
+
+    stop, result = threading.Event(), []
+    spec = folder / "cbam.yaml"
+    thread = threading.Thread(target=lambda: result.append(
+        watch_show(spec, width=100, collapse=True, stop=stop)))
+    seen = []
+
+    def printed(text):
+        out, err = capsys.readouterr()
+        seen.append(out + err)
+        return text in "".join(seen)
+
+    try:
+        thread.start()
+        assert _wait(lambda: printed("◎    return  result"))
+        time.sleep(0.3)
+        sub = folder / "channel_attention.yaml"  # a file the spec reads through `use:`
+        sub.write_text(sub.read_text().replace("in_planes // ratio, 1", "in_planes // ratio, 3"))
+        assert _wait(lambda: printed("(the drawing above is stale: "))
+    finally:
+        stop.set()
+        thread.join(20)
+    assert result == [0] and "error[" in "".join(seen)

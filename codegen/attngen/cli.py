@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--width", type=int, metavar="N",
                    help="columns to fit in (default: the terminal's width)")
     s.add_argument("--collapse", action="store_true", help="draw each sub-module as one step")
+    s.add_argument("--watch", action="store_true", help="draw again at each change of the "
+                   "spec's files (needs the serve extra); Ctrl-C stops")
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
@@ -330,6 +332,17 @@ def cmd_show(args) -> int:
 
     if args.width is not None and args.width < 1:
         return _usage("--width must be at least 1")
+    if args.watch:
+        paths = collect_specs([args.spec])
+        if len(paths) != 1:
+            return _usage(f"{args.spec} holds {len(paths)} specs; show --watch draws one")
+        try:
+            from .watch import watch_show
+        except ImportError:
+            print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
+            return EXIT_ERRORS
+        return watch_show(paths[0], width=args.width, collapse=args.collapse,
+                          include=args.include)
     width = args.width or shutil.get_terminal_size().columns
     loader = Loader(include=args.include)
     cache: CheckCache = {}

@@ -1,4 +1,5 @@
-"""`attngen build --watch`: build, then rebuild what each change of spec files affects.
+"""`attngen build --watch`: build, then rebuild what each change of spec files affects;
+`attngen show SPEC --watch`: the terminal drawing, drawn again at each change.
 
 One process stays up, so sympy and the op library are imported once and a rebuild takes
 tens of milliseconds. Each spec is built and written on its own (a broken spec does not
@@ -13,6 +14,7 @@ Needs watchfiles (the `serve` extra: pip install 'attngen[serve]').
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 import time
@@ -21,12 +23,14 @@ from pathlib import Path
 
 import watchfiles
 
-from .build import artifacts, collect_specs, unique_files, write_atomic
+from .build import artifacts, collect_specs, compile_spec, unique_files, write_atomic
 from .errors import SpecError
-from .loader import real_path
+from .lanes import draw
+from .loader import Loader, real_path
 
 STEP_MS = 30  # watchfiles: quiet time that ends a batch of changes
 SPEC_SUFFIXES = (".yaml", ".yml")
+CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear the screen: one drawing on screen at a time
 
 
 def spec_filter(_change: watchfiles.Change, path: str) -> bool:
@@ -114,3 +118,35 @@ def _loop(watcher: Watcher, out_dir: Path, stop: threading.Event | None) -> None
             names = ", ".join(sorted(Path(p).name for p in changed))
             print(f"{names} changed: rebuilt {n} spec(s), {written} file(s) written "
                   f"({(time.perf_counter() - start) * 1000:.0f} ms)", flush=True)
+
+
+def watch_show(path: Path, *, width: int | None, collapse: bool, include: Iterable[str] = (),
+               stop: threading.Event | None = None) -> int:
+    """`attngen show SPEC --watch`: the lanes drawing, drawn again at each change of a file
+    the spec reads; while the spec is broken, its errors under the last good drawing."""
+    def show() -> frozenset[Path]:
+        loader = Loader(include=include)
+        columns = width or shutil.get_terminal_size().columns
+        try:
+            drawing = draw(compile_spec(path, loader, {}), columns, collapse)
+            last[:] = drawing
+            errors = None
+        except SpecError as exc:
+            errors = exc
+        sys.stdout.write(CLEAR if sys.stdout.isatty() else "\n")
+        print("\n".join(last), flush=True)
+        if errors is not None:
+            print(f"\n(the drawing above is stale: {path} has errors)", flush=True)
+            _print_errors(errors)
+        return frozenset(real_path(p) for p in loader.files_of(path)) | {real_path(path)}
+
+    last: list[str] = []
+    with contextlib.suppress(KeyboardInterrupt):
+        reads = show()
+        folders = sorted({p.parent for p in reads} | {real_path(Path(d)) for d in include})
+        for changes in watchfiles.watch(*folders, watch_filter=spec_filter, step=STEP_MS,
+                                        stop_event=stop, rust_timeout=500):
+            if reads & {real_path(Path(p)) for _, p in changes}:
+                reads = show()
+    print("stopped watching", flush=True)
+    return 0
