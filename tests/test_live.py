@@ -82,3 +82,17 @@ def test_a_variant_shows_its_diff_against_its_base(monkeypatch):
     ws.rebuild()
     diff = ws.views["specs/variants/se_max.yaml"].as_dict()["diff"]
     assert diff.startswith("--- specs/se.yaml (SEAttention)") and "AdaptiveMaxPool2d" in diff
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), [
+    (["serve", "--port", "0"], 2, "--port must be between 1 and 65535"),
+    (["serve", "no_such_folder/"], 1, "no_such_folder/: error[E"),
+    (["build", "--watch", "--check", "se"], 2, "--watch writes files"),
+])
+def test_serve_and_watch_refuse_bad_arguments_before_starting(argv, status, message, capsys,
+                                                              tmp_path, monkeypatch):
+    from attngen.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == status
+    assert message in capsys.readouterr().err

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from conftest import REPO_ROOT
-from serving import CODE, Events, Server
+from serving import CODE, Events, Server, free_port
 
 pytestmark = pytest.mark.serve
 SPECS = REPO_ROOT / "specs"
@@ -80,7 +80,7 @@ def test_a_save_pushes_an_event_and_dependents_follow(server, folder):
 
 def test_another_interface_needs_naming_and_warns(folder):
     proc = subprocess.Popen([sys.executable, "-m", "attngen.cli", "serve", ".", "--host",
-                             "0.0.0.0", "--port", "0"], cwd=folder, text=True,
+                             "0.0.0.0", "--port", str(free_port())], cwd=folder, text=True,
                             env={**os.environ, "PYTHONPATH": str(CODE)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

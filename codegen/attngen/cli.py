@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     _include(c)
 
-    s = sub.add_parser("show", help="terminal flow diagram with shapes")
+    s = sub.add_parser("show", help="the graph in the terminal: branches in lanes, shapes")
     s.add_argument("spec", metavar="SPEC")
     s.add_argument("--width", type=int, metavar="N",
                    help="columns to fit in (default: the terminal's width)")
@@ -94,17 +94,6 @@ def _parser() -> argparse.ArgumentParser:
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
-
-    sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
-                        "errors, updated as the files change (needs the serve extra)")
-    sv.add_argument("paths", nargs="*", metavar="PATH",
-                    help="spec files or folders (default: specs/, else the built-in library)")
-    sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
-    sv.add_argument("--open", action="store_true", help="open the page in a browser")
-    sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
-                    help="interface to listen on (default: 127.0.0.1; any other is reachable "
-                    "from other machines: a warning says so)")
-    _include(sv)
 
     v = sub.add_parser("verify", help="run the generated modules (needs torch) and check every "
                        "node's runtime and torch.export shapes against the spec")
@@ -165,6 +154,17 @@ def _parser() -> argparse.ArgumentParser:
                     help="folder for NAME.yaml (default: the current folder; in a checkout "
                     "use -o specs/variants for a built-in variant)")
     _include(nw)
+
+    sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
+                        "errors, updated as the files change (needs the serve extra)")
+    sv.add_argument("paths", nargs="*", metavar="PATH",
+                    help="spec files or folders (default: specs/, else the built-in library)")
+    sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
+    sv.add_argument("--open", action="store_true", help="open the page in a browser")
+    sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                    help="interface to listen on (default: 127.0.0.1; any other is reachable "
+                    "from other machines: a warning says so)")
+    _include(sv)
     return p
 
 
@@ -353,8 +353,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    if not 0 <= args.port <= 65535:
-        return _usage("--port must be between 0 and 65535")
+    if not 1 <= args.port <= 65535:
+        return _usage("--port must be between 1 and 65535")
     paths = args.paths or (["specs"] if Path("specs").is_dir() else [str(specs_dir())])
     collect_specs(paths)  # a missing path is an error before the server starts
     try:

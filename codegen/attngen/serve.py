@@ -159,7 +159,7 @@ def serve(paths: list[str], *, host: str = "127.0.0.1", port: int = 8000,
     if not is_loopback(host):
         print(f"attngen: warning: serving on {host}: anyone who can reach this machine on "
               f"port {port} can read the specs under {', '.join(paths)}", file=sys.stderr)
-    hosts = None if not is_loopback(host) else ["127.0.0.1", "localhost", "[::1]", "::1"]
+    hosts = None if not is_loopback(host) else [host, "127.0.0.1", "localhost", "[::1]"]
     ids = workspace.rebuild()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     broken = sum(1 for v in workspace.views.values() if not v.ok)
