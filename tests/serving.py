@@ -82,10 +82,12 @@ class Events:
     def __init__(self, server: Server) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         self.conn.request("GET", "/api/events")
+        self.sock = self.conn.sock  # shut down by `close`: the reading thread holds the file
         self.response = self.conn.getresponse()
         assert self.response.status == 200
         self.received: list[tuple[float, dict]] = []
         self.ready = threading.Event()
+        self.ended = threading.Event()  # the server ended the stream
         self.arrived = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         assert self.ready.wait(10), "no event stream"
@@ -93,6 +95,7 @@ class Events:
     def _read(self) -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):  # closed by `close`
             self._lines()
+            self.ended.set()
 
     def _lines(self) -> None:
         for raw in self.response:
@@ -118,4 +121,6 @@ class Events:
                 self.arrived.wait(left)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
         self.conn.close()

@@ -195,3 +195,13 @@ def test_show_watch_draws_again_and_marks_a_broken_spec_stale(folder, capsys):
         stop.set()
         thread.join(20)
     assert result == [0] and "error[" in "".join(seen)
+
+
+def test_ctrl_c_ends_the_open_event_streams_and_exits_0(folder):
+    server = Server(folder, ".")
+    events = Events(server)  # a page left open
+    try:
+        assert server.stop() == 0
+        assert events.ended.wait(5)
+    finally:
+        events.close()

@@ -62,11 +62,37 @@ class Hub:
 
     def __init__(self) -> None:
         self.queues: set[asyncio.Queue[str]] = set()
+        self.closed = False
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def publish(self, data: dict) -> None:
         text = json.dumps(data)
         for q in self.queues:
             q.put_nowait(text)
+
+    def end(self) -> None:
+        """End every event stream (an empty message), now and from now on."""
+        self.closed = True
+        for q in self.queues:
+            q.put_nowait("")
+
+    def end_soon(self) -> None:
+        """`end`, from a signal handler or another thread."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.end)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on Ctrl-C first ends the open event streams: it waits for
+    open connections to finish, and a page's event stream never does."""
+
+    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig, frame) -> None:
+        self.hub.end_soon()
+        super().handle_exit(sig, frame)
 
 
 def create_app(workspace: Workspace, *, hosts: list[str] | None = None,
@@ -85,13 +111,13 @@ def create_app(workspace: Workspace, *, hosts: list[str] | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        hub.loop = asyncio.get_running_loop()
         if not workspace.views:
             await asyncio.to_thread(workspace.rebuild)
         task = asyncio.create_task(follow()) if watch else None
         yield
         stop.set()
-        for q in hub.queues:
-            q.put_nowait("")  # end the open event streams
+        hub.end()
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -120,7 +146,7 @@ def create_app(workspace: Workspace, *, hosts: list[str] | None = None,
         async def stream() -> AsyncIterator[str]:
             try:
                 yield "retry: 500\n\n"
-                while not stop.is_set():
+                while not stop.is_set() and not hub.closed:
                     try:
                         text = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                     except asyncio.TimeoutError:
@@ -167,9 +193,9 @@ def serve(paths: list[str], *, host: str = "127.0.0.1", port: int = 8000,
           flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
-    config = uvicorn.Config(create_app(workspace, hosts=hosts), host=host, port=port,
-                            log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=1)  # event streams stay open: cut them
+    app = create_app(workspace, hosts=hosts)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2)
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+        _Server(config, app.state.hub).run()
     return 0
