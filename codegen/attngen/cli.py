@@ -158,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
                         "errors, updated as the files change (needs the serve extra)")
     sv.add_argument("paths", nargs="*", metavar="PATH",
-                    help="spec files or folders (default: specs/, else the built-in library)")
+                    help="spec files or folders (default: specs/ and specs/variants/, else the "
+                    "built-in library's)")
     sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
     sv.add_argument("--open", action="store_true", help="open the page in a browser")
     sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
@@ -355,7 +356,8 @@ def cmd_show(args) -> int:
 def cmd_serve(args) -> int:
     if not 1 <= args.port <= 65535:
         return _usage("--port must be between 1 and 65535")
-    paths = args.paths or (["specs"] if Path("specs").is_dir() else [str(specs_dir())])
+    library = Path("specs") if Path("specs").is_dir() else specs_dir()
+    paths = args.paths or [str(d) for d in (library, library / "variants") if d.is_dir()]
     collect_specs(paths)  # a missing path is an error before the server starts
     try:
         from .serve import serve
