@@ -38,12 +38,61 @@ def _step(ident, *reads, kind="node"):
     ([_step("a", kind="input"), _step("b", "a"), _step("c", "a"), _step("d", "a"),
       _step("e", "b", "c", "d")],
      ["○", "├─╮", "│ ●", "├─│─╮", "│ │ ●", "● │ │", "├─┴─╯", "●"]),
+    # b's value is read by nothing: the next lane starts beside it, not below it
+    ([_step("a", kind="input"), _step("b", "a"), _step("c", kind="input"), _step("d", "c")],
+     ["○", "●", "  ○", "  ●"]),
     # two inputs read by one step: the right one turns into the left one's lane
     ([_step("a", kind="input"), _step("b", kind="input"), _step("c", "a", "b")],
      ["○", "│ ○", "├─╯", "●"]),
 ])
 def test_lanes_draw_every_edge_and_only_edges(graph, expected):
-    assert [g for g, _ in graph_rows(graph)] == expected
+    rows = graph_rows(graph)
+    assert [g for g, _ in rows] == expected
+    assert traced_edges(rows) == {(r, s.ident) for s in graph for r in s.reads}
+
+
+UP = set("│├┤┼┴╰╯")  # glyphs with a line going up
+DOWN = set("│├┤┼┬╭╮")  # and down
+MARKS = set("○●◎")
+
+
+def traced_edges(rows: list[tuple[str, Step | None]]) -> set[tuple[str, str]]:
+    """The edges a reader sees in the drawing: a step reads the lane it sits on when the
+    cell above runs down into it, and every lane a row of joins above it brings in along an
+    unbroken horizontal line. Fails on a line that leads nowhere."""
+    lanes: dict[int, str] = {}  # column -> the step whose value the lane carries
+    edges = set()
+    cell = lambda text, c: text[2 * c] if 2 * c < len(text) else " "  # noqa: E731
+    for i, (text, step) in enumerate(rows):
+        above = rows[i - 1][0] if i else ""
+        if step is not None:
+            col = next(c for c in range(len(text)) if cell(text, c) in MARKS)
+            if i and rows[i - 1][1] is not None and cell(above, col) in DOWN | MARKS:
+                edges.add((lanes[col], step.ident))  # straight down from the lane above
+            for c in range(len(text) // 2 + 1):
+                if c != col:
+                    assert cell(text, c) in "│ ", text
+                    assert (cell(text, c) == "│") == (c in lanes), (text, c)
+            below = rows[i + 1][0] if i + 1 < len(rows) else ""
+            if cell(below, col) in UP | MARKS:  # the value goes on down
+                lanes[col] = step.ident
+            else:
+                lanes.pop(col, None)
+            continue
+        reader = rows[i + 1][1]
+        col = next(c for c in range(len(rows[i + 1][0])) if cell(rows[i + 1][0], c) in MARKS)
+        for c in range(len(text) // 2 + 1):
+            glyph = cell(text, c)
+            if glyph in UP and glyph != "│" or (c == col and glyph in UP):
+                lo, hi = sorted((c, col))
+                span = text[2 * lo:2 * hi + 1]
+                assert all(ch != " " for ch in span), f"broken line: {text!r}"
+                edges.add((lanes[c], reader.ident))
+                if glyph not in DOWN:
+                    del lanes[c]
+            elif glyph == "│":
+                assert c in lanes, text  # a lane passing by (or crossed)
+    return edges
 
 
 LIBRARY = sorted((REPO_ROOT / "specs").glob("*.yaml")) + \
@@ -60,8 +109,12 @@ def test_every_step_drawn_once_within_every_width(path, capsys):
         assert all(len(line) <= width for line in lines), width
         marks = [line for line in lines if line[:1] in "○●◎│├" and any(m in line for m in "○●◎")]
         assert len(marks) >= len(names) or width < 20  # cut titles may hide names, never rows
-    rows = [s for _, s in graph_rows(steps(checked)) if s is not None]
-    assert [s.name for s in rows] == names  # one row per step, in order
+    rows = graph_rows(steps(checked))
+    assert [s.name for _, s in rows if s is not None] == names  # one row per step, in order
+    for collapse in (False, True):
+        all_steps = steps(checked, collapse)
+        wanted = {(r, s.ident) for s in all_steps for r in s.reads}
+        assert traced_edges(graph_rows(all_steps)) == wanted  # every line an edge, and no other
 
 
 def test_width_must_be_positive(capsys):

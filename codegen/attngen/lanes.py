@@ -147,6 +147,7 @@ def graph_rows(all_steps: list[Step]) -> list[tuple[str, Step | None]]:
             readers[r] = readers.get(r, 0) + 1
     lanes: list[str | None] = []  # the value each lane carries down; None: a free lane
     rows: list[tuple[str, Step | None]] = []
+    unread: int | None = None  # the lane of the step just drawn if nothing reads its value
     for step in all_steps:
         srcs = [lanes.index(r) for r in step.reads if r in lanes]
         for r in step.reads:
@@ -154,9 +155,11 @@ def graph_rows(all_steps: list[Step]) -> list[tuple[str, Step | None]]:
         ending = [i for i in srcs if readers[lanes[i] or ""] == 0]
         if ending:
             col = min(ending)  # the step goes on in the lane of a value read for the last time
-        else:  # a new lane: the first free one right of what it reads, else a new one
+        else:  # a new lane: the first free one right of what it reads, else a new one;
+            # never right below a step whose value nothing reads: that would read as an edge
             first = min(srcs, default=-1)
-            col = next((i for i, v in enumerate(lanes) if v is None and i > first), len(lanes))
+            col = next((i for i, v in enumerate(lanes) if v is None and i > first
+                        and i != unread), len(lanes))
             if col == len(lanes):
                 lanes.append(None)
         if srcs != [col]:  # a row of joins and forks above the step
@@ -170,7 +173,8 @@ def graph_rows(all_steps: list[Step]) -> list[tuple[str, Step | None]]:
         cells[col] = _MARK[step.kind]
         rows.append((" ".join(cells).rstrip(), step))
         lanes[col] = step.ident if readers.get(step.ident, 0) else None
-        while lanes and lanes[-1] is None:
+        unread = col if lanes[col] is None else None
+        while lanes and lanes[-1] is None and len(lanes) - 1 != unread:
             lanes.pop()
     return rows
 
