@@ -27,7 +27,8 @@ import networkx as nx
 from conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "codegen" / "attngen"
-HEAVY = ("sympy", "jinja2", "torch", "networkx")
+# the serve extra's libraries too: optional, imported only by `serve` and `build --watch`
+HEAVY = ("sympy", "jinja2", "torch", "networkx", "starlette", "uvicorn", "watchfiles")
 MAX_LINES = 600
 
 

@@ -294,6 +294,7 @@ def test_wheel_ships_templates_and_builds_built_in_specs_outside_the_checkout(tm
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         assert "attngen/templates/module.py.j2" in names and "attngen/specs/eca.yaml" in names
+        assert {f"attngen/web/{f}" for f in ("index.html", "app.js", "app.css")} <= set(names)
         zf.extractall(site)
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -11,6 +11,7 @@ import gc
 import importlib.util
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -32,6 +33,7 @@ from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, one_
 from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
+from .resources import specs_dir
 from .scaffold import class_name, extends_ref, skeleton
 
 if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without 
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+SERVE_EXTRA = "pip install 'attngen[serve]'"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--spec-refs", action="store_true",
                    help="name the spec line of every forward line in a comment "
                    "(`# [specs/eca.yaml:14]`)")
+    b.add_argument("--watch", action="store_true",
+                   help="stay up and rebuild what each change of a spec file affects "
+                   "(needs the serve extra); Ctrl-C stops")
     _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
@@ -81,8 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     _include(c)
 
-    s = sub.add_parser("show", help="terminal flow diagram with shapes")
+    s = sub.add_parser("show", help="the graph in the terminal: branches in lanes, shapes")
     s.add_argument("spec", metavar="SPEC")
+    s.add_argument("--width", type=int, metavar="N",
+                   help="columns to fit in (default: the terminal's width)")
+    s.add_argument("--collapse", action="store_true", help="draw each sub-module as one step")
+    s.add_argument("--watch", action="store_true", help="draw again at each change of the "
+                   "spec's files (needs the serve extra); Ctrl-C stops")
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
@@ -149,6 +160,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="folder for NAME.yaml (default: the current folder; in a checkout "
                     "use -o specs/variants for a built-in variant)")
     _include(nw)
+
+    sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
+                        "errors, updated as the files change (needs the serve extra)")
+    sv.add_argument("paths", nargs="*", metavar="PATH",
+                    help="spec files or folders (default: specs/ and specs/variants/, else the "
+                    "built-in library's)")
+    sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
+    sv.add_argument("--open", action="store_true", help="open the page in a browser")
+    sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                    help="interface to listen on (default: 127.0.0.1; any other is reachable "
+                    "from other machines: a warning says so)")
+    _include(sv)
     return p
 
 
@@ -233,6 +256,8 @@ def cmd_build(args) -> int:
     if want_svg and not render.available_backends():
         print("attngen: note: no Graphviz renderer, writing .py and .dot only; "
               + render.INSTALL_HINT, file=sys.stderr)
+    if args.watch:
+        return _watch(args, out_dir, want_svg and bool(render.available_backends()))
     arts, failed = artifacts_each(paths, out_dir,
                                   svg=want_svg and bool(render.available_backends()),
                                   use_cache=not args.no_cache, spec_refs=args.spec_refs,
@@ -259,6 +284,18 @@ def cmd_build(args) -> int:
     print(f"attngen: {did} {len(paths) - len(failed)} of {len(paths)} specs; {len(failed)} "
           f"failed: {names}", file=sys.stderr)
     return EXIT_ERRORS
+
+
+def _watch(args, out_dir: Path, svg: bool) -> int:
+    if args.check:
+        return _usage("--watch writes files; it cannot be used with --check")
+    try:
+        from .watch import watch_build
+    except ImportError:
+        print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
+        return EXIT_ERRORS
+    return watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
+                       include=args.include, use_cache=not args.no_cache)
 
 
 def _cannot_write_in(folder: Path) -> bool:
@@ -315,13 +352,43 @@ def shape_table(checked) -> str:
 
 
 def cmd_show(args) -> int:
-    from .diagram import terminal
+    from .lanes import draw
 
+    if args.width is not None and args.width < 1:
+        return _usage("--width must be at least 1")
+    if args.watch:
+        paths = collect_specs([args.spec])
+        if len(paths) != 1:
+            return _usage(f"{args.spec} holds {len(paths)} specs; show --watch draws one")
+        try:
+            from .watch import watch_show
+        except ImportError:
+            print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
+            return EXIT_ERRORS
+        return watch_show(paths[0], width=args.width, collapse=args.collapse,
+                          include=args.include)
+    width = args.width or shutil.get_terminal_size().columns
     loader = Loader(include=args.include)
     cache: CheckCache = {}
-    for path in collect_specs([args.spec]):  # a file, a folder or a built-in name
-        print(terminal(compile_spec(path, loader, cache)))
+    for i, path in enumerate(collect_specs([args.spec])):  # a file, a folder, a built-in name
+        print(("\n" if i else "") + "\n".join(draw(compile_spec(path, loader, cache), width,
+                                                  args.collapse)))
     return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    if not 1 <= args.port <= 65535:
+        return _usage("--port must be between 1 and 65535")
+    library = Path("specs") if Path("specs").is_dir() else specs_dir()
+    paths = args.paths or [str(d) for d in (library, library / "variants") if d.is_dir()]
+    collect_specs(paths)  # a missing path is an error before the server starts
+    try:
+        from .serve import serve
+    except ImportError:
+        print(f"attngen: error: serve needs its extra: {SERVE_EXTRA}", file=sys.stderr)
+        return EXIT_ERRORS
+    return serve(paths, host=args.host, port=args.port, open_browser=args.open,
+                 include=args.include)
 
 
 def cmd_ops(args) -> int:
@@ -520,7 +587,7 @@ def cmd_verify(args) -> int:
 
 _COMMANDS = {"build": cmd_build, "check": cmd_check, "show": cmd_show, "ops": cmd_ops,
              "verify": cmd_verify, "diagram": cmd_diagram, "docs": cmd_docs,
-             "params": cmd_params, "diff": cmd_diff, "new": cmd_new}
+             "params": cmd_params, "diff": cmd_diff, "new": cmd_new, "serve": cmd_serve}
 
 
 def run() -> NoReturn:

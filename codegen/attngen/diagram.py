@@ -1,4 +1,4 @@
-"""Diagrams: Graphviz DOT (rendered by render.py) and a terminal flow chart.
+"""Diagrams: Graphviz DOT (rendered by render.py); the terminal's is lanes.py.
 
 One box per node with its op and key arguments, the tensor shape on every edge (in a
 smaller font), the parameter count of each parametrised node, sub-modules as labelled
@@ -37,7 +37,6 @@ from .model import (
     unwrapped,
 )
 from .params import node_params, param_values
-from .params import total as params_total
 from .results import Checked
 
 IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
@@ -287,7 +286,7 @@ def _boxes(checked: Checked, collapse: bool) -> int:
 def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
     n = 0
     for _, _, body, _ in drawn_nodes(checked):
-        sub = _cluster(checked, body, collapse)
+        sub = cluster_of(checked, body, collapse)
         if sub is not None:
             if sub.spec.name not in memo:  # each sub-module counted once
                 memo[sub.spec.name] = _node_boxes(sub, collapse, memo)
@@ -308,29 +307,29 @@ def palette_dot() -> str:
                       *d.lines, "}"]) + "\n"
 
 
-def _bound(shape, binding: dict):
+def bound_shape(shape, binding: dict):
     """A shape with a sub-module's own dim names replaced by the caller's dims."""
     if isinstance(shape, list):
-        return [_bound(s, binding) for s in shape]
+        return [bound_shape(s, binding) for s in shape]
     if isinstance(shape, tuple) and binding:
         return tuple(d.xreplace(binding) if hasattr(d, "xreplace") else d for d in shape)
     return shape
 
 
-def _sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
+def sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
     """Each free dim of a sub-module's inputs (ZPool's P, Q) -> the caller's dim there."""
     out: dict[object, object] = {}
     for name, outer in zip(sub.spec.sources(), caller_shapes, strict=False):
         inner = sub.inputs.get(name)
         if not (isinstance(inner, tuple) and isinstance(outer, tuple)) or len(inner) != len(outer):
             continue
-        for a, b in zip(inner, _bound(outer, binding), strict=False):
+        for a, b in zip(inner, bound_shape(outer, binding), strict=False):
             if getattr(a, "is_Symbol", False) and a.name not in sub.spec.params:
                 out.setdefault(a, b)
     return out
 
 
-def _cluster(checked: Checked, body: Node, collapse: bool) -> Checked | None:
+def cluster_of(checked: Checked, body: Node, collapse: bool) -> Checked | None:
     """The sub-module a node is drawn out as (a cluster of its nodes), or None (one box)."""
     called = unwrapped(body.form)
     if collapse or isinstance(body.form, Repeat) or not isinstance(called, SubSpec):
@@ -353,11 +352,11 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         info = checked.nodes[name]
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
-        in_shapes = [entry_shapes.get(src) or (fmt_shape(_bound(s, binding or {}))
+        in_shapes = [entry_shapes.get(src) or (fmt_shape(bound_shape(s, binding or {}))
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs, strict=False)]
         called = unwrapped(body.form)
-        sub = _cluster(checked, body, collapse)
+        sub = cluster_of(checked, body, collapse)
         if sub is not None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
             d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
@@ -370,7 +369,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             }
             inner_shapes = dict(zip(sub.spec.sources(), in_shapes, strict=False))
             inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
-                          collapse, _sub_binding(sub, info.inputs, binding or {}))
+                          collapse, sub_binding(sub, info.inputs, binding or {}))
             d.lines.append(f"{indent}}}")
             sub_outs = [o.name for o in sub.spec.outputs]
             produced[name] = inner.get(sub_outs[0], ident)
@@ -410,41 +409,3 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         for o in node.out or ():
             produced[o] = ident
     return produced
-
-
-def terminal(checked: Checked) -> str:
-    """A top-to-bottom flow chart for the terminal, like the notes' ASCII drawings."""
-    spec = checked.spec
-    rows = []
-    for name in spec.sources():
-        rows.append((name, "input", "", checked.shape_text(name), 0))
-    previous = rows[-1][0] if rows else None
-    for name, node, body, env in drawn_nodes(checked):
-        inputs = [r.name for r in body.inputs]
-        src = "" if inputs == [previous] else "◀ " + ", ".join(inputs)
-        shape = checked.shape_text(name) if not node.out else \
-            ", ".join(checked.shape_text(o) for o in node.out)
-        label = call_label(body, spec)
-        if node.when is not None:
-            label += f"  [if {node.when.text}]"
-        rows.append((name if not node.out else f"{name} → {', '.join(node.out)}", label, src,
-                     shape, shown_params(spec, node, body, env)))
-        previous = name
-    w_name = max(len(r[0]) for r in rows)
-    w_label = min(max(len(r[1]) for r in rows), 48)
-    title = f"{spec.name}" + (f" — {spec.title}" if spec.title else "") + f"  [{spec.file}]"
-    if at := drawn_at(spec):
-        title += f"  (drawn at {at})"
-    lines = [title, ""]
-    for i, (name, label, src, shape, params) in enumerate(rows):
-        if i:
-            lines += ["  │", "  ▼"]
-        label = label if len(label) <= 48 else label[:45] + "..."
-        extra = f"  {src}" if src else ""
-        count = f"  ({params:,} params)" if params else ""
-        lines.append(f"  {name:<{w_name}}  {label:<{w_label}}  {shape}{extra}{count}")
-    outs = ", ".join(o.name + (f" (if {o.when.text})" if o.when is not None else "")
-                     for o in spec.outputs)
-    total = params_total(spec)
-    lines += ["  │", "  ▼", f"  return {outs}", "", f"parameters at the defaults: {total:,}"]
-    return "\n".join(lines)
