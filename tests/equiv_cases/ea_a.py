@@ -1,0 +1,23 @@
+"""External-Attention-pytorch modules (issue 14, part a): SimAM, ExternalAttention,
+ParNetAttention, ResidualAttention.
+
+Every row is a non-square input (where the module takes one) with batch > 1.
+"""
+from equiv_cases import rand
+
+CASES = [
+    ("simam", "SimAM", "simam:SimAM", (), {}, rand(2, 8, 5, 7)),
+    ("simam", "SimAM", "simam:SimAM", (16,), {"e_lambda": 0.5}, rand(3, 16, 1, 6)),
+    ("external_attention", "ExternalAttention", "external_attention:ExternalAttention",
+     (24,), {}, rand(2, 7, 24)),
+    ("external_attention", "ExternalAttention", "external_attention:ExternalAttention",
+     (), {"d_model": 16, "S": 5}, rand(3, 4, 16)),
+    ("parnet_attention", "ParNetAttention", "parnet:ParNetAttention", (), {"channel": 8},
+     rand(2, 8, 5, 7)),
+    ("parnet_attention", "ParNetAttention", "parnet:ParNetAttention", (12,), {},
+     rand(3, 12, 1, 4)),
+    ("residual_attention", "ResidualAttention", "residual_attention:ResidualAttention",
+     (16, 10), {}, rand(2, 16, 5, 7)),
+    ("residual_attention", "ResidualAttention", "residual_attention:ResidualAttention",
+     (), {"channel": 8, "num_class": 3, "la": 1.5}, rand(3, 8, 3, 1)),
+]

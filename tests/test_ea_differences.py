@@ -1,0 +1,21 @@
+"""Where a generated External-Attention-pytorch module differs from its original (issue 14).
+
+Each difference is stated on the module's docs page ("checked by attngen"); the rows
+here show it on a reference that behaves as the original does.
+"""
+import pytest
+import torch
+from equivalence import load_generated
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_simam_refuses_the_1x1_map_on_which_the_original_returns_nan():
+    from references.simam import SimAM
+
+    x = torch.randn(2, 4, 1, 1)
+    assert torch.isnan(SimAM()(x)).all()  # the variance divides by H * W - 1 = 0
+    with pytest.raises(ValueError, match=r"SimAM: requires H \* W > 1"):
+        load_generated("simam").SimAM()(x)
+    wide = torch.randn(2, 4, 1, 2)  # H * W = 2: both defined and equal
+    torch.testing.assert_close(load_generated("simam").SimAM()(wide), SimAM()(wide))
