@@ -19,3 +19,21 @@ def test_simam_refuses_the_1x1_map_on_which_the_original_returns_nan():
         load_generated("simam").SimAM()(x)
     wide = torch.randn(2, 4, 1, 2)  # H * W = 2: both defined and equal
     torch.testing.assert_close(load_generated("simam").SimAM()(wide), SimAM()(wide))
+
+
+def test_double_attention_softmax_is_the_legacy_implicit_dim_over_the_batch():
+    """The original's F.softmax(t) on a 3-d t is dim 0 (the reference and spec say so);
+    each sample's output then depends on the rest of its batch."""
+    import warnings
+
+    from torch.nn import functional as F
+
+    t = torch.randn(3, 4, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Implicit dimension choice for softmax ..."
+        torch.testing.assert_close(F.softmax(t), torch.softmax(t, dim=0))
+    gen = load_generated("double_attention").DoubleAttention(8, 4, 3).eval()
+    x = torch.randn(3, 8, 5, 6)
+    with torch.no_grad():
+        alone, together = gen(x[:1]), gen(x)[:1]
+    assert not torch.allclose(alone, together)

@@ -1,5 +1,6 @@
 """External-Attention-pytorch modules (issue 14, part a): SimAM, ExternalAttention,
-ParNetAttention, ResidualAttention.
+ParNetAttention, ResidualAttention,
+MobileViTv2Attention, DoubleAttention.
 
 Every row is a non-square input (where the module takes one) with batch > 1.
 """
@@ -20,4 +21,12 @@ CASES = [
      (16, 10), {}, rand(2, 16, 5, 7)),
     ("residual_attention", "ResidualAttention", "residual_attention:ResidualAttention",
      (), {"channel": 8, "num_class": 3, "la": 1.5}, rand(3, 8, 3, 1)),
+    ("mobilevitv2_attention", "MobileViTv2Attention", "mobilevitv2:MobileViTv2Attention",
+     (16,), {}, rand(2, 7, 16)),
+    ("mobilevitv2_attention", "MobileViTv2Attention", "mobilevitv2:MobileViTv2Attention",
+     (), {"d_model": 5}, rand(3, 1, 5)),
+    ("double_attention", "DoubleAttention", "double_attention:DoubleAttention",
+     (16, 8, 4), {}, rand(2, 16, 5, 7)),
+    ("double_attention", "DoubleAttention", "double_attention:DoubleAttention",
+     (12, 6, 10), {"reconstruct": False}, rand(3, 12, 4, 3)),
 ]
