@@ -1,10 +1,15 @@
 """External-Attention-pytorch modules (issue 14, part a): SimAM, ExternalAttention,
 ParNetAttention, ResidualAttention,
-MobileViTv2Attention, DoubleAttention.
+MobileViTv2Attention, DoubleAttention, Parallel- and SequentialPolarizedSelfAttention.
 
 Every row is a non-square input (where the module takes one) with batch > 1.
 """
 from equiv_cases import rand
+
+_PARALLEL = ("parallel_polarized_self_attention", "ParallelPolarizedSelfAttention",
+             "polarized:ParallelPolarizedSelfAttention")
+_SEQUENTIAL = ("sequential_polarized_self_attention", "SequentialPolarizedSelfAttention",
+               "polarized:SequentialPolarizedSelfAttention")
 
 CASES = [
     ("simam", "SimAM", "simam:SimAM", (), {}, rand(2, 8, 5, 7)),
@@ -29,4 +34,8 @@ CASES = [
      (16, 8, 4), {}, rand(2, 16, 5, 7)),
     ("double_attention", "DoubleAttention", "double_attention:DoubleAttention",
      (12, 6, 10), {"reconstruct": False}, rand(3, 12, 4, 3)),
+    (*_PARALLEL, (), {"channel": 8}, rand(2, 8, 5, 7)),
+    (*_PARALLEL, (7,), {}, rand(3, 7, 3, 1)),
+    (*_SEQUENTIAL, (), {"channel": 8}, rand(2, 8, 5, 7)),
+    (*_SEQUENTIAL, (5,), {}, rand(3, 5, 2, 6)),
 ]
