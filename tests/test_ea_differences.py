@@ -37,3 +37,34 @@ def test_double_attention_softmax_is_the_legacy_implicit_dim_over_the_batch():
     with torch.no_grad():
         alone, together = gen(x[:1]), gen(x)[:1]
     assert not torch.allclose(alone, together)
+
+
+def _bam_pair(dia_val):
+    """The original's behaviour (padding 1) and the generated module, with the original's
+    weights loaded strictly into the generated one."""
+    from references.bam import BAMBlockPaddedByOne
+
+    torch.manual_seed(0)
+    original = BAMBlockPaddedByOne(16, 4, dia_val).eval()
+    generated = load_generated("bam").BAMBlock(16, 4, dia_val).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
+@pytest.mark.parametrize("size", [(7, 7), (5, 9)])
+def test_bam_with_dilation_1_is_the_original(size):
+    original, generated = _bam_pair(dia_val=1)
+    x = torch.randn(2, 16, *size)
+    torch.testing.assert_close(generated(x), original(x))
+
+
+def test_bam_pads_its_dilated_convs_by_dia_val_where_the_original_pads_by_1():
+    original, generated = _bam_pair(dia_val=2)
+    x = torch.randn(2, 16, 9, 6)
+    with pytest.raises(RuntimeError):  # the map shrank to 3 x 0: no expand_as onto 9 x 6
+        original(x)
+    assert generated(x).shape == x.shape
+    x7 = torch.randn(2, 16, 7, 7)  # shrunk to 1 x 1: broadcast instead of a map
+    logits = original.sa(x7)
+    assert torch.equal(logits, logits[:, :1, :1, :1].expand_as(logits))  # one value: no map
+    assert not torch.allclose(generated(x7), original(x7))

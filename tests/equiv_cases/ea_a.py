@@ -1,6 +1,7 @@
 """External-Attention-pytorch modules (issue 14, part a): SimAM, ExternalAttention,
 ParNetAttention, ResidualAttention,
-MobileViTv2Attention, DoubleAttention, Parallel- and SequentialPolarizedSelfAttention.
+MobileViTv2Attention, DoubleAttention, Parallel- and SequentialPolarizedSelfAttention,
+BAMBlock.
 
 Every row is a non-square input (where the module takes one) with batch > 1.
 """
@@ -38,4 +39,8 @@ CASES = [
     (*_PARALLEL, (7,), {}, rand(3, 7, 3, 1)),
     (*_SEQUENTIAL, (), {"channel": 8}, rand(2, 8, 5, 7)),
     (*_SEQUENTIAL, (5,), {}, rand(3, 5, 2, 6)),
+    ("bam", "BAMBlock", "bam:BAMBlock", (), {"channel": 32, "reduction": 8}, rand(2, 32, 9, 6)),
+    ("bam", "BAMBlock", "bam:BAMBlock", (24, 4, 1), {}, rand(3, 24, 5, 7)),
+    ("bam", "BAMBlock", "bam:BAMBlock", (16, 16), {"dia_val": 3}, rand(2, 16, 4, 11)),
 ]
+COVERS = {"bam_channel_attention", "bam_spatial_attention"}
