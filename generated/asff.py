@@ -26,6 +26,7 @@ class Conv(nn.Module):
         p (any, default None): padding (None gives k // 2)
         g (int, default 1): groups
         act (bool, default True): SiLU if true, else no activation
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, c1, H, W)
@@ -41,15 +42,21 @@ class Conv(nn.Module):
         p: object = None,
         g: int = 1,
         act: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (c1 % g == 0):
             raise ValueError("Conv: requires c1 % g == 0")
         if not (c2 % g == 0):
             raise ValueError("Conv: requires c2 % g == 0")
         self.pad = k // 2 if p is None else p
-        self.conv = nn.Conv2d(c1, c2, k, stride=s, padding=self.pad, groups=g, bias=False)
-        self.bn = nn.BatchNorm2d(c2)
+        self.conv = nn.Conv2d(
+            c1, c2, k, stride=s, padding=self.pad, groups=g, bias=False, **factory_kwargs
+        )
+        self.bn = nn.BatchNorm2d(c2, **factory_kwargs)
         if act:
             self.activation = nn.SiLU()
         else:
@@ -80,6 +87,7 @@ class ASFF(nn.Module):
         multiplier (float, default 1): channel width: 1 gives 1024, 512, 256
         rfb (bool, default False): 8 instead of 16 channels for the level weights
         vis (bool, default False): also return the level weights and the channel-summed fusion
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x[x_level_2]: (B, c2, 4 * H, 4 * W)
@@ -90,8 +98,18 @@ class ASFF(nn.Module):
         returns fused_sum (if vis): (B, scale * H, scale * W)
     """
 
-    def __init__(self, level: int, multiplier: float = 1, rfb: bool = False, vis: bool = False):
+    def __init__(
+        self,
+        level: int,
+        multiplier: float = 1,
+        rfb: bool = False,
+        vis: bool = False,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if level not in (0, 1, 2):
             raise ValueError(f"ASFF: level must be one of 0, 1, 2, got {level!r}")
         self.level = level
@@ -103,18 +121,18 @@ class ASFF(nn.Module):
         self.scale = [1, 2, 4][level]
         self.compress_c = 8 if rfb else 16
         if level != 0:
-            self.compress_level_0 = Conv(self.c0, self.inter_dim, k=1, s=1)
+            self.compress_level_0 = Conv(self.c0, self.inter_dim, k=1, s=1, **factory_kwargs)
         if level == 0:
-            self.stride_level_1 = Conv(self.c1, self.inter_dim, k=3, s=2)
+            self.stride_level_1 = Conv(self.c1, self.inter_dim, k=3, s=2, **factory_kwargs)
         if level == 2:
-            self.compress_level_1 = Conv(self.c1, self.inter_dim, k=1, s=1)
+            self.compress_level_1 = Conv(self.c1, self.inter_dim, k=1, s=1, **factory_kwargs)
         if level != 2:
-            self.stride_level_2 = Conv(self.c2, self.inter_dim, k=3, s=2)
-        self.expand = Conv(self.inter_dim, self.inter_dim, k=3, s=1)
-        self.weight_level_0 = Conv(self.inter_dim, self.compress_c, k=1, s=1)
-        self.weight_level_1 = Conv(self.inter_dim, self.compress_c, k=1, s=1)
-        self.weight_level_2 = Conv(self.inter_dim, self.compress_c, k=1, s=1)
-        self.weight_levels = Conv(self.compress_c * 3, 3, k=1, s=1)
+            self.stride_level_2 = Conv(self.c2, self.inter_dim, k=3, s=2, **factory_kwargs)
+        self.expand = Conv(self.inter_dim, self.inter_dim, k=3, s=1, **factory_kwargs)
+        self.weight_level_0 = Conv(self.inter_dim, self.compress_c, k=1, s=1, **factory_kwargs)
+        self.weight_level_1 = Conv(self.inter_dim, self.compress_c, k=1, s=1, **factory_kwargs)
+        self.weight_level_2 = Conv(self.inter_dim, self.compress_c, k=1, s=1, **factory_kwargs)
+        self.weight_levels = Conv(self.compress_c * 3, 3, k=1, s=1, **factory_kwargs)
 
     def forward(
         self,

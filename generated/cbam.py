@@ -20,19 +20,28 @@ class ChannelAttention(nn.Module):
     Args:
         in_planes (int, required): input channels
         ratio (int, default 16): channel reduction of the shared MLP
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, in_planes, H, W)
         returns sigmoid: (B, in_planes, 1, 1)
     """
 
-    def __init__(self, in_planes: int, ratio: int = 16):
+    def __init__(
+        self,
+        in_planes: int,
+        ratio: int = 16,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.max_pool = nn.AdaptiveMaxPool2d(1)
-        self.fc1 = nn.Conv2d(in_planes, in_planes // ratio, 1, bias=False)
+        self.fc1 = nn.Conv2d(in_planes, in_planes // ratio, 1, bias=False, **factory_kwargs)
         self.relu1 = nn.ReLU()
-        self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False)
+        self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False, **factory_kwargs)
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,20 +74,30 @@ class SpatialAttention(nn.Module):
 
     Args:
         kernel_size (int, default 7; one of [3, 7]): conv kernel (padding 3 or 1)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns sigmoid: (B, 1, H, W)
     """
 
-    def __init__(self, kernel_size: int = 7):
+    def __init__(
+        self,
+        kernel_size: int = 7,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if kernel_size not in (3, 7):
             raise ValueError(
                 f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}"
             )
         self.padding = 3 if kernel_size == 7 else 1
-        self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
+        self.conv1 = nn.Conv2d(
+            2, 1, kernel_size, padding=self.padding, bias=False, **factory_kwargs
+        )
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,18 +125,28 @@ class CBAM(nn.Module):
         in_planes (int, required): input channels
         ratio (int, default 16): channel reduction of the shared MLP
         kernel_size (int, default 7; one of [3, 7]): spatial attention kernel
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, in_planes, H, W)
         returns result: (B, in_planes, H, W)
     """
 
-    def __init__(self, in_planes: int, ratio: int = 16, kernel_size: int = 7):
+    def __init__(
+        self,
+        in_planes: int,
+        ratio: int = 16,
+        kernel_size: int = 7,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if kernel_size not in (3, 7):
             raise ValueError(f"CBAM: kernel_size must be one of 3, 7, got {kernel_size!r}")
-        self.ca = ChannelAttention(in_planes, ratio=ratio)
-        self.sa = SpatialAttention(kernel_size=kernel_size)
+        self.ca = ChannelAttention(in_planes, ratio=ratio, **factory_kwargs)
+        self.sa = SpatialAttention(kernel_size=kernel_size, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, in_planes, H, W) -> (B, in_planes, 1, 1)

@@ -20,19 +20,28 @@ class ChannelAttention(nn.Module):
     Args:
         in_planes (int, required): input channels
         ratio (int, default 16): channel reduction of the shared MLP
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, in_planes, H, W)
         returns sigmoid: (B, in_planes, 1, 1)
     """
 
-    def __init__(self, in_planes: int, ratio: int = 16):
+    def __init__(
+        self,
+        in_planes: int,
+        ratio: int = 16,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.max_pool = nn.AdaptiveMaxPool2d(1)
-        self.fc1 = nn.Conv2d(in_planes, in_planes // ratio, 1, bias=False)
+        self.fc1 = nn.Conv2d(in_planes, in_planes // ratio, 1, bias=False, **factory_kwargs)
         self.relu1 = nn.ReLU()
-        self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False)
+        self.fc2 = nn.Conv2d(in_planes // ratio, in_planes, 1, bias=False, **factory_kwargs)
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ class Conv(nn.Module):
         p (any, default None): padding (None gives k // 2)
         g (int, default 1): groups
         act (bool, default True): SiLU if true, else no activation
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, c1, H, W)
@@ -40,15 +41,21 @@ class Conv(nn.Module):
         p: object = None,
         g: int = 1,
         act: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (c1 % g == 0):
             raise ValueError("Conv: requires c1 % g == 0")
         if not (c2 % g == 0):
             raise ValueError("Conv: requires c2 % g == 0")
         self.pad = k // 2 if p is None else p
-        self.conv = nn.Conv2d(c1, c2, k, stride=s, padding=self.pad, groups=g, bias=False)
-        self.bn = nn.BatchNorm2d(c2)
+        self.conv = nn.Conv2d(
+            c1, c2, k, stride=s, padding=self.pad, groups=g, bias=False, **factory_kwargs
+        )
+        self.bn = nn.BatchNorm2d(c2, **factory_kwargs)
         if act:
             self.activation = nn.SiLU()
         else:

@@ -18,13 +18,20 @@ class h_sigmoid(nn.Module):
 
     Args:
         inplace (bool, default True): ReLU6 in place
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace: bool = True):
+    def __init__(
+        self,
+        inplace: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         self.relu = nn.ReLU6(inplace=inplace)
 
@@ -44,15 +51,23 @@ class h_swish(nn.Module):
 
     Args:
         inplace (bool, default True): ReLU6 in place
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace: bool = True):
+    def __init__(
+        self,
+        inplace: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
-        self.sigmoid = h_sigmoid(inplace=inplace)
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.sigmoid = h_sigmoid(inplace=inplace, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sigmoid = self.sigmoid(x)
@@ -73,24 +88,34 @@ class CoordAtt(nn.Module):
         inp (int, required): input channels
         oup (int, required): output channels (equal to inp; the weights rescale the input)
         reduction (int, default 32): hidden channels: max(8, inp // reduction)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, inp, H, W)
         returns out: (B, oup, H, W)
     """
 
-    def __init__(self, inp: int, oup: int, reduction: int = 32):
+    def __init__(
+        self,
+        inp: int,
+        oup: int,
+        reduction: int = 32,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (oup == inp):
             raise ValueError("CoordAtt: requires oup == inp")
         self.mip = max(8, inp // reduction)
         self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
         self.pool_w = nn.AdaptiveAvgPool2d((1, None))
-        self.conv1 = nn.Conv2d(inp, self.mip, 1, stride=1, padding=0)
-        self.bn1 = nn.BatchNorm2d(self.mip)
-        self.act = h_swish()
-        self.conv_h = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
-        self.conv_w = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
+        self.conv1 = nn.Conv2d(inp, self.mip, 1, stride=1, padding=0, **factory_kwargs)
+        self.bn1 = nn.BatchNorm2d(self.mip, **factory_kwargs)
+        self.act = h_swish(**factory_kwargs)
+        self.conv_h = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0, **factory_kwargs)
+        self.conv_w = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, _, H, W = x.shape

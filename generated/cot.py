@@ -21,14 +21,23 @@ class CoTAttention(nn.Module):
     Args:
         dim (int, default 512): channels (a multiple of 4)
         kernel_size (int, default 3): odd kernel of the key embedding
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, dim, H, W)
         returns out: (B, dim, H, W)
     """
 
-    def __init__(self, dim: int = 512, kernel_size: int = 3):
+    def __init__(
+        self,
+        dim: int = 512,
+        kernel_size: int = 3,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (dim % 4 == 0):
             raise ValueError("CoTAttention: requires dim % 4 == 0")
         if not (kernel_size % 2 == 1):
@@ -37,19 +46,27 @@ class CoTAttention(nn.Module):
         self.kernel_size = kernel_size
         self.hidden = 2 * dim // 4
         self.key_embed = nn.Sequential(
-            nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=4, bias=False),
-            nn.BatchNorm2d(dim),
+            nn.Conv2d(
+                dim,
+                dim,
+                kernel_size,
+                padding=kernel_size // 2,
+                groups=4,
+                bias=False,
+                **factory_kwargs,
+            ),
+            nn.BatchNorm2d(dim, **factory_kwargs),
             nn.ReLU(),
         )
         self.value_embed = nn.Sequential(
-            nn.Conv2d(dim, dim, 1, bias=False),
-            nn.BatchNorm2d(dim),
+            nn.Conv2d(dim, dim, 1, bias=False, **factory_kwargs),
+            nn.BatchNorm2d(dim, **factory_kwargs),
         )
         self.attention_embed = nn.Sequential(
-            nn.Conv2d(2 * dim, self.hidden, 1, bias=False),
-            nn.BatchNorm2d(self.hidden),
+            nn.Conv2d(2 * dim, self.hidden, 1, bias=False, **factory_kwargs),
+            nn.BatchNorm2d(self.hidden, **factory_kwargs),
             nn.ReLU(),
-            nn.Conv2d(self.hidden, kernel_size * kernel_size * dim, 1),
+            nn.Conv2d(self.hidden, kernel_size * kernel_size * dim, 1, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

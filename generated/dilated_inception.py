@@ -26,14 +26,25 @@ class DilatedInception(nn.Module):
         cout (int, required): output channels (4 * (cout // 4) in fact)
         dilation_factor (int, required): dilation along time
         seq_len (int, required): input length (time steps)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, cin, N, seq_len)
         returns out: (B, 4*(cout // 4), N, seq_len)
     """
 
-    def __init__(self, cin: int, cout: int, dilation_factor: int, seq_len: int):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        dilation_factor: int,
+        seq_len: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.kernel_set = [2, 3, 6, 7]
         self.shortest = seq_len - dilation_factor * (self.kernel_set[-1] - 1)
         if not (seq_len > dilation_factor * (self.kernel_set[-1] - 1)):
@@ -43,15 +54,19 @@ class DilatedInception(nn.Module):
         self.tconv = nn.ModuleList(
             [
                 nn.Conv2d(
-                    cin, cout // len(self.kernel_set), (1, kern), dilation=(1, dilation_factor)
+                    cin,
+                    cout // len(self.kernel_set),
+                    (1, kern),
+                    dilation=(1, dilation_factor),
+                    **factory_kwargs,
                 )
                 for kern in self.kernel_set
             ]
         )
         self.out = nn.Sequential(
-            nn.Linear(self.shortest, cin),
+            nn.Linear(self.shortest, cin, **factory_kwargs),
             nn.ReLU(),
-            nn.Linear(cin, seq_len),
+            nn.Linear(cin, seq_len, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,18 +19,26 @@ class ECAAttention(nn.Module):
 
     Args:
         kernel_size (int, default 3): odd kernel of the 1-D conv across channels
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, kernel_size: int = 3):
+    def __init__(
+        self,
+        kernel_size: int = 3,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (kernel_size % 2 == 1):
             raise ValueError("ECAAttention: requires kernel_size % 2 == 1")
         self.gap = nn.AdaptiveAvgPool2d(1)
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2)
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, **factory_kwargs)
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

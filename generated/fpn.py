@@ -25,6 +25,7 @@ class PyramidFeatures(nn.Module):
         C4_size (int, required): channels of C4
         C5_size (int, required): channels of C5 (the smallest map)
         feature_size (int, default 256): channels of every output level
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         inputs[C3]: (B, C3_size, 4*H, 4*W)
@@ -37,19 +38,29 @@ class PyramidFeatures(nn.Module):
         returns P7_2: (B, feature_size, 1 + ((-1 + H) // 4), 1 + ((-1 + W) // 4))
     """
 
-    def __init__(self, C3_size: int, C4_size: int, C5_size: int, feature_size: int = 256):
+    def __init__(
+        self,
+        C3_size: int,
+        C4_size: int,
+        C5_size: int,
+        feature_size: int = 256,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
-        self.P5_1 = nn.Conv2d(C5_size, feature_size, 1, stride=1, padding=0)
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.P5_1 = nn.Conv2d(C5_size, feature_size, 1, stride=1, padding=0, **factory_kwargs)
         self.P5_upsampled = nn.Upsample(scale_factor=2, mode='nearest')
-        self.P5_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1)
-        self.P4_1 = nn.Conv2d(C4_size, feature_size, 1, stride=1, padding=0)
+        self.P5_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1, **factory_kwargs)
+        self.P4_1 = nn.Conv2d(C4_size, feature_size, 1, stride=1, padding=0, **factory_kwargs)
         self.P4_upsampled = nn.Upsample(scale_factor=2, mode='nearest')
-        self.P4_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1)
-        self.P3_1 = nn.Conv2d(C3_size, feature_size, 1, stride=1, padding=0)
-        self.P3_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1)
-        self.P6 = nn.Conv2d(C5_size, feature_size, 3, stride=2, padding=1)
+        self.P4_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1, **factory_kwargs)
+        self.P3_1 = nn.Conv2d(C3_size, feature_size, 1, stride=1, padding=0, **factory_kwargs)
+        self.P3_2 = nn.Conv2d(feature_size, feature_size, 3, stride=1, padding=1, **factory_kwargs)
+        self.P6 = nn.Conv2d(C5_size, feature_size, 3, stride=2, padding=1, **factory_kwargs)
         self.P7_1 = nn.ReLU()
-        self.P7_2 = nn.Conv2d(feature_size, feature_size, 3, stride=2, padding=1)
+        self.P7_2 = nn.Conv2d(feature_size, feature_size, 3, stride=2, padding=1, **factory_kwargs)
 
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         C3, C4, C5 = inputs

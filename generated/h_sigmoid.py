@@ -18,13 +18,20 @@ class h_sigmoid(nn.Module):
 
     Args:
         inplace (bool, default True): ReLU6 in place
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace: bool = True):
+    def __init__(
+        self,
+        inplace: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         self.relu = nn.ReLU6(inplace=inplace)
 

@@ -18,13 +18,20 @@ class h_sigmoid(nn.Module):
 
     Args:
         inplace (bool, default True): ReLU6 in place
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace: bool = True):
+    def __init__(
+        self,
+        inplace: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         self.relu = nn.ReLU6(inplace=inplace)
 
@@ -44,15 +51,23 @@ class h_swish(nn.Module):
 
     Args:
         inplace (bool, default True): ReLU6 in place
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, inplace: bool = True):
+    def __init__(
+        self,
+        inplace: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
-        self.sigmoid = h_sigmoid(inplace=inplace)
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.sigmoid = h_sigmoid(inplace=inplace, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sigmoid = self.sigmoid(x)

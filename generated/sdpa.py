@@ -26,6 +26,7 @@ class ScaledDotProductAttention(nn.Module):
         d_v (int, required): features per head of values
         h (int, required): number of heads
         dropout (float, default 0.1): dropout on the attention weights
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         queries: (B, nq, d_model)
@@ -36,16 +37,27 @@ class ScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1):
+    def __init__(
+        self,
+        d_model: int,
+        d_k: int,
+        d_v: int,
+        h: int,
+        dropout: float = 0.1,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.d_k = d_k
         self.d_v = d_v
         self.h = h
-        self.fc_q = nn.Linear(d_model, h * d_k)
-        self.fc_k = nn.Linear(d_model, h * d_k)
-        self.fc_v = nn.Linear(d_model, h * d_v)
+        self.fc_q = nn.Linear(d_model, h * d_k, **factory_kwargs)
+        self.fc_k = nn.Linear(d_model, h * d_k, **factory_kwargs)
+        self.fc_v = nn.Linear(d_model, h * d_v, **factory_kwargs)
         self.drop = nn.Dropout(p=dropout)
-        self.fc_o = nn.Linear(h * d_v, d_model)
+        self.fc_o = nn.Linear(h * d_v, d_model, **factory_kwargs)
         self.init_weights()
 
     def init_weights(self) -> None:

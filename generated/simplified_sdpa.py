@@ -23,6 +23,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         d_model (int, required): features of the inputs and the output
         h (int, required): number of heads
         dropout (float, default 0.1): dropout on the attention weights
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         queries: (B, nq, d_model)
@@ -33,15 +34,24 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         returns fc_o: (B, nq, d_model)
     """
 
-    def __init__(self, d_model: int, h: int, dropout: float = 0.1):
+    def __init__(
+        self,
+        d_model: int,
+        h: int,
+        dropout: float = 0.1,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (d_model % h == 0):
             raise ValueError("SimplifiedScaledDotProductAttention: requires d_model % h == 0")
         self.h = h
         self.d_k = d_model // h
         self.d_v = d_model // h
         self.drop = nn.Dropout(p=dropout)
-        self.fc_o = nn.Linear(h * self.d_v, d_model)
+        self.fc_o = nn.Linear(h * self.d_v, d_model, **factory_kwargs)
         self.init_weights()
 
     def init_weights(self) -> None:

@@ -32,6 +32,7 @@ class SKAttention(nn.Module):
         reduction (int, default 8): squeeze width: d = max(L, channel // reduction)
         group (int, default 1): groups of the branch convs
         L (int, default 32): smallest squeeze width d
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
@@ -45,8 +46,12 @@ class SKAttention(nn.Module):
         reduction: int = 8,
         group: int = 1,
         L: int = 32,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel % group == 0):
             raise ValueError("SKAttention: requires channel % group == 0")
         self.channel = channel
@@ -54,15 +59,17 @@ class SKAttention(nn.Module):
         self.convs = nn.ModuleList(
             [
                 _sequential(
-                    conv=nn.Conv2d(channel, channel, k, padding=k // 2, groups=group),
-                    bn=nn.BatchNorm2d(channel),
+                    conv=nn.Conv2d(
+                        channel, channel, k, padding=k // 2, groups=group, **factory_kwargs
+                    ),
+                    bn=nn.BatchNorm2d(channel, **factory_kwargs),
                     relu=nn.ReLU(),
                 )
                 for k in kernels
             ]
         )
-        self.fc = nn.Linear(channel, self.d)
-        self.fcs = nn.ModuleList([nn.Linear(self.d, channel) for _ in kernels])
+        self.fc = nn.Linear(channel, self.d, **factory_kwargs)
+        self.fcs = nn.ModuleList([nn.Linear(self.d, channel, **factory_kwargs) for _ in kernels])
         self.softmax = nn.Softmax(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

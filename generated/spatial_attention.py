@@ -19,20 +19,30 @@ class SpatialAttention(nn.Module):
 
     Args:
         kernel_size (int, default 7; one of [3, 7]): conv kernel (padding 3 or 1)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns sigmoid: (B, 1, H, W)
     """
 
-    def __init__(self, kernel_size: int = 7):
+    def __init__(
+        self,
+        kernel_size: int = 7,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if kernel_size not in (3, 7):
             raise ValueError(
                 f"SpatialAttention: kernel_size must be one of 3, 7, got {kernel_size!r}"
             )
         self.padding = 3 if kernel_size == 7 else 1
-        self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=self.padding, bias=False)
+        self.conv1 = nn.Conv2d(
+            2, 1, kernel_size, padding=self.padding, bias=False, **factory_kwargs
+        )
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,12 +25,20 @@ class ZPool(nn.Module):
     Compresses dim 1 to two maps, its maximum then its mean, stacked as two channels: the
     input of every Triplet Attention gate (whichever dim was rotated into place 1).
 
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
     Shapes:
         x: (B, D, P, Q)
         returns out: (B, 2, P, Q)
     """
 
-    def __init__(self):
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,19 +60,36 @@ class AttentionGate(nn.Module):
     channels, no bias) with BatchNorm and no activation, and a sigmoid give one weight per
     (P, Q) position, which rescales the input.
 
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
     Shapes:
         x: (B, D, P, Q)
         returns out: (B, D, P, Q)
     """
 
-    def __init__(self):
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.kernel_size = 7
         self.padding = (self.kernel_size - 1) // 2
-        self.compress = ZPool()
+        self.compress = ZPool(**factory_kwargs)
         self.conv = _sequential(
-            conv=nn.Conv2d(2, 1, self.kernel_size, stride=1, padding=self.padding, bias=False),
-            bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True),
+            conv=nn.Conv2d(
+                2,
+                1,
+                self.kernel_size,
+                stride=1,
+                padding=self.padding,
+                bias=False,
+                **factory_kwargs,
+            ),
+            bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,20 +115,28 @@ class TripletAttention(nn.Module):
 
     Args:
         no_spatial (bool, default False): drop the H-W (spatial) gate; average the other two
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, no_spatial: bool = False):
+    def __init__(
+        self,
+        no_spatial: bool = False,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.no_spatial = no_spatial
         self.branch_share = 1 / 2 if no_spatial else 1 / 3
-        self.cw = AttentionGate()
-        self.hc = AttentionGate()
+        self.cw = AttentionGate(**factory_kwargs)
+        self.hc = AttentionGate(**factory_kwargs)
         if not no_spatial:
-            self.hw = AttentionGate()
+            self.hw = AttentionGate(**factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, C, H, W) -> (B, H, C, W)

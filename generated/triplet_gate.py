@@ -25,12 +25,20 @@ class ZPool(nn.Module):
     Compresses dim 1 to two maps, its maximum then its mean, stacked as two channels: the
     input of every Triplet Attention gate (whichever dim was rotated into place 1).
 
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
     Shapes:
         x: (B, D, P, Q)
         returns out: (B, 2, P, Q)
     """
 
-    def __init__(self):
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,19 +60,36 @@ class AttentionGate(nn.Module):
     channels, no bias) with BatchNorm and no activation, and a sigmoid give one weight per
     (P, Q) position, which rescales the input.
 
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
     Shapes:
         x: (B, D, P, Q)
         returns out: (B, D, P, Q)
     """
 
-    def __init__(self):
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.kernel_size = 7
         self.padding = (self.kernel_size - 1) // 2
-        self.compress = ZPool()
+        self.compress = ZPool(**factory_kwargs)
         self.conv = _sequential(
-            conv=nn.Conv2d(2, 1, self.kernel_size, stride=1, padding=self.padding, bias=False),
-            bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True),
+            conv=nn.Conv2d(
+                2,
+                1,
+                self.kernel_size,
+                stride=1,
+                padding=self.padding,
+                bias=False,
+                **factory_kwargs,
+            ),
+            bn=nn.BatchNorm2d(1, eps=1e-05, momentum=0.01, affine=True, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,12 +17,20 @@ class ZPool(nn.Module):
     Compresses dim 1 to two maps, its maximum then its mean, stacked as two channels: the
     input of every Triplet Attention gate (whichever dim was rotated into place 1).
 
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
     Shapes:
         x: (B, D, P, Q)
         returns out: (B, 2, P, Q)
     """
 
-    def __init__(self):
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

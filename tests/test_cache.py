@@ -5,6 +5,7 @@ built-in, the options)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def test_off_switches(cached, tmp_path, monkeypatch):
 # -- issue 18, item 4: what a hit rests on --------------------------------------------------
 def _reduction(source: bytes) -> str:
     """The default of `reduction` in a generated constructor (`reduction: int = 16`)."""
-    return source.decode().split("reduction: int = ", 1)[1].split(")", 1)[0]
+    return re.split(r"[,)]", source.decode().split("reduction: int = ", 1)[1], maxsplit=1)[0]
 
 
 def test_an_edit_during_a_build_is_never_served_as_built(cached, tmp_path, monkeypatch, capsys):

@@ -292,8 +292,9 @@ def test_generated_calls_read_as_written_by_hand(tmp_path):
         """)
     (tmp_path / "calls.yaml").write_text(text)
     source = attngen.load(str(tmp_path / "calls.yaml")).source()
-    for line in ("self.n = nn.LayerNorm(c)", "s = torch.std(n, dim=-1, unbiased=False, "
-                 "keepdim=True)", "v = torch.linalg.vector_norm(n, ord=2, dim=(1, 2))",
+    for line in ("self.n = nn.LayerNorm(c, **factory_kwargs)",
+                 "s = torch.std(n, dim=-1, unbiased=False, keepdim=True)",
+                 "v = torch.linalg.vector_norm(n, ord=2, dim=(1, 2))",
                  "q = s.pow(0.5)", "a = torch.amax(x)"):
         assert line in source, source
 

@@ -203,7 +203,8 @@ def test_a_choices_param_as_a_dim_inside_a_sub_spec_builds_and_runs(tmp_path):
         outputs: z
         """)
     source = _verified(path)
-    assert "self.y = Inner(d0=d)" in source and "x.mean(self.d0, keepdim=True)" in source
+    assert "self.y = Inner(d0=d, **factory_kwargs)" in source
+    assert "x.mean(self.d0, keepdim=True)" in source
 
 
 def test_map_with_a_sub_spec_calls_it_per_tensor(tmp_path):

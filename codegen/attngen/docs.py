@@ -459,7 +459,9 @@ def ops_markdown() -> str:
               ("- `dtype`: the dtype rule (default: float in, the same out);"),
               ("- `call`: a Jinja template of the call in `forward` (`x`, `ins`, each argument "
                "by name; see `ops/tensor.py`); a layer gives `module=True, torch=\"nn.Name\"` "
-               "instead, with `params` counting its parameters; a call no template can write "
+               "instead, with `params` counting its parameters and `factory=True` where its "
+               "constructor takes torch's `device=` and `dtype=` (generated code passes the "
+               "module's own on); a call no template can write "
                "gives `emit`, a function of the `CallSite` (input names, argument sources and "
                "literal values) that returns the expression, as `slice` does;"),
               ("- `group`: the diagram group, whose colours boxes take; a new one is declared "

@@ -19,7 +19,7 @@ from .configs import structural_params
 from .dims import fmt_shape
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, py_string, uses_log2
-from .hints import def_line, input_hint, param_hint, return_hint
+from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import statement
 from .model import (
@@ -38,7 +38,7 @@ from .model import (
     is_declaration,
     owned_layer,
 )
-from .names import ITEM_VAR, LAYER_VAR
+from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
 from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
 from .resources import templates_dir
 from .results import Checked
@@ -138,6 +138,26 @@ class ClassEmitter:
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
+        self.uses_factory = False  # __init__ reads FACTORY_VAR
+
+    # factory kwargs ------------------------------------------------------------
+    # Every generated constructor takes torch.nn's factory kwargs (`*, device=None,
+    # dtype=None`: FACTORY_HINTS) and gathers them once (`factory_lines`); whatever __init__
+    # creates with parameters or buffers takes them through `factory_kwargs()`, the one place
+    # that writes them: a layer whose op declares `factory`, a sub-spec's class (every
+    # generated class takes them), a tensor made in __init__.
+    def factory_kwargs(self) -> str:
+        """The argument that passes the module's device and dtype on, as a call writes it."""
+        self.uses_factory = True
+        return f"**{FACTORY_VAR}"
+
+    def factory_lines(self) -> list[str]:
+        """The first lines of __init__: the factory kwargs in one dict, where something
+        takes them."""
+        if not self.uses_factory:
+            return []
+        items = ", ".join(f"{py_string(name)}: {name}" for name in FACTORY_PARAMS)
+        return [f"{FACTORY_VAR} = {{{items}}}"]
 
     # layers ------------------------------------------------------------------
     def layer(self, layer: LayerOp | SubSpec, namer: Namer) -> str:
@@ -145,11 +165,12 @@ class ClassEmitter:
         if isinstance(layer, SubSpec):
             sub = layer.spec
             spec_args = [(p.name, p.required) for p in sub.params.values()]
-            return call(sub.name, render_args(spec_args, layer.args, namer))
+            return call(sub.name, [*render_args(spec_args, layer.args, namer),
+                                   self.factory_kwargs()])
         op = ops.REGISTRY[layer.op]
         self._note_exprs(layer.args.values())
-        return call(op.torch, render_args([(a.name, a.required) for a in op.args],
-                                          layer.args, namer))
+        args = render_args([(a.name, a.required) for a in op.args], layer.args, namer)
+        return call(op.torch, [*args, self.factory_kwargs()] if op.factory else args)
 
     def node_layer(self, form: NodeForm, namer: Namer) -> str | None:
         """The attribute a node owns (one copy of it for `each`), or None (tensor functions,
@@ -416,8 +437,10 @@ class ClassEmitter:
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
         init = self.init_lines(fnamer.used_params)
+        init = self.factory_lines() + init
         params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")
                   for p in spec.params.values()]
+        params += ["*", *FACTORY_HINTS]
         inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
                   for inp in spec.inputs.values()]
         returns = return_hint(self.checked, [names for _, names in self.returns()])
@@ -457,14 +480,15 @@ class ClassEmitter:
             parts.append("Paper: " + doc_text(spec.paper))
         if spec.doc:
             parts.append(doc_text(spec.doc))
-        if spec.params:
-            lines = ["Args:"]
-            for p in spec.params.values():
-                what = "required" if p.required else f"default {literal(p.default)}"
-                extra = f"; one of {list(p.choices)}" if p.choices else ""
-                doc = f": {doc_text(p.doc)}" if p.doc else ""
-                lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
-            parts.append("\n".join(lines))
+        lines = ["Args:"]
+        for p in spec.params.values():
+            what = "required" if p.required else f"default {literal(p.default)}"
+            extra = f"; one of {list(p.choices)}" if p.choices else ""
+            doc = f": {doc_text(p.doc)}" if p.doc else ""
+            lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
+        lines.append(f"    {', '.join(FACTORY_PARAMS)} (keyword-only, default None): of every "
+                     "parameter and buffer")
+        parts.append("\n".join(lines))
         shapes = ["Shapes:"]
         for name, inp in spec.inputs.items():
             if inp.items:

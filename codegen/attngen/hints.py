@@ -12,6 +12,10 @@ from .layout import WIDTH
 from .model import Input, Param
 from .results import Checked
 
+# The constructor's keyword-only factory kwargs, after the spec's params (torch.nn's names;
+# names.FACTORY_PARAMS reserves them)
+FACTORY_HINTS = ("device: torch.device | str | None = None", "dtype: torch.dtype | None = None")
+
 
 def param_hint(p: Param) -> str:
     """A constructor parameter's annotation, from its spec type.

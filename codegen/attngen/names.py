@@ -50,8 +50,15 @@ ITEM_VAR = "item"  # forward of a `map: true` node: [item.view(B, C) for item in
 # only a class may not be called so (a local of any method is never a module-level name)
 MODULE_VAR = "m"
 
+# Every generated constructor ends with torch.nn's factory kwargs, keyword-only
+# (`*, device=None, dtype=None`), and gathers them in one local that each layer takes
+# (`nn.Conv2d(..., **factory_kwargs)`): spec names may be none of these.
+FACTORY_PARAMS = ("device", "dtype")
+FACTORY_VAR = "factory_kwargs"
+
 # Names the generated source itself relies on.
-GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "super", "math", LAYER_VAR, ITEM_VAR})
+GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "super", "math", LAYER_VAR, ITEM_VAR,
+                             *FACTORY_PARAMS, FACTORY_VAR})
 # Module-level names of every generated file besides its classes and aliases: the imports
 # (module.py.j2) and the helper functions it may define.
 MODULE_NAMES = ("torch", "F", "nn", "_sequential", "_log2")

@@ -22,24 +22,34 @@ class CoordAttReLU(nn.Module):
         inp (int, required): input channels
         oup (int, required): output channels (equal to inp; the weights rescale the input)
         reduction (int, default 32): hidden channels: max(8, inp // reduction)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, inp, H, W)
         returns out: (B, oup, H, W)
     """
 
-    def __init__(self, inp: int, oup: int, reduction: int = 32):
+    def __init__(
+        self,
+        inp: int,
+        oup: int,
+        reduction: int = 32,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (oup == inp):
             raise ValueError("CoordAttReLU: requires oup == inp")
         self.mip = max(8, inp // reduction)
         self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
         self.pool_w = nn.AdaptiveAvgPool2d((1, None))
-        self.conv1 = nn.Conv2d(inp, self.mip, 1, stride=1, padding=0)
-        self.bn1 = nn.BatchNorm2d(self.mip)
+        self.conv1 = nn.Conv2d(inp, self.mip, 1, stride=1, padding=0, **factory_kwargs)
+        self.bn1 = nn.BatchNorm2d(self.mip, **factory_kwargs)
         self.relu = nn.ReLU()
-        self.conv_h = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
-        self.conv_w = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0)
+        self.conv_h = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0, **factory_kwargs)
+        self.conv_w = nn.Conv2d(self.mip, oup, 1, stride=1, padding=0, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, _, H, W = x.shape

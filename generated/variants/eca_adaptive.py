@@ -26,20 +26,32 @@ class ECAAdaptiveAttention(nn.Module):
         channel (int, required): input channels (sets the kernel size)
         gamma (int, default 2)
         b (int, default 1)
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int, gamma: int = 2, b: int = 1):
+    def __init__(
+        self,
+        channel: int,
+        gamma: int = 2,
+        b: int = 1,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.t = int(abs((_log2(channel) + b) / gamma))
         self.kernel_size = self.t if self.t % 2 else self.t + 1
         if not (self.kernel_size % 2 == 1):
             raise ValueError("ECAAdaptiveAttention: requires kernel_size % 2 == 1")
         self.gap = nn.AdaptiveAvgPool2d(1)
-        self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=(self.kernel_size - 1) // 2)
+        self.conv = nn.Conv1d(
+            1, 1, self.kernel_size, padding=(self.kernel_size - 1) // 2, **factory_kwargs
+        )
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

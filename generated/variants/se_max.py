@@ -20,20 +20,29 @@ class SEMaxAttention(nn.Module):
     Args:
         channel (int, default 512): input channels
         reduction (int, default 16): bottleneck reduction of the MLP
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int = 512, reduction: int = 16):
+    def __init__(
+        self,
+        channel: int = 512,
+        reduction: int = 16,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.channel = channel
         self.max_pool = nn.AdaptiveMaxPool2d(1)
         self.fc = nn.Sequential(
-            nn.Linear(channel, channel // reduction, bias=False),
+            nn.Linear(channel, channel // reduction, bias=False, **factory_kwargs),
             nn.ReLU(inplace=True),
-            nn.Linear(channel // reduction, channel, bias=False),
+            nn.Linear(channel // reduction, channel, bias=False, **factory_kwargs),
             nn.Sigmoid(),
         )
 

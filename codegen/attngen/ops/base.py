@@ -254,6 +254,10 @@ class Op:
     dtype: Dtypes = FLOAT_ONLY
     module: bool = False  # a layer: owned by the module as an attribute
     torch: str = ""  # layer constructor, e.g. "nn.Conv2d"
+    # the layer constructor takes torch.nn's factory kwargs (`device=`, `dtype=`), as layers
+    # with parameters or buffers do (Conv2d, Linear, BatchNorm2d); generated code passes the
+    # module's own to it. Layers without them (ReLU, pooling) leave this False
+    factory: bool = False
     # a tensor function is written by one of: `call`, a Jinja template of the call expression
     # (tensor.py says what it reads), or `emit`, a function CallSite -> the call expression
     call: str = ""
@@ -365,6 +369,7 @@ def register(op: Op) -> Op:
     where = f"op '{op.name}' of {op.source}"
     _require(op.group in GROUPS, f"{where}: unknown group {op.group} (add_group declares one)")
     _require(op.module == bool(op.torch), f"{where}: a layer, and only a layer, has `torch`")
+    _require(op.module or not op.factory, f"{where}: only a layer takes factory kwargs")
     _require(op.module or (bool(op.call) != (op.emit is not None)),
              f"{where}: a tensor function has `call` or `emit` (one of them)")
     for a in op.args:

@@ -58,6 +58,7 @@ for _n in (1, 2):
             _conv_shape(_n),
             module=True,
             torch=f"nn.Conv{_n}d",
+            factory=True,
             rule="[N, in_channels, *L] -> [N, out_channels, "
             f"*((L + 2*padding - dilation*(kernel_size-1)"
             f" - 1) // stride + 1)] over {_n} spatial dim(s)",
@@ -92,6 +93,7 @@ register(
         _linear,
         module=True,
         torch="nn.Linear",
+        factory=True,
         rule="[*, in_features] -> [*, out_features]",
         summary="fully connected layer on the last dim",
         params=lambda a: (
@@ -118,7 +120,7 @@ for _n in (1, 2):
         (Arg("num_features", "int"), Arg("eps", "float", 1e-05, low=0),
          Arg("momentum", "float", 0.1, low=0, high=1, optional=True),
          Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
-        _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d",
+        _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d", factory=True,
         rule="[N, num_features, ...] -> same", summary="batch normalisation",
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0, key_args=("num_features",),
     ))
