@@ -34,14 +34,23 @@ class ChannelAttention(nn.Module):
     Args:
         channel (int, required): input channels
         reduction (int, default 16): width reduction of the MLP
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns res: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int, reduction: int = 16):
+    def __init__(
+        self,
+        channel: int,
+        reduction: int = 16,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= reduction):
             raise ValueError("ChannelAttention: requires channel >= reduction")
         self.channel = channel
@@ -49,16 +58,16 @@ class ChannelAttention(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.ca = _sequential(
             flatten=nn.Flatten(),
-            fc0=nn.Linear(channel, self.hidden),
-            bn0=nn.BatchNorm1d(self.hidden),
+            fc0=nn.Linear(channel, self.hidden, **factory_kwargs),
+            bn0=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu0=nn.ReLU(),
-            fc1=nn.Linear(self.hidden, self.hidden),
-            bn1=nn.BatchNorm1d(self.hidden),
+            fc1=nn.Linear(self.hidden, self.hidden, **factory_kwargs),
+            bn1=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu1=nn.ReLU(),
-            fc2=nn.Linear(self.hidden, self.hidden),
-            bn2=nn.BatchNorm1d(self.hidden),
+            fc2=nn.Linear(self.hidden, self.hidden, **factory_kwargs),
+            bn2=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu2=nn.ReLU(),
-            last_fc=nn.Linear(self.hidden, channel),
+            last_fc=nn.Linear(self.hidden, channel, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,31 +103,47 @@ class SpatialAttention(nn.Module):
         channel (int, required): input channels
         reduction (int, default 16): channel reduction of the branch
         dia_val (int, default 2): dilation of the 3x3 convs
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns res: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int, reduction: int = 16, dia_val: int = 2):
+    def __init__(
+        self,
+        channel: int,
+        reduction: int = 16,
+        dia_val: int = 2,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= reduction):
             raise ValueError("SpatialAttention: requires channel >= reduction")
         self.hidden = channel // reduction
         self.sa = _sequential(
-            conv_reduce1=nn.Conv2d(channel, self.hidden, 1),
-            bn_reduce1=nn.BatchNorm2d(self.hidden),
+            conv_reduce1=nn.Conv2d(channel, self.hidden, 1, **factory_kwargs),
+            bn_reduce1=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_reduce1=nn.ReLU(),
-            conv_0=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_0=nn.BatchNorm2d(self.hidden),
+            conv_0=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_0=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_0=nn.ReLU(),
-            conv_1=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_1=nn.BatchNorm2d(self.hidden),
+            conv_1=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_1=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_1=nn.ReLU(),
-            conv_2=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_2=nn.BatchNorm2d(self.hidden),
+            conv_2=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_2=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_2=nn.ReLU(),
-            last_conv=nn.Conv2d(self.hidden, 1, 1),
+            last_conv=nn.Conv2d(self.hidden, 1, 1, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,18 +176,28 @@ class BAMBlock(nn.Module):
         channel (int, default 512): input channels
         reduction (int, default 16): channel reduction of both branches
         dia_val (int, default 2): dilation of the spatial branch's 3x3 convs
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int = 512, reduction: int = 16, dia_val: int = 2):
+    def __init__(
+        self,
+        channel: int = 512,
+        reduction: int = 16,
+        dia_val: int = 2,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= reduction):
             raise ValueError("BAMBlock: requires channel >= reduction")
-        self.ca = ChannelAttention(channel, reduction=reduction)
-        self.sa = SpatialAttention(channel, reduction=reduction, dia_val=dia_val)
+        self.ca = ChannelAttention(channel, reduction=reduction, **factory_kwargs)
+        self.sa = SpatialAttention(channel, reduction=reduction, dia_val=dia_val, **factory_kwargs)
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

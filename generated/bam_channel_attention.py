@@ -34,14 +34,23 @@ class ChannelAttention(nn.Module):
     Args:
         channel (int, required): input channels
         reduction (int, default 16): width reduction of the MLP
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns res: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int, reduction: int = 16):
+    def __init__(
+        self,
+        channel: int,
+        reduction: int = 16,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= reduction):
             raise ValueError("ChannelAttention: requires channel >= reduction")
         self.channel = channel
@@ -49,16 +58,16 @@ class ChannelAttention(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.ca = _sequential(
             flatten=nn.Flatten(),
-            fc0=nn.Linear(channel, self.hidden),
-            bn0=nn.BatchNorm1d(self.hidden),
+            fc0=nn.Linear(channel, self.hidden, **factory_kwargs),
+            bn0=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu0=nn.ReLU(),
-            fc1=nn.Linear(self.hidden, self.hidden),
-            bn1=nn.BatchNorm1d(self.hidden),
+            fc1=nn.Linear(self.hidden, self.hidden, **factory_kwargs),
+            bn1=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu1=nn.ReLU(),
-            fc2=nn.Linear(self.hidden, self.hidden),
-            bn2=nn.BatchNorm1d(self.hidden),
+            fc2=nn.Linear(self.hidden, self.hidden, **factory_kwargs),
+            bn2=nn.BatchNorm1d(self.hidden, **factory_kwargs),
             relu2=nn.ReLU(),
-            last_fc=nn.Linear(self.hidden, channel),
+            last_fc=nn.Linear(self.hidden, channel, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

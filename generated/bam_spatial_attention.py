@@ -37,31 +37,47 @@ class SpatialAttention(nn.Module):
         channel (int, required): input channels
         reduction (int, default 16): channel reduction of the branch
         dia_val (int, default 2): dilation of the 3x3 convs
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns res: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int, reduction: int = 16, dia_val: int = 2):
+    def __init__(
+        self,
+        channel: int,
+        reduction: int = 16,
+        dia_val: int = 2,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= reduction):
             raise ValueError("SpatialAttention: requires channel >= reduction")
         self.hidden = channel // reduction
         self.sa = _sequential(
-            conv_reduce1=nn.Conv2d(channel, self.hidden, 1),
-            bn_reduce1=nn.BatchNorm2d(self.hidden),
+            conv_reduce1=nn.Conv2d(channel, self.hidden, 1, **factory_kwargs),
+            bn_reduce1=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_reduce1=nn.ReLU(),
-            conv_0=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_0=nn.BatchNorm2d(self.hidden),
+            conv_0=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_0=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_0=nn.ReLU(),
-            conv_1=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_1=nn.BatchNorm2d(self.hidden),
+            conv_1=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_1=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_1=nn.ReLU(),
-            conv_2=nn.Conv2d(self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val),
-            bn_2=nn.BatchNorm2d(self.hidden),
+            conv_2=nn.Conv2d(
+                self.hidden, self.hidden, 3, padding=dia_val, dilation=dia_val, **factory_kwargs
+            ),
+            bn_2=nn.BatchNorm2d(self.hidden, **factory_kwargs),
             relu_2=nn.ReLU(),
-            last_conv=nn.Conv2d(self.hidden, 1, 1),
+            last_conv=nn.Conv2d(self.hidden, 1, 1, **factory_kwargs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,22 +32,33 @@ class DoubleAttention(nn.Module):
         c_m (int, required): features of each global descriptor
         c_n (int, required): number of global descriptors
         reconstruct (bool, default True): map the c_m output channels back to in_channels
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, in_channels, H, W)
         returns out: (B, in_channels if reconstruct else c_m, H, W)
     """
 
-    def __init__(self, in_channels: int, c_m: int, c_n: int, reconstruct: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        c_m: int,
+        c_n: int,
+        reconstruct: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.c_m = c_m
         self.c_n = c_n
         self.reconstruct = reconstruct
-        self.convA = nn.Conv2d(in_channels, c_m, 1)
-        self.convB = nn.Conv2d(in_channels, c_n, 1)
-        self.convV = nn.Conv2d(in_channels, c_n, 1)
+        self.convA = nn.Conv2d(in_channels, c_m, 1, **factory_kwargs)
+        self.convB = nn.Conv2d(in_channels, c_n, 1, **factory_kwargs)
+        self.convV = nn.Conv2d(in_channels, c_n, 1, **factory_kwargs)
         if reconstruct:
-            self.conv_reconstruct = nn.Conv2d(c_m, in_channels, 1)
+            self.conv_reconstruct = nn.Conv2d(c_m, in_channels, 1, **factory_kwargs)
         self.init_weights()
 
     def init_weights(self) -> None:

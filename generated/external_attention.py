@@ -28,17 +28,26 @@ class ExternalAttention(nn.Module):
     Args:
         d_model (int, required): features of each token
         S (int, default 64): size of the external memories
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         queries: (B, N, d_model)
         returns mv: (B, N, d_model)
     """
 
-    def __init__(self, d_model: int, S: int = 64):
+    def __init__(
+        self,
+        d_model: int,
+        S: int = 64,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
-        self.mk = nn.Linear(d_model, S, bias=False)
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.mk = nn.Linear(d_model, S, bias=False, **factory_kwargs)
         self.softmax = nn.Softmax(1)
-        self.mv = nn.Linear(S, d_model, bias=False)
+        self.mv = nn.Linear(S, d_model, bias=False, **factory_kwargs)
         self.init_weights()
 
     def init_weights(self) -> None:

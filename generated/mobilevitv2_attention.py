@@ -24,18 +24,26 @@ class MobileViTv2Attention(nn.Module):
 
     Args:
         d_model (int, required): features of each token
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         input_: (B, N, d_model)
         returns fc_o: (B, N, d_model)
     """
 
-    def __init__(self, d_model: int):
+    def __init__(
+        self,
+        d_model: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
-        self.fc_i = nn.Linear(d_model, 1)
-        self.fc_k = nn.Linear(d_model, d_model)
-        self.fc_v = nn.Linear(d_model, d_model)
-        self.fc_o = nn.Linear(d_model, d_model)
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.fc_i = nn.Linear(d_model, 1, **factory_kwargs)
+        self.fc_k = nn.Linear(d_model, d_model, **factory_kwargs)
+        self.fc_v = nn.Linear(d_model, d_model, **factory_kwargs)
+        self.fc_o = nn.Linear(d_model, d_model, **factory_kwargs)
         self.init_weights()
 
     def init_weights(self) -> None:

@@ -28,25 +28,33 @@ class ParallelPolarizedSelfAttention(nn.Module):
 
     Args:
         channel (int, default 512): input channels
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns out: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int = 512):
+    def __init__(
+        self,
+        channel: int = 512,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         if not (channel >= 2):
             raise ValueError("ParallelPolarizedSelfAttention: requires channel >= 2")
         self.channel = channel
-        self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1))
-        self.ch_wq = nn.Conv2d(channel, 1, (1, 1))
+        self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1), **factory_kwargs)
+        self.ch_wq = nn.Conv2d(channel, 1, (1, 1), **factory_kwargs)
         self.softmax_channel = nn.Softmax(1)
-        self.ch_wz = nn.Conv2d(channel // 2, channel, (1, 1))
-        self.ln = nn.LayerNorm(channel)
+        self.ch_wz = nn.Conv2d(channel // 2, channel, (1, 1), **factory_kwargs)
+        self.ln = nn.LayerNorm(channel, **factory_kwargs)
         self.sigmoid = nn.Sigmoid()
-        self.sp_wv = nn.Conv2d(channel, channel // 2, (1, 1))
-        self.sp_wq = nn.Conv2d(channel, channel // 2, (1, 1))
+        self.sp_wv = nn.Conv2d(channel, channel // 2, (1, 1), **factory_kwargs)
+        self.sp_wq = nn.Conv2d(channel, channel // 2, (1, 1), **factory_kwargs)
         self.agp = nn.AdaptiveAvgPool2d((1, 1))
         self.softmax_spatial = nn.Softmax(-1)
 

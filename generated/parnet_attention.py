@@ -23,26 +23,34 @@ class ParNetAttention(nn.Module):
 
     Args:
         channel (int, default 512): input and output channels
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns silu: (B, channel, H, W)
     """
 
-    def __init__(self, channel: int = 512):
+    def __init__(
+        self,
+        channel: int = 512,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.sse = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(channel, channel, 1),
+            nn.Conv2d(channel, channel, 1, **factory_kwargs),
             nn.Sigmoid(),
         )
         self.conv1x1 = nn.Sequential(
-            nn.Conv2d(channel, channel, 1),
-            nn.BatchNorm2d(channel),
+            nn.Conv2d(channel, channel, 1, **factory_kwargs),
+            nn.BatchNorm2d(channel, **factory_kwargs),
         )
         self.conv3x3 = nn.Sequential(
-            nn.Conv2d(channel, channel, 3, padding=1),
-            nn.BatchNorm2d(channel),
+            nn.Conv2d(channel, channel, 3, padding=1, **factory_kwargs),
+            nn.BatchNorm2d(channel, **factory_kwargs),
         )
         self.silu = nn.SiLU()
 

@@ -26,16 +26,26 @@ class ResidualAttention(nn.Module):
         channel (int, default 512): input channels
         num_class (int, default 1000): number of classes
         la (float, default 0.2): weight of the spatial maximum
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, channel, H, W)
         returns score: (B, num_class)
     """
 
-    def __init__(self, channel: int = 512, num_class: int = 1000, la: float = 0.2):
+    def __init__(
+        self,
+        channel: int = 512,
+        num_class: int = 1000,
+        la: float = 0.2,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
+        factory_kwargs = {"device": device, "dtype": dtype}
         self.la = la
-        self.fc = nn.Conv2d(channel, num_class, 1, stride=1, bias=False)
+        self.fc = nn.Conv2d(channel, num_class, 1, stride=1, bias=False, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, channel, H, W) -> (B, num_class, H, W)

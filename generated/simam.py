@@ -30,13 +30,21 @@ class SimAM(nn.Module):
         channels (any, default None): unused (the original takes it for a uniform constructor)
         e_lambda (float, default 0.0001): added to the variance so that flat maps do not divide by
             0
+        device, dtype (keyword-only, default None): of every parameter and buffer
 
     Shapes:
         x: (B, C, H, W)
         returns out: (B, C, H, W)
     """
 
-    def __init__(self, channels: object = None, e_lambda: float = 0.0001):
+    def __init__(
+        self,
+        channels: object = None,
+        e_lambda: float = 0.0001,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         self.e_lambda = e_lambda
         self.activaton = nn.Sigmoid()
