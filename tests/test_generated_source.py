@@ -24,7 +24,8 @@ import pytest
 from attngen import emit, names
 from attngen.build import collect_specs
 from attngen.errors import InternalError, Loc
-from attngen.expr import parse, py_string
+from attngen.expr import parse
+from attngen.pytext import py_string
 from conftest import REPO_ROOT
 from fuzzing import assert_located_errors, check_generated, run_cli, scope_problems
 from hypothesis import given, settings

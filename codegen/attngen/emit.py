@@ -16,10 +16,10 @@ from functools import cache, lru_cache
 
 from . import ops
 from .configs import structural_params
-from .dims import fmt_shape
+from .docstring import class_docstring
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
-from .expr import Expr, is_range, py_string, uses_log2
+from .expr import Expr, is_range
 from .expr import entries as expr_entries
 from .graph import node_refs
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
@@ -44,11 +44,19 @@ from .model import (
     tensor_decl,
 )
 from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
-from .pytext import comment_text, doc_entry, doc_line, doc_text, header, literal, py_value
+from .pytext import (
+    comment_text,
+    doc_text,
+    header,
+    literal,
+    py_string,
+    py_value,
+    uses_log2,
+)
 from .resources import templates_dir
 from .results import Checked
 from .seq_entries import operand, seq_entry
-from .shape_comments import forward_comment, spec_shape
+from .shape_comments import forward_comment
 
 
 @lru_cache(maxsize=1)
@@ -486,7 +494,7 @@ class ClassEmitter:
         returns = return_hint(self.checked, [names for _, names in self.returns()])
         rules = [dict(rule, lines=laid_out(rule["lines"], 16)) for rule in init_rules(spec)]
         return ClassCode(
-            name=spec.name, doc=self.docstring(),
+            name=spec.name, doc=class_docstring(self.checked),
             init_def=laid_out([def_line("__init__", params, None)], 4)[0],
             forward_def=laid_out([def_line("forward", inputs, returns)], 4)[0],
             init_lines=laid_out(init, 8), forward_lines=laid_out(forward, 8), init_rules=rules,
@@ -514,46 +522,6 @@ class ClassEmitter:
                 "which no input shape names as a plain dim",
             )
         return lines
-
-    def docstring(self) -> str:
-        spec, checked = self.spec, self.checked
-        parts = [doc_text(spec.title or spec.name) + "."]
-        if spec.paper:
-            parts.append("Paper: " + doc_text(spec.paper))
-        if spec.doc:
-            parts.append(doc_text(spec.doc))
-        lines = ["Args:"]
-        for p in spec.params.values():
-            what = "required" if p.required else f"default {literal(p.default)}"
-            extra = f"; one of {list(p.choices)}" if p.choices else ""
-            doc = f": {doc_text(p.doc)}" if p.doc else ""
-            lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
-        lines.append(f"    {', '.join(FACTORY_PARAMS)} (keyword-only, default None): of every "
-                     "parameter and buffer")
-        parts.append("\n".join(lines))
-        shapes = ["Shapes:"]
-        for name, inp in spec.inputs.items():
-            if inp.items:
-                for item in inp.items:
-                    shown = checked.shape_text(item.name)
-                    if len(checked.configs) > 1:
-                        shown = spec_shape(spec, item.name) or shown
-                    shapes.append(f"    {name}[{item.name}]: {shown}")
-            else:
-                opt = " (optional)" if inp.optional else ""
-                shown = checked.shape_text(name)
-                if len(checked.configs) > 1:
-                    shown = spec_shape(spec, name) or shown
-                shapes.append(f"    {name}{opt}: {shown}")
-        for o in spec.outputs:
-            when = f" (if {o.when.text})" if o.when is not None else ""
-            if o.name in checked.outputs:
-                shown = fmt_shape(checked.outputs[o.name])
-                if len(checked.configs) > 1:
-                    shown = spec_shape(spec, o.name) or shown
-                shapes.append(f"    returns {o.name}{when}: {shown}")
-        parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
-        return "\n\n".join(parts)
 
 
 def _case_when(case: Node) -> Expr:

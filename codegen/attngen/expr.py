@@ -336,29 +336,9 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
-def py_string(text: str) -> str:
-    """A double-quoted Python string literal whose value is `text`, escaped character by
-    character as Python reads it (JSON's escapes would write an emoji as a surrogate pair,
-    which Python reads as two other characters)."""
-    out = []
-    for ch in str(text):
-        if ch in "\"\\":
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:  # line breaks, controls, lone surrogates, format characters
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-    return '"' + "".join(out) + '"'
-
-
 def _to_source(tree: ast.expr, rename: Callable[[str], str]) -> str:
     """Source of `tree` with names renamed; rewrites `tree` in place."""
     return ast.unparse(_Renamer(rename).visit(tree))
-
-
-def uses_log2(expr: Expr) -> bool:
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "log2"
-               for n in ast.walk(expr.tree))
 
 
 # -- concrete interpreter -------------------------------------------------------------

@@ -155,7 +155,7 @@ class Inference:
                 bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
                 notes += [hint, f"dims bound so far: {bound}" if bound else ""]
                 raise error(dims[i].loc, UNSTATED_DIVISIBILITY if hint else SHAPE_MISMATCH,
-                            f"node '{node_name}': shape {fmt_shape(actual_shape(inferred))} "
+                            f"node '{node_name}': shape {fmt_shape(inferred)} "
                             f"does not match annotation {shown} (dim {i}: {fmt_dim(actual)} vs "
                             f"{dims[i].text})" + config_text(self.config), *notes)
         return tuple(result)
@@ -597,7 +597,3 @@ def _with_dtypes(shapes, typed):
         return [_with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
     dtype = dtype_of(typed)
     return TensorType(shapes, dtype) if dtype is not None else shapes
-
-
-def actual_shape(shape):
-    return shape

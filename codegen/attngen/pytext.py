@@ -7,10 +7,12 @@ name or expression): a comment never holds a line break, a docstring never close
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import textwrap
 
+from .expr import Expr
 from .layout import WIDTH
 from .model import REQUIRED
 
@@ -94,3 +96,23 @@ def py_value(value: object) -> str:
             return f"[{', '.join(items)}]"
         return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
     return repr(value)
+
+
+def py_string(text: str) -> str:
+    """A double-quoted Python string literal whose value is `text`, escaped character by
+    character as Python reads it (JSON's escapes would write an emoji as a surrogate pair,
+    which Python reads as two other characters)."""
+    out = []
+    for ch in str(text):
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # line breaks, controls, lone surrogates, format characters
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
+
+
+def uses_log2(expr: Expr) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "log2"
+               for n in ast.walk(expr.tree))

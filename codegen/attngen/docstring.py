@@ -1,0 +1,53 @@
+"""The docstring of a generated class: what the module is, its constructor's arguments and
+the shapes of its inputs and outputs, as the checker found them."""
+
+from __future__ import annotations
+
+from .dims import fmt_shape
+from .names import FACTORY_PARAMS
+from .pytext import doc_entry, doc_line, doc_text, literal
+from .results import Checked
+from .shape_comments import spec_shape
+
+
+def class_docstring(checked: Checked) -> str:
+    """The generated class's docstring: title, paper, doc, Args (the params and the
+    factory kwargs) and Shapes (inputs and outputs, as checked)."""
+    spec = checked.spec
+    parts = [doc_text(spec.title or spec.name) + "."]
+    if spec.paper:
+        parts.append("Paper: " + doc_text(spec.paper))
+    if spec.doc:
+        parts.append(doc_text(spec.doc))
+    lines = ["Args:"]
+    for p in spec.params.values():
+        what = "required" if p.required else f"default {literal(p.default)}"
+        extra = f"; one of {list(p.choices)}" if p.choices else ""
+        doc = f": {doc_text(p.doc)}" if p.doc else ""
+        lines.append(doc_entry(f"    {p.name} ({p.type}, {doc_line(what + extra)}){doc}"))
+    lines.append(f"    {', '.join(FACTORY_PARAMS)} (keyword-only, default None): of every "
+                 "parameter and buffer")
+    parts.append("\n".join(lines))
+    shapes = ["Shapes:"]
+    for name, inp in spec.inputs.items():
+        if inp.items:
+            for item in inp.items:
+                shown = checked.shape_text(item.name)
+                if len(checked.configs) > 1:
+                    shown = spec_shape(spec, item.name) or shown
+                shapes.append(f"    {name}[{item.name}]: {shown}")
+        else:
+            opt = " (optional)" if inp.optional else ""
+            shown = checked.shape_text(name)
+            if len(checked.configs) > 1:
+                shown = spec_shape(spec, name) or shown
+            shapes.append(f"    {name}{opt}: {shown}")
+    for o in spec.outputs:
+        when = f" (if {o.when.text})" if o.when is not None else ""
+        if o.name in checked.outputs:
+            shown = fmt_shape(checked.outputs[o.name])
+            if len(checked.configs) > 1:
+                shown = spec_shape(spec, o.name) or shown
+            shapes.append(f"    returns {o.name}{when}: {shown}")
+    parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
+    return "\n\n".join(parts)
