@@ -84,7 +84,8 @@ def test_a_mistyped_command_gets_a_suggestion():
 def test_every_subcommand_dispatches():
     import argparse
 
-    from attngen import cli
+    from attngen import cli, cli_args
 
-    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    actions = cli_args.command_parser()._actions
+    sub = next(a for a in actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == list(cli._COMMANDS)

@@ -5,7 +5,6 @@ Errors print compiler style and exit 1; usage errors exit 2; never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import importlib.util
@@ -16,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__, docs, ops, params, render
+from . import docs, ops, params, render
 from .build import (
     Artifact,
     artifacts_each,
@@ -28,6 +27,7 @@ from .build import (
     unique_files,
     write_atomic,
 )
+from .cli_args import DIAGRAM_FORMATS, EXIT_USAGE, command_parser
 from .describe import label
 from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, one_line, visible
 from .loader import Loader, real_path
@@ -39,140 +39,8 @@ from .scaffold import class_name, extends_ref, skeleton
 if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
     from .checker import CheckCache
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+EXIT_OK, EXIT_ERRORS = 0, 1
 SERVE_EXTRA = "pip install 'attngen[serve]'"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse exits 2 on usage errors; keep it, shorter text
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"attngen: error: {message}\n")
-
-
-def _include(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
-                        help="a folder whose specs `use:` and `extends:` may read, besides "
-                        "the spec's own folder and the built-in library; repeatable")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="attngen", description="Attention modules as checked YAML dataflow graphs "
-                "-> PyTorch source and diagrams.")
-    p.add_argument("--version", action="version", version=f"attngen {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    b = sub.add_parser("build", help="check specs and write generated/NAME.py, .dot, .svg")
-    b.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    b.add_argument("-o", "--out", default="generated", metavar="DIR",
-                   help="output folder (default: generated/)")
-    b.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 and list the files that would change")
-    b.add_argument("--all-or-nothing", action="store_true",
-                   help="write nothing if any spec fails (default: build the others)")
-    b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
-    b.add_argument("--no-cache", action="store_true",
-                   help="check and render every spec, ignoring the build cache")
-    b.add_argument("--spec-refs", action="store_true",
-                   help="name the spec line of every forward line in a comment "
-                   "(`# [specs/eca.yaml:14]`)")
-    b.add_argument("--watch", action="store_true",
-                   help="stay up and rebuild what each change of a spec file affects "
-                   "(needs the serve extra); Ctrl-C stops")
-    _include(b)
-
-    c = sub.add_parser("check", help="validate specs and print each node's shape")
-    c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    _include(c)
-
-    s = sub.add_parser("show", help="the graph in the terminal: branches in lanes, shapes")
-    s.add_argument("spec", metavar="SPEC")
-    s.add_argument("--width", type=int, metavar="N",
-                   help="columns to fit in (default: the terminal's width)")
-    s.add_argument("--collapse", action="store_true", help="draw each sub-module as one step")
-    s.add_argument("--watch", action="store_true", help="draw again at each change of the "
-                   "spec's files (needs the serve extra); Ctrl-C stops")
-    _include(s)
-
-    sub.add_parser("ops", help="list the op library")
-
-    v = sub.add_parser("verify", help="run the generated modules (needs torch) and check every "
-                       "node's runtime and torch.export shapes against the spec")
-    v.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    v.add_argument("-n", "--samples", type=int, default=6, metavar="N",
-                   help="random param/dim assignments per spec (default: 6)")
-    v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
-    v.add_argument("--onnx", action="store_true",
-                   help="also export to ONNX (dynamo) and compare onnxruntime's outputs with "
-                   "PyTorch's on two input sizes (needs attngen[integrations])")
-    v.add_argument("--spec-refs", action="store_true",
-                   help="verify the source `attngen build --spec-refs` writes")
-    _include(v)
-
-    g = sub.add_parser("diagram", help="draw one spec as SVG, PNG, PDF or DOT")
-    g.add_argument("spec", metavar="SPEC")
-    g.add_argument("-o", "--out", metavar="FILE",
-                   help="output file (default: standard output); its suffix (.svg, .png, .pdf, "
-                   ".dot) sets the format")
-    g.add_argument("--format", choices=DIAGRAM_FORMATS,
-                   help="output format (default: from -o's suffix, else svg)")
-    g.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
-                   help="flow top to bottom (default) or left to right")
-    g.add_argument("--collapse", action="store_true", help="draw each sub-module as one box")
-    g.add_argument("--legend", action="store_true", help="add the colour key")
-    _include(g)
-
-    d = sub.add_parser("docs", help="write Markdown pages with diagrams: one per spec, an index")
-    d.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    d.add_argument("-o", "--out", default="docs", metavar="DIR",
-                   help="output folder (default: docs/)")
-    d.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 and list the files that would change")
-    _include(d)
-
-    pc = sub.add_parser("params", help="parameter count per node and in total, from the spec "
-                        "alone (no torch)")
-    pc.add_argument("spec", metavar="SPEC", help="a spec file or built-in name")
-    pc.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
-                    help="a param value (an expression, e.g. --set channel=256 --set "
-                    "reduction=channel//32); repeatable. Params without a default use the "
-                    "spec's example value unless set")
-    pc.add_argument("--all", action="store_true", help="list nodes without parameters too")
-    pc.add_argument("--total", action="store_true", help="print only the total, a plain integer")
-    _include(pc)
-
-    df = sub.add_parser("diff", help="compare two specs: nodes, shapes, params, parameter count")
-    df.add_argument("old", metavar="A", help="a spec file or built-in name")
-    df.add_argument("new", metavar="B", help="a spec file or built-in name")
-    _include(df)
-
-    nw = sub.add_parser("new", help="write NAME.yaml, a variant skeleton that extends a spec",
-                        description="Write NAME.yaml: `extends:` SPEC, a new class name, and "
-                        "commented edits. It builds unchanged; never overwrites a file.")
-    nw.add_argument("name", metavar="NAME", help="the new spec's file stem, e.g. se_wide "
-                    "(class SeWide)")
-    nw.add_argument("--from", required=True, dest="base", metavar="SPEC",
-                    help="the base: a built-in name (se) or a spec file")
-    nw.add_argument("-o", "--out", default=".", metavar="DIR",
-                    help="folder for NAME.yaml (default: the current folder; in a checkout "
-                    "use -o specs/variants for a built-in variant)")
-    _include(nw)
-
-    sv = sub.add_parser("serve", help="a local web app: each spec's diagram, source and "
-                        "errors, updated as the files change (needs the serve extra)")
-    sv.add_argument("paths", nargs="*", metavar="PATH",
-                    help="spec files or folders (default: specs/ and specs/variants/, else the "
-                    "built-in library's)")
-    sv.add_argument("--port", type=int, default=8000, metavar="N", help="default: 8000")
-    sv.add_argument("--open", action="store_true", help="open the page in a browser")
-    sv.add_argument("--host", default="127.0.0.1", metavar="ADDR",
-                    help="interface to listen on (default: 127.0.0.1; any other is reachable "
-                    "from other machines: a warning says so)")
-    _include(sv)
-    return p
 
 
 class _Visible:
@@ -209,7 +77,7 @@ def _main(argv: list[str] | None) -> int:
     # does); the process is short-lived.
     gc.set_threshold(200_000, 30, 30)
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
+    parser = command_parser()
     if argv and not argv[0].startswith("-") and argv[0] not in _COMMANDS:  # a typo: suggest
         parser.error(f"unknown command '{argv[0]}'{did_you_mean(argv[0], _COMMANDS)} "
                      f"(commands: {', '.join(_COMMANDS)})")

@@ -317,8 +317,9 @@ def check_unique_names(spec: Spec) -> None:
                 var, where = loop.var, loop.iterable.loc
                 if var is None:
                     continue
-                if (var in seen and seen[var] != node.loc) or var in own:
-                    line = seen[var].line if var in seen else own[var].line
+                earlier = spec.params[var].loc if var in spec.params else seen.get(var)
+                if (earlier is not None and earlier != node.loc) or var in own:
+                    line = earlier.line if earlier is not None else own[var].line
                     issues.add(error(where, DUPLICATE_NAME, f"loop variable '{var}' of node "
                                      f"'{node.name}' shadows a name defined at line {line}"))
                 own.setdefault(var, where)
