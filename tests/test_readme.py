@@ -26,7 +26,7 @@ ERRORS = (DOCS / "errors.md").read_text(encoding="utf-8")
 SPEC_REF = (DOCS / "spec.md").read_text(encoding="utf-8")
 # Written by hand; every other Markdown file in docs/ is written by `attngen docs`.
 HAND_WRITTEN_DOCS = ("spec.md", "errors.md", "design.md", "plugins.md", "integrations.md",
-                     "serve.md")
+                     "serve.md", "writing-a-module.md")
 HAND_WRITTEN = ("README.md", "CHANGELOG.md", "benchmarks/README.md",
                 *(f"docs/{name}" for name in HAND_WRITTEN_DOCS))
 
