@@ -68,3 +68,83 @@ def test_bam_pads_its_dilated_convs_by_dia_val_where_the_original_pads_by_1():
     logits = original.sa(x7)
     assert torch.equal(logits, logits[:, :1, :1, :1].expand_as(logits))  # one value: no map
     assert not torch.allclose(generated(x7), original(x7))
+
+
+def test_shuffle_attention_refuses_groups_that_do_not_halve_where_the_original_fails_later():
+    """channel 20, G 4: groups of 5 channels, which chunk(2) halves as 3 + 2, while the
+    per-half weights have 20 // 8 = 2 channels."""
+    from references.shuffle_attention import ShuffleAttention
+
+    with pytest.raises(RuntimeError):  # the original builds, then fails in forward
+        ShuffleAttention(20, G=4)(torch.randn(2, 20, 5, 7))
+    with pytest.raises(ValueError, match=r"requires channel % \(2 \* G\) == 0"):
+        load_generated("shuffle_attention").ShuffleAttention(20, G=4)
+
+
+@pytest.mark.parametrize("stem, cls, args, name", [
+    ("shuffle_attention", "ShuffleAttention", (32, 16, 4), "shuffle_attention"),
+    ("sge", "SpatialGroupEnhance", (4,), "sge"),
+])
+def test_a_channels_last_input_fails_in_the_original_and_not_in_the_generated(stem, cls, args,
+                                                                             name):
+    """The originals view the input into groups, which a channels_last tensor cannot be."""
+    import importlib
+
+    reference = getattr(importlib.import_module(f"references.{name}"), cls)(*args)
+    generated = getattr(load_generated(stem), cls)(*args)
+    generated.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 32, 5, 7)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        reference(x.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(generated(x.to(memory_format=torch.channels_last)), reference(x))
+
+
+def test_sge_refuses_the_inputs_on_which_the_original_fails_or_returns_nan():
+    import warnings
+
+    from references.sge import SpatialGroupEnhance
+
+    generated = load_generated("sge").SpatialGroupEnhance(4)
+    one_by_one = torch.randn(2, 8, 1, 1)
+    with warnings.catch_warnings():  # "std(): degrees of freedom is <= 0"
+        warnings.simplefilter("ignore")
+        assert torch.isnan(SpatialGroupEnhance(4)(one_by_one)).all()
+    with pytest.raises(ValueError, match=r"requires H \* W > 1"):
+        generated(one_by_one)
+    with pytest.raises(RuntimeError):  # 6 channels do not view into 4 groups
+        SpatialGroupEnhance(4)(torch.randn(2, 6, 5, 7))
+    with pytest.raises(ValueError, match="requires C % groups == 0"):
+        generated(torch.randn(2, 6, 5, 7))
+
+
+def _s2_pair(channels=16):
+    """The original's in-place shifts (S2AttentionInPlace) and the generated module, with
+    the same weights (loaded strictly)."""
+    from references.s2_attention import S2AttentionInPlace
+
+    torch.manual_seed(0)
+    original = S2AttentionInPlace(channels).double().eval()
+    generated = load_generated("s2_attention").S2Attention(channels).double().eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
+def test_s2_attention_shifts_where_the_originals_in_place_copy_smears():
+    """The first quarter of spatial_shift1 moves down by one row: in the original, row 0 is
+    copied over every row instead."""
+    from references.s2_attention import shift_quarters_in_place
+
+    original, generated = _s2_pair()
+    x = torch.randn(2, 16, 5, 7, dtype=torch.float64)
+    wide = torch.randn(2, 5, 7, 4, dtype=torch.float64)  # (B, H, W, C): one channel a quarter
+    smeared = shift_quarters_in_place(wide.clone(), ((1, 1), (1, -1), (2, 1), (2, -1)))
+    assert torch.equal(smeared[..., 0], wide[:, :1, :, 0].expand(2, 5, 7))  # row 0 everywhere
+    with torch.no_grad():
+        assert not torch.allclose(generated(x), original(x))
+
+
+def test_s2_attention_gradients_agree_with_finite_differences_where_the_originals_do_not():
+    original, generated = _s2_pair(channels=8)
+    x = torch.randn(2, 8, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(generated, (x,))
+    assert not torch.autograd.gradcheck(original, (x,), raise_exception=False)

@@ -16,7 +16,8 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     # External-Attention-pytorch's
                     "bam", "double_attention",
                     "parallel_polarized_self_attention", "parnet_attention",
-                    "sequential_polarized_self_attention", "simam"]
+                    "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
+                    "shuffle_attention"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features
@@ -27,7 +28,9 @@ CHANNELS = {"resnet18": [64, 64, 128, 128, 256, 256, 512, 512],
 # SK's grouped branches keep resnet26's 2048-channel blocks small enough to train here
 FIXED = {"sk": {"group": 32}, "sk_two_branch": {"group": 32},
          # DoubleAttention's descriptor sizes are free choices, not the channels
-         "double_attention": {"c_m": 64, "c_n": 16}}
+         "double_attention": {"c_m": 64, "c_n": 16},
+         # SGE's groups has no default (nor in the original); 8 divides every block's channels
+         "sge": {"groups": 8}}
 
 
 @pytest.fixture(scope="module")

@@ -226,6 +226,9 @@ def test_einsum_errors_are_located(tmp_path, capsys, equation, message):
     ("{op: select, in: x, dim: 1, index: 9}", "slice keeps"),
     ("{op: roll, in: x, shifts: [1, 2], dims: 1}", "2 shifts for 1 dims"),
     ("{op: chunk, in: x, chunks: k}", "'chunks' must be a number"),
+    ("{op: shift, in: x, shifts: k, dim: 1}", "'shifts' must be a number"),
+    ("{op: shift, in: x, shifts: 0, dim: 1}", "'shifts' is 0"),
+    ("{op: shift, in: x, shifts: 1, dim: 4}", "dim 4 is out of range"),
     ("{op: unfold, in: x, kernel_size: [2, 2, 2]}", "3 values for 2 spatial dims"),
     ("{op: fold, in: x, output_size: [H, W], kernel_size: 2}", "fold input"),
     ("{op: expand, in: x, sizes: [-1, B, C, H, W]}", "-1 for a new leading dim"),
@@ -309,3 +312,41 @@ def test_verify_finds_every_runtime_shape_equal_to_the_checkers(tmp_path):
     path.write_text(MIX)
     report = verify.verify(attngen.load(str(path)).checked, n_samples=4, export=False)
     assert not report.errors, report.errors
+
+
+def _shifted(x, s, dim):
+    """`x` with its elements moved s places along dim, as a copy assigned into a clone (the
+    places they leave keep their values)."""
+    out, n = x.clone(), x.shape[dim]
+    if s > 0:
+        out.narrow(dim, s, n - s).copy_(x.narrow(dim, 0, n - s))
+    else:
+        out.narrow(dim, 0, n + s).copy_(x.narrow(dim, -s, n + s))
+    return out
+
+
+@pytest.mark.parametrize("shifts, dim", [(1, 1), (-1, 1), (2, 3), (-3, -1), (1, -2)])
+def test_shift_moves_elements_and_keeps_the_vacated_places(tmp_path, shifts, dim):
+    text = spec_text(X4, f"  y: {{op: shift, in: x, shifts: {shifts}, dim: {dim}}}\n")
+    x = torch.randn(2, 3, 4, 5)
+    assert torch.equal(run(tmp_path, text, x), _shifted(x, shifts, dim))
+
+
+@pytest.mark.parametrize("s", [1, -2])
+def test_a_shift_given_by_a_param_is_decided_at_run_time(tmp_path, s):
+    text = spec_text(X4, "  y: {op: shift, in: x, shifts: s, dim: 2}\n",
+                     params="params:\n  s: {default: 1, choices: [1, -2]}\n")
+    x = torch.randn(2, 3, 4, 5)
+    assert torch.equal(run(tmp_path, text, x, s=s), _shifted(x, s, 2))
+
+
+def test_shift_is_a_shift_where_an_overlapping_in_place_copy_smears(tmp_path):
+    """`x[:, 1:] = x[:, :-1]` reads what it has just written (S2Attention's original):
+    row 0 is copied down the whole dim; the op moves each row by one."""
+    text = spec_text(X4, "  y: {op: shift, in: x, shifts: 1, dim: 1}\n")
+    x = torch.randn(2, 6, 4, 5)
+    smeared = x.clone()
+    smeared[:, 1:] = smeared[:, :-1]
+    y = run(tmp_path, text, x)
+    assert torch.equal(y[:, 1:], x[:, :-1]) and torch.equal(y[:, :1], x[:, :1])
+    assert not torch.equal(y, smeared)

@@ -1,4 +1,4 @@
-"""Shape ops beyond views: expand, chunk, flatten, roll, select, pad, unfold and fold.
+"""Shape ops beyond views: expand, chunk, flatten, roll, shift, select, pad, unfold and fold.
 
 Tensor functions here write their call with a Jinja template (tensor.py says what it
 reads); `Unfold` and `Fold` are layers without parameters.
@@ -6,10 +6,11 @@ reads); `Unfold` and `Fold` are layers without parameters.
 
 from __future__ import annotations
 
+import re
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, Arg, Dtypes, Op, register
+from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import flatten_shape
 
@@ -119,6 +120,65 @@ register(Op("roll", "reshape", (Arg("shifts", "int_list"), Arg("dims", "dims", N
                  "{% if 'dims' in given %}, dims={{ dims }}{% endif %})",
             rule="shape unchanged; one shift per dim in `dims`",
             summary="roll elements along dims (circular shift)", key_args=("shifts", "dims")))
+
+
+def along(x: str, dim: object, dim_src: str, start: str, stop: str) -> str:
+    """The source of `x` indexed by `start:stop` (sources; "" an open end) along one dim:
+    `x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim `dim`; for a dim
+    given by a param (`dim_src`) the index is built at run time."""
+    if isinstance(dim, int):
+        part = f"{start}:{stop}"
+        if dim >= 0:
+            return f"{x}[{', '.join([':'] * dim + [part])}]"
+        return f"{x}[{', '.join(['...', part] + [':'] * (-dim - 1))}]"
+    bounds = f"slice({start or 'None'}, {stop or 'None'})"
+    if not re.fullmatch(r"[\w.]+", dim_src):
+        dim_src = f"({dim_src})"
+    return f"{x}[(slice(None),) * ({dim_src} % {x}.dim()) + ({bounds},)]"
+
+
+def _shift(ctx: ShapeCtx, ins, a):
+    ctx.axis(a["dim"], len(ins[0]))
+    shifts = number(a["shifts"])
+    if shifts is None:
+        ctx.fail(f"'shifts' must be a number ({a['shifts']} is not): its sign says which "
+                 "end of the dim keeps its values", BAD_ARGUMENTS)
+    if shifts == 0:
+        ctx.fail("'shifts' is 0: nothing moves (write the input itself)", BAD_ARGUMENTS)
+    return ins[0]
+
+
+def _shift_call(site: CallSite) -> str:
+    """`torch.cat([x[:, :s], x[:, :-s]], dim=1)` for a shift s > 0 (the first s places keep
+    their values, the rest move up by s), `torch.cat([x[:, s:], x[:, -s:]], dim=1)` for
+    s < 0; a shift given by a param is decided at run time."""
+    x, dim, dim_src = site.ins[0], site.values.get("dim"), site.args["dim"]
+    shifts = site.values.get("shifts")
+
+    def cat(s: str, n: str) -> str:  # s >= 1 places move toward the end, -s written as n
+        return f"torch.cat([{along(x, dim, dim_src, '', s)}, {along(x, dim, dim_src, '', n)}]" \
+               f", dim={dim_src})"
+
+    def cat_back(s: str, n: str) -> str:  # s >= 1 places move toward the start
+        return f"torch.cat([{along(x, dim, dim_src, s, '')}, {along(x, dim, dim_src, n, '')}]" \
+               f", dim={dim_src})"
+
+    if isinstance(shifts, int):
+        return cat(str(shifts), str(-shifts)) if shifts > 0 else \
+            cat_back(str(-shifts), str(shifts))
+    s = site.args["shifts"]
+    if not re.fullmatch(r"[\w.]+", s):
+        s = f"({s})"
+    return f"({cat(s, f'-{s}')} if {s} > 0 else {cat_back(f'-{s}', s)})"
+
+
+register(Op("shift", "reshape", (Arg("shifts", "int"), Arg("dim", "dim")), _shift,
+            emit=_shift_call, dtype=ANY_DTYPE,
+            rule="shape unchanged; elements move `shifts` places along `dim` (toward its end "
+                 "when positive), the places they leave keep their values: no wrap-around, "
+                 "unlike roll",
+            summary="shift elements along a dim, keeping the vacated places",
+            key_args=("shifts", "dim")))
 
 
 def _select(ctx: ShapeCtx, ins, a):

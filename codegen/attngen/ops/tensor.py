@@ -9,7 +9,6 @@ unbracketed). An op whose call a template cannot write has an `emit` hook instea
 
 from __future__ import annotations
 
-import re
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
@@ -17,7 +16,7 @@ from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 from .reductions import reduce_shape
-from .shaping import number
+from .shaping import along, number
 
 
 def _reshape(ctx: ShapeCtx, ins, a):
@@ -270,18 +269,8 @@ def _slice(ctx: ShapeCtx, ins, a):
 def _slice_call(site: CallSite) -> str:
     """`x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim; for a dim
     given by a param the index is built at run time."""
-    x, dim = site.ins[0], site.values.get("dim")
-    start, stop = site.args.get("start", ""), site.args.get("stop", "")
-    if isinstance(dim, int):
-        part = f"{start}:{stop}"
-        if dim >= 0:
-            return f"{x}[{', '.join([':'] * dim + [part])}]"
-        return f"{x}[{', '.join(['...', part] + [':'] * (-dim - 1))}]"
-    bounds = f"slice({start or 'None'}, {stop or 'None'})"
-    dim_src = site.args["dim"]
-    if not re.fullmatch(r"[\w.]+", dim_src):
-        dim_src = f"({dim_src})"
-    return f"{x}[(slice(None),) * ({dim_src} % {x}.dim()) + ({bounds},)]"
+    return along(site.ins[0], site.values.get("dim"), site.args["dim"],
+                 site.args.get("start", ""), site.args.get("stop", ""))
 
 
 register(Op(
