@@ -152,6 +152,6 @@ class ChannelAttentionModule(nn.Module):
         B, _, _, _ = x.shape
         cnn = self.cnn(x)
         # (B, d_model, H, W) -> (B, d_model, H*W)
-        y = cnn.view(B, self.d_model, -1)
+        y = cnn.reshape(B, self.d_model, -1)
         pa = self.pa(y, y, y)
         return pa

@@ -74,7 +74,7 @@ class CoTAttention(nn.Module):
         key_embed = self.key_embed(x)
         value_embed = self.value_embed(x)
         # (B, dim, H, W) -> (B, dim, H*W)
-        v = value_embed.view(B, self.dim, -1)
+        v = value_embed.reshape(B, self.dim, -1)
         # 2 x (B, dim, H, W) -> (B, 2*dim, H, W)
         y = torch.cat([key_embed, x], dim=1)
         # (B, 2*dim, H, W) -> (B, dim*kernel_size**2, H, W)

@@ -163,7 +163,7 @@ class PositionAttentionModule(nn.Module):
         B, _, _, _ = x.shape
         cnn = self.cnn(x)
         # (B, d_model, H, W) -> (B, d_model, H*W)
-        flat = cnn.view(B, self.d_model, -1)
+        flat = cnn.reshape(B, self.d_model, -1)
         # (B, d_model, H*W) -> (B, H*W, d_model)
         y = flat.permute(0, 2, 1)
         pa = self.pa(y, y, y)
@@ -313,7 +313,7 @@ class ChannelAttentionModule(nn.Module):
         B, _, _, _ = x.shape
         cnn = self.cnn(x)
         # (B, d_model, H, W) -> (B, d_model, H*W)
-        y = cnn.view(B, self.d_model, -1)
+        y = cnn.reshape(B, self.d_model, -1)
         pa = self.pa(y, y, y)
         return pa
 

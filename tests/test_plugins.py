@@ -162,7 +162,7 @@ def test_the_ops_command_and_page_show_a_plugin_op_under_its_source(tmp_path, mo
     assert main(["ops"]) == 0
     out = capsys.readouterr().out
     assert out.endswith("\n\n# attngen-copy 1.0 (plugin, 1 op)\nreshape    copy()  [function]  "
-                        "a copy; shape unchanged; dtype any -> same\n")
+                        "a copy; shape unchanged; dtype any -> same; layout strided\n")
     assert "From attngen-copy 1.0 (not built in)." in docs.ops_markdown()
     assert "From attngen " not in docs.ops_markdown()
 

@@ -7,13 +7,17 @@ inputs drawn from the tensors before it and arguments drawn by their declared ty
 (Arg.type, bounds, choices), over inputs of rank 3 and 4 whose channel count is a param.
 Most drawn specs are refused by `check` (a wrong dim, a mismatched channel count); the
 test asks that enough of them pass that the property is tested, and holds for each.
+
+A second draw aims at memory layout (strides.py): its first node may make a strided
+tensor (permute, transpose, slice, expand, a reordering rearrange, ...), its last merges
+dims (view, flatten, rearrange), so that a `view` torch refuses would fail at run time.
 """
 
 from pathlib import Path
 
 import pytest
 import yaml
-from attngen import emit, ops, verify
+from attngen import emit, ops, strides, verify
 from attngen.build import compile_spec
 from attngen.errors import SpecError
 from attngen.loader import Loader
@@ -97,27 +101,35 @@ def _spec(graph: dict, output: str) -> dict:
 
 
 @st.composite
-def op_specs(draw, folder: Path) -> dict:
+def op_specs(draw, folder: Path, layout: bool = False) -> dict:
     """A spec document of 2-6 nodes over the registered ops, the last one its output. Each
     node is drawn until the spec up to it checks (at most ATTEMPTS times, else left out),
-    so that most drawn specs pass `check` and the property is tested on them."""
+    so that most drawn specs pass `check` and the property is tested on them. With
+    `layout`, the first node is drawn from STRIDING and the last from MERGING."""
     tensors = list(INPUTS)
     graph: dict[str, dict] = {}
     last = ""
-    for i in range(draw(st.integers(2, 6))):
+    size = draw(st.integers(2, 6))
+    for i in range(size):
+        pool = sorted(ops.REGISTRY)
+        if layout and i in (0, size - 1):
+            pool = STRIDING if i == 0 else MERGING
         for _ in range(ATTEMPTS):
-            op = ops.REGISTRY[draw(st.sampled_from(sorted(ops.REGISTRY)))]
+            op = ops.REGISTRY[draw(st.sampled_from(pool))]
             name = f"n{i}"
             lo, hi = op.arity
             count = draw(st.integers(lo, max(lo, min(hi if hi != -1 else 3, 3))))
-            # mostly the tensor just made, so that chains grow
+            # mostly the tensor just made, so that chains grow; always for the last of
+            # `layout`, which merges what the chain made
             pick = st.one_of(st.just(tensors[-1]), st.sampled_from(tensors))
+            if layout and i == size - 1:
+                pick = st.just(tensors[-1])
             node: dict = {"op": op.name, "in": [draw(pick) for _ in range(count)]}
-            if op.name == "view" and any(n["op"] in STRIDED for n in graph.values()):
-                continue  # a known gap (test_soundness.py: view of a permuted tensor)
             for arg in op.args:
                 if arg.required or draw(st.booleans()):
                     node[arg.name] = _value(draw, arg)
+            if layout and op.name == "view":  # sizes that merge dims, often valid
+                node["to"] = draw(st.sampled_from(MERGED))
             produced = [name]
             if op.multi_output:
                 produced = node["out"] = [f"{name}_{j}" for j in range(2)]
@@ -131,16 +143,21 @@ def op_specs(draw, folder: Path) -> dict:
 
 
 ATTEMPTS = 4
-# ops after which torch may not `view` a tensor (memory layout is not modelled; a known
-# gap, xfail in test_soundness.py)
-STRIDED = ("permute", "transpose", "rearrange")
+# ops that may make a strided tensor of a contiguous one: those declared strided, and
+# rearrange, whose reordering patterns are
+STRIDING = sorted(name for name, op in ops.REGISTRY.items()
+                  if op.layout == ops.STRIDED or callable(op.layout))
+MERGING = ["view"] * 3 + ["flatten", "rearrange"]  # mostly view, the one torch may refuse
+MERGED = [[-1], ["B", -1], [-1, "c"], [-1, "W"], ["B", -1, "W"], ["B", "c", -1], [-1, 1]]
 
 
 class Tally:
-    """Cases drawn, and those `check` passed (each then built and verified)."""
+    """Cases drawn, those `check` passed (each then built and verified), and those whose
+    module writes a view as reshape where the graph itself may make its input strided
+    (verify's inputs are contiguous): a `view` there would fail."""
 
     def __init__(self) -> None:
-        self.drawn = self.checked = 0
+        self.drawn = self.checked = self.reshaped = 0
 
 
 def _holds(folder: Path, doc: dict, tally: Tally) -> None:
@@ -152,6 +169,7 @@ def _holds(folder: Path, doc: dict, tally: Tally) -> None:
     except SpecError:
         return  # refused with located errors: nothing to hold
     tally.checked += 1
+    tally.reshaped += bool(strides.reshaped_views(checked, inputs=False))
     source = emit.render(checked)  # the build: compiled before anyone sees it
     assert "class Drawn" in source
     report = verify.verify(checked, n_samples=2, export=False)
@@ -159,12 +177,12 @@ def _holds(folder: Path, doc: dict, tally: Tally) -> None:
         d.format() for d in report.errors)
 
 
-def _run(folder: Path, profile: settings, share: float) -> Tally:
+def _run(folder: Path, profile: settings, share: float, layout: bool = False) -> Tally:
     tally = Tally()
     asked = max(1, round(share * profile.max_examples))
 
     @settings(profile, max_examples=asked)
-    @given(doc=op_specs(folder))
+    @given(doc=op_specs(folder, layout))
     def case(doc):
         _holds(folder, doc, tally)
 
@@ -187,3 +205,17 @@ def test_checked_specs_hold_at_runtime(tmp_path):
 def test_checked_specs_hold_at_runtime_long(tmp_path):
     tally = _run(tmp_path, settings.get_profile("slow"), SHARE)
     assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+
+
+def test_views_after_strided_tensors_hold_at_runtime(tmp_path):
+    tally = _run(tmp_path, settings.default, SHARE, layout=True)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+    # the draw reaches what it aims at: views that torch would refuse
+    assert tally.reshaped >= 0.2 * tally.checked, f"{tally.reshaped} of {tally.checked}"
+
+
+@pytest.mark.slow
+def test_views_after_strided_tensors_hold_at_runtime_long(tmp_path):
+    tally = _run(tmp_path, settings.get_profile("slow"), SHARE, layout=True)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+    assert tally.reshaped >= 0.2 * tally.checked, f"{tally.reshaped} of {tally.checked}"

@@ -31,6 +31,7 @@ from .names import check_file_names
 from .ops.ctx import Shape
 from .prover import Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
+from .strides import merging_views
 
 REQUIRES_SCOPE = "requires may name params, lets and the dims of required inputs' shapes"
 
@@ -162,6 +163,8 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         # a shape: not LAYER (refused above), nor None (every input is bound)
         shape = cast("ValueShape | dict[str, ValueShape]", value)
         result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
+    result.merging_views |= merging_views(spec, inference.values, inference.active,
+                                          lambda a, b: prover.equal(a, b)[0])
     active = {n for n in inference.values if n in spec.nodes}
     check_reachable(spec, graph, active, active_outputs, config_text(config))
     for dim, where in inference.bound.items():

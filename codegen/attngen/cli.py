@@ -275,7 +275,7 @@ def cmd_ops(args) -> int:
                             for a in op.args)
             kind = "layer" if op.module else "function"
             print(f"{op.group:<10} {op.name}({sig})  [{kind}]  {op.summary}; {op.rule}; "
-                  f"dtype {op.dtype.text}")
+                  f"dtype {op.dtype.text}; layout {op.layout_text}")
     return EXIT_OK
 
 

@@ -373,7 +373,7 @@ def artifacts(paths: list[Path], out_dir: Path,
 OP_EXAMPLE = '''\
 """Pixel shuffle: channels rearranged into space (a new diagram group, with its colours)."""
 
-from attngen.ops import Arg, Dtypes, Group, Op, add_group, register
+from attngen.ops import KEEPS, Arg, Dtypes, Group, Op, add_group, register
 
 add_group(Group("shuffle", fill="#e0f2f1", border="#2e7d74", legend="pixel shuffle"))
 
@@ -391,6 +391,7 @@ register(Op(
     shape=pixel_shuffle_shape, rule="[N, C * r**2, H, W] -> [N, C, H * r, W * r]",
     summary="move channels into space (r = upscale_factor)",
     dtype=Dtypes(("any",)),  # any dtype in, the same out
+    layout=KEEPS,  # a contiguous input gives a contiguous output
     call="F.pixel_shuffle({{ x }}, {{ upscale_factor }})",
     key_args=("upscale_factor",),
 ))
@@ -415,7 +416,8 @@ def _op_section(op: ops.Op) -> list[str]:
         how = "Function " + (code(op.call) if op.call else "written by an emit hook")
     summary = op.summary[:1].upper() + op.summary[1:]
     lines = [f"### {text(op.name)}", "", f"{text(summary)}.", "",
-             f"{how} · dtype {code(op.dtype.text)}  ", f"Shape: {code(op.rule)}", ""]
+             f"{how} · dtype {code(op.dtype.text)} · layout {code(op.layout_text)}  ",
+             f"Shape: {code(op.rule)}", ""]
     if op.source != ops.BUILTIN:  # a plugin's op, or one of a module imported by hand
         lines += [f"From {text(op.source)} (not built in).", ""]
     if op.args:
@@ -448,7 +450,17 @@ def ops_markdown() -> str:
                "the family it gives, or how it promotes them, as PyTorch does in the order "
                "bool, int, float, complex: " + "; ".join(
                    f"{code(k)} is {v}" for k, v in GIVES.items()) + ". An input of a "
-               "family the op does not take is E402."), ""]
+               "family the op does not take is E402."), "", "## Memory layout", "",
+              ("Each op declares the layout of the tensor it makes, as torch makes it: "
+               f"{code(ops.FRESH)}, a new contiguous tensor whatever its inputs are (`Linear`, "
+               f"`matmul`, reductions); {code(ops.KEEPS)}, contiguous when its inputs are, "
+               "else it may keep their strides (elementwise ops, conv, norms, pooling); "
+               f"{code(ops.STRIDED)}, possibly not contiguous even for contiguous inputs "
+               "(views: `permute`, `transpose`, `slice`, `expand`). A `view` that merges dims of "
+               "a tensor that may be strided (a module's input is: a caller may pass any "
+               "layout) is written `reshape`, which torch never refuses (`docs/spec.md` in "
+               "attngen's repository, \"view and reshape\"). An op that declares no layout is "
+               f"taken as {code(ops.STRIDED)}."), ""]
     by_group: dict[str, list[ops.Op]] = {}
     for op in sorted(ops.REGISTRY.values(), key=lambda o: o.name.lower()):
         by_group.setdefault(op.group, []).append(op)
@@ -479,6 +491,8 @@ def ops_markdown() -> str:
                "every size the spec allows, or fails with a located error; `rule` says it in "
                "words for messages and this page;"),
               ("- `dtype`: the dtype rule (default: float in, the same out);"),
+              ("- `layout`: the memory layout of the output (above; default "
+               f"{code(ops.STRIDED)}, so that a `view` after the op is written `reshape`);"),
               ("- `call`: a Jinja template of the call in `forward` (`x`, `ins`, each argument "
                "by name; see `ops/tensor.py`); a layer gives `module=True, torch=\"nn.Name\"` "
                "instead, with `params` counting its parameters and `factory=True` where its "

@@ -57,6 +57,7 @@ from .resources import templates_dir
 from .results import Checked
 from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment
+from .strides import VIEW, reshaped_views
 
 
 @lru_cache(maxsize=1)
@@ -155,6 +156,7 @@ class ClassEmitter:
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
+        self.reshaped = reshaped_views(checked)  # `view` nodes written as reshape
 
     # factory kwargs ------------------------------------------------------------
     # Every generated constructor takes torch.nn's factory kwargs (`*, device=None,
@@ -378,7 +380,7 @@ class ClassEmitter:
             case Repeat(name, iterable, FunctionOp() as function, zipped=True):
                 var = name or "_"
                 namer.loop.add(var)
-                call = self.function_call(function, [ITEM_VAR], namer, listed=False)
+                call = self.function_call(function, [ITEM_VAR], namer, node, listed=False)
                 namer.loop.discard(var)
                 if name is None:
                     return f"[{call} for {ITEM_VAR} in {ins[0]}]"
@@ -394,20 +396,21 @@ class ClassEmitter:
             case Repeat(name, iterable, FunctionOp() as function):  # no layers: one call per item
                 var = name or "_"
                 namer.loop.add(var)
-                call = self.function_call(function, ins, namer, listed=self._is_list(body, ins))
+                call = self.function_call(function, ins, namer, node,
+                                          listed=self._is_list(body, ins))
                 namer.loop.discard(var)
                 return f"[{call} for {var} in {src(iterable, namer)}]"
             case Repeat():
                 return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in self.{node.name}]"
             case Map(body=FunctionOp() as function):
-                call = self.function_call(function, [ITEM_VAR], namer, listed=False)
+                call = self.function_call(function, [ITEM_VAR], namer, node, listed=False)
                 return f"[{call} for {ITEM_VAR} in {ins[0]}]"
             case Map(body=LayerCall(target)):
                 return f"[self.{target.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case Map():  # the layer the node owns, once per tensor of the list
                 return f"[self.{node.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case FunctionOp():
-                return self.function_call(body.form, ins, namer,
+                return self.function_call(body.form, ins, namer, node,
                                           listed=self._is_list(body, ins))
             case LayerOp() | Seq() | SubSpec():  # the layer the node owns
                 return f"self.{node.name}({args})"
@@ -429,9 +432,11 @@ class ClassEmitter:
         info = self.checked.nodes.get(ins[0])
         return info is not None and isinstance(info.output, list)
 
-    def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, *,
+    def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, node: Node, *,
                       listed: bool) -> str:
-        op = ops.REGISTRY[call.op]
+        # a view that torch may refuse (strides.py) is written as reshape
+        reshaped = call.op == VIEW and node.name in self.reshaped
+        op = ops.REGISTRY["reshape" if reshaped else call.op]
         args, values, entries = {}, {}, {}
         for a in op.args:
             if a.name in call.args:

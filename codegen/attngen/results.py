@@ -67,6 +67,8 @@ class Checked:
     outputs: dict[str, ValueShape] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
     subs: dict[str, Checked] = field(default_factory=dict)
+    # the `view` nodes that merge dims in some configuration (strides.py)
+    merging_views: set[str] = field(default_factory=set)
 
     def shape_text(self, name: str, *, dtype: bool = False) -> str:
         """A tensor's shape as printers show it; with `dtype`, followed by its dtype family

@@ -34,9 +34,13 @@ from .base import (
     BUILTIN,
     DTYPES,
     FLOAT_ONLY,
+    FRESH,
     GROUPS,
+    KEEPS,
+    LAYOUTS,
     REGISTRY,
     REQUIRED,
+    STRIDED,
     Arg,
     CallSite,
     Dtypes,
@@ -49,6 +53,6 @@ from .base import (
 )
 from .ctx import ShapeCtx, ShapeFail
 
-__all__ = ["ANY_DTYPE", "ARG_TYPES", "BUILTIN", "DTYPES", "FLOAT_ONLY", "GROUPS", "REGISTRY",
-           "REQUIRED", "Arg", "CallSite", "Dtypes", "Group", "Op", "PluginError", "Registry",
-           "ShapeCtx", "ShapeFail", "add_group", "register"]
+__all__ = ["ANY_DTYPE", "ARG_TYPES", "BUILTIN", "DTYPES", "FLOAT_ONLY", "FRESH", "GROUPS", "KEEPS",
+           "LAYOUTS", "REGISTRY", "REQUIRED", "STRIDED", "Arg", "CallSite", "Dtypes", "Group",
+           "Op", "PluginError", "Registry", "ShapeCtx", "ShapeFail", "add_group", "register"]

@@ -239,6 +239,18 @@ FLOAT_ONLY = Dtypes()  # float in, the same out: layers, activations, pooling
 ANY_DTYPE = Dtypes(("any",))  # reshaping: any dtype, kept
 
 
+# -- memory layout --------------------------------------------------------------------------
+# What an op's output strides are, as torch makes them; strides.py follows them through a
+# spec, so that a `view` torch may refuse (one that merges dims of a tensor that may not be
+# contiguous) is written `reshape`.
+FRESH = "fresh"  # a new contiguous tensor whatever its inputs are: linear, matmul, reductions
+KEEPS = "keeps"  # contiguous when its inputs are, else it may keep their strides:
+#                  elementwise ops, conv, norms and pooling (a permuted input stays permuted)
+STRIDED = "strided"  # may be non-contiguous even for contiguous inputs: views such as
+#                      permute, transpose, slice, expand
+LAYOUTS = (FRESH, KEEPS, STRIDED)
+
+
 # -- ops ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CallSite:
@@ -283,10 +295,19 @@ class Op:
     key_args: tuple[str, ...] = field(default=())  # shown in diagram boxes
     operands: tuple[str, ...] = ()  # args written as operands of an operator (`x * other`):
     #                                 compound expressions get parentheses
+    # the output's memory layout, one of LAYOUTS, or a function of the literal arguments
+    # (name -> value) giving one (rearrange: strided where the pattern reorders dims). An op
+    # that leaves it out (a plugin's) is taken as strided: a `view` after it merges by reshape
+    layout: str | Callable[[dict[str, Any]], str] = STRIDED
     # where the op comes from, set by `register` (a declaration leaves it out): BUILTIN, a
     # plugin's distribution and version ("attngen-fft 0.1.0"), or "module NAME" for a module
     # imported by hand
     source: str = ""
+
+    @property
+    def layout_text(self) -> str:
+        """The layout of the output in words: one of LAYOUTS, or where its arguments set it."""
+        return self.layout if isinstance(self.layout, str) else "set by its arguments"
 
     def arg(self, name: str) -> Arg:
         for a in self.args:
@@ -390,6 +411,8 @@ def register(op: Op) -> Op:
         _require(a.type in ARG_TYPES, f"{where}: '{a.name}' has unknown type {a.type}")
         _require(a.required or a.accepts(form(a.default)),
                  f"{where}: default of '{a.name}' is not {a.describe()}")
+    _require(callable(op.layout) or op.layout in LAYOUTS,
+             f"{where}: layout '{op.layout}', not one of {', '.join(LAYOUTS)}")
     for key in (*op.key_args, *op.operands):
         _require(key in {a.name for a in op.args}, f"{where}: no argument '{key}'")
     for entry in op.dtype.takes:

@@ -8,7 +8,7 @@ dtype where the constant has no dtype of its own.
 
 from __future__ import annotations
 
-from .base import ANY_DTYPE, Arg, Dtypes, Group, Op, add_group, register
+from .base import ANY_DTYPE, FRESH, KEEPS, Arg, Dtypes, Group, Op, add_group, register
 from .ctx import ShapeCtx
 
 add_group(Group("constant", "#f6e6f4", "#9a4a8c", "constants"))
@@ -19,13 +19,15 @@ def _same(ctx: ShapeCtx, ins, a):
 
 
 _LIKE = "the input's shape, dtype and device"
-register(Op("zeros_like", "constant", (), _same, dtype=ANY_DTYPE,
+# *_like keeps the input's strides (torch's preserve_format); the others make new tensors
+register(Op("zeros_like", "constant", (), _same, dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.zeros_like({{ x }})", rule="the input's shape",
             summary=f"zeros of {_LIKE}"))
-register(Op("ones_like", "constant", (), _same, dtype=ANY_DTYPE,
+register(Op("ones_like", "constant", (), _same, dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.ones_like({{ x }})", rule="the input's shape",
             summary=f"ones of {_LIKE}"))
 register(Op("full_like", "constant", (Arg("fill_value", "float"),), _same, dtype=ANY_DTYPE,
+            layout=KEEPS,
             call="torch.full_like({{ x }}, {{ fill_value }})", rule="the input's shape",
             summary=f"a constant of {_LIKE}", key_args=("fill_value",)))
 
@@ -36,11 +38,12 @@ def _sized(ctx: ShapeCtx, ins, a):
 
 _NEW = "the input's dtype and device (its shape unused)"
 for _name, _what in (("zeros", "zeros"), ("ones", "ones")):
-    register(Op(_name, "constant", (Arg("size", "shape"),), _sized, dtype=ANY_DTYPE,
+    register(Op(_name, "constant", (Arg("size", "shape"),), _sized, dtype=ANY_DTYPE, layout=FRESH,
                 call=f"{{{{ x }}}}.new_{_name}({{{{ size }}}})", rule="[*size]",
                 summary=f"{_what} of shape `size` with {_NEW}", key_args=("size",)))
 register(Op("full", "constant", (Arg("size", "shape"), Arg("fill_value", "float")), _sized,
-            dtype=ANY_DTYPE, call="{{ x }}.new_full([{{ size }}], {{ fill_value }})",
+            dtype=ANY_DTYPE, layout=FRESH,
+            call="{{ x }}.new_full([{{ size }}], {{ fill_value }})",
             rule="[*size]", summary=f"a constant of shape `size` with {_NEW}",
             key_args=("size", "fill_value")))
 
@@ -52,7 +55,7 @@ def _arange(ctx: ShapeCtx, ins, a):
 
 register(Op("arange", "constant",
             (Arg("end", "int"), Arg("start", "int", 0), Arg("step", "int", 1, low=1)),
-            _arange, dtype=Dtypes(("any",), "int"),
+            _arange, dtype=Dtypes(("any",), "int"), layout=FRESH,
             call="torch.arange({% if 'start' in given or 'step' in given %}{{ start }}, "
                  "{% endif %}{{ end }}"
                  "{% if 'step' in given %}, {{ step }}{% endif %}, device={{ x }}.device)",
@@ -66,7 +69,7 @@ def _eye(ctx: ShapeCtx, ins, a):
 
 
 register(Op("eye", "constant", (Arg("n", "int", low=1), Arg("m", "int", None, low=1)), _eye,
-            dtype=ANY_DTYPE,
+            dtype=ANY_DTYPE, layout=FRESH,
             call="torch.eye({{ n }}{% if 'm' in given %}, {{ m }}{% endif %}, "
                  "dtype={{ x }}.dtype, device={{ x }}.device)",
             rule="[n, m] (m defaults to n)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BAD_ARGUMENTS
-from .base import Arg, Dtypes, Op, register
+from .base import STRIDED, Arg, Dtypes, Op, register
 from .ctx import ShapeCtx
 
 _TERM = re.compile(r"[a-zA-Z]*(?:\.\.\.)?[a-zA-Z]*")
@@ -82,7 +82,7 @@ def _einsum(ctx: ShapeCtx, ins, a):
 
 
 register(Op("einsum", "attention", (Arg("equation", "str"),), _einsum, arity=(1, -1),
-            dtype=Dtypes(("float|complex",)),
+            dtype=Dtypes(("float|complex",)), layout=STRIDED,  # may return a view (ij->ji)
             call="torch.einsum({{ equation }}, {{ ins | join(', ') }})",
             rule="one term per input; a letter is one size (equal wherever it occurs); "
                  "the output has the letters after '->' (default: those that occur once)",

@@ -5,7 +5,7 @@ and root family makes floats of int and bool tensors, abs keeps an int tensor in
 from __future__ import annotations
 
 from ..errors import BAD_ARGUMENTS
-from .base import FLOAT_ONLY, Arg, Dtypes, Op, register
+from .base import FLOAT_ONLY, KEEPS, Arg, Dtypes, Op, register
 from .ctx import ShapeCtx
 
 
@@ -18,11 +18,11 @@ _FLOATING = Dtypes(("any",), gives="floating")
 for _name, _what in (("sqrt", "square root"), ("rsqrt", "reciprocal square root (1 / sqrt)"),
                      ("exp", "exponential"), ("log", "natural logarithm")):
     register(Op(_name, "arith", (), _same, dtype=_FLOATING, call=f"torch.{_name}({{{{ x }}}})",
-                rule="elementwise: shape unchanged", summary=f"elementwise {_what}"))
+                layout=KEEPS, rule="elementwise: shape unchanged", summary=f"elementwise {_what}"))
 
 # torch.abs keeps an int tensor int, gives a float of a complex one, and refuses bool
 register(Op("abs", "arith", (), _same, dtype=Dtypes(("int|float|complex",), gives="real"),
-            call="torch.abs({{ x }})", rule="elementwise: shape unchanged",
+            call="torch.abs({{ x }})", rule="elementwise: shape unchanged", layout=KEEPS,
             summary="elementwise absolute value (the magnitude of a complex number)"))
 
 
@@ -37,7 +37,7 @@ def _pow(ctx: ShapeCtx, ins, a):
 # The base is float or complex: an int tensor to a number power is int or float depending on
 # the number, which a dtype rule does not see. A tensor exponent may be of any number family.
 register(Op(
-    "pow", "arith", (Arg("exponent", "float", None),), _pow, arity=(1, 2),
+    "pow", "arith", (Arg("exponent", "float", None),), _pow, arity=(1, 2), layout=KEEPS,
     dtype=Dtypes(("float|complex", "int|float|complex")),
     call="{{ x }}.pow({{ ins[1] if ins | length > 1 else exponent }})",
     rule="elementwise; a tensor exponent broadcasts with the input",
@@ -55,7 +55,7 @@ def _clamp(ctx: ShapeCtx, ins, a):
 # float only: an int tensor clamped to a number that is not whole becomes float in torch
 register(Op(
     "clamp", "arith", (Arg("min", "float", None), Arg("max", "float", None)), _clamp,
-    dtype=FLOAT_ONLY,
+    dtype=FLOAT_ONLY, layout=KEEPS,
     call="torch.clamp({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="elementwise: shape unchanged", summary="limit every element to [min, max]",
     key_args=("min",),  # shown positionally: clamp(max=1) must not read clamp(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, Arg, Op, register
+from .base import ANY_DTYPE, FRESH, KEEPS, Arg, Op, register
 from .ctx import ShapeCtx
 
 CONV_ARGS = (
@@ -59,6 +59,7 @@ for _n in (1, 2):
             module=True,
             torch=f"nn.Conv{_n}d",
             factory=True,
+            layout=KEEPS,  # a channels-last input gives a channels-last output
             rule="[N, in_channels, *L] -> [N, out_channels, "
             f"*((L + 2*padding - dilation*(kernel_size-1)"
             f" - 1) // stride + 1)] over {_n} spatial dim(s)",
@@ -94,6 +95,7 @@ register(
         module=True,
         torch="nn.Linear",
         factory=True,
+        layout=FRESH,
         rule="[*, in_features] -> [*, out_features]",
         summary="fully connected layer on the last dim",
         params=lambda a: (
@@ -120,7 +122,7 @@ for _n in (1, 2):
         (Arg("num_features", "int"), Arg("eps", "float", 1e-05, low=0),
          Arg("momentum", "float", 0.1, low=0, high=1, optional=True),
          Arg("affine", "bool", True), Arg("track_running_stats", "bool", True)),
-        _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d", factory=True,
+        _batchnorm(_n), module=True, torch=f"nn.BatchNorm{_n}d", factory=True, layout=KEEPS,
         rule="[N, num_features, ...] -> same", summary="batch normalisation",
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0, key_args=("num_features",),
     ))
@@ -142,13 +144,13 @@ _ACTIVATIONS = {
 }
 for _name, (_args, _what) in _ACTIVATIONS.items():
     register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
-                rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
-register(Op("Identity", "activation", (), _same, module=True, torch="nn.Identity",
+                layout=KEEPS, rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
+register(Op("Identity", "activation", (), _same, module=True, torch="nn.Identity", layout=KEEPS,
             rule="elementwise: shape unchanged", summary="activation: x", dtype=ANY_DTYPE))
 
 register(Op("Dropout", "regularize",
             (Arg("p", "float", 0.5, low=0, high=1), Arg("inplace", "bool", False)),
-            _same, module=True, torch="nn.Dropout", rule="shape unchanged",
+            _same, module=True, torch="nn.Dropout", layout=KEEPS, rule="shape unchanged",
             summary="dropout (identity in eval mode)", key_args=("p",)))
 
 
@@ -158,7 +160,7 @@ def _softmax_layer(ctx: ShapeCtx, ins, a):
 
 
 register(Op("Softmax", "activation", (Arg("dim", "dim"),), _softmax_layer, module=True,
-            torch="nn.Softmax", rule="shape unchanged; normalises along dim",
+            torch="nn.Softmax", layout=KEEPS, rule="shape unchanged; normalises along dim",
             summary="softmax layer", key_args=("dim",)))
 
 
@@ -183,7 +185,7 @@ def _adaptive_onnx(a) -> str:
 for _kind in ("Avg", "Max"):
     register(Op(
         f"Adaptive{_kind}Pool2d", "pool", (Arg("output_size", "sizes"),),
-        _adaptive_pool, module=True, onnx_caveat=_adaptive_onnx,
+        _adaptive_pool, module=True, onnx_caveat=_adaptive_onnx, layout=KEEPS,
         torch=f"nn.Adaptive{_kind}Pool2d",
         rule="[N, C, H, W] -> [N, C, *output_size] (None keeps that dim)",
         summary=f"adaptive {_kind.lower()} pooling to a fixed size", key_args=("output_size",),
@@ -213,7 +215,7 @@ POOL_ARGS = (Arg("kernel_size", "ints", low=1), Arg("stride", "ints", None, low=
 POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
 for _kind in ("Max", "Avg"):
     register(Op(
-        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True,
+        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True, layout=KEEPS,
         torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
         summary=f"{_kind.lower()} pooling", key_args=("kernel_size", "stride", "padding"),
     ))
@@ -245,7 +247,7 @@ register(Op(
     "Upsample", "resample",
     (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
      Arg("mode", "str", "nearest", MODES)),
-    upsample_shape, module=True, torch="nn.Upsample",
+    upsample_shape, module=True, torch="nn.Upsample", layout=KEEPS,
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
     summary="upsampling layer", key_args=("scale_factor", "size", "mode"),
 ))
@@ -261,4 +263,4 @@ def flatten_shape(ctx: ShapeCtx, ins, a):
 
 register(Op("Flatten", "reshape", (Arg("start_dim", "dim", 1), Arg("end_dim", "dim", -1)),
             flatten_shape, module=True, torch="nn.Flatten", rule="merges dims start_dim..end_dim",
-            summary="flatten layer", dtype=ANY_DTYPE))
+            summary="flatten layer", dtype=ANY_DTYPE, layout=KEEPS))

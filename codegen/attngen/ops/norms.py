@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import Arg, Op, register
+from .base import FRESH, KEEPS, Arg, Op, register
 from .ctx import ShapeCtx
 
 
@@ -33,7 +33,7 @@ register(Op(
     "LayerNorm", "norm",
     (Arg("normalized_shape", "int_list", low=1), Arg("eps", "float", 1e-05, low=0),
      Arg("elementwise_affine", "bool", True), Arg("bias", "bool", True)),
-    _layer_norm, module=True, torch="nn.LayerNorm", factory=True,
+    _layer_norm, module=True, torch="nn.LayerNorm", factory=True, layout=FRESH,
     rule="[*, *normalized_shape] -> same (the last dims are normalized_shape)",
     summary="layer normalisation over the last dims",
     params=_layer_norm_params, key_args=("normalized_shape",),
@@ -53,7 +53,7 @@ register(Op(
     "GroupNorm", "norm",
     (Arg("num_groups", "int", low=1), Arg("num_channels", "int", low=1),
      Arg("eps", "float", 1e-05, low=0), Arg("affine", "bool", True)),
-    _group_norm, module=True, torch="nn.GroupNorm", factory=True,
+    _group_norm, module=True, torch="nn.GroupNorm", factory=True, layout=KEEPS,
     rule="[N, num_channels, *] -> same; num_channels divisible by num_groups",
     summary="group normalisation (channels in num_groups groups)",
     params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
@@ -82,6 +82,7 @@ for _n in (1, 2):
          Arg("momentum", "float", 0.1, low=0, high=1, optional=True),
          Arg("affine", "bool", False), Arg("track_running_stats", "bool", False)),
         _instance_norm(_n), module=True, torch=f"nn.InstanceNorm{_n}d", factory=True,
+        layout=KEEPS,
         rule=f"[N, num_features, *L] -> same over {_n} spatial dim(s) (N may be left out)",
         summary="instance normalisation (each sample and channel on its own)",
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0,

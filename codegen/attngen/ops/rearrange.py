@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from math import prod
 
 from ..errors import BAD_ARGUMENTS, did_you_mean
-from .base import ANY_DTYPE, Arg, CallSite, Op, register
+from .base import ANY_DTYPE, KEEPS, STRIDED, Arg, CallSite, Op, register
 from .ctx import ShapeCtx, ShapeFail
 from .patterns import ELLIPSIS, Axis, Group, Pattern, PatternError, parse_pattern
 
@@ -254,9 +254,19 @@ def _emit(site: CallSite) -> str:
     return one if len(one) < len(chained) else chained
 
 
+def _layout(values: dict[str, object]) -> str:
+    """Strided where the pattern reorders dims (the chain permutes, transposes or moves
+    them), else the input's layout: splits, merges and size-1 dims keep it."""
+    if not isinstance(values.get("pattern"), str):
+        return STRIDED
+    calls = _chain(_keep_whole(parse_pattern(str(values["pattern"]))), {})
+    return STRIDED if any(c.startswith((".permute", ".transpose", ".movedim"))
+                          for c in calls) else KEEPS
+
+
 register(Op(
     "rearrange", "reshape", (Arg("pattern", "str"), Arg("sizes", "axis_sizes", ())),
-    _rearrange, emit=_emit, dtype=ANY_DTYPE,
+    _rearrange, emit=_emit, dtype=ANY_DTYPE, layout=_layout,
     rule="einops: the left side names the input's dims (a group '(g c)' splits one, '1' or "
          "'()' is a size-1 dim, '...' any number), the right side the output's; every axis "
          "on both sides; a split dim divisible by the sizes given for its parts",

@@ -6,7 +6,7 @@ reductions' too."""
 from __future__ import annotations
 
 from ..errors import BAD_ARGUMENTS
-from .base import Arg, Dtypes, Op, register
+from .base import FRESH, Arg, Dtypes, Op, register
 from .ctx import ShapeCtx
 
 DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
@@ -53,7 +53,7 @@ for _name, _what in (("std", "standard deviation"), ("var", "variance")):
         _name, "pool",
         (Arg("dim", "dims", None), Arg("correction", "float", None, low=0),
          Arg("unbiased", "bool", None), _KEEPDIM),
-        _spread, call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})",
+        _spread, call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})", layout=FRESH,
         dtype=Dtypes(("float|complex",), gives="float"),  # of a complex tensor: real
         rule=ALL_RULE,
         summary=f"{_what} over dims (correction: 1 unless given, as in torch)",
@@ -64,6 +64,7 @@ for _name, _what in (("std", "standard deviation"), ("var", "variance")):
 # F.normalize name it, is vector_norm's `ord`
 register(Op(
     "norm", "pool", (Arg("p", "float", 2), Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
+    layout=FRESH,
     call=("torch.linalg.vector_norm({{ x }}{% for k in given %}, "
           "{{ 'ord' if k == 'p' else k }}={{ args[k] }}{% endfor %})"),
     dtype=Dtypes(("float|complex",), gives="float"),
@@ -73,7 +74,7 @@ register(Op(
 ))
 
 register(Op(
-    "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), reduce_shape,
+    "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), reduce_shape, layout=FRESH,
     call=f"torch.logsumexp({{{{ x }}}}{_KEYWORDS})",
     dtype=Dtypes(("any",), gives="floating"),  # of an int tensor: float
     rule=DIM_RULE, summary="log of the sum of exponentials over dims (numerically stable)",
@@ -82,7 +83,7 @@ register(Op(
 
 for _name, _what in (("amax", "maximum"), ("amin", "minimum")):
     register(Op(
-        _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), reduce_shape,
+        _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), reduce_shape, layout=FRESH,
         call=f"torch.{_name}({{{{ x }}}}{_KEYWORDS})",
         dtype=Dtypes(("bool|int|float",)),  # complex tensors have no order
         rule=ALL_RULE, summary=f"{_what} over dims (values only; max and min take one dim)",

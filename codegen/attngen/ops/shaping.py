@@ -10,7 +10,7 @@ import re
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
+from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import flatten_shape
 
@@ -35,6 +35,7 @@ def _expand(ctx: ShapeCtx, ins, a):
 
 
 register(Op("expand", "reshape", (Arg("sizes", "shape"),), _expand, dtype=ANY_DTYPE,
+            layout=STRIDED,
             call="{{ x }}.expand({{ sizes }})",
             rule="size-1 dims repeated to `sizes` (a view); -1 keeps a dim; new dims lead",
             summary="broadcast a tensor to a larger shape (no copy)", key_args=("sizes",)))
@@ -54,11 +55,12 @@ def _expand_as(ctx: ShapeCtx, ins, a):
 # dtype: the result is input 0's family; the rule gives the wider of the two, which is exact
 # when input 1 is not wider (Dtypes has no "input 0's family")
 register(Op("expand_as", "reshape", (), _expand_as, arity=(2, 2), dtype=ANY_DTYPE,
+            layout=STRIDED,
             call="{{ ins[0] }}.expand_as({{ ins[1] }})",
             rule="input 0 broadcast to the shape of input 1 (dims equal or 1)",
             summary="broadcast a tensor to another's shape (no copy)"))
 register(Op("flatten", "reshape", (Arg("start_dim", "dim", 0), Arg("end_dim", "dim", -1)),
-            flatten_shape, dtype=ANY_DTYPE,
+            flatten_shape, dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.flatten({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}"
                  "{% endfor %})",
             rule="merges dims start_dim..end_dim into one",
@@ -88,7 +90,7 @@ def _chunk(ctx: ShapeCtx, ins, a):
 
 
 register(Op("chunk", "reshape", (Arg("chunks", "int", low=1), Arg("dim", "dim", 0)), _chunk,
-            multi_output=True, dtype=ANY_DTYPE,
+            multi_output=True, dtype=ANY_DTYPE, layout=STRIDED,
             call="torch.chunk({{ x }}, {{ chunks }}, dim={{ dim }})",
             rule="`chunks` (a number) equal parts of dim `dim`, which must divide evenly "
                  "unless it is a number (then torch's ceil-sized chunks)",
@@ -115,7 +117,7 @@ def _roll(ctx: ShapeCtx, ins, a):
 
 
 register(Op("roll", "reshape", (Arg("shifts", "int_list"), Arg("dims", "dims", None)), _roll,
-            dtype=ANY_DTYPE,
+            dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.roll({{ x }}, {{ shifts }}"
                  "{% if 'dims' in given %}, dims={{ dims }}{% endif %})",
             rule="shape unchanged; one shift per dim in `dims`",
@@ -173,7 +175,7 @@ def _shift_call(site: CallSite) -> str:
 
 
 register(Op("shift", "reshape", (Arg("shifts", "int"), Arg("dim", "dim")), _shift,
-            emit=_shift_call, dtype=ANY_DTYPE,
+            emit=_shift_call, dtype=ANY_DTYPE, layout=KEEPS,
             rule="shape unchanged; elements move `shifts` places along `dim` (toward its end "
                  "when positive), the places they leave keep their values: no wrap-around, "
                  "unlike roll",
@@ -190,7 +192,7 @@ def _select(ctx: ShapeCtx, ins, a):
 
 
 register(Op("select", "reshape", (Arg("dim", "dim"), Arg("index", "int")), _select,
-            dtype=ANY_DTYPE, call="{{ x }}.select({{ dim }}, {{ index }})",
+            dtype=ANY_DTYPE, layout=STRIDED, call="{{ x }}.select({{ dim }}, {{ index }})",
             rule="drops dim `dim`, keeping element `index` (-size <= index < size)",
             summary="index a dim by an integer (removes it)", key_args=("dim", "index")))
 
@@ -224,7 +226,7 @@ def _pad(ctx: ShapeCtx, ins, a):
 register(Op("pad", "reshape",
             (Arg("pad", "shape"), Arg("mode", "str", "constant", PAD_MODES),
              Arg("value", "float", None)),
-            _pad, dtype=ANY_DTYPE,
+            _pad, dtype=ANY_DTYPE, layout=KEEPS,
             call="F.pad({{ x }}, [{{ pad }}]{% for k in given if k != 'pad' %}, "
                  "{{ k }}={{ args[k] }}{% endfor %})",
             rule="pad = [left, right, top, bottom, ...] from the last dim: each padded dim "
@@ -275,22 +277,24 @@ FOLD_RULE = ("[N, C * prod(kernel_size), L] -> [N, C, *output_size], L the numbe
              "of output_size (unfold's formula)")
 _BY_KEYWORD = "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %}"
 register(Op("unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
+            layout=FRESH,
             call="F.unfold({{ x }}, {{ kernel_size }}" + _BY_KEYWORD + ")",
             rule=UNFOLD_RULE, summary="sliding blocks as columns (im2col)",
             key_args=("kernel_size", "stride")))
 register(Op("Unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
-            module=True,
+            module=True, layout=FRESH,
             torch="nn.Unfold", rule=UNFOLD_RULE,
             summary="sliding blocks as columns (im2col layer)", key_args=("kernel_size",
                                                                           "stride")))
 FOLD_ARGS = (Arg("output_size", "ints", low=1), *WINDOW)
 register(Op("fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
+            layout=FRESH,
             call="F.fold({{ x }}, {{ output_size }}, {{ kernel_size }}"
                  "{% for k in given if k not in ('output_size', 'kernel_size') %}, "
                  "{{ k }}={{ args[k] }}{% endfor %})",
             rule=FOLD_RULE, summary="columns summed back into an image (col2im)",
             key_args=("output_size", "kernel_size", "stride")))
 register(Op("Fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
-            module=True, torch="nn.Fold", rule=FOLD_RULE,
+            module=True, torch="nn.Fold", rule=FOLD_RULE, layout=FRESH,
             summary="columns summed back into an image (col2im layer)",
             key_args=("output_size", "kernel_size", "stride")))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, Arg, CallSite, Dtypes, Op, register
+from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
 from .reductions import reduce_shape
@@ -32,7 +32,9 @@ def _reshape(ctx: ShapeCtx, ins, a):
 
 
 for _name in ("view", "reshape"):
-    register(Op(_name, "reshape", (Arg("to", "shape"),), _reshape, dtype=ANY_DTYPE,
+    # a view (or reshape) of a contiguous tensor is contiguous; strides.py writes a view
+    # that merges dims of a tensor that may not be contiguous as reshape
+    register(Op(_name, "reshape", (Arg("to", "shape"),), _reshape, dtype=ANY_DTYPE, layout=KEEPS,
                 call=f"{{{{ x }}}}.{_name}({{{{ to }}}})",
                 rule="same number of elements; one dim may be -1",
                 summary=f"{_name} to a new shape", key_args=("to",)))
@@ -46,6 +48,7 @@ def _permute(ctx: ShapeCtx, ins, a):
 
 
 register(Op("permute", "reshape", (Arg("dims", "dim_list"),), _permute, dtype=ANY_DTYPE,
+            layout=STRIDED,
             call="{{ x }}.permute({{ dims }})", rule="reorders dims", summary="permute dims",
             key_args=("dims",)))
 
@@ -58,7 +61,7 @@ def _transpose(ctx: ShapeCtx, ins, a):
 
 
 register(Op("transpose", "reshape", (Arg("dim0", "dim"), Arg("dim1", "dim")), _transpose,
-            dtype=ANY_DTYPE,
+            dtype=ANY_DTYPE, layout=STRIDED,
             call="{{ x }}.transpose({{ dim0 }}, {{ dim1 }})", rule="swaps two dims",
             summary="swap two dims"))
 
@@ -70,7 +73,7 @@ def _squeeze(ctx: ShapeCtx, ins, a):
     return x[:d] + x[d + 1:]
 
 
-register(Op("squeeze", "reshape", (Arg("dim", "dim"),), _squeeze, dtype=ANY_DTYPE,
+register(Op("squeeze", "reshape", (Arg("dim", "dim"),), _squeeze, dtype=ANY_DTYPE, layout=KEEPS,
             call="{{ x }}.squeeze({{ dim }})", rule="removes size-1 dim `dim`",
             summary="drop a size-1 dim"))
 
@@ -82,12 +85,15 @@ def _unsqueeze(ctx: ShapeCtx, ins, a):
 
 
 register(Op("unsqueeze", "reshape", (Arg("dim", "dim"),), _unsqueeze, dtype=ANY_DTYPE,
+            layout=KEEPS,
             call="{{ x }}.unsqueeze({{ dim }})", rule="inserts a size-1 dim at `dim`",
             summary="insert a size-1 dim"))
 
 register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
+            layout=FRESH,
             call="{{ x }}.contiguous()", rule="shape unchanged", summary="contiguous copy"))
 register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
+            layout=KEEPS,
             call="{{ x }}",
             rule="shape unchanged", summary="names a value (alias)"))
 
@@ -104,7 +110,7 @@ for _name, _call, _what, _dim, _takes in (
     several = f"over several dims write op: a{_name} (torch's {_name} takes one dim)"
     register(Op(_name, "pool", (Arg("dim", _dim, hint=several if _dim == "dim" else ""),
                                 Arg("keepdim", "bool", False)), reduce_shape,
-                call=_call, dtype=Dtypes((_takes,)),
+                call=_call, dtype=Dtypes((_takes,)), layout=FRESH,
                 rule="removes `dim` (or keeps it as 1 with keepdim)",
                 summary=f"{_what} over a dim", key_args=("dim", "keepdim")))
 
@@ -122,7 +128,7 @@ def _cat(ctx: ShapeCtx, ins, a):
 
 
 register(Op("cat", "reshape", (Arg("dim", "dim", 0),), _cat, arity=(1, -1), list_input=True,
-            dtype=ANY_DTYPE,
+            dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.cat({{ seq }}, dim={{ dim }})",
             rule="all dims equal except `dim`, which adds up", summary="concatenate tensors",
             key_args=("dim",)))
@@ -140,7 +146,7 @@ def _stack(ctx: ShapeCtx, ins, a):
 
 
 register(Op("stack", "reshape", (Arg("dim", "dim", 0),), _stack, arity=(1, -1),
-            list_input=True, dtype=ANY_DTYPE,
+            list_input=True, dtype=ANY_DTYPE, layout=KEEPS,
             call="torch.stack({{ seq }}, dim={{ dim }})",
             rule="equal shapes; inserts a dim of size len(inputs)", summary="stack tensors",
             key_args=("dim",)))
@@ -167,7 +173,7 @@ def _split(ctx: ShapeCtx, ins, a):
 
 register(Op("split", "reshape",
             (Arg("split_size_or_sections", "int_list", low=1), Arg("dim", "dim", 0)),
-            _split, multi_output=True, dtype=ANY_DTYPE,
+            _split, multi_output=True, dtype=ANY_DTYPE, layout=STRIDED,
             call="torch.split({{ x }}, {{ split_size_or_sections }}, dim={{ dim }})",
             rule="a list: sizes that add up to dim `dim`, one output each; a size: dim `dim` "
                  "a number (torch's pieces, the last smaller) or a provable multiple of it",
@@ -191,6 +197,7 @@ for _name, _symbol, _what, _nary, _takes in (
     register(Op(
         _name, "arith", (Arg("other", "float", None),), _elementwise(_symbol),
         arity=(1, -1 if _nary else 2), list_input=_name == "add", operands=("other",),
+        layout=KEEPS,
         dtype=Dtypes((_takes,)),
         call=("{% if 'other' in given %}{{ x }} " + _symbol + " {{ other }}"
               + ("{% elif listed %}sum({{ seq }})" if _name == "add" else "")
@@ -212,6 +219,7 @@ def _matmul(ctx: ShapeCtx, ins, a):
 
 
 register(Op("matmul", "attention", (), _matmul, arity=(2, 2), dtype=Dtypes(("float|complex",)),
+            layout=FRESH,
             call="torch.matmul({{ ins[0] }}, {{ ins[1] }})",
             rule="[*, n, k] @ [*, k, m] -> [*, n, m] (batch dims broadcast)",
             summary="matrix product"))
@@ -223,7 +231,7 @@ def _masked_fill(ctx: ShapeCtx, ins, a):
 
 
 register(Op("masked_fill", "attention", (Arg("value", "float"),), _masked_fill, arity=(2, 2),
-            dtype=Dtypes(("any", "bool")),
+            dtype=Dtypes(("any", "bool")), layout=KEEPS,
             call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
             rule="mask broadcasts to the input; shape unchanged",
             summary="fill where the mask is true", key_args=("value",)))
@@ -234,11 +242,11 @@ def _softmax(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
-register(Op("softmax", "activation", (Arg("dim", "dim"),), _softmax,
+register(Op("softmax", "activation", (Arg("dim", "dim"),), _softmax, layout=KEEPS,
             call="torch.softmax({{ x }}, dim={{ dim }})", rule="shape unchanged",
             summary="softmax along dim", key_args=("dim",)))
 for _name in ("sigmoid", "tanh", "relu"):
-    register(Op(_name, "activation", (), lambda ctx, ins, a: ins[0],
+    register(Op(_name, "activation", (), lambda ctx, ins, a: ins[0], layout=KEEPS,
                 call=f"torch.{_name}({{{{ x }}}})", rule="elementwise: shape unchanged",
                 summary=f"elementwise {_name}"))
 
@@ -246,13 +254,13 @@ register(Op(
     "interpolate", "resample",
     (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
      Arg("mode", "str", "nearest", MODES)),
-    upsample_shape,
+    upsample_shape, layout=KEEPS,
     call="F.interpolate({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
 register(Op(
-    "max_pool2d", "pool", POOL_ARGS, pool_shape,
+    "max_pool2d", "pool", POOL_ARGS, pool_shape, layout=KEEPS,
     call="F.max_pool2d({{ x }}, {{ kernel_size }}"
          "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule="[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]",
@@ -275,7 +283,7 @@ def _slice_call(site: CallSite) -> str:
 
 register(Op(
     "slice", "reshape", (Arg("dim", "dim"), Arg("start", "int", None), Arg("stop", "int", None)),
-    _slice, emit=_slice_call, dtype=ANY_DTYPE,
+    _slice, emit=_slice_call, dtype=ANY_DTYPE, layout=STRIDED,
     rule="keeps start:stop of dim `dim` (Python slice rules)", summary="slice along a dim",
     key_args=("dim", "start", "stop"),
 ))
