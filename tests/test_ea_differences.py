@@ -68,3 +68,38 @@ def test_bam_pads_its_dilated_convs_by_dia_val_where_the_original_pads_by_1():
     logits = original.sa(x7)
     assert torch.equal(logits, logits[:, :1, :1, :1].expand_as(logits))  # one value: no map
     assert not torch.allclose(generated(x7), original(x7))
+
+
+def _emsa_pair(**kwargs):
+    """The original's masking (after the softmax) and the generated EMSA, with the
+    original's weights loaded strictly into the generated one."""
+    from references.emsa import EMSAMaskAfterSoftmax
+
+    torch.manual_seed(0)
+    original = EMSAMaskAfterSoftmax(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated = load_generated("emsa").EMSA(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
+@pytest.mark.parametrize("ratio, apply_transform", [(1, False), (1, True), (3, False), (3, True)])
+def test_emsa_masks_the_scores_before_the_softmax_where_the_original_fills_after_it(
+        ratio, apply_transform):
+    original, generated = _emsa_pair(ratio=ratio, apply_transform=apply_transform)
+    n_keys = 7 if ratio == 1 else 2  # with ratio 3 the 5 x 3 map shrinks to 2 x 1
+    queries, keys = torch.randn(2, 15, 16), torch.randn(2, 7, 16)
+    mask = torch.zeros(2, 4, 15, n_keys, dtype=torch.bool)
+    mask[:, :, :3, -1] = True  # the first three queries must not see the last key
+    with torch.no_grad():
+        torch.testing.assert_close(generated(queries, keys, keys),
+                                   original(queries, keys, keys))  # no mask: the same
+        filled, masked = original(queries, keys, keys, mask), generated(queries, keys, keys, mask)
+    assert not torch.isfinite(filled[:, :3]).any()  # every masked row is -inf or NaN
+    assert torch.isfinite(filled[:, 3:]).all() and torch.isfinite(masked).all()
+    if ratio == 1 and not apply_transform:  # the masked key has no weight: changing it
+        changed = keys.clone()  # changes nothing for the queries that may not see it
+        changed[:, -1] += 10.0
+        with torch.no_grad():
+            again = generated(queries, changed, changed, mask)
+        torch.testing.assert_close(again[:, :3], masked[:, :3])
+        assert not torch.allclose(again[:, 3:], masked[:, 3:])
