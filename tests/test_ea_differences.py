@@ -129,6 +129,18 @@ def _s2_pair(channels=16):
     return original, generated
 
 
+def _emsa_pair(**kwargs):
+    """The original's masking (after the softmax) and the generated EMSA, with the
+    original's weights loaded strictly into the generated one."""
+    from references.emsa import EMSAMaskAfterSoftmax
+
+    torch.manual_seed(0)
+    original = EMSAMaskAfterSoftmax(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated = load_generated("emsa").EMSA(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
 def test_s2_attention_shifts_where_the_originals_in_place_copy_smears():
     """The first quarter of spatial_shift1 moves down by one row: in the original, row 0 is
     copied over every row instead."""
@@ -148,3 +160,24 @@ def test_s2_attention_gradients_agree_with_finite_differences_where_the_original
     x = torch.randn(2, 8, 3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(generated, (x,))
     assert not torch.autograd.gradcheck(original, (x,), raise_exception=False)
+@pytest.mark.parametrize("ratio, apply_transform", [(1, False), (1, True), (3, False), (3, True)])
+def test_emsa_masks_the_scores_before_the_softmax_where_the_original_fills_after_it(
+        ratio, apply_transform):
+    original, generated = _emsa_pair(ratio=ratio, apply_transform=apply_transform)
+    n_keys = 7 if ratio == 1 else 2  # with ratio 3 the 5 x 3 map shrinks to 2 x 1
+    queries, keys = torch.randn(2, 15, 16), torch.randn(2, 7, 16)
+    mask = torch.zeros(2, 4, 15, n_keys, dtype=torch.bool)
+    mask[:, :, :3, -1] = True  # the first three queries must not see the last key
+    with torch.no_grad():
+        torch.testing.assert_close(generated(queries, keys, keys),
+                                   original(queries, keys, keys))  # no mask: the same
+        filled, masked = original(queries, keys, keys, mask), generated(queries, keys, keys, mask)
+    assert not torch.isfinite(filled[:, :3]).any()  # every masked row is -inf or NaN
+    assert torch.isfinite(filled[:, 3:]).all() and torch.isfinite(masked).all()
+    if ratio == 1 and not apply_transform:  # the masked key has no weight: changing it
+        changed = keys.clone()  # changes nothing for the queries that may not see it
+        changed[:, -1] += 10.0
+        with torch.no_grad():
+            again = generated(queries, changed, changed, mask)
+        torch.testing.assert_close(again[:, :3], masked[:, :3])
+        assert not torch.allclose(again[:, 3:], masked[:, 3:])

@@ -24,12 +24,13 @@ from .errors import (
     SpecError,
     error,
 )
+from .facts import config_guard
 from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
 from .names import check_file_names
 from .ops.ctx import Shape
-from .prover import Prover, requirement_rewrites, valid_samples
+from .prover import HintScope, Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
 from .strides import merging_views
 
@@ -127,8 +128,12 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
             )
     dims = input_dims(spec, env)
     rng = random.Random(spec.name)
+    in_scope = spec.input_dims()  # what a hint's `requires` line may name
+    default = {n: spec.params[n].sample for n in config}
+    scope = HintScope(in_scope, [*spec.params, *spec.lets, *in_scope],
+                      config_guard(config, default))
     prover = Prover(requirement_rewrites(spec, env, dims),
-                    valid_samples(spec, env, dims, rng))
+                    valid_samples(spec, env, dims, rng), scope)
     on_inputs = [r for r in spec.requires if spec.on_input_dims(r)]
     if on_inputs and not prover.default():
         raise error(on_inputs[0].loc, REQUIREMENT_FAILS,

@@ -46,7 +46,9 @@ SHAPE_MISMATCH = ErrorCode("E400", "shape mismatch with annotation")
 UNKNOWN_OP = ErrorCode("E401", "unknown op")
 BAD_ARGUMENTS = ErrorCode("E402", "bad op arguments or inputs")
 SHAPE_RULE = ErrorCode("E403", "op shape rule violated")
-UNSTATED_DIVISIBILITY = ErrorCode("E404", "divisibility relied on but not stated in `requires`")
+UNSTATED_DIVISIBILITY = ErrorCode(
+    "E404", "divisibility or equality relied on but not stated in `requires`"
+)
 REQUIREMENT_FAILS = ErrorCode("E405", "requirement violated by the defaults")
 FILE_ERROR = ErrorCode("E500", "file not found or unreadable")
 INCLUDE_CYCLE = ErrorCode("E501", "cycle through `use:` or `extends:`")

@@ -151,7 +151,7 @@ class Inference:
             if not ok:
                 notes = [f"rule: {rule}" if rule else "",
                          self.prover.counterexample(sample, actual, value)]
-                hint = self.prover.divisibility_hint(actual, value)
+                hint = self.prover.hint(actual, value)
                 bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
                 notes += [hint, f"dims bound so far: {bound}" if bound else ""]
                 raise error(dims[i].loc, UNSTATED_DIVISIBILITY if hint else SHAPE_MISMATCH,

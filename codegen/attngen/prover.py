@@ -1,9 +1,9 @@
 """Deciding dim equalities for one configuration: proofs, samples, counterexamples.
 
-Equality is proven symbolically where sympy can (using the `requires` divisibility facts
-as substitutions), otherwise tested on sample assignments of the free symbols that satisfy
-`requires`; a failing sample is reported as a counterexample, with the `requires` fact
-that would fix it where one would.
+Equality is proven symbolically where sympy can (using the `requires` divisibility and
+equality facts as substitutions, facts.py), otherwise tested on sample assignments of the
+free symbols that satisfy `requires`; a failing sample is reported as a counterexample,
+with the `requires` fact that would fix it where one would.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any, TypeAlias, cast
 import sympy
 
 from . import algebra
-from .configs import Env
+from .configs import Env, structural_params
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
+from .facts import equality_hint, equality_rewrites
 from .model import Spec
 from .ops.ctx import Dim
 
@@ -30,11 +31,21 @@ Assignment: TypeAlias = "dict[Any, Any]"
 Verdict: TypeAlias = "tuple[bool, Assignment | None]"
 
 
+class HintScope:
+    """What an equality hint may name (facts.equality_hint): the input dims and every name
+    a requirement may read, and the guard of the configuration being checked."""
+
+    def __init__(self, dims: Iterable[str], names: Iterable[str], guard: str = "") -> None:
+        self.dims, self.names, self.guard = frozenset(dims), frozenset(names), guard
+
+
 class Prover:
     """Decides dim equalities for one configuration of one spec."""
 
-    def __init__(self, rewrites: dict[Any, Any], samples: Iterable[Assignment]) -> None:
+    def __init__(self, rewrites: dict[Any, Any], samples: Iterable[Assignment],
+                 scope: HintScope | None = None) -> None:
         self.rewrites = rewrites  # symbol -> expression that bakes in a `requires` fact
+        self.scope = scope  # None: no equality hints (verify's concrete checks)
         # assignments symbol -> Integer that satisfy `requires`, drawn only when a proof
         # needs them: most dims are settled symbolically and never sampled
         self._pending: Iterator[Assignment] | None = iter(samples)
@@ -137,6 +148,11 @@ class Prover:
         return (f"counterexample: {sample_text(names, sample)}: "
                 f"{fmt_dim(a)} = {self.value(a, sample)}, {fmt_dim(b)} = {self.value(b, sample)}")
 
+    def hint(self, a: Dim, b: Dim) -> str:
+        """The `requires` fact that would make a == b hold (a divisibility, else an
+        equality of an input dim), as a note; '' if none would."""
+        return self.divisibility_hint(a, b) or self.equality_hint(a, b)
+
     def divisibility_hint(self, a: Dim, b: Dim) -> str:
         """If a floor/Mod term makes a == b fail, the `requires` fact that would fix it."""
         a, b = algebra.sympify(a), algebra.sympify(b)
@@ -165,6 +181,16 @@ class Prover:
                     stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return ""
+
+    def equality_hint(self, a: Dim, b: Dim) -> str:
+        """If a == b would hold with an input dim equal to the other side, the `requires`
+        line that states it (facts.equality_hint), in this configuration's guard."""
+        if self.scope is None:
+            return ""
+        a, b = algebra.sympify(a), algebra.sympify(b)
+        if self.rewrites:  # in the terms the facts already give (a stated fact is not asked)
+            a, b = a.xreplace(self.rewrites), b.xreplace(self.rewrites)
+        return equality_hint(a, b, self.scope.dims, self.scope.names, self.scope.guard)
 
     def _moved_fact(self, a: Dim, b: Dim, num: Dim, den: Dim) -> str:
         """`num % den == 0` as the fact (2*c // (3*g): no single name to rewrite), if
@@ -273,6 +299,14 @@ def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
 
 
 def requirement_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict[Any, Any]:
+    """The divisibility facts as substitutions (divisibility_rewrites), then the equality
+    facts that hold in this configuration (facts.equality_rewrites)."""
+    names = {**{str(d): d for d in dims}, **env.sym}
+    return equality_rewrites(spec, guard_values(spec, env), names, dims,
+                             divisibility_rewrites(spec, env, dims))
+
+
+def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict[Any, Any]:
     """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer);
     SYM an int param or an input dim (`dims`, the free dims' symbols)."""
     rewrites = {}
@@ -287,6 +321,17 @@ def requirement_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict
     return rewrites
 
 
+def guard_values(spec: Spec, env: Env) -> dict[str, object]:
+    """The values that decide a fact's guards: the configuration's bool/`choices` params
+    and the lets over them only. Any other param may take another value at run time (an
+    int param is any size), so a guard over it decides nothing: its fact is not used."""
+    values = {n: env.val[n] for n in structural_params(spec) if n in env.val}
+    for let in spec.lets.values():
+        if let.name in env.val and let.expr.names <= values.keys():
+            values[let.name] = env.val[let.name]
+    return values
+
+
 def valid_samples(spec: Spec, env: Env, dims: list[Any],
                   rng: random.Random) -> Iterator[Assignment]:
     """Assignments of the free symbols that satisfy `requires`, drawn one at a time (at most
@@ -296,8 +341,10 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
     drawn, attempts = 0, 0
     dim_names = [str(d) for d in dims]
-    rewrites = [requirement_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
+    rewrites = [divisibility_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
                                            requires=[req]), env, dims) for req in spec.requires]
+    equal = equality_rewrites(spec, guard_values(spec, env), {
+        **{str(d): d for d in dims}, **env.sym}, dims)
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -324,6 +371,13 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                     continue  # keep the defaults as they are (input dims have none)
                 assert target is not None  # every symbol of the rewrite has a value: a number
                 values[str(sym)] = int(target)
+        for sym, expr in equal.items():  # and equality facts (each free of those it sets)
+            if str(sym) not in values or attempts == 1 and str(sym) in spec.params:
+                continue
+            value = to_number(expr.xreplace({s: sympy.Integer(values[str(s)])
+                                             for s in expr.free_symbols if str(s) in values}))
+            if isinstance(value, int) and value >= 1:
+                values[str(sym)] = value
         val_env = {**env.val, **values}
         try:
             if not all(req.value(val_env) for req in spec.requires):

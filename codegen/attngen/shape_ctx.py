@@ -66,7 +66,7 @@ class ProverCtx:
         if ok:
             return
         notes = [self.prover.counterexample(sample, a, b)]
-        hint = self.prover.divisibility_hint(a, b)
+        hint = self.prover.hint(a, b)
         code = UNSTATED_DIVISIBILITY if hint else SHAPE_RULE
         if hint:
             notes.append(hint)
@@ -163,9 +163,11 @@ class ProverCtx:
             for other in dims[1:]:
                 ok, sample = self.prover.equal(dims[0], other)
                 if not ok:
+                    hint = self.prover.equality_hint(dims[0], other)
                     self.fail(f"cannot broadcast {' and '.join(fmt_shape(s) for s in shapes)}: "
-                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}", SHAPE_RULE,
-                              self.prover.counterexample(sample, dims[0], other))
+                              f"dim {i} is {fmt_dim(dims[0])} vs {fmt_dim(other)}",
+                              UNSTATED_DIVISIBILITY if hint else SHAPE_RULE,
+                              self.prover.counterexample(sample, dims[0], other), hint)
             out.append(dims[0])
         return tuple(out)
 
@@ -228,6 +230,9 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
             if all(is_dim(v) for v in fact):
                 _check_divisibility(prover, spec, req.text, *fact)
             continue
+        if isinstance(held, sympy.Eq) and is_dim(held.lhs) and is_dim(held.rhs) \
+                and _equality_holds(prover, spec, req.text, held.lhs, held.rhs):
+            continue
         for sample in [{}] if held in (True, False) else prover.samples:
             value = held if held in (True, False) else held.xreplace(sample)
             if value in (True, False) and not value:
@@ -252,3 +257,18 @@ def _check_divisibility(prover: Prover, spec: Spec, text: str, n: Dim, d: Dim, r
                     UNSTATED_DIVISIBILITY, (prover.counterexample(sample, n, d),
                                             f"state it where {spec.name} is used: "
                                             f"requires: [{stmt}]"))
+
+
+def _equality_holds(prover: Prover, spec: Spec, text: str, a: Dim, b: Dim) -> bool:
+    """A sub-spec's equality (`nq == H * W`) in the caller's terms: True if proven (the
+    caller's facts), E404 with the caller's line where one would state it, else False
+    (the samples then report it, E405)."""
+    ok, sample = prover.equal(a, b)
+    if ok:
+        return True
+    hint = prover.equality_hint(a, b)
+    if not hint:
+        return False
+    raise ShapeFail(f"{spec.name} requires {text}: here {fmt_dim(a)} == {fmt_dim(b)} is "
+                    "not always true", UNSTATED_DIVISIBILITY,
+                    (prover.counterexample(sample, a, b), hint))

@@ -42,6 +42,7 @@ from .errors import (
     Loc,
     SpecError,
 )
+from .facts import active_equalities
 from .infer import Inference
 from .loader import Loader
 from .model import Input, Node, Spec, cases_of, is_declaration, tensor_decl
@@ -183,6 +184,13 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                             env[name] = e * k + r % e
                             (values if name in values else params)[name] = env[name]
                 _lets(spec, env)
+                guards = {k: v for k, v in env.items() if k not in values}
+                for lhs, rhs in active_equalities(spec, guards):  # equality facts alike
+                    for side, other in ((lhs, rhs), (rhs, lhs)):
+                        if side.text in values and isinstance(v := other.value(env), int) \
+                                and v >= 1:
+                            env[side.text] = values[side.text] = v
+                            break
                 if all(req.value(env) for req in spec.requires):
                     present = set(optional) if i % 2 == 0 else set()
                     samples.append(Sample(params, values, present))

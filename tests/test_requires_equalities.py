@@ -1,0 +1,231 @@
+"""Equality facts in `requires` (issue 13): `nq == H * W`, or `not mix or nq == H * W` in
+the configurations where its guard is false, are substitutions the checker proves shapes
+with; the generated forward (or constructor) enforces each; a shape that only holds under
+such an equality is E404 with the line to add (docs/spec.md, "requires")."""
+
+import importlib.util
+import random
+import re
+import textwrap
+from pathlib import Path
+
+import attngen
+import pytest
+from attngen.cli import main
+
+# tokens (B, nq, C) folded into an H x W map, mixed by a depthwise conv, added back
+MIXER = """\
+name: TokenMixer
+params:
+  C: {type: int, example: 8}
+  H: 7
+  W: 5
+requires:
+  - nq == H * W
+inputs:
+  x: [B, nq, C]
+graph:
+  t:     {op: permute, in: x, dims: [0, 2, 1], shape: [B, C, nq]}
+  grid:  {op: view, in: t, to: [B, C, H, W], shape: [B, C, H, W]}
+  conv:  {op: Conv2d, args: [C, C, 3], padding: 1, groups: C, in: grid}
+  flat:  {op: flatten, in: conv, start_dim: 2, shape: [B, C, H * W]}
+  back:  {op: permute, in: flat, dims: [0, 2, 1], shape: [B, H * W, C]}
+  out:   {op: add, in: [x, back], shape: [B, nq, C]}
+outputs: out
+"""
+
+# the same mixing only when `mix` is true: the fact holds only there
+CONDITIONAL = """\
+name: MaybeMixer
+params:
+  C: {type: int, example: 8}
+  H: 7
+  W: 5
+  mix: true
+requires:
+  - not mix or nq == H * W
+inputs:
+  x: [B, nq, C]
+graph:
+  t:     {when: mix, op: permute, in: x, dims: [0, 2, 1], shape: [B, C, nq]}
+  grid:  {when: mix, op: view, in: t, to: [B, C, H, W], shape: [B, C, H, W]}
+  conv:  {when: mix, op: Conv2d, args: [C, C, 3], padding: 1, groups: C, in: grid}
+  flat:  {when: mix, op: flatten, in: conv, start_dim: 2, shape: [B, C, H * W]}
+  back:  {when: mix, op: permute, in: flat, dims: [0, 2, 1], shape: [B, H * W, C]}
+  out:
+    cases:
+      - {when: mix, op: add, in: [x, back]}
+      - {when: not mix, op: mul, in: x, other: 2}
+    shape: [B, nq, C]
+outputs: out
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([*map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def built_module(tmp_path: Path, capsys, name: str, text: str):
+    path = write(tmp_path, f"{name}.yaml", text)
+    code, err = run(capsys, "build", "--no-svg", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    loaded = importlib.util.spec_from_file_location(f"_eq_{name}", tmp_path / "out" / f"{name}.py")
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
+def test_an_equality_fact_makes_the_spec_check(tmp_path, capsys):
+    assert run(capsys, "check", write(tmp_path, "mixer.yaml", MIXER)) == (0, "")
+
+
+def test_without_the_fact_e404_gives_the_line_to_add(tmp_path, capsys):
+    path = write(tmp_path, "bare.yaml", MIXER.replace("requires:\n  - nq == H * W\n", ""))
+    code, err = run(capsys, "check", path)
+    assert code == 1, err
+    # the first node that needs it: the view's element count (B*C*nq vs B*C*H*W)
+    assert re.search(r"bare\.yaml:10:3: error\[E404\]: node 'grid'", err), err
+    assert "state it with requires: [nq == H*W]" in err, err
+    path.write_text(path.read_text().replace("inputs:", "requires: [nq == H*W]\ninputs:"))
+    assert run(capsys, "check", path) == (0, "")
+
+
+def test_the_fact_is_a_substitution_not_a_sample(tmp_path):
+    """The prover proves nq == H*W by rewriting nq, and every sample it draws satisfies
+    the fact by construction, the first at the defaults (rejection found a few, by luck)."""
+    import sympy
+    from attngen.checker import input_dims
+    from attngen.configs import param_env
+    from attngen.prover import Prover, requirement_rewrites, valid_samples
+
+    spec = attngen.load(write(tmp_path, "mixer.yaml", MIXER)).spec
+    env = param_env(spec, {})
+    dims = input_dims(spec, env)
+    nq, h, w = sympy.symbols("nq H W", integer=True, positive=True)
+    rewrites = requirement_rewrites(spec, env, dims)
+    assert rewrites == {nq: h * w}
+    assert Prover(rewrites, []).equal(nq, h * w) == (True, None)  # no samples to test on
+    samples = list(valid_samples(spec, env, dims, random.Random(0)))
+    assert len(samples) == 24 and all(s[nq] == s[h] * s[w] for s in samples)
+    assert (samples[0][h], samples[0][w], samples[0][nq]) == (7, 5, 35)
+
+
+def test_the_generated_forward_enforces_the_fact(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    generated = built_module(tmp_path, capsys, "mixer", MIXER)
+    module = generated.TokenMixer(C=4, H=3, W=2)
+    assert module(torch.randn(2, 6, 4)).shape == (2, 6, 4)
+    with pytest.raises(ValueError, match=r"TokenMixer: requires nq == H \* W"):
+        module(torch.randn(2, 7, 4))
+
+
+def test_a_wrong_fact_is_refused(tmp_path, capsys):
+    # stating nq == H * W + 1 does not make nq == H * W: the checker still refuses the add
+    wrong = MIXER.replace("nq == H * W", "nq == H * W + 1")
+    code, err = run(capsys, "check", write(tmp_path, "wrong.yaml", wrong))
+    assert code == 1 and "error[E403]: node 'grid'" in err, err
+    # a fact over params only is checked at the defaults, and by the constructor
+    params = MIXER.replace("  - nq == H * W\n", "  - nq == H * W\n  - H == W\n")
+    code, err = run(capsys, "check", write(tmp_path, "square.yaml", params))
+    assert code == 1 and "error[E405]" in err and "'H == W' does not hold" in err, err
+    generated = built_module(tmp_path, capsys, "square",
+                             params.replace("  W: 5\n", "  W: 7\n"))
+    with pytest.raises(ValueError, match="requires H == W"):
+        generated.TokenMixer(C=4, H=3, W=2)
+
+
+def test_a_conditional_fact_applies_only_in_its_branch(tmp_path, capsys):
+    assert run(capsys, "check", write(tmp_path, "maybe.yaml", CONDITIONAL)) == (0, "")
+    # where `mix` is false the fact is not stated: the same add there is E404, and the
+    # line to add is guarded by that configuration
+    both = CONDITIONAL.replace("- {when: not mix, op: mul, in: x, other: 2}",
+                               "- {when: not mix, op: add, in: [x, x]}").replace(
+        "  t:     {when: mix, op", "  t:     {op").replace(
+        "  grid:  {when: mix, op", "  grid:  {op")
+    code, err = run(capsys, "check", write(tmp_path, "both.yaml", both))
+    assert code == 1, err
+    assert re.search(r"both\.yaml:\d+:3: error\[E404\]: node 'grid': .* \(when mix=False\)",
+                     err), err
+    assert "requires: [mix or nq == H*W]" in err, err
+
+
+def test_a_conditional_fact_at_run_time(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    generated = built_module(tmp_path, capsys, "maybe", CONDITIONAL)
+    x = torch.randn(2, 7, 4)  # 7 tokens: no 3 x 2 map
+    assert torch.equal(generated.MaybeMixer(C=4, H=3, W=2, mix=False)(x), 2 * x)
+    with pytest.raises(ValueError, match="requires not mix or nq == H"):
+        generated.MaybeMixer(C=4, H=3, W=2, mix=True)(x)
+
+
+def test_verify_draws_samples_in_both_branches(tmp_path, capsys):
+    pytest.importorskip("torch")
+    path = write(tmp_path, "maybe.yaml", CONDITIONAL)
+    code = main(["verify", "-n", "4", "--no-export", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    mixed = re.findall(r"sample \d+: .*mix=True.*nq=(\d+)", out)
+    assert mixed, out  # drawn with nq == H * W, not left to chance
+    assert re.search(r"sample \d+: .*mix=False", out), out
+
+
+def test_a_sub_specs_equality_is_e404_at_the_call(tmp_path, capsys):
+    write(tmp_path, "mixer.yaml", MIXER)
+    caller = """\
+    name: Caller
+    params:
+      channels: {type: int, example: 8}
+      side: 5
+    inputs:
+      tokens: [B, N, channels]
+    graph:
+      m: {use: mixer.yaml, C: channels, H: side, W: side, in: tokens}
+    outputs: m
+    """
+    path = write(tmp_path, "caller.yaml", caller)
+    code, err = run(capsys, "check", path)
+    assert code == 1, err
+    assert re.search(r"caller\.yaml:8:3: error\[E404\]: node 'm': TokenMixer requires "
+                     r"nq == H \* W: here N == side\*\*2 is not always true", err), err
+    assert "requires: [N == side**2]" in err, err
+    path.write_text(path.read_text().replace("inputs:", "requires: [N == side**2]\ninputs:"))
+    assert run(capsys, "check", path) == (0, "")
+
+
+def test_no_equality_hint_where_the_dim_is_on_both_sides(tmp_path, capsys):
+    """A conv that shrinks the map (padding 0) is a wrong spec, not a missing fact."""
+    text = """\
+    name: Shrink
+    params:
+      C: {type: int, example: 8}
+    inputs:
+      x: [B, C, L]
+    graph:
+      conv: {op: Conv1d, args: [C, C, 3], in: x, shape: [B, C, L]}
+    outputs: conv
+    """
+    code, err = run(capsys, "check", write(tmp_path, "shrink.yaml", text))
+    assert code == 1 and "error[E400]" in err and "requires:" not in err, err
+
+
+def test_a_guard_over_an_int_param_decides_nothing(tmp_path, capsys):
+    """`k == 1 or nq == H * W` with k an int param: k may be 1 at run time, where forward
+    lets any nq through, so the equality cannot prove an add that runs whatever k is."""
+    text = MIXER.replace("  W: 5\n", "  W: 5\n  k: 3\n").replace(
+        "  - nq == H * W\n", "  - k == 1 or nq == H * W\n")
+    code, err = run(capsys, "check", write(tmp_path, "int_guard.yaml", text))
+    assert code == 1 and "error[E404]: node 'grid'" in err, err
+    structural = text.replace("  k: 3\n", "  k: {default: 3, choices: [1, 3]}\n")
+    code, err = run(capsys, "check", write(tmp_path, "choices_guard.yaml", structural))
+    # with k a choice the guard is decided per configuration: the fact holds where k is 3,
+    # and where k is 1 the fold is E404 with the line for that configuration only
+    assert code == 1 and "(when k=1)" in err and "requires: [k != 1 or nq == H*W]" in err, err
+    assert "(when k=3)" not in err, err
