@@ -77,26 +77,25 @@ class AFT_FULL(nn.Module):
         fc_q = self.fc_q(input_)
         fc_k = self.fc_k(input_)
         fc_v = self.fc_v(input_)
+        # (B, N, d_model) -> (B, 1, N, d_model)
+        keys = fc_k.unsqueeze(1)
         if not self.simple:
-            # (B, N, d_model) -> (B, 1, N, d_model)
-            keys = fc_k.unsqueeze(1)
             # (n, n) -> (n, n, 1)
             biases = self.position_biases.unsqueeze(2)
-            # (B, 1, N, d_model), (n, n, 1) -> (B, N, N, d_model)
-            logits = keys + biases
-            weights = torch.softmax(logits, dim=2)
-            # (B, N, d_model) -> (B, 1, N, d_model)
-            values = fc_v.unsqueeze(1)
-            # (B, N, N, d_model), (B, 1, N, d_model) -> (B, N, N, d_model)
-            weighted = weights * values
-            # (B, N, N, d_model) -> (B, N, d_model)
-            context = weighted.sum(2)
-        if self.simple:
-            simple_weights = torch.softmax(fc_k, dim=1)
-            simple_weighted = simple_weights * fc_v
-            # (B, N, d_model) -> (B, 1, d_model)
-            simple_context = simple_weighted.sum(1, keepdim=True)
+        # (B, 1, N, d_model), (n, n, 1) -> (B, 1 if simple else N, N, d_model)
+        # (B, 1, N, d_model)
+        # -> (B, 1 if simple else N, N, d_model) -- one row of logits shared by every token
+        logits = keys + biases if not self.simple else keys
+        # over the keys t'
+        weights = torch.softmax(logits, dim=2)
+        # (B, N, d_model) -> (B, 1, N, d_model)
+        values = fc_v.unsqueeze(1)
+        # (B, 1 if simple else N, N, d_model), (B, 1, N, d_model)
+        # -> (B, 1 if simple else N, N, d_model)
+        weighted = weights * values
+        # (B, 1 if simple else N, N, d_model) -> (B, 1 if simple else N, d_model)
+        context = weighted.sum(2)
         sigmoid = self.sigmoid(fc_q)
-        # (B, N, d_model), (B, 1, d_model) -> (B, N, d_model)
-        out = sigmoid * context if not self.simple else sigmoid * simple_context
+        # (B, N, d_model), (B, 1 if simple else N, d_model) -> (B, N, d_model)
+        out = sigmoid * context
         return out
