@@ -181,3 +181,73 @@ def test_emsa_masks_the_scores_before_the_softmax_where_the_original_fills_after
             again = generated(queries, changed, changed, mask)
         torch.testing.assert_close(again[:, :3], masked[:, :3])
         assert not torch.allclose(again[:, 3:], masked[:, 3:])
+def _psa_pair():
+    """The original's behaviour (plain-list layers, in-place writes) and the generated
+    module with the same weights, copied layer by layer (the original has no state_dict)."""
+    from references.psa import PSAAsWritten
+
+    torch.manual_seed(0)
+    original = PSAAsWritten(16, 2, 4)
+    generated = load_generated("psa").PSA(16, 2, 4)
+    for mine, theirs in [*zip(generated.convs, original.convs, strict=True),
+                         *zip(generated.se_blocks, original.se_blocks, strict=True)]:
+        mine.load_state_dict(theirs.state_dict(), strict=True)
+    return original, generated
+
+
+def test_psa_registers_the_layers_the_original_keeps_in_plain_lists():
+    original, generated = _psa_pair()
+    assert original.state_dict() == {} and list(original.parameters()) == []
+    assert set(generated.state_dict()) == {
+        *(f"convs.{i}.{p}" for i in range(4) for p in ("weight", "bias")),
+        *(f"se_blocks.{i}.{j}.weight" for i in range(4) for j in (1, 3))}
+    in_lists = [p for layers in (original.convs, original.se_blocks)
+                for layer in layers for p in layer.parameters()]
+    assert sum(p.numel() for p in generated.parameters()) == sum(p.numel() for p in in_lists)
+
+
+def test_psa_backward_works_where_the_original_s_in_place_writes_break_it():
+    original, generated = _psa_pair()
+    x = torch.randn(2, 16, 5, 7)
+    given = x.clone()
+    with torch.no_grad():
+        expected = original(given)
+    assert not torch.equal(given, x)  # the original wrote its conv outputs into the input
+    out = generated(x)
+    torch.testing.assert_close(out, expected)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        original(x.clone()).sum().backward()
+    leaf = x.clone().requires_grad_()
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        original(leaf)
+    generated(leaf).sum().backward()
+    assert leaf.grad is not None and torch.isfinite(leaf.grad).all()
+    assert all(p.grad is not None for p in generated.parameters())
+
+
+def test_aft_softmax_stays_finite_where_the_original_s_exp_overflows():
+    """The reference computes exp(k + w) unshifted, as the original does: NaN (inf / inf)
+    once k + w passes about 88; the spec's softmax is shift-invariant."""
+    from references.aft import AFT_FULL
+
+    torch.manual_seed(0)
+    reference = AFT_FULL(8, n=4).eval()
+    generated = load_generated("aft_full").AFT_FULL(8, n=4).eval()
+    generated.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 4, 8)
+    with torch.no_grad():
+        moderate = generated(x)
+        torch.testing.assert_close(moderate, reference(x))
+        for module in (reference, generated):
+            module.fc_k.bias.fill_(100.0)  # every key shifted by 100: the same weights
+        assert torch.isnan(reference(x)).any()
+        torch.testing.assert_close(generated(x), moderate)
+
+
+def test_aft_refuses_a_token_count_other_than_n():
+    """The original reshapes its n x n biases to the input's token count: 1 or n**2
+    tokens run (n**2 with the biases cancelling out); the spec requires n == N."""
+    generated = load_generated("aft_full").AFT_FULL(8, n=2)
+    for tokens in (1, 4):
+        with pytest.raises(ValueError, match="AFT_FULL: requires n == N"):
+            generated(torch.randn(2, tokens, 8))

@@ -15,7 +15,7 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "eca_adaptive", "se_avgmax", "se_max", "sk_two_branch",
                     # External-Attention-pytorch's
                     "bam", "double_attention",
-                    "parallel_polarized_self_attention", "parnet_attention",
+                    "parallel_polarized_self_attention", "parnet_attention", "psa",
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
                     "shuffle_attention"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]

@@ -361,3 +361,35 @@ def test_requirement_on_a_list_items_dim(tmp_path, capsys):
     assert module([torch.ones(1, 2, 4), torch.ones(1, 2, 4)]).shape == (1, 2, 4)
     with pytest.raises(ValueError, match="requires H % 2 == 0"):
         module([torch.ones(1, 2, 3), torch.ones(1, 2, 3)])
+
+
+PAIR_BIAS = """\
+name: PairBias
+params:
+  n: {default: 40}
+requires:
+  - N == n   # the biases are sized for n tokens
+  - n == D   # of n features each (either way round)
+inputs:
+  x: [B, N, D]
+graph:
+  bias: {param: [n, n], init: zeros}
+  rows: {op: rearrange, in: x, pattern: 'b j d -> b 1 j d'}
+  cols: {op: rearrange, in: bias, pattern: 'i j -> i j 1'}
+  out:  {op: add, in: [rows, cols], shape: [B, N, N, D]}
+outputs: out
+"""
+
+
+def test_an_input_dim_equal_to_a_param_is_a_fact(tmp_path, capsys):
+    """`N == n` lets the checker prove (B, 1, N, D) + (n, n, 1), and the samplers of
+    `check` and `verify` draw N as n (two such dims, at random, would match rarely)."""
+    path = write(tmp_path, "pair.yaml", PAIR_BIAS)
+    assert run(capsys, "check", "-q", path) == (0, "")
+    without = write(tmp_path, "bare.yaml", PAIR_BIAS.replace(
+        "  - N == n   # the biases are sized for n tokens\n", ""))
+    code, err = run(capsys, "check", without)
+    assert code == 1 and "error[E403]" in err and "N vs n" in err, err
+    pytest.importorskip("torch")
+    code, err = run(capsys, "verify", "-n", "3", "--no-export", path)
+    assert code == 0, err

@@ -160,7 +160,7 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     configs = configurations(spec)
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
-    facts = spec.divisibility()
+    facts, equalities = spec.divisibility(), spec.equalities()
     samples = []
     for i in range(n):
         for attempt in range(200):
@@ -183,6 +183,10 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                             k = max(1, env[name] // e) + (i > 0 and rng.random() < 0.5)
                             env[name] = e * k + r % e
                             (values if name in values else params)[name] = env[name]
+                for name, expr in equalities:  # and `DIM == E` facts on input dims
+                    value = expr.value(env)
+                    if name in values and isinstance(value, int) and value > 0:
+                        env[name] = values[name] = value
                 _lets(spec, env)
                 guards = {k: v for k, v in env.items() if k not in values}
                 for lhs, rhs in active_equalities(spec, guards):  # equality facts alike
@@ -389,9 +393,12 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
     model = construct(module.__dict__, spec, sample)
     inputs = make_inputs(spec, sample)
-    dims = list(sample.dims)
+    equal = {name for name, other in spec.equalities()  # `n == N`: the constructor fixes N
+             if name in sample.dims and not other.names & set(sample.dims)}
+    dims = [d for d in sample.dims if d not in equal]
     fixed = [p for p in spec.params if any(
         d.text == p for inp in spec.sources().values() for d in inp.tensor_shape)]
+    fixed += [d for d in sample.dims if d in equal]
 
     def dynamic(make: Callable[[str], object]) -> dict[str, object]:
         dyn: dict[str, object] = {}
@@ -472,7 +479,8 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
         report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"exported module returns "
                                         f"{len(got)} tensors, the spec {len(want)}"))
         return
-    fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in static}
+    fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in [*static, *equal]
+           if d in sample.dims}
     points = [{dim_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
     for i, (g, w) in enumerate(zip(got, want, strict=False)):
