@@ -447,8 +447,10 @@ def ops_markdown() -> str:
                "(one entry per input, the last serving the rest; `any` is every family) and "
                "the family it gives, or how it promotes them, as PyTorch does in the order "
                "bool, int, float, complex: " + "; ".join(
-                   f"{code(k)} is {v}" for k, v in GIVES.items()) + ". An input of a "
-               "family the op does not take is E402."), ""]
+                   f"{code(k)} is {v}" for k, v in GIVES.items()) + ". `(or dtype)` "
+               "after it: a `dtype` argument the spec gives names the family instead "
+               "(`eye`'s `dtype: bool`). An input of a family the op does not take is "
+               "E402."), ""]
     by_group: dict[str, list[ops.Op]] = {}
     for op in sorted(ops.REGISTRY.values(), key=lambda o: o.name.lower()):
         by_group.setdefault(op.group, []).append(op)
@@ -490,5 +492,6 @@ def ops_markdown() -> str:
               ("- `group`: the diagram group, whose colours boxes take; a new one is declared "
                "once with `add_group(Group(...))` beside the op, and the diagrams' colour key "
                "shows its `legend`;"),
-              ("- `key_args`: the arguments diagram boxes show."), ""]
+              ("- `key_args`: the arguments diagram boxes show, by position while they "
+               "are the op's first arguments in order, then by name."), ""]
     return "\n".join(lines)
