@@ -16,7 +16,7 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     # External-Attention-pytorch's
                     "bam", "double_attention",
                     "parallel_polarized_self_attention", "parnet_attention",
-                    "sequential_polarized_self_attention", "simam"]
+                    "sequential_polarized_self_attention", "simam", "criss_cross"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features
