@@ -70,6 +70,7 @@ def test_bam_pads_its_dilated_convs_by_dia_val_where_the_original_pads_by_1():
     assert not torch.allclose(generated(x7), original(x7))
 
 
+
 def test_shuffle_attention_refuses_groups_that_do_not_halve_where_the_original_fails_later():
     """channel 20, G 4: groups of 5 channels, which chunk(2) halves as 3 + 2, while the
     per-half weights have 20 // 8 = 2 channels."""
@@ -129,18 +130,6 @@ def _s2_pair(channels=16):
     return original, generated
 
 
-def _emsa_pair(**kwargs):
-    """The original's masking (after the softmax) and the generated EMSA, with the
-    original's weights loaded strictly into the generated one."""
-    from references.emsa import EMSAMaskAfterSoftmax
-
-    torch.manual_seed(0)
-    original = EMSAMaskAfterSoftmax(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
-    generated = load_generated("emsa").EMSA(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
-    generated.load_state_dict(original.state_dict(), strict=True)
-    return original, generated
-
-
 def test_s2_attention_shifts_where_the_originals_in_place_copy_smears():
     """The first quarter of spatial_shift1 moves down by one row: in the original, row 0 is
     copied over every row instead."""
@@ -160,6 +149,21 @@ def test_s2_attention_gradients_agree_with_finite_differences_where_the_original
     x = torch.randn(2, 8, 3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(generated, (x,))
     assert not torch.autograd.gradcheck(original, (x,), raise_exception=False)
+
+
+
+def _emsa_pair(**kwargs):
+    """The original's masking (after the softmax) and the generated EMSA, with the
+    original's weights loaded strictly into the generated one."""
+    from references.emsa import EMSAMaskAfterSoftmax
+
+    torch.manual_seed(0)
+    original = EMSAMaskAfterSoftmax(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated = load_generated("emsa").EMSA(16, 8, 8, 4, H=5, W=3, **kwargs).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
 @pytest.mark.parametrize("ratio, apply_transform", [(1, False), (1, True), (3, False), (3, True)])
 def test_emsa_masks_the_scores_before_the_softmax_where_the_original_fills_after_it(
         ratio, apply_transform):
@@ -181,6 +185,9 @@ def test_emsa_masks_the_scores_before_the_softmax_where_the_original_fills_after
             again = generated(queries, changed, changed, mask)
         torch.testing.assert_close(again[:, :3], masked[:, :3])
         assert not torch.allclose(again[:, 3:], masked[:, 3:])
+
+
+
 def _psa_pair():
     """The original's behaviour (plain-list layers, in-place writes) and the generated
     module with the same weights, copied layer by layer (the original has no state_dict)."""
@@ -251,3 +258,81 @@ def test_aft_refuses_a_token_count_other_than_n():
     for tokens in (1, 4):
         with pytest.raises(ValueError, match="AFT_FULL: requires n == N"):
             generated(torch.randn(2, tokens, 8))
+
+
+
+def _outlook_pair(*args):
+    """The original's behaviour (padding and stride by position) and the generated module,
+    with the original's weights loaded strictly into the generated one."""
+    from references.outlook import OutlookAttentionAsWritten
+
+    torch.manual_seed(0)
+    original = OutlookAttentionAsWritten(*args).eval()
+    generated = load_generated("outlook_attention").OutlookAttention(*args).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
+def test_outlook_at_kernel_3_padding_1_stride_1_is_the_original():
+    original, generated = _outlook_pair(16, 2)  # kernel 3, padding 1, stride 1
+    x = torch.randn(2, 5, 7, 16)
+    torch.testing.assert_close(generated(x), original(x))
+
+
+@pytest.mark.parametrize("kernel_size, padding, stride", [(3, 1, 2), (5, 2, 1), (1, 0, 1)])
+def test_outlook_unfolds_with_padding_and_stride_where_the_original_fails(
+        kernel_size, padding, stride):
+    """The original's Unfold(kernel_size, padding, stride) is dilation=padding,
+    padding=stride: its windows do not match the pooled grid (or dilation 0 is refused)."""
+    from references.outlook import OutlookAttention
+
+    original, generated = _outlook_pair(16, 2, kernel_size, padding, stride)
+    x = torch.randn(2, 7, 6, 16)
+    with pytest.raises(RuntimeError):
+        original(x)
+    intent = OutlookAttention(16, 2, kernel_size, padding, stride).eval()
+    intent.load_state_dict(original.state_dict(), strict=True)
+    torch.testing.assert_close(generated(x), intent(x))
+
+
+def _criss_cross_pair():
+    from references.criss_cross import CrissCrossAttentionCpuMask
+
+    torch.manual_seed(0)
+    original = CrissCrossAttentionCpuMask(16)
+    with torch.no_grad():
+        original.gamma.fill_(0.5)
+    generated = load_generated("criss_cross").CrissCrossAttention(16)
+    generated.load_state_dict(original.state_dict(), strict=True)
+    return original, generated
+
+
+def test_criss_cross_masks_on_the_input_s_device_and_dtype_where_the_original_fails():
+    """The original adds a float32 mask made on the CPU: in float32 on the CPU the two are
+    equal; in bfloat16, or on another device (meta here, a GPU alike), it fails."""
+    original, generated = _criss_cross_pair()
+    x = torch.randn(2, 16, 5, 7)
+    torch.testing.assert_close(generated(x), original(x))
+    original.bfloat16(), generated.bfloat16()
+    with pytest.raises(RuntimeError):  # bf16 values times the float32 weights
+        original(x.bfloat16())
+    assert generated(x.bfloat16()).dtype == torch.bfloat16
+    original.float().to("meta"), generated.float().to("meta")
+    with pytest.raises(RuntimeError):  # a CPU mask added to meta energies
+        original(x.to("meta"))
+    assert generated(x.to("meta")).device.type == "meta"
+
+
+def test_ufo_never_applies_its_dropout_and_a_zero_query_is_nan_in_both():
+    from references.ufo import UFOAttention
+
+    torch.manual_seed(0)
+    reference = UFOAttention(16, 8, 6, 4, dropout=0.9).train()
+    generated = load_generated("ufo_attention").UFOAttention(16, 8, 6, 4, dropout=0.9).train()
+    generated.load_state_dict(reference.state_dict(), strict=True)
+    q, kv = torch.randn(2, 5, 16), torch.randn(2, 3, 16)
+    q[0, 1] = 0  # fc_q's bias is zero at initialisation: the query is zero, its norm 0
+    outs = [m(q, kv, kv) for m in (reference, reference, generated)]
+    torch.testing.assert_close(outs[0], outs[1], equal_nan=True)  # training mode: no dropout
+    torch.testing.assert_close(outs[2], outs[0], equal_nan=True)
+    assert outs[2][0, 1].isnan().all() and not outs[2][1].isnan().any()

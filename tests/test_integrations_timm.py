@@ -17,7 +17,7 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "bam", "double_attention",
                     "parallel_polarized_self_attention", "parnet_attention", "psa",
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
-                    "shuffle_attention"]
+                    "shuffle_attention", "criss_cross"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features

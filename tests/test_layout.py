@@ -149,6 +149,17 @@ def test_comments_break_before_the_arrow_then_after_commas():
     assert all(o.startswith("#   ") for o in out[1:] if not o.startswith("# -> "))
 
 
+def test_a_comment_whose_doc_has_a_comma_after_a_long_shape_is_wrapped():
+    """The doc's `, ` (outside the shape's parentheses) left a first piece whose only cut was
+    its own end: the wrapping recursed forever (OutlookAttention's unfold)."""
+    count = "(1 + ((H - kernel_size + 2*padding) // stride))"
+    text = (f"(B, dim, H, W) -> (B, dim*kernel_size**2, {count}*{count.replace('H', 'W')}) "
+            "-- each window's values as a column, one column per window")
+    out = layout.comment(text, 8)
+    assert " ".join(o[2:] for o in out).split() == text.split()
+    assert all(8 + len(o) <= layout.WIDTH for o in out)
+
+
 def test_a_line_it_cannot_read_is_left_as_it_is():
     line = "x = " + "a" * 100 + " $ b"
     assert layout.statement(line, 4) == ["    " + line]

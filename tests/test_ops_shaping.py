@@ -350,3 +350,44 @@ def test_shift_is_a_shift_where_an_overlapping_in_place_copy_smears(tmp_path):
     y = run(tmp_path, text, x)
     assert torch.equal(y[:, 1:], x[:, :-1]) and torch.equal(y[:, :1], x[:, :1])
     assert not torch.equal(y, smeared)
+@pytest.mark.parametrize("dtype, family", [("bool", torch.bool), ("long", torch.long)])
+def test_eye_with_a_dtype_is_a_mask_of_that_dtype_from_a_float_input(tmp_path, dtype, family):
+    """`dtype: bool` gives a diagonal mask from a float input (CrissCross masks its own
+    position with it); the checker follows the dtype (a bool one reaches masked_fill)."""
+    text = spec_text("  x: [B, n, n]\n",
+                     f"  diag: {{op: eye, in: x, n: n, dtype: {dtype}}}\n"
+                     "  y: {op: identity, in: diag}\n")
+    got = run(tmp_path, text, torch.randn(2, 3, 3))
+    assert got.dtype == family and torch.equal(got, torch.eye(3, dtype=family))
+    shown = attngen.load(str(tmp_path / "t.yaml")).checked.shape_text("diag", dtype=True)
+    assert shown == "(n, n) " + {"bool": "bool", "long": "int"}[dtype]
+
+
+def test_eye_s_dtype_is_checked_like_any_tensor_s(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(spec_text(
+        X4, "  i: {op: eye, in: x, n: H, dtype: long}\n  y: {op: softmax, in: i, dim: 0}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "softmax takes float tensors as input 0, got a int tensor" in capsys.readouterr().err
+    (tmp_path / "t.yaml").write_text(spec_text(X4, "  y: {op: eye, in: x, n: H, dtype: int8}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "one of 'bool', 'long'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", [(7, 5), (6, 9), (1, 4)])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1), (3, 3, 0)])
+def test_avg_pool_with_ceil_mode_rounds_up_as_torch_does(tmp_path, size, kernel, stride,
+                                                         padding):
+    text = spec_text(X4, f"  y: {{op: AvgPool2d, kernel_size: {kernel}, stride: {stride}, "
+                         f"padding: {padding}, ceil_mode: true, in: x}}\n")
+    x = torch.randn(2, 3, *size)
+    want = torch.nn.functional.avg_pool2d(x, kernel, stride, padding, ceil_mode=True)
+    assert torch.equal(run(tmp_path, text, x), want)  # run() compares the checker's shape
+
+
+def test_ceil_mode_needs_stride_at_most_kernel_minus_padding(tmp_path, capsys):
+    """Past that, torch drops a last window that starts beyond the input: a size the shape
+    rule does not follow, so it is refused."""
+    (tmp_path / "t.yaml").write_text(spec_text(
+        X4, "  y: {op: AvgPool2d, kernel_size: 2, stride: 3, ceil_mode: true, in: x}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "kernel_size - padding - stride with ceil_mode is -1" in capsys.readouterr().err

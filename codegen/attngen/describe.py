@@ -145,14 +145,26 @@ def item_call(item: Item) -> str:
 
 def layer_call(call: Call) -> str:
     """One call with its key arguments: the op's `key_args` (all given, if it names none),
-    positionally; a sub-spec's arguments by name."""
+    positionally while they are the op's first arguments in order, then by name (PyTorch's
+    `Unfold(3, padding=1)`, never `Unfold(3, 1)`, whose 1 is the dilation); a sub-spec's
+    arguments by name."""
+    shown: list[str]
     if isinstance(call, SubSpec):
         shown = [f"{k}={e.text}" for k, e in call.args.items()]
     else:
         op = ops.REGISTRY[call.op]
-        shown = [_shown(call, a) for a in op.key_args if a in call.args]
-        if not op.key_args:
-            shown = [_shown(call, a) for a in call.args]
+        order = [a.name for a in op.args]
+        names = [a for a in op.key_args or order if a in call.args]
+        shown = []
+        place: int | None = 0  # the next argument that may be shown by position, if any
+        for name in names:
+            text = _shown(call, name)
+            if place is not None and order.index(name) == place:
+                place += 1
+            else:
+                place = None
+                text = text if _mapping(call, name) is not None else f"{name}={text}"
+            shown.append(text)
         if len(shown) == 1 and op.args[0].kind == "shape" and op.args[0].name in call.args:
             shown = [_unwrap(shown[0])]  # view(B, C, 1, 1), as PyTorch's varargs form reads
     return f"{callee(call)}({', '.join(shown)})"

@@ -449,8 +449,10 @@ def ops_markdown() -> str:
                "(one entry per input, the last serving the rest; `any` is every family) and "
                "the family it gives, or how it promotes them, as PyTorch does in the order "
                "bool, int, float, complex: " + "; ".join(
-                   f"{code(k)} is {v}" for k, v in GIVES.items()) + ". An input of a "
-               "family the op does not take is E402."), "", "## Memory layout", "",
+                   f"{code(k)} is {v}" for k, v in GIVES.items()) + ". `(or dtype)` "
+               "after it: a `dtype` argument the spec gives names the family instead "
+               "(`eye`'s `dtype: bool`). An input of a family the op does not take is "
+               "E402."), "", "## Memory layout", "",
               ("Each op declares the layout of the tensor it makes, as torch makes it: "
                f"{code(ops.FRESH)}, a new contiguous tensor whatever its inputs are (`Linear`, "
                f"`matmul`, reductions); {code(ops.KEEPS)}, contiguous when its inputs are, "
@@ -504,5 +506,6 @@ def ops_markdown() -> str:
               ("- `group`: the diagram group, whose colours boxes take; a new one is declared "
                "once with `add_group(Group(...))` beside the op, and the diagrams' colour key "
                "shows its `legend`;"),
-              ("- `key_args`: the arguments diagram boxes show."), ""]
+              ("- `key_args`: the arguments diagram boxes show, by position while they "
+               "are the op's first arguments in order, then by name."), ""]
     return "\n".join(lines)

@@ -507,7 +507,7 @@ class Inference:
                                     f"{k}={v}" for k, v in args.items()) + ")", BAD_ARGUMENTS)
             if isinstance(shape, tuple):
                 self.ctx.sizes(shape, f"{op.name}'s output")
-        dtype = op.dtype.result([f for f in families if f is not None])
+        dtype = op.dtype.result([f for f in families if f is not None], args)
         if isinstance(out, list):
             return [TensorType(shape, dtype) for shape in out]
         return TensorType(out, dtype)

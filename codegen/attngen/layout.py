@@ -453,6 +453,8 @@ def _pieces(text: str, room: int) -> list[str]:
     depth = 0
     for i, ch in enumerate(text):
         depth += (ch in "([") - (ch in ")]")
+        if not text[i + 1:].strip():  # a cut must leave text on both sides (no recursion
+            break                         # on the same text)
         if (ch == " " and text[i - 1:i] == ",") or text.startswith(" for ", i):
             cuts.setdefault(depth, []).append(i + 1)
     if not cuts:

@@ -213,13 +213,19 @@ class Dtypes:
 
     takes: tuple[str, ...] = ("float",)
     gives: str = "same"
+    # a str argument that, when the spec gives it, names the result's family instead
+    # (`dtype: bool` of `eye`): "bool", "long" (the int family) or "float"
+    from_arg: str = ""
 
     def allowed(self, index: int) -> tuple[str, ...]:
         """The families input `index` may have."""
         entry = self.takes[min(index, len(self.takes) - 1)]
         return DTYPES if entry == "any" else tuple(entry.split("|"))
 
-    def result(self, families: list[str]) -> str:
+    def result(self, families: list[str], args: dict | None = None) -> str:
+        chosen = (args or {}).get(self.from_arg) if self.from_arg else None
+        if chosen is not None:
+            return "int" if chosen == "long" else chosen
         same = max(families, key=DTYPES.index) if families else "float"
         if self.gives == "same":
             return same
@@ -232,7 +238,8 @@ class Dtypes:
     @property
     def text(self) -> str:
         """`float -> same`, `any, bool -> same`: the rule as docs show it."""
-        return ", ".join(self.takes) + " -> " + self.gives
+        gives = self.gives + (f" (or {self.from_arg})" if self.from_arg else "")
+        return ", ".join(self.takes) + " -> " + gives
 
 
 FLOAT_ONLY = Dtypes()  # float in, the same out: layers, activations, pooling

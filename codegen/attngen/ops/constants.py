@@ -8,7 +8,7 @@ dtype where the constant has no dtype of its own.
 
 from __future__ import annotations
 
-from .base import ANY_DTYPE, FRESH, KEEPS, Arg, Dtypes, Group, Op, add_group, register
+from .base import ANY_DTYPE, FRESH, KEEPS, Arg, CallSite, Dtypes, Group, Op, add_group, register
 from .ctx import ShapeCtx
 
 add_group(Group("constant", "#f6e6f4", "#9a4a8c", "constants"))
@@ -68,10 +68,24 @@ def _eye(ctx: ShapeCtx, ins, a):
     return (a["n"], a["n"] if a["m"] is None else a["m"])
 
 
-register(Op("eye", "constant", (Arg("n", "int", low=1), Arg("m", "int", None, low=1)), _eye,
-            dtype=ANY_DTYPE, layout=FRESH,
-            call="torch.eye({{ n }}{% if 'm' in given %}, {{ m }}{% endif %}, "
-                 "dtype={{ x }}.dtype, device={{ x }}.device)",
+_EYE_DTYPES = {"bool": "torch.bool", "long": "torch.long"}
+
+
+def _eye_call(site: CallSite) -> str:
+    """`torch.eye(n, m, dtype=..., device=x.device)`: the input's dtype, or the one `dtype`
+    names (`bool`: a diagonal mask for masked_fill), written as torch's name for it."""
+    sizes = ", ".join(site.args[k] for k in ("n", "m") if k in site.args)
+    x = site.ins[0]
+    dtype = _EYE_DTYPES.get(str(site.values.get("dtype")), f"{x}.dtype")
+    return f"torch.eye({sizes}, dtype={dtype}, device={x}.device)"
+
+
+register(Op("eye", "constant",
+            (Arg("n", "int", low=1), Arg("m", "int", None, low=1),
+             Arg("dtype", "str", None, choices=tuple(_EYE_DTYPES))), _eye,
+            dtype=Dtypes(("any",), from_arg="dtype"),
+            emit=_eye_call, layout=FRESH,
             rule="[n, m] (m defaults to n)",
-            summary=f"the identity matrix (ones on the diagonal) with {_NEW}",
-            key_args=("n", "m")))
+            summary=f"the identity matrix (ones on the diagonal) with {_NEW}; dtype bool "
+                    "or long gives that dtype instead (bool: a diagonal mask)",
+            key_args=("n", "m", "dtype")))

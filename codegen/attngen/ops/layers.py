@@ -203,8 +203,13 @@ def pool_shape(ctx: ShapeCtx, ins, a):
                 ctx.fail(f"padding {p_} is more than half of kernel_size {k_} (torch refuses it)")
         else:  # symbolic: judged at the default sizes, as argument bounds are
             ctx.in_bounds(2 * p_ - k_, None, 0, "2 * padding - kernel_size")
+    ceil = bool(a.get("ceil_mode", False))
+    if ceil:  # torch drops a last window that would start past the input and its padding:
+        # never so while stride <= kernel_size - padding (judged at the default sizes)
+        for k_, s_, p_ in zip(k, s, p, strict=False):
+            ctx.in_bounds(k_ - p_ - s_, 0, None, "kernel_size - padding - stride with ceil_mode")
     spatial = tuple(
-        ctx.floor((size + 2 * p_ - k_) / s_) + 1
+        ctx.floor((size + 2 * p_ - k_ + (s_ - 1 if ceil else 0)) / s_) + 1
         for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
     )
     return (x[0], x[1], *spatial)
@@ -213,12 +218,14 @@ def pool_shape(ctx: ShapeCtx, ins, a):
 POOL_ARGS = (Arg("kernel_size", "ints", low=1), Arg("stride", "ints", None, low=1),
              Arg("padding", "ints", 0, low=0))
 POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
-for _kind in ("Max", "Avg"):
-    register(Op(
-        f"{_kind}Pool2d", "pool", POOL_ARGS, pool_shape, module=True, layout=KEEPS,
-        torch=f"nn.{_kind}Pool2d", rule=POOL_RULE,
-        summary=f"{_kind.lower()} pooling", key_args=("kernel_size", "stride", "padding"),
-    ))
+register(Op("MaxPool2d", "pool", POOL_ARGS, pool_shape, module=True, torch="nn.MaxPool2d",
+            layout=KEEPS,
+            rule=POOL_RULE, summary="max pooling",
+            key_args=("kernel_size", "stride", "padding")))
+register(Op("AvgPool2d", "pool", (*POOL_ARGS, Arg("ceil_mode", "bool", False)), pool_shape,
+            module=True, torch="nn.AvgPool2d", layout=KEEPS,
+            rule=POOL_RULE + " (ceil_mode: rounded up; stride <= kernel_size - padding)",
+            summary="avg pooling", key_args=("kernel_size", "stride", "padding", "ceil_mode")))
 
 
 # the input rank each mode takes, as torch checks it (the others take 3 to 5 dims)

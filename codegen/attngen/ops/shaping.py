@@ -275,17 +275,17 @@ UNFOLD_RULE = ("[N, C, H, W] -> [N, C * prod(kernel_size), L], L = product over 
                "(size + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1")
 FOLD_RULE = ("[N, C * prod(kernel_size), L] -> [N, C, *output_size], L the number of blocks "
              "of output_size (unfold's formula)")
+_WINDOW_SHOWN = ("kernel_size", "dilation", "padding", "stride")  # every one shapes the windows
 _BY_KEYWORD = "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %}"
 register(Op("unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
             layout=FRESH,
             call="F.unfold({{ x }}, {{ kernel_size }}" + _BY_KEYWORD + ")",
             rule=UNFOLD_RULE, summary="sliding blocks as columns (im2col)",
-            key_args=("kernel_size", "stride")))
+            key_args=_WINDOW_SHOWN))
 register(Op("Unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
             module=True, layout=FRESH,
             torch="nn.Unfold", rule=UNFOLD_RULE,
-            summary="sliding blocks as columns (im2col layer)", key_args=("kernel_size",
-                                                                          "stride")))
+            summary="sliding blocks as columns (im2col layer)", key_args=_WINDOW_SHOWN))
 FOLD_ARGS = (Arg("output_size", "ints", low=1), *WINDOW)
 register(Op("fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
             layout=FRESH,
@@ -293,8 +293,8 @@ register(Op("fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",
                  "{% for k in given if k not in ('output_size', 'kernel_size') %}, "
                  "{{ k }}={{ args[k] }}{% endfor %})",
             rule=FOLD_RULE, summary="columns summed back into an image (col2im)",
-            key_args=("output_size", "kernel_size", "stride")))
+            key_args=("output_size", *_WINDOW_SHOWN)))
 register(Op("Fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
             module=True, torch="nn.Fold", rule=FOLD_RULE, layout=FRESH,
             summary="columns summed back into an image (col2im layer)",
-            key_args=("output_size", "kernel_size", "stride")))
+            key_args=("output_size", *_WINDOW_SHOWN)))
