@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
+from .errors import Diagnostic
 from .model import Spec
 from .ops.ctx import Dim, Shape
 
@@ -67,6 +68,7 @@ class Checked:
     outputs: dict[str, ValueShape] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
     subs: dict[str, Checked] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)  # its own (lint.py), not subs'
 
     def shape_text(self, name: str, *, dtype: bool = False) -> str:
         """A tensor's shape as printers show it; with `dtype`, followed by its dtype family
