@@ -233,6 +233,6 @@ def test_error_codes_are_named_constants():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and re.fullmatch(r"E\d{3}", node.value):
+                    and re.fullmatch(r"[EW]\d{3}", node.value):
                 bare.append(f"{path.name}:{node.lineno} {node.value!r}")
     assert not bare, "use the constants of attngen.errors:\n" + "\n".join(bare)

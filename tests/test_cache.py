@@ -117,7 +117,7 @@ def test_a_broken_entry_is_ignored(cached, tmp_path):
         entry.write_text("{not json")
     assert build(cached, tmp_path / "b") == build(cached, tmp_path / "c", "--no-cache")
     data = json.loads(entries(tmp_path)[0].read_text())  # rewritten by the rebuild
-    assert set(data) == {"format", "key", "deps", "files", "digest"}
+    assert set(data) == {"format", "key", "deps", "files", "warnings", "digest"}
 
 
 def test_failing_specs_are_not_cached_and_still_fail(cached, tmp_path, capsys):
@@ -126,6 +126,34 @@ def test_failing_specs_are_not_cached_and_still_fail(cached, tmp_path, capsys):
     assert main(["build", "--no-svg", str(cached), "-o", str(tmp_path / "a")]) == 1
     assert "error[" in capsys.readouterr().err
     assert not (tmp_path / "a" / "bad.py").exists()  # the good specs are built
+
+
+def test_a_hit_prints_the_warnings_a_build_prints(cached, tmp_path, capsys):
+    shutil.copy(SPECS / "coordatt.yaml", cached)
+    shutil.copy(SPECS / "h_swish.yaml", cached)
+    shutil.copy(SPECS / "h_sigmoid.yaml", cached)
+    build(cached, tmp_path / "a")
+    first = capsys.readouterr().err
+    assert first.count("warning[W100]") == 2 and "coordatt.yaml:19:" in first
+    hits = len(entries(tmp_path))
+    build(cached, tmp_path / "b")  # every spec from the cache
+    assert capsys.readouterr().err == first and len(entries(tmp_path)) == hits
+    out = tmp_path / "c"
+    assert main(["build", "--no-svg", "-W", "error", str(cached), "-o", str(out)]) == 1
+    assert "error[W100]" in capsys.readouterr().err and not (out / "coordatt.py").exists()
+
+
+def test_an_entry_with_malformed_warnings_and_a_valid_digest_is_a_miss(cached, tmp_path):
+    from attngen import cache
+
+    build(cached, tmp_path / "a")
+    entry, data = _entry_of(tmp_path, "se")
+    bad = [["se.yaml", "1", 2, "W100", "text", []]]  # a line that is no number
+    data.update(warnings=bad, digest=cache._content_digest(entry.stem, data["deps"],
+                                                           data["files"], bad))
+    entry.write_text(json.dumps(data))
+    _rebuilt_correctly(cached, tmp_path, entry)
+    assert json.loads(entry.read_text())["warnings"] == []  # not served: stored anew
 
 
 def test_off_switches(cached, tmp_path, monkeypatch):
@@ -231,8 +259,12 @@ def test_a_truncated_entry_is_a_miss(cached, tmp_path):
     lambda d: {**d, "files": {k: v + "\ud800" for k, v in d["files"].items()}},
     lambda d: {**d, "digest": 12345678901234567890},
     lambda d: {k: v for k, v in d.items() if k != "digest"},
+    lambda d: {**d, "warnings": [["se.yaml", "1", 2, "W100", "text", []]]},
+    lambda d: {**d, "warnings": "W100"},
+    lambda d: {k: v for k, v in d.items() if k != "warnings"},
 ], ids=["deps-list", "dep-hash-int", "file-int", "file-list", "files-str", "list", "str",
-        "nul-dep", "surrogate", "digest-int", "no-digest"])
+        "nul-dep", "surrogate", "digest-int", "no-digest", "warning-line-str", "warnings-str",
+        "no-warnings"])
 def test_an_entry_with_wrong_types_is_a_miss(cached, tmp_path, mangle):
     build(cached, tmp_path / "a")
     entry, data = _entry_of(tmp_path, "se")
@@ -247,7 +279,8 @@ def test_a_well_formed_entry_with_a_valid_digest_but_wrong_types_is_a_miss(cache
     entry, data = _entry_of(tmp_path, "se")
     key = entry.stem
     files = {".py": 5, ".dot": 6}
-    data.update(files=files, digest=cache._content_digest(key, data["deps"], files))
+    data.update(files=files,
+                digest=cache._content_digest(key, data["deps"], files, data["warnings"]))
     entry.write_text(json.dumps(data))
     _rebuilt_correctly(cached, tmp_path, entry)
 
@@ -286,7 +319,7 @@ def test_special_files_in_the_cache_or_as_a_dependency_are_never_read(cached, tm
     link.symlink_to("/dev/zero")  # an entry that is a link to an endless file
     # an entry with an endless dependency
     deps = {"/dev/zero": "0" * 64, **data["deps"]}
-    digest = cache._content_digest(entry.stem, deps, data["files"]) \
+    digest = cache._content_digest(entry.stem, deps, data["files"], data["warnings"]) \
         if hasattr(cache, "_content_digest") else None
     entry.write_text(json.dumps({**data, "deps": deps, "digest": digest}))
     sub = cached / "channel_attention.yaml"  # a dependency replaced by a FIFO

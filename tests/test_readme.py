@@ -2,7 +2,8 @@
 
 README.md: its first commands, the tour (the spec listing, the generated excerpt, the error
 example), the module tables against specs/, the command table against the CLI.
-docs/errors.md: exactly the error codes, each example printing what the page shows.
+docs/errors.md: exactly the error and warning codes, each example printing what the page
+shows.
 docs/spec.md: its full specs check, its reserved names are the ones attngen reserves.
 Every relative link of the hand-written pages resolves.
 """
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from attngen import docs, expr, names
 from attngen.cli import main
-from attngen.errors import CODES
+from attngen.errors import CODES, WARNING_CODES
 from conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -193,10 +194,23 @@ def _error_examples() -> list[tuple[str, str, str]]:
     return [(name, f"# {name}\n{body}", shown) for name, body, shown in found]
 
 
+def test_warning_code_table_matches_the_codes():
+    rows = dict(re.findall(r"^\| (W\d{3}) \| (.+?) \|$", ERRORS, re.MULTILINE))
+    assert rows == WARNING_CODES
+
+
+def test_warning_sections_follow_the_codes():
+    headings = re.findall(r"^## (W\d{3}): (.+)$", ERRORS, re.MULTILINE)
+    assert headings == list(WARNING_CODES.items())
+    assert ERRORS.index("\n## Warnings\n") < ERRORS.index(f"\n## {headings[0][0]}: ")
+
+
 def test_every_code_has_an_example():
     shown = "".join(example[2] for example in _error_examples())
     for code in CODES:
         assert f"error[{code}]" in shown, code
+    for code in WARNING_CODES:
+        assert f"warning[{code}]" in shown, code
 
 
 @pytest.mark.usefixtures("one_torch_thread")  # E600 runs `attngen verify`

@@ -25,6 +25,7 @@ from .errors import (
     DUPLICATE_NAME,
     FILE_ERROR,
     Collector,
+    Diagnostic,
     ErrorCode,
     Loc,
     SpecError,
@@ -130,7 +131,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
               use_cache: bool = True, spec_refs: bool = False,
               include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs."""
-    out, failed = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
+    out, failed, _ = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
                                  spec_refs=spec_refs, include=include)
     issues = Collector()
     for problem in failed.values():
@@ -142,10 +143,11 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                    use_cache: bool = True, spec_refs: bool = False,
                    include: Iterable[str | os.PathLike[str]] = ()
-                   ) -> tuple[list[Artifact], dict[Path, SpecError]]:
+                   ) -> tuple[list[Artifact], dict[Path, SpecError], dict[Path, list[Diagnostic]]]:
     """Render in memory every spec that builds: (their artifacts, {spec: its problems} for
-    the others, in the order given). Raises SpecError when an output may not be written
-    (see `refusals`: a problem of the output folder, not of one spec).
+    the others, {spec: its warnings (lint.py)} for those that built with some), each in the
+    order given. Raises SpecError when an output may not be written (see `refusals`: a
+    problem of the output folder, not of one spec).
     `spec_refs`: the generated source names the spec line of every forward line.
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
@@ -168,6 +170,7 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                             include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
+    warned: dict[Path, list[Diagnostic]] = {}
     misses: dict[Path, str | None] = {}  # spec path -> its cache key
     for path in (p for p in paths if p not in failed):
         key = store.key(path, loader.display(path)) if store else None
@@ -177,13 +180,14 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
             done[path] = [Artifact(out_dir / f"{path.stem}{suffix}", data, path, reads)
                           for suffix, data in sorted(hit.files.items(),
                                                      key=lambda kv: _ORDER[kv[0]])]
+            warned[path] = hit.warnings
         else:
             misses[path] = key
     built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
-        arts, problem = built[path]
+        arts, problem, warned[path] = built[path]
         if problem is not None:
             failed[path] = problem
             continue
@@ -192,43 +196,45 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
             deps = loader.files_of(path)
             if all(p in loader.digests for p in deps):  # only what was read is recorded
                 store.put(key, {str(p): loader.digests[p] for p in deps},
-                          {a.path.suffix: a.data for a in arts})
+                          {a.path.suffix: a.data for a in arts}, warned[path])
     out = [art for path in paths if path in done for art in done[path]]
     issues = Collector()
     for problem in refusals(out, out_dir):
         issues.add(problem)
     issues.raise_if_any()
-    return out, {path: failed[path] for path in paths if path in failed}
+    return (out, {path: failed[path] for path in paths if path in failed},
+            {path: warned[path] for path in paths if warned.get(path) and path not in failed})
 
 
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
-def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
-                spec_refs: bool = False) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
-    """Each spec's artifacts, or the SpecError that stopped it; one spec after another,
-    sharing loaded and checked sub-specs. Graphviz runs in subprocesses: each SVG starts as
-    soon as its DOT exists, while the next specs are checked (the threads only wait on the
-    subprocesses). A renderer failure is that spec's error; the other specs go on."""
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer, spec_refs: bool = False
+                ) -> dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]]:
+    """Each spec's artifacts, or the SpecError that stopped it, and its warnings (lint.py);
+    one spec after another, sharing loaded and checked sub-specs. Graphviz runs in
+    subprocesses: each SVG starts as soon as its DOT exists, while the next specs are
+    checked (the threads only wait on the subprocesses). A renderer failure is that spec's
+    error; the other specs go on."""
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
     checked_cache: CheckCache = {}
-    built: dict[Path, tuple[list[Artifact], SpecError | None]] = {}
+    built: dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]] = {}
     try:
         for path in paths:
             try:
-                arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
-                                  spec_refs)
-                built[path] = (arts, None)
+                arts, warnings = _build_one(path, out_dir, loader, checked_cache, pool,
+                                            renderer, spec_refs)
+                built[path] = (arts, None, warnings)
             except SpecError as exc:
-                built[path] = ([], exc)
-        for path, (arts, _) in built.items():
+                built[path] = ([], exc, [])
+        for path, (arts, _, warnings) in built.items():
             try:
                 for art in arts:
                     if isinstance(art.data, Future):
                         art.data = art.data.result()
             except RenderError as exc:
                 built[path] = ([], error(Loc(loader.display(path)), FILE_ERROR,
-                                         f"cannot draw {path.stem}.svg: {exc}"))
+                                         f"cannot draw {path.stem}.svg: {exc}"), warnings)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -236,10 +242,12 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
 
 
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
-               spec_refs: bool = False) -> list[Artifact]:
-    """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
+               spec_refs: bool = False) -> tuple[list[Artifact], list[Diagnostic]]:
+    """A spec's .py, .dot and (with a renderer) .svg, and its warnings (lint.py); the SVG
+    is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render as emit_py
+    from .lint import warnings_of
 
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
@@ -250,7 +258,7 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
     if renderer is not None:
         svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
         arts.append(Artifact(out_dir / f"{path.stem}.svg", svg, path, reads))
-    return arts
+    return arts, warnings_of(checked)
 
 
 def _renderer():

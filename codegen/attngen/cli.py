@@ -1,6 +1,7 @@
 """The `attngen` command line.
 
-Errors print compiler style and exit 1; usage errors exit 2; never a traceback.
+Errors print compiler style and exit 1; usage errors exit 2; never a traceback. Warnings
+(lint.py) print the same way and exit 0, or with `-W error` count as errors.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -29,7 +32,16 @@ from .build import (
 )
 from .cli_args import DIAGRAM_FORMATS, EXIT_USAGE, command_parser
 from .describe import label
-from .errors import Collector, InternalError, Loc, SpecError, did_you_mean, one_line, visible
+from .errors import (
+    Collector,
+    Diagnostic,
+    InternalError,
+    Loc,
+    SpecError,
+    did_you_mean,
+    one_line,
+    visible,
+)
 from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
@@ -126,10 +138,16 @@ def cmd_build(args) -> int:
               + render.INSTALL_HINT, file=sys.stderr)
     if args.watch:
         return _watch(args, out_dir, want_svg and bool(render.available_backends()))
-    arts, failed = artifacts_each(paths, out_dir,
-                                  svg=want_svg and bool(render.available_backends()),
-                                  use_cache=not args.no_cache, spec_refs=args.spec_refs,
-                                  include=args.include)
+    arts, failed, warned = artifacts_each(paths, out_dir,
+                                          svg=want_svg and bool(render.available_backends()),
+                                          use_cache=not args.no_cache,
+                                          spec_refs=args.spec_refs, include=args.include)
+    if args.werror:  # a spec that warns fails: its files are not written
+        failed = {p: failed.get(p) or SpecError(_as_errors(warned[p])) for p in paths
+                  if p in failed or p in warned}
+        arts = [art for art in arts if art.source not in failed]
+    else:
+        _print_warnings(w for found in warned.values() for w in found)
     if failed and (args.all_or_nothing or len(paths) == 1):
         issues = Collector()
         for problem in failed.values():
@@ -188,18 +206,41 @@ def _report_stale(arts, out_dir: Path, what: str, rerun: str) -> int:
 
 
 def cmd_check(args) -> int:
+    from .lint import warnings_of
+
     loader, issues = Loader(include=args.include), Collector()
     cache: CheckCache = {}
+    warned: list[Diagnostic] = []
     for path in collect_specs(args.paths):
         try:
             checked = compile_spec(path, loader, cache)
         except SpecError as exc:
             issues.add(exc)
             continue
+        warned += warnings_of(checked)
         if not args.quiet:
             print(shape_table(checked))
+    if args.werror and warned:
+        issues.add(SpecError(_as_errors(warned)))
+    elif not args.werror:
+        _print_warnings(warned)
     issues.raise_if_any()
     return EXIT_OK
+
+
+def _print_warnings(found: Iterable[Diagnostic]) -> None:
+    """Each warning once (specs share sub-specs and bases), in file order, then a count."""
+    unique = sorted(dict.fromkeys(found), key=lambda w: w.loc)
+    for w in unique:
+        print(w.format(), file=sys.stderr)
+    if unique:
+        print(f"attngen: {len(unique)} warning{'s' if len(unique) != 1 else ''}",
+              file=sys.stderr)
+
+
+def _as_errors(warnings: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """`-W error`: the warnings as errors, with their codes and text."""
+    return [replace(w, severity="error") for w in dict.fromkeys(warnings)]
 
 
 def shape_table(checked) -> str:

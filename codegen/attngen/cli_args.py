@@ -23,6 +23,12 @@ def _include(parser: argparse.ArgumentParser) -> None:
                         "the spec's own folder and the built-in library; repeatable")
 
 
+def _werror(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-W", dest="werror", choices=("error",),
+                        help="-W error (or -Werror): report warnings as errors, exit 1 and "
+                        "write nothing for a spec that warns")
+
+
 def command_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="attngen", description="Attention modules as checked YAML dataflow graphs "
                 "-> PyTorch source and diagrams.")
@@ -47,11 +53,14 @@ def command_parser() -> argparse.ArgumentParser:
     b.add_argument("--watch", action="store_true",
                    help="stay up and rebuild what each change of a spec file affects "
                    "(needs the serve extra); Ctrl-C stops")
+    _werror(b)
     _include(b)
 
     c = sub.add_parser("check", help="validate specs and print each node's shape")
     c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    c.add_argument("-q", "--quiet", action="store_true",
+                   help="print only errors and warnings")
+    _werror(c)
     _include(c)
 
     s = sub.add_parser("show", help="the graph in the terminal: branches in lanes, shapes")

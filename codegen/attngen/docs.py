@@ -250,7 +250,24 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
                   f" of the bool and choice params; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
               "column above, computed from the spec alone."), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(page))
+
+
+def _warning_lines(page: _Page) -> list[str]:
+    """The spec's warnings (lint.py; its sub-specs' too, at their files), as `check`
+    prints them: code, place, message."""
+    from .lint import warnings_of
+
+    found = warnings_of(page.checked)
+    if not found:
+        return []
+    codes = _link(page.out_dir / "errors.md", page.file.parent) + "#warnings"
+    lines = ["## Warnings", "", f"`attngen check` warns about this module ([the codes]({codes}))"
+             ":", ""]
+    for w in found:
+        where = f"{Path(w.loc.file).name}:{w.loc.line}:{w.loc.col}"
+        lines.append(f"- **{w.code}** at {code(where)}: {text(w.message)}")
+    return lines + [""]
 
 
 def index_markdown(pages: list[_Page], out_dir: Path) -> str:

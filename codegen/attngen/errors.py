@@ -1,7 +1,9 @@
-"""Diagnostics: located, compiler-style errors with stable codes.
+"""Diagnostics: located, compiler-style errors and warnings with stable codes.
 
 Every user-facing problem becomes a `Diagnostic`; stages collect them and raise
 `SpecError` with all of them at once. The CLI prints them one per line and exits 1.
+A warning (lint.py) is a Diagnostic of severity "warning": printed the same way, it
+fails nothing unless asked to (`-W error`).
 """
 
 from __future__ import annotations
@@ -12,17 +14,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
-class ErrorCode(str):
-    """A stable error code, as mypy's error codes are: the text is the code (`E101`), printed
-    in every diagnostic and documented in docs/errors.md; `summary` says what it means.
-    `error()` takes only these, so a misspelt code is a type error, not a runtime check."""
+class Code(str):
+    """A stable diagnostic code, as mypy's error codes are: the text is the code (`E101`,
+    `W100`), printed in every diagnostic and documented in docs/errors.md; `summary` says
+    what it means."""
 
     summary: str
 
-    def __new__(cls, code: str, summary: str) -> ErrorCode:
+    def __new__(cls, code: str, summary: str) -> Code:
         self = super().__new__(cls, code)
         self.summary = summary
         return self
+
+
+class ErrorCode(Code):
+    """An error's code: `error()` takes only these, so a misspelt code is a type error, not
+    a runtime check."""
+
+
+class WarningCode(Code):
+    """A warning's code (lint.py)."""
 
 
 YAML_SYNTAX = ErrorCode("E100", "YAML syntax error")
@@ -63,6 +74,10 @@ VERIFY_EXPORT = ErrorCode(
     "E601", "`verify`: torch.export shape differs from the spec (or export failed)"
 )
 
+ONNX_FIXED_WINDOW = WarningCode(
+    "W100", "adaptive pooling of a free input size: ONNX export fixes its window"
+)
+
 # code -> summary, for the docs and their tests
 CODES = {code: code.summary for code in (
     YAML_SYNTAX, UNKNOWN_KEY, BAD_VALUE, MISSING_KEY, BAD_NAME, TOO_LARGE, DUPLICATE_NAME,
@@ -71,6 +86,7 @@ CODES = {code: code.summary for code in (
     UNSTATED_DIVISIBILITY, REQUIREMENT_FAILS, FILE_ERROR, INCLUDE_CYCLE, BAD_EDIT,
     OUTSIDE_ROOTS, VERIFY_RUNTIME, VERIFY_EXPORT,
 )}
+WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW,)}
 
 
 @dataclass(frozen=True, order=True)
@@ -97,9 +113,10 @@ class Diagnostic:
     code: str
     message: str
     notes: tuple[str, ...] = field(default=())
+    severity: str = "error"  # or "warning"
 
     def format(self) -> str:
-        head = one_line(f"{self.loc}: error[{self.code}]: {self.message}")
+        head = one_line(f"{self.loc}: {self.severity}[{self.code}]: {self.message}")
         return "\n".join([head, *(f"  note: {one_line(n)}" for n in self.notes)])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy
 
-from . import ops
+from . import lint, ops
 from .algebra import TooLarge
 from .configs import Env, add_lets, check_names, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
@@ -232,11 +232,8 @@ class Inference:
                 chosen = [c for c in node.form.cases if self.active(c.when)]
                 if len(chosen) != 1:
                     count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
-                    raise error(
-                        node.loc,
-                        BAD_ARGUMENTS,
-                        f"node '{name}': {count}, exactly one must" + config_text(self.config),
-                    )
+                    raise error(node.loc, BAD_ARGUMENTS, f"node '{name}': {count}, exactly "
+                                "one must" + config_text(self.config))
                 self.node(node, chosen[0], prod)
             else:
                 self.node(node, node, prod)
@@ -507,6 +504,8 @@ class Inference:
                                     f"{k}={v}" for k, v in args.items()) + ")", BAD_ARGUMENTS)
             if isinstance(shape, tuple):
                 self.ctx.sizes(shape, f"{op.name}'s output")
+        if self.record is not None:  # the spec's own check, not a `use:` call's
+            lint.op_call(self.record, self.prover, call, owner, list(ins), out)
         dtype = op.dtype.result([f for f in families if f is not None], args)
         if isinstance(out, list):
             return [TensorType(shape, dtype) for shape in out]

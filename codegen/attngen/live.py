@@ -8,8 +8,8 @@ path is left out). `rebuild(changed)` checks again each spec that reads a change
 each that failed last time; the import of sympy and the op library are paid once, so a
 rebuild takes tens of milliseconds. Each spec's `View` is what the web page shows: the
 SVG, the generated source, the parameter table, the diff against its base for a variant,
-and its errors as the CLI prints them, with the last good result kept (marked stale)
-while the spec is broken.
+and its errors and warnings (lint.py) as the CLI prints them, with the last good result
+kept (marked stale) while the spec is broken.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class View:
     version: int = 0
     good: Good | None = None
     errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # the last good build's, as errors
     reads: frozenset[Path] = frozenset()  # every file the last build read (its own included)
 
     @property
@@ -67,6 +68,7 @@ class View:
                 "stale": bool(self.errors) and good is not None,
                 "name": good.name if good else Path(self.id).stem,
                 "title": good.title if good else "", "errors": self.errors,
+                "warnings": self.warnings,
                 "svg": good.svg if good else "", "source": good.source if good else "",
                 "params": good.params if good else "", "diff": good.diff if good else "",
                 "terminal": good.terminal if good else "",
@@ -155,8 +157,10 @@ class Workspace:
         except RenderError as exc:
             svg = f"cannot draw the diagram: {exc}"
         from .emit import render as emit_py
+        from .lint import warnings_of
 
         spec = checked.spec
+        view.warnings = [self._error(w) for w in warnings_of(checked)]
         view.reads = frozenset(loader.files_of(view.path)) | {real_path(view.path)}
         view.errors = []
         view.good = Good(spec.name, spec.title, svg, emit_py(checked), params.table(spec),

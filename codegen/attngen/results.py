@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
+from .errors import Diagnostic
 from .model import Spec
 from .ops.ctx import Dim, Shape
 
@@ -69,6 +70,7 @@ class Checked:
     subs: dict[str, Checked] = field(default_factory=dict)
     # the `view` nodes that merge dims in some configuration (strides.py)
     merging_views: set[str] = field(default_factory=set)
+    warnings: list[Diagnostic] = field(default_factory=list)  # its own (lint.py), not subs'
 
     def shape_text(self, name: str, *, dtype: bool = False) -> str:
         """A tensor's shape as printers show it; with `dtype`, followed by its dtype family

@@ -72,21 +72,23 @@ function render() {
   $("title").textContent = v.title;
   const status = $("status");
   status.className = "status " + (v.ok ? "ok" : "stale");
-  status.textContent = v.ok ? "ok" : (v.stale ? `${v.errors.length} error(s): diagram stale`
-                                               : `${v.errors.length} error(s)`);
-  renderErrors(v.errors);
+  const warned = v.ok ? v.warnings : [];
+  status.textContent = v.ok ? (warned.length ? `ok, ${warned.length} warning(s)` : "ok")
+                            : (v.stale ? `${v.errors.length} error(s): diagram stale`
+                                       : `${v.errors.length} error(s)`);
+  renderErrors(v.errors, warned);
   const own = v.errors.find((e) => e.file === v.id && e.line);
   if (own) state.highlight = own.line;  // the spec tab shows the line an error points at
   renderDiagram(v);
   renderText();
 }
 
-function renderErrors(errors) {
+function renderErrors(errors, warnings) {  // warnings: shown as errors are, marked
   const box = $("errors");
   box.replaceChildren();
-  box.hidden = errors.length === 0;
-  for (const e of errors) {
-    const item = el("div", { class: "err" });
+  box.hidden = errors.length + warnings.length === 0;
+  for (const e of [...errors, ...warnings]) {
+    const item = el("div", { class: errors.includes(e) ? "err" : "err warn" });
     item.append(el("pre", {}, e.text));
     if (e.snippet) {
       const where = e.col ? `${e.line} | ${e.snippet}\n${" ".repeat(String(e.line).length)} | ${" ".repeat(Math.max(e.col - 1, 0))}^`
