@@ -127,11 +127,11 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True, spec_refs: bool = False,
+              use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
               include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs."""
     out, failed = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
-                                 spec_refs=spec_refs, include=include)
+                                 spec_refs=spec_refs, fuse=fuse, include=include)
     issues = Collector()
     for problem in failed.values():
         issues.add(problem)
@@ -140,13 +140,14 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 
 
 def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
-                   use_cache: bool = True, spec_refs: bool = False,
+                   use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
                    include: Iterable[str | os.PathLike[str]] = ()
                    ) -> tuple[list[Artifact], dict[Path, SpecError]]:
     """Render in memory every spec that builds: (their artifacts, {spec: its problems} for
     the others, in the order given). Raises SpecError when an output may not be written
     (see `refusals`: a problem of the output folder, not of one spec).
-    `spec_refs`: the generated source names the spec line of every forward line.
+    `spec_refs`: the generated source names the spec line of every forward line; `fuse`:
+    written-out attention becomes one fused call (fusion.py).
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
@@ -164,7 +165,7 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                                  f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)")
     renderer = _renderer() if svg else None
     # the -I folders decide what `use:` and `extends:` find: part of every key
-    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs,
+    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs, fuse=fuse,
                             include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
@@ -179,7 +180,7 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                                                      key=lambda kv: _ORDER[kv[0]])]
         else:
             misses[path] = key
-    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
+    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs, fuse)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -205,7 +206,8 @@ _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
 def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
-                spec_refs: bool = False) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
+                spec_refs: bool = False, fuse: bool = True
+                ) -> dict[Path, tuple[list[Artifact], SpecError | None]]:
     """Each spec's artifacts, or the SpecError that stopped it; one spec after another,
     sharing loaded and checked sub-specs. Graphviz runs in subprocesses: each SVG starts as
     soon as its DOT exists, while the next specs are checked (the threads only wait on the
@@ -217,7 +219,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
         for path in paths:
             try:
                 arts = _build_one(path, out_dir, loader, checked_cache, pool, renderer,
-                                  spec_refs)
+                                  spec_refs, fuse)
                 built[path] = (arts, None)
             except SpecError as exc:
                 built[path] = ([], exc)
@@ -236,7 +238,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
 
 
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
-               spec_refs: bool = False) -> list[Artifact]:
+               spec_refs: bool = False, fuse: bool = True) -> list[Artifact]:
     """A spec's .py, .dot and (with a renderer) .svg; the SVG is a Future when `pool` is given."""
     from .diagram import dot_source
     from .emit import render as emit_py
@@ -244,7 +246,7 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
     reads = tuple(loader.files_of(path))
-    source = emit_py(checked, spec_refs=spec_refs)
+    source = emit_py(checked, spec_refs=spec_refs, fuse=fuse)
     arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
     if renderer is not None:

@@ -129,7 +129,7 @@ def cmd_build(args) -> int:
     arts, failed = artifacts_each(paths, out_dir,
                                   svg=want_svg and bool(render.available_backends()),
                                   use_cache=not args.no_cache, spec_refs=args.spec_refs,
-                                  include=args.include)
+                                  fuse=not args.no_fuse, include=args.include)
     if failed and (args.all_or_nothing or len(paths) == 1):
         issues = Collector()
         for problem in failed.values():
@@ -163,7 +163,8 @@ def _watch(args, out_dir: Path, svg: bool) -> int:
         print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
         return EXIT_ERRORS
     return watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
-                       include=args.include, use_cache=not args.no_cache)
+                       fuse=not args.no_fuse, include=args.include,
+                       use_cache=not args.no_cache)
 
 
 def _cannot_write_in(folder: Path) -> bool:

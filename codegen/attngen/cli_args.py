@@ -44,6 +44,9 @@ def command_parser() -> argparse.ArgumentParser:
     b.add_argument("--spec-refs", action="store_true",
                    help="name the spec line of every forward line in a comment "
                    "(`# [specs/eca.yaml:14]`)")
+    b.add_argument("--no-fuse", action="store_true",
+                   help="write attention as the spec does, not as one fused "
+                   "scaled_dot_product_attention call")
     b.add_argument("--watch", action="store_true",
                    help="stay up and rebuild what each change of a spec file affects "
                    "(needs the serve extra); Ctrl-C stops")
