@@ -191,3 +191,18 @@ def test_no_fuse_changes_only_the_fused_modules():
                 changed.add(art.path.stem)
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
                        "channel_attention_module"}
+
+
+@pytest.mark.slow
+def test_bench_fused_quick(capsys):
+    """benchmarks/bench_fused.py's smoke run: both forms against the reference, both modes."""
+    import importlib.util
+
+    path = REPO_ROOT / "benchmarks" / "bench_fused.py"
+    spec = importlib.util.spec_from_file_location("_bench_fused", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0
+    rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(f.strip(), m.strip()) for f, m in rows] == [
+        ("fused", "forward"), ("plain", "forward"), ("fused", "fwd+bwd"), ("plain", "fwd+bwd")]

@@ -442,6 +442,10 @@ def cmd_verify(args) -> int:
         from .onnx_check import check_onnx
 
         checks.append(check_onnx)
+    if args.compile:
+        from .compile_check import check_compile
+
+        checks.append(check_compile)
     from .verify import main_verify
 
     problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,

@@ -78,6 +78,9 @@ def command_parser() -> argparse.ArgumentParser:
     v.add_argument("--onnx", action="store_true",
                    help="also export to ONNX (dynamo) and compare onnxruntime's outputs with "
                    "PyTorch's on two input sizes (needs attngen[integrations])")
+    v.add_argument("--compile", action="store_true",
+                   help="also run torch.compile(module, fullgraph=True) (a graph break is an "
+                   "error) and compare its outputs with eager's")
     v.add_argument("--spec-refs", action="store_true",
                    help="verify the source `attngen build --spec-refs` writes")
     _include(v)
