@@ -325,6 +325,7 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
         for name in expected:  # a param or buffer: the module's own tensor, made in __init__
             if name in spec.nodes and tensor_decl(spec.nodes[name]) is not None:
                 seen[name] = runtime_shape(getattr(module, name, None))
+        inside = [n for n in expected if n in fused and n not in seen]
         for name, want in expected.items():
             want = _ints(want)
             node = spec.nodes.get(name) or _owner(spec, name)
@@ -353,7 +354,9 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                         f"{claim} gives {_show(want)} at {where}",
                     )
                 )
-        report.lines.append(f"  sample {k}: {sample.text()}: {len(expected)} tensors")
+        note = f", {len(inside)} inside fused attention" if inside else ""
+        report.lines.append(f"  sample {k}: {sample.text()}: {len(expected) - len(inside)} "
+                            f"tensors{note}")
     report.lines.insert(0, f"  runtime: {len(samples)} samples, {tensors_checked} tensor shapes "
                         "compared")
 
