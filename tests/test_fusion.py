@@ -213,3 +213,8 @@ def test_bench_fused_quick(capsys):
     rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
     assert [(f.strip(), m.strip()) for f, m in rows] == [
         ("fused", "forward"), ("plain", "forward"), ("fused", "fwd+bwd"), ("plain", "fwd+bwd")]
+
+
+def test_spec_refs_name_the_lines_the_call_computes(tmp_path):
+    source = load(tmp_path).source(spec_refs=True)
+    assert "a.yaml:12-17]\n" in source, source  # scores to out

@@ -33,6 +33,7 @@ from .dims import fmt_shape
 from .expr import Expr
 from .graph import node_refs
 from .model import FunctionOp, LayerOp, Node
+from .pytext import comment_text
 from .results import Checked
 
 
@@ -82,10 +83,13 @@ def _dtype(checked: Checked, name: str) -> str:
 def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     spec = checked.spec
     chain = [out]
+    if out.if_given is not None:  # absent, it would pass its first input on
+        return None
     v = out.inputs[1].name
     node = spec.nodes.get(out.inputs[0].name)
     dropout = None
-    if node is not None and isinstance(node.form, LayerOp) and node.form.op == "Dropout":
+    if node is not None and isinstance(node.form, LayerOp) and node.form.op == "Dropout" \
+            and node.if_given is None:
         dropout, node = node.name, _before(spec, node)
         chain.append(spec.nodes[dropout])
     if node is None or not _is_softmax(checked, node):
@@ -206,14 +210,18 @@ def _atom(text: str) -> str:
     return text if simple else f"({text})"
 
 
-def lines(checked: Checked, f: Fusion, fused: str,
-          written: Callable[[Node], list[str]]) -> list[str]:
+def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], list[str]],
+          spec_refs: bool = False) -> list[str]:
     """The forward lines of a fusion: its call, and where optional inputs decide, the
-    written form (`written` gives a node's lines) when one of them is given."""
+    written form (`written` gives a node's lines) when one of them is given; `spec_refs`:
+    the comment names the spec lines of the nodes the call computes."""
     shapes = [checked.value(f.q), checked.value(f.k), checked.value(f.v)]
     k = shapes[1]
     shapes[1] = (*k[:-2], k[-1], k[-2])
     comment = f"# {', '.join(fmt_shape(s) for s in shapes)} -> {fmt_shape(checked.value(f.out))}"
+    if spec_refs:
+        first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
+        comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
     assign = f"{f.out} = {fused}"
     if not f.unless:
         return [comment, assign]
