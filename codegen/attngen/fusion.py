@@ -160,12 +160,13 @@ def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
     optional = node.if_given is not None
     if node.if_given is not None and node.if_given.name != mask:
         return None
+    if len(checked.value(mask)) > len(checked.value(node.name)):  # it would widen the scores
+        return None
     value = form.args.get("value")
     if form.op == "masked_fill" and _dtype(checked, mask) == "bool" and value is not None \
             and not value.names and value.value({}) == -math.inf:  # names: params, not -inf
         return mask, "fill", optional
-    if form.op == "add" and "other" not in form.args and _dtype(checked, mask) == "float" \
-            and len(checked.value(mask)) <= len(checked.value(node.name)):
+    if form.op == "add" and "other" not in form.args and _dtype(checked, mask) == "float":
         return mask, "add", optional
     return None
 
