@@ -14,8 +14,8 @@ The pattern, node by node, each reading the one before it:
     out    = matmul(probs, v)
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank,
-with the same batch dims; every node but `out` read by the next node alone, not an output,
-without `when` other than the chain's own. Train-mode dropout is the same distribution (each
+with the same batch dims; every node but `out` read by the next node alone and not an
+output; all under one `when`. Train-mode dropout is the same distribution (each
 weight zeroed with probability p, the rest scaled by 1/(1-p)) drawn from another random
 stream, and a row whose every key is masked gives zeros where the written form gives NaN
 (docs/design.md). Layers stay declared in __init__, so the module's attributes and
