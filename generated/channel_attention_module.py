@@ -6,6 +6,7 @@ Dual Attention Network for Scene Segmentation (CVPR 2019)
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -84,19 +85,29 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         v_heads = values.view(B, nk, self.h, self.d_v)
         # (B, nk, h, d_model // h) -> (B, h, nk, d_model // h)
         v = v_heads.permute(0, 2, 1, 3)
-        # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
-        scores = torch.matmul(q, k)
-        att = scores / self.d_k ** 0.5
-        weighted = att
-        if attention_weights is not None:
+        if attention_weights is None:
+            # (B, h, nq, d_model // h), (B, h, nk, d_model // h), (B, h, nk, d_model // h)
+            # -> (B, h, nq, d_model // h)
+            out = F.scaled_dot_product_attention(
+                q,
+                k.transpose(-2, -1),
+                v,
+                attn_mask=None if attention_mask is None else ~attention_mask,
+                dropout_p=self.drop.p if self.training else 0.0,
+                scale=1 / self.d_k ** 0.5,
+            )
+        else:
+            # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
+            scores = torch.matmul(q, k)
+            att = scores / self.d_k ** 0.5
             weighted = att * attention_weights
-        masked = weighted
-        if attention_mask is not None:
-            masked = weighted.masked_fill(attention_mask, float("-inf"))
-        probs = torch.softmax(masked, dim=-1)
-        drop = self.drop(probs)
-        # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
-        out = torch.matmul(drop, v)
+            masked = weighted
+            if attention_mask is not None:
+                masked = weighted.masked_fill(attention_mask, float("-inf"))
+            probs = torch.softmax(masked, dim=-1)
+            drop = self.drop(probs)
+            # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
+            out = torch.matmul(drop, v)
         # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))

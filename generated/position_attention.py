@@ -6,6 +6,7 @@ Dual Attention Network for Scene Segmentation (CVPR 2019)
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -96,19 +97,28 @@ class ScaledDotProductAttention(nn.Module):
         v_heads = fc_v.view(B, nk, self.h, self.d_v)
         # (B, nk, h, d_v) -> (B, h, nk, d_v)
         v = v_heads.permute(0, 2, 1, 3)
-        # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
-        scores = torch.matmul(q, k)
-        att = scores / self.d_k ** 0.5
-        weighted = att
-        if attention_weights is not None:
+        if attention_weights is None:
+            # (B, h, nq, d_k), (B, h, nk, d_k), (B, h, nk, d_v) -> (B, h, nq, d_v)
+            out = F.scaled_dot_product_attention(
+                q,
+                k.transpose(-2, -1),
+                v,
+                attn_mask=None if attention_mask is None else ~attention_mask,
+                dropout_p=self.drop.p if self.training else 0.0,
+                scale=1 / self.d_k ** 0.5,
+            )
+        else:
+            # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
+            scores = torch.matmul(q, k)
+            att = scores / self.d_k ** 0.5
             weighted = att * attention_weights
-        masked = weighted
-        if attention_mask is not None:
-            masked = weighted.masked_fill(attention_mask, float("-inf"))
-        probs = torch.softmax(masked, dim=-1)
-        drop = self.drop(probs)
-        # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
-        out = torch.matmul(drop, v)
+            masked = weighted
+            if attention_mask is not None:
+                masked = weighted.masked_fill(attention_mask, float("-inf"))
+            probs = torch.softmax(masked, dim=-1)
+            drop = self.drop(probs)
+            # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
+            out = torch.matmul(drop, v)
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_v) -> (B, nq, d_v*h)

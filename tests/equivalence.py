@@ -52,6 +52,28 @@ def load_generated(name, root=None):
     return module
 
 
+_PLAIN = {}
+
+
+def load_plain(name):
+    """The class-holding namespace of ``specs/<name>.yaml`` built in memory without fusion
+    (what ``attngen build --no-fuse`` writes), once per name."""
+    if name not in _PLAIN:
+        import attngen
+
+        source = attngen.load(REPO_ROOT / "specs" / f"{name}.yaml").source(fuse=False)
+        namespace = {"__name__": f"_attngen_plain_{re.sub(r'[^0-9A-Za-z_]', '_', name)}"}
+        exec(compile(source, f"<plain {name}>", "exec"), namespace)  # noqa: S102
+        _PLAIN[name] = namespace
+    return _PLAIN[name]
+
+
+def is_fused(name):
+    """Whether ``generated/<name>.py`` holds a fused attention call."""
+    path = REPO_ROOT / "generated" / f"{name}.py"
+    return "F.scaled_dot_product_attention(" in path.read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- weights
 
 

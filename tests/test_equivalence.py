@@ -3,7 +3,9 @@
 Same constructor, reference state_dict loaded with strict=True, same outputs and
 gradients (eval mode, non-trivial BatchNorm statistics, non-square inputs,
 batch > 1), for at least two constructor settings each. Add a module by adding a
-file with CASES to tests/equiv_cases/.
+file with CASES to tests/equiv_cases/. A module whose attention is fused (fusion.py) is
+checked in both forms: the generated file and the plain form (`build --no-fuse`), built in
+memory.
 """
 
 import importlib
@@ -12,7 +14,7 @@ import pkgutil
 import equiv_cases
 import pytest
 from conftest import REPO_ROOT
-from equivalence import assert_equivalent, load_generated
+from equivalence import assert_equivalent, is_fused, load_generated, load_plain
 
 _FILES = [importlib.import_module(f"equiv_cases.{m.name}")
           for m in pkgutil.iter_modules(equiv_cases.__path__)]
@@ -36,6 +38,24 @@ def test_generated_matches_reference(case):
     reference = getattr(importlib.import_module(f"references.{module_name}"), ref_cls)
     generated = getattr(load_generated(file), cls)
     assert_equivalent(generated, reference, args, kwargs, inputs)
+
+
+PLAIN_CASES = [case for case in CASES if is_fused(case[0])]
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES, ids=[_case_id(c) for c in PLAIN_CASES])
+def test_plain_form_matches_reference(case):
+    file, cls, ref, args, kwargs, inputs = case
+    module_name, ref_cls = ref.split(":")
+    reference = getattr(importlib.import_module(f"references.{module_name}"), ref_cls)
+    assert_equivalent(load_plain(file)[cls], reference, args, kwargs, inputs)
+
+
+def test_the_fused_modules_are_the_attention_ones():
+    """The fusion pass finds written-out attention where it is and nowhere else."""
+    assert {c[0] for c in PLAIN_CASES} == {"sdpa", "simplified_sdpa", "danet"}
+    assert {p.stem for p in (REPO_ROOT / "generated").glob("*.py") if is_fused(p.stem)} == {
+        "sdpa", "simplified_sdpa", "danet", "position_attention", "channel_attention_module"}
 
 
 def test_every_built_in_spec_has_an_equivalence_case():

@@ -129,11 +129,11 @@ class LoadedSpec:
         params.check_shapes(self.spec, values)
         return values
 
-    def source(self, *, spec_refs: bool = False) -> str:
+    def source(self, *, spec_refs: bool = False, fuse: bool = True) -> str:
         """The generated Python source (what `attngen build` writes; with `spec_refs`, what
-        `attngen build --spec-refs` writes). The spec and its sub-specs are checked again
-        first, as the loader checks a file (`recheck`): a Spec object may have been built or
-        edited in Python."""
+        `attngen build --spec-refs` writes; without `fuse`, what `--no-fuse` writes). The spec
+        and its sub-specs are checked again first, as the loader checks a file (`recheck`): a
+        Spec object may have been built or edited in Python."""
         from .emit import render
 
         specs, todo = [], [self.checked]
@@ -142,11 +142,12 @@ class LoadedSpec:
             specs.append(checked.spec)
             todo += checked.subs.values()
         recheck(*specs)
-        return render(self.checked, spec_refs=spec_refs)
+        return render(self.checked, spec_refs=spec_refs, fuse=fuse)
 
-    def compile(self, *, name: str | None = None, spec_refs: bool = False) -> type:
+    def compile(self, *, name: str | None = None, spec_refs: bool = False,
+                fuse: bool = True) -> type:
         """The nn.Module class; see `attngen.compile`."""
-        return compile(self, name=name, spec_refs=spec_refs)
+        return compile(self, name=name, spec_refs=spec_refs, fuse=fuse)
 
     def svg(self) -> str:
         """The diagram as SVG text, as `attngen diagram SPEC` draws it."""
@@ -212,7 +213,7 @@ def _checked(obj: LoadedSpec | Checked | Spec | str | os.PathLike[str],
 def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], *,
             name: str | None = None,  # shadows the builtin: the API verb
             include: Iterable[str | os.PathLike[str]] = (),
-            spec_refs: bool = False) -> type:
+            spec_refs: bool = False, fuse: bool = True) -> type:
     """The generated nn.Module class of a spec, built in memory (no files written).
 
     `path_or_spec`: a spec file, a built-in name, a `LoadedSpec` (from `load`), or a
@@ -220,11 +221,12 @@ def compile(path_or_spec: LoadedSpec | Checked | Spec | str | os.PathLike[str], 
     values: SpecError otherwise) before any source is made. `name` picks another class of
     the same source (a sub-spec's, e.g. 'ChannelAttention' of CBAM); by default the spec's
     own class. `include`: as for `load`, for a spec file. `spec_refs`: compile the source
-    `attngen build --spec-refs` writes. Needs torch.
+    `attngen build --spec-refs` writes; `fuse=False`, what `--no-fuse` writes (attention as
+    the spec writes it, not one fused call). Needs torch.
     """
     checked = _checked(path_or_spec, include)
     spec = checked.spec
-    source = LoadedSpec(checked).source(spec_refs=spec_refs)
+    source = LoadedSpec(checked).source(spec_refs=spec_refs, fuse=fuse)
     filename = f"<attngen {spec.file}>"
     module = types.ModuleType(f"attngen_compiled_{spec.name}", spec.title or None)
     module.__file__ = filename

@@ -128,11 +128,11 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
-              use_cache: bool = True, spec_refs: bool = False,
+              use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
               include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs."""
     out, failed, _ = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
-                                 spec_refs=spec_refs, include=include)
+                                    spec_refs=spec_refs, fuse=fuse, include=include)
     issues = Collector()
     for problem in failed.values():
         issues.add(problem)
@@ -141,14 +141,15 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 
 
 def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
-                   use_cache: bool = True, spec_refs: bool = False,
+                   use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
                    include: Iterable[str | os.PathLike[str]] = ()
                    ) -> tuple[list[Artifact], dict[Path, SpecError], dict[Path, list[Diagnostic]]]:
     """Render in memory every spec that builds: (their artifacts, {spec: its problems} for
     the others, {spec: its warnings (lint.py)} for those that built with some), each in the
     order given. Raises SpecError when an output may not be written (see `refusals`: a
     problem of the output folder, not of one spec).
-    `spec_refs`: the generated source names the spec line of every forward line.
+    `spec_refs`: the generated source names the spec line of every forward line; `fuse`:
+    written-out attention becomes one fused call (fusion.py).
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
@@ -166,7 +167,7 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                                  f"{out_dir}; rename the spec (e.g. {path.stem}_block.yaml)")
     renderer = _renderer() if svg else None
     # the -I folders decide what `use:` and `extends:` find: part of every key
-    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs,
+    store = BuildCache.open(svg=renderer is not None, spec_refs=spec_refs, fuse=fuse,
                             include=[str(d) for d in loader.include]) if use_cache else None
     suffixes = {".py", ".dot", ".svg"} if renderer else {".py", ".dot"}
     done: dict[Path, list[Artifact]] = {}
@@ -183,7 +184,7 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
             warned[path] = hit.warnings
         else:
             misses[path] = key
-    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs)
+    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs, fuse)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
@@ -209,7 +210,8 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
-def _build_here(paths: list[Path], out_dir: Path, loader, renderer, spec_refs: bool = False
+def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
+                spec_refs: bool = False, fuse: bool = True
                 ) -> dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]]:
     """Each spec's artifacts, or the SpecError that stopped it, and its warnings (lint.py);
     one spec after another, sharing loaded and checked sub-specs. Graphviz runs in
@@ -223,7 +225,7 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer, spec_refs: b
         for path in paths:
             try:
                 arts, warnings = _build_one(path, out_dir, loader, checked_cache, pool,
-                                            renderer, spec_refs)
+                                            renderer, spec_refs, fuse)
                 built[path] = (arts, None, warnings)
             except SpecError as exc:
                 built[path] = ([], exc, [])
@@ -242,7 +244,8 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer, spec_refs: b
 
 
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
-               spec_refs: bool = False) -> tuple[list[Artifact], list[Diagnostic]]:
+               spec_refs: bool = False, fuse: bool = True
+               ) -> tuple[list[Artifact], list[Diagnostic]]:
     """A spec's .py, .dot and (with a renderer) .svg, and its warnings (lint.py); the SVG
     is a Future when `pool` is given."""
     from .diagram import dot_source
@@ -252,7 +255,7 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
     checked = compile_spec(path, loader, cache)
     dot = dot_source(checked)
     reads = tuple(loader.files_of(path))
-    source = emit_py(checked, spec_refs=spec_refs)
+    source = emit_py(checked, spec_refs=spec_refs, fuse=fuse)
     arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
     if renderer is not None:

@@ -141,7 +141,8 @@ def cmd_build(args) -> int:
     arts, failed, warned = artifacts_each(paths, out_dir,
                                           svg=want_svg and bool(render.available_backends()),
                                           use_cache=not args.no_cache,
-                                          spec_refs=args.spec_refs, include=args.include)
+                                          spec_refs=args.spec_refs, fuse=not args.no_fuse,
+                                          include=args.include)
     if args.werror:  # a spec that warns fails: its files are not written
         failed = {p: failed.get(p) or SpecError(_as_errors(warned[p])) for p in paths
                   if p in failed or p in warned}
@@ -181,7 +182,8 @@ def _watch(args, out_dir: Path, svg: bool) -> int:
         print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
         return EXIT_ERRORS
     return watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
-                       include=args.include, use_cache=not args.no_cache)
+                       fuse=not args.no_fuse, include=args.include,
+                       use_cache=not args.no_cache)
 
 
 def _cannot_write_in(folder: Path) -> bool:
@@ -482,6 +484,10 @@ def cmd_verify(args) -> int:
         from .onnx_check import check_onnx
 
         checks.append(check_onnx)
+    if args.compile:
+        from .compile_check import check_compile
+
+        checks.append(check_compile)
     from .verify import main_verify
 
     problems = main_verify(args.paths, args.samples, not args.no_export, args.seed,

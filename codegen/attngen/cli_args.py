@@ -50,6 +50,9 @@ def command_parser() -> argparse.ArgumentParser:
     b.add_argument("--spec-refs", action="store_true",
                    help="name the spec line of every forward line in a comment "
                    "(`# [specs/eca.yaml:14]`)")
+    b.add_argument("--no-fuse", action="store_true",
+                   help="write attention as the spec does, not as one fused "
+                   "scaled_dot_product_attention call")
     b.add_argument("--watch", action="store_true",
                    help="stay up and rebuild what each change of a spec file affects "
                    "(needs the serve extra); Ctrl-C stops")
@@ -84,6 +87,9 @@ def command_parser() -> argparse.ArgumentParser:
     v.add_argument("--onnx", action="store_true",
                    help="also export to ONNX (dynamo) and compare onnxruntime's outputs with "
                    "PyTorch's on two input sizes (needs attngen[integrations])")
+    v.add_argument("--compile", action="store_true",
+                   help="also run torch.compile(module, fullgraph=True) (a graph break is an "
+                   "error) and compare its outputs with eager's")
     v.add_argument("--spec-refs", action="store_true",
                    help="verify the source `attngen build --spec-refs` writes")
     _include(v)

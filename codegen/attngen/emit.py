@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from . import ops
+from . import fusion, ops
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_tensors import tensor_lines
@@ -151,8 +151,10 @@ class ClassCode:
 
 
 class ClassEmitter:
-    def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False):
+    def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False,
+                 fuse: bool = True):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.fusions = fusion.find(checked) if fuse else {}  # by the node given the call
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
@@ -320,7 +322,7 @@ class ClassEmitter:
         for cond, group in groups:
             body = []
             for node in group:
-                body += self.forward_node(node, namer)
+                body += self.fused_node(node, namer)
             if cond:
                 lines.append(f"if {src(cond, namer)}:")
                 lines += ["    " + b for b in body]
@@ -348,6 +350,16 @@ class ClassEmitter:
             return lines
         comment, code = self.forward_body(node, node, namer)
         return comment + code
+
+    def fused_node(self, node: Node, namer: Namer) -> list[str]:
+        """A node's forward lines; an attention fusion.py fuses is written at its last node."""
+        if (f := self.fusions.get(node.name)) is not None:
+            self.uses_functional = True
+            fused = fusion.call(f, self.read, lambda e: src(e, namer))
+            return fusion.lines(self.checked, f, fused, lambda n: self.forward_node(n, namer),
+                                self.spec_refs)
+        fused_away = any(node.name in f.nodes for f in self.fusions.values())
+        return [] if fused_away else self.forward_node(node, namer)
 
     def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
         """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
@@ -555,7 +567,7 @@ def laid_out(lines: list[str], indent: int) -> list[str]:
 
 
 # -- files ------------------------------------------------------------------------------
-def render(checked: Checked, *, spec_refs: bool = False) -> str:
+def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> str:
     """The generated source file for one checked spec (with its sub-spec classes).
 
     `spec_refs`: a comment over every forward line names the spec line it comes from
@@ -566,7 +578,7 @@ def render(checked: Checked, *, spec_refs: bool = False) -> str:
     classes, uses_functional = [], False
     chain = [*checked.all_subs(), checked]
     for item in chain:
-        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs)
+        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs, fuse=fuse)
         classes.append(emitter.build())
         uses_functional |= emitter.uses_functional
     aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]

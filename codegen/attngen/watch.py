@@ -42,9 +42,10 @@ class Watcher:
     a spec whose last build failed (rebuilt on every change)."""
 
     def __init__(self, paths: list[str], out_dir: Path, *, svg: bool, spec_refs: bool,
-                 include: Iterable[str], use_cache: bool) -> None:
+                 include: Iterable[str], use_cache: bool, fuse: bool = True) -> None:
         self.paths, self.out_dir = paths, out_dir
         self.svg, self.spec_refs, self.use_cache = svg, spec_refs, use_cache
+        self.fuse = fuse
         self.include = list(include)
         self.reads: dict[Path, frozenset[Path] | None] = {}
 
@@ -74,7 +75,8 @@ class Watcher:
         for path in todo:
             try:
                 arts = artifacts([path], self.out_dir, svg=self.svg, use_cache=self.use_cache,
-                                 spec_refs=self.spec_refs, include=self.include)
+                                 spec_refs=self.spec_refs, fuse=self.fuse,
+                                 include=self.include)
                 written += len(write_atomic(arts, self.out_dir))
                 self.reads[path] = frozenset(real_path(r) for a in arts for r in a.reads)
             except SpecError as exc:
@@ -91,11 +93,11 @@ def _print_errors(exc: SpecError) -> None:
 
 
 def watch_build(paths: list[str], out_dir: Path, *, svg: bool = True, spec_refs: bool = False,
-                include: Iterable[str] = (), use_cache: bool = True,
+                include: Iterable[str] = (), use_cache: bool = True, fuse: bool = True,
                 stop: threading.Event | None = None) -> int:
     """Build, then rebuild on every change until Ctrl-C or `stop`; exit status 0."""
     watcher = Watcher(paths, out_dir, svg=svg, spec_refs=spec_refs, include=include,
-                      use_cache=use_cache)
+                      use_cache=use_cache, fuse=fuse)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, at any point: a clean stop
         _loop(watcher, out_dir, stop)
     print("stopped watching", flush=True)

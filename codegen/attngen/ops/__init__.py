@@ -17,6 +17,7 @@ from __future__ import annotations
 
 # the built-in families register their ops on import; plugins load on the registry's first read
 from . import (  # noqa: F401
+    attention,
     constants,
     einsum,
     elementwise,

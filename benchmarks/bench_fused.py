@@ -1,0 +1,102 @@
+"""Fused attention (issue 16): the notes' multi-head attention, generated (fused, and plain
+with --no-fuse built in memory) against the hand-written reference, same weights.
+
+d_model 512, 8 heads (d_k = d_v = 64), 196 tokens, batch 8. "forward" is eval mode under
+torch.no_grad(); "fwd+bwd" is train mode (dropout as constructed, `--dropout`) with inputs
+that require grad, backward of the output's sum. Pairs of calls are interleaved (who goes
+first alternates); each pair gives a ratio of CPU times (time.thread_time, process time
+with --threads > 1); the table shows the median ratio, its quartiles and the median times.
+
+    .venv/bin/python benchmarks/bench_fused.py [--pairs N] [--threads N] [--dropout P] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from equivalence import load_generated, load_plain  # noqa: E402
+from references.attention import ScaledDotProductAttention as Reference  # noqa: E402
+
+
+def modules(d_model: int, h: int, dropout: float):
+    torch.manual_seed(0)
+    ref = Reference(d_model, d_model // h, d_model // h, h, dropout)
+    fused = load_generated("sdpa").ScaledDotProductAttention(
+        d_model, d_model // h, d_model // h, h, dropout)
+    plain = load_plain("sdpa")["ScaledDotProductAttention"](
+        d_model, d_model // h, d_model // h, h, dropout)
+    for m in (fused, plain):
+        m.load_state_dict(ref.state_dict())
+    return {"fused": fused, "plain": plain, "reference": ref}
+
+
+def step(module, ins, backward: bool):
+    if not backward:
+        with torch.no_grad():
+            module(*ins)
+        return
+    module(*ins).sum().backward()
+    for x in ins:
+        x.grad = None
+    module.zero_grad(set_to_none=True)
+
+
+def timed(clock, module, ins, backward: bool) -> float:
+    start = clock()
+    step(module, ins, backward)
+    return clock() - start
+
+
+def measure(gen, ref, ins, backward: bool, pairs: int, clock):
+    for _ in range(3):  # warm-up
+        step(gen, ins, backward)
+        step(ref, ins, backward)
+    ratios, tg, tr = [], [], []
+    for i in range(pairs):
+        if i % 2:
+            r, g = timed(clock, ref, ins, backward), timed(clock, gen, ins, backward)
+        else:
+            g, r = timed(clock, gen, ins, backward), timed(clock, ref, ins, backward)
+        ratios.append(g / r)
+        tg.append(g)
+        tr.append(r)
+    q = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), q[0], q[2], statistics.median(tg), statistics.median(tr)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=21)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--quick", action="store_true", help="small sizes, 3 pairs (a smoke run)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    clock = time.thread_time if args.threads == 1 else time.process_time
+    d_model, h, n, b, pairs = (32, 4, 10, 2, 3) if args.quick else (512, 8, 196, 8, args.pairs)
+    mods = modules(d_model, h, args.dropout)
+    print("| form | mode | ratio (median) | quartiles | generated ms | reference ms |\n"
+          "|---|---|---|---|---|---|")
+    for backward in (False, True):
+        for m in mods.values():
+            m.train(backward)
+        ins = tuple(torch.randn(b, n, d_model, requires_grad=backward) for _ in range(3))
+        for form in ("fused", "plain"):
+            med, lo, hi, tg, tr = measure(mods[form], mods["reference"], ins, backward,
+                                          pairs, clock)
+            print(f"| {form} | {'fwd+bwd' if backward else 'forward'} | {med:.3f} | "
+                  f"{lo:.3f} to {hi:.3f} | {tg * 1e3:.1f} | {tr * 1e3:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The fusion pass: written-out attention found in a checked spec, emitted as one call of
+`F.scaled_dot_product_attention`.
+
+The pattern, node by node, each reading the one before it:
+
+    scores = matmul(q, k)            k as written: [..., E, S]
+    [scale:  div or mul by a number expression (`other`); without it the scale is 1]
+    [optional-input nodes (`if_given`) other than a mask: the fused call runs only when
+     their inputs are None; otherwise the written form does]
+    [mask:   masked_fill(mask, -inf) of a bool mask (attn_mask=~mask: SDPA keeps True), or
+             add of a float mask]
+    probs  = softmax over the last dim (function or layer)
+    [drop  = Dropout layer: dropout_p=self.drop.p if self.training else 0.0]
+    out    = matmul(probs, v)
+
+It fuses only where the fused call computes the same function: q, k, v float, of one rank,
+with the same batch dims; every node but `out` read by the next node alone and not an
+output; all under one `when`. Train-mode dropout is the same distribution (each
+weight zeroed with probability p, the rest scaled by 1/(1-p)) drawn from another random
+stream, and a row whose every key is masked gives zeros where the written form gives NaN
+(docs/design.md). Layers stay declared in __init__, so the module's attributes and
+state_dict keys do not change.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .dims import fmt_shape
+from .expr import Expr
+from .graph import node_refs
+from .model import FunctionOp, LayerOp, Node
+from .pytext import comment_text
+from .results import Checked
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """One written-out attention the emitter writes as a fused call."""
+
+    nodes: tuple[str, ...]  # the chain in forward order; the last (`out`) gets the call
+    q: str
+    k: str  # as the written matmul reads it, [..., E, S]: the call transposes it
+    v: str
+    scale: tuple[str, Expr] | None  # ("div" or "mul", the number expression)
+    mask: tuple[str, str, bool] | None  # (tensor, "fill" or "add", optional input)
+    dropout: str | None  # the Dropout layer's node name
+    unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
+
+    @property
+    def out(self) -> str:
+        return self.nodes[-1]
+
+
+def find(checked: Checked) -> dict[str, Fusion]:
+    """Every fusable attention of one spec (not its sub-specs), by its `out` node."""
+    spec = checked.spec
+    readers: dict[str, list[str]] = {}
+    for node in spec.nodes.values():
+        for ref in node_refs(node):
+            readers.setdefault(ref.name, []).append(node.name)
+    outputs = {o.name for o in spec.outputs}
+    found = {}
+    for node in spec.nodes.values():
+        if _is_fn(node, "matmul") and len(node.inputs) == 2:
+            fusion = _match(checked, node, readers, outputs)
+            if fusion is not None:
+                found[fusion.out] = fusion
+    return found
+
+
+def _is_fn(node: Node, op: str) -> bool:
+    return isinstance(node.form, FunctionOp) and node.form.op == op
+
+
+def _dtype(checked: Checked, name: str) -> str:
+    return getattr(checked.value(name), "dtype", "float")
+
+
+def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
+    spec = checked.spec
+    chain = [out]
+    if out.if_given is not None:  # absent, it would pass its first input on
+        return None
+    v = out.inputs[1].name
+    node = spec.nodes.get(out.inputs[0].name)
+    dropout = None
+    if node is not None and isinstance(node.form, LayerOp) and node.form.op == "Dropout" \
+            and node.if_given is None:
+        dropout, node = node.name, _before(spec, node)
+        chain.append(spec.nodes[dropout])
+    if node is None or not _is_softmax(checked, node):
+        return None
+    chain.append(node)
+    node = _before(spec, node)
+    mask, unless = None, []
+    while node is not None and not _is_fn(node, "matmul"):
+        if mask is None and (found := _mask(checked, node)) is not None:
+            mask = found
+        elif node.if_given is not None and not isinstance(node.form, LayerOp) \
+                and node.inputs and node.inputs[0].name != node.if_given.name:
+            unless.append(node.if_given.name)
+        else:
+            break
+        chain.append(node)
+        node = _before(spec, node)
+    scale = None
+    if node is not None and not _is_fn(node, "matmul") and node.if_given is None:
+        scale = _scale(node)
+        if scale is not None:
+            chain.append(node)
+            node = _before(spec, node)
+    if node is None or not _is_fn(node, "matmul") or node.if_given is not None:
+        return None
+    chain.append(node)
+    chain.reverse()
+    q, k = node.inputs[0].name, node.inputs[1].name
+    if not _shapes_fuse(checked, q, k, v) or len({n.when for n in chain}) != 1 \
+            or any(n.out for n in chain):
+        return None
+    for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
+        if a.name in outputs or readers.get(a.name) != [b.name]:
+            return None
+    return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout, tuple(unless))
+
+
+def _before(spec, node: Node) -> Node | None:
+    """The node whose output `node` reads first (None for an input)."""
+    return spec.nodes.get(node.inputs[0].name) if node.inputs else None
+
+
+def _is_softmax(checked: Checked, node: Node) -> bool:
+    """A softmax over the last dim, the only one SDPA computes."""
+    form = node.form
+    if node.if_given is not None or len(node.inputs) != 1 or not (
+            isinstance(form, FunctionOp | LayerOp) and form.op in ("softmax", "Softmax")):
+        return False
+    dim = form.args.get("dim")
+    rank = len(checked.value(node.name))
+    return dim is not None and dim.is_constant() and dim.constant in (-1, rank - 1)
+
+
+def _scale(node: Node) -> tuple[str, Expr] | None:
+    form = node.form
+    if isinstance(form, FunctionOp) and form.op in ("div", "mul") and len(node.inputs) == 1 \
+            and "other" in form.args:
+        return form.op, form.args["other"]
+    return None
+
+
+def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
+    """(mask tensor, "fill" or "add", whether it is an optional input) of a mask node."""
+    form = node.form
+    if len(node.inputs) != 2 or not isinstance(form, FunctionOp):
+        return None
+    mask = node.inputs[1].name
+    optional = node.if_given is not None
+    if node.if_given is not None and node.if_given.name != mask:
+        return None
+    if len(checked.value(mask)) > len(checked.value(node.name)):  # it would widen the scores
+        return None
+    value = form.args.get("value")
+    if form.op == "masked_fill" and _dtype(checked, mask) == "bool" and value is not None \
+            and not value.names and value.value({}) == -math.inf:  # names: params, not -inf
+        return mask, "fill", optional
+    if form.op == "add" and "other" not in form.args and _dtype(checked, mask) == "float":
+        return mask, "add", optional
+    return None
+
+
+def _shapes_fuse(checked: Checked, q: str, k: str, v: str) -> bool:
+    """q [..., L, E], k [..., E, S], v [..., S, Ev]: one rank, the same batch dims, float."""
+    shapes = [checked.value(n) for n in (q, k, v)]
+    if not all(isinstance(s, tuple) for s in shapes) or any(
+            _dtype(checked, n) != "float" for n in (q, k, v)):
+        return False
+    qs, ks, vs = shapes
+    return len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
+
+
+# -- source -------------------------------------------------------------------------------
+def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str]) -> str:
+    """The fused call; `read` gives a tensor's variable, `source` an expression's text."""
+    args = [read(f.q), f"{read(f.k)}.transpose(-2, -1)", read(f.v)]
+    if f.mask is not None:
+        name, kind, optional = f.mask
+        mask = read(name) if kind == "add" else f"~{read(name)}"
+        if optional and kind == "fill":
+            mask = f"None if {name} is None else {mask}"
+        args.append(f"attn_mask={mask}")
+    if f.dropout is not None:
+        args.append(f"dropout_p=self.{f.dropout}.p if self.training else 0.0")
+    if f.scale is None:
+        args.append("scale=1.0")
+    else:
+        kind, expr = f.scale
+        text = source(expr)
+        args.append(f"scale={text}" if kind == "mul" else f"scale=1 / {_atom(text)}")
+    return f"F.scaled_dot_product_attention({', '.join(args)})"
+
+
+def _atom(text: str) -> str:
+    """`text` as the right operand of `/`: parenthesized unless a name, number, call, or
+    a power (which binds tighter)."""
+    tree = ast.parse(text, mode="eval").body
+    simple = isinstance(tree, (ast.Name, ast.Constant, ast.Attribute, ast.Call)) or (
+        isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
+    return text if simple else f"({text})"
+
+
+def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], list[str]],
+          spec_refs: bool = False) -> list[str]:
+    """The forward lines of a fusion: its call, and where optional inputs decide, the
+    written form (`written` gives a node's lines) when one of them is given; `spec_refs`:
+    the comment names the spec lines of the nodes the call computes."""
+    shapes = [checked.value(f.q), checked.value(f.k), checked.value(f.v)]
+    k = shapes[1]
+    shapes[1] = (*k[:-2], k[-1], k[-2])
+    comment = f"# {', '.join(fmt_shape(s) for s in shapes)} -> {fmt_shape(checked.value(f.out))}"
+    if spec_refs:
+        first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
+        comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
+    assign = f"{f.out} = {fused}"
+    if not f.unless:
+        return [comment, assign]
+    nodes = [checked.spec.nodes[n] for n in f.nodes]
+    if len(f.unless) == 1:  # in the else branch, the one optional input is given
+        nodes = [replace(n, if_given=None) if n.if_given is not None
+                 and n.if_given.name == f.unless[0] else n for n in nodes]
+    plain = [line for n in nodes for line in written(n)]
+    cond = " and ".join(f"{name} is None" for name in f.unless)
+    return [f"if {cond}:", "    " + comment, "    " + assign, "else:",
+            *("    " + line for line in plain)]

@@ -1,0 +1,75 @@
+"""torch.compile(module, fullgraph=True) of generated modules (compile_check.py, `attngen
+verify --compile`): no graph break, outputs equal to eager's.
+
+The default run traces a few modules (the fused attention ones among them) with the "eager"
+backend, which captures the graph as fullgraph demands without generating kernels; the slow
+run (`pytest -m slow`) does every spec and variant, and the command line with inductor.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+
+import attngen
+import pytest
+from attngen.cli import main
+from attngen.compile_check import check_compile
+from attngen.verify import Report, draw_samples, verify
+from conftest import REPO_ROOT
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+EAGER = functools.partial(check_compile, backend="eager")
+SPECS = sorted((REPO_ROOT / "specs").glob("*.yaml")) + sorted(
+    (REPO_ROOT / "specs" / "variants").glob("*.yaml"))
+
+
+def compiled_report(path) -> Report:
+    checked = attngen.load(path).checked
+    return verify(checked, n_samples=1, export=False, checks=[EAGER])
+
+
+def _assert_compiles(path):
+    report = compiled_report(path)
+    assert not report.errors, [d.format() for d in report.errors]
+    runs = [line for line in report.lines if line.startswith("  compile: run")]
+    assert runs and all(": equal, max difference" in line for line in runs), report.lines
+    return runs
+
+
+@pytest.mark.parametrize("name", ["sdpa", "danet", "fpn"])
+def test_a_module_compiles_whole(name):
+    runs = _assert_compiles(REPO_ROOT / "specs" / f"{name}.yaml")
+    if name == "sdpa":  # the fused module chooses at run time: both choices traced, equal
+        assert any("no optional inputs" in line for line in runs)
+        assert any("attention_mask, attention_weights" in line for line in runs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_module_compiles_whole(path):
+    _assert_compiles(path)
+
+
+def test_a_graph_break_is_an_error():
+    loaded = attngen.load("eca")
+    source = loaded.source().replace("        gap = self.gap(x)\n",
+                                     "        torch._dynamo.graph_break()\n"
+                                     "        gap = self.gap(x)\n")
+    assert "graph_break" in source
+    sample = draw_samples(loaded.checked.spec, 1, random.Random(0))[0]
+    report = Report(loaded.spec.file, loaded.name)
+    EAGER(loaded.checked, source, sample, report)
+    assert [d.code for d in report.errors] == ["E601"], report.errors
+    assert "torch.compile(fullgraph=True) failed" in report.errors[0].message
+
+
+@pytest.mark.slow
+def test_verify_compile_on_the_command_line(capsys):
+    """With inductor, torch.compile's default backend."""
+    assert main(["verify", str(REPO_ROOT / "specs" / "sdpa.yaml"), "--compile", "-n", "1",
+                 "--no-export"]) == 0
+    out = capsys.readouterr().out
+    assert "compile: run 1" in out and "DIFFERENT" not in out, out

@@ -1,0 +1,220 @@
+"""The fusion pass (fusion.py): written-out attention becomes one
+`F.scaled_dot_product_attention` call where, and only where, it computes the same thing.
+
+Each case edits one small spec; the fused and the plain form (`fuse=False`, what
+`build --no-fuse` writes) are run on the same weights and inputs.
+"""
+
+from __future__ import annotations
+
+import attngen
+import pytest
+from attngen.build import artifacts
+from attngen.cli import main
+from conftest import REPO_ROOT
+
+torch = pytest.importorskip("torch")
+
+SPEC = """\
+name: A
+params:
+  d: 8
+  p: {default: 0.0}
+inputs:
+  q: [B, L, d]
+  k: [B, S, d]
+  v: [B, S, d]
+  m: {shape: [B, L, S], optional: true, dtype: bool}
+graph:
+  kt:     {op: transpose, in: k, dim0: 1, dim1: 2}
+  scores: {op: matmul, in: [q, kt]}
+  scaled: {op: mul, in: scores, other: d ** -0.5}
+  masked: {op: masked_fill, in: [scaled, m], value: -inf, if_given: m}
+  probs:  {op: softmax, in: masked, dim: -1}
+  drop:   {op: Dropout, args: [p], in: probs}
+  out:    {op: matmul, in: [drop, v]}
+outputs: out
+"""
+FUSED = "F.scaled_dot_product_attention("
+
+
+def edited(*edits):
+    text = SPEC
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def load(tmp_path, *edits):
+    path = tmp_path / "a.yaml"
+    path.write_text(edited(*edits))
+    return attngen.load(str(path))
+
+
+def inputs(mask=False, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(2, n, 8, generator=gen, dtype=torch.float64) for n in (5, 8, 8))
+    if not mask:
+        return q, k, v
+    m = torch.rand(2, 5, 8, generator=gen) < 0.4
+    m[..., 0] = False  # every query keeps a key
+    return q, k, v, m
+
+
+def both(loaded, **kwargs):
+    """The fused and the plain module, with the same state."""
+    fused = loaded.compile()(**kwargs).double().eval()
+    plain = loaded.compile(fuse=False)(**kwargs).double().eval()
+    plain.load_state_dict(fused.state_dict(), strict=True)
+    return fused, plain
+
+
+@pytest.mark.parametrize("edits, mask, call", [
+    ((), False, "scale=self.d ** (-0.5)"),
+    ((), True, "attn_mask=None if m is None else ~m"),
+    ((("scaled: {op: mul, in: scores, other: d ** -0.5}",
+       "scaled: {op: div, in: scores, other: d + 1}"),), True, "scale=1 / (self.d + 1)"),
+    ((("  scaled: {op: mul, in: scores, other: d ** -0.5}\n", ""),
+      ("in: [scaled, m]", "in: [scores, m]")), True, "scale=1.0"),
+    ((("{op: masked_fill, in: [scaled, m], value: -inf, if_given: m}",
+       "{op: add, in: [scaled, m], if_given: m}"),
+      ("m: {shape: [B, L, S], optional: true, dtype: bool}", "m: {shape: [B, 1, S], "
+       "optional: true}")), False, "attn_mask=m"),
+    ((("{op: softmax, in: masked, dim: -1}", "{op: Softmax, dim: 2, in: masked}"),), True,
+     "dropout_p=self.drop.p if self.training else 0.0"),
+    ((("optional: true, ", ""), ("value: -inf, if_given: m", "value: -inf")), True,
+     "attn_mask=~m,"),
+])
+def test_written_attention_is_fused_and_equal(tmp_path, edits, mask, call):
+    loaded = load(tmp_path, *edits)
+    source = loaded.source()
+    assert FUSED in source and call in source, source
+    assert FUSED not in loaded.source(fuse=False)
+    fused, plain = both(loaded)
+    ins = inputs(mask)
+    if "add" in str(edits):  # a float mask, added to the scores
+        ins = (*ins, torch.randn(2, 1, 8, dtype=torch.float64))
+    torch.testing.assert_close(fused(*ins), plain(*ins))
+    if "optional" in edited(*edits):
+        torch.testing.assert_close(fused(*ins[:3]), plain(*ins[:3]))  # without the mask
+
+
+@pytest.mark.parametrize("edits", [
+    # a softmax over another dim
+    (("{op: softmax, in: masked, dim: -1}", "{op: softmax, in: masked, dim: 1}"),),
+    # a large negative fill is not -inf (a fully masked row is uniform, not NaN or zero)
+    (("value: -inf, if_given: m", "value: -1e9"), ("optional: true, ", "")),
+    # weights that always multiply the scores
+    (("m: {shape: [B, L, S], optional: true, dtype: bool}", "w: [B, L, S]"),
+     ("{op: masked_fill, in: [scaled, m], value: -inf, if_given: m}",
+      "{op: mul, in: [scaled, w]}")),
+    # an intermediate node that is also an output, or read elsewhere
+    (("outputs: out", "outputs: [out, probs]"),),
+    (("  out:", "  side: {op: relu, in: scaled}\n  out:"),
+     ("outputs: out", "outputs: [out, side]")),
+    # the scale before the product, or a learned scale (a tensor, not a number)
+    (("  scaled: {op: mul, in: scores, other: d ** -0.5}\n",
+      "  t: {param: [1], init: ones}\n  scaled: {op: mul, in: [scores, t]}\n"),),
+    # the mask before the scale
+    (("in: [q, kt]", "in: [q, kt]}\n  pre: {op: masked_fill, in: [scores, m], value: -inf, "
+      "if_given: m"),
+     ("  masked: {op: masked_fill, in: [scaled, m], value: -inf, if_given: m}\n", ""),
+     ("in: scores, other", "in: pre, other"), ("in: masked, dim", "in: scaled, dim")),
+])
+def test_other_dataflow_keeps_the_written_form(tmp_path, edits):
+    loaded = load(tmp_path, *edits)
+    assert FUSED not in loaded.source()
+    assert loaded.source() == loaded.source(fuse=False)
+
+
+def test_optional_weights_choose_at_run_time(tmp_path):
+    """Multiplicative weights, when given, run the written form; when None, the fused one."""
+    loaded = load(tmp_path,
+                  ("  m: {shape", "  w: {shape: [B, L, S], optional: true}\n  m: {shape"),
+                  ("  masked:", "  weighted: {op: mul, in: [scaled, w], if_given: w}\n  masked:"),
+                  ("in: [scaled, m]", "in: [weighted, m]"))
+    source = loaded.source()
+    assert "if w is None:\n" in source and "weighted = scaled * w\n" in source, source
+    fused, plain = both(loaded)
+    q, k, v, m = inputs(mask=True)
+    w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
+    for args in ((q, k, v, w, m), (q, k, v, None, m), (q, k, v, w), (q, k, v)):
+        torch.testing.assert_close(fused(*args), plain(*args))
+
+
+def test_train_mode_dropout_is_the_same_distribution(tmp_path):
+    """With v the identity, the output is the dropped attention weights themselves: in both
+    forms each weight is zeroed with probability p or scaled by 1 / (1 - p). The draws
+    differ (SDPA's dropout reads the random stream in its own order)."""
+    fused, plain = both(load(tmp_path), p=0.25)
+    q, k, _ = inputs()
+    v = torch.eye(8, dtype=torch.float64).expand(2, 8, 8)
+    weights = plain(q, k, v)  # eval mode: no dropout
+    for module in (fused, plain):
+        module.train()
+        torch.manual_seed(0)
+        draws = torch.stack([module(q, k, v) for _ in range(200)])
+        kept = draws != 0
+        assert abs(kept.double().mean().item() - 0.75) < 0.01
+        scaled = (weights / 0.75).expand_as(draws)
+        torch.testing.assert_close(draws[kept], scaled[kept])
+    fused.drop.p = plain.drop.p = 0.0  # p read at run time; without it train equals eval
+    torch.testing.assert_close(fused(q, k, v), weights)
+
+
+def test_a_fully_masked_row_gives_zeros_fused_and_nan_written(tmp_path):
+    """The one documented difference (docs/design.md): softmax over all -inf is NaN; SDPA
+    gives the row zeros."""
+    fused, plain = both(load(tmp_path))
+    q, k, v, m = inputs(mask=True)
+    m[0, 1] = True
+    got, want = fused(q, k, v, m), plain(q, k, v, m)
+    assert want[0, 1].isnan().all() and (got[0, 1] == 0).all()
+    rows = torch.ones(2, 5, dtype=torch.bool)
+    rows[0, 1] = False
+    torch.testing.assert_close(got[rows], want[rows])
+
+
+def test_no_fuse_builds_the_plain_form(tmp_path, capsys):
+    spec = REPO_ROOT / "specs" / "sdpa.yaml"
+    assert main(["build", str(spec), "-o", str(tmp_path / "f"), "--no-svg"]) == 0
+    assert main(["build", str(spec), "-o", str(tmp_path / "p"), "--no-svg", "--no-fuse"]) == 0
+    assert FUSED in (tmp_path / "f" / "sdpa.py").read_text()
+    plain = (tmp_path / "p" / "sdpa.py").read_text()
+    assert FUSED not in plain and "torch.softmax(masked, dim=-1)" in plain
+
+
+def test_no_fuse_changes_only_the_fused_modules():
+    """Every library spec built plain: the same file as generated/ unless that one fuses."""
+    specs = sorted((REPO_ROOT / "specs").glob("*.yaml"))
+    arts = artifacts(specs, REPO_ROOT / "generated", svg=False, use_cache=False, fuse=False)
+    changed = set()
+    for art in arts:
+        if art.path.suffix == ".py":
+            plain = art.data.decode()
+            assert FUSED not in plain
+            if plain != art.path.read_text(encoding="utf-8"):
+                changed.add(art.path.stem)
+    assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
+                       "channel_attention_module"}
+
+
+@pytest.mark.slow
+def test_bench_fused_quick(capsys):
+    """benchmarks/bench_fused.py's smoke run: both forms against the reference, both modes."""
+    import importlib.util
+
+    path = REPO_ROOT / "benchmarks" / "bench_fused.py"
+    spec = importlib.util.spec_from_file_location("_bench_fused", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0
+    rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(f.strip(), m.strip()) for f, m in rows] == [
+        ("fused", "forward"), ("plain", "forward"), ("fused", "fwd+bwd"), ("plain", "fwd+bwd")]
+
+
+def test_spec_refs_name_the_lines_the_call_computes(tmp_path):
+    source = load(tmp_path).source(spec_refs=True)
+    assert "a.yaml:12-17]\n" in source, source  # scores to out
