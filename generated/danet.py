@@ -98,7 +98,9 @@ class ScaledDotProductAttention(nn.Module):
         v = v_heads.permute(0, 2, 1, 3)
         # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
+        del fc_q, q_heads, q, fc_k, k_heads, k
         att = scores / self.d_k ** 0.5
+        del scores
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
@@ -106,9 +108,12 @@ class ScaledDotProductAttention(nn.Module):
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
+        del att, weighted, masked
         drop = self.drop(probs)
+        del probs
         # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(drop, v)
+        del fc_v, v_heads, v, drop
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_v) -> (B, nq, d_v*h)
@@ -248,6 +253,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
         att = scores / self.d_k ** 0.5
+        del scores
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
@@ -255,9 +261,12 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
+        del att, weighted, masked
         drop = self.drop(probs)
+        del probs
         # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
         out = torch.matmul(drop, v)
+        del drop
         # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))
@@ -377,8 +386,12 @@ class DAModule(nn.Module):
         # (B, d_model, H*W) -> (B, d_model, H, W)
         c_map = channel_attention_module.view(B, self.d_model, self.H, self.W)
         p_scaled = p_map * 0.5
+        del position_attention_module, p_seq, p_map
         p_out = x + p_scaled
+        del p_scaled
         c_scaled = c_map * 0.2
+        del channel_attention_module, c_map
         c_out = x + c_scaled
+        del c_scaled
         out = p_out + c_out
         return out

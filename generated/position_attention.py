@@ -98,7 +98,9 @@ class ScaledDotProductAttention(nn.Module):
         v = v_heads.permute(0, 2, 1, 3)
         # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
         scores = torch.matmul(q, k)
+        del fc_q, q_heads, q, fc_k, k_heads, k
         att = scores / self.d_k ** 0.5
+        del scores
         weighted = att
         if attention_weights is not None:
             weighted = att * attention_weights
@@ -106,9 +108,12 @@ class ScaledDotProductAttention(nn.Module):
         if attention_mask is not None:
             masked = weighted.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
+        del att, weighted, masked
         drop = self.drop(probs)
+        del probs
         # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(drop, v)
+        del fc_v, v_heads, v, drop
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_v) -> (B, nq, d_v*h)
