@@ -1,4 +1,6 @@
 """lifetimes.with_dels: forward frees each large intermediate before the next large value."""
+from functools import partial
+
 import torch
 from attngen.lifetimes import with_dels
 from equivalence import load_generated
