@@ -79,18 +79,8 @@ class SequentialPolarizedSelfAttention(nn.Module):
         ch_gate = self.sigmoid(ln)
         # (B, 1, channel) -> (B, channel, 1, 1)
         channel_weight = ch_gate.view(B, self.channel, 1, 1)
-        del (
-            ch_wv,
-            ch_wq,
-            channel_wv,
-            channel_wq,
-            softmax_channel,
-            channel_wz,
-            channel_wz_map,
-            ch_wz,
-            ch_row,
-            ln,
-        )
+        del ch_wv, ch_wq, channel_wv, channel_wq, softmax_channel, channel_wz, channel_wz_map
+        del ch_wz, ch_row, ln
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         channel_out = channel_weight * x
         del ch_gate, channel_weight

@@ -2,7 +2,7 @@
 from functools import partial
 
 import torch
-from attngen.lifetimes import with_dels
+from attngen.lifetimes import DEL_WIDTH, with_dels
 from equivalence import load_generated
 
 CHAIN = [
@@ -73,3 +73,13 @@ def test_generated_forward_holds_no_more_memory_than_the_reference():
         with torch.no_grad():
             gen(*inputs), ref(*inputs)  # warm-up: first-call allocations
             assert _peak_bytes(partial(gen, *inputs)) <= _peak_bytes(partial(ref, *inputs))
+
+
+def test_a_long_del_is_several_lines_that_fit():
+    names = [f"value_number_{i}" for i in range(12)]
+    lines = ["x0 = self.conv(x)", *(f"{n} = x0 * {i}" for i, n in enumerate(names)),
+             f"y = {' + '.join(names)}", "z = y * 2", "return z"]
+    out = with_dels(lines, {"x"}, {"x0", *names, "y", "z"}, {"x0", *names, "y", "z"})
+    dels = [line for line in out if line.startswith("del ")]
+    assert len(dels) > 1 and all(len(line) <= DEL_WIDTH for line in dels)
+    assert sorted(n for line in dels for n in line[4:].split(", ")) == sorted(["x0", *names])

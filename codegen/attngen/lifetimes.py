@@ -20,6 +20,7 @@ import ast
 from .model import Cases
 from .results import Checked
 
+DEL_WIDTH = 99 - 8  # layout.WIDTH less forward's indent
 # methods whose result may share its input's storage (reshape copies only sometimes)
 _ALIASING = {"view", "reshape", "permute", "transpose", "squeeze", "unsqueeze", "expand",
              "flatten", "unflatten", "chunk", "split", "unbind", "narrow", "select",
@@ -104,22 +105,24 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
             first -= 1
         starts[first] = j
     out: list[str] = []
-    key = order_key(flat)
     for n, line in enumerate(flat):
-        if n in starts:
-            out.append("del " + ", ".join(sorted(dels[starts[n]], key=key)))
+        if n in starts:  # in the order the code binds them: it reads as the dataflow
+            names = sorted(dels[starts[n]], key=lambda m: (bound[m], m))
+            out += _del_lines(names)
         out.append(line)
     return out
 
 
-def order_key(flat: list[str]):
-    """Names in the order the code first assigns them (reads as the dataflow)."""
-    first: dict[str, int] = {}
-    for i, line in enumerate(flat):
-        head = line.split(" = ", 1)[0]
-        for name in head.replace(" ", "").split(","):
-            first.setdefault(name, i)
-    return lambda name: (first.get(name, len(flat)), name)
+def _del_lines(names: list[str]) -> list[str]:
+    """`del a, b, ...` lines that fit forward's body (99 columns at 8 spaces): a wrapped
+    `del (a, b)` would read as deleting a tuple."""
+    lines = [f"del {names[0]}"]
+    for name in names[1:]:
+        if len(lines[-1]) + 2 + len(name) > DEL_WIDTH:
+            lines.append(f"del {name}")
+        else:
+            lines[-1] += f", {name}"
+    return lines
 
 
 def _target_names(targets) -> list[str]:
