@@ -21,6 +21,7 @@ grad, backward of the sum of every floating output (gradients set to None betwee
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import math
 import os
@@ -54,43 +55,68 @@ def qkv(b, n, d):
     return lambda: (torch.randn(b, n, d), torch.randn(b, n, d), torch.randn(b, n, d))
 
 
-IMG = rand(8, 64, 28, 28)  # batch 8, 64 channels, 28 x 28
+IMG = rand(8, 256, 28, 28)  # batch 8, 256 channels, 28 x 28: a ResNet stage-3 map
+SMALL = rand(8, 64, 28, 28)  # for blocks whose large kernels make 256 channels minutes long
+BIG = rand(2, 512, 28, 28)  # DANet and CoT at the issue's 512 channels, batch 2
+TOKENS = qkv(8, 196, 512)  # a ViT-B/16-like layer: 196 tokens of 512, batch 8
 # (generated stem, class) -> (args, kwargs, inputs factory)
 SIZES = {
-    ("se", "SEAttention"): ((64,), {"reduction": 16}, IMG),
+    ("se", "SEAttention"): ((256,), {"reduction": 16}, IMG),
     ("eca", "ECAAttention"): ((), {"kernel_size": 3}, IMG),
-    ("cbam", "CBAM"): ((64,), {"ratio": 16, "kernel_size": 7}, IMG),
-    ("cbam", "ChannelAttention"): ((64, 16), {}, IMG),
+    ("cbam", "CBAM"): ((256,), {"ratio": 16, "kernel_size": 7}, IMG),
+    ("cbam", "ChannelAttention"): ((256, 16), {}, IMG),
     ("cbam", "SpatialAttention"): ((), {"kernel_size": 7}, IMG),
-    ("sk", "SKAttention"): ((), {"channel": 64, "reduction": 8, "L": 32}, IMG),
-    ("coordatt", "CoordAtt"): ((64, 64), {"reduction": 32}, IMG),
+    ("sk", "SKAttention"): ((), {"channel": 64, "reduction": 8, "L": 32}, SMALL),
+    ("coordatt", "CoordAtt"): ((256, 256), {"reduction": 32}, IMG),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
-    ("cot", "CoTAttention"): ((), {"dim": 64, "kernel_size": 3}, IMG),
+    ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),
     ("triplet", "TripletAttention"): ((), {}, IMG),
     ("triplet", "AttentionGate"): ((), {}, IMG),
     ("triplet", "ZPool"): ((), {}, IMG),
-    ("danet", "DAModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
-    ("danet", "PositionAttentionModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
-    ("danet", "ChannelAttentionModule"): ((64, 3, 14, 14), {}, rand(8, 64, 14, 14)),
-    ("sdpa", "ScaledDotProductAttention"): ((256, 32, 32, 8), {}, qkv(8, 49, 256)),
-    ("simplified_sdpa", "SimplifiedScaledDotProductAttention"): ((256, 8), {},
-                                                                  qkv(8, 49, 256)),
+    ("danet", "DAModule"): ((512, 3, 28, 28), {}, BIG),
+    ("danet", "PositionAttentionModule"): ((512, 3, 28, 28), {}, BIG),
+    ("danet", "ChannelAttentionModule"): ((512, 3, 28, 28), {}, BIG),
+    ("sdpa", "ScaledDotProductAttention"): ((512, 64, 64, 8), {}, TOKENS),
+    ("simplified_sdpa", "SimplifiedScaledDotProductAttention"): ((512, 8), {}, TOKENS),
     ("asff", "ASFF"): ((1,), {"multiplier": 0.25}, pyramid(4, [64, 128, 256], 7, 7)),
-    ("asff", "Conv"): ((64, 64, 3), {}, IMG),
+    ("asff", "Conv"): ((256, 256, 3), {}, IMG),
     ("fpn", "PyramidFeatures"): ((64, 128, 256), {"feature_size": 64},
                                  pyramid(4, [64, 128, 256], 7, 7)),
     ("mtgnn", "TemporalConv"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
     ("mtgnn", "temporal_conv"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
     ("mtgnn", "DilatedInception"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
     ("mtgnn", "dilated_inception"): ((32, 32, 1, 19), {}, rand(8, 32, 32, 19)),
-    ("variants/se_max", "SEMaxAttention"): ((64,), {"reduction": 16}, IMG),
-    ("variants/se_avgmax", "SEAvgMaxAttention"): ((64,), {"reduction": 16}, IMG),
-    ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((64,), {}, IMG),
-    ("variants/cbam_channel_only", "CBAMChannelOnly"): ((64,), {"ratio": 16}, IMG),
-    ("variants/coordatt_relu", "CoordAttReLU"): ((64, 64), {"reduction": 32}, IMG),
-    ("variants/sk_two_branch", "SKTwoBranchAttention"): ((), {"channel": 64, "L": 32}, IMG),
+    ("simam", "SimAM"): ((), {}, IMG),
+    ("external_attention", "ExternalAttention"): ((512,), {"S": 64}, rand(8, 196, 512)),
+    ("parnet_attention", "ParNetAttention"): ((), {"channel": 256}, IMG),
+    ("residual_attention", "ResidualAttention"): ((), {"channel": 512, "num_class": 1000},
+                                                  rand(8, 512, 7, 7)),
+    ("mobilevitv2_attention", "MobileViTv2Attention"): ((512,), {}, rand(8, 196, 512)),
+    ("double_attention", "DoubleAttention"): ((256, 128, 128), {}, IMG),
+    ("parallel_polarized_self_attention", "ParallelPolarizedSelfAttention"):
+        ((), {"channel": 256}, IMG),
+    ("sequential_polarized_self_attention", "SequentialPolarizedSelfAttention"):
+        ((), {"channel": 256}, IMG),
+    ("bam", "BAMBlock"): ((), {"channel": 256, "reduction": 16}, IMG),
+    ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
+    ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
+    ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
+    ("variants/cbam_channel_only", "CBAMChannelOnly"): ((256,), {"ratio": 16}, IMG),
+    ("variants/coordatt_relu", "CoordAttReLU"): ((256, 256), {"reduction": 32}, IMG),
+    ("variants/sk_two_branch", "SKTwoBranchAttention"): ((), {"channel": 64, "L": 32}, SMALL),
 }
+# Modules whose core is softmax(q k^T) v, where fused attention applies: their targets are
+# 0.80 forward, 0.90 forward+backward (issue 16); every other module's is 1.03 both ways.
+ATTENTION = {("sdpa", "ScaledDotProductAttention"),
+             ("simplified_sdpa", "SimplifiedScaledDotProductAttention"),
+             ("danet", "DAModule"), ("danet", "PositionAttentionModule"),
+             ("danet", "ChannelAttentionModule")}
+
+
+def targets(stem: str, cls: str, other: float) -> tuple[float, float]:
+    """(forward, fwd+bwd) ratio targets of one module."""
+    return (0.80, 0.90) if (stem, cls) in ATTENTION else (other, other)
 
 
 def modules() -> list[tuple]:
@@ -131,13 +157,17 @@ def backward_step(module, inputs):
     params = list(module.parameters()) + [t for _, t in _tensor_leaves(inputs)
                                           if t.requires_grad]
 
-    def step():
+    def reset():
         for p in params:
             p.grad = None
+
+    def step():
+        reset()
         outs = [t for _, t in _tensor_leaves(module(*inputs)) if t.is_floating_point()]
         loss = sum(t.sum() for t in outs if t.requires_grad)
         if isinstance(loss, torch.Tensor):
             loss.backward()
+    step.reset = reset  # type: ignore[attr-defined]
     return step
 
 
@@ -162,7 +192,7 @@ def block(step, n: int) -> float:
 
 
 def compare(gen_step, ref_step, *, pairs: int, block_s: float, warmup: int):
-    """Median ratio generated/reference over interleaved pairs of blocks, median times."""
+    """Ratios generated/reference of interleaved pairs of blocks; median times per call."""
     for _ in range(warmup):
         gen_step()
         ref_step()
@@ -179,7 +209,38 @@ def compare(gen_step, ref_step, *, pairs: int, block_s: float, warmup: int):
         ratios.append(g / r)
         gen_t.append(g / n)
         ref_t.append(r / n)
-    return statistics.median(ratios), statistics.median(gen_t), statistics.median(ref_t), n
+    return ratios, statistics.median(gen_t), statistics.median(ref_t)
+
+
+def spread(ratios: list[float]) -> tuple[float, float, float]:
+    """(median, first quartile, third quartile) of the pair ratios."""
+    if len(ratios) < 2:
+        return ratios[0], ratios[0], ratios[0]
+    q1, q2, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return q2, q1, q3
+
+
+def peak_bytes(step) -> int:
+    """Peak of the tensor bytes one call holds on top of what existed before it.
+
+    torch's profiler with profile_memory=True records every allocation and free of the CPU
+    allocator ("[memory]" events, bytes signed); the running sum in time order, from 0 at
+    the call's start, peaks at the call's high-water mark. Python objects and allocator
+    caching are not counted: this is the tensor memory the code asks for. Gradients of an
+    earlier call are dropped first, so both sides start from the same state.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    getattr(step, "reset", lambda: None)()  # no gradients of an earlier call to free
+    gc.collect()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    held = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        held += e.nbytes()
+        peak = max(peak, held)
+    return peak
 
 
 def keep_freed_memory() -> bool:
@@ -206,7 +267,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=21, help="interleaved pairs per measure")
     ap.add_argument("--block", type=float, default=0.02, help="seconds per block (default 0.02)")
     ap.add_argument("--only", default="", help="only classes/stems containing this text")
-    ap.add_argument("--target", type=float, default=1.03, help="ratio to flag (default 1.03)")
+    ap.add_argument("--target", type=float, default=1.03,
+                    help="ratio target of the non-attention modules (default 1.03)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak memory columns")
     args = ap.parse_args(argv)
     heap = keep_freed_memory() if not args.page_faults else False
     torch.set_num_threads(args.threads)
@@ -219,10 +282,11 @@ def main(argv=None) -> int:
           f"{os.cpu_count()} CPUs, {pairs} pairs per measure, freed memory "
           f"{'kept by malloc' if heap else 'returned to the kernel'}, "
           f"blocks of ~{1000 * block_s:.0f} ms\n")
-    print("| module | input | forward gen/ref (ms) | forward ratio | fwd+bwd gen/ref (ms) "
-          "| fwd+bwd ratio |")
-    print("|---|---|---:|---:|---:|---:|")
-    worst = 0.0
+    print("| module | input | forward gen / ref (ms) | forward ratio [IQR] "
+          "| fwd+bwd gen / ref (ms) | fwd+bwd ratio [IQR] | peak MiB fwd gen / ref "
+          "| peak MiB fwd+bwd gen / ref |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    misses = []
     t_start = time.perf_counter()
     for stem, cls, ref, c_args, c_kwargs, inputs, test_size in rows:
         gen, refm = build(stem, cls, ref, c_args, c_kwargs)
@@ -231,21 +295,42 @@ def main(argv=None) -> int:
         torch.manual_seed(1)
         x = inputs()
         x = x if isinstance(x, tuple) else (x,)
-        cells = []
-        for mode in ("forward", "fwd+bwd"):
+        cells, memory = [], []
+        goals = targets(stem, cls, args.target)
+        for mode, target in zip(("forward", "fwd+bwd"), goals, strict=True):
             for m in (gen, refm):
                 m.eval() if mode == "forward" else m.train()
             make = forward_step if mode == "forward" else backward_step
-            ratio, g, r, _ = compare(make(gen, x), make(refm, x), pairs=pairs,
-                                     block_s=block_s, warmup=warmup)
-            worst = max(worst, ratio)
-            flag = " **!**" if ratio > args.target else ""
-            cells += [f"{1e3 * g:.3f} / {1e3 * r:.3f}", f"{ratio:.3f}{flag}"]
+            gen_step, ref_step = make(gen, x), make(refm, x)
+            ratios, g, r = compare(gen_step, ref_step, pairs=pairs, block_s=block_s,
+                                   warmup=warmup)
+            med, q1, q3 = spread(ratios)
+            flag = ""
+            if med > target:
+                flag = " **!**"
+                misses.append(f"{stem}.{cls} {mode} {med:.3f} (target {target:.2f})")
+            cells += [f"{1e3 * g:.2f} / {1e3 * r:.2f}",
+                      f"{med:.3f} [{q1:.3f}, {q3:.3f}]{flag}"]
+            if args.no_memory:
+                memory.append("-")
+                continue
+            pg, pr = peak_bytes(gen_step), peak_bytes(ref_step)
+            mflag = ""
+            if pg > pr:
+                mflag = " **!**"
+                misses.append(f"{stem}.{cls} {mode} peak memory {pg / 2**20:.2f} MiB > "
+                              f"{pr / 2**20:.2f} MiB")
+            memory.append(f"{pg / 2**20:.2f} / {pr / 2**20:.2f}{mflag}")
         shapes = "; ".join("x".join(map(str, t.shape)) for _, t in _tensor_leaves(x, ""))
         size = " (test size)" if test_size else ""
-        print(f"| {stem}.{cls} | {shapes}{size} | " + " | ".join(cells) + " |", flush=True)
-    print(f"\nworst median ratio {worst:.3f} (target <= {args.target}); "
-          f"{len(rows)} modules in {time.perf_counter() - t_start:.0f} s")
+        print(f"| {stem}.{cls} | {shapes}{size} | " + " | ".join(cells + memory) + " |",
+              flush=True)
+    print(f"\n{len(rows)} modules in {time.perf_counter() - t_start:.0f} s; targets: "
+          f"attention modules ({len(ATTENTION)}) 0.80 forward, 0.90 fwd+bwd; others "
+          f"{args.target}; peak memory at most the reference's")
+    print("missed:" if misses else "every target met")
+    for line in misses:
+        print(f"- {line}")
     return 0
 
 

@@ -67,6 +67,7 @@ class Conv(nn.Module):
         conv = self.conv(x)
         # (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo)
         bn = self.bn(conv)
+        del conv
         activation = self.activation(bn)
         return activation
 
@@ -183,9 +184,12 @@ class ASFF(nn.Module):
         level_2_weight_v = self.weight_level_2(level_2_resized)
         # 3 x (B, compress_c, scale * H, scale * W) -> (B, 3 * compress_c, scale * H, scale * W)
         levels_weight_v = torch.cat([level_0_weight_v, level_1_weight_v, level_2_weight_v], dim=1)
+        del level_0_weight_v, level_1_weight_v, level_2_weight_v
         # (B, 3 * compress_c, scale * H, scale * W) -> (B, 3, scale * H, scale * W)
         levels_weight_logits = self.weight_levels(levels_weight_v)
+        del levels_weight_v
         levels_weight = torch.softmax(levels_weight_logits, dim=1)
+        del levels_weight_logits
         # (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W)
         level_0_weight = levels_weight[:, 0:1]
         # (B, 3, scale * H, scale * W) -> (B, 1, scale * H, scale * W)
@@ -202,6 +206,7 @@ class ASFF(nn.Module):
         # -> (B, inter_dim, scale * H, scale * W)
         level_2_weighted = level_2_resized * level_2_weight
         fused_out_reduced = level_0_weighted + level_1_weighted + level_2_weighted
+        del level_0_weighted, level_1_weighted, level_2_weighted
         out = self.expand(fused_out_reduced)
         if self.vis:
             # (B, inter_dim, scale * H, scale * W) -> (B, scale * H, scale * W)

@@ -78,6 +78,7 @@ class ChannelAttention(nn.Module):
         ca = self.ca(avgpool)
         # (B, channel) -> (B, channel, 1, 1)
         logits = ca.view(B, self.channel, 1, 1)
+        del avgpool
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         res = logits.expand_as(x)
         return res
@@ -204,7 +205,10 @@ class BAMBlock(nn.Module):
         ca = self.ca(x)
         sa = self.sa(x)
         logits = sa + ca
+        del ca, sa
         sigmoid = self.sigmoid(logits)
+        del logits
         gain = sigmoid + 1
+        del sigmoid
         out = gain * x
         return out

@@ -78,6 +78,7 @@ class ChannelAttention(nn.Module):
         ca = self.ca(avgpool)
         # (B, channel) -> (B, channel, 1, 1)
         logits = ca.view(B, self.channel, 1, 1)
+        del avgpool
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         res = logits.expand_as(x)
         return res

@@ -107,8 +107,10 @@ class SpatialAttention(nn.Module):
         max_out = x.max(1, keepdim=True).values
         # 2 x (B, 1, H, W) -> (B, 2, H, W)
         pooled = torch.cat([avg_out, max_out], dim=1)
+        del avg_out, max_out
         # (B, 2, H, W) -> (B, 1, H, W)
         conv1 = self.conv1(pooled)
+        del pooled
         sigmoid = self.sigmoid(conv1)
         return sigmoid
 
@@ -153,6 +155,7 @@ class CBAM(nn.Module):
         ca = self.ca(x)
         # (B, in_planes, H, W), (B, in_planes, 1, 1) -> (B, in_planes, H, W)
         out = x * ca
+        del ca
         # (B, in_planes, H, W) -> (B, 1, H, W)
         sa = self.sa(out)
         # (B, in_planes, H, W), (B, 1, H, W) -> (B, in_planes, H, W)

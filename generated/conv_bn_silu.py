@@ -66,5 +66,6 @@ class Conv(nn.Module):
         conv = self.conv(x)
         # (B, c2, (H + 2 * pad - k) // s + 1, (W + 2 * pad - k) // s + 1) -> (B, c2, Ho, Wo)
         bn = self.bn(conv)
+        del conv
         activation = self.activation(bn)
         return activation

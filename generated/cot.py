@@ -79,14 +79,18 @@ class CoTAttention(nn.Module):
         y = torch.cat([key_embed, x], dim=1)
         # (B, 2*dim, H, W) -> (B, dim*kernel_size**2, H, W)
         attention_embed = self.attention_embed(y)
+        del y
         # (B, dim*kernel_size**2, H, W) -> (B, dim, kernel_size**2, H, W)
         att = attention_embed.reshape(B, self.dim, self.kernel_size * self.kernel_size, H, W)
         # (B, dim, kernel_size**2, H, W) -> (B, dim, H, W)
         att_mean = att.mean(2)
+        del attention_embed, att
         # (B, dim, H, W) -> (B, dim, H*W)
         att_flat = att_mean.view(B, self.dim, -1)
         weights = torch.softmax(att_flat, dim=-1)
+        del att_mean, att_flat
         k2_flat = weights * v
+        del value_embed, v, weights
         # (B, dim, H*W) -> (B, dim, H, W)
         k2 = k2_flat.view(B, self.dim, H, W)
         out = key_embed + k2

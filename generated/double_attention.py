@@ -83,16 +83,20 @@ class DoubleAttention(nn.Module):
         maps = convB.reshape(B, self.c_n, -1)
         # over the batch (the original's legacy implicit dim)
         attention_maps = torch.softmax(maps, dim=0)
+        del convB, maps
         # (B, c_n, H, W) -> (B, c_n, H * W)
         vectors = convV.reshape(B, self.c_n, -1)
         # over the batch (the original's legacy implicit dim)
         attention_vectors = torch.softmax(vectors, dim=0)
+        del convV, vectors
         # (B, c_n, H * W) -> (B, H * W, c_n)
         maps_t = attention_maps.permute(0, 2, 1)
         # (B, c_m, H * W), (B, H * W, c_n) -> (B, c_m, c_n) -- step 1: feature gating
         global_descriptors = torch.matmul(features, maps_t)
+        del convA, features, attention_maps, maps_t
         # (B, c_m, c_n), (B, c_n, H * W) -> (B, c_m, H * W) -- step 2: feature distribution
         distributed = torch.matmul(global_descriptors, attention_vectors)
+        del attention_vectors, global_descriptors
         # (B, c_m, H * W) -> (B, c_m, H, W)
         z = distributed.view(B, self.c_m, H, W)
         # (B, c_m, H, W) -> (B, in_channels if reconstruct else c_m, H, W)

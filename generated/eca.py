@@ -54,6 +54,7 @@ class ECAAttention(nn.Module):
         channels = sigmoid.permute(0, 2, 1)
         # (B, C, 1) -> (B, C, 1, 1)
         weight = channels.unsqueeze(-1)
+        del gap, squeeze, seq, conv
         # (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W)
         out = x * weight
         return out

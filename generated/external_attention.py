@@ -65,8 +65,10 @@ class ExternalAttention(nn.Module):
         softmax = self.softmax(mk)
         # (B, N, S) -> (B, N, 1)
         total = softmax.sum(2, keepdim=True)
+        del mk
         # (B, N, S), (B, N, 1) -> (B, N, S) -- then over the memory keys (L1)
         attn = softmax / total
+        del softmax, total
         # (B, N, S) -> (B, N, d_model)
         mv = self.mv(attn)
         return mv

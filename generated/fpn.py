@@ -69,16 +69,21 @@ class PyramidFeatures(nn.Module):
         # (B, feature_size, H, W) -> (B, feature_size, 2*H, 2*W)
         P5_upsampled = self.P5_upsampled(P5_1)
         P5_2 = self.P5_2(P5_1)
+        del P5_1
         # (B, C4_size, 2*H, 2*W) -> (B, feature_size, 2*H, 2*W)
         P4_1 = self.P4_1(C4)
         P4_merged = P5_upsampled + P4_1
+        del P5_upsampled, P4_1
         # (B, feature_size, 2*H, 2*W) -> (B, feature_size, 4*H, 4*W)
         P4_upsampled = self.P4_upsampled(P4_merged)
         P4_2 = self.P4_2(P4_merged)
+        del P4_merged
         # (B, C3_size, 4*H, 4*W) -> (B, feature_size, 4*H, 4*W)
         P3_1 = self.P3_1(C3)
         P3_merged = P3_1 + P4_upsampled
+        del P4_upsampled, P3_1
         P3_2 = self.P3_2(P3_merged)
+        del P3_merged
         # (B, C5_size, H, W) -> (B, feature_size, 1 + ((-1 + H) // 2), 1 + ((-1 + W) // 2))
         P6 = self.P6(C5)
         P7_1 = self.P7_1(P6)

@@ -38,5 +38,6 @@ class h_sigmoid(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifted = x + 3
         relu = self.relu(shifted)
+        del shifted
         out = relu / 6
         return out

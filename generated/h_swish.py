@@ -38,6 +38,7 @@ class h_sigmoid(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifted = x + 3
         relu = self.relu(shifted)
+        del shifted
         out = relu / 6
         return out
 

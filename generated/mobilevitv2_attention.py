@@ -59,13 +59,16 @@ class MobileViTv2Attention(nn.Module):
         fc_i = self.fc_i(input_)
         # one weight per token
         weight_i = torch.softmax(fc_i, dim=1)
+        del fc_i
         fc_k = self.fc_k(input_)
         # (B, N, 1), (B, N, d_model) -> (B, N, d_model)
         context_score = weight_i * fc_k
         # (B, N, d_model) -> (B, 1, d_model)
         context_vector = context_score.sum(1, keepdim=True)
+        del weight_i, fc_k, context_score
         fc_v = self.fc_v(input_)
         # (B, N, d_model), (B, 1, d_model) -> (B, N, d_model)
         v = fc_v * context_vector
+        del context_vector, fc_v
         fc_o = self.fc_o(v)
         return fc_o

@@ -78,9 +78,11 @@ class DilatedInception(nn.Module):
         #   for kern in kernel_set]
         # -> [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
         cropped = [item[..., -self.shortest:] for item in tconv]
+        del tconv
         # [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
         # -> (B, 4*(cout // 4), N, seq_len - 6*dilation_factor)
         concat = torch.cat(cropped, dim=1)
+        del cropped
         # (B, 4*(cout // 4), N, seq_len - 6*dilation_factor) -> (B, 4*(cout // 4), N, seq_len)
         out = self.out(concat)
         return out
@@ -128,9 +130,11 @@ class TemporalConv(nn.Module):
         # (B, cin, N, seq_len) -> (B, 4*(cout // 4), N, seq_len)
         filter_convs = self.filter_convs(X)
         filt = torch.tanh(filter_convs)
+        del filter_convs
         # (B, cin, N, seq_len) -> (B, 4*(cout // 4), N, seq_len)
         gated_convs = self.gated_convs(X)
         gate = torch.sigmoid(gated_convs)
+        del gated_convs
         out = filt * gate
         return out
 

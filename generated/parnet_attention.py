@@ -61,6 +61,8 @@ class ParNetAttention(nn.Module):
         conv3x3 = self.conv3x3(x)
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         x3 = sse * x
+        del sse
         sum3 = conv1x1 + conv3x3 + x3
+        del conv1x1, conv3x3, x3
         silu = self.silu(sum3)
         return silu

@@ -55,6 +55,7 @@ class SEAttention(nn.Module):
         fc = self.fc(squeeze)
         # (B, channel) -> (B, channel, 1, 1)
         weight = fc.view(B, self.channel, 1, 1)
+        del avg_pool, squeeze
         # (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W)
         out = x * weight
         return out

@@ -79,14 +79,18 @@ class SequentialPolarizedSelfAttention(nn.Module):
         ch_gate = self.sigmoid(ln)
         # (B, 1, channel) -> (B, channel, 1, 1)
         channel_weight = ch_gate.view(B, self.channel, 1, 1)
+        del ch_wv, ch_wq, channel_wv, channel_wq, softmax_channel, channel_wz, channel_wz_map
+        del ch_wz, ch_row, ln
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         channel_out = channel_weight * x
+        del ch_gate, channel_weight
         # (B, channel, H, W) -> (B, channel // 2, H, W)
         sp_wv = self.sp_wv(channel_out)
         # (B, channel, H, W) -> (B, channel // 2, H, W)
         sp_wq = self.sp_wq(channel_out)
         # (B, channel // 2, H, W) -> (B, channel // 2, 1, 1)
         agp = self.agp(sp_wq)
+        del sp_wq
         # (B, channel // 2, H, W) -> (B, channel // 2, H*W)
         spatial_wv = sp_wv.reshape(B, self.channel // 2, -1)
         # (B, channel // 2, 1, 1) -> (B, 1, channel // 2)
@@ -95,9 +99,11 @@ class SequentialPolarizedSelfAttention(nn.Module):
         softmax_spatial = self.softmax_spatial(spatial_wq)
         # (B, 1, channel // 2), (B, channel // 2, H*W) -> (B, 1, H*W)
         spatial_wz = torch.matmul(softmax_spatial, spatial_wv)
+        del sp_wv, agp, spatial_wv, spatial_wq, softmax_spatial
         # (B, 1, H*W) -> (B, 1, H, W)
         spatial_map = spatial_wz.reshape(B, 1, H, W)
         spatial_weight = self.sigmoid(spatial_map)
+        del spatial_wz, spatial_map
         # (B, 1, H, W), (B, channel, H, W) -> (B, channel, H, W)
         spatial_out = spatial_weight * channel_out
         return spatial_out

@@ -57,6 +57,7 @@ class SimAM(nn.Module):
         mu = x.mean((2, 3), keepdim=True)
         # (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W)
         centered = x - mu
+        del mu
         # squared distance of each activation from its channel mean
         d2 = centered.pow(2)
         # (B, C, H, W) -> (B, C, 1, 1)
@@ -64,9 +65,13 @@ class SimAM(nn.Module):
         var = d2_sum / (H * W - 1)
         var_eps = var + self.e_lambda
         denom = var_eps * 4
+        del centered, d2_sum, var, var_eps
         # (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W)
         energy = d2 / denom
+        del d2, denom
         y = energy + 0.5
+        del energy
         activaton = self.activaton(y)
+        del y
         out = x * activaton
         return out

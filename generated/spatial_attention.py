@@ -52,7 +52,9 @@ class SpatialAttention(nn.Module):
         max_out = x.max(1, keepdim=True).values
         # 2 x (B, 1, H, W) -> (B, 2, H, W)
         pooled = torch.cat([avg_out, max_out], dim=1)
+        del avg_out, max_out
         # (B, 2, H, W) -> (B, 1, H, W)
         conv1 = self.conv1(pooled)
+        del pooled
         sigmoid = self.sigmoid(conv1)
         return sigmoid

@@ -97,7 +97,9 @@ class AttentionGate(nn.Module):
         compress = self.compress(x)
         # (B, 2, P, Q) -> (B, 1, P, Q)
         conv = self.conv(compress)
+        del compress
         scale = torch.sigmoid(conv)
+        del conv
         # (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q)
         out = x * scale
         return out
@@ -152,5 +154,6 @@ class TripletAttention(nn.Module):
         if not self.no_spatial:
             hw = self.hw(x)
         total = hw + x_out11 + x_out21 if not self.no_spatial else x_out11 + x_out21
+        del cw, x_out11, hc, x_out21
         out = total * self.branch_share
         return out

@@ -97,7 +97,9 @@ class AttentionGate(nn.Module):
         compress = self.compress(x)
         # (B, 2, P, Q) -> (B, 1, P, Q)
         conv = self.conv(compress)
+        del compress
         scale = torch.sigmoid(conv)
+        del conv
         # (B, D, P, Q), (B, 1, P, Q) -> (B, D, P, Q)
         out = x * scale
         return out

@@ -60,7 +60,10 @@ def test_bench_modules_quick_one_module(capsys):
     bench = _script("bench_modules")
     assert bench.main(["--quick", "--only", "se.SEAttention"]) == 0
     rows = _table_rows(capsys.readouterr().out)
-    assert len(rows) == 2 and rows[1].startswith("| se.SEAttention | 8x64x28x28 |")
+    assert len(rows) == 2 and rows[1].startswith("| se.SEAttention | 8x256x28x28 |")
+    cells = [c.strip() for c in rows[1].split("|")[1:-1]]
+    assert len(cells) == 8  # times, ratios with their IQR, peak memory both ways
+    assert all(" / " in cells[i] for i in (2, 4, 6, 7)) and "[" in cells[3]
 
 
 @pytest.mark.slow
@@ -82,3 +85,43 @@ def test_bench_build_counts_instructions():
     bare = bench.instructions([sys.executable, "-c", "pass"], env)
     more = bench.instructions([sys.executable, "-c", "import json, decimal"], env)
     assert 1e6 < bare < more
+
+
+def test_bench_modules_sizes_name_real_classes_and_targets():
+    bench = _script("bench_modules")
+    rows = {(r[0], r[1]): r for r in bench.modules()}
+    assert set(bench.SIZES) <= set(rows)  # no size for a class that is not benchmarked
+    assert all(not r[-1] for r in rows.values())  # every module at a chosen size
+    assert set(rows) >= bench.ATTENTION
+    assert bench.targets("sdpa", "ScaledDotProductAttention", 1.03) == (0.80, 0.90)
+    assert bench.targets("se", "SEAttention", 1.03) == (1.03, 1.03)
+
+
+def test_bench_modules_peak_memory_counts_what_a_call_holds():
+    import torch
+
+    bench = _script("bench_modules")
+    x = torch.randn(256, 256)
+
+    def two():  # two 256 KiB tensors alive at once
+        a = x * 2
+        b = x * 3
+        return (a + b).sum()
+
+    def one():
+        return (x * 2).sum()
+
+    assert bench.peak_bytes(two) >= 3 * 256 * 1024 > bench.peak_bytes(one) >= 256 * 1024
+
+
+def test_bench_build_grown_library_is_real_distinct_specs(tmp_path):
+    bench = _script("bench_build")
+    assert bench.grown_library(tmp_path / "lib", 45) == 45
+    from attngen.build import collect_specs
+
+    paths = collect_specs([str(tmp_path / "lib")])
+    assert len(paths) == 45
+    names = [next(line for line in p.read_text().splitlines() if line.startswith("name:"))
+             for p in paths]
+    assert len(set(names)) >= 45 - 3  # the library's own shared names (sub-spec classes)
+    assert {p.name for p in paths} >= {"eca.yaml", "se_max.yaml", "copy1_asff.yaml"}

@@ -72,6 +72,9 @@ class _Visible:
         return getattr(self._stream, name)
 
 
+GC_THRESHOLDS = (200_000, 30, 30)  # see _main
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; everything it prints to stdout and stderr passes `_Visible`."""
     streams = sys.stdout, sys.stderr
@@ -87,7 +90,7 @@ def _main(argv: list[str] | None) -> int:
     # specs) and little cyclic garbage; with the default thresholds the collector rescans
     # them over and over, about a tenth of a cold build. Collect far less often (as mypy
     # does); the process is short-lived.
-    gc.set_threshold(200_000, 30, 30)
+    gc.set_threshold(*GC_THRESHOLDS)
     argv = sys.argv[1:] if argv is None else argv
     parser = command_parser()
     if argv and not argv[0].startswith("-") and argv[0] not in _COMMANDS:  # a typo: suggest

@@ -25,6 +25,7 @@ from .graph import node_refs
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import statement
+from .lifetimes import value_names, with_dels
 from .model import (
     Cases,
     FunctionOp,
@@ -501,6 +502,7 @@ class ClassEmitter:
         fnamer = Namer(spec, "forward", dims)
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
+        forward = with_dels(forward, set(spec.inputs), *value_names(self.checked))
         init = self.init_lines(fnamer.used_params)
         init = self.factory_lines() + init
         params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias, cast
 
 import sympy
 
-from . import algebra
+from . import algebra, exact
 from .configs import Env, structural_params
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
@@ -120,7 +120,7 @@ class Prover:
         else (False, the first sample where it fails)."""
         tested = 0
         for sample in self.samples:
-            values = [to_number(e.xreplace(sample)) for e in exprs]
+            values = [exact.at(e, sample) for e in exprs]
             if any(v is None for v in values):
                 continue
             verdict = holds(*values)
@@ -133,10 +133,10 @@ class Prover:
 
     def value(self, d: Dim, sample: Assignment | None = None) -> int | float | None:
         if sample:
-            return to_number(algebra.sympify(d).xreplace(sample))
+            return exact.at(algebra.sympify(d), sample)
         key = ("value", d)  # at the default sample: every output size is checked there
         if key not in self.cache:
-            self.cache[key] = to_number(algebra.sympify(d).xreplace(self.default()))
+            self.cache[key] = exact.at(algebra.sympify(d), self.default())
         return self.cache[key]
 
     def counterexample(self, sample: Assignment | None, a: Dim, b: Dim) -> str:

@@ -67,6 +67,7 @@ class ECAAdaptiveAttention(nn.Module):
         channels = sigmoid.permute(0, 2, 1)
         # (B, channel, 1) -> (B, channel, 1, 1)
         weight = channels.unsqueeze(-1)
+        del gap, squeeze, seq, conv
         # (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W)
         out = x * weight
         return out

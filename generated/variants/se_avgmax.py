@@ -59,6 +59,7 @@ class SEAvgMaxAttention(nn.Module):
         fc = self.fc(squeeze)
         # (B, channel) -> (B, channel, 1, 1)
         weight = fc.view(B, self.channel, 1, 1)
+        del avg_pool, max_pool, pooled, squeeze
         # (B, channel, H, W), (B, channel, 1, 1) -> (B, channel, H, W)
         out = x * weight
         return out
