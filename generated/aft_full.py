@@ -86,16 +86,21 @@ class AFT_FULL(nn.Module):
         # (B, 1, N, d_model)
         # -> (B, 1 if simple else N, N, d_model) -- one row of logits shared by every token
         logits = keys + biases if not self.simple else keys
+        del fc_k, keys
         # over the keys t'
         weights = torch.softmax(logits, dim=2)
+        del logits
         # (B, N, d_model) -> (B, 1, N, d_model)
         values = fc_v.unsqueeze(1)
         # (B, 1 if simple else N, N, d_model), (B, 1, N, d_model)
         # -> (B, 1 if simple else N, N, d_model)
         weighted = weights * values
+        del fc_v, weights, values
         # (B, 1 if simple else N, N, d_model) -> (B, 1 if simple else N, d_model)
         context = weighted.sum(2)
+        del weighted
         sigmoid = self.sigmoid(fc_q)
+        del fc_q
         # (B, N, d_model), (B, 1 if simple else N, d_model) -> (B, N, d_model)
         out = sigmoid * context
         return out

@@ -70,20 +70,28 @@ class CrissCrossAttention(nn.Module):
         # (B, H, W, H), (H, 1, H)
         # -> (B, H, W, H) -- the position itself left out (the row counts it)
         column = energy_h.masked_fill(own_hwg, float("-inf"))
+        del energy_h, own, own_hwg
         # 2 x (B, in_dim // 8, H, W) -> (B, H, W, W) -- each position against its row (v: a column)
         row = torch.einsum('bchw,bchv->bhwv', query_conv, key_conv)
+        del query_conv, key_conv
         # (B, H, W, H), (B, H, W, W) -> (B, H, W, H + W)
         energy = torch.cat([column, row], dim=3)
+        del column, row
         # one softmax over the cross
         softmax = self.softmax(energy)
+        del energy
         # (B, H, W, H + W) -> (B, H, W, H), (B, H, W, W)
         att_h, att_w = torch.split(softmax, (H, W), dim=3)
+        del softmax
         # (B, H, W, H), (B, in_dim, H, W) -> (B, in_dim, H, W)
         out_h = torch.einsum('bhwg,bcgw->bchw', att_h, value_conv)
         # (B, H, W, W), (B, in_dim, H, W) -> (B, in_dim, H, W)
         out_w = torch.einsum('bhwv,bchv->bchw', att_w, value_conv)
+        del value_conv, att_h, att_w
         context = out_h + out_w
+        del out_h, out_w
         # (1,), (B, in_dim, H, W) -> (B, in_dim, H, W)
         gated = self.gamma * context
+        del context
         out = gated + x
         return out

@@ -119,6 +119,7 @@ class ScaledDotProductAttention(nn.Module):
             drop = self.drop(probs)
             # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = torch.matmul(drop, v)
+        del fc_q, q_heads, q, fc_k, k_heads, k, fc_v, v_heads, v
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_v) -> (B, nq, d_v*h)
@@ -397,8 +398,12 @@ class DAModule(nn.Module):
         # (B, d_model, H*W) -> (B, d_model, H, W)
         c_map = channel_attention_module.view(B, self.d_model, self.H, self.W)
         p_scaled = p_map * 0.5
+        del position_attention_module, p_seq, p_map
         p_out = x + p_scaled
+        del p_scaled
         c_scaled = c_map * 0.2
+        del channel_attention_module, c_map
         c_out = x + c_scaled
+        del c_scaled
         out = p_out + c_out
         return out

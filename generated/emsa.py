@@ -160,36 +160,45 @@ class EMSA(nn.Module):
         # (B, nkv, d_model)
         # -> (B, nkv, h * d_k) -- the keys attended to: nkv is nk with ratio 1, else h_r * w_r
         k_proj = self.fc_k(key_tokens)
+        del key_tokens
         # (B, nkv, h * d_k) -> (B, h, d_k, nkv)
         k = k_proj.unflatten(2, (self.h, -1)).permute(0, 2, 3, 1)
         # (B, nkv, d_model) -> (B, nkv, h * d_v)
         v_proj = self.fc_v(value_tokens)
+        del value_tokens
         # (B, nkv, h * d_v) -> (B, h, nkv, d_v)
         v = v_proj.unflatten(2, (self.h, -1)).transpose(1, 2)
         # (B, h, nq, d_k), (B, h, d_k, nkv) -> (B, h, nq, nkv)
         scores = torch.matmul(q, k)
+        del fc_q, q, k_proj, k
         att = scores / self.d_k ** 0.5
+        del scores
         if self.mix_heads:
             mixed = self.transform(att)
         elif not self.mix_heads:
             mixed = att
+        del att
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
         # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
         masked = mixed
         if attention_mask is not None:
             masked = mixed.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
+        del masked
         if self.mix_heads:
             normed = self.normed(probs)
         elif not self.mix_heads:
             normed = probs
+        del probs
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
         weighted = normed
         if attention_weights is not None:
             weighted = normed * attention_weights
         dropped = self.dropout(weighted)
+        del weighted
         # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(dropped, v)
+        del v_proj, v, dropped
         # (B, h, nq, d_v) -> (B, nq, h * d_v)
         joined = out.transpose(1, 2).flatten(2)
         # (B, nq, h * d_v) -> (B, nq, d_model)

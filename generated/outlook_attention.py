@@ -89,6 +89,7 @@ class OutlookAttention(nn.Module):
         # -> (B, dim * window, ((H - 1) // stride + 1) * ((W - 1) // stride + 1)) -- the values of
         #   each window as a column
         unflod = self.unflod(v_map)
+        del v_pj, v_map
         # (B, dim * window, ((H - 1) // stride + 1) * ((W - 1) // stride + 1))
         # -> (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window, head_dim)
         v = unflod.unflatten(1, (self.num_heads, -1, self.window)).transpose(2, 4)
@@ -102,18 +103,23 @@ class OutlookAttention(nn.Module):
         # (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), dim)
         # -> (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), kernel_size ** 4 * num_heads)
         attn = self.attn(pooled)
+        del pool, pooled
         # (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), kernel_size ** 4 * num_heads)
         # -> (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window,
         #   window) -- a window x window matrix per head and window
         weights = attn.unflatten(2, (self.num_heads, self.window, -1)).transpose(1, 2)
         scaled = weights * self.scale
+        del attn, weights
         softmax = torch.softmax(scaled, dim=-1)
+        del scaled
         attn_drop = self.attn_drop(softmax)
+        del softmax
         # (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window, window),
         #   (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window, head_dim)
         # -> (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window,
         #   head_dim) -- the values of each window mixed by its matrix
         mixed = torch.matmul(attn_drop, v)
+        del unflod, v, attn_drop
         # (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window, head_dim)
         # -> (B, dim * window, ((H - 1) // stride + 1) * ((W - 1) // stride + 1))
         columns = mixed.transpose(2, 4).flatten(1, 3)
@@ -122,8 +128,10 @@ class OutlookAttention(nn.Module):
         folded = F.fold(
             columns, (H, W), self.kernel_size, padding=self.padding, stride=self.stride
         )
+        del mixed, columns
         # (B, dim, H, W) -> (B, H, W, dim)
         tokens = folded.permute(0, 2, 3, 1)
         proj = self.proj(tokens)
+        del folded, tokens
         proj_drop = self.proj_drop(proj)
         return proj_drop

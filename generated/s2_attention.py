@@ -56,12 +56,15 @@ class SplitAttention(nn.Module):
         gelu = self.gelu(mlp1)
         # (B, channel) -> (B, channel*k)
         mlp2 = self.mlp2(gelu)
+        del a, mlp1, gelu
         # (B, channel*k) -> (B, k, 1, 1, channel)
         hat_a = mlp2.view(mlp2.shape[0], self.k, 1, 1, -1)
         # over the k maps
         softmax = self.softmax(hat_a)
+        del mlp2, hat_a
         # (B, k, 1, 1, channel), (B, k, H, W, channel) -> (B, k, H, W, channel)
         weighted = softmax * x_all
+        del softmax
         # (B, k, H, W, channel) -> (B, H, W, channel)
         out = weighted.sum(1)
         return out
@@ -121,6 +124,7 @@ class S2Attention(nn.Module):
         mlp1 = self.mlp1(x_hwc)
         # (B, H, W, 3*channels) -> (B, H, W, channels), (B, H, W, channels), (B, H, W, channels)
         x1_in, x2_in, x3 = torch.chunk(mlp1, 3, dim=-1)
+        del mlp1
         # (B, H, W, channels)
         # -> (B, H, W, channels // 4), (B, H, W, channels // 4), (B, H, W, channels // 4),
         #   (B, H, W, channels // 4)
@@ -131,6 +135,7 @@ class S2Attention(nn.Module):
         s1_3 = torch.cat([q1_3[:, :, 1:], q1_3[:, :, -1:]], dim=2)
         # 4 x (B, H, W, channels // 4) -> (B, H, W, channels)
         x1 = torch.cat([s1_0, s1_1, s1_2, s1_3], dim=-1)
+        del s1_0, s1_1, s1_2, s1_3
         # (B, H, W, channels)
         # -> (B, H, W, channels // 4), (B, H, W, channels // 4), (B, H, W, channels // 4),
         #   (B, H, W, channels // 4)
@@ -141,11 +146,15 @@ class S2Attention(nn.Module):
         s2_3 = torch.cat([q2_3[:, 1:], q2_3[:, -1:]], dim=1)
         # 4 x (B, H, W, channels // 4) -> (B, H, W, channels)
         x2 = torch.cat([s2_0, s2_1, s2_2, s2_3], dim=-1)
+        del s2_0, s2_1, s2_2, s2_3
         # 3 x (B, H, W, channels) -> (B, 3, H, W, channels)
         x_all = torch.stack([x1, x2, x3], dim=1)
+        del x1_in, x2_in, x3, q1_0, q1_1, q1_2, q1_3, x1, q2_0, q2_1, q2_2, q2_3, x2
         # (B, 3, H, W, channels) -> (B, H, W, channels)
         split_attention = self.split_attention(x_all)
+        del x_all
         mixed = self.mlp2(split_attention)
+        del split_attention
         # (B, H, W, channels) -> (B, channels, H, W)
         out = mixed.permute(0, 3, 1, 2)
         return out

@@ -56,12 +56,15 @@ class SplitAttention(nn.Module):
         gelu = self.gelu(mlp1)
         # (B, channel) -> (B, channel*k)
         mlp2 = self.mlp2(gelu)
+        del a, mlp1, gelu
         # (B, channel*k) -> (B, k, 1, 1, channel)
         hat_a = mlp2.view(mlp2.shape[0], self.k, 1, 1, -1)
         # over the k maps
         softmax = self.softmax(hat_a)
+        del mlp2, hat_a
         # (B, k, 1, 1, channel), (B, k, H, W, channel) -> (B, k, H, W, channel)
         weighted = softmax * x_all
+        del softmax
         # (B, k, H, W, channel) -> (B, H, W, channel)
         out = weighted.sum(1)
         return out

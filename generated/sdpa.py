@@ -119,6 +119,7 @@ class ScaledDotProductAttention(nn.Module):
             drop = self.drop(probs)
             # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = torch.matmul(drop, v)
+        del fc_q, q_heads, q, fc_k, k_heads, k, fc_v, v_heads, v
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_v) -> (B, nq, d_v*h)

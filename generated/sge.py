@@ -67,6 +67,7 @@ class SpatialGroupEnhance(nn.Module):
         # (B*groups, C // groups, H, W), (B*groups, C // groups, 1, 1)
         # -> (B*groups, C // groups, H, W)
         products = grouped * mean_feature
+        del mean_feature
         # (B*groups, C // groups, H, W)
         # -> (B*groups, 1, H, W) -- each position's dot product with the group's mean feature
         xn = products.sum(1, keepdim=True)
@@ -81,17 +82,22 @@ class SpatialGroupEnhance(nn.Module):
         std_eps = t_std + 1e-05
         # (B*groups, H*W), (B*groups, 1) -> (B*groups, H*W)
         normed = centered / std_eps
+        del products, xn, t, t_mean, centered, t_std, std_eps
         # (B*groups, H*W) -> (B, groups, H, W)
         t_map = normed.view(-1, self.groups, H, normed.shape[1] // H)
         # (B, groups, H, W), (1, groups, 1, 1) -> (B, groups, H, W)
         scaled = t_map * self.weight
+        del normed, t_map
         # (B, groups, H, W), (1, groups, 1, 1) -> (B, groups, H, W)
         logits = scaled + self.bias
+        del scaled
         # (B, groups, H, W) -> (B*groups, 1, H, W)
         logits_grouped = logits.flatten(0, 1).unsqueeze(1)
         gate = self.sig(logits_grouped)
+        del logits, logits_grouped
         # (B*groups, C // groups, H, W), (B*groups, 1, H, W) -> (B*groups, C // groups, H, W)
         gated = grouped * gate
+        del gate
         # (B*groups, C // groups, H, W) -> (B, C, H, W)
         out = gated.unflatten(0, (-1, self.groups)).flatten(1, 2)
         return out

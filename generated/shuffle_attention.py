@@ -75,20 +75,27 @@ class ShuffleAttention(nn.Module):
         # -> (B*G, channel // (2*G), 1, 1)
         c_logits = c_scaled + self.cbias
         c_gate = self.sigmoid(c_logits)
+        del x_pool, c_scaled, c_logits
         # (B*G, channel // (2*G), H, W), (B*G, channel // (2*G), 1, 1)
         # -> (B*G, channel // (2*G), H, W)
         x_channel = x_0 * c_gate
+        del c_gate
         x_norm = self.gn(x_1)
         # (1, channel // (2*G), 1, 1), (B*G, channel // (2*G), H, W)
         # -> (B*G, channel // (2*G), H, W)
         s_scaled = self.sweight * x_norm
+        del x_norm
         # (B*G, channel // (2*G), H, W), (1, channel // (2*G), 1, 1)
         # -> (B*G, channel // (2*G), H, W)
         s_logits = s_scaled + self.sbias
+        del s_scaled
         s_gate = self.sigmoid(s_logits)
+        del s_logits
         x_spatial = x_1 * s_gate
+        del s_gate
         # 2 x (B*G, channel // (2*G), H, W) -> (B*G, channel // G, H, W)
         joined = torch.cat([x_channel, x_spatial], dim=1)
+        del x_0, x_1, x_channel, x_spatial
         # (B*G, channel // G, H, W) -> (B, channel, H, W)
         ungrouped = joined.unflatten(0, (-1, self.G)).flatten(1, 2)
         # channel shuffle - the two halves of the channels interleaved

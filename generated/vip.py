@@ -107,16 +107,22 @@ class WeightedPermuteMLP(nn.Module):
         pooled = summed.mean((1, 2))
         # (B, dim) -> (B, 3 * dim)
         reweighting = self.reweighting(pooled)
+        del summed, pooled
         # (B, 3 * dim) -> (3, B, 1, 1, dim) -- branch k of channel c: feature 3 * c + k
         logits = reweighting.unflatten(1, (-1, 3)).permute(2, 0, 1).unsqueeze(2).unsqueeze(3)
         # per channel, across the three branches
         weights = torch.softmax(logits, dim=0)
+        del reweighting, logits
         # 3 x (B, H, W, dim) -> (3, B, H, W, dim) -- the weights' order in the original: c, w, h
         branches = torch.stack([mlp_c, w_embed, h_embed], dim=0)
+        del mlp_c, mlp_h, h_embed, mlp_w, w_embed
         # (3, B, 1, 1, dim), (3, B, H, W, dim) -> (3, B, H, W, dim)
         weighted = weights * branches
+        del weights, branches
         # (3, B, H, W, dim) -> (B, H, W, dim)
         mixed = weighted.sum(0)
+        del weighted
         proj = self.proj(mixed)
+        del mixed
         proj_drop = self.proj_drop(proj)
         return proj_drop
