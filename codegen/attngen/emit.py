@@ -24,7 +24,7 @@ from .expr import entries as expr_entries
 from .graph import node_refs
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
-from .layout import statement
+from .layout import laid_out
 from .lifetimes import value_names, with_dels
 from .model import (
     Cases,
@@ -554,18 +554,6 @@ def _needs_parens(expr: Expr) -> bool:
     tree = expr.tree
     return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
         isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
-
-
-def laid_out(lines: list[str], indent: int) -> list[str]:
-    """Logical lines of a block at `indent` columns (nested ones start with four spaces per
-    level), each wrapped to fit by layout.statement; continuation lines are indented
-    relative to the block, as the templates indent every line after the first."""
-    out = []
-    for line in lines:
-        depth = len(line) - len(line.lstrip(" "))
-        wrapped = statement(line, indent + depth)
-        out.append("\n".join(w[indent:] for w in wrapped))
-    return out
 
 
 # -- files ------------------------------------------------------------------------------

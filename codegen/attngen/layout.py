@@ -461,3 +461,15 @@ def _pieces(text: str, room: int) -> list[str]:
         return re.findall(r"[^ ]+ *", text)
     at = [0, *cuts[min(cuts)], len(text)]
     return [p for a, b in itertools.pairwise(at) for p in _pieces(text[a:b], room)]
+
+
+def laid_out(lines: list[str], indent: int) -> list[str]:
+    """Logical lines of a block at `indent` columns (nested ones start with four spaces per
+    level), each wrapped to fit by layout.statement; continuation lines are indented
+    relative to the block, as the templates indent every line after the first."""
+    out = []
+    for line in lines:
+        depth = len(line) - len(line.lstrip(" "))
+        wrapped = statement(line, indent + depth)
+        out.append("\n".join(w[indent:] for w in wrapped))
+    return out
