@@ -35,7 +35,8 @@ def test_every_line_is_wrapped_to_fit_and_keeps_its_meaning(path, spec_refs, mon
         seen.append((line, indent, out))
         return out
 
-    monkeypatch.setattr(emit, "statement", recording)
+    monkeypatch.setattr(emit, "laid_out",
+                        lambda lines, indent: layout.laid_out(lines, indent, recording))
     source = emit.render(compile_spec(REPO_ROOT / path, Loader(), {}), spec_refs=spec_refs)
     assert seen
     for line, _, out in seen:

@@ -389,7 +389,7 @@ def test_an_input_dim_equal_to_a_param_is_a_fact(tmp_path, capsys):
     without = write(tmp_path, "bare.yaml", PAIR_BIAS.replace(
         "  - N == n   # the biases are sized for n tokens\n", ""))
     code, err = run(capsys, "check", without)
-    assert code == 1 and "error[E403]" in err and "N vs n" in err, err
+    assert code == 1 and "error[E404]" in err and "requires: [N == n]" in err, err
     pytest.importorskip("torch")
     code, err = run(capsys, "verify", "-n", "3", "--no-export", path)
     assert code == 0, err

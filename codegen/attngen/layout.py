@@ -463,13 +463,13 @@ def _pieces(text: str, room: int) -> list[str]:
     return [p for a, b in itertools.pairwise(at) for p in _pieces(text[a:b], room)]
 
 
-def laid_out(lines: list[str], indent: int) -> list[str]:
+def laid_out(lines: list[str], indent: int, wrap=None) -> list[str]:
     """Logical lines of a block at `indent` columns (nested ones start with four spaces per
-    level), each wrapped to fit by layout.statement; continuation lines are indented
+    level), each wrapped to fit by `wrap` (statement); continuation lines are indented
     relative to the block, as the templates indent every line after the first."""
     out = []
     for line in lines:
         depth = len(line) - len(line.lstrip(" "))
-        wrapped = statement(line, indent + depth)
+        wrapped = (wrap or statement)(line, indent + depth)
         out.append("\n".join(w[indent:] for w in wrapped))
     return out
