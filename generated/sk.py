@@ -90,10 +90,8 @@ class SKAttention(nn.Module):
         del fused, mean_w, pooled
         # (B, max(L, (channel // reduction))) -> [(B, channel)] * 4
         fcs = [layer(fc) for layer in self.fcs]
-        del fc
         # [(B, channel)] * 4 -> [(B, channel, 1, 1)] * 4
         logits = [item.view(B, self.channel, 1, 1) for item in fcs]
-        del fcs
         # [(B, channel, 1, 1)] * 4 -> (4, B, channel, 1, 1)
         stacked = torch.stack(logits, dim=0)
         del logits

@@ -64,6 +64,7 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
     except SyntaxError:  # a bug upstream: render's compile check reports it, located
         return flat
     body = tree.body[0].body  # type: ignore[attr-defined]
+    captured = _captured(tree)
     bound: dict[str, int] = {}  # name -> first top-level statement that surely binds it
     last_read: dict[str, int] = {}
     allocates = []  # per statement: whether it binds a big value
@@ -92,7 +93,7 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
             continue  # the caller's storage: deleting our names frees nothing
         end = max(last_read.get(m, bound.get(m, -1)) for m in members)
         later = next((j for j in range(end + 1, len(body)) if allocates[j]), None)
-        names = [m for m in members if m in values and m in bound]
+        names = [m for m in members if m in values and m in bound and m not in captured]
         if end >= 0 and later is not None and names:
             dels.setdefault(later, []).extend(names)
     if not dels:
@@ -111,6 +112,14 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
             out += _del_lines(names)
         out.append(line)
     return out
+
+
+def _captured(tree: ast.AST) -> set[str]:
+    """Names read inside a comprehension or lambda: Python makes them closure cells, and
+    `del` of a cell (DELETE_DEREF) is a graph break under torch.compile(fullgraph=True)."""
+    nested = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+    return {n.id for scope in ast.walk(tree) if isinstance(scope, nested)
+            for n in ast.walk(scope) if isinstance(n, ast.Name)}
 
 
 def _del_lines(names: list[str]) -> list[str]:

@@ -89,10 +89,8 @@ class SKTwoBranchAttention(nn.Module):
         del fused, mean_w, pooled
         # (B, max(L, (channel // reduction))) -> [(B, channel)] * 2
         fcs = [layer(fc) for layer in self.fcs]
-        del fc
         # [(B, channel)] * 2 -> [(B, channel, 1, 1)] * 2
         logits = [item.view(B, self.channel, 1, 1) for item in fcs]
-        del fcs
         # [(B, channel, 1, 1)] * 2 -> (2, B, channel, 1, 1)
         stacked = torch.stack(logits, dim=0)
         del logits
