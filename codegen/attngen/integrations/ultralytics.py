@@ -61,13 +61,16 @@ def _layer_class(spec_or_class: SpecOrClass) -> type[torch.nn.Module]:
 
 def register(*specs: SpecOrClass) -> dict[str, type[torch.nn.Module]]:
     """Make spec modules usable by class name in ultralytics model YAMLs; with no argument,
-    every channel-preserving module of the library. Returns name -> the registered class.
-    A name ultralytics already uses for a module of its own is refused (ValueError)."""
+    every channel-preserving module of the library but those whose name ultralytics uses
+    for a module of its own (YOLOv10's PSA keeps its name). Returns name -> the registered
+    class. A spec named explicitly whose name ultralytics uses is refused (ValueError)."""
     chosen = list(specs) or [p for p in library_specs() if _preserving(p)]
     added = {}
     for item in chosen:
         layer = _layer_class(item)
         name = layer.__name__
+        if not specs and name in vars(tasks) and name not in REGISTERED:
+            continue  # the library's PSA (External-Attention) vs ultralytics' PSA (YOLOv10)
         if name in vars(tasks) and name not in REGISTERED:
             raise ValueError(f"ultralytics already has a '{name}': a spec module of that name "
                              "would replace it (give the spec another name:)")
