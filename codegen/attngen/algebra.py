@@ -113,6 +113,40 @@ def _integer_terms(x: Any) -> bool:
     return True
 
 
+def settled(e: Any) -> bool:
+    """True when sympy.simplify(e) returns e unchanged, decided from the form of e: a
+    number or symbol; a linear sum with coprime integer coefficients (seq_len - 6*d);
+    an integer power of a symbol or of such a sum of positive terms ((2*padding + 1)**2); a product of a
+    number, integer powers of symbols and at most one floor of such a product (dim/heads,
+    floor(C/G)/2). Nothing there cancels, combines or factors out. sympy.simplify costs
+    milliseconds a call and imports sympy.physics on its first (0.2 s of a cold build);
+    tests/test_algebra.py holds this to sympy on random expressions of these forms."""
+    if e.is_Atom:
+        return True
+    if e.is_Add:
+        return _linear(e)
+    if e.is_Pow:
+        return e.exp.is_Integer and (e.base.is_Symbol or e.base.is_Add and _linear(e.base)
+                                     and all(t.as_coeff_Mul()[0] > 0 for t in e.base.args))
+    if e.is_Mul:
+        floors = [a for a in e.args if isinstance(a, sympy.floor)]
+        return len(floors) <= 1 and all(_monomial(f.args[0]) for f in floors) \
+            and _monomial(sympy.Mul(*[a for a in e.args if a not in floors]))
+    return False
+
+
+def _linear(e: Any) -> bool:
+    terms = [t.as_coeff_Mul() for t in e.args]
+    return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
+            and sympy.igcd(*[int(c) for c, _ in terms]) == 1)
+
+
+def _monomial(e: Any) -> bool:
+    """A number times integer powers of symbols (or a lone one of those)."""
+    return all(a.is_Number and i == 0 or a.is_Symbol
+               or a.is_Pow and a.base.is_Symbol and a.exp.is_Integer
+               for i, a in enumerate(sympy.Mul.make_args(e)))
+
 
 # The expression budget. Proving two dims equal expands them (sympy.expand multiplies out
 # every product and power), and sampling evaluates them: a few characters can ask for

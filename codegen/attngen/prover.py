@@ -258,7 +258,7 @@ def simplify(e: Dim) -> Dim:
         return e
     if e not in _SIMPLIFIED:
         algebra.check_size(e, "a dim it computes")
-        _SIMPLIFIED[e] = sympy.simplify(e)
+        _SIMPLIFIED[e] = e if algebra.settled(e) else sympy.simplify(e)
     return _SIMPLIFIED[e]
 
 
