@@ -159,3 +159,29 @@ def test_settled_refuses_what_simplify_changes():
         assert not algebra.settled(e), e
     for e in (H / C, W ** 2, (2 * H + 1) ** 2, sympy.floor(C / H) / 2):
         assert algebra.settled(e) and sympy.simplify(e) == e, e
+
+
+def test_shift_floors_keeps_every_value():
+    """shift_floors is an identity: the same number at every sample, on random expressions."""
+    rng = random.Random(3)
+    shifted = 0
+    for _ in range(300):
+        try:
+            x = _random_expr(rng) + sympy.floor(_random_expr(rng) + sympy.Rational(
+                rng.randint(-9, 9), rng.randint(1, 4)))
+        except (ZeroDivisionError, ValueError):
+            continue
+        y = algebra.shift_floors(x)
+        shifted += y != x
+        for sample in _samples(rng, 4):
+            a, b = _value(x, sample), _value(y, sample)
+            assert a == b or a is None and b is None, (x, y, sample)
+    assert shifted > 50
+
+
+def test_shift_floors_lets_a_conv_size_cancel():
+    H = POSITIVE[0]
+    a, b = sympy.floor(H / 3 + sympy.Rational(1, 3)), sympy.floor(H / 3 - sympy.Rational(2, 3)) + 1
+    assert sympy.expand(a - b) != 0
+    assert sympy.expand(algebra.shift_floors(a - b)) == 0
+    assert algebra.shift_floors(a) is a  # a constant in [0, 1) stays

@@ -135,6 +135,19 @@ def settled(e: Any) -> bool:
     return False
 
 
+def shift_floors(e: Any) -> Any:
+    """e with each floor(x + c), c a rational outside [0, 1), written floor(x + c - n) + n
+    (n = floor(c), an integer): the same value, one form for the constants that differ by
+    an integer, so that floor(H/3 + 1/3) and floor(H/3 - 2/3) + 1 cancel when expanded."""
+    shifted = {}
+    for f in e.atoms(sympy.floor):
+        c, rest = f.args[0].as_coeff_Add()
+        if rest != 0 and c.is_Rational and not 0 <= c < 1:
+            n = c.floor()
+            shifted[f] = sympy.floor(rest + (c - n), evaluate=False) + n
+    return e.xreplace(shifted) if shifted else e
+
+
 def _linear(e: Any) -> bool:
     terms = [t.as_coeff_Mul() for t in e.args]
     return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
