@@ -115,10 +115,10 @@ def _integer_terms(x: Any) -> bool:
 
 def settled(e: Any) -> bool:
     """True when sympy.simplify(e) returns e unchanged, decided from the form of e: a
-    number or symbol; a linear sum with coprime integer coefficients (seq_len - 6*d);
-    an integer power of a symbol or of such a sum of positive terms ((2*padding + 1)**2); a product of a
-    number, integer powers of symbols and at most one floor of such a product (dim/heads,
-    floor(C/G)/2). Nothing there cancels, combines or factors out. sympy.simplify costs
+    number or symbol; a linear sum with coprime integer coefficients (seq_len - 6*d); an
+    integer power of a symbol or of such a sum of positive terms ((2*padding + 1)**2); a
+    product of a number, integer powers of symbols and at most one floor of such a product
+    (dim/heads, floor(C/G)/2). Nothing there cancels, combines or factors out. sympy.simplify costs
     milliseconds a call and imports sympy.physics on its first (0.2 s of a cold build);
     tests/test_algebra.py holds this to sympy on random expressions of these forms."""
     if e.is_Atom:
