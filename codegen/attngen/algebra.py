@@ -47,6 +47,7 @@ _INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
 _ROUNDED = (sympy.floor, sympy.ceiling)
 
 
+@lru_cache(maxsize=8192)  # asked of the same dims at every node of every configuration
 def is_integer_form(x: Any) -> bool:
     """True when x is an integer by its form: integer symbols and numbers under +, *,
     powers with a non-negative integer exponent, floor, Mod, max and min."""
@@ -95,6 +96,7 @@ def _floor(x: Any) -> Any:
     return ipart + sympy.floor(spart, evaluate=False)
 
 
+@lru_cache(maxsize=4096)
 def _integer_terms(x: Any) -> bool:
     """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
     value, so none of sympy's complex-number cases apply."""
