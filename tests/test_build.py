@@ -267,6 +267,23 @@ def test_long_names_and_expressions_wrap_within_99_columns(spec_refs, tmp_path, 
     assert ("[long_names.yaml:" in source) == spec_refs
 
 
+def test_a_long_method_chain_wraps_one_call_per_line_as_black_does(tmp_path, monkeypatch):
+    shutil.copy(REPO_ROOT / "tests/layout_cases/long_chain.yaml", tmp_path / "long_chain.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--no-svg", "long_chain.yaml", "-o", "out"]) == 0
+    code, report = _ruff(tmp_path / "out")
+    assert code == 0, report
+    assert not _long_lines(tmp_path / "out")
+    assert (  # the rearrange's unflatten/transpose/flatten: parenthesised, a call a line
+        "        channels_interleaved_across_the_groups_of_the_backbone_features = (\n"
+        "            feature_map_from_the_backbone_network_at_the_current_stage.unflatten(\n"
+        "                1, (self.number_of_channel_groups_that_the_shuffle_interleaves, -1)\n"
+        "            )\n"
+        "            .transpose(1, 2)\n"
+        "            .flatten(1, 2)\n"
+        "        )\n") in (tmp_path / "out/long_chain.py").read_text()
+
+
 def test_wheel_ships_templates_and_builds_built_in_specs_outside_the_checkout(tmp_path):
     """A non-editable install (the wheel, unpacked) finds its specs and templates inside itself."""
     pytest.importorskip("hatchling")

@@ -374,3 +374,23 @@ def test_the_index_lists_the_specs_of_one_paper_together_the_user_first():
     # a spec used by another paper's module stays a head of its own
     assert dict(order)["ScaledDotProductAttention"] == 0 and dict(order)["h_swish"] == 0
     assert len(order) == len(list((REPO_ROOT / "specs").glob("**/*.yaml")))  # each listed once
+
+
+PICK = (REPO_ROOT / "tests/show_cases/pick_cases.yaml").read_text()
+
+
+def test_cases_draw_every_cases_input_the_inactive_ones_dashed(tmp_path):
+    spec = tmp_path / "pick.yaml"
+    spec.write_text(PICK)
+    edges = [line.strip() for line in _dot(tmp_path, spec=str(spec)).splitlines()
+             if "->" in line]
+    assert '"in:x" -> "picked" [label=" (B, C) "];' in edges  # the case drawn
+    assert '"in:y" -> "picked" [label=" (B, C) if not first ", style=dashed];' in edges
+    spec.write_text(PICK.replace("default: true", "default: false"))  # the other way round
+    edges = [line.strip() for line in _dot(tmp_path, spec=str(spec)).splitlines()
+             if "->" in line]
+    assert '"in:x" -> "picked" [label=" (B, C) if first ", style=dashed];' in edges
+    assert '"in:y" -> "picked" [label=" (B, C) "];' in edges
+    asff = _dot(tmp_path, spec=str(REPO_ROOT / "specs/asff.yaml"))  # drawn at level=0
+    assert '"in:x_level_2" -> "level_2_resized" [label=" (B, 256, 4*H, 4*W) if level == 1 or ' \
+        'level == 2 ", style=dashed];' in asff

@@ -6,12 +6,12 @@ such an equality is E404 with the line to add (docs/spec.md, "requires")."""
 import importlib.util
 import random
 import re
-import textwrap
 from pathlib import Path
 
 import attngen
 import pytest
 from attngen.cli import main
+from requiring import run, write
 
 # tokens (B, nq, C) folded into an H x W map, mixed by a depthwise conv, added back
 MIXER = """\
@@ -59,17 +59,6 @@ graph:
     shape: [B, nq, C]
 outputs: out
 """
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    code = main([*map(str, args)])
-    return code, capsys.readouterr().err
 
 
 def built_module(tmp_path: Path, capsys, name: str, text: str):
