@@ -475,28 +475,51 @@ def test_an_in_place_layer_on_an_expanded_tensor_is_refused_or_runs(tmp_path):
         """))
 
 
-@pytest.mark.xfail(strict=True, reason="masked_fill's rule gives its input's shape; torch "
-                   "broadcasts the input and the mask both ways (docs/errors.md, E600)")
-def test_masked_fill_with_a_wider_mask_is_refused_or_runs(tmp_path):
-    _runs_or_is_refused(_write(tmp_path, "fill", """\
+def test_masked_fill_with_a_wider_mask_widens_the_result(tmp_path):
+    """torch broadcasts the input and the mask both ways: the rule does too."""
+    path = _write(tmp_path, "fill", """\
         name: Fill
         inputs:
           x: [B, 1, L]
           mask: {shape: [B, C, L], dtype: bool}
         graph:
+          y: {op: masked_fill, in: [x, mask], value: 0.0, shape: [B, C, L]}
+        outputs: y
+        """)
+    assert "y = x.masked_fill(mask, 0.0)" in _verified(path)
+
+
+def test_masked_fill_of_shapes_that_do_not_broadcast_is_refused(tmp_path, capsys):
+    path = _write(tmp_path, "fill", """\
+        name: Fill
+        inputs:
+          x: [B, 2, L]
+          mask: {shape: [B, 3, L], dtype: bool}
+        graph:
           y: {op: masked_fill, in: [x, mask], value: 0.0}
         outputs: y
-        """))
+        """)
+    err = _error(path, capsys)
+    assert "fill.yaml:6:3: error[E403]" in err and "cannot broadcast" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="pad's rule bounds reflect padding by the dim, not "
-                   "circular padding, which torch refuses past the dim's size")
-def test_circular_padding_past_the_dim_is_refused_or_runs(tmp_path):
-    _runs_or_is_refused(_write(tmp_path, "circ", """\
+def test_circular_padding_past_the_dim_asks_for_the_bound_that_makes_it_run(tmp_path,
+                                                                              capsys):
+    """torch refuses circular padding that wraps around more than once: the checker asks
+    for each padded dim's bound, and the spec runs with the lines it gives pasted in."""
+    spec = """\
         name: Circ
         inputs:
           x: [B, C, H, W]
         graph:
-          y: {op: pad, in: x, pad: [4, 4, 4, 4], mode: circular}
+          y: {op: pad, in: x, pad: [4, 4, 2, 2], mode: circular}
         outputs: y
-        """))
+        """
+    path = _write(tmp_path, "circ", spec)
+    err = _error(path, capsys)
+    assert "circ.yaml:5:3: error[E404]: node 'y': circular padding of dim 3 by 4 needs W >= 4" \
+        in err and "note: if the module relies on it, state it: requires: [W >= 4]" in err, err
+    path = _write(tmp_path, "circ", spec + "requires: [W >= 4]\n")
+    assert "requires: [H >= 2]" in _error(path, capsys)
+    path = _write(tmp_path, "circ", spec + "requires: [W >= 4, H >= 2]\n")
+    assert "y = F.pad(x, [4, 4, 2, 2], mode='circular')" in _verified(path)

@@ -83,7 +83,7 @@ class Inference:
         self.order, self.record = order, record
         self.count = count if count is not None else NodeCount()
         self.current: Node | None = None  # the node being inferred (where budgets report)
-        self.ctx = ProverCtx(prover)
+        self.ctx = ProverCtx(prover, spec.requires, env.val)
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
         self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
