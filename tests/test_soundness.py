@@ -571,3 +571,75 @@ def test_circular_padding_past_the_dim_asks_for_the_bound_that_makes_it_run(tmp_
     assert "requires: [H >= 2]" in _error(path, capsys)
     path = _write(tmp_path, "circ", spec + "requires: [W >= 4, H >= 2]\n")
     assert "y = F.pad(x, [4, 4, 2, 2], mode='circular')" in _verified(path)
+
+
+# -- configurations: every branch a `when:` over int params can take ----------------------
+BRANCH = """\
+    name: Branch
+    params:
+      ratio: 1
+      c: 8
+    requires: [ratio >= 1]
+    inputs:
+      x: [B, c, L]
+    graph:
+      down: {when: ratio > 1, op: Conv1d, args: [c, c, ratio], stride: ratio, in: x}
+      flat: {when: ratio > 1, op: view, in: down, to: [B, c, 4]}
+      y:
+        cases:
+          - {when: ratio > 1, op: identity, in: flat}
+          - {when: ratio == 1, op: identity, in: x}
+    outputs: y
+    """
+
+
+def test_a_when_over_an_int_param_is_checked_in_both_branches(tmp_path, capsys):
+    """The default ratio 1 leaves out the downsampling; ratio 2 takes it, and its view
+    fails: checked there too, with the value that takes that branch."""
+    path = _write(tmp_path, "branch", BRANCH)
+    err = _error(path, capsys)
+    assert "branch.yaml:10:3: error[E403]: node 'flat': number of elements is 4*B*c" in err
+    assert "(when ratio=2)" in err, err
+    path = _write(tmp_path, "branch", BRANCH.replace("to: [B, c, 4]", "to: [B, c, -1]"))
+    checked = compile_spec(path, Loader(), {})
+    assert checked.configs == [{}, {"ratio": 2}]  # the default (ratio any size) and ratio 2
+    _verified(path)
+
+
+@pytest.mark.parametrize("extra, when, branch", [
+    ("", "ratio > 1", {"ratio": 2}),
+    ("requires: [ratio >= 1, ratio != 2]\n", "ratio > 1", {"ratio": 3}),  # as requires allows
+    ("let: {big: ratio > 4}\n", "big", {"ratio": 5}),  # through a let
+    ("", "ratio >= 3 and ratio < 6", {"ratio": 3}),
+])
+def test_the_branch_values_are_the_nearest_that_requires_allows(tmp_path, extra, when, branch):
+    path = _write(tmp_path, "near", "name: Near\nparams: {ratio: 1}\n" + extra + f"""\
+inputs:
+  x: [B, C]
+graph:
+  a: {{op: relu, in: x, when: {when}}}
+  b: {{op: sigmoid, in: x, when: not ({when})}}
+outputs:
+  - {{name: a, when: {when}}}
+  - {{name: b, when: not ({when})}}
+""")
+    assert compile_spec(path, Loader(), {}).configs == [{}, branch]
+
+
+def test_branches_combine_with_bool_params(tmp_path):
+    """Each bool value with each branch its int params take there: `reduce and ratio > 1`
+    is true only with reduce, so ratio 2 is pinned only there."""
+    path = _write(tmp_path, "both", """\
+        name: Both
+        params: {ratio: 1, reduce: false}
+        inputs:
+          x: [B, C]
+        graph:
+          a: {op: relu, in: x, when: reduce and ratio > 1}
+          b: {op: sigmoid, in: x, when: not (reduce and ratio > 1)}
+        outputs:
+          - {name: a, when: reduce and ratio > 1}
+          - {name: b, when: not (reduce and ratio > 1)}
+        """)
+    configs = compile_spec(path, Loader(), {}).configs
+    assert configs == [{"reduce": False}, {"reduce": True}, {"reduce": True, "ratio": 2}]

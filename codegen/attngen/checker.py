@@ -29,8 +29,8 @@ from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
 from .names import check_file_names
-from .overlap import check_in_place
 from .ops.ctx import Shape
+from .overlap import check_in_place
 from .prover import HintScope, Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
 from .strides import merging_views

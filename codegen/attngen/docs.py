@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
+from .configs import structural_params
 from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
@@ -246,8 +247,12 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     n = len(page.checked.configs)
     if n > 1:
         at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
+        structural = set(structural_params(spec))
+        branches = any(k not in structural for c in page.checked.configs for k in c)
+        what = "the bool and choice params" + (
+            " and of the branches `when:` takes over int params" if branches else "")
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
-                  f" of the bool and choice params; the table shows the defaults{at}.")]
+                  f" of {what}; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
               "column above, computed from the spec alone."), ""]
     return "\n".join(lines + _warning_lines(page))
