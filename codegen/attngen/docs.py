@@ -33,7 +33,6 @@ from urllib.parse import quote
 
 from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
-from .configs import structural_params
 from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
@@ -247,8 +246,9 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     n = len(page.checked.configs)
     if n > 1:
         at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
-        structural = set(structural_params(spec))
-        branches = any(k not in structural for c in page.checked.configs for k in c)
+        # an int param pinned to take a `when:` branch (configs.py), not a bool or choice
+        branches = any(spec.params[k].type == "int" and not spec.params[k].choices
+                       for c in page.checked.configs for k in c)
         what = "the bool and choice params" + (
             " and of the branches `when:` takes over int params" if branches else "")
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
