@@ -573,6 +573,34 @@ def test_circular_padding_past_the_dim_asks_for_the_bound_that_makes_it_run(tmp_
     assert "y = F.pad(x, [4, 4, 2, 2], mode='circular')" in _verified(path)
 
 
+def test_a_sub_specs_bound_is_asked_of_its_caller_in_the_callers_names(tmp_path, capsys):
+    """A sub-spec's `requires: [W >= 5]` holds where the caller gives it W + 2 only for
+    W >= 3: E404 at the `use:` node, with the caller's line (any size the caller allows
+    is tried, not only random ones)."""
+    _write(tmp_path, "inner", """\
+        name: Inner
+        requires: [W >= 5]
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {op: pad, in: x, pad: [4, 4, 0, 0], mode: reflect}
+        outputs: y
+        """)
+    outer = """\
+        name: Outer
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          t: {op: pad, in: x, pad: [1, 1, 0, 0]}
+          u: {use: inner, in: t}
+        outputs: u
+        """
+    err = _error(_write(tmp_path, "outer", outer), capsys)
+    assert "outer.yaml:6:3: error[E404]: node 'u': Inner's requirement W >= 5 needs W >= 3" \
+        in err and "state it: requires: [W >= 3]" in err and "inner.yaml:" not in err, err
+    _verified(_write(tmp_path, "outer", outer + "requires: [W >= 3]\n"))
+
+
 # -- configurations: every branch a `when:` over int params can take ----------------------
 BRANCH = """\
     name: Branch

@@ -564,8 +564,9 @@ class Inference:
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
                             f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
         inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
+        inner.ctx = self.ctx  # a bound's sizes are the caller's: its `requires` says which
         inner.bind_inputs(dict(zip(names, ins, strict=False)))
-        check_requirements(self.prover, sub, env.sym)  # E404 at the `use:` node
+        check_requirements(self.prover, sub, env.sym, self.ctx)  # E404 at the `use:` node
         inner.run()
         outs = []
         for o in sub.outputs:

@@ -107,7 +107,7 @@ class ProverCtx:
             value = self.prover.value(gap, sample or None)
             if value is None or value >= 0:
                 continue
-            stmt = f"{_side(d)} >= {_side(low)}"
+            stmt = _at_least_text(d, low, gap)
             names = sorted(str(s) for s in gap.free_symbols)
             scope = self.prover.scope
             notes = [f"counterexample: {sample_text(names, sample)}"] if names and sample \
@@ -244,6 +244,14 @@ class ProverCtx:
         return -1 if signs.pop() else 1
 
 
+def _at_least_text(d: Dim, low: Dim, gap: Any) -> str:
+    """`d >= low` as a `requires` line; `W >= 3` where d - low is one name plus a number."""
+    rest, term = gap.as_coeff_Add()
+    if isinstance(term, sympy.Symbol) and rest.is_Integer:
+        return f"{term} >= {-rest}"
+    return f"{_side(d)} >= {_side(low)}"
+
+
 def _side(e: Dim) -> str:
     """A side of a `requires` comparison: parenthesised unless a name or number."""
     return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
@@ -261,11 +269,13 @@ def value_form(value: object) -> object:
     return form(value)
 
 
-def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
+def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any],
+                       ctx: ProverCtx | None = None) -> None:
     """A sub-spec's `requires` at its call, in the caller's terms (`sym` maps the sub-spec's
     params and input dims to the caller's values): a divisibility the caller does not
-    guarantee is E404 with the line the caller must state; any other requirement that
-    fails on a sample is E405. Raised as a ShapeFail, so it is located at the `use:` node."""
+    guarantee is E404 with the line the caller must state, and so is a bound (`W >= 5`)
+    where `ctx` (the caller's) is given; any other requirement that fails on a sample is
+    E405. Raised as a ShapeFail, so it is located at the `use:` node."""
     for req in spec.requires:
         facts = replace(spec, requires=[req]).divisibility()
         try:
@@ -284,6 +294,10 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
         if isinstance(held, sympy.Eq) and is_dim(held.lhs) and is_dim(held.rhs) \
                 and _equality_holds(prover, spec, req.text, held.lhs, held.rhs):
             continue
+        bound = _bound(held)
+        if ctx is not None and bound is not None:  # asked for every size the caller allows
+            ctx.at_least(*bound, f"{spec.name}'s requirement {req.text}")
+            continue
         for sample in [{}] if held in (True, False) else prover.samples:
             value = held if held in (True, False) else held.xreplace(sample)
             if value in (True, False) and not value:
@@ -294,6 +308,20 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
                                 REQUIREMENT_FAILS, (f"passed: {given}" if given else "",
                                                     f"counterexample: {sample_text(names, sample)}"
                                                     if names else ""))
+
+
+def _bound(held: Any) -> tuple[Dim, Dim] | None:
+    """(d, low) where `held` says d >= low of whole numbers (>, <= and < alike), else None."""
+    if not isinstance(held, sympy.core.relational.Relational) or not (
+            is_dim(held.lhs) and is_dim(held.rhs)):
+        return None
+    if isinstance(held, (sympy.Ge, sympy.Gt)):
+        big, small = held.lhs, held.rhs
+    elif isinstance(held, (sympy.Le, sympy.Lt)):
+        big, small = held.rhs, held.lhs
+    else:
+        return None
+    return big, small + 1 if isinstance(held, (sympy.Gt, sympy.Lt)) else small
 
 
 def _check_divisibility(prover: Prover, spec: Spec, text: str, n: Dim, d: Dim, r: Dim) -> None:
