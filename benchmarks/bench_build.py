@@ -232,12 +232,16 @@ def instructions(cmd: list[str], env: dict) -> int:
 def print_instructions(specs: Path, env: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         build = instructions([*BUILD, str(specs), "-o", tmp, "--no-cache", "--no-svg"], env)
+    with tempfile.TemporaryDirectory() as tmp:
+        single = instructions([*BUILD, str(SPECS / SINGLE), "-o", tmp, "--no-cache",
+                               "--no-svg"], env)
     imports, ref = instructions(IMPORTS, env), instructions(REFERENCE, env)
     print("\n| instructions (callgrind) | billions | / reference |\n|---|---:|---:|")
     for label, n in (
         ("cold build, `--no-svg`", build),
         ("  of which attngen's imports (sympy, networkx, jinja2, yaml, ...)", imports),
         ("  of which the work (load, check, emit)", build - imports),
+        (f"cold build of `{SINGLE}`, `--no-svg`", single),
         ("reference: `import sympy, networkx`", ref),
     ):
         print(f"| {label} | {n / 1e9:.2f} | {n / ref:.2f} |")

@@ -115,3 +115,73 @@ def test_floor_shortcuts():
     assert str(algebra.floor((H - 1) / 2)) == "floor(H/2 - 1/2)"
     # outside the integer forms (a float), sympy decides
     assert algebra.floor(H * sympy.Float(0.5)) == sympy.floor(H * sympy.Float(0.5))
+
+
+def _settled_candidate(rng: random.Random):
+    """A random expression of the forms algebra.settled describes, or near them."""
+    def power():
+        return rng.choice(SYMBOLS) ** rng.choice([-2, -1, 1, 2, 3])
+
+    def monomial():
+        return sympy.Mul(*[power() for _ in range(rng.randint(1, 3))])
+
+    def linear():
+        return sum(rng.randint(-4, 4) * s for s in rng.sample(SYMBOLS, 2)) + rng.randint(-3, 3)
+
+    kind = rng.randrange(4)
+    if kind == 0:
+        return linear()
+    if kind == 1:
+        return rng.choice([rng.choice(SYMBOLS), linear()]) ** rng.choice([-1, 2, 3])
+    coeff = sympy.Rational(rng.randint(-6, 6), rng.randint(1, 4))
+    if kind == 2:
+        return coeff * monomial()
+    return coeff * monomial() * sympy.floor(monomial())
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_settled_forms_are_what_sympy_simplify_returns(seed):
+    """algebra.settled(e) only where sympy.simplify(e) is e (the prover skips simplify there)."""
+    rng = random.Random(seed)
+    settled = 0
+    for _ in range(150):
+        e = _settled_candidate(rng)
+        if algebra.settled(e):
+            settled += 1
+            assert sympy.simplify(e) == e, e
+    assert settled > 80
+
+
+def test_settled_refuses_what_simplify_changes():
+    H, W, C = POSITIVE[:3]
+    for e in ((H + 1) * (H - 1), 2 * H + 2 * W, (2 * H + 2) ** 2, H * (W + 1),
+              sympy.floor(H / W) * sympy.floor(W / H), sympy.Mod(H, W)):
+        assert not algebra.settled(e), e
+    for e in (H / C, W ** 2, (2 * H + 1) ** 2, sympy.floor(C / H) / 2):
+        assert algebra.settled(e) and sympy.simplify(e) == e, e
+
+
+def test_shift_floors_keeps_every_value():
+    """shift_floors is an identity: the same number at every sample, on random expressions."""
+    rng = random.Random(3)
+    shifted = 0
+    for _ in range(300):
+        try:
+            x = _random_expr(rng) + sympy.floor(_random_expr(rng) + sympy.Rational(
+                rng.randint(-9, 9), rng.randint(1, 4)))
+        except (ZeroDivisionError, ValueError):
+            continue
+        y = algebra.shift_floors(x)
+        shifted += y != x
+        for sample in _samples(rng, 4):
+            a, b = _value(x, sample), _value(y, sample)
+            assert a == b or a is None and b is None, (x, y, sample)
+    assert shifted > 50
+
+
+def test_shift_floors_lets_a_conv_size_cancel():
+    H = POSITIVE[0]
+    a, b = sympy.floor(H / 3 + sympy.Rational(1, 3)), sympy.floor(H / 3 - sympy.Rational(2, 3)) + 1
+    assert sympy.expand(a - b) != 0
+    assert sympy.expand(algebra.shift_floors(a - b)) == 0
+    assert algebra.shift_floors(a) is a  # a constant in [0, 1) stays

@@ -47,6 +47,7 @@ _INSIDE = (sympy.Add, sympy.Mul, sympy.floor, sympy.Mod, sympy.Max, sympy.Min)
 _ROUNDED = (sympy.floor, sympy.ceiling)
 
 
+@lru_cache(maxsize=8192)  # asked of the same dims at every node of every configuration
 def is_integer_form(x: Any) -> bool:
     """True when x is an integer by its form: integer symbols and numbers under +, *,
     powers with a non-negative integer exponent, floor, Mod, max and min."""
@@ -95,6 +96,7 @@ def _floor(x: Any) -> Any:
     return ipart + sympy.floor(spart, evaluate=False)
 
 
+@lru_cache(maxsize=4096)
 def _integer_terms(x: Any) -> bool:
     """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
     value, so none of sympy's complex-number cases apply."""
@@ -112,6 +114,53 @@ def _integer_terms(x: Any) -> bool:
             return False
     return True
 
+
+def settled(e: Any) -> bool:
+    """True when sympy.simplify(e) returns e unchanged, decided from the form of e: a
+    number or symbol; a linear sum with coprime integer coefficients (seq_len - 6*d); an
+    integer power of a symbol or of such a sum of positive terms ((2*padding + 1)**2); a
+    product of a number, integer powers of symbols and at most one floor of such a product
+    (dim/heads, floor(C/G)/2). Nothing there cancels, combines or factors out. sympy.simplify costs
+    milliseconds a call and imports sympy.physics on its first (0.2 s of a cold build);
+    tests/test_algebra.py holds this to sympy on random expressions of these forms."""
+    if e.is_Atom:
+        return True
+    if e.is_Add:
+        return _linear(e)
+    if e.is_Pow:
+        return e.exp.is_Integer and (e.base.is_Symbol or e.base.is_Add and _linear(e.base)
+                                     and all(t.as_coeff_Mul()[0] > 0 for t in e.base.args))
+    if e.is_Mul:
+        floors = [a for a in e.args if isinstance(a, sympy.floor)]
+        return len(floors) <= 1 and all(_monomial(f.args[0]) for f in floors) \
+            and _monomial(sympy.Mul(*[a for a in e.args if a not in floors]))
+    return False
+
+
+def shift_floors(e: Any) -> Any:
+    """e with each floor(x + c), c a rational outside [0, 1), written floor(x + c - n) + n
+    (n = floor(c), an integer): the same value, one form for the constants that differ by
+    an integer, so that floor(H/3 + 1/3) and floor(H/3 - 2/3) + 1 cancel when expanded."""
+    shifted = {}
+    for f in e.atoms(sympy.floor):
+        c, rest = f.args[0].as_coeff_Add()
+        if rest != 0 and c.is_Rational and not 0 <= c < 1:
+            n = c.floor()
+            shifted[f] = sympy.floor(rest + (c - n), evaluate=False) + n
+    return e.xreplace(shifted) if shifted else e
+
+
+def _linear(e: Any) -> bool:
+    terms = [t.as_coeff_Mul() for t in e.args]
+    return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
+            and sympy.igcd(*[int(c) for c, _ in terms]) == 1)
+
+
+def _monomial(e: Any) -> bool:
+    """A number times integer powers of symbols (or a lone one of those)."""
+    return all(a.is_Number and i == 0 or a.is_Symbol
+               or a.is_Pow and a.base.is_Symbol and a.exp.is_Integer
+               for i, a in enumerate(sympy.Mul.make_args(e)))
 
 
 # The expression budget. Proving two dims equal expands them (sympy.expand multiplies out

@@ -566,19 +566,23 @@ def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> s
     it into a project, where the spec may not follow.
     """
     helpers = {"sequential": False, "log2": False}
-    classes, uses_functional = [], False
+    bodies, uses_functional = [], False
     chain = [*checked.all_subs(), checked]
-    for item in chain:
-        emitter = ClassEmitter(item, helpers, spec_refs=spec_refs, fuse=fuse)
-        classes.append(emitter.build())
-        uses_functional |= emitter.uses_functional
-    aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
     env = _env()
-    class_template = env.get_template("class.py.j2")
+    for item in chain:
+        if (spec_refs, fuse) not in item.emitted:  # a sub-spec's class: made once a build
+            flags = dict.fromkeys(helpers, False)
+            emitter = ClassEmitter(item, flags, spec_refs=spec_refs, fuse=fuse)
+            body = env.get_template("class.py.j2").render(cls=emitter.build()).rstrip("\n")
+            item.emitted[spec_refs, fuse] = (body, flags, emitter.uses_functional)
+        body, flags, functional = item.emitted[spec_refs, fuse]
+        bodies.append(body)
+        helpers = {k: helpers[k] or flags[k] for k in helpers}
+        uses_functional |= functional
+    aliases = [(a, item.spec.name) for item in chain for a in item.spec.aliases]
     spec = checked.spec
     file_doc = doc_text(spec.title or spec.name) + "." + (
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
-    bodies = [class_template.render(cls=cls).rstrip("\n") for cls in classes]
     uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
     alias_lines = laid_out([f"{alias} = {target}" for alias, target in aliases], 0)
     source = env.get_template("module.py.j2").render(

@@ -71,6 +71,10 @@ class Checked:
     # the `view` nodes that merge dims in some configuration (strides.py)
     merging_views: set[str] = field(default_factory=set)
     warnings: list[Diagnostic] = field(default_factory=list)  # its own (lint.py), not subs'
+    # emit.render's class source by its options: a sub-spec's class is made once per build,
+    # not once per file that includes it
+    emitted: dict[tuple[bool, bool], tuple[str, dict[str, bool], bool]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def shape_text(self, name: str, *, dtype: bool = False) -> str:
         """A tensor's shape as printers show it; with `dtype`, followed by its dtype family
