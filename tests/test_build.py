@@ -209,6 +209,56 @@ def test_generated_source_passes_ruff():
     assert not _long_lines(REPO_ROOT / "generated")
 
 
+# Comparisons written as a spec may write them, the constant first ("Yoda", ruff SIM300):
+# a requires on an input dim (forward), one on a param (__init__), a let and `when:`s.
+YODA = """\
+name: PosBias
+params:
+  d: {type: int, example: 8}
+  n: 6
+requires:
+  - N == n
+  - 4 <= d
+let:
+  wide: 8 < d
+inputs:
+  x: [B, N, d]
+graph:
+  bias: {param: [n, d], init: zeros}
+  out: {op: add, in: [x, bias], shape: [B, N, d]}
+  twice: {when: 8 < d, op: mul, in: out, other: 2}
+  res:
+    cases:
+      - {when: 8 < d, op: add, in: [twice, x]}
+      - {when: d <= 8, op: mul, in: out, other: 1}
+    shape: [B, N, d]
+outputs: res
+"""
+
+
+def test_a_constant_first_comparison_is_written_constant_last(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path in the header
+    (tmp_path / "posbias.yaml").write_text(YODA)
+    assert main(["build", "--no-svg", "posbias.yaml", "-o", "out"]) == 0
+    code, report = _ruff(tmp_path / "out")
+    assert code == 0, report
+    source = (tmp_path / "out" / "posbias.py").read_text()
+    for line in ["if not (self.n == N):", 'raise ValueError("PosBias: requires N == n")',
+                 "if not (d >= 4):", "self.wide = d > 8", "if self.d > 8:"]:
+        assert line in source, source
+
+
+@pytest.mark.parametrize("written, generated", [
+    ("N == self.n", "self.n == N"), ("-1 >= x", "x <= -1"),
+    ("8 < d and 1 != k", "d > 8 and k != 1"), ("H == W", "H == W"),
+    ("self.n == N", "self.n == N"), ("1 < x < 3", "1 < x < 3"),  # ruff leaves a chain alone
+])
+def test_only_a_constant_first_comparison_is_turned(written, generated):
+    from attngen.comparisons import constant_last
+
+    assert constant_last(written) == generated
+
+
 @pytest.mark.parametrize("spec_refs", [False, True], ids=["default", "spec-refs"])
 def test_every_spec_builds_ruff_clean_code_in_both_forms(spec_refs, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
@@ -265,6 +315,23 @@ def test_long_names_and_expressions_wrap_within_99_columns(spec_refs, tmp_path, 
     for fragment in wrapped:
         assert fragment in source, fragment
     assert ("[long_names.yaml:" in source) == spec_refs
+
+
+def test_a_long_method_chain_wraps_one_call_per_line_as_black_does(tmp_path, monkeypatch):
+    shutil.copy(REPO_ROOT / "tests/layout_cases/long_chain.yaml", tmp_path / "long_chain.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--no-svg", "long_chain.yaml", "-o", "out"]) == 0
+    code, report = _ruff(tmp_path / "out")
+    assert code == 0, report
+    assert not _long_lines(tmp_path / "out")
+    assert (  # the rearrange's unflatten/transpose/flatten: parenthesised, a call a line
+        "        channels_interleaved_across_the_groups_of_the_backbone_features = (\n"
+        "            feature_map_from_the_backbone_network_at_the_current_stage.unflatten(\n"
+        "                1, (self.number_of_channel_groups_that_the_shuffle_interleaves, -1)\n"
+        "            )\n"
+        "            .transpose(1, 2)\n"
+        "            .flatten(1, 2)\n"
+        "        )\n") in (tmp_path / "out/long_chain.py").read_text()
 
 
 def test_wheel_ships_templates_and_builds_built_in_specs_outside_the_checkout(tmp_path):

@@ -357,3 +357,40 @@ def test_a_sub_spec_read_from_a_copy_links_to_the_page_of_its_original(tmp_path)
                  "-o", str(out)]) == 0
     page = (out / "top.md").read_text()
     assert "[ChannelAttention](channel_attention.md)" in page, page
+
+
+def test_the_index_lists_the_specs_of_one_paper_together_the_user_first():
+    index = (REPO_ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ((?:&emsp;)*(?:↳ )?)\*\*([\w\\]+)\*\*", index, re.MULTILINE)
+    order = [(name.replace("\\", ""), indent.count("&emsp;") + ("↳" in indent)) for indent, name
+             in rows]
+    at = {name: i for i, (name, _) in reversed(list(enumerate(order)))}  # first occurrence
+    # CBAM's parts follow it one level down; Triplet's gate, then the gate's ZPool deeper
+    assert order[at["CBAM"] + 1: at["CBAM"] + 3] == [("ChannelAttention", 1),
+                                                     ("SpatialAttention", 1)]
+    assert order[at["TripletAttention"] + 1: at["TripletAttention"] + 3] == [
+        ("AttentionGate", 1), ("ZPool", 2)]
+    assert order[at["TemporalConv"] + 1] == ("DilatedInception", 1)
+    # a spec used by another paper's module stays a head of its own
+    assert dict(order)["ScaledDotProductAttention"] == 0 and dict(order)["h_swish"] == 0
+    assert len(order) == len(list((REPO_ROOT / "specs").glob("**/*.yaml")))  # each listed once
+
+
+PICK = (REPO_ROOT / "tests/show_cases/pick_cases.yaml").read_text()
+
+
+def test_cases_draw_every_cases_input_the_inactive_ones_dashed(tmp_path):
+    spec = tmp_path / "pick.yaml"
+    spec.write_text(PICK)
+    edges = [line.strip() for line in _dot(tmp_path, spec=str(spec)).splitlines()
+             if "->" in line]
+    assert '"in:x" -> "picked" [label=" (B, C) "];' in edges  # the case drawn
+    assert '"in:y" -> "picked" [label=" (B, C) if not first ", style=dashed];' in edges
+    spec.write_text(PICK.replace("default: true", "default: false"))  # the other way round
+    edges = [line.strip() for line in _dot(tmp_path, spec=str(spec)).splitlines()
+             if "->" in line]
+    assert '"in:x" -> "picked" [label=" (B, C) if first ", style=dashed];' in edges
+    assert '"in:y" -> "picked" [label=" (B, C) "];' in edges
+    asff = _dot(tmp_path, spec=str(REPO_ROOT / "specs/asff.yaml"))  # drawn at level=0
+    assert '"in:x_level_2" -> "level_2_resized" [label=" (B, 256, 4*H, 4*W) if level == 1 or ' \
+        'level == 2 ", style=dashed];' in asff

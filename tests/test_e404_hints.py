@@ -9,8 +9,9 @@ E404s then builds. Run alone, it provokes the documented example first."""
 import re
 from pathlib import Path
 
-from conftest import E404_SEEN, REPO_ROOT
+from conftest import E404_SEEN
 from fuzzing import run_cli
+from requiring import PRECEDENCE, documented_e404
 
 HINT = re.compile(r"^  note: .*requires: \[(.*)\]$", re.M)
 HEAD = re.compile(r"^(\S+?):(\d+):(\d+): error\[(E\d{3})\]: (.*)$", re.M)
@@ -81,28 +82,12 @@ def replay(case: dict, folder: Path) -> None:
 
 def test_every_e404_hint_the_suite_provokes_works_pasted_back(tmp_path):
     if not E404_SEEN:  # run alone: provoke the documented example
-        errors_md = (REPO_ROOT / "docs" / "errors.md").read_text()
-        example = re.search(r"```yaml\n# e404\.yaml\n(.*?)```", errors_md, re.S)
-        assert example, "docs/errors.md has no e404.yaml example"
-        (tmp_path / "e404.yaml").write_text(example[1])
+        (tmp_path / "e404.yaml").write_text(documented_e404())
         assert run_cli(["check", str(tmp_path / "e404.yaml")]).code == 1
     cases = list(E404_SEEN.values())
     assert cases, "no E404 was recorded"
     for i, case in enumerate(cases):
         replay(case, tmp_path / f"case{i}")
-
-
-PRECEDENCE = """\
-name: Precedence
-params:
-  channel: {default: 8}
-  G: {default: 2}
-inputs:
-  x: [B, channel, H, W]
-graph:
-  g: {op: view, in: x, to: [B * G, 2, channel // (2 * G), H, W]}
-outputs: g
-"""
 
 
 def test_the_replay_refuses_a_hint_that_does_not_work(tmp_path):

@@ -12,7 +12,8 @@ from conftest import REPO_ROOT
 
 SPEC_FILES = [str(p.relative_to(REPO_ROOT)) for p in collect_specs(
     [str(REPO_ROOT / "specs"), str(REPO_ROOT / "specs/variants"),
-     str(REPO_ROOT / "tests/layout_cases/long_names.yaml")])]
+     str(REPO_ROOT / "tests/layout_cases/long_names.yaml"),
+     str(REPO_ROOT / "tests/layout_cases/long_chain.yaml")])]
 
 
 def _tree(code: str) -> str:
@@ -51,7 +52,7 @@ def test_every_line_is_wrapped_to_fit_and_keeps_its_meaning(path, spec_refs, mon
 
 def _random_expression(rng: random.Random, depth: int = 0) -> str:
     """Calls, displays, subscripts, comprehensions, operators of every precedence level,
-    conditional expressions, unary operators and long strings, nested."""
+    conditional expressions, unary operators, method chains and long strings, nested."""
     def sub():
         return _random_expression(rng, depth + 1)
 
@@ -77,6 +78,7 @@ def _random_expression(rng: random.Random, depth: int = 0) -> str:
     if kind == 7:
         return f"[{sub()} for v in {sub()} if {sub()}]"
     return rng.choice([f"not ({sub()})", f"-{sub()}", '"' + "word " * rng.randint(1, 30) + '"',
+                       f"{name}({sub()}).view({sub()})[{sub()}].flatten({sub()})",  # a chain
                        'f"got {value!r} ' + "word " * rng.randint(0, 25) + '{{x}}"'])
 
 
@@ -128,6 +130,23 @@ def test_operators_lead_their_lines_inside_parentheses():
         f"            + {names[1]} * {names[2]}",
         "        )",
     ]
+
+
+def test_a_method_chain_is_parenthesised_one_call_per_line():
+    chain = "self.proj(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3)"
+    assert layout.statement(f"return {chain}.contiguous()", 8) == [
+        "        return (", "            self.proj(x)",
+        "            .reshape(B, N, 3, self.num_heads, C // self.num_heads)",
+        "            .permute(2, 0, 3)", "            .contiguous()", "        )"]
+    name, short = "tokens_" + "x" * 50, "x.flatten(2).transpose(1, 2).contiguous(dim_a, dim_b)"
+    assert layout.statement(f"{name} = {short}", 8) == [  # fits in the parentheses: one line
+        f"        {name} = (", f"            {short}", "        )"]
+    single = f"{name}_{'y' * 20} = x.flatten(2).transpose(1, 2)"  # one call after another
+    assert layout.statement(single, 8) == [f"        {name}_{'y' * 20} = (",
+                                           "            x.flatten(2).transpose(1, 2)", "        )"]
+    argument = f"f({'a' * 40}.flatten(2).transpose(1, 2).contiguous(), {'b' * 40})"
+    assert layout.statement(f"y = {argument}", 8)[1] == "            " + "a" * 40 \
+        + ".flatten(2).transpose(1, 2).contiguous(),"  # an argument: as before
 
 
 def test_long_strings_become_implicit_concatenations_and_f_strings_keep_placeholders():

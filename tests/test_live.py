@@ -1,6 +1,7 @@
 """live.Workspace, the warm rebuild behind `attngen serve` (no web libraries needed)."""
 
 import shutil
+import sys
 
 import pytest
 from attngen.errors import UNKNOWN_REF
@@ -96,3 +97,17 @@ def test_serve_and_watch_refuse_bad_arguments_before_starting(argv, status, mess
     monkeypatch.chdir(tmp_path)
     assert main(argv) == status
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["build", "--watch", "se"], ["show", "--watch", "se"]])
+def test_watch_without_watchfiles_names_the_extra(argv, capsys, tmp_path, monkeypatch):
+    from attngen.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # an import of it fails
+    monkeypatch.delitem(sys.modules, "attngen.watch", raising=False)  # imported afresh
+    monkeypatch.delattr("attngen.watch", raising=False)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "attngen: error: --watch needs watchfiles: pip install 'attngen[serve]'\n"
+    assert not list(tmp_path.iterdir())  # nothing built before the refusal

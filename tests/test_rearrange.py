@@ -223,19 +223,19 @@ def test_the_divisibility_hint_works_when_pasted(tmp_path, capsys):
     assert main(["check", str(path)]) == 0
 
 
-def test_sizes_is_a_mapping_of_names(tmp_path, capsys):
+@pytest.mark.parametrize("sizes, message", [
+    ("[2]", "argument 'sizes' must be a mapping of name: value, such as {g: groups}, got a "
+     "list"),
+    ("{2g: 2}", "argument 'sizes': '2g' is not a name"),
+    ("{g: C / 2}", "node 'y': rearrange's 'sizes' must be a mapping of axis name: size (a whole "
+     "number), such as {g: groups}, got {g: C / 2} (a size that is not a whole number)\n"
+     "  note: write // for a whole-number division"),
+], ids=["a-list", "not-a-name", "not-whole"])
+def test_sizes_is_a_mapping_of_names(tmp_path, capsys, sizes, message):
     path = tmp_path / "t.yaml"
-    for sizes, message in (("[2]", "argument 'sizes' must be a mapping of name: value, such "
-                                   "as {g: groups}, got a list"),
-                           ("{2g: 2}", "argument 'sizes': '2g' is not a name"),
-                           ("{g: C / 2}", "node 'y': rearrange's 'sizes' must be a mapping of "
-                                          "axis name: size (a whole number), such as {g: "
-                                          "groups}, got {g: C / 2} (a size that is not a "
-                                          "whole number)\n  note: write // for a whole-number "
-                                          "division")):
-        path.write_text(spec_text("[B, C, H, W]", "b (g c) h w -> b g c h w", sizes))
-        assert main(["check", str(path)]) == 1
-        assert message in capsys.readouterr().err
+    path.write_text(spec_text("[B, C, H, W]", "b (g c) h w -> b g c h w", sizes))
+    assert main(["check", str(path)]) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_the_diagram_box_is_the_pattern(tmp_path, capsys):

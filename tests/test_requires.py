@@ -3,11 +3,11 @@ that work when pasted back (docs/spec.md, "requires")."""
 
 import importlib.util
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
 from attngen.cli import main
+from requiring import PRECEDENCE, documented_e404, run, write
 
 GROUP_GATE = """\
 name: GroupGate
@@ -22,17 +22,6 @@ graph:
   out: {op: view, in: g, to: [B, C, H, W], shape: [B, C, H, W]}
 outputs: out
 """
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    code = main([*map(str, args)])
-    return code, capsys.readouterr().err
 
 
 def test_requires_names_an_input_dim(tmp_path, capsys):
@@ -199,17 +188,7 @@ def test_a_sub_specs_requirement_is_checked_at_the_call(tmp_path, capsys):
 
 # specs that provoke E404, by file name; "caller.yaml" uses "gate.yaml"
 HINTED = {
-    "precedence.yaml": """\
-        name: Precedence
-        params:
-          channel: {default: 8}
-          G: {default: 2}
-        inputs:
-          x: [B, channel, H, W]
-        graph:
-          g: {op: view, in: x, to: [B * G, 2, channel // (2 * G), H, W]}
-        outputs: g
-        """,
+    "precedence.yaml": PRECEDENCE,
     "cancel.yaml": """\
         name: Cancel
         params:
@@ -278,19 +257,8 @@ HINTED = {
           g: {op: view, in: conv, to: [B, groups * 3, inner // (3 * groups), H, W]}
         outputs: g
         """,
+    "e404.yaml": documented_e404(),
 }
-
-def _documented_e404() -> str:
-    """The E404 example of docs/errors.md (its hint must work pasted back, too)."""
-    from conftest import REPO_ROOT
-
-    errors_md = (REPO_ROOT / "docs" / "errors.md").read_text()
-    found = re.search(r"```yaml\n# e404\.yaml\n(.*?)```", errors_md, re.S)
-    assert found, "docs/errors.md has no e404.yaml example"
-    return found[1]
-
-
-HINTED["e404.yaml"] = _documented_e404()
 # the hints, round by round (the check stops at a node's first error)
 EXPECTED = {
     "precedence.yaml": ["channel % (2*G) == 0"],

@@ -6,12 +6,12 @@ such an equality is E404 with the line to add (docs/spec.md, "requires")."""
 import importlib.util
 import random
 import re
-import textwrap
 from pathlib import Path
 
 import attngen
 import pytest
 from attngen.cli import main
+from requiring import run, write
 
 # tokens (B, nq, C) folded into an H x W map, mixed by a depthwise conv, added back
 MIXER = """\
@@ -59,17 +59,6 @@ graph:
     shape: [B, nq, C]
 outputs: out
 """
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    code = main([*map(str, args)])
-    return code, capsys.readouterr().err
 
 
 def built_module(tmp_path: Path, capsys, name: str, text: str):
@@ -229,3 +218,64 @@ def test_a_guard_over_an_int_param_decides_nothing(tmp_path, capsys):
     # and where k is 1 the fold is E404 with the line for that configuration only
     assert code == 1 and "(when k=1)" in err and "requires: [k != 1 or nq == H*W]" in err, err
     assert "(when k=3)" not in err, err
+
+
+# position biases sized for n tokens: the input must have N == n, written dim first
+POSBIAS = """\
+name: PosBias
+params:
+  d: {type: int, example: 8}
+  n: 6
+requires:
+  - N == n
+inputs:
+  x: [B, N, d]
+graph:
+  bias: {param: [n, d], init: zeros}
+  out: {op: add, in: [x, bias], shape: [B, N, d]}
+outputs: out
+"""
+
+
+@pytest.mark.parametrize("fact", ["N == n", "n == N"])
+def test_a_fact_reads_the_same_either_way_round(tmp_path, fact):
+    """facts.py is the one reader of equality facts: the prover's substitution, verify's
+    samples and the dims the constructor fixes are the same for `N == n` and `n == N`."""
+    import sympy
+    from attngen import facts
+    from attngen.checker import input_dims
+    from attngen.configs import param_env
+    from attngen.prover import requirement_rewrites
+
+    spec = attngen.load(write(tmp_path, "posbias.yaml",
+                              POSBIAS.replace("N == n", fact))).spec
+    env = param_env(spec, {})
+    big_n, n = sympy.symbols("N n", integer=True, positive=True)
+    assert requirement_rewrites(spec, env, input_dims(spec, env)) == {big_n: n}
+    assert facts.fixed_dims(spec, {"d": 8, "n": 6}, ["B", "N"]) == {"N"}
+    values = {"B": 2, "N": 5}
+    sample = {"d": 8, "n": 6, **values}
+    facts.impose_equalities(spec, sample, values)
+    assert values == {"B": 2, "N": 6} and sample["N"] == 6
+
+
+def test_a_guarded_fact_fixes_its_dim_only_where_it_holds(tmp_path):
+    from attngen import facts
+
+    spec = attngen.load(write(tmp_path, "maybe.yaml", CONDITIONAL)).spec
+    params = {"C": 8, "H": 7, "W": 5}
+    assert facts.fixed_dims(spec, {**params, "mix": True}, ["B", "nq"]) == {"nq"}
+    assert facts.fixed_dims(spec, {**params, "mix": False}, ["B", "nq"]) == set()
+    for mix, nq in [(True, 35), (False, 4)]:
+        values = {"B": 2, "nq": 4}
+        facts.impose_equalities(spec, {**params, "mix": mix, **values}, values)
+        assert values["nq"] == nq
+
+
+def test_verify_exports_with_the_dim_a_fact_fixes(tmp_path, capsys):
+    pytest.importorskip("torch")
+    code = main(["verify", "-n", "2", str(write(tmp_path, "posbias.yaml", POSBIAS))])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "export: dynamic B; fixed by the constructor: d, N" in out, out
+    assert re.search(r"sample 2: d=\d+, n=(\d+), B=\d+, N=\1:", out), out

@@ -127,3 +127,9 @@ def test_the_drawing_in_docs_serve_md_is_the_cli_output(capsys):
     command, printed = re.search(r"```text\n\$ attngen (.+?)\n(.*?)```", text, re.DOTALL).groups()
     assert main(command.split()) == 0
     assert capsys.readouterr().out == printed
+
+
+def test_a_cases_node_reads_what_every_case_reads():
+    drawn = {s.ident: s for s in steps(compile_spec(CASES / "pick_cases.yaml", Loader(), {}))}
+    assert drawn["picked"].reads == ("in:x", "in:y")  # y: the inactive case's input
+    assert drawn["picked"].label == "identity()  [y if not first]"

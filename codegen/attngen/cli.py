@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
 from . import docs, ops, params, render
@@ -179,14 +180,22 @@ def cmd_build(args) -> int:
 def _watch(args, out_dir: Path, svg: bool) -> int:
     if args.check:
         return _usage("--watch writes files; it cannot be used with --check")
+    watch = _load_watch()
+    if watch is None:
+        return EXIT_ERRORS
+    return watch.watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
+                             fuse=not args.no_fuse, include=args.include,
+                             use_cache=not args.no_cache)
+
+
+def _load_watch() -> ModuleType | None:
+    """The `watch` module behind every `--watch`, or None after saying which extra it needs."""
     try:
-        from .watch import watch_build
+        from . import watch
     except ImportError:
         print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
-        return EXIT_ERRORS
-    return watch_build(args.paths, out_dir, svg=svg, spec_refs=args.spec_refs,
-                       fuse=not args.no_fuse, include=args.include,
-                       use_cache=not args.no_cache)
+        return None
+    return watch
 
 
 def _cannot_write_in(folder: Path) -> bool:
@@ -274,13 +283,11 @@ def cmd_show(args) -> int:
         paths = collect_specs([args.spec])
         if len(paths) != 1:
             return _usage(f"{args.spec} holds {len(paths)} specs; show --watch draws one")
-        try:
-            from .watch import watch_show
-        except ImportError:
-            print(f"attngen: error: --watch needs watchfiles: {SERVE_EXTRA}", file=sys.stderr)
+        watch = _load_watch()
+        if watch is None:
             return EXIT_ERRORS
-        return watch_show(paths[0], width=args.width, collapse=args.collapse,
-                          include=args.include)
+        return watch.watch_show(paths[0], width=args.width, collapse=args.collapse,
+                                include=args.include)
     width = args.width or shutil.get_terminal_size().columns
     loader = Loader(include=args.include)
     cache: CheckCache = {}

@@ -9,6 +9,7 @@ from . import __version__
 
 EXIT_USAGE = 2
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+SPEC_OR_NAME = "a spec file or built-in name"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +30,30 @@ def _werror(parser: argparse.ArgumentParser) -> None:
                         "write nothing for a spec that warns")
 
 
+def _spec_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+
+
+def _writes(parser: argparse.ArgumentParser, folder: str) -> None:
+    """The spec paths, the output folder (default `folder`) and `--check`: the options of a
+    command that writes files from specs (build, docs)."""
+    _spec_paths(parser)
+    parser.add_argument("-o", "--out", default=folder, metavar="DIR",
+                        help=f"output folder (default: {folder}/)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and list the files that would change")
+
+
+def _collapse(parser: argparse.ArgumentParser, drawn_as: str) -> None:
+    parser.add_argument("--collapse", action="store_true",
+                        help=f"draw each sub-module as one {drawn_as}")
+
+
+def _watch(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--watch", action="store_true",
+                        help=f"{what} (needs the serve extra); Ctrl-C stops")
+
+
 def command_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="attngen", description="Attention modules as checked YAML dataflow graphs "
                 "-> PyTorch source and diagrams.")
@@ -37,11 +62,7 @@ def command_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     b = sub.add_parser("build", help="check specs and write generated/NAME.py, .dot, .svg")
-    b.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    b.add_argument("-o", "--out", default="generated", metavar="DIR",
-                   help="output folder (default: generated/)")
-    b.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 and list the files that would change")
+    _writes(b, "generated")
     b.add_argument("--all-or-nothing", action="store_true",
                    help="write nothing if any spec fails (default: build the others)")
     b.add_argument("--no-svg", action="store_true", help="skip SVG rendering")
@@ -53,9 +74,7 @@ def command_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-fuse", action="store_true",
                    help="write attention as the spec does, not as one fused "
                    "scaled_dot_product_attention call")
-    b.add_argument("--watch", action="store_true",
-                   help="stay up and rebuild what each change of a spec file affects "
-                   "(needs the serve extra); Ctrl-C stops")
+    _watch(b, "stay up and rebuild what each change of a spec file affects")
     _werror(b)
     _include(b)
 
@@ -70,16 +89,15 @@ def command_parser() -> argparse.ArgumentParser:
     s.add_argument("spec", metavar="SPEC")
     s.add_argument("--width", type=int, metavar="N",
                    help="columns to fit in (default: the terminal's width)")
-    s.add_argument("--collapse", action="store_true", help="draw each sub-module as one step")
-    s.add_argument("--watch", action="store_true", help="draw again at each change of the "
-                   "spec's files (needs the serve extra); Ctrl-C stops")
+    _collapse(s, "step")
+    _watch(s, "draw again at each change of the spec's files")
     _include(s)
 
     sub.add_parser("ops", help="list the op library")
 
     v = sub.add_parser("verify", help="run the generated modules (needs torch) and check every "
                        "node's runtime and torch.export shapes against the spec")
-    v.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    _spec_paths(v)
     v.add_argument("-n", "--samples", type=int, default=6, metavar="N",
                    help="random param/dim assignments per spec (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
@@ -103,21 +121,17 @@ def command_parser() -> argparse.ArgumentParser:
                    help="output format (default: from -o's suffix, else svg)")
     g.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                    help="flow top to bottom (default) or left to right")
-    g.add_argument("--collapse", action="store_true", help="draw each sub-module as one box")
+    _collapse(g, "box")
     g.add_argument("--legend", action="store_true", help="add the colour key")
     _include(g)
 
     d = sub.add_parser("docs", help="write Markdown pages with diagrams: one per spec, an index")
-    d.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
-    d.add_argument("-o", "--out", default="docs", metavar="DIR",
-                   help="output folder (default: docs/)")
-    d.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 and list the files that would change")
+    _writes(d, "docs")
     _include(d)
 
     pc = sub.add_parser("params", help="parameter count per node and in total, from the spec "
                         "alone (no torch)")
-    pc.add_argument("spec", metavar="SPEC", help="a spec file or built-in name")
+    pc.add_argument("spec", metavar="SPEC", help=SPEC_OR_NAME)
     pc.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
                     help="a param value (an expression, e.g. --set channel=256 --set "
                     "reduction=channel//32); repeatable. Params without a default use the "
@@ -127,8 +141,8 @@ def command_parser() -> argparse.ArgumentParser:
     _include(pc)
 
     df = sub.add_parser("diff", help="compare two specs: nodes, shapes, params, parameter count")
-    df.add_argument("old", metavar="A", help="a spec file or built-in name")
-    df.add_argument("new", metavar="B", help="a spec file or built-in name")
+    df.add_argument("old", metavar="A", help=SPEC_OR_NAME)
+    df.add_argument("new", metavar="B", help=SPEC_OR_NAME)
     _include(df)
 
     nw = sub.add_parser("new", help="write NAME.yaml, a variant skeleton that extends a spec",

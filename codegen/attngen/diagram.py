@@ -8,12 +8,15 @@ diagram uses the same visual language; inputs and outputs are white ovals. `lege
 draws the colour key.
 
 A `seq` node is one box with a coloured row per step; a node that reuses another's
-layer (`apply`) has that layer's colour and a dashed border.
+layer (`apply`) has that layer's colour and a dashed border. A `cases` node is drawn as its
+case at the drawn configuration; what its other cases read comes in on dashed edges
+labelled with their conditions.
 """
 
 from __future__ import annotations
 
 import html
+import re
 
 from . import ops
 from .describe import applications, call_label, item_call
@@ -217,6 +220,37 @@ def drawn_nodes(checked: Checked):
         yield name, node, body, env
 
 
+def reads(body: Node) -> list[str]:
+    """The tensors a node (or a case) reads: its inputs, then its `if_given` input."""
+    names = [r.name for r in body.inputs]
+    if body.if_given is not None and body.if_given.name not in names:
+        names.append(body.if_given.name)
+    return names
+
+
+def other_reads(node: Node, body: Node) -> list[tuple[str, str]]:
+    """(tensor, condition) for each tensor that a case of `node` other than the drawn one
+    (`body`) reads and `body` does not: drawings show it as an edge of that condition,
+    so a diagram at one configuration still shows where every case reads from."""
+    drawn = set(reads(body))
+    conditions: dict[str, list[str]] = {}
+    for case in cases_of(node):
+        if case is body or case.when is None:
+            continue
+        for name in reads(case):
+            if name not in drawn:
+                conditions.setdefault(name, []).append(case.when.text)
+    return [(name, _any_of(whens)) for name, whens in conditions.items()]
+
+
+def _any_of(conditions: list[str]) -> str:
+    """Conditions joined by `or`, each with one of its own in parentheses."""
+    if len(conditions) == 1:
+        return conditions[0]
+    return " or ".join(f"({c})" if re.search(r"\b(or|if|lambda)\b", c) else c
+                       for c in conditions)
+
+
 def shown_params(spec, node: Node, body: Node, values: dict) -> int:
     """A node's parameter count; a layer declared once and applied once counts where applied."""
     target = layer_target(body.form)
@@ -405,6 +439,10 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
                            or checked.shape_text(item.name))
         if given is not None and given not in inputs and given in produced:
             d.edge(produced[given], ident, "if given", ", style=dashed")
+        for src_name, when in other_reads(node, body):  # another case's input: dashed
+            if src_name in produced:
+                shape = entry_shapes.get(src_name) or checked.shape_text(src_name)
+                d.edge(produced[src_name], ident, f"{shape} if {when}", ", style=dashed")
         produced[name] = ident
         for o in node.out or ():
             produced[o] = ident

@@ -36,7 +36,7 @@ from .build import Artifact, compile_spec, refusals, unique_files
 from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
-from .model import Spec, SubSpec, tensor_decl, unwrapped
+from .model import Spec, SubSpec, form_specs, tensor_decl, unwrapped
 from .ops.base import GIVES
 from .params import total as params_total
 from .render import RenderError
@@ -283,6 +283,9 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
         "",
         f"The ops these modules are made of, and how to add one: [the op library]({OPS_PAGE}).",
         "",
+        ("The specs of one paper are listed together: the module that uses the others "
+         "first, each part it uses (↳) after it."),
+        "",
     ]
     groups: dict[PurePosixPath, list[_Page]] = {}
     for page in pages:
@@ -291,8 +294,9 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
         if str(folder) != ".":
             lines += [f"## {text(str(folder).capitalize())}", ""]
         rows = []
-        for p in members:
-            name = f"**{text(p.spec.name)}**" + (
+        for p, depth in by_family(members):
+            indent = "&emsp;" * (depth - 1) + "↳ " if depth else ""
+            name = f"{indent}**{text(p.spec.name)}**" + (
                 f" — {text(p.spec.title)}" if p.spec.title else ""
             )
             rows.append([name, text(_summary(p.spec.doc)), code(_signature(p.spec)),
@@ -301,6 +305,39 @@ def index_markdown(pages: list[_Page], out_dir: Path) -> str:
                         rows)
         lines.append("")
     return "\n".join(lines)
+
+
+def by_family(pages: list[_Page]) -> list[tuple[_Page, int]]:
+    """The pages in index order with their depth: a spec another spec of the same paper
+    uses (a part) comes right after its first user, one level deeper; the others (heads)
+    keep their file order. CBAM's ChannelAttention and SpatialAttention follow CBAM; SDPA,
+    used by DANet's position attention but a paper of its own, stays a head."""
+    by_path = {p.spec_path.resolve(): p for p in pages}
+
+    def parts(page: _Page) -> list[_Page]:
+        used = [by_path.get(Path(sub.path).resolve()) for node in page.spec.nodes.values()
+                for sub in form_specs(node.form)]
+        return [u for u in used if u is not None and u is not page
+                and page.spec.paper and u.spec.paper == page.spec.paper]
+
+    placed: set[int] = {id(part) for p in pages for part in parts(p)}
+    order: list[tuple[_Page, int]] = []
+    listed: set[int] = set()
+
+    def visit(page: _Page, depth: int) -> None:
+        if id(page) in listed:
+            return
+        listed.add(id(page))
+        order.append((page, depth))
+        for part in sorted(parts(page), key=lambda q: str(q.spec_path)):
+            visit(part, depth + 1)
+
+    for page in pages:
+        if id(page) not in placed:
+            visit(page, 0)
+    for page in pages:  # parts only of each other (a cycle of uses cannot load; kept safe)
+        visit(page, 0)
+    return order
 
 
 def _summary(doc: str, limit: int = 160) -> str:

@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
+from .comparisons import constant_last
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_tensors import tensor_lines
@@ -120,7 +121,7 @@ class Namer:
 
 
 def src(expr: Expr, namer: Namer) -> str:
-    return expr.python(namer)
+    return constant_last(expr.python(namer))  # `self.n == N`, as ruff wants it
 
 
 def call(func: str, args: list[str], *, explode: bool = False) -> str:

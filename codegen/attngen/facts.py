@@ -7,6 +7,10 @@ nothing, and its fact is not used. Each fact is solved for one symbol (an input 
 first, with coefficient 1 where one has it) and becomes a substitution `nq -> H*W`.
 Every fact is enforced where the module runs: one that names an input dim by the
 generated `forward`, one over params by the constructor.
+
+This module is the one reader of equality facts: the prover's substitutions
+(equality_rewrites), and verify's samples (impose_equalities) and export dims
+(fixed_dims), which take a fact written `n == N` or `N == n` alike.
 """
 
 from __future__ import annotations
@@ -57,6 +61,34 @@ def _equalities(node: ast.expr, req: Expr,
                 return []  # a guard holds: the fact does not apply here
         return _equalities(undecided[0], req, values) if len(undecided) == 1 else []
     return []
+
+
+def _dim_sides(lhs: Expr, rhs: Expr, dims: Iterable[str]) -> list[tuple[str, Expr]]:
+    """(DIM, E) for each side of `lhs == rhs` that is an input dim of `dims` named alone,
+    the left side first: `n == N` and `N == n` both give (N, n) where N is the dim."""
+    dims = set(dims)
+    return [(side.text, other) for side, other in ((lhs, rhs), (rhs, lhs))
+            if side.text in dims]
+
+
+def impose_equalities(spec: Spec, env: dict[str, Any], dims: dict[str, int]) -> None:
+    """Make the equality facts that hold at `env`'s params and lets true by construction:
+    for each, the first side that names an input dim of `dims` alone takes the value of
+    the other side (where that is an int of at least 1), in `env` and `dims` alike."""
+    guards = {k: v for k, v in env.items() if k not in dims}
+    for lhs, rhs in active_equalities(spec, guards):
+        for dim, other in _dim_sides(lhs, rhs, dims):
+            if isinstance(v := other.value(env), int) and v >= 1:
+                env[dim] = dims[dim] = v
+                break
+
+
+def fixed_dims(spec: Spec, values: Mapping[str, object], dims: Iterable[str]) -> set[str]:
+    """The input dims (of `dims`) that an equality fact holding at `values` sets equal to
+    an expression over no input dim: AFT_FULL's `n == N` fixes N to the param n."""
+    dims = set(dims)
+    return {dim for lhs, rhs in active_equalities(spec, values)
+            for dim, other in _dim_sides(lhs, rhs, dims) if not other.names & dims}
 
 
 def equality_rewrites(spec: Spec, values: Mapping[str, object], names: Mapping[str, Any],

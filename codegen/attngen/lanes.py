@@ -29,7 +29,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .describe import call_label
-from .diagram import bound_shape, cluster_of, drawn_at, drawn_nodes, shown_params, sub_binding
+from .diagram import (
+    bound_shape,
+    cluster_of,
+    drawn_at,
+    drawn_nodes,
+    other_reads,
+    reads,
+    shown_params,
+    sub_binding,
+)
 from .dims import fmt_shape
 from .params import total as params_total
 from .results import Checked
@@ -91,14 +100,12 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
     made = dict(sources)
     for name, node, body, values in drawn_nodes(checked):
         ident = f"{prefix}{name}"
-        reads = [r.name for r in body.inputs]
-        if body.if_given is not None and body.if_given.name not in reads:
-            reads.append(body.if_given.name)
+        read = reads(body)
         sub = cluster_of(checked, body, collapse)
         if sub is not None:
             info = checked.nodes[name]
             inner = _nodes(sub, f"{ident}.", {i: made[s] for i, s in zip(
-                sub.spec.sources(), reads, strict=False) if s in made},
+                sub.spec.sources(), read, strict=False) if s in made},
                 sub_binding(sub, info.inputs, binding), collapse, out)
             sub_outs = [o.name for o in sub.spec.outputs]
             for o, inner_name in zip([name, *(node.out or ())], [sub_outs[0], *sub_outs],
@@ -111,10 +118,14 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
         label = call_label(body, spec)
         if node.when is not None:
             label += f"  [if {node.when.text}]"
+        others = [(n, when) for n, when in other_reads(node, body) if n in made]
+        for n, when in others:  # another case's input: its lane joins too
+            label += f"  [{n} if {when}]"
         title = name if not node.out else f"{name} → {', '.join(node.out)}"
         out.append(Step(ident, prefix + title, label, shape,
                         shown_params(spec, node, body, values),
-                        _once(made[r] for r in reads if r in made), "node"))
+                        _once(made[r] for r in [*read, *(n for n, _ in others)] if r in made),
+                        "node"))
         for o in [name, *(node.out or ())]:
             made[o] = ident
     return made

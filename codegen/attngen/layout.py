@@ -6,7 +6,10 @@ expression, or at parentheses put around an expression that has none (`x = (` ..
 What lies between the brackets goes on one indented line if it fits there, else one item
 per line, split at the loosest separator present: commas (each item then ends with a
 comma), the clauses of a comprehension or a conditional expression, `or`, `and`,
-comparisons, then the arithmetic operators, each leading its line. An item that still
+comparisons, then the arithmetic operators, each leading its line, and last the calls of a
+method chain (`x.a(1).b(2).c(3)`: a `.` after a bracket, twice or more), one call per line.
+A statement's value that is such a chain goes in parentheses rather than being split at
+its last bracket, as black writes it. An item that still
 does not fit is split the same way, one level deeper. A trailing comma already in a bracket
 (a "magic trailing comma") keeps it exploded, one item per line, even where it would fit.
 A string literal too long for its line becomes implicitly concatenated pieces, split after
@@ -39,8 +42,9 @@ _OPERAND_KEYWORDS = frozenset(("None", "True", "False"))
 
 # Separators, loosest first: a sequence splits at the loosest one present at its top level.
 # A unary `not` (NOT) binds more loosely than the comparisons after it.
+# A method chain's calls (DOT) come last.
 COMMA, CLAUSE, TERNARY, OR, AND, NOT, COMPARE, BITOR, BITXOR, BITAND, SHIFT, ARITH, TERM, \
-    POWER = range(14)
+    POWER, DOT = range(15)
 _BINARY = {"|": BITOR, "^": BITXOR, "&": BITAND, "<<": SHIFT, ">>": SHIFT, "+": ARITH,
            "-": ARITH, "*": TERM, "/": TERM, "//": TERM, "%": TERM, "@": TERM, "**": POWER,
            "<": COMPARE, ">": COMPARE, "==": COMPARE, "!=": COMPARE, "<=": COMPARE,
@@ -165,7 +169,7 @@ def statement(line: str, indent: int = 0) -> list[str]:
         # targets too many for the line: `(` one per line `) = value`
         return ([pad + "("] + _split_items(src, targets, indent + 4, None)
                 + _item(src, ")" + src[targets[-1].end:expr[0].start], expr, tail, indent))
-    return _split(src, lead, expr, tail, indent)
+    return _split(src, lead, expr, tail, indent, statement=True)
 
 
 def _statement_parts(src: str, elems: list) -> tuple[list, str, list, str]:
@@ -186,13 +190,15 @@ def _statement_parts(src: str, elems: list) -> tuple[list, str, list, str]:
     return [], "", elems, tail
 
 
-def _split(src: str, lead: str, elems: list, suffix: str, indent: int) -> list[str]:
+def _split(src: str, lead: str, elems: list, suffix: str, indent: int, *,
+           statement: bool = False) -> list[str]:
     """`lead + elems + suffix`, which does not fit on one line, split at a bracket: the
     expression's trailing one, or parentheses put around it where its head (the text up to
-    that bracket) would not fit either."""
+    that bracket) would not fit either, or where it is a `statement`'s method chain."""
     pad = " " * indent
     last = elems[-1] if elems else None
-    if isinstance(last, Group) and last.items and _is_primary(elems[:-1]):
+    chain = statement and _separators(elems)[0] == DOT
+    if isinstance(last, Group) and last.items and _is_primary(elems[:-1]) and not chain:
         head = lead + src[elems[0].start:last.open.end]
         if _fits(head, indent) or not lead:
             return [pad + head] + _body(src, last, indent + 4) + [pad + last.close.text + suffix]
@@ -252,7 +258,8 @@ def _split_items(src: str, elems: list, indent: int, group: Group | None) -> lis
                 for line in _item(src, "", part, ",", indent, params=params)]
     out = []
     for i, part in enumerate(_cut(elems, cuts, drop=False)):
-        lead, rest = _lead(src, part) if i else ("", part)  # the first part has no separator
+        # the first part has no separator; a call's `.` stays with it (never `.(`)
+        lead, rest = _lead(src, part) if i and level != DOT else ("", part)
         out += _item(src, lead, rest, "", indent)
     return out
 
@@ -284,12 +291,16 @@ def _separators(elems: list) -> tuple[int | None, list[int]]:
                 i -= 1
         elif e.kind == "op" and e.text in _BINARY and i > 0 and _operand_end(elems[i - 1]):
             level = _BINARY[e.text]
+        elif e.text == "." and i > 0 and isinstance(elems[i - 1], Group):
+            level = DOT  # a call (or subscript) of what a call returned
         if level is not None:
             found.setdefault(level, []).append(i)
     if any(_is(e, ":") or _is(e, "=") for e in elems):
         # a slice, a keyword argument or a parameter: split only between items (an item's
         # value is split by _item)
         found = {COMMA: found[COMMA]} if COMMA in found else {}
+    if len(found.get(DOT, ())) < 2:  # one call after another is no chain: not split there
+        found.pop(DOT, None)
     if not found:
         return None, []
     level = min(found)

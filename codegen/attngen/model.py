@@ -257,22 +257,6 @@ class Spec:
                             Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
         return out
 
-    def equalities(self) -> list[tuple[str, Expr]]:
-        """The `NAME == E` (or `E == NAME`) requirements, as (NAME, E), both ways round
-        where both sides are names. On an input dim it is a fact the checker substitutes
-        and the samplers draw by construction: AFT_FULL's `n == N` (as many tokens as its
-        position biases are sized for)."""
-        out: list[tuple[str, Expr]] = []
-        for req in self.requires:
-            t = req.tree
-            if not (isinstance(t, ast.Compare) and len(t.ops) == 1
-                    and isinstance(t.ops[0], ast.Eq)):
-                continue
-            for name, other in ((t.left, t.comparators[0]), (t.comparators[0], t.left)):
-                if isinstance(name, ast.Name):
-                    out.append((name.id, Expr(ast.unparse(other), other, req.loc)))
-        return out
-
     def input_dims(self) -> set[str]:
         """The free dims the shapes of required inputs name as plain dims (not params or
         lets): what `requires` may name besides params and lets (an optional input may be

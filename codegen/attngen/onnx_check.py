@@ -36,10 +36,13 @@ def _flat(value: Any) -> list[Any]:
 
 def other_sizes(checked: Checked, first: Sample) -> list[Sample]:
     """Samples with the first's params and optional inputs and other dims, to try in turn:
-    the dims doubled, plus one, then drawn ones (the first that PyTorch runs is taken)."""
+    the dims doubled, plus one, drawn ones, then one dim doubled at a time (where the
+    constructor fixes the others, as EMSA's params fix its token counts); the first that
+    PyTorch runs is taken."""
     drawn = draw_samples(checked.spec, 24, random.Random(f"{checked.spec.name}:onnx"))
     dims = [{d: 2 * v for d, v in first.dims.items()}, {d: v + 1 for d, v in first.dims.items()},
-            *(s.dims for s in drawn if s.params == first.params)]
+            *(s.dims for s in drawn if s.params == first.params),
+            *({**first.dims, d: 2 * v} for d, v in first.dims.items())]
     return [Sample(first.params, d, first.present) for d in dims if d != first.dims]
 
 

@@ -318,14 +318,6 @@ def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dic
             if is_dim(d) and is_dim(r):  # not a bool or a float (`c % flag == 0`)
                 k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
                 rewrites[sym] = d * k + r
-    free = {str(d) for d in dims}
-    for name, expr in spec.equalities():
-        sym = names.get(name)
-        if name in free and isinstance(sym, sympy.Symbol):
-            value = algebra.sympify(expr.sympy(names))
-            if is_dim(value) and sym not in rewrites and not (
-                    value.free_symbols & {sym, *rewrites}):
-                rewrites[sym] = value  # `seg_dim == H`: H is seg_dim
     return rewrites
 
 
@@ -368,12 +360,12 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
         for i, d in enumerate(dim_names):
             values[d] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
                 else rng.randint(1, 48)
-        for rewrite in rewrites:  # make divisibility and equality facts hold by construction
+        for rewrite in rewrites:  # make divisibility facts hold by construction
             for sym, expr in rewrite.items():
                 sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
                        if str(s) in values}
                 k = next((s for s in expr.free_symbols if str(s) == f"{sym}_k"), None)
-                if k is not None:  # a divisibility: SYM = E * k + R; else SYM = E
+                if k is not None:  # SYM = E * k + R
                     sub[k] = sympy.Integer(values[str(sym)] if attempts == 1
                                            else rng.randint(1, 8))
                 target = to_number(expr.xreplace(sub))

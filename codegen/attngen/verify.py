@@ -42,7 +42,7 @@ from .errors import (
     Loc,
     SpecError,
 )
-from .facts import active_equalities
+from .facts import fixed_dims, impose_equalities
 from .infer import Inference
 from .loader import Loader
 from .model import Input, Node, Spec, cases_of, is_declaration, tensor_decl
@@ -160,7 +160,7 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     configs = configurations(spec)
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
-    facts, equalities = spec.divisibility(), spec.equalities()
+    facts = spec.divisibility()
     samples = []
     for i in range(n):
         for attempt in range(200):
@@ -183,18 +183,9 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                             k = max(1, env[name] // e) + (i > 0 and rng.random() < 0.5)
                             env[name] = e * k + r % e
                             (values if name in values else params)[name] = env[name]
-                for name, expr in equalities:  # and `DIM == E` facts on input dims
-                    value = expr.value(env)
-                    if name in values and isinstance(value, int) and value > 0:
-                        env[name] = values[name] = value
                 _lets(spec, env)
-                guards = {k: v for k, v in env.items() if k not in values}
-                for lhs, rhs in active_equalities(spec, guards):  # equality facts alike
-                    for side, other in ((lhs, rhs), (rhs, lhs)):
-                        if side.text in values and isinstance(v := other.value(env), int) \
-                                and v >= 1:
-                            env[side.text] = values[side.text] = v
-                            break
+                impose_equalities(spec, env, values)  # and equality facts (`n == N`)
+                _lets(spec, env)
                 if all(req.value(env) for req in spec.requires):
                     present = set(optional) if i % 2 == 0 else set()
                     samples.append(Sample(params, values, present))
@@ -398,8 +389,10 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
     model = construct(module.__dict__, spec, sample)
     inputs = make_inputs(spec, sample)
-    equal = {name for name, other in spec.equalities()  # `n == N`: the constructor fixes N
-             if name in sample.dims and not other.names & set(sample.dims)}
+    env: dict[str, Any] = {**sample.params, **sample.dims}
+    _lets(spec, env)
+    guards = {k: v for k, v in env.items() if k not in sample.dims}
+    equal = fixed_dims(spec, guards, sample.dims)  # `n == N`: the constructor fixes N
     dims = [d for d in sample.dims if d not in equal]
     fixed = [p for p in spec.params if any(
         d.text == p for inp in spec.sources().values() for d in inp.tensor_shape)]
