@@ -202,11 +202,13 @@ class ASFF(nn.Module):
         # (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W)
         # -> (B, inter_dim, scale * H, scale * W)
         level_1_weighted = level_1_resized * level_1_weight
+        fused_out_reduced = level_0_weighted + level_1_weighted
+        del level_0_weighted, level_1_weighted
         # (B, inter_dim, scale * H, scale * W), (B, 1, scale * H, scale * W)
         # -> (B, inter_dim, scale * H, scale * W)
         level_2_weighted = level_2_resized * level_2_weight
-        fused_out_reduced = level_0_weighted + level_1_weighted + level_2_weighted
-        del level_0_weighted, level_1_weighted, level_2_weighted
+        fused_out_reduced = fused_out_reduced + level_2_weighted
+        del level_2_weighted
         out = self.expand(fused_out_reduced)
         if self.vis:
             # (B, inter_dim, scale * H, scale * W) -> (B, scale * H, scale * W)

@@ -51,15 +51,22 @@ class ChannelAttention(nn.Module):
         max_pool = self.max_pool(x)
         # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         fc1 = self.fc1(avg_pool)
+        del avg_pool
         relu1 = self.relu1(fc1)
+        del fc1
         # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         fc2 = self.fc2(relu1)
+        del relu1
         # (B, in_planes, 1, 1) -> (B, in_planes // ratio, 1, 1)
         max_fc1 = self.fc1(max_pool)
+        del max_pool
         max_relu = self.relu1(max_fc1)
+        del max_fc1
         # (B, in_planes // ratio, 1, 1) -> (B, in_planes, 1, 1)
         max_fc2 = self.fc2(max_relu)
+        del max_relu
         out = fc2 + max_fc2
+        del fc2, max_fc2
         sigmoid = self.sigmoid(out)
         return sigmoid
 

@@ -59,10 +59,12 @@ class ParNetAttention(nn.Module):
         sse = self.sse(x)
         conv1x1 = self.conv1x1(x)
         conv3x3 = self.conv3x3(x)
+        sum3 = conv1x1 + conv3x3
+        del conv1x1, conv3x3
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         x3 = sse * x
         del sse
-        sum3 = conv1x1 + conv3x3 + x3
-        del conv1x1, conv3x3, x3
+        sum3 = sum3 + x3
+        del x3
         silu = self.silu(sum3)
         return silu

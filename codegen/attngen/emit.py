@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from . import fusion, ops
+from .accumulate import accumulated, shapes
 from .comparisons import constant_last
 from .configs import structural_params
 from .docstring import class_docstring
@@ -503,6 +504,7 @@ class ClassEmitter:
         fnamer = Namer(spec, "forward", dims)
         forward = self.forward_lines(fnamer)
         forward = self.dim_lines(fnamer) + forward
+        forward = accumulated(forward, set(spec.inputs), shapes(self.checked))
         forward = with_dels(forward, set(spec.inputs), *value_names(self.checked))
         init = self.init_lines(fnamer.used_params)
         init = self.factory_lines() + init

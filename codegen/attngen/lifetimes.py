@@ -31,13 +31,16 @@ def value_names(checked: Checked) -> tuple[set[str], set[str]]:
     """(the names forward binds to node values, those of them that are large).
 
     Dims are never among them. Small is one tensor with at most two dims other than 1 (a
-    pooled vector or a gate per sample): freeing it early saves little.
+    pooled vector or a gate per sample) in a forward that also makes larger values: freeing
+    it early saves little next to them. Where every value is that small (CBAM's channel
+    MLP), they are the peak, and each is freed like a large one.
     """
     names = set(checked.spec.nodes)
     for node in checked.spec.nodes.values():
         bodies = node.form.cases if isinstance(node.form, Cases) else [node]
         names.update(o for body in bodies for o in body.out or ())
-    return names, {n for n in names if not _small(checked, n)}
+    small = {n for n in names if _small(checked, n)}
+    return names, names - small if small != names else names
 
 
 def _small(checked: Checked, name: str) -> bool:

@@ -1,0 +1,132 @@
+"""Sum as you go: split forward's `s = a + b + c` so each operand is added once it exists.
+
+An n-ary `add` (or `mul`) node is one statement after all its operands are made, so every
+operand is alive at once, with the running sum on top: ParNet's three full-size branch
+maps made 5 live maps where the hand-written `conv1x1(x) + conv3x3(x) + gate * x` holds 3.
+This moves the running sum up: `s = a + b` right after the statement that makes the later
+of `a` and `b`, `s = s + c` after the one that makes `c`, and so on; `lifetimes` then frees
+each operand after its partial sum. The operands are added in the same order as before,
+((a + b) + c), so every value is bit for bit what the single statement computed.
+
+Split only where it cannot raise the peak: every operand has the sum's shape (a
+broadcast `x * gate_w * gate_h` would make a full-size partial early) and, but for a
+first operand that is a forward input (the caller's storage), is read by nothing but
+the sum, so each partial sum replaces operands that die with it. Like lifetimes.py this
+reads the emitted lines with Python's `ast` (generated code, never spec text).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from .results import Checked
+
+Shapes = Callable[[str], object]  # a name -> its shape (a tuple of dims), or None if unknown
+
+_OPS = {ast.Add: "+", ast.Mult: "*"}
+
+
+def accumulated(lines: list[str], inputs: set[str], shape: Shapes) -> list[str]:
+    """`lines` (a forward body at indent 0) with each eligible n-ary sum split (above).
+
+    `inputs` are forward's parameters; `shape(name)` a value's shape (`shapes(checked)`).
+    """
+    flat = [part for line in lines for part in line.split("\n")]
+    try:
+        tree = ast.parse("def forward():\n" + "\n".join("    " + line for line in flat))
+    except SyntaxError:  # a bug upstream: render's compile check reports it, located
+        return flat
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    stores: list[set[str]] = []
+    loads: list[set[str]] = []
+    for stmt in body:
+        names = [n for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+        stores.append({n.id for n in names if not isinstance(n.ctx, ast.Load)})
+        loads.append({n.id for n in names if isinstance(n.ctx, ast.Load)})
+    after: dict[int, list[str]] = {}  # statement index -> partial sums inserted after it
+    replaced: dict[int, str] = {}  # line index -> the sum's last step
+    for i, stmt in enumerate(body):
+        split = _split(stmt, i, stores, loads, inputs, shape)
+        if split is None:
+            continue
+        steps, last = split
+        for j, text in steps:
+            after.setdefault(j, []).append(text)
+        replaced[stmt.lineno - 2] = last  # line k of the parsed text is flat[k - 2]
+    if not replaced:
+        return flat
+    ends = {body[j].end_lineno - 2: texts for j, texts in after.items()}
+    out: list[str] = []
+    for n, line in enumerate(flat):
+        out.append(replaced.get(n, line))
+        out += ends.get(n, [])
+    return out
+
+
+def _split(stmt, i, stores, loads, inputs, shape) -> tuple[list[tuple[int, str]], str] | None:
+    """([(statement index, partial sum put after it)], the statement's new text), or None."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and stmt.lineno == stmt.end_lineno):
+        return None
+    target = stmt.targets[0].id
+    chain = _operands(stmt.value)
+    if chain is None or len(chain[1]) < 3 or target in chain[1]:
+        return None
+    op, leaves = chain
+    size = shape(target)
+    if size is None or any(shape(leaf) != size for leaf in leaves
+                            if not (leaf == leaves[0] and leaf in inputs)):
+        return None
+    if any(target in loads[j] | stores[j] for j in range(i)):
+        return None
+    made = []  # the statement that last binds each operand before the sum (-1: none)
+    for k, leaf in enumerate(leaves):
+        if leaf in inputs and k > 0:
+            return None  # never freed: an early partial sum would only add to the peak
+        j = max((j for j in range(i) if leaf in stores[j]), default=-1)
+        if leaf not in inputs and (j < 0 or any(leaf in loads[m] for m in range(j + 1, len(stores))
+                                                if m != i)):
+            return None  # read elsewhere too: the partial sum would not replace it
+        made.append(j)
+    steps: list[tuple[int, str]] = []
+    at, group = max(made[0], made[1]), leaves[:2]
+    for leaf, j in zip(leaves[2:], made[2:], strict=True):
+        if j > at:  # this operand comes later: add what exists now
+            steps.append((at, _sum(target, op, group)))
+            at, group = j, [target, leaf]
+        else:
+            group.append(leaf)
+    if not steps:
+        return None
+    return steps, _sum(target, op, group)
+
+
+def _operands(value: ast.expr) -> tuple[str, list[str]] | None:
+    """(the operator, the names) of a left-nested `a + b + c` (or `*`) of plain names."""
+    leaves: list[str] = []
+    op = None
+    while isinstance(value, ast.BinOp) and type(value.op) in _OPS:
+        if op not in (None, type(value.op)) or not isinstance(value.right, ast.Name):
+            return None
+        op = type(value.op)
+        leaves.insert(0, value.right.id)
+        value = value.left
+    if op is None or not isinstance(value, ast.Name):
+        return None
+    return _OPS[op], [value.id, *leaves]
+
+
+def _sum(target: str, op: str, names: list[str]) -> str:
+    return f"{target} = {f' {op} '.join(names)}"
+
+
+def shapes(checked: Checked) -> Shapes:
+    """The checker's shape of a value: a tuple of dims (None: unknown, or not one tensor)."""
+    def shape(name: str) -> object:
+        try:
+            value = checked.value(name)
+        except (KeyError, ValueError):
+            return None
+        return value if isinstance(value, tuple) else None
+    return shape
