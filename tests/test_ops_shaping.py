@@ -96,8 +96,13 @@ def test_split_takes_an_int_size(tmp_path):
 
 
 @pytest.mark.parametrize("shape, size, message", [
-    ("[B, C]", "2", "error[E404]"),  # C is not always even
+    # C/2 pieces: no `requires` fixes their count, so no E404 asks for one (issue 13)
+    ("[B, C]", "2", "dim 1 / size = C/2 pieces is not a number: a split by a size makes one "
+                    "tensor per piece, so their count must be fixed; give the sizes as a list, "
+                    "or use chunk with a number of chunks"),
     ("[B, c * k]", "c", "dim 1 / size = k pieces is not a number"),  # no count for out:
+    # C // 4: four pieces once C is a multiple of 4, the line the E404 asks for
+    ("[B, C]", "C // 4", "state it: requires: [C % 4 == 0]"),
 ])
 def test_split_by_a_size_needs_a_count(tmp_path, capsys, shape, size, message):
     (tmp_path / "t.yaml").write_text(spec_text(
@@ -105,6 +110,15 @@ def test_split_by_a_size_needs_a_count(tmp_path, capsys, shape, size, message):
         "out: [a, y]}\n", params="params: {c: 2, k: 2}\n"))
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_split_by_a_floor_division_of_its_dim(tmp_path):
+    """`C // 4` pieces of C: the hint is `C % 4 == 0` (not `C % (C // 4) == 0`, which gives
+    no count and divides by zero for C < 4), and with it the spec builds and runs."""
+    text = spec_text("  x: [B, C]\n", "  parts: {op: split, in: x, args: [C // 4], dim: 1, "
+                     "out: [a, b, c, y]}\n", params="requires: [C % 4 == 0]\n")
+    x = torch.randn(2, 12)
+    assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[3])
 
 
 def test_split_by_a_size_param(tmp_path):

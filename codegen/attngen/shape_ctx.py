@@ -86,8 +86,20 @@ class ProverCtx:
             )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
-        self.divides(b, a, f"{what} must divide evenly")
-        q = simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
+        # a by a // k: a multiple of k is what a spec states (C % 4 == 0, not C % (C // 4))
+        by = algebra.sympify(b)
+        k = sympy.fraction(sympy.together(by.args[0])) if isinstance(by, sympy.floor) else None
+        if k is not None and k[1].is_Number and simplify(k[0] - a) == 0:
+            self.divides(k[1], a, f"{what} must divide evenly")
+        else:
+            self.divides(b, a, f"{what} must divide evenly")
+        return self.quotient(a, b)
+
+    def quotient(self, a: Dim, b: Dim, *, floors_exact: bool = False) -> Dim:
+        by = algebra.sympify(b)
+        if floors_exact:
+            by = by.replace(sympy.floor, lambda arg: arg)
+        q = simplify(algebra.sympify(a) / by)  # 36 / 9 is 4, not Python's 4.0
         if not q.is_Number and self.prover.rewrites:  # channel / (channel // 4) is 4 when
             known = simplify(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
             return known if known.is_Number else q
