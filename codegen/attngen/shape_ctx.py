@@ -195,7 +195,29 @@ class ProverCtx:
         value = self.prover.value(length)
         if value is not None and value < 1:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
+        if algebra.sympify(length).free_symbols:  # and on the samples, drawn where `requires`
+            self._non_empty(length, size, lo, hi)  # holds (x[:, 3] needs C >= 4)
         return simplify(length) if not isinstance(length, int) else length
+
+    def _non_empty(self, length: Dim, size: Dim, lo: Dim, hi: Dim) -> None:
+        ok, sample = self.prover.at_least(length, 1)
+        if ok or sample is None:
+            return
+        names = sorted(str(s) for s in algebra.sympify(length).free_symbols)
+        notes = [f"counterexample: {sample_text(names, sample)}: {fmt_dim(length)} = "
+                 f"{self.prover.value(length, sample)}"]
+        need = simplify(algebra.sympify(lo) + 1)
+        by_size = not (algebra.sympify(need).free_symbols & algebra.sympify(size).free_symbols)
+        wide = self.prover.value(algebra.sympify(hi) - lo, sample)
+        if by_size and wide is not None and wide >= 1:  # too short a dim, not an empty range
+            def side(e: Dim) -> str:
+                return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
+            notes.append(f"if the module relies on it, state it: requires: "
+                         f"[{side(size)} >= {side(need)}]")
+            self.fail(f"slice keeps {fmt_dim(length)} elements: none where {fmt_dim(size)} < "
+                      f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
+        self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
+                  SHAPE_RULE, *notes)
 
     def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)

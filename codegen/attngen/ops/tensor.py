@@ -14,7 +14,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
-from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .layers import CEIL_POOL_ARGS, MODES, POOL_RULE, pool_shape, upsample_shape
 from .reductions import reduce_shape
 from .shaping import along, number
 
@@ -265,11 +265,11 @@ register(Op(
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
 register(Op(
-    "max_pool2d", "pool", POOL_ARGS, pool_shape, layout=KEEPS,
+    "max_pool2d", "pool", CEIL_POOL_ARGS, pool_shape, layout=KEEPS,
     call="F.max_pool2d({{ x }}, {{ kernel_size }}"
          "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
-    rule="[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]",
-    summary="max pooling (functional)", key_args=("kernel_size", "stride", "padding"),
+    rule=POOL_RULE, summary="max pooling (functional)",
+    key_args=("kernel_size", "stride", "padding", "ceil_mode"),
 ))
 
 
