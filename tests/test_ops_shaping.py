@@ -158,8 +158,6 @@ def test_split_by_a_size_param(tmp_path):
     ("{op: pad, in: x, pad: [1, 2]}", lambda x: F.pad(x, (1, 2))),
     ("{op: pad, in: x, pad: [1, 1, 0, 2], value: 0.5}", lambda x: F.pad(x, (1, 1, 0, 2),
                                                                          value=0.5)),
-    ("{op: pad, in: x, pad: [2, 2, 1, 1], mode: reflect}",
-     lambda x: F.pad(x, (2, 2, 1, 1), mode="reflect")),
     ("{op: pad, in: x, pad: [-1, 0]}", lambda x: F.pad(x, (-1, 0))),
     ("{op: unfold, in: x, kernel_size: 3, padding: 1}", lambda x: F.unfold(x, 3, padding=1)),
     ("{op: unfold, in: x, args: [[2, 2]], stride: 2, dilation: [1, 2]}",
@@ -191,6 +189,41 @@ def test_one_input_ops_match_torch(tmp_path, node, call, sizes):
     got = run(tmp_path, text, x)
     assert got.dtype == call(x).dtype
     assert torch.allclose(got, call(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("pad, mode, requires", [
+    ([2, 2, 1, 1], "reflect", "H >= 2, W >= 3"),  # each side less than the dim
+    ([4, 4, 1, 0], "circular", "H >= 1, W >= 4"),  # at most the dim
+    ([-1, 3, 0, 0], "circular", "W >= 4"),  # 3 wrapped from what the crop of 1 leaves
+    ([3, 5, 1, 0], "replicate", ""),  # any amount
+])
+def test_padding_modes_match_torch_where_requires_bounds_the_dims(tmp_path, pad, mode,
+                                                                 requires):
+    text = spec_text(X4, f"  y: {{op: pad, in: x, pad: {pad}, mode: {mode}}}\n",
+                     params=f"requires: [{requires}]\n" if requires else "")
+    for sizes in [(2, 3, 5, 7), (1, 4, 2, 4)]:
+        x = torch.randn(*sizes)
+        assert torch.equal(run(tmp_path, text, x), F.pad(x, pad, mode=mode))
+
+
+@pytest.mark.parametrize("pad, mode, fact", [
+    ([2, 2, 0, 0], "reflect", "W >= 3"),
+    ([0, 0, 2, 2], "reflect", "H >= 3"),
+    ([4, 4, 0, 0], "circular", "W >= 4"),
+    ([-1, 3, 0, 0], "circular", "W >= 4"),
+])
+def test_reflect_and_circular_padding_state_their_bound_in_requires(tmp_path, capsys, pad,
+                                                                    mode, fact):
+    """torch refuses reflect padding of a dim by its size or more, and circular padding
+    past it: the checker asks for the bound for every size, with the line to state it."""
+    path = tmp_path / "t.yaml"
+    path.write_text(spec_text(X4, f"  y: {{op: pad, in: x, pad: {pad}, mode: {mode}}}\n"))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "t.yaml:5:3: error[E404]" in err and f"requires: [{fact}]" in err, err
+    path.write_text(spec_text(X4, f"  y: {{op: pad, in: x, pad: {pad}, mode: {mode}}}\n",
+                              params=f"requires: [{fact}]\n"))
+    assert main(["check", "-q", str(path)]) == 0, capsys.readouterr().err
 
 
 def test_fold_inverts_unfold_for_disjoint_blocks(tmp_path):
@@ -252,7 +285,8 @@ def test_einsum_errors_are_located(tmp_path, capsys, equation, message):
 @pytest.mark.parametrize("node, message", [
     ("{op: pad, in: x, pad: [1, 2, 3]}", "an even number"),
     ("{op: pad, in: x, pad: [1, 2], mode: reflect, value: 1.0}", "'value' fills only"),
-    ("{op: pad, in: x, pad: [7, 7], mode: reflect}", "reflect padding"),
+    ("{op: pad, in: x, pad: [7, 7, 0, 0], mode: reflect}", "reflect padding"),
+    ("{op: pad, in: x, pad: [1, 1], mode: replicate}", "2 or 3 dims of a 4-D input, here 1"),
     ("{op: pad, in: x, pad: [1, 1], mode: wrap}", "one of 'constant'"),
     ("{op: select, in: x, dim: 1, index: 9}", "slice keeps"),
     ("{op: roll, in: x, shifts: [1, 2], dims: 1}", "2 shifts for 1 dims"),
@@ -313,6 +347,7 @@ def test_constants_are_made_on_the_inputs_device(tmp_path, node):
 MIX = """\
 name: Mix
 params: {k: 3, heads: 2}
+requires: [H >= 2, W >= 2]
 inputs:
   x: [B, 4, H, W]
   q: [B, heads, 2, D]

@@ -453,51 +453,222 @@ def test_a_sub_spec_given_a_permuted_tensor_runs(tmp_path):
     assert "flat = x.reshape(B, C, H * W)" in _verified(path)
 
 
-# -- known gaps (found while closing the one above) -----------------------------------------
-def _runs_or_is_refused(path) -> None:
-    try:
-        compile_spec(path, Loader(), {})
-    except SpecError:
-        return  # refused: the gap is closed
-    _verified(path)
+# -- in-place writes, masked_fill, padding bounds (found while closing the one above) -------
+INPLACE = """\
+    name: Inplace
+    inputs:
+      x: [B, C, 1]
+    graph:
+      wide: {op: expand, in: x, sizes: [-1, -1, 4]}
+      BETWEEN
+      act: {op: ReLU, inplace: true, in: LAST}
+    outputs: act
+    """
 
 
-@pytest.mark.xfail(strict=True, reason="which tensors share memory is not modelled: an "
-                   "in-place layer writing into an expanded tensor raises at run time")
-def test_an_in_place_layer_on_an_expanded_tensor_is_refused_or_runs(tmp_path):
-    _runs_or_is_refused(_write(tmp_path, "inplace", """\
-        name: Inplace
+@pytest.mark.parametrize("between, last", [
+    ("", "wide"),
+    ("t: {op: transpose, in: wide, dim0: 1, dim1: 2}", "t"),  # a view of it
+    ("t: {op: view, in: wide, to: [B, C, 2, 2]}", "t"),
+    ("t: {op: Identity, in: wide}", "t"),
+])
+def test_an_in_place_layer_on_an_expanded_tensor_is_refused(tmp_path, capsys, between, last):
+    """An expand's repeated elements are one memory location: torch refuses to write them
+    in place, so the checker refuses it, at `inplace`, with both fixes."""
+    path = _write(tmp_path, "inplace", INPLACE.replace("BETWEEN", between).replace("LAST", last))
+    err = _error(path, capsys)
+    assert "inplace.yaml:7:28: error[E402]: node 'act': ReLU with 'inplace: true' writes " \
+        "into its input, which may be node 'wide' (an expand)" in err, err
+    assert "note: leave out 'inplace: true', or copy first: {op: contiguous" in err
+
+
+@pytest.mark.parametrize("between, last", [
+    ("t: {op: contiguous, in: wide}", "t"),  # the fix: a copy
+    ("t: {op: add, in: wide, other: 1.0}", "t"),  # any op that writes a new tensor
+])
+def test_an_in_place_layer_on_a_copy_of_an_expanded_tensor_runs(tmp_path, between, last):
+    path = _write(tmp_path, "inplace", INPLACE.replace("BETWEEN", between).replace("LAST", last))
+    assert "act = self.act(t)" in _verified(path)
+
+
+def test_a_sub_spec_writing_its_input_in_place_is_refused_where_it_gets_an_expand(tmp_path,
+                                                                                  capsys):
+    """Followed inside the sub-spec, with the arguments the caller gives: `inplace: false`
+    (h_swish passes its own) runs; true is refused at the `use:`, in that configuration."""
+    _write(tmp_path, "act", """\
+        name: Act
+        params:
+          inplace: {default: true}
+        inputs:
+          x: [B, C, L]
+        graph:
+          y: {op: ReLU, inplace: inplace, in: x}
+        outputs: y
+        """)
+    path = _write(tmp_path, "user", """\
+        name: User
+        params:
+          inplace: {default: false}
         inputs:
           x: [B, C, 1]
         graph:
           wide: {op: expand, in: x, sizes: [-1, -1, 4]}
-          act: {op: ReLU, inplace: true, in: wide}
+          act: {use: act, inplace: inplace, in: wide}
         outputs: act
-        """))
+        """)
+    err = _error(path, capsys)
+    assert "user.yaml:8:3: error[E402]: node 'act': Act writes its input in place (" in err
+    assert "act.yaml:7:26: node 'y': ReLU with 'inplace: true'" in err
+    assert err.count("error[E402]") == 1 and "(when inplace=True)" in err, err
+    path.write_text(path.read_text().replace("inplace: inplace, in", "inplace: false, in"))
+    assert "act = self.act(wide)" in _verified(path)
 
 
-@pytest.mark.xfail(strict=True, reason="masked_fill's rule gives its input's shape; torch "
-                   "broadcasts the input and the mask both ways (docs/errors.md, E600)")
-def test_masked_fill_with_a_wider_mask_is_refused_or_runs(tmp_path):
-    _runs_or_is_refused(_write(tmp_path, "fill", """\
+def test_masked_fill_with_a_wider_mask_widens_the_result(tmp_path):
+    """torch broadcasts the input and the mask both ways: the rule does too."""
+    path = _write(tmp_path, "fill", """\
         name: Fill
         inputs:
           x: [B, 1, L]
           mask: {shape: [B, C, L], dtype: bool}
         graph:
+          y: {op: masked_fill, in: [x, mask], value: 0.0, shape: [B, C, L]}
+        outputs: y
+        """)
+    assert "y = x.masked_fill(mask, 0.0)" in _verified(path)
+
+
+def test_masked_fill_of_shapes_that_do_not_broadcast_is_refused(tmp_path, capsys):
+    path = _write(tmp_path, "fill", """\
+        name: Fill
+        inputs:
+          x: [B, 2, L]
+          mask: {shape: [B, 3, L], dtype: bool}
+        graph:
           y: {op: masked_fill, in: [x, mask], value: 0.0}
         outputs: y
-        """))
+        """)
+    err = _error(path, capsys)
+    assert "fill.yaml:6:3: error[E403]" in err and "cannot broadcast" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="pad's rule bounds reflect padding by the dim, not "
-                   "circular padding, which torch refuses past the dim's size")
-def test_circular_padding_past_the_dim_is_refused_or_runs(tmp_path):
-    _runs_or_is_refused(_write(tmp_path, "circ", """\
+def test_circular_padding_past_the_dim_asks_for_the_bound_that_makes_it_run(tmp_path,
+                                                                              capsys):
+    """torch refuses circular padding that wraps around more than once: the checker asks
+    for each padded dim's bound, and the spec runs with the lines it gives pasted in."""
+    spec = """\
         name: Circ
         inputs:
           x: [B, C, H, W]
         graph:
-          y: {op: pad, in: x, pad: [4, 4, 4, 4], mode: circular}
+          y: {op: pad, in: x, pad: [4, 4, 2, 2], mode: circular}
         outputs: y
-        """))
+        """
+    path = _write(tmp_path, "circ", spec)
+    err = _error(path, capsys)
+    assert "circ.yaml:5:3: error[E404]: node 'y': circular padding of dim 3 by 4 needs W >= 4" \
+        in err and "note: if the module relies on it, state it: requires: [W >= 4]" in err, err
+    path = _write(tmp_path, "circ", spec + "requires: [W >= 4]\n")
+    assert "requires: [H >= 2]" in _error(path, capsys)
+    path = _write(tmp_path, "circ", spec + "requires: [W >= 4, H >= 2]\n")
+    assert "y = F.pad(x, [4, 4, 2, 2], mode='circular')" in _verified(path)
+
+
+def test_a_sub_specs_bound_is_asked_of_its_caller_in_the_callers_names(tmp_path, capsys):
+    """A sub-spec's `requires: [W >= 5]` holds where the caller gives it W + 2 only for
+    W >= 3: E404 at the `use:` node, with the caller's line (any size the caller allows
+    is tried, not only random ones)."""
+    _write(tmp_path, "inner", """\
+        name: Inner
+        requires: [W >= 5]
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          y: {op: pad, in: x, pad: [4, 4, 0, 0], mode: reflect}
+        outputs: y
+        """)
+    outer = """\
+        name: Outer
+        inputs:
+          x: [B, C, H, W]
+        graph:
+          t: {op: pad, in: x, pad: [1, 1, 0, 0]}
+          u: {use: inner, in: t}
+        outputs: u
+        """
+    err = _error(_write(tmp_path, "outer", outer), capsys)
+    assert "outer.yaml:6:3: error[E404]: node 'u': Inner's requirement W >= 5 needs W >= 3" \
+        in err and "state it: requires: [W >= 3]" in err and "inner.yaml:" not in err, err
+    _verified(_write(tmp_path, "outer", outer + "requires: [W >= 3]\n"))
+
+
+# -- configurations: every branch a `when:` over int params can take ----------------------
+BRANCH = """\
+    name: Branch
+    params:
+      ratio: 1
+      c: 8
+    requires: [ratio >= 1]
+    inputs:
+      x: [B, c, L]
+    graph:
+      down: {when: ratio > 1, op: Conv1d, args: [c, c, ratio], stride: ratio, in: x}
+      flat: {when: ratio > 1, op: view, in: down, to: [B, c, 4]}
+      y:
+        cases:
+          - {when: ratio > 1, op: identity, in: flat}
+          - {when: ratio == 1, op: identity, in: x}
+    outputs: y
+    """
+
+
+def test_a_when_over_an_int_param_is_checked_in_both_branches(tmp_path, capsys):
+    """The default ratio 1 leaves out the downsampling; ratio 2 takes it, and its view
+    fails: checked there too, with the value that takes that branch."""
+    path = _write(tmp_path, "branch", BRANCH)
+    err = _error(path, capsys)
+    assert "branch.yaml:10:3: error[E403]: node 'flat': number of elements is 4*B*c" in err
+    assert "(when ratio=2)" in err, err
+    path = _write(tmp_path, "branch", BRANCH.replace("to: [B, c, 4]", "to: [B, c, -1]"))
+    checked = compile_spec(path, Loader(), {})
+    assert checked.configs == [{}, {"ratio": 2}]  # the default (ratio any size) and ratio 2
+    _verified(path)
+
+
+@pytest.mark.parametrize("extra, when, branch", [
+    ("", "ratio > 1", {"ratio": 2}),
+    ("requires: [ratio >= 1, ratio != 2]\n", "ratio > 1", {"ratio": 3}),  # as requires allows
+    ("let: {big: ratio > 4}\n", "big", {"ratio": 5}),  # through a let
+    ("", "ratio >= 3 and ratio < 6", {"ratio": 3}),
+])
+def test_the_branch_values_are_the_nearest_that_requires_allows(tmp_path, extra, when, branch):
+    path = _write(tmp_path, "near", "name: Near\nparams: {ratio: 1}\n" + extra + f"""\
+inputs:
+  x: [B, C]
+graph:
+  a: {{op: relu, in: x, when: {when}}}
+  b: {{op: sigmoid, in: x, when: not ({when})}}
+outputs:
+  - {{name: a, when: {when}}}
+  - {{name: b, when: not ({when})}}
+""")
+    assert compile_spec(path, Loader(), {}).configs == [{}, branch]
+
+
+def test_branches_combine_with_bool_params(tmp_path):
+    """Each bool value with each branch its int params take there: `reduce and ratio > 1`
+    is true only with reduce, so ratio 2 is pinned only there."""
+    path = _write(tmp_path, "both", """\
+        name: Both
+        params: {ratio: 1, reduce: false}
+        inputs:
+          x: [B, C]
+        graph:
+          a: {op: relu, in: x, when: reduce and ratio > 1}
+          b: {op: sigmoid, in: x, when: not (reduce and ratio > 1)}
+        outputs:
+          - {name: a, when: reduce and ratio > 1}
+          - {name: b, when: not (reduce and ratio > 1)}
+        """)
+    configs = compile_spec(path, Loader(), {}).configs
+    assert configs == [{"reduce": False}, {"reduce": True}, {"reduce": True, "ratio": 2}]

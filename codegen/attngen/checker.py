@@ -30,6 +30,7 @@ from .infer import MAX_NODES, Inference, NodeCount
 from .model import Spec
 from .names import check_file_names
 from .ops.ctx import Shape
+from .overlap import check_in_place
 from .prover import HintScope, Prover, requirement_rewrites, valid_samples
 from .results import LAYER, Checked, ValueShape
 from .strides import merging_views
@@ -168,6 +169,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         # a shape: not LAYER (refused above), nor None (every input is bound)
         shape = cast("ValueShape | dict[str, ValueShape]", value)
         result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
+    check_in_place(spec, order, env.val, config_text(config))
     result.merging_views |= merging_views(spec, inference.values, inference.active,
                                           lambda a, b: prover.equal(a, b)[0])
     active = {n for n in inference.values if n in spec.nodes}

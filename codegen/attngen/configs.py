@@ -5,19 +5,25 @@ Params of type int and free dims are positive integer symbols (but those boundin
 `choices` params are structural: each combination of
 their values that satisfies `requires` (at the other params' defaults) is a configuration,
 and every configuration is checked.
+
+A `when:` that reads an int param (`when: ratio > 1`) is decided by the param's value, so
+the default alone would check one branch: each combination of the truth values of the
+`when:` conditions that some values of those params give (satisfying `requires`) adds a
+configuration with them pinned to the values found nearest their defaults (branches).
 """
 
 from __future__ import annotations
 
 import ast
 import itertools
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr
 from .loops import bounds
-from .model import Spec
+from .model import Seq, Spec, cases_of, unwrapped
 
 MAX_CONFIGS = 64
 
@@ -27,7 +33,7 @@ def structural_params(spec: Spec) -> list[str]:
     return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
 
 
-def configurations(spec: Spec) -> list[dict[str, object]]:
+def _structural(spec: Spec) -> list[dict[str, object]]:
     """Every combination of structural param values, the default one first."""
     names = structural_params(spec)
     domains: list[list[object]] = []
@@ -50,6 +56,92 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
                         "configuration of bool/choices params (at the other params' defaults)")
     # the default configuration is always checked: if it breaks `requires`, that is E405
     return [c for i, c in enumerate(configs) if i == 0 or all(held[i])]
+
+
+def configurations(spec: Spec) -> list[dict[str, object]]:
+    """Every combination of structural param values that `requires` allows, the default
+    one first, each followed by the branches its `when:` conditions over int params can
+    take besides the default's (module docstring)."""
+    configs = _structural(spec)
+    conds = _conditions(spec)
+    names = {n for c in conds for n in _reads(spec, c.names)}
+    ints = [p for p in spec.params.values() if p.type == "int" and not p.choices
+            and p.name in names and type(p.sample) is int]
+    if not ints:
+        return configs
+    reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
+    domains = [_candidates(cast(int, p.sample), _reading(spec, conds, p.name)) for p in ints]
+    out: list[dict[str, object]] = []
+    for config in configs:
+        seen: set[tuple[object, ...]] = set()
+        for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
+            pinned = {p.name: v for p, v in zip(ints, values, strict=True) if v != p.sample}
+            try:
+                env = param_env(spec, {**config, **pinned}, symbolic=False).val
+                if pinned and not all(r.value(env) for r in reqs):
+                    continue
+                truth = tuple(bool(c.value(env)) for c in conds)
+            except (SpecError, ZeroDivisionError, ValueError, TypeError):
+                if not pinned:  # the configuration itself is checked whatever its values
+                    out.append(config)
+                continue
+            if truth not in seen:
+                seen.add(truth)
+                out.append({**config, **pinned})
+    if len(out) > MAX_CONFIGS:
+        raise error(spec.loc, BAD_VALUE, f"{len(out)} configurations of bool/choices params "
+                    "and of the branches `when:` takes over int params (at most "
+                    f"{MAX_CONFIGS} are checked)")
+    return out
+
+
+MAX_BRANCH_TRIES = 4096  # combinations of int param values tried per configuration
+
+
+def _conditions(spec: Spec) -> list[Expr]:
+    """Every `when:` of a spec: of its nodes, cases, `seq:` layers and outputs."""
+    conds = [o.when for o in spec.outputs]
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            conds.append(body.when)
+            form = unwrapped(body.form)
+            if isinstance(form, Seq):
+                conds += [item.when for item in form.items]
+    return [c for c in conds if c is not None]
+
+
+def _reads(spec: Spec, names: Iterable[str]) -> set[str]:
+    """`names` and the names the lets among them read, through lets."""
+    found, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            if name in spec.lets:
+                todo += spec.lets[name].expr.names
+    return found
+
+
+def _reading(spec: Spec, conds: list[Expr], name: str) -> list[Expr]:
+    """The conditions that read `name`, and the lets through which they read it."""
+    found = []
+    for c in conds:
+        names = _reads(spec, c.names)
+        if name in names:
+            found += [c, *(spec.lets[n].expr for n in names if n in spec.lets)]
+    return found
+
+
+def _candidates(default: int, exprs: list[Expr]) -> list[int]:
+    """Values of an int param to try, its default first, then the nearest: small sizes and
+    each side of the numbers `exprs` (its conditions) compare with (`ratio > 1`: 0, 1, 2)."""
+    numbers = {n.value for e in exprs for n in ast.walk(e.tree)
+               if isinstance(n, ast.Constant) and type(n.value) is int}
+    values = {v for k in numbers for v in (k - 1, k, k + 1)}
+    values |= {1, 2, 3, 4, 8, default - 1, default + 1, 2 * default}
+    if default > 0:  # a positive size stays one
+        values = {v for v in values if v >= 1}
+    return [default, *sorted(values - {default}, key=lambda v: (abs(v - default), v))]
 
 
 def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:

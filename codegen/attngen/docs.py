@@ -246,8 +246,13 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     n = len(page.checked.configs)
     if n > 1:
         at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
+        # an int param pinned to take a `when:` branch (configs.py), not a bool or choice
+        branches = any(spec.params[k].type == "int" and not spec.params[k].choices
+                       for c in page.checked.configs for k in c)
+        what = "the bool and choice params" + (
+            " and of the branches `when:` takes over int params" if branches else "")
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
-                  f" of the bool and choice params; the table shows the defaults{at}.")]
+                  f" of {what}; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "
               "column above, computed from the spec alone."), ""]
     return "\n".join(lines + _warning_lines(page))

@@ -58,7 +58,7 @@ UNKNOWN_OP = ErrorCode("E401", "unknown op")
 BAD_ARGUMENTS = ErrorCode("E402", "bad op arguments or inputs")
 SHAPE_RULE = ErrorCode("E403", "op shape rule violated")
 UNSTATED_DIVISIBILITY = ErrorCode(
-    "E404", "divisibility or equality relied on but not stated in `requires`"
+    "E404", "divisibility, equality or bound relied on but not stated in `requires`"
 )
 REQUIREMENT_FAILS = ErrorCode("E405", "requirement violated by the defaults")
 FILE_ERROR = ErrorCode("E500", "file not found or unreadable")

@@ -83,7 +83,7 @@ class Inference:
         self.order, self.record = order, record
         self.count = count if count is not None else NodeCount()
         self.current: Node | None = None  # the node being inferred (where budgets report)
-        self.ctx = ProverCtx(prover)
+        self.ctx = ProverCtx(prover, spec.requires, env.val)
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
         self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
@@ -564,8 +564,9 @@ class Inference:
             raise ShapeFail(f"{sub.name} takes {len(required)} to {len(names)} inputs "
                             f"({', '.join(names)}), got {len(ins)}", BAD_ARGUMENTS)
         inner = Inference(sub, env, self.prover, config, forward_order(sub), count=self.count)
+        inner.ctx = self.ctx  # a bound's sizes are the caller's: its `requires` says which
         inner.bind_inputs(dict(zip(names, ins, strict=False)))
-        check_requirements(self.prover, sub, env.sym)  # E404 at the `use:` node
+        check_requirements(self.prover, sub, env.sym, self.ctx)  # E404 at the `use:` node
         inner.run()
         outs = []
         for o in sub.outputs:

@@ -7,6 +7,7 @@ sizes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -22,6 +23,7 @@ from .errors import (
     ErrorCode,
     SpecError,
 )
+from .expr import Expr
 from .model import Spec
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
@@ -30,10 +32,14 @@ from .yamlload import unquote_hint
 
 
 class ProverCtx:
-    """ShapeCtx for one configuration of one spec: equalities go to its Prover."""
+    """ShapeCtx for one configuration of one spec: equalities go to its Prover. `requires`
+    and `known` (the values of params and lets), where given, let a bound (at_least) look
+    for input sizes that break it beyond the prover's samples."""
 
-    def __init__(self, prover: Prover) -> None:
+    def __init__(self, prover: Prover, requires: list[Expr] | None = None,
+                 known: Mapping[str, object] | None = None) -> None:
         self.prover = prover
+        self.requires, self.known = requires, dict(known or {})
 
     def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
@@ -104,6 +110,46 @@ class ProverCtx:
             known = simplify(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
             return known if known.is_Number else q
         return q
+
+    def at_least(self, d: Dim, low: Dim, what: str) -> None:
+        gap = simplify(algebra.sympify(d) - algebra.sympify(low))
+        if gap.is_nonnegative:
+            return
+        for sample in self._bound_samples(gap):
+            value = self.prover.value(gap, sample or None)
+            if value is None or value >= 0:
+                continue
+            stmt = _at_least_text(d, low, gap)
+            names = sorted(str(s) for s in gap.free_symbols)
+            scope = self.prover.scope
+            notes = [f"counterexample: {sample_text(names, sample)}"] if names and sample \
+                else []
+            if names and scope is not None and set(names) <= scope.names:
+                fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
+                notes.append(f"if the module relies on it, state it: requires: [{fact}]")
+                self.fail(f"{what} needs {stmt}, which `requires` does not state",
+                          UNSTATED_DIVISIBILITY, *notes)
+            self.fail(f"{what} needs {stmt}, which fails" + (
+                "" if names else f": {fmt_dim(d)} < {fmt_dim(low)}"), SHAPE_RULE, *notes)
+
+    def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
+        """The prover's samples, then the default one with each input dim of `gap` set to
+        small and large sizes, where `requires` holds there (random sizes seldom reach the
+        few that break a bound such as W >= 5)."""
+        yield from self.prover.samples or [{}]
+        base = self.prover.default()
+        if self.requires is None or not base:
+            return
+        free = [s for s in gap.free_symbols if s in base and str(s) not in self.known]
+        for sym in free:
+            for size in (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64):
+                sample = {**base, sym: sympy.Integer(size)}
+                env = {**self.known, **{str(k): int(v) for k, v in sample.items()}}
+                try:
+                    if all(req.value(env) for req in self.requires):
+                        yield sample
+                except (SpecError, ZeroDivisionError, TypeError, ValueError):
+                    continue
 
     def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
@@ -232,6 +278,19 @@ class ProverCtx:
         return -1 if signs.pop() else 1
 
 
+def _at_least_text(d: Dim, low: Dim, gap: Any) -> str:
+    """`d >= low` as a `requires` line; `W >= 3` where d - low is one name plus a number."""
+    rest, term = gap.as_coeff_Add()
+    if isinstance(term, sympy.Symbol) and rest.is_Integer:
+        return f"{term} >= {-rest}"
+    return f"{_side(d)} >= {_side(low)}"
+
+
+def _side(e: Dim) -> str:
+    """A side of a `requires` comparison: parenthesised unless a name or number."""
+    return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
+
+
 def value_form(value: object) -> object:
     """The form of an argument value (ops.base.form), sympy values included: an expression
     is whole by its form (`c // 2`, `c * k`), not by its value at some sizes (`c / 2`)."""
@@ -244,11 +303,13 @@ def value_form(value: object) -> object:
     return form(value)
 
 
-def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
+def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any],
+                       ctx: ProverCtx | None = None) -> None:
     """A sub-spec's `requires` at its call, in the caller's terms (`sym` maps the sub-spec's
     params and input dims to the caller's values): a divisibility the caller does not
-    guarantee is E404 with the line the caller must state; any other requirement that
-    fails on a sample is E405. Raised as a ShapeFail, so it is located at the `use:` node."""
+    guarantee is E404 with the line the caller must state, and so is a bound (`W >= 5`)
+    where `ctx` (the caller's) is given; any other requirement that fails on a sample is
+    E405. Raised as a ShapeFail, so it is located at the `use:` node."""
     for req in spec.requires:
         facts = replace(spec, requires=[req]).divisibility()
         try:
@@ -267,6 +328,10 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
         if isinstance(held, sympy.Eq) and is_dim(held.lhs) and is_dim(held.rhs) \
                 and _equality_holds(prover, spec, req.text, held.lhs, held.rhs):
             continue
+        bound = _bound(held)
+        if ctx is not None and bound is not None:  # asked for every size the caller allows
+            ctx.at_least(*bound, f"{spec.name}'s requirement {req.text}")
+            continue
         for sample in [{}] if held in (True, False) else prover.samples:
             value = held if held in (True, False) else held.xreplace(sample)
             if value in (True, False) and not value:
@@ -277,6 +342,20 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any]) -> None:
                                 REQUIREMENT_FAILS, (f"passed: {given}" if given else "",
                                                     f"counterexample: {sample_text(names, sample)}"
                                                     if names else ""))
+
+
+def _bound(held: Any) -> tuple[Dim, Dim] | None:
+    """(d, low) where `held` says d >= low of whole numbers (>, <= and < alike), else None."""
+    if not isinstance(held, sympy.core.relational.Relational) or not (
+            is_dim(held.lhs) and is_dim(held.rhs)):
+        return None
+    if isinstance(held, (sympy.Ge, sympy.Gt)):
+        big, small = held.lhs, held.rhs
+    elif isinstance(held, (sympy.Le, sympy.Lt)):
+        big, small = held.rhs, held.lhs
+    else:
+        return None
+    return big, small + 1 if isinstance(held, (sympy.Gt, sympy.Lt)) else small
 
 
 def _check_divisibility(prover: Prover, spec: Spec, text: str, n: Dim, d: Dim, r: Dim) -> None:

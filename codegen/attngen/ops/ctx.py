@@ -83,6 +83,11 @@ class ShapeCtx(Protocol):
         the shape in the error."""
         ...
 
+    def at_least(self, d: Dim, low: Dim, what: str) -> None:
+        """Require d >= low for every allowed size (reflect padding less than its dim): the
+        error gives the `requires` line that states it; `what` names the bound."""
+        ...
+
     def in_bounds(self, value: object, low: float | None, high: float | None,
                   what: str) -> None:
         """Require `value` (or each element of a tuple) within [low, high] at the default

@@ -211,14 +211,26 @@ def _pad(ctx: ShapeCtx, ins, a):
     if mode != "constant" and family != "float":  # torch pads only floats but with constants
         ctx.fail(f"mode '{mode}' pads float tensors, not {family}", BAD_ARGUMENTS,
                  "dtype rule: any with mode 'constant', float with the others")
-    if mode != "constant" and not 1 <= n <= len(x) - 2:
-        ctx.fail(f"mode '{mode}' pads 1 to {len(x) - 2} trailing dims of [N, C, *spatial] "
-                 f"(here {n})", BAD_ARGUMENTS)
+    spatial = [k for k in (len(x) - 2, len(x) - 1) if 1 <= k <= 3]  # torch's combinations
+    if mode != "constant" and n not in spatial:
+        ctx.fail(f"mode '{mode}' pads the 1 to 3 spatial dims of [N, C, *spatial] or "
+                 f"[C, *spatial]: {' or '.join(map(str, spatial)) or 'no'} dims of a "
+                 f"{len(x)}-D input, here {n}", BAD_ARGUMENTS)
     for i in range(n):
         d = len(x) - 1 - i
         lo, hi = pad[2 * i], pad[2 * i + 1]
         if mode == "reflect":  # each side pads less than the dim
-            ctx.sizes((x[d] - lo, x[d] - hi), f"dim {d} minus its reflect padding")
+            for side in (lo, hi):
+                ctx.at_least(x[d], side + 1, f"reflect padding of dim {d} by {side}")
+        elif mode == "circular":  # wraps around at most once: each side pads at most the
+            for side, other in ((lo, hi), (hi, lo)):  # dim, less what a negative other crops
+                what = f"circular padding of dim {d} by {side}"
+                if isinstance(other, int):  # a number: one bound
+                    ctx.at_least(x[d], side - min(other, 0), what + (
+                        f" with {other} on its other side" if other < 0 else ""))
+                    continue
+                ctx.at_least(x[d], side, what)
+                ctx.at_least(x[d], side - other, f"{what} with {other} on its other side")
         x[d] = x[d] + lo + hi
     return tuple(x)
 
@@ -230,7 +242,10 @@ register(Op("pad", "reshape",
             call="F.pad({{ x }}, [{{ pad }}]{% for k in given if k != 'pad' %}, "
                  "{{ k }}={{ args[k] }}{% endfor %})",
             rule="pad = [left, right, top, bottom, ...] from the last dim: each padded dim "
-                 "grows by its two values (negative crops); modes but 'constant' take floats",
+                 "grows by its two values (negative crops); modes but 'constant' take floats; "
+                 "'reflect' pads each side by less than the dim, 'circular' by at most the "
+                 "dim (less what a negative other side crops), for every size `requires` "
+                 "allows; 'constant' and 'replicate' by any amount",
             summary="pad the last dims", key_args=("pad", "mode", "value")))
 
 

@@ -231,14 +231,14 @@ register(Op("matmul", "attention", (), _matmul, arity=(2, 2), dtype=Dtypes(("flo
 
 
 def _masked_fill(ctx: ShapeCtx, ins, a):
-    ctx.broadcast([ins[0], ins[1]])
-    return ins[0]
+    return ctx.broadcast([ins[0], ins[1]])  # torch broadcasts both ways: a wider mask widens
 
 
 register(Op("masked_fill", "attention", (Arg("value", "float"),), _masked_fill, arity=(2, 2),
             dtype=Dtypes(("any", "bool")), layout=KEEPS,
             call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
-            rule="mask broadcasts to the input; shape unchanged",
+            rule="the input and the mask broadcast together (dims equal or 1, aligned from the "
+                 "right): a wider mask widens the result",
             summary="fill where the mask is true", key_args=("value",)))
 
 
