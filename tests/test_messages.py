@@ -25,15 +25,16 @@ CASES = {
     # was "must be a list of dims, got a string" for an expression, and an int refused
     "split by an expression": (
         "  s: {op: split, in: x, split_size_or_sections: C // 2, dim: 1, out: [a, b]}\n"
-        "outputs: [a, b]\n", 1, ["error[E404]", "requires: [C % (C // 2) == 0]"],
+        "outputs: [a, b]\n", 1, ["error[E404]", "requires: [C % 2 == 0]"],
         ["got a string", "must be a list of dims"]),
     "split by a list of expressions": (
         "  s: {op: split, in: x, split_size_or_sections: [C // 2, C - C // 2], dim: 1,"
         " out: [a, b]}\noutputs: [a, b]\n", 0, [], []),
     "split by an int, unstated": (
         "  s: {op: split, in: x, split_size_or_sections: 4, dim: 1, out: [a, b]}\n"
-        "outputs: [a, b]\n", 1,
-        ["error[E404]", "requires: [C % 4 == 0]"], ["got a string", "must be a list"]),
+        "outputs: [a, b]\n", 1,  # C/4 pieces: no `requires` fixes their count
+        ["error[E402]", "use chunk with a number of chunks"],
+        ["got a string", "must be a list", "requires:"]),
 }
 
 

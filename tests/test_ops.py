@@ -121,6 +121,7 @@ SLICE = """\
 name: Crop
 params:
   d: {default: 1, choices: [1, -1, 2]}
+requires: [C >= 3, H >= 3, W >= 3]
 inputs:
   x: [B, C, H, W]
 graph:

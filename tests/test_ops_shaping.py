@@ -96,8 +96,13 @@ def test_split_takes_an_int_size(tmp_path):
 
 
 @pytest.mark.parametrize("shape, size, message", [
-    ("[B, C]", "2", "error[E404]"),  # C is not always even
+    # C/2 pieces: no `requires` fixes their count, so no E404 asks for one (issue 13)
+    ("[B, C]", "2", "dim 1 / size = C/2 pieces is not a number: a split by a size makes one "
+                    "tensor per piece, so their count must be fixed; give the sizes as a list, "
+                    "or use chunk with a number of chunks"),
     ("[B, c * k]", "c", "dim 1 / size = k pieces is not a number"),  # no count for out:
+    # C // 4: four pieces once C is a multiple of 4, the line the E404 asks for
+    ("[B, C]", "C // 4", "state it: requires: [C % 4 == 0]"),
 ])
 def test_split_by_a_size_needs_a_count(tmp_path, capsys, shape, size, message):
     (tmp_path / "t.yaml").write_text(spec_text(
@@ -105,6 +110,31 @@ def test_split_by_a_size_needs_a_count(tmp_path, capsys, shape, size, message):
         "out: [a, y]}\n", params="params: {c: 2, k: 2}\n"))
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_split_by_a_floor_division_of_its_dim(tmp_path):
+    """`C // 4` pieces of C: the hint is `C % 4 == 0` (not `C % (C // 4) == 0`, which gives
+    no count and divides by zero for C < 4), and with it the spec builds and runs."""
+    text = spec_text("  x: [B, C]\n", "  parts: {op: split, in: x, args: [C // 4], dim: 1, "
+                     "out: [a, b, c, y]}\n", params="requires: [C % 4 == 0]\n")
+    x = torch.randn(2, 12)
+    assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[3])
+
+
+@pytest.mark.parametrize("node, need, index", [
+    ("{op: select, in: x, dim: 1, index: 3}", "C >= 4", 3),
+    ("{op: slice, in: x, dim: 1, start: 2, stop: 3}", "C >= 3", 2),
+])
+def test_an_index_past_a_small_input_dim_asks_for_it(tmp_path, capsys, node, need, index):
+    """x[:, 3] of x: [B, C, H, W] fails at run time for C < 4, which no default rules out:
+    check asks for the requirement (issue 13, soundness), and with it the spec runs."""
+    text = spec_text(X4, f"  y: {node}\n")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "error[E404]" in (err := capsys.readouterr().err) and f"requires: [{need}]" in err
+    x = torch.randn(2, 4, 3, 3)
+    fixed = text.replace("inputs:", f"requires: [{need}]\ninputs:")
+    assert torch.equal(run(tmp_path, fixed, x).reshape(2, 3, 3), x[:, index])
 
 
 def test_split_by_a_size_param(tmp_path):
@@ -153,7 +183,8 @@ def test_split_by_a_size_param(tmp_path):
 ])
 @pytest.mark.parametrize("sizes", [(2, 3, 5, 7), (1, 4, 4, 6)])
 def test_one_input_ops_match_torch(tmp_path, node, call, sizes):
-    text = spec_text(X4, f"  y: {node}\n")
+    # x[:, 2] needs C >= 3, which check asks the spec to state
+    text = spec_text(X4, f"  y: {node}\n", params="requires: [C >= 3]\n" * ("select" in node))
     x = torch.randn(*sizes)
     got = run(tmp_path, text, x)
     assert got.dtype == call(x).dtype
@@ -408,14 +439,17 @@ def test_eye_s_dtype_is_checked_like_any_tensor_s(tmp_path, capsys):
     assert "one of 'bool', 'long'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("op, pool", [("AvgPool2d", torch.nn.functional.avg_pool2d),
+                                      ("MaxPool2d", torch.nn.functional.max_pool2d),
+                                      ("max_pool2d", torch.nn.functional.max_pool2d)])
 @pytest.mark.parametrize("size", [(7, 5), (6, 9), (1, 4)])
 @pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1), (3, 3, 0)])
-def test_avg_pool_with_ceil_mode_rounds_up_as_torch_does(tmp_path, size, kernel, stride,
-                                                         padding):
-    text = spec_text(X4, f"  y: {{op: AvgPool2d, kernel_size: {kernel}, stride: {stride}, "
+def test_pooling_with_ceil_mode_rounds_up_as_torch_does(tmp_path, op, pool, size, kernel,
+                                                        stride, padding):
+    text = spec_text(X4, f"  y: {{op: {op}, kernel_size: {kernel}, stride: {stride}, "
                          f"padding: {padding}, ceil_mode: true, in: x}}\n")
     x = torch.randn(2, 3, *size)
-    want = torch.nn.functional.avg_pool2d(x, kernel, stride, padding, ceil_mode=True)
+    want = pool(x, kernel, stride, padding, ceil_mode=True)
     assert torch.equal(run(tmp_path, text, x), want)  # run() compares the checker's shape
 
 

@@ -212,6 +212,7 @@ def test_map_with_a_sub_spec_calls_it_per_tensor(tmp_path):
     _write(tmp_path, "inner", INNER)
     path = _write(tmp_path, "mapped_use", """\
         name: MappedUse
+        requires: [W >= 2]
         inputs:
           x: [B, C, H, W]
         graph:

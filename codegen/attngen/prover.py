@@ -147,6 +147,12 @@ class Prover:
                 return False, sample
         return tested > 0, None
 
+    def at_least(self, d: Dim, low: int) -> Verdict:
+        """Whether d >= low on every sample where it is a number (the samples satisfy
+        `requires`): (True, None), else (False, the first sample where it is less); (False,
+        None) where no sample gives d a value."""
+        return self._sampled((d,), lambda v: v >= low)
+
     def value(self, d: Dim, sample: Assignment | None = None) -> int | float | None:
         if sample:
             return exact.at(algebra.sympify(d), sample)

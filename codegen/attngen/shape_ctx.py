@@ -92,8 +92,20 @@ class ProverCtx:
             )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
-        self.divides(b, a, f"{what} must divide evenly")
-        q = simplify(algebra.sympify(a) / b)  # 36 / 9 is 4, not Python's 4.0
+        # a by a // k: a multiple of k is what a spec states (C % 4 == 0, not C % (C // 4))
+        by = algebra.sympify(b)
+        k = sympy.fraction(sympy.together(by.args[0])) if isinstance(by, sympy.floor) else None
+        if k is not None and k[1].is_Number and simplify(k[0] - a) == 0:
+            self.divides(k[1], a, f"{what} must divide evenly")
+        else:
+            self.divides(b, a, f"{what} must divide evenly")
+        return self.quotient(a, b)
+
+    def quotient(self, a: Dim, b: Dim, *, floors_exact: bool = False) -> Dim:
+        by = algebra.sympify(b)
+        if floors_exact:
+            by = by.replace(sympy.floor, lambda arg: arg)
+        q = simplify(algebra.sympify(a) / by)  # 36 / 9 is 4, not Python's 4.0
         if not q.is_Number and self.prover.rewrites:  # channel / (channel // 4) is 4 when
             known = simplify(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
             return known if known.is_Number else q
@@ -236,7 +248,29 @@ class ProverCtx:
         value = self.prover.value(length)
         if value is not None and value < 1:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
+        if algebra.sympify(length).free_symbols:  # and on the samples, drawn where `requires`
+            self._non_empty(length, size, lo, hi)  # holds (x[:, 3] needs C >= 4)
         return simplify(length) if not isinstance(length, int) else length
+
+    def _non_empty(self, length: Dim, size: Dim, lo: Dim, hi: Dim) -> None:
+        ok, sample = self.prover.at_least(length, 1)
+        if ok or sample is None:
+            return
+        names = sorted(str(s) for s in algebra.sympify(length).free_symbols)
+        notes = [f"counterexample: {sample_text(names, sample)}: {fmt_dim(length)} = "
+                 f"{self.prover.value(length, sample)}"]
+        need = simplify(algebra.sympify(lo) + 1)
+        by_size = not (algebra.sympify(need).free_symbols & algebra.sympify(size).free_symbols)
+        wide = self.prover.value(algebra.sympify(hi) - lo, sample)
+        if by_size and wide is not None and wide >= 1:  # too short a dim, not an empty range
+            def side(e: Dim) -> str:
+                return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
+            notes.append(f"if the module relies on it, state it: requires: "
+                         f"[{side(size)} >= {side(need)}]")
+            self.fail(f"slice keeps {fmt_dim(length)} elements: none where {fmt_dim(size)} < "
+                      f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
+        self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
+                  SHAPE_RULE, *notes)
 
     def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)

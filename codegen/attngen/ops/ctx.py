@@ -72,6 +72,12 @@ class ShapeCtx(Protocol):
         """a / b, required to divide evenly."""
         ...
 
+    def quotient(self, a: Dim, b: Dim, *, floors_exact: bool = False) -> Dim:
+        """a / b, simplified with the facts of `requires` (C / (C // 4) is 4 where C % 4 ==
+        0 is stated); not required to divide evenly. `floors_exact`: as if every `//` in b
+        divided evenly (C / (C // 4) is 4), what a stated divisibility could make it."""
+        ...
+
     def sizes(self, shape: Shape, what: str) -> None:
         """Require every dim of `shape` to be at least 1 at the default sizes; `what` names
         the shape in the error."""

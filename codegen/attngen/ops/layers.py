@@ -217,15 +217,17 @@ def pool_shape(ctx: ShapeCtx, ins, a):
 
 POOL_ARGS = (Arg("kernel_size", "ints", low=1), Arg("stride", "ints", None, low=1),
              Arg("padding", "ints", 0, low=0))
-POOL_RULE = "[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]"
-register(Op("MaxPool2d", "pool", POOL_ARGS, pool_shape, module=True, torch="nn.MaxPool2d",
+POOL_RULE = ("[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...] "
+             "(ceil_mode: rounded up; stride <= kernel_size - padding)")
+CEIL_POOL_ARGS = (*POOL_ARGS, Arg("ceil_mode", "bool", False))  # torch's order, dilation aside
+register(Op("MaxPool2d", "pool", CEIL_POOL_ARGS, pool_shape, module=True, torch="nn.MaxPool2d",
             layout=KEEPS,
             rule=POOL_RULE, summary="max pooling",
-            key_args=("kernel_size", "stride", "padding")))
-register(Op("AvgPool2d", "pool", (*POOL_ARGS, Arg("ceil_mode", "bool", False)), pool_shape,
+            key_args=("kernel_size", "stride", "padding", "ceil_mode")))
+register(Op("AvgPool2d", "pool", CEIL_POOL_ARGS, pool_shape,
             module=True, torch="nn.AvgPool2d", layout=KEEPS,
-            rule=POOL_RULE + " (ceil_mode: rounded up; stride <= kernel_size - padding)",
-            summary="avg pooling", key_args=("kernel_size", "stride", "padding", "ceil_mode")))
+            rule=POOL_RULE, summary="avg pooling",
+            key_args=("kernel_size", "stride", "padding", "ceil_mode")))
 
 
 # the input rank each mode takes, as torch checks it (the others take 3 to 5 dims)

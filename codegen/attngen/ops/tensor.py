@@ -14,7 +14,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
-from .layers import MODES, POOL_ARGS, pool_shape, upsample_shape
+from .layers import CEIL_POOL_ARGS, MODES, POOL_RULE, pool_shape, upsample_shape
 from .reductions import reduce_shape
 from .shaping import along, number
 
@@ -163,10 +163,15 @@ def _split(ctx: ShapeCtx, ins, a):
     if total is not None and step is not None:  # torch's rule: the last piece may be smaller
         pieces = [min(step, total - s) for s in range(0, total, step)]
     else:
+        count = ctx.quotient(x[d], sizes)
+        if number(count) is None and number(ctx.quotient(x[d], sizes, floors_exact=True)) is None:
+            # no stated divisibility makes it a number (C in pieces of 2 is C/2 pieces)
+            ctx.fail(f"dim {d} / size = {count} pieces is not a number: a split by a size "
+                     "makes one tensor per piece, so their count must be fixed; give the sizes "
+                     "as a list, or use chunk with a number of chunks", BAD_ARGUMENTS)
         count = ctx.exact_div(x[d], sizes, f"dim {d} / the size {sizes}")
-        if number(count) is None:
-            ctx.fail(f"dim {d} / size = {count} pieces is not a number: the outputs named in "
-                     "'out:' need a count; give the sizes as a list", BAD_ARGUMENTS)
+        if number(count) is None:  # not proven even where a stated divisibility would
+            ctx.fail(f"dim {d} / size = {count} pieces is not a number", BAD_ARGUMENTS)
         pieces = [sizes] * int(count)  # a number: checked above
     return [x[:d] + (s,) + x[d + 1:] for s in pieces]
 
@@ -260,11 +265,11 @@ register(Op(
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
 register(Op(
-    "max_pool2d", "pool", POOL_ARGS, pool_shape, layout=KEEPS,
+    "max_pool2d", "pool", CEIL_POOL_ARGS, pool_shape, layout=KEEPS,
     call="F.max_pool2d({{ x }}, {{ kernel_size }}"
          "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
-    rule="[N, C, H, W] -> [N, C, (H + 2*padding - kernel_size) // stride + 1, ...]",
-    summary="max pooling (functional)", key_args=("kernel_size", "stride", "padding"),
+    rule=POOL_RULE, summary="max pooling (functional)",
+    key_args=("kernel_size", "stride", "padding", "ceil_mode"),
 ))
 
 
