@@ -180,6 +180,19 @@ def test_a_combination_requires_allows_at_other_int_values_is_checked(tmp_path, 
     code = main(["check", str(good)])
     out = capsys.readouterr()
     assert code == 0 and "2 configurations" in out.out, out.err
+    # the configuration checked is one the generated constructor takes, and it runs
+    code, err = run(capsys, "build", good, "-o", tmp_path / "out")
+    assert code == 0, err
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_transform",
+                                                    tmp_path / "out" / "good.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.Transform(apply_transform=True, h=1)
+    assert module(torch.zeros(2, 4, 3, 5)).shape == (2, 4, 3, 5)
+    with pytest.raises(ValueError, match="requires"):
+        generated.Transform(apply_transform=True, h=2)
     # a combination that no values allow is not a configuration
     never = TRANSFORM.replace("  - not (apply_transform and h > 1)\n",
                               "  - not (apply_transform and h > 1)\n  - h >= 2\n")
