@@ -23,12 +23,15 @@ class AFT_FULL(nn.Module):
     refuses other counts). The original reshapes its n x n biases to the input's token count
     instead: 1 token or n * n tokens run without an error, the latter with the biases
     cancelling out. Defects in the original: it divides exp(k + w) sums without subtracting
-    a maximum, so once k + w passes about 88 (float32) it returns NaN (inf / inf); the spec
-    takes the same weights as a softmax over the keys, equal where the original is finite.
-    With simple, its zero biases are a plain tensor attribute, which .to() does not move:
-    the module fails on any device but the CPU; the spec has no biases there, and the
-    state_dict is the original's in both modes. The forward argument is input_, not the
-    builtin input (positional calls match).
+    a maximum, so once k + w passes about 88 (float32) it returns NaN (inf / inf). The spec
+    computes the same two sums as (n x n) @ (n x d) matmuls, as the original does, of a
+    softmax of k over the tokens and one of w over each row: never inf, and equal to the
+    original where that is finite, unless the keys' range over the tokens and a bias row's
+    range both pass about 100 (float32), where the products underflow (0 / 0). With simple,
+    its zero biases are a plain tensor attribute, which .to() does not move: the module
+    fails on any device but the CPU; the spec has no biases there, and the state_dict is the
+    original's in both modes. The forward argument is input_, not the builtin input
+    (positional calls match).
 
     Args:
         d_model (int, required): features of each token
@@ -77,30 +80,27 @@ class AFT_FULL(nn.Module):
         fc_q = self.fc_q(input_)
         fc_k = self.fc_k(input_)
         fc_v = self.fc_v(input_)
-        # (B, N, d_model) -> (B, 1, N, d_model)
-        keys = fc_k.unsqueeze(1)
+        # exp(k_t') / sum: over the tokens, per feature
+        k_exp = torch.softmax(fc_k, dim=1)
+        del fc_k
+        kv = k_exp * fc_v
         if not self.simple:
-            # (n, n) -> (n, n, 1)
-            biases = self.position_biases.unsqueeze(2)
-        # (B, 1, N, d_model), (n, n, 1) -> (B, 1 if simple else N, N, d_model)
-        # (B, 1, N, d_model)
-        # -> (B, 1 if simple else N, N, d_model) -- one row of logits shared by every token
-        logits = keys + biases if not self.simple else keys
-        del fc_k, keys
-        # over the keys t'
-        weights = torch.softmax(logits, dim=2)
-        del logits
-        # (B, N, d_model) -> (B, 1, N, d_model)
-        values = fc_v.unsqueeze(1)
-        # (B, 1 if simple else N, N, d_model), (B, 1, N, d_model)
-        # -> (B, 1 if simple else N, N, d_model)
-        weighted = weights * values
-        del fc_v, weights, values
-        # (B, 1 if simple else N, N, d_model) -> (B, 1 if simple else N, d_model)
-        context = weighted.sum(2)
-        del weighted
+            # exp(w[t, t']) / sum: over the keys t', per output token t
+            w_exp = torch.softmax(self.position_biases, dim=1)
+        del fc_v
+        # (n, n), (B, N, d_model) -> (B, 1 if simple else N, d_model)
+        # (B, N, d_model) -> (B, 1 if simple else N, d_model) -- one sum shared by every token
+        numerator = torch.matmul(w_exp, kv) if not self.simple else kv.sum(1, keepdim=True)
+        del kv
+        # (n, n), (B, N, d_model) -> (B, 1 if simple else N, d_model)
+        # (B, N, d_model) -> (B, 1 if simple else N, d_model)
+        denominator = torch.matmul(w_exp, k_exp) if not self.simple else k_exp.sum(1, keepdim=True)
+        del k_exp
         sigmoid = self.sigmoid(fc_q)
         del fc_q
         # (B, N, d_model), (B, 1 if simple else N, d_model) -> (B, N, d_model)
-        out = sigmoid * context
+        gated = sigmoid * numerator
+        del numerator, sigmoid
+        # (B, N, d_model), (B, 1 if simple else N, d_model) -> (B, N, d_model)
+        out = gated / denominator
         return out

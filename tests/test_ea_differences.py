@@ -234,7 +234,7 @@ def test_psa_backward_works_where_the_original_s_in_place_writes_break_it():
 
 def test_aft_softmax_stays_finite_where_the_original_s_exp_overflows():
     """The reference computes exp(k + w) unshifted, as the original does: NaN (inf / inf)
-    once k + w passes about 88; the spec's softmax is shift-invariant."""
+    once k + w passes about 88; the spec's softmaxes of k and of w are shift-invariant."""
     from references.aft import AFT_FULL
 
     torch.manual_seed(0)
@@ -247,6 +247,11 @@ def test_aft_softmax_stays_finite_where_the_original_s_exp_overflows():
         torch.testing.assert_close(moderate, reference(x))
         for module in (reference, generated):
             module.fc_k.bias.fill_(100.0)  # every key shifted by 100: the same weights
+        assert torch.isnan(reference(x)).any()
+        torch.testing.assert_close(generated(x), moderate)
+        for module in (reference, generated):
+            module.fc_k.bias.zero_()
+            module.position_biases.add_(100.0)  # every bias shifted by 100: the same weights
         assert torch.isnan(reference(x)).any()
         torch.testing.assert_close(generated(x), moderate)
 

@@ -137,6 +137,35 @@ def test_an_index_past_a_small_input_dim_asks_for_it(tmp_path, capsys, node, nee
     assert torch.equal(run(tmp_path, fixed, x).reshape(2, 3, 3), x[:, index])
 
 
+@pytest.mark.parametrize("node, pick", [
+    ("{op: slice, in: x, dim: 1, start: -3}", lambda x: x[:, -3:]),
+    ("{op: select, in: x, dim: 1, index: -3}", lambda x: x[:, -3]),
+])
+def test_a_start_from_the_end_past_a_small_input_dim_asks_for_it(tmp_path, capsys, node, pick):
+    """x[:, -3:] keeps 3 channels only where C >= 3 (torch clamps the start: C = 2 keeps 2,
+    and x[:, -3] raises): check asks for it, and with it the spec runs."""
+    text = spec_text(X4, f"  y: {node}\n")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "error[E404]" in (err := capsys.readouterr().err) and "requires: [C >= 3]" in err
+    x = torch.randn(2, 5, 3, 3)
+    fixed = text.replace("inputs:", "requires: [C >= 3]\ninputs:")
+    assert torch.equal(run(tmp_path, fixed, x).reshape(pick(x).shape), pick(x))
+
+
+def test_a_split_piece_made_of_input_dims_is_at_least_one_for_every_size(tmp_path, capsys):
+    """[2, C - 2] splits C = 1 into a negative piece (torch raises): check asks for C >= 3
+    (sizes are at least 1) although the default C is large, and with it the spec runs."""
+    text = spec_text("  x: [B, C]\n", "  parts: {op: split, in: x, args: [[2, C - 2]], "
+                     "dim: 1, out: [a, y]}\n")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "error[E404]" in (err := capsys.readouterr().err) and "requires: [C >= 3]" in err
+    x = torch.randn(2, 5)
+    fixed = text.replace("inputs:", "requires: [C >= 3]\ninputs:")
+    assert torch.equal(run(tmp_path, fixed, x), x[:, 2:])
+
+
 def test_split_by_a_size_param(tmp_path):
     text = spec_text("  x: [B, C]\n",
                      "  parts: {op: split, in: x, args: [s], dim: 1, out: [a, y]}\n",

@@ -237,6 +237,8 @@ class ProverCtx:
             return size + v if sign < 0 else v
 
         lo, hi = norm(start, 0), norm(stop, size)
+        if start is not None and not isinstance(lo, int) and lo != start:  # counted from the end
+            self._reaches_back(size, start)
         hi, size = algebra.sympify(hi), algebra.sympify(size)
         # Min's own answer where it needs no search for bounds (a millisecond a call)
         if hi == size:
@@ -271,6 +273,24 @@ class ProverCtx:
                       f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
         self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
                   SHAPE_RULE, *notes)
+
+    def _reaches_back(self, size: Dim, start: Dim) -> None:
+        """A start counted from the end (x[:, -3:]) keeps -start elements only where the dim
+        has them: torch clamps it to the dim's first element, so C < 3 keeps C, not 3."""
+        back = algebra.sympify(size) + start
+        if not back.free_symbols:
+            return
+        ok, sample = self.prover.at_least(back, 0)
+        if ok or sample is None:
+            return
+        need = simplify(-algebra.sympify(start))
+        names = sorted(str(s) for s in back.free_symbols)
+        self.fail(f"slice starts {fmt_dim(need)} elements from the end of a dim of "
+                  f"{fmt_dim(size)}: where {fmt_dim(size)} < {fmt_dim(need)}, torch starts at "
+                  f"its first element and keeps fewer", UNSTATED_DIVISIBILITY,
+                  f"counterexample: {sample_text(names, sample)}",
+                  f"if the module relies on it, state it: requires: "
+                  f"[{_at_least_text(size, need, back)}]")
 
     def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)

@@ -3,8 +3,9 @@
 Written in the paper's factored form: with E = exp(w) (n x n) and exp(k) (B, n, d),
 numerator = E @ (exp(k) * v) and denominator = E @ exp(k), one matmul each. Like the
 original it exponentiates without subtracting a maximum, so it overflows (inf / inf = NaN)
-where k + w passes about 88 in float32; the generated module uses a softmax, equal where
-these are finite (tests/test_ea_differences.py shows both).
+where k + w passes about 88 in float32; the generated module takes the same matmuls of a
+softmax of k and one of w (each shifted by its maximum), equal where these are finite
+(tests/test_ea_differences.py shows both).
 """
 import torch
 from torch import nn

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from math import prod
 
+from ..dims import fmt_dim
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
@@ -158,6 +159,9 @@ def _split(ctx: ShapeCtx, ins, a):
     sizes = a["split_size_or_sections"]
     if isinstance(sizes, tuple):
         ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
+        for s in sizes:  # at least 1 for every allowed size, not only the defaults
+            if number(s) is None:
+                ctx.at_least(s, 1, f"the split size {fmt_dim(s)}")
         return [x[:d] + (s,) + x[d + 1:] for s in sizes]
     total, step = number(x[d]), number(sizes)
     if total is not None and step is not None:  # torch's rule: the last piece may be smaller
