@@ -154,15 +154,15 @@ def test_a_start_from_the_end_past_a_small_input_dim_asks_for_it(tmp_path, capsy
 
 
 def test_a_split_piece_made_of_input_dims_is_at_least_one_for_every_size(tmp_path, capsys):
-    """[2, C - 2] splits C = 1 into a negative piece (torch raises): check asks for C >= 3
-    (sizes are at least 1) although the default C is large, and with it the spec runs."""
+    """[2, C - 2] splits C = 1 into a negative piece (torch raises): check asks for C >= 2
+    (an empty piece torch takes) although the default C is large, and with it the spec runs."""
     text = spec_text("  x: [B, C]\n", "  parts: {op: split, in: x, args: [[2, C - 2]], "
                      "dim: 1, out: [a, y]}\n")
     (tmp_path / "t.yaml").write_text(text)
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
-    assert "error[E404]" in (err := capsys.readouterr().err) and "requires: [C >= 3]" in err
+    assert "error[E404]" in (err := capsys.readouterr().err) and "requires: [C >= 2]" in err
     x = torch.randn(2, 5)
-    fixed = text.replace("inputs:", "requires: [C >= 3]\ninputs:")
+    fixed = text.replace("inputs:", "requires: [C >= 2]\ninputs:")
     assert torch.equal(run(tmp_path, fixed, x), x[:, 2:])
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from math import prod
 
-from ..dims import fmt_dim
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
@@ -159,9 +158,9 @@ def _split(ctx: ShapeCtx, ins, a):
     sizes = a["split_size_or_sections"]
     if isinstance(sizes, tuple):
         ctx.eq(sum(sizes), x[d], "sum of the sizes", f"dim {d}")
-        for s in sizes:  # at least 1 for every allowed size, not only the defaults
-            if number(s) is None:
-                ctx.at_least(s, 1, f"the split size {fmt_dim(s)}")
+        for i, s in enumerate(sizes):  # torch refuses a negative size (an empty piece it
+            if number(s) is None:  # takes): for every allowed size, not only the defaults
+                ctx.at_least(s, 0, f"split size {i}")
         return [x[:d] + (s,) + x[d + 1:] for s in sizes]
     total, step = number(x[d]), number(sizes)
     if total is not None and step is not None:  # torch's rule: the last piece may be smaller
