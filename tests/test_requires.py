@@ -151,6 +151,56 @@ def test_requires_excludes_a_combination(tmp_path, capsys):
     assert code == 1 and "apply_transform=True" in err, err
 
 
+TRANSFORM = """\
+name: Transform
+params:
+  apply_transform: {default: false}
+  h: {default: 8}
+requires:
+  - not (apply_transform and h > 1)
+inputs:
+  x: [B, 4, H, W]
+graph:
+  t: {when: apply_transform, op: view, in: x, to: [B, 5, H, W]}
+  u: {when: not apply_transform, op: relu, in: x}
+outputs:
+  - {name: t, when: apply_transform}
+  - {name: u, when: not apply_transform}
+"""
+
+
+def test_a_combination_requires_allows_at_other_int_values_is_checked(tmp_path, capsys):
+    # apply_transform=True breaks `requires` at h's default 8, yet the constructor takes it
+    # with h=1: it is checked with h pinned to 1, where the view is wrong
+    code, err = run(capsys, "check", write(tmp_path, "bad.yaml", TRANSFORM))
+    assert code == 1, err
+    assert re.search(r"bad\.yaml:10:3: error\[E403\]: node 't': .* "
+                     r"\(when apply_transform=True, h=1\)", err), err
+    good = write(tmp_path, "good.yaml", TRANSFORM.replace("[B, 5, H, W]", "[B, 4 * h, H, W]"))
+    code = main(["check", str(good)])
+    out = capsys.readouterr()
+    assert code == 0 and "2 configurations" in out.out, out.err
+    # the configuration checked is one the generated constructor takes, and it runs
+    code, err = run(capsys, "build", good, "-o", tmp_path / "out")
+    assert code == 0, err
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_transform",
+                                                    tmp_path / "out" / "good.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.Transform(apply_transform=True, h=1)
+    assert module(torch.zeros(2, 4, 3, 5)).shape == (2, 4, 3, 5)
+    with pytest.raises(ValueError, match="requires"):
+        generated.Transform(apply_transform=True, h=2)
+    # a combination that no values allow is not a configuration
+    never = TRANSFORM.replace("  - not (apply_transform and h > 1)\n",
+                              "  - not (apply_transform and h > 1)\n  - h >= 2\n")
+    code = main(["check", str(write(tmp_path, "never.yaml", never))])
+    out = capsys.readouterr()
+    assert code == 0 and "1 configuration)" in out.out, out.err
+
+
 def test_requirement_no_configuration_satisfies(tmp_path, capsys):
     text = KERNEL.replace("padding == kernel_size // 2", "padding == kernel_size + 7")
     code, err = run(capsys, "check", write(tmp_path, "none.yaml", text))

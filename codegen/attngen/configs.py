@@ -2,9 +2,13 @@
 
 Params of type int and free dims are positive integer symbols (but those bounding a
 `range`, loops.bounds); every other param takes its default (or example). Bool and
-`choices` params are structural: each combination of
-their values that satisfies `requires` (at the other params' defaults) is a configuration,
-and every configuration is checked.
+`choices` params are structural: each combination of their values that satisfies
+`requires` is a configuration, and every configuration is checked. A combination that
+breaks `requires` at the int params' defaults pins the int params the broken requirements
+read to the values found nearest their defaults that satisfy `requires`
+(`not (apply_transform and h > 1)`: apply_transform=True with h=1); one that no values
+tried satisfy is excluded (the default combination is always checked: E405 if it breaks
+`requires`).
 
 A `when:` that reads an int param (`when: ratio > 1`) is decided by the param's value, so
 the default alone would check one branch: each combination of the truth values of the
@@ -23,7 +27,7 @@ from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr
 from .loops import bounds
-from .model import Seq, Spec, cases_of, unwrapped
+from .model import Param, Seq, Spec, cases_of, unwrapped
 
 MAX_CONFIGS = 64
 
@@ -34,7 +38,9 @@ def structural_params(spec: Spec) -> list[str]:
 
 
 def _structural(spec: Spec) -> list[dict[str, object]]:
-    """Every combination of structural param values, the default one first."""
+    """Every combination of structural param values that `requires` allows, the default one
+    first, each with the int params pinned that it needs to satisfy `requires` (module
+    docstring)."""
     names = structural_params(spec)
     domains: list[list[object]] = []
     for n in names:
@@ -49,33 +55,66 @@ def _structural(spec: Spec) -> list[dict[str, object]]:
     reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
     if not reqs:
         return configs
-    held = {i: [_holds(spec, r, c) for r in reqs] for i, c in enumerate(configs)}
-    for j, req in enumerate(reqs):
-        if len(configs) > 1 and not any(h[j] for h in held.values()):
-            raise error(req.loc, REQUIREMENT_FAILS, f"requirement '{req.text}' holds in no "
-                        "configuration of bool/choices params (at the other params' defaults)")
     # the default configuration is always checked: if it breaks `requires`, that is E405
-    return [c for i, c in enumerate(configs) if i == 0 or all(held[i])]
+    kept = [configs[0]]
+    for config in configs[1:]:
+        if (found := _satisfying(spec, reqs, config)) is not None:
+            kept.append(found)
+    for req in reqs:
+        if len(kept) == 1 < len(configs) and not any(_holds(spec, req, c) for c in configs):
+            raise error(req.loc, REQUIREMENT_FAILS, f"requirement '{req.text}' holds in no "
+                        "configuration of bool/choices params (at the other params' defaults, "
+                        "nor at the values of int params tried near them)")
+    return kept
+
+
+def _satisfying(spec: Spec, reqs: list[Expr], config: dict[str, object]
+                ) -> dict[str, object] | None:
+    """`config`, with the int params that its failing requirements read pinned to the
+    values nearest their defaults that satisfy `requires` (`apply_transform=True, h=1`
+    for `not (apply_transform and h > 1)`); None where no values tried do."""
+    failing = [r for r in reqs if not _holds(spec, r, config)]
+    if not failing:
+        return config
+    ints = _int_params(spec, _reads(spec, {n for r in failing for n in r.names}))
+    domains = [_candidates(cast(int, p.sample), _reading(spec, failing, p.name)) for p in ints]
+    for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
+        pinned = {p.name: v for p, v in zip(ints, values, strict=True) if v != p.sample}
+        try:
+            env = param_env(spec, {**config, **pinned}, symbolic=False).val
+            if pinned and all(r.value(env) for r in reqs):
+                return {**config, **pinned}
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            continue
+    return None
+
+
+def _int_params(spec: Spec, names: set[str]) -> list[Param]:
+    """The int params among `names` that a configuration may pin (not `choices`, an int
+    default)."""
+    return [p for p in spec.params.values() if p.type == "int" and not p.choices
+            and p.name in names and type(p.sample) is int]
 
 
 def configurations(spec: Spec) -> list[dict[str, object]]:
     """Every combination of structural param values that `requires` allows, the default
     one first, each followed by the branches its `when:` conditions over int params can
-    take besides the default's (module docstring)."""
+    take besides its own (module docstring)."""
     configs = _structural(spec)
     conds = _conditions(spec)
-    names = {n for c in conds for n in _reads(spec, c.names)}
-    ints = [p for p in spec.params.values() if p.type == "int" and not p.choices
-            and p.name in names and type(p.sample) is int]
+    ints = _int_params(spec, {n for c in conds for n in _reads(spec, c.names)})
     if not ints:
         return configs
     reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
-    domains = [_candidates(cast(int, p.sample), _reading(spec, conds, p.name)) for p in ints]
+    reading = [_reading(spec, conds, p.name) for p in ints]
     out: list[dict[str, object]] = []
     for config in configs:
+        # a param the configuration pins (to satisfy `requires`) starts from that value
+        base = [cast(int, config.get(p.name, p.sample)) for p in ints]
+        domains = [_candidates(b, exprs) for b, exprs in zip(base, reading, strict=True)]
         seen: set[tuple[object, ...]] = set()
         for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
-            pinned = {p.name: v for p, v in zip(ints, values, strict=True) if v != p.sample}
+            pinned = {p.name: v for p, v, b in zip(ints, values, base, strict=True) if v != b}
             try:
                 env = param_env(spec, {**config, **pinned}, symbolic=False).val
                 if pinned and not all(r.value(env) for r in reqs):
