@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from .lifetimes import parse_forward
 from .results import Checked
 
 Shapes = Callable[[str], object]  # a name -> its shape (a tuple of dims), or None if unknown
@@ -32,10 +33,8 @@ def accumulated(lines: list[str], inputs: set[str], shape: Shapes) -> list[str]:
 
     `inputs` are forward's parameters; `shape(name)` a value's shape (`shapes(checked)`).
     """
-    flat = [part for line in lines for part in line.split("\n")]
-    try:
-        tree = ast.parse("def forward():\n" + "\n".join("    " + line for line in flat))
-    except SyntaxError:  # a bug upstream: render's compile check reports it, located
+    flat, tree = parse_forward(lines)
+    if tree is None:
         return flat
     body = tree.body[0].body  # type: ignore[attr-defined]
     stores: list[set[str]] = []

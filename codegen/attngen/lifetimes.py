@@ -52,6 +52,17 @@ def _small(checked: Checked, name: str) -> bool:
     return isinstance(value, tuple) and sum(1 for d in value if d != 1) <= 2
 
 
+def parse_forward(lines: list[str]) -> tuple[list[str], ast.Module | None]:
+    """A forward body's lines one per line, and their tree as `def forward():` (line k of
+    the tree is flat[k - 2]); None for a body that does not parse (a bug upstream: render's
+    compile check reports it, located)."""
+    flat = [part for line in lines for part in line.split("\n")]
+    try:
+        return flat, ast.parse("def forward():\n" + "\n".join("    " + line for line in flat))
+    except SyntaxError:
+        return flat, None
+
+
 def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str]) -> list[str]:
     """`lines` (a forward body at indent 0) with `del` lines for the values no longer read.
 
@@ -61,10 +72,8 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
     after statement i is deleted just before the next statement that binds a `big` value,
     so consecutive deaths share one line and nothing is deleted before the return.
     """
-    flat = [part for line in lines for part in line.split("\n")]
-    try:
-        tree = ast.parse("def forward():\n" + "\n".join("    " + line for line in flat))
-    except SyntaxError:  # a bug upstream: render's compile check reports it, located
+    flat, tree = parse_forward(lines)
+    if tree is None:
         return flat
     body = tree.body[0].body  # type: ignore[attr-defined]
     captured = _captured(tree)
