@@ -58,6 +58,9 @@ def test_good_spec_prints_shapes(tmp_path, capsys):
             "unknown key 'shpe' in node 'fc' (op Linear); did you mean 'shape'?",
         ),
         (GOOD.replace("outputs: out", "output: out"), 13, 1, "E101", "did you mean 'outputs'?"),
+        # E101 with no close key: the keys allowed there
+        (GOOD.replace("out:  {op: Sigmoid, in: fc}", "out:  {op: Sigmoid, in: fc, end: 3}"),
+         12, 31, "E101", "note: keys allowed here: apply, args, cases, doc, each, if_given, in,"),
         # E102 wrong type
         (
             GOOD.replace("graph:\n", "graph: 3\n").split("  pool")[0] + "outputs: out\n",

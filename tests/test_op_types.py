@@ -212,7 +212,7 @@ def test_a_bool_mask_flows_through_views_into_masked_fill(tmp_path, capsys):
 def test_a_mask_that_is_not_bool_is_an_error(tmp_path, capsys, mdtype, got):
     code, err = check(tmp_path, capsys, _mask(mdtype=mdtype))
     assert code == 1
-    message = f"node 'y': masked_fill takes bool tensors as input 1, got a {got} tensor"
+    message = f"node 'y': masked_fill takes bool tensors as input 1, not {got} ones"
     assert errors(err)[0] == (11, 3, "E402", message), err
     assert "note: dtype rule: any, bool -> same" in err
 
@@ -220,7 +220,7 @@ def test_a_mask_that_is_not_bool_is_an_error(tmp_path, capsys, mdtype, got):
 def test_a_bool_tensor_into_conv2d_is_an_error(tmp_path, capsys):
     code, err = check(tmp_path, capsys, _mask(xdtype="bool"))
     assert code == 1
-    message = "node 'conv': Conv2d takes float tensors as input 0, got a bool tensor"
+    message = "node 'conv': Conv2d takes float tensors as input 0, not bool ones"
     assert errors(err)[0] == (10, 3, "E402", message), err
     assert "note: inputs: (B, c, H, W) bool" in err
 
@@ -247,9 +247,9 @@ def test_promotion_gives_the_wider_family(tmp_path, capsys, node, ok):
     code, err = check(tmp_path, capsys, text)
     assert (code == 0) == bool(ok), err
     if ok is False:
-        assert "node 'y': ReLU takes float tensors as input 0, got a bool tensor" in err
+        assert "node 'y': ReLU takes float tensors as input 0, not bool ones" in err
     if ok is None:
-        assert "node 'n':" in err and "got a bool tensor" in err
+        assert "node 'n':" in err and "not bool ones" in err
 
 
 def test_a_sub_spec_input_takes_the_dtype_it_declares(tmp_path, capsys):

@@ -14,11 +14,14 @@ T = TypeVar("T")
 
 
 def check_keys(m: LMap, allowed: Collection[str], what: str) -> None:
-    """E101 at the first key of `m` not in `allowed`, with a did-you-mean."""
+    """E101 at the first key of `m` not in `allowed`, with a did-you-mean, or where no key
+    is close, the keys allowed there."""
     for key in m:
         if key not in allowed:
-            raise error(m.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in {what}"
-                        + did_you_mean(key, allowed))
+            meant = did_you_mean(key, allowed)
+            listed = "" if meant else "keys allowed here: " + ", ".join(sorted(allowed))
+            raise error(m.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in {what}" + meant,
+                        listed)
 
 
 def expect(value: object, types: type[T] | tuple[type[T], ...], what: str, loc: Loc,

@@ -484,7 +484,7 @@ class Inference:
             allowed = op.dtype.allowed(i)
             if family is not None and family not in allowed:
                 raise ShapeFail(f"{op.name} takes {' or '.join(allowed)} tensors as input {i}, "
-                                f"got a {family} tensor", BAD_ARGUMENTS,
+                                f"not {family} ones", BAD_ARGUMENTS,
                                 (f"dtype rule: {op.dtype.text}",))
         try:
             out = op.shape(self.ctx, list(ins), args)
