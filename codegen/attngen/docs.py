@@ -337,11 +337,9 @@ def by_family(pages: list[_Page]) -> list[tuple[_Page, int]]:
         for part in sorted(parts(page), key=lambda q: str(q.spec_path)):
             visit(part, depth + 1)
 
-    for page in pages:
+    for page in pages:  # every part is reached from a head: a cycle of uses cannot load
         if id(page) not in placed:
             visit(page, 0)
-    for page in pages:  # parts only of each other (a cycle of uses cannot load; kept safe)
-        visit(page, 0)
     return order
 
 

@@ -265,10 +265,8 @@ class ProverCtx:
         by_size = not (algebra.sympify(need).free_symbols & algebra.sympify(size).free_symbols)
         wide = self.prover.value(algebra.sympify(hi) - lo, sample)
         if by_size and wide is not None and wide >= 1:  # too short a dim, not an empty range
-            def side(e: Dim) -> str:
-                return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
             notes.append(f"if the module relies on it, state it: requires: "
-                         f"[{side(size)} >= {side(need)}]")
+                         f"[{_side(size)} >= {_side(need)}]")
             self.fail(f"slice keeps {fmt_dim(length)} elements: none where {fmt_dim(size)} < "
                       f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
         self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
@@ -277,20 +275,8 @@ class ProverCtx:
     def _reaches_back(self, size: Dim, start: Dim) -> None:
         """A start counted from the end (x[:, -3:]) keeps -start elements only where the dim
         has them: torch clamps it to the dim's first element, so C < 3 keeps C, not 3."""
-        back = algebra.sympify(size) + start
-        if not back.free_symbols:
-            return
-        ok, sample = self.prover.at_least(back, 0)
-        if ok or sample is None:
-            return
         need = simplify(-algebra.sympify(start))
-        names = sorted(str(s) for s in back.free_symbols)
-        self.fail(f"slice starts {fmt_dim(need)} elements from the end of a dim of "
-                  f"{fmt_dim(size)}: where {fmt_dim(size)} < {fmt_dim(need)}, torch starts at "
-                  f"its first element and keeps fewer", UNSTATED_DIVISIBILITY,
-                  f"counterexample: {sample_text(names, sample)}",
-                  f"if the module relies on it, state it: requires: "
-                  f"[{_at_least_text(size, need, back)}]")
+        self.at_least(size, need, f"a slice starting {fmt_dim(need)} from the end of the dim")
 
     def _sign(self, v: Dim) -> int:
         v = algebra.sympify(v)
