@@ -100,14 +100,19 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
+            del scores
             weighted = att * attention_weights
+            del att
             masked = weighted
             if attention_mask is not None:
                 masked = weighted.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
+            del weighted, masked
             drop = self.drop(probs)
+            del probs
             # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
             out = torch.matmul(drop, v)
+            del drop
         # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))

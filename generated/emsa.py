@@ -150,7 +150,9 @@ class EMSA(nn.Module):
             reduced_map = self.sr_conv(grid)
             # (B, d_model, h_r, w_r) -> (B, h_r * w_r, d_model)
             reduced = reduced_map.permute(0, 2, 3, 1).flatten(1, 2)
+            del reduced_map
             reduced_ln = self.sr_ln(reduced)
+            del reduced
         # (B, h_r * w_r, d_model) -> (B, nkv, d_model)
         # (B, nk, d_model) -> (B, nkv, d_model)
         key_tokens = reduced_ln if self.ratio > 1 else keys
@@ -201,6 +203,7 @@ class EMSA(nn.Module):
         del v_proj, v, dropped
         # (B, h, nq, d_v) -> (B, nq, h * d_v)
         joined = out.transpose(1, 2).flatten(2)
+        del out
         # (B, nq, h * d_v) -> (B, nq, d_model)
         result = self.fc_o(joined)
         return result

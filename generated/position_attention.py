@@ -111,14 +111,19 @@ class ScaledDotProductAttention(nn.Module):
             # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
+            del scores
             weighted = att * attention_weights
+            del att
             masked = weighted
             if attention_mask is not None:
                 masked = weighted.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
+            del weighted, masked
             drop = self.drop(probs)
+            del probs
             # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = torch.matmul(drop, v)
+            del drop
         del fc_q, q_heads, q, fc_k, k_heads, k, fc_v, v_heads, v
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)
