@@ -97,7 +97,8 @@ class ScaledDotProductAttention(nn.Module):
         v_heads = fc_v.view(B, nk, self.h, self.d_v)
         # (B, nk, h, d_v) -> (B, h, nk, d_v)
         v = v_heads.permute(0, 2, 1, 3)
-        if attention_weights is None:
+        # no fused dropout on CPU: training with dropout there runs the written form
+        if attention_weights is None and not (self.training and self.drop.p > 0 and q.is_cpu):
             # (B, h, nq, d_k), (B, h, nk, d_k), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = F.scaled_dot_product_attention(
                 q,
@@ -112,13 +113,14 @@ class ScaledDotProductAttention(nn.Module):
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
             del scores
-            weighted = att * attention_weights
-            del att
+            weighted = att
+            if attention_weights is not None:
+                weighted = att * attention_weights
             masked = weighted
             if attention_mask is not None:
                 masked = weighted.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
-            del weighted, masked
+            del att, weighted, masked
             drop = self.drop(probs)
             del probs
             # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
