@@ -153,3 +153,41 @@ def test_a_pinned_int_param_stays_a_symbol_over_its_region(tmp_path, capsys):
     assert code == 1 and "(when k=2)" in err and "node 'out'" in err, err
     fixed = text.replace("padding: k - 1", "padding: 1")
     assert run(capsys, "check", write(tmp_path, "pad.yaml", fixed)) == (0, "")
+
+
+def test_a_guard_through_a_let_is_split_on_too(tmp_path, capsys):
+    """`not big or nq == H * W` with `big: k > 4`: the default k = 3 is the region k <= 4,
+    where nothing folds and the fact is not used; k = 5 pinned for k > 4 folds with it."""
+    text = FOLD.replace("requires:", "let:\n  big: k > 4\nrequires:").replace(
+        "k == 1 or nq == H * W", "not big or nq == H * W").replace(
+        "when: k > 1", "when: big").replace("when: k == 1", "when: not big")
+    path = write(tmp_path, "big.yaml", text)
+    assert run(capsys, "check", path) == (0, "")
+    assert compile_spec(path, Loader(), {}).configs == [{}, {"k": 5}]
+    spec = load(path)
+    env = param_env(spec, {"k": 5})
+    samples = list(valid_samples(spec, env, input_dims(spec, env), random.Random(1)))
+    values = [{str(s): int(v) for s, v in sample.items()} for sample in samples]
+    assert values and all(v["k"] > 4 and v["nq"] == v["H"] * v["W"] for v in values), values
+
+
+def test_samples_read_lets_at_their_own_params(tmp_path):
+    """A requirement on a let (`halves >= 2`, halves = C // 2) holds on every sample: the let
+    is computed at the sample's C, not at the default's."""
+    spec = load(write(tmp_path, "half.yaml", """\
+    name: Half
+    params:
+      C: {type: int, example: 8}
+    let:
+      halves: C // 2
+    requires: [halves >= 2]
+    inputs:
+      x: [B, C]
+    graph:
+      y: {op: relu, in: x}
+    outputs: y
+    """))
+    env = param_env(spec, {})
+    samples = list(valid_samples(spec, env, input_dims(spec, env), random.Random(0)))
+    values = [int(v) for sample in samples for s, v in sample.items() if str(s) == "C"]
+    assert len(values) > 5 and min(values) >= 4 and len(set(values)) > 2, values
