@@ -41,8 +41,8 @@ class EMSA(nn.Module):
     ScaledDotProductAttention masks so), after the 1x1 conv with apply_transform (a -inf
     mixed across heads would be NaN); the instance norm that follows re-centres each head's
     map, masked keys included. Without a mask both agree. ratio is any stride of at least 1,
-    as in the original (ResT uses 8, 4, 2, 1): the checker proves the shrunk map for every
-    ratio > 1 at once and checks ratio 1 apart.
+    as in the original (ResT uses 8, 4, 2, 1): the checker checks every ratio > 1 in one
+    configuration (ratio a symbol) and ratio 1 apart.
 
     Args:
         d_model (int, required): features of the inputs and the output
