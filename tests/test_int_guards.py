@@ -119,7 +119,9 @@ def test_samples_are_drawn_in_the_configurations_region(tmp_path):
         if config:  # the fact is not used: nq is drawn free
             assert {str(s) for s in requirement_rewrites(spec, env, dims)} == set()
             assert any(v["nq"] != v["H"] * v["W"] for v in values), values
-        else:
+        else:  # the fact is a substitution the prover proves with, and samples keep it
+            assert {str(k): str(v) for k, v in requirement_rewrites(spec, env, dims).items()
+                    } == {"nq": "H*W"}
             assert all(v["nq"] == v["H"] * v["W"] for v in values), values
 
 
