@@ -127,3 +127,11 @@ def test_a_misspelt_complex_dtype_is_located_with_the_word_to_use(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"{path}:5:35: error[E102]: input 'z': dtype must be one of "
                           "float, bool, long, complex; did you mean 'complex'?"), err
+
+
+def test_diff_sees_an_input_become_complex(tmp_path, capsys):
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(SPEC.replace("OP", "abs").replace(", dtype: complex", ""))
+    new.write_text(SPEC.replace("OP", "abs"))
+    assert main(["diff", str(old), str(new)]) == 0
+    assert "  ~ z: [B, c, H, W] -> [B, c, H, W] complex" in capsys.readouterr().out
