@@ -184,25 +184,23 @@ class EMSA(nn.Module):
             mixed = self.transform(att)
         elif not self.mix_heads:
             mixed = att
-        del att
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
         # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
         masked = mixed
         if attention_mask is not None:
             masked = mixed.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
-        del masked
+        del att, mixed, masked
         if self.mix_heads:
             normed = self.normed(probs)
         elif not self.mix_heads:
             normed = probs
-        del probs
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
         weighted = normed
         if attention_weights is not None:
             weighted = normed * attention_weights
         dropped = self.dropout(weighted)
-        del weighted
+        del probs, normed, weighted
         # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(dropped, v)
         del v_proj, v, dropped

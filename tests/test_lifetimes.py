@@ -47,6 +47,16 @@ def test_a_name_used_only_inside_a_branch_is_deleted_there():
     assert out == [*lines[:4], "    del m", lines[4], "    del r", *lines[5:]]
 
 
+def test_a_name_every_branch_of_a_complete_chain_binds_is_deleted_after_it():
+    lines = ["a = self.conv(x)", "if self.flag:", "    b = self.f(a)", "elif not self.flag:",
+             "    b = a", "c = b * 2", "d = c + 1", "return d"]
+    names = {"a", "b", "c", "d"}
+    # b is surely bound (EMSA's `mixed`), and may be a's storage: both go after their use
+    assert with_dels(lines, {"x"}, names, names) == [*lines[:6], "del a, b", *lines[6:]]
+    lines[3] = "elif self.other:"  # not complete: b may be unbound, so it is never deleted
+    assert with_dels(lines, {"x"}, names, names) == [*lines[:5], "del a", *lines[5:]]
+
+
 def test_a_merge_after_a_permute_is_a_new_tensor_and_torch_functions_alias():
     lines = ["t = x.transpose(1, 2).flatten(2)", "y = self.fc(t)", "z = y * 2", "return z"]
     assert with_dels(lines, {"x"}, {"t", "y", "z"}, {"t", "y", "z"}) == [
@@ -137,14 +147,16 @@ def _fwd_bwd(module, inputs):
 
 def test_issue_16_memory_misses_hold_no_more_than_the_reference():
     """Modules whose peak was over the reference's (issue 16): PSA's conv list, SGE's
-    products, ViP's token copies and stacked branches, UFO's XNorm (EMSA's reduced keys,
-    a branch's values, only show at the benchmark's size)."""
+    products, ViP's token copies and stacked branches, UFO's XNorm, EMSA's `mixed` and
+    `normed` (bound by both branches of `if c:` / `elif not c:`) with one head."""
+    from references.emsa import EMSA
     from references.psa import PSA
     from references.sge import SpatialGroupEnhance
     from references.ufo import UFOAttention
     from references.vip import WeightedPermuteMLP
 
     img, tokens = torch.randn(2, 32, 14, 14), torch.randn(2, 64, 64)
+    grid = torch.randn(2, 144, 128)  # 12 x 12 tokens
     cases = [
         ("psa", "PSA", PSA, (32,), {}, (img,), False),
         ("sge", "SpatialGroupEnhance", SpatialGroupEnhance, (4,), {}, (img,), False),
@@ -152,6 +164,8 @@ def test_issue_16_memory_misses_hold_no_more_than_the_reference():
          (torch.randn(2, 4, 4, 16),), True),
         ("ufo_attention", "UFOAttention", UFOAttention, (64, 32, 32, 4), {},
          (tokens[:, :8], tokens, tokens), True),
+        ("emsa", "EMSA", EMSA, (128, 8, 8, 1), {"H": 12, "W": 12, "ratio": 2},
+         (grid,) * 3, False),
     ]
     over = []
     for stem, cls, ref_type, args, kwargs, inputs, backward in cases:

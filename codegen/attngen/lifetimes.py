@@ -9,9 +9,10 @@ the memory goes back before the next large value is made.
 
 This reads the emitted lines with Python's `ast` (generated code, never spec text) and
 only removes names: it cannot change a value, only when one is freed. A name is deleted
-only where it is surely bound: assigned by an unconditional top-level statement (or, for a
-name used only inside one branch of a top-level `if`, inside that branch), never a forward
-input, and only before a later statement that makes a value.
+only where it is surely bound: assigned by an unconditional top-level statement or by
+every branch of a complete `if` chain (or, for a name used only inside one branch of a
+top-level `if`, inside that branch), never a forward input, and only before a later
+statement that makes a value.
 """
 
 from __future__ import annotations
@@ -138,6 +139,12 @@ def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[
                 source = _aliased_source(stmt.value)
                 if source is not None:
                     alias.join(name, source)
+        elif isinstance(stmt, ast.If):
+            for name, sources in _bound_in_every_branch(stmt).items():
+                first_bound.setdefault(name, i)
+                bound.setdefault(name, stmt.lineno)
+                for source in sources:
+                    alias.join(name, source)
     groups: dict[str, list[str]] = {}
     for name in set(first_bound) | set(last_read):
         groups.setdefault(alias.find(name), []).append(name)
@@ -160,6 +167,44 @@ def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[
             at = (body[-1].end_lineno or body[-1].lineno) - 1
         dels.setdefault((at, col), []).extend(names)
     return makes
+
+
+def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
+    """The names that every branch of a complete `if`/`elif`/`else` chain assigns (an
+    `elif not c` after `if c` completes it), each with the names it may share storage with;
+    {} when some path assigns nothing."""
+    branches, node = [], stmt
+    while True:
+        branches.append(node.body)
+        rest = node.orelse
+        if len(rest) == 1 and isinstance(rest[0], ast.If):
+            last = rest[0]
+            if not last.orelse and _negation(last.test, node.test):
+                branches.append(last.body)
+                break
+            node = last
+        elif rest:
+            branches.append(rest)
+            break
+        else:
+            return {}
+    found: list[dict[str, list[str]]] = []
+    for branch in branches:
+        names: dict[str, list[str]] = {}
+        for part in branch:
+            if isinstance(part, ast.Assign):
+                source = _aliased_source(part.value)
+                for name in _target_names(part.targets):
+                    names.setdefault(name, []).extend([source] if source else [])
+        found.append(names)
+    common = set.intersection(*(set(names) for names in found))
+    return {n: [s for names in found for s in names[n]] for n in sorted(common)}
+
+
+def _negation(a: ast.expr, b: ast.expr) -> bool:
+    """Whether `a` is `not b`."""
+    return isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not) \
+        and ast.dump(a.operand) == ast.dump(b)
 
 
 def _captured(tree: ast.AST) -> set[str]:
