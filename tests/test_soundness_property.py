@@ -28,6 +28,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 INPUTS = {"x": ["B", "c", "H", "W"], "s": ["B", "N", "c"]}
 PARAMS = {"c": {"default": 4}, "k": {"default": 3}}
+# Half the specs state these bounds: windows (conv, pooling, unfold) that shrink H, W and N
+# then check where they fit, and verify runs them down to the least sizes allowed (its
+# sizes are 2 to 12); the other half states none, and `check` refuses those windows.
+BOUNDS = ["H >= 5", "W >= 5", "N >= 5", "k <= 3"]
 INTS = [1, 2, 3, 4, "c", "k", "2 * c", "c // 2", "k // 2"]
 FLOATS = [0.0, 0.1, 0.5, 1.0, 2.0, 1e-5]
 SIZES = [-1, 1, 2, "c", "B", "N", "H", "W", "H * W", "c * H", "2 * c"]
@@ -95,9 +99,9 @@ def _checks(folder: Path, doc: dict) -> bool:
     return True
 
 
-def _spec(graph: dict, output: str) -> dict:
-    return {"name": "Drawn", "params": PARAMS, "inputs": INPUTS, "graph": graph,
-            "outputs": output}
+def _spec(graph: dict, output: str, requires: list[str]) -> dict:
+    return {"name": "Drawn", "params": PARAMS, "requires": requires, "inputs": INPUTS,
+            "graph": graph, "outputs": output}
 
 
 @st.composite
@@ -108,6 +112,7 @@ def op_specs(draw, folder: Path, layout: bool = False) -> dict:
     `layout`, the first node is drawn from STRIDING and the last from MERGING."""
     tensors = list(INPUTS)
     graph: dict[str, dict] = {}
+    requires = draw(st.sampled_from([[], BOUNDS]))
     last = ""
     size = draw(st.integers(2, 6))
     for i in range(size):
@@ -133,13 +138,13 @@ def op_specs(draw, folder: Path, layout: bool = False) -> dict:
             produced = [name]
             if op.multi_output:
                 produced = node["out"] = [f"{name}_{j}" for j in range(2)]
-            if _checks(folder, _spec({**graph, name: node}, produced[0])):
+            if _checks(folder, _spec({**graph, name: node}, produced[0], requires)):
                 graph[name] = node
                 tensors += produced
                 last = produced[0]
                 break
-    return _spec(graph, last or "x") if graph else _spec({"n0": {"op": "relu", "in": "x"}},
-                                                         "n0")
+    return _spec(graph, last or "x", requires) if graph else \
+        _spec({"n0": {"op": "relu", "in": "x"}}, "n0", requires)
 
 
 ATTEMPTS = 4

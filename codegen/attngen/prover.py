@@ -404,9 +404,11 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                 values[str(sym)] = value
         val_env = {**env.val, **values}
         try:
+            for let in spec.lets.values():  # at this sample's values, not the defaults'
+                val_env[let.name] = let.expr.value(val_env)
             if not all(req.value(val_env) for req in spec.requires):
                 continue
-        except SpecError:
+        except (SpecError, ZeroDivisionError, TypeError, ValueError):
             continue
         symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
         drawn += 1
