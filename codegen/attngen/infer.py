@@ -93,7 +93,7 @@ class Inference:
     def sym(self, expr: Expr, extra: dict | None = None):
         env = self.env.sym if not extra else {**self.env.sym, **extra}
         check_names(expr, env)
-        return expr.sympy(env)
+        return self.env.decided(expr.sympy(env))
 
     def concrete(self, expr: Expr, extra: dict | None = None):
         env = self.env.val if not extra else {**self.env.val, **extra}
