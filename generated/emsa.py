@@ -61,7 +61,7 @@ class EMSA(nn.Module):
         queries: (B, nq, d_model)
         keys: (B, nk, d_model)
         values: (B, nk, d_model)
-        attention_mask (optional): (B, h, nq, nk if ratio == 1 else h_r * w_r)
+        attention_mask (optional): (B, h, nq, nk if ratio == 1 else h_r * w_r) bool
         attention_weights (optional): (B, h, nq, nk if ratio == 1 else h_r * w_r)
         returns result: (B, nq, d_model)
     """

@@ -40,14 +40,13 @@ def dtype_of(value: object) -> str | None:
     return value.dtype if isinstance(value, TensorType) else None
 
 
-def with_dtypes(shapes: object, typed: object) -> object:
-    """Shapes in an annotation's terms (the checker's unify) with the dtypes of `typed`, the
-    inferred values they replace (a shape, a list of shapes)."""
-    if isinstance(shapes, list) and isinstance(typed, list):
+def with_dtypes(shapes, typed):
+    """Shapes in an annotation's terms (the checker's unify) with the dtypes of `typed`,
+    the inferred values they replace (a shape, a list of shapes)."""
+    if isinstance(shapes, list):
         return [with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
     dtype = dtype_of(typed)
-    return TensorType(shapes, dtype) if dtype is not None and isinstance(shapes, tuple) \
-        else shapes
+    return TensorType(shapes, dtype) if dtype is not None else shapes
 
 
 def typed_text(value: ValueShape | None) -> str:

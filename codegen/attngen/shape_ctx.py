@@ -49,7 +49,9 @@ class ProverCtx:
         """Hold the bounds on output sizes (at_least with `size`, then sizes with `held`)
         asked from now until judge_bounds: a node's annotation is unified first, so that a
         shape that is wrong (an unpadded conv annotated as keeping H) reads as the mismatch
-        it is, not as a bound of the wrong shape to state. Nested for the nodes of a `use:`."""
+        it is, not as a bound of the wrong shape to state. Nested for the nodes of a `use:`;
+        a node that fails leaves its frame, never judged: rules ask only inside a frame of
+        their own node, which lies above it."""
         self._held.append([])
 
     def judge_bounds(self) -> None:
