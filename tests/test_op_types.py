@@ -286,3 +286,39 @@ def test_dtype_rules_are_declared_in_families():
     assert ops.REGISTRY["view"].dtype.allowed(0) == ops.DTYPES
     assert ops.Dtypes(("any",)).result(["bool", "float"]) == "float"
     assert ops.Dtypes(("any",), gives="bool").result(["float"]) == "bool"
+
+
+NUMBER = """\
+name: T
+params:
+  s: {default: 0.5, type: float}
+  n: 2
+inputs:
+  x: {shape: [B, 4], dtype: XDTYPE}
+graph:
+  y: {op: OP, in: x, other: OTHER}
+outputs: y
+"""
+
+
+@pytest.mark.parametrize("xdtype, op, other", [
+    (x, op, other) for x in ("bool", "long", "float")
+    for op, other in (("add", "1"), ("add", "1.0"), ("mul", "s"), ("mul", "n"), ("sub", "0.5"),
+                      ("add", "n * s"))
+    if (x, op) != ("bool", "sub")])  # torch refuses `-` of bool tensors, and so does check
+def test_a_number_operand_promotes_as_torch_promotes_a_python_scalar(tmp_path, xdtype, op,
+                                                                     other):
+    # `x + 1.0` of a bool or int tensor is float, `x + 1` of a bool tensor int: the family
+    # the checker gives is the one torch computes
+    torch = pytest.importorskip("torch")
+    import attngen
+
+    path = tmp_path / "t.yaml"
+    path.write_text(NUMBER.replace("XDTYPE", xdtype).replace("OP", op).replace("OTHER", other))
+    loaded = attngen.load(str(path))
+    said = loaded.checked.nodes["y"].output.dtype
+    x = {"bool": torch.ones(2, 4, dtype=torch.bool), "long": torch.ones(2, 4, dtype=torch.long),
+         "float": torch.ones(2, 4)}[xdtype]
+    got = loaded.compile()()(x).dtype
+    assert said == ("bool" if got == torch.bool else "float" if got.is_floating_point
+                    else "int"), (said, got)

@@ -47,6 +47,7 @@ from .model import (
     owned_layer,
     unwrapped,
 )
+from .ops.base import number_family
 from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text, with_dtypes
@@ -512,7 +513,9 @@ class Inference:
                 self.ctx.sizes(shape, f"{op.name}'s output", held=True)
         if self.record is not None:  # the spec's own check, not a `use:` call's
             lint.op_call(self.record, self.prover, call, owner, list(ins), out)
-        dtype = op.dtype.result([f for f in families if f is not None], args)
+        numbers = [number_family(self.concrete(call.args[n], extra))  # `x + 1.0`: promotes
+                   for n in op.operands if n in call.args]
+        dtype = op.dtype.result([f for f in families if f is not None] + numbers, args)
         if isinstance(out, list):
             return [TensorType(shape, dtype) for shape in out]
         return TensorType(out, dtype)

@@ -192,6 +192,17 @@ class Arg:
 
 # -- dtype rules ----------------------------------------------------------------------------
 DTYPES = ("bool", "int", "float", "complex")  # dtype families, in promotion order
+
+def number_family(value: object) -> str:
+    """The family a number operand promotes as, like a Python scalar in torch: `x + 1.0` of
+    an int tensor is float, `x + 1` of a bool tensor int."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return "complex" if isinstance(value, complex) else "float"
+
+
 # the promotion rules a `gives` may name besides a family, in words for the docs
 GIVES = {
     "same": "the widest of the inputs' families",
