@@ -294,7 +294,7 @@ params:
   s: {default: 0.5, type: float}
   n: 2
 inputs:
-  x: {shape: [B, 4], dtype: XDTYPE}
+  x: {shape: [B, C], dtype: XDTYPE}
 graph:
   y: {op: OP, in: x, other: OTHER}
 outputs: y
@@ -304,7 +304,7 @@ outputs: y
 @pytest.mark.parametrize("xdtype, op, other", [
     (x, op, other) for x in ("bool", "long", "float")
     for op, other in (("add", "1"), ("add", "1.0"), ("mul", "s"), ("mul", "n"), ("sub", "0.5"),
-                      ("add", "n * s"))
+                      ("add", "n * s"), ("add", "C - 1"), ("mul", "C / 2"))
     if (x, op) != ("bool", "sub")])  # torch refuses `-` of bool tensors, and so does check
 def test_a_number_operand_promotes_as_torch_promotes_a_python_scalar(tmp_path, xdtype, op,
                                                                      other):

@@ -513,7 +513,7 @@ class Inference:
                 self.ctx.sizes(shape, f"{op.name}'s output", held=True)
         if self.record is not None:  # the spec's own check, not a `use:` call's
             lint.op_call(self.record, self.prover, call, owner, list(ins), out)
-        numbers = [number_family(self.concrete(call.args[n], extra))  # `x + 1.0`: promotes
+        numbers = [number_family(args[n])  # `x + 1.0`: promotes
                    for n in op.operands if n in call.args]
         dtype = op.dtype.result([f for f in families if f is not None] + numbers, args)
         if isinstance(out, list):

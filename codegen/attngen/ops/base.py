@@ -198,7 +198,7 @@ def number_family(value: object) -> str:
     an int tensor is float, `x + 1` of a bool tensor int."""
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int):
+    if isinstance(value, int) or getattr(value, "is_integer", None) is True:  # H * W - 1
         return "int"
     return "complex" if isinstance(value, complex) else "float"
 
