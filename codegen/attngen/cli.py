@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
-from . import ops, params, render
+from . import docs, ops, params, render
 from .build import (
     Artifact,
     artifacts_each,
@@ -47,6 +47,7 @@ from .loader import Loader, real_path
 from .names import check_class_name
 from .render import RenderError
 from .resources import specs_dir
+from .scaffold import class_name, extends_ref, skeleton
 
 if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without it
     from .checker import CheckCache
@@ -367,8 +368,6 @@ def cmd_diagram(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from . import docs  # (a build does not import it)
-
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         return _usage(f"-o {args.out} is not a folder")
@@ -427,8 +426,6 @@ def cmd_diff(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from .scaffold import class_name, extends_ref, skeleton
-
     stem = args.name.removesuffix(".yaml")
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         return _usage(f"NAME '{args.name}' must be a plain file stem; choose the folder with -o")
