@@ -30,7 +30,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         queries: (B, nq, d_model)
         keys: (B, nk, d_model)
         values: (B, nk, d_model)
-        attention_mask (optional): (B, h, nq, nk)
+        attention_mask (optional): (B, h, nq, nk) bool
         attention_weights (optional): (B, h, nq, nk)
         returns fc_o: (B, nq, d_model)
     """

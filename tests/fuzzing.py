@@ -36,8 +36,10 @@ from attngen.cli import main
 # and the closing count line.
 DIAG = re.compile(r"^\S.*:\d+:\d+: error\[E\d{3}\]: \S.*$")
 NOTE = re.compile(r"^  note: .*$")
-# the count line, or a build's line naming the specs that failed
-SUMMARY = re.compile(r"^attngen: (\d+ errors?|(built|checked) \d+ of \d+ specs; \d+ failed: .+)$")
+# the count line (naming the files), the line counting errors past the cap, or a build's
+# line naming the specs that failed
+SUMMARY = re.compile(r"^attngen: (\d+ errors?( in |: \d+ in ).+|\.\.\. and \d+ more errors? "
+                     r"\(not shown\)|(built|checked) \d+ of \d+ specs; \d+ failed: .+)$")
 # What generated modules may import.
 ALLOWED_IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "math", "__future__"}
 

@@ -101,7 +101,8 @@ def test_folder_build_builds_the_good_specs_and_names_the_failing_ones(tmp_path,
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     lines = captured.err.splitlines()
-    assert "m_broken.yaml:5:" in lines[-2] and "error[E300]" in lines[-2]
+    assert "m_broken.yaml:5:" in lines[-3] and "error[E300]" in lines[-3]
+    assert lines[-2] == f"attngen: 1 error in {specs / 'm_broken.yaml'}"
     did = "checked" if check else "built"
     assert lines[-1] == (f"attngen: {did} 2 of 3 specs; 1 failed: {specs / 'm_broken.yaml'}")
     if check:

@@ -97,7 +97,7 @@ def _case(old, new, needle, code, fragment, nth=0):
           "node 'masked': its first input is passed on when 'mask' is absent, so it cannot "
           "be 'mask' itself"),
     _case("dtype: bool", "dtype: boolean", "boolean", "E102",
-          "input 'mask': dtype must be one of float, bool, long; did you mean 'bool'?"),
+          "input 'mask': dtype must be one of float, bool, long, complex; did you mean 'bool'?"),
     # init rules
     _case("std: 0.001", "std_dev: 0.001", "std_dev", "E101",
           "unknown key 'std_dev' in an init rule; did you mean 'std'?"),

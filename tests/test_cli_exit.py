@@ -34,7 +34,8 @@ def test_errors_exit_1_with_their_diagnostics(tmp_path):
                    "outputs: y\n")
     proc = _cli("check", str(bad))
     assert proc.returncode == 1
-    assert "bad.yaml:5:" in proc.stderr and proc.stderr.rstrip().endswith("attngen: 1 error")
+    assert "bad.yaml:5:" in proc.stderr
+    assert proc.stderr.rstrip().endswith(f"attngen: 1 error in {bad}")
     assert "Traceback" not in proc.stderr
 
 

@@ -57,7 +57,7 @@ def test_w_error_makes_it_an_error(work, capsys, flag):
     assert main(["check", "-q", *flag, "pool7.yaml"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[0] == WARNING.replace("warning[W100]", "error[W100]")
-    assert err.splitlines()[-1] == "attngen: 1 error"
+    assert err.splitlines()[-1] == "attngen: 1 error in pool7.yaml"
 
 
 def test_build_warns_writes_and_exits_0_but_not_with_w_error(work, capsys):

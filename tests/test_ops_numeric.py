@@ -52,6 +52,8 @@ def make(shape, dtype, positive):
         return torch.randint(-3, 4, dims)
     if dtype == "bool":
         return torch.rand(dims) > 0.5
+    if dtype == "complex":
+        return torch.randn(dims, dtype=torch.complex128)
     x = torch.randn(dims, dtype=torch.float64)
     return x.abs() + 0.1 if positive else x
 
@@ -137,6 +139,12 @@ ELEMENTWISE = [
     ("{op: sqrt, in: x}", lambda m, x: torch.sqrt(x), "long", False),
     ("{op: exp, in: x}", lambda m, x: torch.exp(x), "bool", False),
     ("{op: abs, in: x}", lambda m, x: torch.abs(x), "long", False),
+    # a complex input (`dtype: complex`): abs is its magnitude, a float tensor
+    ("{op: abs, in: x}", lambda m, x: torch.sqrt(x.real ** 2 + x.imag ** 2), "complex", False),
+    ("{op: sqrt, in: x}", lambda m, x: torch.sqrt(x), "complex", False),
+    ("{op: exp, in: x}", lambda m, x: torch.exp(x.real) * torch.polar(torch.ones_like(x.real),
+                                                                     x.imag), "complex", False),
+    ("{op: pow, in: x, exponent: 2}", lambda m, x: x * x, "complex", False),
 ]
 
 
@@ -181,6 +189,12 @@ REDUCTIONS = [
     ("{op: logsumexp, in: x, dim: 1}", lambda m, x: torch.logsumexp(x, 1), "long"),
     ("{op: amax, in: x, dim: [1, 2]}", lambda m, x: torch.amax(x, (1, 2)), "long"),
     ("{op: amax, in: x, dim: -1}", lambda m, x: x.any(-1), "bool"),
+    # of a complex input: a mean stays complex, a spread or a norm is real
+    ("{op: std, in: x, dim: -1}", lambda m, x: torch.sqrt(
+        (x - x.mean(-1, keepdim=True)).abs().square().sum(-1) / 4), "complex"),
+    ("{op: norm, in: x, dim: [2, 3]}", lambda m, x: x.abs().square().sum((2, 3)).sqrt(),
+     "complex"),
+    ("{op: mean, in: x, dim: 1}", lambda m, x: x.sum(1) / 6, "complex"),
 ]
 
 

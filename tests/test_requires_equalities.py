@@ -205,19 +205,18 @@ def test_no_equality_hint_where_the_dim_is_on_both_sides(tmp_path, capsys):
     assert code == 1 and "error[E400]" in err and "requires:" not in err, err
 
 
-def test_a_guard_over_an_int_param_decides_nothing(tmp_path, capsys):
-    """`k == 1 or nq == H * W` with k an int param: k may be 1 at run time, where forward
-    lets any nq through, so the equality cannot prove an add that runs whatever k is."""
-    text = MIXER.replace("  W: 5\n", "  W: 5\n  k: 3\n").replace(
+@pytest.mark.parametrize("k", ["3", "{default: 3, choices: [1, 3]}"])
+def test_a_guard_is_decided_per_configuration_int_or_choice(tmp_path, capsys, k):
+    """`k == 1 or nq == H * W` where the fold runs whatever k: configurations split on the
+    guard, an int param as a choice (tests/test_int_guards.py), so the fact holds where k
+    is 3 (for an int k: every k but 1), and where k is 1 the fold is E404 with the line
+    for that configuration only."""
+    text = MIXER.replace("  W: 5\n", f"  W: 5\n  k: {k}\n").replace(
         "  - nq == H * W\n", "  - k == 1 or nq == H * W\n")
-    code, err = run(capsys, "check", write(tmp_path, "int_guard.yaml", text))
+    code, err = run(capsys, "check", write(tmp_path, "guard.yaml", text))
     assert code == 1 and "error[E404]: node 'grid'" in err, err
-    structural = text.replace("  k: 3\n", "  k: {default: 3, choices: [1, 3]}\n")
-    code, err = run(capsys, "check", write(tmp_path, "choices_guard.yaml", structural))
-    # with k a choice the guard is decided per configuration: the fact holds where k is 3,
-    # and where k is 1 the fold is E404 with the line for that configuration only
-    assert code == 1 and "(when k=1)" in err and "requires: [k != 1 or nq == H*W]" in err, err
-    assert "(when k=3)" not in err, err
+    assert "(when k=1)" in err and "requires: [k != 1 or nq == H*W]" in err, err
+    assert "(when k=3)" not in err and "the same in" not in err, err
 
 
 # position biases sized for n tokens: the input must have N == n, written dim first

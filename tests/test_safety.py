@@ -757,7 +757,7 @@ def test_missing_file_exits_1_with_one_located_line(tmp_path, command):
     res = run_cli([command, missing])
     assert res.code == 1, res
     assert res.err.splitlines() == [f"{missing}: error[E500]: no such file or folder",
-                                    "attngen: 1 error"]
+                                    f"attngen: 1 error in {missing}"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

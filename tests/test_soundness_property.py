@@ -13,8 +13,10 @@ tensor (permute, transpose, slice, expand, a reordering rearrange, ...), its las
 dims (view, flatten, rearrange), so that a `view` torch refuses would fail at run time.
 """
 
+import random
 from pathlib import Path
 
+import attngen
 import pytest
 import yaml
 from attngen import emit, ops, strides, verify
@@ -24,9 +26,12 @@ from attngen.loader import Loader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 INPUTS = {"x": ["B", "c", "H", "W"], "s": ["B", "N", "c"]}
+# a third input for the complex draw: its first node reads it with an op that takes complex
+COMPLEX = {**INPUTS, "z": {"shape": ["B", "c", "H", "W"], "dtype": "complex"}}
 PARAMS = {"c": {"default": 4}, "k": {"default": 3}}
 INTS = [1, 2, 3, 4, "c", "k", "2 * c", "c // 2", "k // 2"]
 FLOATS = [0.0, 0.1, 0.5, 1.0, 2.0, 1e-5]
@@ -95,18 +100,21 @@ def _checks(folder: Path, doc: dict) -> bool:
     return True
 
 
-def _spec(graph: dict, output: str) -> dict:
-    return {"name": "Drawn", "params": PARAMS, "inputs": INPUTS, "graph": graph,
+def _spec(graph: dict, output: str, inputs: dict = INPUTS) -> dict:
+    return {"name": "Drawn", "params": PARAMS, "inputs": inputs, "graph": graph,
             "outputs": output}
 
 
 @st.composite
-def op_specs(draw, folder: Path, layout: bool = False) -> dict:
+def op_specs(draw, folder: Path, layout: bool = False, complex_input: bool = False) -> dict:
     """A spec document of 2-6 nodes over the registered ops, the last one its output. Each
     node is drawn until the spec up to it checks (at most ATTEMPTS times, else left out),
     so that most drawn specs pass `check` and the property is tested on them. With
-    `layout`, the first node is drawn from STRIDING and the last from MERGING."""
-    tensors = list(INPUTS)
+    `layout`, the first node is drawn from STRIDING and the last from MERGING; with
+    `complex_input`, the first node reads the complex input `z` with an op that takes it,
+    and the later nodes meet its complex result."""
+    inputs = COMPLEX if complex_input else INPUTS
+    tensors = list(inputs)
     graph: dict[str, dict] = {}
     last = ""
     size = draw(st.integers(2, 6))
@@ -114,6 +122,8 @@ def op_specs(draw, folder: Path, layout: bool = False) -> dict:
         pool = sorted(ops.REGISTRY)
         if layout and i in (0, size - 1):
             pool = STRIDING if i == 0 else MERGING
+        if complex_input and i == 0:
+            pool = COMPLEX_TAKERS
         for _ in range(ATTEMPTS):
             op = ops.REGISTRY[draw(st.sampled_from(pool))]
             name = f"n{i}"
@@ -122,7 +132,7 @@ def op_specs(draw, folder: Path, layout: bool = False) -> dict:
             # mostly the tensor just made, so that chains grow; always for the last of
             # `layout`, which merges what the chain made
             pick = st.one_of(st.just(tensors[-1]), st.sampled_from(tensors))
-            if layout and i == size - 1:
+            if (layout and i == size - 1) or (complex_input and i == 0):
                 pick = st.just(tensors[-1])
             node: dict = {"op": op.name, "in": [draw(pick) for _ in range(count)]}
             for arg in op.args:
@@ -133,13 +143,14 @@ def op_specs(draw, folder: Path, layout: bool = False) -> dict:
             produced = [name]
             if op.multi_output:
                 produced = node["out"] = [f"{name}_{j}" for j in range(2)]
-            if _checks(folder, _spec({**graph, name: node}, produced[0])):
+            if _checks(folder, _spec({**graph, name: node}, produced[0], inputs)):
                 graph[name] = node
                 tensors += produced
                 last = produced[0]
                 break
-    return _spec(graph, last or "x") if graph else _spec({"n0": {"op": "relu", "in": "x"}},
-                                                         "n0")
+    if not graph:
+        return _spec({"n0": {"op": "relu", "in": "x"}}, "n0", inputs)
+    return _spec(graph, last or "x", inputs)
 
 
 ATTEMPTS = 4
@@ -148,6 +159,8 @@ ATTEMPTS = 4
 STRIDING = sorted(name for name, op in ops.REGISTRY.items()
                   if op.layout == ops.STRIDED or callable(op.layout))
 MERGING = ["view"] * 3 + ["flatten", "rearrange"]  # mostly view, the one torch may refuse
+COMPLEX_TAKERS = sorted(name for name, op in ops.REGISTRY.items()
+                        if "complex" in op.dtype.allowed(0))
 MERGED = [[-1], ["B", -1], [-1, "c"], [-1, "W"], ["B", -1, "W"], ["B", "c", -1], [-1, 1]]
 
 
@@ -175,14 +188,34 @@ def _holds(folder: Path, doc: dict, tally: Tally) -> None:
     report = verify.verify(checked, n_samples=2, export=False)
     assert not report.errors, yaml.safe_dump(doc, sort_keys=False) + "\n".join(
         d.format() for d in report.errors)
+    # verify compares shapes; the output's dtype family must be the checker's too, at a
+    # sample inside the spec's domain (where its rules hold, as verify's are)
+    spec = checked.spec
+    for sample in verify.draw_samples(spec, 4, random.Random(0)):
+        try:
+            verify.spec_shapes(spec, checked.order, sample)
+        except SpecError:
+            continue
+        with torch.no_grad():
+            got = attngen.compile(checked)(**sample.params)(**verify.make_inputs(spec, sample))
+        want = checked.outputs[spec.outputs[0].name]
+        assert _family(got.dtype) == want.dtype, yaml.safe_dump(doc, sort_keys=False)
+        break
 
 
-def _run(folder: Path, profile: settings, share: float, layout: bool = False) -> Tally:
+def _family(dtype) -> str:
+    if dtype == torch.bool:
+        return "bool"
+    return "complex" if dtype.is_complex else "float" if dtype.is_floating_point else "int"
+
+
+def _run(folder: Path, profile: settings, share: float, layout: bool = False,
+         complex_input: bool = False) -> Tally:
     tally = Tally()
     asked = max(1, round(share * profile.max_examples))
 
     @settings(profile, max_examples=asked)
-    @given(doc=op_specs(folder, layout))
+    @given(doc=op_specs(folder, layout, complex_input))
     def case(doc):
         _holds(folder, doc, tally)
 
@@ -219,3 +252,14 @@ def test_views_after_strided_tensors_hold_at_runtime_long(tmp_path):
     tally = _run(tmp_path, settings.get_profile("slow"), SHARE, layout=True)
     assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
     assert tally.reshaped >= 0.2 * tally.checked, f"{tally.reshaped} of {tally.checked}"
+
+
+def test_checked_specs_with_a_complex_input_hold_at_runtime(tmp_path):
+    tally = _run(tmp_path, settings.default, SHARE / 2, complex_input=True)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+
+
+@pytest.mark.slow
+def test_checked_specs_with_a_complex_input_hold_at_runtime_long(tmp_path):
+    tally = _run(tmp_path, settings.get_profile("slow"), SHARE / 2, complex_input=True)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"

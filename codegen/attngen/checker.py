@@ -32,6 +32,7 @@ from .names import check_file_names
 from .ops.ctx import Shape
 from .overlap import check_in_place
 from .prover import HintScope, Prover, requirement_rewrites, valid_samples
+from .recovery import run_all
 from .results import LAYER, Checked, ValueShape
 from .strides import merging_views
 
@@ -146,12 +147,14 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         for name, value in inference.values.items():
             # bind_inputs() with no values given binds every input to its tuple of dims
             result.inputs.setdefault(name, cast(Shape, value))
-        inference.run()
+        found = run_all(inference)  # every node that can be inferred, not just the first
     except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
         node = inference.current
         where = f"node '{node.name}': " if node is not None else ""
         raise error(node.loc if node is not None else spec.loc, OVER_BUDGET,
                     where + str(exc) + config_text(config)) from None
+    if found:  # the outputs and the rest are checked once every node has a shape
+        raise SpecError(found)
     active_outputs = [o.name for o in spec.outputs if inference.active(o.when)]
     if not active_outputs:
         raise error(

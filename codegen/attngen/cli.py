@@ -41,6 +41,7 @@ from .errors import (
     SpecError,
     did_you_mean,
     one_line,
+    report,
     visible,
 )
 from .loader import Loader, real_path
@@ -104,10 +105,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except SpecError as exc:
-        for d in exc.diagnostics:
-            print(d.format(), file=sys.stderr)
-        n = len(exc.diagnostics)
-        print(f"attngen: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        for line in report(exc.diagnostics):
+            print(line, file=sys.stderr)
         return EXIT_ERRORS
     except RenderError as exc:
         print(f"attngen: error: {exc}", file=sys.stderr)
@@ -168,8 +167,8 @@ def cmd_build(args) -> int:
     if not failed:
         return code
     for problem in failed.values():  # each failing spec's diagnostics, then one summary line
-        for d in problem.diagnostics:
-            print(d.format(), file=sys.stderr)
+        for line in report(problem.diagnostics):
+            print(line, file=sys.stderr)
     names = ", ".join(str(p) for p in failed)
     did = "checked" if args.check else "built"
     print(f"attngen: {did} {len(paths) - len(failed)} of {len(paths)} specs; {len(failed)} "

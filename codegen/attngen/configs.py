@@ -13,23 +13,31 @@ tried satisfy is excluded (the default combination is always checked: E405 if it
 A `when:` that reads an int param (`when: ratio > 1`) is decided by the param's value, so
 the default alone would check one branch: each combination of the truth values of the
 `when:` conditions that some values of those params give (satisfying `requires`) adds a
-configuration with them pinned to the values found nearest their defaults (branches).
+configuration with them pinned to the values found nearest their defaults (branches). The
+guards of equality facts (`ratio == 1` of `ratio == 1 or nq == H * W`) are split on alike.
+A configuration stands for every value of its int params that gives each condition its
+truth value (its region): they stay symbols (a pinned one with the pinned value as its
+sample value), its samples are drawn in the region, and a guard is decided there.
 """
 
 from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Iterable
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
+
+import sympy
 
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr
+from .facts import guards
 from .loops import bounds
 from .model import Param, Seq, Spec, cases_of, unwrapped
 
 MAX_CONFIGS = 64
+T = TypeVar("T")
 
 
 def structural_params(spec: Spec) -> list[str]:
@@ -37,10 +45,10 @@ def structural_params(spec: Spec) -> list[str]:
     return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
 
 
-def _structural(spec: Spec) -> list[dict[str, object]]:
-    """Every combination of structural param values that `requires` allows, the default one
-    first, each with the int params pinned that it needs to satisfy `requires` (module
-    docstring)."""
+def _structural(spec: Spec, reqs: list[Expr]) -> list[dict[str, object]]:
+    """Every combination of structural param values that `reqs` (the requirements over
+    params and lets) allow, the default one first, each with the int params pinned that it
+    needs to satisfy them (module docstring)."""
     names = structural_params(spec)
     domains: list[list[object]] = []
     for n in names:
@@ -52,7 +60,6 @@ def _structural(spec: Spec) -> list[dict[str, object]]:
     if len(configs) > MAX_CONFIGS:
         raise error(spec.loc, BAD_VALUE, f"{len(configs)} configurations of bool/choices params "
                     f"(at most {MAX_CONFIGS} are checked)")
-    reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
     if not reqs:
         return configs
     # the default configuration is always checked: if it breaks `requires`, that is E405
@@ -77,15 +84,11 @@ def _satisfying(spec: Spec, reqs: list[Expr], config: dict[str, object]
     if not failing:
         return config
     ints = _int_params(spec, _reads(spec, {n for r in failing for n in r.names}))
-    domains = [_candidates(cast(int, p.sample), _reading(spec, failing, p.name)) for p in ints]
-    for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
-        pinned = {p.name: v for p, v in zip(ints, values, strict=True) if v != p.sample}
-        try:
-            env = param_env(spec, {**config, **pinned}, symbolic=False).val
-            if pinned and all(r.value(env) for r in reqs):
-                return {**config, **pinned}
-        except (SpecError, ZeroDivisionError, ValueError, TypeError):
-            continue
+    for pinned, held in _pinned_candidates(
+            spec, config, ints, failing,
+            lambda pinned, env: bool(pinned) and all(r.value(env) for r in reqs)):
+        if held:
+            return {**config, **pinned}
     return None
 
 
@@ -96,31 +99,33 @@ def _int_params(spec: Spec, names: set[str]) -> list[Param]:
             and p.name in names and type(p.sample) is int]
 
 
+def split_params(spec: Spec) -> list[str]:
+    """The params whose values configurations split on: the structural params, and the int
+    params (over the values that give each of their conditions one truth value, region)."""
+    return [*structural_params(spec), *(p.name for p in _int_params(spec, set(spec.params)))]
+
+
 def configurations(spec: Spec) -> list[dict[str, object]]:
     """Every combination of structural param values that `requires` allows, the default
-    one first, each followed by the branches its `when:` conditions over int params can
-    take besides its own (module docstring)."""
-    configs = _structural(spec)
-    conds = _conditions(spec)
+    one first, each followed by the branches its `when:` conditions (and guards) over int
+    params can take besides its own (module docstring)."""
+    reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
+    configs = _structural(spec, reqs)
+    conds = conditions(spec)
     ints = _int_params(spec, {n for c in conds for n in _reads(spec, c.names)})
     if not ints:
         return configs
-    reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
-    reading = [_reading(spec, conds, p.name) for p in ints]
+
+    def branch(pinned: dict[str, object], env: dict[str, object]) -> tuple[bool, ...] | None:
+        if pinned and not all(r.value(env) for r in reqs):
+            return None
+        return tuple(bool(c.value(env)) for c in conds)
+
     out: list[dict[str, object]] = []
     for config in configs:
-        # a param the configuration pins (to satisfy `requires`) starts from that value
-        base = [cast(int, config.get(p.name, p.sample)) for p in ints]
-        domains = [_candidates(b, exprs) for b, exprs in zip(base, reading, strict=True)]
-        seen: set[tuple[object, ...]] = set()
-        for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
-            pinned = {p.name: v for p, v, b in zip(ints, values, base, strict=True) if v != b}
-            try:
-                env = param_env(spec, {**config, **pinned}, symbolic=False).val
-                if pinned and not all(r.value(env) for r in reqs):
-                    continue
-                truth = tuple(bool(c.value(env)) for c in conds)
-            except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        seen: set[tuple[bool, ...]] = set()
+        for pinned, truth in _pinned_candidates(spec, config, ints, conds, branch):
+            if truth is None:
                 if not pinned:  # the configuration itself is checked whatever its values
                     out.append(config)
                 continue
@@ -134,11 +139,35 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
     return out
 
 
+def _pinned_candidates(
+        spec: Spec, config: dict[str, object], ints: list[Param], exprs: list[Expr],
+        judge: Callable[[dict[str, object], dict[str, object]], T],
+) -> Iterator[tuple[dict[str, object], T | None]]:
+    """The candidate search of _satisfying and of branches: for each combination of values
+    of the int params `ints` (_candidates: from their values in `config` outward, by the
+    numbers `exprs` compare with; at most MAX_BRANCH_TRIES), the params it pins (those
+    that differ from `config`'s values) and `judge(pinned, values of params and lets)`,
+    None where that cannot be evaluated."""
+    base = [cast(int, config.get(p.name, p.sample)) for p in ints]
+    domains = [_candidates(b, _reading(spec, exprs, p.name)) for b, p in zip(base, ints,
+                                                                            strict=True)]
+    for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
+        pinned: dict[str, object] = {p.name: v for p, v, b in zip(ints, values, base,
+                                                                  strict=True) if v != b}
+        try:
+            result: T | None = judge(pinned, param_env(spec, {**config, **pinned},
+                                                       symbolic=False).val)
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            result = None
+        yield pinned, result
+
+
 MAX_BRANCH_TRIES = 4096  # combinations of int param values tried per configuration
 
 
-def _conditions(spec: Spec) -> list[Expr]:
-    """Every `when:` of a spec: of its nodes, cases, `seq:` layers and outputs."""
+def conditions(spec: Spec) -> list[Expr]:
+    """Every `when:` of a spec (of its nodes, cases, `seq:` layers and outputs) and every
+    guard of an equality fact (facts.guards): what a configuration decides."""
     conds = [o.when for o in spec.outputs]
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
@@ -146,7 +175,8 @@ def _conditions(spec: Spec) -> list[Expr]:
             form = unwrapped(body.form)
             if isinstance(form, Seq):
                 conds += [item.when for item in form.items]
-    return [c for c in conds if c is not None]
+    conds += guards(spec)
+    return list(dict.fromkeys(c for c in conds if c is not None))  # once each (by text)
 
 
 def _reads(spec: Spec, names: Iterable[str]) -> set[str]:
@@ -192,6 +222,41 @@ def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:
         return True
 
 
+def region(spec: Spec, env: Env) -> list[tuple[Expr, bool]]:
+    """The conditions (`when:`, guards) that read an int param `env` keeps a symbol, each
+    with its truth value at `env`'s values: the configuration stands for the values of
+    those params that give each condition that truth value, and its samples are drawn
+    there (prover.valid_samples)."""
+    symbolic = {n for n in spec.params if getattr(env.sym.get(n), "is_Symbol", False)}
+    out = []
+    for c in conditions(spec):
+        if _reads(spec, c.names) & symbolic:
+            try:
+                out.append((c, bool(c.value(env.val))))
+            except (SpecError, ZeroDivisionError, ValueError, TypeError):
+                continue  # decides nothing here (nor does it as a guard: facts.py)
+    return out
+
+
+def branch_truths(spec: Spec, env: Env) -> dict[Any, bool]:
+    """The conditions of region(spec, env) in sympy form (over `env.sym`), each with its
+    truth value: a Piecewise whose condition is one of them (`nk if ratio == 1 else h_r *
+    w_r` beside `when: ratio == 1`) takes that branch everywhere the configuration stands
+    for."""
+    out = {}
+    for c, truth in region(spec, env):
+        try:
+            cond = c.sympy(env.sym)
+        except SpecError:
+            continue
+        if not isinstance(cond, sympy.logic.boolalg.Boolean):
+            cond = sympy.Ne(cond, 0)  # a number's truthiness, as Expr.sympy reads `t if t % 2`
+        if isinstance(cond, (sympy.core.relational.Relational,
+                             sympy.logic.boolalg.BooleanFunction)):
+            out[cond] = truth
+    return out
+
+
 def config_text(config: dict[str, object]) -> str:
     """` (when level=1, rfb=True)`: the suffix of a message about one configuration."""
     return f" (when {', '.join(f'{k}={v!r}' for k, v in config.items())})" if config else ""
@@ -203,27 +268,41 @@ class Env:
     def __init__(self) -> None:
         self.sym: dict[str, Any] = {}  # sympy values (sympy is untyped), or the value itself
         self.val: dict[str, object] = {}
+        # the conditions over int param symbols the configuration decides (branch_truths)
+        self.truths: dict[Any, bool] = {}
 
     def child(self) -> Env:
         env = Env()
-        env.sym, env.val = dict(self.sym), dict(self.val)
+        env.sym, env.val, env.truths = dict(self.sym), dict(self.val), self.truths
         return env
+
+    def decided(self, value: Any) -> Any:
+        """`value` with each Piecewise condition that `truths` decides replaced by its truth
+        value (`nk if ratio == 1 else h_r * w_r` is h_r * w_r where ratio > 1)."""
+        if self.truths and getattr(value, "has", None) and value.has(sympy.Piecewise):
+            return value.xreplace(self.truths)
+        return value
 
 
 def param_env(spec: Spec, config: dict[str, object], *, symbolic: bool = True) -> Env:
     """A spec's params and lets in one configuration (int params as symbols unless not
-    `symbolic`)."""
+    `symbolic`, the value a configuration pins one to its value in `val`: the symbol
+    stands for every value of its region)."""
     env = Env()
     fixed = bounds(spec) if symbolic else frozenset()  # range bounds: at their defaults
     for p in spec.params.values():
         value = config.get(p.name, p.sample)
         env.val[p.name] = value
-        if symbolic and p.type == "int" and p.name not in config and isinstance(value, int) \
+        if symbolic and p.type == "int" and not p.choices and type(value) is int \
                 and p.name not in fixed:
             env.sym[p.name] = dim_symbol(p.name, positive=value > 0)
         else:
             env.sym[p.name] = value
     add_lets(spec, env)
+    if symbolic:
+        env.truths = branch_truths(spec, env)
+        for let in spec.lets.values():
+            env.sym[let.name] = env.decided(env.sym[let.name])
     return env
 
 

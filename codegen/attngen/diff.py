@@ -33,6 +33,7 @@ def _input(inp) -> str:
     if inp.items is not None:
         return "[" + ", ".join(f"{i.name}: {_input(i)}" for i in inp.items) + "]"
     text = "[" + ", ".join(d.text for d in inp.shape) + "]"
+    text += f" {inp.dtype}" if inp.dtype != "float" else ""
     return text + (" (optional)" if inp.optional else "")
 
 

@@ -175,7 +175,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
     checked, spec = page.checked, page.spec
     rows = []
     for name, inp in spec.sources().items():
-        rows.append([code(name), "input", code(checked.shape_text(name)), "", text(inp.doc)])
+        rows.append([code(name), "input", code(checked.shape_text(name, dtype=True)), "",
+                     text(inp.doc)])
     for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
         what = code(call_label(body, spec))
@@ -186,15 +187,15 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
-        shape = (checked.shape_text(name) if not node.out
-                 else ", ".join(checked.shape_text(o) for o in node.out))
+        shape = (checked.shape_text(name, dtype=True) if not node.out
+                 else ", ".join(checked.shape_text(o, dtype=True) for o in node.out))
         params = shown_params(spec, node, body, values)
         rows.append([code(label), what, code(shape), f"{params:,}" if params else "",
                      text(node.doc)])
     for o in spec.outputs:
         when = f" if {code(o.when.text)}" if o.when is not None else ""
         rows.append([code(f"return {o.name}"), "output" + when,
-                     code(checked.shape_text(o.name)), "", ""])
+                     code(checked.shape_text(o.name, dtype=True)), "", ""])
     return rows
 
 

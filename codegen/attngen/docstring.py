@@ -6,7 +6,7 @@ from __future__ import annotations
 from .dims import fmt_shape
 from .names import FACTORY_PARAMS
 from .pytext import doc_entry, doc_line, doc_text, literal
-from .results import Checked
+from .results import Checked, dtype_of
 from .shape_comments import spec_shape
 
 
@@ -35,19 +35,25 @@ def class_docstring(checked: Checked) -> str:
                 shown = checked.shape_text(item.name)
                 if len(checked.configs) > 1:
                     shown = spec_shape(spec, item.name) or shown
-                shapes.append(f"    {name}[{item.name}]: {shown}")
+                shapes.append(f"    {name}[{item.name}]: {shown}{_dtype(checked, item.name)}")
         else:
             opt = " (optional)" if inp.optional else ""
             shown = checked.shape_text(name)
             if len(checked.configs) > 1:
                 shown = spec_shape(spec, name) or shown
-            shapes.append(f"    {name}{opt}: {shown}")
+            shapes.append(f"    {name}{opt}: {shown}{_dtype(checked, name)}")
     for o in spec.outputs:
         when = f" (if {o.when.text})" if o.when is not None else ""
         if o.name in checked.outputs:
             shown = fmt_shape(checked.outputs[o.name])
             if len(checked.configs) > 1:
                 shown = spec_shape(spec, o.name) or shown
-            shapes.append(f"    returns {o.name}{when}: {shown}")
+            shapes.append(f"    returns {o.name}{when}: {shown}{_dtype(checked, o.name)}")
     parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
     return "\n\n".join(parts)
+
+
+def _dtype(checked: Checked, name: str) -> str:
+    """` bool` after a tensor's shape where its dtype family is not float."""
+    family = dtype_of(checked.value(name))
+    return f" {family}" if family not in (None, "float") else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -170,6 +171,28 @@ def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+MAX_SHOWN = 20  # errors printed per run; the rest are counted ("and 3 more")
+
+
+def report(diagnostics: Iterable[Diagnostic], limit: int = MAX_SHOWN) -> list[str]:
+    """Diagnostics as the CLI prints them: each once, in file:line:col order, the first
+    `limit`, then a line counting the rest, then a count line naming the files."""
+    found = sorted(dict.fromkeys(diagnostics), key=lambda d: d.loc)
+    lines = [d.format() for d in found[:limit]]
+    if len(found) > limit:
+        lines.append(f"attngen: ... and {len(found) - limit} more "
+                     f"error{'s' if len(found) - limit != 1 else ''} (not shown)")
+    return [*lines, count_line(found)] if found else lines
+
+
+def count_line(found: list[Diagnostic]) -> str:
+    """`attngen: 3 errors in specs/x.yaml`, or per file where they are in several."""
+    files = Counter(d.loc.file for d in found)
+    where = f" in {next(iter(files))}" if len(files) == 1 else ": " + ", ".join(
+        f"{n} in {file}" for file, n in files.items())
+    return f"attngen: {len(found)} error{'s' if len(found) != 1 else ''}{where}"
 
 
 class Collector:

@@ -2,8 +2,10 @@
 
 `nq == H * W` states an equality; `ratio == 1 or nq == H * W` states it where its guards
 (the other operands of `or`) are false, decided with the configuration's values of the
-bool/`choices` params (prover.guard_values): a guard over another param decides
-nothing, and its fact is not used. Each fact is solved for one symbol (an input dim
+bool/`choices` and int params (prover.guard_values). A guard over an int param is one of
+the conditions configurations split on (guards, configs.region), so its truth is the
+same over every value the configuration's samples take; a guard over any other param
+decides nothing, and its fact is not used. Each fact is solved for one symbol (an input dim
 first, with coefficient 1 where one has it) and becomes a substitution `nq -> H*W`.
 Every fact is enforced where the module runs: one that names an input dim by the
 generated `forward`, one over params by the constructor.
@@ -35,6 +37,33 @@ def active_equalities(spec: Spec, values: Mapping[str, object]) -> list[tuple[Ex
         for lhs, rhs in _equalities(req.tree, req, values):
             out.append((_sub(lhs, req), _sub(rhs, req)))
     return out
+
+
+def guards(spec: Spec) -> list[Expr]:
+    """The guards of the guarded equality facts: each operand of an `or` (within `and`s)
+    over params and lets only, beside one operand that states an equality (`ratio == 1`
+    of `ratio == 1 or nq == H * W`)."""
+    known = set(spec.params) | set(spec.lets)
+    out: list[Expr] = []
+    for req in spec.requires:
+        todo = [req.tree]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                todo += node.values
+            elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+                operands = [_sub(v, req) for v in node.values]
+                rest = [e for e in operands if not e.names <= known]
+                if len(rest) == 1 and _states_equality(rest[0].tree):
+                    out += [e for e in operands if e.names <= known]
+                    todo.append(rest[0].tree)
+    return out
+
+
+def _states_equality(node: ast.expr) -> bool:
+    return any(isinstance(n, ast.Compare) and isinstance(n.ops[0], ast.Eq)
+               and not (isinstance(n.left, ast.BinOp) and isinstance(n.left.op, ast.Mod))
+               for n in ast.walk(node))
 
 
 def _sub(node: ast.expr, req: Expr) -> Expr:

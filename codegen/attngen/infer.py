@@ -27,6 +27,7 @@ from .expr import Expr, entries_text, frozen_value
 from .graph import forward_order, producers
 from .loops import binding, bounds, items_of, list_hint, zip_tensors
 from .model import (
+    DTYPE_FAMILIES,
     Callee,
     Cases,
     FunctionOp,
@@ -47,11 +48,8 @@ from .model import (
 )
 from .ops.ctx import ShapeFail
 from .prover import Prover
-from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text
+from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text, with_dtypes
 from .shape_ctx import ProverCtx, check_requirements
-
-# an input's `dtype:` -> its dtype family (ops.DTYPES)
-INPUT_DTYPES = {"float": "float", "bool": "bool", "long": "int"}
 
 # The node budget: the nodes one check infers, in all its configurations, a sub-spec's
 # nodes counted at every `use:` and every `each` item (`each` x `use:` x depth), whether
@@ -92,7 +90,7 @@ class Inference:
     def sym(self, expr: Expr, extra: dict | None = None):
         env = self.env.sym if not extra else {**self.env.sym, **extra}
         check_names(expr, env)
-        return expr.sympy(env)
+        return self.env.decided(expr.sympy(env))
 
     def concrete(self, expr: Expr, extra: dict | None = None):
         env = self.env.val if not extra else {**self.env.val, **extra}
@@ -192,7 +190,7 @@ class Inference:
                     dims.append(self.env.sym[d.text])
                 else:
                     dims.append(self._dim_value(d, self.sym(d)))
-            dtype = INPUT_DTYPES[inp.dtype]
+            dtype = DTYPE_FAMILIES[inp.dtype]
             if given is not None:
                 got = dtype_of(given[name])
                 if got is not None and got != dtype:
@@ -220,23 +218,27 @@ class Inference:
 
     # nodes
     def run(self):
-        prod = self.prod
+        """Every node in forward order; the first error raises (recovery.py goes on)."""
         for name in self.order:
-            node = self.spec.nodes[name]
-            if not self.active(node.when):
-                continue
-            if is_declaration(node):
-                self.values[name] = LAYER  # owned here, called by `apply:` nodes
-                continue
-            if isinstance(node.form, Cases):
-                chosen = [c for c in node.form.cases if self.active(c.when)]
-                if len(chosen) != 1:
-                    count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
-                    raise error(node.loc, BAD_ARGUMENTS, f"node '{name}': {count}, exactly "
-                                "one must" + config_text(self.config))
-                self.node(node, chosen[0], prod)
-            else:
-                self.node(node, node, prod)
+            self.step(name)
+
+    def step(self, name: str):
+        """Infer one node (nothing if its `when` is false)."""
+        node = self.spec.nodes[name]
+        if not self.active(node.when):
+            return
+        if is_declaration(node):
+            self.values[name] = LAYER  # owned here, called by `apply:` nodes
+            return
+        if isinstance(node.form, Cases):
+            chosen = [c for c in node.form.cases if self.active(c.when)]
+            if len(chosen) != 1:
+                count = "no case applies" if not chosen else f"{len(chosen)} cases apply"
+                raise error(node.loc, BAD_ARGUMENTS, f"node '{name}': {count}, exactly "
+                            "one must" + config_text(self.config))
+            self.node(node, chosen[0], self.prod)
+        else:
+            self.node(node, node, self.prod)
 
     def fetch(self, ref, node: Node):
         owner = self.prod[ref.name]
@@ -306,7 +308,7 @@ class Inference:
                 ) from None
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
-            out = _with_dtypes(self.check_annotation(node, body, out, annotation), out)
+            out = with_dtypes(self.check_annotation(node, body, out, annotation), out)
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
                 raise error(
@@ -390,7 +392,7 @@ class Inference:
                 return self.call(body.form, ins, {}, body)
             case TensorDecl(kind, shape, dtype=dtype):  # made in __init__ from params and lets
                 out = TensorType([self._dim_value(d, self.sym(d)) for d in shape],
-                                 INPUT_DTYPES[dtype])
+                                 DTYPE_FAMILIES[dtype])
                 self.ctx.sizes(out, f"{kind} '{node.name}'")
                 return out
             case Cases():
@@ -420,7 +422,7 @@ class Inference:
                     shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
                         rule = self.rule_of_item(item)
-                        shape = _with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
+                        shape = with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
                                                         shape, item.shape, rule, names), shape)
                 return shape
             case LayerOp() | FunctionOp() | SubSpec():
@@ -588,12 +590,3 @@ def _call_key(sub: Spec, env: Env, ins):
                                         for n in sub.params), frozen_value(ins), dtypes)
     except TypeError:
         return None
-
-
-def _with_dtypes(shapes, typed):
-    """Shapes in an annotation's terms (unify's result) with the dtypes of `typed`, the
-    inferred values they replace (a shape, a list of shapes)."""
-    if isinstance(shapes, list):
-        return [_with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
-    dtype = dtype_of(typed)
-    return TensorType(shapes, dtype) if dtype is not None else shapes

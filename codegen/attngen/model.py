@@ -16,6 +16,10 @@ from .errors import Loc
 from .expr import Expr
 
 REQUIRED = object()  # marker: a constructor parameter without default
+# an input's `dtype:` word -> the dtype family the checker follows (ops.DTYPES): `float` and
+# `complex` in the module's precision (torch.float32 / torch.complex64 by default), `long`
+# torch.int64, `bool` torch.bool
+DTYPE_FAMILIES = {"float": "float", "bool": "bool", "long": "int", "complex": "complex"}
 
 @dataclass
 class Param:
@@ -50,7 +54,7 @@ class Input:
     loc: Loc
     shape: list[Expr] | None = None  # None for a list input
     optional: bool = False
-    dtype: str = "float"
+    dtype: str = "float"  # a key of DTYPE_FAMILIES
     items: list[Input] | None = None  # a list input: named tensors, unpacked in forward
     doc: str = ""
 

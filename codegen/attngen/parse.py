@@ -30,7 +30,17 @@ from .errors import (
 from .expr import CONSTANTS, FUNCTIONS, Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of, text_of
 from .graph import check_optional_reads, check_unique_names
-from .model import REQUIRED, InitRule, Input, Let, Output, Param, Spec, dim_names
+from .model import (
+    DTYPE_FAMILIES,
+    REQUIRED,
+    InitRule,
+    Input,
+    Let,
+    Output,
+    Param,
+    Spec,
+    dim_names,
+)
 from .names import check_class_name, check_identifier
 from .parse_nodes import SubSpecs, parse_graph
 from .parse_tensors import INIT_NONLINEARITY, init_number
@@ -41,7 +51,7 @@ TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requir
 PARAM_KEYS = ("type", "default", "doc", "choices", "example")
 INPUT_KEYS = ("shape", "optional", "dtype", "items", "doc")
 PARAM_TYPES = ("int", "float", "bool", "str", "list", "any")
-DTYPES = ("float", "bool", "long")
+DTYPES = tuple(DTYPE_FAMILIES)  # an input's `dtype:` words
 INIT_KEYS = ("op", "weight", "bias", "std", "mean", "mode", "nonlinearity", "value")
 INIT_WEIGHT = ("normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal",
                "constant", "zeros", "ones")

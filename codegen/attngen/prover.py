@@ -16,7 +16,7 @@ from typing import Any, TypeAlias, cast
 import sympy
 
 from . import algebra, exact
-from .configs import Env, structural_params
+from .configs import Env, region, split_params
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
 from .facts import equality_hint, equality_rewrites
@@ -347,10 +347,12 @@ def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dic
 
 
 def guard_values(spec: Spec, env: Env) -> dict[str, object]:
-    """The values that decide a fact's guards: the configuration's bool/`choices` params
-    and the lets over them only. Any other param may take another value at run time (an
-    int param is any size), so a guard over it decides nothing: its fact is not used."""
-    values = {n: env.val[n] for n in structural_params(spec) if n in env.val}
+    """The values that decide a fact's guards: the configuration's bool/`choices` and int
+    params and the lets over them only. An int param may take another value at run time,
+    but a guard over it is a condition the configuration splits on (configs.region): it
+    has this truth value for every value the configuration stands for, and its samples
+    are drawn there. Any other param (a float) decides nothing: its fact is not used."""
+    values = {n: env.val[n] for n in split_params(spec) if n in env.val}
     for let in spec.lets.values():
         if let.name in env.val and let.expr.names <= values.keys():
             values[let.name] = env.val[let.name]
@@ -370,12 +372,14 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                                            requires=[req]), env, dims) for req in spec.requires]
     equal = equality_rewrites(spec, guard_values(spec, env), {
         **{str(d): d for d in dims}, **env.sym}, dims)
+    decided = region(spec, env)
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
         for name, sym in params:
-            # a symbol stands for an int param with an int value (configs.param_env)
-            default = cast(int, spec.params[name].sample)
+            # a symbol stands for an int param with an int value (configs.param_env), the
+            # configuration's (a default, or the value it pins)
+            default = cast(int, env.val[name])
             if attempts == 1:
                 values[name] = default
             else:
@@ -395,7 +399,7 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                                            else rng.randint(1, 8))
                 target = to_number(expr.xreplace(sub))
                 if attempts == 1 and str(sym) in spec.params:
-                    continue  # keep the defaults as they are (input dims have none)
+                    continue  # keep the configuration's values (input dims have none)
                 assert target is not None  # every symbol of the rewrite has a value: a number
                 values[str(sym)] = int(target)
         for sym, expr in equal.items():  # and equality facts (each free of those it sets)
@@ -405,11 +409,15 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                                              for s in expr.free_symbols if str(s) in values}))
             if isinstance(value, int) and value >= 1:
                 values[str(sym)] = value
-        val_env = {**env.val, **values}
+        val_env: dict[str, object] = {**env.val, **values}
         try:
+            for let in spec.lets.values():  # at this sample's params
+                val_env[let.name] = let.expr.value(val_env)
             if not all(req.value(val_env) for req in spec.requires):
                 continue
-        except SpecError:
+            if any(bool(c.value(val_env)) != truth for c, truth in decided):
+                continue  # another configuration's values
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
         symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
         drawn += 1

@@ -40,6 +40,15 @@ def dtype_of(value: object) -> str | None:
     return value.dtype if isinstance(value, TensorType) else None
 
 
+def with_dtypes(shapes, typed):
+    """Shapes in an annotation's terms (the checker's unify) with the dtypes of `typed`,
+    the inferred values they replace (a shape, a list of shapes)."""
+    if isinstance(shapes, list):
+        return [with_dtypes(s, t) for s, t in zip(shapes, typed, strict=False)]
+    dtype = dtype_of(typed)
+    return TensorType(shapes, dtype) if dtype is not None else shapes
+
+
 def typed_text(value: ValueShape | None) -> str:
     """A value's shape with its dtype family unless that is float: `(B, h, nq, nk) bool`."""
     if value is None:

@@ -267,6 +267,8 @@ def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[tor
             return torch.randint(0, 2, shape)
         if inp.dtype == "bool":
             return torch.rand(shape) > 0.5
+        if inp.dtype == "complex":
+            return torch.randn(shape, dtype=torch.cfloat)
         return torch.randn(shape)
 
     args: dict[str, torch.Tensor | list[torch.Tensor] | None] = {}

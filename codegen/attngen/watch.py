@@ -24,7 +24,7 @@ from pathlib import Path
 import watchfiles
 
 from .build import artifacts, collect_specs, compile_spec, unique_files, write_atomic
-from .errors import SpecError
+from .errors import SpecError, report
 from .lanes import draw
 from .loader import Loader, real_path
 
@@ -86,10 +86,8 @@ class Watcher:
 
 
 def _print_errors(exc: SpecError) -> None:
-    for d in exc.diagnostics:
-        print(d.format(), file=sys.stderr)
-    n = len(exc.diagnostics)
-    print(f"attngen: {n} error{'s' if n != 1 else ''}", file=sys.stderr, flush=True)
+    for line in report(exc.diagnostics):
+        print(line, file=sys.stderr, flush=True)
 
 
 def watch_build(paths: list[str], out_dir: Path, *, svg: bool = True, spec_refs: bool = False,

@@ -52,4 +52,9 @@ CASES = [
      _inputs(3, 6, 3, 12, 2, 3, mask=True, weights=True)),
     # one head: no transform whatever apply_transform says
     (*_EMSA, (10, 5, 5, 1), {"H": 3, "W": 2, "ratio": 2}, _reducing(2, 10, 1, 3, 2, 2)),
+    # ratio is any int (ResT's are 1 to 8): 9 shrinks 10 x 12 to 1 x 2, 10 shrinks 11 x 21
+    # to 2 x 3
+    (*_EMSA, (8, 4, 4, 2), {"H": 10, "W": 12, "ratio": 9}, _reducing(2, 8, 2, 10, 12, 9)),
+    (*_EMSA, (8, 4, 4, 2), {"H": 11, "W": 21, "ratio": 10, "apply_transform": False},
+     _reducing(2, 8, 2, 11, 21, 10, mask=True, weights=True)),
 ]
