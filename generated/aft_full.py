@@ -84,10 +84,10 @@ class AFT_FULL(nn.Module):
         k_exp = torch.softmax(fc_k, dim=1)
         del fc_k
         kv = k_exp * fc_v
+        del fc_v
         if not self.simple:
             # exp(w[t, t']) / sum: over the keys t', per output token t
             w_exp = torch.softmax(self.position_biases, dim=1)
-        del fc_v
         # (n, n), (B, N, d_model) -> (B, 1 if simple else N, d_model)
         # (B, N, d_model) -> (B, 1 if simple else N, d_model) -- one sum shared by every token
         numerator = torch.matmul(w_exp, kv) if not self.simple else kv.sum(1, keepdim=True)

@@ -139,7 +139,6 @@ class CoordAtt(nn.Module):
         # (B, max(8, (inp // reduction)), H + W, 1)
         # -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1)
         y_h, y_w = torch.split(act, (H, W), dim=2)
-        del act
         # (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W)
         y_w_t = y_w.permute(0, 1, 3, 2)
         # (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1)
@@ -148,8 +147,9 @@ class CoordAtt(nn.Module):
         del conv_h
         # (B, max(8, (inp // reduction)), 1, W) -> (B, oup, 1, W)
         conv_w = self.conv_w(y_w_t)
+        del act, y_h, y_w, y_w_t
         a_w = torch.sigmoid(conv_w)
-        del y_h, y_w, y_w_t, conv_w
+        del conv_w
         # (B, inp, H, W), (B, oup, 1, W), (B, oup, H, 1) -> (B, oup, H, W)
         out = x * a_w * a_h
         return out

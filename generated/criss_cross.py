@@ -82,12 +82,11 @@ class CrissCrossAttention(nn.Module):
         del energy
         # (B, H, W, H + W) -> (B, H, W, H), (B, H, W, W)
         att_h, att_w = torch.split(softmax, (H, W), dim=3)
-        del softmax
         # (B, H, W, H), (B, in_dim, H, W) -> (B, in_dim, H, W)
         out_h = torch.einsum('bhwg,bcgw->bchw', att_h, value_conv)
         # (B, H, W, W), (B, in_dim, H, W) -> (B, in_dim, H, W)
         out_w = torch.einsum('bhwv,bchv->bchw', att_w, value_conv)
-        del value_conv, att_h, att_w
+        del value_conv, softmax, att_h, att_w
         context = out_h + out_w
         del out_h, out_w
         # (1,), (B, in_dim, H, W) -> (B, in_dim, H, W)

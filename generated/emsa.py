@@ -151,7 +151,9 @@ class EMSA(nn.Module):
             reduced_map = self.sr_conv(grid)
             # (B, d_model, h_r, w_r) -> (B, h_r * w_r, d_model)
             reduced = reduced_map.permute(0, 2, 3, 1).flatten(1, 2)
+            del reduced_map
             reduced_ln = self.sr_ln(reduced)
+            del reduced
         if self.ratio > 1:
             # (B, h_r * w_r, d_model) -> (B, nkv, d_model)
             key_tokens = reduced_ln
@@ -182,30 +184,29 @@ class EMSA(nn.Module):
             mixed = self.transform(att)
         elif not self.mix_heads:
             mixed = att
-        del att
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
         # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
         masked = mixed
         if attention_mask is not None:
             masked = mixed.masked_fill(attention_mask, float("-inf"))
         probs = torch.softmax(masked, dim=-1)
-        del masked
+        del att, mixed, masked
         if self.mix_heads:
             normed = self.normed(probs)
         elif not self.mix_heads:
             normed = probs
-        del probs
         # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
         weighted = normed
         if attention_weights is not None:
             weighted = normed * attention_weights
         dropped = self.dropout(weighted)
-        del weighted
+        del probs, normed, weighted
         # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
         out = torch.matmul(dropped, v)
         del v_proj, v, dropped
         # (B, h, nq, d_v) -> (B, nq, h * d_v)
         joined = out.transpose(1, 2).flatten(2)
+        del out
         # (B, nq, h * d_v) -> (B, nq, d_model)
         result = self.fc_o(joined)
         return result

@@ -63,9 +63,9 @@ class ExternalAttention(nn.Module):
         mk = self.mk(queries)
         # normalised over the tokens
         softmax = self.softmax(mk)
+        del mk
         # (B, N, S) -> (B, N, 1)
         total = softmax.sum(2, keepdim=True)
-        del mk
         # (B, N, S), (B, N, 1) -> (B, N, S) -- then over the memory keys (L1)
         attn = softmax / total
         del softmax, total

@@ -63,9 +63,10 @@ class MobileViTv2Attention(nn.Module):
         fc_k = self.fc_k(input_)
         # (B, N, 1), (B, N, d_model) -> (B, N, d_model)
         context_score = weight_i * fc_k
+        del fc_k
         # (B, N, d_model) -> (B, 1, d_model)
         context_vector = context_score.sum(1, keepdim=True)
-        del weight_i, fc_k, context_score
+        del weight_i, context_score
         fc_v = self.fc_v(input_)
         # (B, N, d_model), (B, 1, d_model) -> (B, N, d_model)
         v = fc_v * context_vector

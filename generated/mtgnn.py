@@ -78,6 +78,7 @@ class DilatedInception(nn.Module):
         #   for kern in kernel_set]
         # -> [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
         cropped = [item[..., -self.shortest:] for item in tconv]
+        del tconv
         # [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
         # -> (B, 4*(cout // 4), N, seq_len - 6*dilation_factor)
         concat = torch.cat(cropped, dim=1)

@@ -100,10 +100,11 @@ class OutlookAttention(nn.Module):
         # (B, dim, (H - 1) // stride + 1, (W - 1) // stride + 1)
         # -> (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), dim) -- one token per window
         pooled = pool.permute(0, 2, 3, 1).flatten(1, 2)
+        del pool
         # (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), dim)
         # -> (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), kernel_size ** 4 * num_heads)
         attn = self.attn(pooled)
-        del pool, pooled
+        del pooled
         # (B, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), kernel_size ** 4 * num_heads)
         # -> (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window,
         #   window) -- a window x window matrix per head and window
@@ -123,12 +124,13 @@ class OutlookAttention(nn.Module):
         # (B, num_heads, ((H - 1) // stride + 1) * ((W - 1) // stride + 1), window, head_dim)
         # -> (B, dim * window, ((H - 1) // stride + 1) * ((W - 1) // stride + 1))
         columns = mixed.transpose(2, 4).flatten(1, 3)
+        del mixed
         # (B, dim * window, ((H - 1) // stride + 1) * ((W - 1) // stride + 1))
         # -> (B, dim, H, W) -- overlapping windows summed back into the map
         folded = F.fold(
             columns, (H, W), self.kernel_size, padding=self.padding, stride=self.stride
         )
-        del mixed, columns
+        del columns
         # (B, dim, H, W) -> (B, H, W, dim)
         tokens = folded.permute(0, 2, 3, 1)
         proj = self.proj(tokens)

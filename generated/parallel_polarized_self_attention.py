@@ -70,8 +70,10 @@ class ParallelPolarizedSelfAttention(nn.Module):
         channel_wq = ch_wq.reshape(B, -1, 1)
         # over the positions
         softmax_channel = self.softmax_channel(channel_wq)
+        del ch_wq, channel_wq
         # (B, channel // 2, H*W), (B, H*W, 1) -> (B, channel // 2, 1)
         channel_wz = torch.matmul(channel_wv, softmax_channel)
+        del ch_wv, channel_wv
         # (B, channel // 2, 1) -> (B, channel // 2, 1, 1)
         channel_wz_map = channel_wz.unsqueeze(-1)
         # (B, channel // 2, 1, 1) -> (B, channel, 1, 1)
@@ -82,8 +84,7 @@ class ParallelPolarizedSelfAttention(nn.Module):
         ch_gate = self.sigmoid(ln)
         # (B, 1, channel) -> (B, channel, 1, 1)
         channel_weight = ch_gate.view(B, self.channel, 1, 1)
-        del ch_wv, ch_wq, channel_wv, channel_wq, softmax_channel, channel_wz, channel_wz_map
-        del ch_wz, ch_row, ln
+        del softmax_channel, channel_wz, channel_wz_map, ch_wz, ch_row, ln
         # (B, channel, 1, 1), (B, channel, H, W) -> (B, channel, H, W)
         channel_out = channel_weight * x
         del ch_gate, channel_weight

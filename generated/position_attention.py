@@ -97,7 +97,8 @@ class ScaledDotProductAttention(nn.Module):
         v_heads = fc_v.view(B, nk, self.h, self.d_v)
         # (B, nk, h, d_v) -> (B, h, nk, d_v)
         v = v_heads.permute(0, 2, 1, 3)
-        if attention_weights is None:
+        # no fused dropout on CPU: training with dropout there runs the written form
+        if attention_weights is None and not (self.training and self.drop.p > 0 and q.is_cpu):
             # (B, h, nq, d_k), (B, h, nk, d_k), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = F.scaled_dot_product_attention(
                 q,
@@ -111,14 +112,20 @@ class ScaledDotProductAttention(nn.Module):
             # (B, h, nq, d_k), (B, h, d_k, nk) -> (B, h, nq, nk)
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
-            weighted = att * attention_weights
+            del scores
+            weighted = att
+            if attention_weights is not None:
+                weighted = att * attention_weights
             masked = weighted
             if attention_mask is not None:
                 masked = weighted.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
+            del att, weighted, masked
             drop = self.drop(probs)
+            del probs
             # (B, h, nq, nk), (B, h, nk, d_v) -> (B, h, nq, d_v)
             out = torch.matmul(drop, v)
+            del drop
         del fc_q, q_heads, q, fc_k, k_heads, k, fc_v, v_heads, v
         # (B, h, nq, d_v) -> (B, nq, h, d_v)
         heads = out.permute(0, 2, 1, 3)

@@ -94,6 +94,7 @@ class PSA(nn.Module):
         se_blocks = [layer(item) for layer, item in zip(self.se_blocks, convs, strict=True)]
         # [(B, part, H, W) for i in range(S)] -> (B, S, part, H, W)
         spc = torch.stack(convs, dim=1)
+        del convs
         # [(B, part, 1, 1), ...] -> (B, S, part, 1, 1)
         se = torch.stack(se_blocks, dim=1)
         del se_blocks

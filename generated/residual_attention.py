@@ -56,6 +56,7 @@ class ResidualAttention(nn.Module):
         y_avg = y_raw.mean(2)
         # (B, num_class, H*W) -> (B, num_class)
         y_max = y_raw.max(2).values
+        del fc, y_raw
         scaled_max = y_max * self.la
         score = y_avg + scaled_max
         return score

@@ -124,7 +124,6 @@ class S2Attention(nn.Module):
         mlp1 = self.mlp1(x_hwc)
         # (B, H, W, 3*channels) -> (B, H, W, channels), (B, H, W, channels), (B, H, W, channels)
         x1_in, x2_in, x3 = torch.chunk(mlp1, 3, dim=-1)
-        del mlp1
         # (B, H, W, channels)
         # -> (B, H, W, channels // 4), (B, H, W, channels // 4), (B, H, W, channels // 4),
         #   (B, H, W, channels // 4)
@@ -149,7 +148,7 @@ class S2Attention(nn.Module):
         del s2_0, s2_1, s2_2, s2_3
         # 3 x (B, H, W, channels) -> (B, 3, H, W, channels)
         x_all = torch.stack([x1, x2, x3], dim=1)
-        del x1_in, x2_in, x3, q1_0, q1_1, q1_2, q1_3, x1, q2_0, q2_1, q2_2, q2_3, x2
+        del mlp1, x1_in, x2_in, x3, q1_0, q1_1, q1_2, q1_3, x1, q2_0, q2_1, q2_2, q2_3, x2
         # (B, 3, H, W, channels) -> (B, H, W, channels)
         split_attention = self.split_attention(x_all)
         del x_all

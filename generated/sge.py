@@ -71,18 +71,20 @@ class SpatialGroupEnhance(nn.Module):
         # (B*groups, C // groups, H, W)
         # -> (B*groups, 1, H, W) -- each position's dot product with the group's mean feature
         xn = products.sum(1, keepdim=True)
+        del products
         # (B*groups, 1, H, W) -> (B*groups, H*W)
         t = xn.squeeze(1).flatten(1)
         # (B*groups, H*W) -> (B*groups, 1)
         t_mean = t.mean(1, keepdim=True)
         # (B*groups, H*W), (B*groups, 1) -> (B*groups, H*W)
         centered = t - t_mean
+        del xn, t
         # (B*groups, H*W) -> (B*groups, 1) -- over H * W - 1 (torch's default correction)
         t_std = torch.std(centered, dim=1, keepdim=True)
         std_eps = t_std + 1e-05
         # (B*groups, H*W), (B*groups, 1) -> (B*groups, H*W)
         normed = centered / std_eps
-        del products, xn, t, t_mean, centered, t_std, std_eps
+        del t_mean, centered, t_std, std_eps
         # (B*groups, H*W) -> (B, groups, H, W)
         t_map = normed.view(-1, self.groups, H, normed.shape[1] // H)
         # (B, groups, H, W), (1, groups, 1, 1) -> (B, groups, H, W)

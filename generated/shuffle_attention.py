@@ -95,7 +95,7 @@ class ShuffleAttention(nn.Module):
         del s_gate
         # 2 x (B*G, channel // (2*G), H, W) -> (B*G, channel // G, H, W)
         joined = torch.cat([x_channel, x_spatial], dim=1)
-        del x_0, x_1, x_channel, x_spatial
+        del x_channel, x_spatial
         # (B*G, channel // G, H, W) -> (B, channel, H, W)
         ungrouped = joined.unflatten(0, (-1, self.G)).flatten(1, 2)
         # channel shuffle - the two halves of the channels interleaved

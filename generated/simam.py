@@ -60,12 +60,13 @@ class SimAM(nn.Module):
         del mu
         # squared distance of each activation from its channel mean
         d2 = centered.pow(2)
+        del centered
         # (B, C, H, W) -> (B, C, 1, 1)
         d2_sum = d2.sum((2, 3), keepdim=True)
         var = d2_sum / (H * W - 1)
         var_eps = var + self.e_lambda
         denom = var_eps * 4
-        del centered, d2_sum, var, var_eps
+        del d2_sum, var, var_eps
         # (B, C, H, W), (B, C, 1, 1) -> (B, C, H, W)
         energy = d2 / denom
         del d2, denom

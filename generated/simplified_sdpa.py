@@ -85,7 +85,8 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         v_heads = values.view(B, nk, self.h, self.d_v)
         # (B, nk, h, d_model // h) -> (B, h, nk, d_model // h)
         v = v_heads.permute(0, 2, 1, 3)
-        if attention_weights is None:
+        # no fused dropout on CPU: training with dropout there runs the written form
+        if attention_weights is None and not (self.training and self.drop.p > 0 and q.is_cpu):
             # (B, h, nq, d_model // h), (B, h, nk, d_model // h), (B, h, nk, d_model // h)
             # -> (B, h, nq, d_model // h)
             out = F.scaled_dot_product_attention(
@@ -100,14 +101,20 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             # (B, h, nq, d_model // h), (B, h, d_model // h, nk) -> (B, h, nq, nk)
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
-            weighted = att * attention_weights
+            del scores
+            weighted = att
+            if attention_weights is not None:
+                weighted = att * attention_weights
             masked = weighted
             if attention_mask is not None:
                 masked = weighted.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
+            del att, weighted, masked
             drop = self.drop(probs)
+            del probs
             # (B, h, nq, nk), (B, h, nk, d_model // h) -> (B, h, nq, d_model // h)
             out = torch.matmul(drop, v)
+            del drop
         # (B, h, nq, d_model // h) -> (B, nq, h, d_model // h)
         heads = out.permute(0, 2, 1, 3)
         # (B, nq, h, d_model // h) -> (B, nq, h*(d_model // h))

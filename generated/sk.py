@@ -83,15 +83,17 @@ class SKAttention(nn.Module):
         del convs
         # (B, channel, H, W) -> (B, channel, H)
         mean_w = fused.mean(-1)
+        del fused
         # (B, channel, H) -> (B, channel)
         pooled = mean_w.mean(-1)
         # (B, channel) -> (B, max(L, (channel // reduction)))
         fc = self.fc(pooled)
-        del fused, mean_w, pooled
+        del mean_w, pooled
         # (B, max(L, (channel // reduction))) -> [(B, channel)] * 4
         fcs = [layer(fc) for layer in self.fcs]
         # [(B, channel)] * 4 -> [(B, channel, 1, 1)] * 4
         logits = [item.view(B, self.channel, 1, 1) for item in fcs]
+        del fcs
         # [(B, channel, 1, 1)] * 4 -> (4, B, channel, 1, 1)
         stacked = torch.stack(logits, dim=0)
         del logits

@@ -95,25 +95,26 @@ class UFOAttention(nn.Module):
         del fc_k, k, fc_v, v
         # (B, h, d_k, d_v) -> (B, h, d_k, 1)
         kv_l2 = torch.linalg.vector_norm(kv, ord=2, dim=-1, keepdim=True)
+        # (B, h, d_k, d_v), (B, h, d_k, 1) -> (B, h, d_k, d_v)
+        kv_unit = kv / kv_l2
+        del kv, kv_l2
         # (B, h, nq, d_k) -> (B, h, nq, 1)
         q_l2 = torch.linalg.vector_norm(q, ord=2, dim=-1, keepdim=True)
-        # (B, h, d_k, d_v), (1, h, 1, 1) -> (B, h, d_k, d_v)
-        kv_scaled = kv * self.gamma
-        del kv
-        # (B, h, d_k, d_v), (B, h, d_k, 1) -> (B, h, d_k, d_v) -- XNorm of K^T V
-        kv_norm = kv_scaled / kv_l2
-        del kv_l2, kv_scaled
-        # (B, h, nq, d_k), (1, h, 1, 1) -> (B, h, nq, d_k)
-        q_scaled = q * self.gamma
-        del fc_q, q
-        # (B, h, nq, d_k), (B, h, nq, 1) -> (B, h, nq, d_k) -- XNorm of Q
-        q_norm = q_scaled / q_l2
-        del q_l2, q_scaled
+        # (B, h, nq, d_k), (B, h, nq, 1) -> (B, h, nq, d_k)
+        q_unit = q / q_l2
+        del fc_q, q, q_l2
+        # (1, h, 1, 1), (B, h, d_k, d_v) -> (B, h, d_k, d_v) -- XNorm of K^T V
+        kv_norm = self.gamma * kv_unit
+        del kv_unit
+        # (1, h, 1, 1), (B, h, nq, d_k) -> (B, h, nq, d_k) -- XNorm of Q
+        q_norm = self.gamma * q_unit
+        del q_unit
         # (B, h, nq, d_k), (B, h, d_k, d_v) -> (B, h, nq, d_v)
         attended = torch.matmul(q_norm, kv_norm)
         del kv_norm, q_norm
         # (B, h, nq, d_v) -> (B, nq, d_v*h)
         merged = attended.transpose(1, 2).flatten(2)
+        del attended
         # (B, nq, d_v*h) -> (B, nq, d_model)
         fc_o = self.fc_o(merged)
         return fc_o

@@ -94,34 +94,49 @@ class WeightedPermuteMLP(nn.Module):
         h_tokens = x.unflatten(3, (self.seg_dim, -1)).transpose(1, 3).flatten(3)
         # (B, seg_dim, W, H * seg) -> (B, seg_dim, W, dim)
         mlp_h = self.mlp_h(h_tokens)
+        del h_tokens
         # (B, seg_dim, W, dim) -> (B, H, W, dim)
         h_embed = mlp_h.unflatten(3, (H, -1)).transpose(1, 3).flatten(3)
+        del mlp_h
         # (B, H, W, dim) -> (B, seg_dim, H, W * seg)
         w_tokens = x.unflatten(3, (self.seg_dim, -1)).permute(0, 3, 1, 2, 4).flatten(3)
         # (B, seg_dim, H, W * seg) -> (B, seg_dim, H, dim)
         mlp_w = self.mlp_w(w_tokens)
+        del w_tokens
         # (B, seg_dim, H, dim) -> (B, H, W, dim)
         w_embed = mlp_w.unflatten(3, (W, -1)).permute(0, 2, 3, 1, 4).flatten(3)
+        del mlp_w
         summed = mlp_c + h_embed + w_embed
         # (B, H, W, dim) -> (B, dim)
         pooled = summed.mean((1, 2))
+        del summed
         # (B, dim) -> (B, 3 * dim)
         reweighting = self.reweighting(pooled)
-        del summed, pooled
+        del pooled
         # (B, 3 * dim) -> (3, B, 1, 1, dim) -- branch k of channel c: feature 3 * c + k
         logits = reweighting.unflatten(1, (-1, 3)).permute(2, 0, 1).unsqueeze(2).unsqueeze(3)
         # per channel, across the three branches
         weights = torch.softmax(logits, dim=0)
         del reweighting, logits
-        # 3 x (B, H, W, dim) -> (3, B, H, W, dim) -- the weights' order in the original: c, w, h
-        branches = torch.stack([mlp_c, w_embed, h_embed], dim=0)
-        del mlp_c, mlp_h, h_embed, mlp_w, w_embed
-        # (3, B, 1, 1, dim), (3, B, H, W, dim) -> (3, B, H, W, dim)
-        weighted = weights * branches
-        del weights, branches
-        # (3, B, H, W, dim) -> (B, H, W, dim)
-        mixed = weighted.sum(0)
-        del weighted
+        # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
+        weight_c = weights.select(0, 0)
+        # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
+        weight_w = weights.select(0, 1)
+        # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
+        weight_h = weights.select(0, 2)
+        # (B, H, W, dim), (B, 1, 1, dim) -> (B, H, W, dim)
+        weighted_c = mlp_c * weight_c
+        del mlp_c
+        # (B, H, W, dim), (B, 1, 1, dim) -> (B, H, W, dim)
+        weighted_w = w_embed * weight_w
+        del w_embed
+        mixed = weighted_c + weighted_w
+        del weighted_c, weighted_w
+        # (B, H, W, dim), (B, 1, 1, dim) -> (B, H, W, dim)
+        weighted_h = h_embed * weight_h
+        del h_embed, weights, weight_c, weight_w, weight_h
+        mixed = mixed + weighted_h
+        del weighted_h
         proj = self.proj(mixed)
         del mixed
         proj_drop = self.proj_drop(proj)

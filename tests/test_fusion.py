@@ -135,7 +135,8 @@ def test_optional_weights_choose_at_run_time(tmp_path):
                   ("  masked:", "  weighted: {op: mul, in: [scaled, w], if_given: w}\n  masked:"),
                   ("in: [scaled, m]", "in: [weighted, m]"))
     source = loaded.source()
-    assert "if w is None:\n" in source and "weighted = scaled * w\n" in source, source
+    assert "if w is None and not (self.training" in source, source
+    assert "weighted = scaled * w\n" in source, source
     fused, plain = both(loaded)
     q, k, v, m = inputs(mask=True)
     w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
@@ -145,12 +146,15 @@ def test_optional_weights_choose_at_run_time(tmp_path):
 
 def test_train_mode_dropout_is_the_same_distribution(tmp_path):
     """With v the identity, the output is the dropped attention weights themselves: in both
-    forms each weight is zeroed with probability p or scaled by 1 / (1 - p). The draws
-    differ (SDPA's dropout reads the random stream in its own order)."""
+    forms each weight is zeroed with probability p or scaled by 1 / (1 - p). On CPU, where
+    PyTorch has no fused dropout, the fused module runs the written form in training with
+    dropout: the same draws as the plain one (elsewhere SDPA reads the random stream in its
+    own order)."""
     fused, plain = both(load(tmp_path), p=0.25)
     q, k, _ = inputs()
     v = torch.eye(8, dtype=torch.float64).expand(2, 8, 8)
     weights = plain(q, k, v)  # eval mode: no dropout
+    seen = []
     for module in (fused, plain):
         module.train()
         torch.manual_seed(0)
@@ -159,6 +163,9 @@ def test_train_mode_dropout_is_the_same_distribution(tmp_path):
         assert abs(kept.double().mean().item() - 0.75) < 0.01
         scaled = (weights / 0.75).expand_as(draws)
         torch.testing.assert_close(draws[kept], scaled[kept])
+        torch.manual_seed(1)
+        seen.append(module(q, k, v))
+    torch.testing.assert_close(*seen)  # the written form's draws
     fused.drop.p = plain.drop.p = 0.0  # p read at run time; without it train equals eval
     torch.testing.assert_close(fused(q, k, v), weights)
 

@@ -139,7 +139,7 @@ def test_a_fraction_where_a_whole_number_is_meant_suggests_floor_division(tmp_pa
     "{op: Conv2d, args: [c, c, 1], bias: not flag, in: x}",
     "{op: BatchNorm2d, args: [c], momentum: null, in: x}",  # PyTorch's cumulative average
     "{op: AdaptiveAvgPool2d, output_size: [null, 1], in: x}",  # null keeps that dim
-    "{op: MaxPool2d, kernel_size: 2, stride: null, in: x}",
+    "{op: MaxPool2d, kernel_size: 2, stride: null, padding: 1, in: x}",  # fits any H, W
     "{op: Upsample, scale_factor: 2, in: x}",  # an int is a number
     "{op: Upsample, scale_factor: [2, 1.5], mode: bilinear, in: x}",
     "{op: mean, dim: [2, 3], keepdim: true, in: x}",  # mean reduces over several dims

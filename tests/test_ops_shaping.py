@@ -175,45 +175,47 @@ def test_split_by_a_size_param(tmp_path):
     assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[1])
 
 
-@pytest.mark.parametrize("node, call", [
-    ("{op: flatten, in: x, start_dim: 1}", lambda x: torch.flatten(x, 1)),
-    ("{op: flatten, in: x, start_dim: 1, end_dim: 2}", lambda x: torch.flatten(x, 1, 2)),
-    ("{op: flatten, in: x}", torch.flatten),
-    ("{op: roll, in: x, shifts: [1, -2], dims: [2, 3]}",
+# each with the `requires` its sizes need, as check asks (x[:, 2] needs C >= 3; a crop
+# or a window wider than 1 a dim large enough to keep one element)
+@pytest.mark.parametrize("node, requires, call", [
+    ("{op: flatten, in: x, start_dim: 1}", "", lambda x: torch.flatten(x, 1)),
+    ("{op: flatten, in: x, start_dim: 1, end_dim: 2}", "", lambda x: torch.flatten(x, 1, 2)),
+    ("{op: flatten, in: x}", "", torch.flatten),
+    ("{op: roll, in: x, shifts: [1, -2], dims: [2, 3]}", "",
      lambda x: torch.roll(x, (1, -2), (2, 3))),
-    ("{op: roll, in: x, shifts: 3}", lambda x: torch.roll(x, 3)),
-    ("{op: select, in: x, dim: 1, index: 2}", lambda x: x.select(1, 2)),
-    ("{op: select, in: x, dim: -1, index: -1}", lambda x: x[..., -1]),
-    ("{op: pad, in: x, pad: [1, 2]}", lambda x: F.pad(x, (1, 2))),
-    ("{op: pad, in: x, pad: [1, 1, 0, 2], value: 0.5}", lambda x: F.pad(x, (1, 1, 0, 2),
-                                                                         value=0.5)),
-    ("{op: pad, in: x, pad: [-1, 0]}", lambda x: F.pad(x, (-1, 0))),
-    ("{op: unfold, in: x, kernel_size: 3, padding: 1}", lambda x: F.unfold(x, 3, padding=1)),
-    ("{op: unfold, in: x, args: [[2, 2]], stride: 2, dilation: [1, 2]}",
+    ("{op: roll, in: x, shifts: 3}", "", lambda x: torch.roll(x, 3)),
+    ("{op: select, in: x, dim: 1, index: 2}", "C >= 3", lambda x: x.select(1, 2)),
+    ("{op: select, in: x, dim: -1, index: -1}", "", lambda x: x[..., -1]),
+    ("{op: pad, in: x, pad: [1, 2]}", "", lambda x: F.pad(x, (1, 2))),
+    ("{op: pad, in: x, pad: [1, 1, 0, 2], value: 0.5}", "",
+     lambda x: F.pad(x, (1, 1, 0, 2), value=0.5)),
+    ("{op: pad, in: x, pad: [-1, 0]}", "W >= 2", lambda x: F.pad(x, (-1, 0))),
+    ("{op: unfold, in: x, kernel_size: 3, padding: 1}", "", lambda x: F.unfold(x, 3, padding=1)),
+    ("{op: unfold, in: x, args: [[2, 2]], stride: 2, dilation: [1, 2]}", "H >= 2, W >= 3",
      lambda x: F.unfold(x, (2, 2), stride=2, dilation=(1, 2))),
-    ("{op: Unfold, in: x, kernel_size: 2, stride: 2}", lambda x: F.unfold(x, 2, stride=2)),
-    ("{op: zeros_like, in: x}", torch.zeros_like),
-    ("{op: ones_like, in: x}", torch.ones_like),
-    ("{op: full_like, in: x, fill_value: -2.5}", lambda x: torch.full_like(x, -2.5)),
-    ("{op: zeros, in: x, size: [C, H]}", lambda x: torch.zeros(x.shape[1], x.shape[2])),
-    ("{op: ones, in: x, size: [2, W]}", lambda x: torch.ones(2, x.shape[3])),
-    ("{op: full, in: x, size: [W], fill_value: 7}", lambda x: torch.full((x.shape[3],), 7.)),
-    ("{op: eye, in: x, n: H}", lambda x: torch.eye(x.shape[2])),
-    ("{op: eye, in: x, n: H, m: W}", lambda x: torch.eye(x.shape[2], x.shape[3])),
-    ("{op: arange, in: x, end: W}", lambda x: torch.arange(x.shape[3])),
-    ("{op: arange, in: x, end: W, start: 1, step: 2}",
+    ("{op: Unfold, in: x, kernel_size: 2, stride: 2}", "H >= 2, W >= 2",
+     lambda x: F.unfold(x, 2, stride=2)),
+    ("{op: zeros_like, in: x}", "", torch.zeros_like),
+    ("{op: ones_like, in: x}", "", torch.ones_like),
+    ("{op: full_like, in: x, fill_value: -2.5}", "", lambda x: torch.full_like(x, -2.5)),
+    ("{op: zeros, in: x, size: [C, H]}", "", lambda x: torch.zeros(x.shape[1], x.shape[2])),
+    ("{op: ones, in: x, size: [2, W]}", "", lambda x: torch.ones(2, x.shape[3])),
+    ("{op: full, in: x, size: [W], fill_value: 7}", "", lambda x: torch.full((x.shape[3],), 7.)),
+    ("{op: eye, in: x, n: H}", "", lambda x: torch.eye(x.shape[2])),
+    ("{op: eye, in: x, n: H, m: W}", "", lambda x: torch.eye(x.shape[2], x.shape[3])),
+    ("{op: arange, in: x, end: W}", "", lambda x: torch.arange(x.shape[3])),
+    ("{op: arange, in: x, end: W, start: 1, step: 2}", "W >= 2",
      lambda x: torch.arange(1, x.shape[3], 2)),
-    ("{op: arange, in: x, end: W, step: 3}", lambda x: torch.arange(0, x.shape[3], 3)),
-    ("{op: arange, in: x, args: [W, 2]}", lambda x: torch.arange(2, x.shape[3])),
-    ("{op: einsum, equation: 'bchw->bhwc', in: x}", lambda x: x.permute(0, 2, 3, 1)),
-    ("{op: einsum, equation: 'bchw', in: x}", lambda x: x.permute(0, 1, 2, 3)),
-    ("{op: einsum, equation: '...hw->...', in: x}", lambda x: x.sum((2, 3))),
-    ("{op: einsum, equation: 'bchw->c', in: x}", lambda x: x.sum((0, 2, 3))),
+    ("{op: arange, in: x, end: W, step: 3}", "", lambda x: torch.arange(0, x.shape[3], 3)),
+    ("{op: arange, in: x, args: [W, 2]}", "W >= 3", lambda x: torch.arange(2, x.shape[3])),
+    ("{op: einsum, equation: 'bchw->bhwc', in: x}", "", lambda x: x.permute(0, 2, 3, 1)),
+    ("{op: einsum, equation: 'bchw', in: x}", "", lambda x: x.permute(0, 1, 2, 3)),
+    ("{op: einsum, equation: '...hw->...', in: x}", "", lambda x: x.sum((2, 3))),
+    ("{op: einsum, equation: 'bchw->c', in: x}", "", lambda x: x.sum((0, 2, 3))),
 ])
 @pytest.mark.parametrize("sizes", [(2, 3, 5, 7), (1, 4, 4, 6)])
-def test_one_input_ops_match_torch(tmp_path, node, call, sizes):
-    # x[:, 2] needs C >= 3, which check asks the spec to state
-    text = spec_text(X4, f"  y: {node}\n", params="requires: [C >= 3]\n" * ("select" in node))
+def test_one_input_ops_match_torch(tmp_path, node, requires, call, sizes):
+    text = spec_text(X4, f"  y: {node}\n", params=f"requires: [{requires}]\n" * bool(requires))
     x = torch.randn(*sizes)
     got = run(tmp_path, text, x)
     assert got.dtype == call(x).dtype
@@ -376,7 +378,7 @@ def test_constants_are_made_on_the_inputs_device(tmp_path, node):
 MIX = """\
 name: Mix
 params: {k: 3, heads: 2}
-requires: [H >= 2, W >= 2]
+requires: [H >= 2, W >= 2, H + 2 >= k, W + 2 >= k]  # reflect pads, unfold's windows fit
 inputs:
   x: [B, 4, H, W]
   q: [B, heads, 2, D]

@@ -608,7 +608,7 @@ BRANCH = """\
     params:
       ratio: 1
       c: 8
-    requires: [ratio >= 1]
+    requires: [ratio >= 1, L >= ratio]  # the strided conv's window fits
     inputs:
       x: [B, c, L]
     graph:

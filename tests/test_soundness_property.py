@@ -33,6 +33,10 @@ INPUTS = {"x": ["B", "c", "H", "W"], "s": ["B", "N", "c"]}
 # a third input for the complex draw: its first node reads it with an op that takes complex
 COMPLEX = {**INPUTS, "z": {"shape": ["B", "c", "H", "W"], "dtype": "complex"}}
 PARAMS = {"c": {"default": 4}, "k": {"default": 3}}
+# Half the specs state these bounds: windows (conv, pooling, unfold) that shrink H, W and N
+# then check where they fit, and verify runs them down to the least sizes allowed (its
+# sizes are 2 to 12); the other half states none, and `check` refuses those windows.
+BOUNDS = ["H >= 5", "W >= 5", "N >= 5", "k <= 3"]
 INTS = [1, 2, 3, 4, "c", "k", "2 * c", "c // 2", "k // 2"]
 FLOATS = [0.0, 0.1, 0.5, 1.0, 2.0, 1e-5]
 SIZES = [-1, 1, 2, "c", "B", "N", "H", "W", "H * W", "c * H", "2 * c"]
@@ -100,9 +104,10 @@ def _checks(folder: Path, doc: dict) -> bool:
     return True
 
 
-def _spec(graph: dict, output: str, inputs: dict = INPUTS) -> dict:
-    return {"name": "Drawn", "params": PARAMS, "inputs": inputs, "graph": graph,
-            "outputs": output}
+def _spec(graph: dict, output: str, inputs: dict = INPUTS,
+          requires: list[str] | None = None) -> dict:
+    return {"name": "Drawn", "params": PARAMS, "requires": requires or [], "inputs": inputs,
+            "graph": graph, "outputs": output}
 
 
 @st.composite
@@ -116,6 +121,7 @@ def op_specs(draw, folder: Path, layout: bool = False, complex_input: bool = Fal
     inputs = COMPLEX if complex_input else INPUTS
     tensors = list(inputs)
     graph: dict[str, dict] = {}
+    requires = draw(st.sampled_from([[], BOUNDS]))
     last = ""
     size = draw(st.integers(2, 6))
     for i in range(size):
@@ -143,14 +149,14 @@ def op_specs(draw, folder: Path, layout: bool = False, complex_input: bool = Fal
             produced = [name]
             if op.multi_output:
                 produced = node["out"] = [f"{name}_{j}" for j in range(2)]
-            if _checks(folder, _spec({**graph, name: node}, produced[0], inputs)):
+            if _checks(folder, _spec({**graph, name: node}, produced[0], inputs, requires)):
                 graph[name] = node
                 tensors += produced
                 last = produced[0]
                 break
     if not graph:
-        return _spec({"n0": {"op": "relu", "in": "x"}}, "n0", inputs)
-    return _spec(graph, last or "x", inputs)
+        return _spec({"n0": {"op": "relu", "in": "x"}}, "n0", inputs, requires)
+    return _spec(graph, last or "x", inputs, requires)
 
 
 ATTEMPTS = 4

@@ -548,8 +548,10 @@ def ops_markdown() -> str:
                "above, a default (none: required) and a range (`low`, `high`);"),
               ("- `shape`: the shape rule, written against `ShapeCtx` "
                "(`codegen/attngen/ops/ctx.py`): it proves equalities and divisibility for "
-               "every size the spec allows, or fails with a located error; `rule` says it in "
-               "words for messages and this page;"),
+               "every size the spec allows, or fails with a located error; an output size "
+               "that can shrink below 1 (a window wider than a small input, a crop) asks "
+               "`ctx.at_least` for its bound, given the size (`ops/windows.py`); `rule` says "
+               "it in words for messages and this page;"),
               ("- `dtype`: the dtype rule (default: float in, the same out);"),
               ("- `layout`: the memory layout of the output (above; default "
                f"{code(ops.STRIDED)}, so that a `view` after the op is written `reshape`);"),

@@ -10,7 +10,8 @@ The pattern, node by node, each reading the one before it:
     [mask:   masked_fill(mask, -inf) of a bool mask (attn_mask=~mask: SDPA keeps True), or
              add of a float mask]
     probs  = softmax over the last dim (function or layer)
-    [drop  = Dropout layer: dropout_p=self.drop.p if self.training else 0.0]
+    [drop  = Dropout layer: dropout_p=self.drop.p if self.training else 0.0; training
+             with p > 0 on CPU runs the written form (no fused dropout kernel there)]
     out    = matmul(probs, v)
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank,
@@ -211,11 +212,21 @@ def _atom(text: str) -> str:
     return text if simple else f"({text})"
 
 
+def condition(f: Fusion, read: Callable[[str], str]) -> list[str]:
+    """When the fused call runs: no optional input of `unless` given, and no train-mode
+    dropout on CPU, where PyTorch's fused kernel has no dropout and falls back to its math
+    path, slower than the written form and holding more for backward (issue 16)."""
+    conds = [f"{name} is None" for name in f.unless]
+    if f.dropout is not None:
+        conds.append(f"not (self.training and self.{f.dropout}.p > 0 and {read(f.q)}.is_cpu)")
+    return conds
+
+
 def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], list[str]],
-          spec_refs: bool = False) -> list[str]:
-    """The forward lines of a fusion: its call, and where optional inputs decide, the
-    written form (`written` gives a node's lines) when one of them is given; `spec_refs`:
-    the comment names the spec lines of the nodes the call computes."""
+          conds: list[str], spec_refs: bool = False) -> list[str]:
+    """The forward lines of a fusion: its call, and where `conds` (condition()) may fail,
+    the written form (`written` gives a node's lines) in an `else`; `spec_refs`: the
+    comment names the spec lines of the nodes the call computes."""
     shapes = [checked.value(f.q), checked.value(f.k), checked.value(f.v)]
     k = shapes[1]
     shapes[1] = (*k[:-2], k[-1], k[-2])
@@ -224,13 +235,14 @@ def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], lis
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
     assign = f"{f.out} = {fused}"
-    if not f.unless:
+    if not conds:
         return [comment, assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]
-    if len(f.unless) == 1:  # in the else branch, the one optional input is given
+    if len(conds) == len(f.unless) == 1:  # in the else branch, the one optional input is given
         nodes = [replace(n, if_given=None) if n.if_given is not None
                  and n.if_given.name == f.unless[0] else n for n in nodes]
     plain = [line for n in nodes for line in written(n)]
-    cond = " and ".join(f"{name} is None" for name in f.unless)
-    return [f"if {cond}:", "    " + comment, "    " + assign, "else:",
+    why = ["# no fused dropout on CPU: training with dropout there runs the written form"]
+    return [*(why if f.dropout is not None else []), f"if {' and '.join(conds)}:",
+            "    " + comment, "    " + assign, "else:",
             *("    " + line for line in plain)]

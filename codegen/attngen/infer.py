@@ -21,6 +21,7 @@ from .errors import (
     UNKNOWN_REF,
     UNSTATED_DIVISIBILITY,
     Loc,
+    SpecError,
     error,
 )
 from .expr import Expr, entries_text, frozen_value
@@ -81,7 +82,7 @@ class Inference:
         self.order, self.record = order, record
         self.count = count if count is not None else NodeCount()
         self.current: Node | None = None  # the node being inferred (where budgets report)
-        self.ctx = ProverCtx(prover, spec.requires, env.val)
+        self.ctx = ProverCtx(prover, spec.requires, env.val, spec.lets.values())
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
         self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
@@ -274,24 +275,16 @@ class Inference:
             if given is None:  # optional input absent: the node passes its first input on
                 self.values[node.name] = ins[0]
                 return
+        self.ctx.hold_bounds()  # of output sizes: judged after the annotation (E400 first)
         try:
             out = self.compute(node, body, ins)
         except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
                 OverflowError) as exc:  # an op rule fed values of the wrong kind
-            raise error(
-                body.loc,
-                BAD_ARGUMENTS,
-                f"node '{node.name}': arguments of the wrong kind for "
-                f"its op ({type(exc).__name__}: {exc})" + config_text(self.config),
-                f"rule: {self.rule_of(body)}" if self.rule_of(body) else "",
-            ) from None
+            wrong = ShapeFail(f"arguments of the wrong kind for its op ({type(exc).__name__}: "
+                              f"{exc})", BAD_ARGUMENTS)
+            raise self.located(node, body, [], wrong) from None
         except ShapeFail as exc:
-            rule = self.rule_of(body)
-            shown = ", ".join(typed_text(s) for s in ins)
-            raise error(body.loc, exc.code,
-                        f"node '{node.name}': {exc}" + config_text(self.config),
-                        *exc.notes, f"inputs: {shown}" if ins else "",
-                        f"rule: {rule}" if rule else "") from None
+            raise self.located(node, body, ins, exc) from None
         if body.if_given is not None:
             try:
                 if isinstance(out, list) or len(out) != len(ins[0]):
@@ -309,6 +302,10 @@ class Inference:
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
             out = with_dtypes(self.check_annotation(node, body, out, annotation), out)
+        try:
+            self.ctx.judge_bounds()
+        except ShapeFail as exc:
+            raise self.located(node, body, ins, exc) from None
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
                 raise error(
@@ -327,6 +324,13 @@ class Inference:
         self.values[node.name] = out
         if self.record is not None and node.name not in self.record.nodes:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
+
+    def located(self, node: Node, body: Node, ins, exc: ShapeFail) -> SpecError:
+        """A ShapeFail of a node's op or call, located at the node, with its inputs and rule."""
+        rule, shown = self.rule_of(body), ", ".join(typed_text(s) for s in ins)
+        notes = [*exc.notes, f"inputs: {shown}" if ins else "", f"rule: {rule}" if rule else ""]
+        return error(body.loc, exc.code, f"node '{node.name}': {exc}" + config_text(self.config),
+                     *notes)
 
     def is_list_node(self, body: Node, ins) -> bool:
         """A node whose value is a list: `each`, `map`, or an op of several outputs (`split`,
@@ -505,7 +509,7 @@ class Inference:
                                 "its arguments (" + ", ".join(
                                     f"{k}={v}" for k, v in args.items()) + ")", BAD_ARGUMENTS)
             if isinstance(shape, tuple):
-                self.ctx.sizes(shape, f"{op.name}'s output")
+                self.ctx.sizes(shape, f"{op.name}'s output", held=True)
         if self.record is not None:  # the spec's own check, not a `use:` call's
             lint.op_call(self.record, self.prover, call, owner, list(ins), out)
         dtype = op.dtype.result([f for f in families if f is not None], args)

@@ -9,8 +9,10 @@ the memory goes back before the next large value is made.
 
 This reads the emitted lines with Python's `ast` (generated code, never spec text) and
 only removes names: it cannot change a value, only when one is freed. A name is deleted
-only where it is surely bound: assigned by an unconditional top-level statement, never a
-forward input, and only before a later statement that makes a large value.
+only where it is surely bound: assigned by an unconditional top-level statement or by
+every branch of a complete `if` chain (or, for a name used only inside one branch of a
+top-level `if`, inside that branch), never a forward input, and only before a later
+statement that makes a value.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ DEL_WIDTH = 99 - 8  # layout.WIDTH less forward's indent
 _ALIASING = {"view", "reshape", "permute", "transpose", "squeeze", "unsqueeze", "expand",
              "flatten", "unflatten", "chunk", "split", "unbind", "narrow", "select",
              "movedim", "contiguous", "view_as", "expand_as", "t", "mT", "unfold"}
+# a merge of dims (or `contiguous`) after one of these in the same chain copies, but where
+# the dims moved have size 1: its result is taken as a new tensor (if it is a view after
+# all, deleting the source's names early frees nothing and harms nothing)
+_MERGING = {"reshape", "flatten", "contiguous"}
+_MOVING = {"permute", "transpose", "movedim", "swapaxes", "t", "mT"}
 
 
 def value_names(checked: Checked) -> tuple[set[str], set[str]]:
@@ -69,17 +76,51 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
     `inputs` are forward's parameters (their storage is the caller's); `values` the names
     that may be deleted (the spec's node values; not dims, not loop variables); `big` those
     of them worth freeing before they are made (more than a vector per sample). A value dead
-    after statement i is deleted just before the next statement that binds a `big` value,
-    so consecutive deaths share one line and nothing is deleted before the return.
+    after statement i is deleted just before the next statement that binds a value (a
+    small dead value: a `big` value), so consecutive deaths share one line and nothing is
+    deleted before the return. A name used only inside one branch of a top-level `if` is
+    deleted inside it, at the branch's end if nothing there follows but the code after the
+    `if` makes a value.
     """
     flat, tree = parse_forward(lines)
     if tree is None:
         return flat
     body = tree.body[0].body  # type: ignore[attr-defined]
-    captured = _captured(tree)
-    bound: dict[str, int] = {}  # name -> first top-level statement that surely binds it
+    values = values - _captured(tree)
+    dels: dict[tuple[int, int], list[str]] = {}  # (flat line, indent) -> names deleted
+    bound: dict[str, int] = {}  # for the order of a del line: as the code binds them
+    makes = _plan(body, values, values, big, inputs, False, flat, dels, bound)
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, ast.If):
+            continue
+        tail = any(makes[i + 1:])  # a value made after the `if`: free the branch's first
+        for branch in (stmt.body, stmt.orelse):
+            inside = {n.id for s in branch for n in ast.walk(s) if isinstance(n, ast.Name)}
+            outside = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)
+                       and not any(n is m for b in branch for m in ast.walk(b))}
+            local = (inside - outside) & values
+            if local:
+                _plan(branch, local, values, big, inputs, tail, flat, dels, bound)
+    if not dels:
+        return flat
+    out: list[str] = []
+    for n, line in enumerate([*flat, ""]):  # a branch's end comes before the code after it
+        for at, col in sorted((k for k in dels if k[0] == n), key=lambda k: -k[1]):
+            names = sorted(dels[at, col], key=lambda m: (bound[m], m))  # as the code binds
+            out += [" " * col + d for d in _del_lines(names, DEL_WIDTH - col)]
+        out.append(line)
+    return out[:-1]
+
+
+def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[str],
+          inputs: set[str], tail: bool, flat: list[str],
+          dels: dict[tuple[int, int], list[str]], bound: dict[str, int]) -> list[bool]:
+    """Add to `dels` the `del`s of one block's `deletable` names (bound by its
+    own statements); `tail`: at the block's end when nothing in it follows. Returns, per
+    statement, whether it binds a value."""
+    first_bound: dict[str, int] = {}  # name -> first statement of the block that binds it
     last_read: dict[str, int] = {}
-    allocates = []  # per statement: whether it binds a big value
+    makes, makes_big = [], []  # per statement: whether it binds a value, a big value
     alias = _Aliases()
     for i, stmt in enumerate(body):
         stored = set()
@@ -89,57 +130,106 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
                     last_read[node.id] = i
                 else:
                     stored.add(node.id)
-        allocates.append(bool(stored & big))
+        makes.append(bool(stored & values))
+        makes_big.append(bool(stored & big))
         if isinstance(stmt, ast.Assign):
             for name in _target_names(stmt.targets):
-                bound.setdefault(name, i)
+                first_bound.setdefault(name, i)
+                bound.setdefault(name, stmt.lineno)
                 source = _aliased_source(stmt.value)
                 if source is not None:
                     alias.join(name, source)
+        elif isinstance(stmt, ast.If):
+            for name, sources in _bound_in_every_branch(stmt).items():
+                first_bound.setdefault(name, i)
+                bound.setdefault(name, stmt.lineno)
+                for source in sources:
+                    alias.join(name, source)
     groups: dict[str, list[str]] = {}
-    for name in set(bound) | set(last_read):
+    for name in set(first_bound) | set(last_read):
         groups.setdefault(alias.find(name), []).append(name)
-    dels: dict[int, list[str]] = {}  # statement index -> names deleted just before it
+    col = body[0].col_offset - 4  # the parsed text's `def forward():` adds 4
     for members in groups.values():
         if inputs & set(members):
             continue  # the caller's storage: deleting our names frees nothing
-        end = max(last_read.get(m, bound.get(m, -1)) for m in members)
-        later = next((j for j in range(end + 1, len(body)) if allocates[j]), None)
-        names = [m for m in members if m in values and m in bound and m not in captured]
-        if end >= 0 and later is not None and names:
-            dels.setdefault(later, []).extend(names)
-    if not dels:
-        return flat
-    # a statement's own comment lines come right before it: the `del` goes above them
-    starts = {}
-    for j in dels:
-        first = body[j].lineno - 2  # line k of the parsed text is flat[k - 2]
-        while first > 0 and flat[first - 1].lstrip().startswith("#"):
-            first -= 1
-        starts[first] = j
-    out: list[str] = []
-    for n, line in enumerate(flat):
-        if n in starts:  # in the order the code binds them: it reads as the dataflow
-            names = sorted(dels[starts[n]], key=lambda m: (bound[m], m))
-            out += _del_lines(names)
-        out.append(line)
-    return out
+        end = max(last_read.get(m, first_bound.get(m, -1)) for m in members)
+        frees = makes if big & set(members) else makes_big
+        later = next((j for j in range(end + 1, len(body)) if frees[j]),
+                     len(body) if tail else None)
+        names = [m for m in members if m in deletable and m in first_bound]
+        if end < 0 or later is None or not names:
+            continue
+        if later < len(body):  # above the statement's own comment lines
+            at = body[later].lineno - 2  # line k of the parsed text is flat[k - 2]
+            while at > 0 and flat[at - 1].lstrip().startswith("#"):
+                at -= 1
+        else:
+            at = (body[-1].end_lineno or body[-1].lineno) - 1
+        dels.setdefault((at, col), []).extend(names)
+    return makes
+
+
+def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
+    """The names that every branch of a complete `if`/`elif`/`else` chain assigns (an
+    `elif not c` after `if c` completes it), each with the names it may share storage with;
+    {} when some path assigns nothing."""
+    branches, node = [], stmt
+    while True:
+        branches.append(node.body)
+        rest = node.orelse
+        if len(rest) == 1 and isinstance(rest[0], ast.If):
+            last = rest[0]
+            if not last.orelse and _negation(last.test, node.test):
+                branches.append(last.body)
+                break
+            node = last
+        elif rest:
+            branches.append(rest)
+            break
+        else:
+            return {}
+    found: list[dict[str, list[str]]] = []
+    for branch in branches:
+        names: dict[str, list[str]] = {}
+        for part in branch:
+            if isinstance(part, ast.Assign):
+                source = _aliased_source(part.value)
+                for name in _target_names(part.targets):
+                    names.setdefault(name, []).extend([source] if source else [])
+        found.append(names)
+    common = set.intersection(*(set(names) for names in found))
+    return {n: [s for names in found for s in names[n]] for n in sorted(common)}
+
+
+def _negation(a: ast.expr, b: ast.expr) -> bool:
+    """Whether `a` is `not b`."""
+    return isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not) \
+        and ast.dump(a.operand) == ast.dump(b)
 
 
 def _captured(tree: ast.AST) -> set[str]:
     """Names read inside a comprehension or lambda: Python makes them closure cells, and
-    `del` of a cell (DELETE_DEREF) is a graph break under torch.compile(fullgraph=True)."""
-    nested = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
-    return {n.id for scope in ast.walk(tree) if isinstance(scope, nested)
-            for n in ast.walk(scope) if isinstance(n, ast.Name)}
+    `del` of a cell (DELETE_DEREF) is a graph break under torch.compile(fullgraph=True).
+    A comprehension's first iterable (`zip(self.convs, parts)`) runs in forward's own
+    scope: its names stay plain locals."""
+    nested = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    names = set()
+    for scope in ast.walk(tree):
+        if isinstance(scope, ast.Lambda):
+            names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
+        elif isinstance(scope, nested):
+            first = scope.generators[0].iter
+            names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
+                      and not any(n is m for m in ast.walk(first))}
+    return names
 
 
-def _del_lines(names: list[str]) -> list[str]:
-    """`del a, b, ...` lines that fit forward's body (99 columns at 8 spaces): a wrapped
-    `del (a, b)` would read as deleting a tuple."""
+def _del_lines(names: list[str], width: int = DEL_WIDTH) -> list[str]:
+    """`del a, b, ...` lines that fit `width` (forward's body: 99 columns at 8 spaces): a
+    wrapped `del (a, b)` would read as deleting a tuple."""
     lines = [f"del {names[0]}"]
     for name in names[1:]:
-        if len(lines[-1]) + 2 + len(name) > DEL_WIDTH:
+        if len(lines[-1]) + 2 + len(name) > width:
             lines.append(f"del {name}")
         else:
             lines[-1] += f", {name}"
@@ -157,19 +247,27 @@ def _target_names(targets) -> list[str]:
 
 
 def _aliased_source(value: ast.expr) -> str | None:
-    """The name whose storage `value` may share: `x`, `x[i]`, `x.view(...)`, `x.mT`."""
+    """The name whose storage `value` may share: `x`, `x[i]`, `x.view(...)`, `x.mT`; None
+    for a new tensor, such as `x.transpose(1, 2).flatten(2)` (_MERGING)."""
+    merged = False
     while True:
         if isinstance(value, ast.Name):
             return value.id
+        method = None
         if isinstance(value, ast.Subscript):
             value = value.value
         elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
                 and value.func.attr in _ALIASING:
-            value = value.func.value
+            method, args, value = value.func.attr, value.args, value.func.value
+            if isinstance(value, ast.Name) and value.id == "torch" and args:
+                value = args[0]  # torch.chunk(x, ...): x's storage
         elif isinstance(value, ast.Attribute) and value.attr in _ALIASING:
-            value = value.value
+            method, value = value.attr, value.value
         else:
             return None
+        if merged and method in _MOVING:
+            return None
+        merged = merged or method in _MERGING
 
 
 class _Aliases:

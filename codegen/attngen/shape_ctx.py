@@ -7,13 +7,14 @@ sizes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any, NoReturn
 
 import sympy
 
-from . import algebra
+from . import algebra, exact
 from .dims import fmt_dim, fmt_shape, is_dim, to_number
 from .errors import (
     BAD_ARGUMENTS,
@@ -24,7 +25,7 @@ from .errors import (
     SpecError,
 )
 from .expr import Expr
-from .model import Spec
+from .model import Let, Spec
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, requirement_text, sample_text, simplify
@@ -34,12 +35,29 @@ from .yamlload import unquote_hint
 class ProverCtx:
     """ShapeCtx for one configuration of one spec: equalities go to its Prover. `requires`
     and `known` (the values of params and lets), where given, let a bound (at_least) look
-    for input sizes that break it beyond the prover's samples."""
+    for input sizes that break it beyond the prover's samples; `lets` are recomputed at
+    each size tried (a let over an input dim or param that `requires` reads)."""
 
     def __init__(self, prover: Prover, requires: list[Expr] | None = None,
-                 known: Mapping[str, object] | None = None) -> None:
+                 known: Mapping[str, object] | None = None,
+                 lets: Iterable[Let] = ()) -> None:
         self.prover = prover
-        self.requires, self.known = requires, dict(known or {})
+        self.requires, self.known, self.lets = requires, dict(known or {}), list(lets)
+        self._held: list[list[Callable[[], None]]] = []  # see hold_bounds
+
+    def hold_bounds(self) -> None:
+        """Hold the bounds on output sizes (at_least with `size`, then sizes with `held`)
+        asked from now until judge_bounds: a node's annotation is unified first, so that a
+        shape that is wrong (an unpadded conv annotated as keeping H) reads as the mismatch
+        it is, not as a bound of the wrong shape to state. Nested for the nodes of a `use:`;
+        a node that fails leaves its frame, never judged: rules ask only inside a frame of
+        their own node, which lies above it."""
+        self._held.append([])
+
+    def judge_bounds(self) -> None:
+        """Check the bounds held since the last hold_bounds, in the order asked."""
+        for check in self._held.pop():
+            check()
 
     def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
@@ -111,9 +129,18 @@ class ProverCtx:
             return known if known.is_Number else q
         return q
 
-    def at_least(self, d: Dim, low: Dim, what: str) -> None:
-        gap = simplify(algebra.sympify(d) - algebra.sympify(low))
-        if gap.is_nonnegative:
+    def at_least(self, d: Dim, low: Dim, what: str, size: Dim | None = None) -> None:
+        """d >= low for every size `requires` allows (the prover's samples, then small input
+        sizes). `size`: the output size the bound keeps at least 1 (a window count), named
+        in the error with its value at the counterexample (held while hold_bounds says)."""
+        if size is not None and self._held:
+            self._held[-1].append(partial(self._at_least, d, low, what, size))
+            return
+        self._at_least(d, low, what, size)
+
+    def _at_least(self, d: Dim, low: Dim, what: str, size: Dim | None) -> None:
+        gap = algebra.sympify(d) - algebra.sympify(low)
+        if _least_is_nonnegative(gap):
             return
         for sample in self._bound_samples(gap):
             value = self.prover.value(gap, sample or None)
@@ -122,15 +149,24 @@ class ProverCtx:
             stmt = _at_least_text(d, low, gap)
             names = sorted(str(s) for s in gap.free_symbols)
             scope = self.prover.scope
-            notes = [f"counterexample: {sample_text(names, sample)}"] if names and sample \
-                else []
+            notes = [f"counterexample: {sample_text(names, sample)}" + (
+                "" if size is None else f": {fmt_dim(size)} = {self.prover.value(size, sample)}"
+            )] if names and sample else []
+            if size is None:
+                unstated = f"{what} needs {stmt}, which `requires` does not state"
+                fails = f"{what} needs {stmt}, which fails" + (
+                    "" if names else f": {fmt_dim(d)} < {fmt_dim(low)}")
+            else:  # `what` names an output size that falls below 1
+                unstated = (f"{what}, {fmt_dim(size)}, falls below 1 where {_negated(stmt)}: "
+                            f"`requires` does not state {stmt}")
+                fails = (f"{what}, {fmt_dim(size)}, falls below 1 where {_negated(stmt)}"
+                         if names else f"{what} is {self.prover.value(size)} (must be at "
+                         "least 1)")
             if names and scope is not None and set(names) <= scope.names:
                 fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
                 notes.append(f"if the module relies on it, state it: requires: [{fact}]")
-                self.fail(f"{what} needs {stmt}, which `requires` does not state",
-                          UNSTATED_DIVISIBILITY, *notes)
-            self.fail(f"{what} needs {stmt}, which fails" + (
-                "" if names else f": {fmt_dim(d)} < {fmt_dim(low)}"), SHAPE_RULE, *notes)
+                self.fail(unstated, UNSTATED_DIVISIBILITY, *notes)
+            self.fail(fails, SHAPE_RULE, *notes)
 
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
@@ -146,6 +182,8 @@ class ProverCtx:
                 sample = {**base, sym: sympy.Integer(size)}
                 env = {**self.known, **{str(k): int(v) for k, v in sample.items()}}
                 try:
+                    for let in self.lets:
+                        env[let.name] = let.expr.value(env)
                     if all(req.value(env) for req in self.requires):
                         yield sample
                 except (SpecError, ZeroDivisionError, TypeError, ValueError):
@@ -189,12 +227,16 @@ class ProverCtx:
                     if low is None else f"from {low:g} to {high:g}")
             self.fail(f"{what} is {n!r} at the default sizes (must be {want})", BAD_ARGUMENTS)
 
-    def sizes(self, shape: Shape, what: str) -> None:
+    def sizes(self, shape: Shape, what: str, *, held: bool = False) -> None:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
         there (channel // reduction with channel < reduction) is an empty or unbuildable
         layer in the default module. The dims are whole numbers or integer expressions
         (checked where they are made); positive symbols (free dims, size params) need no
-        evaluation."""
+        evaluation. `held`: judged after the bounds held with it (an op's output: a bound
+        on a window count names the line that fixes what this reports at the defaults)."""
+        if held and self._held:
+            self._held[-1].append(partial(self.sizes, shape, what))
+            return
         for i, d in enumerate(shape):
             if isinstance(d, sympy.Symbol) and d.is_positive:  # a free dim or size param
                 continue
@@ -292,11 +334,81 @@ class ProverCtx:
 
 
 def _at_least_text(d: Dim, low: Dim, gap: Any) -> str:
-    """`d >= low` as a `requires` line; `W >= 3` where d - low is one name plus a number."""
+    """`d >= low` as a `requires` line: `W >= 3` where d - low is one name plus a number, or
+    grows with its one name (a window count after a strided conv: H >= 7), else both sides
+    as they are."""
     rest, term = gap.as_coeff_Add()
     if isinstance(term, sympy.Symbol) and rest.is_Integer:
         return f"{term} >= {-rest}"
+    if isinstance(-term, sympy.Symbol) and rest.is_Integer:  # 7 - k: k <= 7
+        return f"{-term} <= {rest}"
+    least = _least(gap)
+    if least is not None:
+        return f"{next(iter(gap.free_symbols))} >= {least}"
     return f"{_side(d)} >= {_side(low)}"
+
+
+def _least(gap: Any) -> int | None:
+    """The least n >= 1 with gap >= 0 at its one name = n, where gap never falls as that name
+    grows (sums, positive multiples and floors of it), so that the bound is exactly `name >=
+    n`; None otherwise (or beyond 2**20)."""
+    if len(gap.free_symbols) != 1 or not _grows(gap):
+        return None
+    sym = next(iter(gap.free_symbols))
+
+    def holds(n: int) -> bool:
+        value = exact.at(gap, {sym: sympy.Integer(n)})
+        return value is not None and value >= 0
+
+    high = 1
+    while not holds(high):
+        high *= 2
+        if high > 2 ** 20:
+            return None
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:  # the least n in [low, high] that holds
+        mid = (low + high) // 2
+        low, high = (low, mid) if holds(mid) else (mid + 1, high)
+    return low
+
+
+def _grows(e: Any) -> bool:
+    """Whether `e` never falls as its (positive) names grow: names and numbers under +,
+    floor, and products of a positive number and such terms, each at least 0 where its
+    names are 1 (a window count of H times one of W)."""
+    if e.is_Number or e.is_Symbol:
+        return True
+    if isinstance(e, sympy.Add):
+        return all(_grows(a) for a in e.args)
+    if isinstance(e, sympy.Mul):
+        coeff, rest = e.as_coeff_Mul()
+        factors = rest.args if isinstance(rest, sympy.Mul) else (rest,)
+        return bool(coeff > 0) and all(
+            _grows(f) and _at_ones(f) >= 0 for f in factors)
+    if isinstance(e, sympy.floor):
+        return _grows(e.args[0])
+    return False
+
+
+def _at_ones(e: Any) -> float:
+    """`e` where each of its names is 1 (-inf where it has no value there)."""
+    value = exact.at(e, dict.fromkeys(e.free_symbols, sympy.Integer(1)))
+    return float("-inf") if value is None else value
+
+
+def _least_is_nonnegative(gap: Any) -> bool:
+    """A proof of gap >= 0 from its form: a number that is, or a gap that never falls as
+    its names grow (_grows), all positive, and is at least 0 where each is 1 (a padded
+    conv's H + 2 - 3). Other gaps go to the samples."""
+    if gap.is_Number:
+        return bool(gap >= 0)
+    return all(s.is_positive for s in gap.free_symbols) and _grows(gap) \
+        and _at_ones(gap) >= 0
+
+
+def _negated(stmt: str) -> str:
+    """`H < 3` for the `requires` line `H >= 3` (and `k > 7` for `k <= 7`)."""
+    return stmt.replace(" >= ", " < ", 1) if " >= " in stmt else stmt.replace(" <= ", " > ", 1)
 
 
 def _side(e: Dim) -> str:

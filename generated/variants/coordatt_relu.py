@@ -72,7 +72,6 @@ class CoordAttReLU(nn.Module):
         # (B, max(8, (inp // reduction)), H + W, 1)
         # -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1)
         y_h, y_w = torch.split(relu, (H, W), dim=2)
-        del relu
         # (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W)
         y_w_t = y_w.permute(0, 1, 3, 2)
         # (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1)
@@ -81,8 +80,9 @@ class CoordAttReLU(nn.Module):
         del conv_h
         # (B, max(8, (inp // reduction)), 1, W) -> (B, oup, 1, W)
         conv_w = self.conv_w(y_w_t)
+        del relu, y_h, y_w, y_w_t
         a_w = torch.sigmoid(conv_w)
-        del y_h, y_w, y_w_t, conv_w
+        del conv_w
         # (B, inp, H, W), (B, oup, 1, W), (B, oup, H, 1) -> (B, oup, H, W)
         out = x * a_w * a_h
         return out

@@ -50,7 +50,9 @@ register(Op("full", "constant", (Arg("size", "shape"), Arg("fill_value", "float"
 
 def _arange(ctx: ShapeCtx, ins, a):
     start, end, step = a["start"], a["end"], a["step"]
-    return (ctx.floor((end - start + step - 1) / step),)
+    size = ctx.floor((end - start + step - 1) / step)
+    ctx.at_least(end - start, 1, "arange's length", size)  # end past start, for every size
+    return (size,)
 
 
 register(Op("arange", "constant",

@@ -83,9 +83,12 @@ class ShapeCtx(Protocol):
         the shape in the error."""
         ...
 
-    def at_least(self, d: Dim, low: Dim, what: str) -> None:
+    def at_least(self, d: Dim, low: Dim, what: str, size: Dim | None = None) -> None:
         """Require d >= low for every allowed size (reflect padding less than its dim): the
-        error gives the `requires` line that states it; `what` names the bound."""
+        error gives the `requires` line that states it; `what` names the bound. `size`: the
+        output size the bound keeps at least 1, where it is one (a conv's padded input at
+        least its kernel's span keeps its output size at least 1); `what` then names that
+        size ("Conv2d's output dim 2") and the error shows its value."""
         ...
 
     def in_bounds(self, value: object, low: float | None, high: float | None,

@@ -7,6 +7,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, Arg, Op, register
 from .ctx import ShapeCtx
+from .windows import window_count
 
 CONV_ARGS = (
     Arg("in_channels", "int"), Arg("out_channels", "int"), Arg("kernel_size", "ints", low=1),
@@ -35,8 +36,10 @@ def _conv_shape(n: int):
         ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
         k, s, p, d = (_spatial(ctx, a, key, n)
                       for key in ("kernel_size", "stride", "padding", "dilation"))
-        spatial = tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
-                        for size, k_, s_, p_, d_ in zip(x[2:], k, s, p, d, strict=False))
+        spatial = tuple(window_count(ctx, size, k_, f"Conv{n}d's output dim {i}", stride=s_,
+                                     padding=p_, dilation=d_)
+                        for i, (size, k_, s_, p_, d_) in enumerate(zip(x[2:], k, s, p, d,
+                                                                       strict=False), 2))
         return (x[0], a["out_channels"], *spatial)
     return rule
 
@@ -209,8 +212,9 @@ def pool_shape(ctx: ShapeCtx, ins, a):
         for k_, s_, p_ in zip(k, s, p, strict=False):
             ctx.in_bounds(k_ - p_ - s_, 0, None, "kernel_size - padding - stride with ceil_mode")
     spatial = tuple(
-        ctx.floor((size + 2 * p_ - k_ + (s_ - 1 if ceil else 0)) / s_) + 1
-        for size, k_, s_, p_ in zip(x[2:], k, s, p, strict=False)
+        window_count(ctx, size, k_, f"the pooled output's dim {i}", stride=s_, padding=p_,
+                     ceil=ceil)
+        for i, (size, k_, s_, p_) in enumerate(zip(x[2:], k, s, p, strict=False), 2)
     )
     return (x[0], x[1], *spatial)
 
@@ -248,7 +252,10 @@ def upsample_shape(ctx: ShapeCtx, ins, a):
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")
     f = _spatial(ctx, a, "scale_factor", len(x) - 2)
-    return (x[0], x[1], *(ctx.floor(d * s) for d, s in zip(x[2:], f, strict=False)))
+    out = tuple(ctx.floor(d * s) for d, s in zip(x[2:], f, strict=False))
+    for i, size in enumerate(out, 2):  # a factor below 1 shrinks: at least 1 left
+        ctx.at_least(size, 1, f"the resampled output's dim {i}", size)
+    return (x[0], x[1], *out)
 
 
 MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")

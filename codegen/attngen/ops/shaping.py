@@ -13,6 +13,7 @@ from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 from .layers import flatten_shape
+from .windows import window_count
 
 
 def _expand(ctx: ShapeCtx, ins, a):
@@ -231,7 +232,9 @@ def _pad(ctx: ShapeCtx, ins, a):
                     continue
                 ctx.at_least(x[d], side, what)
                 ctx.at_least(x[d], side - other, f"{what} with {other} on its other side")
-        x[d] = x[d] + lo + hi
+        size = x[d] + lo + hi  # a negative side crops: at least 1 left for every size
+        ctx.at_least(size, 1, f"pad's output dim {d}", size)
+        x[d] = size
     return tuple(x)
 
 
@@ -259,18 +262,19 @@ def _window(ctx: ShapeCtx, a, key: str) -> tuple:
     return (value, value)
 
 
-def _blocks(ctx: ShapeCtx, spatial, a) -> tuple:
-    """The number of blocks along each spatial dim (the convolution formula)."""
+def _blocks(ctx: ShapeCtx, spatial, a, where: tuple[str, str]) -> tuple:
+    """The number of blocks along each spatial dim (the convolution formula), at least 1
+    for every size `requires` allows; `where` names the two dims in the error."""
     k, d, p, s = (_window(ctx, a, key) for key in ("kernel_size", "dilation", "padding",
                                                    "stride"))
-    return tuple(ctx.floor((size + 2 * p_ - d_ * (k_ - 1) - 1) / s_) + 1
-                 for size, k_, d_, p_, s_ in zip(spatial, k, d, p, s, strict=True))
+    return tuple(window_count(ctx, size, k_, f"the number of blocks along {at}", stride=s_,
+                              padding=p_, dilation=d_)
+                 for size, k_, d_, p_, s_, at in zip(spatial, k, d, p, s, where, strict=True))
 
 
 def _unfold(ctx: ShapeCtx, ins, a):
     n, c, h, w = ctx.rank(ins[0], 4, "unfold input [N, C, H, W]")
-    blocks = _blocks(ctx, (h, w), a)
-    ctx.sizes(blocks, "the blocks per spatial dim")
+    blocks = _blocks(ctx, (h, w), a, ("input dim 2", "input dim 3"))
     return (n, c * prod(_window(ctx, a, "kernel_size")), prod(blocks))
 
 
@@ -279,7 +283,7 @@ def _fold(ctx: ShapeCtx, ins, a):
     c = ctx.exact_div(ck, prod(_window(ctx, a, "kernel_size")),
                       "dim 1 / prod(kernel_size)")
     out = _window(ctx, a, "output_size")
-    blocks = _blocks(ctx, out, a)
+    blocks = _blocks(ctx, out, a, ("output_size[0]", "output_size[1]"))
     ctx.eq(length, prod(blocks), "dim 2 (L)", "the number of blocks of output_size")
     return (n, c, *out)
 
