@@ -260,8 +260,19 @@ def _failing_renderer(dot: str, fmt: str = "svg") -> bytes:
     return b"<svg/>"
 
 
+def _failing_batch(dots: list[str], fmt: str = "svg") -> list[bytes | RenderError]:
+    """render.render_many's contract: each diagram's SVG or its own RenderError."""
+    out: list[bytes | RenderError] = []
+    for dot in dots:
+        try:
+            out.append(_failing_renderer(dot, fmt))
+        except RenderError as exc:
+            out.append(exc)
+    return out
+
+
 def test_a_renderer_failure_is_that_specs_error_and_hides_no_other(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "_renderer", lambda: _failing_renderer)
+    monkeypatch.setattr(build, "_renderer", lambda: _failing_batch)
     specs = tmp_path / "specs"
     se = _copy(specs, "se.yaml")
     _copy(specs, "eca.yaml", (REPO_ROOT / "specs/eca.yaml").read_text())
@@ -275,6 +286,20 @@ def test_a_renderer_failure_is_that_specs_error_and_hides_no_other(tmp_path, mon
     assert lines[0].startswith(f"{se}: error[E500]: cannot draw se.svg: graphviz-pure failed")
     assert lines[1].startswith(f"{broken}:5:") and "error[E300]" in lines[1]
     assert not (tmp_path / "out").exists()
+
+
+def test_diagrams_drawn_together_are_the_bytes_of_each_drawn_alone():
+    """render.render_many: one renderer process for several diagrams, the same SVGs as
+    one process each; a DOT the renderer refuses is its own RenderError, the others draw."""
+    from attngen import render
+
+    dots = [(REPO_ROOT / "generated" / f"{name}.dot").read_text(encoding="utf-8")
+            for name in ("se", "cbam", "emsa", "danet")]
+    alone = [render.render(dot, "svg") for dot in dots]
+    assert render.render_many(dots, "svg") == alone
+    mixed = render.render_many([dots[0], "digraph { a -> }", dots[1]], "svg")
+    assert mixed[0] == alone[0] and mixed[2] == alone[1]
+    assert isinstance(mixed[1], RenderError)
 
 
 def test_docs_report_every_renderer_failure_with_the_other_errors(tmp_path, monkeypatch):

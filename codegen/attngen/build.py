@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import files, render
 from .cache import BuildCache
@@ -215,20 +215,22 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
                 ) -> dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]]:
     """Each spec's artifacts, or the SpecError that stopped it, and its warnings (lint.py);
     one spec after another, sharing loaded and checked sub-specs. Graphviz runs in
-    subprocesses: each SVG starts as soon as its DOT exists, while the next specs are
-    checked (the threads only wait on the subprocesses). A renderer failure is that spec's
-    error; the other specs go on."""
+    subprocesses, one per batch of DOTs (_Drawings), while the next specs are checked (the
+    threads only wait on the subprocesses). A renderer failure is that spec's error; the
+    other specs go on."""
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
+    drawings = _Drawings(pool, renderer)
     checked_cache: CheckCache = {}
     built: dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]] = {}
     try:
         for path in paths:
             try:
-                arts, warnings = _build_one(path, out_dir, loader, checked_cache, pool,
-                                            renderer, spec_refs, fuse)
+                arts, warnings = _build_one(path, out_dir, loader, checked_cache, drawings,
+                                            spec_refs, fuse)
                 built[path] = (arts, None, warnings)
             except SpecError as exc:
                 built[path] = ([], exc, [])
+        drawings.flush()
         for path, (arts, _, warnings) in built.items():
             try:
                 for art in arts:
@@ -243,11 +245,11 @@ def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
     return built
 
 
-def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
+def _build_one(path: Path, out_dir: Path, loader, cache: dict, drawings: _Drawings,
                spec_refs: bool = False, fuse: bool = True
                ) -> tuple[list[Artifact], list[Diagnostic]]:
     """A spec's .py, .dot and (with a renderer) .svg, and its warnings (lint.py); the SVG
-    is a Future when `pool` is given."""
+    is a Future (see _Drawings)."""
     from .diagram import dot_source
     from .emit import render as emit_py
     from .lint import warnings_of
@@ -258,14 +260,52 @@ def _build_one(path: Path, out_dir: Path, loader, cache: dict, pool, renderer,
     source = emit_py(checked, spec_refs=spec_refs, fuse=fuse)
     arts = [Artifact(out_dir / f"{path.stem}.py", source.encode(), path, reads),
             Artifact(out_dir / f"{path.stem}.dot", dot.encode(), path, reads)]
-    if renderer is not None:
-        svg = pool.submit(renderer, dot, "svg") if pool is not None else renderer(dot, "svg")
-        arts.append(Artifact(out_dir / f"{path.stem}.svg", svg, path, reads))
+    if drawings.renderer is not None:
+        arts.append(Artifact(out_dir / f"{path.stem}.svg", drawings.add(dot), path, reads))
     return arts, warnings_of(checked)
 
 
 def _renderer():
-    return render.render if render.available_backends() else None
+    """DOT sources -> their SVGs, or each one's RenderError (render.render_many)."""
+    return render.render_many if render.available_backends() else None
+
+
+class _Drawings:
+    """SVGs drawn in batches of BATCH diagrams, one renderer process each (a process per
+    diagram cost more than drawing most of them), on `pool` while the next specs are
+    checked; each SVG is a Future, its RenderError the exception of its own Future."""
+
+    BATCH = 8
+
+    def __init__(self, pool: ThreadPoolExecutor | None, renderer) -> None:
+        self.pool, self.renderer = pool, renderer
+        self.waiting: list[tuple[str, Future[bytes]]] = []
+
+    def add(self, dot: str) -> Any:  # a Future[bytes] in Artifact.data until resolved
+        svg: Future[bytes] = Future()
+        self.waiting.append((dot, svg))
+        if len(self.waiting) >= self.BATCH:
+            self.flush()
+        return svg
+
+    def flush(self) -> None:
+        batch, self.waiting = self.waiting, []
+        if batch and self.pool is not None:
+            self.pool.submit(self._draw, batch)
+        elif batch:
+            self._draw(batch)
+
+    def _draw(self, batch: list[tuple[str, Future[bytes]]]) -> None:
+        drawn: list[bytes | Exception]
+        try:
+            drawn = list(self.renderer([dot for dot, _ in batch], "svg"))
+        except Exception as exc:  # noqa: BLE001  (never leave a Future unresolved)
+            drawn = [exc] * len(batch)
+        for (_, svg), result in zip(batch, drawn, strict=True):
+            if isinstance(result, Exception):
+                svg.set_exception(result)
+            else:
+                svg.set_result(result)
 
 
 # -- writing -------------------------------------------------------------------------------

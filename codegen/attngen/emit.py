@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
@@ -56,26 +55,12 @@ from .pytext import (
     py_value,
     uses_log2,
 )
-from .resources import templates_dir
 from .results import Checked
 from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment
 from .strides import VIEW, reshaped_views
-
-
-@lru_cache(maxsize=1)
-def _env():
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=False,
-        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-    )
-
-
-@cache
-def _call_template(call: str):
-    return _env().from_string(call)
+from .templating import call_template as _call_template
+from .templating import env as _env
 
 
 def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,

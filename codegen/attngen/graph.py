@@ -23,7 +23,7 @@ from .errors import (
     did_you_mean,
     error,
 )
-from .expr import Expr
+from .expr import CONSTANTS, FUNCTIONS, Expr
 from .loops import body_loops, node_loops
 from .model import (
     Cases,
@@ -256,7 +256,11 @@ def check_constructor_names(spec: Spec) -> None:
     whens += [(f"node '{node.name}'", body.when, None) for node in spec.nodes.values()
               for body in [node, *cases_of(node)] if body.when is not None]
     layers = [(f"node '{node.name}'", expr, var) for node, expr, var in constructor_exprs(spec)]
+    # an Expr's names are its tree's names but these: only a dim so named needs the walk
+    unlisted = not dims.keys().isdisjoint({*CONSTANTS, *FUNCTIONS, "range"})
     for what, expr, var in [*layers, *whens]:
+        if not unlisted and dims.keys().isdisjoint(expr.names):
+            continue  # the common case: it names no dim
         for n in ast.walk(expr.tree):
             if isinstance(n, ast.Name) and n.id in dims and n.id != var:
                 why = ("the layer is built in __init__" if (what, expr, var) in layers else

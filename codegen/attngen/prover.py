@@ -97,14 +97,17 @@ class Prover:
         if diff.is_number:
             return diff == 0, {}
         algebra.check_size(diff, "a dim it computes")  # before expanding or sampling it
-        if sympy.expand(diff) == 0:
-            return True, None
-        if diff.has(sympy.floor) and sympy.expand(algebra.shift_floors(diff)) == 0:
-            return True, None  # the same floor with constants an integer apart (conv sizes)
+        # three proofs, each enough alone, so their order decides only the cost: with the
+        # `requires` rewrites first (the one that proves most dims of the library), then
+        # floors brought to one form (conv sizes), then the plain expansion (rarely the one)
         if self.rewrites:
             rewritten = sympy.expand(diff.xreplace(self.rewrites))
             if rewritten == 0:
                 return True, None
+        if diff.has(sympy.floor) and sympy.expand(algebra.shift_floors(diff)) == 0:
+            return True, None  # the same floor with constants an integer apart
+        if sympy.expand(diff) == 0:
+            return True, None
         return self._sampled((a, b), lambda va, vb: va == vb)
 
     def divisible(self, n: Dim, g: Dim) -> Verdict:
