@@ -8,9 +8,8 @@ import re
 import sys
 
 import attngen
-import jinja2
 import pytest
-from attngen import docs, ops, templating, verify
+from attngen import docs, ops, verify
 from attngen.cli import main
 from attngen.emit import render_call
 from attngen.ops.base import GROUPS
@@ -141,22 +140,3 @@ def test_a_slice_dim_given_by_a_param_is_indexed_at_run_time(tmp_path, dim):
     model = attngen.compile(str(spec))(d=dim)
     x = torch.arange(2 * 4 * 5 * 6).reshape(2, 4, 5, 6)
     assert torch.equal(model(x), x.narrow(dim, 1, 2))
-
-
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_a_call_template_filled_in_without_jinja_reads_as_jinja_renders_it(name):
-    """templating.Substitution (plain `{{ name }}` / `{{ ins[N] }}` templates) gives Jinja's
-    text, and where the context lacks a name or an input, Jinja's error."""
-    call = ops.REGISTRY[name].call
-    template = templating.call_template(call)
-    jinja = templating.env().from_string(call)
-    context = {"x": "x0", "ins": ["a", "b", "c"], "seq": "[a, b]", "listed": False,
-               "given": [], "args": {}, **{a.name: f"v_{a.name}" for a in ops.REGISTRY[name].args}}
-    assert template.render(**context) == jinja.render(**context)
-    if isinstance(template, templating.Substitution) and template.parts:
-        first = template.parts[0][1]
-        short = {k: v for k, v in context.items() if k != first}
-        with pytest.raises(jinja2.UndefinedError):
-            jinja.render(**short)
-        with pytest.raises(jinja2.UndefinedError):
-            template.render(**short)
