@@ -25,6 +25,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ctrl_c_default() -> None:
+    """Popen's preexec_fn for a child that is stopped with Ctrl-C (SIGINT): a runner started
+    in the background (`cmd &` in a shell without job control) ignores SIGINT, children
+    inherit that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Server:
     """`attngen serve ARGS --port N` run in `cwd`; `get` and `events` talk to it."""
 
@@ -33,7 +40,8 @@ class Server:
         env = {**os.environ, "PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "attngen.cli", "serve", *args, "--port", str(self.port)],
-            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=ctrl_c_default)
         self.banner = self.proc.stdout.readline() if self.proc.stdout else ""
         deadline = time.monotonic() + startup_s
         while time.monotonic() < deadline:

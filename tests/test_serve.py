@@ -11,7 +11,7 @@ import time
 
 import pytest
 from conftest import REPO_ROOT
-from serving import CODE, Events, Server, free_port
+from serving import CODE, Events, Server, ctrl_c_default, free_port
 
 pytestmark = pytest.mark.serve
 SPECS = REPO_ROOT / "specs"
@@ -82,7 +82,8 @@ def test_another_interface_needs_naming_and_warns(folder):
     proc = subprocess.Popen([sys.executable, "-m", "attngen.cli", "serve", ".", "--host",
                              "0.0.0.0", "--port", str(free_port())], cwd=folder, text=True,
                             env={**os.environ, "PYTHONPATH": str(CODE)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_default)
     try:
         warning = proc.stderr.readline()
     finally:
@@ -129,7 +130,8 @@ def test_watch_ends_cleanly_on_ctrl_c(folder):
     proc = subprocess.Popen([sys.executable, "-m", "attngen.cli", "build", "--watch", ".",
                              "-o", "out", "--no-svg"], cwd=folder, text=True,
                             env={**os.environ, "PYTHONPATH": str(CODE)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_default)
     first = proc.stdout.readline()
     assert first.startswith("built 4 spec(s): 8 file(s) written in out/")
     proc.send_signal(signal.SIGINT)
