@@ -244,8 +244,7 @@ def check_constructor_names(spec: Spec) -> None:
             dims.setdefault(dim, f"input dim '{dim}' (of input '{name}')")
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
-            shapes = body.shape or []
-            for shape in (shapes if shapes and isinstance(shapes[0], list) else [shapes]):
+            for shape in body.annotations():
                 for dim, _ in dim_names(shape):
                     dims.setdefault(dim, f"dim '{dim}' (bound by the shape of node "
                                     f"'{node.name}')")

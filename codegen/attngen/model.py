@@ -7,7 +7,7 @@ keeps the Loc of the text it came from, so any later stage can report an error t
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -46,6 +46,13 @@ class Let:
     name: str
     loc: Loc
     expr: Expr
+
+
+def compute_lets(lets: Iterable[Let], values: dict[str, object]) -> None:
+    """Put each let's value at `values` (params, input dims and the lets before it) into
+    `values`, in order."""
+    for let in lets:
+        values[let.name] = let.expr.value(values)
 
 
 @dataclass
@@ -208,6 +215,13 @@ class Node:
     out: list[str] | None = None  # names of several outputs (split)
     if_given: Ref | None = None
     doc: str = ""
+
+    def annotations(self) -> list[list[Expr]]:
+        """Its shape annotations: one per output where `out:` names several, else its one
+        (none without `shape:`)."""
+        if not self.shape:
+            return []
+        return self.shape if isinstance(self.shape[0], list) else [self.shape]
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .model import (
     SubSpec,
     TensorDecl,
     assert_never,
+    compute_lets,
 )
 from .parse import check_param_value
 
@@ -40,8 +41,7 @@ def param_values(spec: Spec, overrides: dict[str, object] | None = None) -> dict
     """Concrete values of params and lets (defaults or examples, then overrides)."""
     values = {p.name: p.sample for p in spec.params.values()}
     values.update(overrides or {})
-    for let in spec.lets.values():
-        values[let.name] = let.expr.value(values)
+    compute_lets(spec.lets.values(), values)
     return values
 
 

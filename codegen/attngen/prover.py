@@ -20,7 +20,7 @@ from .configs import Env, region, split_params
 from .dims import fmt_dim, is_dim, to_number
 from .errors import SpecError
 from .facts import equality_hint, equality_rewrites
-from .model import Spec
+from .model import Spec, compute_lets
 from .ops.ctx import Dim
 
 N_SAMPLES = 24
@@ -411,8 +411,7 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                 values[str(sym)] = value
         val_env: dict[str, object] = {**env.val, **values}
         try:
-            for let in spec.lets.values():  # at this sample's params
-                val_env[let.name] = let.expr.value(val_env)
+            compute_lets(spec.lets.values(), val_env)  # at this sample's params
             if not all(req.value(val_env) for req in spec.requires):
                 continue
             if any(bool(c.value(val_env)) != truth for c, truth in decided):

@@ -48,8 +48,7 @@ def _annotations(node: Node) -> Iterator[list[Expr]]:
     """Every shape annotation of a node: its own (one per output with `out:`), its
     cases' and its `seq:` layers'."""
     for body in _bodies(node):
-        shape = body.shape or []
-        yield from (shape if shape and isinstance(shape[0], list) else [shape])
+        yield from body.annotations()
         called = unwrapped(body.form)
         if isinstance(called, Seq):
             yield from (item.shape for item in called.items if item.shape is not None)

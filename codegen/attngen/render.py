@@ -61,9 +61,13 @@ def render(dot: str, fmt: str = "svg") -> bytes:
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip() or f"exit status {proc.returncode}"
         raise RenderError(f"{backend} failed: {msg}")
-    if fmt == "svg":  # the version comment is the only part that differs between builds
-        return _VERSION_COMMENT.sub(b"", proc.stdout, count=1)
-    return proc.stdout
+    return _stable(proc.stdout, fmt)
+
+
+def _stable(data: bytes, fmt: str) -> bytes:
+    """The renderer's output without the SVG version comment, the only part that differs
+    between builds."""
+    return _VERSION_COMMENT.sub(b"", data, count=1) if fmt == "svg" else data
 
 
 def render_many(dots: list[str], fmt: str = "svg") -> list[bytes | RenderError]:
@@ -97,7 +101,4 @@ def _render_together(program: str, dots: list[str], fmt: str) -> list[bytes]:
                               capture_output=True, timeout=TIMEOUT_S, check=False)
         if proc.returncode != 0:
             raise RenderError(f"exit status {proc.returncode}")
-        outputs = [Path(f"{path}.{fmt}").read_bytes() for path in inputs]
-    if fmt == "svg":
-        return [_VERSION_COMMENT.sub(b"", data, count=1) for data in outputs]
-    return outputs
+        return [_stable(Path(f"{path}.{fmt}").read_bytes(), fmt) for path in inputs]

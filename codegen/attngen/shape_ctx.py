@@ -25,7 +25,7 @@ from .errors import (
     SpecError,
 )
 from .expr import Expr
-from .model import Let, Spec
+from .model import Let, Spec, compute_lets
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, requirement_text, sample_text, simplify
@@ -182,8 +182,7 @@ class ProverCtx:
                 sample = {**base, sym: sympy.Integer(size)}
                 env = {**self.known, **{str(k): int(v) for k, v in sample.items()}}
                 try:
-                    for let in self.lets:
-                        env[let.name] = let.expr.value(env)
+                    compute_lets(self.lets, env)
                     if all(req.value(env) for req in self.requires):
                         yield sample
                 except (SpecError, ZeroDivisionError, TypeError, ValueError):

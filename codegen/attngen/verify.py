@@ -45,7 +45,7 @@ from .errors import (
 from .facts import fixed_dims, impose_equalities
 from .infer import Inference
 from .loader import Loader
-from .model import Input, Node, Spec, cases_of, is_declaration, tensor_decl
+from .model import Input, Node, Spec, cases_of, compute_lets, is_declaration, tensor_decl
 from .ops.ctx import Shape
 from .prover import Assignment, Prover, requirement_rewrites, valid_samples
 from .results import Checked, ValueShape
@@ -175,7 +175,7 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                       else rng.randint(2, 12) for j, d in enumerate(dims)}
             env: dict[str, Any] = {**params, **values}  # what the spec's expressions read
             try:
-                _lets(spec, env)
+                compute_lets(spec.lets.values(), env)
                 for name, div, rest in facts:  # make divisibility facts hold by construction
                     if name in values or (i and name in params):
                         e, r = div.value(env), rest.value(env)
@@ -183,9 +183,9 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                             k = max(1, env[name] // e) + (i > 0 and rng.random() < 0.5)
                             env[name] = e * k + r % e
                             (values if name in values else params)[name] = env[name]
-                _lets(spec, env)
+                compute_lets(spec.lets.values(), env)
                 impose_equalities(spec, env, values)  # and equality facts (`n == N`)
-                _lets(spec, env)
+                compute_lets(spec.lets.values(), env)
                 if all(req.value(env) for req in spec.requires):
                     present = set(optional) if i % 2 == 0 else set()
                     samples.append(Sample(params, values, present))
@@ -193,11 +193,6 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
             except (SpecError, ZeroDivisionError, ValueError, TypeError):
                 continue
     return samples
-
-
-def _lets(spec: Spec, env: dict[str, object]) -> None:
-    for let in spec.lets.values():
-        env[let.name] = let.expr.value(env)
 
 
 # -- the spec's shapes at a point ------------------------------------------------------------
@@ -259,7 +254,7 @@ def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[tor
     import torch
 
     env = {**sample.params, **sample.dims}
-    _lets(spec, env)
+    compute_lets(spec.lets.values(), env)
 
     def tensor(inp: Input) -> torch.Tensor:
         shape = [int(d.value(env)) for d in inp.tensor_shape]
@@ -392,7 +387,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     model = construct(module.__dict__, spec, sample)
     inputs = make_inputs(spec, sample)
     env: dict[str, Any] = {**sample.params, **sample.dims}
-    _lets(spec, env)
+    compute_lets(spec.lets.values(), env)
     guards = {k: v for k, v in env.items() if k not in sample.dims}
     equal = fixed_dims(spec, guards, sample.dims)  # `n == N`: the constructor fixes N
     dims = [d for d in sample.dims if d not in equal]
