@@ -90,14 +90,15 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
     dels: dict[tuple[int, int], list[str]] = {}  # (flat line, indent) -> names deleted
     bound: dict[str, int] = {}  # for the order of a del line: as the code binds them
     makes = _plan(body, values, values, big, inputs, False, flat, dels, bound)
+    used = [_names(stmt) for stmt in body]  # per top-level statement
     for i, stmt in enumerate(body):
         if not isinstance(stmt, ast.If):
             continue
         tail = any(makes[i + 1:])  # a value made after the `if`: free the branch's first
-        for branch in (stmt.body, stmt.orelse):
-            inside = {n.id for s in branch for n in ast.walk(s) if isinstance(n, ast.Name)}
-            outside = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)
-                       and not any(n is m for b in branch for m in ast.walk(b))}
+        elsewhere = set().union(*used[:i], *used[i + 1:], _names(stmt.test))
+        for branch, other in ((stmt.body, stmt.orelse), (stmt.orelse, stmt.body)):
+            inside = set().union(*map(_names, branch))
+            outside = elsewhere.union(*map(_names, other))
             local = (inside - outside) & values
             if local:
                 _plan(branch, local, values, big, inputs, tail, flat, dels, bound)
@@ -110,6 +111,11 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
             out += [" " * col + d for d in _del_lines(names, DEL_WIDTH - col)]
         out.append(line)
     return out[:-1]
+
+
+def _names(node: ast.AST) -> set[str]:
+    """The names a statement or expression reads or binds, its nested blocks' included."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[str],
@@ -218,9 +224,9 @@ def _captured(tree: ast.AST) -> set[str]:
         if isinstance(scope, ast.Lambda):
             names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
         elif isinstance(scope, nested):
-            first = scope.generators[0].iter
+            first = {id(m) for m in ast.walk(scope.generators[0].iter)}
             names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
-                      and not any(n is m for m in ast.walk(first))}
+                      and id(n) not in first}
     return names
 
 
