@@ -202,3 +202,15 @@ def test_a_branchs_own_names_exclude_those_the_other_branch_or_a_later_test_read
     names = {"a", "u", "v", "s", "y"}
     # the `elif` test reads v: it is not the first branch's own, and stays
     assert with_dels(lines, {"x"}, names, names) == [*lines[:4], "    del u", *lines[4:]]
+
+
+def test_the_parse_shared_with_accumulate_is_never_handed_out():
+    from attngen.accumulate import accumulated
+
+    lines = ["a = self.conv(x)", "return a"]  # nothing to split, nothing to delete
+    for _ in range(2):
+        split = accumulated(lines, {"x"}, lambda name: None)
+        freed = with_dels(split, {"x"}, {"a"}, {"a"})
+        assert split == freed == lines
+        split.append("junk")  # a caller's edit stays the caller's
+        freed.append("junk")
