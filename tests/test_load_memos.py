@@ -135,3 +135,27 @@ def test_the_library_loads_alike_twice_in_one_process():
 
     for path in LIBRARY:
         assert summary(path) == summary(path)
+
+
+def test_an_expression_is_evaluated_with_the_values_it_is_given():
+    from attngen.errors import Loc
+    from attngen.expr import parse
+
+    here, there = Loc("a.yaml", 3, 5), Loc("b.yaml", 7, 9)
+    expr = parse("log2 * 2 + n", here)  # a param may be named like a function
+    assert expr.value({"log2": 3, "n": 1}) == 7
+    assert expr.value({"log2": 5, "n": 1}) == 11
+    assert [str(expr.sympy({"log2": v, "n": 1})) for v in (3, 5)] == ["7", "11"]
+    # 1, True and 1.0 are told apart: the result keeps the type it was given
+    same = parse("x", here)
+    assert [type(same.value({"x": v})) for v in (1, True, 1.0)] == [int, bool, float]
+    # a list from env is the caller's own object, never one shared from an earlier call
+    sizes = [1, 2]
+    assert parse("sizes", here).value({"sizes": sizes}) is sizes
+    # an error is located at the expression that fails, however often the text was seen
+    for loc in (here, there, here):
+        with pytest.raises(SpecError) as caught:
+            parse("n // d", loc).value({"n": 4, "d": 0})
+        [d] = caught.value.diagnostics
+        assert d.loc == loc.shifted(0) and "division by zero" in d.message
+    assert parse("n // d", there).value({"n": 4, "d": 2}) == 2

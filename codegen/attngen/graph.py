@@ -26,6 +26,7 @@ from .errors import (
 )
 from .expr import CONSTANTS, FUNCTIONS, Expr
 from .loops import body_loops, node_loops
+from .memo import remember
 from .model import (
     Cases,
     FunctionOp,
@@ -294,9 +295,8 @@ def _bound_names(shape: list[Expr]) -> Iterator[str]:
     for dim in shape:
         names = _BOUND.get(dim.text)
         if names is None:
-            if len(_BOUND) >= 10_000:
-                _BOUND.clear()
-            names = _BOUND[dim.text] = tuple(name for name, _ in dim_names([dim]))
+            names = tuple(name for name, _ in dim_names([dim]))
+            remember(_BOUND, dim.text, names, 10_000)
         yield from names
 
 

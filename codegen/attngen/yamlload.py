@@ -28,6 +28,7 @@ from .errors import (
     one_line,
 )
 from .files import NotRegular, read_regular
+from .memo import remember
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items  # the type dict.items() returns
@@ -64,14 +65,12 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]  # (PyYAML's loaders are 
         key = (value, implicit)
         tag = _TAGS.get(key)
         if tag is None:
-            if len(_TAGS) >= _MAX_TAGS:
-                _TAGS.clear()
-            tag = _TAGS[key] = super().resolve(kind, value, implicit)
+            tag = super().resolve(kind, value, implicit)
+            remember(_TAGS, key, tag, 10_000)
         return tag
 
 
 _TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (scalar text, implicit) -> tag
-_MAX_TAGS = 10_000
 
 
 # Only forms YAML 1.1 leaves as strings: a whole number stays an int (the int resolver,
