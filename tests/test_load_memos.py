@@ -159,3 +159,15 @@ def test_an_expression_is_evaluated_with_the_values_it_is_given():
         [d] = caught.value.diagnostics
         assert d.loc == loc.shifted(0) and "division by zero" in d.message
     assert parse("n // d", there).value({"n": 4, "d": 2}) == 2
+
+
+def test_a_long_line_is_laid_out_for_its_indent_each_time():
+    from attngen.layout import WIDTH, statement
+
+    line = "x = torch.cat([" + ", ".join(f"value_{i}" for i in range(8)) + "], dim=1)"
+    for _ in range(2):  # the second time from the memo
+        narrow, wide = statement(line, 40), statement(line, 0)
+        assert wide == [line] and len(narrow) > 3  # fits at column 0, not at 40
+        assert all(len(part) <= WIDTH for part in narrow)
+        narrow.append("changed by a caller")
+    assert statement(line, 40) == narrow[:-1]
