@@ -1,15 +1,14 @@
 """Graph structure: names, references, cycles, reachability and forward order.
 
-The name checks run as a spec is parsed; the graph is a plain mapping of each tensor to its
-readers, ordered and searched for cycles here.
+The name checks run as a spec is parsed; networkx is imported only where a graph is built,
+so loading a spec (a cached build loads none) does not import it.
 """
 
 from __future__ import annotations
 
 import ast
-import heapq
 from collections.abc import Iterator
-from typing import TypeAlias
+from typing import TYPE_CHECKING
 
 from .errors import (
     BAD_ARGUMENTS,
@@ -42,9 +41,8 @@ from .model import (
     unwrapped,
 )
 
-# name -> the nodes that read it, in the order the spec writes them (a dict as an ordered
-# set): the dataflow graph over inputs and nodes
-Graph: TypeAlias = "dict[str, dict[str, None]]"
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def node_refs(node: Node) -> list[Ref]:
@@ -75,15 +73,18 @@ def list_inputs(spec: Spec) -> list[str]:
     return [inp.name for inp in spec.inputs.values() if inp.items is not None]
 
 
-def build(spec: Spec) -> tuple[Graph, list[str]]:
+def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     """The dataflow graph over all nodes (every condition at once) and its forward order.
 
     Reports unknown references and cycles. The order is topological, breaking ties
     by the order of the spec, so a spec written in forward order keeps its order.
     """
+    import networkx as nx
+
+    graph = nx.DiGraph()
     index = {name: i for i, name in enumerate([*spec.sources(), *list_inputs(spec),
                                                 *spec.nodes])}
-    graph: Graph = {name: {} for name in index}
+    graph.add_nodes_from(index)
     prod = producers(spec)
     issues = Collector()
     for node in spec.nodes.values():
@@ -100,69 +101,33 @@ def build(spec: Spec) -> tuple[Graph, list[str]]:
             elif prod[ref.name] == node.name:
                 issues.add(error(ref.loc, GRAPH_CYCLE, f"node '{node.name}' uses its own output"))
             else:
-                graph[prod[ref.name]][node.name] = None
+                graph.add_edge(prod[ref.name], node.name)
     for out in spec.outputs:
         if out.name not in prod:
             issues.add(error(out.loc, UNKNOWN_OUTPUT, f"output '{out.name}' is not a node or input"
                              + did_you_mean(out.name, prod)))
     issues.raise_if_any()
-    order = forward(graph, index)
-    if order is None:  # a topological order fails exactly when there is a cycle
-        names = find_cycle(graph)
+    try:  # a topological sort fails exactly when there is a cycle; only then look for it
+        order = list(nx.lexicographical_topological_sort(graph, key=lambda n: index[n]))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph)
+        names = [a for a, _ in cycle] + [cycle[0][0]]
         first = spec.nodes[names[0]]
-        raise error(first.loc, GRAPH_CYCLE, "cycle in the graph: " + " -> ".join(names))
+        raise error(first.loc, GRAPH_CYCLE, "cycle in the graph: " + " -> ".join(names)) from None
     return graph, [n for n in order if n in spec.nodes]
 
 
-def forward(graph: Graph, index: dict[str, int]) -> list[str] | None:
-    """Every name of `graph`, each after all it reads, the one first in `index` whenever
-    several are ready (Kahn's algorithm with a heap); None where a cycle leaves some."""
-    waiting = dict.fromkeys(graph, 0)
-    for readers in graph.values():
-        for reader in readers:
-            waiting[reader] += 1
-    ready = [(index[name], name) for name, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, name = heapq.heappop(ready)
-        order.append(name)
-        for reader in graph[name]:
-            waiting[reader] -= 1
-            if waiting[reader] == 0:
-                heapq.heappush(ready, (index[reader], reader))
-    return order if len(order) == len(graph) else None
-
-
-def find_cycle(graph: Graph) -> list[str]:
-    """The first cycle of a depth-first search from each name in turn, readers in order,
-    as the names along it back to the first. Only for a graph with a cycle."""
-    finished: set[str] = set()
-    for start in graph:
-        if start in finished:
-            continue
-        path, on_path, readers = [start], {start}, [iter(graph[start])]
-        while readers:
-            reader = next(readers[-1], None)
-            if reader is None:  # every reader of path[-1] explored
-                on_path.remove(path[-1])
-                finished.add(path.pop())
-                readers.pop()
-            elif reader in on_path:
-                return path[path.index(reader):] + [reader]
-            elif reader not in finished:
-                path.append(reader)
-                on_path.add(reader)
-                readers.append(iter(graph[reader]))
-    raise ValueError("no cycle")
-
-
-def check_reachable(spec: Spec, graph: Graph, active: set[str], outputs: list[str],
+def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: list[str],
                     config_text: str) -> None:
     """Every active node must feed some active output."""
+    import networkx as nx
+
     prod = producers(spec)
-    kept = set(spec.sources()) | set(list_inputs(spec)) | active
-    needed = computed_from(graph, kept, {prod[o] for o in outputs})
+    targets = {prod[o] for o in outputs}
+    sub = graph.subgraph(set(spec.sources()) | set(list_inputs(spec)) | active)
+    needed = set(targets)
+    for t in targets:
+        needed |= nx.ancestors(sub, t)
     issues = Collector()
     for name in active:
         if name not in needed:
@@ -170,22 +135,6 @@ def check_reachable(spec: Spec, graph: Graph, active: set[str], outputs: list[st
             issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' does not reach any output"
                              + config_text, "remove it, or use its result"))
     issues.raise_if_any()
-
-
-def computed_from(graph: Graph, kept: set[str], targets: set[str]) -> set[str]:
-    """`targets` and every name of `kept` they are computed from, through `kept` only."""
-    read_by: dict[str, list[str]] = {name: [] for name in graph}
-    for name, readers in graph.items():
-        if name in kept:
-            for reader in readers:
-                read_by[reader].append(name)
-    needed, todo = set(targets), list(targets)
-    while todo:
-        for name in read_by[todo.pop()]:
-            if name not in needed:
-                needed.add(name)
-                todo.append(name)
-    return needed
 
 
 def check_optional_reads(spec: Spec) -> None:
