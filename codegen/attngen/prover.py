@@ -17,7 +17,7 @@ import sympy
 
 from . import algebra, exact
 from .configs import Env, region, split_params
-from .dims import fmt_dim, is_dim, to_number
+from .dims import fmt_dim, is_dim, name_of, to_number
 from .errors import SpecError
 from .facts import equality_hint, equality_rewrites
 from .model import Spec, compute_lets
@@ -303,7 +303,7 @@ def _plain(e: Dim) -> bool:
 
 def sample_text(names: list[str], sample: Assignment) -> str:
     """'a=1, b=2': the values a sample gives the named symbols (those it has)."""
-    values = {str(k): int(v) for k, v in sample.items()}
+    values = {name_of(k): int(v) for k, v in sample.items()}
     return ", ".join(f"{n}={values[n]}" for n in names if n in values)
 
 
@@ -326,7 +326,7 @@ def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
 def requirement_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict[Any, Any]:
     """The divisibility facts as substitutions (divisibility_rewrites), then the equality
     facts that hold in this configuration (facts.equality_rewrites)."""
-    names = {**{str(d): d for d in dims}, **env.sym}
+    names = {**{name_of(d): d for d in dims}, **env.sym}
     return equality_rewrites(spec, guard_values(spec, env), names, dims,
                              divisibility_rewrites(spec, env, dims))
 
@@ -335,7 +335,7 @@ def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dic
     """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer);
     SYM an int param or an input dim (`dims`, the free dims' symbols)."""
     rewrites = {}
-    names = {**{str(d): d for d in dims}, **env.sym}
+    names = {**{name_of(d): d for d in dims}, **env.sym}
     for name, divisor, rest in spec.divisibility():
         sym = names.get(name)
         if isinstance(sym, sympy.Symbol):
@@ -367,12 +367,19 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
               if isinstance(s, sympy.Symbol) and n in spec.params]
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
     drawn, attempts = 0, 0
-    dim_names = [str(d) for d in dims]
+    dim_names = [name_of(d) for d in dims]
     rewrites = [divisibility_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
                                            requires=[req]), env, dims) for req in spec.requires]
     equal = equality_rewrites(spec, guard_values(spec, env), {
-        **{str(d): d for d in dims}, **env.sym}, dims)
+        **{name_of(d): d for d in dims}, **env.sym}, dims)
     decided = region(spec, env)
+    # each rewrite as (its symbol's name, expression, its symbols with their names, and
+    # for a divisibility fact the fresh k of SYM = E * k + R): names, not sympy's printer
+    facts = [[(name_of(sym), expr, [(s, name_of(s)) for s in expr.free_symbols],
+               next((s for s in expr.free_symbols if name_of(s) == f"{name_of(sym)}_k"),
+                    None)) for sym, expr in rewrite.items()] for rewrite in rewrites]
+    equalities = [(name_of(sym), expr, [(s, name_of(s)) for s in expr.free_symbols])
+                  for sym, expr in equal.items()]
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -389,26 +396,24 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
         for i, d in enumerate(dim_names):
             values[d] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
                 else rng.randint(1, 48)
-        for rewrite in rewrites:  # make divisibility facts hold by construction
-            for sym, expr in rewrite.items():
-                sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
-                       if str(s) in values}
-                k = next((s for s in expr.free_symbols if str(s) == f"{sym}_k"), None)
+        for rewrite in facts:  # make divisibility facts hold by construction
+            for name, expr, free, k in rewrite:
+                sub = {s: sympy.Integer(values[n]) for s, n in free if n in values}
                 if k is not None:  # SYM = E * k + R
-                    sub[k] = sympy.Integer(values[str(sym)] if attempts == 1
+                    sub[k] = sympy.Integer(values[name] if attempts == 1
                                            else rng.randint(1, 8))
-                target = to_number(expr.xreplace(sub))
-                if attempts == 1 and str(sym) in spec.params:
+                target = exact.at(expr, sub)
+                if attempts == 1 and name in spec.params:
                     continue  # keep the configuration's values (input dims have none)
                 assert target is not None  # every symbol of the rewrite has a value: a number
-                values[str(sym)] = int(target)
-        for sym, expr in equal.items():  # and equality facts (each free of those it sets)
-            if str(sym) not in values or attempts == 1 and str(sym) in spec.params:
+                values[name] = int(target)
+        for name, expr, free in equalities:  # and equality facts (each free of those it sets)
+            if name not in values or attempts == 1 and name in spec.params:
                 continue
-            value = to_number(expr.xreplace({s: sympy.Integer(values[str(s)])
-                                             for s in expr.free_symbols if str(s) in values}))
+            value = exact.at(expr, {s: sympy.Integer(values[n]) for s, n in free
+                                    if n in values})
             if isinstance(value, int) and value >= 1:
-                values[str(sym)] = value
+                values[name] = value
         val_env: dict[str, object] = {**env.val, **values}
         try:
             compute_lets(spec.lets.values(), val_env)  # at this sample's params

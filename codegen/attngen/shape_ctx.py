@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import sympy
 
 from . import algebra, exact
-from .dims import fmt_dim, fmt_shape, is_dim, to_number
+from .dims import fmt_dim, fmt_shape, is_dim, name_of, to_number
 from .errors import (
     BAD_ARGUMENTS,
     REQUIREMENT_FAILS,
@@ -176,11 +176,11 @@ class ProverCtx:
         base = self.prover.default()
         if self.requires is None or not base:
             return
-        free = [s for s in gap.free_symbols if s in base and str(s) not in self.known]
+        free = [s for s in gap.free_symbols if s in base and name_of(s) not in self.known]
         for sym in free:
             for size in (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64):
                 sample = {**base, sym: sympy.Integer(size)}
-                env = {**self.known, **{str(k): int(v) for k, v in sample.items()}}
+                env = {**self.known, **{name_of(k): int(v) for k, v in sample.items()}}
                 try:
                     compute_lets(self.lets, env)
                     if all(req.value(env) for req in self.requires):
