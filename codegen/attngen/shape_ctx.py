@@ -7,6 +7,7 @@ sizes.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
@@ -140,7 +141,7 @@ class ProverCtx:
 
     def _at_least(self, d: Dim, low: Dim, what: str, size: Dim | None) -> None:
         gap = algebra.sympify(d) - algebra.sympify(low)
-        if _least_is_nonnegative(gap):
+        if _least_is_nonnegative(gap) or self._proven(gap):
             return
         for sample in self._bound_samples(gap):
             value = self.prover.value(gap, sample or None)
@@ -167,6 +168,18 @@ class ProverCtx:
                 notes.append(f"if the module relies on it, state it: requires: [{fact}]")
                 self.fail(unstated, UNSTATED_DIVISIBILITY, *notes)
             self.fail(fails, SHAPE_RULE, *notes)
+
+    def _proven(self, gap: Any) -> bool:
+        """gap >= 0 proven from its form where its floors need `requires` (an odd kernel
+        size: kernel_size = 2*q + 1 makes H - kernel_size + 2*floor(kernel_size/2 - 1/2)
+        H - 1) or their least values (2*floor(k/2) >= k - 1): a gap the samples could not
+        break, so none is drawn."""
+        if not gap.has(sympy.floor):
+            return False
+        odd = _residues(self.requires or [], gap.free_symbols)
+        rewritten = gap.xreplace(odd) if odd else gap
+        return (rewritten is not gap and _least_is_nonnegative(rewritten)) \
+            or _least_is_nonnegative(_floors_at_least(rewritten))
 
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
@@ -403,6 +416,45 @@ def _least_is_nonnegative(gap: Any) -> bool:
         return bool(gap >= 0)
     return all(s.is_positive for s in gap.free_symbols) and _grows(gap) \
         and _at_ones(gap) >= 0
+
+
+def _residues(requires: list[Expr], symbols: Iterable[Any]) -> dict[Any, Any]:
+    """Each positive symbol that a `requires` line `NAME % E == R` (E, R whole literals,
+    0 <= R < E) constrains, as E*q + R: every size that satisfies it is one, q >= 0 (q >= 1
+    where R is 0)."""
+    by_name = {name_of(s): s for s in symbols if s.is_positive}
+    out = {}
+    for req in requires:
+        t = req.tree
+        if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                and isinstance(t.left.left, ast.Name) and t.left.left.id in by_name):
+            continue
+        e, r = t.left.right, t.comparators[0]
+        if isinstance(e, ast.Constant) and isinstance(r, ast.Constant) \
+                and type(e.value) is int and type(r.value) is int and 0 <= r.value < e.value:
+            name = t.left.left.id
+            q = sympy.Symbol(f"_{name}_q", integer=True, positive=True) if r.value == 0 \
+                else sympy.Symbol(f"_{name}_q", integer=True, nonnegative=True)
+            out[by_name[name]] = e.value * q + r.value
+    return out
+
+
+def _floors_at_least(gap: Any) -> Any:
+    """A lower bound on `gap` (a sum): each floor(N/q) of an integer N and a whole q > 0 with
+    a positive coefficient at its least, (N - q + 1)/q; with a negative one, at N/q."""
+    if not isinstance(gap, sympy.Add):
+        return gap
+    terms = []
+    for term in gap.args:
+        coeff, rest = term.as_coeff_Mul()
+        if isinstance(rest, sympy.floor) and coeff.is_Rational:
+            num, den = rest.args[0].as_numer_denom()
+            if den.is_Integer and den > 0 and algebra.is_integer_form(num):
+                terms.append(coeff * (num - den + 1) / den if coeff > 0 else coeff * num / den)
+                continue
+        terms.append(term)
+    return sympy.expand(sympy.Add(*terms))
 
 
 def _negated(stmt: str) -> str:

@@ -1,0 +1,62 @@
+"""The checker's shortcuts decide what sampling would, never more: a bound proven from its
+form (shape_ctx.ProverCtx._proven) holds at every size `requires` allows, checked here by
+enumerating small sizes."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sympy
+from attngen import exact
+from attngen.errors import Loc
+from attngen.expr import parse
+from attngen.prover import Prover
+from attngen.shape_ctx import ProverCtx
+
+H, W, K, P = (sympy.Symbol(n, integer=True, positive=True) for n in ("H", "W", "k", "p"))
+LOC = Loc("t.yaml", 1, 1)
+
+
+def _holds(text: str, values: dict[str, int]) -> bool:
+    return bool(parse(text, LOC).value(values))
+
+
+GAPS = [
+    H - K + 2 * sympy.floor(K / 2),  # a conv padded k // 2 (stride 1)
+    H - K + 2 * sympy.floor(K / 2 - sympy.Rational(1, 2)),  # padded (k - 1) // 2
+    H - K + 2 * sympy.floor(K / 2) - 1,  # the same, one row short
+    H - 2 * K + 2 * sympy.floor(K / 2),
+    H + W - K + sympy.floor(K / 3),
+    H - K + 2 * sympy.floor(K / 2 - sympy.Rational(1, 2)) + sympy.floor(W / 2),
+    H - P + sympy.floor(P / 4) * 4,
+    H - 2 * sympy.floor(K / 2),  # a floor with a negative coefficient
+    H + sympy.floor((K - 1) / 2) - sympy.floor(K / 2),
+]
+REQUIRES = [[], ["k % 2 == 1"], ["k % 2 == 0"], ["p % 4 == 0", "k % 3 == 2"], ["k % 2 == 1",
+                                                                             "H % 2 == 0"]]
+
+
+@pytest.mark.parametrize("requires", REQUIRES, ids=" ".join)
+@pytest.mark.parametrize("gap", GAPS, ids=str)
+def test_a_proven_bound_holds_wherever_requires_does(gap, requires):
+    ctx = ProverCtx(Prover({}, []), [parse(r, LOC) for r in requires])
+    if not ctx._proven(gap):
+        return
+    symbols = sorted(gap.free_symbols, key=str)
+    for values in itertools.product(range(1, 13), repeat=len(symbols)):
+        named = {s.name: v for s, v in zip(symbols, values, strict=True)}
+        if all(_holds(r, {**{"H": 1, "W": 1, "k": 1, "p": 1}, **named}) for r in requires):
+            sample = {s: sympy.Integer(v) for s, v in zip(symbols, values, strict=True)}
+            assert exact.at(gap, sample) >= 0, (gap, requires, named)
+
+
+def test_the_proofs_reach_what_the_library_asks():
+    odd = ProverCtx(Prover({}, []), [parse("k % 2 == 1", LOC)])
+    plain = ProverCtx(Prover({}, []), [])
+    assert plain._proven(H - K + 2 * sympy.floor(K / 2))  # 2*floor(k/2) >= k - 1
+    padded = H - K + 2 * sympy.floor(K / 2 - sympy.Rational(1, 2))
+    assert odd._proven(padded) and not plain._proven(padded)  # k = 2: H - 2 falls below 0
+    assert not odd._proven(H - K + 2 * sympy.floor(K / 2) - 1)
+    even = ProverCtx(Prover({}, []), [parse("k % 2 == 0", LOC)])
+    assert not even._proven(padded)
