@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, NoReturn
 
 import sympy
@@ -408,6 +408,7 @@ def _at_ones(e: Any) -> float:
     return float("-inf") if value is None else value
 
 
+@lru_cache(maxsize=4096)  # the same gaps (H - 1) at every conv of every configuration
 def _least_is_nonnegative(gap: Any) -> bool:
     """A proof of gap >= 0 from its form: a number that is, or a gap that never falls as
     its names grow (_grows), all positive, and is at least 0 where each is 1 (a padded
@@ -473,7 +474,8 @@ def value_form(value: object) -> object:
     if isinstance(value, (tuple, list, sympy.Tuple)):
         return tuple(value_form(v) for v in value)
     if isinstance(value, sympy.Expr):
-        return "int" if value.is_integer or algebra.is_integer_form(value) else "float"
+        # the form first: sympy's is_integer searches (milliseconds on a quotient)
+        return "int" if algebra.is_integer_form(value) or value.is_integer else "float"
     if isinstance(value, sympy.logic.boolalg.Boolean):  # a condition: `channel > 8`
         return "bool"
     return form(value)
