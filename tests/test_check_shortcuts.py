@@ -60,3 +60,14 @@ def test_the_proofs_reach_what_the_library_asks():
     assert not odd._proven(H - K + 2 * sympy.floor(K / 2) - 1)
     even = ProverCtx(Prover({}, []), [parse("k % 2 == 0", LOC)])
     assert not even._proven(padded)
+
+
+def test_a_slow_equality_is_proven_where_no_sample_tests_it():
+    """Dims with several floors are sampled before the proofs are tried: where no sample
+    gives them values, the proofs still decide (as they did when they came first)."""
+    fh, fw = sympy.floor(H / 2), sympy.floor(W / 2)
+    a, b = (fh + fw) ** 2, fh ** 2 + 2 * fh * fw + fw ** 2
+    assert Prover({}, []).equal(a, b) == (True, None)
+    assert Prover({}, [{H: sympy.Integer(5), W: sympy.Integer(7)}]).equal(a, b) == (True, None)
+    wrong = {H: sympy.Integer(5), W: sympy.Integer(7)}
+    assert Prover({}, [wrong]).equal(a, b + fh) == (False, wrong)

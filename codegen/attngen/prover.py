@@ -97,6 +97,11 @@ class Prover:
         if diff.is_number:
             return diff == 0, {}
         algebra.check_size(diff, "a dim it computes")  # before expanding or sampling it
+        # the samples first where the proofs below are slow (several floors: milliseconds
+        # each) and would say no more: a == b on every sample is the answer they would give
+        sampled = self._sampled((a, b), _same) if _slow(diff) else None
+        if sampled is not None and sampled[0]:
+            return sampled
         # three proofs, each enough alone, so their order decides only the cost: with the
         # `requires` rewrites first (the one that proves most dims of the library), then
         # floors brought to one form (conv sizes), then the plain expansion (rarely the one)
@@ -108,7 +113,7 @@ class Prover:
             return True, None  # the same floor with constants an integer apart
         if sympy.expand(diff) == 0:
             return True, None
-        return self._sampled((a, b), lambda va, vb: va == vb)
+        return sampled if sampled is not None else self._sampled((a, b), _same)
 
     def divisible(self, n: Dim, g: Dim) -> Verdict:
         """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
@@ -238,6 +243,16 @@ class Prover:
             return ""
         stmt = requirement_text(num, den)
         return f"this holds only when {stmt}: state it with requires: [{stmt}]"
+
+
+def _same(a: int | float, b: int | float) -> bool:
+    return a == b
+
+
+def _slow(diff: Any) -> bool:
+    """A difference whose proofs take milliseconds: several floors (the sizes of strided
+    convs and pools), a Piecewise."""
+    return diff.has(sympy.Piecewise) or len(diff.atoms(sympy.floor, sympy.Mod)) > 1
 
 
 def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
