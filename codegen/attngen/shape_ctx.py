@@ -176,10 +176,7 @@ class ProverCtx:
         break, so none is drawn."""
         if not gap.has(sympy.floor):
             return False
-        odd = _residues(self.requires or [], gap.free_symbols)
-        rewritten = gap.xreplace(odd) if odd else gap
-        return (rewritten is not gap and _least_is_nonnegative(rewritten)) \
-            or _least_is_nonnegative(_floors_at_least(rewritten))
+        return _proven(gap, tuple(_residues(self.requires or [], gap.free_symbols).items()))
 
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
@@ -417,6 +414,14 @@ def _least_is_nonnegative(gap: Any) -> bool:
         return bool(gap >= 0)
     return all(s.is_positive for s in gap.free_symbols) and _grows(gap) \
         and _at_ones(gap) >= 0
+
+
+@lru_cache(maxsize=1024)  # a conv's gap, asked in every configuration
+def _proven(gap: Any, residues: tuple[tuple[Any, Any], ...]) -> bool:
+    """ProverCtx._proven, with the sizes `requires` gives as residues (_residues)."""
+    rewritten = gap.xreplace(dict(residues)) if residues else gap
+    return (rewritten is not gap and _least_is_nonnegative(rewritten)) \
+        or _least_is_nonnegative(_floors_at_least(rewritten))
 
 
 def _residues(requires: list[Expr], symbols: Iterable[Any]) -> dict[Any, Any]:
