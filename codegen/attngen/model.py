@@ -399,7 +399,9 @@ def tensor_decl(node: Node) -> TensorDecl | None:
 def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
-        calls = {id(n.func) for n in ast.walk(dim.tree) if isinstance(n, ast.Call)}
+        calls = set()  # a call's function name (`max` of `max(H, W)`): met after its call
         for n in ast.walk(dim.tree):
-            if isinstance(n, ast.Name) and id(n) not in calls:
+            if isinstance(n, ast.Call):
+                calls.add(id(n.func))
+            elif isinstance(n, ast.Name) and id(n) not in calls:
                 yield n.id, dim.loc.shifted(n.col_offset)
