@@ -71,3 +71,36 @@ def test_a_slow_equality_is_proven_where_no_sample_tests_it():
     assert Prover({}, [{H: sympy.Integer(5), W: sympy.Integer(7)}]).equal(a, b) == (True, None)
     wrong = {H: sympy.Integer(5), W: sympy.Integer(7)}
     assert Prover({}, [wrong]).equal(a, b + fh) == (False, wrong)
+
+
+@pytest.mark.parametrize("where", ["use", "seq"])
+def test_an_expand_inside_a_sub_spec_or_seq_still_reaches_the_in_place_check(tmp_path,
+                                                                             capsys, where):
+    """check_in_place is skipped only where no `expand` may run: one inside a sub-spec (or
+    a `seq:` layer) the spec uses still makes its in-place layers refused."""
+    import textwrap
+
+    from attngen.cli import main
+
+    (tmp_path / "wide.yaml").write_text(textwrap.dedent("""\
+        name: Wide
+        inputs:
+          x: [B, C, 1]
+        graph:
+          wide: {op: expand, in: x, sizes: [-1, -1, 4]}
+        outputs: wide
+        """))
+    made = "{use: wide, in: x}" if where == "use" else \
+        "{seq: [{op: Identity}, {use: wide}], in: x}"
+    (tmp_path / "user.yaml").write_text(textwrap.dedent(f"""\
+        name: User
+        inputs:
+          x: [B, C, 1]
+        graph:
+          made: {made}
+          act: {{op: ReLU, inplace: true, in: made}}
+        outputs: act
+        """))
+    assert main(["check", str(tmp_path / "user.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E402]: node 'act': ReLU with 'inplace: true' writes into its input" in err
