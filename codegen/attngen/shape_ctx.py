@@ -451,16 +451,18 @@ def _floors_at_least(gap: Any) -> Any:
     a positive coefficient at its least, (N - q + 1)/q; with a negative one, at N/q."""
     if not isinstance(gap, sympy.Add):
         return gap
-    terms = []
+    terms, bounded = [], False
     for term in gap.args:
         coeff, rest = term.as_coeff_Mul()
-        if isinstance(rest, sympy.floor) and coeff.is_Rational:
+        if isinstance(rest, sympy.floor) and coeff.is_Rational \
+                and not rest.args[0].has(sympy.Piecewise):  # no integer form (ECA's kernel)
             num, den = rest.args[0].as_numer_denom()
             if den.is_Integer and den > 0 and algebra.is_integer_form(num):
                 terms.append(coeff * (num - den + 1) / den if coeff > 0 else coeff * num / den)
+                bounded = True
                 continue
         terms.append(term)
-    return sympy.expand(sympy.Add(*terms))
+    return sympy.expand(sympy.Add(*terms)) if bounded else gap
 
 
 def _negated(stmt: str) -> str:
