@@ -356,3 +356,39 @@ def test_a_failed_entry_write_leaves_no_temporary_file_and_old_ones_are_pruned(
     assert build(cached, tmp_path / "b") == first
     assert len(entries(tmp_path)) == 4
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_cache_counts_its_folder_once_a_build_and_prunes_the_oldest_in_batches(
+        tmp_path, monkeypatch):
+    import os
+
+    from attngen import cache
+
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 10)
+    monkeypatch.setattr(cache, "PRUNE_TO", 6)
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / ".entry.abcd1234.tmp").write_text("left by a killed build")
+    listings = []
+    real_scandir = os.scandir
+    store = cache.BuildCache(folder, svg=False)
+    monkeypatch.setattr(os, "scandir", lambda path: listings.append(path) or real_scandir(path))
+    keys = [f"{k:064x}" for k in range(25)]
+    for k, key in enumerate(keys):
+        store.put(key, {}, {".py": b"x = 1\n"})
+        if (folder / f"{key}.json").exists():
+            os.utime(folder / f"{key}.json", (1000 + k, 1000 + k))  # oldest first
+    monkeypatch.setattr(os, "scandir", real_scandir)  # pathlib's glob lists too
+    kept = sorted(p.stem for p in folder.glob("*.json"))
+    # 25 stores: pruned to 6 at the 11th, 16th and 21st, then 4 more
+    assert kept == keys[-10:]
+    assert not (folder / ".entry.abcd1234.tmp").exists()  # the first store tidies
+    # one listing for leftovers and one count at the first store, one per prune: not 25
+    assert listings == [folder] * 5
+    monkeypatch.setattr(os, "scandir", lambda path: listings.append(path) or real_scandir(path))
+    for _ in range(20):  # a spec rebuilt again and again replaces its entry: no prune
+        store.put(keys[-1], {}, {".py": b"x = 2\n"})
+    assert listings == [folder] * 5
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    assert len(list(folder.glob("*.json"))) == 10
+    assert store.get(keys[-1]) is not None

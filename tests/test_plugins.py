@@ -256,3 +256,25 @@ def test_the_cache_key_covers_the_installed_plugins(tmp_path, monkeypatch):
     reinstalled = key()
     assert len({built, with_plugin, reinstalled}) == 3
     assert "copy_op" not in sys.modules  # read from metadata, not imported
+
+
+def test_verify_finds_a_plugin_op_whose_dtype_rule_is_not_what_torch_gives(tmp_path, fresh):
+    """The op says its output keeps the input's family (float) but `.long()` gives int64:
+    shapes agree everywhere, so only the dtype comparison sees it."""
+    import attngen
+    from attngen import verify
+    from attngen.ops import ANY_DTYPE, Op
+
+    for name, call in (("to_index", "{{ x }}.long()"), ("copy", "{{ x }}.clone()")):
+        fresh.add(Op(name, "reshape", (), lambda ctx, ins, args: ins[0], dtype=ANY_DTYPE,
+                     call=call, rule="shape unchanged", summary="a copy"))
+    spec = tmp_path / "idx.yaml"
+    spec.write_text("name: T\ninputs:\n  x: [B, C]\ngraph:\n  y: {op: to_index, in: x}\n"
+                    "  z: {op: copy, in: y}\noutputs: z\n")
+    report = verify.verify(attngen.load(str(spec)).checked, n_samples=2, export=False)
+    found = [(d.loc.line, d.loc.col, d.message.split(" at sample")[0]) for d in report.errors]
+    assert found == [
+        (5, 3, "node 'y': runtime dtype int64 (int) but the spec's op rule gives a float tensor"),
+        (6, 3, "node 'z': runtime dtype int64 (int) but the spec's op rule gives a float tensor"),
+    ] * 2
+    assert "2 samples, 4 tensor shapes and dtype families compared" in report.lines[0]

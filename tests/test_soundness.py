@@ -27,7 +27,7 @@ def _verified(path) -> str:
     checked = compile_spec(path, Loader(), {})
     report = verify.verify(checked, n_samples=3, export=False)
     assert not report.errors, "\n".join(d.format() for d in report.errors)
-    assert any("tensor shapes compared" in line for line in report.lines)
+    assert any("tensor shapes and dtype families compared" in line for line in report.lines)
     from attngen import emit
 
     return emit.render(checked)

@@ -292,7 +292,7 @@ def test_diff_sees_added_and_changed_tensors(tmp_path, capsys):
 def test_verify_compares_owned_tensor_shapes(tmp_path, capsys):
     assert main(["verify", str(_write(tmp_path, OWNED)), "-n", "2", "--no-export"]) == 0
     out = capsys.readouterr().out
-    assert "Traceback" not in out and "tensor shapes compared" in out
+    assert "Traceback" not in out and "tensor shapes and dtype families compared" in out
 
 
 def test_a_spec_edited_in_python_is_rechecked(tmp_path):

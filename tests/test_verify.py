@@ -31,7 +31,7 @@ def _checked(path):
 def test_spec_shapes_hold_at_runtime_and_in_export(path):
     report = verify.verify(_checked(path), n_samples=2)
     assert not report.errors, "\n".join(d.format() for d in report.errors)
-    assert any("tensor shapes compared" in line for line in report.lines)
+    assert any("tensor shapes and dtype families compared" in line for line in report.lines)
     assert any(line.strip().startswith("export:") for line in report.lines)
 
 

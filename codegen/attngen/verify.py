@@ -17,7 +17,6 @@ torch is imported only here, lazily; `attngen build` never imports this module.
 
 from __future__ import annotations
 
-import ast
 import os
 import random
 import sys
@@ -44,19 +43,17 @@ from .errors import (
 )
 from .facts import fixed_dims, impose_equalities
 from .infer import Inference
+from .instrument import RuntimeDtype, instrumented_namespace
 from .loader import Loader
 from .model import Input, Node, Spec, cases_of, compute_lets, is_declaration, tensor_decl
 from .ops.ctx import Shape
 from .prover import Assignment, Prover, requirement_rewrites, valid_samples
-from .results import Checked, ValueShape
+from .results import Checked, ValueShape, dtype_of
 
 if TYPE_CHECKING:  # imported where used: `attngen verify` alone needs torch
     import torch
 
-RECORD = "_attngen_record"
 DIM_VALUES = [2, 3, 5, 7, 11, 13, 6, 9]  # first sample: distinct, mostly odd (non-square)
-# The shape of a value at run time: a tensor's, a list of tensors', or None (not a tensor).
-RuntimeShape: TypeAlias = "tuple[int, ...] | list[tuple[int, ...]] | None"
 
 
 @dataclass
@@ -75,72 +72,6 @@ class Report:
     name: str
     lines: list[str] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
-
-
-# -- instrumentation -------------------------------------------------------------------------
-class _Instrument(ast.NodeTransformer):
-    """After each assignment in a forward: _attngen_record(self, "name", name) per name."""
-
-    def visit_FunctionDef(self, fn: ast.FunctionDef) -> ast.FunctionDef:
-        if fn.name == "forward":
-            fn.body = self._block(fn.body)
-        return fn
-
-    def _block(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        out: list[ast.stmt] = []
-        for stmt in body:
-            for attr in ("body", "orelse"):
-                if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) and hasattr(
-                    stmt, attr
-                ):
-                    setattr(stmt, attr, self._block(getattr(stmt, attr)))
-            out.append(stmt)
-            if isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    names = target.elts if isinstance(target, ast.Tuple) else [target]
-                    for n in names:
-                        if isinstance(n, ast.Name):
-                            out.append(ast.Expr(ast.Call(
-                                ast.Name(RECORD, ast.Load()),
-                                [ast.Name("self", ast.Load()), ast.Constant(n.id),
-                                 ast.Name(n.id, ast.Load())], [])))
-        return out
-
-
-@dataclass
-class Recorder:
-    """The shapes the instrumented forward of `root` (the module under test) recorded."""
-
-    root: object = None
-    shapes: dict[str, RuntimeShape] = field(default_factory=dict)
-
-
-def instrumented_namespace(source: str, filename: str) -> tuple[dict[str, Any], Recorder]:
-    """Execute the instrumented source; returns (namespace, recorder state)."""
-    tree = ast.fix_missing_locations(_Instrument().visit(ast.parse(source, filename)))
-    state = Recorder()
-
-    def record(module: object, name: str, value: object) -> None:
-        if module is state.root:
-            state.shapes[name] = runtime_shape(value)
-
-    name = f"_attngen_verify_{abs(hash(filename))}"
-    namespace = {"__name__": name, RECORD: record}
-    module = types.ModuleType(name)
-    module.__dict__.update(namespace)
-    exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102  (our generated source)
-    return module.__dict__, state
-
-
-def runtime_shape(value: object) -> RuntimeShape:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, torch.Tensor) for v in value):
-        return [tuple(v.shape) for v in value]
-    return None
 
 
 # -- sampling --------------------------------------------------------------------------------
@@ -313,7 +244,7 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                     if k not in sources}
         try:
             module = construct(namespace, spec, sample)
-            state.root, state.shapes = module, {}
+            state.clear(module)
             with torch.no_grad():
                 module(**make_inputs(spec, sample))
         except Exception as exc:  # noqa: BLE001  (the module failed: report it, no traceback)
@@ -324,10 +255,10 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
         seen = state.shapes
         for name in expected:  # a param or buffer: the module's own tensor, made in __init__
             if name in spec.nodes and tensor_decl(spec.nodes[name]) is not None:
-                seen[name] = runtime_shape(getattr(module, name, None))
+                state.record(name, getattr(module, name, None))
         inside = [n for n in expected if n in fused and n not in seen]
-        for name, want in expected.items():
-            want = _ints(want)
+        for name, value in expected.items():
+            want = _ints(value)
             node = spec.nodes.get(name) or _owner(spec, name)
             if name not in seen:
                 if node is not None and name not in fused:
@@ -340,12 +271,12 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                     )
                 continue
             tensors_checked += 1
-            got = seen[name]
+            got, families = seen[name], _families(value)
+            annotated = node is not None and (node.shape is not None or any(
+                c.shape is not None for c in cases_of(node)))
+            loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
             if got != want:
-                annotated = node is not None and (node.shape is not None or any(
-                    c.shape is not None for c in cases_of(node)))
                 claim = "annotation" if annotated else "op rule"
-                loc = (node.shape_loc or node.loc) if node is not None else Loc(spec.file)
                 report.errors.append(
                     Diagnostic(
                         loc,
@@ -354,11 +285,40 @@ def check_runtime(checked: Checked, source: str, samples: list[Sample], report: 
                         f"{claim} gives {_show(want)} at {where}",
                     )
                 )
+            elif (wrong := _dtype_mismatch(state.dtypes.get(name), families)) is not None:
+                report.errors.append(Diagnostic(
+                    node.loc if node is not None else loc, VERIFY_RUNTIME,
+                    f"node '{name}': runtime dtype {wrong[0]} ({wrong[1]}) but the spec's "
+                    f"op rule gives {_families_text(families)} at {where}"))
         note = f", {len(inside)} inside fused attention" if inside else ""
         report.lines.append(f"  sample {k}: {sample.text()}: {len(expected) - len(inside)} "
                             f"tensors{note}")
     report.lines.insert(0, f"  runtime: {len(samples)} samples, {tensors_checked} tensor shapes "
-                        "compared")
+                        "and dtype families compared")
+
+
+def _families(value: ValueShape) -> str | list[str | None] | None:
+    """The dtype family the checker gives a value (a list's per tensor), None if unknown."""
+    if isinstance(value, list):
+        return [dtype_of(v) for v in value]
+    return dtype_of(value)
+
+
+def _dtype_mismatch(got: RuntimeDtype, want: str | list[str | None] | None,
+                    ) -> tuple[str, str] | None:
+    """The first runtime (dtype, family) whose family is not the checker's, if any."""
+    pairs = list(zip(got, want, strict=False)) if isinstance(got, list) and isinstance(
+        want, list) else [(got, want)]
+    for runtime, family in pairs:
+        if isinstance(runtime, tuple) and family is not None and runtime[1] != family:
+            return runtime
+    return None
+
+
+def _families_text(families: str | list[str | None] | None) -> str:
+    if isinstance(families, list):
+        return "[" + ", ".join(f or "?" for f in families) + "] tensors"
+    return f"a {families} tensor"
 
 
 def _owner(spec: Spec, name: str) -> Node | None:
