@@ -104,3 +104,54 @@ def test_an_expand_inside_a_sub_spec_or_seq_still_reaches_the_in_place_check(tmp
     assert main(["check", str(tmp_path / "user.yaml")]) == 1
     err = capsys.readouterr().err
     assert "error[E402]: node 'act': ReLU with 'inplace: true' writes into its input" in err
+
+
+CONV = """\
+    name: {name}
+    params:
+      channel: {{default: 8}}
+      kernel_size: {{default: 3}}
+    requires: [{requires}]
+    inputs:
+      x: [B, channel, H, W]
+    graph:
+      conv: {{op: Conv2d, args: [channel, channel], kernel_size: kernel_size,
+              padding: kernel_size // 2, in: x, shape: [B, channel, H, W]}}
+    outputs: conv
+    """
+
+
+@pytest.mark.parametrize("first", ["odd", "plain"])
+def test_specs_alike_but_for_requires_get_their_own_verdicts(tmp_path, capsys, first):
+    """The checker's memos (proofs of bounds and equalities, requirement facts) are keyed
+    on everything their answer depends on: two specs with the same nodes, one stating
+    `kernel_size % 2 == 1`, checked in one process in either order, keep their verdicts
+    and locations."""
+    import textwrap
+
+    from attngen.cli import main
+
+    paths = {}
+    for name, requires in [("odd", "kernel_size % 2 == 1, channel % 2 == 0"),
+                           ("plain", "channel % 2 == 0")]:
+        paths[name] = tmp_path / f"{name}.yaml"
+        paths[name].write_text(textwrap.dedent(CONV.format(name=name.title(),
+                                                           requires=requires)))
+    order = [first, "plain" if first == "odd" else "odd"]
+    assert main(["check", *(str(paths[n]) for n in order)]) == 1
+    err = capsys.readouterr().err
+    assert "odd.yaml" not in err, err
+    assert f"{paths['plain']}:10:65: error[E404]: node 'conv'" in err, err
+    assert "requires: [kernel_size % 2 == 1]" in err, err
+
+
+def test_a_requirement_fact_keeps_its_own_location():
+    from attngen.model import divisibility_fact
+
+    here, there = Loc("a.yaml", 3, 5), Loc("b.yaml", 7, 1)
+    a, b = divisibility_fact(parse("C % 4 == 1", here)), divisibility_fact(parse("C % 4 == 1",
+                                                                                 there))
+    assert a is not None and b is not None
+    assert (a[0], a[1].text, a[2].text) == ("C", "4", "1") == (b[0], b[1].text, b[2].text)
+    assert a[1].loc == here and b[1].loc == there and a[2].loc == here and b[2].loc == there
+    assert divisibility_fact(parse("C > 4", here)) is None

@@ -264,16 +264,7 @@ class Spec:
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
-        out: list[tuple[str, Expr, Expr]] = []
-        for req in self.requires:
-            t = req.tree
-            if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                    and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                    and isinstance(t.left.left, ast.Name)):
-                out.append((t.left.left.id,
-                            Expr(ast.unparse(t.left.right), t.left.right, req.loc),
-                            Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
-        return out
+        return [fact for req in self.requires if (fact := divisibility_fact(req)) is not None]
 
     def input_dims(self) -> set[str]:
         """The free dims the shapes of required inputs name as plain dims (not params or
@@ -388,6 +379,29 @@ def is_declaration(node: Node) -> bool:
                 and node.if_given is None
         case _:
             assert_never(node.form)
+
+
+Fact = tuple[str, Expr, Expr]
+# (requirement text, its location) -> its fact: asked in every configuration and at every
+# `use:` of a spec (ast.unparse is tens of microseconds); cleared when full
+_FACTS: dict[tuple[str, Loc], Fact | None] = {}
+
+
+def divisibility_fact(req: Expr) -> Fact | None:
+    """A requirement `NAME % E == R` as (NAME, E, R), E and R located at the requirement;
+    None for any other requirement."""
+    key = (req.text, req.loc)
+    if key not in _FACTS:
+        if len(_FACTS) >= 4096:
+            _FACTS.clear()
+        t, fact = req.tree, None
+        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                and isinstance(t.left.left, ast.Name)):
+            fact = (t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
+                    Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc))
+        _FACTS[key] = fact
+    return _FACTS[key]
 
 
 def tensor_decl(node: Node) -> TensorDecl | None:

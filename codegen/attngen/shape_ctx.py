@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
 from functools import lru_cache, partial
 from typing import Any, NoReturn
 
@@ -26,7 +25,7 @@ from .errors import (
     SpecError,
 )
 from .expr import Expr
-from .model import Let, Spec, compute_lets
+from .model import Let, Spec, compute_lets, divisibility_fact
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, requirement_text, sample_text, simplify
@@ -496,10 +495,10 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any],
     where `ctx` (the caller's) is given; any other requirement that fails on a sample is
     E405. Raised as a ShapeFail, so it is located at the `use:` node."""
     for req in spec.requires:
-        facts = replace(spec, requires=[req]).divisibility()
+        found = divisibility_fact(req)
         try:
-            if facts and facts[0][0] in sym:
-                name, divisor, rest = facts[0]
+            if found is not None and found[0] in sym:
+                name, divisor, rest = found
                 fact = (algebra.sympify(sym[name]), algebra.sympify(divisor.sympy(sym)),
                         algebra.sympify(rest.sympy(sym)))
             else:
