@@ -155,3 +155,13 @@ def test_a_requirement_fact_keeps_its_own_location():
     assert (a[0], a[1].text, a[2].text) == ("C", "4", "1") == (b[0], b[1].text, b[2].text)
     assert a[1].loc == here and b[1].loc == there and a[2].loc == here and b[2].loc == there
     assert divisibility_fact(parse("C > 4", here)) is None
+
+
+def test_dim_names_keep_each_shapes_own_locations():
+    from attngen.model import dim_names
+
+    here, there = Loc("a.yaml", 3, 5), Loc("b.yaml", 7, 1)
+    assert list(dim_names([parse("max(H, 2 * W)", here)])) == [
+        ("H", Loc("a.yaml", 3, 9)), ("W", Loc("a.yaml", 3, 16))]
+    assert list(dim_names([parse("max(H, 2 * W)", there)])) == [
+        ("H", Loc("b.yaml", 7, 5)), ("W", Loc("b.yaml", 7, 12))]

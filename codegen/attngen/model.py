@@ -413,9 +413,19 @@ def tensor_decl(node: Node) -> TensorDecl | None:
 def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
-        calls = set()  # a call's function name (`max` of `max(H, W)`): met after its call
-        for n in ast.walk(dim.tree):
-            if isinstance(n, ast.Call):
-                calls.add(id(n.func))
-            elif isinstance(n, ast.Name) and id(n) not in calls:
-                yield n.id, dim.loc.shifted(n.col_offset)
+        key = (dim.text, dim.loc)
+        if key not in _DIM_NAMES:
+            if len(_DIM_NAMES) >= 4096:
+                _DIM_NAMES.clear()
+            found, calls = [], set()  # a call's function name (`max` of `max(H, W)`)
+            for n in ast.walk(dim.tree):  # breadth first: a call before its function name
+                if isinstance(n, ast.Call):
+                    calls.add(id(n.func))
+                elif isinstance(n, ast.Name) and id(n) not in calls:
+                    found.append((n.id, dim.loc.shifted(n.col_offset)))
+            _DIM_NAMES[key] = tuple(found)
+        yield from _DIM_NAMES[key]
+
+
+# (dim text, its location) -> dim_names of it: every check of a spec asks (cleared when full)
+_DIM_NAMES: dict[tuple[str, Loc], tuple[tuple[str, Loc], ...]] = {}
