@@ -395,6 +395,7 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                     None)) for sym, expr in rewrite.items()] for rewrite in rewrites]
     equalities = [(name_of(sym), expr, [(s, name_of(s)) for s in expr.free_symbols])
                   for sym, expr in equal.items()]
+    symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -438,7 +439,6 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                 continue  # another configuration's values
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
-        symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
         drawn += 1
         yield {symbols[n]: sympy.Integer(v) for n, v in values.items()}
 
