@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -391,17 +392,18 @@ def divisibility_fact(req: Expr) -> Fact | None:
     """A requirement `NAME % E == R` as (NAME, E, R), E and R located at the requirement;
     None for any other requirement."""
     key = (req.text, req.loc)
-    if key not in _FACTS:
-        if len(_FACTS) >= 4096:
-            _FACTS.clear()
-        t, fact = req.tree, None
-        if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                and isinstance(t.left.left, ast.Name)):
-            fact = (t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
-                    Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc))
-        _FACTS[key] = fact
-    return _FACTS[key]
+    with suppress(KeyError):  # one lookup: another thread may clear the memo in between
+        return _FACTS[key]
+    if len(_FACTS) >= 4096:
+        _FACTS.clear()
+    t, fact = req.tree, None
+    if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+            and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+            and isinstance(t.left.left, ast.Name)):
+        fact = (t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
+                Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc))
+    _FACTS[key] = fact
+    return fact
 
 
 def tensor_decl(node: Node) -> TensorDecl | None:
@@ -414,7 +416,8 @@ def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
         key = (dim.text, dim.loc)
-        if key not in _DIM_NAMES:
+        names = _DIM_NAMES.get(key)
+        if names is None:
             if len(_DIM_NAMES) >= 4096:
                 _DIM_NAMES.clear()
             found, calls = [], set()  # a call's function name (`max` of `max(H, W)`)
@@ -423,8 +426,8 @@ def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
                     calls.add(id(n.func))
                 elif isinstance(n, ast.Name) and id(n) not in calls:
                     found.append((n.id, dim.loc.shifted(n.col_offset)))
-            _DIM_NAMES[key] = tuple(found)
-        yield from _DIM_NAMES[key]
+            names = _DIM_NAMES[key] = tuple(found)
+        yield from names
 
 
 # (dim text, its location) -> dim_names of it: every check of a spec asks (cleared when full)
