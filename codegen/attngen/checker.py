@@ -89,11 +89,12 @@ def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
     count = NodeCount()  # the node budget holds for all configurations together
+    reached: set[tuple[frozenset[str], tuple[str, ...]]] = set()  # see _check_config
     # the same problem in several configurations: report it once
     failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
     for config in configs:
         try:
-            _check_config(spec, config, graph, order, result, count)
+            _check_config(spec, config, graph, order, result, count, reached)
         except SpecError as exc:
             suffix = config_text(config)
             for d in exc.diagnostics:
@@ -114,7 +115,10 @@ def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
 
 
 def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
-                  result: Checked, count: NodeCount) -> None:
+                  result: Checked, count: NodeCount,
+                  reached: set[tuple[frozenset[str], tuple[str, ...]]]) -> None:
+    """One configuration of `spec`; `reached`: the (active nodes, active outputs) already
+    found to reach each other in another configuration (check_reachable, asked once)."""
     env = param_env(spec, config)
     for req in spec.requires:
         check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE)
@@ -176,6 +180,8 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     result.merging_views |= merging_views(spec, inference.values, inference.active,
                                           lambda a, b: prover.equal(a, b)[0])
     active = {n for n in inference.values if n in spec.nodes}
-    check_reachable(spec, graph, active, active_outputs, config_text(config))
+    if (frozenset(active), tuple(active_outputs)) not in reached:
+        check_reachable(spec, graph, active, active_outputs, config_text(config))
+        reached.add((frozenset(active), tuple(active_outputs)))
     for dim, where in inference.bound.items():
         result.symbols.setdefault(dim, where)

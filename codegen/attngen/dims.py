@@ -83,6 +83,12 @@ def dim_symbol(name: str, positive: bool = True) -> Any:
         else sympy.Symbol(name, integer=True)
 
 
+def name_of(s: Any) -> str:
+    """str(s) for a symbol, without sympy's printer (microseconds a call, in loops over
+    samples); anything else printed."""
+    return s.name if type(s) is sympy.Symbol else str(s)
+
+
 def to_number(v: Dim) -> int | float | None:
     """A sympy value as a Python number, or None if it is not concrete."""
     v = algebra.sympify(v)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, error
+from .memo import frozen_value, remember, shareable
 
 MAX_TEXT = 400  # characters in one expression
 MAX_DEPTH = 32  # nesting of the expression tree
@@ -97,14 +98,21 @@ class Expr:
         key = (self.text, mapping)
         if key not in _SOURCE:
             fresh = ast.parse(self.text, mode="eval").body  # a copy to rewrite: the tree is shared
-            _SOURCE[key] = _to_source(fresh, dict(mapping).__getitem__)
+            remember(_SOURCE, key, _to_source(fresh, dict(mapping).__getitem__))
         return _SOURCE[key]
 
     def value(self, env: Mapping[str, object]) -> Any:
         """Evaluate with concrete values for the free names. The result is a number, bool,
         str, None or tuple, as the expression and `env` make it (typed Any: the caller
-        checks for the kind it needs)."""
-        return _Interp(env, self).run(self.tree)
+        checks for the kind it needs). Memoized as sympy() is, where the result is made of
+        Python's own immutable types (never a list or a located value taken from `env`)."""
+        key = _env_key(self, env)
+        if key is not None and key in _VALUES:
+            return _VALUES[key]
+        out = _Interp(env, self).run(self.tree)
+        if key is not None and shareable(out):
+            remember(_VALUES, key, out)
+        return out
 
     def sympy(self, env: Mapping[str, object]) -> Any:
         """Build a sympy expression; `env` maps names to sympy values or Python lists.
@@ -112,7 +120,7 @@ class Expr:
         Memoized on the text and the values of its free names: the checker evaluates the
         same expressions in every configuration of every spec that uses them.
         """
-        key = _sympy_key(self, env)
+        key = _env_key(self, env)
         if key is not None and key in _SYMPY:
             return _SYMPY[key]
         import sympy
@@ -132,17 +140,17 @@ class Expr:
         except TooLarge as exc:
             raise error(self.loc, OVER_BUDGET, str(exc)) from None
         if key is not None and not isinstance(out, (list, dict)):
-            if len(_SYMPY) >= MEMO_SIZE:
-                _SYMPY.clear()
-            _SYMPY[key] = out
+            remember(_SYMPY, key, out)
         return out
 
 
-MEMO_SIZE = 50_000  # entries in each memo below; cleared when full
+# per-process memos (memo.py), each cleared when full
 _PARSED: dict[str, tuple[ast.expr, frozenset[str]]] = {}  # text -> (tree, free names), valid only
 _SOURCE: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}  # (text, renames) -> source
-# (text, typed values of the free names) -> sympy value
+_READS: dict[str, tuple[str, ...]] = {}  # text -> every name its tree reads, sorted
+# (text, typed values of the names it reads: _env_key) -> sympy value, or concrete value
 _SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
+_VALUES: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 
@@ -172,21 +180,16 @@ def _free_names(tree: ast.AST) -> frozenset[str]:
     )
 
 
-def frozen_value(value: object) -> object:
-    """A hashable stand-in for an env value that tells 1, 1.0, True and Integer(1) apart."""
-    if isinstance(value, (list, tuple)):
-        return (type(value), tuple(frozen_value(v) for v in value))
-    hash(value)  # TypeError for anything else unhashable
-    return (type(value), value)
-
-
-def _sympy_key(expr: Expr,
-               env: Mapping[str, object]) -> tuple[str, tuple[tuple[str, object], ...]] | None:
+def _env_key(expr: Expr,
+             env: Mapping[str, object]) -> tuple[str, tuple[tuple[str, object], ...]] | None:
+    """What value() and sympy() of `expr` depend on: its text and the typed value in `env`
+    of every name its tree reads (a function's name too: a param may be named `log2`)."""
+    reads = _READS.get(expr.text)
+    if reads is None:
+        reads = tuple(sorted({n.id for n in ast.walk(expr.tree) if isinstance(n, ast.Name)}))
+        remember(_READS, expr.text, reads)
     try:
-        return (
-            expr.text,
-            tuple((n, frozen_value(env.get(n, _MISSING))) for n in sorted(expr.names)),
-        )
+        return expr.text, tuple([(n, frozen_value(env.get(n, _MISSING))) for n in reads])
     except TypeError:
         return None
 
@@ -232,9 +235,8 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False) -> Expr:
     _check(parsed, text, loc, 0, iterable)
     if iterable:  # not memoized: the same text elsewhere may not use `range`
         return Expr(text, parsed.body, loc, _free_names(parsed.body))
-    if len(_PARSED) >= MEMO_SIZE:
-        _PARSED.clear()
-    body, names = _PARSED[text] = (parsed.body, _free_names(parsed.body))
+    body, names = parsed.body, _free_names(parsed.body)
+    remember(_PARSED, text, (body, names))
     return Expr(text, body, loc, names)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import sympy
 
-from .dims import fmt_dim, is_dim
+from .dims import fmt_dim, is_dim, name_of
 from .errors import SpecError
 from .expr import Expr
 from .model import Spec
@@ -153,7 +153,7 @@ def _solve(diff: Any, dims: list[Any], taken: set[Any]) -> tuple[Any, Any] | Non
     """(s, e) with diff == 0 iff s == e: s a symbol diff is linear in (none inside a
     floor, Mod, max or min), an input dim first and a coefficient of 1 or -1 first."""
     symbols = sorted((s for s in diff.free_symbols if s not in taken),
-                     key=lambda s: (s not in dims, str(s)))
+                     key=lambda s: (s not in dims, name_of(s)))
     found = []
     for s in symbols:
         coeff = diff.coeff(s)
@@ -181,8 +181,8 @@ def equality_hint(a: Any, b: Any, dims: Iterable[str], names: Iterable[str],
         pairs += [(num, den), (den, num)]
     for s, other in pairs:
         free: set[Any] = getattr(other, "free_symbols", set())
-        if isinstance(s, sympy.Symbol) and str(s) in dims and free and s not in free \
-                and all(str(x) in names for x in free):
+        if isinstance(s, sympy.Symbol) and name_of(s) in dims and free and s not in free \
+                and all(name_of(x) in names for x in free):
             stmt = f"{fmt_dim(s)} == {fmt_dim(other)}"
             if guard:
                 stmt = f"{guard} or {stmt}"

@@ -25,6 +25,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from .memo import remember
+
 WIDTH = 99  # the project's line length (ruff's --line-length 99), generated code included
 
 _TOKEN = re.compile(r"""
@@ -150,6 +152,17 @@ def statement(line: str, indent: int = 0) -> list[str]:
         return [pad + c for c in comment(src[1:].strip(), indent)]
     if _fits(src, indent) and not _MAYBE_MAGIC.search(src):  # most lines: nothing to do
         return [pad + src]
+    if (src, indent) not in _SPLIT:  # the same long lines recur in every module that has them
+        remember(_SPLIT, (src, indent), tuple(_split_statement(src, indent)))
+    return list(_SPLIT[src, indent])
+
+
+_SPLIT: dict[tuple[str, int], tuple[str, ...]] = {}  # (line, indent) -> statement's lines
+
+
+def _split_statement(src: str, indent: int) -> list[str]:
+    """statement() of a line that may need splitting."""
+    pad = " " * indent
     try:
         elems = _parse(src)
     except ValueError:  # not a line emit writes; left as it is rather than guessed at

@@ -57,6 +57,14 @@ class Loader:
         self.deps: dict[Path, set[Path]] = {}  # spec file -> files it reads directly
         # file -> SHA-256 of the bytes parsed, None for a file looked for and not found
         self.digests: dict[Path, str | None] = {}
+        # path -> real_path(path), each asked once: a Loader serves one build
+        self._real: dict[Path, Path] = {}
+
+    def real(self, path: Path) -> Path:
+        """real_path(path), found once for this Loader's build."""
+        if path not in self._real:
+            self._real[path] = real_path(path)
+        return self._real[path]
 
     def depends(self, path: Path, on: Path) -> None:
         self.deps.setdefault(Path(path), set()).add(Path(on))
@@ -83,14 +91,14 @@ class Loader:
             resolved = path.absolute()
         for root, prefix in ((self.builtin_dir, "specs/"), (self.display_root, "")):
             try:
-                return prefix + resolved.relative_to(root.resolve()).as_posix()
+                return prefix + resolved.relative_to(self.real(root)).as_posix()
             except ValueError:
                 continue
         return str(path)
 
     def roots(self, top: Path) -> tuple[Path, ...]:
         """The folders whose files a spec built from `top` may read (see the module doc)."""
-        return (real_path(top).parent, real_path(self.builtin_dir), *self.include)
+        return (self.real(top).parent, self.real(self.builtin_dir), *self.include)
 
     def resolve(self, ref: str, base: Path, loc: Loc,
                 stack: tuple[tuple[Path, Loc], ...] = ()) -> Path:
@@ -109,7 +117,7 @@ class Loader:
         for folder in (base.parent, self.builtin_dir):
             for name in names:
                 try:  # a name no file system accepts (too long, NUL) is simply not found
-                    candidate = real_path(folder / name)
+                    candidate = self.real(folder / name)
                     if not any(candidate.is_relative_to(root) for root in roots):
                         outside = outside or (folder / name, candidate)
                         continue  # never opened, not even hashed for the cache
@@ -147,7 +155,7 @@ class Loader:
     def load(self, path: Path, stack: tuple[tuple[Path, Loc], ...] = ()) -> Spec:
         path = path.resolve() if path.exists() else path
         top = stack[0][0] if stack else path
-        key = (path, real_path(top).parent)
+        key = (path, self.real(top).parent)
         if key in self.cache:
             return self.cache[key]
         if key in self.failed:  # read once: a diamond of `use:` reaches a file many times

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -264,16 +265,7 @@ class Spec:
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
-        out: list[tuple[str, Expr, Expr]] = []
-        for req in self.requires:
-            t = req.tree
-            if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                    and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                    and isinstance(t.left.left, ast.Name)):
-                out.append((t.left.left.id,
-                            Expr(ast.unparse(t.left.right), t.left.right, req.loc),
-                            Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc)))
-        return out
+        return [fact for req in self.requires if (fact := divisibility_fact(req)) is not None]
 
     def input_dims(self) -> set[str]:
         """The free dims the shapes of required inputs name as plain dims (not params or
@@ -390,6 +382,30 @@ def is_declaration(node: Node) -> bool:
             assert_never(node.form)
 
 
+Fact = tuple[str, Expr, Expr]
+# (requirement text, its location) -> its fact: asked in every configuration and at every
+# `use:` of a spec (ast.unparse is tens of microseconds); cleared when full
+_FACTS: dict[tuple[str, Loc], Fact | None] = {}
+
+
+def divisibility_fact(req: Expr) -> Fact | None:
+    """A requirement `NAME % E == R` as (NAME, E, R), E and R located at the requirement;
+    None for any other requirement."""
+    key = (req.text, req.loc)
+    with suppress(KeyError):  # one lookup: another thread may clear the memo in between
+        return _FACTS[key]
+    if len(_FACTS) >= 4096:
+        _FACTS.clear()
+    t, fact = req.tree, None
+    if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+            and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+            and isinstance(t.left.left, ast.Name)):
+        fact = (t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
+                Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc))
+    _FACTS[key] = fact
+    return fact
+
+
 def tensor_decl(node: Node) -> TensorDecl | None:
     """The tensor a `param:` or `buffer:` node declares; None for any other node. Such a
     node has no line in forward: readers use `self.NAME`."""
@@ -399,7 +415,20 @@ def tensor_decl(node: Node) -> TensorDecl | None:
 def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
-        calls = {id(n.func) for n in ast.walk(dim.tree) if isinstance(n, ast.Call)}
-        for n in ast.walk(dim.tree):
-            if isinstance(n, ast.Name) and id(n) not in calls:
-                yield n.id, dim.loc.shifted(n.col_offset)
+        key = (dim.text, dim.loc)
+        names = _DIM_NAMES.get(key)
+        if names is None:
+            if len(_DIM_NAMES) >= 4096:
+                _DIM_NAMES.clear()
+            found, calls = [], set()  # a call's function name (`max` of `max(H, W)`)
+            for n in ast.walk(dim.tree):  # breadth first: a call before its function name
+                if isinstance(n, ast.Call):
+                    calls.add(id(n.func))
+                elif isinstance(n, ast.Name) and id(n) not in calls:
+                    found.append((n.id, dim.loc.shifted(n.col_offset)))
+            names = _DIM_NAMES[key] = tuple(found)
+        yield from names
+
+
+# (dim text, its location) -> dim_names of it: every check of a spec asks (cleared when full)
+_DIM_NAMES: dict[tuple[str, Loc], tuple[tuple[str, Loc], ...]] = {}

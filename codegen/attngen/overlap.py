@@ -70,10 +70,37 @@ def check_in_place(spec: Spec, order: list[str], env: Mapping[str, object],
     """Raise E402 (SpecError) at the first node that writes an overlapping tensor in place,
     in the configuration whose params and lets `env` gives; `suffix` names the
     configuration in the message."""
+    if not _expands(spec, set()):
+        return  # no tensor overlaps: every in-place write is into a tensor of its own
     found: list[Diagnostic] = []
     _walk(spec, order, {}, env, _holds_in(env), suffix, found)
     if found:
         raise SpecError(found)
+
+
+def _expands(spec: Spec, seen: set[object]) -> bool:
+    """Whether an `expand` may run in `spec` or a sub-spec it uses: the only source of
+    overlapping tensors (a module's own inputs are its caller's affair)."""
+    seen.add(spec.path)
+    forms: list[NodeForm] = [body.form for node in spec.nodes.values()
+                             for body in (node, *cases_of(node))]
+    while forms:
+        match forms.pop():
+            case LayerOp(op) | FunctionOp(op):
+                if op in EXPANDING:
+                    return True
+            case Seq(items):
+                forms += [item.form for item in items]
+            case Repeat(body=body) | Map(body=body):
+                forms.append(body)
+            case SubSpec(spec=sub):
+                if sub.path not in seen and _expands(sub, seen):
+                    return True
+            case LayerCall() | Cases() | TensorDecl():
+                pass  # a layer call's node and a node's cases are among the forms
+            case other:
+                assert_never(other)
+    return False
 
 
 def _walk(spec: Spec, order: list[str], overlaps: Overlaps, env: Mapping[str, object],

@@ -17,7 +17,7 @@ import sympy
 
 from . import algebra, exact
 from .configs import Env, region, split_params
-from .dims import fmt_dim, is_dim, to_number
+from .dims import fmt_dim, is_dim, name_of, to_number
 from .errors import SpecError
 from .facts import equality_hint, equality_rewrites
 from .model import Spec, compute_lets
@@ -97,6 +97,11 @@ class Prover:
         if diff.is_number:
             return diff == 0, {}
         algebra.check_size(diff, "a dim it computes")  # before expanding or sampling it
+        # the samples first where the proofs below are slow (several floors: milliseconds
+        # each) and would say no more: a == b on every sample is the answer they would give
+        sampled = self._sampled((a, b), _same) if _slow(diff) else None
+        if sampled is not None and sampled[0]:
+            return sampled
         # three proofs, each enough alone, so their order decides only the cost: with the
         # `requires` rewrites first (the one that proves most dims of the library), then
         # floors brought to one form (conv sizes), then the plain expansion (rarely the one)
@@ -108,7 +113,7 @@ class Prover:
             return True, None  # the same floor with constants an integer apart
         if sympy.expand(diff) == 0:
             return True, None
-        return self._sampled((a, b), lambda va, vb: va == vb)
+        return sampled if sampled is not None else self._sampled((a, b), _same)
 
     def divisible(self, n: Dim, g: Dim) -> Verdict:
         """Like equal(n % g, 0), without building sympy's Mod (whose evaluation searches
@@ -240,6 +245,16 @@ class Prover:
         return f"this holds only when {stmt}: state it with requires: [{stmt}]"
 
 
+def _same(a: int | float, b: int | float) -> bool:
+    return a == b
+
+
+def _slow(diff: Any) -> bool:
+    """A difference whose proofs take milliseconds: several floors (the sizes of strided
+    convs and pools), a Piecewise."""
+    return diff.has(sympy.Piecewise) or len(diff.atoms(sympy.floor, sympy.Mod)) > 1
+
+
 def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
     """`n % d == rest` as a `requires` line: common factors of n and d cancelled when rest
     is 0 (B*H*W*c % B*g*H*W == 0 is c % g == 0), each side parenthesised unless a name or
@@ -303,7 +318,7 @@ def _plain(e: Dim) -> bool:
 
 def sample_text(names: list[str], sample: Assignment) -> str:
     """'a=1, b=2': the values a sample gives the named symbols (those it has)."""
-    values = {str(k): int(v) for k, v in sample.items()}
+    values = {name_of(k): int(v) for k, v in sample.items()}
     return ", ".join(f"{n}={values[n]}" for n in names if n in values)
 
 
@@ -326,7 +341,7 @@ def _divisibility_fact(num: Dim, den: Dim) -> tuple[Any, Any] | None:
 def requirement_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dict[Any, Any]:
     """The divisibility facts as substitutions (divisibility_rewrites), then the equality
     facts that hold in this configuration (facts.equality_rewrites)."""
-    names = {**{str(d): d for d in dims}, **env.sym}
+    names = {**{name_of(d): d for d in dims}, **env.sym}
     return equality_rewrites(spec, guard_values(spec, env), names, dims,
                              divisibility_rewrites(spec, env, dims))
 
@@ -335,7 +350,7 @@ def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dic
     """`SYM % E == R` facts as substitutions SYM -> E*k + R (k a fresh positive integer);
     SYM an int param or an input dim (`dims`, the free dims' symbols)."""
     rewrites = {}
-    names = {**{str(d): d for d in dims}, **env.sym}
+    names = {**{name_of(d): d for d in dims}, **env.sym}
     for name, divisor, rest in spec.divisibility():
         sym = names.get(name)
         if isinstance(sym, sympy.Symbol):
@@ -367,12 +382,20 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
               if isinstance(s, sympy.Symbol) and n in spec.params]
     pool = [7, 5, 11, 3, 13, 17, 6, 10]
     drawn, attempts = 0, 0
-    dim_names = [str(d) for d in dims]
+    dim_names = [name_of(d) for d in dims]
     rewrites = [divisibility_rewrites(Spec(spec.name, spec.path, spec.file, spec.loc,
                                            requires=[req]), env, dims) for req in spec.requires]
     equal = equality_rewrites(spec, guard_values(spec, env), {
-        **{str(d): d for d in dims}, **env.sym}, dims)
+        **{name_of(d): d for d in dims}, **env.sym}, dims)
     decided = region(spec, env)
+    # each rewrite as (its symbol's name, expression, its symbols with their names, and
+    # for a divisibility fact the fresh k of SYM = E * k + R): names, not sympy's printer
+    facts = [[(name_of(sym), expr, [(s, name_of(s)) for s in expr.free_symbols],
+               next((s for s in expr.free_symbols if name_of(s) == f"{name_of(sym)}_k"),
+                    None)) for sym, expr in rewrite.items()] for rewrite in rewrites]
+    equalities = [(name_of(sym), expr, [(s, name_of(s)) for s in expr.free_symbols])
+                  for sym, expr in equal.items()]
+    symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
     while drawn < N_SAMPLES and attempts < N_SAMPLES * 20:
         attempts += 1
         values = {}
@@ -389,26 +412,24 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
         for i, d in enumerate(dim_names):
             values[d] = pool[i % len(pool)] + 2 * (i // len(pool)) if attempts == 1 \
                 else rng.randint(1, 48)
-        for rewrite in rewrites:  # make divisibility facts hold by construction
-            for sym, expr in rewrite.items():
-                sub = {s: sympy.Integer(values[str(s)]) for s in expr.free_symbols
-                       if str(s) in values}
-                k = next((s for s in expr.free_symbols if str(s) == f"{sym}_k"), None)
+        for rewrite in facts:  # make divisibility facts hold by construction
+            for name, expr, free, k in rewrite:
+                sub = {s: sympy.Integer(values[n]) for s, n in free if n in values}
                 if k is not None:  # SYM = E * k + R
-                    sub[k] = sympy.Integer(values[str(sym)] if attempts == 1
+                    sub[k] = sympy.Integer(values[name] if attempts == 1
                                            else rng.randint(1, 8))
-                target = to_number(expr.xreplace(sub))
-                if attempts == 1 and str(sym) in spec.params:
+                target = exact.at(expr, sub)
+                if attempts == 1 and name in spec.params:
                     continue  # keep the configuration's values (input dims have none)
                 assert target is not None  # every symbol of the rewrite has a value: a number
-                values[str(sym)] = int(target)
-        for sym, expr in equal.items():  # and equality facts (each free of those it sets)
-            if str(sym) not in values or attempts == 1 and str(sym) in spec.params:
+                values[name] = int(target)
+        for name, expr, free in equalities:  # and equality facts (each free of those it sets)
+            if name not in values or attempts == 1 and name in spec.params:
                 continue
-            value = to_number(expr.xreplace({s: sympy.Integer(values[str(s)])
-                                             for s in expr.free_symbols if str(s) in values}))
+            value = exact.at(expr, {s: sympy.Integer(values[n]) for s, n in free
+                                    if n in values})
             if isinstance(value, int) and value >= 1:
-                values[str(sym)] = value
+                values[name] = value
         val_env: dict[str, object] = {**env.val, **values}
         try:
             compute_lets(spec.lets.values(), val_env)  # at this sample's params
@@ -418,7 +439,6 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                 continue  # another configuration's values
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
-        symbols = {s.name: s for s in [*[sym for _, sym in params], *dims]}
         drawn += 1
         yield {symbols[n]: sympy.Integer(v) for n, v in values.items()}
 

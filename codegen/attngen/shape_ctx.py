@@ -7,15 +7,15 @@ sizes.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, NoReturn
 
 import sympy
 
 from . import algebra, exact
-from .dims import fmt_dim, fmt_shape, is_dim, to_number
+from .dims import fmt_dim, fmt_shape, is_dim, name_of, to_number
 from .errors import (
     BAD_ARGUMENTS,
     REQUIREMENT_FAILS,
@@ -25,7 +25,7 @@ from .errors import (
     SpecError,
 )
 from .expr import Expr
-from .model import Let, Spec, compute_lets
+from .model import Let, Spec, compute_lets, divisibility_fact
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
 from .prover import Prover, requirement_text, sample_text, simplify
@@ -140,7 +140,7 @@ class ProverCtx:
 
     def _at_least(self, d: Dim, low: Dim, what: str, size: Dim | None) -> None:
         gap = algebra.sympify(d) - algebra.sympify(low)
-        if _least_is_nonnegative(gap):
+        if _least_is_nonnegative(gap) or self._proven(gap):
             return
         for sample in self._bound_samples(gap):
             value = self.prover.value(gap, sample or None)
@@ -168,6 +168,15 @@ class ProverCtx:
                 self.fail(unstated, UNSTATED_DIVISIBILITY, *notes)
             self.fail(fails, SHAPE_RULE, *notes)
 
+    def _proven(self, gap: Any) -> bool:
+        """gap >= 0 proven from its form where its floors need `requires` (an odd kernel
+        size: kernel_size = 2*q + 1 makes H - kernel_size + 2*floor(kernel_size/2 - 1/2)
+        H - 1) or their least values (2*floor(k/2) >= k - 1): a gap the samples could not
+        break, so none is drawn."""
+        if not gap.has(sympy.floor):
+            return False
+        return _proven(gap, tuple(_residues(self.requires or [], gap.free_symbols).items()))
+
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
         small and large sizes, where `requires` holds there (random sizes seldom reach the
@@ -176,11 +185,11 @@ class ProverCtx:
         base = self.prover.default()
         if self.requires is None or not base:
             return
-        free = [s for s in gap.free_symbols if s in base and str(s) not in self.known]
+        free = [s for s in gap.free_symbols if s in base and name_of(s) not in self.known]
         for sym in free:
             for size in (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64):
                 sample = {**base, sym: sympy.Integer(size)}
-                env = {**self.known, **{str(k): int(v) for k, v in sample.items()}}
+                env = {**self.known, **{name_of(k): int(v) for k, v in sample.items()}}
                 try:
                     compute_lets(self.lets, env)
                     if all(req.value(env) for req in self.requires):
@@ -395,6 +404,7 @@ def _at_ones(e: Any) -> float:
     return float("-inf") if value is None else value
 
 
+@lru_cache(maxsize=4096)  # the same gaps (H - 1) at every conv of every configuration
 def _least_is_nonnegative(gap: Any) -> bool:
     """A proof of gap >= 0 from its form: a number that is, or a gap that never falls as
     its names grow (_grows), all positive, and is at least 0 where each is 1 (a padded
@@ -403,6 +413,55 @@ def _least_is_nonnegative(gap: Any) -> bool:
         return bool(gap >= 0)
     return all(s.is_positive for s in gap.free_symbols) and _grows(gap) \
         and _at_ones(gap) >= 0
+
+
+@lru_cache(maxsize=1024)  # a conv's gap, asked in every configuration
+def _proven(gap: Any, residues: tuple[tuple[Any, Any], ...]) -> bool:
+    """ProverCtx._proven, with the sizes `requires` gives as residues (_residues)."""
+    rewritten = gap.xreplace(dict(residues)) if residues else gap
+    return (rewritten is not gap and _least_is_nonnegative(rewritten)) \
+        or _least_is_nonnegative(_floors_at_least(rewritten))
+
+
+def _residues(requires: list[Expr], symbols: Iterable[Any]) -> dict[Any, Any]:
+    """Each positive symbol that a `requires` line `NAME % E == R` (E, R whole literals,
+    0 <= R < E) constrains, as E*q + R: every size that satisfies it is one, q >= 0 (q >= 1
+    where R is 0)."""
+    by_name = {name_of(s): s for s in symbols if s.is_positive}
+    out = {}
+    for req in requires:
+        t = req.tree
+        if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
+                and isinstance(t.left.left, ast.Name) and t.left.left.id in by_name):
+            continue
+        e, r = t.left.right, t.comparators[0]
+        if isinstance(e, ast.Constant) and isinstance(r, ast.Constant) \
+                and type(e.value) is int and type(r.value) is int and 0 <= r.value < e.value:
+            name = t.left.left.id
+            q = sympy.Symbol(f"_{name}_q", integer=True, positive=True) if r.value == 0 \
+                else sympy.Symbol(f"_{name}_q", integer=True, nonnegative=True)
+            out[by_name[name]] = e.value * q + r.value
+    return out
+
+
+def _floors_at_least(gap: Any) -> Any:
+    """A lower bound on `gap` (a sum): each floor(N/q) of an integer N and a whole q > 0 with
+    a positive coefficient at its least, (N - q + 1)/q; with a negative one, at N/q."""
+    if not isinstance(gap, sympy.Add):
+        return gap
+    terms, bounded = [], False
+    for term in gap.args:
+        coeff, rest = term.as_coeff_Mul()
+        if isinstance(rest, sympy.floor) and coeff.is_Rational \
+                and not rest.args[0].has(sympy.Piecewise):  # no integer form (ECA's kernel)
+            num, den = rest.args[0].as_numer_denom()
+            if den.is_Integer and den > 0 and algebra.is_integer_form(num):
+                terms.append(coeff * (num - den + 1) / den if coeff > 0 else coeff * num / den)
+                bounded = True
+                continue
+        terms.append(term)
+    return sympy.expand(sympy.Add(*terms)) if bounded else gap
 
 
 def _negated(stmt: str) -> str:
@@ -421,7 +480,8 @@ def value_form(value: object) -> object:
     if isinstance(value, (tuple, list, sympy.Tuple)):
         return tuple(value_form(v) for v in value)
     if isinstance(value, sympy.Expr):
-        return "int" if value.is_integer or algebra.is_integer_form(value) else "float"
+        # the form first: sympy's is_integer searches (milliseconds on a quotient)
+        return "int" if algebra.is_integer_form(value) or value.is_integer else "float"
     if isinstance(value, sympy.logic.boolalg.Boolean):  # a condition: `channel > 8`
         return "bool"
     return form(value)
@@ -435,10 +495,10 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any],
     where `ctx` (the caller's) is given; any other requirement that fails on a sample is
     E405. Raised as a ShapeFail, so it is located at the `use:` node."""
     for req in spec.requires:
-        facts = replace(spec, requires=[req]).divisibility()
+        found = divisibility_fact(req)
         try:
-            if facts and facts[0][0] in sym:
-                name, divisor, rest = facts[0]
+            if found is not None and found[0] in sym:
+                name, divisor, rest = found
                 fact = (algebra.sympify(sym[name]), algebra.sympify(divisor.sympy(sym)),
                         algebra.sympify(rest.sympy(sym)))
             else:

@@ -28,6 +28,7 @@ from .errors import (
     one_line,
 )
 from .files import NotRegular, read_regular
+from .memo import remember
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items  # the type dict.items() returns
@@ -55,6 +56,21 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]  # (PyYAML's loaders are 
     """The safe loader with YAML 1.2's float forms added to YAML 1.1's: an exponent without
     a dot or without a sign (`1e-4`, `1E4`, `+1.5e3`) and a signed leading dot (`-.5`),
     which YAML 1.1 reads as strings. Every other resolution is YAML 1.1's, unchanged."""
+
+    def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
+        """A node's tag. The composer asks for every node; a scalar's tag depends on its
+        text and `implicit` alone (the resolvers are fixed at import), so it is memoized."""
+        if kind is not yaml.ScalarNode or len(value) > 64:  # (a doc text is seldom repeated)
+            return str(super().resolve(kind, value, implicit))
+        key = (value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            remember(_TAGS, key, tag, 10_000)
+        return tag
+
+
+_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (scalar text, implicit) -> tag
 
 
 # Only forms YAML 1.1 leaves as strings: a whole number stays an int (the int resolver,
@@ -190,49 +206,63 @@ class _Converter:
 
     def convert(self, node: Any, depth: int = 0) -> LValue:
         self.count += 1
-        loc = _mark(self.file, node)
         if self.count > MAX_NODES:  # (a document with aliases was measured before)
-            raise error(loc, TOO_LARGE, f"the document has more than {MAX_NODES} values; "
-                        "split it into specs that `use:` each other")
+            raise error(_mark(self.file, node), TOO_LARGE, f"the document has more than "
+                        f"{MAX_NODES} values; split it into specs that `use:` each other")
         if depth > MAX_DEPTH:
-            raise error(loc, TOO_LARGE, f"nesting deeper than {MAX_DEPTH} levels")
-        if isinstance(node, yaml.MappingNode):
-            out = LMap()
-            out.loc, out.key_locs = loc, {}
-            for knode, vnode in node.value:
-                if knode.tag == "tag:yaml.org,2002:merge":
-                    raise error(
-                        _mark(self.file, knode),
-                        BAD_VALUE,
-                        "YAML merge keys ('<<') are not supported",
-                    )
-                key = self.convert(knode, depth + 1)
-                if not isinstance(key, (LStr, LInt, LFloat, LBool)):
-                    raise error(key.loc, BAD_VALUE, "mapping keys must be plain scalars")
-                key = LStr(str(key)) if not isinstance(key, LStr) else key
-                key.loc = _mark(self.file, knode)
-                if key in out:
-                    raise error(key.loc, DUPLICATE_NAME, f"duplicate key '{key}' "
-                                f"(first at line {out.key_locs[key].line})")
-                out[key] = self.convert(vnode, depth + 1)
-                out.key_locs[key] = key.loc
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            items = LList(self.convert(v, depth + 1) for v in node.value)
-            items.loc = loc
-            return items
-        if node.tag == _INT and len(node.value) > _MAX_INT_CHARS:
+            raise error(_mark(self.file, node), TOO_LARGE, f"nesting deeper than {MAX_DEPTH} "
+                        "levels")
+        kind = type(node)  # the composer makes exactly these three classes
+        if kind is yaml.ScalarNode:
+            return self.scalar(node)
+        if kind is yaml.MappingNode:
+            return self.mapping(node, depth)
+        items = LList(self.convert(v, depth + 1) for v in node.value)
+        items.loc = _mark(self.file, node)
+        return items
+
+    def mapping(self, node: Any, depth: int) -> LMap:
+        out = LMap()
+        out.loc, out.key_locs = _mark(self.file, node), {}
+        for knode, vnode in node.value:
+            if knode.tag == "tag:yaml.org,2002:merge":
+                raise error(_mark(self.file, knode), BAD_VALUE,
+                            "YAML merge keys ('<<') are not supported")
+            key = self.convert(knode, depth + 1)
+            if not isinstance(key, (LStr, LInt, LFloat, LBool)):
+                raise error(key.loc, BAD_VALUE, "mapping keys must be plain scalars")
+            if not isinstance(key, LStr):  # `1:`, `true:`: the text, where it was written
+                text = LStr(str(key))
+                text.loc = key.loc
+                key = text
+            if key in out:
+                raise error(key.loc, DUPLICATE_NAME, f"duplicate key '{key}' "
+                            f"(first at line {out.key_locs[key].line})")
+            out[key] = self.convert(vnode, depth + 1)
+            out.key_locs[key] = key.loc
+        return out
+
+    def scalar(self, node: Any) -> LStr | LInt | LFloat | LBool | LNone:
+        tag, start = node.tag, node.start_mark
+        loc = Loc(self.file, start.line + 1, start.column + 1)
+        if tag == _STR:  # a plain string is its text (what construct_yaml_str returns)
+            text = LStr(node.value)
+            text.loc = loc
+            single = start.line == node.end_mark.line
+            text.inset = 1 if single and node.style in ("'", '"') else 0
+            return text
+        if tag == _INT and len(node.value) > _MAX_INT_CHARS:
             raise _int_too_large(loc, node.value)
-        try:  # a plain string is its text (what construct_yaml_str returns), no dispatch
-            value = node.value if node.tag == _STR else self.scalars.construct_object(node)
+        try:
+            value = self.scalars.construct_object(node)
         except yaml.YAMLError as exc:  # tags like !!python/object: never constructed
             problem = getattr(exc, "problem", None) or "cannot read this value"
             raise error(loc, BAD_VALUE, f"unsupported YAML value: {problem}") from None
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             # text its tag's constructor refuses: 2001-13-45, !!int 'abc', !!bool 'maybe'
-            if node.tag == _INT and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
+            if tag == _INT and sum(c.isdigit() for c in node.value) > MAX_DIGITS:
                 raise _int_too_large(loc, node.value) from None
-            what = node.tag.rsplit(":", 1)[-1]
+            what = tag.rsplit(":", 1)[-1]
             why = "" if isinstance(exc, KeyError) else f" ({exc})"
             raise error(loc, BAD_VALUE, f"cannot read {one_line(_short(node.value))!r} as a "
                         f"{what}{why}; quote it, without a tag, to make it a string") from None
@@ -249,7 +279,7 @@ class _Converter:
             wrapped = LFloat(value)
         elif isinstance(value, str):
             wrapped = LStr(value)
-            single = node.start_mark.line == node.end_mark.line
+            single = start.line == node.end_mark.line
             wrapped.inset = 1 if single and node.style in ("'", '"') else 0
         else:  # timestamps, binary: not part of the spec language
             raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "

@@ -13,6 +13,8 @@ provable from the form of the sizes.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .ctx import Dim, ShapeCtx
 
 
@@ -20,8 +22,20 @@ def window_count(ctx: ShapeCtx, size: Dim, kernel: Dim, what: str, *, stride: Di
                  padding: Dim = 0, dilation: Dim = 1, ceil: bool = False) -> Dim:
     """The number of windows along a dim of `size`; `what` names it in the error
     ("Conv2d's output dim 2")."""
+    try:
+        padded, span, quotient = _window(size, kernel, stride, padding, dilation, ceil)
+    except TypeError:  # an unhashable value: the rule reports it
+        padded, span, quotient = _window.__wrapped__(size, kernel, stride, padding, dilation,
+                                                     ceil)
+    count = ctx.floor(quotient) + 1
+    ctx.at_least(padded, span, what, count)
+    return count
+
+
+@lru_cache(maxsize=1024, typed=True)  # the same convs in every configuration
+def _window(size: Dim, kernel: Dim, stride: Dim, padding: Dim, dilation: Dim,
+            ceil: bool) -> tuple[Dim, Dim, Dim]:
+    """(the padded size, the window's span, the count less 1 before flooring)."""
     span = dilation * (kernel - 1) + 1
     extra = stride - 1 if ceil else 0
-    count = ctx.floor((size + 2 * padding - span + extra) / stride) + 1
-    ctx.at_least(size + 2 * padding + extra, span, what, count)
-    return count
+    return size + 2 * padding + extra, span, (size + 2 * padding - span + extra) / stride
