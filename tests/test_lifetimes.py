@@ -184,3 +184,33 @@ def test_issue_16_memory_misses_hold_no_more_than_the_reference():
             if _peak_bytes(gen_step) > _peak_bytes(ref_step):
                 over.append(f"{cls} {'fwd+bwd' if train else 'forward'}")
     assert not over
+
+
+def test_a_branchs_own_names_exclude_those_the_other_branch_or_a_later_test_reads():
+    lines = ["a = self.conv(x)", "if self.flag:", "    u = self.f(a)", "    v = self.g(u)",
+             "    w = v * 2", "    s = w + 1", "else:", "    u = self.h(a)", "    s = u * 3",
+             "y = self.out(s)", "z = y + 1", "return z"]
+    names = {"a", "u", "v", "w", "s", "y", "z"}
+    # v and w live only in the first branch: freed there; u is bound in both branches,
+    # so it is freed after the `if` with a
+    assert with_dels(lines, {"x"}, names, names) == [
+        *lines[:5], "    del v", lines[5], "    del w", *lines[6:9], "del a, u", lines[9],
+        "del s", *lines[10:]]
+    lines = ["a = self.conv(x)", "if self.flag:", "    u = self.f(a)", "    v = u * 2",
+             "    s = v + 1", "elif v is None:", "    s = self.h(a)", "else:", "    s = a",
+             "y = self.out(s)", "return y"]
+    names = {"a", "u", "v", "s", "y"}
+    # the `elif` test reads v: it is not the first branch's own, and stays
+    assert with_dels(lines, {"x"}, names, names) == [*lines[:4], "    del u", *lines[4:]]
+
+
+def test_the_parse_shared_with_accumulate_is_never_handed_out():
+    from attngen.accumulate import accumulated
+
+    lines = ["a = self.conv(x)", "return a"]  # nothing to split, nothing to delete
+    for _ in range(2):
+        split = accumulated(lines, {"x"}, lambda name: None)
+        freed = with_dels(split, {"x"}, {"a"}, {"a"})
+        assert split == freed == lines
+        split.append("junk")  # a caller's edit stays the caller's
+        freed.append("junk")

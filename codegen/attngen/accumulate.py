@@ -33,14 +33,14 @@ def accumulated(lines: list[str], inputs: set[str], shape: Shapes) -> list[str]:
 
     `inputs` are forward's parameters; `shape(name)` a value's shape (`shapes(checked)`).
     """
-    flat, tree = parse_forward(lines)
-    if tree is None:
-        return flat
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    forward = parse_forward(lines)
+    flat, body = forward.flat, forward.body
+    if body is None:
+        return list(flat)
     stores: list[set[str]] = []
     loads: list[set[str]] = []
     for stmt in body:
-        names = [n for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+        names = forward.name_nodes(stmt)
         stores.append({n.id for n in names if not isinstance(n.ctx, ast.Load)})
         loads.append({n.id for n in names if isinstance(n.ctx, ast.Load)})
     after: dict[int, list[str]] = {}  # statement index -> partial sums inserted after it
@@ -54,8 +54,8 @@ def accumulated(lines: list[str], inputs: set[str], shape: Shapes) -> list[str]:
             after.setdefault(j, []).append(text)
         replaced[stmt.lineno - 2] = last  # line k of the parsed text is flat[k - 2]
     if not replaced:
-        return flat
-    ends = {body[j].end_lineno - 2: texts for j, texts in after.items()}
+        return list(flat)
+    ends = {(body[j].end_lineno or body[j].lineno) - 2: texts for j, texts in after.items()}
     out: list[str] = []
     for n, line in enumerate(flat):
         out.append(replaced.get(n, line))

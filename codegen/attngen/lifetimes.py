@@ -18,6 +18,7 @@ statement that makes a value.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 
 from .model import Cases
 from .results import Checked
@@ -59,15 +60,60 @@ def _small(checked: Checked, name: str) -> bool:
     return isinstance(value, tuple) and sum(1 for d in value if d != 1) <= 2
 
 
-def parse_forward(lines: list[str]) -> tuple[list[str], ast.Module | None]:
-    """A forward body's lines one per line, and their tree as `def forward():` (line k of
-    the tree is flat[k - 2]); None for a body that does not parse (a bug upstream: render's
-    compile check reports it, located)."""
-    flat = [part for line in lines for part in line.split("\n")]
-    try:
-        return flat, ast.parse("def forward():\n" + "\n".join("    " + line for line in flat))
-    except SyntaxError:
-        return flat, None
+# a comprehension or lambda: its own scope
+_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+Scope = ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+
+
+class Forward:
+    """A forward body parsed once, as `def forward():` (line k of the tree is flat[k - 2]),
+    with the Name nodes of every statement (its nested blocks' included) and the
+    comprehensions and lambdas, found in one walk of the tree. `body` is None for lines
+    that do not parse (a bug upstream: render's compile check reports it, located)."""
+
+    def __init__(self, lines: tuple[str, ...]) -> None:
+        self.flat = [part for line in lines for part in line.split("\n")]
+        self.scopes: list[Scope] = []
+        self._names: dict[int, list[ast.Name]] = {}  # id(statement) -> its Name nodes
+        self.body: list[ast.stmt] | None = None
+        try:
+            tree = ast.parse("def forward():\n" + "\n".join("    " + line for line in self.flat))
+        except SyntaxError:
+            return
+        self.body = tree.body[0].body  # type: ignore[attr-defined]
+        self._walk(tree, [])
+
+    def _walk(self, node: ast.AST, found: list[ast.Name]) -> None:
+        if isinstance(node, ast.Name):
+            found.append(node)
+            return
+        if isinstance(node, _SCOPES):
+            self.scopes.append(node)
+        inner = [] if isinstance(node, ast.stmt) else found
+        for child in ast.iter_child_nodes(node):
+            self._walk(child, inner)
+        if inner is not found:
+            self._names[id(node)] = inner
+            found.extend(inner)
+
+    def name_nodes(self, stmt: ast.stmt) -> list[ast.Name]:
+        """The Name nodes of a statement of `body` (at any depth)."""
+        return self._names[id(stmt)]
+
+    def names(self, stmt: ast.stmt) -> set[str]:
+        """The names a statement reads or binds."""
+        return {n.id for n in self._names[id(stmt)]}
+
+
+def parse_forward(lines: list[str]) -> Forward:
+    """`lines` (a forward body at indent 0) parsed; accumulate.py and with_dels read the
+    same lines where no sum is split, so the last few are kept (read only)."""
+    return _parsed(tuple(lines))
+
+
+@lru_cache(maxsize=4)
+def _parsed(lines: tuple[str, ...]) -> Forward:
+    return Forward(lines)
 
 
 def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str]) -> list[str]:
@@ -82,38 +128,43 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
     deleted inside it, at the branch's end if nothing there follows but the code after the
     `if` makes a value.
     """
-    flat, tree = parse_forward(lines)
-    if tree is None:
-        return flat
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    values = values - _captured(tree)
+    forward = parse_forward(lines)
+    flat, body = forward.flat, forward.body
+    if body is None:
+        return list(flat)
+    values = values - _captured(forward.scopes)
     dels: dict[tuple[int, int], list[str]] = {}  # (flat line, indent) -> names deleted
     bound: dict[str, int] = {}  # for the order of a del line: as the code binds them
-    makes = _plan(body, values, values, big, inputs, False, flat, dels, bound)
+    makes = _plan(forward, body, values, values, big, inputs, False, dels, bound)
+    used = [forward.names(stmt) for stmt in body]
     for i, stmt in enumerate(body):
         if not isinstance(stmt, ast.If):
             continue
         tail = any(makes[i + 1:])  # a value made after the `if`: free the branch's first
-        for branch in (stmt.body, stmt.orelse):
-            inside = {n.id for s in branch for n in ast.walk(s) if isinstance(n, ast.Name)}
-            outside = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)
-                       and not any(n is m for b in branch for m in ast.walk(b))}
+        elsewhere = set().union(*used[:i], *used[i + 1:],
+                                (n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)))
+        for branch, other in ((stmt.body, stmt.orelse), (stmt.orelse, stmt.body)):
+            inside = set().union(*map(forward.names, branch))
+            outside = elsewhere.union(*map(forward.names, other))
             local = (inside - outside) & values
             if local:
-                _plan(branch, local, values, big, inputs, tail, flat, dels, bound)
+                _plan(forward, branch, local, values, big, inputs, tail, dels, bound)
     if not dels:
-        return flat
+        return list(flat)
+    at_line: dict[int, list[int]] = {}  # flat line -> the indents of its del lines
+    for at, col in dels:
+        at_line.setdefault(at, []).append(col)
     out: list[str] = []
     for n, line in enumerate([*flat, ""]):  # a branch's end comes before the code after it
-        for at, col in sorted((k for k in dels if k[0] == n), key=lambda k: -k[1]):
-            names = sorted(dels[at, col], key=lambda m: (bound[m], m))  # as the code binds
+        for col in sorted(at_line.get(n, ()), reverse=True):
+            names = sorted(dels[n, col], key=lambda m: (bound[m], m))  # as the code binds
             out += [" " * col + d for d in _del_lines(names, DEL_WIDTH - col)]
         out.append(line)
     return out[:-1]
 
 
-def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[str],
-          inputs: set[str], tail: bool, flat: list[str],
+def _plan(forward: Forward, body: list[ast.stmt], deletable: set[str], values: set[str],
+          big: set[str], inputs: set[str], tail: bool,
           dels: dict[tuple[int, int], list[str]], bound: dict[str, int]) -> list[bool]:
     """Add to `dels` the `del`s of one block's `deletable` names (bound by its
     own statements); `tail`: at the block's end when nothing in it follows. Returns, per
@@ -122,14 +173,14 @@ def _plan(body: list[ast.stmt], deletable: set[str], values: set[str], big: set[
     last_read: dict[str, int] = {}
     makes, makes_big = [], []  # per statement: whether it binds a value, a big value
     alias = _Aliases()
+    flat = forward.flat
     for i, stmt in enumerate(body):
         stored = set()
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name):
-                if isinstance(node.ctx, ast.Load):
-                    last_read[node.id] = i
-                else:
-                    stored.add(node.id)
+        for node in forward.name_nodes(stmt):
+            if isinstance(node.ctx, ast.Load):
+                last_read[node.id] = i
+            else:
+                stored.add(node.id)
         makes.append(bool(stored & values))
         makes_big.append(bool(stored & big))
         if isinstance(stmt, ast.Assign):
@@ -207,20 +258,19 @@ def _negation(a: ast.expr, b: ast.expr) -> bool:
         and ast.dump(a.operand) == ast.dump(b)
 
 
-def _captured(tree: ast.AST) -> set[str]:
+def _captured(scopes: list[Scope]) -> set[str]:
     """Names read inside a comprehension or lambda: Python makes them closure cells, and
     `del` of a cell (DELETE_DEREF) is a graph break under torch.compile(fullgraph=True).
     A comprehension's first iterable (`zip(self.convs, parts)`) runs in forward's own
     scope: its names stay plain locals."""
-    nested = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
     names = set()
-    for scope in ast.walk(tree):
+    for scope in scopes:
         if isinstance(scope, ast.Lambda):
             names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
-        elif isinstance(scope, nested):
-            first = scope.generators[0].iter
+        else:
+            first = {id(m) for m in ast.walk(scope.generators[0].iter)}
             names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
-                      and not any(n is m for m in ast.walk(first))}
+                      and id(n) not in first}
     return names
 
 
