@@ -207,6 +207,26 @@ def test_error_kinds(tmp_path, capsys, text, line, col, code, fragment):
     assert err.startswith(str(tmp_path / "spec.yaml")), err
 
 
+@pytest.mark.parametrize("good, wrong", [
+    ("graph:\n", "nodes:\n"),  # closest by spelling is 'binds'
+    ("graph:\n", "layers:\n"),
+    ("params:\n", "hparams:\n"),
+    ("in: fc}", "inputs: fc}"),  # a node's inputs
+    ("in: fc}", "from: fc}"),
+    ("{op: Sigmoid,", "{type: Sigmoid,"),
+])
+def test_a_key_from_another_tools_vocabulary_suggests_ours_and_the_fix_works(
+        tmp_path, capsys, good, wrong):
+    """E101 names the key other tools call `wrong`; pasting the suggestion fixes the spec."""
+    code, err, _ = check(tmp_path, capsys, GOOD.replace(good, wrong, 1))
+    assert code == 1
+    meant = re.search(r"did you mean '(\w+)'", err)  # in the message or a note
+    assert meant, err
+    key = wrong.split(":")[0].lstrip("{")
+    fixed = GOOD.replace(good, wrong.replace(f"{key}:", f"{meant[1]}:"), 1)
+    assert check(tmp_path, capsys, fixed)[0] == 0
+
+
 def test_shape_mismatch_shows_rule_and_bound_dims(tmp_path, capsys):
     text = GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}")
     _, err, _ = check(tmp_path, capsys, text)

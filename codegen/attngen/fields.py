@@ -13,12 +13,42 @@ from .yamlload import LBool, LFloat, LList, LMap, LNone, LStr, LValue, loc_of
 T = TypeVar("T")
 
 
+# Words other tools use for a key this language spells another way. Spelling alone would
+# miss them ('layers') or point elsewhere ('nodes' is closest to 'binds'), so check_keys
+# suggests these first, where the key they name is allowed at that place.
+KEY_SYNONYMS = {
+    # the spec's top level
+    "nodes": "graph", "layers": "graph", "ops": "graph", "modules": "graph", "body": "graph",
+    "forward": "graph", "steps": "graph",
+    "parameters": "params", "hparams": "params", "hyperparameters": "params",
+    "config": "params",
+    "constraints": "requires", "assert": "requires", "asserts": "requires",
+    "assumes": "requires", "assumptions": "requires", "where": "requires",
+    "lets": "let", "vars": "let", "variables": "let", "defines": "let",
+    "description": "doc", "docstring": "doc", "summary": "doc", "docs": "doc",
+    "class": "name", "class_name": "name",
+    "base": "extends", "inherits": "extends", "parent": "extends",
+    "returns": "outputs", "return": "outputs",
+    # a node
+    "inputs": "in", "input": "in", "from": "in", "src": "in", "source": "in",
+    "type": "op", "layer": "op", "kind": "op", "module": "op",
+    "out_shape": "shape", "output_shape": "shape",
+    "if": "when", "condition": "when",
+    # a param
+    "values": "choices", "options": "choices", "enum": "choices",
+    "dtype": "type",
+}
+
+
 def check_keys(m: LMap, allowed: Collection[str], what: str) -> None:
-    """E101 at the first key of `m` not in `allowed`, with a did-you-mean, or where no key
-    is close, the keys allowed there."""
+    """E101 at the first key of `m` not in `allowed`, with a did-you-mean (a synonym from
+    another tool's vocabulary first, then the closest spelling), or where no key is close,
+    the keys allowed there."""
     for key in m:
         if key not in allowed:
-            meant = did_you_mean(key, allowed)
+            synonym = KEY_SYNONYMS.get(key)
+            meant = (f"; did you mean '{synonym}'?" if synonym in allowed
+                     else did_you_mean(key, allowed))
             listed = "" if meant else "keys allowed here: " + ", ".join(sorted(allowed))
             raise error(m.key_locs[key], UNKNOWN_KEY, f"unknown key '{key}' in {what}" + meant,
                         listed)

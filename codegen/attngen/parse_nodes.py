@@ -22,7 +22,7 @@ from .errors import (
     error,
 )
 from .expr import Expr, parse
-from .fields import check_keys, expect, expr_of, mapping_of, shape_of, text_of
+from .fields import KEY_SYNONYMS, check_keys, expect, expr_of, mapping_of, shape_of, text_of
 from .model import (
     Callee,
     Cases,
@@ -92,8 +92,11 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
     kinds = [k for k in KINDS if k in raw]
     if len(kinds) != 1 and set(kinds) != {"param", "buffer"}:  # both: load_tensor says so
         what = "none of" if not kinds else "more than one of"
+        meant = [f"did you mean '{KEY_SYNONYMS[key]}' for '{key}'?" for key in raw
+                 if not kinds and KEY_SYNONYMS.get(key) in KINDS]
         raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
-                    + ", ".join(f"'{k}'" for k in KINDS) + " (exactly one needed)")
+                    + ", ".join(f"'{k}'" for k in KINDS) + " (exactly one needed)",
+                    "; ".join(meant))
     if kinds[0] in ("param", "buffer"):
         if in_case:
             raise error(raw.key_locs[kinds[0]], BAD_VALUE, f"a case of node '{name}' is a "
