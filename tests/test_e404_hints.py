@@ -32,13 +32,28 @@ def paste(text: str, facts: list[str]) -> str:
     return text.rstrip("\n") + "\nrequires:\n" + "".join(f"  - {fact}\n" for fact in facts)
 
 
+def facts_of(text: str) -> list[str]:
+    """The facts of every hint in `text`: a hint's list split at its top-level commas (a
+    node's bounds come as one list, `[H >= 3, W >= 3]`)."""
+    facts = []
+    for listed in HINT.findall(text):
+        depth, start = 0, 0
+        for i, char in enumerate(listed + ","):
+            depth += char in "([{"
+            depth -= char in ")]}"
+            if char == "," and depth == 0:
+                facts.append(listed[start:i].strip())
+                start = i + 1
+    return facts
+
+
 def hints_at(err: str, name: str) -> list[str]:
     """The facts of the E404 hints located in the file `name`."""
     facts = []
     for block in re.split(r"\n(?=\S)", err):
         head = HEAD.match(block)
         if head and head[4] == "E404" and Path(head[1]).name == name:
-            facts += HINT.findall(block)
+            facts += facts_of(block)
     return facts
 
 
@@ -48,7 +63,7 @@ def replay(case: dict, folder: Path) -> None:
         (folder / name).write_text(text, encoding="utf-8")
     spec = folder / case["name"]
     text = case["text"]
-    facts = HINT.findall(case["diagnostic"])
+    facts = facts_of(case["diagnostic"])
     assert facts, f"an E404 without a `requires:` hint:\n{case['diagnostic']}"
     asked = {HEAD.match(case["diagnostic"])[5]}  # the E404 messages answered so far
     pasted: list[str] = []

@@ -18,7 +18,8 @@ torch = pytest.importorskip("torch")
 nn, F = torch.nn, torch.nn.functional
 
 HEAD = re.compile(r"^\S+?:(\d+):\d+: error\[(E\d{3})\]: (.*)$", re.M)
-HINT = re.compile(r"^  note: if the module relies on it, state it: requires: \[(.*)\]$", re.M)
+HINT = re.compile(r"^  note: if the module relies on (?:it|them), state (?:it|them): "
+                  r"requires: \[(.*)\]$", re.M)
 
 
 def spec(graph: str, inputs: str, facts: list[str], params: str = "") -> str:
@@ -27,21 +28,22 @@ def spec(graph: str, inputs: str, facts: list[str], params: str = "") -> str:
             f"{graph}outputs: y\n")
 
 
-def asked(tmp_path, capsys, graph: str, inputs: str, params: str = "") -> tuple[list, list]:
-    """The facts `check` asks for, round by round, each pasted back (at most 6 rounds), and
-    the first error of each round: (line, code, message)."""
+def asked(tmp_path, capsys, graph: str, inputs: str, params: str = "",
+          rounds: int = 1) -> tuple[list, list]:
+    """The facts `check` asks for, every error's hints pasted back each round, and the
+    errors, (line, code, message); the spec checks after `rounds` rounds (one where each
+    node's bounds come in one error and the nodes after it are checked too)."""
     facts: list[str] = []
     errors = []
-    for _ in range(6):
+    for _ in range(rounds):
         path = write(tmp_path, "shrink.yaml", spec(graph, inputs, facts, params))
         code, err = run(capsys, "check", path)
-        if code == 0:
-            return facts, errors
-        head = HEAD.search(err)
-        assert head and HINT.search(err), err
-        errors.append((int(head[1]), head[2], head[3]))
-        facts.append(HINT.search(err)[1])
-    raise AssertionError(f"still asking after {facts}")
+        assert code == 1 and HINT.search(err), err
+        errors += [(int(h[1]), h[2], h[3]) for h in HEAD.finditer(err)]
+        facts += [fact for line in HINT.findall(err) for fact in line.split(", ")]
+    path = write(tmp_path, "shrink.yaml", spec(graph, inputs, facts, params))
+    assert run(capsys, "check", path) == (0, ""), f"still asking after {facts}"
+    return facts, errors
 
 
 X4, X3 = "  x: [B, c, H, W]\n", "  x: [B, c, L]\n"
@@ -137,7 +139,7 @@ def test_a_bound_through_a_sub_spec_is_solved_for_the_callers_dim(tmp_path, caps
              "  y: {use: inner.yaml, c: c, in: down}\n")
     facts, errors = asked(tmp_path, capsys, graph, "  x: [B, c, N, M]\n")
     assert facts == ["N >= 2", "M >= 2", "N >= 10"]
-    assert errors[2][2] == "node 'y': Inner's requirement H >= 5 needs N >= 10, which " \
+    assert errors[1][2] == "node 'y': Inner's requirement H >= 5 needs N >= 10, which " \
         "`requires` does not state"
 
 

@@ -303,26 +303,22 @@ class Inference:
         annotation = node.shape if node.shape is not None else body.shape
         if annotation is not None:
             out = with_dtypes(self.check_annotation(node, body, out, annotation), out)
-        try:
-            self.ctx.judge_bounds()
+        try:  # bounds that need only `requires` lines come back: the shape stands
+            unstated = self.ctx.judge_bounds()
         except ShapeFail as exc:
             raise self.located(node, body, ins, exc) from None
         if body.out:
             if not isinstance(out, list) or len(out) != len(body.out):
-                raise error(
-                    body.loc,
-                    BAD_ARGUMENTS,
-                    f"node '{node.name}' names {len(body.out)} outputs "
-                    f"but produces {len(out) if isinstance(out, list) else 1}",
-                )
+                raise error(body.loc, BAD_ARGUMENTS, f"node '{node.name}' names "
+                            f"{len(body.out)} outputs but produces "
+                            f"{len(out) if isinstance(out, list) else 1}")
             out = dict(zip(body.out, out, strict=False))
         elif isinstance(out, list) and not self.is_list_node(body, ins):
-            raise error(
-                body.loc,
-                BAD_ARGUMENTS,
-                f"node '{node.name}' produces {len(out)} outputs: name them with out: [a, b, ...]",
-            )
+            raise error(body.loc, BAD_ARGUMENTS, f"node '{node.name}' produces {len(out)} "
+                        "outputs: name them with out: [a, b, ...]")
         self.values[node.name] = out
+        if unstated is not None:  # after the value: recovery.py checks the nodes after it
+            raise self.located(node, body, ins, unstated)
         if self.record is not None and node.name not in self.record.nodes:
             self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
 

@@ -4,7 +4,10 @@ configuration is inferred, and a node that fails does not stop the others.
 A failed node has no shape, so whatever reads it would fail for its sake alone: a node
 that reads a failed node's tensor (or calls its layer), or names a dim its annotation
 would have bound, is skipped, and counts as failed for the nodes after it. Every other
-node is still inferred, and its own errors are reported too.
+node is still inferred, and its own errors are reported too. A node whose only error is
+a bound `requires` does not state (a conv's output size below 1 for small inputs) keeps
+its shape, so the nodes after it are checked too and their own missing lines reported in
+the same run.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def run_all(inference: Inference) -> list[Diagnostic]:
             inference.step(name)
         except SpecError as exc:
             found += exc.diagnostics
+            if name in inference.values:  # its shape stands: only `requires` lines missing
+                continue
             failed.add(name)
             unbound |= _bound_names(node) - set(inference.env.sym)
     return found

@@ -54,10 +54,26 @@ class ProverCtx:
         their own node, which lies above it."""
         self._held.append([])
 
-    def judge_bounds(self) -> None:
-        """Check the bounds held since the last hold_bounds, in the order asked."""
+    def judge_bounds(self) -> ShapeFail | None:
+        """Check the bounds held since the last hold_bounds, in the order asked. The first
+        that fails is the error; where it needs only a `requires` line, every such line the
+        node needs joins it (H >= 3 and W >= 3 for a 3x3 conv: one paste fixes both), and
+        it is returned, not raised, when nothing else failed: the node's shape stands."""
+        failed: list[ShapeFail] = []
         for check in self._held.pop():
-            check()
+            try:
+                check()
+            except ShapeFail as exc:
+                if not failed and not exc.facts:
+                    raise
+                failed.append(exc)
+        if not failed:
+            return None
+        unstated = [exc for exc in failed if exc.facts]
+        joined = unstated[0] if len(unstated) == 1 else _joined(unstated)
+        if len(unstated) < len(failed):  # a size at the defaults too, which `requires` moves
+            raise joined
+        return joined
 
     def fail(self, message: str, code: ErrorCode = SHAPE_RULE, *notes: str) -> NoReturn:
         raise ShapeFail(message, code, notes)
@@ -165,7 +181,7 @@ class ProverCtx:
             if names and scope is not None and set(names) <= scope.names:
                 fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
                 notes.append(f"if the module relies on it, state it: requires: [{fact}]")
-                self.fail(unstated, UNSTATED_DIVISIBILITY, *notes)
+                raise ShapeFail(unstated, UNSTATED_DIVISIBILITY, tuple(notes), facts=(fact,))
             self.fail(fails, SHAPE_RULE, *notes)
 
     def _proven(self, gap: Any) -> bool:
@@ -462,6 +478,17 @@ def _floors_at_least(gap: Any) -> Any:
                 continue
         terms.append(term)
     return sympy.expand(sympy.Add(*terms)) if bounded else gap
+
+
+def _joined(failed: list[ShapeFail]) -> ShapeFail:
+    """One error for several bounds that each need a `requires` line: the first's message
+    and counterexample, a note per other bound, and one line stating them all."""
+    first, others = failed[0], failed[1:]
+    facts = list(dict.fromkeys(fact for exc in failed for fact in exc.facts))
+    notes = [n for n in first.notes if not n.startswith("if the module relies on it")]
+    notes += [f"and {exc}" for exc in others]
+    notes.append(f"if the module relies on them, state them: requires: [{', '.join(facts)}]")
+    return ShapeFail(str(first), first.code, tuple(notes), first.at, tuple(facts))
 
 
 def _negated(stmt: str) -> str:

@@ -28,12 +28,15 @@ class ShapeFail(Exception):
     diagnostic with `code` and `notes`."""
 
     def __init__(self, message: str, code: ErrorCode = SHAPE_RULE, notes: tuple = (),
-                 at: tuple[str, int] | None = None):
+                 at: tuple[str, int] | None = None, facts: tuple[str, ...] = ()):
         super().__init__(message)
         self.code, self.notes = code, notes
         # (argument name, column in its text): the error is located there, inside the value
         # the spec gives (a column of an einops pattern), instead of at the node
         self.at = at
+        # the `requires` lines that would make it hold, where stating them is the whole fix
+        # (an output size that falls below 1 for sizes `requires` does not rule out)
+        self.facts = facts
 
 
 class ShapeCtx(Protocol):
