@@ -227,6 +227,30 @@ def test_a_key_from_another_tools_vocabulary_suggests_ours_and_the_fix_works(
     assert check(tmp_path, capsys, fixed)[0] == 0
 
 
+@pytest.mark.parametrize("own, pasted", [
+    ("requires: [channel >= 2]\n", "requires: [reduction >= 1, \"channel % reduction == 0\"]\n"),
+    ("requires:\n  - channel >= 2\n  - channel >= 2\n", "requires: [reduction >= 1]\n"),
+])
+def test_a_list_key_given_twice_suggests_the_merged_line_and_it_works(tmp_path, capsys,
+                                                                      own, pasted):
+    """A `requires: [...]` line pasted under the spec's own: E106 gives the one line holding
+    both lists (each item once, quoted where YAML needs it), which checks when pasted."""
+    text = GOOD.replace("inputs:\n", own + "inputs:\n") + pasted
+    code, err, _ = check(tmp_path, capsys, text)
+    assert code == 1 and "error[E106]: duplicate key 'requires'" in err, err
+    line = re.search(r"note: merge them into one: (requires: \[.*\])$", err, re.M)
+    assert line, err
+    merged = GOOD.replace("inputs:\n", line[1] + "\ninputs:\n")
+    code, err, _ = check(tmp_path, capsys, merged)
+    assert code == 0, err
+    assert line[1].count("channel >= 2") == 1
+
+
+def test_a_key_given_twice_without_lists_has_no_merge_hint(tmp_path, capsys):
+    code, err, _ = check(tmp_path, capsys, GOOD + "name: Other\n")
+    assert code == 1 and "duplicate key 'name'" in err and "merge" not in err, err
+
+
 def test_shape_mismatch_shows_rule_and_bound_dims(tmp_path, capsys):
     text = GOOD.replace("shape: [B, channel // reduction]}", "shape: [B, channel]}")
     _, err, _ = check(tmp_path, capsys, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -236,8 +237,12 @@ class _Converter:
                 text.loc = key.loc
                 key = text
             if key in out:
+                try:  # the second value, for a merge hint; its own errors come next run
+                    merged = _merged(key, out[key], self.convert(vnode, depth + 1))
+                except SpecError:
+                    merged = ""
                 raise error(key.loc, DUPLICATE_NAME, f"duplicate key '{key}' "
-                            f"(first at line {out.key_locs[key].line})")
+                            f"(first at line {out.key_locs[key].line})", merged)
             out[key] = self.convert(vnode, depth + 1)
             out.key_locs[key] = key.loc
         return out
@@ -386,3 +391,19 @@ def load_file(path: Path, display: str | None = None,
         ) from None
     # as a text-mode read gives it: every line break is "\n"
     return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)
+
+
+# an item written bare in a flow list reads back as itself: an expression of names,
+# numbers and operators, not starting with an indicator (`-`, `*`, `!`, ...)
+PLAIN_ITEM = re.compile(r"[A-Za-z0-9_(][A-Za-z0-9_ .+\-*/%<>=!()]*(?<! )")
+
+
+def _merged(key: str, first: object, second: object) -> str:
+    """For a key given twice with a list each time (a pasted `requires: [...]` line under
+    the spec's own), the one line that holds both lists; '' otherwise."""
+    if not (isinstance(first, LList) and isinstance(second, LList)) or not all(
+            isinstance(v, (LStr, LInt, LFloat)) for v in [*first, *second]):
+        return ""
+    items = [str(v) for v in dict.fromkeys([*first, *second])]
+    shown = [v if PLAIN_ITEM.fullmatch(v) else json.dumps(v) for v in items]
+    return f"merge them into one: {key}: [{', '.join(shown)}]"
