@@ -406,4 +406,5 @@ def _merged(key: str, first: object, second: object) -> str:
         return ""
     items = [str(v) for v in dict.fromkeys([*first, *second])]
     shown = [v if PLAIN_ITEM.fullmatch(v) else json.dumps(v) for v in items]
-    return f"merge them into one: {key}: [{', '.join(shown)}]"
+    line = f"{key}: [{', '.join(shown)}]"
+    return f"merge them into one: {line}" if len(line) <= 400 else ""  # a line to paste
