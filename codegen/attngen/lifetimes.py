@@ -61,7 +61,6 @@ def _small(checked: Checked, name: str) -> bool:
 
 
 # a comprehension or lambda: its own scope
-_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 Scope = ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
 
 
@@ -87,7 +86,7 @@ class Forward:
         if isinstance(node, ast.Name):
             found.append(node)
             return
-        if isinstance(node, _SCOPES):
+        if isinstance(node, Scope):
             self.scopes.append(node)
         inner = [] if isinstance(node, ast.stmt) else found
         for child in ast.iter_child_nodes(node):

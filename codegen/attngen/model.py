@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from .errors import Loc
 from .expr import Expr
+from .memo import remember
 
 REQUIRED = object()  # marker: a constructor parameter without default
 # an input's `dtype:` word -> the dtype family the checker follows (ops.DTYPES): `float` and
@@ -394,15 +395,13 @@ def divisibility_fact(req: Expr) -> Fact | None:
     key = (req.text, req.loc)
     with suppress(KeyError):  # one lookup: another thread may clear the memo in between
         return _FACTS[key]
-    if len(_FACTS) >= 4096:
-        _FACTS.clear()
     t, fact = req.tree, None
     if (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
             and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
             and isinstance(t.left.left, ast.Name)):
         fact = (t.left.left.id, Expr(ast.unparse(t.left.right), t.left.right, req.loc),
                 Expr(ast.unparse(t.comparators[0]), t.comparators[0], req.loc))
-    _FACTS[key] = fact
+    remember(_FACTS, key, fact, 4096)
     return fact
 
 
@@ -418,15 +417,14 @@ def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
         key = (dim.text, dim.loc)
         names = _DIM_NAMES.get(key)
         if names is None:
-            if len(_DIM_NAMES) >= 4096:
-                _DIM_NAMES.clear()
             found, calls = [], set()  # a call's function name (`max` of `max(H, W)`)
             for n in ast.walk(dim.tree):  # breadth first: a call before its function name
                 if isinstance(n, ast.Call):
                     calls.add(id(n.func))
                 elif isinstance(n, ast.Name) and id(n) not in calls:
                     found.append((n.id, dim.loc.shifted(n.col_offset)))
-            names = _DIM_NAMES[key] = tuple(found)
+            names = tuple(found)
+            remember(_DIM_NAMES, key, names, 4096)
         yield from names
 
 

@@ -446,15 +446,12 @@ def _residues(requires: list[Expr], symbols: Iterable[Any]) -> dict[Any, Any]:
     by_name = {name_of(s): s for s in symbols if s.is_positive}
     out = {}
     for req in requires:
-        t = req.tree
-        if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                and isinstance(t.left, ast.BinOp) and isinstance(t.left.op, ast.Mod)
-                and isinstance(t.left.left, ast.Name) and t.left.left.id in by_name):
+        fact = divisibility_fact(req)
+        if fact is None or fact[0] not in by_name:
             continue
-        e, r = t.left.right, t.comparators[0]
+        name, e, r = fact[0], fact[1].tree, fact[2].tree
         if isinstance(e, ast.Constant) and isinstance(r, ast.Constant) \
                 and type(e.value) is int and type(r.value) is int and 0 <= r.value < e.value:
-            name = t.left.left.id
             q = sympy.Symbol(f"_{name}_q", integer=True, positive=True) if r.value == 0 \
                 else sympy.Symbol(f"_{name}_q", integer=True, nonnegative=True)
             out[by_name[name]] = e.value * q + r.value

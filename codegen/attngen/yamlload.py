@@ -251,11 +251,7 @@ class _Converter:
         tag, start = node.tag, node.start_mark
         loc = Loc(self.file, start.line + 1, start.column + 1)
         if tag == _STR:  # a plain string is its text (what construct_yaml_str returns)
-            text = LStr(node.value)
-            text.loc = loc
-            single = start.line == node.end_mark.line
-            text.inset = 1 if single and node.style in ("'", '"') else 0
-            return text
+            return _text(node.value, node, loc)
         if tag == _INT and len(node.value) > _MAX_INT_CHARS:
             raise _int_too_large(loc, node.value)
         try:
@@ -283,9 +279,7 @@ class _Converter:
         elif isinstance(value, float):
             wrapped = LFloat(value)
         elif isinstance(value, str):
-            wrapped = LStr(value)
-            single = start.line == node.end_mark.line
-            wrapped.inset = 1 if single and node.style in ("'", '"') else 0
+            return _text(value, node, loc)
         else:  # timestamps, binary: not part of the spec language
             raise error(loc, BAD_VALUE, f"unsupported YAML value {node.value!r} "
                         f"(type {type(value).__name__}); quote it to make it a string")
@@ -391,6 +385,16 @@ def load_file(path: Path, display: str | None = None,
         ) from None
     # as a text-mode read gives it: every line break is "\n"
     return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)
+
+
+def _text(value: str, node: Any, loc: Loc) -> LStr:
+    """A string scalar, located; `inset` 1 where it is quoted on one line (its text starts
+    a column after the quote)."""
+    text = LStr(value)
+    text.loc = loc
+    single = node.start_mark.line == node.end_mark.line
+    text.inset = 1 if single and node.style in ("'", '"') else 0
+    return text
 
 
 # an item written bare in a flow list reads back as itself: an expression of names,
