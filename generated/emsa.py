@@ -6,6 +6,7 @@ ResT: An Efficient Transformer for Visual Recognition (NeurIPS 2021)
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -175,35 +176,51 @@ class EMSA(nn.Module):
         v_proj = self.fc_v(value_tokens)
         # (B, nkv, h * d_v) -> (B, h, nkv, d_v)
         v = v_proj.unflatten(2, (self.h, -1)).transpose(1, 2)
-        # (B, h, nq, d_k), (B, h, d_k, nkv) -> (B, h, nq, nkv)
-        scores = torch.matmul(q, k)
-        del fc_q, q, k_proj, k
-        att = scores / self.d_k ** 0.5
-        del scores
-        if self.mix_heads:
-            mixed = self.transform(att)
-        elif not self.mix_heads:
-            mixed = att
-        # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
-        # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
-        masked = mixed
-        if attention_mask is not None:
-            masked = mixed.masked_fill(attention_mask, float("-inf"))
-        probs = torch.softmax(masked, dim=-1)
-        del att, mixed, masked
-        if self.mix_heads:
-            normed = self.normed(probs)
-        elif not self.mix_heads:
-            normed = probs
-        # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
-        weighted = normed
-        if attention_weights is not None:
-            weighted = normed * attention_weights
-        dropped = self.dropout(weighted)
-        del probs, normed, weighted
-        # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
-        out = torch.matmul(dropped, v)
-        del v_proj, v, dropped
+        # no fused dropout on CPU: training with dropout there runs the written form
+        if (
+            attention_weights is None
+            and not self.mix_heads
+            and not (self.training and self.dropout.p > 0 and q.is_cpu)
+        ):
+            # (B, h, nq, d_k), (B, h, nkv, d_k), (B, h, nkv, d_v) -> (B, h, nq, d_v)
+            out = F.scaled_dot_product_attention(
+                q,
+                k.transpose(-2, -1),
+                v,
+                attn_mask=None if attention_mask is None else ~attention_mask,
+                dropout_p=self.dropout.p if self.training else 0.0,
+                scale=1 / self.d_k ** 0.5,
+            )
+        else:
+            # (B, h, nq, d_k), (B, h, d_k, nkv) -> (B, h, nq, nkv)
+            scores = torch.matmul(q, k)
+            att = scores / self.d_k ** 0.5
+            del scores
+            if self.mix_heads:
+                mixed = self.transform(att)
+            elif not self.mix_heads:
+                mixed = att
+            # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
+            # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
+            masked = mixed
+            if attention_mask is not None:
+                masked = mixed.masked_fill(attention_mask, float("-inf"))
+            probs = torch.softmax(masked, dim=-1)
+            del att, mixed, masked
+            if self.mix_heads:
+                normed = self.normed(probs)
+            elif not self.mix_heads:
+                normed = probs
+            # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
+            weighted = normed
+            if attention_weights is not None:
+                weighted = normed * attention_weights
+            dropped = self.dropout(weighted)
+            del probs, normed, weighted
+            # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
+            out = torch.matmul(dropped, v)
+            del dropped
+        del fc_q, q, k_proj, k, v_proj, v
         # (B, h, nq, d_v) -> (B, nq, h * d_v)
         joined = out.transpose(1, 2).flatten(2)
         del out

@@ -144,6 +144,75 @@ def test_optional_weights_choose_at_run_time(tmp_path):
         torch.testing.assert_close(fused(*args), plain(*args))
 
 
+PASSING = (
+    ("  p: {default: 0.0}\n", "  p: {default: 0.0}\n  mix: false\n  post: false\n"),
+    ("  masked:", "  mixed:\n    cases:\n      - {when: mix and not post, op: relu, in: scaled}\n"
+                  "      - {when: not mix or post, op: identity, in: scaled}\n  masked:"),
+    ("in: [scaled, m]", "in: [mixed, m]"),
+    ("  drop:", "  normed:\n    cases:\n      - {when: post, op: tanh, in: probs}\n"
+                "      - {when: not post, op: Identity, in: probs}\n  drop:"),
+    ("in: probs}\n  out", "in: normed}\n  out"),
+)
+
+
+def test_a_step_a_param_turns_off_fuses_when_it_is_off(tmp_path, monkeypatch):
+    """A `cases` node with an identity case (EMSA's `mixed`, `normed`) passes its input on
+    under that case's `when`: the fused call runs when every such `when` holds (each
+    parenthesized where `and` would change it), the written form otherwise."""
+    loaded = load(tmp_path, *PASSING)
+    source = " ".join(loaded.source().split())
+    assert "if ( (not self.mix or self.post) and not self.post and not (self.training" \
+        in source, source
+    sdpa, calls = torch.nn.functional.scaled_dot_product_attention, []
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *a, **kw: calls.append(1) or sdpa(*a, **kw))
+    q, k, v, m = inputs(mask=True)
+    for mix in (False, True):
+        for post in (False, True):
+            fused, plain = both(loaded, mix=mix, post=post)
+            calls.clear()
+            torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
+            torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
+            assert len(calls) == (2 if not (mix or post) else 0), (mix, post)
+
+
+def test_weights_after_the_softmax_and_an_applied_dropout_fuse(tmp_path):
+    """Optional weights that multiply the probabilities (EMSA's `weighted`) choose the
+    form at run time like those before it; a Dropout layer declared apart and applied
+    (`apply: attn_drop`) gives the call its p."""
+    loaded = load(tmp_path,
+                  ("  m: {shape", "  w: {shape: [B, L, S], optional: true}\n  m: {shape"),
+                  ("  drop:   {op: Dropout, args: [p], in: probs}\n",
+                   "  weighted: {op: mul, in: [probs, w], if_given: w}\n"
+                   "  attn_drop: {op: Dropout, args: [p]}\n"
+                   "  drop:   {apply: attn_drop, in: weighted}\n"))
+    source = loaded.source()
+    assert "if w is None and not (self.training and self.attn_drop.p > 0" in source, source
+    assert "dropout_p=self.attn_drop.p if self.training else 0.0" in source, source
+    fused, plain = both(loaded)
+    q, k, v, m = inputs(mask=True)
+    w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
+    for args in ((q, k, v, w, m), (q, k, v, None, m), (q, k, v, w), (q, k, v)):
+        torch.testing.assert_close(fused(*args), plain(*args))
+
+
+@pytest.mark.parametrize("edits", [
+    # two identity cases: which one passes the input on is not one condition
+    (("  masked:", "  mixed:\n    cases:\n      - {when: d > 4, op: identity, in: scaled}\n"
+                   "      - {when: d <= 4, op: identity, in: scaled}\n  masked:"),
+     ("in: [scaled, m]", "in: [mixed, m]")),
+    # a step between the scale and the scores that is not an identity case
+    (("in: scores, other", "in: pre, other"),
+     ("  scaled:", "  pre: {op: tanh, in: scores}\n  scaled:")),
+    # a second dropout
+    (("in: probs}\n  out", "in: probs}\n  again: {op: Dropout, args: [p], in: drop}\n  out"),
+     ("in: [drop, v]", "in: [again, v]")),
+])
+def test_other_steps_around_the_softmax_keep_the_written_form(tmp_path, edits):
+    loaded = load(tmp_path, *edits)
+    assert FUSED not in loaded.source()
+
+
 def test_train_mode_dropout_is_the_same_distribution(tmp_path):
     """With v the identity, the output is the dropped attention weights themselves: in both
     forms each weight is zeroed with probability p or scaled by 1 / (1 - p). On CPU, where
@@ -204,7 +273,7 @@ def test_no_fuse_changes_only_the_fused_modules():
             if plain != art.path.read_text(encoding="utf-8"):
                 changed.add(art.path.stem)
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
-                       "channel_attention_module"}
+                       "channel_attention_module", "emsa"}
 
 
 @pytest.mark.slow

@@ -345,7 +345,8 @@ class ClassEmitter:
             self.uses_functional = True
             fused = fusion.call(f, self.read, lambda e: src(e, namer))
             return fusion.lines(self.checked, f, fused, lambda n: self.forward_node(n, namer),
-                                fusion.condition(f, self.read), self.spec_refs)
+                                fusion.condition(f, self.read, lambda e: src(e, namer)),
+                                self.spec_refs)
         fused_away = any(node.name in f.nodes for f in self.fusions.values())
         return [] if fused_away else self.forward_node(node, namer)
 

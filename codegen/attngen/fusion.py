@@ -10,9 +10,15 @@ The pattern, node by node, each reading the one before it:
     [mask:   masked_fill(mask, -inf) of a bool mask (attn_mask=~mask: SDPA keeps True), or
              add of a float mask]
     probs  = softmax over the last dim (function or layer)
-    [drop  = Dropout layer: dropout_p=self.drop.p if self.training else 0.0; training
-             with p > 0 on CPU runs the written form (no fused dropout kernel there)]
+    [optional-input nodes, as above]
+    [drop  = Dropout layer, declared there or applied (`apply:`): dropout_p=self.drop.p if
+             self.training else 0.0; training with p > 0 on CPU runs the written form (no
+             fused dropout kernel there)]
     out    = matmul(probs, v)
+
+Between any two of these steps, a `cases` node with an `identity` case (EMSA's `mixed`
+and `normed`: a step that a param turns off) passes its input on: the fused call runs only
+when that case's `when` holds; otherwise the written form does.
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank,
 with the same batch dims; every node but `out` read by the next node alone and not an
@@ -29,13 +35,15 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import cast
 
-from .dims import fmt_shape
+from .dims import fmt_dim
 from .expr import Expr
 from .graph import node_refs
-from .model import FunctionOp, LayerOp, Node
+from .model import Cases, FunctionOp, LayerCall, LayerOp, Node
 from .pytext import comment_text
 from .results import Checked
+from .shape_comments import spec_dims
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,9 @@ class Fusion:
     v: str
     scale: tuple[str, Expr] | None  # ("div" or "mul", the number expression)
     mask: tuple[str, str, bool] | None  # (tensor, "fill" or "add", optional input)
-    dropout: str | None  # the Dropout layer's node name
+    dropout: str | None  # the Dropout layer's attribute name
     unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
+    passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
 
     @property
     def out(self) -> str:
@@ -61,8 +70,8 @@ def find(checked: Checked) -> dict[str, Fusion]:
     spec = checked.spec
     readers: dict[str, list[str]] = {}
     for node in spec.nodes.values():
-        for ref in node_refs(node):
-            readers.setdefault(ref.name, []).append(node.name)
+        for name in dict.fromkeys(ref.name for ref in node_refs(node)):  # cases read twice
+            readers.setdefault(name, []).append(node.name)
     outputs = {o.name for o in spec.outputs}
     found = {}
     for node in spec.nodes.values():
@@ -87,34 +96,42 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     if out.if_given is not None:  # absent, it would pass its first input on
         return None
     v = out.inputs[1].name
-    node = spec.nodes.get(out.inputs[0].name)
+    passes: list[Expr] = []
+    unless: list[str] = []
     dropout = None
-    if node is not None and isinstance(node.form, LayerOp) and node.form.op == "Dropout" \
-            and node.if_given is None:
-        dropout, node = node.name, _before(spec, node)
-        chain.append(spec.nodes[dropout])
-    if node is None or not _is_softmax(checked, node):
+    node = _before(spec, out)
+    while node is not None and not _is_softmax(checked, node):  # after the softmax
+        if (when := _passes(node)) is not None:
+            passes.append(when)
+        elif dropout is None and (layer := _dropout(spec, node)) is not None:
+            dropout = layer
+        elif (name := _unless(node)) is not None:
+            unless.append(name)
+        else:
+            return None
+        chain.append(node)
+        node = _before(spec, node)
+    if node is None:
         return None
     chain.append(node)
     node = _before(spec, node)
-    mask, unless = None, []
-    while node is not None and not _is_fn(node, "matmul"):
-        if mask is None and (found := _mask(checked, node)) is not None:
+    mask, scale = None, None
+    while node is not None and not _is_fn(node, "matmul"):  # before it, up to the scores
+        if (when := _passes(node)) is not None:
+            passes.append(when)
+        elif scale is not None:  # only identity cases between the scale and the scores
+            return None
+        elif mask is None and (found := _mask(checked, node)) is not None:
             mask = found
-        elif node.if_given is not None and not isinstance(node.form, LayerOp) \
-                and node.inputs and node.inputs[0].name != node.if_given.name:
-            unless.append(node.if_given.name)
+        elif (name := _unless(node)) is not None:
+            unless.append(name)
+        elif node.if_given is None and (found_scale := _scale(node)) is not None:
+            scale = found_scale
         else:
-            break
+            return None
         chain.append(node)
         node = _before(spec, node)
-    scale = None
-    if node is not None and not _is_fn(node, "matmul") and node.if_given is None:
-        scale = _scale(node)
-        if scale is not None:
-            chain.append(node)
-            node = _before(spec, node)
-    if node is None or not _is_fn(node, "matmul") or node.if_given is not None:
+    if node is None or node.if_given is not None:
         return None
     chain.append(node)
     chain.reverse()
@@ -125,12 +142,54 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
         if a.name in outputs or readers.get(a.name) != [b.name]:
             return None
-    return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout, tuple(unless))
+    return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
+                  tuple(reversed(unless)), tuple(reversed(passes)))
 
 
 def _before(spec, node: Node) -> Node | None:
-    """The node whose output `node` reads first (None for an input)."""
+    """The node whose output `node` reads first (None for an input); for a `cases` node
+    that passes its input on (_passes), the one its identity case reads."""
+    if isinstance(node.form, Cases):
+        node = next(c for c in node.form.cases if _is_identity(c))
     return spec.nodes.get(node.inputs[0].name) if node.inputs else None
+
+
+def _is_identity(node: Node) -> bool:
+    form = node.form
+    return node.if_given is None and len(node.inputs) == 1 and (
+        isinstance(form, FunctionOp) and form.op == "identity"
+        or isinstance(form, LayerOp) and form.op == "Identity")
+
+
+def _passes(node: Node) -> Expr | None:
+    """The `when` of a `cases` node's one identity case (the condition under which it
+    passes its input on), else None."""
+    if not isinstance(node.form, Cases) or node.if_given is not None:
+        return None
+    identities = [case for case in node.form.cases if _is_identity(case)]
+    return identities[0].when if len(identities) == 1 else None
+
+
+def _dropout(spec, node: Node) -> str | None:
+    """The attribute name of a Dropout layer that `node` is or applies, else None."""
+    if node.if_given is not None or len(node.inputs) != 1:
+        return None
+    if isinstance(node.form, LayerOp) and node.form.op == "Dropout":
+        return node.name
+    if isinstance(node.form, LayerCall):
+        layer = spec.nodes.get(node.form.target.name)
+        if layer is not None and isinstance(layer.form, LayerOp) and layer.form.op == "Dropout":
+            return layer.name
+    return None
+
+
+def _unless(node: Node) -> str | None:
+    """The optional input of a node that passes its first input on without it (weights),
+    else None."""
+    if node.if_given is not None and not isinstance(node.form, LayerOp) \
+            and node.inputs and node.inputs[0].name != node.if_given.name:
+        return node.if_given.name
+    return None
 
 
 def _is_softmax(checked: Checked, node: Node) -> bool:
@@ -212,14 +271,40 @@ def _atom(text: str) -> str:
     return text if simple else f"({text})"
 
 
-def condition(f: Fusion, read: Callable[[str], str]) -> list[str]:
-    """When the fused call runs: no optional input of `unless` given, and no train-mode
-    dropout on CPU, where PyTorch's fused kernel has no dropout and falls back to its math
-    path, slower than the written form and holding more for backward (issue 16)."""
+def _conjunct(text: str) -> str:
+    """`text` as one operand of an `and` chain: parenthesized if an `or`, a conditional
+    expression, a lambda or an assignment expression (which bind more loosely)."""
+    tree = ast.parse(text, mode="eval").body
+    loose = isinstance(tree, (ast.IfExp, ast.Lambda, ast.NamedExpr)) or (
+        isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.Or))
+    return f"({text})" if loose else text
+
+
+def condition(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str]
+              ) -> list[str]:
+    """When the fused call runs: no optional input of `unless` given, every identity case
+    of `passes` taken, and no train-mode dropout on CPU, where PyTorch's fused kernel has
+    no dropout and falls back to its math path, slower than the written form and holding
+    more for backward (issue 16)."""
     conds = [f"{name} is None" for name in f.unless]
+    conds += dict.fromkeys(_conjunct(source(when)) for when in f.passes)  # each once
     if f.dropout is not None:
         conds.append(f"not (self.training and self.{f.dropout}.p > 0 and {read(f.q)}.is_cpu)")
     return conds
+
+
+def shape_text(checked: Checked, f: Fusion) -> str:
+    """`q, k^T, v -> out` shapes: as the spec writes them where it has several
+    configurations (the values recorded hold in one), else as checked."""
+    names = (f.q, f.k, f.v, f.out)
+    written = [spec_dims(checked.spec, n) for n in names]
+    if len(checked.configs) > 1 and all(written):
+        dims = [cast(list[str], d) for d in written]
+    else:  # q, k, v and the output have rank 2 or more (_shapes_fuse)
+        dims = [[fmt_dim(d) for d in cast(tuple, checked.value(n))] for n in names]
+    dims[1] = [*dims[1][:-2], dims[1][-1], dims[1][-2]]
+    q, k, v, out = ("(" + ", ".join(d) + ")" for d in dims)
+    return f"{q}, {k}, {v} -> {out}"
 
 
 def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], list[str]],
@@ -227,10 +312,7 @@ def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], lis
     """The forward lines of a fusion: its call, and where `conds` (condition()) may fail,
     the written form (`written` gives a node's lines) in an `else`; `spec_refs`: the
     comment names the spec lines of the nodes the call computes."""
-    shapes = [checked.value(f.q), checked.value(f.k), checked.value(f.v)]
-    k = shapes[1]
-    shapes[1] = (*k[:-2], k[-1], k[-2])
-    comment = f"# {', '.join(fmt_shape(s) for s in shapes)} -> {fmt_shape(checked.value(f.out))}"
+    comment = "# " + shape_text(checked, f)
     if spec_refs:
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"

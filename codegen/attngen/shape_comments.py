@@ -86,6 +86,14 @@ def _each_shape(dims: list, form: Repeat) -> str:
 def spec_shape(spec: Spec, name: str) -> str | None:
     """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
     holds in every configuration; None for list values and unannotated nodes."""
+    dims = spec_dims(spec, name)
+    if dims is None:
+        return None
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def spec_dims(spec: Spec, name: str) -> list[str] | None:
+    """The dims of spec_shape, each as written."""
     source = spec.sources().get(name)
     node = spec.nodes.get(name)
     if source is not None:
@@ -97,7 +105,7 @@ def spec_shape(spec: Spec, name: str) -> str | None:
         dims = None
     if not dims:
         return None
-    return "(" + ", ".join(d.text for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    return [d.text for d in dims]
 
 
 def is_list_op(form: NodeForm) -> bool:
