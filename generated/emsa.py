@@ -34,11 +34,13 @@ class EMSA(nn.Module):
     Checked by attngen: the original leaves implicit that the queries have exactly H * W
     tokens when ratio > 1 (its view fails otherwise), stated here as \"ratio == 1 or nq == H
     * W\" and checked by forward, and that an odd ratio needs H and W of at least 2 (the
-    reduced map is empty otherwise), checked by the constructor. The mask and weights must
-    cover the keys attended to: nk of them with ratio 1, h_r * w_r otherwise. Defect: the
-    original fills masked entries with -inf after the softmax (and after the weights), so
-    every output row with a masked key is -inf or NaN; here the mask applies to the scores
-    before the softmax, as masked attention intends (the paper has no mask; the collection's
+    reduced map is empty otherwise), checked by the constructor, and that with the heads
+    mixed the instance norm's nq x (keys attended to) map has two elements or more (torch
+    raises on one), checked by forward. The mask and weights must cover the keys attended
+    to: nk of them with ratio 1, h_r * w_r otherwise. Defect: the original fills masked
+    entries with -inf after the softmax (and after the weights), so every output row with a
+    masked key is -inf or NaN; here the mask applies to the scores before the softmax, as
+    masked attention intends (the paper has no mask; the collection's
     ScaledDotProductAttention masks so), after the 1x1 conv with apply_transform (a -inf
     mixed across heads would be NaN); the instance norm that follows re-centres each head's
     map, masked keys included. Without a mask both agree. ratio is any stride of at least 1,
@@ -139,8 +141,13 @@ class EMSA(nn.Module):
         attention_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         _, nq, _ = queries.shape
+        _, nk, _ = keys.shape
         if not (self.ratio == 1 or nq == self.H * self.W):
             raise ValueError("EMSA: requires ratio == 1 or nq == H * W")
+        if not (not self.mix_heads or nq * (nk if self.ratio == 1 else self.h_r * self.w_r) >= 2):
+            raise ValueError(
+                "EMSA: requires not mix_heads or nq * (nk if ratio == 1 else h_r * w_r) >= 2"
+            )
         # (B, nq, d_model) -> (B, nq, h * d_k)
         fc_q = self.fc_q(queries)
         # (B, nq, h * d_k) -> (B, h, nq, d_k)

@@ -26,7 +26,7 @@ params:
   g: 3
   h: 4
   w: 5
-requires: [c % g == 0]
+requires: [c % g == 0, w >= 2]  # InstanceNorm1d over w: more than one element
 inputs:
   x: {shape: XSHAPE, dtype: XDTYPE}
   z: {shape: [B, 1, h, w], dtype: ZDTYPE}
@@ -215,7 +215,7 @@ def test_the_new_ops_are_listed(capsys):
 def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requires=True):
     text = spec_text(node, xshape, xdtype, uses_z=uses_z)
     if not requires:
-        text = text.replace("requires: [c % g == 0]\n", "")
+        text = text.replace("requires: [c % g == 0, w >= 2]", "requires: [w >= 2]")
     path = tmp_path / "t.yaml"
     path.write_text(text)
     code = main(["check", str(path)])
@@ -275,7 +275,7 @@ def test_group_norm_states_divisibility_and_its_hint_builds(tmp_path, capsys):
                          "num_groups" in err, err
     hint = re.search(r"note: if the module relies on it, state it: (requires: \[.*\])",
                      err)[1]
-    text = spec_text(node).replace("requires: [c % g == 0]", hint)
+    text = spec_text(node).replace("requires: [c % g == 0, w >= 2]", hint)
     (tmp_path / "t.yaml").write_text(text)
     assert main(["check", str(tmp_path / "t.yaml")]) == 0
 
@@ -329,3 +329,77 @@ def test_the_promotion_rules_are_torchs():
         assert ops.REGISTRY[name].dtype.result(["complex"]) == "float"
     assert family(torch.std(made["complex"]).dtype) == "float"
     assert family(torch.linalg.vector_norm(made["complex"]).dtype) == "float"
+
+
+NORM_SPEC = """\
+name: T
+params:
+  c: 6
+inputs:
+  x: XSHAPE
+graph:
+  y: {op: NODE, args: [c], in: xEXTRA}
+outputs: y
+"""
+
+
+@pytest.mark.parametrize("op, xshape, extra, message", [
+    ("InstanceNorm1d", "[B, c, 1]", "",
+     "error[E403]: node 'y': InstanceNorm1d's statistics over dim(s) 2 are over 1 element(s): "
+     "torch needs more than 1\n"),
+    ("InstanceNorm2d", "[B, c, 1, 1]", ", track_running_stats: true",
+     "are over 1 element(s): torch needs more than 1 in training\n"),
+    ("BatchNorm1d", "[1, c]", "",
+     "error[E403]: node 'y': BatchNorm1d's statistics over dim(s) 0 are over 1 value(s): "
+     "torch needs more than 1 in training\n"),
+    ("BatchNorm2d", "[1, c, 1, 1]", ", track_running_stats: false",
+     "statistics over dim(s) 0, 2, 3 are over 1 value(s): torch needs more than 1\n"),
+])
+def test_a_norm_over_one_element_is_refused(tmp_path, capsys, op, xshape, extra, message):
+    """torch raises on statistics over one element: always where the norm uses the input's
+    statistics (InstanceNorm by default), in training where it keeps running ones."""
+    path = tmp_path / "t.yaml"
+    path.write_text(NORM_SPEC.replace("NODE", op).replace("XSHAPE", xshape)
+                    .replace("EXTRA", extra))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "t.yaml:7:3:" in err, err
+    module = getattr(torch.nn, op)(6, **({"track_running_stats": "true" in extra}
+                                         if extra else {}))
+    with pytest.raises(ValueError, match="Expected more than 1"):
+        module.train()(torch.randn(*[1 if d == "1" else 6 if d == "c" else 2
+                                     for d in xshape.strip("[]").split(", ")]))
+
+
+@pytest.mark.parametrize("op, xshape, extra, hint, small, fine", [
+    # H and W one at a time never break H * W >= 2: both at 1 do
+    ("InstanceNorm2d", "[B, c, H, W]", "", "requires: [H*W >= 2]", (2, 6, 1, 1), (2, 6, 1, 2)),
+    ("BatchNorm1d", "[B, c]", ", track_running_stats: false", "requires: [B >= 2]", (1, 6),
+     (2, 6)),
+])
+def test_a_norm_over_free_sizes_states_two_elements(tmp_path, capsys, op, xshape, extra, hint,
+                                                   small, fine):
+    """Over free sizes the E404 hint states the bound; pasted, the spec checks and the
+    generated forward refuses the inputs torch would fail on, in eval mode too."""
+    text = NORM_SPEC.replace("NODE", op).replace("XSHAPE", xshape).replace("EXTRA", extra)
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"note: if the module relies on it, state it: {hint}\n" in err, err
+    path.write_text(text.replace("inputs:", f"{hint}\ninputs:"))
+    assert main(["check", str(path)]) == 0
+    module = attngen.load(str(path)).compile()().eval()
+    assert module(torch.randn(*fine)).shape == fine
+    with pytest.raises(ValueError, match="T: requires"):
+        module(torch.randn(*small))
+
+
+def test_batch_norm_with_running_stats_takes_a_batch_of_one(tmp_path):
+    """Inference at batch 1 is common: a BatchNorm that keeps running statistics asks no
+    bound of the batch (torch refuses one value only in training)."""
+    path = tmp_path / "t.yaml"
+    path.write_text(NORM_SPEC.replace("NODE", "BatchNorm2d").replace("XSHAPE", "[B, c, 1, 1]")
+                    .replace("EXTRA", ""))
+    module = attngen.load(str(path)).compile()().eval()
+    assert module(torch.randn(1, 6, 1, 1)).shape == (1, 6, 1, 1)

@@ -195,16 +195,21 @@ class ProverCtx:
 
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
-        small and large sizes, where `requires` holds there (random sizes seldom reach the
-        few that break a bound such as W >= 5)."""
+        small and large sizes, then all of them to the same small size, where `requires`
+        holds there (random sizes seldom reach the few that break a bound such as W >= 5,
+        or nq * nk >= 2)."""
         yield from self.prover.samples or [{}]
         base = self.prover.default()
         if self.requires is None or not base:
             return
         free = [s for s in gap.free_symbols if s in base and name_of(s) not in self.known]
-        for sym in free:
-            for size in (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64):
-                sample = {**base, sym: sympy.Integer(size)}
+        tries: list[tuple[tuple[Any, ...], tuple[int, ...]]] = [
+            ((sym,), (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)) for sym in free]
+        if len(free) > 1:
+            tries.append((tuple(free), (1, 2, 3)))
+        for syms, sizes in tries:
+            for size in sizes:
+                sample = {**base, **dict.fromkeys(syms, sympy.Integer(size))}
                 env = {**self.known, **{name_of(k): int(v) for k, v in sample.items()}}
                 try:
                     compute_lets(self.lets, env)
@@ -332,7 +337,7 @@ class ProverCtx:
         wide = self.prover.value(algebra.sympify(hi) - lo, sample)
         if by_size and wide is not None and wide >= 1:  # too short a dim, not an empty range
             notes.append(f"if the module relies on it, state it: requires: "
-                         f"[{_side(size)} >= {_side(need)}]")
+                         f"[{fmt_dim(size)} >= {fmt_dim(need)}]")
             self.fail(f"slice keeps {fmt_dim(length)} elements: none where {fmt_dim(size)} < "
                       f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
         self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
@@ -369,7 +374,7 @@ def _at_least_text(d: Dim, low: Dim, gap: Any) -> str:
     least = _least(gap)
     if least is not None:
         return f"{next(iter(gap.free_symbols))} >= {least}"
-    return f"{_side(d)} >= {_side(low)}"
+    return f"{fmt_dim(d)} >= {fmt_dim(low)}"  # arithmetic binds before `>=`: no parentheses
 
 
 def _least(gap: Any) -> int | None:
@@ -491,11 +496,6 @@ def _joined(failed: list[ShapeFail]) -> ShapeFail:
 def _negated(stmt: str) -> str:
     """`H < 3` for the `requires` line `H >= 3` (and `k > 7` for `k <= 7`)."""
     return stmt.replace(" >= ", " < ", 1) if " >= " in stmt else stmt.replace(" <= ", " > ", 1)
-
-
-def _side(e: Dim) -> str:
-    """A side of a `requires` comparison: parenthesised unless a name or number."""
-    return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
 
 
 def value_form(value: object) -> object:

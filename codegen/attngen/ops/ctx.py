@@ -23,6 +23,13 @@ Dim = Any  # an int or a sympy integer expression
 Shape = tuple  # of Dims
 
 
+def number(v: Dim) -> int | None:
+    """`v` as an int if it is a number (not an expression in params or dims)."""
+    if isinstance(v, int) or getattr(v, "is_Integer", False):
+        return int(v)
+    return None
+
+
 class ShapeFail(Exception):
     """Raised by a shape rule (through ShapeCtx); the checker turns it into a located
     diagnostic with `code` and `notes`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from .base import FRESH, KEEPS, Arg, Op, register
-from .ctx import ShapeCtx
+from .ctx import ShapeCtx, number
 
 
 def _sizes(value) -> tuple:
@@ -69,6 +69,15 @@ def _instance_norm(n: int):
                      f"{n + 1}-D one [C, *spatial], got {len(x)}-D")
         channel = len(x) - n - 1
         ctx.eq(x[channel], a["num_features"], f"channels (dim {channel})", "num_features")
+        # statistics of each sample and channel over its spatial dims: torch refuses one
+        # element, in training mode, and in eval mode too without running stats
+        spatial, dims = prod(x[channel + 1:]), ", ".join(map(str, range(channel + 1, len(x))))
+        count, by_input = number(spatial), not a["track_running_stats"]
+        if count is not None and count < 2:
+            ctx.fail(f"InstanceNorm{n}d's statistics over dim(s) {dims} are over {count} "
+                     f"element(s): torch needs more than 1{'' if by_input else ' in training'}")
+        if count is None and by_input:
+            ctx.at_least(spatial, 2, f"InstanceNorm{n}d (statistics over dim(s) {dims})")
         return x
     return rule
 

@@ -11,7 +11,7 @@ from math import prod
 
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
-from .ctx import ShapeCtx
+from .ctx import ShapeCtx, number
 from .layers import flatten_shape
 from .windows import window_count
 
@@ -66,13 +66,6 @@ register(Op("flatten", "reshape", (Arg("start_dim", "dim", 0), Arg("end_dim", "d
                  "{% endfor %})",
             rule="merges dims start_dim..end_dim into one",
             summary="flatten dims into one", key_args=("start_dim", "end_dim")))
-
-
-def number(v) -> int | None:
-    """`v` as an int if it is a number (not an expression in params or dims)."""
-    if isinstance(v, int) or getattr(v, "is_Integer", False):
-        return int(v)
-    return None
 
 
 def _chunk(ctx: ShapeCtx, ins, a):

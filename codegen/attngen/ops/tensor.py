@@ -13,10 +13,10 @@ from math import prod
 
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
-from .ctx import ShapeCtx
+from .ctx import ShapeCtx, number
 from .layers import CEIL_POOL_ARGS, MODES, POOL_RULE, pool_shape, upsample_shape
 from .reductions import reduce_shape
-from .shaping import along, number
+from .shaping import along
 
 
 def _reshape(ctx: ShapeCtx, ins, a):
