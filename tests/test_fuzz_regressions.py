@@ -40,6 +40,15 @@ CASES = {
     # a kernel size whose parameter count overflows
     "huge_kernel": ("  y: {op: Conv2d, args: [c, c, 1.0e+308], padding: 5.0e+307, in: x}", 1,
                     "E402"),
+    # found by a random-seed soundness run: norms whose statistics are over one element,
+    # which torch refuses at run time (InstanceNorm always, BatchNorm in training)
+    "instance_norm_of_one_element": (("  s: {op: std, in: x, keepdim: true}\n"
+                                      "  f: {op: flatten, in: s, start_dim: 2}\n"
+                                      "  y: {op: InstanceNorm1d, in: f, num_features: 1}"),
+                                     1, "E403"),
+    "batch_norm_of_one_value": (("  s: {op: std, in: x, keepdim: true}\n"
+                                 "  f: {op: flatten, in: s, start_dim: 2}\n"
+                                 "  y: {op: BatchNorm1d, in: f, num_features: 1}"), 1, "E403"),
 }
 
 
