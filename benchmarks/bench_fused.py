@@ -1,13 +1,16 @@
 """Fused attention (issue 16): the notes' multi-head attention, generated (fused, and plain
 with --no-fuse built in memory) against the hand-written reference, same weights.
 
-d_model 512, 8 heads (d_k = d_v = 64), 196 tokens, batch 8. "forward" is eval mode under
+d_model 512, 8 heads (d_k = d_v = 64), 196 tokens, batch 8. `--module emsa`: EMSA in the
+configuration that fuses (ratio 1, apply_transform false: the heads' scores not mixed),
+against External-Attention-pytorch's EMSA, the same sizes. "forward" is eval mode under
 torch.no_grad(); "fwd+bwd" is train mode (dropout as constructed, `--dropout`) with inputs
 that require grad, backward of the output's sum. Pairs of calls are interleaved (who goes
 first alternates); each pair gives a ratio of CPU times (time.thread_time, process time
 with --threads > 1); the table shows the median ratio, its quartiles and the median times.
 
-    .venv/bin/python benchmarks/bench_fused.py [--pairs N] [--threads N] [--dropout P] [--quick]
+    .venv/bin/python benchmarks/bench_fused.py [--pairs N] [--threads N] [--dropout P]
+        [--module sdpa|emsa] [--quick]
 """
 
 from __future__ import annotations
@@ -24,16 +27,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from equivalence import load_generated, load_plain  # noqa: E402
-from references.attention import ScaledDotProductAttention as Reference  # noqa: E402
+from references.attention import ScaledDotProductAttention  # noqa: E402
+from references.emsa import EMSA  # noqa: E402
+
+# --module: (generated stem, class, reference class, keyword arguments besides the sizes)
+MODULES = {"sdpa": ("sdpa", "ScaledDotProductAttention", ScaledDotProductAttention, {}),
+           "emsa": ("emsa", "EMSA", EMSA, {"ratio": 1, "apply_transform": False})}
 
 
-def modules(d_model: int, h: int, dropout: float):
+def modules(d_model: int, h: int, dropout: float, which: str = "sdpa"):
+    stem, cls, reference, kwargs = MODULES[which]
+    args = (d_model, d_model // h, d_model // h, h, dropout)
     torch.manual_seed(0)
-    ref = Reference(d_model, d_model // h, d_model // h, h, dropout)
-    fused = load_generated("sdpa").ScaledDotProductAttention(
-        d_model, d_model // h, d_model // h, h, dropout)
-    plain = load_plain("sdpa")["ScaledDotProductAttention"](
-        d_model, d_model // h, d_model // h, h, dropout)
+    ref = reference(*args, **kwargs)
+    fused = getattr(load_generated(stem), cls)(*args, **kwargs)
+    plain = load_plain(stem)[cls](*args, **kwargs)
     for m in (fused, plain):
         m.load_state_dict(ref.state_dict())
     return {"fused": fused, "plain": plain, "reference": ref}
@@ -78,12 +86,13 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=21)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--module", choices=sorted(MODULES), default="sdpa")
     p.add_argument("--quick", action="store_true", help="small sizes, 3 pairs (a smoke run)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.process_time
     d_model, h, n, b, pairs = (32, 4, 10, 2, 3) if args.quick else (512, 8, 196, 8, args.pairs)
-    mods = modules(d_model, h, args.dropout)
+    mods = modules(d_model, h, args.dropout, args.module)
     print("| form | mode | ratio (median) | quartiles | generated ms | reference ms |\n"
           "|---|---|---|---|---|---|")
     for backward in (False, True):

@@ -277,7 +277,8 @@ def test_no_fuse_changes_only_the_fused_modules():
 
 
 @pytest.mark.slow
-def test_bench_fused_quick(capsys):
+@pytest.mark.parametrize("module", ["sdpa", "emsa"])
+def test_bench_fused_quick(capsys, module):
     """benchmarks/bench_fused.py's smoke run: both forms against the reference, both modes."""
     import importlib.util
 
@@ -285,7 +286,7 @@ def test_bench_fused_quick(capsys):
     spec = importlib.util.spec_from_file_location("_bench_fused", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.main(["--quick"]) == 0
+    assert bench.main(["--quick", "--module", module]) == 0
     rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
     assert [(f.strip(), m.strip()) for f, m in rows] == [
         ("fused", "forward"), ("plain", "forward"), ("fused", "fwd+bwd"), ("plain", "fwd+bwd")]
