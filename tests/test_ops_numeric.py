@@ -26,7 +26,7 @@ params:
   g: 3
   h: 4
   w: 5
-requires: [c % g == 0, w >= 2]  # InstanceNorm1d over w: more than one element
+requires: [c % g == 0, w >= 3]  # over w: InstanceNorm1d needs 2 elements, var (correction 2) 3
 inputs:
   x: {shape: XSHAPE, dtype: XDTYPE}
   z: {shape: [B, 1, h, w], dtype: ZDTYPE}
@@ -215,7 +215,7 @@ def test_the_new_ops_are_listed(capsys):
 def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requires=True):
     text = spec_text(node, xshape, xdtype, uses_z=uses_z)
     if not requires:
-        text = text.replace("requires: [c % g == 0, w >= 2]", "requires: [w >= 2]")
+        text = text.replace("requires: [c % g == 0, w >= 3]", "requires: [w >= 3]")
     path = tmp_path / "t.yaml"
     path.write_text(text)
     code = main(["check", str(path)])
@@ -275,7 +275,7 @@ def test_group_norm_states_divisibility_and_its_hint_builds(tmp_path, capsys):
                          "num_groups" in err, err
     hint = re.search(r"note: if the module relies on it, state it: (requires: \[.*\])",
                      err)[1]
-    text = spec_text(node).replace("requires: [c % g == 0, w >= 2]", hint)
+    text = spec_text(node).replace("requires: [c % g == 0, w >= 3]", hint)
     (tmp_path / "t.yaml").write_text(text)
     assert main(["check", str(tmp_path / "t.yaml")]) == 0
 
@@ -403,3 +403,53 @@ def test_batch_norm_with_running_stats_takes_a_batch_of_one(tmp_path):
                     .replace("EXTRA", ""))
     module = attngen.load(str(path)).compile()().eval()
     assert module(torch.randn(1, 6, 1, 1)).shape == (1, 6, 1, 1)
+
+
+SPREAD_SPEC = """\
+name: T
+params:
+  c: 6
+inputs:
+  x: XSHAPE
+graph:
+  y: {op: OP, in: x, ARGS}
+outputs: y
+"""
+
+
+@pytest.mark.parametrize("op, xshape, args, outcome", [
+    ("std", "[B, c, 1]", "dim: 2", "error[E403]: node 'y': std over 1 element(s) with "
+     "correction 1 is NaN (it divides by N - correction = 0)"),
+    ("var", "[B, c, H, W]", "dim: [2, 3]", "state it: requires: [H*W >= 2]"),
+    ("std", "[B, c, H, W]", "dim: [2, 3], correction: 2", "state it: requires: [H*W >= 3]"),
+    ("var", "[B, c, H]", "dim: 2, unbiased: true", "state it: requires: [H >= 2]"),
+    ("std", "[B, c, 1]", "dim: 2, correction: 0", None),  # the population statistic
+    ("var", "[B, c, 1]", "dim: 2, unbiased: false", None),
+])
+def test_a_spread_over_too_few_elements_is_nan_and_refused(tmp_path, capsys, op, xshape, args,
+                                                           outcome):
+    """torch.std and torch.var over N <= correction elements give NaN with a warning, no
+    error: the checker asks for more elements, a silent NaN otherwise."""
+    path = tmp_path / "t.yaml"
+    text = SPREAD_SPEC.replace("OP", op).replace("XSHAPE", xshape).replace("ARGS", args)
+    path.write_text(text)
+    code = main(["check", str(path)])
+    err = capsys.readouterr().err
+    if outcome is None:
+        assert code == 0, err
+        return
+    assert code == 1 and outcome in err, err
+    hint = re.search(r"state it: (requires: \[.*\])", err)
+    if hint:  # pasted, it checks
+        path.write_text(text.replace("inputs:", f"{hint[1]}\ninputs:"))
+        assert main(["check", str(path)]) == 0
+    x = torch.ones(*[1 if d in ("1", "H", "W") else 3 for d in xshape.strip("[]").split(", ")])
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        assert getattr(torch, op)(x, **yaml_args(args)).isnan().all()
+
+
+def yaml_args(text: str) -> dict:
+    import yaml
+
+    args = yaml.safe_load("{" + text + "}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}

@@ -5,9 +5,11 @@ reductions' too."""
 
 from __future__ import annotations
 
+from math import floor, prod
+
 from ..errors import BAD_ARGUMENTS
 from .base import FRESH, Arg, Dtypes, Op, register
-from .ctx import ShapeCtx
+from .ctx import ShapeCtx, number
 
 DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
 ALL_RULE = DIM_RULE + "; no dim: every dim"
@@ -33,11 +35,29 @@ _KEYWORDS = "{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %}"
 _KEEPDIM = Arg("keepdim", "bool", False)
 
 
-def _spread(ctx: ShapeCtx, ins, a):
-    if a["correction"] is not None and a["unbiased"] is not None:
-        ctx.fail("give 'correction' or 'unbiased', not both (unbiased: false is correction: "
-                 "0)", BAD_ARGUMENTS)
-    return reduce_shape(ctx, ins, a)
+def _spread(name: str):
+    def rule(ctx: ShapeCtx, ins, a):
+        if a["correction"] is not None and a["unbiased"] is not None:
+            ctx.fail("give 'correction' or 'unbiased', not both (unbiased: false is "
+                     "correction: 0)", BAD_ARGUMENTS)
+        out = reduce_shape(ctx, ins, a)
+        correction = a["correction"] if a["correction"] is not None else (
+            1 if a["unbiased"] in (None, True) else 0)
+        if isinstance(correction, (int, float)) and correction > 0:  # not a param's symbol
+            # N - correction <= 0 gives NaN (torch warns, nothing raises): over more than
+            # `correction` elements only
+            x, dims = ins[0], a["dim"]
+            dims = range(len(x)) if dims is None else dims if isinstance(dims, tuple) \
+                else (dims,)
+            count = prod(x[ctx.axis(d, len(x))] for d in dims)
+            least = floor(correction) + 1
+            if (n := number(count)) is not None and n < least:
+                ctx.fail(f"{name} over {n} element(s) with correction {correction:g} is NaN "
+                         f"(it divides by N - correction = {n - correction:g})")
+            ctx.at_least(count, least, f"{name} with correction {correction:g} (NaN unless "
+                                       f"over more than {least - 1} element(s))")
+        return out
+    return rule
 
 
 # torch.std(x, unbiased=..., keepdim=...) matches no overload of torch's: with both, dim is
@@ -53,7 +73,7 @@ for _name, _what in (("std", "standard deviation"), ("var", "variance")):
         _name, "pool",
         (Arg("dim", "dims", None), Arg("correction", "float", None, low=0),
          Arg("unbiased", "bool", None), _KEEPDIM),
-        _spread, call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})", layout=FRESH,
+        _spread(_name), call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})", layout=FRESH,
         dtype=Dtypes(("float|complex",), gives="float"),  # of a complex tensor: real
         rule=ALL_RULE,
         summary=f"{_what} over dims (correction: 1 unless given, as in torch)",
