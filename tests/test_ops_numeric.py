@@ -354,6 +354,9 @@ outputs: y
      "torch needs more than 1 in training\n"),
     ("BatchNorm2d", "[1, c, 1, 1]", ", track_running_stats: false",
      "statistics over dim(s) 0, 2, 3 are over 1 value(s): torch needs more than 1\n"),
+    ("GroupNorm", "[1, c]", ", num_channels: c",
+     "error[E403]: node 'y': GroupNorm's statistics are over 1 value(s), N * (num_channels "
+     "// num_groups) * the spatial sizes: torch needs more than 1\n"),
 ])
 def test_a_norm_over_one_element_is_refused(tmp_path, capsys, op, xshape, extra, message):
     """torch raises on statistics over one element: always where the norm uses the input's
@@ -364,8 +367,11 @@ def test_a_norm_over_one_element_is_refused(tmp_path, capsys, op, xshape, extra,
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
     assert message in err and "t.yaml:7:3:" in err, err
-    module = getattr(torch.nn, op)(6, **({"track_running_stats": "true" in extra}
-                                         if extra else {}))
+    if op == "GroupNorm":  # num_groups: c, num_channels: c
+        module = torch.nn.GroupNorm(6, 6)
+    else:
+        module = getattr(torch.nn, op)(6, **({"track_running_stats": "true" in extra}
+                                             if extra else {}))
     with pytest.raises(ValueError, match="Expected more than 1"):
         module.train()(torch.randn(*[1 if d == "1" else 6 if d == "c" else 2
                                      for d in xshape.strip("[]").split(", ")]))
@@ -376,6 +382,8 @@ def test_a_norm_over_one_element_is_refused(tmp_path, capsys, op, xshape, extra,
     ("InstanceNorm2d", "[B, c, H, W]", "", "requires: [H*W >= 2]", (2, 6, 1, 1), (2, 6, 1, 2)),
     ("BatchNorm1d", "[B, c]", ", track_running_stats: false", "requires: [B >= 2]", (1, 6),
      (2, 6)),
+    ("GroupNorm", "[B, c, H]", ", num_channels: c", "requires: [B*H >= 2]", (1, 6, 1),
+     (1, 6, 2)),
 ])
 def test_a_norm_over_free_sizes_states_two_elements(tmp_path, capsys, op, xshape, extra, hint,
                                                    small, fine):

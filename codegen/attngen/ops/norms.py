@@ -46,6 +46,14 @@ def _group_norm(ctx: ShapeCtx, ins, a):
         ctx.fail(f"GroupNorm expects an input [N, C, *], got {len(x)}-D")
     ctx.eq(x[1], a["num_channels"], "channels (dim 1)", "num_channels")
     ctx.divides(a["num_groups"], a["num_channels"], "num_channels must be divisible by num_groups")
+    # torch refuses a batch of one value per group's channel: N * (C // G) * spatial of 1
+    values = prod((x[0], a["num_channels"] // a["num_groups"], *x[2:]))
+    if (count := number(values)) is not None and count < 2:
+        ctx.fail(f"GroupNorm's statistics are over {count} value(s), N * (num_channels // "
+                 "num_groups) * the spatial sizes: torch needs more than 1")
+    if count is None:
+        ctx.at_least(values, 2, "GroupNorm (statistics over N * (num_channels // num_groups) "
+                                "* the spatial sizes)")
     return x
 
 
