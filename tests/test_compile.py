@@ -47,6 +47,17 @@ def test_a_module_compiles_whole(name):
         assert any("attention_mask, attention_weights" in line for line in runs)
 
 
+def test_emsa_compiles_whole_where_it_fuses():
+    """EMSA without its head mixing takes the fused call (fusion.py's identity cases)."""
+    loaded = attngen.load(REPO_ROOT / "specs" / "emsa.yaml")
+    samples = draw_samples(loaded.checked.spec, 8, random.Random(0))
+    sample = next(s for s in samples if not s.params["apply_transform"] and s.params["h"] > 1)
+    report = Report(loaded.spec.file, loaded.name)
+    EAGER(loaded.checked, loaded.source(), sample, report)
+    assert not report.errors, [d.format() for d in report.errors]
+    assert any(": equal, max difference" in line for line in report.lines), report.lines
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_every_module_compiles_whole(path):
