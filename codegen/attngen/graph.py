@@ -25,7 +25,6 @@ from .errors import (
 )
 from .expr import CONSTANTS, FUNCTIONS, Expr
 from .loops import body_loops, node_loops
-from .memo import remember
 from .model import (
     Cases,
     FunctionOp,
@@ -34,6 +33,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    bound_names,
     cases_of,
     dim_names,
     layer_target,
@@ -235,32 +235,18 @@ def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
                     yield body, expr, var
 
 
-_BOUND: dict[str, tuple[str, ...]] = {}  # a dim's text -> the names it binds (dim_names)
-
-
-def _bound_names(shape: list[Expr]) -> Iterator[str]:
-    """The names dim_names finds in `shape`, without their locations; memoized on each
-    dim's text (the same dims recur in every node and spec; cleared when full)."""
-    for dim in shape:
-        names = _BOUND.get(dim.text)
-        if names is None:
-            names = tuple(name for name, _ in dim_names([dim]))
-            remember(_BOUND, dim.text, names, 10_000)
-        yield from names
-
-
 def check_constructor_names(spec: Spec) -> None:
     """E202 where a layer's argument or a `when` condition names a dim: both are evaluated
     in __init__, whose names are the params and lets (and an `each` variable), before any
     input exists."""
     dims: dict[str, str] = {}
     for name, inp in spec.sources().items():
-        for dim in _bound_names(inp.tensor_shape):
+        for dim in bound_names(inp.tensor_shape):
             dims.setdefault(dim, f"input dim '{dim}' (of input '{name}')")
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
             for shape in body.annotations():
-                for dim in _bound_names(shape):
+                for dim in bound_names(shape):
                     dims.setdefault(dim, f"dim '{dim}' (bound by the shape of node "
                                     f"'{node.name}')")
     for name in [*spec.params, *spec.lets]:

@@ -414,19 +414,33 @@ def tensor_decl(node: Node) -> TensorDecl | None:
 def dim_names(shape: list[Expr]) -> Iterator[tuple[str, Loc]]:
     """(name, loc) of each name an input shape binds (`B, C, H, W = x.shape` in forward)."""
     for dim in shape:
-        key = (dim.text, dim.loc)
-        names = _DIM_NAMES.get(key)
-        if names is None:
-            found, calls = [], set()  # a call's function name (`max` of `max(H, W)`)
-            for n in ast.walk(dim.tree):  # breadth first: a call before its function name
-                if isinstance(n, ast.Call):
-                    calls.add(id(n.func))
-                elif isinstance(n, ast.Name) and id(n) not in calls:
-                    found.append((n.id, dim.loc.shifted(n.col_offset)))
-            names = tuple(found)
-            remember(_DIM_NAMES, key, names, 4096)
-        yield from names
+        for name, col in _names_in(dim):
+            yield name, dim.loc.shifted(col)
 
 
-# (dim text, its location) -> dim_names of it: every check of a spec asks (cleared when full)
-_DIM_NAMES: dict[tuple[str, Loc], tuple[tuple[str, Loc], ...]] = {}
+def bound_names(shape: list[Expr]) -> Iterator[str]:
+    """The names of dim_names, without their locations."""
+    for dim in shape:
+        for name, _ in _names_in(dim):
+            yield name
+
+
+def _names_in(dim: Expr) -> tuple[tuple[str, int], ...]:
+    """(name, column in the dim's text) of each name a dim binds: not a call's function
+    (`max` of `max(H, W)`)."""
+    names = _DIM_NAMES.get(dim.text)
+    if names is None:
+        found, calls = [], set()
+        for n in ast.walk(dim.tree):  # breadth first: a call before its function name
+            if isinstance(n, ast.Call):
+                calls.add(id(n.func))
+            elif isinstance(n, ast.Name) and id(n) not in calls:
+                found.append((n.id, n.col_offset))
+        names = tuple(found)
+        remember(_DIM_NAMES, dim.text, names, 10_000)
+    return names
+
+
+# a dim's text -> _names_in of it (its tree is parsed from that text alone, so the columns
+# are the text's): every check of a spec asks (cleared when full)
+_DIM_NAMES: dict[str, tuple[tuple[str, int], ...]] = {}
