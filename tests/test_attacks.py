@@ -684,6 +684,8 @@ SPECIAL_FILES = OutputTree("build", {"se.py": "fifo", "se.svg": "dev_zero"})
 # Found by this fuzzer: a link to itself at an image path of the docs (`docs` resolved the
 # image paths for their links before the output refusals ran: a RuntimeError traceback).
 IMG_LOOP = OutputTree("docs", {"img/se.svg": "loop"})
+# Found by a random-seed run: `diagram -o se.svg` where se.svg links to a folder (exit 2).
+DIAGRAM_INTO_LINKED_FOLDER = OutputTree("diagram", {"se.svg": "link_dir"})
 
 
 def _plant_tree(root: Path, case: OutputTree) -> tuple[list, dict]:
@@ -712,8 +714,9 @@ def _assert_stayed_inside(root: Path, case: OutputTree, res: Result, before: dic
     assert _snapshot(root / "outside") == before["outside"], f"{case}: a byte outside -o changed"
     assert _snapshot(root / "specs") == before["specs"], f"{case}: the spec changed"
     assert sorted(p.name for p in root.iterdir()) == before["entries"], f"{case}: new files"
-    # `diagram -o PATH` where PATH is a folder: a bad argument, so a usage error (exit 2)
-    usage = case.command == "diagram" and case.hazards.get("se.svg") == "folder"
+    # `diagram -o PATH` where PATH is a folder, or a link to one (found by a random-seed
+    # run): a bad argument, so a usage error (exit 2)
+    usage = case.command == "diagram" and case.hazards.get("se.svg") in ("folder", "link_dir")
     if res.code != 0:
         if usage:
             assert res.code == 2 and res.err.startswith("attngen: error: -o ") \
@@ -755,7 +758,7 @@ def _fuzz_output_trees(tmp_path_factory, *, slow: bool) -> None:
     root = tmp_path_factory.mktemp("tree") / "case"
 
     @_settings(0.01, slow=slow, shrink=False)
-    @example([IMG_ELSEWHERE, SPECIAL_FILES, IMG_LOOP])
+    @example([IMG_ELSEWHERE, SPECIAL_FILES, IMG_LOOP, DIAGRAM_INTO_LINKED_FOLDER])
     @given(cases=st.lists(output_trees(), min_size=BATCH, max_size=BATCH))
     def check(cases):
         _assert_trees_stay_inside(root, cases)

@@ -120,3 +120,26 @@ def test_an_input_dim_that_is_no_whole_number(value, shown, tmp_path):
     assert_located_errors(res)
     assert f"case.yaml:5:10: error[E402]: dim 'c' is not an integer ({shown})" in res.err, res.err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where, text, shown", [
+    # found by a random-seed run of the mutated-spec fuzzer: `aliases: [.inf]` became a class
+    # alias named inf (str of the float), written `inf = Case`
+    ("aliases", "aliases: [.inf]\n", "module name 'inf' is a number in YAML, not a name"),
+    ("out", "  y: {op: split, in: x, args: [[4, 4]], dim: 1, out: [.nan, b]}\n",
+     "output name 'nan' is a number in YAML, not a name"),
+    ("out", "  y: {op: split, in: x, args: [[4, 4]], dim: 1, out: [a, true]}\n",
+     "output name 'True' is true or false in YAML, not a name"),
+])
+def test_a_name_given_as_a_yaml_value_is_refused(where, text, shown, tmp_path):
+    spec = tmp_path / "case.yaml"
+    base = BASE.replace("{graph}", "  y: {op: ReLU, in: x}")
+    if where == "aliases":
+        base = base.replace("inputs:", text + "inputs:")
+    else:
+        base = base.replace("  y: {op: ReLU, in: x}\n", text)
+    spec.write_text(base, encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert_located_errors(res)
+    assert "error[E104]" in res.err and shown in res.err, res.err
+

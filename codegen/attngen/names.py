@@ -25,6 +25,7 @@ from .model import (
     cases_of,
     dim_names,
 )
+from .yamlload import LBool
 
 # Public attributes of torch.nn.Module (torch 2.x): a node or param with one of these
 # names would shadow the module's own API when stored as `self.<name>`.
@@ -71,6 +72,10 @@ MAX_NAME = 64
 def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False) -> str:
     """Validate a spec name used as a Python identifier; returns it as a plain str."""
     text = str(name)
+    if not isinstance(name, str):  # YAML's .inf, .nan, 1e3, true: a value, whose str may pass
+        kind = ("true or false" if isinstance(name, (bool, LBool)) else
+                "a number" if isinstance(name, (int, float)) else "no text")
+        raise error(loc, BAD_NAME, f"{what} name '{_show(text)}' is {kind} in YAML, not a name")
     if not text.isidentifier() or not text.isascii():
         raise error(loc, BAD_NAME, f"{what} name '{_show(text)}' is not a valid identifier "
                     "(ASCII letters, digits and '_', not starting with a digit)")
