@@ -128,6 +128,15 @@ def test_other_dataflow_keeps_the_written_form(tmp_path, edits):
     assert loaded.source() == loaded.source(fuse=False)
 
 
+def assert_weights_choose(loaded):
+    """Fused = plain with and without optional weights w (fourth) and mask m (fifth)."""
+    fused, plain = both(loaded)
+    q, k, v, m = inputs(mask=True)
+    w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
+    for args in ((q, k, v, w, m), (q, k, v, None, m), (q, k, v, w), (q, k, v)):
+        torch.testing.assert_close(fused(*args), plain(*args))
+
+
 def test_optional_weights_choose_at_run_time(tmp_path):
     """Multiplicative weights, when given, run the written form; when None, the fused one."""
     loaded = load(tmp_path,
@@ -137,11 +146,7 @@ def test_optional_weights_choose_at_run_time(tmp_path):
     source = loaded.source()
     assert "if w is None and not (self.training" in source, source
     assert "weighted = scaled * w\n" in source, source
-    fused, plain = both(loaded)
-    q, k, v, m = inputs(mask=True)
-    w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
-    for args in ((q, k, v, w, m), (q, k, v, None, m), (q, k, v, w), (q, k, v)):
-        torch.testing.assert_close(fused(*args), plain(*args))
+    assert_weights_choose(loaded)
 
 
 PASSING = (
@@ -189,11 +194,7 @@ def test_weights_after_the_softmax_and_an_applied_dropout_fuse(tmp_path):
     source = loaded.source()
     assert "if w is None and not (self.training and self.attn_drop.p > 0" in source, source
     assert "dropout_p=self.attn_drop.p if self.training else 0.0" in source, source
-    fused, plain = both(loaded)
-    q, k, v, m = inputs(mask=True)
-    w = 0.5 + torch.rand(2, 5, 8, dtype=torch.float64)
-    for args in ((q, k, v, w, m), (q, k, v, None, m), (q, k, v, w), (q, k, v)):
-        torch.testing.assert_close(fused(*args), plain(*args))
+    assert_weights_choose(loaded)
 
 
 @pytest.mark.parametrize("edits", [

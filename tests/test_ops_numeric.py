@@ -331,38 +331,40 @@ def test_the_promotion_rules_are_torchs():
     assert family(torch.linalg.vector_norm(made["complex"]).dtype) == "float"
 
 
-NORM_SPEC = """\
+ONE_NODE = """\
 name: T
 params:
   c: 6
 inputs:
   x: XSHAPE
 graph:
-  y: {op: NODE, args: [c], in: xEXTRA}
+  y: NODE
 outputs: y
 """
+NORM_SPEC = ONE_NODE.replace("NODE", "{op: NORM, args: [c], in: xEXTRA}")
+SPREAD_SPEC = ONE_NODE.replace("NODE", "{op: OP, in: x, ARGS}")
 
 
 @pytest.mark.parametrize("op, xshape, extra, message", [
     ("InstanceNorm1d", "[B, c, 1]", "",
-     "error[E403]: node 'y': InstanceNorm1d's statistics over dim(s) 2 are over 1 element(s): "
+     "error[E403]: node 'y': InstanceNorm1d's statistics over dim(s) 2 are over 1 value(s): "
      "torch needs more than 1\n"),
     ("InstanceNorm2d", "[B, c, 1, 1]", ", track_running_stats: true",
-     "are over 1 element(s): torch needs more than 1 in training\n"),
+     "are over 1 value(s): torch needs more than 1 in training\n"),
     ("BatchNorm1d", "[1, c]", "",
      "error[E403]: node 'y': BatchNorm1d's statistics over dim(s) 0 are over 1 value(s): "
      "torch needs more than 1 in training\n"),
     ("BatchNorm2d", "[1, c, 1, 1]", ", track_running_stats: false",
      "statistics over dim(s) 0, 2, 3 are over 1 value(s): torch needs more than 1\n"),
     ("GroupNorm", "[1, c]", ", num_channels: c",
-     "error[E403]: node 'y': GroupNorm's statistics are over 1 value(s), N * (num_channels "
-     "// num_groups) * the spatial sizes: torch needs more than 1\n"),
+     "error[E403]: node 'y': GroupNorm's statistics over N * (num_channels // num_groups) * "
+     "the spatial sizes are over 1 value(s): torch needs more than 1\n"),
 ])
 def test_a_norm_over_one_element_is_refused(tmp_path, capsys, op, xshape, extra, message):
     """torch raises on statistics over one element: always where the norm uses the input's
     statistics (InstanceNorm by default), in training where it keeps running ones."""
     path = tmp_path / "t.yaml"
-    path.write_text(NORM_SPEC.replace("NODE", op).replace("XSHAPE", xshape)
+    path.write_text(NORM_SPEC.replace("NORM", op).replace("XSHAPE", xshape)
                     .replace("EXTRA", extra))
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
@@ -389,7 +391,7 @@ def test_a_norm_over_free_sizes_states_two_elements(tmp_path, capsys, op, xshape
                                                    small, fine):
     """Over free sizes the E404 hint states the bound; pasted, the spec checks and the
     generated forward refuses the inputs torch would fail on, in eval mode too."""
-    text = NORM_SPEC.replace("NODE", op).replace("XSHAPE", xshape).replace("EXTRA", extra)
+    text = NORM_SPEC.replace("NORM", op).replace("XSHAPE", xshape).replace("EXTRA", extra)
     path = tmp_path / "t.yaml"
     path.write_text(text)
     assert main(["check", str(path)]) == 1
@@ -407,22 +409,10 @@ def test_batch_norm_with_running_stats_takes_a_batch_of_one(tmp_path):
     """Inference at batch 1 is common: a BatchNorm that keeps running statistics asks no
     bound of the batch (torch refuses one value only in training)."""
     path = tmp_path / "t.yaml"
-    path.write_text(NORM_SPEC.replace("NODE", "BatchNorm2d").replace("XSHAPE", "[B, c, 1, 1]")
+    path.write_text(NORM_SPEC.replace("NORM", "BatchNorm2d").replace("XSHAPE", "[B, c, 1, 1]")
                     .replace("EXTRA", ""))
     module = attngen.load(str(path)).compile()().eval()
     assert module(torch.randn(1, 6, 1, 1)).shape == (1, 6, 1, 1)
-
-
-SPREAD_SPEC = """\
-name: T
-params:
-  c: 6
-inputs:
-  x: XSHAPE
-graph:
-  y: {op: OP, in: x, ARGS}
-outputs: y
-"""
 
 
 @pytest.mark.parametrize("op, xshape, args, outcome", [

@@ -6,7 +6,8 @@ from math import prod
 
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, Arg, Op, register
-from .ctx import ShapeCtx, number
+from .ctx import ShapeCtx
+from .norms import over_more_than_one
 from .windows import window_count
 
 CONV_ARGS = (
@@ -115,15 +116,10 @@ def _batchnorm(n: int):
         if len(x) not in ((2, 3) if n == 1 else (n + 2,)):
             ctx.fail(f"BatchNorm{n}d expects a {n + 2}-D input, got {len(x)}-D")
         ctx.eq(x[1], a["num_features"], "channels (dim 1)", "num_features")
-        # statistics of each channel over the batch and spatial dims: torch refuses one
-        # value, in training mode, and in eval mode too without running stats
-        values, dims = prod((x[0], *x[2:])), ", ".join(map(str, (0, *range(2, len(x)))))
-        count, by_input = number(values), not a["track_running_stats"]
-        if count is not None and count < 2:
-            ctx.fail(f"BatchNorm{n}d's statistics over dim(s) {dims} are over {count} "
-                     f"value(s): torch needs more than 1{'' if by_input else ' in training'}")
-        if count is None and by_input:
-            ctx.at_least(values, 2, f"BatchNorm{n}d (statistics over dim(s) {dims})")
+        # statistics of each channel over the batch and spatial dims
+        dims = ", ".join(map(str, (0, *range(2, len(x)))))
+        over_more_than_one(ctx, prod((x[0], *x[2:])), f"BatchNorm{n}d", f"dim(s) {dims}",
+                           always=not a["track_running_stats"])
         return x
     return rule
 

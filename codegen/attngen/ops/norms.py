@@ -8,6 +8,17 @@ from .base import FRESH, KEEPS, Arg, Op, register
 from .ctx import ShapeCtx, number
 
 
+def over_more_than_one(ctx: ShapeCtx, count, norm: str, over: str, *, always: bool) -> None:
+    """A norm's statistics over `count` values: torch refuses one (ValueError), in training
+    mode, and in every mode where the norm uses the input's statistics (`always`). Over a
+    number, an error; over free sizes, where it fails in every mode, the bound to state."""
+    if (n := number(count)) is not None and n < 2:
+        ctx.fail(f"{norm}'s statistics over {over} are over {n} value(s): torch needs more "
+                 f"than 1{'' if always else ' in training'}")
+    if n is None and always:
+        ctx.at_least(count, 2, f"{norm} (statistics over {over})")
+
+
 def _sizes(value) -> tuple:
     """normalized_shape as a tuple of sizes (one size is a tuple of one)."""
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
@@ -46,14 +57,10 @@ def _group_norm(ctx: ShapeCtx, ins, a):
         ctx.fail(f"GroupNorm expects an input [N, C, *], got {len(x)}-D")
     ctx.eq(x[1], a["num_channels"], "channels (dim 1)", "num_channels")
     ctx.divides(a["num_groups"], a["num_channels"], "num_channels must be divisible by num_groups")
-    # torch refuses a batch of one value per group's channel: N * (C // G) * spatial of 1
-    values = prod((x[0], a["num_channels"] // a["num_groups"], *x[2:]))
-    if (count := number(values)) is not None and count < 2:
-        ctx.fail(f"GroupNorm's statistics are over {count} value(s), N * (num_channels // "
-                 "num_groups) * the spatial sizes: torch needs more than 1")
-    if count is None:
-        ctx.at_least(values, 2, "GroupNorm (statistics over N * (num_channels // num_groups) "
-                                "* the spatial sizes)")
+    # torch's count: N * (C // G) * the spatial sizes, over every mode
+    over_more_than_one(ctx, prod((x[0], a["num_channels"] // a["num_groups"], *x[2:])),
+                       "GroupNorm", "N * (num_channels // num_groups) * the spatial sizes",
+                       always=True)
     return x
 
 
@@ -77,15 +84,10 @@ def _instance_norm(n: int):
                      f"{n + 1}-D one [C, *spatial], got {len(x)}-D")
         channel = len(x) - n - 1
         ctx.eq(x[channel], a["num_features"], f"channels (dim {channel})", "num_features")
-        # statistics of each sample and channel over its spatial dims: torch refuses one
-        # element, in training mode, and in eval mode too without running stats
-        spatial, dims = prod(x[channel + 1:]), ", ".join(map(str, range(channel + 1, len(x))))
-        count, by_input = number(spatial), not a["track_running_stats"]
-        if count is not None and count < 2:
-            ctx.fail(f"InstanceNorm{n}d's statistics over dim(s) {dims} are over {count} "
-                     f"element(s): torch needs more than 1{'' if by_input else ' in training'}")
-        if count is None and by_input:
-            ctx.at_least(spatial, 2, f"InstanceNorm{n}d (statistics over dim(s) {dims})")
+        # statistics of each sample and channel over its spatial dims
+        dims = ", ".join(map(str, range(channel + 1, len(x))))
+        over_more_than_one(ctx, prod(x[channel + 1:]), f"InstanceNorm{n}d",
+                           f"dim(s) {dims}", always=not a["track_running_stats"])
         return x
     return rule
 
