@@ -25,10 +25,13 @@ os.environ.setdefault("ATTNGEN_NO_CACHE", "1")
 # (tests/test_fuzz.py): `default` replays a few hundred derandomized cases on every run;
 # `slow` replays thousands and is what tests marked `slow` (`pytest -m slow`) use. The
 # same cases on every run, so a failure is reproducible and CI is deterministic.
-# HYPOTHESIS_PROFILE=slow runs the unmarked property tests at the slow size too.
+# HYPOTHESIS_PROFILE=slow runs the unmarked property tests at the slow size too;
+# HYPOTHESIS_PROFILE=random at that size with new cases each run (a hunt for bugs: a
+# failure prints its @reproduce_failure blob to replay it).
 settings.register_profile("default", max_examples=100, derandomize=True, database=None,
                           deadline=None, print_blob=True, suppress_health_check=list(HealthCheck))
 settings.register_profile("slow", settings.get_profile("default"), max_examples=1500)
+settings.register_profile("random", settings.get_profile("slow"), derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # Set by .ci/run: there a skipped test is a check that did not run, so it fails instead.
