@@ -451,3 +451,20 @@ def yaml_args(text: str) -> dict:
 
     args = yaml.safe_load("{" + text + "}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+
+
+@pytest.mark.parametrize("node, message", [
+    ("{op: InstanceNorm2d, args: [c], in: x}", "the count of InstanceNorm2d's statistics over "
+     "dim(s) 2, 3 is 1 at the default sizes (must be at least 2)"),
+    ("{op: std, in: x, dim: [2, 3]}", "the count of elements of std with correction 1 (NaN "
+     "unless over more than 1 element(s)) is 1 at the default sizes (must be at least 2)"),
+])
+def test_a_count_the_defaults_break_is_no_line_to_add(tmp_path, capsys, node, message):
+    """h = w = 1 by default: `requires: [h*w >= 2]` would not hold for the defaults, so the
+    error names the defaults (E402), not a line to paste."""
+    path = tmp_path / "t.yaml"
+    path.write_text(ONE_NODE.replace("  c: 6\n", "  c: 6\n  h: 1\n  w: 1\n")
+                    .replace("XSHAPE", "[B, c, h, w]").replace("NODE", node))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error[E402]: node 'y': {message}" in err and "state it" not in err, err

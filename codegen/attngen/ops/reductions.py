@@ -54,8 +54,10 @@ def _spread(name: str):
             if (n := number(count)) is not None and n < least:
                 ctx.fail(f"{name} over {n} element(s) with correction {correction:g} is NaN "
                          f"(it divides by N - correction = {n - correction:g})")
-            ctx.at_least(count, least, f"{name} with correction {correction:g} (NaN unless "
-                                       f"over more than {least - 1} element(s))")
+            what = f"{name} with correction {correction:g} (NaN unless over more than " \
+                   f"{least - 1} element(s))"
+            ctx.in_bounds(count, least, None, f"the count of elements of {what}")  # defaults
+            ctx.at_least(count, least, what)
         return out
     return rule
 
