@@ -22,7 +22,9 @@ class ShuffleAttention(nn.Module):
 
     Checked by attngen: the spec requires channel % (2 * G) == 0, which the original leaves
     implicit: each group is halved, and with an odd channel // G its chunk(2) gives halves
-    of unequal size that the per-half weights do not fit (a run-time shape error). The
+    of unequal size that the per-half weights do not fit (a run-time shape error); and B * G
+    * H * W >= 2: with one group, a batch of one and a 1 x 1 map, the GroupNorm of each
+    channel's map is over one value, which torch refuses (checked by forward). The
     original's view of the input into groups also fails on a non-contiguous input
     (channels_last); the generated reshape does not. cweight and sweight start at zero, so a
     new module gates by sigmoid(cbias) = sigmoid(1) everywhere, as in the original. The
@@ -62,6 +64,9 @@ class ShuffleAttention(nn.Module):
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, H, W = x.shape
+        if not (B * self.G * H * W >= 2):
+            raise ValueError("ShuffleAttention: requires B * G * H * W >= 2")
         # (B, channel, H, W) -> (B*G, channel // G, H, W) -- each group a sample of its own
         groups = x.unflatten(1, (self.G, -1)).flatten(0, 1)
         # (B*G, channel // G, H, W) -> (B*G, channel // (2*G), H, W), (B*G, channel // (2*G), H, W)

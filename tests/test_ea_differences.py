@@ -341,3 +341,22 @@ def test_ufo_never_applies_its_dropout_and_a_zero_query_is_nan_in_both():
     torch.testing.assert_close(outs[0], outs[1], equal_nan=True)  # training mode: no dropout
     torch.testing.assert_close(outs[2], outs[0], equal_nan=True)
     assert outs[2][0, 1].isnan().all() and not outs[2][1].isnan().any()
+
+
+def test_shuffle_attention_refuses_the_one_value_group_norm_torch_refuses():
+    """One group, a batch of one and a 1 x 1 map: the GroupNorm of each channel's map is over
+    one value. torch raises in the original's forward; the generated forward refuses the
+    input by its `requires` line (B * G * H * W >= 2). Found by a trial of the bound search
+    with params set small too (CHANGELOG.md), which the checker does not do by default."""
+    from references.shuffle_attention import ShuffleAttention
+
+    x = torch.randn(1, 4, 1, 1)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        ShuffleAttention(channel=4, G=1)(x)
+    generated = load_generated("shuffle_attention").ShuffleAttention(channel=4, G=1)
+    with pytest.raises(ValueError, match=r"ShuffleAttention: requires B \* G \* H \* W >= 2"):
+        generated(x)
+    two = torch.randn(2, 4, 1, 1)  # a batch of two: both run
+    reference = ShuffleAttention(channel=4, G=1)
+    reference.load_state_dict(generated.state_dict())
+    torch.testing.assert_close(generated(two), reference(two))
