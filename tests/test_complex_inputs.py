@@ -135,3 +135,21 @@ def test_diff_sees_an_input_become_complex(tmp_path, capsys):
     new.write_text(SPEC.replace("OP", "abs"))
     assert main(["diff", str(old), str(new)]) == 0
     assert "  ~ z: [B, c, H, W] -> [B, c, H, W] complex" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("small, family", [
+    ("x", "float"),  # found by a random-seed soundness run: the rule gave complex
+    ("z", "complex"),
+])
+def test_expand_as_keeps_its_first_inputs_dtype(tmp_path, capsys, small, family):
+    """`a.expand_as(b)` is a's dtype whatever b's: the checker's family is input 0's, and
+    verify finds the runtime dtype the same (E600 otherwise)."""
+    big = "z" if small == "x" else "x"
+    shapes = {small: "[B, C, 1]", big: "[B, C, L]"}
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"name: T\ninputs:\n  x: {shapes['x']}\n  z: {{shape: {shapes['z']}, dtype: complex}}\n"
+        f"graph:\n  y: {{op: expand_as, in: [{small}, {big}]}}\noutputs: y\n")
+    checked = attngen.load(str(path)).checked
+    assert checked.value("y").dtype == family
+    assert main(["verify", str(path), "--samples", "2"]) == 0, capsys.readouterr()

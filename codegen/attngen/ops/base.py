@@ -208,6 +208,7 @@ GIVES = {
     "same": "the widest of the inputs' families",
     "floating": "the widest of the inputs' families, at least float (int and bool give float)",
     "real": "the widest of the inputs' families, but float for complex",
+    "first": "input 0's family (the others give only a shape: `expand_as`)",
 }
 
 
@@ -219,7 +220,8 @@ class Dtypes:
     "any"; the last entry serves every further input. `gives` is a family, or one of GIVES:
     "same", the inputs' families promoted as PyTorch promotes them (bool < int < float <
     complex); "floating", the same but at least float (`torch.sqrt` of an int tensor is
-    float); "real", the same but complex gives float (`torch.abs` of a complex tensor).
+    float); "real", the same but complex gives float (`torch.abs` of a complex tensor);
+    "first", input 0's family (`x.expand_as(y)` is x's dtype whatever y's).
     """
 
     takes: tuple[str, ...] = ("float",)
@@ -238,6 +240,8 @@ class Dtypes:
         if chosen is not None:
             return "int" if chosen == "long" else chosen
         same = max(families, key=DTYPES.index) if families else "float"
+        if self.gives == "first":
+            return families[0] if families else "float"
         if self.gives == "same":
             return same
         if self.gives == "floating":

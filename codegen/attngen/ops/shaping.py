@@ -53,9 +53,9 @@ def _expand_as(ctx: ShapeCtx, ins, a):
     return tuple(other)
 
 
-# dtype: the result is input 0's family; the rule gives the wider of the two, which is exact
-# when input 1 is not wider (Dtypes has no "input 0's family")
-register(Op("expand_as", "reshape", (), _expand_as, arity=(2, 2), dtype=ANY_DTYPE,
+# dtype: input 0's (input 1 gives only the shape)
+register(Op("expand_as", "reshape", (), _expand_as, arity=(2, 2),
+            dtype=Dtypes(("any",), gives="first"),
             layout=STRIDED,
             call="{{ ins[0] }}.expand_as({{ ins[1] }})",
             rule="input 0 broadcast to the shape of input 1 (dims equal or 1)",
