@@ -15,16 +15,23 @@ DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
 ALL_RULE = DIM_RULE + "; no dim: every dim"
 
 
+def reduced_axes(ctx: ShapeCtx, x, dim) -> list[int]:
+    """The axes `dim` (an index, a tuple of them, or None: every dim) reduces of `x`."""
+    if dim is None:
+        return list(range(len(x)))
+    axes = [ctx.axis(d, len(x)) for d in (dim if isinstance(dim, tuple) else (dim,))]
+    if len(set(axes)) != len(axes):  # torch refuses `x.sum((-2, 2))` on 4 dims at run time
+        ctx.fail(f"'dim' {dim} names a dim more than once (input of rank {len(x)})",
+                 BAD_ARGUMENTS)
+    return axes
+
+
 def reduce_shape(ctx: ShapeCtx, ins, a):
     """The shape rule of every reduction, here and in tensor.py (mean, sum, max, min)."""
-    x, dims = ins[0], a["dim"]
-    if dims is None:  # every dim
+    x = ins[0]
+    if a["dim"] is None:  # every dim
         return (1,) * len(x) if a["keepdim"] else ()
-    dims = dims if isinstance(dims, tuple) else (dims,)
-    axes = [ctx.axis(d, len(x)) for d in dims]
-    if len(set(axes)) != len(axes):  # torch refuses `x.sum((-2, 2))` on 4 dims at run time
-        ctx.fail(f"'dim' {a['dim']} names a dim more than once (input of rank {len(x)})",
-                 BAD_ARGUMENTS)
+    axes = reduced_axes(ctx, x, a["dim"])
     if a["keepdim"]:
         return tuple(1 if i in axes else s for i, s in enumerate(x))
     return tuple(s for i, s in enumerate(x) if i not in axes)
@@ -46,10 +53,8 @@ def _spread(name: str):
         if isinstance(correction, (int, float)) and correction > 0:  # not a param's symbol
             # N - correction <= 0 gives NaN (torch warns, nothing raises): over more than
             # `correction` elements only
-            x, dims = ins[0], a["dim"]
-            dims = range(len(x)) if dims is None else dims if isinstance(dims, tuple) \
-                else (dims,)
-            count = prod(x[ctx.axis(d, len(x))] for d in dims)
+            x = ins[0]
+            count = prod(x[i] for i in reduced_axes(ctx, x, a["dim"]))
             least = floor(correction) + 1
             if (n := number(count)) is not None and n < least:
                 ctx.fail(f"{name} over {n} element(s) with correction {correction:g} is NaN "
