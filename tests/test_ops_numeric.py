@@ -454,10 +454,10 @@ def yaml_args(text: str) -> dict:
 
 
 @pytest.mark.parametrize("node, message", [
-    ("{op: InstanceNorm2d, args: [c], in: x}", "the count of InstanceNorm2d's statistics over "
-     "dim(s) 2, 3 is 1 at the default sizes (must be at least 2)"),
-    ("{op: std, in: x, dim: [2, 3]}", "the count of elements of std with correction 1 (NaN "
-     "unless over more than 1 element(s)) is 1 at the default sizes (must be at least 2)"),
+    ("{op: InstanceNorm2d, args: [c], in: x}", "InstanceNorm2d (statistics over dim(s) 2, 3) "
+     "needs h*w >= 2, which the defaults break"),
+    ("{op: std, in: x, dim: [2, 3]}", "std with correction 1 (NaN unless over more than 1 "
+     "element(s)) needs h*w >= 2, which the defaults break"),
 ])
 def test_a_count_the_defaults_break_is_no_line_to_add(tmp_path, capsys, node, message):
     """h = w = 1 by default: `requires: [h*w >= 2]` would not hold for the defaults, so the
@@ -468,3 +468,4 @@ def test_a_count_the_defaults_break_is_no_line_to_add(tmp_path, capsys, node, me
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"error[E402]: node 'y': {message}" in err and "state it" not in err, err
+    assert "note: defaults: h=1, w=1\n  note: change the defaults so that h*w >= 2 holds" in err

@@ -115,6 +115,29 @@ def test_a_bound_over_a_param_names_it(tmp_path, capsys):
     assert facts == ["k <= 7"] and "falls below 1 where k > 7" in errors[0][2]
 
 
+@pytest.mark.parametrize("graph, inputs, bad, error, fact, good", [
+    ("  y: {op: AvgPool2d, args: [k], in: x}\n", "  x: [B, c, 4, 4]\n", 6,
+     "the pooled output's dim 2, 1 + ((4 - k) // k), is 0 at the defaults (must be at least "
+     "1)", "k <= 4", 3),
+    ("  y: {op: pad, in: x, pad: [0, 0, 0, 2 - k]}\n", "  x: [B, c, 4, 4]\n", 6,
+     "pad's output dim 2, 6 - k, is 0 at the defaults (must be at least 1)", "k <= 5", 3),
+    ("  y: {op: arange, end: 2 * k, start: 6, in: x}\n", X4, 2,
+     "arange's length, -6 + 2*k, is -2 at the defaults (must be at least 1)", "k >= 4", 5),
+])
+def test_a_bound_the_defaults_break_names_them_not_a_line(tmp_path, capsys, graph, inputs,
+                                                          bad, error, fact, good):
+    """A bound over params alone that fails at their defaults: `requires: [k <= 4]` would be
+    E405 when pasted, so the error is the defaults (E402). Changed as its note says, the
+    bound is a line to state (E404), and pasted, it checks."""
+    path = write(tmp_path, "s.yaml", spec(graph, inputs, [], f"  k: {bad}\n"))
+    code, err = run(capsys, "check", path)
+    assert code == 1 and f"error[E402]: node 'y': {error}\n" in err, err
+    assert f"note: defaults: k={bad}\n  note: change the defaults so that {fact} holds" in err
+    assert "state it" not in err
+    facts, errors = asked(tmp_path, capsys, graph, inputs, params=f"  k: {good}\n")
+    assert facts == [fact] and errors[0][1] == "E404", errors
+
+
 def test_a_configuration_states_its_bound_with_its_guard(tmp_path, capsys):
     graph = "  y: {op: Conv2d, args: [c, c, kernel_size], in: x}\n"
     facts, errors = asked(tmp_path, capsys, graph, X4,

@@ -15,8 +15,7 @@ def over_more_than_one(ctx: ShapeCtx, count, norm: str, over: str, *, always: bo
     if (n := number(count)) is not None and n < 2:
         ctx.fail(f"{norm}'s statistics over {over} are over {n} value(s): torch needs more "
                  f"than 1{'' if always else ' in training'}")
-    if n is None and always:  # at the defaults first: a bound they break is no line to add
-        ctx.in_bounds(count, 2, None, f"the count of {norm}'s statistics over {over}")
+    if n is None and always:
         ctx.at_least(count, 2, f"{norm} (statistics over {over})")
 
 

@@ -61,7 +61,6 @@ def _spread(name: str):
                          f"(it divides by N - correction = {n - correction:g})")
             what = f"{name} with correction {correction:g} (NaN unless over more than " \
                    f"{least - 1} element(s))"
-            ctx.in_bounds(count, least, None, f"the count of elements of {what}")  # defaults
             ctx.at_least(count, least, what)
         return out
     return rule
