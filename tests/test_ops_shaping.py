@@ -121,6 +121,32 @@ def test_split_by_a_floor_division_of_its_dim(tmp_path):
     assert torch.equal(run(tmp_path, text, x), torch.split(x, 3, dim=1)[3])
 
 
+@pytest.mark.parametrize("name", ["S", "X"])
+@pytest.mark.parametrize("node", ["{op: select, in: x, dim: 1, index: 3}",
+                                  "{op: slice, in: x, dim: 1, start: 3, stop: 4}"])
+def test_an_index_past_small_sizes_is_found_whatever_the_samples(tmp_path, capsys, name, node):
+    """The samples are drawn by the spec's name: for these two names none has C < 4, and
+    the small sizes tried after them find C = 1 all the same (both passed unchecked)."""
+    (tmp_path / "t.yaml").write_text(spec_text(X4, f"  y: {node}\n").replace("T", name, 1))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E404]" in err and "requires: [C >= 4]" in err, err
+
+
+@pytest.mark.parametrize("params, inputs, message", [
+    ("", "  x: [B, 2, H, W]\n", "error[E403]: node 'y': index 3 is out of range for dim 1 of "
+     "size 2\n"),
+    ("params: {c: 2}\n", "  x: [B, c, H, W]\n", "error[E402]: node 'y': index 3 of dim 1 "
+     "needs c >= 4, which the defaults break\n"),
+])
+def test_a_select_the_sizes_rule_out_is_an_error(tmp_path, capsys, params, inputs, message):
+    (tmp_path / "t.yaml").write_text(spec_text(inputs, "  y: {op: select, in: x, dim: 1, "
+                                               "index: 3}\n", params=params))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "state it" not in err, err
+
+
 @pytest.mark.parametrize("node, need, index", [
     ("{op: select, in: x, dim: 1, index: 3}", "C >= 4", 3),
     ("{op: slice, in: x, dim: 1, start: 2, stop: 3}", "C >= 3", 2),
@@ -319,7 +345,7 @@ def test_einsum_errors_are_located(tmp_path, capsys, equation, message):
     ("{op: pad, in: x, pad: [7, 7, 0, 0], mode: reflect}", "reflect padding"),
     ("{op: pad, in: x, pad: [1, 1], mode: replicate}", "2 or 3 dims of a 4-D input, here 1"),
     ("{op: pad, in: x, pad: [1, 1], mode: wrap}", "one of 'constant'"),
-    ("{op: select, in: x, dim: 1, index: 9}", "slice keeps"),
+    ("{op: select, in: x, dim: 1, index: 9}", "index 9 of dim 1 needs C >= 10"),
     ("{op: roll, in: x, shifts: [1, 2], dims: 1}", "2 shifts for 1 dims"),
     ("{op: chunk, in: x, chunks: k}", "'chunks' must be a number"),
     ("{op: shift, in: x, shifts: k, dim: 1}", "'shifts' must be a number"),

@@ -338,8 +338,10 @@ class ProverCtx:
         return simplify(length) if not isinstance(length, int) else length
 
     def _non_empty(self, length: Dim, size: Dim, lo: Dim, hi: Dim) -> None:
-        ok, sample = self.prover.at_least(length, 1)
-        if ok or sample is None:
+        gap = algebra.sympify(length) - 1  # at small sizes too: x[:, 3] on C = 1, 2 or 3
+        sample = next((s for s in self._bound_samples(gap)
+                       if (v := self.prover.value(gap, s or None)) is not None and v < 0), None)
+        if sample is None:
             return
         names = sorted(str(s) for s in algebra.sympify(length).free_symbols)
         notes = [f"counterexample: {sample_text(names, sample)}: {fmt_dim(length)} = "

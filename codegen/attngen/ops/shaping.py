@@ -180,8 +180,13 @@ register(Op("shift", "reshape", (Arg("shifts", "int"), Arg("dim", "dim")), _shif
 def _select(ctx: ShapeCtx, ins, a):
     x, index = ins[0], a["index"]
     d = ctx.axis(a["dim"], len(x))
-    # the index lies in -size..size-1: the one-element slice at it is not empty
-    ctx.slice_length(x[d], index, None if ctx.is_minus_one(index) else index + 1)
+    i = number(index)
+    if i is None:  # a param's index: the one-element slice at it is not empty
+        ctx.slice_length(x[d], index, None if ctx.is_minus_one(index) else index + 1)
+    elif (n := number(x[d])) is not None and not -n <= i < n:
+        ctx.fail(f"index {i} is out of range for dim {d} of size {n}")
+    else:  # -size <= index < size for every size
+        ctx.at_least(x[d], -i if i < 0 else i + 1, f"index {i} of dim {d}")
     return x[:d] + x[d + 1:]
 
 
