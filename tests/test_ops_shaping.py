@@ -133,6 +133,38 @@ def test_an_index_past_small_sizes_is_found_whatever_the_samples(tmp_path, capsy
     assert "error[E404]" in err and "requires: [C >= 4]" in err, err
 
 
+@pytest.mark.parametrize("graph", [
+    "  y: {op: slice, in: x, dim: 1, stop: 4, shape: [B, 4, H, W]}\n",
+    "  s: {op: slice, in: x, dim: 1, stop: 4}\n  y: {op: Conv2d, args: [4, 4, 1], in: s}\n",
+])
+def test_a_slice_taken_for_its_full_length_asks_for_the_dim(tmp_path, capsys, graph):
+    """x[:, :4] keeps min(4, C): as 4 channels (an annotation, a conv of 4), the spec relies
+    on C >= 4, which its name's random samples never broke (it passed, and the module failed
+    for C < 4). The small sizes break it, the hint states it, and pasted, the spec checks
+    and the forward refuses C = 3."""
+    text = spec_text(X4, graph).replace("name: T", "name: S")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E404]" in err and "this holds only when C >= 4: if the module relies on it, " \
+        "state it with requires: [C >= 4]" in err, err
+    text = text.replace("inputs:", "requires: [C >= 4]\ninputs:")
+    assert run(tmp_path, text, torch.randn(2, 6, 3, 3)).shape == (2, 4, 3, 3)
+    with pytest.raises(ValueError, match="C >= 4"):
+        run(tmp_path, text, torch.randn(2, 3, 3, 3))
+
+
+def test_a_bound_the_defaults_break_is_no_hint(tmp_path, capsys):
+    """min(4, c) as 4 with c = 2 by default: `requires: [c >= 4]` would fail at the defaults
+    (E405), so the error is the mismatch, with no line to paste."""
+    text = spec_text("  x: [B, c, H, W]\n", "  y: {op: slice, in: x, dim: 1, stop: 4, "
+                     "shape: [B, 4, H, W]}\n", params="params: {c: 2}\n")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E400]" in err and "requires" not in err, err
+
+
 @pytest.mark.parametrize("params, inputs, message", [
     ("", "  x: [B, 2, H, W]\n", "error[E403]: node 'y': index 3 is out of range for dim 1 of "
      "size 2\n"),

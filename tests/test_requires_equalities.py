@@ -103,7 +103,11 @@ def test_the_fact_is_a_substitution_not_a_sample(tmp_path):
     assert rewrites == {nq: h * w}
     assert Prover(rewrites, []).equal(nq, h * w) == (True, None)  # no samples to test on
     samples = list(valid_samples(spec, env, dims, random.Random(0)))
-    assert len(samples) == 24 and all(s[nq] == s[h] * s[w] for s in samples)
+    # 24 random samples, then each input dim at 1, 2 and 3 with the params' values (nq is
+    # set by the fact, not by the small size)
+    assert len(samples) == 27 and all(s[nq] == s[h] * s[w] for s in samples)
+    b = sympy.Symbol("B", integer=True, positive=True)
+    assert [(s[b], s[nq]) for s in samples[-3:]] == [(1, 35), (2, 35), (3, 35)]
     assert (samples[0][h], samples[0][w], samples[0][nq]) == (7, 5, 35)
 
 
