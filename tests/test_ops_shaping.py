@@ -195,6 +195,27 @@ def test_an_index_past_a_small_input_dim_asks_for_it(tmp_path, capsys, node, nee
     assert torch.equal(run(tmp_path, fixed, x).reshape(2, 3, 3), x[:, index])
 
 
+@pytest.mark.parametrize("node, need, pick", [
+    ("{op: slice, in: x, dim: 1, start: 1}", "C >= 2", lambda x: x[:, 1:]),
+    ("{op: slice, in: x, dim: 1, stop: -2}", "C >= 3", lambda x: x[:, :-2]),
+    ("{op: slice, in: x, dim: 1, start: 1, stop: -1}", "C >= 3", lambda x: x[:, 1:-1]),
+])
+def test_a_slice_that_drops_elements_asks_for_the_dim(tmp_path, capsys, node, need, pick):
+    """x[:, 1:] keeps nothing for C = 1, x[:, :-2] nothing for C <= 2: each asks for its
+    bound with the line to paste (it was E403 with no line), and with it the spec runs and
+    its forward refuses the smaller dim."""
+    text = spec_text(X4, f"  y: {node}\n")
+    (tmp_path / "t.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E404]" in err and f"state it: requires: [{need}]" in err, err
+    fixed = text.replace("inputs:", f"requires: [{need}]\ninputs:")
+    x = torch.randn(2, 4, 3, 3)
+    assert torch.equal(run(tmp_path, fixed, x), pick(x))
+    with pytest.raises(ValueError, match=need):
+        run(tmp_path, fixed, torch.randn(2, int(need[-1]) - 1, 3, 3))
+
+
 @pytest.mark.parametrize("node, pick", [
     ("{op: slice, in: x, dim: 1, start: -3}", lambda x: x[:, -3:]),
     ("{op: select, in: x, dim: 1, index: -3}", lambda x: x[:, -3]),

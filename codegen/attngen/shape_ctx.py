@@ -354,6 +354,8 @@ class ProverCtx:
                          f"[{fmt_dim(size)} >= {fmt_dim(need)}]")
             self.fail(f"slice keeps {fmt_dim(length)} elements: none where {fmt_dim(size)} < "
                       f"{fmt_dim(need)}", UNSTATED_DIVISIBILITY, *notes)
+        if not gap.has(sympy.Min, sympy.Max):  # x[:, 1:] or x[:, :-2]: a bound on the dim
+            self._at_least(length, 1, f"a slice of {fmt_dim(length)} elements", None)
         self.fail(f"slice keeps {fmt_dim(length)} elements, fewer than 1 for some sizes",
                   SHAPE_RULE, *notes)
 
