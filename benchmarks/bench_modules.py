@@ -109,6 +109,7 @@ SIZES = {
     ("psa", "PSA"): ((), {"channel": 256}, IMG),
     ("vip", "WeightedPermuteMLP"): ((512, 8), {}, rand(8, 8, 8, 512)),
     ("emsa", "EMSA"): ((512, 64, 64, 8), {"H": 14, "W": 14, "ratio": 2}, TOKENS),
+    ("muse_attention", "MUSEAttention"): ((512, 64, 64, 8), {}, TOKENS),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
@@ -121,7 +122,7 @@ SIZES = {
 ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("simplified_sdpa", "SimplifiedScaledDotProductAttention"),
              ("danet", "DAModule"), ("danet", "PositionAttentionModule"),
-             ("danet", "ChannelAttentionModule")}
+             ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -360,3 +360,26 @@ def test_shuffle_attention_refuses_the_one_value_group_norm_torch_refuses():
     reference = ShuffleAttention(channel=4, G=1)
     reference.load_state_dict(generated.state_dict())
     torch.testing.assert_close(generated(two), reference(two))
+
+
+def test_muse_weighs_its_branches_by_the_softmax_of_its_parameter_on_every_call():
+    """The original replaces dy_paras by a new Parameter holding its softmax on each call:
+    the first call agrees with the generated module, the second applies softmax twice, and
+    an optimizer made before the first call no longer holds the weights used. The
+    generated module computes softmax(dy_paras) each call and keeps its parameter."""
+    from references.muse import MUSEAttentionRewrapsWeights
+
+    torch.manual_seed(0)
+    original = MUSEAttentionRewrapsWeights(8, 4, 4, 2).eval()
+    with torch.no_grad():
+        original.dy_paras.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    generated = load_generated("muse_attention").MUSEAttention(8, 4, 4, 2).eval()
+    generated.load_state_dict(original.state_dict(), strict=True)
+    kept = generated.dy_paras
+    before = original.dy_paras
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(generated(x, x, x), original(x, x, x))
+        assert original.dy_paras is not before  # re-wrapped: its softmax now
+        assert not torch.allclose(generated(x, x, x), original(x, x, x))
+    assert generated.dy_paras is kept

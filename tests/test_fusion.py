@@ -274,7 +274,7 @@ def test_no_fuse_changes_only_the_fused_modules():
             if plain != art.path.read_text(encoding="utf-8"):
                 changed.add(art.path.stem)
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
-                       "channel_attention_module", "emsa"}
+                       "channel_attention_module", "emsa", "muse_attention"}
 
 
 @pytest.mark.slow
