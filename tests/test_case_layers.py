@@ -49,3 +49,21 @@ def test_a_case_layer_has_the_state_dict_of_a_hand_written_module(tmp_path, proj
     assert generated.load_state_dict(reference.state_dict()) is not None
     x = torch.randn(2, 4, 3, 5)
     assert torch.equal(generated(x), reference(x))
+
+
+@pytest.mark.parametrize("key, value", [("in", "x"), ("args", "[4]"), ("if_given", "x")])
+def test_what_each_case_says_is_refused_on_the_cases_node(tmp_path, capsys, key, value):
+    """`in: x` once for all the cases (a natural first try) is located at the key, with
+    where it goes; in each case (SPEC), the spec checks."""
+    from attngen.cli import main
+
+    moved = SPEC.replace("  out:\n    cases:", f"  out:\n    {key}: {value}\n    cases:")
+    path = tmp_path / "head.yaml"
+    path.write_text(moved)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"head.yaml:8:5: error[E101]: '{key}' of node 'out' belongs in each case: a " \
+        "'cases' node has none of its own\n  note: write it in every case: - {when: ..., " \
+        f"{key}: ...}}\n" in err, err
+    path.write_text(SPEC)
+    assert main(["check", "-q", str(path)]) == 0

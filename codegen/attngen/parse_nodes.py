@@ -14,6 +14,7 @@ from .errors import (
     BAD_VALUE,
     EXPR_NOT_ALLOWED,
     MISSING_KEY,
+    UNKNOWN_KEY,
     UNKNOWN_OP,
     Collector,
     Loc,
@@ -162,6 +163,11 @@ def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
     if in_case:
         raise error(raw.key_locs["cases"], BAD_VALUE, "cases cannot be nested")
     allowed = ("cases", "shape", "doc", "out", "when")
+    for key in raw:  # what a case says (its inputs, its op) said once for all of them
+        if key not in allowed and key in NODE_KEYS:
+            raise error(raw.key_locs[key], UNKNOWN_KEY, f"'{key}' of node '{name}' belongs "
+                        "in each case: a 'cases' node has none of its own",
+                        f"write it in every case: - {{when: ..., {key}: ...}}")
     check_keys(raw, allowed, f"node '{name}' (a 'cases' node)")
     cases = expect(raw["cases"], LList, f"'cases' of node '{name}'", loc, "a list of nodes")
     nodes = []
