@@ -90,3 +90,30 @@ def test_every_subcommand_dispatches():
     actions = cli_args.command_parser()._actions
     sub = next(a for a in actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == list(cli._COMMANDS)
+
+
+def _run_raising(exc: str):
+    """cli.run() in a process of its own whose main() raises `exc`."""
+    code = ("import attngen.cli as cli\n"
+            f"def boom(): raise {exc}\n"
+            "cli.main = boom\ncli.run()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=REPO_ROOT, env=ENV)
+
+
+def test_a_bug_of_attngen_says_so_and_exits_70():
+    """An exception no check anticipated is attngen's bug: its traceback (for the report),
+    then a line saying whose bug it is, and sysexits' EX_SOFTWARE, not 1 (errors in the
+    spec)."""
+    proc = _run_raising("RuntimeError('boom')")
+    assert proc.returncode == 70
+    assert "RuntimeError: boom" in proc.stderr
+    assert proc.stderr.rstrip().endswith(
+        "attngen: internal error: this is a bug in attngen, not in the spec; please report "
+        "it with the spec and the traceback above")
+
+
+def test_ctrl_c_is_a_line_not_a_traceback():
+    proc = _run_raising("KeyboardInterrupt")
+    assert proc.returncode == 130
+    assert proc.stderr == "attngen: interrupted\n"

@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import sys
+import traceback
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # the checker's results import sympy; the CLI starts without 
     from .checker import CheckCache
 
 EXIT_OK, EXIT_ERRORS = 0, 1
+EXIT_BUG, EXIT_INTERRUPTED = 70, 130  # sysexits' EX_SOFTWARE; a shell's code for Ctrl-C
 SERVE_EXTRA = "pip install 'attngen[serve]'"
 
 
@@ -529,6 +531,14 @@ def run() -> NoReturn:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:  # writes are atomic: nothing is left half-written
+        print("attngen: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001  (a bug of attngen's: say so, with what to report)
+        traceback.print_exc()
+        print("attngen: internal error: this is a bug in attngen, not in the spec; please "
+              "report it with the spec and the traceback above", file=sys.stderr)
+        code = EXIT_BUG
     for stream in (sys.stdout, sys.stderr):
         # a reader that left (broken pipe), a closed stream
         with contextlib.suppress(OSError, ValueError):
