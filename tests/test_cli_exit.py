@@ -117,3 +117,14 @@ def test_ctrl_c_is_a_line_not_a_traceback():
     proc = _run_raising("KeyboardInterrupt")
     assert proc.returncode == 130
     assert proc.stderr == "attngen: interrupted\n"
+
+
+def test_ctrl_c_inside_a_command_is_the_same_line(monkeypatch, capsys):
+    import attngen.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._COMMANDS, "ops", interrupted)
+    assert main(["ops"]) == 130
+    assert capsys.readouterr().err == "attngen: interrupted\n"

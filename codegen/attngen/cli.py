@@ -115,12 +115,13 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_ERRORS
     except InternalError as exc:  # its text is made one line, every control escaped
         print(f"attngen: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
+        return EXIT_BUG
     except ops.PluginError as exc:  # a plugin that fails to load, an op name taken twice
         print(f"attngen: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERRORS
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # writes are atomic: nothing is left half-written
+        print("attngen: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except OSError as exc:  # no permission, a file system error
@@ -531,7 +532,7 @@ def run() -> NoReturn:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
-    except KeyboardInterrupt:  # writes are atomic: nothing is left half-written
+    except KeyboardInterrupt:  # before a command runs (its own are caught in _main)
         print("attngen: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001  (a bug of attngen's: say so, with what to report)
