@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .algebra import TooLarge
+from .assume import with_what_follows
 from .configs import Env, check_names, config_text, configurations, param_env
 from .dims import dim_symbol
 from .errors import (
@@ -71,8 +72,9 @@ def check_once(spec: Spec, cache: CheckCache) -> Checked:
     return result
 
 
-def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
-    """Check a spec (and its sub-specs) in every configuration; collect all errors."""
+def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) -> Checked:
+    """Check a spec (and its sub-specs) in every configuration; collect all errors, and with
+    `follow` those an unstated fact hides (assume.py)."""
     cache = _cache if _cache is not None else {}
     check_file_names(spec)  # before anything keys sub-specs by class name
     issues = Collector()
@@ -110,7 +112,12 @@ def check(spec: Spec, _cache: CheckCache | None = None) -> Checked:
             more = f"the same in {len(found) - 1} more configuration(s)"
             first = Diagnostic(first.loc, first.code, first.message, (*first.notes, more))
         issues.add(SpecError([first]))
-    issues.raise_if_any()
+    try:
+        issues.raise_if_any()
+    except SpecError as exc:
+        if not follow:
+            raise
+        raise with_what_follows(spec, exc, lambda s: check(s, cache, follow=False)) from None
     return result
 
 
