@@ -308,6 +308,16 @@ HINTED = {
         outputs: g
         """,
     "e404.yaml": documented_e404(),
+    "patches.yaml": """\
+        name: Patches
+        params:
+          p: {default: 2}
+        inputs:
+          img: [B, C, H, W]
+        graph:
+          patches: {op: view, in: img, to: [B, C, H // p, p, W // p, p]}
+        outputs: patches
+        """,
 }
 # the hints, in the order given: all in one run, those after a node's first error found
 # assuming its line (assume.py)
@@ -320,6 +330,7 @@ EXPECTED = {
     "caller_dims.yaml": ["N % G == 0"],
     "moved.yaml": ["channel % groups == 0", "(2*channel) % (3*groups) == 0"],
     "e404.yaml": ["d_model % h == 0"],
+    "patches.yaml": ["H % p == 0", "W % p == 0"],  # both floors: neither alone holds
 }
 HINT = re.compile(r"^(\S+?):(\d+):\d+: error\[E404\].*?(?:\n  note: .*)*?\n  note: .*"
                   r"requires: \[(.*)\]$", re.M)
@@ -334,7 +345,7 @@ def test_each_e404_hint_pasted_back_builds(tmp_path, capsys, name):
     hints = HINT.findall(err)
     # located in the spec that must state it (the caller for a `use:`), in its own names
     assert {Path(where).name for where, _, _ in hints} == {name}, err
-    pasted = [fact for _, _, fact in hints]
+    pasted = [fact for _, _, listed in hints for fact in listed.split(", ")]
     text = path.read_text()
     lines = "".join(f"  - {fact}\n" for fact in pasted)
     if "requires:\n" in text:

@@ -211,7 +211,29 @@ class Prover:
                 if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
                     stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
-        return ""
+        return self._joint_hint(a, b)
+
+    def _joint_hint(self, a: Any, b: Any) -> str:
+        """The facts of several floors together (H // p and W // p of a patch view: neither
+        alone makes a == b hold), each divisible by its first residue."""
+        facts = list(dict.fromkeys((fact, den) for num, den in _floor_divisions(a, b)
+                                   if (fact := _divisibility_fact(num, den)) is not None))
+        if len(facts) < 2 or len({sym for (sym, _), _ in facts}) < len(facts):
+            return ""
+        rewrite = {sym: den * sympy.Symbol(f"_{sym}_k", integer=True, positive=True) + rest
+                   for (sym, rest), den in facts}
+        samples = []
+        for s in self.samples:
+            dens = [(sym, to_number(den.xreplace(s))) for (sym, _), den in facts]
+            if all(isinstance(d, int) and d > 0 and sym in s for sym, d in dens):
+                samples.append({**s, **{sympy.Symbol(f"_{sym}_k", integer=True, positive=True):
+                                        sympy.Integer(max(1, int(s[sym]) // cast(int, d)))
+                                        for sym, d in dens}})
+        if not Prover({}, samples)._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
+            return ""
+        stmts = [requirement_text(sym, den, rest) for (sym, rest), den in facts]
+        return (f"this holds only when {' and '.join(stmts)}: state them with requires: "
+                f"[{', '.join(stmts)}]")
 
     def equality_hint(self, a: Dim, b: Dim) -> str:
         """If a == b would hold with an input dim equal to the other side, the `requires`
