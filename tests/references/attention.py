@@ -47,15 +47,24 @@ class ScaledDotProductAttention(nn.Module):
         self.h = h
         _init_linears(self)
 
-    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+    def heads(self, queries, keys, values):
+        """q (b, h, nq, d_k), k (b, h, d_k, nk), v (b, h, nk, d_v)."""
         b, nq = queries.shape[:2]
         nk = keys.shape[1]
         q = self.fc_q(queries).view(b, nq, self.h, self.d_k).permute(0, 2, 1, 3)
         k = self.fc_k(keys).view(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)
         v = self.fc_v(values).view(b, nk, self.h, self.d_v).permute(0, 2, 1, 3)
+        return q, k, v
+
+    def joined(self, out):
+        """(b, h, nq, d_v) -> fc_o of the heads side by side, (b, nq, d_model)."""
+        b, _, nq, _ = out.shape
+        return self.fc_o(out.permute(0, 2, 1, 3).reshape(b, nq, self.h * self.d_v))
+
+    def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
+        q, k, v = self.heads(queries, keys, values)
         out = _attend(q, k, v, self.d_k, attention_mask, attention_weights, self.dropout)
-        out = out.permute(0, 2, 1, 3).reshape(b, nq, self.h * self.d_v)
-        return self.fc_o(out)
+        return self.joined(out)
 
 
 class SimplifiedScaledDotProductAttention(nn.Module):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from references.attention import ScaledDotProductAttention, _attend
+from .attention import ScaledDotProductAttention, _attend
 
 
 class DepthPointwiseConv1d(nn.Module):
@@ -36,13 +36,10 @@ class MUSEAttention(ScaledDotProductAttention):
         return torch.softmax(self.dy_paras, -1)
 
     def forward(self, queries, keys, values, attention_mask=None, attention_weights=None):
-        b, nq = queries.shape[:2]
-        nk = keys.shape[1]
-        q = self.fc_q(queries).view(b, nq, self.h, self.d_k).permute(0, 2, 1, 3)
-        k = self.fc_k(keys).view(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)
-        v = self.fc_v(values).view(b, nk, self.h, self.d_v).permute(0, 2, 1, 3)
-        att = _attend(q, k, v, self.d_k, attention_mask, attention_weights, self.dropout)
-        out = self.fc_o(att.permute(0, 2, 1, 3).reshape(b, nq, self.h * self.d_v))
+        q, k, v = self.heads(queries, keys, values)
+        out = self.joined(_attend(q, k, v, self.d_k, attention_mask, attention_weights,
+                                  self.dropout))
+        b, nk = keys.shape[:2]
         v2 = v.permute(0, 1, 3, 2).reshape(b, self.h * self.d_v, nk)  # (b, h*d_v, nk)
         w = self.branch_weights()
         convs = w[0] * self.conv1(v2) + w[1] * self.conv3(v2) + w[2] * self.conv5(v2)
