@@ -20,8 +20,9 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "shuffle_attention", "criss_cross"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
-# attention map (broadcast to the input's shape with expand), not gated features
-PARTS = ["bam_channel_attention", "bam_spatial_attention"]
+# attention map (broadcast to the input's shape with expand), not gated features; MUSE's
+# conv branch maps sequences ([B, C, L]) to out_ch channels, here the input's
+PARTS = ["bam_channel_attention", "bam_spatial_attention", "depth_pointwise_conv1d"]
 # each block's output channels, where timm puts the attention layer
 CHANNELS = {"resnet18": [64, 64, 128, 128, 256, 256, 512, 512],
             "resnet26": [256, 256, 512, 512, 1024, 1024, 2048, 2048]}
