@@ -50,3 +50,38 @@ def test_message(tmp_path, case):
     for text in absent:
         assert text not in res.err, res.err
     assert "Traceback" not in res.err
+
+
+# specs whose messages pick among several terms: two floors, two mins, a chain of hints
+SEEDED = {
+    "patches.yaml": "name: P\nparams:\n  p: {default: 2}\ninputs:\n  img: [B, C, H, W]\n"
+                    "graph:\n  y: {op: view, in: img, to: [B, C, H // p, p, W // p, p]}\n"
+                    "outputs: y\n",
+    "mins.yaml": "name: N\ninputs:\n  x: [B, C, H, W]\ngraph:\n"
+                 "  s: {op: slice, in: x, dim: 1, stop: 4}\n"
+                 "  t: {op: slice, in: s, dim: 2, stop: 3}\n"
+                 "  y: {op: add, in: [s, t], shape: [B, 4, 3, W]}\noutputs: y\n",
+    "chain.yaml": "name: Q\nparams:\n  h: {default: 4}\n  g: {default: 2}\ninputs:\n"
+                  "  x: [B, N, D]\ngraph:\n  a: {op: view, in: x, to: [B, N, h, D // h]}\n"
+                  "  y: {op: view, in: a, to: [B, N // g, g, h, D // h]}\noutputs: y\n",
+}
+
+
+def test_messages_do_not_depend_on_the_hash_seed(tmp_path):
+    """Sets of sympy terms iterate in an order the process's hash seed decides; a message
+    that picks among them (which floor to hint first) must not (it did: the patch view's
+    two facts came in either order)."""
+    import os
+    import subprocess
+    import sys
+
+    for name, text in SEEDED.items():
+        (tmp_path / name).write_text(text)
+    outputs = set()
+    for seed in ("0", "1", "2", "3"):
+        proc = subprocess.run([sys.executable, "-m", "attngen.cli", "check", *SEEDED],
+                              capture_output=True, text=True, cwd=tmp_path, check=False,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 1 and "requires: [" in proc.stderr, proc.stderr
+        outputs.add(proc.stderr)
+    assert len(outputs) == 1, outputs

@@ -251,7 +251,7 @@ class Prover:
         diff = algebra.sympify(a) - algebra.sympify(b)
         if self.scope is None or not diff.has(sympy.Min, sympy.Max):
             return ""
-        for m in diff.atoms(sympy.Min, sympy.Max):
+        for m in sorted(diff.atoms(sympy.Min, sympy.Max), key=str):
             for keep, other in (m.args, m.args[::-1]) if len(m.args) == 2 else ():
                 if simplify(diff.xreplace({m: keep})) != 0:
                     continue
@@ -317,10 +317,11 @@ def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
 
 
 def _floor_divisions(*exprs: Dim) -> list[tuple[Dim, Dim]]:
-    """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms."""
+    """(numerator, denominator) pairs of floor(n / d) and Mod(n, d) terms, in the order of
+    their text (a set's order changes with the process's hash seed, and hints with it)."""
     found = []
     for e in exprs:
-        for term in algebra.sympify(e).atoms(sympy.floor, sympy.Mod):
+        for term in sorted(algebra.sympify(e).atoms(sympy.floor, sympy.Mod), key=str):
             if isinstance(term, sympy.Mod):
                 found.append(term.args)
             else:
