@@ -204,11 +204,11 @@ class MUSEAttention(nn.Module):
         del fc_v, v_heads, v, v_t, v2
         mix = torch.softmax(self.dy_paras, dim=0)
         # (3,) -> ()
-        w1 = mix.select(0, 0)
+        w1 = mix[0]
         # (3,) -> ()
-        w3 = mix.select(0, 1)
+        w3 = mix[1]
         # (3,) -> ()
-        w5 = mix.select(0, 2)
+        w5 = mix[2]
         # (), (B, d_model, nk) -> (B, d_model, nk)
         scaled1 = w1 * conv1
         del conv1

@@ -119,11 +119,11 @@ class WeightedPermuteMLP(nn.Module):
         weights = torch.softmax(logits, dim=0)
         del reweighting, logits
         # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
-        weight_c = weights.select(0, 0)
+        weight_c = weights[0]
         # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
-        weight_w = weights.select(0, 1)
+        weight_w = weights[1]
         # (3, B, 1, 1, dim) -> (B, 1, 1, dim)
-        weight_h = weights.select(0, 2)
+        weight_h = weights[2]
         # (B, H, W, dim), (B, 1, 1, dim) -> (B, H, W, dim)
         weighted_c = mlp_c * weight_c
         del mlp_c

@@ -190,8 +190,18 @@ def _select(ctx: ShapeCtx, ins, a):
     return x[:d] + x[d + 1:]
 
 
+def _select_call(site: CallSite) -> str:
+    """`x[:, i]` (`x[..., i]` counting from the end) for a literal dim, as one indexes by
+    hand; `x.select(dim, i)` for a dim given by a param."""
+    x, dim, index = site.ins[0], site.values.get("dim"), site.args["index"]
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        return f"{x}.select({site.args['dim']}, {index})"
+    at = [":"] * dim + [index] if dim >= 0 else ["...", index] + [":"] * (-dim - 1)
+    return f"{x}[{', '.join(at)}]"
+
+
 register(Op("select", "reshape", (Arg("dim", "dim"), Arg("index", "int")), _select,
-            dtype=ANY_DTYPE, layout=STRIDED, call="{{ x }}.select({{ dim }}, {{ index }})",
+            dtype=ANY_DTYPE, layout=STRIDED, emit=_select_call,
             rule="drops dim `dim`, keeping element `index` (-size <= index < size)",
             summary="index a dim by an integer (removes it)", key_args=("dim", "index")))
 
