@@ -79,3 +79,29 @@ def test_the_rounds_are_bounded(tmp_path, capsys):
     assert [n for _, _, n in HEAD.findall(err)] == ["v1", "v2", "v3", "v4"], err
     assert "requires: [A % g == 0]" in err and "requires: [E % g == 0]" in err
     assert "found assuming requires: [A % g == 0, C % g == 0, D % g == 0], as asked" in err
+
+
+GROUPED = """\
+name: Grouped
+params:
+  c: {default: C0}
+  g: {default: 4}
+inputs:
+  x: [B, c, L]
+graph:
+  y: {op: view, in: x, to: [B, g, c // g, L]}
+  z: {op: reshape, in: y, to: [B, c, L], shape: [B, c, L, 1]}
+outputs: z
+"""
+
+
+def test_a_line_the_defaults_break_is_no_hint_and_nothing_is_assumed(tmp_path, capsys):
+    """c % g == 0 over params alone: with c = 8 by default it is the line to paste, and the
+    wrong annotation after it is found assuming it; with c = 6 the defaults break it
+    (pasted, E405), so the error is the view at the defaults, with no line."""
+    code, err = run(capsys, "check", write(tmp_path, "g.yaml", GROUPED.replace("C0", "8")))
+    assert code == 1 and HEAD.findall(err) == [("8", "E404", "y"), ("9", "E400", "z")], err
+    assert "requires: [c % g == 0]" in err and "found assuming requires: [c % g == 0]" in err
+    code, err = run(capsys, "check", write(tmp_path, "g.yaml", GROUPED.replace("C0", "6")))
+    assert code == 1 and HEAD.findall(err) == [("8", "E403", "y")], err
+    assert "counterexample: B=7, L=5, c=6, g=4" in err and "requires" not in err

@@ -43,7 +43,7 @@ def with_what_follows(spec: Spec, exc: SpecError, check: Callable[[Spec], object
             "asked above"
         for d in found:
             key = (d.loc, d.code, d.message)
-            if key in seen or d.code == REQUIREMENT_FAILS:  # not of an assumed line
+            if key in seen or _of_assumed(d, assumed):
                 continue
             seen.add(key)
             reported.append(Diagnostic(d.loc, d.code, d.message, (*d.notes, note),
@@ -51,6 +51,14 @@ def with_what_follows(spec: Spec, exc: SpecError, check: Callable[[Spec], object
     if len(reported) == len(exc.diagnostics):
         return exc
     return SpecError(sorted(reported, key=lambda d: d.loc))
+
+
+def _of_assumed(d: Diagnostic, assumed: list[Expr]) -> bool:
+    """An error about an assumed line itself (it fails at the defaults, or no input sizes
+    satisfy it), not about the spec: a sub-spec's requirement that fails at a node the
+    first check never reached (E405 too) is the spec's."""
+    return d.code == REQUIREMENT_FAILS and (
+        any(f"'{f.text}'" in d.message for f in assumed) or "no input sizes" in d.message)
 
 
 def _lines(diagnostics: list[Diagnostic], stated: set[str]) -> list[Expr]:

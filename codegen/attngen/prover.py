@@ -208,17 +208,28 @@ class Prover:
                     if isinstance(den_v, int) and den_v > 0 and sym in s:
                         samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
                 fixed = Prover({}, samples)
-                if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
+                if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0] \
+                        and not self._defaults_break(sym, den, rest):
                     stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return self._joint_hint(a, b)
+
+    def _defaults_break(self, sym: Any, den: Any, rest: Any) -> bool:
+        """sym % den == rest over params alone, false at their defaults: pasted, it would
+        be E405, so it is no hint (the counterexample shows the defaults)."""
+        if self.scope is None or {name_of(s) for s in (sym, *den.free_symbols)} & \
+                self.scope.dims:
+            return False
+        n, d = to_number(sym.xreplace(self.default())), to_number(den.xreplace(self.default()))
+        return isinstance(n, int) and isinstance(d, int) and d > 0 and n % d != int(rest)
 
     def _joint_hint(self, a: Any, b: Any) -> str:
         """The facts of several floors together (H // p and W // p of a patch view: neither
         alone makes a == b hold), each divisible by its first residue."""
         facts = list(dict.fromkeys((fact, den) for num, den in _floor_divisions(a, b)
                                    if (fact := _divisibility_fact(num, den)) is not None))
-        if len(facts) < 2 or len({sym for (sym, _), _ in facts}) < len(facts):
+        if len(facts) < 2 or len({sym for (sym, _), _ in facts}) < len(facts) \
+                or any(self._defaults_break(sym, den, rest) for (sym, rest), den in facts):
             return ""
         rewrite = {sym: den * sympy.Symbol(f"_{sym}_k", integer=True, positive=True) + rest
                    for (sym, rest), den in facts}
