@@ -200,49 +200,53 @@ class Prover:
             residues = [first] + ([sympy.Integer(r) for r in range(int(den)) if r != first]
                                   if den.is_Integer and 1 < den <= 16 else [])
             for rest in residues:
-                k = sympy.Symbol(f"_{sym}_k", integer=True, positive=True)
-                rewrite = {sym: den * k + rest}
-                samples = []
-                for s in self.samples:
-                    den_v = to_number(den.xreplace(s))
-                    if isinstance(den_v, int) and den_v > 0 and sym in s:
-                        samples.append({**s, k: sympy.Integer(max(1, int(s[sym]) // den_v))})
-                fixed = Prover({}, samples)
-                if fixed._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0] \
-                        and not self._defaults_break(sym, den, rest):
+                if self._holds_with(a, b, [(sym, den, rest)]) \
+                        and not self._division_breaks_defaults(sym, den, rest):
                     stmt = requirement_text(sym, den, rest)
                     return (f"this holds only when {stmt}: state it with requires: [{stmt}]")
         return self._joint_hint(a, b)
 
-    def _defaults_break(self, sym: Any, den: Any, rest: Any) -> bool:
-        """sym % den == rest over params alone, false at their defaults: pasted, it would
-        be E405, so it is no hint (the counterexample shows the defaults)."""
-        if self.scope is None or {name_of(s) for s in (sym, *den.free_symbols)} & \
-                self.scope.dims:
-            return False
+    def _holds_with(self, a: Any, b: Any, facts: list[tuple[Any, Any, Any]]) -> bool:
+        """Whether a == b holds on the samples with each fact sym % den == rest of `facts`
+        true: sym written den * k + rest, k the sample's sym // den (at least 1)."""
+        ks = [sympy.Symbol(f"_{sym}_k", integer=True, positive=True) for sym, _, _ in facts]
+        rewrite = {sym: den * k + rest for (sym, den, rest), k in zip(facts, ks, strict=True)}
+        samples = []
+        for s in self.samples:
+            dens = [to_number(den.xreplace(s)) for _, den, _ in facts]
+            if all(isinstance(d, int) and d > 0 and sym in s
+                   for (sym, _, _), d in zip(facts, dens, strict=True)):
+                samples.append({**s, **{k: sympy.Integer(max(1, int(s[sym]) // cast(int, d)))
+                                        for (sym, _, _), k, d in zip(facts, ks, dens,
+                                                                     strict=True)}})
+        return Prover({}, samples)._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]
+
+    def defaults_break(self, names: set[str], holds: bool | None) -> bool:
+        """A fact over params alone (no input dim) that does not hold at their defaults
+        (`holds` there; None: it has no value there): pasted, it would be E405, so it is
+        no `requires` line to suggest."""
+        return self.scope is not None and not names & self.scope.dims and holds is False
+
+    def _division_breaks_defaults(self, sym: Any, den: Any, rest: Any) -> bool:
+        """defaults_break of sym % den == rest (the counterexample shows the defaults)."""
         n, d = to_number(sym.xreplace(self.default())), to_number(den.xreplace(self.default()))
-        return isinstance(n, int) and isinstance(d, int) and d > 0 and n % d != int(rest)
+        holds = n % d == int(rest) if isinstance(n, int) and isinstance(d, int) and d > 0 \
+            else None
+        return self.defaults_break({name_of(s) for s in (sym, *den.free_symbols)}, holds)
 
     def _joint_hint(self, a: Any, b: Any) -> str:
         """The facts of several floors together (H // p and W // p of a patch view: neither
         alone makes a == b hold), each divisible by its first residue."""
-        facts = list(dict.fromkeys((fact, den) for num, den in _floor_divisions(a, b)
-                                   if (fact := _divisibility_fact(num, den)) is not None))
-        if len(facts) < 2 or len({sym for (sym, _), _ in facts}) < len(facts) \
-                or any(self._defaults_break(sym, den, rest) for (sym, rest), den in facts):
+        facts: list[tuple[Any, Any, Any]] = []  # (sym, den, rest): sym % den == rest
+        for num, den in _floor_divisions(a, b):
+            fact = _divisibility_fact(num, den)
+            if fact is not None and (fact[0], den, fact[1]) not in facts:
+                facts.append((fact[0], den, fact[1]))
+        if len(facts) < 2 or len({sym for sym, _, _ in facts}) < len(facts) \
+                or any(self._division_breaks_defaults(*fact) for fact in facts) \
+                or not self._holds_with(a, b, facts):
             return ""
-        rewrite = {sym: den * sympy.Symbol(f"_{sym}_k", integer=True, positive=True) + rest
-                   for (sym, rest), den in facts}
-        samples = []
-        for s in self.samples:
-            dens = [(sym, to_number(den.xreplace(s))) for (sym, _), den in facts]
-            if all(isinstance(d, int) and d > 0 and sym in s for sym, d in dens):
-                samples.append({**s, **{sympy.Symbol(f"_{sym}_k", integer=True, positive=True):
-                                        sympy.Integer(max(1, int(s[sym]) // cast(int, d)))
-                                        for sym, d in dens}})
-        if not Prover({}, samples)._equal(a.xreplace(rewrite), b.xreplace(rewrite))[0]:
-            return ""
-        stmts = [requirement_text(sym, den, rest) for (sym, rest), den in facts]
+        stmts = [requirement_text(*fact) for fact in facts]
         return (f"this holds only when {' and '.join(stmts)}: state them with requires: "
                 f"[{', '.join(stmts)}]")
 
@@ -269,8 +273,8 @@ class Prover:
                 big, small = (other, keep) if isinstance(m, sympy.Min) else (keep, other)
                 names = {name_of(s) for s in (big - small).free_symbols}
                 at_default = self.value(big - small)
-                if not names or not names <= self.scope.names or not names & self.scope.dims \
-                        and at_default is not None and at_default < 0:
+                if not names or not names <= self.scope.names or self.defaults_break(
+                        names, None if at_default is None else at_default >= 0):
                     continue
                 stmt = f"{fmt_dim(big)} >= {fmt_dim(small)}"
                 line = f"{self.scope.guard} or {stmt}" if self.scope.guard else stmt
@@ -475,8 +479,12 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
                                      rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7])])
                 values[name] = choice if sym.is_positive is False or choice > 0 else 1
         for i, d in enumerate(dim_names):
-            values[d] = size if size is not None else pool[i % len(pool)] + 2 * (
-                i // len(pool)) if attempts == 1 else rng.randint(1, 48)
+            if size is not None:
+                values[d] = size
+            elif attempts == 1:
+                values[d] = pool[i % len(pool)] + 2 * (i // len(pool))
+            else:
+                values[d] = rng.randint(1, 48)
         for rewrite in facts:  # make divisibility facts hold by construction
             for name, expr, free, k in rewrite:
                 sub = {s: sympy.Integer(values[n]) for s, n in free if n in values}

@@ -157,10 +157,7 @@ class ProverCtx:
         gap = algebra.sympify(d) - algebra.sympify(low)
         if bounds.least_is_nonnegative(gap) or self._proven(gap):
             return
-        for sample in self._bound_samples(gap):
-            value = self.prover.value(gap, sample or None)
-            if value is None or value >= 0:
-                continue
+        for sample in self._breaking(gap):
             stmt = bounds.at_least_text(d, low, gap)
             names = sorted(str(s) for s in gap.free_symbols)
             scope = self.prover.scope
@@ -177,18 +174,18 @@ class ProverCtx:
                 fails = below if names else \
                     f"{what} is {self.prover.value(size)} (must be at least 1)"
             if names and scope is not None and set(names) <= scope.names:
-                if not scope.dims & set(names):  # params only: judged at their defaults,
-                    self._at_defaults(gap, stmt, what, size, names)  # so no line to add
+                at_default = self.prover.value(gap)
+                if self.prover.defaults_break(set(names), None if at_default is None
+                                              else at_default >= 0):
+                    self._at_defaults(stmt, what, size, names)  # no line to add
                 fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
                 notes.append(f"if the module relies on it, state it: requires: [{fact}]")
                 raise ShapeFail(unstated, UNSTATED_DIVISIBILITY, tuple(notes), facts=(fact,))
             self.fail(fails, SHAPE_RULE, *notes)
 
-    def _at_defaults(self, gap: Any, stmt: str, what: str, size: Dim | None,
-                     names: list[str]) -> None:
-        """E402 where the defaults break the bound: `requires: [stmt]` would not hold."""
-        if (value := self.prover.value(gap)) is None or value >= 0:
-            return
+    def _at_defaults(self, stmt: str, what: str, size: Dim | None, names: list[str]
+                     ) -> NoReturn:
+        """E402: the defaults break the bound, so `requires: [stmt]` would not hold."""
         at = f"defaults: {sample_text(names, self.prover.default())}"
         fails = f"{what} needs {stmt}, which the defaults break" if size is None else \
             f"{what}, {fmt_dim(size)}, is {self.prover.value(size)} at the defaults (must " \
@@ -204,6 +201,13 @@ class ProverCtx:
             return False
         residues = bounds.residues(self.requires or [], gap.free_symbols)
         return bounds.proven(gap, tuple(residues.items()))
+
+    def _breaking(self, gap: Any) -> Iterator[dict[Any, Any]]:
+        """The samples of _bound_samples where gap < 0 (a bound d - low >= 0 fails)."""
+        for sample in self._bound_samples(gap):
+            value = self.prover.value(gap, sample or None)
+            if value is not None and value < 0:
+                yield sample
 
     def _bound_samples(self, gap: Any) -> Iterator[dict[Any, Any]]:
         """The prover's samples, then the default one with each input dim of `gap` set to
@@ -339,8 +343,7 @@ class ProverCtx:
 
     def _non_empty(self, length: Dim, size: Dim, lo: Dim, hi: Dim) -> None:
         gap = algebra.sympify(length) - 1  # at small sizes too: x[:, 3] on C = 1, 2 or 3
-        sample = next((s for s in self._bound_samples(gap)
-                       if (v := self.prover.value(gap, s or None)) is not None and v < 0), None)
+        sample = next(self._breaking(gap), None)
         if sample is None:
             return
         names = sorted(str(s) for s in algebra.sympify(length).free_symbols)
