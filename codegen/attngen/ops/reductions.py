@@ -59,9 +59,8 @@ def _spread(name: str):
             if (n := number(count)) is not None and n < least:
                 ctx.fail(f"{name} over {n} element(s) with correction {correction:g} is NaN "
                          f"(it divides by N - correction = {n - correction:g})")
-            what = f"{name} with correction {correction:g} (NaN unless over more than " \
-                   f"{least - 1} element(s))"
-            ctx.at_least(count, least, what)
+            ctx.at_least(count, least, f"{name} with correction {correction:g} (NaN unless "
+                                       f"over more than {least - 1} element(s))")
         return out
     return rule
 

@@ -118,15 +118,19 @@ register(Op("roll", "reshape", (Arg("shifts", "int_list"), Arg("dims", "dims", N
             summary="roll elements along dims (circular shift)", key_args=("shifts", "dims")))
 
 
+def _at_dim(x: str, dim: int, part: str) -> str:
+    """`x[:, part]`: `x` indexed by `part` (a slice `a:b` or an index) along the literal
+    dim `dim`, counted from the end (`x[..., part]`) where it is negative."""
+    at = [":"] * dim + [part] if dim >= 0 else ["...", part] + [":"] * (-dim - 1)
+    return f"{x}[{', '.join(at)}]"
+
+
 def along(x: str, dim: object, dim_src: str, start: str, stop: str) -> str:
     """The source of `x` indexed by `start:stop` (sources; "" an open end) along one dim:
     `x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim `dim`; for a dim
     given by a param (`dim_src`) the index is built at run time."""
     if isinstance(dim, int):
-        part = f"{start}:{stop}"
-        if dim >= 0:
-            return f"{x}[{', '.join([':'] * dim + [part])}]"
-        return f"{x}[{', '.join(['...', part] + [':'] * (-dim - 1))}]"
+        return _at_dim(x, dim, f"{start}:{stop}")
     bounds = f"slice({start or 'None'}, {stop or 'None'})"
     if not re.fullmatch(r"[\w.]+", dim_src):
         dim_src = f"({dim_src})"
@@ -196,8 +200,7 @@ def _select_call(site: CallSite) -> str:
     x, dim, index = site.ins[0], site.values.get("dim"), site.args["index"]
     if not isinstance(dim, int) or isinstance(dim, bool):
         return f"{x}.select({site.args['dim']}, {index})"
-    at = [":"] * dim + [index] if dim >= 0 else ["...", index] + [":"] * (-dim - 1)
-    return f"{x}[{', '.join(at)}]"
+    return _at_dim(x, dim, index)
 
 
 register(Op("select", "reshape", (Arg("dim", "dim"), Arg("index", "int")), _select,
