@@ -110,6 +110,12 @@ SIZES = {
     ("vip", "WeightedPermuteMLP"): ((512, 8), {}, rand(8, 8, 8, 512)),
     ("emsa", "EMSA"): ((512, 64, 64, 8), {"H": 14, "W": 14, "ratio": 2}, TOKENS),
     ("muse_attention", "MUSEAttention"): ((512, 64, 64, 8), {}, TOKENS),
+    # MobileViT-S's first block: 96 channels, 144 features, 2 x 2 patches of a 32 x 32 map
+    ("mobilevit_attention", "MobileViTAttention"):
+        ((96, 144, 3, 2), {"depth": 2, "heads": 4, "head_dim": 36, "mlp_dim": 288},
+         rand(8, 96, 32, 32)),
+    ("mobilevit_transformer", "MobileViTTransformer"): ((144, 2, 4, 36, 288), {},
+                                                        rand(8, 4, 256, 144)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
@@ -122,7 +128,9 @@ SIZES = {
 ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("simplified_sdpa", "SimplifiedScaledDotProductAttention"),
              ("danet", "DAModule"), ("danet", "PositionAttentionModule"),
-             ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention")}
+             ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention"),
+             ("mobilevit_attention", "MobileViTAttention"),
+             ("mobilevit_transformer", "MobileViTTransformer")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -124,4 +124,5 @@ def test_bench_build_grown_library_is_real_distinct_specs(tmp_path):
     names = [next(line for line in p.read_text().splitlines() if line.startswith("name:"))
              for p in paths]
     assert len(set(names)) >= 60 - 3  # the library's own shared names (sub-spec classes)
-    assert {p.name for p in paths} >= {"eca.yaml", "se_max.yaml", "copy1_asff.yaml"}
+    assert {p.name for p in paths} >= {"eca.yaml", "se_max.yaml"}
+    assert any(p.name.startswith("copy1_") for p in paths)  # the library alone is fewer

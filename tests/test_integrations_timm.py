@@ -17,7 +17,7 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "bam", "double_attention",
                     "parallel_polarized_self_attention", "parnet_attention", "psa",
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
-                    "shuffle_attention", "criss_cross"]
+                    "shuffle_attention", "criss_cross", "mobilevit_attention"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features; MUSE's
@@ -31,7 +31,11 @@ FIXED = {"sk": {"group": 32}, "sk_two_branch": {"group": 32},
          # DoubleAttention's descriptor sizes are free choices, not the channels
          "double_attention": {"c_m": 64, "c_n": 16},
          # SGE's groups has no default (nor in the original); 8 divides every block's channels
-         "sge": {"groups": 8}}
+         "sge": {"groups": 8},
+         # MobileViT's patches must tile every map (64 x 64 images: 16 x 16 down to 2 x 2),
+         # and a small transformer keeps the test quick
+         "mobilevit_attention": {"patch_size": 2, "dim": 32, "depth": 1, "heads": 2,
+                                 "head_dim": 16, "mlp_dim": 64}}
 
 
 @pytest.fixture(scope="module")

@@ -135,8 +135,8 @@ MATCHES = '''\
 from __future__ import annotations
 
 from attngen.model import (
-    Cases, FunctionOp, LayerCall, LayerOp, Map, NodeForm, Repeat, Seq, SubSpec, TensorDecl,
-    assert_never,
+    Cases, FunctionOp, LayerCall, LayerOp, Map, NodeForm, Repeat, Seq, Stack, SubSpec,
+    TensorDecl, assert_never,
 )
 
 
@@ -144,7 +144,7 @@ def every_form(form: NodeForm) -> str:
     match form:
         case LayerOp() | FunctionOp():
             return form.op
-        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl():
+        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl() | Stack():
             return type(form).__name__
         case Repeat(body=body) | Map(body=body):
             return every_form(body)
@@ -156,7 +156,7 @@ def map_left_out(form: NodeForm) -> str:
     match form:
         case LayerOp() | FunctionOp():
             return form.op
-        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl():
+        case SubSpec() | Seq() | LayerCall() | Cases() | TensorDecl() | Stack():
             return type(form).__name__
         case Repeat(body=body):
             return map_left_out(body)

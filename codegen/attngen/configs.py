@@ -31,10 +31,11 @@ import sympy
 
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
-from .expr import Expr
+from .expr import Expr, frozen_value
 from .facts import guards
 from .loops import bounds
 from .model import Param, Seq, Spec, cases_of, unwrapped
+from .results import dtype_of
 
 MAX_CONFIGS = 64
 T = TypeVar("T")
@@ -321,3 +322,13 @@ def check_names(expr: Expr, env, scope: str = "") -> None:
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
             raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
                         f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]), scope)
+
+
+def call_key(sub: Spec, env: Env, ins):
+    """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
+    dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
+    try:
+        return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
+                                        for n in sub.params), frozen_value(ins), dtypes)
+    except TypeError:
+        return None

@@ -30,6 +30,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -70,6 +71,8 @@ def _label(form: NodeForm) -> str:
             return f"each {_label(body)}"
         case Repeat(body=body) | Map(body=body):  # `each` shows on a single call only
             return _label(body)
+        case Stack():
+            return "each body"
         case TensorDecl(kind):
             return kind
         case _:
@@ -115,6 +118,10 @@ def _call_label(form: NodeForm, spec: Spec | None) -> str:
             return f"[{_call_label(body, spec)} for {each}{iterable.text}{one}]"
         case Map(body):
             return f"map {_call_label(body, spec)}"
+        case Stack(var, iterable, body):
+            steps = " → ".join(call_label(n, body.spec) for n in body.spec.nodes.values())
+            each = f"{var} in " if var else ""
+            return f"[{steps}] for {each}{iterable.text}, each copy on the last"
         case TensorDecl():
             return tensor_label(form)
         case _:
@@ -202,6 +209,9 @@ def definition(node: Node) -> dict[str, str]:
                  + _written_call(i.form)) for i in items)
         case LayerOp() | FunctionOp() | SubSpec():
             kind, body = _written_callee(form), _args(form)
+        case Stack(body=body):  # its nodes compared as one text
+            kind, body = "body", "; ".join(f"{n.name}: {definition_text(n)}"
+                                           for n in body.spec.nodes.values())
         case TensorDecl():  # compared field by field: `~ gamma: init: zeros -> ones`
             kind, body = form.kind, ""
             owned = {"shape": f"[{', '.join(d.text for d in form.shape)}]",
@@ -209,7 +219,7 @@ def definition(node: Node) -> dict[str, str]:
                      "persistent": "" if form.persistent else "false"}
         case _:
             assert_never(form)
-    each = node.form if isinstance(node.form, Repeat) else None
+    each = node.form if isinstance(node.form, Repeat | Stack) else None
     fields = {
         "op": kind,
         "args": body,
@@ -220,7 +230,7 @@ def definition(node: Node) -> dict[str, str]:
         "out": ", ".join(node.out or ()),
         "map": "true" if isinstance(node.form, Map) else "",
         **owned,
-        "zip": node.inputs[0].name if each is not None and each.zipped else "",
+        "zip": node.inputs[0].name if isinstance(each, Repeat) and each.zipped else "",
     }
     return {k: v for k, v in fields.items() if v}
 

@@ -32,6 +32,7 @@ from .model import (
     NodeForm,
     Repeat,
     Seq,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -101,7 +102,7 @@ def _kind(form: NodeForm, spec) -> ops.Group:
             return _group(op)
         case Seq(items):
             return _group(next((i.form.op for i in items if isinstance(i.form, LayerOp)), None))
-        case SubSpec() | Cases():
+        case SubSpec() | Cases() | Stack():
             return _group(None)
         case Repeat(body=body) | Map(body=body):
             return _kind(body, spec)
@@ -366,6 +367,8 @@ def sub_binding(sub: Checked, caller_shapes: list, binding: dict) -> dict:
 def cluster_of(checked: Checked, body: Node, collapse: bool) -> Checked | None:
     """The sub-module a node is drawn out as (a cluster of its nodes), or None (one box)."""
     called = unwrapped(body.form)
+    if isinstance(called, Stack):  # a loop body is drawn once, its loop in the label
+        called = called.body
     if collapse or isinstance(body.form, Repeat) or not isinstance(called, SubSpec):
         return None
     return checked.subs.get(called.spec.name)
@@ -393,7 +396,9 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         sub = cluster_of(checked, body, collapse)
         if sub is not None:
             d.lines.append(f'{indent}subgraph "cluster_{ident}" {{')
-            d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(sub.spec.name)}>; '
+            what = sub.spec.name if not isinstance(body.form, Stack) else \
+                f"for {body.form.var or '_'} in {body.form.iterable.text}, each copy on the last"
+            d.lines.append(f'{indent}  label=<<b>{_h(name)}</b>: {_h(what)}>; '
                            'style="rounded,dashed"; color="#8a8a8a"; bgcolor="#fbfbfb"; '
                            'fontsize=11; margin=10;')
             inner_sources = {

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import cast
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
-from .comparisons import constant_last
 from .configs import structural_params
 from .docstring import class_docstring
+from .emit_names import Namer, src
+from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, is_range
@@ -37,7 +39,7 @@ from .model import (
     NodeForm,
     Repeat,
     Seq,
-    Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -45,7 +47,7 @@ from .model import (
     owned_layer,
     tensor_decl,
 )
-from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR
+from .names import FACTORY_PARAMS, FACTORY_VAR, ITEM_VAR, LAYER_VAR, LOOP_LAYER_SUFFIX
 from .pytext import (
     comment_text,
     doc_text,
@@ -80,35 +82,6 @@ def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: boo
     return _call_template(op.call).render(**context)
 
 
-# -- names -----------------------------------------------------------------------------
-class Namer:
-    """Spec names -> Python source, for __init__ or forward; records what forward reads."""
-
-    def __init__(self, spec: Spec, where: str, dims: set[str] | None = None):
-        self.spec, self.where = spec, where
-        self.dims = dims or set()
-        self.loop: set[str] = set()
-        self.used_params: set[str] = set()
-        self.used_dims: set[str] = set()
-
-    def __call__(self, name: str) -> str:
-        if name in self.loop:
-            return name
-        if name in self.spec.lets:
-            return f"self.{name}"
-        if name in self.spec.params:
-            if self.where == "init":
-                return name
-            self.used_params.add(name)
-            return f"self.{name}"
-        self.used_dims.add(name)
-        return name
-
-
-def src(expr: Expr, namer: Namer) -> str:
-    return constant_last(expr.python(namer))  # `self.n == N`, as ruff wants it
-
-
 def call(func: str, args: list[str], *, explode: bool = False) -> str:
     """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
     call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
@@ -140,13 +113,29 @@ class ClassCode:
 
 class ClassEmitter:
     def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False,
-                 fuse: bool = True):
+                 fuse: bool = True, carried: str | None = None):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
+        self.fuse = fuse
         self.fusions = fusion.find(checked) if fuse else {}  # by the node given the call
+        # a loop body's emitter (emit_stack): the name its caller's loop carries, which is
+        # the body's input and its last node; its layers are the loop's locals
+        self.carried = carried
+        self.ends = {next(iter(self.spec.inputs)), self.spec.outputs[0].name} \
+            if carried is not None else set()
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
         self.reshaped = reshaped_views(checked)  # `view` nodes written as reshape
+
+    def for_body(self, body: Checked, carried: str) -> ClassEmitter:
+        """The emitter of a loop body this class runs, carrying the value `carried`."""
+        return ClassEmitter(body, self.helpers, spec_refs=self.spec_refs, fuse=self.fuse,
+                            carried=carried)
+
+    def layer_ref(self, name: str) -> str:
+        """How forward calls the layer a node owns: `self.NAME`; in a loop body, the local
+        the loop unpacks (`NAME_layer`)."""
+        return f"self.{name}" if self.carried is None else f"{name}{LOOP_LAYER_SUFFIX}"
 
     # factory kwargs ------------------------------------------------------------
     # Every generated constructor takes torch.nn's factory kwargs (`*, device=None,
@@ -263,6 +252,8 @@ class ClassEmitter:
                 for head, (_, text) in zip(heads, owned, strict=True):
                     lines += [head, f"    self.{node.name} = {text}"]
                 return lines
+            case Stack():
+                return stack_init(self, node, namer)
             case Repeat(name, iterable, _):
                 var = name or "_"
                 namer.loop.add(var)
@@ -336,6 +327,8 @@ class ClassEmitter:
             for head, (comment, code) in zip(heads, bodies, strict=True):
                 lines += [head] + ["    " + line for line in comment + code]
             return lines
+        if isinstance(node.form, Stack):
+            return stack_forward(self, node, namer)
         comment, code = self.forward_body(node, node, namer)
         return comment + code
 
@@ -343,9 +336,10 @@ class ClassEmitter:
         """A node's forward lines; an attention fusion.py fuses is written at its last node."""
         if (f := self.fusions.get(node.name)) is not None:
             self.uses_functional = True
-            fused = fusion.call(f, self.read, lambda e: src(e, namer))
+            fused = fusion.call(f, self.read, lambda e: src(e, namer), self.layer_ref)
             return fusion.lines(self.checked, f, fused, lambda n: self.forward_node(n, namer),
-                                fusion.condition(f, self.read, lambda e: src(e, namer)),
+                                fusion.condition(f, self.read, lambda e: src(e, namer),
+                                                 self.layer_ref),
                                 self.spec_refs)
         fused_away = any(node.name in f.nodes for f in self.fusions.values())
         return [] if fused_away else self.forward_node(node, namer)
@@ -365,7 +359,7 @@ class ClassEmitter:
     def forward_body(self, node: Node, body: Node, namer: Namer) -> tuple[list[str], list[str]]:
         """(the comment lines, the code lines) of one forward statement."""
         ins = [self.read(r.name) for r in body.inputs]
-        target = f"{', '.join(body.out)}" if body.out else node.name
+        target = f"{', '.join(body.out)}" if body.out else self.read(node.name)
         value = self.forward_value(node, body, ins, namer)
         comment = forward_comment(self.checked, node, body, spec_refs=self.spec_refs)
         if body.if_given is not None:  # absent optional input: pass the first input on
@@ -377,7 +371,7 @@ class ClassEmitter:
         args = ", ".join(ins)
         match body.form:
             case LayerCall(target):
-                return f"self.{target.name}({args})"
+                return f"{self.layer_ref(target.name)}({args})"
             case Repeat(name, iterable, FunctionOp() as function, zipped=True):
                 var = name or "_"
                 namer.loop.add(var)
@@ -391,9 +385,10 @@ class ClassEmitter:
                         f"zip({src(iterable, namer)}, {ins[0]}, strict=True)]")
             case Repeat(zipped=True):  # copy i of the layer on the i-th tensor
                 return (f"[{LAYER_VAR}({ITEM_VAR}) for {LAYER_VAR}, {ITEM_VAR} in "
-                        f"zip(self.{node.name}, {ins[0]}, strict=True)]")
+                        f"zip({self.layer_ref(node.name)}, {ins[0]}, strict=True)]")
             case Repeat(name, iterable, LayerCall(target)):  # the shared layer, once per item
-                return f"[self.{target.name}({args}) for {name or '_'} in {src(iterable, namer)}]"
+                return (f"[{self.layer_ref(target.name)}({args}) for {name or '_'} in "
+                        f"{src(iterable, namer)}]")
             case Repeat(name, iterable, FunctionOp() as function):  # no layers: one call per item
                 var = name or "_"
                 namer.loop.add(var)
@@ -402,28 +397,32 @@ class ClassEmitter:
                 namer.loop.discard(var)
                 return f"[{call} for {var} in {src(iterable, namer)}]"
             case Repeat():
-                return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in self.{node.name}]"
+                return f"[{LAYER_VAR}({args}) for {LAYER_VAR} in {self.layer_ref(node.name)}]"
             case Map(body=FunctionOp() as function):
                 call = self.function_call(function, [ITEM_VAR], namer, node, listed=False)
                 return f"[{call} for {ITEM_VAR} in {ins[0]}]"
             case Map(body=LayerCall(target)):
-                return f"[self.{target.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
+                return f"[{self.layer_ref(target.name)}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case Map():  # the layer the node owns, once per tensor of the list
-                return f"[self.{node.name}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
+                return f"[{self.layer_ref(node.name)}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case FunctionOp():
                 return self.function_call(body.form, ins, namer, node,
                                           listed=self._is_list(body, ins))
             case LayerOp() | Seq() | SubSpec():  # the layer the node owns
-                return f"self.{node.name}({args})"
-            case Cases():
-                raise AssertionError("forward_node writes a `cases` node case by case")
+                return f"{self.layer_ref(node.name)}({args})"
+            case Cases() | Stack():
+                raise AssertionError("forward_node writes a `cases` node case by case, a "
+                                     "loop body with its loop (emit_stack)")
             case TensorDecl():
                 raise AssertionError("a param or buffer is made in __init__, read as self.NAME")
             case _:
                 assert_never(body.form)
 
     def read(self, name: str) -> str:
-        """How forward reads a tensor: a param or buffer as `self.NAME`, others by name."""
+        """How forward reads a tensor: a param or buffer as `self.NAME`, others by name (in
+        a loop body, its input and its last node by the name the loop carries)."""
+        if name in self.ends:
+            return cast(str, self.carried)
         node = self.spec.nodes.get(name)
         return f"self.{name}" if node is not None and tensor_decl(node) is not None else name
 
@@ -555,7 +554,8 @@ def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> s
     """
     helpers = {"sequential": False, "log2": False}
     bodies, uses_functional = [], False
-    chain = [*checked.all_subs(), checked]
+    # a loop body's class is none: its caller writes its layers and lines (emit_stack)
+    chain = [*(c for c in checked.all_subs() if not c.spec.inline), checked]
     env = _env()
     for item in chain:
         if (spec_refs, fuse) not in item.emitted:  # a sub-spec's class: made once a build

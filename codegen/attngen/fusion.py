@@ -242,8 +242,10 @@ def _shapes_fuse(checked: Checked, q: str, k: str, v: str) -> bool:
 
 
 # -- source -------------------------------------------------------------------------------
-def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str]) -> str:
-    """The fused call; `read` gives a tensor's variable, `source` an expression's text."""
+def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
+         layer: Callable[[str], str]) -> str:
+    """The fused call; `read` gives a tensor's variable, `source` an expression's text,
+    `layer` how forward reads a layer (`self.drop`)."""
     args = [read(f.q), f"{read(f.k)}.transpose(-2, -1)", read(f.v)]
     if f.mask is not None:
         name, kind, optional = f.mask
@@ -252,7 +254,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str]) -
             mask = f"None if {name} is None else {mask}"
         args.append(f"attn_mask={mask}")
     if f.dropout is not None:
-        args.append(f"dropout_p=self.{f.dropout}.p if self.training else 0.0")
+        args.append(f"dropout_p={layer(f.dropout)}.p if self.training else 0.0")
     if f.scale is None:
         args.append("scale=1.0")
     else:
@@ -280,8 +282,8 @@ def _conjunct(text: str) -> str:
     return f"({text})" if loose else text
 
 
-def condition(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str]
-              ) -> list[str]:
+def condition(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
+              layer: Callable[[str], str]) -> list[str]:
     """When the fused call runs: no optional input of `unless` given, every identity case
     of `passes` taken, and no train-mode dropout on CPU, where PyTorch's fused kernel has
     no dropout and falls back to its math path, slower than the written form and holding
@@ -289,7 +291,7 @@ def condition(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], st
     conds = [f"{name} is None" for name in f.unless]
     conds += dict.fromkeys(_conjunct(source(when)) for when in f.passes)  # each once
     if f.dropout is not None:
-        conds.append(f"not (self.training and self.{f.dropout}.p > 0 and {read(f.q)}.is_cpu)")
+        conds.append(f"not (self.training and {layer(f.dropout)}.p > 0 and {read(f.q)}.is_cpu)")
     return conds
 
 

@@ -33,6 +33,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     bound_names,
     cases_of,
     dim_names,
@@ -40,6 +41,7 @@ from .model import (
     owned_layer,
     unwrapped,
 )
+from .names import LOOP_LAYER_SUFFIX
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -96,6 +98,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
                         UNKNOWN_REF,
                         f"node '{node.name}' uses unknown '{ref.name}'"
                         + did_you_mean(ref.name, prod),
+                        *([f"a loop body reads the value it carries ('{next(iter(spec.inputs))}') "
+                           "and its own nodes"] if spec.inline else []),
                     )
                 )
             elif prod[ref.name] == node.name:
@@ -194,8 +198,10 @@ def loop_var(node: Node) -> str | None:
 
 
 def owns_attribute(node: Node) -> bool:
-    """A node __init__ stores as `self.NAME`: it owns a layer (in some case)."""
-    return any(owned_layer(body.form) is not None for body in [node, *cases_of(node)])
+    """A node __init__ stores as `self.NAME`: it owns a layer (in some case), or it is a
+    loop body's (its layers, one nn.ModuleList per copy)."""
+    return isinstance(node.form, Stack) or any(owned_layer(body.form) is not None
+                                               for body in [node, *cases_of(node)])
 
 
 def forward_names(spec: Spec) -> set[str]:
@@ -311,6 +317,13 @@ def check_unique_names(spec: Spec) -> None:
         claim(node.name, node.loc, "node")
         for o in node.out or ():
             claim(o, node.loc, "output")
+        if isinstance(node.form, Stack):  # the body's values are locals of this forward
+            for inner in node.form.body.spec.nodes.values():
+                claim(inner.name, inner.loc, "body node")
+                for o in inner.out or ():
+                    claim(o, inner.loc, "body output")
+                if owned_layer(inner.form) is not None:  # unpacked by the loop
+                    claim(inner.name + LOOP_LAYER_SUFFIX, inner.loc, "the loop's layer variable")
         for n in cases_of(node):
             for o in n.out or ():
                 if o not in (node.out or ()):

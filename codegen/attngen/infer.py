@@ -12,7 +12,7 @@ import sympy
 
 from . import lint, ops
 from .algebra import TooLarge
-from .configs import Env, add_lets, check_names, config_text, structural_params
+from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import (
     BAD_ARGUMENTS,
@@ -24,7 +24,7 @@ from .errors import (
     SpecError,
     error,
 )
-from .expr import Expr, entries_text, frozen_value
+from .expr import Expr, entries_text
 from .graph import forward_order, producers
 from .loops import binding, bounds, items_of, list_hint, zip_tensors
 from .model import (
@@ -40,6 +40,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -357,12 +358,14 @@ class Inference:
                 return f"{op}: {ops.REGISTRY[op].rule}"
             case SubSpec(spec=sub):
                 return f"{sub.name} (from {sub.file})"
+            case Stack():
+                return "each copy of a loop body gives the shape it reads (its 'shape')"
             case Seq() | LayerCall() | Cases() | TensorDecl():
                 return ""
             case _:
                 assert_never(called)
 
-    def each_items(self, each: Repeat, extra: dict | None = None) -> list:
+    def each_items(self, each: Repeat | Stack, extra: dict | None = None) -> list:
         return items_of(self.concrete(each.iterable, extra), each.iterable)
 
     def compute(self, node: Node, body: Node, ins):
@@ -383,6 +386,19 @@ class Inference:
                                     "this one is a list of tensors", BAD_ARGUMENTS, (hint,))
                 return [self.call(each.body, ins, binding(each.var, item), body)
                         for item in items]
+            case Stack(var, _, called) as stack:  # each copy reads the one before
+                value = ins[0]
+                if isinstance(value, list):
+                    raise ShapeFail(f"the body of '{node.name}' reads one tensor, and "
+                                    f"'{body.inputs[0].name}' is a list of them", BAD_ARGUMENTS)
+                for item in self.each_items(stack):
+                    names = binding(var, item)
+                    value = self.call(called, [value], names, body)
+                    if node.shape:  # what the next copy reads (the parser requires it)
+                        value = with_dtypes(self.unify(node.name, node.shape_loc or node.loc,
+                                                       value, node.shape, self.rule_of(body),
+                                                       names), value)
+                return value
             case Map(called):
                 if len(ins) != 1 or not isinstance(ins[0], list):
                     raise ShapeFail(
@@ -422,7 +438,8 @@ class Inference:
                 for item, names in self.seq_layers(items, extra):
                     shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
-                        rule = self.rule_of_item(item)
+                        rule = f"{item.form.op}: {ops.REGISTRY[item.form.op].rule}" \
+                            if isinstance(item.form, LayerOp) else ""
                         shape = with_dtypes(self.unify(f"{owner.name}.{item.name}", item.loc,
                                                         shape, item.shape, rule, names), shape)
                 return shape
@@ -443,10 +460,6 @@ class Inference:
             loop = item.each
             for value in items_of(self.concrete(loop.iterable, extra), loop.iterable):
                 yield item, binding(loop.var, value, extra)
-
-    def rule_of_item(self, item: Item) -> str:
-        op = item.form.op if isinstance(item.form, LayerOp) else None
-        return f"{op}: {ops.REGISTRY[op].rule}" if op else ""
 
     def check_arity(self, what: str, ins, lo: int, hi: int):
         n = len(ins)
@@ -556,7 +569,7 @@ class Inference:
         # The outputs are a function of the sub-spec, its arguments and its input shapes, and
         # a spec often calls one sub-spec alike several times (ASFF's three weight_level
         # convs): infer each distinct call once per configuration.
-        key = _call_key(sub, env, ins)
+        key = call_key(sub, env, ins)
         if key is not None and key in self.prover.cache:
             outs, nodes = self.prover.cache[key]
             self.count.add(nodes)
@@ -584,12 +597,3 @@ class Inference:
                                       self.count.used - before)
         return outs
 
-
-def _call_key(sub: Spec, env: Env, ins):
-    """What a sub-spec call's outputs depend on, hashable; None if some value is not."""
-    dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
-    try:
-        return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
-                                        for n in sub.params), frozen_value(ins), dtypes)
-    except TypeError:
-        return None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from .errors import BAD_ARGUMENTS, Loc, error
 from .expr import Expr, is_range
-from .model import Loop, Node, Repeat, Seq, Spec, SubSpec, cases_of, unwrapped
+from .model import Loop, Node, Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
 
 MAX_ITEMS = 64  # copies of one loop
 
@@ -26,7 +26,7 @@ def node_loops(node: Node) -> Iterator[Loop]:
 
 def body_loops(body: Node) -> Iterator[Loop]:
     """The loops of one node or case, outermost first (they nest)."""
-    if isinstance(body.form, Repeat):
+    if isinstance(body.form, Repeat | Stack):
         yield Loop(body.form.var, body.form.iterable)
     called = unwrapped(body.form)
     if isinstance(called, Seq):
@@ -72,6 +72,8 @@ def _sub_calls(node: Node) -> Iterator[SubSpec]:
         called = unwrapped(body.form)
         if isinstance(called, SubSpec):
             yield called
+        elif isinstance(called, Stack):
+            yield called.body
         elif isinstance(called, Seq):
             yield from (i.form for i in called.items if isinstance(i.form, SubSpec))
 

@@ -142,6 +142,18 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class Stack:
+    """`each:` with `body:`: a graph of its own (`body.spec`, an inline spec: no class of
+    its own) run once per item, each copy reading the value the one before it gave (a
+    transformer's layers); the layers of one copy are an nn.ModuleList, in order, so
+    their keys are `NAME.i.0`, `NAME.i.1`, ...; `var` names the item inside the body."""
+
+    var: str | None
+    iterable: Expr  # a list expression or `range(...)` (expr.parse with iterable=True)
+    body: SubSpec  # its params are the caller's, passed by name, and the loop variable
+
+
+@dataclass(frozen=True)
 class Map:
     """`map: true`: the body called on each tensor of the node's list input."""
 
@@ -171,7 +183,7 @@ class TensorDecl:
 
 Layer = LayerOp | Seq | SubSpec  # the forms that own a layer (an attribute in __init__)
 Callee = Layer | FunctionOp | LayerCall  # one call: what `each` and `map` repeat
-NodeForm = Callee | Repeat | Map | Cases | TensorDecl
+NodeForm = Callee | Repeat | Map | Cases | TensorDecl | Stack
 
 
 def assert_never(value: NoReturn) -> NoReturn:
@@ -263,6 +275,7 @@ class Spec:
     # `binds:` param -> the dim of the first input it is the size of (binding.py)
     binds: dict[str, str] = field(default_factory=dict)
     extends: str | None = None
+    inline: bool = False  # the body of a `Stack` node: emitted inside its caller's forward
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
@@ -320,7 +333,7 @@ def form_specs(form: NodeForm) -> Iterator[Spec]:
             yield spec
         case Seq(items):
             yield from (i.form.spec for i in items if isinstance(i.form, SubSpec))
-        case Repeat(body=body) | Map(body=body):
+        case Repeat(body=body) | Map(body=body) | Stack(body=body):
             yield from form_specs(body)
         case Cases(cases):
             for case in cases:
@@ -339,13 +352,13 @@ def owned_layer(form: NodeForm) -> Layer | None:
             return form
         case Repeat(body=body) | Map(body=body):
             return owned_layer(body)
-        case FunctionOp() | LayerCall() | Cases() | TensorDecl():
-            return None
+        case FunctionOp() | LayerCall() | Cases() | TensorDecl() | Stack():
+            return None  # a stack's layers are one nn.ModuleList per copy (emit_stack)
         case _:
             assert_never(form)
 
 
-def unwrapped(form: NodeForm) -> Callee | Cases | TensorDecl:
+def unwrapped(form: NodeForm) -> Callee | Cases | TensorDecl | Stack:
     """The call an `each` or `map` repeats; any other form itself."""
     return form.body if isinstance(form, Repeat | Map) else form
 
@@ -357,7 +370,7 @@ def layer_target(form: NodeForm) -> Ref | None:
             return target
         case Repeat(body=body) | Map(body=body):
             return layer_target(body)
-        case LayerOp() | FunctionOp() | Seq() | SubSpec() | Cases() | TensorDecl():
+        case LayerOp() | FunctionOp() | Seq() | SubSpec() | Cases() | TensorDecl() | Stack():
             return None
         case _:
             assert_never(form)
@@ -374,7 +387,7 @@ def is_declaration(node: Node) -> bool:
     match node.form:
         case Cases(cases):
             return all(is_declaration(c) for c in cases)
-        case Map() | LayerCall() | FunctionOp() | TensorDecl():
+        case Map() | LayerCall() | FunctionOp() | TensorDecl() | Stack():
             return False
         case LayerOp() | Seq() | SubSpec() | Repeat():
             return owned_layer(node.form) is not None and not node.inputs \

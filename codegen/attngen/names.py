@@ -19,6 +19,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -48,6 +49,8 @@ MODULE_ATTRS = frozenset((
 # with a dim named `item`), so both are reserved below.
 LAYER_VAR = "layer"  # forward of an `each:` node: [layer(x) for layer in self.convs]
 ITEM_VAR = "item"  # forward of a `map: true` node: [item.view(B, C) for item in xs]
+# a loop body's layers, unpacked by its loop: `for att_layer, ffn_layer in self.layers:`
+LOOP_LAYER_SUFFIX = "_layer"
 # init_weights' loop variable (templates/class.py.j2): init_weights reads no spec name, so
 # only a class may not be called so (a local of any method is never a module-level name)
 MODULE_VAR = "m"
@@ -197,7 +200,7 @@ def _uses(form: NodeForm) -> Iterator[SubSpec]:
             yield form
         case Seq(items):
             yield from (i.form for i in items if isinstance(i.form, SubSpec))
-        case Repeat(body=body) | Map(body=body):
+        case Repeat(body=body) | Map(body=body) | Stack(body=body):
             yield from _uses(body)
         case Cases(cases):
             for case in cases:

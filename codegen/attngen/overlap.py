@@ -35,6 +35,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -91,7 +92,7 @@ def _expands(spec: Spec, seen: set[object]) -> bool:
                     return True
             case Seq(items):
                 forms += [item.form for item in items]
-            case Repeat(body=body) | Map(body=body):
+            case Repeat(body=body) | Map(body=body) | Stack(body=body):
                 forms.append(body)
             case SubSpec(spec=sub):
                 if sub.path not in seen and _expands(sub, seen):
@@ -174,7 +175,7 @@ def _gives(form: NodeForm, given: str | None, site: _Site, loc: Loc | None = Non
             return given
         case LayerCall(target):
             return _gives(site.spec.nodes[target.name].form, given, site, loc)
-        case Repeat(body=body) | Map(body=body):
+        case Repeat(body=body) | Map(body=body) | Stack(body=body):
             return _gives(body, given, site, loc)
         case SubSpec(spec=sub, args=args):
             return _sub_spec(sub, args, given, site, loc)

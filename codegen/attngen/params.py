@@ -29,6 +29,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -85,7 +86,7 @@ def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
             return 0
         case LayerCall() | Repeat(body=LayerCall()):
             return 0  # counted where the layer is declared
-        case Repeat(var, iterable, body):
+        case Repeat(var, iterable, body) | Stack(var, iterable, body):
             return sum(_form_params(body, binding(var, i, values), loc)
                        for i in items_of(iterable.value(values), iterable))
         case Map(body):

@@ -1,6 +1,7 @@
 """The `graph:` section of a spec: nodes, each with its form (model.NodeForm: op, use,
 seq, apply or cases, wrapped by `each:` or `map:`; `param:` and `buffer:` are
-parse_tensors'), the layers of a `seq:` and callee arguments."""
+parse_tensors'; `body:` a graph of its own, repeated by `each:`), the layers of a `seq:`
+and callee arguments."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .model import (
     Callee,
     Cases,
     FunctionOp,
+    Input,
     Item,
     LayerCall,
     LayerOp,
@@ -35,19 +37,24 @@ from .model import (
     Map,
     Node,
     NodeForm,
+    Output,
+    Param,
     Ref,
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
+    compute_lets,
 )
 from .names import check_identifier
 from .parse_tensors import load_tensor
 from .yamlload import LList, LMap, LStr, loc_of
 
-KINDS = ("op", "use", "seq", "apply", "cases", "param", "buffer")
+KINDS = ("op", "use", "seq", "apply", "cases", "param", "buffer", "body")
 NODE_KEYS = ("op", "use", "seq", "apply", "each", "zip", "in", "shape", "when", "cases", "out",
              "map", "if_given", "doc", "args")
+STACK_KEYS = ("body", "each", "in", "shape", "when", "doc")
 ITEM_KEYS = ("op", "use", "args", "shape", "doc", "each", "when")
 
 
@@ -98,6 +105,8 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
                     + ", ".join(f"'{k}'" for k in KINDS) + " (exactly one needed)",
                     "; ".join(meant))
+    if kinds[0] == "body":
+        return _load_stack(spec, name, loc, raw, loader, stack, in_case)
     if kinds[0] in ("param", "buffer"):
         if in_case:
             raise error(raw.key_locs[kinds[0]], BAD_VALUE, f"a case of node '{name}' is a "
@@ -349,3 +358,91 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
         items.append(item)
     return items, named
+
+
+# -- body: a graph repeated, each copy reading the one before ------------------------------
+def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,
+                in_case: bool) -> Node:
+    """`each:` + `body:`: the body's nodes become an inline spec whose params are this
+    spec's (passed by name) and the loop variable, whose one input is the carried value
+    (named as the node's `in`, shaped as its `shape`) and whose output is its last node."""
+    where = f"node '{name}' (a loop body)"
+    if in_case:
+        raise error(raw.key_locs["body"], BAD_VALUE, f"a case of node '{name}' has a 'body': "
+                    "a loop body is a node of its own (with 'when' if it exists only in some "
+                    "configurations)")
+    for key in raw:
+        if key not in STACK_KEYS and key in NODE_KEYS:
+            raise error(raw.key_locs[key], UNKNOWN_KEY, f"'{key}' of {where}: a node with "
+                        "'body' takes " + ", ".join(f"'{k}'" for k in STACK_KEYS),
+                        "the body's own nodes say what each copy does")
+    check_keys(raw, STACK_KEYS, where)
+    for wanted, need in (("each", "'each: i in range(depth)' (the number of copies)"),
+                     ("in", "'in: x' (the tensor the first copy reads)"),
+                     ("shape", "'shape: [...]' (the shape each copy reads and gives)")):
+        if wanted not in raw:
+            raise error(loc, MISSING_KEY, f"{where} needs {need}")
+    inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'")
+    if len(inputs) != 1:
+        raise error(raw.key_locs["in"], BAD_VALUE, f"{where} reads one tensor, got "
+                    f"{len(inputs)}", "the body reads the value it carries from copy to copy")
+    loop = _each(raw["each"], raw.key_locs["each"], f"node '{name}'")
+    shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
+    when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
+        else None
+    body = _body_spec(spec, name, raw, loop, inputs[0], shape, loader, stack)
+    args = {p: parse(p, raw.key_locs["body"]) for p in body.params}
+    form = Stack(loop.var, loop.iterable, SubSpec(name, body, args))
+    return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=raw.key_locs["shape"],
+                when=when, doc=text_of(raw, "doc", f"node '{name}'"))
+
+
+_TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def _first_item(spec: Spec, iterable: Expr) -> object:
+    """The loop's first item at the params' defaults (examples where required), or 0."""
+    values: dict[str, object] = {p.name: p.sample for p in spec.params.values()}
+    try:
+        compute_lets(spec.lets.values(), values)
+        items = list(iterable.value(values))
+    except (SpecError, TypeError, ValueError, ArithmeticError):  # the checker reports it
+        return 0
+    return items[0] if items else 0
+
+
+_BODY_REFUSED = {"param": "a tensor the class owns is a node outside the body",
+                 "buffer": "a tensor the class owns is a node outside the body",
+                 "cases": "choose with a node outside the body, or 'when' on the whole node",
+                 "body": "a loop body inside a loop body is not supported",
+                 "when": "a layer present in some copies only would change the keys; put "
+                         "'when' on the node that has the body"}
+
+
+def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape: list[Expr],
+               loader: SubSpecs, stack: tuple) -> Spec:
+    at = raw.key_locs["body"]
+    nodes = expect(raw["body"], LMap, f"'body' of node '{name}'", at,
+                   "a mapping of node name: node, as 'graph' is")
+    for node_name, node in nodes.items():
+        for key, why in _BODY_REFUSED.items():
+            if isinstance(node, LMap) and key in node:
+                raise error(node.key_locs[key], BAD_VALUE, f"node '{node_name}' of the body of "
+                            f"'{name}' has '{key}': {why}")
+    body = Spec(name=spec.name + "".join(w[:1].upper() + w[1:] for w in name.split("_")),
+                path=spec.path.with_name(f"{spec.path.name}#{name}"), file=spec.file, loc=at,
+                inline=True, params=dict(spec.params), lets=dict(spec.lets),
+                requires=[r for r in spec.requires if not spec.on_input_dims(r)])
+    if loop.var is not None:  # checked alone at the first item the defaults give
+        first = _first_item(spec, loop.iterable)
+        body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),
+                                      "int"), example=first)
+    body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
+    parse_graph(body, nodes, at, loader, stack)
+    last = list(body.nodes.values())[-1]
+    if last.out or not last.inputs:
+        raise error(last.loc, BAD_VALUE, f"the last node of the body of '{name}', "
+                    f"'{last.name}', is its value: one tensor", "end the body with the node "
+                    "whose value the next copy reads")
+    body.outputs.append(Output(last.name, last.loc))
+    return body

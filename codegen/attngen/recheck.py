@@ -50,6 +50,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -80,7 +81,7 @@ MAX_TEXT = 2000  # characters in a title, paper or doc (as the loader reads them
 MAX_DEPTH = 64  # nesting of a param value (as the YAML reader allows)
 OUTPUT_FORMS = ("value", "tuple", "list")
 CALLEES = (LayerOp, FunctionOp, SubSpec, Seq, LayerCall)
-FORMS = (*CALLEES, Repeat, Map, Cases, TensorDecl)  # NodeForm's classes (exactly: no subclass)
+FORMS = (*CALLEES, Repeat, Map, Cases, TensorDecl, Stack)  # NodeForm (exactly: no subclass)
 _NOWHERE = Loc("<Spec object>")
 
 
@@ -185,6 +186,7 @@ def _spec(spec) -> list[Spec]:
         _text(getattr(spec, key), f"'{key}'", loc)
     if spec.extends is not None:
         _str(spec.extends, "'extends'", loc)
+    _exact(spec.inline, (bool,), "'inline'", loc, "True or False")
     for alias in _exact(spec.aliases, (list,), "'aliases'", loc, "a list"):
         check_class_name(_str(alias, "an alias", loc), loc)
     if _str(spec.output_form, "'output_form'", loc) not in OUTPUT_FORMS:
@@ -338,6 +340,14 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
                             "takes no 'zip' (map: true shares a layer)")
             return _callee(body, what, loc)
         case Map(body):
+            return _callee(body, what, loc)
+        case Stack(var, iterable, body):
+            _loop(Loop(var, iterable), what, loc)
+            if case_of is not None or len(node.inputs) != 1 or not node.shape:
+                raise error(loc, BAD_VALUE, f"{what}: a loop body is no case, reads one tensor "
+                            "and has a 'shape'")
+            if not body.spec.inline:
+                raise error(loc, BAD_VALUE, f"{what}: a loop body's spec is inline")
             return _callee(body, what, loc)
         case LayerOp() | FunctionOp() | SubSpec() | Seq() | LayerCall():
             return _callee(form, what, loc)

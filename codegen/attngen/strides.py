@@ -37,6 +37,7 @@ from .model import (
     Repeat,
     Seq,
     Spec,
+    Stack,
     SubSpec,
     TensorDecl,
     assert_never,
@@ -72,7 +73,7 @@ def _gives_strided(spec: Spec, form: NodeForm, strided_in: bool) -> bool:
             return _gives_strided(spec, spec.nodes[target.name].form, strided_in)
         case Repeat(body=body) | Map(body=body):
             return _gives_strided(spec, body, strided_in)
-        case SubSpec():  # a sub-module's own layout is not followed: taken as strided
+        case SubSpec() | Stack():  # a sub-module's own layout is not followed: strided
             return True
         case Cases():  # read case by case (strided_tensors)
             return True
@@ -125,7 +126,7 @@ def _callee(form: NodeForm) -> Callee | None:
             return body
         case LayerOp() | FunctionOp() | Seq() | SubSpec() | LayerCall():
             return form
-        case Cases() | TensorDecl():
+        case Cases() | TensorDecl() | Stack():
             return None
         case _:
             assert_never(form)

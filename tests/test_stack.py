@@ -1,0 +1,138 @@
+"""Loop bodies: `each:` with `body:`, a graph run once per copy, each copy reading the value
+the one before gave (a transformer's layers). The generated loop against hand-written
+ones, the keys a hand-written nn.ModuleList of pairs gives, the parameter count, the
+diagram, and the located errors of the construct."""
+
+import textwrap
+
+import pytest
+import torch
+from attngen.cli import main
+from attngen.loader import Loader, load
+from attngen.params import total
+from conftest import REPO_ROOT
+from equivalence import assert_equivalent, load_generated
+from torch import nn
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+BLOCKS = """\
+name: Blocks
+params:
+  c: {type: int, example: 8}
+  depth: {default: 2}
+inputs:
+  x: [B, N, c]
+graph:
+  pre: {op: Linear, args: [c, c], in: x}
+  blocks:
+    each: i in range(depth)
+    in: pre
+    shape: [B, N, c]
+    body:
+      fc: {op: Linear, args: [c, c], in: pre}
+      act: {op: mul, in: fc, other: i + 1}
+      res: {op: add, in: [act, pre]}
+outputs: blocks
+"""
+
+
+class Blocks(nn.Module):
+    """By hand: one Linear per copy, copy i scaled by i + 1, a residual around it."""
+
+    def __init__(self, c, depth=2):
+        super().__init__()
+        self.pre = nn.Linear(c, c)
+        self.blocks = nn.ModuleList(nn.Linear(c, c) for _ in range(depth))
+
+    def forward(self, x):
+        x = self.pre(x)
+        for i, fc in enumerate(self.blocks):
+            x = x + fc(x) * (i + 1)
+        return x
+
+
+def _build(tmp_path, text, name="spec"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return main(["build", str(path), "-o", str(tmp_path / "generated")])
+
+
+def _errors(tmp_path, text, capsys):
+    assert _build(tmp_path, text) == 1
+    assert not (tmp_path / "generated" / "spec.py").exists()  # nothing half-written
+    return capsys.readouterr().err
+
+
+def test_one_layer_per_copy_is_held_flat_and_the_loop_variable_enumerates(tmp_path):
+    assert _build(tmp_path, BLOCKS, "blocks") == 0
+    source = (tmp_path / "generated" / "blocks.py").read_text()
+    assert "self.blocks = nn.ModuleList([nn.Linear(c, c, **factory_kwargs) for _ in " \
+           "range(depth)])" in source
+    assert "for i, fc_layer in enumerate(self.blocks):" in source
+    assert "class BlocksBlocks" not in source  # the body has no class of its own
+    generated = load_generated("blocks", root=tmp_path).Blocks
+    for args, kwargs, shape in [((8,), {}, (2, 5, 8)), ((6,), {"depth": 3}, (3, 4, 6)),
+                                ((4,), {"depth": 0}, (2, 3, 4))]:
+        assert_equivalent(generated, Blocks, args, kwargs, lambda s=shape: (torch.randn(*s),))
+
+
+def test_a_pair_per_copy_keys_as_a_hand_written_module_list_of_pairs():
+    gen = load_generated("mobilevit_transformer").MobileViTTransformer(8, 2, 2, 4, 16)
+    keys = list(gen.state_dict())
+    assert keys[:2] == ["layers.0.0.ln.weight", "layers.0.0.ln.bias"]
+    assert "layers.0.0.fn.to_qkv.weight" in keys and "layers.1.1.fn.net.3.weight" in keys
+    source = (REPO_ROOT / "generated" / "mobilevit_transformer.py").read_text()
+    assert "for att_layer, ffn_layer in self.layers:" in source
+    spec = load(REPO_ROOT / "specs" / "mobilevit_transformer.yaml", Loader())
+    assert total(spec, {"dim": 8, "depth": 2, "heads": 2, "head_dim": 4, "mlp_dim": 16}) \
+        == sum(p.numel() for p in gen.parameters())
+
+
+def test_the_diagram_draws_the_body_once_with_its_loop(tmp_path):
+    assert _build(tmp_path, BLOCKS, "blocks") == 0
+    dot = (tmp_path / "generated" / "blocks.dot").read_text()
+    assert 'subgraph "cluster_blocks"' in dot and "for i in range(depth), each copy on the last" \
+        in dot
+
+
+def test_a_body_of_tensor_functions_only_loops_without_layers(tmp_path):
+    text = BLOCKS.replace("      fc: {op: Linear, args: [c, c], in: pre}\n", "").replace(
+        "in: fc, other", "in: pre, other")
+    assert _build(tmp_path, text, "funcs") == 0
+    source = (tmp_path / "generated" / "funcs.py").read_text()
+    assert "for i in range(self.depth):" in source and "self.blocks" not in source
+    module = load_generated("funcs", root=tmp_path).Blocks(4, depth=3).eval()
+    x = torch.randn(2, 3, 4)
+    pre = module.pre(x)
+    torch.testing.assert_close(module(x), pre * 2 * 3 * 4)  # x + x * (i + 1) = x (i + 2)
+
+
+@pytest.mark.parametrize("edit, where, fragment", [
+    (("      res: {op: add, in: [act, pre]}\n",
+      "      res: {op: add, in: [act, pre]}\n      more: {op: cat, in: [res, res], dim: 2}\n"),
+     "spec.yaml:12:", "E400]: node 'blocks': shape (B, N, 2*c) does not match annotation"),
+    (("fc: {op: Linear, args: [c, c], in: pre}", "fc: {op: Linear, args: [c, c], in: x}"),
+     "spec.yaml:14:", "a loop body reads the value it carries ('pre') and its own nodes"),
+    (("    shape: [B, N, c]\n", ""), "spec.yaml:9:3:", "E103]: node 'blocks' (a loop body) "
+     "needs 'shape: [...]'"),
+    (("    each: i in range(depth)\n", ""), "spec.yaml:9:3:", "needs 'each: i in range(depth)'"),
+    (("other: i + 1}", "other: i + 1, when: depth > 1}"), "spec.yaml:15:",
+     "has 'when': a layer present in some copies only would change the keys"),
+    (("  pre: {op: Linear, args: [c, c], in: x}\n",
+      "  pre: {op: Linear, args: [c, c], in: x}\n  act: {op: ReLU, in: pre}\n"),
+     "spec.yaml:16:7:", "E106]: body node 'act' reuses a name already defined at line 9"),
+    (("    in: pre\n", "    in: pre\n    map: true\n"), "spec.yaml:12:5:",
+     "E101]: 'map' of node 'blocks' (a loop body)"),
+    (("  pre: {op: Linear, args: [c, c], in: x}", "  pre: {op: chunk, in: x, chunks: 2, dim: 2}"),
+     "spec.yaml:9:3:", "the body of 'blocks' reads one tensor, and 'pre' is a list of them"),
+    (("      fc: {op: Linear, args: [c, c], in: pre}\n",
+      "      fc: {op: Linear, args: [c, c], in: pre}\n      w: {param: [c], init: ones}\n"),
+     "spec.yaml:15:11:", "has 'param': a tensor the class owns is a node outside the body"),
+])
+def test_errors_are_located_and_write_nothing(tmp_path, capsys, edit, where, fragment):
+    old, new = edit
+    assert old in BLOCKS
+    err = _errors(tmp_path, BLOCKS.replace(old, new), capsys)
+    assert where in err and fragment in err, err
+    assert "Traceback" not in err
