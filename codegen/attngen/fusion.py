@@ -20,13 +20,13 @@ Between any two of these steps, a `cases` node with an `identity` case (EMSA's `
 and `normed`: a step that a param turns off) passes its input on: the fused call runs only
 when that case's `when` holds; otherwise the written form does.
 
-It fuses only where the fused call computes the same function: q, k, v float, of one rank,
-with the same batch dims; every node but `out` read by the next node alone and not an
-output; all under one `when`. Train-mode dropout is the same distribution (each
-weight zeroed with probability p, the rest scaled by 1/(1-p)) drawn from another random
-stream, and a row whose every key is masked gives zeros where the written form gives NaN
-(docs/design.md). Layers stay declared in __init__, so the module's attributes and
-state_dict keys do not change.
+It fuses only where the fused call computes the same function: q, k, v float, of one rank
+(at most 4, where it is also faster: _shapes_fuse), with the same batch dims; every node
+but `out` read by the next node alone and not an output; all under one `when`. Train-mode
+dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
+1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
+where the written form gives NaN (docs/design.md). Layers stay declared in __init__, so the
+module's attributes and state_dict keys do not change.
 """
 
 from __future__ import annotations
@@ -232,13 +232,16 @@ def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
 
 
 def _shapes_fuse(checked: Checked, q: str, k: str, v: str) -> bool:
-    """q [..., L, E], k [..., E, S], v [..., S, Ev]: one rank, the same batch dims, float."""
+    """q [..., L, E], k [..., E, S], v [..., S, Ev]: one rank of at most 4 (PyTorch's fused
+    kernels take (batch, heads, L, E); a 5-D call runs its math path, which held more than
+    the written form: ViT attention over MobileViT's (B, P, heads, N, d), 99.0 against 86.5
+    MiB), the same batch dims, float."""
     shapes = [checked.value(n) for n in (q, k, v)]
     if not all(isinstance(s, tuple) for s in shapes) or any(
             _dtype(checked, n) != "float" for n in (q, k, v)):
         return False
     qs, ks, vs = shapes
-    return len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
+    return 4 >= len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
 
 
 # -- source -------------------------------------------------------------------------------

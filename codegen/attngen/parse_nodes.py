@@ -424,6 +424,8 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
     at = raw.key_locs["body"]
     nodes = expect(raw["body"], LMap, f"'body' of node '{name}'", at,
                    "a mapping of node name: node, as 'graph' is")
+    if not nodes:
+        raise error(nodes.loc, MISSING_KEY, f"'body' of node '{name}' has no nodes")
     for node_name, node in nodes.items():
         for key, why in _BODY_REFUSED.items():
             if isinstance(node, LMap) and key in node:
