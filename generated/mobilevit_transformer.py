@@ -65,7 +65,7 @@ class ViTAttention(nn.Module):
         v = v_all.unflatten(3, (self.heads, -1)).transpose(2, 3)
         # (B, P, heads, N, head_dim), (B, P, heads, head_dim, N) -> (B, P, heads, N, N)
         dots = torch.matmul(q, k)
-        scaled = dots * self.head_dim ** (-0.5)
+        scaled = dots / self.head_dim ** 0.5
         del dots
         attn = torch.softmax(scaled, dim=-1)
         del scaled

@@ -26,9 +26,10 @@ SPECS = sorted((REPO_ROOT / "specs").glob("*.yaml")) + sorted(
     (REPO_ROOT / "specs" / "variants").glob("*.yaml"))
 
 
-def compiled_report(path) -> Report:
+def compiled_report(path, backend: str = "eager") -> Report:
     checked = attngen.load(path).checked
-    return verify(checked, n_samples=1, export=False, checks=[EAGER])
+    check = functools.partial(check_compile, backend=backend)
+    return verify(checked, n_samples=1, export=False, checks=[check])
 
 
 def _assert_compiles(path):
@@ -56,6 +57,15 @@ def test_emsa_compiles_whole_where_it_fuses():
     EAGER(loaded.checked, loaded.source(), sample, report)
     assert not report.errors, [d.format() for d in report.errors]
     assert any(": equal, max difference" in line for line in report.lines), report.lines
+
+
+@pytest.mark.slow
+def test_vit_attention_compiles_with_inductor():
+    """Over 5-D tensors, inductor (torch 2.13) fails on softmax(q @ k * s) @ v ("Attempting to
+    broadcast a dimension"), the form of External-Attention-pytorch's MobileViT; the spec
+    divides by sqrt(head_dim), which it compiles."""
+    report = compiled_report(REPO_ROOT / "specs" / "vit_attention.yaml", backend="inductor")
+    assert not report.errors, [d.format() for d in report.errors]
 
 
 @pytest.mark.slow
