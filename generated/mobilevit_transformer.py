@@ -15,6 +15,11 @@ class ViTAttention(nn.Module):
     features makes the projection pointless). MobileViT's attention: the leading P positions
     of a patch are a batch dim, each attending over the N patches.
 
+    The scores are divided by sqrt(head_dim), where External-Attention-pytorch's MobileViT
+    multiplies them by head_dim ** -0.5: equal within rounding, and PyTorch 2.13's inductor
+    compiles the division, where over these 5-D tensors it fails on the multiplication
+    (tests/test_compile.py).
+
     Args:
         dim (int, required): features of each token
         heads (int, required): number of heads

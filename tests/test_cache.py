@@ -392,3 +392,22 @@ def test_the_cache_counts_its_folder_once_a_build_and_prunes_the_oldest_in_batch
     monkeypatch.setattr(os, "scandir", real_scandir)
     assert len(list(folder.glob("*.json"))) == 10
     assert store.get(keys[-1]) is not None
+
+
+def test_a_file_a_loop_body_uses_is_a_dependency(tmp_path, monkeypatch):
+    """A `use:` inside a `body:` is read by the spec's file: editing the used spec rebuilds
+    the spec (the body's own path, `FILE#NODE`, is no file)."""
+    monkeypatch.delenv("ATTNGEN_NO_CACHE", raising=False)
+    monkeypatch.setenv("ATTNGEN_CACHE_DIR", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("mobilevit_transformer", "prenorm_attention", "prenorm_feed_forward",
+                 "vit_attention", "feed_forward"):
+        shutil.copy(SPECS / f"{name}.yaml", work)
+    monkeypatch.chdir(tmp_path)
+    build(work, tmp_path / "a")
+    ff = work / "feed_forward.yaml"
+    ff.write_text(ff.read_text().replace("{op: SiLU}", "{op: GELU}"), encoding="utf-8")
+    again = build(work, tmp_path / "b")
+    assert b"nn.GELU()" in again["mobilevit_transformer.py"]
+    assert again == build(work, tmp_path / "c", "--no-cache")

@@ -211,7 +211,7 @@ def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: 
         return _op_form(op, _load_args(raw, what, op, names))
     # the located text: namespace errors point at the `use:` (names.check_file_names)
     ref = expect(raw["use"], LStr, f"'use' of node '{name}'", loc, "a spec name")
-    sub = loader.load_child(ref, spec.path, ref.loc, stack)
+    sub = loader.load_child(ref, _file(spec), ref.loc, stack)
     what = f"node '{name}' (use {ref})"
     check_keys(raw, NODE_KEYS + tuple(sub.params), what)
     return SubSpec(ref, sub, _load_args(raw, what, None, tuple(sub.params)))
@@ -345,7 +345,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
         else:
             ref = expect(value["use"], LStr, f"'use' of layer {key}", loc, "a spec name")
-            sub = loader.load_child(ref, spec.path, ref.loc, stack)
+            sub = loader.load_child(ref, _file(spec), ref.loc, stack)
             names = tuple(sub.params)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
             form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
@@ -398,6 +398,13 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
 
 
 _TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def _file(spec: Spec) -> Path:
+    """The file a spec's text is in: a loop body's path names its caller's file and node
+    (`_body_spec`), unique among specs; what it reads is read by that file (the build
+    cache's dependencies)."""
+    return spec.path.with_name(spec.path.name.partition("#")[0]) if spec.inline else spec.path
 
 
 def _first_item(spec: Spec, iterable: Expr) -> object:
