@@ -3,6 +3,7 @@
 """LayerNorm, then ViT attention."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -68,15 +69,16 @@ class ViTAttention(nn.Module):
         k = k_all.unflatten(3, (self.heads, -1)).permute(0, 1, 3, 4, 2)
         # (B, P, N, head_dim*heads) -> (B, P, heads, N, head_dim)
         v = v_all.unflatten(3, (self.heads, -1)).transpose(2, 3)
-        # (B, P, heads, N, head_dim), (B, P, heads, head_dim, N) -> (B, P, heads, N, N)
-        dots = torch.matmul(q, k)
-        scaled = dots / self.head_dim ** 0.5
-        del dots
-        attn = torch.softmax(scaled, dim=-1)
-        del scaled
-        # (B, P, heads, N, N), (B, P, heads, N, head_dim) -> (B, P, heads, N, head_dim)
-        out = torch.matmul(attn, v)
-        del to_qkv, k_all, q_all, v_all, q, k, v, attn
+        # (B, P, heads, N, head_dim), (B, P, heads, N, head_dim), (B, P, heads, N, head_dim)
+        # -> (B, P, heads, N, head_dim)
+        out = F.scaled_dot_product_attention(
+            q.flatten(0, 1),
+            k.transpose(-2, -1).flatten(0, 1),
+            v.flatten(0, 1),
+            scale=1 / self.head_dim ** 0.5,
+        )
+        out = out.unflatten(0, q.shape[:2])
+        del to_qkv, k_all, q_all, v_all, q, k, v
         # (B, P, heads, N, head_dim) -> (B, P, N, inner)
         joined = out.transpose(2, 3).flatten(3)
         del out

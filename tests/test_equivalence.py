@@ -54,10 +54,12 @@ def test_plain_form_matches_reference(case):
 def test_the_fused_modules_are_the_attention_ones():
     """The fusion pass finds written-out attention where it is and nowhere else."""
     assert {c[0] for c in PLAIN_CASES} == {"sdpa", "simplified_sdpa", "danet", "emsa",
-                                           "muse_attention"}
+                                           "muse_attention", "mobilevit_attention",
+                                           "mobilevit_transformer"}
     assert {p.stem for p in (REPO_ROOT / "generated").glob("*.py") if is_fused(p.stem)} == {
         "sdpa", "simplified_sdpa", "danet", "position_attention", "channel_attention_module",
-        "emsa", "muse_attention"}
+        "emsa", "muse_attention", "vit_attention", "prenorm_attention", "mobilevit_transformer",
+        "mobilevit_attention"}
 
 
 def test_every_built_in_spec_has_an_equivalence_case():

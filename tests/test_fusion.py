@@ -128,6 +128,31 @@ def test_other_dataflow_keeps_the_written_form(tmp_path, edits):
     assert loaded.source() == loaded.source(fuse=False)
 
 
+FIVE_D = (("q: [B, L, d]", "q: [B, G, H, L, d]"), ("k: [B, S, d]", "k: [B, G, H, S, d]"),
+          ("v: [B, S, d]", "v: [B, G, H, S, d]"), ("dim0: 1, dim1: 2", "dim0: 3, dim1: 4"))
+
+
+def test_five_dims_fuse_with_the_batch_dims_flattened(tmp_path):
+    """PyTorch's fused kernels take 4 dims; a 5-D call runs its math path (slower, more
+    memory than the written form): the call flattens (B, G) and the result is unflattened."""
+    unmasked = (("  m: {shape: [B, L, S], optional: true, dtype: bool}\n", ""),
+                ("  masked: {op: masked_fill, in: [scaled, m], value: -inf, if_given: m}\n", ""),
+                ("in: masked, dim", "in: scaled, dim"))
+    loaded = load(tmp_path, *FIVE_D, *unmasked)
+    source = loaded.source()
+    assert all(line in source for line in (
+        "q.flatten(0, 1),", "kt.transpose(-2, -1).flatten(0, 1),", "v.flatten(0, 1),",
+        "out = out.unflatten(0, q.shape[:2])")), source
+    fused, plain = both(loaded, p=0.0)
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 4, n, 8, generator=gen, dtype=torch.float64)
+               for n in (5, 7, 7))
+    torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
+    # a mask would need the same flattening: five dims with one keep the written form
+    assert FUSED not in load(tmp_path, *FIVE_D, ("m: {shape: [B, L, S]",
+                                                 "m: {shape: [B, G, H, L, S]")).source()
+
+
 def assert_weights_choose(loaded):
     """Fused = plain with and without optional weights w (fourth) and mask m (fifth)."""
     fused, plain = both(loaded)
@@ -274,7 +299,8 @@ def test_no_fuse_changes_only_the_fused_modules():
             if plain != art.path.read_text(encoding="utf-8"):
                 changed.add(art.path.stem)
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
-                       "channel_attention_module", "emsa", "muse_attention"}
+                       "channel_attention_module", "emsa", "muse_attention", "vit_attention",
+                       "prenorm_attention", "mobilevit_transformer", "mobilevit_attention"}
 
 
 @pytest.mark.slow

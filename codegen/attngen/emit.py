@@ -336,7 +336,8 @@ class ClassEmitter:
         """A node's forward lines; an attention fusion.py fuses is written at its last node."""
         if (f := self.fusions.get(node.name)) is not None:
             self.uses_functional = True
-            fused = fusion.call(f, self.read, lambda e: src(e, namer), self.layer_ref)
+            fused = [fusion.call(f, self.read, lambda e: src(e, namer), self.layer_ref),
+                     *fusion.unflattened(f, self.read)]
             return fusion.lines(self.checked, f, fused, lambda n: self.forward_node(n, namer),
                                 fusion.condition(f, self.read, lambda e: src(e, namer),
                                                  self.layer_ref),

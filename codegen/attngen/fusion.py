@@ -21,7 +21,7 @@ and `normed`: a step that a param turns off) passes its input on: the fused call
 when that case's `when` holds; otherwise the written form does.
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank
-(at most 4, where it is also faster: _shapes_fuse), with the same batch dims; every node
+(over 4 without a mask: _rank), with the same batch dims; every node
 but `out` read by the next node alone and not an output; all under one `when`. Train-mode
 dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
 1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
@@ -59,6 +59,7 @@ class Fusion:
     dropout: str | None  # the Dropout layer's attribute name
     unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
     passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
+    rank: int = 4  # of q, k and v: over 4, the call flattens their leading batch dims
 
     @property
     def out(self) -> str:
@@ -136,14 +137,15 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     chain.append(node)
     chain.reverse()
     q, k = node.inputs[0].name, node.inputs[1].name
-    if not _shapes_fuse(checked, q, k, v) or len({n.when for n in chain}) != 1 \
+    rank = _rank(checked, q, k, v)
+    if rank is None or (rank > 4 and mask is not None) or len({n.when for n in chain}) != 1 \
             or any(n.out for n in chain):
         return None
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
         if a.name in outputs or readers.get(a.name) != [b.name]:
             return None
     return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
-                  tuple(reversed(unless)), tuple(reversed(passes)))
+                  tuple(reversed(unless)), tuple(reversed(passes)), rank)
 
 
 def _before(spec, node: Node) -> Node | None:
@@ -231,25 +233,30 @@ def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
     return None
 
 
-def _shapes_fuse(checked: Checked, q: str, k: str, v: str) -> bool:
-    """q [..., L, E], k [..., E, S], v [..., S, Ev]: one rank of at most 4 (PyTorch's fused
-    kernels take (batch, heads, L, E); a 5-D call runs its math path, which held more than
-    the written form: ViT attention over MobileViT's (B, P, heads, N, d), 99.0 against 86.5
-    MiB), the same batch dims, float."""
+def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
+    """The rank of q [..., L, E], k [..., E, S] and v [..., S, Ev] where they fuse: one rank,
+    the same batch dims, float; None where they do not. PyTorch's fused kernels take 4 dims
+    (batch, heads, L, E); a 5-D call runs its math path (MobileViT's attention over (B, P,
+    heads, N, d): forward 1.15 of the written form, peak 99.0 against 86.5 MiB), so a
+    longer one is called with its leading batch dims flattened into one (`call`)."""
     shapes = [checked.value(n) for n in (q, k, v)]
     if not all(isinstance(s, tuple) for s in shapes) or any(
             _dtype(checked, n) != "float" for n in (q, k, v)):
-        return False
+        return None
     qs, ks, vs = shapes
-    return 4 >= len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
+    same = len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
+    return len(qs) if same else None
 
 
 # -- source -------------------------------------------------------------------------------
 def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
          layer: Callable[[str], str]) -> str:
     """The fused call; `read` gives a tensor's variable, `source` an expression's text,
-    `layer` how forward reads a layer (`self.drop`)."""
-    args = [read(f.q), f"{read(f.k)}.transpose(-2, -1)", read(f.v)]
+    `layer` how forward reads a layer (`self.drop`). Over 4 dims, q, k and v go in with
+    their leading batch dims flattened into one (views where their strides allow: a split
+    of one tensor's last dim, as heads are); `unflattened` gives them back."""
+    flat = f".flatten(0, {f.rank - 4})" if f.rank > 4 else ""
+    args = [read(f.q) + flat, f"{read(f.k)}.transpose(-2, -1){flat}", read(f.v) + flat]
     if f.mask is not None:
         name, kind, optional = f.mask
         mask = read(name) if kind == "add" else f"~{read(name)}"
@@ -265,6 +272,13 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
         text = source(expr)
         args.append(f"scale={text}" if kind == "mul" else f"scale=1 / {_atom(text)}")
     return f"F.scaled_dot_product_attention({', '.join(args)})"
+
+
+def unflattened(f: Fusion, read: Callable[[str], str]) -> list[str]:
+    """The statement after a call of flattened batch dims (`call`) that restores them."""
+    if f.rank <= 4:
+        return []
+    return [f"{f.out} = {f.out}.unflatten(0, {read(f.q)}.shape[:{f.rank - 3}])"]
 
 
 def _atom(text: str) -> str:
@@ -305,25 +319,26 @@ def shape_text(checked: Checked, f: Fusion) -> str:
     written = [spec_dims(checked.spec, n) for n in names]
     if len(checked.configs) > 1 and all(written):
         dims = [cast(list[str], d) for d in written]
-    else:  # q, k, v and the output have rank 2 or more (_shapes_fuse)
+    else:  # q, k, v and the output have rank 2 or more (_rank)
         dims = [[fmt_dim(d) for d in cast(tuple, checked.value(n))] for n in names]
     dims[1] = [*dims[1][:-2], dims[1][-1], dims[1][-2]]
     q, k, v, out = ("(" + ", ".join(d) + ")" for d in dims)
     return f"{q}, {k}, {v} -> {out}"
 
 
-def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], list[str]],
+def lines(checked: Checked, f: Fusion, fused: list[str], written: Callable[[Node], list[str]],
           conds: list[str], spec_refs: bool = False) -> list[str]:
-    """The forward lines of a fusion: its call, and where `conds` (condition()) may fail,
+    """The forward lines of a fusion: its call (`fused`: the call, then any statement after
+    it, `unflattened`), and where `conds` (condition()) may fail,
     the written form (`written` gives a node's lines) in an `else`; `spec_refs`: the
     comment names the spec lines of the nodes the call computes."""
     comment = "# " + shape_text(checked, f)
     if spec_refs:
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
-    assign = f"{f.out} = {fused}"
+    assign = [f"{f.out} = {fused[0]}", *fused[1:]]
     if not conds:
-        return [comment, assign]
+        return [comment, *assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]
     if len(conds) == len(f.unless) == 1:  # in the else branch, the one optional input is given
         nodes = [replace(n, if_given=None) if n.if_given is not None
@@ -331,5 +346,5 @@ def lines(checked: Checked, f: Fusion, fused: str, written: Callable[[Node], lis
     plain = [line for n in nodes for line in written(n)]
     why = ["# no fused dropout on CPU: training with dropout there runs the written form"]
     return [*(why if f.dropout is not None else []), f"if {' and '.join(conds)}:",
-            "    " + comment, "    " + assign, "else:",
+            "    " + comment, *("    " + line for line in assign), "else:",
             *("    " + line for line in plain)]
