@@ -269,3 +269,53 @@ def test_checked_specs_with_a_complex_input_hold_at_runtime(tmp_path):
 def test_checked_specs_with_a_complex_input_hold_at_runtime_long(tmp_path):
     tally = _run(tmp_path, settings.get_profile("slow"), SHARE / 2, complex_input=True)
     assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+
+
+@st.composite
+def body_specs(draw, folder: Path) -> dict:
+    """A loop body (`each: i in range(r)`, `body:`) over x: one op of the library on the
+    carried value, added to it, `r` copies deep; drawn until `check` passes (most ops change
+    x's shape, which every copy must keep), else a ReLU."""
+    def doc(node: dict) -> dict:
+        body = {"n0": node, "n1": {"op": "add", "in": ["n0", "x"]}}
+        stack = {"each": "i in range(r)", "in": "x", "shape": INPUTS["x"], "body": body}
+        return {"name": "Drawn", "params": {**PARAMS, "r": {"default": 2}},
+                "inputs": {"x": INPUTS["x"]}, "graph": {"stack": stack}, "outputs": "stack"}
+
+    for _ in range(3 * ATTEMPTS):
+        op = ops.REGISTRY[draw(st.sampled_from(sorted(ops.REGISTRY)))]
+        if op.multi_output:
+            continue
+        node: dict = {"op": op.name, "in": ["x"] * op.arity[0] or ["x"]}
+        for arg in op.args:
+            if arg.required or draw(st.booleans()):
+                node[arg.name] = _value(draw, arg)
+        if _checks(folder, doc(node)):
+            return doc(node)
+    return doc({"op": "relu", "in": "x"})
+
+
+def _run_bodies(folder: Path, profile: settings, share: float) -> Tally:
+    tally = Tally()
+
+    @settings(profile, max_examples=max(1, round(share * profile.max_examples)))
+    @given(doc=body_specs(folder))
+    def case(doc):
+        _holds(folder, doc, tally)
+
+    case()
+    return tally
+
+
+def test_loop_bodies_hold_at_runtime(tmp_path):
+    """The module a checked loop body generates (one nn.ModuleList per copy, a `for`
+    loop carrying the value) gives the shapes the checker inferred, at other depths too."""
+    tally = _run_bodies(tmp_path, settings.default, SHARE / 2)
+    assert tally.drawn >= 0.9 * round(SHARE / 2 * settings.default.max_examples)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"
+
+
+@pytest.mark.slow
+def test_loop_bodies_hold_at_runtime_long(tmp_path):
+    tally = _run_bodies(tmp_path, settings.get_profile("slow"), SHARE / 2)
+    assert tally.checked >= 0.9 * tally.drawn, f"{tally.checked} of {tally.drawn} checked"

@@ -138,3 +138,19 @@ def test_errors_are_located_and_write_nothing(tmp_path, capsys, edit, where, fra
     err = _errors(tmp_path, BLOCKS.replace(old, new), capsys)
     assert where in err and fragment in err, err
     assert "Traceback" not in err
+
+
+def test_a_variant_edits_the_node_with_the_body_not_its_nodes(tmp_path, capsys):
+    (tmp_path / "blocks.yaml").write_text(BLOCKS, encoding="utf-8")
+    deeper = tmp_path / "deeper.yaml"
+    deeper.write_text("extends: blocks.yaml\nname: Deeper\nedits:\n  - patch: blocks\n"
+                      "    set: {each: 'i in range(depth + 1)'}\n", encoding="utf-8")
+    assert main(["build", str(deeper), "-o", str(tmp_path / "out")]) == 0
+    assert "enumerate(self.blocks)" in (tmp_path / "out" / "deeper.py").read_text()
+    inner = tmp_path / "inner.yaml"
+    inner.write_text("extends: blocks.yaml\nname: Inner\nedits:\n  - patch: fc\n"
+                     "    set: {bias: false}\n", encoding="utf-8")
+    assert main(["build", str(inner), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "inner.yaml:4:12: error[E502]: no node 'fc' in the graph being edited" in err
+    assert "'fc' is a node of the body of 'blocks': edits reach the graph's nodes" in err

@@ -445,7 +445,7 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
     if loop.var is not None:  # checked alone at the first item the defaults give
         first = _first_item(spec, loop.iterable)
         body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),
-                                      "int"), example=first)
+                                      "int"), default=first)  # after the caller's: a default
     body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
     parse_graph(body, nodes, at, loader, stack)
     last = list(body.nodes.values())[-1]

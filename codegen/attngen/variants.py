@@ -292,8 +292,13 @@ class _Variant:
         for key in self.graph:
             if key == target:
                 return key
+        owner = next((key for key, node in self.graph.items() if isinstance(node, LMap)
+                      and target in _mapping(node.get("body"))), None)
         raise error(target.loc, BAD_EDIT, f"no node '{target}' in the graph being edited"
-                    + did_you_mean(target, list(self.graph)))
+                    + ("" if owner else did_you_mean(target, list(self.graph))),
+                    *([f"'{target}' is a node of the body of '{owner}': edits reach the graph's "
+                       f"nodes, so replace '{owner}' (its whole body) or patch its 'body'"]
+                      if owner else []))
 
     def _set_graph(self, pairs: Iterable[tuple[LStr, LValue]]) -> None:
         self.graph = _lmap(pairs, self.graph.loc)
@@ -533,3 +538,8 @@ def _expr_names(value: LValue, where: str) -> Iterator[tuple[str, Loc, str]]:
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names:
             yield where, value.loc, n.id
+
+
+def _mapping(value: object) -> LMap | dict:
+    """`value` where it is a mapping (a node's `body`), else an empty one."""
+    return value if isinstance(value, LMap) else {}
