@@ -154,3 +154,16 @@ def test_a_variant_edits_the_node_with_the_body_not_its_nodes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "inner.yaml:4:12: error[E502]: no node 'fc' in the graph being edited" in err
     assert "'fc' is a node of the body of 'blocks': edits reach the graph's nodes" in err
+
+
+def test_the_body_reads_its_dims_from_the_value_the_loop_carries(tmp_path):
+    text = BLOCKS.replace("      res: {op: add, in: [act, pre]}\n", (
+        "      flat: {op: view, in: act, to: [B, N * c]}\n"
+        "      back: {op: view, in: flat, to: [B, N, c]}\n"
+        "      res: {op: add, in: [back, pre]}\n"))
+    assert _build(tmp_path, text, "dims") == 0
+    source = (tmp_path / "generated" / "dims.py").read_text()
+    loop = source[source.index("for i, fc_layer"):]
+    assert "B, N, _ = blocks.shape" in loop, source
+    generated = load_generated("dims", root=tmp_path).Blocks
+    assert_equivalent(generated, Blocks, (6,), {"depth": 3}, lambda: (torch.randn(2, 5, 6),))

@@ -91,8 +91,9 @@ def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     order = [inner.spec.nodes[n] for n in inner.checked.order]
     lines = [line for n in order if not is_declaration(n) and tensor_decl(n) is None
              for line in inner.fused_node(n, body_namer)]
-    lines = inner.dim_lines(body_namer) + lines
-    lines = [line.replace(f"= {first}.shape", f"= {node.name}.shape") for line in lines]
+    # `B, N, _ = x.shape` of the body's input: the value the loop carries
+    dim_lines = inner.dim_lines(body_namer)
+    lines = [d.replace(f"= {first}.shape", f"= {node.name}.shape") for d in dim_lines] + lines
     lines = accumulated(lines, set(), shapes(inner.checked))
     values, big = value_names(inner.checked)
     values, big = (values | {node.name}) - {last}, (big | {node.name}) - {last}
