@@ -1,11 +1,15 @@
 """`attngen verify --onnx`: the generated module through ONNX and ONNX Runtime.
 
 The module (at the first sample's params) is exported with `torch.onnx.export(...,
-dynamo=True)`, its free input dims dynamic, and run in onnxruntime on two input sizes (the
-sample's and another of the same params); every output must equal PyTorch's within float32
-tolerance. A module that cannot export, or whose exported graph fixed a size the spec
-leaves free, is reported with the reason (E601). Needs torch, onnx, onnxscript and
-onnxruntime (the `integrations` extra); imported only by `verify`.
+dynamo=True)`, its free input dims dynamic, and run in onnxruntime on two input sizes of
+the same params: the export's, the first of `other_sizes` PyTorch runs (the first sample's
+dims doubled, mostly), and the first sample's own, the least the spec allows. Exported at
+the least sizes, a dim they make 1 (one 7 x 7 patch of a 7 x 7 map) is specialized by the
+export and another size fails; exported at the larger, the least run still tests that the
+graph kept the dims free. Every output must equal PyTorch's within float32 tolerance. A
+module that cannot export, or whose exported graph fixed a size the spec leaves free, is
+reported with the reason (E601). Needs torch, onnx, onnxscript and onnxruntime (the
+`integrations` extra); imported only by `verify`.
 """
 
 from __future__ import annotations
@@ -66,11 +70,20 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
     model = construct(module.__dict__, spec, first)
     free = set(first.dims)
+    sizes = [first]
+    for sample in other_sizes(checked, first):
+        try:  # sizes the spec's requirements (or the module) refuse are passed over
+            with torch.no_grad():
+                model(**make_inputs(spec, sample))
+        except Exception:  # noqa: BLE001, S112
+            continue
+        sizes.insert(0, sample)
+        break
 
     def dynamic(inp: Any) -> dict[int, Any] | None:
         return {a: Dim.AUTO for a, d in enumerate(inp.tensor_shape) if d.text in free} or None
 
-    inputs = make_inputs(spec, first)
+    inputs = make_inputs(spec, sizes[0])
     shapes = {name: [dynamic(i) for i in inp.items] if inp.items is not None
               else None if inputs[name] is None else dynamic(inp)
               for name, inp in spec.inputs.items()}
@@ -85,16 +98,7 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
         report.errors.append(Diagnostic(where, VERIFY_EXPORT, f"ONNX export failed: "
                                         f"{_first_line(exc)}"))
         return
-    runs = [(first, inputs)]
-    for sample in other_sizes(checked, first):
-        other = make_inputs(spec, sample)
-        try:  # sizes the spec's requirements (or the module) refuse are passed over
-            with torch.no_grad():
-                model(**other)
-        except Exception:  # noqa: BLE001, S112
-            continue
-        runs.append((sample, other))
-        break
+    runs = [(sizes[0], inputs), *((s, make_inputs(spec, s)) for s in sizes[1:])]
     for k, (sample, inputs) in enumerate(runs, 1):
         with torch.no_grad():
             want = [t.numpy() for t in _flat(model(**inputs))]
