@@ -14,6 +14,9 @@ from torch import nn
 class ViTAttention(nn.Module):
     """Multi-head self-attention over the tokens of each patch position (ViT style).
 
+    Paper: MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision Transformer (ICLR
+    2022)
+
     One projection makes queries, keys and values (to_qkv, no bias); each of the heads
     weighs the N tokens by softmax(q k^T / sqrt(head_dim)), and the heads are joined and
     projected back to dim (to_out: a Linear and dropout, or nothing where one head of dim
@@ -94,6 +97,9 @@ class ViTAttention(nn.Module):
 class PreNormAttention(nn.Module):
     """LayerNorm, then ViT attention.
 
+    Paper: MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision Transformer (ICLR
+    2022)
+
     The tokens normalised (ln), then multi-head self-attention (fn).
 
     Args:
@@ -131,6 +137,9 @@ class PreNormAttention(nn.Module):
 
 class FeedForward(nn.Module):
     """Two-layer MLP of a transformer block.
+
+    Paper: MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision Transformer (ICLR
+    2022)
 
     A Linear to mlp_dim features, SiLU, dropout, a Linear back to dim, dropout, applied to
     each token of MobileViT's (B, P, N, dim) patches.
@@ -173,6 +182,9 @@ class FeedForward(nn.Module):
 class PreNormFeedForward(nn.Module):
     """LayerNorm, then the transformer MLP.
 
+    Paper: MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision Transformer (ICLR
+    2022)
+
     The tokens normalised (ln), then the two-layer MLP (fn).
 
     Args:
@@ -208,6 +220,9 @@ class PreNormFeedForward(nn.Module):
 
 class MobileViTTransformer(nn.Module):
     """MobileViT's transformer, depth layers of pre-norm attention and MLP.
+
+    Paper: MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision Transformer (ICLR
+    2022)
 
     depth layers, each adding pre-norm attention (att) to the tokens, then a pre-norm MLP
     (ffn): x + att(x), then that plus ffn of it. The layers of copy i are `layers.i.0` and

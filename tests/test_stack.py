@@ -167,3 +167,15 @@ def test_the_body_reads_its_dims_from_the_value_the_loop_carries(tmp_path):
     assert "B, N, _ = blocks.shape" in loop, source
     generated = load_generated("dims", root=tmp_path).Blocks
     assert_equivalent(generated, Blocks, (6,), {"depth": 3}, lambda: (torch.randn(2, 5, 6),))
+
+
+def test_a_hint_from_inside_the_body_works_pasted_into_the_spec(tmp_path, capsys):
+    """The body takes the spec's requirements on the dims its input binds, so the line a
+    hint inside it asks for holds there once pasted."""
+    square = BLOCKS.replace("in: fc, other: i + 1}", "in: fc, other: i + 1}\n"
+                            "      turned: {op: transpose, in: act, dim0: 1, dim1: 2}").replace(
+        "in: [act, pre]", "in: [turned, pre]")
+    err = _errors(tmp_path, square, capsys)
+    assert "requires: [N == c]" in err, err
+    pasted = square.replace("inputs:", "requires: [N == c]\ninputs:")
+    assert _build(tmp_path, pasted, "square") == 0, capsys.readouterr().err

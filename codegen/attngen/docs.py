@@ -320,9 +320,12 @@ def by_family(pages: list[_Page]) -> list[tuple[_Page, int]]:
     used by DANet's position attention but a paper of its own, stays a head."""
     by_path = {p.spec_path.resolve(): p for p in pages}
 
+    def uses(spec: Spec) -> list[Spec]:  # a loop body's uses are its spec's
+        subs = [sub for node in spec.nodes.values() for sub in form_specs(node.form)]
+        return [u for sub in subs for u in (uses(sub) if sub.inline else [sub])]
+
     def parts(page: _Page) -> list[_Page]:
-        used = [by_path.get(Path(sub.path).resolve()) for node in page.spec.nodes.values()
-                for sub in form_specs(node.form)]
+        used = [by_path.get(Path(sub.path).resolve()) for sub in uses(page.spec)]
         return [u for u in used if u is not None and u is not page
                 and page.spec.paper and u.spec.paper == page.spec.paper]
 

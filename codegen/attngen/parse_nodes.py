@@ -45,6 +45,7 @@ from .model import (
     Spec,
     Stack,
     SubSpec,
+    bound_names,
     compute_lets,
 )
 from .names import check_identifier
@@ -440,8 +441,12 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
                             f"'{name}' has '{key}': {why}")
     body = Spec(name=spec.name + "".join(w[:1].upper() + w[1:] for w in name.split("_")),
                 path=spec.path.with_name(f"{spec.path.name}#{name}"), file=spec.file, loc=at,
-                inline=True, params=dict(spec.params), lets=dict(spec.lets),
-                requires=[r for r in spec.requires if not spec.on_input_dims(r)])
+                inline=True, params=dict(spec.params), lets=dict(spec.lets))
+    # the caller's requirements the body can read: on params, lets and the dims its input
+    # (the carried value, in the caller's names) binds, so that a line a hint inside the
+    # body asks for holds there once pasted into the caller
+    known = {*spec.params, *spec.lets, *bound_names(shape)}
+    body.requires = [r for r in spec.requires if set(r.names) <= known]
     if loop.var is not None:  # checked alone at the first item the defaults give
         first = _first_item(spec, loop.iterable)
         body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),
