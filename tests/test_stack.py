@@ -124,6 +124,8 @@ def test_a_body_of_tensor_functions_only_loops_without_layers(tmp_path):
      "spec.yaml:16:7:", "E106]: body node 'act' reuses a name already defined at line 9"),
     ((BLOCKS[BLOCKS.index("    body:\n"):BLOCKS.index("outputs:")], "    body: {}\n"),
      "spec.yaml:13:", "E103]: 'body' of node 'blocks' has no nodes"),
+    (("    shape: [B, N, c]\n", "    shape: [B, T, c]\n"), "spec.yaml:12:16:",
+     "E202]: dim 'T' of the shape of node 'blocks' (a loop body) is not a dim of the spec's"),
     (("    in: pre\n", "    in: pre\n    map: true\n"), "spec.yaml:12:5:",
      "E101]: 'map' of node 'blocks' (a loop body)"),
     (("  pre: {op: Linear, args: [c, c], in: x}", "  pre: {op: chunk, in: x, chunks: 2, dim: 2}"),

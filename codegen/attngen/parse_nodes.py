@@ -16,6 +16,7 @@ from .errors import (
     EXPR_NOT_ALLOWED,
     MISSING_KEY,
     UNKNOWN_KEY,
+    UNKNOWN_NAME,
     UNKNOWN_OP,
     Collector,
     Loc,
@@ -47,6 +48,7 @@ from .model import (
     SubSpec,
     bound_names,
     compute_lets,
+    dim_names,
 )
 from .names import check_identifier
 from .parse_tensors import load_tensor
@@ -389,6 +391,7 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
                     f"{len(inputs)}", "the body reads the value it carries from copy to copy")
     loop = _each(raw["each"], raw.key_locs["each"], f"node '{name}'")
     shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
+    _shape_in_terms_of(spec, name, shape)
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
         else None
     body = _body_spec(spec, name, raw, loop, inputs[0], shape, loader, stack)
@@ -399,6 +402,20 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
 
 
 _TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def _shape_in_terms_of(spec: Spec, name: str, shape: list[Expr]) -> None:
+    """A body's `shape:` names its dims as the spec's inputs do (and params and lets): the
+    body's requirements are the spec's on those dims, and its hints name them, so that a
+    hint's line pasted into the spec's `requires` holds there."""
+    known = {*spec.params, *spec.lets, *spec.input_dims()}
+    for dim, loc in dim_names(shape):
+        if dim not in known:
+            raise error(loc, UNKNOWN_NAME, f"dim '{dim}' of the shape of node '{name}' (a loop "
+                        "body) is not a dim of the spec's inputs, a param or a let",
+                        "write the shape each copy carries with the inputs' dims ("
+                        + ", ".join(sorted(spec.input_dims())) + "), params and lets: the "
+                        "body's hints name them, and the spec's `requires` can")
 
 
 def _file(spec: Spec) -> Path:
