@@ -35,6 +35,8 @@ graph:
       res: {op: add, in: [act, pre]}
 outputs: blocks
 """
+SIDE = ("      act: {op: mul, in: fc, other: i + 1}\n",
+        "      act: {op: mul, in: [fc, side]}\n")
 
 
 class Blocks(nn.Module):
@@ -112,8 +114,8 @@ def test_a_body_of_tensor_functions_only_loops_without_layers(tmp_path):
     (("      res: {op: add, in: [act, pre]}\n",
       "      res: {op: add, in: [act, pre]}\n      more: {op: cat, in: [res, res], dim: 2}\n"),
      "spec.yaml:12:", "E400]: node 'blocks': shape (B, N, 2*c) does not match annotation"),
-    (("fc: {op: Linear, args: [c, c], in: pre}", "fc: {op: Linear, args: [c, c], in: x}"),
-     "spec.yaml:14:", "a loop body reads the value it carries ('pre') and its own nodes"),
+    (("fc: {op: Linear, args: [c, c], in: pre}", "fc: {op: Linear, args: [c, c], in: ghost}"),
+     "spec.yaml:14:", "a loop body reads the value it carries ('pre'), its own nodes, and"),
     (("    shape: [B, N, c]\n", ""), "spec.yaml:9:3:", "E103]: node 'blocks' (a loop body) "
      "needs 'shape: [...]'"),
     (("    each: i in range(depth)\n", ""), "spec.yaml:9:3:", "needs 'each: i in range(depth)'"),
@@ -181,3 +183,41 @@ def test_a_hint_from_inside_the_body_works_pasted_into_the_spec(tmp_path, capsys
     assert "requires: [N == c]" in err, err
     pasted = square.replace("inputs:", "requires: [N == c]\ninputs:")
     assert _build(tmp_path, pasted, "square") == 0, capsys.readouterr().err
+
+
+class Reads(nn.Module):
+    """By hand: each copy adds the input x and multiplies by a gate made before the loop."""
+
+    def __init__(self, c, depth=2):
+        super().__init__()
+        self.pre = nn.Linear(c, c)
+        self.gate = nn.Linear(c, c)
+        self.blocks = nn.ModuleList(nn.Linear(c, c) for _ in range(depth))
+
+    def forward(self, x):
+        h, side = self.pre(x), torch.sigmoid(self.gate(x))
+        for fc in self.blocks:
+            h = h + fc(h) * side + x
+        return h
+
+
+def test_a_body_reads_the_spec_s_inputs_and_its_earlier_annotated_nodes(tmp_path, capsys):
+    """Read, never carried: the spec's input x and the node `side` (its `shape:` is what
+    the body is checked with) are the same tensors in every copy."""
+    text = BLOCKS.replace("  pre: {op: Linear, args: [c, c], in: x}\n", (
+        "  pre: {op: Linear, args: [c, c], in: x}\n"
+        "  gate: {op: Linear, args: [c, c], in: x}\n"
+        "  side: {op: sigmoid, in: gate, shape: [B, N, c]}\n")).replace(*SIDE).replace(
+        "      res: {op: add, in: [act, pre]}", "      res: {op: add, in: [act, pre, x]}")
+    assert _build(tmp_path, text, "reads") == 0, capsys.readouterr().err
+    source = (tmp_path / "generated" / "reads.py").read_text()
+    assert "act = fc * side" in source, source
+    generated = load_generated("reads", root=tmp_path).Blocks
+    for depth in (0, 1, 3):
+        assert_equivalent(generated, Reads, (6,), {"depth": depth},
+                          lambda: (torch.randn(2, 5, 6),))
+    # without its `shape:` the node's shape is not known before the caller is checked
+    unannotated = text.replace("  side: {op: sigmoid, in: gate, shape: [B, N, c]}",
+                               "  side: {op: sigmoid, in: gate}")
+    err = _errors(tmp_path, unannotated, capsys)
+    assert "node 'act' uses unknown 'side'" in err and "earlier nodes with a one-tensor" in err

@@ -11,6 +11,7 @@ names the spec line it comes from. Output is deterministic.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -122,15 +123,19 @@ class ClassEmitter:
         self.carried = carried
         self.ends = {next(iter(self.spec.inputs)), self.spec.outputs[0].name} \
             if carried is not None else set()
+        self.outer: Callable[[str], str] | None = None  # a body's: how its caller reads
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
         self.reshaped = reshaped_views(checked)  # `view` nodes written as reshape
 
     def for_body(self, body: Checked, carried: str) -> ClassEmitter:
-        """The emitter of a loop body this class runs, carrying the value `carried`."""
-        return ClassEmitter(body, self.helpers, spec_refs=self.spec_refs, fuse=self.fuse,
-                            carried=carried)
+        """The emitter of a loop body this class runs, carrying the value `carried`; the
+        body's other inputs are this class's tensors, read as it reads them."""
+        inner = ClassEmitter(body, self.helpers, spec_refs=self.spec_refs, fuse=self.fuse,
+                             carried=carried)
+        inner.outer = self.read
+        return inner
 
     def layer_ref(self, name: str) -> str:
         """How forward calls the layer a node owns: `self.NAME`; in a loop body, the local
@@ -424,6 +429,8 @@ class ClassEmitter:
         a loop body, its input and its last node by the name the loop carries)."""
         if name in self.ends:
             return cast(str, self.carried)
+        if self.outer is not None and name in self.spec.inputs:  # a tensor of the caller
+            return self.outer(name)
         node = self.spec.nodes.get(name)
         return f"self.{name}" if node is not None and tensor_decl(node) is not None else name
 
@@ -520,7 +527,7 @@ class ClassEmitter:
             if any(n != "_" for n in names):
                 # a 1-D input unpacks too (`(N,) = x.shape`: `N = x.shape` binds the Size)
                 target = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
-                lines.append(f"{target} = {tensors.get(inp.name, inp.name)}.shape")
+                lines.append(f"{target} = {tensors.get(inp.name, self.read(inp.name))}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(

@@ -82,7 +82,6 @@ def stack_init(parent: Emitter, node: Node, namer: Namer) -> list[str]:
 def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     """`NAME = x`, then the loop over the copies with the body's lines inside it."""
     stack, inner = _body(parent, node)
-    first = next(iter(inner.spec.inputs))
     last = inner.spec.outputs[0].name
     dims: set[str] = set()
     body_namer = Namer(inner.spec, "forward", dims)
@@ -91,9 +90,7 @@ def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     order = [inner.spec.nodes[n] for n in inner.checked.order]
     lines = [line for n in order if not is_declaration(n) and tensor_decl(n) is None
              for line in inner.fused_node(n, body_namer)]
-    # `B, N, _ = x.shape` of the body's input: the value the loop carries
-    dim_lines = inner.dim_lines(body_namer)
-    lines = [d.replace(f"= {first}.shape", f"= {node.name}.shape") for d in dim_lines] + lines
+    lines = inner.dim_lines(body_namer) + lines  # `B, N, _ = layers.shape`: read()
     lines = accumulated(lines, set(), shapes(inner.checked))
     values, big = value_names(inner.checked)
     values, big = (values | {node.name}) - {last}, (big | {node.name}) - {last}

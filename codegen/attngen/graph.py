@@ -98,8 +98,10 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
                         UNKNOWN_REF,
                         f"node '{node.name}' uses unknown '{ref.name}'"
                         + did_you_mean(ref.name, prod),
-                        *([f"a loop body reads the value it carries ('{next(iter(spec.inputs))}') "
-                           "and its own nodes"] if spec.inline else []),
+                        *([f"a loop body reads the value it carries "
+                           f"('{next(iter(spec.inputs))}'), its own nodes, and the spec's tensor "
+                           "inputs, its params and buffers and its earlier nodes with a "
+                           "one-tensor 'shape:'"] if spec.inline else []),
                     )
                 )
             elif prod[ref.name] == node.name:

@@ -393,7 +393,7 @@ class Inference:
                                     f"'{body.inputs[0].name}' is a list of them", BAD_ARGUMENTS)
                 for item in self.each_items(stack):
                     names = binding(var, item)
-                    value = self.call(called, [value], names, body)
+                    value = self.call(called, [value, *ins[1:]], names, body)
                     if node.shape:  # what the next copy reads (the parser requires it)
                         value = with_dtypes(self.unify(node.name, node.shape_loc or node.loc,
                                                        value, node.shape, self.rule_of(body),

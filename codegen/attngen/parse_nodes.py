@@ -46,6 +46,7 @@ from .model import (
     Spec,
     Stack,
     SubSpec,
+    TensorDecl,
     bound_names,
     compute_lets,
     dim_names,
@@ -394,10 +395,11 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
     _shape_in_terms_of(spec, name, shape)
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
         else None
-    body = _body_spec(spec, name, raw, loop, inputs[0], shape, loader, stack)
+    body, reads = _body_spec(spec, name, raw, loop, inputs[0], shape, loader, stack)
     args = {p: parse(p, raw.key_locs["body"]) for p in body.params}
     form = Stack(loop.var, loop.iterable, SubSpec(name, body, args))
-    return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=raw.key_locs["shape"],
+    return Node(name, loc, form, inputs=inputs + reads, shape=shape,
+                shape_loc=raw.key_locs["shape"],
                 when=when, doc=text_of(raw, "doc", f"node '{name}'"))
 
 
@@ -445,7 +447,7 @@ _BODY_REFUSED = {"param": "a tensor the class owns is a node outside the body",
 
 
 def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape: list[Expr],
-               loader: SubSpecs, stack: tuple) -> Spec:
+               loader: SubSpecs, stack: tuple) -> tuple[Spec, list[Ref]]:
     at = raw.key_locs["body"]
     nodes = expect(raw["body"], LMap, f"'body' of node '{name}'", at,
                    "a mapping of node name: node, as 'graph' is")
@@ -459,21 +461,46 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
     body = Spec(name=spec.name + "".join(w[:1].upper() + w[1:] for w in name.split("_")),
                 path=spec.path.with_name(f"{spec.path.name}#{name}"), file=spec.file, loc=at,
                 inline=True, params=dict(spec.params), lets=dict(spec.lets))
-    # the caller's requirements the body can read: on params, lets and the dims its input
-    # (the carried value, in the caller's names) binds, so that a line a hint inside the
-    # body asks for holds there once pasted into the caller
-    known = {*spec.params, *spec.lets, *bound_names(shape)}
-    body.requires = [r for r in spec.requires if set(r.names) <= known]
     if loop.var is not None:  # checked alone at the first item the defaults give
         first = _first_item(spec, loop.iterable)
         body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),
                                       "int"), default=first)  # after the caller's: a default
     body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
     parse_graph(body, nodes, at, loader, stack)
+    reads = _outer_reads(spec, body)
+    # the caller's requirements the body can read: on params, lets and the dims its inputs
+    # (in the caller's names) bind, so that a line a hint inside the body asks for holds
+    # there once pasted into the caller
+    known = {*spec.params, *spec.lets, *(d for i in body.inputs.values()
+                                         for d in bound_names(i.tensor_shape))}
+    body.requires = [r for r in spec.requires if set(r.names) <= known]
     last = list(body.nodes.values())[-1]
     if last.out or not last.inputs:
         raise error(last.loc, BAD_VALUE, f"the last node of the body of '{name}', "
                     f"'{last.name}', is its value: one tensor", "end the body with the node "
                     "whose value the next copy reads")
     body.outputs.append(Output(last.name, last.loc))
-    return body
+    return body, reads
+
+
+def _outer_reads(spec: Spec, body: Spec) -> list[Ref]:
+    """The caller's tensors the body reads besides the value it carries, each an input of
+    the body (read, never carried): a tensor input of the caller, or an earlier node of
+    its graph with a `shape:` of one tensor (the body is checked before the caller, so its
+    shape is what the node says) or a `param:`/`buffer:`; in the order the body reads them."""
+    reads: dict[str, Ref] = {}
+    for node in body.nodes.values():
+        for ref in [*node.inputs, *([node.if_given] if node.if_given else [])]:
+            if ref.name in body.nodes or ref.name in body.inputs or ref.name in reads:
+                continue
+            inp, outer = spec.sources().get(ref.name), spec.nodes.get(ref.name)
+            decl = outer.form if outer is not None and isinstance(outer.form, TensorDecl) \
+                else None
+            shape = inp.tensor_shape if inp is not None and not inp.optional else \
+                decl.shape if decl is not None else outer.shape if outer is not None \
+                and outer.shape and not isinstance(outer.shape[0], list) else None
+            if shape is not None:
+                reads[ref.name] = ref
+                body.inputs[ref.name] = Input(ref.name, ref.loc, shape=shape,
+                                              dtype=inp.dtype if inp is not None else "float")
+    return list(reads.values())

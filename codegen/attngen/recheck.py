@@ -343,9 +343,9 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
             return _callee(body, what, loc)
         case Stack(var, iterable, body):
             _loop(Loop(var, iterable), what, loc)
-            if case_of is not None or len(node.inputs) != 1 or not node.shape:
-                raise error(loc, BAD_VALUE, f"{what}: a loop body is no case, reads one tensor "
-                            "and has a 'shape'")
+            if case_of is not None or not node.inputs or not node.shape:
+                raise error(loc, BAD_VALUE, f"{what}: a loop body is no case, reads the value "
+                            "it carries and has a 'shape'")
             if not body.spec.inline:
                 raise error(loc, BAD_VALUE, f"{what}: a loop body's spec is inline")
             return _callee(body, what, loc)
