@@ -150,7 +150,9 @@ class Stack:
 
     var: str | None
     iterable: Expr  # a list expression or `range(...)` (expr.parse with iterable=True)
-    body: SubSpec  # its params are the caller's, passed by name, and the loop variable
+    # its params are the caller's, passed by name, and the loop variable; its inputs the
+    # carried value (the node's first `in`), then the caller's tensors it reads (the rest)
+    body: SubSpec
 
 
 @dataclass(frozen=True)
