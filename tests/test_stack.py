@@ -221,3 +221,15 @@ def test_a_body_reads_the_spec_s_inputs_and_its_earlier_annotated_nodes(tmp_path
                                "  side: {op: sigmoid, in: gate}")
     err = _errors(tmp_path, unannotated, capsys)
     assert "node 'act' uses unknown 'side'" in err and "earlier nodes with a one-tensor" in err
+
+
+def test_a_body_reads_a_buffer_with_its_dtype(tmp_path, capsys):
+    """A bool buffer read in the body is checked as bool (a mask), read as `self.keep`."""
+    text = BLOCKS.replace("  pre: {op: Linear, args: [c, c], in: x}\n", (
+        "  pre: {op: Linear, args: [c, c], in: x}\n"
+        "  keep: {buffer: [c], init: ones, dtype: bool}\n")).replace(
+        "      act: {op: mul, in: fc, other: i + 1}",
+        "      act: {op: masked_fill, in: [fc, keep], value: 0.0}")
+    assert _build(tmp_path, text, "keep") == 0, capsys.readouterr().err
+    source = (tmp_path / "generated" / "keep.py").read_text()
+    assert "act = fc.masked_fill(self.keep, 0.0)" in source

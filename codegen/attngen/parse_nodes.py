@@ -26,6 +26,7 @@ from .errors import (
 )
 from .expr import Expr, parse
 from .fields import KEY_SYNONYMS, check_keys, expect, expr_of, mapping_of, shape_of, text_of
+from .graph import node_refs
 from .model import (
     Callee,
     Cases,
@@ -47,7 +48,6 @@ from .model import (
     Stack,
     SubSpec,
     TensorDecl,
-    bound_names,
     compute_lets,
     dim_names,
 )
@@ -368,8 +368,9 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
 def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,
                 in_case: bool) -> Node:
     """`each:` + `body:`: the body's nodes become an inline spec whose params are this
-    spec's (passed by name) and the loop variable, whose one input is the carried value
-    (named as the node's `in`, shaped as its `shape`) and whose output is its last node."""
+    spec's (passed by name) and the loop variable, whose inputs are the carried value
+    (named as the node's `in`, shaped as its `shape`) and then the spec's tensors it reads
+    (`_outer_reads`), and whose output is its last node."""
     where = f"node '{name}' (a loop body)"
     if in_case:
         raise error(raw.key_locs["body"], BAD_VALUE, f"a case of node '{name}' has a 'body': "
@@ -382,8 +383,8 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
                         "the body's own nodes say what each copy does")
     check_keys(raw, STACK_KEYS, where)
     for wanted, need in (("each", "'each: i in range(depth)' (the number of copies)"),
-                     ("in", "'in: x' (the tensor the first copy reads)"),
-                     ("shape", "'shape: [...]' (the shape each copy reads and gives)")):
+                         ("in", "'in: x' (the tensor the first copy reads)"),
+                         ("shape", "'shape: [...]' (the shape each copy reads and gives)")):
         if wanted not in raw:
             raise error(loc, MISSING_KEY, f"{where} needs {need}")
     inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'")
@@ -399,8 +400,8 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
     args = {p: parse(p, raw.key_locs["body"]) for p in body.params}
     form = Stack(loop.var, loop.iterable, SubSpec(name, body, args))
     return Node(name, loc, form, inputs=inputs + reads, shape=shape,
-                shape_loc=raw.key_locs["shape"],
-                when=when, doc=text_of(raw, "doc", f"node '{name}'"))
+                shape_loc=raw.key_locs["shape"], when=when, doc=text_of(raw, "doc",
+                                                                       f"node '{name}'"))
 
 
 _TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
@@ -424,7 +425,8 @@ def _file(spec: Spec) -> Path:
     """The file a spec's text is in: a loop body's path names its caller's file and node
     (`_body_spec`), unique among specs; what it reads is read by that file (the build
     cache's dependencies)."""
-    return spec.path.with_name(spec.path.name.partition("#")[0]) if spec.inline else spec.path
+    # the node name after the last `#` is an identifier: the file's own name may hold one
+    return spec.path.with_name(spec.path.name.rpartition("#")[0]) if spec.inline else spec.path
 
 
 def _first_item(spec: Spec, iterable: Expr) -> object:
@@ -471,8 +473,7 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
     # the caller's requirements the body can read: on params, lets and the dims its inputs
     # (in the caller's names) bind, so that a line a hint inside the body asks for holds
     # there once pasted into the caller
-    known = {*spec.params, *spec.lets, *(d for i in body.inputs.values()
-                                         for d in bound_names(i.tensor_shape))}
+    known = {*spec.params, *spec.lets, *body.input_dims()}
     body.requires = [r for r in spec.requires if set(r.names) <= known]
     last = list(body.nodes.values())[-1]
     if last.out or not last.inputs:
@@ -484,23 +485,34 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
 
 
 def _outer_reads(spec: Spec, body: Spec) -> list[Ref]:
-    """The caller's tensors the body reads besides the value it carries, each an input of
-    the body (read, never carried): a tensor input of the caller, or an earlier node of
-    its graph with a `shape:` of one tensor (the body is checked before the caller, so its
-    shape is what the node says) or a `param:`/`buffer:`; in the order the body reads them."""
-    reads: dict[str, Ref] = {}
+    """The caller's tensors the body reads besides the value it carries, each made an input
+    of the body (read, never carried), in the order the body reads them; a name that is
+    none of them is left to the body's graph check (E300)."""
+    reads: list[Ref] = []
     for node in body.nodes.values():
-        for ref in [*node.inputs, *([node.if_given] if node.if_given else [])]:
-            if ref.name in body.nodes or ref.name in body.inputs or ref.name in reads:
+        for ref in node_refs(node):
+            if ref.name in body.nodes or ref.name in body.inputs:
                 continue
-            inp, outer = spec.sources().get(ref.name), spec.nodes.get(ref.name)
-            decl = outer.form if outer is not None and isinstance(outer.form, TensorDecl) \
-                else None
-            shape = inp.tensor_shape if inp is not None and not inp.optional else \
-                decl.shape if decl is not None else outer.shape if outer is not None \
-                and outer.shape and not isinstance(outer.shape[0], list) else None
-            if shape is not None:
-                reads[ref.name] = ref
-                body.inputs[ref.name] = Input(ref.name, ref.loc, shape=shape,
-                                              dtype=inp.dtype if inp is not None else "float")
-    return list(reads.values())
+            outer = _outer_tensor(spec, ref)
+            if outer is not None:
+                reads.append(ref)
+                body.inputs[ref.name] = outer
+    return reads
+
+
+def _outer_tensor(spec: Spec, ref: Ref) -> Input | None:
+    """`ref` as an input of a loop body, where the caller knows its shape before its own
+    check (the body is checked first): a required tensor input, a `param:` or `buffer:`,
+    or an earlier node with a `shape:` of one tensor (taken as float); else None."""
+    inp = spec.sources().get(ref.name)
+    if inp is not None:
+        return None if inp.optional else Input(ref.name, ref.loc, shape=inp.tensor_shape,
+                                               dtype=inp.dtype)
+    node = spec.nodes.get(ref.name)
+    if node is None:
+        return None
+    if isinstance(node.form, TensorDecl):  # its dtype is one of an input's words
+        return Input(ref.name, ref.loc, shape=node.form.shape, dtype=node.form.dtype)
+    if node.shape and not isinstance(node.shape[0], list):
+        return Input(ref.name, ref.loc, shape=node.shape)
+    return None
