@@ -114,16 +114,17 @@ class ClassCode:
 
 class ClassEmitter:
     def __init__(self, checked: Checked, helpers: dict, *, spec_refs: bool = False,
-                 fuse: bool = True, carried: str | None = None):
+                 fuse: bool = True, carried: str | None = None,
+                 outer: Callable[[str], str] | None = None):
         self.checked, self.spec, self.helpers = checked, checked.spec, helpers
         self.fuse = fuse
         self.fusions = fusion.find(checked) if fuse else {}  # by the node given the call
         # a loop body's emitter (emit_stack): the name its caller's loop carries, which is
-        # the body's input and its last node; its layers are the loop's locals
-        self.carried = carried
+        # the body's input and its last node; its layers are the loop's locals, its other
+        # inputs the caller's tensors, read as `outer` (the caller's read) reads them
+        self.carried, self.outer = carried, outer
         self.ends = {next(iter(self.spec.inputs)), self.spec.outputs[0].name} \
             if carried is not None else set()
-        self.outer: Callable[[str], str] | None = None  # a body's: how its caller reads
         self.spec_refs = spec_refs  # a spec reference in a comment over every forward line
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
@@ -132,10 +133,8 @@ class ClassEmitter:
     def for_body(self, body: Checked, carried: str) -> ClassEmitter:
         """The emitter of a loop body this class runs, carrying the value `carried`; the
         body's other inputs are this class's tensors, read as it reads them."""
-        inner = ClassEmitter(body, self.helpers, spec_refs=self.spec_refs, fuse=self.fuse,
-                             carried=carried)
-        inner.outer = self.read
-        return inner
+        return ClassEmitter(body, self.helpers, spec_refs=self.spec_refs, fuse=self.fuse,
+                            carried=carried, outer=self.read)
 
     def layer_ref(self, name: str) -> str:
         """How forward calls the layer a node owns: `self.NAME`; in a loop body, the local
@@ -290,7 +289,7 @@ class ClassEmitter:
 
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
-        spec, checked, lines = self.spec, self.checked, []
+        spec, lines = self.spec, []
         for req in spec.requires:  # requirements on input sizes, before any work
             if spec.on_input_dims(req):
                 lines += self.require_lines(req, namer)
@@ -299,9 +298,16 @@ class ClassEmitter:
         for inp in spec.inputs.values():  # unpacked where an item is read by name
             if inp.items is not None and read & {i.name for i in inp.items}:
                 lines.append(f"{', '.join(i.name for i in inp.items)} = {inp.name}")
-        by_name = spec.nodes
-        order = checked.order
-        groups = self._grouped([by_name[n] for n in order if not is_declaration(by_name[n])
+        lines += self.node_lines(namer)
+        lines += self.return_lines(namer)
+        return lines
+
+    def node_lines(self, namer: Namer) -> list[str]:
+        """The nodes' forward lines in forward order, a group of one `when` under its `if`
+        (forward_lines; a loop body's, emit_stack)."""
+        by_name, lines = self.spec.nodes, []
+        groups = self._grouped([by_name[n] for n in self.checked.order
+                                if not is_declaration(by_name[n])
                                 and tensor_decl(by_name[n]) is None])  # made in __init__
         for cond, group in groups:
             body = []
@@ -312,7 +318,6 @@ class ClassEmitter:
                 lines += ["    " + b for b in body]
             else:
                 lines += body
-        lines += self.return_lines(namer)
         return lines
 
     def forward_node(self, node: Node, namer: Namer) -> list[str]:
@@ -341,9 +346,9 @@ class ClassEmitter:
         """A node's forward lines; an attention fusion.py fuses is written at its last node."""
         if (f := self.fusions.get(node.name)) is not None:
             self.uses_functional = True
-            fused = [fusion.call(f, self.read, lambda e: src(e, namer), self.layer_ref),
-                     *fusion.unflattened(f, self.read)]
-            return fusion.lines(self.checked, f, fused, lambda n: self.forward_node(n, namer),
+            fused = fusion.call(f, self.read, lambda e: src(e, namer), self.layer_ref)
+            return fusion.lines(self.checked, f, fused, self.read,
+                                lambda n: self.forward_node(n, namer),
                                 fusion.condition(f, self.read, lambda e: src(e, namer),
                                                  self.layer_ref),
                                 self.spec_refs)

@@ -26,7 +26,7 @@ from .emit_names import Namer, src
 from .expr import is_range
 from .graph import node_refs
 from .lifetimes import value_names, with_dels
-from .model import Node, Spec, Stack, is_declaration, owned_layer, tensor_decl
+from .model import Node, Spec, Stack, owned_layer, tensor_decl
 from .names import LOOP_LAYER_SUFFIX
 from .results import Checked
 
@@ -41,7 +41,7 @@ class Emitter(Protocol):
 
     def for_body(self, body: Checked, carried: str) -> Emitter: ...
     def init_node(self, node: Node, namer: Namer) -> list[str]: ...
-    def fused_node(self, node: Node, namer: Namer) -> list[str]: ...
+    def node_lines(self, namer: Namer) -> list[str]: ...
     def dim_lines(self, namer: Namer) -> list[str]: ...
     def read(self, name: str) -> str: ...
     def factory_kwargs(self) -> str: ...
@@ -87,9 +87,7 @@ def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     body_namer = Namer(inner.spec, "forward", dims)
     if stack.var:
         body_namer.loop.add(stack.var)
-    order = [inner.spec.nodes[n] for n in inner.checked.order]
-    lines = [line for n in order if not is_declaration(n) and tensor_decl(n) is None
-             for line in inner.fused_node(n, body_namer)]
+    lines = inner.node_lines(body_namer)
     lines = inner.dim_lines(body_namer) + lines  # `B, N, _ = layers.shape`: read()
     lines = accumulated(lines, set(), shapes(inner.checked))
     values, big = value_names(inner.checked)

@@ -254,7 +254,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     """The fused call; `read` gives a tensor's variable, `source` an expression's text,
     `layer` how forward reads a layer (`self.drop`). Over 4 dims, q, k and v go in with
     their leading batch dims flattened into one (views where their strides allow: a split
-    of one tensor's last dim, as heads are); `unflattened` gives them back."""
+    of one tensor's last dim, as heads are); `_unflattened` gives them back."""
     flat = f".flatten(0, {f.rank - 4})" if f.rank > 4 else ""
     args = [read(f.q) + flat, f"{read(f.k)}.transpose(-2, -1){flat}", read(f.v) + flat]
     if f.mask is not None:
@@ -274,7 +274,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     return f"F.scaled_dot_product_attention({', '.join(args)})"
 
 
-def unflattened(f: Fusion, read: Callable[[str], str]) -> list[str]:
+def _unflattened(f: Fusion, read: Callable[[str], str]) -> list[str]:
     """The statement after a call of flattened batch dims (`call`) that restores them."""
     if f.rank <= 4:
         return []
@@ -326,17 +326,19 @@ def shape_text(checked: Checked, f: Fusion) -> str:
     return f"{q}, {k}, {v} -> {out}"
 
 
-def lines(checked: Checked, f: Fusion, fused: list[str], written: Callable[[Node], list[str]],
-          conds: list[str], spec_refs: bool = False) -> list[str]:
-    """The forward lines of a fusion: its call (`fused`: the call, then any statement after
-    it, `unflattened`), and where `conds` (condition()) may fail,
-    the written form (`written` gives a node's lines) in an `else`; `spec_refs`: the
-    comment names the spec lines of the nodes the call computes."""
+def lines(checked: Checked, f: Fusion, fused: str, read: Callable[[str], str],
+          written: Callable[[Node], list[str]], conds: list[str],
+          spec_refs: bool = False) -> list[str]:
+    """The forward lines of a fusion: its call (`fused`, from call()) and the statement
+    that unflattens its batch dims where the call flattened them (`read` gives a tensor's
+    variable), and where `conds` (condition()) may fail, the written form (`written` gives
+    a node's lines) in an `else`; `spec_refs`: the comment names the spec lines of the
+    nodes the call computes."""
     comment = "# " + shape_text(checked, f)
     if spec_refs:
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
-    assign = [f"{f.out} = {fused[0]}", *fused[1:]]
+    assign = [f"{f.out} = {fused}", *_unflattened(f, read)]
     if not conds:
         return [comment, *assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]

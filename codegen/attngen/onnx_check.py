@@ -70,20 +70,22 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
     model = construct(module.__dict__, spec, first)
     free = set(first.dims)
-    sizes = [first]
+    # the sizes run, the export's first: a larger one PyTorch runs, where found, then the least
+    runs = [(first, make_inputs(spec, first))]
     for sample in other_sizes(checked, first):
+        other = make_inputs(spec, sample)
         try:  # sizes the spec's requirements (or the module) refuse are passed over
             with torch.no_grad():
-                model(**make_inputs(spec, sample))
+                model(**other)
         except Exception:  # noqa: BLE001, S112
             continue
-        sizes.insert(0, sample)
+        runs.insert(0, (sample, other))
         break
 
     def dynamic(inp: Any) -> dict[int, Any] | None:
         return {a: Dim.AUTO for a, d in enumerate(inp.tensor_shape) if d.text in free} or None
 
-    inputs = make_inputs(spec, sizes[0])
+    inputs = runs[0][1]
     shapes = {name: [dynamic(i) for i in inp.items] if inp.items is not None
               else None if inputs[name] is None else dynamic(inp)
               for name, inp in spec.inputs.items()}
@@ -98,7 +100,6 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
         report.errors.append(Diagnostic(where, VERIFY_EXPORT, f"ONNX export failed: "
                                         f"{_first_line(exc)}"))
         return
-    runs = [(sizes[0], inputs), *((s, make_inputs(spec, s)) for s in sizes[1:])]
     for k, (sample, inputs) in enumerate(runs, 1):
         with torch.no_grad():
             want = [t.numpy() for t in _flat(model(**inputs))]
