@@ -78,6 +78,7 @@ class ViTAttention(nn.Module):
         v = v_all.unflatten(3, (self.heads, -1)).transpose(2, 3)
         # (B, P, heads, N, head_dim), (B, P, heads, N, head_dim), (B, P, heads, N, head_dim)
         # -> (B, P, heads, N, head_dim)
+        # called with 4 dims: PyTorch's fused kernels take (batch, heads, n, features)
         out = F.scaled_dot_product_attention(
             q.flatten(0, 1),
             k.transpose(-2, -1).flatten(0, 1),

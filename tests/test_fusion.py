@@ -148,9 +148,64 @@ def test_five_dims_fuse_with_the_batch_dims_flattened(tmp_path):
     q, k, v = (torch.randn(2, 3, 4, n, 8, generator=gen, dtype=torch.float64)
                for n in (5, 7, 7))
     torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
-    # a mask would need the same flattening: five dims with one keep the written form
-    assert FUSED not in load(tmp_path, *FIVE_D, ("m: {shape: [B, L, S]",
-                                                 "m: {shape: [B, G, H, L, S]")).source()
+
+
+@pytest.mark.parametrize("shape, merged", [
+    ("[B, G, H, L, S]", "~m.flatten(0, 1)"),  # q's batch dims: flattened as q's
+    ("[1, 1, H, L, S]", "~m.flatten(0, 1)"),  # ones there: flattened into one 1
+    ("[1, H, L, S]", "else ~m,"),  # one dim there, of size 1: broadcasts as it is
+    ("[H, L, S]", "else ~m,"),  # none there: as it is
+    ("[L, S]", "else ~m,"),
+])
+def test_five_dims_with_a_mask_flatten_it_as_the_scores(tmp_path, shape, merged):
+    """The mask broadcasts to the flattened scores as it did to the written ones."""
+    loaded = load(tmp_path, *FIVE_D, ("m: {shape: [B, L, S]", f"m: {{shape: {shape}"))
+    source = loaded.source()
+    assert FUSED in source and merged in source, source
+    fused, plain = both(loaded, p=0.0)
+    gen = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, 3, 4, n, 8, generator=gen, dtype=torch.float64)
+               for n in (5, 7, 7))
+    sizes = {"B": 2, "G": 3, "H": 4, "L": 5, "S": 7, "1": 1}
+    m = torch.rand(*(sizes[d] for d in shape.strip("[]").split(", ")), generator=gen) < 0.4
+    m[..., 0] = False  # every query keeps a key
+    torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
+    torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
+
+
+@pytest.mark.parametrize("shape", ["[B, 1, 1, L, S]", "[G, H, L, S]", "[1, G, H, L, S]"])
+def test_five_dims_with_a_mask_that_would_not_flatten_keep_the_written_form(tmp_path, shape):
+    """Flattening (B, G) of such a mask would not broadcast over the flattened batch."""
+    loaded = load(tmp_path, *FIVE_D, ("m: {shape: [B, L, S]", f"m: {{shape: {shape}"))
+    assert FUSED not in loaded.source()
+
+
+def test_three_dims_are_called_with_four(tmp_path):
+    """One head over (B, L, d): PyTorch's fused CPU kernel takes 4 dims (a 3-D call runs
+    its math path, slower than the written form), so the call puts a batch dim of 1 in
+    front, where a mask [B, L, S] still broadcasts from the right."""
+    loaded = load(tmp_path)
+    source = loaded.source()
+    assert all(text in source for text in (
+        "q.unsqueeze(0),", "kt.transpose(-2, -1).unsqueeze(0),", "v.unsqueeze(0),",
+        "attn_mask=None if m is None else ~m,", "out = out.squeeze(0)")), source
+    fused, plain = both(loaded)
+    q, k, v, m = inputs(mask=True)
+    torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
+    torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
+
+
+def test_two_dims_are_called_with_four(tmp_path):
+    """Unbatched (L, d) inputs: two batch dims of 1 in front, and dropped from the result."""
+    loaded = load(tmp_path, ("q: [B, L, d]", "q: [L, d]"), ("k: [B, S, d]", "k: [S, d]"),
+                  ("v: [B, S, d]", "v: [S, d]"), ("m: {shape: [B, L, S]", "m: {shape: [L, S]"),
+                  ("dim0: 1, dim1: 2", "dim0: 0, dim1: 1"))
+    source = loaded.source()
+    assert "q[None, None]," in source and "out = out[0, 0]" in source, source
+    fused, plain = both(loaded)
+    q, k, v, m = (t[0] for t in inputs(mask=True))
+    torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
+    torch.testing.assert_close(fused(q, k, v), plain(q, k, v))
 
 
 def assert_weights_choose(loaded):

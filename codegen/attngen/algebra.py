@@ -120,8 +120,9 @@ def settled(e: Any) -> bool:
     number or symbol; a linear sum with coprime integer coefficients (seq_len - 6*d); an
     integer power of a symbol or of such a sum of positive terms ((2*padding + 1)**2); a
     product of a number, integer powers of symbols and at most one floor of such a product
-    (dim/heads, floor(C/G)/2, floor(W/patch_size)). Nothing there cancels, combines or factors out. sympy.simplify costs
-    milliseconds a call and imports sympy.physics on its first (0.2 s of a cold build);
+    (dim/heads, floor(C/G)/2, floor(W/patch_size)). Nothing there cancels, combines or
+    factors out. sympy.simplify costs milliseconds a call and imports sympy.physics on its
+    first (0.12 s of a cold build);
     tests/test_algebra.py holds this to sympy on random expressions of these forms."""
     if e.is_Atom:
         return True

@@ -20,8 +20,9 @@ Between any two of these steps, a `cases` node with an `identity` case (EMSA's `
 and `normed`: a step that a param turns off) passes its input on: the fused call runs only
 when that case's `when` holds; otherwise the written form does.
 
-It fuses only where the fused call computes the same function: q, k, v float, of one rank
-(over 4 without a mask: _rank), with the same batch dims; every node
+It fuses only where the fused call computes the same function: q, k, v float, of one rank,
+with the same batch dims (the call gives them 4, _rank; a mask over 4 dims must flatten
+with them, _mask_merge); every node
 but `out` read by the next node alone and not an output; all under one `when`. Train-mode
 dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
 1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
@@ -59,7 +60,8 @@ class Fusion:
     dropout: str | None  # the Dropout layer's attribute name
     unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
     passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
-    rank: int = 4  # of q, k and v: over 4, the call flattens their leading batch dims
+    rank: int = 4  # of q, k and v: the call gives them 4 dims (_rank)
+    mask_merge: int = 0  # leading dims of the mask flattened with q's (_mask_merge)
 
     @property
     def out(self) -> str:
@@ -138,14 +140,15 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     chain.reverse()
     q, k = node.inputs[0].name, node.inputs[1].name
     rank = _rank(checked, q, k, v)
-    if rank is None or (rank > 4 and mask is not None) or len({n.when for n in chain}) != 1 \
+    merge = 0 if mask is None or rank is None else _mask_merge(checked, mask[0], q, rank)
+    if rank is None or merge is None or len({n.when for n in chain}) != 1 \
             or any(n.out for n in chain):
         return None
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
         if a.name in outputs or readers.get(a.name) != [b.name]:
             return None
     return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
-                  tuple(reversed(unless)), tuple(reversed(passes)), rank)
+                  tuple(reversed(unless)), tuple(reversed(passes)), rank, merge)
 
 
 def _before(spec, node: Node) -> Node | None:
@@ -235,10 +238,13 @@ def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
 
 def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
     """The rank of q [..., L, E], k [..., E, S] and v [..., S, Ev] where they fuse: one rank,
-    the same batch dims, float; None where they do not. PyTorch's fused kernels take 4 dims
-    (batch, heads, L, E); a 5-D call runs its math path (MobileViT's attention over (B, P,
-    heads, N, d): forward 1.15 of the written form, peak 99.0 against 86.5 MiB), so a
-    longer one is called with its leading batch dims flattened into one (`call`)."""
+    the same batch dims, float; None where they do not. PyTorch's fused CPU kernel takes 4
+    dims (batch, heads, L, E); any other rank runs its math path, slower than the written
+    form: MobileViT's attention over (B, P, heads, N, d), forward 1.15 of it, peak 99.0
+    against 86.5 MiB; one head over (B, N, d), (8, 196, 64), 3.00 ms against 1.30. So
+    the call gives them 4 (`call`): their leading batch dims flattened into one over 4,
+    one batch dim of size 1 put in front under 4 (a mask, aligned at the right, broadcasts
+    as it did)."""
     shapes = [checked.value(n) for n in (q, k, v)]
     if not all(isinstance(s, tuple) for s in shapes) or any(
             _dtype(checked, n) != "float" for n in (q, k, v)):
@@ -248,18 +254,41 @@ def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
     return len(qs) if same else None
 
 
+def _mask_merge(checked: Checked, mask: str, q: str, rank: int) -> int | None:
+    """How many leading dims of the mask the call flattens with q's (0: none), or None
+    where no flattening broadcasts as the written form does. Over 4 dims, q's first
+    rank - 3 are flattened into one; a mask reaching none of them (3 dims or fewer) stays
+    as it is, one whose dims there are all 1 flattens them into one 1, and one of q's rank
+    with q's dims there flattens them as q does."""
+    if rank <= 4:
+        return 0
+    ms, qs = checked.value(mask), checked.value(q)
+    span = len(ms) - 3  # the mask's dims aligned with q's flattened ones
+    if span <= 0:
+        return 0
+    if all(d == 1 for d in ms[:span]):
+        return span if span > 1 else 0
+    if len(ms) == rank and tuple(ms[:span]) == tuple(qs[:span]):
+        return span
+    return None
+
+
 # -- source -------------------------------------------------------------------------------
 def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
          layer: Callable[[str], str]) -> str:
     """The fused call; `read` gives a tensor's variable, `source` an expression's text,
-    `layer` how forward reads a layer (`self.drop`). Over 4 dims, q, k and v go in with
-    their leading batch dims flattened into one (views where their strides allow: a split
-    of one tensor's last dim, as heads are); `_unflattened` gives them back."""
-    flat = f".flatten(0, {f.rank - 4})" if f.rank > 4 else ""
-    args = [read(f.q) + flat, f"{read(f.k)}.transpose(-2, -1){flat}", read(f.v) + flat]
+    `layer` how forward reads a layer (`self.drop`). q, k and v go in with 4 dims (_rank):
+    over 4, their leading batch dims flattened into one (views where their strides allow:
+    a split of one tensor's last dim, as heads are); under 4, with batch dims of size 1 in
+    front. `_restored` gives the result q's batch dims back."""
+    fix = {2: "[None, None]", 3: ".unsqueeze(0)"}.get(f.rank, "")
+    if f.rank > 4:
+        fix = f".flatten(0, {f.rank - 4})"
+    args = [read(f.q) + fix, f"{read(f.k)}.transpose(-2, -1){fix}", read(f.v) + fix]
     if f.mask is not None:
         name, kind, optional = f.mask
-        mask = read(name) if kind == "add" else f"~{read(name)}"
+        merged = f".flatten(0, {f.mask_merge - 1})" if f.mask_merge else ""
+        mask = read(name) + merged if kind == "add" else f"~{read(name)}{merged}"
         if optional and kind == "fill":
             mask = f"None if {name} is None else {mask}"
         args.append(f"attn_mask={mask}")
@@ -274,11 +303,13 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     return f"F.scaled_dot_product_attention({', '.join(args)})"
 
 
-def _unflattened(f: Fusion, read: Callable[[str], str]) -> list[str]:
-    """The statement after a call of flattened batch dims (`call`) that restores them."""
-    if f.rank <= 4:
-        return []
-    return [f"{f.out} = {f.out}.unflatten(0, {read(f.q)}.shape[:{f.rank - 3}])"]
+def _restored(f: Fusion, read: Callable[[str], str]) -> list[str]:
+    """The statement after a call that gave q, k and v 4 dims (`call`), where they had
+    another number, that gives the result q's batch dims."""
+    if f.rank > 4:
+        return [f"{f.out} = {f.out}.unflatten(0, {read(f.q)}.shape[:{f.rank - 3}])"]
+    fix = {2: "[0, 0]", 3: ".squeeze(0)"}.get(f.rank)
+    return [f"{f.out} = {f.out}{fix}"] if fix else []
 
 
 def _atom(text: str) -> str:
@@ -330,15 +361,17 @@ def lines(checked: Checked, f: Fusion, fused: str, read: Callable[[str], str],
           written: Callable[[Node], list[str]], conds: list[str],
           spec_refs: bool = False) -> list[str]:
     """The forward lines of a fusion: its call (`fused`, from call()) and the statement
-    that unflattens its batch dims where the call flattened them (`read` gives a tensor's
-    variable), and where `conds` (condition()) may fail, the written form (`written` gives
+    that gives its result q's batch dims where the call changed them (`read` gives a
+    tensor's variable), and where `conds` (condition()) may fail, the written form (`written` gives
     a node's lines) in an `else`; `spec_refs`: the comment names the spec lines of the
     nodes the call computes."""
     comment = "# " + shape_text(checked, f)
     if spec_refs:
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
-    assign = [f"{f.out} = {fused}", *_unflattened(f, read)]
+    restored = _restored(f, read)
+    why4 = ["# called with 4 dims: PyTorch's fused kernels take (batch, heads, n, features)"]
+    assign = [*(why4 if restored else []), f"{f.out} = {fused}", *restored]
     if not conds:
         return [comment, *assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]
