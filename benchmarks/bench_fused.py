@@ -3,14 +3,17 @@ with --no-fuse built in memory) against the hand-written reference, same weights
 
 d_model 512, 8 heads (d_k = d_v = 64), 196 tokens, batch 8. `--module emsa`: EMSA in the
 configuration that fuses (ratio 1, apply_transform false: the heads' scores not mixed),
-against External-Attention-pytorch's EMSA, the same sizes. "forward" is eval mode under
-torch.no_grad(); "fwd+bwd" is train mode (dropout as constructed, `--dropout`) with inputs
-that require grad, backward of the output's sum. Pairs of calls are interleaved (who goes
-first alternates); each pair gives a ratio of CPU times (time.thread_time, process time
-with --threads > 1); the table shows the median ratio, its quartiles and the median times.
+against External-Attention-pytorch's EMSA, the same sizes. `--module one_head`: one head
+over (batch, tokens, 64 features), three dims (ONE_HEAD, the spec of tests/test_fusion.py),
+against the same attention written by hand (OneHead); `--mask` adds a bool mask (B, n, n).
+"forward" is eval mode under torch.no_grad(); "fwd+bwd" is train mode (dropout as
+constructed, `--dropout`) with inputs that require grad, backward of the output's sum.
+Pairs of calls are interleaved (who goes first alternates); each pair gives a ratio of CPU
+times (time.thread_time, process time with --threads > 1); the table shows the median
+ratio, its quartiles and the median times.
 
     .venv/bin/python benchmarks/bench_fused.py [--pairs N] [--threads N] [--dropout P]
-        [--module sdpa|emsa] [--quick]
+        [--module sdpa|emsa|one_head] [--mask] [--quick]
 """
 
 from __future__ import annotations
@@ -30,12 +33,68 @@ from equivalence import load_generated, load_plain  # noqa: E402
 from references.attention import ScaledDotProductAttention  # noqa: E402
 from references.emsa import EMSA  # noqa: E402
 
+# one head of attention over three dims; q, k, v and the mask are its inputs
+ONE_HEAD = """\
+name: OneHeadAttention
+params:
+  d: 64
+  p: {default: 0.0}
+inputs:
+  q: [B, L, d]
+  k: [B, S, d]
+  v: [B, S, d]
+  m: {shape: [B, L, S], optional: true, dtype: bool}
+graph:
+  kt:     {op: transpose, in: k, dim0: 1, dim1: 2}
+  scores: {op: matmul, in: [q, kt]}
+  scaled: {op: mul, in: scores, other: d ** -0.5}
+  masked: {op: masked_fill, in: [scaled, m], value: -inf, if_given: m}
+  probs:  {op: softmax, in: masked, dim: -1}
+  drop:   {op: Dropout, args: [p], in: probs}
+  out:    {op: matmul, in: [drop, v]}
+outputs: out
+"""
+
+
+class OneHead(torch.nn.Module):
+    """ONE_HEAD by hand: softmax(q k^T / sqrt(d), masked where m is True) v."""
+
+    def __init__(self, d: int, p: float) -> None:
+        super().__init__()
+        self.d = d
+        self.drop = torch.nn.Dropout(p)
+
+    def forward(self, q, k, v, m=None):
+        scores = q @ k.transpose(1, 2) * self.d ** -0.5
+        if m is not None:
+            scores = scores.masked_fill(m, float("-inf"))
+        return self.drop(scores.softmax(dim=-1)) @ v
+
+
 # --module: (generated stem, class, reference class, keyword arguments besides the sizes)
 MODULES = {"sdpa": ("sdpa", "ScaledDotProductAttention", ScaledDotProductAttention, {}),
-           "emsa": ("emsa", "EMSA", EMSA, {"ratio": 1, "apply_transform": False})}
+           "emsa": ("emsa", "EMSA", EMSA, {"ratio": 1, "apply_transform": False}),
+           "one_head": ("", "OneHeadAttention", OneHead, {})}
+
+
+def one_head(d: int, dropout: float):
+    """ONE_HEAD built in memory, fused and plain, and its hand-written reference."""
+    import tempfile
+
+    import attngen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "one_head.yaml"
+        path.write_text(ONE_HEAD, encoding="utf-8")
+        loaded = attngen.load(str(path))
+        forms = {"fused": loaded.compile()(d, dropout),
+                 "plain": loaded.compile(fuse=False)(d, dropout)}
+    return {**forms, "reference": OneHead(d, dropout)}
 
 
 def modules(d_model: int, h: int, dropout: float, which: str = "sdpa"):
+    if which == "one_head":
+        return one_head(d_model // h, dropout)
     stem, cls, reference, kwargs = MODULES[which]
     args = (d_model, d_model // h, d_model // h, h, dropout)
     torch.manual_seed(0)
@@ -87,8 +146,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--module", choices=sorted(MODULES), default="sdpa")
+    p.add_argument("--mask", action="store_true",
+                   help="one_head: a bool mask (batch, tokens, tokens), True = masked out")
     p.add_argument("--quick", action="store_true", help="small sizes, 3 pairs (a smoke run)")
     args = p.parse_args(argv)
+    if args.mask and args.module != "one_head":
+        p.error("--mask is for --module one_head")
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.process_time
     d_model, h, n, b, pairs = (32, 4, 10, 2, 3) if args.quick else (512, 8, 196, 8, args.pairs)
@@ -98,7 +161,12 @@ def main(argv=None) -> int:
     for backward in (False, True):
         for m in mods.values():
             m.train(backward)
-        ins = tuple(torch.randn(b, n, d_model, requires_grad=backward) for _ in range(3))
+        width = d_model // h if args.module == "one_head" else d_model
+        ins = tuple(torch.randn(b, n, width, requires_grad=backward) for _ in range(3))
+        if args.mask:
+            mask = torch.rand(b, n, n, generator=torch.Generator().manual_seed(0)) < 0.3
+            mask[..., 0] = False  # every query keeps a key
+            ins = (*ins, mask)
         for form in ("fused", "plain"):
             med, lo, hi, tg, tr = measure(mods[form], mods["reference"], ins, backward,
                                           pairs, clock)

@@ -80,11 +80,11 @@ def both(loaded, **kwargs):
     ((("{op: masked_fill, in: [scaled, m], value: -inf, if_given: m}",
        "{op: add, in: [scaled, m], if_given: m}"),
       ("m: {shape: [B, L, S], optional: true, dtype: bool}", "m: {shape: [B, 1, S], "
-       "optional: true}")), False, "attn_mask=m"),
+       "optional: true}")), False, "attn_mask=None if m is None else m.unsqueeze(0)"),
     ((("{op: softmax, in: masked, dim: -1}", "{op: Softmax, dim: 2, in: masked}"),), True,
      "dropout_p=self.drop.p if self.training else 0.0"),
     ((("optional: true, ", ""), ("value: -inf, if_given: m", "value: -inf")), True,
-     "attn_mask=~m,"),
+     "attn_mask=~m.unsqueeze(0),"),
 ])
 def test_written_attention_is_fused_and_equal(tmp_path, edits, mask, call):
     loaded = load(tmp_path, *edits)
@@ -154,8 +154,8 @@ def test_five_dims_fuse_with_the_batch_dims_flattened(tmp_path):
     ("[B, G, H, L, S]", "~m.flatten(0, 1)"),  # q's batch dims: flattened as q's
     ("[1, 1, H, L, S]", "~m.flatten(0, 1)"),  # ones there: flattened into one 1
     ("[1, H, L, S]", "else ~m,"),  # one dim there, of size 1: broadcasts as it is
-    ("[H, L, S]", "else ~m,"),  # none there: as it is
-    ("[L, S]", "else ~m,"),
+    ("[H, L, S]", "else ~m.unsqueeze(0),"),  # none there: ones in front
+    ("[L, S]", "else ~m[None, None],"),
 ])
 def test_five_dims_with_a_mask_flatten_it_as_the_scores(tmp_path, shape, merged):
     """The mask broadcasts to the flattened scores as it did to the written ones."""
@@ -183,12 +183,13 @@ def test_five_dims_with_a_mask_that_would_not_flatten_keep_the_written_form(tmp_
 def test_three_dims_are_called_with_four(tmp_path):
     """One head over (B, L, d): PyTorch's fused CPU kernel takes 4 dims (a 3-D call runs
     its math path, slower than the written form), so the call puts a batch dim of 1 in
-    front, where a mask [B, L, S] still broadcasts from the right."""
+    front, and one in front of the mask [B, L, S] (with fewer dims than the scores, a
+    mask runs a slower kernel), where it broadcasts as it did."""
     loaded = load(tmp_path)
     source = loaded.source()
     assert all(text in source for text in (
         "q.unsqueeze(0),", "kt.transpose(-2, -1).unsqueeze(0),", "v.unsqueeze(0),",
-        "attn_mask=None if m is None else ~m,", "out = out.squeeze(0)")), source
+        "attn_mask=None if m is None else ~m.unsqueeze(0),", "out = out.squeeze(0)")), source
     fused, plain = both(loaded)
     q, k, v, m = inputs(mask=True)
     torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
@@ -359,7 +360,7 @@ def test_no_fuse_changes_only_the_fused_modules():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["sdpa", "emsa"])
+@pytest.mark.parametrize("module", [["sdpa"], ["emsa"], ["one_head", "--mask"]])
 def test_bench_fused_quick(capsys, module):
     """benchmarks/bench_fused.py's smoke run: both forms against the reference, both modes."""
     import importlib.util
@@ -368,7 +369,7 @@ def test_bench_fused_quick(capsys, module):
     spec = importlib.util.spec_from_file_location("_bench_fused", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.main(["--quick", "--module", module]) == 0
+    assert bench.main(["--quick", "--module", *module]) == 0
     rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
     assert [(f.strip(), m.strip()) for f, m in rows] == [
         ("fused", "forward"), ("plain", "forward"), ("fused", "fwd+bwd"), ("plain", "fwd+bwd")]

@@ -22,7 +22,7 @@ when that case's `when` holds; otherwise the written form does.
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank,
 with the same batch dims (the call gives them 4, _rank; a mask over 4 dims must flatten
-with them, _mask_merge); every node
+with them, _mask_fix); every node
 but `out` read by the next node alone and not an output; all under one `when`. Train-mode
 dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
 1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
@@ -61,7 +61,7 @@ class Fusion:
     unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
     passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
     rank: int = 4  # of q, k and v: the call gives them 4 dims (_rank)
-    mask_merge: int = 0  # leading dims of the mask flattened with q's (_mask_merge)
+    mask_fix: str = ""  # what gives the mask 4 dims in the call (_mask_fix)
 
     @property
     def out(self) -> str:
@@ -140,15 +140,15 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     chain.reverse()
     q, k = node.inputs[0].name, node.inputs[1].name
     rank = _rank(checked, q, k, v)
-    merge = 0 if mask is None or rank is None else _mask_merge(checked, mask[0], q, rank)
-    if rank is None or merge is None or len({n.when for n in chain}) != 1 \
+    fix = "" if mask is None or rank is None else _mask_fix(checked, mask[0], q, rank)
+    if rank is None or fix is None or len({n.when for n in chain}) != 1 \
             or any(n.out for n in chain):
         return None
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
         if a.name in outputs or readers.get(a.name) != [b.name]:
             return None
     return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
-                  tuple(reversed(unless)), tuple(reversed(passes)), rank, merge)
+                  tuple(reversed(unless)), tuple(reversed(passes)), rank, fix)
 
 
 def _before(spec, node: Node) -> Node | None:
@@ -254,23 +254,24 @@ def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
     return len(qs) if same else None
 
 
-def _mask_merge(checked: Checked, mask: str, q: str, rank: int) -> int | None:
-    """How many leading dims of the mask the call flattens with q's (0: none), or None
-    where no flattening broadcasts as the written form does. Over 4 dims, q's first
-    rank - 3 are flattened into one; a mask reaching none of them (3 dims or fewer) stays
-    as it is, one whose dims there are all 1 flattens them into one 1, and one of q's rank
-    with q's dims there flattens them as q does."""
-    if rank <= 4:
-        return 0
+def _mask_fix(checked: Checked, mask: str, q: str, rank: int) -> str | None:
+    """What the call appends to the mask to give it 4 dims, as q, k and v get (`call`), or
+    None where that would not broadcast as the written form does. A mask of fewer dims
+    runs a slower kernel ((h, n, n) against 4-D (B, h, n, n): 40 ms against 14, where the
+    4-D (1, h, n, n) takes 14), so it gets ones in front, where it broadcasts as it did.
+    Over 4 dims, q's first rank - 3 are flattened into one: a mask whose dims there are
+    all 1 flattens them into one 1, one of q's rank with q's dims there flattens them as q
+    does, and a mask that does not reach them is as one of fewer dims."""
     ms, qs = checked.value(mask), checked.value(q)
-    span = len(ms) - 3  # the mask's dims aligned with q's flattened ones
-    if span <= 0:
-        return 0
-    if all(d == 1 for d in ms[:span]):
-        return span if span > 1 else 0
-    if len(ms) == rank and tuple(ms[:span]) == tuple(qs[:span]):
-        return span
-    return None
+    span = len(ms) - 3 if rank > 4 else 0  # the mask's dims aligned with q's flattened ones
+    if span > 1 and (all(d == 1 for d in ms[:span]) or len(ms) == rank
+                     and tuple(ms[:span]) == tuple(qs[:span])):
+        return f".flatten(0, {span - 1})"
+    if span == 1 and ms[0] != 1:
+        return None  # one of q's flattened dims: it would not broadcast over the others
+    if span > 1:
+        return None
+    return {1: "[None, None, None]", 2: "[None, None]", 3: ".unsqueeze(0)"}.get(len(ms), "")
 
 
 # -- source -------------------------------------------------------------------------------
@@ -287,9 +288,8 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     args = [read(f.q) + fix, f"{read(f.k)}.transpose(-2, -1){fix}", read(f.v) + fix]
     if f.mask is not None:
         name, kind, optional = f.mask
-        merged = f".flatten(0, {f.mask_merge - 1})" if f.mask_merge else ""
-        mask = read(name) + merged if kind == "add" else f"~{read(name)}{merged}"
-        if optional and kind == "fill":
+        mask = read(name) + f.mask_fix if kind == "add" else f"~{read(name)}{f.mask_fix}"
+        if optional and (kind == "fill" or f.mask_fix):  # an added mask passes on a None
             mask = f"None if {name} is None else {mask}"
         args.append(f"attn_mask={mask}")
     if f.dropout is not None:
