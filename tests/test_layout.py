@@ -149,6 +149,23 @@ def test_a_method_chain_is_parenthesised_one_call_per_line():
         + ".flatten(2).transpose(1, 2).contiguous(),"  # an argument: as before
 
 
+def test_trailers_after_a_long_call_go_on_its_closing_line():
+    """Where the text up to the last bracket would not fit, an earlier bracket splits and
+    the trailers follow its closing bracket (`ruff format` writes these lines the same)."""
+    call = ("F.scaled_dot_product_attention(q.flatten(0, 1), k.flatten(0, 1), "
+            "v.flatten(0, 1), scale=self.scale)")
+    assert layout.statement(f"out = {call}.unflatten(0, q.shape[:2])", 8) == [
+        "        out = F.scaled_dot_product_attention(",
+        "            q.flatten(0, 1), k.flatten(0, 1), v.flatten(0, 1), scale=self.scale",
+        "        ).unflatten(0, q.shape[:2])"]
+    names = ["a" * 22, "b" * 40, "c" * 31]
+    assert layout.statement(f"out = torch.cat([{', '.join(names)}], dim=1)[0, 0]", 8) == [
+        "        out = torch.cat(", "            [", *(f"                {n}," for n in names),
+        "            ],", "            dim=1,", "        )[0, 0]"]
+    assert layout.statement(f"return self.{'f' * 28}({'a' * 47}, {'b' * 32})[0]", 8) == [
+        f"        return self.{'f' * 28}(", f"            {'a' * 47}, {'b' * 32}", "        )[0]"]
+
+
 def test_long_strings_become_implicit_concatenations_and_f_strings_keep_placeholders():
     message = "word " * 30 + "{{braces}} and {value!r}"
     out = layout.statement(f'raise ValueError(f"{message}")', 12)
