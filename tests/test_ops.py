@@ -11,7 +11,7 @@ import attngen
 import pytest
 from attngen import docs, ops, verify
 from attngen.cli import main
-from attngen.emit import render_call
+from attngen.emit_calls import render_call
 from attngen.ops.base import GROUPS
 from conftest import REPO_ROOT
 

@@ -126,3 +126,40 @@ def test_a_wrong_use_is_a_located_error(tmp_path, capsys, node, kshape, mask, me
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "t.yaml:" in err, err
     assert message in err, err
+
+
+@pytest.mark.parametrize("batch, mask, call", [
+    ([], None, "q[None, None], k[None, None], v[None, None])[0, 0]"),
+    (["B"], None, "q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)).squeeze(0)"),
+    (["B"], ["B", "L", "S"], "attn_mask=m.unsqueeze(0)).squeeze(0)"),
+    (["B", "G", "h"], None, "v.flatten(0, 1)).unflatten(0, q.shape[:2])"),
+    (["B", "G", "h"], ["B", "G", "h", "L", "S"], "attn_mask=m.flatten(0, 1)).unflatten("),
+    (["B", "G", "h"], [1, 1, 1, "L", "S"], "attn_mask=m.flatten(0, 1)).unflatten("),
+    (["B", "G", "h"], ["h", "L", "S"], "attn_mask=m.unsqueeze(0)).unflatten("),
+    (["B", "G", "h"], ["B", 1, "h", "L", "S"], "(q, k, v, attn_mask=m)"),  # as written
+    (["B", "h"], ["h", "L", "S"], "attn_mask=m.unsqueeze(0))"),
+])
+def test_other_ranks_are_called_with_four_dims(tmp_path, batch, mask, call):
+    """PyTorch's fused kernels take 4 dims: the call gives q, k, v and the mask four where
+    that broadcasts as written, and the result its own dims back; the values are torch's."""
+    dims = ", ".join(map(str, batch))
+    lead = dims + ", " if dims else ""
+    text = (f"name: T\ninputs:\n  q: [{lead}L, 4]\n  k: [{lead}S, 4]\n  v: [{lead}S, 6]\n"
+            + (f"  m: {{shape: [{', '.join(map(str, mask))}], dtype: bool}}\n" if mask else "")
+            + f"graph:\n  y: {{op: attention, in: [q, k, v{', m' if mask else ''}]}}\n"
+            "outputs: y\n")
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    loaded = attngen.load(str(path))
+    assert "".join(call.split()) in "".join(loaded.source().split()), loaded.source()
+    model = loaded.compile()().double()
+    sizes = {"B": 2, "G": 3, "h": 2, "L": 3, "S": 5, 1: 1}
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(*(sizes[d] for d in batch), n, f, generator=gen,
+                           dtype=torch.float64) for n, f in ((3, 4), (5, 4), (5, 6)))
+    if mask is None:
+        torch.testing.assert_close(model(q, k, v), by_hand(q, k, v))
+        return
+    m = torch.rand(*(sizes[d] for d in mask), generator=gen) > 0.4
+    m[..., 0] = True  # every query keeps a key
+    torch.testing.assert_close(model(q, k, v, m), by_hand(q, k, v, mask=m))

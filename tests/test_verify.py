@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from attngen import emit, ops, verify
+from attngen import emit, ops, templating, verify
 from attngen.build import compile_spec
 from attngen.cli import main
 from attngen.loader import Loader
@@ -91,13 +91,13 @@ def test_broken_op_template_is_caught(monkeypatch):
     """`mean` forgets keepdim: the spatial attention module no longer runs."""
     broken = dataclasses.replace(ops.REGISTRY["mean"], call="{{ x }}.mean({{ dim }})")
     monkeypatch.setitem(ops.REGISTRY, "mean", broken)
-    emit._call_template.cache_clear()
+    templating.call_template.cache_clear()
     try:
         report = verify.verify(_checked(REPO_ROOT / "specs" / "spatial_attention.yaml"),
                                n_samples=1, export=False)
     finally:
         monkeypatch.undo()
-        emit._call_template.cache_clear()
+        templating.call_template.cache_clear()
     assert report.errors and all(d.code == "E600" for d in report.errors)
 
 

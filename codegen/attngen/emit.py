@@ -19,6 +19,7 @@ from . import fusion, ops
 from .accumulate import accumulated, shapes
 from .configs import structural_params
 from .docstring import class_docstring
+from .emit_calls import call, render_args, render_call
 from .emit_names import Namer, src
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
@@ -62,42 +63,7 @@ from .results import Checked
 from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment
 from .strides import VIEW, reshaped_views
-from .templating import call_template as _call_template
 from .templating import env as _env
-
-
-def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,
-                values: dict[str, object] | None = None,
-                entries: dict[str, dict[str, str]] | None = None) -> str:
-    """A tensor function's call expression, from its emit hook or its template; `args` maps
-    the arguments the spec gives to their source text, `values` those given as literals to
-    their values, `entries` each mapping argument to its names' sources, `ins` are the input
-    variables."""
-    if op.emit is not None:
-        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed, entries or {}))
-    seq = ins[0] if listed else f"[{', '.join(ins)}]"
-    # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
-    defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
-    context = dict(defaults, **args, x=ins[0], ins=ins, seq=seq, listed=listed,
-                   given=list(args), args=args)
-    return _call_template(op.call).render(**context)
-
-
-def call(func: str, args: list[str], *, explode: bool = False) -> str:
-    """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
-    call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
-    return f"{func}({', '.join(args)}{',' if explode and args else ''})"
-
-
-def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
-    """Positional for required args, keyword for the rest (only those the spec gives)."""
-    out = []
-    for name, required in callee_args:
-        if name not in given:
-            continue
-        text = src(given[name], namer)
-        out.append(text if required and keyword_from is None else f"{name}={text}")
-    return out
 
 
 # -- classes ---------------------------------------------------------------------------
@@ -464,7 +430,9 @@ class ClassEmitter:
                 args[a.name] = text
                 if expr.is_constant():
                     values[a.name] = expr.constant
-        written = render_call(op, args, ins, listed=listed, values=values, entries=entries)
+        shapes = tuple(self.checked.shape(ref.name) for ref in node.inputs) if op.emit else ()
+        written = render_call(op, args, ins, listed=listed, values=values, entries=entries,
+                              shapes=shapes)
         if written.startswith("F."):
             self.uses_functional = True
         return written

@@ -22,7 +22,7 @@ when that case's `when` holds; otherwise the written form does.
 
 It fuses only where the fused call computes the same function: q, k, v float, of one rank,
 with the same batch dims (the call gives them 4, _rank; a mask over 4 dims must flatten
-with them, _mask_fix); every node
+with them, ops/attention.mask_fix); every node
 but `out` read by the next node alone and not an output; all under one `when`. Train-mode
 dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
 1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
@@ -42,6 +42,7 @@ from .dims import fmt_dim
 from .expr import Expr
 from .graph import node_refs
 from .model import Cases, FunctionOp, LayerCall, LayerOp, Node
+from .ops.attention import batch_fix, mask_fix, restore
 from .pytext import comment_text
 from .results import Checked
 from .shape_comments import spec_dims
@@ -61,7 +62,7 @@ class Fusion:
     unless: tuple[str, ...]  # optional inputs; when one is given, the written form runs
     passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
     rank: int = 4  # of q, k and v: the call gives them 4 dims (_rank)
-    mask_fix: str = ""  # what gives the mask 4 dims in the call (_mask_fix)
+    mask_fix: str = ""  # what gives the mask 4 dims in the call (attention.mask_fix)
 
     @property
     def out(self) -> str:
@@ -140,7 +141,8 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
     chain.reverse()
     q, k = node.inputs[0].name, node.inputs[1].name
     rank = _rank(checked, q, k, v)
-    fix = "" if mask is None or rank is None else _mask_fix(checked, mask[0], q, rank)
+    qs, ms = checked.shape(q), checked.shape(mask[0]) if mask is not None else ()
+    fix = "" if mask is None else mask_fix(qs, ms) if qs is not None and ms is not None else None
     if rank is None or fix is None or len({n.when for n in chain}) != 1 \
             or any(n.out for n in chain):
         return None
@@ -238,13 +240,10 @@ def _mask(checked: Checked, node: Node) -> tuple[str, str, bool] | None:
 
 def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
     """The rank of q [..., L, E], k [..., E, S] and v [..., S, Ev] where they fuse: one rank,
-    the same batch dims, float; None where they do not. PyTorch's fused CPU kernel takes 4
-    dims (batch, heads, L, E); any other rank runs its math path, slower than the written
-    form: MobileViT's attention over (B, P, heads, N, d), forward 1.15 of it, peak 99.0
-    against 86.5 MiB; one head over (B, N, d), (8, 196, 64), 3.00 ms against 1.30. So
-    the call gives them 4 (`call`): their leading batch dims flattened into one over 4,
-    one batch dim of size 1 put in front under 4 (a mask, aligned at the right, broadcasts
-    as it did)."""
+    the same batch dims, float; None where they do not. The call gives them 4 dims (`call`,
+    ops/attention.batch_fix): at another rank PyTorch runs its math path, slower than the
+    written form (MobileViT's attention over (B, P, heads, N, d): forward 1.15 of it, peak
+    99.0 against 86.5 MiB)."""
     shapes = [checked.value(n) for n in (q, k, v)]
     if not all(isinstance(s, tuple) for s in shapes) or any(
             _dtype(checked, n) != "float" for n in (q, k, v)):
@@ -252,26 +251,6 @@ def _rank(checked: Checked, q: str, k: str, v: str) -> int | None:
     qs, ks, vs = shapes
     same = len(qs) == len(ks) == len(vs) >= 2 and qs[:-2] == ks[:-2] == vs[:-2]
     return len(qs) if same else None
-
-
-def _mask_fix(checked: Checked, mask: str, q: str, rank: int) -> str | None:
-    """What the call appends to the mask to give it 4 dims, as q, k and v get (`call`), or
-    None where that would not broadcast as the written form does. A mask of fewer dims
-    runs a slower kernel ((h, n, n) against 4-D (B, h, n, n): 40 ms against 14, where the
-    4-D (1, h, n, n) takes 14), so it gets ones in front, where it broadcasts as it did.
-    Over 4 dims, q's first rank - 3 are flattened into one: a mask whose dims there are
-    all 1 flattens them into one 1, one of q's rank with q's dims there flattens them as q
-    does, and a mask that does not reach them is as one of fewer dims."""
-    ms, qs = checked.value(mask), checked.value(q)
-    span = len(ms) - 3 if rank > 4 else 0  # the mask's dims aligned with q's flattened ones
-    if span > 1 and (all(d == 1 for d in ms[:span]) or len(ms) == rank
-                     and tuple(ms[:span]) == tuple(qs[:span])):
-        return f".flatten(0, {span - 1})"
-    if span == 1 and ms[0] != 1:
-        return None  # one of q's flattened dims: it would not broadcast over the others
-    if span > 1:
-        return None
-    return {1: "[None, None, None]", 2: "[None, None]", 3: ".unsqueeze(0)"}.get(len(ms), "")
 
 
 # -- source -------------------------------------------------------------------------------
@@ -282,9 +261,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     over 4, their leading batch dims flattened into one (views where their strides allow:
     a split of one tensor's last dim, as heads are); under 4, with batch dims of size 1 in
     front. `_restored` gives the result q's batch dims back."""
-    fix = {2: "[None, None]", 3: ".unsqueeze(0)"}.get(f.rank, "")
-    if f.rank > 4:
-        fix = f".flatten(0, {f.rank - 4})"
+    fix = batch_fix(f.rank)
     args = [read(f.q) + fix, f"{read(f.k)}.transpose(-2, -1){fix}", read(f.v) + fix]
     if f.mask is not None:
         name, kind, optional = f.mask
@@ -306,9 +283,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
 def _restored(f: Fusion, read: Callable[[str], str]) -> list[str]:
     """The statement after a call that gave q, k and v 4 dims (`call`), where they had
     another number, that gives the result q's batch dims."""
-    if f.rank > 4:
-        return [f"{f.out} = {f.out}.unflatten(0, {read(f.q)}.shape[:{f.rank - 3}])"]
-    fix = {2: "[0, 0]", 3: ".squeeze(0)"}.get(f.rank)
+    fix = restore(f.rank, read(f.q))
     return [f"{f.out} = {f.out}{fix}"] if fix else []
 
 

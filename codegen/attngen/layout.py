@@ -3,9 +3,9 @@
 The emitter writes every statement as one logical line; `statement` splits one that does
 not fit. A `def` splits at its parameters; any other line at the trailing bracket of its
 expression, or at parentheses put around an expression that has none (`x = (` ... `)`).
-Where neither the text up to that bracket nor the expression in parentheses fits, an
-earlier bracket is split instead, the trailers after it on its closing line (`f(` ...
-`).squeeze(0)`), as black omits them.
+Where neither the text up to that bracket nor the expression in parentheses fits, or that
+bracket holds one name or number, an earlier bracket is split instead, the trailers after
+it on its closing line (`f(` ... `).squeeze(0)`), as black omits them.
 What lies between the brackets goes on one indented line if it fits there, else one item
 per line, split at the loosest separator present: commas (each item then ends with a
 comma), the clauses of a comprehension or a conditional expression, `or`, `and`,
@@ -216,17 +216,20 @@ def _split(src: str, lead: str, elems: list, suffix: str, indent: int, *,
     chain = statement and _separators(elems)[0] == DOT
     if isinstance(last, Group) and last.items and _is_primary(elems[:-1]) and not chain:
         head = lead + src[elems[0].start:last.open.end]
-        if _fits(head, indent) or not lead:
-            return [pad + head] + _body(src, last, indent + 4) + [pad + last.close.text + suffix]
+        fits = _fits(head, indent) or not lead
         # black's omitted trailers: an earlier bracket, what follows it on its closing line
         # (`f(` ... `).squeeze(0)`), where the head up to the last one would not fit, nor
-        # the expression on one line in parentheses
-        for group in reversed(elems[:-1] if not _fits(_text(src, elems), indent + 4) else []):
-            if isinstance(group, Group) and group.items:
-                head = lead + src[elems[0].start:group.open.end]
-                close = src[group.close.start:last.end] + suffix
-                if _fits(head, indent) and _fits(close, indent):
-                    return [pad + head] + _body(src, group, indent + 4) + [pad + close]
+        # the expression on one line in parentheses, or the last holds one name or number
+        atom = len(last.items) == 1 and isinstance(last.items[0], Tok)
+        if not fits and not _fits(_text(src, elems), indent + 4) or fits and atom:
+            for group in reversed(elems[:-1]):
+                if isinstance(group, Group) and group.items:
+                    early = lead + src[elems[0].start:group.open.end]
+                    close = src[group.close.start:last.end] + suffix
+                    if _fits(early, indent) and _fits(close, indent):
+                        return [pad + early] + _body(src, group, indent + 4) + [pad + close]
+        if fits:
+            return [pad + head] + _body(src, last, indent + 4) + [pad + last.close.text + suffix]
     text = _text(src, elems)
     if elems and (lead or _separators(elems)[0] is not None or _all_strings(elems)):
         # parentheses around the expression (a tuple keeps its comma, so its meaning)

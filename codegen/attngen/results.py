@@ -103,6 +103,17 @@ class Checked:
             return output
         raise ValueError(several_outputs(name, output))  # each output has a shape, not the node
 
+    def shape(self, name: str) -> tuple | None:
+        """A tensor's shape as checked; None for a list or a name not recorded."""
+        info = self.nodes.get(name)
+        value = info.output if info is not None else self.inputs.get(name)
+        if value is None:  # one output of a node that has several (value() scans for it)
+            try:
+                value = self.value(name)
+            except (KeyError, ValueError):
+                return None
+        return tuple(value) if isinstance(value, tuple) else None
+
     def all_subs(self) -> list[Checked]:
         """Sub-spec results, dependencies first, each class once."""
         out: dict[str, Checked] = {}

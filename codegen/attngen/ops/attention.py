@@ -4,13 +4,50 @@ Inputs: queries [..., L, E], keys [..., S, E], values [..., S, Ev] and an option
 fourth, the mask, broadcast to [..., L, S] (bool: True = keep, as PyTorch's; float: added
 to the scores). The batch dims of the three are proved equal. Dropout applies in training
 mode only, as `nn.Dropout` does: the call reads `self.training`. `scale` defaults to
-1 / sqrt(E); `is_causal` keeps key j for query i where j <= i (top-left aligned).
+1 / sqrt(E); `is_causal` keeps key j for query i where j <= i (top-left aligned). The call
+gives q, k, v and the mask four dims where they have another number (below) and its result
+their own back.
 """
 
 from __future__ import annotations
 
-from .base import Arg, Dtypes, Op, register
+from .base import Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
+
+# PyTorch's fused kernels take four dims (batch, heads, n, features); at another rank, or
+# with a mask of fewer dims than the scores, scaled_dot_product_attention runs a slower
+# path (on CPU its math one: one head over (8, 196, 64), 3.00 ms against 1.30 as 4-D). The
+# call is given four: these say how, for this op and for written-out attention (fusion.py).
+
+
+def batch_fix(rank: int) -> str:
+    """What q, k and v get appended to have four dims: leading batch dims flattened into
+    one over four, batch dims of size 1 in front under four."""
+    if rank > 4:
+        return f".flatten(0, {rank - 4})"
+    return {2: "[None, None]", 3: ".unsqueeze(0)"}.get(rank, "")
+
+
+def restore(rank: int, q: str) -> str:
+    """What the call's result gets appended to have q's batch dims again (`q` its text)."""
+    if rank > 4:
+        return f".unflatten(0, {q}.shape[:{rank - 3}])"
+    return {2: "[0, 0]", 3: ".squeeze(0)"}.get(rank, "")
+
+
+def mask_fix(q: tuple, mask: tuple) -> str | None:
+    """What the mask gets appended to have four dims as q does, or None where that would
+    not broadcast as the mask did (then nothing is changed). Ones in front of a mask of
+    fewer dims; over four dims, where q's first rank - 3 are flattened into one, a mask
+    whose dims there are all 1 flattens them into one 1, one of q's rank with q's dims
+    there flattens them as q does, and a mask that does not reach them is as one of fewer."""
+    span = len(mask) - 3 if len(q) > 4 else 0  # the mask's dims aligned with flattened ones
+    if span > 1 and (all(d == 1 for d in mask[:span]) or len(mask) == len(q)
+                     and tuple(mask[:span]) == tuple(q[:span])):
+        return f".flatten(0, {span - 1})"
+    if span > 1 or span == 1 and mask[0] != 1:
+        return None
+    return {1: "[None, None, None]", 2: "[None, None]", 3: ".unsqueeze(0)"}.get(len(mask), "")
 
 
 def _attention(ctx: ShapeCtx, ins, a):
@@ -42,19 +79,35 @@ def _attention(ctx: ShapeCtx, ins, a):
     return (*q[:-1], v[-1])
 
 
+def _call(site: CallSite) -> str:
+    """The call, its inputs given four dims where their checked shapes say how."""
+    q, k, v = site.ins[:3]
+    shapes = (*site.shapes, None, None, None, None)[:4]
+    rank = len(shapes[0]) if shapes[0] is not None else 4
+    mask = []
+    if len(site.ins) > 3:
+        qs, ms = shapes[0], shapes[3]
+        found = mask_fix(qs, ms) if qs is not None and ms is not None else None
+        if found is None:  # the call as written
+            rank, found = 4, ""
+        mask = [f"attn_mask={site.ins[3]}{found}"]
+    fix = batch_fix(rank)
+    args = [q + fix, k + fix, v + fix, *mask]
+    if "dropout_p" in site.args:
+        args.append(f"dropout_p={site.args['dropout_p']} if self.training else 0.0")
+    args += [f"{name}={site.args[name]}" for name in ("is_causal", "scale") if name in site.args]
+    return f"F.scaled_dot_product_attention({', '.join(args)}){restore(rank, q)}"
+
+
 register(Op(
     "attention", "attention",
     (Arg("dropout_p", "float", 0.0, low=0, high=1), Arg("is_causal", "bool", False),
      Arg("scale", "float", None)),
     _attention, arity=(3, 4), dtype=Dtypes(("float", "float", "float", "bool|float")),
-    call="F.scaled_dot_product_attention({{ ins[0] }}, {{ ins[1] }}, {{ ins[2] }}"
-         "{% if ins | length > 3 %}, attn_mask={{ ins[3] }}{% endif %}"
-         "{% if 'dropout_p' in given %}, dropout_p={{ dropout_p }} if self.training else 0.0"
-         "{% endif %}"
-         "{% if 'is_causal' in given %}, is_causal={{ is_causal }}{% endif %}"
-         "{% if 'scale' in given %}, scale={{ scale }}{% endif %})",
+    emit=_call,
     rule="q [..., L, E], k [..., S, E], v [..., S, Ev] (batch dims equal), mask broadcast "
          "to [..., L, S] -> [..., L, Ev]",
-    summary="fused attention: softmax(q k^T * scale + mask) v, dropout in training",
+    summary="fused attention (F.scaled_dot_product_attention, given four dims at any rank): "
+            "softmax(q k^T * scale + mask) v, dropout in training",
     key_args=("is_causal", "scale"),
 ))

@@ -284,6 +284,8 @@ class CallSite:
     listed: bool  # the inputs are one list-valued expression, ins[0]
     # each mapping argument the spec gives (ArgType kind "mapping") -> its names' sources
     entries: dict[str, dict[str, str]] = field(default_factory=dict)
+    # each input's shape as checked (dims: ints or sympy expressions), None where unknown
+    shapes: tuple[tuple | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""Call expressions of generated code: a tensor function's, from its op's Jinja template
+or emit hook, and a constructor's, from the arguments a spec gives."""
+
+from __future__ import annotations
+
+from . import ops
+from .emit_names import Namer, src
+from .expr import Expr
+from .templating import call_template
+
+
+def render_call(op: ops.Op, args: dict[str, str], ins: list[str], *, listed: bool,
+                values: dict[str, object] | None = None,
+                entries: dict[str, dict[str, str]] | None = None,
+                shapes: tuple[tuple | None, ...] = ()) -> str:
+    """A tensor function's call expression, from its emit hook or its template; `args` maps
+    the arguments the spec gives to their source text, `values` those given as literals to
+    their values, `entries` each mapping argument to its names' sources; `ins` are the input
+    variables, `shapes` their checked shapes (ops/base.CallSite)."""
+    if op.emit is not None:
+        return op.emit(ops.CallSite(tuple(ins), args, values or {}, listed, entries or {}, shapes))
+    seq = ins[0] if listed else f"[{', '.join(ins)}]"
+    # an argument the spec leaves out reads its default (`torch.stack(xs, dim=0)`)
+    defaults = {a.name: repr(a.default) for a in op.args if not a.required and a.name not in args}
+    context = dict(defaults, **args, x=ins[0], ins=ins, seq=seq, listed=listed,
+                   given=list(args), args=args)
+    return call_template(op.call).render(**context)
+
+
+def call(func: str, args: list[str], *, explode: bool = False) -> str:
+    """`func(a, b)` on one logical line; `explode` adds a trailing comma, which keeps the
+    call one argument per line when laid out (as a formatter keeps a "magic" comma)."""
+    return f"{func}({', '.join(args)}{',' if explode and args else ''})"
+
+
+def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_from=None):
+    """Positional for required args, keyword for the rest (only those the spec gives)."""
+    out = []
+    for name, required in callee_args:
+        if name not in given:
+            continue
+        text = src(given[name], namer)
+        out.append(text if required and keyword_from is None else f"{name}={text}")
+    return out
