@@ -564,8 +564,9 @@ def ops_markdown() -> str:
                "constructor takes torch's `device=` and `dtype=` (generated code passes the "
                "module's own on); a call no template can write "
                "gives `emit`, a function of the `CallSite` (input names, argument sources, "
-               "literal values and the entries of mapping arguments) that returns the "
-               "expression, as `slice` and `rearrange` do;"),
+               "literal values, the entries of mapping arguments and the inputs' checked "
+               "shapes) that returns the expression, as `slice`, `rearrange` and `attention` "
+               "do;"),
               ("- `group`: the diagram group, whose colours boxes take; a new one is declared "
                "once with `add_group(Group(...))` beside the op, and the diagrams' colour key "
                "shows its `legend`;"),
