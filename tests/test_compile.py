@@ -59,6 +59,34 @@ def test_emsa_compiles_whole_where_it_fuses():
     assert any(": equal, max difference" in line for line in report.lines), report.lines
 
 
+ONE_HEAD = """\
+name: OneHead
+inputs:
+  q: [B, L, 8]
+  k: [B, S, 8]
+  v: [B, S, 8]
+  m: {shape: [B, L, S], optional: true, dtype: bool}
+graph:
+  kt:     {op: transpose, in: k, dim0: 1, dim1: 2}
+  scores: {op: matmul, in: [q, kt]}
+  masked: {op: masked_fill, in: [scores, m], value: -inf, if_given: m}
+  probs:  {op: softmax, in: masked, dim: -1}
+  out:    {op: matmul, in: [probs, v]}
+  op:     {op: attention, in: [q, k, v, m], if_given: m}
+  both:   {op: add, in: [out, op]}
+outputs: both
+"""
+
+
+def test_calls_given_four_dims_compile_whole(tmp_path):
+    """The fused call and the attention op over three dims, with a mask of three: their
+    inputs given four dims and the result its own back, in one graph."""
+    path = tmp_path / "one_head.yaml"
+    path.write_text(ONE_HEAD)
+    assert "q.unsqueeze(0)" in attngen.load(path).source()
+    _assert_compiles(path)
+
+
 @pytest.mark.slow
 def test_vit_attention_compiles_with_inductor():
     """Over 5-D tensors, inductor (torch 2.13) fails on softmax(q @ k * s) @ v ("Attempting to
