@@ -320,8 +320,8 @@ class Inference:
         self.values[node.name] = out
         if unstated is not None:  # after the value: recovery.py checks the nodes after it
             raise self.located(node, body, ins, unstated)
-        if self.record is not None and node.name not in self.record.nodes:
-            self.record.nodes[node.name] = NodeShapes(ins, out, dict(self.config))
+        if self.record is not None:
+            self.record.note(node, body, NodeShapes(ins, out, dict(self.config)))
 
     def located(self, node: Node, body: Node, ins, exc: ShapeFail) -> SpecError:
         """A ShapeFail of a node's op or call, located at the node, with its inputs and rule."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from .dims import fmt_shape
 from .errors import Diagnostic
-from .model import Spec
+from .model import Node, Spec, cases_of
 from .ops.ctx import Dim, Shape
 
 if TYPE_CHECKING:  # Python 3.11 has typing.Self
@@ -77,6 +77,11 @@ class Checked:
     outputs: dict[str, ValueShape] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)  # dim name -> where it was bound
     subs: dict[str, Checked] = field(default_factory=dict)
+    # a `cases` node's case (node name, its index) -> its shapes, in the first
+    # configuration that takes it
+    case_shapes: dict[tuple[str, int], NodeShapes] = field(default_factory=dict)
+    # the nodes and cases whose shapes another configuration found otherwise
+    varying: set[str | tuple[str, int]] = field(default_factory=set)
     # the `view` nodes that merge dims in some configuration (strides.py)
     merging_views: set[str] = field(default_factory=set)
     warnings: list[Diagnostic] = field(default_factory=list)  # its own (lint.py), not subs'
@@ -102,6 +107,27 @@ class Checked:
         if not isinstance(output, dict):
             return output
         raise ValueError(several_outputs(name, output))  # each output has a shape, not the node
+
+    def note(self, node: Node, body: Node, shapes: NodeShapes) -> None:
+        """Record what one configuration found for a node (`body`: it or the case taken),
+        where none was recorded yet."""
+        self._note(self.nodes, node.name, shapes)
+        if body is not node:
+            index = next(i for i, case in enumerate(cases_of(node)) if case is body)
+            self._note(self.case_shapes, (node.name, index), shapes)
+
+    def _note(self, record: dict, key, shapes: NodeShapes) -> None:
+        seen = record.setdefault(key, shapes)
+        if seen is not shapes and (seen.inputs, seen.output) != (shapes.inputs, shapes.output):
+            self.varying.add(key)
+
+    def shapes_of(self, node: Node, body: Node) -> tuple[NodeShapes, bool]:
+        """What was recorded for a node, or for one of its cases where `body` is one, and
+        whether another configuration found other shapes there."""
+        for i, case in enumerate(cases_of(node)):
+            if case is body and (node.name, i) in self.case_shapes:
+                return self.case_shapes[node.name, i], (node.name, i) in self.varying
+        return self.nodes[node.name], node.name in self.varying
 
     def shape(self, name: str) -> tuple | None:
         """A tensor's shape as checked; None for a list or a name not recorded."""

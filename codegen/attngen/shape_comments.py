@@ -28,7 +28,10 @@ def forward_comment(checked: Checked, node: Node, body: Node, *, spec_refs: bool
 
 def shape_change(checked: Checked, node: Node, body: Node) -> str:
     """`(B, C, H, W) -> (B, C, 1, 1)`, or "" when the output has the shape of every input."""
-    spec, info = checked.spec, checked.nodes[node.name]
+    spec, (info, varies) = checked.spec, checked.shapes_of(node, body)
+    if varies and not (spec_shape(spec, node.name)
+                       and all(spec_shape(spec, r.name) for r in body.inputs)):
+        return ""  # the shapes differ by configuration, and the spec writes none to show
     counted = bool(bounds(spec))  # shapes recorded at the default of a `range` bound
     ins = [_value_shape(spec, r.name, s, counted)
            for r, s in zip(body.inputs, info.inputs, strict=False)]
