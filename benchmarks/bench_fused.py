@@ -32,28 +32,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from equivalence import load_generated, load_plain  # noqa: E402
 from references.attention import ScaledDotProductAttention  # noqa: E402
 from references.emsa import EMSA  # noqa: E402
+from test_fusion import SPEC as FUSION_SPEC  # noqa: E402
 
-# one head of attention over three dims; q, k, v and the mask are its inputs
-ONE_HEAD = """\
-name: OneHeadAttention
-params:
-  d: 64
-  p: {default: 0.0}
-inputs:
-  q: [B, L, d]
-  k: [B, S, d]
-  v: [B, S, d]
-  m: {shape: [B, L, S], optional: true, dtype: bool}
-graph:
-  kt:     {op: transpose, in: k, dim0: 1, dim1: 2}
-  scores: {op: matmul, in: [q, kt]}
-  scaled: {op: mul, in: scores, other: d ** -0.5}
-  masked: {op: masked_fill, in: [scaled, m], value: -inf, if_given: m}
-  probs:  {op: softmax, in: masked, dim: -1}
-  drop:   {op: Dropout, args: [p], in: probs}
-  out:    {op: matmul, in: [drop, v]}
-outputs: out
-"""
+# one head of attention over three dims, q, k, v and the mask its inputs: the spec of
+# tests/test_fusion.py at 64 features
+ONE_HEAD = FUSION_SPEC.replace("name: A", "name: OneHeadAttention").replace("  d: 8", "  d: 64")
 
 
 class OneHead(torch.nn.Module):
