@@ -84,8 +84,7 @@ class ViTAttention(nn.Module):
             k.transpose(-2, -1).flatten(0, 1),
             v.flatten(0, 1),
             scale=1 / self.head_dim ** 0.5,
-        )
-        out = out.unflatten(0, q.shape[:2])
+        ).unflatten(0, q.shape[:2])
         del to_qkv, k_all, q_all, v_all, q, k, v
         # (B, P, heads, N, head_dim) -> (B, P, N, inner)
         joined = out.transpose(2, 3).flatten(3)

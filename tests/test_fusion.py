@@ -142,7 +142,7 @@ def test_five_dims_fuse_with_the_batch_dims_flattened(tmp_path):
     source = loaded.source()
     assert all(line in source for line in (
         "q.flatten(0, 1),", "kt.transpose(-2, -1).flatten(0, 1),", "v.flatten(0, 1),",
-        "out = out.unflatten(0, q.shape[:2])")), source
+        ").unflatten(0, q.shape[:2])")), source
     fused, plain = both(loaded, p=0.0)
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 4, n, 8, generator=gen, dtype=torch.float64)
@@ -189,7 +189,7 @@ def test_three_dims_are_called_with_four(tmp_path):
     source = loaded.source()
     assert all(text in source for text in (
         "q.unsqueeze(0),", "kt.transpose(-2, -1).unsqueeze(0),", "v.unsqueeze(0),",
-        "attn_mask=None if m is None else ~m.unsqueeze(0),", "out = out.squeeze(0)")), source
+        "attn_mask=None if m is None else ~m.unsqueeze(0),", ").squeeze(0)")), source
     fused, plain = both(loaded)
     q, k, v, m = inputs(mask=True)
     torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
@@ -202,7 +202,7 @@ def test_two_dims_are_called_with_four(tmp_path):
                   ("v: [B, S, d]", "v: [S, d]"), ("m: {shape: [B, L, S]", "m: {shape: [L, S]"),
                   ("dim0: 1, dim1: 2", "dim0: 0, dim1: 1"))
     source = loaded.source()
-    assert "q[None, None]," in source and "out = out[0, 0]" in source, source
+    assert "q[None, None]," in source and ")[0, 0]" in source, source
     fused, plain = both(loaded)
     q, k, v, m = (t[0] for t in inputs(mask=True))
     torch.testing.assert_close(fused(q, k, v, m), plain(q, k, v, m))
@@ -378,3 +378,57 @@ def test_bench_fused_quick(capsys, module):
 def test_spec_refs_name_the_lines_the_call_computes(tmp_path):
     source = load(tmp_path).source(spec_refs=True)
     assert "a.yaml:12-17]\n" in source, source  # scores to out
+
+
+def test_fuse_false_keeps_the_written_form(tmp_path):
+    """`fuse: false` writes the spec's attention as its graph does, a loop body of it too;
+    a variant may set it; a value other than true or false is a located error."""
+    loaded = load(tmp_path, ("name: A\n", "name: A\nfuse: false\n"))
+    assert FUSED not in loaded.source()
+    assert loaded.source() == loaded.source(fuse=False)
+    variant = tmp_path / "v.yaml"
+    variant.write_text("extends: a.yaml\nname: V\nfuse: true\n")
+    assert FUSED in attngen.load(str(variant)).source()
+    (tmp_path / "a.yaml").write_text(edited(("name: A\n", "name: A\nfuse: maybe\n")))
+    with pytest.raises(attngen.SpecError) as info:
+        attngen.load(str(tmp_path / "a.yaml"))
+    assert "a.yaml:2:" in str(info.value) and "'fuse'" in str(info.value)
+
+
+BODY = """\
+name: Deep
+FUSE
+params:
+  depth: 2
+inputs:
+  x: [B, N, 8]
+graph:
+  layers:
+    each: range(depth)
+    in: x
+    shape: [B, N, 8]
+    body:
+      xt:     {op: transpose, in: x, dim0: 1, dim1: 2}
+      scores: {op: matmul, in: [x, xt]}
+      probs:  {op: softmax, in: scores, dim: -1}
+      out:    {op: matmul, in: [probs, x]}
+outputs: layers
+"""
+
+
+@pytest.mark.parametrize("fuse", ["", "fuse: false"])
+@pytest.mark.parametrize("dims", [["B"], ["B", "G", "H"]])
+def test_a_loop_body_fuses_as_its_spec_says(tmp_path, fuse, dims):
+    """The body's attention is its last node: the fused call's result is the value the loop
+    carries (its q too: over four dims the result is unflattened by q's shape read before)."""
+    lead, last = ", ".join(dims), len(dims)
+    text = BODY.replace("FUSE\n", fuse + "\n" if fuse else "").replace("[B, N, 8]",
+                                                                         f"[{lead}, N, 8]")
+    path = tmp_path / "deep.yaml"
+    path.write_text(text.replace("dim0: 1, dim1: 2", f"dim0: {last}, dim1: {last + 1}"))
+    loaded = attngen.load(str(path))
+    assert (FUSED in loaded.source()) == (not fuse), loaded.source()
+    x = torch.randn(*[2, 3, 2][:last], 5, 8, dtype=torch.float64)
+    fused = loaded.compile()().double()
+    plain = loaded.compile(fuse=False)().double()
+    torch.testing.assert_close(fused(x), plain(x))

@@ -70,8 +70,11 @@ class Fusion:
 
 
 def find(checked: Checked) -> dict[str, Fusion]:
-    """Every fusable attention of one spec (not its sub-specs), by its `out` node."""
+    """Every fusable attention of one spec (not its sub-specs), by its `out` node; none
+    where the spec says `fuse: false`."""
     spec = checked.spec
+    if not spec.fuse:
+        return {}
     readers: dict[str, list[str]] = {}
     for node in spec.nodes.values():
         for name in dict.fromkeys(ref.name for ref in node_refs(node)):  # cases read twice
@@ -260,7 +263,7 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     `layer` how forward reads a layer (`self.drop`). q, k and v go in with 4 dims (_rank):
     over 4, their leading batch dims flattened into one (views where their strides allow:
     a split of one tensor's last dim, as heads are); under 4, with batch dims of size 1 in
-    front. `_restored` gives the result q's batch dims back."""
+    front; the result gets q's batch dims back (ops/attention.restore)."""
     fix = batch_fix(f.rank)
     args = [read(f.q) + fix, f"{read(f.k)}.transpose(-2, -1){fix}", read(f.v) + fix]
     if f.mask is not None:
@@ -277,14 +280,9 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
         kind, expr = f.scale
         text = source(expr)
         args.append(f"scale={text}" if kind == "mul" else f"scale=1 / {_atom(text)}")
-    return f"F.scaled_dot_product_attention({', '.join(args)})"
-
-
-def _restored(f: Fusion, read: Callable[[str], str]) -> list[str]:
-    """The statement after a call that gave q, k and v 4 dims (`call`), where they had
-    another number, that gives the result q's batch dims."""
-    fix = restore(f.rank, read(f.q))
-    return [f"{f.out} = {f.out}{fix}"] if fix else []
+    # the result given q's batch dims back in the same expression: in a loop body q may be
+    # the name the result is assigned to
+    return f"F.scaled_dot_product_attention({', '.join(args)}){restore(f.rank, read(f.q))}"
 
 
 def _atom(text: str) -> str:
@@ -335,18 +333,17 @@ def shape_text(checked: Checked, f: Fusion) -> str:
 def lines(checked: Checked, f: Fusion, fused: str, read: Callable[[str], str],
           written: Callable[[Node], list[str]], conds: list[str],
           spec_refs: bool = False) -> list[str]:
-    """The forward lines of a fusion: its call (`fused`, from call()) and the statement
-    that gives its result q's batch dims where the call changed them (`read` gives a
-    tensor's variable), and where `conds` (condition()) may fail, the written form (`written` gives
-    a node's lines) in an `else`; `spec_refs`: the comment names the spec lines of the
-    nodes the call computes."""
+    """The forward lines of a fusion: its call (`fused`, from call(); `read` gives a
+    tensor's variable), and where `conds` (condition()) may fail, the written form
+    (`written` gives a node's lines) in an `else`; `spec_refs`: the comment names the spec
+    lines of the nodes the call computes."""
     comment = "# " + shape_text(checked, f)
     if spec_refs:
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
-    restored = _restored(f, read)
     why4 = ["# called with 4 dims: PyTorch's fused kernels take (batch, heads, n, features)"]
-    assign = [*(why4 if restored else []), f"{f.out} = {fused}", *restored]
+    # `read`: the name forward gives the node (a loop body's last: the value it carries)
+    assign = [*(why4 if f.rank != 4 else []), f"{read(f.out)} = {fused}"]
     if not conds:
         return [comment, *assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]

@@ -277,6 +277,7 @@ class Spec:
     # `binds:` param -> the dim of the first input it is the size of (binding.py)
     binds: dict[str, str] = field(default_factory=dict)
     extends: str | None = None
+    fuse: bool = True  # `fuse: false`: the fusion pass leaves this spec's attention written
     inline: bool = False  # the body of a `Stack` node: emitted inside its caller's forward
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:

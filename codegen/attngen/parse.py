@@ -44,9 +44,9 @@ from .model import (
 from .names import check_class_name, check_identifier
 from .parse_nodes import SubSpecs, parse_graph
 from .parse_tensors import INIT_NONLINEARITY, init_number
-from .yamlload import LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
+from .yamlload import LBool, LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
-TOP_KEYS = ("name", "title", "paper", "doc", "extends", "params", "let", "requires",
+TOP_KEYS = ("name", "title", "paper", "doc", "extends", "fuse", "params", "let", "requires",
             "inputs", "graph", "outputs", "init", "aliases", "edits", "binds")
 PARAM_KEYS = ("type", "default", "doc", "choices", "example")
 INPUT_KEYS = ("shape", "optional", "dtype", "items", "doc")
@@ -79,6 +79,8 @@ def parse_spec(raw: LValue, path: Path, display: str, loader: SubSpecs,
         loc=raw.loc, title=text_of(raw, "title", "the spec"),
         paper=text_of(raw, "paper", "the spec"), doc=text_of(raw, "doc", "the spec"),
         extends=str(raw["extends"]) if "extends" in raw else None,
+        fuse=bool(expect(raw["fuse"], LBool, "'fuse'", raw.loc, "true or false"))
+        if "fuse" in raw else True,
     )
     sections: list[tuple[str, Callable[[Spec, LValue, Loc], None] | None]] = [
         ("params", _load_params), ("let", _load_lets), ("requires", _load_requires),

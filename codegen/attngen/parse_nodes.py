@@ -462,7 +462,7 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
                             f"'{name}' has '{key}': {why}")
     body = Spec(name=spec.name + "".join(w[:1].upper() + w[1:] for w in name.split("_")),
                 path=spec.path.with_name(f"{spec.path.name}#{name}"), file=spec.file, loc=at,
-                inline=True, params=dict(spec.params), lets=dict(spec.lets))
+                inline=True, fuse=spec.fuse, params=dict(spec.params), lets=dict(spec.lets))
     if loop.var is not None:  # checked alone at the first item the defaults give
         first = _first_item(spec, loop.iterable)
         body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),

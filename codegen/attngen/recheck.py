@@ -187,6 +187,7 @@ def _spec(spec) -> list[Spec]:
     if spec.extends is not None:
         _str(spec.extends, "'extends'", loc)
     _exact(spec.inline, (bool,), "'inline'", loc, "True or False")
+    _exact(spec.fuse, (bool,), "'fuse'", loc, "True or False")
     for alias in _exact(spec.aliases, (list,), "'aliases'", loc, "a list"):
         check_class_name(_str(alias, "an alias", loc), loc)
     if _str(spec.output_form, "'output_form'", loc) not in OUTPUT_FORMS:

@@ -16,7 +16,8 @@ to the variant's file, or the name of a built-in spec) and only what differs::
 
 The variant's own keys are merged into its base:
 
-- `name`, `title`, `paper`, `doc`, `outputs`, `init`, `aliases`, `binds` replace the base's.
+- `name`, `title`, `paper`, `doc`, `fuse`, `outputs`, `init`, `aliases`, `binds` replace the
+  base's.
 - `params`, `let`, `inputs` merge by name: an existing entry keeps its place and is
   replaced, a new one is appended. For a param, a plain value changes only the default
   (type, doc and choices stay); a mapping merges into the base's param mapping.
@@ -77,7 +78,7 @@ VERBS = {  # verb -> the companion key it needs (None: the verb alone)
     "rename": "to",
 }
 EDIT_KEYS = tuple(VERBS) + tuple(sorted({c for c in VERBS.values() if c}))
-REPLACED = ("name", "title", "paper", "doc", "outputs", "init", "aliases", "binds")
+REPLACED = ("name", "title", "paper", "doc", "fuse", "outputs", "init", "aliases", "binds")
 MERGED = ("params", "let", "inputs")
 MAX_DEPTH = 16  # extends chains longer than this are refused
 # Node keys whose strings are references or text, never expressions.
