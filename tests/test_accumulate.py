@@ -104,3 +104,43 @@ def test_generated_forward_peak_is_at_most_the_references(make):
     with torch.no_grad():
         torch.testing.assert_close(gen(*inputs), ref(*inputs))  # and warm-up
         assert _peak_bytes(partial(gen, *inputs)) <= _peak_bytes(partial(ref, *inputs))
+
+
+def test_a_list_made_only_to_be_summed_is_summed_as_its_items_are_made():
+    lines = ["# x -> [x] * 3", "parts = [layer(x) for layer in self.branches]",
+             "# [x] * 3 -> x", "s = sum(parts)", "return s"]
+    assert accumulated(lines, {"x"}, SHAPES.get) == [
+        "# x -> [x] * 3", "# [x] * 3 -> x", "s = sum(layer(x) for layer in self.branches)",
+        "return s"]
+    read_again = lines[:4] + ["y = s + parts[0]", "return y"]
+    assert accumulated(read_again, {"x"}, SHAPES.get) == read_again
+    apart = lines[:2] + ["z = torch.relu(x)"] + lines[2:]
+    assert accumulated(apart, {"x"}, SHAPES.get) == apart  # not right after: left alone
+    weighted = lines[:3] + ["s = sum(parts, 1.0)", "return s"]
+    assert accumulated(weighted, {"x"}, SHAPES.get) == weighted
+
+
+def test_a_generator_sum_holds_one_item_at_a_time(tmp_path):
+    """Three branch convolutions summed: the generated forward holds what a hand-written
+    `sum(conv(x) for conv in convs)` holds, less than the list of all three."""
+    import attngen
+
+    spec = tmp_path / "branches.yaml"
+    spec.write_text("name: Branches\nparams:\n  c: 16\ninputs:\n  x: [B, c, H, W]\ngraph:\n"
+                    "  branches: {each: 'k in [1, 3, 5]', op: Conv2d, args: [c, c], "
+                    "kernel_size: k, padding: k // 2, in: x}\n"
+                    "  out: {op: add, in: branches}\noutputs: out\n")
+    loaded = attngen.load(str(spec))
+    assert "out = sum(layer(x) for layer in self.branches)" in loaded.source()
+    module = loaded.compile()().eval()
+    x = torch.randn(2, 16, 32, 32)
+
+    def as_list():
+        with torch.no_grad():
+            return sum([conv(x) for conv in module.branches])
+
+    def generated():
+        with torch.no_grad():
+            return module(x)
+    torch.testing.assert_close(generated(), as_list(), rtol=0, atol=0)
+    assert _peak_bytes(generated) < _peak_bytes(as_list)

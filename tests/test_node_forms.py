@@ -96,7 +96,7 @@ def test_the_spec_of_every_form_checks_and_builds(spec_file, tmp_path, capsys):
     source = (tmp_path / "out" / "forms.py").read_text()
     for line in ("self.block = nn.Sequential(", "again = self.shared(block)",
                  "branches = [layer(again) for layer in self.branches]",
-                 "relus = [torch.relu(item) for item in branches]",
+                 "summed = sum(torch.relu(item) for item in branches)",  # as made
                  "pooled = self.pooled(scaled)"):
         assert line in source
 

@@ -1,4 +1,5 @@
-"""Sum as you go: split forward's `s = a + b + c` so each operand is added once it exists.
+"""Sum as you go: split forward's `s = a + b + c` so each operand is added once it exists,
+and sum a list made only to be summed as its items are made (`sum(f(x) for f in fs)`).
 
 An n-ary `add` (or `mul`) node is one statement after all its operands are made, so every
 operand is alive at once, with the running sum on top: ParNet's three full-size branch
@@ -53,14 +54,47 @@ def accumulated(lines: list[str], inputs: set[str], shape: Shapes) -> list[str]:
         for j, text in steps:
             after.setdefault(j, []).append(text)
         replaced[stmt.lineno - 2] = last  # line k of the parsed text is flat[k - 2]
+    dropped = set()  # line indexes of lists that a generator sum now makes as it adds
+    for i, (made, summed) in enumerate(zip(body, body[1:], strict=False)):
+        generated = _generator_sum(made, summed, i, stores, loads, flat)
+        if generated is not None:
+            dropped.add(made.lineno - 2)
+            replaced[summed.lineno - 2] = generated
     if not replaced:
         return list(flat)
     ends = {(body[j].end_lineno or body[j].lineno) - 2: texts for j, texts in after.items()}
     out: list[str] = []
     for n, line in enumerate(flat):
-        out.append(replaced.get(n, line))
+        if n not in dropped:
+            out.append(replaced.get(n, line))
         out += ends.get(n, [])
     return out
+
+
+def _generator_sum(made, summed, i, stores, loads, flat: list[str]) -> str | None:
+    """`s = sum(a)` right after `a = [f(x) for f in fs]`, where nothing else reads `a`, as
+    `s = sum(f(x) for f in fs)`: each item is added as it is made, as a hand-written
+    `sum(...)` of a generator does, instead of all being alive at once (the same values, the
+    same order of calls and additions: ((0 + a0) + a1) + ...). None where that is not so."""
+    if not (_assigns(made) and _assigns(summed) and isinstance(made.value, ast.ListComp)):
+        return None
+    name, call = made.targets[0].id, summed.value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "sum" and not call.keywords and len(call.args) == 1
+            and isinstance(call.args[0], ast.Name) and call.args[0].id == name):
+        return None
+    if any(name in loads[j] or name in stores[j] for j in range(len(loads))
+           if j not in (i, i + 1)) or name == summed.targets[0].id:
+        return None
+    comp = made.value  # one line: its end column is known
+    items = flat[made.lineno - 2][comp.col_offset - 4 + 1:(comp.end_col_offset or 0) - 4 - 1]
+    return f"{summed.targets[0].id} = sum({items})"
+
+
+def _assigns(stmt: ast.stmt) -> bool:
+    """`name = value` on one line."""
+    return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and stmt.lineno == stmt.end_lineno)
 
 
 def _split(stmt, i, stores, loads, inputs, shape) -> tuple[list[tuple[int, str]], str] | None:
