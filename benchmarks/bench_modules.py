@@ -116,6 +116,8 @@ SIZES = {
          rand(8, 96, 32, 32)),
     ("mobilevit_transformer", "MobileViTTransformer"): ((144, 2, 4, 36, 288), {},
                                                         rand(8, 4, 256, 144)),
+    # attention along H and along W of a 28 x 28 map of 256 channels (features first)
+    ("axial_attention", "AxialAttention"): ((256,), {"dim_index": 1}, IMG),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
@@ -130,7 +132,8 @@ ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("danet", "DAModule"), ("danet", "PositionAttentionModule"),
              ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention"),
              ("mobilevit_attention", "MobileViTAttention"),
-             ("mobilevit_transformer", "MobileViTTransformer")}
+             ("mobilevit_transformer", "MobileViTTransformer"),
+             ("axial_attention", "AxialAttention")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -132,6 +132,9 @@ def test_a_generator_sum_holds_one_item_at_a_time(tmp_path):
                     "  out: {op: add, in: branches}\noutputs: out\n")
     loaded = attngen.load(str(spec))
     assert "out = sum(layer(x) for layer in self.branches)" in loaded.source()
+    from attngen import verify  # no variable holds the list: verify checks the sum's shape
+
+    assert not verify.verify(loaded.checked, n_samples=2, export=False).errors
     module = loaded.compile()().eval()
     x = torch.randn(2, 16, 32, 32)
 
