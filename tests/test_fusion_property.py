@@ -1,8 +1,9 @@
 """The fusion pass as a property: written-out attention at a drawn rank (2 to 5), with a
 drawn scale and mask (bool or float, required or optional, any shape that broadcasts to
-the scores), computes the same with the fused call as in its written form, at drawn run
-time sizes (ones included); and it fuses exactly where fusion.py says a mask's shape
-lets the call give it four dims (_mask_fix's rule, written again here from the shapes).
+the scores), in the graph or in a loop body (q the value its copies carry), computes the
+same with the fused call as in its written form, at drawn run time sizes (ones
+included); and it fuses exactly where a mask's shape lets the call give it four dims
+(ops/attention.mask_fix's rule, written again here from the shapes).
 """
 
 from __future__ import annotations
@@ -52,8 +53,14 @@ def attention_specs(draw):
     graph["probs"] = {"op": "softmax", "in": last, "dim": -1}
     graph["drop"] = {"op": "Dropout", "args": ["p"], "in": "probs"}
     graph["out"] = {"op": "matmul", "in": ["drop", "v"]}
+    outputs = "out"
+    if draw(st.booleans()):  # in a loop body: q the value each copy carries, out the next
+        graph = {"layers": {"each": "range(2)", "in": "q", "shape": [*batch, "L", "d"],
+                            "body": graph}}
+        inputs["v"] = [*batch, "S", "d"]
+        outputs = "layers"
     doc = {"name": "A", "params": {"d": 4, "p": {"default": 0.0}}, "inputs": inputs,
-           "graph": graph, "outputs": "out"}
+           "graph": graph, "outputs": outputs}
     return doc, batch, mask, kind, _fuses(rank, batch, mask)
 
 

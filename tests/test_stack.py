@@ -5,6 +5,7 @@ diagram, and the located errors of the construct."""
 
 import textwrap
 
+import attngen
 import pytest
 import torch
 from attngen.cli import main
@@ -233,3 +234,21 @@ def test_a_body_reads_a_buffer_with_its_dtype(tmp_path, capsys):
     assert _build(tmp_path, text, "keep") == 0, capsys.readouterr().err
     source = (tmp_path / "generated" / "keep.py").read_text()
     assert "act = fc.masked_fill(self.keep, 0.0)" in source
+
+
+def test_a_body_reads_an_optional_input_through_if_given(tmp_path):
+    """An optional input of the spec reaches the body as one of its own: its nodes read it
+    with `if_given`, each copy as the spec's forward would."""
+    path = tmp_path / "opt.yaml"
+    path.write_text("name: Opt\nparams:\n  depth: 2\ninputs:\n  x: [B, C]\n"
+                    "  b: {shape: [B, C], optional: true}\ngraph:\n  layers:\n"
+                    "    each: range(depth)\n    in: x\n    shape: [B, C]\n    body:\n"
+                    "      biased: {op: add, in: [x, b], if_given: b}\n"
+                    "      out: {op: relu, in: biased}\noutputs: layers\n")
+    module = attngen.load(str(path)).compile()()
+    x, b = torch.randn(3, 4), torch.randn(3, 4)
+    expected = x
+    for _ in range(2):
+        expected = torch.relu(expected + b)
+    torch.testing.assert_close(module(x, b), expected)
+    torch.testing.assert_close(module(x), torch.relu(x))

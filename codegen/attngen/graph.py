@@ -186,7 +186,10 @@ def check_optional_reads(spec: Spec) -> None:
                         f"node '{node.name}' has 'if_given' but no input to pass on",
                     )
                 )
-            for ref in body.inputs if len(issues.diagnostics) == bad else ():
+            # a loop body's reads (after the value it carries) are its own inputs: its nodes
+            # read an optional one with `if_given`, checked in the body
+            reads = body.inputs[:1] if isinstance(body.form, Stack) else body.inputs
+            for ref in reads if len(issues.diagnostics) == bad else ():
                 if ref.name in optional and (guard is None or guard.name != ref.name):
                     issues.add(error(ref.loc, BAD_ARGUMENTS, f"node '{node.name}' reads optional "
                                      f"input '{ref.name}', which is None when not passed",

@@ -497,6 +497,10 @@ def _outer_reads(spec: Spec, body: Spec) -> list[Ref]:
             if outer is not None:
                 reads.append(ref)
                 body.inputs[ref.name] = outer
+    # optional inputs last, as a spec's are (the body passes None on where one is absent)
+    reads.sort(key=lambda ref: body.inputs[ref.name].optional)
+    for ref in [r for r in reads if body.inputs[r.name].optional]:
+        body.inputs[ref.name] = body.inputs.pop(ref.name)
     return reads
 
 
@@ -506,8 +510,8 @@ def _outer_tensor(spec: Spec, ref: Ref) -> Input | None:
     or an earlier node with a `shape:` of one tensor (taken as float); else None."""
     inp = spec.sources().get(ref.name)
     if inp is not None:
-        return None if inp.optional else Input(ref.name, ref.loc, shape=inp.tensor_shape,
-                                               dtype=inp.dtype)
+        return Input(ref.name, ref.loc, shape=inp.tensor_shape, dtype=inp.dtype,
+                     optional=inp.optional)
     node = spec.nodes.get(ref.name)
     if node is None:
         return None
