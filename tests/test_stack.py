@@ -252,3 +252,7 @@ def test_a_body_reads_an_optional_input_through_if_given(tmp_path):
         expected = torch.relu(expected + b)
     torch.testing.assert_close(module(x, b), expected)
     torch.testing.assert_close(module(x), torch.relu(x))
+    path.write_text(path.read_text().replace(", if_given: b}", "}"))  # read as if always given
+    with pytest.raises(attngen.SpecError) as info:
+        attngen.load(str(path))
+    assert "E402" in str(info.value) and "add 'if_given: b' to the node" in str(info.value)

@@ -26,7 +26,7 @@ from .errors import (
 )
 from .expr import Expr, parse
 from .fields import KEY_SYNONYMS, check_keys, expect, expr_of, mapping_of, shape_of, text_of
-from .graph import node_refs
+from .graph import check_optional_reads, node_refs
 from .model import (
     Callee,
     Cases,
@@ -470,6 +470,7 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
     body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
     parse_graph(body, nodes, at, loader, stack)
     reads = _outer_reads(spec, body)
+    check_optional_reads(body)  # an optional input of the spec: read with `if_given`
     # the caller's requirements the body can read: on params, lets and the dims its inputs
     # (in the caller's names) bind, so that a line a hint inside the body asks for holds
     # there once pasted into the caller
