@@ -175,10 +175,4 @@ def summable_lists(checked: Checked) -> set[str]:
 
 def shapes(checked: Checked) -> Shapes:
     """The checker's shape of a value: a tuple of dims (None: unknown, or not one tensor)."""
-    def shape(name: str) -> object:
-        try:
-            value = checked.value(name)
-        except (KeyError, ValueError):
-            return None
-        return value if isinstance(value, tuple) else None
-    return shape
+    return checked.shape
