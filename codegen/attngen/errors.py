@@ -78,6 +78,9 @@ VERIFY_EXPORT = ErrorCode(
 ONNX_FIXED_WINDOW = WarningCode(
     "W100", "adaptive pooling of a free input size: ONNX export fixes its window"
 )
+FUSED_KERNEL_MISSED = WarningCode(
+    "W101", "`verify`: a fused attention call ran PyTorch's math kernel, not a fused one"
+)
 
 # code -> summary, for the docs and their tests
 CODES = {code: code.summary for code in (
@@ -87,7 +90,7 @@ CODES = {code: code.summary for code in (
     UNSTATED_DIVISIBILITY, REQUIREMENT_FAILS, FILE_ERROR, INCLUDE_CYCLE, BAD_EDIT,
     OUTSIDE_ROOTS, VERIFY_RUNTIME, VERIFY_EXPORT,
 )}
-WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW,)}
+WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW, FUSED_KERNEL_MISSED)}
 
 
 @dataclass(frozen=True, order=True)

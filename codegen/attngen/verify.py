@@ -73,6 +73,7 @@ class Report:
     name: str
     lines: list[str] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 # -- sampling --------------------------------------------------------------------------------
@@ -525,7 +526,8 @@ def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
                 out: TextIO | None = None, *, spec_refs: bool = False,
                 include: Iterable[str | os.PathLike[str]] = (),
                 checks: Iterable[Check] = ()) -> list[Diagnostic]:
-    """Verify each spec; prints a report per spec, returns all diagnostics. `include`: the
+    """Verify each spec; prints a report per spec, returns all diagnostics (errors, then
+    each spec's warnings after its errors). `include`: the
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`)."""
     out = out or sys.stdout
     loader, problems = Loader(include=include), []
@@ -535,8 +537,10 @@ def main_verify(paths: list[str], n_samples: int, export: bool, seed: int,
         report = verify(checked, n_samples, export, seed, spec_refs=spec_refs,
                         checks=tuple(checks))
         status = "ok" if not report.errors else f"{len(report.errors)} mismatch(es)"
+        if report.warnings:
+            status += f", {len(report.warnings)} warning{'s' * (len(report.warnings) != 1)}"
         print(f"{report.spec_file}: {report.name}: {status}", file=out)
         for line in report.lines:
             print(line, file=out)
-        problems += report.errors
+        problems += report.errors + report.warnings
     return problems
