@@ -21,9 +21,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from .graph import node_refs
+from .graph import readers
 from .lifetimes import parse_forward
-from .model import FunctionOp, Node
+from .model import FunctionOp
 from .results import Checked
 
 Shapes = Callable[[str], object]  # a name -> its shape (a tuple of dims), or None if unknown
@@ -160,13 +160,10 @@ def summable_lists(checked: Checked) -> set[str]:
     """The list-valued nodes whose one reader is a sum of that list alone (`add` with one
     input): those a generator sum may make as it adds (`_generator_sum`), so that no
     variable holds them (verify checks the sum's shape for them)."""
-    readers: dict[str, list[Node]] = {}
-    for node in checked.spec.nodes.values():
-        for name in dict.fromkeys(ref.name for ref in node_refs(node)):
-            readers.setdefault(name, []).append(node)
+    spec, read_by = checked.spec, readers(checked.spec)
     found = set()
     for name, info in checked.nodes.items():
-        users = readers.get(name, [])
+        users = [spec.nodes[n] for n in read_by.get(name, [])]
         if isinstance(info.output, list) and len(users) == 1 and len(users[0].inputs) == 1 \
                 and isinstance(users[0].form, FunctionOp) and users[0].form.op == "add":
             found.add(name)

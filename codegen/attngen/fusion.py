@@ -40,7 +40,7 @@ from typing import cast
 
 from .dims import fmt_dim
 from .expr import Expr
-from .graph import node_refs
+from .graph import readers
 from .model import Cases, FunctionOp, LayerCall, LayerOp, Node
 from .ops.attention import batch_fix, mask_fix, restore
 from .pytext import comment_text
@@ -75,15 +75,11 @@ def find(checked: Checked) -> dict[str, Fusion]:
     spec = checked.spec
     if not spec.fuse:
         return {}
-    readers: dict[str, list[str]] = {}
-    for node in spec.nodes.values():
-        for name in dict.fromkeys(ref.name for ref in node_refs(node)):  # cases read twice
-            readers.setdefault(name, []).append(node.name)
-    outputs = {o.name for o in spec.outputs}
+    read_by, outputs = readers(spec), {o.name for o in spec.outputs}
     found = {}
     for node in spec.nodes.values():
         if _is_fn(node, "matmul") and len(node.inputs) == 2:
-            fusion = _match(checked, node, readers, outputs)
+            fusion = _match(checked, node, read_by, outputs)
             if fusion is not None:
                 found[fusion.out] = fusion
     return found
@@ -97,7 +93,8 @@ def _dtype(checked: Checked, name: str) -> str:
     return getattr(checked.value(name), "dtype", "float")
 
 
-def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
+def _match(checked: Checked, out: Node, read_by: dict[str, list[str]],
+           outputs: set[str]) -> Fusion | None:
     spec = checked.spec
     chain = [out]
     if out.if_given is not None:  # absent, it would pass its first input on
@@ -150,7 +147,7 @@ def _match(checked: Checked, out: Node, readers, outputs) -> Fusion | None:
             or any(n.out for n in chain):
         return None
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
-        if a.name in outputs or readers.get(a.name) != [b.name]:
+        if a.name in outputs or read_by.get(a.name) != [b.name]:
             return None
     return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
                   tuple(reversed(unless)), tuple(reversed(passes)), rank, fix)

@@ -60,6 +60,15 @@ def node_refs(node: Node) -> list[Ref]:
     return refs
 
 
+def readers(spec: Spec) -> dict[str, list[str]]:
+    """Tensor name -> the nodes that read it, in spec order (each once, cases and all)."""
+    found: dict[str, list[str]] = {}
+    for node in spec.nodes.values():
+        for name in dict.fromkeys(ref.name for ref in node_refs(node)):  # cases read twice
+            found.setdefault(name, []).append(node.name)
+    return found
+
+
 def producers(spec: Spec) -> dict[str, str]:
     """Tensor name -> the input or node that produces it (split outputs map to their node)."""
     names = {name: name for name in [*spec.sources(), *list_inputs(spec)]}
