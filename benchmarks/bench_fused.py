@@ -6,6 +6,9 @@ configuration that fuses (ratio 1, apply_transform false: the heads' scores not 
 against External-Attention-pytorch's EMSA, the same sizes. `--module one_head`: one head
 over (batch, tokens, 64 features), three dims (ONE_HEAD, the spec of tests/test_fusion.py),
 against the same attention written by hand (OneHead); `--mask` adds a bool mask (B, n, n).
+`--module non_local`: the non-local block of tests/test_fusion_layout.py (its queries, keys
+and values by channel from 1x1 convs: the call copies them contiguous), 512 channels (256
+inside) on 28 x 28, batch 2, against the block written by hand (NonLocal).
 "forward" is eval mode under torch.no_grad(); "fwd+bwd" is train mode (dropout as
 constructed, `--dropout`) with inputs that require grad, backward of the output's sum.
 Pairs of calls are interleaved (who goes first alternates); each pair gives a ratio of CPU
@@ -13,7 +16,7 @@ times (time.thread_time, process time with --threads > 1); the table shows the m
 ratio, its quartiles and the median times.
 
     .venv/bin/python benchmarks/bench_fused.py [--pairs N] [--threads N] [--dropout P]
-        [--module sdpa|emsa|one_head] [--mask] [--quick]
+        [--module sdpa|emsa|one_head|non_local] [--mask] [--quick]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from equivalence import load_generated, load_plain  # noqa: E402
 from references.attention import ScaledDotProductAttention  # noqa: E402
 from references.emsa import EMSA  # noqa: E402
 from test_fusion import SPEC as FUSION_SPEC  # noqa: E402
+from test_fusion_layout import NON_LOCAL, NonLocal  # noqa: E402
 
 # one head of attention over three dims, q, k, v and the mask its inputs: the spec of
 # tests/test_fusion.py at 64 features
@@ -57,27 +61,32 @@ class OneHead(torch.nn.Module):
 # --module: (generated stem, class, reference class, keyword arguments besides the sizes)
 MODULES = {"sdpa": ("sdpa", "ScaledDotProductAttention", ScaledDotProductAttention, {}),
            "emsa": ("emsa", "EMSA", EMSA, {"ratio": 1, "apply_transform": False}),
-           "one_head": ("", "OneHeadAttention", OneHead, {})}
+           "one_head": ("", "OneHeadAttention", OneHead, {}),
+           "non_local": ("", "NonLocal", NonLocal, {})}
 
 
-def one_head(d: int, dropout: float):
-    """ONE_HEAD built in memory, fused and plain, and its hand-written reference."""
+def in_memory(text: str, reference: torch.nn.Module, *args) -> dict[str, torch.nn.Module]:
+    """A spec built in memory, fused and plain, with its hand-written reference's weights."""
     import tempfile
 
     import attngen
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "one_head.yaml"
-        path.write_text(ONE_HEAD, encoding="utf-8")
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(text, encoding="utf-8")
         loaded = attngen.load(str(path))
-        forms = {"fused": loaded.compile()(d, dropout),
-                 "plain": loaded.compile(fuse=False)(d, dropout)}
-    return {**forms, "reference": OneHead(d, dropout)}
+        forms = {"fused": loaded.compile()(*args), "plain": loaded.compile(fuse=False)(*args)}
+    for m in forms.values():
+        m.load_state_dict(reference.state_dict())
+    return {**forms, "reference": reference}
 
 
 def modules(d_model: int, h: int, dropout: float, which: str = "sdpa"):
     if which == "one_head":
-        return one_head(d_model // h, dropout)
+        return in_memory(ONE_HEAD, OneHead(d_model // h, dropout), d_model // h, dropout)
+    if which == "non_local":  # d_model channels, half of them inside
+        torch.manual_seed(0)
+        return in_memory(NON_LOCAL, NonLocal(d_model, d_model // 2), d_model, d_model // 2)
     stem, cls, reference, kwargs = MODULES[which]
     args = (d_model, d_model // h, d_model // h, h, dropout)
     torch.manual_seed(0)
@@ -138,6 +147,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.process_time
     d_model, h, n, b, pairs = (32, 4, 10, 2, 3) if args.quick else (512, 8, 196, 8, args.pairs)
+    side = 4 if args.quick else 28
+    if args.module == "non_local":  # DANet's size: 512 channels on 28 x 28, batch 2
+        b = 2
     mods = modules(d_model, h, args.dropout, args.module)
     print("| form | mode | ratio (median) | quartiles | generated ms | reference ms |\n"
           "|---|---|---|---|---|---|")
@@ -146,6 +158,8 @@ def main(argv=None) -> int:
             m.train(backward)
         width = d_model // h if args.module == "one_head" else d_model
         ins = tuple(torch.randn(b, n, width, requires_grad=backward) for _ in range(3))
+        if args.module == "non_local":  # n positions: side x side
+            ins = (torch.randn(b, d_model, side, side, requires_grad=backward),)
         if args.mask:
             mask = torch.rand(b, n, n, generator=torch.Generator().manual_seed(0)) < 0.3
             mask[..., 0] = False  # every query keeps a key

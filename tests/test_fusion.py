@@ -360,7 +360,7 @@ def test_no_fuse_changes_only_the_fused_modules():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", [["sdpa"], ["emsa"], ["one_head", "--mask"]])
+@pytest.mark.parametrize("module", [["sdpa"], ["emsa"], ["one_head", "--mask"], ["non_local"]])
 def test_bench_fused_quick(capsys, module):
     """benchmarks/bench_fused.py's smoke run: both forms against the reference, both modes."""
     import importlib.util

@@ -46,6 +46,7 @@ from .ops.attention import batch_fix, mask_fix, restore
 from .pytext import comment_text
 from .results import Checked
 from .shape_comments import spec_dims
+from .strides import strided_tensors, unit_last
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class Fusion:
     passes: tuple[Expr, ...] = ()  # `when`s of identity cases; the fused call needs them all
     rank: int = 4  # of q, k and v: the call gives them 4 dims (_rank)
     mask_fix: str = ""  # what gives the mask 4 dims in the call (attention.mask_fix)
+    # of "q", "k", "v": those the call copies contiguous, the graph having made their
+    # features strided (keys computed [..., E, S], a permuted conv's output): PyTorch's
+    # fused kernels need unit-stride features and would run its math kernel
+    copies: tuple[str, ...] = ()
 
     @property
     def out(self) -> str:
@@ -76,10 +81,13 @@ def find(checked: Checked) -> dict[str, Fusion]:
     if not spec.fuse:
         return {}
     read_by, outputs = readers(spec), {o.name for o in spec.outputs}
+    # inputs taken as contiguous, as callers mostly give them: a copy the call makes
+    # (`.contiguous()`) of a tensor already contiguous is no copy
+    strided = strided_tensors(spec, checked.order, inputs=False)
     found = {}
     for node in spec.nodes.values():
         if _is_fn(node, "matmul") and len(node.inputs) == 2:
-            fusion = _match(checked, node, read_by, outputs)
+            fusion = _match(checked, node, read_by, outputs, strided)
             if fusion is not None:
                 found[fusion.out] = fusion
     return found
@@ -93,8 +101,8 @@ def _dtype(checked: Checked, name: str) -> str:
     return getattr(checked.value(name), "dtype", "float")
 
 
-def _match(checked: Checked, out: Node, read_by: dict[str, list[str]],
-           outputs: set[str]) -> Fusion | None:
+def _match(checked: Checked, out: Node, read_by: dict[str, list[str]], outputs: set[str],
+           strided: set[str]) -> Fusion | None:
     spec = checked.spec
     chain = [out]
     if out.if_given is not None:  # absent, it would pass its first input on
@@ -149,8 +157,11 @@ def _match(checked: Checked, out: Node, read_by: dict[str, list[str]],
     for a, b in zip(chain, chain[1:], strict=False):  # read by the next node alone
         if a.name in outputs or read_by.get(a.name) != [b.name]:
             return None
+    copies = tuple(role for role, name, transposed in (("q", q, False), ("k", k, True),
+                                                        ("v", v, False))
+                   if unit_last(spec, name, strided, rank, transposed) is False)
     return Fusion(tuple(n.name for n in chain), q, k, v, scale, mask, dropout,
-                  tuple(reversed(unless)), tuple(reversed(passes)), rank, fix)
+                  tuple(reversed(unless)), tuple(reversed(passes)), rank, fix, copies)
 
 
 def _before(spec, node: Node) -> Node | None:
@@ -262,7 +273,10 @@ def call(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], str],
     a split of one tensor's last dim, as heads are); under 4, with batch dims of size 1 in
     front; the result gets q's batch dims back (ops/attention.restore)."""
     fix = batch_fix(f.rank)
-    args = [read(f.q) + fix, f"{read(f.k)}.transpose(-2, -1){fix}", read(f.v) + fix]
+    copy = {role: ".contiguous()" for role in f.copies}
+    args = [f"{read(f.q)}{copy.get('q', '')}{fix}",
+            f"{read(f.k)}.transpose(-2, -1){copy.get('k', '')}{fix}",
+            f"{read(f.v)}{copy.get('v', '')}{fix}"]
     if f.mask is not None:
         name, kind, optional = f.mask
         mask = read(name) + f.mask_fix if kind == "add" else f"~{read(name)}{f.mask_fix}"
@@ -339,8 +353,12 @@ def lines(checked: Checked, f: Fusion, fused: str, read: Callable[[str], str],
         first, last = (checked.spec.nodes[n].loc for n in (f.nodes[0], f.out))
         comment += f" [{comment_text(first.file)}:{first.line}-{last.line}]"
     why4 = ["# called with 4 dims: PyTorch's fused kernels take (batch, heads, n, features)"]
+    roles = [{"q": "queries", "k": "keys", "v": "values"}[r] for r in f.copies]
+    copied = " and ".join([", ".join(roles[:-1]), roles[-1]] if len(roles) > 1 else roles)
+    why_copy = [f"# {copied} copied: PyTorch's fused kernels read features contiguous"]
     # `read`: the name forward gives the node (a loop body's last: the value it carries)
-    assign = [*(why4 if f.rank != 4 else []), f"{read(f.out)} = {fused}"]
+    assign = [*(why4 if f.rank != 4 else []), *(why_copy if f.copies else []),
+              f"{read(f.out)} = {fused}"]
     if not conds:
         return [comment, *assign]
     nodes = [checked.spec.nodes[n] for n in f.nodes]

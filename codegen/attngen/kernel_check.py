@@ -103,10 +103,10 @@ def check_kernels(checked: Checked, source: str, first: Sample, report: Report) 
         report.warnings.append(Diagnostic(loc, FUSED_KERNEL_MISSED, (
             f"this attention's fused call ran PyTorch's math kernel, not a fused one: {why}"), (
             "the result is the same; the math kernel is slower and holds the n x n scores",
-            "PyTorch's fused kernels read each token's features contiguous in memory: make "
-            "queries and values [..., n, E] and keys [..., S, E] where they are computed, "
-            "and give the scores keys transposed by a view (docs/spec.md, fused "
-            "attention)"), "warning"))
+            "PyTorch's fused kernels read each token's features contiguous in memory: "
+            "compute queries, keys and values features last ([..., n, E]; the scores read "
+            "keys through a `transpose` view), or copy them (`contiguous`) before the "
+            "attention (docs/spec.md, fused attention)"), "warning"))
 
 
 def _runs(checked: Checked, first: Sample) -> list[Sample]:

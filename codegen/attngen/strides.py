@@ -101,6 +101,40 @@ def strided_tensors(spec: Spec, order: list[str], inputs: bool = True) -> set[st
     return strided
 
 
+def unit_last(spec: Spec, name: str, strided: set[str], rank: int,
+              transposed: bool = False) -> bool | None:
+    """Whether the last dim of tensor `name` (with `transposed`: of its `.transpose(-2, -1)`)
+    has stride 1 at run time, where the graph decides it: a contiguous tensor (not in
+    `strided`, from strided_tensors) has it and its transpose has not; a `permute` or
+    `transpose` of a contiguous tensor has it where the source's last dim ends up last.
+    None where the graph does not decide (an input's layout is its caller's). Size-1 dims
+    aside: there any stride serves."""
+    if name not in strided:
+        return not transposed
+    node = spec.nodes.get(name)
+    form = node.form if node is not None else None
+    if node is None or node.if_given is not None or len(node.inputs) != 1 \
+            or not isinstance(form, FunctionOp) or form.op not in ("permute", "transpose") \
+            or node.inputs[0].name in strided:
+        return None
+    order = _order(form, rank)
+    return None if order is None else order[-2 if transposed else -1] == rank - 1
+
+
+def _order(form: FunctionOp, rank: int) -> list[int] | None:
+    """The source dim of each output dim of a permute or transpose; None where its dims
+    are given by params."""
+    args = [form.args[k] for k in (("dims",) if form.op == "permute" else ("dim0", "dim1"))]
+    if any(a.names for a in args):
+        return None
+    if form.op == "permute":
+        return [d % rank for d in args[0].value({})]
+    order = list(range(rank))
+    i, j = (a.value({}) % rank for a in args)
+    order[i], order[j] = order[j], order[i]
+    return order
+
+
 def merges(source: tuple, target: tuple, equal: Equal) -> bool:
     """Whether viewing `source` as `target` merges dims: False only where each dim of
     `source` (size-1 dims aside) becomes a run of consecutive dims of `target` whose
