@@ -16,7 +16,7 @@ from attngen.ops.base import GROUPS
 from conftest import REPO_ROOT
 
 FUNCTIONS = sorted(name for name, op in ops.REGISTRY.items() if not op.module)
-LITERALS = {"rearrange": {"pattern": "b (g c) -> c (b g)"}}
+LITERALS = {"rearrange": {"pattern": "b (g c) -> c (b g)"}, "cast": {"to": "float32"}}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -145,6 +145,10 @@ ELEMENTWISE = [
     ("{op: exp, in: x}", lambda m, x: torch.exp(x.real) * torch.polar(torch.ones_like(x.real),
                                                                      x.imag), "complex", False),
     ("{op: pow, in: x, exponent: 2}", lambda m, x: x * x, "complex", False),
+    # cast: to the named floating dtype whatever the input's (a float32 step of a module)
+    ("{op: cast, in: x, to: float32}", lambda m, x: x.to(torch.float32), "float", False),
+    ("{op: cast, in: x, to: float64}", lambda m, x: x.double(), "long", False),
+    ("{op: cast, in: x, to: bfloat16}", lambda m, x: x.to(torch.bfloat16), "bool", False),
 ]
 
 
@@ -254,6 +258,11 @@ def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requir
     ("{op: pow, in: x, exponent: 2}", X, "long", "pow takes float or complex tensors as input 0"),
     ("{op: clamp, in: x, min: 0}", X, "long", "clamp takes float tensors as input 0"),
     ("{op: LayerNorm, args: [w], in: x}", X, "long", "LayerNorm takes float tensors as input 0"),
+    ("{op: cast, in: x, to: int8}", X, "float",
+     "'to' must be one of 'float16', 'bfloat16', 'float32', 'float64'"),
+    ("{op: cast, in: x}", X, "float", "cast needs argument 'to'"),
+    ("{op: cast, in: x, to: float32}", X, "complex",
+     "cast takes bool or int or float tensors as input 0"),
 ])
 def test_a_wrong_use_is_a_located_error(tmp_path, capsys, node, xshape, xdtype, message):
     code, err = check(tmp_path, capsys, node, xshape, xdtype)

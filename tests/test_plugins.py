@@ -25,7 +25,7 @@ name: Spectrum
 inputs:
   x: [B, C, H, W]
 graph:
-  spec: {op: rfft2, in: x, norm: ortho, shape: [B, C, H, W // 2 + 1]}
+  spec: {op: spectrum, in: x, norm: ortho, shape: [B, C, H, W // 2 + 1]}
 outputs: spec
 """
 
@@ -46,7 +46,7 @@ def test_the_page_shows_the_example_package_as_it_is():
 
 def test_the_example_plugin_installed_in_a_venv_is_listed_and_builds(tmp_path):
     """docs/plugins.md's package, pip-installed beside attngen in a fresh venv: `attngen ops`
-    lists rfft2 under its distribution, the page's spec builds to torch.fft.rfft2 (the
+    lists spectrum under its distribution, the page's spec builds to torch.fft.rfft2 (the
     excerpt it shows) and runs, and its complex output fed to a convolution is E402."""
     pytest.importorskip("hatchling")
     env_dir = tmp_path / "venv"
@@ -96,7 +96,7 @@ def test_an_op_of_a_plugin_that_is_not_installed_is_a_located_unknown_op(tmp_pat
     spec.write_text(SPECTRUM)
     assert main(["check", str(spec)]) == 1
     err = capsys.readouterr().err
-    assert f"{spec}:5:14: error[E401]: unknown op 'rfft2'" in err, err
+    assert f"{spec}:5:14: error[E401]: unknown op 'spectrum'" in err, err
     assert "Traceback" not in err
 
 
@@ -221,7 +221,7 @@ def test_import_and_a_cached_build_never_import_plugins(tmp_path):
     """The registry loads plugins when first read; a cache hit never reads it."""
     site = _plugin(tmp_path / "site", "attngen-copy", "copy_op", OP.format(name="copy"))
     spec = tmp_path / "twice.yaml"
-    spec.write_text(SPECTRUM.replace("rfft2", "copy").replace(", norm: ortho", "")
+    spec.write_text(SPECTRUM.replace("spectrum", "copy").replace(", norm: ortho", "")
                     .replace("W // 2 + 1", "W"))
     build = (f"from attngen.cli import main; "
              f"rc = main(['build', '--no-svg', {str(spec)!r}, '-o', {str(tmp_path / 'o')!r}]); "

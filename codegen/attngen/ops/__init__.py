@@ -21,6 +21,7 @@ from . import (  # noqa: F401
     constants,
     einsum,
     elementwise,
+    fft,
     layers,
     norms,
     plugins,

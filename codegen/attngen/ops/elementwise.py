@@ -1,11 +1,11 @@
-"""Elementwise tensor functions: sqrt, rsqrt, exp, log, abs, pow, clamp (shape unchanged,
+"""Elementwise tensor functions: sqrt, rsqrt, exp, log, abs, pow, clamp, cast (shape unchanged,
 or broadcast for pow's tensor exponent). Their dtype rules are PyTorch's: the exponential
 and root family makes floats of int and bool tensors, abs keeps an int tensor int."""
 
 from __future__ import annotations
 
 from ..errors import BAD_ARGUMENTS
-from .base import FLOAT_ONLY, KEEPS, Arg, Dtypes, Op, register
+from .base import FLOAT_ONLY, KEEPS, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 
 
@@ -60,3 +60,18 @@ register(Op(
     rule="elementwise: shape unchanged", summary="limit every element to [min, max]",
     key_args=("min",),  # shown positionally: clamp(max=1) must not read clamp(1)
 ))
+
+
+# `x.to(torch.float32)`: a module that computes a step in one precision whatever its input's
+# (GFNet's global filter casts to float32 before its FFT, which takes no half on CPU)
+FLOAT_TYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _cast_call(site: CallSite) -> str:
+    return f"{site.ins[0]}.to(torch.{site.values['to']})"
+
+
+register(Op("cast", "arith", (Arg("to", "str", choices=FLOAT_TYPES),), _same,
+            dtype=Dtypes(("bool|int|float",), gives="float"), emit=_cast_call, layout=KEEPS,
+            rule="elementwise: shape unchanged",
+            summary="convert to a floating dtype (x.to(torch.float32))", key_args=("to",)))
