@@ -383,3 +383,23 @@ def test_muse_weighs_its_branches_by_the_softmax_of_its_parameter_on_every_call(
         assert original.dy_paras is not before  # re-wrapped: its softmax now
         assert not torch.allclose(generated(x, x, x), original(x, x, x))
     assert generated.dy_paras is kept
+
+
+
+def test_global_filter_refuses_maps_it_cannot_filter():
+    """A token count that is not h * h fails in the original where the spectrum meets the
+    weight (or at its view); the generated forward refuses it by name. Both compute the
+    transform in float32, a half-precision input included."""
+    from references.gfnet import GlobalFilter
+
+    torch.manual_seed(0)
+    original = GlobalFilter(4, h=5, w=3)
+    generated = load_generated("global_filter").GlobalFilter(4, h=5, w=3)
+    generated.load_state_dict(original.state_dict(), strict=True)
+    half = torch.randn(2, 25, 4).to(torch.bfloat16)
+    torch.testing.assert_close(generated(half), original(half))
+    for tokens in (16, 15):  # a 4 x 4 map for a filter of 5 x 3; no square map at all
+        with pytest.raises(RuntimeError):
+            original(torch.randn(2, tokens, 4))
+        with pytest.raises(ValueError, match=r"GlobalFilter: requires N == h \* h"):
+            generated(torch.randn(2, tokens, 4))
