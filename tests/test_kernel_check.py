@@ -144,3 +144,13 @@ def test_a_module_that_fails_to_construct_is_left_to_the_runtime_check(tmp_path)
     check_kernels(checked, "", broken, report)  # no traceback
     assert not report.warnings
     assert kernel_line(report).startswith("  kernels: 0 fused attention calls")
+
+
+def test_a_refusal_it_cannot_explain_still_warns_without_the_layout_advice(tmp_path,
+                                                                           monkeypatch):
+    from attngen import kernel_check
+
+    monkeypatch.setattr(kernel_check, "_refused", lambda args, kwargs: [])
+    [warning] = report_of(tmp_path, COPIED).warnings
+    assert warning.message.endswith("not a fused one: PyTorch's checks refused its inputs")
+    assert len(warning.notes) == 1 and "n x n scores" in warning.notes[0]

@@ -100,13 +100,18 @@ def check_kernels(checked: Checked, source: str, first: Sample, report: Report) 
         + (f" ({'; '.join(known)})" if known else ""))
     for loc, reasons in missed.items():
         why = "; ".join(reasons) if reasons else "PyTorch's checks refused its inputs"
+        notes = ["the result is the same; the math kernel is slower and holds the n x n scores"]
+        if any("stride" in r for r in reasons):
+            notes.append(_LAYOUT_FIX)
         report.warnings.append(Diagnostic(loc, FUSED_KERNEL_MISSED, (
-            f"this attention's fused call ran PyTorch's math kernel, not a fused one: {why}"), (
-            "the result is the same; the math kernel is slower and holds the n x n scores",
-            "PyTorch's fused kernels read each token's features contiguous in memory: "
-            "compute queries, keys and values features last ([..., n, E]; the scores read "
-            "keys through a `transpose` view), or copy them (`contiguous`) before the "
-            "attention (docs/spec.md, fused attention)"), "warning"))
+            f"this attention's fused call ran PyTorch's math kernel, not a fused one: {why}"),
+            tuple(notes), "warning"))
+
+
+_LAYOUT_FIX = ("PyTorch's fused kernels read each token's features contiguous in memory: "
+               "compute queries, keys and values features last ([..., n, E]; the scores read "
+               "keys through a `transpose` view), or copy them (`contiguous`) before the "
+               "attention (docs/spec.md, fused attention)")
 
 
 def _runs(checked: Checked, first: Sample) -> list[Sample]:
