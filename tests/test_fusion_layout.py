@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import attngen
 import pytest
-from attngen import verify
-from attngen.build import compile_spec
-from attngen.kernel_check import check_kernels
-from attngen.loader import Loader
 from attngen.strides import strided_tensors, unit_last
 from conftest import REPO_ROOT
+from test_kernel_check import report_of
 
 torch = pytest.importorskip("torch")
 
@@ -104,12 +101,7 @@ def test_copied_it_equals_the_written_form_and_the_hand_written_block(tmp_path):
 
 
 def test_copied_its_call_runs_pytorchs_fused_kernel(tmp_path):
-    path = tmp_path / "non_local.yaml"
-    path.write_text(NON_LOCAL)
-    checked = compile_spec(path, Loader(), {})
-    report = verify.Report(str(path), checked.spec.name)
-    first = verify.draw_samples(checked.spec, 1, verify.random.Random(0))[0]
-    check_kernels(checked, "", first, report)
+    report = report_of(tmp_path, NON_LOCAL, "non_local.yaml")
     assert not report.warnings
     assert report.lines[-1].endswith(": 1 ran a fused kernel")
 
@@ -143,12 +135,7 @@ outputs: out
 def test_a_layout_the_graph_does_not_decide_is_not_copied_and_verify_warns(tmp_path):
     source = load(tmp_path, CHUNKED, "chunked.yaml").source()
     assert "F.scaled_dot_product_attention(" in source and ".contiguous()" not in source
-    path = tmp_path / "chunked.yaml"
-    checked = compile_spec(path, Loader(), {})
-    report = verify.Report(str(path), checked.spec.name)
-    first = verify.draw_samples(checked.spec, 1, verify.random.Random(0))[0]
-    check_kernels(checked, "", first, report)
-    [warning] = report.warnings
+    [warning] = report_of(tmp_path, CHUNKED, "chunked.yaml").warnings
     assert "the keys' last dim has stride" in warning.message
     assert "the values' last dim has stride" in warning.message
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # one head over (B, N, d); keys and values chunked from one conv's output [B, 2d, N] (views
 # whose layout the fusion does not follow, so the call copies nothing): the keys' transpose
 # and the values have a last dim of stride N
-COPIED = """\
+STRIDED = """\
 name: OneHead
 params:
   d: 8
@@ -39,7 +39,7 @@ outputs: out
 """
 # the same attention with queries, keys and values [..., N, d] in memory: keys transposed
 # by a view
-VIEWS = COPIED.replace(
+VIEWS = STRIDED.replace(
     "  v:      {op: transpose, in: v_t, dim0: 1, dim1: 2}",
     "  v_rows: {op: transpose, in: v_t, dim0: 1, dim1: 2}\n"
     "  v:      {op: contiguous, in: v_rows}\n"
@@ -64,7 +64,7 @@ def kernel_line(report: verify.Report) -> str:
 
 
 def test_keys_copied_in_feature_order_warn_at_the_scores_with_the_reason(tmp_path):
-    report = report_of(tmp_path, COPIED)
+    report = report_of(tmp_path, STRIDED)
     [warning] = report.warnings
     assert (warning.code, warning.severity) == ("W101", "warning")
     text = (tmp_path / "one_head.yaml").read_text().splitlines()
@@ -113,7 +113,7 @@ def test_a_spec_without_fused_calls_gets_no_kernel_line(tmp_path):
 
 
 def test_verify_prints_the_warning_and_exits_0(tmp_path, monkeypatch, capsys):
-    (tmp_path / "one_head.yaml").write_text(COPIED)
+    (tmp_path / "one_head.yaml").write_text(STRIDED)
     monkeypatch.chdir(tmp_path)
     assert main(["verify", "one_head.yaml", "-n", "1", "--no-export"]) == 0
     out, err = capsys.readouterr()
@@ -123,7 +123,7 @@ def test_verify_prints_the_warning_and_exits_0(tmp_path, monkeypatch, capsys):
 
 
 def test_a_sub_spec_warns_once_at_its_own_file(tmp_path, monkeypatch, capsys):
-    (tmp_path / "one_head.yaml").write_text(COPIED)
+    (tmp_path / "one_head.yaml").write_text(STRIDED)
     (tmp_path / "outer.yaml").write_text(
         "name: Outer\nparams:\n  d: 8\ninputs:\n  x: [B, d, N]\ngraph:\n"
         "  att: {use: one_head, d: d, in: x}\noutputs: att\n")
@@ -136,7 +136,7 @@ def test_a_sub_spec_warns_once_at_its_own_file(tmp_path, monkeypatch, capsys):
 def test_a_module_that_fails_to_construct_is_left_to_the_runtime_check(tmp_path):
     # a constructor that raises (Conv1d refuses -1 channels)
     path = tmp_path / "one_head.yaml"
-    path.write_text(COPIED)
+    path.write_text(STRIDED)
     checked = compile_spec(path, Loader(), {})
     report = verify.Report(str(path), checked.spec.name)
     first = verify.draw_samples(checked.spec, 1, verify.random.Random(0))[0]
@@ -151,6 +151,6 @@ def test_a_refusal_it_cannot_explain_still_warns_without_the_layout_advice(tmp_p
     from attngen import kernel_check
 
     monkeypatch.setattr(kernel_check, "_refused", lambda args, kwargs: [])
-    [warning] = report_of(tmp_path, COPIED).warnings
+    [warning] = report_of(tmp_path, STRIDED).warnings
     assert warning.message.endswith("not a fused one: PyTorch's checks refused its inputs")
     assert len(warning.notes) == 1 and "n x n scores" in warning.notes[0]
