@@ -120,6 +120,8 @@ SIZES = {
     ("axial_attention", "AxialAttention"): ((256,), {"dim_index": 1}, IMG),
     # GFNet-S/12's filter: 384 features over the 14 x 14 tokens of a 224 image, batch 8
     ("global_filter", "GlobalFilter"): ((384,), {}, rand(8, 196, 384)),
+    ("gfnet_mlp", "GFNetMlp"): ((384, 1536), {}, rand(8, 196, 384)),
+    ("gfnet_block", "GFNetBlock"): ((384,), {}, rand(8, 196, 384)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),

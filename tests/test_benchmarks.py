@@ -116,13 +116,14 @@ def test_bench_modules_peak_memory_counts_what_a_call_holds():
 
 def test_bench_build_grown_library_is_real_distinct_specs(tmp_path):
     bench = _script("bench_build")
-    assert bench.grown_library(tmp_path / "lib", 64) == 64
+    grown = bench.GROWN
+    assert bench.grown_library(tmp_path / "lib", grown) == grown
     from attngen.build import collect_specs
 
     paths = collect_specs([str(tmp_path / "lib")])
-    assert len(paths) == 64
+    assert len(paths) == grown
     names = [next(line for line in p.read_text().splitlines() if line.startswith("name:"))
              for p in paths]
-    assert len(set(names)) >= 64 - 3  # the library's own shared names (sub-spec classes)
+    assert len(set(names)) >= grown - 3  # the library's own shared names (sub-spec classes)
     assert {p.name for p in paths} >= {"eca.yaml", "se_max.yaml"}
     assert any(p.name.startswith("copy1_") for p in paths)  # the library alone is fewer

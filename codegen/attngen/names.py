@@ -72,8 +72,11 @@ BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 MAX_NAME = 64
 
 
-def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False) -> str:
-    """Validate a spec name used as a Python identifier; returns it as a plain str."""
+def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False,
+                     builtin_ok: bool = False) -> str:
+    """Validate a spec name used as a Python identifier; returns it as a plain str.
+    `builtin_ok`: a builtin's name passes (a node's: check_node_name decides, once the node
+    is read)."""
     text = str(name)
     if not isinstance(name, str):  # YAML's .inf, .nan, 1e3, true: a value, whose str may pass
         kind = ("true or false" if isinstance(name, (bool, LBool)) else
@@ -92,13 +95,26 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
     if text.startswith("_"):
         raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
                     "(reserved for generated code)")
-    if text in GENERATED_NAMES or text in BUILTIN_NAMES:
+    if text in GENERATED_NAMES or (text in BUILTIN_NAMES and not builtin_ok):
         raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it",
                     _rename_hint(text, attribute))
     if attribute and text in MODULE_ATTRS:
         raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}",
                     _rename_hint(text, attribute))
     return text
+
+
+def check_node_name(name: str, loc: Loc, declaration: bool, layer: bool) -> None:
+    """A node may have a builtin's name (`filter`, as GFNet's block names its filter) only as
+    a layer declaration: its name is then only ever an attribute (`self.filter`, called by
+    `apply:` nodes). Any other node's name is also forward's variable, which would shadow a
+    builtin the generated code may call (`sum`, `float`, `range`, ...). `layer`: the node
+    makes a layer, which could be declared so (the error says how)."""
+    if name in BUILTIN_NAMES and not declaration:
+        declare = (f"or declare the layer without `in` and call it with `apply: {name}` from "
+                   f"another node: its name is then only an attribute (self.{name})")
+        raise error(loc, BAD_NAME, f"node name '{name}' is reserved: the generated code uses it",
+                    _rename_hint(name, True), declare if layer else "")
 
 
 def _rename_hint(text: str, attribute: bool) -> str:

@@ -50,8 +50,9 @@ from .model import (
     TensorDecl,
     compute_lets,
     dim_names,
+    is_declaration,
 )
-from .names import check_identifier
+from .names import check_identifier, check_node_name
 from .parse_tensors import load_tensor
 from .yamlload import LList, LMap, LStr, loc_of
 
@@ -75,8 +76,11 @@ def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> No
     issues = Collector()
     for key, value in raw.items():
         try:
-            name = check_identifier(key, key.loc, "node", attribute=True)
-            spec.nodes[name] = _load_node(spec, name, key.loc, value, loader, stack)
+            name = check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True)
+            node = _load_node(spec, name, key.loc, value, loader, stack)
+            check_node_name(name, key.loc, is_declaration(node),
+                            isinstance(node.form, LayerOp | Seq | SubSpec))
+            spec.nodes[name] = node
         except SpecError as exc:
             issues.add(exc)
     issues.raise_if_any()

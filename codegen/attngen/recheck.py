@@ -54,9 +54,10 @@ from .model import (
     SubSpec,
     TensorDecl,
     assert_never,
+    is_declaration,
     tensor_decl,
 )
-from .names import check_class_name, check_identifier
+from .names import check_class_name, check_identifier, check_node_name
 from .parse import (
     DTYPES,
     INIT_BIAS,
@@ -259,7 +260,8 @@ def _input(inp: Input, loc: Loc, *, item: bool = False) -> None:
 def _ref(ref, what: str, loc: Loc) -> None:
     _exact(ref, (Ref,), what, loc, "an attngen Ref")
     where = _loc(ref.loc, f"the loc of {what}", loc)
-    check_identifier(_str(ref.name, what, where), where, "reference")
+    # a builtin's name may be a declared layer's (names.check_node_name): what it names decides
+    check_identifier(_str(ref.name, what, where), where, "reference", builtin_ok=True)
 
 
 def _callee_args(args, names, what: str, loc: Loc) -> None:
@@ -303,7 +305,10 @@ def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spe
 
 def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
     loc = _loc(node.loc, "a node's loc", loc)
-    name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True)
+    name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True,
+                            builtin_ok=True)
+    check_node_name(name, loc, is_declaration(node),
+                    isinstance(node.form, LayerOp | Seq | SubSpec))
     what = f"node '{name}'"
     if case_of is not None and name != case_of:
         raise error(loc, BAD_VALUE, f"a case of node '{case_of}' is named '{name}'")

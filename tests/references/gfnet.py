@@ -23,3 +23,35 @@ class GlobalFilter(nn.Module):
         grid = torch.fft.irfft2(spectrum, s=(a, b), dim=(1, 2), norm="ortho")
         return grid.reshape(batch, n, channels)
 
+
+
+class GFNetMlp(nn.Module):
+    """The original's Mlp with its default act_layer (GELU): one Dropout after each Linear."""
+
+    def __init__(self, in_features, hidden_features=None, out_features=None, drop=0.0):
+        super().__init__()
+        out_features = out_features or in_features
+        hidden_features = hidden_features or in_features
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class GFNetBlock(nn.Module):
+    """The original's Block with its default layers (LayerNorm, GELU) and drop_path 0 (the
+    identity): one residual around norm, filter, norm and MLP."""
+
+    def __init__(self, dim, mlp_ratio=4.0, drop=0.0, drop_path=0.0, h=14, w=8):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.filter = GlobalFilter(dim, h=h, w=w)
+        self.drop_path = nn.Identity()
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = GFNetMlp(dim, hidden_features=int(dim * mlp_ratio), drop=drop)
+
+    def forward(self, x):
+        return x + self.drop_path(self.mlp(self.norm2(self.filter(self.norm1(x)))))
