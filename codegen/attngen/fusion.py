@@ -27,7 +27,9 @@ but `out` read by the next node alone and not an output; all under one `when`. T
 dropout is the same distribution (each weight zeroed with probability p, the rest scaled by
 1/(1-p)) drawn from another random stream, and a row whose every key is masked gives zeros
 where the written form gives NaN (docs/design.md). Layers stay declared in __init__, so the
-module's attributes and state_dict keys do not change.
+module's attributes and state_dict keys do not change. Where the graph leaves q's, k's
+(transposed) or v's last dim strided, the call copies them contiguous (`copies`): PyTorch's
+fused kernels would refuse them and run its math kernel.
 """
 
 from __future__ import annotations
