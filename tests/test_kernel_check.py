@@ -154,3 +154,23 @@ def test_a_refusal_it_cannot_explain_still_warns_without_the_layout_advice(tmp_p
     [warning] = report_of(tmp_path, STRIDED).warnings
     assert warning.message.endswith("not a fused one: PyTorch's checks refused its inputs")
     assert len(warning.notes) == 1 and "n x n scores" in warning.notes[0]
+
+
+FUSING = sorted(p for p in [*(REPO_ROOT / "specs").glob("*.yaml"),
+                            *(REPO_ROOT / "specs" / "variants").glob("*.yaml")]
+                if "scaled_dot_product_attention(" in
+                (REPO_ROOT / "generated" / p.relative_to(REPO_ROOT / "specs")).with_suffix(
+                    ".py").read_text())
+
+
+@pytest.mark.parametrize("path", FUSING, ids=[p.stem for p in FUSING])
+def test_every_library_call_runs_a_fused_kernel_or_says_why(path):
+    """A fusion change that leaves a library call on PyTorch's math kernel fails here: no
+    W101 over the library, and any math kernel named by the sizes it was given."""
+    checked = compile_spec(path, Loader(), {})
+    report = verify.Report(str(path), checked.spec.name)
+    first = verify.draw_samples(checked.spec, 1, verify.random.Random(f"{checked.spec.name}:0"))[0]
+    check_kernels(checked, "", first, report)
+    assert not report.warnings, [w.format() for w in report.warnings]
+    line = kernel_line(report)
+    assert "math kernel" not in line or "takes one size" in line, line
