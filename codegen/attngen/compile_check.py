@@ -11,12 +11,11 @@ by `verify`.
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 from .errors import VERIFY_EXPORT, Diagnostic, Loc
 from .results import Checked
-from .verify import Report, Sample, construct, make_inputs
+from .verify import Report, Sample, construct, make_inputs, namespace
 
 ATOL, RTOL = 1e-4, 1e-3  # float32 through other kernels (inductor reorders sums)
 
@@ -49,9 +48,7 @@ def check_compile(checked: Checked, source: str, first: Sample, report: Report, 
     import torch
 
     spec = checked.spec
-    module = types.ModuleType(f"_attngen_compile_{spec.name}")
-    exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
-    model = construct(module.__dict__, spec, first)
+    model = construct(namespace(source, spec, "compile"), spec, first)
     compiled = torch.compile(model, fullgraph=True, backend=backend)
     where = Loc(spec.file)
     for k, sample in enumerate(runs(checked, first), 1):

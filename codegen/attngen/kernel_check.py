@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import re
 import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FUSED_KERNEL_MISSED, Diagnostic, Loc
 from .model import cases_of
 from .results import Checked
-from .verify import Report, Sample, construct, make_inputs
+from .verify import Report, Sample, construct, make_inputs, namespace
 
 FUSED_DTYPES = ("float32", "float64", "bfloat16", "float16")
 # the comment over a generated forward line with `spec_refs`: [file:line] or [file:first-last]
@@ -55,8 +54,7 @@ def check_kernels(checked: Checked, source: str, first: Sample, report: Report) 
         return
     spec = checked.spec
     filename = f"<attngen verify kernels {spec.file}>"
-    module = types.ModuleType(f"_attngen_kernels_{spec.name}")
-    exec(compile(text, filename, "exec"), module.__dict__)  # noqa: S102
+    made = namespace(text, spec, "kernels", filename)
     calls: list[_Call] = []
 
     class Ops(TorchDispatchMode):
@@ -72,9 +70,10 @@ def check_kernels(checked: Checked, source: str, first: Sample, report: Report) 
                 calls.append(_Call(_caller_line(filename), reasons=_refused(args, kwargs)))
             return func(*args, **kwargs)
 
-    for sample in _runs(checked, first):
+    runs = _runs(checked, first)
+    for sample in runs:
         try:  # a module that fails: the runtime check reports it
-            model, inputs = construct(module.__dict__, spec, sample), make_inputs(spec, sample)
+            model, inputs = construct(made, spec, sample), make_inputs(spec, sample)
             with torch.no_grad(), Ops(), Calls():
                 model(**inputs)
         except Exception:  # noqa: BLE001, S112
@@ -92,11 +91,10 @@ def check_kernels(checked: Checked, source: str, first: Sample, report: Report) 
                               [text for text, _ in call.reasons])
     fused = sum(c.fused for c in calls)
     math = f", {len(calls) - fused} PyTorch's math kernel" if fused < len(calls) else ""
-    runs = ", without optional inputs and with each alone" if len(_runs(checked, first)) > 1 \
-        else ""
+    alone = ", without optional inputs and with each alone" if len(runs) > 1 else ""
     report.lines.append(
         f"  kernels: {len(calls)} fused attention call{'s' * (len(calls) != 1)} at "
-        f"{first.text()}{runs}: {fused} ran a fused kernel{math}"
+        f"{first.text()}{alone}: {fused} ran a fused kernel{math}"
         + (f" ({'; '.join(known)})" if known else ""))
     for loc, reasons in missed.items():
         why = "; ".join(reasons) if reasons else "PyTorch's checks refused its inputs"

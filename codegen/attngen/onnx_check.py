@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import random
-import types
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +25,7 @@ from . import ops
 from .errors import VERIFY_EXPORT, Diagnostic, Loc
 from .model import LayerOp, Seq
 from .results import Checked
-from .verify import Report, Sample, construct, draw_samples, make_inputs
+from .verify import Report, Sample, construct, draw_samples, make_inputs, namespace
 
 ATOL, RTOL = 1e-4, 1e-3  # float32 through other kernels (the issue measured about 6e-7)
 
@@ -66,9 +65,7 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     from torch.export import Dim
 
     spec = checked.spec
-    module = types.ModuleType(f"_attngen_onnx_{spec.name}")
-    exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
-    model = construct(module.__dict__, spec, first)
+    model = construct(namespace(source, spec, "onnx"), spec, first)
     free = set(first.dims)
     # the sizes run, the export's first: a larger one PyTorch runs, where found, then the least
     runs = [(first, make_inputs(spec, first))]

@@ -210,6 +210,15 @@ def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[tor
     return args
 
 
+def namespace(source: str, spec: Spec, purpose: str, filename: str = "") -> dict[str, Any]:
+    """Our generated `source` (never spec text) run as a fresh module named for `purpose`;
+    its namespace, from which `construct` makes the class."""
+    module = types.ModuleType(f"_attngen_{purpose}_{spec.name}")
+    code = compile(source, filename or f"<attngen verify {spec.file}>", "exec")
+    exec(code, module.__dict__)  # noqa: S102
+    return module.__dict__
+
+
 def construct(namespace: dict[str, Any], spec: Spec, sample: Sample) -> torch.nn.Module:
     import torch
 
@@ -345,9 +354,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     from torch.export import Dim
 
     spec = checked.spec
-    module = types.ModuleType(f"_attngen_export_{spec.name}")
-    exec(compile(source, f"<attngen verify {spec.file}>", "exec"), module.__dict__)  # noqa: S102
-    model = construct(module.__dict__, spec, sample)
+    model = construct(namespace(source, spec, "export"), spec, sample)
     inputs = make_inputs(spec, sample)
     env: dict[str, Any] = {**sample.params, **sample.dims}
     compute_lets(spec.lets.values(), env)
