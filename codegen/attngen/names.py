@@ -15,6 +15,7 @@ from .model import (
     LayerCall,
     LayerOp,
     Map,
+    Node,
     NodeForm,
     Repeat,
     Seq,
@@ -25,6 +26,7 @@ from .model import (
     assert_never,
     cases_of,
     dim_names,
+    is_declaration,
 )
 from .yamlload import LBool
 
@@ -104,15 +106,17 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
     return text
 
 
-def check_node_name(name: str, loc: Loc, declaration: bool, layer: bool) -> None:
+def check_node_name(node: Node, loc: Loc) -> None:
     """A node may have a builtin's name (`filter`, as GFNet's block names its filter) only as
     a layer declaration: its name is then only ever an attribute (`self.filter`, called by
     `apply:` nodes). Any other node's name is also forward's variable, which would shadow a
-    builtin the generated code may call (`sum`, `float`, `range`, ...). `layer`: the node
-    makes a layer, which could be declared so (the error says how)."""
-    if name in BUILTIN_NAMES and not declaration:
+    builtin the generated code may call (`sum`, `float`, `range`, ...); for a layer, the
+    error says how to declare it."""
+    name = node.name
+    if name in BUILTIN_NAMES and not is_declaration(node):
         declare = (f"or declare the layer without `in` and call it with `apply: {name}` from "
                    f"another node: its name is then only an attribute (self.{name})")
+        layer = isinstance(node.form, LayerOp | Seq | SubSpec)
         raise error(loc, BAD_NAME, f"node name '{name}' is reserved: the generated code uses it",
                     _rename_hint(name, True), declare if layer else "")
 

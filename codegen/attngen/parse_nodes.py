@@ -50,7 +50,6 @@ from .model import (
     TensorDecl,
     compute_lets,
     dim_names,
-    is_declaration,
 )
 from .names import check_identifier, check_node_name
 from .parse_tensors import load_tensor
@@ -78,8 +77,7 @@ def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> No
         try:
             name = check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True)
             node = _load_node(spec, name, key.loc, value, loader, stack)
-            check_node_name(name, key.loc, is_declaration(node),
-                            isinstance(node.form, LayerOp | Seq | SubSpec))
+            check_node_name(node, key.loc)
             spec.nodes[name] = node
         except SpecError as exc:
             issues.add(exc)

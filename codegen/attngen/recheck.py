@@ -54,7 +54,6 @@ from .model import (
     SubSpec,
     TensorDecl,
     assert_never,
-    is_declaration,
     tensor_decl,
 )
 from .names import check_class_name, check_identifier, check_node_name
@@ -307,8 +306,7 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
     loc = _loc(node.loc, "a node's loc", loc)
     name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True,
                             builtin_ok=True)
-    check_node_name(name, loc, is_declaration(node),
-                    isinstance(node.form, LayerOp | Seq | SubSpec))
+    check_node_name(node, loc)
     what = f"node '{name}'"
     if case_of is not None and name != case_of:
         raise error(loc, BAD_VALUE, f"a case of node '{case_of}' is named '{name}'")
