@@ -9,6 +9,7 @@
    waits. attngen's modules are byte-compiled first and the subprocesses may write
    bytecode, as after `pip install` (a shell that sets PYTHONDONTWRITEBYTECODE would
    otherwise make every run compile attngen's source again). Each round also times
+   the library built in one process (`-j 1`; the default shares it among the CPUs) and
    attngen's imports alone (what every cold build pays before reading a spec).
 2. Torch is never imported: the same build in a subprocess under `-X importtime`, whose
    import log must not name `torch`; the in-process breakdown also checks sys.modules.
@@ -37,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from attngen.jobs import usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -102,10 +105,12 @@ def grown_library(folder: Path, n: int = GROWN) -> int:
 
 def cold_rounds(runs: int, specs: Path, env: dict) -> dict[str, list[tuple[float, float]]]:
     """Interleaved rounds of cold builds (`--no-cache`, a fresh process, an empty output
-    folder): the library in `specs`, one spec (eca.yaml), attngen's imports alone (the
-    floor of any cold build) and the reference import. The order rotates per round."""
+    folder): the library in `specs` (as `attngen build` shares it among the CPUs, and in
+    one process), one spec (eca.yaml), attngen's imports alone (the floor of any cold
+    build) and the reference import. The order rotates per round."""
     commands = {
         "library": lambda tmp: [*BUILD, str(specs), "-o", tmp, "--no-cache"],
+        "one process": lambda tmp: [*BUILD, str(specs), "-o", tmp, "--no-cache", "-j", "1"],
         "single": lambda tmp: [*BUILD, str(SPECS / SINGLE), "-o", tmp, "--no-cache"],
         "imports": lambda tmp: IMPORTS,
         "reference": lambda tmp: REFERENCE,
@@ -300,7 +305,9 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     ref = [w for w, _ in cold["reference"]]
     ref_cpu = [c for _, c in cold["reference"]]
-    labels = {"library": f"cold build of the {n_specs} specs, `--no-cache`",
+    labels = {"library": f"cold build of the {n_specs} specs, `--no-cache` (one process per "
+                         f"CPU: {usable_cpus()})",
+              "one process": "the same in one process (`-j 1`)",
               "single": f"cold build of `{SINGLE}`, `--no-cache`",
               "imports": "attngen's imports alone (no spec read; sympy, networkx, jinja2, "
                          "yaml, templates, sympy's lazy import)",

@@ -383,15 +383,6 @@ def test_os_errors_without_a_file_name_are_not_glued_to_a_verb(monkeypatch, caps
     assert capsys.readouterr().err == "attngen: error: No space left on device\n"
 
 
-def test_jobs_option_is_gone(capsys):
-    from attngen.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["build", "-j", "2", "--check", "se"])
-    assert exc.value.code == 2
-    assert "unrecognized arguments: -j" in capsys.readouterr().err
-
-
 def test_write_file_replaces_atomically_and_cleans_up_on_failure(tmp_path, monkeypatch):
     target = tmp_path / "t.txt"
     files.write_file(target, b"one")

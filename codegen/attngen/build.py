@@ -32,6 +32,7 @@ from .errors import (
     did_you_mean,
     error,
 )
+from .jobs import build_all, workers_for
 from .loader import Loader, load
 from .render import RenderError
 from .resources import specs_dir
@@ -129,10 +130,11 @@ SHADOWED = frozenset({"torch", "attngen", *sys.stdlib_module_names})
 
 def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
               use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
-              include: Iterable[str | os.PathLike[str]] = ()) -> list[Artifact]:
+              include: Iterable[str | os.PathLike[str]] = (), jobs: int | None = 1
+              ) -> list[Artifact]:
     """Render everything in memory; raises SpecError with all problems of all specs."""
     out, failed, _ = artifacts_each(paths, out_dir, svg=svg, use_cache=use_cache,
-                                    spec_refs=spec_refs, fuse=fuse, include=include)
+                                    spec_refs=spec_refs, fuse=fuse, include=include, jobs=jobs)
     issues = Collector()
     for problem in failed.values():
         issues.add(problem)
@@ -142,7 +144,7 @@ def artifacts(paths: list[Path], out_dir: Path, *, svg: bool = True,
 
 def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
                    use_cache: bool = True, spec_refs: bool = False, fuse: bool = True,
-                   include: Iterable[str | os.PathLike[str]] = ()
+                   include: Iterable[str | os.PathLike[str]] = (), jobs: int | None = 1
                    ) -> tuple[list[Artifact], dict[Path, SpecError], dict[Path, list[Diagnostic]]]:
     """Render in memory every spec that builds: (their artifacts, {spec: its problems} for
     the others, {spec: its warnings (lint.py)} for those that built with some), each in the
@@ -153,7 +155,8 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
 
     A spec whose files, attngen, its libraries and the renderer are unchanged since an
     earlier build comes from the build cache (cache.py) without being loaded or checked
-    again; the others are built here, one after another (see _build_here). `include`: the
+    again; the others are built here (see _build_here), shared among up to `jobs` forked
+    processes (None: one per CPU) where there are enough of them (jobs.py). `include`: the
     folders `use:` and `extends:` may read besides the spec's own (`-I DIR`, loader.py).
     """
     paths = unique_files(paths)
@@ -184,20 +187,20 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
             warned[path] = hit.warnings
         else:
             misses[path] = key
-    built = _build_here(list(misses), out_dir, loader, renderer, spec_refs, fuse)
+    def build(share: list[Path]) -> dict[Path, _Built]:
+        return _build_here(share, out_dir, loader, renderer, spec_refs, fuse)
+
+    built = build_all(list(misses), workers_for(len(misses), jobs), build)
     if store and misses and not store.unchanged():  # attngen or the renderer changed meanwhile
         store = None
     for path, key in misses.items():  # in the order given: errors and files stay in order
-        arts, problem, warned[path] = built[path]
+        arts, problem, warned[path], deps = built[path]
         if problem is not None:
             failed[path] = problem
             continue
         done[path] = arts
-        if store and key:
-            deps = loader.files_of(path)
-            if all(p in loader.digests for p in deps):  # only what was read is recorded
-                store.put(key, {str(p): loader.digests[p] for p in deps},
-                          {a.path.suffix: a.data for a in arts}, warned[path])
+        if store and key and deps is not None:
+            store.put(key, deps, {a.path.suffix: a.data for a in arts}, warned[path])
     out = [art for path in paths if path in done for art in done[path]]
     issues = Collector()
     for problem in refusals(out, out_dir):
@@ -210,39 +213,53 @@ def artifacts_each(paths: list[Path], out_dir: Path, *, svg: bool = True,
 _ORDER = {".py": 0, ".dot": 1, ".svg": 2}
 
 
+# a spec built: its artifacts, or the SpecError that stopped it; its warnings (lint.py); the
+# digest of every file it read, for the build cache (None where one was not read whole)
+_Built = tuple[list[Artifact], SpecError | None, list[Diagnostic], dict[str, str | None] | None]
+
+
 def _build_here(paths: list[Path], out_dir: Path, loader, renderer,
-                spec_refs: bool = False, fuse: bool = True
-                ) -> dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]]:
-    """Each spec's artifacts, or the SpecError that stopped it, and its warnings (lint.py);
-    one spec after another, sharing loaded and checked sub-specs. Graphviz runs in
-    subprocesses, one per batch of DOTs (_Drawings), while the next specs are checked (the
-    threads only wait on the subprocesses). A renderer failure is that spec's error; the
-    other specs go on."""
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if renderer and paths else None
+                spec_refs: bool = False, fuse: bool = True) -> dict[Path, _Built]:
+    """Each spec built (_Built), one after another, sharing loaded and checked sub-specs.
+    Graphviz runs in subprocesses, one per batch of DOTs (_Drawings), while the next specs
+    are checked (the threads only wait on the subprocesses); one spec draws in this thread
+    (nothing to overlap, and no thread left to outlive a fork: jobs.py). A renderer
+    failure is that spec's error; the other specs go on."""
+    many = renderer is not None and len(paths) > 1
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2) if many else None
     drawings = _Drawings(pool, renderer)
     checked_cache: CheckCache = {}
-    built: dict[Path, tuple[list[Artifact], SpecError | None, list[Diagnostic]]] = {}
+    built: dict[Path, _Built] = {}
     try:
         for path in paths:
             try:
                 arts, warnings = _build_one(path, out_dir, loader, checked_cache, drawings,
                                             spec_refs, fuse)
-                built[path] = (arts, None, warnings)
+                built[path] = (arts, None, warnings, _digests(loader, path))
             except SpecError as exc:
-                built[path] = ([], exc, [])
+                built[path] = ([], exc, [], None)
         drawings.flush()
-        for path, (arts, _, warnings) in built.items():
+        for path, (arts, _, warnings, _) in built.items():
             try:
                 for art in arts:
                     if isinstance(art.data, Future):
                         art.data = art.data.result()
             except RenderError as exc:
                 built[path] = ([], error(Loc(loader.display(path)), FILE_ERROR,
-                                         f"cannot draw {path.stem}.svg: {exc}"), warnings)
+                                         f"cannot draw {path.stem}.svg: {exc}"), warnings, None)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return built
+
+
+def _digests(loader: Loader, path: Path) -> dict[str, str | None] | None:
+    """The digest of every file the spec read, or None where one was not read (only what
+    was read is recorded in the build cache)."""
+    deps = loader.files_of(path)
+    if not all(p in loader.digests for p in deps):
+        return None
+    return {str(p): loader.digests[p] for p in deps}
 
 
 def _build_one(path: Path, out_dir: Path, loader, cache: dict, drawings: _Drawings,

@@ -131,6 +131,8 @@ def _main(argv: list[str] | None) -> int:
 
 
 def cmd_build(args) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        return _usage("--jobs must be at least 1")
     paths = unique_files(collect_specs(args.paths))
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -148,7 +150,7 @@ def cmd_build(args) -> int:
                                           svg=want_svg and bool(render.available_backends()),
                                           use_cache=not args.no_cache,
                                           spec_refs=args.spec_refs, fuse=not args.no_fuse,
-                                          include=args.include)
+                                          include=args.include, jobs=args.jobs)
     if args.werror:  # a spec that warns fails: its files are not written
         failed = {p: failed.get(p) or SpecError(_as_errors(warned[p])) for p in paths
                   if p in failed or p in warned}

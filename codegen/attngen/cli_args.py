@@ -74,6 +74,9 @@ def command_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-fuse", action="store_true",
                    help="write attention as the spec does, not as one fused "
                    "scaled_dot_product_attention call")
+    b.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="build in up to N processes (default: one per CPU, where there are "
+                   "enough specs to share; 1: in this process)")
     _watch(b, "stay up and rebuild what each change of a spec file affects")
     _werror(b)
     _include(b)

@@ -27,6 +27,9 @@ class Code(str):
         self.summary = summary
         return self
 
+    def __reduce__(self):  # pickled (a build's worker process sends it back) as made
+        return type(self), (str(self), self.summary)
+
 
 class ErrorCode(Code):
     """An error's code: `error()` takes only these, so a misspelt code is a type error, not
@@ -156,6 +159,9 @@ class SpecError(Exception):
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
+    def __reduce__(self):  # pickled (a build's worker process sends it back) as built
+        return type(self), (self.diagnostics,)
+
 
 class InternalError(Exception):
     """A bug in attngen found by one of its own oracles (generated source that does not
@@ -164,6 +170,10 @@ class InternalError(Exception):
     def __init__(self, loc: Loc, message: str):
         super().__init__(one_line(f"{loc}: internal error: {message} (a bug in attngen; "
                                   "please report it with the spec)"))
+        self.loc, self.message = loc, message
+
+    def __reduce__(self):  # pickled (a build's worker process sends it back) as built
+        return type(self), (self.loc, self.message)
 
 
 def error(loc: Loc, code: ErrorCode, message: str, *notes: str) -> SpecError:
