@@ -122,6 +122,10 @@ SIZES = {
     ("global_filter", "GlobalFilter"): ((384,), {}, rand(8, 196, 384)),
     ("gfnet_mlp", "GFNetMlp"): ((384, 1536), {}, rand(8, 196, 384)),
     ("gfnet_block", "GFNetBlock"): ((384,), {}, rand(8, 196, 384)),
+    # its patch embedding and the whole network at the original's defaults (four blocks,
+    # 1000 classes), batch 8 of 224 x 224 images
+    ("gfnet_patch_embed", "GFNetPatchEmbed"): ((), {"embed_dim": 384}, rand(8, 3, 224, 224)),
+    ("gfnet", "GFNet"): ((), {}, rand(8, 3, 224, 224)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),

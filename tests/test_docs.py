@@ -7,8 +7,8 @@ import sys
 import pytest
 from attngen import docs, ops, render
 from attngen.cli import main
+from attngen.counts import total
 from attngen.loader import Loader, load
-from attngen.params import total
 from conftest import REPO_ROOT
 
 CBAM = str(REPO_ROOT / "specs/cbam.yaml")

@@ -10,8 +10,8 @@ import re
 import pytest
 import torch
 from attngen.cli import main
+from attngen.counts import total
 from attngen.loader import Loader, load
-from attngen.params import total
 from conftest import REPO_ROOT
 from equivalence import assert_equivalent, load_generated
 

@@ -13,7 +13,7 @@ import pytest
 import sympy
 from attngen import ops, verify
 from attngen.cli import main
-from attngen.params import total
+from attngen.counts import total
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

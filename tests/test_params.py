@@ -7,9 +7,10 @@ import sys
 import pytest
 import torch
 from attngen.cli import main
+from attngen.counts import param_values, total
 from attngen.errors import SpecError
 from attngen.loader import load
-from attngen.params import check_requires, param_values, parse_sets, total
+from attngen.params import check_requires, parse_sets
 from conftest import REPO_ROOT
 
 SPECS = sorted((REPO_ROOT / "specs").glob("*.yaml")) + \

@@ -9,8 +9,8 @@ import attngen
 import pytest
 import torch
 from attngen.cli import main
+from attngen.counts import total
 from attngen.loader import Loader, load
-from attngen.params import total
 from conftest import REPO_ROOT
 from equivalence import assert_equivalent, load_generated
 from torch import nn
@@ -256,3 +256,46 @@ def test_a_body_reads_an_optional_input_through_if_given(tmp_path):
     with pytest.raises(attngen.SpecError) as info:
         attngen.load(str(path))
     assert "E402" in str(info.value) and "add 'if_given: b' to the node" in str(info.value)
+
+
+CARRY = """\
+name: Carry
+params:
+  d: 4
+  depth: 2
+inputs:
+  x: [B, N, d]
+graph:
+  stem: {op: Linear, args: [d, d], in: x, shape: [B, N, d]}
+  layers:
+    each: range(depth)
+    in: stem
+    shape: [B, N, d]
+    body:
+      fc: {op: Linear, args: [d, d], in: stem}
+  pooled: {op: mean, dim: 1, in: layers}
+  out: {op: relu, in: pooled}
+outputs: out
+"""
+
+
+def test_a_loop_carrying_a_node_frees_its_start_once(tmp_path):
+    """The loop frees the node it starts from (`del stem` after `layers = stem`); the
+    value it ends with is freed later, without deleting `stem` a second time (a NameError
+    at run time once; GFNet's blocks found it)."""
+    import ast
+
+    path = tmp_path / "carry.yaml"
+    path.write_text(CARRY)
+    out = tmp_path / "out"
+    assert main(["build", str(path), "-o", str(out), "--no-svg"]) == 0
+    tree = ast.parse((out / "carry.py").read_text())
+    deleted = [t.id for node in ast.walk(tree) if isinstance(node, ast.Delete)
+               for t in node.targets if isinstance(t, ast.Name)]
+    assert deleted.count("stem") == 1 and len(deleted) == len(set(deleted)), deleted
+    module = attngen.compile(path)()
+    x = torch.randn(2, 3, 4)
+    expected = module.stem(x)
+    for layer in module.layers:
+        expected = layer(expected)
+    assert torch.allclose(module(x), torch.relu(expected.mean(1)))

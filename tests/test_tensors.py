@@ -10,9 +10,9 @@ import pytest
 from attngen import compile as compile_spec
 from attngen import load
 from attngen.cli import main
+from attngen.counts import total
 from attngen.errors import SpecError
 from attngen.model import TensorDecl
-from attngen.params import total
 from equivalence import assert_equivalent
 from references.tensors import GatedPositionAttention, GroupGate
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import params
+from . import counts, params
 from .binding import Binding, binding
 from .build import builtin_spec, compile_spec, not_found_message
 from .errors import FILE_ERROR, Loc, SpecError, did_you_mean, error, visible
@@ -114,18 +114,18 @@ class LoadedSpec:
 
     def param_count(self, **values: object) -> int:
         """Total parameters at the given param values (defaults otherwise); no torch."""
-        return params.total(self.spec, self._values(values))
+        return counts.total(self.spec, self._values(values))
 
     def param_counts(self, **values: object) -> dict[str, int]:
         """Parameters per node (nodes switched off by `when:` left out)."""
-        return params.per_node(self.spec, self._values(values))
+        return counts.per_node(self.spec, self._values(values))
 
     def _values(self, values: dict[str, object]) -> dict[str, object]:
         for name in values:
             if name not in self.spec.params:
                 raise TypeError(f"{self.name} has no param '{name}'"
                                 + did_you_mean(name, self.spec.params))
-        params.check_requires(self.spec, params.param_values(self.spec, values))
+        params.check_requires(self.spec, counts.param_values(self.spec, values))
         params.check_shapes(self.spec, values)
         return values
 

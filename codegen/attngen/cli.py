@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
-from . import docs, ops, params, render
+from . import counts, docs, ops, params, render
 from .build import (
     Artifact,
     artifacts_each,
@@ -407,10 +407,10 @@ def cmd_params(args) -> int:
         return EXIT_USAGE
     spec = checked.spec
     overrides = params.parse_sets(spec, args.sets)
-    params.check_requires(spec, params.param_values(spec, overrides))
+    params.check_requires(spec, counts.param_values(spec, overrides))
     params.check_shapes(spec, overrides)
     if args.total:
-        print(params.total(spec, overrides))
+        print(counts.total(spec, overrides))
     else:
         print(params.table(spec, overrides, show_all=args.all))
     return EXIT_OK

@@ -19,6 +19,7 @@ import html
 import re
 
 from . import ops
+from .counts import node_params, param_values
 from .describe import applications, call_label, item_call
 from .dims import fmt_shape
 from .errors import OVER_BUDGET, error, visible
@@ -40,7 +41,6 @@ from .model import (
     layer_target,
     unwrapped,
 )
-from .params import node_params, param_values
 from .results import Checked
 
 IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
@@ -221,6 +221,24 @@ def drawn_nodes(checked: Checked):
         yield name, node, body, env
 
 
+UNUSED_NOTE = "unused: kept in the state_dict"
+
+
+def kept_layers(checked: Checked):
+    """(name, node, values) of each layer declared `unused: true` that the diagram's
+    configuration has (drawn_nodes' rule): no call draws it, so it is drawn on its own."""
+    spec = checked.spec
+    values = param_values(spec)
+    choices = {p.name for p in spec.params.values() if p.choices}
+    for name, node in spec.nodes.items():
+        if not node.unused or isinstance(node.form, TensorDecl):
+            continue
+        if node.when is not None and not _holds(node.when, values) \
+                and set(node.when.names) & choices:
+            continue
+        yield name, node, values
+
+
 def reads(body: Node) -> list[str]:
     """The tensors a node (or a case) reads: its inputs, then its `if_given` input."""
     names = [r.name for r in body.inputs]
@@ -330,7 +348,7 @@ def _node_boxes(checked: Checked, collapse: bool, memo: dict) -> int:
             n += 1
         if n > MAX_BOXES:
             break
-    return n
+    return n + sum(1 for _ in kept_layers(checked))
 
 
 def palette_dot() -> str:
@@ -417,7 +435,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             continue
         params = shown_params(spec, node, body, values)
         title = name if not node.out else f"{name} → {', '.join(node.out)}"
-        notes = []
+        notes = [UNUSED_NOTE] if node.unused else []
         if node.when is not None:
             notes.append(f"if {node.when.text}")
         given = body.if_given.name if body.if_given is not None else None
@@ -451,4 +469,8 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         produced[name] = ident
         for o in node.out or ():
             produced[o] = ident
+    for name, node, values in kept_layers(checked):  # apart: nothing reads them
+        note = UNUSED_NOTE + (f"; if {node.when.text}" if node.when is not None else "")
+        d.box(f"{prefix}{name}", name, call_label(node, spec), _kind(node.form, spec),
+              node_params(node, values), indent, dashed=True, note=note)
     return produced

@@ -7,9 +7,9 @@ outputs, and the parameter count at the default (or example) values. No torch.
 
 from __future__ import annotations
 
+from .counts import total
 from .describe import definition, definition_text
 from .model import Node, Spec
-from .params import total
 from .results import LAYER, Checked
 
 

@@ -33,12 +33,13 @@ from urllib.parse import quote
 
 from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
+from .counts import node_params
+from .counts import total as params_total
 from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
 from .model import Spec, SubSpec, form_specs, tensor_decl, unwrapped
 from .ops.base import GIVES
-from .params import total as params_total
 from .render import RenderError
 
 if TYPE_CHECKING:  # results imports sympy; `attngen docs` loads it only when it checks a spec
@@ -170,7 +171,7 @@ def _tensor_rows(spec: Spec) -> list[list[str]]:
 
 def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
-    from .diagram import drawn_nodes, shown_params
+    from .diagram import UNUSED_NOTE, drawn_nodes, kept_layers, shown_params
 
     checked, spec = page.checked, page.spec
     rows = []
@@ -187,11 +188,19 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
             what = f"[{text(target.name)}]({_link(sub_page.file, page_dir)}) {what}"
         if node.when is not None:
             what += f" if {code(node.when.text)}"
+        if node.unused:
+            what += f" ({UNUSED_NOTE})"
         shape = (checked.shape_text(name, dtype=True) if not node.out
                  else ", ".join(checked.shape_text(o, dtype=True) for o in node.out))
         params = shown_params(spec, node, body, values)
         rows.append([code(label), what, code(shape), f"{params:,}" if params else "",
                      text(node.doc)])
+    for name, node, values in kept_layers(checked):
+        what = code(call_label(node, spec)) + f" ({UNUSED_NOTE})"
+        if node.when is not None:
+            what += f" if {code(node.when.text)}"
+        params = node_params(node, values)
+        rows.append([code(name), what, "", f"{params:,}" if params else "", text(node.doc)])
     for o in spec.outputs:
         when = f" if {code(o.when.text)}" if o.when is not None else ""
         rows.append([code(f"return {o.name}"), "output" + when,

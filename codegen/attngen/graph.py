@@ -34,9 +34,11 @@ from .model import (
     Seq,
     Spec,
     Stack,
+    TensorDecl,
     bound_names,
     cases_of,
     dim_names,
+    is_declaration,
     layer_target,
     owned_layer,
     unwrapped,
@@ -134,7 +136,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
 
 def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: list[str],
                     config_text: str) -> None:
-    """Every active node must feed some active output."""
+    """Every active node must feed some active output, but those marked `unused: true`,
+    which none may read."""
     import networkx as nx
 
     prod = producers(spec)
@@ -144,11 +147,21 @@ def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: li
     for t in targets:
         needed |= nx.ancestors(sub, t)
     issues = Collector()
-    for name in active:
-        if name not in needed:
-            node = spec.nodes[name]
+    for name in sorted(active, key=list(spec.nodes).index):
+        node = spec.nodes[name]
+        readers = [r for r in sub.successors(name) if r in spec.nodes]
+        if node.unused and readers:
+            what = "applies" if is_declaration(node) else "reads"
+            issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' is marked 'unused: "
+                             f"true', but node '{readers[0]}' {what} it" + config_text,
+                             "remove 'unused: true'"))
+        elif name not in needed and not node.unused:
+            fix = "remove it, or use its result"
+            if is_declaration(node) or isinstance(node.form, TensorDecl):
+                fix = ("remove it, use it, or keep it and its state_dict keys as they are: "
+                       "add 'unused: true' to it")
             issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' does not reach any output"
-                             + config_text, "remove it, or use its result"))
+                             + config_text, fix))
     issues.raise_if_any()
 
 

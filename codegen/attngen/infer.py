@@ -8,11 +8,15 @@ dtypes the op takes; the op's arguments are checked against their declared types
 
 from __future__ import annotations
 
+from functools import partial
+
 import sympy
 
 from . import lint, ops
 from .algebra import TooLarge
+from .call_args import checked_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
+from .counts import node_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import (
     BAD_ARGUMENTS,
@@ -24,7 +28,7 @@ from .errors import (
     SpecError,
     error,
 )
-from .expr import Expr, entries_text
+from .expr import Expr
 from .graph import forward_order, producers
 from .loops import binding, bounds, items_of, list_hint, zip_tensors
 from .model import (
@@ -232,6 +236,8 @@ class Inference:
             return
         if is_declaration(node):
             self.values[name] = LAYER  # owned here, called by `apply:` nodes
+            if node.unused:
+                self.check_kept(node)
             return
         if isinstance(node.form, Cases):
             chosen = [c for c in node.form.cases if self.active(c.when)]
@@ -482,19 +488,8 @@ class Inference:
             if not ins:
                 raise ShapeFail("empty list", BAD_ARGUMENTS)
         self.check_arity(f"{op.name}", ins, *op.arity)
-        args = self.op_args(op, call.args, extra)
-        for a in op.args:
-            try:  # a default is always valid: what fails is given, located at its value
-                if a.name in call.args:
-                    given = call.args[a.name]
-                    self.ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
-                                     entries_text(given) if a.kind == "mapping" else given.text)
-                if a.low is not None or a.high is not None:
-                    self.ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
-            except ShapeFail as exc:
-                raise error(call.args[a.name].loc, exc.code,
-                            f"node '{owner.name}': {exc}" + config_text(self.config),
-                            *exc.notes) from None
+        args = checked_args(call, partial(self.sym, extra=extra), self.ctx, self.config,
+                            owner)
         families = [dtype_of(s) for s in ins]
         for i, family in enumerate(families):
             allowed = op.dtype.allowed(i)
@@ -529,22 +524,22 @@ class Inference:
             return [TensorType(shape, dtype) for shape in out]
         return TensorType(out, dtype)
 
-    def op_args(self, op, given: dict, extra: dict) -> dict:
-        args = {}
-        for a in op.args:
-            if a.name in given:
-                expr = given[a.name]
-                args[a.name] = expr.constant if a.kind == "str" else self.sym(expr, extra)
-                if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
-                                             for d in args[a.name]):
-                    raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
-                                    "or expression (not a list)", BAD_ARGUMENTS)
-            elif a.required:
-                raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
-                                + ", ".join(x.name for x in op.args) + ")", BAD_ARGUMENTS)
-            else:
-                args[a.name] = a.default
-        return args
+    def check_kept(self, node: Node) -> None:
+        """A layer declared `unused: true` (an `op:` layer or a `seq:` of them): no call runs
+        its shape rule, so its arguments are checked here, and its parameter count, which
+        a weight of a size below zero makes negative (E402), at this configuration."""
+        form = node.form
+        calls = [(form, {})] if isinstance(form, LayerOp) else \
+            list(self.seq_layers(form.items, {})) if isinstance(form, Seq) else []
+        for call, names in calls:
+            call = call.form if isinstance(call, Item) else call
+            if isinstance(call, LayerOp):
+                try:
+                    checked_args(call, partial(self.sym, extra=names), self.ctx,
+                                 self.config, node)
+                except ShapeFail as exc:
+                    raise self.located(node, node, [], exc) from None
+        node_params(node, {**self.env.val, **self.config})
 
     def call_spec(self, call: SubSpec, ins, extra: dict, owner: Node):
         sub = call.spec

@@ -28,19 +28,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .counts import node_params
+from .counts import total as params_total
 from .describe import call_label
 from .diagram import (
+    UNUSED_NOTE,
     bound_shape,
     cluster_of,
     drawn_at,
     drawn_nodes,
+    kept_layers,
     other_reads,
     reads,
     shown_params,
     sub_binding,
 )
 from .dims import fmt_shape
-from .params import total as params_total
 from .results import Checked
 
 MIN_LABEL = 12  # a call label is shortened to no fewer columns than this before falling back
@@ -118,6 +121,8 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
         label = call_label(body, spec)
         if node.when is not None:
             label += f"  [if {node.when.text}]"
+        if node.unused:
+            label += f"  [{UNUSED_NOTE}]"
         others = [(n, when) for n, when in other_reads(node, body) if n in made]
         for n, when in others:  # another case's input: its lane joins too
             label += f"  [{n} if {when}]"
@@ -128,6 +133,9 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
                         "node"))
         for o in [name, *(node.out or ())]:
             made[o] = ident
+    for name, node, values in kept_layers(checked):  # read by nothing: a lane of its own
+        out.append(Step(f"{prefix}{name}", prefix + name, f"{call_label(node, spec)}  "
+                        f"[{UNUSED_NOTE}]", "", node_params(node, values), (), "node"))
     return made
 
 

@@ -172,14 +172,17 @@ def _plan(forward: Forward, body: list[ast.stmt], deletable: set[str], values: s
     last_read: dict[str, int] = {}
     makes, makes_big = [], []  # per statement: whether it binds a value, a big value
     alias = _Aliases()
+    deleted: set[str] = set()
     flat = forward.flat
     for i, stmt in enumerate(body):
         stored = set()
         for node in forward.name_nodes(stmt):
             if isinstance(node.ctx, ast.Load):
                 last_read[node.id] = i
-            else:
+            elif isinstance(node.ctx, ast.Store):
                 stored.add(node.id)
+            else:  # a `del` the emitter wrote (a loop's carried start): unbound already
+                deleted.add(node.id)
         makes.append(bool(stored & values))
         makes_big.append(bool(stored & big))
         if isinstance(stmt, ast.Assign):
@@ -206,7 +209,8 @@ def _plan(forward: Forward, body: list[ast.stmt], deletable: set[str], values: s
         frees = makes if big & set(members) else makes_big
         later = next((j for j in range(end + 1, len(body)) if frees[j]),
                      len(body) if tail else None)
-        names = [m for m in members if m in deletable and m in first_bound]
+        names = [m for m in members if m in deletable and m in first_bound
+                 and m not in deleted]
         if end < 0 or later is None or not names:
             continue
         if later < len(body):  # above the statement's own comment lines

@@ -231,6 +231,9 @@ class Node:
     out: list[str] | None = None  # names of several outputs (split)
     if_given: Ref | None = None
     doc: str = ""
+    # `unused: true`: a layer declaration, param or buffer kept in __init__ (and the
+    # state_dict) that forward never reads, as a reference implementation's dead layer
+    unused: bool = False
 
     def annotations(self) -> list[list[Expr]]:
         """Its shape annotations: one per output where `out:` names several, else its one
@@ -382,6 +385,26 @@ def layer_target(form: NodeForm) -> Ref | None:
 def cases_of(node: Node) -> list[Node]:
     """A `cases` node's cases; none for any other form."""
     return node.form.cases if isinstance(node.form, Cases) else []
+
+
+def why_not_unused(node: Node) -> tuple[str, str] | None:
+    """Why a node cannot be `unused: true`, and the fix (None where it can): only a layer
+    declared without `in` (an `op:` layer or a `seq:` of them, whose arguments the checker
+    reads without a call), a param or a buffer."""
+    if isinstance(node.form, TensorDecl):
+        return None
+    if not is_declaration(node):
+        why = "reads inputs ('in')" if node.inputs or node.if_given else "owns no layer"
+        return (f"'unused' keeps a layer, param or buffer that forward never reads; node "
+                f"'{node.name}' {why}", "a value that no output reads is dead code: remove "
+                "the node; a layer to keep is declared without 'in'")
+    if isinstance(node.form, LayerOp) or isinstance(node.form, Seq) \
+            and all(isinstance(item.form, LayerOp) for item in node.form.items):
+        return None
+    what = "an `each` node" if isinstance(node.form, Repeat) else "a `use:` sub-module"
+    return (f"'unused' keeps an `op:` layer, a `seq:` of them, a param or a buffer; node "
+            f"'{node.name}' is {what}, whose arguments are checked through the inputs of a "
+            "call, and an unused one has none", "apply it, or remove it")
 
 
 def is_declaration(node: Node) -> bool:

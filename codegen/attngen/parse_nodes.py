@@ -50,14 +50,15 @@ from .model import (
     TensorDecl,
     compute_lets,
     dim_names,
+    why_not_unused,
 )
 from .names import check_identifier, check_node_name
 from .parse_tensors import load_tensor
-from .yamlload import LList, LMap, LStr, loc_of
+from .yamlload import LBool, LList, LMap, LStr, loc_of
 
 KINDS = ("op", "use", "seq", "apply", "cases", "param", "buffer", "body")
 NODE_KEYS = ("op", "use", "seq", "apply", "each", "zip", "in", "shape", "when", "cases", "out",
-             "map", "if_given", "doc", "args")
+             "map", "if_given", "doc", "args", "unused")
 STACK_KEYS = ("body", "each", "in", "shape", "when", "doc")
 ITEM_KEYS = ("op", "use", "args", "shape", "doc", "each", "when")
 
@@ -111,6 +112,12 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         raise error(loc, MISSING_KEY if not kinds else BAD_VALUE, f"node '{name}' has {what} "
                     + ", ".join(f"'{k}'" for k in KINDS) + " (exactly one needed)",
                     "; ".join(meant))
+    if "unused" in raw and (in_case or kinds[0] == "cases"):
+        raise error(raw.key_locs["unused"], BAD_VALUE, f"'unused' keeps a layer that forward "
+                    f"never calls; a {'case' if in_case else 'cases node'} chooses a "
+                    f"computation, it keeps none", "declare the layer as a node of its own "
+                    "(no 'in'), with 'when' if it exists only in some configurations, and "
+                    "'unused: true'")
     if kinds[0] == "body":
         return _load_stack(spec, name, loc, raw, loader, stack, in_case)
     if kinds[0] in ("param", "buffer"):
@@ -120,7 +127,8 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
                         "node of its own (with 'when' if it exists only in some configurations)")
         when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
             else None
-        return Node(name, loc, load_tensor(spec, name, raw, kinds[0]), when=when, doc=doc)
+        return _unused_checked(Node(name, loc, load_tensor(spec, name, raw, kinds[0]),
+                                    when=when, doc=doc), raw)
     inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
         else []
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
@@ -169,8 +177,25 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
             form = Repeat(each.var, each.iterable, form, zipped="zip" in raw)
         elif mapped:
             form = Map(form)
-    return Node(name, loc, form, inputs=inputs, shape=shape, shape_loc=shape_loc, when=when,
-                out=out, if_given=if_given, doc=doc)
+    return _unused_checked(Node(name, loc, form, inputs=inputs, shape=shape,
+                                shape_loc=shape_loc, when=when, out=out, if_given=if_given,
+                                doc=doc), raw)
+
+
+def _unused_checked(node: Node, raw: LMap) -> Node:
+    """The node with its `unused:` read: only a layer declaration (no `in`), a param or a
+    buffer may be unused (check_reachable then keeps it). A sub-spec's param called
+    `unused` takes the key instead."""
+    form = node.form.body if isinstance(node.form, Repeat) else node.form
+    if "unused" not in raw or (isinstance(form, SubSpec) and "unused" in form.spec.params):
+        return node
+    key = raw.key_locs["unused"]
+    node.unused = bool(expect(raw["unused"], LBool, f"'unused' of node '{node.name}'", key,
+                              "true or false"))
+    problem = why_not_unused(node) if node.unused else None
+    if problem is not None:
+        raise error(key, BAD_VALUE, *problem)
+    return node
 
 
 def _load_cases(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, stack: tuple,

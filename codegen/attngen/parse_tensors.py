@@ -29,7 +29,7 @@ DTYPE_INITS = {"float": tuple(TENSOR_INITS),
                "bool": ("zeros", "ones", "eye")}
 TENSOR_DTYPES = tuple(DTYPE_INITS)  # as an input's `dtype:` words them
 TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "dtype", "persistent",
-               "when", "doc")
+               "when", "doc", "unused")
 
 
 def init_number(value: LValue, key: str, loc: Loc) -> float:
@@ -47,7 +47,8 @@ def init_number(value: LValue, key: str, loc: Loc) -> float:
 
 
 def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
-    """A `param:` or `buffer:` node (without `when` and `doc`, which the node keeps)."""
+    """A `param:` or `buffer:` node (without `when`, `doc` and `unused`, which the node
+    keeps)."""
     what = f"{kind} '{name}'"
     for key in ("in", "shape", "each", "map", "out", "if_given", "args"):
         if key in raw:  # what other nodes take: say why a tensor does not

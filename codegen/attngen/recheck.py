@@ -55,6 +55,7 @@ from .model import (
     TensorDecl,
     assert_never,
     tensor_decl,
+    why_not_unused,
 )
 from .names import check_class_name, check_identifier, check_node_name
 from .parse import (
@@ -330,6 +331,10 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
             _exprs(shape, f"'shape' of {what}", loc)
     _exact(node.form, FORMS, f"the form of {what}", loc, "an attngen node form ("
            + ", ".join(f.__name__ for f in FORMS) + ")")
+    if _exact(node.unused, (bool,), f"'unused' of {what}", loc, "True or False") and (
+            problem := why_not_unused(node) if case_of is None else
+            (f"{what}: a case chooses a computation; it keeps no layer", "")) is not None:
+        raise error(loc, BAD_VALUE, *problem)
     form = node.form
     match form:
         case Cases(cases):

@@ -55,3 +55,45 @@ class GFNetBlock(nn.Module):
 
     def forward(self, x):
         return x + self.drop_path(self.mlp(self.norm2(self.filter(self.norm1(x)))))
+
+
+class GFNetPatchEmbed(nn.Module):
+    """The original's PatchEmbed: a conv with kernel and stride patch_size, the patches as
+    tokens, row by row; the image must be img_size a side (the original asserts it)."""
+
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768):
+        super().__init__()
+        self.img_size = (img_size, img_size)
+        self.patch_size = (patch_size, patch_size)
+        self.num_patches = (img_size // patch_size) ** 2
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x):
+        _, _, height, width = x.shape
+        assert (height, width) == self.img_size, f"image {height}x{width}, not {self.img_size}"
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class GFNet(nn.Module):
+    """The original's GFNet, `embedding` included: a Linear its forward never calls, whose
+    weights are in the state_dict all the same."""
+
+    def __init__(self, embed_dim=384, img_size=224, patch_size=16, mlp_ratio=4, depth=4,
+                 num_classes=1000):
+        super().__init__()
+        self.patch_embed = GFNetPatchEmbed(img_size=img_size, patch_size=patch_size,
+                                           embed_dim=embed_dim)
+        self.embedding = nn.Linear(patch_size ** 2 * 3, embed_dim)
+        side = img_size // patch_size
+        self.blocks = nn.ModuleList([
+            GFNetBlock(dim=embed_dim, mlp_ratio=mlp_ratio, h=side, w=side // 2 + 1)
+            for _ in range(depth)
+        ])
+        self.head = nn.Linear(embed_dim, num_classes)
+        self.softmax = nn.Softmax(1)
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.softmax(self.head(x.mean(dim=1)))

@@ -1,0 +1,58 @@
+"""An op call's arguments as the checker reads them: defaults filled in, each of its
+declared type and within its bounds, errors located at the argument."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sympy
+
+from . import ops
+from .configs import config_text
+from .errors import BAD_ARGUMENTS, error
+from .expr import Expr, entries_text
+from .model import FunctionOp, LayerOp, Node
+from .ops.ctx import ShapeFail
+from .shape_ctx import ProverCtx
+
+
+def op_args(op: ops.Op, given: dict[str, Expr], sym: Callable[[Expr], Any]) -> dict:
+    """The op's arguments, each given one through `sym` (a `str` argument as its text);
+    defaults for the rest."""
+    args: dict[str, Any] = {}
+    for a in op.args:
+        if a.name in given:
+            expr = given[a.name]
+            args[a.name] = expr.constant if a.kind == "str" else sym(expr)
+            if a.kind == "shape" and any(isinstance(d, (list, tuple, sympy.Tuple))
+                                         for d in args[a.name]):
+                raise ShapeFail(f"'{a.name}' must be a list of dims, each a name, number "
+                                "or expression (not a list)", BAD_ARGUMENTS)
+        elif a.required:
+            raise ShapeFail(f"{op.name} needs argument '{a.name}' (args: "
+                            + ", ".join(x.name for x in op.args) + ")", BAD_ARGUMENTS)
+        else:
+            args[a.name] = a.default
+    return args
+
+
+def checked_args(call: LayerOp | FunctionOp, sym: Callable[[Expr], Any], ctx: ProverCtx,
+                 config: dict, owner: Node) -> dict:
+    """op_args, each given one of its declared type and within its bounds (proved in
+    `ctx`): an error located at the argument otherwise."""
+    op = ops.REGISTRY[call.op]
+    args = op_args(op, call.args, sym)
+    for a in op.args:
+        try:  # a default is always valid: what fails is given, located at its value
+            if a.name in call.args:
+                given = call.args[a.name]
+                ctx.of_type(args[a.name], a, f"{op.name}'s '{a.name}'",
+                            entries_text(given) if a.kind == "mapping" else given.text)
+            if a.low is not None or a.high is not None:
+                ctx.in_bounds(args[a.name], a.low, a.high, f"{op.name}'s '{a.name}'")
+        except ShapeFail as exc:
+            raise error(call.args[a.name].loc, exc.code,
+                        f"node '{owner.name}': {exc}" + config_text(config),
+                        *exc.notes) from None
+    return args
