@@ -60,9 +60,9 @@ def _write(tmp_path, text, name="kept.yaml"):
 
 def test_kept_layers_are_in_the_state_dict_and_forward_never_reads_them(tmp_path):
     cls = compile_spec(_write(tmp_path, KEPT))
-    for kwargs in ({}, {"c": 4, "k": 5}):
+    for channels, kwargs in ((8, {}), (4, {"c": 4, "k": 5})):
         assert_equivalent(cls, Kept, kwargs=kwargs,
-                          inputs=lambda c=kwargs.get("c", 8): (torch.randn(2, c, 11),))
+                          inputs=lambda c=channels: (torch.randn(2, c, 11),))
     module = cls()  # the module's own tensors first, then its layers' (torch's order)
     assert list(module.state_dict())[:5] == ["scale", "steps", "embedding.weight",
                                              "embedding.bias", "stem.0.weight"]
