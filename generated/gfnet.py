@@ -200,15 +200,16 @@ class GFNetBlock(nn.Module):
     External-Attention-pytorch writes it, one residual around the whole, not one per half.
 
     The original also takes act_layer and norm_layer (classes: GELU and LayerNorm by
-    default), which a spec's params cannot hold: the defaults are written. Its drop_path
-    (stochastic depth, timm's DropPath) is written at its default 0, the identity; the
-    constructor refuses another value.
+    default), which a spec's params cannot hold: the defaults are written. Its drop_path is
+    stochastic depth as timm's DropPath draws it: in training, the residual branch of a
+    sample is dropped with that probability (the others scaled by 1 / (1 - drop_path)).
 
     Args:
         dim (int, required): features of each token
         mlp_ratio (float, default 4.0): hidden features of the MLP per feature
         drop (float, default 0.0): the MLP's dropout
-        drop_path (float, default 0.0; one of [0.0]): stochastic depth (0 only)
+        drop_path (float, default 0.0): stochastic depth: the probability, in training, of dropping
+            a sample's branch
         h (int, default 14): the side of the square token map
         w (int, default 8): frequencies kept along the map's rows (h // 2 + 1)
         device, dtype (keyword-only, default None): of every parameter and buffer
@@ -232,10 +233,9 @@ class GFNetBlock(nn.Module):
     ):
         super().__init__()
         factory_kwargs = {"device": device, "dtype": dtype}
-        if drop_path not in (0.0,):
-            raise ValueError(f"GFNetBlock: drop_path must be one of 0.0, got {drop_path!r}")
         if not (w == h // 2 + 1):
             raise ValueError("GFNetBlock: requires w == h // 2 + 1")
+        self.drop_path = drop_path
         self.h = h
         self.mlp_hidden_dim = int(dim * mlp_ratio)
         self.norm1 = nn.LayerNorm(dim, **factory_kwargs)
@@ -254,7 +254,18 @@ class GFNetBlock(nn.Module):
         del filtered
         mlp = self.mlp(norm2)
         del norm2
-        out = x + mlp
+        dropped = (
+            (
+                mlp
+                * mlp.new_empty(mlp.shape[0], 1, 1).bernoulli_(1 - self.drop_path).div_(
+                    1 - self.drop_path or 1
+                )
+            )
+            if self.training and self.drop_path > 0
+            else mlp
+        )
+        del mlp
+        out = x + dropped
         return out
 
 

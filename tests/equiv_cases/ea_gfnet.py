@@ -18,6 +18,7 @@ CASES = [
     (*_MLP, (6,), {"hidden_features": 10, "out_features": 4}, rand(3, 2, 6)),
     (*_BLOCK, (8,), {"h": 5, "w": 3}, rand(2, 25, 8)),
     (*_BLOCK, (6,), {"mlp_ratio": 2.5, "h": 4, "w": 3}, rand(2, 16, 6)),
+    (*_BLOCK, (6,), {"drop_path": 0.2, "h": 4, "w": 3}, rand(2, 16, 6)),  # eval: identity
     (*_EMBED, (), {"img_size": 32, "patch_size": 8, "embed_dim": 12}, rand(2, 3, 32, 32)),
     (*_EMBED, (), {"img_size": 20, "patch_size": 4, "in_chans": 2, "embed_dim": 6},
      rand(1, 2, 20, 20)),

@@ -41,15 +41,32 @@ class GFNetMlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
+class DropPath(nn.Module):
+    """Stochastic depth as timm's DropPath draws it: one Bernoulli value per sample."""
+
+    def __init__(self, drop_prob=0.0):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x):
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1 - self.drop_prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        if keep > 0.0:
+            mask.div_(keep)
+        return x * mask
+
+
 class GFNetBlock(nn.Module):
-    """The original's Block with its default layers (LayerNorm, GELU) and drop_path 0 (the
-    identity): one residual around norm, filter, norm and MLP."""
+    """The original's Block with its default layers (LayerNorm, GELU): one residual around
+    norm, filter, norm and MLP, dropped per sample in training (drop_path)."""
 
     def __init__(self, dim, mlp_ratio=4.0, drop=0.0, drop_path=0.0, h=14, w=8):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.filter = GlobalFilter(dim, h=h, w=w)
-        self.drop_path = nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = GFNetMlp(dim, hidden_features=int(dim * mlp_ratio), drop=drop)
 
