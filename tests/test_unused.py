@@ -98,8 +98,8 @@ MISPLACED = [
     # a computed value, a use: sub-module, a case, not a bool
     ("  out:       {op: relu, in: conv}", "  out:       {op: relu, in: conv, unused: true}",
      "E102", "node 'out' reads inputs ('in')", 13, 35),
-    ("  steps:", "  sub:       {use: se, channel: c, unused: true}\n  steps:",
-     "E102", "node 'sub' is a `use:` sub-module", 11, 36),
+    ("  steps:", "  sub:       {seq: [{use: se, channel: c}], unused: true}\n  steps:",
+     "E102", "node 'sub' is a `seq:` with a sub-module", 11, 45),
     ("  out:       {op: relu, in: conv}",
      "  out:\n    cases:\n      - {when: k > 1, op: relu, in: conv, unused: true}\n"
      "      - {when: k <= 1, op: sigmoid, in: conv}",
@@ -167,3 +167,38 @@ def test_a_spec_edited_in_python_keeps_the_rule(tmp_path):
     spec.nodes["scale"] = dataclasses.replace(spec.nodes["scale"], unused="yes")
     with pytest.raises(SpecError, match="'unused' of node 'scale'"):
         compile_spec(spec)
+
+
+SUB = """\
+name: KeptSub
+params:
+  c: 32
+inputs:
+  x: [B, c, H, W]
+graph:
+  kept: {use: se, channel: c, unused: true}
+  out:  {op: relu, in: x}
+outputs: out
+"""
+
+
+def test_a_kept_sub_module_is_made_and_checked_as_made(tmp_path):
+    from attngen import verify
+
+    loaded = load(_write(tmp_path, SUB))
+    module = loaded.compile()()
+    assert [k for k in module.state_dict()] == ["kept.fc.0.weight", "kept.fc.2.weight"]
+    assert loaded.param_count() == sum(p.numel() for p in module.parameters()) == 2 * 32 * 2
+    x = torch.randn(2, 32, 3, 3)
+    assert torch.equal(module(x), torch.relu(x))
+    assert not verify.verify(loaded.checked, n_samples=2, export=False).errors
+    # arguments that make no valid SE: its own check's error, at the node
+    with pytest.raises(SpecError) as info:
+        load(_write(tmp_path, SUB.replace("channel: c,", "channel: c, reduction: 64,")))
+    first = info.value.diagnostics[0]
+    assert (first.code, first.loc.line, first.loc.col) == ("E403", 7, 3)
+    assert first.message.startswith("node 'kept': SEAttention(channel=32, reduction=64) does "
+                                    "not check: node 'fc': dim 1 of Linear's output")
+    assert any(n.startswith("at specs/se.yaml:") for n in first.notes)
+    with pytest.raises(SpecError, match="node 'kept': GFNetMlp needs argument 'in_features'"):
+        load(_write(tmp_path, SUB.replace("{use: se, channel: c,", "{use: gfnet_mlp,")))

@@ -8,6 +8,7 @@ active output.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from .assume import with_what_follows
 from .configs import Env, check_names, config_text, configurations, param_env
 from .dims import dim_symbol
 from .errors import (
+    BAD_ARGUMENTS,
     OVER_BUDGET,
     REQUIREMENT_FAILS,
     UNKNOWN_OUTPUT,
@@ -28,7 +30,7 @@ from .errors import (
 from .facts import config_guard
 from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
-from .model import Spec
+from .model import Node, Spec, SubSpec
 from .names import check_file_names
 from .ops.ctx import Shape
 from .overlap import check_in_place
@@ -184,6 +186,10 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         shape = cast("ValueShape | dict[str, ValueShape]", value)
         result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
     check_in_place(spec, order, env.val, config_text(config))
+    for name in order:  # sub-modules kept unused: no call checks them, so check them as made
+        node = spec.nodes[name]
+        if node.unused and isinstance(node.form, SubSpec) and name in inference.values:
+            _check_kept_module(node, node.form, env, config)
     result.merging_views |= merging_views(spec, inference.values, inference.active,
                                           lambda a, b: prover.equal(a, b)[0])
     active = {n for n in inference.values if n in spec.nodes}
@@ -192,3 +198,30 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         reached.add((frozenset(active), tuple(active_outputs)))
     for dim, where in inference.bound.items():
         result.symbols.setdefault(dim, where)
+
+
+def _check_kept_module(node: Node, call: SubSpec, env: Env, config: dict[str, object]) -> None:
+    """A `use:` sub-module marked `unused: true`: the sub-spec checked on its own with the
+    call's arguments as its defaults (its inputs free), as the constructor makes it; an
+    error of it is reported at the node, its own place in a note."""
+    sub = call.spec
+    values = {name: expr.value(env.val) for name, expr in call.args.items()}
+    for p in sub.params.values():
+        if p.required and p.name not in values:
+            raise error(node.loc, BAD_ARGUMENTS, f"node '{node.name}': {sub.name} needs "
+                        f"argument '{p.name}'" + config_text(config))
+        if p.choices and p.name in values and values[p.name] not in p.choices:
+            raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{node.name}': "
+                        f"{sub.name}'s '{p.name}' must be one of "
+                        + ", ".join(map(repr, p.choices)) + f", got {values[p.name]!r}"
+                        + config_text(config))
+    params = {name: replace(p, default=values[name], example=None) if name in values else p
+              for name, p in sub.params.items()}
+    try:
+        check(replace(sub, params=params), follow=False)
+    except SpecError as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        raise SpecError([Diagnostic(node.loc, d.code, f"node '{node.name}': {sub.name}({shown}) "
+                                    f"does not check: {d.message}" + config_text(config),
+                                    (f"at {d.loc}", *d.notes))
+                         for d in exc.diagnostics]) from None

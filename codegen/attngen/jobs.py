@@ -14,7 +14,8 @@ Forking is used only where it is safe: Linux (elsewhere system libraries may not
 fork; macOS's Python spawns), and no other thread in this process, Python's or native
 (`serve` and `watch` build beside a server's threads; a test process may hold torch's).
 A worker that dies (killed, out of memory) leaves its share to be built here. Ctrl-C
-ends the workers silently (the signal's default) and this process with KeyboardInterrupt.
+ends the workers silently (the signal's default) and this process with KeyboardInterrupt;
+it is held back while the workers are forked (see _ctrl_c_held).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +75,7 @@ def _start_worker(build: Callable[[list[Path]], dict[Path, Any]]) -> None:
     # build's own process reports the interruption); ignored where the build ignores it
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back by the fork
 
 
 def _run_share(share: list[Path]) -> dict[Path, Any]:
@@ -80,12 +83,23 @@ def _run_share(share: list[Path]) -> dict[Path, Any]:
     return _BUILD(share)
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """SIGINT held back while the workers are forked, then delivered: Python runs its
+    at-fork hooks (logging's, in this process) where a KeyboardInterrupt would be printed
+    and dropped, and the build would go on."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def build_all(paths: list[Path], workers: int,
               build: Callable[[list[Path]], dict[Path, R]]) -> dict[Path, R]:
     """`build(paths)`'s results, in the order of `paths`: all built here when `workers` is
-    1, else the first here and the rest shared among `workers` forked processes. `build`
-    and its results must pickle (the results travel back; `build` is inherited by the
-    fork, never pickled)."""
+    1, else the first here and the rest shared among `workers` forked processes. Its
+    results must pickle (they travel back); `build` itself is inherited by the fork."""
     if workers <= 1 or len(paths) < 2:
         return build(paths)
     results = build(paths[:1])  # imports and compiles what every worker then inherits
@@ -96,7 +110,8 @@ def build_all(paths: list[Path], workers: int,
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(build,)) as pool:
-        futures = [pool.submit(_run_share, share) for share in shares]
+        with _ctrl_c_held():  # the first submit forks the workers
+            futures = [pool.submit(_run_share, share) for share in shares]
         for share, future in zip(shares, futures, strict=True):
             try:
                 results.update(future.result())

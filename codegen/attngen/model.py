@@ -389,8 +389,8 @@ def cases_of(node: Node) -> list[Node]:
 
 def why_not_unused(node: Node) -> tuple[str, str] | None:
     """Why a node cannot be `unused: true`, and the fix (None where it can): only a layer
-    declared without `in` (an `op:` layer or a `seq:` of them, whose arguments the checker
-    reads without a call), a param or a buffer."""
+    declared without `in` whose arguments the checker reads without a call (an `op:`
+    layer, a `seq:` of them, a `use:` sub-module, checked as made), a param or a buffer."""
     if isinstance(node.form, TensorDecl):
         return None
     if not is_declaration(node):
@@ -398,13 +398,13 @@ def why_not_unused(node: Node) -> tuple[str, str] | None:
         return (f"'unused' keeps a layer, param or buffer that forward never reads; node "
                 f"'{node.name}' {why}", "a value that no output reads is dead code: remove "
                 "the node; a layer to keep is declared without 'in'")
-    if isinstance(node.form, LayerOp) or isinstance(node.form, Seq) \
+    if isinstance(node.form, LayerOp | SubSpec) or isinstance(node.form, Seq) \
             and all(isinstance(item.form, LayerOp) for item in node.form.items):
         return None
-    what = "an `each` node" if isinstance(node.form, Repeat) else "a `use:` sub-module"
-    return (f"'unused' keeps an `op:` layer, a `seq:` of them, a param or a buffer; node "
-            f"'{node.name}' is {what}, whose arguments are checked through the inputs of a "
-            "call, and an unused one has none", "apply it, or remove it")
+    what = "an `each` node" if isinstance(node.form, Repeat) else "a `seq:` with a sub-module"
+    return (f"'unused' keeps an `op:` layer, a `use:` sub-module, a `seq:` of layers, a param "
+            f"or a buffer; node '{node.name}' is {what}, whose arguments are checked through "
+            "the inputs of a call, and an unused one has none", "apply it, or remove it")
 
 
 def is_declaration(node: Node) -> bool:
