@@ -109,7 +109,7 @@ def errors(err):
         (
             "{op: masked_fill, value: VALUE, in: [x, x]}",
             "mode",
-            "masked_fill's 'value' must be a number, got mode (a string)",
+            "masked_fill's 'value' must be a number (or null), got mode (a string)",
         ),
     ],
 )

@@ -233,16 +233,41 @@ register(Op("matmul", "attention", (), _matmul, arity=(2, 2), dtype=Dtypes(("flo
             summary="matrix product"))
 
 
+# `fill: lowest` / `highest`: the input dtype's finite extremes (torch.finfo), the fill of
+# attention masks that must stay finite in any precision (a row masked whole softmaxes to
+# uniform weights, where -inf gives NaN; transformers libraries mask so)
+FILLS = {"lowest": "min", "highest": "max"}
+
+
 def _masked_fill(ctx: ShapeCtx, ins, a):
+    if (a["value"] is None) == (a["fill"] is None):
+        ctx.fail("masked_fill takes 'value' (a number) or 'fill' (lowest or highest: the "
+                 "input dtype's finite extremes), one of them", BAD_ARGUMENTS)
+    if a["fill"] is not None and getattr(ins[0], "dtype", "float") != "float":
+        kind = ins[0].dtype
+        ctx.fail(f"'fill: {a['fill']}' is a floating dtype's extreme (torch.finfo); the input "
+                 f"is {'an' if kind == 'int' else 'a'} {kind} tensor: give a 'value'",
+                 BAD_ARGUMENTS)
     return ctx.broadcast([ins[0], ins[1]])  # torch broadcasts both ways: a wider mask widens
 
 
-register(Op("masked_fill", "attention", (Arg("value", "float"),), _masked_fill, arity=(2, 2),
-            dtype=Dtypes(("any", "bool")), layout=KEEPS,
-            call="{{ ins[0] }}.masked_fill({{ ins[1] }}, {{ value }})",
+def _masked_fill_call(site: CallSite) -> str:
+    x, mask = site.ins
+    fill = site.values.get("fill")
+    # one of the two is given (the shape rule); the default of `value` is None
+    value = f"torch.finfo({x}.dtype).{FILLS[str(fill)]}" if fill else \
+        site.args.get("value", "None")
+    return f"{x}.masked_fill({mask}, {value})"
+
+
+register(Op("masked_fill", "attention",
+            (Arg("value", "float", None), Arg("fill", "str", None, choices=tuple(FILLS))),
+            _masked_fill, arity=(2, 2), dtype=Dtypes(("any", "bool")), layout=KEEPS,
+            emit=_masked_fill_call,
             rule="the input and the mask broadcast together (dims equal or 1, aligned from the "
                  "right): a wider mask widens the result",
-            summary="fill where the mask is true", key_args=("value",)))
+            summary="fill where the mask is true: with a number, or the dtype's lowest or "
+                    "highest finite value", key_args=("value",)))
 
 
 def _softmax(ctx: ShapeCtx, ins, a):
