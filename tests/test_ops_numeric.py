@@ -149,6 +149,10 @@ ELEMENTWISE = [
     ("{op: cast, in: x, to: float32}", lambda m, x: x.to(torch.float32), "float", False),
     ("{op: cast, in: x, to: float64}", lambda m, x: x.double(), "long", False),
     ("{op: cast, in: x, to: bfloat16}", lambda m, x: x.to(torch.bfloat16), "bool", False),
+    # to bool: a mask, nonzero is True; to long: truncated toward zero
+    ("{op: cast, in: x, to: bool}", lambda m, x: x != 0, "float", False),
+    ("{op: cast, in: x, to: bool}", lambda m, x: x != 0, "long", False),
+    ("{op: cast, in: x, to: long}", lambda m, x: x.trunc().long(), "float", False),
 ]
 
 
@@ -259,7 +263,7 @@ def check(tmp_path, capsys, node, xshape=X, xdtype="float", uses_z=False, requir
     ("{op: clamp, in: x, min: 0}", X, "long", "clamp takes float tensors as input 0"),
     ("{op: LayerNorm, args: [w], in: x}", X, "long", "LayerNorm takes float tensors as input 0"),
     ("{op: cast, in: x, to: int8}", X, "float",
-     "'to' must be one of 'float16', 'bfloat16', 'float32', 'float64'"),
+     "'to' must be one of 'float16', 'bfloat16', 'float32', 'float64', 'bool', 'long'"),
     ("{op: cast, in: x}", X, "float", "cast needs argument 'to'"),
     ("{op: cast, in: x, to: float32}", X, "complex",
      "cast takes bool or int or float tensors as input 0"),

@@ -212,6 +212,11 @@ GIVES = {
 }
 
 
+# a dtype a spec names (`dtype:`, `to:`) -> its family (DTYPES)
+FAMILY_OF = {"long": "int", "float16": "float", "bfloat16": "float", "float32": "float",
+             "float64": "float"}
+
+
 @dataclass(frozen=True)
 class Dtypes:
     """An op's dtype rule: the dtype families it takes and the family it gives.
@@ -226,8 +231,8 @@ class Dtypes:
 
     takes: tuple[str, ...] = ("float",)
     gives: str = "same"
-    # a str argument that, when the spec gives it, names the result's family instead
-    # (`dtype: bool` of `eye`): "bool", "long" (the int family) or "float"
+    # a str argument that, when the spec gives it, names the result's dtype instead
+    # (`dtype: bool` of `eye`, `to: float16` of `cast`): its family (FAMILY_OF)
     from_arg: str = ""
 
     def allowed(self, index: int) -> tuple[str, ...]:
@@ -238,7 +243,7 @@ class Dtypes:
     def result(self, families: list[str], args: dict | None = None) -> str:
         chosen = (args or {}).get(self.from_arg) if self.from_arg else None
         if chosen is not None:
-            return "int" if chosen == "long" else chosen
+            return FAMILY_OF.get(chosen, chosen)
         same = max(families, key=DTYPES.index) if families else "float"
         if self.gives == "first":
             return families[0] if families else "float"

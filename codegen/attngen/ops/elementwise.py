@@ -63,15 +63,17 @@ register(Op(
 
 
 # `x.to(torch.float32)`: a module that computes a step in one precision whatever its input's
-# (GFNet's global filter casts to float32 before its FFT, which takes no half on CPU)
-FLOAT_TYPES = ("float16", "bfloat16", "float32", "float64")
+# (GFNet's global filter casts to float32 before its FFT, which takes no half on CPU); `bool`
+# makes a mask of a 0/1 tensor (nonzero: True), `long` indices
+CAST_TYPES = ("float16", "bfloat16", "float32", "float64", "bool", "long")
 
 
 def _cast_call(site: CallSite) -> str:
     return f"{site.ins[0]}.to(torch.{site.values['to']})"
 
 
-register(Op("cast", "arith", (Arg("to", "str", choices=FLOAT_TYPES),), _same,
-            dtype=Dtypes(("bool|int|float",), gives="float"), emit=_cast_call, layout=KEEPS,
+register(Op("cast", "arith", (Arg("to", "str", choices=CAST_TYPES),), _same,
+            dtype=Dtypes(("bool|int|float",), from_arg="to"), emit=_cast_call, layout=KEEPS,
             rule="elementwise: shape unchanged",
-            summary="convert to a floating dtype (x.to(torch.float32))", key_args=("to",)))
+            summary="convert to another dtype (x.to(torch.float32)): a floating one, bool (a "
+                    "mask: nonzero is True) or long", key_args=("to",)))
