@@ -147,15 +147,17 @@ def check_reachable(spec: Spec, graph: nx.DiGraph, active: set[str], outputs: li
     for t in targets:
         needed |= nx.ancestors(sub, t)
     issues = Collector()
-    for name in sorted(active, key=list(spec.nodes).index):
-        node = spec.nodes[name]
-        readers = [r for r in sub.successors(name) if r in spec.nodes]
-        if node.unused and readers:
-            what = "applies" if is_declaration(node) else "reads"
-            issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' is marked 'unused: "
-                             f"true', but node '{readers[0]}' {what} it" + config_text,
-                             "remove 'unused: true'"))
-        elif name not in needed and not node.unused:
+    for name, node in spec.nodes.items():  # in spec order: the errors too
+        if name not in active:
+            continue
+        if node.unused:
+            readers = [r for r in sub.successors(name) if r in spec.nodes]
+            if readers:
+                what = "applies" if is_declaration(node) else "reads"
+                issues.add(error(node.loc, UNREACHABLE_NODE, f"node '{name}' is marked "
+                                 f"'unused: true', but node '{readers[0]}' {what} it"
+                                 + config_text, "remove 'unused: true'"))
+        elif name not in needed:
             fix = "remove it, or use its result"
             if is_declaration(node) or isinstance(node.form, TensorDecl):
                 fix = ("remove it, use it, or keep it and its state_dict keys as they are: "
