@@ -1,5 +1,6 @@
-"""An op call's arguments as the checker reads them: defaults filled in, each of its
-declared type and within its bounds, errors located at the argument."""
+"""A call's arguments as the checker reads them, errors located at the argument: an op's
+(defaults filled in, each of its declared type and within its bounds) and a `use:`
+sub-spec's (each `choices` param one of them, every required one given)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from . import ops
 from .configs import config_text
 from .errors import BAD_ARGUMENTS, error
 from .expr import Expr, entries_text
-from .model import FunctionOp, LayerOp, Node
+from .model import FunctionOp, LayerOp, Node, SubSpec
 from .ops.ctx import ShapeFail
 from .shape_ctx import ProverCtx
 
@@ -56,3 +57,21 @@ def checked_args(call: LayerOp | FunctionOp, sym: Callable[[Expr], Any], ctx: Pr
                         f"node '{owner.name}': {exc}" + config_text(config),
                         *exc.notes) from None
     return args
+
+
+def sub_args(call: SubSpec, value: Callable[[Expr], Any], owner: Node, config: dict) -> dict:
+    """The values of the arguments a `use:` call gives (through `value`): a `choices` param's
+    one of them, as the sub-spec's constructor requires (ValueError otherwise), an error at
+    the argument; a required param not given is a ShapeFail (its caller locates it)."""
+    sub, values = call.spec, {}
+    for p in sub.params.values():
+        if p.name in call.args:
+            values[p.name] = got = value(call.args[p.name])
+            if p.choices and isinstance(got, int | float | str) and got not in p.choices:
+                raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{owner.name}': "
+                            f"{sub.name}'s '{p.name}' must be one of "
+                            + ", ".join(map(repr, p.choices)) + f", got {got!r}"
+                            + config_text(config))
+        elif p.required:
+            raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
+    return values

@@ -14,10 +14,10 @@ from typing import Any, cast
 
 from .algebra import TooLarge
 from .assume import with_what_follows
+from .call_args import sub_args
 from .configs import Env, check_names, config_text, configurations, param_env
 from .dims import dim_symbol
 from .errors import (
-    BAD_ARGUMENTS,
     OVER_BUDGET,
     REQUIREMENT_FAILS,
     UNKNOWN_OUTPUT,
@@ -32,7 +32,7 @@ from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Node, Spec, SubSpec
 from .names import check_file_names
-from .ops.ctx import Shape
+from .ops.ctx import Shape, ShapeFail
 from .overlap import check_in_place
 from .prover import HintScope, Prover, requirement_rewrites, valid_samples
 from .recovery import run_all
@@ -205,16 +205,11 @@ def _check_kept_module(node: Node, call: SubSpec, env: Env, config: dict[str, ob
     call's arguments as its defaults (its inputs free), as the constructor makes it; an
     error of it is reported at the node, its own place in a note."""
     sub = call.spec
-    values = {name: expr.value(env.val) for name, expr in call.args.items()}
-    for p in sub.params.values():
-        if p.required and p.name not in values:
-            raise error(node.loc, BAD_ARGUMENTS, f"node '{node.name}': {sub.name} needs "
-                        f"argument '{p.name}'" + config_text(config))
-        if p.choices and p.name in values and values[p.name] not in p.choices:
-            raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{node.name}': "
-                        f"{sub.name}'s '{p.name}' must be one of "
-                        + ", ".join(map(repr, p.choices)) + f", got {values[p.name]!r}"
-                        + config_text(config))
+    try:
+        values = sub_args(call, lambda expr: expr.value(env.val), node, config)
+    except ShapeFail as exc:
+        raise error(node.loc, exc.code, f"node '{node.name}': {exc}" + config_text(config)
+                    ) from None
     params = {name: replace(p, default=values[name], example=None) if name in values else p
               for name, p in sub.params.items()}
     try:

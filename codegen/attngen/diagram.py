@@ -213,7 +213,7 @@ def drawn_nodes(checked: Checked):
         node = spec.nodes[name]
         env = values
         if node.when is not None and not _holds(node.when, values):
-            if set(node.when.names) & choices:
+            if _switched_off(node, choices):
                 continue
             env = {**values, **checked.nodes[name].config}
         cases = cases_of(node)
@@ -234,9 +234,15 @@ def kept_layers(checked: Checked):
         if not node.unused or isinstance(node.form, TensorDecl):
             continue
         if node.when is not None and not _holds(node.when, values) \
-                and set(node.when.names) & choices:
+                and _switched_off(node, choices):
             continue
         yield name, node, values
+
+
+def _switched_off(node: Node, choices: set[str]) -> bool:
+    """A node whose `when` fails at the defaults is left out of the diagram where a
+    `choices` param decides it (ASFF's `level`), drawn with its condition where a bool does."""
+    return node.when is not None and bool(set(node.when.names) & choices)
 
 
 def reads(body: Node) -> list[str]:

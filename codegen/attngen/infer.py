@@ -14,7 +14,7 @@ import sympy
 
 from . import lint, ops
 from .algebra import TooLarge
-from .call_args import checked_args
+from .call_args import checked_args, sub_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .counts import node_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
@@ -530,9 +530,9 @@ class Inference:
         a weight of a size below zero makes negative (E402), at this configuration."""
         form = node.form
         calls = [(form, {})] if isinstance(form, LayerOp) else \
-            list(self.seq_layers(form.items, {})) if isinstance(form, Seq) else []
+            [(item.form, names) for item, names in self.seq_layers(form.items, {})] \
+            if isinstance(form, Seq) else []
         for call, names in calls:
-            call = call.form if isinstance(call, Item) else call
             if isinstance(call, LayerOp):
                 try:
                     checked_args(call, partial(self.sym, extra=names), self.ctx,
@@ -544,19 +544,12 @@ class Inference:
     def call_spec(self, call: SubSpec, ins, extra: dict, owner: Node):
         sub = call.spec
         config, env = {}, Env()
+        values = sub_args(call, partial(self.concrete, extra=extra), owner, self.config)
         for p in sub.params.values():
             if p.name in call.args:
-                env.val[p.name] = value = self.concrete(call.args[p.name], extra)
+                env.val[p.name] = value = values[p.name]
                 env.sym[p.name] = value if p.name in bounds(sub) \
                     else self.sym(call.args[p.name], extra)
-                if p.choices and isinstance(value, int | float | str) and value not in p.choices:
-                    # the sub-spec's constructor raises ValueError for it
-                    raise error(call.args[p.name].loc, BAD_ARGUMENTS, f"node '{owner.name}': "
-                                f"{sub.name}'s "
-                                f"'{p.name}' must be one of " + ", ".join(map(repr, p.choices))
-                                + f", got {value!r}" + config_text(self.config))
-            elif p.required:
-                raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
             else:
                 env.sym[p.name] = env.val[p.name] = p.default
             if p.name in structural_params(sub):

@@ -26,8 +26,8 @@ def _drop_path_call(site: CallSite) -> str:
     x, p = site.ins[0], site.args["p"]
     shape = site.shapes[0] if site.shapes else None
     empty = f"{x}.new_empty({x}.shape[0]{', 1' * (len(shape) - 1) if shape else ''})"
-    scale = site.values.get("scale_by_keep", True) if "scale_by_keep" not in site.args \
-        or "scale_by_keep" in site.values else site.args["scale_by_keep"]
+    # True or False when the spec writes it, else its source (a param), else the default
+    scale = site.values.get("scale_by_keep", site.args.get("scale_by_keep", True))
     p_value = site.values.get("p")
     if isinstance(p_value, int | float):  # a number: its keep probability written out
         keep = 1 - float(p_value)  # as timm computes it: 1 - drop_prob
