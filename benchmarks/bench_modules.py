@@ -126,6 +126,13 @@ SIZES = {
     # 1000 classes), batch 8 of 224 x 224 images
     ("gfnet_patch_embed", "GFNetPatchEmbed"): ((), {"embed_dim": 384}, rand(8, 3, 224, 224)),
     ("gfnet", "GFNet"): ((), {}, rand(8, 3, 224, 224)),
+    # HaloNet's attention at a ResNet stage-3 width: blocks of 8 with a halo of 3 (14 x 14
+    # keys a block), 8 heads of 64, a 32 x 32 map; its relative logits at those sizes (the
+    # reference shifts them as the original does; the generated module reads an index table)
+    ("halo_attention", "HaloAttention"): ((256, 8, 3), {}, rand(8, 256, 32, 32)),
+    ("halo_rel_pos_emb", "HaloRelPosEmb"): ((8, 14, 64), {}, rand(1024, 64, 64)),
+    ("variants/halo_padding_masked", "HaloAttentionPaddingMasked"):
+        ((256, 8, 3), {}, rand(8, 256, 32, 32)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),

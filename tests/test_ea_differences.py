@@ -403,3 +403,27 @@ def test_global_filter_refuses_maps_it_cannot_filter():
             original(torch.randn(2, tokens, 4))
         with pytest.raises(ValueError, match=r"GlobalFilter: requires N == h \* h"):
             generated(torch.randn(2, tokens, 4))
+
+
+def test_halo_attention_masks_the_image_not_the_padding():
+    """The original fills the logits of the keys inside the image: its output ignores the
+    relative position embeddings, and a block away from the border averages its window's
+    values. The variant that masks the padding (what the original's comment intends) does
+    not."""
+    gen = load_generated("halo_attention").HaloAttention(8, 2, 1, dim_head=4, heads=2).eval()
+    padded = load_generated("variants/halo_padding_masked").HaloAttentionPaddingMasked(
+        8, 2, 1, dim_head=4, heads=2).eval()
+    padded.load_state_dict(gen.state_dict())
+    x = torch.randn(1, 8, 6, 6)
+    with torch.no_grad():
+        before, masked_before = gen(x), padded(x)
+        for p in gen.rel_pos_emb.parameters():
+            p.mul_(3.0)
+        padded.load_state_dict(gen.state_dict())
+        after, masked_after = gen(x), padded(x)
+        # the middle block (rows and columns 2-3) weighs its 4 x 4 window uniformly
+        v = gen.to_kv(x[0, :, 1:5, 1:5].permute(1, 2, 0).reshape(16, 8)).chunk(2, -1)[1]
+        middle = gen.to_out(v.mean(0)).view(8)
+    torch.testing.assert_close(after, before)
+    assert not torch.allclose(masked_after, masked_before)
+    torch.testing.assert_close(before[0, :, 2, 2], middle)

@@ -1,9 +1,11 @@
 """A call's arguments as the checker reads them, errors located at the argument: an op's
-(defaults filled in, each of its declared type and within its bounds) and a `use:`
-sub-spec's (each `choices` param one of them, every required one given)."""
+(defaults filled in, each of its declared type and within its bounds), a `use:`
+sub-spec's (each `choices` param one of them, every required one given) and an
+initialiser's options written as expressions."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +13,11 @@ import sympy
 
 from . import ops
 from .configs import config_text
-from .errors import BAD_ARGUMENTS, error
+from .errors import BAD_ARGUMENTS, BAD_VALUE, error
 from .expr import Expr, entries_text
-from .model import FunctionOp, LayerOp, Node, SubSpec
+from .model import FunctionOp, LayerOp, Node, SubSpec, TensorDecl
 from .ops.ctx import ShapeFail
+from .parse_tensors import option_fault
 from .shape_ctx import ProverCtx
 
 
@@ -75,3 +78,36 @@ def sub_args(call: SubSpec, value: Callable[[Expr], Any], owner: Node, config: d
         elif p.required:
             raise ShapeFail(f"{sub.name} needs argument '{p.name}'", BAD_ARGUMENTS)
     return values
+
+
+def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
+                 config: dict) -> None:
+    """A param's or buffer's init options written as expressions (`std: dim_head ** -0.5`),
+    each a finite number at this configuration's values (`value`; a whole one for a long
+    tensor's `value`), and all of them options the initialiser takes
+    (parse_tensors.option_fault): an error at the expression (or the node) otherwise."""
+    exprs = {k: v for k, v in decl.options.items() if isinstance(v, Expr)}
+    numbers: dict[str, float] = {}
+    for key, option in decl.options.items():
+        if not isinstance(option, Expr):
+            if not isinstance(option, str):
+                numbers[key] = option
+            continue
+        got = value(option)
+        number = float(got) if isinstance(got, int | float) and not isinstance(got, bool) \
+            else None
+        if number is None or not math.isfinite(number):
+            what = "not a number" if number is None else "not finite"
+            raise error(option.loc, BAD_VALUE, f"node '{owner.name}': init '{key}' is "
+                        f"{got!r} ({what}); it must be a finite number" + config_text(config))
+        if decl.dtype == "long" and key == "value" and number != int(number):
+            raise error(option.loc, BAD_VALUE, f"node '{owner.name}' is a long tensor: its "
+                        f"'value' must be a whole number, got {got!r}" + config_text(config))
+        numbers[key] = number
+    wrong = option_fault(decl.init, numbers)
+    if wrong is not None:
+        key, message = wrong
+        where = exprs[key].loc if key in exprs else \
+            next(iter(exprs.values())).loc if exprs else owner.loc
+        raise error(where, BAD_VALUE, f"node '{owner.name}': {message}"
+                    + config_text(config))

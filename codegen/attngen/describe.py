@@ -17,7 +17,7 @@ A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's clas
 from __future__ import annotations
 
 from . import ops
-from .expr import entries, entries_text
+from .expr import Expr, entries, entries_text
 from .model import (
     Cases,
     FunctionOp,
@@ -138,7 +138,8 @@ def tensor_label(decl: TensorDecl) -> str:
 
 def init_text(decl: TensorDecl) -> str:
     """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
-    options = ", ".join(f"{k}={v}" for k, v in decl.options.items())
+    options = ", ".join(f"{k}={v.text if isinstance(v, Expr) else v}"
+                        for k, v in decl.options.items())
     return decl.init + (f"({options})" if options else "")
 def item_call(item: Item) -> str:
     """A layer of a `seq:` with its loop and condition: `[Conv2d(...) for i in range(n)]`,

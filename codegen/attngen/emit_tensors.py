@@ -32,7 +32,7 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
                  factory_kwargs: Callable[[], str]) -> list[str]:
     """The __init__ lines that make the tensor of node `name`; `text` writes a dim,
     `factory_kwargs` the argument that passes the module's device and dtype on."""
-    made, fill = _made(decl, [text(d) for d in decl.shape], factory_kwargs)
+    made, fill = _made(decl, [text(d) for d in decl.shape], text, factory_kwargs)
     if decl.kind == "param":
         lines = [f"self.{name} = nn.Parameter({made})"]
     else:
@@ -43,15 +43,19 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
     return lines
 
 
-def _made(decl: TensorDecl, dims: list[str],
+def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
           kwargs: Callable[[], str]) -> tuple[str, str | None]:
-    """(the expression that makes the tensor, the nn.init line that fills it or None)."""
+    """(the expression that makes the tensor, the nn.init line that fills it or None); an
+    option that is an expression is written by `text`, as the dims are."""
     init, options, dtype = decl.init, decl.options, decl.dtype
     if init in PLAIN_FACTORIES and not options:
         return factory(PLAIN_FACTORIES[init], dims, dtype, kwargs), None
     if init == "constant":
         value = options.get("value", 0.0)
-        shown = repr(int(value)) if dtype == "long" else repr(float(value))
+        if isinstance(value, Expr):  # an int would make a long tensor where dtype is None
+            shown = text(value) if dtype == "long" else f"float({text(value)})"
+        else:
+            shown = repr(int(value)) if dtype == "long" else repr(float(value))
         size = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
         return factory("torch.full", [size, shown], dtype, kwargs), None
     if init == "eye":
@@ -59,7 +63,7 @@ def _made(decl: TensorDecl, dims: list[str],
     if init == "arange":  # a float end makes floats (of the dtype given, else the default)
         end = dims[0] if dtype != "float" else f"float({dims[0]})"
         return factory("torch.arange", [end], dtype, kwargs), None
-    keywords = [f"{k}={v!r}" if not isinstance(v, str) else f'{k}="{v}"'
-                for k, v in options.items()]
+    keywords = [f"{k}={text(v)}" if isinstance(v, Expr) else
+                f'{k}="{v}"' if isinstance(v, str) else f"{k}={v!r}" for k, v in options.items()]
     fill = f"nn.init.{init}_({', '.join(['TENSOR', *keywords])})"
     return factory("torch.empty", dims, dtype, kwargs), fill

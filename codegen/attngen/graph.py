@@ -254,11 +254,15 @@ def forward_names(spec: Spec) -> set[str]:
 
 def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
     """(node, expression, loop variable) of every expression __init__ evaluates to build a
-    layer: layer and sub-spec arguments (in `seq` items, `each` bodies and cases too) and
-    the lists a layer `each` runs over."""
+    layer or a tensor: layer and sub-spec arguments (in `seq` items, `each` bodies and cases
+    too), the lists a layer `each` runs over, and a param's or buffer's init options."""
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
             form, var = body.form, loop_var(body)
+            if isinstance(form, TensorDecl):
+                for option in form.options.values():
+                    if isinstance(option, Expr):
+                        yield body, option, None
             layer = owned_layer(form)
             if layer is None:
                 continue
@@ -298,7 +302,7 @@ def check_constructor_names(spec: Spec) -> None:
             continue  # the common case: it names no dim
         for n in ast.walk(expr.tree):
             if isinstance(n, ast.Name) and n.id in dims and n.id != var:
-                why = ("the layer is built in __init__" if (what, expr, var) in layers else
+                why = ("it is made in __init__" if (what, expr, var) in layers else
                        "a condition is decided once, at construction")
                 issues.add(error(
                     expr.loc.shifted(n.col_offset), UNKNOWN_NAME,

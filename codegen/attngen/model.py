@@ -178,7 +178,8 @@ class TensorDecl:
     kind: str  # "param" or "buffer"
     shape: list[Expr]  # over params and lets only: the tensor exists before any input
     init: str  # an initialiser of TENSOR_INITS (parse_tensors)
-    options: dict[str, float | str]  # std, mean, value, a, b, mode, nonlinearity
+    # std, mean, value, a, b (numbers or expressions over params and lets); mode, nonlinearity
+    options: dict[str, float | str | Expr]
     dtype: str = "float"  # float, bool or long (an input's `dtype:` words); params: float
     persistent: bool = True  # a buffer in the state_dict (register_buffer's persistent)
 

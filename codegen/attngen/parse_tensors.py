@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from .errors import BAD_VALUE, MISSING_KEY, Loc, did_you_mean, error
-from .fields import check_keys, expect, shape_of
+from .expr import Expr
+from .fields import check_keys, expect, expr_of, shape_of
 from .model import Spec, TensorDecl
 from .yamlload import LBool, LMap, LStr, LValue, loc_of
 
@@ -101,8 +102,11 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
     return TensorDecl(kind, shape, init, _options(raw, what, init, dtype), dtype, persistent)
 
 
-def _options(raw: LMap, what: str, init: str, dtype: str) -> dict[str, float | str]:
-    options: dict[str, float | str] = {}
+def _options(raw: LMap, what: str, init: str,
+             dtype: str) -> dict[str, float | str | Expr]:
+    """The initialiser's options: a word, a number, or an expression over params and lets
+    (`std: dim_head ** -0.5`, whose value the checker judges in each configuration)."""
+    options: dict[str, float | str | Expr] = {}
     numbers: dict[str, float] = {}
     for key in (*NUMBER_OPTIONS, *WORD_OPTIONS):
         if key not in raw:
@@ -117,18 +121,43 @@ def _options(raw: LMap, what: str, init: str, dtype: str) -> dict[str, float | s
                 raise error(raw[key].loc, BAD_VALUE, f"init {key} must be one of "
                             + ", ".join(WORD_OPTIONS[key]) + did_you_mean(word, WORD_OPTIONS[key]))
             options[key] = word
+        elif isinstance(raw[key], LStr):
+            options[key] = expr_of(raw[key], raw.loc)
         else:
             options[key] = numbers[key] = init_number(raw[key], key, raw.loc)
-    if numbers.get("std", 0.0) < 0:
-        raise error(raw["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
-                    f"{numbers['std']!r}")
-    if "a" in numbers and "b" in numbers and not numbers["a"] < numbers["b"]:
-        raise error(raw["b"].loc, BAD_VALUE, f"init 'b' must be greater than 'a' "
-                    f"({numbers['a']!r}), got {numbers['b']!r}")
+    if any(isinstance(v, Expr) for v in options.values()):
+        return options  # the checker judges them all, at each configuration's values
+    wrong = option_fault(init, numbers)
+    if wrong is not None:
+        raise error(raw[wrong[0]].loc, BAD_VALUE, wrong[1])
     if dtype == "long" and "value" in numbers and numbers["value"] != int(numbers["value"]):
         raise error(raw["value"].loc, BAD_VALUE, f"{what} is a long tensor: its 'value' must "
                     f"be a whole number, got {numbers['value']!r}")
     return options
+
+
+# the bounds of `uniform` and `trunc_normal` where they are not given, as nn.init's defaults
+_DEFAULT_BOUNDS = {"uniform": (0.0, 1.0), "trunc_normal": (-2.0, 2.0)}
+
+
+def option_fault(init: str, numbers: dict[str, float]) -> tuple[str, str] | None:
+    """(the option, what is wrong) where the initialiser's numeric options cannot make a
+    tensor: a negative std, or bounds `a` not below `b` (a given one against the other's
+    default, as torch reads them); None where they can."""
+    if numbers.get("std", 0.0) < 0:
+        return "std", f"init 'std' must be at least 0, got {numbers['std']!r}"
+    if init in _DEFAULT_BOUNDS and ("a" in numbers or "b" in numbers):
+        low, high = _DEFAULT_BOUNDS[init]
+        a, b = numbers.get("a", low), numbers.get("b", high)
+        if not a < b:
+            if "a" in numbers and "b" in numbers:
+                return "b", f"init 'b' must be greater than 'a' ({a!r}), got {b!r}"
+            if "a" in numbers:
+                return "a", (f"init 'a' must be below 'b', which is {b!r} unless given "
+                             f"(init {init}'s default), got {a!r}")
+            return "b", (f"init 'b' must be greater than 'a', which is {a!r} unless given "
+                         f"(init {init}'s default), got {b!r}")
+    return None
 
 
 def check_tensor_shape(spec: Spec, what: str, shape: list) -> None:

@@ -393,8 +393,11 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
             if _str(value, f"init '{key}' of {what}", loc) not in WORD_OPTIONS[key]:
                 raise error(loc, BAD_VALUE, f"{what}: init {key} must be one of "
                             + ", ".join(WORD_OPTIONS[key]))
+        elif key in NUMBER_OPTIONS and isinstance(value, Expr):
+            _expr(value, f"init '{key}' of {what}", loc)  # its value: judged by the checker
         elif key not in NUMBER_OPTIONS or type(value) is not float or not math.isfinite(value):
-            raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float")
+            raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float or an "
+                        "expression")
 
 
 def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:

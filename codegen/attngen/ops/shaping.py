@@ -1,4 +1,5 @@
-"""Shape ops beyond views: expand, chunk, flatten, roll, shift, select, pad, unfold and fold.
+"""Shape ops beyond views: expand, chunk, flatten, roll, shift, select, index, pad, unfold and
+fold.
 
 Tensor functions here write their call with a Jinja template (tensor.py says what it
 reads); `Unfold` and `Fold` are layers without parameters.
@@ -207,6 +208,25 @@ register(Op("select", "reshape", (Arg("dim", "dim"), Arg("index", "int")), _sele
             dtype=ANY_DTYPE, layout=STRIDED, emit=_select_call,
             rule="drops dim `dim`, keeping element `index` (-size <= index < size)",
             summary="index a dim by an integer (removes it)", key_args=("dim", "index")))
+
+
+
+def _index(ctx: ShapeCtx, ins, a):
+    table, index = ins
+    if not table:
+        ctx.fail("index picks rows of its first input, which has no dims", BAD_ARGUMENTS)
+    return tuple(index) + tuple(table[1:])
+
+
+# `table[index]`: a learned table read at positions computed from sizes (relative position
+# embeddings and biases: HaloNet, Swin); the integers are not followed, so one out of range
+# raises as forward runs (IndexError), as the hand-written line does. Strided: torch keeps
+# a strided table's dim order (a channels-last table gives a result `.view` refuses)
+register(Op("index", "reshape", (), _index, arity=(2, 2), dtype=Dtypes(("any", "int"), "first"),
+            layout=STRIDED, emit=lambda site: f"{site.ins[0]}[{site.ins[1]}]",
+            rule="[T, *rest] indexed by an int tensor [*I] -> [*I, *rest]: the rows of input 0 "
+                 "at the integers of input 1",
+            summary="rows of a tensor picked by an integer tensor (table[index])"))
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 

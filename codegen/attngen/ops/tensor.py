@@ -267,7 +267,7 @@ register(Op("masked_fill", "attention",
             rule="the input and the mask broadcast together (dims equal or 1, aligned from the "
                  "right): a wider mask widens the result",
             summary="fill where the mask is true: with a number, or the dtype's lowest or "
-                    "highest finite value", key_args=("value",)))
+                    "highest finite value", key_args=("value", "fill")))
 
 
 def _softmax(ctx: ShapeCtx, ins, a):
