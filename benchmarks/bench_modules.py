@@ -133,6 +133,11 @@ SIZES = {
     ("halo_rel_pos_emb", "HaloRelPosEmb"): ((8, 14, 64), {}, rand(1024, 64, 64)),
     ("variants/halo_padding_masked", "HaloAttentionPaddingMasked"):
         ((256, 8, 3), {}, rand(8, 256, 32, 32)),
+    # MBConv at CoAtNet's second stage (96 channels, a 56 x 56 map) expanded 4 times as
+    # EfficientNet's blocks are; CoAtNet at its defaults on 224 x 224 images, batch 2
+    ("mbconv", "MBConvBlock"): ((3, 96, 96), {"expand_ratio": 4, "image_size": 56},
+                                rand(8, 96, 56, 56)),
+    ("coatnet", "CoAtNet"): ((3, 224), {}, rand(2, 3, 224, 224)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),

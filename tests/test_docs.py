@@ -394,3 +394,11 @@ def test_cases_draw_every_cases_input_the_inactive_ones_dashed(tmp_path):
     asff = _dot(tmp_path, spec=str(REPO_ROOT / "specs/asff.yaml"))  # drawn at level=0
     assert '"in:x_level_2" -> "level_2_resized" [label=" (B, 256, 4*H, 4*W) if level == 1 or ' \
         'level == 2 ", style=dashed];' in asff
+
+
+def test_a_layer_off_at_the_defaults_is_counted_apart_at_its_own_values():
+    """MBConv's expansion exists where expand_ratio != 1 (drawn with that condition, counted
+    at expand_ratio 2 with its lets: oup = 32), outside the total at the defaults."""
+    text = (REPO_ROOT / "docs" / "mbconv.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `_expand_conv` |"))
+    assert "if `expand_ratio != 1`" in row and "| (512 if on) |" in row, row

@@ -356,7 +356,8 @@ def test_no_fuse_changes_only_the_fused_modules():
                 changed.add(art.path.stem)
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
                        "channel_attention_module", "emsa", "muse_attention", "vit_attention",
-                       "prenorm_attention", "mobilevit_transformer", "mobilevit_attention"}
+                       "prenorm_attention", "mobilevit_transformer", "mobilevit_attention",
+                       "coatnet"}
 
 
 @pytest.mark.slow

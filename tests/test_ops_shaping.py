@@ -570,3 +570,27 @@ def test_ceil_mode_needs_stride_at_most_kernel_minus_padding(tmp_path, capsys):
         X4, "  y: {op: AvgPool2d, kernel_size: 2, stride: 3, ceil_mode: true, in: x}\n"))
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
     assert "kernel_size - padding - stride with ceil_mode is -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("op, pool", [("AvgPool1d", torch.nn.functional.avg_pool1d),
+                                      ("MaxPool1d", torch.nn.functional.max_pool1d)])
+@pytest.mark.parametrize("length", [7, 6, 2])
+@pytest.mark.parametrize("kernel, stride, padding, ceil", [(2, 2, 0, False), (3, 2, 1, True),
+                                                           (2, None, 0, True)])
+def test_1d_pooling_over_the_last_dim_as_torch_does(tmp_path, op, pool, length, kernel,
+                                                    stride, padding, ceil):
+    """CoAtNet pools its tokens, channels first, with MaxPool1d."""
+    given = "" if stride is None else f"stride: {stride}, "
+    text = spec_text("  x: [B, C, L]\n", f"  y: {{op: {op}, kernel_size: {kernel}, {given}"
+                     f"padding: {padding}, ceil_mode: {str(ceil).lower()}, in: x}}\n",
+                     params="requires: [L >= 2]\n")  # an unpadded window of 2 needs it
+    x = torch.randn(2, 3, length)
+    want = pool(x, kernel, stride, padding, ceil_mode=ceil)
+    assert torch.equal(run(tmp_path, text, x), want)  # run() compares the checker's shape
+
+
+def test_1d_pooling_takes_three_dims(tmp_path, capsys):
+    node = "  y: {op: MaxPool1d, kernel_size: 2, in: x}\n"
+    (tmp_path / "t.yaml").write_text(spec_text(X4, node))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "pooling input" in capsys.readouterr().err

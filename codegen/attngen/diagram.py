@@ -187,7 +187,8 @@ class _Dot:
         )
 
 
-def _holds(expr, values: dict) -> bool:
+def holds(expr, values: dict) -> bool:
+    """Whether a condition holds at `values` (one it cannot decide there is taken to)."""
     if expr is None:
         return True
     try:
@@ -212,12 +213,12 @@ def drawn_nodes(checked: Checked):
             continue
         node = spec.nodes[name]
         env = values
-        if node.when is not None and not _holds(node.when, values):
+        if node.when is not None and not holds(node.when, values):
             if _switched_off(node, choices):
                 continue
-            env = {**values, **checked.nodes[name].config}
+            env = param_values(spec, checked.nodes[name].config)  # its lets too
         cases = cases_of(node)
-        body = next((c for c in cases if _holds(c.when, env)), cases[0]) if cases else node
+        body = next((c for c in cases if holds(c.when, env)), cases[0]) if cases else node
         yield name, node, body, env
 
 
@@ -233,7 +234,7 @@ def kept_layers(checked: Checked):
     for name, node in spec.nodes.items():
         if not node.unused or isinstance(node.form, TensorDecl):
             continue
-        if node.when is not None and not _holds(node.when, values) \
+        if node.when is not None and not holds(node.when, values) \
                 and _switched_off(node, choices):
             continue
         yield name, node, values

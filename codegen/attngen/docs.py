@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
-from .counts import node_params
+from .counts import node_params, param_values
 from .counts import total as params_total
 from .describe import call_label, init_text
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
@@ -171,9 +171,10 @@ def _tensor_rows(spec: Spec) -> list[list[str]]:
 
 def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) -> list[list[str]]:
     """The nodes as the diagram shows them: the default configuration (see drawn_nodes)."""
-    from .diagram import UNUSED_NOTE, drawn_nodes, kept_layers, shown_params
+    from .diagram import UNUSED_NOTE, drawn_nodes, holds, kept_layers, shown_params
 
     checked, spec = page.checked, page.spec
+    defaults = param_values(spec)
     rows = []
     for name, inp in spec.sources().items():
         rows.append([code(name), "input", code(checked.shape_text(name, dtype=True)), "",
@@ -193,8 +194,9 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
         shape = (checked.shape_text(name, dtype=True) if not node.out
                  else ", ".join(checked.shape_text(o, dtype=True) for o in node.out))
         params = shown_params(spec, node, body, values)
-        rows.append([code(label), what, code(shape), f"{params:,}" if params else "",
-                     text(node.doc)])
+        # a node off at the defaults (drawn with its condition) is not in their total
+        shown = f"{params:,}" if holds(node.when, defaults) else f"({params:,} if on)"
+        rows.append([code(label), what, code(shape), shown if params else "", text(node.doc)])
     for name, node, values in kept_layers(checked):
         what = code(call_label(node, spec)) + f" ({UNUSED_NOTE})"
         if node.when is not None:

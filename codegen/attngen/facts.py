@@ -103,10 +103,14 @@ def _dim_sides(lhs: Expr, rhs: Expr, dims: Iterable[str]) -> list[tuple[str, Exp
 def impose_equalities(spec: Spec, env: dict[str, Any], dims: dict[str, int]) -> None:
     """Make the equality facts that hold at `env`'s params and lets true by construction:
     for each, the first side that names an input dim of `dims` alone takes the value of
-    the other side (where that is an int of at least 1), in `env` and `dims` alike."""
+    the other side (where that is an int of at least 1), in `env` and `dims` alike; a dim
+    no divisibility fact names goes first (`H == W` with `H % 16 == 0`: W takes H's value,
+    which was made a multiple of 16)."""
     guards = {k: v for k, v in env.items() if k not in dims}
+    divided = {name for name, _, _ in spec.divisibility()}
     for lhs, rhs in active_equalities(spec, guards):
-        for dim, other in _dim_sides(lhs, rhs, dims):
+        sides = sorted(_dim_sides(lhs, rhs, dims), key=lambda side: side[0] in divided)
+        for dim, other in sides:
             if isinstance(v := other.value(env), int) and v >= 1:
                 env[dim] = dims[dim] = v
                 break

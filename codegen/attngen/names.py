@@ -46,6 +46,22 @@ MODULE_ATTRS = frozenset((
     "type", "xpu", "zero_grad", "training",
 ))
 
+# Private attributes of torch.nn.Module (torch 2.x: its class's and those __init__ sets): a
+# node named `_bn0` is `self._bn0`, as hand-written modules name layers (EfficientNet's
+# `_conv_stem`), but one of these would break the module itself.
+PRIVATE_MODULE_ATTRS = frozenset((
+    "_apply", "_backward_hooks", "_backward_pre_hooks", "_buffers", "_call_impl",
+    "_compiled_call_impl", "_forward_hooks", "_forward_hooks_always_called",
+    "_forward_hooks_with_kwargs", "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs",
+    "_get_backward_hooks", "_get_backward_pre_hooks", "_get_name", "_is_full_backward_hook",
+    "_load_from_state_dict", "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks",
+    "_maybe_warn_non_full_backward_hook", "_modules", "_named_members",
+    "_non_persistent_buffers_set", "_parameters", "_register_load_state_dict_pre_hook",
+    "_register_state_dict_hook", "_replicate_for_data_parallel", "_save_to_state_dict",
+    "_slow_forward", "_state_dict_hooks", "_state_dict_pre_hooks", "_version",
+    "_wrapped_call_impl",
+))
+
 # Local variables the generated methods bind themselves (emit.py takes them from here). A
 # spec name equal to one would be shadowed by it (`[item.view(B, 4 * item) for item in xs]`
 # with a dim named `item`), so both are reserved below.
@@ -75,7 +91,7 @@ MAX_NAME = 64
 
 
 def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = False,
-                     builtin_ok: bool = False) -> str:
+                     builtin_ok: bool = False, private_ok: bool = False) -> str:
     """Validate a spec name used as a Python identifier; returns it as a plain str.
     `builtin_ok`: a builtin's name passes (a node's: check_node_name decides, once the node
     is read)."""
@@ -95,8 +111,7 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
         raise error(loc, BAD_NAME, f"{what} name '{text}' is a Python keyword",
                     _rename_hint(text, attribute))
     if text.startswith("_"):
-        raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
-                    "(reserved for generated code)")
+        _check_private(text, loc, what, private_ok)
     if text in GENERATED_NAMES or (text in BUILTIN_NAMES and not builtin_ok):
         raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code uses it",
                     _rename_hint(text, attribute))
@@ -104,6 +119,27 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
         raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}",
                     _rename_hint(text, attribute))
     return text
+
+
+def _check_private(text: str, loc: Loc, what: str, private_ok: bool) -> None:
+    """A name with one leading underscore (`_bn0`) is a node's or layer's where it is not
+    the generated file's own (`_sequential`) or an nn.Module private attribute; two
+    underscores would be mangled by Python in the class body (`self.__x` is
+    `self._Class__x`), and every other kind of name is the generated code's to use."""
+    if not private_ok:
+        raise error(loc, BAD_NAME, f"{what} name '{text}' may not start with '_' "
+                    "(reserved for generated code)", "node and layer names may (`_bn0`), to "
+                    "keep a reference's state_dict keys")
+    if text == "_" or text.startswith("__"):
+        raise error(loc, BAD_NAME, f"{what} name '{text}' may not be '_' or start with '__' "
+                    "(Python mangles such attribute names in a class body)",
+                    f"one leading underscore is kept as written: '_{text.strip('_') or 'x'}'")
+    if text in MODULE_NAMES:
+        raise error(loc, BAD_NAME, f"{what} name '{text}' is reserved: the generated code "
+                    "uses it")
+    if text in PRIVATE_MODULE_ATTRS:
+        raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module's private "
+                    f"{text}, which the module needs", _rename_hint(text, True))
 
 
 def check_node_name(node: Node, loc: Loc) -> None:
@@ -125,7 +161,7 @@ def _rename_hint(text: str, attribute: bool) -> str:
     """A note naming a free spelling of a reserved name (a trailing underscore, Python's
     convention for `class_`), or '' if that is not free either (too long)."""
     new = text + "_"
-    free = (len(new) <= MAX_NAME and not keyword.iskeyword(new)
+    free = (len(new) <= MAX_NAME and not keyword.iskeyword(new) and not new.startswith("__")
             and new not in GENERATED_NAMES and new not in BUILTIN_NAMES
             and not (attribute and new in MODULE_ATTRS))
     return f"rename it, e.g. to '{new}' (and every place that reads it)" if free else ""

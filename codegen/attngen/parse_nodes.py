@@ -76,7 +76,8 @@ def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> No
     issues = Collector()
     for key, value in raw.items():
         try:
-            name = check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True)
+            name = check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True,
+                                    private_ok=True)
             node = _load_node(spec, name, key.loc, value, loader, stack)
             check_node_name(node, key.loc)
             spec.nodes[name] = node
@@ -347,7 +348,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
     else:
         raw = expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
                 "a list of layers or a mapping of name: layer")
-        entries = [(check_identifier(k, k.loc, "layer", attribute=True), v, k.loc)
+        entries = [(check_identifier(k, k.loc, "layer", attribute=True, private_ok=True), v, k.loc)
                    for k, v in raw.items()]
         named = True
     if not entries:

@@ -207,7 +207,7 @@ def _spec(spec) -> list[Spec]:
         subs += _node(node, loc)
     for out in _list(spec.outputs, "'outputs'", loc, Output):
         where = _loc(out.loc, "an output's loc", loc)
-        check_identifier(_str(out.name, "an output", where), where, "output")
+        check_identifier(_str(out.name, "an output", where), where, "output", private_ok=True)
         if out.when is not None:
             _expr(out.when, f"'when' of output '{out.name}'", where)
     for rule in _list(spec.init, "'init'", loc, InitRule):
@@ -261,7 +261,8 @@ def _ref(ref, what: str, loc: Loc) -> None:
     _exact(ref, (Ref,), what, loc, "an attngen Ref")
     where = _loc(ref.loc, f"the loc of {what}", loc)
     # a builtin's name may be a declared layer's (names.check_node_name): what it names decides
-    check_identifier(_str(ref.name, what, where), where, "reference", builtin_ok=True)
+    check_identifier(_str(ref.name, what, where), where, "reference", builtin_ok=True,
+                     private_ok=True)
 
 
 def _callee_args(args, names, what: str, loc: Loc) -> None:
@@ -306,7 +307,7 @@ def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spe
 def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
     loc = _loc(node.loc, "a node's loc", loc)
     name = check_identifier(_str(node.name, "a node name", loc), loc, "node", attribute=True,
-                            builtin_ok=True)
+                            builtin_ok=True, private_ok=True)
     check_node_name(node, loc)
     what = f"node '{name}'"
     if case_of is not None and name != case_of:
@@ -424,7 +425,7 @@ def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spe
     loc = _loc(item.loc, f"a layer's loc in {owner}", loc)
     name = _str(item.name, f"a layer name of {owner}", loc)
     if named:
-        check_identifier(name, loc, "layer", attribute=True)
+        check_identifier(name, loc, "layer", attribute=True, private_ok=True)
     elif name != str(index):
         raise error(loc, BAD_VALUE, f"layer {index} of {owner} is named '{name}'")
     what = f"layer {name} of {owner}"

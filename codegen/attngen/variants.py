@@ -311,7 +311,8 @@ class _Variant:
         taken = self._all_names()
         for key in value:
             # a builtin's name: parsing the edited graph decides (names.check_node_name)
-            check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True)
+            check_identifier(key, key.loc, "node", attribute=True, builtin_ok=True,
+                             private_ok=True)
             if str(key) in taken:
                 raise error(key.loc, DUPLICATE_NAME, f"'{key}' already exists in the spec being "
                             "edited (use 'replace' to redefine a node)")
@@ -385,7 +386,8 @@ class _Variant:
         new = edit["to"]
         if not isinstance(new, LStr):
             raise error(loc_of(new, edit.key_locs["to"]), BAD_VALUE, "'to' must be a node name")
-        check_identifier(new, new.loc, "node", attribute=True, builtin_ok=True)  # as above
+        check_identifier(new, new.loc, "node", attribute=True, builtin_ok=True,
+                         private_ok=True)  # as above
         if str(new) in self._all_names():
             raise error(
                 new.loc, DUPLICATE_NAME, f"'{new}' already exists in the spec being edited"

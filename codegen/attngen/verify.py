@@ -113,7 +113,9 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
                     if name in values or (i and name in params):
                         e, r = div.value(env), rest.value(env)
                         if isinstance(e, int) and e > 0 and env[name] % e != r % e:
-                            k = max(1, env[name] // e) + (i > 0 and rng.random() < 0.5)
+                            # at least twice the divisor: a quotient of 1 (H // 16 at
+                            # H = 16) is a size torch.export specializes
+                            k = max(2, env[name] // e) + (i > 0 and rng.random() < 0.5)
                             env[name] = e * k + r % e
                             (values if name in values else params)[name] = env[name]
                 compute_lets(spec.lets.values(), env)

@@ -200,11 +200,12 @@ for _kind in ("Avg", "Max"):
     ))
 
 
-def pool_shape(ctx: ShapeCtx, ins, a):
-    x = ctx.rank(ins[0], 4, "pooling input")
-    k = _spatial(ctx, a, "kernel_size", 2)
-    s = _spatial(ctx, a, "stride", 2) if a["stride"] is not None else k
-    p = _spatial(ctx, a, "padding", 2)
+def pool_shape(ctx: ShapeCtx, ins, a, spatial_dims: int = 2):
+    """Max or average pooling over the last `spatial_dims` dims of [N, C, *spatial]."""
+    x = ctx.rank(ins[0], 2 + spatial_dims, "pooling input")
+    k = _spatial(ctx, a, "kernel_size", spatial_dims)
+    s = _spatial(ctx, a, "stride", spatial_dims) if a["stride"] is not None else k
+    p = _spatial(ctx, a, "padding", spatial_dims)
     for k_, p_ in zip(k, p, strict=False):  # torch refuses a padding over half the kernel
         if isinstance(k_, int) and isinstance(p_, int):
             if 2 * p_ > k_:
@@ -237,6 +238,14 @@ register(Op("AvgPool2d", "pool", CEIL_POOL_ARGS, pool_shape,
             module=True, torch="nn.AvgPool2d", layout=KEEPS,
             rule=POOL_RULE, summary="avg pooling",
             key_args=("kernel_size", "stride", "padding", "ceil_mode")))
+for _kind in ("Max", "Avg"):  # over the last dim of [N, C, L]: tokens as channels-first
+    register(Op(f"{_kind}Pool1d", "pool", CEIL_POOL_ARGS,
+                lambda ctx, ins, a: pool_shape(ctx, ins, a, 1), module=True,
+                torch=f"nn.{_kind}Pool1d", layout=KEEPS,
+                rule="[N, C, L] -> [N, C, (L + 2*padding - kernel_size) // stride + 1] "
+                     "(ceil_mode: rounded up; stride <= kernel_size - padding)",
+                summary=f"1-D {_kind.lower()} pooling",
+                key_args=("kernel_size", "stride", "padding", "ceil_mode")))
 
 
 # the input rank each mode takes, as torch checks it (the others take 3 to 5 dims)
