@@ -170,6 +170,7 @@ class ASFF(nn.Module):
         if self.level == 0:
             # (B, c2, 2 * H, 2 * W) -> (B, inter_dim, scale * H, scale * W)
             level_2_resized = self.stride_level_2(level_2_downsampled_inter)
+            del level_2_downsampled_inter
         elif self.level == 1:
             # (B, c2, 4 * H, 4 * W) -> (B, inter_dim, scale * H, scale * W)
             level_2_resized = self.stride_level_2(x_level_2)

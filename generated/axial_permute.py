@@ -52,37 +52,36 @@ class AxialSelfAttention(nn.Module):
         self.to_out = nn.Linear(self.hidden, dim, **factory_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (N, T, dim) -> (N, T, heads*(dim // heads))
+        # (N, T, dim) -> (N, T, hidden)
         to_q = self.to_q(x)
-        # (N, T, dim) -> (N, T, 2*heads*(dim // heads))
+        # (N, T, dim) -> (N, T, 2*hidden)
         to_kv = self.to_kv(x)
-        # (N, T, 2*heads*(dim // heads))
-        # -> (N, T, heads*(dim // heads)), (N, T, heads*(dim // heads))
+        # (N, T, 2*hidden) -> (N, T, hidden), (N, T, hidden)
         k_all, v_all = torch.chunk(to_kv, 2, dim=-1)
-        # (N, T, heads*(dim // heads)) -> (N*heads, T, dim // heads)
+        # (N, T, hidden) -> (N*heads, T, e)
         q = to_q.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
         del to_q
-        # (N, T, heads*(dim // heads)) -> (N*heads, T, dim // heads)
+        # (N, T, hidden) -> (N*heads, T, e)
         k = k_all.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
-        # (N*heads, T, dim // heads) -> (N*heads, dim // heads, T)
+        # (N*heads, T, e) -> (N*heads, e, T)
         kt = k.transpose(1, 2)
-        # (N, T, heads*(dim // heads)) -> (N*heads, T, dim // heads)
+        # (N, T, hidden) -> (N*heads, T, e)
         v = v_all.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
         del to_kv, k_all, v_all
-        # (N*heads, T, dim // heads), (N*heads, dim // heads, T) -> (N*heads, T, T)
+        # (N*heads, T, e), (N*heads, e, T) -> (N*heads, T, T)
         dots = torch.matmul(q, kt)
         del q, k, kt
         scaled = dots * self.e ** (-0.5)
         del dots
         attn = torch.softmax(scaled, dim=-1)
         del scaled
-        # (N*heads, T, T), (N*heads, T, dim // heads) -> (N*heads, T, dim // heads)
+        # (N*heads, T, T), (N*heads, T, e) -> (N*heads, T, e)
         out = torch.matmul(attn, v)
         del v, attn
-        # (N*heads, T, dim // heads) -> (N, T, heads*(dim // heads))
+        # (N*heads, T, e) -> (N, T, hidden)
         joined = out.unflatten(0, (-1, self.heads)).transpose(1, 2).flatten(2)
         del out
-        # (N, T, heads*(dim // heads)) -> (N, T, dim)
+        # (N, T, hidden) -> (N, T, dim)
         to_out = self.to_out(joined)
         return to_out
 

@@ -43,9 +43,10 @@ class MBConvBlock(nn.Module):
 
     Shapes:
         x: (B, input_filters, H, W)
-        returns out: (B, output_filters, 1 + ((H - ksize + max(0, ksize - image_size + stride*(-1 +
-            ((-1 + image_size + stride) // stride)))) // stride), 1 + ((W - ksize + max(0, ksize -
-            image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
+        returns out: (B, output_filters, 1 + ((pad_total + H - ksize) // stride), 1 + ((pad_total +
+            W - ksize) // stride))
+        where pad_total = max(((image_size + stride - 1) // stride - 1) * stride + ksize -
+            image_size, 0)
     """
 
     def __init__(
@@ -90,12 +91,13 @@ class MBConvBlock(nn.Module):
         if not (self.stride == 1 or (self.ksize <= H and self.ksize <= W)):
             raise ValueError("MBConvBlock: requires stride == 1 or (H >= ksize and W >= ksize)")
         if self.expand_ratio != 1:
-            # (B, input_filters, H, W) -> (B, expand_ratio*input_filters, H, W)
+            # (B, input_filters, H, W) -> (B, oup, H, W)
             _expand_conv = self._expand_conv(x)
             _bn0 = self._bn0(_expand_conv)
             del _expand_conv
         if self.expand_ratio != 1:
             expanded = self._swish(_bn0)
+            del _bn0
         elif self.expand_ratio == 1:
             expanded = x
         # TensorFlow's static same padding (the extra row and column after)
@@ -114,51 +116,36 @@ class MBConvBlock(nn.Module):
         del _depthwise_conv
         act = self._swish(_bn1)
         del _bn1
-        # (B, expand_ratio*input_filters, 1 + ((H - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride),
-        #   1 + ((W - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
-        # -> (B, expand_ratio*input_filters, 1, 1)
+        # (B, oup, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
+        # -> (B, oup, 1, 1)
         pooled = act.mean((2, 3), keepdim=True)
-        # (B, expand_ratio*input_filters, 1, 1) -> (B, max(1, floor(0.25*input_filters)), 1, 1)
+        # (B, oup, 1, 1) -> (B, squeezed, 1, 1)
         _se_reduce = self._se_reduce(pooled)
         se_act = self._swish(_se_reduce)
-        # (B, max(1, floor(0.25*input_filters)), 1, 1) -> (B, expand_ratio*input_filters, 1, 1)
+        # (B, squeezed, 1, 1) -> (B, oup, 1, 1)
         _se_expand = self._se_expand(se_act)
         gate = torch.sigmoid(_se_expand)
         del pooled, _se_reduce, se_act, _se_expand
-        # (B, expand_ratio*input_filters, 1, 1), (B, expand_ratio*input_filters,
-        #   1 + ((H - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride),
-        #   1 + ((W - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
-        # -> (B, expand_ratio*input_filters, 1 + ((H - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride),
-        #   1 + ((W - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
+        # (B, oup, 1, 1), (B, oup, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
+        # -> (B, oup, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
         excited = gate * act
         del act, gate
-        # (B, expand_ratio*input_filters, 1 + ((H - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride),
-        #   1 + ((W - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
-        # -> (B, output_filters, 1 + ((H - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride),
-        #   1 + ((W - ksize + max(0,
-        #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride))
+        # (B, oup, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
+        # -> (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
         _project_conv = self._project_conv(excited)
         del excited
         _bn2 = self._bn2(_project_conv)
         del _project_conv
         if self.stride == 1 and self.input_filters == self.output_filters:
-            # (B, output_filters, 1 + ((H - ksize + max(0, ksize - image_size + stride*(-1 + ((-1 +
-            #   image_size + stride) // stride)))) // stride), 1 + ((W - ksize + max(0, ksize -
-            #   image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) // stride)),
-            #   (B, input_filters, H, W)
-            # -> (B, output_filters, 1 + ((H - ksize + max(0, ksize - image_size + stride*(-1 +
-            #   ((-1 + image_size + stride) // stride)))) // stride), 1 + ((W - ksize + max(0,
-            #   ksize - image_size + stride*(-1 + ((-1 + image_size + stride) // stride)))) //
-            #   stride))
+            # (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
+            #   1 + ((pad_total + W - ksize) // stride)), (B, input_filters, H, W)
+            # -> (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
+            #   1 + ((pad_total + W - ksize) // stride))
             out = _bn2 + x
         elif not (self.stride == 1 and self.input_filters == self.output_filters):
             out = _bn2

@@ -67,6 +67,8 @@ class EMSA(nn.Module):
         attention_mask (optional): (B, h, nq, nk if ratio == 1 else h_r * w_r) bool
         attention_weights (optional): (B, h, nq, nk if ratio == 1 else h_r * w_r)
         returns result: (B, nq, d_model)
+        where h_r = (H + 2 * (ratio // 2) - 1) // ratio
+        where w_r = (W + 2 * (ratio // 2) - 1) // ratio
     """
 
     def __init__(

@@ -73,9 +73,9 @@ class HaloRelPosEmb(nn.Module):
         # the row of each offset's embedding
         rel_index = offset + (self.rel_size - 1)
         del query_pos, query_col, key_pos, offset
-        # (-1 + 2*rel_size, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
+        # (offsets, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
         w_table = self.rel_width[rel_index]
-        # (-1 + 2*rel_size, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
+        # (offsets, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
         h_table = self.rel_height[rel_index]
         del rel_index
         # (N, block_size**2, dim_head) -> (N, block_size, block_size, dim_head)

@@ -76,14 +76,13 @@ class DilatedInception(nn.Module):
         tconv = [layer(x) for layer in self.tconv]
         # [(B, cout // len(kernel_set), N, seq_len - dilation_factor * (kern - 1))
         #   for kern in kernel_set]
-        # -> [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
+        # -> [(B, cout // 4, N, shortest)] * 4
         cropped = [item[..., -self.shortest:] for item in tconv]
         del tconv
-        # [(B, cout // 4, N, seq_len - 6*dilation_factor)] * 4
-        # -> (B, 4*(cout // 4), N, seq_len - 6*dilation_factor)
+        # [(B, cout // 4, N, shortest)] * 4 -> (B, 4*(cout // 4), N, shortest)
         concat = torch.cat(cropped, dim=1)
         del cropped
-        # (B, 4*(cout // 4), N, seq_len - 6*dilation_factor) -> (B, 4*(cout // 4), N, seq_len)
+        # (B, 4*(cout // 4), N, shortest) -> (B, 4*(cout // 4), N, seq_len)
         out = self.out(concat)
         return out
 

@@ -86,10 +86,10 @@ class SKAttention(nn.Module):
         del fused
         # (B, channel, H) -> (B, channel)
         pooled = mean_w.mean(-1)
-        # (B, channel) -> (B, max(L, (channel // reduction)))
+        # (B, channel) -> (B, d)
         fc = self.fc(pooled)
         del mean_w, pooled
-        # (B, max(L, (channel // reduction))) -> [(B, channel)] * 4
+        # (B, d) -> [(B, channel)] * 4
         fcs = [layer(fc) for layer in self.fcs]
         # [(B, channel)] * 4 -> [(B, channel, 1, 1)] * 4
         logits = [item.view(B, self.channel, 1, 1) for item in fcs]

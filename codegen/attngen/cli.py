@@ -262,6 +262,13 @@ def _as_errors(warnings: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def shape_table(checked) -> str:
+    from .shown_lets import lets_shown
+
+    with lets_shown(checked):
+        return _shape_table(checked)
+
+
+def _shape_table(checked) -> str:
     spec = checked.spec
     rows = [(name, "input", checked.shape_text(name, dtype=True)) for name in spec.sources()]
     for name in checked.order:

@@ -297,7 +297,15 @@ def drawn_at(spec) -> str:
 
 def dot_source(checked: Checked, *, rankdir: str = "TB", collapse: bool = False,
                legend: bool = False) -> str:
-    """The diagram as DOT; `collapse` draws each sub-module as one box."""
+    """The diagram as DOT; `collapse` draws each sub-module as one box. Shapes are written
+    in the spec's lets (shown_lets)."""
+    from .shown_lets import lets_shown  # sympy's printer: not on a cache hit's path
+
+    with lets_shown(checked):
+        return _dot_source(checked, rankdir, collapse, legend)
+
+
+def _dot_source(checked: Checked, rankdir: str, collapse: bool, legend: bool) -> str:
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}")
     spec = checked.spec

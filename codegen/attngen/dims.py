@@ -8,6 +8,9 @@ fmt_shape, so they all read alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sympy
@@ -39,7 +42,20 @@ class _DimPrinter(StrPrinter):
 _PRINTER = _DimPrinter({"order": "none"})
 
 
-_FORMATTED: dict[Any, str] = {}  # dim -> its text
+_FORMATTED: dict[Any, str] = {}  # (dim, folds) -> its text
+# (value, its let's name as a symbol) of the spec being shown, biggest value first: a dim is
+# printed in those names (`window**2` for `(block_size + 2*halo_size)**2`); see shown_lets
+_FOLDS: ContextVar[tuple[tuple[Any, Any], ...]] = ContextVar("folds", default=())
+
+
+@contextmanager
+def lets_folded(folds: tuple[tuple[Any, Any], ...]) -> Iterator[None]:
+    """Within it, fmt_dim writes each value of `folds` as its name."""
+    token = _FOLDS.set(folds)
+    try:
+        yield
+    finally:
+        _FOLDS.reset(token)
 
 
 def fmt_dim(d: Dim | Expr) -> str:
@@ -49,13 +65,18 @@ def fmt_dim(d: Dim | Expr) -> str:
     if isinstance(d, (int, float)):
         return repr(d)
     cached = isinstance(d, sympy.Basic)  # printing is a large part of emitting; dims recur
-    if cached and d in _FORMATTED:
-        return _FORMATTED[d]
-    text = _PRINTER.doprint(d)
+    folds = _FOLDS.get() if cached and not d.is_Atom else ()
+    key = (d, folds)
+    if cached and key in _FORMATTED:
+        return _FORMATTED[key]
+    shown = d
+    for value, name in folds:  # algebraic: 2*dim_head*heads is 2*inner_dim
+        shown = shown.subs(value, name)
+    text = _PRINTER.doprint(shown)
     if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1]
     if cached:
-        _FORMATTED[d] = text
+        _FORMATTED[key] = text
     return text
 
 

@@ -211,6 +211,14 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
 
 
 def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
+    """A spec's page, its shapes in the spec's lets (shown_lets)."""
+    from .shown_lets import lets_shown  # sympy's printer: not on a cache hit's path
+
+    with lets_shown(page.checked):
+        return _page_markdown(page, pages_by_spec)
+
+
+def _page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     from .diagram import drawn_at
 
     spec, page_dir = page.spec, page.file.parent
@@ -239,6 +247,10 @@ def page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
         lines += _table(["name", "default", "doc"], _param_rows(spec))
     else:
         lines.append("None.")
+    if spec.lets:
+        lines += ["", "## Derived values", "", "Computed from the parameters (`let:`); "
+                  "shapes below are written with them.", "", *_table(["name", "value"], [
+                      [code(let.name), code(let.expr.text)] for let in spec.lets.values()])]
     owned = _tensor_rows(spec)
     if owned:
         lines += ["", "## Learnable tensors and buffers", "",

@@ -3,11 +3,14 @@ the shapes of its inputs and outputs, as the checker found them."""
 
 from __future__ import annotations
 
+import re
+
 from .dims import fmt_shape
 from .names import FACTORY_PARAMS
 from .pytext import doc_entry, doc_line, doc_text, literal
 from .results import Checked, dtype_of
 from .shape_comments import spec_shape
+from .shown_lets import let_folds
 
 
 def class_docstring(checked: Checked) -> str:
@@ -49,8 +52,17 @@ def class_docstring(checked: Checked) -> str:
             if len(checked.configs) > 1:
                 shown = spec_shape(spec, o.name) or shown
             shapes.append(f"    returns {o.name}{when}: {shown}{_dtype(checked, o.name)}")
+    shapes += [f"    where {name} = {spec.lets[name].expr.text}"
+               for name in _lets_read(shapes, checked)]
     parts.append("\n".join(doc_entry(doc_line(line)) for line in shapes))
     return "\n\n".join(parts)
+
+
+def _lets_read(lines: list[str], checked: Checked) -> list[str]:
+    """The lets whose names the shapes are written with (shown_lets), in the spec's order."""
+    words = set(re.findall(r"\w+", "\n".join(lines[1:])))
+    folded = {str(symbol) for _, symbol in let_folds(checked)}
+    return [name for name in checked.spec.lets if name in folded and name in words]
 
 
 def _dtype(checked: Checked, name: str) -> str:

@@ -62,6 +62,7 @@ from .pytext import (
 from .results import Checked
 from .seq_entries import operand, seq_entry
 from .shape_comments import forward_comment
+from .shown_lets import lets_shown
 from .strides import VIEW, reshaped_views
 from .templating import env as _env
 
@@ -542,7 +543,8 @@ def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> s
         if (spec_refs, fuse) not in item.emitted:  # a sub-spec's class: made once a build
             flags = dict.fromkeys(helpers, False)
             emitter = ClassEmitter(item, flags, spec_refs=spec_refs, fuse=fuse)
-            body = env.get_template("class.py.j2").render(cls=emitter.build()).rstrip("\n")
+            with lets_shown(item):  # its comments and docstring in its lets' names
+                body = env.get_template("class.py.j2").render(cls=emitter.build()).rstrip("\n")
             item.emitted[spec_refs, fuse] = (body, flags, emitter.uses_functional)
         body, flags, functional = item.emitted[spec_refs, fuse]
         bodies.append(body)

@@ -140,7 +140,15 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
 
 
 def draw(checked: Checked, width: int = 80, collapse: bool = False) -> list[str]:
-    """The drawing as lines of at most `width` columns: lanes if they fit, else the list."""
+    """The drawing as lines of at most `width` columns: lanes if they fit, else the list;
+    shapes in the spec's lets (shown_lets)."""
+    from .shown_lets import lets_shown  # sympy's printer: not on a cache hit's path
+
+    with lets_shown(checked):
+        return _draw_lines(checked, width, collapse)
+
+
+def _draw_lines(checked: Checked, width: int, collapse: bool) -> list[str]:
     spec = checked.spec
     title = spec.name + (f" — {spec.title}" if spec.title else "") + f"  [{spec.file}]"
     if at := drawn_at(spec):

@@ -18,6 +18,7 @@ statement that makes a value.
 from __future__ import annotations
 
 import ast
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from .model import Cases
@@ -148,6 +149,10 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
             local = (inside - outside) & values
             if local:
                 _plan(forward, branch, local, values, big, inputs, tail, dels, bound)
+        carried = _carried_into(body, i, used) & values
+        if carried:  # bound under the same test before: freed in this branch
+            _plan(forward, stmt.body, carried, values, big, inputs, tail, dels, bound,
+                  bound_before=carried)
     if not dels:
         return list(flat)
     at_line: dict[int, list[int]] = {}  # flat line -> the indents of its del lines
@@ -164,11 +169,15 @@ def with_dels(lines: list[str], inputs: set[str], values: set[str], big: set[str
 
 def _plan(forward: Forward, body: list[ast.stmt], deletable: set[str], values: set[str],
           big: set[str], inputs: set[str], tail: bool,
-          dels: dict[tuple[int, int], list[str]], bound: dict[str, int]) -> list[bool]:
-    """Add to `dels` the `del`s of one block's `deletable` names (bound by its
-    own statements); `tail`: at the block's end when nothing in it follows. Returns, per
-    statement, whether it binds a value."""
-    first_bound: dict[str, int] = {}  # name -> first statement of the block that binds it
+          dels: dict[tuple[int, int], list[str]], bound: dict[str, int], *,
+          bound_before: AbstractSet[str] = frozenset()) -> list[bool]:
+    """Add to `dels` the `del`s of one block's `deletable` names (bound by its own
+    statements, or `bound_before` it wherever the block runs); `tail`: at the block's end
+    when nothing in it follows. Returns, per statement, whether it binds a value."""
+    # name -> first statement of the block that binds it (-1: before the block)
+    first_bound: dict[str, int] = dict.fromkeys(bound_before, -1)
+    for name in bound_before:  # the order of a del line: before the block's own
+        bound.setdefault(name, body[0].lineno - 1)
     last_read: dict[str, int] = {}
     makes, makes_big = [], []  # per statement: whether it binds a value, a big value
     alias = _Aliases()
@@ -223,6 +232,33 @@ def _plan(forward: Forward, body: list[ast.stmt], deletable: set[str], values: s
     return makes
 
 
+def _carried_into(body: list[ast.stmt], j: int, used: list[set[str]]) -> set[str]:
+    """The names an earlier top-level `if T:` (no else) binds that only statement j, an
+    `if T:` with the same test (the emitter's cases after `when` nodes of one condition:
+    MBConv's `_bn0`), reads after it, in its first branch only: wherever that branch runs,
+    the earlier one ran, so they are bound there and dead after their last read in it."""
+    stmt = body[j]
+    assert isinstance(stmt, ast.If)
+    test = ast.dump(stmt.test)
+    first = set().union(*(_block_names(part) for part in stmt.body))
+    rest = set().union(*used[j + 1:], *(_block_names(part) for part in stmt.orelse),
+                       (n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)))
+    carried: set[str] = set()
+    for i in range(j):
+        earlier = body[i]
+        if isinstance(earlier, ast.If) and not earlier.orelse \
+                and ast.dump(earlier.test) == test:
+            binds = {n for part in earlier.body if isinstance(part, ast.Assign)
+                     for n in _target_names(part.targets)}
+            others = set().union(*used[:i], *used[i + 1:j])
+            carried |= (binds & first) - rest - others
+    return carried
+
+
+def _block_names(stmt: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+
+
 def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
     """The names that every branch of a complete `if`/`elif`/`else` chain assigns (an
     `elif not c` after `if c` completes it), each with the names it may share storage with;
@@ -255,10 +291,21 @@ def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
     return {n: [s for names in found for s in names[n]] for n in sorted(common)}
 
 
+_OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
+             ast.Gt: ast.LtE, ast.LtE: ast.Gt}
+
+
 def _negation(a: ast.expr, b: ast.expr) -> bool:
-    """Whether `a` is `not b`."""
-    return isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not) \
-        and ast.dump(a.operand) == ast.dump(b)
+    """Whether `a` is `not b`, or the opposite comparison of the same operands
+    (`x == 1` after `x != 1`, as the emitter writes a case's condition)."""
+    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not):
+        return ast.dump(a.operand) == ast.dump(b)
+    if isinstance(a, ast.Compare) and isinstance(b, ast.Compare) \
+            and len(a.ops) == len(b.ops) == 1:
+        return _OPPOSITE.get(type(b.ops[0])) is type(a.ops[0]) \
+            and ast.dump(a.left) == ast.dump(b.left) \
+            and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])
+    return False
 
 
 def _captured(scopes: list[Scope]) -> set[str]:

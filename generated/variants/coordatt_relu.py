@@ -62,23 +62,22 @@ class CoordAttReLU(nn.Module):
         # (B, inp, H, 1), (B, inp, W, 1) -> (B, inp, H + W, 1)
         y = torch.cat([pool_h, x_w], dim=2)
         del pool_h, pool_w, x_w
-        # (B, inp, H + W, 1) -> (B, max(8, (inp // reduction)), H + W, 1)
+        # (B, inp, H + W, 1) -> (B, mip, H + W, 1)
         conv1 = self.conv1(y)
         del y
         bn1 = self.bn1(conv1)
         del conv1
         relu = self.relu(bn1)
         del bn1
-        # (B, max(8, (inp // reduction)), H + W, 1)
-        # -> (B, max(8, (inp // reduction)), H, 1), (B, max(8, (inp // reduction)), W, 1)
+        # (B, mip, H + W, 1) -> (B, mip, H, 1), (B, mip, W, 1)
         y_h, y_w = torch.split(relu, (H, W), dim=2)
-        # (B, max(8, (inp // reduction)), W, 1) -> (B, max(8, (inp // reduction)), 1, W)
+        # (B, mip, W, 1) -> (B, mip, 1, W)
         y_w_t = y_w.permute(0, 1, 3, 2)
-        # (B, max(8, (inp // reduction)), H, 1) -> (B, oup, H, 1)
+        # (B, mip, H, 1) -> (B, oup, H, 1)
         conv_h = self.conv_h(y_h)
         a_h = torch.sigmoid(conv_h)
         del conv_h
-        # (B, max(8, (inp // reduction)), 1, W) -> (B, oup, 1, W)
+        # (B, mip, 1, W) -> (B, oup, 1, W)
         conv_w = self.conv_w(y_w_t)
         del relu, y_h, y_w, y_w_t
         a_w = torch.sigmoid(conv_w)

@@ -74,9 +74,9 @@ class HaloRelPosEmb(nn.Module):
         # the row of each offset's embedding
         rel_index = offset + (self.rel_size - 1)
         del query_pos, query_col, key_pos, offset
-        # (-1 + 2*rel_size, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
+        # (offsets, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
         w_table = self.rel_width[rel_index]
-        # (-1 + 2*rel_size, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
+        # (offsets, dim_head), (block_size, rel_size) -> (block_size, rel_size, dim_head)
         h_table = self.rel_height[rel_index]
         del rel_index
         # (N, block_size**2, dim_head) -> (N, block_size, block_size, dim_head)
@@ -170,97 +170,86 @@ class HaloAttentionPaddingMasked(nn.Module):
             .flatten(1, 2)
         )
         # (B, dim, H, W)
-        # -> (B, dim*(block_size + 2*halo_size)**2,
-        #   (H // block_size)*(W // block_size)) -- each block with its halo
+        # -> (B, dim*window**2, (H // block_size)*(W // block_size)) -- each block with its halo
         kv_cols = F.unfold(x, self.window, padding=self.halo_size, stride=self.block_size)
-        # (B, dim*(block_size + 2*halo_size)**2, (H // block_size)*(W // block_size))
-        # -> (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim)
+        # (B, dim*window**2, (H // block_size)*(W // block_size))
+        # -> (B*(H // block_size)*(W // block_size), window**2, dim)
         kv_inp = kv_cols.unflatten(1, (self.dim, -1)).transpose(1, 3).flatten(0, 1)
         # (B*(H // block_size)*(W // block_size), block_size**2, dim)
-        # -> (B*(H // block_size)*(W // block_size), block_size**2, dim_head*heads)
+        # -> (B*(H // block_size)*(W // block_size), block_size**2, inner_dim)
         q = self.to_q(q_inp)
         del q_inp
-        # (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim)
-        # -> (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2,
-        #   2*dim_head*heads)
+        # (B*(H // block_size)*(W // block_size), window**2, dim)
+        # -> (B*(H // block_size)*(W // block_size), window**2, 2*inner_dim)
         kv = self.to_kv(kv_inp)
         del kv_inp
-        # (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, 2*dim_head*heads)
-        # -> (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2,
-        #   dim_head*heads),
-        #   (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head*heads)
+        # (B*(H // block_size)*(W // block_size), window**2, 2*inner_dim)
+        # -> (B*(H // block_size)*(W // block_size), window**2, inner_dim),
+        #   (B*(H // block_size)*(W // block_size), window**2, inner_dim)
         k, v = torch.chunk(kv, 2, dim=-1)
-        # (B*(H // block_size)*(W // block_size), block_size**2, dim_head*heads)
+        # (B*(H // block_size)*(W // block_size), block_size**2, inner_dim)
         # -> (B*heads*(H // block_size)*(W // block_size), block_size**2, dim_head)
         q_heads = q.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
         del q
-        # (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head*heads)
-        # -> (B*heads*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head)
+        # (B*(H // block_size)*(W // block_size), window**2, inner_dim)
+        # -> (B*heads*(H // block_size)*(W // block_size), window**2, dim_head)
         k_heads = k.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
-        # (B*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head*heads)
-        # -> (B*heads*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head)
+        # (B*(H // block_size)*(W // block_size), window**2, inner_dim)
+        # -> (B*heads*(H // block_size)*(W // block_size), window**2, dim_head)
         v_heads = v.unflatten(2, (self.heads, -1)).transpose(1, 2).flatten(0, 1)
         del kv, k, v
         scaled = q_heads * self.scale
         del q_heads
         # (B*heads*(H // block_size)*(W // block_size), block_size**2, dim_head),
-        #   (B*heads*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head)
-        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2,
-        #   (block_size + 2*halo_size)**2)
+        #   (B*heads*(H // block_size)*(W // block_size), window**2, dim_head)
+        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2, window**2)
         sim = torch.einsum('bid,bjd->bij', scaled, k_heads)
         del k_heads
         # (B*heads*(H // block_size)*(W // block_size), block_size**2, dim_head)
-        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2,
-        #   (block_size + 2*halo_size)**2)
+        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2, window**2)
         rel = self.rel_pos_emb(scaled)
         del scaled
         biased = sim + rel
         del sim, rel
         # (B, dim, H, W) -> (1, 1, H, W)
         ones = x.new_ones(1, 1, H, W)
-        # (1, 1, H, W) -> (1, (block_size + 2*halo_size)**2, (H // block_size)*(W // block_size))
+        # (1, 1, H, W) -> (1, window**2, (H // block_size)*(W // block_size))
         ones_cols = F.unfold(ones, self.window, padding=self.halo_size, stride=self.block_size)
         # 0 inside the image, -1 in the padding
         outside = ones_cols - 1
         del kv_cols, ones_cols
         # true for the keys in the padding
         in_padding = outside.to(torch.bool)
-        # (1, (block_size + 2*halo_size)**2, (H // block_size)*(W // block_size))
-        # -> ((H // block_size)*(W // block_size), 1, 1, (block_size + 2*halo_size)**2)
+        # (1, window**2, (H // block_size)*(W // block_size))
+        # -> ((H // block_size)*(W // block_size), 1, 1, window**2)
         mask = in_padding.squeeze(0).transpose(0, 1).unsqueeze(1).unsqueeze(2)
         del ones, outside
-        # (B*heads*(H // block_size)*(W // block_size), block_size**2,
-        #   (block_size + 2*halo_size)**2)
-        # -> (B, (H // block_size)*(W // block_size), heads, block_size**2,
-        #   (block_size + 2*halo_size)**2)
+        # (B*heads*(H // block_size)*(W // block_size), block_size**2, window**2)
+        # -> (B, (H // block_size)*(W // block_size), heads, block_size**2, window**2)
         per_block = biased.unflatten(
             0, (-1, H // self.block_size * (W // self.block_size), self.heads)
         )
-        # (B, (H // block_size)*(W // block_size), heads, block_size**2,
-        #   (block_size + 2*halo_size)**2),
-        #   ((H // block_size)*(W // block_size), 1, 1, (block_size + 2*halo_size)**2)
+        # (B, (H // block_size)*(W // block_size), heads, block_size**2, window**2),
+        #   ((H // block_size)*(W // block_size), 1, 1, window**2)
         # -> (B, (H // block_size)*(W // block_size), heads, block_size**2,
-        #   (block_size + 2*halo_size)**2) -- the keys in the padding filled
+        #   window**2) -- the keys in the padding filled
         masked = per_block.masked_fill(mask, torch.finfo(per_block.dtype).min)
         del biased, in_padding, mask, per_block
         attn = torch.softmax(masked, dim=-1)
         del masked
-        # (B, (H // block_size)*(W // block_size), heads, block_size**2,
-        #   (block_size + 2*halo_size)**2)
-        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2,
-        #   (block_size + 2*halo_size)**2)
+        # (B, (H // block_size)*(W // block_size), heads, block_size**2, window**2)
+        # -> (B*heads*(H // block_size)*(W // block_size), block_size**2, window**2)
         weights = attn.flatten(0, 2)
-        # (B*heads*(H // block_size)*(W // block_size), block_size**2,
-        #   (block_size + 2*halo_size)**2),
-        #   (B*heads*(H // block_size)*(W // block_size), (block_size + 2*halo_size)**2, dim_head)
+        # (B*heads*(H // block_size)*(W // block_size), block_size**2, window**2),
+        #   (B*heads*(H // block_size)*(W // block_size), window**2, dim_head)
         # -> (B*heads*(H // block_size)*(W // block_size), block_size**2, dim_head)
         mixed = torch.einsum('bij,bjd->bid', weights, v_heads)
         del v_heads, attn, weights
         # (B*heads*(H // block_size)*(W // block_size), block_size**2, dim_head)
-        # -> (B*(H // block_size)*(W // block_size), block_size**2, dim_head*heads)
+        # -> (B*(H // block_size)*(W // block_size), block_size**2, inner_dim)
         merged = mixed.unflatten(0, (-1, self.heads)).transpose(1, 2).flatten(2)
         del mixed
-        # (B*(H // block_size)*(W // block_size), block_size**2, dim_head*heads)
+        # (B*(H // block_size)*(W // block_size), block_size**2, inner_dim)
         # -> (B*(H // block_size)*(W // block_size), block_size**2, dim)
         out = self.to_out(merged)
         del merged
