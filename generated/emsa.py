@@ -205,27 +205,23 @@ class EMSA(nn.Module):
             scores = torch.matmul(q, k)
             att = scores / self.d_k ** 0.5
             del scores
-            if self.mix_heads:
-                mixed = self.transform(att)
-            elif not self.mix_heads:
-                mixed = att
+            mixed = self.transform(att) if self.mix_heads else att
+            del att
             # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r)
             # -> (B, h, nq, nkv) -- before the softmax (the original fills after it)
             masked = mixed
             if attention_mask is not None:
                 masked = mixed.masked_fill(attention_mask, float("-inf"))
             probs = torch.softmax(masked, dim=-1)
-            del att, mixed, masked
-            if self.mix_heads:
-                normed = self.normed(probs)
-            elif not self.mix_heads:
-                normed = probs
+            del mixed, masked
+            normed = self.normed(probs) if self.mix_heads else probs
+            del probs
             # (B, h, nq, nkv), (B, h, nq, nk if ratio == 1 else h_r * w_r) -> (B, h, nq, nkv)
             weighted = normed
             if attention_weights is not None:
                 weighted = normed * attention_weights
             dropped = self.dropout(weighted)
-            del probs, normed, weighted
+            del normed, weighted
             # (B, h, nq, nkv), (B, h, nkv, d_v) -> (B, h, nq, d_v)
             out = torch.matmul(dropped, v)
             del dropped

@@ -141,12 +141,9 @@ class MBConvBlock(nn.Module):
         del excited
         _bn2 = self._bn2(_project_conv)
         del _project_conv
-        if self.stride == 1 and self.input_filters == self.output_filters:
-            # (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
-            #   1 + ((pad_total + W - ksize) // stride)), (B, input_filters, H, W)
-            # -> (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
-            #   1 + ((pad_total + W - ksize) // stride))
-            out = _bn2 + x
-        elif not (self.stride == 1 and self.input_filters == self.output_filters):
-            out = _bn2
+        # (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride)), (B, input_filters, H, W)
+        # -> (B, output_filters, 1 + ((pad_total + H - ksize) // stride),
+        #   1 + ((pad_total + W - ksize) // stride))
+        out = _bn2 + x if self.stride == 1 and self.input_filters == self.output_filters else _bn2
         return out

@@ -42,7 +42,7 @@ class DepthPointwiseConv1d(nn.Module):
             raise ValueError("DepthPointwiseConv1d: requires k % 2 == 1")
         if k == 1:
             self.depth_conv = nn.Identity()
-        elif k != 1:
+        else:
             self.depth_conv = nn.Conv1d(
                 in_ch, in_ch, k, padding=k // 2, groups=in_ch, **factory_kwargs
             )

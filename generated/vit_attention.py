@@ -61,7 +61,7 @@ class ViTAttention(nn.Module):
                 nn.Linear(self.inner, dim, **factory_kwargs),
                 nn.Dropout(p=dropout),
             )
-        elif heads == 1 and head_dim == dim:
+        else:
             self.to_out = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ from functools import partial
 
 import torch
 from attngen.lifetimes import DEL_WIDTH, with_dels
+from conftest import REPO_ROOT
 from equivalence import load_generated
 
 CHAIN = [
@@ -242,3 +243,14 @@ def test_the_opposite_comparison_completes_a_chain():
                                                      *lines[6:]]
     lines[3] = "elif self.e == 2:"
     assert with_dels(lines, {"x"}, names, names) == [*lines[:5], "del a", *lines[5:]]
+
+
+def test_the_second_of_two_opposite_cases_is_else_unless_a_case_reads_a_conditional_value():
+    """MBConv's `out` (`not (...)` of the first case) is one conditional expression; its
+    `expanded` (`expand_ratio == 1` of `!= 1`) reads `_bn0`, made under that test, so it
+    stays an if block where `_bn0` is freed."""
+    source = (REPO_ROOT / "generated" / "mbconv.py").read_text()
+    assert "out = _bn2 + x if self.stride == 1 and self.input_filters == self.output_filters" \
+        " else _bn2" in source
+    assert "            expanded = self._swish(_bn0)\n            del _bn0\n" \
+        "        elif self.expand_ratio == 1:\n" in source

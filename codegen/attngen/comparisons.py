@@ -3,6 +3,7 @@ never the "Yoda" `N == self.n` that a spec may write (`requires: [N == n]`) and 
 ruff refuses (SIM300). The test is ruff's: a literal is surely a constant, a name or an
 attribute in capitals (`N`, `self.H`) probably one, anything else not; an operand is
 as constant as its least constant part. Only a comparison of two operands is turned.
+Also `is_negation`: whether one condition is the other's opposite, read from their trees.
 """
 
 from __future__ import annotations
@@ -49,3 +50,25 @@ def _constancy(node: ast.expr) -> int:
         case ast.UnaryOp(op=ast.UAdd() | ast.USub() | ast.Invert(), operand=operand):
             return _constancy(operand)
     return 0
+
+
+# the operator of a comparison's negation (`x == 1` is `not x != 1`)
+_OPPOSITE: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE, ast.LtE: ast.Gt,
+}
+
+
+def is_negation(a: ast.expr, b: ast.expr) -> bool:
+    """Whether `a` is `not b`, or the opposite comparison of the same two operands (`x == 1`
+    of `x != 1`): then exactly one of them holds, whatever the values."""
+    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not):
+        return ast.dump(a.operand) == ast.dump(b)
+    if isinstance(b, ast.UnaryOp) and isinstance(b.op, ast.Not):
+        return ast.dump(b.operand) == ast.dump(a)
+    if isinstance(a, ast.Compare) and isinstance(b, ast.Compare) \
+            and len(a.ops) == len(b.ops) == 1:
+        return _OPPOSITE.get(type(b.ops[0])) is type(a.ops[0]) \
+            and ast.dump(a.left) == ast.dump(b.left) \
+            and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])
+    return False

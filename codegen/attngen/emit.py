@@ -17,6 +17,7 @@ from typing import cast
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
+from .comparisons import is_negation
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_calls import call, render_args, render_call
@@ -325,10 +326,17 @@ class ClassEmitter:
     def _case_heads(self, cases: list[Node], namer: Namer, complete: bool) -> list[str]:
         """`if`/`elif` lines for cases; the last is `else:` when the cases are known to
         cover every value: their conditions read only bool/choices params (the checker
-        found exactly one case for each combination) and none was left out."""
+        found exactly one case for each combination) and none was left out, or they are two
+        and one is the other's negation (`expand_ratio == 1` of `expand_ratio != 1`) where
+        neither reads a value made only under a `when` (MBConv's `_bn0`: an `if`/`else` of one
+        assignment each is written as one expression, and lifetimes frees such a value only
+        inside a block of its test)."""
         structural = set(structural_params(self.spec))
         whens = [_case_when(c) for c in cases]
-        exhaustive = complete and all(w.names <= structural for w in whens)
+        conditional = any(r.name in self.spec.nodes and self.spec.nodes[r.name].when is not None
+                          for case in cases for r in case.inputs)
+        exhaustive = complete and (all(w.names <= structural for w in whens) or (
+            len(whens) == 2 and is_negation(whens[1].tree, whens[0].tree) and not conditional))
         heads = [f"{'if' if i == 0 else 'elif'} {src(w, namer)}:" for i, w in enumerate(whens)]
         if exhaustive and len(heads) > 1:
             heads[-1] = "else:"

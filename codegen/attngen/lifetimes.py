@@ -21,6 +21,7 @@ import ast
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
+from .comparisons import is_negation
 from .model import Cases
 from .results import Checked
 
@@ -269,7 +270,7 @@ def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
         rest = node.orelse
         if len(rest) == 1 and isinstance(rest[0], ast.If):
             last = rest[0]
-            if not last.orelse and _negation(last.test, node.test):
+            if not last.orelse and is_negation(last.test, node.test):
                 branches.append(last.body)
                 break
             node = last
@@ -289,23 +290,6 @@ def _bound_in_every_branch(stmt: ast.If) -> dict[str, list[str]]:
         found.append(names)
     common = set.intersection(*(set(names) for names in found))
     return {n: [s for names in found for s in names[n]] for n in sorted(common)}
-
-
-_OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
-             ast.Gt: ast.LtE, ast.LtE: ast.Gt}
-
-
-def _negation(a: ast.expr, b: ast.expr) -> bool:
-    """Whether `a` is `not b`, or the opposite comparison of the same operands
-    (`x == 1` after `x != 1`, as the emitter writes a case's condition)."""
-    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.Not):
-        return ast.dump(a.operand) == ast.dump(b)
-    if isinstance(a, ast.Compare) and isinstance(b, ast.Compare) \
-            and len(a.ops) == len(b.ops) == 1:
-        return _OPPOSITE.get(type(b.ops[0])) is type(a.ops[0]) \
-            and ast.dump(a.left) == ast.dump(b.left) \
-            and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])
-    return False
 
 
 def _captured(scopes: list[Scope]) -> set[str]:
