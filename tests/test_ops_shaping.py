@@ -594,3 +594,57 @@ def test_1d_pooling_takes_three_dims(tmp_path, capsys):
     (tmp_path / "t.yaml").write_text(spec_text(X4, node))
     assert main(["check", str(tmp_path / "t.yaml")]) == 1
     assert "pooling input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("start, stop, step", [(None, None, 2), (1, None, 2), (0, 7, 3),
+                                               (1, -1, 2), (-5, None, 4), (None, None, 1)])
+@pytest.mark.parametrize("length", [7, 8, 12])
+def test_a_stepped_slice_keeps_every_step_th_element_as_python_does(tmp_path, start, stop,
+                                                                    step, length):
+    """`x[:, ::2]`: the length is ceil((stop - start) / step), checked against torch."""
+    given = "".join(f", {k}: {v}" for k, v in (("start", start), ("stop", stop), ("step", step))
+                    if v is not None)
+    text = spec_text("  x: [B, L]\n", f"  y: {{op: slice, in: x, dim: 1{given}}}\n",
+                     params="requires: [L >= 7]\n")
+    x = torch.randn(2, length)
+    assert torch.equal(run(tmp_path, text, x), x[:, slice(start, stop, step)])
+
+
+def test_a_stepped_slice_with_a_param_dim_and_the_focus_layout(tmp_path):
+    """YOLOv5's Focus: the four pixels of each 2 x 2 cell as channels (an even map: the
+    checker proves the strided halves equal, so they concatenate)."""
+    text = spec_text(X4, "  a: {op: slice, in: x, dim: 2, step: 2}\n"
+                         "  b: {op: slice, in: x, dim: 2, start: 1, step: 2}\n"
+                         "  y: {op: cat, in: [a, b], dim: 1}\n",
+                     params="requires: [H % 2 == 0]\n")
+    x = torch.randn(2, 3, 6, 5)
+    assert torch.equal(run(tmp_path, text, x), torch.cat([x[:, :, ::2], x[:, :, 1::2]], 1))
+
+
+def test_a_step_below_one_is_refused(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(spec_text(X4, "  y: {op: slice, in: x, dim: 2, step: 0}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "slice's 'step' is 0 at the default sizes (must be at least 1)" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linspace_is_torchs_in_the_inputs_dtype(tmp_path, dtype):
+    """ACmix's position grid: W values from -1 to 1 (both included) per row; one step gives
+    the start, as torch does."""
+    text = spec_text(X4, "  xs: {op: linspace, in: x, start: -1.0, end: 1.0, steps: W}\n"
+                         "  ys: {op: linspace, in: x, steps: H}\n"
+                         "  y: {op: add, in: [xs, ys]}\n", params="requires: [H == W]\n")
+    for side in (1, 5):
+        x = torch.randn(2, 3, side, side, dtype=dtype)
+        want = torch.linspace(-1, 1, side, dtype=dtype) + torch.linspace(0, 1, side,
+                                                                         dtype=dtype)
+        got = run(tmp_path, text, x)
+        assert got.dtype == dtype and torch.equal(got, want)
+
+
+def test_linspace_takes_a_float_input_for_its_dtype(tmp_path, capsys):
+    (tmp_path / "t.yaml").write_text(spec_text(
+        "  x: {shape: [B, N], dtype: long}\n", "  y: {op: linspace, in: x, steps: N}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    assert "linspace takes float tensors as input 0, not int ones" in capsys.readouterr().err

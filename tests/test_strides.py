@@ -80,6 +80,7 @@ FRESH = {
     "ones": "{op: ones, in: t, size: [2, 3]}",
     "full": "{op: full, in: t, size: [2, 3], fill_value: 1.0}",
     "arange": "{op: arange, in: t, end: 5}",
+    "linspace": "{op: linspace, in: t, steps: 5}",
     "eye": "{op: eye, in: t, n: 3}",
     "unfold": "{op: unfold, in: t, kernel_size: 1}",
     "Unfold": "{op: Unfold, args: [1], in: t}",

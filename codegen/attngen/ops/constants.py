@@ -91,3 +91,25 @@ register(Op("eye", "constant",
             summary=f"the identity matrix (ones on the diagonal) with {_NEW}; dtype bool "
                     "or long gives that dtype instead (bool: a diagonal mask)",
             key_args=("n", "m", "dtype")))
+
+
+def _linspace(ctx: ShapeCtx, ins, a):
+    return (a["steps"],)
+
+
+def _linspace_call(site: CallSite) -> str:
+    """`torch.linspace(start, end, steps, dtype=x.dtype, device=x.device)`: the input's
+    dtype and device (a float input: the dtype rule)."""
+    x = site.ins[0]
+    args = ", ".join(site.args.get(k, default) for k, default in
+                     (("start", "0.0"), ("end", "1.0"))) + f", {site.args['steps']}"
+    return f"torch.linspace({args}, dtype={x}.dtype, device={x}.device)"
+
+
+register(Op("linspace", "constant",
+            (Arg("steps", "int", low=1), Arg("start", "float", 0.0), Arg("end", "float", 1.0)),
+            _linspace, dtype=Dtypes(("float",), "same"), emit=_linspace_call, layout=FRESH,
+            rule="[steps]",
+            summary="steps evenly spaced values from start to end, both included (a "
+                    "coordinate grid's axis), with the input's dtype and device (its shape "
+                    "unused)", key_args=("steps", "start", "end")))

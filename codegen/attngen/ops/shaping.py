@@ -126,13 +126,14 @@ def _at_dim(x: str, dim: int, part: str) -> str:
     return f"{x}[{', '.join(at)}]"
 
 
-def along(x: str, dim: object, dim_src: str, start: str, stop: str) -> str:
-    """The source of `x` indexed by `start:stop` (sources; "" an open end) along one dim:
-    `x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim `dim`; for a dim
-    given by a param (`dim_src`) the index is built at run time."""
+def along(x: str, dim: object, dim_src: str, start: str, stop: str, step: str = "") -> str:
+    """The source of `x` indexed by `start:stop` or `start:stop:step` (sources; "" an open
+    end, no step) along one dim: `x[:, a:b]` (or `x[..., a:b]` counting from the end) for a
+    literal dim `dim`; for a dim given by a param (`dim_src`) the index is built at run
+    time."""
     if isinstance(dim, int):
-        return _at_dim(x, dim, f"{start}:{stop}")
-    bounds = f"slice({start or 'None'}, {stop or 'None'})"
+        return _at_dim(x, dim, f"{start}:{stop}" + (f":{step}" if step else ""))
+    bounds = f"slice({start or 'None'}, {stop or 'None'}{', ' + step if step else ''})"
     if not re.fullmatch(r"[\w.]+", dim_src):
         dim_src = f"({dim_src})"
     return f"{x}[(slice(None),) * ({dim_src} % {x}.dim()) + ({bounds},)]"

@@ -304,19 +304,26 @@ register(Op(
 def _slice(ctx: ShapeCtx, ins, a):
     x = ins[0]
     d = ctx.axis(a["dim"], len(x))
-    return x[:d] + (ctx.slice_length(x[d], a["start"], a["stop"]),) + x[d + 1:]
+    length = ctx.slice_length(x[d], a["start"], a["stop"])
+    step = a["step"]
+    if step is not None and step != 1:  # every step-th element from start: ceil(n / step)
+        length = (length + step - 1) // step
+    return x[:d] + (length,) + x[d + 1:]
 
 
 def _slice_call(site: CallSite) -> str:
-    """`x[:, a:b]` (or `x[..., a:b]` counting from the end) for a literal dim; for a dim
-    given by a param the index is built at run time."""
+    """`x[:, a:b]` or `x[:, a:b:s]` (or `x[..., a:b]` counting from the end) for a literal
+    dim; for a dim given by a param the index is built at run time."""
     return along(site.ins[0], site.values.get("dim"), site.args["dim"],
-                 site.args.get("start", ""), site.args.get("stop", ""))
+                 site.args.get("start", ""), site.args.get("stop", ""),
+                 site.args.get("step", ""))
 
 
 register(Op(
-    "slice", "reshape", (Arg("dim", "dim"), Arg("start", "int", None), Arg("stop", "int", None)),
+    "slice", "reshape", (Arg("dim", "dim"), Arg("start", "int", None), Arg("stop", "int", None),
+                         Arg("step", "int", None, low=1)),
     _slice, emit=_slice_call, dtype=ANY_DTYPE, layout=STRIDED,
-    rule="keeps start:stop of dim `dim` (Python slice rules)", summary="slice along a dim",
-    key_args=("dim", "start", "stop"),
+    rule="keeps start:stop (every step-th element: ceil of the length over step) of dim "
+         "`dim` (Python slice rules)", summary="slice along a dim",
+    key_args=("dim", "start", "stop", "step"),
 ))
