@@ -138,6 +138,8 @@ SIZES = {
     ("mbconv", "MBConvBlock"): ((3, 96, 96), {"expand_ratio": 4, "image_size": 56},
                                 rand(8, 96, 56, 56)),
     ("coatnet", "CoAtNet"): ((3, 224), {}, rand(2, 3, 224, 224)),
+    # ACmix at its defaults (window 7, 4 heads) on a ResNet stage-3 map of 256 channels
+    ("acmix", "ACmix"): ((256, 256), {}, rand(8, 256, 28, 28)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),

@@ -489,7 +489,8 @@ class ClassEmitter:
         inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
                   for inp in spec.inputs.values()]
         returns = return_hint(self.checked, [names for _, names in self.returns()])
-        rules = [dict(rule, lines=laid_out(rule["lines"], 16)) for rule in init_rules(spec)]
+        rules = [dict(rule, lines=laid_out(rule["lines"], 8 if rule["layer"] else 16))
+                 for rule in init_rules(spec)]  # a layer's lines sit outside the loop
         return ClassCode(
             name=spec.name, doc=class_docstring(self.checked),
             init_def=laid_out([def_line("__init__", params, None)], 4)[0],

@@ -1,5 +1,6 @@
 """The `init:` section as generated code: the nn.init calls of `init_weights`, one branch
-per module type (templates/class.py.j2 writes the method around them)."""
+per module type, then the lines of each rule for one layer (`layer: proj`), which come
+after them (templates/class.py.j2 writes the method around them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from .model import Spec
 
 
 def init_rules(spec: Spec) -> list[dict]:
-    """One entry per rule: the module type (`op`) and the lines of its branch."""
+    """One entry per rule: the module type (`op`), the layer (`layer`: None for a rule by
+    type) and the lines of its branch (a layer's name `m` there: `m = self.proj`)."""
     rules = []
     for rule in spec.init:
         lines, o = [], rule.options
@@ -23,7 +25,13 @@ def init_rules(spec: Spec) -> list[dict]:
             "zeros": "nn.init.zeros_(m.weight)",
             "ones": "nn.init.ones_(m.weight)",
         }
-        if rule.weight:
+        if rule.weight == "shift":  # input channel i one-hot at kernel position i (ACmix)
+            lines += ["# each input channel one-hot at its kernel position: a shift",
+                      "with torch.no_grad():",
+                      "    eye = torch.eye(m.weight.shape[1], dtype=m.weight.dtype, "
+                      "device=m.weight.device)",
+                      "    m.weight.copy_(eye.view_as(m.weight[:1]).expand_as(m.weight))"]
+        elif rule.weight:
             text = weight[rule.weight]
             if "nonlinearity" in o:
                 text = text[:-1] + f", nonlinearity={o['nonlinearity']!r})"
@@ -34,5 +42,5 @@ def init_rules(spec: Spec) -> list[dict]:
             value = "nn.init.zeros_(m.bias)" if rule.bias == "zeros" \
                 else f"nn.init.constant_(m.bias, {o.get('value', 0.0)!r})"
             lines += ["if m.bias is not None:", f"    {value}"]
-        rules.append({"op": rule.op, "lines": lines or ["pass"]})
-    return rules
+        rules.append({"op": rule.op, "layer": rule.layer, "lines": lines or ["pass"]})
+    return sorted(rules, key=lambda rule: rule["layer"] is not None)  # by type first

@@ -253,11 +253,12 @@ class Output:
 
 @dataclass
 class InitRule:
-    op: str
+    op: str  # the layer type a rule applies to; for a `layer:` rule, that layer's op
     loc: Loc
     weight: str | None = None
     bias: str | None = None
     options: dict[str, float | str] = field(default_factory=dict)  # std, mean, value; mode, ...
+    layer: str | None = None  # `layer: NAME`: only the layer of that node, after the type rules
 
 
 @dataclass

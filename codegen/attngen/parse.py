@@ -21,6 +21,7 @@ from .errors import (
     MISSING_KEY,
     UNKNOWN_NAME,
     UNKNOWN_OP,
+    UNKNOWN_REF,
     Collector,
     Loc,
     SpecError,
@@ -35,10 +36,12 @@ from .model import (
     REQUIRED,
     InitRule,
     Input,
+    LayerOp,
     Let,
     Output,
     Param,
     Spec,
+    compute_lets,
     dim_names,
 )
 from .names import check_class_name, check_identifier
@@ -52,9 +55,9 @@ PARAM_KEYS = ("type", "default", "doc", "choices", "example")
 INPUT_KEYS = ("shape", "optional", "dtype", "items", "doc")
 PARAM_TYPES = ("int", "float", "bool", "str", "list", "any")
 DTYPES = tuple(DTYPE_FAMILIES)  # an input's `dtype:` words
-INIT_KEYS = ("op", "weight", "bias", "std", "mean", "mode", "nonlinearity", "value")
+INIT_KEYS = ("op", "layer", "weight", "bias", "std", "mean", "mode", "nonlinearity", "value")
 INIT_WEIGHT = ("normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal",
-               "constant", "zeros", "ones")
+               "constant", "zeros", "ones", "shift")
 INIT_BIAS = ("zeros", "constant")
 INIT_OPTION_USERS = {"std": ("normal",), "mean": ("normal",), "value": ("constant",),
                      "mode": ("kaiming_normal", "kaiming_uniform"),
@@ -324,13 +327,19 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
     for item in rules:
         rule = expect(item, LMap, "an init rule", loc, "a mapping")
         check_keys(rule, INIT_KEYS, "an init rule")
-        if "op" not in rule:
-            raise error(rule.loc, MISSING_KEY, "an init rule needs 'op' (the layer type)")
-        op = str(rule["op"])
-        if op not in ops.REGISTRY or not ops.REGISTRY[op].module:
-            raise error(rule["op"].loc, UNKNOWN_OP, f"init: unknown layer type '{op}'"
-                        + did_you_mean(op, [n for n, o in ops.REGISTRY.items() if o.module]))
-        init = InitRule(op, rule.loc)
+        if ("op" in rule) == ("layer" in rule):
+            raise error(rule.loc, MISSING_KEY, "an init rule needs 'op' (a layer type: every "
+                        "layer of it) or 'layer' (one node's layer), one of them")
+        if "layer" in rule:
+            init = _layer_rule(spec, rule)
+            op = init.op
+        else:
+            op = str(rule["op"])
+            if op not in ops.REGISTRY or not ops.REGISTRY[op].module:
+                raise error(rule["op"].loc, UNKNOWN_OP, f"init: unknown layer type '{op}'"
+                            + did_you_mean(op, [n for n, o in ops.REGISTRY.items()
+                                                if o.module]))
+            init = InitRule(op, rule.loc)
         for key, choices in (("weight", INIT_WEIGHT), ("bias", INIT_BIAS)):
             if key in rule:
                 value = str(rule[key])
@@ -357,19 +366,68 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
                         + ", ".join(INIT_NONLINEARITY)
                         + did_you_mean(words["nonlinearity"], INIT_NONLINEARITY))
         if init.weight is None and init.bias is None:
-            raise error(
-                rule.loc, MISSING_KEY, f"init rule for {op} sets neither 'weight' nor 'bias'"
-            )
+            raise error(rule.loc, MISSING_KEY, f"init rule for {init.layer or op} sets neither "
+                        "'weight' nor 'bias'")
+        if init.weight == "shift":
+            _check_shift(spec, init, rule)
         for key in init.options:  # an option the chosen initialisers would ignore
             users = INIT_OPTION_USERS[key]
             if init.weight not in users and not (key == "value" and init.bias == "constant"):
                 raise error(rule.key_locs[key], BAD_VALUE, f"init '{key}' applies only to weight: "
                             + " or ".join(users) + (" or bias: constant" if key == "value" else "")
                             + f", not to this rule (weight: {init.weight})")
-        if any(r.op == op for r in spec.init):
-            raise error(
-                rule["op"].loc,
-                DUPLICATE_NAME,
-                f"a second init rule for {op}; one rule per layer type",
-            )
+        if any(r.op == op and r.layer == init.layer for r in spec.init):
+            what = f"layer {init.layer}" if init.layer else op
+            raise error(rule["layer" if init.layer else "op"].loc, DUPLICATE_NAME,
+                        f"a second init rule for {what}; one rule per layer type and per layer")
         spec.init.append(init)
+
+
+def _check_shift(spec: Spec, init: InitRule, rule: LMap) -> None:
+    """`weight: shift` (ACmix's shift kernels): input channel i of each group one-hot at
+    kernel position i, so the conv shifts each channel by that position's offset. For one
+    Conv2d whose groups take as many channels as its kernel has positions, checked at the
+    default sizes as arguments are."""
+    where = rule["weight"].loc
+    if init.layer is None or init.op != "Conv2d":
+        raise error(where, BAD_VALUE, "init weight 'shift' is a Conv2d's, set for one layer: "
+                    f"{{layer: NAME, weight: shift}}, not {init.layer or init.op}")
+    form = spec.nodes[init.layer].form
+    assert isinstance(form, LayerOp)
+    values: dict[str, object] = {p.name: p.sample for p in spec.params.values()}
+    try:
+        compute_lets(spec.lets.values(), values)
+        args = {k: v.value(values) for k, v in form.args.items()}
+    except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        return  # an argument the checker reports
+    kernel = args.get("kernel_size")
+    kh, kw = kernel if isinstance(kernel, tuple | list) else (kernel, kernel)
+    per_group = args.get("in_channels", 0) // args.get("groups", 1)
+    if not (isinstance(kh, int) and isinstance(kw, int)) or per_group != kh * kw:
+        raise error(where, BAD_VALUE, f"init weight 'shift' of layer {init.layer} needs "
+                    f"in_channels // groups ({per_group} at the defaults) to be the kernel's "
+                    f"positions ({kh} x {kw}): one channel a position")
+
+
+def _layer_rule(spec: Spec, rule: LMap) -> InitRule:
+    """A rule for one node's layer (`layer: proj`): a node of the graph that owns one op
+    layer with parameters in every configuration (no `when`, `each`, cases, `seq:` or
+    `use:`), whose op the rule's options are then checked against."""
+    name = str(rule["layer"])
+    where = rule["layer"].loc
+    node = spec.nodes.get(name)
+    if node is None:
+        raise error(where, UNKNOWN_REF, f"init: no node '{name}' in the graph"
+                    + did_you_mean(name, list(spec.nodes)))
+    form = node.form
+    if not isinstance(form, LayerOp) or node.when is not None:
+        why = ("exists only where its `when` holds" if node.when is not None else
+               "is not one op layer (a `seq:`, a `use:`, an `each` or `cases` node, a tensor "
+               "function or a tensor)")
+        raise error(where, BAD_VALUE, f"init: node '{name}' {why}; a `layer:` rule sets the "
+                    "weight of one layer the module always has",
+                    "give the layer a node of its own, or a rule by type: {op: ...}")
+    if ops.REGISTRY[form.op].params is None:
+        raise error(where, BAD_VALUE, f"init: node '{name}' is a {form.op}, which has no "
+                    "parameters to initialise")
+    return InitRule(form.op, rule.loc, layer=name)

@@ -212,6 +212,12 @@ def _spec(spec) -> list[Spec]:
             _expr(out.when, f"'when' of output '{out.name}'", where)
     for rule in _list(spec.init, "'init'", loc, InitRule):
         _init(rule, loc)
+        if rule.layer is not None:  # one node's layer: an op layer it owns, of that op
+            node = spec.nodes.get(_str(rule.layer, "an init rule's layer", loc))
+            if node is None or not isinstance(node.form, LayerOp) or node.when is not None \
+                    or node.form.op != rule.op:
+                raise error(loc, BAD_VALUE, f"init: layer '{rule.layer}' must name a node "
+                            f"that always owns one {rule.op} layer")
     for node in spec.nodes.values():
         decl = tensor_decl(node)
         if decl is not None:
