@@ -194,13 +194,13 @@ class ACmix(nn.Module):
         #   (1, head_dim, 1, H // stride, W // stride)
         # -> (B*head, head_dim, window, H // stride, W // stride)
         rel = unfold_k + q_pe_1
-        del pe, q_pe_h, q_pe, q_pe_1
+        del pe, q_pe_h, q_pe, k_cols, unfold_k, q_pe_1
         # (B*head, head_dim, window, H // stride, W // stride),
         #   (1, head_dim, window, H // stride, W // stride)
         # -> (B*head, head_dim, window, H // stride,
         #   W // stride) -- the keys plus the query's position less each key's
         keys = rel - unfold_rpe
-        del rel
+        del pe_cols, unfold_rpe, rel
         # (B*head, head_dim, H // stride, W // stride)
         # -> (B*head, head_dim, 1, H // stride, W // stride)
         q_1 = q_att_w.unsqueeze(2)
@@ -241,7 +241,7 @@ class ACmix(nn.Module):
         #   (B*head, head_dim, window, H // stride, W // stride)
         # -> (B*head, head_dim, window, H // stride, W // stride)
         weighted = att_1 * unfold_v
-        del att, att_1
+        del att, v_cols, unfold_v, att_1
         # (B*head, head_dim, window, H // stride, W // stride)
         # -> (B*head, head_dim, H // stride, W // stride)
         summed = weighted.sum(2)
@@ -273,6 +273,6 @@ class ACmix(nn.Module):
         # (1,), (B, out_planes, H // stride, W // stride)
         # -> (B, out_planes, H // stride, W // stride)
         conv_part = self.rate2 * out_conv
-        del k_cols, unfold_k, pe_cols, unfold_rpe, v_cols, unfold_v, out_conv
+        del out_conv
         out = att_part + conv_part
         return out

@@ -341,6 +341,9 @@ def _aliased_source(value: ast.expr) -> str | None:
         if isinstance(value, ast.Subscript):
             value = value.value
         elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and isinstance(value.func.value, ast.Name) and value.func.value.id == "self":
+            return None  # a layer's call (`self.unfold(x)`, an nn.Unfold), not a view method
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
                 and value.func.attr in _ALIASING:
             method, args, value = value.func.attr, value.args, value.func.value
             if isinstance(value, ast.Name) and value.id == "torch" and args:
