@@ -117,3 +117,13 @@ def test_shift_needs_one_conv_with_a_channel_per_position(tmp_path, old, new, me
     with pytest.raises(SpecError) as info:
         load(_write(tmp_path, SHIFT.replace(old, new)))
     assert message in info.value.diagnostics[0].message
+
+
+def test_a_shift_for_a_kernel_of_the_wrong_length_is_the_checkers_error(tmp_path):
+    """The shift check reads the arguments at the defaults; one it cannot read is left to
+    the checker, which locates it (no traceback)."""
+    text = SHIFT.replace("args: [k * k * c, 2 * c, k]", "args: [k * k * c, 2 * c, [k]]")
+    with pytest.raises(SpecError) as info:
+        load(_write(tmp_path, text))
+    assert "'kernel_size' has 1 values for 2 spatial dim(s)" in \
+        info.value.diagnostics[0].message

@@ -398,11 +398,11 @@ def _check_shift(spec: Spec, init: InitRule, rule: LMap) -> None:
     try:
         compute_lets(spec.lets.values(), values)
         args = {k: v.value(values) for k, v in form.args.items()}
+        kernel = args.get("kernel_size")
+        kh, kw = kernel if isinstance(kernel, tuple | list) else (kernel, kernel)
+        per_group = args.get("in_channels", 0) // args.get("groups", 1)
     except (SpecError, ZeroDivisionError, ValueError, TypeError):
         return  # an argument the checker reports
-    kernel = args.get("kernel_size")
-    kh, kw = kernel if isinstance(kernel, tuple | list) else (kernel, kernel)
-    per_group = args.get("in_channels", 0) // args.get("groups", 1)
     if not (isinstance(kh, int) and isinstance(kw, int)) or per_group != kh * kw:
         raise error(where, BAD_VALUE, f"init weight 'shift' of layer {init.layer} needs "
                     f"in_channels // groups ({per_group} at the defaults) to be the kernel's "
