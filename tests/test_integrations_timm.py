@@ -17,7 +17,8 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "bam", "double_attention",
                     "parallel_polarized_self_attention", "parnet_attention", "psa",
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
-                    "shuffle_attention", "criss_cross", "mobilevit_attention"]
+                    "shuffle_attention", "criss_cross", "mobilevit_attention",
+                    "halo_attention", "halo_padding_masked"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features; MUSE's
@@ -38,7 +39,11 @@ FIXED = {"sk": {"group": 32}, "sk_two_branch": {"group": 32},
          # MobileViT's patches must tile every map (64 x 64 images: 16 x 16 down to 2 x 2),
          # and a small transformer keeps the test quick
          "mobilevit_attention": {"patch_size": 2, "dim": 32, "depth": 1, "heads": 2,
-                                 "head_dim": 16, "mlp_dim": 64}}
+                                 "head_dim": 16, "mlp_dim": 64},
+         # HaloNet's blocks must tile every map (16 x 16 down to 2 x 2): blocks of 2
+         "halo_attention": {"block_size": 2, "halo_size": 1, "dim_head": 16, "heads": 2},
+         "halo_padding_masked": {"block_size": 2, "halo_size": 1, "dim_head": 16,
+                                 "heads": 2}}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import onnxruntime
 
 from . import ops
 from .errors import VERIFY_EXPORT, Diagnostic, Loc
-from .model import LayerOp, Seq
+from .model import FunctionOp, LayerOp, Seq
 from .results import Checked
 from .verify import Report, Sample, construct, draw_samples, make_inputs, namespace
 
@@ -126,15 +126,15 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
 
 
 def caveats(checked: Checked) -> tuple[str, ...]:
-    """Notes on the spec's layers whose ONNX export differs from PyTorch (an op's
-    `onnx_caveat`, read at the layer's literal arguments)."""
+    """Notes on the spec's layers and tensor functions whose ONNX export differs from
+    PyTorch (an op's `onnx_caveat`, read at the call's literal arguments)."""
     notes = []
     for node in checked.spec.nodes.values():
         layers = [(node.name, node.form)]
         if isinstance(node.form, Seq):
             layers = [(f"{node.name}.{item.name}", item.form) for item in node.form.items]
         for name, form in layers:
-            if not isinstance(form, LayerOp):
+            if not isinstance(form, LayerOp | FunctionOp):
                 continue
             op = ops.REGISTRY[form.op]
             if op.onnx_caveat is None:

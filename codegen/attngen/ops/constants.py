@@ -109,6 +109,9 @@ def _linspace_call(site: CallSite) -> str:
 register(Op("linspace", "constant",
             (Arg("steps", "int", low=1), Arg("start", "float", 0.0), Arg("end", "float", 1.0)),
             _linspace, dtype=Dtypes(("float",), "same"), emit=_linspace_call, layout=FRESH,
+            onnx_caveat=lambda a: "" if isinstance(a.get("steps"), int) else (
+                "ONNX export computes its values at the export's size (steps from an input "
+                "dim), so at another size they no longer fit the map"),
             rule="[steps]",
             summary="steps evenly spaced values from start to end, both included (a "
                     "coordinate grid's axis), with the input's dtype and device (its shape "
