@@ -165,12 +165,12 @@ class ACmix(nn.Module):
             mode='reflect',
         )
         # (B*head, out_planes/head, H + 2*padding_att, W + 2*padding_att)
-        # -> (B*head, window*out_planes/head, (1 + ((H - sqrt(window) + 2*padding_att) //
-        #   stride))*(1 + ((W - sqrt(window) + 2*padding_att) // stride)))
+        # -> (B*head, window*out_planes/head, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1
+        #   + ((W - kernel_att + 2*padding_att) // stride)))
         k_cols = self.unfold(k_pad)
         del k_pad
-        # (B*head, window*out_planes/head, (1 + ((H - sqrt(window) + 2*padding_att) // stride))*(1
-        #   + ((W - sqrt(window) + 2*padding_att) // stride)))
+        # (B*head, window*out_planes/head, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1 +
+        #   ((W - kernel_att + 2*padding_att) // stride)))
         # -> (B*head, head_dim, window, H // stride, W // stride)
         unfold_k = k_cols.unflatten(1, (self.head_dim, -1)).unflatten(3, (H // self.stride, -1))
         # (1, head_dim, H, W) -> (1, head_dim, H + 2*padding_att, W + 2*padding_att)
@@ -180,12 +180,12 @@ class ACmix(nn.Module):
             mode='reflect',
         )
         # (1, head_dim, H + 2*padding_att, W + 2*padding_att)
-        # -> (1, head_dim*window, (1 + ((H - sqrt(window) + 2*padding_att) // stride))*(1 + ((W -
-        #   sqrt(window) + 2*padding_att) // stride)))
+        # -> (1, head_dim*window, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1 + ((W -
+        #   kernel_att + 2*padding_att) // stride)))
         pe_cols = self.unfold(pe_pad)
         del pe_pad
-        # (1, head_dim*window, (1 + ((H - sqrt(window) + 2*padding_att) // stride))*(1 + ((W -
-        #   sqrt(window) + 2*padding_att) // stride)))
+        # (1, head_dim*window, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1 + ((W -
+        #   kernel_att + 2*padding_att) // stride)))
         # -> (1, head_dim, window, H // stride, W // stride)
         unfold_rpe = pe_cols.unflatten(1, (self.head_dim, -1)).unflatten(3, (H // self.stride, -1))
         # (1, head_dim, H // stride, W // stride) -> (1, head_dim, 1, H // stride, W // stride)
@@ -226,12 +226,12 @@ class ACmix(nn.Module):
             mode='reflect',
         )
         # (B*head, out_planes/head, H + 2*padding_att, W + 2*padding_att)
-        # -> (B*head, window*out_planes/head, (1 + ((H - sqrt(window) + 2*padding_att) //
-        #   stride))*(1 + ((W - sqrt(window) + 2*padding_att) // stride)))
+        # -> (B*head, window*out_planes/head, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1
+        #   + ((W - kernel_att + 2*padding_att) // stride)))
         v_cols = self.unfold(v_pad)
         del v_pad
-        # (B*head, window*out_planes/head, (1 + ((H - sqrt(window) + 2*padding_att) // stride))*(1
-        #   + ((W - sqrt(window) + 2*padding_att) // stride)))
+        # (B*head, window*out_planes/head, (1 + ((H - kernel_att + 2*padding_att) // stride))*(1 +
+        #   ((W - kernel_att + 2*padding_att) // stride)))
         # -> (B*head, head_dim, window, H // stride, W // stride)
         unfold_v = v_cols.unflatten(1, (self.head_dim, -1)).unflatten(3, (H // self.stride, -1))
         # (B*head, window, H // stride, W // stride)

@@ -104,3 +104,16 @@ def test_a_folded_shape_is_the_same_value(spec):
                 for value, name in folds:
                     folded = folded.subs(value, name)
                 assert sympy.simplify(folded.subs(back) - d) == 0, (spec, d, folded)
+
+
+def test_a_fold_never_writes_a_root():
+    """With `window: kernel_att * kernel_att`, sympy would write kernel_att as sqrt(window)
+    (ACmix's unfold comments did): such a fold is not taken."""
+    k = dim_symbol("kernel_att")
+    from attngen.dims import lets_folded
+
+    with lets_folded(((k ** 2, sympy.Symbol("window")),)):
+        assert fmt_dim(dim_symbol("H") - k + 3) == "3 + H - kernel_att"
+        assert fmt_dim(2 * k ** 2) == "2*window"
+    source = (REPO_ROOT / "generated" / "acmix.py").read_text()
+    assert "sqrt" not in source and "H - kernel_att + 2*padding_att" in source

@@ -71,13 +71,24 @@ def fmt_dim(d: Dim | Expr) -> str:
         return _FORMATTED[key]
     shown = d
     for value, name in folds:  # algebraic: 2*dim_head*heads is 2*inner_dim
-        shown = shown.subs(value, name)
+        folded = shown.subs(value, name)
+        if not _new_roots(folded, shown):  # not kernel_att as sqrt(window)
+            shown = folded
     text = _PRINTER.doprint(shown)
     if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1]
     if cached:
         _FORMATTED[key] = text
     return text
+
+
+def _new_roots(folded: Any, before: Any) -> bool:
+    """Whether a fold wrote a power that is not whole (`sqrt(window)` for `kernel_att`,
+    where `window` is kernel_att ** 2) that the dim did not have."""
+    def roots(e: Any) -> set:
+        return {p for p in e.atoms(sympy.Pow) if not p.exp.is_Integer}
+
+    return bool(roots(folded) - roots(before))
 
 
 def _balanced(text: str) -> bool:
