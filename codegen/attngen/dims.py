@@ -58,6 +58,11 @@ def lets_folded(folds: tuple[tuple[Any, Any], ...]) -> Iterator[None]:
         _FOLDS.reset(token)
 
 
+def folded_names() -> set[str]:
+    """The lets fmt_dim writes by name here (inside lets_folded; none outside it)."""
+    return {str(name) for _, name in _FOLDS.get()}
+
+
 def fmt_dim(d: Dim | Expr) -> str:
     """A dim as the spec would write it: `C // 2`, `H*W`, an expression's own text."""
     if isinstance(d, Expr):

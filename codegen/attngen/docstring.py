@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 
-from .dims import fmt_shape
+from .dims import fmt_shape, folded_names
 from .names import FACTORY_PARAMS
 from .pytext import doc_entry, doc_line, doc_text, literal
 from .results import Checked, dtype_of
 from .shape_comments import spec_shape
-from .shown_lets import let_folds
 
 
 def class_docstring(checked: Checked) -> str:
@@ -59,9 +58,10 @@ def class_docstring(checked: Checked) -> str:
 
 
 def _lets_read(lines: list[str], checked: Checked) -> list[str]:
-    """The lets whose names the shapes are written with (shown_lets), in the spec's order."""
+    """The lets whose names the shapes are written with (the folds emit's lets_shown put in
+    effect), in the spec's order."""
     words = set(re.findall(r"\w+", "\n".join(lines[1:])))
-    folded = {str(symbol) for _, symbol in let_folds(checked)}
+    folded = folded_names()
     return [name for name in checked.spec.lets if name in folded and name in words]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import ops
+from .counts import param_values
 from .errors import (
     BAD_EDIT,
     BAD_NAME,
@@ -41,7 +42,6 @@ from .model import (
     Output,
     Param,
     Spec,
-    compute_lets,
     dim_names,
 )
 from .names import check_class_name, check_identifier
@@ -394,9 +394,8 @@ def _check_shift(spec: Spec, init: InitRule, rule: LMap) -> None:
                     f"{{layer: NAME, weight: shift}}, not {init.layer or init.op}")
     form = spec.nodes[init.layer].form
     assert isinstance(form, LayerOp)
-    values: dict[str, object] = {p.name: p.sample for p in spec.params.values()}
     try:
-        compute_lets(spec.lets.values(), values)
+        values = param_values(spec)
         args = {k: v.value(values) for k, v in form.args.items()}
         kernel = args.get("kernel_size")
         kh, kw = kernel if isinstance(kernel, tuple | list) else (kernel, kernel)
