@@ -159,10 +159,14 @@ def test_unknown_spec_name_suggests_a_built_in(capsys):
     assert "did you mean 'eca'?" in capsys.readouterr().err
 
 
-def test_build_never_imports_torch(tmp_path):
+def test_build_never_imports_torch_or_sympy_physics(tmp_path):
+    """In one process (-j 1): torch is the runtime's, and sympy.physics comes with
+    sympy.simplify's first call (0.2 s of a cold build; algebra.tidy replaces it)."""
     code = ("import sys; from attngen.cli import main; "
-            f"rc = main(['build', {str(REPO_ROOT / 'specs')!r}, '-o', {str(tmp_path)!r}]); "
-            "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch imported'")
+            f"rc = main(['build', {str(REPO_ROOT / 'specs')!r}, '-o', {str(tmp_path)!r}, "
+            "'-j', '1']); assert rc == 0, rc; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'sympy.physics' not in sys.modules, 'sympy.physics imported'")
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )

@@ -156,8 +156,7 @@ def _pinned_candidates(
         pinned: dict[str, object] = {p.name: v for p, v, b in zip(ints, values, base,
                                                                   strict=True) if v != b}
         try:
-            result: T | None = judge(pinned, param_env(spec, {**config, **pinned},
-                                                       symbolic=False).val)
+            result: T | None = judge(pinned, param_values(spec, {**config, **pinned}))
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             result = None
         yield pinned, result
@@ -218,7 +217,7 @@ def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:
     """Whether `req` holds in `config` at the other params' defaults (True where it cannot
     be evaluated: the configuration is kept, and checking it reports why)."""
     try:
-        return bool(req.value(param_env(spec, config, symbolic=False).val))
+        return bool(req.value(param_values(spec, config)))
     except (SpecError, ZeroDivisionError, ValueError, TypeError):
         return True
 
@@ -285,26 +284,33 @@ class Env:
         return value
 
 
-def param_env(spec: Spec, config: dict[str, object], *, symbolic: bool = True) -> Env:
-    """A spec's params and lets in one configuration (int params as symbols unless not
-    `symbolic`, the value a configuration pins one to its value in `val`: the symbol
-    stands for every value of its region)."""
+def param_env(spec: Spec, config: dict[str, object]) -> Env:
+    """A spec's params and lets in one configuration (int params as symbols, the value a
+    configuration pins one to its value in `val`: the symbol stands for every value of its
+    region)."""
     env = Env()
-    fixed = bounds(spec) if symbolic else frozenset()  # range bounds: at their defaults
+    fixed = bounds(spec)  # range bounds: at their defaults
     for p in spec.params.values():
         value = config.get(p.name, p.sample)
         env.val[p.name] = value
-        if symbolic and p.type == "int" and not p.choices and type(value) is int \
-                and p.name not in fixed:
+        if p.type == "int" and not p.choices and type(value) is int and p.name not in fixed:
             env.sym[p.name] = dim_symbol(p.name, positive=value > 0)
         else:
             env.sym[p.name] = value
     add_lets(spec, env)
-    if symbolic:
-        env.truths = branch_truths(spec, env)
-        for let in spec.lets.values():
-            env.sym[let.name] = env.decided(env.sym[let.name])
+    env.truths = branch_truths(spec, env)
+    for let in spec.lets.values():
+        env.sym[let.name] = env.decided(env.sym[let.name])
     return env
+
+
+def param_values(spec: Spec, config: dict[str, object]) -> dict[str, object]:
+    """A spec's params and lets at values only (no symbols): `config`'s, the samples
+    elsewhere. What the search for configurations evaluates thousands of times."""
+    val = {p.name: config.get(p.name, p.sample) for p in spec.params.values()}
+    for let in spec.lets.values():
+        val[let.name] = let.expr.value(val)
+    return val
 
 
 def add_lets(spec: Spec, env: Env) -> None:

@@ -76,6 +76,8 @@ def fmt_dim(d: Dim | Expr) -> str:
         return _FORMATTED[key]
     shown = d
     for value, name in folds:  # algebraic: 2*dim_head*heads is 2*inner_dim
+        if not value.free_symbols <= shown.free_symbols:
+            continue  # (what subs would find: a value is written only where its dims are)
         folded = shown.subs(value, name)
         if not _new_roots(folded, shown):  # not kernel_att as sqrt(window)
             shown = folded

@@ -268,7 +268,7 @@ class Prover:
             return ""
         for m in sorted(diff.atoms(sympy.Min, sympy.Max), key=str):
             for keep, other in (m.args, m.args[::-1]) if len(m.args) == 2 else ():
-                if simplify(diff.xreplace({m: keep})) != 0:
+                if sympy.expand(diff.xreplace({m: keep})) != 0:
                     continue
                 big, small = (other, keep) if isinstance(m, sympy.Min) else (keep, other)
                 names = {name_of(s) for s in (big - small).free_symbols}
@@ -344,37 +344,6 @@ def _floor_divisions(*exprs: Dim) -> list[tuple[Dim, Dim]]:
                 if den != 1:
                     found.append((num, den))
     return found
-
-
-_SIMPLIFIED: dict[Any, Any] = {}
-
-
-def simplify(e: Dim) -> Dim:
-    """sympy.simplify, memoized: the same few dims (H*W, ...) recur across specs and configs.
-
-    Dims it would return unchanged skip it: its first call alone imports sympy.physics.
-    """
-    e = algebra.sympify(e)
-    if _plain(e):
-        return e
-    if e not in _SIMPLIFIED:
-        algebra.check_size(e, "a dim it computes")
-        _SIMPLIFIED[e] = e if algebra.settled(e) else sympy.simplify(e)
-    return _SIMPLIFIED[e]
-
-
-def _plain(e: Dim) -> bool:
-    """A number, symbol, monomial (3*H*W) or linear sum with coprime integer coefficients
-    (seq_len - 6*d): nothing to cancel, combine or factor out."""
-    if e.is_Atom:
-        return True
-    if e.is_Mul:
-        return all(a.is_Atom for a in e.args)
-    if e.is_Add:
-        terms = [t.as_coeff_Mul() for t in e.args]
-        return (all(c.is_Integer and (r == 1 or r.is_Symbol) for c, r in terms)
-                and sympy.igcd(*[int(c) for c, _ in terms]) == 1)
-    return False
 
 
 def sample_text(names: list[str], sample: Assignment) -> str:

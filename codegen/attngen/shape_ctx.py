@@ -27,7 +27,7 @@ from .expr import Expr
 from .model import Let, Spec, compute_lets, divisibility_fact
 from .ops.base import Arg, form
 from .ops.ctx import Dim, Shape, ShapeFail
-from .prover import Prover, requirement_text, sample_text, simplify
+from .prover import Prover, requirement_text, sample_text
 from .yamlload import unquote_hint
 
 
@@ -128,7 +128,7 @@ class ProverCtx:
         # a by a // k: a multiple of k is what a spec states (C % 4 == 0, not C % (C // 4))
         by = algebra.sympify(b)
         k = sympy.fraction(sympy.together(by.args[0])) if isinstance(by, sympy.floor) else None
-        if k is not None and k[1].is_Number and simplify(k[0] - a) == 0:
+        if k is not None and k[1].is_Number and sympy.expand(k[0] - a) == 0:
             self.divides(k[1], a, f"{what} must divide evenly")
         else:
             self.divides(b, a, f"{what} must divide evenly")
@@ -138,9 +138,9 @@ class ProverCtx:
         by = algebra.sympify(b)
         if floors_exact:
             by = by.replace(sympy.floor, lambda arg: arg)
-        q = simplify(algebra.sympify(a) / by)  # 36 / 9 is 4, not Python's 4.0
+        q = algebra.tidy(algebra.sympify(a) / by)  # 36 / 9 is 4, not Python's 4.0
         if not q.is_Number and self.prover.rewrites:  # channel / (channel // 4) is 4 when
-            known = simplify(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
+            known = algebra.tidy(q.xreplace(self.prover.rewrites))  # `requires` says 4 divides it
             return known if known.is_Number else q
         return q
 
@@ -339,7 +339,7 @@ class ProverCtx:
             self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
         if algebra.sympify(length).free_symbols:  # and on the samples, drawn where `requires`
             self._non_empty(length, size, lo, hi)  # holds (x[:, 3] needs C >= 4)
-        return simplify(length) if not isinstance(length, int) else length
+        return algebra.tidy(length) if not isinstance(length, int) else length
 
     def _non_empty(self, length: Dim, size: Dim, lo: Dim, hi: Dim) -> None:
         gap = algebra.sympify(length) - 1  # at small sizes too: x[:, 3] on C = 1, 2 or 3
@@ -349,7 +349,7 @@ class ProverCtx:
         names = sorted(str(s) for s in algebra.sympify(length).free_symbols)
         notes = [f"counterexample: {sample_text(names, sample)}: {fmt_dim(length)} = "
                  f"{self.prover.value(length, sample)}"]
-        need = simplify(algebra.sympify(lo) + 1)
+        need = algebra.tidy(algebra.sympify(lo) + 1)
         by_size = not (algebra.sympify(need).free_symbols & algebra.sympify(size).free_symbols)
         wide = self.prover.value(algebra.sympify(hi) - lo, sample)
         if by_size and wide is not None and wide >= 1:  # too short a dim, not an empty range
@@ -365,7 +365,7 @@ class ProverCtx:
     def _reaches_back(self, size: Dim, start: Dim) -> None:
         """A start counted from the end (x[:, -3:]) keeps -start elements only where the dim
         has them: torch clamps it to the dim's first element, so C < 3 keeps C, not 3."""
-        need = simplify(-algebra.sympify(start))
+        need = algebra.tidy(-algebra.sympify(start))
         self.at_least(size, need, f"a slice starting {fmt_dim(need)} from the end of the dim")
 
     def _sign(self, v: Dim) -> int:
