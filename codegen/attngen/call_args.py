@@ -90,9 +90,9 @@ def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
     numbers: dict[str, float] = {}
     for key, option in decl.options.items():
         if not isinstance(option, Expr):
-            if not isinstance(option, str):
+            if isinstance(option, float):
                 numbers[key] = option
-            continue
+            continue  # a word; a window's sizes (infer checks them against the shape)
         got = value(option)
         number = float(got) if isinstance(got, int | float) and not isinstance(got, bool) \
             else None
@@ -111,3 +111,17 @@ def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
             next(iter(exprs.values())).loc if exprs else owner.loc
         raise error(where, BAD_VALUE, f"node '{owner.name}': {message}"
                     + config_text(config))
+
+
+def pairs(ctx: ProverCtx, name: str, table: Any, window: tuple[Expr, ...],
+          sizes: list[Any]) -> None:
+    """`init: relative_position`'s table pairs the positions of its window: each size at
+    least 1, and both dims of the table prod(window)."""
+    for size, expr in zip(sizes, window, strict=True):
+        ctx.at_least(size, 1, f"buffer '{name}': window size '{expr.text}'")
+    positions = sympy.Mul(*sizes)
+    shown = " * ".join(f"({e.text})" if len(window) > 1 and not e.text.isidentifier()
+                       else e.text for e in window)
+    for i, dim in enumerate(table):
+        ctx.eq(dim, positions, f"dim {i} of buffer '{name}'", "its window's position count "
+               f"(init: relative_position pairs its {shown} positions)")

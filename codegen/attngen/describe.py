@@ -136,10 +136,15 @@ def tensor_label(decl: TensorDecl) -> str:
     return ", ".join(parts)
 
 
+def _option_text(value: object) -> str:
+    if isinstance(value, tuple):  # a window's sizes
+        return "[" + ", ".join(_option_text(v) for v in value) + "]"
+    return value.text if isinstance(value, Expr) else str(value)
+
+
 def init_text(decl: TensorDecl) -> str:
     """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
-    options = ", ".join(f"{k}={v.text if isinstance(v, Expr) else v}"
-                        for k, v in decl.options.items())
+    options = ", ".join(f"{k}={_option_text(v)}" for k, v in decl.options.items())
     return decl.init + (f"({options})" if options else "")
 def item_call(item: Item) -> str:
     """A layer of a `seq:` with its loop and condition: `[Conv2d(...) for i in range(n)]`,

@@ -240,6 +240,7 @@ class ClassEmitter:
                 return [] if layer is None else [f"self.{node.name} = {layer}"]
             case TensorDecl() as decl:
                 self._note_exprs(decl.shape)
+                self.helpers["relative_position"] |= decl.init == "relative_position"
                 return tensor_lines(node.name, decl, lambda dim: src(dim, namer),
                                     self.factory_kwargs)
             case _:
@@ -543,7 +544,7 @@ def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> s
     (`[specs/eca.yaml:14]`). Off by default: the file is written for a reader who copies
     it into a project, where the spec may not follow.
     """
-    helpers = {"sequential": False, "log2": False}
+    helpers = {"sequential": False, "log2": False, "relative_position": False}
     bodies, uses_functional = [], False
     # a loop body's class is none: its caller writes its layers and lines (emit_stack)
     chain = [*(c for c in checked.all_subs() if not c.spec.inline), checked]
@@ -563,7 +564,8 @@ def render(checked: Checked, *, spec_refs: bool = False, fuse: bool = True) -> s
     spec = checked.spec
     file_doc = doc_text(spec.title or spec.name) + "." + (
         f"\n\n{doc_text(spec.paper)}\n" if spec.paper else "")
-    uses_torch = helpers["log2"] or any("torch." in body for body in bodies)
+    uses_torch = helpers["log2"] or helpers["relative_position"] or \
+        any("torch." in body for body in bodies)
     alias_lines = laid_out([f"{alias} = {target}" for alias, target in aliases], 0)
     source = env.get_template("module.py.j2").render(
         header=header(comment_text(spec.file)), file_doc=file_doc, classes=bodies,

@@ -5,6 +5,7 @@ nn.init function of its initialiser (`nn.init.normal_(self.pos, std=0.02)`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from .expr import Expr
 from .model import TensorDecl
@@ -52,12 +53,17 @@ def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
         return factory(PLAIN_FACTORIES[init], dims, dtype, kwargs), None
     if init == "constant":
         value = options.get("value", 0.0)
+        assert not isinstance(value, tuple)
         if isinstance(value, Expr):  # an int would make a long tensor where dtype is None
             shown = text(value) if dtype == "long" else f"float({text(value)})"
         else:
             shown = repr(int(value)) if dtype == "long" else repr(float(value))
         size = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
         return factory("torch.full", [size, shown], dtype, kwargs), None
+    if init == "relative_position":  # the file's helper (templates/module.py.j2)
+        window = [text(size) for size in cast(tuple, options["window"])]
+        sizes = f"({window[0]},)" if len(window) == 1 else f"({', '.join(window)})"
+        return f"_relative_position_index({sizes}, device={FACTORY_PARAMS[0]})", None
     if init == "eye":
         return factory("torch.eye", dims[:1] if dims[0] == dims[1] else dims, dtype, kwargs), None
     if init == "arange":  # a float end makes floats (of the dtype given, else the default)

@@ -261,8 +261,9 @@ def constructor_exprs(spec: Spec) -> Iterator[tuple[Node, Expr, str | None]]:
             form, var = body.form, loop_var(body)
             if isinstance(form, TensorDecl):
                 for option in form.options.values():
-                    if isinstance(option, Expr):
-                        yield body, option, None
+                    for expr in option if isinstance(option, tuple) else [option]:
+                        if isinstance(expr, Expr):
+                            yield body, expr, None
             layer = owned_layer(form)
             if layer is None:
                 continue

@@ -14,7 +14,7 @@ import sympy
 
 from . import lint, ops
 from .algebra import TooLarge
-from .call_args import checked_args, init_options, sub_args
+from .call_args import checked_args, init_options, pairs, sub_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .counts import node_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
@@ -418,6 +418,10 @@ class Inference:
                 out = TensorType([self._dim_value(d, self.sym(d)) for d in shape],
                                  DTYPE_FAMILIES[dtype])
                 self.ctx.sizes(out, f"{kind} '{node.name}'")
+                window = body.form.options.get("window", ())
+                if isinstance(window, tuple) and window:  # init: relative_position
+                    pairs(self.ctx, node.name, out, window,
+                          [self._dim_value(w, self.sym(w)) for w in window])
                 return out
             case Cases():
                 raise AssertionError("a case is chosen before a node is computed (run)")

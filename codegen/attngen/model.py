@@ -169,6 +169,9 @@ class Cases:
     cases: list[Node]
 
 
+InitOption = float | str | Expr | tuple[Expr, ...]  # a param's or buffer's init option
+
+
 @dataclass(frozen=True)
 class TensorDecl:
     """`param:` or `buffer:` a tensor the class owns, made in __init__: an nn.Parameter
@@ -178,8 +181,9 @@ class TensorDecl:
     kind: str  # "param" or "buffer"
     shape: list[Expr]  # over params and lets only: the tensor exists before any input
     init: str  # an initialiser of TENSOR_INITS (parse_tensors)
-    # std, mean, value, a, b (numbers or expressions over params and lets); mode, nonlinearity
-    options: dict[str, float | str | Expr]
+    # std, mean, value, a, b (numbers or expressions over params and lets); mode,
+    # nonlinearity; relative_position's window (sizes over params and lets)
+    options: dict[str, InitOption]
     dtype: str = "float"  # float, bool or long (an input's `dtype:` words); params: float
     persistent: bool = True  # a buffer in the state_dict (register_buffer's persistent)
 

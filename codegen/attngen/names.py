@@ -84,7 +84,7 @@ GENERATED_NAMES = frozenset({"self", "torch", "nn", "F", "super", "math", LAYER_
                              *FACTORY_PARAMS, FACTORY_VAR})
 # Module-level names of every generated file besides its classes and aliases: the imports
 # (module.py.j2) and the helper functions it may define.
-MODULE_NAMES = ("torch", "F", "nn", "_sequential", "_log2")
+MODULE_NAMES = ("torch", "F", "nn", "_sequential", "_log2", "_relative_position_index")
 BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
 MAX_NAME = 64

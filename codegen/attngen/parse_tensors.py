@@ -10,7 +10,7 @@ import math
 from .errors import BAD_VALUE, MISSING_KEY, Loc, did_you_mean, error
 from .expr import Expr
 from .fields import check_keys, expect, expr_of, shape_of
-from .model import Spec, TensorDecl
+from .model import InitOption, Spec, TensorDecl
 from .yamlload import LBool, LMap, LStr, LValue, loc_of
 
 INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
@@ -20,17 +20,19 @@ TENSOR_INITS: dict[str, tuple[str, ...]] = {
     "uniform": ("a", "b"), "trunc_normal": ("mean", "std", "a", "b"),
     "xavier_uniform": (), "xavier_normal": (),
     "kaiming_normal": ("mode", "nonlinearity"), "kaiming_uniform": ("mode", "nonlinearity"),
-    "eye": (), "arange": (),
+    "eye": (), "arange": (), "relative_position": ("window",),
 }
 NUMBER_OPTIONS = ("value", "mean", "std", "a", "b")
 WORD_OPTIONS = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
-# the initialisers each dtype takes: random values only for float tensors
-DTYPE_INITS = {"float": tuple(TENSOR_INITS),
-               "long": ("zeros", "ones", "constant", "eye", "arange"),
+# the initialisers each dtype takes: random values only for float tensors, indices only
+# for long ones
+DTYPE_INITS = {"float": tuple(i for i in TENSOR_INITS if i != "relative_position"),
+               "long": ("zeros", "ones", "constant", "eye", "arange", "relative_position"),
                "bool": ("zeros", "ones", "eye")}
 TENSOR_DTYPES = tuple(DTYPE_INITS)  # as an input's `dtype:` words them
-TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "dtype", "persistent",
-               "when", "doc", "unused")
+WINDOW_AXES = (1, 3)  # relative_position's window: a sequence, an image's, a video's
+TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "window", "dtype",
+               "persistent", "when", "doc", "unused")
 
 
 def init_number(value: LValue, key: str, loc: Loc) -> float:
@@ -88,10 +90,16 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
         raise error(raw["init"].loc, BAD_VALUE, f"'init' of {what}: '{init}' is not one of "
                     + ", ".join(TENSOR_INITS) + did_you_mean(init, TENSOR_INITS))
     if init not in DTYPE_INITS[dtype]:
-        raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes float values; {what} "
-                    f"is a {dtype} tensor", "a buffer of dtype " + dtype + " takes: "
-                    + ", ".join(DTYPE_INITS[dtype]))
-    rank = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]")}.get(init)
+        if init in DTYPE_INITS["float"]:
+            raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes float values; "
+                        f"{what} is a {dtype} tensor", "a buffer of dtype " + dtype + " takes: "
+                        + ", ".join(DTYPE_INITS[dtype]))
+        raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes indices; {what} is a "
+                    f"{dtype} tensor", "make it a long buffer: {buffer: [n, n], init: "
+                    f"{init}, window: [h, w], dtype: long}}" if kind == "param" else
+                    "add: dtype: long")
+    rank = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]"),
+            "relative_position": (2, "two dims, [n, n]")}.get(init)
     if rank is not None and len(shape) != rank[0]:
         raise error(raw.key_locs[kind], BAD_VALUE, f"'init: {init}' needs a shape of {rank[1]}; "
                     f"{what} has {len(shape)}")
@@ -102,12 +110,17 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
     return TensorDecl(kind, shape, init, _options(raw, what, init, dtype), dtype, persistent)
 
 
-def _options(raw: LMap, what: str, init: str,
-             dtype: str) -> dict[str, float | str | Expr]:
+def _options(raw: LMap, what: str, init: str, dtype: str) -> dict[str, InitOption]:
     """The initialiser's options: a word, a number, or an expression over params and lets
-    (`std: dim_head ** -0.5`, whose value the checker judges in each configuration)."""
-    options: dict[str, float | str | Expr] = {}
+    (`std: dim_head ** -0.5`, whose value the checker judges in each configuration); a
+    relative position table's window, a list of sizes."""
+    options: dict[str, InitOption] = {}
     numbers: dict[str, float] = {}
+    if init == "relative_position":
+        options["window"] = _window(raw, what)
+    elif "window" in raw:
+        raise error(raw.key_locs["window"], BAD_VALUE, f"'window' of {what} applies only to "
+                    f"init: relative_position, not to init: {init}")
     for key in (*NUMBER_OPTIONS, *WORD_OPTIONS):
         if key not in raw:
             continue
@@ -134,6 +147,21 @@ def _options(raw: LMap, what: str, init: str,
         raise error(raw["value"].loc, BAD_VALUE, f"{what} is a long tensor: its 'value' must "
                     f"be a whole number, got {numbers['value']!r}")
     return options
+
+
+def _window(raw: LMap, what: str) -> tuple[Expr, ...]:
+    """relative_position's `window: [wh, ww]`: the sizes of the window whose positions the
+    table pairs, each over params and lets, one to three of them."""
+    if "window" not in raw:
+        raise error(raw.key_locs["init"], MISSING_KEY, f"'init: relative_position' needs "
+                    f"'window' (the sizes of the window whose positions {what} pairs)",
+                    "add it beside the init, e.g.: window: [window_h, window_w]")
+    sizes = shape_of(raw["window"], raw.key_locs["window"], f"the window of {what}")
+    if not WINDOW_AXES[0] <= len(sizes) <= WINDOW_AXES[1]:
+        raise error(raw.key_locs["window"], BAD_VALUE, f"the window of {what} has "
+                    f"{len(sizes)} sizes; it takes {WINDOW_AXES[0]} to {WINDOW_AXES[1]} (a "
+                    "sequence's, an image's [h, w], a video's [t, h, w])")
+    return tuple(sizes)
 
 
 # the bounds of `uniform` and `trunc_normal` where they are not given, as nn.init's defaults

@@ -73,6 +73,7 @@ from .parse_tensors import (
     INIT_NONLINEARITY,
     NUMBER_OPTIONS,
     TENSOR_INITS,
+    WINDOW_AXES,
     WORD_OPTIONS,
     check_tensor_shape,
 )
@@ -392,6 +393,9 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
         raise error(loc, BAD_VALUE, f"{what}: init must be one of "
                     + ", ".join(DTYPE_INITS[dtype]))
     _exact(decl.persistent, (bool,), f"'persistent' of {what}", loc, "True or False")
+    if init == "relative_position" and "window" not in decl.options:
+        raise error(loc, BAD_VALUE, f"{what}: init relative_position needs the option "
+                    "'window' (a tuple of sizes)")
     for key, value in _exact(decl.options, (dict,), f"the init options of {what}", loc,
                              "a dict").items():
         if key not in TENSOR_INITS[init]:
@@ -402,6 +406,16 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
                             + ", ".join(WORD_OPTIONS[key]))
         elif key in NUMBER_OPTIONS and isinstance(value, Expr):
             _expr(value, f"init '{key}' of {what}", loc)  # its value: judged by the checker
+        elif key == "window":
+            sizes = _exact(value, (tuple,), f"the window of {what}", loc, "a tuple of Exprs")
+            if not WINDOW_AXES[0] <= len(sizes) <= WINDOW_AXES[1]:
+                raise error(loc, BAD_VALUE, f"the window of {what} takes {WINDOW_AXES[0]} "
+                            f"to {WINDOW_AXES[1]} sizes, got {len(sizes)}")
+            for size in sizes:
+                _expr(size, f"a window size of {what}", loc)
+            if len(decl.shape) != 2:
+                raise error(loc, BAD_VALUE, f"{what}: init relative_position makes a table of "
+                            f"two dims, [n, n]; the shape has {len(decl.shape)}")
         elif key not in NUMBER_OPTIONS or type(value) is not float or not math.isfinite(value):
             raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float or an "
                         "expression")
