@@ -140,6 +140,9 @@ SIZES = {
     ("coatnet", "CoAtNet"): ((3, 224), {}, rand(2, 3, 224, 224)),
     # ACmix at its defaults (window 7, 4 heads) on a ResNet stage-3 map of 256 channels
     ("acmix", "ACmix"): ((256, 256), {}, rand(8, 256, 28, 28)),
+    # Swin-T's first stage: 7 x 7 windows of 96 features, 3 heads; the 64 windows of a
+    # 56 x 56 map, batch 8
+    ("window_attention", "WindowAttention"): ((96, (7, 7), 3), {}, rand(512, 49, 96)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
@@ -155,7 +158,7 @@ ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention"),
              ("mobilevit_attention", "MobileViTAttention"),
              ("mobilevit_transformer", "MobileViTTransformer"),
-             ("axial_attention", "AxialAttention")}
+             ("axial_attention", "AxialAttention"), ("window_attention", "WindowAttention")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -357,7 +357,7 @@ def test_no_fuse_changes_only_the_fused_modules():
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
                        "channel_attention_module", "emsa", "muse_attention", "vit_attention",
                        "prenorm_attention", "mobilevit_transformer", "mobilevit_attention",
-                       "coatnet"}
+                       "coatnet", "window_attention"}
 
 
 @pytest.mark.slow
@@ -433,3 +433,24 @@ def test_a_loop_body_fuses_as_its_spec_says(tmp_path, fuse, dims):
     fused = loaded.compile()().double()
     plain = loaded.compile(fuse=False)().double()
     torch.testing.assert_close(fused(x), plain(x))
+
+
+def test_a_learned_bias_trains_on_cpu_written_out(monkeypatch):
+    """Swin's window attention adds a bias read from a learned table: on CPU the fused call
+    runs where the bias needs no gradient (inference) and the written form where it does
+    (PyTorch's CPU kernel is slower for a mask's gradient); both give the same numbers."""
+    fused_cls = attngen.compile("window_attention")
+    plain_cls = attngen.compile("window_attention", fuse=False)
+    fused, plain = fused_cls(8, (2, 3), 2), plain_cls(8, (2, 3), 2)
+    plain.load_state_dict(fused.state_dict())
+    sdpa, calls = torch.nn.functional.scaled_dot_product_attention, []
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *a, **kw: calls.append(1) or sdpa(*a, **kw))
+    x = torch.randn(3, 6, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), plain(x))
+    assert len(calls) == 1
+    torch.testing.assert_close(fused(x), plain(x))
+    fused(x).sum().backward()
+    assert len(calls) == 1  # with grad: written out
+    assert fused.relative_position_bias_table.grad is not None
