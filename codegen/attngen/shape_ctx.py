@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import sympy
 
@@ -43,6 +43,10 @@ class ProverCtx:
         self.prover = prover
         self.requires, self.known, self.lets = requires, dict(known or {}), list(lets)
         self._held: list[list[Callable[[], None]]] = []  # see hold_bounds
+        # gaps no sample broke: the samples are this context's, so asking again (the same
+        # window in another layer, a shape checked twice) would find none again
+        self._unbroken: set[Any] = set()
+        self._small: dict[tuple[Any, ...], list[dict[Any, Any]]] = {}  # _small_samples
 
     def hold_bounds(self) -> None:
         """Hold the bounds on output sizes (at_least with `size`, then sizes with `held`)
@@ -155,7 +159,7 @@ class ProverCtx:
 
     def _at_least(self, d: Dim, low: Dim, what: str, size: Dim | None) -> None:
         gap = algebra.sympify(d) - algebra.sympify(low)
-        if bounds.least_is_nonnegative(gap) or self._proven(gap):
+        if gap in self._unbroken or bounds.least_is_nonnegative(gap) or self._proven(gap):
             return
         for sample in self._breaking(gap):
             stmt = bounds.at_least_text(d, low, gap)
@@ -182,6 +186,7 @@ class ProverCtx:
                 notes.append(f"if the module relies on it, state it: requires: [{fact}]")
                 raise ShapeFail(unstated, UNSTATED_DIVISIBILITY, tuple(notes), facts=(fact,))
             self.fail(fails, SHAPE_RULE, *notes)
+        self._unbroken.add(gap)
 
     def _at_defaults(self, stmt: str, what: str, size: Dim | None, names: list[str]
                      ) -> NoReturn:
@@ -218,21 +223,28 @@ class ProverCtx:
         base = self.prover.default()
         if self.requires is None or not base:
             return
-        free = [s for s in gap.free_symbols if s in base and name_of(s) not in self.known]
-        tries: list[tuple[tuple[Any, ...], tuple[int, ...]]] = [
-            ((sym,), (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)) for sym in free]
-        if len(free) > 1:
-            tries.append((tuple(free), (1, 2, 3)))
-        for syms, sizes in tries:
+        free = sorted((s for s in gap.free_symbols if s in base and name_of(s) not in self.known),
+                      key=str)
+        for syms in [*((sym,) for sym in free), *([tuple(free)] if len(free) > 1 else [])]:
+            yield from self._small_samples(syms, base)
+
+    def _small_samples(self, syms: tuple[Any, ...], base: dict[Any, Any]) -> list[dict[Any, Any]]:
+        """`base` with one symbol at small and large sizes, or several all at 1, 2, 3, where
+        `requires` holds; memoized: the same for every gap of this context."""
+        if syms not in self._small:
+            sizes = (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64) if len(syms) == 1 else (1, 2, 3)
+            found = []
             for size in sizes:
                 sample = {**base, **dict.fromkeys(syms, sympy.Integer(size))}
                 env = {**self.known, **{name_of(k): int(v) for k, v in sample.items()}}
                 try:
                     compute_lets(self.lets, env)
-                    if all(req.value(env) for req in self.requires):
-                        yield sample
+                    if all(req.value(env) for req in cast(list, self.requires)):
+                        found.append(sample)
                 except (SpecError, ZeroDivisionError, TypeError, ValueError):
                     continue
+            self._small[syms] = found
+        return self._small[syms]
 
     def of_type(self, value: object, arg: Arg, what: str, text: str) -> None:
         """`value`, written `text` in the spec, is of `arg`'s declared type (ops.ARG_TYPES)."""
