@@ -23,6 +23,49 @@ def _relative_position_index(window: tuple[int, ...],
     return index
 
 
+class ShiftedWindowMask(nn.Module):
+    """Swin's shifted-window mask added to the scores of each window.
+
+    Paper: Swin Transformer: Hierarchical Vision Transformer using Shifted Windows (ICCV 2021)
+
+    Adds to the attention scores of a batch of windows (the windows of each image together,
+    image by image, as Swin partitions them) the mask of its window: 0 where two tokens may
+    attend to each other, a large negative number (Swin: -100) where the shift put them in
+    one window from parts of the image that are not neighbours.
+
+    Args:
+        device, dtype (keyword-only, default None): of every parameter and buffer
+
+    Shapes:
+        scores: (B, H, N, N)
+        mask: (W, N, N)
+        returns out: (B, H, N, N)
+    """
+
+    def __init__(
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, _, _, _ = scores.shape
+        W, _, _ = mask.shape
+        if not (B % W == 0):
+            raise ValueError("ShiftedWindowMask: requires B % W == 0")
+        # (B, H, N, N) -> (B // W, W, H, N, N)
+        per_image = scores.unflatten(0, (-1, W))
+        # (W, N, N) -> (1, W, 1, N, N)
+        per_window = mask.unsqueeze(0).unsqueeze(2)
+        # (B // W, W, H, N, N), (1, W, 1, N, N) -> (B // W, W, H, N, N)
+        masked = per_image + per_window
+        # (B // W, W, H, N, N) -> (B, H, N, N)
+        out = masked.flatten(0, 1)
+        return out
+
+
 class WindowAttention(nn.Module):
     """Window multi-head self-attention with a relative position bias (Swin's W-MSA).
 
@@ -32,10 +75,10 @@ class WindowAttention(nn.Module):
     row-major): one projection makes queries, keys and values; each head adds to its scores
     a learned bias per relative offset of the two tokens, read from a table of the (2 wh -
     1) (2 ww - 1) offsets a window has through a persistent index buffer; the heads are
-    joined and projected back to dim. As MOAT's copy in External-Attention-pytorch: no
-    shifted-window mask; a window_size of (wh, ww), which check, the diagrams and the
-    comments show at its default 7 x 7 (49 tokens: a list param is checked at its default);
-    the class takes any window.
+    joined and projected back to dim. As MOAT's copy in External-Attention-pytorch, with
+    Swin's optional mask for shifted windows (shifted_window_mask.yaml); a window_size of
+    (wh, ww), which check, the diagrams and the comments show at its default 7 x 7 (49
+    tokens: a list param is checked at its default); the class takes any window.
 
     Args:
         dim (int, required): features of each token
@@ -49,6 +92,7 @@ class WindowAttention(nn.Module):
 
     Shapes:
         x: (B, n, dim)
+        mask (optional): (nW, n, n)
         returns proj_dropout: (B, n, dim)
     """
 
@@ -83,11 +127,15 @@ class WindowAttention(nn.Module):
             "relative_position_index", _relative_position_index((self.wh, self.ww), device=device)
         )
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias, **factory_kwargs)
+        self.masked = ShiftedWindowMask(**factory_kwargs)
         self.attn_dropout = nn.Dropout(p=attn_drop)
         self.proj = nn.Linear(dim, dim, **factory_kwargs)
         self.proj_dropout = nn.Dropout(p=proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, _, _ = x.shape
+        if mask is not None and not (B % mask.shape[0] == 0):
+            raise ValueError("WindowAttention: requires B % nW == 0")
         # (B, n, dim) -> (B, n, 3 * dim)
         qkv = self.qkv(x)
         # (B, n, 3 * dim) -> (B, 49, dim), (B, 49, dim), (B, 49, dim)
@@ -106,7 +154,8 @@ class WindowAttention(nn.Module):
         # no fused dropout on CPU: training with dropout there runs the written form
         # a mask that requires grad: on CPU its gradient is faster written out
         if (
-            not (self.training and self.attn_dropout.p > 0 and q_scaled.is_cpu)
+            mask is None
+            and not (self.training and self.attn_dropout.p > 0 and q_scaled.is_cpu)
             and not (bias_per_head.requires_grad and q_scaled.is_cpu)
         ):
             # (B, num_heads, n, head_dim), (B, num_heads, n, head_dim), (B, num_heads, n, head_dim)
@@ -125,8 +174,12 @@ class WindowAttention(nn.Module):
             # (B, num_heads, n, n), (num_heads, n, n) -> (B, num_heads, n, n)
             biased = scores + bias_per_head
             del scores
-            weights = torch.softmax(biased, dim=-1)
-            del biased
+            # (B, num_heads, n, n), (nW, n, n) -> (B, num_heads, n, n)
+            masked = biased
+            if mask is not None:
+                masked = self.masked(biased, mask)
+            weights = torch.softmax(masked, dim=-1)
+            del biased, masked
             attn_dropout = self.attn_dropout(weights)
             del weights
             # (B, num_heads, n, n), (B, num_heads, n, head_dim) -> (B, num_heads, n, head_dim)

@@ -65,12 +65,32 @@ def test_unknown_name_in_requires_says_what_is_in_scope(tmp_path, capsys):
     code, err = run(capsys, "check", write(tmp_path, "unknown.yaml", text))
     assert code == 1, err
     assert re.search(r"unknown\.yaml:5:5: error\[E202\]: unknown name 'Z'", err), err
-    assert "requires may name params, lets and the dims of required inputs' shapes" in err
-    # the dims of an optional input are not in scope: it may be absent
-    text = GROUP_GATE.replace("C % groups", "D % groups").replace(
-        "  x: [B, C, H, W]\n", "  x: [B, C, H, W]\n  mask: {shape: [B, D], optional: true}\n")
-    code, err = run(capsys, "check", write(tmp_path, "optional.yaml", text))
-    assert code == 1 and "error[E202]: unknown name 'D'" in err, err
+    assert "requires may name params, lets and the dims of the inputs' shapes" in err
+
+
+def test_a_requirement_on_an_optional_input_s_dim_holds_where_it_is_given(tmp_path, capsys):
+    """`D % groups == 0`, D a dim of an optional input only: checked by forward when the
+    input is passed (its dim read from it there), not when it is None."""
+    text = GROUP_GATE.replace("  - C % groups == 0\n",
+                              "  - C % groups == 0\n  - D % groups == 0\n").replace(
+        "  x: [B, C, H, W]\n", "  x: [B, C, H, W]\n  w: {shape: [B, D], optional: true}\n")
+    path = write(tmp_path, "optional.yaml", text)
+    assert run(capsys, "check", path)[0] == 0
+    code, err = run(capsys, "build", path, "-o", tmp_path / "out")
+    assert code == 0, err
+    forward = (tmp_path / "out" / "optional.py").read_text().split("def forward")[1]
+    assert "if w is not None and not (w.shape[1] % self.groups == 0):" in forward, forward
+    torch = pytest.importorskip("torch")
+    loaded = importlib.util.spec_from_file_location("_requires_opt", tmp_path / "out" /
+                                                    "optional.py")
+    assert loaded is not None and loaded.loader is not None
+    generated = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(generated)
+    module = generated.GroupGate(groups=4)
+    x = torch.zeros(2, 8, 3, 3)
+    assert module(x).shape == module(x, torch.zeros(2, 12)).shape == (2, 8, 3, 3)
+    with pytest.raises(ValueError, match="requires D % groups == 0"):
+        module(x, torch.zeros(2, 6))
 
 
 def test_dim_index_rule_is_stated(tmp_path, capsys):

@@ -39,7 +39,7 @@ from .recovery import run_all
 from .results import LAYER, Checked, ValueShape
 from .strides import merging_views
 
-REQUIRES_SCOPE = "requires may name params, lets and the dims of required inputs' shapes"
+REQUIRES_SCOPE = "requires may name params, lets and the dims of the inputs' shapes"
 
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:

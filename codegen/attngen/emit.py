@@ -17,7 +17,7 @@ from typing import cast
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
-from .comparisons import is_negation
+from .comparisons import constant_last, is_negation
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_calls import call, render_args, render_call
@@ -209,7 +209,22 @@ class ClassEmitter:
 
     def require_lines(self, req: Expr, namer: Namer) -> list[str]:
         message = py_string(f"{self.spec.name}: requires {req.text}")
-        return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+        waits = self.spec.optional_inputs_of(req)
+        if not waits:
+            return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+        # a dim only an optional input has is read from it, once it is given
+        shapes: dict[str, str] = {}
+        for name in waits:
+            inp = self.spec.inputs[name]
+            tensors = [(f"{name}[{k}]", t) for k, t in enumerate(inp.items)] \
+                if inp.items is not None else [(name, inp)]
+            for read, tensor in tensors:
+                for i, d in enumerate(tensor.tensor_shape):
+                    if d.text in req.names and d.text not in self.spec.required_dims():
+                        shapes.setdefault(d.text, f"{read}.shape[{i}]")
+        text = constant_last(req.python(lambda n: shapes[n] if n in shapes else namer(n)))
+        given = " and ".join(f"{name} is not None" for name in waits)
+        return [f"if {given} and not ({text}):", f"    raise ValueError({message})"]
 
     def init_node(self, node: Node, namer: Namer) -> list[str]:
         match node.form:

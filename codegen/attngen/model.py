@@ -294,12 +294,26 @@ class Spec:
         return [fact for req in self.requires if (fact := divisibility_fact(req)) is not None]
 
     def input_dims(self) -> set[str]:
-        """The free dims the shapes of required inputs name as plain dims (not params or
-        lets): what `requires` may name besides params and lets (an optional input may be
-        absent, and its dims with it)."""
-        required = [t for inp in self.inputs.values() if not inp.optional
-                    for t in (inp.items if inp.items is not None else [inp])]
-        return {d.text for inp in required for d in inp.tensor_shape
+        """The free dims the shapes of inputs name as plain dims (not params or lets): what
+        `requires` may name besides params and lets. A requirement that names a dim of
+        optional inputs only holds where one of them is given (optional_inputs_of)."""
+        return {d for inp in self.inputs.values() for d in self._dims_of(inp)}
+
+    def optional_inputs_of(self, req: Expr) -> list[str]:
+        """The optional inputs a requirement waits for: those with a dim it names that no
+        required input has (`B % nW == 0`, nW a dim of an optional mask only)."""
+        required = self.required_dims()
+        return [inp.name for inp in self.inputs.values() if inp.optional
+                and (req.names & self._dims_of(inp)) - required]
+
+    def required_dims(self) -> set[str]:
+        """The input dims of required inputs: bound whenever forward runs."""
+        return {d for inp in self.inputs.values() if not inp.optional
+                for d in self._dims_of(inp)}
+
+    def _dims_of(self, inp: Input) -> set[str]:
+        tensors = inp.items if inp.items is not None else [inp]
+        return {d.text for t in tensors for d in t.tensor_shape
                 if d.text.isidentifier() and d.text not in self.params
                 and d.text not in self.lets}
 

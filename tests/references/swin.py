@@ -1,4 +1,5 @@
-"""Swin's window attention as MOAT's copy in External-Attention-pytorch has it (reference):
+"""Swin's window attention as MOAT's copy in External-Attention-pytorch has it, with the
+optional mask of Swin's shifted windows (its original's `forward(x, mask=None)`) (reference):
 the relative position index built the original's way (per-axis offsets shifted to start at
 0, the row offset scaled by the row width of the table, summed), the bias read through it,
 scores scaled on the queries. State_dict keys are the original's
@@ -34,7 +35,7 @@ class WindowAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
         b, n, c = x.shape
         heads = self.num_heads
         qkv = self.qkv(x).reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
@@ -43,6 +44,10 @@ class WindowAttention(nn.Module):
         area = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         scores = scores + bias.view(area, area, -1).permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:  # Swin's shifted windows: the windows of an image together
+            windows = mask.shape[0]
+            scores = scores.view(b // windows, windows, heads, n, n) + mask[None, :, None]
+            scores = scores.view(-1, heads, n, n)
         weights = self.attn_drop(scores.softmax(dim=-1))
         out = (weights @ v).transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out))
