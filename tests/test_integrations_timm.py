@@ -26,7 +26,9 @@ PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 PARTS = ["bam_channel_attention", "bam_spatial_attention", "depth_pointwise_conv1d",
          # AxialAttention keeps the shape, but where its features are is a param
          # (dim_index), so no dim is bound: a caller passes dim and dim_index=1 itself
-         "axial_attention", "axial_permute"]
+         "axial_attention", "axial_permute",
+         # Swin's shifted-window mask keeps the scores' shape and needs the mask beside them
+         "shifted_window_mask"]
 # each block's output channels, where timm puts the attention layer
 CHANNELS = {"resnet18": [64, 64, 128, 128, 256, 256, 512, 512],
             "resnet26": [256, 256, 512, 512, 1024, 1024, 2048, 2048]}

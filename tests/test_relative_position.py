@@ -13,6 +13,8 @@ from attngen.cli import main
 from attngen.errors import SpecError
 from attngen.expr import parse
 from attngen.model import TensorDecl
+from references.swin import swin_index
+from requiring import write
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -35,21 +37,7 @@ outputs: out
 
 
 def _write(tmp_path, text, name="spec.yaml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def _swin(wh, ww):
-    """The index as Swin's code builds it: per-axis offsets shifted to start at 0, the row
-    offset times the table's row width, summed."""
-    grid = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij"))
-    flat = grid.flatten(1)
-    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += wh - 1
-    rel[:, :, 1] += ww - 1
-    rel[:, :, 0] *= 2 * ww - 1
-    return rel.sum(-1)
+    return write(tmp_path, name, text)
 
 
 @pytest.mark.parametrize("window", [(3, 4), (7, 7), (1, 5), (2, 1)])
@@ -57,7 +45,7 @@ def test_the_buffer_is_swins_index(tmp_path, window):
     module = compile_spec(_write(tmp_path, SPEC))(*window, 2)
     index = module.state_dict()["pairs"]  # persistent: in the state_dict
     assert index.dtype == torch.long
-    assert torch.equal(index, _swin(*window))
+    assert torch.equal(index, swin_index(*window))
 
 
 @pytest.mark.parametrize("window", [(5,), (2, 3, 4)])
@@ -160,4 +148,4 @@ def test_a_spec_edited_in_python_is_checked_again(tmp_path):
             compile_spec(spec)
     node.form = dataclasses.replace(decl, options={"window": (parse("ww", loc),
                                                               parse("wh", loc))})
-    assert torch.equal(compile_spec(spec)(3, 4, 2).pairs, _swin(4, 3))  # [ww, wh]: 12 too
+    assert torch.equal(compile_spec(spec)(3, 4, 2).pairs, swin_index(4, 3))  # [ww, wh]: 12 too
