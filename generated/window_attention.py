@@ -147,7 +147,8 @@ class WindowAttention(nn.Module):
         # (B, 49, dim) -> (B, num_heads, n, head_dim)
         v = v_all.unflatten(2, (self.num_heads, -1)).transpose(1, 2)
         q_scaled = q * self.scale
-        # (169, num_heads), (49, 49) -> (n, n, num_heads) -- the bias of each pair of tokens
+        # ((2 * wh - 1) * (2 * ww - 1), num_heads), (n, n)
+        # -> (n, n, num_heads) -- the bias of each pair of tokens
         bias = self.relative_position_bias_table[self.relative_position_index]
         # (n, n, num_heads) -> (num_heads, n, n)
         bias_per_head = bias.permute(2, 0, 1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import ops
 from .dims import fmt_shape
 from .loops import bounds
-from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec
+from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec, TensorDecl
 from .pytext import comment_text
 from .results import Checked, ValueShape
 
@@ -87,8 +87,9 @@ def _each_shape(dims: list, form: Repeat) -> str:
 
 
 def spec_shape(spec: Spec, name: str) -> str | None:
-    """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`), which
-    holds in every configuration; None for list values and unannotated nodes."""
+    """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`, a
+    param's or buffer's), which holds in every configuration; None for list values and
+    unannotated nodes."""
     dims = spec_dims(spec, name)
     if dims is None:
         return None
@@ -101,6 +102,8 @@ def spec_dims(spec: Spec, name: str) -> list[str] | None:
     node = spec.nodes.get(name)
     if source is not None:
         dims = source.shape
+    elif node is not None and isinstance(node.form, TensorDecl):
+        dims = node.form.shape
     elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)
                                    or is_list_op(node.form)):
         dims = node.shape
