@@ -132,6 +132,7 @@ def _tidy(e: Any) -> Any:
     out = _floors_out(e) if e.has(sympy.floor) else e
     den = sympy.fraction(out)[1]
     if not den.is_Atom and den.has(sympy.Add):
+        check_size(out, "a dim it computes")  # cancel multiplies out (the budget below)
         out = sympy.cancel(out)
     return out if sympy.count_ops(out) < sympy.count_ops(e) else e
 
