@@ -302,7 +302,8 @@ def test_a_spec_edited_in_python_is_rechecked(tmp_path):
     for bad in (TensorDecl("param", form.shape, "glorot", {}),
                 TensorDecl("param", form.shape, "normal", {"std": "0.1"}),
                 TensorDecl("param", form.shape, "zeros", {}, dtype="bool"),
-                TensorDecl("buffer", form.shape, "zeros", {}, persistent=1)):  # type: ignore
+                TensorDecl("buffer", form.shape, "zeros", {}, persistent=1),  # type: ignore
+                TensorDecl("buffer", [*form.shape, *form.shape], "arange", {}, dtype="long")):
         spec.nodes["gamma"].form = bad
         with pytest.raises(SpecError):
             compile_spec(spec)

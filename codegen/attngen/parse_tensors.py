@@ -31,6 +31,9 @@ DTYPE_INITS = {"float": tuple(i for i in TENSOR_INITS if i != "relative_position
                "bool": ("zeros", "ones", "eye")}
 TENSOR_DTYPES = tuple(DTYPE_INITS)  # as an input's `dtype:` words them
 WINDOW_AXES = (1, 3)  # relative_position's window: a sequence, an image's, a video's
+# initialisers that make a tensor of a fixed number of dims: that number, and how it reads
+INIT_RANKS = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]"),
+              "relative_position": (2, "two dims, [n, n]")}
 TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "window", "dtype",
                "persistent", "when", "doc", "unused")
 
@@ -98,8 +101,7 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
                     f"{dtype} tensor", "make it a long buffer: {buffer: [n, n], init: "
                     f"{init}, window: [h, w], dtype: long}}" if kind == "param" else
                     "add: dtype: long")
-    rank = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]"),
-            "relative_position": (2, "two dims, [n, n]")}.get(init)
+    rank = INIT_RANKS.get(init)
     if rank is not None and len(shape) != rank[0]:
         raise error(raw.key_locs[kind], BAD_VALUE, f"'init: {init}' needs a shape of {rank[1]}; "
                     f"{what} has {len(shape)}")

@@ -71,6 +71,7 @@ from .parse import (
 from .parse_tensors import (
     DTYPE_INITS,
     INIT_NONLINEARITY,
+    INIT_RANKS,
     NUMBER_OPTIONS,
     TENSOR_INITS,
     WINDOW_AXES,
@@ -393,6 +394,10 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
         raise error(loc, BAD_VALUE, f"{what}: init must be one of "
                     + ", ".join(DTYPE_INITS[dtype]))
     _exact(decl.persistent, (bool,), f"'persistent' of {what}", loc, "True or False")
+    rank = INIT_RANKS.get(init)
+    if rank is not None and len(decl.shape) != rank[0]:
+        raise error(loc, BAD_VALUE, f"{what}: init {init} needs a shape of {rank[1]}; the "
+                    f"shape has {len(decl.shape)}")
     if init == "relative_position" and "window" not in decl.options:
         raise error(loc, BAD_VALUE, f"{what}: init relative_position needs the option "
                     "'window' (a tuple of sizes)")
@@ -413,9 +418,6 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
                             f"to {WINDOW_AXES[1]} sizes, got {len(sizes)}")
             for size in sizes:
                 _expr(size, f"a window size of {what}", loc)
-            if len(decl.shape) != 2:
-                raise error(loc, BAD_VALUE, f"{what}: init relative_position makes a table of "
-                            f"two dims, [n, n]; the shape has {len(decl.shape)}")
         elif key not in NUMBER_OPTIONS or type(value) is not float or not math.isfinite(value):
             raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float or an "
                         "expression")
