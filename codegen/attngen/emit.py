@@ -214,13 +214,14 @@ class ClassEmitter:
             return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
         # a dim only an optional input has is read from it, once it is given
         shapes: dict[str, str] = {}
+        required = self.spec.required_dims()
         for name in waits:
             inp = self.spec.inputs[name]
             tensors = [(f"{name}[{k}]", t) for k, t in enumerate(inp.items)] \
                 if inp.items is not None else [(name, inp)]
             for read, tensor in tensors:
                 for i, d in enumerate(tensor.tensor_shape):
-                    if d.text in req.names and d.text not in self.spec.required_dims():
+                    if d.text in req.names and d.text not in required:
                         shapes.setdefault(d.text, f"{read}.shape[{i}]")
         text = constant_last(req.python(lambda n: shapes[n] if n in shapes else namer(n)))
         given = " and ".join(f"{name} is not None" for name in waits)

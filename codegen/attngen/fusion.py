@@ -321,23 +321,24 @@ def condition(f: Fusion, read: Callable[[str], str], source: Callable[[Expr], st
     """When the fused call runs: no optional input of `unless` given, every identity case
     of `passes` taken, and no train-mode dropout on CPU, where PyTorch's fused kernel has
     no dropout and falls back to its math path, slower than the written form and holding
-    more for backward (issue 16)."""
+    more for backward (issue 16), nor an added mask that requires grad on CPU (_added_mask)."""
     conds = [f"{name} is None" for name in f.unless]
     conds += dict.fromkeys(_conjunct(source(when)) for when in f.passes)  # each once
     if f.dropout is not None:
         conds.append(f"not (self.training and {layer(f.dropout)}.p > 0 and {read(f.q)}.is_cpu)")
-    if f.mask is not None and _learned_mask(f):
+    if f.mask is not None and _added_mask(f):
         mask, _, optional = f.mask
         given = f"{read(mask)} is not None and " if optional else ""
         conds.append(f"not ({given}{read(mask)}.requires_grad and {read(f.q)}.is_cpu)")
     return conds
 
 
-def _learned_mask(f: Fusion) -> bool:
+def _added_mask(f: Fusion) -> bool:
     """A float mask added to the scores (a relative position bias, often learned): where it
-    requires grad, PyTorch's CPU kernel computes its gradient slower than the written form
-    (Swin's window attention, 49 and 196 tokens: fwd+bwd 1.04 to 1.12 of the reference
-    fused, 0.91 to 0.98 written), so training on CPU runs the written form."""
+    requires grad (condition() asks at run time), PyTorch's CPU kernel computes its
+    gradient slower than the written form (Swin's window attention, 49 and 196 tokens:
+    fwd+bwd 1.04 to 1.12 of the reference fused, 0.91 to 0.98 written), so training on CPU
+    runs the written form."""
     return f.mask is not None and f.mask[1] == "add"
 
 
@@ -382,7 +383,7 @@ def lines(checked: Checked, f: Fusion, fused: str, read: Callable[[str], str],
     plain = [line for n in nodes for line in written(n)]
     why = ["# no fused dropout on CPU: training with dropout there runs the written form"]
     why_mask = ["# a mask that requires grad: on CPU its gradient is faster written out"]
-    return [*(why if f.dropout is not None else []), *(why_mask if _learned_mask(f) else []),
+    return [*(why if f.dropout is not None else []), *(why_mask if _added_mask(f) else []),
             f"if {' and '.join(conds)}:",
             "    " + comment, *("    " + line for line in assign), "else:",
             *("    " + line for line in plain)]
