@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 
 import sympy
 
+from .counts import param_values
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr, frozen_value
@@ -302,15 +303,6 @@ def param_env(spec: Spec, config: dict[str, object]) -> Env:
     for let in spec.lets.values():
         env.sym[let.name] = env.decided(env.sym[let.name])
     return env
-
-
-def param_values(spec: Spec, config: dict[str, object]) -> dict[str, object]:
-    """A spec's params and lets at values only (no symbols): `config`'s, the samples
-    elsewhere. What the search for configurations evaluates thousands of times."""
-    val = {p.name: config.get(p.name, p.sample) for p in spec.params.values()}
-    for let in spec.lets.values():
-        val[let.name] = let.expr.value(val)
-    return val
 
 
 def add_lets(spec: Spec, env: Env) -> None:
