@@ -114,6 +114,27 @@ def test_workers_are_forked_and_results_keep_the_order():
     assert res.stdout == "ok\n", res.stderr
 
 
+def test_the_smallest_spec_is_built_before_the_fork(tmp_path):
+    res = _script(f"""
+        import os
+        from pathlib import Path
+        from attngen import jobs
+
+        folder = Path({str(tmp_path)!r})
+        paths = []
+        for i, size in enumerate([900, 500, 40, 700, 300, 800, 600, 200, 100, 400]):
+            path = folder / f"{{i}}.yaml"
+            path.write_text("#" * size)
+            paths.append(path)
+        got = jobs.build_all(paths, 2, lambda share: {{p: os.getpid() for p in share}})
+        assert list(got) == paths
+        here = [p.name for p, pid in got.items() if pid == os.getpid()]
+        assert here == ["2.yaml"], here  # 40 bytes: the others wait for it alone
+        print("ok")
+    """)
+    assert res.stdout == "ok\n", res.stderr
+
+
 def test_a_dead_workers_share_is_built_here():
     res = _script("""
         import os

@@ -1,10 +1,11 @@
 """Building many specs on several CPUs: forked worker processes, each building a share.
 
 A cold build of a folder spends most of its time checking shapes and emitting source, one
-spec after another, in pure Python. The first spec is built in this process, which imports
-the checker's libraries (sympy, networkx, Jinja) and compiles the templates; then forked
-workers, which inherit all of that and start in milliseconds (a spawned process would
-import it all again, half a second), build the rest, each an interleaved share
+spec after another, in pure Python. One spec, the smallest file (every CPU but one waits
+for it), is built in this process, which imports the checker's libraries (sympy,
+networkx, Jinja) and compiles the templates; then forked workers, which inherit all of
+that and start in milliseconds (a spawned process would import it all again, half a
+second), build the rest, each an interleaved share
 (`rest[i::n]`: variants sort beside their bases, so neighbours of like cost are spread).
 Each sends back, per spec, what the caller's build function returned; the results are put
 back in the order given, so errors and files stay in order and the output is the same
@@ -83,6 +84,13 @@ def _run_share(share: list[Path]) -> dict[Path, Any]:
     return _BUILD(share)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # the build reports it
+        return 0
+
+
 @contextmanager
 def _ctrl_c_held() -> Iterator[None]:
     """SIGINT held back while the workers are forked, then delivered: Python runs its
@@ -98,12 +106,15 @@ def _ctrl_c_held() -> Iterator[None]:
 def build_all(paths: list[Path], workers: int,
               build: Callable[[list[Path]], dict[Path, R]]) -> dict[Path, R]:
     """`build(paths)`'s results, in the order of `paths`: all built here when `workers` is
-    1, else the first here and the rest shared among `workers` forked processes. Its
-    results must pickle (they travel back); `build` itself is inherited by the fork."""
+    1, else one here (the smallest file) and the rest shared among `workers` forked
+    processes. Its results must pickle (they travel back); `build` itself is inherited by
+    the fork."""
     if workers <= 1 or len(paths) < 2:
         return build(paths)
-    results = build(paths[:1])  # imports and compiles what every worker then inherits
-    rest = paths[1:]
+    # imports and compiles what every worker then inherits (see the module docstring)
+    first = min(paths, key=_size)
+    results = build([first])
+    rest = [path for path in paths if path != first]
     if not fork_is_safe():  # the first build left a thread running
         return {**results, **build(rest)}
     shares = [rest[i::workers] for i in range(workers)]
