@@ -68,6 +68,7 @@ SIZES = {
     ("cbam", "SpatialAttention"): ((), {"kernel_size": 7}, IMG),
     ("sk", "SKAttention"): ((), {"channel": 64, "reduction": 8, "L": 32}, SMALL),
     ("coordatt", "CoordAtt"): ((256, 256), {"reduction": 32}, IMG),
+    ("ema", "EMA"): ((256,), {"factor": 8}, IMG),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
     ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),

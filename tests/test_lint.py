@@ -168,7 +168,7 @@ def test_serve_shows_the_warnings(work):
 def test_the_library_modules_that_warn_are_the_ones_onnx_fails_for(capsys):
     """Every library module that warns is in docs/integrations.md's list of modules whose
     ONNX export does not hold (`pytest -m integrations` holds that list to onnxruntime),
-    and CoordAtt's two directional pools are what warns."""
+    and CoordAtt's and EMA's two directional pools are what warns."""
     text = (REPO_ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `(\w+)` \|", text.split("## ONNX", 1)[1], re.MULTILINE))
     from attngen.build import compile_spec
@@ -180,7 +180,8 @@ def test_the_library_modules_that_warn_are_the_ones_onnx_fails_for(capsys):
             checked = compile_spec(path, loader, cache)
             if warnings_of(checked):
                 warned[checked.spec.name] = warnings_of(checked)
-    assert set(warned) == {"CoordAtt", "CoordAttReLU"} and set(warned) <= listed
-    assert [re.match(r"node '(\w+)'", w.message)[1] for w in warned["CoordAtt"]] == \
-        ["pool_h", "pool_w"]
+    assert set(warned) == {"CoordAtt", "CoordAttReLU", "EMA"} and set(warned) <= listed
+    for name in ("CoordAtt", "EMA"):
+        assert [re.match(r"node '(\w+)'", w.message)[1] for w in warned[name]] == \
+            ["pool_h", "pool_w"]
     assert warned["CoordAttReLU"] == warned["CoordAtt"]  # inherited: at coordatt.yaml

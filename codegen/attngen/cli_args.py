@@ -107,7 +107,7 @@ def command_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
     v.add_argument("--onnx", action="store_true",
                    help="also export to ONNX (dynamo) and compare onnxruntime's outputs with "
-                   "PyTorch's on two input sizes (needs attngen[integrations])")
+                   "PyTorch's on three input sizes (needs attngen[integrations])")
     v.add_argument("--compile", action="store_true",
                    help="also run torch.compile(module, fullgraph=True) (a graph break is an "
                    "error) and compare its outputs with eager's")

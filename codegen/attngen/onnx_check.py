@@ -1,12 +1,15 @@
 """`attngen verify --onnx`: the generated module through ONNX and ONNX Runtime.
 
 The module (at the first sample's params) is exported with `torch.onnx.export(...,
-dynamo=True)`, its free input dims dynamic, and run in onnxruntime on two input sizes of
+dynamo=True)`, its free input dims dynamic, and run in onnxruntime on three input sizes of
 the same params: the export's, the first of `other_sizes` PyTorch runs (the first sample's
-dims doubled, mostly), and the first sample's own, the least the spec allows. Exported at
-the least sizes, a dim they make 1 (one 7 x 7 patch of a 7 x 7 map) is specialized by the
-export and another size fails; exported at the larger, the least run still tests that the
-graph kept the dims free. Every output must equal PyTorch's within float32 tolerance. A
+dims doubled, mostly); one larger than the export's, found the same way from it; and the
+first sample's own, the least the spec allows. Exported at the least sizes, a dim they
+make 1 (one 7 x 7 patch of a 7 x 7 map) is specialized by the export and another size
+fails; exported at the larger, the least run still tests that the graph kept the dims
+free; and a window the export fixed (an adaptive pool's) may still cover a smaller input
+whole, where onnxruntime averages the part that is there, so only a larger input shows it
+(EMA's pools). Every output must equal PyTorch's within float32 tolerance. A
 module that cannot export, or whose exported graph fixed a size the spec leaves free, is
 reported with the reason (E601). Needs torch, onnx, onnxscript and onnxruntime (the
 `integrations` extra); imported only by `verify`.
@@ -49,6 +52,27 @@ def other_sizes(checked: Checked, first: Sample) -> list[Sample]:
     return [Sample(first.params, d, first.present) for d in dims if d != first.dims]
 
 
+def _beyond(sample: Sample, than: Sample) -> bool:
+    """Every dim of `sample` at least `than`'s, one larger."""
+    return sample.dims != than.dims and all(v >= than.dims[d] for d, v in sample.dims.items())
+
+
+def _runnable(model: Any, spec: Any, samples: list[Sample]) -> tuple[Sample, dict] | None:
+    """The first of `samples` PyTorch runs, with its inputs; sizes the spec's requirements
+    (or the module) refuse are passed over."""
+    import torch
+
+    for sample in samples:
+        inputs = make_inputs(spec, sample)
+        try:
+            with torch.no_grad():
+                model(**inputs)
+        except Exception:  # noqa: BLE001, S112
+            continue
+        return sample, inputs
+    return None
+
+
 def check_onnx(checked: Checked, source: str, first: Sample, report: Report) -> None:
     """Export, run and compare (module docstring); each problem found is an E601 with, as
     notes, the spec's layers whose ONNX export is known to differ (`caveats`)."""
@@ -67,17 +91,15 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     spec = checked.spec
     model = construct(namespace(source, spec, "onnx"), spec, first)
     free = set(first.dims)
-    # the sizes run, the export's first: a larger one PyTorch runs, where found, then the least
+    # the sizes run, the export's first: a larger one PyTorch runs, where found, then one
+    # larger than the export's, then the least
     runs = [(first, make_inputs(spec, first))]
-    for sample in other_sizes(checked, first):
-        other = make_inputs(spec, sample)
-        try:  # sizes the spec's requirements (or the module) refuse are passed over
-            with torch.no_grad():
-                model(**other)
-        except Exception:  # noqa: BLE001, S112
-            continue
-        runs.insert(0, (sample, other))
-        break
+    exported = _runnable(model, spec, other_sizes(checked, first))
+    if exported is not None:
+        runs.insert(0, exported)
+        larger = [s for s in other_sizes(checked, exported[0]) if _beyond(s, exported[0])]
+        if (beyond := _runnable(model, spec, larger)) is not None:
+            runs.insert(1, beyond)
 
     def dynamic(inp: Any) -> dict[int, Any] | None:
         return {a: Dim.AUTO for a, d in enumerate(inp.tensor_shape) if d.text in free} or None

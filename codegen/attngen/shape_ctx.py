@@ -119,6 +119,8 @@ class ProverCtx:
         if to_number(g) == 1:
             return
         ok, sample = self.prover.divisible(n, g)
+        if not ok and not algebra.sympify(n / g).free_symbols:  # numbers: no line to state
+            self.fail(f"{what}: {fmt_dim(n)} is not divisible by {fmt_dim(g)}", BAD_ARGUMENTS)
         if not ok:
             stmt = requirement_text(n, g)
             self.fail(

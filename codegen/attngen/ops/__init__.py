@@ -27,6 +27,7 @@ from . import (  # noqa: F401
     plugins,
     rearrange,
     reductions,
+    resolution,
     shaping,
     stochastic,
     tensor,

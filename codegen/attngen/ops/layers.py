@@ -17,16 +17,16 @@ CONV_ARGS = (
 )
 
 
-def _tuple(value, n: int) -> tuple:
+def per_dim(value, n: int) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
 
-def _spatial(ctx: ShapeCtx, a, key: str, n: int) -> tuple:
+def spatial_arg(ctx: ShapeCtx, a, key: str, n: int) -> tuple:
     """Argument `key`, one value or one per spatial dim, as n values."""
     value = a[key]
     if isinstance(value, (tuple, list)) and len(value) != n:
         ctx.fail(f"'{key}' has {len(value)} values for {n} spatial dim(s)", BAD_ARGUMENTS)
-    return _tuple(value, n)
+    return per_dim(value, n)
 
 
 def _conv_shape(n: int):
@@ -35,7 +35,7 @@ def _conv_shape(n: int):
         ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
         ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
         ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
-        k, s, p, d = (_spatial(ctx, a, key, n)
+        k, s, p, d = (spatial_arg(ctx, a, key, n)
                       for key in ("kernel_size", "stride", "padding", "dilation"))
         spatial = tuple(window_count(ctx, size, k_, f"Conv{n}d's output dim {i}", stride=s_,
                                      padding=p_, dilation=d_)
@@ -47,7 +47,7 @@ def _conv_shape(n: int):
 
 def _conv_params(n: int):
     def count(a):
-        k = _tuple(a["kernel_size"], n)
+        k = per_dim(a["kernel_size"], n)
         weight = a["out_channels"] * (a["in_channels"] // a["groups"]) * prod(k)
         return weight + (a["out_channels"] if a["bias"] else 0)
     return count
@@ -140,19 +140,51 @@ def _same(ctx: ShapeCtx, ins, a):
     return ins[0]
 
 
-_ACTIVATIONS = {
-    "ReLU": ((Arg("inplace", "bool", False),), "max(x, 0)"),
-    "ReLU6": ((Arg("inplace", "bool", False),), "min(max(x, 0), 6)"),
-    "SiLU": ((Arg("inplace", "bool", False),), "x * sigmoid(x)"),
-    "Sigmoid": ((), "1 / (1 + exp(-x))"),
-    "Tanh": ((), "tanh(x)"),
-    "Hardswish": ((Arg("inplace", "bool", False),), "x * relu6(x + 3) / 6"),
-    "Hardsigmoid": ((Arg("inplace", "bool", False),), "relu6(x + 3) / 6"),
-    "GELU": ((), "Gaussian error linear unit"),
+_INPLACE = Arg("inplace", "bool", False)
+GELU_APPROXIMATE = Arg("approximate", "str", "none", choices=("none", "tanh"))
+# name: (args in torch's order, what it computes, the args a diagram box shows)
+_ACTIVATIONS: dict[str, tuple[tuple[Arg, ...], str, tuple[str, ...]]] = {
+    "ReLU": ((_INPLACE,), "max(x, 0)", ()),
+    "ReLU6": ((_INPLACE,), "min(max(x, 0), 6)", ()),
+    "LeakyReLU": ((Arg("negative_slope", "float", 0.01), _INPLACE),
+                  "max(x, 0) + negative_slope * min(x, 0)", ("negative_slope",)),
+    "ELU": ((Arg("alpha", "float", 1.0), _INPLACE), "x if x > 0 else alpha * (exp(x) - 1)",
+            ("alpha",)),
+    "SELU": ((_INPLACE,), "a fixed scale times ELU at a fixed alpha (self-normalising)", ()),
+    "SiLU": ((_INPLACE,), "x * sigmoid(x)", ()),
+    "Mish": ((_INPLACE,), "x * tanh(softplus(x))", ()),
+    "Softplus": ((Arg("beta", "float", 1.0), Arg("threshold", "float", 20.0)),
+                 "log(1 + exp(beta * x)) / beta (x where beta * x > threshold)", ("beta",)),
+    "Sigmoid": ((), "1 / (1 + exp(-x))", ()),
+    "Tanh": ((), "tanh(x)", ()),
+    "Hardswish": ((_INPLACE,), "x * relu6(x + 3) / 6", ()),
+    "Hardsigmoid": ((_INPLACE,), "relu6(x + 3) / 6", ()),
+    "GELU": ((GELU_APPROXIMATE,), "Gaussian error linear unit (approximate: 'tanh' for "
+             "its tanh form)", ("approximate",)),
 }
-for _name, (_args, _what) in _ACTIVATIONS.items():
+for _name, (_args, _what, _shown) in _ACTIVATIONS.items():
     register(Op(_name, "activation", _args, _same, module=True, torch=f"nn.{_name}",
-                layout=KEEPS, rule="elementwise: shape unchanged", summary=f"activation: {_what}"))
+                layout=KEEPS, rule="elementwise: shape unchanged", summary=f"activation: {_what}",
+                key_args=_shown))
+
+
+def _prelu(ctx: ShapeCtx, ins, a):
+    x = ins[0]
+    if a["num_parameters"] != 1:  # one slope per channel: dim 1 (a 1-D input has none)
+        if len(x) < 2:
+            ctx.fail(f"PReLU with num_parameters {a['num_parameters']} needs a channel dim "
+                     f"(dim 1), got a {len(x)}-D input")
+        ctx.eq(x[1], a["num_parameters"], "channels (dim 1)", "num_parameters")
+    return x
+
+
+register(Op("PReLU", "activation", (Arg("num_parameters", "int", 1, low=1),
+                                    Arg("init", "float", 0.25)),
+            _prelu, module=True, torch="nn.PReLU", factory=True, layout=KEEPS,
+            rule="elementwise: shape unchanged; num_parameters is 1 or the channels (dim 1)",
+            summary="activation: max(x, 0) + weight * min(x, 0), a learned slope (one, or "
+                    "one per channel)", params=lambda a: a["num_parameters"],
+            key_args=("num_parameters",)))
 register(Op("Identity", "activation", (), _same, module=True, torch="nn.Identity", layout=KEEPS,
             rule="elementwise: shape unchanged", summary="activation: x", dtype=ANY_DTYPE))
 
@@ -174,7 +206,7 @@ register(Op("Softmax", "activation", (Arg("dim", "dim"),), _softmax_layer, modul
 
 def _adaptive_pool(ctx: ShapeCtx, ins, a):
     x = ctx.rank(ins[0], 4, "adaptive pooling input")
-    size = _spatial(ctx, a, "output_size", 2)
+    size = spatial_arg(ctx, a, "output_size", 2)
     return (
         x[0],
         x[1],
@@ -183,7 +215,7 @@ def _adaptive_pool(ctx: ShapeCtx, ins, a):
 
 
 def _adaptive_onnx(a) -> str:
-    sizes = _tuple(a.get("output_size"), 2)
+    sizes = per_dim(a.get("output_size"), 2)
     if all(size == 1 for size in sizes):  # global pooling: exported as such
         return ""
     return ("ONNX export pools with the window the export's input size gives, so another "
@@ -203,9 +235,9 @@ for _kind in ("Avg", "Max"):
 def pool_shape(ctx: ShapeCtx, ins, a, spatial_dims: int = 2):
     """Max or average pooling over the last `spatial_dims` dims of [N, C, *spatial]."""
     x = ctx.rank(ins[0], 2 + spatial_dims, "pooling input")
-    k = _spatial(ctx, a, "kernel_size", spatial_dims)
-    s = _spatial(ctx, a, "stride", spatial_dims) if a["stride"] is not None else k
-    p = _spatial(ctx, a, "padding", spatial_dims)
+    k = spatial_arg(ctx, a, "kernel_size", spatial_dims)
+    s = spatial_arg(ctx, a, "stride", spatial_dims) if a["stride"] is not None else k
+    p = spatial_arg(ctx, a, "padding", spatial_dims)
     for k_, p_ in zip(k, p, strict=False):  # torch refuses a padding over half the kernel
         if isinstance(k_, int) and isinstance(p_, int):
             if 2 * p_ > k_:
@@ -262,10 +294,10 @@ def upsample_shape(ctx: ShapeCtx, ins, a):
     if a.get("size") is not None:
         if a.get("scale_factor") is not None:  # torch raises ValueError for both
             ctx.fail("give one of 'size' and 'scale_factor', not both")
-        return (x[0], x[1], *_spatial(ctx, a, "size", len(x) - 2))
+        return (x[0], x[1], *spatial_arg(ctx, a, "size", len(x) - 2))
     if a.get("scale_factor") is None:
         ctx.fail("give 'size' or 'scale_factor'")
-    f = _spatial(ctx, a, "scale_factor", len(x) - 2)
+    f = spatial_arg(ctx, a, "scale_factor", len(x) - 2)
     out = tuple(ctx.floor(d * s) for d, s in zip(x[2:], f, strict=False))
     for i, size in enumerate(out, 2):  # a factor below 1 shrinks: at least 1 left
         ctx.at_least(size, 1, f"the resampled output's dim {i}", size)

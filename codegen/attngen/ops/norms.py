@@ -1,4 +1,5 @@
-"""Normalisation layers beside batch norm: LayerNorm, GroupNorm, InstanceNorm1d/2d."""
+"""Normalisation beside batch norm: LayerNorm, RMSNorm, GroupNorm, InstanceNorm1d/2d, and
+the functional `normalize` (each vector along a dim scaled to unit p-norm)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def _sizes(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
-def _layer_norm(ctx: ShapeCtx, ins, a):
+def _layer_norm(ctx: ShapeCtx, ins, a, norm: str = "LayerNorm"):
     x, sizes = ins[0], _sizes(a["normalized_shape"])
     if len(x) < len(sizes):
-        ctx.fail(f"LayerNorm over {len(sizes)} dim(s) needs an input of at least as many, got "
+        ctx.fail(f"{norm} over {len(sizes)} dim(s) needs an input of at least as many, got "
                  f"{len(x)}")
     for i, size in enumerate(sizes, len(x) - len(sizes)):
         ctx.eq(x[i], size, f"dim {i}", f"normalized_shape[{i - len(x) + len(sizes)}]")
@@ -48,6 +49,35 @@ register(Op(
     rule="[*, *normalized_shape] -> same (the last dims are normalized_shape)",
     summary="layer normalisation over the last dims",
     params=_layer_norm_params, key_args=("normalized_shape",),
+))
+
+
+register(Op(
+    "RMSNorm", "norm",
+    (Arg("normalized_shape", "int_list", low=1), Arg("eps", "float", None, low=0),
+     Arg("elementwise_affine", "bool", True)),
+    lambda ctx, ins, a: _layer_norm(ctx, ins, a, "RMSNorm"), module=True, torch="nn.RMSNorm",
+    factory=True, layout=KEEPS,
+    rule="[*, *normalized_shape] -> same (the last dims are normalized_shape)",
+    summary="root-mean-square normalisation over the last dims (no mean subtracted, no bias)",
+    params=lambda a: prod(_sizes(a["normalized_shape"])) if a["elementwise_affine"] else 0,
+    key_args=("normalized_shape",),
+))
+
+
+def _normalize(ctx: ShapeCtx, ins, a):
+    ctx.axis(a["dim"], len(ins[0]))
+    return ins[0]
+
+
+register(Op(
+    "normalize", "norm",
+    (Arg("p", "float", 2.0), Arg("dim", "dim", 1), Arg("eps", "float", 1e-12, low=0)),
+    _normalize, layout=KEEPS,
+    call="F.normalize({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    rule="shape unchanged; each vector along dim divided by its p-norm (at least eps)",
+    summary="unit p-norm along a dim (cosine attention's queries and keys)",
+    key_args=("dim",),
 ))
 
 

@@ -14,7 +14,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx, number
-from .layers import CEIL_POOL_ARGS, MODES, POOL_RULE, pool_shape, upsample_shape
+from .layers import CEIL_POOL_ARGS, GELU_APPROXIMATE, MODES, POOL_RULE, pool_shape, upsample_shape
 from .reductions import reduce_shape
 from .shaping import along
 
@@ -282,6 +282,19 @@ for _name in ("sigmoid", "tanh", "relu"):
     register(Op(_name, "activation", (), lambda ctx, ins, a: ins[0], layout=KEEPS,
                 call=f"torch.{_name}({{{{ x }}}})", rule="elementwise: shape unchanged",
                 summary=f"elementwise {_name}"))
+# torch.nn.functional's, with the arguments of their layers (layers.py) but `inplace`
+for _name, _args, _what in (
+        ("gelu", (GELU_APPROXIMATE,), "GELU"), ("silu", (), "SiLU: x * sigmoid(x)"),
+        ("mish", (), "Mish: x * tanh(softplus(x))"),
+        ("leaky_relu", (Arg("negative_slope", "float", 0.01),), "leaky ReLU"),
+        ("elu", (Arg("alpha", "float", 1.0),), "ELU"),
+        ("softplus", (Arg("beta", "float", 1.0), Arg("threshold", "float", 20.0)),
+         "softplus")):
+    register(Op(_name, "activation", _args, lambda ctx, ins, a: ins[0], layout=KEEPS,
+                call=f"F.{_name}({{{{ x }}}}{{% for k in given %}}, {{{{ k }}}}={{{{ args[k] }}}}"
+                     "{% endfor %})",
+                rule="elementwise: shape unchanged", summary=f"elementwise {_what}",
+                key_args=tuple(a.name for a in _args)))
 
 register(Op(
     "interpolate", "resample",
