@@ -18,7 +18,9 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "parallel_polarized_self_attention", "parnet_attention", "psa",
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
                     "shuffle_attention", "criss_cross", "mobilevit_attention",
-                    "halo_attention", "halo_padding_masked"]
+                    "halo_attention", "halo_padding_masked",
+                    # YOLO-style detectors' add-ons
+                    "ema"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features; MUSE's

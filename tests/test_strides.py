@@ -86,6 +86,10 @@ FRESH = {
     "Unfold": "{op: Unfold, args: [1], in: t}",
     "fold": "{op: fold, in: u, output_size: [2, 2], kernel_size: 1}",
     "Fold": "{op: Fold, args: [[2, 2], 1], in: u}",
+    # graph lines that make `y` (an op of several outputs, an op that reads one of them)
+    "topk": ["top: {op: topk, in: t, k: 2, dim: 1, out: [y, y_index]}"],
+    "gather": ["top: {op: topk, in: t, k: 1, dim: 1, out: [t_top, t_index]}",
+               "y: {op: gather, in: [t, t_index], dim: 1}"],
 }
 
 
@@ -97,7 +101,8 @@ def test_the_table_covers_every_op_declared_fresh():
 
 @pytest.mark.parametrize("name", sorted(FRESH))
 def test_an_op_declared_fresh_makes_a_tensor_torch_can_view(tmp_path, name):
-    node = FRESH[name]
+    lines = FRESH[name] if isinstance(FRESH[name], list) else [f"y: {FRESH[name]}"]
+    node = "\n          ".join(lines)
     if "in: t" in node:  # channels-last
         made = "x: [B, H, W, c]", "t: {op: permute, in: x, dims: [0, 3, 1, 2]}"
     else:  # transposed
@@ -110,7 +115,7 @@ def test_an_op_declared_fresh_makes_a_tensor_torch_can_view(tmp_path, name):
           {made[0]}
         graph:
           {made[1]}
-          y: {node}
+          {node}
           flat: {{op: view, in: y, to: [-1]}}
         outputs: flat
         """)

@@ -526,7 +526,11 @@ class Inference:
                    for n in op.operands if n in call.args]
         dtype = op.dtype.result([f for f in families if f is not None] + numbers, args)
         if isinstance(out, list):
-            return [TensorType(shape, dtype) for shape in out]
+            if op.dtype.outputs and len(out) != len(op.dtype.outputs):  # an op's own bug
+                raise ShapeFail(f"{op.name} gives {len(out)} outputs but declares the dtypes "
+                                f"of {len(op.dtype.outputs)}", BAD_ARGUMENTS)
+            return [TensorType(shape, family) for shape, family in
+                    zip(out, op.dtype.of_outputs(dtype, len(out)), strict=True)]
         return TensorType(out, dtype)
 
     def check_kept(self, node: Node) -> None:

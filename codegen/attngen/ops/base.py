@@ -234,6 +234,9 @@ class Dtypes:
     # a str argument that, when the spec gives it, names the result's dtype instead
     # (`dtype: bool` of `eye`, `to: float16` of `cast`): its family (FAMILY_OF)
     from_arg: str = ""
+    # a multi-output op whose outputs differ: one entry per output, "same" (what `gives`
+    # makes) or a family (topk's indices are int); empty: every output is what `gives` makes
+    outputs: tuple[str, ...] = ()
 
     def allowed(self, index: int) -> tuple[str, ...]:
         """The families input `index` may have."""
@@ -255,10 +258,18 @@ class Dtypes:
             return "float" if same == "complex" else same
         return self.gives
 
+    def of_outputs(self, result: str, count: int) -> list[str]:
+        """The family of each of `count` outputs, `result` being what `gives` makes."""
+        if not self.outputs:
+            return [result] * count
+        return [result if entry == "same" else entry for entry in self.outputs]
+
     @property
     def text(self) -> str:
         """`float -> same`, `any, bool -> same`: the rule as docs show it."""
         gives = self.gives + (f" (or {self.from_arg})" if self.from_arg else "")
+        if self.outputs:
+            gives = ", ".join(gives if entry == "same" else entry for entry in self.outputs)
         return ", ".join(self.takes) + " -> " + gives
 
 
@@ -447,6 +458,11 @@ def register(op: Op) -> Op:
     for entry in op.dtype.takes:
         _require(entry == "any" or set(entry.split("|")) <= set(DTYPES),
                  f"{where}: unknown dtype family in '{entry}' (families: {', '.join(DTYPES)})")
+    _require(not op.dtype.outputs or op.multi_output,
+             f"{where}: dtypes per output, but one output (multi_output is False)")
+    for entry in op.dtype.outputs:
+        _require(entry in (*DTYPES, "same"),
+                 f"{where}: output dtype '{entry}', not a dtype family or 'same'")
     _require(op.dtype.gives in (*DTYPES, *GIVES),
              f"{where}: gives '{op.dtype.gives}', not a dtype family or one of "
              f"{', '.join(GIVES)}")
