@@ -69,6 +69,10 @@ SIZES = {
     ("sk", "SKAttention"): ((), {"channel": 64, "reduction": 8, "L": 32}, SMALL),
     ("coordatt", "CoordAtt"): ((256, 256), {"reduction": 32}, IMG),
     ("ema", "EMA"): ((256,), {"factor": 8}, IMG),
+    # BiFormer-T's third stage: 256 channels of a 14 x 14 map (224 images), 8 heads, 7 x 7
+    # regions of 2 x 2 tokens, each routed to 16
+    ("bi_level_routing_attention", "BiLevelRoutingAttention"): ((256, 8, 7, None, 16), {},
+                                                                 rand(8, 256, 14, 14)),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
     ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),
@@ -159,7 +163,8 @@ ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("danet", "ChannelAttentionModule"), ("muse_attention", "MUSEAttention"),
              ("mobilevit_attention", "MobileViTAttention"),
              ("mobilevit_transformer", "MobileViTTransformer"),
-             ("axial_attention", "AxialAttention"), ("window_attention", "WindowAttention")}
+             ("axial_attention", "AxialAttention"), ("window_attention", "WindowAttention"),
+             ("bi_level_routing_attention", "BiLevelRoutingAttention")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -19,8 +19,8 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
                     "shuffle_attention", "criss_cross", "mobilevit_attention",
                     "halo_attention", "halo_padding_masked",
-                    # YOLO-style detectors' add-ons
-                    "ema"]
+                    # YOLO-style detectors' add-ons, BiFormer's attention
+                    "ema", "bi_level_routing_attention"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features; MUSE's
@@ -47,7 +47,9 @@ FIXED = {"sk": {"group": 32}, "sk_two_branch": {"group": 32},
          # HaloNet's blocks must tile every map (16 x 16 down to 2 x 2): blocks of 2
          "halo_attention": {"block_size": 2, "halo_size": 1, "dim_head": 16, "heads": 2},
          "halo_padding_masked": {"block_size": 2, "halo_size": 1, "dim_head": 16,
-                                 "heads": 2}}
+                                 "heads": 2},
+         # BiFormer's regions must tile every map (16 x 16 down to 2 x 2): 2 x 2 regions
+         "bi_level_routing_attention": {"n_win": 2, "topk": 2, "num_heads": 4}}
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """Transposed convolution, pixel (un)shuffle (ops/resolution.py), the activations with
 arguments (LeakyReLU, ELU, Softplus, GELU's approximate, PReLU's learned slopes, and their
-functional forms), RMSNorm and normalize against torch: each in a small spec, built and
-run; its output is torch's own layer's or call's with the same weights, its shape the
-checker's at the sizes verify draws, its parameter count torch's; wrong uses are located
-errors whose fixes work when pasted."""
+functional forms), RMSNorm, normalize, avg_pool2d and detach against torch: each in a
+small spec, built and run; its output is torch's own layer's or call's with the same
+weights, its shape the checker's at the sizes verify draws, its parameter count torch's;
+wrong uses are located errors whose fixes work when pasted."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ CASES = [  # node, torch's own layer (its state_dict loaded from the generated o
     ("{op: leaky_relu, negative_slope: 0.2}", lambda: lambda x: F.leaky_relu(x, 0.2)),
     ("{op: elu, alpha: 2.0}", lambda: lambda x: F.elu(x, 2.0)),
     ("{op: softplus, beta: 0.5}", lambda: lambda x: F.softplus(x, beta=0.5)),
+    ("{op: avg_pool2d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, "
+     "count_include_pad: false}",
+     lambda: lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True,
+                                    count_include_pad=False)),
+    ("{op: detach}", lambda: lambda x: x.detach()),
     ("{op: normalize}", lambda: F.normalize),
     ("{op: normalize, dim: -1, p: 1.0}", lambda: lambda x: F.normalize(x, p=1.0, dim=-1)),
 ]

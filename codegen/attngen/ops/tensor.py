@@ -92,6 +92,9 @@ register(Op("unsqueeze", "reshape", (Arg("dim", "dim"),), _unsqueeze, dtype=ANY_
 register(Op("contiguous", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
             layout=FRESH,
             call="{{ x }}.contiguous()", rule="shape unchanged", summary="contiguous copy"))
+register(Op("detach", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
+            layout=KEEPS, call="{{ x }}.detach()", rule="shape unchanged",
+            summary="the same values with no gradient through them (a stop-gradient)"))
 register(Op("identity", "reshape", (), lambda ctx, ins, a: ins[0], dtype=ANY_DTYPE,
             layout=KEEPS,
             call="{{ x }}",
@@ -305,11 +308,31 @@ register(Op(
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
+
+
+def _computed_window(a) -> str:
+    """ONNX's note on a functional pool: a kernel that is not a literal (of input sizes)."""
+    return "" if "kernel_size" in a else (
+        "a kernel_size computed in forward (of input sizes) is exported as the export's "
+        "value: another input size is pooled with that window")
+
+
 register(Op(
     "max_pool2d", "pool", CEIL_POOL_ARGS, pool_shape, layout=KEEPS,
+    onnx_caveat=_computed_window,
     call="F.max_pool2d({{ x }}, {{ kernel_size }}"
          "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
     rule=POOL_RULE, summary="max pooling (functional)",
+    key_args=("kernel_size", "stride", "padding", "ceil_mode"),
+))
+# functional: a window of input sizes (BiFormer's regions, H // n_win) is no layer's
+register(Op(
+    "avg_pool2d", "pool", (*CEIL_POOL_ARGS, Arg("count_include_pad", "bool", True)),
+    pool_shape, layout=KEEPS, onnx_caveat=_computed_window,
+    call="F.avg_pool2d({{ x }}, {{ kernel_size }}"
+         "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
+    rule=POOL_RULE, summary="average pooling (functional; count_include_pad: padding "
+                            "counts in the average)",
     key_args=("kernel_size", "stride", "padding", "ceil_mode"),
 ))
 
