@@ -102,6 +102,23 @@ def test_a_size_that_divides_still_warns(tmp_path, monkeypatch, capsys):
     assert "warning[W100]: node 'out': AdaptiveMaxPool2d" in capsys.readouterr().err
 
 
+def test_a_functional_pool_over_a_window_of_input_sizes_warns(tmp_path, monkeypatch, capsys):
+    """BiFormer's regions: avg_pool2d with a kernel of H // n and W // n. A kernel of params
+    alone is fixed for a constructed module: no warning."""
+    monkeypatch.chdir(tmp_path)
+    extra = "params:\n  n: {default: 7}\nrequires:\n  - H % n == 0\n  - W % n == 0\n"
+    name = _spec(tmp_path, "regions", "  out: {op: avg_pool2d, in: x, kernel_size: "
+                 "[H // n, W // n], shape: [B, C, n, n]}\n", extra=extra)
+    assert main(["check", "-q", name]) == 0
+    err = capsys.readouterr().err
+    assert "warning[W100]: node 'out': avg_pool2d's kernel_size (H // n, W // n) reads the " \
+           "free input sizes H and W: its ONNX export fixes the window" in err, err
+    name = _spec(tmp_path, "by_params", "  out: {op: max_pool2d, in: x, kernel_size: n, "
+                 "stride: n}\n", extra=extra)
+    assert main(["check", "-q", "-W", "error", name]) == 0
+    assert capsys.readouterr().err == ""
+
+
 SUB = """\
 name: Sub
 params:
@@ -168,7 +185,8 @@ def test_serve_shows_the_warnings(work):
 def test_the_library_modules_that_warn_are_the_ones_onnx_fails_for(capsys):
     """Every library module that warns is in docs/integrations.md's list of modules whose
     ONNX export does not hold (`pytest -m integrations` holds that list to onnxruntime),
-    and CoordAtt's and EMA's two directional pools are what warns."""
+    and CoordAtt's and EMA's two directional pools and BiFormer's region pools are what
+    warns."""
     text = (REPO_ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `(\w+)` \|", text.split("## ONNX", 1)[1], re.MULTILINE))
     from attngen.build import compile_spec
@@ -180,8 +198,9 @@ def test_the_library_modules_that_warn_are_the_ones_onnx_fails_for(capsys):
             checked = compile_spec(path, loader, cache)
             if warnings_of(checked):
                 warned[checked.spec.name] = warnings_of(checked)
-    assert set(warned) == {"CoordAtt", "CoordAttReLU", "EMA"} and set(warned) <= listed
-    for name in ("CoordAtt", "EMA"):
-        assert [re.match(r"node '(\w+)'", w.message)[1] for w in warned[name]] == \
-            ["pool_h", "pool_w"]
+    assert set(warned) == {"CoordAtt", "CoordAttReLU", "EMA", "BiLevelRoutingAttention"}
+    assert set(warned) <= listed
+    for name, pools in (("CoordAtt", ["pool_h", "pool_w"]), ("EMA", ["pool_h", "pool_w"]),
+                        ("BiLevelRoutingAttention", ["q_r", "k_r"])):
+        assert [re.match(r"node '(\w+)'", w.message)[1] for w in warned[name]] == pools
     assert warned["CoordAttReLU"] == warned["CoordAtt"]  # inherited: at coordatt.yaml

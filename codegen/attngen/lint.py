@@ -15,7 +15,9 @@ exported at 30x23), whether or not the output size divides the input size. Only 
 pooling (output size 1 in every dim) is exported as such and adapts. A dim is safe when its
 output size is None or provably its input size (window 1), or when its input size is made
 of params and lets alone (fixed for a constructed module: a static export at a size that
-does not divide works).
+does not divide works). The functional pools (avg_pool2d, max_pool2d) warn alike where
+their kernel_size or stride reads a free input size (BiFormer's regions, H // n_win): the
+export computes the window once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from .prover import Prover
 from .results import Checked
 
 ADAPTIVE_POOLS = frozenset({"AdaptiveAvgPool2d", "AdaptiveMaxPool2d"})
+# functional pools whose window a spec may compute from input sizes (BiFormer's regions)
+FUNCTIONAL_POOLS = frozenset({"avg_pool2d", "max_pool2d"})
 
 
 def op_call(record: Checked, prover: Prover, call: LayerOp | FunctionOp, owner: Node,
@@ -39,6 +43,26 @@ def op_call(record: Checked, prover: Prover, call: LayerOp | FunctionOp, owner: 
             _add(record, Diagnostic(loc, ONNX_FIXED_WINDOW, message, (
                 "only global pooling (output size 1 in every dim) adapts to the input size; "
                 "export at the size you deploy, or pool globally",), "warning"))
+    if call.op in FUNCTIONAL_POOLS and (warning := _computed_window(record.spec, call, owner)):
+        _add(record, warning)
+
+
+def _computed_window(spec: Spec, call: LayerOp | FunctionOp,
+                     owner: Node) -> Diagnostic | None:
+    """W100 for a functional pool whose kernel_size or stride reads a free input size."""
+    dims = spec.input_dims()
+    for key in ("kernel_size", "stride"):
+        expr = call.args.get(key)
+        read = sorted(expr.names & dims) if expr is not None else []
+        if expr is not None and read:
+            return Diagnostic(expr.loc, ONNX_FIXED_WINDOW, (
+                f"node '{owner.name}': {call.op}'s {key} {expr.text} reads the free input "
+                f"size{'s' if len(read) > 1 else ''} {' and '.join(read)}: its ONNX export "
+                "fixes the window at the export's input size, so the exported model differs "
+                "from PyTorch at other sizes"), (
+                "export at the size you deploy, or pool with a window of params alone",),
+                "warning")
+    return None
 
 
 def _fixed_window(spec: Spec, prover: Prover, call: LayerOp | FunctionOp, owner: Node,
