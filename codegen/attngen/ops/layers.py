@@ -29,12 +29,19 @@ def spatial_arg(ctx: ShapeCtx, a, key: str, n: int) -> tuple:
     return per_dim(value, n)
 
 
+def conv_input(ctx: ShapeCtx, ins, a, n: int, layer: str) -> tuple:
+    """A conv's (or transposed conv's) input [N, in_channels, *n spatial dims], its channels
+    split evenly into `groups` on both sides."""
+    x = ctx.rank(ins[0], n + 2, f"{layer} input")
+    ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
+    ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
+    ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
+    return x
+
+
 def _conv_shape(n: int):
     def rule(ctx: ShapeCtx, ins, a):
-        x = ctx.rank(ins[0], n + 2, f"Conv{n}d input")
-        ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
-        ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
-        ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
+        x = conv_input(ctx, ins, a, n, f"Conv{n}d")
         k, s, p, d = (spatial_arg(ctx, a, key, n)
                       for key in ("kernel_size", "stride", "padding", "dilation"))
         spatial = tuple(window_count(ctx, size, k_, f"Conv{n}d's output dim {i}", stride=s_,

@@ -8,7 +8,7 @@ from math import prod
 from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, KEEPS, STRIDED, Arg, Op, register
 from .ctx import ShapeCtx, number
-from .layers import per_dim, spatial_arg
+from .layers import conv_input, per_dim, spatial_arg
 
 # torch's order: output_padding comes before groups, dilation after bias
 CONV_TRANSPOSE_ARGS = (
@@ -21,10 +21,7 @@ CONV_TRANSPOSE_ARGS = (
 
 def _conv_transpose_shape(n: int):
     def rule(ctx: ShapeCtx, ins, a):
-        x = ctx.rank(ins[0], n + 2, f"ConvTranspose{n}d input")
-        ctx.eq(x[1], a["in_channels"], "input channels", "in_channels")
-        ctx.divides(a["groups"], a["in_channels"], "in_channels must be divisible by groups")
-        ctx.divides(a["groups"], a["out_channels"], "out_channels must be divisible by groups")
+        x = conv_input(ctx, ins, a, n, f"ConvTranspose{n}d")
         k, s, p, op, d = (spatial_arg(ctx, a, key, n) for key in (
             "kernel_size", "stride", "padding", "output_padding", "dilation"))
         spatial = []
