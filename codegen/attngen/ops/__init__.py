@@ -28,6 +28,7 @@ from . import (  # noqa: F401
     rearrange,
     reductions,
     resolution,
+    sampling,
     selection,
     shaping,
     stochastic,
