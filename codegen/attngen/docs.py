@@ -535,8 +535,9 @@ def ops_markdown() -> str:
                "bool, int, float, complex: " + "; ".join(
                    f"{code(k)} is {v}" for k, v in GIVES.items()) + ". `(or dtype)` "
                "after it: a `dtype` argument the spec gives names the family instead "
-               "(`eye`'s `dtype: bool`). An input of a family the op does not take is "
-               "E402."), "", "## Memory layout", "",
+               "(`eye`'s `dtype: bool`); several, comma-separated, are one per output "
+               "(`topk`'s values and int indices: `same, int`). An input of a family the op "
+               "does not take is E402."), "", "## Memory layout", "",
               ("Each op declares the layout of the tensor it makes, as torch makes it: "
                f"{code(ops.FRESH)}, a new contiguous tensor whatever its inputs are (`Linear`, "
                f"`matmul`, reductions); {code(ops.KEEPS)}, contiguous when its inputs are, "
