@@ -57,8 +57,8 @@ def test_align_corners_is_always_written(tmp_path):
 
 @pytest.mark.parametrize("node, grid, message", [
     ("{op: grid_sample, in: [x, grid]}", "[B, h, w, 3]",
-     "E403]: node 'y': the grid's last dim (the coordinates of a point) is 3 but 2 (one per "
-     "spatial dim) is 2"),
+     "E403]: node 'y': the grid's last dim (a point's coordinates) is 3 but the input's "
+     "count of spatial dims is 2"),
     ("{op: grid_sample, in: [x, grid]}", "[N, h, w, 2]",
      "node 'y': the grid's batch (dim 0) is N but the input's batch is B"),
     ("{op: grid_sample, in: [x, grid]}", "[B, h, 2]", "grid_sample's grid (for a 4-D input) "

@@ -92,3 +92,16 @@ def test_dtypes_per_output_are_declared_for_each_output():
                     dtype=Dtypes(outputs=("same", "long"))))
     assert "one_out" not in ops.REGISTRY and "two_out" not in ops.REGISTRY
     assert ops.REGISTRY["topk"].dtype.text == "int|float -> same, int"
+
+
+def test_a_list_of_outputs_shows_each_ones_dtype(tmp_path, capsys):
+    """topk without `out:` is one list value: its int indices stay int in the check table
+    and the generated docstring (a list's shape was shown once for all its items)."""
+    spec = tmp_path / "pair.yaml"
+    spec.write_text("name: Pair\nrequires: [n >= 2]\ninputs:\n  x: [B, n]\ngraph:\n"
+                    "  y: {op: topk, in: x, k: 2}\noutputs: y\n")
+    assert main(["check", str(spec)]) == 0
+    assert "[(B, 2), (B, 2) int]" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert main(["build", "--no-svg", "--no-cache", str(spec), "-o", str(out)]) == 0
+    assert "returns y: [(B, 2), (B, 2) int]" in (out / "pair.py").read_text()

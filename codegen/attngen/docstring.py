@@ -8,7 +8,7 @@ import re
 from .dims import fmt_shape, folded_names
 from .names import FACTORY_PARAMS
 from .pytext import doc_entry, doc_line, doc_text, literal
-from .results import Checked, dtype_of
+from .results import Checked, dtype_of, typed_text
 from .shape_comments import spec_shape
 
 
@@ -47,7 +47,8 @@ def class_docstring(checked: Checked) -> str:
     for o in spec.outputs:
         when = f" (if {o.when.text})" if o.when is not None else ""
         if o.name in checked.outputs:
-            shown = fmt_shape(checked.outputs[o.name])
+            value = checked.outputs[o.name]  # a list: each item with its own dtype
+            shown = typed_text(value) if isinstance(value, list) else fmt_shape(value)
             if len(checked.configs) > 1:
                 shown = spec_shape(spec, o.name) or shown
             shapes.append(f"    returns {o.name}{when}: {shown}{_dtype(checked, o.name)}")

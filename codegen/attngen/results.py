@@ -53,6 +53,11 @@ def typed_text(value: ValueShape | None) -> str:
     """A value's shape with its dtype family unless that is float: `(B, h, nq, nk) bool`."""
     if value is None:
         return "None"
+    if isinstance(value, list):  # each with its own family (topk's values, int indices)
+        items = [typed_text(v) for v in value]
+        if items and all(item == items[0] for item in items):
+            return f"[{items[0]}] * {len(items)}"
+        return "[" + ", ".join(items) + "]"
     family = dtype_of(value)
     return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
 

@@ -16,8 +16,8 @@ def _grid_sample(ctx: ShapeCtx, ins, a):
     n = len(x) - 2
     ctx.rank(grid, n + 2, f"grid_sample's grid (for a {len(x)}-D input)")
     ctx.eq(grid[0], x[0], "the grid's batch (dim 0)", "the input's batch")
-    ctx.eq(grid[-1], n, "the grid's last dim (the coordinates of a point)",
-           f"{n} (one per spatial dim)")
+    ctx.eq(grid[-1], n, "the grid's last dim (a point's coordinates)",
+           "the input's count of spatial dims")
     if a["mode"] == "bicubic" and n != 2:
         ctx.fail("mode 'bicubic' samples 4-D inputs only", BAD_ARGUMENTS)
     return (x[0], x[1], *grid[1:-1])
