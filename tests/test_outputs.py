@@ -302,6 +302,36 @@ def test_diagrams_drawn_together_are_the_bytes_of_each_drawn_alone():
     assert isinstance(mixed[1], RenderError)
 
 
+def test_diagrams_drawn_together_leave_no_file_when_the_build_is_killed(tmp_path):
+    """Ctrl-C ends a parallel build's workers at once (the signal's default: no cleanup
+    runs), so the diagrams they were drawing must have no files of their own: they once had
+    a temporary folder of DOT inputs and SVG outputs, left in the temp folder."""
+    import time
+
+    temp, started = tmp_path / "temp", tmp_path / "started"
+    temp.mkdir()
+    renderer = tmp_path / "slow-renderer"
+    renderer.write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 30\n")
+    renderer.chmod(0o755)
+    script = textwrap.dedent(f"""
+        import tempfile
+        from attngen import render
+
+        tempfile.tempdir = {str(temp)!r}
+        render.backend_for = lambda fmt: "graphviz-pure"
+        render.find_program = lambda program: {str(renderer)!r}
+        render.render_many(["digraph {{ a }}", "digraph {{ b }}"])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # the build process and the renderer
+    proc.wait(timeout=30)
+    assert started.exists(), "the renderer never ran"
+    assert list(temp.iterdir()) == []
+
+
 def test_docs_report_every_renderer_failure_with_the_other_errors(tmp_path, monkeypatch):
     import attngen.render
 

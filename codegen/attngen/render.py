@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 FORMATS = ("svg", "png", "pdf")
@@ -72,11 +71,12 @@ def _stable(data: bytes, fmt: str) -> bytes:
 
 def render_many(dots: list[str], fmt: str = "svg") -> list[bytes | RenderError]:
     """Each DOT source rendered, as render() renders it, or the RenderError it raised:
-    several in one renderer process (`-O`, an output file beside each input in a private
-    temporary folder) where they all render, which spares a process start per graph (a
+    SVGs of several graphs in one renderer process (all on its stdin, one SVG document
+    each on its stdout) where they all render, which spares a process start per graph (a
     few milliseconds each, and the parent's fork); otherwise one by one, so a failure is
-    its own graph's."""
-    backend = backend_for(fmt) if fmt in FORMATS else None
+    its own graph's. No file is written: a build killed meanwhile leaves nothing behind
+    (Ctrl-C ends a build's workers at once, cleanup included)."""
+    backend = backend_for(fmt) if fmt == "svg" else None
     program = find_program(backend) if backend is not None else None
     if len(dots) > 1 and backend is not None and program is not None:
         try:
@@ -92,13 +92,16 @@ def render_many(dots: list[str], fmt: str = "svg") -> list[bytes | RenderError]:
     return out
 
 
+# where each SVG document of a renderer's output starts (a label's `<` is escaped inside one)
+_SVG_START = re.compile(rb"(?=<\?xml )")
+
+
 def _render_together(program: str, dots: list[str], fmt: str) -> list[bytes]:
-    with tempfile.TemporaryDirectory(prefix="attngen-render-") as tmp:
-        inputs = [Path(tmp) / f"{i}.dot" for i in range(len(dots))]
-        for path, dot in zip(inputs, dots, strict=True):
-            path.write_bytes(dot.encode())
-        proc = subprocess.run([program, f"-T{fmt}", "-O", *map(str, inputs)],
-                              capture_output=True, timeout=TIMEOUT_S, check=False)
-        if proc.returncode != 0:
-            raise RenderError(f"exit status {proc.returncode}")
-        return [_stable(Path(f"{path}.{fmt}").read_bytes(), fmt) for path in inputs]
+    proc = subprocess.run([program, f"-T{fmt}"], input="\n".join(dots).encode(),
+                          capture_output=True, timeout=TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise RenderError(f"exit status {proc.returncode}")
+    documents = [d for d in _SVG_START.split(proc.stdout) if d]
+    if len(documents) != len(dots):
+        raise RenderError(f"{len(documents)} SVG documents for {len(dots)} graphs")
+    return [_stable(d, fmt) for d in documents]
