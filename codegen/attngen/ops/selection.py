@@ -47,7 +47,8 @@ register(Op(
     dtype=Dtypes(("any", "int"), "first"),
     call="torch.gather({{ x }}, {{ dim }}, {{ ins[1] }})",
     rule="input [*S] and an int index [*I] of as many dims, I at most S but along dim -> "
-         "[*I]: out[i][j][k] = input[index[i][j][k]][j][k] along dim 0",
+         "[*I]: out[i][j][k] = input[index[i][j][k]][j][k] along dim 0 (the index's values "
+         "within dim `dim`: torch checks them at run time)",
     summary="the elements of input 0 that the integers of input 1 name along a dim",
     key_args=("dim",),
 ))
