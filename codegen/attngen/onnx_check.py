@@ -7,9 +7,10 @@ dims doubled, mostly); one larger than the export's, found the same way from it;
 first sample's own, the least the spec allows. Exported at the least sizes, a dim they
 make 1 (one 7 x 7 patch of a 7 x 7 map) is specialized by the export and another size
 fails; exported at the larger, the least run still tests that the graph kept the dims
-free; and a window the export fixed (an adaptive pool's) may still cover a smaller input
-whole, where onnxruntime averages the part that is there, so only a larger input shows it
-(EMA's pools). Every output must equal PyTorch's within float32 tolerance. A
+free; and a window the export fixed (an adaptive pool's) may still give the right values
+at a smaller input, so only a larger one shows it (EMA's pools, measured: right at the
+least size, onnxruntime failing at the larger). Every output must equal PyTorch's within
+float32 tolerance. A
 module that cannot export, or whose exported graph fixed a size the spec leaves free, is
 reported with the reason (E601). Needs torch, onnx, onnxscript and onnxruntime (the
 `integrations` extra); imported only by `verify`.
