@@ -289,6 +289,17 @@ STRIDED = "strided"  # may be non-contiguous even for contiguous inputs: views s
 LAYOUTS = (FRESH, KEEPS, STRIDED)
 
 
+# -- call templates -------------------------------------------------------------------------
+# the tail of a call template: each argument the spec gives, by keyword (`, dim=(2, 3)`)
+BY_KEYWORD = "{% for arg in given %}, {{ arg }}={{ args[arg] }}{% endfor %}"
+
+
+def by_keyword_but(*positional: str) -> str:
+    """BY_KEYWORD without the arguments the call passes by position before it."""
+    test = f"arg != {positional[0]!r}" if len(positional) == 1 else f"arg not in {positional!r}"
+    return "{% for arg in given if " + test + " %}, {{ arg }}={{ args[arg] }}{% endfor %}"
+
+
 # -- ops ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CallSite:

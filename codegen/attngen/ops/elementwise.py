@@ -5,7 +5,7 @@ and root family makes floats of int and bool tensors, abs keeps an int tensor in
 from __future__ import annotations
 
 from ..errors import BAD_ARGUMENTS
-from .base import FLOAT_ONLY, KEEPS, Arg, CallSite, Dtypes, Op, register
+from .base import BY_KEYWORD, FLOAT_ONLY, KEEPS, Arg, CallSite, Dtypes, Op, register
 from .ctx import ShapeCtx
 
 
@@ -56,7 +56,7 @@ def _clamp(ctx: ShapeCtx, ins, a):
 register(Op(
     "clamp", "arith", (Arg("min", "float", None), Arg("max", "float", None)), _clamp,
     dtype=FLOAT_ONLY, layout=KEEPS,
-    call="torch.clamp({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    call="torch.clamp({{ x }}" + BY_KEYWORD + ")",
     rule="elementwise: shape unchanged", summary="limit every element to [min, max]",
     key_args=("min",),  # shown positionally: clamp(max=1) must not read clamp(1)
 ))

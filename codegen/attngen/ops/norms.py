@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .base import FRESH, KEEPS, Arg, Op, register
+from .base import BY_KEYWORD, FRESH, KEEPS, Arg, Op, register
 from .ctx import ShapeCtx, number
 
 
@@ -74,7 +74,7 @@ register(Op(
     "normalize", "norm",
     (Arg("p", "float", 2.0), Arg("dim", "dim", 1), Arg("eps", "float", 1e-12, low=0)),
     _normalize, layout=KEEPS,
-    call="F.normalize({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    call="F.normalize({{ x }}" + BY_KEYWORD + ")",
     rule="shape unchanged; each vector along dim divided by its p-norm (at least eps)",
     summary="unit p-norm along a dim (cosine attention's queries and keys)",
     key_args=("dim",),

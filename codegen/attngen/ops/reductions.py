@@ -8,7 +8,7 @@ from __future__ import annotations
 from math import floor, prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import FRESH, Arg, Dtypes, Op, register
+from .base import BY_KEYWORD, FRESH, Arg, Dtypes, Op, register
 from .ctx import ShapeCtx, number
 
 DIM_RULE = "removes each dim of `dim` (or keeps it as 1 with keepdim)"
@@ -37,8 +37,6 @@ def reduce_shape(ctx: ShapeCtx, ins, a):
     return tuple(s for i, s in enumerate(x) if i not in axes)
 
 
-# `torch.std(x, dim=(2, 3), correction=0)`: each argument the spec gives, by keyword
-_KEYWORDS = "{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %}"
 _KEEPDIM = Arg("keepdim", "bool", False)
 
 
@@ -78,7 +76,7 @@ for _name, _what in (("std", "standard deviation"), ("var", "variance")):
         _name, "pool",
         (Arg("dim", "dims", None), Arg("correction", "float", None, low=0),
          Arg("unbiased", "bool", None), _KEEPDIM),
-        _spread(_name), call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{_KEYWORDS})", layout=FRESH,
+        _spread(_name), call=f"torch.{_name}({{{{ x }}}}{_NO_DIM}{BY_KEYWORD})", layout=FRESH,
         dtype=Dtypes(("float|complex",), gives="float"),  # of a complex tensor: real
         rule=ALL_RULE,
         summary=f"{_what} over dims (correction: 1 unless given, as in torch)",
@@ -100,7 +98,7 @@ register(Op(
 
 register(Op(
     "logsumexp", "pool", (Arg("dim", "dims"), _KEEPDIM), reduce_shape, layout=FRESH,
-    call=f"torch.logsumexp({{{{ x }}}}{_KEYWORDS})",
+    call=f"torch.logsumexp({{{{ x }}}}{BY_KEYWORD})",
     dtype=Dtypes(("any",), gives="floating"),  # of an int tensor: float
     rule=DIM_RULE, summary="log of the sum of exponentials over dims (numerically stable)",
     key_args=("dim", "keepdim"),
@@ -109,7 +107,7 @@ register(Op(
 for _name, _what in (("amax", "maximum"), ("amin", "minimum")):
     register(Op(
         _name, "pool", (Arg("dim", "dims", None), _KEEPDIM), reduce_shape, layout=FRESH,
-        call=f"torch.{_name}({{{{ x }}}}{_KEYWORDS})",
+        call=f"torch.{_name}({{{{ x }}}}{BY_KEYWORD})",
         dtype=Dtypes(("bool|int|float",)),  # complex tensors have no order
         rule=ALL_RULE, summary=f"{_what} over dims (values only; max and min take one dim)",
         key_args=("dim", "keepdim"),

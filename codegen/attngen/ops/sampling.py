@@ -5,7 +5,7 @@ learned upsamplers that move their sampling points (DAT, DySample)."""
 from __future__ import annotations
 
 from ..errors import BAD_ARGUMENTS
-from .base import FRESH, Arg, Dtypes, Op, register
+from .base import FRESH, Arg, Dtypes, Op, by_keyword_but, register
 from .ctx import ShapeCtx
 
 
@@ -30,8 +30,8 @@ register(Op(
      Arg("padding_mode", "str", "zeros", ("zeros", "border", "reflection")),
      Arg("align_corners", "bool", False)),
     _grid_sample, arity=(2, 2), layout=FRESH, dtype=Dtypes(("float", "float")),
-    call="F.grid_sample({{ x }}, {{ ins[1] }}{% for a in given if a != 'align_corners' %}, "
-         "{{ a }}={{ args[a] }}{% endfor %}, align_corners={{ align_corners }})",
+    call="F.grid_sample({{ x }}, {{ ins[1] }}" + by_keyword_but("align_corners")
+         + ", align_corners={{ align_corners }})",
     rule="input [N, C, *S] and a grid [N, *P, n] of normalised coordinates (-1 to 1; n = "
          "len(S), 2 or 3) -> [N, C, *P]: the input read at each point of the grid",
     summary="sample a map at the points a grid gives (deformable attention, learned "

@@ -4,7 +4,7 @@ two steps of routing attention (BiFormer's regions, each query's top k)."""
 
 from __future__ import annotations
 
-from .base import FRESH, Arg, Dtypes, Op, register
+from .base import FRESH, Arg, Dtypes, Op, by_keyword_but, register
 from .ctx import ShapeCtx
 
 
@@ -22,8 +22,7 @@ register(Op(
      Arg("sorted", "bool", True)),
     _topk, multi_output=True, layout=FRESH,
     dtype=Dtypes(("int|float",), outputs=("same", "int")),
-    call="torch.topk({{ x }}, {{ k }}{% for a in given if a != 'k' %}, {{ a }}={{ args[a] }}"
-         "{% endfor %})",
+    call="torch.topk({{ x }}, {{ k }}" + by_keyword_but("k") + ")",
     rule="dim `dim` of size at least k -> k; two outputs, `out: [values, indices]` (the "
          "indices long)",
     summary="the k largest (or smallest) elements along a dim and their indices",

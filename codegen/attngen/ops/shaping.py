@@ -11,7 +11,19 @@ import re
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
+from .base import (
+    ANY_DTYPE,
+    BY_KEYWORD,
+    FRESH,
+    KEEPS,
+    STRIDED,
+    Arg,
+    CallSite,
+    Dtypes,
+    Op,
+    by_keyword_but,
+    register,
+)
 from .ctx import ShapeCtx, number
 from .layers import flatten_shape
 from .windows import window_count
@@ -63,8 +75,7 @@ register(Op("expand_as", "reshape", (), _expand_as, arity=(2, 2),
             summary="broadcast a tensor to another's shape (no copy)"))
 register(Op("flatten", "reshape", (Arg("start_dim", "dim", 0), Arg("end_dim", "dim", -1)),
             flatten_shape, dtype=ANY_DTYPE, layout=KEEPS,
-            call="torch.flatten({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}"
-                 "{% endfor %})",
+            call="torch.flatten({{ x }}" + BY_KEYWORD + ")",
             rule="merges dims start_dim..end_dim into one",
             summary="flatten dims into one", key_args=("start_dim", "end_dim")))
 
@@ -274,8 +285,7 @@ register(Op("pad", "reshape",
             (Arg("pad", "shape"), Arg("mode", "str", "constant", PAD_MODES),
              Arg("value", "float", None)),
             _pad, dtype=ANY_DTYPE, layout=KEEPS,
-            call="F.pad({{ x }}, [{{ pad }}]{% for k in given if k != 'pad' %}, "
-                 "{{ k }}={{ args[k] }}{% endfor %})",
+            call="F.pad({{ x }}, [{{ pad }}]" + by_keyword_but("pad") + ")",
             rule="pad = [left, right, top, bottom, ...] from the last dim: each padded dim "
                  "grows by its two values (negative crops); modes but 'constant' take floats; "
                  "'reflect' pads each side by less than the dim, 'circular' by at most the "
@@ -327,10 +337,9 @@ UNFOLD_RULE = ("[N, C, H, W] -> [N, C * prod(kernel_size), L], L = product over 
 FOLD_RULE = ("[N, C * prod(kernel_size), L] -> [N, C, *output_size], L the number of blocks "
              "of output_size (unfold's formula)")
 _WINDOW_SHOWN = ("kernel_size", "dilation", "padding", "stride")  # every one shapes the windows
-_BY_KEYWORD = "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %}"
 register(Op("unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
             layout=FRESH,
-            call="F.unfold({{ x }}, {{ kernel_size }}" + _BY_KEYWORD + ")",
+            call="F.unfold({{ x }}, {{ kernel_size }}" + by_keyword_but("kernel_size") + ")",
             rule=UNFOLD_RULE, summary="sliding blocks as columns (im2col)",
             key_args=_WINDOW_SHOWN))
 register(Op("Unfold", "resample", WINDOW, _unfold, dtype=Dtypes(("float|complex",)),
@@ -341,8 +350,7 @@ FOLD_ARGS = (Arg("output_size", "ints", low=1), *WINDOW)
 register(Op("fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),
             layout=FRESH,
             call="F.fold({{ x }}, {{ output_size }}, {{ kernel_size }}"
-                 "{% for k in given if k not in ('output_size', 'kernel_size') %}, "
-                 "{{ k }}={{ args[k] }}{% endfor %})",
+                 + by_keyword_but("output_size", "kernel_size") + ")",
             rule=FOLD_RULE, summary="columns summed back into an image (col2im)",
             key_args=("output_size", *_WINDOW_SHOWN)))
 register(Op("Fold", "resample", FOLD_ARGS, _fold, dtype=Dtypes(("float|complex",)),

@@ -12,7 +12,19 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import BAD_ARGUMENTS
-from .base import ANY_DTYPE, FRESH, KEEPS, STRIDED, Arg, CallSite, Dtypes, Op, register
+from .base import (
+    ANY_DTYPE,
+    BY_KEYWORD,
+    FRESH,
+    KEEPS,
+    STRIDED,
+    Arg,
+    CallSite,
+    Dtypes,
+    Op,
+    by_keyword_but,
+    register,
+)
 from .ctx import ShapeCtx, number
 from .layers import CEIL_POOL_ARGS, GELU_APPROXIMATE, MODES, POOL_RULE, pool_shape, upsample_shape
 from .reductions import reduce_shape
@@ -294,8 +306,7 @@ for _name, _args, _what in (
         ("softplus", (Arg("beta", "float", 1.0), Arg("threshold", "float", 20.0)),
          "softplus")):
     register(Op(_name, "activation", _args, lambda ctx, ins, a: ins[0], layout=KEEPS,
-                call=f"F.{_name}({{{{ x }}}}{{% for k in given %}}, {{{{ k }}}}={{{{ args[k] }}}}"
-                     "{% endfor %})",
+                call=f"F.{_name}({{{{ x }}}}{BY_KEYWORD})",
                 rule="elementwise: shape unchanged", summary=f"elementwise {_what}",
                 key_args=tuple(a.name for a in _args)))
 
@@ -304,7 +315,7 @@ register(Op(
     (Arg("size", "ints", None), Arg("scale_factor", "floats", None),
      Arg("mode", "str", "nearest", MODES)),
     upsample_shape, layout=KEEPS,
-    call="F.interpolate({{ x }}{% for k in given %}, {{ k }}={{ args[k] }}{% endfor %})",
+    call="F.interpolate({{ x }}" + BY_KEYWORD + ")",
     rule="[N, C, *L] -> [N, C, *floor(L * scale_factor)] (or size)",
     summary="resample (functional)", key_args=("scale_factor", "size", "mode"),
 ))
@@ -320,8 +331,7 @@ def _computed_window(a) -> str:
 register(Op(
     "max_pool2d", "pool", CEIL_POOL_ARGS, pool_shape, layout=KEEPS,
     onnx_caveat=_computed_window,
-    call="F.max_pool2d({{ x }}, {{ kernel_size }}"
-         "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
+    call="F.max_pool2d({{ x }}, {{ kernel_size }}" + by_keyword_but("kernel_size") + ")",
     rule=POOL_RULE, summary="max pooling (functional)",
     key_args=("kernel_size", "stride", "padding", "ceil_mode"),
 ))
@@ -329,8 +339,7 @@ register(Op(
 register(Op(
     "avg_pool2d", "pool", (*CEIL_POOL_ARGS, Arg("count_include_pad", "bool", True)),
     pool_shape, layout=KEEPS, onnx_caveat=_computed_window,
-    call="F.avg_pool2d({{ x }}, {{ kernel_size }}"
-         "{% for k in given if k != 'kernel_size' %}, {{ k }}={{ args[k] }}{% endfor %})",
+    call="F.avg_pool2d({{ x }}, {{ kernel_size }}" + by_keyword_but("kernel_size") + ")",
     rule=POOL_RULE, summary="average pooling (functional; count_include_pad: padding "
                             "counts in the average)",
     key_args=("kernel_size", "stride", "padding", "ceil_mode"),
