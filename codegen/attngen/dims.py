@@ -107,12 +107,17 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+def fmt_items(texts: list[str]) -> str:
+    """A list value's items as written: `[(B, C)] * 3` when all alike, else each."""
+    if texts and all(t == texts[0] for t in texts):
+        return f"[{texts[0]}] * {len(texts)}"
+    return "[" + ", ".join(texts) + "]"
+
+
 def fmt_shape(shape: Shape | list[Shape]) -> str:
     """`(B, C, H, W)`; a list of shapes as `[(B, C)] * 3` when all alike."""
     if isinstance(shape, list):
-        if shape and all(s == shape[0] for s in shape):
-            return f"[{fmt_shape(shape[0])}] * {len(shape)}"
-        return "[" + ", ".join(fmt_shape(s) for s in shape) + "]"
+        return fmt_items([fmt_shape(s) for s in shape])
     return "(" + ", ".join(fmt_dim(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 

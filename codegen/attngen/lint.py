@@ -53,8 +53,9 @@ def _computed_window(spec: Spec, call: LayerOp | FunctionOp,
     dims = spec.input_dims()
     for key in ("kernel_size", "stride"):
         expr = call.args.get(key)
-        read = sorted(expr.names & dims) if expr is not None else []
-        if expr is not None and read:
+        if expr is None:
+            continue
+        if read := sorted(expr.names & dims):
             return Diagnostic(expr.loc, ONNX_FIXED_WINDOW, (
                 f"node '{owner.name}': {call.op}'s {key} {expr.text} reads the free input "
                 f"size{'s' if len(read) > 1 else ''} {' and '.join(read)}: its ONNX export "

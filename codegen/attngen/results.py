@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
-from .dims import fmt_shape
+from .dims import fmt_items, fmt_shape
 from .errors import Diagnostic
 from .model import Node, Spec, cases_of
 from .ops.ctx import Dim, Shape
@@ -54,10 +54,7 @@ def typed_text(value: ValueShape | None) -> str:
     if value is None:
         return "None"
     if isinstance(value, list):  # each with its own family (topk's values, int indices)
-        items = [typed_text(v) for v in value]
-        if items and all(item == items[0] for item in items):
-            return f"[{items[0]}] * {len(items)}"
-        return "[" + ", ".join(items) + "]"
+        return fmt_items([typed_text(v) for v in value])
     family = dtype_of(value)
     return fmt_shape(value) + (f" {family}" if family not in (None, "float") else "")
 
