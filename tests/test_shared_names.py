@@ -1,6 +1,6 @@
 """A node may share a param's name where the generated Python keeps them apart (issue 13
 point 8): `dropout` the constructor argument and `self.dropout` the layer, as hand-written
-modules do. Both are refused only where both would be `self.NAME`."""
+modules do. Where forward reads the param too, it is kept as `self._NAME`."""
 
 import ast
 
@@ -42,13 +42,59 @@ def test_a_node_may_share_a_params_name(tmp_path, case):
         assert torch.equal(y, expected(x))
 
 
-def test_a_layer_named_like_a_param_forward_reads_is_refused(tmp_path):
-    """`self.scale = scale` (forward reads it) and `self.scale = nn.Dropout(...)` would be
-    one attribute: a located error at the node, naming the param."""
+def test_a_layer_named_like_a_param_forward_reads_keeps_the_param_apart(tmp_path):
+    """`self.scale = nn.Dropout(...)` beside a param `scale` forward reads: the layer is
+    self.scale, the param self._scale, as a hand-written module would keep a flag."""
     spec = tmp_path / "shared.yaml"
     spec.write_text(HEAD + "  scale: {op: Dropout, args: [dropout], in: x}\n"
                     "  out: {op: mul, in: scale, other: scale}\noutputs: out\n")
+    res, target = build_one(spec, tmp_path / "out")
+    assert res.code == 0, res.err
+    assert "self._scale = scale" in target.read_text()
+    module = load_generated(target).Shared(dropout=0.5, scale=3.0).eval()
+    x = torch.randn(3, 5)
+    assert isinstance(module.scale, torch.nn.Dropout) and torch.equal(module(x), x * 3.0)
+
+
+# a conv-like module's `bias` flag and its `bias` parameter (CondConv): made only when the
+# flag holds, added only then; the flag was once read back as the parameter (a tensor's
+# truth value: an error at run time)
+BIAS = """\
+name: Biased
+params:
+  c: 3
+  bias: true
+inputs:
+  x: [B, c]
+graph:
+  bias: {when: bias, param: [c], init: normal}
+  out:
+    cases:
+      - {when: bias, op: add, in: [x, bias]}
+      - {when: not bias, op: identity, in: x}
+    shape: [B, c]
+outputs: out
+"""
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_param_tensor_named_like_the_flag_that_makes_it(tmp_path, flag):
+    spec = tmp_path / "biased.yaml"
+    spec.write_text(BIAS)
+    res, target = build_one(spec, tmp_path / "out")
+    assert res.code == 0, res.err
+    module = load_generated(target).Biased(bias=flag)
+    x = torch.randn(2, 3)
+    assert [k for k, _ in module.named_parameters()] == (["bias"] if flag else [])
+    torch.testing.assert_close(module(x), x + module.bias if flag else x)
+
+
+def test_the_params_own_attribute_taken_is_a_located_error(tmp_path):
+    """The param would be self._bias, which a node already is."""
+    spec = tmp_path / "biased.yaml"
+    spec.write_text(BIAS.replace("graph:\n", "graph:\n  _bias: {param: [c], init: zeros, "
+                                 "unused: true}\n"))
     res, _ = build_one(spec, tmp_path / "out")
     assert_located_errors(res)
-    assert "shared.yaml:8:3: error[E106]: node 'scale'" in res.err, res.err
-    assert "param 'scale'" in res.err and "self.scale" in res.err, res.err
+    assert "biased.yaml:9:3: error[E106]: node 'bias' is self.bias, so forward would read " \
+           "param 'bias' (line 4) as self._bias, a name already taken" in res.err, res.err

@@ -27,7 +27,7 @@ from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, is_range
 from .expr import entries as expr_entries
-from .graph import node_refs
+from .graph import node_refs, param_attribute
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules
 from .layout import laid_out
@@ -185,7 +185,7 @@ class ClassEmitter:
                 lines += self.require_lines(req, namer)
         for name in spec.params:
             if name in forward_params:
-                lines.append(f"self.{name} = {name}")
+                lines.append(f"self.{param_attribute(spec, name)} = {name}")
         for let in spec.lets.values():
             self._note_exprs([let.expr])
             lines.append(f"self.{let.name} = {src(let.expr, namer)}")

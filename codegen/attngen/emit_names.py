@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from .comparisons import constant_last
 from .expr import Expr
+from .graph import param_attribute
 from .model import Spec
 
 
 class Namer:
     """Spec names -> Python source, for __init__ or forward; records what forward reads."""
 
-    def __init__(self, spec: Spec, where: str, dims: set[str] | None = None):
+    def __init__(self, spec: Spec, where: str, dims: set[str] | None = None,
+                 owner: Spec | None = None):
         self.spec, self.where = spec, where
+        self.owner = owner or spec  # the class whose attributes hold the params (a loop
+        #                             body's are its parent's)
         self.dims = dims or set()
         self.loop: set[str] = set()
         self.used_params: set[str] = set()
@@ -27,7 +31,7 @@ class Namer:
             if self.where == "init":
                 return name
             self.used_params.add(name)
-            return f"self.{name}"
+            return f"self.{param_attribute(self.owner, name)}"
         self.used_dims.add(name)
         return name
 

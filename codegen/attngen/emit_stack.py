@@ -84,7 +84,7 @@ def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     stack, inner = _body(parent, node)
     last = inner.spec.outputs[0].name
     dims: set[str] = set()
-    body_namer = Namer(inner.spec, "forward", dims)
+    body_namer = Namer(inner.spec, "forward", dims, owner=parent.spec)
     if stack.var:
         body_namer.loop.add(stack.var)
     lines = inner.node_lines(body_namer)

@@ -43,7 +43,7 @@ from .model import (
     owned_layer,
     unwrapped,
 )
-from .names import LOOP_LAYER_SUFFIX
+from .names import LOOP_LAYER_SUFFIX, PRIVATE_MODULE_ATTRS
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -233,6 +233,15 @@ def owns_attribute(node: Node) -> bool:
                                                for body in [node, *cases_of(node)])
 
 
+def param_attribute(spec: Spec, name: str) -> str:
+    """The attribute forward reads param `name` by: `self.NAME`, or `self._NAME` where a
+    node of that name is `self.NAME` itself (a layer, a loop body's layers, a param or
+    buffer: the `bias` flag beside the `bias` parameter of a conv-like module)."""
+    node = spec.nodes.get(name)
+    taken = node is not None and (owns_attribute(node) or isinstance(node.form, TensorDecl))
+    return "_" + name if taken else name
+
+
 def forward_names(spec: Spec) -> set[str]:
     """The names the expressions forward evaluates read (an over-approximation: every
     condition, every tensor function's arguments, the lists `each` runs over): a param
@@ -317,8 +326,9 @@ def check_constructor_names(spec: Spec) -> None:
 
 def check_unique_names(spec: Spec) -> None:
     """Params, lets, inputs, nodes and split outputs share one namespace, except that a
-    node may take a param's name where the generated code keeps them apart: the param is
-    the constructor's argument, the node `self.NAME` (a layer) or a local of forward."""
+    node may take a param's name: the param is the constructor's argument, the node
+    `self.NAME` (a layer, a tensor) or a local of forward; where forward reads the param
+    too, it keeps it as `self._NAME` (param_attribute), which must be free."""
     seen: dict[str, Loc] = {}
     issues = Collector()
 
@@ -343,10 +353,13 @@ def check_unique_names(spec: Spec) -> None:
     read_in_forward = forward_names(spec)
     for node in spec.nodes.values():
         param = spec.params.get(node.name)
-        if param is not None and param.name in read_in_forward and owns_attribute(node):
-            issues.add(error(node.loc, DUPLICATE_NAME, f"node '{node.name}' and param "
-                             f"'{param.name}' (line {param.loc.line}) would both be "
-                             f"self.{node.name}: forward reads the param and the node is a layer",
+        kept = param_attribute(spec, node.name)
+        if param is not None and param.name in read_in_forward and kept != node.name and (
+                kept in spec.params or kept in spec.lets or kept in spec.nodes
+                or kept in spec.inputs or kept in PRIVATE_MODULE_ATTRS):
+            issues.add(error(node.loc, DUPLICATE_NAME, f"node '{node.name}' is self.{node.name}, "
+                             f"so forward would read param '{param.name}' (line "
+                             f"{param.loc.line}) as self.{kept}, a name already taken",
                              "rename one of them (and every place that reads it)"))
         claim(node.name, node.loc, "node")
         for o in node.out or ():
