@@ -39,18 +39,17 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
     else:
         saved = "" if decl.persistent else ", persistent=False"
         lines = [f'self.register_buffer("{name}", {made}{saved})']
-    if fill is not None:
-        lines.append(fill.replace("TENSOR", f"self.{name}"))
+    lines += [line.replace("TENSOR", f"self.{name}") for line in fill]
     return lines
 
 
 def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
-          kwargs: Callable[[], str]) -> tuple[str, str | None]:
-    """(the expression that makes the tensor, the nn.init line that fills it or None); an
+          kwargs: Callable[[], str]) -> tuple[str, list[str]]:
+    """(the expression that makes the tensor, the nn.init lines that fill it); an
     option that is an expression is written by `text`, as the dims are."""
     init, options, dtype = decl.init, decl.options, decl.dtype
     if init in PLAIN_FACTORIES and not options:
-        return factory(PLAIN_FACTORIES[init], dims, dtype, kwargs), None
+        return factory(PLAIN_FACTORIES[init], dims, dtype, kwargs), []
     if init == "constant":
         value = options.get("value", 0.0)
         assert not isinstance(value, tuple)
@@ -59,17 +58,25 @@ def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
         else:
             shown = repr(int(value)) if dtype == "long" else repr(float(value))
         size = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
-        return factory("torch.full", [size, shown], dtype, kwargs), None
+        return factory("torch.full", [size, shown], dtype, kwargs), []
     if init == "relative_position":  # the file's helper (templates/module.py.j2)
         window = [text(size) for size in cast(tuple, options["window"])]
         sizes = f"({window[0]},)" if len(window) == 1 else f"({', '.join(window)})"
-        return f"_relative_position_index({sizes}, device={FACTORY_PARAMS[0]})", None
+        return f"_relative_position_index({sizes}, device={FACTORY_PARAMS[0]})", []
     if init == "eye":
-        return factory("torch.eye", dims[:1] if dims[0] == dims[1] else dims, dtype, kwargs), None
+        return factory("torch.eye", dims[:1] if dims[0] == dims[1] else dims, dtype, kwargs), []
     if init == "arange":  # a float end makes floats (of the dtype given, else the default)
         end = dims[0] if dtype != "float" else f"float({dims[0]})"
-        return factory("torch.arange", [end], dtype, kwargs), None
+        return factory("torch.arange", [end], dtype, kwargs), []
     keywords = [f"{k}={text(v)}" if isinstance(v, Expr) else
-                f'{k}="{v}"' if isinstance(v, str) else f"{k}={v!r}" for k, v in options.items()]
-    fill = f"nn.init.{init}_({', '.join(['TENSOR', *keywords])})"
+                f'{k}="{v}"' if isinstance(v, str) else f"{k}={v!r}"
+                for k, v in options.items() if k != "slices"]
+    slices = options.get("slices")
+    if slices is None:
+        fill = [f"nn.init.{init}_({', '.join(['TENSOR', *keywords])})"]
+    else:  # each slice on its own, its fans a slice's (views: the tensor is filled in place)
+        assert isinstance(slices, int)
+        sliced = "TENSOR" if slices == 1 else f"TENSOR.flatten(0, {slices - 1})"
+        fill = [f"for part in {sliced}:  # each slice on its own: its fans are a slice's",
+                f"    nn.init.{init}_({', '.join(['part', *keywords])})"]
     return factory("torch.empty", dims, dtype, kwargs), fill

@@ -182,7 +182,7 @@ class TensorDecl:
     shape: list[Expr]  # over params and lets only: the tensor exists before any input
     init: str  # an initialiser of TENSOR_INITS (parse_tensors)
     # std, mean, value, a, b (numbers or expressions over params and lets); mode,
-    # nonlinearity; relative_position's window (sizes over params and lets)
+    # nonlinearity; relative_position's window (sizes over params and lets); slices (an int)
     options: dict[str, InitOption]
     dtype: str = "float"  # float, bool or long (an input's `dtype:` words); params: float
     persistent: bool = True  # a buffer in the state_dict (register_buffer's persistent)

@@ -18,12 +18,16 @@ INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
 TENSOR_INITS: dict[str, tuple[str, ...]] = {
     "zeros": (), "ones": (), "constant": ("value",), "normal": ("mean", "std"),
     "uniform": ("a", "b"), "trunc_normal": ("mean", "std", "a", "b"),
-    "xavier_uniform": (), "xavier_normal": (),
-    "kaiming_normal": ("mode", "nonlinearity"), "kaiming_uniform": ("mode", "nonlinearity"),
+    "xavier_uniform": ("slices",), "xavier_normal": ("slices",),
+    "kaiming_normal": ("mode", "nonlinearity", "slices"),
+    "kaiming_uniform": ("mode", "nonlinearity", "slices"),
     "eye": (), "arange": (), "relative_position": ("window",),
 }
 NUMBER_OPTIONS = ("value", "mean", "std", "a", "b")
 WORD_OPTIONS = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
+# `slices: n`: the initialiser fills each slice along the first n dims on its own, its fans
+# a slice's (CondConv's experts, each initialised as one conv weight)
+SLICES = "slices"
 # the initialisers each dtype takes: random values only for float tensors, indices only
 # for long ones
 DTYPE_INITS = {"float": tuple(i for i in TENSOR_INITS if i != "relative_position"),
@@ -34,7 +38,8 @@ WINDOW_AXES = (1, 3)  # relative_position's window: a sequence, an image's, a vi
 # initialisers that make a tensor of a fixed number of dims: that number, and how it reads
 INIT_RANKS = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]"),
               "relative_position": (2, "two dims, [n, n]")}
-TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, "window", "dtype",
+TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, SLICES, "window",
+               "dtype",
                "persistent", "when", "doc", "unused")
 
 
@@ -109,7 +114,30 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
         raise error(raw.key_locs[kind], BAD_VALUE, f"'init: {init}' reads the fan-in and "
                     f"fan-out of at least two dims; {what} has one",
                     f"use normal or uniform, or give it two dims: {kind}: [1, {shape[0].text}]")
-    return TensorDecl(kind, shape, init, _options(raw, what, init, dtype), dtype, persistent)
+    options = _options(raw, what, init, dtype)
+    if SLICES in raw:
+        options[SLICES] = _slices(raw, what, init, len(shape))
+    return TensorDecl(kind, shape, init, options, dtype, persistent)
+
+
+def _slices(raw: LMap, what: str, init: str, rank: int) -> int:
+    """`slices: n`, a whole number from 1 that leaves a slice two dims (its fans)."""
+    loc = raw.key_locs[SLICES]
+    if SLICES not in TENSOR_INITS[init]:
+        users = [i for i, keys in TENSOR_INITS.items() if SLICES in keys]
+        raise error(loc, BAD_VALUE, f"'slices' of {what} applies only to init: "
+                    + " or ".join(users) + f" (they read a slice's fans), not to init: {init}")
+    value = raw[SLICES]
+    if isinstance(value, LBool) or not isinstance(value, int) or value < 1:
+        raise error(loc_of(value, loc), BAD_VALUE, f"'slices' of {what} must be a whole "
+                    f"number of leading dims, at least 1, got "
+                    + (str(bool(value)).lower() if isinstance(value, LBool) else repr(value)))
+    if rank - value < 2:
+        raise error(loc_of(value, loc), BAD_VALUE, f"'slices: {value}' leaves each slice of "
+                    f"{what} {rank - value} dim(s); init: {init} reads the fans of two or more",
+                    f"slice fewer dims: slices: {rank - 2}" if rank > 2 else
+                    "leave 'slices' out")
+    return int(value)
 
 
 def _options(raw: LMap, what: str, init: str, dtype: str) -> dict[str, InitOption]:

@@ -73,6 +73,7 @@ from .parse_tensors import (
     INIT_NONLINEARITY,
     INIT_RANKS,
     NUMBER_OPTIONS,
+    SLICES,
     TENSOR_INITS,
     WINDOW_AXES,
     WORD_OPTIONS,
@@ -418,6 +419,10 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
                             f"to {WINDOW_AXES[1]} sizes, got {len(sizes)}")
             for size in sizes:
                 _expr(size, f"a window size of {what}", loc)
+        elif key == SLICES:
+            if type(value) is not int or not 1 <= value <= len(decl.shape) - 2:
+                raise error(loc, BAD_VALUE, f"{what}: init 'slices' must be an int from 1 to "
+                            "the dims less two")
         elif key not in NUMBER_OPTIONS or type(value) is not float or not math.isfinite(value):
             raise error(loc, BAD_VALUE, f"{what}: init '{key}' must be a finite float or an "
                         "expression")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from . import (  # noqa: F401
     attention,
     constants,
+    convolution,
     einsum,
     elementwise,
     fft,
