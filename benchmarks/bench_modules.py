@@ -75,6 +75,9 @@ SIZES = {
     # regions of 2 x 2 tokens, each routed to 16
     ("bi_level_routing_attention", "BiLevelRoutingAttention"): ((256, 8, 7, None, 16), {},
                                                                  rand(8, 256, 14, 14)),
+    # dynamic convolutions as a ResNet stage-3 3x3 conv: 256 channels, 4 experts
+    ("cond_conv", "CondConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
+    ("dynamic_conv", "DynamicConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
     ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),

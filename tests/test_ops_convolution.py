@@ -181,3 +181,19 @@ def test_wrong_slices_are_located_errors(tmp_path, capsys, init, message):
     assert "experts.yaml:9:" in err and "E102" in err and message in err, err
     if "slices: 4" in init:
         assert "note: slice fewer dims: slices: 3" in err
+
+
+def test_the_librarys_cond_conv_runs_where_the_original_cannot():
+    """CondConv at stride 2 without padding (the original views its output at the input's
+    size and fails there): each sample convolved with its routing's mixture of the experts."""
+    from equivalence import load_generated
+
+    module = load_generated("cond_conv").CondConv(8, 6, 3, 2, K=3).double().eval()
+    x = torch.randn(3, 8, 9, 7, dtype=torch.float64)
+    routing = module.attention(x)  # (3, K)
+    want = torch.cat([
+        F.conv2d(x[i:i + 1], torch.einsum("k,koihw->oihw", routing[i], module.weight),
+                 routing[i] @ module.bias, stride=2) for i in range(3)])
+    got = module(x)
+    assert got.shape == (3, 6, 4, 3)
+    torch.testing.assert_close(got, want)
