@@ -154,7 +154,8 @@ class DynamicConv(nn.Module):
         self.weight = nn.Parameter(
             torch.empty(K, out_planes, self.per_group, kernel_size, kernel_size, **factory_kwargs)
         )
-        for part in self.weight:  # each slice on its own: its fans are a slice's
+        # each slice on its own: its fans are a slice's
+        for part in self.weight:
             nn.init.kaiming_uniform_(part)
         if bias:
             self.bias = nn.Parameter(torch.randn(K, out_planes, **factory_kwargs))
