@@ -47,6 +47,43 @@ def test_samples_satisfy_requires_and_cover_configurations():
     assert {s.params["kernel_size"] for s in samples} == {3, 7}
 
 
+MIXER = """\
+name: Tokens
+params:
+  tokens: {type: int, example: 16}
+  patch: {default: 4}
+requires:
+  - tokens == (H // patch) * (W // patch)   # MLP-Mixer's token count: H, W from 16 to 19
+inputs:
+  x: [B, C, H, W]
+graph:
+  y: {op: relu, in: x, shape: [B, C, H, W]}
+outputs: y
+"""
+
+
+def test_samples_reach_requirements_beyond_small_dims(tmp_path):
+    """No draw from 2 to 12 gives 16 tokens of patches of 4: the wider draws do."""
+    path = tmp_path / "tokens.yaml"
+    path.write_text(MIXER)
+    samples = verify.draw_samples(_checked(path).spec, 3, verify.random.Random(0))
+    assert len(samples) == 3
+    for s in samples:
+        p, d = s.params, s.dims
+        assert p["tokens"] == (d["H"] // p["patch"]) * (d["W"] // p["patch"])
+
+
+def test_requires_no_draw_meets_is_named_at_its_line(tmp_path, capsys):
+    path = tmp_path / "tokens.yaml"
+    path.write_text(MIXER.replace("(H // patch) * (W // patch)", "H * W * 9973"))
+    assert main(["verify", "--no-export", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "tokens.yaml:6:5: error[E600]: found no params and dims that satisfy `requires`: " \
+           "`tokens == H * W * 9973` failed most often, in 2000 draws of the params near " \
+           "their examples and B, C, H, W from 2 to 64" in err, err
+    assert "note: divisibility (`H % p == 0`) and equality (`N == n`)" in err
+
+
 def _patched_render(monkeypatch, old, new):
     original = emit.render
 

@@ -42,6 +42,7 @@ from .errors import (
     Loc,
     SpecError,
 )
+from .expr import Expr
 from .facts import fixed_dims, impose_equalities
 from .infer import Inference
 from .instrument import RuntimeDtype, instrumented_namespace
@@ -88,46 +89,78 @@ def free_dims(spec: Spec) -> list[str]:
     return out
 
 
+# dims are drawn from 2 to 12; where no draw there satisfies `requires` (MLP-Mixer's
+# `tokens == (H // p) * (W // p)` at 16 tokens of patches of 4), from 2 to 64
+DIM_RANGES = ((2, 12, 200), (2, 64, 2000))  # (low, high, draws)
+
+
 def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
+    samples = []
+    for i in range(n):
+        for low, high, draws in DIM_RANGES:
+            sample = _draw_one(spec, i, rng, low, high, draws)
+            if sample is not None:
+                samples.append(sample)
+                break
+    return samples
+
+
+def unsatisfied(spec: Spec, rng: random.Random) -> tuple[Expr | None, int]:
+    """The requirement that failed most often in draws like draw_samples' widest (None if
+    every draw failed before any requirement was read), and how many draws were made."""
+    failed: dict[int, int] = {}
+    _, high, draws = DIM_RANGES[-1]
+    _draw_one(spec, 0, rng, 2, high, draws, failed)
+    if not failed:
+        return None, draws
+    return spec.requires[max(failed, key=lambda k: failed[k])], draws
+
+
+def _draw_one(spec: Spec, i: int, rng: random.Random, low: int, high: int, draws: int,
+              failed: dict[int, int] | None = None) -> Sample | None:
+    """One assignment of configuration i that satisfies `requires`, dims drawn from `low`
+    to `high` (the first draw of sample 0: DIM_VALUES); None after `draws` misses. `failed`
+    counts, per requirement, the draws it was the first to fail."""
     configs = configurations(spec)
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
     facts = spec.divisibility()
-    samples = []
-    for i in range(n):
-        for attempt in range(200):
-            params = {}
-            for p in spec.params.values():
-                v = configs[i % len(configs)].get(p.name, p.sample)
-                if (i and p.type == "int" and p.name not in structural_params(spec)
-                        and isinstance(v, int) and v > 0):
-                    v = rng.choice([v, v, 2 * v, v + 1])
-                params[p.name] = v
-            values = {d: DIM_VALUES[j % len(DIM_VALUES)] if i == 0 and attempt == 0
-                      else rng.randint(2, 12) for j, d in enumerate(dims)}
-            env: dict[str, Any] = {**params, **values}  # what the spec's expressions read
-            try:
-                compute_lets(spec.lets.values(), env)
-                for name, div, rest in facts:  # make divisibility facts hold by construction
-                    if name in values or (i and name in params):
-                        e, r = div.value(env), rest.value(env)
-                        if isinstance(e, int) and e > 0 and env[name] % e != r % e:
-                            # at least twice the divisor: a quotient of 1 (H // 16 at
-                            # H = 16) is a size torch.export specializes
-                            k = max(2, env[name] // e) + (i > 0 and rng.random() < 0.5)
-                            env[name] = e * k + r % e
-                            (values if name in values else params)[name] = env[name]
-                compute_lets(spec.lets.values(), env)
-                impose_equalities(spec, env, values)  # and equality facts (`n == N`)
-                compute_lets(spec.lets.values(), env)
-                if all(req.value(env) for req in spec.requires):
-                    present = set(optional) if i % 2 == 0 else set()
-                    samples.append(Sample(params, values, present))
-                    break
-            except (SpecError, ZeroDivisionError, ValueError, TypeError):
-                continue
-    return samples
+    for attempt in range(draws):
+        params = {}
+        for p in spec.params.values():
+            v = configs[i % len(configs)].get(p.name, p.sample)
+            if (i and p.type == "int" and p.name not in structural_params(spec)
+                    and isinstance(v, int) and v > 0):
+                v = rng.choice([v, v, 2 * v, v + 1])
+            params[p.name] = v
+        values = {d: DIM_VALUES[j % len(DIM_VALUES)] if i == 0 and attempt == 0 and low == 2
+                  and high == DIM_RANGES[0][1] else rng.randint(low, high)
+                  for j, d in enumerate(dims)}
+        env: dict[str, Any] = {**params, **values}  # what the spec's expressions read
+        try:
+            compute_lets(spec.lets.values(), env)
+            for name, div, rest in facts:  # make divisibility facts hold by construction
+                if name in values or (i and name in params):
+                    e, r = div.value(env), rest.value(env)
+                    if isinstance(e, int) and e > 0 and env[name] % e != r % e:
+                        # at least twice the divisor: a quotient of 1 (H // 16 at
+                        # H = 16) is a size torch.export specializes
+                        k = max(2, env[name] // e) + (i > 0 and rng.random() < 0.5)
+                        env[name] = e * k + r % e
+                        (values if name in values else params)[name] = env[name]
+            compute_lets(spec.lets.values(), env)
+            impose_equalities(spec, env, values)  # and equality facts (`n == N`)
+            compute_lets(spec.lets.values(), env)
+            first = next((k for k, req in enumerate(spec.requires) if not req.value(env)), None)
+            if first is None:
+                present = set(optional) if i % 2 == 0 else set()
+                return Sample(params, values, present)
+            if failed is not None:
+                failed[first] = failed.get(first, 0) + 1
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            continue
+    return None
 
 
 # -- the spec's shapes at a point ------------------------------------------------------------
@@ -520,8 +553,17 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
     source = render(checked, spec_refs=spec_refs)
     samples = draw_samples(spec, n_samples, random.Random(f"{spec.name}:{seed}"))
     if not samples:
-        report.errors.append(Diagnostic(spec.loc, VERIFY_RUNTIME, "found no params and dims that "
-                                        "satisfy `requires`"))
+        req, draws = unsatisfied(spec, random.Random(f"{spec.name}:{seed}"))
+        dims = ", ".join(free_dims(spec))
+        report.errors.append(Diagnostic(
+            spec.loc if req is None else req.loc, VERIFY_RUNTIME,
+            "found no params and dims that satisfy `requires`" + (
+                "" if req is None else f": `{req.text}` failed most often, in {draws} draws "
+                f"of the params near their examples and {dims or 'the dims'} from 2 to "
+                f"{DIM_RANGES[-1][1]}"),
+            notes=("divisibility (`H % p == 0`) and equality (`N == n`) requirements are "
+                   "drawn to hold, others by chance: give the params examples that fit",)
+            if req is not None else ()))
         return report
     check_runtime(checked, source, samples, report)
     if export:
