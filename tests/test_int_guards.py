@@ -99,12 +99,13 @@ def test_a_wrong_equality_under_an_int_guard_is_caught(tmp_path, capsys):
 
 def test_the_fold_without_its_guard_is_e404_only_where_the_guard_holds(tmp_path, capsys):
     """The fold runs whatever k: the fact, stated for k != 1 only, leaves k = 1 unproven,
-    and the line to add is guarded by that configuration."""
+    and the line to add is guarded by that configuration's region, in the words of the
+    spec's first condition that tells it from the default's (`when: k > 1`)."""
     always = FOLD.replace("{when: k > 1, op: permute, in: x", "{op: permute, in: x").replace(
         "{when: k > 1, op: view", "{op: view")
     code, err = run(capsys, "check", write(tmp_path, "always.yaml", always))
     assert code == 1 and "error[E404]: node 'grid'" in err and "(when k=1)" in err, err
-    assert "requires: [k != 1 or nq == H*W]" in err, err
+    assert "requires: [k > 1 or nq == H*W]" in err, err
 
 
 def test_samples_are_drawn_in_the_configurations_region(tmp_path):
@@ -193,3 +194,33 @@ def test_samples_read_lets_at_their_own_params(tmp_path):
     samples = list(valid_samples(spec, env, input_dims(spec, env), random.Random(0)))
     values = [int(v) for sample in samples for s, v in sample.items() if str(s) == "C"]
     assert len(values) > 5 and min(values) >= 4 and len(set(values)) > 2, values
+
+
+# Involution's pool: a window of `stride` only where stride > 1
+POOLED = """\
+name: Pooled
+params:
+  stride: 1
+inputs:
+  x: [B, C, H, W]
+graph:
+  pool:
+    cases:
+      - {when: stride > 1, op: AvgPool2d, args: [stride, stride], in: x}
+      - {when: stride == 1, op: Identity, in: x}
+    shape: [B, C, H // stride, W // stride]
+outputs: pool
+"""
+
+
+def test_a_region_s_line_holds_for_every_value_of_the_region(tmp_path, capsys):
+    """The configuration pinned at stride=2 stands for every stride above 1: the line to
+    add is guarded by `stride <= 1`, not `stride != 2` (which left stride 3 unproven), and
+    the implied `stride == 1` is left out; pasted, it checks."""
+    code, err = run(capsys, "check", write(tmp_path, "pooled.yaml", POOLED))
+    assert code == 1 and "requires: [stride <= 1 or H >= stride, stride <= 1 or W >= stride]" \
+        in err, err
+    fixed = POOLED.replace("inputs:", "requires: [stride <= 1 or H >= stride, "
+                                      "stride <= 1 or W >= stride]\ninputs:")
+    code, err = run(capsys, "check", write(tmp_path, "fixed.yaml", fixed))
+    assert code == 0, err

@@ -15,7 +15,7 @@ from typing import Any, cast
 from .algebra import TooLarge
 from .assume import with_what_follows
 from .call_args import sub_args
-from .configs import Env, check_names, config_text, configurations, param_env
+from .configs import Env, check_names, config_text, configurations, param_env, region_guard
 from .dims import dim_symbol
 from .errors import (
     OVER_BUDGET,
@@ -27,7 +27,6 @@ from .errors import (
     SpecError,
     error,
 )
-from .facts import config_guard
 from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import Node, Spec, SubSpec
@@ -146,7 +145,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     in_scope = spec.input_dims()  # what a hint's `requires` line may name
     default = {n: spec.params[n].sample for n in config}
     scope = HintScope(in_scope, [*spec.params, *spec.lets, *in_scope],
-                      config_guard(config, default))
+                      region_guard(spec, config, default))
     prover = Prover(requirement_rewrites(spec, env, dims),
                     valid_samples(spec, env, dims, rng), scope)
     on_inputs = [r for r in spec.requires if spec.on_input_dims(r)]

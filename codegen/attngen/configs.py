@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 import sympy
@@ -33,7 +33,7 @@ from .counts import param_values
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
 from .expr import Expr, frozen_value
-from .facts import guards
+from .facts import config_guard, guards
 from .loops import bounds
 from .model import Param, Seq, Spec, cases_of, unwrapped
 from .results import dtype_of
@@ -139,6 +139,77 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
                     "and of the branches `when:` takes over int params (at most "
                     f"{MAX_CONFIGS} are checked)")
     return out
+
+
+def region_guard(spec: Spec, config: Mapping[str, object],
+                 default: Mapping[str, object]) -> str:
+    """The condition that is false in the configuration `config` stands for and true in
+    the default one's: for its structural params, their values (facts.config_guard:
+    `not reduce`); for the int params it pins, the conditions they decide, as this region
+    does not have them (`stride <= 1` for the region of `when: stride > 1`, not
+    `stride != 2`: a requirement under it holds for every stride above 1). '' for the
+    default configuration."""
+    structural = set(structural_params(spec))
+    parts = [config_guard({k: v for k, v in config.items() if k in structural}, default)]
+    pinned = [p for p in _int_params(spec, set(config))
+              if p.name not in structural and config[p.name] != default.get(p.name)]
+    if pinned:
+        here, there = param_values(spec, dict(config)), param_values(spec, dict(default))
+        # the conditions the pinned params decide that tell this region from the default's
+        told = [(c, truth) for c in conditions(spec)
+                if {p.name for p in pinned} & _reads(spec, c.names)
+                and (truth := _truth(c, here)) is not None and _truth(c, there) != truth]
+        # other values of the pinned params, to leave out a condition the others imply
+        # (`stride == 1` beside `stride > 1`)
+        trials = [truths for values in itertools.islice(itertools.product(
+            *(_candidates(cast(int, config[p.name]), [c for c, _ in told]) for p in pinned)),
+            MAX_BRANCH_TRIES)
+            if (truths := _truths(spec, told, dict(zip([p.name for p in pinned], values,
+                                                        strict=True)), config)) is not None]
+        kept = list(range(len(told)))
+        for k in reversed(kept):  # the first conditions (the spec's order) are kept
+            rest = [j for j in kept if j != k]
+            if rest and all(any(t[j] for j in rest) == any(t[j] for j in kept) for t in trials):
+                kept = rest
+        parts += [negated(told[k][0]) if told[k][1] else told[k][0].text for k in kept]
+    return " or ".join(p for p in parts if p)
+
+
+def _truth(cond: Expr, values: Mapping[str, object]) -> bool | None:
+    try:
+        return bool(cond.value(values))
+    except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        return None
+
+
+def _truths(spec: Spec, told: list[tuple[Expr, bool]], pins: dict[str, object],
+            config: Mapping[str, object]) -> tuple[bool, ...] | None:
+    """For each condition of `told`, whether it differs from its truth in the region, at
+    the params `pins` sets (None where one cannot be evaluated)."""
+    try:
+        values = param_values(spec, {**config, **pins})
+    except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        return None
+    truths = [_truth(c, values) for c, _ in told]
+    if any(t is None for t in truths):
+        return None
+    return tuple(t != truth for t, (_, truth) in zip(truths, told, strict=True))
+
+
+_FLIPPED = {ast.Gt: "<=", ast.GtE: "<", ast.Lt: ">=", ast.LtE: ">", ast.Eq: "!=",
+            ast.NotEq: "=="}
+
+
+def negated(cond: Expr) -> str:
+    """`cond`'s negation as a spec writes it: one comparison flipped (`stride > 1` ->
+    `stride <= 1`), `not x` -> `x`, else `not (cond)`."""
+    tree = cond.tree
+    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and type(tree.ops[0]) in _FLIPPED:
+        return (f"{ast.unparse(tree.left)} {_FLIPPED[type(tree.ops[0])]} "
+                f"{ast.unparse(tree.comparators[0])}")
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.Not):
+        return ast.unparse(tree.operand)
+    return f"not ({cond.text})"
 
 
 def _pinned_candidates(
