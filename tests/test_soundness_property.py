@@ -168,7 +168,7 @@ ATTEMPTS = 4
 # Ops that read an int tensor's values as positions (gather's index, table[index]) run only
 # where those values are in range, which no shape decides: torch checks them at run time,
 # and an int tensor drawn here (topk's indices of another dim) is seldom in range.
-POSITIONAL = {"gather", "index"}
+POSITIONAL = {"gather", "index", "Embedding"}
 DRAWN = sorted(name for name in ops.REGISTRY if name not in POSITIONAL)
 # ops that may make a strided tensor of a contiguous one: those declared strided, and
 # rearrange, whose reordering patterns are

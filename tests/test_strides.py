@@ -90,6 +90,8 @@ FRESH = {
     "topk": ["top: {op: topk, in: t, k: 2, dim: 1, out: [y, y_index]}"],
     "gather": ["top: {op: topk, in: t, k: 1, dim: 1, out: [t_top, t_index]}",
                "y: {op: gather, in: [t, t_index], dim: 1}"],
+    "Embedding": ["top: {op: topk, in: t, k: 2, dim: 1, out: [t_top, t_index]}",
+                  "y: {op: Embedding, args: [c, 3], in: t_index}"],
     "grid_sample": ["pair: {op: slice, in: t, dim: 1, start: 0, stop: 2}",
                     "grid: {op: permute, in: pair, dims: [0, 2, 3, 1]}",
                     "y: {op: grid_sample, in: [t, grid]}"],

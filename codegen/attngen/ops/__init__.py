@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     convolution,
     einsum,
     elementwise,
+    embedding,
     fft,
     layers,
     norms,
