@@ -14,8 +14,8 @@ def _embedding(ctx: ShapeCtx, ins, a):
         if number(pad) is not None and number(n) is not None and not -n <= pad < n:
             ctx.fail(f"padding_idx {pad} is outside the table of {n} rows (from {-n} to "
                      f"{n - 1}, as torch takes it)", BAD_ARGUMENTS)
-        if number(pad) is not None:
-            row = pad if number(pad) >= 0 else -pad - 1
+        if (index := number(pad)) is not None:
+            row = index if index >= 0 else -index - 1
             ctx.at_least(n, row + 1, f"num_embeddings (a row for padding_idx {pad})")
     return (*ins[0], a["embedding_dim"])
 
