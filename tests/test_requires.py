@@ -68,6 +68,19 @@ def test_unknown_name_in_requires_says_what_is_in_scope(tmp_path, capsys):
     assert "requires may name params, lets and the dims of the inputs' shapes" in err
 
 
+def test_a_name_only_inside_an_input_dim_s_expression_is_said_to_bind_nothing(tmp_path,
+                                                                             capsys):
+    """`x: [B, 3, h * p, w * p]` binds no dim to h (a bare name binds one): the E202 says
+    so, rather than that requires may name the inputs' dims, which h seems to be."""
+    text = ("name: Patches\nparams:\n  tokens: 16\n  p: 4\nrequires:\n  - tokens == h * w\n"
+            "inputs:\n  x: [B, 3, h * p, w * p]\ngraph:\n  y: {op: relu, in: x}\noutputs: y\n")
+    code, err = run(capsys, "check", write(tmp_path, "patches.yaml", text))
+    assert code == 1 and "patches.yaml:6:15: error[E202]: unknown name 'h' in 'tokens == h * w'" \
+        in err, err
+    assert "note: 'h' is in the shape of input 'x' only inside `h * p`, which binds no dim: " \
+           "a dim is bound by a bare name ([B, C, H, W])" in err, err
+
+
 def test_a_requirement_on_an_optional_input_s_dim_holds_where_it_is_given(tmp_path, capsys):
     """`D % groups == 0`, D a dim of an optional input only: checked by forward when the
     input is passed (its dim read from it there), not when it is None."""

@@ -129,7 +129,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     found to reach each other in another configuration (check_reachable, asked once)."""
     env = param_env(spec, config)
     for req in spec.requires:
-        check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE)
+        check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE, spec)
         if spec.on_input_dims(req):
             continue  # input dims have no defaults: checked on samples below
         if not req.value(env.val):

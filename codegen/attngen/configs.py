@@ -382,15 +382,24 @@ def add_lets(spec: Spec, env: Env) -> None:
         env.sym[let.name] = let.expr.sympy(env.sym)
 
 
-def check_names(expr: Expr, env, scope: str = "") -> None:
+def check_names(expr: Expr, env, scope: str = "", spec: Spec | None = None) -> None:
     """E202 at the first unknown name of an expression, with a suggestion (and `scope`, a
-    note on what the expression may name)."""
+    note on what the expression may name); with `spec`, a name its input shapes use only
+    inside a dim's expression (`[B, 3, h * p, w * p]`: no dim is bound to it) is said so."""
     if all(n in env for n in expr.names):  # the common case: nothing to locate
         return
     for n in ast.walk(expr.tree):
         if isinstance(n, ast.Name) and n.id in expr.names and n.id not in env:
+            inside = next((f"'{n.id}' is in the shape of input '{name}' only inside "
+                           f"`{d.text}`, which binds no dim: a dim is bound by a bare name "
+                           f"([B, C, H, W]); bind one and write the relation with it "
+                           f"(`H // p`), or make '{n.id}' a param"
+                           for name, inp in (spec.sources().items() if spec else ())
+                           for d in inp.tensor_shape
+                           if not d.text.isidentifier() and n.id in d.names), "")
             raise error(expr.loc.shifted(n.col_offset), UNKNOWN_NAME, f"unknown name '{n.id}' in "
-                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]), scope)
+                        f"'{expr.text}'" + did_you_mean(n.id, [k for k in env if k]),
+                        inside or scope)
 
 
 def call_key(sub: Spec, env: Env, ins):
