@@ -85,3 +85,20 @@ def test_messages_do_not_depend_on_the_hash_seed(tmp_path):
         assert proc.returncode == 1 and "requires: [" in proc.stderr, proc.stderr
         outputs.add(proc.stderr)
     assert len(outputs) == 1, outputs
+
+
+def test_an_error_inside_a_sub_spec_names_the_call_that_reached_it(tmp_path):
+    """A caller's null reaching a sub-spec's param shape: the error is where the shape is
+    (the sub-spec's line), and a note says which node of which file called it with what."""
+    (tmp_path / "table.yaml").write_text(
+        "name: Table\nparams:\n  rows: {type: int, example: 4}\ninputs:\n  x: [B, C]\n"
+        "graph:\n  weight: {param: [rows, C_out], init: normal, unused: true}\n"
+        "  y: {op: relu, in: x}\noutputs: y\n".replace("C_out", "rows"))
+    (tmp_path / "caller.yaml").write_text(
+        "name: Caller\nparams:\n  n: {type: int, default: null}\ninputs:\n  x: [B, C]\n"
+        "graph:\n  table: {use: table, args: [n], in: x}\noutputs: table\n")
+    res = run_cli(["check", tmp_path / "caller.yaml"])
+    assert res.code == 1, res.err
+    assert "table.yaml:7:20: error[E402]: dim 'rows' is not an integer (None)" in res.err
+    assert "note: in Table, used by node 'table' at " in res.err and \
+        "caller.yaml:7:3 with rows=None" in res.err, res.err

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 class Code(str):
@@ -161,6 +161,12 @@ class SpecError(Exception):
 
     def __reduce__(self):  # pickled (a build's worker process sends it back) as built
         return type(self), (self.diagnostics,)
+
+    def noted_outside(self, file: str, note: str) -> SpecError:
+        """The same diagnostics, `note` added to each located outside `file` (an error in a
+        sub-spec: which call reached it)."""
+        return SpecError([d if d.loc.file == file else replace(d, notes=(*d.notes, note))
+                          for d in self.diagnostics])
 
 
 class InternalError(Exception):

@@ -582,7 +582,13 @@ class Inference:
         inner.ctx = self.ctx  # a bound's sizes are the caller's: its `requires` says which
         inner.bind_inputs(dict(zip(names, ins, strict=False)))
         check_requirements(self.prover, sub, env.sym, self.ctx)  # E404 at the `use:` node
-        inner.run()
+        try:
+            inner.run()
+        except SpecError as exc:  # located in the sub-spec: say which call reached it
+            given = ", ".join(f"{k}={values[k]!r}" for k in call.args if k in values)
+            raise exc.noted_outside(owner.loc.file, f"in {sub.name}, used by node "
+                                    f"'{owner.name}' at {owner.loc}" + (given and " with " + given)
+                                    ) from None
         outs = []
         for o in sub.outputs:
             if inner.active(o.when):
