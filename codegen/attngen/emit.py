@@ -153,7 +153,7 @@ class ClassEmitter:
             case Seq(items, named):
                 head = "_sequential" if named else "nn.Sequential"
                 self.helpers["sequential"] |= named
-                parts = [(f"{i.name}=" if named else "")
+                parts = [(f"{i.name}=" if named and not i.key else "")
                          + seq_entry(i, named, lambda f: self.layer(f, namer),
                                      lambda e: src(e, namer), namer.loop) for i in items]
                 # more than one layer: one per line, as one writes them

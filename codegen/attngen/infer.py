@@ -30,13 +30,12 @@ from .errors import (
 )
 from .expr import Expr
 from .graph import forward_order, producers
-from .loops import binding, bounds, items_of, list_hint, zip_tensors
+from .loops import binding, bounds, check_keys, items_of, list_hint, seq_layers, zip_tensors
 from .model import (
     DTYPE_FAMILIES,
     Callee,
     Cases,
     FunctionOp,
-    Item,
     LayerCall,
     LayerOp,
     Map,
@@ -446,7 +445,9 @@ class Inference:
             case Seq(items):
                 self.check_arity("a layer sequence", ins, 1, 1)
                 shape = ins[0]
-                for item, names in self.seq_layers(items, extra):
+                layers = list(seq_layers(items, extra, self.concrete))
+                check_keys(layers, self.concrete)
+                for item, names in layers:
                     shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
                         rule = f"{item.form.op}: {ops.REGISTRY[item.form.op].rule}" \
@@ -458,19 +459,6 @@ class Inference:
                 return self.call_one(form, ins, extra, owner)
             case _:
                 assert_never(form)
-
-    def seq_layers(self, items: list[Item], extra: dict):
-        """(layer, the names its arguments see) of a `seq:` in order: a layer with `when`
-        only where it holds, a layer with `each` once per item."""
-        for item in items:
-            if item.when is not None and not self.concrete(item.when, extra):
-                continue
-            if item.each is None:
-                yield item, extra
-                continue
-            loop = item.each
-            for value in items_of(self.concrete(loop.iterable, extra), loop.iterable):
-                yield item, binding(loop.var, value, extra)
 
     def check_arity(self, what: str, ins, lo: int, hi: int):
         n = len(ins)
@@ -539,7 +527,7 @@ class Inference:
         a weight of a size below zero makes negative (E402), at this configuration."""
         form = node.form
         calls = [(form, {})] if isinstance(form, LayerOp) else \
-            [(item.form, names) for item, names in self.seq_layers(form.items, {})] \
+            [(item.form, names) for item, names in seq_layers(form.items, {}, self.concrete)] \
             if isinstance(form, Seq) else []
         for call, names in calls:
             if isinstance(call, LayerOp):

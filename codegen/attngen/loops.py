@@ -9,11 +9,11 @@ shapes that depend on it (`cat` of `num_layers` maps) are exact numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .errors import BAD_ARGUMENTS, Loc, error
 from .expr import Expr, is_range
-from .model import Loop, Node, Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
+from .model import Item, Loop, Node, Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
 
 MAX_ITEMS = 64  # copies of one loop
 
@@ -127,3 +127,38 @@ def zip_tensors(node: Node, body: Node, value: object, count: int, when: str) ->
                     f"{each.iterable.text}') but '{ref.name}' holds {len(value)} tensors" + when,
                     "each copy reads one tensor of the list: make the counts equal")
     return list(value)
+
+
+def seq_layers(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], object]
+               ) -> Iterator[tuple[Item, dict]]:
+    """(layer, the names its arguments see) of a `seq:` in order: a layer with `when` only
+    where it holds (`concrete` decides it), a layer with `each` once per item."""
+    for item in items:
+        if item.when is not None and not concrete(item.when, extra):
+            continue
+        if item.each is None:
+            yield item, extra
+            continue
+        loop = item.each
+        for value in items_of(concrete(loop.iterable, extra), loop.iterable):
+            yield item, binding(loop.var, value, extra)
+
+
+def check_keys(layers: list[tuple[Item, dict]], concrete: Callable[[Expr, dict], object]
+               ) -> None:
+    """A named seq's keys, those of templated names (`fc1_{i}`) made at each copy's
+    values: each a module name (no '.'), none twice."""
+    seen: dict[str, Item] = {}
+    for item, names in layers:
+        if not item.key and item.each is not None:
+            continue  # an inner Sequential under the item's own name: one key
+        key = "".join(p if isinstance(p, str) else str(concrete(p, names)) for p in item.key) \
+            if item.key else item.name
+        if "." in key:
+            raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key '{key}', "
+                        "which is no module name (a '.' separates a state_dict key's parts)")
+        if key in seen and (seen[key] is not item or item.key):
+            raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key '{key}', "
+                        f"which layer '{seen[key].name}' has already: one would replace the "
+                        "other")
+        seen[key] = item

@@ -219,6 +219,9 @@ class Item:
     doc: str = ""
     each: Loop | None = None
     when: Expr | None = None
+    # a named seq's templated name (`fc1_{i}`: a key per copy, as add_module('fc1_%d' % i)
+    # gives), as its parts: text and the expressions in braces; () for a plain name
+    key: tuple[str | Expr, ...] = ()
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,28 @@ def check_identifier(name: object, loc: Loc, what: str, *, attribute: bool = Fal
         raise error(loc, BAD_NAME, f"{what} name '{text}' would shadow nn.Module.{text}",
                     _rename_hint(text, attribute))
     return text
+
+
+# a named seq layer's templated name: text of identifier characters and names in braces
+_TEMPLATE = re.compile(r"(?:[A-Za-z0-9_]|\{[A-Za-z_][A-Za-z0-9_]*\})+", re.ASCII)
+
+
+def layer_template(text: str, loc: Loc, allowed: set[str] | None) -> list[tuple[str, bool]]:
+    """The parts of a templated layer name (`fc1_{i}`: ('fc1_', False), ('i', True)), each
+    name in braces one of `allowed` (the params, lets and the layer's loop variable; None:
+    any)."""
+    if not _TEMPLATE.fullmatch(text) or len(text) > MAX_NAME:
+        raise error(loc, BAD_NAME, f"layer name '{_show(text)}' is neither an identifier nor "
+                    "a template of letters, digits, '_' and names in braces",
+                    "a key per copy of an `each` layer: 'fc1_{i}' (fc1_0, fc1_1, ...)")
+    parts = [(part, i % 2 == 1) for i, part in enumerate(re.split(r"\{(\w+)\}", text))
+             if part]
+    for name, is_name in parts:
+        if is_name and allowed is not None and name not in allowed:
+            raise error(loc, BAD_NAME, f"layer name '{text}' names '{name}', which is not the "
+                        "layer's loop variable, a param or a let", "e.g. 'fc1_{i}' with "
+                        "each: i in range(depth)")
+    return parts
 
 
 def _check_private(text: str, loc: Loc, what: str, private_ok: bool) -> None:

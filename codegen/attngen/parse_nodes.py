@@ -52,7 +52,7 @@ from .model import (
     dim_names,
     why_not_unused,
 )
-from .names import check_identifier, check_node_name
+from .names import check_identifier, check_node_name, layer_template
 from .parse_tensors import load_tensor
 from .yamlload import LBool, LList, LMap, LStr, loc_of
 
@@ -348,7 +348,8 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
     else:
         raw = expect(raw, LMap, f"'seq' of node '{name}'", loc_of(raw, spec.loc),
                 "a list of layers or a mapping of name: layer")
-        entries = [(check_identifier(k, k.loc, "layer", attribute=True, private_ok=True), v, k.loc)
+        entries = [(str(k) if "{" in str(k) else
+                    check_identifier(k, k.loc, "layer", attribute=True, private_ok=True), v, k.loc)
                    for k, v in raw.items()]
         named = True
     if not entries:
@@ -388,6 +389,11 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             item.when = parse(value["when"], loc_of(value["when"], value.key_locs["when"]))
         if "shape" in value:
             item.shape = shape_of(value["shape"], value.key_locs["shape"], f"shape of layer {key}")
+        if "{" in key:  # a key per copy (`fc1_{i}`), as add_module('fc1_%d' % i) makes them
+            allowed = {*spec.params, *spec.lets,
+                       *([item.each.var] if item.each and item.each.var else [])}
+            item.key = tuple(parse(part, loc) if is_name else part
+                             for part, is_name in layer_template(key, loc, allowed))
         items.append(item)
     return items, named
 

@@ -57,7 +57,7 @@ from .model import (
     tensor_decl,
     why_not_unused,
 )
-from .names import check_class_name, check_identifier, check_node_name
+from .names import check_class_name, check_identifier, check_node_name, layer_template
 from .parse import (
     DTYPES,
     INIT_BIAS,
@@ -451,7 +451,14 @@ def _callee(callee: Callee, what: str, loc: Loc) -> list[Spec]:
 def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spec]:
     loc = _loc(item.loc, f"a layer's loc in {owner}", loc)
     name = _str(item.name, f"a layer name of {owner}", loc)
-    if named:
+    if named and item.key:  # a template (`fc1_{i}`): the names in braces are checked with
+        # the layer's arguments (an unknown one is E202 where the checker makes the keys)
+        key = _exact(item.key, (tuple,), f"the key of {name}", loc, "a tuple")
+        parts = layer_template(name, loc, None)
+        if [(p.text, True) if isinstance(p, Expr) else (p, False) for p in key] != parts:
+            raise error(loc, BAD_VALUE, f"layer {name} of {owner}: its key is not its name's "
+                        "parts")
+    elif named:
         check_identifier(name, loc, "layer", attribute=True, private_ok=True)
     elif name != str(index):
         raise error(loc, BAD_VALUE, f"layer {index} of {owner} is named '{name}'")

@@ -22,6 +22,17 @@ def seq_entry(item: Item, named: bool, layer: Callable[[LayerOp | SubSpec], str]
     `source` an expression, and `loop` holds the loop variables in scope (names written as
     they are)."""
     each = item.each
+    if item.key:  # a key per copy: `**{f"fc1_{i}": layer for i in range(depth)}`
+        key = "".join(p if isinstance(p, str) else "{" + source(p) + "}" for p in item.key)
+        var = each.var or "_" if each is not None else None
+        if var is not None:
+            loop.add(var)
+        text = f'{{f"{key}": {layer(item.form)}' + (
+            f" for {var} in {source(each.iterable)}}}" if each is not None else "}")
+        loop.discard(var or "")
+        if item.when is not None:
+            return f"**({text} if {source(item.when)} else {{}})"
+        return f"**{text}"
     if each is None:
         text = layer(item.form)
     else:

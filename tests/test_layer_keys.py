@@ -1,0 +1,93 @@
+"""Templated layer names in a named `seq:` (`"fc1_{i}"` with `each: i in range(depth)`):
+one key per copy in the outer Sequential, as `add_module('fc1_%d' % i, ...)` makes them by
+hand, so such a module's state_dict loads strictly; names in braces are the loop
+variable, params or lets; a key made twice or with a '.' is an error at the layer."""
+
+from __future__ import annotations
+
+import attngen
+import pytest
+from fuzzing import run_cli
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+SPEC = """\
+name: Stack
+params:
+  dim: 8
+  depth: 3
+  norm: true
+inputs:
+  x: [B, N, dim]
+graph:
+  mlp:
+    in: x
+    seq:
+      embed: {op: Linear, args: [dim, dim]}
+      "fc1_{i}": {each: i in range(depth), op: Linear, args: [dim, dim]}
+      "norm_{depth}": {when: norm, op: LayerNorm, args: [dim]}
+    shape: [B, N, dim]
+outputs: mlp
+"""
+
+
+def _by_hand(dim: int, depth: int, norm: bool) -> nn.Module:
+    """What the spec stands for, written as hand-written modules name their layers."""
+    mlp = nn.Sequential()
+    mlp.add_module("embed", nn.Linear(dim, dim))
+    for i in range(depth):
+        mlp.add_module("fc1_%d" % i, nn.Linear(dim, dim))  # noqa: UP031 (as originals write it)
+    if norm:
+        mlp.add_module(f"norm_{depth}", nn.LayerNorm(dim))
+    holder = nn.Module()
+    holder.mlp = mlp
+    return holder
+
+
+@pytest.mark.parametrize("depth, norm", [(3, True), (1, False), (0, True)])
+def test_a_key_per_copy_loads_a_hand_written_state_dict(tmp_path, depth, norm):
+    path = tmp_path / "stack.yaml"
+    path.write_text(SPEC)
+    loaded = attngen.load(str(path))
+    assert '**{f"fc1_{i}": nn.Linear(dim, dim, **factory_kwargs) for i in range(depth)}' \
+        in loaded.source()
+    module = loaded.compile()(depth=depth, norm=norm).eval()
+    reference = _by_hand(8, depth, norm).eval()
+    assert list(module.state_dict()) == list(reference.state_dict())
+    module.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(module(x), reference.mlp(x))
+
+
+def test_a_spec_object_with_templated_names_compiles(tmp_path):
+    """attngen.compile(Spec) checks a spec again as a file would be: a template passes, and
+    its key parts must be its name's."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(SPEC)
+    spec = attngen.load(str(path)).spec
+    assert len(attngen.compile(spec)().state_dict()) == 2 + 3 * 2 + 2
+    item = spec.nodes["mlp"].form.items[1]
+    item.key = ("fc2_", *item.key[1:])
+    with pytest.raises(attngen.SpecError, match="its key is not its name's parts"):
+        attngen.compile(spec)
+
+
+@pytest.mark.parametrize("name, each, message", [
+    ('"fc1_{j}"', "i in range(depth)", "layer name 'fc1_{j}' names 'j', which is not the "
+                                       "layer's loop variable, a param or a let"),
+    ('"fc1-{i}"', "i in range(depth)", "layer name 'fc1-{i}' is neither an identifier nor a "
+                                       "template"),
+    ('"embe{i}"', "\"i in ['d']\"", "layer 'embe{i}' makes the key 'embed', which layer "
+                                    "'embed' has already: one would replace the other"),
+    ('"fc_{i}"', '"i in [0.5]"', "layer 'fc_{i}' makes the key 'fc_0.5', which is no module "
+                               "name"),
+    ('"fc_{depth}"', "i in range(depth)", "layer 'fc_{depth}' makes the key 'fc_3', which "
+                                          "layer 'fc_{depth}' has already"),
+])
+def test_a_wrong_template_is_an_error_at_the_layer(tmp_path, name, each, message):
+    path = tmp_path / "stack.yaml"
+    path.write_text(SPEC.replace('"fc1_{i}"', name).replace("i in range(depth)", each, 1))
+    res = run_cli(["check", path])
+    assert res.code == 1 and "stack.yaml:13:7: error[" in res.err and message in res.err, \
+        res.err
