@@ -42,6 +42,7 @@ class ProverCtx:
                  lets: Iterable[Let] = ()) -> None:
         self.prover = prover
         self.requires, self.known, self.lets = requires, dict(known or {}), list(lets)
+        self.sizes_text = "the default sizes"  # where values are judged (verify: a sample's)
         self._held: list[list[Callable[[], None]]] = []  # see hold_bounds
         # gaps no sample broke: the samples are this context's, so asking again (the same
         # window in another layer, a shape checked twice) would find none again
@@ -284,7 +285,7 @@ class ProverCtx:
                 continue
             want = (f"at least {low:g}" if high is None else f"at most {high:g}"
                     if low is None else f"from {low:g} to {high:g}")
-            self.fail(f"{what} is {n!r} at the default sizes (must be {want})", BAD_ARGUMENTS)
+            self.fail(f"{what} is {n!r} at {self.sizes_text} (must be {want})", BAD_ARGUMENTS)
 
     def sizes(self, shape: Shape, what: str, *, held: bool = False) -> None:
         """Every dim of `shape` at least 1 at the default sizes: a zero or negative size
@@ -304,7 +305,7 @@ class ProverCtx:
                 names = sorted(str(n) for n in algebra.sympify(d).free_symbols)
                 shown = sample_text(names, self.prover.default())
                 self.fail(
-                    f"dim {i} of {what}, {fmt_dim(d)}, is {v} at the default sizes "
+                    f"dim {i} of {what}, {fmt_dim(d)}, is {v} at {self.sizes_text} "
                     "(must be at least 1)",
                     SHAPE_RULE,
                     f"defaults: {shown}" if shown else "",
@@ -350,7 +351,7 @@ class ProverCtx:
             length = sympy.Min(hi, size) - lo
         value = self.prover.value(length)
         if value is not None and value < 1:
-            self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at the default sizes")
+            self.fail(f"slice keeps {fmt_dim(length)} = {value} elements at {self.sizes_text}")
         if algebra.sympify(length).free_symbols:  # and on the samples, drawn where `requires`
             self._non_empty(length, size, lo, hi)  # holds (x[:, 3] needs C >= 4)
         return algebra.tidy(length) if not isinstance(length, int) else length

@@ -188,6 +188,7 @@ def spec_shapes(spec: Spec, order: list[str], sample: Sample,
         if not inp.optional or name in sample.present:
             given[name] = tuple(d.sympy(env.sym) for d in inp.tensor_shape)
     inference = Inference(spec, env, prover, config, order)
+    inference.ctx.sizes_text = "this sample's sizes"
     inference.bind_inputs(given)
     inference.run()
     return inference, given
