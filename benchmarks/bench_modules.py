@@ -78,6 +78,8 @@ SIZES = {
     # dynamic convolutions as a ResNet stage-3 3x3 conv: 256 channels, 4 experts
     ("cond_conv", "CondConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
     ("dynamic_conv", "DynamicConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
+    # RedNet's involution: 7 x 7 kernels, 16 channels a group, on 64 channels of 28 x 28
+    ("involution", "Involution"): ((7, 64), {"group": 4}, SMALL),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
     ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),
