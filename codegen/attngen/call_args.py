@@ -14,7 +14,8 @@ import sympy
 from . import ops
 from .configs import config_text
 from .errors import BAD_ARGUMENTS, BAD_VALUE, error
-from .expr import Expr, entries_text
+from .expr import Expr
+from .fields import entries_text
 from .model import FunctionOp, LayerOp, Node, SubSpec, TensorDecl
 from .ops.ctx import ShapeFail
 from .parse_tensors import option_fault

@@ -17,7 +17,8 @@ A node names what it calls by `callee`: its op (`Conv2d`) or its sub-spec's clas
 from __future__ import annotations
 
 from . import ops
-from .expr import Expr, entries, entries_text
+from .expr import Expr
+from .fields import entries, entries_text
 from .model import (
     Cases,
     FunctionOp,

@@ -26,7 +26,7 @@ from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
 from .expr import Expr, is_range
-from .expr import entries as expr_entries
+from .fields import entries as expr_entries
 from .graph import node_refs, param_attribute
 from .hints import FACTORY_HINTS, def_line, input_hint, param_hint, return_hint
 from .init_rules import init_rules

@@ -27,7 +27,7 @@ MAX_POW = 8  # |exponent| of `**` written as a literal
 MAX_NAMED_POW = 64  # |exponent| of `**` given by a name (a loop variable: `2 ** i`)
 MAX_INT = 10**15  # concrete integers beyond this are refused (no runaway arithmetic)
 
-FUNCTIONS = ("max", "min", "int", "abs", "len", "log2")
+FUNCTIONS = ("max", "min", "int", "abs", "len", "sum", "log2")
 CONSTANTS = {"inf": math.inf, "None": None, "True": True, "False": False}
 
 _BINOPS = {
@@ -154,23 +154,6 @@ _VALUES: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
 
 
-def entries(expr: Expr) -> list[tuple[str, Expr]]:
-    """The (name, value) entries of a mapping argument (fields.mapping_of writes it as a
-    tuple of pairs), each value an Expr of its own at the mapping's location."""
-    tree = expr.tree
-    assert isinstance(tree, ast.Tuple), expr.text
-    out = []
-    for pair in tree.elts:
-        assert isinstance(pair, ast.Tuple) and isinstance(pair.elts[0], ast.Constant)
-        out.append((str(pair.elts[0].value), parse(ast.unparse(pair.elts[1]), expr.loc)))
-    return out
-
-
-def entries_text(expr: Expr) -> str:
-    """A mapping argument as the spec writes it: `{g: groups, p: 2}`."""
-    return "{" + ", ".join(f"{k}: {v.text}" for k, v in entries(expr)) + "}"
-
-
 def _free_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(
         n.id
@@ -277,7 +260,7 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = Fals
                 where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
             )
         arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
-                 "len": (1, 1), "log2": (1, 1), "range": (1, 3)}[node.func.id]
+                 "len": (1, 1), "sum": (1, 1), "log2": (1, 1), "range": (1, 3)}[node.func.id]
         if not arity[0] <= len(node.args) <= arity[1]:
             raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
                         + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
@@ -455,6 +438,11 @@ class _Interp:
             if not isinstance(args[0], (list, tuple)):
                 self.fail(node, "len() needs a list")
             return len(args[0])
+        if name == "sum":  # of a list's numbers (channels of maps concatenated)
+            if not isinstance(args[0], (list, tuple)) or not all(
+                    isinstance(a, (int, float)) and not isinstance(a, bool) for a in args[0]):
+                self.fail(node, "sum() needs a list of numbers")
+            return sum(args[0])
         if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
             self.fail(node, f"{name}() needs numbers")
         if name == "max":
@@ -580,6 +568,11 @@ class _Sym(_Interp):
 
     def _Call(self, node: ast.Call) -> Any:
         args = [self.run(a) for a in node.args]
+        items = args[0] if args and isinstance(args[0], (list, tuple)) else ()
+        if isinstance(node.func, ast.Name) and node.func.id == "sum" and not all(
+                isinstance(a, (int, float)) for a in items):  # a list of dims
+            self.refuse_text(list(items))
+            return self.sp.Add(*items)
         if all(self._concrete(a) for a in args):
             return super()._Call(node)
         assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
@@ -595,4 +588,4 @@ class _Sym(_Interp):
             return self.floor(args[0])
         if name == "log2":
             return sp.log(args[0], 2)
-        self.fail(node, "len() needs a list")
+        self.fail(node, f"{name}() needs a list")

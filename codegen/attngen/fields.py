@@ -3,6 +3,7 @@ error that says what was expected (and, for a mistyped key, what was meant)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection
 from typing import TypeVar
 
@@ -128,3 +129,20 @@ def shape_of(value: LValue, loc: Loc, what: str) -> list[Expr]:
                         f"{what}: each dim must be a name, an integer or an expression")
         dims.append(parse(d, loc_of(d, value.loc)))
     return dims
+
+
+def entries(expr: Expr) -> list[tuple[str, Expr]]:
+    """The (name, value) entries of a mapping argument (fields.mapping_of writes it as a
+    tuple of pairs), each value an Expr of its own at the mapping's location."""
+    tree = expr.tree
+    assert isinstance(tree, ast.Tuple), expr.text
+    out = []
+    for pair in tree.elts:
+        assert isinstance(pair, ast.Tuple) and isinstance(pair.elts[0], ast.Constant)
+        out.append((str(pair.elts[0].value), parse(ast.unparse(pair.elts[1]), expr.loc)))
+    return out
+
+
+def entries_text(expr: Expr) -> str:
+    """A mapping argument as the spec writes it: `{g: groups, p: 2}`."""
+    return "{" + ", ".join(f"{k}: {v.text}" for k, v in entries(expr)) + "}"

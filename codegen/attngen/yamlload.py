@@ -296,6 +296,19 @@ def _int_too_large(loc: Loc, text: str) -> SpecError:
                  f"at most {MAX_DIGITS} digits")
 
 
+def _flow_hint(text: str, line: int, problem: str) -> str:
+    """Inside a flow list or mapping (`[...]`, `{...}`), an expression holding brackets (an
+    index, `chans[0]`) ends the item early: the note quotes the first one on the line."""
+    if "did not find expected ','" not in problem:
+        return ""
+    lines = text.splitlines()
+    found = re.search(r"[A-Za-z_]\w*\[[^\]\[]*\]", lines[line]) if line < len(lines) else None
+    if found is None:
+        return ""
+    return (f"inside [...] or {{...}}, an expression with brackets is quoted: "
+            f"\"{found.group(0)}\"")
+
+
 def load_text(text: str, file: str) -> LValue:
     """Parse YAML text into located values. Raises SpecError."""
     collecting = gc.isenabled()
@@ -316,7 +329,8 @@ def _load_text(text: str, file: str) -> LValue:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise error(loc, YAML_SYNTAX, f"YAML syntax error: {problem}") from None
+        raise error(loc, YAML_SYNTAX, f"YAML syntax error: {problem}",
+                    _flow_hint(text, mark.line if mark else 0, problem)) from None
     except yaml.reader.ReaderError as exc:  # a control character or bad encoding
         before = text[: exc.position]
         loc = Loc(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
