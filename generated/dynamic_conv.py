@@ -155,8 +155,8 @@ class DynamicConv(nn.Module):
             torch.empty(K, out_planes, self.per_group, kernel_size, kernel_size, **factory_kwargs)
         )
         # each slice on its own: its fans are a slice's
-        for part in self.weight:
-            nn.init.kaiming_uniform_(part)
+        for _part in self.weight:
+            nn.init.kaiming_uniform_(_part)
         if bias:
             self.bias = nn.Parameter(torch.randn(K, out_planes, **factory_kwargs))
 

@@ -91,3 +91,29 @@ def test_a_wrong_template_is_an_error_at_the_layer(tmp_path, name, each, message
     res = run_cli(["check", path])
     assert res.code == 1 and "stack.yaml:13:7: error[" in res.err and message in res.err, \
         res.err
+
+
+@pytest.mark.parametrize("seq, where, message", [
+    # a plain name a template makes (a_4 at depth 5): refused before any values are tried
+    ('      "a_{i}": {each: i in range(depth), op: Linear, args: [dim, dim]}\n'
+     "      a_4: {op: ReLU}\n", "13:7", "layer name 'a_4' is a key that 'a_{i}' makes for "
+                                       "some values"),
+    # a plain layer whose `when` fails still holds its key (an nn.Identity())
+    ("      fc_0: {when: not norm, op: Linear, args: [dim, dim]}\n"
+     '      "fc_{i}": {when: norm, each: i in range(depth), op: Linear, args: [dim, dim]}\n',
+     "12:7", "layer name 'fc_0' is a key that 'fc_{i}' makes for some values"),
+    ('      "a_{i}": {each: i in range(depth), op: Linear, args: [dim, dim]}\n'
+     '      "a_{j}": {each: j in range(2), op: Linear, args: [dim, dim]}\n', "13:7",
+     "layer names 'a_{i}' and 'a_{j}' make keys of one form"),
+    # at the values: a when-false layer's key, met by a template's copy of a string item
+    ("      x_a: {when: not norm, op: ReLU}\n"
+     "      \"x_{i}\": {each: \"i in ['a']\", op: ReLU}\n", "13:7",
+     "layer 'x_{i}' makes the key 'x_a', which layer 'x_a' has already"),
+])
+def test_keys_made_twice_are_refused_whatever_the_values(tmp_path, seq, where, message):
+    path = tmp_path / "stack.yaml"
+    text = SPEC[:SPEC.index("      embed:")] + seq + SPEC[SPEC.index("    shape:"):]
+    path.write_text(text)
+    res = run_cli(["check", path])
+    assert res.code == 1 and f"stack.yaml:{where}: error[" in res.err and message in res.err, \
+        res.err

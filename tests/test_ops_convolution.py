@@ -139,7 +139,7 @@ def test_slices_initialise_each_slice_on_its_own(tmp_path):
     path = tmp_path / "experts.yaml"
     path.write_text(SLICED.replace("INIT", "kaiming_uniform, slices: 1"))
     loaded = attngen.load(str(path))
-    assert "for part in self.weight:" in loaded.source()
+    assert "for _part in self.weight:" in loaded.source()
     torch.manual_seed(0)
     got = loaded.compile()().weight.detach()
     torch.manual_seed(0)
@@ -154,7 +154,7 @@ def test_slices_over_two_dims(tmp_path):
     path = tmp_path / "experts.yaml"
     path.write_text(SLICED.replace("INIT", "xavier_normal, slices: 2"))
     loaded = attngen.load(str(path))
-    assert "for part in self.weight.flatten(0, 1):" in loaded.source()
+    assert "for _part in self.weight.flatten(0, 1):" in loaded.source()
     torch.manual_seed(1)
     got = loaded.compile()().weight.detach()
     torch.manual_seed(1)
@@ -197,3 +197,16 @@ def test_the_librarys_cond_conv_runs_where_the_original_cannot():
     got = module(x)
     assert got.shape == (3, 6, 4, 3)
     torch.testing.assert_close(got, want)
+
+
+def test_slices_loop_leaves_a_param_named_part_alone(tmp_path):
+    """The loop's variable is no name a param may have: a param `part` sizes the next
+    layer after the loop as given."""
+    path = tmp_path / "parts.yaml"
+    path.write_text(
+        "name: Parts\nparams:\n  K: 3\n  part: 4\ninputs:\n  x: [B, part]\ngraph:\n"
+        "  w: {param: [K, part, part], init: kaiming_uniform, slices: 1}\n"
+        "  fc: {op: Linear, args: [part, part], in: x}\n"
+        "  y: {op: einsum, in: [fc, w], equation: 'bc,kcd->bd'}\noutputs: y\n")
+    module = attngen.load(str(path)).compile()()
+    assert module.fc.in_features == 4 and module(torch.randn(2, 4)).shape == (2, 4)

@@ -53,12 +53,29 @@ def test_embedding_is_torchs(tmp_path, args, kwargs):
     ("", "float", "Embedding takes int tensors as input 0"),
     (", padding_idx: 60", "long", "E402]: node 'embedding': num_embeddings (a row for "
                                   "padding_idx 60) needs vocab >= 61, which the defaults break"),
-    (", padding_idx: -51", "long", "num_embeddings (a row for padding_idx -51) needs vocab >= 51"),
+    (", padding_idx: -51", "long", "num_embeddings (a row for padding_idx -51, from the end) "
+                                   "needs vocab >= 51"),
 ])
 def test_wrong_ids_are_located_errors(tmp_path, capsys, args, dtype, message):
     assert main(["check", _spec(tmp_path, args, dtype)]) == 1
     err = capsys.readouterr().err
     assert "lookup.yaml:8:" in err and message in err, err
+
+
+@pytest.mark.parametrize("pad, params, message", [
+    ("vocab", "", "E403]: node 'embedding': num_embeddings (a row for padding_idx vocab) "
+                  "needs vocab >= 1 + vocab, which fails"),
+    ("pad", "  pad: 50\n",
+     "E402]: node 'embedding': num_embeddings (a row for padding_idx pad) needs vocab >= 1 + "
+     "pad, which the defaults break"),
+])
+def test_a_padding_row_of_params_is_checked_too(tmp_path, capsys, pad, params, message):
+    """A padding_idx over params (symbols at check time) is judged as a number is."""
+    path = tmp_path / "lookup.yaml"
+    path.write_text(SPEC.replace("ARGS", f", padding_idx: {pad}").replace("DTYPE", "long")
+                    .replace("  dim: 8\n", "  dim: 8\n" + params))
+    assert main(["check", str(path)]) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_a_padding_row_outside_a_literal_table(tmp_path, capsys):

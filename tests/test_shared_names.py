@@ -98,3 +98,29 @@ def test_the_params_own_attribute_taken_is_a_located_error(tmp_path):
     assert_located_errors(res)
     assert "biased.yaml:9:3: error[E106]: node 'bias' is self.bias, so forward would read " \
            "param 'bias' (line 4) as self._bias, a name already taken" in res.err, res.err
+
+
+def test_a_param_a_loop_body_reads_is_kept_apart_too(tmp_path):
+    """The body's lines are forward's: its read of param `gain` (beside node `gain`, a
+    tensor) is `self._gain`, and a node `_gain` makes that an E106 (it was assigned twice,
+    the flag replaced by a layer)."""
+    text = BIAS.replace("bias", "gain").replace("graph:\n", "graph:\n  _gain: {op: Linear, "
+                                                            "args: [c, c], in: x}\n")
+    text = text.replace("""  out:
+    cases:
+      - {when: gain, op: add, in: [x, gain]}
+      - {when: not gain, op: identity, in: x}
+    shape: [B, c]
+outputs: out""", """  layers:
+    each: i in range(2)
+    in: _gain
+    shape: [B, c]
+    body:
+      scaled: {op: mul, in: x, other: 2.0 if gain else 1.0}
+outputs: layers""")
+    spec = tmp_path / "gained.yaml"
+    spec.write_text(text)
+    res, _ = build_one(spec, tmp_path / "out")
+    assert_located_errors(res)
+    assert "node 'gain' is self.gain, so forward would read param 'gain' (line 4) as " \
+           "self._gain, a name already taken" in res.err, res.err

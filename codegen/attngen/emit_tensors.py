@@ -77,6 +77,7 @@ def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
     else:  # each slice on its own, its fans a slice's (views: the tensor is filled in place)
         assert isinstance(slices, int)
         sliced = "TENSOR" if slices == 1 else f"TENSOR.flatten(0, {slices - 1})"
-        fill = ["# each slice on its own: its fans are a slice's", f"for part in {sliced}:",
-                f"    nn.init.{init}_({', '.join(['part', *keywords])})"]
+        # `_part`: no param (the locals of __init__) may start with '_'
+        fill = ["# each slice on its own: its fans are a slice's", f"for _part in {sliced}:",
+                f"    nn.init.{init}_({', '.join(['_part', *keywords])})"]
     return factory("torch.empty", dims, dtype, kwargs), fill

@@ -572,6 +572,8 @@ class _Sym(_Interp):
         if isinstance(node.func, ast.Name) and node.func.id == "sum" and not all(
                 isinstance(a, (int, float)) for a in items):  # a list of dims
             self.refuse_text(list(items))
+            if any(isinstance(a, bool) or a in (self.sp.true, self.sp.false) for a in items):
+                self.fail(node, "sum() needs a list of numbers")
             return self.sp.Add(*items)
         if all(self._concrete(a) for a in args):
             return super()._Call(node)

@@ -249,7 +249,10 @@ def forward_names(spec: Spec) -> set[str]:
     where params are the constructor's arguments."""
     exprs = [req for req in spec.requires if spec.on_input_dims(req)]
     exprs += [o.when for o in spec.outputs if o.when is not None]
-    for node in spec.nodes.values():
+    nodes = list(spec.nodes.values())
+    for node in nodes:
+        if isinstance(node.form, Stack):  # a loop body's forward lines are this forward's
+            nodes += node.form.body.spec.nodes.values()
         for body in [node, *cases_of(node)]:
             exprs += [body.when] if body.when is not None else []
             form = body.form

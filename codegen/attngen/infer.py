@@ -442,12 +442,12 @@ class Inference:
                     raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
                                     "exist in this configuration", UNKNOWN_REF)
                 return self.call(owned, ins, extra, layer)
-            case Seq(items):
+            case Seq(items, named):
                 self.check_arity("a layer sequence", ins, 1, 1)
                 shape = ins[0]
-                layers = list(seq_layers(items, extra, self.concrete))
-                check_keys(layers, self.concrete)
-                for item, names in layers:
+                if named:
+                    check_keys(items, extra, self.concrete)
+                for item, names in seq_layers(items, extra, self.concrete):
                     shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
                         rule = f"{item.form.op}: {ops.REGISTRY[item.form.op].rule}" \

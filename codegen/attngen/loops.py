@@ -144,21 +144,30 @@ def seq_layers(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], 
             yield item, binding(loop.var, value, extra)
 
 
-def check_keys(layers: list[tuple[Item, dict]], concrete: Callable[[Expr, dict], object]
+def check_keys(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], object]
                ) -> None:
-    """A named seq's keys, those of templated names (`fc1_{i}`) made at each copy's
-    values: each a module name (no '.'), none twice."""
+    """A named seq's keys at these values: a plain name always (an nn.Identity() where its
+    `when` fails), a templated one (`fc1_{i}`) once per copy where its `when` holds; each
+    a module name (no '.'), none twice."""
     seen: dict[str, Item] = {}
-    for item, names in layers:
-        if not item.key and item.each is not None:
-            continue  # an inner Sequential under the item's own name: one key
-        key = "".join(p if isinstance(p, str) else str(concrete(p, names)) for p in item.key) \
-            if item.key else item.name
-        if "." in key:
-            raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key '{key}', "
-                        "which is no module name (a '.' separates a state_dict key's parts)")
-        if key in seen and (seen[key] is not item or item.key):
-            raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key '{key}', "
-                        f"which layer '{seen[key].name}' has already: one would replace the "
-                        "other")
-        seen[key] = item
+    for item in items:
+        if not item.key:
+            keys = [(item.name, extra)]
+        elif item.when is not None and not concrete(item.when, extra):
+            continue
+        else:
+            copies = [extra] if item.each is None else [
+                binding(item.each.var, value, extra)
+                for value in items_of(concrete(item.each.iterable, extra), item.each.iterable)]
+            keys = [("".join(p if isinstance(p, str) else str(concrete(p, names))
+                             for p in item.key), names) for names in copies]
+        for key, _ in keys:
+            if "." in key:
+                raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key "
+                            f"'{key}', which is no module name (a '.' separates a state_dict "
+                            "key's parts)")
+            if key in seen:
+                raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key "
+                            f"'{key}', which layer '{seen[key].name}' has already: one would "
+                            "replace the other")
+            seen[key] = item

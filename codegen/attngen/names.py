@@ -144,6 +144,28 @@ def layer_template(text: str, loc: Loc, allowed: set[str] | None) -> list[tuple[
     return parts
 
 
+def check_template_keys(items: list[tuple[str, Loc, bool]]) -> None:
+    """A named seq's names (text, where, templated): a plain name that a template makes for
+    some whole number (`a_4` beside `a_{i}`, at i = 4: a depth of 5 would add it twice) and
+    two templates of one form (`a_{i}`, `a_{j}`) are refused before any values are tried."""
+    forms: dict[str, str] = {}
+    for text, loc, templated in items:
+        if not templated:
+            continue
+        form = re.sub(r"\{\w+\}", "{}", text)
+        if form in forms:
+            raise error(loc, DUPLICATE_NAME, f"layer names '{forms[form]}' and '{text}' make "
+                        "keys of one form: some values would give both the same key",
+                        "tell them apart by their text: 'a_{i}', 'b_{i}'")
+        forms[form] = text
+        pattern = re.compile(re.escape(form).replace(r"\{\}", r"\d+"))
+        for other, other_loc, other_templated in items:
+            if not other_templated and pattern.fullmatch(other):
+                raise error(other_loc, DUPLICATE_NAME, f"layer name '{other}' is a key that "
+                            f"'{text}' makes for some values: one would replace the other",
+                            f"rename it, or let '{text}' make it")
+
+
 def _check_private(text: str, loc: Loc, what: str, private_ok: bool) -> None:
     """A name with one leading underscore (`_bn0`) is a node's or layer's where it is not
     the generated file's own (`_sequential`) or an nn.Module private attribute; two

@@ -52,7 +52,7 @@ from .model import (
     dim_names,
     why_not_unused,
 )
-from .names import check_identifier, check_node_name, layer_template
+from .names import check_identifier, check_node_name, check_template_keys, layer_template
 from .parse_tensors import load_tensor
 from .yamlload import LBool, LList, LMap, LStr, loc_of
 
@@ -395,6 +395,8 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
             item.key = tuple(parse(part, loc) if is_name else part
                              for part, is_name in layer_template(key, loc, allowed))
         items.append(item)
+    if named:
+        check_template_keys([(i.name, i.loc, bool(i.key)) for i in items])
     return items, named
 
 

@@ -563,7 +563,8 @@ def verify(checked: Checked, n_samples: int = 4, export: bool = True, seed: int 
                 f"of the params near their examples and {dims or 'the dims'} from 2 to "
                 f"{DIM_RANGES[-1][1]}"),
             notes=("divisibility (`H % p == 0`) and equality (`N == n`) requirements are "
-                   "drawn to hold, others by chance: give the params examples that fit",)
+                   f"drawn to hold, others by chance, dims at most {DIM_RANGES[-1][1]}: give "
+                   "the params examples that fit",)
             if req is not None else ()))
         return report
     check_runtime(checked, source, samples, report)

@@ -14,9 +14,12 @@ def _embedding(ctx: ShapeCtx, ins, a):
         if number(pad) is not None and number(n) is not None and not -n <= pad < n:
             ctx.fail(f"padding_idx {pad} is outside the table of {n} rows (from {-n} to "
                      f"{n - 1}, as torch takes it)", BAD_ARGUMENTS)
-        if (index := number(pad)) is not None:
-            row = index if index >= 0 else -index - 1
-            ctx.at_least(n, row + 1, f"num_embeddings (a row for padding_idx {pad})")
+        index = number(pad)  # -n <= pad < n, each side where it can fail
+        if index is None or index >= 0:
+            ctx.at_least(n, pad + 1, f"num_embeddings (a row for padding_idx {pad})")
+        if index is None or index < 0:
+            ctx.at_least(n + pad, 0, f"num_embeddings (a row for padding_idx {pad}, from "
+                                     "the end)")
     return (*ins[0], a["embedding_dim"])
 
 
