@@ -5,6 +5,7 @@ initialiser's options written as expressions."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,7 @@ import sympy
 
 from . import ops
 from .configs import config_text
-from .errors import BAD_ARGUMENTS, BAD_VALUE, error
+from .errors import BAD_ARGUMENTS, BAD_VALUE, SpecError, error
 from .expr import Expr
 from .fields import entries_text
 from .model import FunctionOp, LayerOp, Node, SubSpec, TensorDecl
@@ -87,9 +88,10 @@ def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
     each a finite number at this configuration's values (`value`; a whole one for a long
     tensor's `value`), and all of them options the initialiser takes
     (parse_tensors.option_fault): an error at the expression (or the node) otherwise."""
-    exprs = {k: v for k, v in decl.options.items() if isinstance(v, Expr)}
+    options = {k: v for k, v in decl.options.items() if k not in ("formula", "index")}
+    exprs = {k: v for k, v in options.items() if isinstance(v, Expr)}
     numbers: dict[str, float] = {}
-    for key, option in decl.options.items():
+    for key, option in options.items():
         if not isinstance(option, Expr):
             if isinstance(option, float):
                 numbers[key] = option
@@ -112,6 +114,32 @@ def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
             next(iter(exprs.values())).loc if exprs else owner.loc
         raise error(where, BAD_VALUE, f"node '{owner.name}': {message}"
                     + config_text(config))
+
+
+def check_formula(decl: TensorDecl, sizes: list[Any], value: Callable[[Expr, dict], Any],
+                  owner: Node, config: dict) -> None:
+    """`init: formula` gives a finite number at every element (`sizes`, the dims at this
+    configuration's values; `value` evaluates with the index bound): each index of a dim
+    up to 32, else its first and last 8 and 16 between, 4096 elements at most."""
+    formula, index = decl.options.get("formula"), decl.options.get("index")
+    if not isinstance(formula, Expr) or not isinstance(index, tuple):
+        return
+    ends = [list(range(n)) if n <= 32 else sorted({*range(8), *range(n - 8, n),
+                                                   *(n * k // 16 for k in range(16))})
+            if isinstance(n, int) and n >= 1 else [0] for n in sizes]
+    for point in itertools.islice(itertools.product(*ends), 4096):
+        at = {name.text: float(i) for name, i in zip(index, point, strict=True)}
+        where = ", ".join(f"{k}={int(v)}" for k, v in at.items())
+        try:
+            got = value(formula, at)
+        except SpecError as exc:  # `cannot evaluate ...: division by zero`: say where
+            why = exc.diagnostics[0].message.rsplit(": ", 1)[-1]
+            raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula cannot be "
+                        f"evaluated at {where}: {why}" + config_text(config)) from None
+        if isinstance(got, bool) or not isinstance(got, int | float) or not math.isfinite(got):
+            raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula gives "
+                        f"{got!r} at {where}; each element must be a finite number"
+                        + config_text(config))
 
 
 def pairs(ctx: ProverCtx, name: str, table: Any, window: tuple[Expr, ...],

@@ -144,7 +144,11 @@ def _option_text(value: object) -> str:
 
 
 def init_text(decl: TensorDecl) -> str:
-    """`normal(std=0.02)`, `zeros`: the initialiser with its options."""
+    """`normal(std=0.02)`, `zeros`: the initialiser with its options; a formula as
+    `formula(p, i) = sin(p / d)`."""
+    formula, index = decl.options.get("formula"), decl.options.get("index")
+    if isinstance(formula, Expr) and isinstance(index, tuple):
+        return f"formula({', '.join(i.text for i in index)}) = {formula.text}"
     options = ", ".join(f"{k}={_option_text(v)}" for k, v in decl.options.items())
     return decl.init + (f"({options})" if options else "")
 def item_call(item: Item) -> str:

@@ -4,10 +4,12 @@ nn.init function of its initialiser (`nn.init.normal_(self.pos, std=0.02)`)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import cast
 
 from .expr import Expr
+from .expr_source import torch_source
 from .model import TensorDecl
 from .names import FACTORY_PARAMS
 
@@ -33,7 +35,10 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
                  factory_kwargs: Callable[[], str]) -> list[str]:
     """The __init__ lines that make the tensor of node `name`; `text` writes a dim,
     `factory_kwargs` the argument that passes the module's device and dtype on."""
-    made, fill = _made(decl, [text(d) for d in decl.shape], text, factory_kwargs)
+    dims = [text(d) for d in decl.shape]
+    if decl.init == "formula":
+        return _formula_lines(name, decl, dims, text, factory_kwargs)
+    made, fill = _made(decl, dims, text, factory_kwargs)
     if decl.kind == "param":
         lines = [f"self.{name} = nn.Parameter({made})"]
     else:
@@ -41,6 +46,26 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
         lines = [f'self.register_buffer("{name}", {made}{saved})']
     lines += [line.replace("TENSOR", f"self.{name}") for line in fill]
     return lines
+
+
+def _formula_lines(name: str, decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
+                   factory_kwargs: Callable[[], str]) -> list[str]:
+    """`init: formula`: the index of each dim as a float tensor (torch.meshgrid of aranges),
+    then the formula over them (expr_source.torch_source), kept as the param or buffer."""
+    formula, index = cast(Expr, decl.options["formula"]), cast(tuple, decl.options["index"])
+    names = [n.text for n in index]
+    ranges = [f"torch.arange(float({d}), {factory_kwargs()})" for d in dims]
+    if len(names) == 1:
+        lines = [f"{names[0]} = {ranges[0]}"]
+    else:
+        lines = [f"{', '.join(names)} = torch.meshgrid({', '.join(ranges)}, indexing=\"ij\")"]
+    # the names other than the index's as __init__ reads them (`text` writes an Expr)
+    rename = lambda n: text(Expr(n, ast.Name(n, ast.Load()), formula.loc))  # noqa: E731
+    values = torch_source(ast.parse(formula.text, mode="eval").body, frozenset(names), rename)
+    if decl.kind == "param":
+        return [*lines, f"self.{name} = nn.Parameter({values})"]
+    saved = "" if decl.persistent else ", persistent=False"
+    return [*lines, f'self.register_buffer("{name}", {values}{saved})']
 
 
 def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],

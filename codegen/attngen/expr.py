@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, error
+from .expr_source import CONSTANTS, FORMULA_FUNCTIONS, FUNCTIONS, to_source
 from .memo import frozen_value, remember, shareable
 
 MAX_TEXT = 400  # characters in one expression
@@ -27,8 +28,6 @@ MAX_POW = 8  # |exponent| of `**` written as a literal
 MAX_NAMED_POW = 64  # |exponent| of `**` given by a name (a loop variable: `2 ** i`)
 MAX_INT = 10**15  # concrete integers beyond this are refused (no runaway arithmetic)
 
-FUNCTIONS = ("max", "min", "int", "abs", "len", "sum", "log2")
-CONSTANTS = {"inf": math.inf, "None": None, "True": True, "False": False}
 
 _BINOPS = {
     ast.Add: ("+", operator.add),
@@ -98,7 +97,7 @@ class Expr:
         key = (self.text, mapping)
         if key not in _SOURCE:
             fresh = ast.parse(self.text, mode="eval").body  # a copy to rewrite: the tree is shared
-            remember(_SOURCE, key, _to_source(fresh, dict(mapping).__getitem__))
+            remember(_SOURCE, key, to_source(fresh, dict(mapping).__getitem__))
         return _SOURCE[key]
 
     def value(self, env: Mapping[str, object]) -> Any:
@@ -152,6 +151,7 @@ _READS: dict[str, tuple[str, ...]] = {}  # text -> every name its tree reads, so
 _SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _VALUES: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
+_MATH = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "log": math.log, "sqrt": math.sqrt}
 
 
 def _free_names(tree: ast.AST) -> frozenset[str]:
@@ -177,12 +177,13 @@ def _env_key(expr: Expr,
         return None
 
 
-def parse(raw: object, loc: Loc, *, iterable: bool = False) -> Expr:
+def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = False) -> Expr:
     """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError.
 
     `iterable`: what `each:` repeats over, which may also be `range(stop)`, `range(start,
     stop)` or `range(start, stop, step)` over expressions (nowhere else: a range is never a
-    value of shapes or arguments)."""
+    value of shapes or arguments). `formula`: a buffer's `init: formula`, which may also
+    call FORMULA_FUNCTIONS (sin, cos, exp, log, sqrt)."""
     if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
         text = repr(
             None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None
@@ -199,7 +200,7 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False) -> Expr:
         raise error(loc, EXPR_SYNTAX, f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
         raise error(loc, EXPR_SYNTAX, "expressions must fit on one line")
-    if text in _PARSED and not iterable:  # the same text always parses and validates alike
+    if text in _PARSED and not iterable and not formula:  # parsed and validated alike
         tree, names = _PARSED[text]
         return Expr(text, tree, loc, names)
     try:
@@ -215,9 +216,10 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False) -> Expr:
         ) from None
     except (ValueError, RecursionError, MemoryError):
         raise error(loc, EXPR_SYNTAX, f"invalid expression '{text}'") from None
-    _check(parsed, text, loc, 0, iterable)
-    if iterable:  # not memoized: the same text elsewhere may not use `range`
-        return Expr(text, parsed.body, loc, _free_names(parsed.body))
+    _check(parsed, text, loc, 0, iterable, FORMULA_FUNCTIONS if formula else ())
+    if iterable or formula:  # not memoized: the same text elsewhere may not use them
+        return Expr(text, parsed.body, loc, _free_names(parsed.body) - set(FORMULA_FUNCTIONS)
+                    if formula else _free_names(parsed.body))
     body, names = parsed.body, _free_names(parsed.body)
     remember(_PARSED, text, (body, names))
     return Expr(text, body, loc, names)
@@ -229,7 +231,8 @@ def is_range(tree: ast.AST) -> bool:
         and tree.func.id == "range"
 
 
-def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = False) -> None:
+def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = False,
+           extra: tuple[str, ...] = ()) -> None:
     where = loc.shifted(getattr(node, "col_offset", 0))
     if depth > MAX_DEPTH:
         raise error(where, EXPR_NOT_ALLOWED, f"expression nested deeper than {MAX_DEPTH} levels")
@@ -251,23 +254,23 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = Fals
         raise error(where, EXPR_NOT_ALLOWED, f"name '{node.id}' is not allowed in expressions")
     if isinstance(node, ast.Call):
         loop = iterable and depth == 1 and is_range(node)  # `each: i in range(n)`
-        if not isinstance(node.func, ast.Name) or (node.func.id not in FUNCTIONS and not loop):
+        if not isinstance(node.func, ast.Name) or (node.func.id not in (*FUNCTIONS, *extra)
+                                                   and not loop):
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
             raise error(where, EXPR_NOT_ALLOWED, f"call of '{name}' is not allowed; functions: "
-                        + ", ".join(FUNCTIONS))
+                        + ", ".join((*FUNCTIONS, *extra)))
         if node.keywords:
             raise error(
                 where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
             )
-        arity = {"max": (1, 8), "min": (1, 8), "int": (1, 1), "abs": (1, 1),
-                 "len": (1, 1), "sum": (1, 1), "log2": (1, 1), "range": (1, 3)}[node.func.id]
+        arity = {"max": (1, 8), "min": (1, 8), "range": (1, 3)}.get(node.func.id, (1, 1))
         if not arity[0] <= len(node.args) <= arity[1]:
             raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
                         + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise error(where, EXPR_NOT_ALLOWED, "'*' arguments are not allowed")
-            _check(a, text, loc, depth + 1)
+            _check(a, text, loc, depth + 1, extra=extra)
         return
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
         exp = node.right
@@ -284,46 +287,7 @@ def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = Fals
             where, EXPR_NOT_ALLOWED, "slices are not allowed in expressions; index with x[i]"
         )
     for child in ast.iter_child_nodes(node):
-        _check(child, text, loc, depth + 1, iterable)
-
-
-# -- Python source ---------------------------------------------------------------
-def _source_atom(text: str) -> ast.Name:
-    """A node that ast.unparse writes as `text` exactly: for a call, which binds as tightly
-    as a name, so the precedence of the code around it is unaffected. `float("inf")`
-    is written so here, where it is made; ast.unparse would quote the string its own way."""
-    return ast.Name(text, ast.Load())
-
-
-class _Renamer(ast.NodeTransformer):
-    def __init__(self, rename: Callable[[str], str]) -> None:
-        self.rename = rename
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name) \
-                and node.operand.id == "inf":  # -inf reads float("-inf")
-            return _source_atom('float("-inf")')
-        return self.generic_visit(node)
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id == "inf":
-            return _source_atom('float("inf")')
-        if node.id in CONSTANTS or node.id in FUNCTIONS:
-            return node
-        return ast.Name(self.rename(node.id), ast.Load())
-
-    def visit_Call(self, node: ast.Call) -> ast.expr:
-        node.args = [self.visit(a) for a in node.args]
-        if isinstance(node.func, ast.Name) and node.func.id == "log2":
-            # math is not imported by generated code; log2 via float methods would
-            # be obscure, so spell it with the builtin int/float-free identity.
-            return ast.Call(ast.Name("_log2", ast.Load()), node.args, [])
-        return node
-
-
-def _to_source(tree: ast.expr, rename: Callable[[str], str]) -> str:
-    """Source of `tree` with names renamed; rewrites `tree` in place."""
-    return ast.unparse(_Renamer(rename).visit(tree))
+        _check(child, text, loc, depth + 1, iterable, extra)
 
 
 # -- concrete interpreter -------------------------------------------------------------
@@ -438,6 +402,11 @@ class _Interp:
             if not isinstance(args[0], (list, tuple)):
                 self.fail(node, "len() needs a list")
             return len(args[0])
+        if name in _MATH:  # a formula's (init: formula): a number's sine, ...
+            try:
+                return _MATH[name](float(args[0]))
+            except (TypeError, ValueError, OverflowError):
+                self.fail(node, f"{name}() of {args[0]!r}")
         if name == "sum":  # of a list's numbers (channels of maps concatenated)
             if not isinstance(args[0], (list, tuple)) or not all(
                     isinstance(a, (int, float)) and not isinstance(a, bool) for a in args[0]):

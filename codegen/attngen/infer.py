@@ -14,7 +14,7 @@ import sympy
 
 from . import lint, ops
 from .algebra import TooLarge
-from .call_args import checked_args, init_options, pairs, sub_args
+from .call_args import check_formula, checked_args, init_options, pairs, sub_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .counts import node_params
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
@@ -414,6 +414,8 @@ class Inference:
                 return self.call(body.form, ins, {}, body)
             case TensorDecl(kind, shape, dtype=dtype):  # made in __init__ from params and lets
                 init_options(body.form, self.concrete, node, self.config)
+                check_formula(body.form, [self.concrete(d) for d in shape], self.concrete,
+                              node, self.config)
                 out = TensorType([self._dim_value(d, self.sym(d)) for d in shape],
                                  DTYPE_FAMILIES[dtype])
                 self.ctx.sizes(out, f"{kind} '{node.name}'")

@@ -336,6 +336,9 @@ def _local_names(spec: Spec) -> Iterator[tuple[str, Loc, str]]:
             for layer in called.items if isinstance(called, Seq) else ():
                 if layer.each is not None and layer.each.var:
                     yield layer.each.var, layer.loc, "loop variable"
+            index = body.form.options.get("index") if isinstance(body.form, TensorDecl) else None
+            for ix in index if isinstance(index, tuple) else ():  # init: formula's locals
+                yield ix.text, ix.loc, "index"
 
 
 def _show(text: str) -> str:

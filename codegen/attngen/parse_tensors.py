@@ -5,12 +5,14 @@ is saved in the state_dict."""
 
 from __future__ import annotations
 
+import ast
 import math
 
-from .errors import BAD_VALUE, MISSING_KEY, Loc, did_you_mean, error
-from .expr import Expr
+from .errors import BAD_VALUE, MISSING_KEY, UNKNOWN_NAME, Loc, did_you_mean, error
+from .expr import Expr, parse
 from .fields import check_keys, expect, expr_of, shape_of
 from .model import InitOption, Spec, TensorDecl
+from .names import GENERATED_NAMES
 from .yamlload import LBool, LMap, LStr, LValue, loc_of
 
 INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
@@ -22,6 +24,7 @@ TENSOR_INITS: dict[str, tuple[str, ...]] = {
     "kaiming_normal": ("mode", "nonlinearity", "slices"),
     "kaiming_uniform": ("mode", "nonlinearity", "slices"),
     "eye": (), "arange": (), "relative_position": ("window",),
+    "formula": ("formula", "index"),
 }
 NUMBER_OPTIONS = ("value", "mean", "std", "a", "b")
 WORD_OPTIONS = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY}
@@ -30,6 +33,8 @@ WORD_OPTIONS = {"mode": ("fan_in", "fan_out"), "nonlinearity": INIT_NONLINEARITY
 SLICES = "slices"
 # the initialisers each dtype takes: random values only for float tensors, indices only
 # for long ones
+# `init: formula`: each element a formula of its index along each dim (`index: [p, i]`)
+FORMULA = ("formula", "index")
 DTYPE_INITS = {"float": tuple(i for i in TENSOR_INITS if i != "relative_position"),
                "long": ("zeros", "ones", "constant", "eye", "arange", "relative_position"),
                "bool": ("zeros", "ones", "eye")}
@@ -38,8 +43,8 @@ WINDOW_AXES = (1, 3)  # relative_position's window: a sequence, an image's, a vi
 # initialisers that make a tensor of a fixed number of dims: that number, and how it reads
 INIT_RANKS = {"eye": (2, "two dims, [n, m]"), "arange": (1, "one dim, [n]"),
               "relative_position": (2, "two dims, [n, n]")}
-TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, SLICES, "window",
-               "dtype",
+TENSOR_KEYS = ("param", "buffer", "init", *NUMBER_OPTIONS, *WORD_OPTIONS, SLICES, *FORMULA,
+               "window", "dtype",
                "persistent", "when", "doc", "unused")
 
 
@@ -117,6 +122,8 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
     options = _options(raw, what, init, dtype)
     if SLICES in raw:
         options[SLICES] = _slices(raw, what, init, len(shape))
+    if init == "formula" or any(key in raw for key in FORMULA):
+        options.update(_formula(spec, raw, what, init, len(shape)))
     return TensorDecl(kind, shape, init, options, dtype, persistent)
 
 
@@ -232,3 +239,46 @@ def check_tensor_shape(spec: Spec, what: str, shape: list) -> None:
                             "input exists, so its shape may name only params and lets",
                             f"make '{used}' a param (the input's shape then reads it): "
                             f"params: {{{used}: 64}}")
+
+
+def _formula(spec: Spec, raw: LMap, what: str, init: str, rank: int) -> dict[str, InitOption]:
+    """`init: formula`'s `index: [p, i]` (a name per dim, each element's index along it)
+    and `formula:` (an expression of them, params and lets; sin, cos, exp, log, sqrt too)."""
+    loc = raw.key_locs.get("init", raw.loc)
+    if init != "formula":
+        key = next(k for k in FORMULA if k in raw)
+        raise error(raw.key_locs[key], BAD_VALUE, f"'{key}' of {what} applies only to init: "
+                    f"formula, not to init: {init}")
+    for key in FORMULA:
+        if key not in raw:
+            raise error(loc, MISSING_KEY, f"'init: formula' of {what} needs '{key}'",
+                        "e.g. index: [p, i] and formula: \"sin(p * exp(-i / d))\"")
+    names = shape_of(raw["index"], raw.key_locs["index"], f"the index of {what}")
+    taken = {*spec.params, *spec.lets}
+    for name in names:
+        if not name.text.isidentifier() or name.text in taken or name.text.startswith("_") \
+                or name.text in GENERATED_NAMES or names.count(name) > 1:
+            raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} must be a new "
+                        "name, once (not a param, a let or a name the generated code uses)")
+    if len(names) != rank:
+        raise error(raw.key_locs["index"], BAD_VALUE, f"{what} has {rank} dim(s) and "
+                    f"{len(names)} index name(s): one per dim")
+    text = expect(raw["formula"], (LStr, int, float), f"'formula' of {what}", loc,
+                  "an expression")
+    formula = parse(text, loc_of(raw["formula"], raw.key_locs["formula"]), formula=True)
+    index = {n.text for n in names}
+    for node in ast.walk(formula.tree):
+        if isinstance(node, ast.Subscript) and any(
+                isinstance(n, ast.Name) and n.id in index for n in ast.walk(node.slice)):
+            raise error(formula.loc, BAD_VALUE, f"the formula of {what} indexes a list by an "
+                        f"index ('{ast.unparse(node)}'): a list is no tensor",
+                        "index it by params and lets, or write the choice with 'if'")
+    if not formula.names & index:
+        raise error(formula.loc, BAD_VALUE, f"the formula of {what} reads no index: every "
+                    "element would be the same", "write it as init: constant, value: ...")
+    unknown = sorted(formula.names - index - taken)
+    if unknown:
+        raise error(formula.loc, UNKNOWN_NAME, f"unknown name '{unknown[0]}' in the formula "
+                    f"of {what}" + did_you_mean(unknown[0], [*index, *taken]),
+                    "a formula reads its index names, params and lets")
+    return {"formula": formula, "index": tuple(names)}

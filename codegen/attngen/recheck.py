@@ -157,13 +157,14 @@ def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
                     f"list or dict), got {type(value).__name__}")
 
 
-def _expr(value, what: str, loc: Loc, *, iterable: bool = False) -> None:
+def _expr(value, what: str, loc: Loc, *, iterable: bool = False, formula: bool = False) -> None:
     """An expression the parser made from its text: the emitter writes the text, the
     checker reads the tree, so both must be what parsing the text gives (`iterable`: what
-    `each:` repeats over, which may be `range(...)`)."""
+    `each:` repeats over, which may be `range(...)`; `formula`: an init formula's)."""
     _exact(value, (Expr,), what, loc, "an attngen.expr.Expr (from attngen.expr.parse)")
     where = _loc(value.loc, f"the loc of {what}", loc)
-    fresh = parse(_str(value.text, what, where), where, iterable=iterable)  # E200/E201
+    fresh = parse(_str(value.text, what, where), where, iterable=iterable,  # E200/E201
+                  formula=formula)
     tree = value.tree
     if fresh.text != value.text or not isinstance(tree, ast.AST) \
             or ast.dump(tree) != ast.dump(fresh.tree) or value.names != fresh.names:
@@ -419,6 +420,11 @@ def _tensor(decl: TensorDecl, what: str, loc: Loc) -> None:
                             f"to {WINDOW_AXES[1]} sizes, got {len(sizes)}")
             for size in sizes:
                 _expr(size, f"a window size of {what}", loc)
+        elif key == "formula":  # its names: checked again where it is built
+            _expr(value, f"the formula of {what}", loc, formula=True)
+        elif key == "index":
+            for name in _exact(value, (tuple,), f"the index of {what}", loc, "a tuple of Exprs"):
+                _expr(name, f"an index name of {what}", loc)
         elif key == SLICES:
             if type(value) is not int or not 1 <= value <= len(decl.shape) - 2:
                 raise error(loc, BAD_VALUE, f"{what}: init 'slices' must be an int from 1 to "
