@@ -71,6 +71,7 @@ SIZES = {
     ("ema", "EMA"): ((256,), {"factor": 8}, IMG),
     # a YOLOv8 neck's upsampling: 256 channels of a 20 x 20 map (640 images) to 40 x 40
     ("carafe", "CARAFE"): ((256,), {}, rand(8, 256, 20, 20)),
+    ("dysample", "DySample"): ((256,), {}, rand(8, 256, 20, 20)),  # the same neck's
     # BiFormer-T's third stage: 256 channels of a 14 x 14 map (224 images), 8 heads, 7 x 7
     # regions of 2 x 2 tokens, each routed to 16
     ("bi_level_routing_attention", "BiLevelRoutingAttention"): ((256, 8, 7, None, 16), {},

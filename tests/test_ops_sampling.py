@@ -70,3 +70,38 @@ def test_align_corners_is_always_written(tmp_path):
 def test_a_wrong_grid_is_a_located_error(tmp_path, capsys, node, grid, message):
     assert main(["check", _spec(tmp_path, node, grid)]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_dysample_equals_the_original_forward_and_trains_where_it_cannot():
+    """The authors' DySample shuffles its 5-D sampling points as they are: the same
+    forward as the generated module's rearrange (here, with the reference's weights), but
+    its backward fails on CPU, where the generated module trains."""
+    from equivalence import load_generated
+    from references.dysample import DySample
+
+    torch.manual_seed(0)
+    reference = DySample(16, dyscope=True)
+    module = load_generated("dysample").DySample(16, dyscope=True)
+    module.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 16, 5, 6, requires_grad=True)
+
+    def original_sample(x, offset):  # the authors' sample(), verbatim in its steps
+        b, _, h, w = offset.shape
+        offset = offset.view(b, 2, -1, h, w)
+        coords = torch.stack(torch.meshgrid([torch.arange(w) + 0.5, torch.arange(h) + 0.5],
+                                            indexing="ij")).transpose(1, 2)
+        coords = coords.unsqueeze(1).unsqueeze(0).type(x.dtype)
+        normalizer = torch.tensor([w, h], dtype=x.dtype).view(1, 2, 1, 1, 1)
+        coords = F.pixel_shuffle(2 * (coords + offset) / normalizer - 1, 2).permute(
+            0, 2, 3, 4, 1).contiguous().flatten(0, 1)
+        return F.grid_sample(x.reshape(b * 4, -1, h, w), coords, mode="bilinear",
+                             align_corners=False, padding_mode="border").view(b, -1, 2 * h, 2 * w)
+
+    offset = reference.offset(x) * reference.scope(x).sigmoid() * 0.5 + reference.init_pos
+    want = original_sample(x, offset)
+    got = module(x)
+    torch.testing.assert_close(got, want)
+    with pytest.raises(RuntimeError, match="Unsupported memory format"):
+        want.sum().backward()
+    got.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
