@@ -63,3 +63,17 @@ def test_an_unquoted_index_in_a_flow_list_gets_a_note(tmp_path, capsys):
         in err, err
     assert "note: inside [...] or {...}, an expression with brackets is quoted: " \
            '"chans[1]"' in err, err
+
+
+@pytest.mark.parametrize("text", ["sum([[C], C])", "sum([C, C, [C]])", "sum([None])",
+                                  "sum([C > 1, 2])"])
+def test_sum_of_what_is_no_number_is_an_error(tmp_path, capsys, text):
+    """Nested lists once crashed the checker (a sympy Tuple in an Add); bools and None
+    printed sympy's warnings or its exception's name."""
+    path = tmp_path / "s.yaml"
+    path.write_text("name: S\nparams:\n  C: 8\ninputs:\n  x: [B, C]\ngraph:\n"
+                    f'  a: {{op: cat, in: [x, x], dim: 1, shape: [B, "{text}"]}}\noutputs: a\n')
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"s.yaml:7:47: error[E102]: cannot evaluate '{text}': sum() needs a list of " \
+           "numbers" in err and "Warning" not in err, err

@@ -78,10 +78,10 @@ def test_a_spec_object_with_templated_names_compiles(tmp_path):
                                        "layer's loop variable, a param or a let"),
     ('"fc1-{i}"', "i in range(depth)", "layer name 'fc1-{i}' is neither an identifier nor a "
                                        "template"),
-    ('"embe{i}"', "\"i in ['d']\"", "layer 'embe{i}' makes the key 'embed', which layer "
-                                    "'embed' has already: one would replace the other"),
-    ('"fc_{i}"', '"i in [0.5]"', "layer 'fc_{i}' makes the key 'fc_0.5', which is no module "
-                               "name"),
+    ('"embe{i}"', "\"i in ['d']\"", "layer 'embe{i}': 'i' is 'd'; a name in braces must be "
+                                    "a whole number"),
+    ('"fc_{i}"', '"i in [0.5]"', "layer 'fc_{i}': 'i' is 0.5; a name in braces must be a "
+                               "whole number"),
     ('"fc_{depth}"', "i in range(depth)", "layer 'fc_{depth}' makes the key 'fc_3', which "
                                           "layer 'fc_{depth}' has already"),
 ])
@@ -104,11 +104,14 @@ def test_a_wrong_template_is_an_error_at_the_layer(tmp_path, name, each, message
      "12:7", "layer name 'fc_0' is a key that 'fc_{i}' makes for some values"),
     ('      "a_{i}": {each: i in range(depth), op: Linear, args: [dim, dim]}\n'
      '      "a_{j}": {each: j in range(2), op: Linear, args: [dim, dim]}\n', "13:7",
-     "layer names 'a_{i}' and 'a_{j}' make keys of one form"),
-    # at the values: a when-false layer's key, met by a template's copy of a string item
-    ("      x_a: {when: not norm, op: ReLU}\n"
-     "      \"x_{i}\": {each: \"i in ['a']\", op: ReLU}\n", "13:7",
-     "layer 'x_{i}' makes the key 'x_a', which layer 'x_a' has already"),
+     "layer names 'a_{i}' and 'a_{j}' may make the same key"),
+    # text before the braces that differs by a number (b10 from both at depth 11)
+    ('      "b1{i}": {each: i in range(depth), op: Linear, args: [dim, dim]}\n'
+     '      "b{j}": {each: j in range(depth), op: Linear, args: [dim, dim]}\n', "13:7",
+     "layer names 'b1{i}' and 'b{j}' may make the same key"),
+    # a name in braces that is no whole number
+    ("      \"x_{i}\": {each: \"i in ['a']\", op: ReLU}\n", "12:7",
+     "layer 'x_{i}': 'i' is 'a'; a name in braces must be a whole number"),
 ])
 def test_keys_made_twice_are_refused_whatever_the_values(tmp_path, seq, where, message):
     path = tmp_path / "stack.yaml"

@@ -152,3 +152,16 @@ def test_build_never_imports_torch(tmp_path):
             f"rc = main(['build', 'specs', '-o', {str(tmp_path)!r}, '--no-svg']); "
             "assert rc == 0, rc; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
+def test_a_module_that_cannot_be_built_is_reported_not_crashed_on(tmp_path, capsys):
+    """A table too large to allocate: each sample's E600, and the export is not run (it
+    built the module again unguarded: an internal error)."""
+    path = tmp_path / "big.yaml"
+    path.write_text("name: Big\nparams:\n  D: 4\ninputs:\n  ids: {shape: [B, N], dtype: long}\n"
+                    "graph:\n  emb: {op: Embedding, args: [1000000000000000, D], in: ids}\n"
+                    "outputs: emb\n")
+    assert main(["verify", "-n", "1", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "error[E600]: Big raised RuntimeError at sample 1" in err and "internal" not in err
+    assert "export: not run, the module cannot be built at the first sample" in out

@@ -540,8 +540,8 @@ class _Sym(_Interp):
         items = args[0] if args and isinstance(args[0], (list, tuple)) else ()
         if isinstance(node.func, ast.Name) and node.func.id == "sum" and not all(
                 isinstance(a, (int, float)) for a in items):  # a list of dims
-            self.refuse_text(list(items))
-            if any(isinstance(a, bool) or a in (self.sp.true, self.sp.false) for a in items):
+            if not all(isinstance(a, (int, float, self.sp.Expr)) and not isinstance(a, bool)
+                       for a in items):  # nested lists, strings, None, truth values
                 self.fail(node, "sum() needs a list of numbers")
             return self.sp.Add(*items)
         if all(self._concrete(a) for a in args):

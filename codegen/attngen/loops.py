@@ -159,7 +159,7 @@ def check_keys(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], 
             copies = [extra] if item.each is None else [
                 binding(item.each.var, value, extra)
                 for value in items_of(concrete(item.each.iterable, extra), item.each.iterable)]
-            keys = [("".join(p if isinstance(p, str) else str(concrete(p, names))
+            keys = [("".join(p if isinstance(p, str) else _whole(item, p, concrete(p, names))
                              for p in item.key), names) for names in copies]
         for key, _ in keys:
             if "." in key:
@@ -171,3 +171,13 @@ def check_keys(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], 
                             f"'{key}', which layer '{seen[key].name}' has already: one would "
                             "replace the other")
             seen[key] = item
+
+
+def _whole(item: Item, part: Expr, value: object) -> str:
+    """A templated name's part in braces: a whole number (a key never holds a '.', and no
+    two templates can meet but where check_template_keys says)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}': '{part.text}' is "
+                    f"{value!r}; a name in braces must be a whole number (a loop's index, an "
+                    "int param)")
+    return str(value)

@@ -145,20 +145,25 @@ def layer_template(text: str, loc: Loc, allowed: set[str] | None) -> list[tuple[
 
 
 def check_template_keys(items: list[tuple[str, Loc, bool]]) -> None:
-    """A named seq's names (text, where, templated): a plain name that a template makes for
-    some whole number (`a_4` beside `a_{i}`, at i = 4: a depth of 5 would add it twice) and
-    two templates of one form (`a_{i}`, `a_{j}`) are refused before any values are tried."""
-    forms: dict[str, str] = {}
+    """A named seq's names (text, where, templated), whose names in braces are whole
+    numbers (loops.check_keys): a plain name a template makes for some number (`a_4` beside
+    `a_{i}`: a depth of 5 would add it twice), and two templates whose text before the
+    braces could meet (`a_{i}`, `a_{j}`; `b1{i}`, `b{j}`: b10 from both) are refused
+    before any values are tried."""
+    number = r"-?\d+"
+    heads: dict[str, str] = {}  # a template's text before its first braces -> the template
     for text, loc, templated in items:
         if not templated:
             continue
-        form = re.sub(r"\{\w+\}", "{}", text)
-        if form in forms:
-            raise error(loc, DUPLICATE_NAME, f"layer names '{forms[form]}' and '{text}' make "
-                        "keys of one form: some values would give both the same key",
-                        "tell them apart by their text: 'a_{i}', 'b_{i}'")
-        forms[form] = text
-        pattern = re.compile(re.escape(form).replace(r"\{\}", r"\d+"))
+        head = text[:text.index("{")]
+        for other_head, other in heads.items():
+            short, long = sorted((head, other_head), key=len)
+            if long.startswith(short) and re.fullmatch(number + "|", long[len(short):]):
+                raise error(loc, DUPLICATE_NAME, f"layer names '{other}' and '{text}' may make "
+                            "the same key: their text before the braces differs by a number "
+                            "at most", "tell them apart by a letter: 'a_{i}', 'b_{i}'")
+        heads[head] = text
+        pattern = re.compile(re.sub(r"\\\{\w+\\\}", lambda _: number, re.escape(text)))
         for other, other_loc, other_templated in items:
             if not other_templated and pattern.fullmatch(other):
                 raise error(other_loc, DUPLICATE_NAME, f"layer name '{other}' is a key that "
