@@ -435,7 +435,10 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
             attempts += 1
         elif (size := next(small, None)) is None:
             return
-        fixed = size is not None or attempts == 1  # the params at the configuration's values
+        # the params at the configuration's values: for the small sizes, and for the first
+        # sample (the default one, which messages call the defaults) while dims are drawn
+        # that satisfy `requires` with them (`H >= 9`: the first draw's H is 7)
+        fixed = size is not None or not drawn and attempts <= N_SAMPLES
         values = {}
         for name, sym in params:
             # a symbol stands for an int param with an int value (configs.param_env), the
