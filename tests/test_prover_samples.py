@@ -35,3 +35,19 @@ def test_a_test_that_holds_sees_every_sample_and_the_order_is_kept():
 
 def test_no_sample_tests_nothing():
     assert Prover({}, iter([])).equal(H * H, H) == (False, None)
+
+
+def test_the_default_sample_keeps_the_defaults_where_first_dims_break_requires(tmp_path,
+                                                                                 capsys):
+    """`H >= 9` breaks the first draw's H (7): the default sample still holds C=4, g=2, so
+    the error is the one the defaults have (C % g), not a zero size at random params."""
+    from attngen.cli import main
+
+    path = tmp_path / "grouped.yaml"
+    path.write_text("name: Grouped\nparams:\n  C: 4\n  O: 6\n  g: 2\ninputs:\n  x: [B, C, H, W]\n"
+                    "requires: [H >= 9, W >= 9]\ngraph:\n"
+                    "  w: {param: [O, C // g, 3, 3], init: kaiming_uniform}\n"
+                    "  out: {op: conv2d, in: [x, w], padding: 1, groups: g}\noutputs: out\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "requires: [C % g == 0]" in err and "at the default sizes" not in err, err
