@@ -85,8 +85,16 @@ outputs: out
     ("3.0", "the formula of buffer 'pe' reads no index: every element would be the same"),
     ("p / (i - 1)", "node 'pe': the formula cannot be evaluated at p=0, i=1: division by zero"),
     ("log(i)", "node 'pe': the formula cannot be evaluated at p=0, i=0: log() of 0.0"),
-    ("p > i", "node 'pe': the formula gives False at p=0, i=0; each element must be a finite "
-              "number"),
+    ("p > i", "the formula of buffer 'pe': 'p > i' is a truth value where a number is "
+              "needed: write `1.0 if ... else 0.0`"),
+    # Python's truthiness and bool arithmetic are not torch's `&`, `~` and bool sums
+    ("1.0 if p else 2.0", "the test of 'if' is a number ('p'): compare it"),
+    ("p and i", "'and'/'or' of numbers ('p and i'): compare them"),
+    ("(not p) * 1.0 + i", "'not' of a number ('not p')"),
+    ("(p > 1) + (i > 1)", "arithmetic on a truth value ('(p > 1) + (i > 1)')"),
+    ("1.0 if p in [1, 2] else i", "'in' or 'is' in a formula"),
+    ("exp(p * 20.0) + i", "the formula gives 2.6881171418161356e+43 at p=5, i=0; each "
+                          "element must be a finite number (within float32's range"),
     ("q + p", "unknown name 'q' in the formula of buffer 'pe'"),
     ("[1, 2][i]", "the formula of buffer 'pe' indexes a list by an index ('[1, 2][i]')"),
     ("round(p)", "call of 'round' is not allowed; functions: max, min, int, abs, len, sum, "
@@ -99,6 +107,12 @@ def test_a_wrong_formula_is_an_error_at_it(tmp_path, capsys, formula, message):
 
 
 @pytest.mark.parametrize("node, message", [
+    ("{buffer: [n, d], init: formula, index: [None, i], formula: i}",
+     "index 'None' of buffer 'pe' must be a name"),
+    ("{buffer: [n, d], init: formula, index: [float, i], formula: i}",
+     "index name 'float' is reserved: the generated code uses it"),
+    ("{buffer: [n, d], init: formula, index: [\uff44, i], formula: i}",
+     "index name '\\uff44' is not a valid identifier"),
     ("{buffer: [n, d], init: formula, index: [p], formula: p}",
      "buffer 'pe' has 2 dim(s) and 1 index name(s): one per dim"),
     ("{buffer: [n, d], init: formula, index: [p, n], formula: p}",
@@ -114,3 +128,40 @@ def test_a_wrong_index_is_an_error(tmp_path, capsys, node, message):
                                  '"FORMULA"}', node))
     assert main(["check", str(path)]) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("formula, want", [
+    # a number branch meets the index tensors in the module's dtype, an int formula is float
+    ("1.0 if p <= i else 0.0", lambda p, i: float(p <= i)),
+    ("1 if p == i else 0", lambda p, i: float(p == i)),
+    # an `if` that reads no index: its number branch still fills the tensor
+    ("p if d > 100 else 0.5", lambda p, i: 0.5),
+    ("log2(p + 1) + i", lambda p, i: math.log2(p + 1) + i),
+    ("max(p, 3) - min(i, 2.5) + abs(p - i)", lambda p, i: max(p, 3) - min(i, 2.5) + abs(p - i)),
+])
+@pytest.mark.parametrize("dtype", [None, torch.float64])
+def test_a_formula_is_its_python_value_at_every_element(tmp_path, formula, want, dtype):
+    for kind in ("buffer", "param"):
+        module = attngen.load(_spec(tmp_path, formula, kind)).compile()(dtype=dtype)
+        got = module.pe.detach()
+        assert got.shape == (16, 8) and got.dtype == (dtype or torch.get_default_dtype())
+        expected = torch.tensor([[want(p, i) for i in range(8)] for p in range(16)],
+                                dtype=torch.float64)
+        torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, index, formula, where", [
+    ("[17, 17, 17]", "[p, i, j]", "1.0 / (p - 16) + i + j", "p=16, i=0, j=0"),
+    ("[100, d]", "[p, i]", "1.0 / (p - 20) + i", "p=20, i=0"),
+])
+def test_every_index_of_a_large_tensor_is_evaluated(tmp_path, capsys, shape, index, formula,
+                                                    where):
+    path = tmp_path / "encoded.yaml"
+    path.write_text(SPEC.replace("[n, d], init: formula, index: [p, i]",
+                                 f"{shape}, init: formula, index: {index}")
+                    .replace('"FORMULA"', f'"{formula}", unused: true').replace("KIND", "buffer")
+                    .replace("  out: {op: add, in: [x, pe], shape: [B, n, d]}\noutputs: out",
+                             "outputs: x"))
+    assert main(["check", str(path)]) == 1
+    assert f"the formula cannot be evaluated at {where}: division by zero" in \
+        capsys.readouterr().err

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sympy
@@ -124,10 +124,8 @@ def check_formula(decl: TensorDecl, sizes: list[Any], value: Callable[[Expr, dic
     formula, index = decl.options.get("formula"), decl.options.get("index")
     if not isinstance(formula, Expr) or not isinstance(index, tuple):
         return
-    ends = [list(range(n)) if n <= 32 else sorted({*range(8), *range(n - 8, n),
-                                                   *(n * k // 16 for k in range(16))})
-            if isinstance(n, int) and n >= 1 else [0] for n in sizes]
-    for point in itertools.islice(itertools.product(*ends), 4096):
+    sizes = [n if isinstance(n, int) and n >= 1 else 1 for n in sizes]
+    for point in _formula_points(sizes):
         at = {name.text: float(i) for name, i in zip(index, point, strict=True)}
         where = ", ".join(f"{k}={int(v)}" for k, v in at.items())
         try:
@@ -136,10 +134,28 @@ def check_formula(decl: TensorDecl, sizes: list[Any], value: Callable[[Expr, dic
             why = exc.diagnostics[0].message.rsplit(": ", 1)[-1]
             raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula cannot be "
                         f"evaluated at {where}: {why}" + config_text(config)) from None
-        if isinstance(got, bool) or not isinstance(got, int | float) or not math.isfinite(got):
+        if isinstance(got, bool) or not isinstance(got, int | float) or not math.isfinite(got) \
+                or abs(got) > FLOAT32_MAX:
             raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula gives "
-                        f"{got!r} at {where}; each element must be a finite number"
-                        + config_text(config))
+                        f"{got!r} at {where}; each element must be a finite number (within "
+                        "float32's range, the default dtype's)" + config_text(config))
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+FORMULA_POINTS = 4096  # elements a formula is evaluated at, where the tensor has more
+
+
+def _formula_points(sizes: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every element where there are at most FORMULA_POINTS; else every index of each dim
+    (at most FORMULA_POINTS of them) with the other dims at their first, middle and last."""
+    if math.prod(sizes) <= FORMULA_POINTS:
+        yield from itertools.product(*(range(n) for n in sizes))
+        return
+    for d, n in enumerate(sizes):
+        others = [sorted({0, m // 2, m - 1}) for m in sizes[:d] + sizes[d + 1:]]
+        for i in itertools.islice(range(n), FORMULA_POINTS):
+            for rest in itertools.product(*others):
+                yield (*rest[:d], i, *rest[d:])
 
 
 def pairs(ctx: ProverCtx, name: str, table: Any, window: tuple[Expr, ...],

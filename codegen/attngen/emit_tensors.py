@@ -61,7 +61,7 @@ def _formula_lines(name: str, decl: TensorDecl, dims: list[str], text: Callable[
         lines = [f"{', '.join(names)} = torch.meshgrid({', '.join(ranges)}, indexing=\"ij\")"]
     # the names other than the index's as __init__ reads them (`text` writes an Expr)
     rename = lambda n: text(Expr(n, ast.Name(n, ast.Load()), formula.loc))  # noqa: E731
-    values = torch_source(ast.parse(formula.text, mode="eval").body, frozenset(names), rename)
+    values = torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
     if decl.kind == "param":
         return [*lines, f"self.{name} = nn.Parameter({values})"]
     saved = "" if decl.persistent else ", persistent=False"

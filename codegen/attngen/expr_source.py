@@ -51,6 +51,73 @@ def to_source(tree: ast.expr, rename: Callable[[str], str]) -> str:
     return ast.unparse(_Renamer(rename).visit(tree))
 
 
+_COMPARES = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_NUMBER_CALLS = (*FORMULA_FUNCTIONS, "abs", "int", "log2", "max", "min", "len", "sum")
+
+
+def formula_fault(tree: ast.expr, flags: frozenset[str]) -> str:
+    """Why a formula would not compute in torch as Python reads it, or '': numbers and
+    truth values are kept apart (torch's `&` of numbers, `~` of a long tensor, a bool
+    tensor's sum are not Python's `and`, `not`, `True + True`). `flags`: the bool params."""
+    def kind(node: ast.expr) -> str:
+        match node:
+            case ast.Constant(value=bool()):
+                return "truth"
+            case ast.Constant(value=int() | float()):
+                return "number"
+            case ast.Name(id=name):
+                return "truth" if name in flags or name in ("True", "False") else "number"
+            case ast.BinOp(left, _, right):
+                if kind(left) == kind(right) == "number":
+                    return "number"
+                raise ValueError(f"arithmetic on a truth value ('{ast.unparse(node)}'): write "
+                                 "the number it stands for, `1.0 if ... else 0.0`")
+            case ast.UnaryOp(ast.Not(), operand):
+                if kind(operand) == "truth":
+                    return "truth"
+                raise ValueError(f"'not' of a number ('{ast.unparse(node)}'): compare it "
+                                 "(`x == 0`)")
+            case ast.UnaryOp(_, operand):
+                return number(operand)
+            case ast.BoolOp(_, values):
+                if all(kind(v) == "truth" for v in values):
+                    return "truth"
+                raise ValueError(f"'and'/'or' of numbers ('{ast.unparse(node)}'): compare "
+                                 "them (`x > 0 and y > 0`)")
+            case ast.Compare(left, ops, comparators):
+                if not all(isinstance(op, _COMPARES) for op in ops):
+                    raise ValueError(f"'in' or 'is' in a formula ('{ast.unparse(node)}'): "
+                                     "compare with == and !=")
+                for side in (left, *comparators):
+                    number(side)
+                return "truth"
+            case ast.IfExp(test, body, orelse):
+                if kind(test) != "truth":
+                    raise ValueError(f"the test of 'if' is a number ('{ast.unparse(test)}'): "
+                                     "compare it (`x != 0`)")
+                return number(body) if number(orelse) else ""
+            case ast.Call(func=ast.Name(id=name)) if name in _NUMBER_CALLS:
+                if name not in ("len", "sum"):
+                    for arg in node.args:
+                        number(arg)
+                return "number"
+            case ast.Subscript():
+                return "number"
+        raise ValueError(f"'{ast.unparse(node)}' is no number")
+
+    def number(node: ast.expr) -> str:
+        if kind(node) != "number":
+            raise ValueError(f"'{ast.unparse(node)}' is a truth value where a number is "
+                             "needed: write `1.0 if ... else 0.0`")
+        return "number"
+
+    try:
+        number(tree)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
 def _reads(node: ast.AST, names: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
@@ -64,16 +131,24 @@ def _call(func: str, *args: ast.expr) -> ast.Call:
 class _Torch(ast.NodeTransformer):
     """A formula over index tensors: `a if c else b` with a tensor test becomes
     torch.where, `and`, `or`, `not` of tensors `&`, `|`, `~`, a chained comparison `&` of
-    its pairs, and calls torch's functions (a number through a 0-d tensor)."""
+    its pairs, and calls torch's functions; a number that meets a tensor in a call is made
+    one of the index's dtype and device (`p.new_tensor(0.5)`)."""
 
-    def __init__(self, index: frozenset[str]) -> None:
-        self.index = index
+    def __init__(self, index: frozenset[str], carrier: str) -> None:
+        self.index, self.carrier = index, carrier
+
+    def tensor(self, node: ast.expr) -> ast.expr:
+        """`node` as a tensor of the index's dtype where it reads no index."""
+        if _reads(node, self.index):
+            return node
+        return ast.Call(ast.Attribute(ast.Name(self.carrier, ast.Load()), "new_tensor",
+                                      ast.Load()), [node], [])
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
         self.generic_visit(node)
         if not _reads(node.test, self.index):
             return node
-        return _call("where", node.test, node.body, node.orelse)
+        return _call("where", node.test, self.tensor(node.body), self.tensor(node.orelse))
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
         self.generic_visit(node)
@@ -106,25 +181,36 @@ class _Torch(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         name = node.func.id if isinstance(node.func, ast.Name) else ""
+        name = "log2" if name == "_log2" else name  # to_source's helper: torch has it
         tensor = any(_reads(a, self.index) for a in node.args)
-        if name in FORMULA_FUNCTIONS or tensor and name in ("abs", "int", "log2"):
-            func = {"int": "trunc"}.get(name, name)
-            arg = node.args[0] if tensor else ast.Call(  # a number, in float64
-                ast.Attribute(ast.Name("torch", ast.Load()), "tensor", ast.Load()),
-                [ast.Call(ast.Name("float", ast.Load()), [node.args[0]], [])],
-                [ast.keyword("dtype", ast.Attribute(ast.Name("torch", ast.Load()), "float64",
-                                                    ast.Load()))])
-            return _call(func, arg)
+        if name in (*FORMULA_FUNCTIONS, "log2") or tensor and name in ("abs", "int"):
+            return _call({"int": "trunc"}.get(name, name), self.tensor(node.args[0]))
         if tensor and name in ("max", "min"):
-            out = node.args[0]
+            out = self.tensor(node.args[0])
             for arg in node.args[1:]:
-                out = _call(f"{name}imum", _call("as_tensor", out), _call("as_tensor", arg))
+                out = _call(f"{name}imum", out, self.tensor(arg))
             return out
         return node
 
 
-def torch_source(tree: ast.expr, index: frozenset[str], rename: Callable[[str], str]) -> str:
-    """Source computing `tree` elementwise over the float index tensors named in `index`
-    (other names renamed as __init__ reads them); rewrites `tree` in place."""
-    renamed = _Renamer(lambda n: n if n in index else rename(n)).visit(tree)
-    return ast.unparse(_Torch(index).visit(renamed))
+def _full(node: ast.expr, index: frozenset[str]) -> bool:
+    """Whether `node`, as torch_source writes it, has the index tensors' shape (not a
+    number: a branch of an `if` that reads no index may be one)."""
+    match node:
+        case ast.IfExp(test, body, orelse) if not _reads(test, index):
+            return _full(body, index) and _full(orelse, index)
+        case ast.IfExp():
+            return True
+        case _:
+            return _reads(node, index)
+
+
+def torch_source(tree: ast.expr, index: tuple[str, ...], rename: Callable[[str], str]) -> str:
+    """Source computing `tree` (formula_fault passes it) elementwise over the float index
+    tensors named in `index`, of the index's shape, dtype and device (other names renamed
+    as __init__ reads them); rewrites `tree` in place."""
+    names, carrier = frozenset(index), index[0]
+    full = _full(tree, names)
+    renamed = _Renamer(lambda n: n if n in names else rename(n)).visit(tree)
+    out = ast.unparse(_Torch(names, carrier).visit(renamed))
+    return out if full else f"{out} + torch.zeros_like({carrier})"

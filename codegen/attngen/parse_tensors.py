@@ -10,9 +10,10 @@ import math
 
 from .errors import BAD_VALUE, MISSING_KEY, UNKNOWN_NAME, Loc, did_you_mean, error
 from .expr import Expr, parse
+from .expr_source import formula_fault
 from .fields import check_keys, expect, expr_of, shape_of
 from .model import InitOption, Spec, TensorDecl
-from .names import GENERATED_NAMES
+from .names import check_identifier
 from .yamlload import LBool, LMap, LStr, LValue, loc_of
 
 INIT_NONLINEARITY = ("relu", "leaky_relu", "linear", "tanh", "sigmoid")
@@ -255,11 +256,13 @@ def _formula(spec: Spec, raw: LMap, what: str, init: str, rank: int) -> dict[str
                         "e.g. index: [p, i] and formula: \"sin(p * exp(-i / d))\"")
     names = shape_of(raw["index"], raw.key_locs["index"], f"the index of {what}")
     taken = {*spec.params, *spec.lets}
-    for name in names:
-        if not name.text.isidentifier() or name.text in taken or name.text.startswith("_") \
-                or name.text in GENERATED_NAMES or names.count(name) > 1:
+    for name in names:  # locals of __init__: no keyword, builtin or name of ours
+        if not isinstance(name.tree, ast.Name):
+            raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} must be a name")
+        check_identifier(name.text, name.loc, "index")
+        if name.text in taken or names.count(name) > 1:
             raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} must be a new "
-                        "name, once (not a param, a let or a name the generated code uses)")
+                        "name, once (not a param or a let)")
     if len(names) != rank:
         raise error(raw.key_locs["index"], BAD_VALUE, f"{what} has {rank} dim(s) and "
                     f"{len(names)} index name(s): one per dim")
@@ -276,6 +279,10 @@ def _formula(spec: Spec, raw: LMap, what: str, init: str, rank: int) -> dict[str
     if not formula.names & index:
         raise error(formula.loc, BAD_VALUE, f"the formula of {what} reads no index: every "
                     "element would be the same", "write it as init: constant, value: ...")
+    fault = formula_fault(formula.tree, frozenset(p.name for p in spec.params.values()
+                                                  if p.type == "bool"))
+    if fault:
+        raise error(formula.loc, BAD_VALUE, f"the formula of {what}: {fault}")
     unknown = sorted(formula.names - index - taken)
     if unknown:
         raise error(formula.loc, UNKNOWN_NAME, f"unknown name '{unknown[0]}' in the formula "
