@@ -77,3 +77,13 @@ def test_sum_of_what_is_no_number_is_an_error(tmp_path, capsys, text):
     err = capsys.readouterr().err
     assert f"s.yaml:7:47: error[E102]: cannot evaluate '{text}': sum() needs a list of " \
            "numbers" in err and "Warning" not in err, err
+
+
+def test_max_of_one_number_is_that_number_in_generated_code(tmp_path):
+    """The expression language's max(x) is x; Python's max wants a list."""
+    path = tmp_path / "one.yaml"
+    path.write_text("name: One\nparams:\n  d: 6\nlet:\n  k: max(d)\n  m: min(d - 1)\n"
+                    "inputs:\n  x: [B, d]\ngraph:\n"
+                    "  y: {op: Linear, args: [d, k + m], in: x}\noutputs: y\n")
+    module = attngen.load(str(path)).compile()()
+    assert module.k == 6 and module.m == 5 and module.y.out_features == 11

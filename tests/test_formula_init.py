@@ -93,6 +93,8 @@ outputs: out
     ("(not p) * 1.0 + i", "'not' of a number ('not p')"),
     ("(p > 1) + (i > 1)", "arithmetic on a truth value ('(p > 1) + (i > 1)')"),
     ("1.0 if p in [1, 2] else i", "'in' or 'is' in a formula"),
+    ("[p > 2, 0.0][0] + i", "a list holding the index ('[p > 2, 0.0][0]')"),
+    ("sum([p, i]) + 0.5", "'sum([p, i])' sums a list of the index"),
     ("exp(p * 20.0) + i", "the formula gives 2.6881171418161356e+43 at p=5, i=0; each "
                           "element must be a finite number (within float32's range"),
     ("q + p", "unknown name 'q' in the formula of buffer 'pe'"),
@@ -109,6 +111,8 @@ def test_a_wrong_formula_is_an_error_at_it(tmp_path, capsys, formula, message):
 @pytest.mark.parametrize("node, message", [
     ("{buffer: [n, d], init: formula, index: [None, i], formula: i}",
      "index 'None' of buffer 'pe' must be a name"),
+    ("{buffer: [n, d], init: formula, index: [inf, i], formula: i}",
+     "index 'inf' of buffer 'pe' is a name expressions read as a constant or a function"),
     ("{buffer: [n, d], init: formula, index: [float, i], formula: i}",
      "index name 'float' is reserved: the generated code uses it"),
     ("{buffer: [n, d], init: formula, index: [\uff44, i], formula: i}",
@@ -138,6 +142,11 @@ def test_a_wrong_index_is_an_error(tmp_path, capsys, node, message):
     ("p if d > 100 else 0.5", lambda p, i: 0.5),
     ("log2(p + 1) + i", lambda p, i: math.log2(p + 1) + i),
     ("max(p, 3) - min(i, 2.5) + abs(p - i)", lambda p, i: max(p, 3) - min(i, 2.5) + abs(p - i)),
+    # an `if` decided in Python with a number on one side: a tensor either way
+    ("sin(p if d > 100 else 0.0) + i", lambda p, i: i),
+    ("int((d - 2) * (2 if d > 3 else i))", lambda p, i: 12.0),
+    ("2.0 if d > 3 else p", lambda p, i: 2.0),
+    ("p + max(2)", lambda p, i: p + 2),
 ])
 @pytest.mark.parametrize("dtype", [None, torch.float64])
 def test_a_formula_is_its_python_value_at_every_element(tmp_path, formula, want, dtype):

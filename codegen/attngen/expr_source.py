@@ -39,6 +39,9 @@ class _Renamer(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         node.args = [self.visit(a) for a in node.args]
+        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") \
+                and len(node.args) == 1 and not isinstance(node.args[0], ast.List | ast.Tuple):
+            return node.args[0]  # max(x) of a number is x (Python's max wants a list)
         if isinstance(node.func, ast.Name) and node.func.id == "log2":
             # math is not imported by generated code; log2 via float methods would
             # be obscure, so spell it with the builtin int/float-free identity.
@@ -55,10 +58,11 @@ _COMPARES = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _NUMBER_CALLS = (*FORMULA_FUNCTIONS, "abs", "int", "log2", "max", "min", "len", "sum")
 
 
-def formula_fault(tree: ast.expr, flags: frozenset[str]) -> str:
+def formula_fault(tree: ast.expr, index: frozenset[str], flags: frozenset[str]) -> str:
     """Why a formula would not compute in torch as Python reads it, or '': numbers and
     truth values are kept apart (torch's `&` of numbers, `~` of a long tensor, a bool
-    tensor's sum are not Python's `and`, `not`, `True + True`). `flags`: the bool params."""
+    tensor's sum are not Python's `and`, `not`, `True + True`), and a list holds no index
+    (its items would be tensors, typed apart from this check). `flags`: the bool params."""
     def kind(node: ast.expr) -> str:
         match node:
             case ast.Constant(value=bool()):
@@ -100,9 +104,15 @@ def formula_fault(tree: ast.expr, flags: frozenset[str]) -> str:
                 if name not in ("len", "sum"):
                     for arg in node.args:
                         number(arg)
+                elif _reads(node, index):
+                    raise ValueError(f"'{ast.unparse(node)}' sums a list of the index: add "
+                                     "its items")
+                return "number"
+            case ast.Subscript() if not _reads(node, index):
                 return "number"
             case ast.Subscript():
-                return "number"
+                raise ValueError(f"a list holding the index ('{ast.unparse(node)}'): write "
+                                 "the choice with `if`")
         raise ValueError(f"'{ast.unparse(node)}' is no number")
 
     def number(node: ast.expr) -> str:
@@ -146,7 +156,9 @@ class _Torch(ast.NodeTransformer):
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
         self.generic_visit(node)
-        if not _reads(node.test, self.index):
+        if not _reads(node.test, self.index):  # decided in Python: a tensor either way
+            if _reads(node.body, self.index) or _reads(node.orelse, self.index):
+                node.body, node.orelse = self.tensor(node.body), self.tensor(node.orelse)
             return node
         return _call("where", node.test, self.tensor(node.body), self.tensor(node.orelse))
 
@@ -194,15 +206,19 @@ class _Torch(ast.NodeTransformer):
 
 
 def _full(node: ast.expr, index: frozenset[str]) -> bool:
-    """Whether `node`, as torch_source writes it, has the index tensors' shape (not a
-    number: a branch of an `if` that reads no index may be one)."""
+    """Whether `node`, as torch_source writes it, has the index tensors' shape whichever
+    way its Python `if`s go (a branch that reads no index is a number or a 0-d tensor)."""
     match node:
+        case ast.Name(id=name):
+            return name in index
         case ast.IfExp(test, body, orelse) if not _reads(test, index):
             return _full(body, index) and _full(orelse, index)
-        case ast.IfExp():
+        case ast.IfExp(test, _, _):  # torch.where: the test's shape
             return True
-        case _:
-            return _reads(node, index)
+        case ast.Subscript():
+            return False
+    return any(_full(child, index) for child in ast.iter_child_nodes(node)
+               if isinstance(child, ast.expr))
 
 
 def torch_source(tree: ast.expr, index: tuple[str, ...], rename: Callable[[str], str]) -> str:
@@ -212,5 +228,7 @@ def torch_source(tree: ast.expr, index: tuple[str, ...], rename: Callable[[str],
     names, carrier = frozenset(index), index[0]
     full = _full(tree, names)
     renamed = _Renamer(lambda n: n if n in names else rename(n)).visit(tree)
-    out = ast.unparse(_Torch(names, carrier).visit(renamed))
-    return out if full else f"{out} + torch.zeros_like({carrier})"
+    out = _Torch(names, carrier).visit(renamed)
+    if not full:  # a number or a 0-d tensor in some branch: the tensor's shape
+        out = ast.BinOp(out, ast.Add(), _call("zeros_like", ast.Name(carrier, ast.Load())))
+    return ast.unparse(out)

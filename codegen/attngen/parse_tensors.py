@@ -10,7 +10,7 @@ import math
 
 from .errors import BAD_VALUE, MISSING_KEY, UNKNOWN_NAME, Loc, did_you_mean, error
 from .expr import Expr, parse
-from .expr_source import formula_fault
+from .expr_source import CONSTANTS, FORMULA_FUNCTIONS, FUNCTIONS, formula_fault
 from .fields import check_keys, expect, expr_of, shape_of
 from .model import InitOption, Spec, TensorDecl
 from .names import check_identifier
@@ -260,6 +260,9 @@ def _formula(spec: Spec, raw: LMap, what: str, init: str, rank: int) -> dict[str
         if not isinstance(name.tree, ast.Name):
             raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} must be a name")
         check_identifier(name.text, name.loc, "index")
+        if name.text in (*CONSTANTS, *FUNCTIONS, *FORMULA_FUNCTIONS):  # `inf` reads infinity
+            raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} is a name "
+                        "expressions read as a constant or a function")
         if name.text in taken or names.count(name) > 1:
             raise error(name.loc, BAD_VALUE, f"index '{name.text}' of {what} must be a new "
                         "name, once (not a param or a let)")
@@ -279,8 +282,8 @@ def _formula(spec: Spec, raw: LMap, what: str, init: str, rank: int) -> dict[str
     if not formula.names & index:
         raise error(formula.loc, BAD_VALUE, f"the formula of {what} reads no index: every "
                     "element would be the same", "write it as init: constant, value: ...")
-    fault = formula_fault(formula.tree, frozenset(p.name for p in spec.params.values()
-                                                  if p.type == "bool"))
+    fault = formula_fault(formula.tree, frozenset(index),
+                          frozenset(p.name for p in spec.params.values() if p.type == "bool"))
     if fault:
         raise error(formula.loc, BAD_VALUE, f"the formula of {what}: {fault}")
     unknown = sorted(formula.names - index - taken)
