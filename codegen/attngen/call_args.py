@@ -116,15 +116,16 @@ def init_options(decl: TensorDecl, value: Callable[[Expr], Any], owner: Node,
                     + config_text(config))
 
 
-def check_formula(decl: TensorDecl, sizes: list[Any], value: Callable[[Expr, dict], Any],
-                  owner: Node, config: dict) -> None:
-    """`init: formula` gives a finite number at every element (`sizes`, the dims at this
-    configuration's values; `value` evaluates with the index bound): each index of a dim
-    up to 32, else its first and last 8 and 16 between, 4096 elements at most."""
+def check_formula(decl: TensorDecl, value: Callable[[Expr, dict], Any], owner: Node,
+                  config: dict) -> None:
+    """`init: formula` gives a finite number within float32's range at the elements of
+    _formula_points (the dims at this configuration's values; `value` evaluates an
+    expression with names bound: the index)."""
     formula, index = decl.options.get("formula"), decl.options.get("index")
     if not isinstance(formula, Expr) or not isinstance(index, tuple):
         return
-    sizes = [n if isinstance(n, int) and n >= 1 else 1 for n in sizes]
+    sizes = [n if isinstance(n, int) and n >= 1 else 1
+             for n in (value(d, {}) for d in decl.shape)]
     for point in _formula_points(sizes):
         at = {name.text: float(i) for name, i in zip(index, point, strict=True)}
         where = ", ".join(f"{k}={int(v)}" for k, v in at.items())

@@ -36,22 +36,25 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
     """The __init__ lines that make the tensor of node `name`; `text` writes a dim,
     `factory_kwargs` the argument that passes the module's device and dtype on."""
     dims = [text(d) for d in decl.shape]
+    lines: list[str] = []  # what the making needs first (a formula's index grids)
+    fill: list[str] = []
     if decl.init == "formula":
-        return _formula_lines(name, decl, dims, text, factory_kwargs)
-    made, fill = _made(decl, dims, text, factory_kwargs)
+        lines, made = _formula(decl, dims, text, factory_kwargs)
+    else:
+        made, fill = _made(decl, dims, text, factory_kwargs)
     if decl.kind == "param":
-        lines = [f"self.{name} = nn.Parameter({made})"]
+        lines.append(f"self.{name} = nn.Parameter({made})")
     else:
         saved = "" if decl.persistent else ", persistent=False"
-        lines = [f'self.register_buffer("{name}", {made}{saved})']
+        lines.append(f'self.register_buffer("{name}", {made}{saved})')
     lines += [line.replace("TENSOR", f"self.{name}") for line in fill]
     return lines
 
 
-def _formula_lines(name: str, decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
-                   factory_kwargs: Callable[[], str]) -> list[str]:
-    """`init: formula`: the index of each dim as a float tensor (torch.meshgrid of aranges),
-    then the formula over them (expr_source.torch_source), kept as the param or buffer."""
+def _formula(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
+             factory_kwargs: Callable[[], str]) -> tuple[list[str], str]:
+    """`init: formula`: (the lines that make the index of each dim a float tensor, by
+    torch.meshgrid of aranges; the formula over them, expr_source.torch_source)."""
     formula, index = cast(Expr, decl.options["formula"]), cast(tuple, decl.options["index"])
     names = [n.text for n in index]
     ranges = [f"torch.arange(float({d}), {factory_kwargs()})" for d in dims]
@@ -61,11 +64,7 @@ def _formula_lines(name: str, decl: TensorDecl, dims: list[str], text: Callable[
         lines = [f"{', '.join(names)} = torch.meshgrid({', '.join(ranges)}, indexing=\"ij\")"]
     # the names other than the index's as __init__ reads them (`text` writes an Expr)
     rename = lambda n: text(Expr(n, ast.Name(n, ast.Load()), formula.loc))  # noqa: E731
-    values = torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
-    if decl.kind == "param":
-        return [*lines, f"self.{name} = nn.Parameter({values})"]
-    saved = "" if decl.persistent else ", persistent=False"
-    return [*lines, f'self.register_buffer("{name}", {values}{saved})']
+    return lines, torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
 
 
 def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],

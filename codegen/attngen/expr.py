@@ -151,7 +151,7 @@ _READS: dict[str, tuple[str, ...]] = {}  # text -> every name its tree reads, so
 _SYMPY: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _VALUES: dict[tuple[str, tuple[tuple[str, object], ...]], object] = {}
 _MISSING = object()
-_MATH = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "log": math.log, "sqrt": math.sqrt}
+_MATH = {name: getattr(math, name) for name in FORMULA_FUNCTIONS}  # a formula's, on numbers
 
 
 def _free_names(tree: ast.AST) -> frozenset[str]:

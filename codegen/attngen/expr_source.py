@@ -99,7 +99,8 @@ def formula_fault(tree: ast.expr, index: frozenset[str], flags: frozenset[str]) 
                 if kind(test) != "truth":
                     raise ValueError(f"the test of 'if' is a number ('{ast.unparse(test)}'): "
                                      "compare it (`x != 0`)")
-                return number(body) if number(orelse) else ""
+                number(orelse)
+                return number(body)
             case ast.Call(func=ast.Name(id=name)) if name in _NUMBER_CALLS:
                 if name not in ("len", "sum"):
                     for arg in node.args:

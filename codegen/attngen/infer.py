@@ -414,8 +414,7 @@ class Inference:
                 return self.call(body.form, ins, {}, body)
             case TensorDecl(kind, shape, dtype=dtype):  # made in __init__ from params and lets
                 init_options(body.form, self.concrete, node, self.config)
-                check_formula(body.form, [self.concrete(d) for d in shape], self.concrete,
-                              node, self.config)
+                check_formula(body.form, self.concrete, node, self.config)
                 out = TensorType([self._dim_value(d, self.sym(d)) for d in shape],
                                  DTYPE_FAMILIES[dtype])
                 self.ctx.sizes(out, f"{kind} '{node.name}'")

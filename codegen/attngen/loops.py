@@ -147,25 +147,22 @@ def seq_layers(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], 
 def check_keys(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], object]
                ) -> None:
     """A named seq's keys at these values: a plain name always (an nn.Identity() where its
-    `when` fails), a templated one (`fc1_{i}`) once per copy where its `when` holds; each
-    a module name (no '.'), none twice."""
+    `when` fails), a templated one (`fc1_{i}`) once per copy where its `when` holds; none
+    twice. (No key holds a '.': a template's text is identifier characters, its names in
+    braces whole numbers, `_whole`.)"""
     seen: dict[str, Item] = {}
     for item in items:
         if not item.key:
-            keys = [(item.name, extra)]
+            keys = [item.name]
         elif item.when is not None and not concrete(item.when, extra):
             continue
         else:
             copies = [extra] if item.each is None else [
                 binding(item.each.var, value, extra)
                 for value in items_of(concrete(item.each.iterable, extra), item.each.iterable)]
-            keys = [("".join(p if isinstance(p, str) else _whole(item, p, concrete(p, names))
-                             for p in item.key), names) for names in copies]
-        for key, _ in keys:
-            if "." in key:
-                raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key "
-                            f"'{key}', which is no module name (a '.' separates a state_dict "
-                            "key's parts)")
+            keys = ["".join(p if isinstance(p, str) else _whole(item, p, concrete(p, names))
+                            for p in item.key) for names in copies]
+        for key in keys:
             if key in seen:
                 raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}' makes the key "
                             f"'{key}', which layer '{seen[key].name}' has already: one would "
@@ -174,8 +171,8 @@ def check_keys(items: list[Item], extra: dict, concrete: Callable[[Expr, dict], 
 
 
 def _whole(item: Item, part: Expr, value: object) -> str:
-    """A templated name's part in braces: a whole number (a key never holds a '.', and no
-    two templates can meet but where check_template_keys says)."""
+    """A templated name's part in braces: a whole number (so a key holds no '.', and two
+    templates meet only where check_template_keys refuses them)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise error(item.loc, BAD_ARGUMENTS, f"layer '{item.name}': '{part.text}' is "
                     f"{value!r}; a name in braces must be a whole number (a loop's index, an "

@@ -45,10 +45,10 @@ DIM_RANGES = ((2, 12, 200), (2, 64, 2000))  # (low, high, draws)
 
 def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
-    samples = []
+    configs, samples = configurations(spec), []
     for i in range(n):
         for low, high, draws in DIM_RANGES:
-            sample = _draw_one(spec, i, rng, low, high, draws)
+            sample = _draw_one(spec, configs[i % len(configs)], i, rng, low, high, draws)
             if sample is not None:
                 samples.append(sample)
                 break
@@ -60,25 +60,24 @@ def unsatisfied(spec: Spec, rng: random.Random) -> tuple[Expr | None, int]:
     every draw failed before any requirement was read), and how many draws were made."""
     failed: dict[int, int] = {}
     _, high, draws = DIM_RANGES[-1]
-    _draw_one(spec, 0, rng, 2, high, draws, failed)
+    _draw_one(spec, configurations(spec)[0], 0, rng, 2, high, draws, failed)
     if not failed:
         return None, draws
     return spec.requires[max(failed, key=lambda k: failed[k])], draws
 
 
-def _draw_one(spec: Spec, i: int, rng: random.Random, low: int, high: int, draws: int,
-              failed: dict[int, int] | None = None) -> Sample | None:
-    """One assignment of configuration i that satisfies `requires`, dims drawn from `low`
-    to `high` (the first draw of sample 0: DIM_VALUES); None after `draws` misses. `failed`
-    counts, per requirement, the draws it was the first to fail."""
-    configs = configurations(spec)
+def _draw_one(spec: Spec, config: dict[str, object], i: int, rng: random.Random, low: int,
+              high: int, draws: int, failed: dict[int, int] | None = None) -> Sample | None:
+    """Sample i: one assignment of `config` that satisfies `requires`, dims drawn from
+    `low` to `high` (the first draw of sample 0: DIM_VALUES); None after `draws` misses.
+    `failed` counts, per requirement, the draws it was the first to fail."""
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
     facts = spec.divisibility()
     for attempt in range(draws):
         params = {}
         for p in spec.params.values():
-            v = configs[i % len(configs)].get(p.name, p.sample)
+            v = config.get(p.name, p.sample)
             if (i and p.type == "int" and p.name not in structural_params(spec)
                     and isinstance(v, int) and v > 0):
                 v = rng.choice([v, v, 2 * v, v + 1])
