@@ -81,6 +81,8 @@ SIZES = {
     ("dynamic_conv", "DynamicConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
     # RedNet's involution: 7 x 7 kernels, 16 channels a group, on 64 channels of 28 x 28
     ("involution", "Involution"): ((7, 64), {"group": 4}, SMALL),
+    # HorNet-T's third stage: order 4 on 256 channels of a 14 x 14 map, the scale 1 / 3
+    ("gnconv", "GnConv"): ((256,), {"order": 4, "s": 1.0 / 3.0}, rand(8, 256, 14, 14)),
     ("coordatt", "h_swish"): ((), {}, IMG),
     ("coordatt", "h_sigmoid"): ((), {}, IMG),
     ("cot", "CoTAttention"): ((), {"dim": 512, "kernel_size": 3}, BIG),

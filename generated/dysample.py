@@ -123,7 +123,6 @@ class DySample(nn.Module):
         # (B, offset_out, H, W) -> (B, 2 * points, H, W)
         per_pixel = self.per_pixel(gated)
         del gated
-        # (B, 2 * points, H, W) -> (B, offset_out, H, W)
         scoped = per_pixel * (0.5 if self.dyscope else 0.25)
         del per_pixel
         # (B, offset_out, H, W), (1, offset_out, 1, 1) -> (B, 2 * points, H, W)

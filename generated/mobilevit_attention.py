@@ -359,8 +359,6 @@ class MobileViTAttention(nn.Module):
             .flatten(2, 3)
         )
         del conv2
-        # (B, patch_size ** 2, (H // patch_size) * (W // patch_size), dim)
-        # -> (B, patch_size**2, (H // patch_size)*(W // patch_size), dim)
         trans = self.trans(patches)
         del patches
         # (B, patch_size**2, (H // patch_size)*(W // patch_size), dim) -> (B, dim, H, W)

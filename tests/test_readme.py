@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from attngen import docs, expr, names
+from attngen import docs, expr_source, names
 from attngen.cli import main
 from attngen.errors import CODES, WARNING_CODES
 from conftest import REPO_ROOT
@@ -249,7 +249,8 @@ def test_reserved_names_are_the_ones_attngen_reserves():
         {n for n in names.BUILTIN_NAMES if n[0].islower()}
     assert builtins <= names.BUILTIN_NAMES
     assert _listed("Reserved for params, lets, nodes") - {"seq"} == names.MODULE_ATTRS
-    assert _listed("Reserved for input dims") == set(expr.FUNCTIONS) | set(expr.CONSTANTS)
+    reserved = set(expr_source.FUNCTIONS) | set(expr_source.CONSTANTS)
+    assert _listed("Reserved for input dims") == reserved
 
 
 @pytest.mark.parametrize("reserved", sorted(_listed("Reserved for class names", ".\n")

@@ -29,7 +29,7 @@ from .errors import (
 )
 from .graph import build, check_constructor_names, check_reachable, producers
 from .infer import MAX_NODES, Inference, NodeCount
-from .model import Node, Spec, SubSpec
+from .model import NO_COPIES, Node, Spec, SubSpec
 from .names import check_file_names
 from .ops.ctx import Shape, ShapeFail
 from .overlap import check_in_place
@@ -73,6 +73,18 @@ def check_once(spec: Spec, cache: CheckCache) -> Checked:
     return result
 
 
+def _body_noted(sub: Spec, exc: SpecError) -> SpecError:
+    """A loop body's error, with the copy its own check ran (the first at the defaults)."""
+    var = sub.loop_var
+    if var is None:
+        return exc
+    param = sub.params[var]
+    note = (f"a loop body is checked alone at its first copy at the defaults ({var} = "
+            f"{param.default!r})" + ("; at the defaults the loop has no copies: give the params "
+                                     "defaults where it runs" if param.doc == NO_COPIES else ""))
+    return SpecError([replace(d, notes=(*d.notes, note)) for d in exc.diagnostics])
+
+
 def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors, and with
     `follow` those an unstated fact hides (assume.py)."""
@@ -85,7 +97,7 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
             try:
                 subs[sub.name] = check_once(sub, cache)
             except SpecError as exc:
-                issues.add(exc)
+                issues.add(_body_noted(sub, exc))
     issues.raise_if_any()
     graph, order = build(spec)
     check_constructor_names(spec)

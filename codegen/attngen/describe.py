@@ -284,3 +284,20 @@ def _args(call: Call) -> str:
         text = v.text if pairs is None else entries_text(v)
         parts.append(f"{k}={text}")
     return ", ".join(parts)
+
+
+def shape_rule(body: Node) -> str:
+    """The shape rule of what a node (or case) calls, for error notes: its op's, or the
+    sub-spec it calls."""
+    called = unwrapped(body.form)
+    match called:
+        case LayerOp(op) | FunctionOp(op):
+            return f"{op}: {ops.REGISTRY[op].rule}"
+        case SubSpec(spec=sub):
+            return f"{sub.name} (from {sub.file})"
+        case Stack():
+            return "each copy of a loop body gives the shape it reads (its 'shape')"
+        case Seq() | LayerCall() | Cases() | TensorDecl():
+            return ""
+        case _:
+            assert_never(called)

@@ -18,15 +18,12 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from .errors import BAD_VALUE, EXPR_NOT_ALLOWED, EXPR_SYNTAX, OVER_BUDGET, Loc, error
-from .expr_source import CONSTANTS, FORMULA_FUNCTIONS, FUNCTIONS, to_source
+from .errors import BAD_VALUE, EXPR_SYNTAX, OVER_BUDGET, Loc, error
+from .expr_check import MAX_INT, MAX_NAMED_POW, check_tree, free_names, is_range
+from .expr_source import CONSTANTS, FORMULA_FUNCTIONS, to_source
 from .memo import frozen_value, remember, shareable
 
 MAX_TEXT = 400  # characters in one expression
-MAX_DEPTH = 32  # nesting of the expression tree
-MAX_POW = 8  # |exponent| of `**` written as a literal
-MAX_NAMED_POW = 64  # |exponent| of `**` given by a name (a loop variable: `2 ** i`)
-MAX_INT = 10**15  # concrete integers beyond this are refused (no runaway arithmetic)
 
 
 _BINOPS = {
@@ -44,11 +41,7 @@ _CMPOPS = {
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
     ast.Is: operator.is_, ast.IsNot: operator.is_not,
 }
-_ALLOWED = (
-    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.Compare, ast.IfExp, ast.Call, ast.Tuple, ast.List, ast.Subscript,
-    ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or, *_BINOPS, *_CMPOPS,
-)
+MAX_COMPREHENSION = 256  # items of one list comprehension (a let's: `[c * 2 ** i for i ...]`)
 
 
 class Expr:
@@ -60,7 +53,7 @@ class Expr:
     def __init__(self, text: str, tree: ast.expr, loc: Loc,
                  names: frozenset[str] | None = None) -> None:
         self.text, self.tree, self.loc = text, tree, loc
-        self.names = names if names is not None else _free_names(tree)
+        self.names = names if names is not None else free_names(tree)
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
@@ -154,13 +147,22 @@ _MISSING = object()
 _MATH = {name: getattr(math, name) for name in FORMULA_FUNCTIONS}  # a formula's, on numbers
 
 
-def _free_names(tree: ast.AST) -> frozenset[str]:
-    return frozenset(
-        n.id
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Name) and n.id not in CONSTANTS and n.id not in FUNCTIONS
-        and n.id != "range"  # an `each:` iterable's only (parse)
-    )
+def comprehension_reads(expr: Expr) -> frozenset[str]:
+    """The names what a list comprehension of `expr` runs over reads (`order` in `[... for i
+    in range(order)]`): the checker takes such int params at their defaults (loops.bounds)."""
+    if "for" not in expr.text:
+        return frozenset()
+    return frozenset(n for node in ast.walk(expr.tree) if isinstance(node, ast.ListComp)
+                     for n in free_names(node.generators[0].iter))
+
+
+def comprehension_vars(expr: Expr) -> list[tuple[str, Loc]]:
+    """Each list comprehension's variable in `expr`, with where it is written."""
+    if "for" not in expr.text:
+        return []
+    return [(n.generators[0].target.id, expr.loc.shifted(n.generators[0].target.col_offset))
+            for n in ast.walk(expr.tree) if isinstance(n, ast.ListComp)
+            and isinstance(n.generators[0].target, ast.Name)]
 
 
 def _env_key(expr: Expr,
@@ -177,13 +179,15 @@ def _env_key(expr: Expr,
         return None
 
 
-def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = False) -> Expr:
+def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = False,
+          comprehension: bool = False) -> Expr:
     """Parse a YAML scalar (str, int, float, bool, None) into an Expr. Raises SpecError.
 
     `iterable`: what `each:` repeats over, which may also be `range(stop)`, `range(start,
     stop)` or `range(start, stop, step)` over expressions (nowhere else: a range is never a
     value of shapes or arguments). `formula`: a buffer's `init: formula`, which may also
-    call FORMULA_FUNCTIONS (sin, cos, exp, log, sqrt)."""
+    call FORMULA_FUNCTIONS (sin, cos, exp, log, sqrt). `comprehension`: a let's value,
+    which may hold list comprehensions (`[dim // 2 ** i for i in range(order)]`)."""
     if raw is None or isinstance(raw, bool) or type(raw).__name__ in ("LBool", "LNone"):
         text = repr(
             None if type(raw).__name__ == "LNone" else bool(raw) if raw is not None else None
@@ -200,7 +204,8 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = Fals
         raise error(loc, EXPR_SYNTAX, f"expression longer than {MAX_TEXT} characters")
     if "\n" in text or "\r" in text:
         raise error(loc, EXPR_SYNTAX, "expressions must fit on one line")
-    if text in _PARSED and not iterable and not formula:  # parsed and validated alike
+    special = iterable or formula or comprehension
+    if text in _PARSED and not special:  # parsed and validated alike
         tree, names = _PARSED[text]
         return Expr(text, tree, loc, names)
     try:
@@ -216,84 +221,20 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = Fals
         ) from None
     except (ValueError, RecursionError, MemoryError):
         raise error(loc, EXPR_SYNTAX, f"invalid expression '{text}'") from None
-    _check(parsed, text, loc, 0, iterable, FORMULA_FUNCTIONS if formula else ())
-    if iterable or formula:  # not memoized: the same text elsewhere may not use them
-        return Expr(text, parsed.body, loc, _free_names(parsed.body) - set(FORMULA_FUNCTIONS)
-                    if formula else _free_names(parsed.body))
-    body, names = parsed.body, _free_names(parsed.body)
+    check_tree(parsed, text, loc, 0, iterable, FORMULA_FUNCTIONS if formula else (), comprehension)
+    if special:  # not memoized: the same text elsewhere may not use them
+        return Expr(text, parsed.body, loc, free_names(parsed.body) - set(FORMULA_FUNCTIONS)
+                    if formula else free_names(parsed.body))
+    body, names = parsed.body, free_names(parsed.body)
     remember(_PARSED, text, (body, names))
     return Expr(text, body, loc, names)
-
-
-def is_range(tree: ast.AST) -> bool:
-    """`range(...)`: an `each:` iterable (parse with `iterable=True`; 1 to 3 arguments)."""
-    return isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) \
-        and tree.func.id == "range"
-
-
-def _check(node: ast.AST, text: str, loc: Loc, depth: int, iterable: bool = False,
-           extra: tuple[str, ...] = ()) -> None:
-    where = loc.shifted(getattr(node, "col_offset", 0))
-    if depth > MAX_DEPTH:
-        raise error(where, EXPR_NOT_ALLOWED, f"expression nested deeper than {MAX_DEPTH} levels")
-    if not isinstance(node, _ALLOWED):
-        what = type(node).__name__
-        raise error(where, EXPR_NOT_ALLOWED, f"'{what}' is not allowed in expressions: '{text}'",
-                    "expressions may use numbers, names, + - * / // % **, comparisons, "
-                    "and/or/not, 'a if c else b', [..] literals, x[i] and "
-                    + ", ".join(f"{f}()" for f in FUNCTIONS))
-    if isinstance(node, ast.Constant):
-        if not (node.value is None or isinstance(node.value, (bool, int, float, str))):
-            raise error(where, EXPR_NOT_ALLOWED, f"literal {node.value!r} is not allowed")
-        if isinstance(node.value, int) and not isinstance(node.value, bool) \
-                and abs(node.value) > MAX_INT:
-            raise error(where, EXPR_NOT_ALLOWED, f"integer literal larger than {MAX_INT}")
-        if isinstance(node.value, str) and len(node.value) > 64:
-            raise error(where, EXPR_NOT_ALLOWED, "string literal longer than 64 characters")
-    if isinstance(node, ast.Name) and (node.id.startswith("_") or node.id == "self"):
-        raise error(where, EXPR_NOT_ALLOWED, f"name '{node.id}' is not allowed in expressions")
-    if isinstance(node, ast.Call):
-        loop = iterable and depth == 1 and is_range(node)  # `each: i in range(n)`
-        if not isinstance(node.func, ast.Name) or (node.func.id not in (*FUNCTIONS, *extra)
-                                                   and not loop):
-            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise error(where, EXPR_NOT_ALLOWED, f"call of '{name}' is not allowed; functions: "
-                        + ", ".join((*FUNCTIONS, *extra)))
-        if node.keywords:
-            raise error(
-                where, EXPR_NOT_ALLOWED, "keyword arguments are not allowed in expressions"
-            )
-        arity = {"max": (1, 8), "min": (1, 8), "range": (1, 3)}.get(node.func.id, (1, 1))
-        if not arity[0] <= len(node.args) <= arity[1]:
-            raise error(where, EXPR_NOT_ALLOWED, f"{node.func.id}() takes {arity[0]}"
-                        + (f" to {arity[1]}" if arity[1] != arity[0] else "") + " argument(s)")
-        for a in node.args:
-            if isinstance(a, ast.Starred):
-                raise error(where, EXPR_NOT_ALLOWED, "'*' arguments are not allowed")
-            _check(a, text, loc, depth + 1, extra=extra)
-        return
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-        exp = node.right
-        if isinstance(exp, ast.UnaryOp) and isinstance(exp.op, ast.USub):
-            exp = exp.operand
-        literal = isinstance(exp, ast.Constant) and isinstance(exp.value, (int, float)) \
-            and not isinstance(exp.value, bool) and abs(exp.value) <= MAX_POW
-        if not (literal or isinstance(exp, ast.Name)):
-            raise error(where, EXPR_NOT_ALLOWED, f"the exponent of '**' must be a number literal "
-                        f"of at most {MAX_POW} or a name whose value is a number (a loop "
-                        "variable: 2 ** i)")
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-        raise error(
-            where, EXPR_NOT_ALLOWED, "slices are not allowed in expressions; index with x[i]"
-        )
-    for child in ast.iter_child_nodes(node):
-        _check(child, text, loc, depth + 1, iterable, extra)
 
 
 # -- concrete interpreter -------------------------------------------------------------
 class _Interp:
     def __init__(self, env: Mapping[str, object], expr: Expr) -> None:
         self.env, self.expr = env, expr
+        self.made = 0  # items of its comprehensions, nested ones' included
 
     def fail(self, node: ast.AST, msg: str) -> NoReturn:
         raise error(self.expr.loc.shifted(getattr(node, "col_offset", 0)), BAD_VALUE,
@@ -335,7 +276,7 @@ class _Interp:
             )
         if sym in ("/", "//", "%") and b == 0:
             self.fail(node, "division by zero")
-        if sym == "**" and abs(b) > MAX_NAMED_POW:  # a named exponent (_check)
+        if sym == "**" and abs(b) > MAX_NAMED_POW:  # a computed exponent (expr_check)
             self.fail(node, f"the exponent {b} is larger than {MAX_NAMED_POW}")
         try:
             out = fn(a, b)
@@ -378,6 +319,50 @@ class _Interp:
     def _IfExp(self, node: ast.IfExp) -> Any:
         return self.run(node.body) if self.run(node.test) else self.run(node.orelse)
 
+    def _ListComp(self, node: ast.ListComp) -> tuple[Any, ...]:
+        """`[elt for name in iter if cond]` (a let's: expr_check), as Python makes it."""
+        gen = node.generators[0]
+        assert isinstance(gen.target, ast.Name)  # expr_check
+        outer, out = self.env, []
+        try:
+            for item in self._items(gen.iter):
+                self.made += 1
+                if self.made > MAX_COMPREHENSION * 16:  # nested: 256 ** depth otherwise
+                    self.fail(node, f"comprehensions of more than {MAX_COMPREHENSION * 16} "
+                              "items in all")
+                self.env = {**outer, gen.target.id: item}
+                if all(self._decided(c) for c in gen.ifs):
+                    out.append(self.run(node.elt))
+        finally:
+            self.env = outer
+        return tuple(out)
+
+    def _items(self, node: ast.expr) -> tuple[Any, ...]:
+        """What a comprehension runs over: `range(...)` of whole numbers, or a list."""
+        if is_range(node):
+            args = [self.run(a) for a in node.args]  # type: ignore[attr-defined]
+            args = [int(a) if getattr(a, "is_Integer", False) else a for a in args]
+            if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+                self.fail(node, "range() needs whole numbers, here "
+                          + ", ".join(str(a) for a in args)
+                          + " (an int param is any size: a let's comprehension is checked "
+                          "at the param's default)")
+            if len(args) == 3 and args[2] == 0:
+                self.fail(node, "range() step must not be zero")
+            items: tuple | list | range = range(*args)
+        else:
+            items = self.run(node)
+            if not isinstance(items, (list, tuple)):
+                self.fail(node, f"a comprehension runs over a list or range(...), got {items!r}")
+        if len(items) > MAX_COMPREHENSION:
+            self.fail(node, f"a comprehension over {len(items)} items (at most "
+                      f"{MAX_COMPREHENSION})")
+        return tuple(items)
+
+    def _decided(self, node: ast.expr) -> bool:
+        """A comprehension's `if`, true or false here."""
+        return bool(self.run(node))
+
     def _Subscript(self, node: ast.Subscript) -> Any:
         seq, idx = self.run(node.value), self.run(node.slice)
         if not isinstance(seq, (list, tuple)):
@@ -389,7 +374,7 @@ class _Interp:
         return seq[idx]
 
     def _Call(self, node: ast.Call) -> Any:
-        assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
+        assert isinstance(node.func, ast.Name)  # check_tree allows calls of named functions only
         name = node.func.id
         args = [self.run(a) for a in node.args]
         if name == "range":  # an `each:` iterable (parse(..., iterable=True))
@@ -535,6 +520,13 @@ class _Sym(_Interp):
         self.refuse_text([body, orelse])
         return self.sp.Piecewise((body, test), (orelse, True))
 
+    def _decided(self, node: ast.expr) -> bool:
+        test = self.run(node)
+        if self._concrete(test) or test in (self.sp.true, self.sp.false):
+            return bool(test)
+        self.fail(node, f"the condition '{ast.unparse(node)}' of a comprehension is not decided "
+                  "here (it depends on a dim or an int param of any size)")
+
     def _Call(self, node: ast.Call) -> Any:
         args = [self.run(a) for a in node.args]
         items = args[0] if args and isinstance(args[0], (list, tuple)) else ()
@@ -546,7 +538,7 @@ class _Sym(_Interp):
             return self.sp.Add(*items)
         if all(self._concrete(a) for a in args):
             return super()._Call(node)
-        assert isinstance(node.func, ast.Name)  # _check allows calls of named functions only
+        assert isinstance(node.func, ast.Name)  # check_tree allows calls of named functions only
         sp, name = self.sp, node.func.id
         self.refuse_text(args)
         if name == "max":

@@ -23,6 +23,17 @@ def _source_atom(text: str) -> ast.Name:
 class _Renamer(ast.NodeTransformer):
     def __init__(self, rename: Callable[[str], str]) -> None:
         self.rename = rename
+        self.bound: frozenset[str] = frozenset()  # comprehension variables in scope
+
+    def visit_ListComp(self, node: ast.ListComp) -> ast.AST:
+        gen = node.generators[0]  # one `for` (expr._check)
+        gen.iter = self.visit(gen.iter)
+        outer = self.bound
+        self.bound = outer | {gen.target.id} if isinstance(gen.target, ast.Name) else outer
+        node.elt = self.visit(node.elt)
+        gen.ifs = [self.visit(c) for c in gen.ifs]
+        self.bound = outer
+        return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
         if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name) \
@@ -33,14 +44,15 @@ class _Renamer(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id == "inf":
             return _source_atom('float("inf")')
-        if node.id in CONSTANTS or node.id in FUNCTIONS:
+        if node.id in CONSTANTS or node.id in FUNCTIONS or node.id in self.bound:
             return node
         return ast.Name(self.rename(node.id), ast.Load())
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         node.args = [self.visit(a) for a in node.args]
         if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") \
-                and len(node.args) == 1 and not isinstance(node.args[0], ast.List | ast.Tuple):
+                and len(node.args) == 1 \
+                and not isinstance(node.args[0], ast.List | ast.Tuple | ast.ListComp):
             return node.args[0]  # max(x) of a number is x (Python's max wants a list)
         if isinstance(node.func, ast.Name) and node.func.id == "log2":
             # math is not imported by generated code; log2 via float methods would

@@ -83,18 +83,20 @@ def text_of(m: LMap, key: str, what: str) -> str:
     return str(value)
 
 
-def expr_of(value: LValue, loc: Loc, *, as_tuple: bool = False) -> Expr:
-    """A YAML scalar or list as an Expr (lists become list or tuple literals)."""
+def expr_of(value: LValue, loc: Loc, *, as_tuple: bool = False,
+            comprehension: bool = False) -> Expr:
+    """A YAML scalar or list as an Expr (lists become list or tuple literals);
+    `comprehension`: a let's value, which may hold list comprehensions (expr.parse)."""
     if isinstance(value, LList):
-        parts = [expr_of(v, loc) for v in value]
+        parts = [expr_of(v, loc, comprehension=comprehension) for v in value]
         inner = ", ".join(p.text for p in parts)
         text = f"({inner}{',' if len(parts) == 1 else ''})" if as_tuple else f"[{inner}]"
         if len(text) > 400:
             raise error(value.loc, EXPR_SYNTAX, "list value longer than 400 characters")
-        return parse(text, value.loc)
+        return parse(text, value.loc, comprehension=comprehension)
     if isinstance(value, LMap):
         raise error(value.loc, BAD_VALUE, "expected an expression or a list, got a mapping")
-    return parse(value, loc_of(value, loc))
+    return parse(value, loc_of(value, loc), comprehension=comprehension)
 
 
 def mapping_of(value: LValue, loc: Loc, what: str) -> Expr:

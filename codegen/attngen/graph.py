@@ -23,7 +23,8 @@ from .errors import (
     did_you_mean,
     error,
 )
-from .expr import CONSTANTS, FUNCTIONS, Expr
+from .expr import Expr, comprehension_vars
+from .expr_source import CONSTANTS, FUNCTIONS
 from .loops import body_loops, node_loops
 from .model import (
     Cases,
@@ -393,6 +394,13 @@ def check_unique_names(spec: Spec) -> None:
     for p in spec.params.values():  # a node may share a param's name (see above)
         if p.name not in spec.nodes:
             claim(p.name, p.loc, "param")
+    for let in () if spec.inline else spec.lets.values():  # (a body's are its caller's)
+        for var, where in comprehension_vars(let.expr):  # `i` of `[... for i in range(n)]`
+            taken = spec.params.get(var) or spec.lets.get(var)
+            if taken is not None:
+                issues.add(error(where, DUPLICATE_NAME, f"comprehension variable '{var}' of "
+                                 f"let '{let.name}' shadows a name defined at line "
+                                 f"{taken.loc.line}", "give the variable a name of its own"))
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
     values |= {loop.var for n in spec.nodes.values() for loop in node_loops(n) if loop.var}
     for inp in spec.inputs.values():

@@ -17,6 +17,7 @@ from .algebra import TooLarge
 from .call_args import check_formula, checked_args, init_options, pairs, sub_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .counts import node_params
+from .describe import shape_rule
 from .dims import dim_symbol, fmt_dim, fmt_shape, is_dim
 from .errors import (
     BAD_ARGUMENTS,
@@ -30,7 +31,16 @@ from .errors import (
 )
 from .expr import Expr
 from .graph import forward_order, producers
-from .loops import binding, bounds, check_keys, items_of, list_hint, seq_layers, zip_tensors
+from .loops import (
+    after_last,
+    binding,
+    bounds,
+    check_keys,
+    items_of,
+    list_hint,
+    seq_layers,
+    zip_tensors,
+)
 from .model import (
     DTYPE_FAMILIES,
     Callee,
@@ -49,7 +59,6 @@ from .model import (
     assert_never,
     is_declaration,
     owned_layer,
-    unwrapped,
 )
 from .ops.base import number_family
 from .ops.ctx import ShapeFail
@@ -330,7 +339,7 @@ class Inference:
 
     def located(self, node: Node, body: Node, ins, exc: ShapeFail) -> SpecError:
         """A ShapeFail of a node's op or call, located at the node, with its inputs and rule."""
-        rule, shown = self.rule_of(body), ", ".join(typed_text(s) for s in ins)
+        rule, shown = shape_rule(body), ", ".join(typed_text(s) for s in ins)
         notes = [*exc.notes, f"inputs: {shown}" if ins else "", f"rule: {rule}" if rule else ""]
         return error(body.loc, exc.code, f"node '{node.name}': {exc}" + config_text(self.config),
                      *notes)
@@ -342,7 +351,7 @@ class Inference:
             isinstance(body.form, FunctionOp) and ops.REGISTRY[body.form.op].multi_output)
 
     def check_annotation(self, node: Node, body: Node, out, annotation):
-        rule = self.rule_of(body)
+        rule = shape_rule(body)
         loc = node.shape_loc or body.loc
         if body.out:
             return [self.unify(name, loc, shape, dims, rule)
@@ -353,25 +362,17 @@ class Inference:
             return [self.unify(node.name, loc, shape, annotation, rule,
                                binding(each.var, item) if each is not None else None)
                     for item, shape in zip(items, out, strict=False)]
-        return self.unify(node.name, loc, out, annotation, rule)
-
-    def rule_of(self, body: Node) -> str:
-        """The op's shape rule (or the sub-spec called), for error notes."""
-        called = unwrapped(body.form)
-        match called:
-            case LayerOp(op) | FunctionOp(op):
-                return f"{op}: {ops.REGISTRY[op].rule}"
-            case SubSpec(spec=sub):
-                return f"{sub.name} (from {sub.file})"
-            case Stack():
-                return "each copy of a loop body gives the shape it reads (its 'shape')"
-            case Seq() | LayerCall() | Cases() | TensorDecl():
-                return ""
-            case _:
-                assert_never(called)
+        stack = body.form if isinstance(body.form, Stack) else None
+        return self.unify(node.name, loc, out, annotation, rule,
+                          binding(stack.var, self.after(body)) if stack is not None else None)
 
     def each_items(self, each: Repeat | Stack, extra: dict | None = None) -> list:
         return items_of(self.concrete(each.iterable, extra), each.iterable)
+
+    def after(self, node: Node) -> object:
+        """A loop body's variable after its last copy (loops.after_last)."""
+        assert isinstance(node.form, Stack)
+        return after_last(node, len(self.each_items(node.form)), self.concrete)
 
     def compute(self, node: Node, body: Node, ins):
         match body.form:
@@ -396,13 +397,18 @@ class Inference:
                 if isinstance(value, list):
                     raise ShapeFail(f"the body of '{node.name}' reads one tensor, and "
                                     f"'{body.inputs[0].name}' is a list of them", BAD_ARGUMENTS)
-                for item in self.each_items(stack):
-                    names = binding(var, item)
-                    value = self.call(called, [value, *ins[1:]], names, body)
+                items, rule = self.each_items(stack), shape_rule(body)
+                varies = self.after(node) is not None  # the shape reads the loop variable
+                for k, item in enumerate(items):
+                    value = self.call(called, [value, *ins[1:]], binding(var, item), body)
                     if node.shape:  # what the next copy reads (the parser requires it)
+                        after = items[k + 1] if k + 1 < len(items) else self.after(node)
+                        if varies:
+                            rule = (f"copy {var} = {item} gives what the next copy reads: the "
+                                    f"'shape' at {var} = {after}")
                         value = with_dtypes(self.unify(node.name, node.shape_loc or node.loc,
-                                                       value, node.shape, self.rule_of(body),
-                                                       names), value)
+                                                       value, node.shape, rule,
+                                                       binding(var, after)), value)
                 return value
             case Map(called):
                 if len(ins) != 1 or not isinstance(ins[0], list):

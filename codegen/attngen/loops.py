@@ -3,16 +3,18 @@
 An iterable is a list expression (`kernels`, `[1, 3, 5]`) or `range(...)` over params and
 lets. The checker expands every loop at concrete values: a list param takes its default,
 and an int param that bounds a `range` (directly, through a let or through the sub-spec it
-is passed to) is checked at its default too (`bounds`), so a count of copies and the
-shapes that depend on it (`cat` of `num_layers` maps) are exact numbers.
+is passed to; a let's list comprehension's too) is checked at its default (`bounds`), so a
+count of copies and the shapes that depend on it (`cat` of `num_layers` maps) are exact
+numbers; so is a loop body's variable in the body's own check.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 
 from .errors import BAD_ARGUMENTS, Loc, error
-from .expr import Expr, is_range
+from .expr import Expr, comprehension_reads, is_range, parse
 from .model import Item, Loop, Node, Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
 
 MAX_ITEMS = 64  # copies of one loop
@@ -53,6 +55,8 @@ def _bounds(spec: Spec) -> frozenset[str]:
     found: set[str] = set()
     names: list[str] = [n for node in spec.nodes.values() for loop in node_loops(node)
                         if is_range(loop.iterable.tree) for n in loop.iterable.names]
+    names += [n for let in spec.lets.values() for n in comprehension_reads(let.expr)]
+    names += [spec.loop_var] if spec.loop_var is not None else []  # a body's, at its first item
     for node in spec.nodes.values():
         for sub in _sub_calls(node):
             inner = bounds(sub.spec)
@@ -87,6 +91,27 @@ def items_of(value: object, iterable: Expr, loc: Loc | None = None) -> list:
         raise error(loc or iterable.loc, BAD_ARGUMENTS, f"'each' over {len(value)} items "
                     f"(at most {MAX_ITEMS})")
     return list(value)
+
+
+def after_last(node: Node, count: int, value_of: Callable[[Expr], object]) -> object:
+    """The variable of a loop body after the last of its `count` copies, where its `shape:`
+    reads it (None elsewhere): the number one more step of its `range(...)` gives (the
+    start where there are no copies). The node's value has the shape at this number.
+    `value_of` computes a range argument."""
+    stack = node.form
+    assert isinstance(stack, Stack)
+    if stack.var is None or not any(stack.var in d.names for d in node.shape or ()):
+        return None
+    iterable = stack.iterable
+    assert is_range(iterable.tree)  # the parser's rule where the shape reads the variable
+    args = iterable.tree.args  # type: ignore[attr-defined]
+
+    def value(arg: ast.expr) -> object:
+        return value_of(parse(ast.unparse(arg), iterable.loc))
+
+    start = value(args[0]) if len(args) > 1 else 0
+    step = value(args[2]) if len(args) == 3 else 1
+    return start + step * count  # type: ignore[operator]
 
 
 def binding(var: str | None, item: object, extra: dict | None = None) -> dict:

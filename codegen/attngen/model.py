@@ -268,6 +268,9 @@ class InitRule:
     layer: str | None = None  # `layer: NAME`: only the layer of that node, after the type rules
 
 
+NO_COPIES = "no copies at the defaults"  # the doc of a loop body's variable where so
+
+
 @dataclass
 class Spec:
     name: str
@@ -291,6 +294,8 @@ class Spec:
     extends: str | None = None
     fuse: bool = True  # `fuse: false`: the fusion pass leaves this spec's attention written
     inline: bool = False  # the body of a `Stack` node: emitted inside its caller's forward
+    # an inline spec's loop variable: a param its own check takes at the first item (loops)
+    loop_var: str | None = None
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""

@@ -29,7 +29,8 @@ from .errors import (
     did_you_mean,
     error,
 )
-from .expr import CONSTANTS, FUNCTIONS, Expr, parse
+from .expr import Expr, parse
+from .expr_source import CONSTANTS, FUNCTIONS
 from .fields import check_keys, expect, expr_of, shape_of, text_of
 from .graph import check_optional_reads, check_unique_names
 from .model import (
@@ -196,7 +197,7 @@ def _load_lets(spec: Spec, raw: LValue, loc: Loc) -> None:
     raw = expect(raw, LMap, "'let'", loc, "a mapping of name: expression")
     for key, value in raw.items():
         name = check_identifier(key, key.loc, "let", attribute=True)
-        spec.lets[name] = Let(name, key.loc, expr_of(value, key.loc))
+        spec.lets[name] = Let(name, key.loc, expr_of(value, key.loc, comprehension=True))
 
 
 def _load_requires(spec: Spec, raw: LValue, loc: Loc) -> None:

@@ -24,10 +24,11 @@ from .errors import (
     did_you_mean,
     error,
 )
-from .expr import Expr, parse
+from .expr import Expr, is_range, parse
 from .fields import KEY_SYNONYMS, check_keys, expect, expr_of, mapping_of, shape_of, text_of
 from .graph import check_optional_reads, node_refs
 from .model import (
+    NO_COPIES,
     Callee,
     Cases,
     FunctionOp,
@@ -429,7 +430,7 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
                     f"{len(inputs)}", "the body reads the value it carries from copy to copy")
     loop = _each(raw["each"], raw.key_locs["each"], f"node '{name}'")
     shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
-    _shape_in_terms_of(spec, name, shape)
+    _shape_in_terms_of(spec, name, shape, loop)
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
         else None
     body, reads = _body_spec(spec, name, raw, loop, inputs[0], shape, loader, stack)
@@ -443,11 +444,22 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
 _TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
 
 
-def _shape_in_terms_of(spec: Spec, name: str, shape: list[Expr]) -> None:
+def _shape_in_terms_of(spec: Spec, name: str, shape: list[Expr], loop: Loop) -> None:
     """A body's `shape:` names its dims as the spec's inputs do (and params and lets): the
     body's requirements are the spec's on those dims, and its hints name them, so that a
-    hint's line pasted into the spec's `requires` holds there."""
+    hint's line pasted into the spec's `requires` holds there. It may read the loop
+    variable of a `range(...)`: copy i reads the shape at i and gives the shape at the next
+    number (`[B, dims[i], H, W]`, channels that change from copy to copy)."""
     known = {*spec.params, *spec.lets, *spec.input_dims()}
+    if loop.var is not None and any(loop.var in d.names for d in shape):
+        if not is_range(loop.iterable.tree):
+            at = next(d.loc for d in shape if loop.var in d.names)
+            raise error(at, BAD_VALUE, f"the shape of node '{name}' reads the loop variable "
+                        f"'{loop.var}', which needs 'each: {loop.var} in range(...)': copy i "
+                        "reads the shape at i and gives the shape at the next number",
+                        f"loop over the positions: 'each: {loop.var} in range(len("
+                        f"{loop.iterable.text}))', and read the items by position")
+        known.add(loop.var)
     for dim, loc in dim_names(shape):
         if dim not in known:
             raise error(loc, UNKNOWN_NAME, f"dim '{dim}' of the shape of node '{name}' (a loop "
@@ -465,15 +477,16 @@ def _file(spec: Spec) -> Path:
     return spec.path.with_name(spec.path.name.rpartition("#")[0]) if spec.inline else spec.path
 
 
-def _first_item(spec: Spec, iterable: Expr) -> object:
-    """The loop's first item at the params' defaults (examples where required), or 0."""
+def _first_item(spec: Spec, iterable: Expr) -> tuple[object, bool]:
+    """The loop's first item at the params' defaults (examples where required), or 0; and
+    whether the loop has no copies there."""
     values: dict[str, object] = {p.name: p.sample for p in spec.params.values()}
     try:
         compute_lets(spec.lets.values(), values)
         items = list(iterable.value(values))
     except (SpecError, TypeError, ValueError, ArithmeticError):  # the checker reports it
-        return 0
-    return items[0] if items else 0
+        return 0, False
+    return (items[0], False) if items else (0, True)
 
 
 _BODY_REFUSED = {"param": "a tensor the class owns is a node outside the body",
@@ -500,9 +513,11 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
                 path=spec.path.with_name(f"{spec.path.name}#{name}"), file=spec.file, loc=at,
                 inline=True, fuse=spec.fuse, params=dict(spec.params), lets=dict(spec.lets))
     if loop.var is not None:  # checked alone at the first item the defaults give
-        first = _first_item(spec, loop.iterable)
+        first, none = _first_item(spec, loop.iterable)
         body.params[loop.var] = Param(loop.var, loop.iterable.loc, _TYPES.get(type(first),
-                                      "int"), default=first)  # after the caller's: a default
+                                      "int"), default=first,  # after the caller's: a default
+                                      doc=NO_COPIES if none else "")
+        body.loop_var = loop.var
     body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
     parse_graph(body, nodes, at, loader, stack)
     reads = _outer_reads(spec, body)

@@ -157,14 +157,15 @@ def _plain(value, what: str, loc: Loc, depth: int = 0) -> None:
                     f"list or dict), got {type(value).__name__}")
 
 
-def _expr(value, what: str, loc: Loc, *, iterable: bool = False, formula: bool = False) -> None:
+def _expr(value, what: str, loc: Loc, *, iterable: bool = False, formula: bool = False,
+          comprehension: bool = False) -> None:
     """An expression the parser made from its text: the emitter writes the text, the
     checker reads the tree, so both must be what parsing the text gives (`iterable`: what
     `each:` repeats over, which may be `range(...)`; `formula`: an init formula's)."""
     _exact(value, (Expr,), what, loc, "an attngen.expr.Expr (from attngen.expr.parse)")
     where = _loc(value.loc, f"the loc of {what}", loc)
     fresh = parse(_str(value.text, what, where), where, iterable=iterable,  # E200/E201
-                  formula=formula)
+                  formula=formula, comprehension=comprehension)
     tree = value.tree
     if fresh.text != value.text or not isinstance(tree, ast.AST) \
             or ast.dump(tree) != ast.dump(fresh.tree) or value.names != fresh.names:
@@ -192,6 +193,9 @@ def _spec(spec) -> list[Spec]:
     if spec.extends is not None:
         _str(spec.extends, "'extends'", loc)
     _exact(spec.inline, (bool,), "'inline'", loc, "True or False")
+    if spec.loop_var is not None and (not spec.inline or _str(spec.loop_var, "'loop_var'", loc)
+                                      not in spec.params):
+        raise error(loc, BAD_VALUE, "'loop_var' names a param of a loop body's (inline) spec")
     _exact(spec.fuse, (bool,), "'fuse'", loc, "True or False")
     for alias in _exact(spec.aliases, (list,), "'aliases'", loc, "a list"):
         check_class_name(_str(alias, "an alias", loc), loc)
@@ -202,7 +206,7 @@ def _spec(spec) -> list[Spec]:
     for let in _named(spec.lets, "'lets'", loc, Let):
         where = _loc(let.loc, "a let's loc", loc)
         check_identifier(_str(let.name, "a let name", where), where, "let", attribute=True)
-        _expr(let.expr, f"let '{let.name}'", where)
+        _expr(let.expr, f"let '{let.name}'", where, comprehension=True)
     _exprs(spec.requires, "'requires'", loc)
     for inp in _named(spec.inputs, "'inputs'", loc, Input):
         _input(inp, loc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import ops
 from .dims import fmt_shape
 from .loops import bounds
-from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec, TensorDecl
+from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec, Stack, TensorDecl
 from .pytext import comment_text
 from .results import Checked, ValueShape
 
@@ -29,6 +29,8 @@ def forward_comment(checked: Checked, node: Node, body: Node, *, spec_refs: bool
 def shape_change(checked: Checked, node: Node, body: Node) -> str:
     """`(B, C, H, W) -> (B, C, 1, 1)`, or "" when the output has the shape of every input."""
     spec, (info, varies) = checked.spec, checked.shapes_of(node, body)
+    if copies_differ(spec) and not spec_shape(spec, node.name):
+        return ""  # recorded at the first copy only: shown where the spec writes the shape
     if varies and not (spec_shape(spec, node.name)
                        and all(spec_shape(spec, r.name) for r in body.inputs)):
         return ""  # the shapes differ by configuration, and the spec writes none to show
@@ -44,6 +46,10 @@ def shape_change(checked: Checked, node: Node, body: Node) -> str:
         ins = [spec_shape(spec, r.name) or "" for r in body.inputs]
     shown = (several and spec_shape(spec, node.name)) or _output_shape(node, body, info.output,
                                                                      counted)
+    if not spec_shape(spec, node.name):  # the value of an input: written as that input is
+        same = [i for i, s in zip(ins, info.inputs, strict=False)
+                if not isinstance(s, list) and s == info.output]
+        shown = same[0] if same else shown
     if ins and all(i == shown for i in ins):
         return ""
     if len(ins) > 1 and all(i == ins[0] for i in ins):
@@ -57,6 +63,9 @@ def _output_shape(node: Node, body: Node, out: ValueShape | dict[str, ValueShape
     as its declared comprehension; with `counted` (its length a `range` bound's default), any
     other annotated list as `[(annotation), ...]`."""
     if isinstance(out, dict):
+        if counted and node.shape and isinstance(node.shape[0], list):  # as written
+            return ", ".join("(" + ", ".join(d.text for d in dims) + ")"
+                             for dims in node.shape)
         return ", ".join(fmt_shape(v) for v in out.values())
     if isinstance(out, list) and node.shape is not None and isinstance(body.form, Repeat) \
             and body.form.var:
@@ -86,6 +95,15 @@ def _each_shape(dims: list, form: Repeat) -> str:
     return f"[({', '.join(d.text for d in dims)}) for {form.var} in {form.iterable.text}]"
 
 
+def copies_differ(spec: Spec) -> bool:
+    """Whether `spec` is a loop body whose copies carry shapes that differ (its `shape:`
+    reads the loop variable): its own check sees the first copy only."""
+    var = spec.loop_var
+    carried = next(iter(spec.inputs.values()), None)
+    return var is not None and carried is not None and any(
+        var in d.names for d in carried.tensor_shape)
+
+
 def spec_shape(spec: Spec, name: str) -> str | None:
     """A tensor's shape as the spec writes it (an input's shape, a node's `shape:`, a
     param's or buffer's), which holds in every configuration; None for list values and
@@ -100,13 +118,20 @@ def spec_dims(spec: Spec, name: str) -> list[str] | None:
     """The dims of spec_shape, each as written."""
     source = spec.sources().get(name)
     node = spec.nodes.get(name)
-    if source is not None:
+    owner = None if node is not None or source is not None else next(
+        (n for n in spec.nodes.values() if n.out and name in n.out), None)
+    if owner is not None and owner.shape and isinstance(owner.shape[0], list) and owner.out:
+        dims = owner.shape[owner.out.index(name)]  # one of a node's `out:` tensors
+    elif source is not None:
         dims = source.shape
     elif node is not None and isinstance(node.form, TensorDecl):
         dims = node.form.shape
     elif node is not None and not (node.out or isinstance(node.form, Repeat | Map)
                                    or is_list_op(node.form)):
         dims = node.shape
+        if isinstance(node.form, Stack) and node.form.var is not None \
+                and any(node.form.var in d.names for d in dims or ()):
+            dims = None  # the shape each copy reads, not the value after the last
     else:
         dims = None
     if not dims:
