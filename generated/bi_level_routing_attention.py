@@ -88,9 +88,9 @@ class BiLevelRoutingAttention(nn.Module):
             raise ValueError("BiLevelRoutingAttention: requires H % n_win == 0")
         if not (W % self.n_win == 0):
             raise ValueError("BiLevelRoutingAttention: requires W % n_win == 0")
-        # (B, dim, H, W) -> (B, 3*dim, H, W)
+        # (B, dim, H, W) -> (B, 3 * dim, H, W)
         qkv_linear = self.qkv_linear(x)
-        # (B, 3*dim, H, W) -> (B, dim, H, W), (B, dim, H, W), (B, dim, H, W)
+        # (B, 3 * dim, H, W) -> (B, dim, H, W), (B, dim, H, W), (B, dim, H, W)
         q, k, v = torch.chunk(qkv_linear, 3, dim=1)
         q_d = q.detach()
         k_d = k.detach()
@@ -120,7 +120,7 @@ class BiLevelRoutingAttention(nn.Module):
         idx_heads = idx_r.unsqueeze(1)
         # (B, 1, regions, topk) -> (B, num_heads, regions, topk)
         idx_m = idx_heads.expand(-1, self.num_heads, -1, -1)
-        # (B, dim, H, W) -> (B, num_heads, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, dim, H, W) -> (B, num_heads, regions, (H // n_win) * (W // n_win), head_dim)
         q_seq = (
             q.unflatten(1, (self.num_heads, -1))
             .unflatten(3, (self.n_win, -1))
@@ -129,7 +129,7 @@ class BiLevelRoutingAttention(nn.Module):
             .flatten(2, 3)
             .flatten(3, 4)
         )
-        # (B, dim, H, W) -> (B, num_heads, 1, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, dim, H, W) -> (B, num_heads, 1, regions, (H // n_win) * (W // n_win), head_dim)
         k_seq = (
             k.unflatten(1, (self.num_heads, -1))
             .unflatten(3, (self.n_win, -1))
@@ -139,7 +139,7 @@ class BiLevelRoutingAttention(nn.Module):
             .flatten(3, 4)
             .unsqueeze(2)
         )
-        # (B, dim, H, W) -> (B, num_heads, 1, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, dim, H, W) -> (B, num_heads, 1, regions, (H // n_win) * (W // n_win), head_dim)
         v_seq = (
             v.unflatten(1, (self.num_heads, -1))
             .unflatten(3, (self.n_win, -1))
@@ -152,48 +152,49 @@ class BiLevelRoutingAttention(nn.Module):
         # (B, num_heads, regions, topk) -> (B, num_heads, regions, topk, 1, 1)
         idx_6 = idx_m.unsqueeze(4).unsqueeze(5)
         # (B, num_heads, regions, topk, 1, 1)
-        # -> (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
+        # -> (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
         idx_g = idx_6.expand(-1, -1, -1, -1, H // self.n_win * (W // self.n_win), self.head_dim)
-        # (B, num_heads, 1, regions, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, 1, regions, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, regions, (H // n_win) * (W // n_win), head_dim)
         k_all = k_seq.expand(-1, -1, self.regions, -1, -1, -1)
-        # (B, num_heads, regions, regions, (H // n_win)*(W // n_win), head_dim),
-        #   (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, regions, regions, (H // n_win) * (W // n_win), head_dim),
+        #   (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
         key_g = torch.gather(k_all, 3, idx_g)
         del k_seq, k_all
-        # (B, num_heads, 1, regions, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, 1, regions, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, regions, (H // n_win) * (W // n_win), head_dim)
         v_all = v_seq.expand(-1, -1, self.regions, -1, -1, -1)
-        # (B, num_heads, regions, regions, (H // n_win)*(W // n_win), head_dim),
-        #   (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, regions, regions, (H // n_win) * (W // n_win), head_dim),
+        #   (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
         value_g = torch.gather(v_all, 3, idx_g)
         del idx_r, idx_heads, idx_m, v_seq, idx_6, idx_g, v_all
         q_scaled = q_seq * self.scale
         del q_seq
-        # (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, topk*(H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, topk * (H // n_win) * (W // n_win), head_dim)
         keys = torch.flatten(key_g, start_dim=-3, end_dim=-2)
-        # (B, num_heads, regions, topk*(H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, head_dim, topk*(H // n_win)*(W // n_win))
+        # (B, num_heads, regions, topk * (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, head_dim, topk * (H // n_win) * (W // n_win))
         keys_t = keys.transpose(-1, -2)
-        # (B, num_heads, regions, (H // n_win)*(W // n_win), head_dim),
-        #   (B, num_heads, regions, head_dim, topk*(H // n_win)*(W // n_win))
-        # -> (B, num_heads, regions, (H // n_win)*(W // n_win), topk*(H // n_win)*(W // n_win))
+        # (B, num_heads, regions, (H // n_win) * (W // n_win), head_dim),
+        #   (B, num_heads, regions, head_dim, topk * (H // n_win) * (W // n_win))
+        # -> (B, num_heads, regions, (H // n_win) * (W // n_win),
+        #   topk * (H // n_win) * (W // n_win))
         attn = torch.matmul(q_scaled, keys_t)
         del key_g, q_scaled, keys, keys_t
         weights = torch.softmax(attn, dim=-1)
         del attn
-        # (B, num_heads, regions, topk, (H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, topk*(H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, regions, topk, (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, topk * (H // n_win) * (W // n_win), head_dim)
         values = torch.flatten(value_g, start_dim=-3, end_dim=-2)
-        # (B, num_heads, regions, (H // n_win)*(W // n_win), topk*(H // n_win)*(W // n_win)),
-        #   (B, num_heads, regions, topk*(H // n_win)*(W // n_win), head_dim)
-        # -> (B, num_heads, regions, (H // n_win)*(W // n_win), head_dim)
+        # (B, num_heads, regions, (H // n_win) * (W // n_win), topk * (H // n_win) * (W // n_win)),
+        #   (B, num_heads, regions, topk * (H // n_win) * (W // n_win), head_dim)
+        # -> (B, num_heads, regions, (H // n_win) * (W // n_win), head_dim)
         out_seq = torch.matmul(weights, values)
         del value_g, weights, values
-        # (B, num_heads, regions, (H // n_win)*(W // n_win), head_dim) -> (B, dim, H, W)
+        # (B, num_heads, regions, (H // n_win) * (W // n_win), head_dim) -> (B, dim, H, W)
         out_grid = (
             out_seq.unflatten(2, (self.n_win, -1))
             .unflatten(4, (H // self.n_win, -1))

@@ -15,9 +15,18 @@ from typing import Any, cast
 from .algebra import TooLarge
 from .assume import with_what_follows
 from .call_args import sub_args
-from .configs import Env, check_names, config_text, configurations, param_env, region_guard
+from .configs import (
+    Env,
+    check_names,
+    config_text,
+    configurations,
+    never_holding,
+    param_env,
+    region_guard,
+)
 from .dims import dim_symbol
 from .errors import (
+    NEVER_HOLDS,
     OVER_BUDGET,
     REQUIREMENT_FAILS,
     UNKNOWN_OUTPUT,
@@ -28,6 +37,7 @@ from .errors import (
     error,
 )
 from .graph import build, check_constructor_names, check_reachable, producers
+from .in_place_reads import check_in_place_reads
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import NO_COPIES, Node, Spec, SubSpec
 from .names import check_file_names
@@ -103,6 +113,10 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     check_constructor_names(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
+    for cond, fix in never_holding(spec, configs):
+        result.warnings.append(Diagnostic(
+            cond.loc, NEVER_HOLDS, f"'{cond.text}' holds for no value the checker tries: "
+            "what it guards is never checked", (fix,) if fix else (), "warning"))
     count = NodeCount()  # the node budget holds for all configurations together
     reached: set[tuple[frozenset[str], tuple[str, ...]]] = set()  # see _check_config
     # the same problem in several configurations: report it once
@@ -197,6 +211,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         shape = cast("ValueShape | dict[str, ValueShape]", value)
         result.outputs.setdefault(name, shape[name] if isinstance(shape, dict) else shape)
     check_in_place(spec, order, env.val, config_text(config))
+    check_in_place_reads(spec, order, env.val, config_text(config))
     for name in order:  # sub-modules kept unused: no call checks them, so check them as made
         node = spec.nodes[name]
         if node.unused and isinstance(node.form, SubSpec) and name in inference.values:

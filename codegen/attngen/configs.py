@@ -135,9 +135,14 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
                 seen.add(truth)
                 out.append({**config, **pinned})
     if len(out) > MAX_CONFIGS:
-        raise error(spec.loc, BAD_VALUE, f"{len(out)} configurations of bool/choices params "
-                    "and of the branches `when:` takes over int params (at most "
-                    f"{MAX_CONFIGS} are checked)")
+        structural = [spec.params[n] for n in structural_params(spec)]
+        counts = ", ".join(f"{p.name} ({len(p.choices) if p.choices else 2})"
+                           for p in structural)
+        raise error((structural or ints)[0].loc, BAD_VALUE, f"{len(out)} configurations (at most "
+                    f"{MAX_CONFIGS} are checked): " + (f"values of {counts}, " if counts else "")
+                    + f"branches of `when:` over {', '.join(p.name for p in ints)}",
+                    "each configuration is checked in full: give a param one value in a "
+                    "variant (`params: {NAME: {choices: [VALUE]}}`) to check fewer at once")
     return out
 
 
@@ -222,8 +227,8 @@ def _pinned_candidates(
     that differ from `config`'s values) and `judge(pinned, values of params and lets)`,
     None where that cannot be evaluated."""
     base = [cast(int, config.get(p.name, p.sample)) for p in ints]
-    domains = [_candidates(b, _reading(spec, exprs, p.name)) for b, p in zip(base, ints,
-                                                                            strict=True)]
+    domains = [_candidates(b, _reading(spec, exprs, p.name), stated_low(spec, p.name))
+               for b, p in zip(base, ints, strict=True)]
     for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
         pinned: dict[str, object] = {p.name: v for p, v, b in zip(ints, values, base,
                                                                   strict=True) if v != b}
@@ -240,6 +245,11 @@ MAX_BRANCH_TRIES = 4096  # combinations of int param values tried per configurat
 def conditions(spec: Spec) -> list[Expr]:
     """Every `when:` of a spec (of its nodes, cases, `seq:` layers and outputs) and every
     guard of an equality fact (facts.guards): what a configuration decides."""
+    conds = [*_whens(spec), *guards(spec)]
+    return list(dict.fromkeys(conds))  # once each (by text)
+
+
+def _whens(spec: Spec) -> list[Expr]:
     conds = [o.when for o in spec.outputs]
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
@@ -247,8 +257,36 @@ def conditions(spec: Spec) -> list[Expr]:
             form = unwrapped(body.form)
             if isinstance(form, Seq):
                 conds += [item.when for item in form.items]
-    conds += guards(spec)
-    return list(dict.fromkeys(c for c in conds if c is not None))  # once each (by text)
+    return [c for c in conds if c is not None]
+
+
+def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
+    """The `when:` conditions over int params that hold in none of `configs` (the branches
+    the checker found): code that no checked value reaches, each with the fix where an int
+    param is kept positive (a size) for want of a stated lower bound."""
+    ints = {p.name: p for p in _int_params(spec, set(spec.params))}
+    found = []
+    for cond in dict.fromkeys(_whens(spec)):
+        read = [ints[n] for n in sorted(_reads(spec, cond.names)) if n in ints]
+        if not read:
+            continue
+        try:
+            if any(cond.value(param_values(spec, c)) for c in configs):
+                continue
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            continue
+        bounded = [p for p in read if any(p.name in r.names for r in spec.requires)]
+        sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded]  # positive
+        numbers = [k for n in ast.walk(cond.tree)
+                   if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
+        low = min([0, *numbers]) - 1
+        fix = (f"int params are sizes, positive, unless `requires` states a lower bound: if "
+               f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
+               if sizes else "no value tried makes it hold: an int param with a positive "
+               "default is tried at positive values and at those `requires` states it may be "
+               "at or below 0" if bounded else "")
+        found.append((cond, fix))
+    return found
 
 
 def _reads(spec: Spec, names: Iterable[str]) -> set[str]:
@@ -273,16 +311,67 @@ def _reading(spec: Spec, conds: list[Expr], name: str) -> list[Expr]:
     return found
 
 
-def _candidates(default: int, exprs: list[Expr]) -> list[int]:
+def _candidates(default: int, exprs: list[Expr],
+                stated: tuple[int | None, frozenset[int]] = (None, frozenset())) -> list[int]:
     """Values of an int param to try, its default first, then the nearest: small sizes and
-    each side of the numbers `exprs` (its conditions) compare with (`ratio > 1`: 0, 1, 2)."""
+    each side of the numbers `exprs` (its conditions) compare with (`ratio > 1`: 0, 1, 2).
+    A positive default is a size, tried at positive values only, and at what `requires`
+    states it may be at or below 0 (stated_low): a lower bound (`offset >= -1`: values from
+    it up) or values (`side == 0`)."""
+    low, named = stated
     numbers = {n.value for e in exprs for n in ast.walk(e.tree)
                if isinstance(n, ast.Constant) and type(n.value) is int}
+    numbers |= {-n.operand.value for e in exprs for n in ast.walk(e.tree)  # `x > -1`
+                if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)
+                and isinstance(n.operand, ast.Constant) and type(n.operand.value) is int}
     values = {v for k in numbers for v in (k - 1, k, k + 1)}
     values |= {1, 2, 3, 4, 8, default - 1, default + 1, 2 * default}
-    if default > 0:  # a positive size stays one
-        values = {v for v in values if v >= 1}
+    if low is not None:
+        values = {v for v in values | {low} if v >= low}
+    elif default > 0:  # a positive size stays one
+        values = {v for v in values if v >= 1} | named
     return [default, *sorted(values - {default}, key=lambda v: (abs(v - default), v))]
+
+
+def stated_low(spec: Spec, name: str) -> tuple[int | None, frozenset[int]]:
+    """What `requires` states int param `name` may be at or below 0: the smallest lower
+    bound there (`name >= -3`, `-1 <= name`, `name > -2`) or None, and the values named
+    (`side == 0 or side % 2 == 1`). Otherwise a positive default is a size, positive in
+    every configuration."""
+    lows: list[int] = []
+    named: set[int] = set()
+    for req in spec.requires:
+        for node in ast.walk(req.tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            for (a, b), op in zip(itertools.pairwise(sides), node.ops, strict=True):
+                if _is_name(b, name):  # `-1 <= name` as `name >= -1`
+                    a, b, op = b, a, _MIRRORED.get(type(op), op)
+                k = _int_literal(b) if _is_name(a, name) else None
+                if k is None or k > 0:
+                    continue
+                if isinstance(op, ast.Eq):
+                    named.add(k)
+                elif isinstance(op, ast.GtE | ast.Gt):
+                    lows.append(k if isinstance(op, ast.GtE) else k + 1)
+    return (min(lows) if lows else None), frozenset(named)
+
+
+_MIRRORED: dict[type[ast.cmpop], ast.cmpop] = {  # `a < b` is `b > a`
+    ast.Lt: ast.Gt(), ast.LtE: ast.GtE(), ast.Gt: ast.Lt(), ast.GtE: ast.LtE()}
+
+
+def _is_name(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _int_literal(node: ast.expr) -> int | None:
+    """The value of an int literal, negative ones included; None for anything else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _int_literal(node.operand)
+        return -inner if inner is not None else None
+    return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
 
 
 def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:

@@ -93,7 +93,11 @@ CODES = {code: code.summary for code in (
     UNSTATED_DIVISIBILITY, REQUIREMENT_FAILS, FILE_ERROR, INCLUDE_CYCLE, BAD_EDIT,
     OUTSIDE_ROOTS, VERIFY_RUNTIME, VERIFY_EXPORT,
 )}
-WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW, FUSED_KERNEL_MISSED)}
+NEVER_HOLDS = WarningCode(
+    "W102", "a `when:` over int params holds for no value checked: its branch is never checked"
+)
+WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW, FUSED_KERNEL_MISSED,
+                                                 NEVER_HOLDS)}
 
 
 @dataclass(frozen=True, order=True)

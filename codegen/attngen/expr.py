@@ -365,8 +365,13 @@ class _Interp:
 
     def _Subscript(self, node: ast.Subscript) -> Any:
         seq, idx = self.run(node.value), self.run(node.slice)
+        idx = int(idx) if getattr(idx, "is_Integer", False) else idx  # a sympy Integer
         if not isinstance(seq, (list, tuple)):
             self.fail(node, f"cannot index a {type(seq).__name__}")
+        if getattr(idx, "free_symbols", None):  # a symbol (sympy())
+            self.fail(node, f"the index '{ast.unparse(node.slice)}' has no number value here "
+                      "(an int param stands for every size): give the param `choices:` (each "
+                      "value is then a configuration), or index by a loop variable")
         if not isinstance(idx, int) or isinstance(idx, bool):
             self.fail(node, "index must be an integer")
         if not -len(seq) <= idx < len(seq):

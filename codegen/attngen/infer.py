@@ -149,7 +149,8 @@ class Inference:
                 loc,
                 SHAPE_MISMATCH,
                 f"node '{node_name}': shape {fmt_shape(inferred)} has "
-                f"{len(inferred)} dims but the annotation {shown} has {len(annot)}",
+                f"{len(inferred)} dims but the annotation {shown} has {len(annot)}"
+                + config_text(self.config),
                 f"rule: {rule}" if rule else "",
             )
         result = []

@@ -54,7 +54,7 @@ Holds = Callable[[Expr | None], bool]  # whether a `when` (or an `inplace` value
 Overlaps = dict[str, str]  # tensor name -> the expand node whose output it may be a view of
 
 
-def _holds_in(env: Mapping[str, object]) -> Holds:
+def holds_in(env: Mapping[str, object]) -> Holds:
     """A condition's value in `env`; one that cannot be evaluated there may hold."""
     def holds(expr: Expr | None) -> bool:
         if expr is None:
@@ -74,7 +74,7 @@ def check_in_place(spec: Spec, order: list[str], env: Mapping[str, object],
     if not _expands(spec, set()):
         return  # no tensor overlaps: every in-place write is into a tensor of its own
     found: list[Diagnostic] = []
-    _walk(spec, order, {}, env, _holds_in(env), suffix, found)
+    _walk(spec, order, {}, env, holds_in(env), suffix, found)
     if found:
         raise SpecError(found)
 
@@ -146,7 +146,7 @@ class _Site:
                     "leave out 'inplace: true', or copy first: {op: contiguous, in: ...}")
 
 
-def _in_place(call: LayerOp | FunctionOp, holds: Holds) -> bool:
+def writes_in_place(call: LayerOp | FunctionOp, holds: Holds) -> bool:
     op = ops.REGISTRY[call.op]
     return any(a.name == "inplace" for a in op.args) and "inplace" in call.args \
         and holds(call.args["inplace"])
@@ -157,7 +157,7 @@ def _gives(form: NodeForm, given: str | None, site: _Site, loc: Loc | None = Non
     its input may be a view of; refuses an in-place write into an overlapping tensor."""
     match form:
         case LayerOp() | FunctionOp():
-            in_place = _in_place(form, site.active)
+            in_place = writes_in_place(form, site.active)
             if in_place and given is not None:
                 site.refuse(form.args["inplace"].loc, f"{form.op} with 'inplace: true'", given)
             if form.op in EXPANDING:
@@ -200,7 +200,7 @@ def _sub_spec(sub: Spec, args: dict[str, Expr], given: str | None, site: _Site,
         with suppress(*_UNDECIDED):
             env[let.name] = let.expr.value(env)
     inputs = dict.fromkeys(sub.sources(), given) if given is not None else {}
-    holds = _holds_in(env)
+    holds = holds_in(env)
     found: list[Diagnostic] = []
     inner = _walk(sub, forward_order(sub), {k: v for k, v in inputs.items() if v}, env,
                   holds, "", found)

@@ -1,0 +1,94 @@
+"""In-place layers that overwrite a tensor something else still needs (in_place_reads.py):
+another reader of the same memory (a silently wrong value: `a + relu_(a)` was built as
+`2 * relu(a)`), the module's returned tensor, and an output the maker's backward keeps
+(Dropout in place after softmax: training failed). What may be written stays allowed."""
+
+from __future__ import annotations
+
+import pytest
+from attngen.cli import main
+from attngen.in_place_reads import SAVES_OUTPUT
+
+HEAD = """\
+name: Inpl
+params:
+  c: {default: 4}
+inputs:
+  x: [B, c, H, W]
+graph:
+  a: {op: Conv2d, args: [c, c, 1], in: x}
+"""
+
+
+def _check(tmp_path, capsys, graph: str, outputs: str = "out", head: str = HEAD):
+    path = tmp_path / "inpl.yaml"
+    path.write_text(head + graph + f"outputs: {outputs}\n")
+    code = main(["check", "-q", str(path)])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("graph", "outputs", "message"), [
+    ("  b: {op: ReLU, inplace: true, in: a}\n  out: {op: add, in: [a, b]}\n", "out",
+     "node 'b': ReLU with 'inplace: true' overwrites 'a', which node 'out' also reads"),
+    ("  v: {op: view, in: a, to: [-1]}\n  b: {op: ReLU, inplace: true, in: v}\n"
+     "  out: {op: add, in: [a, x]}\n  o2: {op: mul, in: b, other: 2}\n", "[out, o2]",
+     "overwrites 'v', which node 'out' also reads"),
+    ("  out: {op: add, in: [a, x]}\n  b: {op: SiLU, inplace: true, in: a}\n", "[out, b]",
+     "which node 'out' also reads"),  # read before the write: autograd's copy
+    ("  b: {op: ReLU, inplace: true, in: a}\n", "[a, b]", "which the module returns"),
+    ("  b: {op: ReLU, inplace: true, in: x}\n  out: {op: add, in: [a, b]}\n", "out",
+     "overwrites 'x', which node 'a' also reads"),  # the conv's saved input
+    ("  s: {op: softmax, in: a, dim: -1}\n  out: {op: Dropout, args: [0.1], inplace: true, "
+     "in: s}\n", "out", "overwrites the output of node 's', which its backward needs"),
+    ("  out: {seq: [{op: Sigmoid}, {op: ReLU, inplace: true}], in: a}\n", "out",
+     "ReLU with 'inplace: true' overwrites the output of the Sigmoid before it"),
+])
+def test_an_in_place_write_something_still_needs_is_refused(tmp_path, capsys, graph, outputs,
+                                                             message):
+    code, err = _check(tmp_path, capsys, graph, outputs)
+    assert code == 1 and "error[E402]" in err and message in err, err
+    assert "leave out 'inplace: true'" in err
+
+
+@pytest.mark.parametrize("graph", [
+    "  b: {op: ReLU, inplace: true, in: a}\n  out: {op: mul, in: b, other: 2}\n",
+    "  v: {op: view, in: a, to: [-1]}\n  out: {op: ReLU, inplace: true, in: v}\n",
+    "  out: {seq: [{op: BatchNorm2d, args: [c]}, {op: ReLU, inplace: true}], in: a}\n",
+    "  b: {op: ReLU, inplace: true, in: x}\n  out: {op: Conv2d, args: [c, c, 1], in: b}\n",
+])
+def test_a_write_nothing_else_needs_is_allowed(tmp_path, capsys, graph):
+    torch = pytest.importorskip("torch")
+    head = HEAD if "in: a" in graph else HEAD.replace("  a: {op: Conv2d, args: [c, c, 1], "
+                                                      "in: x}\n", "")
+    code, err = _check(tmp_path, capsys, graph, head=head)  # (x: the caller's affair)
+    assert code == 0, err
+    import attngen
+    module = attngen.load(str(tmp_path / "inpl.yaml")).compile()()
+    x = torch.randn(2, 4, 3, 3, requires_grad=True)
+    module(x.clone()).sum().backward()  # trains
+
+
+def test_a_sub_spec_that_writes_its_input_is_an_in_place_write(tmp_path, capsys):
+    (tmp_path / "act.yaml").write_text(
+        "name: Act\ninputs:\n  t: [N, C]\ngraph:\n  r: {op: ReLU, inplace: true, in: t}\n"
+        "outputs: r\n")
+    head = "name: Top\ninputs:\n  x: [N, C]\ngraph:\n  a: {op: mul, in: x, other: 2}\n"
+    code, err = _check(tmp_path, capsys, "  r: {use: act.yaml, in: a}\n  out: {op: add, in: "
+                       "[a, r]}\n", head=head)
+    assert code == 1 and "node 'r': Act, which writes its input in place, overwrites 'a'" in err
+
+
+def test_the_ops_that_keep_their_output_for_backward_do():
+    torch = pytest.importorskip("torch")
+    calls = {"softmax": lambda t: torch.softmax(t, -1), "log_softmax":
+             lambda t: torch.log_softmax(t, -1), "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+             "exp": torch.exp, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "relu": torch.relu}
+    layers = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid",
+              "Tanh": "tanh", "ReLU": "relu"}
+    assert set(calls) | set(layers) == SAVES_OUTPUT
+    for name, call in calls.items():
+        x = (torch.rand(3, 4) + 0.5).requires_grad_()
+        y = call(x)
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
