@@ -86,7 +86,7 @@ def test_the_ops_that_keep_their_output_for_backward_do():
     layers = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid",
               "Tanh": "tanh", "ReLU": "relu"}
     assert set(calls) | set(layers) == SAVES_OUTPUT
-    for name, call in calls.items():
+    for call in calls.values():
         x = (torch.rand(3, 4) + 0.5).requires_grad_()
         y = call(x)
         y.mul_(2)
