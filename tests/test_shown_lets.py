@@ -72,9 +72,10 @@ def test_folding_ends_with_its_printer():
     checked_like = 2 * c * h
     assert fmt_dim(checked_like) == "2*c*h"
 
-    class _Checked:  # what lets_shown reads
+    class _Checked:  # what lets_shown reads (no node: no dim an annotation binds)
         spec = load(REPO_ROOT / "specs" / "halo_attention.yaml").spec
         configs = [{}]
+        order: list[str] = []
 
     with lets_shown(_Checked()):
         assert "window" in fmt_dim(dim_symbol("block_size") + 2 * dim_symbol("halo_size"))

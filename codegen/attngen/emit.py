@@ -21,7 +21,7 @@ from .comparisons import constant_last, is_negation
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_calls import call, render_args, render_call
-from .emit_names import Namer, src
+from .emit_names import Namer, shape_unpacks, src, unpack_target
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
 from .errors import BAD_ARGUMENTS, InternalError, error
@@ -97,6 +97,7 @@ class ClassEmitter:
         self.uses_functional = False
         self.uses_factory = False  # __init__ reads FACTORY_VAR
         self.reshaped = reshaped_views(checked)  # `view` nodes written as reshape
+        self.unpacks = shape_unpacks(self.spec, checked.order)
 
     def for_body(self, body: Checked, carried: str) -> ClassEmitter:
         """The emitter of a loop body this class runs, carrying the value `carried`; the
@@ -298,6 +299,8 @@ class ClassEmitter:
             body = []
             for node in group:
                 body += self.fused_node(node, namer)
+                body += [f"{unpack_target(names)} = {self.read(t)}.shape"  # dims it binds
+                         for names, t in self.unpacks.get(node.name, ())]
             if cond:
                 lines.append(f"if {src(cond, namer)}:")
                 lines += ["    " + b for b in body]
@@ -517,7 +520,8 @@ class ClassEmitter:
 
     def dim_lines(self, namer: Namer) -> list[str]:
         """`B, C, H, W = x.shape` for the dims forward expressions read."""
-        wanted = {d for d in namer.used_dims}
+        wanted = namer.used_dims - {n for u in self.unpacks.values() for names, _ in u
+                                    for n in names}
         lines = []
         # an item of a list input is read from the list: these lines come before its unpacking
         tensors = {item.name: f"{inp.name}[{i}]" for inp in self.spec.inputs.values()
@@ -525,9 +529,8 @@ class ClassEmitter:
         for inp in self.spec.sources().values():
             names = [d.text if d.text in wanted else "_" for d in inp.tensor_shape]
             if any(n != "_" for n in names):
-                # a 1-D input unpacks too (`(N,) = x.shape`: `N = x.shape` binds the Size)
-                target = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
-                lines.append(f"{target} = {tensors.get(inp.name, self.read(inp.name))}.shape")
+                lines.append(f"{unpack_target(names)} = "
+                             f"{tensors.get(inp.name, self.read(inp.name))}.shape")
                 wanted -= set(names)
         if wanted:
             raise error(

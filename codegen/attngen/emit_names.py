@@ -1,12 +1,13 @@
 """How emitted code names what a spec names: a param, a let, a dim or a loop variable
-becomes the source text __init__ or forward reads it by (emit.py, emit_stack.py)."""
+becomes the source text __init__ or forward reads it by (emit.py, emit_stack.py); a dim
+forward reads is unpacked from the shape of the tensor that binds it."""
 
 from __future__ import annotations
 
 from .comparisons import constant_last
 from .expr import Expr
-from .graph import param_attribute
-from .model import Spec
+from .graph import forward_names, param_attribute
+from .model import Map, Repeat, Spec, Stack
 
 
 class Namer:
@@ -38,3 +39,34 @@ class Namer:
 
 def src(expr: Expr, namer: Namer) -> str:
     return constant_last(expr.python(namer))  # `self.n == N`, as ruff wants it
+
+
+def unpack_target(names: list[str]) -> str:
+    """The target of `B, C, _, _ = x.shape` (`(N,) = x.shape` for one dim: `N = x.shape`
+    would bind the Size)."""
+    return ", ".join(names) if len(names) > 1 else f"({names[0]},)"
+
+
+def shape_unpacks(spec: Spec, order: list[str]) -> dict[str, list[tuple[list[str], str]]]:
+    """The dims forward reads that a node's `shape:` binds (a name no input, param, let or
+    earlier annotation gives: `y: {..., shape: [B, c, Hk, Wk]}` then `fill_value: 1 / Hk`):
+    by node, the (names, tensor) of each `_, _, Hk, Wk = y.shape` to write after it."""
+    known = {*spec.params, *spec.lets, *spec.input_dims()}
+    read = forward_names(spec) - known
+    out: dict[str, list[tuple[list[str], str]]] = {}
+    for name in order:
+        node = spec.nodes[name]
+        if not node.shape or isinstance(node.form, Repeat | Map | Stack):
+            continue
+        several = isinstance(node.shape[0], list)
+        for tensor, dims in zip(node.out or [name], node.shape if several else [node.shape],
+                                strict=False):
+            names = []
+            for d in dims:
+                new = d.text.isidentifier() and d.text not in known
+                names.append(d.text if new and d.text in read else "_")
+                known |= {d.text} if new else set()
+            if any(n != "_" for n in names):
+                out.setdefault(name, []).append((names, tensor))
+    return out
+

@@ -1,6 +1,7 @@
 """Shapes shown in the spec's own words: a let's value printed as the let's name
 (`window**2` where the spec says `window: block_size + 2 * halo_size`, `2*inner_dim` for
-`2*dim_head*heads`) in generated comments and docstrings, diagrams, docs pages, `check` and
+`2*dim_head*heads`), and a dim a node's `shape:` names as that name (`Hk` for `1 + (H - 1)
+// stride`), in generated comments and docstrings, diagrams, docs pages, `check` and
 `show`. Only the printing changes; the checker and the emitter keep the values."""
 
 from __future__ import annotations
@@ -22,18 +23,45 @@ def let_folds(checked: Checked) -> tuple[tuple[Any, Any], ...]:
     has (`d_k` and `d_v` both `d_model // h`: which one a dim is, the value cannot say),
     biggest first, so that a let built on another folds before it."""
     spec = checked.spec
-    if not spec.lets:
-        return ()
-    env = param_env(spec, checked.configs[0] if checked.configs else {})
     folds = []
-    for name in spec.lets:
-        value = env.sym.get(name)
-        if isinstance(value, sympy.Basic) and not value.is_Atom and value.free_symbols \
-                and value.is_integer:
-            folds.append((value, sympy.Symbol(name)))
+    if spec.lets:
+        env = param_env(spec, checked.configs[0] if checked.configs else {})
+        folds += [(env.sym.get(name), sympy.Symbol(name)) for name in spec.lets]
+    folds += _bound_dims(checked)
+    folds = [(value, name) for value, name in folds if isinstance(value, sympy.Basic)
+             and not value.is_Atom and value.free_symbols and value.is_integer]
     values = [value for value, _ in folds]
     unique = [fold for fold in folds if values.count(fold[0]) == 1]
     return tuple(sorted(unique, key=lambda fold: -sympy.count_ops(fold[0])))
+
+
+def _bound_dims(checked: Checked) -> list[tuple[Any, Any]]:
+    """(value, name symbol) of each dim a node's `shape:` binds (`[B, c, Hk, Wk]` after a
+    strided conv: Hk is `1 + (H - 1) // stride`), in a spec of one configuration (where
+    there are more, a bound dim's value may differ between them)."""
+    spec = checked.spec
+    if len(checked.configs) > 1:
+        return []
+    known = {*spec.params, *spec.lets, *spec.input_dims()}
+    found = []
+    for name in checked.order:
+        node = spec.nodes[name]
+        if not node.shape or name not in checked.nodes:
+            continue
+        several = isinstance(node.shape[0], list)
+        for tensor, dims in zip(node.out or [name], node.shape if several else [node.shape],
+                                strict=False):
+            try:
+                value = checked.value(tensor)
+            except (KeyError, ValueError):
+                continue
+            if isinstance(value, list) or len(value) != len(dims):
+                continue
+            for d, v in zip(dims, value, strict=True):
+                if d.text.isidentifier() and d.text not in known:
+                    known.add(d.text)
+                    found.append((v, sympy.Symbol(d.text)))
+    return found
 
 
 @contextmanager
