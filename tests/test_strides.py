@@ -79,6 +79,7 @@ FRESH = {
     "zeros": "{op: zeros, in: t, size: [2, 3]}",
     "ones": "{op: ones, in: t, size: [2, 3]}",
     "full": "{op: full, in: t, size: [2, 3], fill_value: 1.0}",
+    "tensor": "{op: tensor, in: t, data: [1.0, 2.0]}",
     "arange": "{op: arange, in: t, end: 5}",
     "linspace": "{op: linspace, in: t, steps: 5}",
     "eye": "{op: eye, in: t, n: 3}",

@@ -102,7 +102,8 @@ def command_parser() -> argparse.ArgumentParser:
                        "node's runtime and torch.export shapes against the spec")
     _spec_paths(v)
     v.add_argument("-n", "--samples", type=int, default=6, metavar="N",
-                   help="random param/dim assignments per spec (default: 6)")
+                   help="random param/dim assignments per spec, at least one per "
+                   "configuration (default: 6)")
     v.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     v.add_argument("--no-export", action="store_true", help="skip the torch.export check")
     v.add_argument("--onnx", action="store_true",

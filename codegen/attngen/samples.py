@@ -44,9 +44,10 @@ DIM_RANGES = ((2, 12, 200), (2, 64, 2000))  # (low, high, draws)
 
 
 def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
-    """n assignments satisfying `requires`; sample i uses configuration i (mod their count)."""
+    """n assignments satisfying `requires`, at least one per configuration; sample i uses
+    configuration i (mod their count)."""
     configs, samples = configurations(spec), []
-    for i in range(n):
+    for i in range(max(n, len(configs))):
         for low, high, draws in DIM_RANGES:
             sample = _draw_one(spec, configs[i % len(configs)], i, rng, low, high, draws)
             if sample is not None:

@@ -8,6 +8,7 @@ dtype where the constant has no dtype of its own.
 
 from __future__ import annotations
 
+from ..errors import BAD_ARGUMENTS
 from .base import ANY_DTYPE, FRESH, KEEPS, Arg, CallSite, Dtypes, Group, Op, add_group, register
 from .ctx import ShapeCtx
 
@@ -46,6 +47,18 @@ register(Op("full", "constant", (Arg("size", "shape"), Arg("fill_value", "float"
             call="{{ x }}.new_full([{{ size }}], {{ fill_value }})",
             rule="[*size]", summary=f"a constant of shape `size` with {_NEW}",
             key_args=("size", "fill_value")))
+
+
+def _listed(ctx: ShapeCtx, ins, a):
+    if not isinstance(a["data"], tuple):
+        ctx.fail("'data' is a list of numbers: [1.0 / H, 1.0 / W]", BAD_ARGUMENTS)
+    return (len(a["data"]),)
+
+
+register(Op("tensor", "constant", (Arg("data", "floats"),), _listed, dtype=ANY_DTYPE,
+            layout=FRESH, call="{{ x }}.new_tensor({{ data }})", rule="[len(data)]",
+            summary=f"the numbers `data` (expressions, dims too) as a 1-D tensor with {_NEW}",
+            key_args=("data",)))
 
 
 def _arange(ctx: ShapeCtx, ins, a):

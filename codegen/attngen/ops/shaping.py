@@ -1,5 +1,5 @@
-"""Shape ops beyond views: expand, chunk, flatten, roll, shift, select, index, pad, unfold and
-fold.
+"""Shape ops beyond views: expand, chunk, flatten, roll, flip, shift, select, index, pad,
+unfold and fold.
 
 Tensor functions here write their call with a Jinja template (tensor.py says what it
 reads); `Unfold` and `Fold` are layers without parameters.
@@ -128,6 +128,22 @@ register(Op("roll", "reshape", (Arg("shifts", "int_list"), Arg("dims", "dims", N
                  "{% if 'dims' in given %}, dims={{ dims }}{% endif %})",
             rule="shape unchanged; one shift per dim in `dims`",
             summary="roll elements along dims (circular shift)", key_args=("shifts", "dims")))
+
+
+def _flip(ctx: ShapeCtx, ins, a):
+    dims = a["dims"] if isinstance(a["dims"], tuple) else (a["dims"],)
+    axes = [ctx.axis(d, len(ins[0])) for d in dims]
+    if len(set(axes)) != len(axes):  # torch: "dims has duplicates"
+        ctx.fail(f"dims {list(dims)} name a dim twice", BAD_ARGUMENTS)
+    return ins[0]
+
+
+register(Op("flip", "reshape", (Arg("dims", "dims"),), _flip, dtype=ANY_DTYPE, layout=KEEPS,
+            call="{{ x }}.flip({{ dims }})",
+            rule="shape unchanged; the order of the elements along each dim in `dims` "
+                 "reversed (a copy, in its input's memory layout)",
+            summary="reverse the order along dims (`x[..., (1, 0)]` of two: `dims: -1`)",
+            key_args=("dims",)))
 
 
 def _at_dim(x: str, dim: int, part: str) -> str:
