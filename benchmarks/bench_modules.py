@@ -81,6 +81,11 @@ SIZES = {
     ("dynamic_conv", "DynamicConv"): ((256, 256, 3, 1, 1), {"K": 4}, IMG),
     # RedNet's involution: 7 x 7 kernels, 16 channels a group, on 64 channels of 28 x 28
     ("involution", "Involution"): ((7, 64), {"group": 4}, SMALL),
+    # CrossFormer-S's first stage: 96 features, 3 heads, groups of 7 x 7 (64 groups of a
+    # 56 x 56 map, batch 2); its bias MLP over the 13 x 13 offsets of such a group
+    ("crossformer_attention", "CrossFormerAttention"): ((96, (7, 7), 3), {},
+                                                         rand(128, 49, 96)),
+    ("dynamic_pos_bias", "DynamicPosBias"): ((24, 3, False), {}, rand(169, 2)),
     # HorNet-T's third stage: order 4 on 256 channels of a 14 x 14 map, the scale 1 / 3
     ("gnconv", "GnConv"): ((256,), {"order": 4, "s": 1.0 / 3.0}, rand(8, 256, 14, 14)),
     ("coordatt", "h_swish"): ((), {}, IMG),

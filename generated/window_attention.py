@@ -138,7 +138,7 @@ class WindowAttention(nn.Module):
             raise ValueError("WindowAttention: requires B % nW == 0")
         # (B, n, dim) -> (B, n, 3 * dim)
         qkv = self.qkv(x)
-        # (B, n, 3 * dim) -> (B, 49, dim), (B, 49, dim), (B, 49, dim)
+        # (B, n, 3 * dim) -> (B, n, dim), (B, n, dim), (B, n, dim)
         q_all, k_all, v_all = torch.chunk(qkv, 3, dim=-1)
         # (B, n, dim) -> (B, num_heads, n, head_dim)
         q = q_all.unflatten(2, (self.num_heads, -1)).transpose(1, 2)

@@ -72,3 +72,60 @@ outputs: out
     module = attngen.load(str(path)).compile()()
     x = torch.randn(3, 6)
     torch.testing.assert_close(module(x), x[:, :3] / 3)
+
+
+@pytest.mark.parametrize(("dim", "message"), [
+    ("z", "dim 'z' that the shape of node 'y' binds reuses the name of an input, node"),
+    ("x", "dim 'x' that the shape of node 'y' binds reuses"),
+    ("torch", "dim name 'torch' is reserved"),
+])
+def test_a_bound_dim_may_not_take_a_name_forward_binds(tmp_path, capsys, dim, message):
+    """Found by a review: `_, _, z, _ = y.shape` then `z = y * 2.0` (output all ones)."""
+    path = tmp_path / "named.yaml"
+    path.write_text(STRIDED.replace("Hk", dim).replace("  out:", "  z: {op: mul, in: y, "
+                                                                  "other: 2.0}\n  out:")
+                    .replace("in: [z, inv]", "in: [zz, inv]").replace("  z: {op: reshape",
+                                                                      "  zz: {op: reshape"))
+    assert main(["check", "-q", str(path)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_bound_dim_of_a_list_is_refused_and_a_fused_binder_kept(tmp_path, capsys):
+    path = tmp_path / "each.yaml"
+    path.write_text("""\
+name: Each
+params:
+  c: {type: int, example: 8}
+  ks: [1, 3]
+inputs:
+  x: [B, c, H, W]
+graph:
+  convs: {each: k in ks, in: x, op: Conv2d, args: [c, c, k, 2], padding: k // 2,
+          shape: [B, c, Hk, Wk]}
+  s: {op: stack, in: convs, dim: 1}
+  out: {op: mul, in: s, other: 1.0 / Hk}
+outputs: out
+""")
+    assert main(["check", "-q", str(path)]) == 1
+    assert "each.yaml:9:25: error[E402]: dim 'Hk' is bound by the shape of each item of node " \
+        "'convs', a list" in capsys.readouterr().err
+    path = tmp_path / "fused.yaml"
+    path.write_text("""\
+name: Fused
+params:
+  d: {type: int, example: 16}
+inputs:
+  q: [B, N, d]
+  k: [B, M, d]
+  v: [B, M, d]
+graph:
+  kt: {op: transpose, in: k, dim0: 1, dim1: 2}
+  s: {op: matmul, in: [q, kt], shape: [B, N, Mk]}
+  sc: {op: mul, in: s, other: d ** -0.5}
+  a: {op: softmax, in: sc, dim: -1}
+  o: {op: matmul, in: [a, v]}
+  o2: {op: mul, in: o, other: 1.0 / Mk}
+outputs: o2
+""")
+    source = attngen.load(str(path)).source()  # the scores stay: Mk is read from them
+    assert "_, _, Mk = s.shape" in source and "scaled_dot_product_attention" not in source

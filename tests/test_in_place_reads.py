@@ -42,6 +42,21 @@ def _check(tmp_path, capsys, graph: str, outputs: str = "out", head: str = HEAD)
      "in: s}\n", "out", "overwrites the output of node 's', which its backward needs"),
     ("  out: {seq: [{op: Sigmoid}, {op: ReLU, inplace: true}], in: a}\n", "out",
      "ReLU with 'inplace: true' overwrites the output of the Sigmoid before it"),
+    # found by a review: ops that may return their input itself, a seq through views
+    ("  v: {op: contiguous, in: a}\n  r: {op: ReLU, inplace: true, in: v}\n"
+     "  out: {op: add, in: [r, a]}\n", "out", "overwrites 'v', which node 'out' also reads"),
+    ("  v: {op: cast, in: a, to: float32}\n  r: {op: ReLU, inplace: true, in: v}\n"
+     "  out: {op: add, in: [r, a]}\n", "out", "overwrites 'v', which node 'out' also reads"),
+    ("  r: {seq: [{op: Flatten}, {op: ReLU, inplace: true}], in: a}\n"
+     "  af: {op: flatten, in: a, start_dim: 1}\n  out: {op: add, in: [r, af]}\n", "out",
+     "overwrites 'a', which node 'out' also reads"),  # through the view af
+    ("  ds: {each: i in range(2), op: Hardswish, inplace: true, in: a}\n"
+     "  out: {op: add, in: ds}\n", "out", "in every copy of an 'each' writes its one input"),
+    ("  g: {param: [c, 1, 1], init: ones}\n  r: {op: ReLU, inplace: true, in: g}\n"
+     "  out: {op: mul, in: [a, r]}\n", "out", "overwrites the param 'g' of the module"),
+    ("  blocks:\n    each: i in range(1)\n    in: a\n    shape: [B, c, H, W]\n    body:\n"
+     "      r: {op: Hardswish, inplace: true, in: a}\n  out: {op: add, in: [blocks, a]}\n",
+     "out", "the loop body, which writes the value it reads in place, overwrites 'a'"),
 ])
 def test_an_in_place_write_something_still_needs_is_refused(tmp_path, capsys, graph, outputs,
                                                              message):
@@ -55,6 +70,12 @@ def test_an_in_place_write_something_still_needs_is_refused(tmp_path, capsys, gr
     "  v: {op: view, in: a, to: [-1]}\n  out: {op: ReLU, inplace: true, in: v}\n",
     "  out: {seq: [{op: BatchNorm2d, args: [c]}, {op: ReLU, inplace: true}], in: a}\n",
     "  b: {op: ReLU, inplace: true, in: x}\n  out: {op: Conv2d, args: [c, c, 1], in: b}\n",
+    # a declared in-place layer (no `in:`: a traceback once) applied where nothing else reads
+    "  act: {op: ReLU, inplace: true}\n  out: {apply: act, in: a}\n",
+    "  act: {op: ReLU, inplace: true, unused: true}\n  out: {op: mul, in: a, other: 2}\n",
+    # a seq's last layer that is off in this configuration keeps nothing for backward
+    "  s: {seq: [{op: BatchNorm2d, args: [c]}, {op: Sigmoid, when: false}], in: a}\n"
+    "  out: {op: Dropout, args: [0.1], inplace: true, in: s}\n",
 ])
 def test_a_write_nothing_else_needs_is_allowed(tmp_path, capsys, graph):
     torch = pytest.importorskip("torch")
@@ -76,6 +97,31 @@ def test_a_sub_spec_that_writes_its_input_is_an_in_place_write(tmp_path, capsys)
     code, err = _check(tmp_path, capsys, "  r: {use: act.yaml, in: a}\n  out: {op: add, in: "
                        "[a, r]}\n", head=head)
     assert code == 1 and "node 'r': Act, which writes its input in place, overwrites 'a'" in err
+
+
+def test_a_sub_spec_writing_its_input_as_its_caller_sets_it_and_one_keeping_its_output(
+        tmp_path, capsys):
+    (tmp_path / "act2.yaml").write_text(
+        "name: Act2\nparams:\n  ip: false\ninputs:\n  t: [N, C]\ngraph:\n"
+        "  r: {op: ReLU, inplace: ip, in: t}\noutputs: r\n")
+    (tmp_path / "sig.yaml").write_text(
+        "name: Sig\ninputs:\n  t: [N, C]\ngraph:\n  s: {op: Sigmoid, in: t}\noutputs: s\n")
+    (tmp_path / "ident.yaml").write_text(
+        "name: Ident\ninputs:\n  t: [N, C]\ngraph:\n  v: {op: unsqueeze, in: t, dim: 0}\n"
+        "  w: {op: squeeze, in: v, dim: 0}\noutputs: w\n")
+    head = "name: Top\ninputs:\n  x: [N, C]\ngraph:\n  a: {op: mul, in: x, other: 2}\n"
+    for graph, message in (
+            ("  r: {use: act2.yaml, ip: true, in: a}\n  out: {op: add, in: [a, r]}\n",
+             "node 'r': Act2, which writes its input in place, overwrites 'a'"),
+            ("  s: {use: sig.yaml, in: a}\n  out: {op: Dropout, args: [0.1], inplace: true, "
+             "in: s}\n", "overwrites the output of node 's', which its backward needs"),
+            ("  f: {use: ident.yaml, in: a}\n  r: {op: ReLU, inplace: true, in: f}\n"
+             "  out: {op: add, in: [r, a]}\n", "overwrites 'f', which node 'out' also reads")):
+        code, err = _check(tmp_path, capsys, graph, head=head)
+        assert code == 1 and message in err, err
+    code, err = _check(tmp_path, capsys, "  r: {use: act2.yaml, in: a}\n"
+                       "  out: {op: add, in: [a, r]}\n", head=head)
+    assert code == 0, err  # its inplace off: nothing written
 
 
 def test_the_ops_that_keep_their_output_for_backward_do():

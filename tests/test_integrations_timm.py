@@ -19,8 +19,8 @@ PRESERVING_NAMES = ["cbam", "coordatt", "cot", "eca", "h_sigmoid", "h_swish", "s
                     "s2_attention", "sequential_polarized_self_attention", "sge", "simam",
                     "shuffle_attention", "criss_cross", "mobilevit_attention",
                     "halo_attention", "halo_padding_masked",
-                    # YOLO-style detectors' add-ons, BiFormer's attention
-                    "ema", "bi_level_routing_attention"]
+                    # YOLO-style detectors' add-ons, BiFormer's attention, HorNet's gates
+                    "ema", "bi_level_routing_attention", "gnconv"]
 PRESERVING = [p for p in library_specs() if p.stem in PRESERVING_NAMES]
 # shape-keeping specs that are parts, not attention blocks: BAM's branches return their
 # attention map (broadcast to the input's shape with expand), not gated features; MUSE's
@@ -30,7 +30,10 @@ PARTS = ["bam_channel_attention", "bam_spatial_attention", "depth_pointwise_conv
          # (dim_index), so no dim is bound: a caller passes dim and dim_index=1 itself
          "axial_attention", "axial_permute",
          # Swin's shifted-window mask keeps the scores' shape and needs the mask beside them
-         "shifted_window_mask"]
+         "shifted_window_mask",
+         # CrossFormer's bias MLP maps offsets [N, 2] to biases [N, num_heads]: the same
+         # shape only where num_heads is 2
+         "dynamic_pos_bias"]
 # each block's output channels, where timm puts the attention layer
 CHANNELS = {"resnet18": [64, 64, 128, 128, 256, 256, 512, 512],
             "resnet26": [256, 256, 512, 512, 1024, 1024, 2048, 2048]}

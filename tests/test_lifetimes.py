@@ -263,3 +263,16 @@ def test_a_layer_named_like_a_view_method_makes_a_new_tensor():
     names = {"a", "b", "c", "d"}
     assert with_dels(lines, {"x"}, names, names) == [
         *lines[:2], "del a", lines[2], "del b", *lines[3:]]
+
+
+def test_a_declared_layer_is_no_value_of_forward():
+    """DynamicPosBias's layers are declared for `apply:`: counted as values (never bound,
+    their size unknown), they made every real value look small, so forward freed none."""
+    import attngen
+    from attngen.checker import check
+    from attngen.lifetimes import value_names
+
+    loaded = attngen.load(str(REPO_ROOT / "specs" / "dynamic_pos_bias.yaml"))
+    names, big = value_names(check(loaded.spec))
+    assert not {"pos1", "pos2", "pos3"} & names and big == names
+    assert "del pos_proj, h1" in loaded.source()

@@ -191,7 +191,7 @@ ERRORS = [
     ("  convs: {each: i in range(n), in: x, op: Conv2d, args: [channel, channel, 3],"
      " padding: 2 ** S}", "E102", "", "has no number value here", "loop variable"),
     ("  convs: {each: 'i in range(60, 70)', in: x, op: Conv2d, args: [channel, channel, 3],"
-     " padding: 2 ** i}", "E102", "", "the exponent 65 is larger than 64", ""),
+     " padding: 2 ** i}", "E102", "", "the exponent 65 is outside -64 to 64", ""),
     ("  convs: {each: n in range(S), in: x, op: Conv2d, args: [channel, channel, 1]}",
      "E106", "14:22", "loop variable 'n' of node 'convs' shadows", ""),
     ("  convs: {in: x, seq: [{each: i in range(S), op: Conv2d, args: [channel, channel, 1]},"

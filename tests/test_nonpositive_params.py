@@ -69,3 +69,25 @@ def test_biformers_no_lce_branch_is_checked():
     spec = load("specs/bi_level_routing_attention.yaml")
     configs = check(spec).configs
     assert {c.get("side_dwconv", 3) for c in configs} == {3, 0}
+
+
+@pytest.mark.parametrize("req", ["f + 3 >= 0", "not f < -3", "0 <= f + 1"])
+def test_a_lower_bound_written_otherwise_is_read_too(tmp_path, capsys, req):
+    code, err = _check(tmp_path, capsys, BRANCHES.replace("REQ", req))
+    assert code == 1 and "error[E400]" in err and "W102" not in err
+
+
+def test_branches_behind_a_product_are_tried(tmp_path, capsys):
+    text = BRANCHES.replace("requires: [REQ]\n", "").replace("f > 0", "f // 10 != 3") \
+        .replace("f <= 0", "f // 10 == 3")
+    code, err = _check(tmp_path, capsys, text)  # f = 30: the second case is checked
+    assert code == 1 and "(when f=30)" in err and "W102" not in err
+
+
+def test_a_double_negation_is_not_written(tmp_path):
+    import attngen
+    path = tmp_path / "neg.yaml"
+    path.write_text(BRANCHES.replace("REQ", "not f < -3").replace(
+        "{when: f <= 0, op: sum, in: x, dim: 1}", "{when: f <= 0, op: identity, in: x}"))
+    source = attngen.load(str(path)).source()
+    assert "if f < -3:" in source and "not (not" not in source

@@ -72,3 +72,14 @@ def is_negation(a: ast.expr, b: ast.expr) -> bool:
             and ast.dump(a.left) == ast.dump(b.left) \
             and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])
     return False
+
+
+@lru_cache(maxsize=4096)
+def negated(source: str) -> str:
+    """`not (source)`, but `x` where `source` is `not x` (ruff refuses `not (not x)`:
+    SIM208), parenthesised where an `and` around it would bind into it."""
+    tree = ast.parse(source, mode="eval").body
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.Not):
+        inner = ast.unparse(tree.operand)
+        return f"({inner})" if isinstance(tree.operand, ast.BoolOp | ast.IfExp) else inner
+    return f"not ({source})"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
@@ -260,6 +261,15 @@ def _whens(spec: Spec) -> list[Expr]:
     return [c for c in conds if c is not None]
 
 
+def _holds_at(spec: Spec, cond: Expr, config: dict[str, object], name: str,
+              value: int) -> bool:
+    """Whether `cond` holds with param `name` at `value` and the others as in `config`."""
+    try:
+        return bool(cond.value(param_values(spec, {**config, name: value})))
+    except (SpecError, ZeroDivisionError, ValueError, TypeError):
+        return False
+
+
 def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
     """The `when:` conditions over int params that hold in none of `configs` (the branches
     the checker found): code that no checked value reaches, each with the fix where an int
@@ -276,15 +286,16 @@ def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Ex
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
         bounded = [p for p in read if any(p.name in r.names for r in spec.requires)]
-        sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded]  # positive
         numbers = [k for n in ast.walk(cond.tree)
                    if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
         low = min([0, *numbers]) - 1
+        sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded
+                 and _holds_at(spec, cond, configs[0], p.name, low)]  # kept positive
         fix = (f"int params are sizes, positive, unless `requires` states a lower bound: if "
                f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
-               if sizes else "no value tried makes it hold: an int param with a positive "
-               "default is tried at positive values and at those `requires` states it may be "
-               "at or below 0" if bounded else "")
+               if sizes else "no value tried makes it hold: an int param is tried at its "
+               "default, small sizes, each side of the numbers its conditions compare with "
+               "and their products (at or below 0 where `requires` allows)")
         found.append((cond, fix))
     return found
 
@@ -325,6 +336,8 @@ def _candidates(default: int, exprs: list[Expr],
                 if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)
                 and isinstance(n.operand, ast.Constant) and type(n.operand.value) is int}
     values = {v for k in numbers for v in (k - 1, k, k + 1)}
+    values |= {a * b for a in numbers for b in numbers if abs(a * b) <= 4096}  # `f // 10 == 3`
+    values |= {math.isqrt(k) for k in numbers if k > 0}  # `f * f == 49`
     values |= {1, 2, 3, 4, 8, default - 1, default + 1, 2 * default}
     if low is not None:
         values = {v for v in values | {low} if v >= low}
@@ -341,21 +354,44 @@ def stated_low(spec: Spec, name: str) -> tuple[int | None, frozenset[int]]:
     lows: list[int] = []
     named: set[int] = set()
     for req in spec.requires:
+        negated = {id(n.operand) for n in ast.walk(req.tree)  # `not f < -3`: `f >= -3`
+                   if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not)}
         for node in ast.walk(req.tree):
             if not isinstance(node, ast.Compare):
                 continue
             sides = [node.left, *node.comparators]
             for (a, b), op in zip(itertools.pairwise(sides), node.ops, strict=True):
-                if _is_name(b, name):  # `-1 <= name` as `name >= -1`
+                if id(node) in negated and len(node.ops) == 1:
+                    op = _OPPOSITE.get(type(op), op)
+                if _offset(b, name) is not None:  # `-1 <= name` as `name >= -1`
                     a, b, op = b, a, _MIRRORED.get(type(op), op)
-                k = _int_literal(b) if _is_name(a, name) else None
-                if k is None or k > 0:
+                shift, k = _offset(a, name), _int_literal(b)
+                if shift is None or k is None or k - shift > 0:
                     continue
+                k -= shift  # `name + 3 >= 0` as `name >= -3`
                 if isinstance(op, ast.Eq):
                     named.add(k)
                 elif isinstance(op, ast.GtE | ast.Gt):
                     lows.append(k if isinstance(op, ast.GtE) else k + 1)
     return (min(lows) if lows else None), frozenset(named)
+
+
+_OPPOSITE: dict[type[ast.cmpop], ast.cmpop] = {
+    ast.Lt: ast.GtE(), ast.LtE: ast.Gt(), ast.Gt: ast.LtE(), ast.GtE: ast.Lt()}
+
+
+def _offset(node: ast.expr, name: str) -> int | None:
+    """k where `node` is `name + k` (`name`, `name - 3`, `2 + name`), else None."""
+    if _is_name(node, name):
+        return 0
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        left, right = node.left, node.right
+        if _is_name(left, name) and (k := _int_literal(right)) is not None:
+            return k if isinstance(node.op, ast.Add) else -k
+        if isinstance(node.op, ast.Add) and _is_name(right, name) \
+                and (k := _int_literal(left)) is not None:
+            return k
+    return None
 
 
 _MIRRORED: dict[type[ast.cmpop], ast.cmpop] = {  # `a < b` is `b > a`

@@ -17,7 +17,7 @@ from typing import cast
 
 from . import fusion, ops
 from .accumulate import accumulated, shapes
-from .comparisons import constant_last, is_negation
+from .comparisons import constant_last, is_negation, negated
 from .configs import structural_params
 from .docstring import class_docstring
 from .emit_calls import call, render_args, render_call
@@ -212,7 +212,7 @@ class ClassEmitter:
         message = py_string(f"{self.spec.name}: requires {req.text}")
         waits = self.spec.optional_inputs_of(req)
         if not waits:
-            return [f"if not ({src(req, namer)}):", f"    raise ValueError({message})"]
+            return [f"if {negated(src(req, namer))}:", f"    raise ValueError({message})"]
         # a dim only an optional input has is read from it, once it is given
         shapes: dict[str, str] = {}
         required = self.spec.required_dims()
@@ -226,7 +226,7 @@ class ClassEmitter:
                         shapes.setdefault(d.text, f"{read}.shape[{i}]")
         text = constant_last(req.python(lambda n: shapes[n] if n in shapes else namer(n)))
         given = " and ".join(f"{name} is not None" for name in waits)
-        return [f"if {given} and not ({text}):", f"    raise ValueError({message})"]
+        return [f"if {given} and {negated(text)}:", f"    raise ValueError({message})"]
 
     def init_node(self, node: Node, namer: Namer) -> list[str]:
         match node.form:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .comparisons import constant_last
 from .expr import Expr
 from .graph import forward_names, param_attribute
-from .model import Map, Repeat, Spec, Stack
+from .model import Map, Repeat, Spec
 
 
 class Namer:
@@ -56,7 +56,7 @@ def shape_unpacks(spec: Spec, order: list[str]) -> dict[str, list[tuple[list[str
     out: dict[str, list[tuple[list[str], str]]] = {}
     for name in order:
         node = spec.nodes[name]
-        if not node.shape or isinstance(node.form, Repeat | Map | Stack):
+        if not node.shape or isinstance(node.form, Repeat | Map):  # lists (graph.py)
             continue
         several = isinstance(node.shape[0], list)
         for tensor, dims in zip(node.out or [name], node.shape if several else [node.shape],

@@ -277,7 +277,7 @@ class _Interp:
         if sym in ("/", "//", "%") and b == 0:
             self.fail(node, "division by zero")
         if sym == "**" and abs(b) > MAX_NAMED_POW:  # a computed exponent (expr_check)
-            self.fail(node, f"the exponent {b} is larger than {MAX_NAMED_POW}")
+            self.fail(node, f"the exponent {b} is outside -{MAX_NAMED_POW} to {MAX_NAMED_POW}")
         try:
             out = fn(a, b)
         except (OverflowError, ValueError, ZeroDivisionError) as exc:
@@ -476,7 +476,7 @@ class _Sym(_Interp):
             self.fail(node, f"the exponent '{ast.unparse(node.right)}' of '**' has no number "
                       "value here (an int param is any size): use a literal or a loop variable")
         if abs(b) > MAX_NAMED_POW:
-            self.fail(node, f"the exponent {b} is larger than {MAX_NAMED_POW}")
+            self.fail(node, f"the exponent {b} is outside -{MAX_NAMED_POW} to {MAX_NAMED_POW}")
         return a**b
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:

@@ -42,7 +42,7 @@ from typing import cast
 
 from .dims import fmt_dim
 from .expr import Expr
-from .graph import readers
+from .graph import annotation_dims, forward_names, readers
 from .model import Cases, FunctionOp, LayerCall, LayerOp, Node
 from .ops.attention import batch_fix, mask_fix, restore
 from .pytext import comment_text
@@ -83,6 +83,8 @@ def find(checked: Checked) -> dict[str, Fusion]:
     if not spec.fuse:
         return {}
     read_by, outputs = readers(spec), {o.name for o in spec.outputs}
+    read = forward_names(spec)  # a node whose `shape:` binds a dim forward reads is kept
+    outputs |= {node for name, _, node in annotation_dims(spec) if name in read}
     # inputs taken as contiguous, as callers mostly give them: a copy the call makes
     # (`.contiguous()`) of a tensor already contiguous is no copy
     strided = strided_tensors(spec, checked.order, inputs=False)

@@ -20,6 +20,7 @@ from .errors import (
     UNREACHABLE_NODE,
     Collector,
     Loc,
+    SpecError,
     did_you_mean,
     error,
 )
@@ -29,6 +30,7 @@ from .loops import body_loops, node_loops
 from .model import (
     Cases,
     FunctionOp,
+    Map,
     Node,
     Ref,
     Repeat,
@@ -44,7 +46,7 @@ from .model import (
     owned_layer,
     unwrapped,
 )
-from .names import LOOP_LAYER_SUFFIX, PRIVATE_MODULE_ATTRS
+from .names import LOOP_LAYER_SUFFIX, PRIVATE_MODULE_ATTRS, check_identifier
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -415,7 +417,35 @@ def check_unique_names(spec: Spec) -> None:
                             "the name of an input, node, output or loop variable",
                         )
                     )
+    for name, loc, binder in annotation_dims(spec):  # forward may unpack: `_, Hk = y.shape`
+        try:
+            check_identifier(name, loc, "dim")
+        except SpecError as exc:
+            issues.add(exc)
+        if name in values or name in FUNCTIONS or name in CONSTANTS:
+            issues.add(error(loc, DUPLICATE_NAME, f"dim '{name}' that the shape of node "
+                             f"'{binder}' binds reuses the name of an input, node, output, loop "
+                             "variable or function", "give the dim a name of its own"))
+        elif isinstance(spec.nodes[binder].form, Repeat | Map) and name in read_in_forward:
+            issues.add(error(loc, BAD_ARGUMENTS, f"dim '{name}' is bound by the shape of each "
+                             f"item of node '{binder}', a list: forward reads dims of tensors",
+                             "give it to a node that reads one item (its `shape:` binds it), "
+                             "or compute it from the inputs' dims"))
     issues.raise_if_any()
+
+
+def annotation_dims(spec: Spec) -> list[tuple[str, Loc, str]]:
+    """(name, where, node) of each dim a node's `shape:` binds: a bare name no input,
+    param, let or earlier annotation gives (`shape: [B, c, Hk, Wk]`)."""
+    known = {*spec.params, *spec.lets, *spec.input_dims()}
+    found = []
+    for node in spec.nodes.values():
+        for shape in node.annotations():
+            for d in shape:
+                if d.text.isidentifier() and d.text not in known:
+                    known.add(d.text)
+                    found.append((d.text, d.loc, node.name))
+    return found
 
 
 _ORDERS: dict[int, tuple[Spec, list[str]]] = {}

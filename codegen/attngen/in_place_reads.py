@@ -1,156 +1,342 @@
 """In-place layers that overwrite a tensor something else still needs.
 
 A layer with `inplace: true` (ReLU, SiLU, Dropout, ...) writes its result into its input's
-memory. In a spec's dataflow every node reads the value its input had when made, so two
-writes go wrong, and neither shows in the shapes:
+memory. In a spec's dataflow every node reads the value its input had when made, so these
+writes go wrong, and none shows in the shapes:
 
-- another node reads the same memory (the tensor, a view of it, or what it is a view
-  of): in the generated forward it reads the overwritten values, a silently wrong result
-  where it runs after the layer, and where it runs before, autograd's saved copy of its
-  input is overwritten (backward fails);
+- another node reads the same memory (the tensor, a view of it, what it is a view of, or
+  a value that may be its input itself: `contiguous`, a `cast` to its own dtype, an
+  identity): in the generated forward it reads the overwritten values, a silently wrong
+  result where it runs after the layer, and where it runs before, autograd's saved copy of
+  its input is overwritten (backward fails); the module's return counts as a reader;
 - the op that made the tensor keeps its own output for backward (softmax, sigmoid, tanh,
-  exp, sqrt, relu): training fails ("modified by an inplace operation").
+  exp, sqrt, rsqrt, relu): training fails ("modified by an inplace operation");
+- the memory is a param or buffer of the module (a leaf autograd refuses to write; a
+  buffer's state changed by forward);
+- every copy of an `each` reads one input, which the first copy's write overwrites.
 
-The checker refuses both (E402 at the `inplace`, in the configuration where it happens).
-A module's input written in place with no other reader is the caller's affair, as in
-torch; a sub-spec (`use:`) that writes its input in place is such a layer for its caller.
+The checker refuses them (E402, in the configuration where it happens). A write reaches
+its input through views first in a `seq:` (`[Flatten, ReLU(inplace)]`), through a sub-spec
+that writes its input (its `inplace` as the caller sets it) and through a loop body that
+writes the value it carries or a tensor of the caller. A module's own input written in
+place with no other reader is the caller's affair, as in torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
 
 from . import ops
-from .errors import BAD_ARGUMENTS, Loc, error
-from .model import FunctionOp, LayerCall, LayerOp, Node, NodeForm, Seq, Spec, SubSpec, cases_of
+from .errors import BAD_ARGUMENTS, Loc, SpecError, error
+from .graph import forward_order
+from .model import (
+    FunctionOp,
+    LayerCall,
+    LayerOp,
+    Map,
+    Node,
+    NodeForm,
+    Repeat,
+    Seq,
+    Spec,
+    Stack,
+    SubSpec,
+    TensorDecl,
+    cases_of,
+)
 from .overlap import ALIASING, Holds, holds_in, writes_in_place
 
 # ops whose backward reads their own output (torch's derivatives.yaml: `result`)
 SAVES_OUTPUT = frozenset({"softmax", "Softmax", "log_softmax", "LogSoftmax", "sigmoid",
                           "Sigmoid", "tanh", "Tanh", "exp", "sqrt", "rsqrt", "relu", "ReLU"})
+# ops that may return their input itself (or a view of it) besides the views and identities
+# overlap.ALIASING lists and every op of `strided` layout
+RETURNS_INPUT = frozenset({"contiguous", "cast", "detach", "rearrange", "drop_path",
+                           "view_as_complex", "view_as_real", "unfold"})
 FIX = "leave out 'inplace: true' (the layer then writes a tensor of its own)"
+_UNDECIDED = (SpecError, TypeError, ValueError, ZeroDivisionError, KeyError)
+
+
+@dataclass
+class _Flow:
+    """One spec's forward in one configuration: the node (or case) each name runs as, the
+    tensor each value may be a view of, and each in-place write: node -> (where, what,
+    the input it writes)."""
+
+    active: dict[str, Node]
+    parent: dict[str, str | None]
+    writes: dict[str, tuple[Loc, str, str]]
+
+    def root(self, name: str) -> str:
+        """The tensor whose memory `name` may be (itself, or what it views, ...)."""
+        seen = {name}
+        while (up := self.parent.get(name)) is not None and up not in seen:
+            seen.add(up)
+            name = up
+        return name
+
+    def chain(self, name: str) -> list[str]:
+        out = [name]
+        while (up := self.parent.get(out[-1])) is not None and up not in out:
+            out.append(up)
+        return out
 
 
 def check_in_place_reads(spec: Spec, order: list[str], env: Mapping[str, object],
                          suffix: str = "") -> None:
-    """Raise E402 at the first in-place write (of a layer, or of a sub-spec into its input)
-    into memory another node reads or whose maker's backward needs, in the configuration
-    whose params and lets `env` gives (`suffix` names it)."""
-    holds = holds_in(env)
-    active = _active_bodies(spec, order, holds)
-    for name, body in active.items():
-        _check_seq(body.form, holds, name, suffix)
-    if not any(_writes(spec, body, holds) is not None for body in active.values()):
+    """Raise E402 at the first in-place write into memory something else still needs, in
+    the configuration whose params and lets `env` gives (`suffix` names it)."""
+    if not _has_in_place(spec, set()):
         return
-    parent: dict[str, str | None] = dict.fromkeys(spec.sources())  # the memory it views
+    holds = holds_in(env)
+    flow = _flow(spec, order, env, suffix)
+    if not flow.writes:
+        return
     readers: dict[str, list[tuple[str | None, str]]] = {}  # tensor -> (node, its words)
-    for name, body in active.items():
+    for name, body in flow.active.items():
         for ref in body.inputs:
             readers.setdefault(ref.name, []).append((name, f"node '{name}' also reads"))
-        first = body.inputs[0].name if body.inputs else None
-        aliases = _aliases(body.form, holds) or _writes(spec, body, holds) is not None
-        for out in body.out or [name]:
-            parent[out] = first if aliases else None
     for o in spec.outputs:
         if holds(o.when):
             readers.setdefault(o.name, []).append((None, "the module returns"))
-    for name, body in active.items():
-        written = _writes(spec, body, holds)
-        if written is None:
-            continue
-        loc, what = written
-        target = body.inputs[0].name
-        before = {t for t in parent if _chain(parent, t)[-1] == _chain(parent, target)[-1]
-                  and name not in _chain(parent, t)}  # the memory as it was: its views too
+    makes = {o: name for name, body in flow.active.items() for o in body.out or [name]}
+    for name, (loc, what, target) in flow.writes.items():
+        memory = flow.root(target)
+        before = {t for t in flow.parent if flow.root(t) == memory and name not in flow.chain(t)}
         others = [words for t in sorted(before) for node, words in readers.get(t, [])
-                  if node != name and node not in before]
+                  if node != name and not any(makes.get(t2) == node for t2 in before)]
+        decl = spec.nodes.get(memory)
+        if decl is not None and isinstance(decl.form, TensorDecl):
+            raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites the "
+                        f"{decl.form.kind} '{memory}' of the module (a parameter autograd "
+                        "refuses to write; a buffer forward would change)" + suffix, FIX)
         if others:
             raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites '{target}', "
                         f"which {others[0]}: it would read the overwritten values (or, read "
                         "before, have autograd's saved copy overwritten)" + suffix, FIX)
-        memory = _chain(parent, target)[-1]
-        maker = active.get(memory)
-        if maker is not None and _saves_output(spec, maker.form):
+        maker = flow.active.get(memory)
+        if maker is not None and _saves_output(spec, maker.form, holds, env):
             raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites the output of "
                         f"node '{memory}', which its backward needs: training fails "
                         "('modified by an inplace operation')" + suffix, FIX)
 
 
-def _chain(parent: Mapping[str, str | None], name: str) -> list[str]:
-    """`name`, the tensor it views, what that views, ..., the memory's own tensor last."""
-    chain = [name]
-    while (up := parent.get(chain[-1])) is not None and up not in chain:
-        chain.append(up)
-    return chain
-
-
-def _active_bodies(spec: Spec, order: list[str], holds: Holds) -> dict[str, Node]:
-    """Each node that runs in this configuration, as the node or its case that runs."""
-    out = {}
-    for name in order:
-        node = spec.nodes.get(name)
-        if node is not None and holds(node.when):
-            out[name] = next((c for c in cases_of(node) if holds(c.when)), node)
-    return out
-
-
-def _writes(spec: Spec, body: Node, holds: Holds) -> tuple[Loc, str] | None:
-    """Where and what writes the node's first input in place: an in-place layer (first in
-    a `seq:`, or applied), or a sub-spec that writes its input; None for no such write."""
-    form: NodeForm | None = body.form
-    if isinstance(form, LayerCall):
-        target = spec.nodes.get(form.target.name)
-        form = target.form if target is not None else None
-    if isinstance(form, Seq):
-        first = next((i for i in form.items if holds(i.when)), None)
-        form = first.form if first is not None and first.each is None else None
-    if isinstance(form, LayerOp | FunctionOp) and writes_in_place(form, holds):
-        return form.args["inplace"].loc, f"{form.op} with 'inplace: true'"
-    if isinstance(form, SubSpec) and body.inputs and _writes_input(form.spec):
-        return body.loc, f"{form.spec.name}, which writes its input in place,"
-    return None
-
-
-def _writes_input(sub: Spec) -> bool:
-    """Whether a sub-spec writes its first input in place (at its defaults)."""
-    env = {p.name: p.default for p in sub.params.values()}
-    holds = holds_in(env)
-    first = next(iter(sub.sources()), None)
-    for body in _active_bodies(sub, list(sub.nodes), holds).values():
-        if body.inputs and body.inputs[0].name == first and _writes(sub, body, holds):
+def _has_in_place(spec: Spec, seen: set[object]) -> bool:
+    """Whether a layer of `spec` or of a spec it uses takes `inplace` (at any value)."""
+    seen.add(spec.path)
+    forms: list[NodeForm] = [body.form for node in spec.nodes.values()
+                             for body in (node, *cases_of(node))]
+    while forms:
+        form = forms.pop()
+        if isinstance(form, LayerOp | FunctionOp) and "inplace" in form.args:
+            return True
+        if isinstance(form, Seq):
+            forms += [item.form for item in form.items]
+        elif isinstance(form, Repeat | Map | Stack):
+            forms.append(form.body)
+        elif isinstance(form, SubSpec) and form.spec.path not in seen \
+                and _has_in_place(form.spec, seen):
             return True
     return False
 
 
-def _aliases(form: NodeForm, holds: Holds) -> bool:
-    """Whether a node's value may be its first input's memory (a view, an identity)."""
-    if isinstance(form, LayerOp | FunctionOp):
-        return form.op in ALIASING or ops.REGISTRY[form.op].layout == ops.STRIDED \
-            or writes_in_place(form, holds)
-    return False
+def _flow(spec: Spec, order: list[str], env: Mapping[str, object], suffix: str) -> _Flow:
+    holds = holds_in(env)
+    active: dict[str, Node] = {}
+    for name in order:
+        node = spec.nodes.get(name)
+        if node is not None and holds(node.when):
+            active[name] = next((c for c in cases_of(node) if holds(c.when)), node)
+    parent: dict[str, str | None] = dict.fromkeys(spec.sources())
+    writes: dict[str, tuple[Loc, str, str]] = {}
+    for name, body in active.items():
+        _check_seq(spec, body.form, holds, env, name, suffix)
+        first = body.inputs[0].name if body.inputs else None
+        written = _writes(spec, name, body, holds, env, suffix)
+        if written is not None:
+            writes[name] = written
+        aliases = first is not None and (
+            (written is not None and written[2] == first) or _aliases(spec, body.form, holds, env))
+        for out in body.out or [name]:
+            parent[out] = first if aliases else None
+    return _Flow(active, parent, writes)
 
 
-def _saves_output(spec: Spec, form: NodeForm) -> bool:
-    if isinstance(form, LayerCall) and form.target.name in spec.nodes:
-        form = spec.nodes[form.target.name].form
-    if isinstance(form, Seq):
-        return bool(form.items) and _saves_output(spec, form.items[-1].form)
-    return isinstance(form, LayerOp | FunctionOp) and form.op in SAVES_OUTPUT
+def _resolve(spec: Spec, form: NodeForm) -> NodeForm | None:
+    """An `apply:`'s form is the layer it calls."""
+    if isinstance(form, LayerCall):
+        target = spec.nodes.get(form.target.name)
+        return target.form if target is not None else None
+    return form
 
 
-def _check_seq(form: NodeForm, holds: Holds, name: str, suffix: str) -> None:
-    """Inside a `seq:`: an in-place layer right after one whose backward needs its output."""
+def _writes(spec: Spec, name: str, body: Node, holds: Holds, env: Mapping[str, object],
+            suffix: str) -> tuple[Loc, str, str] | None:
+    """Where and what writes one of the node's inputs in place, and which: an in-place
+    layer (after views only, in a `seq:`), a sub-spec or a loop body that writes its input;
+    None for no such write. Every copy of an `each` writing its one input is E402 here."""
+    if not body.inputs:
+        return None  # a declaration: `apply:` calls it
+    form = _resolve(spec, body.form)
+    if isinstance(form, Repeat | Map):
+        inner = _callee_writes(form.body, holds, env, spec)
+        if inner is None:
+            return None
+        loc, what = inner
+        if isinstance(form, Repeat) and not form.zipped and _copies(form, env) > 1:
+            raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} in every copy of an "
+                        f"'each' writes its one input '{body.inputs[0].name}': the first "
+                        "copy's write would be what the next copies read" + suffix, FIX)
+        return loc, what, body.inputs[0].name
+    if isinstance(form, Stack):
+        written = _written_inputs(form.body.spec, _sub_env(form.body, env))
+        if written:
+            k = min(written)
+            return body.loc, "the loop body, which writes the value it reads in place,", \
+                body.inputs[k].name
+        return None
+    if isinstance(form, SubSpec):
+        written = _written_inputs(form.spec, _sub_env(form, env))
+        return (body.loc, f"{form.spec.name}, which writes its input in place,",
+                body.inputs[min(written)].name) if written else None
+    inner = _callee_writes(form, holds, env, spec) if form is not None else None
+    return (inner[0], inner[1], body.inputs[0].name) if inner is not None else None
+
+
+def _callee_writes(form: NodeForm, holds: Holds, env: Mapping[str, object],
+                   spec: Spec) -> tuple[Loc, str] | None:
+    """Where and what of a layer (or `seq:`, through views) that writes its input in
+    place; a sub-spec's writes are _written_inputs'."""
+    match form:
+        case LayerOp() | FunctionOp() if writes_in_place(form, holds):
+            return form.args["inplace"].loc, f"{form.op} with 'inplace: true'"
+        case Seq(items):
+            for item in items:  # through views to the first layer that makes a value
+                if not holds(item.when):
+                    continue
+                if item.each is not None or not isinstance(item.form, LayerOp | FunctionOp):
+                    return None
+                if writes_in_place(item.form, holds):
+                    return item.form.args["inplace"].loc, \
+                        f"{item.form.op} with 'inplace: true'"
+                if not _op_aliases(item.form, holds):
+                    return None
+            return None
+        case LayerCall():
+            target = _resolve(spec, form)
+            return _callee_writes(target, holds, env, spec) if target is not None else None
+        case _:
+            return None
+
+
+def _sub_env(call: SubSpec, env: Mapping[str, object]) -> dict[str, object]:
+    """A sub-spec's params and lets as its caller passes them (a value that cannot be
+    computed here: the sub-spec's default)."""
+    sub_env: dict[str, object] = {}
+    for p in call.spec.params.values():
+        sub_env[p.name] = p.default
+        if p.name in call.args:
+            with suppress(*_UNDECIDED):
+                sub_env[p.name] = call.args[p.name].value(env)
+    for let in call.spec.lets.values():
+        with suppress(*_UNDECIDED):
+            sub_env[let.name] = let.expr.value(sub_env)
+    return sub_env
+
+
+def _written_inputs(sub: Spec, env: Mapping[str, object]) -> set[int]:
+    """The positions of a sub-spec's inputs that it writes in place (or a view of)."""
+    try:
+        flow = _flow(sub, forward_order(sub), env, "")
+    except SpecError:
+        return set()  # refused inside: the sub-spec's own check reports it
+    sources = list(sub.sources())
+    return {sources.index(flow.root(target)) for _, _, target in flow.writes.values()
+            if flow.root(target) in sources}
+
+
+def _copies(form: Repeat, env: Mapping[str, object]) -> int:
+    try:
+        return len(form.iterable.value(env))
+    except _UNDECIDED:
+        return 2  # unknown here: taken as several
+
+
+def _op_aliases(form: LayerOp | FunctionOp, holds: Holds) -> bool:
+    return form.op in ALIASING or form.op in RETURNS_INPUT \
+        or ops.REGISTRY[form.op].layout == ops.STRIDED or writes_in_place(form, holds)
+
+
+def _aliases(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]) -> bool:
+    """Whether a node's value may be its first input's memory (a view, its input itself)."""
+    match _resolve(spec, form):
+        case LayerOp() | FunctionOp() as call:
+            return _op_aliases(call, holds)
+        case Seq(items):
+            return all(i.each is None and isinstance(i.form, LayerOp | FunctionOp)
+                       and _op_aliases(i.form, holds) for i in items if holds(i.when))
+        case SubSpec() as call:
+            return _returns_input(call, env)
+        case Stack(body=call):
+            return _returns_input(call, env)
+        case _:
+            return False
+
+
+def _returns_input(call: SubSpec, env: Mapping[str, object]) -> bool:
+    """Whether a sub-spec's (or loop body's) output may be its first input's memory."""
+    sub, sub_env = call.spec, _sub_env(call, env)
+    try:
+        flow = _flow(sub, forward_order(sub), sub_env, "")
+    except SpecError:
+        return False
+    sources = list(sub.sources())
+    outs = [o.name for o in sub.outputs if holds_in(sub_env)(o.when)]
+    return bool(outs and sources) and flow.root(outs[0]) == sources[0]
+
+
+def _saves_output(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]) -> bool:
+    """Whether a node's callee keeps its output for backward (its last layer's op)."""
+    match _resolve(spec, form):
+        case LayerOp() | FunctionOp() as call:
+            return call.op in SAVES_OUTPUT
+        case Seq(items):
+            last = [i for i in items if holds(i.when)]
+            return bool(last) and last[-1].each is None \
+                and _saves_output(spec, last[-1].form, holds, env)
+        case SubSpec() as call:
+            sub, sub_env = call.spec, _sub_env(call, env)
+            sub_holds = holds_in(sub_env)
+            out = next((o.name for o in sub.outputs if sub_holds(o.when)), None)
+            node = sub.nodes.get(out) if out is not None else None
+            if node is None:
+                return False
+            body = next((c for c in cases_of(node) if sub_holds(c.when)), node)
+            return _saves_output(sub, body.form, sub_holds, sub_env)
+        case _:
+            return False  # a case is the node's body already (_flow)
+
+
+def _check_seq(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object],
+               name: str, suffix: str) -> None:
+    """Inside a `seq:`: an in-place layer after (views of) one whose backward needs its
+    output."""
     if not isinstance(form, Seq):
         return
-    before = None
+    before = None  # the op whose output the next layer reads, through views
     for item in form.items:
         if not holds(item.when):
             continue
         call = item.form
-        if isinstance(call, LayerOp) and writes_in_place(call, holds) and before is not None \
-                and before in SAVES_OUTPUT:
+        if item.each is not None or not isinstance(call, LayerOp | FunctionOp):
+            before = None
+            continue
+        if writes_in_place(call, holds) and before in SAVES_OUTPUT:
             raise error(call.args["inplace"].loc, BAD_ARGUMENTS, f"node '{name}': {call.op} with "
                         f"'inplace: true' overwrites the output of the {before} before it, "
                         "which its backward needs: training fails ('modified by an inplace "
                         "operation')" + suffix, FIX)
-        before = call.op if isinstance(call, LayerOp) and item.each is None else None
+        if not (_op_aliases(call, holds) and before is not None):
+            before = call.op

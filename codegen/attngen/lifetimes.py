@@ -22,7 +22,7 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from .comparisons import is_negation
-from .model import Cases
+from .model import Cases, is_declaration
 from .results import Checked
 
 DEL_WIDTH = 99 - 8  # layout.WIDTH less forward's indent
@@ -45,7 +45,8 @@ def value_names(checked: Checked) -> tuple[set[str], set[str]]:
     it early saves little next to them. Where every value is that small (CBAM's channel
     MLP), they are the peak, and each is freed like a large one.
     """
-    names = set(checked.spec.nodes)
+    # a declared layer (`apply:` calls it) binds no value in forward
+    names = {n for n, node in checked.spec.nodes.items() if not is_declaration(node)}
     for node in checked.spec.nodes.values():
         bodies = node.form.cases if isinstance(node.form, Cases) else [node]
         names.update(o for body in bodies for o in body.out or ())

@@ -44,8 +44,8 @@ def shape_change(checked: Checked, node: Node, body: Node) -> str:
     several = len(checked.configs) > 1 or counted  # recorded shapes hold in one of them
     if several and all(spec_shape(spec, r.name) for r in body.inputs):
         ins = [spec_shape(spec, r.name) or "" for r in body.inputs]
-    shown = (several and spec_shape(spec, node.name)) or _output_shape(node, body, info.output,
-                                                                     counted)
+    shown = (several and spec_shape(spec, node.name)) or _output_shape(
+        node, body, info.output, counted, written=several)
     if not spec_shape(spec, node.name):  # the value of an input: written as that input is
         same = [i for i, s in zip(ins, info.inputs, strict=False)
                 if not isinstance(s, list) and s == info.output]
@@ -58,12 +58,13 @@ def shape_change(checked: Checked, node: Node, body: Node) -> str:
 
 
 def _output_shape(node: Node, body: Node, out: ValueShape | dict[str, ValueShape],
-                  counted: bool = False) -> str:
-    """What a node makes, as shown: several outputs one after another, a list made by `each`
-    as its declared comprehension; with `counted` (its length a `range` bound's default), any
-    other annotated list as `[(annotation), ...]`."""
+                  counted: bool = False, *, written: bool = False) -> str:
+    """What a node makes, as shown: several outputs one after another (as annotated where
+    the values are a count's default or one configuration's: `counted`, `written`), a list
+    made by `each` as its declared comprehension; with `counted` (its length a `range`
+    bound's default), any other annotated list as `[(annotation), ...]`."""
     if isinstance(out, dict):
-        if counted and node.shape and isinstance(node.shape[0], list):  # as written
+        if (counted or written) and node.shape and isinstance(node.shape[0], list):
             return ", ".join("(" + ", ".join(d.text for d in dims) + ")"
                              for dims in node.shape)
         return ", ".join(fmt_shape(v) for v in out.values())
