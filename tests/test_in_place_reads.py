@@ -56,7 +56,7 @@ def _check(tmp_path, capsys, graph: str, outputs: str = "out", head: str = HEAD)
      "  out: {op: mul, in: [a, r]}\n", "out", "overwrites the param 'g' of the module"),
     ("  blocks:\n    each: i in range(1)\n    in: a\n    shape: [B, c, H, W]\n    body:\n"
      "      r: {op: Hardswish, inplace: true, in: a}\n  out: {op: add, in: [blocks, a]}\n",
-     "out", "the loop body, which writes the value it reads in place, overwrites 'a'"),
+     "out", "the loop body, which writes a tensor it reads in place, overwrites 'a'"),
 ])
 def test_an_in_place_write_something_still_needs_is_refused(tmp_path, capsys, graph, outputs,
                                                              message):
@@ -124,17 +124,79 @@ def test_a_sub_spec_writing_its_input_as_its_caller_sets_it_and_one_keeping_its_
     assert code == 0, err  # its inplace off: nothing written
 
 
+@pytest.mark.parametrize(("graph", "message"), [  # found by a second review
+    ("  h: {seq: [{op: Linear, args: [c, c]}, {op: LeakyReLU, inplace: true}, {op: Dropout, "
+     "args: [0.5], inplace: true}], in: x}\n", "overwrites the output of the LeakyReLU before"),
+    ("  a: {op: Linear, args: [c, c], in: x}\n  r: {op: ReLU, inplace: true, in: a}\n"
+     "  h: {op: Dropout, args: [0.5], inplace: true, in: r}\n",
+     "overwrites the output of node 'r'"),
+    ("  g: {seq: [{op: Linear, args: [c, c]}, {op: Sigmoid}, {op: Flatten}], in: x}\n"
+     "  h: {op: Dropout, args: [0.5], inplace: true, in: g}\n",
+     "overwrites the output of node 'g'"),
+    ("  m: {op: logsumexp, in: x, dim: 1, keepdim: true}\n"
+     "  h: {op: ReLU, inplace: true, in: m}\n", "overwrites the output of node 'm'"),
+    ("  a: {op: Linear, args: [c, 2 * c], in: x}\n"
+     "  parts: {op: chunk, in: a, chunks: 2, dim: 1, out: [p, q]}\n"
+     "  r: {op: ReLU, inplace: true, in: p}\n  h: {op: add, in: [r, q]}\n",
+     "overwrites 'p', a part chunk returns: torch refuses"),
+])
+def test_a_write_into_a_kept_output_or_a_part_is_refused(tmp_path, capsys, graph, message):
+    head = "name: Top\nparams:\n  c: {type: int, example: 8}\ninputs:\n  x: [N, c]\ngraph:\n"
+    code, err = _check(tmp_path, capsys, graph, "h", head=head)
+    assert code == 1 and message in err, err
+
+
+def test_sub_specs_alias_by_position_and_a_seq_follows_them(tmp_path, capsys):
+    (tmp_path / "pick2.yaml").write_text(
+        "name: Pick2\ninputs:\n  a: [N, C]\n  b: [N, C]\ngraph:\n"
+        "  o: {op: identity, in: b}\noutputs: o\n")
+    (tmp_path / "two.yaml").write_text(
+        "name: Two\ninputs:\n  t: [N, C]\ngraph:\n  p: {op: identity, in: t}\n"
+        "  q: {op: mul, in: t, other: 2}\noutputs: [p, q]\n")
+    (tmp_path / "prea.yaml").write_text(
+        "name: PreAct\ninputs:\n  t: [N, C]\ngraph:\n  r: {op: ReLU, inplace: true, in: t}\n"
+        "  m: {op: mul, in: r, other: 2}\noutputs: m\n")
+    head = ("name: Top\ninputs:\n  x: [N, C]\ngraph:\n  a: {op: mul, in: x, other: 2}\n"
+            "  b: {op: mul, in: x, other: 3}\n")
+    code, err = _check(tmp_path, capsys, "  p: {use: pick2.yaml, in: [a, b]}\n"
+                       "  r: {op: ReLU, inplace: true, in: p}\n  out: {op: add, in: [r, b]}\n",
+                       head=head)
+    assert code == 1 and "overwrites 'p', which node 'out' also reads" in err
+    code, err = _check(tmp_path, capsys, "  s: {use: two.yaml, in: a, out: [p, q]}\n"
+                       "  r: {op: ReLU, inplace: true, in: q}\n  out: {op: add, in: [p, r]}\n"
+                       "  o2: {op: mul, in: b, other: 1}\n", "[out, o2]", head=head)
+    assert code == 0, err  # q is new: writing it leaves p (a's memory) alone
+    code, err = _check(tmp_path, capsys, "  s: {seq: [{use: prea.yaml}, {op: Tanh}], in: a}\n"
+                       "  out: {op: add, in: [s, a]}\n  o2: {op: mul, in: b, other: 1}\n",
+                       "[out, o2]", head=head)
+    assert code == 1 and "node 's': PreAct, which writes its input in place, overwrites 'a'" in err
+
+
 def test_the_ops_that_keep_their_output_for_backward_do():
     torch = pytest.importorskip("torch")
+    from attngen.in_place_reads import SAVES_OUTPUT_IN_PLACE
+    from torch.nn import functional as F
+
+    def sdpa(t):
+        q = t.view(1, 1, 3, 4)
+        return F.scaled_dot_product_attention(q, q, q)
+
     calls = {"softmax": lambda t: torch.softmax(t, -1), "log_softmax":
              lambda t: torch.log_softmax(t, -1), "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-             "exp": torch.exp, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "relu": torch.relu}
+             "exp": torch.exp, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "relu": torch.relu,
+             "attention": sdpa, "amax": lambda t: torch.amax(t, 1),
+             "amin": lambda t: torch.amin(t, 1), "logsumexp": lambda t: torch.logsumexp(t, 1),
+             "std": lambda t: torch.std(t, 1), "norm": torch.norm}
     layers = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid",
               "Tanh": "tanh", "ReLU": "relu"}
+    in_place = {"leaky_relu": lambda t: F.leaky_relu(t, inplace=True),
+                "elu": lambda t: F.elu(t, inplace=True),
+                "SELU": lambda t: F.selu(t, inplace=True)}
     assert set(calls) | set(layers) == SAVES_OUTPUT
-    for call in calls.values():
+    assert set(in_place) | {"LeakyReLU", "ELU"} == SAVES_OUTPUT_IN_PLACE
+    for call in [*calls.values(), *in_place.values()]:
         x = (torch.rand(3, 4) + 0.5).requires_grad_()
-        y = call(x)
+        y = call(x * 1)
         y.mul_(2)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.sum().backward()

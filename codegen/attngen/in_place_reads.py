@@ -50,7 +50,10 @@ from .overlap import ALIASING, Holds, holds_in, writes_in_place
 
 # ops whose backward reads their own output (torch's derivatives.yaml: `result`)
 SAVES_OUTPUT = frozenset({"softmax", "Softmax", "log_softmax", "LogSoftmax", "sigmoid",
-                          "Sigmoid", "tanh", "Tanh", "exp", "sqrt", "rsqrt", "relu", "ReLU"})
+                          "Sigmoid", "tanh", "Tanh", "exp", "sqrt", "rsqrt", "relu", "ReLU",
+                          "attention", "amax", "amin", "logsumexp", "std", "norm"})
+# ... and those whose in-place form keeps its result (relu_, leaky_relu_, elu_, selu_)
+SAVES_OUTPUT_IN_PLACE = frozenset({"leaky_relu", "LeakyReLU", "elu", "ELU", "SELU"})
 # ops that may return their input itself (or a view of it) besides the views and identities
 # overlap.ALIASING lists and every op of `strided` layout
 RETURNS_INPUT = frozenset({"contiguous", "cast", "detach", "rearrange", "drop_path",
@@ -112,15 +115,23 @@ def check_in_place_reads(spec: Spec, order: list[str], env: Mapping[str, object]
             raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites the "
                         f"{decl.form.kind} '{memory}' of the module (a parameter autograd "
                         "refuses to write; a buffer forward would change)" + suffix, FIX)
+        makers = [(t, flow.active[makes[t]]) for t in flow.chain(target)  # it and its views
+                  if makes.get(t) in flow.active]
+        for t, maker in makers:
+            form = _resolve(spec, maker.form)
+            if isinstance(form, FunctionOp) and ops.REGISTRY[form.op].multi_output:
+                raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites '{t}', a "
+                            f"part {form.op} returns: torch refuses in-place writes to the "
+                            "views such an op returns together" + suffix, FIX)
         if others:
             raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites '{target}', "
                         f"which {others[0]}: it would read the overwritten values (or, read "
                         "before, have autograd's saved copy overwritten)" + suffix, FIX)
-        maker = flow.active.get(memory)
-        if maker is not None and _saves_output(spec, maker.form, holds, env):
-            raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites the output of "
-                        f"node '{memory}', which its backward needs: training fails "
-                        "('modified by an inplace operation')" + suffix, FIX)
+        for t, maker in makers:
+            if _saves_output(spec, maker.form, holds, env):
+                raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} overwrites the output "
+                            f"of node '{makes[t]}', which its backward needs: training fails "
+                            "('modified by an inplace operation')" + suffix, FIX)
 
 
 def _has_in_place(spec: Spec, seen: set[object]) -> bool:
@@ -157,11 +168,27 @@ def _flow(spec: Spec, order: list[str], env: Mapping[str, object], suffix: str) 
         written = _writes(spec, name, body, holds, env, suffix)
         if written is not None:
             writes[name] = written
-        aliases = first is not None and (
-            (written is not None and written[2] == first) or _aliases(spec, body.form, holds, env))
-        for out in body.out or [name]:
-            parent[out] = first if aliases else None
+        outs = body.out or [name]
+        views = _output_views(spec, body, holds, env)  # per output: the input it may be
+        for k, out in enumerate(outs):
+            parent[out] = views[k] if k < len(views) else None
+        if written is not None and written[2] == first and outs:
+            parent[outs[0]] = first
     return _Flow(active, parent, writes)
+
+
+def _output_views(spec: Spec, body: Node, holds: Holds,
+                  env: Mapping[str, object]) -> list[str | None]:
+    """For each output of a node, the input whose memory it may be (None: a new tensor)."""
+    if not body.inputs:
+        return []
+    first = body.inputs[0].name
+    form = _resolve(spec, body.form)
+    if isinstance(form, SubSpec | Stack):
+        call = form if isinstance(form, SubSpec) else form.body
+        return [body.inputs[k].name if k is not None and k < len(body.inputs) else None
+                for k in _returned_inputs(call, env)]
+    return [first if _aliases(spec, body.form, holds, env) else None] * len(body.out or [0])
 
 
 def _resolve(spec: Spec, form: NodeForm) -> NodeForm | None:
@@ -194,7 +221,7 @@ def _writes(spec: Spec, name: str, body: Node, holds: Holds, env: Mapping[str, o
         written = _written_inputs(form.body.spec, _sub_env(form.body, env))
         if written:
             k = min(written)
-            return body.loc, "the loop body, which writes the value it reads in place,", \
+            return body.loc, "the loop body, which writes a tensor it reads in place,", \
                 body.inputs[k].name
         return None
     if isinstance(form, SubSpec):
@@ -214,9 +241,19 @@ def _callee_writes(form: NodeForm, holds: Holds, env: Mapping[str, object],
             return form.args["inplace"].loc, f"{form.op} with 'inplace: true'"
         case Seq(items):
             for item in items:  # through views to the first layer that makes a value
-                if not holds(item.when):
+                if not holds(item.when) or item.each is not None:
+                    if item.each is not None:
+                        return None
                     continue
-                if item.each is not None or not isinstance(item.form, LayerOp | FunctionOp):
+                if isinstance(item.form, SubSpec):  # a block that writes its input first
+                    sub_env = _sub_env(item.form, env)
+                    if 0 in _written_inputs(item.form.spec, sub_env):
+                        return item.loc, f"{item.form.spec.name}, which writes its input " \
+                            "in place,"
+                    if _returned_inputs(item.form, env)[:1] != [0]:
+                        return None
+                    continue
+                if not isinstance(item.form, LayerOp | FunctionOp):
                     return None
                 if writes_in_place(item.form, holds):
                     return item.form.args["inplace"].loc, \
@@ -278,36 +315,46 @@ def _aliases(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]
             return all(i.each is None and isinstance(i.form, LayerOp | FunctionOp)
                        and _op_aliases(i.form, holds) for i in items if holds(i.when))
         case SubSpec() as call:
-            return _returns_input(call, env)
+            return _returned_inputs(call, env)[:1] == [0]
         case Stack(body=call):
-            return _returns_input(call, env)
+            return _returned_inputs(call, env)[:1] == [0]
         case _:
             return False
 
 
-def _returns_input(call: SubSpec, env: Mapping[str, object]) -> bool:
-    """Whether a sub-spec's (or loop body's) output may be its first input's memory."""
+def _returned_inputs(call: SubSpec, env: Mapping[str, object]) -> list[int | None]:
+    """For each output of a sub-spec (or loop body), the position of the input whose
+    memory it may be; None for a new tensor."""
     sub, sub_env = call.spec, _sub_env(call, env)
     try:
         flow = _flow(sub, forward_order(sub), sub_env, "")
     except SpecError:
-        return False
+        return []
     sources = list(sub.sources())
-    outs = [o.name for o in sub.outputs if holds_in(sub_env)(o.when)]
-    return bool(outs and sources) and flow.root(outs[0]) == sources[0]
+    sub_holds = holds_in(sub_env)
+    roots = [flow.root(o.name) for o in sub.outputs if sub_holds(o.when)]
+    return [sources.index(r) if r in sources else None for r in roots]
 
 
 def _saves_output(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]) -> bool:
     """Whether a node's callee keeps its output for backward (its last layer's op)."""
     match _resolve(spec, form):
         case LayerOp() | FunctionOp() as call:
-            return call.op in SAVES_OUTPUT
+            return call.op in SAVES_OUTPUT or (call.op in SAVES_OUTPUT_IN_PLACE
+                                               and writes_in_place(call, holds))
         case Seq(items):
-            last = [i for i in items if holds(i.when)]
-            return bool(last) and last[-1].each is None \
-                and _saves_output(spec, last[-1].form, holds, env)
-        case SubSpec() as call:
-            sub, sub_env = call.spec, _sub_env(call, env)
+            for item in reversed([i for i in items if holds(i.when)]):  # through views
+                if item.each is not None or _saves_output(spec, item.form, holds, env):
+                    return item.each is None
+                if not isinstance(item.form, LayerOp | FunctionOp) \
+                        or not _op_aliases(item.form, holds):
+                    return False
+            return False
+        case Repeat(body=callee) | Map(body=callee):
+            return _saves_output(spec, callee, holds, env)
+        case SubSpec() | Stack() as called:
+            sub_call = called if isinstance(called, SubSpec) else called.body
+            sub, sub_env = sub_call.spec, _sub_env(sub_call, env)
             sub_holds = holds_in(sub_env)
             out = next((o.name for o in sub.outputs if sub_holds(o.when)), None)
             node = sub.nodes.get(out) if out is not None else None
@@ -325,7 +372,7 @@ def _check_seq(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, objec
     output."""
     if not isinstance(form, Seq):
         return
-    before = None  # the op whose output the next layer reads, through views
+    before = None  # the layer whose kept output the next one reads (through views), if any
     for item in form.items:
         if not holds(item.when):
             continue
@@ -333,10 +380,12 @@ def _check_seq(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, objec
         if item.each is not None or not isinstance(call, LayerOp | FunctionOp):
             before = None
             continue
-        if writes_in_place(call, holds) and before in SAVES_OUTPUT:
+        if writes_in_place(call, holds) and before is not None:
             raise error(call.args["inplace"].loc, BAD_ARGUMENTS, f"node '{name}': {call.op} with "
                         f"'inplace: true' overwrites the output of the {before} before it, "
                         "which its backward needs: training fails ('modified by an inplace "
                         "operation')" + suffix, FIX)
-        if not (_op_aliases(call, holds) and before is not None):
+        if _saves_output(spec, call, holds, env):  # (an in-place ReLU keeps its result)
             before = call.op
+        elif not _op_aliases(call, holds):
+            before = None
