@@ -163,3 +163,17 @@ def test_a_comprehension_outside_a_let_gets_the_fix(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "a list comprehension is allowed in a let's value only" in err
     assert "compute the list in 'let:'" in err
+
+
+def test_a_diagram_of_copies_that_change_shape_shows_what_the_spec_writes(tmp_path):
+    from attngen.checker import check
+    from attngen.diagram import dot_source
+    from attngen.loader import load
+
+    path = _write(tmp_path, GATED.replace(
+        "      up: {op: Conv2d, args: [\"dims[i]\", \"dims[i + 1]\", 1], in: first}",
+        "      up: {op: Conv2d, args: [\"dims[i]\", \"dims[i + 1]\", 1], in: first,\n"
+        "           shape: [B, \"dims[i + 1]\", H, W]}"))
+    dot = dot_source(check(load(path)))
+    assert "(B, dims[i + 1], H, W)" in dot  # the annotated edge inside the body
+    assert "dim // 4" not in dot  # no first copy's value shown as every copy's

@@ -42,6 +42,7 @@ from .model import (
     unwrapped,
 )
 from .results import Checked
+from .shape_comments import copies_differ, spec_shape
 
 IO = ops.Group("io", "#ffffff", "#333333", "input / output")  # the ovals: not an op group
 # params and buffers: tensors the module owns, drawn as folded notes (not an op group)
@@ -418,11 +419,13 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
     """
     spec = checked.spec
     produced = dict(sources)
+    written = copies_differ(spec)  # a loop body's first copy: its shapes as the spec writes
     for name, node, body, values in drawn_nodes(checked):
         info = checked.nodes[name]
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
-        in_shapes = [entry_shapes.get(src) or (fmt_shape(bound_shape(s, binding or {}))
+        in_shapes = [entry_shapes.get(src) or ((spec_shape(spec, src) or "") if written
+                                               else fmt_shape(bound_shape(s, binding or {}))
                                                if s is not None else "None")
                      for src, s in zip(inputs, info.inputs, strict=False)]
         called = unwrapped(body.form)
