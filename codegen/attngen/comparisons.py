@@ -12,7 +12,7 @@ import ast
 from functools import lru_cache
 
 # the operator that keeps the meaning when the operands swap sides
-_MIRROR: dict[type[ast.cmpop], type[ast.cmpop]] = {
+MIRROR: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt, ast.Gt: ast.Lt,
     ast.LtE: ast.GtE, ast.GtE: ast.LtE,
 }
@@ -28,10 +28,10 @@ def constant_last(source: str) -> str:
     turned = False
     for node in ast.walk(tree):
         if (isinstance(node, ast.Compare) and len(node.ops) == 1
-                and type(node.ops[0]) in _MIRROR
+                and type(node.ops[0]) in MIRROR
                 and _constancy(node.left) > _constancy(node.comparators[0])):
             node.left, node.comparators = node.comparators[0], [node.left]
-            node.ops = [_MIRROR[type(node.ops[0])]()]
+            node.ops = [MIRROR[type(node.ops[0])]()]
             turned = True
     return ast.unparse(tree.body) if turned else source
 

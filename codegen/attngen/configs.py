@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 
 import sympy
 
+from .comparisons import MIRROR
 from .counts import param_values
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
@@ -261,27 +262,21 @@ def _whens(spec: Spec) -> list[Expr]:
     return [c for c in conds if c is not None]
 
 
-def _holds_at(spec: Spec, cond: Expr, config: dict[str, object], name: str,
-              value: int) -> bool:
-    """Whether `cond` holds with param `name` at `value` and the others as in `config`."""
-    try:
-        return bool(cond.value(param_values(spec, {**config, name: value})))
-    except (SpecError, ZeroDivisionError, ValueError, TypeError):
-        return False
-
-
 def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
     """The `when:` conditions over int params that hold in none of `configs` (the branches
     the checker found): code that no checked value reaches, each with the fix where an int
     param is kept positive (a size) for want of a stated lower bound."""
     ints = {p.name: p for p in _int_params(spec, set(spec.params))}
-    found = []
-    for cond in dict.fromkeys(_whens(spec)):
+    found: list[tuple[Expr, str]] = []
+    conds = [c for c in dict.fromkeys(_whens(spec))
+             if any(n in ints for n in _reads(spec, c.names))]
+    if not conds:
+        return found
+    values = [param_values(spec, c) for c in configs]
+    for cond in conds:
         read = [ints[n] for n in sorted(_reads(spec, cond.names)) if n in ints]
-        if not read:
-            continue
         try:
-            if any(cond.value(param_values(spec, c)) for c in configs):
+            if any(cond.value(v) for v in values):
                 continue
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
@@ -290,7 +285,7 @@ def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Ex
                    if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
         low = min([0, *numbers]) - 1
         sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded
-                 and _holds_at(spec, cond, configs[0], p.name, low)]  # kept positive
+                 and _holds(spec, cond, {**configs[0], p.name: low}, undecided=False)]
         fix = (f"int params are sizes, positive, unless `requires` states a lower bound: if "
                f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
                if sizes else "no value tried makes it hold: an int param is tried at its "
@@ -330,11 +325,8 @@ def _candidates(default: int, exprs: list[Expr],
     states it may be at or below 0 (stated_low): a lower bound (`offset >= -1`: values from
     it up) or values (`side == 0`)."""
     low, named = stated
-    numbers = {n.value for e in exprs for n in ast.walk(e.tree)
-               if isinstance(n, ast.Constant) and type(n.value) is int}
-    numbers |= {-n.operand.value for e in exprs for n in ast.walk(e.tree)  # `x > -1`
-                if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)
-                and isinstance(n.operand, ast.Constant) and type(n.operand.value) is int}
+    numbers = {k for e in exprs for n in ast.walk(e.tree)  # `x > -1`: -1 and 1
+               if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None}
     values = {v for k in numbers for v in (k - 1, k, k + 1)}
     values |= {a * b for a in numbers for b in numbers if abs(a * b) <= 4096}  # `f // 10 == 3`
     values |= {math.isqrt(k) for k in numbers if k > 0}  # `f * f == 49`
@@ -364,7 +356,7 @@ def stated_low(spec: Spec, name: str) -> tuple[int | None, frozenset[int]]:
                 if id(node) in negated and len(node.ops) == 1:
                     op = _OPPOSITE.get(type(op), op)
                 if _offset(b, name) is not None:  # `-1 <= name` as `name >= -1`
-                    a, b, op = b, a, _MIRRORED.get(type(op), op)
+                    a, b, op = b, a, MIRROR[type(op)]() if type(op) in MIRROR else op
                 shift, k = _offset(a, name), _int_literal(b)
                 if shift is None or k is None or k - shift > 0:
                     continue
@@ -394,10 +386,6 @@ def _offset(node: ast.expr, name: str) -> int | None:
     return None
 
 
-_MIRRORED: dict[type[ast.cmpop], ast.cmpop] = {  # `a < b` is `b > a`
-    ast.Lt: ast.Gt(), ast.LtE: ast.GtE(), ast.Gt: ast.Lt(), ast.GtE: ast.LtE()}
-
-
 def _is_name(node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
 
@@ -410,13 +398,14 @@ def _int_literal(node: ast.expr) -> int | None:
     return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
 
 
-def _holds(spec: Spec, req: Expr, config: dict[str, object]) -> bool:
-    """Whether `req` holds in `config` at the other params' defaults (True where it cannot
-    be evaluated: the configuration is kept, and checking it reports why)."""
+def _holds(spec: Spec, req: Expr, config: dict[str, object], *, undecided: bool = True) -> bool:
+    """Whether `req` holds in `config` at the other params' defaults; `undecided` where it
+    cannot be evaluated (True for a requirement: the configuration is kept, and checking it
+    reports why)."""
     try:
         return bool(req.value(param_values(spec, config)))
     except (SpecError, ZeroDivisionError, ValueError, TypeError):
-        return True
+        return undecided
 
 
 def region(spec: Spec, env: Env) -> list[tuple[Expr, bool]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .comparisons import constant_last
 from .expr import Expr
-from .graph import forward_names, param_attribute
+from .graph import annotation_dims, forward_names, param_attribute
 from .model import Map, Repeat, Spec
 
 
@@ -48,25 +48,16 @@ def unpack_target(names: list[str]) -> str:
 
 
 def shape_unpacks(spec: Spec, order: list[str]) -> dict[str, list[tuple[list[str], str]]]:
-    """The dims forward reads that a node's `shape:` binds (a name no input, param, let or
-    earlier annotation gives: `y: {..., shape: [B, c, Hk, Wk]}` then `fill_value: 1 / Hk`):
-    by node, the (names, tensor) of each `_, _, Hk, Wk = y.shape` to write after it."""
-    known = {*spec.params, *spec.lets, *spec.input_dims()}
-    read = forward_names(spec) - known
+    """The dims forward reads that a node's `shape:` binds (graph.annotation_dims:
+    `y: {..., shape: [B, c, Hk, Wk]}` then `fill_value: 1 / Hk`): by node, the (names,
+    tensor) of each `_, _, Hk, Wk = y.shape` to write after it (a list's are E402)."""
+    read = forward_names(spec)
+    targets: dict[tuple[str, str], list[str]] = {}
+    for bound in annotation_dims(spec, order):
+        if bound.name in read and not isinstance(spec.nodes[bound.node].form, Repeat | Map):
+            names = targets.setdefault((bound.node, bound.tensor), ["_"] * bound.rank)
+            names[bound.axis] = bound.name
     out: dict[str, list[tuple[list[str], str]]] = {}
-    for name in order:
-        node = spec.nodes[name]
-        if not node.shape or isinstance(node.form, Repeat | Map):  # lists (graph.py)
-            continue
-        several = isinstance(node.shape[0], list)
-        for tensor, dims in zip(node.out or [name], node.shape if several else [node.shape],
-                                strict=False):
-            names = []
-            for d in dims:
-                new = d.text.isidentifier() and d.text not in known
-                names.append(d.text if new and d.text in read else "_")
-                known |= {d.text} if new else set()
-            if any(n != "_" for n in names):
-                out.setdefault(name, []).append((names, tensor))
+    for (node, tensor), names in targets.items():
+        out.setdefault(node, []).append((names, tensor))
     return out
-

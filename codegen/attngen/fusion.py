@@ -84,7 +84,7 @@ def find(checked: Checked) -> dict[str, Fusion]:
         return {}
     read_by, outputs = readers(spec), {o.name for o in spec.outputs}
     read = forward_names(spec)  # a node whose `shape:` binds a dim forward reads is kept
-    outputs |= {node for name, _, node in annotation_dims(spec) if name in read}
+    outputs |= {bound.node for bound in annotation_dims(spec) if bound.name in read}
     # inputs taken as contiguous, as callers mostly give them: a copy the call makes
     # (`.contiguous()`) of a tensor already contiguous is no copy
     strided = strided_tensors(spec, checked.order, inputs=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import (
     BAD_ARGUMENTS,
@@ -417,7 +417,7 @@ def check_unique_names(spec: Spec) -> None:
                             "the name of an input, node, output or loop variable",
                         )
                     )
-    for name, loc, binder in annotation_dims(spec):  # forward may unpack: `_, Hk = y.shape`
+    for name, loc, binder, *_ in annotation_dims(spec):  # forward unpacks: `_, Hk = y.shape`
         try:
             check_identifier(name, loc, "dim")
         except SpecError as exc:
@@ -434,17 +434,31 @@ def check_unique_names(spec: Spec) -> None:
     issues.raise_if_any()
 
 
-def annotation_dims(spec: Spec) -> list[tuple[str, Loc, str]]:
-    """(name, where, node) of each dim a node's `shape:` binds: a bare name no input,
-    param, let or earlier annotation gives (`shape: [B, c, Hk, Wk]`)."""
+class BoundDim(NamedTuple):
+    """A dim a node's `shape:` binds: a bare name no input, param, let or earlier
+    annotation gives (`shape: [B, c, Hk, Wk]`), at `axis` of the node's tensor `tensor`
+    (the node's value, or one of its `out:` names) of `rank` dims."""
+
+    name: str
+    loc: Loc
+    node: str
+    tensor: str
+    axis: int
+    rank: int
+
+
+def annotation_dims(spec: Spec, order: list[str] | None = None) -> list[BoundDim]:
+    """The dims the nodes' `shape:`s bind, the nodes taken in `order` (file order by
+    default)."""
     known = {*spec.params, *spec.lets, *spec.input_dims()}
     found = []
-    for node in spec.nodes.values():
-        for shape in node.annotations():
-            for d in shape:
+    for name in order if order is not None else spec.nodes:
+        node = spec.nodes[name]
+        for tensor, shape in zip(node.out or [name], node.annotations(), strict=False):
+            for axis, d in enumerate(shape):
                 if d.text.isidentifier() and d.text not in known:
                     known.add(d.text)
-                    found.append((d.text, d.loc, node.name))
+                    found.append(BoundDim(d.text, d.loc, name, tensor, axis, len(shape)))
     return found
 
 

@@ -25,7 +25,6 @@ place with no other reader is the caller's affair, as in torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 
 from . import ops
@@ -46,7 +45,7 @@ from .model import (
     TensorDecl,
     cases_of,
 )
-from .overlap import ALIASING, Holds, holds_in, writes_in_place
+from .overlap import ALIASING, UNDECIDED, Holds, calls_any, holds_in, sub_env, writes_in_place
 
 # ops whose backward reads their own output (torch's derivatives.yaml: `result`)
 SAVES_OUTPUT = frozenset({"softmax", "Softmax", "log_softmax", "LogSoftmax", "sigmoid",
@@ -59,7 +58,6 @@ SAVES_OUTPUT_IN_PLACE = frozenset({"leaky_relu", "LeakyReLU", "elu", "ELU", "SEL
 RETURNS_INPUT = frozenset({"contiguous", "cast", "detach", "rearrange", "drop_path",
                            "view_as_complex", "view_as_real", "unfold"})
 FIX = "leave out 'inplace: true' (the layer then writes a tensor of its own)"
-_UNDECIDED = (SpecError, TypeError, ValueError, ZeroDivisionError, KeyError)
 
 
 @dataclass
@@ -74,13 +72,10 @@ class _Flow:
 
     def root(self, name: str) -> str:
         """The tensor whose memory `name` may be (itself, or what it views, ...)."""
-        seen = {name}
-        while (up := self.parent.get(name)) is not None and up not in seen:
-            seen.add(up)
-            name = up
-        return name
+        return self.chain(name)[-1]
 
     def chain(self, name: str) -> list[str]:
+        """`name`, the tensor it views, what that views, ..., the memory's own last."""
         out = [name]
         while (up := self.parent.get(out[-1])) is not None and up not in out:
             out.append(up)
@@ -91,7 +86,7 @@ def check_in_place_reads(spec: Spec, order: list[str], env: Mapping[str, object]
                          suffix: str = "") -> None:
     """Raise E402 at the first in-place write into memory something else still needs, in
     the configuration whose params and lets `env` gives (`suffix` names it)."""
-    if not _has_in_place(spec, set()):
+    if not calls_any(spec, lambda call: "inplace" in call.args, set()):
         return
     holds = holds_in(env)
     flow = _flow(spec, order, env, suffix)
@@ -134,25 +129,6 @@ def check_in_place_reads(spec: Spec, order: list[str], env: Mapping[str, object]
                             "('modified by an inplace operation')" + suffix, FIX)
 
 
-def _has_in_place(spec: Spec, seen: set[object]) -> bool:
-    """Whether a layer of `spec` or of a spec it uses takes `inplace` (at any value)."""
-    seen.add(spec.path)
-    forms: list[NodeForm] = [body.form for node in spec.nodes.values()
-                             for body in (node, *cases_of(node))]
-    while forms:
-        form = forms.pop()
-        if isinstance(form, LayerOp | FunctionOp) and "inplace" in form.args:
-            return True
-        if isinstance(form, Seq):
-            forms += [item.form for item in form.items]
-        elif isinstance(form, Repeat | Map | Stack):
-            forms.append(form.body)
-        elif isinstance(form, SubSpec) and form.spec.path not in seen \
-                and _has_in_place(form.spec, seen):
-            return True
-    return False
-
-
 def _flow(spec: Spec, order: list[str], env: Mapping[str, object], suffix: str) -> _Flow:
     holds = holds_in(env)
     active: dict[str, Node] = {}
@@ -165,11 +141,15 @@ def _flow(spec: Spec, order: list[str], env: Mapping[str, object], suffix: str) 
     for name, body in active.items():
         _check_seq(spec, body.form, holds, env, name, suffix)
         first = body.inputs[0].name if body.inputs else None
-        written = _writes(spec, name, body, holds, env, suffix)
+        form = _resolve(spec, body.form)
+        call = form if isinstance(form, SubSpec) else form.body if isinstance(form, Stack) \
+            else None
+        inner = _sub_flow(call, env) if call is not None and first is not None else None
+        written = _writes(spec, name, body, holds, env, suffix, inner)
         if written is not None:
             writes[name] = written
         outs = body.out or [name]
-        views = _output_views(spec, body, holds, env)  # per output: the input it may be
+        views = _output_views(spec, body, holds, env, inner)  # per output: the input it is
         for k, out in enumerate(outs):
             parent[out] = views[k] if k < len(views) else None
         if written is not None and written[2] == first and outs:
@@ -177,18 +157,17 @@ def _flow(spec: Spec, order: list[str], env: Mapping[str, object], suffix: str) 
     return _Flow(active, parent, writes)
 
 
-def _output_views(spec: Spec, body: Node, holds: Holds,
-                  env: Mapping[str, object]) -> list[str | None]:
-    """For each output of a node, the input whose memory it may be (None: a new tensor)."""
+def _output_views(spec: Spec, body: Node, holds: Holds, env: Mapping[str, object],
+                  inner: _Inner | None) -> list[str | None]:
+    """For each output of a node, the input whose memory it may be (None: a new tensor);
+    `inner`: what the sub-spec (or loop body) it calls does with its inputs."""
     if not body.inputs:
         return []
-    first = body.inputs[0].name
-    form = _resolve(spec, body.form)
-    if isinstance(form, SubSpec | Stack):
-        call = form if isinstance(form, SubSpec) else form.body
+    if inner is not None:
         return [body.inputs[k].name if k is not None and k < len(body.inputs) else None
-                for k in _returned_inputs(call, env)]
-    return [first if _aliases(spec, body.form, holds, env) else None] * len(body.out or [0])
+                for k in inner[1]]
+    first = body.inputs[0].name
+    return [first if _aliases(spec, body.form, holds) else None] * len(body.out or [0])
 
 
 def _resolve(spec: Spec, form: NodeForm) -> NodeForm | None:
@@ -200,36 +179,30 @@ def _resolve(spec: Spec, form: NodeForm) -> NodeForm | None:
 
 
 def _writes(spec: Spec, name: str, body: Node, holds: Holds, env: Mapping[str, object],
-            suffix: str) -> tuple[Loc, str, str] | None:
+            suffix: str, inner: _Inner | None) -> tuple[Loc, str, str] | None:
     """Where and what writes one of the node's inputs in place, and which: an in-place
-    layer (after views only, in a `seq:`), a sub-spec or a loop body that writes its input;
-    None for no such write. Every copy of an `each` writing its one input is E402 here."""
+    layer (after views only, in a `seq:`), a sub-spec or a loop body that writes its input
+    (`inner`: _sub_flow of the one it calls); None for no such write. Every copy of an
+    `each` writing its one input is E402 here."""
     if not body.inputs:
         return None  # a declaration: `apply:` calls it
     form = _resolve(spec, body.form)
     if isinstance(form, Repeat | Map):
-        inner = _callee_writes(form.body, holds, env, spec)
-        if inner is None:
+        copy = _callee_writes(form.body, holds, env, spec)
+        if copy is None:
             return None
-        loc, what = inner
+        loc, what = copy
         if isinstance(form, Repeat) and not form.zipped and _copies(form, env) > 1:
             raise error(loc, BAD_ARGUMENTS, f"node '{name}': {what} in every copy of an "
                         f"'each' writes its one input '{body.inputs[0].name}': the first "
                         "copy's write would be what the next copies read" + suffix, FIX)
         return loc, what, body.inputs[0].name
-    if isinstance(form, Stack):
-        written = _written_inputs(form.body.spec, _sub_env(form.body, env))
-        if written:
-            k = min(written)
-            return body.loc, "the loop body, which writes a tensor it reads in place,", \
-                body.inputs[k].name
-        return None
-    if isinstance(form, SubSpec):
-        written = _written_inputs(form.spec, _sub_env(form, env))
-        return (body.loc, f"{form.spec.name}, which writes its input in place,",
-                body.inputs[min(written)].name) if written else None
-    inner = _callee_writes(form, holds, env, spec) if form is not None else None
-    return (inner[0], inner[1], body.inputs[0].name) if inner is not None else None
+    if inner is not None:  # a sub-spec or a loop body
+        what = "the loop body, which writes a tensor it reads in place," \
+            if isinstance(form, Stack) else f"{inner[2]}, which writes its input in place,"
+        return (body.loc, what, body.inputs[min(inner[0])].name) if inner[0] else None
+    layer = _callee_writes(form, holds, env, spec) if form is not None else None
+    return (layer[0], layer[1], body.inputs[0].name) if layer is not None else None
 
 
 def _callee_writes(form: NodeForm, holds: Holds, env: Mapping[str, object],
@@ -241,16 +214,15 @@ def _callee_writes(form: NodeForm, holds: Holds, env: Mapping[str, object],
             return form.args["inplace"].loc, f"{form.op} with 'inplace: true'"
         case Seq(items):
             for item in items:  # through views to the first layer that makes a value
-                if not holds(item.when) or item.each is not None:
-                    if item.each is not None:
-                        return None
+                if not holds(item.when):
                     continue
+                if item.each is not None:
+                    return None
                 if isinstance(item.form, SubSpec):  # a block that writes its input first
-                    sub_env = _sub_env(item.form, env)
-                    if 0 in _written_inputs(item.form.spec, sub_env):
-                        return item.loc, f"{item.form.spec.name}, which writes its input " \
-                            "in place,"
-                    if _returned_inputs(item.form, env)[:1] != [0]:
+                    written, returned, sub_name = _sub_flow(item.form, env)
+                    if 0 in written:
+                        return item.loc, f"{sub_name}, which writes its input in place,"
+                    if returned[:1] != [0]:
                         return None
                     continue
                 if not isinstance(item.form, LayerOp | FunctionOp):
@@ -268,36 +240,29 @@ def _callee_writes(form: NodeForm, holds: Holds, env: Mapping[str, object],
             return None
 
 
-def _sub_env(call: SubSpec, env: Mapping[str, object]) -> dict[str, object]:
-    """A sub-spec's params and lets as its caller passes them (a value that cannot be
-    computed here: the sub-spec's default)."""
-    sub_env: dict[str, object] = {}
-    for p in call.spec.params.values():
-        sub_env[p.name] = p.default
-        if p.name in call.args:
-            with suppress(*_UNDECIDED):
-                sub_env[p.name] = call.args[p.name].value(env)
-    for let in call.spec.lets.values():
-        with suppress(*_UNDECIDED):
-            sub_env[let.name] = let.expr.value(sub_env)
-    return sub_env
+_Inner = tuple[set[int], list["int | None"], str]
 
 
-def _written_inputs(sub: Spec, env: Mapping[str, object]) -> set[int]:
-    """The positions of a sub-spec's inputs that it writes in place (or a view of)."""
+def _sub_flow(call: SubSpec, env: Mapping[str, object]) -> _Inner:
+    """What a sub-spec (or loop body) does with its inputs, as its caller passes its params
+    in `env`: the positions of the inputs it writes in place (or a view of), for each output
+    the position of the input whose memory it may be (None: a new tensor), and its name."""
+    sub, values = call.spec, sub_env(call.spec, call.args, env)
     try:
-        flow = _flow(sub, forward_order(sub), env, "")
+        flow = _flow(sub, forward_order(sub), values, "")
     except SpecError:
-        return set()  # refused inside: the sub-spec's own check reports it
+        return set(), [], sub.name  # refused inside: the sub-spec's own check reports it
     sources = list(sub.sources())
-    return {sources.index(flow.root(target)) for _, _, target in flow.writes.values()
-            if flow.root(target) in sources}
+    roots = [flow.root(t) for _, _, t in flow.writes.values()]
+    returned = [flow.root(o.name) for o in sub.outputs if holds_in(values)(o.when)]
+    return ({sources.index(r) for r in roots if r in sources},
+            [sources.index(r) if r in sources else None for r in returned], sub.name)
 
 
 def _copies(form: Repeat, env: Mapping[str, object]) -> int:
     try:
         return len(form.iterable.value(env))
-    except _UNDECIDED:
+    except UNDECIDED:
         return 2  # unknown here: taken as several
 
 
@@ -306,34 +271,17 @@ def _op_aliases(form: LayerOp | FunctionOp, holds: Holds) -> bool:
         or ops.REGISTRY[form.op].layout == ops.STRIDED or writes_in_place(form, holds)
 
 
-def _aliases(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]) -> bool:
-    """Whether a node's value may be its first input's memory (a view, its input itself)."""
+def _aliases(spec: Spec, form: NodeForm, holds: Holds) -> bool:
+    """Whether a node's value may be its first input's memory (a view, its input itself);
+    a sub-spec's or loop body's outputs are _sub_flow's."""
     match _resolve(spec, form):
         case LayerOp() | FunctionOp() as call:
             return _op_aliases(call, holds)
         case Seq(items):
             return all(i.each is None and isinstance(i.form, LayerOp | FunctionOp)
                        and _op_aliases(i.form, holds) for i in items if holds(i.when))
-        case SubSpec() as call:
-            return _returned_inputs(call, env)[:1] == [0]
-        case Stack(body=call):
-            return _returned_inputs(call, env)[:1] == [0]
         case _:
             return False
-
-
-def _returned_inputs(call: SubSpec, env: Mapping[str, object]) -> list[int | None]:
-    """For each output of a sub-spec (or loop body), the position of the input whose
-    memory it may be; None for a new tensor."""
-    sub, sub_env = call.spec, _sub_env(call, env)
-    try:
-        flow = _flow(sub, forward_order(sub), sub_env, "")
-    except SpecError:
-        return []
-    sources = list(sub.sources())
-    sub_holds = holds_in(sub_env)
-    roots = [flow.root(o.name) for o in sub.outputs if sub_holds(o.when)]
-    return [sources.index(r) if r in sources else None for r in roots]
 
 
 def _saves_output(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, object]) -> bool:
@@ -354,14 +302,14 @@ def _saves_output(spec: Spec, form: NodeForm, holds: Holds, env: Mapping[str, ob
             return _saves_output(spec, callee, holds, env)
         case SubSpec() | Stack() as called:
             sub_call = called if isinstance(called, SubSpec) else called.body
-            sub, sub_env = sub_call.spec, _sub_env(sub_call, env)
-            sub_holds = holds_in(sub_env)
+            sub, values = sub_call.spec, sub_env(sub_call.spec, sub_call.args, env)
+            sub_holds = holds_in(values)
             out = next((o.name for o in sub.outputs if sub_holds(o.when)), None)
             node = sub.nodes.get(out) if out is not None else None
             if node is None:
                 return False
             body = next((c for c in cases_of(node) if sub_holds(c.when)), node)
-            return _saves_output(sub, body.form, sub_holds, sub_env)
+            return _saves_output(sub, body.form, sub_holds, values)
         case _:
             return False  # a case is the node's body already (_flow)
 

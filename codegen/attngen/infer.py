@@ -399,12 +399,12 @@ class Inference:
                     raise ShapeFail(f"the body of '{node.name}' reads one tensor, and "
                                     f"'{body.inputs[0].name}' is a list of them", BAD_ARGUMENTS)
                 items, rule = self.each_items(stack), shape_rule(body)
-                varies = self.after(node) is not None  # the shape reads the loop variable
+                end = self.after(node)  # None where the shape reads no loop variable
                 for k, item in enumerate(items):
                     value = self.call(called, [value, *ins[1:]], binding(var, item), body)
                     if node.shape:  # what the next copy reads (the parser requires it)
-                        after = items[k + 1] if k + 1 < len(items) else self.after(node)
-                        if varies:
+                        after = items[k + 1] if k + 1 < len(items) else end
+                        if end is not None:
                             rule = (f"copy {var} = {item} gives what the next copy reads: the "
                                     f"'shape' at {var} = {after}")
                         value = with_dtypes(self.unify(node.name, node.shape_loc or node.loc,

@@ -14,7 +14,7 @@ import ast
 from collections.abc import Callable, Iterator
 
 from .errors import BAD_ARGUMENTS, Loc, error
-from .expr import Expr, comprehension_reads, is_range, parse
+from .expr import Expr, comprehension_reads, is_range
 from .model import Item, Loop, Node, Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
 
 MAX_ITEMS = 64  # copies of one loop
@@ -106,8 +106,8 @@ def after_last(node: Node, count: int, value_of: Callable[[Expr], object]) -> ob
     assert is_range(iterable.tree)  # the parser's rule where the shape reads the variable
     args = iterable.tree.args  # type: ignore[attr-defined]
 
-    def value(arg: ast.expr) -> object:
-        return value_of(parse(ast.unparse(arg), iterable.loc))
+    def value(arg: ast.expr) -> object:  # a part of the checked iterable's tree
+        return value_of(Expr(ast.unparse(arg), arg, iterable.loc))
 
     start = value(args[0]) if len(args) > 1 else 0
     step = value(args[2]) if len(args) == 3 else 1

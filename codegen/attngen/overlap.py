@@ -49,7 +49,7 @@ ALIASING = frozenset({"view", "reshape", "flatten", "Flatten", "squeeze", "unsqu
                       "identity", "Identity", "Dropout"})
 
 # what evaluating an expression may raise where its names have no value here
-_UNDECIDED = (SpecError, TypeError, ValueError, ZeroDivisionError, KeyError)
+UNDECIDED = (SpecError, TypeError, ValueError, ZeroDivisionError, KeyError)
 Holds = Callable[[Expr | None], bool]  # whether a `when` (or an `inplace` value) may hold
 Overlaps = dict[str, str]  # tensor name -> the expand node whose output it may be a view of
 
@@ -61,7 +61,7 @@ def holds_in(env: Mapping[str, object]) -> Holds:
             return True
         try:
             return bool(expr.value(env))
-        except _UNDECIDED:
+        except UNDECIDED:
             return True
     return holds
 
@@ -71,7 +71,7 @@ def check_in_place(spec: Spec, order: list[str], env: Mapping[str, object],
     """Raise E402 (SpecError) at the first node that writes an overlapping tensor in place,
     in the configuration whose params and lets `env` gives; `suffix` names the
     configuration in the message."""
-    if not _expands(spec, set()):
+    if not calls_any(spec, lambda call: call.op in EXPANDING, set()):
         return  # no tensor overlaps: every in-place write is into a tensor of its own
     found: list[Diagnostic] = []
     _walk(spec, order, {}, env, holds_in(env), suffix, found)
@@ -79,23 +79,25 @@ def check_in_place(spec: Spec, order: list[str], env: Mapping[str, object],
         raise SpecError(found)
 
 
-def _expands(spec: Spec, seen: set[object]) -> bool:
-    """Whether an `expand` may run in `spec` or a sub-spec it uses: the only source of
-    overlapping tensors (a module's own inputs are its caller's affair)."""
+def calls_any(spec: Spec, test: Callable[[LayerOp | FunctionOp], bool],
+              seen: set[object]) -> bool:
+    """Whether an op call of `spec` or of a sub-spec it uses passes `test` (in any
+    configuration): an `expand`, the only source of overlapping tensors (a module's own
+    inputs are its caller's affair); a layer that takes `inplace` (in_place_reads)."""
     seen.add(spec.path)
     forms: list[NodeForm] = [body.form for node in spec.nodes.values()
                              for body in (node, *cases_of(node))]
     while forms:
         match forms.pop():
-            case LayerOp(op) | FunctionOp(op):
-                if op in EXPANDING:
+            case LayerOp() | FunctionOp() as call:
+                if test(call):
                     return True
             case Seq(items):
                 forms += [item.form for item in items]
             case Repeat(body=body) | Map(body=body) | Stack(body=body):
                 forms.append(body)
             case SubSpec(spec=sub):
-                if sub.path not in seen and _expands(sub, seen):
+                if sub.path not in seen and calls_any(sub, test, seen):
                     return True
             case LayerCall() | Cases() | TensorDecl():
                 pass  # a layer call's node and a node's cases are among the forms
@@ -185,20 +187,27 @@ def _gives(form: NodeForm, given: str | None, site: _Site, loc: Loc | None = Non
             assert_never(form)
 
 
+def sub_env(sub: Spec, args: Mapping[str, Expr], env: Mapping[str, object]) -> dict[str, object]:
+    """A sub-spec's params and lets as its caller passes them in `env` (a value that cannot
+    be computed here is left to the sub-spec's default)."""
+    values: dict[str, object] = {}
+    for p in sub.params.values():
+        values[p.name] = p.default
+        if p.name in args:
+            with suppress(*UNDECIDED):
+                values[p.name] = args[p.name].value(env)
+    for let in sub.lets.values():
+        with suppress(*UNDECIDED):
+            values[let.name] = let.expr.value(values)
+    return values
+
+
 def _sub_spec(sub: Spec, args: dict[str, Expr], given: str | None, site: _Site,
               loc: Loc | None) -> str | None:
     """A `use:` call, followed inside: its params as the caller gives them (a value that
     cannot be computed here is left to the sub-spec's default), its inputs overlapping as
     the caller's are."""
-    env: dict[str, object] = {}
-    for p in sub.params.values():
-        env[p.name] = p.default
-        if p.name in args:
-            with suppress(*_UNDECIDED):
-                env[p.name] = args[p.name].value(site.env)
-    for let in sub.lets.values():
-        with suppress(*_UNDECIDED):
-            env[let.name] = let.expr.value(env)
+    env = sub_env(sub, args, site.env)
     inputs = dict.fromkeys(sub.sources(), given) if given is not None else {}
     holds = holds_in(env)
     found: list[Diagnostic] = []

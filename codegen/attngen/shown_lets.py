@@ -14,6 +14,7 @@ import sympy
 
 from .configs import param_env
 from .dims import lets_folded
+from .graph import annotation_dims
 from .results import Checked
 
 
@@ -36,31 +37,19 @@ def let_folds(checked: Checked) -> tuple[tuple[Any, Any], ...]:
 
 
 def _bound_dims(checked: Checked) -> list[tuple[Any, Any]]:
-    """(value, name symbol) of each dim a node's `shape:` binds (`[B, c, Hk, Wk]` after a
-    strided conv: Hk is `1 + (H - 1) // stride`), in a spec of one configuration (where
-    there are more, a bound dim's value may differ between them)."""
-    spec = checked.spec
+    """(value, name symbol) of each dim a node's `shape:` binds (graph.annotation_dims:
+    `[B, c, Hk, Wk]` after a strided conv, Hk is `1 + (H - 1) // stride`), in a spec of one
+    configuration (where there are more, a bound dim's value may differ between them)."""
     if len(checked.configs) > 1:
         return []
-    known = {*spec.params, *spec.lets, *spec.input_dims()}
     found = []
-    for name in checked.order:
-        node = spec.nodes[name]
-        if not node.shape or name not in checked.nodes:
+    for bound in annotation_dims(checked.spec, checked.order):
+        try:
+            value = checked.value(bound.tensor)
+        except (KeyError, ValueError):
             continue
-        several = isinstance(node.shape[0], list)
-        for tensor, dims in zip(node.out or [name], node.shape if several else [node.shape],
-                                strict=False):
-            try:
-                value = checked.value(tensor)
-            except (KeyError, ValueError):
-                continue
-            if isinstance(value, list) or len(value) != len(dims):
-                continue
-            for d, v in zip(dims, value, strict=True):
-                if d.text.isidentifier() and d.text not in known:
-                    known.add(d.text)
-                    found.append((v, sympy.Symbol(d.text)))
+        if not isinstance(value, list) and len(value) == bound.rank:
+            found.append((value[bound.axis], sympy.Symbol(bound.name)))
     return found
 
 
