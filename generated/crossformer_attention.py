@@ -243,7 +243,7 @@ class CrossFormerAttention(nn.Module):
         q_scaled = q * self.scale
         # (B, num_heads, n, head_dim) -> (B, num_heads, head_dim, n)
         k_t = k.transpose(-2, -1)
-        # (B, num_heads, 49, head_dim), (B, num_heads, head_dim, 49) -> (B, num_heads, n, n)
+        # (B, num_heads, n, head_dim), (B, num_heads, head_dim, n) -> (B, num_heads, n, n)
         scores = torch.matmul(q_scaled, k_t)
         del q_scaled
         if self.position_bias:

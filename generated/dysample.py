@@ -125,7 +125,7 @@ class DySample(nn.Module):
         del gated
         scoped = per_pixel * (0.5 if self.dyscope else 0.25)
         del per_pixel
-        # (B, offset_out, H, W), (1, offset_out, 1, 1) -> (B, 2 * points, H, W)
+        # (B, 2 * points, H, W), (1, 2 * points, 1, 1) -> (B, 2 * points, H, W)
         offsets = scoped + self.init_pos
         del scoped
         # (B, in_channels, H, W) -> (W,)

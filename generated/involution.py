@@ -111,7 +111,7 @@ class Involution(nn.Module):
         # -> (B, group, in_channel // group, kernel_size ** 2, H // stride, W // stride)
         weighted = x_unfold * weight
         del kernels, weight, windows, x_unfold
-        # (B, group, in_channel // group, kernel_size**2, H // stride, W // stride)
+        # (B, group, in_channel // group, kernel_size ** 2, H // stride, W // stride)
         # -> (B, group, in_channel // group, H // stride, W // stride)
         summed = weighted.sum(3)
         del weighted

@@ -361,7 +361,7 @@ class MobileViTAttention(nn.Module):
         del conv2
         trans = self.trans(patches)
         del patches
-        # (B, patch_size**2, (H // patch_size)*(W // patch_size), dim) -> (B, dim, H, W)
+        # (B, patch_size ** 2, (H // patch_size) * (W // patch_size), dim) -> (B, dim, H, W)
         merged = (
             trans.unflatten(1, (self.patch_size, self.patch_size))
             .unflatten(3, (H // self.patch_size, -1))

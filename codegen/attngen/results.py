@@ -84,6 +84,9 @@ class Checked:
     case_shapes: dict[tuple[str, int], NodeShapes] = field(default_factory=dict)
     # the nodes and cases whose shapes another configuration found otherwise
     varying: set[str | tuple[str, int]] = field(default_factory=set)
+    # a node or case -> the inputs (their indices) whose shape its output has in every
+    # configuration (an elementwise op's: its comment shows such an input's written shape)
+    keeps: dict[str | tuple[str, int], set[int]] = field(default_factory=dict)
     # the `view` nodes that merge dims in some configuration (strides.py)
     merging_views: set[str] = field(default_factory=set)
     warnings: list[Diagnostic] = field(default_factory=list)  # its own (lint.py), not subs'
@@ -120,6 +123,9 @@ class Checked:
 
     def _note(self, record: dict, key, shapes: NodeShapes) -> None:
         seen = record.setdefault(key, shapes)
+        same = {i for i, s in enumerate(shapes.inputs)
+                if isinstance(s, tuple) and s == shapes.output}
+        self.keeps[key] = self.keeps.get(key, same) & same
         if seen is not shapes and (seen.inputs, seen.output) != (shapes.inputs, shapes.output):
             self.varying.add(key)
 

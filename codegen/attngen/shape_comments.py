@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import ops
 from .dims import fmt_shape
 from .loops import bounds
-from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec, Stack, TensorDecl
+from .model import FunctionOp, Map, Node, NodeForm, Repeat, Spec, Stack, TensorDecl, cases_of
 from .pytext import comment_text
 from .results import Checked, ValueShape
 
@@ -37,13 +37,14 @@ def shape_change(checked: Checked, node: Node, body: Node) -> str:
     counted = bool(bounds(spec))  # shapes recorded at the default of a `range` bound
     ins = [_value_shape(spec, r.name, s, counted)
            for r, s in zip(body.inputs, info.inputs, strict=False)]
+    several = len(checked.configs) > 1 or counted  # recorded shapes hold in one of them
+    written = [written_shape(checked, r.name) for r in body.inputs]
     if counted:  # as the spec writes them, where it does
-        ins = [spec_shape(spec, r.name) or i for r, i in zip(body.inputs, ins, strict=False)]
+        ins = [w or i for w, i in zip(written, ins, strict=False)]
     if len(ins) < len(info.inputs):
         ins += [fmt_shape(s) if s is not None else "None" for s in info.inputs[len(ins):]]
-    several = len(checked.configs) > 1 or counted  # recorded shapes hold in one of them
-    if several and all(spec_shape(spec, r.name) for r in body.inputs):
-        ins = [spec_shape(spec, r.name) or "" for r in body.inputs]
+    if several and all(written):
+        ins = [w or "" for w in written]
     shown = (several and spec_shape(spec, node.name)) or _output_shape(
         node, body, info.output, counted, written=several)
     if not spec_shape(spec, node.name):  # the value of an input: written as that input is
@@ -94,6 +95,26 @@ def _value_shape(spec: Spec, name: str, shape: ValueShape | None, counted: bool)
 def _each_shape(dims: list, form: Repeat) -> str:
     """A list made by `each`, shown as its declared comprehension: `[(B, k) for k in ks]`."""
     return f"[({', '.join(d.text for d in dims)}) for {form.var} in {form.iterable.text}]"
+
+
+def written_shape(checked: Checked, name: str, seen: frozenset = frozenset()) -> str | None:
+    """A tensor's shape as the spec writes it (spec_shape); for a node that writes none but
+    has one input's shape in every configuration (`q * scale`), that input's; for a `cases`
+    node, the one its cases' inputs so give (each case taken by some configuration)."""
+    if (text := spec_shape(checked.spec, name)) is not None:
+        return text
+    node = checked.spec.nodes.get(name)
+    if node is None or name in seen or isinstance(node.form, Repeat | Map | Stack):
+        return None
+    keys: list[str | tuple[str, int]] = [(name, i) for i in range(len(cases_of(node)))] or [name]
+    bodies = cases_of(node) or [node]
+    texts = set()
+    for key, body in zip(keys, bodies, strict=True):
+        kept = checked.keeps.get(key)
+        if not kept:
+            return None
+        texts.add(written_shape(checked, body.inputs[min(kept)].name, seen | {name}))
+    return texts.pop() if len(texts) == 1 else None
 
 
 def copies_differ(spec: Spec) -> bool:
