@@ -299,3 +299,82 @@ def test_a_loop_carrying_a_node_frees_its_start_once(tmp_path):
     for layer in module.layers:
         expected = layer(expected)
     assert torch.allclose(module(x), torch.relu(expected.mean(1)))
+
+
+PYRAMID = """\
+name: Pyramid
+params:
+  c: {type: int, example: 4}
+  depth: {default: 3}
+inputs:
+  x: [B, c, H, W]
+requires:
+  - H % 2 ** depth == 0
+graph:
+  stages:
+    each: i in range(depth)
+    in: x
+    shape: [B, "c * 2 ** i", "H // 2 ** i", W]
+    body:
+      down: {op: Conv2d, args: ["c * 2 ** i", "c * 2 ** (i + 1)", [3, 1]], stride: [2, 1],
+             padding: [1, 0], in: x, shape: [B, "c * 2 ** (i + 1)", "H // 2 ** (i + 1)", W]}
+      act: {op: ReLU, in: down}
+outputs: stages
+"""
+
+
+class Pyramid(nn.Module):
+    """By hand: per copy a conv that halves the height and doubles the channels."""
+
+    def __init__(self, c, depth=3):
+        super().__init__()
+        self.stages = nn.ModuleList(
+            nn.ModuleList([nn.Conv2d(c * 2 ** i, c * 2 ** (i + 1), (3, 1), stride=(2, 1),
+                                     padding=(1, 0)), nn.ReLU()]) for i in range(depth))
+
+    def forward(self, x):
+        for conv, act in self.stages:
+            x = act(conv(x))
+        return x
+
+
+def test_a_body_s_shape_may_read_the_input_dims_in_expressions(tmp_path, capsys):
+    """`H // 2 ** i`: a pyramid whose copies halve the height. The body's own check takes H
+    free (the spec's `requires` on it hold there) and `depth` at its default."""
+    assert _build(tmp_path, PYRAMID, "pyramid") == 0, capsys.readouterr().err
+    generated = load_generated("pyramid", root=tmp_path).Pyramid
+    for depth in (1, 3, 4):
+        assert_equivalent(generated, Pyramid, (3,), {"depth": depth},
+                          lambda: (torch.randn(2, 3, 32, 5),))
+    assert main(["verify", str(tmp_path / "pyramid.yaml")]) == 0, capsys.readouterr().out
+
+
+def test_a_pyramid_body_s_missing_requirement_is_found_with_its_fix(tmp_path, capsys):
+    """Without `requires`, the conv of copy 0 gives (H + 1) // 2 where `down` says H // 2
+    (the body's own check, at its first copy); with H even, copy 1 gives (H // 2 + 1) // 2
+    where `down` says H // 4 (the spec's check, which runs every copy), and copy 2 asks
+    for H % 8 == 0 assuming that."""
+    loose = PYRAMID.replace("requires:\n  - H % 2 ** depth == 0\n", "")
+    err = _errors(tmp_path, loose, capsys)
+    assert "node 'down'" in err and "state it with requires: [H % 2 == 0]" in err, err
+    even = loose.replace("inputs:", "requires: [H % 2 == 0]\ninputs:")
+    err = _errors(tmp_path, even, capsys)
+    assert "state it with requires: [H % 4 == 0]" in err, err
+    assert "requires: [H % 8 == 0]" in err and "assuming requires: [H % 4 == 0]" in err, err
+    pasted = loose.replace("inputs:", "requires: [H % 8 == 0]\ninputs:")
+    assert _build(tmp_path, pasted, "pasted") == 0, capsys.readouterr().err
+
+
+def test_a_body_s_forward_reads_the_caller_s_dims(tmp_path, capsys):
+    """A view inside the body names H: forward unpacks it from the spec's input, once,
+    before the loop (the body unpacks only what its carried value binds)."""
+    viewed = PYRAMID.replace("      act: {op: ReLU, in: down}\n", (
+        "      flat: {op: view, in: down, to: [B, 'c * 2 ** (i + 1)', 'H // 2 ** (i + 1) * W']}\n"
+        "      back: {op: view, in: flat, to: [B, 'c * 2 ** (i + 1)', 'H // 2 ** (i + 1)', W]}\n"
+        "      act: {op: ReLU, in: back}\n"))
+    assert _build(tmp_path, viewed, "viewed") == 0, capsys.readouterr().err
+    source = (tmp_path / "generated" / "viewed.py").read_text()
+    head, loop = source.split("def forward")[1].split("for i, ")
+    assert "_, _, H, _ = x.shape" in head and "H, " not in loop.split("\n")[1], source
+    generated = load_generated("viewed", root=tmp_path).Pyramid
+    assert_equivalent(generated, Pyramid, (3,), {"depth": 2}, lambda: (torch.randn(2, 3, 16, 5),))

@@ -52,8 +52,9 @@ REQUIRES_SCOPE = "requires may name params, lets and the dims of the inputs' sha
 
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:
-    """The free dims the inputs' shapes name (not params or lets), as symbols, in order."""
-    dims, seen = [], set()
+    """The free dims the inputs' shapes name (not params or lets), as symbols, in order; a
+    loop body's caller's dims first (Spec.free_dims)."""
+    dims, seen = [dim_symbol(d) for d in spec.free_dims], set(spec.free_dims)
     for inp in spec.sources().values():
         for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:

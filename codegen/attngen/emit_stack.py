@@ -88,6 +88,9 @@ def stack_forward(parent: Emitter, node: Node, namer: Namer) -> list[str]:
     if stack.var:
         body_namer.loop.add(stack.var)
     lines = inner.node_lines(body_namer)
+    outer = body_namer.used_dims & set(inner.spec.free_dims)  # `H // 2 ** i`: the caller's H
+    body_namer.used_dims -= outer
+    namer.used_dims |= outer
     lines = inner.dim_lines(body_namer) + lines  # `B, N, _ = layers.shape`: read()
     lines = accumulated(lines, set(), shapes(inner.checked))
     values, big = value_names(inner.checked)

@@ -177,7 +177,10 @@ class Inference:
     # inputs
     def bind_inputs(self, given: dict | None = None):
         # every plain dim name first, so a shape may read a dim that a later input names
-        # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W])
+        # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W]),
+        # after a loop body's dims of its caller's (a call passes them: call_spec)
+        for dim in self.spec.free_dims if given is None else ():
+            self.env.sym[dim], self.bound[dim] = dim_symbol(dim), "the caller's inputs"
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 continue
@@ -197,8 +200,7 @@ class Inference:
             for d in inp.tensor_shape:
                 if d.text.isidentifier() and d.text not in self.env.sym:
                     if given is None:
-                        sym = dim_symbol(d.text)
-                        self.env.sym[d.text] = sym
+                        self.env.sym[d.text] = dim_symbol(d.text)
                         self.bound[d.text] = f"input '{name}'"
                     else:
                         actual = given[name][len(dims)] if len(dims) < len(given[name]) else None
@@ -227,7 +229,6 @@ class Inference:
                 except ShapeFail as exc:
                     raise error(inp.loc, exc.code, str(exc) + config_text(self.config),
                                 *exc.notes) from None
-
         for inp in self.spec.inputs.values():  # a list input read whole: its items' values
             if inp.items is not None and all(i.name in self.values for i in inp.items):
                 self.values[inp.name] = [self.values[i.name] for i in inp.items]
@@ -559,6 +560,7 @@ class Inference:
                 env.sym[p.name] = env.val[p.name] = p.default
             if p.name in structural_params(sub):
                 config[p.name] = env.val[p.name]
+        env.sym.update({d: self.env.sym[d] for d in sub.free_dims})  # a loop body's: H
         # The outputs are a function of the sub-spec, its arguments and its input shapes, and
         # a spec often calls one sub-spec alike several times (ASFF's three weight_level
         # convs): infer each distinct call once per configuration.

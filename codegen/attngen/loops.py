@@ -57,6 +57,8 @@ def _bounds(spec: Spec) -> frozenset[str]:
                         if is_range(loop.iterable.tree) for n in loop.iterable.names]
     names += [n for let in spec.lets.values() for n in comprehension_reads(let.expr)]
     names += [spec.loop_var] if spec.loop_var is not None else []  # a body's, at its first item
+    if spec.loop_over is not None and is_range(spec.loop_over.tree):  # and its count
+        names += list(spec.loop_over.names)
     for node in spec.nodes.values():
         for sub in _sub_calls(node):
             inner = bounds(sub.spec)

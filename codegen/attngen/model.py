@@ -296,6 +296,10 @@ class Spec:
     inline: bool = False  # the body of a `Stack` node: emitted inside its caller's forward
     # an inline spec's loop variable: a param its own check takes at the first item (loops)
     loop_var: str | None = None
+    loop_over: Expr | None = None  # and what its caller's loop runs over (`range(depth)`)
+    # an inline spec's dims of its caller's inputs that its input shapes read in
+    # expressions only (`H // 2 ** i`): free dims of its own check, the caller's in a call
+    free_dims: tuple[str, ...] = ()
 
     def divisibility(self) -> list[tuple[str, Expr, Expr]]:
         """The `NAME % E == R` requirements, as (NAME, E, R)."""
@@ -305,7 +309,8 @@ class Spec:
         """The free dims the shapes of inputs name as plain dims (not params or lets): what
         `requires` may name besides params and lets. A requirement that names a dim of
         optional inputs only holds where one of them is given (optional_inputs_of)."""
-        return {d for inp in self.inputs.values() for d in self._dims_of(inp)}
+        return {d for inp in self.inputs.values() for d in self._dims_of(inp)} | {
+            *self.free_dims}
 
     def optional_inputs_of(self, req: Expr) -> list[str]:
         """The optional inputs a requirement waits for: those with a dim it names that no
