@@ -70,7 +70,7 @@ def hostile_spec(payload: str, literal: str, **extra) -> str:
     fields = {"TITLE": f"T {payload}", "PAPER": f"P {payload}", "DOC": f"D {payload}",
               "PDOC": f"pd {payload}", "IDOC": f"id {payload}", "NDOC": f"nd {payload}",
               "CHOICE": f"c {payload}", "LET": f"'{literal}'",
-              "WHEN": f"mode != 'l {literal}'"}
+              "WHEN": f"mode != 'plain' or tag != 'l {literal}'"}
     fields.update(extra)
     text = HOSTILE
     for key in sorted(fields, key=len, reverse=True):  # PDOC before DOC

@@ -36,7 +36,13 @@ from .errors import (
     SpecError,
     error,
 )
-from .graph import build, check_constructor_names, check_reachable, producers
+from .graph import (
+    build,
+    check_choice_comparisons,
+    check_constructor_names,
+    check_reachable,
+    producers,
+)
 from .in_place_reads import check_in_place_reads
 from .infer import MAX_NODES, Inference, NodeCount
 from .model import NO_COPIES, Node, Spec, SubSpec
@@ -112,6 +118,7 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     issues.raise_if_any()
     graph, order = build(spec)
     check_constructor_names(spec)
+    check_choice_comparisons(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
     for cond, fix in never_holding(spec, configs):

@@ -114,11 +114,11 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
     one first, each followed by the branches its `when:` conditions (and guards) over int
     params can take besides its own (module docstring)."""
     reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
-    configs = _structural(spec, reqs)
+    configs = _with_examples(spec, _structural(spec, reqs), reqs)
     conds = conditions(spec)
     ints = _int_params(spec, {n for c in conds for n in _reads(spec, c.names)})
     if not ints:
-        return configs
+        return _at_most(spec, configs, ints)
 
     def branch(pinned: dict[str, object], env: dict[str, object]) -> tuple[bool, ...] | None:
         if pinned and not all(r.value(env) for r in reqs):
@@ -136,16 +136,45 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
             if truth not in seen:
                 seen.add(truth)
                 out.append({**config, **pinned})
+    return _at_most(spec, out, ints)
+
+
+def _at_most(spec: Spec, out: list[dict[str, object]], ints: list[Param]
+             ) -> list[dict[str, object]]:
+    """`out`, or E102 where it is more configurations than are checked."""
     if len(out) > MAX_CONFIGS:
         structural = [spec.params[n] for n in structural_params(spec)]
-        counts = ", ".join(f"{p.name} ({len(p.choices) if p.choices else 2})"
-                           for p in structural)
-        raise error((structural or ints)[0].loc, BAD_VALUE, f"{len(out)} configurations (at most "
-                    f"{MAX_CONFIGS} are checked): " + (f"values of {counts}, " if counts else "")
-                    + f"branches of `when:` over {', '.join(p.name for p in ints)}",
+        examples = [p for p in spec.params.values() if not p.required and p.example is not None]
+        parts = [", ".join(f"{p.name} ({len(p.choices) if p.choices else 2})"
+                           for p in structural), ", ".join(p.name for p in examples)]
+        parts = [f"values of {parts[0]}" if parts[0] else "",
+                 f"the examples of {parts[1]}" if parts[1] else "",
+                 f"branches of `when:` over {', '.join(p.name for p in ints)}" if ints else ""]
+        raise error((structural or examples or ints)[0].loc, BAD_VALUE,
+                    f"{len(out)} configurations (at most {MAX_CONFIGS} are checked): "
+                    + ", ".join(p for p in parts if p),
                     "each configuration is checked in full: give a param one value in a "
                     "variant (`params: {NAME: {choices: [VALUE]}}`) to check fewer at once")
     return out
+
+
+def _with_examples(spec: Spec, configs: list[dict[str, object]], reqs: list[Expr]
+                   ) -> list[dict[str, object]]:
+    """`configs`, then each again with a param that has an `example:` beside its default
+    at its example (where `requires` allows): both values are checked."""
+    for p in spec.params.values():
+        if p.required or p.example is None or p.example == p.default:
+            continue
+        tried = [{**c, p.name: p.example} for c in configs]
+        kept = [t for t in tried if all(_holds(spec, r, t) for r in reqs)]
+        if not kept:
+            failing = next(r for r in reqs if not _holds(spec, r, tried[0]))
+            raise error(p.loc, REQUIREMENT_FAILS, f"param '{p.name}': its example "
+                        f"{p.example!r} breaks requirement '{failing.text}' in every "
+                        "configuration", "an example is a second value the checker tries: "
+                        "give one that `requires` allows")
+        configs = configs + kept
+    return configs
 
 
 def region_guard(spec: Spec, config: Mapping[str, object],
@@ -263,36 +292,71 @@ def _whens(spec: Spec) -> list[Expr]:
 
 
 def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
-    """The `when:` conditions over int params that hold in none of `configs` (the branches
-    the checker found): code that no checked value reaches, each with the fix where an int
-    param is kept positive (a size) for want of a stated lower bound."""
+    """The `when:` conditions that hold in none of `configs` (the branches the checker
+    found): code that no checked value reaches, each with its fix: over an int param kept
+    positive (a size) for want of a stated lower bound, that bound; over a param checked at
+    its default alone (a float, str, list or any), an `example:` where it holds."""
     ints = {p.name: p for p in _int_params(spec, set(spec.params))}
     found: list[tuple[Expr, str]] = []
-    conds = [c for c in dict.fromkeys(_whens(spec))
-             if any(n in ints for n in _reads(spec, c.names))]
-    if not conds:
-        return found
     values = [param_values(spec, c) for c in configs]
-    for cond in conds:
-        read = [ints[n] for n in sorted(_reads(spec, cond.names)) if n in ints]
+    for cond in dict.fromkeys([*_whens(spec), *_let_tests(spec)]):
         try:
             if any(cond.value(v) for v in values):
                 continue
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             continue
-        bounded = [p for p in read if any(p.name in r.names for r in spec.requires)]
-        numbers = [k for n in ast.walk(cond.tree)
-                   if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
-        low = min([0, *numbers]) - 1
-        sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded
-                 and _holds(spec, cond, {**configs[0], p.name: low}, undecided=False)]
-        fix = (f"int params are sizes, positive, unless `requires` states a lower bound: if "
-               f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
-               if sizes else "no value tried makes it hold: an int param is tried at its "
-               "default, small sizes, each side of the numbers its conditions compare with "
-               "and their products (at or below 0 where `requires` allows)")
-        found.append((cond, fix))
+        reads = _reads(spec, cond.names)
+        read = [ints[n] for n in sorted(reads) if n in ints]
+        fixed = [spec.params[n] for n in sorted(reads) if n in spec.params and n not in ints
+                 and spec.params[n].type not in ("bool", "int") and not spec.params[n].choices]
+        if read:
+            found.append((cond, _int_fix(spec, cond, read, configs[0])))
+        elif fixed:
+            found.append((cond, _example_fix(spec, cond, fixed[0], configs[0])))
+        else:
+            found.append((cond, "no configuration makes it hold: the bool and `choices` "
+                          "params it reads take every value"))
     return found
+
+
+def _let_tests(spec: Spec) -> Iterator[Expr]:
+    """The conditions inside lets that pick a value: `a if TEST else b`, `TEST or b`
+    (`hidden if hidden else dim`: a branch the defaults never take is never checked)."""
+    for let in spec.lets.values():
+        for n in ast.walk(let.expr.tree):
+            tests = [n.test] if isinstance(n, ast.IfExp) else \
+                n.values[:-1] if isinstance(n, ast.BoolOp) and isinstance(n.op, ast.Or) else []
+            yield from (Expr(ast.unparse(t), t, let.expr.loc) for t in tests)
+
+
+def _int_fix(spec: Spec, cond: Expr, read: list[Param], config: dict[str, object]) -> str:
+    bounded = [p for p in read if any(p.name in r.names for r in spec.requires)]
+    numbers = [k for n in ast.walk(cond.tree)
+               if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
+    low = min([0, *numbers]) - 1
+    sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded
+             and _holds(spec, cond, {**config, p.name: low}, undecided=False)]
+    return (f"int params are sizes, positive, unless `requires` states a lower bound: if "
+            f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
+            if sizes else "no value tried makes it hold: an int param is tried at its "
+            "default, small sizes, each side of the numbers its conditions compare with "
+            "and their products (at or below 0 where `requires` allows)")
+
+
+def _example_fix(spec: Spec, cond: Expr, param: Param, config: dict[str, object]) -> str:
+    """An `example:` for `param` that makes `cond` hold, tried near the numbers it compares
+    with; else the rule."""
+    numbers = [n.value for n in ast.walk(cond.tree) if isinstance(n, ast.Constant)
+               and isinstance(n.value, int | float) and not isinstance(n.value, bool)]
+    tries = [1.0, 0.5, -1.0, *(float(k) + d for k in numbers for d in (1, -1, 0.5))]
+    if param.type == "float":
+        for value in tries:
+            if _holds(spec, cond, {**config, param.name: float(value)}, undecided=False):
+                return (f"'{param.name}' is checked at its default alone: an `example:` is "
+                        f"checked too, `{param.name}: {{default: {param.default!r}, example: "
+                        f"{float(value)!r}}}`")
+    return (f"'{param.name}' is checked at its default ({param.default!r}) alone: give it an "
+            f"`example:` where `{cond.text}` holds, and both are checked")
 
 
 def _reads(spec: Spec, names: Iterable[str]) -> set[str]:

@@ -301,3 +301,17 @@ def shape_rule(body: Node) -> str:
             return ""
         case _:
             assert_never(called)
+
+
+def varied(spec: Spec, configs: list[dict[str, object]]) -> str:
+    """What `configs` vary, as docs pages say it: `the bool and choice params and of
+    qk_scale at its default and example`."""
+    structural = {p.name for p in spec.params.values() if p.type == "bool" or p.choices}
+    pinned = {k for c in configs for k in c} - structural
+    tried = sorted(k for k in pinned if not spec.params[k].required
+                   and spec.params[k].example is not None)
+    parts = ["the bool and choice params" if structural else "",
+             "the branches `when:` takes over int params" if pinned - set(tried) else "",
+             f"{', '.join(tried)} at {'its' if len(tried) == 1 else 'their'} default and "
+             "example" if tried else ""]
+    return " and of ".join(p for p in parts if p)

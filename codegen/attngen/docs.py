@@ -35,7 +35,7 @@ from . import ops, render
 from .build import Artifact, compile_spec, refusals, unique_files
 from .counts import node_params, param_values
 from .counts import total as params_total
-from .describe import call_label, init_text
+from .describe import call_label, init_text, varied
 from .errors import DUPLICATE_NAME, FILE_ERROR, Collector, Loc, SpecError, error, visible
 from .loader import Loader
 from .model import Spec, SubSpec, form_specs, tensor_decl, unwrapped
@@ -270,11 +270,7 @@ def _page_markdown(page: _Page, pages_by_spec: dict[Path, _Page]) -> str:
     n = len(page.checked.configs)
     if n > 1:
         at = f" ({code(at)})" if (at := drawn_at(spec)) else ""
-        # an int param pinned to take a `when:` branch (configs.py), not a bool or choice
-        branches = any(spec.params[k].type == "int" and not spec.params[k].choices
-                       for c in page.checked.configs for k in c)
-        what = "the bool and choice params" + (
-            " and of the branches `when:` takes over int params" if branches else "")
+        what = varied(spec, page.checked.configs)
         lines += ["", (f"Shapes were checked in {'both' if n == 2 else f'all {n}'} configurations"
                   f" of {what}; the table shows the defaults{at}.")]
     lines += ["", (f"Parameter count at the defaults: **{page.total():,}**, the sum of the "

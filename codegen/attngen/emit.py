@@ -62,7 +62,7 @@ from .pytext import (
 )
 from .results import Checked
 from .seq_entries import operand, seq_entry
-from .shape_comments import forward_comment
+from .shape_comments import forward_comment, holds_list
 from .shown_lets import lets_shown
 from .strides import VIEW, reshaped_views
 from .templating import env as _env
@@ -399,7 +399,7 @@ class ClassEmitter:
                 var = name or "_"
                 namer.loop.add(var)
                 call = self.function_call(function, ins, namer, node,
-                                          listed=self._is_list(body, ins))
+                                          listed=self._is_list(body))
                 namer.loop.discard(var)
                 return f"[{call} for {var} in {src(iterable, namer)}]"
             case Repeat():
@@ -413,7 +413,7 @@ class ClassEmitter:
                 return f"[{self.layer_ref(node.name)}({ITEM_VAR}) for {ITEM_VAR} in {ins[0]}]"
             case FunctionOp():
                 return self.function_call(body.form, ins, namer, node,
-                                          listed=self._is_list(body, ins))
+                                          listed=self._is_list(body))
             case LayerOp() | Seq() | SubSpec():  # the layer the node owns
                 return f"{self.layer_ref(node.name)}({args})"
             case Cases() | Stack():
@@ -434,11 +434,9 @@ class ClassEmitter:
         node = self.spec.nodes.get(name)
         return f"self.{name}" if node is not None and tensor_decl(node) is not None else name
 
-    def _is_list(self, body: Node, ins: list[str]) -> bool:
-        if len(ins) != 1:
-            return False
-        info = self.checked.nodes.get(ins[0])
-        return info is not None and isinstance(info.output, list)
+    def _is_list(self, body: Node) -> bool:
+        """Whether a node's one input is a list of tensors (`add` of it is `sum(xs)`)."""
+        return len(body.inputs) == 1 and holds_list(self.checked, body.inputs[0].name)
 
     def function_call(self, call: FunctionOp, ins: list[str], namer: Namer, node: Node, *,
                       listed: bool) -> str:

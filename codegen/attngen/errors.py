@@ -94,7 +94,7 @@ CODES = {code: code.summary for code in (
     OUTSIDE_ROOTS, VERIFY_RUNTIME, VERIFY_EXPORT,
 )}
 NEVER_HOLDS = WarningCode(
-    "W102", "a `when:` over int params holds for no value checked: its branch is never checked"
+    "W102", "a condition holds for no value checked: its branch is never checked"
 )
 WARNING_CODES = {code: code.summary for code in (ONNX_FIXED_WINDOW, FUSED_KERNEL_MISSED,
                                                  NEVER_HOLDS)}

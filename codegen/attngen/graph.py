@@ -475,3 +475,51 @@ def forward_order(spec: Spec) -> list[str]:
             _ORDERS.clear()
         hit = _ORDERS[id(spec)] = (spec, build(spec)[1])
     return hit[1]
+
+
+def check_choice_comparisons(spec: Spec) -> None:
+    """E202 where a condition compares a `choices` param with a value not among its
+    choices (`when: act == 'rleu'` for choices [relu, gelu]): always false, or always true
+    with `!=`, so the layer it guards would silently vanish or stay."""
+    choices = {p.name: p.choices for p in spec.params.values() if p.choices}
+    if not choices:
+        return
+    exprs = [*spec.requires, *(let.expr for let in spec.lets.values())]
+    exprs += [o.when for o in spec.outputs if o.when is not None]
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            exprs += [body.when] if body.when is not None else []
+            layer = unwrapped(body.form)
+            if isinstance(layer, Seq):
+                exprs += [i.when for i in layer.items if i.when is not None]
+    issues = Collector()
+    for expr in exprs:
+        if choices.keys().isdisjoint(expr.names):
+            continue
+        for name, v in _compared_constants(expr):
+            allowed = choices.get(name)
+            if allowed is not None and v.value not in allowed:
+                shown = ", ".join(map(repr, allowed))
+                issues.add(error(
+                    expr.loc.shifted(v.col_offset), UNKNOWN_NAME,
+                    f"`{expr.text}` compares param '{name}' with {v.value!r}, which is not "
+                    f"one of its choices ({shown})" + did_you_mean(str(v.value), allowed),
+                    "a value outside the choices never equals the param: the condition "
+                    "would decide the same in every configuration"))
+    issues.raise_if_any()
+
+
+def _compared_constants(expr: Expr) -> Iterator[tuple[str, ast.Constant]]:
+    """(name, constant) for each `name == constant` (or `!=`) of a condition, either side,
+    and each constant of `name in (c1, c2)`."""
+    for n in ast.walk(expr.tree):
+        if isinstance(n, ast.Compare):
+            operands = [n.left, *n.comparators]
+            for op, a, b in zip(n.ops, operands, operands[1:], strict=False):
+                if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+                    continue  # `level > 5` may hold for no choice, yet says what it means
+                for name, value in ((a, b), (b, a)):
+                    if isinstance(name, ast.Name):
+                        values = value.elts if isinstance(value, ast.Tuple | ast.List) \
+                            else [value]
+                        yield from ((name.id, v) for v in values if isinstance(v, ast.Constant))

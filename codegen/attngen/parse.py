@@ -10,6 +10,7 @@ graph.py run here, on the finished spec.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from . import ops
@@ -148,6 +149,13 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
             default = plain(value)
             param = Param(name, key.loc, _infer_type(default, key.loc, name), default)
         check_param_value(param, loc_of(value, key.loc))
+        if not param.required and param.example is not None and isinstance(value, LMap):
+            at = loc_of(value["example"], key.loc)
+            if param.type == "bool" or param.choices:
+                raise error(at, BAD_VALUE, f"param '{name}': every value of a bool or "
+                            "`choices` param is checked: an example adds none",
+                            "remove 'example'")
+            check_param_value(replace(param, default=param.example), at)
         spec.params[name] = param
 
 

@@ -161,6 +161,18 @@ def spec_dims(spec: Spec, name: str) -> list[str] | None:
     return [d.text for d in dims]
 
 
+def holds_list(checked: Checked, name: str) -> bool:
+    """Whether a tensor name holds a list of tensors: as checked, and for a node checked in
+    no configuration (W102), as its form makes it."""
+    if (info := checked.nodes.get(name)) is not None:
+        return isinstance(info.output, list)
+    if name in checked.inputs:  # a list input: its items' shapes
+        return isinstance(checked.inputs[name], list)
+    producer = checked.spec.nodes.get(name)
+    return producer is not None and (isinstance(producer.form, Repeat | Map)
+                                     or is_list_op(producer.form))
+
+
 def is_list_op(form: NodeForm) -> bool:
     """An op of several outputs without `out:` (`split`, `chunk`): its value is a list."""
     return isinstance(form, FunctionOp) and ops.REGISTRY[form.op].multi_output

@@ -1,0 +1,146 @@
+"""Branches the defaults never take. A float, str, list or `any` param is checked at its
+default alone, so a `when:` (or a let's test, `hidden if hidden else dim`) false there
+guarded code nothing checked: an `add` of a list built as `summed = branch`, a conv sized
+by the other branch. Such a condition is W102 with the `example:` to give; an example
+beside a default is a second value the checker tries. A `when:` comparing a `choices`
+param with a value outside them is E202 (the layer it guards silently vanished). And an
+`add` of a list input is `sum(xs)` (it was `summed = xs`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from attngen.cli import main
+from equivalence import load_generated
+
+GATE = """\
+name: Gate
+params:
+  alpha: {default: 0.0, doc: extra branches only where alpha > 0}
+  n: 2
+inputs:
+  x: [B, C, L]
+graph:
+  branch: {when: alpha > 0, each: i in range(n), op: mul, in: x, other: alpha}
+  summed:
+    cases:
+      - {when: alpha > 0, op: add, in: branch}
+      - {when: alpha <= 0, op: identity, in: x}
+  out: {op: add, in: [summed, x]}
+outputs: out
+"""
+
+HIDDEN = """\
+name: Mlp
+params:
+  dim: {type: int, example: 16}
+  hidden: {default: null}
+let:
+  width: hidden if hidden else dim
+inputs:
+  x: [B, N, dim]
+graph:
+  fc1: {op: Linear, args: [dim, width], in: x}
+  fc2: {op: Linear, args: [dim, dim], in: fc1}
+outputs: fc2
+"""
+
+
+def _run(tmp_path, capsys, text, *command, name="spec"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    code = main([*command, str(path), *(["-o", str(tmp_path / "generated")]
+                                        if command[0] == "build" else [])])
+    out = capsys.readouterr()
+    return code, out.err + out.out
+
+
+def test_a_when_the_default_never_takes_warns_with_an_example_that_works_pasted(
+        tmp_path, capsys):
+    code, err = _run(tmp_path, capsys, GATE, "check", "-q")
+    assert code == 0
+    assert ("spec.yaml:8:18: warning[W102]: 'alpha > 0' holds for no value the checker "
+            "tries") in err, err
+    fix = "`alpha: {default: 0.0, example: 1.0}`"
+    assert fix in err, err
+    pasted = GATE.replace("  alpha: {default: 0.0, doc: extra branches only where alpha > 0}",
+                          "  " + fix.strip("`"))
+    code, out = _run(tmp_path, capsys, pasted, "check")
+    assert code == 0 and "W102" not in out and "2 configurations" in out, out
+    assert _run(tmp_path, capsys, pasted, "build", name="gate")[0] == 0
+    source = (tmp_path / "generated" / "gate.py").read_text()
+    assert "summed = sum(branch)" in source, source
+    module = load_generated("gate", root=tmp_path).Gate(alpha=0.5)
+    x = torch.randn(2, 3, 4)
+    torch.testing.assert_close(module(x), x * 0.5 * 2 + x)
+
+
+def test_a_list_the_defaults_never_make_is_still_summed_as_a_list(tmp_path, capsys):
+    """No configuration checks `summed`'s add: its input is a list by its form (`each`)."""
+    assert _run(tmp_path, capsys, GATE, "build", name="gate")[0] == 0
+    source = (tmp_path / "generated" / "gate.py").read_text()
+    assert "summed = sum(branch)" in source, source
+
+
+def test_a_let_s_test_the_defaults_never_take_warns_and_its_example_is_checked(
+        tmp_path, capsys):
+    """`fc2` reads the Linear to `width` as if it had `dim` features: right at the default
+    (hidden None), wrong for every given `hidden`; the example finds it."""
+    code, err = _run(tmp_path, capsys, HIDDEN, "check", "-q")
+    assert code == 0 and "warning[W102]: 'hidden' holds for no value" in err, err
+    assert "give it an `example:` where `hidden` holds, and both are checked" in err, err
+    given = HIDDEN.replace("hidden: {default: null}", "hidden: {default: null, example: 32}")
+    code, err = _run(tmp_path, capsys, given, "check", "-q")
+    assert code == 1 and "error[E403]: node 'fc2'" in err and "(when hidden=32)" in err, err
+
+
+@pytest.mark.parametrize("param, message", [
+    ("{default: true, example: false}", "every value of a bool or `choices` param is checked"),
+    ("{default: a, choices: [a, b], example: b}", "an example adds none"),
+    ("{default: 1.5, example: x}", "value 'x' is not of type float"),
+])
+def test_an_example_beside_a_default_is_refused_where_it_adds_nothing_or_mistypes(
+        tmp_path, capsys, param, message):
+    text = "name: P\nparams:\n  p: PARAM\ninputs: {x: [B, C]}\ngraph:\n" \
+           "  y: {op: identity, in: x}\noutputs: y\n"
+    code, err = _run(tmp_path, capsys, text.replace("PARAM", param), "check")
+    assert code == 1 and "spec.yaml:3:" in err and message in err, err
+
+
+def test_an_example_that_breaks_requires_is_located(tmp_path, capsys):
+    text = ("name: P\nparams:\n  p: {default: 0.5, example: 2.0}\nrequires: [p < 1]\n"
+            "inputs: {x: [B, C]}\ngraph:\n  y: {op: mul, in: x, other: p}\noutputs: y\n")
+    code, err = _run(tmp_path, capsys, text, "check")
+    assert code == 1 and "its example 2.0 breaks requirement 'p < 1'" in err, err
+
+
+def test_a_when_comparing_a_choice_param_with_another_value_is_an_error(tmp_path, capsys):
+    text = """\
+name: Dead
+params:
+  act: {default: gelu, choices: [relu, gelu]}
+inputs:
+  x: [B, 8]
+graph:
+  f:
+    seq:
+      - {op: Linear, args: [8, 8]}
+      - {when: act == 'rleu', op: ReLU}
+      - {when: "act in ('gelu', 'tanh')", op: GELU}
+    in: x
+outputs: f
+"""
+    code, err = _run(tmp_path, capsys, text, "build")
+    assert code == 1 and not (tmp_path / "generated").exists()
+    assert ("spec.yaml:10:23: error[E202]: `act == 'rleu'` compares param 'act' with 'rleu', "
+            "which is not one of its choices ('relu', 'gelu'); did you mean 'relu'?") in err, err
+    assert "with 'tanh', which is not one of its choices" in err, err
+
+
+def test_an_add_of_a_list_input_sums_its_items(tmp_path, capsys):
+    text = ("name: ListIn\ninputs:\n  xs:\n    items:\n      a: [B, C]\n      b: [B, C]\n"
+            "graph:\n  summed: {op: add, in: xs}\noutputs: summed\n")
+    assert _run(tmp_path, capsys, text, "build", name="listin")[0] == 0
+    module = load_generated("listin", root=tmp_path).ListIn()
+    a, b = torch.randn(2, 3), torch.randn(2, 3)
+    torch.testing.assert_close(module([a, b]), a + b)
