@@ -199,17 +199,23 @@ class CrossFormerAttention(nn.Module):
         self.scale = qk_scale if qk_scale else self.head_dim ** (-0.5)
         if position_bias:
             self.pos = DynamicPosBias(dim // 4, num_heads, False, **factory_kwargs)
+            # the index in float64 (exact at any size), the values in the module's dtype
             r, c = torch.meshgrid(
-                torch.arange(float((2 * self.wh - 1) * (2 * self.ww - 1)), **factory_kwargs),
-                torch.arange(float(2), **factory_kwargs),
+                torch.arange(
+                    (2 * self.wh - 1) * (2 * self.ww - 1), device=device, dtype=torch.float64
+                ),
+                torch.arange(2, device=device, dtype=torch.float64),
                 indexing="ij",
             )
             self.register_buffer(
                 "biases",
-                torch.where(
-                    c == 0,
-                    r // (2 * self.ww - 1) - (self.wh - 1),
-                    r % (2 * self.ww - 1) - (self.ww - 1),
+                torch.as_tensor(
+                    torch.where(
+                        c == 0,
+                        r // (2 * self.ww - 1) - (self.wh - 1),
+                        r % (2 * self.ww - 1) - (self.ww - 1),
+                    ),
+                    dtype=dtype or torch.get_default_dtype(),
                 ),
             )
             self.register_buffer(

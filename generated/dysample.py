@@ -70,19 +70,23 @@ class DySample(nn.Module):
         self.offset = nn.Conv2d(self.offset_in, self.offset_out, 1, **factory_kwargs)
         if dyscope:
             self.scope = nn.Conv2d(self.offset_in, self.offset_out, 1, **factory_kwargs)
+        # the index in float64 (exact at any size), the values in the module's dtype
         o, c, h, w = torch.meshgrid(
-            torch.arange(float(1), **factory_kwargs),
-            torch.arange(float(2 * self.points), **factory_kwargs),
-            torch.arange(float(1), **factory_kwargs),
-            torch.arange(float(1), **factory_kwargs),
+            torch.arange(1, device=device, dtype=torch.float64),
+            torch.arange(2 * self.points, device=device, dtype=torch.float64),
+            torch.arange(1, device=device, dtype=torch.float64),
+            torch.arange(1, device=device, dtype=torch.float64),
             indexing="ij",
         )
         self.register_buffer(
             "init_pos",
-            torch.where(
-                c < self.points,
-                (c % scale - (scale - 1) / 2) / scale,
-                (c // scale % scale - (scale - 1) / 2) / scale,
+            torch.as_tensor(
+                torch.where(
+                    c < self.points,
+                    (c % scale - (scale - 1) / 2) / scale,
+                    (c // scale % scale - (scale - 1) / 2) / scale,
+                ),
+                dtype=dtype or torch.get_default_dtype(),
             ),
         )
         if style == 'lp':

@@ -174,3 +174,13 @@ def test_every_index_of_a_large_tensor_is_evaluated(tmp_path, capsys, shape, ind
     assert main(["check", str(path)]) == 1
     assert f"the formula cannot be evaluated at {where}: division by zero" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_an_index_beyond_what_a_half_dtype_holds_is_exact(tmp_path, dtype):
+    """bfloat16 holds no odd integer above 256, float16 none above 2048: the index is made
+    in float64 and the values cast once (an arange in bfloat16 gave `i % 2` = 0 at i=257)."""
+    module = attngen.load(_spec(tmp_path, "i % 2 + p")).compile()(n=3, d=4100, dtype=dtype)
+    want = (torch.arange(4100) % 2 + torch.arange(3).unsqueeze(1)).to(dtype)
+    assert module.pe.dtype == dtype
+    torch.testing.assert_close(module.pe, want, atol=0, rtol=0)

@@ -39,7 +39,7 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
     lines: list[str] = []  # what the making needs first (a formula's index grids)
     fill: list[str] = []
     if decl.init == "formula":
-        lines, made = _formula(decl, dims, text, factory_kwargs)
+        lines, made = _formula(decl, dims, text)
     else:
         made, fill = _made(decl, dims, text, factory_kwargs)
     if decl.kind == "param":
@@ -51,20 +51,26 @@ def tensor_lines(name: str, decl: TensorDecl, text: Callable[[Expr], str],
     return lines
 
 
-def _formula(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
-             factory_kwargs: Callable[[], str]) -> tuple[list[str], str]:
-    """`init: formula`: (the lines that make the index of each dim a float tensor, by
-    torch.meshgrid of aranges; the formula over them, expr_source.torch_source)."""
+def _formula(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str]
+             ) -> tuple[list[str], str]:
+    """`init: formula`: (the lines that make the index of each dim a float64 tensor, by
+    torch.meshgrid of aranges; the formula over them, expr_source.torch_source, cast to
+    the module's dtype). float64 holds every index exactly: bfloat16 holds none above
+    256, float16 none above 2048, float32 none above 2 ** 24."""
     formula, index = cast(Expr, decl.options["formula"]), cast(tuple, decl.options["index"])
     names = [n.text for n in index]
-    ranges = [f"torch.arange(float({d}), {factory_kwargs()})" for d in dims]
+    device, dtype = FACTORY_PARAMS
+    ranges = [f"torch.arange({d}, device={device}, dtype=torch.float64)" for d in dims]
+    lines = ["# the index in float64 (exact at any size), the values in the module's dtype"]
     if len(names) == 1:
-        lines = [f"{names[0]} = {ranges[0]}"]
+        lines.append(f"{names[0]} = {ranges[0]}")
     else:
-        lines = [f"{', '.join(names)} = torch.meshgrid({', '.join(ranges)}, indexing=\"ij\")"]
+        lines.append(f"{', '.join(names)} = torch.meshgrid({', '.join(ranges)}, "
+                     "indexing=\"ij\")")
     # the names other than the index's as __init__ reads them (`text` writes an Expr)
     rename = lambda n: text(Expr(n, ast.Name(n, ast.Load()), formula.loc))  # noqa: E731
-    return lines, torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
+    made = torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
+    return lines, f"torch.as_tensor({made}, dtype={dtype} or torch.get_default_dtype())"
 
 
 def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],
