@@ -58,7 +58,8 @@ def _check(tmp_path, capsys, text):
 
 
 def test_a_problem_in_several_configurations_is_reported_once(tmp_path, capsys):
-    text = BASE.replace('- {when: mode == "b", op: Tanh', '- {when: mode != "a" and mode != "b", op: Tanh')
+    text = BASE.replace('- {when: mode == "b", op: Tanh',
+                        '- {when: mode != "a" and mode != "b", op: Tanh')
     _, err = _check(tmp_path, capsys, text)
     assert err.count("error[") == 1, err
     assert "note: the same in 1 more configuration(s)" in err
