@@ -144,3 +144,50 @@ def test_an_add_of_a_list_input_sums_its_items(tmp_path, capsys):
     module = load_generated("listin", root=tmp_path).ListIn()
     a, b = torch.randn(2, 3), torch.randn(2, 3)
     torch.testing.assert_close(module([a, b]), a + b)
+
+
+SUB = """\
+name: Sub
+params:
+  r: {default: 1}
+requires: [r >= 1, N % r == 0]
+inputs:
+  x: [B, N, 8]
+graph:
+  pool: {when: r > 1, op: AvgPool1d, args: [r]}
+  x_t: {op: transpose, in: x, dim0: 1, dim1: 2, shape: [B, 8, N]}
+  kv:
+    cases:
+      - {when: r > 1, apply: pool, in: x_t}
+      - {when: r == 1, op: identity, in: x_t}
+  scores: {op: matmul, in: [x, kv]}
+outputs: scores
+"""
+CALLER = """\
+name: Caller
+params:
+  r: {default: 1}
+requires: [r >= 1, N % r == 0]
+inputs:
+  x: [B, N, 8]
+  bias: [N, N]
+graph:
+  sub: {use: sub, r: r, in: x}
+  out: {op: add, in: [sub, bias]}
+outputs: out
+"""
+
+
+def test_a_sub_spec_s_branch_over_a_param_passed_on_is_checked_in_the_caller(
+        tmp_path, capsys):
+    """The caller's `r` is a symbol over every value; `Sub` takes its identity branch at the
+    default r = 1. The caller's configurations split on `r > 1` too, so the pooled branch
+    meets the (N, N) bias: an error there, where both were judged at r = 1 before."""
+    (tmp_path / "sub.yaml").write_text(SUB)
+    code, err = _run(tmp_path, capsys, CALLER, "check", "-q", name="caller")
+    assert code == 1 and "spec.yaml" not in err, err
+    assert "caller.yaml:10:3: error[E403]: node 'out': cannot broadcast" in err, err
+    assert "(when r=2)" in err, err
+    fixed = CALLER.replace("bias: [N, N]", "bias: [N, 'N // r']")
+    code, out = _run(tmp_path, capsys, fixed, "check", name="caller")
+    assert code == 0 and "2 configurations" in out, out

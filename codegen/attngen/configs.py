@@ -39,6 +39,7 @@ from .facts import config_guard, guards
 from .loops import bounds
 from .model import Param, Seq, Spec, cases_of, unwrapped
 from .results import dtype_of
+from .sub_conditions import calls, in_caller_terms
 
 MAX_CONFIGS = 64
 T = TypeVar("T")
@@ -275,8 +276,11 @@ MAX_BRANCH_TRIES = 4096  # combinations of int param values tried per configurat
 
 def conditions(spec: Spec) -> list[Expr]:
     """Every `when:` of a spec (of its nodes, cases, `seq:` layers and outputs) and every
-    guard of an equality fact (facts.guards): what a configuration decides."""
+    guard of an equality fact (facts.guards), and its sub-specs' in its terms
+    (sub_conditions.py): what a configuration decides."""
     conds = [*_whens(spec), *guards(spec)]
+    conds += [t for call in calls(spec) for c in conditions(call.spec)
+              if (t := in_caller_terms(c, call, spec)) is not None]  # sub_conditions.py
     return list(dict.fromkeys(conds))  # once each (by text)
 
 
