@@ -47,6 +47,42 @@ def test_samples_satisfy_requires_and_cover_configurations():
     assert {s.params["kernel_size"] for s in samples} == {3, 7}
 
 
+REGION = """\
+name: Region
+params:
+  H: {type: int, example: 14}
+  h: {type: int, example: 7}
+  deploy: false
+let:
+  split: H != h
+requires: [H % h == 0]
+inputs:
+  x: [B, H]
+graph:
+  z:
+    cases:
+      - {when: split, op: relu, in: x}
+      - {when: not split, op: identity, in: x}
+outputs: z
+"""
+
+
+def test_every_configuration_s_sample_stays_in_its_region(tmp_path):
+    """The configuration of `H == h` pins h=14: an int param drawn near its value (2 * v,
+    v + 1) left it, so verify ran `split` in every sample (RepMLP's no-global branch was
+    never run with deploy=False)."""
+    path = tmp_path / "region.yaml"
+    path.write_text(REGION)
+    checked = _checked(path)
+    assert len(checked.configs) == 4
+    samples = verify.draw_samples(checked.spec, 24, verify.random.Random(0))
+    for i, sample in enumerate(samples):  # sample i is configuration i's (mod 4)
+        config = checked.configs[i % 4]
+        want = (config["deploy"], config.get("H", 14) != config.get("h", 7))
+        assert (sample.params["deploy"], sample.params["H"] != sample.params["h"]) == want, \
+            (i, config, sample)
+
+
 MIXER = """\
 name: Tokens
 params:

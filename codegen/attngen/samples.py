@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .configs import configurations, structural_params
+from .configs import conditions, configurations, structural_params
 from .errors import SpecError
 from .expr import Expr
 from .facts import impose_equalities
@@ -56,6 +56,20 @@ def draw_samples(spec: Spec, n: int, rng: random.Random) -> list[Sample]:
     return samples
 
 
+def _region(spec: Spec, config: dict[str, object]) -> list[tuple[Expr, bool]]:
+    """The conditions a configuration decides, each with its truth value there: a sample
+    of the configuration keeps them (an int param drawn near its value may not)."""
+    values = {p.name: config.get(p.name, p.sample) for p in spec.params.values()}
+    out = []
+    for cond in conditions(spec):
+        try:
+            compute_lets(spec.lets.values(), values)
+            out.append((cond, bool(cond.value(values))))
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            continue  # decides nothing here
+    return out
+
+
 def unsatisfied(spec: Spec, rng: random.Random) -> tuple[Expr | None, int]:
     """The requirement that failed most often in draws like draw_samples' widest (None if
     every draw failed before any requirement was read), and how many draws were made."""
@@ -75,13 +89,14 @@ def _draw_one(spec: Spec, config: dict[str, object], i: int, rng: random.Random,
     dims = free_dims(spec)
     optional = [name for name, inp in spec.sources().items() if inp.optional]
     facts = spec.divisibility()
+    region = _region(spec, config)
     for attempt in range(draws):
         params = {}
         for p in spec.params.values():
             v = config.get(p.name, p.sample)
             if (i and p.type == "int" and p.name not in structural_params(spec)
-                    and isinstance(v, int) and v > 0):
-                v = rng.choice([v, v, 2 * v, v + 1])
+                    and isinstance(v, int) and v > 0 and attempt < draws // 2):
+                v = rng.choice([v, v, 2 * v, v + 1])  # (the later draws keep the values)
             params[p.name] = v
         values = {d: DIM_VALUES[j % len(DIM_VALUES)] if i == 0 and attempt == 0 and low == 2
                   and high == DIM_RANGES[0][1] else rng.randint(low, high)
@@ -102,6 +117,8 @@ def _draw_one(spec: Spec, config: dict[str, object], i: int, rng: random.Random,
             impose_equalities(spec, env, values)  # and equality facts (`n == N`)
             compute_lets(spec.lets.values(), env)
             first = next((k for k, req in enumerate(spec.requires) if not req.value(env)), None)
+            if first is None and any(bool(c.value(env)) != truth for c, truth in region):
+                continue  # another configuration's sample (`h` moved off `H == h`)
             if first is None:
                 present = set(optional) if i % 2 == 0 else set()
                 return Sample(params, values, present)
