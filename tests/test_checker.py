@@ -307,7 +307,9 @@ def test_conv_groups_must_divide_channels(tmp_path, capsys):
     ).replace("in: pool, to:", "in: grp, to:")
     code, err, _ = check(tmp_path, capsys, text)
     assert code == 1
-    assert "error[E404]" in err and "divisible by groups" in err, err
+    # the defaults (channel 8) break it: no `requires` line could make it hold
+    assert "error[E402]" in err and "channel is not divisible by 3 at the defaults" in err, err
+    assert "requires: [" not in err, err
 
 
 @pytest.mark.parametrize("channels, groups, ok", [(6, 4, False), (8, 4, True), (6, 3, True)])
@@ -442,3 +444,20 @@ def test_arguments_in_range_pass(tmp_path, capsys):
     code, err, _ = check(tmp_path, capsys, text.replace("inputs:", "requires: [H >= 3, W >= 3]\n"
                                                         "inputs:"))
     assert code == 0, err
+
+
+@pytest.mark.parametrize("arg, message, hint", [
+    # the defaults break it: no line to paste (it was `requires: [c % (1 + c) == 0]`)
+    ("groups: c + 1", "in_channels must be divisible by groups: c is not divisible by 1 + c "
+     "at the defaults (8 by 9): no `requires` line makes it hold there", None),
+    # the defaults keep it: the line that states it
+    ("groups: g", "in_channels must be divisible by groups: c is not always divisible by g",
+     "requires: [c % g == 0]"),
+])
+def test_a_divisibility_the_defaults_break_asks_for_no_requires_line(
+        tmp_path, capsys, arg, message, hint):
+    text = CONV.replace("  c: 8\n", "  c: 8\n  g: 2\n").replace("ARG", arg)
+    code, err, _ = check(tmp_path, capsys, text.replace("inputs:", "requires: [H >= 3, W >= 3]\n"
+                                                        "inputs:"))
+    assert code == 1 and message in err, err
+    assert (hint in err) if hint else ("requires: [" not in err), err

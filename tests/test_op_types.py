@@ -275,7 +275,7 @@ def test_a_sub_spec_input_takes_the_dtype_it_declares(tmp_path, capsys):
     code, err = check(tmp_path, capsys, text.replace("DTYPE", "float"))
     assert code == 1
     assert errors(err)[0][:3] == (6, 3, "E402") and \
-        "input 'keep' of Gate is a bool tensor, got a float one" in err, err
+        "input 'keep' of Gate takes bool tensors, got one of dtype family float" in err, err
 
 
 def test_dtype_rules_are_declared_in_families():

@@ -38,6 +38,20 @@ class _DimPrinter(StrPrinter):
     def _print_Min(self, expr: Any) -> str:
         return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
+    def _print_Piecewise(self, expr: Any) -> str:  # as a spec writes it: `N if r == 1 else M`
+        *cases, (last, _) = expr.args
+        parts = [f"{self._print(e)} if {self._print(c)} else " for e, c in cases]
+        return "(" + "".join(parts) + self._print(last) + ")"
+
+    def _print_Relational(self, expr: Any) -> str:  # `r == 1`, not Eq(r, 1)
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+
+    def _print_And(self, expr: Any) -> str:
+        return " and ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Or(self, expr: Any) -> str:
+        return " or ".join(f"({self._print(a)})" for a in expr.args)
+
 
 _PRINTER = _DimPrinter({"order": "none"})
 

@@ -190,6 +190,11 @@ def error(loc: Loc, code: ErrorCode, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
+def a_(word: str) -> str:
+    """`word` after its indefinite article: `an int`, `a float`."""
+    return ("an " if word[:1] in tuple("aeiou") else "a ") + word
+
+
 def did_you_mean(word: str, choices: Iterable[object]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

@@ -212,8 +212,8 @@ class Inference:
             if given is not None:
                 got = dtype_of(given[name])
                 if got is not None and got != dtype:
-                    raise ShapeFail(f"input '{name}' of {self.spec.name} is a {dtype} tensor, "
-                                    f"got a {got} one", BAD_ARGUMENTS)
+                    raise ShapeFail(f"input '{name}' of {self.spec.name} takes {dtype} "
+                                    f"tensors, got one of dtype family {got}", BAD_ARGUMENTS)
                 if len(given[name]) != len(dims):
                     raise ShapeFail(f"input '{name}' of {self.spec.name} expects "
                                     f"{len(dims)} dims {fmt_shape(tuple(dims))}, got "

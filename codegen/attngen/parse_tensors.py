@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import math
 
-from .errors import BAD_VALUE, MISSING_KEY, UNKNOWN_NAME, Loc, did_you_mean, error
+from .errors import BAD_VALUE, MISSING_KEY, UNKNOWN_NAME, Loc, a_, did_you_mean, error
 from .expr import Expr, parse
 from .expr_source import CONSTANTS, FORMULA_FUNCTIONS, FUNCTIONS, formula_fault
 from .fields import check_keys, expect, expr_of, shape_of
@@ -106,10 +106,10 @@ def load_tensor(spec: Spec, name: str, raw: LMap, kind: str) -> TensorDecl:
     if init not in DTYPE_INITS[dtype]:
         if init in DTYPE_INITS["float"]:
             raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes float values; "
-                        f"{what} is a {dtype} tensor", "a buffer of dtype " + dtype + " takes: "
+                        f"{what} is {a_(dtype)} tensor", "a buffer of dtype " + dtype + " takes: "
                         + ", ".join(DTYPE_INITS[dtype]))
-        raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes indices; {what} is a "
-                    f"{dtype} tensor", "make it a long buffer: {buffer: [n, n], init: "
+        raise error(raw["init"].loc, BAD_VALUE, f"'init: {init}' makes indices; {what} is "
+                    f"{a_(dtype)} tensor", "make it a long buffer: {buffer: [n, n], init: "
                     f"{init}, window: [h, w], dtype: long}}" if kind == "param" else
                     "add: dtype: long")
     rank = INIT_RANKS.get(init)

@@ -123,12 +123,18 @@ class ProverCtx:
         if not ok and not algebra.sympify(n / g).free_symbols:  # numbers: no line to state
             self.fail(f"{what}: {fmt_dim(n)} is not divisible by {fmt_dim(g)}", BAD_ARGUMENTS)
         if not ok:
-            stmt = requirement_text(n, g)
+            at = self.prover.value(n), self.prover.value(g)
+            names = {name_of(s) for s in algebra.sympify(n / g).free_symbols}
+            if self.prover.defaults_break(names, at[0] % at[1] == 0 if isinstance(at[0], int)
+                                          and isinstance(at[1], int) and at[1] > 0 else None):
+                self.fail(f"{what}: {fmt_dim(n)} is not divisible by {fmt_dim(g)} at the "
+                          f"defaults ({at[0]} by {at[1]}): no `requires` line makes it hold "
+                          "there", BAD_ARGUMENTS)
             self.fail(
                 f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}",
                 UNSTATED_DIVISIBILITY,
                 self.prover.counterexample(sample, n, g),
-                f"if the module relies on it, state it: requires: [{stmt}]",
+                f"if the module relies on it, state it: requires: [{requirement_text(n, g)}]",
             )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
