@@ -199,7 +199,7 @@ class CrossFormerAttention(nn.Module):
         self.scale = qk_scale if qk_scale else self.head_dim ** (-0.5)
         if position_bias:
             self.pos = DynamicPosBias(dim // 4, num_heads, False, **factory_kwargs)
-            # the index in float64 (exact at any size), the values in the module's dtype
+            # the index in float64 (exact at any size), the values in the tensor's dtype
             r, c = torch.meshgrid(
                 torch.arange(
                     (2 * self.wh - 1) * (2 * self.ww - 1), device=device, dtype=torch.float64

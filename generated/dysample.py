@@ -70,7 +70,7 @@ class DySample(nn.Module):
         self.offset = nn.Conv2d(self.offset_in, self.offset_out, 1, **factory_kwargs)
         if dyscope:
             self.scope = nn.Conv2d(self.offset_in, self.offset_out, 1, **factory_kwargs)
-        # the index in float64 (exact at any size), the values in the module's dtype
+        # the index in float64 (exact at any size), the values in the tensor's dtype
         o, c, h, w = torch.meshgrid(
             torch.arange(1, device=device, dtype=torch.float64),
             torch.arange(2 * self.points, device=device, dtype=torch.float64),

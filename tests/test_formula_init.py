@@ -184,3 +184,41 @@ def test_an_index_beyond_what_a_half_dtype_holds_is_exact(tmp_path, dtype):
     want = (torch.arange(4100) % 2 + torch.arange(3).unsqueeze(1)).to(dtype)
     assert module.pe.dtype == dtype
     torch.testing.assert_close(module.pe, want, atol=0, rtol=0)
+
+
+LONG = """\
+name: Offsets
+params:
+  r: {default: 4}
+let:
+  n: r * r
+inputs:
+  x: [B, n]
+graph:
+  idx: {buffer: [n, n], init: formula, index: [i, j], dtype: long, formula: "FORMULA"}
+  table: {param: [n], init: zeros}
+  bias: {op: index, in: [table, idx], shape: [n, n]}
+  out: {op: matmul, in: [x, bias], shape: [B, n]}
+outputs: out
+"""
+
+
+def test_a_long_buffer_s_formula_gives_levit_s_offsets(tmp_path):
+    """LeViT's attention-bias index: the offset between two points of an r x r grid."""
+    path = tmp_path / "offsets.yaml"
+    path.write_text(LONG.replace("FORMULA", "abs(i // r - j // r) * r + abs(i % r - j % r)"))
+    module = attngen.load(str(path)).compile()(r=5, dtype=torch.bfloat16)
+    grid = torch.tensor([[a, b] for a in range(5) for b in range(5)])
+    offsets = (grid[:, None] - grid[None]).abs()
+    assert module.idx.dtype == torch.long
+    assert torch.equal(module.idx, offsets[..., 0] * 5 + offsets[..., 1])
+
+
+def test_a_long_buffer_s_formula_must_give_whole_numbers(tmp_path, capsys):
+    path = tmp_path / "offsets.yaml"
+    path.write_text(LONG.replace("FORMULA", "i / 2"))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert ("error[E102]: node 'idx': the formula gives 0.5 at i=0, j=1" in err
+            or "the formula gives 0.5 at i=1, j=0" in err), err
+    assert "divide with `//` (a whole number), not `/`" in err, err

@@ -140,6 +140,11 @@ def check_formula(decl: TensorDecl, value: Callable[[Expr, dict], Any], owner: N
             raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula gives "
                         f"{got!r} at {where}; each element must be a finite number (within "
                         "float32's range, the default dtype's)" + config_text(config))
+        if decl.dtype == "long" and (got != int(got) or abs(got) > 2 ** 53):
+            raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula gives "
+                        f"{got!r} at {where}; each element of a long tensor must be a whole "
+                        "number (of at most 2 ** 53 in size: the index is float64)"
+                        + config_text(config), "divide with `//` (a whole number), not `/`")
 
 
 FLOAT32_MAX = 3.4028234663852886e38

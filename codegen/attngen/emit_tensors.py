@@ -61,7 +61,7 @@ def _formula(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str]
     names = [n.text for n in index]
     device, dtype = FACTORY_PARAMS
     ranges = [f"torch.arange({d}, device={device}, dtype=torch.float64)" for d in dims]
-    lines = ["# the index in float64 (exact at any size), the values in the module's dtype"]
+    lines = ["# the index in float64 (exact at any size), the values in the tensor's dtype"]
     if len(names) == 1:
         lines.append(f"{names[0]} = {ranges[0]}")
     else:
@@ -70,7 +70,8 @@ def _formula(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str]
     # the names other than the index's as __init__ reads them (`text` writes an Expr)
     rename = lambda n: text(Expr(n, ast.Name(n, ast.Load()), formula.loc))  # noqa: E731
     made = torch_source(ast.parse(formula.text, mode="eval").body, tuple(names), rename)
-    return lines, f"torch.as_tensor({made}, dtype={dtype} or torch.get_default_dtype())"
+    to = TORCH_DTYPES.get(decl.dtype, f"{dtype} or torch.get_default_dtype()")
+    return lines, f"torch.as_tensor({made}, dtype={to})"
 
 
 def _made(decl: TensorDecl, dims: list[str], text: Callable[[Expr], str],

@@ -37,7 +37,8 @@ SLICES = "slices"
 # `init: formula`: each element a formula of its index along each dim (`index: [p, i]`)
 FORMULA = ("formula", "index")
 DTYPE_INITS = {"float": tuple(i for i in TENSOR_INITS if i != "relative_position"),
-               "long": ("zeros", "ones", "constant", "eye", "arange", "relative_position"),
+               "long": ("zeros", "ones", "constant", "eye", "arange", "relative_position",
+                        "formula"),
                "bool": ("zeros", "ones", "eye")}
 TENSOR_DTYPES = tuple(DTYPE_INITS)  # as an input's `dtype:` words them
 WINDOW_AXES = (1, 3)  # relative_position's window: a sequence, an image's, a video's
