@@ -98,6 +98,11 @@ def _case(old, new, needle, code, fragment, nth=0):
           "be 'mask' itself"),
     _case("dtype: bool", "dtype: boolean", "boolean", "E102",
           "input 'mask': dtype must be one of float, bool, long, complex; did you mean 'bool'?"),
+    # a number forward would take (PVT's forward(x, H, W)): a param, not an input
+    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: {type: int}\n", "type",
+          "E102", "input 'H': inputs are tensors, forward takes no number"),
+    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: int\n", "int",
+          "E102", "input 'H': inputs are tensors, forward takes no number"),
     # init rules
     _case("std: 0.001", "std_dev: 0.001", "std_dev", "E101",
           "unknown key 'std_dev' in an init rule; did you mean 'std'?"),

@@ -236,6 +236,13 @@ def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
         return Input(
             name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'"))
         )
+    typed = value.key_locs["type"] if isinstance(value, LMap) and "type" in value else \
+        loc_of(value, key.loc) if isinstance(value, LStr) and str(value) in PARAM_TYPES else None
+    if typed is not None:  # PVT's forward(x, H, W)
+        raise error(typed, BAD_VALUE, f"input '{name}': inputs are tensors, forward takes no "
+                    "number", f"make it a param, the size the module is built for (as "
+                    f"emsa.yaml's H and W): `params: {{{name}: {{type: int, example: 14}}}}`; "
+                    "or bind it from an input's shape (`x: [B, C, H, W]`)")
     value = expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))
