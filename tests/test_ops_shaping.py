@@ -179,6 +179,16 @@ def test_a_select_the_sizes_rule_out_is_an_error(tmp_path, capsys, params, input
     assert message in err and "state it" not in err, err
 
 
+def test_a_select_at_a_dim_s_own_size_is_out_of_range(tmp_path, capsys):
+    """CaiT's class token is `index: 0`; `index: N` on a dim of N said "slice keeps 0 = 0
+    elements"."""
+    (tmp_path / "t.yaml").write_text(spec_text("  x: [B, N, C]\n", "  y: {op: select, in: x, "
+                                               "dim: 1, index: N}\n"))
+    assert main(["check", str(tmp_path / "t.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "select's index N on dim 1 needs N >= 1 + N, which fails" in err, err
+
+
 @pytest.mark.parametrize("node, need, index", [
     ("{op: select, in: x, dim: 1, index: 3}", "C >= 4", 3),
     ("{op: slice, in: x, dim: 1, start: 2, stop: 3}", "C >= 3", 2),

@@ -215,6 +215,8 @@ def _select(ctx: ShapeCtx, ins, a):
     d = ctx.axis(a["dim"], len(x))
     i = number(index)
     if i is None:  # a param's index: the one-element slice at it is not empty
+        if not ctx.is_minus_one(index):  # `index: N` on a dim of N: out of range
+            ctx.at_least(x[d], index + 1, f"select's index {index} on dim {d}")
         ctx.slice_length(x[d], index, None if ctx.is_minus_one(index) else index + 1)
     elif (n := number(x[d])) is not None and not -n <= i < n:
         ctx.fail(f"index {i} is out of range for dim {d} of size {n}")
