@@ -461,3 +461,44 @@ def test_a_divisibility_the_defaults_break_asks_for_no_requires_line(
                                                         "inputs:"))
     assert code == 1 and message in err, err
     assert (hint in err) if hint else ("requires: [" not in err), err
+
+
+STEM = """\
+name: Net
+params:
+  dim: {default: 8}
+  patch_size: {default: 7}
+inputs:
+  x: [B, 3, H, W]
+graph:
+  layers:
+    seq:
+      - {op: Conv2d, args: [3, dim], kernel_size: patch_size, stride: patch_size}
+      - {use: same_conv, dim: dim}
+    in: x
+outputs: layers
+"""
+SAME_CONV = """\
+name: SameConv
+params:
+  dim: {type: int, example: 8}
+requires: [H >= 1]
+inputs:
+  x: [B, dim, H, W]
+graph:
+  conv: {op: Conv2d, args: [dim, dim], kernel_size: 9, padding: 4, in: x, shape: [B, dim, H, W]}
+outputs: conv
+"""
+
+
+def test_a_stem_s_bound_is_asked_before_the_sub_module_after_it_runs(tmp_path, capsys):
+    """The stem conv's output is empty where H < patch_size: that is the error, at the
+    seq's node, not the sub-module's conv reading `9 + (H - patch_size) // patch_size >= 9`."""
+    (tmp_path / "same_conv.yaml").write_text(SAME_CONV)
+    code, err, _ = check(tmp_path, capsys, STEM, "net.yaml")
+    assert code == 1 and "same_conv.yaml" not in err, err
+    assert "net.yaml:8:3: error[E404]: node 'layers'" in err, err
+    assert "state them: requires: [H >= patch_size, W >= patch_size]" in err, err
+    pasted = STEM.replace("inputs:", "requires: [H >= patch_size, W >= patch_size]\ninputs:")
+    code, err, _ = check(tmp_path, capsys, pasted, "net.yaml")
+    assert code == 0, err

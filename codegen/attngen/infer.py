@@ -66,15 +66,14 @@ from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text, with_dtypes
 from .shape_ctx import ProverCtx, check_requirements
 
-# The node budget: the nodes one check infers, in all its configurations, a sub-spec's
-# nodes counted at every `use:` and every `each` item (`each` x `use:` x depth), whether
-# inferred or taken from the cache of identical calls (what the module would contain).
+# The node budget: the nodes one check infers in all its configurations, a sub-spec's at
+# every `use:` and `each` item (`each` x `use:` x depth), inferred or from the cache of
+# identical calls (what the module would contain).
 MAX_NODES = 50_000
 
 
 class NodeCount:
-    """The nodes inferred so far by one check, shared by its inferences; TooLarge past
-    MAX_NODES (the checker reports it at the node being inferred)."""
+    """The nodes one check inferred so far (its inferences share it); TooLarge past MAX_NODES."""
 
     def __init__(self) -> None:
         self.used = 0
@@ -437,8 +436,7 @@ class Inference:
                 assert_never(body.form)
 
     def call(self, form: Callee, ins, extra: dict, owner: Node):
-        """The output shape of one call of a node's callee; `owner` is the node it belongs
-        to (for `apply:`, the node that declares the layer)."""
+        """One call's output shape; `owner`: the node it belongs to (`apply:`: the declarer)."""
         match form:
             case LayerCall(target):
                 layer = self.spec.nodes.get(target.name)
@@ -457,6 +455,8 @@ class Inference:
                 if named:
                     check_keys(items, extra, self.concrete)
                 for item, names in seq_layers(items, extra, self.concrete):
+                    if isinstance(item.form, SubSpec) and shape is not ins[0]:
+                        self.ctx.judge_bounds_so_far()  # a stem's H >= p, before the module
                     shape = self.call_one(item.form, [shape], names, owner)
                     if item.shape is not None:
                         rule = f"{item.form.op}: {ops.REGISTRY[item.form.op].rule}" \

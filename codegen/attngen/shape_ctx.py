@@ -58,6 +58,15 @@ class ProverCtx:
         their own node, which lies above it."""
         self._held.append([])
 
+    def judge_bounds_so_far(self) -> None:
+        """Judge the bounds held so far and hold on: the layers of a `seq` before a sub-module
+        (a stem conv's H >= patch_size is the error, not the sub-module's view of the size
+        it makes). Raises what judge_bounds finds."""
+        unstated = self.judge_bounds()
+        self.hold_bounds()
+        if unstated is not None:
+            raise unstated
+
     def judge_bounds(self) -> ShapeFail | None:
         """Check the bounds held since the last hold_bounds, in the order asked. The first
         that fails is the error; where it needs only a `requires` line, every such line the
