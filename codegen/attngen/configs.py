@@ -98,15 +98,13 @@ def _satisfying(spec: Spec, reqs: list[Expr], config: dict[str, object]
 
 
 def _int_params(spec: Spec, names: set[str]) -> list[Param]:
-    """The int params among `names` that a configuration may pin (not `choices`, an int
-    default)."""
+    """The int params among `names` a configuration may pin (no `choices`, an int default)."""
     return [p for p in spec.params.values() if p.type == "int" and not p.choices
             and p.name in names and type(p.sample) is int]
 
 
 def split_params(spec: Spec) -> list[str]:
-    """The params whose values configurations split on: the structural params, and the int
-    params (over the values that give each of their conditions one truth value, region)."""
+    """The params configurations split on: the structural ones, and the int ones (region)."""
     return [*structural_params(spec), *(p.name for p in _int_params(spec, set(spec.params)))]
 
 
@@ -161,8 +159,8 @@ def _at_most(spec: Spec, out: list[dict[str, object]], ints: list[Param]
 
 def _with_examples(spec: Spec, configs: list[dict[str, object]], reqs: list[Expr]
                    ) -> list[dict[str, object]]:
-    """`configs`, then each again with a param that has an `example:` beside its default
-    at its example (where `requires` allows): both values are checked."""
+    """`configs`, then each again with a param at its `example:` beside a default (where
+    `requires` allows): both values are checked."""
     for p in spec.params.values():
         if p.required or p.example is None or p.example == p.default:
             continue
@@ -274,14 +272,23 @@ def _pinned_candidates(
 MAX_BRANCH_TRIES = 4096  # combinations of int param values tried per configuration
 
 
+_CONDITIONS: dict[int, tuple[Spec, list[Expr]]] = {}  # id -> (the spec, its conditions)
+
+
 def conditions(spec: Spec) -> list[Expr]:
     """Every `when:` of a spec (of its nodes, cases, `seq:` layers and outputs) and every
     guard of an equality fact (facts.guards), and its sub-specs' in its terms
-    (sub_conditions.py): what a configuration decides."""
-    conds = [*_whens(spec), *guards(spec)]
-    conds += [t for call in calls(spec) for c in conditions(call.spec)
-              if (t := in_caller_terms(c, call, spec)) is not None]  # sub_conditions.py
-    return list(dict.fromkeys(conds))  # once each (by text)
+    (sub_conditions.py): what a configuration decides. Computed once per spec object (as
+    loops.bounds: the entry holds the spec, so its id is not reused while cached)."""
+    hit = _CONDITIONS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        conds = [*_whens(spec), *guards(spec)]
+        conds += [t for call in calls(spec) for c in conditions(call.spec)
+                  if (t := in_caller_terms(c, call, spec)) is not None]  # sub_conditions.py
+        if len(_CONDITIONS) >= 256:
+            _CONDITIONS.clear()
+        hit = _CONDITIONS[id(spec)] = (spec, list(dict.fromkeys(conds)))  # once each (by text)
+    return list(hit[1])
 
 
 def _whens(spec: Spec) -> list[Expr]:
@@ -348,8 +355,7 @@ def _int_fix(spec: Spec, cond: Expr, read: list[Param], config: dict[str, object
 
 
 def _example_fix(spec: Spec, cond: Expr, param: Param, config: dict[str, object]) -> str:
-    """An `example:` for `param` that makes `cond` hold, tried near the numbers it compares
-    with; else the rule."""
+    """An `example:` for `param` that makes `cond` hold (near its numbers), else the rule."""
     numbers = [n.value for n in ast.walk(cond.tree) if isinstance(n, ast.Constant)
                and isinstance(n.value, int | float) and not isinstance(n.value, bool)]
     tries = [1.0, 0.5, -1.0, *(float(k) + d for k in numbers for d in (1, -1, 0.5))]
