@@ -214,11 +214,30 @@ def test_a_long_buffer_s_formula_gives_levit_s_offsets(tmp_path):
     assert torch.equal(module.idx, offsets[..., 0] * 5 + offsets[..., 1])
 
 
-def test_a_long_buffer_s_formula_must_give_whole_numbers(tmp_path, capsys):
+@pytest.mark.parametrize("formula, bad", [
+    ("i / 2", "`/` (divide with `//`)"),
+    # whole at the default r = 1, truncated at r = 2 (a review found it built)
+    ("(i - j) / r + n - 1", "`/` (divide with `//`)"),
+    ("i * 0.5", "the float 0.5"), ("sqrt(i)", "sqrt()"), ("2 ** (i - j)", "`**` by other"),
+])
+def test_a_long_buffer_s_formula_makes_whole_numbers_at_every_value(tmp_path, capsys,
+                                                                    formula, bad):
     path = tmp_path / "offsets.yaml"
-    path.write_text(LONG.replace("FORMULA", "i / 2"))
+    path.write_text(LONG.replace("FORMULA", formula).replace("default: 4", "default: 1"))
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
-    assert ("error[E102]: node 'idx': the formula gives 0.5 at i=0, j=1" in err
-            or "the formula gives 0.5 at i=1, j=0" in err), err
-    assert "divide with `//` (a whole number), not `/`" in err, err
+    assert f"error[E102]: node 'idx': a long tensor's formula has {bad}" in err, err
+
+
+@pytest.mark.parametrize("kind, formula, message", [
+    # past 2 ** 53 at p = 208,123: beyond the first 4096 indices that were all it read
+    ("buffer: [300000], dtype: long", "p * p * p", "keep its values within 2 ** 53"),
+    ("buffer: [5000]", "exp(p / 50)", "within float32's range"),
+])
+def test_a_large_formula_is_read_at_its_far_end_too(tmp_path, capsys, kind, formula, message):
+    path = tmp_path / "far.yaml"
+    path.write_text(f"name: Far\ninputs: {{x: [B, C]}}\ngraph:\n  w: {{{kind}, init: formula, "
+                    f"index: [p], formula: \"{formula}\", unused: true}}\n"
+                    "  y: {op: identity, in: x}\noutputs: y\n")
+    assert main(["check", str(path)]) == 1
+    assert message in capsys.readouterr().err

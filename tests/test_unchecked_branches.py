@@ -191,3 +191,143 @@ def test_a_sub_spec_s_branch_over_a_param_passed_on_is_checked_in_the_caller(
     fixed = CALLER.replace("bias: [N, N]", "bias: [N, 'N // r']")
     code, out = _run(tmp_path, capsys, fixed, "check", name="caller")
     assert code == 0 and "2 configurations" in out, out
+
+
+POOL = """\
+name: Pool
+params:
+  c: 8
+  r: 1
+requires: [r == 1 or H >= r, r == 1 or W >= r]
+inputs:
+  x: [B, c, H, W]
+graph:
+  y:
+    cases:
+      - {when: r == 1, op: identity, in: x}
+      - {when: r > 1, op: AvgPool2d, args: [r], in: x}
+outputs: y
+"""
+IN_EACH = """\
+name: InEach
+params:
+  c: 8
+  k: 1
+requires: [H >= k, W >= k]
+inputs:
+  x: [B, c, H, W]
+graph:
+  e: {each: i in range(2), use: pool, c: c, r: k + i, in: x, shape: [B, c, H, W]}
+  t: {op: stack, in: e, dim: 0}
+outputs: t
+"""
+IN_BODY = """\
+name: InBody
+params:
+  c: 8
+  k: 1
+requires: [H >= k, W >= k]
+inputs:
+  x: [B, c, H, W]
+graph:
+  layers:
+    each: range(2)
+    in: x
+    shape: [B, c, H, W]
+    body:
+      p: {use: pool, c: c, r: k, in: x}
+      q: {op: ReLU, in: p}
+outputs: layers
+"""
+
+
+@pytest.mark.parametrize("text, node", [(IN_EACH, "e"), (IN_BODY, "layers")])
+def test_a_sub_spec_s_branch_inside_a_loop_is_checked_in_the_caller(tmp_path, capsys, text,
+                                                                     node):
+    """`r: k + i` in an `each` (i at each item) and `r: k` in a loop body: the pooling
+    branch (r > 1) keeps no [B, c, H, W]; both checked clean and built modules of another
+    shape."""
+    (tmp_path / "pool.yaml").write_text(POOL)
+    code, err = _run(tmp_path, capsys, text, "check", "-q")
+    assert code == 1 and f"node '{node}': shape (B, c, 1 + ((H - k) // k)" in err, err
+
+
+def test_a_variant_that_narrows_choices_leaves_the_base_s_branches_out(tmp_path, capsys):
+    """The advice for too many configurations (`choices: [VALUE]` in a variant) made the
+    base's other `when:`s E202 (a value outside the choices)."""
+    (tmp_path / "base.yaml").write_text(
+        "name: Base\nparams:\n  k: {default: 3, choices: [3, 7]}\ninputs: {x: [B, C]}\n"
+        "graph:\n  y:\n    cases:\n      - {when: k == 3, op: ReLU, in: x}\n"
+        "      - {when: k == 7, op: Tanh, in: x}\noutputs: y\n")
+    text = "extends: base.yaml\nname: Narrow\nparams:\n  k: {choices: [3]}\n"
+    code, out = _run(tmp_path, capsys, text, "check")
+    assert code == 0 and "E202" not in out and "W102" not in out, out
+
+
+def test_a_let_s_test_over_an_int_param_is_checked_both_ways_without_a_warning(
+        tmp_path, capsys):
+    """An int param is a symbol: `hidden if hidden else dim` is both branches already (the
+    wrong fc2 is found at hidden=1), so no W102 claims the branch is unchecked."""
+    text = HIDDEN.replace("hidden: {default: null}", "hidden: 0")
+    code, out = _run(tmp_path, capsys, text, "check")
+    assert code == 1 and "W102" not in out and "counterexample: dim=17, hidden=1" in out, out
+
+
+def test_an_example_of_null_beside_a_default_is_tried(tmp_path, capsys):
+    text = HIDDEN.replace("hidden: {default: null}", "hidden: {type: int, default: 32, "
+                          "example: null}").replace("width: hidden if hidden else dim",
+                                                    "width: hidden if hidden is not None else dim")
+    right = text.replace("args: [dim, dim], in: fc1", "args: [width, dim], in: fc1")
+    code, out = _run(tmp_path, capsys, right, "check")
+    assert code == 0 and "2 configurations" in out, out
+
+
+def test_a_hint_in_an_example_s_configuration_is_guarded_and_pastes(tmp_path, capsys):
+    """The chunk into len(gl) parts needs C % 2 == 0 at the example gl = [1, 2] only: the
+    line is guarded by the example (pasted unguarded, the default module refused C = 5),
+    quoted for YAML's flow list, and pasted it checks."""
+    text = ("name: ExChunk\nparams:\n  gl: {default: [1], example: [1, 2]}\ninputs:\n"
+            "  x: [B, C, N]\ngraph:\n  parts: {op: chunk, in: x, chunks: len(gl), dim: 1}\n"
+            "  s: {op: stack, in: parts, dim: 0}\n"
+            "  m: {op: mean, in: s, dim: 0, shape: [B, 'C // len(gl)', N]}\noutputs: m\n")
+    code, err = _run(tmp_path, capsys, text, "check", "-q")
+    line = 'requires: ["gl != [1, 2] or C % 2 == 0"]'
+    assert code == 1 and line in err, err
+    code, out = _run(tmp_path, capsys, text.replace("inputs:", line + "\ninputs:"), "check")
+    assert code == 0 and "2 configurations" in out, out
+
+
+def test_a_divisibility_in_another_configuration_asks_for_its_guarded_line(tmp_path, capsys):
+    text = ("name: G\nparams:\n  c: 6\n  grouped: false\ninputs:\n  x: [B, c, N]\ngraph:\n"
+            "  y: {op: Conv1d, args: [c, c, 1], groups: '4 if grouped else 1', in: x}\n"
+            "outputs: y\n")
+    code, err = _run(tmp_path, capsys, text, "check", "-q")
+    assert code == 1 and "requires: [not grouped or c % 4 == 0]" in err, err
+
+
+def test_a_body_s_shape_may_not_rebind_a_dim_of_the_spec(tmp_path, capsys):
+    """`shape: [B, c, Hy]` inside the body bound Hy anew; the loop's `_, _, Hy = ...`
+    replaced the Hy of input y that forward read after the loop (a wrong output)."""
+    text = """\
+name: Clobber
+params:
+  c: 4
+requires: [N >= 2]
+inputs:
+  x: [B, c, N]
+  y: [B, c, Hy, Wy]
+graph:
+  stages:
+    each: range(2)
+    in: x
+    shape: [B, c, N]
+    body:
+      pooled: {op: MaxPool1d, args: [2], in: x, shape: [B, c, Hy]}
+      up: {op: interpolate, in: pooled, size: [N], mode: nearest, shape: [B, c, N]}
+  v: {op: view, in: stages, to: [B, c, N, 1]}
+  out: {op: interpolate, in: v, size: [Hy, Wy], mode: nearest, shape: [B, c, Hy, Wy]}
+outputs: out
+"""
+    code, err = _run(tmp_path, capsys, text, "build")
+    assert code == 1 and "spec.yaml:14:63: error[E106]: dim 'Hy' of node 'pooled'" in err, err
+    assert _run(tmp_path, capsys, text.replace("c, Hy]}", "c, Hp]}"), "build")[0] == 0

@@ -5,6 +5,7 @@ initialiser's options written as expressions."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from . import ops
 from .configs import config_text
 from .errors import BAD_ARGUMENTS, BAD_VALUE, SpecError, error
 from .expr import Expr
+from .expr_source import FORMULA_FUNCTIONS
 from .fields import entries_text
 from .model import FunctionOp, LayerOp, Node, SubSpec, TensorDecl
 from .ops.ctx import ShapeFail
@@ -124,6 +126,8 @@ def check_formula(decl: TensorDecl, value: Callable[[Expr, dict], Any], owner: N
     formula, index = decl.options.get("formula"), decl.options.get("index")
     if not isinstance(formula, Expr) or not isinstance(index, tuple):
         return
+    if decl.dtype == "long":
+        _whole_only(formula, owner)
     sizes = [n if isinstance(n, int) and n >= 1 else 1
              for n in (value(d, {}) for d in decl.shape)]
     for point in _formula_points(sizes):
@@ -144,7 +148,28 @@ def check_formula(decl: TensorDecl, value: Callable[[Expr, dict], Any], owner: N
             raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': the formula gives "
                         f"{got!r} at {where}; each element of a long tensor must be a whole "
                         "number (of at most 2 ** 53 in size: the index is float64)"
-                        + config_text(config), "divide with `//` (a whole number), not `/`")
+                        + config_text(config), "keep its values within 2 ** 53" if got == int(got)
+                        else "divide with `//` (a whole number), not `/`")
+
+
+def _whole_only(formula: Expr, owner: Node) -> None:
+    """A long tensor's formula makes whole numbers from whole numbers at every value, not
+    only where the elements checked happen to be whole (`(i - j) / r` at r = 1): no `/`,
+    no float literal, no sin/cos/exp/log/sqrt, no `**` but by a literal from 0."""
+    for n in ast.walk(formula.tree):
+        bad = "`/` (divide with `//`)" if isinstance(n, ast.BinOp) and isinstance(
+            n.op, ast.Div) else f"the float {n.value!r}" if isinstance(n, ast.Constant) and \
+            isinstance(n.value, float) else f"{n.func.id}()" if isinstance(n, ast.Call) and \
+            isinstance(n.func, ast.Name) and n.func.id in FORMULA_FUNCTIONS else \
+            "`**` by other than a literal from 0" if isinstance(n, ast.BinOp) and isinstance(
+                n.op, ast.Pow) and not (isinstance(n.right, ast.Constant) and isinstance(
+                    n.right.value, int) and n.right.value >= 0) else None
+        if bad:
+            raise error(formula.loc.shifted(getattr(n, "col_offset", 0)), BAD_VALUE,
+                        f"node '{owner.name}': a long tensor's formula has {bad}: its "
+                        "values must be whole at every value of the params, not only at "
+                        "those checked", "write it with `//`, `%`, `+`, `-`, `*`, abs, "
+                        "min and max over whole numbers")
 
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -152,14 +177,19 @@ FORMULA_POINTS = 4096  # elements a formula is evaluated at, where the tensor ha
 
 
 def _formula_points(sizes: list[int]) -> Iterator[tuple[int, ...]]:
-    """Every element where there are at most FORMULA_POINTS; else every index of each dim
-    (at most FORMULA_POINTS of them) with the other dims at their first, middle and last."""
+    """Every element where there are at most FORMULA_POINTS; else, along each dim, its
+    first and last FORMULA_POINTS // 2 indices and FORMULA_POINTS spread between (where
+    a growing formula leaves float32's range, or 2 ** 53, at the far end) with the other
+    dims at their first, middle and last."""
     if math.prod(sizes) <= FORMULA_POINTS:
         yield from itertools.product(*(range(n) for n in sizes))
         return
+    half = FORMULA_POINTS // 2
     for d, n in enumerate(sizes):
         others = [sorted({0, m // 2, m - 1}) for m in sizes[:d] + sizes[d + 1:]]
-        for i in itertools.islice(range(n), FORMULA_POINTS):
+        along = {*range(min(n, half)), *range(max(0, n - half), n),
+                 *range(0, n, max(1, n // FORMULA_POINTS))}
+        for i in sorted(along):
             for rest in itertools.product(*others):
                 yield (*rest[:d], i, *rest[d:])
 

@@ -20,10 +20,10 @@ from .configs import (
     check_names,
     config_text,
     configurations,
-    never_holding,
     param_env,
     region_guard,
 )
+from .dead_branches import never_holding
 from .dims import dim_symbol
 from .errors import (
     NEVER_HOLDS,
@@ -38,6 +38,7 @@ from .errors import (
 )
 from .graph import (
     build,
+    check_body_dims,
     check_choice_comparisons,
     check_constructor_names,
     check_reachable,
@@ -119,6 +120,7 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     graph, order = build(spec)
     check_constructor_names(spec)
     check_choice_comparisons(spec)
+    check_body_dims(spec)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
     for cond, fix in never_holding(spec, configs):
@@ -244,7 +246,7 @@ def _check_kept_module(node: Node, call: SubSpec, env: Env, config: dict[str, ob
     except ShapeFail as exc:
         raise error(node.loc, exc.code, f"node '{node.name}': {exc}" + config_text(config)
                     ) from None
-    params = {name: replace(p, default=values[name], example=None) if name in values else p
+    params = {name: p.set_to(values[name]) if name in values else p
               for name, p in sub.params.items()}
     try:
         check(replace(sub, params=params), follow=False)

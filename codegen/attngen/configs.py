@@ -73,7 +73,7 @@ def _structural(spec: Spec, reqs: list[Expr]) -> list[dict[str, object]]:
         if (found := _satisfying(spec, reqs, config)) is not None:
             kept.append(found)
     for req in reqs:
-        if len(kept) == 1 < len(configs) and not any(_holds(spec, req, c) for c in configs):
+        if len(kept) == 1 < len(configs) and not any(holds(spec, req, c) for c in configs):
             raise error(req.loc, REQUIREMENT_FAILS, f"requirement '{req.text}' holds in no "
                         "configuration of bool/choices params (at the other params' defaults, "
                         "nor at the values of int params tried near them)")
@@ -85,10 +85,10 @@ def _satisfying(spec: Spec, reqs: list[Expr], config: dict[str, object]
     """`config`, with the int params that its failing requirements read pinned to the
     values nearest their defaults that satisfy `requires` (`apply_transform=True, h=1`
     for `not (apply_transform and h > 1)`); None where no values tried do."""
-    failing = [r for r in reqs if not _holds(spec, r, config)]
+    failing = [r for r in reqs if not holds(spec, r, config)]
     if not failing:
         return config
-    ints = _int_params(spec, _reads(spec, {n for r in failing for n in r.names}))
+    ints = int_params(spec, reads_through_lets(spec, {n for r in failing for n in r.names}))
     for pinned, held in _pinned_candidates(
             spec, config, ints, failing,
             lambda pinned, env: bool(pinned) and all(r.value(env) for r in reqs)):
@@ -97,15 +97,17 @@ def _satisfying(spec: Spec, reqs: list[Expr], config: dict[str, object]
     return None
 
 
-def _int_params(spec: Spec, names: set[str]) -> list[Param]:
+def int_params(spec: Spec, names: set[str]) -> list[Param]:
     """The int params among `names` a configuration may pin (no `choices`, an int default)."""
     return [p for p in spec.params.values() if p.type == "int" and not p.choices
             and p.name in names and type(p.sample) is int]
 
 
 def split_params(spec: Spec) -> list[str]:
-    """The params configurations split on: the structural ones, and the int ones (region)."""
-    return [*structural_params(spec), *(p.name for p in _int_params(spec, set(spec.params)))]
+    """The params configurations split on: the structural ones, the int ones (region) and
+    those with an `example:` beside their default."""
+    return [*structural_params(spec), *(p.name for p in int_params(spec, set(spec.params))),
+            *(p.name for p in spec.params.values() if p.tries_example)]
 
 
 def configurations(spec: Spec) -> list[dict[str, object]]:
@@ -115,7 +117,7 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
     reqs = [r for r in spec.requires if not spec.on_input_dims(r)]
     configs = _with_examples(spec, _structural(spec, reqs), reqs)
     conds = conditions(spec)
-    ints = _int_params(spec, {n for c in conds for n in _reads(spec, c.names)})
+    ints = int_params(spec, {n for c in conds for n in reads_through_lets(spec, c.names)})
     if not ints:
         return _at_most(spec, configs, ints)
 
@@ -143,7 +145,7 @@ def _at_most(spec: Spec, out: list[dict[str, object]], ints: list[Param]
     """`out`, or E102 where it is more configurations than are checked."""
     if len(out) > MAX_CONFIGS:
         structural = [spec.params[n] for n in structural_params(spec)]
-        examples = [p for p in spec.params.values() if not p.required and p.example is not None]
+        examples = [p for p in spec.params.values() if p.tries_example]
         parts = [", ".join(f"{p.name} ({len(p.choices) if p.choices else 2})"
                            for p in structural), ", ".join(p.name for p in examples)]
         parts = [f"values of {parts[0]}" if parts[0] else "",
@@ -152,8 +154,9 @@ def _at_most(spec: Spec, out: list[dict[str, object]], ints: list[Param]
         raise error((structural or examples or ints)[0].loc, BAD_VALUE,
                     f"{len(out)} configurations (at most {MAX_CONFIGS} are checked): "
                     + ", ".join(p for p in parts if p),
-                    "each configuration is checked in full: give a param one value in a "
-                    "variant (`params: {NAME: {choices: [VALUE]}}`) to check fewer at once")
+                    "each configuration is checked in full: give a bool or `choices` param one "
+                    "value in a variant (`params: {NAME: {choices: [VALUE]}}`) to check fewer "
+                    "at once" + (", or drop an `example:`" if examples else ""))
     return out
 
 
@@ -162,12 +165,12 @@ def _with_examples(spec: Spec, configs: list[dict[str, object]], reqs: list[Expr
     """`configs`, then each again with a param at its `example:` beside a default (where
     `requires` allows): both values are checked."""
     for p in spec.params.values():
-        if p.required or p.example is None or p.example == p.default:
+        if not p.tries_example or p.example == p.default:
             continue
         tried = [{**c, p.name: p.example} for c in configs]
-        kept = [t for t in tried if all(_holds(spec, r, t) for r in reqs)]
+        kept = [t for t in tried if all(holds(spec, r, t) for r in reqs)]
         if not kept:
-            failing = next(r for r in reqs if not _holds(spec, r, tried[0]))
+            failing = next(r for r in reqs if not holds(spec, r, tried[0]))
             raise error(p.loc, REQUIREMENT_FAILS, f"param '{p.name}': its example "
                         f"{p.example!r} breaks requirement '{failing.text}' in every "
                         "configuration", "an example is a second value the checker tries: "
@@ -184,15 +187,17 @@ def region_guard(spec: Spec, config: Mapping[str, object],
     does not have them (`stride <= 1` for the region of `when: stride > 1`, not
     `stride != 2`: a requirement under it holds for every stride above 1). '' for the
     default configuration."""
-    structural = set(structural_params(spec))
-    parts = [config_guard({k: v for k, v in config.items() if k in structural}, default)]
-    pinned = [p for p in _int_params(spec, set(config))
-              if p.name not in structural and config[p.name] != default.get(p.name)]
+    # a param at its example is told as a structural one is (`gl != [1, 2]`)
+    told_by_value = {*structural_params(spec), *(p.name for p in spec.params.values()
+                                                 if p.tries_example)}
+    parts = [config_guard({k: v for k, v in config.items() if k in told_by_value}, default)]
+    pinned = [p for p in int_params(spec, set(config)) if p.name not in told_by_value
+              and config[p.name] != default.get(p.name) and type(config[p.name]) is int]
     if pinned:
         here, there = param_values(spec, dict(config)), param_values(spec, dict(default))
         # the conditions the pinned params decide that tell this region from the default's
         told = [(c, truth) for c in conditions(spec)
-                if {p.name for p in pinned} & _reads(spec, c.names)
+                if {p.name for p in pinned} & reads_through_lets(spec, c.names)
                 and (truth := _truth(c, here)) is not None and _truth(c, there) != truth]
         # other values of the pinned params, to leave out a condition the others imply
         # (`stride == 1` beside `stride > 1`)
@@ -276,22 +281,21 @@ _CONDITIONS: dict[int, tuple[Spec, list[Expr]]] = {}  # id -> (the spec, its con
 
 
 def conditions(spec: Spec) -> list[Expr]:
-    """Every `when:` of a spec (of its nodes, cases, `seq:` layers and outputs) and every
-    guard of an equality fact (facts.guards), and its sub-specs' in its terms
-    (sub_conditions.py): what a configuration decides. Computed once per spec object (as
-    loops.bounds: the entry holds the spec, so its id is not reused while cached)."""
+    """Every `when:` of a spec (nodes, cases, `seq:` layers, outputs), every guard of an
+    equality fact (facts.guards), its sub-specs' in its terms (sub_conditions.py): what a
+    configuration decides. Once per spec object (the entry holds it, as loops.bounds)."""
     hit = _CONDITIONS.get(id(spec))
     if hit is None or hit[0] is not spec:
-        conds = [*_whens(spec), *guards(spec)]
-        conds += [t for call in calls(spec) for c in conditions(call.spec)
-                  if (t := in_caller_terms(c, call, spec)) is not None]  # sub_conditions.py
+        conds = [*whens(spec), *guards(spec)]
+        conds += [t for call in calls(spec) for c in conditions(call.sub.spec)
+                  for t in in_caller_terms(c, call, spec)]  # sub_conditions.py
         if len(_CONDITIONS) >= 256:
             _CONDITIONS.clear()
         hit = _CONDITIONS[id(spec)] = (spec, list(dict.fromkeys(conds)))  # once each (by text)
     return list(hit[1])
 
 
-def _whens(spec: Spec) -> list[Expr]:
+def whens(spec: Spec) -> list[Expr]:
     conds = [o.when for o in spec.outputs]
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
@@ -302,74 +306,7 @@ def _whens(spec: Spec) -> list[Expr]:
     return [c for c in conds if c is not None]
 
 
-def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
-    """The `when:` conditions that hold in none of `configs` (the branches the checker
-    found): code that no checked value reaches, each with its fix: over an int param kept
-    positive (a size) for want of a stated lower bound, that bound; over a param checked at
-    its default alone (a float, str, list or any), an `example:` where it holds."""
-    ints = {p.name: p for p in _int_params(spec, set(spec.params))}
-    found: list[tuple[Expr, str]] = []
-    values = [param_values(spec, c) for c in configs]
-    for cond in dict.fromkeys([*_whens(spec), *_let_tests(spec)]):
-        try:
-            if any(cond.value(v) for v in values):
-                continue
-        except (SpecError, ZeroDivisionError, ValueError, TypeError):
-            continue
-        reads = _reads(spec, cond.names)
-        read = [ints[n] for n in sorted(reads) if n in ints]
-        fixed = [spec.params[n] for n in sorted(reads) if n in spec.params and n not in ints
-                 and spec.params[n].type not in ("bool", "int") and not spec.params[n].choices]
-        if read:
-            found.append((cond, _int_fix(spec, cond, read, configs[0])))
-        elif fixed:
-            found.append((cond, _example_fix(spec, cond, fixed[0], configs[0])))
-        else:
-            found.append((cond, "no configuration makes it hold: the bool and `choices` "
-                          "params it reads take every value"))
-    return found
-
-
-def _let_tests(spec: Spec) -> Iterator[Expr]:
-    """The conditions inside lets that pick a value: `a if TEST else b`, `TEST or b`
-    (`hidden if hidden else dim`: a branch the defaults never take is never checked)."""
-    for let in spec.lets.values():
-        for n in ast.walk(let.expr.tree):
-            tests = [n.test] if isinstance(n, ast.IfExp) else \
-                n.values[:-1] if isinstance(n, ast.BoolOp) and isinstance(n.op, ast.Or) else []
-            yield from (Expr(ast.unparse(t), t, let.expr.loc) for t in tests)
-
-
-def _int_fix(spec: Spec, cond: Expr, read: list[Param], config: dict[str, object]) -> str:
-    bounded = [p for p in read if any(p.name in r.names for r in spec.requires)]
-    numbers = [k for n in ast.walk(cond.tree)
-               if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None]
-    low = min([0, *numbers]) - 1
-    sizes = [p for p in read if cast(int, p.sample) > 0 and p not in bounded
-             and _holds(spec, cond, {**config, p.name: low}, undecided=False)]
-    return (f"int params are sizes, positive, unless `requires` states a lower bound: if "
-            f"'{sizes[0].name}' may be {low} or less, `requires: [{sizes[0].name} >= {low}]`"
-            if sizes else "no value tried makes it hold: an int param is tried at its "
-            "default, small sizes, each side of the numbers its conditions compare with "
-            "and their products (at or below 0 where `requires` allows)")
-
-
-def _example_fix(spec: Spec, cond: Expr, param: Param, config: dict[str, object]) -> str:
-    """An `example:` for `param` that makes `cond` hold (near its numbers), else the rule."""
-    numbers = [n.value for n in ast.walk(cond.tree) if isinstance(n, ast.Constant)
-               and isinstance(n.value, int | float) and not isinstance(n.value, bool)]
-    tries = [1.0, 0.5, -1.0, *(float(k) + d for k in numbers for d in (1, -1, 0.5))]
-    if param.type == "float":
-        for value in tries:
-            if _holds(spec, cond, {**config, param.name: float(value)}, undecided=False):
-                return (f"'{param.name}' is checked at its default alone: an `example:` is "
-                        f"checked too, `{param.name}: {{default: {param.default!r}, example: "
-                        f"{float(value)!r}}}`")
-    return (f"'{param.name}' is checked at its default ({param.default!r}) alone: give it an "
-            f"`example:` where `{cond.text}` holds, and both are checked")
-
-
-def _reads(spec: Spec, names: Iterable[str]) -> set[str]:
+def reads_through_lets(spec: Spec, names: Iterable[str]) -> set[str]:
     """`names` and the names the lets among them read, through lets."""
     found, todo = set(), list(names)
     while todo:
@@ -385,7 +322,7 @@ def _reading(spec: Spec, conds: list[Expr], name: str) -> list[Expr]:
     """The conditions that read `name`, and the lets through which they read it."""
     found = []
     for c in conds:
-        names = _reads(spec, c.names)
+        names = reads_through_lets(spec, c.names)
         if name in names:
             found += [c, *(spec.lets[n].expr for n in names if n in spec.lets)]
     return found
@@ -400,7 +337,7 @@ def _candidates(default: int, exprs: list[Expr],
     it up) or values (`side == 0`)."""
     low, named = stated
     numbers = {k for e in exprs for n in ast.walk(e.tree)  # `x > -1`: -1 and 1
-               if isinstance(n, ast.expr) and (k := _int_literal(n)) is not None}
+               if isinstance(n, ast.expr) and (k := int_literal(n)) is not None}
     values = {v for k in numbers for v in (k - 1, k, k + 1)}
     values |= {a * b for a in numbers for b in numbers if abs(a * b) <= 4096}  # `f // 10 == 3`
     values |= {math.isqrt(k) for k in numbers if k > 0}  # `f * f == 49`
@@ -431,7 +368,7 @@ def stated_low(spec: Spec, name: str) -> tuple[int | None, frozenset[int]]:
                     op = _OPPOSITE.get(type(op), op)
                 if _offset(b, name) is not None:  # `-1 <= name` as `name >= -1`
                     a, b, op = b, a, MIRROR[type(op)]() if type(op) in MIRROR else op
-                shift, k = _offset(a, name), _int_literal(b)
+                shift, k = _offset(a, name), int_literal(b)
                 if shift is None or k is None or k - shift > 0:
                     continue
                 k -= shift  # `name + 3 >= 0` as `name >= -3`
@@ -452,10 +389,10 @@ def _offset(node: ast.expr, name: str) -> int | None:
         return 0
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
         left, right = node.left, node.right
-        if _is_name(left, name) and (k := _int_literal(right)) is not None:
+        if _is_name(left, name) and (k := int_literal(right)) is not None:
             return k if isinstance(node.op, ast.Add) else -k
         if isinstance(node.op, ast.Add) and _is_name(right, name) \
-                and (k := _int_literal(left)) is not None:
+                and (k := int_literal(left)) is not None:
             return k
     return None
 
@@ -464,15 +401,15 @@ def _is_name(node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
 
 
-def _int_literal(node: ast.expr) -> int | None:
+def int_literal(node: ast.expr) -> int | None:
     """The value of an int literal, negative ones included; None for anything else."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _int_literal(node.operand)
+        inner = int_literal(node.operand)
         return -inner if inner is not None else None
     return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
 
 
-def _holds(spec: Spec, req: Expr, config: dict[str, object], *, undecided: bool = True) -> bool:
+def holds(spec: Spec, req: Expr, config: dict[str, object], *, undecided: bool = True) -> bool:
     """Whether `req` holds in `config` at the other params' defaults; `undecided` where it
     cannot be evaluated (True for a requirement: the configuration is kept, and checking it
     reports why)."""
@@ -490,7 +427,7 @@ def region(spec: Spec, env: Env) -> list[tuple[Expr, bool]]:
     symbolic = {n for n in spec.params if getattr(env.sym.get(n), "is_Symbol", False)}
     out = []
     for c in conditions(spec):
-        if _reads(spec, c.names) & symbolic:
+        if reads_through_lets(spec, c.names) & symbolic:
             try:
                 out.append((c, bool(c.value(env.val))))
             except (SpecError, ZeroDivisionError, ValueError, TypeError):

@@ -308,8 +308,7 @@ def varied(spec: Spec, configs: list[dict[str, object]]) -> str:
     qk_scale at its default and example`."""
     structural = {p.name for p in spec.params.values() if p.type == "bool" or p.choices}
     pinned = {k for c in configs for k in c} - structural
-    tried = sorted(k for k in pinned if not spec.params[k].required
-                   and spec.params[k].example is not None)
+    tried = sorted(k for k in pinned if spec.params[k].tries_example)
     parts = ["the bool and choice params" if structural else "",
              "the branches `when:` takes over int params" if pinned - set(tried) else "",
              f"{', '.join(tried)} at {'its' if len(tried) == 1 else 'their'} default and "

@@ -190,6 +190,16 @@ def error(loc: Loc, code: ErrorCode, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
+def flow_list(lines: list[str]) -> str:
+    """`[a, b]` as a spec's YAML reads it back: a line that YAML's flow syntax would split
+    (`gl != [1, 2] or C % 2 == 0`) double-quoted, so a hint's `requires:` pastes as is."""
+    def item(line: str) -> str:
+        if not any(c in line for c in ",[]{}#") and ": " not in line:
+            return line
+        return '"' + line.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "[" + ", ".join(item(line) for line in lines) + "]"
+
+
 def a_(word: str) -> str:
     """`word` after its indefinite article: `an int`, `a float`."""
     return ("an " if word[:1] in tuple("aeiou") else "a ") + word

@@ -231,6 +231,11 @@ def parse(raw: object, loc: Loc, *, iterable: bool = False, formula: bool = Fals
 
 
 # -- concrete interpreter -------------------------------------------------------------
+def _seq(value: Any) -> Any:
+    """A list param's value as a list literal's (a tuple): `gl != [1, 2]` compares items."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 class _Interp:
     def __init__(self, env: Mapping[str, object], expr: Expr) -> None:
         self.env, self.expr = env, expr
@@ -304,9 +309,9 @@ class _Interp:
         return v
 
     def _Compare(self, node: ast.Compare) -> Any:
-        left = self.run(node.left)
+        left = _seq(self.run(node.left))
         for op, comp in zip(node.ops, node.comparators, strict=False):
-            right = self.run(comp)
+            right = _seq(self.run(comp))
             try:
                 ok = _CMPOPS[type(op)](left, right)
             except TypeError as exc:
@@ -488,10 +493,10 @@ class _Sym(_Interp):
 
     def _Compare(self, node: ast.Compare) -> Any:
         sp = self.sp
-        left = self.run(node.left)
+        left = _seq(self.run(node.left))
         terms = []
         for op, comp in zip(node.ops, node.comparators, strict=False):
-            right = self.run(comp)
+            right = _seq(self.run(comp))
             if self._concrete(left) and self._concrete(right):
                 try:
                     terms.append(bool(_CMPOPS[type(op)](left, right)))

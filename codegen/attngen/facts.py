@@ -24,7 +24,7 @@ from typing import Any
 import sympy
 
 from .dims import fmt_dim, is_dim, name_of
-from .errors import SpecError
+from .errors import SpecError, flow_list
 from .expr import Expr
 from .model import Spec
 
@@ -191,7 +191,7 @@ def equality_hint(a: Any, b: Any, dims: Iterable[str], names: Iterable[str],
             if guard:
                 stmt = f"{guard} or {stmt}"
             return (f"this holds only when {fmt_dim(s)} == {fmt_dim(other)}: if the module "
-                    f"relies on it, state it with requires: [{stmt}]")
+                    f"relies on it, state it with requires: {flow_list([stmt])}")
     return ""
 
 
@@ -207,6 +207,8 @@ def config_guard(config: Mapping[str, object], default: Mapping[str, object]) ->
             parts.append(f"not {name}")
         elif value is False:
             parts.append(name)
+        elif value is None:
+            parts.append(f"{name} is not None")
         else:
             parts.append(f"{name} != {value!r}")
     return " or ".join(parts)

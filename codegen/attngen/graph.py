@@ -494,8 +494,8 @@ def check_choice_comparisons(spec: Spec) -> None:
                 exprs += [i.when for i in layer.items if i.when is not None]
     issues = Collector()
     for expr in exprs:
-        if choices.keys().isdisjoint(expr.names):
-            continue
+        if choices.keys().isdisjoint(expr.names) or (spec.extends and expr.loc.file != spec.file):
+            continue  # a variant's base was checked with its own choices (a variant narrows)
         for name, v in _compared_constants(expr):
             allowed = choices.get(name)
             if allowed is not None and v.value not in allowed:
@@ -523,3 +523,23 @@ def _compared_constants(expr: Expr) -> Iterator[tuple[str, ast.Constant]]:
                         values = value.elts if isinstance(value, ast.Tuple | ast.List) \
                             else [value]
                         yield from ((name.id, v) for v in values if isinstance(v, ast.Constant))
+
+
+def check_body_dims(spec: Spec) -> None:
+    """E106 where a loop body's `shape:` binds a dim named like one of the spec's forward
+    (an input's dim, one a `shape:` binds): the body unpacks it inside the loop, so the
+    spec's value of that name would be replaced for the rest of forward."""
+    outer = spec.input_dims() | {b.name for b in annotation_dims(spec)}
+    issues = Collector()
+    for node in spec.nodes.values():
+        if isinstance(node.form, Stack):
+            body = node.form.body.spec
+            for bound in annotation_dims(body):
+                if bound.name in outer:
+                    issues.add(error(bound.loc, DUPLICATE_NAME, f"dim '{bound.name}' of node "
+                                     f"'{bound.node}' (the body of '{node.name}') is the spec's "
+                                     "own, and this shape binds it anew: the loop would replace "
+                                     "its value for the rest of forward", "bind another name "
+                                     f"(`{bound.name}_{node.name}`), or read the tensor whose "
+                                     f"shape binds '{bound.name}' inside the body"))
+    issues.raise_if_any()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,6 +32,7 @@ class Param:
     example: object = None  # value used for checking a required param
     choices: tuple[object, ...] | None = None
     doc: str = ""
+    tries_example: bool = False  # `example:` beside a default (null too): a second value tried
 
     @property
     def required(self) -> bool:
@@ -41,6 +42,10 @@ class Param:
     def sample(self) -> object:
         """The value used for checking: default, else example."""
         return self.example if self.required else self.default
+
+    def set_to(self, value: object) -> Param:
+        """This param with `value` for its default, and no example (`params --set`)."""
+        return replace(self, default=value, example=None, tries_example=False)
 
 
 @dataclass

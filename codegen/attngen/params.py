@@ -51,7 +51,7 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
             value = list(value)
         if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        check_param_value(replace(param, default=value, example=None), SET_LOC)
+        check_param_value(param.set_to(value), SET_LOC)
         overrides[name] = value
     return overrides
 
@@ -79,7 +79,7 @@ def check_shapes(spec: Spec, overrides: dict[str, object]) -> None:
         return  # the spec itself already passed the checker
     from .checker import check
 
-    params = {name: replace(p, default=overrides[name], example=None) if name in overrides
+    params = {name: p.set_to(overrides[name]) if name in overrides
               else p for name, p in spec.params.items()}
     try:
         check(replace(spec, params=params))

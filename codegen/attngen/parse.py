@@ -144,12 +144,13 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
             if default is REQUIRED and example is None:
                 example = choices[0] if choices else _default_example(ptype)
             param = Param(name, key.loc, ptype, default, example, choices,
-                          text_of(value, "doc", f"param '{name}'"))
+                          text_of(value, "doc", f"param '{name}'"),
+                          tries_example=default is not REQUIRED and "example" in value)
         else:
             default = plain(value)
             param = Param(name, key.loc, _infer_type(default, key.loc, name), default)
         check_param_value(param, loc_of(value, key.loc))
-        if not param.required and param.example is not None and isinstance(value, LMap):
+        if param.tries_example and isinstance(value, LMap):
             at = loc_of(value["example"], key.loc)
             if param.type == "bool" or param.choices:
                 raise error(at, BAD_VALUE, f"param '{name}': every value of a bool or "

@@ -22,6 +22,7 @@ from .errors import (
     UNSTATED_DIVISIBILITY,
     ErrorCode,
     SpecError,
+    flow_list,
 )
 from .expr import Expr
 from .model import Let, Spec, compute_lets, divisibility_fact
@@ -134,8 +135,10 @@ class ProverCtx:
         if not ok:
             at = self.prover.value(n), self.prover.value(g)
             names = {name_of(s) for s in algebra.sympify(n / g).free_symbols}
-            if self.prover.defaults_break(names, at[0] % at[1] == 0 if isinstance(at[0], int)
-                                          and isinstance(at[1], int) and at[1] > 0 else None):
+            # another configuration's: the line under its guard (`not grouped or c % 4 == 0`)
+            guard = self.prover.scope.guard if self.prover.scope is not None else ""
+            if not guard and self.prover.defaults_break(names, at[0] % at[1] == 0 if isinstance(
+                    at[0], int) and isinstance(at[1], int) and at[1] > 0 else None):
                 self.fail(f"{what}: {fmt_dim(n)} is not divisible by {fmt_dim(g)} at the "
                           f"defaults ({at[0]} by {at[1]}): no `requires` line makes it hold "
                           "there", BAD_ARGUMENTS)
@@ -143,7 +146,8 @@ class ProverCtx:
                 f"{what}: {fmt_dim(n)} is not always divisible by {fmt_dim(g)}",
                 UNSTATED_DIVISIBILITY,
                 self.prover.counterexample(sample, n, g),
-                f"if the module relies on it, state it: requires: [{requirement_text(n, g)}]",
+                "if the module relies on it, state it: requires: "
+                + flow_list([(f"{guard} or " if guard else "") + requirement_text(n, g)]),
             )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
@@ -201,7 +205,8 @@ class ProverCtx:
                                               else at_default >= 0):
                     self._at_defaults(stmt, what, size, names)  # no line to add
                 fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
-                notes.append(f"if the module relies on it, state it: requires: [{fact}]")
+                notes.append(f"if the module relies on it, state it: requires: "
+                             f"{flow_list([fact])}")
                 raise ShapeFail(unstated, UNSTATED_DIVISIBILITY, tuple(notes), facts=(fact,))
             self.fail(fails, SHAPE_RULE, *notes)
         self._unbroken.add(gap)
@@ -418,7 +423,7 @@ def _joined(failed: list[ShapeFail]) -> ShapeFail:
     facts = list(dict.fromkeys(fact for exc in failed for fact in exc.facts))
     notes = [n for n in first.notes if not n.startswith("if the module relies on it")]
     notes += [f"and {exc}" for exc in others]
-    notes.append(f"if the module relies on them, state them: requires: [{', '.join(facts)}]")
+    notes.append(f"if the module relies on them, state them: requires: {flow_list(facts)}")
     return ShapeFail(str(first), first.code, tuple(notes), first.at, tuple(facts))
 
 
