@@ -208,8 +208,7 @@ graph:
       - {when: r > 1, op: AvgPool2d, args: [r], in: x}
 outputs: y
 """
-IN_EACH = """\
-name: InEach
+LOOPED = """\
 params:
   c: 8
   k: 1
@@ -217,19 +216,13 @@ requires: [H >= k, W >= k]
 inputs:
   x: [B, c, H, W]
 graph:
+"""
+IN_EACH = "name: InEach\n" + LOOPED + """\
   e: {each: i in range(2), use: pool, c: c, r: k + i, in: x, shape: [B, c, H, W]}
   t: {op: stack, in: e, dim: 0}
 outputs: t
 """
-IN_BODY = """\
-name: InBody
-params:
-  c: 8
-  k: 1
-requires: [H >= k, W >= k]
-inputs:
-  x: [B, c, H, W]
-graph:
+IN_BODY = "name: InBody\n" + LOOPED + """\
   layers:
     each: range(2)
     in: x
