@@ -324,3 +324,14 @@ outputs: out
     code, err = _run(tmp_path, capsys, text, "build")
     assert code == 1 and "spec.yaml:14:63: error[E106]: dim 'Hy' of node 'pooled'" in err, err
     assert _run(tmp_path, capsys, text.replace("c, Hy]}", "c, Hp]}"), "build")[0] == 0
+
+
+def test_an_error_in_a_pinned_configuration_says_what_it_stands_for(tmp_path, capsys):
+    """`(when k=2)` with a counterexample at other k read as a contradiction (RepMLP's
+    `h=14` beside h=15): the note says the configuration stands for every k where `k == 1`
+    (copy 0's `r == 1`) is false."""
+    (tmp_path / "pool.yaml").write_text(POOL)
+    code, err = _run(tmp_path, capsys, IN_EACH, "check", "-q")
+    assert code == 1 and "(when k=2)" in err, err
+    assert "note: k=2 stands for every value where `k == 1` is false: samples are drawn " \
+           "there" in err, err

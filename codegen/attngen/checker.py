@@ -22,6 +22,7 @@ from .configs import (
     configurations,
     param_env,
     region_guard,
+    structural_params,
 )
 from .dead_branches import never_holding
 from .dims import dim_symbol
@@ -103,6 +104,21 @@ def _body_noted(sub: Spec, exc: SpecError) -> SpecError:
     return SpecError([replace(d, notes=(*d.notes, note)) for d in exc.diagnostics])
 
 
+def _region_note(spec: Spec, config: dict[str, object]) -> str:
+    """What a configuration that pins int params stands for (its counterexamples are drawn
+    there, at other values of them): `h=14, w=14 stand for every value where
+    `is_global` is false`; '' for any other configuration."""
+    pinned = [n for n in config if n not in structural_params(spec)
+              and not spec.params[n].tries_example and config[n] != spec.params[n].sample]
+    guard = region_guard(spec, {n: config[n] for n in pinned},
+                         {n: spec.params[n].sample for n in pinned})
+    if not pinned or not guard:
+        return ""
+    values = ", ".join(f"{n}={config[n]!r}" for n in pinned)
+    verb = "stand" if len(pinned) > 1 else "stands"
+    return f"{values} {verb} for every value where `{guard}` is false: samples are drawn there"
+
+
 def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) -> Checked:
     """Check a spec (and its sub-specs) in every configuration; collect all errors, and with
     `follow` those an unstated fact hides (assume.py)."""
@@ -135,9 +151,10 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
         try:
             _check_config(spec, config, graph, order, result, count, reached)
         except SpecError as exc:
-            suffix = config_text(config)
+            suffix, region = config_text(config), _region_note(spec, config)
             for d in exc.diagnostics:
                 base = d.message.removesuffix(suffix) if suffix else d.message
+                d = replace(d, notes=(*d.notes, region)) if region else d
                 failed.setdefault((d.loc, d.code, base), []).append(d)
             if len(failed) >= 20 or count.used > MAX_NODES:  # the budget is spent
                 break

@@ -58,6 +58,21 @@ class _Substitute(ast.NodeTransformer):
         return copy.deepcopy(tree) if tree is not None else node
 
 
+class _Fold(ast.NodeTransformer):
+    """`k + 0` -> `k`, `2 * 1` -> `2`: what an item put in for a loop variable leaves."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        unit = 0 if isinstance(node.op, ast.Add | ast.Sub) else 1 \
+            if isinstance(node.op, ast.Mult) else None
+        for keep, other in ((node.left, node.right), (node.right, node.left)):
+            if unit is not None and isinstance(other, ast.Constant) and other.value == unit \
+                    and not isinstance(other.value, bool) \
+                    and (other is node.right or isinstance(node.op, ast.Add | ast.Mult)):
+                return keep
+        return node
+
+
 def _literal(value: object) -> ast.expr:
     return ast.parse(repr(value), mode="eval").body
 
@@ -83,7 +98,7 @@ def in_caller_terms(cond: Expr, call: Call, caller: Spec) -> list[Expr]:
                              call.loop.iterable)
         except (SpecError, ZeroDivisionError, ValueError, TypeError):
             return []  # the caller's check reports it
-        trees_at = [_Substitute({var: _literal(item)}).visit(copy.deepcopy(tree))
+        trees_at = [_Fold().visit(_Substitute({var: _literal(item)}).visit(copy.deepcopy(tree)))
                     for item in items]
     else:
         trees_at = [tree]
