@@ -335,3 +335,80 @@ def test_an_error_in_a_pinned_configuration_says_what_it_stands_for(tmp_path, ca
     assert code == 1 and "(when k=2)" in err, err
     assert "note: k=2 stands for every value where `k == 1` is false: samples are drawn " \
            "there" in err, err
+
+
+@pytest.mark.parametrize("loop", [
+    "seq: [{use: pool, c: c, r: 'k + i', each: i in range(2)}]",  # a seq item's own each
+    "each: i in range(3 if deep else 1)\n    use: pool\n    c: c\n    r: k + i",
+    "each: r in ks\n    use: pool\n    c: c\n    r: r",  # items that are expressions of k
+    "each: r in range(k, k + 1)\n    use: pool\n    c: c\n    r: r",
+])
+def test_a_sub_spec_s_branch_is_checked_at_every_item_of_its_loop(tmp_path, capsys, loop):
+    """A second review: the per-item conditions missed a seq item's `each`, took a loop's
+    count at the defaults only (`range(3 if deep else 1)`) and its items as the defaults'
+    numbers (`ks: [k, k]`, `range(k, k + 1)`): each built a module of another shape (all
+    identity at the default k = 1, a pool at k = 2)."""
+    (tmp_path / "pool.yaml").write_text(POOL)
+    text = ("name: Looped\nparams:\n  c: 8\n  k: 1\n  deep: false\nlet:\n  ks: [k, k]\n"
+            "requires: [H >= 2 * k + 2, W >= 2 * k + 2]\ninputs:\n  x: [B, c, H, W]\n"
+            f"graph:\n  e:\n    {loop}\n    in: x\n    shape: [B, c, H, W]\noutputs: e\n")
+    code, err = _run(tmp_path, capsys, text, "check", "-q")
+    assert code == 1 and "error[E400]: node 'e': shape (B, c, " in err and "k=2)" in err, err
+
+
+@pytest.mark.parametrize("let, message", [
+    ("s: 4 / r", "reads 's', 4.0 here: a float"),
+    ("s: r * 1.5", "reads 's', 1.5 here: a float"),
+])
+def test_a_long_formula_may_not_read_a_float_let(tmp_path, capsys, let, message):
+    text = (f"name: L\nparams:\n  r: 1\nlet:\n  {let}\ninputs: {{x: [B, C]}}\ngraph:\n"
+            "  idx: {buffer: [4], init: formula, index: [i], dtype: long, formula: 'i * s', "
+            "unused: true}\n  y: {op: identity, in: x}\noutputs: y\n")
+    code, err = _run(tmp_path, capsys, text, "check", "-q")
+    assert code == 1 and message in err, err
+
+
+def test_an_int_param_s_null_example_beside_a_when_is_checked(tmp_path, capsys):
+    text = ("name: N\nparams:\n  r: {type: int, default: 2, example: null}\n"
+            "inputs: {x: [B, C]}\ngraph:\n  y:\n    cases:\n"
+            "      - {when: 'r is not None and r > 4', op: ReLU, in: x}\n"
+            "      - {when: 'r is None or r <= 4', op: Tanh, in: x}\noutputs: y\n")
+    code, out = _run(tmp_path, capsys, text, "check")
+    assert code == 0 and "3 configurations" in out, out  # was a TypeError, exit 70
+
+
+@pytest.mark.parametrize("param, when", [
+    ("{default: max_pool, choices: [max_pool, avg_pool, conv]}", "\"'pool' in mode\""),
+    ("{default: [1], choices: [[1], [1, 2]]}", "'mode == [1, 2]'"),
+    ("{default: [1], choices: [[1], [1, 2]]}", "2 in mode"),
+])
+def test_a_choices_comparison_that_can_hold_is_no_error(tmp_path, capsys, param, when):
+    inner = when[1:-1] if when[0] in "\"'" else when
+    text = (f"name: Choice\nparams:\n  mode: {param}\ninputs: {{x: [B, C]}}\ngraph:\n  y:\n"
+            f"    cases:\n      - {{when: {when}, op: ReLU, in: x}}\n"
+            f"      - {{when: \"not ({inner})\", op: Tanh, in: x}}\noutputs: y\n")
+    code, out = _run(tmp_path, capsys, text, "check")
+    assert code == 0 and "E202" not in out, out
+
+
+def test_a_variant_that_does_not_narrow_keeps_its_base_s_choice_errors(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text(
+        "name: Base\nparams:\n  act: {default: relu, choices: [relu, gelu]}\n"
+        "inputs: {x: [B, C]}\ngraph:\n  y:\n    cases:\n"
+        "      - {when: act == 'relu', op: ReLU, in: x}\n"
+        "      - {when: act == 'gleu', op: GELU, in: x}\noutputs: y\n")
+    code, err = _run(tmp_path, capsys, "extends: base.yaml\nname: V\nparams:\n  act: gelu\n",
+                     "check", "-q")
+    assert code == 1 and "compares param 'act' with 'gleu'" in err, err
+
+
+def test_a_variant_may_narrow_a_short_form_bool(tmp_path, capsys):
+    """The advice for too many configurations on `flag: false` (no mapping) lost the
+    default: 'needs a type or a default'."""
+    (tmp_path / "base.yaml").write_text(
+        "name: Base\nparams:\n  flag: false\ninputs: {x: [B, C]}\ngraph:\n  y:\n    cases:\n"
+        "      - {when: flag, op: ReLU, in: x}\n      - {when: not flag, op: Tanh, in: x}\n"
+        "outputs: y\n")
+    code, out = _run(tmp_path, capsys, "extends: base.yaml\nname: V\nparams:\n"
+                     "  flag: {choices: [false]}\n", "check")
+    assert code == 0 and "1 configuration" in out, out

@@ -128,6 +128,13 @@ def check_formula(decl: TensorDecl, value: Callable[[Expr, dict], Any], owner: N
         return
     if decl.dtype == "long":
         _whole_only(formula, owner)
+        for name in sorted(formula.names - {n.text for n in index}):  # a float let or param
+            got = value(Expr(name, ast.Name(name, ast.Load()), formula.loc), {})
+            if isinstance(got, float):
+                raise error(formula.loc, BAD_VALUE, f"node '{owner.name}': a long tensor's "
+                            f"formula reads '{name}', {got!r} here: a float (a let with "
+                            "`/`, a float param) is not whole at every value",
+                            "make it an int (`//`), or the tensor a float one")
     sizes = [n if isinstance(n, int) and n >= 1 else 1
              for n in (value(d, {}) for d in decl.shape)]
     for point in _formula_points(sizes):

@@ -263,6 +263,7 @@ def _pinned_candidates(
     None where that cannot be evaluated."""
     base = [cast(int, config.get(p.name, p.sample)) for p in ints]
     domains = [_candidates(b, _reading(spec, exprs, p.name), stated_low(spec, p.name))
+               if type(b) is int else [b]  # (an example beside it: `null`)
                for b, p in zip(base, ints, strict=True)]
     for values in itertools.islice(itertools.product(*domains), MAX_BRANCH_TRIES):
         pinned: dict[str, object] = {p.name: v for p, v, b in zip(ints, values, base,

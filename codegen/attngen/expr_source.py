@@ -48,6 +48,18 @@ class _Renamer(ast.NodeTransformer):
             return node
         return ast.Name(self.rename(node.id), ast.Load())
 
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        """`tuple(self.gl) == (1, 2)` for `gl == [1, 2]`: items compared, whether the list
+        param holds a list or a tuple, as the checker compares them (expr._seq)."""
+        self.generic_visit(node)
+        operands = [node.left, *node.comparators]
+        if len(node.ops) != 1 or not isinstance(node.ops[0], ast.Eq | ast.NotEq) \
+                or not any(isinstance(o, ast.List | ast.Tuple) for o in operands):
+            return node
+        left, right = (ast.Tuple(o.elts, ast.Load()) if isinstance(o, ast.List | ast.Tuple)
+                       else ast.Call(ast.Name("tuple", ast.Load()), [o], []) for o in operands)
+        return ast.Compare(left, node.ops, [right])
+
     def visit_Call(self, node: ast.Call) -> ast.expr:
         node.args = [self.visit(a) for a in node.args]
         if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") \

@@ -482,6 +482,9 @@ def check_choice_comparisons(spec: Spec) -> None:
     choices (`when: act == 'rleu'` for choices [relu, gelu]): always false, or always true
     with `!=`, so the layer it guards would silently vanish or stay."""
     choices = {p.name: p.choices for p in spec.params.values() if p.choices}
+    # a variant that narrows a param's choices leaves its base's other branches out
+    narrowed = {p.name for p in spec.params.values() if spec.extends and p.choices_file
+                and p.choices_file == spec.file}
     if not choices:
         return
     exprs = [*spec.requires, *(let.expr for let in spec.lets.values())]
@@ -494,35 +497,52 @@ def check_choice_comparisons(spec: Spec) -> None:
                 exprs += [i.when for i in layer.items if i.when is not None]
     issues = Collector()
     for expr in exprs:
-        if choices.keys().isdisjoint(expr.names) or (spec.extends and expr.loc.file != spec.file):
-            continue  # a variant's base was checked with its own choices (a variant narrows)
-        for name, v in _compared_constants(expr):
+        if choices.keys().isdisjoint(expr.names):
+            continue
+        for name, value, at in _compared_constants(expr):
             allowed = choices.get(name)
-            if allowed is not None and v.value not in allowed:
+            if name in narrowed and expr.loc.file != spec.file:
+                continue  # the base's condition: checked there, with the base's choices
+            if allowed is not None and value not in [
+                    tuple(c) if isinstance(c, list) else c for c in allowed]:
                 shown = ", ".join(map(repr, allowed))
                 issues.add(error(
-                    expr.loc.shifted(v.col_offset), UNKNOWN_NAME,
-                    f"`{expr.text}` compares param '{name}' with {v.value!r}, which is not "
-                    f"one of its choices ({shown})" + did_you_mean(str(v.value), allowed),
+                    expr.loc.shifted(at.col_offset), UNKNOWN_NAME,
+                    f"`{expr.text}` compares param '{name}' with {value!r}, which is not "
+                    f"one of its choices ({shown})" + did_you_mean(str(value), allowed),
                     "a value outside the choices never equals the param: the condition "
                     "would decide the same in every configuration"))
     issues.raise_if_any()
 
 
-def _compared_constants(expr: Expr) -> Iterator[tuple[str, ast.Constant]]:
-    """(name, constant) for each `name == constant` (or `!=`) of a condition, either side,
-    and each constant of `name in (c1, c2)`."""
+def _compared_constants(expr: Expr) -> Iterator[tuple[str, object, ast.expr]]:
+    """(name, value, its node) for each `name == value` (or `!=`, either side; a list
+    display is one value) and each item of `name in (v1, v2)` of a condition."""
     for n in ast.walk(expr.tree):
-        if isinstance(n, ast.Compare):
-            operands = [n.left, *n.comparators]
-            for op, a, b in zip(n.ops, operands, operands[1:], strict=False):
-                if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
-                    continue  # `level > 5` may hold for no choice, yet says what it means
+        if not isinstance(n, ast.Compare):
+            continue
+        operands = [n.left, *n.comparators]
+        for op, a, b in zip(n.ops, operands, operands[1:], strict=False):
+            if isinstance(op, ast.Eq | ast.NotEq):
                 for name, value in ((a, b), (b, a)):
-                    if isinstance(name, ast.Name):
-                        values = value.elts if isinstance(value, ast.Tuple | ast.List) \
-                            else [value]
-                        yield from ((name.id, v) for v in values if isinstance(v, ast.Constant))
+                    if isinstance(name, ast.Name) and (v := _literal(value)) is not _NONE:
+                        yield name.id, v, value
+            elif isinstance(op, ast.In | ast.NotIn) and isinstance(a, ast.Name) \
+                    and isinstance(b, ast.Tuple | ast.List):  # `act in ('gelu', 'tanh')`
+                yield from ((a.id, v, e) for e in b.elts if (v := _literal(e)) is not _NONE)
+
+
+_NONE = object()
+
+
+def _literal(node: ast.expr) -> object:
+    """A constant's value, a list display's as a tuple; _NONE for anything else."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Tuple | ast.List):
+        items = [_literal(e) for e in node.elts]
+        return _NONE if any(i is _NONE for i in items) else tuple(items)
+    return _NONE
 
 
 def check_body_dims(spec: Spec) -> None:

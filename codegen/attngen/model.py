@@ -33,6 +33,7 @@ class Param:
     choices: tuple[object, ...] | None = None
     doc: str = ""
     tries_example: bool = False  # `example:` beside a default (null too): a second value tried
+    choices_file: str = ""  # the file its `choices:` are written in (a variant's, narrowing)
 
     @property
     def required(self) -> bool:

@@ -145,7 +145,8 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
                 example = choices[0] if choices else _default_example(ptype)
             param = Param(name, key.loc, ptype, default, example, choices,
                           text_of(value, "doc", f"param '{name}'"),
-                          tries_example=default is not REQUIRED and "example" in value)
+                          tries_example=default is not REQUIRED and "example" in value,
+                          choices_file=value.key_locs["choices"].file if listed else "")
         else:
             default = plain(value)
             param = Param(name, key.loc, _infer_type(default, key.loc, name), default)

@@ -12,41 +12,42 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 from collections.abc import Iterator
 from typing import NamedTuple
 
 from .counts import param_values
 from .errors import SpecError
-from .expr import Expr
+from .expr import Expr, is_range
 from .loops import items_of
 from .model import Repeat, Seq, Spec, Stack, SubSpec, cases_of, unwrapped
 
 
 class Call(NamedTuple):
     sub: SubSpec
-    loop: Repeat | Stack | None  # the loop the call runs in: its variable may be an argument
-
-    @property
-    def inline(self) -> bool:
-        """A loop body: the caller's own params and lets, under their own names."""
-        return isinstance(self.loop, Stack)
+    var: str | None = None  # the loop variable the call's arguments may read, and its loop
+    iterable: Expr | None = None
+    inline: bool = False  # a loop body: the caller's own params and lets, by their names
 
 
 def calls(spec: Spec) -> Iterator[Call]:
-    """The sub-spec calls of a spec's nodes, cases, `seq:` layers, `each` copies and loop
-    bodies, each with the loop it runs in."""
+    """The sub-spec calls of a spec's nodes, cases, `seq:` layers (with their own `each`),
+    `each` copies and loop bodies, each with the loop it runs in."""
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
             if isinstance(body.form, Stack):
-                yield Call(body.form.body, body.form)
+                yield Call(body.form.body, body.form.var, body.form.iterable, True)
                 continue
             loop = body.form if isinstance(body.form, Repeat) else None
+            var, iterable = (loop.var, loop.iterable) if loop is not None else (None, None)
             called = unwrapped(loop.body if loop is not None else body.form)
             if isinstance(called, SubSpec):
-                yield Call(called, loop)
+                yield Call(called, var, iterable)
             elif isinstance(called, Seq):
-                yield from (Call(i.form, loop) for i in called.items
-                            if isinstance(i.form, SubSpec))
+                for i in called.items:
+                    if isinstance(i.form, SubSpec):
+                        yield Call(i.form, *((i.each.var, i.each.iterable) if i.each
+                                             else (var, iterable)))
 
 
 class _Substitute(ast.NodeTransformer):
@@ -77,6 +78,36 @@ def _literal(value: object) -> ast.expr:
     return ast.parse(repr(value), mode="eval").body
 
 
+def _items(call: Call, caller: Spec) -> list[ast.expr]:
+    """The loop's items as expressions of the caller's params: a list's own (`ks: [k, 2 *
+    k]`), `start + j * step` of a range (`range(k, k + 2)`: `k`, `k + 1`), else numbers;
+    as many as any value of the bool and `choices` params gives (`range(3 if deep else
+    1)`: three)."""
+    assert call.iterable is not None
+    tree = call.iterable.tree
+    if isinstance(tree, ast.Name) and tree.id in caller.lets:
+        tree = caller.lets[tree.id].expr.tree
+    if isinstance(tree, ast.List | ast.Tuple):
+        return list(tree.elts)
+    found: list[object] = []
+    names = [p.name for p in caller.params.values() if p.type == "bool" or p.choices]
+    domains = [list(p.choices) if p.choices else [False, True]
+               for p in (caller.params[n] for n in names)]
+    for combo in itertools.islice(itertools.product(*domains), 64):
+        try:
+            items = items_of(call.iterable.value(param_values(caller, dict(zip(
+                names, combo, strict=True)))), call.iterable)
+        except (SpecError, ZeroDivisionError, ValueError, TypeError):
+            continue  # the caller's check reports it
+        found = items if len(items) > len(found) else found
+    if is_range(tree) and len(tree.args) > 1:  # type: ignore[attr-defined]
+        args = tree.args  # type: ignore[attr-defined]
+        step = args[2] if len(args) > 2 else ast.Constant(1)
+        return [ast.BinOp(args[0], ast.Add(), ast.BinOp(ast.Constant(j), ast.Mult(), step))
+                for j in range(len(found))]
+    return [_literal(item) for item in found]
+
+
 def in_caller_terms(cond: Expr, call: Call, caller: Spec) -> list[Expr]:
     """`cond` of `call`'s spec with its params replaced by the arguments the call passes
     (the defaults where it passes none) and its lets by their expressions, once per item of
@@ -90,16 +121,9 @@ def in_caller_terms(cond: Expr, call: Call, caller: Spec) -> list[Expr]:
         for let in sub.lets.values():  # in order: a let reads the lets before it
             trees[let.name] = _Substitute(trees).visit(copy.deepcopy(let.expr.tree))
     tree = _Substitute(trees).visit(copy.deepcopy(cond.tree))
-    var = call.loop.var if call.loop is not None else None
-    if var is not None and var in Expr(ast.unparse(tree), tree, cond.loc).names:
-        assert call.loop is not None
-        try:
-            items = items_of(call.loop.iterable.value(param_values(caller)),
-                             call.loop.iterable)
-        except (SpecError, ZeroDivisionError, ValueError, TypeError):
-            return []  # the caller's check reports it
-        trees_at = [_Fold().visit(_Substitute({var: _literal(item)}).visit(copy.deepcopy(tree)))
-                    for item in items]
+    if call.var is not None and call.var in Expr(ast.unparse(tree), tree, cond.loc).names:
+        trees_at = [_Fold().visit(_Substitute({call.var: item}).visit(copy.deepcopy(tree)))
+                    for item in _items(call, caller)]
     else:
         trees_at = [tree]
     known = {*caller.params, *caller.lets}

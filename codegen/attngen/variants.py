@@ -243,7 +243,9 @@ class _Variant:
 
     @staticmethod
     def _merge_param(old: LValue, new: LValue, key: LStr) -> LValue:
-        if not isinstance(old, LMap):
+        if not isinstance(old, LMap):  # a short form's value is its default (`flag: false`)
+            if isinstance(new, LMap) and "default" not in new:
+                return _lmap([(_lstr("default", key.loc), old), *new.items()], new.loc)
             return new
         if isinstance(new, LMap):  # merge the param's own keys
             return _lmap([*((k, v) for k, v in old.items() if k not in new), *new.items()],
