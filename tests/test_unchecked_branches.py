@@ -324,6 +324,12 @@ outputs: out
     code, err = _run(tmp_path, capsys, text, "build")
     assert code == 1 and "spec.yaml:14:63: error[E106]: dim 'Hy' of node 'pooled'" in err, err
     assert _run(tmp_path, capsys, text.replace("c, Hy]}", "c, Hp]}"), "build")[0] == 0
+    # a name the spec binds only after the loop: its own unpacking comes after the loop's
+    after = text.replace("c, Hy]}", "c, Hp]}").replace(
+        "  out: {op: interpolate,", "  halved: {op: MaxPool1d, args: [2], in: stages, "
+        "shape: [B, c, Hp]}\n  out: {op: interpolate,").replace(
+        "in: stages, to: [B, c, N, 1]", "in: halved, to: [B, c, Hp, 1]")
+    assert _run(tmp_path, capsys, after, "build")[0] == 0, capsys.readouterr().err
 
 
 def test_an_error_in_a_pinned_configuration_says_what_it_stands_for(tmp_path, capsys):

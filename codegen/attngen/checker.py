@@ -136,7 +136,7 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     graph, order = build(spec)
     check_constructor_names(spec)
     check_choice_comparisons(spec)
-    check_body_dims(spec)
+    check_body_dims(spec, order)
     configs = configurations(spec)
     result = Checked(spec, order, configs, subs=subs)
     for cond, fix in never_holding(spec, configs):

@@ -545,14 +545,16 @@ def _literal(node: ast.expr) -> object:
     return _NONE
 
 
-def check_body_dims(spec: Spec) -> None:
+def check_body_dims(spec: Spec, order: list[str]) -> None:
     """E106 where a loop body's `shape:` binds a dim named like one of the spec's forward
-    (an input's dim, one a `shape:` binds): the body unpacks it inside the loop, so the
-    spec's value of that name would be replaced for the rest of forward."""
-    outer = spec.input_dims() | {b.name for b in annotation_dims(spec)}
+    has by then (an input's dim, one a `shape:` before the loop binds): the body unpacks it
+    inside the loop, so the spec's value of that name would be replaced after it."""
+    bound_at = {b.name: order.index(b.node) for b in annotation_dims(spec, order)}
     issues = Collector()
     for node in spec.nodes.values():
         if isinstance(node.form, Stack):
+            outer = spec.input_dims() | {n for n, at in bound_at.items()
+                                         if at < order.index(node.name)}
             body = node.form.body.spec
             for bound in annotation_dims(body):
                 if bound.name in outer:
