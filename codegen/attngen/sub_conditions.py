@@ -3,9 +3,10 @@
 caller's configurations split on it (configs.conditions), so each branch the sub-spec
 takes is checked with the shapes the caller gives it (with the caller's `r` a symbol
 over every value, the branch taken at the default's value was judged for all of them).
-A call inside a loop (`each`, a loop body) whose arguments read the loop variable gives
-one condition per item (`k + i > 1` at i = 0, 1, ...: the loop runs at the defaults'
-count); a loop body's own conditions are in the caller's names already.
+A call inside a loop (`each`, a `seq:` item's `each`, a loop body) whose arguments read
+the loop variable gives one condition per item (`k + i > 1` at i = 0, 1, ...), each item
+an expression of the caller's params where the loop writes one (`ks: [k, 2 * k]`,
+`range(k, k + 2)`); a loop body's own conditions are in the caller's names already.
 """
 
 from __future__ import annotations
