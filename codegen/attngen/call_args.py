@@ -164,19 +164,28 @@ def _whole_only(formula: Expr, owner: Node) -> None:
     only where the elements checked happen to be whole (`(i - j) / r` at r = 1): no `/`,
     no float literal, no sin/cos/exp/log/sqrt, no `**` but by a literal from 0."""
     for n in ast.walk(formula.tree):
-        bad = "`/` (divide with `//`)" if isinstance(n, ast.BinOp) and isinstance(
-            n.op, ast.Div) else f"the float {n.value!r}" if isinstance(n, ast.Constant) and \
-            isinstance(n.value, float) else f"{n.func.id}()" if isinstance(n, ast.Call) and \
-            isinstance(n.func, ast.Name) and n.func.id in FORMULA_FUNCTIONS else \
-            "`**` by other than a literal from 0" if isinstance(n, ast.BinOp) and isinstance(
-                n.op, ast.Pow) and not (isinstance(n.right, ast.Constant) and isinstance(
-                    n.right.value, int) and n.right.value >= 0) else None
-        if bad:
+        if bad := _not_whole(n):
             raise error(formula.loc.shifted(getattr(n, "col_offset", 0)), BAD_VALUE,
                         f"node '{owner.name}': a long tensor's formula has {bad}: its "
                         "values must be whole at every value of the params, not only at "
                         "those checked", "write it with `//`, `%`, `+`, `-`, `*`, abs, "
                         "min and max over whole numbers")
+
+
+def _not_whole(node: ast.AST) -> str | None:
+    """What in a formula's node may make a fraction of whole numbers, or None."""
+    match node:
+        case ast.BinOp(op=ast.Div()):
+            return "`/` (divide with `//`)"
+        case ast.Constant(value=float() as value):
+            return f"the float {value!r}"
+        case ast.Call(func=ast.Name(id=name)) if name in FORMULA_FUNCTIONS:
+            return f"{name}()"
+        case ast.BinOp(op=ast.Pow(), right=right) if not (
+                isinstance(right, ast.Constant) and isinstance(right.value, int)
+                and right.value >= 0):
+            return "`**` by other than a literal from 0"
+    return None
 
 
 FLOAT32_MAX = 3.4028234663852886e38

@@ -37,7 +37,7 @@ from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_y
 from .expr import Expr, frozen_value
 from .facts import config_guard, guards
 from .loops import bounds
-from .model import Param, Seq, Spec, cases_of, unwrapped
+from .model import Param, Spec, whens
 from .results import dtype_of
 from .sub_conditions import calls, in_caller_terms
 
@@ -47,7 +47,7 @@ T = TypeVar("T")
 
 def structural_params(spec: Spec) -> list[str]:
     """The bool and `choices` params: each value gives other code (`if`/`else`)."""
-    return [p.name for p in spec.params.values() if p.type == "bool" or p.choices]
+    return [p.name for p in spec.params.values() if p.structural]
 
 
 def _structural(spec: Spec, reqs: list[Expr]) -> list[dict[str, object]]:
@@ -55,10 +55,7 @@ def _structural(spec: Spec, reqs: list[Expr]) -> list[dict[str, object]]:
     params and lets) allow, the default one first, each with the int params pinned that it
     needs to satisfy them (module docstring)."""
     names = structural_params(spec)
-    domains: list[list[object]] = []
-    for n in names:
-        p = spec.params[n]
-        domains.append(list(p.choices) if p.choices else [False, True])
+    domains = [spec.params[n].values for n in names]
     configs = [dict(zip(names, combo, strict=False)) for combo in itertools.product(*domains)]
     default = {n: spec.params[n].sample for n in names}
     configs.sort(key=lambda c: c != default)  # the default configuration first
@@ -294,17 +291,6 @@ def conditions(spec: Spec) -> list[Expr]:
             _CONDITIONS.clear()
         hit = _CONDITIONS[id(spec)] = (spec, list(dict.fromkeys(conds)))  # once each (by text)
     return list(hit[1])
-
-
-def whens(spec: Spec) -> list[Expr]:
-    conds = [o.when for o in spec.outputs]
-    for node in spec.nodes.values():
-        for body in [node, *cases_of(node)]:
-            conds.append(body.when)
-            form = unwrapped(body.form)
-            if isinstance(form, Seq):
-                conds += [item.when for item in form.items]
-    return [c for c in conds if c is not None]
 
 
 def reads_through_lets(spec: Spec, names: Iterable[str]) -> set[str]:

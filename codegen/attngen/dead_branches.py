@@ -14,11 +14,11 @@ import ast
 from collections.abc import Iterator
 from typing import cast
 
-from .configs import holds, int_literal, int_params, reads_through_lets, whens
+from .configs import holds, int_literal, int_params, reads_through_lets
 from .counts import param_values
 from .errors import SpecError
 from .expr import Expr
-from .model import Param, Spec
+from .model import Param, Spec, whens
 
 
 def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Expr, str]]:
@@ -39,7 +39,7 @@ def never_holding(spec: Spec, configs: list[dict[str, object]]) -> list[tuple[Ex
         reads = reads_through_lets(spec, cond.names)
         read = [ints[n] for n in sorted(reads) if n in ints]
         fixed = [spec.params[n] for n in sorted(reads) if n in spec.params and n not in ints
-                 and spec.params[n].type not in ("bool", "int") and not spec.params[n].choices]
+                 and spec.params[n].type != "int" and not spec.params[n].structural]
         if read:
             found.append((cond, _int_fix(spec, cond, read, configs[0])))
         elif fixed:

@@ -306,7 +306,7 @@ def shape_rule(body: Node) -> str:
 def varied(spec: Spec, configs: list[dict[str, object]]) -> str:
     """What `configs` vary, as docs pages say it: `the bool and choice params and of
     qk_scale at its default and example`."""
-    structural = {p.name for p in spec.params.values() if p.type == "bool" or p.choices}
+    structural = {p.name for p in spec.params.values() if p.structural}
     pinned = {k for c in configs for k in c} - structural
     tried = sorted(k for k in pinned if spec.params[k].tries_example)
     parts = ["the bool and choice params" if structural else "",

@@ -45,6 +45,7 @@ from .model import (
     layer_target,
     owned_layer,
     unwrapped,
+    whens,
 )
 from .names import LOOP_LAYER_SUFFIX, PRIVATE_MODULE_ATTRS, check_identifier
 
@@ -482,21 +483,13 @@ def check_choice_comparisons(spec: Spec) -> None:
     choices (`when: act == 'rleu'` for choices [relu, gelu]): always false, or always true
     with `!=`, so the layer it guards would silently vanish or stay."""
     choices = {p.name: p.choices for p in spec.params.values() if p.choices}
+    if not choices:
+        return
     # a variant that narrows a param's choices leaves its base's other branches out
     narrowed = {p.name for p in spec.params.values() if spec.extends and p.choices_file
                 and p.choices_file == spec.file}
-    if not choices:
-        return
-    exprs = [*spec.requires, *(let.expr for let in spec.lets.values())]
-    exprs += [o.when for o in spec.outputs if o.when is not None]
-    for node in spec.nodes.values():
-        for body in [node, *cases_of(node)]:
-            exprs += [body.when] if body.when is not None else []
-            layer = unwrapped(body.form)
-            if isinstance(layer, Seq):
-                exprs += [i.when for i in layer.items if i.when is not None]
     issues = Collector()
-    for expr in exprs:
+    for expr in [*spec.requires, *(let.expr for let in spec.lets.values()), *whens(spec)]:
         if choices.keys().isdisjoint(expr.names):
             continue
         for name, value, at in _compared_constants(expr):

@@ -44,6 +44,16 @@ class Param:
         """The value used for checking: default, else example."""
         return self.example if self.required else self.default
 
+    @property
+    def structural(self) -> bool:
+        """A bool or `choices` param: the checker tries each of its values (configs.py)."""
+        return self.type == "bool" or bool(self.choices)
+
+    @property
+    def values(self) -> list[object]:
+        """The values a structural param takes: its choices, or False and True."""
+        return list(self.choices) if self.choices else [False, True]
+
     def set_to(self, value: object) -> Param:
         """This param with `value` for its default, and no example (`params --set`)."""
         return replace(self, default=value, example=None, tries_example=False)
@@ -419,6 +429,18 @@ def layer_target(form: NodeForm) -> Ref | None:
             return None
         case _:
             assert_never(form)
+
+
+def whens(spec: Spec) -> list[Expr]:
+    """Every `when:` of a spec: of its outputs, nodes, cases and `seq:` layers."""
+    conds = [o.when for o in spec.outputs]
+    for node in spec.nodes.values():
+        for body in [node, *cases_of(node)]:
+            conds.append(body.when)
+            form = unwrapped(body.form)
+            if isinstance(form, Seq):
+                conds += [item.when for item in form.items]
+    return [c for c in conds if c is not None]
 
 
 def cases_of(node: Node) -> list[Node]:

@@ -153,7 +153,7 @@ def _load_params(spec: Spec, raw: LValue, loc: Loc) -> None:
         check_param_value(param, loc_of(value, key.loc))
         if param.tries_example and isinstance(value, LMap):
             at = loc_of(value["example"], key.loc)
-            if param.type == "bool" or param.choices:
+            if param.structural:
                 raise error(at, BAD_VALUE, f"param '{name}': every value of a bool or "
                             "`choices` param is checked: an example adds none",
                             "remove 'example'")

@@ -91,9 +91,8 @@ def _items(call: Call, caller: Spec) -> list[ast.expr]:
     if isinstance(tree, ast.List | ast.Tuple):
         return list(tree.elts)
     found: list[object] = []
-    names = [p.name for p in caller.params.values() if p.type == "bool" or p.choices]
-    domains = [list(p.choices) if p.choices else [False, True]
-               for p in (caller.params[n] for n in names)]
+    names = [p.name for p in caller.params.values() if p.structural]
+    domains = [caller.params[n].values for n in names]
     for combo in itertools.islice(itertools.product(*domains), 64):
         try:
             items = items_of(call.iterable.value(param_values(caller, dict(zip(
