@@ -163,6 +163,10 @@ SIZES = {
     # Swin-T's first stage: 7 x 7 windows of 96 features, 3 heads; the 64 windows of a
     # 56 x 56 map, batch 8
     ("window_attention", "WindowAttention"): ((96, (7, 7), 3), {}, rand(512, 49, 96)),
+    # PVT-S's second stage: 128 features in 2 heads over a 28 x 28 map, keys and values
+    # from the map shrunk 4 times (7 x 7), batch 8; forward(x, H, W)
+    ("pvt_attention", "SpatialReductionAttention"):
+        ((128,), {"num_heads": 2, "sr_ratio": 4}, lambda: (torch.randn(8, 784, 128), 28, 28)),
     ("variants/se_max", "SEMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/se_avgmax", "SEAvgMaxAttention"): ((256,), {"reduction": 16}, IMG),
     ("variants/eca_adaptive", "ECAAdaptiveAttention"): ((256,), {}, IMG),
@@ -179,7 +183,8 @@ ATTENTION = {("sdpa", "ScaledDotProductAttention"),
              ("mobilevit_attention", "MobileViTAttention"),
              ("mobilevit_transformer", "MobileViTTransformer"),
              ("axial_attention", "AxialAttention"), ("window_attention", "WindowAttention"),
-             ("bi_level_routing_attention", "BiLevelRoutingAttention")}
+             ("bi_level_routing_attention", "BiLevelRoutingAttention"),
+             ("pvt_attention", "SpatialReductionAttention")}
 
 
 def targets(stem: str, cls: str, other: float) -> tuple[float, float]:

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from attngen import algebra, diagram, infer, loader
+from attngen import algebra, budget, diagram, loader
 from fuzzing import DIAG, NOTE, SUMMARY
 
 TIMEOUT = 120  # s; a refusal takes about a second
@@ -185,5 +185,5 @@ def test_the_budgets_are_the_documented_ones():
     assert f"| {loader.MAX_USE_DEPTH} levels | E107 |" in limits
     assert f"| {algebra.MAX_TERMS:,} terms once multiplied out, degree {algebra.MAX_DEGREE} |" \
         in limits
-    assert f"| {infer.MAX_NODES:,} | E107 |" in limits
+    assert f"| {budget.MAX_NODES:,} | E107 |" in limits
     assert f"| {diagram.MAX_BOXES:,} | E107 |" in limits

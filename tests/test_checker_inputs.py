@@ -98,11 +98,17 @@ def _case(old, new, needle, code, fragment, nth=0):
           "be 'mask' itself"),
     _case("dtype: bool", "dtype: boolean", "boolean", "E102",
           "input 'mask': dtype must be one of float, bool, long, complex; did you mean 'bool'?"),
-    # a number forward would take (PVT's forward(x, H, W)): a param, not an input
-    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: {type: int}\n", "type",
-          "E102", "input 'H': inputs are tensors, forward takes no number"),
-    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: int\n", "int",
-          "E102", "input 'H': inputs are tensors, forward takes no number"),
+    # forward takes tensors and ints (PVT's forward(x, H, W)); another number is a param
+    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: {type: float}\n",
+          "float", "E102", "input 'H': forward takes tensors and ints (sizes such as `H: int`), "
+          "not a float"),
+    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: {type: int, dtype: "
+          "long}\n", "dtype: long", "E101",
+          "unknown key 'dtype' in input 'H'; did you mean 'type'?"),
+    _case("optional: true, dtype: bool}\n", "optional: true, dtype: bool}\n  H: int\n", "H: int",
+          "E102", "input 'H' is required but follows the optional input 'mask'"),
+    _case("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  z: [B, m]\n  m: int\n",
+          "m]", "E106", "dim 'm' of input 'z' is also an int input: forward would take it twice"),
     # init rules
     _case("std: 0.001", "std_dev: 0.001", "std_dev", "E101",
           "unknown key 'std_dev' in an init rule; did you mean 'std'?"),
@@ -133,6 +139,17 @@ def test_input_and_init_errors(tmp_path, capsys, text, where, code, fragment):
     assert (line, col, got_code) == (*where, code), err
     assert fragment in message, err
     assert "Traceback" not in err
+
+
+def test_a_node_cannot_read_an_int_input_as_a_tensor(tmp_path, capsys):
+    text = edit("in: [qt, kt]", "in: [qt, H]",
+                edit("  keys: [B, nk, d_model]\n", "  keys: [B, nk, d_model]\n  H: int\n"))
+    status, err = run(tmp_path, capsys, text)
+    assert status == 1
+    (line, col, code, message), = errors(err)
+    assert ((line, col), code) == (at(text, "H]"), "E402")
+    assert message == "node 'scores' reads 'H', an int input, as a tensor"
+    assert "expressions read it" in err
 
 
 def test_matmul_inner_dims_show_both_shapes(tmp_path, capsys):

@@ -56,11 +56,11 @@ def test_the_fused_modules_are_the_attention_ones():
     assert {c[0] for c in PLAIN_CASES} == {"sdpa", "simplified_sdpa", "danet", "emsa",
                                            "muse_attention", "mobilevit_attention",
                                            "mobilevit_transformer", "coatnet",
-                                           "window_attention"}
+                                           "window_attention", "pvt_attention"}
     assert {p.stem for p in (REPO_ROOT / "generated").glob("*.py") if is_fused(p.stem)} == {
         "sdpa", "simplified_sdpa", "danet", "position_attention", "channel_attention_module",
         "emsa", "muse_attention", "vit_attention", "prenorm_attention", "mobilevit_transformer",
-        "mobilevit_attention", "coatnet", "window_attention"}
+        "mobilevit_attention", "coatnet", "window_attention", "pvt_attention"}
 
 
 def test_every_built_in_spec_has_an_equivalence_case():

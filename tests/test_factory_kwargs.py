@@ -64,7 +64,8 @@ def test_every_parameter_and_buffer_on_the_device_and_in_the_dtype_given(path, s
     assert {n: t.shape for n, t in _tensors(on_meta)} == {n: t.shape for n, t in _tensors(double)}
 
     inputs = {name: [t.double() for t in value] if isinstance(value, list)
-              else value.double() if value is not None and value.is_floating_point() else value
+              else value.double() if isinstance(value, torch.Tensor) and value.is_floating_point()
+              else value  # None, or an int input
               for name, value in make_inputs(spec, sample).items()}
     with torch.no_grad():
         out = double(**inputs)

@@ -357,7 +357,7 @@ def test_no_fuse_changes_only_the_fused_modules():
     assert changed == {"sdpa", "simplified_sdpa", "danet", "position_attention",
                        "channel_attention_module", "emsa", "muse_attention", "vit_attention",
                        "prenorm_attention", "mobilevit_transformer", "mobilevit_attention",
-                       "coatnet", "window_attention"}
+                       "coatnet", "window_attention", "pvt_attention"}
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from .algebra import TooLarge
 from .assume import with_what_follows
+from .budget import MAX_NODES, NodeCount
 from .call_args import sub_args
 from .configs import (
     Env,
@@ -46,7 +47,7 @@ from .graph import (
     producers,
 )
 from .in_place_reads import check_in_place_reads
-from .infer import MAX_NODES, Inference, NodeCount
+from .infer import Inference
 from .model import NO_COPIES, Node, Spec, SubSpec
 from .names import check_file_names
 from .ops.ctx import Shape, ShapeFail
@@ -61,8 +62,9 @@ REQUIRES_SCOPE = "requires may name params, lets and the dims of the inputs' sha
 
 def input_dims(spec: Spec, env: Env) -> list[Any]:
     """The free dims the inputs' shapes name (not params or lets), as symbols, in order; a
-    loop body's caller's dims first (Spec.free_dims)."""
-    dims, seen = [dim_symbol(d) for d in spec.free_dims], set(spec.free_dims)
+    loop body's caller's dims first (Spec.free_dims), then the int inputs."""
+    given = [*spec.free_dims, *spec.int_inputs]
+    dims, seen = [dim_symbol(d) for d in given], set(given)
     for inp in spec.sources().values():
         for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in env.sym and d.text not in seen:

@@ -519,6 +519,7 @@ def call_key(sub: Spec, env: Env, ins):
     dtypes = tuple(tuple(map(dtype_of, s)) if isinstance(s, list) else dtype_of(s) for s in ins)
     try:
         return ("call", sub.path, tuple((n, frozen_value(env.sym[n]), frozen_value(env.val[n]))
-                                        for n in sub.params), frozen_value(ins), dtypes)
+                                        for n in sub.params),
+                tuple(frozen_value(env.sym[n]) for n in sub.int_inputs), frozen_value(ins), dtypes)
     except TypeError:
         return None

@@ -179,6 +179,8 @@ def _node_rows(page: _Page, pages_by_spec: dict[Path, _Page], page_dir: Path) ->
     for name, inp in spec.sources().items():
         rows.append([code(name), "input", code(checked.shape_text(name, dtype=True)), "",
                      text(inp.doc)])
+    for name, size in spec.int_inputs.items():  # forward's ints: dims of the shapes
+        rows.append([code(name), "int input", code("int"), "", text(size.doc)])
     for name, node, body, values in drawn_nodes(checked):
         label = name if not node.out else f"{name} → {', '.join(node.out)}"
         what = code(call_label(body, spec))

@@ -44,6 +44,8 @@ def class_docstring(checked: Checked) -> str:
             if len(checked.configs) > 1:
                 shown = spec_shape(spec, name) or shown
             shapes.append(f"    {name}{opt}: {shown}{_dtype(checked, name)}")
+    for name, size in spec.int_inputs.items():  # forward's ints: dims of the shapes above
+        shapes.append(f"    {name}: int" + (f": {doc_text(size.doc)}" if size.doc else ""))
     for o in spec.outputs:
         when = f" (if {o.when.text})" if o.when is not None else ""
         if o.name in checked.outputs:

@@ -10,7 +10,6 @@ names the spec line it comes from. Output is deterministic.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -20,7 +19,7 @@ from .accumulate import accumulated, shapes
 from .comparisons import constant_last, is_negation, negated
 from .configs import structural_params
 from .docstring import class_docstring
-from .emit_calls import call, render_args, render_call
+from .emit_calls import call, needs_parens, render_args, render_call, sized_call
 from .emit_names import Namer, shape_unpacks, src, unpack_target
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
@@ -35,6 +34,7 @@ from .lifetimes import value_names, with_dels
 from .model import (
     Cases,
     FunctionOp,
+    Input,
     LayerCall,
     LayerOp,
     Map,
@@ -414,6 +414,9 @@ class ClassEmitter:
             case FunctionOp():
                 return self.function_call(body.form, ins, namer, node,
                                           listed=self._is_list(body))
+            case SubSpec(spec=sub, sizes=sizes) if sizes:
+                return sized_call(self.layer_ref(node.name), sub.forward_args(), ins,
+                                  {n: src(e, namer) for n, e in sizes.items()})
             case LayerOp() | Seq() | SubSpec():  # the layer the node owns
                 return f"{self.layer_ref(node.name)}({args})"
             case Cases() | Stack():
@@ -452,7 +455,7 @@ class ClassEmitter:
                     entries[a.name] = {k: src(v, namer) for k, v in expr_entries(expr)}
                 if a.kind == "shape" and text.startswith("(") and text.endswith(")"):
                     text = text[1:-1].rstrip(",")
-                if a.name in op.operands and _needs_parens(expr):
+                if a.name in op.operands and needs_parens(expr):
                     text = f"({text})"
                 args[a.name] = text
                 if expr.is_constant():
@@ -504,8 +507,10 @@ class ClassEmitter:
         params = [f"{p.name}: {param_hint(p)}" + ("" if p.required else f" = {literal(p.default)}")
                   for p in spec.params.values()]
         params += ["*", *FACTORY_HINTS]
-        inputs = [f"{inp.name}: {input_hint(inp)}" + (" = None" if inp.optional else "")
-                  for inp in spec.inputs.values()]
+        inputs = [f"{name}: {input_hint(inp)}" + (
+            " = None" if isinstance(inp, Input) and inp.optional else "")
+            for name in spec.forward_args()
+            for inp in [spec.inputs.get(name) or spec.int_inputs[name]]]
         returns = return_hint(self.checked, [names for _, names in self.returns()])
         rules = [dict(rule, lines=laid_out(rule["lines"], 8 if rule["layer"] else 16))
                  for rule in init_rules(spec)]  # a layer's lines sit outside the loop
@@ -519,7 +524,7 @@ class ClassEmitter:
     def dim_lines(self, namer: Namer) -> list[str]:
         """`B, C, H, W = x.shape` for the dims forward expressions read."""
         wanted = namer.used_dims - {n for u in self.unpacks.values() for names, _ in u
-                                    for n in names}
+                                    for n in names} - set(self.spec.int_inputs)
         lines = []
         # an item of a list input is read from the list: these lines come before its unpacking
         tensors = {item.name: f"{inp.name}[{i}]" for inp in self.spec.inputs.values()
@@ -545,12 +550,6 @@ def _case_when(case: Node) -> Expr:
     if case.when is None:
         raise ValueError(f"case of node '{case.name}' has no 'when'")
     return case.when
-
-
-def _needs_parens(expr: Expr) -> bool:
-    tree = expr.tree
-    return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
-        isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))
 
 
 # -- files ------------------------------------------------------------------------------

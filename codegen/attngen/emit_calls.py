@@ -3,6 +3,8 @@ or emit hook, and a constructor's, from the arguments a spec gives."""
 
 from __future__ import annotations
 
+import ast
+
 from . import ops
 from .emit_names import Namer, src
 from .expr import Expr
@@ -42,3 +44,18 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
         text = src(given[name], namer)
         out.append(text if required and keyword_from is None else f"{name}={text}")
     return out
+
+
+def sized_call(layer: str, forward_args: list[str], ins: list[str], sizes: dict[str, str]) -> str:
+    """A sub-spec's call with its ints: tensors and ints in its forward's order (optional
+    tensors the node leaves out come last)."""
+    given = iter(ins)
+    return call(layer, [sizes[n] if n in sizes else next(given)
+                        for n in forward_args[:len(ins) + len(sizes)]])
+
+
+def needs_parens(expr: Expr) -> bool:
+    """Whether an operand's source needs parentheses (`(a + b).exp()`); a power binds tighter."""
+    tree = expr.tree
+    return isinstance(tree, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Compare)) and not (
+        isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Pow))

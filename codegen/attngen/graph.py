@@ -106,7 +106,12 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
     issues = Collector()
     for node in spec.nodes.values():
         for ref in node_refs(node):
-            if ref.name not in prod:
+            if ref.name in spec.int_inputs:
+                issues.add(error(ref.loc, BAD_ARGUMENTS, f"node '{node.name}' reads "
+                                 f"'{ref.name}', an int input, as a tensor",
+                                 f"an int is a size: expressions read it (`shape:`, a reshape's "
+                                 f"`to:`, `sizes: {{h: {ref.name}}}`)"))
+            elif ref.name not in prod:
                 issues.add(
                     error(
                         ref.loc,
@@ -357,6 +362,8 @@ def check_unique_names(spec: Spec) -> None:
         claim(inp.name, inp.loc, "input")
         for item in inp.items or ():
             claim(item.name, item.loc, "list item")
+    for size in spec.int_inputs.values():
+        claim(size.name, size.loc, "int input")
     read_in_forward = forward_names(spec)
     for node in spec.nodes.values():
         param = spec.params.get(node.name)
@@ -409,7 +416,14 @@ def check_unique_names(spec: Spec) -> None:
     for inp in spec.inputs.values():
         for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
             for name, loc in dim_names(shape):
-                if name in values:  # forward's `name, ... = x.shape` would overwrite it
+                if name in spec.int_inputs:  # `[B, "H * W", C]` reads it; `[B, C, H, W]` twice
+                    if any(d.text == name for d in shape):
+                        issues.add(error(loc, DUPLICATE_NAME, f"dim '{name}' of input "
+                                         f"'{inp.name}' is also an int input: forward would "
+                                         "take it twice", f"drop the int input '{name}' (the "
+                                         "shape gives it), or name the dim apart and require "
+                                         f"the two equal: `requires: [{name}2 == {name}]`"))
+                elif name in values:  # forward's `name, ... = x.shape` would overwrite it
                     issues.add(
                         error(
                             loc,

@@ -9,7 +9,7 @@ collections.abc.Sequence).
 from __future__ import annotations
 
 from .layout import WIDTH
-from .model import Input, Param
+from .model import Input, IntInput, Param
 from .results import Checked
 
 # The constructor's keyword-only factory kwargs, after the spec's params (torch.nn's names;
@@ -37,8 +37,11 @@ def param_hint(p: Param) -> str:
     return f"{hint} | None" if p.default is None else hint
 
 
-def input_hint(inp: Input) -> str:
-    """A forward input's annotation: a tensor, or a list of them; `| None` if optional."""
+def input_hint(inp: Input | IntInput) -> str:
+    """A forward input's annotation: a tensor, or a list of them; `| None` if optional; an
+    int input's `int`."""
+    if isinstance(inp, IntInput):
+        return "int"
     hint = "list[torch.Tensor]" if inp.items is not None else "torch.Tensor"
     return f"{hint} | None" if inp.optional else hint
 

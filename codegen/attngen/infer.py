@@ -13,7 +13,7 @@ from functools import partial
 import sympy
 
 from . import lint, ops
-from .algebra import TooLarge
+from .budget import NodeCount
 from .call_args import check_formula, checked_args, init_options, pairs, sub_args
 from .configs import Env, add_lets, call_key, check_names, config_text, structural_params
 from .counts import node_params
@@ -65,25 +65,6 @@ from .ops.ctx import ShapeFail
 from .prover import Prover
 from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_text, with_dtypes
 from .shape_ctx import ProverCtx, check_requirements
-
-# The node budget: the nodes one check infers in all its configurations, a sub-spec's at
-# every `use:` and `each` item (`each` x `use:` x depth), inferred or from the cache of
-# identical calls (what the module would contain).
-MAX_NODES = 50_000
-
-
-class NodeCount:
-    """The nodes one check inferred so far (its inferences share it); TooLarge past MAX_NODES."""
-
-    def __init__(self) -> None:
-        self.used = 0
-
-    def add(self, n: int) -> None:
-        self.used += n
-        if self.used > MAX_NODES:
-            raise TooLarge(f"the spec expands to more than {MAX_NODES:,} nodes: its own and "
-                           "its sub-specs' at every `use:` and `each` item, in every "
-                           "configuration (the build budget for nodes)")
 
 
 class Inference:
@@ -180,6 +161,8 @@ class Inference:
         # after a loop body's dims of its caller's (a call passes them: call_spec)
         for dim in self.spec.free_dims if given is None else ():
             self.env.sym[dim], self.bound[dim] = dim_symbol(dim), "the caller's inputs"
+        for dim in self.spec.int_inputs if given is None else ():  # a call passes them
+            self.env.sym[dim], self.bound[dim] = dim_symbol(dim), f"int input '{dim}'"
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 continue
@@ -448,6 +431,11 @@ class Inference:
                 if layer.name not in self.values:
                     raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
                                     "exist in this configuration", UNKNOWN_REF)
+                if isinstance(owned, SubSpec) and owned.spec.int_inputs:
+                    raise ShapeFail(f"'apply: {target.name}' calls {owned.spec.name}, whose "
+                                    "forward takes ints: only the `use:` node's own call "
+                                    "passes them (a second `use:` has weights of its own)",
+                                    BAD_ARGUMENTS)
                 return self.call(owned, ins, extra, layer)
             case Seq(items, named):
                 self.check_arity("a layer sequence", ins, 1, 1)
@@ -561,6 +549,7 @@ class Inference:
             if p.name in structural_params(sub):
                 config[p.name] = env.val[p.name]
         env.sym.update({d: self.env.sym[d] for d in sub.free_dims})  # a loop body's: H
+        env.sym.update({d: self.sym(e, extra) for d, e in call.sizes.items()})  # forward's ints
         # The outputs are a function of the sub-spec, its arguments and its input shapes, and
         # a spec often calls one sub-spec alike several times (ASFF's three weight_level
         # convs): infer each distinct call once per configuration.

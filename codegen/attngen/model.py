@@ -92,6 +92,16 @@ class Input:
 
 
 @dataclass
+class IntInput:
+    """`H: int` in `inputs:`: forward takes a number (PVT's `forward(x, H, W)`), a dim of
+    the check like those the tensor inputs' shapes name, given by the caller."""
+
+    name: str
+    loc: Loc
+    doc: str = ""
+
+
+@dataclass
 class Ref:
     name: str
     loc: Loc
@@ -127,6 +137,7 @@ class SubSpec:
     ref: str  # the reference as written (`use: spatial_attention`)
     spec: Spec
     args: dict[str, Expr]
+    sizes: dict[str, Expr] = field(default_factory=dict)  # its int inputs, passed to forward
 
 
 @dataclass(frozen=True)
@@ -299,7 +310,10 @@ class Spec:
     params: dict[str, Param] = field(default_factory=dict)
     lets: dict[str, Let] = field(default_factory=dict)
     requires: list[Expr] = field(default_factory=list)
-    inputs: dict[str, Input] = field(default_factory=dict)
+    inputs: dict[str, Input] = field(default_factory=dict)  # tensors (and lists of them)
+    int_inputs: dict[str, IntInput] = field(default_factory=dict)
+    # forward's arguments, tensor and int inputs, in the order `inputs:` lists them
+    arg_order: list[str] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)
     outputs: list[Output] = field(default_factory=list)
     output_form: str = "value"  # value | tuple | list
@@ -326,7 +340,13 @@ class Spec:
         `requires` may name besides params and lets. A requirement that names a dim of
         optional inputs only holds where one of them is given (optional_inputs_of)."""
         return {d for inp in self.inputs.values() for d in self._dims_of(inp)} | {
-            *self.free_dims}
+            *self.free_dims, *self.int_inputs}
+
+    def forward_args(self) -> list[str]:
+        """forward's arguments in order: `arg_order`, then any input it does not list."""
+        names = [*self.inputs, *self.int_inputs]
+        listed = [n for n in self.arg_order if n in names]
+        return listed + [n for n in names if n not in listed]
 
     def optional_inputs_of(self, req: Expr) -> list[str]:
         """The optional inputs a requirement waits for: those with a dim it names that no
@@ -338,7 +358,7 @@ class Spec:
     def required_dims(self) -> set[str]:
         """The input dims of required inputs: bound whenever forward runs."""
         return {d for inp in self.inputs.values() if not inp.optional
-                for d in self._dims_of(inp)}
+                for d in self._dims_of(inp)} | {*self.int_inputs}
 
     def _dims_of(self, inp: Input) -> set[str]:
         tensors = inp.items if inp.items is not None else [inp]

@@ -47,10 +47,13 @@ def other_sizes(checked: Checked, first: Sample) -> list[Sample]:
     constructor fixes the others, as EMSA's params fix its token counts); the first that
     PyTorch runs is taken."""
     drawn = draw_samples(checked.spec, 24, random.Random(f"{checked.spec.name}:onnx"))
-    dims = [{d: 2 * v for d, v in first.dims.items()}, {d: v + 1 for d, v in first.dims.items()},
+    ints = checked.spec.int_inputs  # constants of the exported graph: kept
+    dims = [{d: v if d in ints else 2 * v for d, v in first.dims.items()},
+            {d: v if d in ints else v + 1 for d, v in first.dims.items()},
             *(s.dims for s in drawn if s.params == first.params),
-            *({**first.dims, d: 2 * v} for d, v in first.dims.items())]
-    return [Sample(first.params, d, first.present) for d in dims if d != first.dims]
+            *({**first.dims, d: 2 * v} for d, v in first.dims.items() if d not in ints)]
+    return [Sample(first.params, d, first.present) for d in dims if d != first.dims
+            and all(d[i] == first.dims[i] for i in ints)]
 
 
 def _beyond(sample: Sample, than: Sample) -> bool:
@@ -91,7 +94,7 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
 
     spec = checked.spec
     model = construct(namespace(source, spec, "onnx"), spec, first)
-    free = set(first.dims)
+    free = set(first.dims) - set(spec.int_inputs)
     # the sizes run, the export's first: a larger one PyTorch runs, where found, then one
     # larger than the export's, then the least
     runs = [(first, make_inputs(spec, first))]
@@ -108,7 +111,7 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     inputs = runs[0][1]
     shapes = {name: [dynamic(i) for i in inp.items] if inp.items is not None
               else None if inputs[name] is None else dynamic(inp)
-              for name, inp in spec.inputs.items()}
+              for name, inp in spec.inputs.items()} | dict.fromkeys(spec.int_inputs)
     where = Loc(spec.file)
     try:
         program = torch.onnx.export(model, (), kwargs=inputs, dynamic_shapes=shapes,
@@ -123,8 +126,9 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     for k, (sample, inputs) in enumerate(runs, 1):
         with torch.no_grad():
             want = [t.numpy() for t in _flat(model(**inputs))]
-        feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(),
-                                                    _flat(list(inputs.values())), strict=False)}
+        tensors = [v for k, v in inputs.items() if k not in spec.int_inputs]  # (ints: constants)
+        feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), _flat(tensors),
+                                                    strict=False)}
         try:
             got = session.run(None, feeds)
         except Exception as exc:  # noqa: BLE001

@@ -39,6 +39,7 @@ from .model import (
     REQUIRED,
     InitRule,
     Input,
+    IntInput,
     LayerOp,
     Let,
     Output,
@@ -224,12 +225,40 @@ def _load_inputs(spec: Spec, raw: LValue, loc: Loc) -> None:
         raise error(loc, MISSING_KEY, "a spec needs at least one input")
     optional: str | None = None
     for key, value in raw.items():
-        inp = spec.inputs[str(key)] = _load_input(key, value)
-        if inp.optional:
+        inp: Input | IntInput | None = _int_input(key, value)
+        if isinstance(inp, IntInput):
+            spec.int_inputs[inp.name] = inp
+        else:
+            inp = spec.inputs[str(key)] = _load_input(key, value)
+        spec.arg_order.append(inp.name)
+        if isinstance(inp, Input) and inp.optional:
             optional = optional or inp.name
         elif optional:  # forward(self, x, mask=None): optional inputs come last
-            raise error(inp.loc, BAD_VALUE, f"input '{inp.name}' is required but follows the "
-                        f"optional input '{optional}' (optional inputs come last)")
+            raise error(inp.loc, BAD_VALUE, f"input '{inp.name}' is required but follows "
+                        f"the optional input '{optional}' (optional inputs come last)")
+    if not spec.inputs:
+        raise error(loc, MISSING_KEY, "a spec needs at least one tensor input",
+                    "ints (`H: int`) are sizes forward takes beside its tensors")
+
+
+def _int_input(key: LStr, value: LValue) -> IntInput | None:
+    """`H: int` or `H: {type: int, doc: ...}`: forward takes a number, a dim of the check
+    (PVT's `forward(x, H, W)`); None for a tensor input."""
+    if isinstance(value, LStr) and str(value) in PARAM_TYPES:
+        typed, where, doc = str(value), value.loc, ""
+    elif isinstance(value, LMap) and "type" in value:
+        check_keys(value, ("type", "doc"), f"input '{key}'")
+        typed, where = str(value["type"]), loc_of(value["type"], value.loc)
+        doc = text_of(value, "doc", f"input '{key}'")
+    else:
+        return None
+    name = check_identifier(key, key.loc, "input")
+    if typed != "int":
+        raise error(where, BAD_VALUE, f"input '{name}': forward takes tensors and ints (sizes "
+                    f"such as `H: int`), not a {typed}", f"make it a param: `params: "
+                    f"{{{name}: {{type: {typed}}}}}`, set when the module is built")
+    checked_dims([parse(name, key.loc)])  # a dim of forward: an unreserved identifier
+    return IntInput(name, key.loc, doc)
 
 
 def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
@@ -238,13 +267,6 @@ def _load_input(key: LStr, value: LValue, *, item: bool = False) -> Input:
         return Input(
             name, key.loc, checked_dims(shape_of(value, key.loc, f"shape of input '{name}'"))
         )
-    typed = value.key_locs["type"] if isinstance(value, LMap) and "type" in value else \
-        loc_of(value, key.loc) if isinstance(value, LStr) and str(value) in PARAM_TYPES else None
-    if typed is not None:  # PVT's forward(x, H, W)
-        raise error(typed, BAD_VALUE, f"input '{name}': inputs are tensors, forward takes no "
-                    "number", f"make it a param, the size the module is built for (as "
-                    f"emsa.yaml's H and W): `params: {{{name}: {{type: int, example: 14}}}}`; "
-                    "or bind it from an input's shape (`x: [B, C, H, W]`)")
     value = expect(value, LMap, f"input '{name}'", key.loc, "a shape list or a mapping")
     check_keys(value, INPUT_KEYS, f"input '{name}'")
     inp = Input(name, key.loc, doc=text_of(value, "doc", f"input '{name}'"))

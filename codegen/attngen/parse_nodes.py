@@ -5,7 +5,6 @@ and callee arguments."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Protocol
 
@@ -13,25 +12,21 @@ from . import ops
 from .errors import (
     BAD_ARGUMENTS,
     BAD_VALUE,
-    EXPR_NOT_ALLOWED,
     MISSING_KEY,
     UNKNOWN_KEY,
     UNKNOWN_NAME,
-    UNKNOWN_OP,
     Collector,
     Loc,
     SpecError,
-    did_you_mean,
     error,
 )
 from .expr import Expr, is_range, parse
-from .fields import KEY_SYNONYMS, check_keys, expect, expr_of, mapping_of, shape_of, text_of
+from .fields import KEY_SYNONYMS, check_keys, expect, shape_of, text_of
 from .graph import check_optional_reads, node_refs
 from .model import (
     NO_COPIES,
     Callee,
     Cases,
-    FunctionOp,
     Input,
     Item,
     LayerCall,
@@ -54,6 +49,18 @@ from .model import (
     why_not_unused,
 )
 from .names import check_identifier, check_node_name, check_template_keys, layer_template
+from .parse_calls import (
+    arg_expr,
+    check_sized_call,
+    each_loop,
+    load_args,
+    name_ref,
+    name_refs,
+    op_form,
+    op_name,
+    refuse_in_seq,
+    zipped,
+)
 from .parse_tensors import load_tensor
 from .yamlload import LBool, LList, LMap, LStr, loc_of
 
@@ -87,21 +94,6 @@ def parse_graph(spec: Spec, raw, loc: Loc, loader: SubSpecs, stack: tuple) -> No
     issues.raise_if_any()
 
 
-def _refs(value, loc: Loc, what: str) -> list[Ref]:
-    items = value if isinstance(value, LList) else [value]
-    refs = []
-    for item in items:
-        expect(item, str, what, loc, "a node or input name")
-        refs.append(Ref(str(item), item.loc))
-    return refs
-
-
-def _ref(value, loc: Loc, what: str) -> Ref:
-    """Exactly one name (`apply:`, `if_given:`)."""
-    expect(value, str, what, loc, "one node or input name")
-    return Ref(str(value), value.loc)
-
-
 def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tuple,
                *, in_case: bool = False) -> Node:
     expect(raw, LMap, f"node '{name}'", loc, "a mapping with 'op' (or 'use', 'seq', 'cases')")
@@ -131,11 +123,11 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
             else None
         return _unused_checked(Node(name, loc, load_tensor(spec, name, raw, kinds[0]),
                                     when=when, doc=doc), raw)
-    inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
+    inputs = name_refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'") if "in" in raw \
         else []
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \
         else None
-    if_given = _ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'") \
+    if_given = name_ref(raw["if_given"], raw.key_locs["if_given"], "'if_given'") \
         if "if_given" in raw else None
     mapped = "map" in raw and bool(expect(raw["map"], int, f"'map' of node '{name}'", loc,
                                           "true or false"))
@@ -145,14 +137,14 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         out = [check_identifier(o, loc_of(o, loc), "output") for o in outs]
         if len(out) < 2:
             raise error(outs.loc, BAD_VALUE, f"'out' of node '{name}' names at least two outputs")
-    each = _each(raw["each"], raw.key_locs["each"], f"node '{name}'") if "each" in raw \
+    each = each_loop(raw["each"], raw.key_locs["each"], f"node '{name}'") if "each" in raw \
         else None
     if each is not None and mapped:
         raise error(raw.key_locs["map"], BAD_VALUE, f"node '{name}' has both 'each' and 'map' "
                     "(one layer per item of a list, or one call per tensor of its input: "
                     "choose one)")
     if "zip" in raw:
-        inputs = _zipped(raw, name, each is not None)
+        inputs = zipped(raw, name, each is not None)
     shape: list | None = None  # list[Expr], or list[list[Expr]] with `out`
     shape_loc = None
     if "shape" in raw:
@@ -175,6 +167,8 @@ def _load_node(spec: Spec, name: str, loc: Loc, raw, loader: SubSpecs, stack: tu
         form = _load_cases(spec, name, loc, raw, loader, stack, in_case)
     else:
         form = _load_callee(spec, name, loc, raw, kinds[0], loader, stack)
+        if isinstance(form, SubSpec) and form.spec.int_inputs:
+            check_sized_call(name, loc, form, bool(inputs) and each is None and not mapped)
         if each is not None:
             form = Repeat(each.var, each.iterable, form, zipped="zip" in raw)
         elif mapped:
@@ -227,119 +221,29 @@ def _load_callee(spec: Spec, name: str, loc: Loc, raw: LMap, kind: str, loader: 
                  stack: tuple) -> Callee:
     """What a node's `op`, `use`, `seq` or `apply` calls, with its arguments."""
     if kind == "apply":
-        target = _ref(raw["apply"], raw.key_locs["apply"], "'apply'")
+        target = name_ref(raw["apply"], raw.key_locs["apply"], "'apply'")
         check_keys(raw, NODE_KEYS, f"node '{name}'")
-        _load_args(raw, f"node '{name}'", None, ())
+        load_args(raw, f"node '{name}'", None, ())
         return LayerCall(target)
     if kind == "seq":
         items, named = _load_seq(spec, name, raw["seq"], loader, stack)
         check_keys(raw, NODE_KEYS, f"node '{name}'")
-        _load_args(raw, f"node '{name}'", None, ())
+        load_args(raw, f"node '{name}'", None, ())
         return Seq(items, named)
     if kind == "op":
-        op = ops.REGISTRY[_op_name(raw["op"], loc)]
+        op = ops.REGISTRY[op_name(raw["op"], loc)]
         names = tuple(a.name for a in op.args)
         what = f"node '{name}' (op {op.name})"
         check_keys(raw, NODE_KEYS + names, what)
-        return _op_form(op, _load_args(raw, what, op, names))
+        return op_form(op, load_args(raw, what, op, names))
     # the located text: namespace errors point at the `use:` (names.check_file_names)
     ref = expect(raw["use"], LStr, f"'use' of node '{name}'", loc, "a spec name")
     sub = loader.load_child(ref, _file(spec), ref.loc, stack)
     what = f"node '{name}' (use {ref})"
-    check_keys(raw, NODE_KEYS + tuple(sub.params), what)
-    return SubSpec(ref, sub, _load_args(raw, what, None, tuple(sub.params)))
-
-
-def _op_form(op: ops.Op, args: dict[str, Expr]) -> LayerOp | FunctionOp:
-    """An op that owns an nn.Module is a layer; any other is a tensor function."""
-    return LayerOp(op.name, args) if op.module else FunctionOp(op.name, args)
-
-
-def _op_name(value, loc: Loc) -> str:
-    expect(value, str, "'op'", loc, "an op name")
-    if str(value) not in ops.REGISTRY:
-        raise error(value.loc, UNKNOWN_OP, f"unknown op '{value}'"
-                    + did_you_mean(value, ops.REGISTRY), "run `attngen ops` to list the ops")
-    return str(value)
-
-
-def _load_args(raw: LMap, what: str, op: ops.Op | None, names: tuple) -> dict[str, Expr]:
-    """Callee arguments: `args: [...]` positionally, plus keys named after the callee's params."""
-    args: dict[str, Expr] = {}
-    if "args" in raw:
-        positional = raw["args"]
-        positional = expect(positional, LList, "'args'", raw.loc,
-                            "a list of positional arguments")
-        if len(positional) > len(names):
-            raise error(positional.loc, BAD_ARGUMENTS, f"{what} takes at most "
-                        f"{len(names)} positional arguments ({', '.join(names) or 'none'}), "
-                        f"got {len(positional)}")
-        for pname, value in zip(names, positional, strict=False):
-            args[pname] = _arg_expr(op, pname, value, positional.loc)
-    for key in raw:
-        if key in names:
-            if key in args:
-                raise error(raw.key_locs[key], BAD_ARGUMENTS, f"argument '{key}' given twice "
-                            "(positionally in 'args' and by name)")
-            args[str(key)] = _arg_expr(op, key, raw[key], raw.key_locs[key])
-    return args
-
-
-def _arg_expr(op, name: str, value, loc: Loc) -> Expr:
-    kind = op.arg(name).kind if op else "expr"
-    if kind == "str":
-        expect(value, str, f"argument '{name}'", loc, "a string")
-        choices = op.arg(name).choices
-        if choices and str(value) not in choices:
-            raise error(value.loc, BAD_ARGUMENTS, f"argument '{name}' must be one of "
-                        + ", ".join(repr(c) for c in choices) + did_you_mean(value, choices))
-        # located at the text's first character: an error inside it (a column of an einops
-        # pattern) is the text's location shifted by its column
-        return parse(repr(str(value)), value.loc.shifted(getattr(value, "inset", 0)))
-    if kind == "shape":
-        return expr_of(expect(value, LList, f"argument '{name}'", loc, "a list of dims"),
-                       loc, as_tuple=True)
-    if kind == "mapping":
-        return mapping_of(value, loc, f"argument '{name}'")
-    return expr_of(value, loc, as_tuple=op is not None)
-
-
-def _zipped(raw: LMap, name: str, each: bool) -> list[Ref]:
-    """`zip: parts`: the list whose i-th tensor copy i of an `each` node reads (its input)."""
-    loc = raw.key_locs["zip"]
-    if not each:
-        raise error(loc, MISSING_KEY, f"node '{name}' has 'zip' but no 'each': 'zip: NAME' gives "
-                    "copy i of an 'each' node the i-th tensor of the list NAME",
-                    "add 'each: i in range(N)' (one layer per tensor, N the list's length), or "
-                    "write 'map: true, in: NAME' for one call per tensor with shared weights")
-    for key, why in (("in", "the zipped list is its input"),
-                     ("apply", "a shared layer over every tensor is 'map: true'")):
-        if key in raw:
-            raise error(raw.key_locs[key], BAD_VALUE, f"node '{name}' has both 'zip' and "
-                        f"'{key}' ({why})", f"remove '{key}'" if key == "in" else
-                        f"write {{apply: {raw['apply']}, map: true, in: {raw['zip']}}}")
-    return [_ref(raw["zip"], loc, f"'zip' of node '{name}'")]
-
-
-def _each(raw, loc: Loc, what: str) -> Loop:
-    """`each: k in kernels`, `each: i in range(n)` or `each: kernels` (no variable)."""
-    where = loc_of(raw, loc)
-    if isinstance(raw, str) and " in " in str(raw):
-        head, _, rest = str(raw).partition(" in ")
-        at = where.shifted(len(head) + 4 + len(rest) - len(rest.lstrip()))
-        if rest.strip().startswith("zip("):
-            raise error(at, EXPR_NOT_ALLOWED, f"'each' of {what} cannot zip: a node "
-                        "reads the i-th tensor of a list with the 'zip' key",
-                        "e.g. {each: k in kernels, zip: parts, op: Conv2d, ...}: copy i gets "
-                        "kernels[i] as k and parts[i] as its input")
-        if head.strip().isidentifier():
-            var = check_identifier(head.strip(), where, "loop variable")
-            return Loop(var, parse(rest, at, iterable=True))
-    expr = parse(raw, where, iterable=True)
-    if isinstance(expr.tree, ast.Compare) and isinstance(expr.tree.ops[0], ast.In):
-        raise error(where, BAD_VALUE, f"'each' of {what}: the loop variable must be one "
-                    f"name, got '{ast.unparse(expr.tree.left)}'", "e.g. 'each: i in range(n)'")
-    return Loop(None, expr)
+    check_keys(raw, NODE_KEYS + tuple(sub.params) + tuple(sub.int_inputs), what)
+    sizes = {str(k): arg_expr(None, str(k), raw[k], raw.key_locs[k]) for k in raw
+             if k in sub.int_inputs}
+    return SubSpec(ref, sub, load_args(raw, what, None, tuple(sub.params)), sizes)
 
 
 def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
@@ -366,7 +270,7 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
         doc = text_of(value, "doc", f"layer {key}")
         form: LayerOp | SubSpec
         if "op" in value:
-            op = ops.REGISTRY[_op_name(value["op"], loc)]
+            op = ops.REGISTRY[op_name(value["op"], loc)]
             if not op.module:
                 raise error(
                     value["op"].loc,
@@ -376,16 +280,18 @@ def _load_seq(spec: Spec, name: str, raw, loader: SubSpecs, stack: tuple):
                 )
             names = tuple(a.name for a in op.args)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
-            form = LayerOp(op.name, _load_args(value, f"node '{key}' (op {op.name})", op, names))
+            form = LayerOp(op.name, load_args(value, f"node '{key}' (op {op.name})", op, names))
         else:
             ref = expect(value["use"], LStr, f"'use' of layer {key}", loc, "a spec name")
             sub = loader.load_child(ref, _file(spec), ref.loc, stack)
             names = tuple(sub.params)
             check_keys(value, ITEM_KEYS + names, f"layer {key} of '{name}'")
-            form = SubSpec(ref, sub, _load_args(value, f"node '{key}' (use {ref})", None, names))
+            form = SubSpec(ref, sub, load_args(value, f"node '{key}' (use {ref})", None, names))
+            refuse_in_seq(key, f"'{name}'", form, ref.loc)
         item = Item(key, loc, form, doc=doc)
         if "each" in value:
-            item.each = _each(value["each"], value.key_locs["each"], f"layer {key} of '{name}'")
+            item.each = each_loop(value["each"], value.key_locs["each"],
+                                  f"layer {key} of '{name}'")
         if "when" in value:
             item.when = parse(value["when"], loc_of(value["when"], value.key_locs["when"]))
         if "shape" in value:
@@ -424,11 +330,11 @@ def _load_stack(spec: Spec, name: str, loc: Loc, raw: LMap, loader: SubSpecs, st
                          ("shape", "'shape: [...]' (the shape each copy reads and gives)")):
         if wanted not in raw:
             raise error(loc, MISSING_KEY, f"{where} needs {need}")
-    inputs = _refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'")
+    inputs = name_refs(raw["in"], raw.key_locs["in"], f"'in' of node '{name}'")
     if len(inputs) != 1:
         raise error(raw.key_locs["in"], BAD_VALUE, f"{where} reads one tensor, got "
                     f"{len(inputs)}", "the body reads the value it carries from copy to copy")
-    loop = _each(raw["each"], raw.key_locs["each"], f"node '{name}'")
+    loop = each_loop(raw["each"], raw.key_locs["each"], f"node '{name}'")
     shape = shape_of(raw["shape"], raw.key_locs["shape"], f"shape of node '{name}'")
     _shape_in_terms_of(spec, name, shape, loop)
     when = parse(raw["when"], loc_of(raw["when"], raw.key_locs["when"])) if "when" in raw \

@@ -37,6 +37,7 @@ from .model import (
     FunctionOp,
     InitRule,
     Input,
+    IntInput,
     Item,
     LayerCall,
     LayerOp,
@@ -68,6 +69,7 @@ from .parse import (
     check_param_value,
     checked_dims,
 )
+from .parse_calls import check_sized_call, refuse_in_seq
 from .parse_tensors import (
     DTYPE_INITS,
     INIT_NONLINEARITY,
@@ -210,6 +212,13 @@ def _spec(spec) -> list[Spec]:
     _exprs(spec.requires, "'requires'", loc)
     for inp in _named(spec.inputs, "'inputs'", loc, Input):
         _input(inp, loc)
+    for size in _named(spec.int_inputs, "'int_inputs'", loc, IntInput):
+        where = _loc(size.loc, "an int input's loc", loc)
+        checked_dims([parse(check_identifier(_str(size.name, "an int input", where), where,
+                                             "input"), where)])
+        _text(size.doc, f"the doc of int input '{size.name}'", where)
+    for name in _exact(spec.arg_order, (list,), "'arg_order'", loc, "a list of input names"):
+        _str(name, "a name of 'arg_order'", loc)
     subs: list[Spec] = []
     for node in _named(spec.nodes, "'nodes'", loc, Node):
         subs += _node(node, loc)
@@ -305,6 +314,7 @@ def _call(call: LayerOp | FunctionOp | SubSpec, what: str, loc: Loc) -> list[Spe
         _exact(call.spec, (Spec,), f"the sub-spec of {what}", loc, "an attngen.model.Spec")
         _str(call.ref, f"'use' of {what}", loc)
         _callee_args(call.args, list(call.spec.params), what, loc)
+        _callee_args(call.sizes, list(call.spec.int_inputs), what, loc)
         return [call.spec]
     op = _op(call.op, what, loc, layer=isinstance(call, LayerOp))
     _callee_args(call.args, [a.name for a in op.args], what, loc)
@@ -351,6 +361,9 @@ def _node(node: Node, loc: Loc, *, case_of: str | None = None) -> list[Spec]:
             (f"{what}: a case chooses a computation; it keeps no layer", "")) is not None:
         raise error(loc, BAD_VALUE, *problem)
     form = node.form
+    called = form.body if isinstance(form, Repeat | Map) else form
+    if isinstance(called, SubSpec) and type(called.spec) is Spec and called.spec.int_inputs:
+        check_sized_call(name, loc, called, bool(node.inputs) and called is form)
     match form:
         case Cases(cases):
             if case_of is not None or not _list(cases, f"'cases' of {what}", loc, Node):
@@ -475,6 +488,8 @@ def _item(item: Item, index: int, named: bool, owner: str, loc: Loc) -> list[Spe
     what = f"layer {name} of {owner}"
     _exact(item.form, (LayerOp, SubSpec), f"the call of {what}", loc,
            "an attngen LayerOp or SubSpec")
+    if isinstance(item.form, SubSpec) and type(item.form.spec) is Spec:
+        refuse_in_seq(name, owner, item.form, loc)
     _text(item.doc, f"the doc of {what}", loc)
     if item.each is not None:
         _loop(_exact(item.each, (Loop,), f"'each' of {what}", loc, "an attngen Loop"), what, loc)

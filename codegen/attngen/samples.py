@@ -28,9 +28,10 @@ class Sample:
 
 # -- sampling --------------------------------------------------------------------------------
 def free_dims(spec: Spec) -> list[str]:
-    """Plain dim names of the input shapes that no param or let defines, in order."""
+    """The int inputs, then plain dim names of the input shapes that no param or let
+    defines, in order."""
     known = set(spec.params) | set(spec.lets)
-    out: list[str] = []
+    out: list[str] = [*spec.int_inputs]
     for inp in spec.sources().values():
         for d in inp.tensor_shape:
             if d.text.isidentifier() and d.text not in known and d.text not in out:

@@ -120,7 +120,8 @@ def _int_dims(shape: Shape) -> Shape:
 
 
 # -- building and running ----------------------------------------------------------------------
-def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[torch.Tensor] | None]:
+def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[torch.Tensor] | int
+                                                   | None]:
     import torch
 
     env = {**sample.params, **sample.dims}
@@ -136,8 +137,12 @@ def make_inputs(spec: Spec, sample: Sample) -> dict[str, torch.Tensor | list[tor
             return torch.randn(shape, dtype=torch.cfloat)
         return torch.randn(shape)
 
-    args: dict[str, torch.Tensor | list[torch.Tensor] | None] = {}
-    for inp in spec.inputs.values():
+    args: dict[str, torch.Tensor | list[torch.Tensor] | int | None] = {}
+    for name in spec.forward_args():  # in forward's order
+        if name in spec.int_inputs:
+            args[name] = sample.dims[name]
+            continue
+        inp = spec.inputs[name]
         if inp.items is not None:
             args[inp.name] = [tensor(i) for i in inp.items]
         elif inp.optional and inp.name not in sample.present:
@@ -300,15 +305,17 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     inputs = make_inputs(spec, sample)
     env: dict[str, Any] = {**sample.params, **sample.dims}
     compute_lets(spec.lets.values(), env)
-    guards = {k: v for k, v in env.items() if k not in sample.dims}
-    equal = fixed_dims(spec, guards, sample.dims)  # `n == N`: the constructor fixes N
-    dims = [d for d in sample.dims if d not in equal]
+    ints = set(spec.int_inputs)  # forward's ints: constants of an exported graph
+    guards = {k: v for k, v in env.items() if k not in sample.dims or k in ints}
+    # `n == N`: the constructor fixes N; `N == H * W`: the ints do
+    equal = fixed_dims(spec, guards, [d for d in sample.dims if d not in ints])
+    dims = [d for d in sample.dims if d not in equal and d not in ints]
     fixed = [p for p in spec.params if any(
         d.text == p for inp in spec.sources().values() for d in inp.tensor_shape)]
     fixed += [d for d in sample.dims if d in equal]
 
     def dynamic(make: Callable[[str], object]) -> dict[str, object]:
-        dyn: dict[str, object] = {}
+        dyn: dict[str, object] = dict.fromkeys(spec.int_inputs)
         for inp in spec.inputs.values():
             def one(i: Input) -> dict[int, object] | None:
                 return {a: make(d.text) for a, d in enumerate(i.tensor_shape)
@@ -338,15 +345,18 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
     placeholders = [n for n in ep.graph.nodes if n.op == "placeholder"]
     user = ep.graph_signature.user_inputs
     by_name = {n.name: n for n in placeholders}
-    flat: list[Input] = []
-    for inp in spec.inputs.values():
-        if inp.items is not None:
+    flat: list[Input | None] = []  # the user inputs in forward's order (None: an int)
+    for name in spec.forward_args():
+        inp = spec.inputs.get(name)
+        if inp is not None and inp.items is not None:
             flat += list(inp.items)
-        elif inputs[inp.name] is not None:
+        elif inputs[name] is not None:
             flat.append(inp)
     mapping: dict[Any, Any] = {}  # export's sympy symbol -> the spec's dim symbol
     static: list[str] = []
     for inp, pname in zip(flat, user, strict=False):
+        if inp is None:
+            continue
         val = by_name[pname].meta.get("val")
         for d, size in zip(inp.tensor_shape, val.shape, strict=False):
             if d.text not in dims:
@@ -358,7 +368,10 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
                 static.append(d.text)
     dynamic_dims = [d for d in dims if d not in static]
     report.lines.append(f"  export: dynamic {', '.join(dynamic_dims) or '(none)'}"
-                        + (f"; fixed by the constructor: {', '.join(fixed)}" if fixed else ""))
+                        + (f"; fixed by the constructor{' and the ints' if ints else ''}: "
+                           f"{', '.join(fixed)}" if fixed else "")
+                        + (f"; forward's ints, constants of the exported graph: "
+                           f"{', '.join(spec.int_inputs)}" if ints else ""))
     for dim in static:
         report.lines.append(f"    {dim} cannot be dynamic: export specialized it to "
                             f"{sample.dims[dim]}" + (f" ({note})" if note else ""))
