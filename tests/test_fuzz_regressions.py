@@ -143,3 +143,40 @@ def test_a_name_given_as_a_yaml_value_is_refused(where, text, shown, tmp_path):
     assert_located_errors(res)
     assert "error[E104]" in res.err and shown in res.err, res.err
 
+
+
+# Crashes a new user's specs (timm's ConvNeXt block, an MLP ratio) met: an optional
+# width `out_chs` (null: the input's) read in a let, then in arithmetic or a requirement.
+OPTIONAL_WIDTH = """\
+name: Case
+params:
+  c: {type: int, example: 32}
+  out_chs: {default: null, type: int, example: 64}
+  ratio: {default: 4.0}
+let:
+  out_c: out_chs if out_chs else c
+{lets}requires: [{requires}]
+inputs:
+  x: [B, c, H, W]
+graph:
+  y: {op: Conv2d, args: [c, {width}, 3], padding: 1, in: x}
+outputs: y
+"""
+
+
+@pytest.mark.parametrize("lets, requires, width", [
+    # `out_chs if out_chs else c`: the symbol out_chs as a sympy condition; int() of it
+    # raised sympy's TypeError (Second argument must be a Boolean)
+    ("  hidden: int(ratio * out_c)\n", "", "hidden"),
+    # a divisibility of the let, which is c itself where out_chs is null: rewritten as
+    # c = c * k, an AssertionError while drawing samples
+    ("", "out_c % c == 0", "out_c"),
+])
+def test_an_optional_width_in_lets(lets, requires, width, tmp_path):
+    spec = tmp_path / "case.yaml"
+    spec.write_text(OPTIONAL_WIDTH.replace("{lets}", lets).replace("{requires}", requires)
+                    .replace("{width}", width), encoding="utf-8")
+    res = run_cli(["build", "--no-svg", str(spec), "-o", str(tmp_path / "out")])
+    assert res.code == 0, res.err
+    source = (tmp_path / "out" / "case.py").read_text()
+    assert "out_chs if out_chs else c" in source

@@ -522,8 +522,10 @@ class _Sym(_Interp):
         test = self.run(node.test)
         if self._concrete(test):  # a known value (a str or list param's): Python truthiness
             test = bool(test)
-        elif not isinstance(test, self.sp.logic.boolalg.Boolean):
-            test = self.sp.Ne(test, 0)  # Python truthiness of a number: `t if t % 2 else ...`
+        elif not isinstance(test, self.sp.logic.boolalg.Boolean) or test.is_Symbol:
+            # Python truthiness of a number: `t if t % 2 else ...`, `c if c else d` (a sympy
+            # Symbol is a Boolean too, but ours stand for numbers: bools are never symbols)
+            test = self.sp.Ne(test, 0)
         if isinstance(test, bool) or test in (self.sp.true, self.sp.false):
             return self.run(node.body) if bool(test) else self.run(node.orelse)
         body, orelse = self.run(node.body), self.run(node.orelse)

@@ -383,10 +383,13 @@ def divisibility_rewrites(spec: Spec, env: Env, dims: Sequence[Any] = ()) -> dic
     names = {**{name_of(d): d for d in dims}, **env.sym}
     for name, divisor, rest in spec.divisibility():
         sym = names.get(name)
-        if isinstance(sym, sympy.Symbol):
+        if isinstance(sym, sympy.Symbol):  # a let that is a symbol rewrites that symbol
             d, r = divisor.sympy(names), rest.sympy(names)
-            if is_dim(d) and is_dim(r):  # not a bool or a float (`c % flag == 0`)
-                k = sympy.Symbol(f"{name}_k", integer=True, positive=True)
+            # not a bool or a float (`c % flag == 0`), nor a symbol in terms of itself
+            # (`out_c % in_chs` where out_c is in_chs: always true)
+            if is_dim(d) and is_dim(r) and all(sym not in sympy.sympify(e).free_symbols
+                                                for e in (d, r)):
+                k = sympy.Symbol(f"{name_of(sym)}_k", integer=True, positive=True)
                 rewrites[sym] = d * k + r
     return rewrites
 
