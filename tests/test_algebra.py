@@ -189,3 +189,13 @@ def test_shift_floors_lets_a_conv_size_cancel():
     assert sympy.expand(a - b) != 0
     assert sympy.expand(algebra.shift_floors(a - b)) == 0
     assert algebra.shift_floors(a) is a  # a constant in [0, 1) stays
+
+
+def test_the_floor_of_a_float_multiple_is_whole_by_its_form():
+    """ultralytics' PSA: key_dim = int(head_dim * 0.5), head_dim = c // (c // 64). sympy
+    cannot tell it whole (c // 64 may be 0), the form can; a Conv2d's channels took it for
+    'not a whole number'."""
+    c = sympy.Symbol("c", integer=True, positive=True)
+    kd = algebra.floor(algebra.floor(c / algebra.floor(c / 64)) * sympy.Float(0.5))
+    assert algebra.is_integer_form(kd)
+    assert not algebra.is_integer_form(sympy.Float(0.5) * c)

@@ -158,9 +158,10 @@ def test_matmul_inner_dims_show_both_shapes(tmp_path, capsys):
     assert status == 1
     (line, col, code, message), = errors(err)
     assert (line, col, code) == (*at(text, "scores:"), "E403")
-    assert message == ("node 'scores': inner dim of the left input (its last) is d_model // h "
+    # in the spec's lets: d_k, not d_model // h
+    assert message == ("node 'scores': inner dim of the left input (its last) is d_k "
                        "but inner dim of the right input (its second to last) is nq")
-    assert "note: inputs: (B, h, nq, d_model // h), (B, h, nq, d_model // h)" in err
+    assert "note: inputs: (B, h, nq, d_k), (B, h, nq, d_k)" in err
     assert "note: rule: matmul: [*, n, k] @ [*, k, m] -> [*, n, m]" in err
 
 

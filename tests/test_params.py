@@ -91,6 +91,13 @@ def test_cli_table_and_set(capsys):
     assert capsys.readouterr().out.strip() == str(2 * 512 * 128)
 
 
+def test_set_takes_the_yaml_spelling_of_bools_and_null(capsys):
+    """`--set no_spatial=true` as the spec writes it (True works too)."""
+    for word in ("true", "True"):
+        assert main(["params", "triplet", "--set", f"no_spatial={word}"]) == 0
+        assert "no_spatial=True (set)" in capsys.readouterr().out
+
+
 def test_required_param_uses_the_example(capsys):
     assert main(["params", "cbam"]) == 0
     assert "in_planes=64 (example)" in capsys.readouterr().out

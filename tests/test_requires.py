@@ -5,7 +5,9 @@ import importlib.util
 import re
 from pathlib import Path
 
+import attngen
 import pytest
+import torch
 from attngen.cli import main
 from requiring import PRECEDENCE, documented_e404, run, write
 
@@ -341,6 +343,35 @@ HINTED = {
         outputs: g
         """,
     "e404.yaml": documented_e404(),
+    # a float ratio (ultralytics' Bottleneck: c_ = int(c2 * e)): the hint in the let's name,
+    # not at the float's default (int(0.5*c2)); written out, `int(...)` (`floor` does not
+    # parse)
+    "ratio_let.yaml": """\
+        name: RatioLet
+        params:
+          c2: {default: 64}
+          g: {default: 1}
+          e: {default: 0.5}
+        let:
+          c_: int(c2 * e)
+        inputs:
+          x: [B, c2, H, W]
+        graph:
+          conv: {op: Conv2d, args: [c2, c_, 1], in: x}
+          grouped: {op: Conv2d, args: [c_, c_, 3], padding: 1, groups: g, in: conv}
+        outputs: grouped
+        """,
+    "ratio.yaml": """\
+        name: Ratio
+        params:
+          c2: {default: 64}
+          g: {default: 1}
+        inputs:
+          x: [B, c2, H, W]
+        graph:
+          conv: {op: Conv2d, args: [c2, "int(c2 * 0.5)", 3], padding: 1, groups: g, in: x}
+        outputs: conv
+        """,
     "patches.yaml": """\
         name: Patches
         params:
@@ -361,8 +392,10 @@ EXPECTED = {
     "odd.yaml": ["k % 2 == 1"],
     "caller.yaml": ["channel % (2*G) == 0"],
     "caller_dims.yaml": ["N % G == 0"],
-    "moved.yaml": ["channel % groups == 0", "(2*channel) % (3*groups) == 0"],
+    "moved.yaml": ["channel % groups == 0", "inner % (3*groups) == 0"],  # in its let
     "e404.yaml": ["d_model % h == 0"],
+    "ratio_let.yaml": ["c_ % g == 0"],
+    "ratio.yaml": ["c2 % g == 0", "(int(0.5*c2)) % g == 0"],
     "patches.yaml": ["H % p == 0", "W % p == 0"],  # both floors: neither alone holds
 }
 HINT = re.compile(r"^(\S+?):(\d+):\d+: error\[E404\].*?(?:\n  note: .*)*?\n  note: .*"
@@ -452,3 +485,36 @@ def test_an_input_dim_equal_to_a_param_is_a_fact(tmp_path, capsys):
     pytest.importorskip("torch")
     code, err = run(capsys, "verify", "-n", "3", "--no-export", path)
     assert code == 0, err
+
+
+def test_a_hint_at_the_defaults_is_guarded_where_another_configuration_does_without(
+        tmp_path, capsys):
+    """ConvNeXt-V2's GRN, channels last by default: its weight broadcasts against the last
+    dim there and against dim 1 otherwise. The defaults' line was `D3 == dim`, unguarded,
+    and pasted it refused the other layout's valid inputs at run time."""
+    path = write(tmp_path, "grn.yaml", """\
+        name: Grn
+        params:
+          dim: {default: 8}
+          channels_last: {default: true}
+        inputs:
+          x: [N, D1, D2, D3]
+        graph:
+          weight: {param: [dim], init: ones}
+          w:
+            cases:
+              - {when: channels_last, op: view, in: weight, to: [1, 1, 1, dim]}
+              - {when: not channels_last, op: view, in: weight, to: [1, dim, 1, 1]}
+          out: {op: mul, in: [x, w], shape: [N, D1, D2, D3]}
+        outputs: out
+        """)
+    code, err = run(capsys, "check", path)
+    assert code == 1
+    pasted = [fact for _, _, listed in HINT.findall(err) for fact in listed.split(", ")]
+    assert pasted == ["not channels_last or D3 == dim", "channels_last or D1 == dim"], err
+    text = path.read_text().replace("inputs:", "requires: [" + ", ".join(pasted) + "]\ninputs:")
+    path.write_text(text)
+    assert run(capsys, "check", path) == (0, "")
+    grn = attngen.compile(str(path))
+    assert grn(8)(torch.ones(2, 3, 4, 8)).shape == (2, 3, 4, 8)
+    assert grn(8, channels_last=False)(torch.ones(2, 8, 3, 4)).shape == (2, 8, 3, 4)

@@ -133,3 +133,23 @@ def test_a_cases_node_reads_what_every_case_reads():
     drawn = {s.ident: s for s in steps(compile_spec(CASES / "pick_cases.yaml", Loader(), {}))}
     assert drawn["picked"].reads == ("in:x", "in:y")  # y: the inactive case's input
     assert drawn["picked"].label == "identity()  [y if not first]"
+
+
+def test_a_sub_module_is_drawn_with_the_parameters_its_call_gives(tmp_path, capsys):
+    """A `use:` node's layers count the parameters of the call's arguments, not the
+    sub-spec's own defaults (Conv2d(8, 16, 1) has 128 weights, not Inner's 64 x 64): in
+    `show`, the diagram and the docs page alike."""
+    (tmp_path / "inner.yaml").write_text(
+        "name: Inner\nparams:\n  ci: {type: int, example: 64}\n  co: {type: int, example: 64}\n"
+        "inputs:\n  x: [B, ci, H, W]\ngraph:\n  conv: {op: Conv2d, args: [ci, co, 1], "
+        "bias: false, in: x}\noutputs: conv\n")
+    outer = tmp_path / "outer.yaml"
+    outer.write_text("name: Outer\nparams:\n  c: {default: 8}\ninputs:\n  x: [B, c, H, W]\n"
+                     "graph:\n  cv: {use: inner, args: [c, 2 * c], in: x}\noutputs: cv\n")
+    assert main(["show", str(outer)]) == 0
+    out = capsys.readouterr().out
+    assert "(128 params)" in out and "4,096" not in out
+    assert main(["diagram", str(outer), "--format", "dot", "-o", str(tmp_path / "o.dot")]) == 0
+    assert ">128 params<" in (tmp_path / "o.dot").read_text()
+    assert main(["docs", str(outer), "-o", str(tmp_path / "docs")]) == 0
+    assert "4,096" not in (tmp_path / "docs" / "outer.md").read_text()

@@ -98,14 +98,14 @@ def _floor(x: Any) -> Any:
 
 @lru_cache(maxsize=4096)
 def _integer_terms(x: Any) -> bool:
-    """Only integer symbols, rationals, + * integer powers, floor, Mod, max, min: a real
-    value, so none of sympy's complex-number cases apply."""
+    """Only integer symbols, rationals and floats (`int(c * 0.5)`), + * integer powers,
+    floor, Mod, max, min: a real value, so none of sympy's complex-number cases apply."""
     for node in sympy.preorder_traversal(x):
         if node.is_Symbol:
             if node.is_integer is not True:
                 return False
         elif node.is_Number:
-            if not node.is_Rational:
+            if not (node.is_Rational or node.is_Float):
                 return False
         elif node.is_Pow:
             if not node.exp.is_Integer:

@@ -8,6 +8,7 @@ active output.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -26,7 +27,7 @@ from .configs import (
     structural_params,
 )
 from .dead_branches import never_holding
-from .dims import dim_symbol
+from .dims import dim_symbol, lets_folded
 from .errors import (
     NEVER_HOLDS,
     OVER_BUDGET,
@@ -55,6 +56,7 @@ from .overlap import check_in_place
 from .prover import HintScope, Prover, requirement_rewrites, valid_samples
 from .recovery import run_all
 from .results import LAYER, Checked, ValueShape
+from .shown_lets import env_folds
 from .strides import merging_views
 
 REQUIRES_SCOPE = "requires may name params, lets and the dims of the inputs' shapes"
@@ -149,7 +151,8 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     reached: set[tuple[frozenset[str], tuple[str, ...]]] = set()  # see _check_config
     # the same problem in several configurations: report it once
     failed: dict[tuple[Loc, str, str], list[Diagnostic]] = {}
-    for config in configs:
+    where: dict[tuple[Loc, str, str], set[int]] = {}  # the configurations each is found in
+    for i, config in enumerate(configs):
         try:
             _check_config(spec, config, graph, order, result, count, reached)
         except SpecError as exc:
@@ -158,8 +161,13 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
                 base = d.message.removesuffix(suffix) if suffix else d.message
                 d = replace(d, notes=(*d.notes, region)) if region else d
                 failed.setdefault((d.loc, d.code, base), []).append(d)
+                where.setdefault((d.loc, d.code, base), set()).add(i)
             if len(failed) >= 20 or count.used > MAX_NODES:  # the budget is spent
                 break
+    _guard_default_hints(spec, configs, failed, where,
+                         lambda guard: _check_config(spec, configs[0], graph, order,
+                                                     Checked(spec, order, configs, subs=subs),
+                                                     NodeCount(), set(), guard))
     for (_loc, _code, base), found in failed.items():
         first = found[0]
         if len(found) == len(configs) > 1:  # in every configuration: no need to name one
@@ -177,11 +185,39 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     return result
 
 
+def _guard_default_hints(spec: Spec, configs: list[dict[str, object]],
+                         failed: dict[tuple[Loc, str, str], list[Diagnostic]],
+                         where: dict[tuple[Loc, str, str], set[int]],
+                         recheck: Callable[[str], None]) -> None:
+    """A hint found at the defaults (configs[0]) but not in every configuration holds only
+    where the defaults' branches are taken: its line gets the guard that is false there and
+    true in the configurations without the problem (`not channels_last or D3 == dim`), as
+    another configuration's line gets its own. The defaults are checked again under it
+    (`recheck`), and those diagnostics replace the first ones."""
+    for key, found_in in where.items():
+        if 0 not in found_in or len(found_in) == len(configs):
+            continue
+        others = [j for j in range(len(configs)) if j not in found_in]
+        guard = " or ".join(dict.fromkeys(
+            g for j in others if (g := region_guard(spec, configs[0], configs[j]))))
+        if not guard:
+            continue
+        try:
+            recheck(guard)
+        except SpecError as exc:
+            again = {(d.loc, d.code, d.message.removesuffix(config_text(configs[0]))): d
+                     for d in exc.diagnostics}
+            if key in again:
+                failed[key][0] = again[key]
+
+
 def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],
                   result: Checked, count: NodeCount,
-                  reached: set[tuple[frozenset[str], tuple[str, ...]]]) -> None:
+                  reached: set[tuple[frozenset[str], tuple[str, ...]]],
+                  guard: str | None = None) -> None:
     """One configuration of `spec`; `reached`: the (active nodes, active outputs) already
-    found to reach each other in another configuration (check_reachable, asked once)."""
+    found to reach each other in another configuration (check_reachable, asked once);
+    `guard`: the condition its hints' lines are guarded by (region_guard's by default)."""
     env = param_env(spec, config)
     for req in spec.requires:
         check_names(req, {**env.val, **dict.fromkeys(spec.input_dims())}, REQUIRES_SCOPE, spec)
@@ -200,7 +236,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     in_scope = spec.input_dims()  # what a hint's `requires` line may name
     default = {n: spec.params[n].sample for n in config}
     scope = HintScope(in_scope, [*spec.params, *spec.lets, *in_scope],
-                      region_guard(spec, config, default))
+                      region_guard(spec, config, default) if guard is None else guard)
     prover = Prover(requirement_rewrites(spec, env, dims),
                     valid_samples(spec, env, dims, rng), scope)
     on_inputs = [r for r in spec.requires if spec.on_input_dims(r)]
@@ -214,7 +250,8 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         for name, value in inference.values.items():
             # bind_inputs() with no values given binds every input to its tuple of dims
             result.inputs.setdefault(name, cast(Shape, value))
-        found = run_all(inference)  # every node that can be inferred, not just the first
+        with lets_folded(env_folds(spec, env)):  # messages and hints in the spec's lets
+            found = run_all(inference)  # every node that can be inferred, not just the first
     except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
         node = inference.current
         where = f"node '{node.name}': " if node is not None else ""

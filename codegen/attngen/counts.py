@@ -36,11 +36,7 @@ def param_values(spec: Spec, overrides: dict[str, object] | None = None) -> dict
 def _call(call: LayerOp | FunctionOp | SubSpec, values: dict[str, object], loc: Loc) -> int:
     """Parameters of one op or sub-spec call; `loc` locates an impossible count."""
     if isinstance(call, SubSpec):
-        sub_values = {}
-        for p in call.spec.params.values():
-            if p.name in call.args:
-                sub_values[p.name] = call.args[p.name].value(values)
-        return total(call.spec, sub_values)
+        return sum(per_node(call.spec, at=call_values(call, values)).values())
     op = ops.REGISTRY[call.op]
     if op.params is None:
         return 0
@@ -97,8 +93,15 @@ def _form_params(form: NodeForm, values: dict[str, object], loc: Loc) -> int:
             assert_never(form)
 
 
-def per_node(spec: Spec, overrides: dict[str, object] | None = None) -> dict[str, int]:
-    values = param_values(spec, overrides)
+def call_values(call: SubSpec, values: dict[str, object]) -> dict[str, object]:
+    """The params and lets of a sub-spec as a call at `values` (the caller's) builds it."""
+    return param_values(call.spec, {p: arg.value(values) for p, arg in call.args.items()})
+
+
+def per_node(spec: Spec, overrides: dict[str, object] | None = None, *,
+             at: dict[str, object] | None = None) -> dict[str, int]:
+    """Each node's parameter count at the defaults with `overrides`, or `at` those values."""
+    values = at if at is not None else param_values(spec, overrides)
     return {name: node_params(node, values) for name, node in spec.nodes.items()
             if node.when is None or node.when.value(values)}
 

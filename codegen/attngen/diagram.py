@@ -19,7 +19,7 @@ import html
 import re
 
 from . import ops
-from .counts import node_params, param_values
+from .counts import call_values, node_params, param_values
 from .describe import applications, call_label, item_call
 from .dims import fmt_shape
 from .errors import OVER_BUDGET, error, visible
@@ -198,16 +198,17 @@ def holds(expr, values: dict) -> bool:
         return True
 
 
-def drawn_nodes(checked: Checked):
+def drawn_nodes(checked: Checked, at: dict[str, object] | None = None):
     """(name, node, body, values) for every node a diagram shows.
 
     Diagrams show the default configuration: a node switched off there by a `choices`
     param (ASFF's `level`) is left out and a `cases` node shows its active case; a node
     switched on by a bool param (`vis`, `no_spatial`) is drawn with its condition, so
-    optional outputs stay visible.
+    optional outputs stay visible. A sub-module is drawn `at` its call's values
+    (counts.call_values: its layers' parameter counts are the caller's).
     """
     spec = checked.spec
-    values = param_values(spec)
+    values = at if at is not None else param_values(spec)
     choices = {p.name for p in spec.params.values() if p.choices}
     for name in checked.order:
         if name not in checked.nodes:
@@ -226,11 +227,11 @@ def drawn_nodes(checked: Checked):
 UNUSED_NOTE = "unused: kept in the state_dict"
 
 
-def kept_layers(checked: Checked):
+def kept_layers(checked: Checked, at: dict[str, object] | None = None):
     """(name, node, values) of each layer declared `unused: true` that the diagram's
     configuration has (drawn_nodes' rule): no call draws it, so it is drawn on its own."""
     spec = checked.spec
-    values = param_values(spec)
+    values = at if at is not None else param_values(spec)
     choices = {p.name for p in spec.params.values() if p.choices}
     for name, node in spec.nodes.items():
         if not node.unused or isinstance(node.form, TensorDecl):
@@ -408,9 +409,16 @@ def cluster_of(checked: Checked, body: Node, collapse: bool) -> Checked | None:
     return checked.subs.get(called.spec.name)
 
 
+def cluster_values(body: Node, values: dict[str, object]) -> dict[str, object] | None:
+    """The values a `use:` node's sub-module is drawn at: its call's (None for a loop
+    body, drawn at its first copy's)."""
+    called = unwrapped(body.form)
+    return call_values(called, values) if isinstance(called, SubSpec) else None
+
+
 def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
           entry_shapes: dict[str, str], indent: str, collapse: bool,
-          binding: dict | None = None) -> dict[str, str]:
+          binding: dict | None = None, at: dict[str, object] | None = None) -> dict[str, str]:
     """Draw a spec's nodes; `sources` maps its input names to drawn node ids.
 
     `entry_shapes` gives, for a sub-module, its inputs' shapes as the caller names them,
@@ -420,7 +428,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
     spec = checked.spec
     produced = dict(sources)
     written = copies_differ(spec)  # a loop body's first copy: its shapes as the spec writes
-    for name, node, body, values in drawn_nodes(checked):
+    for name, node, body, values in drawn_nodes(checked, at):
         info = checked.nodes[name]
         ident = f"{prefix}{name}"
         inputs = [r.name for r in body.inputs]
@@ -444,7 +452,8 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
             }
             inner_shapes = dict(zip(sub.spec.sources(), in_shapes, strict=False))
             inner = _draw(sub, d, f"{ident}.", inner_sources, inner_shapes, indent + "  ",
-                          collapse, sub_binding(sub, info.inputs, binding or {}))
+                          collapse, sub_binding(sub, info.inputs, binding or {}),
+                          cluster_values(body, values))
             d.lines.append(f"{indent}}}")
             sub_outs = [o.name for o in sub.spec.outputs]
             produced[name] = inner.get(sub_outs[0], ident)
@@ -487,7 +496,7 @@ def _draw(checked: Checked, d: _Dot, prefix: str, sources: dict[str, str],
         produced[name] = ident
         for o in node.out or ():
             produced[o] = ident
-    for name, node, values in kept_layers(checked):  # apart: nothing reads them
+    for name, node, values in kept_layers(checked, at):  # apart: nothing reads them
         note = UNUSED_NOTE + (f"; if {node.when.text}" if node.when is not None else "")
         d.box(f"{prefix}{name}", name, call_label(node, spec), _kind(node.form, spec),
               node_params(node, values), indent, dashed=True, note=note)

@@ -24,8 +24,8 @@ from .ops.ctx import Dim, Shape
 class _DimPrinter(StrPrinter):
     def _print_floor(self, expr: Any) -> str:
         num, den = sympy.fraction(sympy.together(expr.args[0]))
-        if den == 1:
-            return f"floor({self._print(num)})"
+        if den == 1:  # `int(0.5*c)`: the spec's truncation, a floor of positive values
+            return f"int({self._print(num)})"
         return f"({self.parenthesize(num, 40)} // {self.parenthesize(den, 50)})"
 
     def _print_Mod(self, expr: Any) -> str:

@@ -35,6 +35,7 @@ from .diagram import (
     UNUSED_NOTE,
     bound_shape,
     cluster_of,
+    cluster_values,
     drawn_at,
     drawn_nodes,
     kept_layers,
@@ -96,12 +97,13 @@ def _once(idents) -> tuple[str, ...]:
 
 
 def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict,
-           collapse: bool, out: list[Step]) -> dict[str, str]:
+           collapse: bool, out: list[Step], at: dict[str, object] | None = None
+           ) -> dict[str, str]:
     """Append a spec's steps to `out`; `sources` maps its input names to step idents.
     Returns tensor name -> ident of the step that makes it."""
     spec = checked.spec
     made = dict(sources)
-    for name, node, body, values in drawn_nodes(checked):
+    for name, node, body, values in drawn_nodes(checked, at):
         ident = f"{prefix}{name}"
         read = reads(body)
         sub = cluster_of(checked, body, collapse)
@@ -109,7 +111,8 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
             info = checked.nodes[name]
             inner = _nodes(sub, f"{ident}.", {i: made[s] for i, s in zip(
                 sub.spec.sources(), read, strict=False) if s in made},
-                sub_binding(sub, info.inputs, binding), collapse, out)
+                sub_binding(sub, info.inputs, binding), collapse, out,
+                cluster_values(body, values))
             sub_outs = [o.name for o in sub.spec.outputs]
             for o, inner_name in zip([name, *(node.out or ())], [sub_outs[0], *sub_outs],
                                      strict=False):
@@ -133,7 +136,7 @@ def _nodes(checked: Checked, prefix: str, sources: dict[str, str], binding: dict
                         "node"))
         for o in [name, *(node.out or ())]:
             made[o] = ident
-    for name, node, values in kept_layers(checked):  # read by nothing: a lane of its own
+    for name, node, values in kept_layers(checked, at):  # read by nothing: a lane of its own
         out.append(Step(f"{prefix}{name}", prefix + name, f"{call_label(node, spec)}  "
                         f"[{UNUSED_NOTE}]", "", node_params(node, values), (), "node"))
     return made

@@ -22,6 +22,7 @@ from .parse import check_param_value
 
 # -- `attngen params --set NAME=VALUE` ---------------------------------------------------
 SET_LOC = Loc("--set")
+YAML_WORDS = {"true": True, "false": False, "null": None}  # `--set residual=true`
 
 
 def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
@@ -45,6 +46,8 @@ def parse_sets(spec: Spec, sets: list[str]) -> dict[str, object]:
         value: object
         if param.type == "str" and isinstance(expr.tree, ast.Name) and expr.tree.id not in env:
             value = expr.tree.id
+        elif raw.strip() in YAML_WORDS and raw.strip() not in env:  # as the spec writes them
+            value = YAML_WORDS[raw.strip()]
         else:
             value = expr.value(env)
         if param.type == "list" and isinstance(value, tuple):

@@ -325,8 +325,9 @@ def requirement_text(n: Dim, d: Dim, rest: Dim = 0) -> str:
         if not (num.has(sympy.floor, sympy.Mod) or den.has(sympy.floor, sympy.Mod)):
             n, d = num, den
 
-    def side(e: Dim) -> str:
-        return fmt_dim(e) if algebra.sympify(e).is_Atom else f"({fmt_dim(e)})"
+    def side(e: Dim) -> str:  # (a let's value is printed as its name: `c_`, no brackets)
+        text = fmt_dim(e)
+        return text if algebra.sympify(e).is_Atom or text.isidentifier() else f"({text})"
 
     return f"{side(n)} % {side(d)} == {fmt_dim(rest)}"
 

@@ -6,29 +6,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sympy
 
-from .configs import param_env
+from .configs import Env, param_env
 from .dims import lets_folded
 from .graph import annotation_dims
+from .model import Spec
 from .results import Checked
 
 
 def let_folds(checked: Checked) -> tuple[tuple[Any, Any], ...]:
-    """(value, name symbol) of each let whose value in the first configuration is a
-    whole-number expression of params (not a number or a param alone) that no other let
-    has (`d_k` and `d_v` both `d_model // h`: which one a dim is, the value cannot say),
-    biggest first, so that a let built on another folds before it."""
+    """env_folds of the first configuration, and the dims nodes' shapes bind."""
     spec = checked.spec
-    folds = []
-    if spec.lets:
-        env = param_env(spec, checked.configs[0] if checked.configs else {})
-        folds += [(env.sym.get(name), sympy.Symbol(name)) for name in spec.lets]
-    folds += _bound_dims(checked)
+    env = param_env(spec, checked.configs[0] if checked.configs else {}) if spec.lets else None
+    return env_folds(spec, env, _bound_dims(checked))
+
+
+def env_folds(spec: Spec, env: Env | None,
+              more: Sequence[tuple[Any, Any]] = ()) -> tuple[tuple[Any, Any], ...]:
+    """(value, name symbol) of each let whose value in `env` is a whole-number expression
+    of params (not a number or a param alone) that no other let has (`d_k` and `d_v` both
+    `d_model // h`: which one a dim is, the value cannot say), biggest first, so that a let
+    built on another folds before it; the check prints its messages in them (a hint's
+    `c_ % g == 0`, not the value at a float param's default)."""
+    folds = [(env.sym.get(name), sympy.Symbol(name)) for name in spec.lets] if env else []
+    folds = [*folds, *more]
     folds = [(value, name) for value, name in folds if isinstance(value, sympy.Basic)
              and not value.is_Atom and value.free_symbols and value.is_integer]
     values = [value for value, _ in folds]
