@@ -87,7 +87,8 @@ CASES = [
         "summed:   {op: add, in: [branches, x],",
         (14, 3),
         "E402",
-        "node 'summed': input 0 is a list of tensors; use an op that takes a list",
+        "node 'summed': input 0 is a list of tensors beside other inputs: add takes tensors, "
+        "or one list alone",
     ),
     # split and cat
     (

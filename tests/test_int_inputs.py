@@ -160,3 +160,22 @@ def test_the_library_module_takes_the_map_size(capsys):
     assert main(["verify", str(REPO_ROOT / "specs/pvt_attention.yaml"), "-n", "3"]) == 0
     out = capsys.readouterr().out
     assert "forward's ints, constants of the exported graph: H, W" in out
+
+
+@pytest.mark.parametrize("graph, code, message", [
+    # __init__ runs before forward is called: a layer's size, a tensor's shape and a `when`
+    # cannot read forward's ints
+    ("y: {op: Linear, args: [c, H], in: x}", "E202",
+     "node 'y': 'H' names int input 'H', an argument of forward, but it is made in __init__"),
+    ("t: {param: [H], init: zeros}\n  y: {op: relu, in: x}", "E102",
+     "the shape of param 't' names 'H', an int input (forward's argument)"),
+    ("y: {when: H > 2, op: relu, in: x}", "E202",
+     "node 'y': 'H > 2' names int input 'H', an argument of forward, but a condition is "
+     "decided once, at construction"),
+])
+def test_what_init_makes_cannot_read_an_int_input(tmp_path, capsys, graph, code, message):
+    spec = _write(tmp_path, "s", "name: S\nparams:\n  c: {default: 4}\ninputs:\n  x: [B, N, c]\n"
+                                 f"  H: int\ngraph:\n  {graph}\noutputs: y\n")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert f"error[{code}]: {message}" in err, err

@@ -518,3 +518,66 @@ def test_a_hint_at_the_defaults_is_guarded_where_another_configuration_does_with
     grn = attngen.compile(str(path))
     assert grn(8)(torch.ones(2, 3, 4, 8)).shape == (2, 3, 4, 8)
     assert grn(8, channels_last=False)(torch.ones(2, 8, 3, 4)).shape == (2, 8, 3, 4)
+
+
+def test_a_hint_for_an_optional_int_is_guarded_by_its_being_given(tmp_path, capsys):
+    """XCiT's LPI: `out_features` null (the input's width) or any int (its example stands
+    for every int). The line was `out_features != 64 or ...`, true for 48, which then
+    built and failed in torch; the region is the param given."""
+    path = write(tmp_path, "lpi.yaml", """\
+        name: Lpi
+        params:
+          in_features: {default: 64}
+          out_features: {default: null, type: int, example: 64}
+        let:
+          out_ch: out_features if out_features else in_features
+        inputs:
+          x: [B, in_features, H, W]
+        graph:
+          conv: {op: Conv2d, args: [in_features, out_ch, 1], groups: out_ch, in: x}
+        outputs: conv
+        """)
+    code, err = run(capsys, "check", path)
+    assert code == 1
+    pasted = [fact for _, _, listed in HINT.findall(err) for fact in listed.split(", ")]
+    assert pasted == ["out_features is None or in_features % out_features == 0"], err
+    path.write_text(path.read_text().replace("inputs:", f"requires: [{pasted[0]}]\ninputs:"))
+    assert run(capsys, "check", path) == (0, "")
+    lpi = attngen.compile(str(path))
+    assert lpi()(torch.ones(1, 64, 2, 2)).shape == (1, 64, 2, 2)
+    with pytest.raises(ValueError, match="requires out_features is None or"):
+        lpi(out_features=48)
+
+
+def test_a_divisibility_a_requirement_leaves_only_large_values_for(tmp_path, capsys):
+    """ultralytics' PSA: heads = c // 64 under `c // 64 >= 1`; c % heads fails first at
+    c = 129 (c1 = 258). Draws near the default (128) and up to 64 all divided: the
+    sub-spec's requirement passed unasked, and the module refused c1 = 342 when built."""
+    write(tmp_path, "heads.yaml", """\
+        name: Heads
+        params:
+          dim: {default: 128}
+          num_heads: {default: 8}
+        requires: [dim % num_heads == 0]
+        inputs:
+          x: [B, N, dim]
+        graph:
+          h: {op: view, in: x, to: [B, N, num_heads, dim // num_heads]}
+        outputs: h
+        """)
+    path = write(tmp_path, "psa.yaml", """\
+        name: Psa
+        params:
+          c1: {default: 128}
+        let:
+          c: c1 // 2
+        requires: [c // 64 >= 1]
+        inputs:
+          x: [B, N, c]
+        graph:
+          a: {use: heads, in: x, dim: c, num_heads: c // 64}
+        outputs: a
+        """)
+    code, err = run(capsys, "check", path)
+    assert code == 1
+    assert [listed for _, _, listed in HINT.findall(err)] == ["c % (c // 64) == 0"], err

@@ -187,7 +187,13 @@ def region_guard(spec: Spec, config: Mapping[str, object],
     # a param at its example is told as a structural one is (`gl != [1, 2]`)
     told_by_value = {*structural_params(spec), *(p.name for p in spec.params.values()
                                                  if p.tries_example)}
-    parts = [config_guard({k: v for k, v in config.items() if k in told_by_value}, default)]
+    # an int example beside a null default is a symbol, every int: its region is the
+    # param given (LPI's `out_features`: `out_features is None`, not `out_features != 64`)
+    given = [n for n in told_by_value & set(config) if spec.params[n].type == "int"
+             and default.get(n) is None and type(config[n]) is int]
+    parts = [config_guard({k: v for k, v in config.items()
+                           if k in told_by_value and k not in given}, default),
+             *(f"{n} is None" for n in given)]
     pinned = [p for p in int_params(spec, set(config)) if p.name not in told_by_value
               and config[p.name] != default.get(p.name) and type(config[p.name]) is int]
     if pinned:

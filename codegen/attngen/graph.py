@@ -304,6 +304,7 @@ def check_constructor_names(spec: Spec) -> None:
     for name, inp in spec.sources().items():
         for dim in bound_names(inp.tensor_shape):
             dims.setdefault(dim, f"input dim '{dim}' (of input '{name}')")
+    dims.update({n: f"int input '{n}', an argument of forward" for n in spec.int_inputs})
     for node in spec.nodes.values():
         for body in [node, *cases_of(node)]:
             for shape in body.annotations():

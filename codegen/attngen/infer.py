@@ -463,6 +463,11 @@ class Inference:
             want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi != -1 else f"at least {lo}"
             raise ShapeFail(f"{what} takes {want} input(s), got {n}", BAD_ARGUMENTS)
         for i, s in enumerate(ins):
+            if isinstance(s, list) and what in ops.REGISTRY and ops.REGISTRY[what].list_input:
+                raise ShapeFail(f"input {i} is a list of tensors beside other inputs: {what} "
+                                "takes tensors, or one list alone", BAD_ARGUMENTS, (
+                                    f"{what} the list first (a node `{{op: {what}, in: LIST}}`"
+                                    "), then that node with the others",))
             if isinstance(s, list):
                 takers = ", ".join(n for n, o in ops.REGISTRY.items() if o.list_input)
                 raise ShapeFail(f"input {i} is a list of tensors; use an op that takes a list "

@@ -231,13 +231,14 @@ def check_tensor_shape(spec: Spec, what: str, shape: list) -> None:
     """A tensor made in __init__ has its shape before any input exists: its dims may name
     params and lets, not the dims of input shapes (E102 with the fix: make it a param)."""
     known = set(spec.params) | set(spec.lets)
-    inputs = {d.text: name for name, inp in spec.sources().items()
+    inputs = {d.text: f"a dim of input '{name}'" for name, inp in spec.sources().items()
               for d in inp.tensor_shape if d.text.isidentifier()}
+    inputs.update({n: "an int input (forward's argument)" for n in spec.int_inputs})
     for dim in shape:
         for used in sorted(dim.names - known):
             if used in inputs:
-                raise error(dim.loc, BAD_VALUE, f"the shape of {what} names '{used}', a dim of "
-                            f"input '{inputs[used]}': {what} is made in __init__, before any "
+                raise error(dim.loc, BAD_VALUE, f"the shape of {what} names '{used}', "
+                            f"{inputs[used]}: {what} is made in __init__, before any "
                             "input exists, so its shape may name only params and lets",
                             f"make '{used}' a param (the input's shape then reads it): "
                             f"params: {{{used}: 64}}")

@@ -451,8 +451,14 @@ def valid_samples(spec: Spec, env: Env, dims: list[Any],
             if fixed:
                 values[name] = default
             else:
+                # near the value and small; later draws also up to 4 times it: where
+                # `requires` keeps only large values (`c // 64 >= 1`), a draw up to 64
+                # never satisfies it (the first draws, and so most counterexamples, as
+                # before: near the value reads best)
+                wide = [rng.randint(1, 4 * max(default, 16))] if attempts > N_SAMPLES // 2 \
+                    else []
                 choice = rng.choice([default, default * 2, default + 1, max(1, default - 1),
-                                     rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7])])
+                                     rng.randint(1, 64), rng.choice([1, 2, 3, 5, 7]), *wide])
                 values[name] = choice if sym.is_positive is False or choice > 0 else 1
         for i, d in enumerate(dim_names):
             if size is not None:
