@@ -79,6 +79,8 @@ class SpatialReductionAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         _, N, _ = x.shape
+        if not (H >= 1 and W >= 1):
+            raise ValueError("SpatialReductionAttention: H, W must be at least 1")
         if not (N == H * W):
             raise ValueError("SpatialReductionAttention: requires N == H * W")
         if not (self.sr_ratio <= H and self.sr_ratio <= W):

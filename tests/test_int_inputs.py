@@ -179,3 +179,132 @@ def test_what_init_makes_cannot_read_an_int_input(tmp_path, capsys, graph, code,
     assert main(["check", str(spec)]) == 1
     err = capsys.readouterr().err
     assert f"error[{code}]: {message}" in err, err
+
+
+def test_a_loop_body_passes_the_ints_on(tmp_path):
+    """A SegFormer or PVTv2 stage: `depth` blocks, each `forward(x, H, W)`, in a `body:`."""
+    _write(tmp_path, "dw", """\
+        name: DW
+        params:
+          c: {default: 8}
+        requires: [N == H * W]
+        inputs:
+          x: [B, N, c]
+          H: int
+          W: int
+        graph:
+          grid: {op: rearrange, in: x, pattern: 'b (h w) c -> b c h w', sizes: {h: H, w: W}}
+          conv: {op: Conv2d, args: [c, c, 3], padding: 1, groups: c, in: grid}
+          tokens: {op: rearrange, in: conv, pattern: 'b c h w -> b (h w) c'}
+        outputs: tokens
+        """)
+    stage = attngen.load(_write(tmp_path, "stage", """\
+        name: Stage
+        params:
+          depth: {default: 3}
+        requires: [N == H * W]
+        inputs:
+          x: [B, N, 8]
+          H: int
+          W: int
+        graph:
+          blocks:
+            each: range(depth)
+            in: x
+            shape: [B, N, 8]
+            body:
+              dw: {use: dw, in: x, H: H, W: W}
+        outputs: blocks
+        """))
+    assert "blocks = dw_layer(blocks, H, W)" in stage.source()
+    module = stage.compile()()
+    x, want = torch.randn(2, 15, 8), None
+    want = x
+    for dw in module.blocks:
+        want = dw(want, 3, 5)
+    torch.testing.assert_close(module(x, 3, 5), want)
+
+
+def test_an_int_input_type_typo_is_named(tmp_path, capsys):
+    spec = _write(tmp_path, "t", "name: T\ninputs:\n  x: [B, C]\n  H: integer\ngraph:\n"
+                                 "  y: {op: relu, in: x}\noutputs: y\n")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E102]: input 'H' must be a shape list, a mapping or `int`, got 'integer'; " \
+           "did you mean 'int'?" in err
+
+
+def test_forward_refuses_an_int_below_1(tmp_path):
+    """The checker takes an int input as a size of at least 1; a slice `stop: H` at H = -1
+    returned 9 of 10 rows where the spec says H (found by a review)."""
+    module = attngen.load(_write(tmp_path, "grid", GRID)).compile()()
+    with pytest.raises(ValueError, match="Grid: H, W must be at least 1"):
+        module(torch.randn(1, 0, 8), 0, 5)
+
+
+def test_an_input_dim_may_not_be_an_expression_of_ints(tmp_path, capsys):
+    """`x: [B, "H * W", c]`: forward reads an input's dims and checks none, so 12 tokens
+    called with H, W = 3, 5 ran (a review): the dim is named and required instead."""
+    spec = _write(tmp_path, "s", "name: S\ninputs:\n  x: [B, \"H * W\", 8]\n  H: int\n  W: int\n"
+                                 "graph:\n  y: {op: relu, in: x}\noutputs: y\n")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E102]: dim 'H * W' of input 'x' reads int input 'H'" in err
+    assert "`requires: [N == H * W]`" in err and err.count("error[") == 1
+
+
+def test_a_list_input_of_a_sub_spec_gets_its_items_as_one_list(tmp_path):
+    """A `use:` node's tensors for a list input: `self.pair([a, b], H)` (it was called
+    `self.pair(a, b)`, items apart: a TypeError, or with ints, a tensor dropped)."""
+    _write(tmp_path, "pair", """\
+        name: Pair
+        requires: [N == H]
+        inputs:
+          H: int
+          feats:
+            items:
+              a: [B, N, c]
+              b: [B, N, c]
+        graph:
+          y: {op: add, in: [a, b]}
+        outputs: y
+        """)
+    caller = attngen.load(_write(tmp_path, "caller", """\
+        name: Caller
+        inputs:
+          x: [B, S, 4]
+          z: [B, S, 4]
+        graph:
+          p: {use: pair, in: [x, z], H: S}
+        outputs: p
+        """))
+    assert "p = self.p(S, [x, z])" in caller.source()
+    x, z = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    torch.testing.assert_close(caller.compile()()(x, z), x + z)
+
+
+def test_verify_compares_exported_shapes_that_name_ints(capsys, tmp_path):
+    """The exported program's output (B, 15, 8) is the spec's (B, H*W, 8) at the ints it
+    was exported with (verify said they differed)."""
+    spec = _write(tmp_path, "keep", GRID.replace(
+        "  pooled: {op: avg_pool2d, in: grid, kernel_size: 2, ceil_mode: true}\n"
+        "      tokens: {op: rearrange, in: pooled,", "  tokens: {op: rearrange, in: grid,"))
+    assert main(["verify", str(spec), "-n", "2"]) == 0, capsys.readouterr()
+    assert "spec (B, H*W, c)" not in capsys.readouterr().out
+
+
+def test_an_int_input_named_like_a_node_key_is_refused(tmp_path, capsys):
+    """`when: int` in a sub-spec: its caller's `{use: s, when: 2}` was a condition."""
+    spec = _write(tmp_path, "s", "name: S\ninputs:\n  x: [B, C]\n  when: int\ngraph:\n"
+                                 "  y: {op: relu, in: x}\noutputs: y\n")
+    assert main(["check", str(spec)]) == 1
+    assert "error[E104]: int input 'when' is a key of the node that uses this spec" in \
+        capsys.readouterr().err
+
+
+def test_diff_lists_int_inputs(tmp_path, capsys):
+    a = _write(tmp_path, "a", GRID)
+    b = _write(tmp_path, "b", GRID.replace("W: {type: int, doc: the map's width}\n",
+                                           "W: {type: int, doc: the map's width}\n      K: int\n"))
+    main(["diff", str(a), str(b)])
+    assert "K: int" in capsys.readouterr().out

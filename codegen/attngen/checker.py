@@ -8,6 +8,7 @@ active output.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from .configs import (
     check_names,
     config_text,
     configurations,
+    guard_apart,
     param_env,
     region_guard,
     structural_params,
@@ -160,6 +162,7 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
             for d in exc.diagnostics:
                 base = d.message.removesuffix(suffix) if suffix else d.message
                 d = replace(d, notes=(*d.notes, region)) if region else d
+                d = _float_caution(d)
                 failed.setdefault((d.loc, d.code, base), []).append(d)
                 where.setdefault((d.loc, d.code, base), set()).add(i)
             if len(failed) >= 20 or count.used > MAX_NODES:  # the budget is spent
@@ -185,6 +188,22 @@ def check(spec: Spec, _cache: CheckCache | None = None, *, follow: bool = True) 
     return result
 
 
+_HINT_LINE = re.compile(r"requires: \[(.*)\]$")
+_FLOAT = re.compile(r"(?<![\w.])\d+\.\d+")
+
+
+def _float_caution(d: Diagnostic) -> Diagnostic:
+    """A hint whose line holds a float (`c % (int(0.5*c)) == 0`) has a float param's value
+    in it, which the checker takes as a number: the line holds at that value only."""
+    lines = [m[1] for n in d.notes if (m := _HINT_LINE.search(n))]
+    found = [f for line in lines for f in _FLOAT.findall(line)]
+    if not found:
+        return d
+    return replace(d, notes=(*d.notes, f"where {found[0]} is a float param's value, the line "
+                             "holds at that value only: name the expression in `let:` "
+                             "(`g: int(c * e)`) and the hint reads the let"))
+
+
 def _guard_default_hints(spec: Spec, configs: list[dict[str, object]],
                          failed: dict[tuple[Loc, str, str], list[Diagnostic]],
                          where: dict[tuple[Loc, str, str], set[int]],
@@ -197,9 +216,7 @@ def _guard_default_hints(spec: Spec, configs: list[dict[str, object]],
     for key, found_in in where.items():
         if 0 not in found_in or len(found_in) == len(configs):
             continue
-        others = [j for j in range(len(configs)) if j not in found_in]
-        guard = " or ".join(dict.fromkeys(
-            g for j in others if (g := region_guard(spec, configs[0], configs[j]))))
+        guard = guard_apart(spec, configs, found_in)
         if not guard:
             continue
         try:
@@ -250,7 +267,7 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
         for name, value in inference.values.items():
             # bind_inputs() with no values given binds every input to its tuple of dims
             result.inputs.setdefault(name, cast(Shape, value))
-        with lets_folded(env_folds(spec, env)):  # messages and hints in the spec's lets
+        with lets_folded(lambda: env_folds(spec, env)):  # messages, hints in the spec's lets
             found = run_all(inference)  # every node that can be inferred, not just the first
     except TooLarge as exc:  # a build budget, at the node of this spec that ran over it
         node = inference.current

@@ -34,7 +34,7 @@ from .comparisons import MIRROR
 from .counts import param_values
 from .dims import dim_symbol
 from .errors import BAD_VALUE, REQUIREMENT_FAILS, UNKNOWN_NAME, SpecError, did_you_mean, error
-from .expr import Expr, frozen_value
+from .expr import Expr, frozen_value, parse
 from .facts import config_guard, guards
 from .loops import bounds
 from .model import Param, Spec, whens
@@ -134,7 +134,11 @@ def configurations(spec: Spec) -> list[dict[str, object]]:
             if truth not in seen:
                 seen.add(truth)
                 out.append({**config, **pinned})
-    return _at_most(spec, out, ints)
+    # an int's example where a branch pins the same value (or the default's): checked once
+    def key(c: dict[str, object]) -> str:
+        return repr(sorted((k, v) for k, v in c.items() if v != spec.params[k].sample))
+    unique = {key(c): c for c in reversed(out)}
+    return _at_most(spec, [c for c in out if unique[key(c)] is c], ints)
 
 
 def _at_most(spec: Spec, out: list[dict[str, object]], ints: list[Param]
@@ -184,18 +188,20 @@ def region_guard(spec: Spec, config: Mapping[str, object],
     does not have them (`stride <= 1` for the region of `when: stride > 1`, not
     `stride != 2`: a requirement under it holds for every stride above 1). '' for the
     default configuration."""
-    # a param at its example is told as a structural one is (`gl != [1, 2]`)
+    # a param at its example is told as a structural one is (`gl != [1, 2]`), but an int
+    # example is a value of a symbol: told by the conditions it decides, as a pinned int
+    # (`r <= 1`, not `r != 2`, which no other value of r makes true)
+    symbolic = {n for n, v in config.items() if type(v) is int and spec.params[n].type == "int"}
     told_by_value = {*structural_params(spec), *(p.name for p in spec.params.values()
-                                                 if p.tries_example)}
-    # an int example beside a null default is a symbol, every int: its region is the
-    # param given (LPI's `out_features`: `out_features is None`, not `out_features != 64`)
-    given = [n for n in told_by_value & set(config) if spec.params[n].type == "int"
-             and default.get(n) is None and type(config[n]) is int]
-    parts = [config_guard({k: v for k, v in config.items()
-                           if k in told_by_value and k not in given}, default),
-             *(f"{n} is None" for n in given)]
+                                                 if p.tries_example and p.name not in symbolic)}
+    # beside a null default, every int: its region is the param given (LPI's
+    # `out_features`: `out_features is None`, not `out_features != 64`)
+    given = [n for n in symbolic - told_by_value if default.get(n) is None]
+    parts = [config_guard({k: v for k, v in config.items() if k in told_by_value}, default),
+             *(f"{n} is None" for n in sorted(given))]
     pinned = [p for p in int_params(spec, set(config)) if p.name not in told_by_value
-              and config[p.name] != default.get(p.name) and type(config[p.name]) is int]
+              and p.name not in given and config[p.name] != default.get(p.name)
+              and type(config[p.name]) is int]
     if pinned:
         here, there = param_values(spec, dict(config)), param_values(spec, dict(default))
         # the conditions the pinned params decide that tell this region from the default's
@@ -216,6 +222,26 @@ def region_guard(spec: Spec, config: Mapping[str, object],
                 kept = rest
         parts += [negated(told[k][0]) if told[k][1] else told[k][0].text for k in kept]
     return " or ".join(p for p in parts if p)
+
+
+def guard_apart(spec: Spec, configs: list[dict[str, object]], failing: set[int]) -> str:
+    """A condition false in each configuration of `failing` (where a problem was found)
+    and true in others' regions: each other's region_guard against the first failing one,
+    those false everywhere it fails (`r > 1`, not `flag or r > 1` where flag=True fails
+    too), joined; '' if none is."""
+    first = configs[min(failing)]
+    kept: list[str] = []
+    for j, config in enumerate(configs):
+        if j in failing:
+            continue
+        here = {n: first.get(n, spec.params[n].sample) for n in config}
+        guard = region_guard(spec, here, config)
+        if not guard or guard in kept:
+            continue
+        cond = parse(guard, spec.loc)
+        if all(_truth(cond, param_values(spec, configs[i])) is False for i in failing):
+            kept.append(guard)
+    return " or ".join(kept)
 
 
 def _truth(cond: Expr, values: Mapping[str, object]) -> bool | None:

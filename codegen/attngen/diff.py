@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .counts import total
 from .describe import definition, definition_text
-from .model import Node, Spec
+from .model import IntInput, Node, Spec
 from .results import LAYER, Checked
 
 
@@ -30,6 +30,8 @@ def _param(p) -> str:
 
 
 def _input(inp) -> str:
+    if isinstance(inp, IntInput):
+        return "int"
     if inp.items is not None:
         return "[" + ", ".join(f"{i.name}: {_input(i)}" for i in inp.items) + "]"
     text = "[" + ", ".join(d.text for d in inp.shape) + "]"
@@ -75,7 +77,8 @@ def diff_lines(a: Checked, b: Checked) -> list[str]:
     lines += _section("lets", sa.lets, sb.lets, lambda let: let.expr.text)
     lines += _section("requires", {r.text: r for r in sa.requires},
                       {r.text: r for r in sb.requires}, lambda r: "")
-    lines += _section("inputs", sa.inputs, sb.inputs, _input)
+    lines += _section("inputs", {**sa.inputs, **sa.int_inputs}, {**sb.inputs, **sb.int_inputs},
+                      _input)
     lines += _nodes(sa, sb)
     lines += _shape_changes(a, b)
     outs = [_outputs(sa), _outputs(sb)]

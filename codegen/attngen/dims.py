@@ -8,7 +8,7 @@ fmt_shape, so they all read alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -59,12 +59,14 @@ _PRINTER = _DimPrinter({"order": "none"})
 _FORMATTED: dict[Any, str] = {}  # (dim, folds) -> its text
 # (value, its let's name as a symbol) of the spec being shown, biggest value first: a dim is
 # printed in those names (`window**2` for `(block_size + 2*halo_size)**2`); see shown_lets
-_FOLDS: ContextVar[tuple[tuple[Any, Any], ...]] = ContextVar("folds", default=())
+Folds = tuple[tuple[Any, Any], ...]
+_FOLDS: ContextVar[Folds | Callable[[], Folds]] = ContextVar("folds", default=())
 
 
 @contextmanager
-def lets_folded(folds: tuple[tuple[Any, Any], ...]) -> Iterator[None]:
-    """Within it, fmt_dim writes each value of `folds` as its name."""
+def lets_folded(folds: Folds | Callable[[], Folds]) -> Iterator[None]:
+    """Within it, fmt_dim writes each value of `folds` as its name; `folds` may be a
+    function, called where a dim is first printed (a check prints few: its messages)."""
     token = _FOLDS.set(folds)
     try:
         yield
@@ -72,9 +74,17 @@ def lets_folded(folds: tuple[tuple[Any, Any], ...]) -> Iterator[None]:
         _FOLDS.reset(token)
 
 
+def _folds() -> Folds:
+    folds = _FOLDS.get()
+    if callable(folds):
+        folds = folds()
+        _FOLDS.set(folds)  # within lets_folded, which resets it
+    return folds
+
+
 def folded_names() -> set[str]:
     """The lets fmt_dim writes by name here (inside lets_folded; none outside it)."""
-    return {str(name) for _, name in _FOLDS.get()}
+    return {str(name) for _, name in _folds()}
 
 
 def fmt_dim(d: Dim | Expr) -> str:
@@ -84,7 +94,7 @@ def fmt_dim(d: Dim | Expr) -> str:
     if isinstance(d, (int, float)):
         return repr(d)
     cached = isinstance(d, sympy.Basic)  # printing is a large part of emitting; dims recur
-    folds = _FOLDS.get() if cached and not d.is_Atom else ()
+    folds = _folds() if cached and not d.is_Atom else ()
     key = (d, folds)
     if cached and key in _FORMATTED:
         return _FORMATTED[key]

@@ -19,7 +19,7 @@ from .accumulate import accumulated, shapes
 from .comparisons import constant_last, is_negation, negated
 from .configs import structural_params
 from .docstring import class_docstring
-from .emit_calls import call, needs_parens, render_args, render_call, sized_call
+from .emit_calls import call, needs_parens, render_args, render_call, sub_call
 from .emit_names import Namer, shape_unpacks, src, unpack_target
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
@@ -276,6 +276,11 @@ class ClassEmitter:
     # forward -----------------------------------------------------------------
     def forward_lines(self, namer: Namer) -> list[str]:
         spec, lines = self.spec, []
+        if spec.int_inputs and not spec.inline:  # sizes, as the checker took them
+            ints = list(spec.int_inputs)
+            message = py_string(f"{spec.name}: {', '.join(ints)} must be at least 1")
+            lines += [f"if not ({' and '.join(f'{n} >= 1' for n in ints)}):",
+                      f"    raise ValueError({message})"]
         for req in spec.requires:  # requirements on input sizes, before any work
             if spec.on_input_dims(req):
                 lines += self.require_lines(req, namer)
@@ -414,10 +419,10 @@ class ClassEmitter:
             case FunctionOp():
                 return self.function_call(body.form, ins, namer, node,
                                           listed=self._is_list(body))
-            case SubSpec(spec=sub, sizes=sizes) if sizes:
-                return sized_call(self.layer_ref(node.name), sub.forward_args(), ins,
-                                  {n: src(e, namer) for n, e in sizes.items()})
-            case LayerOp() | Seq() | SubSpec():  # the layer the node owns
+            case SubSpec(spec=sub, sizes=sizes):  # the layer the node owns
+                return sub_call(self.layer_ref(node.name), sub, ins,
+                                {n: src(e, namer) for n, e in sizes.items()})
+            case LayerOp() | Seq():  # the layer the node owns
                 return f"{self.layer_ref(node.name)}({args})"
             case Cases() | Stack():
                 raise AssertionError("forward_node writes a `cases` node case by case, a "

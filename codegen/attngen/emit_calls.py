@@ -4,10 +4,12 @@ or emit hook, and a constructor's, from the arguments a spec gives."""
 from __future__ import annotations
 
 import ast
+import itertools
 
 from . import ops
 from .emit_names import Namer, src
 from .expr import Expr
+from .model import Spec
 from .templating import call_template
 
 
@@ -46,12 +48,20 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
     return out
 
 
-def sized_call(layer: str, forward_args: list[str], ins: list[str], sizes: dict[str, str]) -> str:
-    """A sub-spec's call with its ints: tensors and ints in its forward's order (optional
-    tensors the node leaves out come last)."""
-    given = iter(ins)
-    return call(layer, [sizes[n] if n in sizes else next(given)
-                        for n in forward_args[:len(ins) + len(sizes)]])
+def sub_call(layer: str, sub: Spec, ins: list[str], sizes: dict[str, str]) -> str:
+    """A sub-spec's call: its tensors (a list input's items in one list) and ints in its
+    forward's order; the optional tensors a node leaves out come last."""
+    given, args = iter(ins), []
+    for name in sub.forward_args():
+        if name in sizes:
+            args.append(sizes[name])
+            continue
+        items = sub.inputs[name].items
+        taken = list(itertools.islice(given, len(items) if items is not None else 1))
+        if not taken:
+            break
+        args.append(f"[{', '.join(taken)}]" if items is not None else taken[0])
+    return call(layer, args)
 
 
 def needs_parens(expr: Expr) -> bool:

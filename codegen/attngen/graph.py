@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import (
     BAD_ARGUMENTS,
+    BAD_VALUE,
     DUPLICATE_NAME,
     GRAPH_CYCLE,
     UNKNOWN_NAME,
@@ -414,16 +415,26 @@ def check_unique_names(spec: Spec) -> None:
                                  f"{taken.loc.line}", "give the variable a name of its own"))
     values = set(seen) - set(spec.params) - set(spec.lets)  # inputs, nodes, outputs
     values |= {loop.var for n in spec.nodes.values() for loop in node_loops(n) if loop.var}
+    refused: set[int] = set()  # the dims an error names already
     for inp in spec.inputs.values():
         for shape in [inp.shape or [], *(i.shape or [] for i in inp.items or ())]:
             for name, loc in dim_names(shape):
-                if name in spec.int_inputs:  # `[B, "H * W", C]` reads it; `[B, C, H, W]` twice
-                    if any(d.text == name for d in shape):
+                if name in spec.int_inputs:  # `[B, C, H, W]`: twice; `[B, "H * W", C]`: unchecked
+                    dim = next(d for d in shape if name in d.names)
+                    if dim.text == name:
                         issues.add(error(loc, DUPLICATE_NAME, f"dim '{name}' of input "
                                          f"'{inp.name}' is also an int input: forward would "
                                          "take it twice", f"drop the int input '{name}' (the "
                                          "shape gives it), or name the dim apart and require "
                                          f"the two equal: `requires: [{name}2 == {name}]`"))
+                    elif not spec.inline and id(dim) not in refused:  # (a loop body's
+                        refused.add(id(dim))  # shapes are its caller's values)
+                        issues.add(error(dim.loc, BAD_VALUE, f"dim '{dim.text}' of input "
+                                         f"'{inp.name}' reads int input '{name}': forward "
+                                         "reads an input's dims, it does not check them",
+                                         f"name the dim and require it: `{inp.name}: [..., N, "
+                                         f"...]`, `requires: [N == {dim.text}]` (forward "
+                                         "checks that)"))
                 elif name in values:  # forward's `name, ... = x.shape` would overwrite it
                     issues.add(
                         error(

@@ -48,7 +48,7 @@ from .model import (
     dim_names,
 )
 from .names import check_class_name, check_identifier
-from .parse_nodes import SubSpecs, parse_graph
+from .parse_nodes import NODE_KEYS, SubSpecs, parse_graph
 from .parse_tensors import INIT_NONLINEARITY, init_number
 from .yamlload import LBool, LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
@@ -244,7 +244,11 @@ def _load_inputs(spec: Spec, raw: LValue, loc: Loc) -> None:
 def _int_input(key: LStr, value: LValue) -> IntInput | None:
     """`H: int` or `H: {type: int, doc: ...}`: forward takes a number, a dim of the check
     (PVT's `forward(x, H, W)`); None for a tensor input."""
-    if isinstance(value, LStr) and str(value) in PARAM_TYPES:
+    if isinstance(value, LStr) and str(value) not in PARAM_TYPES:  # `H: integer`
+        raise error(value.loc, BAD_VALUE, f"input '{key}' must be a shape list, a mapping or "
+                    f"`int`, got '{value}'" + did_you_mean(str(value), ["int"]),
+                    f"a tensor: `{key}: [B, C, H, W]`; an int forward takes: `{key}: int`")
+    if isinstance(value, LStr):
         typed, where, doc = str(value), value.loc, ""
     elif isinstance(value, LMap) and "type" in value:
         check_keys(value, ("type", "doc"), f"input '{key}'")
@@ -253,6 +257,9 @@ def _int_input(key: LStr, value: LValue) -> IntInput | None:
     else:
         return None
     name = check_identifier(key, key.loc, "input")
+    if name in NODE_KEYS:  # a caller passes it as a key of its `use:` node
+        raise error(key.loc, BAD_NAME, f"int input '{name}' is a key of the node that uses "
+                    "this spec, which could not pass it", f"name it apart: `{name}_: int`")
     if typed != "int":
         raise error(where, BAD_VALUE, f"input '{name}': forward takes tensors and ints (sizes "
                     f"such as `H: int`), not a {typed}", f"make it a param: `params: "

@@ -426,11 +426,12 @@ def _body_spec(spec: Spec, name: str, raw: LMap, loop: Loop, carried: Ref, shape
         body.loop_var = loop.var
     body.loop_over = loop.iterable  # its range's bound is taken at its default, as the caller's
     body.inputs[carried.name] = Input(carried.name, carried.loc, shape=shape)
+    body.free_dims = tuple(spec.int_inputs)  # the caller's ints: its nodes may pass them on
     parse_graph(body, nodes, at, loader, stack)
     reads = _outer_reads(spec, body)
     plain = {d.text for inp in body.inputs.values() for d in inp.tensor_shape}
     body.free_dims = tuple(sorted({n for d in shape for n in d.names}
-                                  & spec.input_dims() - plain))
+                                  & spec.input_dims() - plain | set(spec.int_inputs)))
     check_optional_reads(body)  # an optional input of the spec: read with `if_given`
     # the caller's requirements the body can read: on params, lets and the dims its inputs
     # (in the caller's names) bind, so that a line a hint inside the body asks for holds

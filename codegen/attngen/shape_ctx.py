@@ -465,9 +465,21 @@ def check_requirements(prover: Prover, spec: Spec, sym: dict[str, Any],
         if isinstance(held, sympy.Eq) and is_dim(held.lhs) and is_dim(held.rhs) \
                 and _equality_holds(prover, spec, req.text, held.lhs, held.rhs):
             continue
-        bound = _bound(held)
-        if ctx is not None and bound is not None:  # asked for every size the caller allows
-            ctx.at_least(*bound, f"{spec.name}'s requirement {req.text}")
+        # bounds (`H >= r and W >= r`: each part) asked for every size the caller allows
+        found_bounds = [_bound(part) for part in (held.args if isinstance(held, sympy.And)
+                                                  else [held])]
+        bounds = [b for b in found_bounds if b is not None]
+        if ctx is not None and bounds and len(bounds) == len(found_bounds):
+            failed = []
+            for d, low in bounds:
+                try:
+                    ctx.at_least(d, low, f"{spec.name}'s requirement {req.text}")
+                except ShapeFail as exc:
+                    failed.append(exc)
+            if len(failed) > 1 and all(exc.facts for exc in failed):
+                raise _joined(failed)  # one paste for every line the requirement needs
+            if failed:
+                raise failed[0]
             continue
         for sample in [{}] if held in (True, False) else prover.samples:
             value = held if held in (True, False) else held.xreplace(sample)

@@ -399,7 +399,7 @@ def check_export(checked: Checked, source: str, sample: Sample, report: Report) 
         report.errors.append(Diagnostic(Loc(spec.file), VERIFY_EXPORT, f"exported module returns "
                                         f"{len(got)} tensors, the spec {len(want)}"))
         return
-    fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in [*static, *equal]
+    fix = {dim_symbol(d): sympy.Integer(sample.dims[d]) for d in [*static, *equal, *ints]
            if d in sample.dims}
     points = [{dim_symbol(d): sympy.Integer(v) for d, v in s.dims.items()}
               for s in draw_samples(spec, 12, random.Random(1)) if s.params == sample.params]
