@@ -3,6 +3,7 @@ that node's layer only (a residual branch's last BatchNorm zeroed, as timm's Res
 with located errors for a name that is no such layer."""
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -127,3 +128,32 @@ def test_a_shift_for_a_kernel_of_the_wrong_length_is_the_checkers_error(tmp_path
         load(_write(tmp_path, text))
     assert "'kernel_size' has 1 values for 2 spatial dim(s)" in \
         info.value.diagnostics[0].message
+
+
+def test_a_truncated_normal_rule_as_timm_initialises_its_linears(tmp_path):
+    """`trunc_normal_(m.weight, std=.02)` (ViT, Swin, PVT; ultralytics' ABlock): one rule,
+    the call written with the options given, the values cut at a and b."""
+    path = tmp_path / "t.yaml"
+    path.write_text("name: Trunc\nparams:\n  c: 256\ninputs:\n  x: [B, c]\ngraph:\n"
+                    "  fc: {op: Linear, args: [c, c], in: x}\noutputs: fc\ninit:\n"
+                    "  - {op: Linear, weight: trunc_normal, std: 0.5, a: -0.25, b: 0.75, "
+                    "bias: zeros}\n")
+    loaded = load(path)
+    assert "nn.init.trunc_normal_(m.weight, std=0.5, a=-0.25, b=0.75)" in loaded.source()
+    torch.manual_seed(0)
+    weight = compile_spec(loaded)().fc.weight.detach()
+    assert float(weight.min()) >= -0.25 and float(weight.max()) <= 0.75
+    assert float(weight.min()) < -0.2 and float(weight.max()) > 0.7  # cut, not shrunk
+
+
+@pytest.mark.parametrize("options, message", [
+    ("a: 1.0, b: 0.5", "init 'a' (the lower cut-off, default -2.0) must be below 'b'"),
+    ("a: 3.0", "init 'a' (the lower cut-off, default -2.0) must be below 'b'"),
+])
+def test_truncated_normal_bounds_are_ordered(tmp_path, options, message):
+    path = tmp_path / "t.yaml"
+    path.write_text("name: Trunc\nparams:\n  c: 4\ninputs:\n  x: [B, c]\ngraph:\n"
+                    "  fc: {op: Linear, args: [c, c], in: x}\noutputs: fc\ninit:\n"
+                    f"  - {{op: Linear, weight: trunc_normal, {options}}}\n")
+    with pytest.raises(SpecError, match=re.escape(message)):
+        load(path)

@@ -17,6 +17,9 @@ def init_rules(spec: Spec) -> list[dict]:
         weight = {
             "normal": f"nn.init.normal_(m.weight, mean={o.get('mean', 0.0)!r}, "
                       f"std={o.get('std', 1.0)!r})",
+            # timm's `trunc_normal_(m.weight, std=.02)`: the options given, as written
+            "trunc_normal": "nn.init.trunc_normal_(m.weight" + "".join(
+                f", {k}={o[k]!r}" for k in ("mean", "std", "a", "b") if k in o) + ")",
             "kaiming_normal": f"nn.init.kaiming_normal_(m.weight, mode={mode!r})",
             "kaiming_uniform": f"nn.init.kaiming_uniform_(m.weight, mode={mode!r})",
             "xavier_uniform": "nn.init.xavier_uniform_(m.weight)",

@@ -58,11 +58,13 @@ PARAM_KEYS = ("type", "default", "doc", "choices", "example")
 INPUT_KEYS = ("shape", "optional", "dtype", "items", "doc")
 PARAM_TYPES = ("int", "float", "bool", "str", "list", "any")
 DTYPES = tuple(DTYPE_FAMILIES)  # an input's `dtype:` words
-INIT_KEYS = ("op", "layer", "weight", "bias", "std", "mean", "mode", "nonlinearity", "value")
-INIT_WEIGHT = ("normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform", "xavier_normal",
-               "constant", "zeros", "ones", "shift")
+INIT_KEYS = ("op", "layer", "weight", "bias", "std", "mean", "a", "b", "mode", "nonlinearity",
+             "value")
+INIT_WEIGHT = ("normal", "trunc_normal", "kaiming_normal", "kaiming_uniform", "xavier_uniform",
+               "xavier_normal", "constant", "zeros", "ones", "shift")
 INIT_BIAS = ("zeros", "constant")
-INIT_OPTION_USERS = {"std": ("normal",), "mean": ("normal",), "value": ("constant",),
+INIT_OPTION_USERS = {"std": ("normal", "trunc_normal"), "mean": ("normal", "trunc_normal"),
+                     "a": ("trunc_normal",), "b": ("trunc_normal",), "value": ("constant",),
                      "mode": ("kaiming_normal", "kaiming_uniform"),
                      "nonlinearity": ("kaiming_normal", "kaiming_uniform")}
 
@@ -395,12 +397,16 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
                                 + ", ".join(choices) + did_you_mean(value, choices))
                 setattr(init, key, value)
         numbers: dict[str, float] = {}
-        for key in ("std", "mean", "value"):
+        for key in ("std", "mean", "a", "b", "value"):
             if key in rule:
                 init.options[key] = numbers[key] = init_number(rule[key], key, rule.loc)
         if numbers.get("std", 0.0) < 0:
             raise error(rule["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
                         f"{numbers['std']!r}")
+        if numbers.get("a", -2.0) >= numbers.get("b", 2.0):  # nn.init.trunc_normal_'s bounds
+            raise error(rule.key_locs.get("a", rule.key_locs.get("b", rule.loc)), BAD_VALUE,
+                        "init 'a' (the lower cut-off, default -2.0) must be below 'b' (the "
+                        "upper, default 2.0)")
         words: dict[str, str] = {}
         for key in ("mode", "nonlinearity"):
             if key in rule:
