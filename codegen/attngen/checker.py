@@ -50,7 +50,7 @@ from .graph import (
     producers,
 )
 from .in_place_reads import check_in_place_reads
-from .infer import Inference
+from .infer import Inference, bound_text
 from .model import NO_COPIES, Node, Spec, SubSpec
 from .names import check_file_names
 from .ops.ctx import Shape, ShapeFail
@@ -305,8 +305,8 @@ def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list
     if (frozenset(active), tuple(active_outputs)) not in reached:
         check_reachable(spec, graph, active, active_outputs, config_text(config))
         reached.add((frozenset(active), tuple(active_outputs)))
-    for dim, where in inference.bound.items():
-        result.symbols.setdefault(dim, where)
+    for dim, bound_at in inference.bound.items():
+        result.symbols.setdefault(dim, bound_text(bound_at))
 
 
 def _check_kept_module(node: Node, call: SubSpec, env: Env, config: dict[str, object]) -> None:

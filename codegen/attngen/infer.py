@@ -67,6 +67,11 @@ from .results import LAYER, Checked, NodeShapes, TensorType, dtype_of, typed_tex
 from .shape_ctx import ProverCtx, check_requirements
 
 
+def bound_text(where: str | tuple[object, str]) -> str:
+    """Where a dim was bound (Inference.bound), as notes say it."""
+    return where if isinstance(where, str) else f"{fmt_dim(where[0])} (from node '{where[1]}')"
+
+
 class Inference:
     """Infers the shapes of one spec for one configuration and one environment."""
 
@@ -79,7 +84,8 @@ class Inference:
         self.ctx = ProverCtx(prover, spec.requires, env.val, spec.lets.values())
         self.prod = producers(spec)  # tensor name -> its input or node, computed once
         self.values: dict[str, object] = {}
-        self.bound: dict[str, str] = {}  # dim name -> where bound, for error notes
+        # dim name -> where bound: a text, or a `shape:`'s (value, node), read by bound_text
+        self.bound: dict[str, str | tuple[object, str]] = {}
 
     # expressions
     def sym(self, expr: Expr, extra: dict | None = None):
@@ -137,7 +143,7 @@ class Inference:
         for i, ((kind, value), actual) in enumerate(zip(annot, inferred, strict=False)):
             if kind == "bind":
                 self.env.sym[value] = actual
-                self.bound[value] = f"{fmt_dim(actual)} (from node '{node_name}')"
+                self.bound[value] = (actual, node_name)
                 result.append(actual)
                 continue
             result.append(value)
@@ -146,7 +152,7 @@ class Inference:
                 notes = [f"rule: {rule}" if rule else "",
                          self.prover.counterexample(sample, actual, value)]
                 hint = self.prover.hint(actual, value)
-                bound = ", ".join(f"{k}={v}" for k, v in self.bound.items())
+                bound = ", ".join(f"{k}={bound_text(v)}" for k, v in self.bound.items())
                 notes += [hint, f"dims bound so far: {bound}" if bound else ""]
                 raise error(dims[i].loc, UNSTATED_DIVISIBILITY if hint else SHAPE_MISMATCH,
                             f"node '{node_name}': shape {fmt_shape(inferred)} "
