@@ -309,3 +309,34 @@ def test_range_bounds_pass_through_use_and_a_diamond_is_walked_once(tmp_path, ca
     assert loops.bounds(spec) == {"n"}
     assert sorted(walked) == sorted(f"L{i}" for i in range(depth)), walked
     assert main(["check", "-q", str(tmp_path / "top.yaml")]) == 0, capsys.readouterr().err
+
+
+def test_a_loop_body_reads_a_split_part_of_its_caller(tmp_path):
+    """FocalNet-like: a body multiplies what it carries by the other half of a chunk; the
+    `out:` name `b` was 'unknown' to the body (a new user's trial)."""
+    import attngen
+
+    path = tmp_path / "halves.yaml"
+    path.write_text("""\
+name: Halves
+params:
+  c: {default: 8}
+  n: {default: 3}
+requires: [c % 2 == 0]
+inputs:
+  x: [N, c, H, W]
+graph:
+  parts: {op: chunk, in: x, chunks: 2, dim: 1, out: [a, b],
+          shape: [[N, c // 2, H, W], [N, c // 2, H, W]]}
+  loop:
+    each: i in range(n)
+    in: a
+    shape: [N, c // 2, H, W]
+    body:
+      m: {op: mul, in: [a, b]}
+outputs: loop
+""")
+    module = attngen.compile(str(path))()
+    x = torch.randn(2, 8, 3, 3)
+    a, b = x.chunk(2, 1)
+    torch.testing.assert_close(module(x), a * b * b * b)

@@ -231,6 +231,8 @@ def test_a_bool_tensor_into_conv2d_is_an_error(tmp_path, capsys):
     ("{op: add, in: [x, m]}", True),
     ("{op: sub, in: [m, m]}", None),  # torch refuses `-` on bools
     ("{op: sum, in: m, dim: 1}", None),  # counted as int: not declared here
+    ("{op: type_as, in: [m, x]}", True),  # x's dtype: float
+    ("{op: type_as, in: [x, m]}", False),  # m's: bool
 ])
 def test_promotion_gives_the_wider_family(tmp_path, capsys, node, ok):
     """`ReLU` after the node takes float only: it passes exactly when the node gives float."""

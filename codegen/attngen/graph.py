@@ -122,7 +122,8 @@ def build(spec: Spec) -> tuple[nx.DiGraph, list[str]]:
                         *([f"a loop body reads the value it carries "
                            f"('{next(iter(spec.inputs))}'), its own nodes, and the spec's tensor "
                            "inputs, its params and buffers and its earlier nodes with a "
-                           "one-tensor 'shape:'"] if spec.inline else []),
+                           "one-tensor 'shape:' (an `out:` name with its shape)"]
+                          if spec.inline else []),
                     )
                 )
             elif prod[ref.name] == node.name:

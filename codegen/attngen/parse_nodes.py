@@ -470,12 +470,16 @@ def _outer_reads(spec: Spec, body: Spec) -> list[Ref]:
 def _outer_tensor(spec: Spec, ref: Ref) -> Input | None:
     """`ref` as an input of a loop body, where the caller knows its shape before its own
     check (the body is checked first): a required tensor input, a `param:` or `buffer:`,
-    or an earlier node with a `shape:` of one tensor (taken as float); else None."""
+    an earlier node with a `shape:` of one tensor or an `out:` name with its shape (taken
+    as float); else None."""
     inp = spec.sources().get(ref.name)
     if inp is not None:
         return Input(ref.name, ref.loc, shape=inp.tensor_shape, dtype=inp.dtype,
                      optional=inp.optional)
     node = spec.nodes.get(ref.name)
+    owner = next((n for n in spec.nodes.values() if ref.name in (n.out or ())), None)
+    if node is None and owner is not None and owner.shape and owner.out:  # a split's part
+        return Input(ref.name, ref.loc, shape=owner.shape[owner.out.index(ref.name)])
     if node is None:
         return None
     if isinstance(node.form, TensorDecl):  # its dtype is one of an input's words

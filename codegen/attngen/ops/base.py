@@ -209,6 +209,7 @@ GIVES = {
     "floating": "the widest of the inputs' families, at least float (int and bool give float)",
     "real": "the widest of the inputs' families, but float for complex",
     "first": "input 0's family (the others give only a shape: `expand_as`)",
+    "last": "the last input's family (the others give only values: `type_as`)",
 }
 
 
@@ -248,8 +249,8 @@ class Dtypes:
         if chosen is not None:
             return FAMILY_OF.get(chosen, chosen)
         same = max(families, key=DTYPES.index) if families else "float"
-        if self.gives == "first":
-            return families[0] if families else "float"
+        if self.gives in ("first", "last"):
+            return families[0 if self.gives == "first" else -1] if families else "float"
         if self.gives == "same":
             return same
         if self.gives == "floating":

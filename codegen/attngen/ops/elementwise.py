@@ -72,6 +72,13 @@ def _cast_call(site: CallSite) -> str:
     return f"{site.ins[0]}.to(torch.{site.values['to']})"
 
 
+# `y = f(x.float()).type_as(x)`: a step computed in float32 whatever the module's dtype,
+# its result given back in the input's (EfficientViT's LiteMLA, an RMSNorm)
+register(Op("type_as", "arith", (), _same, arity=(2, 2), dtype=Dtypes(("any",), gives="last"),
+            layout=KEEPS, call="{{ ins[0] }}.type_as({{ ins[1] }})",
+            rule="input 0's shape, in input 1's dtype",
+            summary="convert to another tensor's dtype (x.type_as(y)): back to the input's "
+                    "after a step in float32"))
 register(Op("cast", "arith", (Arg("to", "str", choices=CAST_TYPES),), _same,
             dtype=Dtypes(("bool|int|float",), from_arg="to"), emit=_cast_call, layout=KEEPS,
             rule="elementwise: shape unchanged",
