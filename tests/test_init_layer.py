@@ -147,13 +147,17 @@ def test_a_truncated_normal_rule_as_timm_initialises_its_linears(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    ("a: 1.0, b: 0.5", "init 'a' (the lower cut-off, default -2.0) must be below 'b'"),
-    ("a: 3.0", "init 'a' (the lower cut-off, default -2.0) must be below 'b'"),
+    ("trunc_normal, a: 1.0, b: 0.5", "init 'a' (the lower cut-off, default -2.0) must be below"),
+    ("trunc_normal, a: 3.0", "init 'a' (the lower cut-off, default -2.0) must be below 'b'"),
+    # torch divides by it (a ZeroDivisionError when the module was built; a review)
+    ("trunc_normal, std: 0", "init 'std' of trunc_normal must be above 0"),
+    # the option's initialiser first: the bounds are trunc_normal's
+    ("normal, a: 3.0", "init 'a' applies only to weight: trunc_normal, not to this rule"),
 ])
 def test_truncated_normal_bounds_are_ordered(tmp_path, options, message):
     path = tmp_path / "t.yaml"
     path.write_text("name: Trunc\nparams:\n  c: 4\ninputs:\n  x: [B, c]\ngraph:\n"
                     "  fc: {op: Linear, args: [c, c], in: x}\noutputs: fc\ninit:\n"
-                    f"  - {{op: Linear, weight: trunc_normal, {options}}}\n")
+                    f"  - {{op: Linear, weight: {options}}}\n")
     with pytest.raises(SpecError, match=re.escape(message)):
         load(path)

@@ -281,6 +281,16 @@ def test_a_list_input_of_a_sub_spec_gets_its_items_as_one_list(tmp_path):
     assert "p = self.p(S, [x, z])" in caller.source()
     x, z = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
     torch.testing.assert_close(caller.compile()()(x, z), x + z)
+    # under `each` and `apply` too (a review: `layer(x, z)`, a TypeError)
+    _write(tmp_path, "plain", "name: Plain\ninputs:\n  feats:\n    items:\n      a: [B, c]\n"
+                              "      b: [B, c]\ngraph:\n  y: {op: add, in: [a, b]}\noutputs: y\n")
+    for node, read in [("p: {use: plain, in: [x, z], each: range(2)}", "layer([x, z])"),
+                       ("d: {use: plain}\n  p: {apply: d, in: [x, z]}", "self.d([x, z])")]:
+        text = f"name: C2\ninputs:\n  x: [B, 4]\n  z: [B, 4]\ngraph:\n  {node}\noutputs: p\n"
+        loaded = attngen.load(_write(tmp_path, "c2", text))
+        assert read in loaded.source()
+        out = loaded.compile()()(x[:, 0], z[:, 0])
+        assert isinstance(out, (list, torch.Tensor))
 
 
 def test_verify_compares_exported_shapes_that_name_ints(capsys, tmp_path):
@@ -293,12 +303,13 @@ def test_verify_compares_exported_shapes_that_name_ints(capsys, tmp_path):
     assert "spec (B, H*W, c)" not in capsys.readouterr().out
 
 
-def test_an_int_input_named_like_a_node_key_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("key", ["when", "body", "param"])
+def test_an_int_input_named_like_a_node_key_is_refused(tmp_path, capsys, key):
     """`when: int` in a sub-spec: its caller's `{use: s, when: 2}` was a condition."""
-    spec = _write(tmp_path, "s", "name: S\ninputs:\n  x: [B, C]\n  when: int\ngraph:\n"
+    spec = _write(tmp_path, "s", f"name: S\ninputs:\n  x: [B, C]\n  {key}: int\ngraph:\n"
                                  "  y: {op: relu, in: x}\noutputs: y\n")
     assert main(["check", str(spec)]) == 1
-    assert "error[E104]: int input 'when' is a key of the node that uses this spec" in \
+    assert f"error[E104]: int input '{key}' is a key of the node that uses this spec" in \
         capsys.readouterr().err
 
 

@@ -677,3 +677,92 @@ def test_a_hint_with_a_float_in_it_says_so(tmp_path, capsys):
     code, err = run(capsys, "check", path)
     assert code == 1 and "requires: [c % (int(0.5*c)) == 0]" in err, err
     assert "note: where 0.5 is a float param's value, the line holds at that value only" in err
+
+
+@pytest.mark.parametrize("text, wanted", [
+    # only `c` skips the add: `mode != 'a'` (against the default) holds at `b`, which fails
+    ("""\
+        name: Choice3
+        params:
+          mode: {default: a, choices: [a, b, c]}
+        inputs:
+          x: [B, N]
+          bias: [K]
+        graph:
+          out:
+            cases:
+              - {when: mode == 'c', op: identity, in: x}
+              - {when: mode != 'c', op: add, in: [x, bias]}
+        outputs: out
+        """, ["mode == 'c' or N == K"]),
+    # r == 1 and r == 2 add, r > 2 averages: a condition of the spec tells them apart
+    ("""\
+        name: Int3
+        params:
+          r: {default: 1}
+        requires: [r >= 1]
+        inputs:
+          x: [B, N]
+          bias: [K]
+        graph:
+          b2:
+            cases:
+              - {when: r == 1, op: identity, in: bias}
+              - {when: r == 2, op: relu, in: bias}
+              - {when: r > 2, op: mean, in: bias, dim: -1, keepdim: true}
+          out: {op: add, in: [x, b2]}
+        outputs: out
+        """, ["r > 2 or N == K"]),
+    # a range's bound at its example is that value, not a symbol: told by value
+    ("""\
+        name: LoopEx
+        params:
+          depth: {default: 2, example: 3}
+        inputs:
+          x: [B, N, C]
+        graph:
+          blocks:
+            each: range(depth)
+            in: x
+            shape: [B, N, C]
+            body:
+              a: {op: relu, in: x}
+          g: {op: rearrange, in: blocks, pattern: 'b (g n) c -> b g n c', sizes: {g: depth}}
+        outputs: g
+        """, ["depth != 2 or N % 2 == 0", "depth != 3 or N % 3 == 0"]),
+])
+def test_a_hint_is_guarded_by_what_holds_where_it_is_not_needed(tmp_path, capsys, text,
+                                                                 wanted):
+    """Three shapes of the guard problem a review found (each pasted refused valid inputs
+    of the configurations the guard left out, or was unguarded)."""
+    path = write(tmp_path, "spec.yaml", text)
+    code, err = run(capsys, "check", path)
+    assert code == 1
+    assert [fact for _, _, listed in HINT.findall(err) for fact in listed.split(", ")] == \
+        wanted, err
+
+
+def test_an_int_passed_to_a_sub_spec_must_be_a_size(tmp_path, capsys):
+    """`G: K - 1`: the sub-spec takes G >= 1, its forward refuses less; the caller states it."""
+    write(tmp_path, "rep.yaml", """\
+        name: Rep
+        inputs:
+          x: [B, N]
+          G: int
+        graph:
+          y: {op: unsqueeze, in: x, dim: 1}
+          z: {op: expand, in: y, sizes: [-1, G, -1]}
+        outputs: z
+        """)
+    path = write(tmp_path, "caller.yaml", """\
+        name: RepCaller
+        inputs:
+          x: [B, N]
+          k: [K]
+        graph:
+          u: {use: rep.yaml, in: x, G: K - 1}
+        outputs: u
+        """)
+    code, err = run(capsys, "check", path)
+    assert code == 1 and "Rep's int input G needs K >= 2" in err, err
+    assert [listed for _, _, listed in HINT.findall(err)] == ["K >= 2"]

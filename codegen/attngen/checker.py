@@ -225,7 +225,7 @@ def _guard_default_hints(spec: Spec, configs: list[dict[str, object]],
             again = {(d.loc, d.code, d.message.removesuffix(config_text(configs[0]))): d
                      for d in exc.diagnostics}
             if key in again:
-                failed[key][0] = again[key]
+                failed[key][0] = _float_caution(again[key])
 
 
 def _check_config(spec: Spec, config: dict[str, object], graph: Any, order: list[str],

@@ -191,7 +191,8 @@ def region_guard(spec: Spec, config: Mapping[str, object],
     # a param at its example is told as a structural one is (`gl != [1, 2]`), but an int
     # example is a value of a symbol: told by the conditions it decides, as a pinned int
     # (`r <= 1`, not `r != 2`, which no other value of r makes true)
-    symbolic = {n for n, v in config.items() if type(v) is int and spec.params[n].type == "int"}
+    symbolic = {n for n, v in config.items() if type(v) is int and spec.params[n].type == "int"
+                and n not in bounds(spec)}  # (a range's bound is taken at its value)
     told_by_value = {*structural_params(spec), *(p.name for p in spec.params.values()
                                                  if p.tries_example and p.name not in symbolic)}
     # beside a null default, every int: its region is the param given (LPI's
@@ -235,13 +236,32 @@ def guard_apart(spec: Spec, configs: list[dict[str, object]], failing: set[int])
         if j in failing:
             continue
         here = {n: first.get(n, spec.params[n].sample) for n in config}
-        guard = region_guard(spec, here, config)
-        if not guard or guard in kept:
-            continue
-        cond = parse(guard, spec.loc)
-        if all(_truth(cond, param_values(spec, configs[i])) is False for i in failing):
-            kept.append(guard)
+        told = region_guard(spec, here, config)
+        # its guard against the first failing one, that guard's parts, its own values
+        # (`mode == 'c'` where `mode != 'a'` holds at the failing `b` too), then the
+        # spec's conditions either way (`r > 2` apart from r == 1 and r == 2)
+        candidates = [*([told, *told.split(" or ")] if told else []),
+                      *_values_of(spec, config),
+                      *(t for c in conditions(spec) for t in (c.text, negated(c)))]
+        for guard in candidates:
+            cond = parse(guard, spec.loc)
+            if _truth(cond, param_values(spec, config)) and all(
+                    _truth(cond, param_values(spec, configs[i])) is False for i in failing):
+                if guard not in kept:
+                    kept.append(guard)
+                break
     return " or ".join(kept)
+
+
+def _values_of(spec: Spec, config: Mapping[str, object]) -> list[str]:
+    """The condition that a configuration's structural values hold (`mode == 'c' and
+    flag`), if it has any."""
+    parts = []
+    for name in structural_params(spec):
+        value = config.get(name, spec.params[name].sample)
+        parts.append(name if value is True else f"not {name}" if value is False else
+                     f"{name} is None" if value is None else f"{name} == {value!r}")
+    return [" and ".join(parts)] if parts else []
 
 
 def _truth(cond: Expr, values: Mapping[str, object]) -> bool | None:

@@ -19,7 +19,7 @@ from .accumulate import accumulated, shapes
 from .comparisons import constant_last, is_negation, negated
 from .configs import structural_params
 from .docstring import class_docstring
-from .emit_calls import call, needs_parens, render_args, render_call, sub_call
+from .emit_calls import call, call_args, needs_parens, render_args, render_call, sub_call
 from .emit_names import Namer, shape_unpacks, src, unpack_target
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
@@ -379,7 +379,7 @@ class ClassEmitter:
         return comment, [f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
-        args = ", ".join(ins)
+        args = call_args(self.spec, body, ins)
         match body.form:
             case LayerCall(target):
                 return f"{self.layer_ref(target.name)}({args})"

@@ -9,7 +9,7 @@ import itertools
 from . import ops
 from .emit_names import Namer, src
 from .expr import Expr
-from .model import Spec
+from .model import Node, Spec, SubSpec, layer_target, owned_layer, unwrapped
 from .templating import call_template
 
 
@@ -49,19 +49,34 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
 
 
 def sub_call(layer: str, sub: Spec, ins: list[str], sizes: dict[str, str]) -> str:
-    """A sub-spec's call: its tensors (a list input's items in one list) and ints in its
-    forward's order; the optional tensors a node leaves out come last."""
+    """A sub-spec's call (sub_args)."""
+    return call(layer, sub_args(sub, ins, sizes))
+
+
+def call_args(spec: Spec, body: Node, ins: list[str]) -> str:
+    """A node's call's arguments: its inputs, but a sub-spec's list input takes its items
+    as one list (its own `use:`, an `each` of it, or an applied one's)."""
+    called = unwrapped(body.form)
+    target = layer_target(body.form)
+    if target is not None:
+        called = owned_layer(spec.nodes[target.name].form) or called
+    return ", ".join(sub_args(called.spec, ins, {}) if isinstance(called, SubSpec) else ins)
+
+
+def sub_args(sub: Spec, ins: list[str], sizes: dict[str, str]) -> list[str]:
+    """A sub-spec's arguments: its tensors (a list input's items in one list) and ints in
+    its forward's order; the optional tensors a node leaves out come last."""
     given, args = iter(ins), []
     for name in sub.forward_args():
-        if name in sizes:
-            args.append(sizes[name])
+        if name in sub.int_inputs:  # (given by the node's call: `use:` alone passes them)
+            args += [sizes[name]] if name in sizes else []
             continue
         items = sub.inputs[name].items
         taken = list(itertools.islice(given, len(items) if items is not None else 1))
         if not taken:
             break
         args.append(f"[{', '.join(taken)}]" if items is not None else taken[0])
-    return call(layer, args)
+    return args
 
 
 def needs_parens(expr: Expr) -> bool:

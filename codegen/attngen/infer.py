@@ -164,11 +164,10 @@ class Inference:
     def bind_inputs(self, given: dict | None = None):
         # every plain dim name first, so a shape may read a dim that a later input names
         # (a list input ordered large-to-small: [B, C2, 4 * H, 4 * W], ..., [B, C0, H, W]),
-        # after a loop body's dims of its caller's (a call passes them: call_spec)
-        for dim in self.spec.free_dims if given is None else ():
-            self.env.sym[dim], self.bound[dim] = dim_symbol(dim), "the caller's inputs"
-        for dim in self.spec.int_inputs if given is None else ():  # a call passes them
-            self.env.sym[dim], self.bound[dim] = dim_symbol(dim), f"int input '{dim}'"
+        # after a loop body's dims of its caller's and the ints (a call passes both)
+        for dim in [*self.spec.free_dims, *self.spec.int_inputs] if given is None else ():
+            self.env.sym[dim], self.bound[dim] = dim_symbol(dim), f"int input '{dim}'" \
+                if dim in self.spec.int_inputs else "the caller's inputs"
         for name, inp in self.spec.sources().items():
             if given is not None and name not in given:
                 continue
@@ -438,10 +437,9 @@ class Inference:
                     raise ShapeFail(f"'apply: {target.name}' names a layer that does not "
                                     "exist in this configuration", UNKNOWN_REF)
                 if isinstance(owned, SubSpec) and owned.spec.int_inputs:
-                    raise ShapeFail(f"'apply: {target.name}' calls {owned.spec.name}, whose "
-                                    "forward takes ints: only the `use:` node's own call "
-                                    "passes them (a second `use:` has weights of its own)",
-                                    BAD_ARGUMENTS)
+                    raise ShapeFail(f"'apply: {target.name}' calls {owned.spec.name}, whose for"
+                                    "ward takes ints: only the `use:` node's own call passes "
+                                    "them (a second `use:` has weights of its own)", BAD_ARGUMENTS)
                 return self.call(owned, ins, extra, layer)
             case Seq(items, named):
                 self.check_arity("a layer sequence", ins, 1, 1)
@@ -561,6 +559,8 @@ class Inference:
                 config[p.name] = env.val[p.name]
         env.sym.update({d: self.env.sym[d] for d in sub.free_dims})  # a loop body's: H
         env.sym.update({d: self.sym(e, extra) for d, e in call.sizes.items()})  # forward's ints
+        for d in call.sizes:  # sizes there: the caller's values must be too
+            self.ctx.at_least(env.sym[d], 1, f"{sub.name}'s int input {d}")
         # The outputs are a function of the sub-spec, its arguments and its input shapes, and
         # a spec often calls one sub-spec alike several times (ASFF's three weight_level
         # convs): infer each distinct call once per configuration.

@@ -48,7 +48,7 @@ from .model import (
     dim_names,
 )
 from .names import check_class_name, check_identifier
-from .parse_nodes import NODE_KEYS, SubSpecs, parse_graph
+from .parse_nodes import KINDS, NODE_KEYS, SubSpecs, parse_graph
 from .parse_tensors import INIT_NONLINEARITY, init_number
 from .yamlload import LBool, LList, LMap, LStr, LValue, Plain, loc_of, plain, unquote_hint
 
@@ -259,7 +259,7 @@ def _int_input(key: LStr, value: LValue) -> IntInput | None:
     else:
         return None
     name = check_identifier(key, key.loc, "input")
-    if name in NODE_KEYS:  # a caller passes it as a key of its `use:` node
+    if name in NODE_KEYS + KINDS:  # a caller passes it as a key of its `use:` node
         raise error(key.loc, BAD_NAME, f"int input '{name}' is a key of the node that uses "
                     "this spec, which could not pass it", f"name it apart: `{name}_: int`")
     if typed != "int":
@@ -403,10 +403,6 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
         if numbers.get("std", 0.0) < 0:
             raise error(rule["std"].loc, BAD_VALUE, f"init 'std' must be at least 0, got "
                         f"{numbers['std']!r}")
-        if numbers.get("a", -2.0) >= numbers.get("b", 2.0):  # nn.init.trunc_normal_'s bounds
-            raise error(rule.key_locs.get("a", rule.key_locs.get("b", rule.loc)), BAD_VALUE,
-                        "init 'a' (the lower cut-off, default -2.0) must be below 'b' (the "
-                        "upper, default 2.0)")
         words: dict[str, str] = {}
         for key in ("mode", "nonlinearity"):
             if key in rule:
@@ -429,6 +425,13 @@ def _load_init(spec: Spec, raw: LValue, loc: Loc) -> None:
                 raise error(rule.key_locs[key], BAD_VALUE, f"init '{key}' applies only to weight: "
                             + " or ".join(users) + (" or bias: constant" if key == "value" else "")
                             + f", not to this rule (weight: {init.weight})")
+        if numbers.get("a", -2.0) >= numbers.get("b", 2.0):  # nn.init.trunc_normal_'s bounds
+            raise error(rule.key_locs.get("a", rule.key_locs.get("b", rule.loc)), BAD_VALUE,
+                        "init 'a' (the lower cut-off, default -2.0) must be below 'b' (the "
+                        "upper, default 2.0)")
+        if init.weight == "trunc_normal" and numbers.get("std", 1.0) == 0:
+            raise error(rule.key_locs["std"], BAD_VALUE, "init 'std' of trunc_normal must be "
+                        "above 0 (torch divides by it)")
         if any(r.op == op and r.layer == init.layer for r in spec.init):
             what = f"layer {init.layer}" if init.layer else op
             raise error(rule["layer" if init.layer else "op"].loc, DUPLICATE_NAME,
