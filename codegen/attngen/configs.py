@@ -227,10 +227,10 @@ def region_guard(spec: Spec, config: Mapping[str, object],
 
 def guard_apart(spec: Spec, configs: list[dict[str, object]], failing: set[int]) -> str:
     """A condition false in each configuration of `failing` (where a problem was found)
-    and true in others' regions: each other's region_guard against the first failing one,
-    those false everywhere it fails (`r > 1`, not `flag or r > 1` where flag=True fails
-    too), joined; '' if none is."""
+    and true in each other one: per other configuration, the first candidate that is
+    (see below), joined by `or`; '' if none is found for any."""
     first = configs[min(failing)]
+    at_failing = [param_values(spec, configs[i]) for i in failing]
     kept: list[str] = []
     for j, config in enumerate(configs):
         if j in failing:
@@ -243,10 +243,13 @@ def guard_apart(spec: Spec, configs: list[dict[str, object]], failing: set[int])
         candidates = [*([told, *told.split(" or ")] if told else []),
                       *_values_of(spec, config),
                       *(t for c in conditions(spec) for t in (c.text, negated(c)))]
+        values = param_values(spec, config)
         for guard in candidates:
-            cond = parse(guard, spec.loc)
-            if _truth(cond, param_values(spec, config)) and all(
-                    _truth(cond, param_values(spec, configs[i])) is False for i in failing):
+            try:
+                cond = parse(guard, spec.loc)
+            except SpecError:  # a part split out of a bracketed `or`
+                continue
+            if _truth(cond, values) and all(_truth(cond, v) is False for v in at_failing):
                 if guard not in kept:
                     kept.append(guard)
                 break

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,11 +121,16 @@ def build_all(paths: list[Path], workers: int,
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(build,)) as pool:
+        futures: list[Future | None] = []
         with _ctrl_c_held():  # the first submit forks the workers
-            futures = [pool.submit(_run_share, share) for share in shares]
+            for share in shares:
+                try:
+                    futures.append(pool.submit(_run_share, share))
+                except BrokenProcessPool:  # a worker died before this share was handed out
+                    futures.append(None)
         for share, future in zip(shares, futures, strict=True):
             try:
-                results.update(future.result())
+                results.update(future.result() if future is not None else build(share))
             except BrokenProcessPool:  # a worker died: its share is built here
                 results.update(build(share))
     return {path: results[path] for path in paths}
