@@ -19,7 +19,7 @@ from .accumulate import accumulated, shapes
 from .comparisons import constant_last, is_negation, negated
 from .configs import structural_params
 from .docstring import class_docstring
-from .emit_calls import call, call_args, needs_parens, render_args, render_call, sub_call
+from .emit_calls import call, call_args, needs_parens, render_args, render_call
 from .emit_names import Namer, shape_unpacks, src, unpack_target
 from .emit_stack import stack_forward, stack_init
 from .emit_tensors import tensor_lines
@@ -379,7 +379,7 @@ class ClassEmitter:
         return comment, [f"{target} = {value}"]
 
     def forward_value(self, node: Node, body: Node, ins: list[str], namer: Namer) -> str:
-        args = call_args(self.spec, body, ins)
+        args = call_args(self.spec, body, ins, namer)
         match body.form:
             case LayerCall(target):
                 return f"{self.layer_ref(target.name)}({args})"
@@ -419,10 +419,7 @@ class ClassEmitter:
             case FunctionOp():
                 return self.function_call(body.form, ins, namer, node,
                                           listed=self._is_list(body))
-            case SubSpec(spec=sub, sizes=sizes):  # the layer the node owns
-                return sub_call(self.layer_ref(node.name), sub, ins,
-                                {n: src(e, namer) for n, e in sizes.items()})
-            case LayerOp() | Seq():  # the layer the node owns
+            case LayerOp() | Seq() | SubSpec():  # the layer the node owns
                 return f"{self.layer_ref(node.name)}({args})"
             case Cases() | Stack():
                 raise AssertionError("forward_node writes a `cases` node case by case, a "

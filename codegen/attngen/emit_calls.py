@@ -48,19 +48,17 @@ def render_args(callee_args, given: dict[str, Expr], namer: Namer, *, keyword_fr
     return out
 
 
-def sub_call(layer: str, sub: Spec, ins: list[str], sizes: dict[str, str]) -> str:
-    """A sub-spec's call (sub_args)."""
-    return call(layer, sub_args(sub, ins, sizes))
-
-
-def call_args(spec: Spec, body: Node, ins: list[str]) -> str:
-    """A node's call's arguments: its inputs, but a sub-spec's list input takes its items
-    as one list (its own `use:`, an `each` of it, or an applied one's)."""
+def call_args(spec: Spec, body: Node, ins: list[str], namer: Namer) -> str:
+    """A node's call's arguments: its inputs, but a sub-spec's as sub_args gives them (its
+    own `use:` with its ints, an `each` of it, or an applied one)."""
     called = unwrapped(body.form)
     target = layer_target(body.form)
     if target is not None:
         called = owned_layer(spec.nodes[target.name].form) or called
-    return ", ".join(sub_args(called.spec, ins, {}) if isinstance(called, SubSpec) else ins)
+    if not isinstance(called, SubSpec):
+        return ", ".join(ins)
+    sizes = {n: src(e, namer) for n, e in called.sizes.items()}
+    return ", ".join(sub_args(called.spec, ins, sizes))
 
 
 def sub_args(sub: Spec, ins: list[str], sizes: dict[str, str]) -> list[str]:

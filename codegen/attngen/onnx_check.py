@@ -126,7 +126,7 @@ def _export_and_run(checked: Checked, source: str, first: Sample, report: Report
     for k, (sample, inputs) in enumerate(runs, 1):
         with torch.no_grad():
             want = [t.numpy() for t in _flat(model(**inputs))]
-        tensors = [v for k, v in inputs.items() if k not in spec.int_inputs]  # (ints: constants)
+        tensors = [v for n, v in inputs.items() if n not in spec.int_inputs]  # (ints: constants)
         feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), _flat(tensors),
                                                     strict=False)}
         try:
