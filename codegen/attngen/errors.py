@@ -190,6 +190,12 @@ def error(loc: Loc, code: ErrorCode, message: str, *notes: str) -> SpecError:
     return SpecError(Diagnostic(loc, code, message, tuple(n for n in notes if n)))
 
 
+def guarded(guard: str, line: str) -> str:
+    """A hint's `requires` line under its configuration's guard (`not grouped or c % 4 ==
+    0`); the line alone where there is none (the default configuration's)."""
+    return f"{guard} or {line}" if guard else line
+
+
 def flow_list(lines: list[str]) -> str:
     """`[a, b]` as a spec's YAML reads it back: a line that YAML's flow syntax would split
     (`gl != [1, 2] or C % 2 == 0`) double-quoted, so a hint's `requires:` pastes as is."""

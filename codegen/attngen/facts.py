@@ -24,7 +24,7 @@ from typing import Any
 import sympy
 
 from .dims import fmt_dim, is_dim, name_of
-from .errors import SpecError, flow_list
+from .errors import SpecError, flow_list, guarded
 from .expr import Expr
 from .model import Spec
 
@@ -188,10 +188,8 @@ def equality_hint(a: Any, b: Any, dims: Iterable[str], names: Iterable[str],
         if isinstance(s, sympy.Symbol) and name_of(s) in dims and free and s not in free \
                 and all(name_of(x) in names for x in free):
             stmt = f"{fmt_dim(s)} == {fmt_dim(other)}"
-            if guard:
-                stmt = f"{guard} or {stmt}"
-            return (f"this holds only when {fmt_dim(s)} == {fmt_dim(other)}: if the module "
-                    f"relies on it, state it with requires: {flow_list([stmt])}")
+            return (f"this holds only when {stmt}: if the module relies on it, state it "
+                    f"with requires: {flow_list([guarded(guard, stmt)])}")
     return ""
 
 

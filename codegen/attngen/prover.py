@@ -18,7 +18,7 @@ import sympy
 from . import algebra, exact
 from .configs import Env, region, split_params
 from .dims import fmt_dim, is_dim, name_of, to_number
-from .errors import SpecError, flow_list
+from .errors import SpecError, flow_list, guarded
 from .facts import equality_hint, equality_rewrites
 from .model import Spec, compute_lets
 from .ops.ctx import Dim
@@ -277,9 +277,8 @@ class Prover:
                         names, None if at_default is None else at_default >= 0):
                     continue
                 stmt = f"{fmt_dim(big)} >= {fmt_dim(small)}"
-                line = f"{self.scope.guard} or {stmt}" if self.scope.guard else stmt
                 return (f"this holds only when {stmt}: if the module relies on it, state it "
-                        f"with requires: {flow_list([line])}")
+                        f"with requires: {flow_list([guarded(self.scope.guard, stmt)])}")
         return ""
 
     def _moved_fact(self, a: Dim, b: Dim, num: Dim, den: Dim) -> str:

@@ -23,6 +23,7 @@ from .errors import (
     ErrorCode,
     SpecError,
     flow_list,
+    guarded,
 )
 from .expr import Expr
 from .model import Let, Spec, compute_lets, divisibility_fact
@@ -147,7 +148,7 @@ class ProverCtx:
                 UNSTATED_DIVISIBILITY,
                 self.prover.counterexample(sample, n, g),
                 "if the module relies on it, state it: requires: "
-                + flow_list([(f"{guard} or " if guard else "") + requirement_text(n, g)]),
+                + flow_list([guarded(guard, requirement_text(n, g))]),
             )
 
     def exact_div(self, a: Dim, b: Dim, what: str) -> Dim:
@@ -204,7 +205,7 @@ class ProverCtx:
                 if self.prover.defaults_break(set(names), None if at_default is None
                                               else at_default >= 0):
                     self._at_defaults(stmt, what, size, names)  # no line to add
-                fact = f"{scope.guard} or {stmt}" if scope.guard else stmt
+                fact = guarded(scope.guard, stmt)
                 notes.append(f"if the module relies on it, state it: requires: "
                              f"{flow_list([fact])}")
                 raise ShapeFail(unstated, UNSTATED_DIVISIBILITY, tuple(notes), facts=(fact,))
